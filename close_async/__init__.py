@@ -1,0 +1,85 @@
+"""close-async: an asyncio SDK for the Close CRM API.
+
+Its first job: push call notes and outcomes into Close fast, in parallel, through Close's
+rate limits and the network's faults, without losing an update::
+
+    from close_async import CloseClient, CallUpdate
+
+    async with CloseClient(api_key="api_...") as close:
+        call = await close.calls.update("acti_...", CallUpdate(note="Left a voicemail"))
+
+Everything public is importable from this package; its modules are private.
+"""
+
+from ._bulk import BatchAbortedError, BulkProgress, BulkRun, UpdateInterruptedError, UpdateResult
+from ._calls import CallsResource
+from ._client import DEFAULT_BASE_URL, ClientStats, CloseClient
+from ._config import Timeout
+from ._errors import (
+    APIError,
+    AuthenticationError,
+    CloseError,
+    ConfigurationError,
+    ConnectError,
+    DeadlineExceededError,
+    DecodingError,
+    InvalidRequestError,
+    NotFoundError,
+    PaymentRequiredError,
+    PermissionDeniedError,
+    RateLimitError,
+    ServerError,
+    TimeoutError,
+    TransportError,
+    ValidationError,
+)
+from ._limiter import RateFeedback, RateLimiter
+from ._local_limiter import LocalRateLimiter
+from ._models import UNSET, Call, CallCreate, CallUpdate, Unset
+from ._rate_limit_info import RateLimitInfo
+from ._redis_limiter import RedisRateLimiter
+from ._retry import RetryEvent, RetryPolicy
+
+__version__ = "0.1.0.dev0"
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "UNSET",
+    "APIError",
+    "AuthenticationError",
+    "BatchAbortedError",
+    "BulkProgress",
+    "BulkRun",
+    "Call",
+    "CallCreate",
+    "CallUpdate",
+    "CallsResource",
+    "ClientStats",
+    "CloseClient",
+    "CloseError",
+    "ConfigurationError",
+    "ConnectError",
+    "DeadlineExceededError",
+    "DecodingError",
+    "InvalidRequestError",
+    "LocalRateLimiter",
+    "NotFoundError",
+    "PaymentRequiredError",
+    "PermissionDeniedError",
+    "RateFeedback",
+    "RateLimitError",
+    "RateLimitInfo",
+    "RateLimiter",
+    "RedisRateLimiter",
+    "RetryEvent",
+    "RetryPolicy",
+    "ServerError",
+    "Timeout",
+    "TimeoutError",
+    "TransportError",
+    "Unset",
+    "UpdateInterruptedError",
+    "UpdateResult",
+    "ValidationError",
+    "__version__",
+]

@@ -1,0 +1,85 @@
+"""Credentials and where they may be sent.
+
+Close takes an API key as HTTP Basic username with an empty password, or an OAuth 2 access
+token as ``Bearer``. Credentials are held in an object whose repr never shows them, and are
+only sent over https, or plain http to this machine (tests, the fake server).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import os
+
+import yarl
+
+from ._errors import ConfigurationError
+from ._protocol import auth_header
+
+__all__ = ["Credentials", "check_base_url"]
+
+API_KEY_ENV = "CLOSE_API_KEY"
+
+
+class Credentials:
+    """An API key or an OAuth token; ``repr`` and ``str`` show only which kind it is."""
+
+    __slots__ = ("_header", "fingerprint", "kind")
+
+    def __init__(self, *, api_key: str | None = None, oauth_token: str | None = None) -> None:
+        if api_key is not None and oauth_token is not None:
+            raise ConfigurationError("give either api_key or oauth_token, not both")
+        if api_key is None and oauth_token is None:
+            api_key = os.environ.get(API_KEY_ENV) or None
+            if api_key is None:
+                raise ConfigurationError(
+                    f"no credentials: pass api_key=..., oauth_token=..., or set {API_KEY_ENV}"
+                )
+        secret = api_key if api_key is not None else oauth_token
+        assert secret is not None
+        if not secret.strip() or any(c in secret for c in "\r\n"):
+            raise ConfigurationError("the API key or token is empty or has a line break")
+        self.kind = "api_key" if api_key is not None else "oauth_token"
+        self._header = auth_header(api_key=api_key, oauth_token=oauth_token)
+        # Safe to show and to use as a shared-limiter name: it cannot be turned back into
+        # the key.
+        self.fingerprint = hashlib.sha256(secret.encode()).hexdigest()[:16]
+
+    def authorization(self) -> str:
+        """The ``Authorization`` header value. Never log it."""
+        return self._header
+
+    def __repr__(self) -> str:
+        return f"Credentials(kind={self.kind!r}, secret=<hidden>)"
+
+    __str__ = __repr__
+
+
+def _is_loopback(host: str | None) -> bool:
+    if not host:
+        return False
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_base_url(base_url: str | yarl.URL) -> yarl.URL:
+    """Parse and vet the API base URL: https, or http to a loopback host only."""
+    url = yarl.URL(base_url)
+    if url.scheme not in ("http", "https") or not url.host:
+        raise ConfigurationError(f"base_url must be an absolute http(s) URL, got {str(url)!r}")
+    if url.user or url.password:
+        raise ConfigurationError("base_url must not carry credentials; pass api_key instead")
+    if url.scheme == "http" and not _is_loopback(url.host):
+        raise ConfigurationError(
+            f"refusing to send credentials over plain http to {url.host!r}: use https "
+            "(plain http is allowed only to loopback hosts, for tests)"
+        )
+    if url.query_string or url.fragment:
+        raise ConfigurationError("base_url must not have a query or a fragment")
+    if not url.path.endswith("/"):
+        url = url.with_path(url.path + "/")
+    return url

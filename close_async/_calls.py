@@ -1,0 +1,162 @@
+"""``close.calls``: the call-activity endpoints (Close API ``/activity/call/``)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Mapping
+from datetime import datetime
+from os import PathLike
+from typing import TYPE_CHECKING, Any
+
+from . import _protocol
+from ._conversion import call_from_json, create_to_json, update_to_json
+from ._errors import DecodingError, InvalidRequestError
+from ._models import Call, CallCreate, CallUpdate
+
+if TYPE_CHECKING:
+    from ._bulk import BulkProgress, BulkRun
+    from ._client import CloseClient
+
+__all__ = ["CallsResource"]
+
+_PAGE_LIMIT_MAX = 100  # Close answers 400 to a larger _limit
+
+
+class CallsResource:
+    """Call activities: ``get``, ``list``, ``create``, ``update``, ``update_many``, ``delete``.
+
+    Every method validates its input before sending anything, and takes an optional
+    ``deadline`` (seconds, retries included).
+    """
+
+    def __init__(self, client: CloseClient) -> None:
+        self._client = client
+
+    async def update(
+        self, call_id: str, update: CallUpdate, *, deadline: float | None = None
+    ) -> Call:
+        """Update one call (``PUT /activity/call/{id}/``) and return it as Close has it now.
+
+        Only the fields set on ``update`` are sent; a field set to ``None`` is cleared.
+        Retried on 429, 5xx and network faults (PUT is idempotent), paced by the limiter.
+        """
+        if not isinstance(update, CallUpdate):
+            raise InvalidRequestError(
+                f"update must be a CallUpdate, not {type(update).__name__}", field="update"
+            )
+        request = _protocol.update_call(call_id, update_to_json(update))
+        return call_from_json(await self._client.request(request, deadline=deadline))
+
+    async def get(self, call_id: str, *, deadline: float | None = None) -> Call:
+        """Fetch one call (``GET /activity/call/{id}/``)."""
+        request = _protocol.get_call(call_id)
+        return call_from_json(await self._client.request(request, deadline=deadline))
+
+    async def create(self, create: CallCreate, *, deadline: float | None = None) -> Call:
+        """Log an external call (``POST /activity/call/``).
+
+        Not idempotent: retried only when no connection could be made, so a call is
+        never logged twice by close-async.
+        """
+        if not isinstance(create, CallCreate):
+            raise InvalidRequestError(
+                f"create must be a CallCreate, not {type(create).__name__}", field="create"
+            )
+        request = _protocol.create_call(create_to_json(create))
+        return call_from_json(await self._client.request(request, deadline=deadline))
+
+    async def delete(self, call_id: str, *, deadline: float | None = None) -> None:
+        """Delete one call (``DELETE /activity/call/{id}/``)."""
+        await self._client.request(_protocol.delete_call(call_id), deadline=deadline)
+
+    async def list(
+        self,
+        *,
+        lead_id: str | Iterable[str] | None = None,
+        contact_id: str | Iterable[str] | None = None,
+        user_id: str | Iterable[str] | None = None,
+        id__in: Iterable[str] | None = None,
+        date_created__gte: datetime | None = None,
+        date_created__lte: datetime | None = None,
+        date_created__gt: datetime | None = None,
+        date_created__lt: datetime | None = None,
+        activity_at__gte: datetime | None = None,
+        activity_at__lte: datetime | None = None,
+        activity_at__gt: datetime | None = None,
+        activity_at__lt: datetime | None = None,
+        page_size: int = _PAGE_LIMIT_MAX,
+        deadline: float | None = None,
+    ) -> AsyncIterator[Call]:
+        """Iterate over calls matching the filters, page by page (``_skip``/``_limit``).
+
+        Pages are fetched lazily as you iterate; ``deadline`` bounds each page's request.
+        """
+        if not 1 <= page_size <= _PAGE_LIMIT_MAX:
+            raise InvalidRequestError(
+                f"page_size must be 1..{_PAGE_LIMIT_MAX}, got {page_size!r}", field="page_size"
+            )
+        filters: dict[str, Any] = {
+            "lead_id": lead_id,
+            "contact_id": contact_id,
+            "user_id": user_id,
+            "id__in": id__in,
+            "date_created__gte": date_created__gte,
+            "date_created__lte": date_created__lte,
+            "date_created__gt": date_created__gt,
+            "date_created__lt": date_created__lt,
+            "activity_at__gte": activity_at__gte,
+            "activity_at__lte": activity_at__lte,
+            "activity_at__gt": activity_at__gt,
+            "activity_at__lt": activity_at__lt,
+        }
+        skip = 0
+        while True:
+            params = {**filters, "_skip": skip, "_limit": page_size}
+            page = await self._client.request(_protocol.list_calls(params), deadline=deadline)
+            data, has_more = _read_page(page)
+            for item in data:
+                yield call_from_json(item)
+            if not has_more or not data:
+                return
+            skip += len(data)
+
+    def update_many(
+        self,
+        items: Iterable[tuple[str, CallUpdate]] | AsyncIterable[tuple[str, CallUpdate]],
+        *,
+        concurrency: int = 32,
+        journal: str | PathLike[str] | None = None,
+        ordered: bool = False,
+        on_progress: Callable[[BulkProgress], None] | None = None,
+        stop_timeout: float = 30.0,
+    ) -> BulkRun:
+        """Apply many updates concurrently; the run yields one ``UpdateResult`` per item.
+
+        Streams ``items`` (a sync or async iterable of ``(call_id, CallUpdate)``), keeps
+        ``concurrency`` updates in flight through this client's limiter and retries, and
+        with ``journal`` skips updates that landed in an earlier run. See :class:`BulkRun`.
+
+        Example::
+
+            async with close.calls.update_many(rows, journal="backfill.journal") as run:
+                async for result in run:
+                    if not result.ok:
+                        print(result.call_id, result.error)
+        """
+        from ._bulk import update_many
+
+        return update_many(
+            self._client,
+            items,
+            concurrency=concurrency,
+            journal=journal,
+            ordered=ordered,
+            on_progress=on_progress,
+            stop_timeout=stop_timeout,
+        )
+
+
+def _read_page(page: Any) -> tuple[list[Any], bool]:
+    if not isinstance(page, Mapping) or not isinstance(page.get("data"), list):
+        raise DecodingError("a list page from Close had no 'data' list")
+    return page["data"], bool(page.get("has_more"))
+

@@ -1,0 +1,203 @@
+"""``CloseClient``: one shared client per app, and the pipeline every request goes through.
+
+    build Request (pure) -> retry loop (tenacity, one per call)
+        -> limiter.acquire(group) -> transport.send -> limiter.release(group, feedback)
+        -> interpret_response (pure): data, or one of our errors
+
+The client is safe for many concurrent tasks: one connection pool, one limiter, and
+per-call retry state only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import collections
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any
+
+import aiohttp
+import attrs
+
+from ._auth import Credentials, check_base_url
+from ._calls import CallsResource
+from ._config import Timeout
+from ._errors import CloseError
+from ._limiter import RateFeedback, RateLimiter
+from ._local_limiter import LocalRateLimiter
+from ._protocol import Request, feedback_from_response, interpret_response
+from ._retry import RetryEvent, RetryPolicy, make_retrying
+from ._transport import AiohttpTransport
+
+__all__ = ["DEFAULT_BASE_URL", "ClientStats", "CloseClient"]
+
+DEFAULT_BASE_URL = "https://api.close.com/api/v1/"
+_USER_AGENT = "close-async/0.1"
+
+
+@attrs.define
+class ClientStats:
+    """Counters a UI or a metrics exporter can read at any time.
+
+    ``requests``: HTTP attempts sent; ``responses``: answers by status; ``retries``: retries
+    by reason (``rate_limited``, ``server_error``, ``timeout``, ...); ``rate_limited``: 429s.
+    """
+
+    requests: int = 0
+    responses: collections.Counter[int] = attrs.field(factory=collections.Counter)
+    retries: collections.Counter[str] = attrs.field(factory=collections.Counter)
+    transport_errors: int = 0
+
+    @property
+    def rate_limited(self) -> int:
+        """How many answers were 429."""
+        return self.responses[429]
+
+    @property
+    def total_retries(self) -> int:
+        """How many retries in all."""
+        return sum(self.retries.values())
+
+
+class CloseClient:
+    """An asyncio client for Close's API. Share one per application.
+
+    Credentials: ``api_key`` (HTTP Basic), or ``oauth_token`` (Bearer); with neither, the
+    ``CLOSE_API_KEY`` environment variable. They never appear in a repr, log or error.
+
+    Settings: ``timeout`` (:class:`Timeout`), ``retry`` (:class:`RetryPolicy`),
+    ``rate_limiter`` (any :class:`RateLimiter`; default a :class:`LocalRateLimiter` that
+    learns Close's limits), ``max_connections`` (pool size; match it to your concurrency),
+    ``session`` (your own ``aiohttp.ClientSession``, left open on close), ``on_retry``
+    (called with a :class:`RetryEvent` before each retry).
+
+    Example::
+
+        async with CloseClient(api_key="api_...") as close:
+            call = await close.calls.update("acti_...", CallUpdate(note="Left a voicemail"))
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        *,
+        oauth_token: str | None = None,
+        base_url: str = DEFAULT_BASE_URL,
+        timeout: Timeout | None = None,
+        retry: RetryPolicy | None = None,
+        rate_limiter: RateLimiter | None = None,
+        max_connections: int = 64,
+        session: aiohttp.ClientSession | None = None,
+        on_retry: Callable[[RetryEvent], None] | None = None,
+    ) -> None:
+        self._credentials = Credentials(api_key=api_key, oauth_token=oauth_token)
+        self._base_url = check_base_url(base_url)
+        if max_connections < 1:
+            raise ValueError("max_connections must be at least 1")
+        self._timeout = timeout or Timeout()
+        self._retry = retry or RetryPolicy()
+        self._limiter: RateLimiter = rate_limiter or LocalRateLimiter()
+        self._on_retry = on_retry
+        self._transport = AiohttpTransport(
+            self._base_url,
+            timeout=self._timeout,
+            max_connections=max_connections,
+            session=session,
+        )
+        self.stats = ClientStats()
+        self.calls = CallsResource(self)
+
+    def __repr__(self) -> str:
+        return f"CloseClient(base_url={str(self._base_url)!r}, auth={self._credentials.kind})"
+
+    @property
+    def base_url(self) -> str:
+        """The API base URL requests go to."""
+        return str(self._base_url)
+
+    @property
+    def credentials_fingerprint(self) -> str:
+        """A short hash of the credentials: safe to log, and to name a shared rate budget."""
+        return self._credentials.fingerprint
+
+    @property
+    def rate_limiter(self) -> RateLimiter:
+        """The limiter pacing this client's requests."""
+        return self._limiter
+
+    async def __aenter__(self) -> CloseClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the connection pool (and the limiter). Safe to call twice."""
+        await self._transport.aclose()
+        await self._limiter.aclose()
+
+    async def request(self, request: Request, *, deadline: float | None = None) -> Any:
+        """Send ``request`` with retries and pacing; return the decoded JSON body.
+
+        ``deadline`` (seconds) bounds the whole call, retries included; default
+        ``Timeout.deadline``. Raises a :class:`CloseError`.
+        """
+        if deadline is None:
+            deadline = self._timeout.deadline
+        loop = asyncio.get_running_loop()
+        deadline_at = loop.time() + deadline if deadline is not None else None
+        retrying, book = make_retrying(
+            self._retry,
+            request,
+            deadline_at=deadline_at,
+            on_retry=self._record_retry,
+            clock=loop.time,
+        )
+        try:
+            async with asyncio.timeout_at(deadline_at):
+                async for attempt in retrying:
+                    with attempt:
+                        return await self._attempt(request)
+        except builtins.TimeoutError as exc:
+            # Only asyncio.timeout_at raises the builtin: the transport raises ours.
+            raise book.deadline_error(exc.__context__ or exc) from exc
+        except CloseError as exc:
+            if book.deadline_hit:
+                raise book.deadline_error(exc) from exc
+            raise
+        raise AssertionError("unreachable: tenacity either returns or raises")  # pragma: no cover
+
+    def _record_retry(self, event: RetryEvent) -> None:
+        self.stats.retries[event.reason] += 1
+        if self._on_retry is not None:
+            self._on_retry(event)
+
+    async def _attempt(self, request: Request) -> Any:
+        group = request.group
+        await self._limiter.acquire(group)
+        feedback: RateFeedback | None = None
+        try:
+            self.stats.requests += 1
+            raw = await self._transport.send(
+                request,
+                {
+                    "Authorization": self._credentials.authorization(),
+                    "Accept": "application/json",
+                    "Content-Type": "application/json",
+                    "User-Agent": _USER_AGENT,
+                },
+            )
+            feedback = feedback_from_response(raw.status, raw.headers, raw.body)
+        except CloseError:
+            self.stats.transport_errors += 1
+            raise
+        finally:
+            await self._limiter.release(group, feedback)
+        self.stats.responses[raw.status] += 1
+        return interpret_response(request, raw.status, raw.headers, raw.body)

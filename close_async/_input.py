@@ -1,0 +1,276 @@
+"""Reading the command line's input rows: CSV with a header row, or JSON Lines.
+
+Rows are read one at a time from a binary stream, so a file of any size is never held in
+memory. A row that cannot be read (malformed JSON, a CSV row with the wrong number of
+cells, bytes that are not UTF-8) is not an exception: it comes out as an :class:`InputRow`
+with ``error`` set and its line number, so the caller can report it and go on. Only an
+unusable file as a whole (a CSV header without ``id``) raises :class:`InputError`.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import json
+import os
+import sys
+from collections.abc import Iterator, Mapping
+from typing import Any, BinaryIO, Literal
+
+import attrs
+
+from ._conversion import update_from_row
+from ._models import CallUpdate
+
+__all__ = [
+    "InputError",
+    "InputFormat",
+    "InputRow",
+    "count_rows",
+    "detect_format",
+    "open_input",
+    "parse_row",
+    "read_rows",
+    "row_for_output",
+]
+
+InputFormat = Literal["csv", "jsonl"]
+"""The input formats: ``csv`` (a header row, then a call a row) or ``jsonl`` (an object a line)."""
+
+_EXTENSIONS: Mapping[str, InputFormat] = {
+    ".csv": "csv",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "jsonl",
+}
+
+# CSV cells may hold long HTML notes; the csv module's default cap is 128 KiB.
+_CSV_FIELD_LIMIT = 16 * 1024 * 1024
+# Counting rows for the progress total reads the file once more: skip it for huge files.
+_COUNT_LIMIT_BYTES = 512 * 1024 * 1024
+_BOM = codecs.BOM_UTF8
+
+
+class InputError(Exception):
+    """The input cannot be used at all (not a bad row: the whole file)."""
+
+
+@attrs.frozen
+class InputRow:
+    """One row of the input, or the reason it could not be read.
+
+    ``line`` is the 1-based line number where the row starts. ``data`` is the row as read
+    (a JSON object, or a CSV header-to-cell mapping); ``None`` when ``error`` says why the
+    line could not be read, in which case ``raw`` holds its text when there is one.
+    """
+
+    line: int
+    data: dict[str, Any] | None
+    error: str | None = None
+    raw: str | None = None
+
+
+def detect_format(path: str, explicit: str | None = None) -> InputFormat:
+    """The input format: ``explicit`` if given, else from the file name's extension.
+
+    Raises :class:`InputError` when neither tells (stdin ``-`` needs ``--format``).
+    """
+    if explicit is not None:
+        if explicit not in ("csv", "jsonl"):
+            raise InputError(f"unknown format {explicit!r} (expected csv or jsonl)")
+        return "csv" if explicit == "csv" else "jsonl"
+    if path == "-":
+        raise InputError("reading stdin: say which format with --format csv or --format jsonl")
+    fmt = _EXTENSIONS.get(os.path.splitext(path)[1].lower())
+    if fmt is None:
+        raise InputError(
+            f"cannot tell the format of {path!r} from its extension "
+            "(.csv, .jsonl or .ndjson): pass --format csv or --format jsonl"
+        )
+    return fmt
+
+
+def open_input(path: str) -> BinaryIO:
+    """Open ``path`` for reading bytes (``-`` is stdin). Raises :class:`InputError`."""
+    if path == "-":
+        return sys.stdin.buffer
+    try:
+        return open(path, "rb")
+    except OSError as exc:
+        raise InputError(f"cannot open {path!r}: {exc.strerror or exc}") from None
+
+
+def read_rows(stream: BinaryIO, fmt: InputFormat) -> Iterator[InputRow]:
+    """Yield the rows of ``stream`` one at a time, each with its line number."""
+    return _read_csv(stream) if fmt == "csv" else _read_jsonl(stream)
+
+
+def _read_jsonl(stream: BinaryIO) -> Iterator[InputRow]:
+    for number, raw in enumerate(stream, start=1):
+        if number == 1 and raw.startswith(_BOM):
+            raw = raw[len(_BOM) :]
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            yield InputRow(number, None, f"not UTF-8 text ({exc.reason} at byte {exc.start})")
+            continue
+        text = text.strip()
+        if not text:
+            continue
+        try:
+            value = json.loads(text)
+        except ValueError as exc:
+            # json's messages say "line 1 column N": only the column is worth keeping.
+            reason = getattr(exc, "msg", None) or str(exc)
+            column = getattr(exc, "colno", None)
+            where = f" at column {column}" if column else ""
+            yield InputRow(number, None, f"malformed JSON: {reason}{where}", raw=text)
+            continue
+        if not isinstance(value, dict):
+            yield InputRow(
+                number, None, f"expected a JSON object, got {_json_kind(value)}", raw=text
+            )
+            continue
+        yield InputRow(number, value)
+
+
+def _read_csv(stream: BinaryIO) -> Iterator[InputRow]:
+    text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
+    if csv.field_size_limit() < _CSV_FIELD_LIMIT:
+        csv.field_size_limit(_CSV_FIELD_LIMIT)
+    reader = csv.reader(text, strict=True)
+    try:
+        header = _csv_header(reader)
+        if header is None:
+            return
+        width = len(header)
+        while True:
+            start = reader.line_num + 1
+            try:
+                cells = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                yield InputRow(start, None, f"malformed CSV: {exc}")
+                continue
+            if not any(cell.strip() for cell in cells):
+                continue  # a blank line, or a spreadsheet's row of empty cells
+            if len(cells) != width:
+                shown: Any = dict(zip(header, cells, strict=False)) or cells
+                yield InputRow(
+                    start,
+                    None,
+                    f"expected {width} columns (as in the header), got {len(cells)}",
+                    raw=json.dumps(shown, ensure_ascii=False),
+                )
+                continue
+            yield InputRow(start, dict(zip(header, cells, strict=True)))
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"the CSV is not UTF-8 text (near line {reader.line_num + 1}: {exc.reason})"
+        ) from None
+    finally:
+        # Leave the underlying stream (maybe stdin) to the caller.
+        text.detach()
+
+
+def _csv_header(reader: Any) -> list[str] | None:
+    for cells in reader:
+        if not any(cell.strip() for cell in cells):
+            continue
+        header = [cell.strip() for cell in cells]
+        if "id" not in header:
+            raise InputError(
+                f"the CSV header (line {reader.line_num}) has no 'id' column; "
+                "the first row must name the columns: id, then update fields"
+            )
+        seen: set[str] = set()
+        for name in header:
+            if not name:
+                raise InputError(f"the CSV header (line {reader.line_num}) has an empty name")
+            if name in seen:
+                raise InputError(f"the CSV header (line {reader.line_num}) names {name!r} twice")
+            seen.add(name)
+        return header
+    return None
+
+
+def parse_row(row: InputRow, fmt: InputFormat) -> tuple[str, CallUpdate]:
+    """The call id and update of a readable row (CSV cells are text to be coerced).
+
+    Raises :class:`~close_async.InvalidRequestError` naming the bad field; the message has
+    no line number (the caller adds it).
+    """
+    if row.data is None:
+        raise ValueError("parse_row needs a row that was read")
+    return update_from_row(row.data, kind="csv" if fmt == "csv" else "json")
+
+
+def row_for_output(row: InputRow, fmt: InputFormat) -> dict[str, Any] | None:
+    """The row as a JSON object that can be fed back in as JSON Lines input.
+
+    JSON rows are returned as they were. CSV rows lose their empty cells (which meant "not
+    given"), and cells that only CSV keeps as text are given their JSON type:
+    ``duration`` digits become a number, ``custom_fields`` JSON text an object.
+    ``None`` when the row could not be read at all.
+    """
+    if row.data is None:
+        return None
+    if fmt == "jsonl":
+        return row.data
+    out: dict[str, Any] = {}
+    for key, value in row.data.items():
+        if value == "":
+            continue
+        if key == "duration" and isinstance(value, str) and value.strip().isdigit():
+            out[key] = int(value.strip())
+        elif key == "custom_fields" and isinstance(value, str):
+            try:
+                out[key] = json.loads(value)
+            except ValueError:
+                out[key] = value
+        else:
+            out[key] = value
+    return out
+
+
+def count_rows(path: str, fmt: InputFormat) -> int | None:
+    """How many rows ``path`` holds (for a progress total), or ``None`` when not worth it.
+
+    Not counted: stdin, anything but a regular file, and files over 512 MiB. Counted
+    cheaply, without parsing: JSON Lines by non-blank lines, CSV by records (minus the header).
+    """
+    if path == "-":
+        return None
+    try:
+        if not os.path.isfile(path) or os.path.getsize(path) > _COUNT_LIMIT_BYTES:
+            return None
+        if fmt == "jsonl":
+            count = 0
+            with open(path, "rb") as stream:
+                for line in stream:
+                    if line.strip():
+                        count += 1
+            return count
+        with open(path, encoding="utf-8-sig", errors="replace", newline="") as text:
+            if csv.field_size_limit() < _CSV_FIELD_LIMIT:
+                csv.field_size_limit(_CSV_FIELD_LIMIT)
+            records = sum(
+                1 for cells in csv.reader(text) if cells and any(c.strip() for c in cells)
+            )
+        return max(records - 1, 0)
+    except (OSError, csv.Error):
+        return None
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, bool):
+        return "a boolean"
+    if value is None:
+        return "null"
+    return "a number"

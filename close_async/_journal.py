@@ -1,0 +1,67 @@
+"""A durable record of updates that landed, so a rerun skips them (SQLite, stdlib).
+
+Each landed update is committed as it lands. The database runs in WAL mode with
+``synchronous=NORMAL``: a commit survives the process being killed (SIGKILL), which is
+the crash a backfill meets; only an operating-system crash could lose the last commits,
+and those updates would merely be sent again (PUT is idempotent).
+
+An update is keyed by its call id and a digest of its exact body, so a rerun with a
+changed update for the same call sends it again, while an identical one is skipped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import time
+from os import PathLike
+from typing import Any
+
+__all__ = ["Journal"]
+
+
+class Journal:
+    """The landed-updates journal at ``path`` (created if missing)."""
+
+    def __init__(self, path: str | PathLike[str]) -> None:
+        self.path = str(path)
+        # autocommit (isolation_level=None): every INSERT is its own durable transaction.
+        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS landed ("
+            " key TEXT PRIMARY KEY, call_id TEXT NOT NULL, landed_at REAL NOT NULL)"
+        )
+
+    def __repr__(self) -> str:
+        return f"Journal({self.path!r})"
+
+    @staticmethod
+    def key(call_id: str, body: dict[str, Any]) -> str:
+        """The journal key of one update: its call id and a digest of its body."""
+        canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
+        digest = hashlib.sha256(canonical.encode()).hexdigest()[:32]
+        return f"{call_id}:{digest}"
+
+    def contains(self, key: str) -> bool:
+        """Whether the update with ``key`` already landed in an earlier run."""
+        row = self._db.execute("SELECT 1 FROM landed WHERE key = ?", (key,)).fetchone()
+        return row is not None
+
+    def record(self, key: str, call_id: str) -> None:
+        """Record that the update with ``key`` landed (durable when this returns)."""
+        self._db.execute(
+            "INSERT OR IGNORE INTO landed (key, call_id, landed_at) VALUES (?, ?, ?)",
+            (key, call_id, time.time()),
+        )
+
+    def count(self) -> int:
+        """How many landed updates the journal holds."""
+        row = self._db.execute("SELECT COUNT(*) FROM landed").fetchone()
+        return int(row[0])
+
+    def close(self) -> None:
+        """Checkpoint and close the database."""
+        self._db.close()

@@ -1,0 +1,243 @@
+"""The in-process rate limiter: paces requests per endpoint group from what Close reports.
+
+How it decides when a request may go, per group (Close limits per endpoint group):
+
+- **Spread the budget** (prawcore's way): Close says ``remaining`` requests are left until
+  ``reset``; requests are spaced evenly over that time, counting the ones still in flight
+  (Close has not counted them yet when it answered), instead of firing the budget at once.
+- **Spent means wait, once**: when the budget is spent (``remaining`` reaches 0 or a 429
+  comes back) the whole group waits until the reset. Waiters queue in FIFO order and leave
+  one at a time at the paced spacing, so the end of a pause is not a stampede.
+- **Probe first**: until the first answer of a group has told us its limit, only one request
+  of that group is in flight; the rest wait one round trip instead of bursting blindly.
+- **No numbers from Close**: when 429s arrive but no limit is ever reported, the rate is cut
+  to 90% of what was being sent and grows back slowly (additive increase, multiplicative
+  decrease, as botocore's adaptive mode does).
+- An optional fixed ``rate`` (requests/second, with ``burst``) caps all of it.
+
+A cancelled ``acquire`` holds nothing: the FIFO lock is released and no budget is taken.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable
+
+import attrs
+
+from ._limiter import RateFeedback
+from ._rate_limit_info import RateLimitInfo
+
+__all__ = ["LocalRateLimiter"]
+
+_log = logging.getLogger("close_async.ratelimit")
+
+# A 429 that names no wait: pause this long (Close's windows are about a second).
+_DEFAULT_PAUSE = 1.0
+# Without a window length from Close, assume Close's usual one-second window.
+_DEFAULT_WINDOW = 1.0
+# Multiplicative decrease and per-success increase for limits Close never reports.
+_BACKOFF_FACTOR = 0.9
+_GROWTH_PER_SUCCESS = 1.001
+
+
+@attrs.define
+class _Group:
+    """What the limiter knows about one endpoint group."""
+
+    next_slot: float = 0.0
+    paused_until: float = 0.0
+    inflight: int = 0
+    limit: float | None = None
+    window: float | None = None  # stated by Close (429 body)
+    longest_reset: float = 0.0  # a lower bound on the window, seen in headers
+    available: float | None = None  # requests left in the current window, net of in-flight
+    window_end: float = 0.0
+    adaptive_rate: float | None = None  # learned from 429s when Close reports no limit
+    probe_outstanding: bool = False
+    learned: bool = False
+    throttles: int = 0
+    lock: asyncio.Lock = attrs.field(factory=asyncio.Lock)
+    probe_done: asyncio.Event = attrs.field(factory=asyncio.Event)
+    sent: collections.deque[float] = attrs.field(factory=lambda: collections.deque(maxlen=4096))
+
+    def window_length(self) -> float:
+        if self.window:
+            return self.window
+        return max(self.longest_reset, _DEFAULT_WINDOW)
+
+
+@attrs.frozen
+class GroupSnapshot:
+    """A read-only view of one group's limiter state (for progress displays and tests)."""
+
+    inflight: int
+    limit: float | None
+    available: float | None
+    paused_for: float
+    throttles: int
+
+
+class LocalRateLimiter:
+    """Paces this process's requests to Close, per endpoint group.
+
+    ``rate`` (requests/second) is an optional fixed cap on top of what Close reports;
+    ``burst`` is how many requests may go back to back under that cap (default 1).
+    With no arguments the limiter learns everything from Close's rate-limit headers.
+
+    Example::
+
+        limiter = LocalRateLimiter(rate=15)  # stay well under a 20/s key limit
+        async with CloseClient(rate_limiter=limiter) as close: ...
+    """
+
+    def __init__(
+        self,
+        rate: float | None = None,
+        *,
+        burst: int | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        jitter: Callable[[], float] = random.random,
+    ) -> None:
+        if rate is not None and rate <= 0:
+            raise ValueError("rate must be positive (requests per second) or None")
+        if burst is not None and burst < 1:
+            raise ValueError("burst must be at least 1")
+        self._interval = 1.0 / rate if rate else 0.0
+        self._burst = burst or 1
+        self._clock = clock
+        self._sleep = sleep
+        self._jitter = jitter
+        self._groups: dict[str, _Group] = {}
+
+    def __repr__(self) -> str:
+        rate = f"{1 / self._interval:g}/s" if self._interval else "learned"
+        return f"LocalRateLimiter(rate={rate}, groups={sorted(self._groups)})"
+
+    def _group(self, name: str) -> _Group:
+        group = self._groups.get(name)
+        if group is None:
+            group = self._groups[name] = _Group()
+        return group
+
+    def snapshot(self, group: str) -> GroupSnapshot:
+        """The current state of ``group`` (zeros for a group never used)."""
+        g = self._group(group)
+        return GroupSnapshot(
+            inflight=g.inflight,
+            limit=g.limit,
+            available=g.available,
+            paused_for=max(0.0, g.paused_until - self._clock()),
+            throttles=g.throttles,
+        )
+
+    async def acquire(self, group: str) -> None:
+        """Wait until one request to ``group`` may be sent."""
+        g = self._group(group)
+        # One waiter at the head at a time, in arrival order: it sleeps until its slot
+        # while the others queue behind the lock (FIFO), so a pause ends in a paced line.
+        async with g.lock:
+            while g.probe_outstanding:
+                await g.probe_done.wait()
+            while True:
+                now = self._clock()
+                ready_at = self._ready_at(g, now)
+                if ready_at <= now:
+                    break
+                await self._sleep(ready_at - now)
+            self._take(g, now)
+
+    def _ready_at(self, g: _Group, now: float) -> float:
+        ready = max(g.paused_until, g.next_slot)
+        if g.available is not None and g.available < 1:
+            if now < g.window_end:
+                ready = max(ready, g.window_end)
+            else:
+                # The window Close told us about is over: a fresh budget begins.
+                g.available = g.limit
+                g.window_end = now + g.window_length()
+        return ready
+
+    def _take(self, g: _Group, now: float) -> None:
+        spacing = self._interval
+        if g.available is not None and g.available > 0 and g.window_end > now:
+            spacing = max(spacing, (g.window_end - now) / g.available)
+        if g.adaptive_rate:
+            spacing = max(spacing, 1.0 / g.adaptive_rate)
+        # GCRA for the fixed cap: up to `burst` requests may go back to back.
+        earliest = now - (self._burst - 1) * self._interval
+        g.next_slot = max(g.next_slot, earliest) + spacing
+        if g.available is not None:
+            g.available -= 1
+        g.inflight += 1
+        g.sent.append(now)
+        if not g.learned:
+            g.probe_outstanding = True
+            g.probe_done.clear()
+
+    async def release(self, group: str, feedback: RateFeedback | None) -> None:
+        """Learn from how a request ended; ``None`` when no response came."""
+        g = self._group(group)
+        g.inflight = max(0, g.inflight - 1)
+        if g.probe_outstanding:
+            g.probe_outstanding = False
+            g.learned = True
+            g.probe_done.set()
+        if feedback is None:
+            return
+        now = self._clock()
+        if feedback.info is not None:
+            self._learn(g, feedback.info, now)
+        if feedback.throttled:
+            self._pause(g, feedback, now)
+        elif g.adaptive_rate is not None:
+            g.adaptive_rate *= _GROWTH_PER_SUCCESS
+
+    def _learn(self, g: _Group, info: RateLimitInfo, now: float) -> None:
+        if info.limit is not None:
+            g.limit = info.limit
+            g.adaptive_rate = None
+        if info.window:
+            g.window = info.window
+        if info.reset is None or info.remaining is None:
+            return
+        g.longest_reset = max(g.longest_reset, info.reset)
+        end = now + info.reset
+        # Close counted this request but not the ones still in flight.
+        estimate = info.remaining - g.inflight
+        same_window_slack = 0.1 * g.window_length()
+        if g.available is None or end > g.window_end + same_window_slack:
+            g.window_end = end
+            g.available = estimate
+        elif end >= g.window_end - same_window_slack:
+            # Answers can arrive out of order: the lowest count in a window is the truest.
+            g.available = min(g.available, estimate)
+        # else: an answer from a window already over; it says nothing about this one.
+
+    def _pause(self, g: _Group, feedback: RateFeedback, now: float) -> None:
+        g.throttles += 1
+        wait = feedback.retry_after
+        if wait is None and feedback.info is not None:
+            wait = feedback.info.reset
+        if wait is None:
+            wait = _DEFAULT_PAUSE
+        # Upward jitter only: never earlier than Close asked, and processes sharing a key
+        # do not all come back at the same instant.
+        until = now + wait + min(0.1 * wait, 0.25) * self._jitter()
+        g.paused_until = max(g.paused_until, until)
+        g.available = 0
+        g.window_end = max(g.window_end, until)
+        if g.limit is None:
+            window = g.window_length()
+            recent = sum(1 for t in g.sent if t > now - window)
+            cut = max(1.0, _BACKOFF_FACTOR * recent / window)
+            g.adaptive_rate = min(g.adaptive_rate or cut, cut)
+        _log.debug("rate limit reached; group paused for %.3f s", until - now)
+
+    async def aclose(self) -> None:
+        """Nothing to free for an in-process limiter; present for the protocol."""

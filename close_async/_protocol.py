@@ -1,0 +1,346 @@
+"""The sans-I/O protocol layer: requests as values, and what a response means.
+
+Nothing here touches a socket, an event loop or the clock. The client builds a
+:class:`Request` with the builders below, sends it however it likes, and hands the status,
+headers and body back to :func:`interpret_response` (the result or the error to raise) and
+:func:`feedback_from_response` (what the rate limiter should learn).
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import http
+import json
+import re
+from collections.abc import Mapping
+from datetime import date, datetime
+from typing import Any
+
+import attrs
+
+from ._errors import (
+    APIError,
+    AuthenticationError,
+    ConfigurationError,
+    DecodingError,
+    InvalidRequestError,
+    NotFoundError,
+    PaymentRequiredError,
+    PermissionDeniedError,
+    RateLimitError,
+    ServerError,
+    ValidationError,
+)
+from ._ids import validate_call_id
+from ._limiter import RateFeedback
+from ._rate_limit_info import RateLimitInfo, server_wait
+
+__all__ = [
+    "CALLS_PATH",
+    "Request",
+    "auth_header",
+    "create_call",
+    "delete_call",
+    "feedback_from_response",
+    "get_call",
+    "interpret_response",
+    "list_calls",
+    "update_call",
+]
+
+CALLS_PATH = "activity/call/"
+"""The call-activity collection, relative to the API base (Close requires the trailing slash)."""
+
+_IDEMPOTENT_METHODS = frozenset({"GET", "PUT", "DELETE", "HEAD", "OPTIONS"})
+
+# Close object ids are a short type prefix and a base62 body ("acti_3fK...", "lead_...").
+# Resource names can look alike ("custom_field", "sms_template"), so a segment counts as an
+# id only when its prefix is a known id prefix or its body has a digit or capital letter,
+# which real base62 ids of 20+ characters always have and resource names never do.
+_ID_SHAPE = re.compile(r"([a-z]+)_([A-Za-z0-9]+)", re.ASCII)
+_ID_PREFIXES = frozenset(
+    {"acti", "cf", "cont", "lead", "oppo", "orga", "seq", "stat", "task", "tmpl", "user"}
+)
+_ID_BODY_MARK = re.compile(r"[0-9A-Z]")
+
+
+def _is_id_segment(segment: str) -> bool:
+    match = _ID_SHAPE.fullmatch(segment)
+    if match is None:
+        return False
+    prefix, body = match.groups()
+    return prefix in _ID_PREFIXES or _ID_BODY_MARK.search(body) is not None
+
+
+def _upper(method: str) -> str:
+    return method.upper()
+
+
+@attrs.frozen
+class Request:
+    """One HTTP request to Close, as a value.
+
+    ``path`` is relative to the API base (``"activity/call/acti_x/"``); ``params`` the query
+    string pairs in order; ``json`` the body (a dict) or ``None`` for no body. ``method``
+    is stored upper-case.
+    """
+
+    method: str = attrs.field(converter=_upper)
+    path: str
+    params: tuple[tuple[str, str], ...] = ()
+    json: Any = None
+
+    @property
+    def group(self) -> str:
+        """The endpoint group for rate limiting: method and resource, ids left out.
+
+        ``PUT activity/call/acti_x/`` and ``GET activity/call/`` give ``"PUT activity/call"``
+        and ``"GET activity/call"``: Close limits per group, and every call id shares one.
+        """
+        segments = [s for s in self.path.split("/") if s and not _is_id_segment(s)]
+        return f"{self.method} {'/'.join(segments)}"
+
+    @property
+    def idempotent(self) -> bool:
+        """True when sending the request twice has the same effect as once (not POST)."""
+        return self.method in _IDEMPOTENT_METHODS
+
+
+# --- request builders -----------------------------------------------------------------
+
+
+def _param_text(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    return str(value)
+
+
+def _filter_call_id(key: str, value: object) -> str:
+    try:
+        return validate_call_id(value)
+    except InvalidRequestError as error:
+        raise InvalidRequestError(str(error), field=key) from error
+
+
+def _param_value(key: str, value: object) -> str:
+    if isinstance(value, (list, tuple, set, frozenset)):
+        items = [item for item in value if item is not None]
+        if not items:
+            # Sending "id__in=" would be read as no filter at all and list every call,
+            # the opposite of what an empty filter means.
+            raise InvalidRequestError(f"{key} must not be empty", field=key)
+        if key == "id__in":
+            items = [_filter_call_id(key, item) for item in items]
+        texts = [_param_text(item) for item in items]
+        if isinstance(value, (set, frozenset)):
+            texts.sort()  # sets have no order; keep the URL stable
+        return ",".join(texts)
+    if key == "id__in":
+        if isinstance(value, str):
+            # Accept Close's own comma form too, but check each id in it.
+            return _param_value(key, [part.strip() for part in value.split(",")])
+        return _filter_call_id(key, value)
+    return _param_text(value)
+
+
+def list_calls(params: Mapping[str, Any]) -> Request:
+    """``GET activity/call/`` with Close's filters (``lead_id``, ``_skip``, ``_limit``, ...).
+
+    ``None`` values are left out; lists, tuples and sets become comma-separated; dates and
+    datetimes are written in ISO 8601; booleans as ``true``/``false``. An empty list is
+    refused (:class:`InvalidRequestError`) rather than sent as "no filter".
+    """
+    pairs = tuple(
+        (str(key), _param_value(str(key), value))
+        for key, value in params.items()
+        if value is not None
+    )
+    return Request("GET", CALLS_PATH, params=pairs)
+
+
+def get_call(call_id: str) -> Request:
+    """``GET activity/call/{id}/``. Raises :class:`InvalidRequestError` for a bad id."""
+    return Request("GET", f"{CALLS_PATH}{validate_call_id(call_id)}/")
+
+
+def _json_body(body: Mapping[str, Any]) -> dict[str, Any]:
+    if not isinstance(body, Mapping):
+        raise InvalidRequestError("the request body must be a mapping", field="body")
+    return dict(body)  # a copy: later changes by the caller must not alter a built request
+
+
+def update_call(call_id: str, body: Mapping[str, Any]) -> Request:
+    """``PUT activity/call/{id}/`` with ``body`` as given (absent keys are left unchanged).
+
+    Raises :class:`InvalidRequestError` for a bad id or a body that is not a mapping.
+    """
+    return Request("PUT", f"{CALLS_PATH}{validate_call_id(call_id)}/", json=_json_body(body))
+
+
+def create_call(body: Mapping[str, Any]) -> Request:
+    """``POST activity/call/``: log an external call. Not idempotent."""
+    return Request("POST", CALLS_PATH, json=_json_body(body))
+
+
+def delete_call(call_id: str) -> Request:
+    """``DELETE activity/call/{id}/``. Raises :class:`InvalidRequestError` for a bad id."""
+    return Request("DELETE", f"{CALLS_PATH}{validate_call_id(call_id)}/")
+
+
+# --- authentication -------------------------------------------------------------------
+
+_VISIBLE_ASCII = re.compile(r"[\x21-\x7e]+")
+
+
+def auth_header(*, api_key: str | None, oauth_token: str | None) -> str:
+    """The ``Authorization`` header value: ``Basic`` for an API key, ``Bearer`` for OAuth.
+
+    Exactly one must be given. Raises :class:`ConfigurationError` otherwise, or when the
+    credential cannot be sent as is; the message never contains the credential.
+    """
+    if (api_key is None) == (oauth_token is None):
+        raise ConfigurationError("give exactly one of api_key and oauth_token")
+    if api_key is not None:
+        # The key is the Basic user name, so a colon would split it; control characters
+        # or spaces mean a copy-paste slip that Close would refuse anyway.
+        if not isinstance(api_key, str) or not _VISIBLE_ASCII.fullmatch(api_key) or ":" in api_key:
+            raise ConfigurationError("api_key is empty or has characters an API key cannot have")
+        encoded = base64.b64encode(f"{api_key}:".encode("ascii")).decode("ascii")
+        return f"Basic {encoded}"
+    if not isinstance(oauth_token, str) or not _VISIBLE_ASCII.fullmatch(oauth_token):
+        # Checked here because a newline in a header value would let it inject headers.
+        raise ConfigurationError("oauth_token is empty or has characters a token cannot have")
+    return f"Bearer {oauth_token}"
+
+
+# --- responses ------------------------------------------------------------------------
+
+# The one place a status picks an error class. Any other status (405, 415, 3xx, ...)
+# is a plain APIError.
+_ERROR_CLASSES: Mapping[int, type[APIError]] = {
+    **dict.fromkeys(range(500, 600), ServerError),
+    400: ValidationError,
+    401: AuthenticationError,
+    402: PaymentRequiredError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    429: RateLimitError,
+}
+
+_MESSAGE_LIMIT = 200
+_TAG = re.compile(r"<(script|style)\b.*?</\1\s*>|<!--.*?-->|<[^>]*>", re.IGNORECASE | re.DOTALL)
+_DANGLING_TAG = re.compile(r"<[^>]*$")
+_SCAN_LIMIT = 8192
+_SPACE = re.compile(r"\s+")
+_NO_BODY = object()
+
+
+def _excerpt(text: str) -> str:
+    """A short, single-line, tag-free excerpt of a body for an error message."""
+    # Only the start matters, and a bound keeps the tag pattern cheap on a huge page.
+    text = _DANGLING_TAG.sub(" ", _TAG.sub(" ", text[:_SCAN_LIMIT]))
+    text = _SPACE.sub(" ", html.unescape(text)).strip()
+    # Control characters from a hostile or broken proxy must not reach a terminal or log.
+    text = "".join(ch if ch.isprintable() else "?" for ch in text)
+    if len(text) > _MESSAGE_LIMIT:
+        text = text[: _MESSAGE_LIMIT - 1].rstrip() + "…"
+    return text
+
+
+def _decode(body: bytes) -> Any:
+    """The JSON in ``body``, or ``_NO_BODY`` when it is not JSON."""
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError):  # includes bad UTF-8
+        return _NO_BODY
+
+
+def _close_message(payload: Any) -> str | None:
+    """Close's own words for an error: ``error`` (text or ``{"message": ...}``) or ``errors``."""
+    if not isinstance(payload, Mapping):
+        return None
+    error = payload.get("error")
+    if isinstance(error, Mapping):
+        error = error.get("message")
+    if isinstance(error, str) and error.strip():
+        return _excerpt(error)
+    errors = payload.get("errors")
+    if isinstance(errors, list) and errors:
+        return _excerpt("; ".join(str(item) for item in errors))
+    return None
+
+
+def _reason(status: int) -> str:
+    try:
+        return http.HTTPStatus(status).phrase
+    except ValueError:
+        return "Unexpected status"
+
+
+def interpret_response(
+    request: Request, status: int, headers: Mapping[str, str], body: bytes
+) -> Any:
+    """The decoded result of a 2xx response, or the :class:`APIError` subclass to raise.
+
+    A 2xx with an empty body gives ``{}``; one that is not JSON raises
+    :class:`DecodingError`. Any other status raises the error mapped to it (400
+    :class:`ValidationError`, 401, 402, 403, 404, 429 :class:`RateLimitError` with the wait
+    Close asked for, 5xx :class:`ServerError`, else :class:`APIError`), also when the body
+    is an HTML page. Errors carry the method, path, status and body, never credentials.
+    """
+    if 200 <= status < 300:
+        if not body.strip():
+            return {}
+        decoded = _decode(body)
+        if decoded is _NO_BODY:
+            raise DecodingError(
+                f"HTTP {status} body is not JSON: {_excerpt(body.decode('utf-8', 'replace'))!r}",
+                method=request.method,
+                path=request.path,
+            )
+        return decoded
+    raise _api_error(request, status, headers, body)
+
+
+def _api_error(request: Request, status: int, headers: Mapping[str, str], body: bytes) -> APIError:
+    decoded = _decode(body)
+    if decoded is _NO_BODY:
+        text = body.decode("utf-8", "replace")
+        payload: Any = text
+        message = _excerpt(text) or _reason(status)
+    else:
+        payload = decoded
+        message = _close_message(decoded) or _reason(status)
+    errors = payload.get("errors") if isinstance(payload, Mapping) else None
+    field_errors = payload.get("field-errors") if isinstance(payload, Mapping) else None
+    common: dict[str, Any] = {
+        "status": status,
+        "method": request.method,
+        "path": request.path,
+        "errors": errors if isinstance(errors, list) else None,
+        "field_errors": field_errors if isinstance(field_errors, Mapping) else None,
+        "body": payload,
+    }
+    error_class = _ERROR_CLASSES.get(status, APIError)
+    if error_class is RateLimitError:
+        return RateLimitError(message, retry_after=server_wait(headers, payload), **common)
+    return error_class(message, **common)
+
+
+def feedback_from_response(status: int, headers: Mapping[str, str], body: bytes) -> RateFeedback:
+    """What one response tells the rate limiter; runs on every response, so it stays cheap.
+
+    The limit comes from the headers, or on a 429 without them from the body; the body is
+    only read on a 429. ``retry_after`` is the wait Close asked for on a 429.
+    """
+    info = RateLimitInfo.from_headers(headers)
+    if status != 429:
+        return RateFeedback(status=status, info=info)
+    decoded = _decode(body)
+    payload = None if decoded is _NO_BODY else decoded
+    if info is None:
+        info = RateLimitInfo.from_body(payload)
+    return RateFeedback(status=status, info=info, retry_after=server_wait(headers, payload))

@@ -1,0 +1,219 @@
+"""Building and running the fake server from plain options (the command line, the lead CLI)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from ._config import HEADER_STYLES, RATE_LIMIT_STYLES, STYLES_429, FakeFaults, FakeRateLimit
+from ._server import FakeClose
+
+__all__ = [
+    "add_fake_server_arguments",
+    "fake_close_from_options",
+    "main",
+    "options_from_namespace",
+    "serve",
+]
+
+
+def fake_close_from_options(
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    api_keys: Iterable[str] = ("test_key",),
+    oauth_tokens: Iterable[str] = (),
+    forbidden_keys: Iterable[str] = (),
+    record_requests: bool = True,
+    rate: int | None = None,
+    window: float = 1.0,
+    style: str = "ratelimit",
+    header_style: Any = None,
+    style_429: Any = None,
+    reset_integer: bool = False,
+    error_rate: float = 0.0,
+    reset_rate: float = 0.0,
+    drop_after_apply_rate: float = 0.0,
+    slow_rate: float = 0.0,
+    slow_seconds: float = 1.0,
+    latency: float = 0.0,
+    seed: int = 0,
+    fault_methods: Iterable[str] = (),
+) -> FakeClose:
+    """A :class:`FakeClose` from flat keyword options (the command line's names, underscored).
+
+    ``rate=None`` means no rate limit; faults are configured only when one is non-zero.
+    Bad values raise ``ValueError`` (or ``TypeError`` for unknown option names).
+    """
+    rate_limit = (
+        FakeRateLimit(
+            rate,
+            window=window,
+            style=style,
+            header_style=header_style,
+            style_429=style_429,
+            reset_integer=reset_integer,
+        )
+        if rate is not None
+        else None
+    )
+    fault_values = (error_rate, reset_rate, drop_after_apply_rate, slow_rate, latency)
+    faults = (
+        FakeFaults(
+            error_rate=error_rate,
+            reset_rate=reset_rate,
+            drop_after_apply_rate=drop_after_apply_rate,
+            slow_rate=slow_rate,
+            slow_seconds=slow_seconds,
+            latency=latency,
+            seed=seed,
+            methods=tuple(fault_methods),
+        )
+        if any(fault_values)
+        else None
+    )
+    return FakeClose(
+        api_keys=tuple(api_keys),
+        oauth_tokens=tuple(oauth_tokens),
+        forbidden_keys=tuple(forbidden_keys),
+        rate_limit=rate_limit,
+        faults=faults,
+        host=host,
+        port=port,
+        record_requests=record_requests,
+    )
+
+
+async def _serve(fake: FakeClose, seed_calls: int, print_url: bool) -> None:
+    fake.seed_calls(seed_calls)
+    async with fake:
+        if print_url:
+            # The first stdout line is the contract with processes that start us.
+            sys.stdout.write(fake.base_url + "\n")
+            sys.stdout.flush()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            # Not every platform lets a loop handle signals; Ctrl-C still ends asyncio.run there.
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+
+
+def serve(*, seed_calls: int = 0, print_url: bool = True, **options: Any) -> None:
+    """Run a fake server until SIGINT/SIGTERM (blocking); ``options`` as for
+    :func:`fake_close_from_options`. With ``print_url`` the base URL is the first stdout line.
+    """
+    fake = fake_close_from_options(**options)
+    asyncio.run(_serve(fake, seed_calls, print_url))
+
+
+def add_fake_server_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the fake server's options to ``parser`` (dest names match the keyword options)."""
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (loopback)")
+    parser.add_argument("--port", type=int, default=0, help="port (0: any free port)")
+    parser.add_argument(
+        "--api-key",
+        dest="api_keys",
+        action="append",
+        metavar="KEY",
+        help="accepted API key (repeatable; default: test_key)",
+    )
+    parser.add_argument(
+        "--oauth-token",
+        dest="oauth_tokens",
+        action="append",
+        default=[],
+        metavar="TOKEN",
+        help="accepted OAuth bearer token (repeatable)",
+    )
+    parser.add_argument(
+        "--forbidden-key",
+        dest="forbidden_keys",
+        action="append",
+        default=[],
+        metavar="KEY",
+        help="key or token answered with 403 (repeatable)",
+    )
+    parser.add_argument("--rate", type=int, default=None, help="requests per window per key")
+    parser.add_argument("--window", type=float, default=1.0, help="rate window in seconds")
+    parser.add_argument("--style", choices=RATE_LIMIT_STYLES, default="ratelimit")
+    parser.add_argument("--header-style", choices=HEADER_STYLES, default=None)
+    parser.add_argument("--style-429", choices=STYLES_429, default=None)
+    parser.add_argument("--reset-integer", action="store_true", help="round reset up")
+    parser.add_argument("--error-rate", type=float, default=0.0, help="5xx HTML probability")
+    parser.add_argument("--reset-rate", type=float, default=0.0, help="reset before applying")
+    parser.add_argument(
+        "--drop-after-apply-rate", type=float, default=0.0, help="apply, then disconnect"
+    )
+    parser.add_argument("--slow-rate", type=float, default=0.0, help="slow answer probability")
+    parser.add_argument("--slow-seconds", type=float, default=1.0, help="delay of a slow answer")
+    parser.add_argument("--latency", type=float, default=0.0, help="delay on every response")
+    parser.add_argument("--seed", type=int, default=0, help="fault generator seed")
+    parser.add_argument(
+        "--fault-methods",
+        type=lambda text: [m for m in text.split(",") if m],
+        default=[],
+        metavar="M1,M2",
+        help="methods faults apply to (default: all)",
+    )
+    parser.add_argument("--seed-calls", type=int, default=0, metavar="N", help="calls to seed")
+    parser.add_argument(
+        "--no-record",
+        dest="record_requests",
+        action="store_false",
+        help="do not keep the list of requests (counters are kept)",
+    )
+
+
+def options_from_namespace(namespace: argparse.Namespace) -> dict[str, Any]:
+    """Keyword options for :func:`serve` from parsed :func:`add_fake_server_arguments`."""
+    options = {
+        name: getattr(namespace, name)
+        for name in (
+            "host",
+            "port",
+            "oauth_tokens",
+            "forbidden_keys",
+            "record_requests",
+            "rate",
+            "window",
+            "style",
+            "header_style",
+            "style_429",
+            "reset_integer",
+            "error_rate",
+            "reset_rate",
+            "drop_after_apply_rate",
+            "slow_rate",
+            "slow_seconds",
+            "latency",
+            "seed",
+            "fault_methods",
+            "seed_calls",
+        )
+    }
+    options["api_keys"] = namespace.api_keys or ["test_key"]
+    return options
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m close_async.testing``: serve until interrupted; prints the base URL first."""
+    parser = argparse.ArgumentParser(
+        prog="python -m close_async.testing",
+        description="Run a fake Close call-activity API on loopback for tests and benchmarks.",
+    )
+    add_fake_server_arguments(parser)
+    namespace = parser.parse_args(argv)
+    try:
+        serve(**options_from_namespace(namespace))
+    except ValueError as exc:
+        parser.error(str(exc))
+    except KeyboardInterrupt:  # pragma: no cover - signal handlers normally catch it first
+        pass
+    return 0

@@ -1,0 +1,856 @@
+"""The fake Close server: an aiohttp.web app imitating Close's call-activity API.
+
+Everything lives in memory in one event loop, so no locks are needed; handlers do little
+more than a dict lookup and one ``json.dumps``, so thousands of requests per second go
+through on one core.
+
+Order of work for a request under ``/api/v1/``: fixed ``latency`` -> authentication
+(401/403) -> rate limit (429) -> fault draw (5xx page, or connection reset: nothing
+applied) -> the operation -> drop after apply, or slow answer -> answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import hashlib
+import http
+import itertools
+import json
+import random
+import socket
+import struct
+import time
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any, Literal
+
+import attrs
+from aiohttp import web
+
+from ._config import FakeFaults, FakeRateLimit
+from ._ids import fake_call_id, fake_id
+from ._rate_limit import WindowLimiter
+from ._validation import (
+    CREATE_FIELDS,
+    UPDATE_FIELDS,
+    html_from_note,
+    note_from_html,
+    parse_datetime,
+    validate_body,
+)
+
+__all__ = [
+    "API_PREFIX",
+    "CALLS_PATH",
+    "FakeClose",
+    "FakeStats",
+    "RecordedRequest",
+    "key_fingerprint",
+]
+
+API_PREFIX = "/api/v1/"
+CALLS_PATH = "/api/v1/activity/call/"
+_CALLS_PATH_LEN = len(CALLS_PATH)
+
+JSON_TYPE = "application/json"
+HTML_TYPE = "text/html"
+
+ORGANIZATION_ID = fake_id("orga", 0)
+_SEED_EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
+_SEED_USERS = tuple(fake_id("user", n) for n in range(5))
+_USER_NAMES = {user: f"Fake User {n}" for n, user in enumerate(_SEED_USERS)}
+_SEED_LEADS = tuple(fake_id("lead", n) for n in range(50))
+_SEED_CONTACTS = tuple(fake_id("cont", n) for n in range(200))
+# US cents as decimal strings, the way Close sends cost: "0", "0.5", "1", "1.5", ...
+_SEED_COSTS = tuple(str(Decimal(n) / 2) for n in range(40))
+
+
+def _dumps(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":")).encode()
+
+
+def _error_body(message: str) -> bytes:
+    return _dumps({"error": message})
+
+
+def _validation_body(errors: list[str], field_errors: dict[str, str]) -> bytes:
+    return _dumps({"errors": errors, "field-errors": field_errors})
+
+
+_NOT_FOUND = _error_body("Empty query: Call matching query does not exist.")
+_NO_ROUTE = _error_body("Not found.")
+_METHOD_NOT_ALLOWED = _error_body("Method not allowed.")
+_UNAUTHORIZED = _error_body(
+    "The server could not verify that you are authorized to access the URL requested. "
+    "You either supplied the wrong credentials (e.g. a bad password), or your browser "
+    "doesn't understand how to supply the credentials required."
+)
+_FORBIDDEN = _error_body("You do not have permission to perform this action.")
+_EMPTY_OBJECT = b"{}"
+_INTERNAL_FIELD = "This field cannot be changed for calls made through Close."
+_RECORDING_FIELD = (
+    "Changing or deleting the recording of a call made through Close needs permission."
+)
+_DISPOSITIONS = {"no-answer": "no-answer", "busy": "busy", "failed": "error", "cancel": "abandoned"}
+_RST_LINGER = struct.pack("ii", 1, 0)
+
+
+def _error_page(status: int) -> bytes:
+    title = f"{status} {http.HTTPStatus(status).phrase}"
+    return (
+        f"<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n"
+        f"<center><h1>{title}</h1></center>\r\n<hr><center>nginx</center>\r\n"
+        "</body>\r\n</html>\r\n"
+    ).encode()
+
+
+def key_fingerprint(secret: str) -> str:
+    """A short, non-reversible name for a credential, safe to record and show."""
+    return hashlib.sha256(secret.encode()).hexdigest()[:12]
+
+
+def _now_iso() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+@attrs.frozen
+class RecordedRequest:
+    """One request the fake server saw.
+
+    ``query`` is the raw query string; ``body`` the decoded JSON body (``None`` when
+    absent or not JSON); ``status`` the HTTP status answered, or ``"dropped"`` (applied,
+    then the connection closed) or ``"reset"`` (connection reset, nothing applied);
+    ``time`` is ``time.monotonic()`` on arrival; ``key`` the credential's fingerprint
+    (:func:`key_fingerprint`), never the credential itself.
+    """
+
+    method: str
+    path: str
+    query: str
+    body: Any
+    status: int | str
+    time: float
+    key: str | None
+
+
+@attrs.define
+class FakeStats:
+    """Counters of the fake server (all API requests, admin endpoints excluded).
+
+    ``by_status`` counts answers by HTTP status, plus ``"dropped"`` and ``"reset"``.
+    ``applied_updates`` counts PUTs that changed a call (also those answered by a drop).
+    """
+
+    requests: int = 0
+    by_status: dict[int | str, int] = attrs.Factory(dict)
+    rate_limited: int = 0
+    applied_updates: int = 0
+    created: int = 0
+    deleted: int = 0
+    drops: int = 0
+    resets: int = 0
+    injected_errors: int = 0
+    slowed: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """The counters as JSON-ready data (``by_status`` keys become strings)."""
+        data = attrs.asdict(self)
+        data["by_status"] = {str(k): v for k, v in self.by_status.items()}
+        return data
+
+
+@attrs.frozen
+class _Credential:
+    secret: str = attrs.field(repr=False)
+    fingerprint: str
+    user_id: str
+    forbidden: bool
+
+
+class _BadJSON:
+    """Marks a body that was sent but was not JSON."""
+
+
+_BAD_JSON = _BadJSON()
+
+_Outcome = tuple[int, bytes]
+_Drop = Literal["reset", "dropped"]
+
+
+class FakeClose:
+    """A real HTTP server on loopback that behaves like Close's call-activity API.
+
+    Use ``async with FakeClose() as fake:`` (or ``await fake.start()`` / ``await fake.stop()``),
+    then point a client at ``fake.base_url`` with the API key ``"test_key"``. Accepted
+    credentials: ``api_keys`` (HTTP Basic, the key as username; the password is ignored)
+    and ``oauth_tokens`` (``Bearer``); ``forbidden_keys`` authenticate (either way) but get
+    403. ``rate_limit`` and ``faults`` may be replaced while running; the new value holds
+    from the next request on (rate windows and the fault generator start afresh).
+
+    State is open for tests to read: ``calls`` (id -> the call as served), ``update_counts``
+    (id -> applied PUTs), ``requests`` (:class:`RecordedRequest` list, when
+    ``record_requests``) and ``stats`` (:class:`FakeStats`).
+    """
+
+    def __init__(
+        self,
+        *,
+        api_keys: Iterable[str] = ("test_key",),
+        oauth_tokens: Iterable[str] = (),
+        forbidden_keys: Iterable[str] = (),
+        rate_limit: FakeRateLimit | None = None,
+        faults: FakeFaults | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        record_requests: bool = True,
+        shutdown_timeout: float = 1.0,
+    ) -> None:
+        forbidden = set(forbidden_keys)
+        self._basic: dict[str, _Credential] = {}
+        self._bearer: dict[str, _Credential] = {}
+        for secret in api_keys:
+            self._basic[secret] = self._credential(secret, secret in forbidden)
+        for secret in oauth_tokens:
+            self._bearer[secret] = self._credential(secret, secret in forbidden)
+        for secret in forbidden:
+            self._basic.setdefault(secret, self._credential(secret, True))
+            self._bearer.setdefault(secret, self._credential(secret, True))
+        self._auth_cache: dict[str, _Credential] = {}
+        self.host = host
+        self._requested_port = port
+        self._shutdown_timeout = shutdown_timeout
+        self.record_requests = record_requests
+        self.calls: dict[str, dict[str, Any]] = {}
+        self.update_counts: dict[str, int] = {}
+        self.requests: list[RecordedRequest] = []
+        self.stats = FakeStats()
+        self._next_index = 0
+        self._rate_limit: FakeRateLimit | None = None
+        self._limiter: WindowLimiter | None = None
+        self.rate_limit = rate_limit
+        self._faults: FakeFaults | None = None
+        self._rng = random.Random(0)
+        self.faults = faults
+        self._runner: web.AppRunner | None = None
+        self._port: int | None = None
+        self.app = self._make_app()
+
+    @staticmethod
+    def _credential(secret: str, forbidden: bool) -> _Credential:
+        fingerprint = key_fingerprint(secret)
+        return _Credential(secret, fingerprint, fake_id("user", "key:" + fingerprint), forbidden)
+
+    def __repr__(self) -> str:
+        where = self.base_url if self._port is not None else "not started"
+        return f"<FakeClose {where} calls={len(self.calls)} requests={self.stats.requests}>"
+
+    # -- configuration -------------------------------------------------------------------
+
+    @property
+    def rate_limit(self) -> FakeRateLimit | None:
+        """The rate limit in force (``None``: unlimited)."""
+        return self._rate_limit
+
+    @rate_limit.setter
+    def rate_limit(self, value: FakeRateLimit | None) -> None:
+        self._rate_limit = value
+        self._limiter = WindowLimiter(value) if value is not None else None
+
+    @property
+    def faults(self) -> FakeFaults | None:
+        """The faults in force (``None``: none)."""
+        return self._faults
+
+    @faults.setter
+    def faults(self, value: FakeFaults | None) -> None:
+        self._faults = value
+        self._rng = random.Random(value.seed if value is not None else 0)
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        """The TCP port the server listens on (known once started)."""
+        if self._port is None:
+            raise RuntimeError("the fake server is not started")
+        return self._port
+
+    @property
+    def url(self) -> str:
+        """The server's root URL, e.g. ``http://127.0.0.1:8765/``."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}/"
+
+    @property
+    def base_url(self) -> str:
+        """The API base URL, e.g. ``http://127.0.0.1:8765/api/v1/``."""
+        return self.url + API_PREFIX[1:]
+
+    async def start(self) -> None:
+        """Start listening (on a free port when ``port`` was 0)."""
+        if self._runner is not None:
+            raise RuntimeError("the fake server is already started")
+        runner = web.AppRunner(self.app, access_log=None, shutdown_timeout=self._shutdown_timeout)
+        await runner.setup()
+        site = web.TCPSite(runner, self.host, self._requested_port)
+        try:
+            await site.start()
+        except BaseException:
+            await runner.cleanup()
+            raise
+        self._runner = runner
+        self._port = int(runner.addresses[0][1])
+
+    async def stop(self) -> None:
+        """Stop listening and close open connections (idempotent)."""
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            await runner.cleanup()
+
+    async def __aenter__(self) -> FakeClose:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+    # -- state helpers -------------------------------------------------------------------
+
+    def seed_calls(self, n: int, **fields: Any) -> list[str]:
+        """Create ``n`` calls with deterministic ids and fields; ``fields`` override them all.
+
+        On a fresh server the ids are ``fake_call_id(0)`` .. ``fake_call_id(n - 1)``.
+        """
+        ids: list[str] = []
+        for _ in range(n):
+            call = self._seeded_call(self._next_index, fields)
+            self._next_index += 1
+            self.calls[call["id"]] = call
+            ids.append(call["id"])
+        return ids
+
+    def add_call(self, **fields: Any) -> dict[str, Any]:
+        """Create one call (``id`` may be given) and return it; fields are taken as given."""
+        call = self._seeded_call(self._next_index, fields)
+        self._next_index += 1
+        self.calls[call["id"]] = call
+        return call
+
+    def reset_stats(self) -> None:
+        """Forget recorded requests and zero the counters (calls are kept)."""
+        self.requests.clear()
+        self.stats = FakeStats()
+
+    def summary(self, ids: Iterable[str] | None = None) -> dict[str, dict[str, Any]]:
+        """Per call id: its note, outcome, status and how many PUTs were applied to it."""
+        chosen = self.calls if ids is None else {i: self.calls[i] for i in ids if i in self.calls}
+        counts = self.update_counts
+        return {
+            call_id: {
+                "note": call.get("note"),
+                "outcome_id": call.get("outcome_id"),
+                "status": call.get("status"),
+                "updates": counts.get(call_id, 0),
+            }
+            for call_id, call in chosen.items()
+        }
+
+    def _seeded_call(self, i: int, fields: dict[str, Any]) -> dict[str, Any]:
+        created = (_SEED_EPOCH + timedelta(minutes=i)).isoformat()
+        user = _SEED_USERS[i % len(_SEED_USERS)]
+        name = _USER_NAMES[user]
+        phone = f"+1650555{i % 10000:04d}"
+        call: dict[str, Any] = {
+            "_type": "Call",
+            "id": fake_call_id(i),
+            "organization_id": ORGANIZATION_ID,
+            "date_created": created,
+            "date_updated": created,
+            "activity_at": created,
+            "lead_id": _SEED_LEADS[i % len(_SEED_LEADS)],
+            "contact_id": _SEED_CONTACTS[i % len(_SEED_CONTACTS)],
+            "created_by": user,
+            "created_by_name": name,
+            "updated_by": user,
+            "updated_by_name": name,
+            "user_id": user,
+            "user_name": name,
+            "users": [user],
+            "outcome_id": None,
+            "source": "External",
+            "status": "completed",
+            "direction": "outbound" if i % 3 else "inbound",
+            "disposition": "answered",
+            "call_method": "external",
+            "duration": (i * 37) % 600,
+            "cost": _SEED_COSTS[i % len(_SEED_COSTS)],
+            "note": "",
+            "note_html": "",
+            "phone": phone,
+            "local_phone": "+16505550000",
+            "remote_phone": phone,
+            "recording_url": None,
+            "voicemail_url": None,
+            "voicemail_duration": 0,
+            "conversation_type_id": None,
+            "playbook_id": None,
+            "quality_info": None,
+            "custom_fields": {},
+            "sequence_id": None,
+            "sequence_name": None,
+            "sequence_subscription_id": None,
+        }
+        call.update(fields)
+        if "note_html" in fields and "note" not in fields:
+            html_value = fields["note_html"]
+            call["note"] = note_from_html(html_value) if html_value is not None else None
+        elif "note" in fields and "note_html" not in fields:
+            note = fields["note"]
+            call["note_html"] = html_from_note(note) if note is not None else None
+        return call
+
+    # -- the app -------------------------------------------------------------------------
+
+    def _make_app(self) -> web.Application:
+        app = web.Application(client_max_size=8 * 1024 * 1024)
+        app.router.add_route("GET", "/_fake/stats", self._admin_stats)
+        app.router.add_route("GET", "/_fake/calls", self._admin_calls)
+        app.router.add_route("GET", "/_fake/requests", self._admin_requests)
+        app.router.add_route("POST", "/_fake/seed", self._admin_seed)
+        app.router.add_route("POST", "/_fake/reset", self._admin_reset)
+        app.router.add_route("*", API_PREFIX + "{tail:.*}", self._api)
+        return app
+
+    def _authenticate(self, header: str | None) -> _Credential | None:
+        if not header:
+            return None
+        cached = self._auth_cache.get(header)
+        if cached is not None:
+            return cached
+        scheme, _, value = header.partition(" ")
+        scheme = scheme.lower()
+        credential: _Credential | None = None
+        if scheme == "basic":
+            try:
+                decoded = base64.b64decode(value.strip(), validate=True).decode()
+            except (binascii.Error, UnicodeDecodeError):
+                return None
+            credential = self._basic.get(decoded.partition(":")[0])
+        elif scheme == "bearer":
+            credential = self._bearer.get(value.strip())
+        if credential is not None:
+            # Only accepted headers are cached, so the cache cannot grow past the key list.
+            self._auth_cache[header] = credential
+        return credential
+
+    async def _api(self, request: web.Request) -> web.StreamResponse:
+        arrived = time.monotonic()
+        self.stats.requests += 1
+        faults = self._faults
+        if faults is not None and faults.latency:
+            await asyncio.sleep(faults.latency)
+        method = request.method
+        body: Any = None
+        if method in ("POST", "PUT", "PATCH"):
+            raw = await request.read()
+            if raw:
+                try:
+                    body = json.loads(raw)
+                except ValueError:
+                    body = _BAD_JSON
+        credential = self._authenticate(request.headers.get("Authorization"))
+        if credential is None:
+            return self._answer(request, arrived, None, body, 401, _UNAUTHORIZED, JSON_TYPE, None)
+        key = credential.fingerprint
+        if credential.forbidden:
+            return self._answer(request, arrived, key, body, 403, _FORBIDDEN, JSON_TYPE, None)
+
+        headers: dict[str, str] | None = None
+        limiter = self._limiter
+        if limiter is not None:
+            admitted, reset, remaining = limiter.admit(key, time.monotonic())
+            if not admitted:
+                self.stats.rate_limited += 1
+                page, content_type, refusal_headers = limiter.refusal(reset)
+                return self._answer(
+                    request, arrived, key, body, 429, page, content_type, refusal_headers
+                )
+            headers = limiter.headers(reset, remaining)
+
+        operation = self._route(method, request.path)
+        if operation is None:
+            return self._answer(request, arrived, key, body, 404, _NO_ROUTE, JSON_TYPE, headers)
+
+        drop = slow = False
+        if (
+            faults is not None
+            and faults.any_fault
+            and (not faults.methods or method in faults.methods)
+        ):
+            rng = self._rng
+            hard = faults.error_rate + faults.reset_rate + faults.drop_after_apply_rate
+            draw = rng.random() if hard > 0 else 1.0
+            if draw < faults.error_rate:
+                self.stats.injected_errors += 1
+                status = rng.choice(faults.error_statuses)
+                return self._answer(
+                    request, arrived, key, body, status, _error_page(status), HTML_TYPE, headers
+                )
+            if draw < faults.error_rate + faults.reset_rate:
+                self.stats.resets += 1
+                return self._drop(request, arrived, key, body, "reset")
+            drop = draw < hard
+            slow = faults.slow_rate > 0 and rng.random() < faults.slow_rate
+
+        status, payload = operation(request, credential, body)
+        if drop:
+            self.stats.drops += 1
+            return self._drop(request, arrived, key, body, "dropped")
+        if slow:
+            self.stats.slowed += 1
+            assert faults is not None
+            await asyncio.sleep(faults.slow_seconds)
+        if status == 405:
+            headers = dict(headers or {})
+            headers["Allow"] = "GET, POST" if request.path == CALLS_PATH else "GET, PUT, DELETE"
+        return self._answer(request, arrived, key, body, status, payload, JSON_TYPE, headers)
+
+    def _answer(
+        self,
+        request: web.Request,
+        arrived: float,
+        key: str | None,
+        body: Any,
+        status: int,
+        payload: bytes,
+        content_type: str,
+        headers: dict[str, str] | None,
+    ) -> web.Response:
+        self._count(request, arrived, key, body, status)
+        return web.Response(body=payload, status=status, content_type=content_type, headers=headers)
+
+    def _drop(
+        self, request: web.Request, arrived: float, key: str | None, body: Any, how: _Drop
+    ) -> web.Response:
+        self._count(request, arrived, key, body, how)
+        transport = request.transport
+        if transport is not None:
+            if how == "reset":
+                sock = transport.get_extra_info("socket")
+                if sock is not None:
+                    # Linger 0 turns the close into a TCP RST: the client sees ECONNRESET.
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _RST_LINGER)
+                transport.abort()
+            else:
+                transport.close()
+        # aiohttp finds the transport closed and writes nothing of this response.
+        return web.Response(status=204)
+
+    def _count(
+        self, request: web.Request, arrived: float, key: str | None, body: Any, status: int | str
+    ) -> None:
+        by_status = self.stats.by_status
+        by_status[status] = by_status.get(status, 0) + 1
+        if self.record_requests:
+            self.requests.append(
+                RecordedRequest(
+                    request.method,
+                    request.path,
+                    request.query_string,
+                    None if body is _BAD_JSON else body,
+                    status,
+                    arrived,
+                    key,
+                )
+            )
+
+    def _route(
+        self, method: str, path: str
+    ) -> Callable[[web.Request, _Credential, Any], _Outcome] | None:
+        if path == CALLS_PATH:
+            if method == "GET":
+                return self._list
+            if method == "POST":
+                return self._create
+            return self._not_allowed
+        if path.startswith(CALLS_PATH) and path.endswith("/"):
+            call_id = path[_CALLS_PATH_LEN:-1]
+            if call_id and "/" not in call_id:
+                if method == "GET":
+                    return self._get
+                if method == "PUT":
+                    return self._update
+                if method == "DELETE":
+                    return self._delete
+                return self._not_allowed
+        return None
+
+    # -- operations (synchronous: nothing in them waits) ---------------------------------
+
+    @staticmethod
+    def _not_allowed(request: web.Request, credential: _Credential, body: Any) -> _Outcome:
+        return 405, _METHOD_NOT_ALLOWED
+
+    @staticmethod
+    def _call_id(request: web.Request) -> str:
+        return request.path[_CALLS_PATH_LEN:-1]
+
+    def _list(self, request: web.Request, credential: _Credential, body: Any) -> _Outcome:
+        query = request.query
+        field_errors: dict[str, str] = {}
+        limit = _int_param(query.get("_limit"), 100, "_limit", field_errors)
+        skip = _int_param(query.get("_skip"), 0, "_skip", field_errors)
+        if limit > 100:
+            field_errors["_limit"] = "Must be less than or equal to 100."
+        filters: list[Callable[[dict[str, Any]], bool]] = []
+        for name in ("lead_id", "contact_id", "user_id"):
+            wanted = query.get(name)
+            if wanted:
+                filters.append(_in_filter(name, frozenset(wanted.split(","))))
+        for name in ("date_created", "activity_at"):
+            for op in ("gte", "gt", "lte", "lt"):
+                param = f"{name}__{op}"
+                value = query.get(param)
+                if value is None:
+                    continue
+                bound = parse_datetime(value)
+                if bound is None:
+                    field_errors[param] = "Not a valid datetime."
+                else:
+                    filters.append(_date_filter(name, op, bound))
+        if field_errors:
+            return 400, _validation_body([], field_errors)
+
+        candidates: Iterable[dict[str, Any]]
+        id_in = query.get("id__in")
+        if id_in:
+            calls = self.calls
+            wanted_ids = dict.fromkeys(i for i in id_in.split(",") if i)
+            candidates = (calls[i] for i in wanted_ids if i in calls)
+        else:
+            candidates = self.calls.values()
+        if filters:
+            candidates = (c for c in candidates if all(f(c) for f in filters))
+        page = list(itertools.islice(candidates, skip, skip + limit + 1))
+        has_more = len(page) > limit
+        if has_more:
+            page.pop()
+        fields = query.get("_fields")
+        if fields:
+            names = [f for f in fields.split(",") if f]
+            page = [{n: c[n] for n in names if n in c} for c in page]
+        return 200, _dumps({"data": page, "has_more": has_more})
+
+    def _create(self, request: web.Request, credential: _Credential, body: Any) -> _Outcome:
+        invalid = _invalid_body(body, CREATE_FIELDS)
+        if isinstance(invalid, bytes):
+            return 400, invalid
+        clean = invalid
+        now = _now_iso()
+        user = credential.user_id
+        fields: dict[str, Any] = {
+            "date_created": now,
+            "date_updated": now,
+            "activity_at": clean.get("date_created") or now,
+            "created_by": user,
+            "updated_by": user,
+            "user_id": user,
+            "users": [],
+            "lead_id": None,
+            "contact_id": None,
+            "direction": "outbound",
+            "duration": 0,
+            "cost": None,
+            "phone": None,
+            "remote_phone": None,
+            "source": "External",
+            "status": "completed",
+            "call_method": "external",
+        }
+        created_by = clean.pop("created_by_id", None)
+        if created_by:
+            fields["created_by"] = created_by
+        fields.update(clean)
+        fields["disposition"] = _DISPOSITIONS.get(fields["status"], "answered")
+        if fields["source"] == "Close.io":
+            fields["call_method"] = "regular"
+        if "phone" in clean:
+            fields["remote_phone"] = clean["phone"]
+        if "note_html" in clean:
+            fields["note"] = _derived_note(clean["note_html"])
+        elif "note" in clean:
+            fields["note_html"] = _derived_html(clean["note"])
+        for role in ("user", "created_by", "updated_by"):
+            fields[f"{role}_name"] = _user_name(fields["user_id" if role == "user" else role])
+        call = self._seeded_call(self._next_index, fields)
+        self._next_index += 1
+        self.calls[call["id"]] = call
+        self.stats.created += 1
+        return 200, _dumps(call)
+
+    def _get(self, request: web.Request, credential: _Credential, body: Any) -> _Outcome:
+        call = self.calls.get(self._call_id(request))
+        if call is None:
+            return 404, _NOT_FOUND
+        fields = request.query.get("_fields")
+        if fields:
+            call = {n: call[n] for n in fields.split(",") if n in call}
+        return 200, _dumps(call)
+
+    def _update(self, request: web.Request, credential: _Credential, body: Any) -> _Outcome:
+        call_id = self._call_id(request)
+        call = self.calls.get(call_id)
+        if call is None:
+            return 404, _NOT_FOUND
+        invalid = _invalid_body(body, UPDATE_FIELDS)
+        if isinstance(invalid, bytes):
+            return 400, invalid
+        clean = invalid
+        if call.get("source") == "Close.io":
+            field_errors: dict[str, str] = {
+                name: _INTERNAL_FIELD
+                for name in ("status", "duration", "direction")
+                if name in clean and clean[name] != call.get(name)
+            }
+            for name in ("recording_url", "voicemail_url"):
+                if name in clean and clean[name] != call.get(name):
+                    field_errors[name] = _RECORDING_FIELD
+            if field_errors:
+                return 400, _validation_body([], field_errors)
+        if "note_html" in clean:
+            clean["note"] = _derived_note(clean["note_html"])
+        elif "note" in clean:
+            clean["note_html"] = _derived_html(clean["note"])
+        if "phone" in clean:
+            clean["remote_phone"] = clean["phone"]
+        if "user_id" in clean:
+            clean["user_name"] = _user_name(clean["user_id"])
+        call.update(clean)
+        call["date_updated"] = _now_iso()
+        call["updated_by"] = credential.user_id
+        call["updated_by_name"] = _user_name(credential.user_id)
+        self.update_counts[call_id] = self.update_counts.get(call_id, 0) + 1
+        self.stats.applied_updates += 1
+        return 200, _dumps(call)
+
+    def _delete(self, request: web.Request, credential: _Credential, body: Any) -> _Outcome:
+        call_id = self._call_id(request)
+        if self.calls.pop(call_id, None) is None:
+            return 404, _NOT_FOUND
+        self.update_counts.pop(call_id, None)
+        self.stats.deleted += 1
+        return 200, _EMPTY_OBJECT
+
+    # -- admin endpoints (no auth, no faults, no rate limit) -----------------------------
+
+    async def _admin_stats(self, request: web.Request) -> web.Response:
+        data = self.stats.to_dict()
+        data["calls"] = len(self.calls)
+        data["recorded_requests"] = len(self.requests)
+        return web.json_response(data)
+
+    async def _admin_calls(self, request: web.Request) -> web.Response:
+        id_in = request.query.get("id__in")
+        ids = [i for i in id_in.split(",") if i] if id_in else None
+        if request.query.get("full") in ("1", "true"):
+            chosen: Iterable[str] = self.calls if ids is None else ids
+            calls = [self.calls[i] for i in chosen if i in self.calls]
+            return web.Response(body=_dumps({"calls": calls}), content_type=JSON_TYPE)
+        summary = self.summary(ids)
+        return web.Response(
+            body=_dumps({"count": len(summary), "calls": summary}), content_type=JSON_TYPE
+        )
+
+    async def _admin_requests(self, request: web.Request) -> web.Response:
+        try:
+            last = int(request.query.get("last", "100"))
+        except ValueError:
+            return web.json_response({"error": "last must be an integer"}, status=400)
+        chosen = self.requests[-last:] if last > 0 else []
+        return web.Response(
+            body=_dumps({"requests": [attrs.asdict(r) for r in chosen]}),
+            content_type=JSON_TYPE,
+        )
+
+    async def _admin_seed(self, request: web.Request) -> web.Response:
+        try:
+            n = int(request.query.get("n", "1"))
+        except ValueError:
+            return web.json_response({"error": "n must be an integer"}, status=400)
+        fields: Any = {}
+        raw = await request.read()
+        if raw:
+            try:
+                fields = json.loads(raw)
+            except ValueError:
+                fields = None
+        if not isinstance(fields, dict) or n < 0:
+            return web.json_response({"error": "n >= 0 and a JSON object body"}, status=400)
+        ids = self.seed_calls(n, **fields)
+        return web.Response(body=_dumps({"ids": ids}), content_type=JSON_TYPE)
+
+    async def _admin_reset(self, request: web.Request) -> web.Response:
+        self.reset_stats()
+        return web.json_response({})
+
+
+def _int_param(value: str | None, default: int, name: str, errors: dict[str, str]) -> int:
+    if value is None:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        errors[name] = "Not a valid integer."
+        return default
+    if number < 0:
+        errors[name] = "Must be greater than or equal to 0."
+        return default
+    return number
+
+
+def _in_filter(name: str, wanted: frozenset[str]) -> Callable[[dict[str, Any]], bool]:
+    return lambda call: call.get(name) in wanted
+
+
+def _date_filter(name: str, op: str, bound: datetime) -> Callable[[dict[str, Any]], bool]:
+    def check(call: dict[str, Any]) -> bool:
+        value = call.get(name)
+        when = parse_datetime(value) if isinstance(value, str) else None
+        if when is None:
+            return False
+        if op == "gte":
+            return when >= bound
+        if op == "gt":
+            return when > bound
+        if op == "lte":
+            return when <= bound
+        return when < bound
+
+    return check
+
+
+def _invalid_body(body: Any, fields: Any) -> dict[str, Any] | bytes:
+    """The clean fields, or the body of the 400 to answer."""
+    if body is _BAD_JSON:
+        return _validation_body(["The request body is not valid JSON."], {})
+    clean, errors, field_errors = validate_body(body, fields)
+    if errors or field_errors:
+        return _validation_body(errors, field_errors)
+    return clean
+
+
+def _derived_note(note_html: str | None) -> str | None:
+    return None if note_html is None else note_from_html(note_html)
+
+
+def _derived_html(note: str | None) -> str | None:
+    return None if note is None else html_from_note(note)
+
+
+def _user_name(user_id: str | None) -> str | None:
+    if user_id is None:
+        return None
+    return _USER_NAMES.get(user_id) or f"Fake User {user_id[-4:]}"

@@ -1,0 +1,64 @@
+"""Shared fixtures."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import aiohttp
+import pytest
+from aioresponses import aioresponses
+from aioresponses import core as aioresponses_core
+
+API_KEY = "api_test_secret_key_1234567890"
+CALL_ID = "acti_3fKQ1nK8zqg7PbZ0"
+
+
+@pytest.fixture(autouse=True)
+def _no_ambient_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A developer's real key in the environment must never leak into a test.
+    monkeypatch.delenv("CLOSE_API_KEY", raising=False)
+
+
+def call_payload(call_id: str = CALL_ID, **fields: object) -> dict[str, object]:
+    """A Call as Close returns it (the always-present fields)."""
+    payload: dict[str, object] = {
+        "_type": "Call",
+        "id": call_id,
+        "organization_id": "orga_1",
+        "date_created": "2026-01-02T03:04:05.123000+00:00",
+        "date_updated": "2026-01-02T03:04:05.123000+00:00",
+        "activity_at": "2026-01-02T03:04:05+00:00",
+        "lead_id": "lead_1",
+        "contact_id": None,
+        "created_by": "user_1",
+        "updated_by": "user_1",
+        "user_id": "user_1",
+        "outcome_id": None,
+        "source": "External",
+        "status": "completed",
+        "users": [],
+    }
+    payload.update(fields)
+    return payload
+
+
+class _NoStreamWriter:
+    output_size = 0
+
+
+class _CompatClientResponse(aiohttp.ClientResponse):
+    """aioresponses 0.7.9 predates aiohttp 3.14's required ``stream_writer`` argument
+    (pnuckowski/aioresponses#289); supply a finished one."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("stream_writer", _NoStreamWriter())
+        super().__init__(*args, **kwargs)
+
+
+@pytest.fixture
+def mocked(monkeypatch: pytest.MonkeyPatch) -> Iterator[aioresponses]:
+    """aioresponses, made to work with aiohttp 3.14."""
+    monkeypatch.setattr(aioresponses_core, "ClientResponse", _CompatClientResponse)
+    with aioresponses() as m:
+        yield m

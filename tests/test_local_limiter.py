@@ -1,0 +1,180 @@
+"""The in-process limiter, driven by a fake clock: no real sleeping."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from close_async import LocalRateLimiter, RateFeedback, RateLimitInfo
+
+GROUP = "PUT activity/call"
+
+
+class FakeClock:
+    """A clock whose sleep advances time instantly (and lets other tasks run)."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+        await asyncio.sleep(0)
+
+
+def make(clock: FakeClock, rate: float | None = None, burst: int | None = None) -> LocalRateLimiter:
+    return LocalRateLimiter(rate, burst=burst, clock=clock, sleep=clock.sleep, jitter=lambda: 0.0)
+
+
+def ok(limit: float, remaining: float, reset: float) -> RateFeedback:
+    return RateFeedback(200, RateLimitInfo(limit=limit, remaining=remaining, reset=reset))
+
+
+async def send(limiter: LocalRateLimiter, feedback: RateFeedback | None) -> None:
+    await limiter.acquire(GROUP)
+    await limiter.release(GROUP, feedback)
+
+
+async def test_fixed_rate_spaces_requests_evenly() -> None:
+    clock = FakeClock()
+    limiter = make(clock, rate=10)
+    start = clock.now
+    for _ in range(11):
+        await send(limiter, RateFeedback(200))
+    assert clock.now - start == pytest.approx(1.0)
+
+
+async def test_burst_lets_that_many_go_back_to_back() -> None:
+    clock = FakeClock()
+    limiter = make(clock, rate=10, burst=5)
+    for _ in range(5):
+        await send(limiter, RateFeedback(200))
+    assert clock.slept == []
+    await send(limiter, RateFeedback(200))
+    assert sum(clock.slept) > 0
+
+
+async def test_spent_budget_holds_the_group_until_reset() -> None:
+    clock = FakeClock()
+    limiter = make(clock)
+    await send(limiter, ok(limit=40, remaining=0, reset=0.5))
+    start = clock.now
+    await limiter.acquire(GROUP)
+    assert clock.now - start == pytest.approx(0.5)
+
+
+async def test_remaining_budget_is_spread_over_the_time_left() -> None:
+    clock = FakeClock()
+    limiter = make(clock)
+    await send(limiter, ok(limit=40, remaining=10, reset=1.0))
+    times = []
+    for _ in range(5):
+        await limiter.acquire(GROUP)
+        times.append(clock.now)
+        await limiter.release(GROUP, None)
+    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    # 10 left over 1 s: about 0.1 s apart, never a burst of all ten at once.
+    assert all(g == pytest.approx(0.1, rel=0.2) for g in gaps)
+
+
+async def test_in_flight_requests_count_against_the_remaining_budget() -> None:
+    clock = FakeClock()
+    limiter = make(clock)
+    await send(limiter, ok(limit=40, remaining=40, reset=1.0))  # learn; probe done
+    for _ in range(3):
+        await limiter.acquire(GROUP)  # three in flight, not yet counted by Close
+    await limiter.acquire(GROUP)
+    # Close answers one of them: 3 left, but the other three in flight will use them.
+    window_end = 101.0
+    await limiter.release(GROUP, ok(limit=40, remaining=3, reset=window_end - clock.now))
+    await limiter.acquire(GROUP)
+    assert clock.now >= window_end - 1e-9
+
+
+async def test_429_pauses_the_whole_group_once_for_the_server_wait() -> None:
+    clock = FakeClock()
+    limiter = make(clock)
+    await send(limiter, RateFeedback(200))
+    await send(limiter, RateFeedback(429, None, retry_after=2.0))
+    start = clock.now
+    await limiter.acquire(GROUP)
+    assert clock.now - start == pytest.approx(2.0)
+    assert limiter.snapshot(GROUP).throttles == 1
+
+
+async def test_pause_jitter_only_ever_waits_longer() -> None:
+    clock = FakeClock()
+    limiter = LocalRateLimiter(clock=clock, sleep=clock.sleep, jitter=lambda: 1.0)
+    await send(limiter, RateFeedback(200))
+    await send(limiter, RateFeedback(429, None, retry_after=2.0))
+    start = clock.now
+    await limiter.acquire(GROUP)
+    assert 2.0 < clock.now - start <= 2.25
+
+
+async def test_other_groups_are_not_paused_by_a_429() -> None:
+    clock = FakeClock()
+    limiter = make(clock)
+    await send(limiter, RateFeedback(429, None, retry_after=5.0))
+    start = clock.now
+    await limiter.acquire("GET activity/call")
+    assert clock.now == start
+
+
+async def test_only_one_probe_is_in_flight_until_the_first_answer() -> None:
+    limiter = LocalRateLimiter()
+    await limiter.acquire(GROUP)
+    second = asyncio.create_task(limiter.acquire(GROUP))
+    await asyncio.sleep(0.01)
+    assert not second.done()
+    await limiter.release(GROUP, ok(limit=100, remaining=99, reset=1.0))
+    await asyncio.wait_for(second, 1)
+
+
+async def test_cancelled_acquire_holds_no_slot() -> None:
+    limiter = LocalRateLimiter()
+    await send(limiter, RateFeedback(429, None, retry_after=30.0))
+    waiting = asyncio.create_task(limiter.acquire(GROUP))
+    await asyncio.sleep(0.01)
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    snap = limiter.snapshot(GROUP)
+    assert snap.inflight == 0
+    # The lock is free again: another group member can queue (and is paused, not stuck).
+    assert not limiter._groups[GROUP].lock.locked()
+
+
+async def test_without_numbers_from_close_a_429_cuts_the_rate() -> None:
+    clock = FakeClock()
+    limiter = make(clock)
+    for _ in range(50):  # 50 requests in the same instant, no headers
+        await send(limiter, RateFeedback(200))
+    await send(limiter, RateFeedback(429, None, retry_after=0.5))
+    clock.now += 5  # well past the pause
+    t0 = clock.now
+    for _ in range(11):
+        await send(limiter, RateFeedback(200))
+    # 51 were sent in the last second: the rate is cut to 90% of that, about 46/s.
+    assert clock.now - t0 == pytest.approx(10 / (0.9 * 51), rel=0.05)
+
+
+async def test_an_answer_from_an_older_window_does_not_refill_the_budget() -> None:
+    clock = FakeClock()
+    limiter = make(clock)
+    await send(limiter, ok(limit=40, remaining=0, reset=1.0))
+    # A late answer from a window that ended long ago says there was room.
+    await limiter.release(GROUP, ok(limit=40, remaining=30, reset=0.0))
+    start = clock.now
+    await limiter.acquire(GROUP)
+    assert clock.now - start == pytest.approx(1.0)
+
+
+def test_rate_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="rate"):
+        LocalRateLimiter(0)

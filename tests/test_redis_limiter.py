@@ -1,0 +1,699 @@
+"""RedisRateLimiter against a real redis-server on a loopback port.
+
+Rates are measured over real time (a shared budget across processes is only observable
+that way), so these tests keep rates small and windows short, with loose bounds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import math
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from close_async._errors import ConfigurationError
+from close_async._limiter import RateFeedback, RateLimiter
+from close_async._rate_limit_info import RateLimitInfo
+from close_async._redis_limiter import RedisRateLimiter, _pause_seconds
+
+REDIS_SERVER = shutil.which("redis-server")
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+LOGGER = "close_async.ratelimit"
+
+needs_redis = pytest.mark.skipif(
+    REDIS_SERVER is None, reason="redis-server binary not installed (CI installs it)"
+)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class RedisServer:
+    """One throwaway redis-server process: no persistence, loopback only."""
+
+    def __init__(self) -> None:
+        self.port = _free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        assert REDIS_SERVER is not None
+        self.proc = subprocess.Popen(  # noqa: S603 - a fixed local binary and arguments
+            [REDIS_SERVER, "--port", str(self.port), "--save", "", "--appendonly", "no"]
+            + ["--bind", "127.0.0.1"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if self.ping():
+                return
+            time.sleep(0.02)
+        self.stop()
+        raise RuntimeError("redis-server did not answer PING")
+
+    def ping(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock:
+                sock.sendall(b"PING\r\n")
+                return sock.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait()
+            self.proc = None
+
+    def freeze(self) -> None:
+        assert self.proc is not None
+        os.kill(self.proc.pid, signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        assert self.proc is not None
+        os.kill(self.proc.pid, signal.SIGCONT)
+
+
+@pytest.fixture(scope="module")
+def redis_server() -> Iterator[RedisServer]:
+    """A redis-server shared by the tests that never stop it (each uses its own names)."""
+    if REDIS_SERVER is None:
+        pytest.skip("redis-server binary not installed (CI installs it)")
+    server = RedisServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def own_redis() -> Iterator[RedisServer]:
+    """A redis-server this test may kill, freeze and restart."""
+    if REDIS_SERVER is None:
+        pytest.skip("redis-server binary not installed (CI installs it)")
+    server = RedisServer()
+    server.start()
+    yield server
+    if server.proc is not None:
+        server.thaw()
+    server.stop()
+
+
+MakeLimiter = Callable[..., RedisRateLimiter]
+
+
+@pytest.fixture
+async def make_limiter(request: pytest.FixtureRequest) -> AsyncIterator[MakeLimiter]:
+    """Builds limiters with a name unique to the test; closes them all afterwards."""
+    made: list[RedisRateLimiter] = []
+    unique = f"{request.node.name}-{time.monotonic_ns()}"
+
+    def make(url: str, **kwargs: Any) -> RedisRateLimiter:
+        kwargs.setdefault("name", unique)
+        limiter = RedisRateLimiter(url, **kwargs)
+        made.append(limiter)
+        return limiter
+
+    yield make
+    for limiter in made:
+        await limiter.aclose()
+
+
+@pytest.fixture
+async def raw_redis(redis_server: RedisServer) -> AsyncIterator[Any]:
+    """A plain client on the shared server, to look at and tamper with the stored state."""
+    import redis.asyncio
+
+    client = redis.asyncio.Redis.from_url(redis_server.url)
+    yield client
+    await client.aclose()
+
+
+class RecordingLimiter:
+    """A fallback that admits at once and remembers what it was asked."""
+
+    def __init__(self) -> None:
+        self.acquired: list[str] = []
+        self.released: list[tuple[str, RateFeedback | None]] = []
+        self.closed = False
+
+    async def acquire(self, group: str) -> None:
+        self.acquired.append(group)
+
+    async def release(self, group: str, feedback: RateFeedback | None) -> None:
+        self.released.append((group, feedback))
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+
+async def _count_admissions(limiters: list[RedisRateLimiter], tasks_each: int, seconds: float) -> int:
+    """How many acquires of group "g" return within ``seconds``, over all limiters."""
+    admitted = 0
+    start = time.monotonic()
+    deadline = start + seconds
+
+    async def worker(limiter: RedisRateLimiter) -> None:
+        nonlocal admitted
+        while True:
+            await limiter.acquire("g")
+            if time.monotonic() >= deadline:
+                await limiter.release("g", None)
+                return
+            admitted += 1
+            await limiter.release("g", None)
+
+    workers = [worker(lim) for lim in limiters for _ in range(tasks_each)]
+    await asyncio.wait_for(asyncio.gather(*workers), seconds + 5)
+    return admitted
+
+
+def _dead_url() -> str:
+    return f"redis://:hunter2pw@127.0.0.1:{_free_port()}/0"
+
+
+def _records(caplog: pytest.LogCaptureFixture, level: int) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.name == LOGGER and r.levelno == level]
+
+
+# --- sharing one budget ---------------------------------------------------------------
+
+
+@needs_redis
+async def test_instances_share_one_rate(redis_server: RedisServer, make_limiter: MakeLimiter) -> None:
+    rate, seconds = 20, 1.5
+    limiters = [make_limiter(redis_server.url, rate=rate) for _ in range(3)]
+
+    admitted = await _count_admissions(limiters, tasks_each=2, seconds=seconds)
+
+    expected = rate * seconds + 1  # GCRA admits the first at once, then one per interval
+    assert expected * 0.75 <= admitted <= expected * 1.25, admitted
+
+
+_CHILD = textwrap.dedent(
+    """
+    import asyncio, sys, time
+    from close_async._redis_limiter import RedisRateLimiter
+
+    async def main(url, name, rate, seconds):
+        limiter = RedisRateLimiter(url, rate=rate, name=name)
+        await limiter.acquire("warmup")  # connect before the clock starts
+        print("ready", flush=True)
+        start = float(sys.stdin.readline())
+        await asyncio.sleep(max(0.0, start - time.time()))
+        admitted = 0
+        while True:
+            await limiter.acquire("g")
+            if time.time() >= start + seconds:
+                break
+            admitted += 1
+            await limiter.release("g", None)
+        await limiter.aclose()
+        print(admitted, flush=True)
+
+    asyncio.run(main(sys.argv[1], sys.argv[2], float(sys.argv[3]), float(sys.argv[4])))
+    """
+)
+
+
+@needs_redis
+def test_separate_processes_share_one_rate(redis_server: RedisServer) -> None:
+    rate, seconds, processes = 20, 1.5, 3
+    name = f"procs-{time.monotonic_ns()}"
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+    args = [sys.executable, "-c", _CHILD, redis_server.url, name, str(rate), str(seconds)]
+    children = [
+        subprocess.Popen(  # noqa: S603 - this interpreter running our own code
+            args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env
+        )
+        for _ in range(processes)
+    ]
+    try:
+        for child in children:
+            assert child.stdout is not None
+            assert child.stdout.readline().strip() == "ready"
+        start = time.time() + 0.2
+        for child in children:
+            assert child.stdin is not None
+            child.stdin.write(f"{start}\n")
+            child.stdin.flush()
+        outputs = [child.communicate(timeout=30)[0] for child in children]
+    finally:
+        for child in children:
+            child.kill()
+            child.wait()
+    assert all(child.returncode == 0 for child in children)
+    counts = [int(out.split()[-1]) for out in outputs]
+
+    expected = rate * seconds + 1
+    assert expected * 0.75 <= sum(counts) <= expected * 1.25, counts
+    assert all(count > 0 for count in counts), counts  # every process got a share
+
+
+@needs_redis
+@pytest.mark.parametrize(
+    ("other_name", "other_group", "should_wait"),
+    [
+        ("same", "g", True),
+        ("other", "g", False),
+        ("same", "h", False),
+    ],
+)
+async def test_names_and_groups_have_their_own_budgets(
+    redis_server: RedisServer,
+    make_limiter: MakeLimiter,
+    other_name: str,
+    other_group: str,
+    should_wait: bool,
+) -> None:
+    prefix = f"indep-{time.monotonic_ns()}"
+    first = make_limiter(redis_server.url, rate=2, name=f"{prefix}-same")
+    second = make_limiter(redis_server.url, rate=2, name=f"{prefix}-{other_name}")
+    await first.acquire("g")
+
+    began = time.monotonic()
+    await second.acquire(other_group)
+    waited = time.monotonic() - began
+
+    if should_wait:
+        assert 0.4 <= waited <= 0.8
+    else:
+        assert waited < 0.2
+
+
+@needs_redis
+async def test_burst_lets_that_many_go_back_to_back(
+    redis_server: RedisServer, make_limiter: MakeLimiter
+) -> None:
+    limiter = make_limiter(redis_server.url, rate=2, burst=3)
+    began = time.monotonic()
+    for _ in range(3):
+        await limiter.acquire("g")
+    assert time.monotonic() - began < 0.2
+    await limiter.acquire("g")
+    assert time.monotonic() - began >= 0.4
+
+
+# --- the shared pause -------------------------------------------------------------------
+
+
+@needs_redis
+async def test_throttle_seen_by_one_process_pauses_another(
+    redis_server: RedisServer, make_limiter: MakeLimiter
+) -> None:
+    hit = make_limiter(redis_server.url, rate=50)
+    other = make_limiter(redis_server.url, rate=50)
+    await hit.acquire("g")
+    await asyncio.sleep(0.03)  # the request's round trip: its slot is in the past now
+    await hit.release("g", RateFeedback(429, retry_after=0.6))
+
+    began = time.monotonic()
+    await other.acquire("g")
+    waited = time.monotonic() - began
+
+    assert 0.55 <= waited <= 1.0
+
+
+@needs_redis
+async def test_requests_resume_one_interval_apart_after_a_pause(
+    redis_server: RedisServer, make_limiter: MakeLimiter
+) -> None:
+    limiters = [make_limiter(redis_server.url, rate=10, burst=3) for _ in range(3)]
+    await limiters[0].release("g", RateFeedback(429, retry_after=0.3))
+    began = time.monotonic()
+
+    async def timed(limiter: RedisRateLimiter) -> float:
+        await limiter.acquire("g")
+        return time.monotonic() - began
+
+    done = sorted(await asyncio.gather(*(timed(lim) for lim in limiters)))
+
+    assert done[0] >= 0.28
+    # No burst at the end of a pause, even with burst=3: slots are spaced by 1/rate.
+    assert done[1] - done[0] >= 0.08 and done[2] - done[1] >= 0.08
+
+
+@needs_redis
+async def test_pause_written_while_waiting_for_a_slot_is_honoured(
+    redis_server: RedisServer, make_limiter: MakeLimiter
+) -> None:
+    waiter = make_limiter(redis_server.url, rate=4)
+    hit = make_limiter(redis_server.url, rate=4)
+    await waiter.acquire("g")
+    began = time.monotonic()
+    pending = asyncio.create_task(waiter.acquire("g"))  # its slot is 0.25 s away
+    await asyncio.sleep(0.05)
+    await hit.release("g", RateFeedback(429, retry_after=0.5))
+
+    await pending
+    waited = time.monotonic() - began
+
+    assert 0.5 <= waited <= 0.9  # not at its reserved 0.25 s: the pause came first
+
+
+async def _pause_left(client: Any, key: str) -> float:
+    seconds, micros = await client.time()
+    now = seconds * 1_000_000 + micros
+    pause = await client.hget(key, "pause")
+    return 0.0 if pause is None else (int(pause) - now) / 1_000_000
+
+
+@needs_redis
+@pytest.mark.parametrize(
+    ("feedback", "expected_pause"),
+    [
+        (RateFeedback(429, retry_after=0.7), 0.7),
+        (RateFeedback(429, RateLimitInfo(limit=40, remaining=0, reset=0.3)), 0.3),
+        (RateFeedback(429, RateLimitInfo(reset=0.3), retry_after=0.8), 0.8),
+        (RateFeedback(429), 1.0),
+        (RateFeedback(429, retry_after=0.0), 0.1),  # at least one interval (rate 10)
+        (RateFeedback(429, retry_after=1e9), 120.0),
+        (RateFeedback(200, RateLimitInfo(limit=40, remaining=0, reset=0.4)), 0.4),
+        (RateFeedback(200, RateLimitInfo(limit=40, remaining=5, reset=0.4)), None),
+        (RateFeedback(200, RateLimitInfo(remaining=0)), None),
+        (RateFeedback(500), None),
+        (None, None),
+    ],
+)
+async def test_release_writes_the_pause_the_response_asks_for(
+    redis_server: RedisServer,
+    make_limiter: MakeLimiter,
+    raw_redis: Any,
+    feedback: RateFeedback | None,
+    expected_pause: float | None,
+) -> None:
+    limiter = make_limiter(redis_server.url, rate=10)
+    await limiter.acquire("g")
+    await limiter.release("g", feedback)
+
+    left = await _pause_left(raw_redis, limiter.key("g"))
+
+    if expected_pause is None:
+        assert left == 0.0
+    else:
+        assert expected_pause - 0.1 <= left <= expected_pause
+
+
+@needs_redis
+async def test_a_shorter_pause_does_not_cut_a_longer_one(
+    redis_server: RedisServer, make_limiter: MakeLimiter, raw_redis: Any
+) -> None:
+    one = make_limiter(redis_server.url, rate=10)
+    two = make_limiter(redis_server.url, rate=10)
+    await one.release("g", RateFeedback(429, retry_after=5.0))
+    await two.release("g", RateFeedback(429, retry_after=0.2))
+
+    assert await _pause_left(raw_redis, one.key("g")) > 4.5
+
+
+@given(
+    status=st.sampled_from([200, 404, 429, 500]),
+    retry_after=st.none() | st.floats(allow_nan=True, allow_infinity=True),
+    remaining=st.none() | st.floats(min_value=-5, max_value=100),
+    reset=st.none() | st.floats(allow_nan=True, allow_infinity=True),
+)
+def test_pause_is_bounded_and_only_for_a_spent_budget(
+    status: int, retry_after: float | None, remaining: float | None, reset: float | None
+) -> None:
+    feedback = RateFeedback(status, RateLimitInfo(remaining=remaining, reset=reset), retry_after)
+    pause = _pause_seconds(feedback, 0.05)
+    if pause is not None:
+        assert 0 < pause <= 120 and math.isfinite(pause)
+    if status == 429:
+        assert pause is not None
+    elif remaining is None or remaining > 0:
+        assert pause is None
+
+
+# --- state kept in Redis ----------------------------------------------------------------
+
+
+@needs_redis
+async def test_keys_are_named_by_name_and_group_and_expire(
+    redis_server: RedisServer, make_limiter: MakeLimiter, raw_redis: Any
+) -> None:
+    limiter = make_limiter(redis_server.url, rate=10, name="keys-test")
+    await limiter.acquire("PUT activity/call")
+
+    assert limiter.key("PUT activity/call") == "close_async:rl:keys-test:PUT activity/call"
+    ttl_ms = await raw_redis.pttl(limiter.key("PUT activity/call"))
+    assert 0 < ttl_ms <= 1100 + 100  # one interval ahead plus the margin
+
+
+@needs_redis
+async def test_cancelled_acquire_gives_its_slot_back(
+    redis_server: RedisServer, make_limiter: MakeLimiter
+) -> None:
+    limiter = make_limiter(redis_server.url, rate=2)
+    await limiter.acquire("g")
+    began = time.monotonic()
+    doomed = asyncio.create_task(limiter.acquire("g"))  # reserves the slot at +0.5 s
+    await asyncio.sleep(0.05)
+    doomed.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await doomed
+    await asyncio.sleep(0.05)  # the refund runs as its own task
+
+    await limiter.acquire("g")
+    waited = time.monotonic() - began
+
+    assert 0.4 <= waited <= 0.75  # the freed 0.5 s slot, not the next one at 1.0 s
+
+
+# --- Redis down -------------------------------------------------------------------------
+
+
+async def test_redis_down_at_start_falls_back_with_one_warning(
+    make_limiter: MakeLimiter, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger=LOGGER)
+    fallback = RecordingLimiter()
+    # retry_interval=0 probes Redis on every call: each probe fails, one warning all the same.
+    limiter = make_limiter(
+        _dead_url(), rate=10, fallback=fallback, op_timeout=0.5, retry_interval=0.0
+    )
+
+    began = time.monotonic()
+    for _ in range(5):
+        await limiter.acquire("g")
+        await limiter.release("g", RateFeedback(429, retry_after=0.1))
+    elapsed = time.monotonic() - began
+
+    assert fallback.acquired == ["g"] * 5
+    assert [group for group, _ in fallback.released] == ["g"] * 5
+    assert len(_records(caplog, logging.WARNING)) == 1
+    assert elapsed < 1.0  # refused at once
+    assert "hunter2pw" not in caplog.text
+    assert "outage" in repr(limiter)
+
+
+@needs_redis
+async def test_redis_going_down_falls_back_and_recovers(
+    own_redis: RedisServer, make_limiter: MakeLimiter, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger=LOGGER)
+    fallback = RecordingLimiter()
+    limiter = make_limiter(own_redis.url, rate=50, fallback=fallback, retry_interval=0.2)
+    await limiter.acquire("g")
+    await limiter.release("g", None)
+    assert fallback.acquired == []
+
+    own_redis.stop()
+    for _ in range(3):
+        await limiter.acquire("g")
+        await limiter.release("g", None)
+    assert len(fallback.acquired) == 3
+    assert len(_records(caplog, logging.WARNING)) == 1
+
+    own_redis.start()
+    await asyncio.sleep(0.25)  # past the retry interval
+    for _ in range(3):
+        await limiter.acquire("g")
+        await limiter.release("g", None)
+
+    assert len(fallback.acquired) == 3  # all three went through Redis again
+    assert len(fallback.released) == 3
+    assert any("back" in r.getMessage() for r in _records(caplog, logging.INFO))
+    assert len(_records(caplog, logging.WARNING)) == 1
+
+
+@needs_redis
+async def test_stalled_redis_times_out_to_the_fallback(
+    own_redis: RedisServer, make_limiter: MakeLimiter, caplog: pytest.LogCaptureFixture
+) -> None:
+    fallback = RecordingLimiter()
+    limiter = make_limiter(own_redis.url, rate=50, fallback=fallback, op_timeout=0.1)
+    await limiter.acquire("g")
+    await limiter.release("g", None)
+
+    own_redis.freeze()
+    try:
+        began = time.monotonic()
+        await limiter.acquire("g")
+        waited = time.monotonic() - began
+    finally:
+        own_redis.thaw()
+
+    assert fallback.acquired == ["g"]
+    assert waited < 0.5
+    assert len(_records(caplog, logging.WARNING)) == 1
+
+
+@needs_redis
+async def test_script_error_falls_back(
+    redis_server: RedisServer,
+    make_limiter: MakeLimiter,
+    raw_redis: Any,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    fallback = RecordingLimiter()
+    limiter = make_limiter(redis_server.url, rate=10, fallback=fallback)
+    await raw_redis.lpush(limiter.key("g"), "not a hash")  # WRONGTYPE inside the script
+
+    await limiter.acquire("g")
+
+    assert fallback.acquired == ["g"]
+    assert len(_records(caplog, logging.WARNING)) == 1
+
+
+async def test_default_fallback_paces_locally(make_limiter: MakeLimiter) -> None:
+    pytest.importorskip("close_async._local_limiter")
+    limiter = make_limiter(_dead_url(), rate=10)
+
+    began = time.monotonic()
+    for _ in range(4):
+        await limiter.acquire("g")
+        await limiter.release("g", RateFeedback(200))
+    elapsed = time.monotonic() - began
+
+    assert 0.25 <= elapsed <= 0.8  # three intervals of 0.1 s after the first
+
+
+async def test_fallback_made_here_is_closed_but_a_given_one_is_not(
+    make_limiter: MakeLimiter,
+) -> None:
+    given_fallback = RecordingLimiter()
+    limiter = make_limiter(_dead_url(), rate=10, fallback=given_fallback)
+    await limiter.acquire("g")
+    await limiter.release("g", None)
+    await limiter.aclose()
+    assert not given_fallback.closed
+
+
+# --- configuration, secrets, optional dependency ----------------------------------------
+
+
+def test_default_name_is_a_digest_of_the_api_key() -> None:
+    key = "api_1234567890abcdefSECRET"
+    limiter = RedisRateLimiter(rate=10, api_key=key)
+
+    assert limiter.name == hashlib.sha256(key.encode()).hexdigest()[:16]
+    assert key not in limiter.name and key not in repr(limiter)
+    assert key not in limiter.key("g")
+    assert RedisRateLimiter(rate=10).name == "default"
+    assert RedisRateLimiter(rate=10, api_key=key, name="team-a").name == "team-a"
+
+
+@needs_redis
+async def test_api_key_never_reaches_redis(
+    redis_server: RedisServer, raw_redis: Any
+) -> None:
+    key = f"api_SECRET{time.monotonic_ns()}"
+    limiter = RedisRateLimiter(redis_server.url, rate=10, api_key=key)
+    try:
+        await limiter.acquire("g")
+        await limiter.release("g", RateFeedback(429, retry_after=0.01))
+    finally:
+        await limiter.aclose()
+    stored = [k.decode() for k in await raw_redis.keys("close_async:*")]
+    assert limiter.key("g") in stored
+    assert not any(key in k for k in stored)
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    user=st.sampled_from(["", "worker"]),
+    password=st.text(min_size=1, max_size=20).map(lambda s: "Zq9" + s),
+)
+def test_repr_and_errors_hide_the_url_password(user: str, password: str) -> None:
+    url = f"redis://{user}:{quote(password, safe='')}@127.0.0.1:6390/0"
+    limiter = RedisRateLimiter(url, rate=10)
+    shown = repr(limiter)
+    assert password not in shown
+    assert quote(password, safe="") not in shown
+    assert "127.0.0.1:6390" in shown
+
+    with pytest.raises(ConfigurationError) as excinfo:
+        RedisRateLimiter(f"nosuch://:{quote(password, safe='')}@host/0", rate=10)
+    assert "Zq9" not in str(excinfo.value)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"rate": 0},
+        {"rate": -1},
+        {"rate": math.nan},
+        {"rate": math.inf},
+        {"rate": 10, "burst": 0},
+        {"rate": 10, "burst": 1.5},
+        {"rate": 10, "op_timeout": 0},
+        {"rate": 10, "retry_interval": -1},
+    ],
+)
+def test_bad_settings_are_refused(kwargs: dict[str, Any]) -> None:
+    with pytest.raises(ConfigurationError):
+        RedisRateLimiter("redis://127.0.0.1:6390/0", **kwargs)
+
+
+def test_is_a_rate_limiter() -> None:
+    assert isinstance(RedisRateLimiter(rate=1), RateLimiter)
+
+
+def test_package_imports_without_redis_installed() -> None:
+    code = textwrap.dedent(
+        """
+        import sys
+        sys.modules["redis"] = None  # as if not installed
+        import close_async
+        from close_async._errors import ConfigurationError
+        from close_async._redis_limiter import RedisRateLimiter
+        try:
+            RedisRateLimiter(rate=10)
+        except ConfigurationError as exc:
+            assert "close-async[redis]" in str(exc), exc
+        else:
+            raise SystemExit("built a RedisRateLimiter without redis")
+        print("ok")
+        """
+    )
+    result = subprocess.run(  # noqa: S603 - this interpreter running our own code
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"
