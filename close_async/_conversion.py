@@ -4,7 +4,7 @@ Rules of the converter (``_CONVERTER``):
 
 - **Datetimes** are ISO 8601 both ways. Sent as ``datetime.isoformat()`` of an aware value
   (the models refuse naive ones: Close needs a zone). Read with a ``Z``, ``+00:00`` or any
-  other offset, with any number of fraction digits; a response datetime without a zone
+  other offset, with 0 to 9 fraction digits; a response datetime without a zone
   is taken as UTC (Close stores UTC). The result is always aware.
 - **Decimals** (``cost``, in US cents) are read from a string or a number (a float goes
   through ``str`` so no binary noise appears) and must be finite; sent as strings.
@@ -27,7 +27,7 @@ import re
 import types
 from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
-from typing import Any, Literal, TypeVar, Union, get_args, get_origin
+from typing import Any, Literal, Union, get_args, get_origin
 
 import attrs
 import cattrs
@@ -47,16 +47,15 @@ __all__ = [
     "update_to_json",
 ]
 
-_T = TypeVar("_T")
-
 # ------------------------------------------------------------------------------ datetimes
 
 # ISO 8601 as Close writes it, and the common variants (space separator, comma fraction,
 # offset without a colon). Not fromisoformat: it also takes date-only, week and basic
 # forms, which in a date-time field would more likely be a bug than a value.
 _ISO_DATETIME = re.compile(
-    r"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?"
-    r"\s*(?:([Zz])|([+-])(\d{2}):?(\d{2}))?"
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt ]([0-9]{2}):([0-9]{2})"
+    r"(?::([0-9]{2})(?:[.,]([0-9]{1,9}))?)?"
+    r"(?:([Zz])|([+-])([0-9]{2}):?([0-9]{2}))?"
 )
 
 
@@ -178,12 +177,25 @@ def _unset_union_hook(tp: Any) -> Callable[[Any], Any]:
     return identity
 
 
+def _is_optional(tp: Any) -> bool:
+    args = get_args(tp)
+    return get_origin(tp) in (Union, types.UnionType) and len(args) == 2 and type(None) in args
+
+
+def _optional_structure_hook(tp: Any, conv: cattrs.Converter) -> Callable[[Any, Any], Any]:
+    """``T | None`` with T's hook looked up once, not on every value (cattrs' default)."""
+    (inner,) = [a for a in get_args(tp) if a is not type(None)]
+    hook = conv.get_structure_hook(inner)
+    return lambda v, _: None if v is None else hook(v, inner)
+
+
 def _make_converter() -> cattrs.Converter:
     conv = cattrs.Converter()
     conv.register_structure_hook(_dt.datetime, _structure_datetime)
     conv.register_structure_hook(str, _structure_str)
     conv.register_structure_hook(int, _structure_int)
     conv.register_structure_hook(Decimal, _structure_decimal)
+    conv.register_structure_hook_factory(_is_optional, _optional_structure_hook)
     conv.register_unstructure_hook(_dt.datetime, lambda v: v.isoformat())
     conv.register_unstructure_hook(Decimal, str)
     conv.register_unstructure_hook_factory(_is_unset_union, _unset_union_hook)
@@ -326,14 +338,23 @@ def update_from_row(
     custom_columns: dict[str, Any] = {}
     call_id: object = None
     for raw_key, value in row.items():
+        if raw_key is None:
+            # csv.DictReader files cells beyond the header under the key None.
+            raise fail("the row has more cells than the header has columns", "row")
         key = raw_key.strip() if isinstance(raw_key, str) else raw_key
-        if kind == "csv" and value == "":
+        # csv.DictReader gives None for cells missing from a short row: not given, never
+        # "clear", or a short row would wipe fields.
+        if kind == "csv" and (value is None or value == ""):
             if key == "id":
                 raise fail("the id is empty", "id")
             continue
         if key == "id":
             call_id = value
-        elif isinstance(key, str) and key.startswith(_CUSTOM_PREFIX) and len(key) > 7:
+        elif (
+            isinstance(key, str)
+            and key.startswith(_CUSTOM_PREFIX)
+            and len(key) > len(_CUSTOM_PREFIX)
+        ):
             custom_columns[key[len(_CUSTOM_PREFIX) :]] = value
         elif key == "custom_fields":
             custom = _row_custom_fields(value, kind, fail)
@@ -353,7 +374,7 @@ def update_from_row(
     try:
         checked_id = validate_call_id(call_id)
     except InvalidRequestError as exc:
-        raise fail(str(exc).replace("call_id", "id", 1), "id") from None
+        raise fail(str(exc).replace("call_id", "id", 1), "id") from exc
 
     if custom_columns:
         if values.get("custom_fields", UNSET) is None:
@@ -375,7 +396,7 @@ def update_from_row(
     try:
         return checked_id, CallUpdate(**values)
     except InvalidRequestError as exc:
-        raise fail(str(exc), exc.field or "row") from None
+        raise fail(str(exc), exc.field or "row") from exc
 
 
 def _row_custom_fields(

@@ -10,9 +10,11 @@ How it decides when a request may go, per group (Close limits per endpoint group
   one at a time at the paced spacing, so the end of a pause is not a stampede.
 - **Probe first**: until the first answer of a group has told us its limit, only one request
   of that group is in flight; the rest wait one round trip instead of bursting blindly.
+- **A limit known only from a 429 body** (no counts on other answers): an even pace at 97%
+  of it, which never fills a fixed window whatever its phase.
 - **No numbers from Close**: when 429s arrive but no limit is ever reported, the rate is cut
-  to 90% of what was being sent and grows back slowly (additive increase, multiplicative
-  decrease, as botocore's adaptive mode does).
+  to 97% of what Close admitted in the last window and probed upward slowly (decrease on a
+  throttle, slow growth after, as botocore's adaptive mode does).
 - An optional fixed ``rate`` (requests/second, with ``burst``) caps all of it.
 
 A cancelled ``acquire`` holds nothing: the FIFO lock is released and no budget is taken.
@@ -40,9 +42,14 @@ _log = logging.getLogger("close_async.ratelimit")
 _DEFAULT_PAUSE = 1.0
 # Without a window length from Close, assume Close's usual one-second window.
 _DEFAULT_WINDOW = 1.0
-# Multiplicative decrease and per-success increase for limits Close never reports.
-_BACKOFF_FACTOR = 0.9
-_GROWTH_PER_SUCCESS = 1.001
+# Below a limit known only from a 429 body, pace evenly at this share of it: an even pace
+# under the limit never fills a fixed window, whatever its phase.
+_KNOWN_LIMIT_SHARE = 0.97
+# For limits Close never states: after a 429, pace at this share of what Close admitted in
+# the last window, then probe upward slowly (about +3% per 1,000 answers), since each 429
+# costs the whole group a pause.
+_BACKOFF_FACTOR = 0.97
+_GROWTH_PER_SUCCESS = 1.00003
 
 
 @attrs.define
@@ -58,12 +65,15 @@ class _Group:
     available: float | None = None  # requests left in the current window, net of in-flight
     window_end: float = 0.0
     adaptive_rate: float | None = None  # learned from 429s when Close reports no limit
+    live_counts: bool = False  # answers carry remaining/reset: budget can be tracked
     probe_outstanding: bool = False
     learned: bool = False
     throttles: int = 0
     lock: asyncio.Lock = attrs.field(factory=asyncio.Lock)
     probe_done: asyncio.Event = attrs.field(factory=asyncio.Event)
-    sent: collections.deque[float] = attrs.field(factory=lambda: collections.deque(maxlen=4096))
+    admitted: collections.deque[float] = attrs.field(
+        factory=lambda: collections.deque(maxlen=4096)
+    )
 
     def window_length(self) -> float:
         if self.window:
@@ -158,8 +168,9 @@ class LocalRateLimiter:
             if now < g.window_end:
                 ready = max(ready, g.window_end)
             else:
-                # The window Close told us about is over: a fresh budget begins.
-                g.available = g.limit
+                # The window Close told us about is over: a fresh budget begins (tracked
+                # only while Close's answers keep telling us what is left).
+                g.available = g.limit if g.live_counts else None
                 g.window_end = now + g.window_length()
         return ready
 
@@ -169,13 +180,14 @@ class LocalRateLimiter:
             spacing = max(spacing, (g.window_end - now) / g.available)
         if g.adaptive_rate:
             spacing = max(spacing, 1.0 / g.adaptive_rate)
+        elif g.limit and not g.live_counts:
+            spacing = max(spacing, g.window_length() / (_KNOWN_LIMIT_SHARE * g.limit))
         # GCRA for the fixed cap: up to `burst` requests may go back to back.
         earliest = now - (self._burst - 1) * self._interval
         g.next_slot = max(g.next_slot, earliest) + spacing
         if g.available is not None:
             g.available -= 1
         g.inflight += 1
-        g.sent.append(now)
         if not g.learned:
             g.probe_outstanding = True
             g.probe_done.clear()
@@ -193,9 +205,13 @@ class LocalRateLimiter:
         now = self._clock()
         if feedback.info is not None:
             self._learn(g, feedback.info, now)
+            if not feedback.throttled and feedback.info.remaining is not None:
+                g.live_counts = True
         if feedback.throttled:
             self._pause(g, feedback, now)
-        elif g.adaptive_rate is not None:
+            return
+        g.admitted.append(now)
+        if g.adaptive_rate is not None:
             g.adaptive_rate *= _GROWTH_PER_SUCCESS
 
     def _learn(self, g: _Group, info: RateLimitInfo, now: float) -> None:
@@ -221,6 +237,8 @@ class LocalRateLimiter:
 
     def _pause(self, g: _Group, feedback: RateFeedback, now: float) -> None:
         g.throttles += 1
+        # 429s for requests sent before the pause began are one event, not several.
+        first_of_pause = now >= g.paused_until
         wait = feedback.retry_after
         if wait is None and feedback.info is not None:
             wait = feedback.info.reset
@@ -232,11 +250,10 @@ class LocalRateLimiter:
         g.paused_until = max(g.paused_until, until)
         g.available = 0
         g.window_end = max(g.window_end, until)
-        if g.limit is None:
+        if g.limit is None and first_of_pause:
             window = g.window_length()
-            recent = sum(1 for t in g.sent if t > now - window)
-            cut = max(1.0, _BACKOFF_FACTOR * recent / window)
-            g.adaptive_rate = min(g.adaptive_rate or cut, cut)
+            admitted = sum(1 for t in g.admitted if t > now - window)
+            g.adaptive_rate = max(1.0, _BACKOFF_FACTOR * admitted / window)
         _log.debug("rate limit reached; group paused for %.3f s", until - now)
 
     async def aclose(self) -> None:

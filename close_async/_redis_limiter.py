@@ -180,6 +180,9 @@ class RedisRateLimiter:
     client is not closed by :meth:`aclose`). ``fallback`` paces when Redis is unreachable.
     ``op_timeout`` bounds each Redis round trip; ``retry_interval`` is how often Redis is
     tried again during an outage. Implements :class:`~close_async._limiter.RateLimiter`.
+
+    A cancelled ``acquire`` holds nothing: the slot it had reserved is handed back when no
+    later reservation was stacked on it, and otherwise just goes unused.
     """
 
     def __init__(
@@ -359,6 +362,8 @@ class RedisRateLimiter:
 
     def _redis_failed(self, exc: BaseException) -> None:
         self._next_probe = time.monotonic() + self._retry_interval
+        if self._outage:
+            return
         self._outage = True
         # The class name only: messages of connection errors may carry addresses or worse.
         _log.warning(

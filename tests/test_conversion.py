@@ -7,6 +7,8 @@ here are shared with test_conformance.py.
 
 from __future__ import annotations
 
+import csv
+import io
 import string
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
@@ -229,6 +231,8 @@ BAD_DATETIMES: list[Any] = [
     "2013-02-01T00:00:00 UTC",
     "2013-W05-5T00:00:00Z",
     "20130201T005451Z",
+    "2013-02-01T00:54:51 Z",
+    "٢٠١٣-02-01T00:54:51Z",  # Arabic-Indic digits pass int() but are not ISO 8601
     "yesterday",
     1359680091,
     None,
@@ -490,7 +494,7 @@ def test_generated_call_payloads_parse_to_the_expected_fields(
     payload, expected = case
     call = call_from_json(payload)
     for name in _CALL_FIELD_TYPES:
-        default = () if name == "users" else {} if name == "extra" else None
+        default: Any = () if name == "users" else {} if name == "extra" else None
         want = expected.get(name, default)
         got = getattr(call, name)
         assert got == want, name
@@ -577,6 +581,13 @@ ROW_CASES: list[tuple[str, dict[str, Any], str, CallUpdate]] = [
         CallUpdate(custom_fields={"cf_a": None}),
     ),
     ("json ints untouched in csv", {"id": "acti_1", "duration": 5}, "csv", CallUpdate(duration=5)),
+    # csv.DictReader gives None for the missing cells of a short row: they must not clear.
+    (
+        "csv short row",
+        {"id": "acti_1", "note": "x", "outcome_id": None},
+        "csv",
+        CallUpdate(note="x"),
+    ),
 ]
 
 
@@ -640,6 +651,7 @@ ROW_ERRORS: list[tuple[str, Any, str, str]] = [
         "custom_fields",
     ),
     ("not a mapping", ["acti_1"], "json", "id"),
+    ("csv long row", {"id": "acti_1", None: ["surplus"]}, "csv", "row"),
 ]
 
 
@@ -662,6 +674,19 @@ def test_row_errors_without_a_line_have_no_line_prefix() -> None:
 def test_unknown_column_error_names_the_column() -> None:
     with pytest.raises(InvalidRequestError, match="unknown column 'durration'"):
         update_from_row({"id": "acti_1", "durration": "3"}, line=7)
+
+
+def test_csv_reader_rows_are_read_with_their_line_numbers() -> None:
+    text = "id,duration,note,custom.cf_a\nacti_1,30,,x\nacti_2,abc,hi,\n"
+    reader = csv.DictReader(io.StringIO(text))
+    first = next(reader)
+    assert update_from_row(first, line=reader.line_num) == (
+        "acti_1",
+        CallUpdate(duration=30, custom_fields={"cf_a": "x"}),
+    )
+    with pytest.raises(InvalidRequestError, match=r"^line 3: duration: ") as info:
+        update_from_row(next(reader), line=reader.line_num)
+    assert info.value.field == "duration"
 
 
 def test_rows_default_to_csv_rules() -> None:

@@ -99,7 +99,7 @@ def test_fields_set_keeps_none_apart_from_unset() -> None:
 
 def test_input_fields_are_keyword_only() -> None:
     with pytest.raises(TypeError):
-        CallUpdate("a note")  # type: ignore[misc]
+        CallUpdate("a note")  # type: ignore[call-arg,arg-type]
 
 
 @pytest.mark.parametrize(
@@ -111,7 +111,8 @@ def test_models_are_frozen(model: Any) -> None:
 
 
 def test_update_and_create_with_the_same_values_are_not_equal() -> None:
-    assert CallUpdate(note="x") != CallCreate(note="x")
+    update: object = CallUpdate(note="x")
+    assert update != CallCreate(note="x")
 
 
 # --- validation tables ---------------------------------------------------------------------
@@ -254,7 +255,8 @@ def test_create_only_fields_refuse_invalid_values(field: str, value: Any) -> Non
 
 @pytest.mark.parametrize("field", sorted(UPDATE_FIELDS - NOT_NULLABLE))
 def test_none_is_accepted_by_every_nullable_field_to_clear_it(field: str) -> None:
-    update = CallUpdate(**{field: None})
+    kwargs: dict[str, Any] = {field: None}
+    update = CallUpdate(**kwargs)
     assert getattr(update, field) is None
     assert update.fields_set() == {field}
 
@@ -262,7 +264,7 @@ def test_none_is_accepted_by_every_nullable_field_to_clear_it(field: str) -> Non
 @pytest.mark.parametrize("field", sorted(NOT_NULLABLE))
 def test_none_is_refused_where_close_schema_has_no_null(field: str) -> None:
     with pytest.raises(InvalidRequestError, match="cannot be cleared") as info:
-        CallCreate(**{field: None})
+        CallCreate(**dict[str, Any]({field: None}))
     assert info.value.field == field
 
 

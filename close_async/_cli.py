@@ -1,0 +1,421 @@
+"""The ``close-async`` command line.
+
+    close-async calls update INPUT [--format csv|jsonl] [--concurrency N] [--rate R]
+                                   [--journal PATH] [--failures OUT] [--dry-run]
+                                   [--base-url URL] [--api-key-file PATH] [--no-progress]
+    close-async fake-server [--port 8765] [--rate R] [--error-rate X] ...
+    close-async demo [--calls N] [--concurrency N] [--rate R]
+
+The API key comes from ``CLOSE_API_KEY`` or the first line of ``--api-key-file``; never
+from a flag (a flag's value shows in ``ps`` and in shell history), and it is never printed.
+
+Exit status: 0 all good; 1 some update failed or some row was invalid; 2 usage, missing
+credentials or an unusable input file; 3 the batch was aborted because Close refused the
+credentials (401/403); 130 interrupted (SIGINT/SIGTERM).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+from collections.abc import Iterator, Mapping, Sequence
+from typing import TextIO
+
+from rich.console import Console
+
+from ._auth import API_KEY_ENV
+from ._cli_report import (
+    Display,
+    FailuresFile,
+    MessageLimiter,
+    PlainDisplay,
+    RichDisplay,
+    SilentDisplay,
+    print_summary,
+)
+from ._cli_update import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    UpdateOutcome,
+    UpdateSettings,
+    run_updates,
+    validate_rows,
+)
+from ._client import DEFAULT_BASE_URL, CloseClient
+from ._errors import ConfigurationError
+from ._input import InputError, count_rows, detect_format, open_input, read_rows
+from ._local_limiter import LocalRateLimiter
+
+__all__ = ["amain", "build_parser", "main"]
+
+_PROG = "close-async"
+
+
+class _UsageError(Exception):
+    """A problem the user must fix before anything can run (exit status 2)."""
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``close-async`` (all subcommands)."""
+    from .testing import add_fake_server_arguments
+
+    parser = argparse.ArgumentParser(
+        prog=_PROG,
+        description="Bulk-update Close call activities fast, through rate limits and faults.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    calls = commands.add_parser("calls", help="call activities")
+    calls_commands = calls.add_subparsers(dest="calls_command", metavar="ACTION", required=True)
+    update = calls_commands.add_parser(
+        "update",
+        help="update calls from a CSV or JSON Lines file",
+        description=(
+            "Update many calls from INPUT: one row a call, with 'id' and the fields to set "
+            "(note, note_html, outcome_id, status, duration, custom.<field_id>, ...). "
+            f"The API key is read from ${API_KEY_ENV} or --api-key-file."
+        ),
+    )
+    update.add_argument("input", metavar="INPUT", help="a .csv or .jsonl file, or - for stdin")
+    update.add_argument(
+        "--format", choices=("csv", "jsonl"), help="input format (default: from the extension)"
+    )
+    update.add_argument(
+        "--concurrency", type=_positive_int, default=32, help="updates in flight (default 32)"
+    )
+    update.add_argument(
+        "--rate",
+        type=_positive_float,
+        help="cap on requests per second (default: pace by what Close reports)",
+    )
+    update.add_argument(
+        "--journal",
+        metavar="PATH",
+        help="record landed updates here; a rerun with the same journal skips them",
+    )
+    update.add_argument(
+        "--failures",
+        metavar="OUT",
+        help="write failed and invalid rows here as JSON Lines (fix them and feed it back)",
+    )
+    update.add_argument("--dry-run", action="store_true", help="check every row; send nothing")
+    update.add_argument(
+        "--base-url", default=DEFAULT_BASE_URL, help=f"API base URL (default {DEFAULT_BASE_URL})"
+    )
+    update.add_argument(
+        "--api-key-file",
+        metavar="PATH",
+        help=f"read the API key from the first line of PATH (default: ${API_KEY_ENV})",
+    )
+    update.add_argument(
+        "--no-progress", action="store_true", help="no progress bar (plain progress lines)"
+    )
+    update.add_argument(
+        "--progress-interval",
+        type=_positive_float,
+        default=5.0,
+        help=argparse.SUPPRESS,  # seconds between plain progress lines
+    )
+
+    fake = commands.add_parser(
+        "fake-server",
+        help="run the bundled fake Close API on loopback (for trying things out)",
+        description=(
+            "Serve a fake Close call-activity API until Ctrl-C; prints its base URL. "
+            "Its API keys are test keys for the fake only (default: test_key)."
+        ),
+    )
+    add_fake_server_arguments(fake)
+    fake.add_argument(
+        "--drop-rate",
+        dest="drop_after_apply_rate",
+        type=float,
+        default=argparse.SUPPRESS,
+        help="same as --drop-after-apply-rate",
+    )
+    fake.set_defaults(port=8765)
+
+    demo = commands.add_parser(
+        "demo",
+        help="watch a bulk update run against an in-process fake Close (no account needed)",
+    )
+    demo.add_argument("--calls", type=_positive_int, default=2000, help="calls to update")
+    demo.add_argument("--concurrency", type=_positive_int, default=32, help="updates in flight")
+    demo.add_argument(
+        "--rate", type=_positive_int, default=100, help="the fake's limit, requests/s per key"
+    )
+    demo.add_argument("--seed", type=int, default=1, help="seed of the injected faults")
+    demo.add_argument("--no-progress", action="store_true", help="plain progress lines")
+    demo.add_argument(
+        "--progress-interval", type=_positive_float, default=5.0, help=argparse.SUPPRESS
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``close-async`` with ``argv`` (default ``sys.argv[1:]``); return the exit status."""
+    try:
+        return asyncio.run(amain(argv))
+    except KeyboardInterrupt:
+        # Only reached before the signal handlers are installed, or where they cannot be.
+        sys.stderr.write("interrupted\n")
+        return 130
+
+
+async def amain(
+    argv: Sequence[str] | None = None,
+    *,
+    stdout: TextIO | None = None,
+    stderr: TextIO | None = None,
+    environ: Mapping[str, str] | None = None,
+    handle_signals: bool = True,
+) -> int:
+    """``main`` for callers already in an event loop (tests): same arguments, same status."""
+    out = stdout if stdout is not None else sys.stdout
+    err = stderr if stderr is not None else sys.stderr
+    env = environ if environ is not None else os.environ
+    parser = build_parser()
+    try:
+        with _argparse_output(out, err):
+            args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    try:
+        if args.command == "calls":
+            return await _calls_update(args, out, err, env, handle_signals)
+        if args.command == "fake-server":
+            return await _fake_server(args, out, err, handle_signals)
+        from ._cli_demo import run_demo
+
+        display = _display(err, no_progress=args.no_progress, interval=args.progress_interval)
+        return await run_demo(
+            calls=args.calls,
+            concurrency=args.concurrency,
+            rate=args.rate,
+            seed=args.seed,
+            out=out,
+            display=display,
+            handle_signals=handle_signals,
+        )
+    except _UsageError as exc:
+        err.write(f"{_PROG}: error: {exc}\n")
+        return EXIT_USAGE
+
+
+@contextlib.contextmanager
+def _argparse_output(out: TextIO, err: TextIO) -> Iterator[None]:
+    # argparse writes --help and errors to sys.stdout/sys.stderr: point them at ours.
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        yield
+
+
+def _display(err: TextIO, *, no_progress: bool, interval: float) -> Display:
+    if not no_progress and err.isatty():
+        return RichDisplay(Console(file=err))
+    return PlainDisplay(err, interval=interval)
+
+
+def _read_api_key(args: argparse.Namespace, env: Mapping[str, str]) -> str:
+    if args.api_key_file:
+        try:
+            with open(args.api_key_file, encoding="utf-8") as stream:
+                key = stream.readline().strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "unreadable"
+            raise _UsageError(
+                f"cannot read --api-key-file {args.api_key_file!r}: {reason}"
+            ) from None
+        if not key:
+            raise _UsageError(f"--api-key-file {args.api_key_file!r}: the first line is empty")
+        return key
+    key = env.get(API_KEY_ENV, "").strip()
+    if not key:
+        raise _UsageError(
+            f"no API key: set {API_KEY_ENV}, or pass --api-key-file PATH "
+            "(a file whose first line is the key)"
+        )
+    return key
+
+
+async def _calls_update(
+    args: argparse.Namespace,
+    out: TextIO,
+    err: TextIO,
+    env: Mapping[str, str],
+    handle_signals: bool,
+) -> int:
+    try:
+        fmt = detect_format(args.input, args.format)
+    except InputError as exc:
+        raise _UsageError(str(exc)) from None
+
+    if args.dry_run:
+        return _dry_run(args, fmt, out, err)
+
+    api_key = _read_api_key(args, env)
+    try:
+        client = CloseClient(
+            api_key,
+            base_url=args.base_url,
+            rate_limiter=LocalRateLimiter(rate=args.rate) if args.rate else None,
+            max_connections=args.concurrency,
+        )
+    except (ConfigurationError, ValueError) as exc:
+        raise _UsageError(str(exc)) from None
+    del api_key
+
+    display = _display(err, no_progress=args.no_progress, interval=args.progress_interval)
+    settings = UpdateSettings(
+        concurrency=args.concurrency,
+        journal=args.journal,
+        failures=args.failures,
+        handle_signals=handle_signals,
+    )
+    try:
+        stream = open_input(args.input)
+    except InputError as exc:
+        await client.aclose()
+        raise _UsageError(str(exc)) from None
+    total = count_rows(args.input, fmt)
+    try:
+        async with client:
+            outcome = await run_updates(
+                client, read_rows(stream, fmt), fmt, settings, display, total=total
+            )
+    finally:
+        if stream is not sys.stdin.buffer:
+            stream.close()
+    print_summary(outcome.counts, out)
+    _explain_ending(outcome, settings, err)
+    return outcome.exit_code
+
+
+def _dry_run(args: argparse.Namespace, fmt: str, out: TextIO, err: TextIO) -> int:
+    try:
+        stream = open_input(args.input)
+    except InputError as exc:
+        raise _UsageError(str(exc)) from None
+    limiter = MessageLimiter(SilentDisplay(err))
+    failures = FailuresFile(args.failures)
+    try:
+        valid, invalid = validate_rows(
+            read_rows(stream, "csv" if fmt == "csv" else "jsonl"),
+            "csv" if fmt == "csv" else "jsonl",
+            limiter,
+            failures,
+        )
+    except InputError as exc:
+        raise _UsageError(str(exc)) from None
+    finally:
+        failures.close()
+        if stream is not sys.stdin.buffer:
+            stream.close()
+    if limiter.hidden:
+        err.write(f"... and {limiter.hidden:,} more invalid rows not shown\n")
+    out.write(
+        f"dry run: {valid + invalid:,} rows read: {valid:,} valid, {invalid:,} invalid; "
+        "nothing was sent\n"
+    )
+    if invalid and args.failures:
+        out.write(f"invalid rows written to {args.failures}\n")
+    return EXIT_FAILED if invalid else EXIT_OK
+
+
+def _explain_ending(outcome: UpdateOutcome, settings: UpdateSettings, err: TextIO) -> None:
+    counts = outcome.counts
+    if outcome.problems_hidden:
+        err.write(f"... and {outcome.problems_hidden:,} more problems not shown\n")
+    if (counts.failed or counts.invalid) and settings.failures:
+        err.write(
+            f"failed and invalid rows are in {settings.failures}: fix them and run it as input\n"
+        )
+    elif counts.failed or counts.invalid:
+        err.write("pass --failures FILE to keep the failed and invalid rows for a rerun\n")
+    if outcome.input_error is not None:
+        err.write(f"{_PROG}: error: the input could not be read: {outcome.input_error}\n")
+    if outcome.aborted is not None:
+        err.write(
+            f"{_PROG}: aborted: Close refused the credentials: {outcome.aborted.cause}\n"
+            "check the API key and its permissions; nothing more was sent\n"
+        )
+    if outcome.interrupted or outcome.aborted is not None:
+        left = (
+            f"{counts.not_sent:,} rows were not sent"
+            if counts.total is not None
+            else (
+                f"{counts.not_sent:,} rows in flight were not sent, and the rest of the input "
+                "was not read"
+            )
+        )
+        if settings.journal:
+            rerun = (
+                f"rerun the same command with --journal {settings.journal} to finish: "
+                "updates that landed are skipped"
+            )
+        else:
+            rerun = "rerun to finish (with no --journal every row is sent again; PUT is idempotent)"
+        err.write(f"{'interrupted' if outcome.interrupted else 'stopped'}: {left}; {rerun}\n")
+
+
+async def _fake_server(
+    args: argparse.Namespace, out: TextIO, err: TextIO, handle_signals: bool
+) -> int:
+    from .testing import fake_close_from_options, options_from_namespace
+
+    options = options_from_namespace(args)
+    seed_calls = int(options.pop("seed_calls") or 0)
+    try:
+        fake = fake_close_from_options(**options)
+    except ValueError as exc:
+        raise _UsageError(str(exc)) from None
+    ids = fake.seed_calls(seed_calls)
+    try:
+        await fake.start()
+    except OSError as exc:
+        raise _UsageError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}") from None
+    try:
+        # The first stdout line is the base URL: scripts that start us read it.
+        out.write(fake.base_url + "\n")
+        out.flush()
+        err.write(
+            f"fake Close listening; {len(ids):,} calls seeded. Point the CLI at it:\n"
+            f"  CLOSE_API_KEY=<a key given with --api-key; default test_key> "
+            f"{_PROG} calls update FILE --base-url {fake.base_url}\n"
+            "Ctrl-C stops it.\n"
+        )
+        err.flush()
+        stop = asyncio.Event()
+        if handle_signals:
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                with contextlib.suppress(ValueError, RuntimeError, NotImplementedError):
+                    loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+    finally:
+        await fake.stop()
+    return EXIT_OK

@@ -1,0 +1,364 @@
+"""The one path rows take to Close: read -> validate -> ``update_many`` -> progress -> summary.
+
+``close-async calls update`` and ``close-async demo`` both go through :func:`run_updates`, so
+the demo shows exactly what a real backfill does.
+
+The input is read in a helper thread, a chunk of rows at a time, so a slow pipe on stdin
+never blocks the event loop (in-flight requests keep going) and Ctrl-C is always heard.
+Rows are validated on the loop as ``update_many`` pulls them; a bad row is reported with
+its line number and never sent, and the good rows around it go on. Only the rows in
+flight are kept in memory (to write a failed one to the failures file).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import signal
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import attrs
+
+from ._bulk import BatchAbortedError, BulkRun, UpdateInterruptedError
+from ._cli_report import (
+    Counts,
+    Display,
+    FailuresFile,
+    MessageLimiter,
+    describe_failure,
+    failure_record,
+)
+from ._client import CloseClient
+from ._conversion import update_to_json
+from ._errors import InvalidRequestError
+from ._input import InputError, InputFormat, InputRow, parse_row, row_for_output
+from ._models import CallUpdate
+
+__all__ = [
+    "EXIT_ABORTED",
+    "EXIT_FAILED",
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "UpdateOutcome",
+    "UpdateSettings",
+    "run_updates",
+    "validate_rows",
+]
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+"""Some update failed, or some row was invalid."""
+EXIT_USAGE = 2
+"""Bad arguments, missing credentials, an unusable input file."""
+EXIT_ABORTED = 3
+"""Close refused the credentials (401/403) and the batch was aborted."""
+EXIT_INTERRUPTED = 130
+"""Stopped by SIGINT or SIGTERM."""
+
+_CHUNK = 256  # rows handed from the reader thread to the loop at a time
+_CHUNKS_AHEAD = 4  # bounds what the reader thread reads ahead
+
+
+@attrs.frozen
+class UpdateSettings:
+    """How :func:`run_updates` runs: ``concurrency`` updates in flight, an optional
+    ``journal`` (resume) and ``failures`` file, the grace period of a stop, and whether
+    SIGINT/SIGTERM are taken over (only possible in the main thread)."""
+
+    concurrency: int = 32
+    journal: str | None = None
+    failures: str | None = None
+    stop_timeout: float = 20.0
+    handle_signals: bool = True
+
+
+@attrs.define
+class UpdateOutcome:
+    """How a run ended: its counts, and whether it was interrupted or aborted."""
+
+    counts: Counts
+    interrupted: bool = False
+    aborted: BatchAbortedError | None = None
+    input_error: Exception | None = None
+    problems_hidden: int = 0
+
+    @property
+    def exit_code(self) -> int:
+        """130 interrupted, 3 aborted (credentials refused), 2 unusable input,
+        1 any failed update or invalid row, else 0."""
+        if self.interrupted:
+            return EXIT_INTERRUPTED
+        if self.aborted is not None:
+            return EXIT_ABORTED
+        if self.input_error is not None:
+            return EXIT_USAGE
+        if self.counts.failed or self.counts.invalid:
+            return EXIT_FAILED
+        return EXIT_OK
+
+
+class _ReaderGone(Exception):
+    """The loop no longer wants rows: the reader thread ends quietly."""
+
+
+async def rows_from_thread(rows: Iterator[InputRow]) -> AsyncIterator[InputRow]:
+    """Iterate ``rows`` in a daemon thread and yield them on the loop, read ahead a little.
+
+    A daemon thread, not the loop's executor: a read blocked on an idle stdin must not
+    keep the process alive after an interrupt.
+    """
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[list[InputRow] | BaseException | None] = asyncio.Queue(_CHUNKS_AHEAD)
+    gone = threading.Event()
+
+    def put(item: list[InputRow] | BaseException | None) -> None:
+        if gone.is_set():
+            raise _ReaderGone
+        try:
+            asyncio.run_coroutine_threadsafe(queue.put(item), loop).result()
+        except (RuntimeError, concurrent.futures.CancelledError):
+            raise _ReaderGone from None
+
+    def produce() -> None:
+        try:
+            batch: list[InputRow] = []
+            for row in rows:
+                batch.append(row)
+                if len(batch) >= _CHUNK:
+                    put(batch)
+                    batch = []
+            put(batch)
+            put(None)
+        except _ReaderGone:
+            return
+        except Exception as exc:  # handed to the loop, which raises it there
+            with contextlib.suppress(_ReaderGone):
+                put(exc)
+
+    threading.Thread(target=produce, name="close-async-input", daemon=True).start()
+    try:
+        while True:
+            item = await queue.get()
+            if item is None:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            for row in item:
+                yield row
+    finally:
+        gone.set()
+        # Free a reader blocked on a full queue so it sees ``gone`` and ends.
+        while not queue.empty():
+            queue.get_nowait()
+
+
+def _row_problem(row: InputRow, fmt: InputFormat) -> tuple[str, CallUpdate] | str:
+    if row.error is not None:
+        return row.error
+    try:
+        return parse_row(row, fmt)
+    except InvalidRequestError as exc:
+        return str(exc)
+
+
+class _Invalid:
+    """Reports invalid rows: a capped stderr line and a failures-file record each."""
+
+    def __init__(self, fmt: InputFormat, limiter: MessageLimiter, failures: FailuresFile) -> None:
+        self._fmt = fmt
+        self._limiter = limiter
+        self._failures = failures
+        self.count = 0
+
+    def report(self, row: InputRow, problem: str) -> None:
+        self.count += 1
+        self._limiter.report(f"line {row.line}: invalid row: {problem}")
+        self._failures.write(
+            failure_record(
+                line=row.line, row=row_for_output(row, self._fmt), error=problem, raw=row.raw
+            )
+        )
+
+
+def validate_rows(
+    rows: Iterator[InputRow], fmt: InputFormat, limiter: MessageLimiter, failures: FailuresFile
+) -> tuple[int, int]:
+    """Check every row without sending anything (``--dry-run``): ``(valid, invalid)``."""
+    invalid = _Invalid(fmt, limiter, failures)
+    valid = 0
+    for row in rows:
+        checked = _row_problem(row, fmt)
+        if isinstance(checked, str):
+            invalid.report(row, checked)
+        else:
+            valid += 1
+    return valid, invalid.count
+
+
+@attrs.define
+class _State:
+    started: float = attrs.field(factory=time.monotonic)
+    updated: int = 0
+    failed: int = 0
+    skipped: int = 0
+    not_sent: int = 0
+    stopping: bool = False
+
+
+async def run_updates(
+    client: CloseClient,
+    rows: Iterator[InputRow],
+    fmt: InputFormat,
+    settings: UpdateSettings,
+    display: Display,
+    *,
+    total: int | None = None,
+) -> UpdateOutcome:
+    """Send the updates of ``rows`` through ``client.calls.update_many`` and report.
+
+    Invalid rows are reported (stderr and failures file) and skipped; failed updates too.
+    Returns the outcome; the caller prints the summary. With ``handle_signals``, the first
+    SIGINT/SIGTERM stops gracefully (in-flight updates finish, the journal is flushed) and
+    a second one cancels what is left in flight.
+    """
+    limiter = MessageLimiter(display)
+    failures = FailuresFile(settings.failures)
+    invalid = _Invalid(fmt, limiter, failures)
+    state = _State()
+    # index (update_many's 0-based position) -> (line, row for the failures file)
+    pending: dict[int, tuple[int, dict[str, Any] | None]] = {}
+
+    reader = rows_from_thread(rows)
+
+    async def items() -> AsyncIterator[tuple[str, CallUpdate]]:
+        index = 0
+        async for row in reader:
+            checked = _row_problem(row, fmt)
+            if isinstance(checked, str):
+                invalid.report(row, checked)
+                continue
+            call_id, update = checked
+            output = row_for_output(row, fmt)
+            if fmt == "csv":
+                # Typed JSON, so the failures file is valid JSON Lines input as it stands.
+                output = {"id": call_id, **update_to_json(update)}
+            pending[index] = (row.line, output)
+            index += 1
+            yield call_id, update
+
+    run = client.calls.update_many(
+        items(),
+        concurrency=settings.concurrency,
+        journal=settings.journal,
+        stop_timeout=settings.stop_timeout,
+    )
+    assert isinstance(run, BulkRun)
+    outcome = UpdateOutcome(Counts(total=total))
+
+    def snapshot() -> Counts:
+        progress = run.progress
+        return Counts(
+            total=total,
+            updated=state.updated,
+            failed=state.failed,
+            skipped=state.skipped,
+            invalid=invalid.count,
+            not_sent=state.not_sent,
+            in_flight=progress.in_flight,
+            retries=progress.retries,
+            rate_limited=progress.rate_limited,
+            elapsed=time.monotonic() - state.started,
+        )
+
+    async def tick() -> None:
+        while True:
+            await asyncio.sleep(display.tick)
+            display.refresh(snapshot())
+
+    main_task = asyncio.current_task()
+    loop = asyncio.get_running_loop()
+
+    def on_signal(name: str) -> None:
+        if not state.stopping:
+            state.stopping = True
+            outcome.interrupted = True
+            run.stop()
+            display.message(
+                f"{name}: stopping; waiting up to {settings.stop_timeout:g} s for "
+                f"{run.progress.in_flight} updates in flight (again to abandon them)"
+            )
+        elif main_task is not None:
+            main_task.cancel()
+
+    signals = _install_signals(loop, on_signal) if settings.handle_signals else []
+    display.start(snapshot())
+    ticker = asyncio.create_task(tick(), name="close-async-progress")
+    try:
+        async with run:
+            try:
+                async for result in run:
+                    line, output = pending.pop(result.index, (0, None))
+                    if result.skipped:
+                        state.skipped += 1
+                    elif result.ok:
+                        state.updated += 1
+                    elif not result.attempted or isinstance(result.error, UpdateInterruptedError):
+                        state.not_sent += 1
+                    else:
+                        state.failed += 1
+                        error = result.error
+                        assert error is not None
+                        limiter.report(
+                            f"line {line}: {result.call_id}: failed: {describe_failure(error)}"
+                        )
+                        failures.write(
+                            failure_record(
+                                line=line, row=output, error=error, call_id=result.call_id
+                            )
+                        )
+                    display.refresh(snapshot())
+            except BatchAbortedError as exc:
+                outcome.aborted = exc
+            except asyncio.CancelledError:
+                if main_task is None or not state.stopping:
+                    raise
+                main_task.uncancel()
+            except (InputError, OSError) as exc:
+                # update_many re-raises what the input raised (an unreadable file).
+                outcome.input_error = exc
+    finally:
+        ticker.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await ticker
+        for sig in signals:
+            loop.remove_signal_handler(sig)
+        # The run has ended, so nothing is pulling: stop the reader thread now.
+        with contextlib.suppress(RuntimeError):
+            await reader.aclose()
+        failures.close()
+        counts = snapshot()
+        counts.in_flight = 0
+        if (outcome.interrupted or outcome.aborted) and total is not None:
+            # Rows never read are not sent either.
+            counts.not_sent += max(total - counts.done, 0)
+        outcome.counts = counts
+        outcome.problems_hidden = limiter.hidden
+        display.close(counts)
+    return outcome
+
+
+def _install_signals(loop: asyncio.AbstractEventLoop, handler: Any) -> list[signal.Signals]:
+    installed: list[signal.Signals] = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, handler, sig.name)
+        except (ValueError, RuntimeError, NotImplementedError):
+            # Not the main thread, or not POSIX: leave the default handling.
+            continue
+        installed.append(sig)
+    return installed
