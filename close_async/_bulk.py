@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
@@ -73,22 +74,31 @@ class UpdateInterruptedError(CloseError):
     applied. It is not in the journal, so a rerun sends it again (PUT is idempotent)."""
 
 
-@attrs.frozen
+@attrs.frozen(slots=False)
 class UpdateResult:
     """The outcome of one input item of ``update_many``.
 
     ``index`` is the item's 0-based position in the input. ``ok`` is true when the update
-    landed now (``call`` holds Close's answer) or already had (``skipped``, from the
-    journal). ``attempted`` is false when the batch stopped before sending the item.
+    landed now or already had (``skipped``, from the journal). ``attempted`` is false when
+    the batch stopped before sending the item. ``call`` is Close's answer for an update that
+    landed now (read on first access, so a backfill that never looks pays nothing for it).
     """
 
     index: int
     call_id: str
     ok: bool
-    call: Call | None = None
     error: CloseError | None = None
     skipped: bool = False
     attempted: bool = True
+    payload: Any = attrs.field(default=None, repr=False, eq=False)
+
+    @functools.cached_property
+    def call(self) -> Call | None:
+        """Close's answer as a :class:`Call`, or ``None`` when the update did not land now.
+
+        Raises :class:`DecodingError` if Close's answer was not a call.
+        """
+        return call_from_json(self.payload) if self.payload is not None else None
 
 
 @attrs.frozen
@@ -413,14 +423,9 @@ class BulkRun:
             with contextlib.suppress(KeyError):
                 if not _being_cancelled():
                     del self._in_flight[index]
-        # Journal first: the update has landed even if its answer cannot be read.
         if self._journal is not None and key is not None:
             self._journal.record(key, call_id)
-        try:
-            call = call_from_json(payload)
-        except CloseError as exc:
-            return UpdateResult(index, call_id, ok=True, error=exc)
-        return UpdateResult(index, call_id, ok=True, call=call)
+        return UpdateResult(index, call_id, ok=True, payload=payload)
 
 
 def _being_cancelled() -> bool:

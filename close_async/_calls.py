@@ -159,4 +159,3 @@ def _read_page(page: Any) -> tuple[list[Any], bool]:
     if not isinstance(page, Mapping) or not isinstance(page.get("data"), list):
         raise DecodingError("a list page from Close had no 'data' list")
     return page["data"], bool(page.get("has_more"))
-

@@ -71,6 +71,11 @@ class Counts:
         return self.updated + self.failed + self.skipped + self.invalid + self.not_sent
 
     @property
+    def processed(self) -> int:
+        """Rows dealt with: ``done`` less the rows not sent because the run stopped."""
+        return self.done - self.not_sent
+
+    @property
     def rate(self) -> float:
         """Updates landed per second."""
         return self.updated / self.elapsed if self.elapsed > 0 else 0.0
@@ -151,7 +156,7 @@ def progress_line(counts: Counts) -> str:
     """One line of progress: done of total, the outcomes, the rate and the ETA."""
     total = f"/{counts.total:,}" if counts.total is not None else ""
     parts = [
-        f"progress: {counts.done:,}{total} rows",
+        f"progress: {counts.processed:,}{total} rows",
         f"{counts.updated:,} updated",
         f"{counts.failed:,} failed",
     ]
@@ -161,8 +166,8 @@ def progress_line(counts: Counts) -> str:
         parts.append(f"{counts.invalid:,} invalid")
     parts.append(f"{counts.rate:.1f} updates/s")
     if counts.total is not None and counts.rate > 0:
-        left = max(counts.total - counts.done, 0)
-        throughput = (counts.done - counts.skipped - counts.invalid) / max(counts.elapsed, 1e-9)
+        left = max(counts.total - counts.processed, 0)
+        throughput = (counts.updated + counts.failed) / max(counts.elapsed, 1e-9)
         if throughput > 0:
             parts.append(f"ETA {format_duration(left / throughput)}")
     return ", ".join(parts)
@@ -217,7 +222,7 @@ class RichDisplay:
     def refresh(self, counts: Counts) -> None:
         """Move the bar."""
         if self._task is not None:
-            self._progress.update(self._task, completed=counts.done, **self._fields(counts))
+            self._progress.update(self._task, completed=counts.processed, **self._fields(counts))
 
     def message(self, text: str) -> None:
         """Print above the bar."""

@@ -18,7 +18,7 @@ import contextlib
 import signal
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 from typing import Any
 
 import attrs
@@ -106,7 +106,7 @@ class _ReaderGone(Exception):
     """The loop no longer wants rows: the reader thread ends quietly."""
 
 
-async def rows_from_thread(rows: Iterator[InputRow]) -> AsyncIterator[InputRow]:
+async def rows_from_thread(rows: Iterator[InputRow]) -> AsyncGenerator[InputRow, None]:
     """Iterate ``rows`` in a daemon thread and yield them on the loop, read ahead a little.
 
     A daemon thread, not the loop's executor: a read blocked on an idle stdin must not

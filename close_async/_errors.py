@@ -88,7 +88,7 @@ class ConnectError(TransportError):
     """No connection could be made, so nothing was sent (safe to retry any method)."""
 
 
-class TimeoutError(TransportError):  # noqa: A001 - mirrors httpx; distinct from builtins.TimeoutError
+class TimeoutError(TransportError):
     """Close did not answer in time. The request may have been applied."""
 
 

@@ -71,9 +71,7 @@ class _Group:
     throttles: int = 0
     lock: asyncio.Lock = attrs.field(factory=asyncio.Lock)
     probe_done: asyncio.Event = attrs.field(factory=asyncio.Event)
-    admitted: collections.deque[float] = attrs.field(
-        factory=lambda: collections.deque(maxlen=4096)
-    )
+    admitted: collections.deque[float] = attrs.field(factory=lambda: collections.deque(maxlen=4096))
 
     def window_length(self) -> float:
         if self.window:

@@ -143,6 +143,7 @@ class _CallRetries:
         self.reason: str | None = None
         self.next_wait = 0.0
         self.deadline_hit = False
+        self.last_error: BaseException | None = None
         self._backoff = tenacity.wait_random_exponential(
             multiplier=policy.wait_initial, max=policy.wait_max, exp_base=policy.wait_exp_base
         )
@@ -153,6 +154,7 @@ class _CallRetries:
 
     def stop(self, state: tenacity.RetryCallState) -> bool:
         error = state.outcome.exception() if state.outcome else None
+        self.last_error = error
         if isinstance(error, RateLimitError):
             self.throttles += 1
             if self.throttles > self.policy.rate_limit_attempts:
@@ -198,20 +200,22 @@ class _CallRetries:
         if self.on_retry is not None:
             self.on_retry(event)
 
-    def deadline_error(self, last: BaseException) -> DeadlineExceededError:
-        return DeadlineExceededError(
-            "the call's deadline ran out before it could succeed",
-            method=self.request.method,
-            path=self.request.path,
-            last_error=last,
-        )
-
 
 @attrs.frozen
 class _FaultState:
     """Just enough of a retry state for tenacity's backoff, numbered by faults only."""
 
     attempt_number: int
+
+
+def deadline_exceeded(request: Request, last: BaseException | None) -> DeadlineExceededError:
+    """The error for a call whose deadline ran out; ``last`` is what its last attempt met."""
+    return DeadlineExceededError(
+        "the call's deadline ran out before it could succeed",
+        method=request.method,
+        path=request.path,
+        last_error=last,
+    )
 
 
 def make_retrying(

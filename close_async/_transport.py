@@ -6,7 +6,6 @@ status, headers and body. aiohttp exceptions never leave this module.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Mapping
 
@@ -95,7 +94,7 @@ class AiohttpTransport:
             raise ConnectError(f"timed out connecting to Close: {exc}", **where) from exc
         except aiohttp.ClientConnectorError as exc:
             raise ConnectError(f"could not connect to Close: {exc.os_error}", **where) from exc
-        except (aiohttp.ServerTimeoutError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
             raise CloseTimeoutError("Close did not answer in time", **where) from exc
         except aiohttp.ServerDisconnectedError as exc:
             raise TransportError("Close closed the connection without answering", **where) from exc

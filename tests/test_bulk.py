@@ -33,6 +33,12 @@ async def collect(run: AsyncIterator[UpdateResult]) -> list[UpdateResult]:
     return [result async for result in run]
 
 
+async def drain_into(seen: list[UpdateResult], run: AsyncIterator[UpdateResult]) -> None:
+    """Consume ``run``, keeping what it yielded even when it ends with an error."""
+    async for result in run:
+        seen.append(result)
+
+
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeClose]:
     async with FakeClose(api_keys=(KEY,), forbidden_keys=("forbidden_key",)) as server:
@@ -46,8 +52,12 @@ def client_for(fake: FakeClose, key: str = KEY, **kwargs: object) -> CloseClient
 
 async def test_every_update_lands_despite_faults(fake: FakeClose) -> None:
     fake.faults = FakeFaults(
-        error_rate=0.05, reset_rate=0.03, drop_after_apply_rate=0.03, slow_rate=0.02,
-        slow_seconds=0.05, seed=7,
+        error_rate=0.05,
+        reset_rate=0.03,
+        drop_after_apply_rate=0.03,
+        slow_rate=0.02,
+        slow_seconds=0.05,
+        seed=7,
     )
     ids = fake.seed_calls(300)
     async with client_for(fake) as close:
@@ -59,7 +69,9 @@ async def test_every_update_lands_despite_faults(fake: FakeClose) -> None:
         assert fake.calls[call_id]["note"] == f"n-{i}"
         assert fake.calls[call_id]["outcome_id"] == f"outcome_{i % 7}"
     assert retried > 0  # the faults really happened, and were retried
-    assert fake.stats.drops > 0 and fake.stats.resets > 0 and fake.stats.injected_errors > 0
+    assert fake.stats.drops > 0
+    assert fake.stats.resets > 0
+    assert fake.stats.injected_errors > 0
 
 
 async def test_updates_land_under_the_servers_rate_limit(fake: FakeClose) -> None:
@@ -101,7 +113,8 @@ async def test_item_failures_are_results_and_the_batch_goes_on(fake: FakeClose) 
     assert ok == [True, False, False, False, False, False, True]
     assert isinstance(results[1].error, NotFoundError)
     assert isinstance(results[2].error, InvalidRequestError)
-    assert results[3].error is not None and getattr(results[3].error, "status", None) == 400
+    assert results[3].error is not None
+    assert getattr(results[3].error, "status", None) == 400
     assert isinstance(results[4].error, InvalidRequestError)
     assert isinstance(results[5].error, InvalidRequestError)
     assert fake.calls[ids[2]]["note"] == "d"
@@ -122,8 +135,7 @@ async def test_a_wrong_key_aborts_the_batch_and_says_what_was_not_attempted(
     seen: list[UpdateResult] = []
     async with client_for(fake, key="forbidden_key") as close:
         with pytest.raises(BatchAbortedError) as info:
-            async for result in close.calls.update_many(source(), concurrency=4):
-                seen.append(result)
+            await drain_into(seen, close.calls.update_many(source(), concurrency=4))
     assert info.value.cause.status == 403  # type: ignore[attr-defined]
     assert pulled < 50  # stopped pulling: the rest was never attempted
     assert all(not r.ok for r in seen)
@@ -193,7 +205,9 @@ async def test_stop_timeout_reports_unfinished_updates_as_interrupted(fake: Fake
     assert all(isinstance(r.error, UpdateInterruptedError) for r in results)
 
 
-async def test_cancelling_the_consumer_leaves_no_task_behind(fake: FakeClose, tmp_path: Path) -> None:
+async def test_cancelling_the_consumer_leaves_no_task_behind(
+    fake: FakeClose, tmp_path: Path
+) -> None:
     fake.faults = FakeFaults(latency=0.02)
     ids = fake.seed_calls(200)
     journal = tmp_path / "j"
@@ -258,6 +272,5 @@ async def test_a_failing_input_ends_the_batch_with_its_error(fake: FakeClose) ->
     async with client_for(fake) as close:
         seen: list[UpdateResult] = []
         with pytest.raises(ValueError, match="line 6"):
-            async for result in close.calls.update_many(source()):
-                seen.append(result)
+            await drain_into(seen, close.calls.update_many(source()))
     assert len(seen) == 5

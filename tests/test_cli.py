@@ -553,7 +553,7 @@ def test_sigkill_mid_run_then_rerun_applies_everything_once_or_so(tmp_path: Path
     env = {**os.environ, "CLOSE_API_KEY": "test_key", "PYTHONUNBUFFERED": "1"}
     server_argv = [sys.executable, "-m", "close_async", "fake-server", "--port", "0"]
     server_argv += ["--latency", "0.01", "--seed-calls", str(n), "--no-record"]
-    server = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+    server = subprocess.Popen(
         server_argv,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
@@ -571,7 +571,7 @@ def test_sigkill_mid_run_then_rerun_applies_everything_once_or_so(tmp_path: Path
         argv += ["--journal", str(tmp_path / "j"), "--base-url", base_url]
         argv += ["--concurrency", str(concurrency), "--no-progress"]
 
-        first = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+        first = subprocess.Popen(
             argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env
         )
         deadline = time.monotonic() + 60
@@ -584,9 +584,7 @@ def test_sigkill_mid_run_then_rerun_applies_everything_once_or_so(tmp_path: Path
         applied_before = _get_json(root + "_fake/stats")["applied_updates"]
         assert applied_before < n
 
-        second = subprocess.run(  # noqa: S603 - our own interpreter and module
-            argv, capture_output=True, text=True, env=env, timeout=120
-        )
+        second = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=120)
         assert second.returncode == 0, second.stderr
         skipped = summary_value(second.stdout, "skipped")
         assert applied_before - concurrency <= skipped <= applied_before

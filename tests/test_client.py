@@ -15,6 +15,7 @@ from aioresponses import aioresponses
 
 from close_async import (
     UNSET,
+    APIError,
     AuthenticationError,
     CallCreate,
     CallUpdate,
@@ -40,9 +41,7 @@ CALL_URL = f"{BASE}activity/call/{CALL_ID}/"
 @pytest.fixture
 async def client() -> AsyncIterator[CloseClient]:
     events: list[RetryEvent] = []
-    async with CloseClient(
-        API_KEY, retry=RetryPolicy.no_wait(), on_retry=events.append
-    ) as close:
+    async with CloseClient(API_KEY, retry=RetryPolicy.no_wait(), on_retry=events.append) as close:
         close.events = events  # type: ignore[attr-defined]
         yield close
 
@@ -91,9 +90,10 @@ async def test_key_is_read_from_the_environment(
     async with CloseClient() as close:
         await close.calls.get(CALL_ID)
     (request,) = sent(mocked, "GET")
-    assert request.kwargs["headers"]["Authorization"] == "Basic " + base64.b64encode(
-        b"env_key:"
-    ).decode()
+    assert (
+        request.kwargs["headers"]["Authorization"]
+        == "Basic " + base64.b64encode(b"env_key:").decode()
+    )
 
 
 def test_no_credentials_is_a_clear_error() -> None:
@@ -122,7 +122,13 @@ async def test_secret_never_in_repr_or_errors(mocked: aioresponses, client: Clos
     with pytest.raises(AuthenticationError) as info:
         await client.calls.update(CALL_ID, CallUpdate(note="x"))
     encoded = base64.b64encode(f"{API_KEY}:".encode()).decode()
-    texts = [repr(client), str(client), str(info.value), repr(info.value), repr(client._credentials)]
+    texts = [
+        repr(client),
+        str(client),
+        str(info.value),
+        repr(info.value),
+        repr(client._credentials),
+    ]
     for text in texts:
         assert API_KEY not in text
         assert encoded not in text
@@ -131,7 +137,9 @@ async def test_secret_never_in_repr_or_errors(mocked: aioresponses, client: Clos
     assert info.value.path == f"activity/call/{CALL_ID}/"
 
 
-@pytest.mark.parametrize("bad_id", ["", "acti_../x", "acti_x/..", "../lead_1", "acti_a?b", "acti_#", "lead_1"])
+@pytest.mark.parametrize(
+    "bad_id", ["", "acti_../x", "acti_x/..", "../lead_1", "acti_a?b", "acti_#", "lead_1"]
+)
 async def test_bad_call_ids_are_refused_before_sending(
     mocked: aioresponses, client: CloseClient, bad_id: str
 ) -> None:
@@ -141,9 +149,7 @@ async def test_bad_call_ids_are_refused_before_sending(
     assert mocked.requests == {}
 
 
-async def test_server_errors_are_retried_for_put(
-    mocked: aioresponses, client: CloseClient
-) -> None:
+async def test_server_errors_are_retried_for_put(mocked: aioresponses, client: CloseClient) -> None:
     mocked.put(CALL_URL, status=502, body="<html>Bad gateway</html>", content_type="text/html")
     mocked.put(CALL_URL, status=500, body="<html>oops</html>", content_type="text/html")
     mocked.put(CALL_URL, payload=call_payload(note="x"))
@@ -203,9 +209,9 @@ async def test_client_errors_are_never_retried(
 ) -> None:
     mocked.put(CALL_URL, status=status, payload={"error": "no", "field-errors": {"x": "bad"}})
     mocked.put(CALL_URL, payload=call_payload())
-    with pytest.raises(Exception) as info:
+    with pytest.raises(APIError) as info:
         await client.calls.update(CALL_ID, CallUpdate(note="x"))
-    assert getattr(info.value, "status", None) == status
+    assert info.value.status == status
     assert len(sent(mocked)) == 1
 
 
@@ -250,7 +256,9 @@ async def test_429_with_a_wait_past_the_cap_raises_with_the_wait(mocked: aioresp
 
 
 async def test_404_is_not_found(mocked: aioresponses, client: CloseClient) -> None:
-    mocked.get(CALL_URL, status=404, payload={"error": "Empty query: Call matching query does not exist."})
+    mocked.get(
+        CALL_URL, status=404, payload={"error": "Empty query: Call matching query does not exist."}
+    )
     with pytest.raises(NotFoundError, match="does not exist"):
         await client.calls.get(CALL_ID)
 
@@ -268,7 +276,9 @@ async def test_deadline_bounds_the_whole_call(mocked: aioresponses) -> None:
 
 async def test_list_follows_has_more(mocked: aioresponses, client: CloseClient) -> None:
     url = re.compile(r"^https://api\.close\.com/api/v1/activity/call/\?.*$")
-    mocked.get(url, payload={"data": [call_payload("acti_1"), call_payload("acti_2")], "has_more": True})
+    mocked.get(
+        url, payload={"data": [call_payload("acti_1"), call_payload("acti_2")], "has_more": True}
+    )
     mocked.get(url, payload={"data": [call_payload("acti_3")], "has_more": False})
     ids = [call.id async for call in client.calls.list(lead_id="lead_1", page_size=2)]
     assert ids == ["acti_1", "acti_2", "acti_3"]

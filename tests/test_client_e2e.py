@@ -39,9 +39,11 @@ async def test_the_five_endpoints(fake: FakeClose) -> None:
         created = await close.calls.create(
             CallCreate(lead_id="lead_abc", direction="outbound", duration=30, note="hi")
         )
-        assert created.direction == "outbound" and created.duration == 30
+        assert created.direction == "outbound"
+        assert created.duration == 30
         updated = await close.calls.update(created.id, CallUpdate(note=None, outcome_id="o_1"))
-        assert updated.note is None and updated.outcome_id == "o_1"
+        assert updated.note is None
+        assert updated.outcome_id == "o_1"
         fetched = await close.calls.get(created.id)
         assert fetched.outcome_id == "o_1"
         assert fetched.date_created.tzinfo is not None
@@ -123,9 +125,12 @@ async def test_every_429_style_is_waited_out(fake: FakeClose, style: str) -> Non
     async with CloseClient(
         KEY, base_url=fake.base_url, retry=RetryPolicy.no_wait(rate_limit_attempts=50)
     ) as close:
-        results = [r async for r in close.calls.update_many(
-            ((i, CallUpdate(note="x")) for i in ids), concurrency=16
-        )]
+        results = [
+            r
+            async for r in close.calls.update_many(
+                ((i, CallUpdate(note="x")) for i in ids), concurrency=16
+            )
+        ]
         stats = close.stats
     assert all(r.ok for r in results)
     assert all(fake.calls[i]["note"] == "x" for i in ids)

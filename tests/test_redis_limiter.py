@@ -58,7 +58,7 @@ class RedisServer:
 
     def start(self) -> None:
         assert REDIS_SERVER is not None
-        self.proc = subprocess.Popen(  # noqa: S603 - a fixed local binary and arguments
+        self.proc = subprocess.Popen(
             [
                 REDIS_SERVER,
                 "--port",
@@ -256,7 +256,7 @@ def test_separate_processes_share_one_rate(redis_server: RedisServer) -> None:
     env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
     args = [sys.executable, "-c", _CHILD, redis_server.url, name, str(rate), str(seconds)]
     children = [
-        subprocess.Popen(  # noqa: S603 - this interpreter running our own code
+        subprocess.Popen(
             args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env
         )
         for _ in range(processes)
@@ -742,7 +742,7 @@ def test_package_imports_without_redis_installed() -> None:
         print("ok")
         """
     )
-    result = subprocess.run(  # noqa: S603 - this interpreter running our own code
+    result = subprocess.run(
         [sys.executable, "-c", code],
         capture_output=True,
         text=True,

@@ -57,9 +57,10 @@ def test_retry_allow_list(method: str, error: BaseException, expected: str | Non
 def test_no_wait_policy_keeps_the_rules_but_not_the_waits() -> None:
     policy = RetryPolicy.no_wait(attempts=3)
     assert policy.attempts == 3
-    assert policy.wait_initial == 0 and policy.wait_max == 0
+    assert policy.wait_initial == 0
+    assert policy.wait_max == 0
 
 
 def test_policy_refuses_nonsense() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="attempts"):
         RetryPolicy(attempts=0)
