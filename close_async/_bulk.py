@@ -6,6 +6,9 @@ policy), and put one :class:`UpdateResult` per item on a bounded queue that the 
 ``async for`` drains. The bounded queue is the backpressure: a slow consumer stops the
 pulling, so memory does not grow with the input.
 
+Updates to the same call never overlap: they go one after another in input order, so
+the last one in the input is the one Close keeps.
+
 Failures of one item are results. A client-wide failure (401, 402, 403) makes going on
 pointless: pulling stops, in-flight items finish, and :class:`BatchAbortedError` is raised
 after their results. ``stop()`` (and cancelling the consumer) stops pulling, lets in-flight
@@ -176,6 +179,9 @@ class BulkRun:
         )
         self._pull_lock = asyncio.Lock()
         self._in_flight: dict[int, str] = {}
+        # Updates to one call go one at a time, in input order, so the last one wins: each
+        # waits for the one before it (a chain per call id, as long as the calls in flight).
+        self._last_for_call: dict[str, asyncio.Event] = {}
         self._supervisor: asyncio.Task[None] | None = None
         self._workers: list[asyncio.Task[None]] = []
         self._stop_timer: asyncio.TimerHandle | None = None
@@ -409,8 +415,12 @@ class BulkRun:
             key = Journal.key(call_id, body)
             if self._journal.contains(key):
                 return UpdateResult(index, call_id, ok=True, skipped=True)
+        previous = self._last_for_call.get(call_id)
+        done = self._last_for_call[call_id] = asyncio.Event()
         self._in_flight[index] = call_id
         try:
+            if previous is not None:
+                await previous.wait()
             payload = await self._client.request(request)
         except _FATAL as exc:
             if self._fatal is None:
@@ -420,6 +430,9 @@ class BulkRun:
         except CloseError as exc:
             return UpdateResult(index, call_id, ok=False, error=exc)
         finally:
+            done.set()
+            if self._last_for_call.get(call_id) is done:
+                del self._last_for_call[call_id]
             with contextlib.suppress(KeyError):
                 if not _being_cancelled():
                     del self._in_flight[index]

@@ -274,3 +274,14 @@ async def test_a_failing_input_ends_the_batch_with_its_error(fake: FakeClose) ->
         with pytest.raises(ValueError, match="line 6"):
             await drain_into(seen, close.calls.update_many(source()))
     assert len(seen) == 5
+
+
+async def test_updates_to_one_call_apply_in_input_order(fake: FakeClose) -> None:
+    fake.faults = FakeFaults(slow_rate=0.5, slow_seconds=0.03, seed=3)
+    ids = fake.seed_calls(3)
+    items = [(ids[i % 3], CallUpdate(note=f"v{i}")) for i in range(30)]
+    async with client_for(fake) as close:
+        results = await collect(close.calls.update_many(items, concurrency=16))
+    assert all(r.ok for r in results)
+    for k in range(3):
+        assert fake.calls[ids[k]]["note"] == f"v{27 + k}"

@@ -256,9 +256,7 @@ def test_separate_processes_share_one_rate(redis_server: RedisServer) -> None:
     env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
     args = [sys.executable, "-c", _CHILD, redis_server.url, name, str(rate), str(seconds)]
     children = [
-        subprocess.Popen(
-            args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env
-        )
+        subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
         for _ in range(processes)
     ]
     try:
