@@ -24,11 +24,11 @@ import logging
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
 from os import PathLike
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from ._closing import AsyncClosing
 from ._conversion import call_from_json, update_to_json
 from ._errors import (
     AuthenticationError,
@@ -50,7 +50,6 @@ __all__ = [
     "BulkRun",
     "UpdateInterruptedError",
     "UpdateResult",
-    "update_many",
 ]
 
 _log = logging.getLogger("close_async.bulk")
@@ -140,8 +139,14 @@ class _Done:
 _DONE = _Done()
 
 
-class BulkRun:
+class BulkRun(AsyncClosing):
     """A running ``update_many``: an async iterator of :class:`UpdateResult`.
+
+    Made by ``close.calls.update_many(items, ...)``: ``items`` is a sync or async iterable
+    of ``(call_id, CallUpdate)`` pulled lazily; ``concurrency`` updates are in flight at
+    once; ``journal`` names a SQLite file recording updates as they land (a rerun skips
+    them); ``ordered`` yields results in input order; ``on_progress`` gets a
+    :class:`BulkProgress` after each result; ``stop_timeout`` bounds ``stop()``.
 
     Use it in ``async with`` (or call ``aclose()``) so an early exit stops the workers::
 
@@ -276,17 +281,6 @@ class BulkRun:
             item = await self._results.get()
             if isinstance(item, _Done):
                 self._finished = True
-
-    async def __aenter__(self) -> BulkRun:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     # -- the consumer side --------------------------------------------------------------
 
@@ -453,33 +447,3 @@ async def _aiter(items: Iterable[Any] | AsyncIterable[Any]) -> AsyncIterator[Any
     else:
         for item in items:
             yield item
-
-
-def update_many(
-    client: CloseClient,
-    items: Iterable[tuple[str, CallUpdate]] | AsyncIterable[tuple[str, CallUpdate]],
-    *,
-    concurrency: int = 32,
-    journal: str | PathLike[str] | None = None,
-    ordered: bool = False,
-    on_progress: Callable[[BulkProgress], None] | None = None,
-    stop_timeout: float = 30.0,
-) -> BulkRun:
-    """Apply many call updates concurrently through ``client``; see :class:`BulkRun`.
-
-    - ``items``: a sync or async iterable of ``(call_id, CallUpdate)``, pulled lazily.
-    - ``concurrency``: updates in flight at once (match the client's ``max_connections``).
-    - ``journal``: a SQLite file recording updates as they land; a rerun skips them.
-    - ``ordered``: yield results in input order instead of completion order.
-    - ``on_progress``: called with a :class:`BulkProgress` after each result.
-    - ``stop_timeout``: how long ``stop()`` lets in-flight updates finish.
-    """
-    return BulkRun(
-        client,
-        items,
-        concurrency=concurrency,
-        journal=journal,
-        ordered=ordered,
-        on_progress=on_progress,
-        stop_timeout=stop_timeout,
-    )

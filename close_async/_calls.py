@@ -8,12 +8,12 @@ from os import PathLike
 from typing import TYPE_CHECKING, Any
 
 from . import _protocol
+from ._bulk import BulkProgress, BulkRun
 from ._conversion import call_from_json, create_to_json, update_to_json
 from ._errors import DecodingError, InvalidRequestError
 from ._models import Call, CallCreate, CallUpdate
 
 if TYPE_CHECKING:
-    from ._bulk import BulkProgress, BulkRun
     from ._client import CloseClient
 
 __all__ = ["CallsResource"]
@@ -142,9 +142,7 @@ class CallsResource:
                     if not result.ok:
                         print(result.call_id, result.error)
         """
-        from ._bulk import update_many
-
-        return update_many(
+        return BulkRun(
             self._client,
             items,
             concurrency=concurrency,

@@ -14,7 +14,6 @@ import asyncio
 import builtins
 import collections
 from collections.abc import Callable
-from types import TracebackType
 from typing import Any
 
 import aiohttp
@@ -22,6 +21,7 @@ import attrs
 
 from ._auth import Credentials, check_base_url
 from ._calls import CallsResource
+from ._closing import AsyncClosing
 from ._config import Timeout
 from ._errors import CloseError
 from ._limiter import RateFeedback, RateLimiter
@@ -60,7 +60,7 @@ class ClientStats:
         return sum(self.retries.values())
 
 
-class CloseClient:
+class CloseClient(AsyncClosing):
     """An asyncio client for Close's API. Share one per application.
 
     Credentials: ``api_key`` (HTTP Basic), or ``oauth_token`` (Bearer); with neither, the
@@ -125,17 +125,6 @@ class CloseClient:
     def rate_limiter(self) -> RateLimiter:
         """The limiter pacing this client's requests."""
         return self._limiter
-
-    async def __aenter__(self) -> CloseClient:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     async def aclose(self) -> None:
         """Close the connection pool (and the limiter). Safe to call twice."""
