@@ -18,6 +18,7 @@ from close_async import (
     DeadlineExceededError,
     LocalRateLimiter,
     NotFoundError,
+    RedisRateLimiter,
     RetryPolicy,
     ValidationError,
 )
@@ -136,3 +137,18 @@ async def test_every_429_style_is_waited_out(fake: FakeClose, style: str) -> Non
     assert all(fake.calls[i]["note"] == "x" for i in ids)
     # Close is told once, the whole group waits: far from one 429 per request.
     assert stats.rate_limited < 15
+
+
+async def test_updates_still_land_when_redis_is_down(
+    fake: FakeClose, caplog: pytest.LogCaptureFixture
+) -> None:
+    ids = fake.seed_calls(20)
+    # Port 1 on loopback: nothing listens, the connection is refused at once.
+    limiter = RedisRateLimiter("redis://127.0.0.1:1/0", rate=200, api_key=KEY)
+    async with CloseClient(KEY, base_url=fake.base_url, rate_limiter=limiter) as close:
+        results = [r async for r in close.calls.update_many((i, CallUpdate(note="r")) for i in ids)]
+    assert all(r.ok for r in results)
+    assert all(fake.calls[i]["note"] == "r" for i in ids)
+    warnings = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1  # one warning per outage, not one per request
+    assert KEY not in warnings[0].getMessage()
