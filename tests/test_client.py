@@ -300,3 +300,14 @@ async def test_retries_are_logged_at_debug(
 
 def test_unset_is_the_default_for_update_fields() -> None:
     assert CallUpdate().note is UNSET
+
+
+async def test_redirects_are_not_followed_so_credentials_stay_home(
+    mocked: aioresponses, client: CloseClient
+) -> None:
+    mocked.get(CALL_URL, status=302, headers={"Location": "https://evil.example/steal"}, body="")
+    mocked.get("https://evil.example/steal", payload=call_payload())
+    with pytest.raises(APIError) as info:
+        await client.calls.get(CALL_ID)
+    assert info.value.status == 302
+    assert sent(mocked, "GET", "https://evil.example/steal") == []

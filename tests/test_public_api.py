@@ -62,10 +62,10 @@ def test_import_does_not_need_redis() -> None:
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
 
 
-def test_typed_usage_example_passes_mypy_strict() -> None:
+def test_typed_usage_and_examples_pass_mypy_strict() -> None:
     # A small user program, checked the way users' CI would check it.
     result = subprocess.run(
-        [sys.executable, "-m", "mypy", "--strict", str(ROOT / "tests" / "typed_usage.py")],
+        [sys.executable, "-m", "mypy", "--strict", "tests/typed_usage.py", "examples"],
         capture_output=True,
         text=True,
         cwd=ROOT,

@@ -1,0 +1,62 @@
+"""The examples in examples/ work against the fake Close."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from close_async.testing import FakeClose
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def load(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+async def test_web_app_example_records_an_outcome(monkeypatch: pytest.MonkeyPatch) -> None:
+    app_module = load("aiohttp_app")
+    async with FakeClose() as fake:
+        (call_id,) = fake.seed_calls(1)
+        monkeypatch.setenv("CLOSE_API_KEY", "test_key")
+        monkeypatch.setenv("CLOSE_BASE_URL", fake.base_url)
+        async with TestClient(TestServer(app_module.make_app())) as http:
+            ok = await http.post(f"/calls/{call_id}/outcome", json={"outcome_id": "outcome_9"})
+            assert ok.status == 200
+            assert (await ok.json())["outcome_id"] == "outcome_9"
+            bad = await http.post("/calls/../outcome", json={"outcome_id": "x"})
+            assert bad.status in (400, 404)
+            missing = await http.post("/calls/acti_nope1/outcome", json={"outcome_id": "x"})
+            assert missing.status == 404
+        assert fake.calls[call_id]["outcome_id"] == "outcome_9"
+
+
+async def test_redis_worker_example_applies_events_even_without_redis() -> None:
+    worker = load("redis_worker")
+    async with FakeClose() as fake:
+        ids = fake.seed_calls(5)
+        events: asyncio.Queue[tuple[str, str] | None] = asyncio.Queue()
+        for call_id in ids:
+            events.put_nowait((call_id, "from the worker"))
+        events.put_nowait(None)
+        landed = await worker.run_worker(
+            events,
+            api_key="test_key",
+            redis_url="redis://127.0.0.1:1/0",  # down: the local fallback paces
+            base_url=fake.base_url,
+            rate=100,
+        )
+    assert landed == 5
+    assert all(fake.calls[i]["note"] == "from the worker" for i in ids)
