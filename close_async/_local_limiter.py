@@ -66,6 +66,9 @@ class _Group:
     window_end: float = 0.0
     adaptive_rate: float | None = None  # learned from 429s when Close reports no limit
     live_counts: bool = False  # answers carry remaining/reset: budget can be tracked
+    whole_second_resets: bool = True  # every reset seen so far was a whole number
+    last_remaining: float | None = None
+    window_began: float | None = None  # when Close's count last went back up
     probe_outstanding: bool = False
     learned: bool = False
     throttles: int = 0
@@ -221,11 +224,28 @@ class LocalRateLimiter:
         if info.reset is None or info.remaining is None:
             return
         g.longest_reset = max(g.longest_reset, info.reset)
+        if info.reset != int(info.reset):
+            g.whole_second_resets = False
         end = now + info.reset
+        same_window_slack = 0.1 * g.window_length()
+        # Close's count went back up by more than answers overtaking each other explain
+        # (they differ by at most what was in flight together), and the window it speaks
+        # of is not one already over: a new window began before this answer.
+        new_window = (
+            g.last_remaining is not None
+            and info.remaining > g.last_remaining + g.inflight + 1
+            and end >= g.window_end - same_window_slack
+        )
+        if new_window:
+            g.window_began = now
+        g.last_remaining = info.remaining
+        if g.whole_second_resets and g.window_began is not None:
+            # Whole-second resets are rounded up, by up to a second: the start of the
+            # window we saw, plus its length, is the sharper end.
+            end = min(end, max(now, g.window_began + g.window_length()))
         # Close counted this request but not the ones still in flight.
         estimate = info.remaining - g.inflight
-        same_window_slack = 0.1 * g.window_length()
-        if g.available is None or end > g.window_end + same_window_slack:
+        if g.available is None or new_window or end > g.window_end + same_window_slack:
             g.window_end = end
             g.available = estimate
         elif end >= g.window_end - same_window_slack:

@@ -179,3 +179,30 @@ async def test_an_answer_from_an_older_window_does_not_refill_the_budget() -> No
 def test_rate_must_be_positive() -> None:
     with pytest.raises(ValueError, match="rate"):
         LocalRateLimiter(0)
+
+
+async def test_whole_second_resets_are_sharpened_by_the_window_start_seen() -> None:
+    clock = FakeClock()
+    limiter = make(clock)
+    await send(limiter, ok(limit=40, remaining=39, reset=1))
+    clock.now = 100.5
+    await send(limiter, ok(limit=40, remaining=10, reset=1))
+    clock.now = 101.05  # Close's count is back up: a window began just before this answer
+    await send(limiter, ok(limit=40, remaining=39, reset=1))
+    clock.now = 101.5  # spent; "reset=1" is rounded up from about 0.55
+    await send(limiter, ok(limit=40, remaining=0, reset=1))
+    await limiter.acquire(GROUP)
+    assert clock.now == pytest.approx(102.05)  # not 102.5
+
+
+async def test_answers_overtaking_each_other_are_not_a_new_window() -> None:
+    clock = FakeClock()
+    limiter = make(clock)
+    await send(limiter, ok(limit=40, remaining=40, reset=1.0))
+    for _ in range(3):
+        await limiter.acquire(GROUP)
+    # Three in flight; the last sent is answered first, then the first one.
+    await limiter.release(GROUP, ok(limit=40, remaining=0, reset=1.0 - 0.01))
+    await limiter.release(GROUP, ok(limit=40, remaining=2, reset=1.0 - 0.01))
+    await limiter.acquire(GROUP)
+    assert clock.now >= 101.0 - 1e-9  # still spent until the window's end

@@ -1,0 +1,138 @@
+"""The benchmark runner on a tiny workload: it runs, reports every client, loses nothing.
+
+``python -m benchmarks --smoke`` runs 50 updates per client in two scenarios (no limit, and
+faults) against a fake Close process on loopback. closeio and matplotlib are optional: the
+official client and the plot are skipped when they are not installed. No timing is asserted.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from benchmarks._client_run import _reset_seconds
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+RUN_KEYS = {
+    "label",
+    "client",
+    "count",
+    "landed",
+    "lost",
+    "reported_failed",
+    "silent_lost",
+    "not_attempted",
+    "wall_s",
+    "cpu_s",
+    "peak_rss_mb",
+    "requests",
+    "responses",
+    "rate_limited",
+    "updates_per_s",
+    "cpu_ms_per_update",
+    "requests_per_landed",
+    "share_429",
+}
+HAS_CLOSEIO = importlib.util.find_spec("closeio_api") is not None
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], str]:
+    out = tmp_path_factory.mktemp("bench")
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks",
+            "--smoke",
+            "--no-plot",
+            "--out",
+            str(out),
+            "--json",
+            str(out / "results.json"),
+        ],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads((out / "results.json").read_text()), (out / "RESULTS.md").read_text()
+
+
+def _runs(results: dict[str, Any], scenario: str) -> dict[str, dict[str, Any]]:
+    (found,) = [s for s in results["scenarios"] if s["name"] == scenario]
+    return {run["label"]: run for run in found["runs"]}
+
+
+def test_smoke_reports_every_client_in_each_scenario(smoke: tuple[dict[str, Any], str]) -> None:
+    results, _ = smoke
+    assert [s["name"] for s in results["scenarios"]] == ["no-limit", "faults"]
+    expected = {"close-async", "bare"} | ({"official"} if HAS_CLOSEIO else set())
+    for scenario in ("no-limit", "faults"):
+        runs = _runs(results, scenario)
+        assert set(runs) == expected
+        for run in runs.values():
+            assert set(run) >= RUN_KEYS
+            assert run["error"] is None
+            assert run["count"] == 50
+            assert run["requests"] >= run["landed"] > 0
+            assert run["peak_rss_mb"] > 0
+
+
+@pytest.mark.parametrize("scenario", ["no-limit", "faults"])
+def test_smoke_close_async_loses_no_update(
+    smoke: tuple[dict[str, Any], str], scenario: str
+) -> None:
+    results, _ = smoke
+    ours = _runs(results, scenario)["close-async"]
+    assert ours["landed"] == ours["count"] == 50
+    assert ours["lost"] == ours["reported_failed"] == ours["silent_lost"] == 0
+    assert ours["not_attempted"] == 0
+
+
+def test_smoke_counts_requests_on_the_server(smoke: tuple[dict[str, Any], str]) -> None:
+    # Without faults or limits every update is exactly one request the fake received.
+    results, _ = smoke
+    for run in _runs(results, "no-limit").values():
+        assert run["requests"] == run["responses"] == 50
+        assert run["rate_limited"] == 0
+
+
+def test_smoke_results_markdown_has_bars_tables_and_machine(
+    smoke: tuple[dict[str, Any], str],
+) -> None:
+    _, markdown = smoke
+    assert markdown.startswith("# Benchmark results")
+    for heading in ("## The bars", "## no-limit", "## faults"):
+        assert heading in markdown
+    assert "| client | updates | landed | updates/s |" in markdown
+    assert "python -m benchmarks --smoke" in markdown
+    assert "- CPU: " in markdown
+    assert "- Python " in markdown
+    # Bars whose scenarios did not run say so instead of passing.
+    assert "| not measured |" in markdown
+
+
+@pytest.mark.parametrize(
+    ("headers", "seconds"),
+    [
+        ({"ratelimit": "limit=40, remaining=0, reset=0.53"}, 0.53),
+        ({"ratelimit": "limit=40; remaining=0; reset=2"}, 2.0),
+        ({"retry-after": "3"}, 3.0),
+        ({"x-rate-limit-reset": "0.595956"}, 0.595956),
+        ({"ratelimit": "garbage", "retry-after": "4"}, 4.0),
+        ({}, 1.0),
+    ],
+)
+def test_bare_loop_sleeps_the_reset_the_headers_give(
+    headers: dict[str, str], seconds: float
+) -> None:
+    assert _reset_seconds(headers) == pytest.approx(seconds)
