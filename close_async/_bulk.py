@@ -18,7 +18,6 @@ updates finish within ``stop_timeout``, then reports the rest as interrupted.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import logging
 import time
@@ -412,32 +411,35 @@ class BulkRun(AsyncClosing):
         previous = self._last_for_call.get(call_id)
         done = self._last_for_call[call_id] = asyncio.Event()
         self._in_flight[index] = call_id
+        result: UpdateResult
         try:
             if previous is not None:
                 await previous.wait()
             payload = await self._client.request(request)
+        except asyncio.CancelledError:
+            # Cancelled by stop()'s timer: the item stays in _in_flight, and the supervisor
+            # reports it as interrupted.
+            self._call_done(call_id, done)
+            raise
         except _FATAL as exc:
             if self._fatal is None:
                 self._fatal = exc
                 self._pulling = False
-            return UpdateResult(index, call_id, ok=False, error=exc)
+            result = UpdateResult(index, call_id, ok=False, error=exc)
         except CloseError as exc:
-            return UpdateResult(index, call_id, ok=False, error=exc)
-        finally:
-            done.set()
-            if self._last_for_call.get(call_id) is done:
-                del self._last_for_call[call_id]
-            with contextlib.suppress(KeyError):
-                if not _being_cancelled():
-                    del self._in_flight[index]
-        if self._journal is not None and key is not None:
-            self._journal.record(key, call_id)
-        return UpdateResult(index, call_id, ok=True, payload=payload)
+            result = UpdateResult(index, call_id, ok=False, error=exc)
+        else:
+            if self._journal is not None and key is not None:
+                self._journal.record(key, call_id)
+            result = UpdateResult(index, call_id, ok=True, payload=payload)
+        self._call_done(call_id, done)
+        del self._in_flight[index]
+        return result
 
-
-def _being_cancelled() -> bool:
-    task = asyncio.current_task()
-    return task is not None and task.cancelling() > 0
+    def _call_done(self, call_id: str, done: asyncio.Event) -> None:
+        done.set()  # the next update of this call may go
+        if self._last_for_call.get(call_id) is done:
+            del self._last_for_call[call_id]
 
 
 async def _aiter(items: Iterable[Any] | AsyncIterable[Any]) -> AsyncIterator[Any]:

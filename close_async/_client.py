@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import builtins
 import collections
+import contextlib
 from collections.abc import Callable
 from typing import Any
 
@@ -34,6 +35,7 @@ __all__ = ["DEFAULT_BASE_URL", "ClientStats", "CloseClient"]
 
 DEFAULT_BASE_URL = "https://api.close.com/api/v1/"
 _USER_AGENT = "close-async/0.1"
+_NO_DEADLINE = contextlib.nullcontext()
 
 
 @attrs.define
@@ -105,6 +107,13 @@ class CloseClient(AsyncClosing):
             max_connections=max_connections,
             session=session,
         )
+        # Built once; held only here, and never shown (the client's repr leaves it out).
+        self._headers = {
+            "Authorization": self._credentials.authorization(),
+            "Accept": "application/json",
+            "Content-Type": "application/json",
+            "User-Agent": _USER_AGENT,
+        }
         self.stats = ClientStats()
         self.calls = CallsResource(self)
 
@@ -143,7 +152,7 @@ class CloseClient(AsyncClosing):
         deadline_at = loop.time() + deadline if deadline is not None else None
         book = None
         try:
-            async with asyncio.timeout_at(deadline_at):
+            async with asyncio.timeout_at(deadline_at) if deadline_at else _NO_DEADLINE:
                 try:
                     # Most calls succeed at once: tenacity's loop (about 50 µs to set up) is
                     # only built after an attempt failed with something worth retrying.
@@ -188,15 +197,7 @@ class CloseClient(AsyncClosing):
         feedback: RateFeedback | None = None
         try:
             self.stats.requests += 1
-            raw = await self._transport.send(
-                request,
-                {
-                    "Authorization": self._credentials.authorization(),
-                    "Accept": "application/json",
-                    "Content-Type": "application/json",
-                    "User-Agent": _USER_AGENT,
-                },
-            )
+            raw = await self._transport.send(request, self._headers)
             feedback = feedback_from_response(raw.status, raw.headers, raw.body)
         except CloseError:
             self.stats.transport_errors += 1

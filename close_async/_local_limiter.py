@@ -150,6 +150,13 @@ class LocalRateLimiter:
     async def acquire(self, group: str) -> None:
         """Wait until one request to ``group`` may be sent."""
         g = self._group(group)
+        if not g.lock.locked() and not g.probe_outstanding:
+            # Nobody is queued: when the slot is free now, take it without the lock (the
+            # common case of an unthrottled client, on every request).
+            now = self._clock()
+            if self._ready_at(g, now) <= now:
+                self._take(g, now)
+                return
         # One waiter at the head at a time, in arrival order: it sleeps until its slot
         # while the others queue behind the lock (FIFO), so a pause ends in a paced line.
         async with g.lock:

@@ -77,6 +77,11 @@ def _upper(method: str) -> str:
     return method.upper()
 
 
+def _group_of(method: str, path: str) -> str:
+    segments = [s for s in path.split("/") if s and not _is_id_segment(s)]
+    return f"{method} {'/'.join(segments)}"
+
+
 @attrs.frozen
 class Request:
     """One HTTP request to Close, as a value.
@@ -84,22 +89,22 @@ class Request:
     ``path`` is relative to the API base (``"activity/call/acti_x/"``); ``params`` the query
     string pairs in order; ``json`` the body (a dict) or ``None`` for no body. ``method``
     is stored upper-case.
+
+    ``group`` is the endpoint group for rate limiting: method and resource, ids left out.
+    ``PUT activity/call/acti_x/`` and ``GET activity/call/`` give ``"PUT activity/call"``
+    and ``"GET activity/call"``: Close limits per group, and every call id shares one.
+    (Worked out once, when the request is built, unless the builder already knows it.)
     """
 
     method: str = attrs.field(converter=_upper)
     path: str
     params: tuple[tuple[str, str], ...] = ()
     json: Any = None
+    group: str = attrs.field(kw_only=True, eq=False, repr=False)
 
-    @property
-    def group(self) -> str:
-        """The endpoint group for rate limiting: method and resource, ids left out.
-
-        ``PUT activity/call/acti_x/`` and ``GET activity/call/`` give ``"PUT activity/call"``
-        and ``"GET activity/call"``: Close limits per group, and every call id shares one.
-        """
-        segments = [s for s in self.path.split("/") if s and not _is_id_segment(s)]
-        return f"{self.method} {'/'.join(segments)}"
+    @group.default
+    def _group_default(self) -> str:
+        return _group_of(self.method, self.path)
 
     @property
     def idempotent(self) -> bool:
@@ -158,12 +163,20 @@ def list_calls(params: Mapping[str, Any]) -> Request:
         for key, value in params.items()
         if value is not None
     )
-    return Request("GET", CALLS_PATH, params=pairs)
+    return Request("GET", CALLS_PATH, params=pairs, group=_CALLS_GROUPS["GET"])
+
+
+def _calls_group(method: str) -> str:
+    return f"{method} {CALLS_PATH.rstrip('/')}"
+
+
+# Every call endpoint's group, known in advance: the builders below run once per update.
+_CALLS_GROUPS = {m: _calls_group(m) for m in ("GET", "POST", "PUT", "DELETE")}
 
 
 def get_call(call_id: str) -> Request:
     """``GET activity/call/{id}/``. Raises :class:`InvalidRequestError` for a bad id."""
-    return Request("GET", f"{CALLS_PATH}{validate_call_id(call_id)}/")
+    return Request("GET", f"{CALLS_PATH}{validate_call_id(call_id)}/", group=_CALLS_GROUPS["GET"])
 
 
 def _json_body(body: Mapping[str, Any]) -> dict[str, Any]:
@@ -177,17 +190,24 @@ def update_call(call_id: str, body: Mapping[str, Any]) -> Request:
 
     Raises :class:`InvalidRequestError` for a bad id or a body that is not a mapping.
     """
-    return Request("PUT", f"{CALLS_PATH}{validate_call_id(call_id)}/", json=_json_body(body))
+    return Request(
+        "PUT",
+        f"{CALLS_PATH}{validate_call_id(call_id)}/",
+        json=_json_body(body),
+        group=_CALLS_GROUPS["PUT"],
+    )
 
 
 def create_call(body: Mapping[str, Any]) -> Request:
     """``POST activity/call/``: log an external call. Not idempotent."""
-    return Request("POST", CALLS_PATH, json=_json_body(body))
+    return Request("POST", CALLS_PATH, json=_json_body(body), group=_CALLS_GROUPS["POST"])
 
 
 def delete_call(call_id: str) -> Request:
     """``DELETE activity/call/{id}/``. Raises :class:`InvalidRequestError` for a bad id."""
-    return Request("DELETE", f"{CALLS_PATH}{validate_call_id(call_id)}/")
+    return Request(
+        "DELETE", f"{CALLS_PATH}{validate_call_id(call_id)}/", group=_CALLS_GROUPS["DELETE"]
+    )
 
 
 # --- authentication -------------------------------------------------------------------

@@ -146,6 +146,8 @@ class RateLimitInfo:
             found = _lookup(headers)
         except Exception:  # a broken mapping must not break the response it came with
             return None
+        if not found:
+            return None
         return _parse_ratelimit(found.get(_RATELIMIT)) or _parse_legacy(found)
 
     @classmethod

@@ -122,7 +122,7 @@ async def test_shared_client_serves_many_concurrent_tasks(fake: FakeClose) -> No
 @pytest.mark.parametrize("style", RATE_LIMIT_STYLES)
 async def test_every_429_style_is_waited_out(fake: FakeClose, style: str) -> None:
     fake.rate_limit = FakeRateLimit(rate=20, window=0.25, style=style)
-    ids = fake.seed_calls(60)
+    ids = fake.seed_calls(120)
     async with CloseClient(
         KEY, base_url=fake.base_url, retry=RetryPolicy.no_wait(rate_limit_attempts=50)
     ) as close:
@@ -135,8 +135,10 @@ async def test_every_429_style_is_waited_out(fake: FakeClose, style: str) -> Non
         stats = close.stats
     assert all(r.ok for r in results)
     assert all(fake.calls[i]["note"] == "x" for i in ids)
-    # Close is told once, the whole group waits: far from one 429 per request.
-    assert stats.rate_limited < 15
+    # At most one burst of the requests in flight when Close first refuses (here 16; none
+    # when Close's headers said the budget was spent), then the group is paced: far from
+    # the 40% of answers a client that only reacts to 429s collects.
+    assert stats.rate_limited <= 16 + 4
 
 
 async def test_updates_still_land_when_redis_is_down(

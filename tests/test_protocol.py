@@ -530,3 +530,17 @@ def test_feedback_on_a_429_uses_headers_then_body(
     feedback = feedback_from_response(429, proxy, body)
     assert feedback == expected
     assert feedback.throttled
+
+
+@pytest.mark.parametrize(
+    "request_",
+    [
+        get_call("acti_abc123"),
+        update_call("acti_abc123", {}),
+        delete_call("acti_abc123"),
+        create_call({}),
+        list_calls({}),
+    ],
+)
+def test_builders_know_the_group_the_path_gives(request_: Request) -> None:
+    assert request_.group == Request(request_.method, request_.path).group
