@@ -21,7 +21,7 @@ import asyncio
 import functools
 import logging
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator
 from os import PathLike
 from typing import TYPE_CHECKING, Any
 
@@ -168,7 +168,12 @@ class BulkRun(AsyncClosing):
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
         self._client = client
-        self._source = _aiter(items)
+        self._sync_source: Iterator[Any] | None = None
+        self._async_source: AsyncIterator[Any] | None = None
+        if isinstance(items, AsyncIterable):
+            self._async_source = aiter(items)
+        else:
+            self._sync_source = iter(items)
         self._concurrency = concurrency
         self._journal = Journal(journal) if journal is not None else None
         self._ordered = ordered
@@ -353,22 +358,40 @@ class BulkRun(AsyncClosing):
             await self._emit(result)
 
     async def _pull(self) -> tuple[int, Any] | None:
+        if not self._pulling:
+            return None
+        if self._sync_source is not None:
+            # next() never awaits, so workers cannot interleave here: no lock needed.
+            try:
+                return self._numbered(next(self._sync_source))
+            except StopIteration:
+                self._pulling = False
+                return None
+            except Exception as exc:
+                self._input_failed(exc)
+                return None
+        assert self._async_source is not None
         async with self._pull_lock:
             if not self._pulling:
                 return None
             try:
-                item = await anext(self._source)
+                return self._numbered(await anext(self._async_source))
             except StopAsyncIteration:
                 self._pulling = False
                 return None
             except Exception as exc:
-                _log.error("update_many input failed after %d items: %r", self._pulled, exc)
-                self._input_error = exc
-                self._pulling = False
+                self._input_failed(exc)
                 return None
-            index = self._pulled
-            self._pulled += 1
-            return index, item
+
+    def _numbered(self, item: Any) -> tuple[int, Any]:
+        index = self._pulled
+        self._pulled += 1
+        return index, item
+
+    def _input_failed(self, exc: Exception) -> None:
+        _log.error("update_many input failed after %d items: %r", self._pulled, exc)
+        self._input_error = exc
+        self._pulling = False
 
     async def _emit(self, result: UpdateResult) -> None:
         if result.skipped:
@@ -440,12 +463,3 @@ class BulkRun(AsyncClosing):
         done.set()  # the next update of this call may go
         if self._last_for_call.get(call_id) is done:
             del self._last_for_call[call_id]
-
-
-async def _aiter(items: Iterable[Any] | AsyncIterable[Any]) -> AsyncIterator[Any]:
-    if isinstance(items, AsyncIterable):
-        async for item in items:
-            yield item
-    else:
-        for item in items:
-            yield item

@@ -1,0 +1,177 @@
+"""The benchmark scenarios: the fake server's options and the client runs of each.
+
+Three sizes: the full run (about 9 minutes on 2 cores), ``--quick`` (about two minutes)
+and ``--smoke`` (a few seconds, for the test suite).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import attrs
+
+from close_async.testing import RATE_LIMIT_STYLES
+
+__all__ = [
+    "REDIS_SCENARIO",
+    "Run",
+    "Scenario",
+    "Size",
+    "scenario_names",
+    "scenarios",
+]
+
+REDIS_SCENARIO = "redis-4-workers"
+"""The Redis multi-process scenario, delegated to ``benchmarks.redis_workers.run``."""
+
+# Generous for a run that should finish: it only stops a client that hangs.
+_NO_CAP = 300.0
+
+
+@attrs.frozen
+class Run:
+    """One client process over ``count`` updates; ``label`` names its row in the report.
+
+    ``cap``: seconds after which the client starts no new update (what it did is reported).
+    """
+
+    label: str
+    client: str
+    count: int
+    cap: float = _NO_CAP
+
+
+@attrs.frozen
+class Scenario:
+    """A fresh fake server (``fake_args``) and the client runs against it, one after another.
+
+    ``timeline``: record each completion and each 429 over time (for the plot); the fake
+    then keeps its request log.
+    """
+
+    name: str
+    description: str
+    fake_args: tuple[str, ...]
+    runs: tuple[Run, ...]
+    timeline: bool = False
+    bars: str = ""
+
+
+@attrs.frozen
+class Size:
+    """Workload sizes of one run mode."""
+
+    no_limit: int
+    latency: int
+    limited: int
+    official_cap_limited: float
+    faults: int
+    memory_small: int
+    memory_large: int
+    repeats: int = 1
+
+
+FULL = Size(5_000, 2_000, 600, 25.0, 2_000, 2_000, 100_000, repeats=5)
+QUICK = Size(2_000, 500, 120, 6.0, 500, 2_000, 20_000, repeats=2)
+SMOKE = Size(50, 50, 50, 5.0, 50, 50, 200)
+
+_FAULTS = (
+    "--error-rate",
+    "0.03",
+    "--reset-rate",
+    "0.02",
+    "--drop-after-apply-rate",
+    "0.02",
+    "--slow-rate",
+    "0.02",
+    "--slow-seconds",
+    "0.5",
+    "--seed",
+    "7",
+)
+
+
+def _three(
+    count: int, clients: Sequence[str], official_cap: float = _NO_CAP, repeats: int = 1
+) -> tuple[Run, ...]:
+    """One run per client; with ``repeats``, close-async and the bare loop run that many
+    times, interleaved, so a noisy neighbour on the machine hits both alike (the report
+    shows the median run). The official client, far slower, runs once."""
+    runs = [
+        Run(client, client, count, official_cap if client == "official" else _NO_CAP)
+        for client in clients
+    ]
+    for _ in range(repeats - 1):
+        runs += [Run(c, c, count) for c in clients if c != "official"]
+    return tuple(runs)
+
+
+def scenarios(size: Size, clients: Sequence[str]) -> list[Scenario]:
+    """Every scenario at ``size``, running only ``clients`` (a subset of the three)."""
+    found = [
+        Scenario(
+            "no-limit",
+            f"No server limit, no latency: pure client cost. {size.no_limit:,} updates"
+            + (
+                f", close-async and the bare loop {size.repeats} times each"
+                if size.repeats > 1
+                else ""
+            )
+            + ".",
+            (),
+            _three(size.no_limit, clients, repeats=size.repeats),
+            bars="close-async ≥ 80% of the bare loop's updates/s, ≤ 1.5x its CPU per update",
+        ),
+        Scenario(
+            "latency-50ms",
+            f"50 ms server latency on every request: concurrency matters. "
+            f"{size.latency:,} updates.",
+            ("--latency", "0.05"),
+            _three(size.latency, clients),
+        ),
+    ]
+    for style in RATE_LIMIT_STYLES:
+        found.append(
+            Scenario(
+                f"limit-40-{style}",
+                f"40 requests/s per key (fixed 1 s window), 429s in the `{style}` style. "
+                f"{size.limited:,} updates; the official client is cut off after "
+                f"{size.official_cap_limited:g} s.",
+                ("--rate", "40", "--style", style),
+                _three(size.limited, clients, size.official_cap_limited),
+                timeline=style == "ratelimit",
+                bars="close-async ≥ 36 updates/s, 429s < 2% of responses",
+            )
+        )
+    found.append(
+        Scenario(
+            "faults",
+            f"Faults: 3% 5xx pages, 2% connection resets, 2% drops after applying, "
+            f"2% slow replies (0.5 s). {size.faults:,} updates.",
+            _FAULTS,
+            _three(size.faults, clients),
+            bars="close-async: zero updates lost or failed",
+        )
+    )
+    memory_clients = [c for c in ("close-async", "bare") if c in clients]
+    found.append(
+        Scenario(
+            "memory",
+            f"Streamed input (a generator): peak RSS of {size.memory_large:,} updates "
+            f"against {size.memory_small:,}.",
+            (),
+            tuple(
+                Run(f"{client} {count:,}", client, count)
+                for client in memory_clients
+                for count in (size.memory_small, size.memory_large)
+            ),
+            bars=f"close-async: {size.memory_large:,} updates within 40 MB of "
+            f"{size.memory_small:,}",
+        )
+    )
+    return found
+
+
+def scenario_names() -> list[str]:
+    """Every scenario name, the Redis one included, in run order."""
+    return [s.name for s in scenarios(SMOKE, ["close-async"])] + [REDIS_SCENARIO]
