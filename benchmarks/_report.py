@@ -160,6 +160,15 @@ def _ratio_lines(s: ScenarioResult) -> list[str]:
             f"({official.reported_failed:,} reported failed, "
             f"{official.not_attempted:,} not attempted before its cap)"
         )
+    if s.name.startswith("limit-40-") and ours and ours.throttle_times:
+        early = sum(1 for t in ours.throttle_times if t < 1.0)
+        later = len(ours.throttle_times) - early
+        share_later = later / ours.responses if ours.responses else 0.0
+        lines.append(
+            f"- close-async 429s over time: {early:,} in the first second (the requests "
+            f"already in flight when Close first refused, before it had said any limit), "
+            f"{later:,} after ({_pct(share_later)} of responses)"
+        )
     if s.name == "memory":
         for client in ("close-async", "bare"):
             pair = [r for r in s.runs if r.client == client and not r.error]

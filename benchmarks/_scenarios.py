@@ -139,7 +139,7 @@ def scenarios(size: Size, clients: Sequence[str]) -> list[Scenario]:
                 f"{size.official_cap_limited:g} s.",
                 ("--rate", "40", "--style", style),
                 _three(size.limited, clients, size.official_cap_limited),
-                timeline=style == "ratelimit",
+                timeline=True,  # 429s over time: the plot, and start-up burst vs steady state
                 bars="close-async ≥ 36 updates/s, 429s < 2% of responses",
             )
         )
