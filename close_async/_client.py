@@ -24,7 +24,7 @@ from ._auth import Credentials, check_base_url
 from ._calls import CallsResource
 from ._closing import AsyncClosing
 from ._config import Timeout
-from ._errors import CloseError
+from ._errors import CloseError, ConfigurationError
 from ._limiter import RateFeedback, RateLimiter
 from ._local_limiter import LocalRateLimiter
 from ._protocol import Request, feedback_from_response, interpret_response
@@ -72,7 +72,8 @@ class CloseClient(AsyncClosing):
     ``rate_limiter`` (any :class:`RateLimiter`; default a :class:`LocalRateLimiter` that
     learns Close's limits), ``max_connections`` (pool size; match it to your concurrency),
     ``session`` (your own ``aiohttp.ClientSession``, left open on close), ``on_retry``
-    (called with a :class:`RetryEvent` before each retry).
+    (called with a :class:`RetryEvent` before each retry), ``tz_offset`` (hours from UTC,
+    e.g. ``-4`` or ``5.5``, sent as ``X-TZ-Offset`` so Close reads date filters in that zone).
 
     Example::
 
@@ -92,6 +93,7 @@ class CloseClient(AsyncClosing):
         max_connections: int = 64,
         session: aiohttp.ClientSession | None = None,
         on_retry: Callable[[RetryEvent], None] | None = None,
+        tz_offset: float | None = None,
     ) -> None:
         self._credentials = Credentials(api_key=api_key, oauth_token=oauth_token)
         self._base_url = check_base_url(base_url)
@@ -114,6 +116,8 @@ class CloseClient(AsyncClosing):
             "Content-Type": "application/json",
             "User-Agent": _USER_AGENT,
         }
+        if tz_offset is not None:
+            self._headers["X-TZ-Offset"] = _tz_offset_header(tz_offset)
         self.stats = ClientStats()
         self.calls = CallsResource(self)
 
@@ -206,3 +210,9 @@ class CloseClient(AsyncClosing):
             await self._limiter.release(group, feedback)
         self.stats.responses[raw.status] += 1
         return interpret_response(request, raw.status, raw.headers, raw.body)
+
+
+def _tz_offset_header(hours: float) -> str:
+    if isinstance(hours, bool) or not isinstance(hours, int | float) or not -24 < hours < 24:
+        raise ConfigurationError(f"tz_offset must be hours from UTC within ±24, got {hours!r}")
+    return f"{hours:g}"

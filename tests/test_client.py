@@ -311,3 +311,17 @@ async def test_redirects_are_not_followed_so_credentials_stay_home(
         await client.calls.get(CALL_ID)
     assert info.value.status == 302
     assert sent(mocked, "GET", "https://evil.example/steal") == []
+
+
+async def test_tz_offset_is_sent_for_date_filters(mocked: aioresponses) -> None:
+    mocked.get(CALL_URL, payload=call_payload())
+    async with CloseClient(API_KEY, tz_offset=-2.5) as close:
+        await close.calls.get(CALL_ID)
+    (request,) = sent(mocked, "GET")
+    assert request.kwargs["headers"]["X-TZ-Offset"] == "-2.5"
+
+
+@pytest.mark.parametrize("bad", [30, -24, True, "5"])
+def test_tz_offset_out_of_range_is_refused(bad: object) -> None:
+    with pytest.raises(ConfigurationError, match="tz_offset"):
+        CloseClient(API_KEY, tz_offset=bad)  # type: ignore[arg-type]
