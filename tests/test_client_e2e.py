@@ -20,8 +20,10 @@ from close_async import (
     NotFoundError,
     RedisRateLimiter,
     RetryPolicy,
+    Timeout,
     ValidationError,
 )
+from close_async import TimeoutError as CloseTimeoutError
 from close_async.testing import RATE_LIMIT_STYLES, FakeClose, FakeFaults, FakeRateLimit
 
 KEY = "test_key"
@@ -154,3 +156,20 @@ async def test_updates_still_land_when_redis_is_down(
     warnings = [r for r in caplog.records if r.levelname == "WARNING"]
     assert len(warnings) == 1  # one warning per outage, not one per request
     assert KEY not in warnings[0].getMessage()
+
+
+async def test_each_attempt_is_bounded_and_a_timeout_is_retried(fake: FakeClose) -> None:
+    fake.faults = FakeFaults(slow_rate=1.0, slow_seconds=1.0)
+    (call_id,) = fake.seed_calls(1)
+    retry = RetryPolicy.no_wait(attempts=2)
+    async with CloseClient(
+        KEY, base_url=fake.base_url, timeout=Timeout(attempt=0.2), retry=retry
+    ) as close:
+        with pytest.raises(CloseTimeoutError):
+            await close.calls.update(call_id, CallUpdate(note="x"))
+        assert close.stats.retries["timeout"] == 1
+
+
+def test_every_attempt_is_bounded_by_default() -> None:
+    assert Timeout().attempt is not None
+    assert Timeout().connect is not None
