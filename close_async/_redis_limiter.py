@@ -51,6 +51,8 @@ _DEFAULT_NAME = "default"
 _DEFAULT_THROTTLE_PAUSE = 1.0
 # A bogus or hostile reset must not freeze every worker of the fleet for hours.
 _MAX_PAUSE = 120.0
+# Pace at this share of a limit Close states, so an even pace never fills a fixed window.
+_LIMIT_SHARE = 0.97
 # Keys outlive their last reservation by this much, so a key never expires mid-use.
 _EXPIRY_MARGIN_MS = 1000
 
@@ -251,6 +253,11 @@ class RedisRateLimiter:
         # How many acquires per group went through the fallback and await their release, so
         # each release reaches the limiter that granted its acquire.
         self._fallback_held: collections.Counter[str] = collections.Counter()
+        # What Close's answers say about each group: pace no faster than its stated limit,
+        # even when ``rate`` was set above it (every process reads the same headers, so
+        # they agree without a round trip).
+        self._limit_interval_us: dict[str, int] = {}
+        self._longest_reset: dict[str, float] = {}
         self._outage = False
         self._next_probe = 0.0
         self._background: set[asyncio.Task[Any]] = set()
@@ -278,7 +285,7 @@ class RedisRateLimiter:
         while self._redis_due():
             try:
                 wait_us, token = await self._run(
-                    self._reserve, key, self._interval_us, self._tau_us, _EXPIRY_MARGIN_MS
+                    self._reserve, key, self._interval_for(group), self._tau_us, _EXPIRY_MARGIN_MS
                 )
             except Exception as exc:  # Redis trouble must never reach the caller
                 self._redis_failed(exc)
@@ -289,7 +296,7 @@ class RedisRateLimiter:
             try:
                 await asyncio.sleep(int(wait_us) / 1_000_000)
             except asyncio.CancelledError:
-                self._spawn(self._give_back(key, token))
+                self._spawn(self._give_back(key, token, self._interval_for(group)))
                 raise
             # A pause written while we slept (a 429 elsewhere) outranks our reservation; an
             # immediate slot needs no such check: the reservation already saw every pause.
@@ -303,8 +310,27 @@ class RedisRateLimiter:
             await asyncio.sleep(left_us / 1_000_000)
         await self._fallback_acquire(group)
 
+    def _interval_for(self, group: str) -> int:
+        return max(self._interval_us, self._limit_interval_us.get(group, 0))
+
+    def _learn_limit(self, group: str, feedback: RateFeedback | None) -> None:
+        info = feedback.info if feedback is not None else None
+        if info is None or not info.limit:
+            return
+        if info.reset is not None and math.isfinite(info.reset):
+            self._longest_reset[group] = max(self._longest_reset.get(group, 0.0), info.reset)
+        # The window: as stated (429 bodies), else at least the longest reset seen.
+        window = info.window or max(self._longest_reset.get(group, 0.0), 1.0)
+        interval = window / (_LIMIT_SHARE * info.limit)
+        if math.isfinite(interval):
+            self._limit_interval_us[group] = max(1, round(interval * 1_000_000))
+
     async def release(self, group: str, feedback: RateFeedback | None) -> None:
-        """Share what the response said: a 429 or an exhausted limit pauses every process."""
+        """Share what the response said: a 429 or an exhausted limit pauses every process.
+
+        A limit Close states also caps this process's pace for the group (at 97% of it).
+        """
+        self._learn_limit(group, feedback)
         if self._fallback_held[group] > 0:
             self._fallback_held[group] -= 1
             if self._fallback_held[group] == 0:
@@ -388,9 +414,9 @@ class RedisRateLimiter:
         await self._fallback.acquire(group)
         self._fallback_held[group] += 1
 
-    async def _give_back(self, key: str, token: Any) -> None:
+    async def _give_back(self, key: str, token: Any, interval_us: int) -> None:
         try:
-            await self._run(self._refund, key, token, self._interval_us)
+            await self._run(self._refund, key, token, interval_us)
         except Exception:  # a lost refund only wastes one slot
             _log.debug("refunding a cancelled reservation failed", exc_info=True)
 

@@ -756,3 +756,30 @@ def test_ci_has_a_redis_server() -> None:
     # Locally the Redis tests may skip; in CI a skip would hide a broken shared limiter.
     if os.environ.get("CI") and REDIS_SERVER is None:
         pytest.fail("CI must install redis-server (.ci/run does): the Redis tests did not run")
+
+
+@needs_redis
+async def test_a_limit_close_states_caps_a_rate_set_above_it(
+    redis_server: RedisServer, make_limiter: MakeLimiter
+) -> None:
+    limiter = make_limiter(redis_server.url, rate=1000)
+    await limiter.acquire("g")
+    # Close says 10 per second are allowed (plenty left, so no pause): pace at 97% of it.
+    await limiter.release("g", RateFeedback(200, RateLimitInfo(limit=10, remaining=9, reset=1.0)))
+    began = time.monotonic()
+    for _ in range(4):
+        await limiter.acquire("g")
+    assert time.monotonic() - began >= 3 * 0.1  # not 1,000/s: about 103 ms apart
+
+
+@needs_redis
+async def test_a_configured_rate_below_the_stated_limit_still_rules(
+    redis_server: RedisServer, make_limiter: MakeLimiter
+) -> None:
+    limiter = make_limiter(redis_server.url, rate=5)
+    await limiter.acquire("g")
+    await limiter.release("g", RateFeedback(200, RateLimitInfo(limit=1000, remaining=9, reset=1)))
+    began = time.monotonic()
+    for _ in range(3):
+        await limiter.acquire("g")
+    assert time.monotonic() - began >= 2 * 0.2 - 0.02
