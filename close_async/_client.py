@@ -14,6 +14,7 @@ import asyncio
 import builtins
 import collections
 import contextlib
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -201,8 +202,11 @@ class CloseClient(AsyncClosing):
         feedback: RateFeedback | None = None
         try:
             self.stats.requests += 1
+            sent_at = time.monotonic()
             raw = await self._transport.send(request, self._headers)
-            feedback = feedback_from_response(raw.status, raw.headers, raw.body)
+            feedback = feedback_from_response(
+                raw.status, raw.headers, raw.body, elapsed=time.monotonic() - sent_at
+            )
         except CloseError:
             self.stats.transport_errors += 1
             raise
