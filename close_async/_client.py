@@ -14,7 +14,6 @@ import asyncio
 import builtins
 import collections
 import contextlib
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -202,11 +201,8 @@ class CloseClient(AsyncClosing):
         feedback: RateFeedback | None = None
         try:
             self.stats.requests += 1
-            sent_at = time.monotonic()
             raw = await self._transport.send(request, self._headers)
-            feedback = feedback_from_response(
-                raw.status, raw.headers, raw.body, elapsed=time.monotonic() - sent_at
-            )
+            feedback = feedback_from_response(raw.status, raw.headers, raw.body)
         except CloseError:
             self.stats.transport_errors += 1
             raise

@@ -30,14 +30,12 @@ class RateFeedback:
     """What one response taught about the rate limit of its group.
 
     ``status`` is the HTTP status; ``info`` the parsed limit snapshot (headers, or a 429
-    body); ``retry_after`` the wait Close asked for on a 429 (``None`` when it gave none);
-    ``elapsed`` the attempt's round trip in seconds, when measured.
+    body); ``retry_after`` the wait Close asked for on a 429 (``None`` when it gave none).
     """
 
     status: int
     info: RateLimitInfo | None = None
     retry_after: float | None = None
-    elapsed: float | None = None
 
     @property
     def throttled(self) -> bool:

@@ -12,11 +12,6 @@ How it decides when a request may go, per group (Close limits per endpoint group
   of that group is in flight; the rest wait one round trip instead of bursting blindly.
 - **A limit known only from a 429 body** (no counts on other answers): an even pace at 97%
   of it, which never fills a fixed window whatever its phase.
-- **Blind, before the first refusal**: while Close has stated nothing, the requests in
-  flight are capped at what the measured rate needs (Little's law: rate times the fastest
-  round trip, doubled, plus two; at least four). On a slow link that grows to fill the
-  pipe; on a fast one it stays a handful, and that handful is all that comes back 429
-  when a limit Close never stated runs out.
 - **No numbers from Close**: when 429s arrive but no limit is ever reported, the rate is cut
   to 97% of what Close admitted in the last window and probed upward slowly (decrease on a
   throttle, slow growth after, as botocore's adaptive mode does).
@@ -55,11 +50,6 @@ _KNOWN_LIMIT_SHARE = 0.97
 # costs the whole group a pause.
 _BACKOFF_FACTOR = 0.97
 _GROWTH_PER_SUCCESS = 1.00003
-# The blind in-flight cap's floor, and the span (in fastest round trips, at least 20 ms)
-# over which the rate it must carry is measured.
-_BLIND_CAP_FLOOR = 4.0
-_BLIND_RATE_WINDOW_RTTS = 2.0
-_BLIND_RATE_WINDOW_MIN = 0.02
 
 
 @attrs.define
@@ -82,29 +72,9 @@ class _Group:
     probe_outstanding: bool = False
     learned: bool = False
     throttles: int = 0
-    # While blind (Close has stated no limit and refused nothing yet), the requests in
-    # flight are capped, and the cap follows the round trip as TCP Vegas does: it grows
-    # while answers come back as fast as ever and shrinks when they queue. Queued requests
-    # add no throughput, but each would be one more 429 when the unknown limit runs out.
-    blind_cap: float = 4.0
-    fastest_rtt: float = float("inf")
-    slot_freed: asyncio.Event = attrs.field(factory=asyncio.Event)
     lock: asyncio.Lock = attrs.field(factory=asyncio.Lock)
     probe_done: asyncio.Event = attrs.field(factory=asyncio.Event)
     admitted: collections.deque[float] = attrs.field(factory=lambda: collections.deque(maxlen=4096))
-
-    @property
-    def blind(self) -> bool:
-        return (
-            self.learned
-            and self.throttles == 0
-            and self.limit is None
-            and not self.live_counts
-            and self.adaptive_rate is None
-        )
-
-    def blind_full(self) -> bool:
-        return self.inflight >= self.blind_cap and self.blind
 
     def window_length(self) -> float:
         if self.window:
@@ -121,7 +91,6 @@ class GroupSnapshot:
     available: float | None
     paused_for: float
     throttles: int
-    blind_cap: float
 
 
 class LocalRateLimiter:
@@ -176,13 +145,12 @@ class LocalRateLimiter:
             available=g.available,
             paused_for=max(0.0, g.paused_until - self._clock()),
             throttles=g.throttles,
-            blind_cap=g.blind_cap,
         )
 
     async def acquire(self, group: str) -> None:
         """Wait until one request to ``group`` may be sent."""
         g = self._group(group)
-        if not g.lock.locked() and not g.probe_outstanding and not g.blind_full():
+        if not g.lock.locked() and not g.probe_outstanding:
             # Nobody is queued: when the slot is free now, take it without the lock (the
             # common case of an unthrottled client, on every request).
             now = self._clock()
@@ -195,10 +163,6 @@ class LocalRateLimiter:
             while g.probe_outstanding:
                 await g.probe_done.wait()
             while True:
-                if g.blind_full():
-                    g.slot_freed.clear()
-                    await g.slot_freed.wait()
-                    continue
                 now = self._clock()
                 ready_at = self._ready_at(g, now)
                 if ready_at <= now:
@@ -240,7 +204,6 @@ class LocalRateLimiter:
         """Learn from how a request ended; ``None`` when no response came."""
         g = self._group(group)
         g.inflight = max(0, g.inflight - 1)
-        g.slot_freed.set()
         if g.probe_outstanding:
             g.probe_outstanding = False
             g.learned = True
@@ -258,23 +221,6 @@ class LocalRateLimiter:
         g.admitted.append(now)
         if g.adaptive_rate is not None:
             g.adaptive_rate *= _GROWTH_PER_SUCCESS
-        if feedback.elapsed is not None and g.blind:
-            self._steer_blind_cap(g, feedback.elapsed, now)
-
-    def _steer_blind_cap(self, g: _Group, rtt: float, now: float) -> None:
-        # Little's law: the requests in flight that the current rate needs are that rate
-        # times the fastest round trip. Twice that, plus a margin, keeps the pipe full and
-        # lets the rate grow (the cap doubles about once a round trip on a slow link),
-        # while on a fast link it stays a handful: what is in flight when a limit Close
-        # never stated runs out is exactly what comes back 429.
-        g.fastest_rtt = min(g.fastest_rtt, rtt)
-        window = max(_BLIND_RATE_WINDOW_RTTS * g.fastest_rtt, _BLIND_RATE_WINDOW_MIN)
-        recent = 0
-        for t in reversed(g.admitted):
-            if t <= now - window:
-                break
-            recent += 1
-        g.blind_cap = max(_BLIND_CAP_FLOOR, 2.0 * (recent / window) * g.fastest_rtt + 2.0)
 
     def _learn(self, g: _Group, info: RateLimitInfo, now: float) -> None:
         if info.limit is not None:

@@ -350,22 +350,17 @@ def _api_error(request: Request, status: int, headers: Mapping[str, str], body: 
     return error_class(message, **common)
 
 
-def feedback_from_response(
-    status: int, headers: Mapping[str, str], body: bytes, *, elapsed: float | None = None
-) -> RateFeedback:
+def feedback_from_response(status: int, headers: Mapping[str, str], body: bytes) -> RateFeedback:
     """What one response tells the rate limiter; runs on every response, so it stays cheap.
 
     The limit comes from the headers, or on a 429 without them from the body; the body is
-    only read on a 429. ``retry_after`` is the wait Close asked for on a 429; ``elapsed``
-    the attempt's round trip, as the caller measured it.
+    only read on a 429. ``retry_after`` is the wait Close asked for on a 429.
     """
     info = RateLimitInfo.from_headers(headers)
     if status != 429:
-        return RateFeedback(status=status, info=info, elapsed=elapsed)
+        return RateFeedback(status=status, info=info)
     decoded = _decode(body)
     payload = None if decoded is _NO_BODY else decoded
     if info is None:
         info = RateLimitInfo.from_body(payload)
-    return RateFeedback(
-        status=status, info=info, retry_after=server_wait(headers, payload), elapsed=elapsed
-    )
+    return RateFeedback(status=status, info=info, retry_after=server_wait(headers, payload))

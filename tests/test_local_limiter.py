@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import math
 
 import pytest
 
@@ -207,48 +206,3 @@ async def test_answers_overtaking_each_other_are_not_a_new_window() -> None:
     await limiter.release(GROUP, ok(limit=40, remaining=2, reset=1.0 - 0.01))
     await limiter.acquire(GROUP)
     assert clock.now >= 101.0 - 1e-9  # still spent until the window's end
-
-
-async def answered_blind(limiter: LocalRateLimiter, clock: FakeClock, rtt: float) -> None:
-    await limiter.acquire(GROUP)
-    clock.now += rtt
-    await limiter.release(GROUP, RateFeedback(200, elapsed=rtt))
-
-
-async def test_while_blind_only_a_few_requests_are_in_flight_on_a_fast_link() -> None:
-    clock = FakeClock()
-    limiter = make(clock)
-    for _ in range(200):  # no numbers from Close, answers in 1 ms
-        await answered_blind(limiter, clock, 0.001)
-    cap = limiter.snapshot(GROUP).blind_cap
-    assert cap < 8  # what is in flight when an unstated limit runs out comes back 429
-    for _ in range(math.ceil(cap)):
-        await limiter.acquire(GROUP)
-    blocked = asyncio.create_task(limiter.acquire(GROUP))
-    await asyncio.sleep(0.01)
-    assert not blocked.done()
-    await limiter.release(GROUP, RateFeedback(200, elapsed=0.001))
-    await asyncio.wait_for(blocked, 1)
-
-
-async def test_while_blind_the_cap_grows_to_fill_a_slow_link() -> None:
-    clock = FakeClock()
-    limiter = make(clock)
-    await answered_blind(limiter, clock, 0.05)  # the probe
-    for _ in range(6):  # six round trips of 50 ms, each with the cap's worth in flight
-        cap = int(limiter.snapshot(GROUP).blind_cap)
-        for _ in range(cap):
-            await limiter.acquire(GROUP)
-        clock.now += 0.05
-        for _ in range(cap):
-            await limiter.release(GROUP, RateFeedback(200, elapsed=0.05))
-    assert limiter.snapshot(GROUP).blind_cap >= 32  # about doubling each round trip
-
-
-async def test_once_close_states_a_limit_the_blind_cap_no_longer_applies() -> None:
-    clock = FakeClock()
-    limiter = make(clock)
-    await send(limiter, ok(limit=1000, remaining=999, reset=1.0))
-    for _ in range(20):
-        await limiter.acquire(GROUP)  # 20 in flight, no cap: the budget is known
-    assert limiter.snapshot(GROUP).inflight == 20
