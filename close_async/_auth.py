@@ -16,9 +16,15 @@ import yarl
 from ._errors import ConfigurationError
 from ._protocol import auth_header
 
-__all__ = ["Credentials", "check_base_url"]
+__all__ = ["Credentials", "check_base_url", "fingerprint"]
 
 API_KEY_ENV = "CLOSE_API_KEY"
+
+
+def fingerprint(secret: str) -> str:
+    """A short digest of an API key or token: safe to log, and to name a shared rate budget,
+    since it cannot be turned back into the secret."""
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()[:16]
 
 
 class Credentials:
@@ -27,23 +33,19 @@ class Credentials:
     __slots__ = ("_header", "fingerprint", "kind")
 
     def __init__(self, *, api_key: str | None = None, oauth_token: str | None = None) -> None:
-        if api_key is not None and oauth_token is not None:
-            raise ConfigurationError("give either api_key or oauth_token, not both")
         if api_key is None and oauth_token is None:
             api_key = os.environ.get(API_KEY_ENV) or None
             if api_key is None:
                 raise ConfigurationError(
                     f"no credentials: pass api_key=..., oauth_token=..., or set {API_KEY_ENV}"
                 )
+        # auth_header refuses both-or-neither, empty values and characters a header cannot
+        # carry, without ever quoting the secret.
+        self._header = auth_header(api_key=api_key, oauth_token=oauth_token)
+        self.kind = "api_key" if api_key is not None else "oauth_token"
         secret = api_key if api_key is not None else oauth_token
         assert secret is not None
-        if not secret.strip() or any(c in secret for c in "\r\n"):
-            raise ConfigurationError("the API key or token is empty or has a line break")
-        self.kind = "api_key" if api_key is not None else "oauth_token"
-        self._header = auth_header(api_key=api_key, oauth_token=oauth_token)
-        # Safe to show and to use as a shared-limiter name: it cannot be turned back into
-        # the key.
-        self.fingerprint = hashlib.sha256(secret.encode()).hexdigest()[:16]
+        self.fingerprint = fingerprint(secret)
 
     def authorization(self) -> str:
         """The ``Authorization`` header value. Never log it."""

@@ -28,13 +28,13 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import hashlib
 import logging
 import math
 import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
+from ._auth import fingerprint
 from ._errors import ConfigurationError
 from ._limiter import RateFeedback, RateLimiter
 
@@ -140,7 +140,7 @@ def _default_name(api_key: str | None) -> str:
     """The key namespace for one API key: a digest, so the key never reaches Redis."""
     if not api_key:
         return _DEFAULT_NAME
-    return hashlib.sha256(api_key.encode("utf-8")).hexdigest()[:16]
+    return fingerprint(api_key)
 
 
 def _pause_seconds(feedback: RateFeedback | None, interval: float) -> float | None:

@@ -12,7 +12,6 @@ from collections.abc import Mapping
 import aiohttp
 import attrs
 import yarl
-from multidict import CIMultiDictProxy
 
 from ._config import Timeout
 from ._errors import ConnectError, TransportError
@@ -89,7 +88,7 @@ class AiohttpTransport:
                 allow_redirects=False,
             ) as response:
                 body = await response.read()
-                return RawResponse(response.status, _headers(response.headers), body)
+                return RawResponse(response.status, response.headers, body)
         except aiohttp.ConnectionTimeoutError as exc:
             raise ConnectError(f"timed out connecting to Close: {exc}", **where) from exc
         except aiohttp.ClientConnectorError as exc:
@@ -107,8 +106,3 @@ class AiohttpTransport:
         if self._session is not None and self._owns_session:
             await self._session.close()
         self._session = None
-
-
-def _headers(raw: CIMultiDictProxy[str]) -> Mapping[str, str]:
-    # A case-insensitive mapping is what the header readers expect; no copy needed.
-    return raw
