@@ -38,6 +38,7 @@ from ._rate_limit_info import RateLimitInfo, server_wait
 
 __all__ = [
     "CALLS_PATH",
+    "IDEMPOTENT_METHODS",
     "Request",
     "auth_header",
     "create_call",
@@ -52,7 +53,8 @@ __all__ = [
 CALLS_PATH = "activity/call/"
 """The call-activity collection, relative to the API base (Close requires the trailing slash)."""
 
-_IDEMPOTENT_METHODS = frozenset({"GET", "PUT", "DELETE", "HEAD", "OPTIONS"})
+IDEMPOTENT_METHODS = frozenset({"GET", "PUT", "DELETE", "HEAD", "OPTIONS"})
+"""Methods whose request, sent twice, has the effect of sending it once (not POST)."""
 
 # Close object ids are a short type prefix and a base62 body ("acti_3fK...", "lead_...").
 # Resource names can look alike ("custom_field", "sms_template"), so a segment counts as an
@@ -109,7 +111,7 @@ class Request:
     @property
     def idempotent(self) -> bool:
         """True when sending the request twice has the same effect as once (not POST)."""
-        return self.method in _IDEMPOTENT_METHODS
+        return self.method in IDEMPOTENT_METHODS
 
 
 # --- request builders -----------------------------------------------------------------

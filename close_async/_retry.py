@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, cast
+from typing import cast
 
 import attrs
 import tenacity
@@ -35,16 +35,13 @@ from ._errors import (
     TransportError,
 )
 from ._errors import TimeoutError as CloseTimeoutError
-
-if TYPE_CHECKING:
-    from ._protocol import Request
+from ._protocol import IDEMPOTENT_METHODS, Request
 
 __all__ = ["RetryEvent", "RetryPolicy", "retry_reason"]
 
 _log = logging.getLogger("close_async.retry")
 
 _RETRYABLE_STATUSES = frozenset({500, 502, 503, 504})
-_IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 
 
 @attrs.frozen
@@ -109,7 +106,7 @@ def retry_reason(method: str, error: BaseException) -> str | None:
         return "rate_limited"
     if isinstance(error, ConnectError):
         return "connect_error"
-    if method.upper() not in _IDEMPOTENT_METHODS:
+    if method.upper() not in IDEMPOTENT_METHODS:
         return None
     if isinstance(error, ServerError) and error.status in _RETRYABLE_STATUSES:
         return "server_error"
