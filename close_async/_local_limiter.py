@@ -218,7 +218,8 @@ class LocalRateLimiter:
         if feedback.throttled:
             self._pause(g, feedback, now)
             return
-        g.admitted.append(now)
+        if g.limit is None:  # only a limit Close never states is learned from this record
+            g.admitted.append(now)
         if g.adaptive_rate is not None:
             g.adaptive_rate *= _GROWTH_PER_SUCCESS
 
