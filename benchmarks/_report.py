@@ -41,26 +41,19 @@ def _cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
+def _git(*args: str) -> str:
+    """The output of one read-only git command run in the repository."""
+    root = Path(__file__).resolve().parent.parent
+    return subprocess.run(
+        ["git", *args], cwd=root, capture_output=True, text=True, check=True, timeout=10
+    ).stdout.strip()
+
+
 def _sdk_commit() -> str:
     """The repository's commit, and whether close_async/ differs from it (read-only git)."""
-    root = Path(__file__).resolve().parent.parent
     try:
-        head = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=10,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--", "close_async"],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=10,
-        ).stdout.strip()
+        head = _git("rev-parse", "--short", "HEAD")
+        dirty = _git("status", "--porcelain", "--", "close_async")
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return head + (" with uncommitted changes in close_async/" if dirty else "")
