@@ -280,11 +280,8 @@ class BulkRun(AsyncClosing):
                 self._journal.close()
             self._finished = True
             return
-        self.stop()
-        while not self._finished:
-            item = await self._results.get()
-            if isinstance(item, _Done):
-                self._finished = True
+        if not self._finished:
+            await self._stop_and_drain()
 
     # -- the consumer side --------------------------------------------------------------
 
@@ -304,7 +301,7 @@ class BulkRun(AsyncClosing):
             except asyncio.CancelledError:
                 # The consumer was cancelled: stop gracefully, let in-flight updates land
                 # (and be journaled) within stop_timeout, then let the cancellation go on.
-                await self._shutdown_after_cancel()
+                await self._stop_and_drain()
                 raise
             if isinstance(item, _Done):
                 return self._finish()
@@ -329,7 +326,9 @@ class BulkRun(AsyncClosing):
             raise BatchAbortedError(self._fatal, attempted=self._pulled) from self._fatal
         raise StopAsyncIteration
 
-    async def _shutdown_after_cancel(self) -> None:
+    async def _stop_and_drain(self) -> None:
+        # Stop gracefully and wait for the workers, dropping results (their updates are in
+        # the journal); cancelled meanwhile, stop at once instead of leaving workers behind.
         self.stop()
         try:
             while True:
