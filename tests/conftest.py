@@ -1,14 +1,41 @@
-"""Shared fixtures."""
+"""Shared fixtures, hypothesis profiles, and the CI rule that nothing is skipped."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+from collections.abc import Generator, Iterator
 from typing import Any
 
 import aiohttp
 import pytest
 from aioresponses import aioresponses
 from aioresponses import core as aioresponses_core
+from hypothesis import HealthCheck, settings
+
+# Property tests run on slow, shared 2-core machines: a wall-clock deadline per example, or
+# a health check that measures generation speed, fails them for the machine's load, not for
+# anything the code did. Neither weakens what the tests assert (examples are the same).
+_SPEED_CHECKS = [HealthCheck.too_slow]
+settings.register_profile("dev", deadline=None, suppress_health_check=_SPEED_CHECKS)
+settings.register_profile("ci", deadline=None, suppress_health_check=_SPEED_CHECKS, print_blob=True)
+settings.load_profile(
+    os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev")
+)
+
+IN_CI = bool(os.environ.get("CI"))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None]:
+    # Locally a test may skip for a missing tool (it says which); in CI the tool is
+    # installed, so a skip means CI lost something: fail instead of hiding it.
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    if IN_CI and report.skipped and not hasattr(report, "wasxfail"):
+        report.outcome = "failed"
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
+        report.longrepr = f"skipped in CI, where nothing may be: {reason}"
+
 
 API_KEY = "api_test_secret_key_1234567890"
 CALL_ID = "acti_3fKQ1nK8zqg7PbZ0"

@@ -631,7 +631,6 @@ async def test_script_error_falls_back(
 
 
 async def test_default_fallback_paces_locally(make_limiter: MakeLimiter) -> None:
-    pytest.importorskip("close_async._local_limiter")
     limiter = make_limiter(_dead_url(), rate=10)
 
     began = time.monotonic()
