@@ -36,6 +36,7 @@ from ._cli_report import (
     RichDisplay,
     SilentDisplay,
     print_summary,
+    write_line,
 )
 from ._cli_update import (
     EXIT_FAILED,
@@ -223,7 +224,7 @@ async def amain(
             handle_signals=handle_signals,
         )
     except _UsageError as exc:
-        err.write(f"{_PROG}: error: {exc}\n")
+        write_line(err, f"{_PROG}: error: {exc}")
         return EXIT_USAGE
 
 
@@ -310,8 +311,10 @@ async def _calls_update(
     finally:
         if stream is not sys.stdin.buffer:
             stream.close()
-    print_summary(outcome.counts, out)
     _explain_ending(outcome, settings, err)
+    # Both streams often go to one terminal or log: every problem first, the summary last.
+    err.flush()
+    print_summary(outcome.counts, out)
     return outcome.exit_code
 
 
@@ -337,6 +340,7 @@ def _dry_run(args: argparse.Namespace, fmt: str, out: TextIO, err: TextIO) -> in
             stream.close()
     if limiter.hidden:
         err.write(f"... and {limiter.hidden:,} more invalid rows not shown\n")
+    err.flush()
     out.write(
         f"dry run: {valid + invalid:,} rows read: {valid:,} valid, {invalid:,} invalid; "
         "nothing was sent\n"
@@ -357,12 +361,10 @@ def _explain_ending(outcome: UpdateOutcome, settings: UpdateSettings, err: TextI
     elif counts.failed or counts.invalid:
         err.write("pass --failures FILE to keep the failed and invalid rows for a rerun\n")
     if outcome.input_error is not None:
-        err.write(f"{_PROG}: error: the input could not be read: {outcome.input_error}\n")
+        write_line(err, f"{_PROG}: error: the input could not be read: {outcome.input_error}")
     if outcome.aborted is not None:
-        err.write(
-            f"{_PROG}: aborted: Close refused the credentials: {outcome.aborted.cause}\n"
-            "check the API key and its permissions; nothing more was sent\n"
-        )
+        write_line(err, f"{_PROG}: aborted: Close refused the credentials: {outcome.aborted.cause}")
+        err.write("check the API key and its permissions; nothing more was sent\n")
     if outcome.interrupted or outcome.aborted is not None:
         left = (
             f"{counts.not_sent:,} rows were not sent"
