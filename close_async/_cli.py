@@ -55,6 +55,7 @@ from ._local_limiter import LocalRateLimiter
 __all__ = ["amain", "build_parser", "main"]
 
 _PROG = "close-async"
+_IDS_SHOWN = 3  # seeded call ids printed by fake-server, to copy into a first input file
 
 
 class _UsageError(Exception):
@@ -404,8 +405,19 @@ async def _fake_server(
         # The first stdout line is the base URL: scripts that start us read it.
         out.write(fake.base_url + "\n")
         out.flush()
+        err.write(f"fake Close listening; {len(ids):,} calls seeded")
+        if ids:
+            shown = ", ".join(ids[:_IDS_SHOWN]) + (", ..." if len(ids) > _IDS_SHOWN else "")
+            err.write(f": {shown}")
         err.write(
-            f"fake Close listening; {len(ids):,} calls seeded. Point the CLI at it:\n"
+            ".\n"
+            + (
+                "Unknown call ids are 404, as in Close (--strict).\n"
+                if fake.strict
+                else "A first update to any id like acti_Test123 creates that call "
+                "(--strict: 404, as in Close).\n"
+            )
+            + "Point the CLI at it:\n"
             f"  CLOSE_API_KEY=<a key given with --api-key; default test_key> "
             f"{_PROG} calls update FILE --base-url {fake.base_url}\n"
             "Ctrl-C stops it.\n"
