@@ -3,7 +3,7 @@
     close-async calls update INPUT [--format csv|jsonl] [--concurrency N] [--rate R]
                                    [--journal PATH] [--failures OUT] [--dry-run]
                                    [--base-url URL] [--api-key-file PATH] [--no-progress]
-    close-async fake-server [--port 8765] [--rate R] [--error-rate X] ...
+    close-async fake-server [--port 8765] [--seed-calls N] [--strict] [--rate R] ...
     close-async demo [--calls N] [--concurrency N] [--rate R]
 
 The API key comes from ``CLOSE_API_KEY`` or the first line of ``--api-key-file``; never

@@ -17,7 +17,7 @@ from aiohttp import web
 from rich.console import Console
 
 from close_async._cli import amain
-from close_async._cli_report import RichDisplay, describe_failure
+from close_async._cli_report import FailuresFile, RichDisplay, describe_failure, failure_record
 from close_async._errors import NotFoundError, ValidationError
 from close_async.testing import fake_call_id
 
@@ -170,3 +170,16 @@ async def test_summary_comes_after_every_problem_in_one_combined_stream(
     assert len(problems) >= 23  # 20 shown, the cap notice, the count, the hint
     assert max(problems) < summary
     assert all(line.startswith("  ") for line in lines[summary + 1 :])  # only the summary
+
+
+def test_failures_file_keeps_text_no_utf8_stream_could_write(tmp_path: Path) -> None:
+    # A lone surrogate (JSON allows "\ud800") cannot be encoded as UTF-8: written raw, the
+    # whole record was lost to a UnicodeEncodeError.
+    path = tmp_path / "failures.jsonl"
+    failures = FailuresFile(str(path))
+    error = ValidationError("bad", status=400, field_errors={"note": "a\ud800b\u202ec"})
+    failures.write(failure_record(line=1, row={"id": fake_call_id(0)}, error=error))
+    failures.close()
+    text = path.read_text(encoding="utf-8")
+    assert_terminal_safe(text)
+    assert json.loads(text)["field_errors"] == {"note": "a\ud800b\u202ec"}
