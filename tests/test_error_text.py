@@ -262,6 +262,7 @@ def test_repr_names_class_status_method_path_and_a_short_message() -> None:
         (HOSTILE, "boom FAKE LINE"),
         ("\x1b[31mred\x1b[0m", "red"),
         ("\x9b2Jcleared", "cleared"),  # the one-character C1 form of CSI
+        ("\x9d0;title\x07after", "after"),  # and of OSC
         ("bell\x07 del\x7f nul\x00", "bell? del? nul?"),
         ("unterminated \x1b]0;title", "unterminated 0;title"),
         ("two\r\nlines", "two  lines"),
