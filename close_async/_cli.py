@@ -3,7 +3,7 @@
     close-async calls update INPUT [--format csv|jsonl] [--concurrency N] [--rate R]
                                    [--journal PATH] [--failures OUT] [--dry-run]
                                    [--base-url URL] [--api-key-file PATH] [--no-progress]
-    close-async fake-server [--port 8765] [--rate R] [--error-rate X] ...
+    close-async fake-server [--port 8765] [--seed-calls N] [--strict] [--rate R] ...
     close-async demo [--calls N] [--concurrency N] [--rate R]
 
 The API key comes from ``CLOSE_API_KEY`` or the first line of ``--api-key-file``; never
@@ -36,6 +36,7 @@ from ._cli_report import (
     RichDisplay,
     SilentDisplay,
     print_summary,
+    write_line,
 )
 from ._cli_update import (
     EXIT_FAILED,
@@ -54,6 +55,7 @@ from ._local_limiter import LocalRateLimiter
 __all__ = ["amain", "build_parser", "main"]
 
 _PROG = "close-async"
+_IDS_SHOWN = 3  # seeded call ids printed by fake-server, to copy into a first input file
 
 
 class _UsageError(Exception):
@@ -223,7 +225,7 @@ async def amain(
             handle_signals=handle_signals,
         )
     except _UsageError as exc:
-        err.write(f"{_PROG}: error: {exc}\n")
+        write_line(err, f"{_PROG}: error: {exc}")
         return EXIT_USAGE
 
 
@@ -310,8 +312,10 @@ async def _calls_update(
     finally:
         if stream is not sys.stdin.buffer:
             stream.close()
-    print_summary(outcome.counts, out)
     _explain_ending(outcome, settings, err)
+    # Both streams often go to one terminal or log: every problem first, the summary last.
+    err.flush()
+    print_summary(outcome.counts, out)
     return outcome.exit_code
 
 
@@ -337,6 +341,7 @@ def _dry_run(args: argparse.Namespace, fmt: str, out: TextIO, err: TextIO) -> in
             stream.close()
     if limiter.hidden:
         err.write(f"... and {limiter.hidden:,} more invalid rows not shown\n")
+    err.flush()
     out.write(
         f"dry run: {valid + invalid:,} rows read: {valid:,} valid, {invalid:,} invalid; "
         "nothing was sent\n"
@@ -357,12 +362,10 @@ def _explain_ending(outcome: UpdateOutcome, settings: UpdateSettings, err: TextI
     elif counts.failed or counts.invalid:
         err.write("pass --failures FILE to keep the failed and invalid rows for a rerun\n")
     if outcome.input_error is not None:
-        err.write(f"{_PROG}: error: the input could not be read: {outcome.input_error}\n")
+        write_line(err, f"{_PROG}: error: the input could not be read: {outcome.input_error}")
     if outcome.aborted is not None:
-        err.write(
-            f"{_PROG}: aborted: Close refused the credentials: {outcome.aborted.cause}\n"
-            "check the API key and its permissions; nothing more was sent\n"
-        )
+        write_line(err, f"{_PROG}: aborted: Close refused the credentials: {outcome.aborted.cause}")
+        err.write("check the API key and its permissions; nothing more was sent\n")
     if outcome.interrupted or outcome.aborted is not None:
         left = (
             f"{counts.not_sent:,} rows were not sent"
@@ -402,8 +405,19 @@ async def _fake_server(
         # The first stdout line is the base URL: scripts that start us read it.
         out.write(fake.base_url + "\n")
         out.flush()
+        err.write(f"fake Close listening; {len(ids):,} calls seeded")
+        if ids:
+            shown = ", ".join(ids[:_IDS_SHOWN]) + (", ..." if len(ids) > _IDS_SHOWN else "")
+            err.write(f": {shown}")
         err.write(
-            f"fake Close listening; {len(ids):,} calls seeded. Point the CLI at it:\n"
+            ".\n"
+            + (
+                "Unknown call ids are 404, as in Close (--strict).\n"
+                if fake.strict
+                else "A first update to any id like acti_Test123 creates that call "
+                "(--strict: 404, as in Close).\n"
+            )
+            + "Point the CLI at it:\n"
             f"  CLOSE_API_KEY=<a key given with --api-key; default test_key> "
             f"{_PROG} calls update FILE --base-url {fake.base_url}\n"
             "Ctrl-C stops it.\n"

@@ -4,12 +4,17 @@ Progress goes to stderr: a rich progress bar on a terminal, else a plain line ev
 seconds at most (logs of a cron job stay short). Messages about bad rows and failed
 updates go to stderr too, the first few in full and then only a count, so a file with
 thousands of bad rows does not flood the terminal: the failures file has them all.
-The summary goes to stdout.
+The summary goes to stdout, last.
+
+Every line meant for a person goes through :func:`~close_async._text.clean` on its way out
+(:func:`write_line`, :meth:`Display.message`): Close's messages and field errors are text a
+server chose, and must not drive the terminal. The failures file keeps that text whole,
+JSON-escaped (:func:`~close_async._text.json_line`).
 """
 
 from __future__ import annotations
 
-import json
+import http
 import time
 from collections.abc import Callable
 from typing import Any, Protocol, TextIO
@@ -27,6 +32,7 @@ from rich.progress import (
 )
 
 from ._errors import APIError, CloseError, InvalidRequestError
+from ._text import clean, json_line, render
 
 __all__ = [
     "Counts",
@@ -39,6 +45,7 @@ __all__ = [
     "failure_record",
     "format_duration",
     "print_summary",
+    "write_line",
 ]
 
 MESSAGE_CAP = 20
@@ -115,7 +122,7 @@ class SilentDisplay:
 
     def message(self, text: str) -> None:
         """Print ``text`` on its own line."""
-        self._stream.write(text + "\n")
+        write_line(self._stream, text)
         self._stream.flush()
 
     def close(self, counts: Counts) -> None:
@@ -226,7 +233,7 @@ class RichDisplay:
 
     def message(self, text: str) -> None:
         """Print above the bar."""
-        self._console.print(text, markup=False, highlight=False, soft_wrap=True)
+        self._console.print(clean(text), markup=False, highlight=False, soft_wrap=True)
 
     def close(self, counts: Counts) -> None:
         """Draw the final state and stop."""
@@ -256,6 +263,11 @@ class MessageLimiter:
         return max(self.count - self._cap, 0)
 
 
+def write_line(stream: TextIO, text: str) -> None:
+    """Write ``text`` to ``stream`` as one terminal-safe line."""
+    stream.write(clean(text) + "\n")
+
+
 def failure_record(
     *,
     line: int,
@@ -267,7 +279,8 @@ def failure_record(
     """One line of the failures file: the row as read, and why it did not land.
 
     ``row`` is directly reusable as a line of JSON Lines input; ``raw`` holds the text of a
-    line that could not be read as a row at all.
+    line that could not be read as a row at all. ``message`` is the one-line message shown;
+    ``close_error``, ``field_errors`` and ``errors`` are what Close sent, as sent.
     """
     record: dict[str, Any] = {"line": line, "row": row}
     if raw is not None:
@@ -281,6 +294,9 @@ def failure_record(
     record["status"] = error.status if isinstance(error, APIError) else None
     record["message"] = _error_message(error)
     if isinstance(error, APIError):
+        close_error = error.body.get("error") if isinstance(error.body, dict) else None
+        if close_error is not None:
+            record["close_error"] = close_error
         if error.field_errors:
             record["field_errors"] = error.field_errors
         if error.errors:
@@ -295,16 +311,30 @@ def _error_message(error: BaseException) -> str:
     return message if isinstance(message, str) and message else str(error)
 
 
+def _said_nothing(error: APIError, message: str) -> bool:
+    # The protocol puts the status's reason phrase where Close gave no words of its own.
+    try:
+        return message == http.HTTPStatus(error.status).phrase
+    except ValueError:
+        return False
+
+
 def describe_failure(error: CloseError) -> str:
-    """A short one-line description of why an update failed."""
+    """A short one-line description of why an update failed: Close's message and its field
+    errors, both when Close sent both."""
     if isinstance(error, APIError):
         text = f"{type(error).__name__} (HTTP {error.status})"
-        if error.field_errors:
-            fields = "; ".join(f"{k}: {v}" for k, v in sorted(error.field_errors.items()))
-            return f"{text}: {fields}"
+        parts = []
         detail = _error_message(error)
-        return f"{text}: {detail}" if detail and not detail.lstrip().startswith("<") else text
-    return f"{type(error).__name__}: {_error_message(error)}"
+        if detail and not _said_nothing(error, detail) and not detail.lstrip().startswith("<"):
+            parts.append(detail)
+        if error.field_errors:
+            parts.append(f"field errors: {render(error.field_errors)}")
+        return clean(f"{text}: {'; '.join(parts)}" if parts else text)
+    return clean(f"{type(error).__name__}: {_error_message(error)}")
+
+
+_SERVER_DATA = ("close_error", "field_errors", "errors")
 
 
 class FailuresFile:
@@ -319,7 +349,15 @@ class FailuresFile:
         """Append one failure record."""
         self.written += 1
         if self._stream is not None:
-            self._stream.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
+            try:
+                line = json_line(record)
+            except (RecursionError, ValueError):
+                # Nested deeper than the encoder's stack allows (or circular): keep the row
+                # and the message, and Close's data as text, not lose the whole record.
+                shown = {k: v for k, v in record.items() if k not in _SERVER_DATA}
+                shown.update({k: render(record[k]) for k in _SERVER_DATA if k in record})
+                line = json_line(shown)
+            self._stream.write(line + "\n")
             self._stream.flush()
 
     def close(self) -> None:

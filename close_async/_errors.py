@@ -19,13 +19,19 @@ Its shape answers the question a caller asks first: did the request reach Close?
         ├── RateLimitError          429 (``retry_after``: the wait Close asked for)
         └── ServerError             5xx (often an HTML page from a proxy)
 
-Errors carry the method, the URL path and the status, never credentials.
+Errors carry the method, the URL path and the status, never credentials. Their ``str()`` and
+``repr()`` are one clean line of at most :data:`~close_async._text.TEXT_LIMIT` characters and
+never raise, whatever Close sent (escape sequences, 5 MB of text, field errors nested 900
+levels deep) and however deep the stack they are called from; what Close sent stays whole
+as data (``errors``, ``field_errors``, ``body``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+
+from ._text import TEXT_LIMIT, clean, render
 
 __all__ = [
     "APIError",
@@ -47,8 +53,44 @@ __all__ = [
 ]
 
 
+# Returned when even the bounded rendering fails (a RecursionError near the stack's limit):
+# a constant, since anything computed could fail the same way.
+_UNPRINTABLE = "(the error text could not be rendered here)"
+_UNPRINTABLE_ARGS = f"({_UNPRINTABLE!r})"
+
+
 class CloseError(Exception):
     """Root of every error close-async raises."""
+
+    def __str__(self) -> str:
+        # Logging calls str() wherever the error is caught, deep in a framework's stack:
+        # an exception raised here would replace the error being reported.
+        try:
+            return clean(self._text())
+        except Exception:
+            return _UNPRINTABLE
+
+    def __repr__(self) -> str:
+        try:
+            return clean(self._repr_text())
+        except Exception:
+            return type(self).__name__ + _UNPRINTABLE_ARGS
+
+    def _text(self) -> str:
+        args = self.args
+        if len(args) == 1 and isinstance(args[0], str):
+            return args[0]
+        return render(list(args))
+
+    def _repr_text(self) -> str:
+        return f"{type(self).__name__}({_short(self._text())!r})"
+
+
+_REPR_MESSAGE_LIMIT = 200
+
+
+def _short(text: str) -> str:
+    return clean(text, _REPR_MESSAGE_LIMIT)
 
 
 class ConfigurationError(CloseError, ValueError):
@@ -65,6 +107,9 @@ class InvalidRequestError(CloseError, ValueError):
         super().__init__(message)
         self.field = field
 
+    def _repr_text(self) -> str:
+        return f"{type(self).__name__}({_short(self._text())!r}, field={self.field!r})"
+
 
 class _RequestError(CloseError):
     """An error tied to one request: knows the method and the URL path (never credentials)."""
@@ -75,9 +120,20 @@ class _RequestError(CloseError):
         self.method = method
         self.path = path
 
-    def __str__(self) -> str:
+    def _text(self) -> str:
         where = f"{self.method} {self.path}: " if self.method and self.path else ""
-        return f"{where}{self.message}"
+        # Half the budget at most, so that what follows (field errors) still shows.
+        message = clean(self.message, TEXT_LIMIT // 2) if isinstance(self.message, str) else ""
+        return f"{where}{message}"
+
+    def _repr_fields(self) -> list[str]:
+        path = self.path if self.path is None else _short(str(self.path))
+        return [f"method={self.method!r}", f"path={path!r}"]
+
+    def _repr_text(self) -> str:
+        message = _short(self.message) if isinstance(self.message, str) else ""
+        fields = ", ".join([repr(message), *self._repr_fields()])
+        return f"{type(self).__name__}({fields})"
 
 
 class TransportError(_RequestError):
@@ -139,11 +195,14 @@ class APIError(_RequestError):
         self.field_errors: dict[str, Any] = dict(field_errors or {})
         self.body = body
 
-    def __str__(self) -> str:
-        text = f"{super().__str__()} (HTTP {self.status})"
+    def _text(self) -> str:
+        text = f"{super()._text()} (HTTP {self.status})"
         if self.field_errors:
-            text += f"; field errors: {self.field_errors}"
+            text += f"; field errors: {render(self.field_errors)}"
         return text
+
+    def _repr_fields(self) -> list[str]:
+        return [f"status={self.status!r}", *super()._repr_fields()]
 
 
 class ValidationError(APIError):
@@ -172,6 +231,9 @@ class RateLimitError(APIError):
     def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
         self.retry_after = retry_after
+
+    def _repr_fields(self) -> list[str]:
+        return [*super()._repr_fields(), f"retry_after={self.retry_after!r}"]
 
 
 class ServerError(APIError):

@@ -35,6 +35,7 @@ from ._errors import (
 from ._ids import validate_call_id
 from ._limiter import RateFeedback
 from ._rate_limit_info import RateLimitInfo, server_wait
+from ._text import clean, render
 
 __all__ = [
     "CALLS_PATH",
@@ -264,12 +265,9 @@ def _excerpt(text: str) -> str:
     """A short, single-line, tag-free excerpt of a body for an error message."""
     # Only the start matters, and a bound keeps the tag pattern cheap on a huge page.
     text = _DANGLING_TAG.sub(" ", _TAG.sub(" ", text[:_SCAN_LIMIT]))
-    text = _SPACE.sub(" ", html.unescape(text)).strip()
+    text = _SPACE.sub(" ", html.unescape(text))
     # Control characters from a hostile or broken proxy must not reach a terminal or log.
-    text = "".join(ch if ch.isprintable() else "?" for ch in text)
-    if len(text) > _MESSAGE_LIMIT:
-        text = text[: _MESSAGE_LIMIT - 1].rstrip() + "…"
-    return text
+    return clean(text, _MESSAGE_LIMIT)
 
 
 def _decode(body: bytes) -> Any:
@@ -281,18 +279,20 @@ def _decode(body: bytes) -> Any:
 
 
 def _close_message(payload: Any) -> str | None:
-    """Close's own words for an error: ``error`` (text or ``{"message": ...}``) or ``errors``."""
+    """Close's own words for an error: ``error`` (text or ``{"message": ...}``) and ``errors``."""
     if not isinstance(payload, Mapping):
         return None
+    parts: list[str] = []
     error = payload.get("error")
     if isinstance(error, Mapping):
         error = error.get("message")
     if isinstance(error, str) and error.strip():
-        return _excerpt(error)
+        parts.append(error[:_SCAN_LIMIT])
     errors = payload.get("errors")
     if isinstance(errors, list) and errors:
-        return _excerpt("; ".join(str(item) for item in errors))
-    return None
+        # render, not str(): an item nested deep enough makes str() raise RecursionError.
+        parts.append(render(errors, _SCAN_LIMIT))
+    return _excerpt("; ".join(parts)) if parts else None
 
 
 def _reason(status: int) -> str:

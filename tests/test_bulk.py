@@ -41,7 +41,7 @@ async def drain_into(seen: list[UpdateResult], run: AsyncIterator[UpdateResult])
 
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeClose]:
-    async with FakeClose(api_keys=(KEY,), forbidden_keys=("forbidden_key",)) as server:
+    async with FakeClose(api_keys=(KEY,), forbidden_keys=("forbidden_key",), strict=True) as server:
         yield server
 
 

@@ -30,7 +30,7 @@ MISSING_CALL = "acti_DoesNotExist000"
 
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeClose]:
-    async with FakeClose(api_keys=(KEY,), forbidden_keys=(FORBIDDEN,)) as server:
+    async with FakeClose(api_keys=(KEY,), forbidden_keys=(FORBIDDEN,), strict=True) as server:
         yield server
 
 

@@ -32,7 +32,7 @@ GROUP = "PUT activity/call"
 
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeClose]:
-    async with FakeClose(api_keys=(KEY,), oauth_tokens=("tok",)) as server:
+    async with FakeClose(api_keys=(KEY,), oauth_tokens=("tok",), strict=True) as server:
         yield server
 
 

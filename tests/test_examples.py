@@ -28,7 +28,7 @@ def load(name: str) -> ModuleType:
 
 async def test_web_app_example_records_an_outcome(monkeypatch: pytest.MonkeyPatch) -> None:
     app_module = load("aiohttp_app")
-    async with FakeClose() as fake:
+    async with FakeClose(strict=True) as fake:
         (call_id,) = fake.seed_calls(1)
         monkeypatch.setenv("CLOSE_API_KEY", "test_key")
         monkeypatch.setenv("CLOSE_BASE_URL", fake.base_url)

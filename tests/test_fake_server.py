@@ -78,7 +78,10 @@ def basic(key: str, password: str = "") -> str:
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeClose]:
     async with FakeClose(
-        api_keys=(KEY, "other_key"), oauth_tokens=(TOKEN,), forbidden_keys=(FORBIDDEN,)
+        api_keys=(KEY, "other_key"),
+        oauth_tokens=(TOKEN,),
+        forbidden_keys=(FORBIDDEN,),
+        strict=True,  # unknown ids are 404, as in Close: some tests rely on it
     ) as server:
         yield server
 

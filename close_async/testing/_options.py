@@ -44,10 +44,13 @@ def fake_close_from_options(
     latency: float = 0.0,
     seed: int = 0,
     fault_methods: Iterable[str] = (),
+    strict: bool = False,
 ) -> FakeClose:
     """A :class:`FakeClose` from flat keyword options (the command line's names, underscored).
 
     ``rate=None`` means no rate limit; faults are configured only when one is non-zero.
+    Unlike ``FakeClose()`` it is lenient by default (a first PUT creates an unknown call):
+    it serves people trying things out; ``strict=True`` answers 404 as Close does.
     Bad values raise ``ValueError`` (or ``TypeError`` for unknown option names).
     """
     rate_limit = (
@@ -86,6 +89,7 @@ def fake_close_from_options(
         host=host,
         port=port,
         record_requests=record_requests,
+        strict=strict,
     )
 
 
@@ -164,6 +168,11 @@ def add_fake_server_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--seed-calls", type=int, default=0, metavar="N", help="calls to seed")
     parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="unknown call ids are 404, as in Close (default: a first PUT creates the call)",
+    )
+    parser.add_argument(
         "--no-record",
         dest="record_requests",
         action="store_false",
@@ -196,6 +205,7 @@ def options_from_namespace(namespace: argparse.Namespace) -> dict[str, Any]:
             "seed",
             "fault_methods",
             "seed_calls",
+            "strict",
         )
     }
     options["api_keys"] = namespace.api_keys or ["test_key"]

@@ -19,6 +19,7 @@ import http
 import itertools
 import json
 import random
+import re
 import socket
 import struct
 import time
@@ -96,6 +97,9 @@ _RECORDING_FIELD = (
 )
 _DISPOSITIONS = {"no-answer": "no-answer", "busy": "busy", "failed": "error", "cancel": "abandoned"}
 _RST_LINGER = struct.pack("ii", 1, 0)
+# What Close's call ids look like; in lenient mode only such an id is created on a PUT, so a
+# path typo still gets Close's 404.
+_CALL_ID = re.compile(r"acti_[0-9A-Za-z]{1,95}", re.ASCII)
 
 
 def _error_page(status: int) -> bytes:
@@ -142,6 +146,7 @@ class FakeStats:
 
     ``by_status`` counts answers by HTTP status, plus ``"dropped"`` and ``"reset"``.
     ``applied_updates`` counts PUTs that changed a call (also those answered by a drop).
+    ``created`` counts calls created by a POST, or by a first PUT when not ``strict``.
     """
 
     requests: int = 0
@@ -190,6 +195,12 @@ class FakeClose:
     403. ``rate_limit`` and ``faults`` may be replaced while running; the new value holds
     from the next request on (rate windows and the fault generator start afresh).
 
+    ``strict`` (the default) answers an unknown call id with 404, as Close does, so a test
+    sees a wrong id. With ``strict=False`` a PUT to any well-formed unknown id
+    (``acti_`` + base62) creates that call first, so updates can be tried on an empty
+    server; GET and DELETE of an unknown id are still 404. (``close-async fake-server``
+    and ``python -m close_async.testing`` are lenient unless given ``--strict``.)
+
     State is open for tests to read: ``calls`` (id -> the call as served), ``update_counts``
     (id -> applied PUTs), ``requests`` (:class:`RecordedRequest` list, when
     ``record_requests``) and ``stats`` (:class:`FakeStats`).
@@ -207,7 +218,9 @@ class FakeClose:
         port: int = 0,
         record_requests: bool = True,
         shutdown_timeout: float = 1.0,
+        strict: bool = True,
     ) -> None:
+        self.strict = strict
         forbidden = set(forbidden_keys)
         self._basic: dict[str, _Credential] = {}
         self._bearer: dict[str, _Credential] = {}
@@ -245,7 +258,8 @@ class FakeClose:
 
     def __repr__(self) -> str:
         where = self.base_url if self._port is not None else "not started"
-        return f"<FakeClose {where} calls={len(self.calls)} requests={self.stats.requests}>"
+        mode = "" if self.strict else " lenient"
+        return f"<FakeClose {where}{mode} calls={len(self.calls)} requests={self.stats.requests}>"
 
     # -- configuration -------------------------------------------------------------------
 
@@ -703,12 +717,17 @@ class FakeClose:
     def _update(self, request: web.Request, credential: _Credential, body: Any) -> _Outcome:
         call_id = self._call_id(request)
         call = self.calls.get(call_id)
-        if call is None:
+        if call is None and (self.strict or _CALL_ID.fullmatch(call_id) is None):
             return 404, _NOT_FOUND
         invalid = _invalid_body(body, UPDATE_FIELDS)
         if isinstance(invalid, bytes):
-            return 400, invalid
+            return 400, invalid  # checked before creating: a refused PUT leaves no trace
         clean = invalid
+        if call is None:
+            # Not counted in _next_index: seeding after this still gives fake_call_id(0)...
+            call = self._seeded_call(self._next_index, {"id": call_id})
+            self.calls[call_id] = call
+            self.stats.created += 1
         if call.get("source") == "Close.io":
             field_errors: dict[str, str] = {
                 name: _INTERNAL_FIELD
