@@ -258,6 +258,9 @@ _DANGLING_TAG = re.compile(r"<[^>]*$")
 _SCAN_LIMIT = 8192
 _SPACE = re.compile(r"\s+")
 _NO_BODY = object()
+# What an error keeps of a body that is not JSON (a proxy's HTML page can be megabytes,
+# and errors are kept in logs, retry events and bulk results).
+_BODY_EXCERPT = 4096
 
 
 def _excerpt(text: str) -> str:
@@ -330,7 +333,7 @@ def interpret_response(
 def _api_error(request: Request, status: int, headers: Mapping[str, str], body: bytes) -> APIError:
     decoded = _decode(body)
     if decoded is _NO_BODY:
-        text = body.decode("utf-8", "replace")
+        text = body[:_BODY_EXCERPT].decode("utf-8", "replace")
         payload: Any = text
         message = _excerpt(text) or _reason(status)
     else:
