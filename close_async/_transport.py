@@ -23,7 +23,7 @@ from collections.abc import Mapping
 import aiohttp
 import attrs
 import yarl
-from aiohttp import http_exceptions
+from aiohttp import hdrs, http_exceptions
 
 from ._config import DEFAULT_MAX_RESPONSE_SIZE, Timeout
 from ._errors import (
@@ -223,6 +223,10 @@ async def _read_body(
     if limit is not None and declared is not None and declared > limit:
         response.close()
         raise _too_large(declared, limit, response.status, where, declared=True)
+    if declared is not None and hdrs.CONTENT_ENCODING not in response.headers:
+        # The parser stops at Content-Length, and nothing is unpacked: already bounded,
+        # and aiohttp's own read is the cheaper path for the small answers Close sends.
+        return await response.read()
     chunks: list[bytes] = []
     size = 0
     # response.content yields decoded bytes, so this counts what a gzip or brotli bomb

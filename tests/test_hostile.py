@@ -345,19 +345,29 @@ async def test_a_json_error_body_is_kept_decoded(server: HostileServer) -> None:
     assert info.value.body == {"error": "hostile 400"}
 
 
-async def test_the_transport_can_lift_the_cap_for_one_request(server: HostileServer) -> None:
-    # The hook a streamed export download needs: one request past the client's cap.
+async def _send_raw(server: HostileServer, behaviour: str, **options: Any) -> bytes:
     transport = AiohttpTransport(
-        yarl.URL(server.base_url(f"big-{2 * MIB}")),
+        yarl.URL(server.base_url(behaviour)),
         timeout=Timeout(),
         max_connections=1,
         max_response_size=MIB,
     )
     try:
-        raw = await transport.send(get_call(CALL_ID), {}, max_size=None)
+        return (await transport.send(get_call(CALL_ID), {}, **options)).body
     finally:
         await transport.aclose()
-    assert len(raw.body) == 2 * MIB
+
+
+async def test_a_streamed_answer_of_exactly_the_cap_is_read(server: HostileServer) -> None:
+    assert len(await _send_raw(server, f"big-{MIB}")) == MIB
+    with pytest.raises(ResponseTooLargeError) as info:
+        await _send_raw(server, f"big-{MIB + 1}")
+    assert info.value.size == MIB + 1
+
+
+async def test_the_transport_can_lift_the_cap_for_one_request(server: HostileServer) -> None:
+    # The hook a streamed export download needs: one request past the client's cap.
+    assert len(await _send_raw(server, f"big-{2 * MIB}", max_size=None)) == 2 * MIB
 
 
 @pytest.mark.parametrize("size", [0, -1, 1.5, True])
