@@ -14,6 +14,7 @@ import asyncio
 import builtins
 import collections
 import contextlib
+import traceback
 from collections.abc import Callable
 from typing import Any
 
@@ -217,7 +218,17 @@ class CloseClient(AsyncClosing):
         finally:
             await self._limiter.release(group, feedback)
         self.stats.responses[raw.status] += 1
-        return interpret_response(request, raw.status, raw.headers, raw.body)
+        status, headers, body = raw.status, raw.headers, raw.body
+        del raw
+        try:
+            return interpret_response(request, status, headers, body)
+        except CloseError as exc:
+            # A traceback keeps its frames' locals, this body among them: the error (which
+            # tenacity holds until the next attempt ends, and the caller as long as it
+            # likes) would pin up to max_response_size of memory.
+            del body
+            traceback.clear_frames(exc.__traceback__)
+            raise
 
 
 def _tz_offset_header(hours: float) -> str:

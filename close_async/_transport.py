@@ -237,6 +237,8 @@ async def _read_body(
             # Closing (not releasing) drops the connection: the rest of the answer is
             # never read, and the socket never goes back to the pool half-read.
             response.close()
+            # The error's traceback keeps this frame, and so these chunks, alive.
+            chunks.clear()
             raise _too_large(size, limit, response.status, where, declared=False)
         chunks.append(chunk)
     return b"".join(chunks)

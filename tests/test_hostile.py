@@ -9,6 +9,7 @@ import contextlib
 import json
 import subprocess
 import sys
+import tracemalloc
 import types
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
@@ -337,6 +338,26 @@ async def test_an_error_keeps_only_an_excerpt_of_a_page_body(server: HostileServ
     assert isinstance(info.value.body, str)
     assert info.value.body.startswith("<html><body><h1>Bad gateway</h1>")
     assert len(info.value.body) <= 4096
+
+
+@pytest.mark.parametrize(
+    ("behaviour", "expected"),
+    [(f"html-502-{8 * MIB}", ServerError), (f"big-{64 * MIB}", ResponseTooLargeError)],
+)
+async def test_a_caught_error_does_not_pin_the_body_it_read(
+    server: HostileServer, behaviour: str, expected: type[CloseError]
+) -> None:
+    # Its traceback keeps every frame's locals: a body or the chunks read so far there
+    # would live as long as the error (tenacity keeps one per retry, callers keep them).
+    tracemalloc.start()
+    try:
+        with pytest.raises(expected) as info:
+            await _get(behaviour, max_response_size=16 * MIB)(server, {"api_key": API_KEY})
+        assert info.value.__traceback__ is not None
+        held, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert held < 2 * MIB
 
 
 async def test_a_json_error_body_is_kept_decoded(server: HostileServer) -> None:
