@@ -10,7 +10,10 @@ picks it by its base URL (``server.base_url("garbage")``):
 - ``garbage``: a status line that is not HTTP; ``echo``: one that quotes the request's
   ``Authorization`` header back (a server hunting for leaks)
 - ``longheader``: a header past aiohttp's 8190-byte line limit; ``manyheaders``: 500 headers
-- ``hangup``: closes the connection without answering; ``silent``: never answers
+- ``hangup``: closes the connection without answering; ``silent``: never answers;
+  ``truncated``: closes it after part of a declared body
+- ``badchunk``: a chunked body with a chunk size that is not hex; ``badgzip``: a body
+  declared gzip that is not
 - ``big-<bytes>``: 200, a body of that size streamed chunked (no length given)
 - ``declared-<bytes>``: 200 with ``Content-Length``, then the body streamed
 - ``gzip-<bytes>``: 200, ``Content-Encoding: gzip``, a stream of zeros unpacking to that size
@@ -156,6 +159,15 @@ class HostileServer:
             writer.write(_head(200, many + "Content-Length: 0\r\n"))
         elif name == "hangup":
             return False
+        elif name == "truncated":
+            writer.write(_head(200, "Content-Length: 1000\r\n") + b'{"partial": ')
+            return False
+        elif name == "badchunk":
+            writer.write(_head(200, _CHUNKED) + b"zz\r\nnot a chunk\r\n0\r\n\r\n")
+        elif name == "badgzip":
+            body = b"this is not gzip at all"
+            head = _head(200, f"Content-Encoding: gzip\r\nContent-Length: {len(body)}\r\n")
+            writer.write(head + body)
         elif name == "silent":
             await self._closing.wait()
             return False

@@ -179,6 +179,9 @@ ERROR_KINDS: dict[str, tuple[Scenario, type[CloseError]]] = {
     "echoed_credentials": (_get("echo"), ProtocolError),
     "header_too_long": (_get("longheader"), ProtocolError),
     "too_many_headers": (_get("manyheaders"), ProtocolError),
+    "bad_chunk_size": (_get("badchunk"), ProtocolError),
+    "bad_gzip": (_get("badgzip"), ProtocolError),
+    "truncated_body": (_get("truncated"), TransportError),
     "too_large_streamed": (_get(f"big-{64 * MIB}", max_response_size=MIB), ResponseTooLargeError),
     "too_large_declared": (_get(f"declared-{64 * MIB}"), ResponseTooLargeError),
     "gzip_bomb": (_get(f"gzip-{1024 * MIB}", max_response_size=MIB), ResponseTooLargeError),
@@ -229,7 +232,7 @@ def _chain(error: BaseException) -> Iterator[BaseException]:
 
 async def test_protocol_errors_name_the_parsers_complaint(server: HostileServer) -> None:
     complaints = {}
-    for behaviour in ("garbage", "longheader", "manyheaders"):
+    for behaviour in ("garbage", "longheader", "manyheaders", "badgzip"):
         with pytest.raises(ProtocolError) as info:
             await _get(behaviour)(server, {"api_key": API_KEY})
         complaints[behaviour] = info.value.kind
@@ -238,6 +241,7 @@ async def test_protocol_errors_name_the_parsers_complaint(server: HostileServer)
         "garbage": "BadStatusLine",
         "longheader": "LineTooLong",
         "manyheaders": "BadHttpMessage",
+        "badgzip": "ContentEncodingError",
     }
 
 
