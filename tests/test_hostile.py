@@ -46,6 +46,7 @@ from close_async import (
 )
 from close_async import TimeoutError as CloseTimeoutError
 from close_async._protocol import Request, get_call
+from close_async._retry import retry_reason
 from close_async._transport import AiohttpTransport
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -264,6 +265,14 @@ async def test_a_protocol_error_is_retried_once_for_idempotent_methods_only(
             await close.calls.create(CallCreate(lead_id="lead_1"))
     # GET: the first attempt and one retry; POST: the request reached a server, so never.
     assert server.requests["garbage"] == 3
+
+
+@pytest.mark.parametrize("method", ["GET", "PUT", "DELETE", "POST"])
+def test_retry_reasons_for_the_new_errors(method: str) -> None:
+    too_large = ResponseTooLargeError("x", size=2, limit=1, status=200)
+    assert retry_reason(method, too_large) is None
+    expected = None if method == "POST" else "protocol_error"
+    assert retry_reason(method, ProtocolError("x", kind="BadStatusLine")) == expected
 
 
 async def test_an_answer_of_exactly_the_cap_is_read_and_one_byte_more_is_not(
