@@ -156,7 +156,7 @@ class AiohttpTransport:
                 return RawResponse(response.status, response.headers, body)
             response.close()
         raise CloseTimeoutError(
-            f"Close's answer was not read whole within Timeout.read ({read:g} s)", **where
+            f"Close's answer was not read whole within Timeout.read ({_seconds(read)})", **where
         )
 
     def _translate(
@@ -166,7 +166,7 @@ class AiohttpTransport:
         timeout = self._timeout_config
         if isinstance(exc, aiohttp.ConnectionTimeoutError):
             return ConnectError(
-                f"timed out connecting to Close (Timeout.connect, {timeout.connect:g} s)",
+                f"timed out connecting to Close (Timeout.connect, {_seconds(timeout.connect)})",
                 **where,
             )
         if isinstance(exc, aiohttp.ClientConnectorError):
@@ -174,11 +174,12 @@ class AiohttpTransport:
             return ConnectError(f"could not connect to Close: {reason}", **where)
         if isinstance(exc, aiohttp.SocketTimeoutError):
             return CloseTimeoutError(
-                f"Close sent nothing for Timeout.read ({timeout.read:g} s)", **where
+                f"Close sent nothing for Timeout.read ({_seconds(timeout.read)})", **where
             )
         if isinstance(exc, TimeoutError):
             return CloseTimeoutError(
-                f"Close did not answer within Timeout.attempt ({timeout.attempt:g} s)", **where
+                f"Close did not answer within Timeout.attempt ({_seconds(timeout.attempt)})",
+                **where,
             )
         if isinstance(exc, aiohttp.ServerDisconnectedError):
             return TransportError("Close closed the connection without answering", **where)
@@ -256,6 +257,10 @@ def _too_large(
         status=status,
         **where,
     )
+
+
+def _seconds(value: float | None) -> str:
+    return "off" if value is None else f"{value:g} s"
 
 
 def _parser_complaint(exc: BaseException) -> str:

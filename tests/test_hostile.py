@@ -424,6 +424,23 @@ async def test_read_bounds_a_trickling_answer_as_a_whole(server: HostileServer) 
     assert server.sent[behaviour] < 2000
 
 
+@pytest.mark.parametrize(
+    ("settings", "named"),
+    [
+        (Timeout(connect=None, attempt=0.2), "Timeout.attempt (0.2 s)"),
+        (Timeout(read=0.2, attempt=None), "Timeout.read (0.2 s)"),
+    ],
+)
+async def test_a_timeout_error_names_the_timeout_that_fired(
+    server: HostileServer, settings: Timeout, named: str
+) -> None:
+    with pytest.raises(CloseTimeoutError) as info:
+        await _get("silent", timeout=settings, retry=RetryPolicy.disabled())(
+            server, {"api_key": API_KEY}
+        )
+    assert named in str(info.value)
+
+
 async def test_read_leaves_a_prompt_answer_alone(server: HostileServer) -> None:
     async with _client(
         server.base_url("json-100"), {"api_key": API_KEY}, timeout=Timeout(read=5)
