@@ -14,6 +14,7 @@ import asyncio
 import builtins
 import collections
 import contextlib
+import traceback
 from collections.abc import Callable
 from typing import Any
 
@@ -23,7 +24,7 @@ import attrs
 from ._auth import Credentials, check_base_url
 from ._calls import CallsResource
 from ._closing import AsyncClosing
-from ._config import Timeout
+from ._config import DEFAULT_MAX_RESPONSE_SIZE, Timeout
 from ._errors import CloseError, ConfigurationError
 from ._limiter import RateFeedback, RateLimiter
 from ._local_limiter import LocalRateLimiter
@@ -73,7 +74,9 @@ class CloseClient(AsyncClosing):
     learns Close's limits), ``max_connections`` (pool size; match it to your concurrency),
     ``session`` (your own ``aiohttp.ClientSession``, left open on close), ``on_retry``
     (called with a :class:`RetryEvent` before each retry), ``tz_offset`` (hours from UTC,
-    e.g. ``-4`` or ``5.5``, sent as ``X-TZ-Offset`` so Close reads date filters in that zone).
+    e.g. ``-4`` or ``5.5``, sent as ``X-TZ-Offset`` so Close reads date filters in that zone),
+    ``max_response_size`` (bytes, after decompression, default 32 MiB: a bigger answer raises
+    :class:`ResponseTooLargeError` and its connection is dropped).
 
     Example::
 
@@ -94,11 +97,16 @@ class CloseClient(AsyncClosing):
         session: aiohttp.ClientSession | None = None,
         on_retry: Callable[[RetryEvent], None] | None = None,
         tz_offset: float | None = None,
+        max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE,
     ) -> None:
         self._credentials = Credentials(api_key=api_key, oauth_token=oauth_token)
         self._base_url = check_base_url(base_url)
         if max_connections < 1:
             raise ValueError("max_connections must be at least 1")
+        if isinstance(max_response_size, bool) or not isinstance(max_response_size, int):
+            raise ConfigurationError("max_response_size must be a whole number of bytes")
+        if max_response_size < 1:
+            raise ConfigurationError("max_response_size must be at least 1 byte")
         self._timeout = timeout or Timeout()
         self._retry = retry or RetryPolicy()
         self._limiter: RateLimiter = rate_limiter or LocalRateLimiter()
@@ -108,6 +116,7 @@ class CloseClient(AsyncClosing):
             timeout=self._timeout,
             max_connections=max_connections,
             session=session,
+            max_response_size=max_response_size,
         )
         # Built once; held only here, and never shown (the client's repr leaves it out).
         self._headers = {
@@ -209,7 +218,17 @@ class CloseClient(AsyncClosing):
         finally:
             await self._limiter.release(group, feedback)
         self.stats.responses[raw.status] += 1
-        return interpret_response(request, raw.status, raw.headers, raw.body)
+        status, headers, body = raw.status, raw.headers, raw.body
+        del raw
+        try:
+            return interpret_response(request, status, headers, body)
+        except CloseError as exc:
+            # A traceback keeps its frames' locals, this body among them: the error (which
+            # tenacity holds until the next attempt ends, and the caller as long as it
+            # likes) would pin up to max_response_size of memory.
+            del body
+            traceback.clear_frames(exc.__traceback__)
+            raise
 
 
 def _tz_offset_header(hours: float) -> str:

@@ -6,7 +6,11 @@ from typing import Any
 
 import attrs
 
-__all__ = ["Timeout"]
+__all__ = ["DEFAULT_MAX_RESPONSE_SIZE", "Timeout"]
+
+DEFAULT_MAX_RESPONSE_SIZE = 32 * 1024 * 1024
+"""The biggest answer read, in bytes after decompression (32 MiB): Close's call pages are
+a few hundred KB at most, so anything near this is a broken or hostile server."""
 
 
 def _positive_or_none(
@@ -23,10 +27,14 @@ class Timeout:
     """How long close-async waits, in seconds.
 
     - ``connect``: to open a connection (and get a pooled one).
-    - ``attempt``: for one whole attempt, sending and reading the answer.
-    - ``read``: for Close's answer between bytes; off by default, since ``attempt`` already
-      bounds a stalled answer and aiohttp's per-read timer costs about 10% of throughput at
-      thousands of updates per second (measured against the fake Close).
+    - ``attempt``: for one whole attempt, sending and reading the answer: the only bound on
+      an answer that trickles in a byte at a time while ``read`` is off.
+    - ``read``: for Close's answer: no gap between bytes longer than this, and the body read
+      whole within this once the headers are in, so a trickle cannot stretch it. Off by
+      default, since ``attempt`` already bounds a stalled answer and aiohttp's per-read
+      timer costs about 10% of throughput at thousands of updates per second (measured
+      against the fake Close). The status line and headers are bounded by the gap rule and
+      by ``attempt`` only.
     - ``deadline``: for a whole call across all its retries and rate-limit waits; ``None``
       means bounded by the retry policy alone. A web handler should set it, per client or
       per call (``await close.calls.update(..., deadline=2.0)``).

@@ -7,7 +7,9 @@ Its shape answers the question a caller asks first: did the request reach Close?
     ├── InvalidRequestError         refused before sending: a bad field or call id (ValueError too)
     ├── TransportError              the request may never have reached Close
     │   ├── ConnectError            no connection was made: nothing was sent
-    │   └── TimeoutError            no answer in time (the update may or may not have applied)
+    │   ├── TimeoutError            no answer in time (the update may or may not have applied)
+    │   ├── ProtocolError           an answer the HTTP parser refused (garbage status, headers)
+    │   └── ResponseTooLargeError   an answer past ``max_response_size``: dropped, not retried
     ├── DeadlineExceededError       the caller's overall deadline ran out across retries
     ├── DecodingError               Close answered 2xx but the body could not be read
     └── APIError                    Close answered with an error status
@@ -45,7 +47,9 @@ __all__ = [
     "NotFoundError",
     "PaymentRequiredError",
     "PermissionDeniedError",
+    "ProtocolError",
     "RateLimitError",
+    "ResponseTooLargeError",
     "ServerError",
     "TimeoutError",
     "TransportError",
@@ -175,7 +179,7 @@ class APIError(_RequestError):
 
     Attributes: ``status``, ``method``, ``path``, ``errors`` (Close's ``errors`` list),
     ``field_errors`` (Close's ``field-errors`` mapping, possibly nested) and ``body``
-    (the decoded JSON, or the raw text when the body was not JSON).
+    (the decoded JSON, or the first 4 KB of the text when the body was not JSON).
     """
 
     def __init__(
@@ -238,3 +242,43 @@ class RateLimitError(APIError):
 
 class ServerError(APIError):
     """5xx: Close (or a proxy in front of it) failed."""
+
+
+class ProtocolError(TransportError):
+    """Close's answer was not valid HTTP (a garbage status line, a header past the parser's
+    limits, too many headers, a broken body encoding). The request did reach a server, so
+    it may have applied; retried at most once, for idempotent methods only.
+
+    ``kind`` names the parser's complaint (an aiohttp exception class name, kept as text).
+    """
+
+    def __init__(
+        self, message: str, *, kind: str, method: str | None = None, path: str | None = None
+    ) -> None:
+        super().__init__(message, method=method, path=path)
+        self.kind = kind
+
+
+class ResponseTooLargeError(TransportError):
+    """The answer was bigger than ``max_response_size``, so reading stopped there and the
+    connection was dropped. Never retried: the same request would get the same answer.
+
+    ``size`` is the byte count known when reading stopped (the declared ``Content-Length``,
+    or the decoded bytes read so far, which is more than ``limit``); ``status`` the answer's
+    HTTP status (the request reached Close and may have applied).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        size: int,
+        limit: int,
+        status: int,
+        method: str | None = None,
+        path: str | None = None,
+    ) -> None:
+        super().__init__(message, method=method, path=path)
+        self.size = size
+        self.limit = limit
+        self.status = status

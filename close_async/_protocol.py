@@ -259,6 +259,10 @@ _DANGLING_TAG = re.compile(r"<[^>]*$")
 _SCAN_LIMIT = 8192
 _SPACE = re.compile(r"\s+")
 _NO_BODY = object()
+# What an error keeps of a body that is not JSON (a proxy's HTML page can be megabytes,
+# and errors are kept in logs, retry events and bulk results).
+_BODY_EXCERPT = 4096
+_SNIFF = 64
 
 
 def _excerpt(text: str) -> str:
@@ -272,10 +276,17 @@ def _excerpt(text: str) -> str:
 
 def _decode(body: bytes) -> Any:
     """The JSON in ``body``, or ``_NO_BODY`` when it is not JSON."""
+    if body[:_SNIFF].lstrip()[:1] == b"<":
+        # A proxy's HTML page: json.loads would first copy all of it into a str.
+        return _NO_BODY
     try:
         return json.loads(body)
     except (ValueError, RecursionError):  # includes bad UTF-8
         return _NO_BODY
+
+
+def _head_text(body: bytes) -> str:
+    return body[:_SCAN_LIMIT].decode("utf-8", "replace")
 
 
 def _close_message(payload: Any) -> str | None:
@@ -319,7 +330,7 @@ def interpret_response(
         decoded = _decode(body)
         if decoded is _NO_BODY:
             raise DecodingError(
-                f"HTTP {status} body is not JSON: {_excerpt(body.decode('utf-8', 'replace'))!r}",
+                f"HTTP {status} body is not JSON: {_excerpt(_head_text(body))!r}",
                 method=request.method,
                 path=request.path,
             )
@@ -330,7 +341,7 @@ def interpret_response(
 def _api_error(request: Request, status: int, headers: Mapping[str, str], body: bytes) -> APIError:
     decoded = _decode(body)
     if decoded is _NO_BODY:
-        text = body.decode("utf-8", "replace")
+        text = body[:_BODY_EXCERPT].decode("utf-8", "replace")
         payload: Any = text
         message = _excerpt(text) or _reason(status)
     else:

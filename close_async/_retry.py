@@ -9,6 +9,10 @@ Rules (Close API facts, "Errors" and "Rate limits"):
   (GET, PUT, DELETE): sending the same PUT twice leaves the same state.
 - POST (creating a call) is retried only when no connection was made (:class:`ConnectError`),
   since a retried create can log a call twice.
+- An answer the HTTP parser refused (:class:`ProtocolError`) is retried once, for
+  idempotent methods: a proxy's hiccup clears, a broken server does not.
+- An answer past the size cap (:class:`ResponseTooLargeError`) is never retried: the same
+  request would fetch the same answer.
 - Everything else (400, 401, 403, 404, ...) is never retried; nor is anything not on this
   allow-list, cancellation above all.
 
@@ -30,7 +34,9 @@ import tenacity
 from ._errors import (
     ConnectError,
     DeadlineExceededError,
+    ProtocolError,
     RateLimitError,
+    ResponseTooLargeError,
     ServerError,
     TransportError,
 )
@@ -42,6 +48,7 @@ __all__ = ["RetryEvent", "RetryPolicy", "retry_reason"]
 _log = logging.getLogger("close_async.retry")
 
 _RETRYABLE_STATUSES = frozenset({500, 502, 503, 504})
+_PROTOCOL_ERROR_RETRIES = 1
 
 
 @attrs.frozen
@@ -49,7 +56,8 @@ class RetryEvent:
     """One retry about to happen: what failed, which attempt, and how long we wait.
 
     ``reason`` is a short tag: ``"rate_limited"``, ``"server_error"``, ``"connect_error"``,
-    ``"timeout"`` or ``"disconnected"``. ``attempt`` is the number of the attempt that failed.
+    ``"timeout"``, ``"disconnected"`` or ``"protocol_error"``. ``attempt`` is the number of
+    the attempt that failed.
     """
 
     method: str
@@ -110,6 +118,10 @@ def retry_reason(method: str, error: BaseException) -> str | None:
         return None
     if isinstance(error, ServerError) and error.status in _RETRYABLE_STATUSES:
         return "server_error"
+    if isinstance(error, ResponseTooLargeError):
+        return None
+    if isinstance(error, ProtocolError):
+        return "protocol_error"
     if isinstance(error, TransportError):
         return "timeout" if isinstance(error, CloseTimeoutError) else "disconnected"
     return None
@@ -141,12 +153,17 @@ class _CallRetries:
         self.next_wait = 0.0
         self.deadline_hit = False
         self.last_error: BaseException | None = None
+        self.protocol_errors = 0
         self._backoff = tenacity.wait_random_exponential(
             multiplier=policy.wait_initial, max=policy.wait_max, exp_base=policy.wait_exp_base
         )
 
     def should_retry(self, error: BaseException) -> bool:
         self.reason = retry_reason(self.request.method, error)
+        if self.reason == "protocol_error":
+            self.protocol_errors += 1
+            if self.protocol_errors > _PROTOCOL_ERROR_RETRIES:
+                return False
         return self.reason is not None
 
     def stop(self, state: tenacity.RetryCallState) -> bool:

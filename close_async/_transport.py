@@ -1,24 +1,50 @@
 """The aiohttp layer: moves bytes, and translates aiohttp's failures into ours.
 
 Nothing here decides anything about Close: it sends a :class:`Request` and returns the
-status, headers and body. aiohttp exceptions never leave this module.
+status, headers and body. aiohttp exceptions never leave this module, not even chained:
+their ``request_info`` holds the request headers, ``Authorization`` included, and error
+reporters (Sentry, logging's ``exc_info``) record every chained exception.
+
+Every answer is read under a size cap, counted in decoded bytes (aiohttp decompresses as
+it streams), so neither a huge body nor a compression bomb can take more memory than the
+cap per request in flight.
 """
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import binascii
+import contextlib
+import enum
 import json
 from collections.abc import Mapping
 
 import aiohttp
 import attrs
 import yarl
+from aiohttp import hdrs, http_exceptions
 
-from ._config import Timeout
-from ._errors import ConnectError, TransportError
+from ._config import DEFAULT_MAX_RESPONSE_SIZE, Timeout
+from ._errors import (
+    CloseError,
+    ConnectError,
+    ProtocolError,
+    ResponseTooLargeError,
+    TransportError,
+)
 from ._errors import TimeoutError as CloseTimeoutError
 from ._protocol import Request
 
 __all__ = ["AiohttpTransport", "RawResponse"]
+
+_MESSAGE_LIMIT = 200
+_SCAN_LIMIT = 8192
+_REDACTED = "<redacted>"
+
+
+class _Default(enum.Enum):
+    CAP = enum.auto()
 
 
 @attrs.frozen
@@ -43,14 +69,17 @@ class AiohttpTransport:
         timeout: Timeout,
         max_connections: int,
         session: aiohttp.ClientSession | None = None,
+        max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE,
     ) -> None:
         self._base = str(base_url)
+        self._timeout_config = timeout
         self._timeout = aiohttp.ClientTimeout(
             total=timeout.attempt,
             sock_connect=timeout.connect,
             sock_read=timeout.read,
         )
         self._max_connections = max_connections
+        self._max_response_size = max_response_size
         self._session = session
         self._owns_session = session is None
         self._closed = False
@@ -68,37 +97,112 @@ class AiohttpTransport:
             self._session = aiohttp.ClientSession(connector=connector)
         return self._session
 
-    async def send(self, request: Request, headers: Mapping[str, str]) -> RawResponse:
-        """Send one attempt of ``request`` and read the whole answer."""
+    async def send(
+        self,
+        request: Request,
+        headers: Mapping[str, str],
+        *,
+        max_size: int | _Default | None = _Default.CAP,
+    ) -> RawResponse:
+        """Send one attempt of ``request`` and read the whole answer.
+
+        ``max_size`` overrides the client's cap for this request; ``None`` lifts it, for a
+        caller that streams a big download to disk rather than holding it.
+        """
         session = self._ensure_session()
+        limit = self._max_response_size if max_size is _Default.CAP else max_size
+        where = {"method": request.method, "path": request.path}
+        try:
+            return await self._exchange(session, request, headers, limit, where)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            error = self._translate(exc, headers, where)
+        # Raised outside the except block, so the aiohttp exception (and the request
+        # headers in it) is neither the __cause__ nor the __context__ of ours.
+        raise error
+
+    async def _exchange(
+        self,
+        session: aiohttp.ClientSession,
+        request: Request,
+        headers: Mapping[str, str],
+        limit: int | None,
+        where: dict[str, str],
+    ) -> RawResponse:
         url = yarl.URL(self._base + request.path, encoded=True)
         data = None
         if request.json is not None:
             data = json.dumps(request.json, separators=(",", ":")).encode()
-        where = {"method": request.method, "path": request.path}
-        try:
-            async with session.request(
-                request.method,
-                url,
-                params=request.params or None,
-                data=data,
-                headers=headers,
-                timeout=self._timeout,
-                # Redirects are never followed, so credentials never travel to another host.
-                allow_redirects=False,
-            ) as response:
-                body = await response.read()
+        async with session.request(
+            request.method,
+            url,
+            params=request.params or None,
+            data=data,
+            headers=headers,
+            timeout=self._timeout,
+            # Redirects are never followed, so credentials never travel to another host.
+            allow_redirects=False,
+        ) as response:
+            read = self._timeout_config.read
+            # aiohttp's sock_read restarts on every byte, so a server sending one byte a
+            # second never trips it: the whole body gets one deadline as well.
+            body_deadline = asyncio.timeout(read) if read is not None else None
+            try:
+                async with body_deadline or contextlib.nullcontext():
+                    body = await _read_body(response, limit, where)
+            except TimeoutError:
+                if body_deadline is None or not body_deadline.expired():
+                    raise
+            else:
                 return RawResponse(response.status, response.headers, body)
-        except aiohttp.ConnectionTimeoutError as exc:
-            raise ConnectError(f"timed out connecting to Close: {exc}", **where) from exc
-        except aiohttp.ClientConnectorError as exc:
-            raise ConnectError(f"could not connect to Close: {exc.os_error}", **where) from exc
-        except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
-            raise CloseTimeoutError("Close did not answer in time", **where) from exc
-        except aiohttp.ServerDisconnectedError as exc:
-            raise TransportError("Close closed the connection without answering", **where) from exc
-        except aiohttp.ClientError as exc:
-            raise TransportError(f"{type(exc).__name__}: {exc}", **where) from exc
+            response.close()
+        raise CloseTimeoutError(
+            f"Close's answer was not read whole within Timeout.read ({_seconds(read)})", **where
+        )
+
+    def _translate(
+        self, exc: BaseException, headers: Mapping[str, str], where: dict[str, str]
+    ) -> CloseError:
+        """Our error for an aiohttp failure: its class name and a scrubbed message only."""
+        timeout = self._timeout_config
+        if isinstance(exc, aiohttp.ConnectionTimeoutError):
+            return ConnectError(
+                f"timed out connecting to Close (Timeout.connect, {_seconds(timeout.connect)})",
+                **where,
+            )
+        if isinstance(exc, aiohttp.ClientConnectorError):
+            reason = _safe_text(str(exc.os_error), headers)
+            return ConnectError(f"could not connect to Close: {reason}", **where)
+        if isinstance(exc, aiohttp.SocketTimeoutError):
+            return CloseTimeoutError(
+                f"Close sent nothing for Timeout.read ({_seconds(timeout.read)})", **where
+            )
+        if isinstance(exc, TimeoutError):
+            return CloseTimeoutError(
+                f"Close did not answer within Timeout.attempt ({_seconds(timeout.attempt)})",
+                **where,
+            )
+        if isinstance(exc, aiohttp.ServerDisconnectedError):
+            return TransportError("Close closed the connection without answering", **where)
+        if isinstance(exc, aiohttp.ClientResponseError):
+            # Raised by aiohttp's parser only (raise_for_status is off): the status line
+            # or the headers were refused.
+            kind = _parser_complaint(exc)
+            message = _safe_text(exc.message, headers)
+            return ProtocolError(
+                f"Close's answer is not valid HTTP ({kind}): {message}", kind=kind, **where
+            )
+        if isinstance(exc, aiohttp.ClientPayloadError):
+            kind = _parser_complaint(exc)
+            if kind in _BROKEN_ENCODINGS:
+                message = _safe_text(str(exc), headers)
+                return ProtocolError(
+                    f"Close's answer body is not valid HTTP ({kind}): {message}",
+                    kind=kind,
+                    **where,
+                )
+            return TransportError("the connection broke while reading Close's answer", **where)
+        message = _safe_text(str(exc), headers)
+        return TransportError(f"{type(exc).__name__}: {message}", **where)
 
     async def aclose(self) -> None:
         """Close the session if this transport made it."""
@@ -106,3 +210,102 @@ class AiohttpTransport:
         if self._session is not None and self._owns_session:
             await self._session.close()
         self._session = None
+
+
+_BROKEN_ENCODINGS = frozenset(
+    {"ContentEncodingError", "TransferEncodingError", "BadHttpMessage", "LineTooLong"}
+)
+
+
+async def _read_body(
+    response: aiohttp.ClientResponse, limit: int | None, where: dict[str, str]
+) -> bytes:
+    declared = response.content_length
+    if limit is not None and declared is not None and declared > limit:
+        response.close()
+        raise _too_large(declared, limit, response.status, where, declared=True)
+    if declared is not None and hdrs.CONTENT_ENCODING not in response.headers:
+        # The parser stops at Content-Length, and nothing is unpacked: already bounded,
+        # and aiohttp's own read is the cheaper path for the small answers Close sends.
+        return await response.read()
+    chunks: list[bytes] = []
+    size = 0
+    # response.content yields decoded bytes, so this counts what a gzip or brotli bomb
+    # unpacks to, not what crossed the wire.
+    async for chunk in response.content.iter_any():
+        size += len(chunk)
+        if limit is not None and size > limit:
+            # Closing (not releasing) drops the connection: the rest of the answer is
+            # never read, and the socket never goes back to the pool half-read.
+            response.close()
+            # The error's traceback keeps this frame, and so these chunks, alive.
+            chunks.clear()
+            raise _too_large(size, limit, response.status, where, declared=False)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _too_large(
+    size: int, limit: int, status: int, where: dict[str, str], *, declared: bool
+) -> ResponseTooLargeError:
+    said = f"declared {size:,} bytes" if declared else f"passed {limit:,} bytes after decoding"
+    return ResponseTooLargeError(
+        f"Close's answer (HTTP {status}) is too large: it {said}, over the cap of "
+        f"{limit:,} bytes (max_response_size); the connection was dropped",
+        size=size,
+        limit=limit,
+        status=status,
+        **where,
+    )
+
+
+def _seconds(value: float | None) -> str:
+    return "off" if value is None else f"{value:g} s"
+
+
+def _parser_complaint(exc: BaseException) -> str:
+    """The most specific aiohttp parser exception class in ``exc``'s chain, by name."""
+    kind = type(exc).__name__
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        if isinstance(cause, http_exceptions.HttpProcessingError) and (
+            type(cause) is not http_exceptions.HttpProcessingError
+        ):
+            kind = type(cause).__name__
+        cause = cause.__cause__ or cause.__context__
+    return kind
+
+
+def _secrets(headers: Mapping[str, str]) -> list[str]:
+    """Every form of the credentials a message could carry, longest first."""
+    found: list[str] = []
+    for name, value in headers.items():
+        if name.lower() != "authorization" or not value:
+            continue
+        found.append(value)
+        scheme, _, token = value.partition(" ")
+        if token:
+            found.append(token)
+        if scheme.lower() == "basic":
+            try:
+                decoded = base64.b64decode(token, validate=True).decode("utf-8")
+            except (binascii.Error, UnicodeDecodeError):
+                continue
+            found.append(decoded)
+            user = decoded.partition(":")[0]
+            if user:
+                found.append(user)
+    return sorted(found, key=len, reverse=True)
+
+
+def _safe_text(text: str, headers: Mapping[str, str]) -> str:
+    """A short, printable message, with any credential a server echoed back removed."""
+    text = text[:_SCAN_LIMIT]
+    for secret in _secrets(headers):
+        text = text.replace(secret, _REDACTED)
+    text = "".join(ch if ch.isprintable() else "?" for ch in text)
+    if len(text) > _MESSAGE_LIMIT:
+        text = text[: _MESSAGE_LIMIT - 1].rstrip() + "…"
+    return text
