@@ -35,10 +35,13 @@ from ._errors import (
 )
 from ._errors import TimeoutError as CloseTimeoutError
 from ._protocol import Request
+from ._text import clean
 
 __all__ = ["AiohttpTransport", "RawResponse"]
 
 _MESSAGE_LIMIT = 200
+# Credentials are looked for in this much of a message only: aiohttp's messages are short,
+# and a hostile server must not make redaction cost more than reading its answer.
 _SCAN_LIMIT = 8192
 _REDACTED = "<redacted>"
 
@@ -303,9 +306,7 @@ def _secrets(headers: Mapping[str, str]) -> list[str]:
 def _safe_text(text: str, headers: Mapping[str, str]) -> str:
     """A short, printable message, with any credential a server echoed back removed."""
     text = text[:_SCAN_LIMIT]
+    # Redacted before cleaning: cleaning could split a secret so replace() misses it.
     for secret in _secrets(headers):
         text = text.replace(secret, _REDACTED)
-    text = "".join(ch if ch.isprintable() else "?" for ch in text)
-    if len(text) > _MESSAGE_LIMIT:
-        text = text[: _MESSAGE_LIMIT - 1].rstrip() + "…"
-    return text
+    return clean(text, _MESSAGE_LIMIT)
