@@ -18,6 +18,7 @@ from typing import Any
 import aiohttp
 import pytest
 import yarl
+from aiohttp import web
 
 from benchmarks._hostile import HostileServer
 from close_async import (
@@ -468,3 +469,44 @@ def test_peak_memory_is_bounded_by_the_cap() -> None:
         # this bound, which leaves room for a body, a copy of it, and the decoder's text.
         bound = 3 * cap_mb * scenario["in_flight"] + 16
         assert scenario["peak_rss_delta_mb"] < bound, scenario
+
+
+@pytest.fixture
+async def echo_server() -> AsyncIterator[str]:
+    """Quotes the request's ``Authorization`` header back in the body, as an echo service
+    (or a debugging proxy) that a base URL points at by mistake does."""
+
+    async def echo(request: web.Request) -> web.Response:
+        auth = request.headers.get("Authorization", "")
+        status = int(request.match_info["status"])
+        if request.match_info["kind"] == "json":
+            body = {"error": f"refused {auth}", "field-errors": {"note": f"sent {auth}"}}
+            return web.json_response(body, status=status, headers={"Retry-After": "0"})
+        return web.Response(text=f"<html>you sent {auth}</html>", status=status)
+
+    app = web.Application()
+    app.router.add_route("*", "/{kind}/{status}/{tail:.*}", echo)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}/"
+    finally:
+        await runner.cleanup()
+
+
+@pytest.mark.parametrize("creds", CREDENTIALS.values(), ids=CREDENTIALS.keys())
+@pytest.mark.parametrize(
+    "answer", ["json/400", "json/401", "json/429", "json/500", "html/404", "html/503", "html/200"]
+)
+async def test_credentials_echoed_in_a_body_are_redacted_from_the_error(
+    echo_server: str, answer: str, creds: dict[str, Any]
+) -> None:
+    retry = RetryPolicy.no_wait(attempts=2, rate_limit_attempts=1)
+    async with _client(echo_server + answer + "/", creds, retry=retry) as close:
+        with pytest.raises(CloseError) as info:
+            await close.calls.get(CALL_ID)
+    assert leaked(info.value) == []
+    if isinstance(info.value, APIError):  # a DecodingError keeps only a tag-free excerpt
+        assert "<redacted>" in str(info.value.body)
