@@ -46,7 +46,7 @@ from close_async import (
     ValidationError,
 )
 from close_async import TimeoutError as CloseTimeoutError
-from close_async._protocol import Request, get_call
+from close_async._protocol import Request, feedback_from_response, get_call, interpret_response
 from close_async._retry import retry_reason
 from close_async._transport import AiohttpTransport
 
@@ -510,3 +510,23 @@ async def test_credentials_echoed_in_a_body_are_redacted_from_the_error(
     assert leaked(info.value) == []
     if isinstance(info.value, APIError):  # a DecodingError keeps only a tag-free excerpt
         assert "<redacted>" in str(info.value.body)
+
+
+@pytest.mark.parametrize("status", [400, 429, 500])
+def test_a_huge_json_error_body_is_kept_as_an_excerpt_not_decoded(status: int) -> None:
+    # 1 MiB of tiny objects decodes to about 25 MB of dicts: kept whole, one error (held by
+    # tenacity, a bulk result, a retry event) would cost 25 times the bytes read.
+    body = b'{"error": "huge", "errors": [' + b"{}," * (MIB // 3) + b"{}]}"
+    tracemalloc.start()
+    try:
+        with pytest.raises(APIError) as info:
+            interpret_response(get_call(CALL_ID), status, {"Retry-After": "0"}, body)
+        feedback_from_response(status, {}, body)
+        held, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert isinstance(info.value.body, str)
+    assert len(info.value.body) <= 4096
+    assert info.value.status == status
+    assert peak < 4 * MIB
+    assert held < MIB
