@@ -149,6 +149,9 @@ class AiohttpTransport:
             timeout=self._timeout,
             # Redirects are never followed, so credentials never travel to another host.
             allow_redirects=False,
+            # Statuses are ours to read, even through a caller's session that raises for
+            # them: its ClientResponseError would pass for a parser refusal.
+            raise_for_status=False,
         ) as response:
             read = self._timeout_config.read
             # aiohttp's sock_read restarts on every byte, so a server sending one byte a

@@ -530,3 +530,26 @@ def test_a_huge_json_error_body_is_kept_as_an_excerpt_not_decoded(status: int) -
     assert info.value.status == status
     assert peak < 4 * MIB
     assert held < MIB
+
+
+@pytest.mark.parametrize(
+    ("behaviour", "expected"),
+    [
+        ("status-401", AuthenticationError),
+        ("status-429", RateLimitError),
+        ("html-503-100", ServerError),
+    ],
+)
+async def test_a_callers_session_that_raises_for_status_still_gives_our_errors(
+    server: HostileServer, behaviour: str, expected: type[CloseError]
+) -> None:
+    # Its ClientResponseError would read as a parser refusal: a 401 that does not stop a
+    # batch, a 429 retried as a protocol error instead of waited out.
+    async with aiohttp.ClientSession(raise_for_status=True) as session:
+        retry = RetryPolicy.no_wait(attempts=1, rate_limit_attempts=0)
+        async with _client(
+            server.base_url(behaviour), {"api_key": API_KEY}, session=session, retry=retry
+        ) as close:
+            with pytest.raises(CloseError) as info:
+                await close.calls.get(CALL_ID)
+    assert type(info.value) is expected
