@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import gc
 import json
 import subprocess
 import sys
@@ -46,6 +47,7 @@ from close_async import (
     ValidationError,
 )
 from close_async import TimeoutError as CloseTimeoutError
+from close_async._conversion import call_from_json
 from close_async._protocol import Request, feedback_from_response, get_call, interpret_response
 from close_async._retry import retry_reason
 from close_async._transport import AiohttpTransport
@@ -553,3 +555,29 @@ async def test_a_callers_session_that_raises_for_status_still_gives_our_errors(
             with pytest.raises(CloseError) as info:
                 await close.calls.get(CALL_ID)
     assert type(info.value) is expected
+
+
+def _not_a_call(size: int) -> DecodingError:
+    try:
+        # No local of this frame (which the traceback keeps) holds the answer.
+        call_from_json(
+            json.loads(f'{{"id": "{CALL_ID}", "duration": "bad", "pad": "{"x" * size}"}}')
+        )
+    except DecodingError as error:
+        return error
+    raise AssertionError("a Call was read")
+
+
+def test_a_decoding_error_does_not_pin_the_answer_it_could_not_read() -> None:
+    # Its traceback (and cattrs' errors chained to it) keep their frames' locals, the
+    # decoded answer among them, for as long as the caller keeps the error.
+    tracemalloc.start()
+    try:
+        error = _not_a_call(8 * MIB)
+        assert error.__traceback__ is not None
+        gc.collect()  # cattrs' errors form cycles: garbage, until collected
+        held, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert "duration" in str(error)
+    assert held < MIB
