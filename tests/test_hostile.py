@@ -581,3 +581,52 @@ def test_a_decoding_error_does_not_pin_the_answer_it_could_not_read() -> None:
         tracemalloc.stop()
     assert "duration" in str(error)
     assert held < MIB
+
+
+@pytest.fixture
+async def page_server() -> AsyncIterator[str]:
+    """Answers a list with a page whose second call is 8 MiB and not a Call, or (under
+    ``nopage/``) with 8 MiB of JSON that is not a page."""
+
+    pad = "x" * (8 * MIB)
+    first = {"id": CALL_ID, "date_created": "2026-01-02T03:04:05+00:00"}
+    bad = {"id": CALL_ID, "duration": "bad", "pad": pad}
+    # Made before the test measures, so that only what the client keeps counts.
+    bodies = {
+        "page": json.dumps({"data": [first, bad], "has_more": False}).encode(),
+        "nopage": json.dumps({"pad": pad}).encode(),
+    }
+
+    async def page(request: web.Request) -> web.Response:
+        body = bodies[request.match_info["kind"]]
+        return web.Response(body=body, content_type="application/json")
+
+    app = web.Application()
+    app.router.add_route("GET", "/{kind}/activity/call/", page)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}/"
+    finally:
+        await runner.cleanup()
+
+
+@pytest.mark.parametrize("kind", ["page", "nopage"])
+async def test_a_decoding_error_while_listing_does_not_pin_the_page(
+    page_server: str, kind: str
+) -> None:
+    async with _client(page_server + kind + "/", {"api_key": API_KEY}) as close:
+        listing = close.calls.list()
+        tracemalloc.start()
+        try:
+            with pytest.raises(DecodingError) as info:
+                async for _ in listing:
+                    pass
+            gc.collect()
+            held, _ = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    assert info.value.__traceback__ is not None
+    assert held < 2 * MIB
