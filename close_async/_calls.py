@@ -112,9 +112,20 @@ class CallsResource:
         while True:
             params = {**filters, "_skip": skip, "_limit": page_size}
             page = await self._client.request(_protocol.list_calls(params), deadline=deadline)
-            data, has_more = _read_page(page)
+            read = _read_page(page)
+            del page
+            if isinstance(read, DecodingError):
+                raise read
+            data, has_more = read
+            del read
             for item in data:
-                yield call_from_json(item)
+                call = _call_or_error(item)
+                if isinstance(call, DecodingError):
+                    # A traceback keeps its frames' locals: raised with them, the error would
+                    # pin the whole page for as long as the caller keeps it.
+                    del data, item
+                    raise call
+                yield call
             if not has_more or not data:
                 return
             skip += len(data)
@@ -153,7 +164,16 @@ class CallsResource:
         )
 
 
-def _read_page(page: Any) -> tuple[list[Any], bool]:
+def _read_page(page: Any) -> tuple[list[Any], bool] | DecodingError:
+    # The error is returned, not raised: this frame (and its page) stays out of its traceback.
     if not isinstance(page, Mapping) or not isinstance(page.get("data"), list):
-        raise DecodingError("a list page from Close had no 'data' list")
+        return DecodingError("a list page from Close had no 'data' list")
     return page["data"], bool(page.get("has_more"))
+
+
+def _call_or_error(item: Any) -> Call | DecodingError:
+    try:
+        return call_from_json(item)
+    except DecodingError as exc:
+        del item  # its traceback keeps this frame
+        return exc

@@ -277,8 +277,20 @@ def call_from_json(payload: Any) -> Call:
     :class:`~close_async.DecodingError` when ``payload`` is not a Call (not an object,
     no ``id``, a malformed datetime, a wrongly typed field).
     """
+    read = _read_call(payload)
+    if isinstance(read, Call):
+        return read
+    # Raised here, unchained and with the answer dropped: a traceback keeps its frames'
+    # locals (and cattrs' errors theirs), so the error would pin the decoded answer (up to
+    # max_response_size, and more once decoded) for as long as the caller keeps it.
+    del payload
+    raise DecodingError(read)
+
+
+def _read_call(payload: Any) -> Call | str:
+    """The Call in ``payload``, or what is wrong with it."""
     if not isinstance(payload, dict):
-        raise DecodingError(f"expected a Call object, got {_json_kind(payload)}")
+        return f"expected a Call object, got {_json_kind(payload)}"
     known: dict[str, Any] = {}
     extra: dict[str, Any] = {}
     for key, value in payload.items():
@@ -289,7 +301,7 @@ def call_from_json(payload: Any) -> Call:
     except Exception as exc:  # cattrs raises a ClassValidationError group; say it plainly
         call_id = payload.get("id")
         which = f" {safe_repr(call_id)}" if isinstance(call_id, str) else ""
-        raise DecodingError(f"could not read Call{which}: {_describe(exc)}") from exc
+        return f"could not read Call{which}: {_describe(exc)}"
 
 
 def _json_kind(value: Any) -> str:

@@ -179,7 +179,8 @@ class APIError(_RequestError):
 
     Attributes: ``status``, ``method``, ``path``, ``errors`` (Close's ``errors`` list),
     ``field_errors`` (Close's ``field-errors`` mapping, possibly nested) and ``body``
-    (the decoded JSON, or the first 4 KB of the text when the body was not JSON).
+    (the decoded JSON, or the first 4 KB of the text when the body was not JSON, or was
+    JSON of more than 10,000 values).
     """
 
     def __init__(

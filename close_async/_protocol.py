@@ -262,6 +262,11 @@ _NO_BODY = object()
 # What an error keeps of a body that is not JSON (a proxy's HTML page can be megabytes,
 # and errors are kept in logs, retry events and bulk results).
 _BODY_EXCERPT = 4096
+# The most values an error body may hold and still be decoded. Decoded, JSON of tiny values
+# ("[{},{},...]") takes 25 times its size, which an error keeps as long as it lives; a long
+# text costs no more decoded than read, so one huge field error is still kept whole.
+# Close's error bodies hold a few dozen values.
+_ERROR_JSON_VALUES = 10_000
 _SNIFF = 64
 
 
@@ -283,6 +288,16 @@ def _decode(body: bytes) -> Any:
         return json.loads(body)
     except (ValueError, RecursionError):  # includes bad UTF-8
         return _NO_BODY
+
+
+def _decode_error(body: bytes) -> Any:
+    """The JSON in an error ``body``, or ``_NO_BODY`` when it is not JSON or holds too many
+    values to keep."""
+    # Every value after the first of an array or object follows a comma: a cheap upper
+    # bound (commas inside strings count too, which errs on the safe side).
+    if body.count(b",") > _ERROR_JSON_VALUES:
+        return _NO_BODY
+    return _decode(body)
 
 
 def _head_text(body: bytes) -> str:
@@ -339,7 +354,7 @@ def interpret_response(
 
 
 def _api_error(request: Request, status: int, headers: Mapping[str, str], body: bytes) -> APIError:
-    decoded = _decode(body)
+    decoded = _decode_error(body)
     if decoded is _NO_BODY:
         text = body[:_BODY_EXCERPT].decode("utf-8", "replace")
         payload: Any = text
@@ -372,7 +387,7 @@ def feedback_from_response(status: int, headers: Mapping[str, str], body: bytes)
     info = RateLimitInfo.from_headers(headers)
     if status != 429:
         return RateFeedback(status=status, info=info)
-    decoded = _decode(body)
+    decoded = _decode_error(body)
     payload = None if decoded is _NO_BODY else decoded
     if info is None:
         info = RateLimitInfo.from_body(payload)

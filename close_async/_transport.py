@@ -5,6 +5,10 @@ status, headers and body. aiohttp exceptions never leave this module, not even c
 their ``request_info`` holds the request headers, ``Authorization`` included, and error
 reporters (Sentry, logging's ``exc_info``) record every chained exception.
 
+A server can quote the request's credentials back (an echo service, a debugging proxy):
+they are replaced by ``<redacted>`` in every body and message that leaves this module, so
+no error built from an answer can hold them.
+
 Every answer is read under a size cap, counted in decoded bytes (aiohttp decompresses as
 it streams), so neither a huge body nor a compression bomb can take more memory than the
 cap per request in flight.
@@ -17,6 +21,7 @@ import base64
 import binascii
 import contextlib
 import enum
+import functools
 import json
 from collections.abc import Mapping
 
@@ -144,6 +149,9 @@ class AiohttpTransport:
             timeout=self._timeout,
             # Redirects are never followed, so credentials never travel to another host.
             allow_redirects=False,
+            # Statuses are ours to read, even through a caller's session that raises for
+            # them: its ClientResponseError would pass for a parser refusal.
+            raise_for_status=False,
         ) as response:
             read = self._timeout_config.read
             # aiohttp's sock_read restarts on every byte, so a server sending one byte a
@@ -156,7 +164,7 @@ class AiohttpTransport:
                 if body_deadline is None or not body_deadline.expired():
                     raise
             else:
-                return RawResponse(response.status, response.headers, body)
+                return RawResponse(response.status, response.headers, _redact(body, headers))
             response.close()
         raise CloseTimeoutError(
             f"Close's answer was not read whole within Timeout.read ({_seconds(read)})", **where
@@ -281,26 +289,51 @@ def _parser_complaint(exc: BaseException) -> str:
     return kind
 
 
-def _secrets(headers: Mapping[str, str]) -> list[str]:
+def _secrets(headers: Mapping[str, str]) -> tuple[str, ...]:
     """Every form of the credentials a message could carry, longest first."""
     found: list[str] = []
     for name, value in headers.items():
-        if name.lower() != "authorization" or not value:
-            continue
-        found.append(value)
-        scheme, _, token = value.partition(" ")
-        if token:
-            found.append(token)
-        if scheme.lower() == "basic":
-            try:
-                decoded = base64.b64decode(token, validate=True).decode("utf-8")
-            except (binascii.Error, UnicodeDecodeError):
-                continue
-            found.append(decoded)
-            user = decoded.partition(":")[0]
-            if user:
-                found.append(user)
-    return sorted(found, key=len, reverse=True)
+        if name.lower() == "authorization" and value:
+            found += _forms(value)
+    return tuple(sorted(found, key=len, reverse=True))
+
+
+@functools.lru_cache(maxsize=16)
+def _forms(value: str) -> tuple[str, ...]:
+    # Cached: every answer's body is checked, and a client sends the same header each time.
+    found = [value]
+    scheme, _, token = value.partition(" ")
+    if token:
+        found.append(token)
+    if scheme.lower() == "basic":
+        try:
+            decoded = base64.b64decode(token, validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            return tuple(found)
+        found.append(decoded)
+        user = decoded.partition(":")[0]
+        if user:
+            found.append(user)
+    # JSON encoders that escape "/" (PHP's, for one) write base64 that way.
+    found += [form.replace("/", "\\/") for form in found if "/" in form]
+    return tuple(found)
+
+
+def _redact(body: bytes, headers: Mapping[str, str]) -> bytes:
+    """``body`` with any credential in it replaced; the same object when there is none."""
+    needles, secrets = _encoded(_secrets(headers))
+    if not any(needle in body for needle in needles):  # the cost on every answer
+        return body
+    for secret in secrets:
+        body = body.replace(secret, _REDACTED.encode())
+    return body
+
+
+@functools.lru_cache(maxsize=16)
+def _encoded(secrets: tuple[str, ...]) -> tuple[tuple[bytes, ...], tuple[bytes, ...]]:
+    # Any form holding a shorter one is found through it, so only the shortest are looked for.
+    needles = [s for s in secrets if not any(o != s and o in s for o in secrets)]
+    return tuple(n.encode() for n in needles), tuple(s.encode() for s in secrets)
 
 
 def _safe_text(text: str, headers: Mapping[str, str]) -> str:

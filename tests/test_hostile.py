@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import gc
 import json
 import subprocess
 import sys
@@ -18,6 +19,7 @@ from typing import Any
 import aiohttp
 import pytest
 import yarl
+from aiohttp import web
 
 from benchmarks._hostile import HostileServer
 from close_async import (
@@ -45,7 +47,8 @@ from close_async import (
     ValidationError,
 )
 from close_async import TimeoutError as CloseTimeoutError
-from close_async._protocol import Request, get_call
+from close_async._conversion import call_from_json
+from close_async._protocol import Request, feedback_from_response, get_call, interpret_response
 from close_async._retry import retry_reason
 from close_async._transport import AiohttpTransport
 
@@ -468,3 +471,162 @@ def test_peak_memory_is_bounded_by_the_cap() -> None:
         # this bound, which leaves room for a body, a copy of it, and the decoder's text.
         bound = 3 * cap_mb * scenario["in_flight"] + 16
         assert scenario["peak_rss_delta_mb"] < bound, scenario
+
+
+@pytest.fixture
+async def echo_server() -> AsyncIterator[str]:
+    """Quotes the request's ``Authorization`` header back in the body, as an echo service
+    (or a debugging proxy) that a base URL points at by mistake does."""
+
+    async def echo(request: web.Request) -> web.Response:
+        auth = request.headers.get("Authorization", "")
+        status = int(request.match_info["status"])
+        if request.match_info["kind"] == "json":
+            body = {"error": f"refused {auth}", "field-errors": {"note": f"sent {auth}"}}
+            return web.json_response(body, status=status, headers={"Retry-After": "0"})
+        return web.Response(text=f"<html>you sent {auth}</html>", status=status)
+
+    app = web.Application()
+    app.router.add_route("*", "/{kind}/{status}/{tail:.*}", echo)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}/"
+    finally:
+        await runner.cleanup()
+
+
+@pytest.mark.parametrize("creds", CREDENTIALS.values(), ids=CREDENTIALS.keys())
+@pytest.mark.parametrize(
+    "answer", ["json/400", "json/401", "json/429", "json/500", "html/404", "html/503", "html/200"]
+)
+async def test_credentials_echoed_in_a_body_are_redacted_from_the_error(
+    echo_server: str, answer: str, creds: dict[str, Any]
+) -> None:
+    retry = RetryPolicy.no_wait(attempts=2, rate_limit_attempts=1)
+    async with _client(echo_server + answer + "/", creds, retry=retry) as close:
+        with pytest.raises(CloseError) as info:
+            await close.calls.get(CALL_ID)
+    assert leaked(info.value) == []
+    if isinstance(info.value, APIError):  # a DecodingError keeps only a tag-free excerpt
+        assert "<redacted>" in str(info.value.body)
+
+
+@pytest.mark.parametrize("status", [400, 429, 500])
+def test_a_huge_json_error_body_is_kept_as_an_excerpt_not_decoded(status: int) -> None:
+    # 1 MiB of tiny objects decodes to about 25 MB of dicts: kept whole, one error (held by
+    # tenacity, a bulk result, a retry event) would cost 25 times the bytes read.
+    body = b'{"error": "huge", "errors": [' + b"{}," * (MIB // 3) + b"{}]}"
+    tracemalloc.start()
+    try:
+        with pytest.raises(APIError) as info:
+            interpret_response(get_call(CALL_ID), status, {"Retry-After": "0"}, body)
+        feedback_from_response(status, {}, body)
+        held, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert isinstance(info.value.body, str)
+    assert len(info.value.body) <= 4096
+    assert info.value.status == status
+    assert peak < 4 * MIB
+    assert held < MIB
+
+
+@pytest.mark.parametrize(
+    ("behaviour", "expected"),
+    [
+        ("status-401", AuthenticationError),
+        ("status-429", RateLimitError),
+        ("html-503-100", ServerError),
+    ],
+)
+async def test_a_callers_session_that_raises_for_status_still_gives_our_errors(
+    server: HostileServer, behaviour: str, expected: type[CloseError]
+) -> None:
+    # Its ClientResponseError would read as a parser refusal: a 401 that does not stop a
+    # batch, a 429 retried as a protocol error instead of waited out.
+    async with aiohttp.ClientSession(raise_for_status=True) as session:
+        retry = RetryPolicy.no_wait(attempts=1, rate_limit_attempts=0)
+        async with _client(
+            server.base_url(behaviour), {"api_key": API_KEY}, session=session, retry=retry
+        ) as close:
+            with pytest.raises(CloseError) as info:
+                await close.calls.get(CALL_ID)
+    assert type(info.value) is expected
+
+
+def _not_a_call(size: int) -> DecodingError:
+    try:
+        # No local of this frame (which the traceback keeps) holds the answer.
+        call_from_json(
+            json.loads(f'{{"id": "{CALL_ID}", "duration": "bad", "pad": "{"x" * size}"}}')
+        )
+    except DecodingError as error:
+        return error
+    raise AssertionError("a Call was read")
+
+
+def test_a_decoding_error_does_not_pin_the_answer_it_could_not_read() -> None:
+    # Its traceback (and cattrs' errors chained to it) keep their frames' locals, the
+    # decoded answer among them, for as long as the caller keeps the error.
+    tracemalloc.start()
+    try:
+        error = _not_a_call(8 * MIB)
+        assert error.__traceback__ is not None
+        gc.collect()  # cattrs' errors form cycles: garbage, until collected
+        held, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert "duration" in str(error)
+    assert held < MIB
+
+
+@pytest.fixture
+async def page_server() -> AsyncIterator[str]:
+    """Answers a list with a page whose second call is 8 MiB and not a Call, or (under
+    ``nopage/``) with 8 MiB of JSON that is not a page."""
+
+    pad = "x" * (8 * MIB)
+    first = {"id": CALL_ID, "date_created": "2026-01-02T03:04:05+00:00"}
+    bad = {"id": CALL_ID, "duration": "bad", "pad": pad}
+    # Made before the test measures, so that only what the client keeps counts.
+    bodies = {
+        "page": json.dumps({"data": [first, bad], "has_more": False}).encode(),
+        "nopage": json.dumps({"pad": pad}).encode(),
+    }
+
+    async def page(request: web.Request) -> web.Response:
+        body = bodies[request.match_info["kind"]]
+        return web.Response(body=body, content_type="application/json")
+
+    app = web.Application()
+    app.router.add_route("GET", "/{kind}/activity/call/", page)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}/"
+    finally:
+        await runner.cleanup()
+
+
+@pytest.mark.parametrize("kind", ["page", "nopage"])
+async def test_a_decoding_error_while_listing_does_not_pin_the_page(
+    page_server: str, kind: str
+) -> None:
+    async with _client(page_server + kind + "/", {"api_key": API_KEY}) as close:
+        listing = close.calls.list()
+        tracemalloc.start()
+        try:
+            with pytest.raises(DecodingError) as info:
+                async for _ in listing:
+                    pass
+            gc.collect()
+            held, _ = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    assert info.value.__traceback__ is not None
+    assert held < 2 * MIB
