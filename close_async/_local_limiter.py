@@ -16,6 +16,9 @@ How it decides when a request may go, per group (Close limits per endpoint group
   to 97% of what Close admitted in the last window and probed upward slowly (decrease on a
   throttle, slow growth after, as botocore's adaptive mode does).
 - An optional fixed ``rate`` (requests/second, with ``burst``) caps all of it.
+- **Bounded waits**: a pause from Close (a 429, or ``remaining=0``) longer than
+  ``max_wait`` is not slept through: ``acquire`` raises :class:`RateLimitError` at once
+  until it ends, or until another answer from Close shows the group is answered again.
 
 A cancelled ``acquire`` holds nothing: the FIFO lock is released and no budget is taken.
 """
@@ -31,7 +34,13 @@ from collections.abc import Awaitable, Callable
 
 import attrs
 
-from ._limiter import RateFeedback
+from ._limiter import (
+    DEFAULT_MAX_WAIT,
+    RateFeedback,
+    check_max_wait,
+    pause_error,
+    waiting_on_pause,
+)
 from ._rate_limit_info import RateLimitInfo
 
 __all__ = ["LocalRateLimiter"]
@@ -99,6 +108,9 @@ class LocalRateLimiter:
     ``rate`` (requests/second) is an optional fixed cap on top of what Close reports;
     ``burst`` is how many requests may go back to back under that cap (default 1).
     With no arguments the limiter learns everything from Close's rate-limit headers.
+    ``max_wait`` (seconds, default 120) is the longest pause from Close that ``acquire``
+    sleeps out; a longer one makes it raise :class:`RateLimitError` at once (``CloseClient``
+    gives its default limiter the retry policy's ``max_server_wait``).
 
     Example::
 
@@ -114,6 +126,7 @@ class LocalRateLimiter:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         jitter: Callable[[], float] = random.random,
+        max_wait: float = DEFAULT_MAX_WAIT,
     ) -> None:
         if rate is not None and rate <= 0:
             raise ValueError("rate must be positive (requests per second) or None")
@@ -124,6 +137,7 @@ class LocalRateLimiter:
         self._clock = clock
         self._sleep = sleep
         self._jitter = jitter
+        self._max_wait = check_max_wait(max_wait)
         self._groups: dict[str, _Group] = {}
 
     def __repr__(self) -> str:
@@ -157,6 +171,9 @@ class LocalRateLimiter:
             if self._ready_at(g, now) <= now:
                 self._take(g, now)
                 return
+        # Checked before queueing too: a caller behind the lock must not wait for a pause
+        # it would refuse to wait out at the head.
+        paused = self._check_pause(group, g, self._clock())
         # One waiter at the head at a time, in arrival order: it sleeps until its slot
         # while the others queue behind the lock (FIFO), so a pause ends in a paced line.
         async with g.lock:
@@ -167,8 +184,29 @@ class LocalRateLimiter:
                 ready_at = self._ready_at(g, now)
                 if ready_at <= now:
                     break
+                paused = self._check_pause(group, g, now) or paused
                 await self._sleep(ready_at - now)
             self._take(g, now)
+        if paused:
+            waiting_on_pause(group, 0.0)
+
+    def _held_by_close(self, g: _Group, now: float) -> float:
+        """How much longer Close's own word (a pause, a spent window) holds the group."""
+        until = g.paused_until
+        if g.available is not None and g.available < 1:
+            until = max(until, g.window_end)
+        return until - now
+
+    def _check_pause(self, group: str, g: _Group, now: float) -> bool:
+        """Raise when Close holds ``group`` longer than ``max_wait``; True when it holds it
+        at all (the wait is then recorded for a deadline's error)."""
+        held = self._held_by_close(g, now)
+        if held > self._max_wait:
+            raise pause_error(group, held, self._max_wait)
+        if held > 0:
+            waiting_on_pause(group, held)
+            return True
+        return False
 
     def _ready_at(self, g: _Group, now: float) -> float:
         ready = max(g.paused_until, g.next_slot)
@@ -211,6 +249,11 @@ class LocalRateLimiter:
         if feedback is None:
             return
         now = self._clock()
+        if feedback.status < 400 and self._held_by_close(g, now) > self._max_wait:
+            # Close answered normally after all: the pause too long to wait out is over.
+            g.paused_until = now
+            g.available = None
+            g.window_end = now
         if feedback.info is not None:
             self._learn(g, feedback.info, now)
             if not feedback.throttled and feedback.info.remaining is not None:
