@@ -38,8 +38,10 @@ __all__ = [
     "RateLimiter",
     "check_max_wait",
     "forget_pause_waited_on",
+    "new_window_began",
     "pause_error",
     "pause_waited_on",
+    "sharper_reset",
     "waiting_on_pause",
 ]
 
@@ -59,6 +61,24 @@ def check_max_wait(max_wait: float) -> float:
     if isinstance(max_wait, bool) or not isinstance(max_wait, (int, float)) or not max_wait >= 0:
         raise ConfigurationError("max_wait must be a number of seconds >= 0")
     return float(max_wait)
+
+
+def new_window_began(last_remaining: float | None, remaining: float, inflight: int) -> bool:
+    """Whether Close's count went back up by more than answers overtaking each other explain
+    (they differ by at most what was in flight together): a new window began."""
+    return last_remaining is not None and remaining > last_remaining + inflight + 1
+
+
+def sharper_reset(reset: float, since_window_began: float | None, window: float) -> float:
+    """A whole-second ``reset`` sharpened by when the window was seen to begin.
+
+    Close rounds resets (and ``Retry-After``) up, by up to a second: the start of the
+    window, plus its length, is the sharper end. ``since_window_began`` is how long ago the
+    first answer of the current window came (``None``: unknown, the reset stands).
+    """
+    if since_window_began is None:
+        return reset
+    return min(reset, max(0.0, window - since_window_began))
 
 
 def pause_error(group: str, left: float, max_wait: float | None = None) -> RateLimitError:

@@ -38,7 +38,9 @@ from ._limiter import (
     DEFAULT_MAX_WAIT,
     RateFeedback,
     check_max_wait,
+    new_window_began,
     pause_error,
+    sharper_reset,
     waiting_on_pause,
 )
 from ._rate_limit_info import RateLimitInfo
@@ -279,21 +281,17 @@ class LocalRateLimiter:
             g.whole_second_resets = False
         end = now + info.reset
         same_window_slack = 0.1 * g.window_length()
-        # Close's count went back up by more than answers overtaking each other explain
-        # (they differ by at most what was in flight together), and the window it speaks
-        # of is not one already over: a new window began before this answer.
+        # Close's count went back up, and the window it speaks of is not one already over:
+        # a new window began before this answer.
         new_window = (
-            g.last_remaining is not None
-            and info.remaining > g.last_remaining + g.inflight + 1
+            new_window_began(g.last_remaining, info.remaining, g.inflight)
             and end >= g.window_end - same_window_slack
         )
         if new_window:
             g.window_began = now
         g.last_remaining = info.remaining
         if g.whole_second_resets and g.window_began is not None:
-            # Whole-second resets are rounded up, by up to a second: the start of the
-            # window we saw, plus its length, is the sharper end.
-            end = min(end, max(now, g.window_began + g.window_length()))
+            end = now + sharper_reset(info.reset, now - g.window_began, g.window_length())
         # Close counted this request but not the ones still in flight.
         estimate = info.remaining - g.inflight
         if g.available is None or new_window or end > g.window_end + same_window_slack:
