@@ -63,10 +63,23 @@ def check_max_wait(max_wait: float) -> float:
     return float(max_wait)
 
 
-def new_window_began(last_remaining: float | None, remaining: float, inflight: int) -> bool:
-    """Whether Close's count went back up by more than answers overtaking each other explain
-    (they differ by at most what was in flight together): a new window began."""
-    return last_remaining is not None and remaining > last_remaining + inflight + 1
+def new_window_began(
+    last_remaining: float | None, remaining: float, inflight: int, limit: float | None
+) -> bool:
+    """Whether this answer is the first seen of a new window of Close's, which began just
+    before it.
+
+    Close's count went back up by more than answers overtaking each other explain (they
+    differ by at most what was in flight together); or, for the first answer seen, it is one
+    of the first of its window. Either way only an answer counting little of the window yet
+    (``remaining`` near ``limit``) is taken to say when the window began: one seen late in
+    a window (another process sent the first requests) would date its start too late.
+    """
+    if limit is not None and remaining < limit - 1 - inflight:
+        return False
+    if last_remaining is None:
+        return limit is not None
+    return remaining > last_remaining + inflight + 1
 
 
 def sharper_reset(reset: float, since_window_began: float | None, window: float) -> float:

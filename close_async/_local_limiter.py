@@ -284,7 +284,7 @@ class LocalRateLimiter:
         # Close's count went back up, and the window it speaks of is not one already over:
         # a new window began before this answer.
         new_window = (
-            new_window_began(g.last_remaining, info.remaining, g.inflight)
+            new_window_began(g.last_remaining, info.remaining, g.inflight, info.limit)
             and end >= g.window_end - same_window_slack
         )
         if new_window:

@@ -91,12 +91,12 @@ _EXPIRY_MARGIN_MS = 1000
 # Reserve the next slot. KEYS[1]: the group's hash; KEYS[2] (optional): the organization's.
 # ARGV: interval (us; 0 = not known here), burst, expiry margin (ms), max wait (us),
 # the organization's interval and burst, the interval while no limit is known (us).
-# Returns {wait_us, token, org_token, interval_us}: how long until the slot, the new tats
-# and the group's spacing used (for a refund); or {-1, pause_left_us} when the group is
-# paused for longer than max wait (nothing reserved). A pause moves tat to pause +
-# tolerance, so the first slot after it is at the pause and the following ones are spaced
-# one interval apart: no burst fires the moment it ends. Two budgets: the slot is the later
-# of the two GCRA slots, and each tat moves on from it.
+# Returns {wait_us, token, org_token, interval_us, shared_us}: how long until the slot, the
+# new tats, the group's spacing used (for a refund) and the one learned by any process; or
+# {-1, pause_left_us} when the group is paused for longer than max wait (nothing reserved).
+# A pause moves tat to pause + tolerance, so the first slot after it is at the pause and the
+# following ones are spaced one interval apart: no burst fires the moment it ends. Two
+# budgets: the slot is the later of the two GCRA slots, and each tat moves on from it.
 _RESERVE_LUA = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
@@ -138,7 +138,7 @@ if #KEYS > 1 then
   redis.call('HSET', KEYS[2], 'tat', otoken)
   redis.call('PEXPIRE', KEYS[2], math.floor((otat - now) / 1000) + margin)
 end
-return {math.floor(go - now), token, otoken, interval}
+return {math.floor(go - now), token, otoken, interval, shared}
 """
 
 # How long the group is still paused (us, 0 when not). KEYS[1]: the group's hash.
@@ -294,6 +294,7 @@ class _Watch:
     limit_interval_us: int = 0  # from the limit Close states (at 97% of it)
     shared_interval_us: int = 0  # what this process last wrote to Redis
     long_pause: bool = False  # saw a pause longer than max_wait: a normal answer lifts it
+    probe: asyncio.Event | None = None  # set when the request probing an unknown limit ends
 
     def window_length(self) -> float:
         return self.window or max(self.longest_reset, _DEFAULT_WINDOW)
@@ -304,7 +305,8 @@ class RedisRateLimiter:
 
     Every limiter built with the same Redis, ``name`` and group shares one budget. Without
     ``rate`` the pace is learned from the ``limit`` (and window) Close states, and shared
-    through Redis: until some process has learned it, requests go 0.1 s apart. ``burst``
+    through Redis: until this process has learned it, one request at a time asks Close
+    (0.1 s apart when another process asks too). ``burst``
     (default 1) is how many requests may go back to back after an idle spell; keep it small,
     since with many processes a large burst lets several fire together past Close's limit.
     ``name`` defaults to a digest of ``api_key`` (never the key itself), or ``"default"``.
@@ -449,8 +451,27 @@ class RedisRateLimiter:
         Raises :class:`~close_async.RateLimitError` at once when the group is paused for
         longer than ``max_wait``.
         """
-        await self._acquire(group)
-        self._watch(group).inflight += 1
+        watch = self._watch(group)
+        # With no rate and no limit learned yet, one request at a time asks Close: slots
+        # reserved meanwhile would be handed out at the slow unknown-limit spacing, and a
+        # reserved slot is not moved when the limit becomes known.
+        while not self._interval_for(group) and watch.probe is not None:
+            await watch.probe.wait()
+        probing = not self._interval_for(group)
+        if probing:
+            watch.probe = asyncio.Event()
+        try:
+            await self._acquire(group)
+        except BaseException:
+            if probing:
+                self._probe_done(watch)
+            raise
+        watch.inflight += 1
+
+    def _probe_done(self, watch: _Watch) -> None:
+        if watch.probe is not None:
+            watch.probe.set()
+            watch.probe = None
 
     async def _acquire(self, group: str) -> None:
         key = self.key(group)
@@ -474,6 +495,10 @@ class RedisRateLimiter:
                 break
             self._redis_ok()
             wait_us = int(reply[0])
+            if wait_us >= 0 and int(reply[4]) > 0 and not self._interval_for(group):
+                # Another process has learned the limit already: pace by it from now on.
+                watch = self._watch(group)
+                watch.limit_interval_us = watch.shared_interval_us = int(reply[4])
             if wait_us < 0:
                 self._refuse(group, int(reply[1]))
             if wait_us == 0:
@@ -530,6 +555,9 @@ class RedisRateLimiter:
         """
         watch = self._watch(group)
         watch.inflight = max(0, watch.inflight - 1)
+        if feedback is not None and feedback.info is not None:
+            self._learn_limit(watch, feedback.info)
+        self._probe_done(watch)
         if self._fallback_held[group] > 0:
             self._fallback_held[group] -= 1
             if self._fallback_held[group] == 0:
@@ -554,13 +582,19 @@ class RedisRateLimiter:
             if pause is not None:
                 # No jitter on top: after the pause, the reservation script hands waiting
                 # processes slots one interval apart, so they do not all wake at once.
-                await self._run(
+                left_us = await self._run(
                     self._pause,
                     key,
                     round(pause * 1_000_000),
                     _EXPIRY_MARGIN_MS,
                     window_us if watch.whole_seconds else 0,
                     interval_us if feedback.throttled else 0,
+                )
+                _log.debug(
+                    "group %s paused for %.3f s (Close said %.3f s)",
+                    group,
+                    int(left_us) / 1_000_000,
+                    pause,
                 )
         except Exception as exc:
             self._redis_failed(exc)
@@ -572,11 +606,12 @@ class RedisRateLimiter:
         info = feedback.info
         new_interval = began = lift = 0
         if info is not None:
-            self._learn_limit(watch, info)
             if watch.limit_interval_us != watch.shared_interval_us:
                 new_interval = watch.shared_interval_us = watch.limit_interval_us
             if not feedback.throttled and info.remaining is not None:
-                if new_window_began(watch.last_remaining, info.remaining, watch.inflight):
+                if new_window_began(
+                    watch.last_remaining, info.remaining, watch.inflight, info.limit
+                ):
                     began = round(watch.window_length() * 1_000_000)
                 watch.last_remaining = info.remaining
         if watch.long_pause and feedback.status < 400:
