@@ -14,6 +14,7 @@ from close_async.testing import RATE_LIMIT_STYLES
 
 __all__ = [
     "REDIS_SCENARIO",
+    "REDIS_WHOLE_SECOND_SCENARIOS",
     "WHOLE_SECOND_SCENARIO",
     "Run",
     "Scenario",
@@ -24,6 +25,12 @@ __all__ = [
 
 REDIS_SCENARIO = "redis-4-workers"
 """The Redis multi-process scenario, delegated to ``benchmarks.redis_workers.run``."""
+
+REDIS_WHOLE_SECOND_SCENARIOS = {
+    "redis-whole-second-rate-40": "redis-true-rate",
+    "redis-whole-second-learned": "redis-learned",
+}
+"""Redis scenarios against whole-second resets: name -> ``redis_workers`` configuration."""
 
 WHOLE_SECOND_SCENARIO = "whole-second-1-process"
 """One process against Close's whole-second resets (issue 9)."""
@@ -190,4 +197,8 @@ def scenarios(size: Size, clients: Sequence[str]) -> list[Scenario]:
 
 def scenario_names() -> list[str]:
     """Every scenario name, the Redis one included, in run order."""
-    return [s.name for s in scenarios(SMOKE, ["close-async"])] + [REDIS_SCENARIO]
+    return [
+        *(s.name for s in scenarios(SMOKE, ["close-async"])),
+        REDIS_SCENARIO,
+        *REDIS_WHOLE_SECOND_SCENARIOS,
+    ]

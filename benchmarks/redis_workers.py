@@ -90,7 +90,6 @@ _BAR_429_SHARE = 0.02
 _RUN_CAP = 90.0
 _START_TIMEOUT = 120.0
 _WARM_UP_GROUP = "bench warm-up"
-_DONE: list[float] = []
 # The whole-second configurations measure pacing, not outages: on a 2-core machine loaded
 # by other work, the default 0.25 s per Redis call is sometimes exceeded by the event loop's
 # own delays, and each such timeout sends a worker to local pacing for 5 s.
@@ -178,11 +177,6 @@ async def _work(spec: _WorkerSpec, barrier: multiprocessing.synchronize.Barrier)
     from close_async import CallUpdate, CloseClient, LocalRateLimiter, RateLimiter
     from close_async.testing import fake_call_id
 
-    import os, logging
-    if os.environ.get("BENCH_DEBUG"):
-        logging.basicConfig(level=logging.DEBUG, format="%(relativeCreated)d %(process)d %(message)s")
-        logging.getLogger("close_async.retry").setLevel(logging.DEBUG)
-
     limiter: RateLimiter
     if spec.config == "redis":
         from close_async import RedisRateLimiter
@@ -222,16 +216,12 @@ async def _work(spec: _WorkerSpec, barrier: multiprocessing.synchronize.Barrier)
         async with run:
             async for result in run:
                 if result.ok:
-                    _DONE.append(time.monotonic())
                     ok.append(spec.first + result.index)
                 else:
                     kind = type(result.error).__name__
                     errors[kind] = errors.get(kind, 0) + 1
         stopper.cancel()
         elapsed = time.monotonic() - started
-        if os.environ.get("BENCH_DEBUG"):
-            import collections, sys as _s
-            print(os.getpid(), sorted(collections.Counter(int(t - started) for t in _DONE).items()), file=_s.stderr)
         return {
             "ok": ok,
             "errors": errors,

@@ -90,7 +90,9 @@ _EXPIRY_MARGIN_MS = 1000
 
 # Reserve the next slot. KEYS[1]: the group's hash; KEYS[2] (optional): the organization's.
 # ARGV: interval (us; 0 = not known here), burst, expiry margin (ms), max wait (us),
-# the organization's interval and burst, the interval while no limit is known (us).
+# the organization's interval and burst, the spacing of probes while no process knows the
+# limit (us). Probes keep their own spacing (``ptat``) and take no slot of the learned pace,
+# so a probe reserved far ahead does not hold back the processes that learned the limit.
 # Returns {wait_us, token, org_token, interval_us, shared_us}: how long until the slot, the
 # new tats, the group's spacing used (for a refund) and the one learned by any process; or
 # {-1, pause_left_us} when the group is paused for longer than max wait (nothing reserved).
@@ -101,14 +103,15 @@ _RESERVE_LUA = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local margin = tonumber(ARGV[3])
-local v = redis.call('HMGET', KEYS[1], 'tat', 'pause', 'ivl')
+local v = redis.call('HMGET', KEYS[1], 'tat', 'pause', 'ivl', 'ptat')
 local tat = tonumber(v[1]) or now
 local pause = tonumber(v[2]) or 0
 if pause - now > tonumber(ARGV[4]) then return {-1, math.floor(pause - now)} end
 local interval = tonumber(ARGV[1])
 local shared = tonumber(v[3]) or 0
 if shared > interval then interval = shared end
-if interval <= 0 then interval = tonumber(ARGV[7]) end
+local probe = interval <= 0
+if probe then interval = 0 end
 local tau = (tonumber(ARGV[2]) - 1) * interval
 if tat < now then tat = now end
 if pause + tau > tat then tat = pause + tau end
@@ -123,11 +126,18 @@ if #KEYS > 1 then
   local ogo = otat - (tonumber(ARGV[6]) - 1) * ointerval
   if ogo > go then go = ogo end
 end
+local horizon = 0
+if probe then
+  local ptat = tonumber(v[4]) or now
+  if ptat > go then go = ptat end
+  horizon = go + tonumber(ARGV[7])
+  redis.call('HSET', KEYS[1], 'ptat', string.format('%d', horizon))
+end
 if go > tat then tat = go end
 local new_tat = tat + interval
 local token = string.format('%d', new_tat)
 redis.call('HSET', KEYS[1], 'tat', token)
-local horizon = new_tat
+if new_tat > horizon then horizon = new_tat end
 if pause > horizon then horizon = pause end
 redis.call('PEXPIRE', KEYS[1], math.floor((horizon - now) / 1000) + margin)
 local otoken = ''
