@@ -93,8 +93,9 @@ _EXPIRY_MARGIN_MS = 1000
 # the organization's interval and burst, the spacing of probes while no process knows the
 # limit (us). Probes keep their own spacing (``ptat``) and take no slot of the learned pace,
 # so a probe reserved far ahead does not hold back the processes that learned the limit.
-# Returns {wait_us, token, org_token, interval_us, shared_us}: how long until the slot, the
-# new tats, the group's spacing used (for a refund) and the one learned by any process; or
+# Returns {wait_us, token, org_token, interval_us, shared_us, pause_left_us}: how long until
+# the slot, the new tats, the group's spacing used (for a refund), the one learned by any
+# process and how long the group is still paused by Close; or
 # {-1, pause_left_us} when the group is paused for longer than max wait (nothing reserved).
 # A pause moves tat to pause + tolerance, so the first slot after it is at the pause and the
 # following ones are spaced one interval apart: no burst fires the moment it ends. Two
@@ -148,7 +149,7 @@ if #KEYS > 1 then
   redis.call('HSET', KEYS[2], 'tat', otoken)
   redis.call('PEXPIRE', KEYS[2], math.floor((otat - now) / 1000) + margin)
 end
-return {math.floor(go - now), token, otoken, interval, shared}
+return {math.floor(go - now), token, otoken, interval, shared, math.floor(pause - now)}
 """
 
 # How long the group is still paused (us, 0 when not). KEYS[1]: the group's hash.
@@ -513,8 +514,13 @@ class RedisRateLimiter:
                 self._refuse(group, int(reply[1]))
             if wait_us == 0:
                 return
+            paused = int(reply[5]) > 0
+            if paused:
+                waiting_on_pause(group, wait_us / 1_000_000)
             try:
                 await asyncio.sleep(wait_us / 1_000_000)
+                if paused:
+                    waiting_on_pause(group, 0.0)
             except asyncio.CancelledError:
                 self._spawn(self._give_back(key, reply[1], int(reply[3]), org_key, reply[2]))
                 raise

@@ -1092,3 +1092,79 @@ async def test_a_cancelled_acquire_gives_both_slots_back(
     await asyncio.sleep(0.05)  # the refund runs in the background
     assert await field(raw_redis, limiter.key("g"), "tat") == key_tat
     assert await field(raw_redis, limiter.organization_key("g") or "", "tat") == org_tat
+
+
+# --- over loopback: a hostile server, workers sharing one Redis ------------------------
+
+
+async def _hostile_server(headers: dict[str, str], status: int) -> AsyncIterator[str]:
+    from aiohttp import web
+
+    from tests.conftest import call_payload
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        body: Any = call_payload() if status == 200 else {"error": "Too many requests"}
+        return web.json_response(body, status=status, headers=headers)
+
+    app = web.Application()
+    app.router.add_route("*", "/api/v1/{tail:.*}", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        yield f"http://127.0.0.1:{port}/api/v1/"
+    finally:
+        await runner.cleanup()
+
+
+@needs_redis
+@pytest.mark.parametrize(
+    ("status", "headers", "told"),
+    [
+        (429, {"Retry-After": "1000000000"}, 1e9),
+        (200, {"ratelimit": "limit=40, remaining=0, reset=86400"}, 86400),
+    ],
+)
+async def test_workers_sharing_redis_raise_promptly_after_a_pause_of_ages(
+    redis_server: RedisServer,
+    make_limiter: MakeLimiter,
+    status: int,
+    headers: dict[str, str],
+    told: float,
+) -> None:
+    from close_async import CloseClient
+
+    async for url in _hostile_server(headers, status):
+        first = CloseClient("api_k", base_url=url, rate_limiter=make_limiter(redis_server.url))
+        other = CloseClient("api_k", base_url=url, rate_limiter=make_limiter(redis_server.url))
+        async with first, other, asyncio.timeout(30):
+            if status == 429:
+                with pytest.raises(RateLimitError):
+                    await first.calls.get("acti_3fKQ1nK8zqg7PbZ0")
+            else:
+                await first.calls.get("acti_3fKQ1nK8zqg7PbZ0")
+            for client in (first, other):  # the other worker never heard from Close
+                with pytest.raises(RateLimitError) as caught:
+                    await client.calls.get("acti_3fKQ1nK8zqg7PbZ0")
+                assert told - 60 < (caught.value.retry_after or 0) <= told
+            assert other.stats.requests == 0
+
+
+@needs_redis
+async def test_a_deadline_ending_in_the_shared_pause_names_it(
+    redis_server: RedisServer, make_limiter: MakeLimiter
+) -> None:
+    from close_async import CloseClient, DeadlineExceededError
+
+    headers = {"ratelimit": "limit=40, remaining=0, reset=60"}
+    async for url in _hostile_server(headers, 200):
+        limiter = make_limiter(redis_server.url)
+        async with CloseClient("api_k", base_url=url, rate_limiter=limiter) as close:
+            await close.calls.get("acti_3fKQ1nK8zqg7PbZ0")
+            with pytest.raises(DeadlineExceededError) as caught:
+                await asyncio.wait_for(close.calls.get("acti_3fKQ1nK8zqg7PbZ0", deadline=0.1), 30)
+    last = caught.value.last_error
+    assert isinstance(last, RateLimitError)
+    assert "paused" in str(last)
