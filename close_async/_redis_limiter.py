@@ -166,7 +166,9 @@ return 0
 # window (us) when Close's waits are whole seconds, rounded up (else 0): then the wait ends
 # no later than the shared window start plus the window (the rule of
 # ``_limiter.sharper_reset``, here so that every process reads the same start), and no
-# earlier than ARGV[4] (us).
+# earlier than ARGV[4] (us). Early in a window (under half of it gone) no paced client has
+# spent it yet: the answer is one from the window before, which overtook the first answer of
+# this one, and says nothing about this window.
 _PAUSE_LUA = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
@@ -176,8 +178,12 @@ local pause = tonumber(v[2]) or 0
 local wait = tonumber(ARGV[1])
 local window = tonumber(ARGV[3])
 local wbegin = tonumber(v[3])
-if window > 0 and wbegin and now - wbegin < window and wbegin + window - now < wait then
-  wait = wbegin + window - now
+if window > 0 and wbegin and now - wbegin < window then
+  if now - wbegin < window / 2 then
+    wait = 0
+  elseif wbegin + window - now < wait then
+    wait = wbegin + window - now
+  end
 end
 if wait < tonumber(ARGV[4]) then wait = tonumber(ARGV[4]) end
 local wanted = now + wait

@@ -959,6 +959,19 @@ async def test_a_whole_second_retry_after_is_cut_to_the_window_end_but_costs_a_s
 
 
 @needs_redis
+async def test_a_spent_budget_reported_just_after_a_new_window_began_is_the_old_one(
+    redis_server: RedisServer, make_limiter: MakeLimiter, raw_redis: Any
+) -> None:
+    limiter = make_limiter(redis_server.url, rate=10)
+    key = limiter.key("g")
+    await limiter.release("g", ok(40, 39, 1))  # the first answer of a new window
+    await limiter.release("g", ok(40, 0, 1))  # overtaken: the end of the window before
+    assert await pause_left(raw_redis, key) <= 0
+    await limiter.release("g", RateFeedback(429, ok(40, 0, 1).info, retry_after=1.0))
+    assert 0.09 < await pause_left(raw_redis, key) <= 0.1  # a refusal costs one slot
+
+
+@needs_redis
 async def test_decimal_resets_are_taken_as_they_are(
     redis_server: RedisServer, make_limiter: MakeLimiter, raw_redis: Any
 ) -> None:
