@@ -168,7 +168,9 @@ return 0
 # ``_limiter.sharper_reset``, here so that every process reads the same start), and no
 # earlier than ARGV[4] (us). Early in a window (under half of it gone) no paced client has
 # spent it yet: the answer is one from the window before, which overtook the first answer of
-# this one, and says nothing about this window.
+# this one, and says nothing about this window. Past the window's end (but within the next
+# one) the answer spoke of a window already over: no pause, since at worst the next request
+# meets one 429, which costs less than everyone waiting a rounded-up second.
 _PAUSE_LUA = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
@@ -178,11 +180,11 @@ local pause = tonumber(v[2]) or 0
 local wait = tonumber(ARGV[1])
 local window = tonumber(ARGV[3])
 local wbegin = tonumber(v[3])
-if window > 0 and wbegin and now - wbegin < window then
+if window > 0 and wbegin and now - wbegin < 2 * window then
   if now - wbegin < window / 2 then
     wait = 0
   elseif wbegin + window - now < wait then
-    wait = wbegin + window - now
+    wait = math.max(0, wbegin + window - now)
   end
 end
 if wait < tonumber(ARGV[4]) then wait = tonumber(ARGV[4]) end

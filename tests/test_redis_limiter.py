@@ -990,9 +990,21 @@ async def test_a_stale_window_start_does_not_cut_a_pause(
     limiter = make_limiter(redis_server.url, rate=40)
     key = limiter.key("g")
     await limiter.release("g", ok(40, 39, 1))
-    await raw_redis.hset(key, "wbegin", await redis_now(raw_redis) - 1_500_000)
+    await raw_redis.hset(key, "wbegin", await redis_now(raw_redis) - 2_500_000)
     await limiter.release("g", ok(40, 0, 1))
     assert await pause_left(raw_redis, key) > 0.9
+
+
+@needs_redis
+async def test_a_spent_budget_of_a_window_already_over_pauses_nobody(
+    redis_server: RedisServer, make_limiter: MakeLimiter, raw_redis: Any
+) -> None:
+    limiter = make_limiter(redis_server.url, rate=40)
+    key = limiter.key("g")
+    await limiter.release("g", ok(40, 39, 1))
+    await raw_redis.hset(key, "wbegin", await redis_now(raw_redis) - 1_200_000)
+    await limiter.release("g", ok(40, 0, 1))  # its window ended 0.2 s ago
+    assert await pause_left(raw_redis, key) <= 0
 
 
 # --- no rate: the pace learned from Close, shared --------------------------------------------
