@@ -20,7 +20,9 @@ Configurations: ``RedisRateLimiter(rate=38)`` in each worker (one shared budget)
 ``run(configs=WHOLE_SECOND_CONFIGS)`` (the ``redis-whole-second-*`` scenarios) measures
 against Close's own rounding instead: resets and ``Retry-After`` rounded up to whole
 seconds, 20 ms latency, ``update_many(concurrency=16)``; ``RedisRateLimiter(rate=40)`` (the
-true limit) and ``RedisRateLimiter()`` (no rate: the limit learned from the headers).
+true limit) and ``RedisRateLimiter()`` (no rate: the limit learned from the headers), with
+``op_timeout=1.0`` (see ``_OP_TIMEOUT``). Every worker opens its Redis connections before
+the start barrier.
 """
 
 from __future__ import annotations
