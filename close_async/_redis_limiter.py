@@ -594,7 +594,8 @@ class RedisRateLimiter:
         if feedback is None:
             return
         learned = self._lessons(watch, feedback)
-        interval_us = self._interval_for(group)
+        # A 429 saying "come back now" costs a slot's spacing, the probes' while none is known.
+        interval_us = self._interval_for(group) or round(_UNKNOWN_INTERVAL * 1_000_000)
         pause = _pause_seconds(feedback, interval_us / 1_000_000)
         if (pause is None and learned is None) or not self._redis_due():
             return

@@ -1193,3 +1193,12 @@ async def test_a_deadline_ending_in_the_shared_pause_names_it(
     last = caught.value.last_error
     assert isinstance(last, RateLimitError)
     assert "paused" in str(last)
+
+
+@needs_redis
+async def test_a_come_back_now_429_still_costs_a_slot_with_no_limit_known(
+    redis_server: RedisServer, make_limiter: MakeLimiter, raw_redis: Any
+) -> None:
+    limiter = make_limiter(redis_server.url)
+    await limiter.release("g", RateFeedback(429, retry_after=0.0))
+    assert 0.05 < await pause_left(raw_redis, limiter.key("g")) <= 0.1
