@@ -311,6 +311,15 @@ class LocalRateLimiter:
             wait = feedback.info.reset
         if wait is None:
             wait = _DEFAULT_PAUSE
+        window = g.window_length()
+        if g.whole_second_resets and g.window_began is not None and wait <= window:
+            since = now - g.window_began
+            if since < 2 * window:
+                # A wait within one window is the window's end rounded up: it ends no
+                # later than the window seen began plus its length (a longer wait is some
+                # other limit's, and stands). A refusal still costs one slot's spacing.
+                floor = window / g.limit if g.limit else 0.0
+                wait = max(floor, sharper_reset(wait, since, window))
         # Upward jitter only: never earlier than Close asked, and processes sharing a key
         # do not all come back at the same instant.
         until = now + wait + min(0.1 * wait, 0.25) * self._jitter()
@@ -318,7 +327,6 @@ class LocalRateLimiter:
         g.available = 0
         g.window_end = max(g.window_end, until)
         if g.limit is None and first_of_pause:
-            window = g.window_length()
             admitted = sum(1 for t in g.admitted if t > now - window)
             g.adaptive_rate = max(1.0, _BACKOFF_FACTOR * admitted / window)
         _log.debug("rate limit reached; group paused for %.3f s", until - now)

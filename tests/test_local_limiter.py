@@ -244,3 +244,30 @@ def test_a_whole_second_reset_is_an_upper_bound(
     from close_async._limiter import sharper_reset
 
     assert sharper_reset(reset, since, window) == expected
+
+
+async def test_a_whole_second_retry_after_ends_with_the_window_seen() -> None:
+    clock = FakeClock()
+    limiter = make(clock)
+    await send(limiter, ok(40, 39, 1))  # the first answer of a window: it began now
+    clock.now += 0.7
+    await send(limiter, RateFeedback(429, retry_after=1.0))  # rounded up from about 0.3
+    assert limiter.snapshot(GROUP).paused_for == pytest.approx(0.3)
+
+
+async def test_a_whole_second_retry_after_stands_without_a_window_seen() -> None:
+    clock = FakeClock()
+    limiter = make(clock)
+    await send(limiter, ok(40, 20, 1))  # mid-window: says nothing of when it began
+    clock.now += 0.7
+    await send(limiter, RateFeedback(429, retry_after=1.0))
+    assert limiter.snapshot(GROUP).paused_for == pytest.approx(1.0)
+
+
+async def test_a_whole_second_retry_after_past_the_window_seen_costs_one_slot() -> None:
+    clock = FakeClock()
+    limiter = make(clock)
+    await send(limiter, ok(40, 39, 1))
+    clock.now += 1.2  # that window is over; the refusal spoke of the one after
+    await send(limiter, RateFeedback(429, retry_after=1.0))
+    assert limiter.snapshot(GROUP).paused_for == pytest.approx(1 / 40)

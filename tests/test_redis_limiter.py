@@ -1220,3 +1220,16 @@ async def test_a_come_back_now_429_still_costs_a_slot_with_no_limit_known(
     pause = await field(raw_redis, limiter.key("g"), "pause")
     assert pause is not None
     assert before + 100_000 <= pause <= after + 100_000
+
+
+@needs_redis
+async def test_a_wait_longer_than_the_window_is_never_cut(
+    redis_server: RedisServer, make_limiter: MakeLimiter, raw_redis: Any
+) -> None:
+    limiter = make_limiter(redis_server.url, rate=40)
+    key = limiter.key("g")
+    await limiter.release("g", ok(40, 39, 1))
+    await raw_redis.hset(key, "wbegin", await redis_now(raw_redis) - 700_000)
+    refused = RateFeedback(429, retry_after=30.0)  # another limit's wait, not a rounded reset
+    shortest, longest = await pause_written(raw_redis, key, limiter.release("g", refused))
+    assert shortest <= 30.0 <= longest
