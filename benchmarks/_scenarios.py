@@ -14,6 +14,8 @@ from close_async.testing import RATE_LIMIT_STYLES
 
 __all__ = [
     "REDIS_SCENARIO",
+    "REDIS_WHOLE_SECOND_SCENARIOS",
+    "WHOLE_SECOND_SCENARIO",
     "Run",
     "Scenario",
     "Size",
@@ -23,6 +25,15 @@ __all__ = [
 
 REDIS_SCENARIO = "redis-4-workers"
 """The Redis multi-process scenario, delegated to ``benchmarks.redis_workers.run``."""
+
+REDIS_WHOLE_SECOND_SCENARIOS = {
+    "redis-whole-second-rate-40": "redis-true-rate",
+    "redis-whole-second-learned": "redis-learned",
+}
+"""Redis scenarios against whole-second resets: name -> ``redis_workers`` configuration."""
+
+WHOLE_SECOND_SCENARIO = "whole-second-1-process"
+"""One process against Close's whole-second resets (issue 9)."""
 
 # Generous for a run that should finish: it only stops a client that hangs.
 _NO_CAP = 300.0
@@ -69,11 +80,12 @@ class Size:
     memory_small: int
     memory_large: int
     repeats: int = 1
+    whole_second: int = 1_200
 
 
 FULL = Size(20_000, 2_000, 600, 25.0, 2_000, 2_000, 100_000, repeats=5)
-QUICK = Size(2_000, 500, 120, 6.0, 500, 2_000, 20_000, repeats=2)
-SMOKE = Size(50, 50, 50, 5.0, 50, 50, 200)
+QUICK = Size(2_000, 500, 120, 6.0, 500, 2_000, 20_000, repeats=2, whole_second=240)
+SMOKE = Size(50, 50, 50, 5.0, 50, 50, 200, whole_second=50)
 
 _FAULTS = (
     "--error-rate",
@@ -134,15 +146,26 @@ def scenarios(size: Size, clients: Sequence[str]) -> list[Scenario]:
         found.append(
             Scenario(
                 f"limit-40-{style}",
-                f"40 requests/s per key (fixed 1 s window), 429s in the `{style}` style. "
+                f"40 requests/s per key (fixed 1 s window), 429s in the `{style}` style, "
+                f"resets and Retry-After rounded up to whole seconds as Close does. "
                 f"{size.limited:,} updates; the official client is cut off after "
                 f"{size.official_cap_limited:g} s.",
-                ("--rate", "40", "--style", style),
+                ("--rate", "40", "--style", style, "--reset-integer"),
                 _three(size.limited, clients, size.official_cap_limited),
                 timeline=True,  # 429s over time: the plot, and start-up burst vs steady state
                 bars="close-async ≥ 36 updates/s, 429s < 2% of responses",
             )
         )
+    found.append(
+        Scenario(
+            WHOLE_SECOND_SCENARIO,
+            f"40 requests/s per key, whole-second resets and Retry-After (as Close sends), "
+            f"20 ms latency; close-async alone. {size.whole_second:,} updates.",
+            ("--rate", "40", "--reset-integer", "--latency", "0.02"),
+            tuple(Run(c, c, size.whole_second) for c in clients if c == "close-async"),
+            bars="close-async ≥ 38 updates/s with no 429",
+        )
+    )
     found.append(
         Scenario(
             "faults",
@@ -174,4 +197,8 @@ def scenarios(size: Size, clients: Sequence[str]) -> list[Scenario]:
 
 def scenario_names() -> list[str]:
     """Every scenario name, the Redis one included, in run order."""
-    return [s.name for s in scenarios(SMOKE, ["close-async"])] + [REDIS_SCENARIO]
+    return [
+        *(s.name for s in scenarios(SMOKE, ["close-async"])),
+        REDIS_SCENARIO,
+        *REDIS_WHOLE_SECOND_SCENARIOS,
+    ]

@@ -26,7 +26,7 @@ from ._calls import CallsResource
 from ._closing import AsyncClosing
 from ._config import DEFAULT_MAX_RESPONSE_SIZE, Timeout
 from ._errors import CloseError, ConfigurationError
-from ._limiter import RateFeedback, RateLimiter
+from ._limiter import RateFeedback, RateLimiter, forget_pause_waited_on, pause_waited_on
 from ._local_limiter import LocalRateLimiter
 from ._protocol import Request, feedback_from_response, interpret_response
 from ._retry import RetryEvent, RetryPolicy, deadline_exceeded, make_retrying, retry_reason
@@ -109,7 +109,9 @@ class CloseClient(AsyncClosing):
             raise ConfigurationError("max_response_size must be at least 1 byte")
         self._timeout = timeout or Timeout()
         self._retry = retry or RetryPolicy()
-        self._limiter: RateLimiter = rate_limiter or LocalRateLimiter()
+        self._limiter: RateLimiter = rate_limiter or LocalRateLimiter(
+            max_wait=self._retry.max_server_wait
+        )
         self._on_retry = on_retry
         self._transport = AiohttpTransport(
             self._base_url,
@@ -164,6 +166,7 @@ class CloseClient(AsyncClosing):
         loop = asyncio.get_running_loop()
         deadline_at = loop.time() + deadline if deadline is not None else None
         book = None
+        forget_pause_waited_on()  # nothing left over from an earlier, cancelled call
         try:
             async with asyncio.timeout_at(deadline_at) if deadline_at else _NO_DEADLINE:
                 try:
@@ -192,7 +195,9 @@ class CloseClient(AsyncClosing):
         except builtins.TimeoutError as exc:
             # Only asyncio.timeout_at raises the builtin: the transport raises ours.
             # The attempt cut short was cancelled; the last attempt that failed says more.
-            raise deadline_exceeded(request, book.last_error if book else None) from exc
+            # A limiter sleeping out Close's pause names it: that is why the time ran out.
+            last = pause_waited_on() or (book.last_error if book else None)
+            raise deadline_exceeded(request, last) from exc
         except CloseError as exc:
             if book is not None and book.deadline_hit:
                 raise deadline_exceeded(request, exc) from exc

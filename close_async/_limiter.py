@@ -12,17 +12,114 @@ The client calls, for every HTTP attempt::
 and the resource, e.g. ``"PUT activity/call"``. ``release`` is called exactly once per
 ``acquire`` that returned, with the response's :class:`RateFeedback`, or ``None`` when no
 response came (transport error, cancellation).
+
+Waits are bounded: a pause Close asked for that is longer than the limiter's ``max_wait``
+(default :data:`DEFAULT_MAX_WAIT`, the :class:`RetryPolicy` default of ``max_server_wait``)
+is never waited out silently: ``acquire`` raises :class:`RateLimitError` at once, with
+``retry_after`` the time left, until the pause ends or a later answer from Close lifts it.
+While ``acquire`` sleeps out a shorter pause, :func:`pause_waited_on` tells the client what
+it is waiting for, so a call whose deadline ends there can say why.
 """
 
 from __future__ import annotations
 
+import math
+from contextvars import ContextVar
 from typing import Protocol, runtime_checkable
 
 import attrs
 
+from ._errors import ConfigurationError, RateLimitError
 from ._rate_limit_info import RateLimitInfo
 
-__all__ = ["RateFeedback", "RateLimiter"]
+__all__ = [
+    "DEFAULT_MAX_WAIT",
+    "RateFeedback",
+    "RateLimiter",
+    "check_max_wait",
+    "forget_pause_waited_on",
+    "new_window_began",
+    "pause_error",
+    "pause_waited_on",
+    "sharper_reset",
+    "waiting_on_pause",
+]
+
+DEFAULT_MAX_WAIT = 120.0
+"""The longest pause a limiter sleeps through (``RetryPolicy().max_server_wait``)."""
+
+# The pause the current task is sleeping out in a limiter, if any. Set before the sleep and
+# cleared after it, but deliberately not when the sleep is cancelled: a deadline cancels it,
+# and the client reads this afterwards to say what the call was waiting for.
+_PAUSE_WAITED_ON: ContextVar[RateLimitError | None] = ContextVar(
+    "close_async_pause_waited_on", default=None
+)
+
+
+def check_max_wait(max_wait: float) -> float:
+    """``max_wait`` as a float, or :class:`ConfigurationError` when it is not ``>= 0``."""
+    if isinstance(max_wait, bool) or not isinstance(max_wait, (int, float)) or not max_wait >= 0:
+        raise ConfigurationError("max_wait must be a number of seconds >= 0")
+    return float(max_wait)
+
+
+def new_window_began(
+    last_remaining: float | None, remaining: float, inflight: int, limit: float | None
+) -> bool:
+    """Whether this answer is the first seen of a new window of Close's, which began just
+    before it.
+
+    Close's count went back up by more than answers overtaking each other explain (they
+    differ by at most what was in flight together); or, for the first answer seen, it is one
+    of the first of its window. Either way only an answer counting little of the window yet
+    (``remaining`` near ``limit``) is taken to say when the window began: one seen late in
+    a window (another process sent the first requests) would date its start too late.
+    """
+    if limit is not None and remaining < limit - 1 - inflight:
+        return False
+    if last_remaining is None:
+        return limit is not None
+    return remaining > last_remaining + inflight + 1
+
+
+def sharper_reset(reset: float, since_window_began: float | None, window: float) -> float:
+    """A whole-second ``reset`` sharpened by when the window was seen to begin.
+
+    Close rounds resets (and ``Retry-After``) up, by up to a second: the start of the
+    window, plus its length, is the sharper end. ``since_window_began`` is how long ago the
+    first answer of the current window came (``None``: unknown, the reset stands).
+    """
+    if since_window_began is None:
+        return reset
+    return min(reset, max(0.0, window - since_window_began))
+
+
+def pause_error(group: str, left: float, max_wait: float | None = None) -> RateLimitError:
+    """The error of a call that meets ``group`` paused by Close for ``left`` more seconds.
+
+    With ``max_wait``, the message says the pause is too long to wait out.
+    """
+    shown = f"{left:.1f} s" if math.isfinite(left) else "an unbounded time"
+    message = f"endpoint group {group!r} is paused by Close's rate limit for {shown} more"
+    if max_wait is not None:
+        message += f", longer than max_wait ({max_wait:g} s): not waiting"
+    return RateLimitError(message, status=429, retry_after=left)
+
+
+def waiting_on_pause(group: str, left: float) -> None:
+    """Record that this task now sleeps ``left`` seconds on ``group``'s pause (or, with
+    ``left <= 0``, that it no longer does)."""
+    _PAUSE_WAITED_ON.set(pause_error(group, left) if left > 0 else None)
+
+
+def forget_pause_waited_on() -> None:
+    """Clear what an earlier, cancelled wait of this task left behind."""
+    _PAUSE_WAITED_ON.set(None)
+
+
+def pause_waited_on() -> RateLimitError | None:
+    """The pause this task was sleeping out in a limiter when it was cancelled, if any."""
+    return _PAUSE_WAITED_ON.get()
 
 
 @attrs.frozen
@@ -51,7 +148,11 @@ class RateLimiter(Protocol):
     """
 
     async def acquire(self, group: str) -> None:
-        """Wait until one request to ``group`` may be sent."""
+        """Wait until one request to ``group`` may be sent.
+
+        Raises :class:`RateLimitError` at once when Close paused ``group`` for longer than
+        the limiter's ``max_wait``.
+        """
         ...
 
     async def release(self, group: str, feedback: RateFeedback | None) -> None:

@@ -16,6 +16,9 @@ How it decides when a request may go, per group (Close limits per endpoint group
   to 97% of what Close admitted in the last window and probed upward slowly (decrease on a
   throttle, slow growth after, as botocore's adaptive mode does).
 - An optional fixed ``rate`` (requests/second, with ``burst``) caps all of it.
+- **Bounded waits**: a pause from Close (a 429, or ``remaining=0``) longer than
+  ``max_wait`` is not slept through: ``acquire`` raises :class:`RateLimitError` at once
+  until it ends, or until another answer from Close shows the group is answered again.
 
 A cancelled ``acquire`` holds nothing: the FIFO lock is released and no budget is taken.
 """
@@ -31,7 +34,15 @@ from collections.abc import Awaitable, Callable
 
 import attrs
 
-from ._limiter import RateFeedback
+from ._limiter import (
+    DEFAULT_MAX_WAIT,
+    RateFeedback,
+    check_max_wait,
+    new_window_began,
+    pause_error,
+    sharper_reset,
+    waiting_on_pause,
+)
 from ._rate_limit_info import RateLimitInfo
 
 __all__ = ["LocalRateLimiter"]
@@ -99,6 +110,9 @@ class LocalRateLimiter:
     ``rate`` (requests/second) is an optional fixed cap on top of what Close reports;
     ``burst`` is how many requests may go back to back under that cap (default 1).
     With no arguments the limiter learns everything from Close's rate-limit headers.
+    ``max_wait`` (seconds, default 120) is the longest pause from Close that ``acquire``
+    sleeps out; a longer one makes it raise :class:`RateLimitError` at once (``CloseClient``
+    gives its default limiter the retry policy's ``max_server_wait``).
 
     Example::
 
@@ -114,6 +128,7 @@ class LocalRateLimiter:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         jitter: Callable[[], float] = random.random,
+        max_wait: float = DEFAULT_MAX_WAIT,
     ) -> None:
         if rate is not None and rate <= 0:
             raise ValueError("rate must be positive (requests per second) or None")
@@ -124,6 +139,7 @@ class LocalRateLimiter:
         self._clock = clock
         self._sleep = sleep
         self._jitter = jitter
+        self._max_wait = check_max_wait(max_wait)
         self._groups: dict[str, _Group] = {}
 
     def __repr__(self) -> str:
@@ -157,6 +173,9 @@ class LocalRateLimiter:
             if self._ready_at(g, now) <= now:
                 self._take(g, now)
                 return
+        # Checked before queueing too: a caller behind the lock must not wait for a pause
+        # it would refuse to wait out at the head.
+        paused = self._check_pause(group, g, self._clock())
         # One waiter at the head at a time, in arrival order: it sleeps until its slot
         # while the others queue behind the lock (FIFO), so a pause ends in a paced line.
         async with g.lock:
@@ -167,8 +186,29 @@ class LocalRateLimiter:
                 ready_at = self._ready_at(g, now)
                 if ready_at <= now:
                     break
+                paused = self._check_pause(group, g, now) or paused
                 await self._sleep(ready_at - now)
             self._take(g, now)
+        if paused:
+            waiting_on_pause(group, 0.0)
+
+    def _held_by_close(self, g: _Group, now: float) -> float:
+        """How much longer Close's own word (a pause, a spent window) holds the group."""
+        until = g.paused_until
+        if g.available is not None and g.available < 1:
+            until = max(until, g.window_end)
+        return until - now
+
+    def _check_pause(self, group: str, g: _Group, now: float) -> bool:
+        """Raise when Close holds ``group`` longer than ``max_wait``; True when it holds it
+        at all (the wait is then recorded for a deadline's error)."""
+        held = self._held_by_close(g, now)
+        if held > self._max_wait:
+            raise pause_error(group, held, self._max_wait)
+        if held > 0:
+            waiting_on_pause(group, held)
+            return True
+        return False
 
     def _ready_at(self, g: _Group, now: float) -> float:
         ready = max(g.paused_until, g.next_slot)
@@ -211,6 +251,11 @@ class LocalRateLimiter:
         if feedback is None:
             return
         now = self._clock()
+        if feedback.status < 400 and self._held_by_close(g, now) > self._max_wait:
+            # Close answered normally after all: the pause too long to wait out is over.
+            g.paused_until = now
+            g.available = None
+            g.window_end = now
         if feedback.info is not None:
             self._learn(g, feedback.info, now)
             if not feedback.throttled and feedback.info.remaining is not None:
@@ -236,21 +281,17 @@ class LocalRateLimiter:
             g.whole_second_resets = False
         end = now + info.reset
         same_window_slack = 0.1 * g.window_length()
-        # Close's count went back up by more than answers overtaking each other explain
-        # (they differ by at most what was in flight together), and the window it speaks
-        # of is not one already over: a new window began before this answer.
+        # Close's count went back up, and the window it speaks of is not one already over:
+        # a new window began before this answer.
         new_window = (
-            g.last_remaining is not None
-            and info.remaining > g.last_remaining + g.inflight + 1
+            new_window_began(g.last_remaining, info.remaining, g.inflight, info.limit)
             and end >= g.window_end - same_window_slack
         )
         if new_window:
             g.window_began = now
         g.last_remaining = info.remaining
         if g.whole_second_resets and g.window_began is not None:
-            # Whole-second resets are rounded up, by up to a second: the start of the
-            # window we saw, plus its length, is the sharper end.
-            end = min(end, max(now, g.window_began + g.window_length()))
+            end = now + sharper_reset(info.reset, now - g.window_began, g.window_length())
         # Close counted this request but not the ones still in flight.
         estimate = info.remaining - g.inflight
         if g.available is None or new_window or end > g.window_end + same_window_slack:
@@ -270,6 +311,15 @@ class LocalRateLimiter:
             wait = feedback.info.reset
         if wait is None:
             wait = _DEFAULT_PAUSE
+        window = g.window_length()
+        if g.whole_second_resets and g.window_began is not None and wait <= window:
+            since = now - g.window_began
+            if since < 2 * window:
+                # A wait within one window is the window's end rounded up: it ends no
+                # later than the window seen began plus its length (a longer wait is some
+                # other limit's, and stands). A refusal still costs one slot's spacing.
+                floor = window / g.limit if g.limit else 0.0
+                wait = max(floor, sharper_reset(wait, since, window))
         # Upward jitter only: never earlier than Close asked, and processes sharing a key
         # do not all come back at the same instant.
         until = now + wait + min(0.1 * wait, 0.25) * self._jitter()
@@ -277,7 +327,6 @@ class LocalRateLimiter:
         g.available = 0
         g.window_end = max(g.window_end, until)
         if g.limit is None and first_of_pause:
-            window = g.window_length()
             admitted = sum(1 for t in g.admitted if t > now - window)
             g.adaptive_rate = max(1.0, _BACKOFF_FACTOR * admitted / window)
         _log.debug("rate limit reached; group paused for %.3f s", until - now)

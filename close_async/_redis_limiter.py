@@ -9,6 +9,20 @@ Several workers spending one Close API key's budget cannot see each other's loca
   and the slots handed to concurrent callers are ``1/rate`` apart, whatever process asks.
 - ``pause``: the Redis time before which no request may go, written by ``release`` after a
   429 (or a response saying ``remaining=0``); the reservation script pushes slots past it.
+  A pause longer than ``max_wait`` is stored as Close asked, but every ``acquire`` of any
+  process raises :class:`RateLimitError` at once instead of waiting (until it ends, or a
+  normal answer from Close lifts it).
+- ``ivl``: the spacing learned from the ``limit`` Close states, so a process given no
+  ``rate`` paces by what another process learned.
+- ``wbegin``: when the first answer of Close's current window came (the earliest any
+  process saw Close's count go back up). Close rounds ``reset`` and ``Retry-After`` up to
+  whole seconds; with this start every process agrees where the window really ends, and a
+  pause for a spent budget lasts only until then, not a whole rounded-up second.
+
+With ``organization`` (and ``organization_rate``), each reservation also takes a slot of a
+second budget, ``close_async:rl-org:{organization}:{group}``, shared by the limiters of every
+API key of that organization (Close limits an organization to about 3 times one key's
+limit); one script reserves in both, so a request goes only when both budgets allow it.
 
 Only Redis' own clock is read, so the machines' clocks never have to agree: the scripts
 answer durations ("wait 0.0263 s"), which each process sleeps on its own monotonic clock.
@@ -34,9 +48,20 @@ import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
+import attrs
+
 from ._auth import fingerprint
 from ._errors import ConfigurationError
-from ._limiter import RateFeedback, RateLimiter
+from ._limiter import (
+    DEFAULT_MAX_WAIT,
+    RateFeedback,
+    RateLimiter,
+    check_max_wait,
+    new_window_began,
+    pause_error,
+    waiting_on_pause,
+)
+from ._rate_limit_info import RateLimitInfo
 
 if TYPE_CHECKING:
     import redis.asyncio
@@ -46,39 +71,85 @@ __all__ = ["RedisRateLimiter"]
 _log = logging.getLogger("close_async.ratelimit")
 
 _KEY_PREFIX = "close_async:rl"
+_ORG_KEY_PREFIX = "close_async:rl-org"
 _DEFAULT_NAME = "default"
 # A 429 that says nothing about when to come back still pauses everyone this long.
 _DEFAULT_THROTTLE_PAUSE = 1.0
-# A bogus or hostile reset must not freeze every worker of the fleet for hours.
-_MAX_PAUSE = 120.0
+# Longer pauses are stored as this (about 31 years): no different to a caller, and Redis'
+# Lua numbers stay exact to the microsecond.
+_LONGEST_PAUSE = 1e9
+# Until some process has learned the limit (no ``rate`` given), requests are this far apart:
+# the first answers arrive long before a second window could fill.
+_UNKNOWN_INTERVAL = 0.1
+# Without a window length from Close, assume Close's usual one-second window.
+_DEFAULT_WINDOW = 1.0
 # Pace at this share of a limit Close states, so an even pace never fills a fixed window.
 _LIMIT_SHARE = 0.97
 # Keys outlive their last reservation by this much, so a key never expires mid-use.
 _EXPIRY_MARGIN_MS = 1000
 
-# Reserve the next slot. KEYS[1]: the group's hash. ARGV: interval and tolerance (us).
-# Returns {wait_us, token}: how long until the slot, and the new tat (for a refund).
-# A pause moves tat to pause + tolerance, so the first slot after it is at the pause and
-# the following ones are spaced one interval apart: no burst fires the moment it ends.
+# Reserve the next slot. KEYS[1]: the group's hash; KEYS[2] (optional): the organization's.
+# ARGV: interval (us; 0 = not known here), burst, expiry margin (ms), max wait (us),
+# the organization's interval and burst, the spacing of probes while no process knows the
+# limit (us). Probes keep their own spacing (``ptat``) and take no slot of the learned pace,
+# so a probe reserved far ahead does not hold back the processes that learned the limit.
+# Returns {wait_us, token, org_token, interval_us, shared_us, pause_left_us}: how long until
+# the slot, the new tats, the group's spacing used (for a refund), the one learned by any
+# process and how long the group is still paused by Close; or
+# {-1, pause_left_us} when the group is paused for longer than max wait (nothing reserved).
+# A pause moves tat to pause + tolerance, so the first slot after it is at the pause and the
+# following ones are spaced one interval apart: no burst fires the moment it ends. Two
+# budgets: the slot is the later of the two GCRA slots, and each tat moves on from it.
 _RESERVE_LUA = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local interval = tonumber(ARGV[1])
-local tau = tonumber(ARGV[2])
-local v = redis.call('HMGET', KEYS[1], 'tat', 'pause')
+local margin = tonumber(ARGV[3])
+local v = redis.call('HMGET', KEYS[1], 'tat', 'pause', 'ivl', 'ptat')
 local tat = tonumber(v[1]) or now
 local pause = tonumber(v[2]) or 0
+if pause - now > tonumber(ARGV[4]) then return {-1, math.floor(pause - now)} end
+local interval = tonumber(ARGV[1])
+local shared = tonumber(v[3]) or 0
+if shared > interval then interval = shared end
+local probe = interval <= 0
+if probe then interval = 0 end
+local tau = (tonumber(ARGV[2]) - 1) * interval
 if tat < now then tat = now end
 if pause + tau > tat then tat = pause + tau end
 local go = tat - tau
 if go < now then go = now end
+local otat = 0
+local ointerval = 0
+if #KEYS > 1 then
+  ointerval = tonumber(ARGV[5])
+  otat = tonumber(redis.call('HGET', KEYS[2], 'tat')) or now
+  if otat < now then otat = now end
+  local ogo = otat - (tonumber(ARGV[6]) - 1) * ointerval
+  if ogo > go then go = ogo end
+end
+local horizon = 0
+if probe then
+  local ptat = tonumber(v[4]) or now
+  if ptat > go then go = ptat end
+  horizon = go + tonumber(ARGV[7])
+  redis.call('HSET', KEYS[1], 'ptat', string.format('%d', horizon))
+end
+if go > tat then tat = go end
 local new_tat = tat + interval
 local token = string.format('%d', new_tat)
 redis.call('HSET', KEYS[1], 'tat', token)
-local horizon = new_tat
+if new_tat > horizon then horizon = new_tat end
 if pause > horizon then horizon = pause end
-redis.call('PEXPIRE', KEYS[1], math.floor((horizon - now) / 1000) + tonumber(ARGV[3]))
-return {math.floor(go - now), token}
+redis.call('PEXPIRE', KEYS[1], math.floor((horizon - now) / 1000) + margin)
+local otoken = ''
+if #KEYS > 1 then
+  if go > otat then otat = go end
+  otat = otat + ointerval
+  otoken = string.format('%d', otat)
+  redis.call('HSET', KEYS[2], 'tat', otoken)
+  redis.call('PEXPIRE', KEYS[2], math.floor((otat - now) / 1000) + margin)
+end
+return {math.floor(go - now), token, otoken, interval, shared, math.floor(pause - now)}
 """
 
 # How long the group is still paused (us, 0 when not). KEYS[1]: the group's hash.
@@ -90,15 +161,34 @@ if pause > now then return math.floor(pause - now) end
 return 0
 """
 
-# Pause the group for ARGV[1] us from now, keeping the later of this and any pause already
-# set (a short reset must not cut a longer pause another process learned).
+# Pause the group for ARGV[1] us from now, keeping the later of this and any pause already set (a
+# short reset must not cut a longer pause another process learned). ARGV[3]: the window (us) when
+# Close's waits are whole seconds, rounded up (else 0): then a wait within one window (a longer one
+# is some other limit's, and stands) ends no later than the shared window start plus the window (the
+# rule of ``_limiter.sharper_reset``, here so that every process reads the same start), and no
+# earlier than ARGV[4] (us). Early in a window (under half of it gone) no paced client has spent it
+# yet: the answer is one from the window before, which overtook the first answer of this one, and
+# says nothing about this window. Past the window's end (but within the next one) the answer spoke
+# of a window already over: no pause, since at worst the next request meets one 429, which costs
+# less than everyone waiting a rounded-up second.
 _PAUSE_LUA = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local v = redis.call('HMGET', KEYS[1], 'tat', 'pause')
+local v = redis.call('HMGET', KEYS[1], 'tat', 'pause', 'wbegin')
 local tat = tonumber(v[1]) or 0
 local pause = tonumber(v[2]) or 0
-local wanted = now + tonumber(ARGV[1])
+local wait = tonumber(ARGV[1])
+local window = tonumber(ARGV[3])
+local wbegin = tonumber(v[3])
+if window > 0 and wait <= window and wbegin and now - wbegin < 2 * window then
+  if now - wbegin < window / 2 then
+    wait = 0
+  elseif wbegin + window - now < wait then
+    wait = math.max(0, wbegin + window - now)
+  end
+end
+if wait < tonumber(ARGV[4]) then wait = tonumber(ARGV[4]) end
+local wanted = now + wait
 if wanted > pause then
   pause = wanted
   redis.call('HSET', KEYS[1], 'pause', string.format('%d', pause))
@@ -111,6 +201,33 @@ end
 return math.floor(pause - now)
 """
 
+# Share what one answer taught. KEYS[1]: the group's hash. ARGV: the learned interval (us,
+# 0 = nothing new), the window (us) when this answer was the first of a new window (else
+# 0), the max wait (us) when Close answered normally (else 0: lifts a longer pause), the
+# expiry margin (ms). The first answer of a window keeps the earliest time any process saw.
+_LEARN_LUA = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local interval = tonumber(ARGV[1])
+if interval > 0 then redis.call('HSET', KEYS[1], 'ivl', ARGV[1]) end
+local window = tonumber(ARGV[2])
+if window > 0 then
+  local wbegin = tonumber(redis.call('HGET', KEYS[1], 'wbegin'))
+  if not wbegin or now - wbegin >= window / 2 then
+    redis.call('HSET', KEYS[1], 'wbegin', string.format('%d', now))
+  end
+end
+local lift = tonumber(ARGV[3])
+if lift > 0 then
+  local pause = tonumber(redis.call('HGET', KEYS[1], 'pause')) or 0
+  if pause - now > lift then redis.call('HSET', KEYS[1], 'pause', string.format('%d', now)) end
+end
+if redis.call('PTTL', KEYS[1]) < 0 then
+  redis.call('PEXPIRE', KEYS[1], math.floor(window / 1000) + tonumber(ARGV[4]))
+end
+return 0
+"""
+
 # Give back a reserved slot whose acquire was cancelled, but only when no later reservation
 # was stacked on it (otherwise its slot stays unused: a little slower, never faster).
 _REFUND_LUA = """
@@ -121,6 +238,15 @@ if v and v == ARGV[1] then
 end
 return 0
 """
+
+
+def _is_rate(value: object) -> bool:
+    return (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and value > 0
+    )
 
 
 def _redact_url(url: str) -> str:
@@ -144,7 +270,11 @@ def _default_name(api_key: str | None) -> str:
 
 
 def _pause_seconds(feedback: RateFeedback | None, interval: float) -> float | None:
-    """How long every process must hold back after ``feedback``, or ``None``."""
+    """How long every process must hold back after ``feedback``, as Close said, or ``None``.
+
+    Never longer than :data:`_LONGEST_PAUSE`; a pause longer than ``max_wait`` is still
+    stored in full (acquirers refuse to wait it out rather than wait less than Close said).
+    """
     if feedback is None:
         return None
     info = feedback.info
@@ -167,14 +297,35 @@ def _pause_seconds(feedback: RateFeedback | None, interval: float) -> float | No
         wait = info.reset
     else:
         return None
-    wait = min(wait, _MAX_PAUSE)
+    wait = min(wait, _LONGEST_PAUSE)
     return wait if wait > 0 else None
+
+
+@attrs.define
+class _Watch:
+    """What this process saw of one group's answers (every process sees its own)."""
+
+    inflight: int = 0
+    last_remaining: float | None = None
+    whole_seconds: bool = True  # every reset seen so far was a whole number
+    longest_reset: float = 0.0
+    window: float | None = None  # as Close stated it (429 bodies)
+    limit_interval_us: int = 0  # from the limit Close states (at 97% of it)
+    shared_interval_us: int = 0  # what this process last wrote to Redis
+    long_pause: bool = False  # saw a pause longer than max_wait: a normal answer lifts it
+    probe: asyncio.Event | None = None  # set when the request probing an unknown limit ends
+
+    def window_length(self) -> float:
+        return self.window or max(self.longest_reset, _DEFAULT_WINDOW)
 
 
 class RedisRateLimiter:
     """Paces requests per endpoint group at ``rate``/s in total across all processes.
 
-    Every limiter built with the same Redis, ``name`` and group shares one budget. ``burst``
+    Every limiter built with the same Redis, ``name`` and group shares one budget. Without
+    ``rate`` the pace is learned from the ``limit`` (and window) Close states, and shared
+    through Redis: until this process has learned it, one request at a time asks Close
+    (0.1 s apart when another process asks too). ``burst``
     (default 1) is how many requests may go back to back after an idle spell; keep it small,
     since with many processes a large burst lets several fire together past Close's limit.
     ``name`` defaults to a digest of ``api_key`` (never the key itself), or ``"default"``.
@@ -182,6 +333,12 @@ class RedisRateLimiter:
     client is not closed by :meth:`aclose`). ``fallback`` paces when Redis is unreachable.
     ``op_timeout`` bounds each Redis round trip; ``retry_interval`` is how often Redis is
     tried again during an outage. Implements :class:`~close_async._limiter.RateLimiter`.
+
+    ``max_wait`` (seconds, default 120, as ``RetryPolicy.max_server_wait``) is the longest
+    shared pause an ``acquire`` waits out; a longer one makes it raise
+    :class:`~close_async.RateLimitError` at once. ``organization`` and
+    ``organization_rate`` (requests/second) add a second budget shared by the limiters of
+    every API key of one organization; give both or neither.
 
     A cancelled ``acquire`` holds nothing: the slot it had reserved is handed back when no
     later reservation was stacked on it, and otherwise just goes unused.
@@ -191,17 +348,27 @@ class RedisRateLimiter:
         self,
         url: str = "redis://localhost:6379/0",
         *,
-        rate: float,
+        rate: float | None = None,
         burst: int | None = None,
         name: str | None = None,
+        organization: str | None = None,
+        organization_rate: float | None = None,
+        max_wait: float = DEFAULT_MAX_WAIT,
         api_key: str | None = None,
         client: redis.asyncio.Redis | None = None,
         fallback: RateLimiter | None = None,
         op_timeout: float = 0.25,
         retry_interval: float = 5.0,
     ) -> None:
-        if not (isinstance(rate, (int, float)) and math.isfinite(rate) and rate > 0):
+        if rate is not None and not _is_rate(rate):
             raise ConfigurationError("rate must be a positive number of requests per second")
+        if (organization is None) != (organization_rate is None):
+            raise ConfigurationError("give organization and organization_rate together")
+        if organization_rate is not None and not _is_rate(organization_rate):
+            raise ConfigurationError("organization_rate must be a positive number per second")
+        if organization is not None and not (isinstance(organization, str) and organization):
+            raise ConfigurationError("organization must be a non-empty name")
+        max_wait = check_max_wait(max_wait)
         if burst is None:
             burst = 1
         if isinstance(burst, bool) or not isinstance(burst, int) or burst < 1:
@@ -219,12 +386,17 @@ class RedisRateLimiter:
                 "RedisRateLimiter needs the redis package: install close-async[redis]"
             ) from None
 
-        self._rate = float(rate)
+        self._rate = float(rate) if rate is not None else None
         self._burst = burst
         self._name = name if name else _default_name(api_key)
+        self._organization = organization
+        self._org_interval_us = (
+            max(1, round(1_000_000 / organization_rate)) if organization_rate else 0
+        )
+        self._max_wait = max_wait
+        self._max_wait_us = round(min(max_wait, _LONGEST_PAUSE) * 1_000_000)
         self._url_shown = _redact_url(url) if client is None else "<given client>"
-        self._interval_us = max(1, round(1_000_000 / self._rate))
-        self._tau_us = (burst - 1) * self._interval_us
+        self._interval_us = max(1, round(1_000_000 / self._rate)) if self._rate else 0
         self._op_timeout = float(op_timeout)
         self._retry_interval = float(retry_interval)
 
@@ -247,6 +419,7 @@ class RedisRateLimiter:
         self._pause_left = self._client.register_script(_PAUSE_LEFT_LUA)
         self._pause = self._client.register_script(_PAUSE_LUA)
         self._refund = self._client.register_script(_REFUND_LUA)
+        self._learn = self._client.register_script(_LEARN_LUA)
 
         self._fallback: RateLimiter | None = fallback
         self._owns_fallback = fallback is None
@@ -254,19 +427,19 @@ class RedisRateLimiter:
         # each release reaches the limiter that granted its acquire.
         self._fallback_held: collections.Counter[str] = collections.Counter()
         # What Close's answers say about each group: pace no faster than its stated limit,
-        # even when ``rate`` was set above it (every process reads the same headers, so
-        # they agree without a round trip).
-        self._limit_interval_us: dict[str, int] = {}
-        self._longest_reset: dict[str, float] = {}
+        # even when ``rate`` was set above it.
+        self._watches: dict[str, _Watch] = {}
         self._outage = False
         self._next_probe = 0.0
         self._background: set[asyncio.Task[Any]] = set()
         self._closed = False
 
     def __repr__(self) -> str:
+        rate = repr(self._rate) if self._rate else "'learned'"
+        org = f", organization={self._organization!r}" if self._organization else ""
         return (
-            f"RedisRateLimiter(url={self._url_shown!r}, rate={self._rate!r}, "
-            f"burst={self._burst!r}, name={self._name!r}"
+            f"RedisRateLimiter(url={self._url_shown!r}, rate={rate}, "
+            f"burst={self._burst!r}, name={self._name!r}{org}"
             f"{', outage' if self._outage else ''})"
         )
 
@@ -279,24 +452,85 @@ class RedisRateLimiter:
         """The Redis key holding ``group``'s pacing state."""
         return f"{_KEY_PREFIX}:{self._name}:{group}"
 
+    def organization_key(self, group: str) -> str | None:
+        """The Redis key of the organization's budget for ``group`` (``None`` without one)."""
+        if self._organization is None:
+            return None
+        return f"{_ORG_KEY_PREFIX}:{self._organization}:{group}"
+
+    def _watch(self, group: str) -> _Watch:
+        watch = self._watches.get(group)
+        if watch is None:
+            watch = self._watches[group] = _Watch()
+        return watch
+
     async def acquire(self, group: str) -> None:
-        """Wait for ``group``'s next slot in the shared budget (locally when Redis is down)."""
+        """Wait for ``group``'s next slot in the shared budget (locally when Redis is down).
+
+        Raises :class:`~close_async.RateLimitError` at once when the group is paused for
+        longer than ``max_wait``.
+        """
+        watch = self._watch(group)
+        # With no rate and no limit learned yet, one request at a time asks Close: slots
+        # reserved meanwhile would be handed out at the slow unknown-limit spacing, and a
+        # reserved slot is not moved when the limit becomes known.
+        while not self._interval_for(group) and watch.probe is not None:
+            await watch.probe.wait()
+        probing = not self._interval_for(group)
+        if probing:
+            watch.probe = asyncio.Event()
+        try:
+            await self._acquire(group)
+        except BaseException:
+            if probing:
+                self._probe_done(watch)
+            raise
+        watch.inflight += 1
+
+    def _probe_done(self, watch: _Watch) -> None:
+        if watch.probe is not None:
+            watch.probe.set()
+            watch.probe = None
+
+    async def _acquire(self, group: str) -> None:
         key = self.key(group)
+        org_key = self.organization_key(group)
+        keys = [key] if org_key is None else [key, org_key]
         while self._redis_due():
             try:
-                wait_us, token = await self._run(
-                    self._reserve, key, self._interval_for(group), self._tau_us, _EXPIRY_MARGIN_MS
+                reply = await self._run_keys(
+                    self._reserve,
+                    keys,
+                    self._interval_for(group),
+                    self._burst,
+                    _EXPIRY_MARGIN_MS,
+                    self._max_wait_us,
+                    self._org_interval_us,
+                    self._burst,
+                    round(_UNKNOWN_INTERVAL * 1_000_000),
                 )
             except Exception as exc:  # Redis trouble must never reach the caller
                 self._redis_failed(exc)
                 break
             self._redis_ok()
-            if int(wait_us) <= 0:
+            wait_us = int(reply[0])
+            if wait_us >= 0 and int(reply[4]) > 0 and not self._interval_for(group):
+                # Another process has learned the limit already: pace by it from now on.
+                watch = self._watch(group)
+                watch.limit_interval_us = watch.shared_interval_us = int(reply[4])
+            if wait_us < 0:
+                self._refuse(group, int(reply[1]))
+            if wait_us == 0:
                 return
+            paused = int(reply[5]) > 0
+            if paused:
+                waiting_on_pause(group, wait_us / 1_000_000)
             try:
-                await asyncio.sleep(int(wait_us) / 1_000_000)
+                await asyncio.sleep(wait_us / 1_000_000)
+                if paused:
+                    waiting_on_pause(group, 0.0)
             except asyncio.CancelledError:
-                self._spawn(self._give_back(key, token, self._interval_for(group)))
+                self._spawn(self._give_back(key, reply[1], int(reply[3]), org_key, reply[2]))
                 raise
             # A pause written while we slept (a 429 elsewhere) outranks our reservation; an
             # immediate slot needs no such check: the reservation already saw every pause.
@@ -307,30 +541,47 @@ class RedisRateLimiter:
                 return  # our slot was granted; the outage only matters from the next one
             if left_us <= 0:
                 return
+            if left_us > self._max_wait_us:
+                self._refuse(group, left_us)
+            waiting_on_pause(group, left_us / 1_000_000)
             await asyncio.sleep(left_us / 1_000_000)
+            waiting_on_pause(group, 0.0)
         await self._fallback_acquire(group)
 
-    def _interval_for(self, group: str) -> int:
-        return max(self._interval_us, self._limit_interval_us.get(group, 0))
+    def _refuse(self, group: str, left_us: int) -> None:
+        self._watch(group).long_pause = True
+        raise pause_error(group, left_us / 1_000_000, self._max_wait)
 
-    def _learn_limit(self, group: str, feedback: RateFeedback | None) -> None:
-        info = feedback.info if feedback is not None else None
-        if info is None or not info.limit:
-            return
+    def _interval_for(self, group: str) -> int:
+        watch = self._watches.get(group)
+        return max(self._interval_us, watch.limit_interval_us if watch else 0)
+
+    def _learn_limit(self, watch: _Watch, info: RateLimitInfo) -> None:
         if info.reset is not None and math.isfinite(info.reset):
-            self._longest_reset[group] = max(self._longest_reset.get(group, 0.0), info.reset)
+            watch.longest_reset = max(watch.longest_reset, info.reset)
+            if info.reset != int(info.reset):
+                watch.whole_seconds = False
+        if info.window:
+            watch.window = info.window
+        if not info.limit:
+            return
         # The window: as stated (429 bodies), else at least the longest reset seen.
-        window = info.window or max(self._longest_reset.get(group, 0.0), 1.0)
-        interval = window / (_LIMIT_SHARE * info.limit)
+        interval = watch.window_length() / (_LIMIT_SHARE * info.limit)
         if math.isfinite(interval):
-            self._limit_interval_us[group] = max(1, round(interval * 1_000_000))
+            watch.limit_interval_us = max(1, round(interval * 1_000_000))
 
     async def release(self, group: str, feedback: RateFeedback | None) -> None:
         """Share what the response said: a 429 or an exhausted limit pauses every process.
 
-        A limit Close states also caps this process's pace for the group (at 97% of it).
+        A limit Close states also sets the shared pace for the group (at 97% of it; never
+        faster than ``rate``), and the first answer of each of Close's windows tells every
+        process where that window began.
         """
-        self._learn_limit(group, feedback)
+        watch = self._watch(group)
+        watch.inflight = max(0, watch.inflight - 1)
+        if feedback is not None and feedback.info is not None:
+            self._learn_limit(watch, feedback.info)
+        self._probe_done(watch)
         if self._fallback_held[group] > 0:
             self._fallback_held[group] -= 1
             if self._fallback_held[group] == 0:
@@ -340,19 +591,61 @@ class RedisRateLimiter:
                     await self._fallback.release(group, feedback)
                 except Exception:  # release must never raise
                     _log.debug("fallback limiter failed in release", exc_info=True)
-        pause = _pause_seconds(feedback, self._interval_us / 1_000_000)
-        if pause is None or not self._redis_due():
+        if feedback is None:
             return
-        # No jitter on top: after the pause, the reservation script hands waiting processes
-        # slots one interval apart, so they do not all wake at the same instant anyway.
+        learned = self._lessons(watch, feedback)
+        # A 429 saying "come back now" costs a slot's spacing, the probes' while none is known.
+        interval_us = self._interval_for(group) or round(_UNKNOWN_INTERVAL * 1_000_000)
+        pause = _pause_seconds(feedback, interval_us / 1_000_000)
+        if (pause is None and learned is None) or not self._redis_due():
+            return
+        key = self.key(group)
+        window_us = round(watch.window_length() * 1_000_000)
         try:
-            await self._run(
-                self._pause, self.key(group), round(pause * 1_000_000), _EXPIRY_MARGIN_MS
-            )
+            if learned is not None:
+                await self._run(self._learn, key, *learned, _EXPIRY_MARGIN_MS)
+            if pause is not None:
+                # No jitter on top: after the pause, the reservation script hands waiting
+                # processes slots one interval apart, so they do not all wake at once.
+                left_us = await self._run(
+                    self._pause,
+                    key,
+                    round(pause * 1_000_000),
+                    _EXPIRY_MARGIN_MS,
+                    window_us if watch.whole_seconds else 0,
+                    interval_us if feedback.throttled else 0,
+                )
+                _log.debug(
+                    "group %s paused for %.3f s (Close said %.3f s)",
+                    group,
+                    int(left_us) / 1_000_000,
+                    pause,
+                )
         except Exception as exc:
             self._redis_failed(exc)
         else:
             self._redis_ok()
+
+    def _lessons(self, watch: _Watch, feedback: RateFeedback) -> tuple[int, int, int] | None:
+        """What to share of ``feedback`` (the arguments of the learn script), or ``None``."""
+        info = feedback.info
+        new_interval = began = lift = 0
+        if info is not None:
+            if watch.limit_interval_us != watch.shared_interval_us:
+                new_interval = watch.shared_interval_us = watch.limit_interval_us
+            if not feedback.throttled and info.remaining is not None:
+                if new_window_began(
+                    watch.last_remaining, info.remaining, watch.inflight, info.limit
+                ):
+                    began = round(watch.window_length() * 1_000_000)
+                watch.last_remaining = info.remaining
+        if watch.long_pause and feedback.status < 400:
+            # Close answered normally after all: the pause too long to wait out is over.
+            watch.long_pause = False
+            lift = self._max_wait_us
+        if new_interval or began or lift:
+            return new_interval, began, lift
+        return None
 
     async def aclose(self) -> None:
         """Close the Redis client (when this limiter made it) and the default fallback."""
@@ -373,7 +666,10 @@ class RedisRateLimiter:
             await self._fallback.aclose()
 
     async def _run(self, script: Any, key: str, *args: int | bytes | str) -> Any:
-        return await asyncio.wait_for(script(keys=[key], args=list(args)), self._op_timeout)
+        return await self._run_keys(script, [key], *args)
+
+    async def _run_keys(self, script: Any, keys: list[str], *args: int | bytes | str) -> Any:
+        return await asyncio.wait_for(script(keys=keys, args=list(args)), self._op_timeout)
 
     def _redis_due(self) -> bool:
         """Whether to use Redis now: always, except during an outage between probes."""
@@ -410,13 +706,19 @@ class RedisRateLimiter:
             # Imported here: the local limiter is only needed once Redis fails.
             from ._local_limiter import LocalRateLimiter
 
-            self._fallback = LocalRateLimiter(rate=self._rate, burst=self._burst)
+            self._fallback = LocalRateLimiter(
+                rate=self._rate, burst=self._burst, max_wait=self._max_wait
+            )
         await self._fallback.acquire(group)
         self._fallback_held[group] += 1
 
-    async def _give_back(self, key: str, token: Any, interval_us: int) -> None:
+    async def _give_back(
+        self, key: str, token: Any, interval_us: int, org_key: str | None, org_token: Any
+    ) -> None:
         try:
             await self._run(self._refund, key, token, interval_us)
+            if org_key is not None:
+                await self._run(self._refund, org_key, org_token, self._org_interval_us)
         except Exception:  # a lost refund only wastes one slot
             _log.debug("refunding a cancelled reservation failed", exc_info=True)
 

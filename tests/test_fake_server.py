@@ -1090,3 +1090,32 @@ async def test_concurrent_updates_all_apply(fake: FakeClose) -> None:
     assert {code for code, _, _ in results} == {200}
     assert fake.stats.applied_updates == 200
     assert all(fake.update_counts[call_id] == 4 for call_id in ids)
+
+
+@pytest.mark.parametrize("style_429", ["body", "body-legacy"])
+async def test_integer_reset_rounds_retry_after_up_as_close_does(style_429: str) -> None:
+    limit = FakeRateLimit(1, window=0.5, style_429=style_429, reset_integer=True)  # type: ignore[arg-type]
+    async with (
+        FakeClose(rate_limit=limit) as server,
+        aiohttp.ClientSession(headers={"Authorization": basic(KEY)}) as client,
+    ):
+        await send(client, "GET", call_url(server))
+        code, body, refused = await send(client, "GET", call_url(server))
+    assert code == 429
+    # Half a second left in the window: both the header's reset and Retry-After say 1.
+    assert refused.headers["Retry-After"] == "1"
+    assert refused.headers["ratelimit"] == "limit=1, remaining=0, reset=1"
+    details = body["error"] if style_429 == "body" else body
+    assert 0 < float(details["rate_reset"]) <= 0.5
+
+
+async def test_decimal_reset_sends_no_retry_after_with_a_body() -> None:
+    limit = FakeRateLimit(1, window=0.5)
+    async with (
+        FakeClose(rate_limit=limit) as server,
+        aiohttp.ClientSession(headers={"Authorization": basic(KEY)}) as client,
+    ):
+        await send(client, "GET", call_url(server))
+        code, _, refused = await send(client, "GET", call_url(server))
+    assert code == 429
+    assert "Retry-After" not in refused.headers

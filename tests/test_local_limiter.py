@@ -206,3 +206,68 @@ async def test_answers_overtaking_each_other_are_not_a_new_window() -> None:
     await limiter.release(GROUP, ok(limit=40, remaining=2, reset=1.0 - 0.01))
     await limiter.acquire(GROUP)
     assert clock.now >= 101.0 - 1e-9  # still spent until the window's end
+
+
+@pytest.mark.parametrize(
+    ("last", "remaining", "inflight", "limit", "began"),
+    [
+        (None, 39, 0, 40, True),  # the first answer seen, the first of its window
+        (None, 20, 0, 40, False),  # the first seen, but half the window is spent already
+        (None, 39, 0, None, False),  # no limit: nothing says how full the window is
+        (3, 39, 0, 40, True),  # the count went back up
+        (3, 38, 1, 40, True),
+        (38, 39, 0, 40, False),  # overtaking answers of one window
+        (3, 20, 0, 40, False),  # went up, but too late in its window to date it
+        (3, 30, 0, None, True),  # no limit: the jump alone
+    ],
+)
+def test_when_an_answer_dates_a_new_window(
+    last: float | None, remaining: float, inflight: int, limit: float | None, began: bool
+) -> None:
+    from close_async._limiter import new_window_began
+
+    assert new_window_began(last, remaining, inflight, limit) is began
+
+
+@pytest.mark.parametrize(
+    ("reset", "since", "window", "expected"),
+    [
+        (1.0, None, 1.0, 1.0),  # no window start known: the reset stands
+        (1.0, 0.7, 1.0, pytest.approx(0.3)),
+        (1.0, 1.4, 1.0, 0.0),  # the window seen is over
+        (0.2, 0.1, 1.0, 0.2),  # never later than Close said
+    ],
+)
+def test_a_whole_second_reset_is_an_upper_bound(
+    reset: float, since: float | None, window: float, expected: object
+) -> None:
+    from close_async._limiter import sharper_reset
+
+    assert sharper_reset(reset, since, window) == expected
+
+
+async def test_a_whole_second_retry_after_ends_with_the_window_seen() -> None:
+    clock = FakeClock()
+    limiter = make(clock)
+    await send(limiter, ok(40, 39, 1))  # the first answer of a window: it began now
+    clock.now += 0.7
+    await send(limiter, RateFeedback(429, retry_after=1.0))  # rounded up from about 0.3
+    assert limiter.snapshot(GROUP).paused_for == pytest.approx(0.3)
+
+
+async def test_a_whole_second_retry_after_stands_without_a_window_seen() -> None:
+    clock = FakeClock()
+    limiter = make(clock)
+    await send(limiter, ok(40, 20, 1))  # mid-window: says nothing of when it began
+    clock.now += 0.7
+    await send(limiter, RateFeedback(429, retry_after=1.0))
+    assert limiter.snapshot(GROUP).paused_for == pytest.approx(1.0)
+
+
+async def test_a_whole_second_retry_after_past_the_window_seen_costs_one_slot() -> None:
+    clock = FakeClock()
+    limiter = make(clock)
+    await send(limiter, ok(40, 39, 1))
+    clock.now += 1.2  # that window is over; the refusal spoke of the one after
+    await send(limiter, RateFeedback(429, retry_after=1.0))
+    assert limiter.snapshot(GROUP).paused_for == pytest.approx(1 / 40)

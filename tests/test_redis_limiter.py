@@ -1,7 +1,9 @@
 """RedisRateLimiter against a real redis-server on a loopback port.
 
 Rates are measured over real time (a shared budget across processes is only observable
-that way), so these tests keep rates small and windows short, with loose bounds.
+that way), so these tests keep rates small and windows short, with loose bounds. The tests
+of learned pace, window starts, bounded waits and organization budgets (at the end) assert
+the state the scripts leave in Redis and what ``acquire`` raises instead.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from close_async._errors import ConfigurationError
+from close_async._errors import ConfigurationError, RateLimitError
 from close_async._limiter import RateFeedback, RateLimiter
 from close_async._rate_limit_info import RateLimitInfo
 from close_async._redis_limiter import RedisRateLimiter, _pause_seconds
@@ -412,7 +414,7 @@ async def _pause_left(client: Any, key: str) -> float:
         (RateFeedback(429, RateLimitInfo(reset=0.3), retry_after=0.8), 0.8),
         (RateFeedback(429), 1.0),
         (RateFeedback(429, retry_after=0.0), 0.1),  # at least one interval (rate 10)
-        (RateFeedback(429, retry_after=1e9), 120.0),
+        (RateFeedback(429, retry_after=1e9), 1e9),  # stored in full; acquirers refuse it
         (RateFeedback(200, RateLimitInfo(limit=40, remaining=0, reset=0.4)), 0.4),
         (RateFeedback(200, RateLimitInfo(limit=40, remaining=5, reset=0.4)), None),
         (RateFeedback(200, RateLimitInfo(remaining=0)), None),
@@ -457,13 +459,13 @@ async def test_a_shorter_pause_does_not_cut_a_longer_one(
     remaining=st.none() | st.floats(min_value=-5, max_value=100),
     reset=st.none() | st.floats(allow_nan=True, allow_infinity=True),
 )
-def test_pause_is_bounded_and_only_for_a_spent_budget(
+def test_pause_is_finite_and_only_for_a_spent_budget(
     status: int, retry_after: float | None, remaining: float | None, reset: float | None
 ) -> None:
     feedback = RateFeedback(status, RateLimitInfo(remaining=remaining, reset=reset), retry_after)
     pause = _pause_seconds(feedback, 0.05)
     if pause is not None:
-        assert 0 < pause <= 120
+        assert 0 < pause <= 1e9
     if status == 429:
         assert pause is not None
     elif remaining is None or remaining > 0:
@@ -728,7 +730,7 @@ def test_package_imports_without_redis_installed() -> None:
         import sys
         sys.modules["redis"] = None  # as if not installed
         import close_async
-        from close_async._errors import ConfigurationError
+        from close_async._errors import ConfigurationError, RateLimitError
         from close_async._redis_limiter import RedisRateLimiter
         try:
             RedisRateLimiter(rate=10)
@@ -782,3 +784,452 @@ async def test_a_configured_rate_below_the_stated_limit_still_rules(
     for _ in range(3):
         await limiter.acquire("g")
     assert time.monotonic() - began >= 2 * 0.2 - 0.02
+
+
+# --- bounded waits, whole-second windows, learned pace, organizations --------------------
+
+HUGE = 1e9
+
+
+def ok(limit: float, remaining: float, reset: float) -> RateFeedback:
+    return RateFeedback(200, RateLimitInfo(limit=limit, remaining=remaining, reset=reset))
+
+
+async def redis_now(client: Any) -> int:
+    seconds, micros = await client.time()
+    return int(seconds) * 1_000_000 + int(micros)
+
+
+async def field(client: Any, key: str, name: str) -> int | None:
+    value = await client.hget(key, name)
+    return None if value is None else int(value)
+
+
+async def pause_written(client: Any, key: str, action: Any) -> tuple[float, float]:
+    """Run ``action``; the shortest and longest pause (s) it can have written, from Redis
+    times read around it (so a slow machine cannot fail the check)."""
+    before = await redis_now(client)
+    await action
+    after = await redis_now(client)
+    pause = await field(client, key, "pause")
+    assert pause is not None
+    return (pause - after) / 1_000_000, (pause - before) / 1_000_000
+
+
+async def pause_left(client: Any, key: str) -> float:
+    pause = await field(client, key, "pause")
+    return 0.0 if pause is None else (pause - await redis_now(client)) / 1_000_000
+
+
+# --- bounded waits -----------------------------------------------------------------------
+
+
+@needs_redis
+async def test_a_pause_longer_than_max_wait_is_stored_but_refused_at_once_everywhere(
+    redis_server: RedisServer, make_limiter: MakeLimiter, raw_redis: Any
+) -> None:
+    one = make_limiter(redis_server.url, rate=10)
+    two = make_limiter(redis_server.url, rate=10)
+    await one.acquire("g")
+    await one.release("g", RateFeedback(429, retry_after=HUGE))
+    assert await pause_left(raw_redis, one.key("g")) > HUGE - 5  # the truth, not a cap
+    tat = await field(raw_redis, one.key("g"), "tat")
+    for limiter in (one, two):
+        with pytest.raises(RateLimitError) as caught:
+            await asyncio.wait_for(limiter.acquire("g"), 5)
+        assert caught.value.retry_after == pytest.approx(HUGE, abs=5)
+    assert await field(raw_redis, one.key("g"), "tat") == tat  # a refusal reserves nothing
+
+
+@needs_redis
+async def test_a_day_long_spent_budget_is_refused_at_once(
+    redis_server: RedisServer, make_limiter: MakeLimiter
+) -> None:
+    limiter = make_limiter(redis_server.url, rate=10)
+    await limiter.acquire("g")
+    await limiter.release("g", ok(40, 0, 86400))
+    with pytest.raises(RateLimitError) as caught:
+        await asyncio.wait_for(limiter.acquire("g"), 5)
+    assert 86000 < (caught.value.retry_after or 0) <= 86400
+
+
+@needs_redis
+async def test_a_pause_within_max_wait_is_waited_out(
+    redis_server: RedisServer, make_limiter: MakeLimiter
+) -> None:
+    limiter = make_limiter(redis_server.url, rate=10, max_wait=0.5)
+    await limiter.release("g", RateFeedback(429, retry_after=0.2))
+    await asyncio.wait_for(limiter.acquire("g"), 5)  # no refusal: 0.2 s < max_wait
+    await limiter.release("g", RateFeedback(429, retry_after=0.8))
+    with pytest.raises(RateLimitError):
+        await asyncio.wait_for(limiter.acquire("g"), 5)
+
+
+@needs_redis
+async def test_a_long_pause_written_while_waiting_for_a_slot_is_refused(
+    redis_server: RedisServer, make_limiter: MakeLimiter
+) -> None:
+    one = make_limiter(redis_server.url, rate=10)
+    two = make_limiter(redis_server.url, rate=10)
+    await one.acquire("g")
+    waiting = asyncio.create_task(one.acquire("g"))  # its slot is 0.1 s ahead
+    await asyncio.sleep(0.02)
+    await two.release("g", RateFeedback(429, retry_after=HUGE))
+    with pytest.raises(RateLimitError):
+        await asyncio.wait_for(waiting, 5)
+
+
+@needs_redis
+async def test_a_normal_answer_lifts_a_pause_too_long_to_wait(
+    redis_server: RedisServer, make_limiter: MakeLimiter, raw_redis: Any
+) -> None:
+    limiter = make_limiter(redis_server.url, rate=10)
+    await limiter.acquire("g")
+    await limiter.acquire("g")
+    await limiter.release("g", RateFeedback(429, retry_after=HUGE))
+    with pytest.raises(RateLimitError):
+        await asyncio.wait_for(limiter.acquire("g"), 5)
+    await limiter.release("g", ok(40, 30, 1))  # the other request was answered after all
+    assert await pause_left(raw_redis, limiter.key("g")) <= 0
+    await asyncio.wait_for(limiter.acquire("g"), 5)
+
+
+def test_max_wait_and_organization_settings_are_checked() -> None:
+    url = "redis://127.0.0.1:6390/0"
+    for kwargs in (
+        {"max_wait": -1},
+        {"organization": "acme"},
+        {"organization_rate": 30},
+        {"organization": "", "organization_rate": 30},
+        {"organization": "acme", "organization_rate": 0},
+        {"rate": True},
+    ):
+        with pytest.raises(ConfigurationError):
+            RedisRateLimiter(url, **kwargs)  # type: ignore[arg-type]
+
+
+# --- whole-second resets: the shared window start -----------------------------------------
+
+
+@needs_redis
+async def test_the_first_answer_of_a_window_is_shared_as_its_start(
+    redis_server: RedisServer, make_limiter: MakeLimiter, raw_redis: Any
+) -> None:
+    one = make_limiter(redis_server.url, rate=40)
+    two = make_limiter(redis_server.url, rate=40)
+    key = one.key("g")
+    for limiter in (one, two):
+        await limiter.release("g", ok(40, 3, 1))  # late in a window
+    assert await field(raw_redis, key, "wbegin") is None
+    await two.release("g", ok(40, 20, 1))  # up, but too much counted to date the window
+    assert await field(raw_redis, key, "wbegin") is None
+    before = await redis_now(raw_redis)
+    await one.release("g", ok(40, 39, 1))  # the count went back up: a new window
+    first = await field(raw_redis, key, "wbegin")
+    assert first is not None
+    assert before <= first <= await redis_now(raw_redis)
+    await asyncio.sleep(0.05)
+    await two.release("g", ok(40, 38, 1))  # the same window, seen later: the earliest stays
+    assert await field(raw_redis, key, "wbegin") == first
+    await one.release("g", ok(40, 37, 1))  # counting down: no new window
+    assert await field(raw_redis, key, "wbegin") == first
+
+
+@needs_redis
+async def test_the_very_first_answer_of_a_window_dates_it(
+    redis_server: RedisServer, make_limiter: MakeLimiter, raw_redis: Any
+) -> None:
+    limiter = make_limiter(redis_server.url, rate=40)
+    await limiter.release("g", ok(40, 39, 1))
+    assert await field(raw_redis, limiter.key("g"), "wbegin") is not None
+
+
+@needs_redis
+async def test_a_spent_budget_pauses_only_until_the_learned_window_end(
+    redis_server: RedisServer, make_limiter: MakeLimiter, raw_redis: Any
+) -> None:
+    limiter = make_limiter(redis_server.url, rate=40)
+    key = limiter.key("g")
+    await limiter.release("g", ok(40, 39, 1))
+    # The window began 0.7 s ago; Close's rounded-up reset=1 would pause a whole second.
+    began = await redis_now(raw_redis) - 700_000
+    await raw_redis.hset(key, "wbegin", began)
+    await limiter.release("g", ok(40, 0, 1))
+    assert await field(raw_redis, key, "pause") == began + 1_000_000  # the window's end
+
+
+@needs_redis
+async def test_a_whole_second_retry_after_is_cut_to_the_window_end_but_costs_a_slot(
+    redis_server: RedisServer, make_limiter: MakeLimiter, raw_redis: Any
+) -> None:
+    limiter = make_limiter(redis_server.url, rate=10)
+    key = limiter.key("g")
+    await limiter.release("g", ok(40, 39, 1))
+    await raw_redis.hset(key, "wbegin", await redis_now(raw_redis) - 950_000)
+    refused = RateFeedback(429, ok(40, 0, 1).info, retry_after=1.0)
+    shortest, longest = await pause_written(raw_redis, key, limiter.release("g", refused))
+    assert shortest <= 0.1 <= longest  # one interval, not a second
+
+
+@needs_redis
+async def test_a_spent_budget_reported_just_after_a_new_window_began_is_the_old_one(
+    redis_server: RedisServer, make_limiter: MakeLimiter, raw_redis: Any
+) -> None:
+    limiter = make_limiter(redis_server.url, rate=10)
+    key = limiter.key("g")
+    await limiter.release("g", ok(40, 39, 1))  # the first answer of a new window
+    await limiter.release("g", ok(40, 0, 1))  # overtaken: the end of the window before
+    assert await pause_left(raw_redis, key) <= 0
+    refused = RateFeedback(429, ok(40, 0, 1).info, retry_after=1.0)
+    shortest, longest = await pause_written(raw_redis, key, limiter.release("g", refused))
+    assert shortest <= 0.1 <= longest  # a refusal costs one slot
+
+
+@needs_redis
+async def test_decimal_resets_are_taken_as_they_are(
+    redis_server: RedisServer, make_limiter: MakeLimiter, raw_redis: Any
+) -> None:
+    limiter = make_limiter(redis_server.url, rate=40)
+    key = limiter.key("g")
+    await limiter.release("g", ok(40, 39, 0.93))
+    await raw_redis.hset(key, "wbegin", await redis_now(raw_redis) - 700_000)
+    shortest, longest = await pause_written(raw_redis, key, limiter.release("g", ok(40, 0, 0.8)))
+    assert shortest <= 0.8 <= longest
+
+
+@needs_redis
+async def test_a_stale_window_start_does_not_cut_a_pause(
+    redis_server: RedisServer, make_limiter: MakeLimiter, raw_redis: Any
+) -> None:
+    limiter = make_limiter(redis_server.url, rate=40)
+    key = limiter.key("g")
+    await limiter.release("g", ok(40, 39, 1))
+    await raw_redis.hset(key, "wbegin", await redis_now(raw_redis) - 2_500_000)
+    shortest, longest = await pause_written(raw_redis, key, limiter.release("g", ok(40, 0, 1)))
+    assert shortest <= 1.0 <= longest
+
+
+@needs_redis
+async def test_a_spent_budget_of_a_window_already_over_pauses_nobody(
+    redis_server: RedisServer, make_limiter: MakeLimiter, raw_redis: Any
+) -> None:
+    limiter = make_limiter(redis_server.url, rate=40)
+    key = limiter.key("g")
+    await limiter.release("g", ok(40, 39, 1))
+    await raw_redis.hset(key, "wbegin", await redis_now(raw_redis) - 1_200_000)
+    await limiter.release("g", ok(40, 0, 1))  # its window ended 0.2 s ago
+    assert await pause_left(raw_redis, key) <= 0
+
+
+# --- no rate: the pace learned from Close, shared --------------------------------------------
+
+
+async def slot_spacing(raw_redis: Any, limiter: RedisRateLimiter, group: str) -> int:
+    """How far one more reservation moves the group's tat (us)."""
+    await limiter.acquire(group)
+    before = await field(raw_redis, limiter.key(group), "tat")
+    task = asyncio.create_task(limiter.acquire(group))
+    await asyncio.sleep(0.01)  # reserved (then sleeping for its slot)
+    after = await field(raw_redis, limiter.key(group), "tat")
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    assert before is not None
+    assert after is not None
+    return after - before
+
+
+@needs_redis
+async def test_without_a_rate_the_limit_one_process_learns_paces_them_all(
+    redis_server: RedisServer, make_limiter: MakeLimiter, raw_redis: Any
+) -> None:
+    learner = make_limiter(redis_server.url)
+    other = make_limiter(redis_server.url)
+    # Nothing known yet: one request at a time asks Close.
+    await learner.acquire("g")
+    waiting = asyncio.create_task(learner.acquire("g"))
+    await asyncio.sleep(0.05)
+    assert not waiting.done()
+    await learner.release("g", ok(20, 19, 1))  # the answer states the limit
+    await asyncio.wait_for(waiting, 5)
+    expected = round(1 / (0.97 * 20) * 1_000_000)
+    assert await field(raw_redis, learner.key("g"), "ivl") == expected
+    # Another process, which has seen no answer yet, paces by what was learned.
+    assert await slot_spacing(raw_redis, other, "g") == expected
+    assert "learned" in repr(other)
+
+
+@needs_redis
+async def test_without_any_limit_from_close_probes_go_one_at_a_time_and_slowly(
+    redis_server: RedisServer, make_limiter: MakeLimiter, raw_redis: Any
+) -> None:
+    one = make_limiter(redis_server.url)
+    two = make_limiter(redis_server.url)
+    await one.acquire("g")
+    tat = await field(raw_redis, one.key("g"), "tat")
+    task = asyncio.create_task(two.acquire("g"))  # another process probes too
+    await asyncio.sleep(0.02)
+    assert await field(raw_redis, one.key("g"), "tat") - (tat or 0) == 100_000
+    await one.release("g", RateFeedback(200))  # an answer without numbers teaches nothing
+    await asyncio.wait_for(task, 5)
+    await two.release("g", None)
+
+
+@needs_redis
+async def test_a_given_rate_below_the_learned_limit_still_rules(
+    redis_server: RedisServer, make_limiter: MakeLimiter, raw_redis: Any
+) -> None:
+    learner = make_limiter(redis_server.url)
+    capped = make_limiter(redis_server.url, rate=5)
+    await learner.release("g", ok(40, 39, 1))
+    assert await slot_spacing(raw_redis, capped, "g") == 200_000
+
+
+# --- the organization's budget ---------------------------------------------------------------
+
+
+@needs_redis
+async def test_keys_of_one_organization_share_its_budget_too(
+    redis_server: RedisServer, make_limiter: MakeLimiter, raw_redis: Any
+) -> None:
+    org = f"acme-{id(raw_redis)}"
+    one = make_limiter(redis_server.url, name=f"{org}-key1", rate=1000, organization=org,
+                       organization_rate=2)  # fmt: skip
+    two = make_limiter(redis_server.url, name=f"{org}-key2", rate=1000, organization=org,
+                       organization_rate=2)  # fmt: skip
+    assert one.organization_key("g") == f"close_async:rl-org:{org}:g"
+    assert one.key("g") != two.key("g")
+    await one.acquire("g")
+    start = await field(raw_redis, one.organization_key("g") or "", "tat")
+    # The second key's own budget has room, the organization's not: its slot is 0.5 s on.
+    task = asyncio.create_task(two.acquire("g"))
+    await asyncio.sleep(0.01)
+    assert not task.done()
+    now = await redis_now(raw_redis)
+    key_tat = await field(raw_redis, two.key("g"), "tat")
+    org_tat = await field(raw_redis, one.organization_key("g") or "", "tat")
+    assert start is not None
+    assert key_tat is not None
+    assert org_tat is not None
+    assert org_tat - start == 500_000
+    assert key_tat - now > 250_000  # the key's slot moved with the organization's
+    await asyncio.wait_for(task, 5)
+
+
+@needs_redis
+async def test_a_cancelled_acquire_gives_both_slots_back(
+    redis_server: RedisServer, make_limiter: MakeLimiter, raw_redis: Any
+) -> None:
+    org = f"refund-{id(raw_redis)}"
+    limiter = make_limiter(redis_server.url, rate=10, organization=org, organization_rate=10)
+    await limiter.acquire("g")
+    key_tat = await field(raw_redis, limiter.key("g"), "tat")
+    org_tat = await field(raw_redis, limiter.organization_key("g") or "", "tat")
+    task = asyncio.create_task(limiter.acquire("g"))
+    await asyncio.sleep(0.01)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    await asyncio.sleep(0.05)  # the refund runs in the background
+    assert await field(raw_redis, limiter.key("g"), "tat") == key_tat
+    assert await field(raw_redis, limiter.organization_key("g") or "", "tat") == org_tat
+
+
+# --- over loopback: a hostile server, workers sharing one Redis ------------------------
+
+
+async def _hostile_server(headers: dict[str, str], status: int) -> AsyncIterator[str]:
+    from aiohttp import web
+
+    from tests.conftest import call_payload
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        body: Any = call_payload() if status == 200 else {"error": "Too many requests"}
+        return web.json_response(body, status=status, headers=headers)
+
+    app = web.Application()
+    app.router.add_route("*", "/api/v1/{tail:.*}", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        yield f"http://127.0.0.1:{port}/api/v1/"
+    finally:
+        await runner.cleanup()
+
+
+@needs_redis
+@pytest.mark.parametrize(
+    ("status", "headers", "told"),
+    [
+        (429, {"Retry-After": "1000000000"}, 1e9),
+        (200, {"ratelimit": "limit=40, remaining=0, reset=86400"}, 86400),
+    ],
+)
+async def test_workers_sharing_redis_raise_promptly_after_a_pause_of_ages(
+    redis_server: RedisServer,
+    make_limiter: MakeLimiter,
+    status: int,
+    headers: dict[str, str],
+    told: float,
+) -> None:
+    from close_async import CloseClient
+
+    async for url in _hostile_server(headers, status):
+        first = CloseClient("api_k", base_url=url, rate_limiter=make_limiter(redis_server.url))
+        other = CloseClient("api_k", base_url=url, rate_limiter=make_limiter(redis_server.url))
+        async with first, other, asyncio.timeout(30):
+            if status == 429:
+                with pytest.raises(RateLimitError):
+                    await first.calls.get("acti_3fKQ1nK8zqg7PbZ0")
+            else:
+                await first.calls.get("acti_3fKQ1nK8zqg7PbZ0")
+            for client in (first, other):  # the other worker never heard from Close
+                with pytest.raises(RateLimitError) as caught:
+                    await client.calls.get("acti_3fKQ1nK8zqg7PbZ0")
+                assert told - 60 < (caught.value.retry_after or 0) <= told
+            assert other.stats.requests == 0
+
+
+@needs_redis
+async def test_a_deadline_ending_in_the_shared_pause_names_it(
+    redis_server: RedisServer, make_limiter: MakeLimiter
+) -> None:
+    from close_async import CloseClient, DeadlineExceededError
+
+    headers = {"ratelimit": "limit=40, remaining=0, reset=60"}
+    async for url in _hostile_server(headers, 200):
+        limiter = make_limiter(redis_server.url)
+        async with CloseClient("api_k", base_url=url, rate_limiter=limiter) as close:
+            await close.calls.get("acti_3fKQ1nK8zqg7PbZ0")
+            with pytest.raises(DeadlineExceededError) as caught:
+                await asyncio.wait_for(close.calls.get("acti_3fKQ1nK8zqg7PbZ0", deadline=0.1), 30)
+    last = caught.value.last_error
+    assert isinstance(last, RateLimitError)
+    assert "paused" in str(last)
+
+
+@needs_redis
+async def test_a_come_back_now_429_still_costs_a_slot_with_no_limit_known(
+    redis_server: RedisServer, make_limiter: MakeLimiter, raw_redis: Any
+) -> None:
+    limiter = make_limiter(redis_server.url)
+    before = await redis_now(raw_redis)
+    await limiter.release("g", RateFeedback(429, retry_after=0.0))
+    after = await redis_now(raw_redis)
+    pause = await field(raw_redis, limiter.key("g"), "pause")
+    assert pause is not None
+    assert before + 100_000 <= pause <= after + 100_000
+
+
+@needs_redis
+async def test_a_wait_longer_than_the_window_is_never_cut(
+    redis_server: RedisServer, make_limiter: MakeLimiter, raw_redis: Any
+) -> None:
+    limiter = make_limiter(redis_server.url, rate=40)
+    key = limiter.key("g")
+    await limiter.release("g", ok(40, 39, 1))
+    await raw_redis.hset(key, "wbegin", await redis_now(raw_redis) - 700_000)
+    refused = RateFeedback(429, retry_after=30.0)  # another limit's wait, not a rounded reset
+    shortest, longest = await pause_written(raw_redis, key, limiter.release("g", refused))
+    assert shortest <= 30.0 <= longest

@@ -88,7 +88,9 @@ class FakeRateLimit:
       seconds, rounded up, and ``{"error": "Too many requests"}``) or ``"bare"`` (an HTML
       page from a load balancer, no JSON and no rate-limit headers).
 
-    ``reset_integer`` rounds the header's ``reset`` up to whole seconds.
+    ``reset_integer`` is Close's own rounding: the header's ``reset`` is rounded up to whole
+    seconds, and every 429 but a ``"bare"`` one carries ``Retry-After``, the reset rounded
+    up too (a client then knows the window's end only to within a second).
     """
 
     rate: int = attrs.field(validator=_positive)

@@ -149,7 +149,11 @@ def add_fake_server_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--style", choices=RATE_LIMIT_STYLES, default="ratelimit")
     parser.add_argument("--header-style", choices=HEADER_STYLES, default=None)
     parser.add_argument("--style-429", choices=STYLES_429, default=None)
-    parser.add_argument("--reset-integer", action="store_true", help="round reset up")
+    parser.add_argument(
+        "--reset-integer",
+        action="store_true",
+        help="round reset and Retry-After up to whole seconds, as Close does",
+    )
     parser.add_argument("--error-rate", type=float, default=0.0, help="5xx HTML probability")
     parser.add_argument("--reset-rate", type=float, default=0.0, help="reset before applying")
     parser.add_argument(

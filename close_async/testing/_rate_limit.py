@@ -75,8 +75,10 @@ class WindowLimiter:
         if style == "bare":
             return _BARE_429, "text/html", {}
         headers = self.headers(reset, 0)
-        if style == "retry-after":
+        if style == "retry-after" or self.config.reset_integer:
+            # Close's Retry-After is the reset rounded up to a whole second.
             headers["Retry-After"] = str(max(1, math.ceil(reset)))
+        if style == "retry-after":
             return _RETRY_AFTER_BODY, "application/json", headers
         details: dict[str, object] = {
             "rate_reset": round(reset, 3),
