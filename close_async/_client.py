@@ -14,7 +14,7 @@ import asyncio
 import builtins
 import collections
 import contextlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
@@ -103,6 +103,8 @@ class CloseClient(AsyncClosing):
         self._retry = retry or RetryPolicy()
         self._limiter: RateLimiter = rate_limiter or LocalRateLimiter()
         self._on_retry = on_retry
+        # Tests swap in a sleep that advances a fake clock, to check what each retry slept.
+        self._retry_sleep: Callable[[float], Awaitable[object]] = asyncio.sleep
         self._transport = AiohttpTransport(
             self._base_url,
             timeout=self._timeout,
@@ -170,6 +172,7 @@ class CloseClient(AsyncClosing):
                     request,
                     deadline_at=deadline_at,
                     on_retry=self._record_retry,
+                    sleep=self._retry_sleep,
                     clock=loop.time,
                 )
                 async for attempt in retrying:
