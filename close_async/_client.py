@@ -104,7 +104,7 @@ class CloseClient(AsyncClosing):
         self._limiter: RateLimiter = rate_limiter or LocalRateLimiter()
         self._on_retry = on_retry
         # Tests swap in a sleep that advances a fake clock, to check what each retry slept.
-        self._retry_sleep: Callable[[float], Awaitable[object]] = asyncio.sleep
+        self._retry_sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
         self._transport = AiohttpTransport(
             self._base_url,
             timeout=self._timeout,

@@ -22,6 +22,7 @@ Tenacity does the looping; its types never leave this package.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -257,20 +258,17 @@ def make_retrying(
     *,
     deadline_at: float | None,
     on_retry: Callable[[RetryEvent], None] | None,
-    sleep: Callable[[float], Awaitable[object]] | None = None,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     clock: Callable[[], float] = time.monotonic,
 ) -> tuple[tenacity.AsyncRetrying, _CallRetries]:
     """A fresh tenacity loop for one call, and the bookkeeping it consults."""
     calls = _CallRetries(policy, request, deadline_at, on_retry, clock)
-    kwargs: dict[str, object] = {}
-    if sleep is not None:
-        kwargs["sleep"] = sleep
     retrying = tenacity.AsyncRetrying(
         retry=tenacity.retry_if_exception(calls.should_retry),
         stop=calls.stop,
         wait=calls.wait,
         before_sleep=calls.before_sleep,
         reraise=True,
-        **kwargs,  # type: ignore[arg-type]
+        sleep=sleep,
     )
     return retrying, calls
