@@ -544,3 +544,100 @@ def test_feedback_on_a_429_uses_headers_then_body(
 )
 def test_builders_know_the_group_the_path_gives(request_: Request) -> None:
     assert request_.group == Request(request_.method, request_.path).group
+
+
+# --- boundaries, from both sides ------------------------------------------------------
+
+
+@pytest.mark.parametrize(("status", "ok"), [(199, False), (200, True), (299, True), (300, False)])
+def test_success_is_exactly_the_2xx_range(status: int, ok: bool) -> None:
+    if ok:
+        assert interpret_response(PUT_REQUEST, status, {}, b'{"a": 1}') == {"a": 1}
+    else:
+        with pytest.raises(APIError) as caught:
+            interpret_response(PUT_REQUEST, status, {}, b'{"a": 1}')
+        assert type(caught.value) is APIError
+        assert caught.value.status == status
+
+
+@pytest.mark.parametrize(
+    ("status", "error_class"), [(499, APIError), (500, ServerError), (599, ServerError)]
+)
+def test_server_errors_are_exactly_the_5xx_range(status: int, error_class: type[APIError]) -> None:
+    with pytest.raises(APIError) as caught:
+        interpret_response(PUT_REQUEST, status, {}, b"")
+    assert type(caught.value) is error_class
+
+
+@pytest.mark.parametrize(
+    ("status", "reason"),
+    [(409, "Conflict"), (503, "Service Unavailable"), (799, "Unexpected status")],
+)
+def test_an_empty_error_body_gives_the_status_phrase(status: int, reason: str) -> None:
+    with pytest.raises(APIError) as caught:
+        interpret_response(PUT_REQUEST, status, {}, b"")
+    assert caught.value.message == reason
+
+
+@pytest.mark.parametrize("length", [199, 200])
+def test_a_message_up_to_the_cap_is_kept_whole(length: int) -> None:
+    text = "x" * length
+    with pytest.raises(APIError) as caught:
+        interpret_response(PUT_REQUEST, 409, {}, json.dumps({"error": text}).encode())
+    assert caught.value.message == text
+
+
+def test_a_message_past_the_cap_is_cut_to_it_with_an_ellipsis() -> None:
+    with pytest.raises(APIError) as caught:
+        interpret_response(PUT_REQUEST, 409, {}, json.dumps({"error": "y" * 201}).encode())
+    assert caught.value.message == "y" * 199 + "…"
+
+
+def test_a_cut_message_does_not_end_in_a_space_before_the_ellipsis() -> None:
+    text = "a" * 198 + " " + "b" * 10  # the cut at 199 characters ends on the space
+    with pytest.raises(APIError) as caught:
+        interpret_response(PUT_REQUEST, 409, {}, text.encode())
+    assert caught.value.message == "a" * 198 + "…"
+
+
+def test_validation_error_carries_close_errors_and_field_errors() -> None:
+    body = {"errors": ["Invalid duration", "Bad phone"], "field-errors": {"duration": "too large"}}
+    with pytest.raises(ValidationError) as caught:
+        interpret_response(PUT_REQUEST, 400, {}, json.dumps(body).encode())
+    error = caught.value
+    assert error.errors == ["Invalid duration", "Bad phone"]
+    assert error.field_errors == {"duration": "too large"}
+    assert error.message == "Invalid duration; Bad phone"
+    assert str(error) == (
+        f"PUT {PUT_REQUEST.path}: Invalid duration; Bad phone (HTTP 400); "
+        "field errors: {'duration': 'too large'}"
+    )
+
+
+def test_errors_and_field_errors_of_the_wrong_shape_are_left_out() -> None:
+    body = {"error": "bad", "errors": "not a list", "field-errors": ["not", "a", "mapping"]}
+    with pytest.raises(ValidationError) as caught:
+        interpret_response(PUT_REQUEST, 400, {}, json.dumps(body).encode())
+    assert (caught.value.errors, caught.value.field_errors) == ([], {})
+    assert caught.value.message == "bad"
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "retry_after"),
+    [
+        (503, {"Retry-After": "5"}, 5.0),
+        (503, {"retry-after": "0.25"}, 0.25),
+        (503, {}, None),
+        (503, {"Retry-After": "soon"}, None),
+        (500, {"Retry-After": "5"}, None),
+        (502, {"Retry-After": "5"}, None),
+    ],
+)
+def test_a_503_carries_its_retry_after(
+    status: int, headers: dict[str, str], retry_after: float | None
+) -> None:
+    with pytest.raises(ServerError) as caught:
+        interpret_response(PUT_REQUEST, status, headers, b"<html>down</html>")
+    assert caught.value.retry_after == retry_after
+    assert caught.value.status == status
+    assert caught.value.message == "down"
