@@ -126,7 +126,6 @@ class _Verdict:
 
     give_up: bool
     wait: float = 0.0
-    deadline_hit: bool = False
 
 
 class _CallRetries:
@@ -203,7 +202,7 @@ class _CallRetries:
             wait = self._backoff(cast(tenacity.RetryCallState, _FaultState(self.faults)))
         if self.deadline_at is not None and self.clock() + wait >= self.deadline_at:
             self.deadline_hit = True
-            return _Verdict(give_up=True, deadline_hit=True)
+            return _Verdict(give_up=True)
         return _Verdict(give_up=False, wait=wait)
 
     def stop(self, state: tenacity.RetryCallState) -> bool:
