@@ -33,6 +33,7 @@ from close_async._errors import (
 from close_async._limiter import RateFeedback
 from close_async._protocol import (
     Request,
+    _calls_group,
     auth_header,
     create_call,
     delete_call,
@@ -150,7 +151,9 @@ def test_create_call_builds_a_post_on_the_collection() -> None:
 @pytest.mark.parametrize("builder", [create_call, lambda body: update_call(CALL_ID, body)])
 @pytest.mark.parametrize("body", [None, ["note"], "note=x"])
 def test_body_builders_refuse_a_body_that_is_not_a_mapping(builder: Any, body: Any) -> None:
-    with pytest.raises(InvalidRequestError) as caught:
+    with pytest.raises(
+        InvalidRequestError, match=r"^the request body must be a mapping$"
+    ) as caught:
         builder(body)
     assert caught.value.field == "body"
 
@@ -209,16 +212,24 @@ def test_list_calls_encodes_filters(
 
 @pytest.mark.parametrize("empty", [[], (), set(), [None]])
 def test_list_calls_refuses_an_empty_list_filter(empty: Any) -> None:
-    with pytest.raises(InvalidRequestError) as caught:
+    with pytest.raises(InvalidRequestError, match=r"^id__in must not be empty$") as caught:
         list_calls({"id__in": empty})
     assert caught.value.field == "id__in"
 
 
 @pytest.mark.parametrize("value", [["acti_a", "../lead"], "acti_a,lead_b", "acti_x?x=1", ""])
 def test_list_calls_checks_ids_in_id_filter(value: Any) -> None:
-    with pytest.raises(InvalidRequestError) as caught:
+    with pytest.raises(InvalidRequestError, match=r"^call_id must be ") as caught:
         list_calls({"id__in": value})
     assert caught.value.field == "id__in"
+
+
+@pytest.mark.parametrize(("value", "shown"), [(123, "123"), (4.5, "4.5")])
+def test_list_calls_refuses_a_single_id_filter_that_is_not_text(value: Any, shown: str) -> None:
+    with pytest.raises(InvalidRequestError, match=r"^call_id must be a string") as caught:
+        list_calls({"id__in": value})
+    assert caught.value.field == "id__in"
+    assert str(caught.value).endswith(f"got {shown}")
 
 
 # --- auth_header ----------------------------------------------------------------------
@@ -256,6 +267,13 @@ def test_auth_header_refuses_bad_credentials_without_echoing_them(
         auth_header(api_key=api_key, oauth_token=oauth_token)
     assert "secret" not in str(caught.value)
     assert "secret" not in repr(caught.value)
+    if (api_key is None) == (oauth_token is None):
+        expected = "give exactly one of api_key and oauth_token"
+    elif api_key is not None:
+        expected = "api_key is empty or has characters an API key cannot have"
+    else:
+        expected = "oauth_token is empty or has characters a token cannot have"
+    assert str(caught.value) == expected
 
 
 # --- interpret_response: success ------------------------------------------------------
@@ -533,16 +551,20 @@ def test_feedback_on_a_429_uses_headers_then_body(
 
 
 @pytest.mark.parametrize(
-    "request_",
+    ("build", "method", "group"),
     [
-        get_call("acti_abc123"),
-        update_call("acti_abc123", {}),
-        delete_call("acti_abc123"),
-        create_call({}),
-        list_calls({}),
+        (lambda: get_call("acti_abc123"), "GET", "GET activity/call"),
+        (lambda: update_call("acti_abc123", {}), "PUT", "PUT activity/call"),
+        (lambda: delete_call("acti_abc123"), "DELETE", "DELETE activity/call"),
+        (lambda: create_call({}), "POST", "POST activity/call"),
+        (lambda: list_calls({}), "GET", "GET activity/call"),
     ],
 )
-def test_builders_know_the_group_the_path_gives(request_: Request) -> None:
+def test_builders_know_the_group_the_path_gives(build: Any, method: str, group: str) -> None:
+    # Built inside the test, not at collection: mutation testing forks each run from a
+    # process that has already collected the tests.
+    request_ = build()
+    assert (request_.method, request_.group) == (method, group)
     assert request_.group == Request(request_.method, request_.path).group
 
 
@@ -641,3 +663,21 @@ def test_a_503_carries_its_retry_after(
     assert caught.value.retry_after == retry_after
     assert caught.value.status == status
     assert caught.value.message == "down"
+
+
+def test_a_non_list_errors_field_is_not_read_as_a_message() -> None:
+    with pytest.raises(APIError) as caught:
+        interpret_response(PUT_REQUEST, 409, {}, b'{"errors": "oops"}')
+    assert caught.value.message == "Conflict"
+    assert caught.value.errors == []
+
+
+def test_a_success_body_that_is_not_json_is_quoted_in_the_error() -> None:
+    with pytest.raises(DecodingError) as caught:
+        interpret_response(PUT_REQUEST, 200, {}, b"<b>fine</b>")
+    assert caught.value.message == "HTTP 200 body is not JSON: 'fine'"
+
+
+@pytest.mark.parametrize("method", ["GET", "PUT", "POST", "DELETE"])
+def test_the_call_groups_are_method_and_collection(method: str) -> None:
+    assert _calls_group(method) == f"{method} activity/call"
