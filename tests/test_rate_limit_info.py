@@ -422,6 +422,8 @@ def test_server_wait_never_raises(headers: dict[str, str], body: Any) -> None:
         "limit=10, remaining=1, reset=",
         "limit=10, remaining=1, reset",
         "limit=10, limit=11, reset=2",
+        "limit=10=5, remaining=1, reset=2",
+        "limit=10, remaining=1, reset=" + "9" * 400,  # overflows a float to infinity
     ],
 )
 def test_a_ratelimit_header_with_one_bad_value_is_ignored_whole(value: str) -> None:
@@ -447,6 +449,7 @@ def test_repeated_headers_in_a_plain_dict_the_first_wins() -> None:
     [
         ({"Retry-After": "7"}, 7.0),
         ({"RETRY-AFTER": " 1.5 "}, 1.5),
+        ({"Retry-After": ".5"}, 0.5),
         ({"Retry-After": "Wed, 21 Oct 2015 07:28:30 GMT"}, 30.0),
         ({"Retry-After": "-1"}, None),
         ({"Retry-After": ""}, None),
@@ -467,3 +470,13 @@ def test_retry_after_header_survives_a_broken_mapping() -> None:
             raise RuntimeError("broken")
 
     assert retry_after_header(Broken({"Retry-After": "3"})) is None
+
+
+def test_a_doubled_separator_inside_ratelimit_is_skipped() -> None:
+    headers = {"ratelimit": "limit=10,, remaining=1;; reset=2"}
+    assert RateLimitInfo.from_headers(headers) == Info(10, 1, 2)
+
+
+def test_headers_after_a_name_that_is_not_text_are_still_read() -> None:
+    headers: Any = {7: "limit=1", "ratelimit": "limit=10, remaining=1, reset=2"}
+    assert RateLimitInfo.from_headers(headers) == Info(10, 1, 2)
