@@ -791,3 +791,12 @@ def test_decoding_errors_without_a_call_id_say_what_came(payload: Any, message: 
     with pytest.raises(DecodingError) as info:
         call_from_json(payload)
     assert str(info.value) == message
+
+
+def test_every_bad_field_is_named_in_one_message() -> None:
+    with pytest.raises(DecodingError) as info:
+        call_from_json({"id": "acti_9", "duration": "x", "date_updated": "y"})
+    assert str(info.value) == (
+        "could not read Call 'acti_9': not an ISO 8601 date-time: 'y' @ $.date_updated; "
+        "expected an integer, got 'x' @ $.duration"
+    )
