@@ -15,7 +15,7 @@ import builtins
 import collections
 import contextlib
 import traceback
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
@@ -113,6 +113,8 @@ class CloseClient(AsyncClosing):
             max_wait=self._retry.max_server_wait
         )
         self._on_retry = on_retry
+        # Tests swap in a sleep that advances a fake clock, to check what each retry slept.
+        self._retry_sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
         self._transport = AiohttpTransport(
             self._base_url,
             timeout=self._timeout,
@@ -182,6 +184,7 @@ class CloseClient(AsyncClosing):
                     request,
                     deadline_at=deadline_at,
                     on_retry=self._record_retry,
+                    sleep=self._retry_sleep,
                     clock=loop.time,
                 )
                 async for attempt in retrying:

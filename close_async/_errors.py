@@ -242,7 +242,17 @@ class RateLimitError(APIError):
 
 
 class ServerError(APIError):
-    """5xx: Close (or a proxy in front of it) failed."""
+    """5xx: Close (or a proxy in front of it) failed.
+
+    ``retry_after`` is the wait a 503 asked for (its ``Retry-After``), in seconds, or ``None``.
+    """
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+
+    def _repr_fields(self) -> list[str]:
+        return [*super()._repr_fields(), f"retry_after={self.retry_after!r}"]
 
 
 class ProtocolError(TransportError):

@@ -34,7 +34,7 @@ from ._errors import (
 )
 from ._ids import validate_call_id
 from ._limiter import RateFeedback
-from ._rate_limit_info import RateLimitInfo, server_wait
+from ._rate_limit_info import RateLimitInfo, retry_after_header, server_wait
 from ._text import clean, render
 
 __all__ = [
@@ -336,8 +336,9 @@ def interpret_response(
     A 2xx with an empty body gives ``{}``; one that is not JSON raises
     :class:`DecodingError`. Any other status raises the error mapped to it (400
     :class:`ValidationError`, 401, 402, 403, 404, 429 :class:`RateLimitError` with the wait
-    Close asked for, 5xx :class:`ServerError`, else :class:`APIError`), also when the body
-    is an HTML page. Errors carry the method, path, status and body, never credentials.
+    Close asked for, 5xx :class:`ServerError`, a 503's with its ``Retry-After``, else
+    :class:`APIError`), also when the body is an HTML page. Errors carry the method, path,
+    status and body, never credentials.
     """
     if 200 <= status < 300:
         if not body.strip():
@@ -375,6 +376,9 @@ def _api_error(request: Request, status: int, headers: Mapping[str, str], body: 
     error_class = _ERROR_CLASSES.get(status, APIError)
     if error_class is RateLimitError:
         return RateLimitError(message, retry_after=server_wait(headers, payload), **common)
+    if status == 503:
+        # Retry-After is defined for 503 ("come back later"); on another 5xx it means nothing.
+        return ServerError(message, retry_after=retry_after_header(headers), **common)
     return error_class(message, **common)
 
 

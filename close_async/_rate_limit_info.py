@@ -24,7 +24,7 @@ from typing import Any
 import attrs
 from multidict import CIMultiDict, CIMultiDictProxy
 
-__all__ = ["RateLimitInfo", "parse_retry_after", "server_wait"]
+__all__ = ["RateLimitInfo", "parse_retry_after", "retry_after_header", "server_wait"]
 
 _RATELIMIT = "ratelimit"
 _LEGACY_LIMIT = "x-rate-limit-limit"
@@ -204,6 +204,18 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
     return max(0.0, seconds)
 
 
+def retry_after_header(headers: Mapping[str, str], *, now: datetime | None = None) -> float | None:
+    """Seconds to wait from the ``Retry-After`` header (any name casing), or ``None``.
+
+    Never raises.
+    """
+    try:
+        value = _lookup(headers).get(_RETRY_AFTER)
+    except Exception:  # a broken mapping must not break the response it came with
+        return None
+    return parse_retry_after(value if isinstance(value, str) else None, now=now)
+
+
 def server_wait(
     headers: Mapping[str, str], body: Any, *, now: datetime | None = None
 ) -> float | None:
@@ -212,13 +224,7 @@ def server_wait(
     Considers ``Retry-After``, the reset of the ``ratelimit`` (or legacy) header and the
     body's ``rate_reset``; ``body`` is the decoded JSON or the raw bytes. Never raises.
     """
-    try:
-        retry_after_value = _lookup(headers).get(_RETRY_AFTER)
-    except Exception:
-        retry_after_value = None
-    retry_after = parse_retry_after(
-        retry_after_value if isinstance(retry_after_value, str) else None, now=now
-    )
+    retry_after = retry_after_header(headers, now=now)
     header_info = RateLimitInfo.from_headers(headers)
     body_info = RateLimitInfo.from_body(body)
     # The header's reset counts even when it shows requests remaining: this is a 429, so

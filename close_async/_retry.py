@@ -6,7 +6,9 @@ Rules (Close API facts, "Errors" and "Rate limits"):
   wait Close asked for. A wait longer than ``max_server_wait`` is not slept through:
   the :class:`RateLimitError` is raised, carrying ``retry_after``.
 - 500, 502, 503, 504, timeouts and dropped connections are retried for idempotent methods
-  (GET, PUT, DELETE): sending the same PUT twice leaves the same state.
+  (GET, PUT, DELETE): sending the same PUT twice leaves the same state. A 503 with
+  ``Retry-After`` waits that long, under the same ``max_server_wait`` cap (past it, the
+  :class:`ServerError` is raised).
 - POST (creating a call) is retried only when no connection was made (:class:`ConnectError`),
   since a retried create can log a call twice.
 - An answer the HTTP parser refused (:class:`ProtocolError`) is retried once, for
@@ -16,6 +18,7 @@ Rules (Close API facts, "Errors" and "Rate limits"):
 - Everything else (400, 401, 403, 404, ...) is never retried; nor is anything not on this
   allow-list, cancellation above all.
 
+Each retry sleeps exactly the wait reported for it in its :class:`RetryEvent`.
 Backoff is exponential with full jitter and a cap; faults and 429s have separate budgets,
 because waiting out a rate limit is expected work, not a sign that something is broken.
 Tenacity does the looping; its types never leave this package.
@@ -23,9 +26,10 @@ Tenacity does the looping; its types never leave this package.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import cast
 
 import attrs
@@ -77,7 +81,8 @@ class RetryPolicy:
     - ``rate_limit_attempts``: how many 429s one call may wait out before giving up.
     - ``wait_initial``, ``wait_max``, ``wait_exp_base``: capped exponential backoff; the
       actual wait is drawn uniformly below it (full jitter).
-    - ``max_server_wait``: a 429 asking for a longer wait raises instead of blocking.
+    - ``max_server_wait``: a 429 (or a 503 with ``Retry-After``) asking for a longer wait
+      raises instead of blocking.
 
     ``RetryPolicy.no_wait()`` keeps the rules but never sleeps between faults (for tests).
     """
@@ -127,6 +132,14 @@ def retry_reason(method: str, error: BaseException) -> str | None:
     return None
 
 
+@attrs.frozen
+class _Verdict:
+    """What the policy decided about one failed attempt: give up, or wait this long."""
+
+    give_up: bool
+    wait: float = 0.0
+
+
 class _CallRetries:
     """The retry bookkeeping of one call: tenacity's stop, wait and hooks read it.
 
@@ -150,10 +163,10 @@ class _CallRetries:
         self.faults = 0
         self.throttles = 0
         self.reason: str | None = None
-        self.next_wait = 0.0
         self.deadline_hit = False
         self.last_error: BaseException | None = None
         self.protocol_errors = 0
+        self._verdicts: dict[int, _Verdict] = {}
         self._backoff = tenacity.wait_random_exponential(
             multiplier=policy.wait_initial, max=policy.wait_max, exp_base=policy.wait_exp_base
         )
@@ -166,31 +179,54 @@ class _CallRetries:
                 return False
         return self.reason is not None
 
-    def stop(self, state: tenacity.RetryCallState) -> bool:
-        error = state.outcome.exception() if state.outcome else None
+    def verdict(self, state: tenacity.RetryCallState) -> _Verdict:
+        """The one decision about the attempt that just failed, made the first time asked.
+
+        Tenacity asks ``wait`` before ``stop`` (9.x; 8.x asked the other way round), and
+        both, with ``before_sleep``, must see the same decision: counting the attempt or
+        drawing a jittered wait twice would sleep one value and report another.
+        """
+        verdict = self._verdicts.get(state.attempt_number)
+        if verdict is None:
+            error = state.outcome.exception() if state.outcome else None
+            verdict = self._decide(error)
+            self._verdicts[state.attempt_number] = verdict
+        return verdict
+
+    def _decide(self, error: BaseException | None) -> _Verdict:
         self.last_error = error
-        if isinstance(error, RateLimitError):
+        throttled = isinstance(error, RateLimitError)
+        if throttled:
             self.throttles += 1
-            if self.throttles > self.policy.rate_limit_attempts:
-                return True
-            wait = error.retry_after or 0.0
-            if wait > self.policy.max_server_wait:
-                return True
-            # The limiter holds the whole group for Close's wait; sleeping it here as well
-            # keeps a retry from going early even under a limiter that ignores pauses.
-            self.next_wait = wait
+            out_of_attempts = self.throttles > self.policy.rate_limit_attempts
         else:
             self.faults += 1
-            if self.faults >= self.policy.attempts:
-                return True
-            self.next_wait = self._backoff(cast(tenacity.RetryCallState, _FaultState(self.faults)))
-        if self.deadline_at is not None and self.clock() + self.next_wait >= self.deadline_at:
+            out_of_attempts = self.faults >= self.policy.attempts
+        if out_of_attempts:
+            return _Verdict(give_up=True)
+        asked = error.retry_after if isinstance(error, RateLimitError | ServerError) else None
+        if asked is not None and asked > self.policy.max_server_wait:
+            # The caller gets the error, which carries the wait, rather than a silent block.
+            return _Verdict(give_up=True)
+        if asked is not None:
+            # Close's wait, not jitter: a retry before it has passed is refused again. The
+            # limiter holds the group as well, but a limiter that ignores pauses must not
+            # make the retry go early.
+            wait = asked
+        elif throttled:
+            wait = 0.0  # no wait given: the limiter's pause after a 429 is the wait
+        else:
+            wait = self._backoff(cast(tenacity.RetryCallState, _FaultState(self.faults)))
+        if self.deadline_at is not None and self.clock() + wait >= self.deadline_at:
             self.deadline_hit = True
-            return True
-        return False
+            return _Verdict(give_up=True)
+        return _Verdict(give_up=False, wait=wait)
+
+    def stop(self, state: tenacity.RetryCallState) -> bool:
+        return self.verdict(state).give_up
 
     def wait(self, state: tenacity.RetryCallState) -> float:
-        return self.next_wait
+        return self.verdict(state).wait
 
     def before_sleep(self, state: tenacity.RetryCallState) -> None:
         error = state.outcome.exception() if state.outcome else None
@@ -199,7 +235,7 @@ class _CallRetries:
             method=self.request.method,
             path=self.request.path,
             attempt=state.attempt_number,
-            wait=self.next_wait,
+            wait=self.verdict(state).wait,
             reason=self.reason or "unknown",
             error=error,
         )
@@ -238,20 +274,17 @@ def make_retrying(
     *,
     deadline_at: float | None,
     on_retry: Callable[[RetryEvent], None] | None,
-    sleep: Callable[[float], object] | None = None,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     clock: Callable[[], float] = time.monotonic,
 ) -> tuple[tenacity.AsyncRetrying, _CallRetries]:
     """A fresh tenacity loop for one call, and the bookkeeping it consults."""
     calls = _CallRetries(policy, request, deadline_at, on_retry, clock)
-    kwargs: dict[str, object] = {}
-    if sleep is not None:
-        kwargs["sleep"] = sleep
     retrying = tenacity.AsyncRetrying(
         retry=tenacity.retry_if_exception(calls.should_retry),
         stop=calls.stop,
         wait=calls.wait,
         before_sleep=calls.before_sleep,
         reraise=True,
-        **kwargs,  # type: ignore[arg-type]
+        sleep=sleep,
     )
     return retrying, calls

@@ -701,3 +701,102 @@ def test_json_rows_of_a_body_give_back_the_same_update(kwargs: dict[str, Any]) -
     update = CallUpdate(**kwargs)
     row = {"id": "acti_1", **update_to_json(update)}
     assert update_from_row(row, kind="json") == ("acti_1", update)
+
+
+# --- messages, word for word: they are what a user reads -------------------------------
+
+ROW_MESSAGES = {
+    "no id": "the row has no 'id' (the call id)",
+    "empty id": "the id is empty",
+    "null id": "the row has no 'id' (the call id)",
+    "bad id": "id must be 'acti_' followed by letters and digits (at most 100 characters), "
+    "got 'acti_1/../x'",
+    "unknown column": "unknown column 'notes' "
+    "(expected id, an update field, custom_fields or custom.<field_id>)",
+    "type column": "unknown column '_type' "
+    "(expected id, an update field, custom_fields or custom.<field_id>)",
+    "bare custom prefix": "unknown column 'custom.' "
+    "(expected id, an update field, custom_fields or custom.<field_id>)",
+    "duration words": "duration: must be a whole number of seconds, got 'thirty'",
+    "duration negative": "duration: must be a whole number of seconds, got '-5'",
+    "duration fraction": "duration: must be a whole number of seconds, got '3.5'",
+    "duration unicode digits": "duration: must be a whole number of seconds, got '\\u0663'",
+    "duration too long": "duration: must be a whole number of seconds from 0 to 604800, got 604801",
+    "duration text in json": "duration: must be a whole number of seconds from 0 to 604800, "
+    "got '30'",
+    "duration empty in json": "duration: must be a whole number of seconds from 0 to 604800, "
+    "got ''",
+    "naive datetime": "activity_at: needs a time zone (such as Z or +00:00), "
+    "got '2024-05-01T12:30:00'",
+    "bad datetime": "activity_at: not an ISO 8601 date-time: 'May 1st'",
+    "status": "status: must be one of busy, cancel, completed, created, failed, in-progress, "
+    "no-answer, timeout, got 'done'",
+    "phone": "phone: must be an E.164 phone number such as '+16503334444', got '650 333 4444'",
+    "url": "recording_url: must be an absolute http:// or https:// URL, got 'rec.mp3'",
+    "custom_fields not json": "custom_fields must be a JSON object",
+    "custom_fields array": "custom_fields must be an object, got an array",
+    "custom_fields text in json": "custom_fields must be an object, got a string",
+    "custom field twice": "custom field 'cf_a' is set both in custom_fields and as a "
+    "custom.<field_id> column",
+    "custom null with columns": "custom_fields is null but custom.<field_id> columns are set",
+    "not a mapping": "expected an object with an 'id', got an array",
+    "csv long row": "the row has more cells than the header has columns",
+}
+
+
+@pytest.mark.parametrize(
+    ("name", "row", "kind"), [c[:3] for c in ROW_ERRORS], ids=[c[0] for c in ROW_ERRORS]
+)
+def test_bad_rows_say_what_is_wrong(name: str, row: Any, kind: Any) -> None:
+    with pytest.raises(InvalidRequestError) as info:
+        update_from_row(row, line=42, kind=kind)
+    assert str(info.value) == f"line 42: {ROW_MESSAGES[name]}"
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        ({"id": "acti_1", "duration": "153"}, "expected an integer, got '153' @ $.duration"),
+        ({"id": "acti_1", "duration": True}, "expected an integer, got True @ $.duration"),
+        (
+            {"id": "acti_1", "cost": "abc"},
+            "expected a decimal string or number, got 'abc' @ $.cost",
+        ),
+        ({"id": "acti_1", "cost": True}, "expected a decimal string or number, got True @ $.cost"),
+        ({"id": "acti_1", "cost": [1]}, "expected a decimal string or number, got a list @ $.cost"),
+        ({"id": "acti_1", "cost": "NaN"}, "expected a finite decimal, got 'NaN' @ $.cost"),
+        ({"id": "acti_1", "users": "u_1"}, "expected a list of user ids, got 'u_1' @ $.users"),
+        ({"id": "acti_1", "users": [1]}, "expected a string, got 1 @ $.users"),
+    ],
+)
+def test_decoding_errors_say_what_was_expected(payload: Any, message: str) -> None:
+    with pytest.raises(DecodingError) as info:
+        call_from_json(payload)
+    assert str(info.value) == f"could not read Call 'acti_1': {message}"
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        ({"id": 5}, "could not read Call: expected a string, got 5 @ $.id"),
+        (True, "expected a Call object, got a boolean"),
+        (5.5, "expected a Call object, got a number"),
+        (None, "expected a Call object, got null"),
+        ([], "expected a Call object, got an array"),
+        ("x", "expected a Call object, got a string"),
+        ((1,), "expected a Call object, got a tuple"),
+    ],
+)
+def test_decoding_errors_without_a_call_id_say_what_came(payload: Any, message: str) -> None:
+    with pytest.raises(DecodingError) as info:
+        call_from_json(payload)
+    assert str(info.value) == message
+
+
+def test_every_bad_field_is_named_in_one_message() -> None:
+    with pytest.raises(DecodingError) as info:
+        call_from_json({"id": "acti_9", "duration": "x", "date_updated": "y"})
+    assert str(info.value) == (
+        "could not read Call 'acti_9': not an ISO 8601 date-time: 'y' @ $.date_updated; "
+        "expected an integer, got 'x' @ $.duration"
+    )

@@ -33,6 +33,7 @@ from close_async._errors import (
 from close_async._limiter import RateFeedback
 from close_async._protocol import (
     Request,
+    _calls_group,
     auth_header,
     create_call,
     delete_call,
@@ -150,7 +151,9 @@ def test_create_call_builds_a_post_on_the_collection() -> None:
 @pytest.mark.parametrize("builder", [create_call, lambda body: update_call(CALL_ID, body)])
 @pytest.mark.parametrize("body", [None, ["note"], "note=x"])
 def test_body_builders_refuse_a_body_that_is_not_a_mapping(builder: Any, body: Any) -> None:
-    with pytest.raises(InvalidRequestError) as caught:
+    with pytest.raises(
+        InvalidRequestError, match=r"^the request body must be a mapping$"
+    ) as caught:
         builder(body)
     assert caught.value.field == "body"
 
@@ -209,16 +212,24 @@ def test_list_calls_encodes_filters(
 
 @pytest.mark.parametrize("empty", [[], (), set(), [None]])
 def test_list_calls_refuses_an_empty_list_filter(empty: Any) -> None:
-    with pytest.raises(InvalidRequestError) as caught:
+    with pytest.raises(InvalidRequestError, match=r"^id__in must not be empty$") as caught:
         list_calls({"id__in": empty})
     assert caught.value.field == "id__in"
 
 
 @pytest.mark.parametrize("value", [["acti_a", "../lead"], "acti_a,lead_b", "acti_x?x=1", ""])
 def test_list_calls_checks_ids_in_id_filter(value: Any) -> None:
-    with pytest.raises(InvalidRequestError) as caught:
+    with pytest.raises(InvalidRequestError, match=r"^call_id must be ") as caught:
         list_calls({"id__in": value})
     assert caught.value.field == "id__in"
+
+
+@pytest.mark.parametrize(("value", "shown"), [(123, "123"), (4.5, "4.5")])
+def test_list_calls_refuses_a_single_id_filter_that_is_not_text(value: Any, shown: str) -> None:
+    with pytest.raises(InvalidRequestError, match=r"^call_id must be a string") as caught:
+        list_calls({"id__in": value})
+    assert caught.value.field == "id__in"
+    assert str(caught.value).endswith(f"got {shown}")
 
 
 # --- auth_header ----------------------------------------------------------------------
@@ -256,6 +267,13 @@ def test_auth_header_refuses_bad_credentials_without_echoing_them(
         auth_header(api_key=api_key, oauth_token=oauth_token)
     assert "secret" not in str(caught.value)
     assert "secret" not in repr(caught.value)
+    if (api_key is None) == (oauth_token is None):
+        expected = "give exactly one of api_key and oauth_token"
+    elif api_key is not None:
+        expected = "api_key is empty or has characters an API key cannot have"
+    else:
+        expected = "oauth_token is empty or has characters a token cannot have"
+    assert str(caught.value) == expected
 
 
 # --- interpret_response: success ------------------------------------------------------
@@ -533,14 +551,133 @@ def test_feedback_on_a_429_uses_headers_then_body(
 
 
 @pytest.mark.parametrize(
-    "request_",
+    ("build", "method", "group"),
     [
-        get_call("acti_abc123"),
-        update_call("acti_abc123", {}),
-        delete_call("acti_abc123"),
-        create_call({}),
-        list_calls({}),
+        (lambda: get_call("acti_abc123"), "GET", "GET activity/call"),
+        (lambda: update_call("acti_abc123", {}), "PUT", "PUT activity/call"),
+        (lambda: delete_call("acti_abc123"), "DELETE", "DELETE activity/call"),
+        (lambda: create_call({}), "POST", "POST activity/call"),
+        (lambda: list_calls({}), "GET", "GET activity/call"),
     ],
 )
-def test_builders_know_the_group_the_path_gives(request_: Request) -> None:
+def test_builders_know_the_group_the_path_gives(build: Any, method: str, group: str) -> None:
+    # Built inside the test, not at collection: mutation testing forks each run from a
+    # process that has already collected the tests.
+    request_ = build()
+    assert (request_.method, request_.group) == (method, group)
     assert request_.group == Request(request_.method, request_.path).group
+
+
+# --- boundaries, from both sides ------------------------------------------------------
+
+
+@pytest.mark.parametrize(("status", "ok"), [(199, False), (200, True), (299, True), (300, False)])
+def test_success_is_exactly_the_2xx_range(status: int, ok: bool) -> None:
+    if ok:
+        assert interpret_response(PUT_REQUEST, status, {}, b'{"a": 1}') == {"a": 1}
+    else:
+        with pytest.raises(APIError) as caught:
+            interpret_response(PUT_REQUEST, status, {}, b'{"a": 1}')
+        assert type(caught.value) is APIError
+        assert caught.value.status == status
+
+
+@pytest.mark.parametrize(
+    ("status", "error_class"), [(499, APIError), (500, ServerError), (599, ServerError)]
+)
+def test_server_errors_are_exactly_the_5xx_range(status: int, error_class: type[APIError]) -> None:
+    with pytest.raises(APIError) as caught:
+        interpret_response(PUT_REQUEST, status, {}, b"")
+    assert type(caught.value) is error_class
+
+
+@pytest.mark.parametrize(
+    ("status", "reason"),
+    [(409, "Conflict"), (503, "Service Unavailable"), (799, "Unexpected status")],
+)
+def test_an_empty_error_body_gives_the_status_phrase(status: int, reason: str) -> None:
+    with pytest.raises(APIError) as caught:
+        interpret_response(PUT_REQUEST, status, {}, b"")
+    assert caught.value.message == reason
+
+
+@pytest.mark.parametrize("length", [199, 200])
+def test_a_message_up_to_the_cap_is_kept_whole(length: int) -> None:
+    text = "x" * length
+    with pytest.raises(APIError) as caught:
+        interpret_response(PUT_REQUEST, 409, {}, json.dumps({"error": text}).encode())
+    assert caught.value.message == text
+
+
+def test_a_message_past_the_cap_is_cut_to_it_with_an_ellipsis() -> None:
+    with pytest.raises(APIError) as caught:
+        interpret_response(PUT_REQUEST, 409, {}, json.dumps({"error": "y" * 201}).encode())
+    assert caught.value.message == "y" * 199 + "…"
+
+
+def test_a_cut_message_does_not_end_in_a_space_before_the_ellipsis() -> None:
+    text = "a" * 198 + " " + "b" * 10  # the cut at 199 characters ends on the space
+    with pytest.raises(APIError) as caught:
+        interpret_response(PUT_REQUEST, 409, {}, text.encode())
+    assert caught.value.message == "a" * 198 + "…"
+
+
+def test_validation_error_carries_close_errors_and_field_errors() -> None:
+    body = {"errors": ["Invalid duration", "Bad phone"], "field-errors": {"duration": "too large"}}
+    with pytest.raises(ValidationError) as caught:
+        interpret_response(PUT_REQUEST, 400, {}, json.dumps(body).encode())
+    error = caught.value
+    assert error.errors == ["Invalid duration", "Bad phone"]
+    assert error.field_errors == {"duration": "too large"}
+    assert error.message == "Invalid duration; Bad phone"
+    assert str(error) == (
+        f"PUT {PUT_REQUEST.path}: Invalid duration; Bad phone (HTTP 400); "
+        "field errors: {'duration': 'too large'}"
+    )
+
+
+def test_errors_and_field_errors_of_the_wrong_shape_are_left_out() -> None:
+    body = {"error": "bad", "errors": "not a list", "field-errors": ["not", "a", "mapping"]}
+    with pytest.raises(ValidationError) as caught:
+        interpret_response(PUT_REQUEST, 400, {}, json.dumps(body).encode())
+    assert (caught.value.errors, caught.value.field_errors) == ([], {})
+    assert caught.value.message == "bad"
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "retry_after"),
+    [
+        (503, {"Retry-After": "5"}, 5.0),
+        (503, {"retry-after": "0.25"}, 0.25),
+        (503, {}, None),
+        (503, {"Retry-After": "soon"}, None),
+        (500, {"Retry-After": "5"}, None),
+        (502, {"Retry-After": "5"}, None),
+    ],
+)
+def test_a_503_carries_its_retry_after(
+    status: int, headers: dict[str, str], retry_after: float | None
+) -> None:
+    with pytest.raises(ServerError) as caught:
+        interpret_response(PUT_REQUEST, status, headers, b"<html>down</html>")
+    assert caught.value.retry_after == retry_after
+    assert caught.value.status == status
+    assert caught.value.message == "down"
+
+
+def test_a_non_list_errors_field_is_not_read_as_a_message() -> None:
+    with pytest.raises(APIError) as caught:
+        interpret_response(PUT_REQUEST, 409, {}, b'{"errors": "oops"}')
+    assert caught.value.message == "Conflict"
+    assert caught.value.errors == []
+
+
+def test_a_success_body_that_is_not_json_is_quoted_in_the_error() -> None:
+    with pytest.raises(DecodingError) as caught:
+        interpret_response(PUT_REQUEST, 200, {}, b"<b>fine</b>")
+    assert caught.value.message == "HTTP 200 body is not JSON: 'fine'"
+
+
+@pytest.mark.parametrize("method", ["GET", "PUT", "POST", "DELETE"])
+def test_the_call_groups_are_method_and_collection(method: str) -> None:
+    assert _calls_group(method) == f"{method} activity/call"

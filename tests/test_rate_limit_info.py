@@ -16,7 +16,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 from multidict import CIMultiDict, CIMultiDictProxy, istr
 
-from close_async._rate_limit_info import RateLimitInfo, parse_retry_after, server_wait
+from close_async._rate_limit_info import (
+    RateLimitInfo,
+    parse_retry_after,
+    retry_after_header,
+    server_wait,
+)
 
 Info = RateLimitInfo
 
@@ -403,3 +408,75 @@ def test_server_wait_is_never_shorter_than_any_signal(
 def test_server_wait_never_raises(headers: dict[str, str], body: Any) -> None:
     result = server_wait(headers, body, now=NOW)
     assert result is None or result >= 0
+
+
+# --- near misses that must not be read -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "limit=10, remaining=1.2.3, reset=2",
+        "limit=10, remaining=1, reset=2..5",
+        "limit=10, remaining=1, reset=.",
+        "limit=10, remaining=1, reset=",
+        "limit=10, remaining=1, reset",
+        "limit=10, limit=11, reset=2",
+        "limit=10=5, remaining=1, reset=2",
+        "limit=10, remaining=1, reset=" + "9" * 400,  # overflows a float to infinity
+    ],
+)
+def test_a_ratelimit_header_with_one_bad_value_is_ignored_whole(value: str) -> None:
+    assert RateLimitInfo.from_headers({"ratelimit": value}) is None
+    legacy = {"ratelimit": value, "X-Rate-Limit-Reset": "4"}
+    assert RateLimitInfo.from_headers(legacy) == Info(None, None, 4)
+
+
+def test_repeated_headers_in_a_plain_dict_the_first_wins() -> None:
+    headers = {
+        "RateLimit": "limit=1, remaining=1, reset=1",
+        "ratelimit": "limit=2, remaining=2, reset=2",
+        "Retry-After": "3",
+        "retry-after": "9",
+    }
+    assert RateLimitInfo.from_headers(headers) == Info(1, 1, 1)
+    assert retry_after_header(headers) == 3.0
+    assert server_wait(headers, None) == 3.0
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ({"Retry-After": "7"}, 7.0),
+        ({"RETRY-AFTER": " 1.5 "}, 1.5),
+        ({"Retry-After": ".5"}, 0.5),
+        ({"Retry-After": "Wed, 21 Oct 2015 07:28:30 GMT"}, 30.0),
+        ({"Retry-After": "-1"}, None),
+        ({"Retry-After": ""}, None),
+        ({"ratelimit": "reset=5"}, None),  # a rate-limit reset is not a Retry-After
+        ({}, None),
+    ],
+)
+def test_retry_after_header_reads_only_retry_after(
+    headers: dict[str, str], expected: float | None
+) -> None:
+    now = datetime(2015, 10, 21, 7, 28, tzinfo=UTC)
+    assert retry_after_header(headers, now=now) == expected
+
+
+def test_retry_after_header_survives_a_broken_mapping() -> None:
+    class Broken(dict[str, str]):
+        def items(self) -> Any:
+            raise RuntimeError("broken")
+
+    assert retry_after_header(Broken({"Retry-After": "3"})) is None
+
+
+def test_a_doubled_separator_inside_ratelimit_is_skipped() -> None:
+    headers = {"ratelimit": "limit=10,, remaining=1;; reset=2"}
+    assert RateLimitInfo.from_headers(headers) == Info(10, 1, 2)
+
+
+def test_headers_after_a_name_that_is_not_text_are_still_read() -> None:
+    headers: Any = {7: "limit=1", "ratelimit": "limit=10, remaining=1, reset=2"}
+    assert RateLimitInfo.from_headers(headers) == Info(10, 1, 2)
