@@ -632,7 +632,7 @@ def test_validation_error_carries_close_errors_and_field_errors() -> None:
     assert error.message == "Invalid duration; Bad phone"
     assert str(error) == (
         f"PUT {PUT_REQUEST.path}: Invalid duration; Bad phone (HTTP 400); "
-        "field errors: {'duration': 'too large'}"
+        "field errors: duration: too large"
     )
 
 
