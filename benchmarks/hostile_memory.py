@@ -79,7 +79,7 @@ def _peak_rss_mb() -> float:
 
 async def _client(port: int, name: str, cap: int) -> dict[str, Any]:
     from close_async import CloseClient, CloseError, RetryPolicy, ServerError
-    from close_async._protocol import Request
+    from close_async._engine.protocol import Request
 
     behaviour, _, in_flight, attempts, _ = SCENARIOS[name]
     behaviour = behaviour.format(three_quarters_cap=cap * 3 // 4)
@@ -203,7 +203,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.client:
         print(json.dumps(asyncio.run(_client(args.port, args.client, args.cap))))
         return
-    from close_async._config import DEFAULT_MAX_RESPONSE_SIZE
+    from close_async._engine.config import DEFAULT_MAX_RESPONSE_SIZE
 
     cap = 4 * MIB if args.quick else DEFAULT_MAX_RESPONSE_SIZE
     figures = _run_all(cap)

@@ -11,11 +11,16 @@ rate limits and the network's faults, without losing an update::
 Everything public is importable from this package; its modules are private.
 """
 
-from ._bulk import BatchAbortedError, BulkProgress, BulkRun, UpdateInterruptedError, UpdateResult
-from ._calls import CallsResource
+from ._bulk.run import (
+    BatchAbortedError,
+    BulkProgress,
+    BulkRun,
+    UpdateInterruptedError,
+    UpdateResult,
+)
 from ._client import DEFAULT_BASE_URL, ClientStats, CloseClient
-from ._config import Timeout
-from ._errors import (
+from ._engine.config import Timeout
+from ._engine.errors import (
     APIError,
     AuthenticationError,
     CloseError,
@@ -35,12 +40,13 @@ from ._errors import (
     TransportError,
     ValidationError,
 )
-from ._limiter import RateFeedback, RateLimiter
-from ._local_limiter import LocalRateLimiter
-from ._models import UNSET, Call, CallCreate, CallUpdate, Unset
-from ._rate_limit_info import RateLimitInfo
-from ._redis_limiter import RedisRateLimiter
-from ._retry import RetryEvent, RetryPolicy
+from ._engine.limiter import RateFeedback, RateLimiter
+from ._engine.local_limiter import LocalRateLimiter
+from ._engine.rate_limit_info import RateLimitInfo
+from ._engine.redis_limiter import RedisRateLimiter
+from ._engine.retry import RetryEvent, RetryPolicy
+from ._resources.calls import CallsResource
+from ._types.calls import UNSET, Call, CallCreate, CallUpdate, Unset
 
 __version__ = "0.1.0.dev0"
 

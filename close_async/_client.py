@@ -21,16 +21,16 @@ from typing import Any
 import aiohttp
 import attrs
 
-from ._auth import Credentials, check_base_url
-from ._calls import CallsResource
-from ._closing import AsyncClosing
-from ._config import DEFAULT_MAX_RESPONSE_SIZE, Timeout
-from ._errors import CloseError, ConfigurationError
-from ._limiter import RateFeedback, RateLimiter, forget_pause_waited_on, pause_waited_on
-from ._local_limiter import LocalRateLimiter
-from ._protocol import Request, feedback_from_response, interpret_response
-from ._retry import RetryEvent, RetryPolicy, deadline_exceeded, make_retrying, retry_reason
-from ._transport import AiohttpTransport
+from ._engine.auth import Credentials, check_base_url
+from ._engine.closing import AsyncClosing
+from ._engine.config import DEFAULT_MAX_RESPONSE_SIZE, Timeout
+from ._engine.errors import CloseError, ConfigurationError
+from ._engine.limiter import RateFeedback, RateLimiter, forget_pause_waited_on, pause_waited_on
+from ._engine.local_limiter import LocalRateLimiter
+from ._engine.protocol import Request, feedback_from_response, interpret_response
+from ._engine.retry import RetryEvent, RetryPolicy, deadline_exceeded, make_retrying, retry_reason
+from ._engine.transport import AiohttpTransport
+from ._resources.calls import CallsResource
 
 __all__ = ["DEFAULT_BASE_URL", "ClientStats", "CloseClient"]
 

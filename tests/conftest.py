@@ -13,7 +13,7 @@ from aioresponses import aioresponses
 from aioresponses import core as aioresponses_core
 from hypothesis import HealthCheck, settings
 
-from close_async import _conversion
+from close_async._types import conversion as _conversion
 
 # Property tests run on slow, shared 2-core machines: a wall-clock deadline per example, or
 # a health check that measures generation speed, fails them for the machine's load, not for

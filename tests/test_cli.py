@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from close_async._cli import amain
-from close_async._cli_report import Counts, PlainDisplay, RichDisplay, progress_line
+from close_async._cli.main import amain
+from close_async._cli.report import Counts, PlainDisplay, RichDisplay, progress_line
 from close_async.testing import FakeClose, FakeFaults, FakeRateLimit, fake_call_id
 
 KEY = "api_cli_test_key_0123456789abcdef"

@@ -29,8 +29,8 @@ from test_conversion import (  # shared strategies, see test_conversion.py
     update_kwargs,
 )
 
-from close_async._conversion import call_from_json, create_to_json, update_to_json
-from close_async._models import CallCreate, CallUpdate
+from close_async._types.calls import CallCreate, CallUpdate
+from close_async._types.conversion import call_from_json, create_to_json, update_to_json
 
 SPEC_PATH = Path(__file__).parent / "data" / "close-calls-openapi.yml"
 SPEC: dict[str, Any] = yaml.safe_load(SPEC_PATH.read_text(encoding="utf-8"))
@@ -129,7 +129,7 @@ def test_create_model_has_every_field_of_the_schema_and_no_other() -> None:
 
 
 def test_update_status_enum_matches_the_schema() -> None:
-    from close_async._models import UPDATE_STATUSES
+    from close_async._types.calls import UPDATE_STATUSES
 
     assert set(SCHEMAS["UpdateCallActivityStatus"]["enum"]) == UPDATE_STATUSES
     assert set(SCHEMAS["CreateCallActivityStatus"]["enum"]) == UPDATE_STATUSES

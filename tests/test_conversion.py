@@ -19,16 +19,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from close_async._conversion import (
-    call_from_json,
-    call_to_json,
-    create_to_json,
-    parse_datetime,
-    update_from_row,
-    update_to_json,
-)
-from close_async._errors import DecodingError, InvalidRequestError
-from close_async._models import (
+from close_async._engine.errors import DecodingError, InvalidRequestError
+from close_async._types.calls import (
     CALL_DIRECTIONS,
     CALL_SOURCES,
     MAX_DURATION,
@@ -37,6 +29,14 @@ from close_async._models import (
     Call,
     CallCreate,
     CallUpdate,
+)
+from close_async._types.conversion import (
+    call_from_json,
+    call_to_json,
+    create_to_json,
+    parse_datetime,
+    update_from_row,
+    update_to_json,
 )
 
 # --- strategies (also used by test_conformance.py) -----------------------------------------

@@ -29,8 +29,8 @@ from close_async import (
     TransportError,
     ValidationError,
 )
-from close_async._protocol import interpret_response, update_call
-from close_async._text import TEXT_LIMIT, clean, json_line, render
+from close_async._engine.protocol import interpret_response, update_call
+from close_async._engine.text import TEXT_LIMIT, clean, json_line, render
 
 PUT = update_call("acti_3fKQ1nK8zqg7PbZ0", {"note": "x"})
 HOSTILE = "\x1b]0;pwned\x07\x1b[2J boom\rFAKE LINE"

@@ -17,7 +17,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from close_async._cli import amain, build_parser
+from close_async._cli.main import amain, build_parser
 from close_async.testing import (
     FakeClose,
     add_fake_server_arguments,

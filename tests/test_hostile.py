@@ -47,10 +47,15 @@ from close_async import (
     ValidationError,
 )
 from close_async import TimeoutError as CloseTimeoutError
-from close_async._conversion import call_from_json
-from close_async._protocol import Request, feedback_from_response, get_call, interpret_response
-from close_async._retry import retry_reason
-from close_async._transport import AiohttpTransport
+from close_async._engine.protocol import (
+    Request,
+    feedback_from_response,
+    get_call,
+    interpret_response,
+)
+from close_async._engine.retry import retry_reason
+from close_async._engine.transport import AiohttpTransport
+from close_async._types.conversion import call_from_json
 
 ROOT = Path(__file__).resolve().parent.parent
 API_KEY = "api_hostile_5ecret_Key_0123456789"

@@ -12,8 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from close_async._conversion import update_from_row
-from close_async._input import (
+from close_async._cli.input import (
     InputError,
     InputRow,
     count_rows,
@@ -22,6 +21,7 @@ from close_async._input import (
     read_rows,
     row_for_output,
 )
+from close_async._types.conversion import update_from_row
 
 CALL_A = "acti_AAAA1111"
 CALL_B = "acti_BBBB2222"

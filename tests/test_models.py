@@ -18,9 +18,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from close_async._errors import InvalidRequestError
-from close_async._ids import CALL_ID_MAX_LENGTH, safe_repr, validate_call_id
-from close_async._models import (
+from close_async._engine.errors import InvalidRequestError
+from close_async._engine.ids import CALL_ID_MAX_LENGTH, safe_repr, validate_call_id
+from close_async._types.calls import (
     MAX_DURATION,
     UNSET,
     UPDATE_STATUSES,

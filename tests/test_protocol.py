@@ -17,7 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from multidict import CIMultiDict, CIMultiDictProxy
 
-from close_async._errors import (
+from close_async._engine.errors import (
     APIError,
     AuthenticationError,
     ConfigurationError,
@@ -30,8 +30,8 @@ from close_async._errors import (
     ServerError,
     ValidationError,
 )
-from close_async._limiter import RateFeedback
-from close_async._protocol import (
+from close_async._engine.limiter import RateFeedback
+from close_async._engine.protocol import (
     Request,
     _calls_group,
     auth_header,
@@ -43,7 +43,7 @@ from close_async._protocol import (
     list_calls,
     update_call,
 )
-from close_async._rate_limit_info import RateLimitInfo
+from close_async._engine.rate_limit_info import RateLimitInfo
 
 CALL_ID = "acti_3fXh0mYvKZTrXMbmVSdVbLrnOBFGnJQ0IvyA0MYFwGy"
 

@@ -29,10 +29,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from close_async._errors import ConfigurationError, RateLimitError
-from close_async._limiter import RateFeedback, RateLimiter
-from close_async._rate_limit_info import RateLimitInfo
-from close_async._redis_limiter import RedisRateLimiter, _pause_seconds
+from close_async._engine.errors import ConfigurationError, RateLimitError
+from close_async._engine.limiter import RateFeedback, RateLimiter
+from close_async._engine.rate_limit_info import RateLimitInfo
+from close_async._engine.redis_limiter import RedisRateLimiter, _pause_seconds
 
 REDIS_SERVER = shutil.which("redis-server")
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -228,7 +228,7 @@ async def test_instances_share_one_rate(
 _CHILD = textwrap.dedent(
     """
     import asyncio, sys, time
-    from close_async._redis_limiter import RedisRateLimiter
+    from close_async._engine.redis_limiter import RedisRateLimiter
 
     async def main(url, name, rate, seconds):
         limiter = RedisRateLimiter(url, rate=rate, name=name)
@@ -730,8 +730,8 @@ def test_package_imports_without_redis_installed() -> None:
         import sys
         sys.modules["redis"] = None  # as if not installed
         import close_async
-        from close_async._errors import ConfigurationError, RateLimitError
-        from close_async._redis_limiter import RedisRateLimiter
+        from close_async._engine.errors import ConfigurationError, RateLimitError
+        from close_async._engine.redis_limiter import RedisRateLimiter
         try:
             RedisRateLimiter(rate=10)
         except ConfigurationError as exc:

@@ -23,8 +23,8 @@ from close_async import (
     TransportError,
     ValidationError,
 )
-from close_async._protocol import Request
-from close_async._retry import deadline_exceeded, make_retrying, retry_reason
+from close_async._engine.protocol import Request
+from close_async._engine.retry import deadline_exceeded, make_retrying, retry_reason
 
 
 def api(cls: type[APIError], status: int) -> APIError:

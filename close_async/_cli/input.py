@@ -20,8 +20,8 @@ from typing import Any, BinaryIO, Literal
 
 import attrs
 
-from ._conversion import update_from_row
-from ._models import CallUpdate
+from .._types.calls import CallUpdate
+from .._types.conversion import update_from_row
 
 __all__ = [
     "InputError",

@@ -30,17 +30,17 @@ import attrs
 import yarl
 from aiohttp import hdrs, http_exceptions
 
-from ._config import DEFAULT_MAX_RESPONSE_SIZE, Timeout
-from ._errors import (
+from .config import DEFAULT_MAX_RESPONSE_SIZE, Timeout
+from .errors import (
     CloseError,
     ConnectError,
     ProtocolError,
     ResponseTooLargeError,
     TransportError,
 )
-from ._errors import TimeoutError as CloseTimeoutError
-from ._protocol import Request
-from ._text import clean
+from .errors import TimeoutError as CloseTimeoutError
+from .protocol import Request
+from .text import clean
 
 __all__ = ["AiohttpTransport", "RawResponse"]
 

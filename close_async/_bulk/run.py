@@ -27,21 +27,21 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from ._closing import AsyncClosing
-from ._conversion import call_from_json, update_to_json
-from ._errors import (
+from .._engine.closing import AsyncClosing
+from .._engine.errors import (
     AuthenticationError,
     CloseError,
     InvalidRequestError,
     PaymentRequiredError,
     PermissionDeniedError,
 )
-from ._journal import Journal
-from ._models import Call, CallUpdate
-from ._protocol import update_call
+from .._engine.protocol import update_call
+from .._types.calls import Call, CallUpdate
+from .._types.conversion import call_from_json, update_to_json
+from .journal import Journal
 
 if TYPE_CHECKING:
-    from ._client import CloseClient
+    from .._client import CloseClient
 
 __all__ = [
     "BatchAbortedError",

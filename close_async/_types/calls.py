@@ -21,8 +21,8 @@ from urllib.parse import urlsplit
 
 import attrs
 
-from close_async._errors import InvalidRequestError
-from close_async._ids import safe_repr
+from .._engine.errors import InvalidRequestError
+from .._engine.ids import safe_repr
 
 __all__ = [
     "CALL_DIRECTIONS",

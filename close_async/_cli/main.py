@@ -27,8 +27,12 @@ from typing import TextIO
 
 from rich.console import Console
 
-from ._auth import API_KEY_ENV
-from ._cli_report import (
+from .._client import DEFAULT_BASE_URL, CloseClient
+from .._engine.auth import API_KEY_ENV
+from .._engine.errors import ConfigurationError
+from .._engine.local_limiter import LocalRateLimiter
+from .input import InputError, count_rows, detect_format, open_input, read_rows
+from .report import (
     Display,
     FailuresFile,
     MessageLimiter,
@@ -38,7 +42,7 @@ from ._cli_report import (
     print_summary,
     write_line,
 )
-from ._cli_update import (
+from .update import (
     EXIT_FAILED,
     EXIT_OK,
     EXIT_USAGE,
@@ -47,10 +51,6 @@ from ._cli_update import (
     run_updates,
     validate_rows,
 )
-from ._client import DEFAULT_BASE_URL, CloseClient
-from ._errors import ConfigurationError
-from ._input import InputError, count_rows, detect_format, open_input, read_rows
-from ._local_limiter import LocalRateLimiter
 
 __all__ = ["amain", "build_parser", "main"]
 
@@ -84,7 +84,7 @@ def _positive_float(text: str) -> float:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``close-async`` (all subcommands)."""
-    from .testing import add_fake_server_arguments
+    from ..testing import add_fake_server_arguments
 
     parser = argparse.ArgumentParser(
         prog=_PROG,
@@ -212,7 +212,7 @@ async def amain(
             return await _calls_update(args, out, err, env, handle_signals)
         if args.command == "fake-server":
             return await _fake_server(args, out, err, handle_signals)
-        from ._cli_demo import run_demo
+        from .demo import run_demo
 
         display = _display(err, no_progress=args.no_progress, interval=args.progress_interval)
         return await run_demo(
@@ -388,7 +388,7 @@ def _explain_ending(outcome: UpdateOutcome, settings: UpdateSettings, err: TextI
 async def _fake_server(
     args: argparse.Namespace, out: TextIO, err: TextIO, handle_signals: bool
 ) -> int:
-    from .testing import fake_close_from_options, options_from_namespace
+    from ..testing import fake_close_from_options, options_from_namespace
 
     options = options_from_namespace(args)
     seed_calls = int(options.pop("seed_calls") or 0)

@@ -35,7 +35,7 @@ from typing import cast
 import attrs
 import tenacity
 
-from ._errors import (
+from .errors import (
     ConnectError,
     DeadlineExceededError,
     ProtocolError,
@@ -44,8 +44,8 @@ from ._errors import (
     ServerError,
     TransportError,
 )
-from ._errors import TimeoutError as CloseTimeoutError
-from ._protocol import IDEMPOTENT_METHODS, Request
+from .errors import TimeoutError as CloseTimeoutError
+from .protocol import IDEMPOTENT_METHODS, Request
 
 __all__ = ["RetryEvent", "RetryPolicy", "retry_reason"]
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import attrs
 
-from ._errors import (
+from .errors import (
     APIError,
     AuthenticationError,
     ConfigurationError,
@@ -32,10 +32,10 @@ from ._errors import (
     ServerError,
     ValidationError,
 )
-from ._ids import validate_call_id
-from ._limiter import RateFeedback
-from ._rate_limit_info import RateLimitInfo, retry_after_header, server_wait
-from ._text import clean, render
+from .ids import validate_call_id
+from .limiter import RateFeedback
+from .rate_limit_info import RateLimitInfo, retry_after_header, server_wait
+from .text import clean, render
 
 __all__ = [
     "CALLS_PATH",

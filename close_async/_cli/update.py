@@ -23,8 +23,13 @@ from typing import Any
 
 import attrs
 
-from ._bulk import BatchAbortedError, BulkRun, UpdateInterruptedError
-from ._cli_report import (
+from .._bulk.run import BatchAbortedError, BulkRun, UpdateInterruptedError
+from .._client import CloseClient
+from .._engine.errors import InvalidRequestError
+from .._types.calls import CallUpdate
+from .._types.conversion import update_to_json
+from .input import InputError, InputFormat, InputRow, parse_row, row_for_output
+from .report import (
     Counts,
     Display,
     FailuresFile,
@@ -32,11 +37,6 @@ from ._cli_report import (
     describe_failure,
     failure_record,
 )
-from ._client import CloseClient
-from ._conversion import update_to_json
-from ._errors import InvalidRequestError
-from ._input import InputError, InputFormat, InputRow, parse_row, row_for_output
-from ._models import CallUpdate
 
 __all__ = [
     "EXIT_ABORTED",

@@ -2,7 +2,7 @@
 
 The fake runs on a free loopback port with a per-key rate limit and faults switched on
 (5xx pages, connection resets, and updates applied whose answer is then lost). The rows
-go through :func:`~close_async._cli_update.run_updates`, the very path ``calls update``
+go through :func:`~close_async._cli.update.run_updates`, the very path ``calls update``
 uses; afterwards every call is read back from the fake's state to show each update landed.
 """
 
@@ -12,10 +12,10 @@ import secrets
 from collections.abc import Iterator
 from typing import Any, TextIO
 
-from ._cli_report import Display, print_summary
-from ._cli_update import EXIT_FAILED, EXIT_OK, UpdateSettings, run_updates
-from ._client import CloseClient
-from ._input import InputRow
+from .._client import CloseClient
+from .input import InputRow
+from .report import Display, print_summary
+from .update import EXIT_FAILED, EXIT_OK, UpdateSettings, run_updates
 
 __all__ = ["demo_row", "run_demo"]
 
@@ -28,7 +28,7 @@ _OUTCOMES = ("left-voicemail", "no-answer", "meeting-booked", "call-back")
 
 def demo_row(index: int, call_id: str) -> dict[str, Any]:
     """The update the demo sends to its ``index``-th call, as a JSON Lines row."""
-    from .testing import fake_id
+    from ..testing import fake_id
 
     outcome = _OUTCOMES[index % len(_OUTCOMES)]
     return {
@@ -68,7 +68,7 @@ async def run_demo(
     handle_signals: bool = True,
 ) -> int:
     """Run the demo; 0 when every update landed and was verified, else 1 (130 interrupted)."""
-    from .testing import FakeClose, FakeFaults, FakeRateLimit
+    from ..testing import FakeClose, FakeFaults, FakeRateLimit
 
     # A throwaway key for the fake only; nothing real is ever involved.
     api_key = "demo_" + secrets.token_hex(8)

@@ -7,14 +7,14 @@ from datetime import datetime
 from os import PathLike
 from typing import TYPE_CHECKING, Any
 
-from . import _protocol
-from ._bulk import BulkProgress, BulkRun
-from ._conversion import call_from_json, create_to_json, update_to_json
-from ._errors import DecodingError, InvalidRequestError
-from ._models import Call, CallCreate, CallUpdate
+from .._bulk.run import BulkProgress, BulkRun
+from .._engine import protocol as _protocol
+from .._engine.errors import DecodingError, InvalidRequestError
+from .._types.calls import Call, CallCreate, CallUpdate
+from .._types.conversion import call_from_json, create_to_json, update_to_json
 
 if TYPE_CHECKING:
-    from ._client import CloseClient
+    from .._client import CloseClient
 
 __all__ = ["CallsResource"]
 

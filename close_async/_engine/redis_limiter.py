@@ -28,9 +28,10 @@ Only Redis' own clock is read, so the machines' clocks never have to agree: the 
 answer durations ("wait 0.0263 s"), which each process sleeps on its own monotonic clock.
 
 When Redis cannot be reached (refused, slower than ``op_timeout``, a script error) the
-limiter paces on a local fallback (by default :class:`~close_async._local_limiter.LocalRateLimiter`
-at the same rate), logs one warning per outage on ``close_async.ratelimit``, retries Redis
-every ``retry_interval`` seconds and logs at INFO when it is back. During an outage each
+limiter paces on a local fallback (by default a
+:class:`~close_async._engine.local_limiter.LocalRateLimiter` at the same rate), logs one
+warning per outage on ``close_async.ratelimit``, retries Redis every
+``retry_interval`` seconds and logs at INFO when it is back. During an outage each
 process paces on its own, so together they may exceed the budget; Close then answers 429,
 which the client retries, so no update is lost, only time.
 
@@ -50,9 +51,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 import attrs
 
-from ._auth import fingerprint
-from ._errors import ConfigurationError
-from ._limiter import (
+from .auth import fingerprint
+from .errors import ConfigurationError
+from .limiter import (
     DEFAULT_MAX_WAIT,
     RateFeedback,
     RateLimiter,
@@ -61,7 +62,7 @@ from ._limiter import (
     pause_error,
     waiting_on_pause,
 )
-from ._rate_limit_info import RateLimitInfo
+from .rate_limit_info import RateLimitInfo
 
 if TYPE_CHECKING:
     import redis.asyncio
@@ -332,7 +333,7 @@ class RedisRateLimiter:
     ``client`` is an existing ``redis.asyncio.Redis`` to use (then ``url`` is ignored and the
     client is not closed by :meth:`aclose`). ``fallback`` paces when Redis is unreachable.
     ``op_timeout`` bounds each Redis round trip; ``retry_interval`` is how often Redis is
-    tried again during an outage. Implements :class:`~close_async._limiter.RateLimiter`.
+    tried again during an outage. Implements :class:`~close_async._engine.limiter.RateLimiter`.
 
     ``max_wait`` (seconds, default 120, as ``RetryPolicy.max_server_wait``) is the longest
     shared pause an ``acquire`` waits out; a longer one makes it raise
@@ -704,7 +705,7 @@ class RedisRateLimiter:
     async def _fallback_acquire(self, group: str) -> None:
         if self._fallback is None:
             # Imported here: the local limiter is only needed once Redis fails.
-            from ._local_limiter import LocalRateLimiter
+            from .local_limiter import LocalRateLimiter
 
             self._fallback = LocalRateLimiter(
                 rate=self._rate, burst=self._burst, max_wait=self._max_wait

@@ -6,10 +6,10 @@ updates go to stderr too, the first few in full and then only a count, so a file
 thousands of bad rows does not flood the terminal: the failures file has them all.
 The summary goes to stdout, last.
 
-Every line meant for a person goes through :func:`~close_async._text.clean` on its way out
+Every line meant for a person goes through :func:`~close_async._engine.text.clean` on its way out
 (:func:`write_line`, :meth:`Display.message`): Close's messages and field errors are text a
 server chose, and must not drive the terminal. The failures file keeps that text whole,
-JSON-escaped (:func:`~close_async._text.json_line`).
+JSON-escaped (:func:`~close_async._engine.text.json_line`).
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from ._errors import APIError, CloseError, InvalidRequestError
-from ._text import clean, json_line, render
+from .._engine.errors import APIError, CloseError, InvalidRequestError
+from .._engine.text import clean, json_line, render
 
 __all__ = [
     "Counts",

@@ -22,7 +22,7 @@ Its shape answers the question a caller asks first: did the request reach Close?
         └── ServerError             5xx (often an HTML page from a proxy)
 
 Errors carry the method, the URL path and the status, never credentials. Their ``str()`` and
-``repr()`` are one clean line of at most :data:`~close_async._text.TEXT_LIMIT` characters and
+``repr()`` are one clean line of at most :data:`~close_async._engine.text.TEXT_LIMIT` characters and
 never raise, whatever Close sent (escape sequences, 5 MB of text, field errors nested 900
 levels deep) and however deep the stack they are called from; what Close sent stays whole
 as data (``errors``, ``field_errors``, ``body``).
@@ -33,7 +33,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ._text import TEXT_LIMIT, clean, render
+from .text import TEXT_LIMIT, clean, render
 
 __all__ = [
     "APIError",

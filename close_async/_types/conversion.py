@@ -34,9 +34,9 @@ import cattrs
 from cattrs.fns import identity
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
-from close_async._errors import DecodingError, InvalidRequestError
-from close_async._ids import safe_repr, validate_call_id
-from close_async._models import UNSET, Call, CallCreate, CallUpdate, Unset
+from .._engine.errors import DecodingError, InvalidRequestError
+from .._engine.ids import safe_repr, validate_call_id
+from .calls import UNSET, Call, CallCreate, CallUpdate, Unset
 
 __all__ = [
     "call_from_json",

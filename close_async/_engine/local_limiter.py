@@ -34,7 +34,7 @@ from collections.abc import Awaitable, Callable
 
 import attrs
 
-from ._limiter import (
+from .limiter import (
     DEFAULT_MAX_WAIT,
     RateFeedback,
     check_max_wait,
@@ -43,7 +43,7 @@ from ._limiter import (
     sharper_reset,
     waiting_on_pause,
 )
-from ._rate_limit_info import RateLimitInfo
+from .rate_limit_info import RateLimitInfo
 
 __all__ = ["LocalRateLimiter"]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from close_async._errors import InvalidRequestError
+from .errors import InvalidRequestError
 
 __all__ = ["CALL_ID_MAX_LENGTH", "safe_repr", "validate_call_id"]
 

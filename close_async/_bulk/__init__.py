@@ -1,0 +1,1 @@
+"""The streamed bulk engine (workers, journal, results), used by resources."""

@@ -1,0 +1,1 @@
+"""Resource groups (``close.calls``, ...), typed against the engine's narrow protocol."""

@@ -1,0 +1,1 @@
+"""Models of Close's objects (attrs) and the one converter between them and JSON."""
