@@ -1,34 +1,25 @@
-"""``CloseClient``: one shared client per app, and the pipeline every request goes through.
+"""``CloseClient``: one shared client per app, a thin layer over the request engine.
 
-    build Request (pure) -> retry loop (tenacity, one per call)
-        -> limiter.acquire(group) -> transport.send -> limiter.release(group, feedback)
-        -> interpret_response (pure): data, or one of our errors
-
-The client is safe for many concurrent tasks: one connection pool, one limiter, and
-per-call retry state only.
+It checks the settings, builds the engine (transport, limiter, retry policy) and hangs the
+resources on it; every request goes through :class:`~close_async._engine.engine.Engine`.
 """
 
 from __future__ import annotations
 
-import asyncio
-import builtins
-import collections
-import contextlib
-import traceback
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
-import attrs
 
 from ._engine.auth import Credentials, check_base_url
 from ._engine.closing import AsyncClosing
 from ._engine.config import DEFAULT_MAX_RESPONSE_SIZE, Timeout
-from ._engine.errors import CloseError, ConfigurationError
-from ._engine.limiter import RateFeedback, RateLimiter, forget_pause_waited_on, pause_waited_on
+from ._engine.engine import ClientStats, Engine
+from ._engine.errors import ConfigurationError
+from ._engine.limiter import RateLimiter
 from ._engine.local_limiter import LocalRateLimiter
-from ._engine.protocol import Request, feedback_from_response, interpret_response
-from ._engine.retry import RetryEvent, RetryPolicy, deadline_exceeded, make_retrying, retry_reason
+from ._engine.protocol import Request
+from ._engine.retry import RetryEvent, RetryPolicy
 from ._engine.transport import AiohttpTransport
 from ._resources.calls import CallsResource
 
@@ -36,31 +27,6 @@ __all__ = ["DEFAULT_BASE_URL", "ClientStats", "CloseClient"]
 
 DEFAULT_BASE_URL = "https://api.close.com/api/v1/"
 _USER_AGENT = "close-async/0.1"
-_NO_DEADLINE = contextlib.nullcontext()
-
-
-@attrs.define
-class ClientStats:
-    """Counters a UI or a metrics exporter can read at any time.
-
-    ``requests``: HTTP attempts sent; ``responses``: answers by status; ``retries``: retries
-    by reason (``rate_limited``, ``server_error``, ``timeout``, ...); ``rate_limited``: 429s.
-    """
-
-    requests: int = 0
-    responses: collections.Counter[int] = attrs.field(factory=collections.Counter)
-    retries: collections.Counter[str] = attrs.field(factory=collections.Counter)
-    transport_errors: int = 0
-
-    @property
-    def rate_limited(self) -> int:
-        """How many answers were 429."""
-        return self.responses[429]
-
-    @property
-    def total_retries(self) -> int:
-        """How many retries in all."""
-        return sum(self.retries.values())
 
 
 class CloseClient(AsyncClosing):
@@ -112,27 +78,31 @@ class CloseClient(AsyncClosing):
         self._limiter: RateLimiter = rate_limiter or LocalRateLimiter(
             max_wait=self._retry.max_server_wait
         )
-        self._on_retry = on_retry
-        # Tests swap in a sleep that advances a fake clock, to check what each retry slept.
-        self._retry_sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
-        self._transport = AiohttpTransport(
+        transport = AiohttpTransport(
             self._base_url,
             timeout=self._timeout,
             max_connections=max_connections,
             session=session,
             max_response_size=max_response_size,
         )
-        # Built once; held only here, and never shown (the client's repr leaves it out).
-        self._headers = {
+        # Built once; held only by the engine, and never shown (no repr includes it).
+        headers = {
             "Authorization": self._credentials.authorization(),
             "Accept": "application/json",
             "Content-Type": "application/json",
             "User-Agent": _USER_AGENT,
         }
         if tz_offset is not None:
-            self._headers["X-TZ-Offset"] = _tz_offset_header(tz_offset)
-        self.stats = ClientStats()
-        self.calls = CallsResource(self)
+            headers["X-TZ-Offset"] = _tz_offset_header(tz_offset)
+        self._engine = Engine(
+            transport=transport,
+            limiter=self._limiter,
+            retry=self._retry,
+            headers=headers,
+            default_deadline=self._timeout.deadline,
+            on_retry=on_retry,
+        )
+        self.calls = CallsResource(self._engine)
 
     def __repr__(self) -> str:
         return f"CloseClient(base_url={str(self._base_url)!r}, auth={self._credentials.kind})"
@@ -152,91 +122,18 @@ class CloseClient(AsyncClosing):
         """The limiter pacing this client's requests."""
         return self._limiter
 
+    @property
+    def stats(self) -> ClientStats:
+        """Counters of this client's requests, answers and retries (see :class:`ClientStats`)."""
+        return self._engine.stats
+
     async def aclose(self) -> None:
         """Close the connection pool (and the limiter). Safe to call twice."""
-        await self._transport.aclose()
-        await self._limiter.aclose()
+        await self._engine.aclose()
 
     async def request(self, request: Request, *, deadline: float | None = None) -> Any:
-        """Send ``request`` with retries and pacing; return the decoded JSON body.
-
-        ``deadline`` (seconds) bounds the whole call, retries included; default
-        ``Timeout.deadline``. Raises a :class:`CloseError`.
-        """
-        if deadline is None:
-            deadline = self._timeout.deadline
-        loop = asyncio.get_running_loop()
-        deadline_at = loop.time() + deadline if deadline is not None else None
-        book = None
-        forget_pause_waited_on()  # nothing left over from an earlier, cancelled call
-        try:
-            async with asyncio.timeout_at(deadline_at) if deadline_at else _NO_DEADLINE:
-                try:
-                    # Most calls succeed at once: tenacity's loop (about 50 µs to set up) is
-                    # only built after an attempt failed with something worth retrying.
-                    return await self._attempt(request)
-                except CloseError as exc:
-                    if retry_reason(request.method, exc) is None:
-                        raise
-                    first_failure: CloseError | None = exc
-                retrying, book = make_retrying(
-                    self._retry,
-                    request,
-                    deadline_at=deadline_at,
-                    on_retry=self._record_retry,
-                    sleep=self._retry_sleep,
-                    clock=loop.time,
-                )
-                async for attempt in retrying:
-                    with attempt:
-                        if first_failure is not None:
-                            # Tenacity sees the failed first attempt as its own attempt 1,
-                            # so the one policy decides its wait and the attempts left.
-                            failure, first_failure = first_failure, None
-                            raise failure
-                        return await self._attempt(request)
-        except builtins.TimeoutError as exc:
-            # Only asyncio.timeout_at raises the builtin: the transport raises ours.
-            # The attempt cut short was cancelled; the last attempt that failed says more.
-            # A limiter sleeping out Close's pause names it: that is why the time ran out.
-            last = pause_waited_on() or (book.last_error if book else None)
-            raise deadline_exceeded(request, last) from exc
-        except CloseError as exc:
-            if book is not None and book.deadline_hit:
-                raise deadline_exceeded(request, exc) from exc
-            raise
-        raise AssertionError("unreachable: tenacity either returns or raises")  # pragma: no cover
-
-    def _record_retry(self, event: RetryEvent) -> None:
-        self.stats.retries[event.reason] += 1
-        if self._on_retry is not None:
-            self._on_retry(event)
-
-    async def _attempt(self, request: Request) -> Any:
-        group = request.group
-        await self._limiter.acquire(group)
-        feedback: RateFeedback | None = None
-        try:
-            self.stats.requests += 1
-            raw = await self._transport.send(request, self._headers)
-            feedback = feedback_from_response(raw.status, raw.headers, raw.body)
-        except CloseError:
-            self.stats.transport_errors += 1
-            raise
-        finally:
-            await self._limiter.release(group, feedback)
-        self.stats.responses[raw.status] += 1
-        status, headers, body = raw.status, raw.headers, raw.body
-        del raw
-        try:
-            return interpret_response(request, status, headers, body)
-        except CloseError as exc:
-            # A traceback keeps its frames' locals, this body among them: the error (which
-            # tenacity holds until the next attempt ends, and the caller as long as it
-            # likes) would pin up to max_response_size of memory.
-            del body
-            traceback.clear_frames(exc.__traceback__)
-            raise
+        """Send ``request`` through the engine (limiter, retries, error mapping)."""
+        return await self._engine.request(request, deadline=deadline)
 
 
 def _tz_offset_header(hours: float) -> str:

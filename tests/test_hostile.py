@@ -50,11 +50,11 @@ from close_async import TimeoutError as CloseTimeoutError
 from close_async._engine.protocol import (
     Request,
     feedback_from_response,
-    get_call,
     interpret_response,
 )
 from close_async._engine.retry import retry_reason
 from close_async._engine.transport import AiohttpTransport
+from close_async._resources.call_requests import get_call
 from close_async._types.conversion import call_from_json
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -288,7 +288,7 @@ async def test_an_answer_of_exactly_the_cap_is_read_and_one_byte_more_is_not(
 ) -> None:
     cap = 4096
     async with _client(server.base_url(f"json-{cap}"), {"api_key": API_KEY}) as close:
-        close._transport._max_response_size = cap
+        close._engine._transport._max_response_size = cap
         body = await close.request(Request("GET", "activity/call/"))
         assert len(body["pad"]) == cap - 11
     async with _client(

@@ -33,17 +33,19 @@ from close_async._engine.errors import (
 from close_async._engine.limiter import RateFeedback
 from close_async._engine.protocol import (
     Request,
-    _calls_group,
     auth_header,
+    feedback_from_response,
+    interpret_response,
+)
+from close_async._engine.rate_limit_info import RateLimitInfo
+from close_async._resources.call_requests import (
+    _calls_group,
     create_call,
     delete_call,
-    feedback_from_response,
     get_call,
-    interpret_response,
     list_calls,
     update_call,
 )
-from close_async._engine.rate_limit_info import RateLimitInfo
 
 CALL_ID = "acti_3fXh0mYvKZTrXMbmVSdVbLrnOBFGnJQ0IvyA0MYFwGy"
 

@@ -74,7 +74,7 @@ async def run_update(
     async with CloseClient(
         API_KEY, retry=policy, rate_limiter=NoPause(), on_retry=events.append
     ) as close:
-        close._retry_sleep = clock.sleep
+        close._engine._retry_sleep = clock.sleep
         await close.calls.update(CALL_ID, CallUpdate(note="x"))
     return sent_at, events, clock
 

@@ -35,23 +35,28 @@ from .._engine.errors import (
     PaymentRequiredError,
     PermissionDeniedError,
 )
-from .._engine.protocol import update_call
+from .._engine.protocol import Request
 from .._types.calls import Call, CallUpdate
-from .._types.conversion import call_from_json, update_to_json
+from .._types.conversion import call_from_json
 from .journal import Journal
 
 if TYPE_CHECKING:
-    from .._client import CloseClient
+    from .._engine.requester import Requester
 
 __all__ = [
     "BatchAbortedError",
     "BulkProgress",
     "BulkRun",
+    "PrepareUpdate",
     "UpdateInterruptedError",
     "UpdateResult",
 ]
 
 _log = logging.getLogger("close_async.bulk")
+
+PrepareUpdate = Callable[[int, str, Any], tuple[dict[str, Any], Request]]
+"""How a resource turns item ``index``'s ``(id, update)`` into the body (the journal's key)
+and the request to send; raises :class:`InvalidRequestError` for a bad item."""
 
 # Errors that say the credentials or the account, not the item, are the problem.
 _FATAL = (AuthenticationError, PaymentRequiredError, PermissionDeniedError)
@@ -156,9 +161,10 @@ class BulkRun(AsyncClosing):
 
     def __init__(
         self,
-        client: CloseClient,
+        requester: Requester,
         items: Iterable[tuple[str, CallUpdate]] | AsyncIterable[tuple[str, CallUpdate]],
         *,
+        prepare: PrepareUpdate,
         concurrency: int,
         journal: str | PathLike[str] | None,
         ordered: bool,
@@ -167,7 +173,8 @@ class BulkRun(AsyncClosing):
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
-        self._client = client
+        self._requester = requester
+        self._prepare = prepare
         self._sync_source: Iterator[Any] | None = None
         self._async_source: AsyncIterator[Any] | None = None
         if isinstance(items, AsyncIterable):
@@ -210,7 +217,7 @@ class BulkRun(AsyncClosing):
     @property
     def progress(self) -> BulkProgress:
         """A snapshot of the counters."""
-        stats = self._client.stats
+        stats = self._requester.stats
         return BulkProgress(
             pulled=self._pulled,
             succeeded=self._succeeded,
@@ -227,8 +234,8 @@ class BulkRun(AsyncClosing):
 
     def _start(self) -> None:
         self._started_at = time.monotonic()
-        self._retries_at_start = self._client.stats.total_retries
-        self._throttles_at_start = self._client.stats.rate_limited
+        self._retries_at_start = self._requester.stats.total_retries
+        self._throttles_at_start = self._requester.stats.rate_limited
         self._workers = [
             asyncio.create_task(self._worker(), name=f"close-async-bulk-{n}")
             for n in range(self._concurrency)
@@ -416,13 +423,7 @@ class BulkRun(AsyncClosing):
         if self._fatal is not None:
             return UpdateResult(index, shown_id, ok=False, error=self._fatal, attempted=False)
         try:
-            if not isinstance(update, CallUpdate):
-                raise InvalidRequestError(
-                    f"item {index}: the update must be a CallUpdate, not {type(update).__name__}",
-                    field="update",
-                )
-            body = update_to_json(update)
-            request = update_call(call_id, body)
+            body, request = self._prepare(index, call_id, update)
         except InvalidRequestError as exc:
             return UpdateResult(index, shown_id, ok=False, error=exc)
         key = None
@@ -437,7 +438,7 @@ class BulkRun(AsyncClosing):
         try:
             if previous is not None:
                 await previous.wait()
-            payload = await self._client.request(request)
+            payload = await self._requester.request(request)
         except asyncio.CancelledError:
             # Cancelled by stop()'s timer: the item stays in _in_flight, and the supervisor
             # reports it as interrupted.

@@ -32,27 +32,19 @@ from .errors import (
     ServerError,
     ValidationError,
 )
-from .ids import validate_call_id
 from .limiter import RateFeedback
 from .rate_limit_info import RateLimitInfo, retry_after_header, server_wait
 from .text import clean, render
 
 __all__ = [
-    "CALLS_PATH",
     "IDEMPOTENT_METHODS",
     "Request",
     "auth_header",
-    "create_call",
-    "delete_call",
+    "encode_params",
     "feedback_from_response",
-    "get_call",
     "interpret_response",
-    "list_calls",
-    "update_call",
+    "json_body",
 ]
-
-CALLS_PATH = "activity/call/"
-"""The call-activity collection, relative to the API base (Close requires the trailing slash)."""
 
 IDEMPOTENT_METHODS = frozenset({"GET", "PUT", "DELETE", "HEAD", "OPTIONS"})
 """Methods whose request, sent twice, has the effect of sending it once (not POST)."""
@@ -126,91 +118,42 @@ def _param_text(value: object) -> str:
     return str(value)
 
 
-def _filter_call_id(key: str, value: object) -> str:
-    try:
-        return validate_call_id(value)
-    except InvalidRequestError as error:
-        raise InvalidRequestError(str(error), field=key) from error
-
-
 def _param_value(key: str, value: object) -> str:
     if isinstance(value, (list, tuple, set, frozenset)):
         items = [item for item in value if item is not None]
         if not items:
-            # Sending "id__in=" would be read as no filter at all and list every call,
+            # Sending "id__in=" would be read as no filter at all and list everything,
             # the opposite of what an empty filter means.
             raise InvalidRequestError(f"{key} must not be empty", field=key)
-        if key == "id__in":
-            items = [_filter_call_id(key, item) for item in items]
         texts = [_param_text(item) for item in items]
         if isinstance(value, (set, frozenset)):
             texts.sort()  # sets have no order; keep the URL stable
         return ",".join(texts)
-    if key == "id__in":
-        if isinstance(value, str):
-            # Accept Close's own comma form too, but check each id in it.
-            return _param_value(key, [part.strip() for part in value.split(",")])
-        return _filter_call_id(key, value)
     return _param_text(value)
 
 
-def list_calls(params: Mapping[str, Any]) -> Request:
-    """``GET activity/call/`` with Close's filters (``lead_id``, ``_skip``, ``_limit``, ...).
+def encode_params(params: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+    """Query parameters as Close reads them, in order.
 
     ``None`` values are left out; lists, tuples and sets become comma-separated; dates and
     datetimes are written in ISO 8601; booleans as ``true``/``false``. An empty list is
     refused (:class:`InvalidRequestError`) rather than sent as "no filter".
     """
-    pairs = tuple(
+    return tuple(
         (str(key), _param_value(str(key), value))
         for key, value in params.items()
         if value is not None
     )
-    return Request("GET", CALLS_PATH, params=pairs, group=_CALLS_GROUPS["GET"])
 
 
-def _calls_group(method: str) -> str:
-    return f"{method} {CALLS_PATH.rstrip('/')}"
+def json_body(body: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of a request body (later changes by the caller must not alter a built request).
 
-
-# Every call endpoint's group, known in advance: the builders below run once per update.
-_CALLS_GROUPS = {m: _calls_group(m) for m in ("GET", "POST", "PUT", "DELETE")}
-
-
-def get_call(call_id: str) -> Request:
-    """``GET activity/call/{id}/``. Raises :class:`InvalidRequestError` for a bad id."""
-    return Request("GET", f"{CALLS_PATH}{validate_call_id(call_id)}/", group=_CALLS_GROUPS["GET"])
-
-
-def _json_body(body: Mapping[str, Any]) -> dict[str, Any]:
+    Raises :class:`InvalidRequestError` when ``body`` is not a mapping.
+    """
     if not isinstance(body, Mapping):
         raise InvalidRequestError("the request body must be a mapping", field="body")
-    return dict(body)  # a copy: later changes by the caller must not alter a built request
-
-
-def update_call(call_id: str, body: Mapping[str, Any]) -> Request:
-    """``PUT activity/call/{id}/`` with ``body`` as given (absent keys are left unchanged).
-
-    Raises :class:`InvalidRequestError` for a bad id or a body that is not a mapping.
-    """
-    return Request(
-        "PUT",
-        f"{CALLS_PATH}{validate_call_id(call_id)}/",
-        json=_json_body(body),
-        group=_CALLS_GROUPS["PUT"],
-    )
-
-
-def create_call(body: Mapping[str, Any]) -> Request:
-    """``POST activity/call/``: log an external call. Not idempotent."""
-    return Request("POST", CALLS_PATH, json=_json_body(body), group=_CALLS_GROUPS["POST"])
-
-
-def delete_call(call_id: str) -> Request:
-    """``DELETE activity/call/{id}/``. Raises :class:`InvalidRequestError` for a bad id."""
-    return Request(
-        "DELETE", f"{CALLS_PATH}{validate_call_id(call_id)}/", group=_CALLS_GROUPS["DELETE"]
-    )
+    return dict(body)
 
 
 # --- authentication -------------------------------------------------------------------

@@ -8,13 +8,14 @@ from os import PathLike
 from typing import TYPE_CHECKING, Any
 
 from .._bulk.run import BulkProgress, BulkRun
-from .._engine import protocol as _protocol
 from .._engine.errors import DecodingError, InvalidRequestError
+from .._engine.protocol import Request
 from .._types.calls import Call, CallCreate, CallUpdate
 from .._types.conversion import call_from_json, create_to_json, update_to_json
+from . import call_requests as _requests
 
 if TYPE_CHECKING:
-    from .._client import CloseClient
+    from .._engine.requester import Requester
 
 __all__ = ["CallsResource"]
 
@@ -28,8 +29,8 @@ class CallsResource:
     ``deadline`` (seconds, retries included).
     """
 
-    def __init__(self, client: CloseClient) -> None:
-        self._client = client
+    def __init__(self, requester: Requester) -> None:
+        self._requester = requester
 
     async def update(
         self, call_id: str, update: CallUpdate, *, deadline: float | None = None
@@ -43,13 +44,13 @@ class CallsResource:
             raise InvalidRequestError(
                 f"update must be a CallUpdate, not {type(update).__name__}", field="update"
             )
-        request = _protocol.update_call(call_id, update_to_json(update))
-        return call_from_json(await self._client.request(request, deadline=deadline))
+        request = _requests.update_call(call_id, update_to_json(update))
+        return call_from_json(await self._requester.request(request, deadline=deadline))
 
     async def get(self, call_id: str, *, deadline: float | None = None) -> Call:
         """Fetch one call (``GET /activity/call/{id}/``)."""
-        request = _protocol.get_call(call_id)
-        return call_from_json(await self._client.request(request, deadline=deadline))
+        request = _requests.get_call(call_id)
+        return call_from_json(await self._requester.request(request, deadline=deadline))
 
     async def create(self, create: CallCreate, *, deadline: float | None = None) -> Call:
         """Log an external call (``POST /activity/call/``).
@@ -61,12 +62,12 @@ class CallsResource:
             raise InvalidRequestError(
                 f"create must be a CallCreate, not {type(create).__name__}", field="create"
             )
-        request = _protocol.create_call(create_to_json(create))
-        return call_from_json(await self._client.request(request, deadline=deadline))
+        request = _requests.create_call(create_to_json(create))
+        return call_from_json(await self._requester.request(request, deadline=deadline))
 
     async def delete(self, call_id: str, *, deadline: float | None = None) -> None:
         """Delete one call (``DELETE /activity/call/{id}/``)."""
-        await self._client.request(_protocol.delete_call(call_id), deadline=deadline)
+        await self._requester.request(_requests.delete_call(call_id), deadline=deadline)
 
     async def list(
         self,
@@ -111,7 +112,7 @@ class CallsResource:
         skip = 0
         while True:
             params = {**filters, "_skip": skip, "_limit": page_size}
-            page = await self._client.request(_protocol.list_calls(params), deadline=deadline)
+            page = await self._requester.request(_requests.list_calls(params), deadline=deadline)
             read = _read_page(page)
             del page
             if isinstance(read, DecodingError):
@@ -154,14 +155,25 @@ class CallsResource:
                         print(result.call_id, result.error)
         """
         return BulkRun(
-            self._client,
+            self._requester,
             items,
+            prepare=_prepare_update,
             concurrency=concurrency,
             journal=journal,
             ordered=ordered,
             on_progress=on_progress,
             stop_timeout=stop_timeout,
         )
+
+
+def _prepare_update(index: int, call_id: str, update: Any) -> tuple[dict[str, Any], Request]:
+    if not isinstance(update, CallUpdate):
+        raise InvalidRequestError(
+            f"item {index}: the update must be a CallUpdate, not {type(update).__name__}",
+            field="update",
+        )
+    body = update_to_json(update)
+    return body, _requests.update_call(call_id, body)
 
 
 def _read_page(page: Any) -> tuple[list[Any], bool] | DecodingError:

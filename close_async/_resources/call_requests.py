@@ -1,0 +1,92 @@
+"""The call-activity requests as values (pure: no I/O), built once per update.
+
+Close API ``/activity/call/``: list, create, get, update (PUT, a patch), delete. Every
+call id is checked before it goes into a path or an ``id__in`` filter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from .._engine.errors import InvalidRequestError
+from .._engine.ids import validate_call_id
+from .._engine.protocol import Request, encode_params, json_body
+
+__all__ = [
+    "CALLS_PATH",
+    "create_call",
+    "delete_call",
+    "get_call",
+    "list_calls",
+    "update_call",
+]
+
+CALLS_PATH = "activity/call/"
+"""The call-activity collection, relative to the API base (Close requires the trailing slash)."""
+
+
+def _calls_group(method: str) -> str:
+    return f"{method} {CALLS_PATH.rstrip('/')}"
+
+
+# Every call endpoint's group, known in advance: the builders below run once per update.
+_CALLS_GROUPS = {m: _calls_group(m) for m in ("GET", "POST", "PUT", "DELETE")}
+
+
+def _filter_call_id(key: str, value: object) -> str:
+    try:
+        return validate_call_id(value)
+    except InvalidRequestError as error:
+        raise InvalidRequestError(str(error), field=key) from error
+
+
+def _checked_id_filter(key: str, value: object) -> object:
+    if isinstance(value, str):
+        # Accept Close's own comma form too, but check each id in it.
+        value = [part.strip() for part in value.split(",")]
+    if isinstance(value, (list, tuple, set, frozenset)):
+        ids = [_filter_call_id(key, item) for item in value if item is not None]
+        return type(value)(ids) if isinstance(value, (set, frozenset)) else ids
+    return _filter_call_id(key, value)
+
+
+def list_calls(params: Mapping[str, Any]) -> Request:
+    """``GET activity/call/`` with Close's filters (``lead_id``, ``_skip``, ``_limit``, ...).
+
+    Encoded by :func:`~close_async._engine.protocol.encode_params`; every id in ``id__in``
+    must be a well-formed call id.
+    """
+    if params.get("id__in") is not None:
+        params = {**params, "id__in": _checked_id_filter("id__in", params["id__in"])}
+    return Request("GET", CALLS_PATH, params=encode_params(params), group=_CALLS_GROUPS["GET"])
+
+
+def get_call(call_id: str) -> Request:
+    """``GET activity/call/{id}/``. Raises :class:`InvalidRequestError` for a bad id."""
+    return Request("GET", f"{CALLS_PATH}{validate_call_id(call_id)}/", group=_CALLS_GROUPS["GET"])
+
+
+def update_call(call_id: str, body: Mapping[str, Any]) -> Request:
+    """``PUT activity/call/{id}/`` with ``body`` as given (absent keys are left unchanged).
+
+    Raises :class:`InvalidRequestError` for a bad id or a body that is not a mapping.
+    """
+    return Request(
+        "PUT",
+        f"{CALLS_PATH}{validate_call_id(call_id)}/",
+        json=json_body(body),
+        group=_CALLS_GROUPS["PUT"],
+    )
+
+
+def create_call(body: Mapping[str, Any]) -> Request:
+    """``POST activity/call/``: log an external call. Not idempotent."""
+    return Request("POST", CALLS_PATH, json=json_body(body), group=_CALLS_GROUPS["POST"])
+
+
+def delete_call(call_id: str) -> Request:
+    """``DELETE activity/call/{id}/``. Raises :class:`InvalidRequestError` for a bad id."""
+    return Request(
+        "DELETE", f"{CALLS_PATH}{validate_call_id(call_id)}/", group=_CALLS_GROUPS["DELETE"]
+    )
