@@ -79,7 +79,6 @@ def _peak_rss_mb() -> float:
 
 async def _client(port: int, name: str, cap: int) -> dict[str, Any]:
     from close_async import CloseClient, CloseError, RetryPolicy, ServerError
-    from close_async._engine.protocol import Request
 
     behaviour, _, in_flight, attempts, _ = SCENARIOS[name]
     behaviour = behaviour.format(three_quarters_cap=cap * 3 // 4)
@@ -89,13 +88,10 @@ async def _client(port: int, name: str, cap: int) -> dict[str, Any]:
     ) as close:
         # The first path segment picks the server's behaviour: one client, one pool, warmed
         # up (imports, session, a connection) before the baseline is taken.
-        await close.request(Request("GET", "json-100/activity/call/"))
+        await close.get("json-100/activity/call/")
         baseline = _peak_rss_mb()
         outcomes = await asyncio.gather(
-            *(
-                close.request(Request("GET", f"{behaviour}/activity/call/"))
-                for _ in range(in_flight)
-            ),
+            *(close.get(f"{behaviour}/activity/call/") for _ in range(in_flight)),
             return_exceptions=True,
         )
         kept = [o for o in outcomes if isinstance(o, CloseError)]  # errors stay alive

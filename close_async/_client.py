@@ -6,30 +6,115 @@ resources on it; every request goes through :class:`~close_async._engine.engine.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
 
 import aiohttp
 
 from ._engine.auth import Credentials, check_base_url
 from ._engine.closing import AsyncClosing
 from ._engine.config import DEFAULT_MAX_RESPONSE_SIZE, Timeout
-from ._engine.engine import ClientStats, Engine
+from ._engine.engine import BoundEngine, ClientStats, Engine
 from ._engine.errors import ConfigurationError
 from ._engine.limiter import RateLimiter
 from ._engine.local_limiter import LocalRateLimiter
-from ._engine.protocol import Request
+from ._engine.options import RequestOptions, derive_options
+from ._engine.requester import Requester
+from ._engine.response import raw_response
 from ._engine.retry import RetryEvent, RetryPolicy
 from ._engine.transport import AiohttpTransport
-from ._resources.calls import CallsResource
+from ._resources.calls import CallsResource, CallsWithRawResponse
+from ._resources.generic import GenericVerbs
 
-__all__ = ["DEFAULT_BASE_URL", "ClientStats", "CloseClient"]
+__all__ = ["DEFAULT_BASE_URL", "ClientStats", "CloseClient", "CloseClientView", "RawResponseView"]
 
 DEFAULT_BASE_URL = "https://api.close.com/api/v1/"
 _USER_AGENT = "close-async/0.1"
 
 
-class CloseClient(AsyncClosing):
+class _Surface(GenericVerbs):
+    """What the client and every view of it offer: the verbs, paging, search, resources."""
+
+    def __init__(self, requester: Requester, options: RequestOptions, engine: Engine) -> None:
+        super().__init__(requester)
+        self._options = options
+        self._engine_ref = engine
+        self.calls = CallsResource(requester)
+
+    def with_options(
+        self,
+        *,
+        timeout: Timeout | float | None = None,
+        max_retries: int | None = None,
+        retry: RetryPolicy | None = None,
+        headers: Mapping[str, str | None] | None = None,
+    ) -> CloseClientView:
+        """A view of this client whose requests use these options; nothing else changes.
+
+        The view shares the session, limiter and stats, and has the same verbs and
+        resources (``view.calls``, ``view.get``, ...); making one costs no connection.
+        ``timeout``: a :class:`Timeout`, or seconds for each whole call (its deadline).
+        ``max_retries``: retries after the first attempt, for faults and 429s alike
+        (``0`` fails at once). ``retry``: a whole :class:`RetryPolicy` instead.
+        ``headers``: added to those sent (a name given ``None`` is removed); never shared
+        with another view. ``Authorization`` cannot be set here.
+
+        Example, in a web handler::
+
+            fast = close.with_options(timeout=2.0, max_retries=1)
+            lead = await fast.get("lead/{id}/", path_params={"id": lead_id})
+        """
+        options = derive_options(
+            self._options, timeout=timeout, max_retries=max_retries, retry=retry, headers=headers
+        )
+        return CloseClientView(self._engine_ref, options)
+
+    @property
+    def with_raw_response(self) -> RawResponseView:
+        """The same calls, returning a :class:`Response` (status, headers, rate-limit info,
+        and ``.parse()`` for the usual result) instead of the parsed result.
+
+        Example: ``response = await close.with_raw_response.get("me/")``.
+        """
+        return RawResponseView(self)
+
+
+class RawResponseView:
+    """``close.with_raw_response``: every verb and method, answering with a :class:`Response`.
+
+    Errors are raised as by the plain call; only a success comes back raw.
+    """
+
+    def __init__(self, surface: _Surface) -> None:
+        self.request = raw_response(surface.request)
+        self.get = raw_response(surface.get)
+        self.post = raw_response(surface.post)
+        self.put = raw_response(surface.put)
+        self.delete = raw_response(surface.delete)
+        self.calls = CallsWithRawResponse(surface.calls)
+
+    def __repr__(self) -> str:
+        return "RawResponseView()"
+
+
+class CloseClientView(_Surface):
+    """A view of a :class:`CloseClient` with other options (see ``CloseClient.with_options``).
+
+    It shares the client's session, limiter and stats; closing the client closes it too.
+    """
+
+    def __init__(self, engine: Engine, options: RequestOptions) -> None:
+        super().__init__(BoundEngine(engine, options), options, engine)
+
+    def __repr__(self) -> str:
+        return f"CloseClientView({self._options!r})"
+
+    @property
+    def stats(self) -> ClientStats:
+        """The client's counters (shared with the client and all its views)."""
+        return self._engine_ref.stats
+
+
+class CloseClient(AsyncClosing, _Surface):
     """An asyncio client for Close's API. Share one per application.
 
     Credentials: ``api_key`` (HTTP Basic), or ``oauth_token`` (Bearer); with neither, the
@@ -94,15 +179,15 @@ class CloseClient(AsyncClosing):
         }
         if tz_offset is not None:
             headers["X-TZ-Offset"] = _tz_offset_header(tz_offset)
+        options = RequestOptions(timeout=self._timeout, retry=self._retry, headers=headers)
         self._engine = Engine(
             transport=transport,
             limiter=self._limiter,
-            retry=self._retry,
-            headers=headers,
-            default_deadline=self._timeout.deadline,
+            base_url=str(self._base_url),
+            options=options,
             on_retry=on_retry,
         )
-        self.calls = CallsResource(self._engine)
+        _Surface.__init__(self, self._engine, options, self._engine)
 
     def __repr__(self) -> str:
         return f"CloseClient(base_url={str(self._base_url)!r}, auth={self._credentials.kind})"
@@ -130,10 +215,6 @@ class CloseClient(AsyncClosing):
     async def aclose(self) -> None:
         """Close the connection pool (and the limiter). Safe to call twice."""
         await self._engine.aclose()
-
-    async def request(self, request: Request, *, deadline: float | None = None) -> Any:
-        """Send ``request`` through the engine (limiter, retries, error mapping)."""
-        return await self._engine.request(request, deadline=deadline)
 
 
 def _tz_offset_header(hours: float) -> str:

@@ -277,10 +277,11 @@ async def test_a_protocol_error_is_retried_once_for_idempotent_methods_only(
 
 @pytest.mark.parametrize("method", ["GET", "PUT", "DELETE", "POST"])
 def test_retry_reasons_for_the_new_errors(method: str) -> None:
+    request = Request(method, "activity/call/")
     too_large = ResponseTooLargeError("x", size=2, limit=1, status=200)
-    assert retry_reason(method, too_large) is None
+    assert retry_reason(request, too_large) is None
     expected = None if method == "POST" else "protocol_error"
-    assert retry_reason(method, ProtocolError("x", kind="BadStatusLine")) == expected
+    assert retry_reason(request, ProtocolError("x", kind="BadStatusLine")) == expected
 
 
 async def test_an_answer_of_exactly_the_cap_is_read_and_one_byte_more_is_not(
@@ -289,13 +290,13 @@ async def test_an_answer_of_exactly_the_cap_is_read_and_one_byte_more_is_not(
     cap = 4096
     async with _client(server.base_url(f"json-{cap}"), {"api_key": API_KEY}) as close:
         close._engine._transport._max_response_size = cap
-        body = await close.request(Request("GET", "activity/call/"))
+        body = await close.get("activity/call/")
         assert len(body["pad"]) == cap - 11
     async with _client(
         server.base_url(f"json-{cap + 1}"), {"api_key": API_KEY}, max_response_size=cap
     ) as close:
         with pytest.raises(ResponseTooLargeError) as info:
-            await close.request(Request("GET", "activity/call/"))
+            await close.get("activity/call/")
     assert (info.value.size, info.value.limit, info.value.status) == (cap + 1, cap, 200)
 
 
@@ -453,7 +454,7 @@ async def test_read_leaves_a_prompt_answer_alone(server: HostileServer) -> None:
     async with _client(
         server.base_url("json-100"), {"api_key": API_KEY}, timeout=Timeout(read=5)
     ) as close:
-        body = await close.request(Request("GET", "activity/call/"))
+        body = await close.get("activity/call/")
     assert body == {"pad": "x" * 89}
 
 

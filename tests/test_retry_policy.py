@@ -61,7 +61,7 @@ def api(cls: type[APIError], status: int) -> APIError:
     ],
 )
 def test_retry_allow_list(method: str, error: BaseException, expected: str | None) -> None:
-    assert retry_reason(method, error) == expected
+    assert retry_reason(Request(method, "activity/call/"), error) == expected
 
 
 def test_no_wait_policy_keeps_the_rules_but_not_the_waits() -> None:

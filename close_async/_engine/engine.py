@@ -16,20 +16,23 @@ import builtins
 import collections
 import contextlib
 import traceback
-from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar, overload
 
 import attrs
 
 from .errors import CloseError
 from .limiter import RateFeedback, RateLimiter, forget_pause_waited_on, pause_waited_on
-from .protocol import Request, feedback_from_response, interpret_response
-from .retry import RetryEvent, RetryPolicy, deadline_exceeded, make_retrying, retry_reason
+from .options import RequestOptions
+from .protocol import Request, feedback_from_response, interpret_response, with_method_override
+from .response import Response, raw_mode
+from .retry import RetryEvent, deadline_exceeded, make_retrying, retry_reason
 from .transport import AiohttpTransport
 
-__all__ = ["ClientStats", "Engine"]
+__all__ = ["BoundEngine", "ClientStats", "Engine"]
 
 _NO_DEADLINE = contextlib.nullcontext()
+T = TypeVar("T")
 
 
 @attrs.define
@@ -59,8 +62,9 @@ class ClientStats:
 class Engine:
     """Paces, sends, retries and interprets requests; owns the stats.
 
-    ``headers`` are sent with every request (``Authorization`` among them: they are never
-    shown). ``default_deadline`` bounds a call, retries included, when the caller gives none.
+    ``options`` are the client's: its timeout, retry policy and the headers sent with every
+    request (``Authorization`` among them: they are never shown). A call may bring its own
+    (a ``with_options`` view does). ``base_url`` decides when a GET's URL is too long.
     """
 
     def __init__(
@@ -68,37 +72,81 @@ class Engine:
         *,
         transport: AiohttpTransport,
         limiter: RateLimiter,
-        retry: RetryPolicy,
-        headers: Mapping[str, str],
-        default_deadline: float | None,
+        base_url: str,
+        options: RequestOptions,
         on_retry: Callable[[RetryEvent], None] | None = None,
     ) -> None:
         self._transport = transport
         self._limiter = limiter
-        self._retry = retry
-        self._headers = dict(headers)
-        self._default_deadline = default_deadline
+        self._base_url = base_url
+        self.options = options
         self._on_retry = on_retry
         # Tests swap in a sleep that advances a fake clock, to check what each retry slept.
         self._retry_sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
         self.stats = ClientStats()
 
     def __repr__(self) -> str:
-        return "Engine()"
+        return f"Engine(base_url={self._base_url!r})"
 
     async def aclose(self) -> None:
         """Close the connection pool, then the limiter. Safe to call twice."""
         await self._transport.aclose()
         await self._limiter.aclose()
 
-    async def request(self, request: Request, *, deadline: float | None = None) -> Any:
-        """Send ``request`` with retries and pacing; return the decoded JSON body.
+    @overload
+    async def request(
+        self,
+        request: Request,
+        *,
+        deadline: float | None = ...,
+        options: RequestOptions | None = ...,
+    ) -> Any: ...
 
-        ``deadline`` (seconds) bounds the whole call, retries included; default
-        ``Timeout.deadline``. Raises a :class:`CloseError`.
+    @overload
+    async def request(
+        self,
+        request: Request,
+        *,
+        parse: Callable[[Any], T],
+        deadline: float | None = ...,
+        options: RequestOptions | None = ...,
+    ) -> T: ...
+
+    async def request(
+        self,
+        request: Request,
+        *,
+        parse: Callable[[Any], Any] | None = None,
+        deadline: float | None = None,
+        options: RequestOptions | None = None,
+    ) -> Any:
+        """Send ``request`` with retries and pacing; return the decoded JSON body, or what
+        ``parse`` makes of it.
+
+        ``deadline`` (seconds) bounds the whole call, retries included; default the
+        options' ``Timeout.deadline``. ``options`` default to the client's. Inside a method
+        wrapped by :func:`~close_async._engine.response.raw_response`, returns a
+        :class:`~close_async._engine.response.Response` instead. Raises a :class:`CloseError`.
         """
+        if options is None:
+            options = self.options
+        if request.method == "GET" and request.params:
+            request = with_method_override(request, self._base_url)
+        if raw_mode.get():
+            response: Response[Any] = await self._call(request, options, deadline, parse or _as_is)
+            return response
+        answer = await self._call(request, options, deadline, None)
+        return answer if parse is None else parse(answer)
+
+    async def _call(
+        self,
+        request: Request,
+        options: RequestOptions,
+        deadline: float | None,
+        raw_parse: Callable[[Any], Any] | None,
+    ) -> Any:
         if deadline is None:
-            deadline = self._default_deadline
+            deadline = options.timeout.deadline
         loop = asyncio.get_running_loop()
         deadline_at = loop.time() + deadline if deadline is not None else None
         book = None
@@ -108,13 +156,13 @@ class Engine:
                 try:
                     # Most calls succeed at once: tenacity's loop (about 50 µs to set up) is
                     # only built after an attempt failed with something worth retrying.
-                    return await self._attempt(request)
+                    return await self._attempt(request, options, raw_parse)
                 except CloseError as exc:
-                    if retry_reason(request.method, exc) is None:
+                    if retry_reason(request, exc) is None:
                         raise
                     first_failure: CloseError | None = exc
                 retrying, book = make_retrying(
-                    self._retry,
+                    options.retry,
                     request,
                     deadline_at=deadline_at,
                     on_retry=self._record_retry,
@@ -128,7 +176,7 @@ class Engine:
                             # so the one policy decides its wait and the attempts left.
                             failure, first_failure = first_failure, None
                             raise failure
-                        return await self._attempt(request)
+                        return await self._attempt(request, options, raw_parse)
         except builtins.TimeoutError as exc:
             # Only asyncio.timeout_at raises the builtin: the transport raises ours.
             # The attempt cut short was cancelled; the last attempt that failed says more.
@@ -146,13 +194,21 @@ class Engine:
         if self._on_retry is not None:
             self._on_retry(event)
 
-    async def _attempt(self, request: Request) -> Any:
+    async def _attempt(
+        self,
+        request: Request,
+        options: RequestOptions,
+        raw_parse: Callable[[Any], Any] | None,
+    ) -> Any:
         group = request.group
+        headers = options.headers
+        if request.headers:
+            headers = {**headers, **dict(request.headers)}
         await self._limiter.acquire(group)
         feedback: RateFeedback | None = None
         try:
             self.stats.requests += 1
-            raw = await self._transport.send(request, self._headers)
+            raw = await self._transport.send(request, headers, timeouts=options.timeout)
             feedback = feedback_from_response(raw.status, raw.headers, raw.body)
         except CloseError:
             self.stats.transport_errors += 1
@@ -160,10 +216,10 @@ class Engine:
         finally:
             await self._limiter.release(group, feedback)
         self.stats.responses[raw.status] += 1
-        status, headers, body = raw.status, raw.headers, raw.body
+        status, headers_in, body = raw.status, raw.headers, raw.body
         del raw
         try:
-            return interpret_response(request, status, headers, body)
+            decoded = interpret_response(request, status, headers_in, body)
         except CloseError as exc:
             # A traceback keeps its frames' locals, this body among them: the error (which
             # tenacity holds until the next attempt ends, and the caller as long as it
@@ -171,3 +227,59 @@ class Engine:
             del body
             traceback.clear_frames(exc.__traceback__)
             raise
+        if raw_parse is None:
+            return decoded
+        return Response(
+            request=request,
+            status_code=status,
+            headers=headers_in,
+            rate_limit=feedback.info if feedback is not None else None,
+            content=body,
+            decoded=decoded,
+            parse=raw_parse,
+        )
+
+
+class BoundEngine:
+    """The engine with a view's options: what ``close.with_options(...)`` sends through.
+
+    Shares the engine's session, limiter and stats; only the options differ.
+    """
+
+    __slots__ = ("_engine", "options")
+
+    def __init__(self, engine: Engine, options: RequestOptions) -> None:
+        self._engine = engine
+        self.options = options
+
+    def __repr__(self) -> str:
+        return f"BoundEngine({self.options!r})"
+
+    @property
+    def stats(self) -> ClientStats:
+        """The engine's counters, shared by every view."""
+        return self._engine.stats
+
+    @overload
+    async def request(self, request: Request, *, deadline: float | None = ...) -> Any: ...
+
+    @overload
+    async def request(
+        self, request: Request, *, parse: Callable[[Any], T], deadline: float | None = ...
+    ) -> T: ...
+
+    async def request(
+        self,
+        request: Request,
+        *,
+        parse: Callable[[Any], Any] | None = None,
+        deadline: float | None = None,
+    ) -> Any:
+        """:meth:`Engine.request` with this view's options."""
+        return await self._engine.request(
+            request, parse=parse or _as_is, deadline=deadline, options=self.options
+        )
+
+
+def _as_is(value: Any) -> Any:
+    return value

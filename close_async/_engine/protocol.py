@@ -18,6 +18,7 @@ from datetime import date, datetime
 from typing import Any
 
 import attrs
+import yarl
 
 from .errors import (
     APIError,
@@ -38,12 +39,15 @@ from .text import clean, render
 
 __all__ = [
     "IDEMPOTENT_METHODS",
+    "METHOD_OVERRIDE_HEADER",
+    "URL_LENGTH_LIMIT",
     "Request",
     "auth_header",
     "encode_params",
     "feedback_from_response",
     "interpret_response",
     "json_body",
+    "with_method_override",
 ]
 
 IDEMPOTENT_METHODS = frozenset({"GET", "PUT", "DELETE", "HEAD", "OPTIONS"})
@@ -77,34 +81,81 @@ def _group_of(method: str, path: str) -> str:
     return f"{method} {'/'.join(segments)}"
 
 
+# POSTs that only read: Advanced Filtering and the reports. Sending one twice changes
+# nothing at Close, so they are retried like a GET.
+_READ_POST_PREFIXES = ("data/search/", "report/")
+
+METHOD_OVERRIDE_HEADER = "X-HTTP-Method-Override"
+URL_LENGTH_LIMIT = 2000
+"""Longest URL sent as a GET; a longer one goes as a POST with ``X-HTTP-Method-Override``
+(Close's advice for long filters such as ``id__in``; proxies refuse URLs past about 2,000)."""
+
+
+def _idempotent_default(method: str, path: str) -> bool:
+    return method in IDEMPOTENT_METHODS or (
+        method == "POST" and path.startswith(_READ_POST_PREFIXES)
+    )
+
+
 @attrs.frozen
 class Request:
     """One HTTP request to Close, as a value.
 
     ``path`` is relative to the API base (``"activity/call/acti_x/"``); ``params`` the query
-    string pairs in order; ``json`` the body (a dict) or ``None`` for no body. ``method``
-    is stored upper-case.
+    string pairs in order; ``json`` the body (a dict) or ``None`` for no body; ``headers``
+    extra header pairs for this request only. ``method`` is stored upper-case.
 
     ``group`` is the endpoint group for rate limiting: method and resource, ids left out.
     ``PUT activity/call/acti_x/`` and ``GET activity/call/`` give ``"PUT activity/call"``
     and ``"GET activity/call"``: Close limits per group, and every call id shares one.
     (Worked out once, when the request is built, unless the builder already knows it.)
+
+    ``idempotent`` says whether sending it twice has the effect of sending it once, which
+    decides what may be retried: true for GET, PUT and DELETE, and for the POSTs that only
+    read (``data/search/``, ``report/...``); a builder may say so for another POST.
     """
 
     method: str = attrs.field(converter=_upper)
     path: str
     params: tuple[tuple[str, str], ...] = ()
     json: Any = None
+    headers: tuple[tuple[str, str], ...] = attrs.field(default=(), kw_only=True)
     group: str = attrs.field(kw_only=True, eq=False, repr=False)
+    idempotent: bool = attrs.field(kw_only=True)
 
     @group.default
     def _group_default(self) -> str:
         return _group_of(self.method, self.path)
 
-    @property
-    def idempotent(self) -> bool:
-        """True when sending the request twice has the same effect as once (not POST)."""
-        return self.method in IDEMPOTENT_METHODS
+    @idempotent.default
+    def _idempotent_default(self) -> bool:
+        return _idempotent_default(self.method, self.path)
+
+
+def with_method_override(request: Request, base_url: str) -> Request:
+    """``request`` as it should be sent: a GET whose URL would pass
+    :data:`URL_LENGTH_LIMIT` characters becomes a POST with ``X-HTTP-Method-Override: GET``
+    and the parameters as JSON under ``_params``; anything else is returned as it is.
+
+    The override stays a read: same endpoint group, still retried like a GET.
+    """
+    if request.method != "GET" or not request.params:
+        return request
+    url = yarl.URL(base_url + request.path, encoded=True).extend_query(request.params)
+    if len(str(url)) <= URL_LENGTH_LIMIT:
+        return request
+    params: dict[str, str] = {}
+    for key, value in request.params:
+        # A key given twice is a list to Close, which it reads comma-separated.
+        params[key] = f"{params[key]},{value}" if key in params else value
+    return Request(
+        "POST",
+        request.path,
+        json={"_params": params},
+        headers=(*request.headers, (METHOD_OVERRIDE_HEADER, "GET")),
+        group=request.group,
+        idempotent=True,
+    )
 
 
 # --- request builders -----------------------------------------------------------------

@@ -7,12 +7,15 @@ implements it, and so does every options view of it (``close.with_options(...)``
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar, overload
 
 from .engine import ClientStats
 from .protocol import Request
 
 __all__ = ["Requester"]
+
+T = TypeVar("T")
 
 
 class Requester(Protocol):
@@ -23,6 +26,21 @@ class Requester(Protocol):
         """The client's counters (shared by every view of one client)."""
         ...
 
-    async def request(self, request: Request, *, deadline: float | None = None) -> Any:
-        """Send ``request``; return the decoded JSON body or raise a ``CloseError``."""
+    @overload
+    async def request(self, request: Request, *, deadline: float | None = ...) -> Any: ...
+
+    @overload
+    async def request(
+        self, request: Request, *, parse: Callable[[Any], T], deadline: float | None = ...
+    ) -> T: ...
+
+    async def request(
+        self,
+        request: Request,
+        *,
+        parse: Callable[[Any], Any] | None = None,
+        deadline: float | None = None,
+    ) -> Any:
+        """Send ``request``; return the decoded JSON body (or what ``parse`` makes of it),
+        or raise a ``CloseError``."""
         ...

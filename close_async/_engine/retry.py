@@ -9,8 +9,10 @@ Rules (Close API facts, "Errors" and "Rate limits"):
   (GET, PUT, DELETE): sending the same PUT twice leaves the same state. A 503 with
   ``Retry-After`` waits that long, under the same ``max_server_wait`` cap (past it, the
   :class:`ServerError` is raised).
-- POST (creating a call) is retried only when no connection was made (:class:`ConnectError`),
-  since a retried create can log a call twice.
+- POST (creating a call, a lead, ...) is retried only when no connection was made
+  (:class:`ConnectError`), since a retried create can make the object twice; except a POST
+  that only reads (``data/search/``, reports, a GET sent with a method override) or one the
+  caller declared ``idempotent=True``: those are retried like a GET.
 - An answer the HTTP parser refused (:class:`ProtocolError`) is retried once, for
   idempotent methods: a proxy's hiccup clears, a broken server does not.
 - An answer past the size cap (:class:`ResponseTooLargeError`) is never retried: the same
@@ -45,7 +47,7 @@ from .errors import (
     TransportError,
 )
 from .errors import TimeoutError as CloseTimeoutError
-from .protocol import IDEMPOTENT_METHODS, Request
+from .protocol import Request
 
 __all__ = ["RetryEvent", "RetryPolicy", "retry_reason"]
 
@@ -110,16 +112,17 @@ class RetryPolicy:
         return cls(attempts=1, rate_limit_attempts=0)
 
 
-def retry_reason(method: str, error: BaseException) -> str | None:
-    """Why ``error`` may be retried for a request with ``method``, or ``None`` if it may not.
+def retry_reason(request: Request, error: BaseException) -> str | None:
+    """Why ``error`` may be retried for ``request``, or ``None`` if it may not.
 
-    The allow-list of the module docstring, as one pure function.
+    The allow-list of the module docstring, as one pure function; "idempotent" is the
+    request's own word (:attr:`Request.idempotent`), which covers the POSTs that only read.
     """
     if isinstance(error, RateLimitError):
         return "rate_limited"
     if isinstance(error, ConnectError):
         return "connect_error"
-    if method.upper() not in IDEMPOTENT_METHODS:
+    if not request.idempotent:
         return None
     if isinstance(error, ServerError) and error.status in _RETRYABLE_STATUSES:
         return "server_error"
@@ -172,7 +175,7 @@ class _CallRetries:
         )
 
     def should_retry(self, error: BaseException) -> bool:
-        self.reason = retry_reason(self.request.method, error)
+        self.reason = retry_reason(self.request, error)
         if self.reason == "protocol_error":
             self.protocol_errors += 1
             if self.protocol_errors > _PROTOCOL_ERROR_RETRIES:

@@ -81,11 +81,7 @@ class AiohttpTransport:
     ) -> None:
         self._base = str(base_url)
         self._timeout_config = timeout
-        self._timeout = aiohttp.ClientTimeout(
-            total=timeout.attempt,
-            sock_connect=timeout.connect,
-            sock_read=timeout.read,
-        )
+        self._timeout = _client_timeout(timeout)
         self._max_connections = max_connections
         self._max_response_size = max_response_size
         self._session = session
@@ -110,20 +106,23 @@ class AiohttpTransport:
         request: Request,
         headers: Mapping[str, str],
         *,
+        timeouts: Timeout | None = None,
         max_size: int | _Default | None = _Default.CAP,
     ) -> RawResponse:
         """Send one attempt of ``request`` and read the whole answer.
 
-        ``max_size`` overrides the client's cap for this request; ``None`` lifts it, for a
-        caller that streams a big download to disk rather than holding it.
+        ``timeouts`` override the client's for this request (``close.with_options``);
+        ``max_size`` overrides the client's cap; ``None`` lifts it, for a caller that
+        streams a big download to disk rather than holding it.
         """
         session = self._ensure_session()
         limit = self._max_response_size if max_size is _Default.CAP else max_size
         where = {"method": request.method, "path": request.path}
+        config = self._timeout_config if timeouts is None else timeouts
         try:
-            return await self._exchange(session, request, headers, limit, where)
+            return await self._exchange(session, request, headers, limit, where, config)
         except (aiohttp.ClientError, TimeoutError) as exc:
-            error = self._translate(exc, headers, where)
+            error = self._translate(exc, headers, where, config)
         # Raised outside the except block, so the aiohttp exception (and the request
         # headers in it) is neither the __cause__ nor the __context__ of ours.
         raise error
@@ -135,6 +134,7 @@ class AiohttpTransport:
         headers: Mapping[str, str],
         limit: int | None,
         where: dict[str, str],
+        config: Timeout,
     ) -> RawResponse:
         url = yarl.URL(self._base + request.path, encoded=True)
         data = None
@@ -146,14 +146,14 @@ class AiohttpTransport:
             params=request.params or None,
             data=data,
             headers=headers,
-            timeout=self._timeout,
+            timeout=self._timeout if config is self._timeout_config else _client_timeout(config),
             # Redirects are never followed, so credentials never travel to another host.
             allow_redirects=False,
             # Statuses are ours to read, even through a caller's session that raises for
             # them: its ClientResponseError would pass for a parser refusal.
             raise_for_status=False,
         ) as response:
-            read = self._timeout_config.read
+            read = config.read
             # aiohttp's sock_read restarts on every byte, so a server sending one byte a
             # second never trips it: the whole body gets one deadline as well.
             body_deadline = asyncio.timeout(read) if read is not None else None
@@ -171,10 +171,13 @@ class AiohttpTransport:
         )
 
     def _translate(
-        self, exc: BaseException, headers: Mapping[str, str], where: dict[str, str]
+        self,
+        exc: BaseException,
+        headers: Mapping[str, str],
+        where: dict[str, str],
+        timeout: Timeout,
     ) -> CloseError:
         """Our error for an aiohttp failure: its class name and a scrubbed message only."""
-        timeout = self._timeout_config
         if isinstance(exc, aiohttp.ConnectionTimeoutError):
             return ConnectError(
                 f"timed out connecting to Close (Timeout.connect, {_seconds(timeout.connect)})",
@@ -221,6 +224,16 @@ class AiohttpTransport:
         if self._session is not None and self._owns_session:
             await self._session.close()
         self._session = None
+
+
+@functools.lru_cache(maxsize=32)
+def _client_timeout(timeout: Timeout) -> aiohttp.ClientTimeout:
+    # Cached: a view made by with_options sends every request with its own Timeout.
+    return aiohttp.ClientTimeout(
+        total=timeout.attempt,
+        sock_connect=timeout.connect,
+        sock_read=timeout.read,
+    )
 
 
 _BROKEN_ENCODINGS = frozenset(

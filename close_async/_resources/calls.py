@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from .._bulk.run import BulkProgress, BulkRun
 from .._engine.errors import DecodingError, InvalidRequestError
 from .._engine.protocol import Request
+from .._engine.response import raw_response
 from .._types.calls import Call, CallCreate, CallUpdate
 from .._types.conversion import call_from_json, create_to_json, update_to_json
 from . import call_requests as _requests
@@ -17,7 +18,7 @@ from . import call_requests as _requests
 if TYPE_CHECKING:
     from .._engine.requester import Requester
 
-__all__ = ["CallsResource"]
+__all__ = ["CallsResource", "CallsWithRawResponse"]
 
 _PAGE_LIMIT_MAX = 100  # Close answers 400 to a larger _limit
 
@@ -45,12 +46,12 @@ class CallsResource:
                 f"update must be a CallUpdate, not {type(update).__name__}", field="update"
             )
         request = _requests.update_call(call_id, update_to_json(update))
-        return call_from_json(await self._requester.request(request, deadline=deadline))
+        return await self._requester.request(request, parse=call_from_json, deadline=deadline)
 
     async def get(self, call_id: str, *, deadline: float | None = None) -> Call:
         """Fetch one call (``GET /activity/call/{id}/``)."""
         request = _requests.get_call(call_id)
-        return call_from_json(await self._requester.request(request, deadline=deadline))
+        return await self._requester.request(request, parse=call_from_json, deadline=deadline)
 
     async def create(self, create: CallCreate, *, deadline: float | None = None) -> Call:
         """Log an external call (``POST /activity/call/``).
@@ -63,11 +64,13 @@ class CallsResource:
                 f"create must be a CallCreate, not {type(create).__name__}", field="create"
             )
         request = _requests.create_call(create_to_json(create))
-        return call_from_json(await self._requester.request(request, deadline=deadline))
+        return await self._requester.request(request, parse=call_from_json, deadline=deadline)
 
     async def delete(self, call_id: str, *, deadline: float | None = None) -> None:
         """Delete one call (``DELETE /activity/call/{id}/``)."""
-        await self._requester.request(_requests.delete_call(call_id), deadline=deadline)
+        await self._requester.request(
+            _requests.delete_call(call_id), parse=_nothing, deadline=deadline
+        )
 
     async def list(
         self,
@@ -164,6 +167,24 @@ class CallsResource:
             on_progress=on_progress,
             stop_timeout=stop_timeout,
         )
+
+
+class CallsWithRawResponse:
+    """``close.with_raw_response.calls``: ``get``, ``create``, ``update`` and ``delete``
+    returning a :class:`~close_async.Response` whose ``parse()`` gives what they return."""
+
+    def __init__(self, calls: CallsResource) -> None:
+        self.get = raw_response(calls.get)
+        self.create = raw_response(calls.create)
+        self.update = raw_response(calls.update)
+        self.delete = raw_response(calls.delete)
+
+    def __repr__(self) -> str:
+        return "CallsWithRawResponse()"
+
+
+def _nothing(value: Any) -> None:
+    return None
 
 
 def _prepare_update(index: int, call_id: str, update: Any) -> tuple[dict[str, Any], Request]:

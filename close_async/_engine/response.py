@@ -1,0 +1,98 @@
+"""Raw responses: ``close.with_raw_response.<verb or method>(...)`` returns one.
+
+One door serves every method: :func:`raw_response` wraps a method so that, while it runs,
+the engine hands back a :class:`Response` (status, headers, rate-limit facts, and the
+method's usual result through :meth:`Response.parse`) instead of the parsed result. The
+switch is a context variable, so concurrent calls on the same client never see each
+other's mode.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import functools
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Generic, ParamSpec, TypeVar, cast
+
+from .protocol import Request
+from .rate_limit_info import RateLimitInfo
+
+__all__ = ["Response", "raw_mode", "raw_response"]
+
+T = TypeVar("T")
+P = ParamSpec("P")
+
+raw_mode: contextvars.ContextVar[bool] = contextvars.ContextVar("close_async_raw", default=False)
+"""True while a method wrapped by :func:`raw_response` runs (read by the engine)."""
+
+
+class Response(Generic[T]):
+    """One answer from Close, as it came, with the parsed result one call away.
+
+    ``status_code``; ``headers`` (a case-insensitive mapping); ``rate_limit``, what Close
+    said about the budget (:class:`RateLimitInfo`, or ``None`` when it said nothing);
+    ``content`` (the body's bytes) and ``text``; ``method`` and ``path`` of the request.
+    :meth:`parse` returns what the plain call returns (a ``Call``, the decoded JSON, ...).
+    """
+
+    __slots__ = (
+        "_decoded",
+        "_parse",
+        "content",
+        "headers",
+        "method",
+        "path",
+        "rate_limit",
+        "status_code",
+    )
+
+    def __init__(
+        self,
+        *,
+        request: Request,
+        status_code: int,
+        headers: Mapping[str, str],
+        rate_limit: RateLimitInfo | None,
+        content: bytes,
+        decoded: Any,
+        parse: Callable[[Any], T],
+    ) -> None:
+        self.method = request.method
+        self.path = request.path
+        self.status_code = status_code
+        self.headers = headers
+        self.rate_limit = rate_limit
+        self.content = content
+        self._decoded = decoded
+        self._parse = parse
+
+    @property
+    def text(self) -> str:
+        """The body as text (UTF-8, undecodable bytes replaced)."""
+        return self.content.decode("utf-8", "replace")
+
+    def json(self) -> Any:
+        """The decoded JSON body (``{}`` for an empty one), as the engine read it."""
+        return self._decoded
+
+    def parse(self) -> T:
+        """What the plain call would have returned; the body is already read."""
+        return self._parse(self._decoded)
+
+    def __repr__(self) -> str:
+        return f"<Response [{self.status_code}] {self.method} {self.path}>"
+
+
+def raw_response(method: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[Response[T]]]:
+    """``method`` returning the :class:`Response` it got instead of its parsed result."""
+
+    @functools.wraps(method)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> Response[T]:
+        token = raw_mode.set(True)
+        try:
+            # The engine saw raw_mode and returned a Response in place of the result.
+            return cast("Response[T]", await method(*args, **kwargs))
+        finally:
+            raw_mode.reset(token)
+
+    return wrapper

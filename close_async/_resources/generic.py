@@ -1,0 +1,180 @@
+"""Generic verbs: any endpoint of Close's API through the engine, untyped.
+
+``close.get("lead/lead_x/")``, ``close.post("lead/", json={...})``, ``close.put(...)``,
+``close.delete(...)``, ``close.request(method, path, ...)``: the same limiter, retries,
+errors, timeouts and stats as ``close.calls``. Paths are checked
+(:func:`~close_async._engine.paths.check_path`); ids go in through ``path_params``
+(``close.get("lead/{lead_id}/", path_params={"lead_id": lead_id})``), each checked as one
+path segment, so no caller's value can reach another endpoint.
+"""
+
+from __future__ import annotations
+
+import json as _json
+import re
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from .._engine.errors import InvalidRequestError
+from .._engine.paths import check_path, render_path
+from .._engine.protocol import Request, encode_params
+
+if TYPE_CHECKING:
+    from .._engine.requester import Requester
+
+__all__ = ["GenericVerbs", "build_request"]
+
+_METHOD = re.compile(r"[A-Za-z]+", re.ASCII)
+
+
+def _checked_json(body: object) -> Any:
+    # Refused here, before anything is sent: failing inside the send would surface as a bare
+    # TypeError from the JSON encoder, without saying which argument was wrong.
+    try:
+        _json.dumps(body, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise InvalidRequestError(
+            f"json must be JSON-serialisable (dicts, lists, str, numbers, bools, None): {exc}",
+            field="json",
+        ) from None
+    # A copy of the top level: a later change by the caller must not alter a built request.
+    if isinstance(body, Mapping):
+        return dict(body)
+    if isinstance(body, list):
+        return list(body)
+    return body
+
+
+def build_request(
+    method: str,
+    path: str,
+    *,
+    params: Mapping[str, Any] | None = None,
+    json: Any = None,
+    path_params: Mapping[str, object] | None = None,
+    idempotent: bool | None = None,
+) -> Request:
+    """The :class:`Request` for a generic verb, every argument checked (pure: no I/O).
+
+    Raises :class:`InvalidRequestError` naming the argument at fault.
+    """
+    if not isinstance(method, str) or not _METHOD.fullmatch(method):
+        raise InvalidRequestError(
+            f"method must be an HTTP method name, got {method!r}", field="method"
+        )
+    checked_path = render_path(path, path_params) if path_params else check_path(path)
+    if params is not None and not isinstance(params, Mapping):
+        raise InvalidRequestError("params must be a mapping of names to values", field="params")
+    pairs = encode_params(params) if params else ()
+    body = None if json is None else _checked_json(json)
+    if idempotent is None:
+        return Request(method, checked_path, pairs, body)
+    return Request(method, checked_path, pairs, body, idempotent=idempotent)
+
+
+class GenericVerbs:
+    """The generic verbs, on the client and on every view of it (``with_options``).
+
+    Each returns the decoded JSON of Close's answer (``{}`` for an empty body) and raises a
+    :class:`~close_async.CloseError` as the typed methods do.
+    """
+
+    def __init__(self, requester: Requester) -> None:
+        self._requester = requester
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        path_params: Mapping[str, object] | None = None,
+        idempotent: bool | None = None,
+        deadline: float | None = None,
+    ) -> Any:
+        """Send ``method path`` through the engine; return the decoded JSON.
+
+        ``path`` is relative to the base URL, with or without the leading slash
+        (``"/lead/lead_x/"`` or ``"lead/lead_x/"``; the trailing one is added). ``params``:
+        the query (``None`` values left out, lists comma-joined, dates in ISO 8601).
+        ``json``: the body. ``path_params`` fill ``{name}`` placeholders in ``path``, each
+        checked as one path segment. ``idempotent``: whether sending it twice is harmless,
+        which decides retries on 5xx and dropped connections; by default true for GET, PUT
+        and DELETE and the POSTs that only read (``data/search/``, reports), false for other
+        POSTs, which are then retried only when they cannot have reached Close.
+        ``deadline`` bounds the whole call, retries included.
+        """
+        built = build_request(
+            method, path, params=params, json=json, path_params=path_params, idempotent=idempotent
+        )
+        return await self._requester.request(built, deadline=deadline)
+
+    async def get(
+        self,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        path_params: Mapping[str, object] | None = None,
+        deadline: float | None = None,
+    ) -> Any:
+        """``GET path``; return the decoded JSON. A URL past 2,000 characters (a long
+        ``id__in``) is sent as a ``POST`` with ``X-HTTP-Method-Override: GET``, by itself.
+
+        Example: ``lead = await close.get("lead/{id}/", path_params={"id": lead_id})``.
+        """
+        return await self.request(
+            "GET", path, params=params, path_params=path_params, deadline=deadline
+        )
+
+    async def post(
+        self,
+        path: str,
+        *,
+        json: Any = None,
+        params: Mapping[str, Any] | None = None,
+        path_params: Mapping[str, object] | None = None,
+        idempotent: bool | None = None,
+        deadline: float | None = None,
+    ) -> Any:
+        """``POST path`` with ``json``; return the decoded JSON.
+
+        A POST that may have reached Close is not retried (it could create twice), unless
+        it only reads (``data/search/``, reports) or you pass ``idempotent=True``.
+        """
+        return await self.request(
+            "POST",
+            path,
+            params=params,
+            json=json,
+            path_params=path_params,
+            idempotent=idempotent,
+            deadline=deadline,
+        )
+
+    async def put(
+        self,
+        path: str,
+        *,
+        json: Any = None,
+        params: Mapping[str, Any] | None = None,
+        path_params: Mapping[str, object] | None = None,
+        deadline: float | None = None,
+    ) -> Any:
+        """``PUT path`` with ``json`` (Close reads a PUT as a patch); return the decoded JSON."""
+        return await self.request(
+            "PUT", path, params=params, json=json, path_params=path_params, deadline=deadline
+        )
+
+    async def delete(
+        self,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        path_params: Mapping[str, object] | None = None,
+        deadline: float | None = None,
+    ) -> Any:
+        """``DELETE path``; return the decoded JSON (Close answers ``{}``)."""
+        return await self.request(
+            "DELETE", path, params=params, path_params=path_params, deadline=deadline
+        )
