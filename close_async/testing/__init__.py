@@ -11,6 +11,16 @@ It imitates Close's call-activity API (``/api/v1/activity/call/``): authenticati
 validation, PUT semantics, rate limits in every style Close has used (see
 :data:`RATE_LIMIT_STYLES`) and seeded, reproducible faults (5xx pages, connection resets,
 drops after applying). ``python -m close_async.testing --help`` runs it standalone.
+
+It also serves leads, contacts, opportunities and tasks statefully (``PUT`` is a patch;
+lists page by ``_skip``/``_limit``, filter, and take ``_fields``), the event log
+(``/api/v1/event/``, cursors; every change served appends an event), Advanced Filtering
+(``POST /api/v1/data/search/``, cursors) and ``x-http-method-override: GET``, all behind the
+same authentication, rate limits and faults:
+
+    lead = fake.add_object("lead", name="Acme")
+    fake.seed_objects("contact", 3, lead_id=lead["id"])
+    assert [e["action"] for e in fake.events] == []  # seeding is not a change served
 """
 
 from __future__ import annotations

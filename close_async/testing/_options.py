@@ -45,12 +45,14 @@ def fake_close_from_options(
     seed: int = 0,
     fault_methods: Iterable[str] = (),
     strict: bool = False,
+    max_skip: int | None = None,
 ) -> FakeClose:
     """A :class:`FakeClose` from flat keyword options (the command line's names, underscored).
 
     ``rate=None`` means no rate limit; faults are configured only when one is non-zero.
     Unlike ``FakeClose()`` it is lenient by default (a first PUT creates an unknown call):
     it serves people trying things out; ``strict=True`` answers 404 as Close does.
+    ``max_skip`` caps ``_skip`` on lists (``None``: no cap).
     Bad values raise ``ValueError`` (or ``TypeError`` for unknown option names).
     """
     rate_limit = (
@@ -90,6 +92,7 @@ def fake_close_from_options(
         port=port,
         record_requests=record_requests,
         strict=strict,
+        max_skip=max_skip,
     )
 
 
@@ -177,6 +180,13 @@ def add_fake_server_arguments(parser: argparse.ArgumentParser) -> None:
         help="unknown call ids are 404, as in Close (default: a first PUT creates the call)",
     )
     parser.add_argument(
+        "--max-skip",
+        type=int,
+        default=None,
+        metavar="N",
+        help="largest _skip a list accepts; larger answers 400 (default: no cap)",
+    )
+    parser.add_argument(
         "--no-record",
         dest="record_requests",
         action="store_false",
@@ -210,6 +220,7 @@ def options_from_namespace(namespace: argparse.Namespace) -> dict[str, Any]:
             "fault_methods",
             "seed_calls",
             "strict",
+            "max_skip",
         )
     }
     options["api_keys"] = namespace.api_keys or ["test_key"]
@@ -220,7 +231,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """``python -m close_async.testing``: serve until interrupted; prints the base URL first."""
     parser = argparse.ArgumentParser(
         prog="python -m close_async.testing",
-        description="Run a fake Close call-activity API on loopback for tests and benchmarks.",
+        description="Run a fake Close API (calls, leads, contacts, opportunities, tasks, "
+        "events, search) on loopback for tests and benchmarks.",
     )
     add_fake_server_arguments(parser)
     namespace = parser.parse_args(argv)

@@ -32,8 +32,17 @@ import attrs
 from aiohttp import web
 
 from ._config import FakeFaults, FakeRateLimit
+from ._events import EventLog
 from ._ids import fake_call_id, fake_id
+from ._objects import KINDS, MANAGED_FIELDS, ObjectKind, ObjectStore
 from ._rate_limit import WindowLimiter
+from ._resources import (
+    METHOD_OVERRIDE,
+    REQUEST_ID,
+    Operation,
+    ResourceRoutes,
+)
+from ._responses import BAD_JSON, EMPTY_OBJECT, dumps, error_body, int_param, validation_body
 from ._validation import (
     CREATE_FIELDS,
     UPDATE_FIELDS,
@@ -55,6 +64,9 @@ __all__ = [
 API_PREFIX = "/api/v1/"
 CALLS_PATH = "/api/v1/activity/call/"
 _CALLS_PATH_LEN = len(CALLS_PATH)
+_API_PREFIX_LEN = len(API_PREFIX)
+METHOD_OVERRIDE_HEADER = "x-http-method-override"
+CALL_OBJECT_TYPE = "activity.call"
 
 JSON_TYPE = "application/json"
 HTML_TYPE = "text/html"
@@ -69,16 +81,9 @@ _SEED_CONTACTS = tuple(fake_id("cont", n) for n in range(200))
 _SEED_COSTS = tuple(str(Decimal(n) / 2) for n in range(40))
 
 
-def _dumps(value: Any) -> bytes:
-    return json.dumps(value, separators=(",", ":")).encode()
-
-
-def _error_body(message: str) -> bytes:
-    return _dumps({"error": message})
-
-
-def _validation_body(errors: list[str], field_errors: dict[str, str]) -> bytes:
-    return _dumps({"errors": errors, "field-errors": field_errors})
+_dumps = dumps
+_error_body = error_body
+_validation_body = validation_body
 
 
 _NOT_FOUND = _error_body("Empty query: Call matching query does not exist.")
@@ -90,7 +95,7 @@ _UNAUTHORIZED = _error_body(
     "doesn't understand how to supply the credentials required."
 )
 _FORBIDDEN = _error_body("You do not have permission to perform this action.")
-_EMPTY_OBJECT = b"{}"
+_EMPTY_OBJECT = EMPTY_OBJECT
 _INTERNAL_FIELD = "This field cannot be changed for calls made through Close."
 _RECORDING_FIELD = (
     "Changing or deleting the recording of a call made through Close needs permission."
@@ -128,7 +133,9 @@ class RecordedRequest:
     absent or not JSON); ``status`` the HTTP status answered, or ``"dropped"`` (applied,
     then the connection closed) or ``"reset"`` (connection reset, nothing applied);
     ``time`` is ``time.monotonic()`` on arrival; ``key`` the credential's fingerprint
-    (:func:`key_fingerprint`), never the credential itself.
+    (:func:`key_fingerprint`), never the credential itself. ``method_override`` is the
+    method a ``POST`` asked to be served as with ``x-http-method-override`` (``"GET"``);
+    ``query`` is then the query string it was served with (its ``_params``).
     """
 
     method: str
@@ -138,6 +145,7 @@ class RecordedRequest:
     status: int | str
     time: float
     key: str | None
+    method_override: str | None = None
 
 
 @attrs.define
@@ -175,18 +183,15 @@ class _Credential:
     forbidden: bool
 
 
-class _BadJSON:
-    """Marks a body that was sent but was not JSON."""
-
-
-_BAD_JSON = _BadJSON()
+_BAD_JSON = BAD_JSON
 
 _Outcome = tuple[int, bytes]
 _Drop = Literal["reset", "dropped"]
 
 
-class FakeClose:
-    """A real HTTP server on loopback that behaves like Close's call-activity API.
+class FakeClose(ResourceRoutes):
+    """A real HTTP server on loopback that behaves like Close's API for call activities,
+    leads, contacts, opportunities, tasks, the event log and Advanced Filtering.
 
     Use ``async with FakeClose() as fake:`` (or ``await fake.start()`` / ``await fake.stop()``),
     then point a client at ``fake.base_url`` with the API key ``"test_key"``. Accepted
@@ -204,6 +209,20 @@ class FakeClose:
     State is open for tests to read: ``calls`` (id -> the call as served), ``update_counts``
     (id -> applied PUTs), ``requests`` (:class:`RecordedRequest` list, when
     ``record_requests``) and ``stats`` (:class:`FakeStats`).
+
+    Collections ``lead/``, ``contact/``, ``opportunity/`` and ``task/`` (ids ``lead_``,
+    ``cont_``, ``oppo_``, ``task_``) are stateful: ``POST`` creates, ``GET`` reads
+    (``_fields=a,b``), ``PUT`` patches (only the keys sent change, ``null`` clears),
+    ``DELETE`` answers ``{}``, and lists page by ``_skip``/``_limit`` (at most 200 for
+    leads, 100 for the others; ``max_skip`` caps ``_skip``, none by default), filter by
+    equality on top-level fields, ``<field>__in`` and ``id__in``. Any key, custom fields
+    (``custom.cf_...``) included, is stored as sent. Every change served there and on
+    calls appends an event to ``GET /event/`` (newest first, ``_cursor``/``_limit`` up to
+    50, ``cursor_next``; in strict mode ``_skip`` is refused); ``POST /data/search/``
+    serves Advanced Filtering with cursors. Any GET may be sent as ``POST`` with the
+    header ``x-http-method-override: GET`` and its query in the JSON body's ``_params``.
+    Seed with :meth:`add_object` / :meth:`seed_objects`, read with :meth:`objects` and
+    :attr:`events`; seeding appends no events.
     """
 
     def __init__(
@@ -219,8 +238,12 @@ class FakeClose:
         record_requests: bool = True,
         shutdown_timeout: float = 1.0,
         strict: bool = True,
+        max_skip: int | None = None,
     ) -> None:
         self.strict = strict
+        self.store = ObjectStore(ORGANIZATION_ID, max_skip=max_skip)
+        self.event_log = EventLog(ORGANIZATION_ID)
+        self._request_numbers = itertools.count()
         forbidden = set(forbidden_keys)
         self._basic: dict[str, _Credential] = {}
         self._bearer: dict[str, _Credential] = {}
@@ -353,6 +376,55 @@ class FakeClose:
         self.calls[call["id"]] = call
         return call
 
+    @property
+    def max_skip(self) -> int | None:
+        """The largest ``_skip`` a list accepts (``None``: any); larger answers 400."""
+        return self.store.max_skip
+
+    @max_skip.setter
+    def max_skip(self, value: int | None) -> None:
+        self.store.max_skip = value
+
+    @property
+    def events(self) -> list[dict[str, Any]]:
+        """The event log, oldest first (a new list; the events themselves are live)."""
+        return list(self.event_log.events)
+
+    def add_object(self, kind: str, **fields: Any) -> dict[str, Any]:
+        """Store one ``kind`` object (``"lead"``, ``"contact"``, ``"opportunity"``, ``"task"``)
+        made of ``fields`` and return it (the stored dict itself).
+
+        ``id``, ``date_created`` and ``date_updated`` may be given; otherwise the server sets
+        them as for a ``POST``, and a lead or contact gets ``display_name`` from ``name``.
+        Custom fields are keys like any other: ``fake.add_object("lead", **{"custom.cf_x":
+        "v"})``. No event is logged.
+        """
+        spec = _kind(kind)
+        user = _SEED_USERS[0]
+        given = {
+            k: v for k, v in fields.items() if k not in MANAGED_FIELDS or k in _SEEDABLE_FIELDS
+        }
+        return self.store.create(spec, given, user, _now_iso())
+
+    def seed_objects(self, kind: str, n: int, **fields: Any) -> list[str]:
+        """Store ``n`` ``kind`` objects, each with ``fields`` (a lead also gets a ``name``
+        ``"Fake Lead <i>"`` unless one is given); return their ids in creation order.
+        """
+        spec = _kind(kind)
+        ids: list[str] = []
+        for _ in range(n):
+            given = dict(fields)
+            if spec.display_name and "name" not in given:
+                given["name"] = f"Fake {spec.label} {len(self.store.objects[spec.name])}"
+            ids.append(self.add_object(kind, **given)["id"])
+        return ids
+
+    def objects(self, kind: str) -> dict[str, dict[str, Any]]:
+        """The ``kind`` objects by id, in creation order (a copy: changing it changes nothing
+        on the server).
+        """
+        return {i: dict(o) for i, o in self.store.objects[_kind(kind).name].items()}
+
     def reset_stats(self) -> None:
         """Forget recorded requests and zero the counters (calls are kept)."""
         self.requests.clear()
@@ -463,11 +535,16 @@ class FakeClose:
     async def _api(self, request: web.Request) -> web.StreamResponse:
         arrived = time.monotonic()
         self.stats.requests += 1
+        REQUEST_ID.set(fake_id("req", next(self._request_numbers)))
+        METHOD_OVERRIDE.set(None)
         faults = self._faults
         if faults is not None and faults.latency:
             await asyncio.sleep(faults.latency)
         method = request.method
         body: Any = None
+        override = request.headers.get(METHOD_OVERRIDE_HEADER) if method == "POST" else None
+        # aiohttp clones only unread requests: keep one to serve as the GET asked for.
+        unread = request.clone() if override is not None else None
         if method in ("POST", "PUT", "PATCH"):
             raw = await request.read()
             if raw:
@@ -494,9 +571,18 @@ class FakeClose:
                 )
             headers = limiter.headers(reset, remaining)
 
-        operation = self._route(method, request.path)
-        if operation is None:
+        if override is not None and unread is not None:
+            overridden = _overridden(unread, override, body)
+            if isinstance(overridden, bytes):
+                return self._answer(
+                    request, arrived, key, body, 400, overridden, JSON_TYPE, headers
+                )
+            request, method = overridden, "GET"
+
+        table = self._routes(request.path)
+        if table is None:
             return self._answer(request, arrived, key, body, 404, _NO_ROUTE, JSON_TYPE, headers)
+        operation: Operation = table.get(method) or self._not_allowed
 
         drop = slow = False
         if (
@@ -529,7 +615,7 @@ class FakeClose:
             await asyncio.sleep(faults.slow_seconds)
         if status == 405:
             headers = dict(headers or {})
-            headers["Allow"] = "GET, POST" if request.path == CALLS_PATH else "GET, PUT, DELETE"
+            headers["Allow"] = ", ".join(table)
         return self._answer(request, arrived, key, body, status, payload, JSON_TYPE, headers)
 
     def _answer(
@@ -569,37 +655,39 @@ class FakeClose:
         by_status = self.stats.by_status
         by_status[status] = by_status.get(status, 0) + 1
         if self.record_requests:
+            override = METHOD_OVERRIDE.get()
             self.requests.append(
                 RecordedRequest(
-                    request.method,
+                    "POST" if override else request.method,
                     request.path,
                     request.query_string,
                     None if body is _BAD_JSON else body,
                     status,
                     arrived,
                     key,
+                    override,
                 )
             )
 
-    def _route(
-        self, method: str, path: str
-    ) -> Callable[[web.Request, _Credential, Any], _Outcome] | None:
+    def _route(self, method: str, path: str) -> Operation | None:
+        """The operation serving ``method`` on ``path`` (405 when the path has others), or
+        ``None`` when nothing is routed there.
+        """
+        table = self._routes(path)
+        if table is None:
+            return None
+        return table.get(method) or self._not_allowed
+
+    def _routes(self, path: str) -> dict[str, Operation] | None:
         if path == CALLS_PATH:
-            if method == "GET":
-                return self._list
-            if method == "POST":
-                return self._create
-            return self._not_allowed
+            return {"GET": self._list, "POST": self._create}
         if path.startswith(CALLS_PATH) and path.endswith("/"):
             call_id = path[_CALLS_PATH_LEN:-1]
             if call_id and "/" not in call_id:
-                if method == "GET":
-                    return self._get
-                if method == "PUT":
-                    return self._update
-                if method == "DELETE":
-                    return self._delete
-                return self._not_allowed
+                return {"GET": self._get, "PUT": self._update, "DELETE": self._delete}
+            return None
+        if path.startswith(API_PREFIX):
+            return self._resolve(path[_API_PREFIX_LEN:])
         return None
 
     # -- operations (synchronous: nothing in them waits) ---------------------------------
@@ -615,10 +703,13 @@ class FakeClose:
     def _list(self, request: web.Request, credential: _Credential, body: Any) -> _Outcome:
         query = request.query
         field_errors: dict[str, str] = {}
-        limit = _int_param(query.get("_limit"), 100, "_limit", field_errors)
-        skip = _int_param(query.get("_skip"), 0, "_skip", field_errors)
+        limit = int_param(query.get("_limit"), 100, "_limit", field_errors)
+        skip = int_param(query.get("_skip"), 0, "_skip", field_errors)
         if limit > 100:
             field_errors["_limit"] = "Must be less than or equal to 100."
+        max_skip = self.store.max_skip
+        if max_skip is not None and skip > max_skip:
+            field_errors["_skip"] = f"Must be less than or equal to {max_skip}."
         filters: list[Callable[[dict[str, Any]], bool]] = []
         for name in ("lead_id", "contact_id", "user_id"):
             wanted = query.get(name)
@@ -703,6 +794,7 @@ class FakeClose:
         self._next_index += 1
         self.calls[call["id"]] = call
         self.stats.created += 1
+        self._log_call(request, credential, call, "created")
         return 200, _dumps(call)
 
     def _get(self, request: web.Request, credential: _Credential, body: Any) -> _Outcome:
@@ -728,6 +820,7 @@ class FakeClose:
             call = self._seeded_call(self._next_index, {"id": call_id})
             self.calls[call_id] = call
             self.stats.created += 1
+            self._log_call(request, credential, call, "created")
         if call.get("source") == "Close.io":
             field_errors: dict[str, str] = {
                 name: _INTERNAL_FIELD
@@ -747,27 +840,61 @@ class FakeClose:
             clean["remote_phone"] = clean["phone"]
         if "user_id" in clean:
             clean["user_name"] = _user_name(clean["user_id"])
+        before = dict(call)
         call.update(clean)
         call["date_updated"] = _now_iso()
         call["updated_by"] = credential.user_id
         call["updated_by_name"] = _user_name(credential.user_id)
         self.update_counts[call_id] = self.update_counts.get(call_id, 0) + 1
         self.stats.applied_updates += 1
+        changed = [n for n, v in call.items() if n not in before or before[n] != v]
+        self._log_call(
+            request, credential, call, "updated", {n: before.get(n) for n in changed}, changed
+        )
         return 200, _dumps(call)
 
     def _delete(self, request: web.Request, credential: _Credential, body: Any) -> _Outcome:
         call_id = self._call_id(request)
-        if self.calls.pop(call_id, None) is None:
+        call = self.calls.pop(call_id, None)
+        if call is None:
             return 404, _NOT_FOUND
         self.update_counts.pop(call_id, None)
         self.stats.deleted += 1
+        self._log_call(request, credential, None, "deleted", call, [], call_id=call_id)
         return 200, _EMPTY_OBJECT
+
+    def _log_call(
+        self,
+        request: web.Request,
+        credential: _Credential,
+        call: dict[str, Any] | None,
+        action: str,
+        previous: dict[str, Any] | None = None,
+        changed: list[str] | None = None,
+        *,
+        call_id: str | None = None,
+    ) -> None:
+        shown = call if call is not None else previous or {}
+        lead_id = shown.get("lead_id")
+        self._log(
+            request,
+            credential,
+            CALL_OBJECT_TYPE,
+            call_id or shown["id"],
+            action,
+            lead_id=lead_id if isinstance(lead_id, str) else None,
+            data=call,
+            previous_data=previous,
+            changed_fields=changed,
+        )
 
     # -- admin endpoints (no auth, no faults, no rate limit) -----------------------------
 
     async def _admin_stats(self, request: web.Request) -> web.Response:
         data = self.stats.to_dict()
         data["calls"] = len(self.calls)
+        data["objects"] = {kind: len(objs) for kind, objs in self.store.objects.items()}
+        data["events"] = len(self.event_log.events)
         data["recorded_requests"] = len(self.requests)
         return web.json_response(data)
 
@@ -808,7 +935,14 @@ class FakeClose:
                 fields = None
         if not isinstance(fields, dict) or n < 0:
             return web.json_response({"error": "n >= 0 and a JSON object body"}, status=400)
-        ids = self.seed_calls(n, **fields)
+        kind = request.query.get("kind", "call")
+        if kind == "call":
+            ids = self.seed_calls(n, **fields)
+        elif kind in KINDS:
+            ids = self.seed_objects(kind, n, **fields)
+        else:
+            kinds = ", ".join(("call", *KINDS))
+            return web.json_response({"error": f"kind must be one of: {kinds}"}, status=400)
         return web.Response(body=_dumps({"ids": ids}), content_type=JSON_TYPE)
 
     async def _admin_reset(self, request: web.Request) -> web.Response:
@@ -816,18 +950,38 @@ class FakeClose:
         return web.json_response({})
 
 
-def _int_param(value: str | None, default: int, name: str, errors: dict[str, str]) -> int:
-    if value is None:
-        return default
-    try:
-        number = int(value)
-    except ValueError:
-        errors[name] = "Not a valid integer."
-        return default
-    if number < 0:
-        errors[name] = "Must be greater than or equal to 0."
-        return default
-    return number
+def _overridden(request: web.Request, override: str, body: Any) -> web.Request | bytes:
+    """``request`` (not yet read) as the GET a method override asks for, or the body of
+    the 400 to answer.
+    """
+    if override.strip().upper() != "GET":
+        return validation_body([f"{METHOD_OVERRIDE_HEADER} supports only GET."], {})
+    if body is None:
+        body = {}
+    if not isinstance(body, dict):
+        return validation_body(["The request body must be a JSON object with _params."], {})
+    params = body.get("_params", {})
+    if not isinstance(params, dict):
+        return validation_body([], {"_params": "Not a valid mapping type."})
+    query: dict[str, str] = dict(request.query)
+    for name, value in params.items():
+        if isinstance(value, list):
+            if not all(isinstance(v, str | int | float) for v in value):
+                return validation_body([], {name: "Not a valid string or list of strings."})
+            query[name] = ",".join(_param_text(v) for v in value)
+        elif isinstance(value, str | int | float):
+            query[name] = _param_text(value)
+        elif value is not None:
+            return validation_body([], {name: "Not a valid string or list of strings."})
+    served = request.clone(method="GET", rel_url=request.rel_url.with_query(query))
+    METHOD_OVERRIDE.set("GET")
+    return served
+
+
+def _param_text(value: str | float) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 def _in_filter(name: str, wanted: frozenset[str]) -> Callable[[dict[str, Any]], bool]:
@@ -859,6 +1013,16 @@ def _invalid_body(body: Any, fields: Any) -> dict[str, Any] | bytes:
     if errors or field_errors:
         return _validation_body(errors, field_errors)
     return clean
+
+
+_SEEDABLE_FIELDS = frozenset({"id", "date_created", "date_updated", "created_by", "updated_by"})
+
+
+def _kind(kind: str) -> ObjectKind:
+    spec = KINDS.get(kind)
+    if spec is None:
+        raise ValueError(f"unknown object kind {kind!r}; one of: {', '.join(KINDS)}")
+    return spec
 
 
 def _derived_note(note_html: str | None) -> str | None:

@@ -1,0 +1,224 @@
+"""Routes of the fake server beyond calls: object collections, the event log and search.
+
+:class:`ResourceRoutes` is mixed into ``FakeClose``; its :meth:`~ResourceRoutes._resolve`
+maps a path to the operations of each method, which the server's one request pipeline
+(authentication, rate limit, faults, recording) then runs exactly as for calls.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Mapping
+from contextvars import ContextVar
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from aiohttp import web
+
+from ._events import EventLog
+from ._objects import KINDS, MANAGED_FIELDS, ObjectKind, ObjectStore, only_fields
+from ._responses import EMPTY_OBJECT, Outcome, dumps, object_body
+from ._search import search
+
+__all__ = [
+    "METHOD_OVERRIDE",
+    "REQUEST_ID",
+    "Operation",
+    "ResourceRoutes",
+    "event_meta",
+    "now_iso",
+]
+
+REQUEST_ID: ContextVar[str | None] = ContextVar("close_async_fake_request_id", default=None)
+"""The id (``req_...``) of the request being served; the pipeline sets it per request
+(aiohttp serves one connection's requests one after another in one task)."""
+
+METHOD_OVERRIDE: ContextVar[str | None] = ContextVar(
+    "close_async_fake_method_override", default=None
+)
+"""The ``x-http-method-override`` the request being served was served as (``"GET"``)."""
+
+
+class _User(Protocol):
+    @property
+    def user_id(self) -> str: ...
+
+    @property
+    def fingerprint(self) -> str: ...
+
+
+Operation = Callable[[web.Request, Any, Any], Outcome]
+"""An operation: (request, credential, decoded body) -> (status, JSON body)."""
+
+
+def now_iso() -> str:
+    """The current time, ISO 8601 in UTC."""
+    return datetime.now(UTC).isoformat()
+
+
+def event_meta(request: web.Request) -> dict[str, Any]:
+    """The ``meta`` of an event: how the change was asked for."""
+    return {"request_method": request.method, "request_path": request.path}
+
+
+class ResourceRoutes:
+    """Leads, contacts, opportunities, tasks, ``/event/`` and ``/data/search/``."""
+
+    strict: bool
+    store: ObjectStore
+    event_log: EventLog
+
+    def _resolve(self, tail: str) -> dict[str, Operation] | None:
+        """The operations by method for ``/api/v1/<tail>``, or ``None`` when none is routed."""
+        if not tail.endswith("/"):
+            return None
+        parts = tail[:-1].split("/")
+        head = parts[0]
+        kind = KINDS.get(head)
+        if kind is not None:
+            if len(parts) == 1:
+                return {
+                    "GET": functools.partial(self._objects_list, kind),
+                    "POST": functools.partial(self._object_create, kind),
+                }
+            if len(parts) == 2 and parts[1]:
+                object_id = parts[1]
+                return {
+                    "GET": functools.partial(self._object_get, kind, object_id),
+                    "PUT": functools.partial(self._object_update, kind, object_id),
+                    "DELETE": functools.partial(self._object_delete, kind, object_id),
+                }
+            return None
+        if head == "event":
+            if len(parts) == 1:
+                return {"GET": self._events_list}
+            if len(parts) == 2 and parts[1]:
+                return {"GET": functools.partial(self._event_get, parts[1])}
+            return None
+        if parts == ["data", "search"]:
+            return {"POST": self._search}
+        return None
+
+    def _log(
+        self,
+        request: web.Request,
+        credential: _User,
+        object_type: str,
+        object_id: str,
+        action: str,
+        *,
+        lead_id: str | None,
+        data: dict[str, Any] | None,
+        previous_data: Mapping[str, Any] | None = None,
+        changed_fields: list[str] | None = None,
+    ) -> None:
+        self.event_log.append(
+            object_type,
+            object_id,
+            action,
+            now=now_iso(),
+            lead_id=lead_id,
+            data=data,
+            previous_data=dict(previous_data or {}),
+            changed_fields=changed_fields or [],
+            user_id=credential.user_id,
+            request_id=REQUEST_ID.get(),
+            api_key_id=None,
+            meta=event_meta(request),
+        )
+
+    @staticmethod
+    def _lead_of(kind: ObjectKind, obj: Mapping[str, Any]) -> str | None:
+        lead_id = obj["id"] if not kind.lead_scoped else obj.get("lead_id")
+        return lead_id if isinstance(lead_id, str) else None
+
+    # -- objects -------------------------------------------------------------------------
+
+    def _objects_list(
+        self, kind: ObjectKind, request: web.Request, credential: _User, body: Any
+    ) -> Outcome:
+        return self.store.list_page(kind, request.query, self.strict)
+
+    def _object_create(
+        self, kind: ObjectKind, request: web.Request, credential: _User, body: Any
+    ) -> Outcome:
+        fields = object_body(body)
+        if isinstance(fields, bytes):
+            return 400, fields
+        clean = {k: v for k, v in fields.items() if k not in MANAGED_FIELDS}
+        obj = self.store.create(kind, clean, credential.user_id, now_iso())
+        self._log(
+            request,
+            credential,
+            kind.name,
+            obj["id"],
+            "created",
+            lead_id=self._lead_of(kind, obj),
+            data=obj,
+        )
+        return 200, dumps(obj)
+
+    def _object_get(
+        self, kind: ObjectKind, object_id: str, request: web.Request, credential: _User, body: Any
+    ) -> Outcome:
+        obj = self.store.objects[kind.name].get(object_id)
+        if obj is None:
+            return 404, kind.not_found
+        return 200, dumps(only_fields(obj, request.query.get("_fields")))
+
+    def _object_update(
+        self, kind: ObjectKind, object_id: str, request: web.Request, credential: _User, body: Any
+    ) -> Outcome:
+        obj = self.store.objects[kind.name].get(object_id)
+        if obj is None:
+            return 404, kind.not_found
+        fields = object_body(body)
+        if isinstance(fields, bytes):
+            return 400, fields
+        previous, changed = self.store.patch(kind, obj, fields, credential.user_id, now_iso())
+        self._log(
+            request,
+            credential,
+            kind.name,
+            object_id,
+            "updated",
+            lead_id=self._lead_of(kind, obj),
+            data=obj,
+            previous_data=previous,
+            changed_fields=changed,
+        )
+        return 200, dumps(obj)
+
+    def _object_delete(
+        self, kind: ObjectKind, object_id: str, request: web.Request, credential: _User, body: Any
+    ) -> Outcome:
+        obj = self.store.delete(kind, object_id)
+        if obj is None:
+            return 404, kind.not_found
+        self._log(
+            request,
+            credential,
+            kind.name,
+            object_id,
+            "deleted",
+            lead_id=self._lead_of(kind, obj),
+            data=None,
+            previous_data=obj,
+        )
+        return 200, EMPTY_OBJECT
+
+    # -- event log and search ------------------------------------------------------------
+
+    def _events_list(self, request: web.Request, credential: _User, body: Any) -> Outcome:
+        return self.event_log.page(request.query, self.strict)
+
+    def _event_get(
+        self, event_id: str, request: web.Request, credential: _User, body: Any
+    ) -> Outcome:
+        return self.event_log.get(event_id)
+
+    def _search(self, request: web.Request, credential: _User, body: Any) -> Outcome:
+        fields = object_body(body)
+        if isinstance(fields, bytes):
+            return 400, fields
+        return search(fields, self.store)
