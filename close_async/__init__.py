@@ -18,8 +18,9 @@ from ._bulk.run import (
     UpdateInterruptedError,
     UpdateResult,
 )
-from ._client import DEFAULT_BASE_URL, ClientStats, CloseClient
+from ._client import DEFAULT_BASE_URL, CloseClient, CloseClientView, RawResponseView
 from ._engine.config import Timeout
+from ._engine.engine import ClientStats
 from ._engine.errors import (
     APIError,
     AuthenticationError,
@@ -44,6 +45,7 @@ from ._engine.limiter import RateFeedback, RateLimiter
 from ._engine.local_limiter import LocalRateLimiter
 from ._engine.rate_limit_info import RateLimitInfo
 from ._engine.redis_limiter import RedisRateLimiter
+from ._engine.response import Response
 from ._engine.retry import RetryEvent, RetryPolicy
 from ._resources.calls import CallsResource
 from ._types.calls import UNSET, Call, CallCreate, CallUpdate, Unset
@@ -64,6 +66,7 @@ __all__ = [
     "CallsResource",
     "ClientStats",
     "CloseClient",
+    "CloseClientView",
     "CloseError",
     "ConfigurationError",
     "ConnectError",
@@ -79,7 +82,9 @@ __all__ = [
     "RateLimitError",
     "RateLimitInfo",
     "RateLimiter",
+    "RawResponseView",
     "RedisRateLimiter",
+    "Response",
     "ResponseTooLargeError",
     "RetryEvent",
     "RetryPolicy",
