@@ -1,0 +1,270 @@
+"""Walking Close's lists page by page: one walker for all three paging styles.
+
+Close pages its lists three ways (``_skip``/``_limit`` with ``has_more``; the event log's
+``_cursor`` with ``cursor_next``; Advanced Filtering's ``cursor`` in a POST body). Each way
+is read into the same :class:`Page`, whose ``next_params`` are what fetches the next page;
+:class:`PageIterator` and :class:`Pager` only ever follow ``next_params``, so the walking
+logic (laziness, the result limit, the end of the walk) lives in one place.
+
+The iterators are classes, not async generators: breaking out of ``async for`` leaves no
+suspended generator to finalize, so nothing is left in flight and no warning appears when
+the event loop shuts down.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+import attrs
+
+from .._engine.errors import InvalidRequestError
+from .._engine.protocol import Request, encode_params
+
+if TYPE_CHECKING:
+    from .._engine.requester import Requester
+
+__all__ = [
+    "Page",
+    "PageFetcher",
+    "PageIterator",
+    "Pager",
+    "fetch_page",
+    "paginate",
+    "read_cursor_page",
+    "read_list_page",
+]
+
+
+def _items_repr(data: list[Any]) -> str:
+    # A page can hold hundreds of objects: a repr in a log line shows how many, not them.
+    return f"<{len(data)} items>"
+
+
+@attrs.frozen
+class Page:
+    """One page of a list, in whichever style Close paged it.
+
+    ``data``: the items. ``has_more``: whether another page can be fetched (false at the
+    end, and when the walk would loop: a repeated cursor, or ``has_more`` with no items).
+    ``cursor``: the event log's ``cursor_next`` or search's ``cursor``, else ``None``.
+    ``next_params``: the parameters that fetch the next page (the query for a GET list, the
+    body for a search), ``None`` at the end. ``raw``: the decoded answer as Close sent it
+    (for keys such as ``total_results``).
+    """
+
+    data: list[Any] = attrs.field(repr=_items_repr)
+    has_more: bool
+    cursor: str | None = None
+    next_params: dict[str, Any] | None = None
+    raw: Any = attrs.field(default=None, repr=False)
+
+
+PageFetcher: TypeAlias = Callable[[dict[str, Any]], Awaitable[Page]]
+"""Fetches the page that a set of parameters names (``fetch_page`` bound to a path, ...)."""
+
+
+def _data_of(raw: Any) -> list[Any] | None:
+    data = raw.get("data") if isinstance(raw, Mapping) else None
+    return data if isinstance(data, list) else None
+
+
+def read_cursor_page(raw: Any, sent: Mapping[str, Any], *, answer_key: str, param_key: str) -> Page:
+    """Read a cursor-paged answer: the cursor under ``answer_key`` goes in ``param_key``.
+
+    ``sent`` are the parameters that fetched ``raw``. An answer without a ``data`` list
+    is an empty last page, never an error: Close's document declares many lists with an
+    empty body.
+    """
+    data = _data_of(raw)
+    if data is None:
+        return Page([], False, raw=raw)
+    cursor = raw.get(answer_key)
+    if not isinstance(cursor, str) or not cursor:
+        return Page(data, False, raw=raw)
+    if cursor == sent.get(param_key):
+        # The same cursor again would fetch the same page forever.
+        return Page(data, False, cursor=cursor, raw=raw)
+    # The event log refuses _skip; a cursor walk never carries one.
+    following = {key: value for key, value in sent.items() if key != "_skip"}
+    following[param_key] = cursor
+    return Page(data, True, cursor=cursor, next_params=following, raw=raw)
+
+
+def read_list_page(raw: Any, sent: Mapping[str, Any]) -> Page:
+    """Read the answer to a GET list, in the style the answer itself shows.
+
+    A ``cursor_next`` key means cursor paging (the event log); otherwise ``_skip`` paging,
+    the next ``_skip`` being the one sent (default 0) plus the items received. ``has_more``
+    with no items ends the walk (the next ``_skip`` would be the same).
+    """
+    data = _data_of(raw)
+    if data is None:
+        return Page([], False, raw=raw)
+    if "cursor_next" in raw:
+        return read_cursor_page(raw, sent, answer_key="cursor_next", param_key="_cursor")
+    # `is True`: a truthy oddity ("false", 1) must not keep a walk going.
+    if raw.get("has_more") is not True or not data:
+        return Page(data, False, raw=raw)
+    following = {**sent, "_skip": _skip_of(sent) + len(data)}
+    return Page(data, True, next_params=following, raw=raw)
+
+
+def _skip_of(params: Mapping[str, Any]) -> int:
+    value = params.get("_skip")
+    if value is None:
+        return 0
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        # A web app may hand back next_params read from its own query string.
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InvalidRequestError(
+            f"_skip must be a whole number of at least 0, not {type(value).__name__}",
+            field="_skip",
+        )
+    return value
+
+
+def _checked_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
+    if params is None:
+        return {}
+    if not isinstance(params, Mapping):
+        raise InvalidRequestError("params must be a mapping", field="params")
+    # A copy: a caller changing its dict mid-walk must not change the pages fetched.
+    copied = dict(params)
+    _skip_of(copied)
+    encode_params(copied)  # refuses what cannot be sent (an empty list) before sending
+    return copied
+
+
+async def fetch_page(
+    requester: Requester,
+    path: str,
+    params: Mapping[str, Any],
+    *,
+    deadline: float | None = None,
+) -> Page:
+    """GET one page of the list at ``path`` with query ``params``, read as a :class:`Page`.
+
+    ``path`` must already be validated (relative to the API base, e.g. ``"lead/"``).
+    The style is read from the answer (see :func:`read_list_page`). For paging on demand
+    (a web app's "next" button), send ``page.next_params`` back here; ``None`` means the
+    end. Bad ``params`` raise :class:`InvalidRequestError` before anything is sent; the
+    requester's errors propagate unchanged.
+    """
+    sent = _checked_params(params)
+    request = Request("GET", path, params=encode_params(sent))
+    return read_list_page(await requester.request(request, deadline=deadline), sent)
+
+
+class PageIterator:
+    """Async iterator over the :class:`Page` s of one walk, fetched one at a time.
+
+    Each page is fetched only when asked for; the walk ends after a page with no
+    ``next_params``, or once ``limit`` items were given (the last page cut to fit). If a
+    fetch raises, asking again retries that same page.
+    """
+
+    def __init__(
+        self, fetch: PageFetcher, params: Mapping[str, Any], *, limit: int | None = None
+    ) -> None:
+        self._fetch = fetch
+        self._params: dict[str, Any] | None = dict(params)  # None once the walk is over
+        self._remaining = limit
+        self._fetching = False
+
+    def __aiter__(self) -> PageIterator:
+        """The iterator itself (one walk)."""
+        return self
+
+    async def __anext__(self) -> Page:
+        """The next page; ``StopAsyncIteration`` at the end, with no request sent."""
+        # A limit reached also ends here: the page that reached it lost its next_params.
+        if self._params is None:
+            raise StopAsyncIteration
+        if self._fetching:
+            # Two concurrent fetches would both get the same page: every item twice.
+            raise RuntimeError("this pager is already fetching a page")
+        self._fetching = True
+        try:
+            page = await self._fetch(self._params)
+        finally:
+            self._fetching = False
+        if self._remaining is not None:
+            if len(page.data) >= self._remaining:
+                # The server may send more than asked; the caller's limit still holds.
+                page = attrs.evolve(
+                    page, data=page.data[: self._remaining], has_more=False, next_params=None
+                )
+            self._remaining -= len(page.data)
+        self._params = page.next_params
+        return page
+
+
+class Pager:
+    """Async iterator over the items of a list, across pages: ``async for x in pager``.
+
+    Built by :func:`paginate` (GET lists) or ``search`` (Advanced Filtering). Pages are
+    fetched lazily, one at a time, when the next item is needed; breaking out early
+    leaves nothing in flight. Iterating the pager itself is one walk; :meth:`pages` and
+    :meth:`first_page` start again from the first page.
+    """
+
+    def __init__(
+        self, fetch: PageFetcher, params: Mapping[str, Any], *, limit: int | None = None
+    ) -> None:
+        self._fetch = fetch
+        self._params = dict(params)
+        self._limit = limit
+        self._walk: PageIterator | None = None
+        # A deque, so each item is let go of as soon as it is handed out.
+        self._items: deque[Any] = deque()
+
+    def __aiter__(self) -> Pager:
+        """The pager itself (iterating it twice continues the same walk)."""
+        return self
+
+    async def __anext__(self) -> Any:
+        """The next item, fetching the next page only when this one is used up."""
+        while not self._items:
+            if self._walk is None:
+                self._walk = self.pages()
+            # Empty pages that still have a next page are skipped, not taken for the end.
+            self._items.extend((await anext(self._walk)).data)
+        return self._items.popleft()
+
+    def pages(self) -> PageIterator:
+        """The walk's pages instead of its items, from the first page (``async for``)."""
+        return PageIterator(self._fetch, self._params, limit=self._limit)
+
+    async def first_page(self) -> Page:
+        """Fetch just the first page, for paging on demand.
+
+        Continue with ``page.next_params`` (``fetch_page(requester, path, page.next_params)``
+        for a GET list, ``fetch_search_page(requester, page.next_params)`` for a search)
+        while it is not ``None``.
+        """
+        return await anext(self.pages())
+
+
+def paginate(
+    requester: Requester,
+    path: str,
+    params: Mapping[str, Any] | None = None,
+    *,
+    deadline: float | None = None,
+) -> Pager:
+    """A :class:`Pager` over the items of the GET list at ``path`` (any paging style).
+
+    The first request sends exactly ``params`` (no ``_skip`` is added: the event log
+    refuses it); later ones follow each page's ``next_params``. ``deadline`` bounds each
+    page's request. ``path`` must already be validated. Bad ``params`` raise
+    :class:`InvalidRequestError` here, before anything is sent.
+    """
+    checked = _checked_params(params)
+
+    async def fetch(page_params: dict[str, Any]) -> Page:
+        return await fetch_page(requester, path, page_params, deadline=deadline)
+
+    return Pager(fetch, checked)

@@ -1,0 +1,43 @@
+"""A scripted, in-memory Requester for resource tests: no HTTP, no clock."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from close_async._engine.engine import ClientStats
+from close_async._engine.protocol import Request
+
+
+class FakeRequester:
+    """Answers each request with the next scripted answer (an exception is raised).
+
+    Records every request and its deadline; a request past the script fails the test.
+    """
+
+    def __init__(self, *answers: Any) -> None:
+        self.answers = list(answers)
+        self.requests: list[Request] = []
+        self.deadlines: list[float | None] = []
+        self._stats = ClientStats()
+
+    @property
+    def stats(self) -> ClientStats:
+        return self._stats
+
+    async def request(self, request: Request, *, deadline: float | None = None) -> Any:
+        self.requests.append(request)
+        self.deadlines.append(deadline)
+        # Give way once, as a real request would, so overlapping fetches can be seen.
+        await asyncio.sleep(0)
+        if not self.answers:
+            raise AssertionError(f"unexpected request: {request!r}")
+        answer = self.answers.pop(0)
+        if isinstance(answer, BaseException):
+            raise answer
+        return answer
+
+    @property
+    def params(self) -> list[dict[str, str]]:
+        """Each request's query, as a dict."""
+        return [dict(r.params) for r in self.requests]
