@@ -48,6 +48,7 @@ from ._engine.redis_limiter import RedisRateLimiter
 from ._engine.response import Response
 from ._engine.retry import RetryEvent, RetryPolicy
 from ._resources.calls import CallsResource
+from ._resources.pager import Page, Pager
 from ._types.calls import UNSET, Call, CallCreate, CallUpdate, Unset
 
 __version__ = "0.1.0.dev0"
@@ -75,6 +76,8 @@ __all__ = [
     "InvalidRequestError",
     "LocalRateLimiter",
     "NotFoundError",
+    "Page",
+    "Pager",
     "PaymentRequiredError",
     "PermissionDeniedError",
     "ProtocolError",

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import json as _json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .._engine.errors import InvalidRequestError
 from .._engine.paths import check_path, render_path
 from .._engine.protocol import Request, encode_params
+from .pager import Page, Pager, fetch_page, paginate
+from .search import search
 
 if TYPE_CHECKING:
     from .._engine.requester import Requester
@@ -177,4 +179,72 @@ class GenericVerbs:
         """``DELETE path``; return the decoded JSON (Close answers ``{}``)."""
         return await self.request(
             "DELETE", path, params=params, path_params=path_params, deadline=deadline
+        )
+
+    def paginate(
+        self,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        path_params: Mapping[str, object] | None = None,
+        deadline: float | None = None,
+    ) -> Pager:
+        """Every item of the list at ``path``, page by page: ``async for item in ...``.
+
+        The paging style is read from the first answer: ``_skip``/``_limit`` with
+        ``has_more`` (most lists), or the event log's ``_cursor`` with ``cursor_next``.
+        The first request sends exactly ``params``; pages are fetched lazily, so breaking
+        out leaves nothing in flight. A page without ``data`` ends the walk quietly.
+        ``deadline`` bounds each page's request.
+
+        Example::
+
+            async for event in close.paginate("event/", params={"object_type": "lead"}):
+                ...
+        """
+        checked = render_path(path, path_params) if path_params else check_path(path)
+        return paginate(self._requester, checked, params, deadline=deadline)
+
+    async def get_page(
+        self,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        path_params: Mapping[str, object] | None = None,
+        deadline: float | None = None,
+    ) -> Page:
+        """One page of the list at ``path``, for paging on demand.
+
+        The :class:`Page` has ``data``, ``has_more``, ``cursor`` and ``next_params``: pass
+        ``next_params`` as ``params`` to get the next page (``None`` at the end).
+        """
+        checked = render_path(path, path_params) if path_params else check_path(path)
+        return await fetch_page(self._requester, checked, params or {}, deadline=deadline)
+
+    def search(
+        self,
+        query: Mapping[str, Any],
+        *,
+        fields: Mapping[str, Sequence[str]] | None = None,
+        sort: Sequence[Mapping[str, Any]] | None = None,
+        limit: int | None = None,
+        page_size: int | None = None,
+        deadline: float | None = None,
+    ) -> Pager:
+        """Every object an Advanced Filtering ``query`` matches (``POST data/search/``).
+
+        Follows the ``cursor`` in each answer until it is null. ``fields`` maps an object
+        type to the fields wanted (``{"lead": ["id", "display_name"]}``); ``sort`` is a
+        list of Close sort objects; ``limit`` stops after that many results (sent as
+        ``results_limit``); ``page_size`` is each page's ``_limit`` (at most 200). A read:
+        retried like a GET. Arguments are checked before anything is sent.
+        """
+        return search(
+            self._requester,
+            query,
+            fields=fields,
+            sort=sort,
+            limit=limit,
+            page_size=page_size,
+            deadline=deadline,
         )
