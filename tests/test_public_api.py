@@ -21,9 +21,49 @@ def test_all_is_sorted_and_complete() -> None:
         assert hasattr(close_async, name), name
 
 
+# Every public name, as users import it (`from close_async import ...`). A name may join;
+# one that leaves (or moves to a private module only) breaks users' imports.
+PUBLIC_NAMES = {
+    "DEFAULT_BASE_URL", "UNSET", "APIError", "AuthenticationError", "BatchAbortedError",
+    "BulkProgress", "BulkRun", "Call", "CallCreate", "CallUpdate", "CallsResource",
+    "ClientStats", "CloseClient", "CloseClientView", "CloseError", "ConfigurationError",
+    "ConnectError", "DeadlineExceededError", "DecodingError", "InvalidRequestError",
+    "LocalRateLimiter", "NotFoundError", "Page", "Pager", "PaymentRequiredError",
+    "PermissionDeniedError", "ProtocolError", "RateFeedback", "RateLimitError",
+    "RateLimitInfo", "RateLimiter", "RawResponseView", "RedisRateLimiter", "Response",
+    "ResponseTooLargeError", "RetryEvent", "RetryPolicy", "ServerError", "Timeout",
+    "TimeoutError", "TransportError", "Unset", "UpdateInterruptedError", "UpdateResult",
+    "ValidationError", "__version__",
+}  # fmt: skip
+
+
 def test_contract_names_are_exported() -> None:
-    for name in ("CloseClient", "CallUpdate", "CallCreate", "Call", "RedisRateLimiter"):
-        assert name in close_async.__all__
+    missing = PUBLIC_NAMES - set(close_async.__all__)
+    assert missing == set()
+
+
+def test_public_names_are_the_objects_the_package_documents() -> None:
+    # The client's surface that tests outside the project call.
+    from close_async import CloseClient, CloseClientView, Page, Pager, Response
+
+    for verb in ("get", "post", "put", "delete", "request", "paginate", "get_page", "search"):
+        assert callable(getattr(CloseClient, verb)), verb
+        assert callable(getattr(CloseClientView, verb)), verb
+    assert callable(CloseClient.with_options)
+    assert isinstance(
+        vars(CloseClient).get("with_raw_response") or CloseClient.with_raw_response, property
+    )
+    for attribute in ("data", "has_more", "cursor", "next_params"):
+        assert attribute in attrs_fields(Page)
+    assert hasattr(Pager, "__anext__")
+    assert hasattr(Pager, "pages")
+    assert callable(Response.parse)
+
+
+def attrs_fields(cls: type) -> set[str]:
+    import attrs
+
+    return {field.name for field in attrs.fields(cls)}
 
 
 def test_every_public_name_has_a_docstring() -> None:
