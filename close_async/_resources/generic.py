@@ -47,6 +47,10 @@ def _checked_json(body: object) -> Any:
     return body
 
 
+def _checked_path(path: str, path_params: Mapping[str, object] | None) -> str:
+    return render_path(path, path_params) if path_params else check_path(path)
+
+
 def build_request(
     method: str,
     path: str,
@@ -64,7 +68,7 @@ def build_request(
         raise InvalidRequestError(
             f"method must be an HTTP method name, got {method!r}", field="method"
         )
-    checked_path = render_path(path, path_params) if path_params else check_path(path)
+    checked_path = _checked_path(path, path_params)
     if params is not None and not isinstance(params, Mapping):
         raise InvalidRequestError("params must be a mapping of names to values", field="params")
     pairs = encode_params(params) if params else ()
@@ -202,7 +206,7 @@ class GenericVerbs:
             async for event in close.paginate("event/", params={"object_type": "lead"}):
                 ...
         """
-        checked = render_path(path, path_params) if path_params else check_path(path)
+        checked = _checked_path(path, path_params)
         return paginate(self._requester, checked, params, deadline=deadline)
 
     async def get_page(
@@ -218,7 +222,7 @@ class GenericVerbs:
         The :class:`Page` has ``data``, ``has_more``, ``cursor`` and ``next_params``: pass
         ``next_params`` as ``params`` to get the next page (``None`` at the end).
         """
-        checked = render_path(path, path_params) if path_params else check_path(path)
+        checked = _checked_path(path, path_params)
         return await fetch_page(self._requester, checked, params or {}, deadline=deadline)
 
     def search(
