@@ -33,7 +33,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .text import TEXT_LIMIT, clean, render
+from .text import SHORT_LIMIT, TEXT_LIMIT, clean, render
 
 __all__ = [
     "APIError",
@@ -90,11 +90,8 @@ class CloseError(Exception):
         return f"{type(self).__name__}({_short(self._text())!r})"
 
 
-_REPR_MESSAGE_LIMIT = 200
-
-
 def _short(text: str) -> str:
-    return clean(text, _REPR_MESSAGE_LIMIT)
+    return clean(text, SHORT_LIMIT)
 
 
 class ConfigurationError(CloseError, ValueError):

@@ -35,7 +35,7 @@ from .errors import (
 )
 from .limiter import RateFeedback
 from .rate_limit_info import RateLimitInfo, retry_after_header, server_wait
-from .text import clean, render
+from .text import SHORT_LIMIT, clean, render
 
 __all__ = [
     "IDEMPOTENT_METHODS",
@@ -247,7 +247,6 @@ _ERROR_CLASSES: Mapping[int, type[APIError]] = {
     429: RateLimitError,
 }
 
-_MESSAGE_LIMIT = 200
 _TAG = re.compile(r"<(script|style)\b.*?</\1\s*>|<!--.*?-->|<[^>]*>", re.IGNORECASE | re.DOTALL)
 _DANGLING_TAG = re.compile(r"<[^>]*$")
 _SCAN_LIMIT = 8192
@@ -270,7 +269,7 @@ def _excerpt(text: str) -> str:
     text = _DANGLING_TAG.sub(" ", _TAG.sub(" ", text[:_SCAN_LIMIT]))
     text = _SPACE.sub(" ", html.unescape(text))
     # Control characters from a hostile or broken proxy must not reach a terminal or log.
-    return clean(text, _MESSAGE_LIMIT)
+    return clean(text, SHORT_LIMIT)
 
 
 def _decode(body: bytes) -> Any:

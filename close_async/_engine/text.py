@@ -21,10 +21,14 @@ import unicodedata
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-__all__ = ["TEXT_LIMIT", "clean", "json_line", "render"]
+__all__ = ["SHORT_LIMIT", "TEXT_LIMIT", "clean", "json_line", "render"]
 
 TEXT_LIMIT = 2000
 """Longest text :func:`clean` and :func:`render` return (an error's ``str()`` included)."""
+
+SHORT_LIMIT = 200
+"""Longest excerpt of something a server or caller sent that goes into one message (an
+HTML page's text, aiohttp's complaint, an error's repr): enough to recognise it."""
 
 _ELLIPSIS = "…"
 _LEAF_LIMIT = 300  # one field's message: enough for any real one

@@ -40,11 +40,10 @@ from .errors import (
 )
 from .errors import TimeoutError as CloseTimeoutError
 from .protocol import Request
-from .text import clean
+from .text import SHORT_LIMIT, clean
 
 __all__ = ["AiohttpTransport", "RawResponse"]
 
-_MESSAGE_LIMIT = 200
 # Credentials are looked for in this much of a message only: aiohttp's messages are short,
 # and a hostile server must not make redaction cost more than reading its answer.
 _SCAN_LIMIT = 8192
@@ -355,4 +354,4 @@ def _safe_text(text: str, headers: Mapping[str, str]) -> str:
     # Redacted before cleaning: cleaning could split a secret so replace() misses it.
     for secret in _secrets(headers):
         text = text.replace(secret, _REDACTED)
-    return clean(text, _MESSAGE_LIMIT)
+    return clean(text, SHORT_LIMIT)
