@@ -26,6 +26,7 @@ from close_async import (
     APIError,
     AuthenticationError,
     BatchAbortedError,
+    Call,
     CallCreate,
     CallUpdate,
     CloseClient,
@@ -619,20 +620,42 @@ async def page_server() -> AsyncIterator[str]:
         await runner.cleanup()
 
 
-@pytest.mark.parametrize("kind", ["page", "nopage"])
-async def test_a_decoding_error_while_listing_does_not_pin_the_page(
-    page_server: str, kind: str
-) -> None:
-    async with _client(page_server + kind + "/", {"api_key": API_KEY}) as close:
+async def _collect_ids(listing: AsyncIterator[Call], seen: list[str | None]) -> None:
+    async for call in listing:
+        seen.append(call.id)
+
+
+async def test_a_decoding_error_while_listing_does_not_pin_the_page(page_server: str) -> None:
+    async with _client(page_server + "page/", {"api_key": API_KEY}) as close:
         listing = close.calls.list()
         tracemalloc.start()
         try:
+            seen: list[str | None] = []
             with pytest.raises(DecodingError) as info:
-                async for _ in listing:
-                    pass
+                await _collect_ids(listing, seen)
             gc.collect()
             held, _ = tracemalloc.get_traced_memory()
         finally:
             tracemalloc.stop()
+        assert [c async for c in listing] == []  # the walk is over after the error
+    assert seen == [CALL_ID]
     assert info.value.__traceback__ is not None
+    assert held < 2 * MIB
+
+
+async def test_an_answer_that_is_not_a_page_ends_the_listing_and_is_not_kept(
+    page_server: str,
+) -> None:
+    # Close's document declares many lists with an empty answer: a page without "data"
+    # ends the walk quietly, and its 8 MiB are let go of.
+    async with _client(page_server + "nopage/", {"api_key": API_KEY}) as close:
+        listing = close.calls.list()
+        tracemalloc.start()
+        try:
+            items = [call async for call in listing]
+            gc.collect()
+            held, _ = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    assert items == []
     assert held < 2 * MIB

@@ -15,6 +15,7 @@ from .._engine.protocol import Request, encode_params, json_body
 
 __all__ = [
     "CALLS_PATH",
+    "call_filters",
     "create_call",
     "delete_call",
     "get_call",
@@ -51,15 +52,20 @@ def _checked_id_filter(key: str, value: object) -> object:
     return _filter_call_id(key, value)
 
 
-def list_calls(params: Mapping[str, Any]) -> Request:
-    """``GET activity/call/`` with Close's filters (``lead_id``, ``_skip``, ``_limit``, ...).
-
-    Encoded by :func:`~close_async._engine.protocol.encode_params`; every id in ``id__in``
-    must be a well-formed call id.
-    """
+def call_filters(params: Mapping[str, Any]) -> dict[str, Any]:
+    """The list filters (``lead_id``, ``_skip``, ``_limit``, ...) with every id in
+    ``id__in`` checked as a well-formed call id; raises :class:`InvalidRequestError`."""
     if params.get("id__in") is not None:
-        params = {**params, "id__in": _checked_id_filter("id__in", params["id__in"])}
-    return Request("GET", CALLS_PATH, params=encode_params(params), group=_CALLS_GROUPS["GET"])
+        return {**params, "id__in": _checked_id_filter("id__in", params["id__in"])}
+    return dict(params)
+
+
+def list_calls(params: Mapping[str, Any]) -> Request:
+    """``GET activity/call/`` with Close's filters, checked by :func:`call_filters` and
+    encoded by :func:`~close_async._engine.protocol.encode_params`."""
+    return Request(
+        "GET", CALLS_PATH, params=encode_params(call_filters(params)), group=_CALLS_GROUPS["GET"]
+    )
 
 
 def get_call(call_id: str) -> Request:

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterable, Callable, Iterable
 from datetime import datetime
 from os import PathLike
 from typing import TYPE_CHECKING, Any
 
 from .._bulk.run import BulkProgress, BulkRun
-from .._engine.errors import DecodingError, InvalidRequestError
-from .._engine.protocol import Request
+from .._engine.errors import InvalidRequestError
+from .._engine.protocol import Request, encode_params
 from .._engine.response import raw_response
 from .._types.calls import Call, CallCreate, CallUpdate
 from .._types.conversion import call_from_json, create_to_json, update_to_json
 from . import call_requests as _requests
+from .pager import Pager, paginate
 
 if TYPE_CHECKING:
     from .._engine.requester import Requester
@@ -72,7 +73,7 @@ class CallsResource:
             _requests.delete_call(call_id), parse=_nothing, deadline=deadline
         )
 
-    async def list(
+    def list(
         self,
         *,
         lead_id: str | Iterable[str] | None = None,
@@ -89,10 +90,13 @@ class CallsResource:
         activity_at__lt: datetime | None = None,
         page_size: int = _PAGE_LIMIT_MAX,
         deadline: float | None = None,
-    ) -> AsyncIterator[Call]:
+    ) -> Pager[Call]:
         """Iterate over calls matching the filters, page by page (``_skip``/``_limit``).
 
         Pages are fetched lazily as you iterate; ``deadline`` bounds each page's request.
+        Bad filters raise :class:`InvalidRequestError` here, before anything is sent. A
+        page without ``data`` ends the walk; an item that is not a call raises
+        :class:`DecodingError` and ends it.
         """
         if not 1 <= page_size <= _PAGE_LIMIT_MAX:
             raise InvalidRequestError(
@@ -112,27 +116,16 @@ class CallsResource:
             "activity_at__gt": activity_at__gt,
             "activity_at__lt": activity_at__lt,
         }
-        skip = 0
-        while True:
-            params = {**filters, "_skip": skip, "_limit": page_size}
-            page = await self._requester.request(_requests.list_calls(params), deadline=deadline)
-            read = _read_page(page)
-            del page
-            if isinstance(read, DecodingError):
-                raise read
-            data, has_more = read
-            del read
-            for item in data:
-                call = _call_or_error(item)
-                if isinstance(call, DecodingError):
-                    # A traceback keeps its frames' locals: raised with them, the error would
-                    # pin the whole page for as long as the caller keeps it.
-                    del data, item
-                    raise call
-                yield call
-            if not has_more or not data:
-                return
-            skip += len(data)
+        # Checked now, so a bad filter is refused before the caller starts iterating.
+        checked = _requests.call_filters({**filters, "_skip": 0, "_limit": page_size})
+        encode_params(checked)
+        return paginate(
+            self._requester,
+            _requests.CALLS_PATH,
+            checked,
+            parse_item=call_from_json,
+            deadline=deadline,
+        )
 
     def update_many(
         self,
@@ -195,18 +188,3 @@ def _prepare_update(index: int, call_id: str, update: Any) -> tuple[dict[str, An
         )
     body = update_to_json(update)
     return body, _requests.update_call(call_id, body)
-
-
-def _read_page(page: Any) -> tuple[list[Any], bool] | DecodingError:
-    # The error is returned, not raised: this frame (and its page) stays out of its traceback.
-    if not isinstance(page, Mapping) or not isinstance(page.get("data"), list):
-        return DecodingError("a list page from Close had no 'data' list")
-    return page["data"], bool(page.get("has_more"))
-
-
-def _call_or_error(item: Any) -> Call | DecodingError:
-    try:
-        return call_from_json(item)
-    except DecodingError as exc:
-        del item  # its traceback keeps this frame
-        return exc

@@ -192,7 +192,7 @@ class GenericVerbs:
         params: Mapping[str, Any] | None = None,
         path_params: Mapping[str, object] | None = None,
         deadline: float | None = None,
-    ) -> Pager:
+    ) -> Pager[Any]:
         """Every item of the list at ``path``, page by page: ``async for item in ...``.
 
         The paging style is read from the first answer: ``_skip``/``_limit`` with
@@ -234,7 +234,7 @@ class GenericVerbs:
         limit: int | None = None,
         page_size: int | None = None,
         deadline: float | None = None,
-    ) -> Pager:
+    ) -> Pager[Any]:
         """Every object an Advanced Filtering ``query`` matches (``POST data/search/``).
 
         Follows the ``cursor`` in each answer until it is null. ``fields`` maps an object

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, Any, Generic, TypeAlias, TypeVar, overload
 
 import attrs
 
@@ -35,6 +35,9 @@ __all__ = [
     "read_cursor_page",
     "read_list_page",
 ]
+
+
+T = TypeVar("T")
 
 
 def _items_repr(data: list[Any]) -> str:
@@ -202,37 +205,58 @@ class PageIterator:
         return page
 
 
-class Pager:
+class Pager(Generic[T]):
     """Async iterator over the items of a list, across pages: ``async for x in pager``.
 
     Built by :func:`paginate` (GET lists) or ``search`` (Advanced Filtering). Pages are
     fetched lazily, one at a time, when the next item is needed; breaking out early
     leaves nothing in flight. Iterating the pager itself is one walk; :meth:`pages` and
-    :meth:`first_page` start again from the first page.
+    :meth:`first_page` start again from the first page. Items are the decoded JSON objects,
+    or what ``parse_item`` makes of each (``close.calls.list`` yields ``Call`` s); an item
+    it cannot parse raises its error and ends the walk.
     """
 
     def __init__(
-        self, fetch: PageFetcher, params: Mapping[str, Any], *, limit: int | None = None
+        self,
+        fetch: PageFetcher,
+        params: Mapping[str, Any],
+        *,
+        limit: int | None = None,
+        parse_item: Callable[[Any], T] | None = None,
     ) -> None:
         self._fetch = fetch
         self._params = dict(params)
         self._limit = limit
+        self._parse_item = parse_item
         self._walk: PageIterator | None = None
+        self._over = False
         # A deque, so each item is let go of as soon as it is handed out.
         self._items: deque[Any] = deque()
 
-    def __aiter__(self) -> Pager:
+    def __aiter__(self) -> Pager[T]:
         """The pager itself (iterating it twice continues the same walk)."""
         return self
 
-    async def __anext__(self) -> Any:
+    async def __anext__(self) -> T:
         """The next item, fetching the next page only when this one is used up."""
         while not self._items:
+            if self._over:
+                raise StopAsyncIteration
             if self._walk is None:
                 self._walk = self.pages()
             # Empty pages that still have a next page are skipped, not taken for the end.
             self._items.extend((await anext(self._walk)).data)
-        return self._items.popleft()
+        if self._parse_item is None:
+            item: T = self._items.popleft()
+            return item
+        parsed = _parsed(self._parse_item, self._items.popleft())
+        if isinstance(parsed, _Unparsable):
+            # A traceback keeps its frames' locals, this pager among them: with the rest of
+            # the page still queued, the error would pin it for as long as the caller keeps it.
+            self._items.clear()
+            self._over = True
+            raise parsed.error
+        return parsed
 
     def pages(self) -> PageIterator:
         """The walk's pages instead of its items, from the first page (``async for``)."""
@@ -248,23 +272,59 @@ class Pager:
         return await anext(self.pages())
 
 
+@attrs.frozen
+class _Unparsable:
+    error: Exception
+
+
+def _parsed(parse_item: Callable[[Any], T], item: Any) -> T | _Unparsable:
+    # The error is returned, not raised: this frame (and its item) stays out of its traceback.
+    try:
+        return parse_item(item)
+    except Exception as exc:  # re-raised by the pager: this only moves where it is raised
+        del item
+        return _Unparsable(exc)
+
+
+@overload
+def paginate(
+    requester: Requester,
+    path: str,
+    params: Mapping[str, Any] | None = ...,
+    *,
+    deadline: float | None = ...,
+) -> Pager[Any]: ...
+
+
+@overload
+def paginate(
+    requester: Requester,
+    path: str,
+    params: Mapping[str, Any] | None = ...,
+    *,
+    parse_item: Callable[[Any], T],
+    deadline: float | None = ...,
+) -> Pager[T]: ...
+
+
 def paginate(
     requester: Requester,
     path: str,
     params: Mapping[str, Any] | None = None,
     *,
+    parse_item: Callable[[Any], Any] | None = None,
     deadline: float | None = None,
-) -> Pager:
+) -> Pager[Any]:
     """A :class:`Pager` over the items of the GET list at ``path`` (any paging style).
 
     The first request sends exactly ``params`` (no ``_skip`` is added: the event log
     refuses it); later ones follow each page's ``next_params``. ``deadline`` bounds each
-    page's request. ``path`` must already be validated. Bad ``params`` raise
-    :class:`InvalidRequestError` here, before anything is sent.
+    page's request; ``parse_item`` turns each item into a model. ``path`` must already be
+    validated. Bad ``params`` raise :class:`InvalidRequestError` here, before anything is sent.
     """
     checked = _checked_params(params)
 
     async def fetch(page_params: dict[str, Any]) -> Page:
         return await fetch_page(requester, path, page_params, deadline=deadline)
 
-    return Pager(fetch, checked)
+    return Pager(fetch, checked, parse_item=parse_item)

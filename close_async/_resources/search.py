@@ -107,7 +107,7 @@ def search(
     limit: int | None = None,
     page_size: int | None = None,
     deadline: float | None = None,
-) -> Pager:
+) -> Pager[Any]:
     """A :class:`Pager` over the objects an Advanced Filtering ``query`` matches.
 
     ``fields`` maps an object type to the fields to return (``{"lead": ["id", "name"]}``);
