@@ -16,7 +16,7 @@ a few hundred KB at most, so anything near this is a broken or hostile server.""
 def _positive_or_none(
     instance: object, attribute: attrs.Attribute[Any], value: float | None
 ) -> None:
-    if value is not None and value <= 0:
+    if value is not None and not value > 0:  # NaN is not positive either
         raise ValueError(
             f"Timeout.{attribute.name} must be positive seconds or None, got {value!r}"
         )

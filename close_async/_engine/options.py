@@ -77,7 +77,8 @@ def derive_options(
     if isinstance(timeout, Timeout):
         new_timeout = timeout
     elif timeout is not None:
-        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
+        # ``not > 0`` rather than ``<= 0``: NaN compares false both ways, and would pass.
+        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0:
             raise ConfigurationError(
                 f"timeout must be a Timeout or positive seconds, got {timeout!r}"
             )

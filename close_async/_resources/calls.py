@@ -69,7 +69,8 @@ class CallsResource:
 
     async def delete(self, call_id: str, *, deadline: float | None = None) -> None:
         """Delete one call (``DELETE /activity/call/{id}/``)."""
-        await self._requester.request(
+        # Returned, not dropped: under with_raw_response the engine hands back a Response.
+        return await self._requester.request(
             _requests.delete_call(call_id), parse=_nothing, deadline=deadline
         )
 
