@@ -132,31 +132,24 @@ class Engine:
             options = self.options
         if request.method == "GET" and request.params:
             request = with_method_override(request, self._base_url)
-        if raw_mode.get():
-            response: Response[Any] = await self._call(request, options, deadline, parse or _as_is)
-            return response
-        answer = await self._call(request, options, deadline, None)
-        return answer if parse is None else parse(answer)
-
-    async def _call(
-        self,
-        request: Request,
-        options: RequestOptions,
-        deadline: float | None,
-        raw_parse: Callable[[Any], Any] | None,
-    ) -> Any:
+        # In raw mode _attempt wraps the answer in a Response, which parses on demand.
+        raw_parse = (parse or _as_is) if raw_mode.get() else None
+        if raw_parse is not None:
+            parse = None
         if deadline is None:
             deadline = options.timeout.deadline
         loop = asyncio.get_running_loop()
         deadline_at = loop.time() + deadline if deadline is not None else None
         book = None
         forget_pause_waited_on()  # nothing left over from an earlier, cancelled call
+        # One frame for the whole call (no helper coroutine): this runs once per update.
         try:
             async with asyncio.timeout_at(deadline_at) if deadline_at else _NO_DEADLINE:
                 try:
                     # Most calls succeed at once: tenacity's loop (about 50 µs to set up) is
                     # only built after an attempt failed with something worth retrying.
-                    return await self._attempt(request, options, raw_parse)
+                    answer = await self._attempt(request, options, raw_parse)
+                    return answer if parse is None else parse(answer)
                 except CloseError as exc:
                     if retry_reason(request, exc) is None:
                         raise
@@ -176,7 +169,9 @@ class Engine:
                             # so the one policy decides its wait and the attempts left.
                             failure, first_failure = first_failure, None
                             raise failure
-                        return await self._attempt(request, options, raw_parse)
+                        answer = await self._attempt(request, options, raw_parse)
+                # Parsed outside tenacity's loop: a DecodingError is not worth a retry.
+                return answer if parse is None else parse(answer)
         except builtins.TimeoutError as exc:
             # Only asyncio.timeout_at raises the builtin: the transport raises ours.
             # The attempt cut short was cancelled; the last attempt that failed says more.
@@ -187,7 +182,6 @@ class Engine:
             if book is not None and book.deadline_hit:
                 raise deadline_exceeded(request, exc) from exc
             raise
-        raise AssertionError("unreachable: tenacity either returns or raises")  # pragma: no cover
 
     def _record_retry(self, event: RetryEvent) -> None:
         self.stats.retries[event.reason] += 1

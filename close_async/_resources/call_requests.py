@@ -31,7 +31,8 @@ def _calls_group(method: str) -> str:
     return f"{method} {CALLS_PATH.rstrip('/')}"
 
 
-# Every call endpoint's group, known in advance: the builders below run once per update.
+# Every call endpoint's group (and idempotency), known in advance: the builders below run
+# once per update, and a default worked out per request costs on that path.
 _CALLS_GROUPS = {m: _calls_group(m) for m in ("GET", "POST", "PUT", "DELETE")}
 
 
@@ -70,7 +71,12 @@ def list_calls(params: Mapping[str, Any]) -> Request:
 
 def get_call(call_id: str) -> Request:
     """``GET activity/call/{id}/``. Raises :class:`InvalidRequestError` for a bad id."""
-    return Request("GET", f"{CALLS_PATH}{validate_call_id(call_id)}/", group=_CALLS_GROUPS["GET"])
+    return Request(
+        "GET",
+        f"{CALLS_PATH}{validate_call_id(call_id)}/",
+        group=_CALLS_GROUPS["GET"],
+        idempotent=True,
+    )
 
 
 def update_call(call_id: str, body: Mapping[str, Any]) -> Request:
@@ -83,16 +89,22 @@ def update_call(call_id: str, body: Mapping[str, Any]) -> Request:
         f"{CALLS_PATH}{validate_call_id(call_id)}/",
         json=json_body(body),
         group=_CALLS_GROUPS["PUT"],
+        idempotent=True,
     )
 
 
 def create_call(body: Mapping[str, Any]) -> Request:
     """``POST activity/call/``: log an external call. Not idempotent."""
-    return Request("POST", CALLS_PATH, json=json_body(body), group=_CALLS_GROUPS["POST"])
+    return Request(
+        "POST", CALLS_PATH, json=json_body(body), group=_CALLS_GROUPS["POST"], idempotent=False
+    )
 
 
 def delete_call(call_id: str) -> Request:
     """``DELETE activity/call/{id}/``. Raises :class:`InvalidRequestError` for a bad id."""
     return Request(
-        "DELETE", f"{CALLS_PATH}{validate_call_id(call_id)}/", group=_CALLS_GROUPS["DELETE"]
+        "DELETE",
+        f"{CALLS_PATH}{validate_call_id(call_id)}/",
+        group=_CALLS_GROUPS["DELETE"],
+        idempotent=True,
     )
