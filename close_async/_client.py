@@ -129,10 +129,16 @@ class CloseClient(AsyncClosing, _Surface):
     ``max_response_size`` (bytes, after decompression, default 32 MiB: a bigger answer raises
     :class:`ResponseTooLargeError` and its connection is dropped).
 
+    Every endpoint is reachable: ``close.calls`` (typed), the generic verbs ``get``,
+    ``post``, ``put``, ``delete`` and ``request``, ``paginate`` and ``get_page`` for any list,
+    ``search`` for Advanced Filtering; ``with_options(...)`` makes a view with other
+    timeouts, retries or headers, ``with_raw_response`` one that returns :class:`Response`.
+
     Example::
 
         async with CloseClient(api_key="api_...") as close:
             call = await close.calls.update("acti_...", CallUpdate(note="Left a voicemail"))
+            lead = await close.get("lead/{id}/", path_params={"id": call.lead_id})
     """
 
     def __init__(

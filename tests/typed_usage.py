@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from close_async import (
     UNSET,
     Call,
     CallUpdate,
     CloseClient,
+    CloseClientView,
     CloseError,
     LocalRateLimiter,
+    Page,
+    Pager,
+    Response,
     RetryEvent,
     RetryPolicy,
     Timeout,
@@ -44,3 +50,23 @@ async def backfill(rows: list[tuple[str, str]]) -> int:
                 failed += not checked.ok
         print(run.progress.rate)
     return failed
+
+
+async def whole_api(close: CloseClient, lead_id: str) -> list[str]:
+    lead: Any = await close.get("lead/{id}/", path_params={"id": lead_id})
+    await close.put("lead/{id}/", path_params={"id": lead_id}, json={"name": lead["name"]})
+    fast: CloseClientView = close.with_options(timeout=2.0, max_retries=1, headers={"X-A": "1"})
+    ids = [item["id"] async for item in fast.paginate("event/", params={"_limit": 50})]
+    page: Page = await close.get_page("lead/", params={"_limit": 10})
+    if page.has_more and page.next_params is not None:
+        ids += [o["id"] for o in (await close.get_page("lead/", params=page.next_params)).data]
+    query = {"type": "object_type", "object_type": "lead"}
+    ids += [r["id"] async for r in close.search(query, fields={"lead": ["id"]}, limit=10)]
+    calls: Pager[Call] = close.calls.list(lead_id=lead_id)
+    ids += [c.id async for c in calls if c.id is not None]
+    raw: Response[Any] = await close.with_raw_response.get("me/")
+    print(raw.status_code, raw.headers.get("ratelimit"), raw.rate_limit, raw.parse())
+    call_response: Response[Call] = await fast.with_raw_response.calls.get("acti_x")
+    call: Call = call_response.parse()
+    print(call.id)
+    return ids
