@@ -138,7 +138,7 @@ class CloseClient(AsyncClosing, _Surface):
 
         async with CloseClient(api_key="api_...") as close:
             call = await close.calls.update("acti_...", CallUpdate(note="Left a voicemail"))
-            lead = await close.get("lead/{id}/", path_params={"id": call.lead_id})
+            lead = await close.get("lead/{id}/", path_params={"id": "lead_..."})
     """
 
     def __init__(
