@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
-from collections.abc import Generator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator
 from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
 from aioresponses import aioresponses
 from aioresponses import core as aioresponses_core
 from hypothesis import HealthCheck, settings
@@ -94,6 +96,31 @@ def call_payload(call_id: str = CALL_ID, **fields: object) -> dict[str, object]:
     }
     payload.update(fields)
     return payload
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@contextlib.asynccontextmanager
+async def serve(app: web.Application) -> AsyncIterator[str]:
+    """Serve ``app`` on a free loopback port while the block runs; yields its root URL
+    (``http://127.0.0.1:<port>/``)."""
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}/"
+    finally:
+        await runner.cleanup()
+
+
+@contextlib.asynccontextmanager
+async def serve_api(handler: Handler) -> AsyncIterator[str]:
+    """Serve ``handler`` for every request under ``/api/v1/``; yields that base URL."""
+    app = web.Application()
+    app.router.add_route("*", "/api/v1/{tail:.*}", handler)
+    async with serve(app) as url:
+        yield url + "api/v1/"
 
 
 class _NoStreamWriter:

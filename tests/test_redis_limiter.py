@@ -21,6 +21,7 @@ import sys
 import textwrap
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -1136,26 +1137,16 @@ async def test_a_cancelled_acquire_gives_both_slots_back(
 # --- over loopback: a hostile server, workers sharing one Redis ------------------------
 
 
-async def _hostile_server(headers: dict[str, str], status: int) -> AsyncIterator[str]:
+def _hostile_server(headers: dict[str, str], status: int) -> AbstractAsyncContextManager[str]:
     from aiohttp import web
 
-    from tests.conftest import call_payload
+    from tests.conftest import call_payload, serve_api
 
     async def handler(request: web.Request) -> web.StreamResponse:
         body: Any = call_payload() if status == 200 else {"error": "Too many requests"}
         return web.json_response(body, status=status, headers=headers)
 
-    app = web.Application()
-    app.router.add_route("*", "/api/v1/{tail:.*}", handler)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
-        yield f"http://127.0.0.1:{port}/api/v1/"
-    finally:
-        await runner.cleanup()
+    return serve_api(handler)
 
 
 @needs_redis
@@ -1175,7 +1166,7 @@ async def test_workers_sharing_redis_raise_promptly_after_a_pause_of_ages(
 ) -> None:
     from close_async import CloseClient
 
-    async for url in _hostile_server(headers, status):
+    async with _hostile_server(headers, status) as url:
         first = CloseClient("api_k", base_url=url, rate_limiter=make_limiter(redis_server.url))
         other = CloseClient("api_k", base_url=url, rate_limiter=make_limiter(redis_server.url))
         async with first, other, asyncio.timeout(30):
@@ -1198,7 +1189,7 @@ async def test_a_deadline_ending_in_the_shared_pause_names_it(
     from close_async import CloseClient, DeadlineExceededError
 
     headers = {"ratelimit": "limit=40, remaining=0, reset=60"}
-    async for url in _hostile_server(headers, 200):
+    async with _hostile_server(headers, 200) as url:
         limiter = make_limiter(redis_server.url)
         async with CloseClient("api_k", base_url=url, rate_limiter=limiter) as close:
             await close.calls.get("acti_3fKQ1nK8zqg7PbZ0")
