@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import importlib
+import json
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator
 from typing import Any
@@ -121,6 +123,43 @@ async def serve_api(handler: Handler) -> AsyncIterator[str]:
     app.router.add_route("*", "/api/v1/{tail:.*}", handler)
     async with serve(app) as url:
         yield url + "api/v1/"
+
+
+FAKE_KEY = "test_key"
+"""The API key the fake Close (``close_async.testing.FakeClose``) accepts by default."""
+
+CONNECTION_ERRORS = (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError)
+"""What aiohttp raises when the server drops or resets the connection."""
+
+
+def basic(key: str, password: str = "") -> str:
+    """An HTTP Basic ``Authorization`` header value, the way Close takes an API key."""
+    return "Basic " + base64.b64encode(f"{key}:{password}".encode()).decode()
+
+
+@pytest.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    """A raw HTTP session that authenticates with :data:`FAKE_KEY`."""
+    # force_close: aiohttp retries an idempotent request once when a reused connection
+    # dies, which would double every injected drop; a fresh connection per request does not.
+    async with aiohttp.ClientSession(
+        headers={"Authorization": basic(FAKE_KEY)},
+        connector=aiohttp.TCPConnector(force_close=True),
+    ) as client:
+        yield client
+
+
+async def send(
+    session: aiohttp.ClientSession, method: str, url: str, **kwargs: Any
+) -> tuple[int, Any, aiohttp.ClientResponse]:
+    """Status, body (JSON decoded, else the text) and response of one request."""
+    async with session.request(method, url, **kwargs) as response:
+        text = await response.text()
+        try:
+            body: Any = json.loads(text)
+        except ValueError:
+            body = text
+        return response.status, body, response
 
 
 class _NoStreamWriter:
