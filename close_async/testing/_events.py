@@ -14,7 +14,7 @@ from ._ids import fake_id
 from ._listing import Filter, check_max, date_filters, decode_cursor, encode_cursor
 from ._responses import Outcome, dumps, error_body, int_param, validation_body
 
-__all__ = ["EVENT_FILTERS", "EVENT_MAX_LIMIT", "EventLog"]
+__all__ = ["EVENT_FILTERS", "EVENT_MAX_LIMIT", "EventLog", "changes"]
 
 EVENT_MAX_LIMIT = 50
 """``_limit`` of ``GET /event/``: its default and its maximum."""
@@ -23,6 +23,15 @@ EVENT_FILTERS = ("object_type", "object_id", "action", "lead_id", "user_id", "re
 """Query parameters of ``GET /event/`` that filter by equality."""
 
 _NOT_FOUND = error_body("Empty query: Event matching query does not exist.")
+
+
+def changes(
+    before: Mapping[str, Any], after: Mapping[str, Any]
+) -> tuple[dict[str, Any], list[str]]:
+    """An update's ``previous_data`` and ``changed_fields``: the previous values of what
+    changed, and the names (in ``after``'s key order, new keys last)."""
+    changed = [n for n, v in after.items() if n not in before or before[n] != v]
+    return {n: before.get(n) for n in changed}, changed
 
 
 def _equal_filter(name: str, wanted: str) -> Filter:

@@ -15,6 +15,7 @@ from typing import Any
 
 import attrs
 
+from ._events import changes
 from ._ids import fake_id
 from ._listing import Filter, skip_and_limit, skip_page
 from ._responses import Outcome, error_body, validation_body
@@ -163,9 +164,7 @@ class ObjectStore:
             obj["display_name"] = fields["name"] or ""
         obj["date_updated"] = now
         obj["updated_by"] = user_id
-        changed = [n for n, v in obj.items() if n not in before or before[n] != v]
-        previous = {n: before.get(n) for n in changed}
-        return previous, changed
+        return changes(before, obj)
 
     def delete(self, kind: ObjectKind, object_id: str) -> dict[str, Any] | None:
         """Remove an object; return it, or ``None`` when there was none."""

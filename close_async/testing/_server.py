@@ -32,7 +32,7 @@ import attrs
 from aiohttp import web
 
 from ._config import FakeFaults, FakeRateLimit
-from ._events import EventLog
+from ._events import EventLog, changes
 from ._ids import fake_call_id, fake_id
 from ._listing import Filter, date_filters, only_fields, skip_and_limit, skip_page
 from ._objects import KINDS, MANAGED_FIELDS, ObjectKind, ObjectStore
@@ -476,11 +476,9 @@ class FakeClose(ResourceRoutes):
         }
         call.update(fields)
         if "note_html" in fields and "note" not in fields:
-            html_value = fields["note_html"]
-            call["note"] = note_from_html(html_value) if html_value is not None else None
+            call["note"] = _derived_note(fields["note_html"])
         elif "note" in fields and "note_html" not in fields:
-            note = fields["note"]
-            call["note_html"] = html_from_note(note) if note is not None else None
+            call["note_html"] = _derived_html(fields["note"])
         return call
 
     # -- the app -------------------------------------------------------------------------
@@ -805,10 +803,7 @@ class FakeClose(ResourceRoutes):
         call["updated_by_name"] = _user_name(credential.user_id)
         self.update_counts[call_id] = self.update_counts.get(call_id, 0) + 1
         self.stats.applied_updates += 1
-        changed = [n for n, v in call.items() if n not in before or before[n] != v]
-        self._log_call(
-            request, credential, call, "updated", {n: before.get(n) for n in changed}, changed
-        )
+        self._log_call(request, credential, call, "updated", *changes(before, call))
         return 200, dumps(call)
 
     def _delete(self, request: web.Request, credential: _Credential, body: Any) -> Outcome:
