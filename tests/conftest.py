@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import importlib
+import json
 import os
-from collections.abc import Generator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator
 from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
 from aioresponses import aioresponses
 from aioresponses import core as aioresponses_core
 from hypothesis import HealthCheck, settings
@@ -94,6 +98,68 @@ def call_payload(call_id: str = CALL_ID, **fields: object) -> dict[str, object]:
     }
     payload.update(fields)
     return payload
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@contextlib.asynccontextmanager
+async def serve(app: web.Application) -> AsyncIterator[str]:
+    """Serve ``app`` on a free loopback port while the block runs; yields its root URL
+    (``http://127.0.0.1:<port>/``)."""
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}/"
+    finally:
+        await runner.cleanup()
+
+
+@contextlib.asynccontextmanager
+async def serve_api(handler: Handler) -> AsyncIterator[str]:
+    """Serve ``handler`` for every request under ``/api/v1/``; yields that base URL."""
+    app = web.Application()
+    app.router.add_route("*", "/api/v1/{tail:.*}", handler)
+    async with serve(app) as url:
+        yield url + "api/v1/"
+
+
+FAKE_KEY = "test_key"
+"""The API key the fake Close (``close_async.testing.FakeClose``) accepts by default."""
+
+CONNECTION_ERRORS = (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError)
+"""What aiohttp raises when the server drops or resets the connection."""
+
+
+def basic(key: str, password: str = "") -> str:
+    """An HTTP Basic ``Authorization`` header value, the way Close takes an API key."""
+    return "Basic " + base64.b64encode(f"{key}:{password}".encode()).decode()
+
+
+@pytest.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    """A raw HTTP session that authenticates with :data:`FAKE_KEY`."""
+    # force_close: aiohttp retries an idempotent request once when a reused connection
+    # dies, which would double every injected drop; a fresh connection per request does not.
+    async with aiohttp.ClientSession(
+        headers={"Authorization": basic(FAKE_KEY)},
+        connector=aiohttp.TCPConnector(force_close=True),
+    ) as client:
+        yield client
+
+
+async def send(
+    session: aiohttp.ClientSession, method: str, url: str, **kwargs: Any
+) -> tuple[int, Any, aiohttp.ClientResponse]:
+    """Status, body (JSON decoded, else the text) and response of one request."""
+    async with session.request(method, url, **kwargs) as response:
+        text = await response.text()
+        try:
+            body: Any = json.loads(text)
+        except ValueError:
+            body = text
+        return response.status, body, response
 
 
 class _NoStreamWriter:

@@ -8,7 +8,7 @@ instead of hanging the suite.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 
 import pytest
 from aiohttp import web
@@ -24,7 +24,7 @@ from close_async import (
     RetryPolicy,
 )
 from close_async._engine.limiter import pause_waited_on
-from tests.conftest import call_payload
+from tests.conftest import Handler, call_payload, serve_api
 from tests.test_local_limiter import GROUP, FakeClock, ok, send
 
 CALL_ID = "acti_3fKQ1nK8zqg7PbZ0"
@@ -166,23 +166,6 @@ async def test_a_cancelled_wait_on_a_pause_names_it() -> None:
 # -- over loopback, against a hostile server ---------------------------------------------
 
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-async def serve(handler: Handler) -> AsyncIterator[str]:
-    app = web.Application()
-    app.router.add_route("*", "/api/v1/{tail:.*}", handler)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
-        yield f"http://127.0.0.1:{port}/api/v1/"
-    finally:
-        await runner.cleanup()
-
-
 @pytest.fixture
 async def hostile_429() -> AsyncIterator[tuple[str, list[int]]]:
     hits: list[int] = []
@@ -193,7 +176,7 @@ async def hostile_429() -> AsyncIterator[tuple[str, list[int]]]:
             {"error": "Too many requests"}, status=429, headers={"Retry-After": "1000000000"}
         )
 
-    async for url in serve(handler):
+    async with serve_api(handler) as url:
         yield url, hits
 
 
@@ -209,52 +192,52 @@ async def test_a_429_of_a_billion_seconds_raises_promptly_on_every_later_call(
     assert len(hits) == 1  # the later calls never reached the server: nothing to ask
 
 
-async def test_a_200_with_nothing_left_for_a_day_makes_later_calls_raise() -> None:
-    hits: list[int] = []
+def _nothing_left(reset: int, hits: list[int]) -> Handler:
+    """Answers every request with a call, saying no request is left for ``reset`` seconds."""
 
     async def handler(request: web.Request) -> web.StreamResponse:
         hits.append(1)
         return web.json_response(
-            call_payload(CALL_ID), headers={"ratelimit": "limit=40, remaining=0, reset=86400"}
+            call_payload(CALL_ID), headers={"ratelimit": f"limit=40, remaining=0, reset={reset}"}
         )
 
-    async for url in serve(handler):
-        async with CloseClient("api_key_x", base_url=url) as close, asyncio.timeout(30):
+    return handler
+
+
+async def test_a_200_with_nothing_left_for_a_day_makes_later_calls_raise() -> None:
+    hits: list[int] = []
+    async with (
+        serve_api(_nothing_left(86400, hits)) as url,
+        CloseClient("api_key_x", base_url=url) as close,
+        asyncio.timeout(30),
+    ):
+        await close.calls.get(CALL_ID)
+        with pytest.raises(RateLimitError) as caught:
             await close.calls.get(CALL_ID)
-            with pytest.raises(RateLimitError) as caught:
-                await close.calls.get(CALL_ID)
-            assert 86000 < (caught.value.retry_after or 0) <= 86400
+        assert 86000 < (caught.value.retry_after or 0) <= 86400
     assert len(hits) == 1
 
 
 async def test_the_client_gives_its_default_limiter_the_policys_max_server_wait() -> None:
-    hits: list[int] = []
-
-    async def handler(request: web.Request) -> web.StreamResponse:
-        hits.append(1)
-        return web.json_response(
-            call_payload(CALL_ID), headers={"ratelimit": "limit=40, remaining=0, reset=30"}
-        )
-
-    async for url in serve(handler):
-        policy = RetryPolicy(max_server_wait=10)
-        async with CloseClient("api_key_x", base_url=url, retry=policy) as close:
+    policy = RetryPolicy(max_server_wait=10)
+    async with (
+        serve_api(_nothing_left(30, [])) as url,
+        CloseClient("api_key_x", base_url=url, retry=policy) as close,
+    ):
+        await close.calls.get(CALL_ID)
+        with pytest.raises(RateLimitError):  # 30 s > 10 s: not waited out
             await close.calls.get(CALL_ID)
-            with pytest.raises(RateLimitError):  # 30 s > 10 s: not waited out
-                await close.calls.get(CALL_ID)
 
 
 async def test_a_deadline_ending_in_the_limiter_names_the_pause() -> None:
-    async def handler(request: web.Request) -> web.StreamResponse:
-        return web.json_response(
-            call_payload(CALL_ID), headers={"ratelimit": "limit=40, remaining=0, reset=60"}
-        )
-
-    async for url in serve(handler):
-        async with CloseClient("api_key_x", base_url=url) as close, asyncio.timeout(30):
-            await close.calls.get(CALL_ID)
-            with pytest.raises(DeadlineExceededError) as caught:
-                await close.calls.get(CALL_ID, deadline=0.05)
+    async with (
+        serve_api(_nothing_left(60, [])) as url,
+        CloseClient("api_key_x", base_url=url) as close,
+        asyncio.timeout(30),
+    ):
+        await close.calls.get(CALL_ID)
+        with pytest.raises(DeadlineExceededError) as caught:
+            await close.calls.get(CALL_ID, deadline=0.05)
     last = caught.value.last_error
     assert isinstance(last, RateLimitError)
     assert "paused" in str(last)

@@ -20,6 +20,7 @@ from close_async._cli.main import amain
 from close_async._cli.report import FailuresFile, RichDisplay, describe_failure, failure_record
 from close_async._engine.errors import NotFoundError, ValidationError
 from close_async.testing import fake_call_id
+from tests.conftest import serve
 
 KEY = "api_terminal_test_key_0123456789"
 HOSTILE_MESSAGE = "\u001b]0;pwned\u0007\u001b[2J boom\rFAKE LINE"
@@ -36,15 +37,8 @@ async def hostile() -> AsyncIterator[str]:
 
     app = web.Application()
     app.router.add_route("PUT", "/api/v1/activity/call/{call_id}/", refuse)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    try:
-        yield f"http://127.0.0.1:{port}/api/v1/"
-    finally:
-        await runner.cleanup()
+    async with serve(app) as url:
+        yield url + "api/v1/"
 
 
 def write_rows(path: Path, rows: Iterable[dict[str, Any] | str]) -> Path:

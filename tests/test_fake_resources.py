@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
-import json
 import re
 from collections.abc import AsyncIterator
 from datetime import datetime
@@ -27,10 +26,10 @@ from close_async.testing import (
     key_fingerprint,
     options_from_namespace,
 )
+from tests.conftest import CONNECTION_ERRORS, basic, send
+from tests.conftest import FAKE_KEY as KEY
 
-KEY = "test_key"
 USER_ID = fake_id("user", "key:" + key_fingerprint(KEY))
-CONNECTION_ERRORS = (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError)
 KINDS = {"lead": "lead", "contact": "cont", "opportunity": "oppo", "task": "task"}
 LABELS = {"lead": "Lead", "contact": "Contact", "opportunity": "Opportunity", "task": "Task"}
 MAX_LIMITS = {"lead": 200, "contact": 100, "opportunity": 100, "task": 100}
@@ -53,35 +52,10 @@ EVENT_KEYS = {
 LEADS = {"type": "object_type", "object_type": "lead"}
 
 
-def basic(key: str) -> str:
-    return "Basic " + base64.b64encode(f"{key}:".encode()).decode()
-
-
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeClose]:
     async with FakeClose(strict=True) as server:
         yield server
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession(
-        headers={"Authorization": basic(KEY)},
-        connector=aiohttp.TCPConnector(force_close=True),
-    ) as client:
-        yield client
-
-
-async def send(
-    session: aiohttp.ClientSession, method: str, url: str, **kwargs: Any
-) -> tuple[int, Any, aiohttp.ClientResponse]:
-    async with session.request(method, url, **kwargs) as response:
-        text = await response.text()
-        try:
-            body: Any = json.loads(text)
-        except ValueError:
-            body = text
-        return response.status, body, response
 
 
 def url(fake: FakeClose, path: str) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import re
 import sys
@@ -34,8 +33,9 @@ from close_async.testing._validation import (
     note_from_html,
     validate_body,
 )
+from tests.conftest import CONNECTION_ERRORS, basic, send
+from tests.conftest import FAKE_KEY as KEY
 
-KEY = "test_key"
 TOKEN = "oauth_token_abc"
 FORBIDDEN = "forbidden_key"
 
@@ -68,11 +68,6 @@ USUAL = {
     "recording_url",
     "voicemail_url",
 }
-CONNECTION_ERRORS = (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError)
-
-
-def basic(key: str, password: str = "") -> str:
-    return "Basic " + base64.b64encode(f"{key}:{password}".encode()).decode()
 
 
 @pytest.fixture
@@ -86,31 +81,8 @@ async def fake() -> AsyncIterator[FakeClose]:
         yield server
 
 
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    # force_close: aiohttp retries an idempotent request once when a reused connection
-    # dies, which would double every injected drop; a fresh connection per request does not.
-    async with aiohttp.ClientSession(
-        headers={"Authorization": basic(KEY)},
-        connector=aiohttp.TCPConnector(force_close=True),
-    ) as client:
-        yield client
-
-
 def call_url(fake: FakeClose, call_id: str | None = None) -> str:
     return fake.base_url + "activity/call/" + (f"{call_id}/" if call_id else "")
-
-
-async def send(
-    session: aiohttp.ClientSession, method: str, url: str, **kwargs: Any
-) -> tuple[int, Any, aiohttp.ClientResponse]:
-    async with session.request(method, url, **kwargs) as response:
-        text = await response.text()
-        try:
-            body: Any = json.loads(text)
-        except ValueError:
-            body = text
-        return response.status, body, response
 
 
 # -- authentication -----------------------------------------------------------------------

@@ -57,6 +57,7 @@ from close_async._engine.retry import retry_reason
 from close_async._engine.transport import AiohttpTransport
 from close_async._resources.call_requests import get_call
 from close_async._types.conversion import call_from_json
+from tests.conftest import serve
 
 ROOT = Path(__file__).resolve().parent.parent
 API_KEY = "api_hostile_5ecret_Key_0123456789"
@@ -495,14 +496,8 @@ async def echo_server() -> AsyncIterator[str]:
 
     app = web.Application()
     app.router.add_route("*", "/{kind}/{status}/{tail:.*}", echo)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    try:
-        yield f"http://127.0.0.1:{runner.addresses[0][1]}/"
-    finally:
-        await runner.cleanup()
+    async with serve(app) as url:
+        yield url
 
 
 @pytest.mark.parametrize("creds", CREDENTIALS.values(), ids=CREDENTIALS.keys())
@@ -610,14 +605,8 @@ async def page_server() -> AsyncIterator[str]:
 
     app = web.Application()
     app.router.add_route("GET", "/{kind}/activity/call/", page)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    try:
-        yield f"http://127.0.0.1:{runner.addresses[0][1]}/"
-    finally:
-        await runner.cleanup()
+    async with serve(app) as url:
+        yield url
 
 
 async def _collect_ids(listing: AsyncIterator[Call], seen: list[str | None]) -> None:

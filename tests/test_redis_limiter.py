@@ -21,6 +21,7 @@ import sys
 import textwrap
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -33,6 +34,7 @@ from close_async._engine.errors import ConfigurationError, RateLimitError
 from close_async._engine.limiter import RateFeedback, RateLimiter
 from close_async._engine.rate_limit_info import RateLimitInfo
 from close_async._engine.redis_limiter import RedisRateLimiter, _pause_seconds
+from tests.test_local_limiter import ok
 
 REDIS_SERVER = shutil.which("redis-server")
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -791,10 +793,6 @@ async def test_a_configured_rate_below_the_stated_limit_still_rules(
 HUGE = 1e9
 
 
-def ok(limit: float, remaining: float, reset: float) -> RateFeedback:
-    return RateFeedback(200, RateLimitInfo(limit=limit, remaining=remaining, reset=reset))
-
-
 async def redis_now(client: Any) -> int:
     seconds, micros = await client.time()
     return int(seconds) * 1_000_000 + int(micros)
@@ -959,16 +957,44 @@ async def test_a_spent_budget_pauses_only_until_the_learned_window_end(
 
 
 @needs_redis
-async def test_a_whole_second_retry_after_is_cut_to_the_window_end_but_costs_a_slot(
-    redis_server: RedisServer, make_limiter: MakeLimiter, raw_redis: Any
+@pytest.mark.parametrize(
+    ("rate", "first_reset", "began_ago", "answer", "pause"),
+    [
+        # Close's reset=1 is rounded up: cut to the window's end, but a refusal still
+        # costs a slot, so one interval is left, not a second.
+        pytest.param(
+            10,
+            1,
+            950_000,
+            RateFeedback(429, ok(40, 0, 1).info, retry_after=1.0),
+            0.1,
+            id="whole-second-retry-after",
+        ),
+        pytest.param(40, 0.93, 700_000, ok(40, 0, 0.8), 0.8, id="decimal-reset"),
+        # The window began longer ago than it lasts: its start says nothing of this pause.
+        pytest.param(40, 1, 2_500_000, ok(40, 0, 1), 1.0, id="stale-window-start"),
+        # Another limit's wait, not a rounded reset.
+        pytest.param(
+            40, 1, 700_000, RateFeedback(429, retry_after=30.0), 30.0, id="longer-than-the-window"
+        ),
+    ],
+)
+async def test_only_a_rounded_up_pause_is_cut_to_the_window_end(
+    redis_server: RedisServer,
+    make_limiter: MakeLimiter,
+    raw_redis: Any,
+    rate: float,
+    first_reset: float,
+    began_ago: int,
+    answer: RateFeedback,
+    pause: float,
 ) -> None:
-    limiter = make_limiter(redis_server.url, rate=10)
+    limiter = make_limiter(redis_server.url, rate=rate)
     key = limiter.key("g")
-    await limiter.release("g", ok(40, 39, 1))
-    await raw_redis.hset(key, "wbegin", await redis_now(raw_redis) - 950_000)
-    refused = RateFeedback(429, ok(40, 0, 1).info, retry_after=1.0)
-    shortest, longest = await pause_written(raw_redis, key, limiter.release("g", refused))
-    assert shortest <= 0.1 <= longest  # one interval, not a second
+    await limiter.release("g", ok(40, 39, first_reset))
+    await raw_redis.hset(key, "wbegin", await redis_now(raw_redis) - began_ago)
+    shortest, longest = await pause_written(raw_redis, key, limiter.release("g", answer))
+    assert shortest <= pause <= longest
 
 
 @needs_redis
@@ -983,30 +1009,6 @@ async def test_a_spent_budget_reported_just_after_a_new_window_began_is_the_old_
     refused = RateFeedback(429, ok(40, 0, 1).info, retry_after=1.0)
     shortest, longest = await pause_written(raw_redis, key, limiter.release("g", refused))
     assert shortest <= 0.1 <= longest  # a refusal costs one slot
-
-
-@needs_redis
-async def test_decimal_resets_are_taken_as_they_are(
-    redis_server: RedisServer, make_limiter: MakeLimiter, raw_redis: Any
-) -> None:
-    limiter = make_limiter(redis_server.url, rate=40)
-    key = limiter.key("g")
-    await limiter.release("g", ok(40, 39, 0.93))
-    await raw_redis.hset(key, "wbegin", await redis_now(raw_redis) - 700_000)
-    shortest, longest = await pause_written(raw_redis, key, limiter.release("g", ok(40, 0, 0.8)))
-    assert shortest <= 0.8 <= longest
-
-
-@needs_redis
-async def test_a_stale_window_start_does_not_cut_a_pause(
-    redis_server: RedisServer, make_limiter: MakeLimiter, raw_redis: Any
-) -> None:
-    limiter = make_limiter(redis_server.url, rate=40)
-    key = limiter.key("g")
-    await limiter.release("g", ok(40, 39, 1))
-    await raw_redis.hset(key, "wbegin", await redis_now(raw_redis) - 2_500_000)
-    shortest, longest = await pause_written(raw_redis, key, limiter.release("g", ok(40, 0, 1)))
-    assert shortest <= 1.0 <= longest
 
 
 @needs_redis
@@ -1136,26 +1138,16 @@ async def test_a_cancelled_acquire_gives_both_slots_back(
 # --- over loopback: a hostile server, workers sharing one Redis ------------------------
 
 
-async def _hostile_server(headers: dict[str, str], status: int) -> AsyncIterator[str]:
+def _hostile_server(headers: dict[str, str], status: int) -> AbstractAsyncContextManager[str]:
     from aiohttp import web
 
-    from tests.conftest import call_payload
+    from tests.conftest import call_payload, serve_api
 
     async def handler(request: web.Request) -> web.StreamResponse:
         body: Any = call_payload() if status == 200 else {"error": "Too many requests"}
         return web.json_response(body, status=status, headers=headers)
 
-    app = web.Application()
-    app.router.add_route("*", "/api/v1/{tail:.*}", handler)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
-        yield f"http://127.0.0.1:{port}/api/v1/"
-    finally:
-        await runner.cleanup()
+    return serve_api(handler)
 
 
 @needs_redis
@@ -1175,7 +1167,7 @@ async def test_workers_sharing_redis_raise_promptly_after_a_pause_of_ages(
 ) -> None:
     from close_async import CloseClient
 
-    async for url in _hostile_server(headers, status):
+    async with _hostile_server(headers, status) as url:
         first = CloseClient("api_k", base_url=url, rate_limiter=make_limiter(redis_server.url))
         other = CloseClient("api_k", base_url=url, rate_limiter=make_limiter(redis_server.url))
         async with first, other, asyncio.timeout(30):
@@ -1198,7 +1190,7 @@ async def test_a_deadline_ending_in_the_shared_pause_names_it(
     from close_async import CloseClient, DeadlineExceededError
 
     headers = {"ratelimit": "limit=40, remaining=0, reset=60"}
-    async for url in _hostile_server(headers, 200):
+    async with _hostile_server(headers, 200) as url:
         limiter = make_limiter(redis_server.url)
         async with CloseClient("api_k", base_url=url, rate_limiter=limiter) as close:
             await close.calls.get("acti_3fKQ1nK8zqg7PbZ0")
@@ -1220,16 +1212,3 @@ async def test_a_come_back_now_429_still_costs_a_slot_with_no_limit_known(
     pause = await field(raw_redis, limiter.key("g"), "pause")
     assert pause is not None
     assert before + 100_000 <= pause <= after + 100_000
-
-
-@needs_redis
-async def test_a_wait_longer_than_the_window_is_never_cut(
-    redis_server: RedisServer, make_limiter: MakeLimiter, raw_redis: Any
-) -> None:
-    limiter = make_limiter(redis_server.url, rate=40)
-    key = limiter.key("g")
-    await limiter.release("g", ok(40, 39, 1))
-    await raw_redis.hset(key, "wbegin", await redis_now(raw_redis) - 700_000)
-    refused = RateFeedback(429, retry_after=30.0)  # another limit's wait, not a rounded reset
-    shortest, longest = await pause_written(raw_redis, key, limiter.release("g", refused))
-    assert shortest <= 30.0 <= longest

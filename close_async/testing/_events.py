@@ -7,17 +7,14 @@ the older events below it, however many newer events were appended meanwhile.
 
 from __future__ import annotations
 
-import base64
-import binascii
-from collections.abc import Callable, Mapping
-from datetime import datetime
+from collections.abc import Mapping
 from typing import Any
 
 from ._ids import fake_id
+from ._listing import Filter, check_max, date_filters, decode_cursor, encode_cursor
 from ._responses import Outcome, dumps, error_body, int_param, validation_body
-from ._validation import parse_datetime
 
-__all__ = ["EVENT_FILTERS", "EVENT_MAX_LIMIT", "EventLog"]
+__all__ = ["EVENT_FILTERS", "EVENT_MAX_LIMIT", "EventLog", "changes"]
 
 EVENT_MAX_LIMIT = 50
 """``_limit`` of ``GET /event/``: its default and its maximum."""
@@ -26,32 +23,19 @@ EVENT_FILTERS = ("object_type", "object_id", "action", "lead_id", "user_id", "re
 """Query parameters of ``GET /event/`` that filter by equality."""
 
 _NOT_FOUND = error_body("Empty query: Event matching query does not exist.")
-_DATE_OPS = ("gte", "gt", "lte", "lt")
-_Filter = Callable[[dict[str, Any]], bool]
 
 
-def _encode_cursor(position: int, event_id: str) -> str:
-    raw = f"{position}:{event_id}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+def changes(
+    before: Mapping[str, Any], after: Mapping[str, Any]
+) -> tuple[dict[str, Any], list[str]]:
+    """An update's ``previous_data`` and ``changed_fields``: the previous values of what
+    changed, and the names (in ``after``'s key order, new keys last)."""
+    changed = [n for n, v in after.items() if n not in before or before[n] != v]
+    return {n: before.get(n) for n in changed}, changed
 
 
-def _equal_filter(name: str, wanted: str) -> _Filter:
+def _equal_filter(name: str, wanted: str) -> Filter:
     return lambda event: event.get(name) == wanted
-
-
-def _date_filter(op: str, bound: datetime) -> _Filter:
-    def check(event: dict[str, Any]) -> bool:
-        when = parse_datetime(event["date_updated"])
-        assert when is not None  # the log writes these itself
-        if op == "gte":
-            return when >= bound
-        if op == "gt":
-            return when > bound
-        if op == "lte":
-            return when <= bound
-        return when < bound
-
-    return check
 
 
 class EventLog:
@@ -109,14 +93,10 @@ class EventLog:
         return 200, dumps(self.events[position])
 
     def _decode_cursor(self, cursor: str) -> int | None:
-        try:
-            raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        except (binascii.Error, UnicodeDecodeError, ValueError):
+        decoded = decode_cursor(cursor)
+        if decoded is None:
             return None
-        text, _, event_id = raw.partition(":")
-        if not text.isdigit():
-            return None
-        position = int(text)
+        position, event_id = decoded
         if self._positions.get(event_id) != position:
             return None
         return position
@@ -125,8 +105,7 @@ class EventLog:
         """Answer ``GET /event/``: ``{"data": [...], "cursor_next": str | None}`` or a 400."""
         field_errors: dict[str, str] = {}
         limit = int_param(query.get("_limit"), EVENT_MAX_LIMIT, "_limit", field_errors)
-        if limit > EVENT_MAX_LIMIT:
-            field_errors["_limit"] = f"Must be less than or equal to {EVENT_MAX_LIMIT}."
+        check_max(field_errors, "_limit", limit, EVENT_MAX_LIMIT)
         if strict and "_skip" in query:
             field_errors["_skip"] = "The event log does not support _skip; page with _cursor."
         start = len(self.events)
@@ -137,21 +116,8 @@ class EventLog:
                 field_errors["_cursor"] = "Invalid cursor."
             else:
                 start = position
-        filters: list[_Filter] = []
-        for name in EVENT_FILTERS:
-            wanted = query.get(name)
-            if wanted:
-                filters.append(_equal_filter(name, wanted))
-        for op in _DATE_OPS:
-            param = f"date_updated__{op}"
-            value = query.get(param)
-            if value is None:
-                continue
-            bound = parse_datetime(value)
-            if bound is None:
-                field_errors[param] = "Not a valid datetime."
-            else:
-                filters.append(_date_filter(op, bound))
+        filters = [_equal_filter(name, query[name]) for name in EVENT_FILTERS if query.get(name)]
+        filters += date_filters(query, ("date_updated",), field_errors)
         if field_errors:
             return 400, validation_body([], field_errors)
 
@@ -168,5 +134,5 @@ class EventLog:
                 last = position
             position -= 1
         more = position >= 0 and len(page) == limit and limit > 0
-        cursor_next = _encode_cursor(last, events[last]["id"]) if more and last >= 0 else None
+        cursor_next = encode_cursor(last, events[last]["id"]) if more and last >= 0 else None
         return 200, dumps({"data": page, "cursor_next": cursor_next})

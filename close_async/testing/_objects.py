@@ -9,16 +9,18 @@ fields, ``<field>__in=a,b`` and ``id__in=a,b``.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import Any
 
 import attrs
 
+from ._events import changes
 from ._ids import fake_id
-from ._responses import Outcome, dumps, error_body, int_param, validation_body
+from ._listing import Filter, skip_and_limit, skip_page
+from ._responses import Outcome, error_body, validation_body
 
-__all__ = ["KINDS", "MANAGED_FIELDS", "ObjectKind", "ObjectStore", "only_fields"]
+__all__ = ["KINDS", "MANAGED_FIELDS", "ObjectKind", "ObjectStore"]
 
 
 @attrs.frozen
@@ -73,15 +75,6 @@ MANAGED_FIELDS = frozenset(
 )
 """Fields the server sets; a body's values for them are ignored."""
 
-_Filter = Callable[[dict[str, Any]], bool]
-
-
-def only_fields(obj: dict[str, Any], fields: str | None) -> dict[str, Any]:
-    """``obj`` cut down to the comma-separated ``fields`` (all of it when none are given)."""
-    if not fields:
-        return obj
-    return {name: obj[name] for name in fields.split(",") if name in obj}
-
 
 def _matches(value: Any, wanted: str) -> bool:
     if isinstance(value, bool):
@@ -93,11 +86,11 @@ def _matches(value: Any, wanted: str) -> bool:
     return False
 
 
-def _equal(name: str, wanted: str) -> _Filter:
+def _equal(name: str, wanted: str) -> Filter:
     return lambda obj: _matches(obj.get(name), wanted)
 
 
-def _within(name: str, wanted: frozenset[str]) -> _Filter:
+def _within(name: str, wanted: frozenset[str]) -> Filter:
     return lambda obj: any(_matches(obj.get(name), w) for w in wanted)
 
 
@@ -171,9 +164,7 @@ class ObjectStore:
             obj["display_name"] = fields["name"] or ""
         obj["date_updated"] = now
         obj["updated_by"] = user_id
-        changed = [n for n, v in obj.items() if n not in before or before[n] != v]
-        previous = {n: before.get(n) for n in changed}
-        return previous, changed
+        return changes(before, obj)
 
     def delete(self, kind: ObjectKind, object_id: str) -> dict[str, Any] | None:
         """Remove an object; return it, or ``None`` when there was none."""
@@ -185,13 +176,8 @@ class ObjectStore:
     def list_page(self, kind: ObjectKind, query: Mapping[str, str], strict: bool) -> Outcome:
         """Answer ``GET /<kind>/``: ``{"data": [...], "has_more": bool}`` or a 400."""
         field_errors: dict[str, str] = {}
-        limit = int_param(query.get("_limit"), 100, "_limit", field_errors)
-        skip = int_param(query.get("_skip"), 0, "_skip", field_errors)
-        if limit > kind.max_limit:
-            field_errors["_limit"] = f"Must be less than or equal to {kind.max_limit}."
-        if self.max_skip is not None and skip > self.max_skip:
-            field_errors["_skip"] = f"Must be less than or equal to {self.max_skip}."
-        filters: list[_Filter] = []
+        skip, limit = skip_and_limit(query, kind.max_limit, self.max_skip, field_errors)
+        filters: list[Filter] = []
         for name, value in query.items():
             if name.startswith("_"):
                 continue
@@ -207,11 +193,4 @@ class ObjectStore:
         candidates: Iterable[dict[str, Any]] = self.objects[kind.name].values()
         if filters:
             candidates = (o for o in candidates if all(f(o) for f in filters))
-        page = list(itertools.islice(candidates, skip, skip + limit + 1))
-        has_more = len(page) > limit
-        if has_more:
-            page.pop()
-        fields = query.get("_fields")
-        if fields:
-            page = [only_fields(o, fields) for o in page]
-        return 200, dumps({"data": page, "has_more": has_more})
+        return 200, skip_page(candidates, skip, limit, query.get("_fields"))

@@ -16,7 +16,8 @@ from typing import Any, Protocol
 from aiohttp import web
 
 from ._events import EventLog
-from ._objects import KINDS, MANAGED_FIELDS, ObjectKind, ObjectStore, only_fields
+from ._listing import only_fields
+from ._objects import KINDS, MANAGED_FIELDS, ObjectKind, ObjectStore
 from ._responses import EMPTY_OBJECT, Outcome, dumps, object_body
 from ._search import search
 
@@ -127,10 +128,30 @@ class ResourceRoutes:
             meta=event_meta(request),
         )
 
-    @staticmethod
-    def _lead_of(kind: ObjectKind, obj: Mapping[str, Any]) -> str | None:
+    def _log_object(
+        self,
+        request: web.Request,
+        credential: _User,
+        kind: ObjectKind,
+        obj: Mapping[str, Any],
+        action: str,
+        *,
+        data: dict[str, Any] | None,
+        previous_data: Mapping[str, Any] | None = None,
+        changed_fields: list[str] | None = None,
+    ) -> None:
         lead_id = obj["id"] if not kind.lead_scoped else obj.get("lead_id")
-        return lead_id if isinstance(lead_id, str) else None
+        self._log(
+            request,
+            credential,
+            kind.name,
+            obj["id"],
+            action,
+            lead_id=lead_id if isinstance(lead_id, str) else None,
+            data=data,
+            previous_data=previous_data,
+            changed_fields=changed_fields,
+        )
 
     # -- objects -------------------------------------------------------------------------
 
@@ -147,15 +168,7 @@ class ResourceRoutes:
             return 400, fields
         clean = {k: v for k, v in fields.items() if k not in MANAGED_FIELDS}
         obj = self.store.create(kind, clean, credential.user_id, now_iso())
-        self._log(
-            request,
-            credential,
-            kind.name,
-            obj["id"],
-            "created",
-            lead_id=self._lead_of(kind, obj),
-            data=obj,
-        )
+        self._log_object(request, credential, kind, obj, "created", data=obj)
         return 200, dumps(obj)
 
     def _object_get(
@@ -176,13 +189,12 @@ class ResourceRoutes:
         if isinstance(fields, bytes):
             return 400, fields
         previous, changed = self.store.patch(kind, obj, fields, credential.user_id, now_iso())
-        self._log(
+        self._log_object(
             request,
             credential,
-            kind.name,
-            object_id,
+            kind,
+            obj,
             "updated",
-            lead_id=self._lead_of(kind, obj),
             data=obj,
             previous_data=previous,
             changed_fields=changed,
@@ -195,16 +207,7 @@ class ResourceRoutes:
         obj = self.store.delete(kind, object_id)
         if obj is None:
             return 404, kind.not_found
-        self._log(
-            request,
-            credential,
-            kind.name,
-            object_id,
-            "deleted",
-            lead_id=self._lead_of(kind, obj),
-            data=None,
-            previous_data=obj,
-        )
+        self._log_object(request, credential, kind, obj, "deleted", data=None, previous_data=obj)
         return 200, EMPTY_OBJECT
 
     # -- event log and search ------------------------------------------------------------

@@ -10,13 +10,12 @@ creation order unless ``sort`` says otherwise; a cursor holds how many results w
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from ._listing import decode_cursor, encode_cursor
 from ._objects import KINDS, ObjectStore
 from ._responses import Outcome, dumps, validation_body
 
@@ -135,22 +134,14 @@ def _fingerprint(body: Mapping[str, Any]) -> str:
     return hashlib.sha256(basis.encode()).hexdigest()[:16]
 
 
-def _encode_cursor(offset: int, fingerprint: str) -> str:
-    raw = f"{offset}:{fingerprint}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
 def _decode_cursor(cursor: str, fingerprint: str) -> int:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise QueryError("invalid cursor") from None
-    text, _, owner = raw.partition(":")
-    if not text.isdigit():
+    decoded = decode_cursor(cursor)
+    if decoded is None:
         raise QueryError("invalid cursor")
+    offset, owner = decoded
     if owner != fingerprint:
         raise QueryError("the cursor belongs to another query")
-    return int(text)
+    return offset
 
 
 def _count(body: Mapping[str, Any], name: str, default: int | None) -> int | None:
@@ -228,7 +219,7 @@ def _run(body: Any, store: ObjectStore) -> dict[str, Any]:
         data.append(item)
     served = offset + len(chosen)
     more = served < end and len(chosen) > 0
-    return {"data": data, "cursor": _encode_cursor(served, fingerprint) if more else None}
+    return {"data": data, "cursor": encode_cursor(served, fingerprint) if more else None}
 
 
 def _sorted_by(

@@ -23,7 +23,7 @@ import re
 import socket
 import struct
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal
@@ -32,25 +32,22 @@ import attrs
 from aiohttp import web
 
 from ._config import FakeFaults, FakeRateLimit
-from ._events import EventLog
+from ._events import EventLog, changes
 from ._ids import fake_call_id, fake_id
+from ._listing import Filter, date_filters, only_fields, skip_and_limit, skip_page
 from ._objects import KINDS, MANAGED_FIELDS, ObjectKind, ObjectStore
 from ._rate_limit import WindowLimiter
-from ._resources import (
-    METHOD_OVERRIDE,
-    REQUEST_ID,
-    Operation,
-    ResourceRoutes,
+from ._resources import METHOD_OVERRIDE, REQUEST_ID, Operation, ResourceRoutes, now_iso
+from ._responses import (
+    BAD_JSON,
+    EMPTY_OBJECT,
+    NOT_JSON_ERROR,
+    Outcome,
+    dumps,
+    error_body,
+    validation_body,
 )
-from ._responses import BAD_JSON, EMPTY_OBJECT, dumps, error_body, int_param, validation_body
-from ._validation import (
-    CREATE_FIELDS,
-    UPDATE_FIELDS,
-    html_from_note,
-    note_from_html,
-    parse_datetime,
-    validate_body,
-)
+from ._validation import CREATE_FIELDS, UPDATE_FIELDS, html_from_note, note_from_html, validate_body
 
 __all__ = [
     "API_PREFIX",
@@ -81,21 +78,16 @@ _SEED_CONTACTS = tuple(fake_id("cont", n) for n in range(200))
 _SEED_COSTS = tuple(str(Decimal(n) / 2) for n in range(40))
 
 
-_dumps = dumps
-_error_body = error_body
-_validation_body = validation_body
-
-
-_NOT_FOUND = _error_body("Empty query: Call matching query does not exist.")
-_NO_ROUTE = _error_body("Not found.")
-_METHOD_NOT_ALLOWED = _error_body("Method not allowed.")
-_UNAUTHORIZED = _error_body(
+_CALLS_MAX_LIMIT = 100
+_NOT_FOUND = error_body("Empty query: Call matching query does not exist.")
+_NO_ROUTE = error_body("Not found.")
+_METHOD_NOT_ALLOWED = error_body("Method not allowed.")
+_UNAUTHORIZED = error_body(
     "The server could not verify that you are authorized to access the URL requested. "
     "You either supplied the wrong credentials (e.g. a bad password), or your browser "
     "doesn't understand how to supply the credentials required."
 )
-_FORBIDDEN = _error_body("You do not have permission to perform this action.")
-_EMPTY_OBJECT = EMPTY_OBJECT
+_FORBIDDEN = error_body("You do not have permission to perform this action.")
 _INTERNAL_FIELD = "This field cannot be changed for calls made through Close."
 _RECORDING_FIELD = (
     "Changing or deleting the recording of a call made through Close needs permission."
@@ -119,10 +111,6 @@ def _error_page(status: int) -> bytes:
 def key_fingerprint(secret: str) -> str:
     """A short, non-reversible name for a credential, safe to record and show."""
     return hashlib.sha256(secret.encode()).hexdigest()[:12]
-
-
-def _now_iso() -> str:
-    return datetime.now(UTC).isoformat()
 
 
 @attrs.frozen
@@ -183,9 +171,6 @@ class _Credential:
     forbidden: bool
 
 
-_BAD_JSON = BAD_JSON
-
-_Outcome = tuple[int, bytes]
 _Drop = Literal["reset", "dropped"]
 
 
@@ -404,7 +389,7 @@ class FakeClose(ResourceRoutes):
         given = {
             k: v for k, v in fields.items() if k not in MANAGED_FIELDS or k in _SEEDABLE_FIELDS
         }
-        return self.store.create(spec, given, user, _now_iso())
+        return self.store.create(spec, given, user, now_iso())
 
     def seed_objects(self, kind: str, n: int, **fields: Any) -> list[str]:
         """Store ``n`` ``kind`` objects, each with ``fields`` (a lead also gets a ``name``
@@ -491,11 +476,9 @@ class FakeClose(ResourceRoutes):
         }
         call.update(fields)
         if "note_html" in fields and "note" not in fields:
-            html_value = fields["note_html"]
-            call["note"] = note_from_html(html_value) if html_value is not None else None
+            call["note"] = _derived_note(fields["note_html"])
         elif "note" in fields and "note_html" not in fields:
-            note = fields["note"]
-            call["note_html"] = html_from_note(note) if note is not None else None
+            call["note_html"] = _derived_html(fields["note"])
         return call
 
     # -- the app -------------------------------------------------------------------------
@@ -551,7 +534,7 @@ class FakeClose(ResourceRoutes):
                 try:
                     body = json.loads(raw)
                 except ValueError:
-                    body = _BAD_JSON
+                    body = BAD_JSON
         credential = self._authenticate(request.headers.get("Authorization"))
         if credential is None:
             return self._answer(request, arrived, None, body, 401, _UNAUTHORIZED, JSON_TYPE, None)
@@ -661,7 +644,7 @@ class FakeClose(ResourceRoutes):
                     "POST" if override else request.method,
                     request.path,
                     request.query_string,
-                    None if body is _BAD_JSON else body,
+                    None if body is BAD_JSON else body,
                     status,
                     arrived,
                     key,
@@ -693,41 +676,25 @@ class FakeClose(ResourceRoutes):
     # -- operations (synchronous: nothing in them waits) ---------------------------------
 
     @staticmethod
-    def _not_allowed(request: web.Request, credential: _Credential, body: Any) -> _Outcome:
+    def _not_allowed(request: web.Request, credential: _Credential, body: Any) -> Outcome:
         return 405, _METHOD_NOT_ALLOWED
 
     @staticmethod
     def _call_id(request: web.Request) -> str:
         return request.path[_CALLS_PATH_LEN:-1]
 
-    def _list(self, request: web.Request, credential: _Credential, body: Any) -> _Outcome:
+    def _list(self, request: web.Request, credential: _Credential, body: Any) -> Outcome:
         query = request.query
         field_errors: dict[str, str] = {}
-        limit = int_param(query.get("_limit"), 100, "_limit", field_errors)
-        skip = int_param(query.get("_skip"), 0, "_skip", field_errors)
-        if limit > 100:
-            field_errors["_limit"] = "Must be less than or equal to 100."
-        max_skip = self.store.max_skip
-        if max_skip is not None and skip > max_skip:
-            field_errors["_skip"] = f"Must be less than or equal to {max_skip}."
-        filters: list[Callable[[dict[str, Any]], bool]] = []
+        skip, limit = skip_and_limit(query, _CALLS_MAX_LIMIT, self.store.max_skip, field_errors)
+        filters: list[Filter] = []
         for name in ("lead_id", "contact_id", "user_id"):
             wanted = query.get(name)
             if wanted:
                 filters.append(_in_filter(name, frozenset(wanted.split(","))))
-        for name in ("date_created", "activity_at"):
-            for op in ("gte", "gt", "lte", "lt"):
-                param = f"{name}__{op}"
-                value = query.get(param)
-                if value is None:
-                    continue
-                bound = parse_datetime(value)
-                if bound is None:
-                    field_errors[param] = "Not a valid datetime."
-                else:
-                    filters.append(_date_filter(name, op, bound))
+        filters += date_filters(query, ("date_created", "activity_at"), field_errors)
         if field_errors:
-            return 400, _validation_body([], field_errors)
+            return 400, validation_body([], field_errors)
 
         candidates: Iterable[dict[str, Any]]
         id_in = query.get("id__in")
@@ -739,22 +706,14 @@ class FakeClose(ResourceRoutes):
             candidates = self.calls.values()
         if filters:
             candidates = (c for c in candidates if all(f(c) for f in filters))
-        page = list(itertools.islice(candidates, skip, skip + limit + 1))
-        has_more = len(page) > limit
-        if has_more:
-            page.pop()
-        fields = query.get("_fields")
-        if fields:
-            names = [f for f in fields.split(",") if f]
-            page = [{n: c[n] for n in names if n in c} for c in page]
-        return 200, _dumps({"data": page, "has_more": has_more})
+        return 200, skip_page(candidates, skip, limit, query.get("_fields"))
 
-    def _create(self, request: web.Request, credential: _Credential, body: Any) -> _Outcome:
+    def _create(self, request: web.Request, credential: _Credential, body: Any) -> Outcome:
         invalid = _invalid_body(body, CREATE_FIELDS)
         if isinstance(invalid, bytes):
             return 400, invalid
         clean = invalid
-        now = _now_iso()
+        now = now_iso()
         user = credential.user_id
         fields: dict[str, Any] = {
             "date_created": now,
@@ -795,18 +754,15 @@ class FakeClose(ResourceRoutes):
         self.calls[call["id"]] = call
         self.stats.created += 1
         self._log_call(request, credential, call, "created")
-        return 200, _dumps(call)
+        return 200, dumps(call)
 
-    def _get(self, request: web.Request, credential: _Credential, body: Any) -> _Outcome:
+    def _get(self, request: web.Request, credential: _Credential, body: Any) -> Outcome:
         call = self.calls.get(self._call_id(request))
         if call is None:
             return 404, _NOT_FOUND
-        fields = request.query.get("_fields")
-        if fields:
-            call = {n: call[n] for n in fields.split(",") if n in call}
-        return 200, _dumps(call)
+        return 200, dumps(only_fields(call, request.query.get("_fields")))
 
-    def _update(self, request: web.Request, credential: _Credential, body: Any) -> _Outcome:
+    def _update(self, request: web.Request, credential: _Credential, body: Any) -> Outcome:
         call_id = self._call_id(request)
         call = self.calls.get(call_id)
         if call is None and (self.strict or _CALL_ID.fullmatch(call_id) is None):
@@ -831,7 +787,7 @@ class FakeClose(ResourceRoutes):
                 if name in clean and clean[name] != call.get(name):
                     field_errors[name] = _RECORDING_FIELD
             if field_errors:
-                return 400, _validation_body([], field_errors)
+                return 400, validation_body([], field_errors)
         if "note_html" in clean:
             clean["note"] = _derived_note(clean["note_html"])
         elif "note" in clean:
@@ -842,18 +798,15 @@ class FakeClose(ResourceRoutes):
             clean["user_name"] = _user_name(clean["user_id"])
         before = dict(call)
         call.update(clean)
-        call["date_updated"] = _now_iso()
+        call["date_updated"] = now_iso()
         call["updated_by"] = credential.user_id
         call["updated_by_name"] = _user_name(credential.user_id)
         self.update_counts[call_id] = self.update_counts.get(call_id, 0) + 1
         self.stats.applied_updates += 1
-        changed = [n for n, v in call.items() if n not in before or before[n] != v]
-        self._log_call(
-            request, credential, call, "updated", {n: before.get(n) for n in changed}, changed
-        )
-        return 200, _dumps(call)
+        self._log_call(request, credential, call, "updated", *changes(before, call))
+        return 200, dumps(call)
 
-    def _delete(self, request: web.Request, credential: _Credential, body: Any) -> _Outcome:
+    def _delete(self, request: web.Request, credential: _Credential, body: Any) -> Outcome:
         call_id = self._call_id(request)
         call = self.calls.pop(call_id, None)
         if call is None:
@@ -861,7 +814,7 @@ class FakeClose(ResourceRoutes):
         self.update_counts.pop(call_id, None)
         self.stats.deleted += 1
         self._log_call(request, credential, None, "deleted", call, [], call_id=call_id)
-        return 200, _EMPTY_OBJECT
+        return 200, EMPTY_OBJECT
 
     def _log_call(
         self,
@@ -904,11 +857,9 @@ class FakeClose(ResourceRoutes):
         if request.query.get("full") in ("1", "true"):
             chosen: Iterable[str] = self.calls if ids is None else ids
             calls = [self.calls[i] for i in chosen if i in self.calls]
-            return web.Response(body=_dumps({"calls": calls}), content_type=JSON_TYPE)
+            return _json_response({"calls": calls})
         summary = self.summary(ids)
-        return web.Response(
-            body=_dumps({"count": len(summary), "calls": summary}), content_type=JSON_TYPE
-        )
+        return _json_response({"count": len(summary), "calls": summary})
 
     async def _admin_requests(self, request: web.Request) -> web.Response:
         try:
@@ -916,10 +867,7 @@ class FakeClose(ResourceRoutes):
         except ValueError:
             return web.json_response({"error": "last must be an integer"}, status=400)
         chosen = self.requests[-last:] if last > 0 else []
-        return web.Response(
-            body=_dumps({"requests": [attrs.asdict(r) for r in chosen]}),
-            content_type=JSON_TYPE,
-        )
+        return _json_response({"requests": [attrs.asdict(r) for r in chosen]})
 
     async def _admin_seed(self, request: web.Request) -> web.Response:
         try:
@@ -943,11 +891,16 @@ class FakeClose(ResourceRoutes):
         else:
             kinds = ", ".join(("call", *KINDS))
             return web.json_response({"error": f"kind must be one of: {kinds}"}, status=400)
-        return web.Response(body=_dumps({"ids": ids}), content_type=JSON_TYPE)
+        return _json_response({"ids": ids})
 
     async def _admin_reset(self, request: web.Request) -> web.Response:
         self.reset_stats()
         return web.json_response({})
+
+
+def _json_response(value: Any) -> web.Response:
+    """An admin answer in the compact JSON the API answers with."""
+    return web.Response(body=dumps(value), content_type=JSON_TYPE)
 
 
 def _overridden(request: web.Request, override: str, body: Any) -> web.Request | bytes:
@@ -984,34 +937,17 @@ def _param_text(value: str | float) -> str:
     return str(value)
 
 
-def _in_filter(name: str, wanted: frozenset[str]) -> Callable[[dict[str, Any]], bool]:
+def _in_filter(name: str, wanted: frozenset[str]) -> Filter:
     return lambda call: call.get(name) in wanted
-
-
-def _date_filter(name: str, op: str, bound: datetime) -> Callable[[dict[str, Any]], bool]:
-    def check(call: dict[str, Any]) -> bool:
-        value = call.get(name)
-        when = parse_datetime(value) if isinstance(value, str) else None
-        if when is None:
-            return False
-        if op == "gte":
-            return when >= bound
-        if op == "gt":
-            return when > bound
-        if op == "lte":
-            return when <= bound
-        return when < bound
-
-    return check
 
 
 def _invalid_body(body: Any, fields: Any) -> dict[str, Any] | bytes:
     """The clean fields, or the body of the 400 to answer."""
-    if body is _BAD_JSON:
-        return _validation_body(["The request body is not valid JSON."], {})
+    if body is BAD_JSON:
+        return validation_body([NOT_JSON_ERROR], {})
     clean, errors, field_errors = validate_body(body, fields)
     if errors or field_errors:
-        return _validation_body(errors, field_errors)
+        return validation_body(errors, field_errors)
     return clean
 
 
