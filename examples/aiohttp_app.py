@@ -6,6 +6,7 @@ Run it against the fake Close:
     CLOSE_API_KEY=test_key CLOSE_BASE_URL=http://127.0.0.1:8765/api/v1/ \\
         python examples/aiohttp_app.py
     curl -X POST localhost:8080/calls/<call id>/outcome -d '{"outcome_id": "outcome_1"}'
+    curl localhost:8080/leads/<lead id>        # the lead and its contacts, any endpoint
 """
 
 from __future__ import annotations
@@ -19,18 +20,22 @@ from close_async import (
     DEFAULT_BASE_URL,
     CallUpdate,
     CloseClient,
+    CloseClientView,
     CloseError,
     InvalidRequestError,
     NotFoundError,
 )
 
 CLIENT = web.AppKey("close", CloseClient)
+FAST = web.AppKey("close_fast", CloseClientView)
 
 
 async def close_client(app: web.Application) -> AsyncIterator[None]:
     # One client for the whole app: one connection pool, one rate limiter.
     async with CloseClient(base_url=os.environ.get("CLOSE_BASE_URL", DEFAULT_BASE_URL)) as close:
         app[CLIENT] = close
+        # A view for reads a page waits on: short, one retry. Same pool, limiter and stats.
+        app[FAST] = close.with_options(timeout=2.0, max_retries=1)
         yield
 
 
@@ -52,11 +57,36 @@ async def record_outcome(request: web.Request) -> web.Response:
     return web.json_response({"id": call.id, "outcome_id": call.outcome_id})
 
 
+async def lead_with_contacts(request: web.Request) -> web.Response:
+    fast = request.app[FAST]
+    lead_id = request.match_info["lead_id"]
+    try:
+        # path_params checks the id as one path segment: "../user" never reaches Close.
+        lead = await fast.get(
+            "lead/{id}/", path_params={"id": lead_id}, params={"_fields": "id,name"}
+        )
+        contacts = [
+            contact
+            async for contact in fast.paginate(
+                "contact/", params={"lead_id": lead_id, "_fields": "id,name", "_limit": 100}
+            )
+        ]
+    except InvalidRequestError as exc:
+        return web.json_response({"error": str(exc), "field": exc.field}, status=400)
+    except NotFoundError:
+        return web.json_response({"error": "no such lead"}, status=404)
+    except CloseError as exc:
+        return web.json_response({"error": str(exc)}, status=502)
+    return web.json_response({"lead": lead, "contacts": contacts})
+
+
 def make_app() -> web.Application:
-    """The app: ``POST /calls/{call_id}/outcome`` with ``{"outcome_id": ..., "note": ...}``."""
+    """The app: ``POST /calls/{call_id}/outcome`` with ``{"outcome_id": ..., "note": ...}``,
+    and ``GET /leads/{lead_id}`` (the lead and its contacts)."""
     app = web.Application()
     app.cleanup_ctx.append(close_client)
     app.router.add_post("/calls/{call_id}/outcome", record_outcome)
+    app.router.add_get("/leads/{lead_id}", lead_with_contacts)
     return app
 
 

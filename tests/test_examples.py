@@ -43,6 +43,27 @@ async def test_web_app_example_records_an_outcome(monkeypatch: pytest.MonkeyPatc
         assert fake.calls[call_id]["outcome_id"] == "outcome_9"
 
 
+async def test_web_app_example_reads_any_endpoint(monkeypatch: pytest.MonkeyPatch) -> None:
+    app_module = load("aiohttp_app")
+    async with FakeClose(strict=True) as fake:
+        lead = fake.add_object("lead", name="Acme")
+        contacts = fake.seed_objects("contact", 3, lead_id=lead["id"])
+        fake.seed_objects("contact", 2, lead_id="lead_other1")
+        monkeypatch.setenv("CLOSE_API_KEY", "test_key")
+        monkeypatch.setenv("CLOSE_BASE_URL", fake.base_url)
+        async with TestClient(TestServer(app_module.make_app())) as http:
+            ok = await http.get(f"/leads/{lead['id']}")
+            assert ok.status == 200
+            body = await ok.json()
+            assert body["lead"] == {"id": lead["id"], "name": "Acme"}
+            assert [c["id"] for c in body["contacts"]] == contacts
+            missing = await http.get("/leads/lead_nope1")
+            assert missing.status == 404
+            hostile = await http.get("/leads/lead%3F_fields=id")  # "lead?_fields=id"
+            assert hostile.status == 400
+            assert (await hostile.json())["field"] == "id"
+
+
 async def test_redis_worker_example_applies_events_even_without_redis() -> None:
     worker = load("redis_worker")
     async with FakeClose() as fake:
