@@ -17,7 +17,9 @@ from aioresponses import aioresponses
 from aioresponses import core as aioresponses_core
 from hypothesis import HealthCheck, settings
 
+from close_async import CloseClient, RetryPolicy
 from close_async._types import conversion as _conversion
+from close_async.testing import FakeClose
 
 # Property tests run on slow, shared 2-core machines: a wall-clock deadline per example, or
 # a health check that measures generation speed, fails them for the machine's load, not for
@@ -135,6 +137,20 @@ CONNECTION_ERRORS = (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError)
 def basic(key: str, password: str = "") -> str:
     """An HTTP Basic ``Authorization`` header value, the way Close takes an API key."""
     return "Basic " + base64.b64encode(f"{key}:{password}".encode()).decode()
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeClose]:
+    """A strict fake Close on loopback that knows :data:`FAKE_KEY` (modules may override)."""
+    async with FakeClose(api_keys=(FAKE_KEY,), strict=True) as server:
+        yield server
+
+
+@pytest.fixture
+async def close(fake: FakeClose) -> AsyncIterator[CloseClient]:
+    """A client of :func:`fake`, retrying without waits."""
+    async with CloseClient(FAKE_KEY, base_url=fake.base_url, retry=RetryPolicy.no_wait()) as client:
+        yield client
 
 
 @pytest.fixture

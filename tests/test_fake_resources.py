@@ -7,7 +7,6 @@ import argparse
 import asyncio
 import base64
 import re
-from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
@@ -50,12 +49,6 @@ EVENT_KEYS = {
     "meta",
 }
 LEADS = {"type": "object_type", "object_type": "lead"}
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeClose]:
-    async with FakeClose(strict=True) as server:
-        yield server
 
 
 def url(fake: FakeClose, path: str) -> str:

@@ -4,7 +4,6 @@ and build_request's checks (pure)."""
 from __future__ import annotations
 
 import math
-from collections.abc import AsyncIterator
 from datetime import date
 from typing import Any
 from urllib.parse import parse_qs
@@ -15,25 +14,10 @@ from close_async import (
     CloseClient,
     InvalidRequestError,
     NotFoundError,
-    RetryPolicy,
     ValidationError,
 )
 from close_async._resources.generic import build_request
 from close_async.testing import FakeClose
-
-KEY = "test_key"
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeClose]:
-    async with FakeClose(api_keys=(KEY,), strict=True) as server:
-        yield server
-
-
-@pytest.fixture
-async def close(fake: FakeClose) -> AsyncIterator[CloseClient]:
-    async with CloseClient(KEY, base_url=fake.base_url, retry=RetryPolicy.no_wait()) as client:
-        yield client
 
 
 def query_of(fake: FakeClose) -> dict[str, list[str]]:

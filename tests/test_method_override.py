@@ -3,8 +3,6 @@ X-HTTP-Method-Override: GET (pure rule, then end to end against the fake Close).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 import yarl
 
@@ -95,12 +93,6 @@ def test_a_get_without_params_is_untouched() -> None:
 
 
 # -- end to end ----------------------------------------------------------------------------
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeClose]:
-    async with FakeClose(api_keys=(KEY,), strict=True) as server:
-        yield server
 
 
 async def test_a_long_id_filter_goes_as_a_post_override(fake: FakeClose) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 
 import pytest
 
@@ -16,25 +15,12 @@ from close_async import (
     NotFoundError,
     RateLimitInfo,
     Response,
-    RetryPolicy,
     ValidationError,
 )
 from close_async.testing import FakeClose, FakeRateLimit
 from tests.echo_server import echo_server
 
 KEY = "test_key"
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeClose]:
-    async with FakeClose(api_keys=(KEY,), strict=True) as server:
-        yield server
-
-
-@pytest.fixture
-async def close(fake: FakeClose) -> AsyncIterator[CloseClient]:
-    async with CloseClient(KEY, base_url=fake.base_url, retry=RetryPolicy.no_wait()) as client:
-        yield client
 
 
 async def test_a_raw_get(fake: FakeClose, close: CloseClient) -> None:

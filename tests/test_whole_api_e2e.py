@@ -8,26 +8,11 @@ from __future__ import annotations
 
 import gc
 import warnings
-from collections.abc import AsyncIterator
 
 import pytest
 
-from close_async import CloseClient, InvalidRequestError, Page, RetryPolicy
+from close_async import CloseClient, InvalidRequestError, Page
 from close_async.testing import FakeClose
-
-KEY = "whole_api_key"
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeClose]:
-    async with FakeClose(api_keys=(KEY,), strict=True) as server:
-        yield server
-
-
-@pytest.fixture
-async def close(fake: FakeClose) -> AsyncIterator[CloseClient]:
-    async with CloseClient(KEY, base_url=fake.base_url, retry=RetryPolicy.no_wait()) as client:
-        yield client
 
 
 def queries(fake: FakeClose, path: str) -> list[str]:
