@@ -207,3 +207,13 @@ def test_build_request_group_leaves_ids_out() -> None:
     request = build_request("get", "lead/{id}/", path_params={"id": "lead_3fKQ1nK8zqg7PbZ0"})
     assert request.method == "GET"
     assert request.group == "GET lead"
+
+
+@pytest.mark.parametrize("value", [{"a": 1}, b"bytes", bytearray(b"x"), [{"a": 1}], [["x"]]])
+async def test_a_nested_or_binary_query_value_is_refused_before_sending(
+    fake: FakeClose, close: CloseClient, value: object
+) -> None:
+    with pytest.raises(InvalidRequestError) as caught:
+        await close.get("lead/", params={"query": value})
+    assert caught.value.field == "query"
+    assert fake.requests == []

@@ -169,18 +169,32 @@ def _param_text(value: object) -> str:
     return str(value)
 
 
+_LISTS = (list, tuple, set, frozenset)
+
+
+def _flat_text(key: str, value: object) -> str:
+    if isinstance(value, (Mapping, bytes, bytearray, *_LISTS)):
+        # str() would send "{'a': 1}" or "b'x'": never what Close reads. A query is flat.
+        raise InvalidRequestError(
+            f"{key} must be text, a number, a date, a boolean or a list of those, "
+            f"not {type(value).__name__}",
+            field=key,
+        )
+    return _param_text(value)
+
+
 def _param_value(key: str, value: object) -> str:
-    if isinstance(value, (list, tuple, set, frozenset)):
+    if isinstance(value, _LISTS):
         items = [item for item in value if item is not None]
         if not items:
             # Sending "id__in=" would be read as no filter at all and list everything,
             # the opposite of what an empty filter means.
             raise InvalidRequestError(f"{key} must not be empty", field=key)
-        texts = [_param_text(item) for item in items]
+        texts = [_flat_text(key, item) for item in items]
         if isinstance(value, (set, frozenset)):
             texts.sort()  # sets have no order; keep the URL stable
         return ",".join(texts)
-    return _param_text(value)
+    return _flat_text(key, value)
 
 
 def encode_params(params: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
