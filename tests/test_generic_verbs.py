@@ -16,8 +16,10 @@ from close_async import (
     NotFoundError,
     ValidationError,
 )
-from close_async._resources.generic import build_request
+from close_async._engine.protocol import Request
+from close_async._resources.generic import GenericVerbs, build_request
 from close_async.testing import FakeClose
+from tests.fake_requester import FakeRequester
 
 
 def query_of(fake: FakeClose) -> dict[str, list[str]]:
@@ -217,3 +219,99 @@ async def test_a_nested_or_binary_query_value_is_refused_before_sending(
         await close.get("lead/", params={"query": value})
     assert caught.value.field == "query"
     assert fake.requests == []
+
+
+def test_build_request_with_an_idempotent_flag_keeps_params_and_body() -> None:
+    request = build_request("POST", "lead/", params={"a": 1}, json={"x": 1}, idempotent=True)
+    assert request == Request("POST", "lead/", (("a", "1"),), {"x": 1}, idempotent=True)
+    assert request.idempotent is True
+
+
+JSON_RULE = "json must be JSON-serialisable (dicts, lists, str, numbers, bools, None): "
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"method": "G T"}, "method must be an HTTP method name, got 'G T'"),
+        ({"params": [("a", "b")]}, "params must be a mapping of names to values"),
+        ({"json": {"x": object()}}, JSON_RULE + "Object of type object is not JSON serializable"),
+    ],
+)
+def test_build_request_says_what_is_wrong(kwargs: dict[str, Any], message: str) -> None:
+    arguments: dict[str, Any] = {"method": "POST", "path": "lead/", **kwargs}
+    with pytest.raises(InvalidRequestError) as info:
+        build_request(**arguments)
+    assert str(info.value) == message
+
+
+# -- each verb passes on every argument (pure: a scripted requester) --------------------------
+
+PATH = "lead/{id}/"
+PATH_PARAMS = {"id": "lead_1"}
+
+
+@pytest.mark.parametrize(
+    ("verb", "kwargs", "expected"),
+    [
+        ("get", {}, Request("GET", "lead/lead_1/", (("a", "1"),))),
+        ("delete", {}, Request("DELETE", "lead/lead_1/", (("a", "1"),))),
+        ("put", {"json": {"n": 1}}, Request("PUT", "lead/lead_1/", (("a", "1"),), {"n": 1})),
+        ("post", {"json": {"n": 1}}, Request("POST", "lead/lead_1/", (("a", "1"),), {"n": 1})),
+        (
+            "post",
+            {"json": {"n": 1}, "idempotent": True},
+            Request("POST", "lead/lead_1/", (("a", "1"),), {"n": 1}, idempotent=True),
+        ),
+    ],
+)
+async def test_each_verb_sends_its_params_path_params_and_deadline(
+    verb: str, kwargs: dict[str, Any], expected: Request
+) -> None:
+    fake = FakeRequester({"ok": 1})
+    send = getattr(GenericVerbs(fake), verb)
+    answer = await send(PATH, params={"a": 1}, path_params=PATH_PARAMS, deadline=2.5, **kwargs)
+    assert answer == {"ok": 1}
+    assert fake.requests == [expected]
+    assert fake.requests[0].idempotent is expected.idempotent
+    assert fake.deadlines == [2.5]
+
+
+async def test_request_sends_its_deadline() -> None:
+    fake = FakeRequester({})
+    await GenericVerbs(fake).request("GET", "lead/", deadline=4.0)
+    assert fake.deadlines == [4.0]
+
+
+async def test_get_page_and_paginate_send_their_params_path_params_and_deadline() -> None:
+    fake = FakeRequester(
+        {"data": [1], "has_more": True},
+        {"data": [1], "has_more": True},
+        {"data": [2], "has_more": False},
+    )
+    verbs = GenericVerbs(fake)
+    page = await verbs.get_page(PATH, params={"_limit": 1}, path_params=PATH_PARAMS, deadline=3.0)
+    assert (page.data, page.next_params) == ([1], {"_limit": 1, "_skip": 1})
+    pager = verbs.paginate(PATH, params={"_limit": 1}, path_params=PATH_PARAMS, deadline=3.0)
+    assert [item async for item in pager] == [1, 2]
+    assert [r.path for r in fake.requests] == ["lead/lead_1/"] * 3
+    assert fake.params == [{"_limit": "1"}, {"_limit": "1"}, {"_limit": "1", "_skip": "1"}]
+    assert fake.deadlines == [3.0] * 3
+
+
+async def test_search_sends_its_sort_and_deadline() -> None:
+    fake = FakeRequester({"data": [1], "cursor": None})
+    sort = [{"direction": "asc", "field": {"type": "regular_field", "field_name": "name"}}]
+    query = {"type": "object_type", "object_type": "lead"}
+    pager = GenericVerbs(fake).search(
+        query, fields={"lead": ["id"]}, sort=sort, limit=5, page_size=2, deadline=6.0
+    )
+    assert [item async for item in pager] == [1]
+    assert fake.requests[0].json == {
+        "query": query,
+        "_fields": {"lead": ["id"]},
+        "sort": sort,
+        "_limit": 2,
+        "results_limit": 5,
+    }
+    assert fake.deadlines == [6.0]

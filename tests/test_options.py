@@ -331,3 +331,34 @@ def test_a_views_repr_shows_no_secrets() -> None:
         assert AUTH.split()[1] not in shown
         assert "hush-hush-value" not in shown
         assert "other-secret-value" not in shown
+
+
+# -- what a refusal says ---------------------------------------------------------------------
+
+
+RESERVED_HINT = (
+    "cannot be set per call: credentials and framing belong to the client "
+    "(make another CloseClient, sharing session=, for another key)"
+)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"headers": [("X-Test", "a")]}, "headers must be a mapping of header names to values"),
+        ({"headers": {"X Test": "a"}}, "header name 'X Test' is not a valid HTTP token"),
+        ({"headers": {"Host": "a"}}, f"header 'Host' {RESERVED_HINT}"),
+        (
+            {"headers": {"X-Test": "a\n"}},
+            "header 'X-Test' must be printable ASCII text without line breaks, or None",
+        ),
+        ({"timeout": 0}, "timeout must be a Timeout or positive seconds, got 0"),
+        ({"timeout": "1"}, "timeout must be a Timeout or positive seconds, got '1'"),
+        ({"max_retries": -1}, "max_retries must be a whole number, 0 or more, got -1"),
+        ({"max_retries": 1, "retry": RetryPolicy()}, "give max_retries or retry, not both"),
+    ],
+)
+def test_a_refused_option_says_what_is_wrong(options: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigurationError) as info:
+        CloseClient(API_KEY).with_options(**options)
+    assert str(info.value) == message

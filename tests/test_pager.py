@@ -11,6 +11,7 @@ import warnings
 from collections.abc import Iterator
 from typing import Any
 
+import attrs
 import pytest
 from aioresponses import aioresponses
 from hypothesis import given
@@ -191,6 +192,29 @@ def test_a_cursor_page_reports_its_cursor() -> None:
     assert (repeated.cursor, repeated.has_more, repeated.next_params) == ("c9", False, None)
 
 
+@pytest.mark.parametrize(
+    ("answer", "sent", "expected"),
+    [
+        # has_more false: the last skip page.
+        ({"data": [1], "has_more": False, "total_results": 1}, {}, Page([1], False)),
+        # A null cursor: the last cursor page.
+        ({"data": [1], "cursor_next": None, "total_results": 1}, {}, Page([1], False)),
+        # The cursor sent comes back: the walk ends there.
+        (
+            {"data": [1], "cursor_next": "c9", "total_results": 1},
+            {"_cursor": "c9"},
+            Page([1], False, cursor="c9"),
+        ),
+    ],
+)
+def test_a_last_page_keeps_the_answer_it_was_read_from(
+    answer: dict[str, Any], sent: dict[str, Any], expected: Page
+) -> None:
+    page = read_list_page(answer, sent)
+    assert page == attrs.evolve(expected, raw=answer)
+    assert page.raw["total_results"] == 1
+
+
 def test_a_page_repr_counts_items_instead_of_showing_them() -> None:
     page = Page(["secret-lead"] * 3, True, raw={"data": ["secret-lead"] * 3})
     assert "secret-lead" not in repr(page)
@@ -298,7 +322,7 @@ async def test_two_fetches_at_once_are_refused() -> None:
     pages = paginate(fake, "lead/").pages()
     first = asyncio.ensure_future(anext(pages))
     await asyncio.sleep(0)
-    with pytest.raises(RuntimeError, match="already fetching"):
+    with pytest.raises(RuntimeError, match=r"^this pager is already fetching a page$"):
         await anext(pages)
     assert (await first).data == [1]
     assert len(fake.requests) == 1
@@ -427,3 +451,53 @@ async def test_event_log_through_the_client_engine(mocked: aioresponses) -> None
     assert [item["id"] for item in items] == ["ev_1", "ev_2"]
     sent = [dict(r.kwargs["params"]) for reqs in mocked.requests.values() for r in reqs]
     assert sent == [{"_limit": "50"}, {"_limit": "50", "_cursor": "abc"}]
+
+
+# --- parse_item -----------------------------------------------------------------------
+
+
+async def test_parse_item_turns_each_item_into_what_it_returns() -> None:
+    fake = FakeRequester({"data": [1, 2], "has_more": True}, {"data": [3], "has_more": False})
+    pager = paginate(fake, "lead/", parse_item=lambda item: f"item {item}")
+    assert await collect(pager) == ["item 1", "item 2", "item 3"]
+
+
+async def test_an_item_that_cannot_be_parsed_raises_its_error_and_ends_the_walk() -> None:
+    class NotALeadError(Exception):
+        pass
+
+    error = NotALeadError("not a lead")
+
+    def parse(item: int) -> int:
+        if item == 2:
+            raise error
+        return item
+
+    fake = FakeRequester({"data": [1, 2, 3], "has_more": True}, {"data": [4], "has_more": False})
+    pager = paginate(fake, "lead/", parse_item=parse)
+    assert await anext(pager) == 1
+    with pytest.raises(NotALeadError) as info:
+        await anext(pager)
+    assert info.value is error
+    # The rest of the page is dropped and no later page is fetched.
+    with pytest.raises(StopAsyncIteration):
+        await anext(pager)
+    assert len(fake.requests) == 1
+
+
+# --- what a refusal says --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"_skip": "ten"}, "_skip must be a whole number of at least 0, not str"),
+        ({"_skip": 1.5}, "_skip must be a whole number of at least 0, not float"),
+        ({"_skip": -1}, "_skip must be a whole number of at least 0, got -1"),
+        ([("query", "x")], "params must be a mapping"),
+    ],
+)
+def test_bad_params_say_what_is_wrong(params: Any, message: str) -> None:
+    with pytest.raises(InvalidRequestError) as info:
+        paginate(FakeRequester(), "lead/", params)
+    assert str(info.value) == message

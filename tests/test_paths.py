@@ -249,3 +249,59 @@ def test_render_path_checks_the_template_too() -> None:
     with pytest.raises(InvalidRequestError) as info:
         render_path("https://evil/{lead_id}/", {"lead_id": "lead_x"})
     assert info.value.field == "path"
+
+
+# -- what a refusal says ------------------------------------------------------------------
+# The message is what the caller reads: it names the fault and shows the value refused
+# (quoted safely), so each check's own words are asserted, not just that something raised.
+
+LONG = "a" * 1001
+LONG_SHOWN = f"{'a' * 40!r}... (1001 characters)"
+SEGMENT_RULE = (
+    "must be one path segment (no '/', '?', '#', '%', '..', spaces or control characters)"
+)
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (5, "lead_id must be a string, got 5"),
+        ("", "lead_id must not be empty, got ''"),
+        (LONG, f"lead_id must be at most 1000 characters, got {LONG_SHOWN}"),
+        ("a/b", f"lead_id {SEGMENT_RULE}, got 'a/b'"),
+        ("..", f"lead_id {SEGMENT_RULE}, got '..'"),
+    ],
+)
+def test_path_segment_says_what_is_wrong(value: object, message: str) -> None:
+    with pytest.raises(InvalidRequestError) as info:
+        path_segment(value, field="lead_id")
+    assert str(info.value) == message
+
+
+PARAMS_HINT = "give query parameters as params="
+
+
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [
+        (5, "path must be a string such as 'lead/' or '/lead/lead_x/', got 5"),
+        ("//evil/", "path must be relative to the API base URL, not a URL, got '//evil/'"),
+        (
+            "https://evil/",
+            "path must be relative to the API base URL, not a URL, got 'https://evil/'",
+        ),
+        ("lead:///x", "path must be relative to the API base URL, not a URL, got 'lead:///x'"),
+        ("/", "path must name an endpoint, got '/'"),
+        ("lead//x", "path must not have an empty segment ('//'), got 'lead//x'"),
+        ("lead/../x", "path must not have '.' or '..' segments, got 'lead/../x'"),
+        ("lead/x y/", f"path must not contain a space: {PARAMS_HINT}, got 'lead/x y/'"),
+        ("lead/x\t/", f"path must not contain a space: {PARAMS_HINT}, got 'lead/x\\t/'"),
+        ("lead/?x=1", f"path must not contain '?': {PARAMS_HINT}, got 'lead/?x=1'"),
+        ("lead/é/", f"path must not contain '\\xe9': {PARAMS_HINT}, got 'lead/\\xe9/'"),
+        (LONG, f"path must be at most 1000 characters, got {LONG_SHOWN}"),
+    ],
+)
+def test_check_path_says_what_is_wrong(path: object, message: str) -> None:
+    with pytest.raises(InvalidRequestError) as info:
+        check_path(path)
+    assert str(info.value) == message

@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import attrs
 import pytest
 from aioresponses import aioresponses
 
 from close_async import CloseClient, RetryPolicy
 from close_async._engine.errors import InvalidRequestError, ServerError
+from close_async._resources.pager import Page
 from close_async._resources.search import fetch_search_page, search
 from tests.conftest import API_KEY
 from tests.fake_requester import FakeRequester
@@ -111,14 +113,15 @@ async def test_errors_propagate_unchanged() -> None:
 async def test_changing_the_query_later_changes_no_page() -> None:
     fake = FakeRequester({"data": [1], "cursor": "c1"}, {"data": [2], "cursor": None})
     query: dict[str, Any] = {"type": "and", "queries": [{"type": "object_type"}]}
-    sort: list[dict[str, Any]] = [{"direction": "asc"}]
+    sort: list[dict[str, Any]] = [{"direction": "asc", "field": {"field_name": "date"}}]
     pager = search(fake, query, sort=sort)
     query["queries"].append({"type": "evil"})
     sort[0]["direction"] = "desc"
+    sort[0]["field"]["field_name"] = "evil"
     await collect(pager)
     for body in bodies(fake):
         assert body["query"] == {"type": "and", "queries": [{"type": "object_type"}]}
-        assert body["sort"] == [{"direction": "asc"}]
+        assert body["sort"] == [{"direction": "asc", "field": {"field_name": "date"}}]
 
 
 async def test_paging_on_demand_with_next_params() -> None:
@@ -158,6 +161,9 @@ async def test_page_size_200_is_allowed() -> None:
         ({"sort": "date_created"}, "sort"),
         ({"sort": {"direction": "asc"}}, "sort"),
         ({"sort": ["date_created"]}, "sort"),
+        ({"sort": ""}, "sort"),
+        ({"sort": 5}, "sort"),
+        ({"sort": ({"direction": "asc"} for _ in range(1))}, "sort"),
     ],
 )
 def test_bad_arguments_are_refused_before_any_request(kwargs: dict[str, Any], field: str) -> None:
@@ -181,3 +187,46 @@ async def test_search_through_the_client_engine(mocked: aioresponses) -> None:
         {"query": QUERY, "_fields": {"lead": ["id"]}},
         {"query": QUERY, "_fields": {"lead": ["id"]}, "cursor": "abc"},
     ]
+
+
+@pytest.mark.parametrize(
+    ("answer", "sent", "expected"),
+    [
+        ({"total_results": 0}, {"query": QUERY}, Page([], False)),
+        ({"data": "x", "cursor": "c1"}, {"query": QUERY}, Page([], False)),
+        ({"data": [1], "cursor": None, "total_results": 1}, {"query": QUERY}, Page([1], False)),
+        (
+            {"data": [1], "cursor": "c1", "total_results": 2},
+            {"query": QUERY, "cursor": "c1"},
+            Page([1], False, cursor="c1"),
+        ),
+    ],
+)
+async def test_a_last_search_page_keeps_the_answer_it_was_read_from(
+    answer: Any, sent: dict[str, Any], expected: Page
+) -> None:
+    page = await fetch_search_page(FakeRequester(answer), sent)
+    assert page == attrs.evolve(expected, raw=answer)
+
+
+FIELDS_RULE = "fields must map an object type to a list of field names"
+SORT_RULE = 'sort must be a list of sort objects ({"field": ..., "direction": ...})'
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"query": [QUERY]}, "query must be a mapping, not list"),
+        ({"query": None}, "query must be a mapping, not NoneType"),
+        ({"limit": 0}, "limit must be a positive whole number"),
+        ({"page_size": True}, "page_size must be a positive whole number"),
+        ({"page_size": 201}, "page_size must be at most 200, got 201"),
+        ({"fields": ["id"]}, FIELDS_RULE),
+        ({"fields": {"lead": "id,name"}}, FIELDS_RULE),
+        ({"sort": "date_created"}, SORT_RULE),
+    ],
+)
+def test_a_refused_argument_says_what_is_wrong(kwargs: dict[str, Any], message: str) -> None:
+    with pytest.raises(InvalidRequestError) as info:
+        search(FakeRequester(), **{"query": QUERY, **kwargs})
+    assert str(info.value) == message

@@ -121,10 +121,14 @@ def _skip_of(params: Mapping[str, Any]) -> int:
     if isinstance(value, str) and value.isascii() and value.isdigit():
         # A web app may hand back next_params read from its own query string.
         value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+    if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidRequestError(
             f"_skip must be a whole number of at least 0, not {type(value).__name__}",
             field="_skip",
+        )
+    if value < 0:
+        raise InvalidRequestError(
+            f"_skip must be a whole number of at least 0, got {value}", field="_skip"
         )
     return value
 
