@@ -143,6 +143,9 @@ async def make_limiter(request: pytest.FixtureRequest) -> AsyncIterator[MakeLimi
 
     def make(url: str, **kwargs: Any) -> RedisRateLimiter:
         kwargs.setdefault("name", unique)
+        # A loaded CI machine can stall a healthy local Redis past the 0.25 s default and
+        # send a test about sharing down the fallback path; tests of timeouts set their own.
+        kwargs.setdefault("op_timeout", 2.0)
         limiter = RedisRateLimiter(url, **kwargs)
         made.append(limiter)
         return limiter
