@@ -806,6 +806,15 @@ async def field(client: Any, key: str, name: str) -> int | None:
     return None if value is None else int(value)
 
 
+async def field_changed(client: Any, key: str, name: str, old: int | None) -> int | None:
+    """``name`` once another task has written it (a fixed sleep would race a slow machine)."""
+    async with asyncio.timeout(5):
+        # Polled: the write happens in Redis, where no asyncio.Event can see it.
+        while (value := await field(client, key, name)) == old:  # noqa: ASYNC110
+            await asyncio.sleep(0.005)
+    return value
+
+
 async def pause_written(client: Any, key: str, action: Any) -> tuple[float, float]:
     """Run ``action``; the shortest and longest pause (s) it can have written, from Redis
     times read around it (so a slow machine cannot fail the check)."""
@@ -868,13 +877,14 @@ async def test_a_pause_within_max_wait_is_waited_out(
 
 @needs_redis
 async def test_a_long_pause_written_while_waiting_for_a_slot_is_refused(
-    redis_server: RedisServer, make_limiter: MakeLimiter
+    redis_server: RedisServer, make_limiter: MakeLimiter, raw_redis: Any
 ) -> None:
     one = make_limiter(redis_server.url, rate=10)
     two = make_limiter(redis_server.url, rate=10)
     await one.acquire("g")
+    tat = await field(raw_redis, one.key("g"), "tat")
     waiting = asyncio.create_task(one.acquire("g"))  # its slot is 0.1 s ahead
-    await asyncio.sleep(0.02)
+    await field_changed(raw_redis, one.key("g"), "tat", tat)
     await two.release("g", RateFeedback(429, retry_after=HUGE))
     with pytest.raises(RateLimitError):
         await asyncio.wait_for(waiting, 5)
@@ -1034,8 +1044,8 @@ async def slot_spacing(raw_redis: Any, limiter: RedisRateLimiter, group: str) ->
     await limiter.acquire(group)
     before = await field(raw_redis, limiter.key(group), "tat")
     task = asyncio.create_task(limiter.acquire(group))
-    await asyncio.sleep(0.01)  # reserved (then sleeping for its slot)
-    after = await field(raw_redis, limiter.key(group), "tat")
+    # Reserved (then sleeping for its slot).
+    after = await field_changed(raw_redis, limiter.key(group), "tat", before)
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
     assert before is not None
@@ -1072,8 +1082,7 @@ async def test_without_any_limit_from_close_probes_go_one_at_a_time_and_slowly(
     await one.acquire("g")
     tat = await field(raw_redis, one.key("g"), "tat")
     task = asyncio.create_task(two.acquire("g"))  # another process probes too
-    await asyncio.sleep(0.02)
-    assert await field(raw_redis, one.key("g"), "tat") - (tat or 0) == 100_000
+    assert (await field_changed(raw_redis, one.key("g"), "tat", tat) or 0) - (tat or 0) == 100_000
     await one.release("g", RateFeedback(200))  # an answer without numbers teaches nothing
     await asyncio.wait_for(task, 5)
     await two.release("g", None)
@@ -1107,11 +1116,10 @@ async def test_keys_of_one_organization_share_its_budget_too(
     start = await field(raw_redis, one.organization_key("g") or "", "tat")
     # The second key's own budget has room, the organization's not: its slot is 0.5 s on.
     task = asyncio.create_task(two.acquire("g"))
-    await asyncio.sleep(0.01)
+    org_tat = await field_changed(raw_redis, one.organization_key("g") or "", "tat", start)
     assert not task.done()
     now = await redis_now(raw_redis)
     key_tat = await field(raw_redis, two.key("g"), "tat")
-    org_tat = await field(raw_redis, one.organization_key("g") or "", "tat")
     assert start is not None
     assert key_tat is not None
     assert org_tat is not None
