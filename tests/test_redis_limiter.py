@@ -20,12 +20,13 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import attrs
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -1039,18 +1040,42 @@ async def test_a_spent_budget_of_a_window_already_over_pauses_nobody(
 # --- no rate: the pace learned from Close, shared --------------------------------------------
 
 
-async def slot_spacing(raw_redis: Any, limiter: RedisRateLimiter, group: str) -> int:
-    """How far one more reservation moves the group's tat (us)."""
-    await limiter.acquire(group)
-    before = await field(raw_redis, limiter.key(group), "tat")
-    task = asyncio.create_task(limiter.acquire(group))
-    # Reserved (then sleeping for its slot).
-    after = await field_changed(raw_redis, limiter.key(group), "tat", before)
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
+@attrs.frozen
+class Reservation:
+    """A group's tat before and after one reservation, and Redis's clock read around it
+    (us), so a check can bound the ``now`` the reservation saw: a machine slow enough to let
+    a slot pass cannot fail it. ``task`` is the acquire, still sleeping for its slot."""
+
+    before: int
+    after: int
+    clock_before: int
+    clock_after: int
+    task: asyncio.Task[None]
+
+
+async def reserve(raw_redis: Any, key: str, acquire: Callable[[], Awaitable[None]]) -> Reservation:
+    """Start ``acquire`` and wait for its reservation to land in Redis."""
+    before = await field(raw_redis, key, "tat")
     assert before is not None
+    clock_before = await redis_now(raw_redis)
+    task = asyncio.ensure_future(acquire())
+    after = await field_changed(raw_redis, key, "tat", before)
+    clock_after = await redis_now(raw_redis)
     assert after is not None
-    return after - before
+    return Reservation(before, after, clock_before, clock_after, task)
+
+
+async def slot_spacing(raw_redis: Any, limiter: RedisRateLimiter, group: str) -> tuple[int, int]:
+    """How far one more reservation moves the group's tat (us), as the shortest and longest
+    it can be: GCRA moves tat on from ``max(tat, now)`` (on a quick machine both are equal)."""
+    await limiter.acquire(group)
+    slot = await reserve(raw_redis, limiter.key(group), lambda: limiter.acquire(group))
+    slot.task.cancel()
+    await asyncio.gather(slot.task, return_exceptions=True)
+    return (
+        slot.after - max(slot.before, slot.clock_after),
+        slot.after - max(slot.before, slot.clock_before),
+    )
 
 
 @needs_redis
@@ -1069,7 +1094,8 @@ async def test_without_a_rate_the_limit_one_process_learns_paces_them_all(
     expected = round(1 / (0.97 * 20) * 1_000_000)
     assert await field(raw_redis, learner.key("g"), "ivl") == expected
     # Another process, which has seen no answer yet, paces by what was learned.
-    assert await slot_spacing(raw_redis, other, "g") == expected
+    low, high = await slot_spacing(raw_redis, other, "g")
+    assert low <= expected <= high
     assert "learned" in repr(other)
 
 
@@ -1080,11 +1106,13 @@ async def test_without_any_limit_from_close_probes_go_one_at_a_time_and_slowly(
     one = make_limiter(redis_server.url)
     two = make_limiter(redis_server.url)
     await one.acquire("g")
-    tat = await field(raw_redis, one.key("g"), "tat")
-    task = asyncio.create_task(two.acquire("g"))  # another process probes too
-    assert (await field_changed(raw_redis, one.key("g"), "tat", tat) or 0) - (tat or 0) == 100_000
+    # Another process probes too: its probe waits a probe interval past the first one.
+    probe = await reserve(raw_redis, one.key("g"), lambda: two.acquire("g"))
+    # A probe goes a probe interval (0.1 s) after the last one, or now if that has passed.
+    spaced = probe.before + 100_000
+    assert max(spaced, probe.clock_before) <= probe.after <= max(spaced, probe.clock_after)
     await one.release("g", RateFeedback(200))  # an answer without numbers teaches nothing
-    await asyncio.wait_for(task, 5)
+    await asyncio.wait_for(probe.task, 5)
     await two.release("g", None)
 
 
@@ -1095,7 +1123,8 @@ async def test_a_given_rate_below_the_learned_limit_still_rules(
     learner = make_limiter(redis_server.url)
     capped = make_limiter(redis_server.url, rate=5)
     await learner.release("g", ok(40, 39, 1))
-    assert await slot_spacing(raw_redis, capped, "g") == 200_000
+    low, high = await slot_spacing(raw_redis, capped, "g")
+    assert low <= 200_000 <= high
 
 
 # --- the organization's budget ---------------------------------------------------------------
@@ -1113,19 +1142,17 @@ async def test_keys_of_one_organization_share_its_budget_too(
     assert one.organization_key("g") == f"close_async:rl-org:{org}:g"
     assert one.key("g") != two.key("g")
     await one.acquire("g")
-    start = await field(raw_redis, one.organization_key("g") or "", "tat")
     # The second key's own budget has room, the organization's not: its slot is 0.5 s on.
-    task = asyncio.create_task(two.acquire("g"))
-    org_tat = await field_changed(raw_redis, one.organization_key("g") or "", "tat", start)
-    assert not task.done()
-    now = await redis_now(raw_redis)
+    slot = await reserve(raw_redis, one.organization_key("g") or "", lambda: two.acquire("g"))
+    assert not slot.task.done()
+    start = slot.before
+    assert max(start, slot.clock_before) + 500_000 <= slot.after
+    assert slot.after <= max(start, slot.clock_after) + 500_000
     key_tat = await field(raw_redis, two.key("g"), "tat")
-    assert start is not None
     assert key_tat is not None
-    assert org_tat is not None
-    assert org_tat - start == 500_000
-    assert key_tat - now > 250_000  # the key's slot moved with the organization's
-    await asyncio.wait_for(task, 5)
+    # The key's slot moved with the organization's (on its own it would be about now).
+    assert key_tat >= max(start, slot.clock_before)
+    await asyncio.wait_for(slot.task, 5)
 
 
 @needs_redis
