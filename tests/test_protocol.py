@@ -39,13 +39,16 @@ from close_async._engine.protocol import (
 )
 from close_async._engine.rate_limit_info import RateLimitInfo
 from close_async._resources.call_requests import (
+    CALLS_PATH,
     _calls_group,
+    call_filters,
     create_call,
     delete_call,
     get_call,
-    list_calls,
     update_call,
 )
+from close_async._resources.pager import Pager, paginate
+from tests.fake_requester import FakeRequester
 
 CALL_ID = "acti_3fXh0mYvKZTrXMbmVSdVbLrnOBFGnJQ0IvyA0MYFwGy"
 
@@ -182,6 +185,20 @@ def test_call_builders_refuse_bad_ids(builder: Any, call_id: Any) -> None:
     assert caught.value.field == "call_id"
 
 
+# The call list's request, as calls.list builds it: its filters checked by call_filters,
+# walked by the shared pager (which encodes them and refuses what cannot be sent).
+def list_pager(params: Mapping[str, Any]) -> Pager[Any]:
+    return paginate(FakeRequester(), CALLS_PATH, call_filters(params))
+
+
+async def list_request(params: Mapping[str, Any]) -> Request:
+    requester = FakeRequester({"data": [], "has_more": False})
+    async for _ in paginate(requester, CALLS_PATH, call_filters(params)):
+        pass
+    (request,) = requester.requests
+    return request
+
+
 @pytest.mark.parametrize(
     ("params", "expected"),
     [
@@ -202,10 +219,10 @@ def test_call_builders_refuse_bad_ids(builder: Any, call_id: Any) -> None:
         ({"flag": True, "other": False}, (("flag", "true"), ("other", "false"))),
     ],
 )
-def test_list_calls_encodes_filters(
+async def test_list_calls_encodes_filters(
     params: Mapping[str, Any], expected: tuple[tuple[str, str], ...]
 ) -> None:
-    request = list_calls(params)
+    request = await list_request(params)
     assert request.method == "GET"
     assert request.path == "activity/call/"
     assert request.params == expected
@@ -215,21 +232,21 @@ def test_list_calls_encodes_filters(
 @pytest.mark.parametrize("empty", [[], (), set(), [None]])
 def test_list_calls_refuses_an_empty_list_filter(empty: Any) -> None:
     with pytest.raises(InvalidRequestError, match=r"^id__in must not be empty$") as caught:
-        list_calls({"id__in": empty})
+        list_pager({"id__in": empty})
     assert caught.value.field == "id__in"
 
 
 @pytest.mark.parametrize("value", [["acti_a", "../lead"], "acti_a,lead_b", "acti_x?x=1", ""])
 def test_list_calls_checks_ids_in_id_filter(value: Any) -> None:
     with pytest.raises(InvalidRequestError, match=r"^call_id must be ") as caught:
-        list_calls({"id__in": value})
+        list_pager({"id__in": value})
     assert caught.value.field == "id__in"
 
 
 @pytest.mark.parametrize(("value", "shown"), [(123, "123"), (4.5, "4.5")])
 def test_list_calls_refuses_a_single_id_filter_that_is_not_text(value: Any, shown: str) -> None:
     with pytest.raises(InvalidRequestError, match=r"^call_id must be a string") as caught:
-        list_calls({"id__in": value})
+        list_pager({"id__in": value})
     assert caught.value.field == "id__in"
     assert str(caught.value).endswith(f"got {shown}")
 
@@ -559,7 +576,6 @@ def test_feedback_on_a_429_uses_headers_then_body(
         (lambda: update_call("acti_abc123", {}), "PUT", "PUT activity/call"),
         (lambda: delete_call("acti_abc123"), "DELETE", "DELETE activity/call"),
         (lambda: create_call({}), "POST", "POST activity/call"),
-        (lambda: list_calls({}), "GET", "GET activity/call"),
     ],
 )
 def test_builders_know_the_group_the_path_gives(build: Any, method: str, group: str) -> None:
@@ -568,6 +584,11 @@ def test_builders_know_the_group_the_path_gives(build: Any, method: str, group: 
     request_ = build()
     assert (request_.method, request_.group) == (method, group)
     assert request_.group == Request(request_.method, request_.path).group
+
+
+async def test_the_call_list_sends_in_the_group_of_its_path() -> None:
+    request_ = await list_request({})
+    assert (request_.method, request_.group) == ("GET", "GET activity/call")
 
 
 # --- boundaries, from both sides ------------------------------------------------------

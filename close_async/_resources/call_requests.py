@@ -1,7 +1,8 @@
 """The call-activity requests as values (pure: no I/O), built once per update.
 
-Close API ``/activity/call/``: list, create, get, update (PUT, a patch), delete. Every
-call id is checked before it goes into a path or an ``id__in`` filter.
+Close API ``/activity/call/``: create, get, update (PUT, a patch), delete, and the list's
+filters (the list itself is walked by the shared pager). Every call id is checked before it
+goes into a path or an ``id__in`` filter.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Any
 
 from .._engine.errors import InvalidRequestError
 from .._engine.ids import validate_call_id
-from .._engine.protocol import Request, encode_params, json_body
+from .._engine.protocol import Request, json_body
 
 __all__ = [
     "CALLS_PATH",
@@ -19,7 +20,6 @@ __all__ = [
     "create_call",
     "delete_call",
     "get_call",
-    "list_calls",
     "update_call",
 ]
 
@@ -59,14 +59,6 @@ def call_filters(params: Mapping[str, Any]) -> dict[str, Any]:
     if params.get("id__in") is not None:
         return {**params, "id__in": _checked_id_filter("id__in", params["id__in"])}
     return dict(params)
-
-
-def list_calls(params: Mapping[str, Any]) -> Request:
-    """``GET activity/call/`` with Close's filters, checked by :func:`call_filters` and
-    encoded by :func:`~close_async._engine.protocol.encode_params`."""
-    return Request(
-        "GET", CALLS_PATH, params=encode_params(call_filters(params)), group=_CALLS_GROUPS["GET"]
-    )
 
 
 def get_call(call_id: str) -> Request:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._bulk.run import BulkProgress, BulkRun
 from .._engine.errors import InvalidRequestError
-from .._engine.protocol import Request, encode_params
+from .._engine.protocol import Request
 from .._engine.response import raw_response
 from .._types.calls import Call, CallCreate, CallUpdate
 from .._types.conversion import call_from_json, create_to_json, update_to_json
@@ -117,9 +117,9 @@ class CallsResource:
             "activity_at__gt": activity_at__gt,
             "activity_at__lt": activity_at__lt,
         }
-        # Checked now, so a bad filter is refused before the caller starts iterating.
+        # Checked now (paginate checks the rest), so a bad filter is refused before the
+        # caller starts iterating.
         checked = _requests.call_filters({**filters, "_skip": 0, "_limit": page_size})
-        encode_params(checked)
         return paginate(
             self._requester,
             _requests.CALLS_PATH,

@@ -141,7 +141,6 @@ def _checked_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
     # A copy: a caller changing its dict mid-walk must not change the pages fetched.
     copied = dict(params)
     _skip_of(copied)
-    encode_params(copied)  # refuses what cannot be sent (an empty list) before sending
     return copied
 
 
@@ -327,6 +326,9 @@ def paginate(
     validated. Bad ``params`` raise :class:`InvalidRequestError` here, before anything is sent.
     """
     checked = _checked_params(params)
+    # Encoded once now only to refuse, before the caller iterates, what cannot be sent (an
+    # empty list); each page encodes its own parameters when it is fetched.
+    encode_params(checked)
 
     async def fetch(page_params: dict[str, Any]) -> Page:
         return await fetch_page(requester, path, page_params, deadline=deadline)
