@@ -37,8 +37,14 @@ class _Surface(GenericVerbs):
     def __init__(self, requester: Requester, options: RequestOptions, engine: Engine) -> None:
         super().__init__(requester)
         self._options = options
-        self._engine_ref = engine
+        self._engine = engine
         self.calls = CallsResource(requester)
+
+    @property
+    def stats(self) -> ClientStats:
+        """Counters of the client's requests, answers and retries (see :class:`ClientStats`),
+        shared by the client and all its views."""
+        return self._engine.stats
 
     def with_options(
         self,
@@ -66,7 +72,7 @@ class _Surface(GenericVerbs):
         options = derive_options(
             self._options, timeout=timeout, max_retries=max_retries, retry=retry, headers=headers
         )
-        return CloseClientView(self._engine_ref, options)
+        return CloseClientView(self._engine, options)
 
     @property
     def with_raw_response(self) -> RawResponseView:
@@ -107,11 +113,6 @@ class CloseClientView(_Surface):
 
     def __repr__(self) -> str:
         return f"CloseClientView({self._options!r})"
-
-    @property
-    def stats(self) -> ClientStats:
-        """The client's counters (shared with the client and all its views)."""
-        return self._engine_ref.stats
 
 
 class CloseClient(AsyncClosing, _Surface):
@@ -186,14 +187,14 @@ class CloseClient(AsyncClosing, _Surface):
         if tz_offset is not None:
             headers["X-TZ-Offset"] = _tz_offset_header(tz_offset)
         options = RequestOptions(timeout=self._timeout, retry=self._retry, headers=headers)
-        self._engine = Engine(
+        engine = Engine(
             transport=transport,
             limiter=self._limiter,
             base_url=str(self._base_url),
             options=options,
             on_retry=on_retry,
         )
-        _Surface.__init__(self, self._engine, options, self._engine)
+        _Surface.__init__(self, engine, options, engine)
 
     def __repr__(self) -> str:
         return f"CloseClient(base_url={str(self._base_url)!r}, auth={self._credentials.kind})"
@@ -212,11 +213,6 @@ class CloseClient(AsyncClosing, _Surface):
     def rate_limiter(self) -> RateLimiter:
         """The limiter pacing this client's requests."""
         return self._limiter
-
-    @property
-    def stats(self) -> ClientStats:
-        """Counters of this client's requests, answers and retries (see :class:`ClientStats`)."""
-        return self._engine.stats
 
     async def aclose(self) -> None:
         """Close the connection pool (and the limiter). Safe to call twice."""

@@ -1,9 +1,9 @@
 """The sans-I/O protocol layer: requests as values, and what a response means.
 
-Nothing here touches a socket, an event loop or the clock. The client builds a
-:class:`Request` with the builders below, sends it however it likes, and hands the status,
-headers and body back to :func:`interpret_response` (the result or the error to raise) and
-:func:`feedback_from_response` (what the rate limiter should learn).
+Nothing here touches a socket, an event loop or the clock. A resource builds a
+:class:`Request` (its query through :func:`encode_params`); the engine sends it and hands
+the status, headers and body back to :func:`interpret_response` (the result or the error to
+raise) and :func:`feedback_from_response` (what the rate limiter should learn).
 """
 
 from __future__ import annotations
@@ -158,7 +158,7 @@ def with_method_override(request: Request, base_url: str) -> Request:
     )
 
 
-# --- request builders -----------------------------------------------------------------
+# --- query and body -------------------------------------------------------------------
 
 
 def _param_text(value: object) -> str:

@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .._engine.errors import InvalidRequestError
+from .._engine.ids import safe_repr
 from .._engine.paths import check_path, render_path
 from .._engine.protocol import Request, encode_params
 from .pager import Page, Pager, fetch_page, paginate
@@ -66,7 +67,7 @@ def build_request(
     """
     if not isinstance(method, str) or not _METHOD.fullmatch(method):
         raise InvalidRequestError(
-            f"method must be an HTTP method name, got {method!r}", field="method"
+            f"method must be an HTTP method name, got {safe_repr(method)}", field="method"
         )
     checked_path = _checked_path(path, path_params)
     if params is not None and not isinstance(params, Mapping):
