@@ -39,6 +39,15 @@ async def close_client(app: web.Application) -> AsyncIterator[None]:
         yield
 
 
+def error_response(exc: CloseError, *, missing: str) -> web.Response:
+    """The app's answer when a Close call fails: the caller's mistake, absent, or upstream."""
+    if isinstance(exc, InvalidRequestError):
+        return web.json_response({"error": str(exc), "field": exc.field}, status=400)
+    if isinstance(exc, NotFoundError):
+        return web.json_response({"error": missing}, status=404)
+    return web.json_response({"error": str(exc)}, status=502)
+
+
 async def record_outcome(request: web.Request) -> web.Response:
     body = await request.json()
     try:
@@ -48,12 +57,8 @@ async def record_outcome(request: web.Request) -> web.Response:
         call = await request.app[CLIENT].calls.update(
             request.match_info["call_id"], update, deadline=3.0
         )
-    except InvalidRequestError as exc:
-        return web.json_response({"error": str(exc), "field": exc.field}, status=400)
-    except NotFoundError:
-        return web.json_response({"error": "no such call"}, status=404)
     except CloseError as exc:
-        return web.json_response({"error": str(exc)}, status=502)
+        return error_response(exc, missing="no such call")
     return web.json_response({"id": call.id, "outcome_id": call.outcome_id})
 
 
@@ -71,12 +76,8 @@ async def lead_with_contacts(request: web.Request) -> web.Response:
                 "contact/", params={"lead_id": lead_id, "_fields": "id,name", "_limit": 100}
             )
         ]
-    except InvalidRequestError as exc:
-        return web.json_response({"error": str(exc), "field": exc.field}, status=400)
-    except NotFoundError:
-        return web.json_response({"error": "no such lead"}, status=404)
     except CloseError as exc:
-        return web.json_response({"error": str(exc)}, status=502)
+        return error_response(exc, missing="no such lead")
     return web.json_response({"lead": lead, "contacts": contacts})
 
 
