@@ -7,6 +7,7 @@ resources on it; every request goes through :class:`~close_async._engine.engine.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import Any
 
 import aiohttp
 
@@ -23,7 +24,9 @@ from ._engine.response import raw_response
 from ._engine.retry import RetryEvent, RetryPolicy
 from ._engine.transport import AiohttpTransport
 from ._resources.calls import CallsResource, CallsWithRawResponse
+from ._resources.generated._root import Resources
 from ._resources.generic import GenericVerbs
+from ._resources.raw import RawNamespace
 
 __all__ = ["DEFAULT_BASE_URL", "ClientStats", "CloseClient", "CloseClientView", "RawResponseView"]
 
@@ -31,8 +34,13 @@ DEFAULT_BASE_URL = "https://api.close.com/api/v1/"
 _USER_AGENT = "close-async/0.1"
 
 
-class _Surface(GenericVerbs):
-    """What the client and every view of it offer: the verbs, paging, search, resources."""
+class _Surface(GenericVerbs, Resources):
+    """What the client and every view of it offer: the verbs, paging, search, resources.
+
+    The resource groups (``close.leads``, ``close.activities.notes``, ...) come from
+    :class:`Resources`, generated from Close's OpenAPI document; each is built the first
+    time it is read, on this surface's requester (so a view's groups use its options).
+    """
 
     def __init__(self, requester: Requester, options: RequestOptions, engine: Engine) -> None:
         super().__init__(requester)
@@ -97,6 +105,13 @@ class RawResponseView:
         self.put = raw_response(surface.put)
         self.delete = raw_response(surface.delete)
         self.calls = CallsWithRawResponse(surface.calls)
+        self._surface = surface
+
+    def __getattr__(self, name: str) -> Any:
+        # Every generated group, e.g. ``close.with_raw_response.leads.get(lead_id)``.
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return RawNamespace(getattr(self._surface, name))
 
     def __repr__(self) -> str:
         return "RawResponseView()"

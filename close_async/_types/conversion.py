@@ -41,6 +41,7 @@ from .calls import UNSET, Call, CallCreate, CallUpdate, Unset
 __all__ = [
     "call_from_json",
     "call_to_json",
+    "converter",
     "create_to_json",
     "parse_datetime",
     "update_from_row",
@@ -229,6 +230,8 @@ def _make_converter() -> cattrs.Converter:
 
 
 _CONVERTER = _make_converter()
+converter = _CONVERTER
+"""The one converter; the generated models' rules are registered on it too (``model.py``)."""
 
 _CALL_KEYS: frozenset[str] = frozenset(
     "_type" if a.name == "type" else a.name for a in attrs.fields(Call) if a.name != "extra"

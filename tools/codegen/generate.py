@@ -1,0 +1,26 @@
+"""The generator as a function: the document and overlay in, the files' text out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .render import render
+from .spec import load
+
+
+def generate() -> dict[Path, str]:
+    """Every generated file's text, by its path relative to the repository root."""
+    return render(load())
+
+
+def stale_files(files: dict[Path, str], root: Path) -> list[Path]:
+    """The generated files under ``root`` that differ from ``files``, are missing, or are
+    left over from an earlier run."""
+    differ = [p for p, code in files.items() if not (root / p).exists() or (root / p).read_text() != code]
+    for directory in {p.parent for p in files if p.parent.name == "generated"}:
+        differ += [
+            old.relative_to(root)
+            for old in sorted((root / directory).glob("*.py"))
+            if old.relative_to(root) not in files
+        ]
+    return sorted(differ)

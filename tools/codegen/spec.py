@@ -1,0 +1,571 @@
+"""Read Close's document and the overlay into what the templates render (no file writing).
+
+The document (``spec/close-openapi.yml``) is read as published; ``overlay.yml`` corrects it
+where it is wrong (lists declared with an empty answer, the event log's paging) and adds
+what it lacks (typed bodies where it says "any", models for answers it leaves empty).
+"""
+
+from __future__ import annotations
+
+import re
+import textwrap
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .naming import (
+    RESERVED_ARGUMENTS,
+    RESERVED_FIELDS,
+    camel,
+    identifier,
+    method_of,
+    model_name,
+    namespace_of,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+SPEC = ROOT / "spec" / "close-openapi.yml"
+OVERLAY = Path(__file__).with_name("overlay.yml")
+
+HTTP_METHODS = ("get", "post", "put", "patch", "delete")
+SHARED_MODULE = "shared"
+EMPTY_ANSWER = "Empty response body"
+
+
+# ------------------------------------------------------------------------ the IR
+
+
+@dataclass
+class FieldDef:
+    name: str
+    key: str
+    annotation: str
+    required: bool
+    doc: list[str]
+
+
+@dataclass
+class ModelDef:
+    name: str
+    schema: str
+    kind: str  # "class", "literal" or "union"
+    doc: list[str]
+    request: bool = False
+    fields: list[FieldDef] = field(default_factory=list)
+    required_keys: list[str] = field(default_factory=list)
+    expression: str = ""
+    deps: set[str] = field(default_factory=set)
+    module: str = ""
+
+
+@dataclass
+class ParamDef:
+    name: str
+    key: str
+    annotation: str
+    doc: list[str]
+
+
+@dataclass
+class OperationDef:
+    namespace: tuple[str, ...]
+    method: str
+    http: str
+    path: str
+    template: str
+    summary: str
+    doc: list[str]
+    path_params: list[tuple[str, str]]
+    query: list[ParamDef]
+    body: str | None = None
+    body_required: bool = True
+    returns: str = "Any"
+    parse: str | None = None  # a model name, "no_content", or None (the decoded JSON)
+    item: str | None = None  # for lists: the item model, or "Any"
+    deps: set[str] = field(default_factory=set)
+
+
+@dataclass
+class NamespaceDef:
+    path: tuple[str, ...]
+    operations: list[OperationDef] = field(default_factory=list)
+    children: list[str] = field(default_factory=list)
+    handwritten: dict[str, str] | None = None
+    description: str = ""
+
+    @property
+    def module(self) -> str:
+        return "_".join(self.path)
+
+    @property
+    def class_name(self) -> str:
+        return "".join(camel(p) for p in self.path) + "Resource"
+
+    @property
+    def attribute(self) -> str:
+        return self.path[-1]
+
+    @property
+    def dotted(self) -> str:
+        return "close." + ".".join(self.path)
+
+
+@dataclass
+class API:
+    models: dict[str, ModelDef]
+    namespaces: dict[tuple[str, ...], NamespaceDef]
+    operations: list[OperationDef]
+    schema_names: dict[str, str]  # schema -> model name
+    skipped_schemas: dict[str, str]  # schema -> why no model was made
+
+
+# ------------------------------------------------------------------------ reading
+
+
+def load(spec_path: Path = SPEC, overlay_path: Path = OVERLAY) -> API:
+    document = yaml.safe_load(spec_path.read_text())
+    overlay = yaml.safe_load(overlay_path.read_text())
+    return _Builder(document, overlay).build()
+
+
+def doc_lines(text: str | None, width: int = 88) -> list[str]:
+    """Wrapped lines of a description, keeping paragraphs and list items apart."""
+    if not text:
+        return []
+    text = text.replace("\\", "\\\\").replace('"""', "'''").strip()
+    lines: list[str] = []
+    for paragraph in re.split(r"\n\s*\n", text):
+        items: list[str] = []
+        for line in paragraph.splitlines():
+            stripped = line.strip()
+            if not stripped:
+                continue
+            if re.match(r"([-*]|[0-9]+\.) ", stripped) or not items:
+                items.append(stripped)
+            else:
+                items[-1] += " " + stripped
+        for item in items:
+            indent = "  " if re.match(r"([-*]|[0-9]+\.) ", item) else ""
+            lines.extend(
+                textwrap.wrap(
+                    item,
+                    width,
+                    subsequent_indent=indent,
+                    break_long_words=False,
+                    break_on_hyphens=False,
+                )
+            )
+        lines.append("")
+    while lines and not lines[-1]:
+        lines.pop()
+    return [line.rstrip() for line in lines]
+
+
+def _expand(short: Any) -> Any:
+    """The overlay's short type notation as a JSON schema.
+
+    ``str``, ``int``, ``float``, ``bool``, ``datetime``, ``date``, ``any``, ``object``,
+    ``[T]`` (a list), ``Name`` (a schema), ``one_of:a|b`` (an enum); a trailing ``?``
+    makes it nullable. A dict is already a schema.
+    """
+    if isinstance(short, dict):
+        return short
+    text = str(short).strip()
+    nullable = text.endswith("?")
+    text = text.removesuffix("?")
+    simple = {
+        "str": {"type": "string"},
+        "int": {"type": "integer"},
+        "float": {"type": "number"},
+        "bool": {"type": "boolean"},
+        "datetime": {"type": "string", "format": "date-time"},
+        "date": {"type": "string", "format": "date"},
+        "object": {"type": "object", "additionalProperties": {"description": "Any type"}},
+        "any": {"description": "Any type"},
+    }
+    if text in simple:
+        schema = dict(simple[text])
+    elif text.startswith("[") and text.endswith("]"):
+        schema = {"type": "array", "items": _expand(text[1:-1])}
+    elif text.startswith("one_of:"):
+        schema = {"type": "string", "enum": text.removeprefix("one_of:").split("|")}
+    else:
+        schema = {"$ref": f"#/components/schemas/{text}"}
+    if nullable:
+        if "$ref" in schema or "enum" in schema:
+            return {"oneOf": [schema, {"type": "null"}]}
+        if "type" in schema:
+            schema["type"] = [schema["type"], "null"]
+    return schema
+
+
+class _Builder:
+    def __init__(self, document: dict[str, Any], overlay: dict[str, Any]) -> None:
+        self.document = document
+        self.overlay = overlay
+        self.schemas: dict[str, Any] = dict(document["components"]["schemas"])
+        self.names: dict[str, str] = {}
+        self.skipped: dict[str, str] = {}
+        for name, definition in (overlay.get("schemas") or {}).items():
+            if name in self.schemas:
+                raise ValueError(f"overlay schema {name} already exists in the document")
+            self.schemas[name] = self._overlay_schema(name, definition)
+
+    # --- overlay schemas
+
+    def _overlay_schema(self, name: str, definition: dict[str, Any]) -> dict[str, Any]:
+        properties: dict[str, Any] = {}
+        base = definition.get("from")
+        if base:
+            source = self.document["components"]["schemas"][base]["properties"]
+            for key in definition.get("fields", []):
+                properties[key] = source[key]
+        for key, short in (definition.get("properties") or {}).items():
+            properties[key] = _expand(short)
+        schema: dict[str, Any] = {
+            "type": "object",
+            "title": name,
+            "properties": properties,
+            "description": definition.get("description", ""),
+            "x-overlay": True,
+        }
+        if definition.get("required"):
+            schema["required"] = list(definition["required"])
+        if definition.get("request"):
+            schema["x-request"] = True
+        return schema
+
+    # --- schemas
+
+    def resolve(self, schema: dict[str, Any]) -> tuple[str | None, dict[str, Any]]:
+        ref = schema.get("$ref")
+        if ref:
+            name = ref.rsplit("/", 1)[-1]
+            return name, self.schemas[name]
+        return None, schema
+
+    def is_empty(self, schema: dict[str, Any]) -> bool:
+        _, target = self.resolve(schema)
+        return (
+            target.get("type") == "object"
+            and not target.get("properties")
+            and not target.get("additionalProperties")
+        )
+
+    def refs(self, schema: Any) -> set[str]:
+        found: set[str] = set()
+        if isinstance(schema, dict):
+            if "$ref" in schema:
+                found.add(schema["$ref"].rsplit("/", 1)[-1])
+            for value in schema.values():
+                found |= self.refs(value)
+        elif isinstance(schema, list):
+            for value in schema:
+                found |= self.refs(value)
+        return found
+
+    def closure(self, roots: set[str]) -> set[str]:
+        seen: set[str] = set()
+        todo = list(roots)
+        while todo:
+            name = todo.pop()
+            if name in seen:
+                continue
+            seen.add(name)
+            todo.extend(self.refs(self.schemas[name]) - seen)
+        return seen
+
+    def annotation(self, schema: dict[str, Any], deps: set[str], *, param: bool = False) -> str:
+        """The Python type of a schema (without the ``| None`` of a nullable field)."""
+        name, target = self.resolve(schema)
+        if name is not None:
+            if param or target.get("x-param-only"):
+                return self.annotation(target, deps, param=param)
+            if name in self.skipped:
+                return "Any"
+            deps.add(self.names[name])
+            return self.names[name]
+        branches = schema.get("oneOf") or schema.get("anyOf")
+        if branches:
+            parts = [
+                self.annotation(b, deps, param=param) for b in branches if b.get("type") != "null"
+            ]
+            return " | ".join(dict.fromkeys(parts)) or "None"
+        kinds = schema.get("type")
+        if isinstance(kinds, list):
+            kinds = [k for k in kinds if k != "null"]
+            kinds = kinds[0] if len(kinds) == 1 else kinds
+        if isinstance(kinds, list):
+            return " | ".join(self.annotation({**schema, "type": k}, deps) for k in kinds)
+        if "enum" in schema:
+            values = [v for v in schema["enum"] if v is not None]
+            return "Literal[" + ", ".join(repr(v) for v in values) + "]"
+        fmt = schema.get("format")
+        if kinds == "string":
+            if fmt == "date-time":
+                return "_dt.datetime | str" if param else "_dt.datetime"
+            if fmt == "date":
+                return "_dt.date | str" if param else "_dt.date"
+            return "str"
+        if kinds == "integer":
+            return "int"
+        if kinds == "number":
+            return "float"
+        if kinds == "boolean":
+            return "bool"
+        if kinds == "null":
+            return "None"
+        if kinds == "array":
+            item = self.annotation(schema.get("items") or {}, deps, param=param)
+            return f"Sequence[{item}]" if param else f"list[{item}]"
+        if kinds == "object":
+            extra = schema.get("additionalProperties")
+            if isinstance(extra, dict) and extra:
+                return f"dict[str, {self.annotation(extra, deps)}]"
+            return "dict[str, Any]"
+        return "Any"
+
+    @staticmethod
+    def nullable(schema: dict[str, Any]) -> bool:
+        kinds = schema.get("type")
+        if kinds == "null" or (isinstance(kinds, list) and "null" in kinds):
+            return True
+        branches = schema.get("oneOf") or schema.get("anyOf") or []
+        return any(b.get("type") == "null" for b in branches)
+
+    # --- operations
+
+    def build(self) -> API:
+        overlay_ops = self.overlay.get("operations") or {}
+        raw_ops: list[tuple[str, str, dict[str, Any]]] = []
+        for path, item in self.document["paths"].items():
+            for http, op in item.items():
+                if http in HTTP_METHODS:
+                    raw_ops.append((path, http, op))
+
+        # Which schemas each operation needs, to decide names, kinds and modules.
+        usage: dict[str, set[str]] = defaultdict(set)
+        request_roots: set[str] = set()
+        answer_roots: set[str] = set()
+        plans = []
+        for path, http, op in raw_ops:
+            key = f"{http.upper()} {path}"
+            fix = overlay_ops.get(key) or {}
+            plan = self._plan_operation(path, http, op, fix)
+            plans.append(plan)
+            module = "_".join(plan["namespace"])
+            for name in plan["body_schemas"]:
+                request_roots.add(name)
+                for needed in self.closure({name}):
+                    usage[needed].add(module)
+            for name in plan["answer_schemas"]:
+                answer_roots.add(name)
+                for needed in self.closure({name}):
+                    usage[needed].add(module)
+
+        answered = self.closure(answer_roots)
+        for schema_name, schema in self.schemas.items():
+            if schema_name not in usage:
+                self.skipped[schema_name] = (
+                    "used by query parameters only (inlined there)"
+                    if "Parameters" in schema_name
+                    else "used by no operation"
+                )
+            elif self.is_empty({"$ref": f"#/components/schemas/{schema_name}"}):
+                self.skipped[schema_name] = EMPTY_ANSWER.lower() + " (nothing to type)"
+        for schema_name in usage:
+            if schema_name not in self.skipped:
+                self.names[schema_name] = model_name(schema_name)
+        if len(set(self.names.values())) != len(self.names):
+            raise ValueError("two schemas give the same model name")
+
+        models: dict[str, ModelDef] = {}
+        for schema_name, name in self.names.items():
+            modules = usage[schema_name]
+            model = self._model(schema_name, request=schema_name not in answered)
+            model.module = next(iter(modules)) if len(modules) == 1 else SHARED_MODULE
+            models[name] = model
+
+        operations = [self._operation(plan) for plan in plans]
+        namespaces = self._namespaces(operations)
+        return API(models, namespaces, operations, dict(self.names), dict(self.skipped))
+
+    def _plan_operation(
+        self, path: str, http: str, op: dict[str, Any], fix: dict[str, Any]
+    ) -> dict[str, Any]:
+        namespace = namespace_of(op["tags"][0])
+        body_schema = None
+        body_required = False
+        if "requestBody" in op:
+            body_schema = op["requestBody"]["content"]["application/json"].get("schema") or {}
+            body_required = bool(op["requestBody"].get("required", True))
+            if "body" in fix:
+                body_schema = _expand(fix["body"])
+        status, answer = next(
+            (code, response)
+            for code, response in sorted(op["responses"].items())
+            if code.startswith("2")
+        )
+        answer_schema = (answer.get("content") or {}).get("application/json", {}).get("schema")
+        is_list = op["operationId"].startswith("list") and http == "get"
+        item_schema = None
+        if is_list:
+            if "item" in fix:
+                item_schema = _expand(fix["item"])
+            elif answer_schema and not self.is_empty(answer_schema):
+                _, target = self.resolve(answer_schema)
+                data = target.get("properties", {}).get("data")
+                item_schema = (data or {}).get("items")
+            answer_schema = None
+        elif "answer" in fix:
+            answer_schema = _expand(fix["answer"])
+        body_names = self.refs(body_schema) if body_schema else set()
+        answer_names = self.refs(answer_schema) | self.refs(item_schema)
+        return {
+            "path": path,
+            "http": http,
+            "op": op,
+            "fix": fix,
+            "namespace": namespace,
+            "body_schema": body_schema,
+            "body_required": body_required,
+            "status": status,
+            "answer_schema": answer_schema,
+            "is_list": is_list,
+            "item_schema": item_schema,
+            "body_schemas": body_names,
+            "answer_schemas": answer_names,
+        }
+
+    def _model(self, schema_name: str, *, request: bool) -> ModelDef:
+        schema = self.schemas[schema_name]
+        name = self.names[schema_name]
+        doc = doc_lines(schema.get("description"))
+        if not schema.get("x-overlay"):
+            origin = f"Schema ``{schema_name}`` of Close's OpenAPI document."
+        else:
+            origin = "Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."
+        doc = [*doc, "", origin] if doc else [origin]
+        request = request or bool(schema.get("x-request"))
+        if "enum" in schema:
+            deps: set[str] = set()
+            return ModelDef(name, schema_name, "literal", doc, expression=self.annotation(schema, deps))
+        if "oneOf" in schema or "anyOf" in schema:
+            deps = set()
+            expression = self.annotation(schema, deps)
+            return ModelDef(name, schema_name, "union", doc, expression=expression, deps=deps)
+        model = ModelDef(name, schema_name, "class", doc, request=request)
+        required = set(schema.get("required") or [])
+        taken: set[str] = set()
+        for key, prop in (schema.get("properties") or {}).items():
+            attribute = identifier(key, reserved=RESERVED_FIELDS)
+            while attribute in taken:
+                attribute += "_"
+            taken.add(attribute)
+            deps = set()
+            annotation = self.annotation(prop, deps)
+            model.deps |= deps
+            if request:
+                if key in required:
+                    full = f"{annotation} | None" if self.nullable(prop) else annotation
+                else:
+                    none = " | None" if self.nullable(prop) else ""
+                    full = f"{annotation} | Unset{none}"
+            else:
+                full = annotation if annotation in ("Any", "None") else f"{annotation} | None"
+            model.fields.append(
+                FieldDef(attribute, key, full, request and key in required, doc_lines(prop.get("description"), 84))
+            )
+        model.required_keys = sorted(required)
+        model.deps.discard(name)
+        return model
+
+    def _operation(self, plan: dict[str, Any]) -> OperationDef:
+        op, fix = plan["op"], plan["fix"]
+        path: str = plan["path"]
+        deps: set[str] = set()
+        path_params = [
+            (identifier(p, reserved=RESERVED_ARGUMENTS), p) for p in re.findall(r"\{(\w+)\}", path)
+        ]
+        taken = {name for name, _ in path_params}
+        query: list[ParamDef] = []
+        dropped = set(fix.get("drop_params") or [])
+        parameters = [p for p in op.get("parameters", []) if p["in"] == "query"]
+        parameters = [p for p in parameters if p["name"] not in dropped]
+        for name, short in (fix.get("add_params") or {}).items():
+            parameters.append({"name": name, "schema": _expand(short), "description": ""})
+        for parameter in parameters:
+            attribute = identifier(parameter["name"], reserved=RESERVED_ARGUMENTS)
+            while attribute in taken:
+                attribute += "_"
+            taken.add(attribute)
+            schema = parameter.get("schema") or {}
+            annotation = self.annotation(schema, set(), param=True)
+            if annotation.startswith("Sequence[") or parameter["name"] == "_fields":
+                item = annotation.removeprefix("Sequence[").removesuffix("]")
+                annotation = f"{item} | Sequence[{item}]" if annotation.startswith("Seq") else (
+                    "str | Sequence[str]"
+                )
+            doc = doc_lines(parameter.get("description"), 80)
+            query.append(ParamDef(attribute, parameter["name"], annotation, doc))
+
+        operation = OperationDef(
+            namespace=plan["namespace"],
+            method=method_of(op["operationId"]),
+            http=plan["http"].upper(),
+            path=path,
+            template=path.lstrip("/"),
+            summary=(op.get("summary") or op["operationId"]).strip().rstrip("."),
+            doc=doc_lines(op.get("description")),
+            path_params=path_params,
+            query=query,
+        )
+        if plan["body_schema"] is not None:
+            body_deps: set[str] = set()
+            body = self.annotation(plan["body_schema"], body_deps)
+            if body in ("Any", "dict[str, Any]"):
+                operation.body = "Mapping[str, Any]"
+            else:
+                # A model read from Close may be sent back (its unknown keys too).
+                sent_back = fix.get("accepts")
+                if sent_back:
+                    body = f"{body} | {self.names[sent_back]}"
+                    body_deps.add(self.names[sent_back])
+                operation.body = f"{body} | Mapping[str, Any]"
+            operation.body_required = plan["body_required"]
+            deps |= body_deps
+        if plan["is_list"]:
+            item = self.annotation(plan["item_schema"], deps) if plan["item_schema"] else "Any"
+            operation.item = item
+            operation.returns = f"Pager[{item}]"
+        elif plan["status"] == "204" or (
+            plan["http"] == "delete"
+            and (plan["answer_schema"] is None or self.is_empty(plan["answer_schema"]))
+        ):
+            operation.returns, operation.parse = "None", "no_content"
+        elif plan["answer_schema"] is not None and not self.is_empty(plan["answer_schema"]):
+            returns = self.annotation(plan["answer_schema"], deps)
+            operation.returns = returns
+            operation.parse = returns if returns in self.names.values() else None
+            if operation.parse is None:
+                operation.returns = "Any"
+        operation.deps = deps
+        return operation
+
+    def _namespaces(self, operations: list[OperationDef]) -> dict[tuple[str, ...], NamespaceDef]:
+        namespaces: dict[tuple[str, ...], NamespaceDef] = {}
+        for operation in operations:
+            path = operation.namespace
+            for depth in range(1, len(path) + 1):
+                namespaces.setdefault(path[:depth], NamespaceDef(path[:depth]))
+            namespaces[path].operations.append(operation)
+        for path in namespaces:
+            if len(path) > 1 and path[-1] not in namespaces[path[:-1]].children:
+                namespaces[path[:-1]].children.append(path[-1])
+        handwritten = self.overlay.get("handwritten") or {}
+        for dotted, target in handwritten.items():
+            namespaces[tuple(dotted.split("."))].handwritten = target
+        return dict(sorted(namespaces.items()))
