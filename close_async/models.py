@@ -11,6 +11,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from ._types.generated.activities import ActivityBase
     from ._types.generated.activities_calls import (
         CallActivity,
         CreateCallActivity,
@@ -20,18 +21,20 @@ if TYPE_CHECKING:
         UpdateCallActivity,
         UpdateCallActivityStatus,
     )
+    from ._types.generated.activities_creations import CreatedActivity
     from ._types.generated.activities_custom_activities import (
         CreateCustomActivity,
         CreateCustomActivityStatus,
+        CustomActivity,
         UpdateCustomActivity,
         UpdateCustomActivityStatus,
     )
+    from ._types.generated.activities_email_threads import EmailThreadActivity
     from ._types.generated.activities_emails import (
         CreateEmailActivity,
         CreateEmailActivityAttachmentsItems,
         CreateEmailActivityOpensItems,
         CreateEmailActivityStatus,
-        EmailActivity,
         UpdateEmailActivity,
         UpdateEmailActivityAttachmentsItems,
         UpdateEmailActivityOpensItems,
@@ -42,12 +45,22 @@ if TYPE_CHECKING:
         FormSubmissionActivityValues,
         FormSubmissionActivityValuesByName,
     )
+    from ._types.generated.activities_lead_merges import LeadMergeActivity
+    from ._types.generated.activities_lead_status_changes import (
+        LeadStatusChangeActivity,
+        LeadStatusChangeCreate,
+    )
+    from ._types.generated.activities_meetings import MeetingActivity, MeetingUpdate
     from ._types.generated.activities_notes import (
-        ActivityBase,
         CreateNoteActivity,
         CreateNoteActivityAttachmentsItems,
+        NoteActivity,
         UpdateNoteActivity,
         UpdateNoteActivityAttachmentsItems,
+    )
+    from ._types.generated.activities_opportunity_status_changes import (
+        OpportunityStatusChangeActivity,
+        OpportunityStatusChangeCreate,
     )
     from ._types.generated.activities_sms import (
         CreateSMSActivity,
@@ -63,6 +76,7 @@ if TYPE_CHECKING:
         UpdateSmsActivityAttachmentsItemsContentType,
         UpdateSmsActivityStatus,
     )
+    from ._types.generated.activities_task_completions import TaskCompletedActivity
     from ._types.generated.activities_whatsapp_messages import (
         CreateWhatsAppMessage,
         CreationSource,
@@ -85,8 +99,23 @@ if TYPE_CHECKING:
         BulkSequenceSubscriptionActionType,
         BulkSequenceSubscriptionContactPreference,
     )
-    from ._types.generated.comments import CreateComment, UpdateCommentThreads
-    from ._types.generated.exports import CreateExportFlags
+    from ._types.generated.comments import (
+        Comment,
+        CommentThread,
+        CreateComment,
+        UpdateCommentThreads,
+    )
+    from ._types.generated.contacts import ContactUpdate
+    from ._types.generated.custom_activity_types import CustomActivityType
+    from ._types.generated.custom_object_types import CustomObjectType
+    from ._types.generated.custom_objects import (
+        CustomObject,
+        CustomObjectCreate,
+        CustomObjectUpdate,
+    )
+    from ._types.generated.email_templates import EmailTemplate
+    from ._types.generated.events import Event
+    from ._types.generated.exports import CreateExportFlags, Export
     from ._types.generated.field_enrichment import RunFieldEnrichment, RunFieldEnrichmentObjectType
     from ._types.generated.files import UploadFile
     from ._types.generated.groups import CreateGroup, CreateGroupMember, Group, GroupMember
@@ -96,9 +125,10 @@ if TYPE_CHECKING:
         IntegrationLinkType,
         UpdateIntegrationLink,
     )
-    from ._types.generated.leads import Lead, LeadAddress
+    from ._types.generated.leads import Lead, LeadAddress, LeadCreate, LeadMerge, LeadUpdate
     from ._types.generated.memberships import CreateMembership, SetPinnedSavedView
-    from ._types.generated.opportunities import AttachmentIn, CreateOpportunity
+    from ._types.generated.opportunities import AttachmentIn, CreateOpportunity, OpportunityUpdate
+    from ._types.generated.organizations import Organization
     from ._types.generated.outcomes import (
         CreateOutcome,
         Outcome,
@@ -116,7 +146,10 @@ if TYPE_CHECKING:
         UnderlyingCarrier,
         UpdatePhoneNumber,
     )
+    from ._types.generated.pipelines import Pipeline
     from ._types.generated.playbooks import CreatePlaybook, Playbook, UpdatePlaybook
+    from ._types.generated.roles import Role
+    from ._types.generated.sequences import SequenceSubscription, Workflow
     from ._types.generated.shared import (
         ActionItem,
         Attachment,
@@ -126,10 +159,14 @@ if TYPE_CHECKING:
         CommentSummary,
         CommunicationDirection,
         Contact,
+        ContactCreate,
         ContactEmail,
         ContactPhone,
         ContactRecentCall,
         ContactUrl,
+        CustomField,
+        EmailActivity,
+        LeadStatus,
         MessageStatus,
         Opportunity,
         OpportunityAdjustCloseDateActionDetails,
@@ -137,6 +174,7 @@ if TYPE_CHECKING:
         OpportunityFollowUpCallActionDetails,
         OpportunityFollowUpEmailActionDetails,
         OpportunityFollowUpSMSActionDetails,
+        OpportunityStatus,
         OpportunityStatusType,
         OpportunitySuggestedAction,
         OpportunitySuggestedActionDetails,
@@ -159,6 +197,7 @@ if TYPE_CHECKING:
     from ._types.generated.sms_templates import (
         CreateSMSTemplate,
         CreateSMSTemplateAttachment,
+        SmsTemplate,
         SMSTemplateStatus,
         UpdateSMSTemplate,
         UpdateSMSTemplateAttachment,
@@ -167,13 +206,21 @@ if TYPE_CHECKING:
         BulkUpdateNotifications,
         BulkUpdateNotificationsDate,
         NotificationResolution,
+        Task,
+        TaskCreate,
         TaskPriority,
         UpdateNotification,
         UpdateNotificationDate,
         UpdateNotificationDueDate,
     )
     from ._types.generated.unsubscribed_emails import CreateUnsubscribedEmail
-    from ._types.generated.webhooks import CreateWebhook, WebhookSubscriptionEvent
+    from ._types.generated.users import User
+    from ._types.generated.webhooks import (
+        CreateWebhook,
+        Webhook,
+        WebhookSubscriptionEvent,
+        WebhookUpdate,
+    )
 
 __all__ = [
     "ActionItem",
@@ -198,12 +245,16 @@ __all__ = [
     "CallActivity",
     "CallStatus",
     "CarrierNumberType",
+    "Comment",
     "CommentSummary",
+    "CommentThread",
     "CommunicationDirection",
     "Contact",
+    "ContactCreate",
     "ContactEmail",
     "ContactPhone",
     "ContactRecentCall",
+    "ContactUpdate",
     "ContactUrl",
     "CreateBlockedPhoneNumber",
     "CreateCallActivity",
@@ -240,8 +291,20 @@ __all__ = [
     "CreateUnsubscribedEmail",
     "CreateWebhook",
     "CreateWhatsAppMessage",
+    "CreatedActivity",
     "CreationSource",
+    "CustomActivity",
+    "CustomActivityType",
+    "CustomField",
+    "CustomObject",
+    "CustomObjectCreate",
+    "CustomObjectType",
+    "CustomObjectUpdate",
     "EmailActivity",
+    "EmailTemplate",
+    "EmailThreadActivity",
+    "Event",
+    "Export",
     "FormSubmissionActivity",
     "FormSubmissionActivityValues",
     "FormSubmissionActivityValuesByName",
@@ -251,7 +314,17 @@ __all__ = [
     "IntegrationLinkType",
     "Lead",
     "LeadAddress",
+    "LeadCreate",
+    "LeadMerge",
+    "LeadMergeActivity",
+    "LeadStatus",
+    "LeadStatusChangeActivity",
+    "LeadStatusChangeCreate",
+    "LeadUpdate",
+    "MeetingActivity",
+    "MeetingUpdate",
     "MessageStatus",
+    "NoteActivity",
     "NotificationResolution",
     "Opportunity",
     "OpportunityAdjustCloseDateActionDetails",
@@ -259,10 +332,15 @@ __all__ = [
     "OpportunityFollowUpCallActionDetails",
     "OpportunityFollowUpEmailActionDetails",
     "OpportunityFollowUpSMSActionDetails",
+    "OpportunityStatus",
+    "OpportunityStatusChangeActivity",
+    "OpportunityStatusChangeCreate",
     "OpportunityStatusType",
     "OpportunitySuggestedAction",
     "OpportunitySuggestedActionDetails",
+    "OpportunityUpdate",
     "OpportunityValuePeriod",
+    "Organization",
     "Outcome",
     "OutcomeAppliesTo",
     "OutcomeType",
@@ -271,21 +349,28 @@ __all__ = [
     "PhoneNumber",
     "PhoneNumberSharing",
     "PhoneNumberType",
+    "Pipeline",
     "Playbook",
     "RenderedIntegrationLink",
+    "Role",
     "RunFieldEnrichment",
     "RunFieldEnrichmentObjectType",
     "SMSActivity",
     "SMSTemplateStatus",
     "SavedSearch",
     "SavedSearchType",
+    "SequenceSubscription",
     "SetPinnedSavedView",
     "SharingSettingsEmbeddedResponse",
+    "SmsTemplate",
     "StalledOpportunityActionItems",
     "StalledOpportunityActionTypeV1",
     "StalledOpportunityActionTypeV2",
     "StalledOpportunityCommunicationIssue",
     "StatusReason",
+    "Task",
+    "TaskCompletedActivity",
+    "TaskCreate",
     "TaskPriority",
     "UnderlyingCarrier",
     "UpdateBlockedPhoneNumber",
@@ -316,16 +401,20 @@ __all__ = [
     "UpdateSmsActivityStatus",
     "UpdateWhatsAppMessage",
     "UploadFile",
+    "User",
+    "Webhook",
     "WebhookSubscriptionEvent",
+    "WebhookUpdate",
     "WhatsAppAttachmentData",
     "WhatsAppMessageActivity",
+    "Workflow",
     "WorkflowRunStatus",
     "WorkflowStatus",
 ]
 
 _MODULES: dict[str, str] = {
     "ActionItem": "shared",
-    "ActivityBase": "activities_notes",
+    "ActivityBase": "activities",
     "Attachment": "shared",
     "AttachmentIn": "opportunities",
     "BasicSubscriptionInfoForContact": "shared",
@@ -346,12 +435,16 @@ _MODULES: dict[str, str] = {
     "CallActivity": "activities_calls",
     "CallStatus": "shared",
     "CarrierNumberType": "phone_numbers",
+    "Comment": "comments",
     "CommentSummary": "shared",
+    "CommentThread": "comments",
     "CommunicationDirection": "shared",
     "Contact": "shared",
+    "ContactCreate": "shared",
     "ContactEmail": "shared",
     "ContactPhone": "shared",
     "ContactRecentCall": "shared",
+    "ContactUpdate": "contacts",
     "ContactUrl": "shared",
     "CreateBlockedPhoneNumber": "blocked_phone_numbers",
     "CreateCallActivity": "activities_calls",
@@ -388,8 +481,20 @@ _MODULES: dict[str, str] = {
     "CreateUnsubscribedEmail": "unsubscribed_emails",
     "CreateWebhook": "webhooks",
     "CreateWhatsAppMessage": "activities_whatsapp_messages",
+    "CreatedActivity": "activities_creations",
     "CreationSource": "activities_whatsapp_messages",
-    "EmailActivity": "activities_emails",
+    "CustomActivity": "activities_custom_activities",
+    "CustomActivityType": "custom_activity_types",
+    "CustomField": "shared",
+    "CustomObject": "custom_objects",
+    "CustomObjectCreate": "custom_objects",
+    "CustomObjectType": "custom_object_types",
+    "CustomObjectUpdate": "custom_objects",
+    "EmailActivity": "shared",
+    "EmailTemplate": "email_templates",
+    "EmailThreadActivity": "activities_email_threads",
+    "Event": "events",
+    "Export": "exports",
     "FormSubmissionActivity": "activities_form_submissions",
     "FormSubmissionActivityValues": "activities_form_submissions",
     "FormSubmissionActivityValuesByName": "activities_form_submissions",
@@ -399,7 +504,17 @@ _MODULES: dict[str, str] = {
     "IntegrationLinkType": "integration_links",
     "Lead": "leads",
     "LeadAddress": "leads",
+    "LeadCreate": "leads",
+    "LeadMerge": "leads",
+    "LeadMergeActivity": "activities_lead_merges",
+    "LeadStatus": "shared",
+    "LeadStatusChangeActivity": "activities_lead_status_changes",
+    "LeadStatusChangeCreate": "activities_lead_status_changes",
+    "LeadUpdate": "leads",
+    "MeetingActivity": "activities_meetings",
+    "MeetingUpdate": "activities_meetings",
     "MessageStatus": "shared",
+    "NoteActivity": "activities_notes",
     "NotificationResolution": "tasks",
     "Opportunity": "shared",
     "OpportunityAdjustCloseDateActionDetails": "shared",
@@ -407,10 +522,15 @@ _MODULES: dict[str, str] = {
     "OpportunityFollowUpCallActionDetails": "shared",
     "OpportunityFollowUpEmailActionDetails": "shared",
     "OpportunityFollowUpSMSActionDetails": "shared",
+    "OpportunityStatus": "shared",
+    "OpportunityStatusChangeActivity": "activities_opportunity_status_changes",
+    "OpportunityStatusChangeCreate": "activities_opportunity_status_changes",
     "OpportunityStatusType": "shared",
     "OpportunitySuggestedAction": "shared",
     "OpportunitySuggestedActionDetails": "shared",
+    "OpportunityUpdate": "opportunities",
     "OpportunityValuePeriod": "shared",
+    "Organization": "organizations",
     "Outcome": "outcomes",
     "OutcomeAppliesTo": "outcomes",
     "OutcomeType": "outcomes",
@@ -419,21 +539,28 @@ _MODULES: dict[str, str] = {
     "PhoneNumber": "phone_numbers",
     "PhoneNumberSharing": "phone_numbers",
     "PhoneNumberType": "phone_numbers",
+    "Pipeline": "pipelines",
     "Playbook": "playbooks",
     "RenderedIntegrationLink": "shared",
+    "Role": "roles",
     "RunFieldEnrichment": "field_enrichment",
     "RunFieldEnrichmentObjectType": "field_enrichment",
     "SMSActivity": "activities_sms",
     "SMSTemplateStatus": "sms_templates",
     "SavedSearch": "smart_views",
     "SavedSearchType": "smart_views",
+    "SequenceSubscription": "sequences",
     "SetPinnedSavedView": "memberships",
     "SharingSettingsEmbeddedResponse": "smart_views",
+    "SmsTemplate": "sms_templates",
     "StalledOpportunityActionItems": "shared",
     "StalledOpportunityActionTypeV1": "shared",
     "StalledOpportunityActionTypeV2": "shared",
     "StalledOpportunityCommunicationIssue": "shared",
     "StatusReason": "shared",
+    "Task": "tasks",
+    "TaskCompletedActivity": "activities_task_completions",
+    "TaskCreate": "tasks",
     "TaskPriority": "tasks",
     "UnderlyingCarrier": "phone_numbers",
     "UpdateBlockedPhoneNumber": "blocked_phone_numbers",
@@ -464,9 +591,13 @@ _MODULES: dict[str, str] = {
     "UpdateSmsActivityStatus": "activities_sms",
     "UpdateWhatsAppMessage": "activities_whatsapp_messages",
     "UploadFile": "files",
+    "User": "users",
+    "Webhook": "webhooks",
     "WebhookSubscriptionEvent": "webhooks",
+    "WebhookUpdate": "webhooks",
     "WhatsAppAttachmentData": "activities_whatsapp_messages",
     "WhatsAppMessageActivity": "activities_whatsapp_messages",
+    "Workflow": "sequences",
     "WorkflowRunStatus": "shared",
     "WorkflowStatus": "shared",
 }
@@ -476,7 +607,8 @@ def __getattr__(name: str) -> Any:
     module = _MODULES.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"._types.generated.{module}", "close_async"), name)
+    source = importlib.import_module(f"._types.generated.{module}", "close_async")
+    value = getattr(source, name)
     globals()[name] = value
     return value
 

@@ -141,8 +141,21 @@ def _plan(cls: type) -> _Plan:
 
 
 def _hints(cls: type) -> dict[str, Any]:
-    module = sys.modules[cls.__module__]
-    return typing.get_type_hints(cls, vars(module))
+    # Each class's own annotations, resolved in its own module and never in the class body:
+    # a field may be named like a type (``date``, ``type``) without shadowing it.
+    hints: dict[str, Any] = {}
+    names = {a.name for a in attrs.fields(cls)}
+    for klass in reversed(cls.__mro__):
+        own = {k: v for k, v in vars(klass).get("__annotations__", {}).items() if k in names}
+        if not own:
+            continue
+        namespace = vars(sys.modules[klass.__module__])
+
+        def holder() -> None: ...
+
+        holder.__annotations__ = dict(own)
+        hints.update(typing.get_type_hints(holder, namespace, namespace))
+    return hints
 
 
 def _make_plan(cls: type) -> _Plan:

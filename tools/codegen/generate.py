@@ -14,9 +14,13 @@ def generate() -> dict[Path, str]:
 
 
 def stale_files(files: dict[Path, str], root: Path) -> list[Path]:
-    """The generated files under ``root`` that differ from ``files``, are missing, or are
-    left over from an earlier run."""
-    differ = [p for p, code in files.items() if not (root / p).exists() or (root / p).read_text() != code]
+    """The generated files under ``root`` that differ from ``files``, are missing, or
+    are left over from an earlier run."""
+    differ = [
+        path
+        for path, code in files.items()
+        if not (root / path).exists() or (root / path).read_text() != code
+    ]
     for directory in {p.parent for p in files if p.parent.name == "generated"}:
         differ += [
             old.relative_to(root)

@@ -301,7 +301,8 @@ def _render_index(api: API, module_of: dict[str, str]) -> str:
         "    module = _MODULES.get(name)",
         "    if module is None:",
         '        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")',
-        '    value = getattr(importlib.import_module(f"._types.generated.{module}", "close_async"), name)',
+        '    source = importlib.import_module(f"._types.generated.{module}", "close_async")',
+        "    value = getattr(source, name)",
         "    globals()[name] = value",
         "    return value",
         "",
@@ -314,4 +315,3 @@ def _render_index(api: API, module_of: dict[str, str]) -> str:
 
 
 __all__ = ["MODELS_DIR", "MODELS_INDEX", "RESOURCES_DIR", "render"]
-

@@ -221,7 +221,7 @@ class _Builder:
         base = definition.get("from")
         if base:
             source = self.document["components"]["schemas"][base]["properties"]
-            for key in definition.get("fields", []):
+            for key in definition.get("fields") or list(source):
                 properties[key] = source[key]
         for key, short in (definition.get("properties") or {}).items():
             properties[key] = _expand(short)
@@ -367,7 +367,7 @@ class _Builder:
                     usage[needed].add(module)
 
         answered = self.closure(answer_roots)
-        for schema_name, schema in self.schemas.items():
+        for schema_name in self.schemas:
             if schema_name not in usage:
                 self.skipped[schema_name] = (
                     "used by query parameters only (inlined there)"
@@ -452,7 +452,8 @@ class _Builder:
         request = request or bool(schema.get("x-request"))
         if "enum" in schema:
             deps: set[str] = set()
-            return ModelDef(name, schema_name, "literal", doc, expression=self.annotation(schema, deps))
+            expression = self.annotation(schema, deps)
+            return ModelDef(name, schema_name, "literal", doc, expression=expression)
         if "oneOf" in schema or "anyOf" in schema:
             deps = set()
             expression = self.annotation(schema, deps)
@@ -476,9 +477,9 @@ class _Builder:
                     full = f"{annotation} | Unset{none}"
             else:
                 full = annotation if annotation in ("Any", "None") else f"{annotation} | None"
-            model.fields.append(
-                FieldDef(attribute, key, full, request and key in required, doc_lines(prop.get("description"), 84))
-            )
+            is_required = request and key in required
+            field_doc = doc_lines(prop.get("description"), 84)
+            model.fields.append(FieldDef(attribute, key, full, is_required, field_doc))
         model.required_keys = sorted(required)
         model.deps.discard(name)
         return model
@@ -506,8 +507,10 @@ class _Builder:
             annotation = self.annotation(schema, set(), param=True)
             if annotation.startswith("Sequence[") or parameter["name"] == "_fields":
                 item = annotation.removeprefix("Sequence[").removesuffix("]")
-                annotation = f"{item} | Sequence[{item}]" if annotation.startswith("Seq") else (
-                    "str | Sequence[str]"
+                annotation = (
+                    f"{item} | Sequence[{item}]"
+                    if annotation.startswith("Seq")
+                    else ("str | Sequence[str]")
                 )
             doc = doc_lines(parameter.get("description"), 80)
             query.append(ParamDef(attribute, parameter["name"], annotation, doc))

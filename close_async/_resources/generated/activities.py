@@ -7,8 +7,9 @@ from __future__ import annotations
 import datetime as _dt
 import functools
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from ..._types.generated.activities import ActivityBase
 from ..pager import Pager, paginate
 
 if TYPE_CHECKING:
@@ -168,7 +169,7 @@ class ActivitiesResource:
         fields: str | Sequence[str] | None = None,
         order_by: str | None = None,
         deadline: float | None = None,
-    ) -> Pager[Any]:
+    ) -> Pager[ActivityBase]:
         """List or filter all activity types.
 
         ``GET /activity/``.
@@ -252,5 +253,6 @@ class ActivitiesResource:
             self._requester,
             "activity/",
             params,
+            parse_item=ActivityBase.from_json,
             deadline=deadline,
         )

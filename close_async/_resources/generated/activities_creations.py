@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import datetime as _dt
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from ..._types.generated.activities_creations import CreatedActivity
 from ..generic import build_request
 from ..pager import Pager, paginate
 
@@ -49,7 +50,7 @@ class ActivitiesCreationsResource:
         activity_at__gt: _dt.datetime | str | _dt.date | str | None = None,
         activity_at__lt: _dt.datetime | str | _dt.date | str | None = None,
         deadline: float | None = None,
-    ) -> Pager[Any]:
+    ) -> Pager[CreatedActivity]:
         """List or filter all Created activities.
 
         ``GET /activity/created/``.
@@ -89,6 +90,7 @@ class ActivitiesCreationsResource:
             self._requester,
             "activity/created/",
             params,
+            parse_item=CreatedActivity.from_json,
             deadline=deadline,
         )
 
@@ -97,7 +99,7 @@ class ActivitiesCreationsResource:
         id: str,
         *,
         deadline: float | None = None,
-    ) -> Any:
+    ) -> CreatedActivity:
         """Get a single Created activity.
 
         ``GET /activity/created/{id}/``.
@@ -107,4 +109,6 @@ class ActivitiesCreationsResource:
             "activity/created/{id}/",
             path_params={"id": id},
         )
-        return await self._requester.request(request, deadline=deadline)
+        return await self._requester.request(
+            request, parse=CreatedActivity.from_json, deadline=deadline
+        )

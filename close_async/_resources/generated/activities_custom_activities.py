@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..._types.generated.activities_custom_activities import (
     CreateCustomActivity,
+    CustomActivity,
     UpdateCustomActivity,
 )
 from ..generic import build_request
@@ -56,7 +57,7 @@ class ActivitiesCustomActivitiesResource:
         custom_activity_type_id: str | Sequence[str] | None = None,
         custom_activity_type_id__in: str | None = None,
         deadline: float | None = None,
-    ) -> Pager[Any]:
+    ) -> Pager[CustomActivity]:
         """List or filter all Custom Activity instances.
 
         ``GET /activity/custom/``.
@@ -108,6 +109,7 @@ class ActivitiesCustomActivitiesResource:
             self._requester,
             "activity/custom/",
             params,
+            parse_item=CustomActivity.from_json,
             deadline=deadline,
         )
 
@@ -116,7 +118,7 @@ class ActivitiesCustomActivitiesResource:
         body: CreateCustomActivity | Mapping[str, Any],
         *,
         deadline: float | None = None,
-    ) -> Any:
+    ) -> CustomActivity:
         """Create a new Custom Activity instance.
 
         ``POST /activity/custom/``.
@@ -133,14 +135,16 @@ class ActivitiesCustomActivitiesResource:
             "activity/custom/",
             json=body_json(body),
         )
-        return await self._requester.request(request, deadline=deadline)
+        return await self._requester.request(
+            request, parse=CustomActivity.from_json, deadline=deadline
+        )
 
     async def get(
         self,
         id: str,
         *,
         deadline: float | None = None,
-    ) -> Any:
+    ) -> CustomActivity:
         """Get a single Custom Activity instance.
 
         ``GET /activity/custom/{id}/``.
@@ -150,15 +154,17 @@ class ActivitiesCustomActivitiesResource:
             "activity/custom/{id}/",
             path_params={"id": id},
         )
-        return await self._requester.request(request, deadline=deadline)
+        return await self._requester.request(
+            request, parse=CustomActivity.from_json, deadline=deadline
+        )
 
     async def update(
         self,
         id: str,
-        body: UpdateCustomActivity | Mapping[str, Any],
+        body: UpdateCustomActivity | CustomActivity | Mapping[str, Any],
         *,
         deadline: float | None = None,
-    ) -> Any:
+    ) -> CustomActivity:
         """Updating a Custom Activity instance.
 
         ``PUT /activity/custom/{id}/``.
@@ -175,7 +181,9 @@ class ActivitiesCustomActivitiesResource:
             path_params={"id": id},
             json=body_json(body),
         )
-        return await self._requester.request(request, deadline=deadline)
+        return await self._requester.request(
+            request, parse=CustomActivity.from_json, deadline=deadline
+        )
 
     async def delete(
         self,

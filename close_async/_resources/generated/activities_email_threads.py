@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import datetime as _dt
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from ..._types.generated.activities_email_threads import EmailThreadActivity
 from ..generic import build_request
 from ..operation import no_content
 from ..pager import Pager, paginate
@@ -50,7 +51,7 @@ class ActivitiesEmailThreadsResource:
         activity_at__gt: _dt.datetime | str | _dt.date | str | None = None,
         activity_at__lt: _dt.datetime | str | _dt.date | str | None = None,
         deadline: float | None = None,
-    ) -> Pager[Any]:
+    ) -> Pager[EmailThreadActivity]:
         """List or filter all EmailThread activities.
 
         ``GET /activity/emailthread/``.
@@ -92,6 +93,7 @@ class ActivitiesEmailThreadsResource:
             self._requester,
             "activity/emailthread/",
             params,
+            parse_item=EmailThreadActivity.from_json,
             deadline=deadline,
         )
 
@@ -100,7 +102,7 @@ class ActivitiesEmailThreadsResource:
         id: str,
         *,
         deadline: float | None = None,
-    ) -> Any:
+    ) -> EmailThreadActivity:
         """Get a single EmailThread activity.
 
         ``GET /activity/emailthread/{id}/``.
@@ -110,7 +112,9 @@ class ActivitiesEmailThreadsResource:
             "activity/emailthread/{id}/",
             path_params={"id": id},
         )
-        return await self._requester.request(request, deadline=deadline)
+        return await self._requester.request(
+            request, parse=EmailThreadActivity.from_json, deadline=deadline
+        )
 
     async def delete(
         self,

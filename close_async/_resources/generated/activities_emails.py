@@ -8,11 +8,8 @@ import datetime as _dt
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..._types.generated.activities_emails import (
-    CreateEmailActivity,
-    EmailActivity,
-    UpdateEmailActivity,
-)
+from ..._types.generated.activities_emails import CreateEmailActivity, UpdateEmailActivity
+from ..._types.generated.shared import EmailActivity
 from ..generic import build_request
 from ..operation import body_json, no_content
 from ..pager import Pager, paginate

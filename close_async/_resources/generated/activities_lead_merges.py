@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import datetime as _dt
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from ..._types.generated.activities_lead_merges import LeadMergeActivity
 from ..generic import build_request
 from ..pager import Pager, paginate
 
@@ -49,7 +50,7 @@ class ActivitiesLeadMergesResource:
         activity_at__gt: _dt.datetime | str | _dt.date | str | None = None,
         activity_at__lt: _dt.datetime | str | _dt.date | str | None = None,
         deadline: float | None = None,
-    ) -> Pager[Any]:
+    ) -> Pager[LeadMergeActivity]:
         """List or filter all LeadMerge activities.
 
         ``GET /activity/lead_merge/``.
@@ -89,6 +90,7 @@ class ActivitiesLeadMergesResource:
             self._requester,
             "activity/lead_merge/",
             params,
+            parse_item=LeadMergeActivity.from_json,
             deadline=deadline,
         )
 
@@ -97,7 +99,7 @@ class ActivitiesLeadMergesResource:
         id: str,
         *,
         deadline: float | None = None,
-    ) -> Any:
+    ) -> LeadMergeActivity:
         """Get a single LeadMerge activity.
 
         ``GET /activity/lead_merge/{id}/``.
@@ -107,4 +109,6 @@ class ActivitiesLeadMergesResource:
             "activity/lead_merge/{id}/",
             path_params={"id": id},
         )
-        return await self._requester.request(request, deadline=deadline)
+        return await self._requester.request(
+            request, parse=LeadMergeActivity.from_json, deadline=deadline
+        )

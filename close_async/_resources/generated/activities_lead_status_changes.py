@@ -8,6 +8,10 @@ import datetime as _dt
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..._types.generated.activities_lead_status_changes import (
+    LeadStatusChangeActivity,
+    LeadStatusChangeCreate,
+)
 from ..generic import build_request
 from ..operation import body_json, no_content
 from ..pager import Pager, paginate
@@ -50,7 +54,7 @@ class ActivitiesLeadStatusChangesResource:
         activity_at__gt: _dt.datetime | str | _dt.date | str | None = None,
         activity_at__lt: _dt.datetime | str | _dt.date | str | None = None,
         deadline: float | None = None,
-    ) -> Pager[Any]:
+    ) -> Pager[LeadStatusChangeActivity]:
         """List or filter all LeadStatusChange activities.
 
         ``GET /activity/status_change/lead/``.
@@ -90,15 +94,16 @@ class ActivitiesLeadStatusChangesResource:
             self._requester,
             "activity/status_change/lead/",
             params,
+            parse_item=LeadStatusChangeActivity.from_json,
             deadline=deadline,
         )
 
     async def create(
         self,
-        body: Mapping[str, Any],
+        body: LeadStatusChangeCreate | Mapping[str, Any],
         *,
         deadline: float | None = None,
-    ) -> Any:
+    ) -> LeadStatusChangeActivity:
         """Create a new LeadStatusChange activity.
 
         ``POST /activity/status_change/lead/``.
@@ -112,14 +117,16 @@ class ActivitiesLeadStatusChangesResource:
             "activity/status_change/lead/",
             json=body_json(body),
         )
-        return await self._requester.request(request, deadline=deadline)
+        return await self._requester.request(
+            request, parse=LeadStatusChangeActivity.from_json, deadline=deadline
+        )
 
     async def get(
         self,
         id: str,
         *,
         deadline: float | None = None,
-    ) -> Any:
+    ) -> LeadStatusChangeActivity:
         """Get a single LeadStatusChange activity.
 
         ``GET /activity/status_change/lead/{id}/``.
@@ -129,7 +136,9 @@ class ActivitiesLeadStatusChangesResource:
             "activity/status_change/lead/{id}/",
             path_params={"id": id},
         )
-        return await self._requester.request(request, deadline=deadline)
+        return await self._requester.request(
+            request, parse=LeadStatusChangeActivity.from_json, deadline=deadline
+        )
 
     async def delete(
         self,

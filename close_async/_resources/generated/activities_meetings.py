@@ -8,6 +8,7 @@ import datetime as _dt
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..._types.generated.activities_meetings import MeetingActivity, MeetingUpdate
 from ..generic import build_request
 from ..operation import body_json, no_content
 from ..pager import Pager, paginate
@@ -51,7 +52,7 @@ class ActivitiesMeetingsResource:
         activity_at__lt: _dt.datetime | str | _dt.date | str | None = None,
         fields: str | Sequence[str] | None = None,
         deadline: float | None = None,
-    ) -> Pager[Any]:
+    ) -> Pager[MeetingActivity]:
         """List or filter all Meeting activities.
 
         ``GET /activity/meeting/``.
@@ -93,6 +94,7 @@ class ActivitiesMeetingsResource:
             self._requester,
             "activity/meeting/",
             params,
+            parse_item=MeetingActivity.from_json,
             deadline=deadline,
         )
 
@@ -102,7 +104,7 @@ class ActivitiesMeetingsResource:
         *,
         fields: str | Sequence[str] | None = None,
         deadline: float | None = None,
-    ) -> Any:
+    ) -> MeetingActivity:
         """Get a single Meeting activity.
 
         ``GET /activity/meeting/{id}/``.
@@ -133,15 +135,17 @@ class ActivitiesMeetingsResource:
             path_params={"id": id},
             params=params,
         )
-        return await self._requester.request(request, deadline=deadline)
+        return await self._requester.request(
+            request, parse=MeetingActivity.from_json, deadline=deadline
+        )
 
     async def update(
         self,
         id: str,
-        body: Mapping[str, Any],
+        body: MeetingUpdate | MeetingActivity | Mapping[str, Any],
         *,
         deadline: float | None = None,
-    ) -> Any:
+    ) -> MeetingActivity:
         """Update a Meeting activity.
 
         ``PUT /activity/meeting/{id}/``.
@@ -154,7 +158,9 @@ class ActivitiesMeetingsResource:
             path_params={"id": id},
             json=body_json(body),
         )
-        return await self._requester.request(request, deadline=deadline)
+        return await self._requester.request(
+            request, parse=MeetingActivity.from_json, deadline=deadline
+        )
 
     async def delete(
         self,

@@ -9,8 +9,8 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..._types.generated.activities_notes import (
-    ActivityBase,
     CreateNoteActivity,
+    NoteActivity,
     UpdateNoteActivity,
 )
 from ..generic import build_request
@@ -55,7 +55,7 @@ class ActivitiesNotesResource:
         activity_at__gt: _dt.datetime | str | _dt.date | str | None = None,
         activity_at__lt: _dt.datetime | str | _dt.date | str | None = None,
         deadline: float | None = None,
-    ) -> Pager[ActivityBase]:
+    ) -> Pager[NoteActivity]:
         """List or filter all Note activities.
 
         ``GET /activity/note/``.
@@ -95,7 +95,7 @@ class ActivitiesNotesResource:
             self._requester,
             "activity/note/",
             params,
-            parse_item=ActivityBase.from_json,
+            parse_item=NoteActivity.from_json,
             deadline=deadline,
         )
 
@@ -104,7 +104,7 @@ class ActivitiesNotesResource:
         body: CreateNoteActivity | Mapping[str, Any],
         *,
         deadline: float | None = None,
-    ) -> ActivityBase:
+    ) -> NoteActivity:
         """Create a Note activity.
 
         ``POST /activity/note/``.
@@ -125,7 +125,7 @@ class ActivitiesNotesResource:
             json=body_json(body),
         )
         return await self._requester.request(
-            request, parse=ActivityBase.from_json, deadline=deadline
+            request, parse=NoteActivity.from_json, deadline=deadline
         )
 
     async def get(
@@ -133,7 +133,7 @@ class ActivitiesNotesResource:
         id: str,
         *,
         deadline: float | None = None,
-    ) -> ActivityBase:
+    ) -> NoteActivity:
         """Get a single Note activity.
 
         ``GET /activity/note/{id}/``.
@@ -144,16 +144,16 @@ class ActivitiesNotesResource:
             path_params={"id": id},
         )
         return await self._requester.request(
-            request, parse=ActivityBase.from_json, deadline=deadline
+            request, parse=NoteActivity.from_json, deadline=deadline
         )
 
     async def update(
         self,
         id: str,
-        body: UpdateNoteActivity | Mapping[str, Any],
+        body: UpdateNoteActivity | NoteActivity | Mapping[str, Any],
         *,
         deadline: float | None = None,
-    ) -> ActivityBase:
+    ) -> NoteActivity:
         """Update a Note activity.
 
         ``PUT /activity/note/{id}/``.
@@ -171,7 +171,7 @@ class ActivitiesNotesResource:
             json=body_json(body),
         )
         return await self._requester.request(
-            request, parse=ActivityBase.from_json, deadline=deadline
+            request, parse=NoteActivity.from_json, deadline=deadline
         )
 
     async def delete(

@@ -8,6 +8,10 @@ import datetime as _dt
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..._types.generated.activities_opportunity_status_changes import (
+    OpportunityStatusChangeActivity,
+    OpportunityStatusChangeCreate,
+)
 from ..generic import build_request
 from ..operation import body_json, no_content
 from ..pager import Pager, paginate
@@ -51,7 +55,7 @@ class ActivitiesOpportunityStatusChangesResource:
         activity_at__lt: _dt.datetime | str | _dt.date | str | None = None,
         opportunity_id: str | None = None,
         deadline: float | None = None,
-    ) -> Pager[Any]:
+    ) -> Pager[OpportunityStatusChangeActivity]:
         """List or filter all OpportunityStatusChange activities.
 
         ``GET /activity/status_change/opportunity/``.
@@ -92,15 +96,16 @@ class ActivitiesOpportunityStatusChangesResource:
             self._requester,
             "activity/status_change/opportunity/",
             params,
+            parse_item=OpportunityStatusChangeActivity.from_json,
             deadline=deadline,
         )
 
     async def create(
         self,
-        body: Mapping[str, Any],
+        body: OpportunityStatusChangeCreate | Mapping[str, Any],
         *,
         deadline: float | None = None,
-    ) -> Any:
+    ) -> OpportunityStatusChangeActivity:
         """Create a new OpportunityStatusChange activity.
 
         ``POST /activity/status_change/opportunity/``.
@@ -114,14 +119,16 @@ class ActivitiesOpportunityStatusChangesResource:
             "activity/status_change/opportunity/",
             json=body_json(body),
         )
-        return await self._requester.request(request, deadline=deadline)
+        return await self._requester.request(
+            request, parse=OpportunityStatusChangeActivity.from_json, deadline=deadline
+        )
 
     async def get(
         self,
         id: str,
         *,
         deadline: float | None = None,
-    ) -> Any:
+    ) -> OpportunityStatusChangeActivity:
         """Get a single OpportunityStatusChange activity.
 
         ``GET /activity/status_change/opportunity/{id}/``.
@@ -131,7 +138,9 @@ class ActivitiesOpportunityStatusChangesResource:
             "activity/status_change/opportunity/{id}/",
             path_params={"id": id},
         )
-        return await self._requester.request(request, deadline=deadline)
+        return await self._requester.request(
+            request, parse=OpportunityStatusChangeActivity.from_json, deadline=deadline
+        )
 
     async def delete(
         self,

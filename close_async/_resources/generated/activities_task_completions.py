@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import datetime as _dt
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from ..._types.generated.activities_task_completions import TaskCompletedActivity
 from ..generic import build_request
 from ..operation import no_content
 from ..pager import Pager, paginate
@@ -50,7 +51,7 @@ class ActivitiesTaskCompletionsResource:
         activity_at__gt: _dt.datetime | str | _dt.date | str | None = None,
         activity_at__lt: _dt.datetime | str | _dt.date | str | None = None,
         deadline: float | None = None,
-    ) -> Pager[Any]:
+    ) -> Pager[TaskCompletedActivity]:
         """List or filter all TaskCompleted activities.
 
         ``GET /activity/task_completed/``.
@@ -90,6 +91,7 @@ class ActivitiesTaskCompletionsResource:
             self._requester,
             "activity/task_completed/",
             params,
+            parse_item=TaskCompletedActivity.from_json,
             deadline=deadline,
         )
 
@@ -98,7 +100,7 @@ class ActivitiesTaskCompletionsResource:
         id: str,
         *,
         deadline: float | None = None,
-    ) -> Any:
+    ) -> TaskCompletedActivity:
         """Get a single TaskCompleted activity.
 
         ``GET /activity/task_completed/{id}/``.
@@ -108,7 +110,9 @@ class ActivitiesTaskCompletionsResource:
             "activity/task_completed/{id}/",
             path_params={"id": id},
         )
-        return await self._requester.request(request, deadline=deadline)
+        return await self._requester.request(
+            request, parse=TaskCompletedActivity.from_json, deadline=deadline
+        )
 
     async def delete(
         self,

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..._types.generated.comments import CreateComment, UpdateCommentThreads
+from ..._types.generated.comments import Comment, CommentThread, CreateComment, UpdateCommentThreads
 from ..generic import build_request
 from ..operation import body_json, no_content
 from ..pager import Pager, paginate
@@ -37,7 +37,7 @@ class CommentsResource:
         thread_id: str | None = None,
         object_id: str | None = None,
         deadline: float | None = None,
-    ) -> Pager[Any]:
+    ) -> Pager[Comment]:
         """Fetch multiple comments.
 
         ``GET /comment/``.
@@ -53,6 +53,7 @@ class CommentsResource:
             self._requester,
             "comment/",
             params,
+            parse_item=Comment.from_json,
             deadline=deadline,
         )
 
@@ -61,7 +62,7 @@ class CommentsResource:
         body: CreateComment | Mapping[str, Any],
         *,
         deadline: float | None = None,
-    ) -> Any:
+    ) -> Comment:
         """Create a Comment.
 
         ``POST /comment/``.
@@ -75,14 +76,14 @@ class CommentsResource:
             "comment/",
             json=body_json(body),
         )
-        return await self._requester.request(request, deadline=deadline)
+        return await self._requester.request(request, parse=Comment.from_json, deadline=deadline)
 
     async def get(
         self,
         id: str,
         *,
         deadline: float | None = None,
-    ) -> Any:
+    ) -> Comment:
         """Fetch an individual comment.
 
         ``GET /comment/{id}/``.
@@ -92,7 +93,7 @@ class CommentsResource:
             "comment/{id}/",
             path_params={"id": id},
         )
-        return await self._requester.request(request, deadline=deadline)
+        return await self._requester.request(request, parse=Comment.from_json, deadline=deadline)
 
     async def update(
         self,
@@ -100,7 +101,7 @@ class CommentsResource:
         body: UpdateCommentThreads | Mapping[str, Any],
         *,
         deadline: float | None = None,
-    ) -> Any:
+    ) -> Comment:
         """Update a Comment.
 
         ``PUT /comment/{id}/``.
@@ -114,7 +115,7 @@ class CommentsResource:
             path_params={"id": id},
             json=body_json(body),
         )
-        return await self._requester.request(request, deadline=deadline)
+        return await self._requester.request(request, parse=Comment.from_json, deadline=deadline)
 
     async def delete(
         self,
@@ -149,7 +150,7 @@ class CommentsResource:
         ids: str | Sequence[str] | None = None,
         object_ids: str | Sequence[str] | None = None,
         deadline: float | None = None,
-    ) -> Pager[Any]:
+    ) -> Pager[CommentThread]:
         """Fetch multiple comment threads.
 
         ``GET /comment_thread/``.
@@ -167,6 +168,7 @@ class CommentsResource:
             self._requester,
             "comment_thread/",
             params,
+            parse_item=CommentThread.from_json,
             deadline=deadline,
         )
 
@@ -175,7 +177,7 @@ class CommentsResource:
         id: str,
         *,
         deadline: float | None = None,
-    ) -> Any:
+    ) -> CommentThread:
         """Fetch an individual comment thread.
 
         ``GET /comment_thread/{id}/``.
@@ -185,4 +187,6 @@ class CommentsResource:
             "comment_thread/{id}/",
             path_params={"id": id},
         )
-        return await self._requester.request(request, deadline=deadline)
+        return await self._requester.request(
+            request, parse=CommentThread.from_json, deadline=deadline
+        )

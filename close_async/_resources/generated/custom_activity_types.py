@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ..._types.generated.custom_activity_types import CustomActivityType
 from ..generic import build_request
 from ..operation import body_json, no_content
 from ..pager import Pager, paginate
@@ -33,7 +34,7 @@ class CustomActivityTypesResource:
         self,
         *,
         deadline: float | None = None,
-    ) -> Pager[Any]:
+    ) -> Pager[CustomActivityType]:
         """List Custom Activity Types.
 
         ``GET /custom_activity/``.
@@ -48,6 +49,7 @@ class CustomActivityTypesResource:
             self._requester,
             "custom_activity/",
             None,
+            parse_item=CustomActivityType.from_json,
             deadline=deadline,
         )
 
@@ -56,7 +58,7 @@ class CustomActivityTypesResource:
         body: Mapping[str, Any],
         *,
         deadline: float | None = None,
-    ) -> Any:
+    ) -> CustomActivityType:
         """Create new Custom Activity Type.
 
         ``POST /custom_activity/``.
@@ -68,14 +70,16 @@ class CustomActivityTypesResource:
             "custom_activity/",
             json=body_json(body),
         )
-        return await self._requester.request(request, deadline=deadline)
+        return await self._requester.request(
+            request, parse=CustomActivityType.from_json, deadline=deadline
+        )
 
     async def get(
         self,
         id: str,
         *,
         deadline: float | None = None,
-    ) -> Any:
+    ) -> CustomActivityType:
         """Retrieve a single Custom Activity Type.
 
         ``GET /custom_activity/{id}/``.
@@ -87,7 +91,9 @@ class CustomActivityTypesResource:
             "custom_activity/{id}/",
             path_params={"id": id},
         )
-        return await self._requester.request(request, deadline=deadline)
+        return await self._requester.request(
+            request, parse=CustomActivityType.from_json, deadline=deadline
+        )
 
     async def update(
         self,
@@ -95,7 +101,7 @@ class CustomActivityTypesResource:
         body: Mapping[str, Any],
         *,
         deadline: float | None = None,
-    ) -> Any:
+    ) -> CustomActivityType:
         """Update existing Custom Activity Type.
 
         ``PUT /custom_activity/{id}/``.
@@ -114,7 +120,9 @@ class CustomActivityTypesResource:
             path_params={"id": id},
             json=body_json(body),
         )
-        return await self._requester.request(request, deadline=deadline)
+        return await self._requester.request(
+            request, parse=CustomActivityType.from_json, deadline=deadline
+        )
 
     async def delete(
         self,

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..._types.generated.shared import CustomField
 from ..generic import build_request
 from ..operation import body_json, no_content
 from ..pager import Pager, paginate
@@ -36,7 +37,7 @@ class CustomFieldsActivityResource:
         skip: int | None = None,
         fields: str | Sequence[str] | None = None,
         deadline: float | None = None,
-    ) -> Pager[Any]:
+    ) -> Pager[CustomField]:
         """List Activity Custom Fields.
 
         ``GET /custom_field/activity/``.
@@ -57,6 +58,7 @@ class CustomFieldsActivityResource:
             self._requester,
             "custom_field/activity/",
             params,
+            parse_item=CustomField.from_json,
             deadline=deadline,
         )
 
@@ -65,7 +67,7 @@ class CustomFieldsActivityResource:
         body: Mapping[str, Any],
         *,
         deadline: float | None = None,
-    ) -> Any:
+    ) -> CustomField:
         """Create a new Activity Custom Field.
 
         ``POST /custom_field/activity/``.
@@ -81,7 +83,9 @@ class CustomFieldsActivityResource:
             "custom_field/activity/",
             json=body_json(body),
         )
-        return await self._requester.request(request, deadline=deadline)
+        return await self._requester.request(
+            request, parse=CustomField.from_json, deadline=deadline
+        )
 
     async def get(
         self,
@@ -89,7 +93,7 @@ class CustomFieldsActivityResource:
         *,
         fields: str | Sequence[str] | None = None,
         deadline: float | None = None,
-    ) -> Any:
+    ) -> CustomField:
         """Fetch Activity Custom Field's details.
 
         ``GET /custom_field/activity/{id}/``.
@@ -105,7 +109,9 @@ class CustomFieldsActivityResource:
             path_params={"id": id},
             params=params,
         )
-        return await self._requester.request(request, deadline=deadline)
+        return await self._requester.request(
+            request, parse=CustomField.from_json, deadline=deadline
+        )
 
     async def update(
         self,
@@ -113,7 +119,7 @@ class CustomFieldsActivityResource:
         body: Mapping[str, Any],
         *,
         deadline: float | None = None,
-    ) -> Any:
+    ) -> CustomField:
         """Update an Activity Custom Field.
 
         ``PUT /custom_field/activity/{id}/``.
@@ -132,7 +138,9 @@ class CustomFieldsActivityResource:
             path_params={"id": id},
             json=body_json(body),
         )
-        return await self._requester.request(request, deadline=deadline)
+        return await self._requester.request(
+            request, parse=CustomField.from_json, deadline=deadline
+        )
 
     async def delete(
         self,

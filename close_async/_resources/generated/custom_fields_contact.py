@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..._types.generated.shared import CustomField
 from ..generic import build_request
 from ..operation import body_json, no_content
 from ..pager import Pager, paginate
@@ -36,7 +37,7 @@ class CustomFieldsContactResource:
         skip: int | None = None,
         fields: str | Sequence[str] | None = None,
         deadline: float | None = None,
-    ) -> Pager[Any]:
+    ) -> Pager[CustomField]:
         """List Contact Custom Fields.
 
         ``GET /custom_field/contact/``.
@@ -57,6 +58,7 @@ class CustomFieldsContactResource:
             self._requester,
             "custom_field/contact/",
             params,
+            parse_item=CustomField.from_json,
             deadline=deadline,
         )
 
@@ -65,7 +67,7 @@ class CustomFieldsContactResource:
         body: Mapping[str, Any],
         *,
         deadline: float | None = None,
-    ) -> Any:
+    ) -> CustomField:
         """Create a new Contact Custom Field.
 
         ``POST /custom_field/contact/``.
@@ -75,7 +77,9 @@ class CustomFieldsContactResource:
             "custom_field/contact/",
             json=body_json(body),
         )
-        return await self._requester.request(request, deadline=deadline)
+        return await self._requester.request(
+            request, parse=CustomField.from_json, deadline=deadline
+        )
 
     async def get(
         self,
@@ -83,7 +87,7 @@ class CustomFieldsContactResource:
         *,
         fields: str | Sequence[str] | None = None,
         deadline: float | None = None,
-    ) -> Any:
+    ) -> CustomField:
         """Fetch Contact Custom Field's details.
 
         ``GET /custom_field/contact/{id}/``.
@@ -99,7 +103,9 @@ class CustomFieldsContactResource:
             path_params={"id": id},
             params=params,
         )
-        return await self._requester.request(request, deadline=deadline)
+        return await self._requester.request(
+            request, parse=CustomField.from_json, deadline=deadline
+        )
 
     async def update(
         self,
@@ -107,7 +113,7 @@ class CustomFieldsContactResource:
         body: Mapping[str, Any],
         *,
         deadline: float | None = None,
-    ) -> Any:
+    ) -> CustomField:
         """Update a Contact Custom Field.
 
         ``PUT /custom_field/contact/{id}/``.
@@ -128,7 +134,9 @@ class CustomFieldsContactResource:
             path_params={"id": id},
             json=body_json(body),
         )
-        return await self._requester.request(request, deadline=deadline)
+        return await self._requester.request(
+            request, parse=CustomField.from_json, deadline=deadline
+        )
 
     async def delete(
         self,

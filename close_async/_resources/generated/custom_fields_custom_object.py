@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ..._types.generated.shared import CustomField
 from ..generic import build_request
 from ..operation import body_json, no_content
 from ..pager import Pager, paginate
@@ -33,7 +34,7 @@ class CustomFieldsCustomObjectResource:
         self,
         *,
         deadline: float | None = None,
-    ) -> Pager[Any]:
+    ) -> Pager[CustomField]:
         """List Custom Object Custom Fields.
 
         ``GET /custom_field/custom_object_type/``.
@@ -47,6 +48,7 @@ class CustomFieldsCustomObjectResource:
             self._requester,
             "custom_field/custom_object_type/",
             None,
+            parse_item=CustomField.from_json,
             deadline=deadline,
         )
 
@@ -55,7 +57,7 @@ class CustomFieldsCustomObjectResource:
         body: Mapping[str, Any],
         *,
         deadline: float | None = None,
-    ) -> Any:
+    ) -> CustomField:
         """Create a new Custom Object Custom Field.
 
         ``POST /custom_field/custom_object_type/``.
@@ -71,14 +73,16 @@ class CustomFieldsCustomObjectResource:
             "custom_field/custom_object_type/",
             json=body_json(body),
         )
-        return await self._requester.request(request, deadline=deadline)
+        return await self._requester.request(
+            request, parse=CustomField.from_json, deadline=deadline
+        )
 
     async def get(
         self,
         id: str,
         *,
         deadline: float | None = None,
-    ) -> Any:
+    ) -> CustomField:
         """Fetch Custom Object Custom Field's details.
 
         ``GET /custom_field/custom_object_type/{id}/``.
@@ -88,7 +92,9 @@ class CustomFieldsCustomObjectResource:
             "custom_field/custom_object_type/{id}/",
             path_params={"id": id},
         )
-        return await self._requester.request(request, deadline=deadline)
+        return await self._requester.request(
+            request, parse=CustomField.from_json, deadline=deadline
+        )
 
     async def update(
         self,
@@ -96,7 +102,7 @@ class CustomFieldsCustomObjectResource:
         body: Mapping[str, Any],
         *,
         deadline: float | None = None,
-    ) -> Any:
+    ) -> CustomField:
         """Update a Custom Object Custom Field.
 
         ``PUT /custom_field/custom_object_type/{id}/``.
@@ -115,7 +121,9 @@ class CustomFieldsCustomObjectResource:
             path_params={"id": id},
             json=body_json(body),
         )
-        return await self._requester.request(request, deadline=deadline)
+        return await self._requester.request(
+            request, parse=CustomField.from_json, deadline=deadline
+        )
 
     async def delete(
         self,

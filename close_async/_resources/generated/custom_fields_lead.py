@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..._types.generated.shared import CustomField
 from ..generic import build_request
 from ..operation import body_json, no_content
 from ..pager import Pager, paginate
@@ -36,7 +37,7 @@ class CustomFieldsLeadResource:
         skip: int | None = None,
         fields: str | Sequence[str] | None = None,
         deadline: float | None = None,
-    ) -> Pager[Any]:
+    ) -> Pager[CustomField]:
         """List Lead Custom Fields.
 
         ``GET /custom_field/lead/``.
@@ -57,6 +58,7 @@ class CustomFieldsLeadResource:
             self._requester,
             "custom_field/lead/",
             params,
+            parse_item=CustomField.from_json,
             deadline=deadline,
         )
 
@@ -65,7 +67,7 @@ class CustomFieldsLeadResource:
         body: Mapping[str, Any],
         *,
         deadline: float | None = None,
-    ) -> Any:
+    ) -> CustomField:
         """Create a new Lead Custom Field.
 
         ``POST /custom_field/lead/``.
@@ -75,7 +77,9 @@ class CustomFieldsLeadResource:
             "custom_field/lead/",
             json=body_json(body),
         )
-        return await self._requester.request(request, deadline=deadline)
+        return await self._requester.request(
+            request, parse=CustomField.from_json, deadline=deadline
+        )
 
     async def get(
         self,
@@ -83,7 +87,7 @@ class CustomFieldsLeadResource:
         *,
         fields: str | Sequence[str] | None = None,
         deadline: float | None = None,
-    ) -> Any:
+    ) -> CustomField:
         """Fetch Lead Custom Field's details.
 
         ``GET /custom_field/lead/{id}/``.
@@ -99,7 +103,9 @@ class CustomFieldsLeadResource:
             path_params={"id": id},
             params=params,
         )
-        return await self._requester.request(request, deadline=deadline)
+        return await self._requester.request(
+            request, parse=CustomField.from_json, deadline=deadline
+        )
 
     async def update(
         self,
@@ -107,7 +113,7 @@ class CustomFieldsLeadResource:
         body: Mapping[str, Any],
         *,
         deadline: float | None = None,
-    ) -> Any:
+    ) -> CustomField:
         """Update a Lead Custom Field.
 
         ``PUT /custom_field/lead/{id}/``.
@@ -128,7 +134,9 @@ class CustomFieldsLeadResource:
             path_params={"id": id},
             json=body_json(body),
         )
-        return await self._requester.request(request, deadline=deadline)
+        return await self._requester.request(
+            request, parse=CustomField.from_json, deadline=deadline
+        )
 
     async def delete(
         self,

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..._types.generated.shared import CustomField
 from ..generic import build_request
 from ..operation import body_json, no_content
 from ..pager import Pager, paginate
@@ -36,7 +37,7 @@ class CustomFieldsOpportunityResource:
         skip: int | None = None,
         fields: str | Sequence[str] | None = None,
         deadline: float | None = None,
-    ) -> Pager[Any]:
+    ) -> Pager[CustomField]:
         """List Opportunity Custom Fields.
 
         ``GET /custom_field/opportunity/``.
@@ -57,6 +58,7 @@ class CustomFieldsOpportunityResource:
             self._requester,
             "custom_field/opportunity/",
             params,
+            parse_item=CustomField.from_json,
             deadline=deadline,
         )
 
@@ -65,7 +67,7 @@ class CustomFieldsOpportunityResource:
         body: Mapping[str, Any],
         *,
         deadline: float | None = None,
-    ) -> Any:
+    ) -> CustomField:
         """Create a new Opportunity Custom Field.
 
         ``POST /custom_field/opportunity/``.
@@ -75,7 +77,9 @@ class CustomFieldsOpportunityResource:
             "custom_field/opportunity/",
             json=body_json(body),
         )
-        return await self._requester.request(request, deadline=deadline)
+        return await self._requester.request(
+            request, parse=CustomField.from_json, deadline=deadline
+        )
 
     async def get(
         self,
@@ -83,7 +87,7 @@ class CustomFieldsOpportunityResource:
         *,
         fields: str | Sequence[str] | None = None,
         deadline: float | None = None,
-    ) -> Any:
+    ) -> CustomField:
         """Fetch Opportunity Custom Field's details.
 
         ``GET /custom_field/opportunity/{id}/``.
@@ -99,7 +103,9 @@ class CustomFieldsOpportunityResource:
             path_params={"id": id},
             params=params,
         )
-        return await self._requester.request(request, deadline=deadline)
+        return await self._requester.request(
+            request, parse=CustomField.from_json, deadline=deadline
+        )
 
     async def update(
         self,
@@ -107,7 +113,7 @@ class CustomFieldsOpportunityResource:
         body: Mapping[str, Any],
         *,
         deadline: float | None = None,
-    ) -> Any:
+    ) -> CustomField:
         """Update an Opportunity Custom Field.
 
         ``PUT /custom_field/opportunity/{id}/``.
@@ -128,7 +134,9 @@ class CustomFieldsOpportunityResource:
             path_params={"id": id},
             json=body_json(body),
         )
-        return await self._requester.request(request, deadline=deadline)
+        return await self._requester.request(
+            request, parse=CustomField.from_json, deadline=deadline
+        )
 
     async def delete(
         self,

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..._types.generated.shared import CustomField
 from ..generic import build_request
 from ..operation import body_json, no_content
 from ..pager import Pager, paginate
@@ -36,7 +37,7 @@ class CustomFieldsSharedResource:
         *,
         fields: str | Sequence[str] | None = None,
         deadline: float | None = None,
-    ) -> Pager[Any]:
+    ) -> Pager[CustomField]:
         """List Shared Custom Fields.
 
         ``GET /custom_field/shared/``.
@@ -55,6 +56,7 @@ class CustomFieldsSharedResource:
             self._requester,
             "custom_field/shared/",
             params,
+            parse_item=CustomField.from_json,
             deadline=deadline,
         )
 
@@ -63,7 +65,7 @@ class CustomFieldsSharedResource:
         body: Mapping[str, Any],
         *,
         deadline: float | None = None,
-    ) -> Any:
+    ) -> CustomField:
         """Create a new Shared Custom Field.
 
         ``POST /custom_field/shared/``.
@@ -73,7 +75,9 @@ class CustomFieldsSharedResource:
             "custom_field/shared/",
             json=body_json(body),
         )
-        return await self._requester.request(request, deadline=deadline)
+        return await self._requester.request(
+            request, parse=CustomField.from_json, deadline=deadline
+        )
 
     async def get(
         self,
@@ -81,7 +85,7 @@ class CustomFieldsSharedResource:
         *,
         fields: str | Sequence[str] | None = None,
         deadline: float | None = None,
-    ) -> Any:
+    ) -> CustomField:
         """Fetch Shared Custom Field's details.
 
         ``GET /custom_field/shared/{id}/``.
@@ -97,7 +101,9 @@ class CustomFieldsSharedResource:
             path_params={"id": id},
             params=params,
         )
-        return await self._requester.request(request, deadline=deadline)
+        return await self._requester.request(
+            request, parse=CustomField.from_json, deadline=deadline
+        )
 
     async def update(
         self,
@@ -105,7 +111,7 @@ class CustomFieldsSharedResource:
         body: Mapping[str, Any],
         *,
         deadline: float | None = None,
-    ) -> Any:
+    ) -> CustomField:
         """Update a Shared Custom Field.
 
         ``PUT /custom_field/shared/{id}/``.
@@ -122,7 +128,9 @@ class CustomFieldsSharedResource:
             path_params={"id": id},
             json=body_json(body),
         )
-        return await self._requester.request(request, deadline=deadline)
+        return await self._requester.request(
+            request, parse=CustomField.from_json, deadline=deadline
+        )
 
     async def delete(
         self,

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ..._types.generated.custom_object_types import CustomObjectType
 from ..generic import build_request
 from ..operation import body_json, no_content
 from ..pager import Pager, paginate
@@ -33,7 +34,7 @@ class CustomObjectTypesResource:
         self,
         *,
         deadline: float | None = None,
-    ) -> Pager[Any]:
+    ) -> Pager[CustomObjectType]:
         """List Custom Object Types.
 
         ``GET /custom_object_type/``.
@@ -53,6 +54,7 @@ class CustomObjectTypesResource:
             self._requester,
             "custom_object_type/",
             None,
+            parse_item=CustomObjectType.from_json,
             deadline=deadline,
         )
 
@@ -61,7 +63,7 @@ class CustomObjectTypesResource:
         body: Mapping[str, Any],
         *,
         deadline: float | None = None,
-    ) -> Any:
+    ) -> CustomObjectType:
         """Create new Custom Object Type.
 
         ``POST /custom_object_type/``.
@@ -85,14 +87,16 @@ class CustomObjectTypesResource:
             "custom_object_type/",
             json=body_json(body),
         )
-        return await self._requester.request(request, deadline=deadline)
+        return await self._requester.request(
+            request, parse=CustomObjectType.from_json, deadline=deadline
+        )
 
     async def get(
         self,
         id: str,
         *,
         deadline: float | None = None,
-    ) -> Any:
+    ) -> CustomObjectType:
         """Retrieve a single Custom Object Type.
 
         ``GET /custom_object_type/{id}/``.
@@ -105,7 +109,9 @@ class CustomObjectTypesResource:
             "custom_object_type/{id}/",
             path_params={"id": id},
         )
-        return await self._requester.request(request, deadline=deadline)
+        return await self._requester.request(
+            request, parse=CustomObjectType.from_json, deadline=deadline
+        )
 
     async def update(
         self,
@@ -113,7 +119,7 @@ class CustomObjectTypesResource:
         body: Mapping[str, Any],
         *,
         deadline: float | None = None,
-    ) -> Any:
+    ) -> CustomObjectType:
         """Update existing Custom Object Type.
 
         ``PUT /custom_object_type/{id}/``.
@@ -133,7 +139,9 @@ class CustomObjectTypesResource:
             path_params={"id": id},
             json=body_json(body),
         )
-        return await self._requester.request(request, deadline=deadline)
+        return await self._requester.request(
+            request, parse=CustomObjectType.from_json, deadline=deadline
+        )
 
     async def delete(
         self,

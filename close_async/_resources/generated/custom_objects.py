@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ..._types.generated.custom_objects import CustomObject, CustomObjectCreate, CustomObjectUpdate
 from ..generic import build_request
 from ..operation import body_json, no_content
 from ..pager import Pager, paginate
@@ -35,7 +36,7 @@ class CustomObjectsResource:
         lead_id: str | None = None,
         custom_object_type_id: str | None = None,
         deadline: float | None = None,
-    ) -> Pager[Any]:
+    ) -> Pager[CustomObject]:
         """List Custom Object instances.
 
         ``GET /custom_object/``.
@@ -61,15 +62,16 @@ class CustomObjectsResource:
             self._requester,
             "custom_object/",
             params,
+            parse_item=CustomObject.from_json,
             deadline=deadline,
         )
 
     async def create(
         self,
-        body: Mapping[str, Any],
+        body: CustomObjectCreate | Mapping[str, Any],
         *,
         deadline: float | None = None,
-    ) -> Any:
+    ) -> CustomObject:
         """Create a new Custom Object instance.
 
         ``POST /custom_object/``.
@@ -88,14 +90,16 @@ class CustomObjectsResource:
             "custom_object/",
             json=body_json(body),
         )
-        return await self._requester.request(request, deadline=deadline)
+        return await self._requester.request(
+            request, parse=CustomObject.from_json, deadline=deadline
+        )
 
     async def get(
         self,
         id: str,
         *,
         deadline: float | None = None,
-    ) -> Any:
+    ) -> CustomObject:
         """Retrieve a single Custom Object instance.
 
         ``GET /custom_object/{id}/``.
@@ -105,15 +109,17 @@ class CustomObjectsResource:
             "custom_object/{id}/",
             path_params={"id": id},
         )
-        return await self._requester.request(request, deadline=deadline)
+        return await self._requester.request(
+            request, parse=CustomObject.from_json, deadline=deadline
+        )
 
     async def update(
         self,
         id: str,
-        body: Mapping[str, Any],
+        body: CustomObjectUpdate | CustomObject | Mapping[str, Any],
         *,
         deadline: float | None = None,
-    ) -> Any:
+    ) -> CustomObject:
         """Updating a Custom Object instance.
 
         ``PUT /custom_object/{id}/``.
@@ -127,7 +133,9 @@ class CustomObjectsResource:
             path_params={"id": id},
             json=body_json(body),
         )
-        return await self._requester.request(request, deadline=deadline)
+        return await self._requester.request(
+            request, parse=CustomObject.from_json, deadline=deadline
+        )
 
     async def delete(
         self,

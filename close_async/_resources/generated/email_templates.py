@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
+from ..._types.generated.email_templates import EmailTemplate
 from ..generic import build_request
 from ..operation import body_json, no_content
 from ..pager import Pager, paginate
@@ -37,7 +38,7 @@ class EmailTemplatesResource:
         is_archived: bool | None = None,
         is_shared: bool | None = None,
         deadline: float | None = None,
-    ) -> Pager[Any]:
+    ) -> Pager[EmailTemplate]:
         """List email templates.
 
         ``GET /email_template/``.
@@ -60,6 +61,7 @@ class EmailTemplatesResource:
             self._requester,
             "email_template/",
             params,
+            parse_item=EmailTemplate.from_json,
             deadline=deadline,
         )
 
@@ -69,7 +71,7 @@ class EmailTemplatesResource:
         *,
         fields: str | Sequence[str] | None = None,
         deadline: float | None = None,
-    ) -> Any:
+    ) -> EmailTemplate:
         """Create an email template.
 
         ``POST /email_template/``.
@@ -85,7 +87,9 @@ class EmailTemplatesResource:
             params=params,
             json=body_json(body),
         )
-        return await self._requester.request(request, deadline=deadline)
+        return await self._requester.request(
+            request, parse=EmailTemplate.from_json, deadline=deadline
+        )
 
     async def get(
         self,
@@ -94,7 +98,7 @@ class EmailTemplatesResource:
         fields: str | Sequence[str] | None = None,
         include_embedded: bool | None = None,
         deadline: float | None = None,
-    ) -> Any:
+    ) -> EmailTemplate:
         """Fetch an email template.
 
         ``GET /email_template/{id}/``.
@@ -111,7 +115,9 @@ class EmailTemplatesResource:
             path_params={"id": id},
             params=params,
         )
-        return await self._requester.request(request, deadline=deadline)
+        return await self._requester.request(
+            request, parse=EmailTemplate.from_json, deadline=deadline
+        )
 
     async def update(
         self,
@@ -120,7 +126,7 @@ class EmailTemplatesResource:
         *,
         fields: str | Sequence[str] | None = None,
         deadline: float | None = None,
-    ) -> Any:
+    ) -> EmailTemplate:
         """Update an email template.
 
         ``PUT /email_template/{id}/``.
@@ -137,7 +143,9 @@ class EmailTemplatesResource:
             params=params,
             json=body_json(body),
         )
-        return await self._requester.request(request, deadline=deadline)
+        return await self._requester.request(
+            request, parse=EmailTemplate.from_json, deadline=deadline
+        )
 
     async def delete(
         self,

@@ -4,8 +4,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from ..._types.generated.events import Event
 from ..generic import build_request
 from ..pager import Pager, paginate
 
@@ -31,7 +32,6 @@ class EventsResource:
         self,
         *,
         limit: int | None = None,
-        skip: int | None = None,
         object_type: str | None = None,
         object_id: str | None = None,
         lead_id: str | None = None,
@@ -41,8 +41,9 @@ class EventsResource:
         date_updated__gte: str | None = None,
         date_updated__lt: str | None = None,
         date_updated__lte: str | None = None,
+        cursor: str | None = None,
         deadline: float | None = None,
-    ) -> Pager[Any]:
+    ) -> Pager[Event]:
         """Retrieve a list of events.
 
         ``GET /event/``.
@@ -121,11 +122,9 @@ class EventsResource:
         Query parameters:
 
         - ``limit`` (``_limit``): Number of results to return.
-        - ``skip`` (``_skip``): Number of results to skip before returning, for pagination.
         """
         params = {
             "_limit": limit,
-            "_skip": skip,
             "object_type": object_type,
             "object_id": object_id,
             "lead_id": lead_id,
@@ -135,11 +134,13 @@ class EventsResource:
             "date_updated__gte": date_updated__gte,
             "date_updated__lt": date_updated__lt,
             "date_updated__lte": date_updated__lte,
+            "_cursor": cursor,
         }
         return paginate(
             self._requester,
             "event/",
             params,
+            parse_item=Event.from_json,
             deadline=deadline,
         )
 
@@ -148,7 +149,7 @@ class EventsResource:
         id: str,
         *,
         deadline: float | None = None,
-    ) -> Any:
+    ) -> Event:
         """Retrieve a single event by ID.
 
         ``GET /event/{id}/``.
@@ -161,4 +162,4 @@ class EventsResource:
             "event/{id}/",
             path_params={"id": id},
         )
-        return await self._requester.request(request, deadline=deadline)
+        return await self._requester.request(request, parse=Event.from_json, deadline=deadline)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..._types.generated.exports import CreateExportFlags
+from ..._types.generated.exports import CreateExportFlags, Export
 from ..generic import build_request
 from ..operation import body_json
 from ..pager import Pager, paginate
@@ -37,7 +37,7 @@ class ExportsResource:
         skip: int | None = None,
         fields: str | Sequence[str] | None = None,
         deadline: float | None = None,
-    ) -> Pager[Any]:
+    ) -> Pager[Export]:
         """List all the exports.
 
         ``GET /export/``.
@@ -56,6 +56,7 @@ class ExportsResource:
             self._requester,
             "export/",
             params,
+            parse_item=Export.from_json,
             deadline=deadline,
         )
 
@@ -64,7 +65,7 @@ class ExportsResource:
         body: CreateExportFlags | Mapping[str, Any],
         *,
         deadline: float | None = None,
-    ) -> Any:
+    ) -> Export:
         """Export leads based on a search query.
 
         ``POST /export/lead/``.
@@ -119,14 +120,14 @@ class ExportsResource:
             "export/lead/",
             json=body_json(body),
         )
-        return await self._requester.request(request, deadline=deadline)
+        return await self._requester.request(request, parse=Export.from_json, deadline=deadline)
 
     async def create_opportunity(
         self,
         body: CreateExportFlags | Mapping[str, Any],
         *,
         deadline: float | None = None,
-    ) -> Any:
+    ) -> Export:
         """Export opportunities, based on opportunity filters.
 
         ``POST /export/opportunity/``.
@@ -161,7 +162,7 @@ class ExportsResource:
             "export/opportunity/",
             json=body_json(body),
         )
-        return await self._requester.request(request, deadline=deadline)
+        return await self._requester.request(request, parse=Export.from_json, deadline=deadline)
 
     async def get(
         self,
@@ -169,7 +170,7 @@ class ExportsResource:
         *,
         fields: str | Sequence[str] | None = None,
         deadline: float | None = None,
-    ) -> Any:
+    ) -> Export:
         """Get a single Export.
 
         ``GET /export/{id}/``.
@@ -190,4 +191,4 @@ class ExportsResource:
             path_params={"id": id},
             params=params,
         )
-        return await self._requester.request(request, deadline=deadline)
+        return await self._requester.request(request, parse=Export.from_json, deadline=deadline)

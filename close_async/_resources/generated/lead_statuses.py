@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ..._types.generated.shared import LeadStatus
 from ..generic import build_request
 from ..operation import body_json, no_content
 from ..pager import Pager, paginate
@@ -33,7 +34,7 @@ class LeadStatusesResource:
         self,
         *,
         deadline: float | None = None,
-    ) -> Pager[Any]:
+    ) -> Pager[LeadStatus]:
         """List lead statuses for your organization.
 
         ``GET /status/lead/``.
@@ -45,6 +46,7 @@ class LeadStatusesResource:
             self._requester,
             "status/lead/",
             None,
+            parse_item=LeadStatus.from_json,
             deadline=deadline,
         )
 
@@ -53,7 +55,7 @@ class LeadStatusesResource:
         body: Mapping[str, Any],
         *,
         deadline: float | None = None,
-    ) -> Any:
+    ) -> LeadStatus:
         """Create a new status that can be applied to leads.
 
         ``POST /status/lead/``.
@@ -63,7 +65,7 @@ class LeadStatusesResource:
             "status/lead/",
             json=body_json(body),
         )
-        return await self._requester.request(request, deadline=deadline)
+        return await self._requester.request(request, parse=LeadStatus.from_json, deadline=deadline)
 
     async def update(
         self,
@@ -71,7 +73,7 @@ class LeadStatusesResource:
         body: Mapping[str, Any],
         *,
         deadline: float | None = None,
-    ) -> Any:
+    ) -> LeadStatus:
         """Rename a lead status.
 
         ``PUT /status/lead/{id}/``.
@@ -85,7 +87,7 @@ class LeadStatusesResource:
             path_params={"id": id},
             json=body_json(body),
         )
-        return await self._requester.request(request, deadline=deadline)
+        return await self._requester.request(request, parse=LeadStatus.from_json, deadline=deadline)
 
     async def delete(
         self,

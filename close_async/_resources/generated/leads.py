@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..._types.generated.leads import Lead
+from ..._types.generated.leads import Lead, LeadCreate, LeadMerge, LeadUpdate
 from ..generic import build_request
 from ..operation import body_json, no_content
 from ..pager import Pager, paginate
@@ -62,7 +62,7 @@ class LeadsResource:
 
     async def create(
         self,
-        body: Mapping[str, Any],
+        body: LeadCreate | Mapping[str, Any],
         *,
         deadline: float | None = None,
     ) -> Lead:
@@ -101,7 +101,7 @@ class LeadsResource:
 
     async def merge(
         self,
-        body: Mapping[str, Any],
+        body: LeadMerge | Mapping[str, Any],
         *,
         deadline: float | None = None,
     ) -> Any:
@@ -146,7 +146,7 @@ class LeadsResource:
     async def update(
         self,
         id: str,
-        body: Mapping[str, Any],
+        body: LeadUpdate | Lead | Mapping[str, Any],
         *,
         deadline: float | None = None,
     ) -> Lead:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..._types.generated.shared import OpportunityStatus
 from ..generic import build_request
 from ..operation import body_json, no_content
 from ..pager import Pager, paginate
@@ -34,7 +35,7 @@ class OpportunityStatusesResource:
         *,
         fields: str | Sequence[str] | None = None,
         deadline: float | None = None,
-    ) -> Pager[Any]:
+    ) -> Pager[OpportunityStatus]:
         """List opportunity statuses for your organization.
 
         ``GET /status/opportunity/``.
@@ -51,6 +52,7 @@ class OpportunityStatusesResource:
             self._requester,
             "status/opportunity/",
             params,
+            parse_item=OpportunityStatus.from_json,
             deadline=deadline,
         )
 
@@ -60,7 +62,7 @@ class OpportunityStatusesResource:
         *,
         fields: str | Sequence[str] | None = None,
         deadline: float | None = None,
-    ) -> Any:
+    ) -> OpportunityStatus:
         """Create an opportunity status.
 
         ``POST /status/opportunity/``.
@@ -79,7 +81,9 @@ class OpportunityStatusesResource:
             params=params,
             json=body_json(body),
         )
-        return await self._requester.request(request, deadline=deadline)
+        return await self._requester.request(
+            request, parse=OpportunityStatus.from_json, deadline=deadline
+        )
 
     async def update(
         self,
@@ -88,7 +92,7 @@ class OpportunityStatusesResource:
         *,
         fields: str | Sequence[str] | None = None,
         deadline: float | None = None,
-    ) -> Any:
+    ) -> OpportunityStatus:
         """Rename an opportunity status.
 
         ``PUT /status/opportunity/{id}/``.
@@ -105,7 +109,9 @@ class OpportunityStatusesResource:
             params=params,
             json=body_json(body),
         )
-        return await self._requester.request(request, deadline=deadline)
+        return await self._requester.request(
+            request, parse=OpportunityStatus.from_json, deadline=deadline
+        )
 
     async def delete(
         self,

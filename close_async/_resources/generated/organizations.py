@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ..._types.generated.organizations import Organization
 from ..generic import build_request
 from ..operation import body_json
 
@@ -34,7 +35,7 @@ class OrganizationsResource:
         *,
         expand: str | None = None,
         deadline: float | None = None,
-    ) -> Any:
+    ) -> Organization:
         """Get an organization's details.
 
         ``GET /organization/{id}/``.
@@ -50,7 +51,9 @@ class OrganizationsResource:
             path_params={"id": id},
             params=params,
         )
-        return await self._requester.request(request, deadline=deadline)
+        return await self._requester.request(
+            request, parse=Organization.from_json, deadline=deadline
+        )
 
     async def update(
         self,
@@ -59,7 +62,7 @@ class OrganizationsResource:
         *,
         expand: str | None = None,
         deadline: float | None = None,
-    ) -> Any:
+    ) -> Organization:
         """Update an organization.
 
         ``PUT /organization/{id}/``.
@@ -74,4 +77,6 @@ class OrganizationsResource:
             params=params,
             json=body_json(body),
         )
-        return await self._requester.request(request, deadline=deadline)
+        return await self._requester.request(
+            request, parse=Organization.from_json, deadline=deadline
+        )

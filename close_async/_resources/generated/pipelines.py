@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ..._types.generated.pipelines import Pipeline
 from ..generic import build_request
 from ..operation import body_json, no_content
 from ..pager import Pager, paginate
@@ -33,7 +34,7 @@ class PipelinesResource:
         self,
         *,
         deadline: float | None = None,
-    ) -> Pager[Any]:
+    ) -> Pager[Pipeline]:
         """List Pipelines for your organization.
 
         ``GET /pipeline/``.
@@ -45,6 +46,7 @@ class PipelinesResource:
             self._requester,
             "pipeline/",
             None,
+            parse_item=Pipeline.from_json,
             deadline=deadline,
         )
 
@@ -53,7 +55,7 @@ class PipelinesResource:
         body: Mapping[str, Any],
         *,
         deadline: float | None = None,
-    ) -> Any:
+    ) -> Pipeline:
         """Create a Pipeline.
 
         ``POST /pipeline/``.
@@ -63,7 +65,7 @@ class PipelinesResource:
             "pipeline/",
             json=body_json(body),
         )
-        return await self._requester.request(request, deadline=deadline)
+        return await self._requester.request(request, parse=Pipeline.from_json, deadline=deadline)
 
     async def update(
         self,
@@ -71,7 +73,7 @@ class PipelinesResource:
         body: Mapping[str, Any],
         *,
         deadline: float | None = None,
-    ) -> Any:
+    ) -> Pipeline:
         """Update a Pipeline.
 
         ``PUT /pipeline/{id}/``.
@@ -90,7 +92,7 @@ class PipelinesResource:
             path_params={"id": id},
             json=body_json(body),
         )
-        return await self._requester.request(request, deadline=deadline)
+        return await self._requester.request(request, parse=Pipeline.from_json, deadline=deadline)
 
     async def delete(
         self,

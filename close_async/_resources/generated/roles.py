@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ..._types.generated.roles import Role
 from ..generic import build_request
 from ..operation import body_json, no_content
 from ..pager import Pager, paginate
@@ -33,7 +34,7 @@ class RolesResource:
         self,
         *,
         deadline: float | None = None,
-    ) -> Pager[Any]:
+    ) -> Pager[Role]:
         """List all the roles defined for your organization.
 
         ``GET /role/``.
@@ -45,6 +46,7 @@ class RolesResource:
             self._requester,
             "role/",
             None,
+            parse_item=Role.from_json,
             deadline=deadline,
         )
 
@@ -53,7 +55,7 @@ class RolesResource:
         body: Mapping[str, Any],
         *,
         deadline: float | None = None,
-    ) -> Any:
+    ) -> Role:
         """Create a new role.
 
         ``POST /role/``.
@@ -76,14 +78,14 @@ class RolesResource:
             "role/",
             json=body_json(body),
         )
-        return await self._requester.request(request, deadline=deadline)
+        return await self._requester.request(request, parse=Role.from_json, deadline=deadline)
 
     async def get(
         self,
         id: str,
         *,
         deadline: float | None = None,
-    ) -> Any:
+    ) -> Role:
         """Fetch a single role.
 
         ``GET /role/{id}/``.
@@ -93,7 +95,7 @@ class RolesResource:
             "role/{id}/",
             path_params={"id": id},
         )
-        return await self._requester.request(request, deadline=deadline)
+        return await self._requester.request(request, parse=Role.from_json, deadline=deadline)
 
     async def update(
         self,
@@ -101,7 +103,7 @@ class RolesResource:
         body: Mapping[str, Any],
         *,
         deadline: float | None = None,
-    ) -> Any:
+    ) -> Role:
         """Update existing role.
 
         ``PUT /role/{id}/``.
@@ -112,7 +114,7 @@ class RolesResource:
             path_params={"id": id},
             json=body_json(body),
         )
-        return await self._requester.request(request, deadline=deadline)
+        return await self._requester.request(request, parse=Role.from_json, deadline=deadline)
 
     async def delete(
         self,

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ..._types.generated.sequences import SequenceSubscription, Workflow
 from ..generic import build_request
 from ..operation import body_json, no_content
 from ..pager import Pager, paginate
@@ -37,7 +38,7 @@ class SequencesResource:
         limit: int | None = None,
         skip: int | None = None,
         deadline: float | None = None,
-    ) -> Pager[Any]:
+    ) -> Pager[Workflow]:
         """List Sequences.
 
         ``GET /sequence/``.
@@ -55,6 +56,7 @@ class SequencesResource:
             self._requester,
             "sequence/",
             params,
+            parse_item=Workflow.from_json,
             deadline=deadline,
         )
 
@@ -63,7 +65,7 @@ class SequencesResource:
         body: Mapping[str, Any],
         *,
         deadline: float | None = None,
-    ) -> Any:
+    ) -> Workflow:
         """Create a Sequence.
 
         ``POST /sequence/``.
@@ -73,7 +75,7 @@ class SequencesResource:
             "sequence/",
             json=body_json(body),
         )
-        return await self._requester.request(request, deadline=deadline)
+        return await self._requester.request(request, parse=Workflow.from_json, deadline=deadline)
 
     async def get(
         self,
@@ -82,7 +84,7 @@ class SequencesResource:
         limit: int | None = None,
         skip: int | None = None,
         deadline: float | None = None,
-    ) -> Any:
+    ) -> Workflow:
         """Fetch a Sequence.
 
         ``GET /sequence/{id}/``.
@@ -99,7 +101,7 @@ class SequencesResource:
             path_params={"id": id},
             params=params,
         )
-        return await self._requester.request(request, deadline=deadline)
+        return await self._requester.request(request, parse=Workflow.from_json, deadline=deadline)
 
     async def update(
         self,
@@ -107,7 +109,7 @@ class SequencesResource:
         body: Mapping[str, Any],
         *,
         deadline: float | None = None,
-    ) -> Any:
+    ) -> Workflow:
         """Update a Sequence.
 
         ``PUT /sequence/{id}/``.
@@ -121,7 +123,7 @@ class SequencesResource:
             path_params={"id": id},
             json=body_json(body),
         )
-        return await self._requester.request(request, deadline=deadline)
+        return await self._requester.request(request, parse=Workflow.from_json, deadline=deadline)
 
     async def delete(
         self,
@@ -149,7 +151,7 @@ class SequencesResource:
         lead_id: str | None = None,
         sequence_id: str | None = None,
         deadline: float | None = None,
-    ) -> Pager[Any]:
+    ) -> Pager[SequenceSubscription]:
         """List Sequence Subscriptions.
 
         ``GET /sequence_subscription/``.
@@ -175,6 +177,7 @@ class SequencesResource:
             self._requester,
             "sequence_subscription/",
             params,
+            parse_item=SequenceSubscription.from_json,
             deadline=deadline,
         )
 
@@ -183,7 +186,7 @@ class SequencesResource:
         body: Mapping[str, Any],
         *,
         deadline: float | None = None,
-    ) -> Any:
+    ) -> SequenceSubscription:
         """Subscribe a Contact to a Sequence.
 
         ``POST /sequence_subscription/``.
@@ -193,14 +196,16 @@ class SequencesResource:
             "sequence_subscription/",
             json=body_json(body),
         )
-        return await self._requester.request(request, deadline=deadline)
+        return await self._requester.request(
+            request, parse=SequenceSubscription.from_json, deadline=deadline
+        )
 
     async def get_subscription(
         self,
         id: str,
         *,
         deadline: float | None = None,
-    ) -> Any:
+    ) -> SequenceSubscription:
         """Fetch a single Sequence Subscription.
 
         ``GET /sequence_subscription/{id}/``.
@@ -210,7 +215,9 @@ class SequencesResource:
             "sequence_subscription/{id}/",
             path_params={"id": id},
         )
-        return await self._requester.request(request, deadline=deadline)
+        return await self._requester.request(
+            request, parse=SequenceSubscription.from_json, deadline=deadline
+        )
 
     async def update_subscription(
         self,
@@ -218,7 +225,7 @@ class SequencesResource:
         body: Mapping[str, Any],
         *,
         deadline: float | None = None,
-    ) -> Any:
+    ) -> SequenceSubscription:
         """Update a specific Subscription.
 
         ``PUT /sequence_subscription/{id}/``.
@@ -229,4 +236,6 @@ class SequencesResource:
             path_params={"id": id},
             json=body_json(body),
         )
-        return await self._requester.request(request, deadline=deadline)
+        return await self._requester.request(
+            request, parse=SequenceSubscription.from_json, deadline=deadline
+        )

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..._types.generated.sms_templates import CreateSMSTemplate, UpdateSMSTemplate
+from ..._types.generated.sms_templates import CreateSMSTemplate, SmsTemplate, UpdateSMSTemplate
 from ..generic import build_request
 from ..operation import body_json, no_content
 from ..pager import Pager, paginate
@@ -36,7 +36,7 @@ class SmsTemplatesResource:
         limit: int | None = None,
         skip: int | None = None,
         deadline: float | None = None,
-    ) -> Pager[Any]:
+    ) -> Pager[SmsTemplate]:
         """List SMS templates.
 
         ``GET /sms_template/``.
@@ -54,6 +54,7 @@ class SmsTemplatesResource:
             self._requester,
             "sms_template/",
             params,
+            parse_item=SmsTemplate.from_json,
             deadline=deadline,
         )
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..._types.generated.tasks import BulkUpdateNotifications, UpdateNotification
+from ..._types.generated.tasks import BulkUpdateNotifications, Task, TaskCreate, UpdateNotification
 from ..generic import build_request
 from ..operation import body_json, no_content
 from ..pager import Pager, paginate
@@ -66,7 +66,7 @@ class TasksResource:
         date_updated__gte: str | None = None,
         fields: str | Sequence[str] | None = None,
         deadline: float | None = None,
-    ) -> Pager[Any]:
+    ) -> Pager[Task]:
         """List or filter tasks.
 
         ``GET /task/``.
@@ -133,16 +133,17 @@ class TasksResource:
             self._requester,
             "task/",
             params,
+            parse_item=Task.from_json,
             deadline=deadline,
         )
 
     async def create(
         self,
-        body: Mapping[str, Any],
+        body: TaskCreate | Mapping[str, Any],
         *,
         fields: str | Sequence[str] | None = None,
         deadline: float | None = None,
-    ) -> Any:
+    ) -> Task:
         """Create a task.
 
         ``POST /task/``.
@@ -161,7 +162,7 @@ class TasksResource:
             params=params,
             json=body_json(body),
         )
-        return await self._requester.request(request, deadline=deadline)
+        return await self._requester.request(request, parse=Task.from_json, deadline=deadline)
 
     async def bulk_update(
         self,
@@ -258,7 +259,7 @@ class TasksResource:
         *,
         fields: str | Sequence[str] | None = None,
         deadline: float | None = None,
-    ) -> Any:
+    ) -> Task:
         """Fetch a task's details.
 
         ``GET /task/{id}/``.
@@ -274,16 +275,16 @@ class TasksResource:
             path_params={"id": id},
             params=params,
         )
-        return await self._requester.request(request, deadline=deadline)
+        return await self._requester.request(request, parse=Task.from_json, deadline=deadline)
 
     async def update(
         self,
         id: str,
-        body: UpdateNotification | Mapping[str, Any],
+        body: UpdateNotification | Task | Mapping[str, Any],
         *,
         fields: str | Sequence[str] | None = None,
         deadline: float | None = None,
-    ) -> Any:
+    ) -> Task:
         """Update a task.
 
         ``PUT /task/{id}/``.
@@ -304,7 +305,7 @@ class TasksResource:
             params=params,
             json=body_json(body),
         )
-        return await self._requester.request(request, deadline=deadline)
+        return await self._requester.request(request, parse=Task.from_json, deadline=deadline)
 
     async def delete(
         self,

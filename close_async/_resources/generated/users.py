@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
+from ..._types.generated.users import User
 from ..generic import build_request
 from ..pager import Pager, paginate
 
@@ -33,7 +34,7 @@ class UsersResource:
         *,
         fields: str | Sequence[str] | None = None,
         deadline: float | None = None,
-    ) -> Any:
+    ) -> User:
         """Fetch information about yourself.
 
         ``GET /me/``.
@@ -51,7 +52,7 @@ class UsersResource:
             "me/",
             params=params,
         )
-        return await self._requester.request(request, deadline=deadline)
+        return await self._requester.request(request, parse=User.from_json, deadline=deadline)
 
     def list(
         self,
@@ -60,7 +61,7 @@ class UsersResource:
         limit: int | None = None,
         skip: int | None = None,
         deadline: float | None = None,
-    ) -> Pager[Any]:
+    ) -> Pager[User]:
         """List users in your organization.
 
         ``GET /user/``.
@@ -80,6 +81,7 @@ class UsersResource:
             self._requester,
             "user/",
             params,
+            parse_item=User.from_json,
             deadline=deadline,
         )
 
@@ -117,7 +119,7 @@ class UsersResource:
         limit: int | None = None,
         skip: int | None = None,
         deadline: float | None = None,
-    ) -> Any:
+    ) -> User:
         """Fetch a single user.
 
         ``GET /user/{id}/``.
@@ -134,4 +136,4 @@ class UsersResource:
             path_params={"id": id},
             params=params,
         )
-        return await self._requester.request(request, deadline=deadline)
+        return await self._requester.request(request, parse=User.from_json, deadline=deadline)

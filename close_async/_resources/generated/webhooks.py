@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..._types.generated.webhooks import CreateWebhook
+from ..._types.generated.webhooks import CreateWebhook, Webhook, WebhookUpdate
 from ..generic import build_request
 from ..operation import body_json, no_content
 from ..pager import Pager, paginate
@@ -34,7 +34,7 @@ class WebhooksResource:
         self,
         *,
         deadline: float | None = None,
-    ) -> Pager[Any]:
+    ) -> Pager[Webhook]:
         """List Webhook subscriptions.
 
         ``GET /webhook/``.
@@ -48,6 +48,7 @@ class WebhooksResource:
             self._requester,
             "webhook/",
             None,
+            parse_item=Webhook.from_json,
             deadline=deadline,
         )
 
@@ -56,7 +57,7 @@ class WebhooksResource:
         body: CreateWebhook | Mapping[str, Any],
         *,
         deadline: float | None = None,
-    ) -> Any:
+    ) -> Webhook:
         """Create new Webhook subscription.
 
         ``POST /webhook/``.
@@ -82,14 +83,14 @@ class WebhooksResource:
             "webhook/",
             json=body_json(body),
         )
-        return await self._requester.request(request, deadline=deadline)
+        return await self._requester.request(request, parse=Webhook.from_json, deadline=deadline)
 
     async def get(
         self,
         id: str,
         *,
         deadline: float | None = None,
-    ) -> Any:
+    ) -> Webhook:
         """Retrieve a single Webhook subscription.
 
         ``GET /webhook/{id}/``.
@@ -101,15 +102,15 @@ class WebhooksResource:
             "webhook/{id}/",
             path_params={"id": id},
         )
-        return await self._requester.request(request, deadline=deadline)
+        return await self._requester.request(request, parse=Webhook.from_json, deadline=deadline)
 
     async def update(
         self,
         id: str,
-        body: Mapping[str, Any],
+        body: WebhookUpdate | Mapping[str, Any],
         *,
         deadline: float | None = None,
-    ) -> Any:
+    ) -> Webhook:
         """Update existing Webhook subscription.
 
         ``PUT /webhook/{id}/``.
@@ -139,7 +140,7 @@ class WebhooksResource:
             path_params={"id": id},
             json=body_json(body),
         )
-        return await self._requester.request(request, deadline=deadline)
+        return await self._requester.request(request, parse=Webhook.from_json, deadline=deadline)
 
     async def delete(
         self,

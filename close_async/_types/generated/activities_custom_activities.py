@@ -2,8 +2,8 @@
 # Do not edit by hand: change the overlay or the generator, then run it again.
 """Models of ``close.activities.custom_activities``.
 
-The models that only ``close.activities.custom_activities`` uses; those it shares with other
-groups are in ``shared``."""
+The models only ``close.activities.custom_activities`` uses.
+Those it shares with other groups are in ``shared``."""
 
 from __future__ import annotations
 
@@ -12,11 +12,12 @@ from typing import Any, Literal, TypeAlias
 
 import attrs
 
-from ..model import UNSET, RequestModel, Unset
+from ..model import UNSET, Model, RequestModel, Unset
 
 __all__ = [
     "CreateCustomActivity",
     "CreateCustomActivityStatus",
+    "CustomActivity",
     "UpdateCustomActivity",
     "UpdateCustomActivityStatus",
 ]
@@ -43,6 +44,33 @@ class CreateCustomActivity(RequestModel):
     pinned: bool | Unset | None = UNSET
     status: CreateCustomActivityStatus | Unset = UNSET
     user_id: str | Unset | None = UNSET
+
+
+@attrs.define(kw_only=True)
+class CustomActivity(Model):
+    """A custom activity (an instance of a custom activity type); its fields are
+    ``custom.cf_...`` keys in ``extra``.
+
+    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
+
+    type: str | None = attrs.field(default=None, metadata={"json": "_type"})
+    activity_at: _dt.datetime | None = None
+    contact_id: str | None = None
+    created_by: str | None = None
+    created_by_name: str | None = None
+    date_created: _dt.datetime | None = None
+    date_updated: _dt.datetime | None = None
+    id: str | None = None
+    lead_id: str | None = None
+    organization_id: str | None = None
+    updated_by: str | None = None
+    updated_by_name: str | None = None
+    user_id: str | None = None
+    user_name: str | None = None
+    users: list[str] | None = None
+    custom_activity_type_id: str | None = None
+    status: str | None = None
+    pinned: bool | None = None
 
 
 @attrs.frozen(kw_only=True)

@@ -2,25 +2,23 @@
 # Do not edit by hand: change the overlay or the generator, then run it again.
 """Models of ``close.activities.emails``.
 
-The models that only ``close.activities.emails`` uses; those it shares with other
-groups are in ``shared``."""
+The models only ``close.activities.emails`` uses.
+Those it shares with other groups are in ``shared``."""
 
 from __future__ import annotations
 
 import datetime as _dt
-from typing import Any, ClassVar, Literal, TypeAlias
+from typing import Literal, TypeAlias
 
 import attrs
 
-from ..model import UNSET, Model, RequestModel, Unset
-from .shared import Attachment, CommunicationDirection, MessageStatus
+from ..model import UNSET, RequestModel, Unset
 
 __all__ = [
     "CreateEmailActivity",
     "CreateEmailActivityAttachmentsItems",
     "CreateEmailActivityOpensItems",
     "CreateEmailActivityStatus",
-    "EmailActivity",
     "UpdateEmailActivity",
     "UpdateEmailActivityAttachmentsItems",
     "UpdateEmailActivityOpensItems",
@@ -85,103 +83,6 @@ class CreateEmailActivityOpensItems(RequestModel):
     """Schema ``CreateEmailActivityOpensItems`` of Close's OpenAPI document."""
 
     opened_at: _dt.datetime
-
-
-@attrs.define(kw_only=True)
-class EmailActivity(Model):
-    """Schema ``EmailActivity`` of Close's OpenAPI document."""
-
-    _required: ClassVar[frozenset[str]] = frozenset(
-        {
-            "_type",
-            "activity_at",
-            "bcc",
-            "body_html",
-            "body_text",
-            "bulk_email_action_id",
-            "cc",
-            "contact_id",
-            "created_by",
-            "date_created",
-            "date_scheduled",
-            "date_sent",
-            "date_updated",
-            "direction",
-            "followup_sequence_add_cc_bcc",
-            "followup_sequence_delay",
-            "has_reply",
-            "id",
-            "in_reply_to_id",
-            "lead_id",
-            "message_ids",
-            "need_smtp_credentials",
-            "opens_summary",
-            "organization_id",
-            "references",
-            "send_as_id",
-            "sender",
-            "status",
-            "subject",
-            "template_id",
-            "thread_id",
-            "to",
-            "updated_by",
-            "user_id",
-            "users",
-        }
-    )
-
-    type: str | None = attrs.field(default=None, metadata={"json": "_type"})
-    activity_at: _dt.datetime | None = None
-    agent_action_reason: str | None = None
-    agent_config_id: str | None = None
-    attachments: list[Attachment] | None = None
-    bcc: list[str] | None = None
-    body_html: str | None = None
-    body_preview: str | None = None
-    body_text: str | None = None
-    bulk_email_action_id: str | None = None
-    cc: list[str] | None = None
-    contact_id: str | None = None
-    created_by: str | None = None
-    created_by_name: str | None = None
-    date_created: _dt.datetime | None = None
-    date_scheduled: _dt.datetime | None = None
-    date_sent: _dt.datetime | None = None
-    date_updated: _dt.datetime | None = None
-    direction: CommunicationDirection | None = None
-    email_account_id: str | None = None
-    envelope: dict[str, Any] | None = None
-    followup_sequence_add_cc_bcc: bool | None = None
-    followup_sequence_delay: int | None = None
-    followup_sequence_id: str | None = None
-    has_reply: bool | None = None
-    id: str | None = None
-    in_reply_to_id: str | None = None
-    lead_id: str | None = None
-    message_ids: list[str] | None = None
-    need_smtp_credentials: bool | None = None
-    opens: list[dict[str, str]] | None = None
-    opens_summary: str | None = None
-    organization_id: str | None = None
-    references: list[str] | None = None
-    send_as_id: str | None = None
-    send_attempts: list[dict[str, str]] | None = None
-    sender: str | None = None
-    sequence_id: str | None = None
-    sequence_name: str | None = None
-    sequence_subscription_id: str | None = None
-    status: MessageStatus | None = None
-    subject: str | None = None
-    template_id: str | None = None
-    template_name: str | None = None
-    thread_id: str | None = None
-    to: list[str] | None = None
-    updated_by: str | None = None
-    updated_by_name: str | None = None
-    user_id: str | None = None
-    user_name: str | None = None
-    users: list[str] | None = None
 
 
 @attrs.frozen(kw_only=True)

@@ -2,63 +2,25 @@
 # Do not edit by hand: change the overlay or the generator, then run it again.
 """Models of ``close.activities.notes``.
 
-The models that only ``close.activities.notes`` uses; those it shares with other
-groups are in ``shared``."""
+The models only ``close.activities.notes`` uses.
+Those it shares with other groups are in ``shared``."""
 
 from __future__ import annotations
 
 import datetime as _dt
-from typing import ClassVar
+from typing import Any
 
 import attrs
 
 from ..model import UNSET, Model, RequestModel, Unset
 
 __all__ = [
-    "ActivityBase",
     "CreateNoteActivity",
     "CreateNoteActivityAttachmentsItems",
+    "NoteActivity",
     "UpdateNoteActivity",
     "UpdateNoteActivityAttachmentsItems",
 ]
-
-
-@attrs.define(kw_only=True)
-class ActivityBase(Model):
-    """Schema ``ActivityBase`` of Close's OpenAPI document."""
-
-    _required: ClassVar[frozenset[str]] = frozenset(
-        {
-            "_type",
-            "activity_at",
-            "contact_id",
-            "created_by",
-            "date_created",
-            "date_updated",
-            "id",
-            "lead_id",
-            "organization_id",
-            "updated_by",
-            "user_id",
-            "users",
-        }
-    )
-
-    type: str | None = attrs.field(default=None, metadata={"json": "_type"})
-    activity_at: _dt.datetime | None = None
-    contact_id: str | None = None
-    created_by: str | None = None
-    created_by_name: str | None = None
-    date_created: _dt.datetime | None = None
-    date_updated: _dt.datetime | None = None
-    id: str | None = None
-    lead_id: str | None = None
-    organization_id: str | None = None
-    updated_by: str | None = None
-    updated_by_name: str | None = None
-    user_id: str | None = None
-    user_name: str | None = None
-    users: list[str] | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -86,6 +48,34 @@ class CreateNoteActivityAttachmentsItems(RequestModel):
     content_type: str | Unset | None = UNSET
     filename: str
     url: str
+
+
+@attrs.define(kw_only=True)
+class NoteActivity(Model):
+    """A note activity.
+
+    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
+
+    type: str | None = attrs.field(default=None, metadata={"json": "_type"})
+    activity_at: _dt.datetime | None = None
+    contact_id: str | None = None
+    created_by: str | None = None
+    created_by_name: str | None = None
+    date_created: _dt.datetime | None = None
+    date_updated: _dt.datetime | None = None
+    id: str | None = None
+    lead_id: str | None = None
+    organization_id: str | None = None
+    updated_by: str | None = None
+    updated_by_name: str | None = None
+    user_id: str | None = None
+    user_name: str | None = None
+    users: list[str] | None = None
+    note: str | None = None
+    note_html: str | None = None
+    title: str | None = None
+    pinned: bool | None = None
+    attachments: list[dict[str, Any]] | None = None
 
 
 @attrs.frozen(kw_only=True)

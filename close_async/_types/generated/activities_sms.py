@@ -2,8 +2,8 @@
 # Do not edit by hand: change the overlay or the generator, then run it again.
 """Models of ``close.activities.sms``.
 
-The models that only ``close.activities.sms`` uses; those it shares with other
-groups are in ``shared``."""
+The models only ``close.activities.sms`` uses.
+Those it shares with other groups are in ``shared``."""
 
 from __future__ import annotations
 

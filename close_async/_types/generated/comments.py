@@ -2,16 +2,49 @@
 # Do not edit by hand: change the overlay or the generator, then run it again.
 """Models of ``close.comments``.
 
-The models that only ``close.comments`` uses; those it shares with other
-groups are in ``shared``."""
+The models only ``close.comments`` uses.
+Those it shares with other groups are in ``shared``."""
 
 from __future__ import annotations
 
+import datetime as _dt
+
 import attrs
 
-from ..model import RequestModel
+from ..model import Model, RequestModel
 
-__all__ = ["CreateComment", "UpdateCommentThreads"]
+__all__ = ["Comment", "CommentThread", "CreateComment", "UpdateCommentThreads"]
+
+
+@attrs.define(kw_only=True)
+class Comment(Model):
+    """A comment on an object (in a comment thread).
+
+    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
+
+    id: str | None = None
+    thread_id: str | None = None
+    object_id: str | None = None
+    body: str | None = None
+    author_id: str | None = None
+    organization_id: str | None = None
+    date_created: _dt.datetime | None = None
+    date_updated: _dt.datetime | None = None
+
+
+@attrs.define(kw_only=True)
+class CommentThread(Model):
+    """The comments on one object.
+
+    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
+
+    id: str | None = None
+    object_id: str | None = None
+    lead_id: str | None = None
+    comments: list[Comment] | None = None
+    organization_id: str | None = None
+    date_created: _dt.datetime | None = None
+    date_updated: _dt.datetime | None = None
 
 
 @attrs.frozen(kw_only=True)

@@ -2,16 +2,18 @@
 # Do not edit by hand: change the overlay or the generator, then run it again.
 """Models of ``close.exports``.
 
-The models that only ``close.exports`` uses; those it shares with other
-groups are in ``shared``."""
+The models only ``close.exports`` uses.
+Those it shares with other groups are in ``shared``."""
 
 from __future__ import annotations
 
+import datetime as _dt
+
 import attrs
 
-from ..model import UNSET, RequestModel, Unset
+from ..model import UNSET, Model, RequestModel, Unset
 
-__all__ = ["CreateExportFlags"]
+__all__ = ["CreateExportFlags", "Export"]
 
 
 @attrs.frozen(kw_only=True)
@@ -22,3 +24,20 @@ class CreateExportFlags(RequestModel):
     include_addresses: bool | Unset = UNSET
     include_custom_objects: bool | Unset = UNSET
     include_smart_fields: bool | Unset = UNSET
+
+
+@attrs.define(kw_only=True)
+class Export(Model):
+    """A lead or opportunity export; ``download_url`` is set once ``status`` is ``done``.
+
+    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
+
+    id: str | None = None
+    status: str | None = None
+    format: str | None = None
+    type: str | None = None
+    download_url: str | None = None
+    n_objects: int | None = None
+    organization_id: str | None = None
+    date_created: _dt.datetime | None = None
+    date_updated: _dt.datetime | None = None

@@ -2,8 +2,8 @@
 # Do not edit by hand: change the overlay or the generator, then run it again.
 """Models of ``close.leads``.
 
-The models that only ``close.leads`` uses; those it shares with other
-groups are in ``shared``."""
+The models only ``close.leads`` uses.
+Those it shares with other groups are in ``shared``."""
 
 from __future__ import annotations
 
@@ -12,10 +12,17 @@ from typing import Any, ClassVar
 
 import attrs
 
-from ..model import Model
-from .shared import Contact, ContactEmail, ContactPhone, Opportunity, RenderedIntegrationLink
+from ..model import UNSET, Model, RequestModel, Unset
+from .shared import (
+    Contact,
+    ContactCreate,
+    ContactEmail,
+    ContactPhone,
+    Opportunity,
+    RenderedIntegrationLink,
+)
 
-__all__ = ["Lead", "LeadAddress"]
+__all__ = ["Lead", "LeadAddress", "LeadCreate", "LeadMerge", "LeadUpdate"]
 
 
 @attrs.define(kw_only=True)
@@ -86,3 +93,46 @@ class LeadAddress(Model):
     state: str | None = None
     tz_ids: list[str] | None = None
     zipcode: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class LeadCreate(RequestModel):
+    """The body of ``POST /lead/``: a new lead, with its contacts and addresses nested. Custom
+    fields go in ``extra`` as ``{"custom.cf_...": value}``. Give ``status_id`` or ``status``
+    (a label), not both; with neither, Close uses the first status.
+
+    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
+
+    name: str | Unset | None = UNSET
+    description: str | Unset | None = UNSET
+    url: str | Unset | None = UNSET
+    status_id: str | Unset = UNSET
+    addresses: list[LeadAddress] | Unset = UNSET
+    status: str | Unset = UNSET
+    contacts: list[ContactCreate] | Unset = UNSET
+
+
+@attrs.frozen(kw_only=True)
+class LeadMerge(RequestModel):
+    """The body of ``POST /lead/merge/``: ``source`` is merged into ``destination``.
+
+    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
+
+    source: str
+    destination: str
+
+
+@attrs.frozen(kw_only=True)
+class LeadUpdate(RequestModel):
+    """The body of ``PUT /lead/{id}/`` (a patch): only the fields given change; ``None`` clears
+    one. Custom fields go in ``extra`` as ``{"custom.cf_...": value}`` (``None`` clears
+    one).
+
+    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
+
+    name: str | Unset | None = UNSET
+    description: str | Unset | None = UNSET
+    url: str | Unset | None = UNSET
+    status_id: str | Unset = UNSET
+    addresses: list[LeadAddress] | Unset = UNSET
+    status: str | Unset = UNSET

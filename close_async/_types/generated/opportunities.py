@@ -2,8 +2,8 @@
 # Do not edit by hand: change the overlay or the generator, then run it again.
 """Models of ``close.opportunities``.
 
-The models that only ``close.opportunities`` uses; those it shares with other
-groups are in ``shared``."""
+The models only ``close.opportunities`` uses.
+Those it shares with other groups are in ``shared``."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import attrs
 from ..model import UNSET, RequestModel, Unset
 from .shared import OpportunityValuePeriod
 
-__all__ = ["AttachmentIn", "CreateOpportunity"]
+__all__ = ["AttachmentIn", "CreateOpportunity", "OpportunityUpdate"]
 
 
 @attrs.frozen(kw_only=True)
@@ -39,6 +39,35 @@ class CreateOpportunity(RequestModel):
     date_created: _dt.datetime | Unset | None = UNSET
     date_won: _dt.datetime | Unset | None = UNSET
     lead_id: str | Unset | None = UNSET
+    note: str | Unset | None = UNSET
+    pipeline_id: str | Unset | None = UNSET
+    """Specify which pipeline this opportunity should belong to. When supplied without
+    `status_id`, the opportunity will be created with the first available status of that
+    pipeline. When supplied with `status_id`, the status must belong to the specified
+    pipeline or a 400 error will be returned. If the pipeline does not exist, a 400
+    error will be returned. See the [Pipelines
+    API](https://developer.close.com/api/resources/pipelines)."""
+
+    status_id: str | Unset | None = UNSET
+    """Post a `status_id` to create an opportunity with a specific status. If omitted, the
+    organization's default (first) status will be used (or the first status of the
+    `pipeline_id` if provided). See the [Opportunity Status
+    API](https://developer.close.com/api/resources/opportunity-statuses)."""
+
+    user_id: str | Unset | None = UNSET
+    value: int | Unset | None = UNSET
+    value_period: OpportunityValuePeriod | Unset | None = UNSET
+
+
+@attrs.frozen(kw_only=True)
+class OpportunityUpdate(RequestModel):
+    """The body of ``PUT /opportunity/{id}/`` (a patch); custom fields in ``extra``.
+
+    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
+
+    confidence: int | Unset | None = UNSET
+    contact_id: str | Unset | None = UNSET
+    date_won: _dt.datetime | Unset | None = UNSET
     note: str | Unset | None = UNSET
     pipeline_id: str | Unset | None = UNSET
     """Specify which pipeline this opportunity should belong to. When supplied without

@@ -7,11 +7,11 @@ The models that more than one resource group uses."""
 from __future__ import annotations
 
 import datetime as _dt
-from typing import ClassVar, Literal, TypeAlias
+from typing import Any, ClassVar, Literal, TypeAlias
 
 import attrs
 
-from ..model import Model
+from ..model import UNSET, Model, RequestModel, Unset
 
 __all__ = [
     "ActionItem",
@@ -22,10 +22,14 @@ __all__ = [
     "CommentSummary",
     "CommunicationDirection",
     "Contact",
+    "ContactCreate",
     "ContactEmail",
     "ContactPhone",
     "ContactRecentCall",
     "ContactUrl",
+    "CustomField",
+    "EmailActivity",
+    "LeadStatus",
     "MessageStatus",
     "Opportunity",
     "OpportunityAdjustCloseDateActionDetails",
@@ -33,6 +37,7 @@ __all__ = [
     "OpportunityFollowUpCallActionDetails",
     "OpportunityFollowUpEmailActionDetails",
     "OpportunityFollowUpSMSActionDetails",
+    "OpportunityStatus",
     "OpportunityStatusType",
     "OpportunitySuggestedAction",
     "OpportunitySuggestedActionDetails",
@@ -255,6 +260,21 @@ class Contact(Model):
     urls: list[ContactUrl] | None = None
 
 
+@attrs.frozen(kw_only=True)
+class ContactCreate(RequestModel):
+    """The body of ``POST /contact/`` (and a contact nested in a new lead). Without ``lead_id``
+    Close creates a lead for the contact.
+
+    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
+
+    lead_id: str | Unset | None = UNSET
+    name: str | Unset | None = UNSET
+    title: str | Unset | None = UNSET
+    emails: list[ContactEmail] | Unset = UNSET
+    phones: list[ContactPhone] | Unset = UNSET
+    urls: list[ContactUrl] | Unset = UNSET
+
+
 @attrs.define(kw_only=True)
 class ContactEmail(Model):
     """Schema ``ContactEmail`` of Close's OpenAPI document."""
@@ -303,6 +323,140 @@ class ContactUrl(Model):
 
     type: str | None = None
     url: str | None = None
+
+
+@attrs.define(kw_only=True)
+class CustomField(Model):
+    """A custom field definition (of leads, contacts, opportunities, activities or custom
+    objects).
+
+    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
+
+    id: str | None = None
+    name: str | None = None
+    description: str | None = None
+    type: str | None = None
+    choices: list[str] | None = None
+    accepts_multiple_values: bool | None = None
+    editable_with_roles: list[str] | None = None
+    is_shared: bool | None = None
+    custom_activity_type_id: str | None = None
+    custom_object_type_id: str | None = None
+    referenced_custom_type_id: str | None = None
+    back_reference_is_visible: bool | None = None
+    organization_id: str | None = None
+    created_by: str | None = None
+    updated_by: str | None = None
+    date_created: _dt.datetime | None = None
+    date_updated: _dt.datetime | None = None
+
+
+@attrs.define(kw_only=True)
+class EmailActivity(Model):
+    """Schema ``EmailActivity`` of Close's OpenAPI document."""
+
+    _required: ClassVar[frozenset[str]] = frozenset(
+        {
+            "_type",
+            "activity_at",
+            "bcc",
+            "body_html",
+            "body_text",
+            "bulk_email_action_id",
+            "cc",
+            "contact_id",
+            "created_by",
+            "date_created",
+            "date_scheduled",
+            "date_sent",
+            "date_updated",
+            "direction",
+            "followup_sequence_add_cc_bcc",
+            "followup_sequence_delay",
+            "has_reply",
+            "id",
+            "in_reply_to_id",
+            "lead_id",
+            "message_ids",
+            "need_smtp_credentials",
+            "opens_summary",
+            "organization_id",
+            "references",
+            "send_as_id",
+            "sender",
+            "status",
+            "subject",
+            "template_id",
+            "thread_id",
+            "to",
+            "updated_by",
+            "user_id",
+            "users",
+        }
+    )
+
+    type: str | None = attrs.field(default=None, metadata={"json": "_type"})
+    activity_at: _dt.datetime | None = None
+    agent_action_reason: str | None = None
+    agent_config_id: str | None = None
+    attachments: list[Attachment] | None = None
+    bcc: list[str] | None = None
+    body_html: str | None = None
+    body_preview: str | None = None
+    body_text: str | None = None
+    bulk_email_action_id: str | None = None
+    cc: list[str] | None = None
+    contact_id: str | None = None
+    created_by: str | None = None
+    created_by_name: str | None = None
+    date_created: _dt.datetime | None = None
+    date_scheduled: _dt.datetime | None = None
+    date_sent: _dt.datetime | None = None
+    date_updated: _dt.datetime | None = None
+    direction: CommunicationDirection | None = None
+    email_account_id: str | None = None
+    envelope: dict[str, Any] | None = None
+    followup_sequence_add_cc_bcc: bool | None = None
+    followup_sequence_delay: int | None = None
+    followup_sequence_id: str | None = None
+    has_reply: bool | None = None
+    id: str | None = None
+    in_reply_to_id: str | None = None
+    lead_id: str | None = None
+    message_ids: list[str] | None = None
+    need_smtp_credentials: bool | None = None
+    opens: list[dict[str, str]] | None = None
+    opens_summary: str | None = None
+    organization_id: str | None = None
+    references: list[str] | None = None
+    send_as_id: str | None = None
+    send_attempts: list[dict[str, str]] | None = None
+    sender: str | None = None
+    sequence_id: str | None = None
+    sequence_name: str | None = None
+    sequence_subscription_id: str | None = None
+    status: MessageStatus | None = None
+    subject: str | None = None
+    template_id: str | None = None
+    template_name: str | None = None
+    thread_id: str | None = None
+    to: list[str] | None = None
+    updated_by: str | None = None
+    updated_by_name: str | None = None
+    user_id: str | None = None
+    user_name: str | None = None
+    users: list[str] | None = None
+
+
+@attrs.define(kw_only=True)
+class LeadStatus(Model):
+    """A lead status.
+
+    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
+
+    id: str | None = None
+    label: str | None = None
+    organization_id: str | None = None
 
 
 @attrs.define(kw_only=True)
@@ -423,6 +577,19 @@ class OpportunityFollowUpSMSActionDetails(Model):
 
     contact_id: str | None = None
     message_draft: str | None = None
+
+
+@attrs.define(kw_only=True)
+class OpportunityStatus(Model):
+    """An opportunity status; ``status_type`` is ``active``, ``won`` or ``lost``.
+
+    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
+
+    id: str | None = None
+    label: str | None = None
+    status_type: str | None = None
+    pipeline_id: str | None = None
+    organization_id: str | None = None
 
 
 @attrs.define(kw_only=True)

@@ -2,21 +2,23 @@
 # Do not edit by hand: change the overlay or the generator, then run it again.
 """Models of ``close.sms_templates``.
 
-The models that only ``close.sms_templates`` uses; those it shares with other
-groups are in ``shared``."""
+The models only ``close.sms_templates`` uses.
+Those it shares with other groups are in ``shared``."""
 
 from __future__ import annotations
 
+import datetime as _dt
 from typing import Literal, TypeAlias
 
 import attrs
 
-from ..model import UNSET, RequestModel, Unset
+from ..model import UNSET, Model, RequestModel, Unset
 
 __all__ = [
     "CreateSMSTemplate",
     "CreateSMSTemplateAttachment",
     "SMSTemplateStatus",
+    "SmsTemplate",
     "UpdateSMSTemplate",
     "UpdateSMSTemplateAttachment",
 ]
@@ -42,6 +44,22 @@ class CreateSMSTemplateAttachment(RequestModel):
     content_type: str
     filename: str
     url: str
+
+
+@attrs.define(kw_only=True)
+class SmsTemplate(Model):
+    """An SMS template.
+
+    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
+
+    id: str | None = None
+    name: str | None = None
+    text: str | None = None
+    is_shared: bool | None = None
+    status: str | None = None
+    organization_id: str | None = None
+    date_created: _dt.datetime | None = None
+    date_updated: _dt.datetime | None = None
 
 
 @attrs.frozen(kw_only=True)

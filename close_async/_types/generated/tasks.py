@@ -2,8 +2,8 @@
 # Do not edit by hand: change the overlay or the generator, then run it again.
 """Models of ``close.tasks``.
 
-The models that only ``close.tasks`` uses; those it shares with other
-groups are in ``shared``."""
+The models only ``close.tasks`` uses.
+Those it shares with other groups are in ``shared``."""
 
 from __future__ import annotations
 
@@ -12,12 +12,14 @@ from typing import Literal, TypeAlias
 
 import attrs
 
-from ..model import UNSET, RequestModel, Unset
+from ..model import UNSET, Model, RequestModel, Unset
 
 __all__ = [
     "BulkUpdateNotifications",
     "BulkUpdateNotificationsDate",
     "NotificationResolution",
+    "Task",
+    "TaskCreate",
     "TaskPriority",
     "UpdateNotification",
     "UpdateNotificationDate",
@@ -42,6 +44,52 @@ class BulkUpdateNotifications(RequestModel):
     priority: TaskPriority | Unset = UNSET
     resolution: NotificationResolution | Unset | None = UNSET
     text: str | Unset = UNSET
+
+
+@attrs.define(kw_only=True)
+class Task(Model):
+    """A task, as Close answers it (``_type`` is ``lead`` for lead tasks).
+
+    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
+
+    id: str | None = None
+    type: str | None = attrs.field(default=None, metadata={"json": "_type"})
+    organization_id: str | None = None
+    lead_id: str | None = None
+    lead_name: str | None = None
+    contact_id: str | None = None
+    contact_name: str | None = None
+    assigned_to: str | None = None
+    assigned_to_name: str | None = None
+    text: str | None = None
+    date: str | None = None
+    due_date: str | None = None
+    is_complete: bool | None = None
+    is_dateless: bool | None = None
+    object_id: str | None = None
+    object_type: str | None = None
+    view: str | None = None
+    created_by: str | None = None
+    created_by_name: str | None = None
+    updated_by: str | None = None
+    updated_by_name: str | None = None
+    date_created: _dt.datetime | None = None
+    date_updated: _dt.datetime | None = None
+
+
+@attrs.frozen(kw_only=True)
+class TaskCreate(RequestModel):
+    """The body of ``POST /task/``: a lead task (``_type`` ``lead``). ``date`` is when it is
+    due: a date, or a datetime for a task due at a time.
+
+    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
+
+    lead_id: str
+    text: str
+    assigned_to: str | Unset | None = UNSET
+    contact_id: str | Unset | None = UNSET
+    date: str | Unset | None = UNSET
+    is_complete: bool | Unset = UNSET
 
 
 @attrs.frozen(kw_only=True)

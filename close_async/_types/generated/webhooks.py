@@ -2,18 +2,19 @@
 # Do not edit by hand: change the overlay or the generator, then run it again.
 """Models of ``close.webhooks``.
 
-The models that only ``close.webhooks`` uses; those it shares with other
-groups are in ``shared``."""
+The models only ``close.webhooks`` uses.
+Those it shares with other groups are in ``shared``."""
 
 from __future__ import annotations
 
-from typing import Any
+import datetime as _dt
+from typing import Any, ClassVar, Literal
 
 import attrs
 
-from ..model import UNSET, RequestModel, Unset
+from ..model import UNSET, Model, RequestModel, Unset
 
-__all__ = ["CreateWebhook", "WebhookSubscriptionEvent"]
+__all__ = ["CreateWebhook", "Webhook", "WebhookSubscriptionEvent", "WebhookUpdate"]
 
 
 @attrs.frozen(kw_only=True)
@@ -26,10 +27,44 @@ class CreateWebhook(RequestModel):
     verify_ssl: bool | Unset = UNSET
 
 
-@attrs.frozen(kw_only=True)
-class WebhookSubscriptionEvent(RequestModel):
+@attrs.define(kw_only=True)
+class Webhook(Model):
+    """A webhook subscription. ``signature_key`` (hex) verifies its deliveries.
+
+    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
+
+    id: str | None = None
+    url: str | None = None
+    events: list[WebhookSubscriptionEvent] | None = None
+    status: str | None = None
+    signature_key: str | None = None
+    verify_ssl: bool | None = None
+    organization_id: str | None = None
+    created_by: str | None = None
+    updated_by: str | None = None
+    date_created: _dt.datetime | None = None
+    date_updated: _dt.datetime | None = None
+
+
+@attrs.define(kw_only=True)
+class WebhookSubscriptionEvent(Model):
     """Schema ``WebhookSubscriptionEvent`` of Close's OpenAPI document."""
 
-    action: str
-    extra_filter: dict[str, Any] | Unset | None = UNSET
-    object_type: str
+    _required: ClassVar[frozenset[str]] = frozenset({"action", "object_type"})
+
+    action: str | None = None
+    extra_filter: dict[str, Any] | None = None
+    object_type: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class WebhookUpdate(RequestModel):
+    """The body of ``PUT /webhook/{id}/``: ``status`` ``"paused"`` stops deliveries,
+    ``"active"`` resumes them.
+
+    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
+
+    url: str | Unset = UNSET
+    events: list[WebhookSubscriptionEvent] | Unset = UNSET
+    status: Literal["active", "paused"] | Unset = UNSET
+    verify_ssl: bool | Unset = UNSET
