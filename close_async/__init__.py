@@ -8,8 +8,15 @@ rate limits and the network's faults, without losing an update::
     async with CloseClient(api_key="api_...") as close:
         call = await close.calls.update("acti_...", CallUpdate(note="Left a voicemail"))
 
-Everything public is importable from this package; its modules are private.
+Every resource group of Close's API hangs on the client (``close.leads``,
+``close.activities.notes``, ...), generated from Close's OpenAPI document; every model is
+in :mod:`close_async.models`, and the common ones are importable from here too.
+
+Everything public is importable from this package (models also from ``close_async.models``);
+its other modules are private. Resources and models load on first use.
 """
+
+from typing import TYPE_CHECKING, Any
 
 from ._bulk.run import (
     BatchAbortedError,
@@ -50,6 +57,67 @@ from ._engine.retry import RetryEvent, RetryPolicy
 from ._resources.calls import CallsResource
 from ._resources.pager import Page, Pager
 from ._types.calls import UNSET, Call, CallCreate, CallUpdate, Unset
+from ._types.model import Model, RequestModel
+
+if TYPE_CHECKING:
+    from .models import (
+        Contact,
+        CreateContact,
+        CreateLead,
+        CreateNoteActivity,
+        CreateOpportunity,
+        CreateTask,
+        CreateWebhook,
+        Event,
+        Lead,
+        NoteActivity,
+        Opportunity,
+        Task,
+        UpdateContact,
+        UpdateLead,
+        UpdateNoteActivity,
+        UpdateOpportunity,
+        UpdateWebhook,
+        User,
+        Webhook,
+    )
+
+# Loaded when first read (``from close_async import Lead``), so that importing the
+# package does not import every model.
+_LAZY_MODELS = frozenset(
+    {
+        "Contact",
+        "CreateContact",
+        "CreateLead",
+        "CreateNoteActivity",
+        "CreateOpportunity",
+        "CreateTask",
+        "CreateWebhook",
+        "Event",
+        "Lead",
+        "NoteActivity",
+        "Opportunity",
+        "Task",
+        "UpdateContact",
+        "UpdateLead",
+        "UpdateNoteActivity",
+        "UpdateOpportunity",
+        "UpdateWebhook",
+        "User",
+        "Webhook",
+    }
+)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY_MODELS:
+        from . import models
+
+        value = getattr(models, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __version__ = "0.1.0.dev0"
 
@@ -71,11 +139,23 @@ __all__ = [
     "CloseError",
     "ConfigurationError",
     "ConnectError",
+    "Contact",
+    "CreateContact",
+    "CreateLead",
+    "CreateNoteActivity",
+    "CreateOpportunity",
+    "CreateTask",
+    "CreateWebhook",
     "DeadlineExceededError",
     "DecodingError",
+    "Event",
     "InvalidRequestError",
+    "Lead",
     "LocalRateLimiter",
+    "Model",
     "NotFoundError",
+    "NoteActivity",
+    "Opportunity",
     "Page",
     "Pager",
     "PaymentRequiredError",
@@ -87,17 +167,26 @@ __all__ = [
     "RateLimiter",
     "RawResponseView",
     "RedisRateLimiter",
+    "RequestModel",
     "Response",
     "ResponseTooLargeError",
     "RetryEvent",
     "RetryPolicy",
     "ServerError",
+    "Task",
     "Timeout",
     "TimeoutError",
     "TransportError",
     "Unset",
+    "UpdateContact",
     "UpdateInterruptedError",
+    "UpdateLead",
+    "UpdateNoteActivity",
+    "UpdateOpportunity",
     "UpdateResult",
+    "UpdateWebhook",
+    "User",
     "ValidationError",
+    "Webhook",
     "__version__",
 ]

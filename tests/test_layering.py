@@ -16,7 +16,17 @@ import close_async
 PACKAGE = Path(close_async.__file__).parent
 
 # Bottom to top. A module may import its own layer and those below it only.
-LAYERS = ["_engine", "_types", "_bulk", "_resources", "_client", "_cli", "__init__", "__main__"]
+LAYERS = [
+    "_engine",
+    "_types",
+    "models",
+    "_bulk",
+    "_resources",
+    "_client",
+    "_cli",
+    "__init__",
+    "__main__",
+]
 
 
 def module_name(path: Path) -> str:

@@ -34,6 +34,11 @@ PUBLIC_NAMES = {
     "ResponseTooLargeError", "RetryEvent", "RetryPolicy", "ServerError", "Timeout",
     "TimeoutError", "TransportError", "Unset", "UpdateInterruptedError", "UpdateResult",
     "ValidationError", "__version__",
+    # the typed API (issue 13): the bases and the common models
+    "Model", "RequestModel", "Contact", "CreateContact", "CreateLead", "CreateNoteActivity",
+    "CreateOpportunity", "CreateTask", "CreateWebhook", "Event", "Lead", "NoteActivity",
+    "Opportunity", "Task", "UpdateContact", "UpdateLead", "UpdateNoteActivity",
+    "UpdateOpportunity", "UpdateWebhook", "User", "Webhook",
 }  # fmt: skip
 
 
@@ -67,7 +72,9 @@ def attrs_fields(cls: type) -> set[str]:
 
 
 def test_every_public_name_has_a_docstring() -> None:
-    for module in (close_async, close_async.testing):
+    import close_async.models
+
+    for module in (close_async, close_async.testing, close_async.models):
         for name in module.__all__:
             obj = getattr(module, name)
             if inspect.isclass(obj) or inspect.isfunction(obj):
@@ -80,11 +87,12 @@ def test_every_public_name_has_a_docstring() -> None:
 
 def test_modules_are_private() -> None:
     package = Path(close_async.__file__).parent
-    # Every module and subpackage is private except the fake server users test against.
+    # Every module and subpackage is private except the fake server users test against
+    # and the index of every model.
     public = [
         p.name
         for p in package.iterdir()
-        if not p.name.startswith("_") and p.name not in ("testing", "py.typed")
+        if not p.name.startswith("_") and p.name not in ("testing", "models.py", "py.typed")
     ]
     assert public == []
 

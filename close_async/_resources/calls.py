@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, Callable, Iterable
+from collections.abc import AsyncIterable, Callable, Iterable, Mapping
 from datetime import datetime
 from os import PathLike
 from typing import TYPE_CHECKING, Any
@@ -14,6 +14,7 @@ from .._engine.response import raw_response
 from .._types.calls import Call, CallCreate, CallUpdate
 from .._types.conversion import call_from_json, create_to_json, update_to_json
 from . import call_requests as _requests
+from .generic import checked_json
 from .pager import Pager, paginate
 
 if TYPE_CHECKING:
@@ -35,18 +36,20 @@ class CallsResource:
         self._requester = requester
 
     async def update(
-        self, call_id: str, update: CallUpdate, *, deadline: float | None = None
+        self,
+        call_id: str,
+        update: CallUpdate | Mapping[str, Any],
+        *,
+        deadline: float | None = None,
     ) -> Call:
         """Update one call (``PUT /activity/call/{id}/``) and return it as Close has it now.
 
         Only the fields set on ``update`` are sent; a field set to ``None`` is cleared.
-        Retried on 429, 5xx and network faults (PUT is idempotent), paced by the limiter.
+        A plain mapping is sent as it is (for keys the model lacks, such as
+        ``custom.cf_...``). Retried on 429, 5xx and network faults (PUT is idempotent),
+        paced by the limiter.
         """
-        if not isinstance(update, CallUpdate):
-            raise InvalidRequestError(
-                f"update must be a CallUpdate, not {type(update).__name__}", field="update"
-            )
-        request = _requests.update_call(call_id, update_to_json(update))
+        request = _requests.update_call(call_id, _body(update, CallUpdate, "update"))
         return await self._requester.request(request, parse=call_from_json, deadline=deadline)
 
     async def get(self, call_id: str, *, deadline: float | None = None) -> Call:
@@ -54,17 +57,15 @@ class CallsResource:
         request = _requests.get_call(call_id)
         return await self._requester.request(request, parse=call_from_json, deadline=deadline)
 
-    async def create(self, create: CallCreate, *, deadline: float | None = None) -> Call:
-        """Log an external call (``POST /activity/call/``).
+    async def create(
+        self, create: CallCreate | Mapping[str, Any], *, deadline: float | None = None
+    ) -> Call:
+        """Log an external call (``POST /activity/call/``); ``create`` may be a mapping.
 
         Not idempotent: retried only when no connection could be made, so a call is
         never logged twice by close-async.
         """
-        if not isinstance(create, CallCreate):
-            raise InvalidRequestError(
-                f"create must be a CallCreate, not {type(create).__name__}", field="create"
-            )
-        request = _requests.create_call(create_to_json(create))
+        request = _requests.create_call(_body(create, CallCreate, "create"))
         return await self._requester.request(request, parse=call_from_json, deadline=deadline)
 
     async def delete(self, call_id: str, *, deadline: float | None = None) -> None:
@@ -89,17 +90,25 @@ class CallsResource:
         activity_at__lte: datetime | None = None,
         activity_at__gt: datetime | None = None,
         activity_at__lt: datetime | None = None,
+        organization_id: str | None = None,
+        type: str | Iterable[str] | None = None,
         page_size: int = _PAGE_LIMIT_MAX,
+        limit: int | None = None,
+        skip: int | None = None,
         deadline: float | None = None,
     ) -> Pager[Call]:
         """Iterate over calls matching the filters, page by page (``_skip``/``_limit``).
 
-        Pages are fetched lazily as you iterate; ``deadline`` bounds each page's request.
+        ``limit`` (``_limit``) is the page size, another name for ``page_size``; ``skip``
+        (``_skip``) starts the walk that many calls in. Pages are fetched lazily as you
+        iterate; ``deadline`` bounds each page's request.
         Bad filters raise :class:`InvalidRequestError` here, before anything is sent. A
         page without ``data`` ends the walk; an item that is not a call raises
         :class:`DecodingError` and ends it.
         """
-        if not 1 <= page_size <= _PAGE_LIMIT_MAX:
+        if limit is not None:
+            page_size = limit
+        if not isinstance(page_size, int) or not 1 <= page_size <= _PAGE_LIMIT_MAX:
             raise InvalidRequestError(
                 f"page_size must be 1..{_PAGE_LIMIT_MAX}, got {page_size!r}", field="page_size"
             )
@@ -116,10 +125,12 @@ class CallsResource:
             "activity_at__lte": activity_at__lte,
             "activity_at__gt": activity_at__gt,
             "activity_at__lt": activity_at__lt,
+            "organization_id": organization_id,
+            "_type": type,
         }
         # Checked now (paginate checks the rest), so a bad filter is refused before the
         # caller starts iterating.
-        checked = _requests.call_filters({**filters, "_skip": 0, "_limit": page_size})
+        checked = _requests.call_filters({**filters, "_skip": skip or 0, "_limit": page_size})
         return paginate(
             self._requester,
             _requests.CALLS_PATH,
@@ -175,6 +186,18 @@ class CallsWithRawResponse:
 
     def __repr__(self) -> str:
         return "CallsWithRawResponse()"
+
+
+def _body(body: object, model: type[CallUpdate] | type[CallCreate], field: str) -> dict[str, Any]:
+    if isinstance(body, model):
+        return update_to_json(body) if isinstance(body, CallUpdate) else create_to_json(body)
+    if isinstance(body, Mapping) and not isinstance(body, (CallUpdate, CallCreate)):
+        checked: dict[str, Any] = checked_json(body, field=field)
+        return checked
+    raise InvalidRequestError(
+        f"{field} must be a {model.__name__} or a mapping, not {type(body).__name__}",
+        field=field,
+    )
 
 
 def _nothing(value: Any) -> None:

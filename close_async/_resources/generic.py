@@ -25,20 +25,22 @@ from .search import search
 if TYPE_CHECKING:
     from .._engine.requester import Requester
 
-__all__ = ["GenericVerbs", "build_request"]
+__all__ = ["GenericVerbs", "build_request", "checked_json"]
 
 _METHOD = re.compile(r"[A-Za-z]+", re.ASCII)
 
 
-def _checked_json(body: object) -> Any:
+def checked_json(body: object, *, field: str = "json") -> Any:
+    """``body`` if it can be sent as JSON (a shallow copy of a dict or list), else raise
+    :class:`InvalidRequestError` naming ``field``."""
     # Refused here, before anything is sent: failing inside the send would surface as a bare
     # TypeError from the JSON encoder, without saying which argument was wrong.
     try:
         _json.dumps(body, allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise InvalidRequestError(
-            f"json must be JSON-serialisable (dicts, lists, str, numbers, bools, None): {exc}",
-            field="json",
+            f"{field} must be JSON-serialisable (dicts, lists, str, numbers, bools, None): {exc}",
+            field=field,
         ) from None
     # A copy of the top level: a later change by the caller must not alter a built request.
     if isinstance(body, Mapping):
@@ -73,7 +75,7 @@ def build_request(
     if params is not None and not isinstance(params, Mapping):
         raise InvalidRequestError("params must be a mapping of names to values", field="params")
     pairs = encode_params(params) if params else ()
-    body = None if json is None else _checked_json(json)
+    body = None if json is None else checked_json(json)
     if idempotent is None:
         return Request(method, checked_path, pairs, body)
     return Request(method, checked_path, pairs, body, idempotent=idempotent)

@@ -11,6 +11,7 @@ from typing import Any
 
 from .._engine.errors import InvalidRequestError
 from .._types.model import Model, RequestModel
+from .generic import checked_json
 
 __all__ = ["body_json", "no_content"]
 
@@ -25,7 +26,7 @@ def body_json(body: object, *, field: str = "body") -> Any:
     if isinstance(body, (RequestModel, Model)):
         return body.to_json()
     if isinstance(body, Mapping):
-        return body
+        return checked_json(body, field=field)
     raise InvalidRequestError(
         f"{field} must be a model or a mapping of JSON keys to values, not {type(body).__name__}",
         field=field,

@@ -9,8 +9,8 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..._types.generated.activities_lead_status_changes import (
+    CreateLeadStatusChange,
     LeadStatusChangeActivity,
-    LeadStatusChangeCreate,
 )
 from ..generic import build_request
 from ..operation import body_json, no_content
@@ -100,7 +100,7 @@ class ActivitiesLeadStatusChangesResource:
 
     async def create(
         self,
-        body: LeadStatusChangeCreate | Mapping[str, Any],
+        body: CreateLeadStatusChange | Mapping[str, Any],
         *,
         deadline: float | None = None,
     ) -> LeadStatusChangeActivity:

@@ -8,7 +8,7 @@ import datetime as _dt
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..._types.generated.activities_meetings import MeetingActivity, MeetingUpdate
+from ..._types.generated.activities_meetings import MeetingActivity, UpdateMeeting
 from ..generic import build_request
 from ..operation import body_json, no_content
 from ..pager import Pager, paginate
@@ -142,7 +142,7 @@ class ActivitiesMeetingsResource:
     async def update(
         self,
         id: str,
-        body: MeetingUpdate | MeetingActivity | Mapping[str, Any],
+        body: UpdateMeeting | MeetingActivity | Mapping[str, Any],
         *,
         deadline: float | None = None,
     ) -> MeetingActivity:

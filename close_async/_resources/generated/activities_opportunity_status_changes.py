@@ -9,8 +9,8 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..._types.generated.activities_opportunity_status_changes import (
+    CreateOpportunityStatusChange,
     OpportunityStatusChangeActivity,
-    OpportunityStatusChangeCreate,
 )
 from ..generic import build_request
 from ..operation import body_json, no_content
@@ -102,7 +102,7 @@ class ActivitiesOpportunityStatusChangesResource:
 
     async def create(
         self,
-        body: OpportunityStatusChangeCreate | Mapping[str, Any],
+        body: CreateOpportunityStatusChange | Mapping[str, Any],
         *,
         deadline: float | None = None,
     ) -> OpportunityStatusChangeActivity:

@@ -7,8 +7,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..._types.generated.contacts import ContactUpdate
-from ..._types.generated.shared import Contact, ContactCreate
+from ..._types.generated.contacts import UpdateContact
+from ..._types.generated.shared import Contact, CreateContact
 from ..generic import build_request
 from ..operation import body_json, no_content
 from ..pager import Pager, paginate
@@ -64,7 +64,7 @@ class ContactsResource:
 
     async def create(
         self,
-        body: ContactCreate | Mapping[str, Any],
+        body: CreateContact | Mapping[str, Any],
         *,
         fields: str | Sequence[str] | None = None,
         deadline: float | None = None,
@@ -116,7 +116,7 @@ class ContactsResource:
     async def update(
         self,
         id: str,
-        body: ContactUpdate | Contact | Mapping[str, Any],
+        body: UpdateContact | Contact | Mapping[str, Any],
         *,
         fields: str | Sequence[str] | None = None,
         deadline: float | None = None,

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..._types.generated.custom_objects import CustomObject, CustomObjectCreate, CustomObjectUpdate
+from ..._types.generated.custom_objects import CreateCustomObject, CustomObject, UpdateCustomObject
 from ..generic import build_request
 from ..operation import body_json, no_content
 from ..pager import Pager, paginate
@@ -68,7 +68,7 @@ class CustomObjectsResource:
 
     async def create(
         self,
-        body: CustomObjectCreate | Mapping[str, Any],
+        body: CreateCustomObject | Mapping[str, Any],
         *,
         deadline: float | None = None,
     ) -> CustomObject:
@@ -116,7 +116,7 @@ class CustomObjectsResource:
     async def update(
         self,
         id: str,
-        body: CustomObjectUpdate | CustomObject | Mapping[str, Any],
+        body: UpdateCustomObject | CustomObject | Mapping[str, Any],
         *,
         deadline: float | None = None,
     ) -> CustomObject:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..._types.generated.leads import Lead, LeadCreate, LeadMerge, LeadUpdate
+from ..._types.generated.leads import CreateLead, Lead, MergeLeads, UpdateLead
 from ..generic import build_request
 from ..operation import body_json, no_content
 from ..pager import Pager, paginate
@@ -62,7 +62,7 @@ class LeadsResource:
 
     async def create(
         self,
-        body: LeadCreate | Mapping[str, Any],
+        body: CreateLead | Mapping[str, Any],
         *,
         deadline: float | None = None,
     ) -> Lead:
@@ -101,7 +101,7 @@ class LeadsResource:
 
     async def merge(
         self,
-        body: LeadMerge | Mapping[str, Any],
+        body: MergeLeads | Mapping[str, Any],
         *,
         deadline: float | None = None,
     ) -> Any:
@@ -146,7 +146,7 @@ class LeadsResource:
     async def update(
         self,
         id: str,
-        body: LeadUpdate | Lead | Mapping[str, Any],
+        body: UpdateLead | Lead | Mapping[str, Any],
         *,
         deadline: float | None = None,
     ) -> Lead:

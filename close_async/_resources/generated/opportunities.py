@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..._types.generated.opportunities import CreateOpportunity, OpportunityUpdate
+from ..._types.generated.opportunities import CreateOpportunity, UpdateOpportunity
 from ..._types.generated.shared import Opportunity
 from ..generic import build_request
 from ..operation import body_json, no_content
@@ -261,7 +261,7 @@ class OpportunitiesResource:
     async def update(
         self,
         id: str,
-        body: OpportunityUpdate | Opportunity | Mapping[str, Any],
+        body: UpdateOpportunity | Opportunity | Mapping[str, Any],
         *,
         deadline: float | None = None,
     ) -> Opportunity:

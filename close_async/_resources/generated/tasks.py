@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..._types.generated.tasks import BulkUpdateNotifications, Task, TaskCreate, UpdateNotification
+from ..._types.generated.tasks import BulkUpdateNotifications, CreateTask, Task, UpdateNotification
 from ..generic import build_request
 from ..operation import body_json, no_content
 from ..pager import Pager, paginate
@@ -139,7 +139,7 @@ class TasksResource:
 
     async def create(
         self,
-        body: TaskCreate | Mapping[str, Any],
+        body: CreateTask | Mapping[str, Any],
         *,
         fields: str | Sequence[str] | None = None,
         deadline: float | None = None,

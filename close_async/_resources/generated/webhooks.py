@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..._types.generated.webhooks import CreateWebhook, Webhook, WebhookUpdate
+from ..._types.generated.webhooks import CreateWebhook, UpdateWebhook, Webhook
 from ..generic import build_request
 from ..operation import body_json, no_content
 from ..pager import Pager, paginate
@@ -107,7 +107,7 @@ class WebhooksResource:
     async def update(
         self,
         id: str,
-        body: WebhookUpdate | Mapping[str, Any],
+        body: UpdateWebhook | Mapping[str, Any],
         *,
         deadline: float | None = None,
     ) -> Webhook:

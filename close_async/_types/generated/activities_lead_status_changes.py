@@ -13,7 +13,20 @@ import attrs
 
 from ..model import UNSET, Model, RequestModel, Unset
 
-__all__ = ["LeadStatusChangeActivity", "LeadStatusChangeCreate"]
+__all__ = ["CreateLeadStatusChange", "LeadStatusChangeActivity"]
+
+
+@attrs.frozen(kw_only=True)
+class CreateLeadStatusChange(RequestModel):
+    """The body of ``POST /activity/status_change/lead/``: records a change that happened
+    elsewhere (it does not change the lead's status).
+
+    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
+
+    lead_id: str
+    old_status_id: str | Unset | None = UNSET
+    new_status_id: str
+    activity_at: _dt.datetime | Unset | None = UNSET
 
 
 @attrs.define(kw_only=True)
@@ -41,16 +54,3 @@ class LeadStatusChangeActivity(Model):
     old_status_label: str | None = None
     new_status_id: str | None = None
     new_status_label: str | None = None
-
-
-@attrs.frozen(kw_only=True)
-class LeadStatusChangeCreate(RequestModel):
-    """The body of ``POST /activity/status_change/lead/``: records a change that happened
-    elsewhere (it does not change the lead's status).
-
-    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
-
-    lead_id: str
-    old_status_id: str | Unset | None = UNSET
-    new_status_id: str
-    activity_at: _dt.datetime | Unset | None = UNSET

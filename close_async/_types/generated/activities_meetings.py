@@ -14,7 +14,7 @@ import attrs
 
 from ..model import UNSET, Model, RequestModel, Unset
 
-__all__ = ["MeetingActivity", "MeetingUpdate"]
+__all__ = ["MeetingActivity", "UpdateMeeting"]
 
 
 @attrs.define(kw_only=True)
@@ -53,7 +53,7 @@ class MeetingActivity(Model):
 
 
 @attrs.frozen(kw_only=True)
-class MeetingUpdate(RequestModel):
+class UpdateMeeting(RequestModel):
     """The body of ``PUT /activity/meeting/{id}/`` (a patch).
 
     Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""

@@ -15,7 +15,7 @@ import attrs
 from ..model import UNSET, RequestModel, Unset
 from .shared import OpportunityValuePeriod
 
-__all__ = ["AttachmentIn", "CreateOpportunity", "OpportunityUpdate"]
+__all__ = ["AttachmentIn", "CreateOpportunity", "UpdateOpportunity"]
 
 
 @attrs.frozen(kw_only=True)
@@ -60,7 +60,7 @@ class CreateOpportunity(RequestModel):
 
 
 @attrs.frozen(kw_only=True)
-class OpportunityUpdate(RequestModel):
+class UpdateOpportunity(RequestModel):
     """The body of ``PUT /opportunity/{id}/`` (a patch); custom fields in ``extra``.
 
     Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""

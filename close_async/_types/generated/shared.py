@@ -22,11 +22,11 @@ __all__ = [
     "CommentSummary",
     "CommunicationDirection",
     "Contact",
-    "ContactCreate",
     "ContactEmail",
     "ContactPhone",
     "ContactRecentCall",
     "ContactUrl",
+    "CreateContact",
     "CustomField",
     "EmailActivity",
     "LeadStatus",
@@ -260,21 +260,6 @@ class Contact(Model):
     urls: list[ContactUrl] | None = None
 
 
-@attrs.frozen(kw_only=True)
-class ContactCreate(RequestModel):
-    """The body of ``POST /contact/`` (and a contact nested in a new lead). Without ``lead_id``
-    Close creates a lead for the contact.
-
-    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
-
-    lead_id: str | Unset | None = UNSET
-    name: str | Unset | None = UNSET
-    title: str | Unset | None = UNSET
-    emails: list[ContactEmail] | Unset = UNSET
-    phones: list[ContactPhone] | Unset = UNSET
-    urls: list[ContactUrl] | Unset = UNSET
-
-
 @attrs.define(kw_only=True)
 class ContactEmail(Model):
     """Schema ``ContactEmail`` of Close's OpenAPI document."""
@@ -323,6 +308,21 @@ class ContactUrl(Model):
 
     type: str | None = None
     url: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class CreateContact(RequestModel):
+    """The body of ``POST /contact/`` (and a contact nested in a new lead). Without ``lead_id``
+    Close creates a lead for the contact.
+
+    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
+
+    lead_id: str | Unset | None = UNSET
+    name: str | Unset | None = UNSET
+    title: str | Unset | None = UNSET
+    emails: list[ContactEmail] | Unset = UNSET
+    phones: list[ContactPhone] | Unset = UNSET
+    urls: list[ContactUrl] | Unset = UNSET
 
 
 @attrs.define(kw_only=True)

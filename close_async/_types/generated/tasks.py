@@ -17,9 +17,9 @@ from ..model import UNSET, Model, RequestModel, Unset
 __all__ = [
     "BulkUpdateNotifications",
     "BulkUpdateNotificationsDate",
+    "CreateTask",
     "NotificationResolution",
     "Task",
-    "TaskCreate",
     "TaskPriority",
     "UpdateNotification",
     "UpdateNotificationDate",
@@ -44,6 +44,21 @@ class BulkUpdateNotifications(RequestModel):
     priority: TaskPriority | Unset = UNSET
     resolution: NotificationResolution | Unset | None = UNSET
     text: str | Unset = UNSET
+
+
+@attrs.frozen(kw_only=True)
+class CreateTask(RequestModel):
+    """The body of ``POST /task/``: a lead task (``_type`` ``lead``). ``date`` is when it is
+    due: a date, or a datetime for a task due at a time.
+
+    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
+
+    lead_id: str
+    text: str
+    assigned_to: str | Unset | None = UNSET
+    contact_id: str | Unset | None = UNSET
+    date: str | Unset | None = UNSET
+    is_complete: bool | Unset = UNSET
 
 
 @attrs.define(kw_only=True)
@@ -75,21 +90,6 @@ class Task(Model):
     updated_by_name: str | None = None
     date_created: _dt.datetime | None = None
     date_updated: _dt.datetime | None = None
-
-
-@attrs.frozen(kw_only=True)
-class TaskCreate(RequestModel):
-    """The body of ``POST /task/``: a lead task (``_type`` ``lead``). ``date`` is when it is
-    due: a date, or a datetime for a task due at a time.
-
-    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
-
-    lead_id: str
-    text: str
-    assigned_to: str | Unset | None = UNSET
-    contact_id: str | Unset | None = UNSET
-    date: str | Unset | None = UNSET
-    is_complete: bool | Unset = UNSET
 
 
 @attrs.frozen(kw_only=True)

@@ -14,7 +14,7 @@ import attrs
 
 from ..model import UNSET, Model, RequestModel, Unset
 
-__all__ = ["CreateWebhook", "Webhook", "WebhookSubscriptionEvent", "WebhookUpdate"]
+__all__ = ["CreateWebhook", "UpdateWebhook", "Webhook", "WebhookSubscriptionEvent"]
 
 
 @attrs.frozen(kw_only=True)
@@ -24,6 +24,19 @@ class CreateWebhook(RequestModel):
     event_filter: dict[str, Any] | Unset | None = UNSET
     events: list[WebhookSubscriptionEvent]
     url: str
+    verify_ssl: bool | Unset = UNSET
+
+
+@attrs.frozen(kw_only=True)
+class UpdateWebhook(RequestModel):
+    """The body of ``PUT /webhook/{id}/``: ``status`` ``"paused"`` stops deliveries,
+    ``"active"`` resumes them.
+
+    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
+
+    url: str | Unset = UNSET
+    events: list[WebhookSubscriptionEvent] | Unset = UNSET
+    status: Literal["active", "paused"] | Unset = UNSET
     verify_ssl: bool | Unset = UNSET
 
 
@@ -55,16 +68,3 @@ class WebhookSubscriptionEvent(Model):
     action: str | None = None
     extra_filter: dict[str, Any] | None = None
     object_type: str | None = None
-
-
-@attrs.frozen(kw_only=True)
-class WebhookUpdate(RequestModel):
-    """The body of ``PUT /webhook/{id}/``: ``status`` ``"paused"`` stops deliveries,
-    ``"active"`` resumes them.
-
-    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
-
-    url: str | Unset = UNSET
-    events: list[WebhookSubscriptionEvent] | Unset = UNSET
-    status: Literal["active", "paused"] | Unset = UNSET
-    verify_ssl: bool | Unset = UNSET
