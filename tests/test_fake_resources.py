@@ -25,6 +25,7 @@ from close_async.testing import (
     key_fingerprint,
     options_from_namespace,
 )
+from close_async.testing._objects import KINDS as FAKE_KINDS
 from tests.conftest import CONNECTION_ERRORS, basic, send
 from tests.conftest import FAKE_KEY as KEY
 
@@ -213,7 +214,8 @@ def test_put_is_a_patch(initial: dict[str, Any], patches: list[dict[str, Any]]) 
             aiohttp.ClientSession(headers={"Authorization": basic(KEY)}) as client,
         ):
             _, lead, _ = await send(client, "POST", url(server, "lead/"), json=initial)
-            model = dict(initial)
+            # A new lead starts from its schema's required fields, then what was sent.
+            model = {**FAKE_KINDS["lead"].initial(), **initial}
             for patch in patches:
                 before_model = dict(model)
                 before_display = lead.get("display_name")

@@ -211,7 +211,7 @@ async def test_delete_returns_empty_object_then_404(
         ("PATCH", "activity/call/acti_x/", 405),
         ("DELETE", "activity/call/", 405),
         ("GET", "activity/call", 404),
-        ("GET", "activity/email/", 404),
+        ("GET", "activity/nothing_here/", 404),
         ("GET", "activity/call/acti_x/extra/", 404),
     ],
 )

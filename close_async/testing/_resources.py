@@ -1,8 +1,11 @@
-"""Routes of the fake server beyond calls: object collections, the event log and search.
+"""Routes of the fake server beyond calls: object collections (every activity type among
+them), ``GET /activity/``, the event log, search and the canned answers of the rest.
 
 :class:`ResourceRoutes` is mixed into ``FakeClose``; its :meth:`~ResourceRoutes._resolve`
 maps a path to the operations of each method, which the server's one request pipeline
-(authentication, rate limit, faults, recording) then runs exactly as for calls.
+(authentication, rate limit, faults, recording) then runs exactly as for calls. Methods
+that no stateful route serves on a path fall back to the canned answer of the OpenAPI
+operation whose template matches it (:mod:`._canned`).
 """
 
 from __future__ import annotations
@@ -15,9 +18,10 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
+from ._canned import canned_answers
 from ._events import EventLog
 from ._listing import only_fields
-from ._objects import KINDS, MANAGED_FIELDS, ObjectKind, ObjectStore
+from ._objects import ACTIVITY_KINDS, KINDS, KINDS_BY_PATH, MANAGED_FIELDS, ObjectKind, ObjectStore
 from ._responses import EMPTY_OBJECT, Outcome, dumps, object_body
 from ._search import search
 
@@ -62,42 +66,68 @@ def event_meta(request: web.Request) -> dict[str, Any]:
     return {"request_method": request.method, "request_path": request.path}
 
 
+_ACTIVITIES_MAX_LIMIT = 100
+_MEETING = KINDS["activity.meeting"]
+
+
+def _canned(outcome: Outcome, request: web.Request, credential: Any, body: Any) -> Outcome:
+    return outcome
+
+
 class ResourceRoutes:
-    """Leads, contacts, opportunities, tasks, ``/event/`` and ``/data/search/``."""
+    """The stateful collections, ``/activity/``, ``/event/``, ``/data/search/``, and the
+    canned answers of every other operation of Close's OpenAPI document.
+    """
 
     strict: bool
     store: ObjectStore
     event_log: EventLog
+    calls: dict[str, dict[str, Any]]
 
     def _resolve(self, tail: str) -> dict[str, Operation] | None:
-        """The operations by method for ``/api/v1/<tail>``, or ``None`` when none is routed."""
+        """The operations by method for ``/api/v1/<tail>``, or ``None`` when none is routed:
+        the stateful ones, then the canned answers of the methods they leave out.
+        """
+        table = self._stateful(tail)
+        canned = canned_answers().match(tail)
+        if canned is None:
+            return table
+        table = table or {}
+        for method, outcome in canned.items():
+            table.setdefault(method, functools.partial(_canned, outcome))
+        return table
+
+    def _stateful(self, tail: str) -> dict[str, Operation] | None:
         if not tail.endswith("/"):
             return None
-        parts = tail[:-1].split("/")
-        head = parts[0]
-        kind = KINDS.get(head)
+        route = tail[:-1]
+        kind = KINDS_BY_PATH.get(route)
         if kind is not None:
-            if len(parts) == 1:
-                return {
-                    "GET": functools.partial(self._objects_list, kind),
-                    "POST": functools.partial(self._object_create, kind),
-                }
-            if len(parts) == 2 and parts[1]:
-                object_id = parts[1]
-                return {
-                    "GET": functools.partial(self._object_get, kind, object_id),
-                    "PUT": functools.partial(self._object_update, kind, object_id),
-                    "DELETE": functools.partial(self._object_delete, kind, object_id),
-                }
-            return None
-        if head == "event":
-            if len(parts) == 1:
-                return {"GET": self._events_list}
-            if len(parts) == 2 and parts[1]:
-                return {"GET": functools.partial(self._event_get, parts[1])}
-            return None
-        if parts == ["data", "search"]:
+            collection: dict[str, Operation] = {
+                "GET": functools.partial(self._objects_list, kind),
+                "POST": functools.partial(self._object_create, kind),
+            }
+            return {m: collection[m] for m in kind.collection_methods}
+        head, _, object_id = route.rpartition("/")
+        kind = KINDS_BY_PATH.get(head)
+        if kind is not None and object_id:
+            item: dict[str, Operation] = {
+                "GET": functools.partial(self._object_get, kind, object_id),
+                "PUT": functools.partial(self._object_update, kind, object_id),
+                "DELETE": functools.partial(self._object_delete, kind, object_id),
+            }
+            return {m: item[m] for m in kind.item_methods}
+        if route == "activity":
+            return {"GET": self._activities_list}
+        if route == "event":
+            return {"GET": self._events_list}
+        if head == "event" and object_id:
+            return {"GET": functools.partial(self._event_get, object_id)}
+        if route == "data/search":
             return {"POST": self._search}
+        meeting, _, last = head.rpartition("/")
+        if last and object_id == "integration" and meeting == _MEETING.route:
+            return {"POST": functools.partial(self._meeting_integration, last)}
         return None
 
     def _log(
@@ -209,6 +239,47 @@ class ResourceRoutes:
             return 404, kind.not_found
         self._log_object(request, credential, kind, obj, "deleted", data=None, previous_data=obj)
         return 200, EMPTY_OBJECT
+
+    def _activities_list(self, request: web.Request, credential: _User, body: Any) -> Outcome:
+        # Every activity type, calls included, newest first as Close lists them.
+        rows: list[dict[str, Any]] = list(self.calls.values())
+        for kind in ACTIVITY_KINDS:
+            rows.extend(self.store.objects[kind.name].values())
+        rows.sort(key=lambda row: str(row.get("date_created") or ""), reverse=True)
+        return self.store.page(rows, request.query, _ACTIVITIES_MAX_LIMIT, self.strict)
+
+    def _meeting_integration(
+        self, meeting_id: str, request: web.Request, credential: _User, body: Any
+    ) -> Outcome:
+        meeting = self.store.objects[_MEETING.name].get(meeting_id)
+        if meeting is None:
+            return 404, _MEETING.not_found
+        fields = object_body({} if body is None else body)
+        if isinstance(fields, bytes):
+            return 400, fields
+        if not fields:
+            return 200, EMPTY_OBJECT  # Close: "Submitting an empty JSON body does nothing."
+        # One integration per OAuth app: the first call creates it, later ones update it.
+        # Fresh containers, so the event's previous_data keeps what was there before.
+        stored = meeting.get("integrations")
+        integrations = dict(stored) if isinstance(stored, dict) else {}
+        integration = dict(integrations.get(credential.fingerprint) or {})
+        integration.update(fields)
+        integrations[credential.fingerprint] = integration
+        previous, changed = self.store.patch(
+            _MEETING, meeting, {"integrations": integrations}, credential.user_id, now_iso()
+        )
+        self._log_object(
+            request,
+            credential,
+            _MEETING,
+            meeting,
+            "updated",
+            data=meeting,
+            previous_data=previous,
+            changed_fields=changed,
+        )
+        return 200, dumps(integration)
 
     # -- event log and search ------------------------------------------------------------
 

@@ -208,6 +208,14 @@ class FakeClose(ResourceRoutes):
     header ``x-http-method-override: GET`` and its query in the JSON body's ``_params``.
     Seed with :meth:`add_object` / :meth:`seed_objects`, read with :meth:`objects` and
     :attr:`events`; seeding appends no events.
+
+    Every activity type besides calls is a collection of the same kind, named as its events'
+    ``object_type`` (``activity.note``, ``activity.email_thread``, ``activity.custom_activity``,
+    ``activity.lead_status_change``, ...; ids ``acti_``, ``_type`` set), serving the methods
+    Close's OpenAPI document declares for it (405 for the others); ``GET /activity/`` lists
+    every type, calls included, newest first. A new object starts from its schema's required
+    fields. Every other operation of the document answers its declared success status with
+    a schema-valid canned body.
     """
 
     def __init__(
@@ -376,8 +384,8 @@ class FakeClose(ResourceRoutes):
         return list(self.event_log.events)
 
     def add_object(self, kind: str, **fields: Any) -> dict[str, Any]:
-        """Store one ``kind`` object (``"lead"``, ``"contact"``, ``"opportunity"``, ``"task"``)
-        made of ``fields`` and return it (the stored dict itself).
+        """Store one ``kind`` object (``"lead"``, ``"contact"``, ``"opportunity"``, ``"task"``,
+        ``"activity.note"``, ...) made of ``fields`` and return it (the stored dict itself).
 
         ``id``, ``date_created`` and ``date_updated`` may be given; otherwise the server sets
         them as for a ``POST``, and a lead or contact gets ``display_name`` from ``name``.
