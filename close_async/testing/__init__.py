@@ -36,6 +36,7 @@ from ._config import (
     Style429,
 )
 from ._ids import fake_call_id, fake_id
+from ._oauth import FakeOAuth, FakeOAuthStats, OAuthGrant
 from ._options import (
     add_fake_server_arguments,
     fake_close_from_options,
@@ -61,9 +62,12 @@ __all__ = [
     "STYLES_429",
     "FakeClose",
     "FakeFaults",
+    "FakeOAuth",
+    "FakeOAuthStats",
     "FakeRateLimit",
     "FakeStats",
     "HeaderStyle",
+    "OAuthGrant",
     "RecordedRequest",
     "Style429",
     "add_fake_server_arguments",
