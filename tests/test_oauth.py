@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
+from urllib.parse import quote_plus
 
+import aiohttp
 import pytest
+import yarl
 from aiohttp import web
 
 from close_async import (
@@ -26,10 +29,12 @@ from close_async import (
     RateFeedback,
     RetryPolicy,
     ServerError,
+    Timeout,
     exchange_code,
     revoke_token,
 )
 from close_async import TimeoutError as CloseTimeoutError
+from close_async._engine.transport import AiohttpTransport
 from close_async.testing import FakeClose
 from tests.conftest import serve
 from tests.test_hostile import reachable_texts
@@ -317,15 +322,37 @@ async def test_a_waiter_cancelled_during_a_refresh_does_not_cancel_it(fake: Fake
     provider = refresher(fake, tokens["refresh_token"], store)
     async with client(fake, provider) as close:
         first = asyncio.create_task(close.get("lead/"))
+        second = asyncio.create_task(close.get("lead/"))
         await entered.wait()
         first.cancel()
         with pytest.raises(asyncio.CancelledError):
             await first
         release.set()
-        await close.get("lead/")
+        assert await second == {"data": [], "has_more": False}
     assert provider.refreshes == 1
     assert len(stored) == 1
     assert fake.oauth.refresh_token_valid(stored[0])
+
+
+async def test_the_token_request_redacts_its_secrets_in_the_answer(
+    hostile_tokens: str,
+) -> None:
+    transport = AiohttpTransport(yarl.URL(hostile_tokens), timeout=Timeout(), max_connections=1)
+    try:
+        answer = await transport.post_form(
+            yarl.URL(hostile_tokens + "echo-200/"),
+            {"client_secret": CLIENT_SECRET, "refresh_token": REFRESH},
+            secrets=(CLIENT_SECRET, REFRESH),
+            timeouts=Timeout(),
+        )
+    finally:
+        await transport.aclose()
+    text = answer.body.decode()
+    assert "<redacted>" in text
+    # Echoed as sent (percent-encoded) and as decoded.
+    assert leaked(text) == []
+    assert quote_plus(REFRESH) != REFRESH
+    assert quote_plus(REFRESH) not in text
 
 
 class RecordingLimiter(LocalRateLimiter):
@@ -533,3 +560,30 @@ async def test_the_fake_records_no_token(fake: FakeClose) -> None:
     assert fake.requests[0].key == fake.requests[1].key
 
 
+async def test_the_fake_token_endpoint_refuses_like_close(fake: FakeClose) -> None:
+    async with aiohttp.ClientSession() as session:
+
+        async def post(form: dict[str, str]) -> tuple[int, Any]:
+            async with session.post(fake.token_url, data=form) as response:
+                return response.status, await response.json()
+
+        client = {"client_id": CLIENT_ID, "client_secret": SECRET}
+        assert await post({**client, "grant_type": "password"}) == (
+            400,
+            {"error": "unsupported_grant_type"},
+        )
+        assert await post({**client, "grant_type": "refresh_token", "refresh_token": "x"}) == (
+            400,
+            {"error": "invalid_grant"},
+        )
+        assert await post({"client_id": CLIENT_ID, "grant_type": "refresh_token"}) == (
+            401,
+            {"error": "invalid_client"},
+        )
+        code = fake.oauth.authorize(CLIENT_ID)
+        status, tokens = await post({**client, "grant_type": "authorization_code", "code": code})
+        assert status == 200
+        assert tokens["token_type"] == "Bearer"
+        assert tokens["expires_in"] == 3600
+    assert fake.oauth.stats.refused == 3
+    assert fake.oauth.stats.codes_exchanged == 1

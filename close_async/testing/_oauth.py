@@ -20,7 +20,7 @@ from aiohttp import web
 
 __all__ = ["FakeOAuth", "FakeOAuthStats", "OAuthGrant"]
 
-TOKEN_PATH = "/oauth2/token/"
+TOKEN_PATH = "/oauth2/token/"  # noqa: S105 (a path, not a secret)
 REVOKE_PATH = "/oauth2/revoke/"
 
 

@@ -187,8 +187,9 @@ class FakeClose(ResourceRoutes):
     ``test_secret``) get tokens at :attr:`token_url` (see :class:`FakeOAuth`, at
     :attr:`oauth`): codes from ``fake.oauth.authorize(client_id)``, access tokens living
     ``oauth_token_ttl`` seconds, refresh tokens rotated on each use; an expired, revoked or
-    unknown token gets 401. ``rate_limit`` and ``faults`` may be replaced while running; the new value holds
-    from the next request on (rate windows and the fault generator start afresh).
+    unknown token gets 401. ``rate_limit`` and ``faults`` may be replaced while running;
+    the new value holds from the next request on (rate windows and the fault generator
+    start afresh).
 
     ``strict`` (the default) answers an unknown call id with 404, as Close does, so a test
     sees a wrong id. With ``strict=False`` a PUT to any well-formed unknown id
