@@ -38,6 +38,7 @@ from ._engine.errors import (
     DecodingError,
     InvalidRequestError,
     NotFoundError,
+    OAuthError,
     PaymentRequiredError,
     PermissionDeniedError,
     ProtocolError,
@@ -50,6 +51,8 @@ from ._engine.errors import (
 )
 from ._engine.limiter import RateFeedback, RateLimiter
 from ._engine.local_limiter import LocalRateLimiter
+from ._engine.oauth import OAuthRefresher, TokenProvider, exchange_code, revoke_token
+from ._engine.oauth_protocol import DEFAULT_TOKEN_URL, OAuthTokens
 from ._engine.rate_limit_info import RateLimitInfo
 from ._engine.redis_limiter import RedisRateLimiter
 from ._engine.response import Response
@@ -123,6 +126,7 @@ __version__ = "0.1.0.dev0"
 
 __all__ = [
     "DEFAULT_BASE_URL",
+    "DEFAULT_TOKEN_URL",
     "UNSET",
     "APIError",
     "AuthenticationError",
@@ -155,6 +159,9 @@ __all__ = [
     "Model",
     "NotFoundError",
     "NoteActivity",
+    "OAuthError",
+    "OAuthRefresher",
+    "OAuthTokens",
     "Opportunity",
     "Page",
     "Pager",
@@ -176,6 +183,7 @@ __all__ = [
     "Task",
     "Timeout",
     "TimeoutError",
+    "TokenProvider",
     "TransportError",
     "Unset",
     "UpdateContact",
@@ -189,4 +197,6 @@ __all__ = [
     "ValidationError",
     "Webhook",
     "__version__",
+    "exchange_code",
+    "revoke_token",
 ]

@@ -18,6 +18,7 @@ from ._engine.engine import BoundEngine, ClientStats, Engine
 from ._engine.errors import ConfigurationError
 from ._engine.limiter import RateLimiter
 from ._engine.local_limiter import LocalRateLimiter
+from ._engine.oauth import OAuthRefresher, TokenAuth, TokenProvider
 from ._engine.options import RequestOptions, derive_options
 from ._engine.requester import Requester
 from ._engine.response import raw_response
@@ -133,8 +134,11 @@ class CloseClientView(_Surface):
 class CloseClient(AsyncClosing, _Surface):
     """An asyncio client for Close's API. Share one per application.
 
-    Credentials: ``api_key`` (HTTP Basic), or ``oauth_token`` (Bearer); with neither, the
-    ``CLOSE_API_KEY`` environment variable. They never appear in a repr, log or error.
+    Credentials: ``api_key`` (HTTP Basic), ``oauth_token`` (a fixed Bearer token), or
+    ``token_provider`` (OAuth tokens that change: an :class:`OAuthRefresher`, or an async
+    callable returning the current access token, asked for each request and once more
+    after a 401); with none, the ``CLOSE_API_KEY`` environment variable. They never appear
+    in a repr, log or error.
 
     Settings: ``timeout`` (:class:`Timeout`), ``retry`` (:class:`RetryPolicy`),
     ``rate_limiter`` (any :class:`RateLimiter`; default a :class:`LocalRateLimiter` that
@@ -162,6 +166,7 @@ class CloseClient(AsyncClosing, _Surface):
         api_key: str | None = None,
         *,
         oauth_token: str | None = None,
+        token_provider: TokenProvider | None = None,
         base_url: str = DEFAULT_BASE_URL,
         timeout: Timeout | None = None,
         retry: RetryPolicy | None = None,
@@ -172,7 +177,11 @@ class CloseClient(AsyncClosing, _Surface):
         tz_offset: float | None = None,
         max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE,
     ) -> None:
-        self._credentials = Credentials(api_key=api_key, oauth_token=oauth_token)
+        self._credentials = Credentials(
+            api_key=api_key,
+            oauth_token=oauth_token,
+            provider_name=None if token_provider is None else _provider_name(token_provider),
+        )
         self._base_url = check_base_url(base_url)
         if max_connections < 1:
             raise ValueError("max_connections must be at least 1")
@@ -199,6 +208,10 @@ class CloseClient(AsyncClosing, _Surface):
             "Content-Type": "application/json",
             "User-Agent": _USER_AGENT,
         }
+        auth = None
+        if token_provider is not None:
+            del headers["Authorization"]  # sent per attempt, from the provider
+            auth = TokenAuth(token_provider, transport)
         if tz_offset is not None:
             headers["X-TZ-Offset"] = _tz_offset_header(tz_offset)
         options = RequestOptions(timeout=self._timeout, retry=self._retry, headers=headers)
@@ -208,6 +221,7 @@ class CloseClient(AsyncClosing, _Surface):
             base_url=str(self._base_url),
             options=options,
             on_retry=on_retry,
+            auth=auth,
         )
         _Surface.__init__(self, engine, options, engine)
 
@@ -221,7 +235,10 @@ class CloseClient(AsyncClosing, _Surface):
 
     @property
     def credentials_fingerprint(self) -> str:
-        """A short hash of the credentials: safe to log, and to name a shared rate budget."""
+        """A short hash of the credentials: safe to log, and to name a shared rate budget.
+
+        For a token provider, whose tokens change, it is of the OAuth client id (or the
+        callable's name): name a per-user budget yourself."""
         return self._credentials.fingerprint
 
     @property
@@ -232,6 +249,12 @@ class CloseClient(AsyncClosing, _Surface):
     async def aclose(self) -> None:
         """Close the connection pool (and the limiter). Safe to call twice."""
         await self._engine.aclose()
+
+
+def _provider_name(provider: object) -> str:
+    if isinstance(provider, OAuthRefresher):
+        return "oauth:" + provider.client_id
+    return str(getattr(provider, "__qualname__", type(provider).__qualname__))
 
 
 def _tz_offset_header(hours: float) -> str:

@@ -210,7 +210,18 @@ ERROR_KINDS: dict[str, tuple[Scenario, type[CloseError]]] = {
     "deadline_before_a_retry": (_deadline_before_a_retry, DeadlineExceededError),
     "bulk_abort": (_bulk_abort, BatchAbortedError),
 }
-CREDENTIALS = {"api_key": {"api_key": API_KEY}, "oauth": {"oauth_token": TOKEN}}
+
+
+async def _current_token() -> str:
+    return TOKEN
+
+
+CREDENTIALS = {
+    "api_key": {"api_key": API_KEY},
+    "oauth": {"oauth_token": TOKEN},
+    # The Authorization header built per attempt, from a token provider.
+    "token_provider": {"token_provider": _current_token},
+}
 
 
 @pytest.mark.parametrize("creds", CREDENTIALS.values(), ids=CREDENTIALS.keys())

@@ -39,6 +39,9 @@ PUBLIC_NAMES = {
     "CreateOpportunity", "CreateTask", "CreateWebhook", "Event", "Lead", "NoteActivity",
     "Opportunity", "Task", "UpdateContact", "UpdateLead", "UpdateNoteActivity",
     "UpdateOpportunity", "UpdateWebhook", "User", "Webhook",
+    # OAuth apps
+    "DEFAULT_TOKEN_URL", "OAuthError", "OAuthRefresher", "OAuthTokens", "TokenProvider",
+    "exchange_code", "revoke_token",
 }  # fmt: skip
 
 

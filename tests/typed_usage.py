@@ -12,6 +12,9 @@ from close_async import (
     CloseClientView,
     CloseError,
     LocalRateLimiter,
+    OAuthError,
+    OAuthRefresher,
+    OAuthTokens,
     Page,
     Pager,
     Response,
@@ -19,6 +22,7 @@ from close_async import (
     RetryPolicy,
     Timeout,
     UpdateResult,
+    exchange_code,
 )
 
 
@@ -70,3 +74,27 @@ async def whole_api(close: CloseClient, lead_id: str) -> list[str]:
     call: Call = call_response.parse()
     print(call.id)
     return ids
+
+
+async def oauth_app(code: str, saved: list[str]) -> str | None:
+    tokens: OAuthTokens = await exchange_code("client", "secret", code)
+
+    async def store(refresh_token: str) -> None:
+        saved.append(refresh_token)
+
+    refresher = OAuthRefresher.from_tokens("client", "secret", tokens, on_refresh_token=store)
+    sync_store = OAuthRefresher("client", "secret", "rt", on_refresh_token=saved.append)
+
+    async def current_token() -> str:
+        return tokens.access_token
+
+    async with (
+        CloseClient(token_provider=refresher) as close,
+        CloseClient(token_provider=current_token) as other,
+    ):
+        try:
+            await close.get("me/")
+            await other.get("me/")
+        except OAuthError as exc:
+            return exc.error
+    return sync_store.client_id

@@ -16,7 +16,7 @@ import yarl
 from .errors import ConfigurationError
 from .protocol import auth_header
 
-__all__ = ["Credentials", "check_base_url", "fingerprint"]
+__all__ = ["Credentials", "check_base_url", "fingerprint", "is_loopback"]
 
 API_KEY_ENV = "CLOSE_API_KEY"
 
@@ -28,11 +28,29 @@ def fingerprint(secret: str) -> str:
 
 
 class Credentials:
-    """An API key or an OAuth token; ``repr`` and ``str`` show only which kind it is."""
+    """An API key, an OAuth token, or a token provider (named by ``provider_name``: its
+    tokens change, so the engine asks it for each request); ``repr`` and ``str`` show only
+    which kind it is."""
 
     __slots__ = ("_header", "fingerprint", "kind")
 
-    def __init__(self, *, api_key: str | None = None, oauth_token: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        api_key: str | None = None,
+        oauth_token: str | None = None,
+        provider_name: str | None = None,
+    ) -> None:
+        if provider_name is not None:
+            # A token provider: the engine asks it for each attempt's header.
+            if api_key is not None or oauth_token is not None:
+                raise ConfigurationError(
+                    "give one of api_key, oauth_token and token_provider, not several"
+                )
+            self._header = ""
+            self.kind = "token_provider"
+            self.fingerprint = fingerprint("token_provider:" + provider_name)
+            return
         if api_key is None and oauth_token is None:
             api_key = os.environ.get(API_KEY_ENV) or None
             if api_key is None:
@@ -48,7 +66,7 @@ class Credentials:
         self.fingerprint = fingerprint(secret)
 
     def authorization(self) -> str:
-        """The ``Authorization`` header value. Never log it."""
+        """The ``Authorization`` header value (empty for a token provider). Never log it."""
         return self._header
 
     def __repr__(self) -> str:
@@ -57,7 +75,8 @@ class Credentials:
     __str__ = __repr__
 
 
-def _is_loopback(host: str | None) -> bool:
+def is_loopback(host: str | None) -> bool:
+    """Whether ``host`` names this machine (where plain http may carry credentials)."""
     if not host:
         return False
     if host == "localhost" or host.endswith(".localhost"):
@@ -75,7 +94,7 @@ def check_base_url(base_url: str | yarl.URL) -> yarl.URL:
         raise ConfigurationError(f"base_url must be an absolute http(s) URL, got {str(url)!r}")
     if url.user or url.password:
         raise ConfigurationError("base_url must not carry credentials; pass api_key instead")
-    if url.scheme == "http" and not _is_loopback(url.host):
+    if url.scheme == "http" and not is_loopback(url.host):
         raise ConfigurationError(
             f"refusing to send credentials over plain http to {url.host!r}: use https "
             "(plain http is allowed only to loopback hosts, for tests)"

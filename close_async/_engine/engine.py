@@ -21,8 +21,9 @@ from typing import Any, TypeVar, overload
 
 import attrs
 
-from .errors import CloseError
+from .errors import AuthenticationError, CloseError
 from .limiter import RateFeedback, RateLimiter, forget_pause_waited_on, pause_waited_on
+from .oauth import TokenAuth
 from .options import RequestOptions
 from .protocol import Request, feedback_from_response, interpret_response, with_method_override
 from .response import Response, raw_mode
@@ -65,6 +66,8 @@ class Engine:
     ``options`` are the client's: its timeout, retry policy and the headers sent with every
     request (``Authorization`` among them: they are never shown). A call may bring its own
     (a ``with_options`` view does). ``base_url`` decides when a GET's URL is too long.
+    ``auth``, for a token provider, gives each attempt its ``Authorization`` instead (and a
+    new one, once, after a 401).
     """
 
     def __init__(
@@ -75,8 +78,13 @@ class Engine:
         base_url: str,
         options: RequestOptions,
         on_retry: Callable[[RetryEvent], None] | None = None,
+        auth: TokenAuth | None = None,
     ) -> None:
         self._transport = transport
+        self._auth = auth
+        # Chosen once: a client with fixed credentials sends its prebuilt headers, and pays
+        # nothing per attempt for the token path.
+        self._send = self._attempt if auth is None else self._attempt_with_token
         self._limiter = limiter
         self._base_url = base_url
         self.options = options
@@ -90,6 +98,8 @@ class Engine:
 
     async def aclose(self) -> None:
         """Close the connection pool, then the limiter. Safe to call twice."""
+        if self._auth is not None:
+            await self._auth.aclose()
         await self._transport.aclose()
         await self._limiter.aclose()
 
@@ -148,7 +158,7 @@ class Engine:
                 try:
                     # Most calls succeed at once: tenacity's loop (about 50 µs to set up) is
                     # only built after an attempt failed with something worth retrying.
-                    answer = await self._attempt(request, options, raw_parse)
+                    answer = await self._send(request, options, raw_parse)
                     return answer if parse is None else parse(answer)
                 except CloseError as exc:
                     if retry_reason(request, exc) is None:
@@ -169,7 +179,7 @@ class Engine:
                             # so the one policy decides its wait and the attempts left.
                             failure, first_failure = first_failure, None
                             raise failure
-                        answer = await self._attempt(request, options, raw_parse)
+                        answer = await self._send(request, options, raw_parse)
                 # Parsed outside tenacity's loop: a DecodingError is not worth a retry.
                 return answer if parse is None else parse(answer)
         except builtins.TimeoutError as exc:
@@ -188,16 +198,38 @@ class Engine:
         if self._on_retry is not None:
             self._on_retry(event)
 
-    async def _attempt(
+    async def _attempt_with_token(
         self,
         request: Request,
         options: RequestOptions,
         raw_parse: Callable[[Any], Any] | None,
     ) -> Any:
+        # One attempt as the retry policy sees it: a 401 answered to a token is followed at
+        # once by one more send with a refreshed token (Close revokes or expires tokens at
+        # any time); a second 401 is the caller's, as with an API key.
+        assert self._auth is not None
+        authorization = await self._auth.authorization()
+        try:
+            return await self._attempt(request, options, raw_parse, authorization)
+        except AuthenticationError:
+            fresh = await self._auth.after_rejection(authorization)
+            if fresh is None:
+                raise
+        return await self._attempt(request, options, raw_parse, fresh)
+
+    async def _attempt(
+        self,
+        request: Request,
+        options: RequestOptions,
+        raw_parse: Callable[[Any], Any] | None,
+        authorization: str | None = None,
+    ) -> Any:
         group = request.group
         headers = options.headers
-        if request.headers:
+        if request.headers or authorization is not None:
             headers = {**headers, **dict(request.headers)}
+            if authorization is not None:
+                headers["Authorization"] = authorization
         await self._limiter.acquire(group)
         feedback: RateFeedback | None = None
         try:

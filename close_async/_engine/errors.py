@@ -15,6 +15,7 @@ Its shape answers the question a caller asks first: did the request reach Close?
     └── APIError                    Close answered with an error status
         ├── ValidationError         400 (``errors`` and ``field_errors``)
         ├── AuthenticationError     401
+        │   └── OAuthError          the token endpoint refused a grant (a revoked refresh token)
         ├── PaymentRequiredError    402
         ├── PermissionDeniedError   403
         ├── NotFoundError           404
@@ -45,6 +46,7 @@ __all__ = [
     "DecodingError",
     "InvalidRequestError",
     "NotFoundError",
+    "OAuthError",
     "PaymentRequiredError",
     "PermissionDeniedError",
     "ProtocolError",
@@ -213,6 +215,23 @@ class ValidationError(APIError):
 
 class AuthenticationError(APIError):
     """401: the API key or OAuth token was not accepted."""
+
+
+class OAuthError(AuthenticationError):
+    """Close's OAuth token endpoint (``/oauth2/token/``, ``/oauth2/revoke/``) refused.
+
+    ``error`` is the OAuth error code Close gave (``"invalid_grant"``: the code or refresh
+    token was used, revoked or expired, so the user must authorize the app again;
+    ``"invalid_client"``: wrong client id or secret), or ``None``. A subclass of
+    :class:`AuthenticationError`, so whatever stops on a refused credential stops here too.
+    """
+
+    def __init__(self, message: str, *, error: str | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.error = error
+
+    def _repr_fields(self) -> list[str]:
+        return [*super()._repr_fields(), f"error={self.error!r}"]
 
 
 class PaymentRequiredError(APIError):

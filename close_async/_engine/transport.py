@@ -24,6 +24,7 @@ import enum
 import functools
 import json
 from collections.abc import Mapping
+from urllib.parse import quote_plus
 
 import aiohttp
 import attrs
@@ -169,12 +170,44 @@ class AiohttpTransport:
             f"Close's answer was not read whole within Timeout.read ({_seconds(read)})", **where
         )
 
+    async def post_form(
+        self,
+        url: yarl.URL,
+        form: Mapping[str, str],
+        *,
+        secrets: tuple[str, ...],
+        timeouts: Timeout,
+    ) -> RawResponse:
+        """POST ``form`` (form-encoded) to ``url``, outside the API: OAuth's token endpoint.
+
+        ``secrets`` (the client secret, a refresh token) are replaced by ``<redacted>`` in
+        the answer and in any error message, should a server quote them back. The answer is
+        read under the client's size cap; ``timeouts`` bound the attempt.
+        """
+        session = self._ensure_session()
+        where = {"method": "POST", "path": url.path}
+        try:
+            async with session.post(
+                url,
+                data=dict(form),
+                headers={hdrs.ACCEPT: "application/json"},
+                timeout=_client_timeout(timeouts),
+                allow_redirects=False,
+                raise_for_status=False,
+            ) as response:
+                body = await _read_body(response, self._max_response_size, where)
+                return RawResponse(response.status, response.headers, _scrub(body, secrets))
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            error = self._translate(exc, {}, where, timeouts, secrets)
+        raise error  # outside the except block, as in send()
+
     def _translate(
         self,
         exc: BaseException,
         headers: Mapping[str, str],
         where: dict[str, str],
         timeout: Timeout,
+        extra_secrets: tuple[str, ...] = (),
     ) -> CloseError:
         """Our error for an aiohttp failure: its class name and a scrubbed message only."""
         if isinstance(exc, aiohttp.ConnectionTimeoutError):
@@ -183,7 +216,7 @@ class AiohttpTransport:
                 **where,
             )
         if isinstance(exc, aiohttp.ClientConnectorError):
-            reason = _safe_text(str(exc.os_error), headers)
+            reason = _safe_text(str(exc.os_error), headers, extra_secrets)
             return ConnectError(f"could not connect to Close: {reason}", **where)
         if isinstance(exc, aiohttp.SocketTimeoutError):
             return CloseTimeoutError(
@@ -200,21 +233,21 @@ class AiohttpTransport:
             # Raised by aiohttp's parser only (raise_for_status is off): the status line
             # or the headers were refused.
             kind = _parser_complaint(exc)
-            message = _safe_text(exc.message, headers)
+            message = _safe_text(exc.message, headers, extra_secrets)
             return ProtocolError(
                 f"Close's answer is not valid HTTP ({kind}): {message}", kind=kind, **where
             )
         if isinstance(exc, aiohttp.ClientPayloadError):
             kind = _parser_complaint(exc)
             if kind in _BROKEN_ENCODINGS:
-                message = _safe_text(str(exc), headers)
+                message = _safe_text(str(exc), headers, extra_secrets)
                 return ProtocolError(
                     f"Close's answer body is not valid HTTP ({kind}): {message}",
                     kind=kind,
                     **where,
                 )
             return TransportError("the connection broke while reading Close's answer", **where)
-        message = _safe_text(str(exc), headers)
+        message = _safe_text(str(exc), headers, extra_secrets)
         return TransportError(f"{type(exc).__name__}: {message}", **where)
 
     async def aclose(self) -> None:
@@ -348,10 +381,22 @@ def _encoded(secrets: tuple[str, ...]) -> tuple[tuple[bytes, ...], tuple[bytes, 
     return tuple(n.encode() for n in needles), tuple(s.encode() for s in secrets)
 
 
-def _safe_text(text: str, headers: Mapping[str, str]) -> str:
+def _forms_of(secrets: tuple[str, ...]) -> list[str]:
+    """``secrets`` as sent in a form (percent-encoded) and as they are, longest first."""
+    found = {form for secret in secrets if secret for form in (secret, quote_plus(secret))}
+    return sorted(found, key=len, reverse=True)
+
+
+def _scrub(body: bytes, secrets: tuple[str, ...]) -> bytes:
+    for secret in _forms_of(secrets):
+        body = body.replace(secret.encode(), _REDACTED.encode())
+    return body
+
+
+def _safe_text(text: str, headers: Mapping[str, str], extra: tuple[str, ...] = ()) -> str:
     """A short, printable message, with any credential a server echoed back removed."""
     text = text[:_SCAN_LIMIT]
     # Redacted before cleaning: cleaning could split a secret so replace() misses it.
-    for secret in _secrets(headers):
+    for secret in (*_secrets(headers), *_forms_of(extra)):
         text = text.replace(secret, _REDACTED)
     return clean(text, SHORT_LIMIT)

@@ -41,6 +41,7 @@ from ._config import (
     Style429,
 )
 from ._ids import fake_call_id, fake_id
+from ._oauth import FakeOAuth, FakeOAuthStats, OAuthGrant
 from ._options import (
     add_fake_server_arguments,
     fake_close_from_options,
@@ -66,9 +67,12 @@ __all__ = [
     "STYLES_429",
     "FakeClose",
     "FakeFaults",
+    "FakeOAuth",
+    "FakeOAuthStats",
     "FakeRateLimit",
     "FakeStats",
     "HeaderStyle",
+    "OAuthGrant",
     "RecordedRequest",
     "Style429",
     "add_fake_server_arguments",

@@ -23,7 +23,7 @@ import re
 import socket
 import struct
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal
@@ -35,6 +35,7 @@ from ._config import FakeFaults, FakeRateLimit
 from ._events import EventLog, changes
 from ._ids import fake_call_id, fake_id
 from ._listing import Filter, date_filters, only_fields, skip_and_limit, skip_page
+from ._oauth import REVOKE_PATH, TOKEN_PATH, FakeOAuth
 from ._objects import KINDS, MANAGED_FIELDS, ObjectKind, ObjectStore
 from ._rate_limit import WindowLimiter
 from ._resources import METHOD_OVERRIDE, REQUEST_ID, Operation, ResourceRoutes, now_iso
@@ -182,8 +183,13 @@ class FakeClose(ResourceRoutes):
     then point a client at ``fake.base_url`` with the API key ``"test_key"``. Accepted
     credentials: ``api_keys`` (HTTP Basic, the key as username; the password is ignored)
     and ``oauth_tokens`` (``Bearer``); ``forbidden_keys`` authenticate (either way) but get
-    403. ``rate_limit`` and ``faults`` may be replaced while running; the new value holds
-    from the next request on (rate windows and the fault generator start afresh).
+    403. OAuth apps (``oauth_clients``: client id -> secret, by default ``test_client`` /
+    ``test_secret``) get tokens at :attr:`token_url` (see :class:`FakeOAuth`, at
+    :attr:`oauth`): codes from ``fake.oauth.authorize(client_id)``, access tokens living
+    ``oauth_token_ttl`` seconds, refresh tokens rotated on each use; an expired, revoked or
+    unknown token gets 401. ``rate_limit`` and ``faults`` may be replaced while running;
+    the new value holds from the next request on (rate windows and the fault generator
+    start afresh).
 
     ``strict`` (the default) answers an unknown call id with 404, as Close does, so a test
     sees a wrong id. With ``strict=False`` a PUT to any well-formed unknown id
@@ -232,8 +238,15 @@ class FakeClose(ResourceRoutes):
         shutdown_timeout: float = 1.0,
         strict: bool = True,
         max_skip: int | None = None,
+        oauth_clients: Mapping[str, str] | None = None,
+        oauth_token_ttl: float = 3600.0,
     ) -> None:
         self.strict = strict
+        self.oauth = FakeOAuth(
+            {"test_client": "test_secret"} if oauth_clients is None else oauth_clients,
+            token_ttl=oauth_token_ttl,
+        )
+        self._oauth_credentials: dict[str, _Credential] = {}
         self.store = ObjectStore(ORGANIZATION_ID, max_skip=max_skip)
         self.event_log = EventLog(ORGANIZATION_ID)
         self._request_numbers = itertools.count()
@@ -313,6 +326,16 @@ class FakeClose(ResourceRoutes):
         """The server's root URL, e.g. ``http://127.0.0.1:8765/``."""
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}/"
+
+    @property
+    def token_url(self) -> str:
+        """The OAuth token endpoint, e.g. ``http://127.0.0.1:8765/oauth2/token/``."""
+        return self.url + TOKEN_PATH[1:]
+
+    @property
+    def revoke_url(self) -> str:
+        """The OAuth revocation endpoint, e.g. ``http://127.0.0.1:8765/oauth2/revoke/``."""
+        return self.url + REVOKE_PATH[1:]
 
     @property
     def base_url(self) -> str:
@@ -499,6 +522,7 @@ class FakeClose(ResourceRoutes):
         app.router.add_route("POST", "/_fake/seed", self._admin_seed)
         app.router.add_route("POST", "/_fake/reset", self._admin_reset)
         app.router.add_route("*", API_PREFIX + "{tail:.*}", self._api)
+        self.oauth.add_routes(app.router)
         return app
 
     def _authenticate(self, header: str | None) -> _Credential | None:
@@ -518,9 +542,23 @@ class FakeClose(ResourceRoutes):
             credential = self._basic.get(decoded.partition(":")[0])
         elif scheme == "bearer":
             credential = self._bearer.get(value.strip())
+            if credential is None:
+                # Not cached: an OAuth token expires, or is revoked, at any time.
+                return self._oauth_credential(value.strip())
         if credential is not None:
             # Only accepted headers are cached, so the cache cannot grow past the key list.
             self._auth_cache[header] = credential
+        return credential
+
+    def _oauth_credential(self, token: str) -> _Credential | None:
+        grant = self.oauth.grant_of(token)
+        if grant is None:
+            return None
+        credential = self._oauth_credentials.get(grant.id)
+        if credential is None:
+            # Named by the grant, not the token: a user's rate budget outlives refreshes.
+            credential = self._credential("oauth:" + grant.id, False)
+            self._oauth_credentials[grant.id] = credential
         return credential
 
     async def _api(self, request: web.Request) -> web.StreamResponse:
