@@ -27,6 +27,7 @@ from .options import RequestOptions
 from .protocol import Request, feedback_from_response, interpret_response, with_method_override
 from .response import Response, raw_mode
 from .retry import RetryEvent, deadline_exceeded, make_retrying, retry_reason
+from .telemetry import CallTelemetry, Telemetry
 from .transport import AiohttpTransport
 
 __all__ = ["BoundEngine", "ClientStats", "Engine"]
@@ -65,6 +66,7 @@ class Engine:
     ``options`` are the client's: its timeout, retry policy and the headers sent with every
     request (``Authorization`` among them: they are never shown). A call may bring its own
     (a ``with_options`` view does). ``base_url`` decides when a GET's URL is too long.
+    ``telemetry`` (tracing and metrics) is told about every call and attempt; ``None``: off.
     """
 
     def __init__(
@@ -75,6 +77,7 @@ class Engine:
         base_url: str,
         options: RequestOptions,
         on_retry: Callable[[RetryEvent], None] | None = None,
+        telemetry: Telemetry | None = None,
     ) -> None:
         self._transport = transport
         self._limiter = limiter
@@ -84,6 +87,7 @@ class Engine:
         # Tests swap in a sleep that advances a fake clock, to check what each retry slept.
         self._retry_sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
         self.stats = ClientStats()
+        self.telemetry = telemetry
 
     def __repr__(self) -> str:
         return f"Engine(base_url={self._base_url!r})"
@@ -130,6 +134,7 @@ class Engine:
         """
         if options is None:
             options = self.options
+        asked = request  # what tracing names, even when sent as a POST with an override
         if request.method == "GET" and request.params:
             request = with_method_override(request, self._base_url)
         # In raw mode _attempt wraps the answer in a Response, which parses on demand.
@@ -143,12 +148,14 @@ class Engine:
         book = None
         forget_pause_waited_on()  # nothing left over from an earlier, cancelled call
         # One frame for the whole call (no helper coroutine): this runs once per update.
+        trace = None if self.telemetry is None else self.telemetry.start_call(asked)
+        error: BaseException | None = None
         try:
             async with asyncio.timeout_at(deadline_at) if deadline_at else _NO_DEADLINE:
                 try:
                     # Most calls succeed at once: tenacity's loop (about 50 µs to set up) is
                     # only built after an attempt failed with something worth retrying.
-                    answer = await self._attempt(request, options, raw_parse)
+                    answer = await self._attempt(request, options, raw_parse, trace)
                     return answer if parse is None else parse(answer)
                 except CloseError as exc:
                     if retry_reason(request, exc) is None:
@@ -158,7 +165,11 @@ class Engine:
                     options.retry,
                     request,
                     deadline_at=deadline_at,
-                    on_retry=self._record_retry,
+                    on_retry=(
+                        self._record_retry
+                        if trace is None
+                        else trace.observe_retries(self._record_retry)
+                    ),
                     sleep=self._retry_sleep,
                     clock=loop.time,
                 )
@@ -169,7 +180,7 @@ class Engine:
                             # so the one policy decides its wait and the attempts left.
                             failure, first_failure = first_failure, None
                             raise failure
-                        answer = await self._attempt(request, options, raw_parse)
+                        answer = await self._attempt(request, options, raw_parse, trace)
                 # Parsed outside tenacity's loop: a DecodingError is not worth a retry.
                 return answer if parse is None else parse(answer)
         except builtins.TimeoutError as exc:
@@ -177,11 +188,22 @@ class Engine:
             # The attempt cut short was cancelled; the last attempt that failed says more.
             # A limiter sleeping out Close's pause names it: that is why the time ran out.
             last = pause_waited_on() or (book.last_error if book else None)
-            raise deadline_exceeded(request, last) from exc
+            error = deadline_exceeded(request, last)
+            raise error from exc
         except CloseError as exc:
             if book is not None and book.deadline_hit:
-                raise deadline_exceeded(request, exc) from exc
+                error = deadline_exceeded(request, exc)
+                raise error from exc
+            error = exc
             raise
+        except BaseException as exc:  # cancelled, or a parse that raised its own
+            error = exc
+            raise
+        finally:
+            if trace is not None:
+                trace.end(error)
+            # The error's traceback holds this frame: no cycle back to the error through it.
+            error = None
 
     def _record_retry(self, event: RetryEvent) -> None:
         self.stats.retries[event.reason] += 1
@@ -193,23 +215,32 @@ class Engine:
         request: Request,
         options: RequestOptions,
         raw_parse: Callable[[Any], Any] | None,
+        trace: CallTelemetry | None,
     ) -> Any:
         group = request.group
         headers = options.headers
         if request.headers:
             headers = {**headers, **dict(request.headers)}
+        if trace is not None:
+            trace.attempt_starting()
         await self._limiter.acquire(group)
+        if trace is not None:
+            trace.attempt_sending()
         feedback: RateFeedback | None = None
         try:
             self.stats.requests += 1
             raw = await self._transport.send(request, headers, timeouts=options.timeout)
             feedback = feedback_from_response(raw.status, raw.headers, raw.body)
-        except CloseError:
+        except CloseError as exc:
             self.stats.transport_errors += 1
+            if trace is not None:
+                trace.attempt_failed(exc)
             raise
         finally:
             await self._limiter.release(group, feedback)
         self.stats.responses[raw.status] += 1
+        if trace is not None:
+            trace.attempt_answered(raw.status)
         status, headers_in, body = raw.status, raw.headers, raw.body
         del raw
         try:
@@ -253,6 +284,11 @@ class BoundEngine:
     def stats(self) -> ClientStats:
         """The engine's counters, shared by every view."""
         return self._engine.stats
+
+    @property
+    def telemetry(self) -> Telemetry | None:
+        """The engine's tracing and metrics, shared by every view."""
+        return self._engine.telemetry
 
     @overload
     async def request(self, request: Request, *, deadline: float | None = ...) -> Any: ...

@@ -1,0 +1,326 @@
+"""OpenTelemetry tracing and metrics for the engine (needs ``opentelemetry-api``: the extra
+``[otel]``). Imported only by :func:`~close_async._engine.telemetry.make_telemetry`.
+
+Spans follow the stable HTTP client semantic conventions:
+
+- one ``CLIENT`` span per logical call, named ``{method} /{template}``
+  (``PUT /activity/call/{id}/``; the template is relative to the API base), with
+  ``http.request.method``, ``url.template``, ``server.address``, ``server.port``,
+  ``http.response.status_code`` (of the last answer), ``error.type`` (the status as text,
+  or the exception's class) and ``http.request.resend_count`` when it was retried;
+- under it one ``INTERNAL`` span per attempt, ``{name} attempt``, with ``close.attempt``
+  (1, 2, ...), its status or ``error.type``, ``close.limiter.wait`` (seconds it waited for
+  the client's limiter) and, for a retry, ``http.request.resend_count``, ``close.retry.reason``
+  (``rate_limited``, ``server_error``, ``timeout``, ``disconnected``, ...) and
+  ``close.retry.wait`` (seconds slept before it).
+
+Never recorded: the credentials, request and response bodies, query strings, concrete
+paths (ids), error messages (they quote Close's answer). Exceptions are not recorded on
+spans for that reason: ``error.type`` names them.
+
+Metrics: ``http.client.request.duration`` (s, per attempt on the wire),
+``http.client.active_requests`` (attempts on the wire), ``close.client.retries`` and
+``close.client.rate_limited`` (429 answers) by ``close.endpoint_group`` (Close's rate-limit
+group, e.g. ``PUT activity/call``), ``close.client.limiter.wait`` (s, by group),
+``close.bulk.items.done`` (by ``close.bulk.outcome``) and ``close.bulk.items.failed`` (by
+``error.type``).
+
+With no SDK configured the API's no-op objects answer; spans that do not record get no
+attributes set and no attempt children.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.metadata
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import yarl
+from opentelemetry import context as otel_context
+from opentelemetry import metrics, trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
+
+from .errors import APIError
+from .protocol import Request, path_template_of
+from .retry import RetryEvent
+
+__all__ = ["OtelTelemetry"]
+
+_SCOPE = "close_async"
+# The semantic conventions' advice for http.client.request.duration.
+_DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10)
+_WAIT_BUCKETS = (0.0, 0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
+# Templates made from concrete paths could be many; past this, operations are not kept.
+_MAX_OPERATIONS = 256
+
+METHOD = "http.request.method"
+URL_TEMPLATE = "url.template"
+SERVER_ADDRESS = "server.address"
+SERVER_PORT = "server.port"
+STATUS_CODE = "http.response.status_code"
+ERROR_TYPE = "error.type"
+RESEND_COUNT = "http.request.resend_count"
+GROUP = "close.endpoint_group"
+ATTEMPT = "close.attempt"
+LIMITER_WAIT = "close.limiter.wait"
+RETRY_REASON = "close.retry.reason"
+RETRY_WAIT = "close.retry.wait"
+BULK_OUTCOME = "close.bulk.outcome"
+
+_BULK_OUTCOMES = {
+    outcome: {BULK_OUTCOME: outcome}
+    for outcome in ("succeeded", "failed", "skipped", "not_attempted")
+}
+
+
+def error_type(error: BaseException) -> str:
+    """``error.type``: an answer's status as text, else the exception's class name."""
+    if isinstance(error, APIError) and error.status:
+        return str(error.status)
+    return type(error).__qualname__
+
+
+@functools.cache
+def _version() -> str:
+    try:
+        return importlib.metadata.version("close-async")
+    except importlib.metadata.PackageNotFoundError:  # run from a source tree
+        return ""
+
+
+class _Operation:
+    """One endpoint's names and attribute sets, built once and shared by its calls."""
+
+    __slots__ = ("_outcomes", "attempt_name", "attributes", "group_attributes", "name")
+
+    def __init__(self, method: str, template: str, group: str, server: Mapping[str, Any]):
+        url_template = "/" + template
+        self.name = f"{method} {url_template}"
+        self.attempt_name = f"{self.name} attempt"
+        self.attributes: dict[str, Any] = {METHOD: method, URL_TEMPLATE: url_template, **server}
+        self.group_attributes = {GROUP: group}
+        self._outcomes: dict[tuple[int | None, str | None], dict[str, Any]] = {}
+
+    def outcome_attributes(self, status: int | None, error: str | None) -> dict[str, Any]:
+        """The attributes of an attempt's duration: the endpoint's, its status and error."""
+        found = self._outcomes.get((status, error))
+        if found is None:
+            found = dict(self.attributes)
+            if status is not None:
+                found[STATUS_CODE] = status
+            if error is not None:
+                found[ERROR_TYPE] = error
+            self._outcomes[status, error] = found
+        return found
+
+
+class OtelTelemetry:
+    """The engine's :class:`~close_async._engine.telemetry.Telemetry` on OpenTelemetry.
+
+    By default through the global providers (``trace.get_tracer_provider()``,
+    ``metrics.get_meter_provider()``), read lazily by the API's proxies, so providers set up
+    after the client was made are used too. Tests pass their own.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        tracer_provider: trace.TracerProvider | None = None,
+        meter_provider: metrics.MeterProvider | None = None,
+    ) -> None:
+        url = yarl.URL(base_url)
+        self._server = {SERVER_ADDRESS: url.host or "", SERVER_PORT: url.port or 0}
+        self.tracer = trace.get_tracer(_SCOPE, _version(), tracer_provider=tracer_provider)
+        meter = metrics.get_meter(_SCOPE, _version(), meter_provider=meter_provider)
+        self.duration = meter.create_histogram(
+            "http.client.request.duration",
+            unit="s",
+            description="Duration of HTTP client requests (each attempt on the wire).",
+            explicit_bucket_boundaries_advisory=_DURATION_BUCKETS,
+        )
+        self.active = meter.create_up_down_counter(
+            "http.client.active_requests",
+            unit="{request}",
+            description="Requests to Close on the wire now.",
+        )
+        self.retries = meter.create_counter(
+            "close.client.retries",
+            unit="{retry}",
+            description="Retries, by endpoint group and reason.",
+        )
+        self.rate_limited = meter.create_counter(
+            "close.client.rate_limited",
+            unit="{response}",
+            description="Answers 429 (rate limited), by endpoint group.",
+        )
+        self.limiter_wait = meter.create_histogram(
+            "close.client.limiter.wait",
+            unit="s",
+            description="Time attempts waited for the client's rate limiter, by endpoint group.",
+            explicit_bucket_boundaries_advisory=_WAIT_BUCKETS,
+        )
+        self.bulk_done = meter.create_counter(
+            "close.bulk.items.done",
+            unit="{item}",
+            description="Items of bulk runs with a final result, by outcome.",
+        )
+        self.bulk_failed = meter.create_counter(
+            "close.bulk.items.failed",
+            unit="{item}",
+            description="Items of bulk runs that failed, by error type.",
+        )
+        self._operations: dict[tuple[str, str], _Operation] = {}
+
+    def __repr__(self) -> str:
+        return f"OtelTelemetry(server={self._server[SERVER_ADDRESS]!r})"
+
+    def _operation(self, request: Request) -> _Operation:
+        template = path_template_of(request)
+        key = (request.method, template)
+        found = self._operations.get(key)
+        if found is None:
+            found = _Operation(request.method, template, request.group, self._server)
+            if len(self._operations) < _MAX_OPERATIONS:
+                self._operations[key] = found
+        return found
+
+    def start_call(self, request: Request) -> _CallTrace:
+        """Open the call's span (see the module docstring)."""
+        return _CallTrace(self, self._operation(request))
+
+    def bulk_item(self, outcome: str, error: BaseException | None) -> None:
+        """Count one bulk item's result."""
+        self.bulk_done.add(1, _BULK_OUTCOMES.get(outcome) or {BULK_OUTCOME: outcome})
+        if error is not None:
+            self.bulk_failed.add(1, {ERROR_TYPE: error_type(error)})
+
+
+class _CallTrace:
+    """One logical call: its span, the attempt now running, what the last answer said."""
+
+    __slots__ = (
+        "_attempt_span",
+        "_attempts",
+        "_op",
+        "_open",
+        "_recording",
+        "_retry",
+        "_sent_at",
+        "_span",
+        "_started_at",
+        "_status",
+        "_telemetry",
+        "_token",
+    )
+
+    def __init__(self, telemetry: OtelTelemetry, op: _Operation) -> None:
+        self._telemetry = telemetry
+        self._op = op
+        span = telemetry.tracer.start_span(op.name, kind=SpanKind.CLIENT, attributes=op.attributes)
+        self._span = span
+        self._recording = span.is_recording()
+        # Current while the call runs, so spans made under it (an instrumented aiohttp's)
+        # nest in it; only when it records, since attaching costs on every call.
+        self._token = (
+            otel_context.attach(trace.set_span_in_context(span)) if self._recording else None
+        )
+        self._attempt_span: trace.Span | None = None
+        self._attempts = 0
+        self._open = False
+        self._retry: RetryEvent | None = None
+        self._status: int | None = None
+        self._started_at = 0.0
+        self._sent_at = 0.0
+
+    def attempt_starting(self) -> None:
+        self._finish_attempt(None, None)
+        self._attempts += 1
+        self._open = True
+        if self._recording:
+            attributes: dict[str, Any] = {ATTEMPT: self._attempts}
+            retry = self._retry
+            if retry is not None:
+                attributes[RESEND_COUNT] = self._attempts - 1
+                attributes[RETRY_REASON] = retry.reason
+                attributes[RETRY_WAIT] = retry.wait
+            self._attempt_span = self._telemetry.tracer.start_span(
+                self._op.attempt_name,
+                context=trace.set_span_in_context(self._span),
+                kind=SpanKind.INTERNAL,
+                attributes=attributes,
+            )
+        self._started_at = time.perf_counter()
+
+    def attempt_sending(self) -> None:
+        now = time.perf_counter()
+        waited = now - self._started_at
+        telemetry = self._telemetry
+        telemetry.limiter_wait.record(waited, self._op.group_attributes)
+        telemetry.active.add(1, self._op.attributes)
+        self._sent_at = now
+        if self._attempt_span is not None:
+            self._attempt_span.set_attribute(LIMITER_WAIT, waited)
+
+    def attempt_answered(self, status: int) -> None:
+        self._status = status
+        if status == 429:
+            self._telemetry.rate_limited.add(1, self._op.group_attributes)
+        self._finish_attempt(status, str(status) if status >= 400 else None)
+
+    def attempt_failed(self, error: BaseException) -> None:
+        self._finish_attempt(None, error_type(error))
+
+    def observe_retries(self, then: Callable[[RetryEvent], None]) -> Callable[[RetryEvent], None]:
+        def on_retry(event: RetryEvent) -> None:
+            self._retried(event)
+            then(event)
+
+        return on_retry
+
+    def _retried(self, event: RetryEvent) -> None:
+        # An attempt the limiter refused (a pause too long) never reached a hook: close it.
+        self._finish_attempt(None, error_type(event.error))
+        self._retry = event
+        self._telemetry.retries.add(
+            1, {GROUP: self._op.group_attributes[GROUP], RETRY_REASON: event.reason}
+        )
+
+    def _finish_attempt(self, status: int | None, error: str | None) -> None:
+        if not self._open:
+            return
+        self._open = False
+        if self._sent_at:
+            duration = time.perf_counter() - self._sent_at
+            self._sent_at = 0.0
+            telemetry = self._telemetry
+            telemetry.active.add(-1, self._op.attributes)
+            telemetry.duration.record(duration, self._op.outcome_attributes(status, error))
+        span = self._attempt_span
+        if span is not None:
+            self._attempt_span = None
+            _set_outcome(span, status, error)
+            span.end()
+
+    def end(self, error: BaseException | None) -> None:
+        kind = error_type(error) if error is not None else None
+        self._finish_attempt(None, kind)
+        span = self._span
+        if self._recording:
+            if self._attempts > 1:
+                span.set_attribute(RESEND_COUNT, self._attempts - 1)
+            _set_outcome(span, self._status, kind)
+            if self._token is not None:
+                otel_context.detach(self._token)
+                self._token = None
+        span.end()
+
+
+def _set_outcome(span: trace.Span, status: int | None, error: str | None) -> None:
+    if status is not None:
+        span.set_attribute(STATUS_CODE, status)
+    if error is not None:
+        span.set_attribute(ERROR_TYPE, error)
+        span.set_status(Status(StatusCode.ERROR))
