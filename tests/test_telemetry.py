@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import subprocess
 import sys
 import textwrap
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -457,3 +459,21 @@ def test_importing_the_package_does_not_import_opentelemetry() -> None:
         """
     )
     assert result == {"loaded": []}
+
+
+def test_the_console_example_prints_spans_and_metrics() -> None:
+    example = Path(__file__).resolve().parent.parent / "examples" / "otel_console.py"
+    env = {k: v for k, v in os.environ.items() if k != "CLOSE_API_KEY"}
+    done = subprocess.run(
+        [sys.executable, str(example)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert '"name": "PUT /activity/call/{id}/"' in done.stdout
+    assert '"http.request.resend_count"' in done.stdout  # the 5xx were retried
+    assert '"name": "close.bulk.items.done"' in done.stdout
+    assert "test_key" not in done.stdout
