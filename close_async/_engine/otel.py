@@ -34,7 +34,7 @@ from __future__ import annotations
 import functools
 import importlib.metadata
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import yarl
@@ -48,12 +48,15 @@ from .retry import RetryEvent
 
 __all__ = ["OtelTelemetry"]
 
+_now = time.perf_counter
+
 _SCOPE = "close_async"
 # The semantic conventions' advice for http.client.request.duration.
 _DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10)
 _WAIT_BUCKETS = (0.0, 0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
-# Templates made from concrete paths could be many; past this, operations are not kept.
+# Templates made from concrete paths could be many; past this many, new ones share one.
 _MAX_OPERATIONS = 256
+_OTHER_TEMPLATE = "{path}"
 
 METHOD = "http.request.method"
 URL_TEMPLATE = "url.template"
@@ -93,7 +96,7 @@ def _version() -> str:
 class _Operation:
     """One endpoint's names and attribute sets, built once and shared by its calls."""
 
-    __slots__ = ("_outcomes", "attempt_name", "attributes", "group_attributes", "name")
+    __slots__ = ("_outcomes", "active", "attempt_name", "attributes", "group_attributes", "name")
 
     def __init__(self, method: str, template: str, group: str, server: Mapping[str, Any]):
         url_template = "/" + template
@@ -102,6 +105,9 @@ class _Operation:
         self.attributes: dict[str, Any] = {METHOD: method, URL_TEMPLATE: url_template, **server}
         self.group_attributes = {GROUP: group}
         self._outcomes: dict[tuple[int | None, str | None], dict[str, Any]] = {}
+        # Attempts of this endpoint on the wire: a plain count, read only when metrics are
+        # collected (an up-down counter's add would cost twice per attempt).
+        self.active = 0
 
     def outcome_attributes(self, status: int | None, error: str | None) -> dict[str, Any]:
         """The attributes of an attempt's duration: the endpoint's, its status and error."""
@@ -141,8 +147,9 @@ class OtelTelemetry:
             description="Duration of HTTP client requests (each attempt on the wire).",
             explicit_bucket_boundaries_advisory=_DURATION_BUCKETS,
         )
-        self.active = meter.create_up_down_counter(
+        meter.create_observable_up_down_counter(
             "http.client.active_requests",
+            callbacks=[self._observe_active],
             unit="{request}",
             description="Requests to Close on the wire now.",
         )
@@ -162,8 +169,11 @@ class OtelTelemetry:
             description="Time attempts waited for the client's rate limiter, by endpoint group.",
             explicit_bucket_boundaries_advisory=_WAIT_BUCKETS,
         )
-        self.bulk_done = meter.create_counter(
+        # Counted here, observed when collected: this runs once per bulk item.
+        self._bulk_done = dict.fromkeys(_BULK_OUTCOMES, 0)
+        meter.create_observable_counter(
             "close.bulk.items.done",
+            callbacks=[self._observe_bulk_done],
             unit="{item}",
             description="Items of bulk runs with a final result, by outcome.",
         )
@@ -178,91 +188,72 @@ class OtelTelemetry:
         return f"OtelTelemetry(server={self._server[SERVER_ADDRESS]!r})"
 
     def _operation(self, request: Request) -> _Operation:
-        template = path_template_of(request)
+        template = request.template or path_template_of(request)
         key = (request.method, template)
         found = self._operations.get(key)
         if found is None:
-            found = _Operation(request.method, template, request.group, self._server)
-            if len(self._operations) < _MAX_OPERATIONS:
+            if len(self._operations) >= _MAX_OPERATIONS:
+                # Paths that no id rule tames would make a metric series each: one for all.
+                key = (request.method, _OTHER_TEMPLATE)
+                template = _OTHER_TEMPLATE
+                found = self._operations.get(key)
+            if found is None:
+                found = _Operation(request.method, template, request.group, self._server)
                 self._operations[key] = found
         return found
 
+    def _observe_active(self, options: metrics.CallbackOptions) -> Iterator[metrics.Observation]:
+        for op in list(self._operations.values()):  # a copy: calls may add one meanwhile
+            yield metrics.Observation(op.active, op.attributes)
+
+    def _observe_bulk_done(self, options: metrics.CallbackOptions) -> Iterator[metrics.Observation]:
+        for outcome, count in list(self._bulk_done.items()):
+            if count:
+                yield metrics.Observation(count, _BULK_OUTCOMES[outcome])
+
     def start_call(self, request: Request) -> _CallTrace:
         """Open the call's span (see the module docstring)."""
-        return _CallTrace(self, self._operation(request))
+        op = self._operation(request)
+        span = self.tracer.start_span(op.name, kind=SpanKind.CLIENT, attributes=op.attributes)
+        if span.is_recording():
+            return _RecordedCallTrace(self, op, span)
+        return _CallTrace(self, op, span)
 
     def bulk_item(self, outcome: str, error: BaseException | None) -> None:
         """Count one bulk item's result."""
-        self.bulk_done.add(1, _BULK_OUTCOMES.get(outcome) or {BULK_OUTCOME: outcome})
+        self._bulk_done[outcome] += 1
         if error is not None:
             self.bulk_failed.add(1, {ERROR_TYPE: error_type(error)})
 
 
 class _CallTrace:
-    """One logical call: its span, the attempt now running, what the last answer said."""
+    """One logical call whose span does not record: metrics only.
 
-    __slots__ = (
-        "_attempt_span",
-        "_attempts",
-        "_op",
-        "_open",
-        "_recording",
-        "_retry",
-        "_sent_at",
-        "_span",
-        "_started_at",
-        "_status",
-        "_telemetry",
-        "_token",
-    )
+    The engine calls these hooks on every call, so they do as little as they can: with no
+    SDK set up the span is the API's no-op and the instruments are its proxies.
+    """
 
-    def __init__(self, telemetry: OtelTelemetry, op: _Operation) -> None:
+    __slots__ = ("_attempts", "_op", "_sent_at", "_span", "_started_at", "_status", "_telemetry")
+
+    def __init__(self, telemetry: OtelTelemetry, op: _Operation, span: trace.Span) -> None:
         self._telemetry = telemetry
         self._op = op
-        span = telemetry.tracer.start_span(op.name, kind=SpanKind.CLIENT, attributes=op.attributes)
         self._span = span
-        self._recording = span.is_recording()
-        # Current while the call runs, so spans made under it (an instrumented aiohttp's)
-        # nest in it; only when it records, since attaching costs on every call.
-        self._token = (
-            otel_context.attach(trace.set_span_in_context(span)) if self._recording else None
-        )
-        self._attempt_span: trace.Span | None = None
         self._attempts = 0
-        self._open = False
-        self._retry: RetryEvent | None = None
         self._status: int | None = None
-        self._started_at = 0.0
-        self._sent_at = 0.0
+        self._started_at = 0.0  # when the attempt now open began (0: none open)
+        self._sent_at = 0.0  # when it left the limiter (0: not on the wire)
 
     def attempt_starting(self) -> None:
         self._finish_attempt(None, None)
         self._attempts += 1
-        self._open = True
-        if self._recording:
-            attributes: dict[str, Any] = {ATTEMPT: self._attempts}
-            retry = self._retry
-            if retry is not None:
-                attributes[RESEND_COUNT] = self._attempts - 1
-                attributes[RETRY_REASON] = retry.reason
-                attributes[RETRY_WAIT] = retry.wait
-            self._attempt_span = self._telemetry.tracer.start_span(
-                self._op.attempt_name,
-                context=trace.set_span_in_context(self._span),
-                kind=SpanKind.INTERNAL,
-                attributes=attributes,
-            )
-        self._started_at = time.perf_counter()
+        self._started_at = _now()
 
     def attempt_sending(self) -> None:
-        now = time.perf_counter()
-        waited = now - self._started_at
-        telemetry = self._telemetry
-        telemetry.limiter_wait.record(waited, self._op.group_attributes)
-        telemetry.active.add(1, self._op.attributes)
-        self._sent_at = now
-        if self._attempt_span is not None:
-            self._attempt_span.set_attribute(LIMITER_WAIT, waited)
+        now = self._sent_at = _now()
+        op = self._op
+        op.active += 1
+        self._telemetry.limiter_wait.record(now - self._started_at, op.group_attributes)
 
     def attempt_answered(self, status: int) -> None:
         self._status = status
@@ -283,21 +274,64 @@ class _CallTrace:
     def _retried(self, event: RetryEvent) -> None:
         # An attempt the limiter refused (a pause too long) never reached a hook: close it.
         self._finish_attempt(None, error_type(event.error))
-        self._retry = event
-        self._telemetry.retries.add(
-            1, {GROUP: self._op.group_attributes[GROUP], RETRY_REASON: event.reason}
-        )
+        attributes = {GROUP: self._op.group_attributes[GROUP], RETRY_REASON: event.reason}
+        self._telemetry.retries.add(1, attributes)
 
     def _finish_attempt(self, status: int | None, error: str | None) -> None:
-        if not self._open:
+        if not self._started_at:
             return
-        self._open = False
+        self._started_at = 0.0
         if self._sent_at:
-            duration = time.perf_counter() - self._sent_at
+            duration = _now() - self._sent_at
             self._sent_at = 0.0
-            telemetry = self._telemetry
-            telemetry.active.add(-1, self._op.attributes)
-            telemetry.duration.record(duration, self._op.outcome_attributes(status, error))
+            op = self._op
+            op.active -= 1
+            self._telemetry.duration.record(duration, op.outcome_attributes(status, error))
+
+    def end(self, error: BaseException | None) -> None:
+        self._finish_attempt(None, None if error is None else error_type(error))
+        self._span.end()
+
+
+class _RecordedCallTrace(_CallTrace):
+    """A call whose span records: attributes, and a child span per attempt."""
+
+    __slots__ = ("_attempt_span", "_retry", "_token")
+
+    def __init__(self, telemetry: OtelTelemetry, op: _Operation, span: trace.Span) -> None:
+        super().__init__(telemetry, op, span)
+        # Current while the call runs, so spans made under it (an instrumented aiohttp's)
+        # nest in it.
+        self._token: object | None = otel_context.attach(trace.set_span_in_context(span))
+        self._attempt_span: trace.Span | None = None
+        self._retry: RetryEvent | None = None
+
+    def attempt_starting(self) -> None:
+        super().attempt_starting()
+        attributes: dict[str, Any] = {ATTEMPT: self._attempts}
+        retry = self._retry
+        if retry is not None:
+            attributes[RESEND_COUNT] = self._attempts - 1
+            attributes[RETRY_REASON] = retry.reason
+            attributes[RETRY_WAIT] = retry.wait
+        self._attempt_span = self._telemetry.tracer.start_span(
+            self._op.attempt_name,
+            context=trace.set_span_in_context(self._span),
+            kind=SpanKind.INTERNAL,
+            attributes=attributes,
+        )
+
+    def attempt_sending(self) -> None:
+        super().attempt_sending()
+        if self._attempt_span is not None:
+            self._attempt_span.set_attribute(LIMITER_WAIT, self._sent_at - self._started_at)
+
+    def _retried(self, event: RetryEvent) -> None:
+        super()._retried(event)
+        self._retry = event
+
+    def _finish_attempt(self, status: int | None, error: str | None) -> None:
+        super()._finish_attempt(status, error)
         span = self._attempt_span
         if span is not None:
             self._attempt_span = None
@@ -305,16 +339,15 @@ class _CallTrace:
             span.end()
 
     def end(self, error: BaseException | None) -> None:
-        kind = error_type(error) if error is not None else None
+        kind = None if error is None else error_type(error)
         self._finish_attempt(None, kind)
         span = self._span
-        if self._recording:
-            if self._attempts > 1:
-                span.set_attribute(RESEND_COUNT, self._attempts - 1)
-            _set_outcome(span, self._status, kind)
-            if self._token is not None:
-                otel_context.detach(self._token)
-                self._token = None
+        if self._attempts > 1:
+            span.set_attribute(RESEND_COUNT, self._attempts - 1)
+        _set_outcome(span, self._status, kind)
+        if self._token is not None:
+            otel_context.detach(self._token)  # type: ignore[arg-type]
+            self._token = None
         span.end()
 
 
