@@ -477,3 +477,35 @@ def test_the_console_example_prints_spans_and_metrics() -> None:
     assert '"http.request.resend_count"' in done.stdout  # the 5xx were retried
     assert '"name": "close.bulk.items.done"' in done.stdout
     assert "test_key" not in done.stdout
+
+
+def test_a_client_made_before_the_sdk_traces_once_it_is_set_up() -> None:
+    result = run_python(
+        """
+    import asyncio, json
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from close_async import CallUpdate, CloseClient
+    from close_async._engine import otel
+    from close_async.testing import FakeClose
+
+    otel._RECHECK_TRACING = 0.0  # look at the global provider on every call, not each second
+
+    async def main():
+        exporter = InMemorySpanExporter()
+        async with FakeClose(api_keys=("k",)) as fake:
+            (call_id,) = fake.seed_calls(1)
+            async with CloseClient("k", base_url=fake.base_url) as close:
+                await close.calls.update(call_id, CallUpdate(note="before"))
+                provider = TracerProvider()
+                provider.add_span_processor(SimpleSpanProcessor(exporter))
+                trace.set_tracer_provider(provider)
+                await close.calls.update(call_id, CallUpdate(note="after"))
+        return [s.name for s in exporter.get_finished_spans()]
+
+    print(json.dumps({"spans": asyncio.run(main())}))
+    """
+    )
+    assert result == {"spans": ["PUT /activity/call/{id}/ attempt", "PUT /activity/call/{id}/"]}

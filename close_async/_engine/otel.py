@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import functools
 import importlib.metadata
+import math
 import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
@@ -57,6 +58,7 @@ _WAIT_BUCKETS = (0.0, 0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 3
 # Templates made from concrete paths could be many; past this many, new ones share one.
 _MAX_OPERATIONS = 256
 _OTHER_TEMPLATE = "{path}"
+_RECHECK_TRACING = 1.0
 
 METHOD = "http.request.method"
 URL_TEMPLATE = "url.template"
@@ -183,6 +185,9 @@ class OtelTelemetry:
             description="Items of bulk runs that failed, by error type.",
         )
         self._operations: dict[tuple[str, str], _Operation] = {}
+        # A provider passed in is used as it is; the global one is checked (_check_tracing).
+        self._tracing = tracer_provider is not None
+        self._recheck_at = math.inf if self._tracing else -math.inf
 
     def __repr__(self) -> str:
         return f"OtelTelemetry(server={self._server[SERVER_ADDRESS]!r})"
@@ -214,10 +219,23 @@ class OtelTelemetry:
     def start_call(self, request: Request) -> _CallTrace:
         """Open the call's span (see the module docstring)."""
         op = self._operation(request)
-        span = self.tracer.start_span(op.name, kind=SpanKind.CLIENT, attributes=op.attributes)
-        if span.is_recording():
-            return _RecordedCallTrace(self, op, span)
-        return _CallTrace(self, op, span)
+        now = _now()
+        if now >= self._recheck_at:
+            self._check_tracing(now)
+        if self._tracing:
+            span = self.tracer.start_span(op.name, kind=SpanKind.CLIENT, attributes=op.attributes)
+            if span.is_recording():
+                return _RecordedCallTrace(self, op, now, span)
+            return _CallTrace(self, op, now, span)
+        return _CallTrace(self, op, now, None)
+
+    def _check_tracing(self, now: float) -> None:
+        # Until an SDK is set up the global provider is the API's proxy, whose spans are
+        # no-ops that still cost a tenth of a call's work; asking the API which provider is
+        # set costs as much, so it is asked at most once a second, and never again once a
+        # real one is set (the API sets the global provider once).
+        self._tracing = not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
+        self._recheck_at = math.inf if self._tracing else now + _RECHECK_TRACING
 
     def bulk_item(self, outcome: str, error: BaseException | None) -> None:
         """Count one bulk item's result."""
@@ -235,19 +253,24 @@ class _CallTrace:
 
     __slots__ = ("_attempts", "_op", "_sent_at", "_span", "_started_at", "_status", "_telemetry")
 
-    def __init__(self, telemetry: OtelTelemetry, op: _Operation, span: trace.Span) -> None:
+    def __init__(
+        self, telemetry: OtelTelemetry, op: _Operation, now: float, span: trace.Span | None
+    ) -> None:
         self._telemetry = telemetry
         self._op = op
         self._span = span
         self._attempts = 0
         self._status: int | None = None
-        self._started_at = 0.0  # when the attempt now open began (0: none open)
+        self._started_at = now  # when the attempt now open began (0: none open)
         self._sent_at = 0.0  # when it left the limiter (0: not on the wire)
 
     def attempt_starting(self) -> None:
-        self._finish_attempt(None, None)
+        # The first attempt begins as the call does (a few microseconds apart): the call's
+        # start time serves, which saves reading the clock on every call.
+        if self._attempts:
+            self._finish_attempt(None, None)
+            self._started_at = _now()
         self._attempts += 1
-        self._started_at = _now()
 
     def attempt_sending(self) -> None:
         now = self._sent_at = _now()
@@ -290,16 +313,20 @@ class _CallTrace:
 
     def end(self, error: BaseException | None) -> None:
         self._finish_attempt(None, None if error is None else error_type(error))
-        self._span.end()
+        if self._span is not None:
+            self._span.end()
 
 
 class _RecordedCallTrace(_CallTrace):
     """A call whose span records: attributes, and a child span per attempt."""
 
-    __slots__ = ("_attempt_span", "_retry", "_token")
+    __slots__ = ("_attempt_span", "_call_span", "_retry", "_token")
 
-    def __init__(self, telemetry: OtelTelemetry, op: _Operation, span: trace.Span) -> None:
-        super().__init__(telemetry, op, span)
+    def __init__(
+        self, telemetry: OtelTelemetry, op: _Operation, now: float, span: trace.Span
+    ) -> None:
+        super().__init__(telemetry, op, now, span)
+        self._call_span = span
         # Current while the call runs, so spans made under it (an instrumented aiohttp's)
         # nest in it.
         self._token: object | None = otel_context.attach(trace.set_span_in_context(span))
@@ -316,7 +343,7 @@ class _RecordedCallTrace(_CallTrace):
             attributes[RETRY_WAIT] = retry.wait
         self._attempt_span = self._telemetry.tracer.start_span(
             self._op.attempt_name,
-            context=trace.set_span_in_context(self._span),
+            context=trace.set_span_in_context(self._call_span),
             kind=SpanKind.INTERNAL,
             attributes=attributes,
         )
@@ -341,7 +368,7 @@ class _RecordedCallTrace(_CallTrace):
     def end(self, error: BaseException | None) -> None:
         kind = None if error is None else error_type(error)
         self._finish_attempt(None, kind)
-        span = self._span
+        span = self._call_span
         if self._attempts > 1:
             span.set_attribute(RESEND_COUNT, self._attempts - 1)
         _set_outcome(span, self._status, kind)
