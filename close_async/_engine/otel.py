@@ -25,8 +25,9 @@ group, e.g. ``PUT activity/call``), ``close.client.limiter.wait`` (s, by group),
 ``close.bulk.items.done`` (by ``close.bulk.outcome``) and ``close.bulk.items.failed`` (by
 ``error.type``).
 
-With no SDK configured the API's no-op objects answer; spans that do not record get no
-attributes set and no attempt children.
+While the global tracer provider is the API's proxy (no SDK set up) no span is started at
+all; the metrics go to the API's proxy instruments. Spans that do not record (sampled out)
+get no attributes set and no attempt children.
 """
 
 from __future__ import annotations
