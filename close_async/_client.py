@@ -23,6 +23,7 @@ from ._engine.options import RequestOptions, derive_options
 from ._engine.requester import Requester
 from ._engine.response import raw_response
 from ._engine.retry import RetryEvent, RetryPolicy
+from ._engine.telemetry import make_telemetry
 from ._engine.transport import AiohttpTransport
 from ._resources.calls import CallsResource, CallsWithRawResponse
 from ._resources.generated._root import Resources
@@ -147,7 +148,9 @@ class CloseClient(AsyncClosing, _Surface):
     (called with a :class:`RetryEvent` before each retry), ``tz_offset`` (hours from UTC,
     e.g. ``-4`` or ``5.5``, sent as ``X-TZ-Offset`` so Close reads date filters in that zone),
     ``max_response_size`` (bytes, after decompression, default 32 MiB: a bigger answer raises
-    :class:`ResponseTooLargeError` and its connection is dropped).
+    :class:`ResponseTooLargeError` and its connection is dropped), ``telemetry`` (``True``:
+    trace and measure every call through OpenTelemetry's global providers when
+    ``opentelemetry-api`` is installed, the ``[otel]`` extra; ``False``: never).
 
     Every endpoint is reachable: ``close.calls`` (typed), the generic verbs ``get``,
     ``post``, ``put``, ``delete`` and ``request``, ``paginate`` and ``get_page`` for any list,
@@ -176,6 +179,7 @@ class CloseClient(AsyncClosing, _Surface):
         on_retry: Callable[[RetryEvent], None] | None = None,
         tz_offset: float | None = None,
         max_response_size: int = DEFAULT_MAX_RESPONSE_SIZE,
+        telemetry: bool = True,
     ) -> None:
         self._credentials = Credentials(
             api_key=api_key,
@@ -222,6 +226,7 @@ class CloseClient(AsyncClosing, _Surface):
             options=options,
             on_retry=on_retry,
             auth=auth,
+            telemetry=make_telemetry(str(self._base_url), enabled=telemetry),
         )
         _Surface.__init__(self, engine, options, engine)
 

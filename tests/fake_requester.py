@@ -25,6 +25,10 @@ class FakeRequester:
     def stats(self) -> ClientStats:
         return self._stats
 
+    @property
+    def telemetry(self) -> None:
+        return None
+
     async def request(self, request: Request, *, deadline: float | None = None) -> Any:
         self.requests.append(request)
         self.deadlines.append(deadline)

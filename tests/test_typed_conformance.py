@@ -117,7 +117,7 @@ def query_value(name: str, schema: dict[str, Any]) -> Any:
     if "oneOf" in schema or "anyOf" in schema:
         return "2026-01-02T03:04:05+00:00"
     kinds = schema.get("type")
-    kinds = [k for k in kinds if k != "null"][0] if isinstance(kinds, list) else kinds
+    kinds = next(k for k in kinds if k != "null") if isinstance(kinds, list) else kinds
     if "enum" in schema:
         return schema["enum"][0]
     if kinds == "integer":

@@ -46,6 +46,7 @@ async def backfill(rows: list[tuple[str, str]]) -> int:
         retry=RetryPolicy(attempts=6),
         rate_limiter=LocalRateLimiter(rate=15),
         on_retry=log_retry,
+        telemetry=True,
     ) as close:
         items = ((call_id, CallUpdate(note=note)) for call_id, note in rows)
         async with close.calls.update_many(items, concurrency=16, journal="run.journal") as run:

@@ -402,12 +402,19 @@ class BulkRun(AsyncClosing):
     async def _emit(self, result: UpdateResult) -> None:
         if result.skipped:
             self._skipped += 1
+            outcome = "skipped"
         elif not result.attempted:
             self._not_attempted += 1
+            outcome = "not_attempted"
         elif result.ok:
             self._succeeded += 1
+            outcome = "succeeded"
         else:
             self._failed += 1
+            outcome = "failed"
+        telemetry = self._requester.telemetry
+        if telemetry is not None:
+            telemetry.bulk_item(outcome, result.error if outcome == "failed" else None)
         await self._results.put(result)
 
     async def _run_one(self, index: int, item: Any) -> UpdateResult:

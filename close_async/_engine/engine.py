@@ -28,6 +28,7 @@ from .options import RequestOptions
 from .protocol import Request, feedback_from_response, interpret_response, with_method_override
 from .response import Response, raw_mode
 from .retry import RetryEvent, deadline_exceeded, make_retrying, retry_reason
+from .telemetry import CallTelemetry, Telemetry
 from .transport import AiohttpTransport
 
 __all__ = ["BoundEngine", "ClientStats", "Engine"]
@@ -68,6 +69,7 @@ class Engine:
     (a ``with_options`` view does). ``base_url`` decides when a GET's URL is too long.
     ``auth``, for a token provider, gives each attempt its ``Authorization`` instead (and a
     new one, once, after a 401).
+    ``telemetry`` (tracing and metrics) is told about every call and attempt; ``None``: off.
     """
 
     def __init__(
@@ -79,6 +81,7 @@ class Engine:
         options: RequestOptions,
         on_retry: Callable[[RetryEvent], None] | None = None,
         auth: TokenAuth | None = None,
+        telemetry: Telemetry | None = None,
     ) -> None:
         self._transport = transport
         self._auth = auth
@@ -92,6 +95,7 @@ class Engine:
         # Tests swap in a sleep that advances a fake clock, to check what each retry slept.
         self._retry_sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
         self.stats = ClientStats()
+        self.telemetry = telemetry
 
     def __repr__(self) -> str:
         return f"Engine(base_url={self._base_url!r})"
@@ -140,6 +144,7 @@ class Engine:
         """
         if options is None:
             options = self.options
+        asked = request  # what tracing names, even when sent as a POST with an override
         if request.method == "GET" and request.params:
             request = with_method_override(request, self._base_url)
         # In raw mode _attempt wraps the answer in a Response, which parses on demand.
@@ -153,12 +158,14 @@ class Engine:
         book = None
         forget_pause_waited_on()  # nothing left over from an earlier, cancelled call
         # One frame for the whole call (no helper coroutine): this runs once per update.
+        trace = None if self.telemetry is None else self.telemetry.start_call(asked)
+        error: BaseException | None = None
         try:
             async with asyncio.timeout_at(deadline_at) if deadline_at else _NO_DEADLINE:
                 try:
                     # Most calls succeed at once: tenacity's loop (about 50 µs to set up) is
                     # only built after an attempt failed with something worth retrying.
-                    answer = await self._send(request, options, raw_parse)
+                    answer = await self._send(request, options, raw_parse, trace)
                     return answer if parse is None else parse(answer)
                 except CloseError as exc:
                     if retry_reason(request, exc) is None:
@@ -168,7 +175,11 @@ class Engine:
                     options.retry,
                     request,
                     deadline_at=deadline_at,
-                    on_retry=self._record_retry,
+                    on_retry=(
+                        self._record_retry
+                        if trace is None
+                        else trace.observe_retries(self._record_retry)
+                    ),
                     sleep=self._retry_sleep,
                     clock=loop.time,
                 )
@@ -179,7 +190,7 @@ class Engine:
                             # so the one policy decides its wait and the attempts left.
                             failure, first_failure = first_failure, None
                             raise failure
-                        answer = await self._send(request, options, raw_parse)
+                        answer = await self._send(request, options, raw_parse, trace)
                 # Parsed outside tenacity's loop: a DecodingError is not worth a retry.
                 return answer if parse is None else parse(answer)
         except builtins.TimeoutError as exc:
@@ -187,11 +198,22 @@ class Engine:
             # The attempt cut short was cancelled; the last attempt that failed says more.
             # A limiter sleeping out Close's pause names it: that is why the time ran out.
             last = pause_waited_on() or (book.last_error if book else None)
-            raise deadline_exceeded(request, last) from exc
+            error = deadline_exceeded(request, last)
+            raise error from exc
         except CloseError as exc:
             if book is not None and book.deadline_hit:
-                raise deadline_exceeded(request, exc) from exc
+                error = deadline_exceeded(request, exc)
+                raise error from exc
+            error = exc
             raise
+        except BaseException as exc:  # cancelled, or a parse that raised its own
+            error = exc
+            raise
+        finally:
+            if trace is not None:
+                trace.end(error)
+            # The error's traceback holds this frame: no cycle back to the error through it.
+            error = None
 
     def _record_retry(self, event: RetryEvent) -> None:
         self.stats.retries[event.reason] += 1
@@ -203,6 +225,7 @@ class Engine:
         request: Request,
         options: RequestOptions,
         raw_parse: Callable[[Any], Any] | None,
+        trace: CallTelemetry | None,
     ) -> Any:
         # One attempt as the retry policy sees it: a 401 answered to a token is followed at
         # once by one more send with a refreshed token (Close revokes or expires tokens at
@@ -210,18 +233,19 @@ class Engine:
         assert self._auth is not None
         authorization = await self._auth.authorization()
         try:
-            return await self._attempt(request, options, raw_parse, authorization)
+            return await self._attempt(request, options, raw_parse, trace, authorization)
         except AuthenticationError:
             fresh = await self._auth.after_rejection(authorization)
             if fresh is None:
                 raise
-        return await self._attempt(request, options, raw_parse, fresh)
+        return await self._attempt(request, options, raw_parse, trace, fresh)
 
     async def _attempt(
         self,
         request: Request,
         options: RequestOptions,
         raw_parse: Callable[[Any], Any] | None,
+        trace: CallTelemetry | None,
         authorization: str | None = None,
     ) -> Any:
         group = request.group
@@ -230,18 +254,26 @@ class Engine:
             headers = {**headers, **dict(request.headers)}
             if authorization is not None:
                 headers["Authorization"] = authorization
+        if trace is not None:
+            trace.attempt_starting()
         await self._limiter.acquire(group)
+        if trace is not None:
+            trace.attempt_sending()
         feedback: RateFeedback | None = None
         try:
             self.stats.requests += 1
             raw = await self._transport.send(request, headers, timeouts=options.timeout)
             feedback = feedback_from_response(raw.status, raw.headers, raw.body)
-        except CloseError:
+        except CloseError as exc:
             self.stats.transport_errors += 1
+            if trace is not None:
+                trace.attempt_failed(exc)
             raise
         finally:
             await self._limiter.release(group, feedback)
         self.stats.responses[raw.status] += 1
+        if trace is not None:
+            trace.attempt_answered(raw.status)
         status, headers_in, body = raw.status, raw.headers, raw.body
         del raw
         try:
@@ -285,6 +317,11 @@ class BoundEngine:
     def stats(self) -> ClientStats:
         """The engine's counters, shared by every view."""
         return self._engine.stats
+
+    @property
+    def telemetry(self) -> Telemetry | None:
+        """The engine's tracing and metrics, shared by every view."""
+        return self._engine.telemetry
 
     @overload
     async def request(self, request: Request, *, deadline: float | None = ...) -> Any: ...

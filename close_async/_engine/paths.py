@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from .errors import InvalidRequestError
 from .ids import safe_repr
 
-__all__ = ["check_path", "path_segment", "render_path"]
+__all__ = ["check_path", "path_segment", "path_template", "render_path"]
 
 # RFC 3986 unreserved characters plus a few sub-delimiters seen in Close's paths; the
 # characters that would re-route a request (/ ? # % \ and whitespace) are not among them.
@@ -103,3 +103,12 @@ def render_path(template: str, values: Mapping[str, object]) -> str:
         )
     rendered = _PLACEHOLDER.sub(lambda m: path_segment(values[m[1]], field=m[1]), template)
     return check_path(rendered)
+
+
+def path_template(template: str) -> str:
+    """``template`` as :func:`render_path` would shape it, placeholders kept: what tracing
+    names the endpoint by (``"/lead/{lead_id}"`` gives ``"lead/{lead_id}/"``).
+
+    Only for a template :func:`render_path` accepted: nothing is checked here.
+    """
+    return template.removeprefix("/").removesuffix("/") + "/"

@@ -47,6 +47,7 @@ __all__ = [
     "feedback_from_response",
     "interpret_response",
     "json_body",
+    "path_template_of",
     "with_method_override",
 ]
 
@@ -74,6 +75,14 @@ def _is_id_segment(segment: str) -> bool:
 
 def _upper(method: str) -> str:
     return method.upper()
+
+
+def path_template_of(request: Request) -> str:
+    """The path of ``request`` with its ids as placeholders: the builder's ``template``, or
+    else the path with each id-looking segment as ``{id}`` (``"lead/{id}/"``)."""
+    if request.template is not None:
+        return request.template
+    return "/".join("{id}" if _is_id_segment(s) else s for s in request.path.split("/"))
 
 
 def _group_of(method: str, path: str) -> str:
@@ -113,6 +122,9 @@ class Request:
     ``idempotent`` says whether sending it twice has the effect of sending it once, which
     decides what may be retried: true for GET, PUT and DELETE, and for the POSTs that only
     read (``data/search/``, ``report/...``); a builder may say so for another POST.
+
+    ``template`` is the path with its ids as placeholders (``"activity/call/{id}/"``), when
+    the builder knows it: tracing names the operation by it, never by the concrete path.
     """
 
     method: str = attrs.field(converter=_upper)
@@ -122,6 +134,7 @@ class Request:
     headers: tuple[tuple[str, str], ...] = attrs.field(default=(), kw_only=True)
     group: str = attrs.field(kw_only=True, eq=False, repr=False)
     idempotent: bool = attrs.field(kw_only=True)
+    template: str | None = attrs.field(default=None, kw_only=True, eq=False, repr=False)
 
     @group.default
     def _group_default(self) -> str:
@@ -155,6 +168,7 @@ def with_method_override(request: Request, base_url: str) -> Request:
         headers=(*request.headers, (METHOD_OVERRIDE_HEADER, "GET")),
         group=request.group,
         idempotent=True,
+        template=request.template,
     )
 
 

@@ -12,6 +12,7 @@ from typing import Any, Protocol, TypeVar, overload
 
 from .engine import ClientStats
 from .protocol import Request
+from .telemetry import Telemetry
 
 __all__ = ["Requester"]
 
@@ -24,6 +25,11 @@ class Requester(Protocol):
     @property
     def stats(self) -> ClientStats:
         """The client's counters (shared by every view of one client)."""
+        ...
+
+    @property
+    def telemetry(self) -> Telemetry | None:
+        """The client's tracing and metrics, or ``None`` when off."""
         ...
 
     @overload

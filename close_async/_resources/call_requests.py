@@ -34,6 +34,8 @@ def _calls_group(method: str) -> str:
 # Every call endpoint's group (and idempotency), known in advance: the builders below run
 # once per update, and a default worked out per request costs on that path.
 _CALLS_GROUPS = {m: _calls_group(m) for m in ("GET", "POST", "PUT", "DELETE")}
+# What tracing names one call's endpoint by (the id left out, so spans group by endpoint).
+_CALL_TEMPLATE = f"{CALLS_PATH}{{id}}/"
 
 
 def _filter_call_id(key: str, value: object) -> str:
@@ -68,6 +70,7 @@ def get_call(call_id: str) -> Request:
         f"{CALLS_PATH}{validate_call_id(call_id)}/",
         group=_CALLS_GROUPS["GET"],
         idempotent=True,
+        template=_CALL_TEMPLATE,
     )
 
 
@@ -82,13 +85,19 @@ def update_call(call_id: str, body: Mapping[str, Any]) -> Request:
         json=json_body(body),
         group=_CALLS_GROUPS["PUT"],
         idempotent=True,
+        template=_CALL_TEMPLATE,
     )
 
 
 def create_call(body: Mapping[str, Any]) -> Request:
     """``POST activity/call/``: log an external call. Not idempotent."""
     return Request(
-        "POST", CALLS_PATH, json=json_body(body), group=_CALLS_GROUPS["POST"], idempotent=False
+        "POST",
+        CALLS_PATH,
+        json=json_body(body),
+        group=_CALLS_GROUPS["POST"],
+        idempotent=False,
+        template=CALLS_PATH,
     )
 
 
@@ -99,4 +108,5 @@ def delete_call(call_id: str) -> Request:
         f"{CALLS_PATH}{validate_call_id(call_id)}/",
         group=_CALLS_GROUPS["DELETE"],
         idempotent=True,
+        template=_CALL_TEMPLATE,
     )

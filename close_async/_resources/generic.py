@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._engine.errors import InvalidRequestError
 from .._engine.ids import safe_repr
-from .._engine.paths import check_path, render_path
+from .._engine.paths import check_path, path_template, render_path
 from .._engine.protocol import Request, encode_params
 from .pager import Page, Pager, fetch_page, paginate
 from .search import search
@@ -76,9 +76,10 @@ def build_request(
         raise InvalidRequestError("params must be a mapping of names to values", field="params")
     pairs = encode_params(params) if params else ()
     body = None if json is None else checked_json(json)
+    template = path_template(path) if path_params else None
     if idempotent is None:
-        return Request(method, checked_path, pairs, body)
-    return Request(method, checked_path, pairs, body, idempotent=idempotent)
+        return Request(method, checked_path, pairs, body, template=template)
+    return Request(method, checked_path, pairs, body, idempotent=idempotent, template=template)
 
 
 class GenericVerbs:
