@@ -17,7 +17,7 @@ import collections
 import contextlib
 import traceback
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 import attrs
 
@@ -27,7 +27,9 @@ from .options import RequestOptions
 from .protocol import Request, feedback_from_response, interpret_response, with_method_override
 from .response import Response, raw_mode
 from .retry import RetryEvent, deadline_exceeded, make_retrying, retry_reason
-from .transport import AiohttpTransport
+
+if TYPE_CHECKING:
+    from .transport import AiohttpTransport
 
 __all__ = ["BoundEngine", "ClientStats", "Engine"]
 
