@@ -7,9 +7,7 @@ resources on it; every request goes through :class:`~close_async._engine.engine.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
-
-import aiohttp
+from typing import TYPE_CHECKING, Any
 
 from ._engine.auth import Credentials, check_base_url
 from ._engine.closing import AsyncClosing
@@ -24,11 +22,13 @@ from ._engine.requester import Requester
 from ._engine.response import raw_response
 from ._engine.retry import RetryEvent, RetryPolicy
 from ._engine.telemetry import make_telemetry
-from ._engine.transport import AiohttpTransport
 from ._resources.calls import CallsResource, CallsWithRawResponse
 from ._resources.generated._root import Resources
 from ._resources.generic import GenericVerbs
 from ._resources.raw import RawNamespace
+
+if TYPE_CHECKING:
+    import aiohttp
 
 __all__ = ["DEFAULT_BASE_URL", "ClientStats", "CloseClient", "CloseClientView", "RawResponseView"]
 
@@ -198,6 +198,10 @@ class CloseClient(AsyncClosing, _Surface):
         self._limiter: RateLimiter = rate_limiter or LocalRateLimiter(
             max_wait=self._retry.max_server_wait
         )
+        # aiohttp is most of what importing the package would cost (about 90 ms): it is
+        # imported when the first client is built, so `import close_async` stays cheap.
+        from ._engine.transport import AiohttpTransport
+
         transport = AiohttpTransport(
             self._base_url,
             timeout=self._timeout,

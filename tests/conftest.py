@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import importlib
+import inspect
 import json
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator
@@ -182,12 +183,17 @@ class _NoStreamWriter:
     output_size = 0
 
 
+# aiohttp before 3.14 (the lowest versions CI tests) has no such argument.
+_TAKES_STREAM_WRITER = "stream_writer" in inspect.signature(aiohttp.ClientResponse).parameters
+
+
 class _CompatClientResponse(aiohttp.ClientResponse):
     """aioresponses 0.7.9 predates aiohttp 3.14's required ``stream_writer`` argument
     (pnuckowski/aioresponses#289); supply a finished one."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("stream_writer", _NoStreamWriter())
+        if _TAKES_STREAM_WRITER:
+            kwargs.setdefault("stream_writer", _NoStreamWriter())
         super().__init__(*args, **kwargs)
 
 

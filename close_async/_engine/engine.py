@@ -17,7 +17,7 @@ import collections
 import contextlib
 import traceback
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 import attrs
 
@@ -29,7 +29,9 @@ from .protocol import Request, feedback_from_response, interpret_response, with_
 from .response import Response, raw_mode
 from .retry import RetryEvent, deadline_exceeded, make_retrying, retry_reason
 from .telemetry import CallTelemetry, Telemetry
-from .transport import AiohttpTransport
+
+if TYPE_CHECKING:
+    from .transport import AiohttpTransport
 
 __all__ = ["BoundEngine", "ClientStats", "Engine"]
 
