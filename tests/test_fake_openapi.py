@@ -8,65 +8,43 @@ around, each where it bites:
   OpenAPI spec validator refuses, so it is loaded without that whole-document check;
 - its 17 ``204 No Content`` answers declare a JSON object body, which HTTP forbids: the fake
   sends no body (asserted), and what the client makes of it, ``{}``, is what is validated;
-- openapi-core cannot read a parameter typed ``[array, "null"]`` (OpenAPI 3.1's nullable
-  form; it raises ``TypeError`` on 27 list operations), so *requests* are validated against a
-  copy whose parameter types drop ``"null"`` (a query parameter is never JSON null anyway).
+- openapi-core cannot read a parameter typed ``[array, "null"]``, so requests are validated
+  against a copy without it (``tests/openapi_document.py``).
 """
 
 from __future__ import annotations
 
-import copy
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
-from openapi_core import Config, OpenAPI
+from openapi_core import OpenAPI
 from openapi_core.testing import MockRequest, MockResponse
 
 from close_async import CloseClient
 from close_async.testing import FakeClose
 from close_async.testing._objects import KINDS_BY_PATH, ObjectKind
 from tests.conftest import FAKE_KEY, basic
+from tests.openapi_document import DOC, answers_validator, requests_validator
 from tools.fake_answers import Generator, operations
 
-SPEC = Path(__file__).resolve().parent.parent / "spec" / "close-openapi.yml"
-DOC = yaml.safe_load(SPEC.read_bytes())
 GENERATOR = Generator(DOC)
 OPERATIONS = [(method, path) for method, path, _ in operations(DOC)]
 HOST = "https://api.close.com"
 PREFIX = "/api/v1"
 
 
-# The document repeats operationIds, which the whole-document check refuses; the request
-# and response validators do not need them.
-_CONFIG = Config(spec_validator_cls=None)
-
-
 @pytest.fixture(scope="module")
 def answers_api() -> OpenAPI:
     """The document as published, for the answers."""
-    return OpenAPI.from_file_path(str(SPEC), config=_CONFIG)
-
-
-def _without_nullable_parameters(doc: dict[str, Any]) -> dict[str, Any]:
-    doc = copy.deepcopy(doc)
-    for item in doc["paths"].values():
-        for operation in item.values():
-            for parameter in operation.get("parameters", []):
-                schema = parameter.get("schema", {})
-                if isinstance(schema.get("type"), list):
-                    kinds = [k for k in schema["type"] if k != "null"]
-                    schema["type"] = kinds[0] if len(kinds) == 1 else kinds
-    return doc
+    return answers_validator()
 
 
 @pytest.fixture(scope="module")
 def requests_api() -> OpenAPI:
     """The document with parameter types openapi-core can read, for the requests."""
-    return OpenAPI.from_dict(_without_nullable_parameters(DOC), config=_CONFIG)
+    return requests_validator()
 
 
 def _operation(method: str, template: str) -> dict[str, Any]:

@@ -21,11 +21,9 @@ from typing import Any
 
 import attrs
 import pytest
-import yaml
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from hypothesis_jsonschema import from_schema
-from openapi_core import Config, OpenAPI
 from openapi_core.testing import MockRequest
 
 from close_async import Pager
@@ -34,9 +32,9 @@ from close_async._engine.protocol import Request
 from close_async._resources.calls import CallsResource
 from close_async._resources.generated._root import Resources
 from close_async._types.model import Model, RequestModel
+from tests.openapi_document import DOC, requests_validator
 
 ROOT = Path(__file__).resolve().parent.parent
-SPEC = ROOT / "spec" / "close-openapi.yml"
 CONTRACT = ROOT / "spec" / "operations.md"
 
 _ROW = re.compile(r"^\| `close\.([\w.]+)` \| (GET|POST|PUT|DELETE) \| `([^`]+)` \|$")
@@ -54,17 +52,8 @@ def contract_rows() -> list[tuple[str, str, str]]:
 ROWS = contract_rows()
 
 
-@functools.cache
 def document() -> dict[str, Any]:
-    loaded: dict[str, Any] = yaml.safe_load(SPEC.read_text())
-    return loaded
-
-
-@functools.cache
-def validator() -> OpenAPI:
-    # The document repeats operation ids across paths, which the spec validator refuses;
-    # requests are still validated against it as published.
-    return OpenAPI.from_dict(document(), config=Config(spec_validator_cls=None))
+    return DOC
 
 
 def refs_in(value: Any) -> set[str]:
@@ -112,10 +101,20 @@ def python_name(name: str) -> str:
     return text + "_" if keyword.iskeyword(text) else text
 
 
+def carries_objects(schema: dict[str, Any]) -> bool:
+    """A query parameter of objects (one: ``sort`` of ``email_templates.render``) cannot be
+    written in a query string; the overlay leaves it out of the typed method."""
+    items = resolve(resolve(schema).get("items") or {})
+    return items.get("type") == "object"
+
+
 def query_value(name: str, schema: dict[str, Any]) -> Any:
     schema = resolve(schema)
-    if "oneOf" in schema or "anyOf" in schema:
-        return "2026-01-02T03:04:05+00:00"
+    branches = [
+        b for b in schema.get("oneOf") or schema.get("anyOf") or [] if b != {"type": "null"}
+    ]
+    if branches:
+        return query_value(name, branches[0])
     kinds = schema.get("type")
     kinds = next(k for k in kinds if k != "null") if isinstance(kinds, list) else kinds
     if "enum" in schema:
@@ -125,11 +124,17 @@ def query_value(name: str, schema: dict[str, Any]) -> Any:
     if kinds == "boolean":
         return True
     if kinds == "array":
+        items = resolve(schema.get("items") or {})
+        if "enum" in items:
+            # Close reads a list as one comma-joined value, the validator as one item.
+            return [items["enum"][0]]
         return ["acti_a1", "acti_b2"] if name == "id__in" else ["a1", "b2"]
     if schema.get("format") == "date-time":
         return "2026-01-02T03:04:05+00:00"
     if schema.get("format") == "date":
         return "2026-01-02"
+    if schema.get("format") == "email":
+        return "ada@example.com"
     return "acti_q1" if name.endswith("_id") else "x1"
 
 
@@ -249,6 +254,9 @@ async def test_every_operation_sends_what_the_document_says_and_parses_its_answe
         # The document declares this list's answer as an empty object; Close answers a page.
         item = data.draw(strategy(json.dumps({"type": "object"})), label="item")
         answer = {"data": [item], "has_more": False}
+    elif is_list:
+        # One page: a drawn has_more of true would have the pager fetch the same page again.
+        answer = {**answer, "has_more": False}
     requester = RecordingRequester(answer)
     surface = Surface(requester)
     method = method_of(surface, dotted)
@@ -269,7 +277,9 @@ async def test_every_operation_sends_what_the_document_says_and_parses_its_answe
     query = {
         p["name"]: query_value(p["name"], p["schema"])
         for p in op.get("parameters", [])
-        if p["in"] == "query" and not (path == "/event/" and p["name"] == "_skip")
+        if p["in"] == "query"
+        and not (path == "/event/" and p["name"] == "_skip")
+        and not carries_objects(p["schema"])
     }
     kwargs = {python_name(name): value for name, value in query.items()}
 
@@ -278,8 +288,6 @@ async def test_every_operation_sends_what_the_document_says_and_parses_its_answe
         assert isinstance(result, Pager)
         items = [item async for item in result]
         assert len(items) == len(answer["data"])
-        if answer["data"] and requester.parsed and not isinstance(answer["data"][0], Model):
-            pass
     else:
         result = await result
 
@@ -304,7 +312,7 @@ async def test_every_operation_sends_what_the_document_says_and_parses_its_answe
         headers={"Authorization": "Basic eDo="},
         data=json.dumps(sent.json) if sent.json is not None else None,
     )
-    validator().validate_request(mock)
+    requests_validator().validate_request(mock)
 
     if not is_list and answer_schema is not None:
         hint = typing.get_type_hints(method).get("return")

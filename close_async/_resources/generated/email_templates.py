@@ -179,7 +179,6 @@ class EmailTemplatesResource:
         results_limit: int | None = None,
         s_query: str | None = None,
         sender: str | None = None,
-        sort: dict[str, Any] | Sequence[dict[str, Any]] | None = None,
         mode: Literal["lead", "contact"] | None = None,
         deadline: float | None = None,
     ) -> Any:
@@ -215,7 +214,6 @@ class EmailTemplatesResource:
             "results_limit": results_limit,
             "s_query": s_query,
             "sender": sender,
-            "sort": sort,
             "mode": mode,
         }
         request = build_request(
