@@ -66,3 +66,22 @@ def test_names_follow_the_contracts_rule() -> None:
     assert method_of("get-association") == "get_association"
     assert model_name("users_getMe_Response_200") == "UsersGetMeResponse"
     assert model_name("Lead") == "Lead"
+
+
+def test_the_readme_lists_every_resource_group_and_method() -> None:
+    import inspect
+
+    from close_async._resources.calls import CallsResource
+    from close_async._resources.generated._root import RESOURCE_GROUPS
+    from tests.test_typed_conformance import ROWS
+
+    readme = (ROOT / "README.md").read_text()
+    rows = {line.split("|")[1].strip(): line for line in readme.splitlines() if "| `close." in line}
+    for dotted, _, _ in ROWS:
+        group, _, method = dotted.rpartition(".")
+        line = next(v for k, v in rows.items() if k.startswith(f"`close.{group}`"))
+        assert f"`{method}`" in line, dotted
+    with_methods = {"close." + d.rpartition(".")[0] for d, _, _ in ROWS}
+    assert with_methods <= set(RESOURCE_GROUPS)
+    assert with_methods <= {k.split("`")[1] for k in rows}
+    assert inspect.isfunction(CallsResource.update_many)
