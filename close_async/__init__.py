@@ -54,15 +54,15 @@ from ._engine.local_limiter import LocalRateLimiter
 from ._engine.oauth import OAuthRefresher, TokenProvider, exchange_code, revoke_token
 from ._engine.oauth_protocol import DEFAULT_TOKEN_URL, OAuthTokens
 from ._engine.rate_limit_info import RateLimitInfo
-from ._engine.redis_limiter import RedisRateLimiter
 from ._engine.response import Response
 from ._engine.retry import RetryEvent, RetryPolicy
 from ._resources.calls import CallsResource
 from ._resources.pager import Page, Pager
 from ._types.calls import UNSET, Call, CallCreate, CallUpdate, Unset
-from ._types.model import Model, RequestModel
 
 if TYPE_CHECKING:
+    from ._engine.redis_limiter import RedisRateLimiter
+    from ._types.model import Model, RequestModel
     from .models import (
         Contact,
         CreateContact,
@@ -112,14 +112,28 @@ _LAZY_MODELS = frozenset(
 )
 
 
+# Also loaded when first read: the Redis limiter (and the redis client it may import) and
+# the model bases, which only the generated resources need.
+_LAZY_MODULES = {
+    "RedisRateLimiter": "._engine.redis_limiter",
+    "Model": "._types.model",
+    "RequestModel": "._types.model",
+}
+
+
 def __getattr__(name: str) -> Any:
     if name in _LAZY_MODELS:
         from . import models
 
         value = getattr(models, name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    elif name in _LAZY_MODULES:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY_MODULES[name], __name__), name)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
 
 
 __version__ = "0.1.0.dev0"

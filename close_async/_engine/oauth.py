@@ -20,8 +20,8 @@ import asyncio
 import inspect
 import time
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
-import aiohttp
 import yarl
 
 from .config import Timeout
@@ -39,7 +39,12 @@ from .oauth_protocol import (
     tokens_from_answer,
 )
 from .protocol import auth_header
-from .transport import AiohttpTransport
+
+if TYPE_CHECKING:
+    # aiohttp is most of what importing the package would cost: loaded with the first client.
+    import aiohttp
+
+    from .transport import AiohttpTransport
 
 __all__ = [
     "DEFAULT_REFRESH_MARGIN",
@@ -392,6 +397,8 @@ async def _post_once(
 ) -> tuple[int, bytes]:
     seconds = _positive("deadline", deadline)
     timeouts = Timeout(connect=min(10.0, seconds), attempt=seconds)
+    from .transport import AiohttpTransport
+
     transport = AiohttpTransport(url, timeout=timeouts, max_connections=2, session=session)
     try:
         answer = await transport.post_form(url, form, secrets=secrets, timeouts=timeouts)
