@@ -136,6 +136,8 @@ def doc_lines(text: str | None, width: int = 88) -> list[str]:
     if not text:
         return []
     text = text.replace("\\", "\\\\").replace('"""', "'''").strip()
+    # The document links to pages of Close's developer site by path alone.
+    text = text.replace("](/", "](https://developer.close.com/")
     lines: list[str] = []
     for paragraph in re.split(r"\n\s*\n", text):
         items: list[str] = []

@@ -22,16 +22,17 @@ class CreatePlaybook(RequestModel):
     """Schema ``CreatePlaybook`` of Close's OpenAPI document."""
 
     custom_field_ids: list[str] | Unset = UNSET
-    """IDs of [Shared Custom Fields](/api/resources/custom-fields/custom-fields-shared) to
-    associate with this Playbook."""
+    """IDs of [Shared Custom
+    Fields](https://developer.close.com/api/resources/custom-fields/custom-fields-shared)
+    to associate with this Playbook."""
 
     description: str | Unset | None = UNSET
     """Description of the playbook."""
 
     name: str
     outcome_ids: list[str] | Unset = UNSET
-    """IDs of [Outcomes](/api/resources/outcomes/) that should be associated with this
-    Playbook."""
+    """IDs of [Outcomes](https://developer.close.com/api/resources/outcomes/) that should
+    be associated with this Playbook."""
 
     summary_guidance: str | Unset | None = UNSET
     """Guidance for AI summaries of calls and meetings associated with this Playbook."""
@@ -81,16 +82,17 @@ class UpdatePlaybook(RequestModel):
     """Schema ``UpdatePlaybook`` of Close's OpenAPI document."""
 
     custom_field_ids: list[str] | Unset = UNSET
-    """IDs of [Shared Custom Fields](/api/resources/custom-fields/custom-fields-shared) to
-    associate with this Playbook."""
+    """IDs of [Shared Custom
+    Fields](https://developer.close.com/api/resources/custom-fields/custom-fields-shared)
+    to associate with this Playbook."""
 
     description: str | Unset | None = UNSET
     """Description of the playbook."""
 
     name: str | Unset = UNSET
     outcome_ids: list[str] | Unset = UNSET
-    """IDs of [Outcomes](/api/resources/outcomes/) that should be associated with this
-    Playbook."""
+    """IDs of [Outcomes](https://developer.close.com/api/resources/outcomes/) that should
+    be associated with this Playbook."""
 
     summary_guidance: str | Unset | None = UNSET
     """Guidance for AI summaries of calls and meetings associated with this Playbook."""
