@@ -51,8 +51,6 @@ from ._engine.errors import (
 )
 from ._engine.limiter import RateFeedback, RateLimiter
 from ._engine.local_limiter import LocalRateLimiter
-from ._engine.oauth import OAuthRefresher, TokenProvider, exchange_code, revoke_token
-from ._engine.oauth_protocol import DEFAULT_TOKEN_URL, OAuthTokens
 from ._engine.rate_limit_info import RateLimitInfo
 from ._engine.response import Response
 from ._engine.retry import RetryEvent, RetryPolicy
@@ -61,6 +59,8 @@ from ._resources.pager import Page, Pager
 from ._types.calls import UNSET, Call, CallCreate, CallUpdate, Unset
 
 if TYPE_CHECKING:
+    from ._engine.oauth import OAuthRefresher, TokenProvider, exchange_code, revoke_token
+    from ._engine.oauth_protocol import DEFAULT_TOKEN_URL, OAuthTokens
     from ._engine.redis_limiter import RedisRateLimiter
     from ._types.model import Model, RequestModel
     from .models import (
@@ -112,9 +112,15 @@ _LAZY_MODELS = frozenset(
 )
 
 
-# Also loaded when first read: the Redis limiter (and the redis client it may import) and
-# the model bases, which only the generated resources need.
+# Also loaded when first read: OAuth (only OAuth apps need it), the Redis limiter (and the
+# redis client it may import) and the model bases, which only the generated resources need.
 _LAZY_MODULES = {
+    "DEFAULT_TOKEN_URL": "._engine.oauth_protocol",
+    "OAuthRefresher": "._engine.oauth",
+    "OAuthTokens": "._engine.oauth_protocol",
+    "TokenProvider": "._engine.oauth",
+    "exchange_code": "._engine.oauth",
+    "revoke_token": "._engine.oauth",
     "RedisRateLimiter": "._engine.redis_limiter",
     "Model": "._types.model",
     "RequestModel": "._types.model",

@@ -16,7 +16,6 @@ from ._engine.engine import BoundEngine, ClientStats, Engine
 from ._engine.errors import ConfigurationError
 from ._engine.limiter import RateLimiter
 from ._engine.local_limiter import LocalRateLimiter
-from ._engine.oauth import OAuthRefresher, TokenAuth, TokenProvider
 from ._engine.options import RequestOptions, derive_options
 from ._engine.requester import Requester
 from ._engine.response import raw_response
@@ -29,6 +28,8 @@ from ._resources.raw import RawNamespace
 
 if TYPE_CHECKING:
     import aiohttp
+
+    from ._engine.oauth import TokenProvider
 
 __all__ = ["DEFAULT_BASE_URL", "ClientStats", "CloseClient", "CloseClientView", "RawResponseView"]
 
@@ -219,6 +220,8 @@ class CloseClient(AsyncClosing, _Surface):
         auth = None
         if token_provider is not None:
             del headers["Authorization"]  # sent per attempt, from the provider
+            from ._engine.oauth import TokenAuth
+
             auth = TokenAuth(token_provider, transport)
         if tz_offset is not None:
             headers["X-TZ-Offset"] = _tz_offset_header(tz_offset)
@@ -261,6 +264,8 @@ class CloseClient(AsyncClosing, _Surface):
 
 
 def _provider_name(provider: object) -> str:
+    from ._engine.oauth import OAuthRefresher
+
     if isinstance(provider, OAuthRefresher):
         return "oauth:" + provider.client_id
     return str(getattr(provider, "__qualname__", type(provider).__qualname__))

@@ -23,7 +23,6 @@ import attrs
 
 from .errors import AuthenticationError, CloseError
 from .limiter import RateFeedback, RateLimiter, forget_pause_waited_on, pause_waited_on
-from .oauth import TokenAuth
 from .options import RequestOptions
 from .protocol import Request, feedback_from_response, interpret_response, with_method_override
 from .response import Response, raw_mode
@@ -31,6 +30,7 @@ from .retry import RetryEvent, deadline_exceeded, make_retrying, retry_reason
 from .telemetry import CallTelemetry, Telemetry
 
 if TYPE_CHECKING:
+    from .oauth import TokenAuth
     from .transport import AiohttpTransport
 
 __all__ = ["BoundEngine", "ClientStats", "Engine"]
