@@ -115,7 +115,9 @@ def render(api: API) -> dict[Path, str]:
         files[MODELS_DIR / f"{module}.py"] = code
 
     for ns in api.namespaces.values():
-        files[RESOURCES_DIR / f"{ns.module}.py"] = _render_resource(env, api, ns, module_of)
+        # A hand-written group (close.calls) serves its operations: no generated twin.
+        if not ns.handwritten:
+            files[RESOURCES_DIR / f"{ns.module}.py"] = _render_resource(env, api, ns, module_of)
 
     top = [ns for ns in api.namespaces.values() if len(ns.path) == 1]
     handwritten = [ns for ns in api.namespaces.values() if ns.handwritten]
@@ -146,11 +148,14 @@ def render(api: API) -> dict[Path, str]:
 
 
 class _Handwritten:
+    """A group served by a hand-written class: its attribute on the parent group, its class,
+    and the client attribute that already holds it (``close.calls``)."""
+
     def __init__(self, ns: NamespaceDef) -> None:
         assert ns.handwritten is not None
         self.attribute = ns.attribute
         self.class_name = ns.handwritten["class"]
-        self.handwritten = {"attribute": ns.handwritten.get("attribute", ns.attribute)}
+        self.surface_attribute = ns.handwritten.get("attribute", ns.attribute)
 
 
 def _relative(module: str) -> str:
@@ -193,7 +198,6 @@ def _render_resource(
     type_imports += [
         f"from {_relative(c.handwritten['module'])} import {c.handwritten['class']}"
         for c in handwritten_children
-        if c.handwritten
     ]
     signature_text = " ".join(_signature_words(op) for op in ns.operations)
     class_lines = [f"``{ns.dotted}``: {_title(ns)}."]
@@ -216,7 +220,7 @@ def _render_resource(
         docstrings={op.method: docstring(_operation_doc(op), 8) for op in ns.operations},
         runtime_imports=runtime,
         type_imports=sorted(type_imports),
-        handwritten_children=[_Child(c) for c in handwritten_children],
+        handwritten_children=[_Handwritten(c) for c in handwritten_children],
         lazy_children=lazy_children,
         needs={"functools": bool(lazy_children), "dt": "_dt." in signature_text},
         abc_names=", ".join(_used(_ABC_WORDS, signature_text)) or "Mapping",
@@ -225,13 +229,6 @@ def _render_resource(
         ),
     )
     return code.replace("from collections.abc import \n", "")
-
-
-class _Child:
-    def __init__(self, ns: NamespaceDef) -> None:
-        assert ns.handwritten is not None
-        self.attribute = ns.attribute
-        self.class_name = ns.handwritten["class"]
 
 
 def docstring(lines: list[str], indent: int) -> str:
