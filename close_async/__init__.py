@@ -16,6 +16,7 @@ Everything public is importable from this package (models also from ``close_asyn
 its other modules are private. Resources and models load on first use.
 """
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
 from ._bulk.run import (
@@ -85,36 +86,29 @@ if TYPE_CHECKING:
         Webhook,
     )
 
-# Loaded when first read (``from close_async import Lead``), so that importing the
-# package does not import every model.
-_LAZY_MODELS = frozenset(
-    {
-        "Contact",
-        "CreateContact",
-        "CreateLead",
-        "CreateNoteActivity",
-        "CreateOpportunity",
-        "CreateTask",
-        "CreateWebhook",
-        "Event",
-        "Lead",
-        "NoteActivity",
-        "Opportunity",
-        "Task",
-        "UpdateContact",
-        "UpdateLead",
-        "UpdateNoteActivity",
-        "UpdateOpportunity",
-        "UpdateWebhook",
-        "User",
-        "Webhook",
-    }
-)
-
-
-# Also loaded when first read: OAuth (only OAuth apps need it), the Redis limiter (and the
-# redis client it may import) and the model bases, which only the generated resources need.
-_LAZY_MODULES = {
+# Names loaded when first read, by the module that holds them: the common models (so that
+# importing the package does not import every model), OAuth (only OAuth apps need it), the
+# Redis limiter (and the redis client it may import) and the model bases.
+_LAZY = {
+    "Contact": ".models",
+    "CreateContact": ".models",
+    "CreateLead": ".models",
+    "CreateNoteActivity": ".models",
+    "CreateOpportunity": ".models",
+    "CreateTask": ".models",
+    "CreateWebhook": ".models",
+    "Event": ".models",
+    "Lead": ".models",
+    "NoteActivity": ".models",
+    "Opportunity": ".models",
+    "Task": ".models",
+    "UpdateContact": ".models",
+    "UpdateLead": ".models",
+    "UpdateNoteActivity": ".models",
+    "UpdateOpportunity": ".models",
+    "UpdateWebhook": ".models",
+    "User": ".models",
+    "Webhook": ".models",
     "DEFAULT_TOKEN_URL": "._engine.oauth_protocol",
     "OAuthRefresher": "._engine.oauth",
     "OAuthTokens": "._engine.oauth_protocol",
@@ -128,16 +122,10 @@ _LAZY_MODULES = {
 
 
 def __getattr__(name: str) -> Any:
-    if name in _LAZY_MODELS:
-        from . import models
-
-        value = getattr(models, name)
-    elif name in _LAZY_MODULES:
-        import importlib
-
-        value = getattr(importlib.import_module(_LAZY_MODULES[name], __name__), name)
-    else:
+    module = _LAZY.get(name)
+    if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
     globals()[name] = value
     return value
 

@@ -191,7 +191,7 @@ class CallsWithRawResponse:
 def _body(body: object, model: type[CallUpdate] | type[CallCreate], field: str) -> dict[str, Any]:
     if isinstance(body, model):
         return update_to_json(body) if isinstance(body, CallUpdate) else create_to_json(body)
-    if isinstance(body, Mapping) and not isinstance(body, (CallUpdate, CallCreate)):
+    if isinstance(body, Mapping):
         checked: dict[str, Any] = checked_json(body, field=field)
         return checked
     raise InvalidRequestError(
