@@ -1,0 +1,78 @@
+"""The job of one ``activity.call.created`` event, with effects that happen once.
+
+Effects: a note and an outcome written onto the call (``PUT``: idempotent, simply redone on a
+redelivery) and one follow-up task for the lead (``POST /task/``: not idempotent). The rules:
+
+- ``done:<event id>`` (set after the effects) makes a redelivered event a no-op;
+- ``lock:<event id>`` (``SET NX`` with a lease) keeps two copies of one event (Close
+  delivers some twice) from running at once; the copy that loses is left un-acknowledged and
+  comes back through reclaim, by then usually done;
+- ``intent:<event id>`` is set before the task is created. Finding it on a later run means a
+  create may have landed before the worker died, so the lead's tasks are searched for the
+  event's marker (its id in the task text) first, and the task created only if absent.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+import redis.asyncio as redis
+
+from close_async import CloseClient
+
+OUTCOME_ID = "outcome_enriched"
+"""The call outcome the job sets."""
+
+LOCK_LEASE_MS = 30_000
+"""How long a worker owns an event; a dead worker's lock lapses after it."""
+
+
+def task_marker(event_id: str) -> str:
+    """The text that ties a task to the event that made it."""
+    return f"[event {event_id}]"
+
+
+class Busy(Exception):
+    """Another worker holds the event's lock: leave the entry pending, it will come back."""
+
+
+async def _task_exists(close: CloseClient, lead_id: str, marker: str) -> bool:
+    async for task in close.paginate("task/", params={"lead_id": lead_id}):
+        if marker in (task.get("text") or ""):
+            return True
+    return False
+
+
+async def apply_event(close: CloseClient, store: redis.Redis, event: dict[str, Any]) -> bool:
+    """Apply ``event``'s effects unless already done; True when this call applied them.
+
+    Raises :class:`Busy` when another worker is on the same event right now.
+    """
+    event_id = event["id"]
+    if await store.exists(f"done:{event_id}"):
+        return False
+    token = uuid.uuid4().hex
+    if not await store.set(f"lock:{event_id}", token, nx=True, px=LOCK_LEASE_MS):
+        raise Busy(event_id)
+    try:
+        call_id = event["object_id"]
+        data = event.get("data") or {}
+        lead_id = event.get("lead_id") or data.get("lead_id")
+        marker = task_marker(event_id)
+        await close.calls.update(
+            call_id, {"note": f"Enriched by the worker {marker}", "outcome_id": OUTCOME_ID}
+        )
+        if lead_id:
+            first_try = await store.set(f"intent:{event_id}", "1", nx=True)
+            if first_try or not await _task_exists(close, lead_id, marker):
+                await close.tasks.create(
+                    {"lead_id": lead_id, "text": f"Follow up on call {call_id} {marker}"}
+                )
+        await store.set(f"done:{event_id}", repr(time.time()))
+        return True
+    finally:
+        # Only our own lock: after a lapsed lease another worker may hold it.
+        if await store.get(f"lock:{event_id}") == token:
+            await store.delete(f"lock:{event_id}")
