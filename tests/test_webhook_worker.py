@@ -7,7 +7,10 @@ also when a worker dies mid-event and the event is redelivered.
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,6 +26,7 @@ from examples.webhook_worker.worker import run_worker
 from tests.test_fake_webhooks import _sleep, _verified
 from tests.test_redis_limiter import REDIS_SERVER, RedisServer
 
+ROOT = Path(__file__).resolve().parent.parent
 CALL_CREATED = [{"object_type": "activity.call", "action": "created"}]
 
 
@@ -125,6 +129,31 @@ async def _serve(app: web.Application) -> tuple[web.AppRunner, str]:
     return runner, f"http://127.0.0.1:{runner.addresses[0][1]}/webhook"
 
 
+async def _spawn_worker(consumer: str, options: dict[str, Any]) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "examples.webhook_worker",
+        "worker",
+        "--consumer",
+        consumer,
+        "--redis-url",
+        options["redis_url"],
+        "--base-url",
+        options["base_url"],
+        "--rate",
+        str(options["rate"]),
+        "--concurrency",
+        str(options["concurrency"]),
+        "--reclaim-idle-ms",
+        str(options["reclaim_idle_ms"]),
+        "--lock-lease-ms",
+        str(options["lock_lease_ms"]),
+        cwd=ROOT,
+        env={**os.environ, "CLOSE_API_KEY": options["api_key"]},
+    )
+
+
 async def _wait_done(store: redis.Redis, event_ids: list[str]) -> None:
     async with asyncio.timeout(30):
         while True:
@@ -149,23 +178,28 @@ async def test_webhooks_to_workers_with_duplicates_and_a_killed_worker(
             "rate": 500.0,
             "concurrency": 4,
             "reclaim_idle_ms": 300,
+            "lock_lease_ms": 1000,
         }
+        doomed = await _spawn_worker("doomed", options)
         stops = [asyncio.Event(), asyncio.Event()]
-        doomed = asyncio.create_task(run_worker(consumer="doomed", **options))
-        workers = [
-            asyncio.create_task(run_worker(consumer=f"w{i}", stop=stops[i], **options))
-            for i in range(2)
-        ]
+        workers: list[asyncio.Task[None]] = []
         try:
             await _create_calls(fake, 30)
             while not fake.objects("task"):
                 await _sleep()
-            doomed.cancel()  # its un-acknowledged entries stay pending, to be reclaimed
-            await asyncio.gather(doomed, return_exceptions=True)
+            doomed.kill()  # SIGKILL: its un-acknowledged entries stay pending, to be reclaimed
+            await doomed.wait()
+            workers = [
+                asyncio.create_task(run_worker(consumer=f"w{i}", stop=stops[i], **options))
+                for i in range(2)
+            ]
             await fake.webhook_deliverer.wait_idle()
             event_ids = [e["id"] for e in _created_events(fake)]
             await _wait_done(store, event_ids)
         finally:
+            if doomed.returncode is None:
+                doomed.kill()
+                await doomed.wait()
             for stop in stops:
                 stop.set()
             await asyncio.gather(*workers)

@@ -32,6 +32,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=None, help="shared requests/s")
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--reclaim-idle-ms", type=int, default=5_000)
+    parser.add_argument("--lock-lease-ms", type=int, default=30_000)
     args = parser.parse_args()
     api_key = os.environ.get("CLOSE_API_KEY", "")
     if args.command == "receiver":
@@ -57,6 +58,7 @@ async def _worker(args: argparse.Namespace, api_key: str) -> None:
         rate=args.rate,
         concurrency=args.concurrency,
         reclaim_idle_ms=args.reclaim_idle_ms,
+        lock_lease_ms=args.lock_lease_ms,
         stop=stop,
     )
 

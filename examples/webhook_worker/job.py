@@ -26,7 +26,8 @@ OUTCOME_ID = "outcome_enriched"
 """The call outcome the job sets."""
 
 LOCK_LEASE_MS = 30_000
-"""How long a worker owns an event; a dead worker's lock lapses after it."""
+"""How long a worker owns an event by default; a dead worker's lock lapses after it, so it
+must exceed the longest job (pacing waits included)."""
 
 
 def task_marker(event_id: str) -> str:
@@ -45,7 +46,13 @@ async def _task_exists(close: CloseClient, lead_id: str, marker: str) -> bool:
     return False
 
 
-async def apply_event(close: CloseClient, store: redis.Redis, event: dict[str, Any]) -> bool:
+async def apply_event(
+    close: CloseClient,
+    store: redis.Redis,
+    event: dict[str, Any],
+    *,
+    lock_lease_ms: int = LOCK_LEASE_MS,
+) -> bool:
     """Apply ``event``'s effects unless already done; True when this call applied them.
 
     Raises :class:`Busy` when another worker is on the same event right now.
@@ -54,7 +61,7 @@ async def apply_event(close: CloseClient, store: redis.Redis, event: dict[str, A
     if await store.exists(f"done:{event_id}"):
         return False
     token = uuid.uuid4().hex
-    if not await store.set(f"lock:{event_id}", token, nx=True, px=LOCK_LEASE_MS):
+    if not await store.set(f"lock:{event_id}", token, nx=True, px=lock_lease_ms):
         raise Busy(event_id)
     try:
         call_id = event["object_id"]

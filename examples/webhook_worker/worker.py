@@ -11,7 +11,7 @@ import redis.asyncio as redis
 
 from close_async import CloseClient, CloseError, RedisRateLimiter
 
-from .job import Busy, apply_event
+from .job import LOCK_LEASE_MS, Busy, apply_event
 from .receiver import STREAM
 
 GROUP = "workers"
@@ -38,6 +38,7 @@ async def run_worker(
     rate: float | None = None,
     concurrency: int = 8,
     reclaim_idle_ms: int = 5_000,
+    lock_lease_ms: int = LOCK_LEASE_MS,
     stream: str = STREAM,
     stop: asyncio.Event | None = None,
 ) -> None:
@@ -52,7 +53,8 @@ async def run_worker(
 
     async def handle(entry_id: str, fields: dict[str, Any]) -> None:
         try:
-            await apply_event(close, store, json.loads(fields["event"]))
+            event = json.loads(fields["event"])
+            await apply_event(close, store, event, lock_lease_ms=lock_lease_ms)
         except Busy:
             return  # not acknowledged: reclaimed later, by then done (or its owner dead)
         except CloseError as exc:
