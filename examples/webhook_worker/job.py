@@ -4,9 +4,9 @@ Effects: a note and an outcome written onto the call (``PUT``: idempotent, simpl
 redelivery) and one follow-up task for the lead (``POST /task/``: not idempotent). The rules:
 
 - ``done:<event id>`` (set after the effects) makes a redelivered event a no-op;
-- ``lock:<event id>`` (``SET NX`` with a lease) keeps two copies of one event (Close
-  delivers some twice) from running at once; the copy that loses is left un-acknowledged and
-  comes back through reclaim, by then usually done;
+- ``lock:<event id>`` (``SET NX`` with a lease, renewed while the job runs) keeps two
+  copies of one event (Close delivers some twice) from running at once; the copy that loses
+  is left un-acknowledged and comes back through reclaim, by then usually done;
 - ``intent:<event id>`` is set before the task is created. Finding it on a later run means a
   create may have landed before the worker died, so the lead's tasks are searched for the
   event's marker (its id in the task text) first, and the task created only if absent.
@@ -14,6 +14,8 @@ redelivery) and one follow-up task for the lead (``POST /task/``: not idempotent
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 import uuid
 from typing import Any
@@ -28,6 +30,25 @@ OUTCOME_ID = "outcome_enriched"
 LOCK_LEASE_MS = 30_000
 """How long a worker owns an event by default; a dead worker's lock lapses after it, so it
 must exceed the longest job (pacing waits included)."""
+
+
+# Compare-and-act on the lock, so a worker never renews or frees another worker's lock.
+_RENEW = (
+    "if redis.call('get', KEYS[1]) == ARGV[1] then "
+    "return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end"
+)
+_RELEASE = (
+    "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) "
+    "else return 0 end"
+)
+
+
+async def _keep_lock(store: redis.Redis, key: str, token: str, lease_ms: int) -> None:
+    # A live worker keeps its event however long pacing makes the job; a dead one stops
+    # renewing and the lease lapses.
+    while True:
+        await asyncio.sleep(lease_ms / 3000)
+        await store.eval(_RENEW, 1, key, token, lease_ms)
 
 
 def task_marker(event_id: str) -> str:
@@ -61,8 +82,10 @@ async def apply_event(
     if await store.exists(f"done:{event_id}"):
         return False
     token = uuid.uuid4().hex
-    if not await store.set(f"lock:{event_id}", token, nx=True, px=lock_lease_ms):
+    lock = f"lock:{event_id}"
+    if not await store.set(lock, token, nx=True, px=lock_lease_ms):
         raise Busy(event_id)
+    keeper = asyncio.create_task(_keep_lock(store, lock, token, lock_lease_ms))
     try:
         call_id = event["object_id"]
         data = event.get("data") or {}
@@ -80,6 +103,7 @@ async def apply_event(
         await store.set(f"done:{event_id}", repr(time.time()))
         return True
     finally:
-        # Only our own lock: after a lapsed lease another worker may hold it.
-        if await store.get(f"lock:{event_id}") == token:
-            await store.delete(f"lock:{event_id}")
+        keeper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await keeper
+        await store.eval(_RELEASE, 1, lock, token)
