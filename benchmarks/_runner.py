@@ -33,6 +33,7 @@ from ._scenarios import (
     REDIS_SCENARIO,
     REDIS_WHOLE_SECOND_SCENARIOS,
     SMOKE,
+    WEBHOOK_SCENARIO,
     Scenario,
     scenario_names,
     scenarios,
@@ -280,6 +281,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         section = ScenarioResult(name, "Redis-shared limit, whole-second resets, 4 workers.")
         section.markdown = _redis_section(args.quick, (config,))
         section.seconds = time.monotonic() - redis_began
+        results.append(section)
+    if WEBHOOK_SCENARIO in wanted:
+        _log(f"scenario {WEBHOOK_SCENARIO}")
+        from . import webhook_worker
+
+        webhook_began = time.monotonic()
+        section = ScenarioResult(WEBHOOK_SCENARIO, "Webhooks to a Redis Streams worker pool.")
+        section.markdown = webhook_worker.markdown(webhook_worker.run(20 if args.smoke else 500))
+        section.seconds = time.monotonic() - webhook_began
         results.append(section)
     total_seconds = time.monotonic() - began
 

@@ -15,6 +15,7 @@ from close_async.testing import RATE_LIMIT_STYLES
 __all__ = [
     "REDIS_SCENARIO",
     "REDIS_WHOLE_SECOND_SCENARIOS",
+    "WEBHOOK_SCENARIO",
     "WHOLE_SECOND_SCENARIO",
     "Run",
     "Scenario",
@@ -22,6 +23,9 @@ __all__ = [
     "scenario_names",
     "scenarios",
 ]
+
+WEBHOOK_SCENARIO = "webhook-worker"
+"""The webhook worker recipe end to end, delegated to ``benchmarks.webhook_worker.run``."""
 
 REDIS_SCENARIO = "redis-4-workers"
 """The Redis multi-process scenario, delegated to ``benchmarks.redis_workers.run``."""
@@ -201,4 +205,5 @@ def scenario_names() -> list[str]:
         *(s.name for s in scenarios(SMOKE, ["close-async"])),
         REDIS_SCENARIO,
         *REDIS_WHOLE_SECOND_SCENARIOS,
+        WEBHOOK_SCENARIO,
     ]

@@ -57,6 +57,7 @@ from ._server import (
     RecordedRequest,
     key_fingerprint,
 )
+from ._webhook_delivery import WebhookDeliveryConfig, WebhookStats, WebhookSubscription
 
 __all__ = [
     "API_PREFIX",
@@ -75,6 +76,9 @@ __all__ = [
     "OAuthGrant",
     "RecordedRequest",
     "Style429",
+    "WebhookDeliveryConfig",
+    "WebhookStats",
+    "WebhookSubscription",
     "add_fake_server_arguments",
     "fake_call_id",
     "fake_close_from_options",

@@ -7,7 +7,7 @@ the older events below it, however many newer events were appended meanwhile.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ._ids import fake_id
@@ -45,6 +45,8 @@ class EventLog:
         self.organization_id = organization_id
         self.events: list[dict[str, Any]] = []
         self._positions: dict[str, int] = {}
+        # Told of each event appended (the outgoing webhooks deliver the logged events).
+        self.listeners: list[Callable[[dict[str, Any]], None]] = []
 
     def append(
         self,
@@ -83,6 +85,8 @@ class EventLog:
         }
         self.events.append(event)
         self._positions[event["id"]] = position
+        for listener in self.listeners:
+            listener(event)
         return event
 
     def get(self, event_id: str) -> Outcome:

@@ -49,6 +49,7 @@ from ._responses import (
     validation_body,
 )
 from ._validation import CREATE_FIELDS, UPDATE_FIELDS, html_from_note, note_from_html, validate_body
+from ._webhook_delivery import WebhookDeliverer, WebhookDeliveryConfig, WebhookSubscription
 
 __all__ = [
     "API_PREFIX",
@@ -240,6 +241,7 @@ class FakeClose(ResourceRoutes):
         max_skip: int | None = None,
         oauth_clients: Mapping[str, str] | None = None,
         oauth_token_ttl: float = 3600.0,
+        webhook_delivery: WebhookDeliveryConfig | None = None,
     ) -> None:
         self.strict = strict
         self.oauth = FakeOAuth(
@@ -249,6 +251,8 @@ class FakeClose(ResourceRoutes):
         self._oauth_credentials: dict[str, _Credential] = {}
         self.store = ObjectStore(ORGANIZATION_ID, max_skip=max_skip)
         self.event_log = EventLog(ORGANIZATION_ID)
+        self.webhook_deliverer = WebhookDeliverer(webhook_delivery)
+        self.event_log.listeners.append(self.webhook_deliverer.publish)
         self._request_numbers = itertools.count()
         forbidden = set(forbidden_keys)
         self._basic: dict[str, _Credential] = {}
@@ -356,9 +360,11 @@ class FakeClose(ResourceRoutes):
             raise
         self._runner = runner
         self._port = int(runner.addresses[0][1])
+        await self.webhook_deliverer.start()
 
     async def stop(self) -> None:
         """Stop listening and close open connections (idempotent)."""
+        await self.webhook_deliverer.stop()
         runner, self._runner = self._runner, None
         if runner is not None:
             await runner.cleanup()
@@ -440,6 +446,19 @@ class FakeClose(ResourceRoutes):
         on the server).
         """
         return {i: dict(o) for i, o in self.store.objects[_kind(kind).name].items()}
+
+    def subscribe_webhook(
+        self, url: str, events: Iterable[Mapping[str, str]], *, signature_key: str | None = None
+    ) -> tuple[str, str]:
+        """Subscribe ``url`` to ``events`` (``{"object_type", "action"}`` mappings); return
+        ``(subscription_id, signature_key)``. Each matching change served is then POSTed
+        there, signed, as Close does (see :class:`WebhookDeliveryConfig` for retries,
+        duplicates and reordering; :attr:`webhook_deliverer` holds the counters).
+        """
+        subscription: WebhookSubscription = self.webhook_deliverer.subscribe(
+            url, events, signature_key=signature_key
+        )
+        return subscription.id, subscription.signature_key
 
     def reset_stats(self) -> None:
         """Forget recorded requests and zero the counters (calls are kept)."""
@@ -895,6 +914,7 @@ class FakeClose(ResourceRoutes):
         data["objects"] = {kind: len(objs) for kind, objs in self.store.objects.items()}
         data["events"] = len(self.event_log.events)
         data["recorded_requests"] = len(self.requests)
+        data["webhooks"] = attrs.asdict(self.webhook_deliverer.stats)
         return web.json_response(data)
 
     async def _admin_calls(self, request: web.Request) -> web.Response:

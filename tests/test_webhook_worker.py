@@ -1,0 +1,238 @@
+"""The webhook worker recipe (examples/webhook_worker) against a real redis-server and the fake.
+
+Effects are read from the fake Close's state: every call updated, exactly one task per event,
+also when a worker dies mid-event and the event is redelivered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis.asyncio as redis
+from aiohttp import web
+
+from close_async import CloseClient
+from close_async.testing import FakeClose, WebhookDeliveryConfig
+from examples.webhook_worker.catchup import catch_up
+from examples.webhook_worker.job import apply_event, task_marker
+from examples.webhook_worker.receiver import make_app, verify_and_parse
+from examples.webhook_worker.worker import run_worker
+from tests.test_fake_webhooks import _sleep, _verified
+from tests.test_redis_limiter import REDIS_SERVER, RedisServer
+
+ROOT = Path(__file__).resolve().parent.parent
+CALL_CREATED = [{"object_type": "activity.call", "action": "created"}]
+
+
+@pytest.fixture(scope="module")
+def redis_url() -> Iterator[str]:
+    if REDIS_SERVER is None:
+        pytest.skip("redis-server binary not installed (CI installs it)")
+    server = RedisServer()
+    server.start()
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture
+async def store(redis_url: str) -> AsyncIterator[redis.Redis]:
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    await client.flushdb()
+    yield client
+    await client.aclose()
+
+
+class Killed(BaseException):
+    """Stands for a SIGKILL: nothing after it runs in the worker."""
+
+
+def _tasks_by_event(fake: FakeClose, event_ids: list[str]) -> dict[str, int]:
+    texts = [t.get("text") or "" for t in fake.objects("task").values()]
+    return {e: sum(task_marker(e) in text for text in texts) for e in event_ids}
+
+
+def _created_events(fake: FakeClose) -> list[dict[str, Any]]:
+    return [
+        e for e in fake.events if (e["object_type"], e["action"]) == ("activity.call", "created")
+    ]
+
+
+async def _create_calls(fake: FakeClose, n: int) -> None:
+    leads = fake.seed_objects("lead", 3)
+    async with CloseClient(api_key="test_key", base_url=fake.base_url) as close:
+        for i in range(n):
+            await close.post("activity/call/", json={"lead_id": leads[i % 3], "note": "raw"})
+
+
+def _client(fake: FakeClose) -> CloseClient:
+    return CloseClient(api_key="test_key", base_url=fake.base_url)
+
+
+def test_verify_and_parse_accepts_a_signed_delivery_and_refuses_a_forged_one() -> None:
+    import hashlib
+    import hmac
+    import time
+
+    from examples.webhook_worker.receiver import WebhookRejected
+
+    key = "ab" * 32
+    body = b'{"subscription_id":"whsub_1","event":{"id":"ev_1"}}'
+    stamp = str(int(time.time()))
+    good = hmac.new(bytes.fromhex(key), stamp.encode() + body, hashlib.sha256).hexdigest()
+    headers = {"Close-Sig-Hash": good, "Close-Sig-Timestamp": stamp}
+    assert verify_and_parse(body, headers, key)["event"]["id"] == "ev_1"
+    _verified(body, {k.lower(): v for k, v in headers.items()}, key)
+    with pytest.raises(WebhookRejected):
+        verify_and_parse(body + b" ", headers, key)
+    old = str(int(time.time()) - 3600)
+    stale = hmac.new(bytes.fromhex(key), old.encode() + body, hashlib.sha256).hexdigest()
+    with pytest.raises(WebhookRejected):
+        verify_and_parse(body, {"close-sig-hash": stale, "close-sig-timestamp": old}, key)
+
+
+@pytest.mark.parametrize("landed", [True, False])
+async def test_a_worker_killed_around_the_task_create_leaves_one_task(
+    store: redis.Redis, monkeypatch: pytest.MonkeyPatch, landed: bool
+) -> None:
+    async with FakeClose() as fake:
+        await _create_calls(fake, 1)
+        (event,) = _created_events(fake)
+        async with _client(fake) as close:
+            real_create = close.tasks.create
+
+            async def dying_create(*args: Any, **kwargs: Any) -> Any:
+                if landed:
+                    await real_create(*args, **kwargs)
+                raise Killed
+
+            monkeypatch.setattr(close.tasks, "create", dying_create)
+            with pytest.raises(Killed):
+                await apply_event(close, store, event)
+            monkeypatch.undo()
+            assert await apply_event(close, store, event)  # the redelivery
+            assert not await apply_event(close, store, event)  # a duplicate: a no-op
+        assert _tasks_by_event(fake, [event["id"]]) == {event["id"]: 1}
+        assert fake.calls[event["object_id"]]["outcome_id"] == "outcome_enriched"
+
+
+async def _serve(app: web.Application) -> tuple[web.AppRunner, str]:
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    return runner, f"http://127.0.0.1:{runner.addresses[0][1]}/webhook"
+
+
+async def _spawn_worker(consumer: str, options: dict[str, Any]) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "examples.webhook_worker",
+        "worker",
+        "--consumer",
+        consumer,
+        "--redis-url",
+        options["redis_url"],
+        "--base-url",
+        options["base_url"],
+        "--rate",
+        str(options["rate"]),
+        "--concurrency",
+        str(options["concurrency"]),
+        "--reclaim-idle-ms",
+        str(options["reclaim_idle_ms"]),
+        "--lock-lease-ms",
+        str(options["lock_lease_ms"]),
+        cwd=ROOT,
+        env={**os.environ, "CLOSE_API_KEY": options["api_key"]},
+    )
+
+
+async def _wait_done(store: redis.Redis, event_ids: list[str]) -> None:
+    async with asyncio.timeout(30):
+        while True:
+            done = await asyncio.gather(*(store.exists(f"done:{e}") for e in event_ids))
+            if all(done):
+                return
+            await asyncio.sleep(0.05)
+
+
+async def test_webhooks_to_workers_with_duplicates_and_a_killed_worker(
+    store: redis.Redis, redis_url: str
+) -> None:
+    config = WebhookDeliveryConfig(duplicate_rate=0.5, jitter=0.05, retry_base=0.05, seed=3)
+    async with FakeClose(webhook_delivery=config) as fake:
+        key = "cd" * 32
+        runner, url = await _serve(make_app(store, key))
+        fake.subscribe_webhook(url, CALL_CREATED, signature_key=key)
+        options: dict[str, Any] = {
+            "api_key": "test_key",
+            "redis_url": redis_url,
+            "base_url": fake.base_url,
+            "rate": 500.0,
+            "concurrency": 4,
+            "reclaim_idle_ms": 300,
+            "lock_lease_ms": 1000,
+        }
+        doomed = await _spawn_worker("doomed", options)
+        stops = [asyncio.Event(), asyncio.Event()]
+        workers: list[asyncio.Task[None]] = []
+        try:
+            await _create_calls(fake, 30)
+            while not fake.objects("task"):
+                await _sleep()
+            doomed.kill()  # SIGKILL: its un-acknowledged entries stay pending, to be reclaimed
+            await doomed.wait()
+            workers = [
+                asyncio.create_task(run_worker(consumer=f"w{i}", stop=stops[i], **options))
+                for i in range(2)
+            ]
+            await fake.webhook_deliverer.wait_idle()
+            event_ids = [e["id"] for e in _created_events(fake)]
+            await _wait_done(store, event_ids)
+        finally:
+            if doomed.returncode is None:
+                doomed.kill()
+                await doomed.wait()
+            for stop in stops:
+                stop.set()
+            await asyncio.gather(*workers)
+            await runner.cleanup()
+        assert fake.webhook_deliverer.stats.duplicates > 0
+        assert len(event_ids) == 30
+        assert set(_tasks_by_event(fake, event_ids).values()) == {1}
+        for event in _created_events(fake):
+            call = fake.calls[event["object_id"]]
+            assert task_marker(event["id"]) in call["note"]
+            assert call["outcome_id"] == "outcome_enriched"
+
+
+async def test_catch_up_feeds_missed_events_once(store: redis.Redis, redis_url: str) -> None:
+    async with FakeClose() as fake:
+        await _create_calls(fake, 5)  # no subscription: every delivery missed
+        events = _created_events(fake)
+        async with _client(fake) as close:
+            await apply_event(close, store, events[0])  # one applied through a webhook
+            assert await catch_up(close, store) == 4
+            assert await catch_up(close, store) == 0
+        stop = asyncio.Event()
+        worker = asyncio.create_task(
+            run_worker(
+                consumer="w",
+                api_key="test_key",
+                redis_url=redis_url,
+                base_url=fake.base_url,
+                rate=500.0,
+                stop=stop,
+            )
+        )
+        await _wait_done(store, [e["id"] for e in events])
+        stop.set()
+        await worker
+        assert set(_tasks_by_event(fake, [e["id"] for e in events]).values()) == {1}
