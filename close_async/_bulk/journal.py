@@ -34,6 +34,11 @@ class Journal:
             "CREATE TABLE IF NOT EXISTS landed ("
             " key TEXT PRIMARY KEY, call_id TEXT NOT NULL, landed_at REAL NOT NULL)"
         )
+        # Creates are written here before they are sent: a row here and none in landed is
+        # a create whose fate is unknown (it may exist in Close).
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS started (key TEXT PRIMARY KEY, started_at REAL NOT NULL)"
+        )
 
     def __repr__(self) -> str:
         return f"Journal({self.path!r})"
@@ -56,6 +61,17 @@ class Journal:
             "INSERT OR IGNORE INTO landed (key, call_id, landed_at) VALUES (?, ?, ?)",
             (key, call_id, time.time()),
         )
+
+    def start(self, key: str, object_id: str = "") -> None:
+        """Record that the create with ``key`` is about to be sent (durable on return)."""
+        self._db.execute(
+            "INSERT OR IGNORE INTO started (key, started_at) VALUES (?, ?)", (key, time.time())
+        )
+
+    def started(self, key: str) -> bool:
+        """Whether the create with ``key`` was sent by an earlier run (landed or not)."""
+        row = self._db.execute("SELECT 1 FROM started WHERE key = ?", (key,)).fetchone()
+        return row is not None
 
     def count(self) -> int:
         """How many landed updates the journal holds."""
