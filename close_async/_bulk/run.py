@@ -38,7 +38,7 @@ from collections.abc import (
     Mapping,
 )
 from os import PathLike
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 import attrs
 
@@ -221,7 +221,10 @@ class _Done:
 _DONE = _Done()
 
 
-class BulkRun(AsyncClosing):
+_R = TypeVar("_R", bound=BulkResult)
+
+
+class BulkRun(AsyncClosing, Generic[_R]):
     """A running ``update_many``, ``create_many`` or ``delete_many``: an async iterator of
     :class:`BulkResult` (:class:`UpdateResult` for ``close.calls``).
 
@@ -252,7 +255,7 @@ class BulkRun(AsyncClosing):
         stop_timeout: float,
         kind: BulkKind = "update",
         settle: Settle | None = None,
-        result_type: type[BulkResult] = BulkResult,
+        result_type: type[_R] = BulkResult,  # type: ignore[assignment]
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
@@ -274,9 +277,9 @@ class BulkRun(AsyncClosing):
         self._ordered = ordered
         self._on_progress = on_progress
         self._stop_timeout = stop_timeout
-        self._results: asyncio.Queue[BulkResult | _Done] = asyncio.Queue(concurrency)
+        self._results: asyncio.Queue[_R | _Done] = asyncio.Queue(concurrency)
         # In input order, results wait here for the ones before them; the window bounds it.
-        self._buffer: dict[int, BulkResult] = {}
+        self._buffer: dict[int, _R] = {}
         self._next_index = 0
         self._window: asyncio.Semaphore | None = (
             asyncio.Semaphore(concurrency * 4) if ordered else None
@@ -382,10 +385,10 @@ class BulkRun(AsyncClosing):
 
     # -- the consumer side --------------------------------------------------------------
 
-    def __aiter__(self) -> AsyncIterator[BulkResult]:
+    def __aiter__(self) -> AsyncIterator[_R]:
         return self
 
-    async def __anext__(self) -> BulkResult:
+    async def __anext__(self) -> _R:
         if self._finished:
             raise StopAsyncIteration
         if self._supervisor is None:
@@ -406,7 +409,7 @@ class BulkRun(AsyncClosing):
                 return self._deliver(item)
             self._buffer[item.index] = item
 
-    def _deliver(self, result: BulkResult) -> BulkResult:
+    def _deliver(self, result: _R) -> _R:
         if self._ordered:
             self._next_index = result.index + 1
             assert self._window is not None
@@ -415,7 +418,7 @@ class BulkRun(AsyncClosing):
             self._on_progress(self.progress)
         return result
 
-    def _finish(self) -> BulkResult:
+    def _finish(self) -> _R:
         self._finished = True
         if self._input_error is not None:
             raise self._input_error
@@ -489,7 +492,7 @@ class BulkRun(AsyncClosing):
         self._input_error = exc
         self._pulling = False
 
-    async def _emit(self, result: BulkResult) -> None:
+    async def _emit(self, result: _R) -> None:
         if result.skipped:
             self._skipped += 1
             outcome = "skipped"
@@ -510,11 +513,12 @@ class BulkRun(AsyncClosing):
             telemetry.bulk_item(outcome, result.error if outcome == "failed" else None)
         await self._results.put(result)
 
-    async def _run_one(self, index: int, item: Any) -> BulkResult:
+    async def _run_one(self, index: int, item: Any) -> _R:
         make = self._result_type
         if self._fatal is not None:
-            return make(index, _shown_id(self._kind, item), ok=False, error=self._fatal,
-                        attempted=False)
+            return make(
+                index, _shown_id(self._kind, item), ok=False, error=self._fatal, attempted=False
+            )
         try:
             prepared = self._prepare(index, item)
         except InvalidRequestError as exc:
@@ -539,7 +543,7 @@ class BulkRun(AsyncClosing):
         if object_id:
             self._last_for_call[object_id] = done
         self._in_flight[index] = object_id
-        result: BulkResult
+        result: _R
         try:
             if previous is not None:
                 await previous.wait()
@@ -553,7 +557,7 @@ class BulkRun(AsyncClosing):
         del self._in_flight[index]
         return result
 
-    async def _send(self, index: int, prepared: Prepared, key: str | None) -> BulkResult:
+    async def _send(self, index: int, prepared: Prepared, key: str | None) -> _R:
         make = self._result_type
         object_id, body = prepared.id, prepared.body
         for _round in range(_SETTLE_ROUNDS):
@@ -573,15 +577,21 @@ class BulkRun(AsyncClosing):
                 continue  # settle found it absent: send it again
             if self._journal is not None and key is not None:
                 self._journal.record(key, object_id or _object_id(payload))
-            return make(index, object_id or _object_id(payload), ok=True, payload=payload,
-                        body=body)
-        return make(index, object_id, ok=False, state="unknown", body=body,
-                    error=UnknownOutcomeError(f"item {index}: still absent after "
-                                              f"{_SETTLE_ROUNDS} sends"))
+            return make(
+                index, object_id or _object_id(payload), ok=True, payload=payload, body=body
+            )
+        return make(
+            index,
+            object_id,
+            ok=False,
+            state="unknown",
+            body=body,
+            error=UnknownOutcomeError(f"item {index}: still absent after {_SETTLE_ROUNDS} sends"),
+        )
 
     async def _settle_or_unknown(
         self, index: int, body: dict[str, Any] | None, key: str | None, cause: CloseError | None
-    ) -> BulkResult | None:
+    ) -> _R | None:
         """The result of an ambiguous create, or ``None`` when ``settle`` found it absent
         (the caller sends it)."""
         make = self._result_type
@@ -626,10 +636,7 @@ def _ambiguous(error: CloseError) -> bool:
 
 
 def _object_id(payload: Any) -> str:
-    if isinstance(payload, Mapping):
-        value = payload.get("id")
-    else:
-        value = getattr(payload, "id", None)
+    value = payload.get("id") if isinstance(payload, Mapping) else getattr(payload, "id", None)
     return value if isinstance(value, str) else ""
 
 

@@ -148,7 +148,7 @@ class CallsResource:
         ordered: bool = False,
         on_progress: Callable[[BulkProgress], None] | None = None,
         stop_timeout: float = 30.0,
-    ) -> BulkRun:
+    ) -> BulkRun[UpdateResult]:
         """Apply many updates concurrently; the run yields one ``UpdateResult`` per item.
 
         Streams ``items`` (a sync or async iterable of ``(call_id, CallUpdate)``), keeps
