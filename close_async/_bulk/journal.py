@@ -55,6 +55,11 @@ class Journal:
         row = self._db.execute("SELECT 1 FROM landed WHERE key = ?", (key,)).fetchone()
         return row is not None
 
+    def landed_id(self, key: str) -> str:
+        """The object id recorded with the landed item ``key`` ('' if none)."""
+        row = self._db.execute("SELECT call_id FROM landed WHERE key = ?", (key,)).fetchone()
+        return str(row[0]) if row is not None else ""
+
     def record(self, key: str, call_id: str) -> None:
         """Record that the update with ``key`` landed (durable when this returns)."""
         self._db.execute(

@@ -529,7 +529,9 @@ class BulkRun(AsyncClosing, Generic[_R]):
             # A create has no id yet: its place in the input stands in (resume = same input).
             key = Journal.key(object_id or f"create#{index}", body or {})
             if self._journal.contains(key):
-                return make(index, object_id, ok=True, skipped=True, body=body)
+                # A create's id is known only from the run that made it.
+                landed_id = object_id or self._journal.landed_id(key)
+                return make(index, landed_id, ok=True, skipped=True, body=body)
             if self._kind == "create":
                 if self._journal.started(key):
                     # Sent by an earlier run that never heard back: maybe it landed.
