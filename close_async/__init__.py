@@ -22,10 +22,13 @@ from typing import TYPE_CHECKING, Any
 from ._bulk.run import (
     BatchAbortedError,
     BulkProgress,
+    BulkResult,
     BulkRun,
+    UnknownOutcomeError,
     UpdateInterruptedError,
     UpdateResult,
 )
+from ._bulk.settle import settle_by_custom_field
 from ._client import DEFAULT_BASE_URL, CloseClient, CloseClientView, RawResponseView
 from ._engine.config import Timeout
 from ._engine.engine import ClientStats
@@ -140,6 +143,7 @@ __all__ = [
     "AuthenticationError",
     "BatchAbortedError",
     "BulkProgress",
+    "BulkResult",
     "BulkRun",
     "Call",
     "CallCreate",
@@ -193,6 +197,7 @@ __all__ = [
     "TimeoutError",
     "TokenProvider",
     "TransportError",
+    "UnknownOutcomeError",
     "Unset",
     "UpdateContact",
     "UpdateInterruptedError",
@@ -207,4 +212,5 @@ __all__ = [
     "__version__",
     "exchange_code",
     "revoke_token",
+    "settle_by_custom_field",
 ]

@@ -42,6 +42,8 @@ PUBLIC_NAMES = {
     # OAuth apps
     "DEFAULT_TOKEN_URL", "OAuthError", "OAuthRefresher", "OAuthTokens", "TokenProvider",
     "exchange_code", "revoke_token",
+    # bulk for every resource (issue 14)
+    "BulkResult", "UnknownOutcomeError", "settle_by_custom_field",
 }  # fmt: skip
 
 

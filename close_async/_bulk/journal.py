@@ -34,6 +34,11 @@ class Journal:
             "CREATE TABLE IF NOT EXISTS landed ("
             " key TEXT PRIMARY KEY, call_id TEXT NOT NULL, landed_at REAL NOT NULL)"
         )
+        # Creates are written here before they are sent: a row here and none in landed is
+        # a create whose fate is unknown (it may exist in Close).
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS started (key TEXT PRIMARY KEY, started_at REAL NOT NULL)"
+        )
 
     def __repr__(self) -> str:
         return f"Journal({self.path!r})"
@@ -50,12 +55,28 @@ class Journal:
         row = self._db.execute("SELECT 1 FROM landed WHERE key = ?", (key,)).fetchone()
         return row is not None
 
+    def landed_id(self, key: str) -> str:
+        """The object id recorded with the landed item ``key`` ('' if none)."""
+        row = self._db.execute("SELECT call_id FROM landed WHERE key = ?", (key,)).fetchone()
+        return str(row[0]) if row is not None else ""
+
     def record(self, key: str, call_id: str) -> None:
         """Record that the update with ``key`` landed (durable when this returns)."""
         self._db.execute(
             "INSERT OR IGNORE INTO landed (key, call_id, landed_at) VALUES (?, ?, ?)",
             (key, call_id, time.time()),
         )
+
+    def start(self, key: str, object_id: str = "") -> None:
+        """Record that the create with ``key`` is about to be sent (durable on return)."""
+        self._db.execute(
+            "INSERT OR IGNORE INTO started (key, started_at) VALUES (?, ?)", (key, time.time())
+        )
+
+    def started(self, key: str) -> bool:
+        """Whether the create with ``key`` was sent by an earlier run (landed or not)."""
+        row = self._db.execute("SELECT 1 FROM started WHERE key = ?", (key,)).fetchone()
+        return row is not None
 
     def count(self) -> int:
         """How many landed updates the journal holds."""

@@ -1,8 +1,15 @@
-"""The bulk engine behind ``close.calls.update_many``.
+"""The bulk engine behind every ``update_many``, ``create_many`` and ``delete_many``.
+
+One engine, three verbs: a resource hands it a ``prepare`` that turns one input item into
+a :class:`Prepared` (the object id, the body, how to send it) and the verb's ``kind``.
+Creates (POST, not idempotent) differ in one way: an answer lost after sending leaves
+the item *ambiguous* (``state="unknown"``, with its ``body``), and the journal records
+each create before it is sent so a resume never sends a maybe-landed create silently.
+A ``settle`` callable resolves ambiguous creates: found means done, absent means send.
 
 Shape: ``concurrency`` worker tasks pull items from the input one at a time (never a list,
 never a task per item), send each through the client (so all share its limiter and retry
-policy), and put one :class:`UpdateResult` per item on a bounded queue that the caller's
+policy), and put one :class:`BulkResult` per item on a bounded queue that the caller's
 ``async for`` drains. The bounded queue is the backpressure: a slow consumer stops the
 pulling, so memory does not grow with the input.
 
@@ -21,22 +28,32 @@ import asyncio
 import functools
 import logging
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+)
 from os import PathLike
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 import attrs
 
 from .._engine.closing import AsyncClosing
 from .._engine.errors import (
+    APIError,
     AuthenticationError,
     CloseError,
+    ConnectError,
     InvalidRequestError,
     PaymentRequiredError,
     PermissionDeniedError,
+    ServerError,
 )
-from .._engine.protocol import Request
-from .._types.calls import Call, CallUpdate
+from .._types.calls import Call
 from .._types.conversion import call_from_json
 from .journal import Journal
 
@@ -45,18 +62,44 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BatchAbortedError",
+    "BulkKind",
     "BulkProgress",
+    "BulkResult",
     "BulkRun",
-    "PrepareUpdate",
+    "Prepare",
+    "Prepared",
+    "Settle",
+    "UnknownOutcomeError",
     "UpdateInterruptedError",
     "UpdateResult",
 ]
 
 _log = logging.getLogger("close_async.bulk")
 
-PrepareUpdate = Callable[[int, str, Any], tuple[dict[str, Any], Request]]
-"""How a resource turns item ``index``'s ``(id, update)`` into the body (the journal's key)
-and the request to send; raises :class:`InvalidRequestError` for a bad item."""
+
+BulkKind = Literal["update", "create", "delete"]
+
+Settle = Callable[[dict[str, Any]], Awaitable[Any]]
+"""Looks for the object an ambiguous create's body would have made: its id, the object
+(a model or a mapping with ``id``), or ``None`` when it is absent."""
+
+# How many times one create may be found absent by ``settle`` and sent again.
+_SETTLE_ROUNDS = 5
+
+
+@attrs.frozen
+class Prepared:
+    """One input item made ready: ``id`` ('' for a create), ``body`` (the journal's key
+    with ``id``; ``None`` for a delete) and ``send`` (one attempt through the client)."""
+
+    id: str
+    body: dict[str, Any] | None
+    send: Callable[[], Awaitable[Any]]
+
+
+Prepare = Callable[[int, Any], Prepared]
+"""How a resource turns item ``index`` into a :class:`Prepared`; raises
+:class:`InvalidRequestError` for a bad item."""
 
 # Errors that say the credentials or the account, not the item, are the problem.
 _FATAL = (AuthenticationError, PaymentRequiredError, PermissionDeniedError)
@@ -81,22 +124,56 @@ class UpdateInterruptedError(CloseError):
 
 
 @attrs.frozen(slots=False)
-class UpdateResult:
-    """The outcome of one input item of ``update_many``.
+class BulkResult:
+    """The outcome of one input item of ``update_many``, ``create_many`` or ``delete_many``.
 
-    ``index`` is the item's 0-based position in the input. ``ok`` is true when the update
-    landed now or already had (``skipped``, from the journal). ``attempted`` is false when
-    the batch stopped before sending the item. ``call`` is Close's answer for an update that
-    landed now (read on first access, so a backfill that never looks pays nothing for it).
+    ``index`` is the item's 0-based position in the input; ``id`` the object's id (for a
+    create: the new object's, once known). ``state`` is ``"done"`` (landed now, or
+    ``skipped``: landed in an earlier run, per the journal), ``"failed"`` (Close refused
+    it, or ``attempted`` is false: the batch stopped first), ``"unknown"`` (a create whose
+    answer was lost after sending: it may exist; ``body`` says what was sent) or
+    ``"interrupted"`` (stopped before Close answered). ``ok`` is ``state == "done"``.
+    ``object`` is Close's answer as the resource's model, when there is one.
     """
 
     index: int
-    call_id: str
+    id: str
     ok: bool
     error: CloseError | None = None
     skipped: bool = False
     attempted: bool = True
     payload: Any = attrs.field(default=None, repr=False, eq=False)
+    state: str = ""
+    body: dict[str, Any] | None = attrs.field(default=None, repr=False, eq=False)
+
+    def __attrs_post_init__(self) -> None:
+        if not self.state:
+            # Frozen: the default state follows ok and error once, here.
+            interrupted = isinstance(self.error, UpdateInterruptedError)
+            state = "done" if self.ok else "interrupted" if interrupted else "failed"
+            object.__setattr__(self, "state", state)
+
+    @property
+    def object(self) -> Any:
+        """Close's answer (the resource's model), or ``None``."""
+        return self.payload
+
+
+@attrs.frozen(slots=False)
+class UpdateResult(BulkResult):
+    """The outcome of one input item of ``close.calls.update_many``: a :class:`BulkResult`
+    whose ``call`` is Close's answer read on first access (a backfill that never looks
+    pays nothing for it), and ``call_id`` its ``id``."""
+
+    @property
+    def call_id(self) -> str:
+        """The call's id."""
+        return self.id
+
+    @property
+    def object(self) -> Any:
+        """The same as ``call``."""
+        return self.call
 
     @functools.cached_property
     def call(self) -> Call | None:
@@ -124,11 +201,12 @@ class BulkProgress:
     retries: int
     rate_limited: int
     elapsed: float
+    unknown: int = 0
 
     @property
     def done(self) -> int:
-        """Items with a final result: succeeded, failed, skipped or not attempted."""
-        return self.succeeded + self.failed + self.skipped + self.not_attempted
+        """Items with a final result: succeeded, failed, skipped, not attempted or unknown."""
+        return self.succeeded + self.failed + self.skipped + self.not_attempted + self.unknown
 
     @property
     def rate(self) -> float:
@@ -143,11 +221,16 @@ class _Done:
 _DONE = _Done()
 
 
-class BulkRun(AsyncClosing):
-    """A running ``update_many``: an async iterator of :class:`UpdateResult`.
+_R = TypeVar("_R", bound=BulkResult)
 
-    Made by ``close.calls.update_many(items, ...)``: ``items`` is a sync or async iterable
-    of ``(call_id, CallUpdate)`` pulled lazily; ``concurrency`` updates are in flight at
+
+class BulkRun(AsyncClosing, Generic[_R]):
+    """A running ``update_many``, ``create_many`` or ``delete_many``: an async iterator of
+    :class:`BulkResult` (:class:`UpdateResult` for ``close.calls``).
+
+    Made by ``close.<resource>.update_many(items, ...)`` (``items``: ``(id, body)`` pairs),
+    ``create_many(bodies, settle=...)`` or ``delete_many(ids)``; ``items`` is a sync or
+    async iterable pulled lazily; ``concurrency`` updates are in flight at
     once; ``journal`` names a SQLite file recording updates as they land (a rerun skips
     them); ``ordered`` yields results in input order; ``on_progress`` gets a
     :class:`BulkProgress` after each result; ``stop_timeout`` bounds ``stop()``.
@@ -162,18 +245,26 @@ class BulkRun(AsyncClosing):
     def __init__(
         self,
         requester: Requester,
-        items: Iterable[tuple[str, CallUpdate]] | AsyncIterable[tuple[str, CallUpdate]],
+        items: Iterable[Any] | AsyncIterable[Any],
         *,
-        prepare: PrepareUpdate,
+        prepare: Prepare,
         concurrency: int,
         journal: str | PathLike[str] | None,
         ordered: bool,
         on_progress: Callable[[BulkProgress], None] | None,
         stop_timeout: float,
+        kind: BulkKind = "update",
+        settle: Settle | None = None,
+        result_type: type[_R] = BulkResult,  # type: ignore[assignment]
     ) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
+        if settle is not None and kind != "create":
+            raise ValueError("settle is for creates only")
         self._requester = requester
+        self._kind = kind
+        self._settle = settle
+        self._result_type = result_type
         self._prepare = prepare
         self._sync_source: Iterator[Any] | None = None
         self._async_source: AsyncIterator[Any] | None = None
@@ -186,9 +277,9 @@ class BulkRun(AsyncClosing):
         self._ordered = ordered
         self._on_progress = on_progress
         self._stop_timeout = stop_timeout
-        self._results: asyncio.Queue[UpdateResult | _Done] = asyncio.Queue(concurrency)
+        self._results: asyncio.Queue[_R | _Done] = asyncio.Queue(concurrency)
         # In input order, results wait here for the ones before them; the window bounds it.
-        self._buffer: dict[int, UpdateResult] = {}
+        self._buffer: dict[int, _R] = {}
         self._next_index = 0
         self._window: asyncio.Semaphore | None = (
             asyncio.Semaphore(concurrency * 4) if ordered else None
@@ -211,6 +302,7 @@ class BulkRun(AsyncClosing):
         self._failed = 0
         self._skipped = 0
         self._not_attempted = 0
+        self._unknown = 0
         self._retries_at_start = 0
         self._throttles_at_start = 0
 
@@ -225,6 +317,7 @@ class BulkRun(AsyncClosing):
             skipped=self._skipped,
             in_flight=len(self._in_flight),
             not_attempted=self._not_attempted,
+            unknown=self._unknown,
             retries=stats.total_retries - self._retries_at_start,
             rate_limited=stats.rate_limited - self._throttles_at_start,
             elapsed=time.monotonic() - self._started_at if self._started_at else 0.0,
@@ -262,7 +355,7 @@ class BulkRun(AsyncClosing):
             # Workers cancelled by stop()'s timer leave their items here.
             for index, call_id in sorted(self._in_flight.items()):
                 await self._emit(
-                    UpdateResult(
+                    self._result_type(
                         index,
                         call_id,
                         ok=False,
@@ -292,10 +385,10 @@ class BulkRun(AsyncClosing):
 
     # -- the consumer side --------------------------------------------------------------
 
-    def __aiter__(self) -> AsyncIterator[UpdateResult]:
+    def __aiter__(self) -> AsyncIterator[_R]:
         return self
 
-    async def __anext__(self) -> UpdateResult:
+    async def __anext__(self) -> _R:
         if self._finished:
             raise StopAsyncIteration
         if self._supervisor is None:
@@ -316,7 +409,7 @@ class BulkRun(AsyncClosing):
                 return self._deliver(item)
             self._buffer[item.index] = item
 
-    def _deliver(self, result: UpdateResult) -> UpdateResult:
+    def _deliver(self, result: _R) -> _R:
         if self._ordered:
             self._next_index = result.index + 1
             assert self._window is not None
@@ -325,7 +418,7 @@ class BulkRun(AsyncClosing):
             self._on_progress(self.progress)
         return result
 
-    def _finish(self) -> UpdateResult:
+    def _finish(self) -> _R:
         self._finished = True
         if self._input_error is not None:
             raise self._input_error
@@ -399,7 +492,7 @@ class BulkRun(AsyncClosing):
         self._input_error = exc
         self._pulling = False
 
-    async def _emit(self, result: UpdateResult) -> None:
+    async def _emit(self, result: _R) -> None:
         if result.skipped:
             self._skipped += 1
             outcome = "skipped"
@@ -409,6 +502,9 @@ class BulkRun(AsyncClosing):
         elif result.ok:
             self._succeeded += 1
             outcome = "succeeded"
+        elif result.state == "unknown":
+            self._unknown += 1
+            outcome = "unknown"
         else:
             self._failed += 1
             outcome = "failed"
@@ -417,56 +513,138 @@ class BulkRun(AsyncClosing):
             telemetry.bulk_item(outcome, result.error if outcome == "failed" else None)
         await self._results.put(result)
 
-    async def _run_one(self, index: int, item: Any) -> UpdateResult:
-        try:
-            call_id, update = item
-        except (TypeError, ValueError):
-            error = InvalidRequestError(
-                f"item {index}: expected a (call_id, CallUpdate) pair, got {type(item).__name__}",
-                field="item",
-            )
-            return UpdateResult(index, "", ok=False, error=error)
-        shown_id = call_id if isinstance(call_id, str) else repr(call_id)
+    async def _run_one(self, index: int, item: Any) -> _R:
+        make = self._result_type
         if self._fatal is not None:
-            return UpdateResult(index, shown_id, ok=False, error=self._fatal, attempted=False)
+            return make(
+                index, _shown_id(self._kind, item), ok=False, error=self._fatal, attempted=False
+            )
         try:
-            body, request = self._prepare(index, call_id, update)
+            prepared = self._prepare(index, item)
         except InvalidRequestError as exc:
-            return UpdateResult(index, shown_id, ok=False, error=exc)
+            return make(index, _shown_id(self._kind, item), ok=False, error=exc)
+        object_id, body = prepared.id, prepared.body
         key = None
         if self._journal is not None:
-            key = Journal.key(call_id, body)
+            # A create has no id yet: its place in the input stands in (resume = same input).
+            key = Journal.key(object_id or f"create#{index}", body or {})
             if self._journal.contains(key):
-                return UpdateResult(index, call_id, ok=True, skipped=True)
-        previous = self._last_for_call.get(call_id)
-        done = self._last_for_call[call_id] = asyncio.Event()
-        self._in_flight[index] = call_id
-        result: UpdateResult
+                # A create's id is known only from the run that made it.
+                landed_id = object_id or self._journal.landed_id(key)
+                return make(index, landed_id, ok=True, skipped=True, body=body)
+            if self._kind == "create":
+                if self._journal.started(key):
+                    # Sent by an earlier run that never heard back: maybe it landed.
+                    settled = await self._settle_or_unknown(index, body, key, None)
+                    if settled is not None:
+                        return settled
+                else:
+                    self._journal.start(key, object_id)
+        previous = self._last_for_call.get(object_id) if object_id else None
+        done = asyncio.Event()
+        if object_id:
+            self._last_for_call[object_id] = done
+        self._in_flight[index] = object_id
+        result: _R
         try:
             if previous is not None:
                 await previous.wait()
-            payload = await self._requester.request(request)
+            result = await self._send(index, prepared, key)
         except asyncio.CancelledError:
             # Cancelled by stop()'s timer: the item stays in _in_flight, and the supervisor
-            # reports it as interrupted.
-            self._call_done(call_id, done)
+            # reports it as interrupted (a create's journal row says it may have landed).
+            self._call_done(object_id, done)
             raise
-        except _FATAL as exc:
-            if self._fatal is None:
-                self._fatal = exc
-                self._pulling = False
-            result = UpdateResult(index, call_id, ok=False, error=exc)
-        except CloseError as exc:
-            result = UpdateResult(index, call_id, ok=False, error=exc)
-        else:
-            if self._journal is not None and key is not None:
-                self._journal.record(key, call_id)
-            result = UpdateResult(index, call_id, ok=True, payload=payload)
-        self._call_done(call_id, done)
+        self._call_done(object_id, done)
         del self._in_flight[index]
         return result
 
+    async def _send(self, index: int, prepared: Prepared, key: str | None) -> _R:
+        make = self._result_type
+        object_id, body = prepared.id, prepared.body
+        for _round in range(_SETTLE_ROUNDS):
+            try:
+                payload = await prepared.send()
+            except _FATAL as exc:
+                if self._fatal is None:
+                    self._fatal = exc
+                    self._pulling = False
+                return make(index, object_id, ok=False, error=exc, body=body)
+            except CloseError as exc:
+                if self._kind != "create" or not _ambiguous(exc):
+                    return make(index, object_id, ok=False, error=exc, body=body)
+                settled = await self._settle_or_unknown(index, body, key, exc)
+                if settled is not None:
+                    return settled
+                continue  # settle found it absent: send it again
+            if self._journal is not None and key is not None:
+                self._journal.record(key, object_id or _object_id(payload))
+            return make(
+                index, object_id or _object_id(payload), ok=True, payload=payload, body=body
+            )
+        return make(
+            index,
+            object_id,
+            ok=False,
+            state="unknown",
+            body=body,
+            error=UnknownOutcomeError(f"item {index}: still absent after {_SETTLE_ROUNDS} sends"),
+        )
+
+    async def _settle_or_unknown(
+        self, index: int, body: dict[str, Any] | None, key: str | None, cause: CloseError | None
+    ) -> _R | None:
+        """The result of an ambiguous create, or ``None`` when ``settle`` found it absent
+        (the caller sends it)."""
+        make = self._result_type
+        unknown = UnknownOutcomeError(
+            f"item {index}: the create may have landed ({cause or 'sent by an earlier run'})"
+        )
+        if self._settle is None:
+            return make(index, "", ok=False, state="unknown", error=unknown, body=body)
+        try:
+            found = await self._settle(dict(body or {}))
+        except CloseError as exc:
+            _log.warning("settle failed for item %d: %r", index, exc)
+            return make(index, "", ok=False, state="unknown", error=unknown, body=body)
+        if found is None:
+            return None
+        found_id = found if isinstance(found, str) else _object_id(found)
+        if self._journal is not None and key is not None:
+            self._journal.record(key, found_id)
+        payload = None if isinstance(found, str) else found
+        return make(index, found_id, ok=True, payload=payload, body=body)
+
     def _call_done(self, call_id: str, done: asyncio.Event) -> None:
-        done.set()  # the next update of this call may go
+        done.set()
+        if not call_id:
+            return  # the next update of this call may go
         if self._last_for_call.get(call_id) is done:
             del self._last_for_call[call_id]
+
+
+class UnknownOutcomeError(CloseError):
+    """A create was sent and its answer lost (5xx, reset, timeout): it may have landed.
+    Reported with ``state="unknown"`` and the ``body``; never sent again silently."""
+
+
+def _ambiguous(error: CloseError) -> bool:
+    # A 4xx answer means Close refused it; a connection never opened means it never left.
+    if isinstance(error, ConnectError):
+        return False
+    if isinstance(error, APIError):
+        return isinstance(error, ServerError)
+    return True
+
+
+def _object_id(payload: Any) -> str:
+    value = payload.get("id") if isinstance(payload, Mapping) else getattr(payload, "id", None)
+    return value if isinstance(value, str) else ""
+
+
+def _shown_id(kind: str, item: Any) -> str:
+    if kind == "create":
+        return ""
+    if kind == "update":
+        item = item[0] if isinstance(item, tuple) and item else ""
+    return item if isinstance(item, str) else repr(item)

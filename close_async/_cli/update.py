@@ -314,12 +314,10 @@ async def run_updates(
                         error = result.error
                         assert error is not None
                         limiter.report(
-                            f"line {line}: {result.call_id}: failed: {describe_failure(error)}"
+                            f"line {line}: {result.id}: failed: {describe_failure(error)}"
                         )
                         failures.write(
-                            failure_record(
-                                line=line, row=output, error=error, call_id=result.call_id
-                            )
+                            failure_record(line=line, row=output, error=error, call_id=result.id)
                         )
                     display.refresh(snapshot())
             except BatchAbortedError as exc:

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterable, Callable, Iterable, Mapping
 from datetime import datetime
 from os import PathLike
 from typing import TYPE_CHECKING, Any
 
-from .._bulk.run import BulkProgress, BulkRun
+from .._bulk.run import BulkProgress, BulkRun, Prepared, UpdateResult
 from .._engine.errors import InvalidRequestError
-from .._engine.protocol import Request
 from .._engine.response import raw_response
 from .._types.calls import Call, CallCreate, CallUpdate
 from .._types.conversion import call_from_json, create_to_json, update_to_json
@@ -148,7 +148,7 @@ class CallsResource:
         ordered: bool = False,
         on_progress: Callable[[BulkProgress], None] | None = None,
         stop_timeout: float = 30.0,
-    ) -> BulkRun:
+    ) -> BulkRun[UpdateResult]:
         """Apply many updates concurrently; the run yields one ``UpdateResult`` per item.
 
         Streams ``items`` (a sync or async iterable of ``(call_id, CallUpdate)``), keeps
@@ -165,12 +165,13 @@ class CallsResource:
         return BulkRun(
             self._requester,
             items,
-            prepare=_prepare_update,
+            prepare=_prepare_update_with(self._requester),
             concurrency=concurrency,
             journal=journal,
             ordered=ordered,
             on_progress=on_progress,
             stop_timeout=stop_timeout,
+            result_type=UpdateResult,
         )
 
 
@@ -204,11 +205,22 @@ def _nothing(value: Any) -> None:
     return None
 
 
-def _prepare_update(index: int, call_id: str, update: Any) -> tuple[dict[str, Any], Request]:
-    if not isinstance(update, CallUpdate):
-        raise InvalidRequestError(
-            f"item {index}: the update must be a CallUpdate, not {type(update).__name__}",
-            field="update",
-        )
-    body = update_to_json(update)
-    return body, _requests.update_call(call_id, body)
+def _prepare_update_with(requester: Requester) -> Callable[[int, Any], Prepared]:
+    def prepare(index: int, item: Any) -> Prepared:
+        try:
+            call_id, update = item
+        except (TypeError, ValueError):
+            raise InvalidRequestError(
+                f"item {index}: expected a (call_id, CallUpdate) pair, got {type(item).__name__}",
+                field="item",
+            ) from None
+        if not isinstance(update, CallUpdate):
+            raise InvalidRequestError(
+                f"item {index}: the update must be a CallUpdate, not {type(update).__name__}",
+                field="update",
+            )
+        body = update_to_json(update)
+        request = _requests.update_call(call_id, body)
+        return Prepared(call_id, body, functools.partial(requester.request, request))
+
+    return prepare

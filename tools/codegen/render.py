@@ -190,6 +190,9 @@ def _render_resource(
         helpers.append("no_content")
     if helpers:
         runtime.append(f"from ..operation import {', '.join(helpers)}")
+    mixins = _bulk_mixins(ns)
+    if mixins:
+        runtime.append(f"from ..bulk_verbs import {', '.join(mixins)}")
     children = [api.namespaces[(*ns.path, c)] for c in ns.children]
     handwritten_children = [c for c in children if c.handwritten]
     lazy_children = [c for c in children if not c.handwritten]
@@ -204,6 +207,9 @@ def _render_resource(
     if ns.operations:
         names = ", ".join(f"``{op.method}``" for op in ns.operations)
         class_lines += ["", *textwrap.wrap(f"Operations: {names}.", 88)]
+    if mixins:
+        verbs = ", ".join(f"``{_BULK_VERB[m]}``" for m in mixins)
+        class_lines += ["", *textwrap.wrap(f"Bulk: {verbs} (see ``close_async.BulkRun``).", 88)]
     if ns.children:
         names = ", ".join(f"``{c}``" for c in ns.children)
         class_lines += ["", *textwrap.wrap(f"Groups: {names} (each built on first use).", 88)]
@@ -215,6 +221,7 @@ def _render_resource(
     code = env.get_template("resource.py.j2").render(
         header=HEADER,
         ns=ns,
+        bases=f"({', '.join(mixins)})" if mixins else "",
         title=_title(ns),
         class_doc=docstring(class_lines, 4),
         docstrings={op.method: docstring(_operation_doc(op), 8) for op in ns.operations},
@@ -229,6 +236,24 @@ def _render_resource(
         ),
     )
     return code.replace("from collections.abc import \n", "")
+
+
+_BULK_VERB = {"BulkCreate": "create_many", "BulkUpdate": "update_many", "BulkDelete": "delete_many"}
+
+
+def _bulk_mixins(ns: NamespaceDef) -> list[str]:
+    """The bulk mixins for the single-object ``create``/``update``/``delete`` that ``ns`` has."""
+    found = []
+    for op in ns.operations:
+        if op.item:
+            continue
+        if op.method == "create" and op.http == "POST" and not op.path_params and op.body:
+            found.append("BulkCreate")
+        elif op.method == "update" and op.http == "PUT" and len(op.path_params) == 1 and op.body:
+            found.append("BulkUpdate")
+        elif op.method == "delete" and op.http == "DELETE" and len(op.path_params) == 1:
+            found.append("BulkDelete")
+    return sorted(found)
 
 
 def docstring(lines: list[str], indent: int) -> str:

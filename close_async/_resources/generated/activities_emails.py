@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..._types.generated.activities_emails import CreateEmailActivity, UpdateEmailActivity
 from ..._types.generated.shared import EmailActivity
+from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..generic import build_request
 from ..operation import body_json, no_content
 from ..pager import Pager, paginate
@@ -20,10 +21,12 @@ if TYPE_CHECKING:
 __all__ = ["ActivitiesEmailsResource"]
 
 
-class ActivitiesEmailsResource:
+class ActivitiesEmailsResource(BulkCreate, BulkDelete, BulkUpdate):
     """``close.activities.emails``: Activities emails.
 
     Operations: ``list``, ``create``, ``get``, ``update``, ``delete``.
+
+    Bulk: ``create_many``, ``delete_many``, ``update_many`` (see ``close_async.BulkRun``).
 
     Every method goes through the client's limiter, retries and error mapping, and takes
     an optional ``deadline`` (seconds, retries included).

@@ -12,6 +12,7 @@ from ..._types.generated.activities_lead_status_changes import (
     CreateLeadStatusChange,
     LeadStatusChangeActivity,
 )
+from ..bulk_verbs import BulkCreate, BulkDelete
 from ..generic import build_request
 from ..operation import body_json, no_content
 from ..pager import Pager, paginate
@@ -22,10 +23,12 @@ if TYPE_CHECKING:
 __all__ = ["ActivitiesLeadStatusChangesResource"]
 
 
-class ActivitiesLeadStatusChangesResource:
+class ActivitiesLeadStatusChangesResource(BulkCreate, BulkDelete):
     """``close.activities.lead_status_changes``: Activities lead status changes.
 
     Operations: ``list``, ``create``, ``get``, ``delete``.
+
+    Bulk: ``create_many``, ``delete_many`` (see ``close_async.BulkRun``).
 
     Every method goes through the client's limiter, retries and error mapping, and takes
     an optional ``deadline`` (seconds, retries included).

@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..._types.generated.activities_meetings import MeetingActivity, UpdateMeeting
+from ..bulk_verbs import BulkDelete, BulkUpdate
 from ..generic import build_request
 from ..operation import body_json, no_content
 from ..pager import Pager, paginate
@@ -19,10 +20,12 @@ if TYPE_CHECKING:
 __all__ = ["ActivitiesMeetingsResource"]
 
 
-class ActivitiesMeetingsResource:
+class ActivitiesMeetingsResource(BulkDelete, BulkUpdate):
     """``close.activities.meetings``: Activities meetings.
 
     Operations: ``list``, ``get``, ``update``, ``delete``, ``create_integration``.
+
+    Bulk: ``delete_many``, ``update_many`` (see ``close_async.BulkRun``).
 
     Every method goes through the client's limiter, retries and error mapping, and takes
     an optional ``deadline`` (seconds, retries included).

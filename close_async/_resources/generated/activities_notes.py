@@ -13,6 +13,7 @@ from ..._types.generated.activities_notes import (
     NoteActivity,
     UpdateNoteActivity,
 )
+from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..generic import build_request
 from ..operation import body_json, no_content
 from ..pager import Pager, paginate
@@ -23,10 +24,12 @@ if TYPE_CHECKING:
 __all__ = ["ActivitiesNotesResource"]
 
 
-class ActivitiesNotesResource:
+class ActivitiesNotesResource(BulkCreate, BulkDelete, BulkUpdate):
     """``close.activities.notes``: Activities notes.
 
     Operations: ``list``, ``create``, ``get``, ``update``, ``delete``.
+
+    Bulk: ``create_many``, ``delete_many``, ``update_many`` (see ``close_async.BulkRun``).
 
     Every method goes through the client's limiter, retries and error mapping, and takes
     an optional ``deadline`` (seconds, retries included).

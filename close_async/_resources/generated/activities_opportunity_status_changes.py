@@ -12,6 +12,7 @@ from ..._types.generated.activities_opportunity_status_changes import (
     CreateOpportunityStatusChange,
     OpportunityStatusChangeActivity,
 )
+from ..bulk_verbs import BulkCreate, BulkDelete
 from ..generic import build_request
 from ..operation import body_json, no_content
 from ..pager import Pager, paginate
@@ -22,10 +23,12 @@ if TYPE_CHECKING:
 __all__ = ["ActivitiesOpportunityStatusChangesResource"]
 
 
-class ActivitiesOpportunityStatusChangesResource:
+class ActivitiesOpportunityStatusChangesResource(BulkCreate, BulkDelete):
     """``close.activities.opportunity_status_changes``: Activities opportunity status changes.
 
     Operations: ``list``, ``create``, ``get``, ``delete``.
+
+    Bulk: ``create_many``, ``delete_many`` (see ``close_async.BulkRun``).
 
     Every method goes through the client's limiter, retries and error mapping, and takes
     an optional ``deadline`` (seconds, retries included).

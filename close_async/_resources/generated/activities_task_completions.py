@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from ..._types.generated.activities_task_completions import TaskCompletedActivity
+from ..bulk_verbs import BulkDelete
 from ..generic import build_request
 from ..operation import no_content
 from ..pager import Pager, paginate
@@ -19,10 +20,12 @@ if TYPE_CHECKING:
 __all__ = ["ActivitiesTaskCompletionsResource"]
 
 
-class ActivitiesTaskCompletionsResource:
+class ActivitiesTaskCompletionsResource(BulkDelete):
     """``close.activities.task_completions``: Activities task completions.
 
     Operations: ``list``, ``get``, ``delete``.
+
+    Bulk: ``delete_many`` (see ``close_async.BulkRun``).
 
     Every method goes through the client's limiter, retries and error mapping, and takes
     an optional ``deadline`` (seconds, retries included).

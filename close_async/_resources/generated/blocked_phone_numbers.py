@@ -14,6 +14,7 @@ from ..._types.generated.blocked_phone_numbers import (
     UpdateBlockedPhoneNumber,
     UpdateBlockedPhoneNumberSettings,
 )
+from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..generic import build_request
 from ..operation import body_json, no_content
 from ..pager import Pager, paginate
@@ -24,11 +25,13 @@ if TYPE_CHECKING:
 __all__ = ["BlockedPhoneNumbersResource"]
 
 
-class BlockedPhoneNumbersResource:
+class BlockedPhoneNumbersResource(BulkCreate, BulkDelete, BulkUpdate):
     """``close.blocked_phone_numbers``: Blocked phone numbers.
 
     Operations: ``list``, ``create``, ``get_settings``, ``update_settings``, ``get``,
     ``update``, ``delete``.
+
+    Bulk: ``create_many``, ``delete_many``, ``update_many`` (see ``close_async.BulkRun``).
 
     Every method goes through the client's limiter, retries and error mapping, and takes
     an optional ``deadline`` (seconds, retries included).

@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..._types.generated.bulk_actions_sequence_subscriptions import BulkSequenceSubscriptionAction
+from ..bulk_verbs import BulkCreate
 from ..generic import build_request
 from ..operation import body_json
 from ..pager import Pager, paginate
@@ -18,10 +19,12 @@ if TYPE_CHECKING:
 __all__ = ["BulkActionsSequenceSubscriptionsResource"]
 
 
-class BulkActionsSequenceSubscriptionsResource:
+class BulkActionsSequenceSubscriptionsResource(BulkCreate):
     """``close.bulk_actions.sequence_subscriptions``: Bulk actions sequence subscriptions.
 
     Operations: ``list``, ``create``, ``get``.
+
+    Bulk: ``create_many`` (see ``close_async.BulkRun``).
 
     Every method goes through the client's limiter, retries and error mapping, and takes
     an optional ``deadline`` (seconds, retries included).

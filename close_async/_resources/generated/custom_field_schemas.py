@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ..bulk_verbs import BulkUpdate
 from ..generic import build_request
 from ..operation import body_json
 
@@ -16,10 +17,12 @@ if TYPE_CHECKING:
 __all__ = ["CustomFieldSchemasResource"]
 
 
-class CustomFieldSchemasResource:
+class CustomFieldSchemasResource(BulkUpdate):
     """``close.custom_field_schemas``: Custom field schemas.
 
     Operations: ``get``, ``update``.
+
+    Bulk: ``update_many`` (see ``close_async.BulkRun``).
 
     Every method goes through the client's limiter, retries and error mapping, and takes
     an optional ``deadline`` (seconds, retries included).

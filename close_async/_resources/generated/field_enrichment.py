@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..._types.generated.field_enrichment import RunFieldEnrichment
+from ..bulk_verbs import BulkCreate
 from ..generic import build_request
 from ..operation import body_json
 
@@ -17,10 +18,12 @@ if TYPE_CHECKING:
 __all__ = ["FieldEnrichmentResource"]
 
 
-class FieldEnrichmentResource:
+class FieldEnrichmentResource(BulkCreate):
     """``close.field_enrichment``: Field enrichment.
 
     Operations: ``create``.
+
+    Bulk: ``create_many`` (see ``close_async.BulkRun``).
 
     Every method goes through the client's limiter, retries and error mapping, and takes
     an optional ``deadline`` (seconds, retries included).

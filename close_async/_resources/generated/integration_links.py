@@ -12,6 +12,7 @@ from ..._types.generated.integration_links import (
     IntegrationLink,
     UpdateIntegrationLink,
 )
+from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..generic import build_request
 from ..operation import body_json, no_content
 from ..pager import Pager, paginate
@@ -22,10 +23,12 @@ if TYPE_CHECKING:
 __all__ = ["IntegrationLinksResource"]
 
 
-class IntegrationLinksResource:
+class IntegrationLinksResource(BulkCreate, BulkDelete, BulkUpdate):
     """``close.integration_links``: Integration links.
 
     Operations: ``list``, ``create``, ``get``, ``update``, ``delete``.
+
+    Bulk: ``create_many``, ``delete_many``, ``update_many`` (see ``close_async.BulkRun``).
 
     Every method goes through the client's limiter, retries and error mapping, and takes
     an optional ``deadline`` (seconds, retries included).

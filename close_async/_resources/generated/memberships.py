@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..._types.generated.memberships import CreateMembership, SetPinnedSavedView
+from ..bulk_verbs import BulkCreate, BulkUpdate
 from ..generic import build_request
 from ..operation import body_json
 
@@ -17,11 +18,13 @@ if TYPE_CHECKING:
 __all__ = ["MembershipsResource"]
 
 
-class MembershipsResource:
+class MembershipsResource(BulkCreate, BulkUpdate):
     """``close.memberships``: Memberships.
 
     Operations: ``create``, ``bulk_update``, ``update``, ``get_pinned_views``,
     ``update_pinned_views``.
+
+    Bulk: ``create_many``, ``update_many`` (see ``close_async.BulkRun``).
 
     Every method goes through the client's limiter, retries and error mapping, and takes
     an optional ``deadline`` (seconds, retries included).

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..._types.generated.organizations import Organization
+from ..bulk_verbs import BulkUpdate
 from ..generic import build_request
 from ..operation import body_json
 
@@ -17,10 +18,12 @@ if TYPE_CHECKING:
 __all__ = ["OrganizationsResource"]
 
 
-class OrganizationsResource:
+class OrganizationsResource(BulkUpdate):
     """``close.organizations``: Organizations.
 
     Operations: ``get``, ``update``.
+
+    Bulk: ``update_many`` (see ``close_async.BulkRun``).
 
     Every method goes through the client's limiter, retries and error mapping, and takes
     an optional ``deadline`` (seconds, retries included).

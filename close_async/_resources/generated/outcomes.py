@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..._types.generated.outcomes import CreateOutcome, Outcome, UpdateOutcome
+from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..generic import build_request
 from ..operation import body_json, no_content
 from ..pager import Pager, paginate
@@ -18,10 +19,12 @@ if TYPE_CHECKING:
 __all__ = ["OutcomesResource"]
 
 
-class OutcomesResource:
+class OutcomesResource(BulkCreate, BulkDelete, BulkUpdate):
     """``close.outcomes``: Outcomes.
 
     Operations: ``list``, ``create``, ``get``, ``update``, ``delete``.
+
+    Bulk: ``create_many``, ``delete_many``, ``update_many`` (see ``close_async.BulkRun``).
 
     Every method goes through the client's limiter, retries and error mapping, and takes
     an optional ``deadline`` (seconds, retries included).

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..._types.generated.playbooks import CreatePlaybook, Playbook, UpdatePlaybook
+from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..generic import build_request
 from ..operation import body_json, no_content
 from ..pager import Pager, paginate
@@ -19,11 +20,13 @@ if TYPE_CHECKING:
 __all__ = ["PlaybooksResource"]
 
 
-class PlaybooksResource:
+class PlaybooksResource(BulkCreate, BulkDelete, BulkUpdate):
     """``close.playbooks``: Playbooks.
 
     Operations: ``list``, ``create``, ``get``, ``update``, ``delete``, ``archive``,
     ``unarchive``.
+
+    Bulk: ``create_many``, ``delete_many``, ``update_many`` (see ``close_async.BulkRun``).
 
     Every method goes through the client's limiter, retries and error mapping, and takes
     an optional ``deadline`` (seconds, retries included).

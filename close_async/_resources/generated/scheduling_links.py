@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..generic import build_request
 from ..operation import body_json, no_content
 from ..pager import Pager, paginate
@@ -17,13 +18,15 @@ if TYPE_CHECKING:
 __all__ = ["SchedulingLinksResource"]
 
 
-class SchedulingLinksResource:
+class SchedulingLinksResource(BulkCreate, BulkDelete, BulkUpdate):
     """``close.scheduling_links``: Scheduling links.
 
     Operations: ``list``, ``create``, ``create_integration``, ``delete_integration``,
     ``get``, ``update``, ``delete``, ``list_shared``, ``create_shared``, ``get_shared``,
     ``update_shared``, ``delete_shared``, ``create_shared_association``,
     ``delete_shared_association``.
+
+    Bulk: ``create_many``, ``delete_many``, ``update_many`` (see ``close_async.BulkRun``).
 
     Every method goes through the client's limiter, retries and error mapping, and takes
     an optional ``deadline`` (seconds, retries included).

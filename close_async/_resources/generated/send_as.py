@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ..bulk_verbs import BulkCreate, BulkDelete
 from ..generic import build_request
 from ..operation import body_json, no_content
 from ..pager import Pager, paginate
@@ -17,11 +18,13 @@ if TYPE_CHECKING:
 __all__ = ["SendAsResource"]
 
 
-class SendAsResource:
+class SendAsResource(BulkCreate, BulkDelete):
     """``close.send_as``: Send as.
 
     Operations: ``list``, ``create``, ``delete_by_user``, ``bulk_create``, ``get``,
     ``delete``.
+
+    Bulk: ``create_many``, ``delete_many`` (see ``close_async.BulkRun``).
 
     Every method goes through the client's limiter, retries and error mapping, and takes
     an optional ``deadline`` (seconds, retries included).

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..._types.generated.sequences import SequenceSubscription, Workflow
+from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..generic import build_request
 from ..operation import body_json, no_content
 from ..pager import Pager, paginate
@@ -18,12 +19,14 @@ if TYPE_CHECKING:
 __all__ = ["SequencesResource"]
 
 
-class SequencesResource:
+class SequencesResource(BulkCreate, BulkDelete, BulkUpdate):
     """``close.sequences``: Sequences.
 
     Operations: ``list``, ``create``, ``get``, ``update``, ``delete``,
     ``list_subscriptions``, ``create_subscription``, ``get_subscription``,
     ``update_subscription``.
+
+    Bulk: ``create_many``, ``delete_many``, ``update_many`` (see ``close_async.BulkRun``).
 
     Every method goes through the client's limiter, retries and error mapping, and takes
     an optional ``deadline`` (seconds, retries included).

@@ -1,0 +1,232 @@
+"""update_many, create_many and delete_many on the typed resources, on loopback against
+the bundled fake Close: faults, ambiguous creates, journal resume and settle."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from close_async import (
+    BulkResult,
+    CloseClient,
+    ConnectError,
+    Contact,
+    CreateLead,
+    Lead,
+    Opportunity,
+    RateLimitError,
+    RetryPolicy,
+    ServerError,
+    TransportError,
+    UnknownOutcomeError,
+    ValidationError,
+    settle_by_custom_field,
+)
+from close_async._bulk.run import _ambiguous
+from close_async.testing import FakeClose, FakeFaults
+
+KEY = "test_key"
+CF = "cf_external_id"
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeClose]:
+    async with FakeClose(api_keys=(KEY,)) as server:
+        yield server
+
+
+def client_for(fake: FakeClose) -> CloseClient:
+    return CloseClient(KEY, base_url=fake.base_url, retry=RetryPolicy.no_wait(attempts=8))
+
+
+def lead_bodies(n: int) -> Iterator[dict[str, Any]]:
+    for i in range(n):
+        yield {"name": f"Lead {i}", f"custom.{CF}": f"ext-{i}"}
+
+
+async def collect(run: AsyncIterator[BulkResult]) -> list[BulkResult]:
+    return [result async for result in run]
+
+
+def external_ids(fake: FakeClose) -> list[str]:
+    return sorted(o[f"custom.{CF}"] for o in fake.objects("lead").values())
+
+
+async def test_leads_create_update_delete(fake: FakeClose) -> None:
+    async with client_for(fake) as close:
+        bodies = [CreateLead(name=f"Acme {i}") for i in range(25)]
+        async with close.leads.create_many(bodies, concurrency=5, ordered=True) as run:
+            created = await collect(run)
+        assert [r.index for r in created] == list(range(25))
+        assert all(r.state == "done" and r.ok for r in created)
+        assert all(isinstance(r.object, Lead) for r in created)
+        assert {r.id for r in created} == set(fake.objects("lead"))
+        assert [r.object.name for r in created] == [f"Acme {i}" for i in range(25)]
+
+        items = [(r.id, {"description": f"d{r.index}"}) for r in created]
+        async with close.leads.update_many(items, concurrency=4) as run:
+            updated = await collect(run)
+        assert all(r.state == "done" for r in updated)
+        stored = fake.objects("lead")
+        assert {stored[r.id]["description"] for r in created} == {f"d{i}" for i in range(25)}
+
+        doomed = [r.id for r in created[:10]]
+        async with close.leads.delete_many([*doomed, "lead_missing"]) as run:
+            deleted = await collect(run)
+        by_id = {r.id: r for r in deleted}
+        assert all(by_id[i].state == "done" for i in doomed)
+        assert by_id["lead_missing"].state == "failed"
+        assert by_id["lead_missing"].error
+        assert len(fake.objects("lead")) == 15
+
+
+async def test_contacts_and_opportunities_have_the_verbs(fake: FakeClose) -> None:
+    async with client_for(fake) as close:
+        lead = await close.leads.create({"name": "Parent"})
+        async with close.contacts.create_many(
+            {"lead_id": lead.id, "name": f"C{i}"} for i in range(6)
+        ) as run:
+            contacts = await collect(run)
+        assert all(r.ok and isinstance(r.object, Contact) for r in contacts)
+        async with close.contacts.update_many((r.id, {"title": "CTO"}) for r in contacts) as run:
+            assert all(r.ok for r in await collect(run))
+        assert {c["title"] for c in fake.objects("contact").values()} == {"CTO"}
+
+        async with close.opportunities.create_many(
+            [{"lead_id": lead.id, "note": f"o{i}"} for i in range(4)]
+        ) as run:
+            opps = await collect(run)
+        assert all(r.ok and isinstance(r.object, Opportunity) for r in opps)
+        async with close.opportunities.delete_many(r.id for r in opps) as run:
+            assert all(r.ok for r in await collect(run))
+        assert fake.objects("opportunity") == {}
+
+
+async def test_a_lost_5xx_answer_leaves_a_create_unknown_and_unsent(fake: FakeClose) -> None:
+    fake.faults = FakeFaults(error_rate=1.0, error_statuses=(503,), methods=("POST",))
+    async with client_for(fake) as close, close.leads.create_many([{"name": "c"}]) as run:
+        lost = await collect(run)
+    assert [r.state for r in lost] == ["unknown"]
+    assert lost[0].body == {"name": "c"}
+    assert not lost[0].ok
+    assert fake.stats.injected_errors == 1  # not re-sent: it might have landed
+
+
+def test_which_create_errors_are_ambiguous() -> None:
+    # A 4xx is Close refusing the create; a connection never opened never sent it.
+    assert not _ambiguous(ValidationError("bad", status=400))
+    assert not _ambiguous(RateLimitError("slow down", status=429))
+    assert not _ambiguous(ConnectError("refused"))
+    assert _ambiguous(ServerError("oops", status=502))
+    assert _ambiguous(TransportError("reset after sending"))
+
+
+def faulty() -> FakeFaults:
+    # Only creates meet faults: 5xx and resets before applying, answers lost after applying.
+    return FakeFaults(
+        error_rate=0.1, reset_rate=0.1, drop_after_apply_rate=0.15, methods=("POST",), seed=3
+    )
+
+
+async def test_under_faults_every_ambiguous_create_is_reported(fake: FakeClose) -> None:
+    fake.faults = faulty()
+    async with client_for(fake) as close, close.leads.create_many(lead_bodies(60)) as run:
+        results = await collect(run)
+    fake.faults = None
+    assert len(results) == 60
+    landed = external_ids(fake)
+    assert len(landed) == len(set(landed))  # never sent twice
+    done = {r.body[f"custom.{CF}"] for r in results if r.state == "done"}
+    unknown = [r for r in results if r.state == "unknown"]
+    assert unknown, "the faults should leave some creates ambiguous"
+    assert all(isinstance(r.error, UnknownOutcomeError) and r.body for r in unknown)
+    assert done | {r.body[f"custom.{CF}"] for r in unknown} == {f"ext-{i}" for i in range(60)}
+    # Everything that landed is either done or reported unknown: nothing lost silently.
+    assert done <= set(landed) <= done | {r.body[f"custom.{CF}"] for r in unknown}
+    assert fake.stats.drops > 0
+
+
+async def test_under_faults_settle_ends_every_create_done_once(fake: FakeClose) -> None:
+    fake.faults = faulty()
+    async with client_for(fake) as close:
+        settle = settle_by_custom_field(close, resource="lead", field=CF)
+        async with close.leads.create_many(lead_bodies(60), concurrency=8, settle=settle) as run:
+            results = await collect(run)
+    fake.faults = None
+    assert sorted(r.state for r in results) == ["done"] * 60
+    assert external_ids(fake) == sorted(f"ext-{i}" for i in range(60))  # 0 lost, 0 twice
+    stored = fake.objects("lead")
+    assert all(r.id in stored for r in results)
+    assert fake.stats.drops > 0
+
+
+async def test_resume_reports_started_creates_unknown_and_never_resends(
+    fake: FakeClose, tmp_path: Path
+) -> None:
+    journal = tmp_path / "leads.journal"
+    fake.faults = FakeFaults(slow_rate=1.0, slow_seconds=2.0, methods=("POST",))
+    async with client_for(fake) as close:
+        # A crash mid-run: creates sent, answers never read (applied, then slow to answer).
+        run = close.leads.create_many(
+            lead_bodies(6), concurrency=3, journal=journal, stop_timeout=0.05
+        )
+        seen: list[BulkResult] = []
+
+        async def consume() -> None:
+            async for result in run:
+                seen.append(result)
+
+        consumer = asyncio.ensure_future(consume())
+        while len(fake.objects("lead")) < 3:  # noqa: ASYNC110 - the fake has no event for it
+            await asyncio.sleep(0.01)
+        consumer.cancel()  # stops the run: in-flight creates never hear back
+        with pytest.raises(asyncio.CancelledError):
+            await consumer
+    fake.faults = None
+    answered = {r.body[f"custom.{CF}"] for r in seen if r.ok}
+    landed_before = external_ids(fake)
+    in_doubt = sorted(set(landed_before) - answered)
+    assert len(in_doubt) >= 2
+
+    async with (
+        client_for(fake) as close,
+        close.leads.create_many(lead_bodies(6), journal=journal, ordered=True) as run,
+    ):
+        results = await collect(run)
+    by_ext = {r.body[f"custom.{CF}"]: r for r in results}
+    assert sorted(e for e, r in by_ext.items() if r.state == "unknown") == in_doubt
+    assert all(by_ext[e].skipped for e in answered)
+    assert all(by_ext[e].state == "done" for e in by_ext if e not in in_doubt)
+    assert external_ids(fake) == [f"ext-{i}" for i in range(6)]  # none re-sent, none lost
+
+    # With settle the resume finds them: every item done, nothing created twice.
+    async with client_for(fake) as close:
+        settle = settle_by_custom_field(close, resource="lead", field=CF)
+        async with close.leads.create_many(
+            lead_bodies(6), journal=journal, ordered=True, settle=settle
+        ) as run:
+            settled = await collect(run)
+    assert [r.state for r in settled] == ["done"] * 6
+    stored = fake.objects("lead")
+    assert all(stored[r.id][f"custom.{CF}"] == f"ext-{r.index}" for r in settled)
+    assert external_ids(fake) == [f"ext-{i}" for i in range(6)]
+
+
+async def test_input_is_pulled_lazily(fake: FakeClose) -> None:
+    pulled = 0
+
+    def bodies() -> Iterator[dict[str, Any]]:
+        nonlocal pulled
+        for i in range(10_000):
+            pulled += 1
+            yield {"name": f"L{i}"}
+
+    async with client_for(fake) as close, close.leads.create_many(bodies(), concurrency=2) as run:
+        async for result in run:
+            assert result.ok
+            break
+    assert pulled < 50
