@@ -63,6 +63,7 @@ if TYPE_CHECKING:
     from ._engine.oauth import OAuthRefresher, TokenProvider, exchange_code, revoke_token
     from ._engine.oauth_protocol import DEFAULT_TOKEN_URL, OAuthTokens
     from ._engine.redis_limiter import RedisRateLimiter
+    from ._resources.slicer import DateSlicer, slice_by_date_created
     from ._types.model import Model, RequestModel
     from .models import (
         Contact,
@@ -118,6 +119,8 @@ _LAZY = {
     "RedisRateLimiter": "._engine.redis_limiter",
     "Model": "._types.model",
     "RequestModel": "._types.model",
+    "DateSlicer": "._resources.slicer",
+    "slice_by_date_created": "._resources.slicer",
 }
 
 
@@ -158,6 +161,7 @@ __all__ = [
     "CreateOpportunity",
     "CreateTask",
     "CreateWebhook",
+    "DateSlicer",
     "DeadlineExceededError",
     "DecodingError",
     "Event",
@@ -207,4 +211,5 @@ __all__ = [
     "__version__",
     "exchange_code",
     "revoke_token",
+    "slice_by_date_created",
 ]

@@ -42,6 +42,8 @@ PUBLIC_NAMES = {
     # OAuth apps
     "DEFAULT_TOKEN_URL", "OAuthError", "OAuthRefresher", "OAuthTokens", "TokenProvider",
     "exchange_code", "revoke_token",
+    # streams past the _skip cap (issue 14)
+    "DateSlicer", "slice_by_date_created",
 }  # fmt: skip
 
 
