@@ -90,7 +90,7 @@ def _markdown(rows: dict[int, dict[str, Any]]) -> str:
         "| results | peak RSS delta | tracemalloc peak |",
         "|---:|---:|---:|",
     ]
-    for size, row in rows.items():
+    for row in rows.values():
         lines.append(
             f"| {row['results']:,} | {row['rss_delta_kib'] / 1024:.1f} MiB "
             f"| {row['traced_peak'] / 1024 / 1024:.2f} MiB |"

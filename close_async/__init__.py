@@ -63,6 +63,13 @@ if TYPE_CHECKING:
     from ._engine.oauth import OAuthRefresher, TokenProvider, exchange_code, revoke_token
     from ._engine.oauth_protocol import DEFAULT_TOKEN_URL, OAuthTokens
     from ._engine.redis_limiter import RedisRateLimiter
+    from ._resources.export_stream import (
+        ExportError,
+        export_rows,
+        export_stream,
+        start_export,
+        wait_for_export,
+    )
     from ._resources.slicer import DateSlicer, slice_by_date_created
     from ._types.model import Model, RequestModel
     from .models import (
@@ -120,6 +127,11 @@ _LAZY = {
     "Model": "._types.model",
     "RequestModel": "._types.model",
     "DateSlicer": "._resources.slicer",
+    "ExportError": "._resources.export_stream",
+    "export_rows": "._resources.export_stream",
+    "export_stream": "._resources.export_stream",
+    "start_export": "._resources.export_stream",
+    "wait_for_export": "._resources.export_stream",
     "slice_by_date_created": "._resources.slicer",
 }
 
@@ -165,6 +177,7 @@ __all__ = [
     "DeadlineExceededError",
     "DecodingError",
     "Event",
+    "ExportError",
     "InvalidRequestError",
     "Lead",
     "LocalRateLimiter",
@@ -210,6 +223,10 @@ __all__ = [
     "Webhook",
     "__version__",
     "exchange_code",
+    "export_rows",
+    "export_stream",
     "revoke_token",
     "slice_by_date_created",
+    "start_export",
+    "wait_for_export",
 ]
