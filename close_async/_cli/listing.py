@@ -146,7 +146,9 @@ def _rows(client: CloseClient, args: argparse.Namespace, stdin: IO[str] | None) 
         body = _read_query(args.query, stdin)
         return client.search(
             body["query"],
-            fields=body.get("_fields") or ({"lead": fields} if fields else None),
+            # --fields only picks CSV columns here: a search names its fields per object
+            # type, in the body's "_fields".
+            fields=body.get("_fields"),
             sort=body.get("sort"),
             limit=args.limit,
         )
