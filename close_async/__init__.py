@@ -66,6 +66,14 @@ if TYPE_CHECKING:
     from ._engine.oauth import OAuthRefresher, TokenProvider, exchange_code, revoke_token
     from ._engine.oauth_protocol import DEFAULT_TOKEN_URL, OAuthTokens
     from ._engine.redis_limiter import RedisRateLimiter
+    from ._resources.export_stream import (
+        ExportError,
+        export_rows,
+        export_stream,
+        start_export,
+        wait_for_export,
+    )
+    from ._resources.slicer import DateSlicer, slice_by_date_created
     from ._types.model import Model, RequestModel
     from .models import (
         Contact,
@@ -121,6 +129,13 @@ _LAZY = {
     "RedisRateLimiter": "._engine.redis_limiter",
     "Model": "._types.model",
     "RequestModel": "._types.model",
+    "DateSlicer": "._resources.slicer",
+    "ExportError": "._resources.export_stream",
+    "export_rows": "._resources.export_stream",
+    "export_stream": "._resources.export_stream",
+    "start_export": "._resources.export_stream",
+    "wait_for_export": "._resources.export_stream",
+    "slice_by_date_created": "._resources.slicer",
 }
 
 
@@ -162,9 +177,11 @@ __all__ = [
     "CreateOpportunity",
     "CreateTask",
     "CreateWebhook",
+    "DateSlicer",
     "DeadlineExceededError",
     "DecodingError",
     "Event",
+    "ExportError",
     "InvalidRequestError",
     "Lead",
     "LocalRateLimiter",
@@ -211,6 +228,11 @@ __all__ = [
     "Webhook",
     "__version__",
     "exchange_code",
+    "export_rows",
+    "export_stream",
     "revoke_token",
     "settle_by_custom_field",
+    "slice_by_date_created",
+    "start_export",
+    "wait_for_export",
 ]

@@ -44,6 +44,9 @@ PUBLIC_NAMES = {
     "exchange_code", "revoke_token",
     # bulk for every resource (issue 14)
     "BulkResult", "UnknownOutcomeError", "settle_by_custom_field",
+    # streams past the _skip cap (issue 14)
+    "DateSlicer", "slice_by_date_created",
+    "ExportError", "export_rows", "export_stream", "start_export", "wait_for_export",
 }  # fmt: skip
 
 

@@ -32,6 +32,7 @@ from .._engine.auth import API_KEY_ENV
 from .._engine.errors import ConfigurationError
 from .._engine.local_limiter import LocalRateLimiter
 from .input import InputError, count_rows, detect_format, open_input, read_rows
+from .listing import UsageProblem, add_listing_commands, run_listing
 from .report import (
     Display,
     FailuresFile,
@@ -144,6 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
         help=argparse.SUPPRESS,  # seconds between plain progress lines
     )
 
+    add_listing_commands(commands, base_url=DEFAULT_BASE_URL, key_env=API_KEY_ENV)
+
     fake = commands.add_parser(
         "fake-server",
         help="run the bundled fake Close API on loopback (for trying things out)",
@@ -208,6 +211,8 @@ async def amain(
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     try:
+        if getattr(args, "listing", None):
+            return await _listing(args, out, err, env)
         if args.command == "calls":
             return await _calls_update(args, out, err, env, handle_signals)
         if args.command == "fake-server":
@@ -262,6 +267,15 @@ def _read_api_key(args: argparse.Namespace, env: Mapping[str, str]) -> str:
             "(a file whose first line is the key)"
         )
     return key
+
+
+async def _listing(
+    args: argparse.Namespace, out: TextIO, err: TextIO, env: Mapping[str, str]
+) -> int:
+    try:
+        return await run_listing(args, _read_api_key(args, env), out, err, sys.stdin)
+    except UsageProblem as exc:
+        raise _UsageError(str(exc)) from None
 
 
 async def _calls_update(

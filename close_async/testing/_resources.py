@@ -20,6 +20,7 @@ from aiohttp import web
 
 from ._canned import canned_answers
 from ._events import EventLog
+from ._exports import ExportDesk
 from ._listing import only_fields
 from ._objects import ACTIVITY_KINDS, KINDS, KINDS_BY_PATH, MANAGED_FIELDS, ObjectKind, ObjectStore
 from ._responses import EMPTY_OBJECT, Outcome, dumps, object_body
@@ -82,6 +83,7 @@ class ResourceRoutes:
     strict: bool
     store: ObjectStore
     event_log: EventLog
+    exports: ExportDesk
     calls: dict[str, dict[str, Any]]
 
     def _resolve(self, tail: str) -> dict[str, Operation] | None:
@@ -125,6 +127,11 @@ class ResourceRoutes:
             return {"GET": functools.partial(self._event_get, object_id)}
         if route == "data/search":
             return {"POST": self._search}
+        if head == "export" and object_id in ("lead", "opportunity"):
+            return {"POST": functools.partial(self._export_start, object_id)}
+        if head == "export" and object_id in self.exports.exports:
+            # An id the fake never issued gets the document's canned answer, as before.
+            return {"GET": functools.partial(self._export_get, object_id)}
         meeting, _, last = head.rpartition("/")
         if last and object_id == "integration" and meeting == _MEETING.route:
             return {"POST": functools.partial(self._meeting_integration, last)}
@@ -290,6 +297,17 @@ class ResourceRoutes:
         self, event_id: str, request: web.Request, credential: _User, body: Any
     ) -> Outcome:
         return self.event_log.get(event_id)
+
+    def _export_start(
+        self, object_type: str, request: web.Request, credential: _User, body: Any
+    ) -> Outcome:
+        rows = [dict(row) for row in self.store.objects[KINDS[object_type].name].values()]
+        return self.exports.start(object_type, body, rows)
+
+    def _export_get(
+        self, export_id: str, request: web.Request, credential: _User, body: Any
+    ) -> Outcome:
+        return self.exports.get(export_id, request)
 
     def _search(self, request: web.Request, credential: _User, body: Any) -> Outcome:
         fields = object_body(body)

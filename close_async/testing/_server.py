@@ -33,6 +33,7 @@ from aiohttp import web
 
 from ._config import FakeFaults, FakeRateLimit
 from ._events import EventLog, changes
+from ._exports import DOWNLOAD_PREFIX, ExportDesk
 from ._ids import fake_call_id, fake_id
 from ._listing import Filter, date_filters, only_fields, skip_and_limit, skip_page
 from ._oauth import REVOKE_PATH, TOKEN_PATH, FakeOAuth
@@ -250,6 +251,7 @@ class FakeClose(ResourceRoutes):
         )
         self._oauth_credentials: dict[str, _Credential] = {}
         self.store = ObjectStore(ORGANIZATION_ID, max_skip=max_skip)
+        self.exports = ExportDesk()  # tests set .delay and .fail on it
         self.event_log = EventLog(ORGANIZATION_ID)
         self.webhook_deliverer = WebhookDeliverer(webhook_delivery)
         self.event_log.listeners.append(self.webhook_deliverer.publish)
@@ -540,6 +542,7 @@ class FakeClose(ResourceRoutes):
         app.router.add_route("GET", "/_fake/requests", self._admin_requests)
         app.router.add_route("POST", "/_fake/seed", self._admin_seed)
         app.router.add_route("POST", "/_fake/reset", self._admin_reset)
+        app.router.add_route("GET", DOWNLOAD_PREFIX + "{export_id}", self.exports.download)
         app.router.add_route("*", API_PREFIX + "{tail:.*}", self._api)
         self.oauth.add_routes(app.router)
         return app
