@@ -204,6 +204,7 @@ __all__ = [
     "User",
     "ValidationError",
     "Webhook",
+    "WebhookVerificationError",
     "__version__",
     "exchange_code",
     "revoke_token",

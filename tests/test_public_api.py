@@ -33,7 +33,7 @@ PUBLIC_NAMES = {
     "RateLimitInfo", "RateLimiter", "RawResponseView", "RedisRateLimiter", "Response",
     "ResponseTooLargeError", "RetryEvent", "RetryPolicy", "ServerError", "Timeout",
     "TimeoutError", "TransportError", "Unset", "UpdateInterruptedError", "UpdateResult",
-    "ValidationError", "__version__",
+    "ValidationError", "WebhookVerificationError", "__version__",
     # the typed API (issue 13): the bases and the common models
     "Model", "RequestModel", "Contact", "CreateContact", "CreateLead", "CreateNoteActivity",
     "CreateOpportunity", "CreateTask", "CreateWebhook", "Event", "Lead", "NoteActivity",

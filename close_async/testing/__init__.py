@@ -57,6 +57,7 @@ from ._server import (
     RecordedRequest,
     key_fingerprint,
 )
+from ._webhook_signing import sign_webhook, webhook_delivery
 
 __all__ = [
     "API_PREFIX",
@@ -83,4 +84,6 @@ __all__ = [
     "main",
     "options_from_namespace",
     "serve",
+    "sign_webhook",
+    "webhook_delivery",
 ]
