@@ -49,6 +49,7 @@ from ._engine.errors import (
     TimeoutError,
     TransportError,
     ValidationError,
+    WebhookVerificationError,
 )
 from ._engine.limiter import RateFeedback, RateLimiter
 from ._engine.local_limiter import LocalRateLimiter
