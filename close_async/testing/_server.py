@@ -49,6 +49,7 @@ from ._responses import (
     validation_body,
 )
 from ._validation import CREATE_FIELDS, UPDATE_FIELDS, html_from_note, note_from_html, validate_body
+from ._webhook_subscriptions import WebhookSubscriptions
 
 __all__ = [
     "API_PREFIX",
@@ -249,6 +250,7 @@ class FakeClose(ResourceRoutes):
         self._oauth_credentials: dict[str, _Credential] = {}
         self.store = ObjectStore(ORGANIZATION_ID, max_skip=max_skip)
         self.event_log = EventLog(ORGANIZATION_ID)
+        self.webhook_subscriptions = WebhookSubscriptions(ORGANIZATION_ID)
         self._request_numbers = itertools.count()
         forbidden = set(forbidden_keys)
         self._basic: dict[str, _Credential] = {}
@@ -716,7 +718,8 @@ class FakeClose(ResourceRoutes):
                 return {"GET": self._get, "PUT": self._update, "DELETE": self._delete}
             return None
         if path.startswith(API_PREFIX):
-            return self._resolve(path[_API_PREFIX_LEN:])
+            tail = path[_API_PREFIX_LEN:]
+            return self.webhook_subscriptions.routes(tail) or self._resolve(tail)
         return None
 
     # -- operations (synchronous: nothing in them waits) ---------------------------------

@@ -17,6 +17,7 @@ from __future__ import annotations
 from .._engine.errors import WebhookVerificationError
 from ._delivery import WebhookDelivery, WebhookEvent, parse
 from ._receivers import OnDelivery, aiohttp_handler, handle_webhook
+from ._subscriptions import ensure_subscription
 
 __all__ = [
     "OnDelivery",
@@ -24,6 +25,7 @@ __all__ = [
     "WebhookEvent",
     "WebhookVerificationError",
     "aiohttp_handler",
+    "ensure_subscription",
     "handle_webhook",
     "parse",
 ]
