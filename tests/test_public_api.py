@@ -45,6 +45,20 @@ PUBLIC_NAMES = {
 }  # fmt: skip
 
 
+WEBHOOKS_NAMES = {
+    "OnDelivery", "WebhookDelivery", "WebhookEvent", "WebhookVerificationError",
+    "aiohttp_handler", "ensure_subscription", "handle_webhook", "parse",
+}  # fmt: skip
+
+
+def test_webhooks_names_are_exported() -> None:
+    from close_async import webhooks
+
+    assert set(webhooks.__all__) >= WEBHOOKS_NAMES
+    assert webhooks.WebhookVerificationError is close_async.WebhookVerificationError
+    assert issubclass(close_async.WebhookVerificationError, close_async.CloseError)
+
+
 def test_contract_names_are_exported() -> None:
     missing = PUBLIC_NAMES - set(close_async.__all__)
     assert missing == set()
@@ -91,11 +105,10 @@ def test_every_public_name_has_a_docstring() -> None:
 def test_modules_are_private() -> None:
     package = Path(close_async.__file__).parent
     # Every module and subpackage is private except the fake server users test against
-    # and the index of every model.
+    # the index of every model, and the webhooks package receivers import.
+    allowed = ("testing", "models.py", "py.typed", "webhooks")
     public = [
-        p.name
-        for p in package.iterdir()
-        if not p.name.startswith("_") and p.name not in ("testing", "models.py", "py.typed")
+        p.name for p in package.iterdir() if not p.name.startswith("_") and p.name not in allowed
     ]
     assert public == []
 

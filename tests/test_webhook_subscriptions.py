@@ -16,15 +16,20 @@ async def test_running_twice_creates_one_subscription(fake: FakeClose, close: Cl
     assert isinstance(first, Webhook)
     assert second.id == first.id
     assert len(fake.webhook_subscriptions.items) == 1
-    assert first.signature_key and second.signature_key == first.signature_key
+    assert first.signature_key
+    assert second.signature_key == first.signature_key
     pairs = {(e.object_type, e.action) for e in first.events or []}
     assert pairs == {("activity.call", "created"), ("lead", "updated")}
     # The typed key verifies a delivery signed with it.
-    body, headers = webhook_delivery({"id": "ev_1", "object_type": "lead", "action": "x"}, first.signature_key)
+    body, headers = webhook_delivery(
+        {"id": "ev_1", "object_type": "lead", "action": "x"}, first.signature_key
+    )
     assert parse(body, headers, first.signature_key).event.id == "ev_1"
 
 
-async def test_another_url_or_more_events_get_their_own(fake: FakeClose, close: CloseClient) -> None:
+async def test_another_url_or_more_events_get_their_own(
+    fake: FakeClose, close: CloseClient
+) -> None:
     first = await ensure_subscription(close, URL, EVENTS)
     other_url = await ensure_subscription(close, URL + "/b", EVENTS)
     more = await ensure_subscription(close, URL, [*EVENTS, "contact.created"])
@@ -46,7 +51,9 @@ async def test_a_paused_subscription_is_reactivated(fake: FakeClose, close: Clos
 
 async def test_listing_pages_past_the_first_page(fake: FakeClose, close: CloseClient) -> None:
     for n in range(120):
-        await close.webhooks.create({"url": f"{URL}/{n}", "events": [{"object_type": "lead", "action": "created"}]})
+        await close.webhooks.create(
+            {"url": f"{URL}/{n}", "events": [{"object_type": "lead", "action": "created"}]}
+        )
     last = await ensure_subscription(close, f"{URL}/119", ["lead.created"])
     assert last.url == f"{URL}/119"
     assert len(fake.webhook_subscriptions.items) == 120

@@ -75,7 +75,9 @@ def test_a_signed_delivery_reads_every_field() -> None:
 
 
 def test_data_as_model_maps_object_types_to_models() -> None:
-    body, headers = signed({**EVENT, "object_type": "lead", "data": {"id": "lead_1", "name": "Acme"}})
+    body, headers = signed(
+        {**EVENT, "object_type": "lead", "data": {"id": "lead_1", "name": "Acme"}}
+    )
     lead = webhooks.parse(body, headers, KEY, now=NOW).event.data_as_model()
     assert isinstance(lead, Lead)
     assert lead.name == "Acme"
@@ -98,7 +100,9 @@ def test_any_key_of_a_rotation_passes() -> None:
 
 
 def test_verification_is_on_the_raw_bytes_not_reserialised_json() -> None:
-    body = b'{ "subscription_id":"whsub_1",  "event": {"id":"ev_1","object_type":"lead","action":"x"}}'
+    body = (
+        b'{ "subscription_id":"whsub_1",  "event": {"id":"ev_1","object_type":"lead","action":"x"}}'
+    )
     headers = sign_webhook(body, KEY, timestamp=NOW)
     assert webhooks.parse(body, headers, KEY, now=NOW).event.object_type == "lead"
     compact = json.dumps(json.loads(body)).encode()
@@ -140,7 +144,7 @@ BAD_BODIES = {
     "no id": b'{"subscription_id": "s", "event": {"object_type": "lead", "action": "x"}}',
     "no object_type": b'{"subscription_id": "s", "event": {"id": "e", "action": "x"}}',
     "no action": b'{"subscription_id": "s", "event": {"id": "e", "object_type": "lead"}}',
-    "id not str": b'{"subscription_id": "s", "event": {"id": 1, "object_type": "l", "action": "x"}}',
+    "id not str": b'{"subscription_id": "s", "event": {"id": 1, "object_type": "l", "action": "x"}}',  # noqa: E501
     "data not object": (
         b'{"subscription_id": "s", "event": {"id": "e", "object_type": "l", "action": "x",'
         b' "data": [1]}}'
@@ -190,7 +194,7 @@ def test_the_key_never_shows_in_the_error() -> None:
     for key in (KEY, KEY[:-1] + "g", [KEY, "zz" + KEY]):
         error = refused(body, headers, key)
         for shown in (str(error), repr(error), error.reason):
-            assert KEY not in shown and KEY[:-1] not in shown
+            assert KEY[:-1] not in shown
 
 
 def test_delivery_is_frozen() -> None:
@@ -226,17 +230,23 @@ def test_arbitrary_input_only_ever_raises_verification_errors(
 ) -> None:
     try:
         webhooks.parse(body, headers, key, now=NOW)
-    except WebhookVerificationError:
-        pass
+    except WebhookVerificationError as error:
+        reason = error.reason
+    else:
+        reason = "parsed"
+    assert reason
 
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(max_size=10),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
     max_leaves=10,
 )
 events = st.fixed_dictionaries(
-    {"id": st.text(min_size=1, max_size=20), "object_type": st.sampled_from(["lead", "activity.call"]),
+    {"id": st.text(min_size=1, max_size=20),
+     "object_type": st.sampled_from(["lead", "activity.call"]),
      "action": st.sampled_from(["created", "updated", "deleted"])},
     optional={"data": st.dictionaries(st.text(max_size=12), json_values, max_size=4),
               "changed_fields": st.lists(st.text(max_size=12), max_size=4),

@@ -67,7 +67,7 @@ class WebhookSubscriptions:
         problems = _problems(data, creating=True)
         if problems:
             return 400, validation_body([], problems)
-        now = _dt.datetime.now(_dt.timezone.utc).isoformat()
+        now = _dt.datetime.now(_dt.UTC).isoformat()
         self._created += 1
         item = {
             "id": fake_id("whsub", self._created),
@@ -102,7 +102,7 @@ class WebhookSubscriptions:
         for name in ("url", "events", "status", "verify_ssl"):
             if name in data:
                 item[name] = data[name]
-        item["date_updated"] = _dt.datetime.now(_dt.timezone.utc).isoformat()
+        item["date_updated"] = _dt.datetime.now(_dt.UTC).isoformat()
         return 200, dumps(item)
 
     def _delete(self, ident: str) -> Outcome:
@@ -113,9 +113,8 @@ class WebhookSubscriptions:
 
 def _problems(data: dict[str, Any], *, creating: bool) -> dict[str, str]:
     problems: dict[str, str] = {}
-    if creating or "url" in data:
-        if not isinstance(data.get("url"), str) or not data["url"]:
-            problems["url"] = "This field is required."
+    if (creating or "url" in data) and not (isinstance(data.get("url"), str) and data["url"]):
+        problems["url"] = "This field is required."
     if creating or "events" in data:
         events = data.get("events")
         if not isinstance(events, list) or not all(

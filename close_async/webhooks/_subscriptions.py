@@ -14,6 +14,8 @@ __all__ = ["ensure_subscription"]
 
 def _pairs(events: Iterable[Any]) -> set[tuple[str, str]]:
     pairs: set[tuple[str, str]] = set()
+    object_type: Any
+    action: Any
     for event in events:
         if isinstance(event, str):
             object_type, _, action = event.rpartition(".")
