@@ -116,6 +116,13 @@ def test_stale_and_future_timestamps_are_refused(skew: float) -> None:
     assert webhooks.parse(body, headers, KEY, now=NOW, tolerance=abs(skew) + 1).event.id
 
 
+def test_a_nan_clock_or_tolerance_refuses() -> None:
+    body, headers = signed()
+    refused(body, headers, tolerance=float("nan"))
+    with pytest.raises(WebhookVerificationError):
+        webhooks.parse(body, headers, KEY, now=float("nan"))
+
+
 def test_within_tolerance_either_way_passes() -> None:
     for skew in (-300.0, 0.0, 300.0):
         body, headers = signed(at=NOW + skew)

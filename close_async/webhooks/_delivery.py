@@ -124,7 +124,8 @@ def parse(
     if not any(matched):
         raise WebhookVerificationError("signature does not match")
     current = time.time() if now is None else now
-    if abs(current - int(timestamp)) > tolerance:
+    # Written so that a NaN ``now`` or ``tolerance`` refuses rather than lets through.
+    if not abs(current - int(timestamp)) <= tolerance:
         raise WebhookVerificationError("timestamp outside the tolerance (stale or future)")
     return _read(raw)
 
