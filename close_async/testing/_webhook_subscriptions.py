@@ -33,6 +33,13 @@ class WebhookSubscriptions:
         self.items: dict[str, dict[str, Any]] = {}
         self._created = 0
 
+    def add(self, url: str, events: list[dict[str, Any]]) -> dict[str, Any]:
+        """Create a subscription directly (as a test's setup), returning it."""
+        status, payload = self._create(None, None, {"url": url, "events": events})
+        if status != 201:
+            raise ValueError(payload.decode())
+        return next(reversed(self.items.values()))
+
     def pause(self, subscription_id: str) -> None:
         """Pause a subscription, as Close does after days of failed deliveries."""
         self.items[subscription_id]["status"] = "paused"
