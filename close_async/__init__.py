@@ -52,6 +52,7 @@ from ._engine.errors import (
     TimeoutError,
     TransportError,
     ValidationError,
+    WebhookVerificationError,
 )
 from ._engine.limiter import RateFeedback, RateLimiter
 from ._engine.local_limiter import LocalRateLimiter
@@ -226,6 +227,7 @@ __all__ = [
     "User",
     "ValidationError",
     "Webhook",
+    "WebhookVerificationError",
     "__version__",
     "exchange_code",
     "export_rows",

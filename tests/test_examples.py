@@ -81,3 +81,44 @@ async def test_redis_worker_example_applies_events_even_without_redis() -> None:
         )
     assert landed == 5
     assert all(fake.calls[i]["note"] == "from the worker" for i in ids)
+
+
+async def test_webhook_receiver_example_queues_verified_events_once() -> None:
+    from close_async.testing import webhook_delivery
+
+    receiver = load("webhook_receiver_aiohttp")
+    key = "ab" * 32
+    app = receiver.make_app(key)
+    event = {
+        "id": "ev_1",
+        "object_type": "activity.call",
+        "action": "created",
+        "data": {"id": "acti_1"},
+    }
+    body, headers = webhook_delivery(event, key)
+    async with TestClient(TestServer(app, host="127.0.0.1")) as http:
+        for _ in range(2):  # Close may deliver an event twice
+            ok = await http.post("/close/webhook", data=body, headers=headers)
+            assert ok.status == 200
+        forged = await http.post(
+            "/close/webhook", data=body.replace(b"acti_1", b"acti_2"), headers=headers
+        )
+        assert forged.status == 401
+        await app[receiver.EVENTS].join()
+        assert app[receiver.HANDLED] == ["acti_1"]
+
+
+async def test_webhook_receiver_starlette_example() -> None:
+    pytest.importorskip("starlette")
+    pytest.importorskip("httpx")
+    from starlette.testclient import TestClient as StarletteClient
+
+    from close_async.testing import webhook_delivery
+
+    receiver = load("webhook_receiver_starlette")
+    key = "cd" * 32
+    body, headers = webhook_delivery({"id": "ev_2", "object_type": "lead", "action": "x"}, key)
+    with StarletteClient(receiver.make_app(key)) as http:
+        assert http.post("/close/webhook", content=body, headers=headers).status_code == 200
+        assert http.post("/close/webhook", content=body + b" ", headers=headers).status_code == 401
+    assert receiver.RECEIVED == ["ev_2"]

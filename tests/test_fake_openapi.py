@@ -64,6 +64,9 @@ def _stateful_kind(template: str) -> ObjectKind | None:
     return None
 
 
+WEBHOOK_EVENT = {"object_type": "lead", "action": "created"}
+
+
 def _path_params(fake: FakeClose, template: str, lead_id: str) -> dict[str, str]:
     """A value for each ``{param}``: an existing object where the route is stateful."""
     names = [p[1:-1] for p in template.strip("/").split("/") if p.startswith("{")]
@@ -77,6 +80,9 @@ def _path_params(fake: FakeClose, template: str, lead_id: str) -> dict[str, str]
         return {"id": fake.add_object("activity.meeting", lead_id=lead_id)["id"]}
     if template == "/event/{id}/":
         return {"id": fake.events[-1]["id"]}
+    if template == "/webhook/{id}/":
+        hook = fake.webhook_subscriptions.add("https://example.com/h", [WEBHOOK_EVENT])
+        return {"id": hook["id"]}
     return {name: f"fake_{name}" for name in names}
 
 
@@ -95,6 +101,9 @@ def _body(method: str, template: str, operation: dict[str, Any], lead_id: str) -
         return None
     body = GENERATOR.instance(declared["content"]["application/json"]["schema"])
     kind = KINDS_BY_PATH.get(template.strip("/"))
+    if method == "POST" and template == "/webhook/" and isinstance(body, dict):
+        # The fake keeps subscriptions, so it needs what Close needs: a URL and events.
+        body.update(url="https://example.com/h", events=[WEBHOOK_EVENT])
     if isinstance(body, dict) and (
         "lead_id" in body or (method == "POST" and kind is not None and kind.lead_scoped)
     ):

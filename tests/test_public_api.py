@@ -33,7 +33,7 @@ PUBLIC_NAMES = {
     "RateLimitInfo", "RateLimiter", "RawResponseView", "RedisRateLimiter", "Response",
     "ResponseTooLargeError", "RetryEvent", "RetryPolicy", "ServerError", "Timeout",
     "TimeoutError", "TransportError", "Unset", "UpdateInterruptedError", "UpdateResult",
-    "ValidationError", "__version__",
+    "ValidationError", "WebhookVerificationError", "__version__",
     # the typed API (issue 13): the bases and the common models
     "Model", "RequestModel", "Contact", "CreateContact", "CreateLead", "CreateNoteActivity",
     "CreateOpportunity", "CreateTask", "CreateWebhook", "Event", "Lead", "NoteActivity",
@@ -48,6 +48,20 @@ PUBLIC_NAMES = {
     "DateSlicer", "slice_by_date_created",
     "ExportError", "export_rows", "export_stream", "start_export", "wait_for_export",
 }  # fmt: skip
+
+
+WEBHOOKS_NAMES = {
+    "OnDelivery", "WebhookDelivery", "WebhookEvent", "WebhookVerificationError",
+    "aiohttp_handler", "ensure_subscription", "handle_webhook", "parse",
+}  # fmt: skip
+
+
+def test_webhooks_names_are_exported() -> None:
+    from close_async import webhooks
+
+    assert set(webhooks.__all__) >= WEBHOOKS_NAMES
+    assert webhooks.WebhookVerificationError is close_async.WebhookVerificationError
+    assert issubclass(close_async.WebhookVerificationError, close_async.CloseError)
 
 
 def test_contract_names_are_exported() -> None:
@@ -96,11 +110,10 @@ def test_every_public_name_has_a_docstring() -> None:
 def test_modules_are_private() -> None:
     package = Path(close_async.__file__).parent
     # Every module and subpackage is private except the fake server users test against
-    # and the index of every model.
+    # the index of every model, and the webhooks package receivers import.
+    allowed = ("testing", "models.py", "py.typed", "webhooks")
     public = [
-        p.name
-        for p in package.iterdir()
-        if not p.name.startswith("_") and p.name not in ("testing", "models.py", "py.typed")
+        p.name for p in package.iterdir() if not p.name.startswith("_") and p.name not in allowed
     ]
     assert public == []
 

@@ -12,6 +12,7 @@ Its shape answers the question a caller asks first: did the request reach Close?
     │   └── ResponseTooLargeError   an answer past ``max_response_size``: dropped, not retried
     ├── DeadlineExceededError       the caller's overall deadline ran out across retries
     ├── DecodingError               Close answered 2xx but the body could not be read
+    ├── WebhookVerificationError    a webhook delivery failed verification (``reason``)
     └── APIError                    Close answered with an error status
         ├── ValidationError         400 (``errors`` and ``field_errors``)
         ├── AuthenticationError     401
@@ -56,6 +57,7 @@ __all__ = [
     "TimeoutError",
     "TransportError",
     "ValidationError",
+    "WebhookVerificationError",
 ]
 
 
@@ -98,6 +100,18 @@ def _short(text: str) -> str:
 
 class ConfigurationError(CloseError, ValueError):
     """The client was set up wrongly (missing credentials, insecure base URL, ...)."""
+
+
+class WebhookVerificationError(CloseError):
+    """A webhook delivery was refused: unsigned, wrongly signed, stale, or not an event.
+
+    ``reason`` says which check failed, in a few words; it never holds a signature key.
+    Receivers answer it with a 4xx and do not act on the delivery.
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"webhook delivery refused: {reason}")
+        self.reason = reason
 
 
 class InvalidRequestError(CloseError, ValueError):

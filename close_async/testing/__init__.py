@@ -58,6 +58,7 @@ from ._server import (
     key_fingerprint,
 )
 from ._webhook_delivery import WebhookDeliveryConfig, WebhookStats, WebhookSubscription
+from ._webhook_signing import sign_webhook, webhook_delivery
 
 __all__ = [
     "API_PREFIX",
@@ -87,4 +88,6 @@ __all__ = [
     "main",
     "options_from_namespace",
     "serve",
+    "sign_webhook",
+    "webhook_delivery",
 ]

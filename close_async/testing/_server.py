@@ -51,6 +51,7 @@ from ._responses import (
 )
 from ._validation import CREATE_FIELDS, UPDATE_FIELDS, html_from_note, note_from_html, validate_body
 from ._webhook_delivery import WebhookDeliverer, WebhookDeliveryConfig, WebhookSubscription
+from ._webhook_subscriptions import WebhookSubscriptions
 
 __all__ = [
     "API_PREFIX",
@@ -255,6 +256,7 @@ class FakeClose(ResourceRoutes):
         self.event_log = EventLog(ORGANIZATION_ID)
         self.webhook_deliverer = WebhookDeliverer(webhook_delivery)
         self.event_log.listeners.append(self.webhook_deliverer.publish)
+        self.webhook_subscriptions = WebhookSubscriptions(ORGANIZATION_ID)
         self._request_numbers = itertools.count()
         forbidden = set(forbidden_keys)
         self._basic: dict[str, _Credential] = {}
@@ -738,7 +740,8 @@ class FakeClose(ResourceRoutes):
                 return {"GET": self._get, "PUT": self._update, "DELETE": self._delete}
             return None
         if path.startswith(API_PREFIX):
-            return self._resolve(path[_API_PREFIX_LEN:])
+            tail = path[_API_PREFIX_LEN:]
+            return self.webhook_subscriptions.routes(tail) or self._resolve(tail)
         return None
 
     # -- operations (synchronous: nothing in them waits) ---------------------------------
