@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import socket
 from collections.abc import AsyncIterator
@@ -12,7 +10,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from close_async import CloseClient
+from close_async import CloseClient, webhooks
 from close_async.testing import FakeClose, WebhookDeliveryConfig
 
 CALL_CREATED = [{"object_type": "activity.call", "action": "created"}]
@@ -60,9 +58,7 @@ async def receiver() -> AsyncIterator[Receiver]:
 
 
 def _verified(body: bytes, headers: dict[str, str], key: str) -> dict[str, Any]:
-    timestamp = headers["close-sig-timestamp"]
-    expected = hmac.new(bytes.fromhex(key), timestamp.encode() + body, hashlib.sha256).hexdigest()
-    assert hmac.compare_digest(expected, headers["close-sig-hash"])
+    webhooks.parse(body, headers, key)  # raises unless signed with key, as Close signs
     payload: dict[str, Any] = json.loads(body)
     return payload
 
@@ -89,7 +85,7 @@ async def test_deliveries_are_signed_and_carry_the_logged_event(receiver: Receiv
             assert p["event"] == json.loads(json.dumps(logged[p["event"]["id"]]))
             assert (p["event"]["object_type"], p["event"]["action"]) == ("activity.call", "created")
         assert fake.webhook_deliverer.stats.attempts == 3
-        assert key not in repr(fake.webhook_deliverer.subscriptions[subscription_id])
+        assert key not in repr(fake.webhook_subscriptions.active())
 
 
 async def test_only_subscribed_events_are_delivered(receiver: Receiver) -> None:
@@ -178,3 +174,22 @@ async def _sleep() -> None:
     import asyncio
 
     await asyncio.sleep(0.01)
+
+
+async def test_subscriptions_made_through_the_api_receive_deliveries_until_paused(
+    receiver: Receiver,
+) -> None:
+    async with (
+        FakeClose() as fake,
+        CloseClient(api_key="test_key", base_url=fake.base_url) as close,
+    ):
+        made = await close.post("webhook/", json={"url": receiver.url, "events": CALL_CREATED})
+        await close.post("activity/call/", json={"note": "heard"})
+        await fake.webhook_deliverer.wait_idle()
+        assert len(receiver.seen) == 1
+        delivery = webhooks.parse(*receiver.seen[0], made["signature_key"])
+        assert delivery.subscription_id == made["id"]
+        await close.put(f"webhook/{made['id']}/", json={"status": "paused"})
+        await close.post("activity/call/", json={"note": "not heard"})
+        await fake.webhook_deliverer.wait_idle()
+        assert len(receiver.seen) == 1

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -17,13 +18,13 @@ import pytest
 import redis.asyncio as redis
 from aiohttp import web
 
-from close_async import CloseClient
-from close_async.testing import FakeClose, WebhookDeliveryConfig
+from close_async import CloseClient, WebhookVerificationError
+from close_async.testing import FakeClose, WebhookDeliveryConfig, webhook_delivery
 from examples.webhook_worker.catchup import catch_up
 from examples.webhook_worker.job import apply_event, task_marker
 from examples.webhook_worker.receiver import make_app, verify_and_parse
 from examples.webhook_worker.worker import run_worker
-from tests.test_fake_webhooks import _sleep, _verified
+from tests.test_fake_webhooks import _sleep
 from tests.test_redis_limiter import REDIS_SERVER, RedisServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -75,25 +76,15 @@ def _client(fake: FakeClose) -> CloseClient:
 
 
 def test_verify_and_parse_accepts_a_signed_delivery_and_refuses_a_forged_one() -> None:
-    import hashlib
-    import hmac
-    import time
-
-    from examples.webhook_worker.receiver import WebhookRejected
-
     key = "ab" * 32
-    body = b'{"subscription_id":"whsub_1","event":{"id":"ev_1"}}'
-    stamp = str(int(time.time()))
-    good = hmac.new(bytes.fromhex(key), stamp.encode() + body, hashlib.sha256).hexdigest()
-    headers = {"Close-Sig-Hash": good, "Close-Sig-Timestamp": stamp}
-    assert verify_and_parse(body, headers, key)["event"]["id"] == "ev_1"
-    _verified(body, {k.lower(): v for k, v in headers.items()}, key)
-    with pytest.raises(WebhookRejected):
+    event = {"id": "ev_1", "object_type": "activity.call", "action": "created", "object_id": "x"}
+    body, headers = webhook_delivery(event, key)
+    assert verify_and_parse(body, headers, key)["id"] == "ev_1"
+    with pytest.raises(WebhookVerificationError):
         verify_and_parse(body + b" ", headers, key)
-    old = str(int(time.time()) - 3600)
-    stale = hmac.new(bytes.fromhex(key), old.encode() + body, hashlib.sha256).hexdigest()
-    with pytest.raises(WebhookRejected):
-        verify_and_parse(body, {"close-sig-hash": stale, "close-sig-timestamp": old}, key)
+    stale_body, stale_headers = webhook_delivery(event, key, timestamp=time.time() - 3600)
+    with pytest.raises(WebhookVerificationError):
+        verify_and_parse(stale_body, stale_headers, key)
 
 
 @pytest.mark.parametrize("landed", [True, False])

@@ -50,7 +50,7 @@ from ._responses import (
     validation_body,
 )
 from ._validation import CREATE_FIELDS, UPDATE_FIELDS, html_from_note, note_from_html, validate_body
-from ._webhook_delivery import WebhookDeliverer, WebhookDeliveryConfig, WebhookSubscription
+from ._webhook_delivery import WebhookDeliverer, WebhookDeliveryConfig
 from ._webhook_subscriptions import WebhookSubscriptions
 
 __all__ = [
@@ -254,9 +254,11 @@ class FakeClose(ResourceRoutes):
         self.store = ObjectStore(ORGANIZATION_ID, max_skip=max_skip)
         self.exports = ExportDesk()  # tests set .delay and .fail on it
         self.event_log = EventLog(ORGANIZATION_ID)
-        self.webhook_deliverer = WebhookDeliverer(webhook_delivery)
-        self.event_log.listeners.append(self.webhook_deliverer.publish)
         self.webhook_subscriptions = WebhookSubscriptions(ORGANIZATION_ID)
+        self.webhook_deliverer = WebhookDeliverer(
+            self.webhook_subscriptions.active, webhook_delivery
+        )
+        self.event_log.listeners.append(self.webhook_deliverer.publish)
         self._request_numbers = itertools.count()
         forbidden = set(forbidden_keys)
         self._basic: dict[str, _Credential] = {}
@@ -459,10 +461,10 @@ class FakeClose(ResourceRoutes):
         there, signed, as Close does (see :class:`WebhookDeliveryConfig` for retries,
         duplicates and reordering; :attr:`webhook_deliverer` holds the counters).
         """
-        subscription: WebhookSubscription = self.webhook_deliverer.subscribe(
-            url, events, signature_key=signature_key
+        item = self.webhook_subscriptions.add(
+            url, [dict(e) for e in events], signature_key=signature_key
         )
-        return subscription.id, subscription.signature_key
+        return item["id"], item["signature_key"]
 
     def reset_stats(self) -> None:
         """Forget recorded requests and zero the counters (calls are kept)."""

@@ -10,30 +10,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import hmac
 import json
 import random
-import secrets
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import aiohttp
 import attrs
 
-from ._ids import fake_id
+from .._webhook_signature import HASH_HEADER, TIMESTAMP_HEADER, signature
 
 __all__ = ["WebhookDeliverer", "WebhookDeliveryConfig", "WebhookSubscription"]
 
-SIG_HASH_HEADER = "close-sig-hash"
-SIG_TIMESTAMP_HEADER = "close-sig-timestamp"
-
 
 def _sign(signature_key: str, timestamp: str, body: bytes) -> str:
-    # The lead points this at the shared signer (close_async.testing.sign_webhook) at merge.
-    message = timestamp.encode() + body
-    return hmac.new(bytes.fromhex(signature_key), message, hashlib.sha256).hexdigest()
+    return signature(bytes.fromhex(signature_key), timestamp, body)
 
 
 def _non_negative(_instance: object, attribute: attrs.Attribute[Any], value: float) -> None:
@@ -107,8 +99,15 @@ class WebhookDeliverer:
     cancels those still pending.
     """
 
-    def __init__(self, config: WebhookDeliveryConfig | None = None) -> None:
-        self.subscriptions: dict[str, WebhookSubscription] = {}
+    def __init__(
+        self,
+        subscriptions: Callable[[], Iterable[WebhookSubscription]],
+        config: WebhookDeliveryConfig | None = None,
+    ) -> None:
+        # The subscriptions live in one store (the fake's /webhook/ resource); reading them
+        # at each event means a subscription made, paused or deleted through the API counts
+        # from the next change on.
+        self._subscriptions = subscriptions
         self.stats = WebhookStats()
         self.config = config or WebhookDeliveryConfig()
         self._rng = random.Random(self.config.seed)
@@ -119,27 +118,9 @@ class WebhookDeliverer:
         self._idle = asyncio.Event()
         self._idle.set()
 
-    def subscribe(
-        self,
-        url: str,
-        events: Iterable[Mapping[str, str]],
-        *,
-        signature_key: str | None = None,
-    ) -> WebhookSubscription:
-        """Add a subscription for ``events`` (``{"object_type", "action"}`` mappings)."""
-        pairs = frozenset((e["object_type"], e["action"]) for e in events)
-        subscription = WebhookSubscription(
-            fake_id("whsub", len(self.subscriptions)),
-            url,
-            pairs,
-            signature_key or secrets.token_hex(32),
-        )
-        self.subscriptions[subscription.id] = subscription
-        return subscription
-
     def publish(self, event: dict[str, Any]) -> None:
         """Offer one logged event to every subscription that wants it."""
-        for subscription in self.subscriptions.values():
+        for subscription in self._subscriptions():
             if subscription.wants(event):
                 copies = 2 if self._rng.random() < self.config.duplicate_rate else 1
                 self.stats.duplicates += copies - 1
@@ -219,8 +200,8 @@ class WebhookDeliverer:
             timestamp = str(int(time.time()))
             headers = {
                 "Content-Type": "application/json",
-                SIG_HASH_HEADER: _sign(subscription.signature_key, timestamp, body),
-                SIG_TIMESTAMP_HEADER: timestamp,
+                HASH_HEADER: _sign(subscription.signature_key, timestamp, body),
+                TIMESTAMP_HEADER: timestamp,
             }
             try:
                 async with session.post(subscription.url, data=body, headers=headers) as answer:

@@ -15,6 +15,7 @@ from typing import Any
 from ._ids import fake_id
 from ._listing import skip_and_limit
 from ._responses import dumps, error_body, object_body, validation_body
+from ._webhook_delivery import WebhookSubscription
 
 __all__ = ["WEBHOOK_PATH", "WebhookSubscriptions"]
 
@@ -33,12 +34,31 @@ class WebhookSubscriptions:
         self.items: dict[str, dict[str, Any]] = {}
         self._created = 0
 
-    def add(self, url: str, events: list[dict[str, Any]]) -> dict[str, Any]:
+    def add(
+        self, url: str, events: list[dict[str, Any]], *, signature_key: str | None = None
+    ) -> dict[str, Any]:
         """Create a subscription directly (as a test's setup), returning it."""
         status, payload = self._create(None, None, {"url": url, "events": events})
         if status != 201:
             raise ValueError(payload.decode())
-        return next(reversed(self.items.values()))
+        item = next(reversed(self.items.values()))
+        if signature_key is not None:
+            bytes.fromhex(signature_key)  # a key the deliverer could not use fails here
+            item["signature_key"] = signature_key
+        return item
+
+    def active(self) -> list[WebhookSubscription]:
+        """The subscriptions that receive deliveries now (paused ones do not)."""
+        return [
+            WebhookSubscription(
+                item["id"],
+                item["url"],
+                frozenset((e["object_type"], e["action"]) for e in item["events"]),
+                item["signature_key"],
+            )
+            for item in self.items.values()
+            if item["status"] == "active"
+        ]
 
     def pause(self, subscription_id: str) -> None:
         """Pause a subscription, as Close does after days of failed deliveries."""
