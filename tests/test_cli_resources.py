@@ -119,3 +119,23 @@ async def test_resume_with_journal_skips_landed_creates(fake: FakeClose, tmp_pat
     code, _, err = await cli(*args, "--journal", str(journal))
     assert code == 0, err
     assert len(fake.objects("lead")) == 2  # nothing created twice
+
+
+async def test_creates_whose_answer_was_lost_are_marked_unknown(tmp_path: Path) -> None:
+    from close_async.testing import FakeFaults
+
+    faults = FakeFaults(drop_after_apply_rate=1.0, methods=("POST",))
+    async with FakeClose(api_keys=(KEY,), strict=True, faults=faults) as server:
+        rows = tmp_path / "new.csv"
+        rows.write_text("name\nLost\n")
+        failures = tmp_path / "failed.jsonl"
+        code, _, err = await cli(
+            "leads", "create", str(rows), "--base-url", server.base_url,
+            "--failures", str(failures), "--no-progress",
+        )  # fmt: skip
+    assert code == 1
+    [record] = [json.loads(line) for line in failures.read_text().splitlines()]
+    assert record["unknown"] is True
+    assert record["row"] == {"name": "Lost"}
+    assert "outcome unknown" in err
+    assert "1 creates were sent but their answer was lost" in err
