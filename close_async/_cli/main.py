@@ -3,6 +3,7 @@
     close-async calls update INPUT [--format csv|jsonl] [--concurrency N] [--rate R]
                                    [--journal PATH] [--failures OUT] [--dry-run]
                                    [--base-url URL] [--api-key-file PATH] [--no-progress]
+    close-async <resource> update|create|delete INPUT [--null-token TEXT] [same options]
     close-async fake-server [--port 8765] [--seed-calls N] [--strict] [--rate R] ...
     close-async demo [--calls N] [--concurrency N] [--rate R]
 
@@ -267,7 +268,7 @@ async def _calls_update(
     finally:
         if stream is not sys.stdin.buffer:
             stream.close()
-    _explain_ending(outcome, settings, err)
+    _explain_ending(outcome, settings, err, creates=not verb.needs_id)
     # Both streams often go to one terminal or log: every problem first, the summary last.
     err.flush()
     print_summary(outcome.counts, out)
@@ -307,7 +308,9 @@ def _dry_run(args: argparse.Namespace, fmt: str, out: TextIO, err: TextIO, verb:
     return EXIT_FAILED if invalid else EXIT_OK
 
 
-def _explain_ending(outcome: UpdateOutcome, settings: UpdateSettings, err: TextIO) -> None:
+def _explain_ending(
+    outcome: UpdateOutcome, settings: UpdateSettings, err: TextIO, *, creates: bool = False
+) -> None:
     counts = outcome.counts
     if outcome.problems_hidden:
         err.write(f"... and {outcome.problems_hidden:,} more problems not shown\n")
@@ -340,8 +343,10 @@ def _explain_ending(outcome: UpdateOutcome, settings: UpdateSettings, err: TextI
         if settings.journal:
             rerun = (
                 f"rerun the same command with --journal {settings.journal} to finish: "
-                "updates that landed are skipped"
+                f"{'creates' if creates else 'updates'} that landed are skipped"
             )
+        elif creates:
+            rerun = "with no --journal a rerun sends every row again: creates would be duplicated"
         else:
             rerun = "rerun to finish (with no --journal every row is sent again; PUT is idempotent)"
         err.write(f"{'interrupted' if outcome.interrupted else 'stopped'}: {left}; {rerun}\n")
