@@ -101,9 +101,11 @@ def open_input(path: str) -> BinaryIO:
         raise InputError(f"cannot open {path!r}: {exc.strerror or exc}") from None
 
 
-def read_rows(stream: BinaryIO, fmt: InputFormat) -> Iterator[InputRow]:
-    """Yield the rows of ``stream`` one at a time, each with its line number."""
-    return _read_csv(stream) if fmt == "csv" else _read_jsonl(stream)
+def read_rows(stream: BinaryIO, fmt: InputFormat, *, need_id: bool = True) -> Iterator[InputRow]:
+    """Yield the rows of ``stream`` one at a time, each with its line number.
+
+    ``need_id``: a CSV header without an ``id`` column is refused (not for creates)."""
+    return _read_csv(stream, need_id) if fmt == "csv" else _read_jsonl(stream)
 
 
 def _read_jsonl(stream: BinaryIO) -> Iterator[InputRow]:
@@ -135,13 +137,13 @@ def _read_jsonl(stream: BinaryIO) -> Iterator[InputRow]:
         yield InputRow(number, value)
 
 
-def _read_csv(stream: BinaryIO) -> Iterator[InputRow]:
+def _read_csv(stream: BinaryIO, need_id: bool = True) -> Iterator[InputRow]:
     text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
     if csv.field_size_limit() < _CSV_FIELD_LIMIT:
         csv.field_size_limit(_CSV_FIELD_LIMIT)
     reader = csv.reader(text, strict=True)
     try:
-        header = _csv_header(reader)
+        header = _csv_header(reader, need_id)
         if header is None:
             return
         width = len(header)
@@ -175,12 +177,12 @@ def _read_csv(stream: BinaryIO) -> Iterator[InputRow]:
         text.detach()
 
 
-def _csv_header(reader: Any) -> list[str] | None:
+def _csv_header(reader: Any, need_id: bool = True) -> list[str] | None:
     for cells in reader:
         if not any(cell.strip() for cell in cells):
             continue
         header = [cell.strip() for cell in cells]
-        if "id" not in header:
+        if need_id and "id" not in header:
             raise InputError(
                 f"the CSV header (line {reader.line_num}) has no 'id' column; "
                 "the first row must name the columns: id, then update fields"

@@ -3,6 +3,7 @@
     close-async calls update INPUT [--format csv|jsonl] [--concurrency N] [--rate R]
                                    [--journal PATH] [--failures OUT] [--dry-run]
                                    [--base-url URL] [--api-key-file PATH] [--no-progress]
+    close-async <resource> update|create|delete INPUT [--null-token TEXT] [same options]
     close-async fake-server [--port 8765] [--seed-calls N] [--strict] [--rate R] ...
     close-async demo [--calls N] [--concurrency N] [--rate R]
 
@@ -31,6 +32,7 @@ from .._client import DEFAULT_BASE_URL, CloseClient
 from .._engine.auth import API_KEY_ENV
 from .._engine.errors import ConfigurationError
 from .._engine.local_limiter import LocalRateLimiter
+from .args import add_file_arguments, positive_float, positive_int
 from .input import InputError, count_rows, detect_format, open_input, read_rows
 from .listing import UsageProblem, add_listing_commands, run_listing
 from .report import (
@@ -43,10 +45,13 @@ from .report import (
     print_summary,
     write_line,
 )
+from .resources import add_bulk_actions, resource_actions, verb_for
 from .update import (
+    CALLS_UPDATE,
     EXIT_FAILED,
     EXIT_OK,
     EXIT_USAGE,
+    RowVerb,
     UpdateOutcome,
     UpdateSettings,
     run_updates,
@@ -61,26 +66,6 @@ _IDS_SHOWN = 3  # seeded call ids printed by fake-server, to copy into a first i
 
 class _UsageError(Exception):
     """A problem the user must fix before anything can run (exit status 2)."""
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}")
-    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -104,46 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
             f"The API key is read from ${API_KEY_ENV} or --api-key-file."
         ),
     )
-    update.add_argument("input", metavar="INPUT", help="a .csv or .jsonl file, or - for stdin")
-    update.add_argument(
-        "--format", choices=("csv", "jsonl"), help="input format (default: from the extension)"
-    )
-    update.add_argument(
-        "--concurrency", type=_positive_int, default=32, help="updates in flight (default 32)"
-    )
-    update.add_argument(
-        "--rate",
-        type=_positive_float,
-        help="cap on requests per second (default: pace by what Close reports)",
-    )
-    update.add_argument(
-        "--journal",
-        metavar="PATH",
-        help="record landed updates here; a rerun with the same journal skips them",
-    )
-    update.add_argument(
-        "--failures",
-        metavar="OUT",
-        help="write failed and invalid rows here as JSON Lines (fix them and feed it back)",
-    )
-    update.add_argument("--dry-run", action="store_true", help="check every row; send nothing")
-    update.add_argument(
-        "--base-url", default=DEFAULT_BASE_URL, help=f"API base URL (default {DEFAULT_BASE_URL})"
-    )
-    update.add_argument(
-        "--api-key-file",
-        metavar="PATH",
-        help=f"read the API key from the first line of PATH (default: ${API_KEY_ENV})",
-    )
-    update.add_argument(
-        "--no-progress", action="store_true", help="no progress bar (plain progress lines)"
-    )
-    update.add_argument(
-        "--progress-interval",
-        type=_positive_float,
-        default=5.0,
-        help=argparse.SUPPRESS,  # seconds between plain progress lines
-    )
+    add_file_arguments(update)
+    add_bulk_actions(resource_actions(commands))
 
     add_listing_commands(commands, base_url=DEFAULT_BASE_URL, key_env=API_KEY_ENV)
 
@@ -169,15 +116,15 @@ def build_parser() -> argparse.ArgumentParser:
         "demo",
         help="watch a bulk update run against an in-process fake Close (no account needed)",
     )
-    demo.add_argument("--calls", type=_positive_int, default=2000, help="calls to update")
-    demo.add_argument("--concurrency", type=_positive_int, default=32, help="updates in flight")
+    demo.add_argument("--calls", type=positive_int, default=2000, help="calls to update")
+    demo.add_argument("--concurrency", type=positive_int, default=32, help="updates in flight")
     demo.add_argument(
-        "--rate", type=_positive_int, default=100, help="the fake's limit, requests/s per key"
+        "--rate", type=positive_int, default=100, help="the fake's limit, requests/s per key"
     )
     demo.add_argument("--seed", type=int, default=1, help="seed of the injected faults")
     demo.add_argument("--no-progress", action="store_true", help="plain progress lines")
     demo.add_argument(
-        "--progress-interval", type=_positive_float, default=5.0, help=argparse.SUPPRESS
+        "--progress-interval", type=positive_float, default=5.0, help=argparse.SUPPRESS
     )
     return parser
 
@@ -213,8 +160,10 @@ async def amain(
     try:
         if getattr(args, "listing", None):
             return await _listing(args, out, err, env)
-        if args.command == "calls":
-            return await _calls_update(args, out, err, env, handle_signals)
+        target = getattr(args, "bulk_target", None)
+        verb = verb_for(target[0], target[1], args.null_token) if target else None
+        if verb is not None or args.command == "calls":
+            return await _calls_update(args, out, err, env, handle_signals, verb or CALLS_UPDATE)
         if args.command == "fake-server":
             return await _fake_server(args, out, err, handle_signals)
         from .demo import run_demo
@@ -284,6 +233,7 @@ async def _calls_update(
     err: TextIO,
     env: Mapping[str, str],
     handle_signals: bool,
+    verb: RowVerb = CALLS_UPDATE,
 ) -> int:
     try:
         fmt = detect_format(args.input, args.format)
@@ -291,7 +241,7 @@ async def _calls_update(
         raise _UsageError(str(exc)) from None
 
     if args.dry_run:
-        return _dry_run(args, fmt, out, err)
+        return _dry_run(args, fmt, out, err, verb)
 
     api_key = _read_api_key(args, env)
     try:
@@ -321,19 +271,25 @@ async def _calls_update(
     try:
         async with client:
             outcome = await run_updates(
-                client, read_rows(stream, fmt), fmt, settings, display, total=total
+                client,
+                read_rows(stream, fmt, need_id=verb.needs_id),
+                fmt,
+                settings,
+                display,
+                total=total,
+                verb=verb,
             )
     finally:
         if stream is not sys.stdin.buffer:
             stream.close()
-    _explain_ending(outcome, settings, err)
+    _explain_ending(outcome, settings, err, creates=not verb.needs_id)
     # Both streams often go to one terminal or log: every problem first, the summary last.
     err.flush()
     print_summary(outcome.counts, out)
     return outcome.exit_code
 
 
-def _dry_run(args: argparse.Namespace, fmt: str, out: TextIO, err: TextIO) -> int:
+def _dry_run(args: argparse.Namespace, fmt: str, out: TextIO, err: TextIO, verb: RowVerb) -> int:
     try:
         stream = open_input(args.input)
     except InputError as exc:
@@ -342,10 +298,11 @@ def _dry_run(args: argparse.Namespace, fmt: str, out: TextIO, err: TextIO) -> in
     failures = FailuresFile(args.failures)
     try:
         valid, invalid = validate_rows(
-            read_rows(stream, "csv" if fmt == "csv" else "jsonl"),
+            read_rows(stream, "csv" if fmt == "csv" else "jsonl", need_id=verb.needs_id),
             "csv" if fmt == "csv" else "jsonl",
             limiter,
             failures,
+            verb,
         )
     except InputError as exc:
         raise _UsageError(str(exc)) from None
@@ -365,7 +322,9 @@ def _dry_run(args: argparse.Namespace, fmt: str, out: TextIO, err: TextIO) -> in
     return EXIT_FAILED if invalid else EXIT_OK
 
 
-def _explain_ending(outcome: UpdateOutcome, settings: UpdateSettings, err: TextIO) -> None:
+def _explain_ending(
+    outcome: UpdateOutcome, settings: UpdateSettings, err: TextIO, *, creates: bool = False
+) -> None:
     counts = outcome.counts
     if outcome.problems_hidden:
         err.write(f"... and {outcome.problems_hidden:,} more problems not shown\n")
@@ -375,6 +334,12 @@ def _explain_ending(outcome: UpdateOutcome, settings: UpdateSettings, err: TextI
         )
     elif counts.failed or counts.invalid:
         err.write("pass --failures FILE to keep the failed and invalid rows for a rerun\n")
+    if outcome.unknown:
+        err.write(
+            f"{outcome.unknown:,} creates were sent but their answer was lost: they may exist "
+            'in Close; they are marked "unknown" in the failures file: check before '
+            "feeding them back (or rerun with the same --journal)\n"
+        )
     if outcome.input_error is not None:
         write_line(err, f"{_PROG}: error: the input could not be read: {outcome.input_error}")
     if outcome.aborted is not None:
@@ -392,8 +357,10 @@ def _explain_ending(outcome: UpdateOutcome, settings: UpdateSettings, err: TextI
         if settings.journal:
             rerun = (
                 f"rerun the same command with --journal {settings.journal} to finish: "
-                "updates that landed are skipped"
+                f"{'creates' if creates else 'updates'} that landed are skipped"
             )
+        elif creates:
+            rerun = "with no --journal a rerun sends every row again: creates would be duplicated"
         else:
             rerun = "rerun to finish (with no --journal every row is sent again; PUT is idempotent)"
         err.write(f"{'interrupted' if outcome.interrupted else 'stopped'}: {left}; {rerun}\n")

@@ -18,7 +18,7 @@ import contextlib
 import signal
 import threading
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable, Iterator
 from typing import Any
 
 import attrs
@@ -26,7 +26,6 @@ import attrs
 from .._bulk.run import BatchAbortedError, BulkRun, UpdateInterruptedError
 from .._client import CloseClient
 from .._engine.errors import InvalidRequestError
-from .._types.calls import CallUpdate
 from .._types.conversion import update_to_json
 from .input import InputError, InputFormat, InputRow, parse_row, row_for_output
 from .report import (
@@ -39,11 +38,13 @@ from .report import (
 )
 
 __all__ = [
+    "CALLS_UPDATE",
     "EXIT_ABORTED",
     "EXIT_FAILED",
     "EXIT_INTERRUPTED",
     "EXIT_OK",
     "EXIT_USAGE",
+    "RowVerb",
     "UpdateOutcome",
     "UpdateSettings",
     "run_updates",
@@ -86,6 +87,8 @@ class UpdateOutcome:
     aborted: BatchAbortedError | None = None
     input_error: Exception | None = None
     problems_hidden: int = 0
+    unknown: int = 0
+    """Creates sent whose answer was lost (counted in ``failed`` too)."""
 
     @property
     def exit_code(self) -> int:
@@ -100,6 +103,38 @@ class UpdateOutcome:
         if self.counts.failed or self.counts.invalid:
             return EXIT_FAILED
         return EXIT_OK
+
+
+@attrs.frozen
+class RowVerb:
+    """What one CLI action does with a row: the single runner below serves them all.
+
+    ``parse(row, fmt)`` turns a readable row into ``(item, output)``: the item handed to the
+    bulk verb, and the row as JSON for the failures file (it can be fed back as input);
+    it raises :class:`~close_async.InvalidRequestError` for a bad row. ``start(client,
+    items, options)`` starts the bulk run (``update_many``, ``create_many``, ``delete_many``).
+    """
+
+    parse: Callable[[InputRow, InputFormat], tuple[Any, dict[str, Any] | None]]
+    start: Callable[[CloseClient, AsyncIterable[Any], dict[str, Any]], BulkRun[Any]]
+    needs_id: bool = True
+    """Rows name an object by ``id`` (not so for creates)."""
+
+
+def _parse_call_update(row: InputRow, fmt: InputFormat) -> tuple[Any, dict[str, Any] | None]:
+    call_id, update = parse_row(row, fmt)
+    output = row_for_output(row, fmt)
+    if fmt == "csv":
+        # Typed JSON, so the failures file is valid JSON Lines input as it stands.
+        output = {"id": call_id, **update_to_json(update)}
+    return (call_id, update), output
+
+
+CALLS_UPDATE = RowVerb(
+    parse=_parse_call_update,
+    start=lambda client, items, options: client.calls.update_many(items, **options),
+)
+"""``close-async calls update``: typed call updates through ``client.calls.update_many``."""
 
 
 class _ReaderGone(Exception):
@@ -157,11 +192,13 @@ async def rows_from_thread(rows: Iterator[InputRow]) -> AsyncGenerator[InputRow,
             queue.get_nowait()
 
 
-def _row_problem(row: InputRow, fmt: InputFormat) -> tuple[str, CallUpdate] | str:
+def _row_problem(
+    row: InputRow, fmt: InputFormat, verb: RowVerb
+) -> tuple[Any, dict[str, Any] | None] | str:
     if row.error is not None:
         return row.error
     try:
-        return parse_row(row, fmt)
+        return verb.parse(row, fmt)
     except InvalidRequestError as exc:
         return str(exc)
 
@@ -186,13 +223,17 @@ class _Invalid:
 
 
 def validate_rows(
-    rows: Iterator[InputRow], fmt: InputFormat, limiter: MessageLimiter, failures: FailuresFile
+    rows: Iterator[InputRow],
+    fmt: InputFormat,
+    limiter: MessageLimiter,
+    failures: FailuresFile,
+    verb: RowVerb = CALLS_UPDATE,
 ) -> tuple[int, int]:
     """Check every row without sending anything (``--dry-run``): ``(valid, invalid)``."""
     invalid = _Invalid(fmt, limiter, failures)
     valid = 0
     for row in rows:
-        checked = _row_problem(row, fmt)
+        checked = _row_problem(row, fmt, verb)
         if isinstance(checked, str):
             invalid.report(row, checked)
         else:
@@ -207,6 +248,7 @@ class _State:
     failed: int = 0
     skipped: int = 0
     not_sent: int = 0
+    unknown: int = 0
     stopping: bool = False
 
 
@@ -218,8 +260,9 @@ async def run_updates(
     display: Display,
     *,
     total: int | None = None,
+    verb: RowVerb = CALLS_UPDATE,
 ) -> UpdateOutcome:
-    """Send the updates of ``rows`` through ``client.calls.update_many`` and report.
+    """Send the rows through ``verb`` (default: ``client.calls.update_many``) and report.
 
     Invalid rows are reported (stderr and failures file) and skipped; failed updates too.
     Returns the outcome; the caller prints the summary. With ``handle_signals``, the first
@@ -235,27 +278,26 @@ async def run_updates(
 
     reader = rows_from_thread(rows)
 
-    async def items() -> AsyncIterator[tuple[str, CallUpdate]]:
+    async def items() -> AsyncIterator[Any]:
         index = 0
         async for row in reader:
-            checked = _row_problem(row, fmt)
+            checked = _row_problem(row, fmt, verb)
             if isinstance(checked, str):
                 invalid.report(row, checked)
                 continue
-            call_id, update = checked
-            output = row_for_output(row, fmt)
-            if fmt == "csv":
-                # Typed JSON, so the failures file is valid JSON Lines input as it stands.
-                output = {"id": call_id, **update_to_json(update)}
+            item, output = checked
             pending[index] = (row.line, output)
             index += 1
-            yield call_id, update
+            yield item
 
-    run = client.calls.update_many(
+    run = verb.start(
+        client,
         items(),
-        concurrency=settings.concurrency,
-        journal=settings.journal,
-        stop_timeout=settings.stop_timeout,
+        {
+            "concurrency": settings.concurrency,
+            "journal": settings.journal,
+            "stop_timeout": settings.stop_timeout,
+        },
     )
     assert isinstance(run, BulkRun)
     outcome = UpdateOutcome(Counts(total=total))
@@ -313,12 +355,21 @@ async def run_updates(
                         state.failed += 1
                         error = result.error
                         assert error is not None
+                        unknown = getattr(result, "state", None) == "unknown"
+                        if unknown:
+                            state.unknown += 1
+                        what = "outcome unknown" if unknown else "failed"
                         limiter.report(
-                            f"line {line}: {result.id}: failed: {describe_failure(error)}"
+                            f"line {line}: {result.id or 'create'}: {what}: "
+                            f"{describe_failure(error)}"
                         )
-                        failures.write(
-                            failure_record(line=line, row=output, error=error, call_id=result.id)
+                        record = failure_record(
+                            line=line, row=output, error=error, call_id=result.id or None
                         )
+                        if unknown:
+                            # Sent, answer lost: it may exist now; check before feeding it back.
+                            record["unknown"] = True
+                        failures.write(record)
                     display.refresh(snapshot())
             except BatchAbortedError as exc:
                 outcome.aborted = exc
@@ -346,6 +397,7 @@ async def run_updates(
             counts.not_sent += max(total - counts.done, 0)
         outcome.counts = counts
         outcome.problems_hidden = limiter.hidden
+        outcome.unknown = state.unknown
         display.close(counts)
     return outcome
 

@@ -1,0 +1,172 @@
+"""``close-async <resource> update|create|delete INPUT`` for every resource that has the verb.
+
+The resources are found, not listed: each group of the generated client (``leads``,
+``contacts``, ``activities.notes``, ...) whose class has the bulk mixin of an action gets
+that action, named as the attribute path from the client (nested groups keep their dot).
+All actions run through the one runner of :mod:`.update`, as ``calls update`` does.
+
+Rows: for ``update`` an ``id`` plus the fields to set; for ``create`` the fields; for
+``delete`` only ``id``. CSV columns are fields (``custom.cf_...`` columns are custom
+fields, sent under that key, as Close accepts); an empty cell means "leave as is" (not
+sent) and the cell ``--null-token`` (default ``\\N``) means null. JSON Lines rows are sent
+as they are (JSON has its own null).
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import inspect
+from collections.abc import AsyncIterable, Callable, Iterator
+from typing import Any
+
+from .._engine.auth import API_KEY_ENV
+from .._engine.errors import InvalidRequestError
+from .._resources.bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
+from .._resources.generated._root import Resources
+from .args import add_file_arguments
+from .input import InputFormat, InputRow
+from .update import RowVerb
+
+__all__ = ["DEFAULT_NULL_TOKEN", "add_bulk_actions", "bulk_groups", "resource_actions"]
+
+DEFAULT_NULL_TOKEN = "\\N"  # noqa: S105 (a CSV cell, not a secret)
+"""The CSV cell that means null (PostgreSQL's ``COPY`` spelling)."""
+
+_ACTIONS: dict[str, type] = {"update": BulkUpdate, "create": BulkCreate, "delete": BulkDelete}
+_SKIPPED = {"calls"}  # ``calls update`` has its own typed parser in main
+
+
+def _groups(owner: Any, prefix: str) -> Iterator[tuple[str, Any]]:
+    for name in dir(type(owner)):
+        member = inspect.getattr_static(type(owner), name)
+        if name.startswith("_") or not isinstance(member, functools.cached_property):
+            continue
+        group = getattr(owner, name)
+        path = f"{prefix}{name}"
+        yield path, group
+        yield from _groups(group, path + ".")
+
+
+@functools.cache
+def bulk_groups() -> dict[str, tuple[str, ...]]:
+    """Resource path -> the bulk actions its class has, from the generated groups."""
+
+    class _Probe(Resources):
+        # Groups are built lazily on a requester they never use here.
+        def __init__(self) -> None:
+            self._requester = None  # type: ignore[assignment]
+            self.calls = None  # type: ignore[assignment]
+
+    found: dict[str, tuple[str, ...]] = {}
+    for path, group in _groups(_Probe(), ""):
+        actions = tuple(a for a, mixin in _ACTIONS.items() if isinstance(group, mixin))
+        if actions and path not in _SKIPPED:
+            found[path] = actions
+    return found
+
+
+def resource_actions(
+    commands: argparse._SubParsersAction,  # type: ignore[type-arg]
+) -> Callable[[str], argparse._SubParsersAction]:  # type: ignore[type-arg]
+    """A getter of the ACTION subparsers of ``close-async <resource>``, made once a name:
+    every module adding actions to a resource (bulk verbs, listing) shares it."""
+    made: dict[str, argparse._SubParsersAction] = {}  # type: ignore[type-arg]
+
+    def get(name: str) -> argparse._SubParsersAction:  # type: ignore[type-arg]
+        if name not in made:
+            parser = commands.add_parser(name, help=f"{name} (Close resource)")
+            made[name] = parser.add_subparsers(
+                dest=f"{name}_command", metavar="ACTION", required=True
+            )
+        return made[name]
+
+    return get
+
+
+def add_bulk_actions(
+    actions_for: Callable[[str], argparse._SubParsersAction],  # type: ignore[type-arg]
+) -> None:
+    """Add ``update``, ``create`` and ``delete`` to each resource that has them."""
+    for path, actions in bulk_groups().items():
+        subparsers = actions_for(path)
+        for action in actions:
+            parser = subparsers.add_parser(
+                action,
+                help=f"{action} {path} from a CSV or JSON Lines file",
+                description=(
+                    f"{action.capitalize()} many {path} from INPUT: {_ROWS[action]} "
+                    f"The API key is read from ${API_KEY_ENV} or --api-key-file."
+                ),
+            )
+            add_file_arguments(parser)
+            parser.add_argument(
+                "--null-token",
+                default=DEFAULT_NULL_TOKEN,
+                metavar="TEXT",
+                help=f"a CSV cell that means null (default {DEFAULT_NULL_TOKEN})",
+            )
+            parser.set_defaults(bulk_target=(path, action))
+    return None
+
+
+_ROWS = {
+    "update": "one row an object, with 'id' and the fields to set "
+    "(custom.cf_... for custom fields); an empty CSV cell leaves a field as is.",
+    "create": "one row an object, its fields (custom.cf_... for custom fields).",
+    "delete": "one row an object, with its 'id'.",
+}
+
+
+def verb_for(path: str, action: str, null_token: str) -> RowVerb:
+    """The :class:`RowVerb` of ``close-async <path> <action>``."""
+
+    def body(row: InputRow, fmt: InputFormat) -> dict[str, Any]:
+        assert row.data is not None
+        if fmt == "jsonl":
+            data = row.data
+            if isinstance(data.get("row"), dict) and "line" in data and "message" in data:
+                # A line of a failures file: its row, so the file can be fed back as it is.
+                data = data["row"]
+            return dict(data)
+        out: dict[str, Any] = {}
+        for key, cell in row.data.items():
+            if cell is None or cell == "":
+                continue  # not given: leave as is
+            out[key] = None if cell == null_token else cell
+        return out
+
+    def object_id(fields: dict[str, Any]) -> str:
+        value = fields.pop("id", None)
+        if not isinstance(value, str) or not value.strip():
+            raise InvalidRequestError("'id' is missing or not a string", field="id")
+        return value.strip()
+
+    def parse(row: InputRow, fmt: InputFormat) -> tuple[Any, dict[str, Any] | None]:
+        fields = body(row, fmt)
+        output = dict(fields)
+        if action == "create":
+            if "id" in fields:
+                raise InvalidRequestError("a row to create has no 'id'", field="id")
+            if not fields:
+                raise InvalidRequestError("no fields to create with", field="row")
+            return fields, output
+        object_id_ = object_id(fields)
+        if action == "delete":
+            if fields:
+                raise InvalidRequestError(
+                    f"a row to delete has only 'id' (got {', '.join(sorted(fields))})",
+                    field="row",
+                )
+            return object_id_, output
+        if not fields:
+            raise InvalidRequestError("no fields to update", field="row")
+        return (object_id_, fields), output
+
+    def start(client: Any, items: AsyncIterable[Any], options: dict[str, Any]) -> Any:
+        group: Any = client
+        for part in path.split("."):
+            group = getattr(group, part)
+        return getattr(group, f"{action}_many")(items, **options)
+
+    return RowVerb(parse=parse, start=start, needs_id=action != "create")
