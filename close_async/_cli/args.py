@@ -74,3 +74,21 @@ def add_file_arguments(parser: argparse.ArgumentParser) -> None:
         default=5.0,
         help=argparse.SUPPRESS,  # seconds between plain progress lines
     )
+
+
+def resource_parser(
+    commands: argparse._SubParsersAction,  # type: ignore[type-arg]
+    name: str,
+) -> tuple[argparse.ArgumentParser, argparse._SubParsersAction]:  # type: ignore[type-arg]
+    """The parser of ``close-async <name>`` and its ACTION subparsers, made on first use.
+
+    Several modules add actions to one resource (the bulk verbs, ``list``): each asks here,
+    so the second finds the first one's parser rather than replacing it.
+    """
+    parser = commands.choices.get(name)
+    if parser is None:
+        parser = commands.add_parser(name, help=f"{name} in Close")
+    for action in parser._actions:  # argparse keeps no public handle on a parser's subparsers
+        if isinstance(action, argparse._SubParsersAction):
+            return parser, action
+    return parser, parser.add_subparsers(dest=f"{name}_command", metavar="ACTION", required=True)

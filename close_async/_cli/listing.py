@@ -19,6 +19,7 @@ import attrs
 
 from .._client import CloseClient
 from .._engine.errors import CloseError, ConfigurationError
+from .args import resource_parser
 
 __all__ = ["RESOURCES", "add_listing_commands", "run_listing"]
 
@@ -44,16 +45,6 @@ def model_fields(resource: str) -> list[str]:
     _, module, name = _MODEL_NAMES[resource]
     model = getattr(importlib.import_module(module), name)
     return [field.name for field in attrs.fields(model) if field.name != "extra"]
-
-
-def _resource_actions(commands: Any, name: str) -> Any:
-    # Another module may already have made the resource's parser (update, create, ...):
-    # its actions are shared, not replaced.
-    parser = commands.choices.get(name) or commands.add_parser(name, help=f"{name} in Close")
-    for action in parser._actions:  # argparse keeps no public handle on a parser's subparsers
-        if isinstance(action, argparse._SubParsersAction):
-            return parser, action
-    return parser, parser.add_subparsers(dest=f"{name}_command", metavar="ACTION", required=True)
 
 
 def _output_arguments(parser: argparse.ArgumentParser, base_url: str, key_env: str) -> None:
@@ -86,7 +77,7 @@ def add_listing_commands(commands: Any, *, base_url: str, key_env: str) -> None:
     search.set_defaults(listing="search")
 
     for resource in RESOURCES:
-        parser, actions = _resource_actions(commands, resource)
+        parser, actions = resource_parser(commands, resource)
         fields = ", ".join(model_fields(resource))
         parser.epilog = f"fields: {fields}"
         listing = actions.add_parser(

@@ -24,7 +24,7 @@ from .._engine.auth import API_KEY_ENV
 from .._engine.errors import InvalidRequestError
 from .._resources.bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from .._resources.generated._root import Resources
-from .args import add_file_arguments
+from .args import add_file_arguments, resource_parser
 from .input import InputFormat, InputRow
 from .update import RowVerb
 
@@ -69,19 +69,8 @@ def bulk_groups() -> dict[str, tuple[str, ...]]:
 def resource_actions(
     commands: argparse._SubParsersAction,  # type: ignore[type-arg]
 ) -> Callable[[str], argparse._SubParsersAction]:  # type: ignore[type-arg]
-    """A getter of the ACTION subparsers of ``close-async <resource>``, made once a name:
-    every module adding actions to a resource (bulk verbs, listing) shares it."""
-    made: dict[str, argparse._SubParsersAction] = {}  # type: ignore[type-arg]
-
-    def get(name: str) -> argparse._SubParsersAction:  # type: ignore[type-arg]
-        if name not in made:
-            parser = commands.add_parser(name, help=f"{name} (Close resource)")
-            made[name] = parser.add_subparsers(
-                dest=f"{name}_command", metavar="ACTION", required=True
-            )
-        return made[name]
-
-    return get
+    """A getter of the ACTION subparsers of ``close-async <resource>``."""
+    return lambda name: resource_parser(commands, name)[1]
 
 
 def add_bulk_actions(
