@@ -136,3 +136,25 @@ def test_bare_loop_sleeps_the_reset_the_headers_give(
     headers: dict[str, str], seconds: float
 ) -> None:
     assert _reset_seconds(headers) == pytest.approx(seconds)
+
+
+def test_bulk_faults_on_a_tiny_backfill_loses_and_duplicates_nothing() -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.bulk_faults",
+            *("--count", "60", "--concurrency", "4", "--rated", "0"),
+        ],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    runs = {line["run"]: line for line in map(json.loads, done.stdout.splitlines())}
+    assert set(runs) == {"faults-no-settle", "faults-settle", "sigkill-resume"}
+    assert all(r["lost"] == 0 and r["duplicated"] == 0 for r in runs.values())
+    assert runs["faults-no-settle"]["states"].get("unknown", 0) > 0  # the faults bit
+    assert runs["sigkill-resume"]["stored"] == 60
+    assert runs["sigkill-resume"]["resent"] == 0
