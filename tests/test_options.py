@@ -362,3 +362,18 @@ def test_a_refused_option_says_what_is_wrong(options: dict[str, Any], message: s
     with pytest.raises(ConfigurationError) as info:
         CloseClient(API_KEY).with_options(**options)
     assert str(info.value) == message
+
+
+def test_webhook_options_configure_the_deliveries() -> None:
+    from close_async.testing._options import fake_close_from_options as build
+
+    fake = build(webhook_duplicate_rate=0.25, webhook_jitter=0.5, webhook_max_attempts=3)
+    config = fake.webhook_deliverer.config
+    assert (config.duplicate_rate, config.jitter, config.max_attempts) == (0.25, 0.5, 3)
+
+
+def test_a_bad_webhook_option_is_a_value_error() -> None:
+    from close_async.testing._options import fake_close_from_options as build
+
+    with pytest.raises(ValueError, match="duplicate_rate"):
+        build(webhook_duplicate_rate=1.5)

@@ -12,6 +12,7 @@ from typing import Any
 
 from ._config import HEADER_STYLES, RATE_LIMIT_STYLES, STYLES_429, FakeFaults, FakeRateLimit
 from ._server import FakeClose
+from ._webhook_delivery import WebhookDeliveryConfig
 
 __all__ = [
     "add_fake_server_arguments",
@@ -46,13 +47,20 @@ def fake_close_from_options(
     fault_methods: Iterable[str] = (),
     strict: bool = False,
     max_skip: int | None = None,
+    webhook_duplicate_rate: float = 0.0,
+    webhook_jitter: float = 0.0,
+    webhook_retry_base: float = 0.5,
+    webhook_retry_max: float = 1200.0,
+    webhook_max_attempts: int = 10,
+    webhook_seed: int = 0,
 ) -> FakeClose:
     """A :class:`FakeClose` from flat keyword options (the command line's names, underscored).
 
     ``rate=None`` means no rate limit; faults are configured only when one is non-zero.
     Unlike ``FakeClose()`` it is lenient by default (a first PUT creates an unknown call):
     it serves people trying things out; ``strict=True`` answers 404 as Close does.
-    ``max_skip`` caps ``_skip`` on lists (``None``: no cap).
+    ``max_skip`` caps ``_skip`` on lists (``None``: no cap). The ``webhook_*`` options are
+    :class:`WebhookDeliveryConfig`'s fields for deliveries to ``/webhook/`` subscriptions.
     Bad values raise ``ValueError`` (or ``TypeError`` for unknown option names).
     """
     rate_limit = (
@@ -82,6 +90,14 @@ def fake_close_from_options(
         if any(fault_values)
         else None
     )
+    webhook_delivery = WebhookDeliveryConfig(
+        retry_base=webhook_retry_base,
+        retry_max=webhook_retry_max,
+        max_attempts=webhook_max_attempts,
+        duplicate_rate=webhook_duplicate_rate,
+        jitter=webhook_jitter,
+        seed=webhook_seed,
+    )
     return FakeClose(
         api_keys=tuple(api_keys),
         oauth_tokens=tuple(oauth_tokens),
@@ -93,6 +109,7 @@ def fake_close_from_options(
         record_requests=record_requests,
         strict=strict,
         max_skip=max_skip,
+        webhook_delivery=webhook_delivery,
     )
 
 
@@ -187,6 +204,22 @@ def add_fake_server_arguments(parser: argparse.ArgumentParser) -> None:
         help="largest _skip a list accepts; larger answers 400 (default: no cap)",
     )
     parser.add_argument(
+        "--webhook-duplicate-rate", type=float, default=0.0, help="webhooks delivered twice"
+    )
+    parser.add_argument(
+        "--webhook-jitter", type=float, default=0.0, help="max random delay of a webhook (s)"
+    )
+    parser.add_argument(
+        "--webhook-retry-base", type=float, default=0.5, help="first webhook retry delay (s)"
+    )
+    parser.add_argument(
+        "--webhook-retry-max", type=float, default=1200.0, help="longest webhook retry delay"
+    )
+    parser.add_argument(
+        "--webhook-max-attempts", type=int, default=10, help="webhook attempts before giving up"
+    )
+    parser.add_argument("--webhook-seed", type=int, default=0, help="webhook draws seed")
+    parser.add_argument(
         "--no-record",
         dest="record_requests",
         action="store_false",
@@ -221,6 +254,12 @@ def options_from_namespace(namespace: argparse.Namespace) -> dict[str, Any]:
             "seed_calls",
             "strict",
             "max_skip",
+            "webhook_duplicate_rate",
+            "webhook_jitter",
+            "webhook_retry_base",
+            "webhook_retry_max",
+            "webhook_max_attempts",
+            "webhook_seed",
         )
     }
     options["api_keys"] = namespace.api_keys or ["test_key"]
