@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import time
 import uuid
+from collections.abc import Awaitable
 from typing import Any
 
 import redis.asyncio as redis
@@ -43,12 +45,18 @@ _RELEASE = (
 )
 
 
+async def _script(result: Awaitable[Any] | Any) -> Any:
+    # redis-py types eval() as "awaitable or value" in some releases (sync and async clients
+    # share the stubs); the asyncio client always returns an awaitable.
+    return await result if inspect.isawaitable(result) else result
+
+
 async def _keep_lock(store: redis.Redis, key: str, token: str, lease_ms: int) -> None:
     # A live worker keeps its event however long pacing makes the job; a dead one stops
     # renewing and the lease lapses.
     while True:
         await asyncio.sleep(lease_ms / 3000)
-        await store.eval(_RENEW, 1, key, token, lease_ms)
+        await _script(store.eval(_RENEW, 1, key, token, str(lease_ms)))
 
 
 def task_marker(event_id: str) -> str:
@@ -106,4 +114,4 @@ async def apply_event(
         keeper.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await keeper
-        await store.eval(_RELEASE, 1, lock, token)
+        await _script(store.eval(_RELEASE, 1, lock, token))
