@@ -51,7 +51,8 @@ _CALL_PARAMS = {"object_type": "activity.call", "action": "created"}
 def _spawn(consumer: str, redis_url: str, base_url: str) -> subprocess.Popen[bytes]:
     command = [sys.executable, "-m", "examples.webhook_worker", "worker"]
     command += ["--consumer", consumer, "--redis-url", redis_url, "--base-url", base_url]
-    command += ["--rate", str(WORKER_RATE), "--concurrency", "8"]
+    # The fake limits the key as a whole, so the workers pace every endpoint in one budget.
+    command += ["--rate", str(WORKER_RATE), "--one-budget", "--concurrency", "8"]
     command += ["--reclaim-idle-ms", "3000", "--lock-lease-ms", "5000"]
     env = {**os.environ, "CLOSE_API_KEY": WORKER_KEY}
     return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)

@@ -56,6 +56,7 @@ from ._engine.errors import (
 )
 from ._engine.limiter import RateFeedback, RateLimiter
 from ._engine.local_limiter import LocalRateLimiter
+from ._engine.one_budget import OneBudgetLimiter
 from ._engine.rate_limit_info import RateLimitInfo
 from ._engine.response import Response
 from ._engine.retry import RetryEvent, RetryPolicy
@@ -192,6 +193,7 @@ __all__ = [
     "OAuthError",
     "OAuthRefresher",
     "OAuthTokens",
+    "OneBudgetLimiter",
     "Opportunity",
     "Page",
     "Pager",

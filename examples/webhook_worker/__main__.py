@@ -31,6 +31,11 @@ def main() -> None:
     parser.add_argument("--consumer", default=f"{socket.gethostname()}-{os.getpid()}")
     parser.add_argument("--rate", type=float, default=None, help="shared requests/s")
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument(
+        "--one-budget",
+        action="store_true",
+        help="pace every endpoint together (a key limited as a whole), not group by group",
+    )
     parser.add_argument("--reclaim-idle-ms", type=int, default=5_000)
     parser.add_argument("--lock-lease-ms", type=int, default=30_000)
     args = parser.parse_args()
@@ -56,6 +61,7 @@ async def _worker(args: argparse.Namespace, api_key: str) -> None:
         redis_url=args.redis_url,
         base_url=args.base_url,
         rate=args.rate,
+        one_budget=args.one_budget,
         concurrency=args.concurrency,
         reclaim_idle_ms=args.reclaim_idle_ms,
         lock_lease_ms=args.lock_lease_ms,

@@ -9,7 +9,7 @@ from typing import Any
 
 import redis.asyncio as redis
 
-from close_async import CloseClient, CloseError, RedisRateLimiter
+from close_async import CloseClient, CloseError, OneBudgetLimiter, RateLimiter, RedisRateLimiter
 
 from .job import LOCK_LEASE_MS, Busy, apply_event
 from .receiver import STREAM
@@ -36,6 +36,7 @@ async def run_worker(
     redis_url: str,
     base_url: str,
     rate: float | None = None,
+    one_budget: bool = False,
     concurrency: int = 8,
     reclaim_idle_ms: int = 5_000,
     lock_lease_ms: int = LOCK_LEASE_MS,
@@ -43,11 +44,16 @@ async def run_worker(
     stop: asyncio.Event | None = None,
 ) -> None:
     """Consume until ``stop`` is set: ``concurrency`` entries at a time, each acknowledged
-    after its effects; entries idle past ``reclaim_idle_ms`` in any consumer are reclaimed."""
+    after its effects; entries idle past ``reclaim_idle_ms`` in any consumer are reclaimed.
+
+    With ``one_budget`` every request (call updates, task lookups and creates) spends one
+    shared budget, for an API key Close limits as a whole rather than per endpoint group."""
     stop = stop or asyncio.Event()
     store = redis.Redis.from_url(redis_url, decode_responses=True)
     await ensure_group(store, stream)
-    limiter = RedisRateLimiter(redis_url, rate=rate, api_key=api_key)
+    limiter: RateLimiter = RedisRateLimiter(redis_url, rate=rate, api_key=api_key)
+    if one_budget:
+        limiter = OneBudgetLimiter(limiter)
     slots = asyncio.Semaphore(concurrency)
     running: set[asyncio.Task[None]] = set()
 
