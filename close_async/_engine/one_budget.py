@@ -2,9 +2,9 @@
 
 Close limits per endpoint group, and the limiters pace each group apart (``PUT
 activity/call`` does not hold back ``POST task``). Some limits are wider than a group: a key
-limited as a whole (a 429 body's ``"rate_limit_type": "key"``), or a proxy in front of
-Close that counts every request. Paced apart, a worker that updates calls and creates tasks
-then sends up to one budget per group and meets a 429 every second or two.
+whose limit counts every endpoint together, or a proxy in front of Close that counts every
+request. Paced apart, a worker that updates calls and creates tasks then sends up to one
+budget per group and meets a 429 every second or two.
 :class:`OneBudgetLimiter` sends every group's requests through one group of the limiter it
 wraps, so the pace, the pauses and (with :class:`~close_async.RedisRateLimiter`) the
 sharing between processes cover all requests together.
