@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from close_async import LocalRateLimiter, OneBudgetLimiter, RateFeedback, RateLimiter
+from close_async import (
+    ConfigurationError,
+    LocalRateLimiter,
+    OneBudgetLimiter,
+    RateFeedback,
+    RateLimiter,
+)
 from close_async._engine.rate_limit_info import RateLimitInfo
 
 
@@ -48,13 +54,13 @@ async def test_a_429_on_one_endpoint_pauses_the_others() -> None:
     await limiter.acquire("PUT activity/call")
     info = RateLimitInfo(limit=40, remaining=0, reset=30.0)
     await limiter.release("PUT activity/call", RateFeedback(status=429, info=info, retry_after=30))
-    # The pause is the one budget's, so a POST to another endpoint waits it out too; the
-    # wrapped limiter never saw the endpoints' own groups.
+    # The 429 paused the one group, where every endpoint's requests wait; the endpoint's
+    # own group in the wrapped limiter was never used.
     assert inner.snapshot(limiter.group).paused_for > 1.0
-    assert inner.snapshot("POST task").paused_for == 0.0
+    assert inner.snapshot("PUT activity/call").paused_for == 0.0
     await limiter.aclose()
 
 
 def test_group_must_be_a_name() -> None:
-    with pytest.raises(TypeError, match="group"):
+    with pytest.raises(ConfigurationError, match="group"):
         OneBudgetLimiter(Recorder(), group="")

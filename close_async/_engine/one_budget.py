@@ -12,6 +12,7 @@ sharing between processes cover all requests together.
 
 from __future__ import annotations
 
+from .errors import ConfigurationError
 from .limiter import RateFeedback, RateLimiter
 
 __all__ = ["OneBudgetLimiter"]
@@ -30,7 +31,7 @@ class OneBudgetLimiter:
 
     def __init__(self, limiter: RateLimiter, *, group: str = "all") -> None:
         if not isinstance(group, str) or not group:
-            raise TypeError("group must be a non-empty string")
+            raise ConfigurationError("group must be a non-empty string")
         self._limiter = limiter
         self._group = group
 
