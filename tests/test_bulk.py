@@ -96,7 +96,7 @@ async def test_ordered_results_follow_the_input(fake: FakeClose) -> None:
 
 
 async def test_item_failures_are_results_and_the_batch_goes_on(fake: FakeClose) -> None:
-    ids = fake.seed_calls(3)
+    ids = fake.seed_calls(4)
     internal = fake.add_call(source="Close.io")["id"]
     items: list[object] = [
         (ids[0], CallUpdate(note="a")),
@@ -104,13 +104,14 @@ async def test_item_failures_are_results_and_the_batch_goes_on(fake: FakeClose) 
         ("../../lead_x", CallUpdate(note="c")),  # refused before sending
         (internal, CallUpdate(duration=5)),  # Close refuses: internal call (400)
         ("not-a-pair",),
-        (ids[1], {"note": "not a CallUpdate"}),
+        (ids[1], 42),  # neither a CallUpdate nor a mapping
         (ids[2], CallUpdate(note="d")),
+        (ids[3], {"note": "a mapping, sent as it is"}),
     ]
     async with client_for(fake) as close:
         results = await collect(close.calls.update_many(items, ordered=True))  # type: ignore[arg-type]
     ok = [r.ok for r in results]
-    assert ok == [True, False, False, False, False, False, True]
+    assert ok == [True, False, False, False, False, False, True, True]
     assert isinstance(results[1].error, NotFoundError)
     assert isinstance(results[2].error, InvalidRequestError)
     assert results[3].error is not None
@@ -118,6 +119,8 @@ async def test_item_failures_are_results_and_the_batch_goes_on(fake: FakeClose) 
     assert isinstance(results[4].error, InvalidRequestError)
     assert isinstance(results[5].error, InvalidRequestError)
     assert fake.calls[ids[2]]["note"] == "d"
+    assert fake.calls[ids[3]]["note"] == "a mapping, sent as it is"
+    assert results[7].call is not None and results[7].call.id == ids[3]
 
 
 async def test_a_wrong_key_aborts_the_batch_and_says_what_was_not_attempted(

@@ -12,6 +12,7 @@ import pytest
 
 from close_async import (
     BulkResult,
+    CallCreate,
     CloseClient,
     ConnectError,
     Contact,
@@ -230,3 +231,112 @@ async def test_input_is_pulled_lazily(fake: FakeClose) -> None:
             assert result.ok
             break
     assert pulled < 50
+
+
+async def test_calls_create_many_and_delete_many(fake: FakeClose) -> None:
+    # The hand-written calls resource goes through the same engine as the generated ones,
+    # and keeps its call-shaped results.
+    bodies = [CallCreate(lead_id="lead_1", note=f"logged {i}") for i in range(5)]
+    bodies.append({"lead_id": "lead_1", "note": "from a mapping"})  # type: ignore[arg-type]
+    async with client_for(fake) as close:
+        async with close.calls.create_many(bodies, ordered=True) as run:
+            created = await collect(run)
+        assert [r.state for r in created] == ["done"] * 6
+        ids = [r.call_id for r in created]  # type: ignore[attr-defined]
+        assert all(fake.calls[i]["note"] == created[n].call.note for n, i in enumerate(ids))  # type: ignore[attr-defined]
+        assert fake.calls[ids[5]]["note"] == "from a mapping"
+        async with close.calls.delete_many(ids[:3] + ["acti_missing1"], ordered=True) as run:
+            deleted = await collect(run)
+    assert [r.ok for r in deleted] == [True, True, True, False]
+    assert set(fake.calls) == set(ids[3:])
+
+
+async def test_a_4xx_on_create_fails_it_and_is_never_resent(fake: FakeClose) -> None:
+    # A 400 proves the create did not land: "failed", not "unknown", and not sent again
+    # even with a settler at hand.
+    fake.faults = FakeFaults(reject_rate=1.0, methods=("POST",))
+    asked: list[dict[str, Any]] = []
+
+    async def settle(body: dict[str, Any]) -> None:
+        asked.append(body)
+
+    async with client_for(fake) as close:
+        async with close.leads.create_many(lead_bodies(4), settle=settle) as run:
+            results = await collect(run)
+    assert [r.state for r in results] == ["failed"] * 4
+    assert all(isinstance(r.error, ValidationError) for r in results)
+    assert fake.stats.rejected == 4  # one send each
+    assert asked == []
+    assert fake.objects("lead") == {}
+
+
+async def test_settle_lookups_are_retried_after_a_fault(fake: FakeClose) -> None:
+    # The settler's own searches meet the network's faults: a failed lookup is asked
+    # again rather than leaving the create unknown.
+    fake.faults = FakeFaults(drop_after_apply_rate=1.0, methods=("POST",))
+    failures = [ServerError("search down", status=502), ServerError("again", status=503)]
+    asked = 0
+
+    async def settle(body: dict[str, Any]) -> str:
+        nonlocal asked
+        asked += 1
+        if failures:
+            raise failures.pop(0)
+        return "lead_found"
+
+    async with client_for(fake) as close:
+        async with close.leads.create_many(lead_bodies(1), settle=settle) as run:
+            results = await collect(run)
+    assert [(r.state, r.id) for r in results] == [("done", "lead_found")]
+    assert asked == 3
+    assert fake.stats.drops == 1  # sent once: the lookup, not the create, was retried
+
+
+async def test_a_create_found_absent_is_resent_within_the_retry_budget(fake: FakeClose) -> None:
+    # Every send meets a 5xx (nothing applied) and settle finds nothing each time: the
+    # create is sent as often as the client's fault budget allows, then fails (its outcome
+    # is known: absent), never "unknown".
+    fake.faults = FakeFaults(error_rate=1.0, methods=("POST",))
+    asked = 0
+
+    async def settle(body: dict[str, Any]) -> None:
+        nonlocal asked
+        asked += 1
+
+    retry = RetryPolicy.no_wait(attempts=3)
+    async with CloseClient(KEY, base_url=fake.base_url, retry=retry) as close:
+        async with close.leads.create_many(lead_bodies(1), settle=settle) as run:
+            results = await collect(run)
+    assert [r.state for r in results] == ["failed"]
+    assert isinstance(results[0].error, ServerError)
+    assert fake.stats.injected_errors == 3 and asked == 3
+    fake.faults = None
+    async with CloseClient(KEY, base_url=fake.base_url, retry=retry) as close:
+        # Faults that clear within the budget end with the lead made once.
+        fake.faults = FakeFaults(error_rate=0.5, methods=("POST",), seed=11)
+        async with close.leads.create_many(lead_bodies(20), settle=settle) as run:
+            later = await collect(run)
+    fake.faults = None
+    made = [r for r in later if r.state == "done"]
+    assert made and all(r.state in ("done", "failed") for r in later)
+    assert external_ids(fake) == sorted(r.body[f"custom.{CF}"] for r in made)  # type: ignore[index]
+
+
+async def test_a_settler_that_refuses_the_body_leaves_the_create_unknown(
+    fake: FakeClose,
+) -> None:
+    fake.faults = FakeFaults(drop_after_apply_rate=1.0, methods=("POST",))
+    async with client_for(fake) as close:
+        settle = settle_by_custom_field(close, resource="lead", field=CF)
+        async with close.leads.create_many([{"name": "no external id"}], settle=settle) as run:
+            results = await collect(run)
+    assert [r.state for r in results] == ["unknown"]
+    assert fake.stats.requests == 1  # refused before any search, and not re-sent
+
+
+def test_bulk_options_are_checked_by_name() -> None:
+    close = CloseClient(KEY, base_url="http://127.0.0.1:9")
+    with pytest.raises(TypeError, match="concurency"):
+        close.leads.update_many([], concurency=4)  # type: ignore[call-arg]
+    with pytest.raises(ValueError, match="concurrency"):
+        close.leads.delete_many([], concurrency=0)

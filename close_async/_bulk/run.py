@@ -38,7 +38,7 @@ from collections.abc import (
     Mapping,
 )
 from os import PathLike
-from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypedDict, TypeVar, Unpack
 
 import attrs
 
@@ -63,6 +63,7 @@ if TYPE_CHECKING:
 __all__ = [
     "BatchAbortedError",
     "BulkKind",
+    "BulkOptions",
     "BulkProgress",
     "BulkResult",
     "BulkRun",
@@ -83,8 +84,8 @@ Settle = Callable[[dict[str, Any]], Awaitable[Any]]
 """Looks for the object an ambiguous create's body would have made: its id, the object
 (a model or a mapping with ``id``), or ``None`` when it is absent."""
 
-# How many times one create may be found absent by ``settle`` and sent again.
-_SETTLE_ROUNDS = 5
+# What ``_look_up`` answers when settle never could: not None, which means "absent".
+_LOOKUP_FAILED = object()
 
 
 @attrs.frozen
@@ -95,6 +96,24 @@ class Prepared:
     id: str
     body: dict[str, Any] | None
     send: Callable[[], Awaitable[Any]]
+
+
+class BulkOptions(TypedDict, total=False):
+    """The options of every ``update_many``, ``create_many`` and ``delete_many`` (keywords,
+    all optional).
+
+    - ``concurrency`` (default 32): items in flight at once.
+    - ``journal``: a SQLite file recording items as they land; a rerun skips them.
+    - ``ordered`` (default false): yield results in input order.
+    - ``on_progress``: called with a :class:`BulkProgress` after each result.
+    - ``stop_timeout`` (default 30 s): how long ``stop()`` lets in-flight items finish.
+    """
+
+    concurrency: int
+    journal: str | PathLike[str] | None
+    ordered: bool
+    on_progress: Callable[[BulkProgress], None] | None
+    stop_timeout: float
 
 
 Prepare = Callable[[int, Any], Prepared]
@@ -229,11 +248,8 @@ class BulkRun(AsyncClosing, Generic[_R]):
     :class:`BulkResult` (:class:`UpdateResult` for ``close.calls``).
 
     Made by ``close.<resource>.update_many(items, ...)`` (``items``: ``(id, body)`` pairs),
-    ``create_many(bodies, settle=...)`` or ``delete_many(ids)``; ``items`` is a sync or
-    async iterable pulled lazily; ``concurrency`` updates are in flight at
-    once; ``journal`` names a SQLite file recording updates as they land (a rerun skips
-    them); ``ordered`` yields results in input order; ``on_progress`` gets a
-    :class:`BulkProgress` after each result; ``stop_timeout`` bounds ``stop()``.
+    ``create_many(bodies, settle=...)`` or ``delete_many(ids)``, with the
+    :class:`BulkOptions`; ``items`` is a sync or async iterable pulled lazily.
 
     Use it in ``async with`` (or call ``aclose()``) so an early exit stops the workers::
 
@@ -248,20 +264,23 @@ class BulkRun(AsyncClosing, Generic[_R]):
         items: Iterable[Any] | AsyncIterable[Any],
         *,
         prepare: Prepare,
-        concurrency: int,
-        journal: str | PathLike[str] | None,
-        ordered: bool,
-        on_progress: Callable[[BulkProgress], None] | None,
-        stop_timeout: float,
         kind: BulkKind = "update",
         settle: Settle | None = None,
         result_type: type[_R] = BulkResult,  # type: ignore[assignment]
+        **options: Unpack[BulkOptions],
     ) -> None:
-        if concurrency < 1:
+        unknown = options.keys() - BulkOptions.__annotations__.keys()
+        if unknown:
+            raise TypeError(f"unknown bulk option(s): {', '.join(sorted(unknown))}")
+        concurrency = options.get("concurrency", 32)
+        journal = options.get("journal")
+        if not isinstance(concurrency, int) or concurrency < 1:
             raise ValueError("concurrency must be at least 1")
         if settle is not None and kind != "create":
             raise ValueError("settle is for creates only")
         self._requester = requester
+        # A create found absent by settle is sent again under the client's own budget.
+        self._policy = requester.options.retry
         self._kind = kind
         self._settle = settle
         self._result_type = result_type
@@ -274,15 +293,15 @@ class BulkRun(AsyncClosing, Generic[_R]):
             self._sync_source = iter(items)
         self._concurrency = concurrency
         self._journal = Journal(journal) if journal is not None else None
-        self._ordered = ordered
-        self._on_progress = on_progress
-        self._stop_timeout = stop_timeout
+        self._ordered = options.get("ordered", False)
+        self._on_progress = options.get("on_progress")
+        self._stop_timeout = options.get("stop_timeout", 30.0)
         self._results: asyncio.Queue[_R | _Done] = asyncio.Queue(concurrency)
         # In input order, results wait here for the ones before them; the window bounds it.
         self._buffer: dict[int, _R] = {}
         self._next_index = 0
         self._window: asyncio.Semaphore | None = (
-            asyncio.Semaphore(concurrency * 4) if ordered else None
+            asyncio.Semaphore(concurrency * 4) if self._ordered else None
         )
         self._pull_lock = asyncio.Lock()
         self._in_flight: dict[int, str] = {}
@@ -562,7 +581,9 @@ class BulkRun(AsyncClosing, Generic[_R]):
     async def _send(self, index: int, prepared: Prepared, key: str | None) -> _R:
         make = self._result_type
         object_id, body = prepared.id, prepared.body
-        for _round in range(_SETTLE_ROUNDS):
+        sends = 0
+        while True:
+            sends += 1
             try:
                 payload = await prepared.send()
             except _FATAL as exc:
@@ -576,20 +597,18 @@ class BulkRun(AsyncClosing, Generic[_R]):
                 settled = await self._settle_or_unknown(index, body, key, exc)
                 if settled is not None:
                     return settled
-                continue  # settle found it absent: send it again
+                # Settle found it absent, so this send did not land: sending again is a
+                # retry like any other, within the client's fault budget; past it, the
+                # outcome is known (absent), so the item failed with the last fault.
+                if sends >= self._policy.attempts:
+                    return make(index, object_id, ok=False, error=exc, body=body)
+                await asyncio.sleep(self._policy.fault_wait(sends))
+                continue
             if self._journal is not None and key is not None:
                 self._journal.record(key, object_id or _object_id(payload))
             return make(
                 index, object_id or _object_id(payload), ok=True, payload=payload, body=body
             )
-        return make(
-            index,
-            object_id,
-            ok=False,
-            state="unknown",
-            body=body,
-            error=UnknownOutcomeError(f"item {index}: still absent after {_SETTLE_ROUNDS} sends"),
-        )
 
     async def _settle_or_unknown(
         self, index: int, body: dict[str, Any] | None, key: str | None, cause: CloseError | None
@@ -602,10 +621,8 @@ class BulkRun(AsyncClosing, Generic[_R]):
         )
         if self._settle is None:
             return make(index, "", ok=False, state="unknown", error=unknown, body=body)
-        try:
-            found = await self._settle(dict(body or {}))
-        except CloseError as exc:
-            _log.warning("settle failed for item %d: %r", index, exc)
+        found = await self._look_up(index, body)
+        if found is _LOOKUP_FAILED:
             return make(index, "", ok=False, state="unknown", error=unknown, body=body)
         if found is None:
             return None
@@ -614,6 +631,23 @@ class BulkRun(AsyncClosing, Generic[_R]):
             self._journal.record(key, found_id)
         payload = None if isinstance(found, str) else found
         return make(index, found_id, ok=True, payload=payload, body=body)
+
+    async def _look_up(self, index: int, body: dict[str, Any] | None) -> Any:
+        """``settle``'s answer, asked again after a fault (its searches meet the same
+        network as the creates) up to the client's fault budget; ``_LOOKUP_FAILED`` when
+        it never answered, or refused the body."""
+        assert self._settle is not None
+        for attempt in range(1, self._policy.attempts + 1):
+            try:
+                return await self._settle(dict(body or {}))
+            except InvalidRequestError as exc:
+                _log.warning("settle refused item %d: %s", index, exc)
+                return _LOOKUP_FAILED
+            except CloseError as exc:
+                _log.warning("settle failed for item %d (attempt %d): %r", index, attempt, exc)
+                if attempt < self._policy.attempts:
+                    await asyncio.sleep(self._policy.fault_wait(attempt))
+        return _LOOKUP_FAILED
 
     def _call_done(self, call_id: str, done: asyncio.Event) -> None:
         done.set()

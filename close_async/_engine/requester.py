@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any, Protocol, TypeVar, overload
 
 from .engine import ClientStats
+from .options import RequestOptions
 from .protocol import Request
 from .telemetry import Telemetry
 
@@ -25,6 +26,11 @@ class Requester(Protocol):
     @property
     def stats(self) -> ClientStats:
         """The client's counters (shared by every view of one client)."""
+        ...
+
+    @property
+    def options(self) -> RequestOptions:
+        """The timeout, retry policy and headers this requester sends with."""
         ...
 
     @property

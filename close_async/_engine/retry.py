@@ -96,6 +96,14 @@ class RetryPolicy:
     wait_exp_base: float = attrs.field(default=2.0, validator=attrs.validators.ge(1))
     max_server_wait: float = attrs.field(default=120.0, validator=attrs.validators.ge(0))
 
+    def fault_wait(self, faults: int) -> float:
+        """The backoff after the ``faults``-th fault in a row (1-based): full jitter below
+        ``wait_initial * wait_exp_base ** (faults - 1)``, capped at ``wait_max``."""
+        backoff = tenacity.wait_random_exponential(
+            multiplier=self.wait_initial, max=self.wait_max, exp_base=self.wait_exp_base
+        )
+        return backoff(cast(tenacity.RetryCallState, _FaultState(faults)))
+
     @classmethod
     def no_wait(cls, attempts: int = 5, rate_limit_attempts: int = 20) -> RetryPolicy:
         """The same rules with zero backoff, so tests of retry paths run in milliseconds."""
@@ -170,9 +178,6 @@ class _CallRetries:
         self.last_error: BaseException | None = None
         self.protocol_errors = 0
         self._verdicts: dict[int, _Verdict] = {}
-        self._backoff = tenacity.wait_random_exponential(
-            multiplier=policy.wait_initial, max=policy.wait_max, exp_base=policy.wait_exp_base
-        )
 
     def should_retry(self, error: BaseException) -> bool:
         self.reason = retry_reason(self.request, error)
@@ -219,7 +224,7 @@ class _CallRetries:
         elif throttled:
             wait = 0.0  # no wait given: the limiter's pause after a 429 is the wait
         else:
-            wait = self._backoff(cast(tenacity.RetryCallState, _FaultState(self.faults)))
+            wait = self.policy.fault_wait(self.faults)
         if self.deadline_at is not None and self.clock() + wait >= self.deadline_at:
             self.deadline_hit = True
             return _Verdict(give_up=True)

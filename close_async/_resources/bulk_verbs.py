@@ -1,82 +1,147 @@
-"""``update_many``, ``create_many`` and ``delete_many`` for the generated resources.
+"""``update_many``, ``create_many`` and ``delete_many``: each resource's methods, in bulk.
 
 The generator makes a resource inherit the mixin of each single-object operation it has
-(``create``, ``update``, ``delete``); each mixin hands the resource's own method to the one
-bulk engine (:class:`~close_async.BulkRun`), so a bulk item is sent, parsed and retried
-exactly like a single call.
+(``create``, ``update``, ``delete``); ``close.calls`` (hand-written) calls the same three
+functions. Each hands the resource's own method to the one bulk engine
+(:class:`~close_async.BulkRun`), so a bulk item is sent, parsed and retried exactly like a
+single call, and checked once, before anything is sent.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
-from os import PathLike
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, Unpack
 
-from .._bulk.run import BulkProgress, BulkResult, BulkRun, Prepared, Settle
+from .._bulk.run import BulkOptions, BulkResult, BulkRun, Prepared, Settle
 from .._engine.errors import InvalidRequestError
 from .operation import body_json
 
 if TYPE_CHECKING:
     from .._engine.requester import Requester
 
-__all__ = ["BulkCreate", "BulkDelete", "BulkUpdate"]
+__all__ = [
+    "BulkCreate",
+    "BulkDelete",
+    "BulkUpdate",
+    "create_many",
+    "delete_many",
+    "update_many",
+]
+
+_R = TypeVar("_R", bound=BulkResult)
+
+ToBody = Callable[[Any], dict[str, Any]]
+"""Checks one item's body (the resource's model or a mapping) and gives its JSON."""
 
 
-class _Bulk:
-    _requester: Requester
-
-    def _run(
-        self,
-        items: Iterable[Any] | AsyncIterable[Any],
-        prepare: Callable[[int, Any], Prepared],
-        options: dict[str, Any],
-        **extra: Any,
-    ) -> BulkRun[BulkResult]:
-        return BulkRun(self._requester, items, prepare=prepare, **options, **extra)
+def _json_body(body: Any) -> dict[str, Any]:
+    checked: dict[str, Any] = body_json(body, field="body")
+    return checked
 
 
-class BulkUpdate(_Bulk):
+def _checked_id(index: int, object_id: object) -> str:
+    if not isinstance(object_id, str) or not object_id:
+        raise InvalidRequestError(f"item {index}: the id must be a string", field="id")
+    return object_id
+
+
+def update_many(
+    requester: Requester,
+    update: Callable[[str, Any], Awaitable[Any]],
+    items: Iterable[Any] | AsyncIterable[Any],
+    options: BulkOptions,
+    *,
+    result_type: type[_R],
+    to_body: ToBody = _json_body,
+) -> BulkRun[_R]:
+    """A :class:`BulkRun` sending ``update(id, body)`` for each ``(id, body)`` of ``items``."""
+
+    def prepare(index: int, item: Any) -> Prepared:
+        try:
+            object_id, body = item
+        except (TypeError, ValueError):
+            raise InvalidRequestError(
+                f"item {index}: expected an (id, body) pair, got {type(item).__name__}",
+                field="item",
+            ) from None
+        checked_id = _checked_id(index, object_id)
+        sent = to_body(body)
+        return Prepared(checked_id, sent, functools.partial(update, checked_id, sent))
+
+    return BulkRun(
+        requester, items, prepare=prepare, kind="update", result_type=result_type, **options
+    )
+
+
+def create_many(
+    requester: Requester,
+    create: Callable[[Any], Awaitable[Any]],
+    bodies: Iterable[Any] | AsyncIterable[Any],
+    options: BulkOptions,
+    *,
+    settle: Settle | None,
+    result_type: type[_R],
+    to_body: ToBody = _json_body,
+) -> BulkRun[_R]:
+    """A :class:`BulkRun` sending ``create(body)`` for each of ``bodies``."""
+
+    def prepare(index: int, item: Any) -> Prepared:
+        sent = to_body(item)
+        return Prepared("", sent, functools.partial(create, sent))
+
+    return BulkRun(
+        requester,
+        bodies,
+        prepare=prepare,
+        kind="create",
+        settle=settle,
+        result_type=result_type,
+        **options,
+    )
+
+
+def delete_many(
+    requester: Requester,
+    delete: Callable[[str], Awaitable[Any]],
+    ids: Iterable[str] | AsyncIterable[str],
+    options: BulkOptions,
+    *,
+    result_type: type[_R],
+) -> BulkRun[_R]:
+    """A :class:`BulkRun` sending ``delete(id)`` for each of ``ids``."""
+
+    def prepare(index: int, item: Any) -> Prepared:
+        checked_id = _checked_id(index, item)
+        return Prepared(checked_id, None, functools.partial(delete, checked_id))
+
+    return BulkRun(
+        requester, ids, prepare=prepare, kind="delete", result_type=result_type, **options
+    )
+
+
+class BulkUpdate:
     """``update_many`` for a resource with ``update(id, body)``."""
 
+    _requester: Requester
     update: Callable[..., Awaitable[Any]]
 
     def update_many(
         self,
         items: Iterable[tuple[str, Any]] | AsyncIterable[tuple[str, Any]],
-        *,
-        concurrency: int = 32,
-        journal: str | PathLike[str] | None = None,
-        ordered: bool = False,
-        on_progress: Callable[[BulkProgress], None] | None = None,
-        stop_timeout: float = 30.0,
+        **options: Unpack[BulkOptions],
     ) -> BulkRun[BulkResult]:
         """Apply many updates concurrently: ``items`` yields ``(id, body)`` (a model or a
         mapping), pulled lazily; one :class:`~close_async.BulkResult` per item. Updates of
         one id go in input order; ``journal`` skips those that landed in an earlier run.
-        See :class:`~close_async.BulkRun` for the options."""
-        update = self.update
-
-        def prepare(index: int, item: Any) -> Prepared:
-            try:
-                object_id, body = item
-            except (TypeError, ValueError):
-                raise InvalidRequestError(
-                    f"item {index}: expected an (id, body) pair, got {type(item).__name__}",
-                    field="item",
-                ) from None
-            if not isinstance(object_id, str) or not object_id:
-                raise InvalidRequestError(f"item {index}: the id must be a string", field="id")
-            sent = body_json(body, field="body")
-            return Prepared(object_id, sent, functools.partial(update, object_id, sent))
-
-        options = _options(concurrency, journal, ordered, on_progress, stop_timeout)
-        return self._run(items, prepare, options, kind="update")
+        ``options``: :class:`~close_async.BulkOptions`."""
+        return update_many(self._requester, self.update, items, options, result_type=BulkResult)
 
 
-class BulkCreate(_Bulk):
+class BulkCreate:
     """``create_many`` for a resource with ``create(body)``."""
 
+    _requester: Requester
     create: Callable[..., Awaitable[Any]]
 
     def create_many(
@@ -84,11 +149,7 @@ class BulkCreate(_Bulk):
         bodies: Iterable[Any] | AsyncIterable[Any],
         *,
         settle: Settle | None = None,
-        concurrency: int = 32,
-        journal: str | PathLike[str] | None = None,
-        ordered: bool = False,
-        on_progress: Callable[[BulkProgress], None] | None = None,
-        stop_timeout: float = 30.0,
+        **options: Unpack[BulkOptions],
     ) -> BulkRun[BulkResult]:
         """Create many objects concurrently: ``bodies`` (models or mappings), pulled lazily.
 
@@ -98,57 +159,25 @@ class BulkCreate(_Bulk):
         about each such create, here and on a resume; only what it reports absent is sent
         again. With ``journal``, each create is recorded before it is sent; a resume (the
         same input, in the same order) skips landed ones and reports, or settles, the rest.
-        See :func:`~close_async.settle_by_custom_field` and :class:`~close_async.BulkRun`.
+        ``options``: :class:`~close_async.BulkOptions`. See
+        :func:`~close_async.settle_by_custom_field`.
         """
-        create = self.create
-
-        def prepare(index: int, item: Any) -> Prepared:
-            sent = body_json(item, field="body")
-            return Prepared("", sent, functools.partial(create, sent))
-
-        options = _options(concurrency, journal, ordered, on_progress, stop_timeout)
-        return self._run(bodies, prepare, options, kind="create", settle=settle)
+        return create_many(
+            self._requester, self.create, bodies, options, settle=settle, result_type=BulkResult
+        )
 
 
-class BulkDelete(_Bulk):
+class BulkDelete:
     """``delete_many`` for a resource with ``delete(id)``."""
 
+    _requester: Requester
     delete: Callable[..., Awaitable[Any]]
 
     def delete_many(
         self,
         ids: Iterable[str] | AsyncIterable[str],
-        *,
-        concurrency: int = 32,
-        journal: str | PathLike[str] | None = None,
-        ordered: bool = False,
-        on_progress: Callable[[BulkProgress], None] | None = None,
-        stop_timeout: float = 30.0,
+        **options: Unpack[BulkOptions],
     ) -> BulkRun[BulkResult]:
         """Delete many objects by id concurrently, ids pulled lazily; one
-        :class:`~close_async.BulkResult` per id. See :class:`~close_async.BulkRun`."""
-        delete = self.delete
-
-        def prepare(index: int, item: Any) -> Prepared:
-            if not isinstance(item, str) or not item:
-                raise InvalidRequestError(f"item {index}: the id must be a string", field="id")
-            return Prepared(item, None, functools.partial(delete, item))
-
-        options = _options(concurrency, journal, ordered, on_progress, stop_timeout)
-        return self._run(ids, prepare, options, kind="delete")
-
-
-def _options(
-    concurrency: int,
-    journal: str | PathLike[str] | None,
-    ordered: bool,
-    on_progress: Callable[[BulkProgress], None] | None,
-    stop_timeout: float,
-) -> dict[str, Any]:
-    return {
-        "concurrency": concurrency,
-        "journal": journal,
-        "ordered": ordered,
-        "on_progress": on_progress,
-        "stop_timeout": stop_timeout,
-    }
+        :class:`~close_async.BulkResult` per id. ``options``: :class:`~close_async.BulkOptions`."""
+        return delete_many(self._requester, self.delete, ids, options, result_type=BulkResult)

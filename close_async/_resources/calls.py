@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import AsyncIterable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterable, Iterable, Mapping
 from datetime import datetime
-from os import PathLike
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
-from .._bulk.run import BulkProgress, BulkRun, Prepared, UpdateResult
+from .._bulk.run import BulkOptions, BulkRun, Settle, UpdateResult
 from .._engine.errors import InvalidRequestError
 from .._engine.response import raw_response
 from .._types.calls import Call, CallCreate, CallUpdate
 from .._types.conversion import call_from_json, create_to_json, update_to_json
+from . import bulk_verbs
 from . import call_requests as _requests
 from .generic import checked_json
 from .pager import Pager, paginate
@@ -26,7 +26,8 @@ _PAGE_LIMIT_MAX = 100  # Close answers 400 to a larger _limit
 
 
 class CallsResource:
-    """Call activities: ``get``, ``list``, ``create``, ``update``, ``update_many``, ``delete``.
+    """Call activities: ``get``, ``list``, ``create``, ``update``, ``delete``, and
+    ``update_many``, ``create_many``, ``delete_many``.
 
     Every method validates its input before sending anything, and takes an optional
     ``deadline`` (seconds, retries included).
@@ -141,19 +142,16 @@ class CallsResource:
 
     def update_many(
         self,
-        items: Iterable[tuple[str, CallUpdate]] | AsyncIterable[tuple[str, CallUpdate]],
-        *,
-        concurrency: int = 32,
-        journal: str | PathLike[str] | None = None,
-        ordered: bool = False,
-        on_progress: Callable[[BulkProgress], None] | None = None,
-        stop_timeout: float = 30.0,
+        items: Iterable[tuple[str, CallUpdate | Mapping[str, Any]]]
+        | AsyncIterable[tuple[str, CallUpdate | Mapping[str, Any]]],
+        **options: Unpack[BulkOptions],
     ) -> BulkRun[UpdateResult]:
         """Apply many updates concurrently; the run yields one ``UpdateResult`` per item.
 
-        Streams ``items`` (a sync or async iterable of ``(call_id, CallUpdate)``), keeps
-        ``concurrency`` updates in flight through this client's limiter and retries, and
-        with ``journal`` skips updates that landed in an earlier run. See :class:`BulkRun`.
+        Streams ``items`` (a sync or async iterable of ``(call_id, CallUpdate)``, or of a
+        mapping as :meth:`update` takes), keeps ``concurrency`` updates in flight through
+        this client's limiter and retries, and with ``journal`` skips updates that landed
+        in an earlier run. ``options``: :class:`BulkOptions`; see :class:`BulkRun`.
 
         Example::
 
@@ -162,17 +160,57 @@ class CallsResource:
                     if not result.ok:
                         print(result.call_id, result.error)
         """
-        return BulkRun(
+        return bulk_verbs.update_many(
             self._requester,
+            self._update_unparsed,
             items,
-            prepare=_prepare_update_with(self._requester),
-            concurrency=concurrency,
-            journal=journal,
-            ordered=ordered,
-            on_progress=on_progress,
-            stop_timeout=stop_timeout,
+            options,
             result_type=UpdateResult,
+            to_body=functools.partial(_body, model=CallUpdate, field="update"),
         )
+
+    def create_many(
+        self,
+        bodies: Iterable[CallCreate | Mapping[str, Any]]
+        | AsyncIterable[CallCreate | Mapping[str, Any]],
+        *,
+        settle: Settle | None = None,
+        **options: Unpack[BulkOptions],
+    ) -> BulkRun[UpdateResult]:
+        """Log many external calls concurrently, as :meth:`create` does one; the run
+        yields one ``UpdateResult`` per body (``call_id``: the new call's id).
+
+        A create whose answer was lost after sending is ``state="unknown"`` (with its
+        ``body``) unless ``settle`` finds it; see ``create_many`` of the other resources
+        and :class:`BulkRun`. ``options``: :class:`BulkOptions`.
+        """
+        return bulk_verbs.create_many(
+            self._requester,
+            self._create_unparsed,
+            bodies,
+            options,
+            settle=settle,
+            result_type=UpdateResult,
+            to_body=functools.partial(_body, model=CallCreate, field="create"),
+        )
+
+    def delete_many(
+        self, ids: Iterable[str] | AsyncIterable[str], **options: Unpack[BulkOptions]
+    ) -> BulkRun[UpdateResult]:
+        """Delete many calls by id concurrently; one ``UpdateResult`` per id.
+        ``options``: :class:`BulkOptions`."""
+        return bulk_verbs.delete_many(
+            self._requester, self.delete, ids, options, result_type=UpdateResult
+        )
+
+
+    # The bulk paths send through these: an UpdateResult parses its call only when read,
+    # so a backfill that never looks at the answers pays nothing to decode them.
+    async def _update_unparsed(self, call_id: str, body: dict[str, Any]) -> Any:
+        return await self._requester.request(_requests.update_call(call_id, body))
+
+    async def _create_unparsed(self, body: dict[str, Any]) -> Any:
+        return await self._requester.request(_requests.create_call(body))
 
 
 class CallsWithRawResponse:
@@ -203,24 +241,3 @@ def _body(body: object, model: type[CallUpdate] | type[CallCreate], field: str) 
 
 def _nothing(value: Any) -> None:
     return None
-
-
-def _prepare_update_with(requester: Requester) -> Callable[[int, Any], Prepared]:
-    def prepare(index: int, item: Any) -> Prepared:
-        try:
-            call_id, update = item
-        except (TypeError, ValueError):
-            raise InvalidRequestError(
-                f"item {index}: expected a (call_id, CallUpdate) pair, got {type(item).__name__}",
-                field="item",
-            ) from None
-        if not isinstance(update, CallUpdate):
-            raise InvalidRequestError(
-                f"item {index}: the update must be a CallUpdate, not {type(update).__name__}",
-                field="update",
-            )
-        body = update_to_json(update)
-        request = _requests.update_call(call_id, body)
-        return Prepared(call_id, body, functools.partial(requester.request, request))
-
-    return prepare

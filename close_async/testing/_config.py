@@ -120,7 +120,9 @@ class FakeFaults:
     """Faults injected on the call endpoints, drawn from a random generator seeded by ``seed``.
 
     For each request one draw picks at most one of: ``error_rate`` (answer one of
-    ``error_statuses`` with an HTML page, nothing applied), ``reset_rate`` (reset the
+    ``error_statuses`` with an HTML page, nothing applied), ``reject_rate`` (answer 400
+    with Close's JSON error body, nothing applied: a 4xx a create can meet and that
+    proves it did not land), ``reset_rate`` (reset the
     connection before applying anything) and ``drop_after_apply_rate`` (apply, then close
     the connection without answering); so their sum must not exceed 1. A second draw
     decides ``slow_rate``: wait ``slow_seconds`` after applying, before answering.
@@ -129,6 +131,7 @@ class FakeFaults:
     """
 
     error_rate: float = attrs.field(default=0.0, validator=_probability)
+    reject_rate: float = attrs.field(default=0.0, validator=_probability)
     reset_rate: float = attrs.field(default=0.0, validator=_probability)
     drop_after_apply_rate: float = attrs.field(default=0.0, validator=_probability)
     slow_rate: float = attrs.field(default=0.0, validator=_probability)
@@ -139,12 +142,19 @@ class FakeFaults:
     methods: tuple[str, ...] = attrs.field(default=(), converter=_upper_tuple)
 
     def __attrs_post_init__(self) -> None:
-        if self.error_rate + self.reset_rate + self.drop_after_apply_rate > 1.0 + 1e-9:
-            raise ValueError("error_rate + reset_rate + drop_after_apply_rate must not exceed 1")
+        if self.hard_rate > 1.0 + 1e-9:
+            raise ValueError(
+                "error_rate + reject_rate + reset_rate + drop_after_apply_rate must not exceed 1"
+            )
         if not self.error_statuses or any(not 500 <= s <= 599 for s in self.error_statuses):
             raise ValueError("error_statuses must be a non-empty list of 5xx statuses")
 
     @property
+    def hard_rate(self) -> float:
+        """The chance that a request meets a fault that replaces its answer."""
+        return self.error_rate + self.reject_rate + self.reset_rate + self.drop_after_apply_rate
+
+    @property
     def any_fault(self) -> bool:
         """True when any per-request fault can happen (latency aside)."""
-        return self.error_rate + self.reset_rate + self.drop_after_apply_rate + self.slow_rate > 0
+        return self.hard_rate + self.slow_rate > 0

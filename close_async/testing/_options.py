@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import inspect
 import signal
 import sys
 from collections.abc import Iterable, Sequence
@@ -38,6 +39,7 @@ def fake_close_from_options(
     style_429: Any = None,
     reset_integer: bool = False,
     error_rate: float = 0.0,
+    reject_rate: float = 0.0,
     reset_rate: float = 0.0,
     drop_after_apply_rate: float = 0.0,
     slow_rate: float = 0.0,
@@ -75,10 +77,11 @@ def fake_close_from_options(
         if rate is not None
         else None
     )
-    fault_values = (error_rate, reset_rate, drop_after_apply_rate, slow_rate, latency)
+    fault_values = (error_rate, reject_rate, reset_rate, drop_after_apply_rate, slow_rate, latency)
     faults = (
         FakeFaults(
             error_rate=error_rate,
+            reject_rate=reject_rate,
             reset_rate=reset_rate,
             drop_after_apply_rate=drop_after_apply_rate,
             slow_rate=slow_rate,
@@ -137,6 +140,17 @@ def serve(*, seed_calls: int = 0, print_url: bool = True, **options: Any) -> Non
     asyncio.run(_serve(fake, seed_calls, print_url))
 
 
+# The webhook_* keywords of fake_close_from_options, as --webhook-* flags.
+_WEBHOOK_FLAGS: tuple[tuple[str, type, object, str], ...] = (
+    ("duplicate_rate", float, 0.0, "webhooks delivered twice"),
+    ("jitter", float, 0.0, "max random delay of a webhook (s)"),
+    ("retry_base", float, 0.5, "first webhook retry delay (s)"),
+    ("retry_max", float, 1200.0, "longest webhook retry delay"),
+    ("max_attempts", int, 10, "webhook attempts before giving up"),
+    ("seed", int, 0, "webhook draws seed"),
+)
+
+
 def add_fake_server_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the fake server's options to ``parser`` (dest names match the keyword options)."""
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (loopback)")
@@ -175,6 +189,9 @@ def add_fake_server_arguments(parser: argparse.ArgumentParser) -> None:
         help="round reset and Retry-After up to whole seconds, as Close does",
     )
     parser.add_argument("--error-rate", type=float, default=0.0, help="5xx HTML probability")
+    parser.add_argument(
+        "--reject-rate", type=float, default=0.0, help="400 JSON error probability (a 4xx)"
+    )
     parser.add_argument("--reset-rate", type=float, default=0.0, help="reset before applying")
     parser.add_argument(
         "--drop-after-apply-rate", type=float, default=0.0, help="apply, then disconnect"
@@ -203,22 +220,9 @@ def add_fake_server_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="largest _skip a list accepts; larger answers 400 (default: no cap)",
     )
-    parser.add_argument(
-        "--webhook-duplicate-rate", type=float, default=0.0, help="webhooks delivered twice"
-    )
-    parser.add_argument(
-        "--webhook-jitter", type=float, default=0.0, help="max random delay of a webhook (s)"
-    )
-    parser.add_argument(
-        "--webhook-retry-base", type=float, default=0.5, help="first webhook retry delay (s)"
-    )
-    parser.add_argument(
-        "--webhook-retry-max", type=float, default=1200.0, help="longest webhook retry delay"
-    )
-    parser.add_argument(
-        "--webhook-max-attempts", type=int, default=10, help="webhook attempts before giving up"
-    )
-    parser.add_argument("--webhook-seed", type=int, default=0, help="webhook draws seed")
+    for name, kind, default, text in _WEBHOOK_FLAGS:
+        flag = "--webhook-" + name.replace("_", "-")
+        parser.add_argument(flag, type=kind, default=default, help=text)
     parser.add_argument(
         "--no-record",
         dest="record_requests",
@@ -229,39 +233,9 @@ def add_fake_server_arguments(parser: argparse.ArgumentParser) -> None:
 
 def options_from_namespace(namespace: argparse.Namespace) -> dict[str, Any]:
     """Keyword options for :func:`serve` from parsed :func:`add_fake_server_arguments`."""
-    options = {
-        name: getattr(namespace, name)
-        for name in (
-            "host",
-            "port",
-            "oauth_tokens",
-            "forbidden_keys",
-            "record_requests",
-            "rate",
-            "window",
-            "style",
-            "header_style",
-            "style_429",
-            "reset_integer",
-            "error_rate",
-            "reset_rate",
-            "drop_after_apply_rate",
-            "slow_rate",
-            "slow_seconds",
-            "latency",
-            "seed",
-            "fault_methods",
-            "seed_calls",
-            "strict",
-            "max_skip",
-            "webhook_duplicate_rate",
-            "webhook_jitter",
-            "webhook_retry_base",
-            "webhook_retry_max",
-            "webhook_max_attempts",
-            "webhook_seed",
-        )
-    }
+    # The names are serve()'s keywords, so a new option needs no second list here.
+    names = [*inspect.signature(fake_close_from_options).parameters, "seed_calls"]
+    options = {name: getattr(namespace, name) for name in names if name != "api_keys"}
     options["api_keys"] = namespace.api_keys or ["test_key"]
     return options
 

@@ -86,6 +86,8 @@ _CALLS_MAX_LIMIT = 100
 _NOT_FOUND = error_body("Empty query: Call matching query does not exist.")
 _NO_ROUTE = error_body("Not found.")
 _METHOD_NOT_ALLOWED = error_body("Method not allowed.")
+# An injected 4xx: Close's answer to a body it refuses (the fake applies nothing).
+_REJECTED = error_body("Injected fault: the request was refused.")
 _UNAUTHORIZED = error_body(
     "The server could not verify that you are authorized to access the URL requested. "
     "You either supplied the wrong credentials (e.g. a bad password), or your browser "
@@ -147,6 +149,8 @@ class FakeStats:
     ``by_status`` counts answers by HTTP status, plus ``"dropped"`` and ``"reset"``.
     ``applied_updates`` counts PUTs that changed a call (also those answered by a drop).
     ``created`` counts calls created by a POST, or by a first PUT when not ``strict``.
+    ``injected_errors``, ``rejected``, ``resets``, ``drops`` and ``slowed`` count the
+    faults of :class:`FakeFaults` (5xx pages, 400s, resets, lost answers, slow answers).
     """
 
     requests: int = 0
@@ -158,6 +162,7 @@ class FakeStats:
     drops: int = 0
     resets: int = 0
     injected_errors: int = 0
+    rejected: int = 0
     slowed: int = 0
 
     def to_dict(self) -> dict[str, Any]:
@@ -646,7 +651,7 @@ class FakeClose(ResourceRoutes):
             and (not faults.methods or method in faults.methods)
         ):
             rng = self._rng
-            hard = faults.error_rate + faults.reset_rate + faults.drop_after_apply_rate
+            hard = faults.hard_rate
             draw = rng.random() if hard > 0 else 1.0
             if draw < faults.error_rate:
                 self.stats.injected_errors += 1
@@ -654,10 +659,15 @@ class FakeClose(ResourceRoutes):
                 return self._answer(
                     request, arrived, key, body, status, _error_page(status), HTML_TYPE, headers
                 )
-            if draw < faults.error_rate + faults.reset_rate:
+            draw -= faults.error_rate
+            if draw < faults.reject_rate:
+                self.stats.rejected += 1
+                return self._answer(request, arrived, key, body, 400, _REJECTED, JSON_TYPE, headers)
+            draw -= faults.reject_rate
+            if draw < faults.reset_rate:
                 self.stats.resets += 1
                 return self._drop(request, arrived, key, body, "reset")
-            drop = draw < hard
+            drop = draw - faults.reset_rate < faults.drop_after_apply_rate
             slow = faults.slow_rate > 0 and rng.random() < faults.slow_rate
 
         status, payload = operation(request, credential, body)

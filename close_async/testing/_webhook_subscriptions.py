@@ -33,6 +33,8 @@ class WebhookSubscriptions:
         self.organization_id = organization_id
         self.items: dict[str, dict[str, Any]] = {}
         self._created = 0
+        # Built once per change, not per event: deliveries read it for every logged event.
+        self._active: list[WebhookSubscription] | None = None
 
     def add(
         self, url: str, events: list[dict[str, Any]], *, signature_key: str | None = None
@@ -45,24 +47,28 @@ class WebhookSubscriptions:
         if signature_key is not None:
             bytes.fromhex(signature_key)  # a key the deliverer could not use fails here
             item["signature_key"] = signature_key
+            self._active = None
         return item
 
     def active(self) -> list[WebhookSubscription]:
         """The subscriptions that receive deliveries now (paused ones do not)."""
-        return [
-            WebhookSubscription(
-                item["id"],
-                item["url"],
-                frozenset((e["object_type"], e["action"]) for e in item["events"]),
-                item["signature_key"],
-            )
-            for item in self.items.values()
-            if item["status"] == "active"
-        ]
+        if self._active is None:
+            self._active = [
+                WebhookSubscription(
+                    item["id"],
+                    item["url"],
+                    frozenset((e["object_type"], e["action"]) for e in item["events"]),
+                    item["signature_key"],
+                )
+                for item in self.items.values()
+                if item["status"] == "active"
+            ]
+        return self._active
 
     def pause(self, subscription_id: str) -> None:
         """Pause a subscription, as Close does after days of failed deliveries."""
         self.items[subscription_id]["status"] = "paused"
+        self._active = None
 
     def routes(self, tail: str) -> dict[str, Callable[[Any, Any, Any], Outcome]] | None:
         """The operations on ``tail`` (the path after ``/api/v1/``), or ``None``."""
@@ -88,12 +94,9 @@ class WebhookSubscriptions:
         return 200, dumps({"data": page, "has_more": skip + limit < len(items)})
 
     def _create(self, request: Any, credential: Any, body: Any) -> Outcome:
-        data = object_body(body)
-        if isinstance(data, bytes):
-            return 400, data
-        problems = _problems(data, creating=True)
-        if problems:
-            return 400, validation_body([], problems)
+        data = _checked(body, creating=True)
+        if not isinstance(data, dict):
+            return data
         now = _dt.datetime.now(_dt.UTC).isoformat()
         self._created += 1
         item = {
@@ -108,6 +111,7 @@ class WebhookSubscriptions:
             "date_updated": now,
         }
         self.items[item["id"]] = item
+        self._active = None
         return 201, dumps(item)
 
     def _get(self, ident: str) -> Outcome:
@@ -120,22 +124,32 @@ class WebhookSubscriptions:
         item = self.items.get(ident)
         if item is None:
             return 404, error_body("Object not found.")
-        data = object_body(body)
-        if isinstance(data, bytes):
-            return 400, data
-        problems = _problems(data, creating=False)
-        if problems:
-            return 400, validation_body([], problems)
+        data = _checked(body, creating=False)
+        if not isinstance(data, dict):
+            return data
         for name in ("url", "events", "status", "verify_ssl"):
             if name in data:
                 item[name] = data[name]
         item["date_updated"] = _dt.datetime.now(_dt.UTC).isoformat()
+        self._active = None
         return 200, dumps(item)
 
     def _delete(self, ident: str) -> Outcome:
         if self.items.pop(ident, None) is None:
             return 404, error_body("Object not found.")
+        self._active = None
         return 200, dumps({})
+
+
+def _checked(body: Any, *, creating: bool) -> dict[str, Any] | Outcome:
+    """The body as a subscription's fields, or the 400 that refuses it."""
+    data = object_body(body)
+    if isinstance(data, bytes):
+        return 400, data
+    problems = _problems(data, creating=creating)
+    if problems:
+        return 400, validation_body([], problems)
+    return data
 
 
 def _problems(data: dict[str, Any], *, creating: bool) -> dict[str, str]:
