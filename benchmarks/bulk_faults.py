@@ -4,10 +4,11 @@ Every body carries a unique external id in ``custom.cf_external_id``; the figure
 from the fake's state afterwards (every lead listed back, faults off for GETs), not from what
 the client says:
 
-- ``faults-no-settle`` / ``faults-settle``: creates meet 5xx, resets before applying and
-  answers dropped after the lead landed. ``lost``: a body whose lead is absent and that was
-  not reported ``unknown``/``failed``; ``duplicated``: an external id stored more than once;
-  ``failed_that_landed``: a lead stored behind a ``failed`` result.
+- ``faults-no-settle`` / ``faults-settle``: creates meet 5xx, 400s (a 4xx: nothing landed),
+  resets before applying and answers dropped after the lead landed. ``lost``: a body whose
+  lead is absent and that was not reported ``unknown``/``failed``; ``duplicated``: an
+  external id stored more than once; ``failed_that_landed``: a lead stored behind a
+  ``failed`` result.
 - ``sigkill-resume``: a child process runs ``create_many(journal=...)``, is SIGKILLed mid-run,
   and the backfill is resumed with the same journal and ``settle_by_custom_field``.
   ``handled_though_landed``: items the resume did not skip whose lead had landed before the
@@ -42,6 +43,8 @@ FIELD = f"custom.{CF}"
 FAULTS = [
     "--error-rate",
     "0.1",
+    "--reject-rate",
+    "0.05",
     "--reset-rate",
     "0.1",
     "--drop-after-apply-rate",

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._bulk.run import (
     BatchAbortedError,
+    BulkOptions,
     BulkProgress,
     BulkResult,
     BulkRun,
@@ -159,6 +160,7 @@ __all__ = [
     "APIError",
     "AuthenticationError",
     "BatchAbortedError",
+    "BulkOptions",
     "BulkProgress",
     "BulkResult",
     "BulkRun",

@@ -120,7 +120,8 @@ async def test_item_failures_are_results_and_the_batch_goes_on(fake: FakeClose) 
     assert isinstance(results[5].error, InvalidRequestError)
     assert fake.calls[ids[2]]["note"] == "d"
     assert fake.calls[ids[3]]["note"] == "a mapping, sent as it is"
-    assert results[7].call is not None and results[7].call.id == ids[3]
+    assert results[7].call is not None
+    assert results[7].call.id == ids[3]
 
 
 async def test_a_wrong_key_aborts_the_batch_and_says_what_was_not_attempted(

@@ -245,7 +245,7 @@ async def test_calls_create_many_and_delete_many(fake: FakeClose) -> None:
         ids = [r.call_id for r in created]  # type: ignore[attr-defined]
         assert all(fake.calls[i]["note"] == created[n].call.note for n, i in enumerate(ids))  # type: ignore[attr-defined]
         assert fake.calls[ids[5]]["note"] == "from a mapping"
-        async with close.calls.delete_many(ids[:3] + ["acti_missing1"], ordered=True) as run:
+        async with close.calls.delete_many([*ids[:3], "acti_missing1"], ordered=True) as run:
             deleted = await collect(run)
     assert [r.ok for r in deleted] == [True, True, True, False]
     assert set(fake.calls) == set(ids[3:])
@@ -260,9 +260,11 @@ async def test_a_4xx_on_create_fails_it_and_is_never_resent(fake: FakeClose) -> 
     async def settle(body: dict[str, Any]) -> None:
         asked.append(body)
 
-    async with client_for(fake) as close:
-        async with close.leads.create_many(lead_bodies(4), settle=settle) as run:
-            results = await collect(run)
+    async with (
+        client_for(fake) as close,
+        close.leads.create_many(lead_bodies(4), settle=settle) as run,
+    ):
+        results = await collect(run)
     assert [r.state for r in results] == ["failed"] * 4
     assert all(isinstance(r.error, ValidationError) for r in results)
     assert fake.stats.rejected == 4  # one send each
@@ -270,26 +272,37 @@ async def test_a_4xx_on_create_fails_it_and_is_never_resent(fake: FakeClose) -> 
     assert fake.objects("lead") == {}
 
 
-async def test_settle_lookups_are_retried_after_a_fault(fake: FakeClose) -> None:
-    # The settler's own searches meet the network's faults: a failed lookup is asked
-    # again rather than leaving the create unknown.
+async def test_a_settler_that_fails_leaves_the_create_unknown(fake: FakeClose) -> None:
+    # A settler's error is final (its searches already had the client's retries): the
+    # create is reported unknown, never re-sent on a guess.
     fake.faults = FakeFaults(drop_after_apply_rate=1.0, methods=("POST",))
-    failures = [ServerError("search down", status=502), ServerError("again", status=503)]
     asked = 0
 
     async def settle(body: dict[str, Any]) -> str:
         nonlocal asked
         asked += 1
-        if failures:
-            raise failures.pop(0)
-        return "lead_found"
+        raise ServerError("search down", status=502)
 
+    async with (
+        client_for(fake) as close,
+        close.leads.create_many(lead_bodies(1), settle=settle) as run,
+    ):
+        results = await collect(run)
+    assert [r.state for r in results] == ["unknown"]
+    assert isinstance(results[0].error, UnknownOutcomeError)
+    assert asked == 1
+    assert fake.stats.drops == 1  # sent once
+
+
+async def test_reject_faults_refuse_writes_but_never_a_search(fake: FakeClose) -> None:
+    fake.faults = FakeFaults(reject_rate=1.0)
     async with client_for(fake) as close:
-        async with close.leads.create_many(lead_bodies(1), settle=settle) as run:
-            results = await collect(run)
-    assert [(r.state, r.id) for r in results] == [("done", "lead_found")]
-    assert asked == 3
-    assert fake.stats.drops == 1  # sent once: the lookup, not the create, was retried
+        with pytest.raises(ValidationError):
+            await close.post("lead/", json={"name": "refused"})
+        lead_query = {"type": "object_type", "object_type": "lead"}
+        page = await close.post("data/search/", json={"query": lead_query})
+    assert page["data"] == []
+    assert fake.stats.rejected == 1
 
 
 async def test_a_create_found_absent_is_resent_within_the_retry_budget(fake: FakeClose) -> None:
@@ -304,12 +317,15 @@ async def test_a_create_found_absent_is_resent_within_the_retry_budget(fake: Fak
         asked += 1
 
     retry = RetryPolicy.no_wait(attempts=3)
-    async with CloseClient(KEY, base_url=fake.base_url, retry=retry) as close:
-        async with close.leads.create_many(lead_bodies(1), settle=settle) as run:
-            results = await collect(run)
+    async with (
+        CloseClient(KEY, base_url=fake.base_url, retry=retry) as close,
+        close.leads.create_many(lead_bodies(1), settle=settle) as run,
+    ):
+        results = await collect(run)
     assert [r.state for r in results] == ["failed"]
     assert isinstance(results[0].error, ServerError)
-    assert fake.stats.injected_errors == 3 and asked == 3
+    assert fake.stats.injected_errors == 3
+    assert asked == 3
     fake.faults = None
     async with CloseClient(KEY, base_url=fake.base_url, retry=retry) as close:
         # Faults that clear within the budget end with the lead made once.
@@ -318,7 +334,8 @@ async def test_a_create_found_absent_is_resent_within_the_retry_budget(fake: Fak
             later = await collect(run)
     fake.faults = None
     made = [r for r in later if r.state == "done"]
-    assert made and all(r.state in ("done", "failed") for r in later)
+    assert made
+    assert all(r.state in ("done", "failed") for r in later)
     assert external_ids(fake) == sorted(r.body[f"custom.{CF}"] for r in made)  # type: ignore[index]
 
 

@@ -84,9 +84,6 @@ Settle = Callable[[dict[str, Any]], Awaitable[Any]]
 """Looks for the object an ambiguous create's body would have made: its id, the object
 (a model or a mapping with ``id``), or ``None`` when it is absent."""
 
-# What ``_look_up`` answers when settle never could: not None, which means "absent".
-_LOOKUP_FAILED = object()
-
 
 @attrs.frozen
 class Prepared:
@@ -621,8 +618,12 @@ class BulkRun(AsyncClosing, Generic[_R]):
         )
         if self._settle is None:
             return make(index, "", ok=False, state="unknown", error=unknown, body=body)
-        found = await self._look_up(index, body)
-        if found is _LOOKUP_FAILED:
+        try:
+            # A settler's searches go through the client, whose retries already cover the
+            # network's faults: what escapes here is final.
+            found = await self._settle(dict(body or {}))
+        except CloseError as exc:
+            _log.warning("settle failed for item %d: %r", index, exc)
             return make(index, "", ok=False, state="unknown", error=unknown, body=body)
         if found is None:
             return None
@@ -631,23 +632,6 @@ class BulkRun(AsyncClosing, Generic[_R]):
             self._journal.record(key, found_id)
         payload = None if isinstance(found, str) else found
         return make(index, found_id, ok=True, payload=payload, body=body)
-
-    async def _look_up(self, index: int, body: dict[str, Any] | None) -> Any:
-        """``settle``'s answer, asked again after a fault (its searches meet the same
-        network as the creates) up to the client's fault budget; ``_LOOKUP_FAILED`` when
-        it never answered, or refused the body."""
-        assert self._settle is not None
-        for attempt in range(1, self._policy.attempts + 1):
-            try:
-                return await self._settle(dict(body or {}))
-            except InvalidRequestError as exc:
-                _log.warning("settle refused item %d: %s", index, exc)
-                return _LOOKUP_FAILED
-            except CloseError as exc:
-                _log.warning("settle failed for item %d (attempt %d): %r", index, attempt, exc)
-                if attempt < self._policy.attempts:
-                    await asyncio.sleep(self._policy.fault_wait(attempt))
-        return _LOOKUP_FAILED
 
     def _call_done(self, call_id: str, done: asyncio.Event) -> None:
         done.set()

@@ -203,7 +203,6 @@ class CallsResource:
             self._requester, self.delete, ids, options, result_type=UpdateResult
         )
 
-
     # The bulk paths send through these: an UpdateResult parses its call only when read,
     # so a backfill that never looks at the answers pays nothing to decode them.
     async def _update_unparsed(self, call_id: str, body: dict[str, Any]) -> Any:

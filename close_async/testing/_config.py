@@ -120,9 +120,9 @@ class FakeFaults:
     """Faults injected on the call endpoints, drawn from a random generator seeded by ``seed``.
 
     For each request one draw picks at most one of: ``error_rate`` (answer one of
-    ``error_statuses`` with an HTML page, nothing applied), ``reject_rate`` (answer 400
-    with Close's JSON error body, nothing applied: a 4xx a create can meet and that
-    proves it did not land), ``reset_rate`` (reset the
+    ``error_statuses`` with an HTML page, nothing applied), ``reject_rate`` (answer a
+    request that writes 400 with Close's JSON error body, nothing applied: the 4xx that
+    proves a create did not land; a search's POST is never refused), ``reset_rate`` (reset the
     connection before applying anything) and ``drop_after_apply_rate`` (apply, then close
     the connection without answering); so their sum must not exceed 1. A second draw
     decides ``slow_rate``: wait ``slow_seconds`` after applying, before answering.

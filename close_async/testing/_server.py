@@ -86,6 +86,7 @@ _CALLS_MAX_LIMIT = 100
 _NOT_FOUND = error_body("Empty query: Call matching query does not exist.")
 _NO_ROUTE = error_body("Not found.")
 _METHOD_NOT_ALLOWED = error_body("Method not allowed.")
+_SEARCH_TAIL = "data/search/"
 # An injected 4xx: Close's answer to a body it refuses (the fake applies nothing).
 _REJECTED = error_body("Injected fault: the request was refused.")
 _UNAUTHORIZED = error_body(
@@ -103,6 +104,13 @@ _RST_LINGER = struct.pack("ii", 1, 0)
 # What Close's call ids look like; in lenient mode only such an id is created on a PUT, so a
 # path typo still gets Close's 404.
 _CALL_ID = re.compile(r"acti_[0-9A-Za-z]{1,95}", re.ASCII)
+
+
+def _writes(method: str, path: str) -> bool:
+    # Close's one read by POST that the fake serves: a search.
+    if method in ("GET", "HEAD", "OPTIONS"):
+        return False
+    return not (method == "POST" and path.startswith(API_PREFIX + _SEARCH_TAIL))
 
 
 def _error_page(status: int) -> bytes:
@@ -661,8 +669,12 @@ class FakeClose(ResourceRoutes):
                 )
             draw -= faults.error_rate
             if draw < faults.reject_rate:
-                self.stats.rejected += 1
-                return self._answer(request, arrived, key, body, 400, _REJECTED, JSON_TYPE, headers)
+                if _writes(method, request.path):
+                    self.stats.rejected += 1
+                    return self._answer(
+                        request, arrived, key, body, 400, _REJECTED, JSON_TYPE, headers
+                    )
+                draw = 1.0  # a read (a search's POST) is never refused for its body
             draw -= faults.reject_rate
             if draw < faults.reset_rate:
                 self.stats.resets += 1
