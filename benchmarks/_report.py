@@ -316,8 +316,10 @@ def render_markdown(
         "Requests and 429s are the fake's counts, not the client's. `lost`: the call's note "
         "in the fake's final state is not the one the client sent; `silent lost`: lost "
         "while the client reported success; `not attempted`: never sent before the client's "
-        "wall time cap. updates/s counts updates that landed. All clients run 32 updates "
-        "at once. See `benchmarks/README.md`.",
+        "wall time cap. updates/s counts updates that landed. In the `leads-*` scenarios "
+        "the lead's name (creates) or description (updates) is checked instead, and "
+        "`duplicated` counts leads created twice. All clients run 32 requests at once. "
+        "See `benchmarks/README.md`.",
         "",
         "## The bars",
         "",
