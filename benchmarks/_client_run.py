@@ -1,19 +1,28 @@
 """One client run, in its own process: ``python -m benchmarks._client_run --client NAME ...``.
 
 The runner starts this once per (scenario, client), so the CPU time and the peak RSS read here
-belong to that client alone. The workload is a generator of call updates (a note and an
-outcome each) over the seeded calls ``fake_call_id(start) .. fake_call_id(start + count - 1)``;
-the note of item ``i`` is :func:`expected_note` ``(tag, i)``, so the runner can check the fake's
-final state. The one line printed on stdout is a JSON report (see :func:`_report`).
+belong to that client alone. The workload (``--workload``) is a generator of items, each one
+request's worth, the ``i``-th carrying :func:`expected_note` ``(tag, i)`` so the runner can
+check the fake's final state:
+
+- ``call-update`` (the default): a note and an outcome on each seeded call
+  ``fake_call_id(start) .. fake_call_id(start + count - 1)``;
+- ``lead-create``: one lead per item, the note as its ``name``;
+- ``lead-update``: the note as the ``description`` of each lead id of ``--ids-file``
+  (one a line, seeded by the runner).
+
+The one line printed on stdout is a JSON report (see :func:`_report`).
 
 Clients:
 
-- ``close-async``: ``CloseClient`` with its defaults and ``calls.update_many(concurrency=32)``.
+- ``close-async``: ``CloseClient`` with its defaults and ``calls.update_many``,
+  ``leads.create_many`` or ``leads.update_many`` (``concurrency=32``).
 - ``bare``: the floor of this stack: one ``aiohttp.ClientSession``, a semaphore of 32, one task
-  per update (at most 32 alive), a minimal retry on 429 (sleep the header's reset, else 1 s)
+  per item (at most 32 alive), a minimal retry on 429 (sleep the header's reset, else 1 s)
   and on 5xx and connection errors (5 attempts, 0.5 s apart); it decodes each answer's JSON.
 - ``official``: ``closeio_api.Client`` pointed at the fake, shared by a ``ThreadPoolExecutor``
-  of 32 workers fed with ``executor.map``, the way its users run it.
+  of 32 workers fed with ``executor.map``, the way its users run it (``api.put`` or
+  ``api.post``).
 """
 
 from __future__ import annotations
@@ -35,10 +44,32 @@ from typing import Any
 
 from close_async.testing import fake_call_id
 
-__all__ = ["CLIENTS", "OUTCOME_ID", "expected_note", "main", "peak_rss_mb"]
+__all__ = [
+    "CLIENTS",
+    "LEAD_FIELD",
+    "OUTCOME_ID",
+    "WORKLOADS",
+    "expected_note",
+    "main",
+    "peak_rss_mb",
+]
 
 CLIENTS = ("close-async", "bare", "official")
 """The client names this module can run, in report order."""
+
+WORKLOADS = ("call-update", "lead-create", "lead-update")
+"""What one run does with each item (see the module docstring)."""
+
+LEAD_FIELD = {"lead-create": "name", "lead-update": "description"}
+"""The lead field each lead workload writes :func:`expected_note` into."""
+
+# (method, path under the API base; "{}" is the item's id). The official client adds the
+# trailing slash itself.
+_REQUESTS = {
+    "call-update": ("PUT", "activity/call/{}/"),
+    "lead-create": ("POST", "lead/"),
+    "lead-update": ("PUT", "lead/{}/"),
+}
 
 OUTCOME_ID = "outc_benchmark"
 """The outcome every benchmark update sets, next to its note."""
@@ -54,10 +85,29 @@ def expected_note(tag: str, index: int) -> str:
     return f"bench {tag} #{index}"
 
 
-def _items(start: int, count: int, tag: str) -> Iterator[tuple[int, str, str]]:
+Item = tuple[int, str, dict[str, Any]]
+"""(index, the id the request goes to, or "" for a create; the JSON body)."""
+
+
+def _ids(path: str) -> Iterator[str]:
+    with open(path) as lines:
+        for line in lines:
+            yield line.strip()
+
+
+def _items(args: argparse.Namespace) -> Iterator[Item]:
     # A generator, never a list: the memory scenario depends on it.
-    for i in range(count):
-        yield i, fake_call_id(start + i), expected_note(tag, i)
+    if args.workload == "call-update":
+        for i in range(args.count):
+            note = expected_note(args.tag, i)
+            yield i, fake_call_id(args.start + i), {"note": note, "outcome_id": OUTCOME_ID}
+    elif args.workload == "lead-create":
+        for i in range(args.count):
+            yield i, "", {"name": expected_note(args.tag, i)}
+    else:
+        ids = _ids(args.ids_file)
+        for i in range(args.count):
+            yield i, next(ids), {"description": expected_note(args.tag, i)}
 
 
 class _Tally:
@@ -87,12 +137,19 @@ class _Tally:
 async def _run_close_async(args: argparse.Namespace, tally: _Tally) -> dict[str, Any]:
     from close_async import CallUpdate, CloseClient
 
-    def updates() -> Iterator[tuple[str, CallUpdate]]:
-        for _i, call_id, note in _items(args.start, args.count, args.tag):
-            yield call_id, CallUpdate(note=note, outcome_id=OUTCOME_ID)
-
     async with CloseClient(api_key=args.api_key, base_url=args.base_url) as client:
-        run = client.calls.update_many(updates(), concurrency=CONCURRENCY)
+        items = _items(args)
+        if args.workload == "call-update":
+            run: Any = client.calls.update_many(
+                ((call_id, CallUpdate(**body)) for _i, call_id, body in items),
+                concurrency=CONCURRENCY,
+            )
+        elif args.workload == "lead-create":
+            run = client.leads.create_many((b for _i, _id, b in items), concurrency=CONCURRENCY)
+        else:
+            run = client.leads.update_many(
+                ((lead_id, b) for _i, lead_id, b in items), concurrency=CONCURRENCY
+            )
         stopper = asyncio.get_running_loop().call_later(args.cap, run.stop)
         async with run:
             async for result in run:
@@ -120,15 +177,15 @@ def _reset_seconds(headers: Mapping[str, str]) -> float:
     return 1.0
 
 
-async def _bare_put(session: Any, url: str, body: bytes) -> str | None:
-    """None when the update landed, else what went wrong."""
+async def _bare_send(session: Any, method: str, url: str, body: bytes) -> str | None:
+    """None when the request landed, else what went wrong."""
     import aiohttp
 
     faults = 0
     throttles = 0
     while True:
         try:
-            async with session.put(url, data=body) as response:
+            async with session.request(method, url, data=body) as response:
                 payload = await response.read()
                 if response.status == 200:
                     json.loads(payload)
@@ -153,7 +210,7 @@ async def _run_bare(args: argparse.Namespace, tally: _Tally) -> dict[str, Any]:
 
     token = base64.b64encode(f"{args.api_key}:".encode()).decode()
     headers = {"Authorization": f"Basic {token}", "Content-Type": "application/json"}
-    base = args.base_url + "activity/call/"
+    method, path = _REQUESTS[args.workload]
     deadline = time.monotonic() + args.cap
     semaphore = asyncio.Semaphore(CONCURRENCY)
     tasks: set[asyncio.Task[None]] = set()
@@ -161,10 +218,10 @@ async def _run_bare(args: argparse.Namespace, tally: _Tally) -> dict[str, Any]:
         headers=headers, timeout=aiohttp.ClientTimeout(total=60)
     ) as session:
 
-        async def one(index: int, call_id: str, note: str) -> None:
+        async def one(index: int, target: str, body: dict[str, Any]) -> None:
             try:
-                body = json.dumps({"note": note, "outcome_id": OUTCOME_ID}).encode()
-                problem = await _bare_put(session, f"{base}{call_id}/", body)
+                url = args.base_url + path.format(target)
+                problem = await _bare_send(session, method, url, json.dumps(body).encode())
                 if problem is None:
                     tally.ok(index)
                 else:
@@ -172,12 +229,12 @@ async def _run_bare(args: argparse.Namespace, tally: _Tally) -> dict[str, Any]:
             finally:
                 semaphore.release()
 
-        for index, call_id, note in _items(args.start, args.count, args.tag):
+        for index, target, body in _items(args):
             await semaphore.acquire()
             if time.monotonic() > deadline:
                 semaphore.release()
                 break
-            task = asyncio.create_task(one(index, call_id, note))
+            task = asyncio.create_task(one(index, target, body))
             tasks.add(task)
             task.add_done_callback(tasks.discard)
         if tasks:
@@ -195,13 +252,15 @@ def _run_official(args: argparse.Namespace, tally: _Tally) -> dict[str, Any]:
     # closeio builds every URL as base_url + endpoint: point it at the fake.
     api.base_url = args.base_url
     deadline = time.monotonic() + args.cap
+    method, path = _REQUESTS[args.workload]
+    send = api.post if method == "POST" else api.put
 
-    def one(item: tuple[int, str, str]) -> None:
-        index, call_id, note = item
+    def one(item: Item) -> None:
+        index, target, body = item
         if time.monotonic() > deadline:
             return
         try:
-            api.put(f"activity/call/{call_id}", data={"note": note, "outcome_id": OUTCOME_ID})
+            send(path.format(target).rstrip("/"), data=body)
         except Exception as exc:
             response = getattr(exc, "response", None)
             status = getattr(response, "status_code", None)
@@ -210,7 +269,7 @@ def _run_official(args: argparse.Namespace, tally: _Tally) -> dict[str, Any]:
             tally.ok(index)
 
     with ThreadPoolExecutor(max_workers=CONCURRENCY) as pool:
-        for _ in pool.map(one, _items(args.start, args.count, args.tag)):
+        for _ in pool.map(one, _items(args)):
             pass
     return {}
 
@@ -273,14 +332,19 @@ def _report(
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks._client_run")
     parser.add_argument("--client", choices=CLIENTS, required=True)
+    parser.add_argument("--workload", choices=WORKLOADS, default="call-update")
+    parser.add_argument("--ids-file", help="lead-update: the lead ids, one a line")
     parser.add_argument("--base-url", required=True)
     parser.add_argument("--api-key", required=True)
     parser.add_argument("--start", type=int, default=0, help="first seeded call index")
     parser.add_argument("--count", type=int, required=True)
     parser.add_argument("--tag", required=True, help="makes this run's notes unique")
-    parser.add_argument("--cap", type=float, default=600.0, help="stop starting updates after")
+    parser.add_argument("--cap", type=float, default=600.0, help="stop starting items after")
     parser.add_argument("--timeline", action="store_true", help="report completion times")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.workload == "lead-update" and not args.ids_file:
+        parser.error("--workload lead-update needs --ids-file")
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:

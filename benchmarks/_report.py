@@ -87,20 +87,35 @@ def _ratio(a: float | None, b: float | None) -> float | None:
     return a / b
 
 
-_HEADER = (
-    "| client | updates | landed | updates/s | CPU ms/update | requests/landed | 429 share "
-    "| lost | reported failed | silent lost | not attempted | wall s | peak RSS MB |\n"
-    "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
-)
+def _noun(s: ScenarioResult) -> str:
+    """What one item of the scenario is: "update" (calls, leads) or "create"."""
+    return s.workload.rpartition("-")[2]
 
 
-def _row(r: RunResult) -> str:
+def _creates(s: ScenarioResult) -> bool:
+    # Only a create can land twice: the table then has a duplicated column.
+    return _noun(s) == "create"
+
+
+def _header(s: ScenarioResult) -> str:
+    noun = _noun(s)
+    dup, dup_align = ("duplicated | ", "---:|") if _creates(s) else ("", "")
+    return (
+        f"| client | {noun}s | landed | {noun}s/s | CPU ms/{noun} | requests/landed | 429 share "
+        f"| lost | {dup}reported failed | silent lost | not attempted | wall s | peak RSS MB |\n"
+        f"|---|---:|---:|---:|---:|---:|---:|---:|{dup_align}---:|---:|---:|---:|---:|"
+    )
+
+
+def _row(r: RunResult, creates: bool = False) -> str:
     if r.error:
-        return f"| {r.label} | {r.count:,} | – | failed to run: {r.error[:120]} |" + " |" * 9
+        blanks = 10 if creates else 9
+        return f"| {r.label} | {r.count:,} | – | failed to run: {r.error[:120]} |" + " |" * blanks
+    dup = f"| {r.duplicated:,} " if creates else ""
     return (
         f"| {r.label} | {r.count:,} | {r.landed:,} | {_fmt(r.updates_per_s)} "
         f"| {_fmt(r.cpu_ms_per_update, 3)} | {_fmt(r.requests_per_landed, 2)} "
-        f"| {_pct(r.share_429)} | {r.lost:,} | {r.reported_failed:,} | {r.silent_lost:,} "
+        f"| {_pct(r.share_429)} | {r.lost:,} {dup}| {r.reported_failed:,} | {r.silent_lost:,} "
         f"| {r.not_attempted:,} | {_fmt(r.wall_s, 2)} | {_fmt(r.peak_rss_mb)} |"
     )
 
@@ -116,40 +131,44 @@ def _error_notes(runs: Sequence[RunResult]) -> list[str]:
 
 
 def _spread_lines(s: ScenarioResult) -> list[str]:
+    noun = _noun(s)
     lines = []
     for label in s.labels():
         runs = s.repeats(label)
         if len(runs) > 1:
             cpus = sorted(r.cpu_ms_per_update or 0.0 for r in runs)
+            throttled = sorted(r.rate_limited for r in runs)
             lines.append(
-                f"- {label}: {len(runs)} runs, the median shown; updates/s "
+                f"- {label}: {len(runs)} runs, the median shown; {noun}s/s "
                 f"{_fmt(runs[0].updates_per_s)}–{_fmt(runs[-1].updates_per_s)}, "
-                f"CPU ms/update {_fmt(cpus[0], 3)}–{_fmt(cpus[-1], 3)}"
+                f"CPU ms/{noun} {_fmt(cpus[0], 3)}–{_fmt(cpus[-1], 3)}"
+                + (f", 429s {throttled[0]:,}–{throttled[-1]:,}" if throttled[-1] else "")
             )
     return lines
 
 
 def _ratio_lines(s: ScenarioResult) -> list[str]:
     ours, bare, official = s.run("close-async"), s.run("bare"), s.run("official")
+    noun = _noun(s)
     lines = []
     if ours and bare:
         lines.append(
-            f"- close-async / bare loop: updates/s "
+            f"- close-async / bare loop: {noun}s/s "
             f"{_fmt(_ratio(ours.updates_per_s, bare.updates_per_s), 2)}, "
-            f"CPU per update {_fmt(_ratio(ours.cpu_ms_per_update, bare.cpu_ms_per_update), 2)}"
+            f"CPU per {noun} {_fmt(_ratio(ours.cpu_ms_per_update, bare.cpu_ms_per_update), 2)}"
         )
     if ours and official:
         lines.append(
-            f"- close-async / official: updates/s "
+            f"- close-async / official: {noun}s/s "
             f"{_fmt(_ratio(ours.updates_per_s, official.updates_per_s), 2)}, "
-            f"CPU per update "
+            f"CPU per {noun} "
             f"{_fmt(_ratio(ours.cpu_ms_per_update, official.cpu_ms_per_update), 2)}"
         )
     if official and official.landed:
         extra = (official.requests_per_landed or 1.0) - 1.0
         lines.append(
-            f"- official: {_pct(extra)} extra requests per update landed, "
-            f"{_pct(official.lost / official.count)} of its updates lost "
+            f"- official: {_pct(extra)} extra requests per {noun} landed, "
+            f"{_pct(official.lost / official.count)} of its {noun}s lost "
             f"({official.reported_failed:,} reported failed, "
             f"{official.not_attempted:,} not attempted before its cap)"
         )
@@ -297,8 +316,10 @@ def render_markdown(
         "Requests and 429s are the fake's counts, not the client's. `lost`: the call's note "
         "in the fake's final state is not the one the client sent; `silent lost`: lost "
         "while the client reported success; `not attempted`: never sent before the client's "
-        "wall time cap. updates/s counts updates that landed. All clients run 32 updates "
-        "at once. See `benchmarks/README.md`.",
+        "wall time cap. updates/s counts updates that landed. In the `leads-*` scenarios "
+        "the lead's name (creates) or description (updates) is checked instead, and "
+        "`duplicated` counts leads created twice. All clients run 32 requests at once. "
+        "See `benchmarks/README.md`.",
         "",
         "## The bars",
         "",
@@ -316,7 +337,7 @@ def render_markdown(
         if s.bars:
             out += [f"Bar: {s.bars}.", ""]
         shown = [r for r in (s.run(label) for label in s.labels()) if r is not None]
-        out += [_HEADER, *(_row(r) for r in shown), ""]
+        out += [_header(s), *(_row(r, _creates(s)) for r in shown), ""]
         notes = _spread_lines(s) + _ratio_lines(s) + _error_notes(shown)
         if notes:
             out += [*notes, ""]

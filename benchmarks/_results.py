@@ -13,12 +13,13 @@ __all__ = ["RunResult", "ScenarioResult"]
 class RunResult:
     """One client process over one workload, checked against the fake's final state.
 
-    ``landed``: calls whose note (and outcome) are the ones this run sent. ``lost``: the
-    others. ``reported_failed``: items the client itself reported as failed; ``silent_lost``:
-    lost although the client reported success; ``not_attempted``: items never sent (a wall
-    time cap). ``requests``/``responses``/``rate_limited`` are the fake's counts during the
-    run (a dropped or reset connection is a request without a response). ``error`` is set
-    when the client process itself failed.
+    ``landed``: calls whose note (and outcome) are the ones this run sent, or leads created
+    or updated as sent (see ``benchmarks._leads``). ``lost``: the others. ``duplicated``:
+    leads created more than once (creates only). ``reported_failed``: items the client itself
+    reported as failed; ``silent_lost``: lost although the client reported success;
+    ``not_attempted``: items never sent (a wall time cap). ``requests``/``responses``/
+    ``rate_limited`` are the fake's counts during the run (a dropped or reset connection is a
+    request without a response). ``error`` is set when the client process itself failed.
     """
 
     label: str
@@ -26,6 +27,7 @@ class RunResult:
     count: int
     landed: int = 0
     lost: int = 0
+    duplicated: int = 0
     reported_failed: int = 0
     silent_lost: int = 0
     not_attempted: int = 0
@@ -77,11 +79,13 @@ class RunResult:
 
 @attrs.define
 class ScenarioResult:
-    """The runs of one scenario; ``markdown`` instead for a delegated section (Redis)."""
+    """The runs of one scenario; ``markdown`` instead for a delegated section (Redis).
+    ``workload``: what each item is (``benchmarks._client_run.WORKLOADS``)."""
 
     name: str
     description: str
     bars: str = ""
+    workload: str = "call-update"
     runs: list[RunResult] = attrs.field(factory=list)
     markdown: str | None = None
     seconds: float = 0.0
@@ -109,6 +113,7 @@ class ScenarioResult:
             "name": self.name,
             "description": self.description,
             "bars": self.bars,
+            "workload": self.workload,
             "seconds": self.seconds,
             "markdown": self.markdown,
             "runs": [r.to_dict() for r in self.runs],

@@ -1,9 +1,10 @@
 """The runner behind ``python -m benchmarks``: scenarios, client processes, the final check.
 
-For each scenario: a fresh fake Close process, seeded with one range of calls per client run;
-each run gets its own API key (so its own rate-limit windows), its own call range and its own
-notes; the fake's counters are reset before each run and read after it; at the end the fake's
-final state says, call by call, which updates landed.
+For each scenario: a fresh fake Close process, seeded with one range of calls (or, for lead
+updates, of leads) per client run; each run gets its own API key (so its own rate-limit
+windows), its own range and its own notes; the fake's counters are reset before each run and
+read after it; at the end the fake's final state says, item by item, which requests landed
+(calls: ``/_fake/calls``; leads: listed back, see ``benchmarks._leads``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import json
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,6 +27,7 @@ from close_async.testing import fake_call_id, key_fingerprint
 
 from ._client_run import CLIENTS, OUTCOME_ID, expected_note
 from ._fake_process import FakeProcess
+from ._leads import READER_KEY, check_leads, seed_leads, stored_leads
 from ._report import render_markdown, write_plot
 from ._results import RunResult, ScenarioResult
 from ._scenarios import (
@@ -60,7 +63,7 @@ def _tag(scenario: Scenario, n: int) -> str:
 
 
 def _run_client(
-    fake: FakeProcess, scenario: Scenario, n: int, start: int, timeline: bool
+    fake: FakeProcess, scenario: Scenario, n: int, start: int, ids: Sequence[str]
 ) -> dict[str, Any]:
     run = scenario.runs[n]
     command = [
@@ -69,6 +72,8 @@ def _run_client(
         "benchmarks._client_run",
         "--client",
         run.client,
+        "--workload",
+        scenario.workload,
         "--base-url",
         fake.base_url,
         "--api-key",
@@ -82,16 +87,21 @@ def _run_client(
         "--cap",
         str(run.cap),
     ]
-    if timeline:
+    if scenario.timeline:
         command.append("--timeline")
-    done = subprocess.run(
-        command,
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=run.cap + 300,
-        check=False,
-    )
+    with tempfile.NamedTemporaryFile("w", suffix=".ids") as ids_file:
+        if scenario.workload == "lead-update":
+            ids_file.write("".join(f"{i}\n" for i in ids[start : start + run.count]))
+            ids_file.flush()
+            command += ["--ids-file", ids_file.name]
+        done = subprocess.run(
+            command,
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=run.cap + 300,
+            check=False,
+        )
     lines = done.stdout.strip().splitlines()
     if done.returncode != 0 or not lines:
         raise RuntimeError(f"exit {done.returncode}: {done.stderr.strip()[-1500:]}")
@@ -121,23 +131,27 @@ def _check_final_state(
 def run_scenario(scenario: Scenario) -> ScenarioResult:
     """Run every client of ``scenario`` against one fresh fake server process."""
     began = time.monotonic()
-    outcome = ScenarioResult(scenario.name, scenario.description, scenario.bars)
+    outcome = ScenarioResult(
+        scenario.name, scenario.description, scenario.bars, workload=scenario.workload
+    )
     keys = [_api_key(scenario, n, run.client) for n, run in enumerate(scenario.runs)]
     total = sum(run.count for run in scenario.runs)
-    fake_args = ["--seed-calls", str(total), *scenario.fake_args]
-    for key in keys:
+    calls = scenario.workload == "call-update"
+    fake_args = ["--seed-calls", str(total if calls else 0), *scenario.fake_args]
+    for key in [*keys, READER_KEY]:
         fake_args += ["--api-key", key]
     if not scenario.timeline:
         fake_args.append("--no-record")
     reports: list[tuple[RunResult, dict[str, Any] | None, int, str]] = []
     with FakeProcess(fake_args) as fake:
+        ids = seed_leads(fake, total) if scenario.workload == "lead-update" else []
         start = 0
         for n, run in enumerate(scenario.runs):
             result = RunResult(run.label, run.client, run.count)
             fake.admin("reset", method="POST")
             report: dict[str, Any] | None = None
             try:
-                report = _run_client(fake, scenario, n, start, scenario.timeline)
+                report = _run_client(fake, scenario, n, start, ids)
             except (RuntimeError, subprocess.TimeoutExpired, ValueError) as exc:
                 result.error = f"{type(exc).__name__}: {exc}"
             stats = fake.admin("stats")
@@ -164,15 +178,18 @@ def run_scenario(scenario: Scenario) -> ScenarioResult:
                 ]
             reports.append((result, report, start, _tag(scenario, n)))
             start += run.count
-        calls = fake.admin("calls")["calls"]
+        final_calls: dict[str, Any] = fake.admin("calls")["calls"] if calls else {}
+        final_leads = [] if calls else stored_leads(fake)
     for result, report, first, tag in reports:
-        if report is not None:
-            _check_final_state(result, report, calls, first, tag)
+        if report is not None and calls:
+            _check_final_state(result, report, final_calls, first, tag)
+        elif report is not None:
+            check_leads(result, report, final_leads, scenario.workload, tag, ids[first:])
         outcome.runs.append(result)
         _log(
-            f"  {scenario.name:24} {result.label:20} {result.updates_per_s:8.1f} upd/s  "
+            f"  {scenario.name:24} {result.label:20} {result.updates_per_s:8.1f} items/s  "
             f"landed {result.landed}/{result.count}  lost {result.lost}  "
-            f"429s {result.rate_limited}  req {result.requests}"
+            f"dup {result.duplicated}  429s {result.rate_limited}  req {result.requests}"
             + (f"  ERROR {result.error}" if result.error else "")
         )
     outcome.seconds = time.monotonic() - began

@@ -61,7 +61,8 @@ class Scenario:
     """A fresh fake server (``fake_args``) and the client runs against it, one after another.
 
     ``timeline``: record each completion and each 429 over time (for the plot); the fake
-    then keeps its request log.
+    then keeps its request log. ``workload``: what each item is (``call-update``,
+    ``lead-create``, ``lead-update``: see ``benchmarks._client_run``).
     """
 
     name: str
@@ -70,6 +71,7 @@ class Scenario:
     runs: tuple[Run, ...]
     timeline: bool = False
     bars: str = ""
+    workload: str = "call-update"
 
 
 @attrs.frozen
@@ -85,11 +87,39 @@ class Size:
     memory_large: int
     repeats: int = 1
     whole_second: int = 1_200
+    leads_no_limit: int = 3_000
+    leads_limited: int = 600
+    leads_repeats: int = 3
 
 
 FULL = Size(20_000, 2_000, 600, 25.0, 2_000, 2_000, 100_000, repeats=5)
-QUICK = Size(2_000, 500, 120, 6.0, 500, 2_000, 20_000, repeats=2, whole_second=240)
-SMOKE = Size(50, 50, 50, 5.0, 50, 50, 200, whole_second=50)
+QUICK = Size(
+    2_000,
+    500,
+    120,
+    6.0,
+    500,
+    2_000,
+    20_000,
+    repeats=2,
+    whole_second=240,
+    leads_no_limit=500,
+    leads_limited=120,
+    leads_repeats=1,
+)
+SMOKE = Size(
+    50,
+    50,
+    50,
+    5.0,
+    50,
+    50,
+    200,
+    whole_second=50,
+    leads_no_limit=20,
+    leads_limited=20,
+    leads_repeats=1,
+)
 
 _FAULTS = (
     "--error-rate",
@@ -108,18 +138,76 @@ _FAULTS = (
 
 
 def _three(
-    count: int, clients: Sequence[str], official_cap: float = _NO_CAP, repeats: int = 1
+    count: int,
+    clients: Sequence[str],
+    official_cap: float = _NO_CAP,
+    repeats: int = 1,
+    repeat_official: bool = False,
 ) -> tuple[Run, ...]:
     """One run per client; with ``repeats``, close-async and the bare loop run that many
     times, interleaved, so a noisy neighbour on the machine hits both alike (the report
-    shows the median run). The official client, far slower, runs once."""
-    runs = [
-        Run(client, client, count, official_cap if client == "official" else _NO_CAP)
-        for client in clients
-    ]
+    shows the median run). The official client, far slower on 20,000 calls, runs once
+    unless ``repeat_official``."""
+
+    def cap(client: str) -> float:
+        return official_cap if client == "official" else _NO_CAP
+
+    runs = [Run(client, client, count, cap(client)) for client in clients]
     for _ in range(repeats - 1):
-        runs += [Run(c, c, count) for c in clients if c != "official"]
+        runs += [Run(c, c, count, cap(c)) for c in clients if repeat_official or c != "official"]
     return tuple(runs)
+
+
+def _lead_scenarios(size: Size, clients: Sequence[str]) -> list[Scenario]:
+    """Leads ``create_many`` and ``update_many``, no limit and 40/s, every
+    client ``size.leads_repeats`` times, interleaved."""
+    found = []
+    limited = ("--rate", "40", "--style", "ratelimit", "--reset-integer")
+    # The official client at 40/s with 32 threads: give it three times the ideal time.
+    official_cap = max(10.0, 3 * size.leads_limited / 40)
+    repeats = (
+        f", every client {size.leads_repeats} times, interleaved (median shown)"
+        if size.leads_repeats > 1
+        else ""
+    )
+    for workload, verb, what in (
+        ("lead-create", "create", "`leads.create_many` (POST /lead/)"),
+        ("lead-update", "update", "`leads.update_many` (PUT /lead/{id}/ on seeded leads)"),
+    ):
+        found.append(
+            Scenario(
+                f"leads-{verb}-no-limit",
+                f"{what}, no server limit, no latency: pure client cost. "
+                f"{size.leads_no_limit:,} items{repeats}.",
+                (),
+                _three(
+                    size.leads_no_limit,
+                    clients,
+                    repeats=size.leads_repeats,
+                    repeat_official=True,
+                ),
+                workload=workload,
+            )
+        )
+        found.append(
+            Scenario(
+                f"leads-{verb}-limit-40",
+                f"{what}, 40 requests/s per key (fixed 1 s window), 429s in the `ratelimit` "
+                f"style, resets and Retry-After rounded up to whole seconds as Close does. "
+                f"{size.leads_limited:,} items{repeats}; the official client is cut off "
+                f"after {official_cap:g} s.",
+                limited,
+                _three(
+                    size.leads_limited,
+                    clients,
+                    official_cap,
+                    repeats=size.leads_repeats,
+                    repeat_official=True,
+                ),
+                workload=workload,
+            )
+        )
+    return found
 
 
 def scenarios(size: Size, clients: Sequence[str]) -> list[Scenario]:
@@ -196,6 +284,7 @@ def scenarios(size: Size, clients: Sequence[str]) -> list[Scenario]:
             f"{size.memory_small:,}",
         )
     )
+    found += _lead_scenarios(size, clients)
     return found
 
 

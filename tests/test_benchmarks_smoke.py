@@ -1,7 +1,8 @@
 """The benchmark runner on a tiny workload: it runs, reports every client, loses nothing.
 
 ``python -m benchmarks --smoke`` runs 50 updates per client in two scenarios (no limit, and
-faults) against a fake Close process on loopback. closeio and matplotlib are optional: the
+faults) against a fake Close process on loopback, and 20 lead creates or updates in two of
+the lead scenarios. closeio and matplotlib are optional: the
 official client and the plot are skipped when they are not installed. No timing is asserted.
 """
 
@@ -16,7 +17,9 @@ from typing import Any
 
 import pytest
 
-from benchmarks._client_run import _reset_seconds
+from benchmarks._client_run import _reset_seconds, expected_note
+from benchmarks._leads import check_leads
+from benchmarks._results import RunResult
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RUN_KEYS = {
@@ -158,3 +161,66 @@ def test_bulk_faults_on_a_tiny_backfill_loses_and_duplicates_nothing() -> None:
     assert runs["faults-no-settle"]["states"].get("unknown", 0) > 0  # the faults bit
     assert runs["sigkill-resume"]["stored"] == 60
     assert runs["sigkill-resume"]["resent"] == 0
+
+
+def test_lead_check_counts_duplicates_failures_and_silent_losses() -> None:
+    # Four creates: one landed, one landed twice, one absent and reported failed, one absent
+    # although the client reported success.
+    tag = "leads-create/0/close-async"
+    leads = [
+        {"id": "lead_a", "name": expected_note(tag, 0)},
+        {"id": "lead_b", "name": expected_note(tag, 1)},
+        {"id": "lead_c", "name": expected_note(tag, 1)},
+        {"id": "lead_d", "name": expected_note("another run", 2)},
+    ]
+    result = RunResult("close-async", "close-async", 4)
+    check_leads(result, {"failed": [2], "not_attempted": []}, leads, "lead-create", tag, [])
+    assert (result.landed, result.duplicated, result.lost) == (2, 1, 2)
+    assert (result.reported_failed, result.silent_lost, result.not_attempted) == (1, 1, 0)
+
+
+def test_lead_check_wants_each_update_on_its_own_lead() -> None:
+    tag = "leads-update/0/bare"
+    leads = [
+        {"id": "lead_a", "description": expected_note(tag, 0)},
+        # Item 1's description landed on item 2's lead: neither counts.
+        {"id": "lead_b", "description": None},
+        {"id": "lead_c", "description": expected_note(tag, 1)},
+    ]
+    result = RunResult("bare", "bare", 3)
+    report = {"failed": [], "not_attempted": [2]}
+    ids = ["lead_a", "lead_b", "lead_c"]
+    check_leads(result, report, leads, "lead-update", tag, ids)
+    assert (result.landed, result.lost, result.duplicated) == (1, 2, 0)
+    assert (result.silent_lost, result.not_attempted) == (1, 1)
+
+
+def test_smoke_lead_scenarios_land_every_item_once(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [
+            *(sys.executable, "-m", "benchmarks", "--smoke", "--no-plot"),
+            *("--scenario", "leads-create-no-limit", "--scenario", "leads-update-limit-40"),
+            *("--out", str(tmp_path), "--json", str(tmp_path / "results.json")),
+        ],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = json.loads((tmp_path / "results.json").read_text())
+    expected = {"close-async", "bare"} | ({"official"} if HAS_CLOSEIO else set())
+    for scenario in ("leads-create-no-limit", "leads-update-limit-40"):
+        runs = _runs(results, scenario)
+        assert set(runs) == expected
+        for run in runs.values():
+            assert run["error"] is None
+            # 20 items fit in one 40/s window: every client lands each exactly once.
+            assert run["landed"] == run["count"] == 20
+            assert run["lost"] == run["duplicated"] == run["silent_lost"] == 0
+            assert run["requests"] == 20
+    markdown = (tmp_path / "RESULTS.md").read_text()
+    assert "| client | creates | landed | creates/s | CPU ms/create |" in markdown
+    assert "| lost | duplicated | reported failed |" in markdown
+    assert "| client | updates | landed | updates/s | CPU ms/update |" in markdown
