@@ -14,7 +14,7 @@ the event loop shuts down.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, Generic, TypeAlias, TypeVar, overload
 
 import attrs
@@ -231,7 +231,7 @@ class Pager(Generic[T]):
         self._params = dict(params)
         self._limit = limit
         self._parse_item = parse_item
-        self._walk: PageIterator | None = None
+        self._walk: AsyncIterator[Page] | None = None
         self._over = False
         # A deque, so each item is let go of as soon as it is handed out.
         self._items: deque[Any] = deque()
@@ -261,7 +261,7 @@ class Pager(Generic[T]):
             raise parsed.error
         return parsed
 
-    def pages(self) -> PageIterator:
+    def pages(self) -> AsyncIterator[Page]:
         """The walk's pages instead of its items, from the first page (``async for``)."""
         return PageIterator(self._fetch, self._params, limit=self._limit)
 
