@@ -355,6 +355,35 @@ def paginate_or_slice(
     return DateSlicer(fetch, _options(sliced), params=params, parse_item=parse_item)
 
 
+@overload
+def slice_by_date_created(
+    source: PageSource,
+    path: str,
+    start: datetime,
+    end: datetime,
+    *,
+    max_skip: int,
+    params: Mapping[str, Any] | None = ...,
+    page_size: int = ...,
+    deadline: float | None = ...,
+) -> DateSlicer[Any]: ...
+
+
+@overload
+def slice_by_date_created(
+    source: PageSource,
+    path: str,
+    start: datetime,
+    end: datetime,
+    *,
+    max_skip: int,
+    params: Mapping[str, Any] | None = ...,
+    page_size: int = ...,
+    parse_item: Callable[[Any], T],
+    deadline: float | None = ...,
+) -> DateSlicer[T]: ...
+
+
 def slice_by_date_created(
     source: PageSource,
     path: str,
@@ -364,9 +393,9 @@ def slice_by_date_created(
     max_skip: int,
     params: Mapping[str, Any] | None = None,
     page_size: int = _PAGE_SIZE,
-    parse_item: Callable[[Any], T] | None = None,
+    parse_item: Callable[[Any], Any] | None = None,
     deadline: float | None = None,
-) -> DateSlicer[T]:
+) -> DateSlicer[Any]:
     """Every object of the ``_skip``-paged list at ``path`` created in ``[start, end)``.
 
     ``source`` is the client (``CloseClient`` or a view); ``max_skip`` is the largest
