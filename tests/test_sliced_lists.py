@@ -106,6 +106,7 @@ async def test_sliced_true_walks_from_2000_to_now(fake: FakeClose, close: CloseC
         ({"skip": 10}, "_skip"),
         ({"date_created__gte": START, "sliced": SliceOptions(start=START)}, "date_created__gte"),
         ({"limit": 5, "sliced": SliceOptions(page_size=5)}, "_limit"),
+        ({"limit": 0}, "_limit"),
         ({"date_created__lt": "yesterday"}, "date_created__lt"),
         ({"date_created__gte": START, "date_created__lt": START}, "end"),
         ({"sliced": "yes"}, "sliced"),

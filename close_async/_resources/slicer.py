@@ -99,13 +99,14 @@ def _end(value: object) -> datetime | None:
     return None if value is None else _when(value, "end")
 
 
-def _positive(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    if value is None and attribute.name == "page_size":
-        return
+def _check_positive(value: object, name: str) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InvalidRequestError(
-            f"{attribute.name} must be a positive whole number", field=attribute.name
-        )
+        raise InvalidRequestError(f"{name} must be a positive whole number", field=name)
+
+
+def _positive(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if value is not None or attribute.name != "page_size":  # page_size may be left out
+        _check_positive(value, attribute.name)
 
 
 @attrs.frozen(kw_only=True)
@@ -147,9 +148,10 @@ def _plan(options: SliceOptions, params: Mapping[str, Any] | None) -> _Plan:
     rest = {k: v for k, v in dict(params or {}).items() if v is not None}
     for key in _OWNED:
         if key in rest:
+            what = "_skip" if key == "_skip" else "date_created windows"
             raise InvalidRequestError(
-                f"{key} cannot be combined with a sliced walk, which sets its own "
-                "date_created windows (bound it with date_created__gte / __lt)",
+                f"{key} cannot be combined with a sliced walk, which sets its own {what} "
+                "(bound it with date_created__gte / __lt)",
                 field=key,
             )
     bounds: dict[str, datetime] = {}
@@ -165,8 +167,9 @@ def _plan(options: SliceOptions, params: Mapping[str, Any] | None) -> _Plan:
     limit = rest.pop("_limit", None)
     if limit is not None and options.page_size is not None:
         raise InvalidRequestError("give _limit or the slice's page_size, not both", field="_limit")
+    if limit is not None:
+        _check_positive(limit, "_limit")
     page_size = options.page_size if limit is None else limit
-    _positive(None, attrs.fields(SliceOptions).page_size, page_size)
     start = bounds.get("start", _EARLIEST)
     end = bounds.get("end") or datetime.now(UTC)
     if end <= start:

@@ -419,4 +419,12 @@ def _render_index(api: API, module_of: dict[str, str]) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["MODELS_DIR", "MODELS_INDEX", "RESOURCES_DIR", "render"]
+__all__ = [
+    "MIXINS",
+    "MODELS_DIR",
+    "MODELS_INDEX",
+    "RESOURCES_DIR",
+    "mixins_of",
+    "render",
+    "sliceable",
+]
