@@ -13,6 +13,7 @@ from close_async import (
     CloseClient,
     DateSlicer,
     InvalidRequestError,
+    Page,
     RetryPolicy,
     SliceOptions,
     ValidationError,
@@ -67,8 +68,13 @@ async def test_a_plain_list_stops_at_the_cap_and_a_sliced_one_gets_every_object_
     assert len(got_ids) == len(set(got_ids))
     assert sorted(got_ids) == sorted(ids)
     assert walk.windows_walked > 1
-    sent = [r for r in fake.requests if r.path.endswith("/opportunity/")][3:]
-    assert all("_limit=7" in r.query for r in sent)  # the list's limit is the page size
+    sent = [r.query for r in fake.requests if r.path.endswith("/opportunity/")][3:]
+    # The list's limit is the page size; a window whose first page has more is probed once
+    # with one object at _skip=max_skip, to split it before walking into the cap.
+    probes = [q for q in sent if "_limit=1&" in q]
+    assert probes
+    assert all(f"_skip={CAP}" in q for q in probes)
+    assert all("_limit=7&" in q for q in sent if q not in probes)
 
 
 async def test_the_lists_own_filters_bound_and_narrow_the_walk(
@@ -141,3 +147,48 @@ def test_only_lists_with_date_created_ranges_take_sliced() -> None:
     assert "sliced" in inspect.signature(OpportunitiesResource.list).parameters
     # Close's document gives the lead list no date_created filters: nothing to slice by.
     assert "sliced" not in inspect.signature(LeadsResource.list).parameters
+
+
+async def test_a_window_that_grows_past_the_cap_mid_walk_is_split_then(
+    capped: tuple[FakeClose, CloseClient],
+) -> None:
+    fake, client = capped
+    ids = _seed(fake, "opportunity", list(range(9)))  # fits: the probe at _skip=10 is empty
+    window = SliceOptions(start=START, end=START + timedelta(hours=1), max_skip=CAP)
+    walk = client.opportunities.list(limit=4, sliced=window)
+    got = [opp.id async for opp in _take(walk, 4)]
+    _seed(fake, "opportunity", [30] * 6)  # now 15: the walk reaches _skip 12, past the cap
+    got += [opp.id async for opp in walk]
+    assert len(got) == len(set(got))
+    assert set(ids) <= set(got)
+    assert walk.windows_walked > 1
+
+
+async def _take(walk: DateSlicer[Opportunity], n: int) -> AsyncIterator[Opportunity]:
+    for _ in range(n):
+        yield await anext(walk)
+
+
+async def test_a_failed_probe_loses_no_object_when_asked_again() -> None:
+    objects = [{"id": f"o{i}", "date_created": START + timedelta(minutes=i)} for i in range(30)]
+    probes_failed = []
+
+    async def fetch(params: dict[str, Any]) -> Page:
+        low = datetime.fromisoformat(params["date_created__gte"])
+        high = datetime.fromisoformat(params["date_created__lt"])
+        skip, limit = params["_skip"], params["_limit"]
+        if limit == 1 and not probes_failed:
+            probes_failed.append(params)
+            raise ConnectionError("the probe's connection dropped")
+        inside = [o for o in objects if low <= o["date_created"] < high]
+        data = inside[skip : skip + limit]
+        return Page(data, skip + limit < len(inside))
+
+    walk: DateSlicer[Any] = DateSlicer(
+        fetch, SliceOptions(start=START, end=START + timedelta(hours=1), max_skip=10, page_size=5)
+    )
+    with pytest.raises(ConnectionError):
+        await anext(walk)
+    got = [item["id"] async for item in walk]
+    assert sorted(got) == sorted(o["id"] for o in objects)
+    assert len(got) == len(set(got))

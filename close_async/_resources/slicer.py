@@ -3,8 +3,11 @@
 Close caps ``_skip`` on each list (a larger one answers 400) and advises slicing deep
 walks by date range. A sliced walk (:class:`DateSlicer`) cuts ``[start, end)`` into
 half-open windows (``date_created__gte`` / ``date_created__lt``, so no object belongs to
-two); when a window's next page would need a ``_skip`` over the cap, the window is split
-in halves and each half is walked from ``_skip=0``. The objects already handed out from
+two); a window whose walk would need a ``_skip`` over the cap is split in halves and each
+half is walked from ``_skip=0``. Whether it would is asked once, after a window's first
+page says there is more: one object at ``_skip=max_skip`` means it would (so a big window
+costs two requests before it is split, not ``max_skip / page_size``); a window that still
+reaches the cap (objects created meanwhile) is split then. The objects already handed out from
 the split window are remembered (by id) only until both halves are done, so memory stays
 bounded by the cap times the depth of splitting, never by the size of the list.
 
@@ -224,16 +227,31 @@ class _SliceWalk:
         finally:
             self._fetching = False
 
-    async def _next_page(self, window: _Window) -> Page:
-        plan = self._plan
-        query = {
-            **plan.params,
+    def _query(self, window: _Window, skip: int, limit: int) -> dict[str, Any]:
+        return {
+            **self._plan.params,
             "date_created__gte": _stamp(window.start),
             "date_created__lt": _stamp(window.end),
-            "_limit": plan.page_size,
-            "_skip": self._skip,
+            "_limit": limit,
+            "_skip": skip,
         }
-        page = await self._fetch(query)
+
+    async def _overflows(self, window: _Window) -> bool:
+        # One object at _skip=max_skip means the walk would pass the cap: splitting now
+        # costs this one request, where finding out by walking re-reads max_skip objects.
+        probe = await self._fetch(self._query(window, self._plan.max_skip, 1))
+        return bool(probe.data)
+
+    async def _next_page(self, window: _Window) -> Page:
+        plan = self._plan
+        page = await self._fetch(self._query(window, self._skip, plan.page_size))
+        following = self._skip + len(page.data)
+        more_here = page.has_more and bool(page.data)
+        # Probed before any id is recorded: if the probe fails, asking again refetches
+        # this same page and hands its items out then.
+        split = more_here and (
+            following > plan.max_skip or (self._skip == 0 and await self._overflows(window))
+        )
         fresh = []
         for item in page.data:
             object_id = item.get("id") if isinstance(item, Mapping) else None
@@ -242,13 +260,12 @@ class _SliceWalk:
             if object_id is not None:
                 self._given.add(object_id)
             fresh.append(item)
-        following = self._skip + len(page.data)
-        if not page.has_more or not page.data:
+        if not more_here:
             self._current = None
-        elif following <= plan.max_skip:
-            self._skip = following
-        else:
+        elif split:
             self._split(window)
+        else:
+            self._skip = following
         more = self._current is not None or bool(self._windows)
         # No next_params: a sliced walk's state is its windows, not one query.
         return Page(fresh, more, raw=page.raw)
