@@ -69,14 +69,9 @@ if TYPE_CHECKING:
     from ._engine.oauth import OAuthRefresher, TokenProvider, exchange_code, revoke_token
     from ._engine.oauth_protocol import DEFAULT_TOKEN_URL, OAuthTokens
     from ._engine.redis_limiter import RedisRateLimiter
-    from ._resources.export_stream import (
-        ExportError,
-        export_rows,
-        export_stream,
-        start_export,
-        wait_for_export,
-    )
-    from ._resources.slicer import DateSlicer, slice_by_date_created
+    from ._resources.export_functions import export_stream, start_export, wait_for_export
+    from ._resources.export_stream import ExportError, export_rows
+    from ._resources.slicer import DateSlicer, SliceOptions, slice_by_date_created
     from ._types.model import Model, RequestModel
     from .models import (
         Contact,
@@ -133,11 +128,12 @@ _LAZY = {
     "Model": "._types.model",
     "RequestModel": "._types.model",
     "DateSlicer": "._resources.slicer",
+    "SliceOptions": "._resources.slicer",
     "ExportError": "._resources.export_stream",
     "export_rows": "._resources.export_stream",
-    "export_stream": "._resources.export_stream",
-    "start_export": "._resources.export_stream",
-    "wait_for_export": "._resources.export_stream",
+    "export_stream": "._resources.export_functions",
+    "start_export": "._resources.export_functions",
+    "wait_for_export": "._resources.export_functions",
     "slice_by_date_created": "._resources.slicer",
 }
 
@@ -214,6 +210,7 @@ __all__ = [
     "RetryEvent",
     "RetryPolicy",
     "ServerError",
+    "SliceOptions",
     "Task",
     "Timeout",
     "TimeoutError",

@@ -47,6 +47,8 @@ PUBLIC_NAMES = {
     "BulkResult", "UnknownOutcomeError", "settle_by_custom_field",
     # streams past the _skip cap (issue 14)
     "DateSlicer", "slice_by_date_created",
+    # typed lists past the _skip cap: close.opportunities.list(sliced=SliceOptions(...))
+    "SliceOptions",
     "ExportError", "export_rows", "export_stream", "start_export", "wait_for_export",
 }  # fmt: skip
 

@@ -1,29 +1,26 @@
-"""Close's Export API end to end: start an export, wait for it, stream its file's rows.
+"""Close's Export API: a done export's file, streamed row by row.
 
-``POST export/lead/`` (or ``opportunity/``) starts it; ``GET export/{id}/`` is polled with
-exponential backoff until ``status`` is ``done`` (or ``failed``), bounded by a timeout; the
-``download_url`` is a gzip file (JSON or CSV) read in chunks and decompressed as it comes,
-so a file of any size streams in flat memory.
+Starting and waiting are methods of ``close.exports`` (``export_verbs.ExportVerbs``). The
+``download_url`` of a done export is a gzip file (JSON or CSV) read in chunks and
+decompressed as it comes, so a file of any size streams in flat memory.
 """
 
 from __future__ import annotations
 
-import asyncio
 import codecs
 import csv
 import io
 import json
-import time
 import zlib
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, Protocol
+from collections.abc import AsyncIterator
+from typing import Any
 
 from .._engine.errors import CloseError, InvalidRequestError
 
-__all__ = ["ExportError", "export_rows", "export_stream", "start_export", "wait_for_export"]
+__all__ = ["FORMATS", "ExportError", "export_rows"]
 
 _CHUNK = 64 * 1024
-_FORMATS = ("json", "csv")
+FORMATS = ("json", "csv")
 
 
 class ExportError(CloseError):
@@ -33,80 +30,6 @@ class ExportError(CloseError):
         super().__init__(message)
         self.export_id = export_id
         self.status = status
-
-
-class _Client(Protocol):
-    async def get(self, path: str, *, deadline: float | None = ...) -> Any: ...
-
-    async def post(self, path: str, *, json: Any = ..., deadline: float | None = ...) -> Any: ...
-
-
-async def start_export(
-    close: _Client,
-    object_type: str,
-    *,
-    query: str | None = None,
-    format: str = "json",
-    fields: list[str] | None = None,
-    deadline: float | None = None,
-) -> dict[str, Any]:
-    """Start a ``"lead"`` or ``"opportunity"`` export; return Close's answer (with ``id``)."""
-    if object_type not in ("lead", "opportunity"):
-        raise InvalidRequestError(
-            'object_type must be "lead" or "opportunity"', field="object_type"
-        )
-    if format not in _FORMATS:
-        raise InvalidRequestError('format must be "json" or "csv"', field="format")
-    body: dict[str, Any] = {"format": format}
-    if object_type == "lead":
-        body["type"] = "leads"  # one row a lead (Close also offers "contacts", "lead_opps")
-    if query is not None:
-        body["query"] = query
-    if fields is not None:
-        body["fields"] = list(fields)
-    answer: dict[str, Any] = await close.post(
-        f"export/{object_type}/", json=body, deadline=deadline
-    )
-    return answer
-
-
-async def wait_for_export(
-    close: _Client,
-    export_id: str,
-    *,
-    timeout: float = 900.0,  # noqa: ASYNC109 (bounds polling, not one awaited call)
-    first_wait: float = 1.0,
-    max_wait: float = 30.0,
-    sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
-    clock: Callable[[], float] = time.monotonic,
-) -> dict[str, Any]:
-    """Poll ``GET export/{id}/`` until it is ``done``; return it (with ``download_url``).
-
-    Waits ``first_wait`` seconds, doubling up to ``max_wait``, never past ``timeout``
-    seconds in all. Raises :class:`ExportError` when it ends ``failed`` or the timeout
-    passes first (with the last status seen).
-    """
-    ends = clock() + timeout
-    wait = first_wait
-    status: str | None = None
-    while True:
-        export: dict[str, Any] = await close.get(f"export/{export_id}/")
-        status = export.get("status")
-        if status == "done" and export.get("download_url"):
-            return export
-        if status in ("failed", "error", "canceled"):
-            raise ExportError(
-                f"export {export_id} ended {status}", export_id=export_id, status=status
-            )
-        left = ends - clock()
-        if left <= 0:
-            raise ExportError(
-                f"export {export_id} was not done within {timeout}s (last status {status!r})",
-                export_id=export_id,
-                status=status,
-            )
-        await sleep(min(wait, left))
-        wait = min(wait * 2, max_wait)
 
 
 async def _chunks(url: str) -> AsyncIterator[bytes]:
@@ -179,33 +102,7 @@ def export_rows(download_url: str, format: str) -> AsyncIterator[Any]:
 
     Use with ``contextlib.aclosing`` when breaking out early, so the download closes now.
     """
-    if format not in _FORMATS:
+    if format not in FORMATS:
         raise InvalidRequestError('format must be "json" or "csv"', field="format")
     chunks = _chunks(download_url)
     return _json_rows(chunks) if format == "json" else _csv_rows(chunks)
-
-
-async def export_stream(
-    close: _Client,
-    object_type: str,
-    *,
-    query: str | None = None,
-    format: str = "json",
-    fields: list[str] | None = None,
-    timeout: float = 900.0,  # noqa: ASYNC109 (bounds polling, not one awaited call)
-    first_wait: float = 1.0,
-    max_wait: float = 30.0,
-) -> AsyncIterator[Any]:
-    """Start an export, wait for it (see :func:`wait_for_export`) and yield its rows.
-
-    ``close`` is the client. Example::
-
-        async for lead in close_async.export_stream(close, "lead", query="status:Trial"):
-            ...
-    """
-    started = await start_export(close, object_type, query=query, format=format, fields=fields)
-    done = await wait_for_export(
-        close, started["id"], timeout=timeout, first_wait=first_wait, max_wait=max_wait
-    )
-    async for row in export_rows(done["download_url"], format):
-        yield row

@@ -14,7 +14,7 @@ the event loop shuts down.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, Generic, TypeAlias, TypeVar, overload
 
 import attrs
@@ -211,11 +211,12 @@ class PageIterator:
 class Pager(Generic[T]):
     """Async iterator over the items of a list, across pages: ``async for x in pager``.
 
-    Built by :func:`paginate` (GET lists) or ``search`` (Advanced Filtering). Pages are
-    fetched lazily, one at a time, when the next item is needed; breaking out early
-    leaves nothing in flight. Iterating the pager itself is one walk; :meth:`pages` and
-    :meth:`first_page` start again from the first page. Items are the decoded JSON objects,
-    or what ``parse_item`` makes of each (``close.calls.list`` yields ``Call`` s); an item
+    Built by :func:`paginate` (GET lists), ``search`` (Advanced Filtering) or a sliced
+    walk (:class:`~close_async.DateSlicer`, a subclass). Pages are fetched lazily, one at
+    a time, when the next item is needed; breaking out early leaves nothing in flight.
+    Iterating the pager itself is one walk; :meth:`pages` and :meth:`first_page` start
+    again from the first page. Items are the decoded JSON objects, or what ``parse_item``
+    makes of each (``close.calls.list`` yields ``Call`` s); an item
     it cannot parse raises its error and ends the walk.
     """
 
@@ -231,7 +232,7 @@ class Pager(Generic[T]):
         self._params = dict(params)
         self._limit = limit
         self._parse_item = parse_item
-        self._walk: PageIterator | None = None
+        self._walk: AsyncIterator[Page] | None = None
         self._over = False
         # A deque, so each item is let go of as soon as it is handed out.
         self._items: deque[Any] = deque()
@@ -261,7 +262,7 @@ class Pager(Generic[T]):
             raise parsed.error
         return parsed
 
-    def pages(self) -> PageIterator:
+    def pages(self) -> AsyncIterator[Page]:
         """The walk's pages instead of its items, from the first page (``async for``)."""
         return PageIterator(self._fetch, self._params, limit=self._limit)
 

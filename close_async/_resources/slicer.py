@@ -1,32 +1,65 @@
 """Walking a ``_skip``-paged list past Close's ``_skip`` cap, by ``date_created`` windows.
 
 Close caps ``_skip`` on each list (a larger one answers 400) and advises slicing deep
-walks by date range. :class:`DateSlicer` walks ``[start, end)`` as half-open windows
-(``date_created__gte`` / ``date_created__lt``, so no object belongs to two); when a
-window's next page would need a ``_skip`` over the cap, the window is split in halves and
-each half is walked from ``_skip=0``. The objects already handed out from the split window
-are remembered (by id) only until both halves are done, so memory stays bounded by the cap
-times the depth of splitting, never by the size of the list.
+walks by date range. A sliced walk (:class:`DateSlicer`) cuts ``[start, end)`` into
+half-open windows (``date_created__gte`` / ``date_created__lt``, so no object belongs to
+two); a window whose walk would need a ``_skip`` over the cap is split in halves and each
+half is walked from ``_skip=0``. Whether it would is asked once, after a window's first
+page says there is more: one object at ``_skip=max_skip`` means it would (so a big window
+costs two requests before it is split, not ``max_skip / page_size``); a window that still
+reaches the cap (objects created meanwhile) is split then. The objects already handed out from
+the split window are remembered (by id) only until both halves are done, so memory stays
+bounded by the cap times the depth of splitting, never by the size of the list.
+
+:class:`SliceOptions` holds the walk's settings, checked once when built; the typed lists
+that can be sliced take it as ``sliced=`` (:func:`paginate_or_slice`), and
+:func:`slice_by_date_created` builds it for any path.
 """
 
 from __future__ import annotations
 
+import datetime as _dt
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, overload
 
 import attrs
 
 from .._engine.errors import InvalidRequestError
-from .pager import Page
+from .._engine.protocol import encode_params
+from .pager import Page, PageFetcher, Pager, fetch_page, paginate
 
-__all__ = ["DateSlicer", "PageSource", "slice_by_date_created"]
+if TYPE_CHECKING:
+    from .._engine.requester import Requester
+
+__all__ = [
+    "DEFAULT_MAX_SKIP",
+    "DateSlicer",
+    "PageSource",
+    "SliceOptions",
+    "paginate_or_slice",
+    "slice_by_date_created",
+]
 
 T = TypeVar("T")
 
 _SMALLEST = timedelta(milliseconds=1)
 """A window this narrow that still holds more than the cap cannot be sliced further."""
+
+DEFAULT_MAX_SKIP = 10_000
+"""The cap a sliced walk assumes unless told: Close does not publish its caps (they vary by
+list), and a lower guess only costs a few more requests, so set yours if a 400 says so."""
+
+_EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+"""Where a walk with no start begins: before any Close object was created."""
+
+_PAGE_SIZE = 100
+
+# The filters a sliced walk sets itself: the window's bounds come from these two...
+_BOUNDS = {"start": "date_created__gte", "end": "date_created__lt"}
+# ...and these cannot be combined with windows of its own.
+_OWNED = ("date_created", "date_created__gt", "date_created__lte", "_skip")
 
 
 class PageSource(Protocol):
@@ -44,6 +77,111 @@ class PageSource(Protocol):
         ...
 
 
+def _when(value: object, name: str) -> datetime:
+    # A naive datetime (or a date, or an ISO string without offset) is taken as UTC, as
+    # Close takes one.
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            raise InvalidRequestError(
+                f"{name} must be a datetime or an ISO 8601 string, got {value!r}", field=name
+            ) from None
+    if isinstance(value, _dt.date) and not isinstance(value, datetime):
+        value = datetime(value.year, value.month, value.day)
+    if not isinstance(value, datetime):
+        raise InvalidRequestError(f"{name} must be a datetime", field=name)
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def _start(value: object) -> datetime | None:
+    return None if value is None else _when(value, "start")
+
+
+def _end(value: object) -> datetime | None:
+    return None if value is None else _when(value, "end")
+
+
+def _check_positive(value: object, name: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InvalidRequestError(f"{name} must be a positive whole number", field=name)
+
+
+def _positive(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if value is not None or attribute.name != "page_size":  # page_size may be left out
+        _check_positive(value, attribute.name)
+
+
+@attrs.frozen(kw_only=True)
+class SliceOptions:
+    """How a sliced walk cuts its list into ``date_created`` windows.
+
+    ``start`` / ``end``: the half-open range walked; when not given, the list's own
+    ``date_created__gte`` / ``date_created__lt`` filter, else 2000-01-01 and the time the
+    walk is built (giving both the option and the filter is an error). A naive datetime is
+    UTC. ``max_skip``: the largest ``_skip`` the list accepts (default
+    :data:`DEFAULT_MAX_SKIP`; Close's caps vary by list and are not published).
+    ``page_size``: items a page (``_limit``), when not given the list's ``limit``, else 100.
+    Bad values raise :class:`~close_async.InvalidRequestError` naming the field, here.
+    """
+
+    start: datetime | None = attrs.field(default=None, converter=_start)
+    end: datetime | None = attrs.field(default=None, converter=_end)
+    max_skip: int = attrs.field(default=DEFAULT_MAX_SKIP, validator=_positive)
+    page_size: int | None = attrs.field(default=None, validator=_positive)
+
+    def __attrs_post_init__(self) -> None:
+        if self.start is not None and self.end is not None and self.end <= self.start:
+            raise InvalidRequestError("end must be after start", field="end")
+
+
+@attrs.frozen
+class _Plan:
+    """A checked walk: the range, the cap, the page size and the other filters."""
+
+    start: datetime
+    end: datetime
+    max_skip: int
+    page_size: int
+    params: dict[str, Any]
+
+
+def _plan(options: SliceOptions, params: Mapping[str, Any] | None) -> _Plan:
+    # One rule for every bound: the option, else the list's filter, else the default.
+    rest = {k: v for k, v in dict(params or {}).items() if v is not None}
+    for key in _OWNED:
+        if key in rest:
+            what = "_skip" if key == "_skip" else "date_created windows"
+            raise InvalidRequestError(
+                f"{key} cannot be combined with a sliced walk, which sets its own {what} "
+                "(bound it with date_created__gte / __lt)",
+                field=key,
+            )
+    bounds: dict[str, datetime] = {}
+    for name, key in _BOUNDS.items():
+        given = getattr(options, name)
+        filtered = rest.pop(key, None)
+        if given is not None and filtered is not None:
+            raise InvalidRequestError(f"give {key} or the slice's {name}, not both", field=key)
+        if filtered is not None:
+            given = _when(filtered, key)
+        if given is not None:
+            bounds[name] = given
+    limit = rest.pop("_limit", None)
+    if limit is not None and options.page_size is not None:
+        raise InvalidRequestError("give _limit or the slice's page_size, not both", field="_limit")
+    if limit is not None:
+        _check_positive(limit, "_limit")
+    page_size = options.page_size if limit is None else limit
+    start = bounds.get("start", _EARLIEST)
+    end = bounds.get("end") or datetime.now(UTC)
+    if end <= start:
+        raise InvalidRequestError("end must be after start", field="end")
+    # Encoded once now only to refuse, before the caller iterates, what cannot be sent.
+    encode_params(rest)
+    return _Plan(start, end, options.max_skip, page_size or _PAGE_SIZE, rest)
+
+
 @attrs.frozen
 class _Window:
     start: datetime
@@ -56,71 +194,23 @@ def _stamp(when: datetime) -> str:
     return when.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def _aware(when: datetime, name: str) -> datetime:
-    if not isinstance(when, datetime):
-        raise InvalidRequestError(f"{name} must be a datetime", field=name)
-    # A naive datetime is taken as UTC, as Close takes one.
-    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+class _SliceWalk:
+    """The pages of one sliced walk, oldest window first, each with only unseen items."""
 
-
-class DateSlicer(Generic[T]):
-    """Async iterator over every object of a list created in ``[start, end)``.
-
-    Built by :func:`slice_by_date_created`. Each object is given once; windows are walked
-    oldest first, pages lazily, one request at a time.
-    """
-
-    def __init__(
-        self,
-        source: PageSource,
-        path: str,
-        start: datetime,
-        end: datetime,
-        *,
-        max_skip: int,
-        params: Mapping[str, Any] | None = None,
-        page_size: int = 100,
-        parse_item: Callable[[Any], T] | None = None,
-        deadline: float | None = None,
-    ) -> None:
-        start, end = _aware(start, "start"), _aware(end, "end")
-        if end <= start:
-            raise InvalidRequestError("end must be after start", field="end")
-        for name, value in (("max_skip", max_skip), ("page_size", page_size)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise InvalidRequestError(f"{name} must be a positive whole number", field=name)
-        self._source = source
-        self._path = path
-        self._params = {
-            k: v for k, v in dict(params or {}).items() if not k.startswith("date_created__")
-        }
-        self._max_skip = max_skip
-        self._page_size = page_size
-        self._parse_item = parse_item
-        self._deadline = deadline
-        self._windows: deque[_Window] = deque([_Window(start, end)])
+    def __init__(self, fetch: PageFetcher, plan: _Plan) -> None:
+        self._fetch = fetch
+        self._plan = plan
+        self._windows: deque[_Window] = deque([_Window(plan.start, plan.end)])
         self._current: _Window | None = None
         self._given: set[str] = set()  # ids handed out from the current window
         self._skip = 0
-        self._items: deque[Any] = deque()
+        self._fetching = False
         self.windows_walked = 0
-        """How many windows were fetched from (splits included), for progress and tests."""
 
-    def __aiter__(self) -> DateSlicer[T]:
-        """The slicer itself (one walk)."""
+    def __aiter__(self) -> _SliceWalk:
         return self
 
-    async def __anext__(self) -> T:
-        """The next object, fetching pages (and splitting windows) only as needed."""
-        while not self._items:
-            await self._fill()
-        item = self._items.popleft()
-        if self._parse_item is None:
-            given: T = item
-            return given
-        return self._parse_item(item)
-
-    async def _fill(self) -> None:
+    async def __anext__(self) -> Page:
         if self._current is None:
             if not self._windows:
                 raise StopAsyncIteration
@@ -128,32 +218,62 @@ class DateSlicer(Generic[T]):
             self._given = set()
             self._skip = 0
             self.windows_walked += 1
-        window = self._current
-        query = {
-            **self._params,
+        if self._fetching:
+            # Two concurrent fetches would both get the same page: every item twice.
+            raise RuntimeError("this sliced walk is already fetching a page")
+        self._fetching = True
+        try:
+            return await self._next_page(self._current)
+        finally:
+            self._fetching = False
+
+    def _query(self, window: _Window, skip: int, limit: int) -> dict[str, Any]:
+        return {
+            **self._plan.params,
             "date_created__gte": _stamp(window.start),
             "date_created__lt": _stamp(window.end),
-            "_limit": self._page_size,
-            "_skip": self._skip,
+            "_limit": limit,
+            "_skip": skip,
         }
-        page = await self._source.get_page(self._path, params=query, deadline=self._deadline)
+
+    async def _overflows(self, window: _Window) -> bool:
+        # One object at _skip=max_skip means the walk would pass the cap: splitting now
+        # costs this one request, where finding out by walking re-reads max_skip objects.
+        probe = await self._fetch(self._query(window, self._plan.max_skip, 1))
+        return bool(probe.data)
+
+    async def _next_page(self, window: _Window) -> Page:
+        plan = self._plan
+        page = await self._fetch(self._query(window, self._skip, plan.page_size))
+        following = self._skip + len(page.data)
+        more_here = page.has_more and bool(page.data)
+        # Probed before any id is recorded: if the probe fails, asking again refetches
+        # this same page and hands its items out then.
+        split = more_here and (
+            following > plan.max_skip or (self._skip == 0 and await self._overflows(window))
+        )
+        fresh = []
         for item in page.data:
             object_id = item.get("id") if isinstance(item, Mapping) else None
             if object_id is not None and (object_id in window.seen or object_id in self._given):
                 continue
             if object_id is not None:
                 self._given.add(object_id)
-            self._items.append(item)
-        if not page.has_more or not page.data:
+            fresh.append(item)
+        if not more_here:
             self._current = None
-            return
-        following = self._skip + len(page.data)
-        if following <= self._max_skip:
+        elif split:
+            self._split(window)
+        else:
             self._skip = following
-            return
+        more = self._current is not None or bool(self._windows)
+        # No next_params: a sliced walk's state is its windows, not one query.
+        return Page(fresh, more, raw=page.raw)
+
+    def _split(self, window: _Window) -> None:
         if window.end - window.start <= _SMALLEST:
             raise InvalidRequestError(
-                f"more than {self._max_skip} objects were created in one "
+                f"more than {self._plan.max_skip} objects were created in one "
                 f"{_SMALLEST.total_seconds()}s window at {_stamp(window.start)}: "
                 "it cannot be sliced further",
                 field="max_skip",
@@ -166,6 +286,124 @@ class DateSlicer(Generic[T]):
         self._current = None
 
 
+class DateSlicer(Pager[T]):
+    """A :class:`~close_async.Pager` over every object of a list, walked by ``date_created``
+    windows past the ``_skip`` cap (see the module docstring).
+
+    Built by :func:`slice_by_date_created` or a typed list's ``sliced=``. Each object is
+    given once; windows are walked oldest first, pages lazily, one request at a time.
+    ``pages()`` gives the walk's pages (their ``next_params`` are ``None``: a sliced walk
+    goes on through ``pages()``, not by sending one page's parameters back).
+    """
+
+    def __init__(
+        self,
+        fetch: PageFetcher,
+        options: SliceOptions,
+        *,
+        params: Mapping[str, Any] | None = None,
+        parse_item: Callable[[Any], T] | None = None,
+    ) -> None:
+        self._plan = _plan(options, params)
+        super().__init__(fetch, self._plan.params, parse_item=parse_item)
+
+    def pages(self) -> AsyncIterator[Page]:
+        """The walk's pages, from the first window (``async for``)."""
+        return _SliceWalk(self._fetch, self._plan)
+
+    @property
+    def windows_walked(self) -> int:
+        """How many windows the item walk fetched from (splits included), for progress."""
+        walk = self._walk
+        return walk.windows_walked if isinstance(walk, _SliceWalk) else 0
+
+
+def _options(sliced: object) -> SliceOptions:
+    if sliced is True:
+        return SliceOptions()
+    if isinstance(sliced, SliceOptions):
+        return sliced
+    raise InvalidRequestError(
+        f"sliced must be True, False or a SliceOptions, not {type(sliced).__name__}",
+        field="sliced",
+    )
+
+
+@overload
+def paginate_or_slice(
+    requester: Requester,
+    path: str,
+    params: Mapping[str, Any] | None,
+    sliced: bool | SliceOptions,
+    *,
+    deadline: float | None = ...,
+) -> Pager[Any]: ...
+
+
+@overload
+def paginate_or_slice(
+    requester: Requester,
+    path: str,
+    params: Mapping[str, Any] | None,
+    sliced: bool | SliceOptions,
+    *,
+    parse_item: Callable[[Any], T],
+    deadline: float | None = ...,
+) -> Pager[T]: ...
+
+
+def paginate_or_slice(
+    requester: Requester,
+    path: str,
+    params: Mapping[str, Any] | None,
+    sliced: bool | SliceOptions,
+    *,
+    parse_item: Callable[[Any], Any] | None = None,
+    deadline: float | None = None,
+) -> Pager[Any]:
+    """A typed list's pager: :func:`~close_async._resources.pager.paginate`, or with
+    ``sliced`` (``True`` or a :class:`SliceOptions`) a :class:`DateSlicer` over the same
+    list and filters. Checked here, before anything is sent."""
+    if sliced is False:
+        if parse_item is None:
+            return paginate(requester, path, params, deadline=deadline)
+        return paginate(requester, path, params, parse_item=parse_item, deadline=deadline)
+
+    async def fetch(page_params: dict[str, Any]) -> Page:
+        return await fetch_page(requester, path, page_params, deadline=deadline)
+
+    return DateSlicer(fetch, _options(sliced), params=params, parse_item=parse_item)
+
+
+@overload
+def slice_by_date_created(
+    source: PageSource,
+    path: str,
+    start: datetime,
+    end: datetime,
+    *,
+    max_skip: int,
+    params: Mapping[str, Any] | None = ...,
+    page_size: int = ...,
+    deadline: float | None = ...,
+) -> DateSlicer[Any]: ...
+
+
+@overload
+def slice_by_date_created(
+    source: PageSource,
+    path: str,
+    start: datetime,
+    end: datetime,
+    *,
+    max_skip: int,
+    params: Mapping[str, Any] | None = ...,
+    page_size: int = ...,
+    parse_item: Callable[[Any], T],
+    deadline: float | None = ...,
+) -> DateSlicer[T]: ...
+
+
 def slice_by_date_created(
     source: PageSource,
     path: str,
@@ -174,19 +412,21 @@ def slice_by_date_created(
     *,
     max_skip: int,
     params: Mapping[str, Any] | None = None,
-    page_size: int = 100,
-    parse_item: Callable[[Any], T] | None = None,
+    page_size: int = _PAGE_SIZE,
+    parse_item: Callable[[Any], Any] | None = None,
     deadline: float | None = None,
-) -> DateSlicer[T]:
+) -> DateSlicer[Any]:
     """Every object of the ``_skip``-paged list at ``path`` created in ``[start, end)``.
 
     ``source`` is the client (``CloseClient`` or a view); ``max_skip`` is the largest
     ``_skip`` the list accepts. Windows of ``date_created`` are walked oldest first and a
     window whose walk would pass ``max_skip`` is split in halves, so "all leads" works at
     any size. Objects are deduplicated by id across a split; ``params`` are sent with every
-    page (other filters, ``_fields``). A naive datetime is UTC. Arguments are checked here
+    page (other filters, ``_fields``; not ``_skip``, ``_limit`` or ``date_created``
+    filters, which the walk sets). A naive datetime is UTC. Arguments are checked here
     (:class:`InvalidRequestError`); a window narrower than a millisecond that still holds
-    more than ``max_skip`` objects raises it too.
+    more than ``max_skip`` objects raises it too. The typed lists take the same walk as
+    ``sliced=SliceOptions(...)``.
 
     Example::
 
@@ -196,14 +436,12 @@ def slice_by_date_created(
         async for lead in leads:
             ...
     """
-    return DateSlicer(
-        source,
-        path,
-        start,
-        end,
-        max_skip=max_skip,
-        params=params,
-        page_size=page_size,
-        parse_item=parse_item,
-        deadline=deadline,
-    )
+    for name, value in (("start", start), ("end", end)):
+        if not isinstance(value, datetime):
+            raise InvalidRequestError(f"{name} must be a datetime", field=name)
+    options = SliceOptions(start=start, end=end, max_skip=max_skip, page_size=page_size)
+
+    async def fetch(page_params: dict[str, Any]) -> Page:
+        return await source.get_page(path, params=page_params, deadline=deadline)
+
+    return DateSlicer(fetch, options, params=params, parse_item=parse_item)

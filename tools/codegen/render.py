@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+from dataclasses import dataclass
 from pathlib import Path
 
 import jinja2
@@ -190,9 +191,13 @@ def _render_resource(
         helpers.append("no_content")
     if helpers:
         runtime.append(f"from ..operation import {', '.join(helpers)}")
-    mixins = _bulk_mixins(ns)
-    if mixins:
-        runtime.append(f"from ..bulk_verbs import {', '.join(mixins)}")
+    mixins = mixins_of(ns)
+    for module in sorted({m.module for m in mixins}):
+        classes = ", ".join(sorted(m.name for m in mixins if m.module == module))
+        runtime.append(f"from ..{module} import {classes}")
+    sliced = {op.method for op in lists if sliceable(op)}
+    if sliced:
+        runtime.append("from ..slicer import SliceOptions, paginate_or_slice")
     children = [api.namespaces[(*ns.path, c)] for c in ns.children]
     handwritten_children = [c for c in children if c.handwritten]
     lazy_children = [c for c in children if not c.handwritten]
@@ -207,9 +212,7 @@ def _render_resource(
     if ns.operations:
         names = ", ".join(f"``{op.method}``" for op in ns.operations)
         class_lines += ["", *textwrap.wrap(f"Operations: {names}.", 88)]
-    if mixins:
-        verbs = ", ".join(f"``{_BULK_VERB[m]}``" for m in mixins)
-        class_lines += ["", *textwrap.wrap(f"Bulk: {verbs} (see ``close_async.BulkRun``).", 88)]
+    class_lines += _mixin_lines(mixins)
     if ns.children:
         names = ", ".join(f"``{c}``" for c in ns.children)
         class_lines += ["", *textwrap.wrap(f"Groups: {names} (each built on first use).", 88)]
@@ -221,10 +224,13 @@ def _render_resource(
     code = env.get_template("resource.py.j2").render(
         header=HEADER,
         ns=ns,
-        bases=f"({', '.join(mixins)})" if mixins else "",
+        bases=f"({', '.join(m.name for m in mixins)})" if mixins else "",
+        sliced=sliced,
         title=_title(ns),
         class_doc=docstring(class_lines, 4),
-        docstrings={op.method: docstring(_operation_doc(op), 8) for op in ns.operations},
+        docstrings={
+            op.method: docstring(_operation_doc(op, op.method in sliced), 8) for op in ns.operations
+        },
         runtime_imports=runtime,
         type_imports=sorted(type_imports),
         handwritten_children=[_Handwritten(c) for c in handwritten_children],
@@ -238,22 +244,92 @@ def _render_resource(
     return code.replace("from collections.abc import \n", "")
 
 
-_BULK_VERB = {"BulkCreate": "create_many", "BulkUpdate": "update_many", "BulkDelete": "delete_many"}
+@dataclass(frozen=True)
+class _Needs:
+    """An operation a mixin builds on: each field given must match (``None``: any)."""
+
+    method: str
+    http: str
+    path: str | None = None
+    path_params: int | None = None
+    body: bool | None = None
+
+    def matches(self, op: OperationDef) -> bool:
+        return (
+            not op.item
+            and op.method == self.method
+            and op.http == self.http
+            and self.path in (None, op.path)
+            and self.path_params in (None, len(op.path_params))
+            and self.body in (None, bool(op.body))
+        )
 
 
-def _bulk_mixins(ns: NamespaceDef) -> list[str]:
-    """The bulk mixins for the single-object ``create``/``update``/``delete`` that ``ns`` has."""
-    found = []
-    for op in ns.operations:
-        if op.item:
-            continue
-        if op.method == "create" and op.http == "POST" and not op.path_params and op.body:
-            found.append("BulkCreate")
-        elif op.method == "update" and op.http == "PUT" and len(op.path_params) == 1 and op.body:
-            found.append("BulkUpdate")
-        elif op.method == "delete" and op.http == "DELETE" and len(op.path_params) == 1:
-            found.append("BulkDelete")
-    return sorted(found)
+@dataclass(frozen=True)
+class _Mixin:
+    """A hand-written mixin class, given to every group that has all of its ``needs``."""
+
+    module: str  # in close_async/_resources/
+    name: str
+    needs: tuple[_Needs, ...]
+    family: str  # the line of the class docstring that names its methods
+    methods: tuple[str, ...]
+    see: str
+
+
+_BULK = "see ``close_async.BulkRun``"
+MIXINS: tuple[_Mixin, ...] = (
+    # The one place that decides which groups get which hand-written methods.
+    _Mixin(
+        "bulk_verbs", "BulkCreate", (_Needs("create", "POST", path_params=0, body=True),),
+        "Bulk", ("create_many",), _BULK,
+    ),
+    _Mixin(
+        "bulk_verbs", "BulkDelete", (_Needs("delete", "DELETE", path_params=1),),
+        "Bulk", ("delete_many",), _BULK,
+    ),
+    _Mixin(
+        "bulk_verbs", "BulkUpdate", (_Needs("update", "PUT", path_params=1, body=True),),
+        "Bulk", ("update_many",), _BULK,
+    ),
+    _Mixin(
+        "export_verbs",
+        "ExportVerbs",
+        (
+            _Needs("create_lead", "POST", path="/export/lead/"),
+            _Needs("create_opportunity", "POST", path="/export/opportunity/"),
+            _Needs("get", "GET", path="/export/{id}/"),
+        ),
+        "Export",
+        ("start", "wait", "rows", "stream"),
+        "see ``close_async.ExportError``",
+    ),
+)  # fmt: skip
+
+
+def mixins_of(ns: NamespaceDef) -> list[_Mixin]:
+    """The mixins whose every needed operation ``ns`` has, in the table's order."""
+    return [m for m in MIXINS if all(any(n.matches(op) for op in ns.operations) for n in m.needs)]
+
+
+def _mixin_lines(mixins: list[_Mixin]) -> list[str]:
+    lines: list[str] = []
+    families: dict[str, list[_Mixin]] = {}
+    for mixin in mixins:
+        families.setdefault(mixin.family, []).append(mixin)
+    for family, members in families.items():
+        verbs = ", ".join(f"``{name}``" for m in members for name in m.methods)
+        lines += ["", *textwrap.wrap(f"{family}: {verbs} ({members[0].see}).", 88)]
+    return lines
+
+
+SLICE_FILTERS = ("_skip", "_limit", "date_created__gte", "date_created__lt")
+
+
+def sliceable(op: OperationDef) -> bool:
+    """A ``_skip``-paged list with ``date_created`` range filters: it takes ``sliced=``."""
+    keys = {p.key for p in op.query}
+    return bool(op.item) and keys.issuperset(SLICE_FILTERS)
 
 
 def docstring(lines: list[str], indent: int) -> str:
@@ -265,13 +341,20 @@ def docstring(lines: list[str], indent: int) -> str:
     return f'{pad}"""' + "\n".join(body) + f'\n{pad}"""'
 
 
-def _operation_doc(op: OperationDef) -> list[str]:
+def _operation_doc(op: OperationDef, sliced: bool = False) -> list[str]:
     lines = [f"{op.summary}.", "", f"``{op.http} {op.path}``."]
     if op.item:
         lines += [
             "",
             "Returns a :class:`~close_async.Pager` over every item, fetched page by page as",
             "you iterate; ``.first_page()`` gives one page with its ``has_more``.",
+        ]
+    if sliced:
+        lines += [
+            "",
+            "``sliced=True`` (or a :class:`~close_async.SliceOptions`) walks past Close's",
+            "``_skip`` cap by ``date_created`` windows, each object once (bounded by",
+            "``date_created__gte`` / ``__lt`` when given; see :class:`~close_async.DateSlicer`).",
         ]
     if op.doc:
         lines += ["", *op.doc]
@@ -336,4 +419,12 @@ def _render_index(api: API, module_of: dict[str, str]) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["MODELS_DIR", "MODELS_INDEX", "RESOURCES_DIR", "render"]
+__all__ = [
+    "MIXINS",
+    "MODELS_DIR",
+    "MODELS_INDEX",
+    "RESOURCES_DIR",
+    "mixins_of",
+    "render",
+    "sliceable",
+]

@@ -10,7 +10,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from ..._types.generated.activities import ActivityBase
-from ..pager import Pager, paginate
+from ..pager import Pager
+from ..slicer import SliceOptions, paginate_or_slice
 
 if TYPE_CHECKING:
     from ..._engine.requester import Requester
@@ -168,6 +169,7 @@ class ActivitiesResource:
         type__in: str | None = None,
         fields: str | Sequence[str] | None = None,
         order_by: str | None = None,
+        sliced: bool | SliceOptions = False,
         deadline: float | None = None,
     ) -> Pager[ActivityBase]:
         """List or filter all activity types.
@@ -176,6 +178,10 @@ class ActivitiesResource:
 
         Returns a :class:`~close_async.Pager` over every item, fetched page by page as
         you iterate; ``.first_page()`` gives one page with its ``has_more``.
+
+        ``sliced=True`` (or a :class:`~close_async.SliceOptions`) walks past Close's
+        ``_skip`` cap by ``date_created`` windows, each object once (bounded by
+        ``date_created__gte`` / ``__lt`` when given; see :class:`~close_async.DateSlicer`).
 
         To list only a specific activity type (e.g., only `Call` or `LeadStatusChange`), use the
         other resources listed separately. When querying activities for a single lead (using the
@@ -249,10 +255,11 @@ class ActivitiesResource:
             "_fields": fields,
             "_order_by": order_by,
         }
-        return paginate(
+        return paginate_or_slice(
             self._requester,
             "activity/",
             params,
+            sliced,
             parse_item=ActivityBase.from_json,
             deadline=deadline,
         )

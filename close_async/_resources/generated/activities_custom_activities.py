@@ -16,7 +16,8 @@ from ..._types.generated.activities_custom_activities import (
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..generic import build_request
 from ..operation import body_json, no_content
-from ..pager import Pager, paginate
+from ..pager import Pager
+from ..slicer import SliceOptions, paginate_or_slice
 
 if TYPE_CHECKING:
     from ..._engine.requester import Requester
@@ -59,6 +60,7 @@ class ActivitiesCustomActivitiesResource(BulkCreate, BulkDelete, BulkUpdate):
         activity_at__lt: _dt.datetime | str | _dt.date | str | None = None,
         custom_activity_type_id: str | Sequence[str] | None = None,
         custom_activity_type_id__in: str | None = None,
+        sliced: bool | SliceOptions = False,
         deadline: float | None = None,
     ) -> Pager[CustomActivity]:
         """List or filter all Custom Activity instances.
@@ -67,6 +69,10 @@ class ActivitiesCustomActivitiesResource(BulkCreate, BulkDelete, BulkUpdate):
 
         Returns a :class:`~close_async.Pager` over every item, fetched page by page as
         you iterate; ``.first_page()`` gives one page with its ``has_more``.
+
+        ``sliced=True`` (or a :class:`~close_async.SliceOptions`) walks past Close's
+        ``_skip`` cap by ``date_created`` windows, each object once (bounded by
+        ``date_created__gte`` / ``__lt`` when given; see :class:`~close_async.DateSlicer`).
 
         Custom Fields appear in the format: `custom.{custom_field_id}`. See [Custom
         Fields](https://developer.close.com/api/resources/custom-fields/custom-fields-activity).
@@ -108,10 +114,11 @@ class ActivitiesCustomActivitiesResource(BulkCreate, BulkDelete, BulkUpdate):
             "custom_activity_type_id": custom_activity_type_id,
             "custom_activity_type_id__in": custom_activity_type_id__in,
         }
-        return paginate(
+        return paginate_or_slice(
             self._requester,
             "activity/custom/",
             params,
+            sliced,
             parse_item=CustomActivity.from_json,
             deadline=deadline,
         )

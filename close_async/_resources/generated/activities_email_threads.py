@@ -12,7 +12,8 @@ from ..._types.generated.activities_email_threads import EmailThreadActivity
 from ..bulk_verbs import BulkDelete
 from ..generic import build_request
 from ..operation import no_content
-from ..pager import Pager, paginate
+from ..pager import Pager
+from ..slicer import SliceOptions, paginate_or_slice
 
 if TYPE_CHECKING:
     from ..._engine.requester import Requester
@@ -53,6 +54,7 @@ class ActivitiesEmailThreadsResource(BulkDelete):
         activity_at__lte: _dt.datetime | str | _dt.date | str | None = None,
         activity_at__gt: _dt.datetime | str | _dt.date | str | None = None,
         activity_at__lt: _dt.datetime | str | _dt.date | str | None = None,
+        sliced: bool | SliceOptions = False,
         deadline: float | None = None,
     ) -> Pager[EmailThreadActivity]:
         """List or filter all EmailThread activities.
@@ -61,6 +63,10 @@ class ActivitiesEmailThreadsResource(BulkDelete):
 
         Returns a :class:`~close_async.Pager` over every item, fetched page by page as
         you iterate; ``.first_page()`` gives one page with its ``has_more``.
+
+        ``sliced=True`` (or a :class:`~close_async.SliceOptions`) walks past Close's
+        ``_skip`` cap by ``date_created`` windows, each object once (bounded by
+        ``date_created__gte`` / ``__lt`` when given; see :class:`~close_async.DateSlicer`).
 
         You'll get one object per email conversation (generally grouped by subject).
 
@@ -92,10 +98,11 @@ class ActivitiesEmailThreadsResource(BulkDelete):
             "activity_at__gt": activity_at__gt,
             "activity_at__lt": activity_at__lt,
         }
-        return paginate(
+        return paginate_or_slice(
             self._requester,
             "activity/emailthread/",
             params,
+            sliced,
             parse_item=EmailThreadActivity.from_json,
             deadline=deadline,
         )

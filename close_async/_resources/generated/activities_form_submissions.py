@@ -12,7 +12,8 @@ from ..._types.generated.activities_form_submissions import FormSubmissionActivi
 from ..bulk_verbs import BulkDelete
 from ..generic import build_request
 from ..operation import no_content
-from ..pager import Pager, paginate
+from ..pager import Pager
+from ..slicer import SliceOptions, paginate_or_slice
 
 if TYPE_CHECKING:
     from ..._engine.requester import Requester
@@ -60,6 +61,7 @@ class ActivitiesFormSubmissionsResource(BulkDelete):
         form_id: str | Sequence[str] | None = None,
         form_id__in: str | None = None,
         fields: str | Sequence[str] | None = None,
+        sliced: bool | SliceOptions = False,
         deadline: float | None = None,
     ) -> Pager[FormSubmissionActivity]:
         """List or filter all FormSubmission activities.
@@ -68,6 +70,10 @@ class ActivitiesFormSubmissionsResource(BulkDelete):
 
         Returns a :class:`~close_async.Pager` over every item, fetched page by page as
         you iterate; ``.first_page()`` gives one page with its ``has_more``.
+
+        ``sliced=True`` (or a :class:`~close_async.SliceOptions`) walks past Close's
+        ``_skip`` cap by ``date_created`` windows, each object once (bounded by
+        ``date_created__gte`` / ``__lt`` when given; see :class:`~close_async.DateSlicer`).
 
         Get a list of matching FormSubmission activities. In addition to standard Activity
         filtering parameters, you can filter by specific form(s) using the `form_id` or
@@ -111,10 +117,11 @@ class ActivitiesFormSubmissionsResource(BulkDelete):
             "form_id__in": form_id__in,
             "_fields": fields,
         }
-        return paginate(
+        return paginate_or_slice(
             self._requester,
             "activity/form_submission/",
             params,
+            sliced,
             parse_item=FormSubmissionActivity.from_json,
             deadline=deadline,
         )

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING
 
 from ..._types.generated.activities_lead_merges import LeadMergeActivity
 from ..generic import build_request
-from ..pager import Pager, paginate
+from ..pager import Pager
+from ..slicer import SliceOptions, paginate_or_slice
 
 if TYPE_CHECKING:
     from ..._engine.requester import Requester
@@ -49,6 +50,7 @@ class ActivitiesLeadMergesResource:
         activity_at__lte: _dt.datetime | str | _dt.date | str | None = None,
         activity_at__gt: _dt.datetime | str | _dt.date | str | None = None,
         activity_at__lt: _dt.datetime | str | _dt.date | str | None = None,
+        sliced: bool | SliceOptions = False,
         deadline: float | None = None,
     ) -> Pager[LeadMergeActivity]:
         """List or filter all LeadMerge activities.
@@ -57,6 +59,10 @@ class ActivitiesLeadMergesResource:
 
         Returns a :class:`~close_async.Pager` over every item, fetched page by page as
         you iterate; ``.first_page()`` gives one page with its ``has_more``.
+
+        ``sliced=True`` (or a :class:`~close_async.SliceOptions`) walks past Close's
+        ``_skip`` cap by ``date_created`` windows, each object once (bounded by
+        ``date_created__gte`` / ``__lt`` when given; see :class:`~close_async.DateSlicer`).
 
         Query parameters:
 
@@ -86,10 +92,11 @@ class ActivitiesLeadMergesResource:
             "activity_at__gt": activity_at__gt,
             "activity_at__lt": activity_at__lt,
         }
-        return paginate(
+        return paginate_or_slice(
             self._requester,
             "activity/lead_merge/",
             params,
+            sliced,
             parse_item=LeadMergeActivity.from_json,
             deadline=deadline,
         )

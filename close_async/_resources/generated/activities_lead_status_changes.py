@@ -15,7 +15,8 @@ from ..._types.generated.activities_lead_status_changes import (
 from ..bulk_verbs import BulkCreate, BulkDelete
 from ..generic import build_request
 from ..operation import body_json, no_content
-from ..pager import Pager, paginate
+from ..pager import Pager
+from ..slicer import SliceOptions, paginate_or_slice
 
 if TYPE_CHECKING:
     from ..._engine.requester import Requester
@@ -56,6 +57,7 @@ class ActivitiesLeadStatusChangesResource(BulkCreate, BulkDelete):
         activity_at__lte: _dt.datetime | str | _dt.date | str | None = None,
         activity_at__gt: _dt.datetime | str | _dt.date | str | None = None,
         activity_at__lt: _dt.datetime | str | _dt.date | str | None = None,
+        sliced: bool | SliceOptions = False,
         deadline: float | None = None,
     ) -> Pager[LeadStatusChangeActivity]:
         """List or filter all LeadStatusChange activities.
@@ -64,6 +66,10 @@ class ActivitiesLeadStatusChangesResource(BulkCreate, BulkDelete):
 
         Returns a :class:`~close_async.Pager` over every item, fetched page by page as
         you iterate; ``.first_page()`` gives one page with its ``has_more``.
+
+        ``sliced=True`` (or a :class:`~close_async.SliceOptions`) walks past Close's
+        ``_skip`` cap by ``date_created`` windows, each object once (bounded by
+        ``date_created__gte`` / ``__lt`` when given; see :class:`~close_async.DateSlicer`).
 
         Query parameters:
 
@@ -93,10 +99,11 @@ class ActivitiesLeadStatusChangesResource(BulkCreate, BulkDelete):
             "activity_at__gt": activity_at__gt,
             "activity_at__lt": activity_at__lt,
         }
-        return paginate(
+        return paginate_or_slice(
             self._requester,
             "activity/status_change/lead/",
             params,
+            sliced,
             parse_item=LeadStatusChangeActivity.from_json,
             deadline=deadline,
         )

@@ -12,7 +12,8 @@ from ..._types.generated.activities_meetings import MeetingActivity, UpdateMeeti
 from ..bulk_verbs import BulkDelete, BulkUpdate
 from ..generic import build_request
 from ..operation import body_json, no_content
-from ..pager import Pager, paginate
+from ..pager import Pager
+from ..slicer import SliceOptions, paginate_or_slice
 
 if TYPE_CHECKING:
     from ..._engine.requester import Requester
@@ -54,6 +55,7 @@ class ActivitiesMeetingsResource(BulkDelete, BulkUpdate):
         activity_at__gt: _dt.datetime | str | _dt.date | str | None = None,
         activity_at__lt: _dt.datetime | str | _dt.date | str | None = None,
         fields: str | Sequence[str] | None = None,
+        sliced: bool | SliceOptions = False,
         deadline: float | None = None,
     ) -> Pager[MeetingActivity]:
         """List or filter all Meeting activities.
@@ -62,6 +64,10 @@ class ActivitiesMeetingsResource(BulkDelete, BulkUpdate):
 
         Returns a :class:`~close_async.Pager` over every item, fetched page by page as
         you iterate; ``.first_page()`` gives one page with its ``has_more``.
+
+        ``sliced=True`` (or a :class:`~close_async.SliceOptions`) walks past Close's
+        ``_skip`` cap by ``date_created`` windows, each object once (bounded by
+        ``date_created__gte`` / ``__lt`` when given; see :class:`~close_async.DateSlicer`).
 
         Query parameters:
 
@@ -93,10 +99,11 @@ class ActivitiesMeetingsResource(BulkDelete, BulkUpdate):
             "activity_at__lt": activity_at__lt,
             "_fields": fields,
         }
-        return paginate(
+        return paginate_or_slice(
             self._requester,
             "activity/meeting/",
             params,
+            sliced,
             parse_item=MeetingActivity.from_json,
             deadline=deadline,
         )

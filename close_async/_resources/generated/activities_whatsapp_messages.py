@@ -16,7 +16,8 @@ from ..._types.generated.activities_whatsapp_messages import (
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..generic import build_request
 from ..operation import body_json, no_content
-from ..pager import Pager, paginate
+from ..pager import Pager
+from ..slicer import SliceOptions, paginate_or_slice
 
 if TYPE_CHECKING:
     from ..._engine.requester import Requester
@@ -58,6 +59,7 @@ class ActivitiesWhatsappMessagesResource(BulkCreate, BulkDelete, BulkUpdate):
         activity_at__gt: _dt.datetime | str | _dt.date | str | None = None,
         activity_at__lt: _dt.datetime | str | _dt.date | str | None = None,
         external_whatsapp_message_id: str | None = None,
+        sliced: bool | SliceOptions = False,
         deadline: float | None = None,
     ) -> Pager[WhatsAppMessageActivity]:
         """List or filter all WhatsAppMessage activities.
@@ -66,6 +68,10 @@ class ActivitiesWhatsappMessagesResource(BulkCreate, BulkDelete, BulkUpdate):
 
         Returns a :class:`~close_async.Pager` over every item, fetched page by page as
         you iterate; ``.first_page()`` gives one page with its ``has_more``.
+
+        ``sliced=True`` (or a :class:`~close_async.SliceOptions`) walks past Close's
+        ``_skip`` cap by ``date_created`` windows, each object once (bounded by
+        ``date_created__gte`` / ``__lt`` when given; see :class:`~close_async.DateSlicer`).
 
         Filter by `external_whatsapp_message_id` to find messages to update or delete based on
         changes in WhatsApp.
@@ -99,10 +105,11 @@ class ActivitiesWhatsappMessagesResource(BulkCreate, BulkDelete, BulkUpdate):
             "activity_at__lt": activity_at__lt,
             "external_whatsapp_message_id": external_whatsapp_message_id,
         }
-        return paginate(
+        return paginate_or_slice(
             self._requester,
             "activity/whatsapp_message/",
             params,
+            sliced,
             parse_item=WhatsAppMessageActivity.from_json,
             deadline=deadline,
         )

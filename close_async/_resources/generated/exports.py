@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..._types.generated.exports import CreateExportFlags, Export
+from ..export_verbs import ExportVerbs
 from ..generic import build_request
 from ..operation import body_json
 from ..pager import Pager, paginate
@@ -18,10 +19,12 @@ if TYPE_CHECKING:
 __all__ = ["ExportsResource"]
 
 
-class ExportsResource:
+class ExportsResource(ExportVerbs):
     """``close.exports``: Exports.
 
     Operations: ``list``, ``create_lead``, ``create_opportunity``, ``get``.
+
+    Export: ``start``, ``wait``, ``rows``, ``stream`` (see ``close_async.ExportError``).
 
     Every method goes through the client's limiter, retries and error mapping, and takes
     an optional ``deadline`` (seconds, retries included).

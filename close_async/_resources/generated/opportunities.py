@@ -12,7 +12,8 @@ from ..._types.generated.shared import Opportunity
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..generic import build_request
 from ..operation import body_json, no_content
-from ..pager import Pager, paginate
+from ..pager import Pager
+from ..slicer import SliceOptions, paginate_or_slice
 
 if TYPE_CHECKING:
     from ..._engine.requester import Requester
@@ -75,6 +76,7 @@ class OpportunitiesResource(BulkCreate, BulkDelete, BulkUpdate):
         is_stalled: str | None = None,
         order_by: str | None = None,
         group_by: str | None = None,
+        sliced: bool | SliceOptions = False,
         deadline: float | None = None,
     ) -> Pager[Opportunity]:
         """List or filter opportunities.
@@ -83,6 +85,10 @@ class OpportunitiesResource(BulkCreate, BulkDelete, BulkUpdate):
 
         Returns a :class:`~close_async.Pager` over every item, fetched page by page as
         you iterate; ``.first_page()`` gives one page with its ``has_more``.
+
+        ``sliced=True`` (or a :class:`~close_async.SliceOptions`) walks past Close's
+        ``_skip`` cap by ``date_created`` windows, each object once (bounded by
+        ``date_created__gte`` / ``__lt`` when given; see :class:`~close_async.DateSlicer`).
 
         * All opportunity list responses contain the following aggregate values about all the
           matching objects (regardless of pagination / limits):
@@ -191,10 +197,11 @@ class OpportunitiesResource(BulkCreate, BulkDelete, BulkUpdate):
             "_order_by": order_by,
             "_group_by": group_by,
         }
-        return paginate(
+        return paginate_or_slice(
             self._requester,
             "opportunity/",
             params,
+            sliced,
             parse_item=Opportunity.from_json,
             deadline=deadline,
         )

@@ -11,7 +11,8 @@ from ..._types.generated.tasks import BulkUpdateNotifications, CreateTask, Task,
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..generic import build_request
 from ..operation import body_json, no_content
-from ..pager import Pager, paginate
+from ..pager import Pager
+from ..slicer import SliceOptions, paginate_or_slice
 
 if TYPE_CHECKING:
     from ..._engine.requester import Requester
@@ -68,6 +69,7 @@ class TasksResource(BulkCreate, BulkDelete, BulkUpdate):
         date_updated__gt: str | None = None,
         date_updated__gte: str | None = None,
         fields: str | Sequence[str] | None = None,
+        sliced: bool | SliceOptions = False,
         deadline: float | None = None,
     ) -> Pager[Task]:
         """List or filter tasks.
@@ -76,6 +78,10 @@ class TasksResource(BulkCreate, BulkDelete, BulkUpdate):
 
         Returns a :class:`~close_async.Pager` over every item, fetched page by page as
         you iterate; ``.first_page()`` gives one page with its ``has_more``.
+
+        ``sliced=True`` (or a :class:`~close_async.SliceOptions`) walks past Close's
+        ``_skip`` cap by ``date_created`` windows, each object once (bounded by
+        ``date_created__gte`` / ``__lt`` when given; see :class:`~close_async.DateSlicer`).
 
         The `view` parameter can be used to conveniently access the different task views. It
         accepts one of the following values:
@@ -132,10 +138,11 @@ class TasksResource(BulkCreate, BulkDelete, BulkUpdate):
             "date_updated__gte": date_updated__gte,
             "_fields": fields,
         }
-        return paginate(
+        return paginate_or_slice(
             self._requester,
             "task/",
             params,
+            sliced,
             parse_item=Task.from_json,
             deadline=deadline,
         )

@@ -1,0 +1,190 @@
+"""``start``, ``wait``, ``rows`` and ``stream`` on ``close.exports``: an export end to end.
+
+The generator gives this mixin to the group that has ``create_lead`` (``POST
+export/lead/``), ``create_opportunity`` and ``get`` (``GET export/{id}/``); see ``MIXINS``
+in tools/codegen/render.py. Each method builds on those generated operations, so every
+request goes through the client's limiter, retries, error mapping and deadlines. The
+file's rows are read by :func:`~close_async.export_rows` (gzip streamed in flat memory);
+the top-level ``start_export`` / ``wait_for_export`` / ``export_stream`` are thin wrappers
+over these methods.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal
+
+from .._engine.errors import DeadlineExceededError, InvalidRequestError
+from .export_stream import FORMATS, ExportError, export_rows
+
+if TYPE_CHECKING:
+    from .._types.generated.exports import Export
+
+__all__ = ["ExportKind", "ExportVerbs"]
+
+ExportKind = Literal["lead", "opportunity"]
+
+_ENDED = ("failed", "error", "canceled")
+
+
+def _body(
+    kind: str,
+    query: str | None,
+    params: Mapping[str, Any] | None,
+    format: str,
+    fields: Sequence[str] | None,
+) -> dict[str, Any]:
+    if kind not in ("lead", "opportunity"):
+        raise InvalidRequestError('the kind must be "lead" or "opportunity"', field="kind")
+    if format not in FORMATS:
+        raise InvalidRequestError('format must be "json" or "csv"', field="format")
+    # Close filters each kind its own way; a filter it would ignore must not silently
+    # widen the export to every object.
+    if kind == "opportunity" and query is not None:
+        raise InvalidRequestError(
+            "an opportunity export is filtered by params (the opportunity list's filters), "
+            "not query",
+            field="query",
+        )
+    if kind == "lead" and params is not None:
+        raise InvalidRequestError(
+            "a lead export is filtered by query (a search query), not params", field="params"
+        )
+    if isinstance(fields, str):
+        raise InvalidRequestError("fields must be a list of field names", field="fields")
+    body: dict[str, Any] = {"format": format}
+    if kind == "lead":
+        body["type"] = "leads"  # one row a lead (Close also offers "contacts", "lead_opps")
+    if query is not None:
+        body["query"] = query
+    if params is not None:
+        body["params"] = dict(params)
+    if fields is not None:
+        body["fields"] = list(fields)
+    return body
+
+
+class ExportVerbs:
+    """Start an export, wait for it, stream its rows: methods of ``close.exports``."""
+
+    create_lead: Callable[..., Awaitable[Export]]
+    create_opportunity: Callable[..., Awaitable[Export]]
+    get: Callable[..., Awaitable[Export]]
+
+    async def start(
+        self,
+        kind: ExportKind,
+        *,
+        query: str | None = None,
+        params: Mapping[str, Any] | None = None,
+        format: str = "json",
+        fields: Sequence[str] | None = None,
+        deadline: float | None = None,
+    ) -> Export:
+        """Start a ``"lead"`` or ``"opportunity"`` export; Close's answer carries its ``id``.
+
+        Leads are filtered by ``query`` (a search query, ``"status:Trial"``),
+        opportunities by ``params`` (the opportunity list's filters); ``format`` is
+        ``"json"`` or ``"csv"``; ``fields`` limits the columns. Checked before sending
+        (:class:`~close_async.InvalidRequestError` naming the argument).
+        """
+        body = _body(kind, query, params, format, fields)
+        create = self.create_lead if kind == "lead" else self.create_opportunity
+        return await create(body, deadline=deadline)
+
+    async def wait(
+        self,
+        export: str | Export,
+        *,
+        deadline: float = 900.0,
+        first_wait: float = 1.0,
+        max_wait: float = 30.0,
+        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> Export:
+        """Poll ``GET export/{id}/`` until it is ``done``; return it (with ``download_url``).
+
+        ``export`` is the id or the started :class:`~close_async.models.Export`. Waits
+        ``first_wait`` seconds, doubling up to ``max_wait``; ``deadline`` bounds the whole
+        wait, each poll's request (and its retries) included. Raises
+        :class:`~close_async.ExportError` (``.export_id``, the last ``.status``) when it
+        ends ``failed``/``error``/``canceled`` or the deadline passes first. ``sleep`` and
+        ``clock`` are for tests.
+        """
+        export_id = export if isinstance(export, str) else export.id
+        if not isinstance(export_id, str) or not export_id:
+            raise InvalidRequestError("the export has no id", field="export")
+        ends = clock() + deadline
+        wait = first_wait
+        status: str | None = None
+
+        def late(status: str | None) -> ExportError:
+            return ExportError(
+                f"export {export_id} was not done within {deadline}s (last status {status!r})",
+                export_id=export_id,
+                status=status,
+            )
+
+        while True:
+            try:
+                seen = await self.get(export_id, deadline=max(ends - clock(), 0.0))
+            except DeadlineExceededError as exc:
+                raise late(status) from exc
+            status = seen.status
+            if status == "done" and seen.download_url:
+                return seen
+            if status in _ENDED:
+                raise ExportError(
+                    f"export {export_id} ended {status}", export_id=export_id, status=status
+                )
+            left = ends - clock()
+            if left <= 0:
+                raise late(status)
+            await sleep(min(wait, left))
+            wait = min(wait * 2, max_wait)
+
+    def rows(self, export: Export, *, format: str | None = None) -> AsyncIterator[Any]:
+        """The rows of a done export's file (see :func:`~close_async.export_rows`), in its
+        own ``format`` unless ``format`` says otherwise.
+
+        Use with ``contextlib.aclosing`` when breaking out early, so the download closes now.
+        """
+        if not export.download_url:
+            raise InvalidRequestError(
+                f"export {export.id} has no download_url yet: wait for it first", field="export"
+            )
+        chosen = format or export.format
+        if chosen is None:
+            raise InvalidRequestError("the export does not say its format", field="format")
+        return export_rows(export.download_url, chosen)
+
+    async def stream(
+        self,
+        kind: ExportKind,
+        *,
+        query: str | None = None,
+        params: Mapping[str, Any] | None = None,
+        format: str = "json",
+        fields: Sequence[str] | None = None,
+        deadline: float = 900.0,
+        first_wait: float = 1.0,
+        max_wait: float = 30.0,
+    ) -> AsyncIterator[Any]:
+        """:meth:`start` an export, :meth:`wait` for it and yield its rows.
+
+        ``deadline`` bounds starting and waiting (the download then runs as long as the
+        file is). Example::
+
+            async for lead in close.exports.stream("lead", query="status:Trial"):
+                ...
+        """
+        started_at = time.monotonic()
+        started = await self.start(
+            kind, query=query, params=params, format=format, fields=fields, deadline=deadline
+        )
+        left = deadline - (time.monotonic() - started_at)
+        done = await self.wait(started, deadline=left, first_wait=first_wait, max_wait=max_wait)
+        async for row in self.rows(done, format=format):
+            yield row
