@@ -192,3 +192,23 @@ async def test_a_failed_probe_loses_no_object_when_asked_again() -> None:
     got = [item["id"] async for item in walk]
     assert sorted(got) == sorted(o["id"] for o in objects)
     assert len(got) == len(set(got))
+
+
+async def test_calls_list_slices_past_the_cap_too(capped: tuple[FakeClose, CloseClient]) -> None:
+    # close.calls is hand-written; its list takes the same sliced= walk.
+    fake, client = capped
+    ids = [
+        fake.add_call(date_created=(START + timedelta(minutes=m % 30)).isoformat())["id"]
+        for m in range(35)
+    ]
+    pages = client.calls.list(page_size=7).pages()
+    assert [len((await anext(pages)).data) for _ in range(2)] == [7, 7]
+    with pytest.raises(ValidationError):
+        await anext(pages)
+    capped_walk = SliceOptions(max_skip=CAP)
+    sliced = [c.id async for c in client.calls.list(page_size=7, sliced=capped_walk)]
+    assert sorted(sliced) == sorted(ids)
+    options = SliceOptions(start=START, max_skip=CAP, page_size=5)
+    assert sorted([c.id async for c in client.calls.list(sliced=options)]) == sorted(ids)
+    with pytest.raises(InvalidRequestError, match="_skip"):
+        client.calls.list(skip=5, sliced=True)

@@ -15,7 +15,8 @@ from .._types.conversion import call_from_json, create_to_json, update_to_json
 from . import bulk_verbs
 from . import call_requests as _requests
 from .generic import checked_json
-from .pager import Pager, paginate
+from .pager import Pager
+from .slicer import SliceOptions, paginate_or_slice
 
 if TYPE_CHECKING:
     from .._engine.requester import Requester
@@ -96,6 +97,7 @@ class CallsResource:
         page_size: int = _PAGE_LIMIT_MAX,
         limit: int | None = None,
         skip: int | None = None,
+        sliced: bool | SliceOptions = False,
         deadline: float | None = None,
     ) -> Pager[Call]:
         """Iterate over calls matching the filters, page by page (``_skip``/``_limit``).
@@ -103,6 +105,8 @@ class CallsResource:
         ``limit`` (``_limit``) is the page size, another name for ``page_size``; ``skip``
         (``_skip``) starts the walk that many calls in. Pages are fetched lazily as you
         iterate; ``deadline`` bounds each page's request.
+        ``sliced=True`` (or a :class:`SliceOptions`) walks past Close's ``_skip`` cap by
+        ``date_created`` windows, as the other typed lists do (not with ``skip``).
         Bad filters raise :class:`InvalidRequestError` here, before anything is sent. A
         page without ``data`` ends the walk; an item that is not a call raises
         :class:`DecodingError` and ends it.
@@ -131,11 +135,19 @@ class CallsResource:
         }
         # Checked now (paginate checks the rest), so a bad filter is refused before the
         # caller starts iterating.
-        checked = _requests.call_filters({**filters, "_skip": skip or 0, "_limit": page_size})
-        return paginate(
+        if sliced is False:
+            paging: dict[str, Any] = {"_skip": skip or 0, "_limit": page_size}
+        else:
+            # A sliced walk sets _skip itself (and refuses one given), and pages by the
+            # slice's page size when it has one.
+            own_size = isinstance(sliced, SliceOptions) and sliced.page_size is not None
+            paging = {"_skip": skip, "_limit": None if own_size else page_size}
+        checked = _requests.call_filters({**filters, **paging})
+        return paginate_or_slice(
             self._requester,
             _requests.CALLS_PATH,
             checked,
+            sliced,
             parse_item=call_from_json,
             deadline=deadline,
         )
