@@ -131,7 +131,18 @@ async def test_bad_arguments_are_refused_before_sending(
 async def test_the_lead_body_asks_for_one_row_a_lead(fake: FakeClose, close: CloseClient) -> None:
     await close.exports.start("lead", query="status:Trial", fields=["id"])
     (sent,) = [r.body for r in fake.requests if r.path.endswith("/export/lead/")]
-    assert sent == {"format": "json", "type": "leads", "query": "status:Trial", "fields": ["id"]}
+    assert sent == {
+        "format": "json",
+        "send_done_email": False,  # a program waiting for its export wants no email
+        "type": "leads",
+        "query": "status:Trial",
+        "fields": ["id"],
+    }
+    await close.exports.start("opportunity", send_done_email=True)
+    (asked,) = [r.body for r in fake.requests if r.path.endswith("/export/opportunity/")]
+    assert asked["send_done_email"] is True
+    with pytest.raises(InvalidRequestError, match="send_done_email"):
+        await close.exports.start("lead", send_done_email="no")  # type: ignore[arg-type]
 
 
 def test_one_table_gives_the_export_and_bulk_mixins() -> None:
