@@ -33,11 +33,19 @@ from .._engine.auth import API_KEY_ENV
 from .._engine.errors import ConfigurationError
 from .._engine.local_limiter import LocalRateLimiter
 from .args import add_file_arguments, positive_float, positive_int
-from .input import InputError, count_rows, detect_format, open_input, read_rows
+from .failures import open_failures
+from .input import (
+    InputError,
+    InputFormat,
+    count_rows,
+    detect_format,
+    failures_format,
+    open_input,
+    read_rows,
+)
 from .listing import UsageProblem, add_listing_commands, run_listing
 from .report import (
     Display,
-    FailuresFile,
     MessageLimiter,
     PlainDisplay,
     RichDisplay,
@@ -161,7 +169,11 @@ async def amain(
         if getattr(args, "listing", None):
             return await _listing(args, out, err, env)
         target = getattr(args, "bulk_target", None)
-        verb = verb_for(target[0], target[1], args.null_token) if target else None
+        verb = (
+            verb_for(target[0], target[1], args.null_token, getattr(args, "settle_by", None))
+            if target
+            else None
+        )
         if verb is not None or args.command == "calls":
             return await _calls_update(args, out, err, env, handle_signals, verb or CALLS_UPDATE)
         if args.command == "fake-server":
@@ -237,6 +249,8 @@ async def _calls_update(
 ) -> int:
     try:
         fmt = detect_format(args.input, args.format)
+        if args.failures:
+            failures_format(args.failures, fmt)
     except InputError as exc:
         raise _UsageError(str(exc)) from None
 
@@ -289,20 +303,18 @@ async def _calls_update(
     return outcome.exit_code
 
 
-def _dry_run(args: argparse.Namespace, fmt: str, out: TextIO, err: TextIO, verb: RowVerb) -> int:
+def _dry_run(
+    args: argparse.Namespace, fmt: InputFormat, out: TextIO, err: TextIO, verb: RowVerb
+) -> int:
     try:
         stream = open_input(args.input)
     except InputError as exc:
         raise _UsageError(str(exc)) from None
     limiter = MessageLimiter(SilentDisplay(err))
-    failures = FailuresFile(args.failures)
+    failures = open_failures(args.failures, fmt)
     try:
         valid, invalid = validate_rows(
-            read_rows(stream, "csv" if fmt == "csv" else "jsonl", need_id=verb.needs_id),
-            "csv" if fmt == "csv" else "jsonl",
-            limiter,
-            failures,
-            verb,
+            read_rows(stream, fmt, need_id=verb.needs_id), fmt, limiter, failures, verb
         )
     except InputError as exc:
         raise _UsageError(str(exc)) from None
