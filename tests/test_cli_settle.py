@@ -109,6 +109,8 @@ async def test_without_settle_by_some_rows_are_reported_unknown(tmp_path: Path) 
     [
         (["leads", "update", "x.csv", "--settle-by", CF], "--settle-by works only with"),
         (["tasks", "create", "x.csv", "--settle-by", CF], "--settle-by works only with"),
+        (["calls", "update", "x.csv", "--settle-by", CF], "--settle-by works only with"),
+        (["leads", "delete", "x.csv", "--settle-by", CF], "--settle-by works only with"),
         (["leads", "create", "x.csv", "--settle-by", "name"], "expected a custom field column"),
         (["leads", "create", "x.csv", "--settle-by", "custom.cf_"], "custom.cf_..."),
         (["leads", "create", "x.csv", "--settle-by", "custom.lcf_x"], "custom.cf_..."),

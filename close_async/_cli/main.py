@@ -4,6 +4,7 @@
                                    [--journal PATH] [--failures OUT] [--dry-run]
                                    [--base-url URL] [--api-key-file PATH] [--no-progress]
     close-async <resource> update|create|delete INPUT [--null-token TEXT] [same options]
+    close-async leads|contacts|opportunities create INPUT --settle-by custom.cf_... [...]
     close-async fake-server [--port 8765] [--seed-calls N] [--strict] [--rate R] ...
     close-async demo [--calls N] [--concurrency N] [--rate R]
 
@@ -53,7 +54,7 @@ from .report import (
     print_summary,
     write_line,
 )
-from .resources import add_bulk_actions, resource_actions, verb_for
+from .resources import add_bulk_actions, add_settle_by, resource_actions, verb_for
 from .update import (
     CALLS_UPDATE,
     EXIT_FAILED,
@@ -98,6 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     add_file_arguments(update)
+    add_settle_by(update, "calls", "update")
     add_bulk_actions(resource_actions(commands))
 
     add_listing_commands(commands, base_url=DEFAULT_BASE_URL, key_env=API_KEY_ENV)
@@ -349,8 +351,9 @@ def _explain_ending(
     if outcome.unknown:
         err.write(
             f"{outcome.unknown:,} creates were sent but their answer was lost: they may exist "
-            'in Close; they are marked "unknown" in the failures file: check before '
-            "feeding them back (or rerun with the same --journal)\n"
+            "in Close; they are marked unknown in the failures file: check before "
+            "feeding them back (or rerun with the same --journal; or, where every row has a "
+            "unique external id in a custom field, create with --settle-by that column)\n"
         )
     if outcome.input_error is not None:
         write_line(err, f"{_PROG}: error: the input could not be read: {outcome.input_error}")

@@ -41,6 +41,7 @@ __all__ = [
     "DEFAULT_NULL_TOKEN",
     "SETTLE_RESOURCES",
     "add_bulk_actions",
+    "add_settle_by",
     "body_model",
     "bulk_groups",
     "resource_actions",
@@ -163,13 +164,15 @@ def add_bulk_actions(
                 metavar="TEXT",
                 help=f"a CSV cell that means null (default {DEFAULT_NULL_TOKEN})",
             )
-            _add_settle_by(parser, path, action)
+            add_settle_by(parser, path, action)
             parser.epilog = _fields_epilog(path, action)
             parser.set_defaults(bulk_target=(path, action))
     return None
 
 
-def _add_settle_by(parser: argparse.ArgumentParser, path: str, action: str) -> None:
+def add_settle_by(parser: argparse.ArgumentParser, path: str, action: str) -> None:
+    """``--settle-by`` on ``<path> <action>``: the option where it works, else a hidden one
+    that refuses it, saying where it works."""
     if action == "create" and path in SETTLE_RESOURCES:
         parser.add_argument(
             "--settle-by",
