@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import io
@@ -14,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from close_async._cli.cells import CellError, convert_cell, describe_type, row_body
-from close_async._cli.main import amain
+from close_async._cli.main import amain, build_parser
 from close_async._cli.resources import body_model, bulk_groups
 from close_async._types.calls import Unset
 from close_async._types.generated.leads import CreateLead, LeadAddress
@@ -203,3 +204,13 @@ async def test_cells_are_sent_typed_and_a_bad_cell_names_line_and_column(
     assert rows[1][:6] == [lead, "abc", "70", "monthly", "0043", "second"]
     assert rows[1][-1] == "column 'value': expected an integer, got 'abc'"
     assert rows[2][2] == "\\N"
+
+
+def test_help_lists_how_each_column_is_read() -> None:
+    out = io.StringIO()
+    with pytest.raises(SystemExit), contextlib.redirect_stdout(out):
+        build_parser().parse_args(["opportunities", "create", "--help"])
+    text = " ".join(out.getvalue().split())
+    assert "value (an integer)" in text
+    assert "date_won (an ISO 8601 datetime)" in text
+    assert "custom.cf_... columns as text" in text

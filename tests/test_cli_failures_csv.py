@@ -5,12 +5,16 @@ from __future__ import annotations
 import csv
 import io
 import json
+import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from close_async._cli.input import FAILURE_COLUMNS, read_rows
+from close_async._cli.failures import failure_record, failure_text, open_failures
+from close_async._cli.input import FAILURE_COLUMNS, InputError, failures_format, read_rows
 from close_async._cli.main import amain
 from close_async.testing import FakeClose
 
@@ -83,7 +87,7 @@ async def test_failed_and_invalid_rows_come_back_as_csv_and_feed_back_unchanged(
     again = tmp_path / "again.csv"
     code, _, err = await cli(*base, str(failures), "--failures", str(again))
     assert code == 1
-    assert [p for p in puts(fake)] == first_puts
+    assert puts(fake) == first_puts
     refed = table(again)
     assert refed[0] == rows[0]
     assert [row[:-2] for row in refed[1:]] == [row[:-2] for row in rows[1:]]
@@ -155,3 +159,67 @@ async def test_calls_update_csv_failures_feed_back(fake: FakeClose, tmp_path: Pa
     assert code == 0, err
     assert fake.calls[missing]["note"] == "late"
     assert fake.calls[missing]["duration"] == 12
+
+
+# ----------------------------------------------------------------- the file on its own
+
+_NAMES = st.from_regex(r"[a-z][a-z0-9_.]{0,8}", fullmatch=True).filter(
+    lambda name: name not in FAILURE_COLUMNS
+)
+_CELLS = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(_NAMES, min_size=1, max_size=4, unique=True), st.data())
+def test_any_rows_written_as_failures_read_back_as_they_were(
+    header: list[str], data: st.DataObject
+) -> None:
+    rows = data.draw(
+        st.lists(
+            st.lists(_CELLS, min_size=len(header), max_size=len(header)).filter(
+                lambda cells: any(cell.strip() for cell in cells)
+            ),
+            min_size=1,
+            max_size=5,
+        )
+    )
+    source = io.StringIO(newline="")
+    csv.writer(source).writerows([header, *rows])
+    read = list(read_rows(io.BytesIO(source.getvalue().encode()), "csv", need_id=False))
+    assert [list(r.cells or ()) for r in read] == rows
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "failed.csv"
+        failures = open_failures(str(path), "csv")
+        for row in read:
+            failures.write(failure_record(line=row.line, row=None, error="bad\nrow \ud800"), row)
+        failures.close()
+        with path.open("rb") as stream:
+            again = list(read_rows(stream, "csv", need_id=False))
+    assert [r.data for r in again] == [r.data for r in read]
+    assert [r.header for r in again] == [tuple(header)] * len(rows)
+
+
+def test_the_failures_format_follows_the_input_unless_named_json_lines() -> None:
+    assert failures_format("failed.csv", "csv") == "csv"
+    assert failures_format("failed.out", "csv") == "csv"
+    assert failures_format("failed.jsonl", "csv") == "jsonl"
+    assert failures_format("failed.out", "jsonl") == "jsonl"
+    with pytest.raises(InputError, match=r"name the file \.jsonl"):
+        failures_format("failed.csv", "jsonl")
+
+
+def test_failure_text_says_what_close_said() -> None:
+    record = {
+        "error": "ValidationError",
+        "status": 400,
+        "message": "Not allowed",
+        "field_errors": {"value": "too big"},
+        "unknown": False,
+    }
+    assert failure_text(record) == (
+        "ValidationError (HTTP 400): Not allowed: field errors: value: too big"
+    )
+    lost = {"error": "UnknownOutcomeError", "status": None, "message": "m", "unknown": True}
+    assert failure_text(lost).startswith("outcome unknown (it may exist in Close")
+    assert failure_text({"error": "InvalidRow", "status": None, "message": "no id"}) == "no id"

@@ -27,6 +27,7 @@ naming the column and what was expected.
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import json
 import math
 import re
@@ -155,8 +156,10 @@ def _kind(hint: Any) -> _Kind:
     return _SCALARS[str]  # a type this table does not know: sent as text
 
 
-def _kinds(hint: Any) -> list[_Kind]:
-    return sorted((_kind(b) for b in _branches(hint)), key=lambda k: k.rank)
+@functools.cache
+def _kinds(hint: Any) -> tuple[_Kind, ...]:
+    # Worked out once a type: a CSV of many rows converts each column's cells the same way.
+    return tuple(sorted((_kind(b) for b in _branches(hint)), key=lambda k: k.rank))
 
 
 def convert_cell(text: str, hint: Any) -> Any:
