@@ -13,7 +13,7 @@ import pytest
 
 from close_async._bulk.settle import _RESOURCES
 from close_async._cli.main import amain, build_parser
-from close_async._cli.resources import SETTLE_RESOURCES
+from close_async._cli.settle_by import SETTLE_RESOURCES
 from close_async.testing import FakeClose, FakeFaults
 
 KEY = "api_cli_settle_key_0123456789abcdef"

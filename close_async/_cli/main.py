@@ -54,7 +54,8 @@ from .report import (
     print_summary,
     write_line,
 )
-from .resources import add_bulk_actions, add_settle_by, resource_actions, verb_for
+from .resources import add_bulk_actions, resource_actions, verb_for
+from .settle_by import add_settle_by
 from .update import (
     CALLS_UPDATE,
     EXIT_FAILED,

@@ -12,9 +12,7 @@ sent) and the cell ``--null-token`` (default ``\\N``) means null; other cells ar
 from the resource's create or update model (:mod:`.cells`). JSON Lines rows are sent as
 they are (JSON has its own null).
 
-``create --settle-by custom.cf_...`` (leads, contacts, opportunities: what
-:func:`~close_async.settle_by_custom_field` searches) settles each create whose answer was
-lost by looking up its external id in that custom field.
+``create --settle-by custom.cf_...`` is :mod:`.settle_by`'s.
 """
 
 from __future__ import annotations
@@ -23,10 +21,9 @@ import argparse
 import functools
 import inspect
 import typing
-from collections.abc import AsyncIterable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterable, Callable, Iterator
 from typing import Any
 
-from .._bulk.settle import settle_by_custom_field
 from .._engine.auth import API_KEY_ENV
 from .._engine.errors import InvalidRequestError
 from .._resources.bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
@@ -35,13 +32,12 @@ from .._types.model import RequestModel, request_fields
 from .args import add_file_arguments, resource_parser
 from .cells import describe_type, row_body
 from .input import InputFormat, InputRow
+from .settle_by import add_settle_by, check_settle_value, settler
 from .update import RowVerb
 
 __all__ = [
     "DEFAULT_NULL_TOKEN",
-    "SETTLE_RESOURCES",
     "add_bulk_actions",
-    "add_settle_by",
     "body_model",
     "bulk_groups",
     "resource_actions",
@@ -108,33 +104,6 @@ def _column_types(path: str, action: str) -> dict[str, Any]:
     return request_fields(model) if model is not None else {}
 
 
-SETTLE_RESOURCES = {"leads": "lead", "contacts": "contact", "opportunities": "opportunity"}
-"""``<resource> create --settle-by``: CLI path -> the object type the settler searches."""
-_SETTLE_PREFIX = "custom.cf_"
-
-
-def _settle_field(text: str) -> str:
-    if not text.startswith(_SETTLE_PREFIX) or len(text) == len(_SETTLE_PREFIX):
-        raise argparse.ArgumentTypeError(
-            f"expected a custom field column, custom.cf_..., got {text!r}"
-        )
-    return text
-
-
-class _NoSettle(argparse.Action):
-    # --settle-by given where it cannot work: say where it can (argparse's own "unrecognized
-    # arguments" would not).
-    def __call__(
-        self,
-        parser: argparse.ArgumentParser,
-        namespace: argparse.Namespace,
-        values: str | Sequence[Any] | None,
-        option_string: str | None = None,
-    ) -> None:
-        where = ", ".join(f"'{path} create'" for path in SETTLE_RESOURCES)
-        parser.error(f"--settle-by works only with {where} (Close can be searched for those)")
-
-
 def resource_actions(
     commands: argparse._SubParsersAction,  # type: ignore[type-arg]
 ) -> Callable[[str], argparse._SubParsersAction]:  # type: ignore[type-arg]
@@ -168,24 +137,6 @@ def add_bulk_actions(
             parser.epilog = _fields_epilog(path, action)
             parser.set_defaults(bulk_target=(path, action))
     return None
-
-
-def add_settle_by(parser: argparse.ArgumentParser, path: str, action: str) -> None:
-    """``--settle-by`` on ``<path> <action>``: the option where it works, else a hidden one
-    that refuses it, saying where it works."""
-    if action == "create" and path in SETTLE_RESOURCES:
-        parser.add_argument(
-            "--settle-by",
-            type=_settle_field,
-            metavar="custom.cf_...",
-            help=(
-                "a custom field column holding each row's unique external id: a create whose "
-                "answer was lost is looked up by it (and sent again only if absent), so "
-                "every row ends created exactly once"
-            ),
-        )
-    else:
-        parser.add_argument("--settle-by", action=_NoSettle, help=argparse.SUPPRESS)
 
 
 def _fields_epilog(path: str, action: str) -> str | None:
@@ -237,11 +188,8 @@ def verb_for(path: str, action: str, null_token: str, settle_by: str | None = No
                 raise InvalidRequestError("a row to create has no 'id'", field="id")
             if not fields:
                 raise InvalidRequestError("no fields to create with", field="row")
-            if settle_by is not None and not _settle_value(fields, settle_by):
-                raise InvalidRequestError(
-                    f"--settle-by {settle_by}: the row has no {settle_by} value to settle by",
-                    field=settle_by,
-                )
+            if settle_by is not None:
+                check_settle_value(fields, settle_by)
             return fields, output
         object_id_ = object_id(fields)
         if action == "delete":
@@ -260,19 +208,7 @@ def verb_for(path: str, action: str, null_token: str, settle_by: str | None = No
         for part in path.split("."):
             group = getattr(group, part)
         if settle_by is not None:
-            options = dict(options)
-            options["settle"] = settle_by_custom_field(
-                client, resource=SETTLE_RESOURCES[path], field=settle_by
-            )
+            options = {**options, "settle": settler(client, path, settle_by)}
         return getattr(group, f"{action}_many")(items, **options)
 
     return RowVerb(parse=parse, start=start, needs_id=action != "create", output=output)
-
-
-def _settle_value(fields: dict[str, Any], column: str) -> bool:
-    # Where the settler looks: the flat custom.cf_ key, or the "custom" object of JSON rows.
-    value = fields.get(column)
-    nested = fields.get("custom")
-    if value is None and isinstance(nested, dict):
-        value = nested.get(column.removeprefix("custom."))
-    return isinstance(value, str) and bool(value)
