@@ -107,6 +107,29 @@ async def test_without_settle_by_some_rows_are_reported_unknown(tmp_path: Path) 
         assert set(landed) - unknown == set(landed) - {r[CF] for r in rows}
 
 
+async def test_a_rerun_with_the_journal_and_settle_by_settles_what_was_unknown(
+    tmp_path: Path,
+) -> None:
+    async with FakeClose(api_keys=(KEY,), strict=True) as fake:
+        rows = str(source(tmp_path, "lead", None))
+        journal = str(tmp_path / "leads.journal")
+        args = ("leads", "create", rows, "--base-url", fake.base_url, "--no-progress",
+                "--concurrency", "1", "--journal", journal)  # fmt: skip
+        fake.faults = faults()
+        code, _, err = await cli(*args)
+        fake.faults = None
+        assert code == 1
+        told = re.search(r"(\d+) creates were sent but their answer was lost", err)
+        assert told, err
+        assert int(told.group(1)) > 0
+        assert "rerun with the same --journal (with --settle-by COLUMN" in err
+
+        code, out, err = await cli(*args, "--settle-by", CF)
+        assert code == 0, err
+        assert summary_value(out, "updated") == int(told.group(1))  # only those in doubt
+        assert external_ids(fake, "lead") == Counter({f"ext-{i}": 1 for i in range(ROWS)})
+
+
 @pytest.mark.parametrize(
     ("argv", "says"),
     [

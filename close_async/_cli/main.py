@@ -353,8 +353,9 @@ def _explain_ending(
         err.write(
             f"{outcome.unknown:,} creates were sent but their answer was lost: they may exist "
             "in Close; they are marked unknown in the failures file: check before "
-            "feeding them back (or rerun with the same --journal; or, where every row has a "
-            "unique external id in a custom field, create with --settle-by that column)\n"
+            "feeding them back (a row fed back is created again), or rerun with the same "
+            "--journal (with --settle-by COLUMN, where each row has a unique external id in "
+            "a custom field, the rerun looks them up and creates only those not there)\n"
         )
     if outcome.input_error is not None:
         write_line(err, f"{_PROG}: error: the input could not be read: {outcome.input_error}")
