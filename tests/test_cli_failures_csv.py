@@ -145,6 +145,15 @@ async def test_json_lines_input_refuses_a_csv_failures_file(tmp_path: Path) -> N
     assert not (tmp_path / "f.csv").exists()
 
 
+async def test_the_failures_file_cannot_be_the_input(tmp_path: Path) -> None:
+    source = tmp_path / "failed.csv"
+    source.write_text("id,name\nlead_1,A\n")
+    code, _, err = await cli("leads", "update", str(source), "--failures", str(source))
+    assert code == 2
+    assert "is the input" in err
+    assert source.read_text() == "id,name\nlead_1,A\n"  # not emptied
+
+
 async def test_calls_update_csv_failures_feed_back(fake: FakeClose, tmp_path: Path) -> None:
     missing = "acti_DoesNotExist000"
     source = tmp_path / "calls.csv"

@@ -256,6 +256,12 @@ async def _calls_update(
             failures_format(args.failures, fmt)
     except InputError as exc:
         raise _UsageError(str(exc)) from None
+    if args.failures and _same_file(args.input, args.failures):
+        # The failures file is opened (emptied) before the input is read.
+        raise _UsageError(
+            f"--failures {args.failures!r} is the input: write the failures of a rerun to "
+            "another file"
+        )
 
     if args.dry_run:
         return _dry_run(args, fmt, out, err, verb)
@@ -304,6 +310,13 @@ async def _calls_update(
     err.flush()
     print_summary(outcome.counts, out)
     return outcome.exit_code
+
+
+def _same_file(first: str, second: str) -> bool:
+    try:
+        return first != "-" and os.path.samefile(first, second)
+    except OSError:  # the failures file does not exist yet
+        return False
 
 
 def _dry_run(
