@@ -54,7 +54,10 @@ def add_file_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--failures",
         metavar="OUT",
-        help="write failed and invalid rows here as JSON Lines (fix them and feed it back)",
+        help=(
+            "write failed and invalid rows here, in the input's format (a CSV input's as "
+            "JSON Lines if OUT ends in .jsonl), to feed back as input"
+        ),
     )
     parser.add_argument("--dry-run", action="store_true", help="check every row; send nothing")
     parser.add_argument(

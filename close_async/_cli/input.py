@@ -5,6 +5,9 @@ memory. A row that cannot be read (malformed JSON, a CSV row with the wrong numb
 cells, bytes that are not UTF-8) is not an exception: it comes out as an :class:`InputRow`
 with ``error`` set and its line number, so the caller can report it and go on. Only an
 unusable file as a whole (a CSV header without ``id``) raises :class:`InputError`.
+
+A CSV failures file (the input's header plus :data:`FAILURE_COLUMNS`) is read back as the
+input it came from: those two trailing columns are dropped from the header and every row.
 """
 
 from __future__ import annotations
@@ -24,11 +27,13 @@ from .._types.calls import CallUpdate
 from .._types.conversion import update_from_row
 
 __all__ = [
+    "FAILURE_COLUMNS",
     "InputError",
     "InputFormat",
     "InputRow",
     "count_rows",
     "detect_format",
+    "failures_format",
     "open_input",
     "parse_row",
     "read_rows",
@@ -51,6 +56,9 @@ _CSV_FIELD_LIMIT = 16 * 1024 * 1024
 _COUNT_LIMIT_BYTES = 512 * 1024 * 1024
 _BOM = codecs.BOM_UTF8
 
+FAILURE_COLUMNS = ("error_line", "error")
+"""The columns a CSV failures file adds after the input's own: the input line, and why."""
+
 
 class InputError(Exception):
     """The input cannot be used at all (not a bad row: the whole file)."""
@@ -63,12 +71,18 @@ class InputRow:
     ``line`` is the 1-based line number where the row starts. ``data`` is the row as read
     (a JSON object, or a CSV header-to-cell mapping); ``None`` when ``error`` says why the
     line could not be read, in which case ``raw`` holds its text when there is one.
+    CSV rows also keep the file's ``header`` and the row's ``cells`` as read (``None`` for
+    a line the CSV reader could not split), so a failures file can write them back as they
+    were.
     """
 
     line: int
     data: dict[str, Any] | None
     error: str | None = None
     raw: str | None = None
+    # What the row was read from, for writing it back: not part of what the row says.
+    cells: tuple[str, ...] | None = attrs.field(default=None, eq=False, repr=False)
+    header: tuple[str, ...] | None = attrs.field(default=None, eq=False, repr=False)
 
 
 def detect_format(path: str, explicit: str | None = None) -> InputFormat:
@@ -89,6 +103,20 @@ def detect_format(path: str, explicit: str | None = None) -> InputFormat:
             "(.csv, .jsonl or .ndjson): pass --format csv or --format jsonl"
         )
     return fmt
+
+
+def failures_format(path: str, input_format: InputFormat) -> InputFormat:
+    """The format of the ``--failures`` file: the input's, so it can be fed back to the same
+    command; a CSV input's failures may also be JSON Lines, if ``path`` says so by its
+    extension. Raises :class:`InputError` for a ``.csv`` path of JSON Lines input (a CSV
+    cannot hold what a JSON row may)."""
+    named = _EXTENSIONS.get(os.path.splitext(path)[1].lower())
+    if input_format == "jsonl" and named == "csv":
+        raise InputError(
+            f"--failures {path!r}: the failures of JSON Lines input are JSON Lines; "
+            "name the file .jsonl"
+        )
+    return named or input_format
 
 
 def open_input(path: str) -> BinaryIO:
@@ -143,31 +171,37 @@ def _read_csv(stream: BinaryIO, need_id: bool = True) -> Iterator[InputRow]:
         csv.field_size_limit(_CSV_FIELD_LIMIT)
     reader = csv.reader(text, strict=True)
     try:
-        header = _csv_header(reader, need_id)
-        if header is None:
+        found = _csv_header(reader, need_id)
+        if found is None:
             return
+        # A failures file: its error columns are not the input's, on the header or the rows.
+        extra = len(FAILURE_COLUMNS) if tuple(found[-2:]) == FAILURE_COLUMNS else 0
+        header = tuple(found[: len(found) - extra])
         width = len(header)
         while True:
             start = reader.line_num + 1
             try:
-                cells = next(reader)
+                read = next(reader)
             except StopIteration:
                 return
             except csv.Error as exc:
-                yield InputRow(start, None, f"malformed CSV: {exc}")
+                yield InputRow(start, None, f"malformed CSV: {exc}", header=header)
                 continue
-            if not any(cell.strip() for cell in cells):
+            if not any(cell.strip() for cell in read):
                 continue  # a blank line, or a spreadsheet's row of empty cells
+            cells = tuple(read[: len(read) - extra] if len(read) >= extra else read)
             if len(cells) != width:
-                shown: Any = dict(zip(header, cells, strict=False)) or cells
+                shown: Any = dict(zip(header, cells, strict=False)) or list(cells)
                 yield InputRow(
                     start,
                     None,
                     f"expected {width} columns (as in the header), got {len(cells)}",
                     raw=json.dumps(shown, ensure_ascii=False),
+                    cells=cells,
+                    header=header,
                 )
                 continue
-            yield InputRow(start, dict(zip(header, cells, strict=True)))
+            yield InputRow(start, dict(zip(header, cells, strict=True)), cells=cells, header=header)
     except UnicodeDecodeError as exc:
         raise InputError(
             f"the CSV is not UTF-8 text (near line {reader.line_num + 1}: {exc.reason})"

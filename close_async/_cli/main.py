@@ -4,6 +4,7 @@
                                    [--journal PATH] [--failures OUT] [--dry-run]
                                    [--base-url URL] [--api-key-file PATH] [--no-progress]
     close-async <resource> update|create|delete INPUT [--null-token TEXT] [same options]
+    close-async leads|contacts|opportunities create INPUT --settle-by custom.cf_... [...]
     close-async fake-server [--port 8765] [--seed-calls N] [--strict] [--rate R] ...
     close-async demo [--calls N] [--concurrency N] [--rate R]
 
@@ -33,11 +34,19 @@ from .._engine.auth import API_KEY_ENV
 from .._engine.errors import ConfigurationError
 from .._engine.local_limiter import LocalRateLimiter
 from .args import add_file_arguments, positive_float, positive_int
-from .input import InputError, count_rows, detect_format, open_input, read_rows
+from .failures import open_failures
+from .input import (
+    InputError,
+    InputFormat,
+    count_rows,
+    detect_format,
+    failures_format,
+    open_input,
+    read_rows,
+)
 from .listing import UsageProblem, add_listing_commands, run_listing
 from .report import (
     Display,
-    FailuresFile,
     MessageLimiter,
     PlainDisplay,
     RichDisplay,
@@ -46,6 +55,7 @@ from .report import (
     write_line,
 )
 from .resources import add_bulk_actions, resource_actions, verb_for
+from .settle_by import add_settle_by
 from .update import (
     CALLS_UPDATE,
     EXIT_FAILED,
@@ -90,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     add_file_arguments(update)
+    add_settle_by(update, "calls", "update")
     add_bulk_actions(resource_actions(commands))
 
     add_listing_commands(commands, base_url=DEFAULT_BASE_URL, key_env=API_KEY_ENV)
@@ -161,7 +172,11 @@ async def amain(
         if getattr(args, "listing", None):
             return await _listing(args, out, err, env)
         target = getattr(args, "bulk_target", None)
-        verb = verb_for(target[0], target[1], args.null_token) if target else None
+        verb = (
+            verb_for(target[0], target[1], args.null_token, getattr(args, "settle_by", None))
+            if target
+            else None
+        )
         if verb is not None or args.command == "calls":
             return await _calls_update(args, out, err, env, handle_signals, verb or CALLS_UPDATE)
         if args.command == "fake-server":
@@ -237,8 +252,16 @@ async def _calls_update(
 ) -> int:
     try:
         fmt = detect_format(args.input, args.format)
+        if args.failures:
+            failures_format(args.failures, fmt)
     except InputError as exc:
         raise _UsageError(str(exc)) from None
+    if args.failures and _same_file(args.input, args.failures):
+        # The failures file is opened (emptied) before the input is read.
+        raise _UsageError(
+            f"--failures {args.failures!r} is the input: write the failures of a rerun to "
+            "another file"
+        )
 
     if args.dry_run:
         return _dry_run(args, fmt, out, err, verb)
@@ -289,20 +312,25 @@ async def _calls_update(
     return outcome.exit_code
 
 
-def _dry_run(args: argparse.Namespace, fmt: str, out: TextIO, err: TextIO, verb: RowVerb) -> int:
+def _same_file(first: str, second: str) -> bool:
+    try:
+        return first != "-" and os.path.samefile(first, second)
+    except OSError:  # the failures file does not exist yet
+        return False
+
+
+def _dry_run(
+    args: argparse.Namespace, fmt: InputFormat, out: TextIO, err: TextIO, verb: RowVerb
+) -> int:
     try:
         stream = open_input(args.input)
     except InputError as exc:
         raise _UsageError(str(exc)) from None
     limiter = MessageLimiter(SilentDisplay(err))
-    failures = FailuresFile(args.failures)
+    failures = open_failures(args.failures, fmt)
     try:
         valid, invalid = validate_rows(
-            read_rows(stream, "csv" if fmt == "csv" else "jsonl", need_id=verb.needs_id),
-            "csv" if fmt == "csv" else "jsonl",
-            limiter,
-            failures,
-            verb,
+            read_rows(stream, fmt, need_id=verb.needs_id), fmt, limiter, failures, verb
         )
     except InputError as exc:
         raise _UsageError(str(exc)) from None
@@ -337,8 +365,10 @@ def _explain_ending(
     if outcome.unknown:
         err.write(
             f"{outcome.unknown:,} creates were sent but their answer was lost: they may exist "
-            'in Close; they are marked "unknown" in the failures file: check before '
-            "feeding them back (or rerun with the same --journal)\n"
+            "in Close; they are marked unknown in the failures file: check before "
+            "feeding them back (a row fed back is created again), or rerun with the same "
+            "--journal (with --settle-by COLUMN, where each row has a unique external id in "
+            "a custom field, the rerun looks them up and creates only those not there)\n"
         )
     if outcome.input_error is not None:
         write_line(err, f"{_PROG}: error: the input could not be read: {outcome.input_error}")

@@ -1,4 +1,4 @@
-"""What the command line shows: progress, bad-row messages, the failures file, the summary.
+"""What the command line shows: progress, bad-row messages and the summary.
 
 Progress goes to stderr: a rich progress bar on a terminal, else a plain line every few
 seconds at most (logs of a cron job stay short). Messages about bad rows and failed
@@ -31,18 +31,17 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from .._engine.errors import APIError, CloseError, InvalidRequestError
-from .._engine.text import clean, json_line, render
+from .._engine.errors import APIError, CloseError
+from .._engine.text import clean, render
 
 __all__ = [
     "Counts",
     "Display",
-    "FailuresFile",
     "MessageLimiter",
     "PlainDisplay",
     "RichDisplay",
     "SilentDisplay",
-    "failure_record",
+    "error_message",
     "format_duration",
     "print_summary",
     "write_line",
@@ -268,45 +267,7 @@ def write_line(stream: TextIO, text: str) -> None:
     stream.write(clean(text) + "\n")
 
 
-def failure_record(
-    *,
-    line: int,
-    row: dict[str, Any] | None,
-    error: BaseException | str,
-    raw: str | None = None,
-    call_id: str | None = None,
-) -> dict[str, Any]:
-    """One line of the failures file: the row as read, and why it did not land.
-
-    ``row`` is directly reusable as a line of JSON Lines input; ``raw`` holds the text of a
-    line that could not be read as a row at all. ``message`` is the one-line message shown;
-    ``close_error``, ``field_errors`` and ``errors`` are what Close sent, as sent.
-    """
-    record: dict[str, Any] = {"line": line, "row": row}
-    if raw is not None:
-        record["raw"] = raw
-    if call_id is not None and (row is None or row.get("id") != call_id):
-        record["id"] = call_id
-    if isinstance(error, str):
-        record.update(error="InvalidRow", status=None, message=error)
-        return record
-    record["error"] = type(error).__name__
-    record["status"] = error.status if isinstance(error, APIError) else None
-    record["message"] = _error_message(error)
-    if isinstance(error, APIError):
-        close_error = error.body.get("error") if isinstance(error.body, dict) else None
-        if close_error is not None:
-            record["close_error"] = close_error
-        if error.field_errors:
-            record["field_errors"] = error.field_errors
-        if error.errors:
-            record["errors"] = error.errors
-    elif isinstance(error, InvalidRequestError) and error.field:
-        record["field"] = error.field
-    return record
-
-
-def _error_message(error: BaseException) -> str:
+def error_message(error: BaseException) -> str:
     message = getattr(error, "message", None)
     return message if isinstance(message, str) and message else str(error)
 
@@ -325,46 +286,13 @@ def describe_failure(error: CloseError) -> str:
     if isinstance(error, APIError):
         text = f"{type(error).__name__} (HTTP {error.status})"
         parts = []
-        detail = _error_message(error)
+        detail = error_message(error)
         if detail and not _said_nothing(error, detail) and not detail.lstrip().startswith("<"):
             parts.append(detail)
         if error.field_errors:
             parts.append(f"field errors: {render(error.field_errors)}")
         return clean(f"{text}: {'; '.join(parts)}" if parts else text)
-    return clean(f"{type(error).__name__}: {_error_message(error)}")
-
-
-_SERVER_DATA = ("close_error", "field_errors", "errors")
-
-
-class FailuresFile:
-    """The ``--failures`` JSON Lines file, written as failures happen (flushed each line)."""
-
-    def __init__(self, path: str | None) -> None:
-        self.path = path
-        self.written = 0
-        self._stream: TextIO | None = open(path, "w", encoding="utf-8") if path else None  # noqa: SIM115
-
-    def write(self, record: dict[str, Any]) -> None:
-        """Append one failure record."""
-        self.written += 1
-        if self._stream is not None:
-            try:
-                line = json_line(record)
-            except (RecursionError, ValueError):
-                # Nested deeper than the encoder's stack allows (or circular): keep the row
-                # and the message, and Close's data as text, not lose the whole record.
-                shown = {k: v for k, v in record.items() if k not in _SERVER_DATA}
-                shown.update({k: render(record[k]) for k in _SERVER_DATA if k in record})
-                line = json_line(shown)
-            self._stream.write(line + "\n")
-            self._stream.flush()
-
-    def close(self) -> None:
-        """Close the file."""
-        if self._stream is not None:
-            self._stream.close()
-            self._stream = None
+    return clean(f"{type(error).__name__}: {error_message(error)}")
 
 
 def format_duration(seconds: float) -> str:

@@ -8,8 +8,11 @@ All actions run through the one runner of :mod:`.update`, as ``calls update`` do
 Rows: for ``update`` an ``id`` plus the fields to set; for ``create`` the fields; for
 ``delete`` only ``id``. CSV columns are fields (``custom.cf_...`` columns are custom
 fields, sent under that key, as Close accepts); an empty cell means "leave as is" (not
-sent) and the cell ``--null-token`` (default ``\\N``) means null. JSON Lines rows are sent
-as they are (JSON has its own null).
+sent) and the cell ``--null-token`` (default ``\\N``) means null; other cells are typed
+from the resource's create or update model (:mod:`.cells`). JSON Lines rows are sent as
+they are (JSON has its own null).
+
+``create --settle-by custom.cf_...`` is :mod:`.settle_by`'s.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from __future__ import annotations
 import argparse
 import functools
 import inspect
+import typing
 from collections.abc import AsyncIterable, Callable, Iterator
 from typing import Any
 
@@ -24,11 +28,21 @@ from .._engine.auth import API_KEY_ENV
 from .._engine.errors import InvalidRequestError
 from .._resources.bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from .._resources.generated._root import Resources
+from .._types.model import RequestModel, request_fields
 from .args import add_file_arguments, resource_parser
+from .cells import describe_type, row_body
 from .input import InputFormat, InputRow
+from .settle_by import add_settle_by, check_settle_value, settler
 from .update import RowVerb
 
-__all__ = ["DEFAULT_NULL_TOKEN", "add_bulk_actions", "bulk_groups", "resource_actions"]
+__all__ = [
+    "DEFAULT_NULL_TOKEN",
+    "add_bulk_actions",
+    "body_model",
+    "bulk_groups",
+    "resource_actions",
+    "verb_for",
+]
 
 DEFAULT_NULL_TOKEN = "\\N"  # noqa: S105 (a CSV cell, not a secret)
 """The CSV cell that means null (PostgreSQL's ``COPY`` spelling)."""
@@ -49,8 +63,8 @@ def _groups(owner: Any, prefix: str) -> Iterator[tuple[str, Any]]:
 
 
 @functools.cache
-def bulk_groups() -> dict[str, tuple[str, ...]]:
-    """Resource path -> the bulk actions its class has, from the generated groups."""
+def _bulk_classes() -> dict[str, tuple[type, tuple[str, ...]]]:
+    """Resource path -> (its group class, the bulk actions it has), from the generated groups."""
 
     class _Probe(Resources):
         # Groups are built lazily on a requester they never use here.
@@ -58,12 +72,36 @@ def bulk_groups() -> dict[str, tuple[str, ...]]:
             self._requester = None  # type: ignore[assignment]
             self.calls = None  # type: ignore[assignment]
 
-    found: dict[str, tuple[str, ...]] = {}
+    found: dict[str, tuple[type, tuple[str, ...]]] = {}
     for path, group in _groups(_Probe(), ""):
         actions = tuple(a for a, mixin in _ACTIONS.items() if isinstance(group, mixin))
         if actions and path not in _SKIPPED:
-            found[path] = actions
+            found[path] = (type(group), actions)
     return found
+
+
+def bulk_groups() -> dict[str, tuple[str, ...]]:
+    """Resource path -> the bulk actions its class has, from the generated groups."""
+    return {path: actions for path, (_, actions) in _bulk_classes().items()}
+
+
+@functools.cache
+def body_model(path: str, action: str) -> type[RequestModel] | None:
+    """The request model ``<path>.<action>(body)`` takes (``CreateLead``), from the method's
+    type hints; ``None`` when the body is an untyped mapping (or there is no body)."""
+    group, actions = _bulk_classes()[path]
+    if action not in actions or action == "delete":
+        return None
+    body = typing.get_type_hints(getattr(group, action)).get("body")
+    for hint in typing.get_args(body) or (body,):
+        if isinstance(hint, type) and issubclass(hint, RequestModel):
+            return hint
+    return None
+
+
+def _column_types(path: str, action: str) -> dict[str, Any]:
+    model = body_model(path, action)
+    return request_fields(model) if model is not None else {}
 
 
 def resource_actions(
@@ -95,8 +133,18 @@ def add_bulk_actions(
                 metavar="TEXT",
                 help=f"a CSV cell that means null (default {DEFAULT_NULL_TOKEN})",
             )
+            add_settle_by(parser, path, action)
+            parser.epilog = _fields_epilog(path, action)
             parser.set_defaults(bulk_target=(path, action))
     return None
+
+
+def _fields_epilog(path: str, action: str) -> str | None:
+    types_by_column = _column_types(path, action)
+    if not types_by_column:
+        return None
+    shown = ", ".join(f"{name} ({describe_type(hint)})" for name, hint in types_by_column.items())
+    return f"CSV cells are read as the field's type: {shown}; custom.cf_... columns as text."
 
 
 _ROWS = {
@@ -107,10 +155,12 @@ _ROWS = {
 }
 
 
-def verb_for(path: str, action: str, null_token: str) -> RowVerb:
-    """The :class:`RowVerb` of ``close-async <path> <action>``."""
+def verb_for(path: str, action: str, null_token: str, settle_by: str | None = None) -> RowVerb:
+    """The :class:`RowVerb` of ``close-async <path> <action>`` (``settle_by``: the
+    ``custom.cf_...`` column of ``create --settle-by``)."""
+    types_by_column = _column_types(path, action)
 
-    def body(row: InputRow, fmt: InputFormat) -> dict[str, Any]:
+    def body(row: InputRow, fmt: InputFormat, strict: bool = True) -> dict[str, Any]:
         assert row.data is not None
         if fmt == "jsonl":
             data = row.data
@@ -118,12 +168,11 @@ def verb_for(path: str, action: str, null_token: str) -> RowVerb:
                 # A line of a failures file: its row, so the file can be fed back as it is.
                 data = data["row"]
             return dict(data)
-        out: dict[str, Any] = {}
-        for key, cell in row.data.items():
-            if cell is None or cell == "":
-                continue  # not given: leave as is
-            out[key] = None if cell == null_token else cell
-        return out
+        return row_body(row.data, types_by_column, null_token, strict=strict)
+
+    def output(row: InputRow, fmt: InputFormat) -> dict[str, Any] | None:
+        # A refused row for a JSON Lines failures file: as typed as its cells allow.
+        return body(row, fmt, strict=False) if row.data is not None else None
 
     def object_id(fields: dict[str, Any]) -> str:
         value = fields.pop("id", None)
@@ -139,6 +188,8 @@ def verb_for(path: str, action: str, null_token: str) -> RowVerb:
                 raise InvalidRequestError("a row to create has no 'id'", field="id")
             if not fields:
                 raise InvalidRequestError("no fields to create with", field="row")
+            if settle_by is not None:
+                check_settle_value(fields, settle_by)
             return fields, output
         object_id_ = object_id(fields)
         if action == "delete":
@@ -156,6 +207,8 @@ def verb_for(path: str, action: str, null_token: str) -> RowVerb:
         group: Any = client
         for part in path.split("."):
             group = getattr(group, part)
+        if settle_by is not None:
+            options = {**options, "settle": settler(client, path, settle_by)}
         return getattr(group, f"{action}_many")(items, **options)
 
-    return RowVerb(parse=parse, start=start, needs_id=action != "create")
+    return RowVerb(parse=parse, start=start, needs_id=action != "create", output=output)

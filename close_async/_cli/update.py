@@ -27,15 +27,10 @@ from .._bulk.run import BatchAbortedError, BulkRun, UpdateInterruptedError
 from .._client import CloseClient
 from .._engine.errors import InvalidRequestError
 from .._types.conversion import update_to_json
+from .cells import CellError
+from .failures import Failures, failure_record, open_failures
 from .input import InputError, InputFormat, InputRow, parse_row, row_for_output
-from .report import (
-    Counts,
-    Display,
-    FailuresFile,
-    MessageLimiter,
-    describe_failure,
-    failure_record,
-)
+from .report import Counts, Display, MessageLimiter, describe_failure
 
 __all__ = [
     "CALLS_UPDATE",
@@ -119,6 +114,8 @@ class RowVerb:
     start: Callable[[CloseClient, AsyncIterable[Any], dict[str, Any]], BulkRun[Any]]
     needs_id: bool = True
     """Rows name an object by ``id`` (not so for creates)."""
+    output: Callable[[InputRow, InputFormat], dict[str, Any] | None] = row_for_output
+    """A refused row as JSON, for a JSON Lines failures file (``None``: unreadable)."""
 
 
 def _parse_call_update(row: InputRow, fmt: InputFormat) -> tuple[Any, dict[str, Any] | None]:
@@ -192,33 +189,54 @@ async def rows_from_thread(rows: Iterator[InputRow]) -> AsyncGenerator[InputRow,
             queue.get_nowait()
 
 
+@attrs.frozen
+class _Problem:
+    """Why a row was refused: ``message`` for the failures file (the line is beside it)."""
+
+    message: str
+    cell: bool = False
+    """A cell of the wrong type: the message names its column."""
+
+    def shown(self, line: int) -> str:
+        # "line 7, column 'value': expected an integer, got 'abc'"
+        return (
+            f"line {line}, {self.message}"
+            if self.cell
+            else f"line {line}: invalid row: {self.message}"
+        )
+
+
 def _row_problem(
     row: InputRow, fmt: InputFormat, verb: RowVerb
-) -> tuple[Any, dict[str, Any] | None] | str:
+) -> tuple[Any, dict[str, Any] | None] | _Problem:
     if row.error is not None:
-        return row.error
+        return _Problem(row.error)
     try:
         return verb.parse(row, fmt)
+    except CellError as exc:
+        return _Problem(str(exc), cell=True)
     except InvalidRequestError as exc:
-        return str(exc)
+        return _Problem(str(exc))
 
 
 class _Invalid:
     """Reports invalid rows: a capped stderr line and a failures-file record each."""
 
-    def __init__(self, fmt: InputFormat, limiter: MessageLimiter, failures: FailuresFile) -> None:
+    def __init__(
+        self, fmt: InputFormat, limiter: MessageLimiter, failures: Failures, verb: RowVerb
+    ) -> None:
         self._fmt = fmt
         self._limiter = limiter
         self._failures = failures
+        self._verb = verb
         self.count = 0
 
-    def report(self, row: InputRow, problem: str) -> None:
+    def report(self, row: InputRow, problem: _Problem) -> None:
         self.count += 1
-        self._limiter.report(f"line {row.line}: invalid row: {problem}")
+        self._limiter.report(problem.shown(row.line))
+        output = self._verb.output(row, self._fmt)
         self._failures.write(
-            failure_record(
-                line=row.line, row=row_for_output(row, self._fmt), error=problem, raw=row.raw
-            )
+            failure_record(line=row.line, row=output, error=problem.message, raw=row.raw), row
         )
 
 
@@ -226,15 +244,15 @@ def validate_rows(
     rows: Iterator[InputRow],
     fmt: InputFormat,
     limiter: MessageLimiter,
-    failures: FailuresFile,
+    failures: Failures,
     verb: RowVerb = CALLS_UPDATE,
 ) -> tuple[int, int]:
     """Check every row without sending anything (``--dry-run``): ``(valid, invalid)``."""
-    invalid = _Invalid(fmt, limiter, failures)
+    invalid = _Invalid(fmt, limiter, failures, verb)
     valid = 0
     for row in rows:
         checked = _row_problem(row, fmt, verb)
-        if isinstance(checked, str):
+        if isinstance(checked, _Problem):
             invalid.report(row, checked)
         else:
             valid += 1
@@ -270,11 +288,11 @@ async def run_updates(
     a second one cancels what is left in flight.
     """
     limiter = MessageLimiter(display)
-    failures = FailuresFile(settings.failures)
-    invalid = _Invalid(fmt, limiter, failures)
+    failures = open_failures(settings.failures, fmt)
+    invalid = _Invalid(fmt, limiter, failures, verb)
     state = _State()
-    # index (update_many's 0-based position) -> (line, row for the failures file)
-    pending: dict[int, tuple[int, dict[str, Any] | None]] = {}
+    # index (update_many's 0-based position) -> (the row read, its JSON for the failures file)
+    pending: dict[int, tuple[InputRow | None, dict[str, Any] | None]] = {}
 
     reader = rows_from_thread(rows)
 
@@ -282,11 +300,11 @@ async def run_updates(
         index = 0
         async for row in reader:
             checked = _row_problem(row, fmt, verb)
-            if isinstance(checked, str):
+            if isinstance(checked, _Problem):
                 invalid.report(row, checked)
                 continue
             item, output = checked
-            pending[index] = (row.line, output)
+            pending[index] = (row, output)
             index += 1
             yield item
 
@@ -344,7 +362,8 @@ async def run_updates(
         async with run:
             try:
                 async for result in run:
-                    line, output = pending.pop(result.index, (0, None))
+                    row, output = pending.pop(result.index, (None, None))
+                    line = row.line if row is not None else 0
                     if result.skipped:
                         state.skipped += 1
                     elif result.ok:
@@ -369,7 +388,7 @@ async def run_updates(
                         if unknown:
                             # Sent, answer lost: it may exist now; check before feeding it back.
                             record["unknown"] = True
-                        failures.write(record)
+                        failures.write(record, row)
                     display.refresh(snapshot())
             except BatchAbortedError as exc:
                 outcome.aborted = exc

@@ -36,7 +36,15 @@ from .._engine.ids import safe_repr
 from .calls import UNSET, Unset
 from .conversion import converter, parse_datetime
 
-__all__ = ["UNSET", "Model", "RequestModel", "Unset", "model_from_json", "to_json"]
+__all__ = [
+    "UNSET",
+    "Model",
+    "RequestModel",
+    "Unset",
+    "model_from_json",
+    "request_fields",
+    "to_json",
+]
 
 M = TypeVar("M", bound="Model")
 
@@ -156,6 +164,17 @@ def _hints(cls: type) -> dict[str, Any]:
         holder.__annotations__ = dict(own)
         hints.update(typing.get_type_hints(holder, namespace, namespace))
     return hints
+
+
+def request_fields(cls: type[RequestModel]) -> dict[str, Any]:
+    """JSON key -> type hint of each field of the request model ``cls`` (``extra`` aside),
+    as the model's own checks see them (``str | Unset | None``)."""
+    hints = _hints(cls)
+    return {
+        attribute.metadata.get("json", attribute.name): hints[attribute.name]
+        for attribute in attrs.fields(cls)
+        if attribute.name != "extra"
+    }
 
 
 def _make_plan(cls: type) -> _Plan:
