@@ -17,6 +17,7 @@ from close_async import (
     ConnectError,
     Contact,
     CreateLead,
+    InDoubt,
     Lead,
     Opportunity,
     RateLimitError,
@@ -357,3 +358,22 @@ def test_bulk_options_are_checked_by_name() -> None:
         close.leads.update_many([], concurency=4)  # type: ignore[call-arg]
     with pytest.raises(ValueError, match="concurrency"):
         close.leads.delete_many([], concurrency=0)
+
+
+async def test_a_body_in_doubt_is_settled_before_it_is_sent(fake: FakeClose) -> None:
+    # An earlier run's unknown creates, fed back: never sent on a guess.
+    fake.add_object("lead", name="Lead 0", **{f"custom.{CF}": "ext-0"})
+    bodies = list(lead_bodies(2))
+    async with client_for(fake) as close:
+        async with close.leads.create_many([InDoubt(b) for b in bodies], ordered=True) as run:
+            unsettled = await collect(run)
+        assert [r.state for r in unsettled] == ["unknown", "unknown"]
+        assert fake.stats.requests == 0
+        settle = settle_by_custom_field(close, resource="lead", field=CF)
+        in_doubt = [InDoubt(b) for b in bodies]
+        async with close.leads.create_many(in_doubt, settle=settle, ordered=True) as run:
+            settled = await collect(run)
+    assert [r.state for r in settled] == ["done", "done"]
+    assert external_ids(fake) == ["ext-0", "ext-1"]  # the existing one found, not made twice
+    creates = [r for r in fake.requests if r.method == "POST" and r.path.endswith("/lead/")]
+    assert len(creates) == 1

@@ -35,7 +35,8 @@ def test_actions_come_from_the_bulk_mixins() -> None:
     assert groups["leads"] == ("update", "create", "delete")
     assert groups["activities.notes"] == ("update", "create", "delete")
     assert groups["organizations"] == ("update",)  # no create/delete in Close's API
-    assert "calls" not in groups  # calls update keeps its own typed parser
+    # calls update keeps its own typed parser; its create and delete are the common verbs.
+    assert groups["calls"] == ("create", "delete")
 
 
 async def test_leads_create_update_delete(fake: FakeClose, tmp_path: Path) -> None:
@@ -65,6 +66,27 @@ async def test_leads_create_update_delete(fake: FakeClose, tmp_path: Path) -> No
     assert code == 0, err
     assert acme not in fake.objects("lead")
     assert len(fake.objects("lead")) == 1
+
+
+async def test_calls_create_and_delete(fake: FakeClose, tmp_path: Path) -> None:
+    url = fake.base_url
+    created = tmp_path / "calls.csv"
+    created.write_text(
+        "lead_id,note,duration,direction\nlead_1,hello,42,outbound\nlead_1,bad,abc,inbound\n"
+    )
+    code, _, err = await cli("calls", "create", str(created), "--base-url", url, "--no-progress")
+    assert code == 1  # the second row is invalid, before anything is sent
+    assert "line 3, column 'duration': expected an integer, got 'abc'" in err
+    (call,) = fake.calls.values()
+    assert call["note"] == "hello"
+    assert call["duration"] == 42  # typed from CallCreate, not sent as text
+    assert call["direction"] == "outbound"
+
+    deletes = tmp_path / "gone.jsonl"
+    deletes.write_text(json.dumps({"id": call["id"]}) + "\n")
+    code, _, err = await cli("calls", "delete", str(deletes), "--base-url", url, "--no-progress")
+    assert code == 0, err
+    assert fake.calls == {}
 
 
 async def test_dry_run_names_the_line(tmp_path: Path) -> None:

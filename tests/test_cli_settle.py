@@ -122,7 +122,7 @@ async def test_a_rerun_with_the_journal_and_settle_by_settles_what_was_unknown(
         told = re.search(r"(\d+) creates were sent but their answer was lost", err)
         assert told, err
         assert int(told.group(1)) > 0
-        assert "rerun with the same --journal (with --settle-by COLUMN" in err
+        assert "rerun with the same --journal, with --settle-by COLUMN" in err
 
         code, out, err = await cli(*args, "--settle-by", CF)
         assert code == 0, err
@@ -170,3 +170,36 @@ def test_help_shows_settle_by_only_where_it_works() -> None:
     assert "--settle-by custom.cf_..." in help_of("leads", "create")
     assert "--settle-by" not in help_of("leads", "update")
     assert "--settle-by" not in help_of("tasks", "create")
+
+
+@pytest.mark.parametrize("failures_name", ["failed.csv", "failed.jsonl"])
+async def test_a_fed_back_failures_file_never_resends_an_unknown_create_on_a_guess(
+    tmp_path: Path, failures_name: str
+) -> None:
+    # The rows a run left unknown, fed back from its failures file (no journal): without
+    # --settle-by they are reported unknown again, unsent; with it, looked up first, so each
+    # external id ends stored exactly once.
+    async with FakeClose(api_keys=(KEY,), strict=True) as fake:
+        rows = str(source(tmp_path, "lead", None))
+        failures = str(tmp_path / failures_name)
+        base = ("--base-url", fake.base_url, "--no-progress", "--concurrency", "1")
+        fake.faults = faults()
+        code, _, err = await cli("leads", "create", rows, *base, "--failures", failures)
+        fake.faults = None
+        told = re.search(r"(\d+) creates were sent but their answer was lost", err)
+        assert code == 1
+        assert told, err
+        unknown = int(told.group(1))
+        assert unknown > 0
+        before = len(fake.requests)
+
+        again = str(tmp_path / ("again" + Path(failures_name).suffix))
+        code, _, err = await cli("leads", "create", failures, *base, "--failures", again)
+        assert code == 1
+        assert f"{unknown:,} creates were sent but their answer was lost" in err
+        assert len(fake.requests) == before  # nothing sent on a guess
+
+        code, out, err = await cli("leads", "create", failures, *base, "--settle-by", CF)
+        assert code == 0, err
+        assert summary_value(out, "updated") == unknown
+        assert external_ids(fake, "lead") == Counter({f"ext-{i}": 1 for i in range(ROWS)})

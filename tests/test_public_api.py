@@ -25,7 +25,8 @@ def test_all_is_sorted_and_complete() -> None:
 # one that leaves (or moves to a private module only) breaks users' imports.
 PUBLIC_NAMES = {
     "DEFAULT_BASE_URL", "UNSET", "APIError", "AuthenticationError", "BatchAbortedError",
-    "BulkOptions", "BulkProgress", "BulkRun", "Call", "CallCreate", "CallUpdate", "CallsResource",
+    "BulkOptions", "BulkProgress", "BulkRun", "InDoubt", "Call", "CallCreate", "CallUpdate",
+    "CallsResource",
     "ClientStats", "CloseClient", "CloseClientView", "CloseError", "ConfigurationError",
     "ConnectError", "DeadlineExceededError", "DecodingError", "InvalidRequestError",
     "LocalRateLimiter", "NotFoundError", "OneBudgetLimiter", "Page", "Pager",

@@ -67,6 +67,7 @@ __all__ = [
     "BulkProgress",
     "BulkResult",
     "BulkRun",
+    "InDoubt",
     "Prepare",
     "Prepared",
     "Settle",
@@ -88,11 +89,27 @@ Settle = Callable[[dict[str, Any]], Awaitable[Any]]
 @attrs.frozen
 class Prepared:
     """One input item made ready: ``id`` ('' for a create), ``body`` (the journal's key
-    with ``id``; ``None`` for a delete) and ``send`` (one attempt through the client)."""
+    with ``id``; ``None`` for a delete), ``send`` (one attempt through the client) and
+    ``in_doubt`` (a create that may exist already: settled before it is sent)."""
 
     id: str
     body: dict[str, Any] | None
     send: Callable[[], Awaitable[Any]]
+    in_doubt: bool = False
+
+
+@attrs.frozen
+class InDoubt:
+    """A body for ``create_many`` that an earlier run sent without hearing back (it came
+    back ``state="unknown"``): it may exist already.
+
+    It is never sent on a guess: ``settle`` is asked first and the create is sent only if
+    it reports the object absent; without ``settle`` the item is reported ``"unknown"``
+    again, unsent. Feeding back a run's unknown creates wrapped in ``InDoubt`` is how they
+    are retried safely without its journal.
+    """
+
+    body: Any
 
 
 class BulkOptions(TypedDict, total=False):
@@ -540,6 +557,7 @@ class BulkRun(AsyncClosing, Generic[_R]):
         except InvalidRequestError as exc:
             return make(index, _shown_id(self._kind, item), ok=False, error=exc)
         object_id, body = prepared.id, prepared.body
+        in_doubt = prepared.in_doubt and self._kind == "create"
         key = None
         if self._journal is not None:
             # A create has no id yet: its place in the input stands in (resume = same input).
@@ -549,13 +567,16 @@ class BulkRun(AsyncClosing, Generic[_R]):
                 landed_id = object_id or self._journal.landed_id(key)
                 return make(index, landed_id, ok=True, skipped=True, body=body)
             if self._kind == "create":
-                if self._journal.started(key):
-                    # Sent by an earlier run that never heard back: maybe it landed.
-                    settled = await self._settle_or_unknown(index, body, key, None)
-                    if settled is not None:
-                        return settled
-                else:
+                # Sent by an earlier run that never heard back: maybe it landed.
+                in_doubt = in_doubt or self._journal.started(key)
+                if not in_doubt:
                     self._journal.start(key, object_id)
+        if in_doubt:
+            settled = await self._settle_or_unknown(index, body, key, None)
+            if settled is not None:
+                return settled
+            if self._journal is not None and key is not None:
+                self._journal.start(key, object_id)  # absent: about to be sent
         previous = self._last_for_call.get(object_id) if object_id else None
         done = asyncio.Event()
         if object_id:

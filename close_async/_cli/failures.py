@@ -21,7 +21,7 @@ from typing import Any, Protocol, TextIO
 
 from .._engine.errors import APIError, InvalidRequestError
 from .._engine.text import json_line, render
-from .input import FAILURE_COLUMNS, InputFormat, InputRow, failures_format
+from .input import FAILURE_COLUMNS, UNKNOWN_OUTCOME, InputFormat, InputRow, failures_format
 from .report import error_message
 
 __all__ = [
@@ -96,7 +96,7 @@ def failure_text(record: dict[str, Any]) -> str:
     """A record's one-cell account of why its row did not land (the CSV ``error`` column)."""
     parts: list[str] = []
     if record.get("unknown"):
-        parts.append("outcome unknown (it may exist in Close: check before feeding it back)")
+        parts.append(f"{UNKNOWN_OUTCOME} (it may exist in Close; fed back, it is looked up first)")
     if record.get("error") != "InvalidRow":
         status = record.get("status")
         parts.append(f"{record.get('error')}" + (f" (HTTP {status})" if status else ""))

@@ -28,11 +28,13 @@ from .._types.conversion import update_from_row
 
 __all__ = [
     "FAILURE_COLUMNS",
+    "UNKNOWN_OUTCOME",
     "InputError",
     "InputFormat",
     "InputRow",
     "count_rows",
     "detect_format",
+    "failure_row_in_doubt",
     "failures_format",
     "open_input",
     "parse_row",
@@ -59,6 +61,9 @@ _BOM = codecs.BOM_UTF8
 FAILURE_COLUMNS = ("error_line", "error")
 """The columns a CSV failures file adds after the input's own: the input line, and why."""
 
+UNKNOWN_OUTCOME = "outcome unknown"
+"""How a failures file's ``error`` cell starts for a create whose answer was lost."""
+
 
 class InputError(Exception):
     """The input cannot be used at all (not a bad row: the whole file)."""
@@ -83,6 +88,8 @@ class InputRow:
     # What the row was read from, for writing it back: not part of what the row says.
     cells: tuple[str, ...] | None = attrs.field(default=None, eq=False, repr=False)
     header: tuple[str, ...] | None = attrs.field(default=None, eq=False, repr=False)
+    # A failures file's row whose create was sent and never heard back: it may exist.
+    in_doubt: bool = attrs.field(default=False, eq=False, repr=False)
 
 
 def detect_format(path: str, explicit: str | None = None) -> InputFormat:
@@ -201,7 +208,14 @@ def _read_csv(stream: BinaryIO, need_id: bool = True) -> Iterator[InputRow]:
                     header=header,
                 )
                 continue
-            yield InputRow(start, dict(zip(header, cells, strict=True)), cells=cells, header=header)
+            in_doubt = bool(extra) and len(read) == width + extra and _unknown(read[-1])
+            yield InputRow(
+                start,
+                dict(zip(header, cells, strict=True)),
+                cells=cells,
+                header=header,
+                in_doubt=in_doubt,
+            )
     except UnicodeDecodeError as exc:
         raise InputError(
             f"the CSV is not UTF-8 text (near line {reader.line_num + 1}: {exc.reason})"
@@ -209,6 +223,15 @@ def _read_csv(stream: BinaryIO, need_id: bool = True) -> Iterator[InputRow]:
     finally:
         # Leave the underlying stream (maybe stdin) to the caller.
         text.detach()
+
+
+def _unknown(error_cell: str) -> bool:
+    return error_cell.startswith(UNKNOWN_OUTCOME)
+
+
+def failure_row_in_doubt(data: dict[str, Any]) -> bool:
+    """Whether a JSON Lines failures-file record is a create whose answer was lost."""
+    return data.get("unknown") is True
 
 
 def _csv_header(reader: Any, need_id: bool = True) -> list[str] | None:

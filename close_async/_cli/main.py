@@ -365,10 +365,10 @@ def _explain_ending(
     if outcome.unknown:
         err.write(
             f"{outcome.unknown:,} creates were sent but their answer was lost: they may exist "
-            "in Close; they are marked unknown in the failures file: check before "
-            "feeding them back (a row fed back is created again), or rerun with the same "
-            "--journal (with --settle-by COLUMN, where each row has a unique external id in "
-            "a custom field, the rerun looks them up and creates only those not there)\n"
+            "in Close. Feed back the failures file (they are marked unknown in it) or rerun "
+            "with the same --journal, with --settle-by COLUMN where each row has a unique "
+            "external id in a custom field: they are looked up and only those not there are "
+            "created; without --settle-by they are reported unknown again, never sent twice\n"
         )
     if outcome.input_error is not None:
         write_line(err, f"{_PROG}: error: the input could not be read: {outcome.input_error}")

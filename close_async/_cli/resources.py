@@ -24,14 +24,18 @@ import typing
 from collections.abc import AsyncIterable, Callable, Iterator
 from typing import Any
 
+import attrs
+
+from .._bulk.run import InDoubt
 from .._engine.auth import API_KEY_ENV
 from .._engine.errors import InvalidRequestError
 from .._resources.bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
+from .._resources.calls import CallsResource
 from .._resources.generated._root import Resources
 from .._types.model import RequestModel, request_fields
 from .args import add_file_arguments, resource_parser
 from .cells import describe_type, row_body
-from .input import InputFormat, InputRow
+from .input import InputFormat, InputRow, failure_row_in_doubt
 from .settle_by import add_settle_by, check_settle_value, settler
 from .update import RowVerb
 
@@ -48,7 +52,9 @@ DEFAULT_NULL_TOKEN = "\\N"  # noqa: S105 (a CSV cell, not a secret)
 """The CSV cell that means null (PostgreSQL's ``COPY`` spelling)."""
 
 _ACTIONS: dict[str, type] = {"update": BulkUpdate, "create": BulkCreate, "delete": BulkDelete}
-_SKIPPED = {"calls"}  # ``calls update`` has its own typed parser in main
+# ``close.calls`` is hand-written (not a generated group); ``calls update`` has its own
+# typed parser in main, its create and delete go through the same verbs as every group.
+_CALLS_ACTIONS = ("create", "delete")
 
 
 def _groups(owner: Any, prefix: str) -> Iterator[tuple[str, Any]]:
@@ -75,8 +81,9 @@ def _bulk_classes() -> dict[str, tuple[type, tuple[str, ...]]]:
     found: dict[str, tuple[type, tuple[str, ...]]] = {}
     for path, group in _groups(_Probe(), ""):
         actions = tuple(a for a, mixin in _ACTIONS.items() if isinstance(group, mixin))
-        if actions and path not in _SKIPPED:
+        if actions:
             found[path] = (type(group), actions)
+    found["calls"] = (CallsResource, _CALLS_ACTIONS)
     return found
 
 
@@ -86,15 +93,19 @@ def bulk_groups() -> dict[str, tuple[str, ...]]:
 
 
 @functools.cache
-def body_model(path: str, action: str) -> type[RequestModel] | None:
+def body_model(path: str, action: str) -> type | None:
     """The request model ``<path>.<action>(body)`` takes (``CreateLead``), from the method's
     type hints; ``None`` when the body is an untyped mapping (or there is no body)."""
     group, actions = _bulk_classes()[path]
     if action not in actions or action == "delete":
         return None
-    body = typing.get_type_hints(getattr(group, action)).get("body")
+    method = getattr(group, action)
+    # The body is the first argument after the id, whatever its name (``calls`` names it
+    # after the verb).
+    names = [n for n in inspect.signature(method).parameters if n not in ("self", "id")]
+    body = typing.get_type_hints(method).get(names[0]) if names else None
     for hint in typing.get_args(body) or (body,):
-        if isinstance(hint, type) and issubclass(hint, RequestModel):
+        if isinstance(hint, type) and (issubclass(hint, RequestModel) or attrs.has(hint)):
             return hint
     return None
 
@@ -155,6 +166,12 @@ _ROWS = {
 }
 
 
+def _in_doubt(row: InputRow, fmt: InputFormat) -> bool:
+    if fmt == "csv":
+        return row.in_doubt
+    return row.data is not None and failure_row_in_doubt(row.data)
+
+
 def verb_for(path: str, action: str, null_token: str, settle_by: str | None = None) -> RowVerb:
     """The :class:`RowVerb` of ``close-async <path> <action>`` (``settle_by``: the
     ``custom.cf_...`` column of ``create --settle-by``)."""
@@ -190,6 +207,10 @@ def verb_for(path: str, action: str, null_token: str, settle_by: str | None = No
                 raise InvalidRequestError("no fields to create with", field="row")
             if settle_by is not None:
                 check_settle_value(fields, settle_by)
+            if _in_doubt(row, fmt):
+                # Sent by the run that wrote this failures file, answer lost: looked up
+                # (--settle-by) before it is sent, or reported unknown again, never re-sent.
+                return InDoubt(fields), output
             return fields, output
         object_id_ = object_id(fields)
         if action == "delete":

@@ -386,7 +386,7 @@ async def run_updates(
                             line=line, row=output, error=error, call_id=result.id or None
                         )
                         if unknown:
-                            # Sent, answer lost: it may exist now; check before feeding it back.
+                            # Sent, answer lost: it may exist now; fed back, it is looked up first.
                             record["unknown"] = True
                         failures.write(record, row)
                     display.refresh(snapshot())

@@ -13,7 +13,7 @@ import functools
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar, Unpack
 
-from .._bulk.run import BulkOptions, BulkResult, BulkRun, Prepared, Settle
+from .._bulk.run import BulkOptions, BulkResult, BulkRun, InDoubt, Prepared, Settle
 from .._engine.errors import InvalidRequestError
 from .operation import body_json
 
@@ -87,8 +87,9 @@ def create_many(
     """A :class:`BulkRun` sending ``create(body)`` for each of ``bodies``."""
 
     def prepare(index: int, item: Any) -> Prepared:
-        sent = to_body(item)
-        return Prepared("", sent, functools.partial(create, sent))
+        in_doubt = isinstance(item, InDoubt)
+        sent = to_body(item.body if in_doubt else item)
+        return Prepared("", sent, functools.partial(create, sent), in_doubt=in_doubt)
 
     return BulkRun(
         requester,
@@ -159,6 +160,8 @@ class BulkCreate:
         about each such create, here and on a resume; only what it reports absent is sent
         again. With ``journal``, each create is recorded before it is sent; a resume (the
         same input, in the same order) skips landed ones and reports, or settles, the rest.
+        A body wrapped in :class:`~close_async.InDoubt` (an earlier run's unknown create)
+        is settled before it is sent, never sent on a guess.
         ``options``: :class:`~close_async.BulkOptions`. See
         :func:`~close_async.settle_by_custom_field`.
         """
