@@ -72,7 +72,8 @@ def _measure(leads: int) -> dict[str, Any]:
             text=True,
             check=True,
         )
-        return json.loads(client.stdout)
+        report: dict[str, Any] = json.loads(client.stdout)
+        return report
     finally:
         server.terminate()
         server.wait()

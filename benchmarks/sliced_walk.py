@@ -35,7 +35,7 @@ def _minutes(spread: str, rng: random.Random) -> float:
 
 
 async def _run(cap: int, spread: str) -> dict[str, Any]:
-    from close_async import CloseClient, RetryPolicy, SliceOptions
+    from close_async import CloseClient, DateSlicer, RetryPolicy, SliceOptions
     from close_async.testing import FakeClose
 
     rng = random.Random(7)
@@ -48,6 +48,7 @@ async def _run(cap: int, spread: str) -> dict[str, Any]:
             fake.add_object("opportunity", date_created=when.isoformat())
         options = SliceOptions(start=START, end=START + timedelta(days=366), max_skip=cap)
         walk = close.opportunities.list(limit=PAGE, sliced=options)
+        assert isinstance(walk, DateSlicer)  # typed as the Pager the list returns
         ids = [opportunity.id async for opportunity in walk]
         if len(ids) != N or len(set(ids)) != N:
             raise AssertionError(f"{len(set(ids))} distinct of {len(ids)}, expected {N}")
