@@ -91,6 +91,8 @@ async def test_failed_and_invalid_rows_come_back_as_csv_and_feed_back_unchanged(
     refed = table(again)
     assert refed[0] == rows[0]
     assert [row[:-2] for row in refed[1:]] == [row[:-2] for row in rows[1:]]
+    # Each row keeps its line in the original input, not its line in the failures file.
+    assert [row[-2] for row in refed[1:]] == [row[-2] for row in rows[1:]]
     assert "expected 4 columns (as in the header), got 5" in err
 
     # Once the lead exists the same file lands it, null token and empty cell as at first.
@@ -232,3 +234,10 @@ def test_failure_text_says_what_close_said() -> None:
     lost = {"error": "UnknownOutcomeError", "status": None, "message": "m", "unknown": True}
     assert failure_text(lost).startswith("outcome unknown (it may exist in Close")
     assert failure_text({"error": "InvalidRow", "status": None, "message": "no id"}) == "no id"
+
+
+def test_a_failures_row_keeps_its_line_in_the_original_input() -> None:
+    csv_failures = b"id,name,error_line,error\nlead_1,A,17,x\nlead_2,B,,y\n"
+    assert [r.origin_line for r in read_rows(io.BytesIO(csv_failures), "csv")] == [17, 3]
+    jsonl = b'{"line": 41, "row": {"id": "lead_1"}, "message": "m"}\n{"id": "lead_2"}\n'
+    assert [r.origin_line for r in read_rows(io.BytesIO(jsonl), "jsonl")] == [41, 2]

@@ -165,7 +165,7 @@ class CsvFailuresFile:
             self._width = len(row.header)
             self._writer.writerow([*row.header, *FAILURE_COLUMNS])
         cells = row.cells if row.cells is not None else ("",) * self._width
-        self._writer.writerow([*cells, str(row.line), failure_text(record)])
+        self._writer.writerow([*cells, str(row.origin_line), failure_text(record)])
         self._stream.flush()
 
     def close(self) -> None:

@@ -90,6 +90,13 @@ class InputRow:
     header: tuple[str, ...] | None = attrs.field(default=None, eq=False, repr=False)
     # A failures file's row whose create was sent and never heard back: it may exist.
     in_doubt: bool = attrs.field(default=False, eq=False, repr=False)
+    # A failures file's row: its line in the input the failures file was written from.
+    source_line: int | None = attrs.field(default=None, eq=False, repr=False)
+
+    @property
+    def origin_line(self) -> int:
+        """The line in the original input: kept through any number of failures files."""
+        return self.source_line if self.source_line is not None else self.line
 
 
 def detect_format(path: str, explicit: str | None = None) -> InputFormat:
@@ -169,7 +176,7 @@ def _read_jsonl(stream: BinaryIO) -> Iterator[InputRow]:
                 number, None, f"expected a JSON object, got {_json_kind(value)}", raw=text
             )
             continue
-        yield InputRow(number, value)
+        yield InputRow(number, value, source_line=_record_line(value))
 
 
 def _read_csv(stream: BinaryIO, need_id: bool = True) -> Iterator[InputRow]:
@@ -197,6 +204,8 @@ def _read_csv(stream: BinaryIO, need_id: bool = True) -> Iterator[InputRow]:
             if not any(cell.strip() for cell in read):
                 continue  # a blank line, or a spreadsheet's row of empty cells
             cells = tuple(read[: len(read) - extra] if len(read) >= extra else read)
+            # A failures file's row ends with the columns it added: its input line, and why.
+            source_line = _line_number(read[-2]) if extra and len(read) > extra else None
             if len(cells) != width:
                 shown: Any = dict(zip(header, cells, strict=False)) or list(cells)
                 yield InputRow(
@@ -206,15 +215,16 @@ def _read_csv(stream: BinaryIO, need_id: bool = True) -> Iterator[InputRow]:
                     raw=json.dumps(shown, ensure_ascii=False),
                     cells=cells,
                     header=header,
+                    source_line=source_line,
                 )
                 continue
-            in_doubt = bool(extra) and len(read) == width + extra and _unknown(read[-1])
             yield InputRow(
                 start,
                 dict(zip(header, cells, strict=True)),
                 cells=cells,
                 header=header,
-                in_doubt=in_doubt,
+                in_doubt=bool(extra) and _unknown(read[-1]),
+                source_line=source_line,
             )
     except UnicodeDecodeError as exc:
         raise InputError(
@@ -223,6 +233,18 @@ def _read_csv(stream: BinaryIO, need_id: bool = True) -> Iterator[InputRow]:
     finally:
         # Leave the underlying stream (maybe stdin) to the caller.
         text.detach()
+
+
+def _line_number(cell: str) -> int | None:
+    return int(cell) if cell.isdigit() else None
+
+
+def _record_line(value: dict[str, Any]) -> int | None:
+    # A JSON Lines failures-file record keeps its row's input line under "line".
+    if isinstance(value.get("row"), dict) and "message" in value:
+        line = value.get("line")
+        return line if isinstance(line, int) and not isinstance(line, bool) else None
+    return None
 
 
 def _unknown(error_cell: str) -> bool:

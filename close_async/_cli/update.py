@@ -236,7 +236,8 @@ class _Invalid:
         self._limiter.report(problem.shown(row.line))
         output = self._verb.output(row, self._fmt)
         self._failures.write(
-            failure_record(line=row.line, row=output, error=problem.message, raw=row.raw), row
+            failure_record(line=row.origin_line, row=output, error=problem.message, raw=row.raw),
+            row,
         )
 
 
@@ -383,7 +384,10 @@ async def run_updates(
                             f"{describe_failure(error)}"
                         )
                         record = failure_record(
-                            line=line, row=output, error=error, call_id=result.id or None
+                            line=row.origin_line if row is not None else 0,
+                            row=output,
+                            error=error,
+                            call_id=result.id or None,
                         )
                         if unknown:
                             # Sent, answer lost: it may exist now; fed back, it is looked up first.
