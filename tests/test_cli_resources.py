@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from close_async._cli.main import amain
+from close_async._cli.report import Counts, Wording, print_summary, progress_line
 from close_async._cli.resources import bulk_groups
 from close_async.testing import FakeClose
 
@@ -161,3 +162,21 @@ async def test_creates_whose_answer_was_lost_are_marked_unknown(tmp_path: Path) 
     assert record["row"] == {"name": "Lost"}
     assert "outcome unknown" in err
     assert "1 creates were sent but their answer was lost" in err
+
+
+def test_the_progress_and_summary_name_the_verb() -> None:
+    created = Wording.of("create", "leads")
+    assert (created.doing, created.done, created.per_second) == (
+        "creating leads",
+        "created",
+        "creates/s",
+    )
+    assert Wording.of("delete", "activities.notes").doing == "deleting activities.notes"
+    out = io.StringIO()
+    print_summary(Counts(updated=3, elapsed=1.0), out, wording=created)
+    assert "  created " in out.getvalue()
+    assert "3.0 creates/s" in out.getvalue()
+    assert "updated" not in out.getvalue()
+    line = progress_line(Counts(total=5, updated=2, elapsed=1.0), Wording.of("delete", "tasks"))
+    assert "2 deleted" in line
+    assert "deletes/s" in line

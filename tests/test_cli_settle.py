@@ -79,7 +79,7 @@ async def test_settle_by_ends_every_row_created_exactly_once(
         assert "answer was lost" not in err
         landed = external_ids(fake, kind) - before
         assert landed == Counter({f"ext-{i}": 1 for i in range(ROWS)})  # 0 lost, 0 twice
-        assert summary_value(out, "updated") == ROWS
+        assert summary_value(out, "created") == ROWS
 
 
 async def test_without_settle_by_some_rows_are_reported_unknown(tmp_path: Path) -> None:
@@ -100,7 +100,7 @@ async def test_without_settle_by_some_rows_are_reported_unknown(tmp_path: Path) 
         assert len(unknown) == int(told.group(1)) > 0
         landed = external_ids(fake, "lead")
         assert max(landed.values()) == 1  # never sent twice
-        done = summary_value(out, "updated")
+        done = summary_value(out, "created")
         # Every row is done or in the failures file; those in doubt are the unknown ones.
         assert done + len(rows) == ROWS
         assert done <= len(landed) <= done + len(unknown)
@@ -126,7 +126,7 @@ async def test_a_rerun_with_the_journal_and_settle_by_settles_what_was_unknown(
 
         code, out, err = await cli(*args, "--settle-by", CF)
         assert code == 0, err
-        assert summary_value(out, "updated") == int(told.group(1))  # only those in doubt
+        assert summary_value(out, "created") == int(told.group(1))  # only those in doubt
         assert external_ids(fake, "lead") == Counter({f"ext-{i}": 1 for i in range(ROWS)})
 
 
@@ -201,5 +201,5 @@ async def test_a_fed_back_failures_file_never_resends_an_unknown_create_on_a_gue
 
         code, out, err = await cli("leads", "create", failures, *base, "--settle-by", CF)
         assert code == 0, err
-        assert summary_value(out, "updated") == unknown
+        assert summary_value(out, "created") == unknown
         assert external_ids(fake, "lead") == Counter({f"ext-{i}": 1 for i in range(ROWS)})

@@ -46,11 +46,13 @@ from .input import (
 )
 from .listing import UsageProblem, add_listing_commands, run_listing
 from .report import (
+    CALLS_UPDATE_WORDING,
     Display,
     MessageLimiter,
     PlainDisplay,
     RichDisplay,
     SilentDisplay,
+    Wording,
     print_summary,
     write_line,
 )
@@ -205,10 +207,12 @@ def _argparse_output(out: TextIO, err: TextIO) -> Iterator[None]:
         yield
 
 
-def _display(err: TextIO, *, no_progress: bool, interval: float) -> Display:
+def _display(
+    err: TextIO, *, no_progress: bool, interval: float, wording: Wording = CALLS_UPDATE_WORDING
+) -> Display:
     if not no_progress and err.isatty():
-        return RichDisplay(Console(file=err))
-    return PlainDisplay(err, interval=interval)
+        return RichDisplay(Console(file=err), wording=wording)
+    return PlainDisplay(err, interval=interval, wording=wording)
 
 
 def _read_api_key(args: argparse.Namespace, env: Mapping[str, str]) -> str:
@@ -278,7 +282,9 @@ async def _calls_update(
         raise _UsageError(str(exc)) from None
     del api_key
 
-    display = _display(err, no_progress=args.no_progress, interval=args.progress_interval)
+    display = _display(
+        err, no_progress=args.no_progress, interval=args.progress_interval, wording=verb.wording
+    )
     settings = UpdateSettings(
         concurrency=args.concurrency,
         journal=args.journal,
@@ -308,7 +314,7 @@ async def _calls_update(
     _explain_ending(outcome, settings, err, creates=not verb.needs_id)
     # Both streams often go to one terminal or log: every problem first, the summary last.
     err.flush()
-    print_summary(outcome.counts, out)
+    print_summary(outcome.counts, out, wording=verb.wording)
     return outcome.exit_code
 
 

@@ -35,12 +35,14 @@ from .._engine.errors import APIError, CloseError
 from .._engine.text import clean, render
 
 __all__ = [
+    "CALLS_UPDATE_WORDING",
     "Counts",
     "Display",
     "MessageLimiter",
     "PlainDisplay",
     "RichDisplay",
     "SilentDisplay",
+    "Wording",
     "error_message",
     "format_duration",
     "print_summary",
@@ -85,6 +87,26 @@ class Counts:
     def rate(self) -> float:
         """Updates landed per second."""
         return self.updated / self.elapsed if self.elapsed > 0 else 0.0
+
+
+@attrs.frozen
+class Wording:
+    """How the progress display and the summary name the run's work: ``doing`` (the bar's
+    title), ``done`` (the landed counter) and ``per_second`` (the rate's unit)."""
+
+    doing: str = "updating calls"
+    done: str = "updated"
+    per_second: str = "updates/s"
+
+    @classmethod
+    def of(cls, action: str, resource: str) -> Wording:
+        """The wording of ``close-async <resource> <action>`` (``update``, ``create``,
+        ``delete``)."""
+        stem = action.removesuffix("e")
+        return cls(f"{stem}ing {resource}", f"{stem}ed", f"{action}s/s")
+
+
+CALLS_UPDATE_WORDING = Wording()
 
 
 class Display(Protocol):
@@ -139,8 +161,10 @@ class PlainDisplay(SilentDisplay):
         *,
         interval: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
+        wording: Wording = CALLS_UPDATE_WORDING,
     ) -> None:
         super().__init__(stream)
+        self._wording = wording
         self._interval = interval
         self._clock = clock
         self._last = 0.0
@@ -155,22 +179,22 @@ class PlainDisplay(SilentDisplay):
         if now - self._last < self._interval:
             return
         self._last = now
-        self.message(progress_line(counts))
+        self.message(progress_line(counts, self._wording))
 
 
-def progress_line(counts: Counts) -> str:
+def progress_line(counts: Counts, wording: Wording = CALLS_UPDATE_WORDING) -> str:
     """One line of progress: done of total, the outcomes, the rate and the ETA."""
     total = f"/{counts.total:,}" if counts.total is not None else ""
     parts = [
         f"progress: {counts.processed:,}{total} rows",
-        f"{counts.updated:,} updated",
+        f"{counts.updated:,} {wording.done}",
         f"{counts.failed:,} failed",
     ]
     if counts.skipped:
         parts.append(f"{counts.skipped:,} skipped")
     if counts.invalid:
         parts.append(f"{counts.invalid:,} invalid")
-    parts.append(f"{counts.rate:.1f} updates/s")
+    parts.append(f"{counts.rate:.1f} {wording.per_second}")
     if counts.total is not None and counts.rate > 0:
         left = max(counts.total - counts.processed, 0)
         throughput = (counts.updated + counts.failed) / max(counts.elapsed, 1e-9)
@@ -184,13 +208,13 @@ class RichDisplay:
 
     tick = 0.1
 
-    def __init__(self, console: Console, *, description: str = "updating calls") -> None:
+    def __init__(self, console: Console, *, wording: Wording = CALLS_UPDATE_WORDING) -> None:
         self._console = console
         self._progress = Progress(
             TextColumn("[bold]{task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
-            TextColumn("[green]{task.fields[updated]:,} updated"),
+            TextColumn("[green]{task.fields[updated]:,} " + wording.done),
             TextColumn("[red]{task.fields[failed]:,} failed"),
             TextColumn("{task.fields[extra]}"),
             TextColumn("{task.fields[rate]:.1f}/s"),
@@ -202,7 +226,7 @@ class RichDisplay:
             refresh_per_second=8,
         )
         self._task: TaskID | None = None
-        self._description = description
+        self._description = wording.doing
 
     def start(self, counts: Counts) -> None:
         """Show the bar."""
@@ -306,10 +330,16 @@ def format_duration(seconds: float) -> str:
     return f"{hours}h{minutes:02d}m"
 
 
-def print_summary(counts: Counts, stream: TextIO, *, title: str = "summary") -> None:
+def print_summary(
+    counts: Counts,
+    stream: TextIO,
+    *,
+    title: str = "summary",
+    wording: Wording = CALLS_UPDATE_WORDING,
+) -> None:
     """Print the end-of-run summary: one aligned line a counter."""
     rows: list[tuple[str, str]] = [
-        ("updated", f"{counts.updated:,}"),
+        (wording.done, f"{counts.updated:,}"),
         ("failed", f"{counts.failed:,}"),
         ("skipped", f"{counts.skipped:,} (already landed, per the journal)"),
         ("invalid rows", f"{counts.invalid:,}"),
@@ -320,7 +350,7 @@ def print_summary(counts: Counts, stream: TextIO, *, title: str = "summary") -> 
         ("retries", f"{counts.retries:,}"),
         ("429s", f"{counts.rate_limited:,}"),
         ("wall time", format_duration(counts.elapsed)),
-        ("rate", f"{counts.rate:.1f} updates/s"),
+        ("rate", f"{counts.rate:.1f} {wording.per_second}"),
     ]
     width = max(len(name) for name, _ in rows)
     stream.write(f"{title}:\n")

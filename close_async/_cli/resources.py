@@ -36,6 +36,7 @@ from .._types.model import RequestModel, request_fields
 from .args import add_file_arguments, resource_parser
 from .cells import describe_type, row_body
 from .input import InputFormat, InputRow, failure_row_in_doubt
+from .report import Wording
 from .settle_by import add_settle_by, check_settle_value, settler
 from .update import RowVerb
 
@@ -232,4 +233,10 @@ def verb_for(path: str, action: str, null_token: str, settle_by: str | None = No
             options = {**options, "settle": settler(client, path, settle_by)}
         return getattr(group, f"{action}_many")(items, **options)
 
-    return RowVerb(parse=parse, start=start, needs_id=action != "create", output=output)
+    return RowVerb(
+        parse=parse,
+        start=start,
+        needs_id=action != "create",
+        output=output,
+        wording=Wording.of(action, path),
+    )

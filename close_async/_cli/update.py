@@ -30,7 +30,14 @@ from .._types.conversion import update_to_json
 from .cells import CellError
 from .failures import Failures, failure_record, open_failures
 from .input import InputError, InputFormat, InputRow, parse_row, row_for_output
-from .report import Counts, Display, MessageLimiter, describe_failure
+from .report import (
+    CALLS_UPDATE_WORDING,
+    Counts,
+    Display,
+    MessageLimiter,
+    Wording,
+    describe_failure,
+)
 
 __all__ = [
     "CALLS_UPDATE",
@@ -116,6 +123,8 @@ class RowVerb:
     """Rows name an object by ``id`` (not so for creates)."""
     output: Callable[[InputRow, InputFormat], dict[str, Any] | None] = row_for_output
     """A refused row as JSON, for a JSON Lines failures file (``None``: unreadable)."""
+    wording: Wording = CALLS_UPDATE_WORDING
+    """How the progress display and the summary name the work."""
 
 
 def _parse_call_update(row: InputRow, fmt: InputFormat) -> tuple[Any, dict[str, Any] | None]:
