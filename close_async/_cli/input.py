@@ -34,8 +34,8 @@ __all__ = [
     "InputRow",
     "count_rows",
     "detect_format",
-    "failure_row_in_doubt",
     "failures_format",
+    "is_failure_record",
     "open_input",
     "parse_row",
     "read_rows",
@@ -176,7 +176,16 @@ def _read_jsonl(stream: BinaryIO) -> Iterator[InputRow]:
                 number, None, f"expected a JSON object, got {_json_kind(value)}", raw=text
             )
             continue
-        yield InputRow(number, value, source_line=_record_line(value))
+        if is_failure_record(value):
+            line = value["line"]
+            yield InputRow(
+                number,
+                value,
+                in_doubt=value.get("unknown") is True,
+                source_line=line if isinstance(line, int) and not isinstance(line, bool) else None,
+            )
+            continue
+        yield InputRow(number, value)
 
 
 def _read_csv(stream: BinaryIO, need_id: bool = True) -> Iterator[InputRow]:
@@ -239,21 +248,13 @@ def _line_number(cell: str) -> int | None:
     return int(cell) if cell.isdigit() else None
 
 
-def _record_line(value: dict[str, Any]) -> int | None:
-    # A JSON Lines failures-file record keeps its row's input line under "line".
-    if isinstance(value.get("row"), dict) and "message" in value:
-        line = value.get("line")
-        return line if isinstance(line, int) and not isinstance(line, bool) else None
-    return None
-
-
 def _unknown(error_cell: str) -> bool:
     return error_cell.startswith(UNKNOWN_OUTCOME)
 
 
-def failure_row_in_doubt(data: dict[str, Any]) -> bool:
-    """Whether a JSON Lines failures-file record is a create whose answer was lost."""
-    return data.get("unknown") is True
+def is_failure_record(data: dict[str, Any]) -> bool:
+    """Whether a JSON Lines row is a failures-file record (its ``row`` is the input row)."""
+    return isinstance(data.get("row"), dict) and "line" in data and "message" in data
 
 
 def _csv_header(reader: Any, need_id: bool = True) -> list[str] | None:

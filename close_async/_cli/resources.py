@@ -35,7 +35,7 @@ from .._resources.generated._root import Resources
 from .._types.model import RequestModel, request_fields
 from .args import add_file_arguments, resource_parser
 from .cells import describe_type, row_body
-from .input import InputFormat, InputRow, failure_row_in_doubt
+from .input import InputFormat, InputRow, is_failure_record
 from .report import Wording
 from .settle_by import add_settle_by, check_settle_value, settler
 from .update import RowVerb
@@ -167,12 +167,6 @@ _ROWS = {
 }
 
 
-def _in_doubt(row: InputRow, fmt: InputFormat) -> bool:
-    if fmt == "csv":
-        return row.in_doubt
-    return row.data is not None and failure_row_in_doubt(row.data)
-
-
 def verb_for(path: str, action: str, null_token: str, settle_by: str | None = None) -> RowVerb:
     """The :class:`RowVerb` of ``close-async <path> <action>`` (``settle_by``: the
     ``custom.cf_...`` column of ``create --settle-by``)."""
@@ -182,7 +176,7 @@ def verb_for(path: str, action: str, null_token: str, settle_by: str | None = No
         assert row.data is not None
         if fmt == "jsonl":
             data = row.data
-            if isinstance(data.get("row"), dict) and "line" in data and "message" in data:
+            if is_failure_record(data):
                 # A line of a failures file: its row, so the file can be fed back as it is.
                 data = data["row"]
             return dict(data)
@@ -208,7 +202,7 @@ def verb_for(path: str, action: str, null_token: str, settle_by: str | None = No
                 raise InvalidRequestError("no fields to create with", field="row")
             if settle_by is not None:
                 check_settle_value(fields, settle_by)
-            if _in_doubt(row, fmt):
+            if row.in_doubt:
                 # Sent by the run that wrote this failures file, answer lost: looked up
                 # (--settle-by) before it is sent, or reported unknown again, never re-sent.
                 return InDoubt(fields), output
