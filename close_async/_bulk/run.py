@@ -559,6 +559,7 @@ class BulkRun(AsyncClosing, Generic[_R]):
         object_id, body = prepared.id, prepared.body
         in_doubt = prepared.in_doubt and self._kind == "create"
         key = None
+        started = False
         if self._journal is not None:
             # A create has no id yet: its place in the input stands in (resume = same input).
             key = Journal.key(object_id or f"create#{index}", body or {})
@@ -568,15 +569,14 @@ class BulkRun(AsyncClosing, Generic[_R]):
                 return make(index, landed_id, ok=True, skipped=True, body=body)
             if self._kind == "create":
                 # Sent by an earlier run that never heard back: maybe it landed.
-                in_doubt = in_doubt or self._journal.started(key)
-                if not in_doubt:
-                    self._journal.start(key, object_id)
+                started = self._journal.started(key)
+                in_doubt = in_doubt or started
         if in_doubt:
             settled = await self._settle_or_unknown(index, body, key, None)
             if settled is not None:
                 return settled
-            if self._journal is not None and key is not None:
-                self._journal.start(key, object_id)  # absent: about to be sent
+        if self._kind == "create" and self._journal is not None and key and not started:
+            self._journal.start(key, object_id)  # recorded before it is sent
         previous = self._last_for_call.get(object_id) if object_id else None
         done = asyncio.Event()
         if object_id:
