@@ -140,14 +140,15 @@ def serve(*, seed_calls: int = 0, print_url: bool = True, **options: Any) -> Non
     asyncio.run(_serve(fake, seed_calls, print_url))
 
 
-# The webhook_* keywords of fake_close_from_options, as --webhook-* flags.
-_WEBHOOK_FLAGS: tuple[tuple[str, type, object, str], ...] = (
-    ("duplicate_rate", float, 0.0, "webhooks delivered twice"),
-    ("jitter", float, 0.0, "max random delay of a webhook (s)"),
-    ("retry_base", float, 0.5, "first webhook retry delay (s)"),
-    ("retry_max", float, 1200.0, "longest webhook retry delay"),
-    ("max_attempts", int, 10, "webhook attempts before giving up"),
-    ("seed", int, 0, "webhook draws seed"),
+# The webhook_* keywords of fake_close_from_options, as --webhook-* flags (each flag's type
+# and default are the keyword's).
+_WEBHOOK_FLAGS: tuple[tuple[str, str], ...] = (
+    ("duplicate_rate", "webhooks delivered twice"),
+    ("jitter", "max random delay of a webhook (s)"),
+    ("retry_base", "first webhook retry delay (s)"),
+    ("retry_max", "longest webhook retry delay"),
+    ("max_attempts", "webhook attempts before giving up"),
+    ("seed", "webhook draws seed"),
 )
 
 
@@ -220,9 +221,11 @@ def add_fake_server_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="largest _skip a list accepts; larger answers 400 (default: no cap)",
     )
-    for name, kind, default, text in _WEBHOOK_FLAGS:
+    keywords = inspect.signature(fake_close_from_options).parameters
+    for name, text in _WEBHOOK_FLAGS:
+        default = keywords[f"webhook_{name}"].default
         flag = "--webhook-" + name.replace("_", "-")
-        parser.add_argument(flag, type=kind, default=default, help=text)
+        parser.add_argument(flag, type=type(default), default=default, help=text)
     parser.add_argument(
         "--no-record",
         dest="record_requests",
