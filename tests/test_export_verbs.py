@@ -34,6 +34,10 @@ async def test_stream_yields_every_lead_once_the_export_is_done(
     export_id = next(iter(fake.exports.exports))
     polls = [r for r in fake.requests if r.path.endswith(f"/export/{export_id}/")]
     assert len(polls) > 1
+    asked = close.exports.stream("lead", send_done_email=True, first_wait=0.01)
+    assert len([row async for row in asked]) == 12
+    started = [r.body for r in fake.requests if r.path.endswith("/export/lead/")]
+    assert [body["send_done_email"] for body in started] == [False, True]
 
 
 async def test_start_wait_rows_one_by_one_read_the_format_from_the_export(

@@ -175,6 +175,7 @@ class ExportVerbs:
         params: Mapping[str, Any] | None = None,
         format: str = "json",
         fields: Sequence[str] | None = None,
+        send_done_email: bool = False,
         deadline: float = 900.0,
         first_wait: float = 1.0,
         max_wait: float = 30.0,
@@ -189,7 +190,13 @@ class ExportVerbs:
         """
         started_at = time.monotonic()
         started = await self.start(
-            kind, query=query, params=params, format=format, fields=fields, deadline=deadline
+            kind,
+            query=query,
+            params=params,
+            format=format,
+            fields=fields,
+            send_done_email=send_done_email,
+            deadline=deadline,
         )
         left = deadline - (time.monotonic() - started_at)
         done = await self.wait(started, deadline=left, first_wait=first_wait, max_wait=max_wait)
