@@ -102,8 +102,15 @@ class Wording:
     def of(cls, action: str, resource: str) -> Wording:
         """The wording of ``close-async <resource> <action>`` (``update``, ``create``,
         ``delete``)."""
-        stem = action.removesuffix("e")
-        return cls(f"{stem}ing {resource}", f"{stem}ed", f"{action}s/s")
+        doing, done = _VERB_FORMS[action]
+        return cls(f"{doing} {resource}", done, f"{action}s/s")
+
+
+_VERB_FORMS = {
+    "update": ("updating", "updated"),
+    "create": ("creating", "created"),
+    "delete": ("deleting", "deleted"),
+}
 
 
 CALLS_UPDATE_WORDING = Wording()
