@@ -15,12 +15,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from close_async._cli.cells import CellError, convert_cell, describe_type, row_body
-from close_async._cli.main import amain, build_parser
+from close_async._cli.main import build_parser
 from close_async._cli.resources import body_model, bulk_groups
 from close_async._types.calls import CallCreate, Unset
 from close_async._types.generated.leads import CreateLead, LeadAddress
 from close_async._types.model import RequestModel, request_fields
 from close_async.testing import FakeClose
+from tests.cli_runner import run_cli
 
 KEY = "api_cli_cells_key_0123456789abcdef"
 
@@ -162,11 +163,7 @@ async def fake() -> AsyncIterator[FakeClose]:
 
 
 async def cli(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = await amain(
-        list(argv), stdout=out, stderr=err, environ={"CLOSE_API_KEY": KEY}, handle_signals=False
-    )
-    return code, out.getvalue(), err.getvalue()
+    return await run_cli(*argv, key=KEY)
 
 
 async def test_cells_are_sent_typed_and_a_bad_cell_names_line_and_column(

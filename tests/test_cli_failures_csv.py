@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 
 from close_async._cli.failures import failure_record, failure_text, open_failures
 from close_async._cli.input import FAILURE_COLUMNS, InputError, failures_format, read_rows
-from close_async._cli.main import amain
 from close_async.testing import FakeClose
+from tests.cli_runner import run_cli
 
 KEY = "api_cli_failures_csv_key_0123456789"
 MISSING = "lead_Missing000"
@@ -29,11 +29,7 @@ async def fake() -> AsyncIterator[FakeClose]:
 
 
 async def cli(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = await amain(
-        list(argv), stdout=out, stderr=err, environ={"CLOSE_API_KEY": KEY}, handle_signals=False
-    )
-    return code, out.getvalue(), err.getvalue()
+    return await run_cli(*argv, key=KEY)
 
 
 def table(path: Path) -> list[list[str]]:

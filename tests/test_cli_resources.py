@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from close_async._cli.main import amain
 from close_async._cli.report import Counts, Wording, print_summary, progress_line
 from close_async._cli.resources import bulk_groups
 from close_async.testing import FakeClose
+from tests.cli_runner import run_cli
 
 KEY = "api_cli_resources_key_0123456789ab"
 
@@ -24,11 +24,7 @@ async def fake() -> AsyncIterator[FakeClose]:
 
 
 async def cli(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = await amain(
-        list(argv), stdout=out, stderr=err, environ={"CLOSE_API_KEY": KEY}, handle_signals=False
-    )
-    return code, out.getvalue(), err.getvalue()
+    return await run_cli(*argv, key=KEY)
 
 
 def test_actions_come_from_the_bulk_mixins() -> None:

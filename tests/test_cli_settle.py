@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 
 from close_async._bulk.settle import _RESOURCES
-from close_async._cli.main import amain, build_parser
+from close_async._cli.main import build_parser
 from close_async._cli.settle_by import SETTLE_RESOURCES
 from close_async.testing import FakeClose, FakeFaults
+from tests.cli_runner import run_cli
 
 KEY = "api_cli_settle_key_0123456789abcdef"
 CF = "custom.cf_ext"
@@ -22,11 +23,7 @@ ROWS = 40
 
 
 async def cli(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = await amain(
-        list(argv), stdout=out, stderr=err, environ={"CLOSE_API_KEY": KEY}, handle_signals=False
-    )
-    return code, out.getvalue(), err.getvalue()
+    return await run_cli(*argv, key=KEY)
 
 
 def faults() -> FakeFaults:
