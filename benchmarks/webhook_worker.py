@@ -162,7 +162,7 @@ async def _run(n: int, redis_url: str) -> dict[str, Any]:
             backlog_end = backlog_end or finished
             webhook_stats = await _deliveries_idle(fake, len(event_ids))
             async with CloseClient(api_key=WORKER_KEY, base_url=fake.base_url) as close:
-                caught_up = await catch_up(close, store)
+                caught_up = (await catch_up(close, store)).fed
             done_at = await store.mget([f"done:{e}" for e in event_ids])
         finally:
             for worker in workers:

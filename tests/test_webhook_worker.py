@@ -8,23 +8,29 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
+import re
+import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 import redis.asyncio as redis
 from aiohttp import web
 
 from close_async import CloseClient, WebhookVerificationError
 from close_async.testing import FakeClose, WebhookDeliveryConfig, webhook_delivery
-from examples.webhook_worker.catchup import catch_up
+from examples.webhook_worker.catchup import CHECKPOINT, catch_up
 from examples.webhook_worker.job import apply_event, task_marker
-from examples.webhook_worker.receiver import make_app, verify_and_parse
-from examples.webhook_worker.worker import run_worker
+from examples.webhook_worker.receiver import STREAM, enqueue, make_app, verify_and_parse
+from examples.webhook_worker.store import RECEIVER_RETRIES, connect
+from examples.webhook_worker.worker import GROUP, run_worker
+from tests.conftest import serve
 from tests.test_fake_webhooks import _sleep
 from tests.test_redis_limiter import REDIS_SERVER, RedisServer, _free_port
 
@@ -215,8 +221,8 @@ async def test_catch_up_feeds_missed_events_once(store: redis.Redis, redis_url: 
         events = _created_events(fake)
         async with _client(fake) as close:
             await apply_event(close, store, events[0])  # one applied through a webhook
-            assert await catch_up(close, store) == 4
-            assert await catch_up(close, store) == 0
+            assert (await catch_up(close, store)).fed == 4
+            assert (await catch_up(close, store)).fed == 0
         stop = asyncio.Event()
         worker = asyncio.create_task(
             run_worker(
@@ -339,7 +345,7 @@ async def test_workers_and_receiver_ride_out_a_redis_restart(tmp_path: Path) -> 
             )
             for name in ("w0", "w1"):
                 await _until(
-                    lambda name=name: _logged(tmp_path, name, "Redis unreachable"),
+                    lambda name=name: _logged(tmp_path, name, "Redis unreachable while"),
                     processes,
                     tmp_path,
                 )
@@ -357,6 +363,12 @@ async def test_workers_and_receiver_ride_out_a_redis_restart(tmp_path: Path) -> 
             for name in ("w0", "w1"):
                 processes[name].terminate()
                 assert await processes[name].wait() == 0, _died(processes, tmp_path)
+        worker_logs = "".join((tmp_path / f"{n}.log").read_text() for n in ("w0", "w1"))
+        applied = re.compile(r"event (\S+) \(entry \S+\): applied")
+        assert {m[1] for m in applied.finditer(worker_logs)} == set(event_ids)  # a line each
+        assert re.search(r"WARNING .*Redis unreachable while", worker_logs)
+        assert re.search(r"WARNING .*Redis reachable again", worker_logs)
+        assert re.search(r"WARNING .*answered 503", (tmp_path / "receiver.log").read_text())
     finally:
         for process in processes.values():
             if process.returncode is None:
@@ -370,3 +382,134 @@ def _at_least(redis_url: str, event_ids: list[str], n: int) -> Any:
         return await _done_count(redis_url, event_ids) >= n
 
     return check
+
+
+async def test_the_receiver_answers_503_while_redis_is_down(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Close retries a delivery answered 503; the receiver neither dies nor drops it."""
+    key = "ab" * 32
+    event = {"id": "ev_down", "object_type": "activity.call", "action": "created"}
+    body, headers = webhook_delivery(event, key)
+    dead = connect(f"redis://127.0.0.1:{_free_port()}/0", retries=RECEIVER_RETRIES)
+    try:
+        async with serve(make_app(dead, key)) as root, aiohttp.ClientSession() as http:
+            answer = await http.post(root + "webhook", data=body, headers=headers)
+            answer.release()
+    finally:
+        await dead.aclose()
+    assert answer.status == 503
+    assert answer.headers["Retry-After"] == "1"
+    assert any(
+        r.levelno == logging.WARNING and "ev_down" in r.getMessage() and "503" in r.getMessage()
+        for r in caplog.records
+    )
+
+
+async def test_a_lost_consumer_group_is_recreated_without_rereading_acknowledged_entries(
+    store: redis.Redis, redis_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A server that comes back without the group (NOGROUP): the worker recreates it and
+    reads only what was never acknowledged (acknowledged entries left the stream)."""
+    caplog.set_level(logging.INFO, logger="webhook_worker")
+    async with FakeClose() as fake:
+        await _create_calls(fake, 4)
+        events = _created_events(fake)
+        stop = asyncio.Event()
+        worker = asyncio.create_task(
+            run_worker(
+                consumer="w",
+                api_key="test_key",
+                redis_url=redis_url,
+                base_url=fake.base_url,
+                rate=500.0,
+                stop=stop,
+            )
+        )
+        try:
+            for event in events[:2]:
+                await enqueue(store, event)
+            await _wait_done(store, [e["id"] for e in events[:2]])
+            async with asyncio.timeout(10):
+                # Acknowledged entries leave the stream (Redis has no event for it).
+                while await store.xlen(STREAM):  # noqa: ASYNC110
+                    await asyncio.sleep(0.02)
+            await store.xgroup_destroy(STREAM, GROUP)
+            caplog.clear()
+            for event in events[2:]:
+                await enqueue(store, event)
+            await _wait_done(store, [e["id"] for e in events])
+        finally:
+            stop.set()
+            await worker
+        messages = [r.getMessage() for r in caplog.records]
+        assert any("recreated" in m for m in messages)
+        for event in events[:2]:  # not read again
+            assert not any(event["id"] in m for m in messages)
+        assert set(_tasks_by_event(fake, [e["id"] for e in events]).values()) == {1}
+
+
+def test_help_names_the_commands_the_path_and_every_environment_variable() -> None:
+    answer = subprocess.run(
+        [sys.executable, "-m", "examples.webhook_worker", "--help"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    for command in ("receiver", "worker", "catchup"):
+        assert re.search(rf"^\s+{command}\s+\S", answer.stdout, re.MULTILINE), command
+    assert "POST /webhook" in answer.stdout
+    package = ROOT / "examples" / "webhook_worker"
+    read = set()
+    for source in package.glob("*.py"):
+        read |= set(re.findall(r"os\.environ(?:\.get\(|\[)\"(\w+)\"", source.read_text()))
+    assert read >= {"CLOSE_API_KEY", "CLOSE_WEBHOOK_KEY", "REDIS_URL", "CLOSE_BASE_URL"}
+    for name in read:
+        assert name in answer.stdout, name
+
+
+async def test_catch_up_says_what_it_did_and_why_it_fed_nothing(store: redis.Redis) -> None:
+    async with FakeClose() as fake, _client(fake) as close:
+        first = await catch_up(close, store)
+        assert (first.fed, first.walked) == (0, 0)
+        assert "fed 0 events" in str(first)
+        assert "no activity.call.created event" in str(first)
+        assert "first run" in str(first)
+        await _create_calls(fake, 2)
+        events = _created_events(fake)
+        for event in events:
+            await apply_event(close, store, event)
+        await store.delete(CHECKPOINT)  # a first run again, over events the webhooks did
+        again = await catch_up(close, store)
+        assert (again.fed, again.walked, again.already_done) == (0, 2, 2)
+        assert "all 2 activity.call.created events" in str(again)
+        assert "already done by the workers" in str(again)
+        assert "first run" in str(again)
+        assert "fed 0 events" in str(await catch_up(close, store))
+        assert f"since the last catch-up (event {events[-1]['id']})" in str(
+            await catch_up(close, store)
+        ) or f"since the last catch-up (event {events[0]['id']})" in str(
+            await catch_up(close, store)
+        )
+
+
+async def test_catchup_command_prints_its_report(store: redis.Redis, redis_url: str) -> None:
+    async with FakeClose() as fake:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "examples.webhook_worker",
+            "catchup",
+            "--redis-url",
+            redis_url,
+            "--base-url",
+            fake.base_url,
+            cwd=ROOT,
+            env={**os.environ, "CLOSE_API_KEY": "test_key"},
+            stdout=asyncio.subprocess.PIPE,
+        )
+        out, _ = await process.communicate()
+    assert process.returncode == 0
+    assert out.decode().startswith("fed 0 events to the stream: no activity.call.created event")
+    assert "first run" in out.decode()

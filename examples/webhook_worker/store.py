@@ -103,6 +103,7 @@ async def ride_out(
         before_sleep=warn,
         reraise=True,
     )
+
     async def attempt() -> T:
         # A coroutine function, so tenacity awaits each attempt (a lambda returning an
         # awaitable would be taken for a plain function).

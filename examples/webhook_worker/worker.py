@@ -186,30 +186,44 @@ async def _handle(
 ) -> None:
     """Apply one entry's event and acknowledge it; log one line with the outcome.
 
-    Anything short of done leaves the entry pending, to be claimed again once idle."""
+    Anything short of acknowledged leaves the entry pending, to be claimed again once idle
+    (and then found done, when only the acknowledgement was missing)."""
     event_id = "?"
     try:
         if fields is None:
-            outcome = "entry gone from the stream, acknowledged"
+            outcome = "entry gone from the stream"
         else:
             event = json.loads(fields["event"])
             event_id = event["id"]
             applied = await apply_event(close, store, event, lock_lease_ms=lock_lease_ms)
             outcome = "applied" if applied else "already done, not applied again"
-        await acknowledge(store, entry_id, stream)
     except Busy:
         log.info("event %s (entry %s): another worker holds it, left pending", event_id, entry_id)
+        return
     except CloseError as exc:
         log.warning("event %s (entry %s): failed, left for redelivery: %s", event_id, entry_id, exc)
+        return
     except REDIS_DOWN as exc:
         log.warning(
-            "event %s (entry %s): Redis unreachable, left pending for redelivery (%s)",
+            "event %s (entry %s): Redis unreachable mid-event, left for redelivery (%s)",
             event_id,
             entry_id,
             exc,
         )
-    else:
-        log.info("event %s (entry %s): %s", event_id, entry_id, outcome)
+        return
+    try:
+        await acknowledge(store, entry_id, stream)
+    except REDIS_DOWN as exc:
+        log.warning(
+            "event %s (entry %s): %s, not acknowledged (Redis unreachable: %s); "
+            "its redelivery will find it done",
+            event_id,
+            entry_id,
+            outcome,
+            exc,
+        )
+        return
+    log.info("event %s (entry %s): %s, acknowledged", event_id, entry_id, outcome)
 
 
 async def _free_slots(slots: asyncio.Semaphore, most: int) -> int:
