@@ -54,7 +54,8 @@ def _spawn(consumer: str, redis_url: str, base_url: str) -> subprocess.Popen[byt
     # The fake limits the key as a whole, so the workers pace every endpoint in one budget.
     command += ["--rate", str(WORKER_RATE), "--one-budget", "--concurrency", "8"]
     command += ["--reclaim-idle-ms", "3000", "--lock-lease-ms", "5000"]
-    env = {**os.environ, "CLOSE_API_KEY": WORKER_KEY}
+    # WARNING: reconnects, takeovers and failures only, not a line per event.
+    env = {**os.environ, "CLOSE_API_KEY": WORKER_KEY, "LOG_LEVEL": "WARNING"}
     return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
 
 

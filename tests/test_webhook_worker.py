@@ -24,7 +24,7 @@ import redis.asyncio as redis
 from aiohttp import web
 
 from close_async import CloseClient, WebhookVerificationError
-from close_async.testing import FakeClose, WebhookDeliveryConfig, webhook_delivery
+from close_async.testing import FakeClose, FakeFaults, WebhookDeliveryConfig, webhook_delivery
 from examples.webhook_worker.catchup import CHECKPOINT, catch_up
 from examples.webhook_worker.job import apply_event, task_marker
 from examples.webhook_worker.receiver import STREAM, enqueue, make_app, verify_and_parse
@@ -311,7 +311,7 @@ async def test_workers_and_receiver_ride_out_a_redis_restart(tmp_path: Path) -> 
     port = _free_port()
     processes: dict[str, asyncio.subprocess.Process] = {}
     try:
-        async with FakeClose(webhook_delivery=config) as fake:
+        async with FakeClose(webhook_delivery=config, faults=FakeFaults(latency=0.05)) as fake:
             options: dict[str, Any] = {
                 "api_key": "test_key",
                 "redis_url": server.url,
@@ -334,7 +334,10 @@ async def test_workers_and_receiver_ride_out_a_redis_restart(tmp_path: Path) -> 
             )
             await _create_calls(fake, 15)
             before = [e["id"] for e in _created_events(fake)]
-            await _until(_at_least(server.url, before, 5), processes, tmp_path)
+            await _until(_at_least(server.url, before, 3), processes, tmp_path)
+            # Killed while entries are delivered and not yet acknowledged (each job takes
+            # the fake's latency twice): those must come back through the pending list.
+            await _until(_some_pending(server.url), processes, tmp_path)
             server.stop()  # SIGKILL: only the append-only file survives
             await _create_calls(fake, 15)  # these webhooks arrive while Redis is down
             failed = fake.webhook_deliverer.stats.failed_attempts
@@ -513,3 +516,17 @@ async def test_catchup_command_prints_its_report(store: redis.Redis, redis_url: 
     assert process.returncode == 0
     assert out.decode().startswith("fed 0 events to the stream: no activity.call.created event")
     assert "first run" in out.decode()
+
+
+def _some_pending(redis_url: str) -> Any:
+    async def check() -> bool:
+        client = redis.Redis.from_url(redis_url, decode_responses=True)
+        try:
+            summary: Any = await client.xpending(STREAM, GROUP)
+            return int(summary["pending"]) > 0
+        except redis.RedisError:
+            return False
+        finally:
+            await client.aclose()
+
+    return check

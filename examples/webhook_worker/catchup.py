@@ -61,7 +61,8 @@ class CatchUp:
 
 async def catch_up(close: CloseClient, store: redis.Redis, stream: str = STREAM) -> CatchUp:
     """Append the events missed since the last catch-up; return what was done."""
-    last = await store.get(CHECKPOINT)
+    stored = await store.get(CHECKPOINT)
+    last = None if stored is None else str(stored)
     object_type, action = WANTED
     missed: list[dict[str, Any]] = []
     newest: str | None = None

@@ -44,8 +44,8 @@ def verify_and_parse(body: bytes, headers: Mapping[str, str], key: str) -> dict[
 async def enqueue(client: redis.Redis, event: Mapping[str, Any], stream: str = STREAM) -> str:
     """Append one event to the stream (the receiver and the catch-up share this); return
     the entry's id."""
-    entry_id: str = await client.xadd(stream, {"event": json.dumps(event)})
-    return entry_id
+    # A client made with decode_responses=True (as store.connect makes it) answers a str.
+    return str(await client.xadd(stream, {"event": json.dumps(event)}))
 
 
 def make_app(client: redis.Redis, signature_key: str, stream: str = STREAM) -> web.Application:

@@ -21,7 +21,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import TypeVar, cast
 
 import redis.asyncio as redis
 import tenacity
@@ -109,7 +109,7 @@ async def ride_out(
         # awaitable would be taken for a plain function).
         return await step()
 
-    result = await retrying(attempt)
+    result = cast(T, await retrying(attempt))
     failures = int(retrying.statistics.get("attempt_number", 1)) - 1
     if failures:
         log.warning("Redis reachable again: %s resumed after %d failures", what, failures)

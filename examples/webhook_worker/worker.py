@@ -71,7 +71,7 @@ async def claim_idle(
         return []
     # XCLAIM checks the idle time again, atomically: of two workers racing for an entry,
     # one gets it.
-    claimed: list[Entry] = await store.xclaim(
+    claimed: Any = await store.xclaim(
         stream, GROUP, consumer, idle_ms, [p["message_id"] for p in pending]
     )
     got = {entry_id for entry_id, _ in claimed}
@@ -84,7 +84,7 @@ async def claim_idle(
                 p["time_since_delivered"],
                 p["times_delivered"],
             )
-    return claimed
+    return list(claimed)
 
 
 async def run_worker(
