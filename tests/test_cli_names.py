@@ -14,7 +14,7 @@ import pytest
 
 from close_async._cli.listing import RESOURCES
 from close_async._cli.main import build_parser
-from close_async._cli.names import cli_name, deprecation_notice, old_spellings
+from close_async._cli.names import cli_name, old_spellings, respell
 from close_async._cli.resources import bulk_groups
 from close_async.testing import FakeClose
 from tests.cli_runner import run_cli
@@ -91,6 +91,10 @@ async def test_help_lists_only_the_new_names() -> None:
     code, out, _ = await cli("--help")
     assert code == 0
     assert "activities." not in out
+    code, _, err = await cli("nots", "list")  # nor does the error listing the choices
+    assert code == 2
+    assert "'notes'" in err
+    assert "activities." not in err
     for name in ("notes", "emails", "meetings", "sms", "calls", "leads"):
         assert f"\n    {name} " in out
 
@@ -107,9 +111,13 @@ def test_naming_rule() -> None:
     assert old_spellings(["leads", "activities.notes", "custom_fields.lead"]) == {
         "activities.notes": "notes"
     }
-    assert deprecation_notice(["activities.notes", "list"], {"activities.notes": "notes"})
-    assert deprecation_notice(["notes", "list"], {"activities.notes": "notes"}) is None
-    assert deprecation_notice([], {"activities.notes": "notes"}) is None
+    renamed = {"activities.notes": "notes"}
+    argv, notice = respell(["activities.notes", "list", "--fields", "activities.notes"], renamed)
+    assert argv == ["notes", "list", "--fields", "activities.notes"]  # the command only
+    assert notice == "`activities.notes` is now `notes` (the old name still runs, for now)"
+    assert respell(["-h", "activities.notes"], renamed)[0] == ["-h", "notes"]
+    assert respell(["notes", "list"], renamed) == (["notes", "list"], None)
+    assert respell([], renamed) == ([], None)
 
 
 async def test_notes_every_verb_against_the_fake(fake: FakeClose, tmp_path: Path) -> None:

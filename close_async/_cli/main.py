@@ -45,7 +45,7 @@ from .input import (
     read_rows,
 )
 from .listing import UsageProblem, add_listing_commands, run_listing
-from .names import deprecation_notice
+from .names import respell
 from .report import (
     CALLS_UPDATE_WORDING,
     Display,
@@ -57,7 +57,7 @@ from .report import (
     print_summary,
     write_line,
 )
-from .resources import add_bulk_actions, add_old_spellings, renamed, resource_actions, verb_for
+from .resources import add_bulk_actions, renamed, resource_actions, verb_for
 from .settle_by import add_settle_by
 from .update import (
     CALLS_UPDATE,
@@ -107,7 +107,6 @@ def build_parser() -> argparse.ArgumentParser:
     add_bulk_actions(resource_actions(commands))
 
     add_listing_commands(commands, base_url=DEFAULT_BASE_URL, key_env=API_KEY_ENV)
-    add_old_spellings(commands)  # after every verb: an old name runs them all
 
     fake = commands.add_parser(
         "fake-server",
@@ -167,7 +166,8 @@ async def amain(
     err = stderr if stderr is not None else sys.stderr
     env = environ if environ is not None else os.environ
     parser = build_parser()
-    notice = deprecation_notice(sys.argv[1:] if argv is None else argv, renamed())
+    # An old spelling of a resource (activities.notes) runs as its name now, and says so.
+    argv, notice = respell(sys.argv[1:] if argv is None else argv, renamed())
     if notice is not None:
         write_line(err, f"{_PROG}: {notice}")
     try:

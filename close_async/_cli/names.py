@@ -9,15 +9,15 @@ typing: ``notes`` is as unambiguous (no other group has any of those names), it 
 their last part names no resource on its own (``custom_fields.lead`` holds custom fields,
 not leads; ``bulk_actions.edit`` is no noun).
 
-The dotted spelling of a flattened group (``activities.notes``) still runs, hidden from the
-help, and says the new name on stderr.
+The dotted spelling of a flattened group (``activities.notes``) still runs: it is read as
+the new name before parsing (so no help or error lists it), and says so on stderr.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
 
-__all__ = ["cli_name", "deprecation_notice", "old_spellings"]
+__all__ = ["cli_name", "old_spellings", "respell"]
 
 # Client namespaces whose groups go by their last part on the command line.
 _FLATTENED = ("activities",)
@@ -39,9 +39,13 @@ def old_spellings(paths: Iterable[str]) -> dict[str, str]:
     return {path: name for path, name in names.items() if path != name}
 
 
-def deprecation_notice(argv: Sequence[str], renamed: Mapping[str, str]) -> str | None:
-    """The line to print when ``argv``'s command is an old spelling, else ``None``."""
-    command = next((arg for arg in argv if not arg.startswith("-")), None)
-    if command is None or command not in renamed:
-        return None
-    return f"`{command}` is now `{renamed[command]}` (the old name still runs, for now)"
+def respell(argv: Sequence[str], renamed: Mapping[str, str]) -> tuple[list[str], str | None]:
+    """``argv`` with an old spelling of its command replaced by the new name, and the line
+    that says so (``None`` when the command is spelled as it is now)."""
+    argv = list(argv)
+    # The command is the first word: ``close-async`` itself takes no option but --help.
+    at = next((i for i, arg in enumerate(argv) if not arg.startswith("-")), None)
+    if at is None or argv[at] not in renamed:
+        return argv, None
+    old, argv[at] = argv[at], renamed[argv[at]]
+    return argv, f"`{old}` is now `{argv[at]}` (the old name still runs, for now)"

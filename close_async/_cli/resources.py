@@ -2,8 +2,8 @@
 
 The resources are found, not listed: each group of the generated client (``leads``,
 ``contacts``, ``activities.notes``, ...) whose class has the bulk mixin of an action gets
-that action, under the group's command-line name (:mod:`.names`: ``notes``; the old dotted
-spelling still runs, hidden). All actions run through the one runner of :mod:`.update`, as
+that action, under the group's command-line name (:mod:`.names`: ``notes``; ``main`` reads the old
+dotted spelling as that name). All actions run through the one runner of :mod:`.update`, as
 ``calls update`` does.
 
 Rows: for ``update`` an ``id`` plus the fields to set; for ``create`` the fields; for
@@ -45,7 +45,6 @@ from .update import RowVerb
 __all__ = [
     "DEFAULT_NULL_TOKEN",
     "add_bulk_actions",
-    "add_old_spellings",
     "body_model",
     "bulk_groups",
     "command_name",
@@ -106,19 +105,6 @@ def command_name(path: str) -> str:
 def renamed() -> dict[str, str]:
     """Each old command-line spelling of a resource -> its name now."""
     return old_spellings(_bulk_classes())
-
-
-def add_old_spellings(
-    commands: argparse._SubParsersAction,  # type: ignore[type-arg]
-) -> None:
-    """Let each old spelling run its resource's parser (every verb), unlisted in the help.
-
-    Added once every verb is: the old name is the same parser under a second key, so
-    ``activities.notes list`` works as ``notes list`` does. Without a ``help`` argparse
-    lists no choice, and ``main`` says the new name on stderr.
-    """
-    for old, name in renamed().items():
-        commands.choices[old] = commands.choices[name]
 
 
 @functools.cache
