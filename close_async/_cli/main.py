@@ -45,6 +45,7 @@ from .input import (
     read_rows,
 )
 from .listing import UsageProblem, add_listing_commands, run_listing
+from .names import respell
 from .report import (
     CALLS_UPDATE_WORDING,
     Display,
@@ -56,7 +57,7 @@ from .report import (
     print_summary,
     write_line,
 )
-from .resources import add_bulk_actions, resource_actions, verb_for
+from .resources import add_bulk_actions, renamed, resource_actions, verb_for
 from .settle_by import add_settle_by
 from .update import (
     CALLS_UPDATE,
@@ -165,6 +166,10 @@ async def amain(
     err = stderr if stderr is not None else sys.stderr
     env = environ if environ is not None else os.environ
     parser = build_parser()
+    # An old spelling of a resource (activities.notes) runs as its name now, and says so.
+    argv, notice = respell(sys.argv[1:] if argv is None else argv, renamed())
+    if notice is not None:
+        write_line(err, f"{_PROG}: {notice}")
     try:
         with _argparse_output(out, err):
             args = parser.parse_args(argv)

@@ -2,8 +2,9 @@
 
 The resources are found, not listed: each group of the generated client (``leads``,
 ``contacts``, ``activities.notes``, ...) whose class has the bulk mixin of an action gets
-that action, named as the attribute path from the client (nested groups keep their dot).
-All actions run through the one runner of :mod:`.update`, as ``calls update`` does.
+that action, under the group's command-line name (:mod:`.names`: ``notes``; ``main`` reads the old
+dotted spelling as that name). All actions run through the one runner of :mod:`.update`, as
+``calls update`` does.
 
 Rows: for ``update`` an ``id`` plus the fields to set; for ``create`` the fields; for
 ``delete`` only ``id``. CSV columns are fields (``custom.cf_...`` columns are custom
@@ -36,6 +37,7 @@ from .._types.model import RequestModel, request_fields
 from .args import add_file_arguments, resource_parser
 from .cells import describe_type, row_body
 from .input import InputFormat, InputRow, is_failure_record
+from .names import cli_name, old_spellings
 from .report import Wording
 from .settle_by import add_settle_by, check_settle_value, settler
 from .update import RowVerb
@@ -45,6 +47,8 @@ __all__ = [
     "add_bulk_actions",
     "body_model",
     "bulk_groups",
+    "command_name",
+    "renamed",
     "resource_actions",
     "verb_for",
 ]
@@ -93,6 +97,16 @@ def bulk_groups() -> dict[str, tuple[str, ...]]:
     return {path: actions for path, (_, actions) in _bulk_classes().items()}
 
 
+def command_name(path: str) -> str:
+    """The command-line name of the group at ``path`` (``activities.notes`` -> ``notes``)."""
+    return cli_name(path, _bulk_classes())
+
+
+def renamed() -> dict[str, str]:
+    """Each old command-line spelling of a resource -> its name now."""
+    return old_spellings(_bulk_classes())
+
+
 @functools.cache
 def body_model(path: str, action: str) -> type | None:
     """The request model ``<path>.<action>(body)`` takes (``CreateLead``), from the method's
@@ -128,13 +142,14 @@ def add_bulk_actions(
 ) -> None:
     """Add ``update``, ``create`` and ``delete`` to each resource that has them."""
     for path, actions in bulk_groups().items():
-        subparsers = actions_for(path)
+        name = command_name(path)
+        subparsers = actions_for(name)
         for action in actions:
             parser = subparsers.add_parser(
                 action,
-                help=f"{action} {path} from a CSV or JSON Lines file",
+                help=f"{action} {name} from a CSV or JSON Lines file",
                 description=(
-                    f"{action.capitalize()} many {path} from INPUT: {_ROWS[action]} "
+                    f"{action.capitalize()} many {name} from INPUT: {_ROWS[action]} "
                     f"The API key is read from ${API_KEY_ENV} or --api-key-file."
                 ),
             )
@@ -232,5 +247,5 @@ def verb_for(path: str, action: str, null_token: str, settle_by: str | None = No
         start=start,
         needs_id=action != "create",
         output=output,
-        wording=Wording.of(action, path),
+        wording=Wording.of(action, command_name(path)),
     )
