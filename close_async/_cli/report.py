@@ -202,62 +202,46 @@ class PlainDisplay(SilentDisplay):
 
 
 def progress_line(counts: Counts, wording: Wording = CALLS_UPDATE_WORDING) -> str:
-    """One line of progress: done of total, the outcomes, the rate and the ETA."""
+    """One line of progress: done of total, the outcomes, the rate and the ETA (the parts
+    of :func:`progress_parts` that a log line shows)."""
+    shown = (part.text for part in progress_parts(counts, wording) if part.in_line)
+    return "progress: " + ", ".join(shown)
+
+
+@attrs.frozen
+class Part:
+    """One piece of the progress display: its ``text`` and ``style``; ``rank`` (0: the most
+    needed; a narrow terminal drops the highest ranks first); ``before_bar`` (drawn left of
+    the bar); ``in_line`` (also in the plain progress line of a log)."""
+
+    text: str
+    rank: int
+    style: str = ""
+    before_bar: bool = False
+    in_line: bool = True
+
+
+MIN_BAR = 10
+"""The narrowest progress bar worth drawing; below it the bar is left out."""
+MAX_BAR = 40
+"""The widest progress bar drawn, however wide the terminal."""
+
+
+def progress_parts(counts: Counts, wording: Wording = CALLS_UPDATE_WORDING) -> list[Part]:
+    """The pieces of the progress display, in the order shown (pure: no terminal).
+
+    Ranked by need: where the run stands (rows done of total, landed, failed) first, then
+    the rows not sent (skipped, settled, invalid), the ETA, the title, the rate, the time
+    so far; the rich display's bar takes what room is left.
+    """
     rows = (
         f"{counts.processed:,}/{counted(counts.total, 'row')}"
         if counts.total is not None
         else counted(counts.processed, "row")
     )
     parts = [
-        f"progress: {rows}",
-        f"{counts.updated:,} {wording.done}",
-        f"{counts.failed:,} failed",
-    ]
-    if counts.skipped:
-        parts.append(f"{counts.skipped:,} skipped")
-    if counts.settled:
-        parts.append(f"{counts.settled:,} settled")
-    if counts.invalid:
-        parts.append(f"{counts.invalid:,} invalid")
-    parts.append(f"{counts.rate:.1f} {wording.per_second}")
-    eta = counts.eta
-    if eta is not None:
-        parts.append(f"ETA {format_duration(eta)}")
-    return ", ".join(parts)
-
-
-@attrs.frozen
-class Part:
-    """One piece of the rich progress line: its ``text``, ``style``, and ``rank`` (0: the
-    most needed; a narrow terminal drops the highest ranks first)."""
-
-    text: str
-    rank: int
-    style: str = ""
-    before_bar: bool = False
-
-
-MIN_BAR = 10
-"""The narrowest progress bar worth drawing; below it the bar is left out."""
-MAX_BAR = 40
-
-
-def progress_parts(counts: Counts, wording: Wording = CALLS_UPDATE_WORDING) -> list[Part]:
-    """The pieces of the rich progress line, in the order shown (pure: no terminal).
-
-    Ranked by need: where the run stands (rows done of total, landed, failed) first, then
-    the rows not sent (skipped, settled, invalid), the ETA, the title, the rate, the time
-    so far; the bar takes what room is left.
-    """
-    done = (
-        f"{counts.processed:,}/{counts.total:,}"
-        if counts.total is not None
-        else counted(counts.processed, "row")
-    )
-    eta = counts.eta
-    parts = [
-        Part(wording.doing, 7, "bold", before_bar=True),
-        Part(done, 0),
+        Part(wording.doing, 7, "bold", before_bar=True, in_line=False),
+        Part(rows, 0),
         Part(f"{counts.updated:,} {wording.done}", 1, "green"),
         Part(f"{counts.failed:,} failed", 2, "red"),
     ]
@@ -267,8 +251,9 @@ def progress_parts(counts: Counts, wording: Wording = CALLS_UPDATE_WORDING) -> l
         parts.append(Part(f"{counts.settled:,} settled", 4))
     if counts.invalid:
         parts.append(Part(f"{counts.invalid:,} invalid", 5, "yellow"))
-    parts.append(Part(f"{counts.rate:.1f}/s", 8))
-    parts.append(Part(format_duration(counts.elapsed), 9))
+    parts.append(Part(f"{counts.rate:.1f} {wording.per_second}", 8))
+    parts.append(Part(format_duration(counts.elapsed), 9, in_line=False))
+    eta = counts.eta
     if eta is not None:
         parts.append(Part(f"ETA {format_duration(eta)}", 6))
     return parts
