@@ -20,6 +20,7 @@ import attrs
 from .._client import CloseClient
 from .._engine.errors import CloseError, ConfigurationError
 from .args import resource_parser
+from .plural import counted
 
 __all__ = ["RESOURCES", "add_listing_commands", "run_listing"]
 
@@ -283,11 +284,11 @@ async def run_listing(
                     written += 1
                     if not args.no_progress and time.monotonic() - last >= args.progress_interval:
                         last = time.monotonic()
-                        err.write(f"{written} rows\n")
+                        err.write(f"{counted(written, 'row')}\n")
             except CloseError as exc:
-                err.write(f"stopped after {written} rows: {exc}\n")
+                err.write(f"stopped after {counted(written, 'row')}: {exc}\n")
                 return 1
     if not args.no_progress:
         where = args.output if args.output not in (None, "-") else "stdout"
-        err.write(f"{written} rows written to {where}\n")
+        err.write(f"{counted(written, 'row')} written to {where}\n")
     return 0

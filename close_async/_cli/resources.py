@@ -30,12 +30,13 @@ import attrs
 from .._bulk.run import InDoubt
 from .._engine.auth import API_KEY_ENV
 from .._engine.errors import InvalidRequestError
+from .._engine.paths import path_segment
 from .._resources.bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from .._resources.calls import CallsResource
 from .._resources.generated._root import Resources
-from .._types.model import RequestModel, request_fields
+from .._types.model import RequestModel, field_checks, request_fields
 from .args import add_file_arguments, resource_parser
-from .cells import describe_type, row_body
+from .cells import Check, check_fields, describe_type, row_body
 from .input import InputFormat, InputRow, is_failure_record
 from .names import cli_name, old_spellings
 from .report import Wording
@@ -130,6 +131,13 @@ def _column_types(path: str, action: str) -> dict[str, Any]:
     return request_fields(model) if model is not None else {}
 
 
+def _column_checks(path: str, action: str) -> dict[str, Check]:
+    # The model's own rules for its fields (calls: duration, phone, ...), asked of the
+    # row's values before anything is sent, so a bad row is refused in the model's words.
+    model = body_model(path, action)
+    return field_checks(model) if model is not None else {}
+
+
 def resource_actions(
     commands: argparse._SubParsersAction,  # type: ignore[type-arg]
 ) -> Callable[[str], argparse._SubParsersAction]:  # type: ignore[type-arg]
@@ -186,6 +194,7 @@ def verb_for(path: str, action: str, null_token: str, settle_by: str | None = No
     """The :class:`RowVerb` of ``close-async <path> <action>`` (``settle_by``: the
     ``custom.cf_...`` column of ``create --settle-by``)."""
     types_by_column = _column_types(path, action)
+    checks = _column_checks(path, action)
 
     def body(row: InputRow, fmt: InputFormat, strict: bool = True) -> dict[str, Any]:
         assert row.data is not None
@@ -194,8 +203,11 @@ def verb_for(path: str, action: str, null_token: str, settle_by: str | None = No
             if is_failure_record(data):
                 # A line of a failures file: its row, so the file can be fed back as it is.
                 data = data["row"]
-            return dict(data)
-        return row_body(row.data, types_by_column, null_token, strict=strict)
+            fields = dict(data)
+            if strict:
+                check_fields(fields, checks)
+            return fields
+        return row_body(row.data, types_by_column, null_token, strict=strict, checks=checks)
 
     def output(row: InputRow, fmt: InputFormat) -> dict[str, Any] | None:
         # A refused row for a JSON Lines failures file: as typed as its cells allow.
@@ -205,7 +217,8 @@ def verb_for(path: str, action: str, null_token: str, settle_by: str | None = No
         value = fields.pop("id", None)
         if not isinstance(value, str) or not value.strip():
             raise InvalidRequestError("'id' is missing or not a string", field="id")
-        return value.strip()
+        # The rule of every id put in a path: one refused here is an invalid row, not sent.
+        return path_segment(value.strip(), field="id")
 
     def parse(row: InputRow, fmt: InputFormat) -> tuple[Any, dict[str, Any] | None]:
         fields = body(row, fmt)
