@@ -24,6 +24,7 @@ import enum
 import functools
 import json
 from collections.abc import Mapping
+from typing import Any
 from urllib.parse import quote_plus
 
 import aiohttp
@@ -40,6 +41,8 @@ from .errors import (
     TransportError,
 )
 from .errors import TimeoutError as CloseTimeoutError
+from .phase import PhaseMark
+from .phase import mark as phase_mark
 from .protocol import Request
 from .text import SHORT_LIMIT, clean
 
@@ -98,7 +101,9 @@ class AiohttpTransport:
                 # connection is rarely found dead.
                 keepalive_timeout=30,
             )
-            self._session = aiohttp.ClientSession(connector=connector)
+            self._session = aiohttp.ClientSession(
+                connector=connector, trace_configs=[_PHASE_TRACING]
+            )
         return self._session
 
     async def send(
@@ -140,6 +145,12 @@ class AiohttpTransport:
         data = None
         if request.json is not None:
             data = json.dumps(request.json, separators=(",", ":")).encode()
+        # Our own session's tracing moves the mark on (connected, headers sent); a session
+        # the caller gave has no such tracing, so all it can say is that it may be sent.
+        mark = phase_mark()
+        traced = mark if self._owns_session else None
+        if mark is not None:
+            mark.phase = "connecting" if traced else "waiting"
         async with session.request(
             request.method,
             url,
@@ -152,7 +163,10 @@ class AiohttpTransport:
             # Statuses are ours to read, even through a caller's session that raises for
             # them: its ClientResponseError would pass for a parser refusal.
             raise_for_status=False,
+            trace_request_ctx=traced,
         ) as response:
+            if mark is not None:
+                mark.phase = "reading"
             read = config.read
             # aiohttp's sock_read restarts on every byte, so a server sending one byte a
             # second never trips it: the whole body gets one deadline as well.
@@ -256,6 +270,33 @@ class AiohttpTransport:
         if self._session is not None and self._owns_session:
             await self._session.close()
         self._session = None
+
+
+async def _connected(session: aiohttp.ClientSession, context: Any, params: object) -> None:
+    mark = context.trace_request_ctx
+    if isinstance(mark, PhaseMark):
+        mark.phase = "sending"
+
+
+async def _headers_sent(session: aiohttp.ClientSession, context: Any, params: object) -> None:
+    mark = context.trace_request_ctx
+    if isinstance(mark, PhaseMark):
+        mark.phase = "waiting"
+
+
+def _phase_tracing() -> aiohttp.TraceConfig:
+    """Connection tracing for the client's own session: it moves an attempt's
+    :class:`PhaseMark` (handed over as ``trace_request_ctx``) from connecting to sending to
+    waiting. Requests without a mark (OAuth's token endpoint) are left alone."""
+    config = aiohttp.TraceConfig()
+    config.on_connection_create_end.append(_connected)
+    config.on_connection_reuseconn.append(_connected)
+    config.on_request_headers_sent.append(_headers_sent)
+    config.freeze()
+    return config
+
+
+_PHASE_TRACING = _phase_tracing()
 
 
 @functools.lru_cache(maxsize=32)
