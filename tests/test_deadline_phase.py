@@ -158,8 +158,8 @@ async def test_an_earlier_error_stays_the_last_error_and_the_phase_is_the_retry_
 
 
 async def test_a_caller_session_cannot_tell_connecting_from_waiting() -> None:
-    # Without the client's own session there is no connection tracing: the phase says
-    # only what is sure (the attempt left the limiter; it may have been sent).
+    # Without the client's own connector, connecting is not marked: the phase says only
+    # what is sure (the attempt left the limiter; it may have been sent).
     import aiohttp
 
     gate = Gate()
@@ -177,6 +177,9 @@ def test_every_phase_has_its_words() -> None:
     for phase in PHASES:
         text = describe(phase, deadline=2.0, earlier_error=False)
         assert text.startswith("deadline of 2.0 s passed while ")
-    assert describe("sending", deadline=None, earlier_error=True) == (
-        "the deadline passed while sending the request (it may have been applied)"
+    assert describe("waiting", deadline=None, earlier_error=True) == (
+        "the deadline passed while waiting for Close's answer (it may have been applied)"
+    )
+    assert describe("connecting", deadline=0.5, earlier_error=True) == (
+        "deadline of 0.5 s passed while connecting to Close (this attempt was not sent)"
     )

@@ -172,10 +172,11 @@ class DeadlineExceededError(_RequestError):
     ``last_error`` is the error of the last attempt that failed before, if any (``None``
     when the deadline cut the only attempt). ``phase`` says what the call was doing when
     the deadline passed, and the message says it in words: ``"rate_limiter"``,
-    ``"authorizing"`` (an OAuth token refresh), ``"connecting"``, ``"sending"``,
-    ``"waiting"`` (for Close's answer), ``"reading"`` (the answer) or ``"retry_wait"``
-    (before the next attempt); ``None`` when it is not known. In the first three the
-    attempt cut short was not sent; in the next three Close may have applied it.
+    ``"authorizing"`` (an OAuth token refresh), ``"connecting"``, ``"waiting"`` (the
+    request was handed to the connection; Close's answer had not begun), ``"reading"`` (the
+    answer) or ``"retry_wait"`` (before the next attempt); ``None`` when it is not known.
+    In the first three the attempt cut short was not sent; in the next two Close may have
+    applied it.
     """
 
     def __init__(

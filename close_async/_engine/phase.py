@@ -1,9 +1,8 @@
 """What a call is doing right now, so that a deadline cutting it can say what it cut.
 
 Each attempt starts a fresh :class:`PhaseMark` (:func:`begin`, kept in a context variable of
-the attempt's task); the engine, the transport and the retry loop move it on as the attempt
-goes (:func:`enter`; the transport's connection tracing writes to the mark it is handed,
-since aiohttp may send from a task of its own). When a deadline ends the call,
+the attempt's task); the engine, the transport's connector and the retry loop move it on as
+the attempt goes (:func:`enter`, or the mark itself). When a deadline ends the call,
 :func:`current` is what it was doing and :func:`describe` the words for it.
 
 A mark is never cleared when the deadline cancels the awaited step: that is the point. A
@@ -19,17 +18,15 @@ from typing import Literal, get_args
 
 __all__ = ["PHASES", "Phase", "PhaseMark", "begin", "current", "describe", "enter", "mark"]
 
-Phase = Literal[
-    "rate_limiter", "authorizing", "connecting", "sending", "waiting", "reading", "retry_wait"
-]
+Phase = Literal["rate_limiter", "authorizing", "connecting", "waiting", "reading", "retry_wait"]
 """Where a call was when its deadline passed:
 
 - ``rate_limiter``: waiting for the rate limiter to let the attempt go;
 - ``authorizing``: waiting for an OAuth access token (a refresh);
 - ``connecting``: waiting for a pooled connection or opening one;
-- ``sending``: sending the request;
-- ``waiting``: the request was sent, Close's answer had not begun (with a session you pass
-  to the client, connecting and sending count as waiting: only its own session is traced);
+- ``waiting``: a connection was had and the request handed to it (sending it included);
+  Close's answer had not begun. With a session you pass to the client, connecting counts
+  as waiting: only the client's own connector marks it;
 - ``reading``: Close's answer had begun and was being read;
 - ``retry_wait``: waiting before the next attempt, or the next attempt's wait would have
   passed the deadline.
@@ -41,14 +38,13 @@ _DOING: dict[Phase, str] = {
     "rate_limiter": "waiting for the rate limiter",
     "authorizing": "waiting for an OAuth access token",
     "connecting": "connecting to Close",
-    "sending": "sending the request",
     "waiting": "waiting for Close's answer",
     "reading": "reading Close's answer",
     "retry_wait": "waiting to retry",
 }
 # Before these, the attempt cut short had not left this machine.
 _NOT_SENT: frozenset[Phase] = frozenset({"rate_limiter", "authorizing", "connecting"})
-_MAY_HAVE_LANDED: frozenset[Phase] = frozenset({"sending", "waiting", "reading"})
+_MAY_HAVE_LANDED: frozenset[Phase] = frozenset({"waiting", "reading"})
 
 
 class PhaseMark:

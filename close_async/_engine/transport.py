@@ -24,13 +24,15 @@ import enum
 import functools
 import json
 from collections.abc import Mapping
-from typing import Any
 from urllib.parse import quote_plus
 
 import aiohttp
 import attrs
 import yarl
 from aiohttp import hdrs, http_exceptions
+from aiohttp.client_reqrep import ClientRequest
+from aiohttp.connector import Connection
+from aiohttp.tracing import Trace
 
 from .config import DEFAULT_MAX_RESPONSE_SIZE, Timeout
 from .errors import (
@@ -41,7 +43,6 @@ from .errors import (
     TransportError,
 )
 from .errors import TimeoutError as CloseTimeoutError
-from .phase import PhaseMark
 from .phase import mark as phase_mark
 from .protocol import Request
 from .text import SHORT_LIMIT, clean
@@ -95,15 +96,13 @@ class AiohttpTransport:
         if self._closed:
             raise RuntimeError("this CloseClient is closed")
         if self._session is None:
-            connector = aiohttp.TCPConnector(
+            connector = _PhaseConnector(
                 limit=self._max_connections,
                 # Below the idle timeout of common load balancers (60 s), so a pooled
                 # connection is rarely found dead.
                 keepalive_timeout=30,
             )
-            self._session = aiohttp.ClientSession(
-                connector=connector, trace_configs=[_PHASE_TRACING]
-            )
+            self._session = aiohttp.ClientSession(connector=connector)
         return self._session
 
     async def send(
@@ -145,12 +144,11 @@ class AiohttpTransport:
         data = None
         if request.json is not None:
             data = json.dumps(request.json, separators=(",", ":")).encode()
-        # Our own session's tracing moves the mark on (connected, headers sent); a session
-        # the caller gave has no such tracing, so all it can say is that it may be sent.
+        # Our own connector marks connecting and then waiting; a session the caller gave
+        # has its own connector, so all that can be said is that the request may be sent.
         mark = phase_mark()
-        traced = mark if self._owns_session else None
-        if mark is not None:
-            mark.phase = "connecting" if traced else "waiting"
+        if mark is not None and not self._owns_session:
+            mark.phase = "waiting"
         async with session.request(
             request.method,
             url,
@@ -163,7 +161,6 @@ class AiohttpTransport:
             # Statuses are ours to read, even through a caller's session that raises for
             # them: its ClientResponseError would pass for a parser refusal.
             raise_for_status=False,
-            trace_request_ctx=traced,
         ) as response:
             if mark is not None:
                 mark.phase = "reading"
@@ -272,31 +269,25 @@ class AiohttpTransport:
         self._session = None
 
 
-async def _connected(session: aiohttp.ClientSession, context: Any, params: object) -> None:
-    mark = context.trace_request_ctx
-    if isinstance(mark, PhaseMark):
-        mark.phase = "sending"
+class _PhaseConnector(aiohttp.TCPConnector):
+    """The client's connector: marks the attempt ``connecting`` while it waits for a pooled
+    connection or opens one, and ``waiting`` once it has one (the request is handed to it
+    next). Overriding ``connect`` costs one frame per request; aiohttp's tracing, which
+    could tell sending from waiting, cost 11% more instructions per update."""
 
-
-async def _headers_sent(session: aiohttp.ClientSession, context: Any, params: object) -> None:
-    mark = context.trace_request_ctx
-    if isinstance(mark, PhaseMark):
-        mark.phase = "waiting"
-
-
-def _phase_tracing() -> aiohttp.TraceConfig:
-    """Connection tracing for the client's own session: it moves an attempt's
-    :class:`PhaseMark` (handed over as ``trace_request_ctx``) from connecting to sending to
-    waiting. Requests without a mark (OAuth's token endpoint) are left alone."""
-    config = aiohttp.TraceConfig()
-    config.on_connection_create_end.append(_connected)
-    config.on_connection_reuseconn.append(_connected)
-    config.on_request_headers_sent.append(_headers_sent)
-    config.freeze()
-    return config
-
-
-_PHASE_TRACING = _phase_tracing()
+    async def connect(
+        self,
+        req: ClientRequest,
+        traces: list[Trace],
+        timeout: aiohttp.ClientTimeout,  # noqa: ASYNC109 - aiohttp's signature
+    ) -> Connection:
+        mark = phase_mark()
+        if mark is not None:
+            mark.phase = "connecting"
+        connection = await super().connect(req, traces, timeout)
+        if mark is not None:
+            mark.phase = "waiting"
+        return connection
 
 
 @functools.lru_cache(maxsize=32)
