@@ -25,7 +25,7 @@ from aiohttp import web
 
 from close_async import CloseClient, WebhookVerificationError
 from close_async.testing import FakeClose, FakeFaults, WebhookDeliveryConfig, webhook_delivery
-from examples.webhook_worker.catchup import CHECKPOINT, catch_up
+from examples.webhook_worker.catchup import CHECKPOINT, CatchUp, catch_up
 from examples.webhook_worker.job import apply_event, task_marker
 from examples.webhook_worker.receiver import STREAM, enqueue, make_app, verify_and_parse
 from examples.webhook_worker.store import RECEIVER_RETRIES, connect
@@ -495,6 +495,23 @@ async def test_catch_up_says_what_it_did_and_why_it_fed_nothing(store: redis.Red
         ) or f"since the last catch-up (event {events[0]['id']})" in str(
             await catch_up(close, store)
         )
+
+
+@pytest.mark.parametrize(
+    ("fed", "walked", "done", "says"),
+    [
+        (1, 1, 0, "fed 1 event to the stream: 1 activity.call.created event since"),
+        (0, 1, 1, "fed 0 events to the stream: the 1 activity.call.created event since"),
+        (1, 2, 1, "fed 1 event to the stream: 2 activity.call.created events since"),
+    ],
+)
+def test_a_catch_up_report_counts_one_event_in_the_singular(
+    fed: int, walked: int, done: int, says: str
+) -> None:
+    report = str(CatchUp(fed=fed, walked=walked, already_done=done, since="ev_a", newest="ev_b"))
+    assert report.startswith(says), report
+    assert " 1 activity.call.created events" not in report, report
+    assert "of it already" in report or "of them already" in report or "was already" in report
 
 
 async def test_catchup_command_prints_its_report(store: redis.Redis, redis_url: str) -> None:
