@@ -6,6 +6,7 @@ also when a worker dies mid-event and the event is redelivered.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import logging
@@ -25,6 +26,7 @@ from aiohttp import web
 
 from close_async import CloseClient, WebhookVerificationError
 from close_async.testing import FakeClose, FakeFaults, WebhookDeliveryConfig, webhook_delivery
+from examples.webhook_worker.__main__ import _parser
 from examples.webhook_worker.catchup import CHECKPOINT, CatchUp, catch_up
 from examples.webhook_worker.job import apply_event, task_marker
 from examples.webhook_worker.receiver import STREAM, enqueue, make_app, verify_and_parse
@@ -470,6 +472,22 @@ def test_help_names_the_commands_the_path_and_every_environment_variable() -> No
     assert read >= {"CLOSE_API_KEY", "CLOSE_WEBHOOK_KEY", "REDIS_URL", "CLOSE_BASE_URL"}
     for name in read:
         assert name in answer.stdout, name
+
+
+def test_every_option_of_every_command_says_what_it_is_and_its_default() -> None:
+    # `receiver --help` showed a bare `--port PORT`: a new user could not tell where to point
+    # Close's deliveries without reading the source.
+    parser = _parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+    for name, command in commands.items():
+        for action in command._actions:
+            if not action.option_strings or action.help == argparse.SUPPRESS:
+                continue
+            where = f"{name} {action.option_strings[0]}"
+            assert action.help, f"{where} has no help"
+            shows_default = "default" in action.help or action.help.startswith("$")
+            if action.default not in (None, False, argparse.SUPPRESS) and not shows_default:
+                raise AssertionError(f"{where}: its help does not say its default")
 
 
 async def test_catch_up_says_what_it_did_and_why_it_fed_nothing(store: redis.Redis) -> None:
