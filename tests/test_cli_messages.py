@@ -185,3 +185,14 @@ def test_top_level_help_speaks_of_every_resource() -> None:
     text = out.getvalue()
     assert "Bulk-update Close call activities" not in text
     assert "every resource" in text
+
+
+def test_fake_server_help_speaks_of_the_whole_fake_api() -> None:
+    # The fake serves leads, contacts, every activity type, search and the event log, not
+    # calls alone: its help must not send a new user looking elsewhere for them.
+    out = io.StringIO()
+    with pytest.raises(SystemExit), contextlib.redirect_stdout(out):
+        build_parser().parse_args(["fake-server", "--help"])
+    text = " ".join(out.getvalue().split())
+    assert "call-activity API" not in text
+    assert "every resource" in text

@@ -6,6 +6,7 @@ also when a worker dies mid-event and the event is redelivered.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import logging
@@ -25,7 +26,8 @@ from aiohttp import web
 
 from close_async import CloseClient, WebhookVerificationError
 from close_async.testing import FakeClose, FakeFaults, WebhookDeliveryConfig, webhook_delivery
-from examples.webhook_worker.catchup import CHECKPOINT, catch_up
+from examples.webhook_worker.__main__ import _parser
+from examples.webhook_worker.catchup import CHECKPOINT, CatchUp, catch_up
 from examples.webhook_worker.job import apply_event, task_marker
 from examples.webhook_worker.receiver import STREAM, enqueue, make_app, verify_and_parse
 from examples.webhook_worker.store import RECEIVER_RETRIES, connect
@@ -472,6 +474,22 @@ def test_help_names_the_commands_the_path_and_every_environment_variable() -> No
         assert name in answer.stdout, name
 
 
+def test_every_option_of_every_command_says_what_it_is_and_its_default() -> None:
+    # `receiver --help` showed a bare `--port PORT`: a new user could not tell where to point
+    # Close's deliveries without reading the source.
+    parser = _parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+    for name, command in commands.items():
+        for action in command._actions:
+            if not action.option_strings or action.help == argparse.SUPPRESS:
+                continue
+            where = f"{name} {action.option_strings[0]}"
+            assert action.help, f"{where} has no help"
+            shows_default = "default" in action.help or action.help.startswith("$")
+            if action.default not in (None, False, argparse.SUPPRESS) and not shows_default:
+                raise AssertionError(f"{where}: its help does not say its default")
+
+
 async def test_catch_up_says_what_it_did_and_why_it_fed_nothing(store: redis.Redis) -> None:
     async with FakeClose() as fake, _client(fake) as close:
         first = await catch_up(close, store)
@@ -495,6 +513,23 @@ async def test_catch_up_says_what_it_did_and_why_it_fed_nothing(store: redis.Red
         ) or f"since the last catch-up (event {events[0]['id']})" in str(
             await catch_up(close, store)
         )
+
+
+@pytest.mark.parametrize(
+    ("fed", "walked", "done", "says"),
+    [
+        (1, 1, 0, "fed 1 event to the stream: 1 activity.call.created event since"),
+        (0, 1, 1, "fed 0 events to the stream: the 1 activity.call.created event since"),
+        (1, 2, 1, "fed 1 event to the stream: 2 activity.call.created events since"),
+    ],
+)
+def test_a_catch_up_report_counts_one_event_in_the_singular(
+    fed: int, walked: int, done: int, says: str
+) -> None:
+    report = str(CatchUp(fed=fed, walked=walked, already_done=done, since="ev_a", newest="ev_b"))
+    assert report.startswith(says), report
+    assert " 1 activity.call.created events" not in report, report
+    assert "of it already" in report or "of them already" in report or "was already" in report
 
 
 async def test_catchup_command_prints_its_report(store: redis.Redis, redis_url: str) -> None:

@@ -117,7 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
         "fake-server",
         help="run the bundled fake Close API on loopback (for trying things out)",
         description=(
-            "Serve a fake Close call-activity API until Ctrl-C; prints its base URL. "
+            "Serve a fake Close API (every resource, search and the event log, on real HTTP) "
+            "until Ctrl-C; prints its base URL. "
             "Its API keys are test keys for the fake only (default: test_key)."
         ),
     )

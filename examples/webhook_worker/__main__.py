@@ -79,8 +79,15 @@ def _parser() -> argparse.ArgumentParser:
         epilog=_epilog(),
         formatter_class=formatter,
     )
-    receiver.add_argument("--host", default="127.0.0.1")
-    receiver.add_argument("--port", type=int, default=8080)
+    receiver.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
+    )
+    receiver.add_argument(
+        "--port",
+        type=int,
+        default=8080,
+        help=f"port to listen on (default 8080): Close posts to {PATH}",
+    )
     worker = commands.add_parser(
         "worker",
         parents=[common, close],
@@ -95,7 +102,9 @@ def _parser() -> argparse.ArgumentParser:
         help="this worker's name in the group (default host-pid)",
     )
     worker.add_argument("--rate", type=float, default=None, help="shared requests/s")
-    worker.add_argument("--concurrency", type=int, default=8)
+    worker.add_argument(
+        "--concurrency", type=int, default=8, help="events applied at once (default 8)"
+    )
     worker.add_argument(
         "--one-budget",
         action="store_true",
@@ -105,9 +114,14 @@ def _parser() -> argparse.ArgumentParser:
         "--reclaim-idle-ms",
         type=int,
         default=5_000,
-        help="take over an entry pending this long in any consumer",
+        help="take over an entry pending this long in any consumer (default 5000)",
     )
-    worker.add_argument("--lock-lease-ms", type=int, default=30_000)
+    worker.add_argument(
+        "--lock-lease-ms",
+        type=int,
+        default=30_000,
+        help="how long an event's lock outlives a worker that died holding it (default 30000)",
+    )
     commands.add_parser(
         "catchup",
         parents=[common, close],

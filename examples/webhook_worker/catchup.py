@@ -45,15 +45,16 @@ class CatchUp:
             if self.since is not None
             else "in the whole event log (first run: no checkpoint yet, Close keeps 30 days)"
         )
+        one = self.walked == 1
+        events = f"{self.walked} {kind} event{'' if one else 's'} {scope}"
         if self.walked == 0:
             why = f"no {kind} event {scope}"
         elif self.fed == 0:
-            why = f"all {self.walked} {kind} events {scope} were already done by the workers"
+            why = f"{'the' if one else 'all'} {events} {'was' if one else 'were'} already done"
+            why += " by the workers"
         else:
-            why = (
-                f"{self.walked} {kind} events {scope}, "
-                f"{self.already_done} of them already done by the workers"
-            )
+            why = f"{events}, {self.already_done} of {'it' if one else 'them'} already done"
+            why += " by the workers"
         head = f"fed {self.fed} event{'' if self.fed == 1 else 's'} to the stream"
         tail = f"; next run starts after event {self.newest}" if self.newest else ""
         return f"{head}: {why}{tail}"
