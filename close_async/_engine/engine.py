@@ -26,7 +26,7 @@ from .limiter import RateFeedback, RateLimiter, forget_pause_waited_on, pause_wa
 from .options import RequestOptions
 from .protocol import Request, feedback_from_response, interpret_response, with_method_override
 from .response import Response, raw_mode
-from .retry import RetryEvent, deadline_exceeded, make_retrying, retry_reason
+from .retry import RetryEvent, deadline_exceeded, make_retrying
 from .telemetry import CallTelemetry, Telemetry
 
 if TYPE_CHECKING:
@@ -164,15 +164,6 @@ class Engine:
         error: BaseException | None = None
         try:
             async with asyncio.timeout_at(deadline_at) if deadline_at else _NO_DEADLINE:
-                try:
-                    # Most calls succeed at once: tenacity's loop (about 50 µs to set up) is
-                    # only built after an attempt failed with something worth retrying.
-                    answer = await self._send(request, options, raw_parse, trace)
-                    return answer if parse is None else parse(answer)
-                except CloseError as exc:
-                    if retry_reason(request, exc) is None:
-                        raise
-                    first_failure: CloseError | None = exc
                 retrying, book = make_retrying(
                     options.retry,
                     request,
@@ -187,11 +178,6 @@ class Engine:
                 )
                 async for attempt in retrying:
                     with attempt:
-                        if first_failure is not None:
-                            # Tenacity sees the failed first attempt as its own attempt 1,
-                            # so the one policy decides its wait and the attempts left.
-                            failure, first_failure = first_failure, None
-                            raise failure
                         answer = await self._send(request, options, raw_parse, trace)
                 # Parsed outside tenacity's loop: a DecodingError is not worth a retry.
                 return answer if parse is None else parse(answer)
