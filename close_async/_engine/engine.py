@@ -25,7 +25,7 @@ from .errors import AuthenticationError, CloseError
 from .limiter import RateFeedback, RateLimiter, forget_pause_waited_on, pause_waited_on
 from .options import RequestOptions
 from .protocol import Request, feedback_from_response, interpret_response, with_method_override
-from .response import Response, raw_mode
+from .response import Response
 from .retry import RetryEvent, deadline_exceeded, make_retrying
 from .telemetry import CallTelemetry, Telemetry
 
@@ -140,9 +140,9 @@ class Engine:
         ``parse`` makes of it.
 
         ``deadline`` (seconds) bounds the whole call, retries included; default the
-        options' ``Timeout.deadline``. ``options`` default to the client's. Inside a method
-        wrapped by :func:`~close_async._engine.response.raw_response`, returns a
-        :class:`~close_async._engine.response.Response` instead. Raises a :class:`CloseError`.
+        options' ``Timeout.deadline``. ``options`` default to the client's; when they say
+        ``raw``, returns a :class:`~close_async._engine.response.Response` instead (its
+        ``parse()`` gives what ``parse`` makes of the body). Raises a :class:`CloseError`.
         """
         if options is None:
             options = self.options
@@ -150,7 +150,7 @@ class Engine:
         if request.method == "GET" and request.params:
             request = with_method_override(request, self._base_url)
         # In raw mode _attempt wraps the answer in a Response, which parses on demand.
-        raw_parse = (parse or _as_is) if raw_mode.get() else None
+        raw_parse = (parse or _as_is) if options.raw else None
         if raw_parse is not None:
             parse = None
         if deadline is None:

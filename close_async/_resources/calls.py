@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any, Unpack
 
 from .._bulk.run import BulkOptions, BulkRun, Settle, UpdateResult
 from .._engine.errors import InvalidRequestError
-from .._engine.response import raw_response
 from .._types.calls import Call, CallCreate, CallUpdate
 from .._types.conversion import call_from_json, create_to_json, update_to_json
 from . import bulk_verbs
@@ -21,7 +20,7 @@ from .slicer import SliceOptions, paginate_or_slice
 if TYPE_CHECKING:
     from .._engine.requester import Requester
 
-__all__ = ["CallsResource", "CallsWithRawResponse"]
+__all__ = ["CallsResource"]
 
 _PAGE_LIMIT_MAX = 100  # Close answers 400 to a larger _limit
 
@@ -222,20 +221,6 @@ class CallsResource:
 
     async def _create_unparsed(self, body: dict[str, Any]) -> Any:
         return await self._requester.request(_requests.create_call(body))
-
-
-class CallsWithRawResponse:
-    """``close.with_raw_response.calls``: ``get``, ``create``, ``update`` and ``delete``
-    returning a :class:`~close_async.Response` whose ``parse()`` gives what they return."""
-
-    def __init__(self, calls: CallsResource) -> None:
-        self.get = raw_response(calls.get)
-        self.create = raw_response(calls.create)
-        self.update = raw_response(calls.update)
-        self.delete = raw_response(calls.delete)
-
-    def __repr__(self) -> str:
-        return "CallsWithRawResponse()"
 
 
 def _body(body: object, model: type[CallUpdate] | type[CallCreate], field: str) -> dict[str, Any]:
