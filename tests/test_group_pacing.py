@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from aioresponses import aioresponses
 
-from close_async import CloseClient, RetryPolicy
-from close_async._engine.protocol import Request, with_method_override
+from close_async import CloseClient, RateLimitError, RetryPolicy
+from close_async._engine.request import Request, build_request, with_method_override
 
 BASE = "https://api.close.test/api/v1/"
 LEAD_ID = "lead_3fXh0mYvKZTrXMbmVSdVbL"
@@ -85,3 +85,48 @@ async def test_every_path_counts_in_the_client_stats(mocked: aioresponses, path:
             assert [item async for item in close.paginate(path)] == []
         assert close.stats.requests == 1
         assert close.stats.responses[200] == 1
+
+
+# Ids without a digit or a capital letter: nothing in them says "id" to a guess by shape.
+SCHEDLINK_A = "schedlink_xyzabc"
+SCHEDLINK_B = "schedlink_defghi"
+
+
+@pytest.mark.parametrize("via", ["typed method", "generic verb with path_params"])
+async def test_two_ids_of_one_template_share_one_group(mocked: aioresponses, via: str) -> None:
+    # A 429 asking for a day on one scheduling link pauses GET scheduling_link/{id}/ for
+    # every id: the next call, for another object, is refused at once, never sent.
+    mocked.get(
+        f"{BASE}scheduling_link/{SCHEDLINK_A}/",
+        status=429,
+        headers={"ratelimit": "limit=10, remaining=0, reset=86400"},
+        payload={"error": "slow down"},
+    )
+    mocked.get(f"{BASE}scheduling_link/{SCHEDLINK_B}/", payload={"id": SCHEDLINK_B})
+
+    async with CloseClient("k", base_url=BASE, retry=RetryPolicy.no_wait()) as close:
+
+        async def get(link_id: str) -> Any:
+            if via == "typed method":
+                return await close.scheduling_links.get(link_id)
+            return await close.get("scheduling_link/{id}/", path_params={"id": link_id})
+
+        with pytest.raises(RateLimitError):
+            await get(SCHEDLINK_A)
+        with pytest.raises(RateLimitError) as caught:
+            await get(SCHEDLINK_B)
+        assert 86000 < (caught.value.retry_after or 0) <= 86401
+        assert close.rate_limiter.snapshot("GET scheduling_link").paused_for > 86000
+
+    sent = [str(url) for (_, url) in mocked.requests]
+    assert sent == [f"{BASE}scheduling_link/{SCHEDLINK_A}/"]
+
+
+def test_a_generic_path_with_path_params_takes_its_group_from_the_template() -> None:
+    for link_id in (SCHEDLINK_A, SCHEDLINK_B, "schedlink_3fK9"):
+        request = build_request("GET", "scheduling_link/{id}/", path_params={"id": link_id})
+        assert request.group == "GET scheduling_link"
+    nested = build_request(
+        "PUT", "/custom_field/{kind}/{id}", path_params={"kind": "lead", "id": "abc"}
+    )
+    assert nested.group == "PUT custom_field"

@@ -24,7 +24,7 @@ from close_async import (
     TransportError,
     ValidationError,
 )
-from close_async._engine.protocol import Request
+from close_async._engine.request import Request
 from close_async._engine.retry import deadline_exceeded, make_retrying, retry_reason
 
 

@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, Generic, TypeVar
 
-from .protocol import Request
 from .rate_limit_info import RateLimitInfo
+from .request import Request
 
-__all__ = ["Response"]
+__all__ = ["Response", "no_content"]
 
 T = TypeVar("T")
 
@@ -75,3 +75,8 @@ class Response(Generic[T]):
 
     def __repr__(self) -> str:
         return f"<Response [{self.status_code}] {self.method} {self.path}>"
+
+
+def no_content(value: Any) -> None:
+    """The parse of an operation that returns nothing (204, or ``{}`` for a delete)."""
+    return None

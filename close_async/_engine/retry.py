@@ -47,7 +47,7 @@ from .errors import (
     TransportError,
 )
 from .errors import TimeoutError as CloseTimeoutError
-from .protocol import Request
+from .request import Request
 
 __all__ = ["RetryEvent", "RetryPolicy", "retry_reason"]
 
