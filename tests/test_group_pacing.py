@@ -8,13 +8,22 @@ to the same resource. Order at the server, not wall-clock time, is what these te
 from __future__ import annotations
 
 import asyncio
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
 from aioresponses import aioresponses
 
 from close_async import CloseClient, RateLimitError, RetryPolicy
-from close_async._engine.request import Request, build_request, with_method_override
+from close_async._engine.request import (
+    Request,
+    build_request,
+    template_group,
+    with_method_override,
+)
+from close_async._resources.generic import GenericVerbs
+from tests.fake_requester import FakeRequester
 
 BASE = "https://api.close.test/api/v1/"
 LEAD_ID = "lead_3fXh0mYvKZTrXMbmVSdVbL"
@@ -130,3 +139,33 @@ def test_a_generic_path_with_path_params_takes_its_group_from_the_template() -> 
         "PUT", "/custom_field/{kind}/{id}", path_params={"kind": "lead", "id": "abc"}
     )
     assert nested.group == "PUT custom_field"
+
+
+async def test_a_generic_list_with_path_params_takes_its_group_from_the_template() -> None:
+    fake = FakeRequester({"data": [], "has_more": False}, {"data": [], "has_more": False})
+    verbs = GenericVerbs(fake)
+    for link_id in (SCHEDLINK_A, SCHEDLINK_B):
+        pager = verbs.paginate("scheduling_link/{id}/", path_params={"id": link_id})
+        assert [item async for item in pager] == []
+    assert [r.group for r in fake.requests] == ["GET scheduling_link"] * 2
+    assert [r.template for r in fake.requests] == ["scheduling_link/{id}/"] * 2
+
+
+GENERATED = Path(__file__).resolve().parent.parent / "close_async/_resources/generated"
+_CALL = re.compile(r"(build_request|paginate_or_slice|paginate)\((.*?)\n        \)", re.DOTALL)
+
+
+def test_every_generated_operation_writes_its_template_and_group() -> None:
+    # The generator writes each operation's group as a literal, the group of its template:
+    # no request of a typed method has its group worked out from a concrete path.
+    seen = 0
+    for module in sorted(GENERATED.glob("*.py")):
+        for verb, arguments in _CALL.findall(module.read_text()):
+            group = re.search(r'group="([^"]*)"', arguments)
+            assert group is not None, f"{module.name}: {verb} without a group"
+            method = "GET" if verb != "build_request" else arguments.split('"')[1]
+            template = re.search(r'(?:template=)?"([a-z_/{}]*/)"', arguments)
+            assert template is not None, f"{module.name}: {verb} without a template"
+            assert group[1] == template_group(method, template[1])
+            seen += 1
+    assert seen > 250
