@@ -16,6 +16,7 @@ from .._engine.request import Request, encode_body
 
 __all__ = [
     "CALLS_PATH",
+    "LIST_GROUP",
     "call_filters",
     "create_call",
     "delete_call",
@@ -34,6 +35,8 @@ def _calls_group(method: str) -> str:
 # Every call endpoint's group (and idempotency), known in advance: the builders below run
 # once per update, and a default worked out per request costs on that path.
 _CALLS_GROUPS = {m: _calls_group(m) for m in ("GET", "POST", "PUT", "DELETE")}
+LIST_GROUP = _CALLS_GROUPS["GET"]
+"""The rate-limit group of the call list's pages (``GET activity/call``)."""
 # What tracing names one call's endpoint by (the id left out, so spans group by endpoint).
 _CALL_TEMPLATE = f"{CALLS_PATH}{{id}}/"
 

@@ -150,6 +150,8 @@ class CallsResource:
             sliced,
             parse_item=call_from_json,
             deadline=deadline,
+            template=_requests.CALLS_PATH,
+            group=_requests.LIST_GROUP,
         )
 
     def update_many(
