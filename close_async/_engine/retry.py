@@ -47,6 +47,9 @@ from .errors import (
     TransportError,
 )
 from .errors import TimeoutError as CloseTimeoutError
+from .phase import current as current_phase
+from .phase import describe as describe_phase
+from .phase import enter as enter_phase
 from .request import Request
 
 __all__ = ["RetryEvent", "RetryPolicy", "retry_reason"]
@@ -201,10 +204,14 @@ class _CallRetries:
             # Close's wait, not jitter: a retry before it has passed is refused again. The
             # limiter holds the group as well, but a limiter that ignores pauses must not
             # make the retry go early.
-            return asked
-        if isinstance(error, RateLimitError):
-            return 0.0  # no wait given: the limiter's pause after a 429 is the wait
-        return self.policy.fault_wait(self.faults)
+            wait = asked
+        elif isinstance(error, RateLimitError):
+            wait = 0.0  # no wait given: the limiter's pause after a 429 is the wait
+        else:
+            wait = self.policy.fault_wait(self.faults)
+        # Either way the call is now between attempts (what a deadline would cut).
+        enter_phase("retry_wait")
+        return wait
 
     def stop(self, state: tenacity.RetryCallState) -> bool:
         """Whether to give up: a budget spent, a server wait past the cap, or a wait that
@@ -257,13 +264,18 @@ def _server_wait(error: BaseException | None) -> float | None:
     return error.retry_after if isinstance(error, RateLimitError | ServerError) else None
 
 
-def deadline_exceeded(request: Request, last: BaseException | None) -> DeadlineExceededError:
-    """The error for a call whose deadline ran out; ``last`` is what its last attempt met."""
+def deadline_exceeded(
+    request: Request, last: BaseException | None, *, deadline: float | None = None
+) -> DeadlineExceededError:
+    """The error for a call whose ``deadline`` (seconds) ran out; ``last`` is what its last
+    attempt met, and the phase the call marked last is what the deadline cut."""
+    phase = current_phase()
     return DeadlineExceededError(
-        "the call's deadline ran out before it could succeed",
+        describe_phase(phase, deadline=deadline, earlier_error=last is not None),
         method=request.method,
         path=request.path,
         last_error=last,
+        phase=phase,
     )
 
 
