@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+import attrs
+
 from ._engine.auth import Credentials, check_base_url
 from ._engine.closing import AsyncClosing
 from ._engine.config import DEFAULT_MAX_RESPONSE_SIZE, Timeout
@@ -18,10 +20,9 @@ from ._engine.limiter import RateLimiter
 from ._engine.local_limiter import LocalRateLimiter
 from ._engine.options import RequestOptions, derive_options
 from ._engine.requester import Requester
-from ._engine.response import raw_response
 from ._engine.retry import RetryEvent, RetryPolicy
 from ._engine.telemetry import make_telemetry
-from ._resources.calls import CallsResource, CallsWithRawResponse
+from ._resources.calls import CallsResource
 from ._resources.generated._root import Resources
 from ._resources.generic import GenericVerbs
 from ._resources.raw import RawNamespace
@@ -92,29 +93,35 @@ class _Surface(GenericVerbs, Resources):
 
         Example: ``response = await close.with_raw_response.get("me/")``.
         """
-        return RawResponseView(self)
+        raw = CloseClientView(self._engine, attrs.evolve(self._options, raw=True))
+        return RawResponseView(raw, self)
 
 
 class RawResponseView:
-    """``close.with_raw_response``: every verb and method, answering with a :class:`Response`.
+    """``close.with_raw_response``: every verb and operation, answering with a :class:`Response`.
 
-    Errors are raised as by the plain call; only a success comes back raw.
+    Errors are raised as by the plain call; only a success comes back raw. ``raw`` is a
+    view of the client whose options say so; lists, search and the helpers that send
+    several requests (``exports.wait``, the bulk verbs) answer as on the plain client.
     """
 
-    def __init__(self, surface: _Surface) -> None:
-        self.request = raw_response(surface.request)
-        self.get = raw_response(surface.get)
-        self.post = raw_response(surface.post)
-        self.put = raw_response(surface.put)
-        self.delete = raw_response(surface.delete)
-        self.calls = CallsWithRawResponse(surface.calls)
-        self._surface = surface
+    def __init__(self, raw: _Surface, plain: _Surface) -> None:
+        self.request = raw.request
+        self.get = raw.get
+        self.post = raw.post
+        self.put = raw.put
+        self.delete = raw.delete
+        self._raw = raw
+        self._plain = plain
 
     def __getattr__(self, name: str) -> Any:
-        # Every generated group, e.g. ``close.with_raw_response.leads.get(lead_id)``.
+        # Every resource group, e.g. ``close.with_raw_response.leads.get(lead_id)``.
         if name.startswith("_"):
             raise AttributeError(name)
-        return RawNamespace(getattr(self._surface, name))
+        plain = getattr(self._plain, name)
+        if callable(plain):
+            return plain  # paginate, search, get_page, with_options: as on the client
+        return RawNamespace(getattr(self._raw, name), plain)
 
     def __repr__(self) -> str:
         return "RawResponseView()"

@@ -48,11 +48,8 @@ from close_async import (
     ValidationError,
 )
 from close_async import TimeoutError as CloseTimeoutError
-from close_async._engine.protocol import (
-    Request,
-    feedback_from_response,
-    interpret_response,
-)
+from close_async._engine.protocol import feedback_from_response, interpret_response
+from close_async._engine.request import Request
 from close_async._engine.retry import retry_reason
 from close_async._engine.transport import AiohttpTransport
 from close_async._resources.call_requests import get_call

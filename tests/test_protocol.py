@@ -32,12 +32,12 @@ from close_async._engine.errors import (
 )
 from close_async._engine.limiter import RateFeedback
 from close_async._engine.protocol import (
-    Request,
     auth_header,
     feedback_from_response,
     interpret_response,
 )
 from close_async._engine.rate_limit_info import RateLimitInfo
+from close_async._engine.request import Request
 from close_async._resources.call_requests import (
     CALLS_PATH,
     _calls_group,
@@ -134,7 +134,9 @@ def test_delete_call_builds_a_delete_on_the_call() -> None:
 def test_update_call_builds_a_put_with_the_body_as_given() -> None:
     body = {"note": "hello", "duration": None}
     request = update_call(CALL_ID, body)
-    assert request == Request("PUT", f"activity/call/{CALL_ID}/", json=body)
+    assert request == Request(
+        "PUT", f"activity/call/{CALL_ID}/", body=b'{"note":"hello","duration":null}'
+    )
     assert request.group == "PUT activity/call"
 
 
@@ -142,13 +144,13 @@ def test_update_call_copies_the_body() -> None:
     body: dict[str, Any] = {"note": "hello"}
     request = update_call(CALL_ID, body)
     body["note"] = "changed later"
-    assert request.json == {"note": "hello"}
+    assert request.body == b'{"note":"hello"}'
 
 
 def test_create_call_builds_a_post_on_the_collection() -> None:
     request = create_call({"lead_id": "lead_x", "direction": "outbound"})
     assert request == Request(
-        "POST", "activity/call/", json={"lead_id": "lead_x", "direction": "outbound"}
+        "POST", "activity/call/", body=b'{"lead_id":"lead_x","direction":"outbound"}'
     )
     assert request.idempotent is False
 
@@ -157,7 +159,7 @@ def test_create_call_builds_a_post_on_the_collection() -> None:
 @pytest.mark.parametrize("body", [None, ["note"], "note=x"])
 def test_body_builders_refuse_a_body_that_is_not_a_mapping(builder: Any, body: Any) -> None:
     with pytest.raises(
-        InvalidRequestError, match=r"^the request body must be a mapping$"
+        InvalidRequestError, match=r"^body must be a model or a mapping of JSON keys to values"
     ) as caught:
         builder(body)
     assert caught.value.field == "body"
@@ -226,7 +228,7 @@ async def test_list_calls_encodes_filters(
     assert request.method == "GET"
     assert request.path == "activity/call/"
     assert request.params == expected
-    assert request.json is None
+    assert request.body is None
 
 
 @pytest.mark.parametrize("empty", [[], (), set(), [None]])
@@ -297,7 +299,7 @@ def test_auth_header_refuses_bad_credentials_without_echoing_them(
 
 # --- interpret_response: success ------------------------------------------------------
 
-PUT_REQUEST = Request("PUT", f"activity/call/{CALL_ID}/", json={"note": "x"})
+PUT_REQUEST = Request("PUT", f"activity/call/{CALL_ID}/", body=b'{"note":"x"}')
 
 
 @pytest.mark.parametrize(

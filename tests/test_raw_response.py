@@ -17,6 +17,7 @@ from close_async import (
     Response,
     ValidationError,
 )
+from close_async.models import Export
 from close_async.testing import FakeClose, FakeRateLimit
 from tests.echo_server import echo_server
 
@@ -158,3 +159,25 @@ async def test_raw_views_of_option_views_carry_the_options() -> None:
         assert "x-test" not in plain.parse()["headers"]
         assert [s.headers.get("x-test") for s in echo.seen] == ["a", "b", None]
         assert close.stats.requests == 3
+
+
+async def test_raw_mode_does_not_leak_into_a_helpers_nested_calls(
+    fake: FakeClose, close: CloseClient
+) -> None:
+    # exports.wait polls exports.get: on the raw view its polls must still read Exports
+    # (a raw flag reaching them made wait read .status off a Response).
+    fake.exports.delay = 0.0
+    fake.seed_objects("lead", 2)
+    started = await close.exports.start("lead")
+    slept: list[float] = []
+
+    async def no_sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    done = await close.with_raw_response.exports.wait(started.id or "", sleep=no_sleep)
+    assert isinstance(done, Export)
+    assert (done.id, done.status) == (started.id, "done")
+    # The group's own operations still answer raw on the same view.
+    response = await close.with_raw_response.exports.get(started.id or "")
+    assert isinstance(response, Response)
+    assert response.parse().status == "done"

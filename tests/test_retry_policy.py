@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextvars
 import logging
+import random
 from typing import Any
 
 import attrs
@@ -25,7 +26,7 @@ from close_async import (
     ValidationError,
 )
 from close_async._engine.phase import begin as begin_phase
-from close_async._engine.protocol import Request
+from close_async._engine.request import Request
 from close_async._engine.retry import deadline_exceeded, make_retrying, retry_reason
 
 
@@ -288,30 +289,23 @@ async def test_errors_off_the_allow_list_are_raised_at_once() -> None:
     assert (run.attempts, run.events) == (1, [])
 
 
-@pytest.mark.parametrize("order", ["wait_first", "stop_first"])
-def test_one_decision_per_attempt_whichever_hook_tenacity_asks_first(order: str) -> None:
-    time = FakeTime()
-    _, book = make_retrying(
-        RetryPolicy(), REQUEST, deadline_at=None, on_retry=None, clock=time.clock
-    )
-    state = RetryCallStateStub(1, fault())
-    if order == "wait_first":
-        wait, stop = book.wait(state), book.stop(state)
-    else:
-        stop, wait = book.stop(state), book.wait(state)
-    assert stop is False
-    assert book.faults == 1  # counted once, though asked twice
-    assert book.wait(state) == wait  # the jitter is drawn once
-    book.stop(RetryCallStateStub(2, fault()))
-    assert book.faults == 2
+async def test_one_decision_per_failed_attempt(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Each failed attempt is counted once and its jitter drawn once: what is slept is what
+    # the event reports, and the backoff's cap follows the faults counted so far.
+    caps: list[float] = []
 
+    def draw(low: float, high: float) -> float:
+        caps.append(high)
+        return high / 2 + len(caps)  # a different value each draw
 
-class RetryCallStateStub:
-    """The two things the policy reads off tenacity's retry state."""
-
-    def __init__(self, attempt_number: int, error: BaseException) -> None:
-        self.attempt_number = attempt_number
-        self.outcome = tenacity.Future.construct(attempt_number, error, has_exception=True)
+    monkeypatch.setattr(random, "uniform", draw)
+    policy = RetryPolicy(attempts=4, wait_initial=1.0, wait_max=100.0)
+    run = await drive(policy, [fault(), fault(), fault(), "ok"])
+    assert caps == [1.0, 2.0, 4.0]
+    assert run.slept == [1.5, 3.0, 5.0]
+    assert [e.wait for e in run.events] == run.slept
+    assert [e.attempt for e in run.events] == [1, 2, 3]
+    assert (run.book.faults, run.book.throttles) == (3, 0)
 
 
 async def test_disabled_never_retries() -> None:

@@ -39,9 +39,8 @@ from close_async import (
 )
 from close_async._engine.otel import OtelTelemetry
 from close_async._engine.paths import path_template
-from close_async._engine.protocol import Request, path_template_of
+from close_async._engine.request import Request, build_request, path_template_of
 from close_async._resources import call_requests
-from close_async._resources.generic import build_request
 from close_async.testing import FakeClose, FakeFaults
 from tests.conftest import FAKE_KEY, serve_api
 

@@ -25,9 +25,10 @@ from .errors import AuthenticationError, CloseError
 from .limiter import RateFeedback, RateLimiter, forget_pause_waited_on, pause_waited_on
 from .options import RequestOptions
 from .phase import begin as begin_phase
-from .protocol import Request, feedback_from_response, interpret_response, with_method_override
-from .response import Response, raw_mode
-from .retry import RetryEvent, deadline_exceeded, make_retrying, retry_reason
+from .protocol import feedback_from_response, interpret_response
+from .request import Request, with_method_override
+from .response import Response
+from .retry import RetryEvent, deadline_exceeded, make_retrying
 from .telemetry import CallTelemetry, Telemetry
 
 if TYPE_CHECKING:
@@ -141,9 +142,9 @@ class Engine:
         ``parse`` makes of it.
 
         ``deadline`` (seconds) bounds the whole call, retries included; default the
-        options' ``Timeout.deadline``. ``options`` default to the client's. Inside a method
-        wrapped by :func:`~close_async._engine.response.raw_response`, returns a
-        :class:`~close_async._engine.response.Response` instead. Raises a :class:`CloseError`.
+        options' ``Timeout.deadline``. ``options`` default to the client's; when they say
+        ``raw``, returns a :class:`~close_async._engine.response.Response` instead (its
+        ``parse()`` gives what ``parse`` makes of the body). Raises a :class:`CloseError`.
         """
         if options is None:
             options = self.options
@@ -151,7 +152,7 @@ class Engine:
         if request.method == "GET" and request.params:
             request = with_method_override(request, self._base_url)
         # In raw mode _attempt wraps the answer in a Response, which parses on demand.
-        raw_parse = (parse or _as_is) if raw_mode.get() else None
+        raw_parse = (parse or _as_is) if options.raw else None
         if raw_parse is not None:
             parse = None
         if deadline is None:
@@ -166,14 +167,16 @@ class Engine:
         try:
             async with asyncio.timeout_at(deadline_at) if deadline_at else _NO_DEADLINE:
                 try:
-                    # Most calls succeed at once: tenacity's loop (about 50 µs to set up) is
-                    # only built after an attempt failed with something worth retrying.
+                    # Most calls succeed at once, and a pass through tenacity's loop costs
+                    # about 315,000 instructions (callgrind: 779,483 per update of
+                    # calls.update_many with the first attempt out here, 1,095,078 with
+                    # every attempt inside; benchmarks/RESULTS.md). So the loop is entered
+                    # only after a first attempt failed with one of our errors.
                     answer = await self._send(request, options, raw_parse, trace)
-                    return answer if parse is None else parse(answer)
                 except CloseError as exc:
-                    if retry_reason(request, exc) is None:
-                        raise
                     first_failure: CloseError | None = exc
+                else:
+                    return answer if parse is None else parse(answer)
                 retrying, book = make_retrying(
                     options.retry,
                     request,
@@ -189,8 +192,9 @@ class Engine:
                 async for attempt in retrying:
                     with attempt:
                         if first_failure is not None:
-                            # Tenacity sees the failed first attempt as its own attempt 1,
-                            # so the one policy decides its wait and the attempts left.
+                            # Tenacity's attempt 1 is the one that failed above: its hooks
+                            # decide about it as about every later one (retry or not, the
+                            # wait, the budgets), once.
                             failure, first_failure = first_failure, None
                             raise failure
                         answer = await self._send(request, options, raw_parse, trace)

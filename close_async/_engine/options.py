@@ -29,11 +29,16 @@ class RequestOptions:
     """The timeout, retry policy and headers one view sends its requests with.
 
     ``headers`` is the whole set sent, credentials included, so it is never shown.
+    ``raw``: answer each request with a :class:`~close_async._engine.response.Response`
+    (``close.with_raw_response``) rather than its parsed result. An option of the view,
+    not of the task running: a helper that sends requests of its own through another view
+    gets their parsed results.
     """
 
     timeout: Timeout
     retry: RetryPolicy
     headers: Mapping[str, str] = attrs.field(repr=False)
+    raw: bool = False
 
 
 def _check_headers(headers: Mapping[str, str | None]) -> None:
@@ -104,4 +109,4 @@ def derive_options(
                 del new_headers[existing]
             if value is not None:
                 new_headers[name] = value
-    return RequestOptions(timeout=new_timeout, retry=new_retry, headers=new_headers)
+    return RequestOptions(timeout=new_timeout, retry=new_retry, headers=new_headers, raw=base.raw)

@@ -45,7 +45,7 @@ from opentelemetry import metrics, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from .errors import APIError
-from .protocol import Request, path_template_of
+from .request import Request, path_template_of
 from .retry import RetryEvent
 
 __all__ = ["OtelTelemetry"]

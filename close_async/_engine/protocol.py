@@ -1,9 +1,9 @@
-"""The sans-I/O protocol layer: requests as values, and what a response means.
+"""The sans-I/O protocol layer: the credentials header, and what a response means.
 
 Nothing here touches a socket, an event loop or the clock. A resource builds a
-:class:`Request` (its query through :func:`encode_params`); the engine sends it and hands
-the status, headers and body back to :func:`interpret_response` (the result or the error to
-raise) and :func:`feedback_from_response` (what the rate limiter should learn).
+:class:`~close_async._engine.request.Request`; the engine sends it and hands the status,
+headers and body back to :func:`interpret_response` (the result or the error to raise) and
+:func:`feedback_from_response` (what the rate limiter should learn).
 """
 
 from __future__ import annotations
@@ -14,18 +14,13 @@ import http
 import json
 import re
 from collections.abc import Mapping
-from datetime import date, datetime
 from typing import Any
-
-import attrs
-import yarl
 
 from .errors import (
     APIError,
     AuthenticationError,
     ConfigurationError,
     DecodingError,
-    InvalidRequestError,
     NotFoundError,
     PaymentRequiredError,
     PermissionDeniedError,
@@ -35,205 +30,10 @@ from .errors import (
 )
 from .limiter import RateFeedback
 from .rate_limit_info import RateLimitInfo, retry_after_header, server_wait
+from .request import Request
 from .text import SHORT_LIMIT, clean, render
 
-__all__ = [
-    "IDEMPOTENT_METHODS",
-    "METHOD_OVERRIDE_HEADER",
-    "URL_LENGTH_LIMIT",
-    "Request",
-    "auth_header",
-    "encode_params",
-    "feedback_from_response",
-    "interpret_response",
-    "json_body",
-    "path_template_of",
-    "with_method_override",
-]
-
-IDEMPOTENT_METHODS = frozenset({"GET", "PUT", "DELETE", "HEAD", "OPTIONS"})
-"""Methods whose request, sent twice, has the effect of sending it once (not POST)."""
-
-# Close object ids are a short type prefix and a base62 body ("acti_3fK...", "lead_...").
-# Resource names can look alike ("custom_field", "sms_template"), so a segment counts as an
-# id only when its prefix is a known id prefix or its body has a digit or capital letter,
-# which real base62 ids of 20+ characters always have and resource names never do.
-_ID_SHAPE = re.compile(r"([a-z]+)_([A-Za-z0-9]+)", re.ASCII)
-_ID_PREFIXES = frozenset(
-    {"acti", "cf", "cont", "lead", "oppo", "orga", "seq", "stat", "task", "tmpl", "user"}
-)
-_ID_BODY_MARK = re.compile(r"[0-9A-Z]")
-
-
-def _is_id_segment(segment: str) -> bool:
-    match = _ID_SHAPE.fullmatch(segment)
-    if match is None:
-        return False
-    prefix, body = match.groups()
-    return prefix in _ID_PREFIXES or _ID_BODY_MARK.search(body) is not None
-
-
-def _upper(method: str) -> str:
-    return method.upper()
-
-
-def path_template_of(request: Request) -> str:
-    """The path of ``request`` with its ids as placeholders: the builder's ``template``, or
-    else the path with each id-looking segment as ``{id}`` (``"lead/{id}/"``)."""
-    if request.template is not None:
-        return request.template
-    return "/".join("{id}" if _is_id_segment(s) else s for s in request.path.split("/"))
-
-
-def _group_of(method: str, path: str) -> str:
-    segments = [s for s in path.split("/") if s and not _is_id_segment(s)]
-    return f"{method} {'/'.join(segments)}"
-
-
-# POSTs that only read: Advanced Filtering and the reports. Sending one twice changes
-# nothing at Close, so they are retried like a GET.
-_READ_POST_PREFIXES = ("data/search/", "report/")
-
-METHOD_OVERRIDE_HEADER = "X-HTTP-Method-Override"
-URL_LENGTH_LIMIT = 2000
-"""Longest URL sent as a GET; a longer one goes as a POST with ``X-HTTP-Method-Override``
-(Close's advice for long filters such as ``id__in``; proxies refuse URLs past about 2,000)."""
-
-
-def _idempotent_default(method: str, path: str) -> bool:
-    return method in IDEMPOTENT_METHODS or (
-        method == "POST" and path.startswith(_READ_POST_PREFIXES)
-    )
-
-
-@attrs.frozen
-class Request:
-    """One HTTP request to Close, as a value.
-
-    ``path`` is relative to the API base (``"activity/call/acti_x/"``); ``params`` the query
-    string pairs in order; ``json`` the body (a dict) or ``None`` for no body; ``headers``
-    extra header pairs for this request only. ``method`` is stored upper-case.
-
-    ``group`` is the endpoint group for rate limiting: method and resource, ids left out.
-    ``PUT activity/call/acti_x/`` and ``GET activity/call/`` give ``"PUT activity/call"``
-    and ``"GET activity/call"``: Close limits per group, and every call id shares one.
-    (Worked out once, when the request is built, unless the builder already knows it.)
-
-    ``idempotent`` says whether sending it twice has the effect of sending it once, which
-    decides what may be retried: true for GET, PUT and DELETE, and for the POSTs that only
-    read (``data/search/``, ``report/...``); a builder may say so for another POST.
-
-    ``template`` is the path with its ids as placeholders (``"activity/call/{id}/"``), when
-    the builder knows it: tracing names the operation by it, never by the concrete path.
-    """
-
-    method: str = attrs.field(converter=_upper)
-    path: str
-    params: tuple[tuple[str, str], ...] = ()
-    json: Any = None
-    headers: tuple[tuple[str, str], ...] = attrs.field(default=(), kw_only=True)
-    group: str = attrs.field(kw_only=True, eq=False, repr=False)
-    idempotent: bool = attrs.field(kw_only=True)
-    template: str | None = attrs.field(default=None, kw_only=True, eq=False, repr=False)
-
-    @group.default
-    def _group_default(self) -> str:
-        return _group_of(self.method, self.path)
-
-    @idempotent.default
-    def _idempotent_default(self) -> bool:
-        return _idempotent_default(self.method, self.path)
-
-
-def with_method_override(request: Request, base_url: str) -> Request:
-    """``request`` as it should be sent: a GET whose URL would pass
-    :data:`URL_LENGTH_LIMIT` characters becomes a POST with ``X-HTTP-Method-Override: GET``
-    and the parameters as JSON under ``_params``; anything else is returned as it is.
-
-    The override stays a read: same endpoint group, still retried like a GET.
-    """
-    if request.method != "GET" or not request.params:
-        return request
-    url = yarl.URL(base_url + request.path, encoded=True).extend_query(request.params)
-    if len(str(url)) <= URL_LENGTH_LIMIT:
-        return request
-    params: dict[str, str] = {}
-    for key, value in request.params:
-        # A key given twice is a list to Close, which it reads comma-separated.
-        params[key] = f"{params[key]},{value}" if key in params else value
-    return Request(
-        "POST",
-        request.path,
-        json={"_params": params},
-        headers=(*request.headers, (METHOD_OVERRIDE_HEADER, "GET")),
-        group=request.group,
-        idempotent=True,
-        template=request.template,
-    )
-
-
-# --- query and body -------------------------------------------------------------------
-
-
-def _param_text(value: object) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (datetime, date)):
-        return value.isoformat()
-    return str(value)
-
-
-_LISTS = (list, tuple, set, frozenset)
-
-
-def _flat_text(key: str, value: object) -> str:
-    if isinstance(value, (Mapping, bytes, bytearray, *_LISTS)):
-        # str() would send "{'a': 1}" or "b'x'": never what Close reads. A query is flat.
-        raise InvalidRequestError(
-            f"{key} must be text, a number, a date, a boolean or a list of those, "
-            f"not {type(value).__name__}",
-            field=key,
-        )
-    return _param_text(value)
-
-
-def _param_value(key: str, value: object) -> str:
-    if isinstance(value, _LISTS):
-        items = [item for item in value if item is not None]
-        if not items:
-            # Sending "id__in=" would be read as no filter at all and list everything,
-            # the opposite of what an empty filter means.
-            raise InvalidRequestError(f"{key} must not be empty", field=key)
-        texts = [_flat_text(key, item) for item in items]
-        if isinstance(value, (set, frozenset)):
-            texts.sort()  # sets have no order; keep the URL stable
-        return ",".join(texts)
-    return _flat_text(key, value)
-
-
-def encode_params(params: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
-    """Query parameters as Close reads them, in order.
-
-    ``None`` values are left out; lists, tuples and sets become comma-separated; dates and
-    datetimes are written in ISO 8601; booleans as ``true``/``false``. An empty list is
-    refused (:class:`InvalidRequestError`) rather than sent as "no filter".
-    """
-    return tuple(
-        (str(key), _param_value(str(key), value))
-        for key, value in params.items()
-        if value is not None
-    )
-
-
-def json_body(body: Mapping[str, Any]) -> dict[str, Any]:
-    """A copy of a request body (later changes by the caller must not alter a built request).
-
-    Raises :class:`InvalidRequestError` when ``body`` is not a mapping.
-    """
-    if not isinstance(body, Mapping):
-        raise InvalidRequestError("the request body must be a mapping", field="body")
-    return dict(body)
-
+__all__ = ["auth_header", "feedback_from_response", "interpret_response"]
 
 # --- authentication -------------------------------------------------------------------
 

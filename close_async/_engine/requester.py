@@ -12,7 +12,7 @@ from typing import Any, Protocol, TypeVar, overload
 
 from .engine import ClientStats
 from .options import RequestOptions
-from .protocol import Request
+from .request import Request
 from .telemetry import Telemetry
 
 __all__ = ["Requester"]

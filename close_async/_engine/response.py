@@ -1,29 +1,23 @@
 """Raw responses: ``close.with_raw_response.<verb or method>(...)`` returns one.
 
-One door serves every method: :func:`raw_response` wraps a method so that, while it runs,
-the engine hands back a :class:`Response` (status, headers, rate-limit facts, and the
-method's usual result through :meth:`Response.parse`) instead of the parsed result. The
-switch is a context variable, so concurrent calls on the same client never see each
-other's mode.
+A view whose options say ``raw`` (:class:`~close_async._engine.options.RequestOptions`)
+gets a :class:`Response` from the engine for each request (status, headers, rate-limit
+facts, and the method's usual result through :meth:`Response.parse`) instead of the
+parsed result. The switch travels with the view's requests, so no other call, concurrent
+or nested, ever sees it.
 """
 
 from __future__ import annotations
 
-import contextvars
-import functools
-from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Generic, ParamSpec, TypeVar, cast
+from collections.abc import Callable, Mapping
+from typing import Any, Generic, TypeVar
 
-from .protocol import Request
 from .rate_limit_info import RateLimitInfo
+from .request import Request
 
-__all__ = ["Response", "raw_mode", "raw_response"]
+__all__ = ["Response", "no_content"]
 
 T = TypeVar("T")
-P = ParamSpec("P")
-
-raw_mode: contextvars.ContextVar[bool] = contextvars.ContextVar("close_async_raw", default=False)
-"""True while a method wrapped by :func:`raw_response` runs (read by the engine)."""
 
 
 class Response(Generic[T]):
@@ -83,16 +77,6 @@ class Response(Generic[T]):
         return f"<Response [{self.status_code}] {self.method} {self.path}>"
 
 
-def raw_response(method: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[Response[T]]]:
-    """``method`` returning the :class:`Response` it got instead of its parsed result."""
-
-    @functools.wraps(method)
-    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> Response[T]:
-        token = raw_mode.set(True)
-        try:
-            # The engine saw raw_mode and returned a Response in place of the result.
-            return cast("Response[T]", await method(*args, **kwargs))
-        finally:
-            raw_mode.reset(token)
-
-    return wrapper
+def no_content(value: Any) -> None:
+    """The parse of an operation that returns nothing (204, or ``{}`` for a delete)."""
+    return None

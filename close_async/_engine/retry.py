@@ -30,9 +30,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
 from collections.abc import Awaitable, Callable
-from typing import cast
 
 import attrs
 import tenacity
@@ -50,7 +50,7 @@ from .errors import TimeoutError as CloseTimeoutError
 from .phase import current as current_phase
 from .phase import describe as describe_phase
 from .phase import enter as enter_phase
-from .protocol import Request
+from .request import Request
 
 __all__ = ["RetryEvent", "RetryPolicy", "retry_reason"]
 
@@ -102,10 +102,11 @@ class RetryPolicy:
     def fault_wait(self, faults: int) -> float:
         """The backoff after the ``faults``-th fault in a row (1-based): full jitter below
         ``wait_initial * wait_exp_base ** (faults - 1)``, capped at ``wait_max``."""
-        backoff = tenacity.wait_random_exponential(
-            multiplier=self.wait_initial, max=self.wait_max, exp_base=self.wait_exp_base
-        )
-        return backoff(cast(tenacity.RetryCallState, _FaultState(faults)))
+        try:
+            cap = min(self.wait_initial * self.wait_exp_base ** (faults - 1), self.wait_max)
+        except OverflowError:  # a long run of faults: the exponent outgrew a float
+            cap = self.wait_max
+        return random.uniform(0.0, cap)
 
     @classmethod
     def no_wait(cls, attempts: int = 5, rate_limit_attempts: int = 20) -> RetryPolicy:
@@ -146,19 +147,14 @@ def retry_reason(request: Request, error: BaseException) -> str | None:
     return None
 
 
-@attrs.frozen
-class _Verdict:
-    """What the policy decided about one failed attempt: give up, or wait this long."""
-
-    give_up: bool
-    wait: float = 0.0
-
-
 class _CallRetries:
-    """The retry bookkeeping of one call: tenacity's stop, wait and hooks read it.
+    """One call's retry bookkeeping, read by the hooks of its tenacity loop.
 
     A fresh one per call, because tenacity's retrying objects keep per-call state and
-    must never be shared between concurrent tasks.
+    must never be shared between concurrent tasks. Tenacity (9.0 on) asks about each failed
+    attempt in one order, once each: ``retry``, then ``wait``, then ``stop`` (which sees the
+    wait as ``upcoming_sleep``), then ``before_sleep``. ``retry`` counts the attempt; the
+    others read the counts, so each attempt is counted once and its jitter drawn once.
     """
 
     def __init__(
@@ -176,79 +172,74 @@ class _CallRetries:
         self.clock = clock
         self.faults = 0
         self.throttles = 0
+        self.protocol_errors = 0
         self.reason: str | None = None
         self.deadline_hit = False
         self.last_error: BaseException | None = None
-        self.protocol_errors = 0
-        self._verdicts: dict[int, _Verdict] = {}
 
-    def should_retry(self, error: BaseException) -> bool:
+    def retry(self, state: tenacity.RetryCallState) -> bool:
+        """Whether the failed attempt is worth another (the allow-list); counts it."""
+        error = _failure(state)
+        if error is None:
+            return False  # it succeeded
+        self.last_error = error
         self.reason = retry_reason(self.request, error)
+        if self.reason is None:
+            return False
         if self.reason == "protocol_error":
             self.protocol_errors += 1
             if self.protocol_errors > _PROTOCOL_ERROR_RETRIES:
                 return False
-        return self.reason is not None
-
-    def verdict(self, state: tenacity.RetryCallState) -> _Verdict:
-        """The one decision about the attempt that just failed, made the first time asked.
-
-        Tenacity asks ``wait`` before ``stop`` (9.x; 8.x asked the other way round), and
-        both, with ``before_sleep``, must see the same decision: counting the attempt or
-        drawing a jittered wait twice would sleep one value and report another.
-        """
-        verdict = self._verdicts.get(state.attempt_number)
-        if verdict is None:
-            error = state.outcome.exception() if state.outcome else None
-            verdict = self._decide(error)
-            self._verdicts[state.attempt_number] = verdict
-        return verdict
-
-    def _decide(self, error: BaseException | None) -> _Verdict:
-        self.last_error = error
-        throttled = isinstance(error, RateLimitError)
-        if throttled:
+        if isinstance(error, RateLimitError):
             self.throttles += 1
-            out_of_attempts = self.throttles > self.policy.rate_limit_attempts
         else:
             self.faults += 1
-            out_of_attempts = self.faults >= self.policy.attempts
-        if out_of_attempts:
-            return _Verdict(give_up=True)
-        asked = error.retry_after if isinstance(error, RateLimitError | ServerError) else None
-        if asked is not None and asked > self.policy.max_server_wait:
-            # The caller gets the error, which carries the wait, rather than a silent block.
-            return _Verdict(give_up=True)
+        return True
+
+    def wait(self, state: tenacity.RetryCallState) -> float:
+        """How long to wait before the next attempt."""
+        error = _failure(state)
+        asked = _server_wait(error)
         if asked is not None:
             # Close's wait, not jitter: a retry before it has passed is refused again. The
             # limiter holds the group as well, but a limiter that ignores pauses must not
             # make the retry go early.
             wait = asked
-        elif throttled:
+        elif isinstance(error, RateLimitError):
             wait = 0.0  # no wait given: the limiter's pause after a 429 is the wait
         else:
             wait = self.policy.fault_wait(self.faults)
         # Either way the call is now between attempts (what a deadline would cut).
         enter_phase("retry_wait")
-        if self.deadline_at is not None and self.clock() + wait >= self.deadline_at:
-            self.deadline_hit = True
-            return _Verdict(give_up=True)
-        return _Verdict(give_up=False, wait=wait)
+        return wait
 
     def stop(self, state: tenacity.RetryCallState) -> bool:
-        return self.verdict(state).give_up
-
-    def wait(self, state: tenacity.RetryCallState) -> float:
-        return self.verdict(state).wait
+        """Whether to give up: a budget spent, a server wait past the cap, or a wait that
+        would reach the deadline."""
+        error = _failure(state)
+        if isinstance(error, RateLimitError):
+            if self.throttles > self.policy.rate_limit_attempts:
+                return True
+        elif self.faults >= self.policy.attempts:
+            return True
+        asked = _server_wait(error)
+        if asked is not None and asked > self.policy.max_server_wait:
+            # The caller gets the error, which carries the wait, rather than a silent block.
+            return True
+        if self.deadline_at is not None and self.clock() + state.upcoming_sleep >= self.deadline_at:
+            self.deadline_hit = True
+            return True
+        return False
 
     def before_sleep(self, state: tenacity.RetryCallState) -> None:
-        error = state.outcome.exception() if state.outcome else None
+        """Report the retry about to happen: one event, one debug line."""
+        error = _failure(state)
         assert error is not None  # only failed attempts are retried
         event = RetryEvent(
             method=self.request.method,
             path=self.request.path,
             attempt=state.attempt_number,
-            wait=self.verdict(state).wait,
+            wait=state.upcoming_sleep,
             reason=self.reason or "unknown",
             error=error,
         )
@@ -264,11 +255,13 @@ class _CallRetries:
             self.on_retry(event)
 
 
-@attrs.frozen
-class _FaultState:
-    """Just enough of a retry state for tenacity's backoff, numbered by faults only."""
+def _failure(state: tenacity.RetryCallState) -> BaseException | None:
+    outcome = state.outcome
+    return outcome.exception() if outcome is not None and outcome.failed else None
 
-    attempt_number: int
+
+def _server_wait(error: BaseException | None) -> float | None:
+    return error.retry_after if isinstance(error, RateLimitError | ServerError) else None
 
 
 def deadline_exceeded(
@@ -298,7 +291,7 @@ def make_retrying(
     """A fresh tenacity loop for one call, and the bookkeeping it consults."""
     calls = _CallRetries(policy, request, deadline_at, on_retry, clock)
     retrying = tenacity.AsyncRetrying(
-        retry=tenacity.retry_if_exception(calls.should_retry),
+        retry=calls.retry,
         stop=calls.stop,
         wait=calls.wait,
         before_sleep=calls.before_sleep,

@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
-from .protocol import Request
+from .request import Request
 from .retry import RetryEvent
 
 __all__ = ["CallTelemetry", "Telemetry", "make_telemetry"]

@@ -22,7 +22,6 @@ import binascii
 import contextlib
 import enum
 import functools
-import json
 from collections.abc import Mapping
 from urllib.parse import quote_plus
 
@@ -44,7 +43,7 @@ from .errors import (
 )
 from .errors import TimeoutError as CloseTimeoutError
 from .phase import mark as phase_mark
-from .protocol import Request
+from .request import Request
 from .text import SHORT_LIMIT, clean
 
 __all__ = ["AiohttpTransport", "RawResponse"]
@@ -141,9 +140,6 @@ class AiohttpTransport:
         config: Timeout,
     ) -> RawResponse:
         url = yarl.URL(self._base + request.path, encoded=True)
-        data = None
-        if request.json is not None:
-            data = json.dumps(request.json, separators=(",", ":")).encode()
         # Our own connector marks connecting and then waiting; a session the caller gave
         # has its own connector, so all that can be said is that the request may be sent.
         mark = phase_mark()
@@ -153,7 +149,7 @@ class AiohttpTransport:
             request.method,
             url,
             params=request.params or None,
-            data=data,
+            data=request.body,  # encoded once, when the request was built
             headers=headers,
             timeout=self._timeout if config is self._timeout_config else _client_timeout(config),
             # Redirects are never followed, so credentials never travel to another host.

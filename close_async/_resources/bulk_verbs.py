@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, Unpack
 from .._bulk.run import BulkOptions, BulkResult, BulkRun, InDoubt, Prepared, Settle
 from .._engine.errors import InvalidRequestError
 from .._engine.paths import path_segment
-from .operation import body_json
+from .._engine.request import JSONBody, encode_body
 
 if TYPE_CHECKING:
     from .._engine.requester import Requester
@@ -32,13 +32,9 @@ __all__ = [
 
 _R = TypeVar("_R", bound=BulkResult)
 
-ToBody = Callable[[Any], dict[str, Any]]
-"""Checks one item's body (the resource's model or a mapping) and gives its JSON."""
-
-
-def _json_body(body: Any) -> dict[str, Any]:
-    checked: dict[str, Any] = body_json(body, field="body")
-    return checked
+ToBody = Callable[[Any], JSONBody]
+"""Checks one item's body (the resource's model or a mapping) and encodes it, once: the
+run keeps its ``value``, the request sends its bytes."""
 
 
 def _checked_id(index: int, object_id: object) -> str:
@@ -59,7 +55,7 @@ def update_many(
     options: BulkOptions,
     *,
     result_type: type[_R],
-    to_body: ToBody = _json_body,
+    to_body: ToBody = encode_body,
 ) -> BulkRun[_R]:
     """A :class:`BulkRun` sending ``update(id, body)`` for each ``(id, body)`` of ``items``."""
 
@@ -73,7 +69,7 @@ def update_many(
             ) from None
         checked_id = _checked_id(index, object_id)
         sent = to_body(body)
-        return Prepared(checked_id, sent, functools.partial(update, checked_id, sent))
+        return Prepared(checked_id, sent.value, functools.partial(update, checked_id, sent))
 
     return BulkRun(
         requester, items, prepare=prepare, kind="update", result_type=result_type, **options
@@ -88,14 +84,14 @@ def create_many(
     *,
     settle: Settle | None,
     result_type: type[_R],
-    to_body: ToBody = _json_body,
+    to_body: ToBody = encode_body,
 ) -> BulkRun[_R]:
     """A :class:`BulkRun` sending ``create(body)`` for each of ``bodies``."""
 
     def prepare(index: int, item: Any) -> Prepared:
         in_doubt = isinstance(item, InDoubt)
         sent = to_body(item.body if in_doubt else item)
-        return Prepared("", sent, functools.partial(create, sent), in_doubt=in_doubt)
+        return Prepared("", sent.value, functools.partial(create, sent), in_doubt=in_doubt)
 
     return BulkRun(
         requester,

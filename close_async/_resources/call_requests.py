@@ -12,10 +12,11 @@ from typing import Any
 
 from .._engine.errors import InvalidRequestError
 from .._engine.ids import validate_call_id
-from .._engine.protocol import Request, json_body
+from .._engine.request import Request, encode_body
 
 __all__ = [
     "CALLS_PATH",
+    "LIST_GROUP",
     "call_filters",
     "create_call",
     "delete_call",
@@ -34,6 +35,8 @@ def _calls_group(method: str) -> str:
 # Every call endpoint's group (and idempotency), known in advance: the builders below run
 # once per update, and a default worked out per request costs on that path.
 _CALLS_GROUPS = {m: _calls_group(m) for m in ("GET", "POST", "PUT", "DELETE")}
+LIST_GROUP = _CALLS_GROUPS["GET"]
+"""The rate-limit group of the call list's pages (``GET activity/call``)."""
 # What tracing names one call's endpoint by (the id left out, so spans group by endpoint).
 _CALL_TEMPLATE = f"{CALLS_PATH}{{id}}/"
 
@@ -63,6 +66,10 @@ def call_filters(params: Mapping[str, Any]) -> dict[str, Any]:
     return dict(params)
 
 
+def _encoded(body: object) -> bytes:
+    return encode_body(body).data
+
+
 def get_call(call_id: str) -> Request:
     """``GET activity/call/{id}/``. Raises :class:`InvalidRequestError` for a bad id."""
     return Request(
@@ -74,27 +81,29 @@ def get_call(call_id: str) -> Request:
     )
 
 
-def update_call(call_id: str, body: Mapping[str, Any]) -> Request:
-    """``PUT activity/call/{id}/`` with ``body`` as given (absent keys are left unchanged).
+def update_call(call_id: str, body: object) -> Request:
+    """``PUT activity/call/{id}/`` with ``body`` as given (absent keys are left unchanged):
+    a mapping, or a :class:`~close_async._engine.request.JSONBody` encoded already.
 
     Raises :class:`InvalidRequestError` for a bad id or a body that is not a mapping.
     """
     return Request(
         "PUT",
         f"{CALLS_PATH}{validate_call_id(call_id)}/",
-        json=json_body(body),
+        body=_encoded(body),
         group=_CALLS_GROUPS["PUT"],
         idempotent=True,
         template=_CALL_TEMPLATE,
     )
 
 
-def create_call(body: Mapping[str, Any]) -> Request:
-    """``POST activity/call/``: log an external call. Not idempotent."""
+def create_call(body: object) -> Request:
+    """``POST activity/call/``: log an external call (``body`` as :func:`update_call`
+    takes it). Not idempotent."""
     return Request(
         "POST",
         CALLS_PATH,
-        json=json_body(body),
+        body=_encoded(body),
         group=_CALLS_GROUPS["POST"],
         idempotent=False,
         template=CALLS_PATH,

@@ -9,19 +9,19 @@ from typing import TYPE_CHECKING, Any, Unpack
 
 from .._bulk.run import BulkOptions, BulkRun, Settle, UpdateResult
 from .._engine.errors import InvalidRequestError
-from .._engine.response import raw_response
+from .._engine.request import JSONBody, encode_body
+from .._engine.response import no_content
 from .._types.calls import Call, CallCreate, CallUpdate
 from .._types.conversion import call_from_json, create_to_json, update_to_json
 from . import bulk_verbs
 from . import call_requests as _requests
-from .generic import checked_json
 from .pager import Pager
 from .slicer import SliceOptions, paginate_or_slice
 
 if TYPE_CHECKING:
     from .._engine.requester import Requester
 
-__all__ = ["CallsResource", "CallsWithRawResponse"]
+__all__ = ["CallsResource"]
 
 _PAGE_LIMIT_MAX = 100  # Close answers 400 to a larger _limit
 
@@ -74,7 +74,7 @@ class CallsResource:
         """Delete one call (``DELETE /activity/call/{id}/``)."""
         # Returned, not dropped: under with_raw_response the engine hands back a Response.
         return await self._requester.request(
-            _requests.delete_call(call_id), parse=_nothing, deadline=deadline
+            _requests.delete_call(call_id), parse=no_content, deadline=deadline
         )
 
     def list(
@@ -150,6 +150,8 @@ class CallsResource:
             sliced,
             parse_item=call_from_json,
             deadline=deadline,
+            template=_requests.CALLS_PATH,
+            group=_requests.LIST_GROUP,
         )
 
     def update_many(
@@ -217,38 +219,21 @@ class CallsResource:
 
     # The bulk paths send through these: an UpdateResult parses its call only when read,
     # so a backfill that never looks at the answers pays nothing to decode them.
-    async def _update_unparsed(self, call_id: str, body: dict[str, Any]) -> Any:
+    async def _update_unparsed(self, call_id: str, body: JSONBody) -> Any:
         return await self._requester.request(_requests.update_call(call_id, body))
 
-    async def _create_unparsed(self, body: dict[str, Any]) -> Any:
+    async def _create_unparsed(self, body: JSONBody) -> Any:
         return await self._requester.request(_requests.create_call(body))
 
 
-class CallsWithRawResponse:
-    """``close.with_raw_response.calls``: ``get``, ``create``, ``update`` and ``delete``
-    returning a :class:`~close_async.Response` whose ``parse()`` gives what they return."""
-
-    def __init__(self, calls: CallsResource) -> None:
-        self.get = raw_response(calls.get)
-        self.create = raw_response(calls.create)
-        self.update = raw_response(calls.update)
-        self.delete = raw_response(calls.delete)
-
-    def __repr__(self) -> str:
-        return "CallsWithRawResponse()"
-
-
-def _body(body: object, model: type[CallUpdate] | type[CallCreate], field: str) -> dict[str, Any]:
+def _body(body: object, model: type[CallUpdate] | type[CallCreate], field: str) -> JSONBody:
     if isinstance(body, model):
-        return update_to_json(body) if isinstance(body, CallUpdate) else create_to_json(body)
+        return encode_body(
+            update_to_json(body) if isinstance(body, CallUpdate) else create_to_json(body)
+        )
     if isinstance(body, Mapping):
-        checked: dict[str, Any] = checked_json(body, field=field)
-        return checked
+        return encode_body(body, field=field)
     raise InvalidRequestError(
         f"{field} must be a {model.__name__} or a mapping, not {type(body).__name__}",
         field=field,
     )
-
-
-def _nothing(value: Any) -> None:
-    return None

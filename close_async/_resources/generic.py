@@ -10,89 +10,26 @@ path segment, so no caller's value can reach another endpoint.
 
 from __future__ import annotations
 
-import json as _json
-import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .._engine.errors import InvalidRequestError
-from .._engine.ids import safe_repr
 from .._engine.paths import check_path, path_template, render_path
-from .._engine.protocol import Request, encode_params
+from .._engine.request import build_request
 from .pager import Page, Pager, fetch_page, paginate
 from .search import search
 
 if TYPE_CHECKING:
     from .._engine.requester import Requester
 
-__all__ = ["GenericVerbs", "build_request", "checked_json"]
-
-_METHOD = re.compile(r"[A-Za-z]+", re.ASCII)
+__all__ = ["GenericVerbs"]
 
 
-class _CheckedJSON(dict[str, Any]):
-    """A JSON object :func:`checked_json` already accepted and copied.
-
-    A body goes through the check at every layer it crosses (the bulk engine's item, the
-    typed method, the request builder); serialising it each time would cost a JSON dump
-    per layer, so a body the check made passes the next ones as it is.
-    """
-
-    __slots__ = ()
-
-
-def checked_json(body: object, *, field: str = "json") -> Any:
-    """``body`` if it can be sent as JSON (a shallow copy of a dict or list), else raise
-    :class:`InvalidRequestError` naming ``field``."""
-    if type(body) is _CheckedJSON:
-        return body
-    # Refused here, before anything is sent: failing inside the send would surface as a bare
-    # TypeError from the JSON encoder, without saying which argument was wrong.
-    try:
-        _json.dumps(body, allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        raise InvalidRequestError(
-            f"{field} must be JSON-serialisable (dicts, lists, str, numbers, bools, None): {exc}",
-            field=field,
-        ) from None
-    # A copy of the top level: a later change by the caller must not alter a built request.
-    if isinstance(body, Mapping):
-        return _CheckedJSON(body)
-    if isinstance(body, list):
-        return list(body)
-    return body
-
-
-def _checked_path(path: str, path_params: Mapping[str, object] | None) -> str:
-    return render_path(path, path_params) if path_params else check_path(path)
-
-
-def build_request(
-    method: str,
-    path: str,
-    *,
-    params: Mapping[str, Any] | None = None,
-    json: Any = None,
-    path_params: Mapping[str, object] | None = None,
-    idempotent: bool | None = None,
-) -> Request:
-    """The :class:`Request` for a generic verb, every argument checked (pure: no I/O).
-
-    Raises :class:`InvalidRequestError` naming the argument at fault.
-    """
-    if not isinstance(method, str) or not _METHOD.fullmatch(method):
-        raise InvalidRequestError(
-            f"method must be an HTTP method name, got {safe_repr(method)}", field="method"
-        )
-    checked_path = _checked_path(path, path_params)
-    if params is not None and not isinstance(params, Mapping):
-        raise InvalidRequestError("params must be a mapping of names to values", field="params")
-    pairs = encode_params(params) if params else ()
-    body = None if json is None else checked_json(json)
-    template = path_template(path) if path_params else None
-    if idempotent is None:
-        return Request(method, checked_path, pairs, body, template=template)
-    return Request(method, checked_path, pairs, body, idempotent=idempotent, template=template)
+def _checked_path(path: str, path_params: Mapping[str, object] | None) -> tuple[str, str | None]:
+    """The concrete path, and its template when ``path_params`` filled one in (the page
+    requests' group comes from it, as :func:`build_request`'s does)."""
+    if path_params:
+        return render_path(path, path_params), path_template(path)
+    return check_path(path), None
 
 
 class GenericVerbs:
@@ -129,7 +66,14 @@ class GenericVerbs:
         ``deadline`` bounds the whole call, retries included.
         """
         built = build_request(
-            method, path, params=params, json=json, path_params=path_params, idempotent=idempotent
+            method,
+            path,
+            path_params=path_params,
+            params=params,
+            body=json,
+            body_field="json",
+            objects_only=False,
+            idempotent=idempotent,
         )
         return await self._requester.request(built, deadline=deadline)
 
@@ -223,8 +167,8 @@ class GenericVerbs:
             async for event in close.paginate("event/", params={"object_type": "lead"}):
                 ...
         """
-        checked = _checked_path(path, path_params)
-        return paginate(self._requester, checked, params, deadline=deadline)
+        checked, template = _checked_path(path, path_params)
+        return paginate(self._requester, checked, params, deadline=deadline, template=template)
 
     async def get_page(
         self,
@@ -239,8 +183,10 @@ class GenericVerbs:
         The :class:`Page` has ``data``, ``has_more``, ``cursor`` and ``next_params``: pass
         ``next_params`` as ``params`` to get the next page (``None`` at the end).
         """
-        checked = _checked_path(path, path_params)
-        return await fetch_page(self._requester, checked, params or {}, deadline=deadline)
+        checked, template = _checked_path(path, path_params)
+        return await fetch_page(
+            self._requester, checked, params or {}, deadline=deadline, template=template
+        )
 
     def search(
         self,

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeAlias, TypeVar, overload
 import attrs
 
 from .._engine.errors import InvalidRequestError
-from .._engine.protocol import Request, encode_params
+from .._engine.request import Request, encode_params
 
 if TYPE_CHECKING:
     from .._engine.requester import Requester
@@ -150,17 +150,25 @@ async def fetch_page(
     params: Mapping[str, Any],
     *,
     deadline: float | None = None,
+    template: str | None = None,
+    group: str | None = None,
 ) -> Page:
     """GET one page of the list at ``path`` with query ``params``, read as a :class:`Page`.
 
-    ``path`` must already be validated (relative to the API base, e.g. ``"lead/"``).
+    ``path`` must already be validated (relative to the API base, e.g. ``"lead/"``);
+    ``template`` and ``group`` are the list's path template and rate-limit group, when the
+    caller knows them (see :class:`~close_async._engine.request.Request`).
     The style is read from the answer (see :func:`read_list_page`). For paging on demand
     (a web app's "next" button), send ``page.next_params`` back here; ``None`` means the
     end. Bad ``params`` raise :class:`InvalidRequestError` before anything is sent; the
     requester's errors propagate unchanged.
     """
     sent = _checked_params(params)
-    request = Request("GET", path, params=encode_params(sent))
+    pairs = encode_params(sent)
+    if group is None:
+        request = Request("GET", path, pairs, template=template)
+    else:
+        request = Request("GET", path, pairs, template=template, group=group)
     return read_list_page(await requester.request(request, deadline=deadline), sent)
 
 
@@ -297,6 +305,8 @@ def paginate(
     params: Mapping[str, Any] | None = ...,
     *,
     deadline: float | None = ...,
+    template: str | None = ...,
+    group: str | None = ...,
 ) -> Pager[Any]: ...
 
 
@@ -308,6 +318,8 @@ def paginate(
     *,
     parse_item: Callable[[Any], T],
     deadline: float | None = ...,
+    template: str | None = ...,
+    group: str | None = ...,
 ) -> Pager[T]: ...
 
 
@@ -318,13 +330,16 @@ def paginate(
     *,
     parse_item: Callable[[Any], Any] | None = None,
     deadline: float | None = None,
+    template: str | None = None,
+    group: str | None = None,
 ) -> Pager[Any]:
     """A :class:`Pager` over the items of the GET list at ``path`` (any paging style).
 
     The first request sends exactly ``params`` (no ``_skip`` is added: the event log
     refuses it); later ones follow each page's ``next_params``. ``deadline`` bounds each
     page's request; ``parse_item`` turns each item into a model. ``path`` must already be
-    validated. Bad ``params`` raise :class:`InvalidRequestError` here, before anything is sent.
+    validated; ``template`` and ``group`` go with each page's request (:func:`fetch_page`).
+    Bad ``params`` raise :class:`InvalidRequestError` here, before anything is sent.
     """
     checked = _checked_params(params)
     # Encoded once now only to refuse, before the caller iterates, what cannot be sent (an
@@ -332,6 +347,8 @@ def paginate(
     encode_params(checked)
 
     async def fetch(page_params: dict[str, Any]) -> Page:
-        return await fetch_page(requester, path, page_params, deadline=deadline)
+        return await fetch_page(
+            requester, path, page_params, deadline=deadline, template=template, group=group
+        )
 
     return Pager(fetch, checked, parse_item=parse_item)

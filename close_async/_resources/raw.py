@@ -5,31 +5,39 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-from .._engine.response import raw_response
-
 __all__ = ["RawNamespace"]
 
 
-class RawNamespace:
-    """A resource group whose coroutine methods return a :class:`~close_async.Response`.
+def _own_operation(group: object, name: str) -> bool:
+    """Whether ``name`` is an operation of ``group``'s own class (one request each), not a
+    helper mixed in (bulk verbs, ``exports.wait``, ...), which sends requests of its own."""
+    return inspect.iscoroutinefunction(vars(type(group)).get(name))
 
-    ``close.with_raw_response.leads.get(lead_id)`` sends what ``close.leads.get`` sends and
-    returns the response (status, headers, rate-limit info, ``.parse()`` for the model).
-    Nested groups are wrapped too; list methods (pagers) are returned as they are.
+
+class RawNamespace:
+    """A resource group whose operations return a :class:`~close_async.Response`.
+
+    ``raw`` is the group on a view whose options say ``raw``, ``plain`` the same group on
+    the client. ``close.with_raw_response.leads.get(lead_id)`` sends what
+    ``close.leads.get`` sends and returns the response (status, headers, rate-limit info,
+    ``.parse()`` for the model). Nested groups are wrapped too. What is not one request,
+    lists (pagers) and helpers that send several requests (``exports.wait``, the bulk
+    verbs), comes from the plain group and answers as it does there.
     """
 
-    def __init__(self, target: object) -> None:
-        self._target = target
+    def __init__(self, raw: object, plain: object) -> None:
+        self._raw = raw
+        self._plain = plain
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
             raise AttributeError(name)
-        value = getattr(self._target, name)
-        if inspect.iscoroutinefunction(value):
-            return raw_response(value)
-        if callable(value) or isinstance(value, (str, int, float, tuple)):
-            return value
-        return RawNamespace(value)
+        plain = getattr(self._plain, name)
+        if _own_operation(self._plain, name):
+            return getattr(self._raw, name)
+        if callable(plain) or isinstance(plain, (str, int, float, tuple)):
+            return plain
+        return RawNamespace(getattr(self._raw, name), plain)
 
     def __repr__(self) -> str:
-        return f"RawNamespace({type(self._target).__name__})"
+        return f"RawNamespace({type(self._plain).__name__})"

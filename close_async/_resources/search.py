@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .._engine.errors import InvalidRequestError
-from .._engine.protocol import Request, json_body
+from .._engine.request import build_request, encode_body
 from .pager import Page, Pager, read_cursor_page
 
 if TYPE_CHECKING:
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 __all__ = ["PAGE_SIZE_MAX", "SEARCH_PATH", "fetch_search_page", "search"]
 
 SEARCH_PATH = "data/search/"
+_SEARCH_GROUP = "POST data/search"  # one endpoint, one group
 PAGE_SIZE_MAX = 200
 """Close caps a search page's ``_limit`` at 200 and answers 400 above it."""
 
@@ -92,10 +93,10 @@ async def fetch_search_page(
     For paging on demand, send ``page.next_params`` (the next body) back here while it is
     not ``None``. The requester's errors propagate unchanged.
     """
-    sent = json_body(body)
-    request = Request("POST", SEARCH_PATH, json=sent)
+    encoded = encode_body(body)
+    request = build_request("POST", SEARCH_PATH, body=encoded, group=_SEARCH_GROUP)
     raw = await requester.request(request, deadline=deadline)
-    return read_cursor_page(raw, sent, answer_key="cursor", param_key="cursor")
+    return read_cursor_page(raw, encoded.value, answer_key="cursor", param_key="cursor")
 
 
 def search(

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar, overload
 import attrs
 
 from .._engine.errors import InvalidRequestError
-from .._engine.protocol import encode_params
+from .._engine.request import encode_params
 from .pager import Page, PageFetcher, Pager, fetch_page, paginate
 
 if TYPE_CHECKING:
@@ -337,6 +337,8 @@ def paginate_or_slice(
     sliced: bool | SliceOptions,
     *,
     deadline: float | None = ...,
+    template: str | None = ...,
+    group: str | None = ...,
 ) -> Pager[Any]: ...
 
 
@@ -349,6 +351,8 @@ def paginate_or_slice(
     *,
     parse_item: Callable[[Any], T],
     deadline: float | None = ...,
+    template: str | None = ...,
+    group: str | None = ...,
 ) -> Pager[T]: ...
 
 
@@ -360,17 +364,31 @@ def paginate_or_slice(
     *,
     parse_item: Callable[[Any], Any] | None = None,
     deadline: float | None = None,
+    template: str | None = None,
+    group: str | None = None,
 ) -> Pager[Any]:
     """A typed list's pager: :func:`~close_async._resources.pager.paginate`, or with
     ``sliced`` (``True`` or a :class:`SliceOptions`) a :class:`DateSlicer` over the same
     list and filters. Checked here, before anything is sent."""
     if sliced is False:
         if parse_item is None:
-            return paginate(requester, path, params, deadline=deadline)
-        return paginate(requester, path, params, parse_item=parse_item, deadline=deadline)
+            return paginate(
+                requester, path, params, deadline=deadline, template=template, group=group
+            )
+        return paginate(
+            requester,
+            path,
+            params,
+            parse_item=parse_item,
+            deadline=deadline,
+            template=template,
+            group=group,
+        )
 
     async def fetch(page_params: dict[str, Any]) -> Page:
-        return await fetch_page(requester, path, page_params, deadline=deadline)
+        return await fetch_page(
+            requester, path, page_params, deadline=deadline, template=template, group=group
+        )
 
     return DateSlicer(fetch, _options(sliced), params=params, parse_item=parse_item)
 

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import jinja2
 
+from close_async._engine.request import template_group
+
 from .spec import API, ModelDef, NamespaceDef, OperationDef
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -183,14 +185,9 @@ def _render_resource(
         if any(op.path_params for op in lists):
             runtime.append("from ..._engine.paths import render_path")
     if singles:
-        runtime.append("from ..generic import build_request")
-    helpers = []
-    if any(op.body for op in singles):
-        helpers.append("body_json")
+        runtime.append("from ..._engine.request import build_request")
     if any(op.parse == "no_content" for op in singles):
-        helpers.append("no_content")
-    if helpers:
-        runtime.append(f"from ..operation import {', '.join(helpers)}")
+        runtime.append("from ..._engine.response import no_content")
     mixins = mixins_of(ns)
     for module in sorted({m.module for m in mixins}):
         classes = ", ".join(sorted(m.name for m in mixins if m.module == module))
@@ -231,6 +228,8 @@ def _render_resource(
         docstrings={
             op.method: docstring(_operation_doc(op, op.method in sliced), 8) for op in ns.operations
         },
+        # Each operation's rate-limit group, written as a literal: never worked out per call.
+        groups={op.method: template_group(op.http, op.template) for op in ns.operations},
         runtime_imports=runtime,
         type_imports=sorted(type_imports),
         handwritten_children=[_Handwritten(c) for c in handwritten_children],

@@ -262,4 +262,6 @@ class ActivitiesResource:
             sliced,
             parse_item=ActivityBase.from_json,
             deadline=deadline,
+            template="activity/",
+            group="GET activity",
         )

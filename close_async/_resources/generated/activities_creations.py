@@ -8,8 +8,8 @@ import datetime as _dt
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from ..._engine.request import build_request
 from ..._types.generated.activities_creations import CreatedActivity
-from ..generic import build_request
 from ..pager import Pager
 from ..slicer import SliceOptions, paginate_or_slice
 
@@ -99,6 +99,8 @@ class ActivitiesCreationsResource:
             sliced,
             parse_item=CreatedActivity.from_json,
             deadline=deadline,
+            template="activity/created/",
+            group="GET activity/created",
         )
 
     async def get(
@@ -114,6 +116,7 @@ class ActivitiesCreationsResource:
         request = build_request(
             "GET",
             "activity/created/{id}/",
+            group="GET activity/created",
             path_params={"id": id},
         )
         return await self._requester.request(

@@ -8,14 +8,14 @@ import datetime as _dt
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..._engine.request import build_request
+from ..._engine.response import no_content
 from ..._types.generated.activities_custom_activities import (
     CreateCustomActivity,
     CustomActivity,
     UpdateCustomActivity,
 )
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
-from ..generic import build_request
-from ..operation import body_json, no_content
 from ..pager import Pager
 from ..slicer import SliceOptions, paginate_or_slice
 
@@ -121,6 +121,8 @@ class ActivitiesCustomActivitiesResource(BulkCreate, BulkDelete, BulkUpdate):
             sliced,
             parse_item=CustomActivity.from_json,
             deadline=deadline,
+            template="activity/custom/",
+            group="GET activity/custom",
         )
 
     async def create(
@@ -143,7 +145,8 @@ class ActivitiesCustomActivitiesResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "POST",
             "activity/custom/",
-            json=body_json(body),
+            group="POST activity/custom",
+            body=body,
         )
         return await self._requester.request(
             request, parse=CustomActivity.from_json, deadline=deadline
@@ -162,6 +165,7 @@ class ActivitiesCustomActivitiesResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "GET",
             "activity/custom/{id}/",
+            group="GET activity/custom",
             path_params={"id": id},
         )
         return await self._requester.request(
@@ -188,8 +192,9 @@ class ActivitiesCustomActivitiesResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "PUT",
             "activity/custom/{id}/",
+            group="PUT activity/custom",
             path_params={"id": id},
-            json=body_json(body),
+            body=body,
         )
         return await self._requester.request(
             request, parse=CustomActivity.from_json, deadline=deadline
@@ -208,6 +213,7 @@ class ActivitiesCustomActivitiesResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "DELETE",
             "activity/custom/{id}/",
+            group="DELETE activity/custom",
             path_params={"id": id},
         )
         return await self._requester.request(request, parse=no_content, deadline=deadline)

@@ -8,10 +8,10 @@ import datetime as _dt
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from ..._engine.request import build_request
+from ..._engine.response import no_content
 from ..._types.generated.activities_email_threads import EmailThreadActivity
 from ..bulk_verbs import BulkDelete
-from ..generic import build_request
-from ..operation import no_content
 from ..pager import Pager
 from ..slicer import SliceOptions, paginate_or_slice
 
@@ -105,6 +105,8 @@ class ActivitiesEmailThreadsResource(BulkDelete):
             sliced,
             parse_item=EmailThreadActivity.from_json,
             deadline=deadline,
+            template="activity/emailthread/",
+            group="GET activity/emailthread",
         )
 
     async def get(
@@ -120,6 +122,7 @@ class ActivitiesEmailThreadsResource(BulkDelete):
         request = build_request(
             "GET",
             "activity/emailthread/{id}/",
+            group="GET activity/emailthread",
             path_params={"id": id},
         )
         return await self._requester.request(
@@ -141,6 +144,7 @@ class ActivitiesEmailThreadsResource(BulkDelete):
         request = build_request(
             "DELETE",
             "activity/emailthread/{id}/",
+            group="DELETE activity/emailthread",
             path_params={"id": id},
         )
         return await self._requester.request(request, parse=no_content, deadline=deadline)

@@ -8,11 +8,11 @@ import datetime as _dt
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..._engine.request import build_request
+from ..._engine.response import no_content
 from ..._types.generated.activities_emails import CreateEmailActivity, UpdateEmailActivity
 from ..._types.generated.shared import EmailActivity
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
-from ..generic import build_request
-from ..operation import body_json, no_content
 from ..pager import Pager
 from ..slicer import SliceOptions, paginate_or_slice
 
@@ -106,6 +106,8 @@ class ActivitiesEmailsResource(BulkCreate, BulkDelete, BulkUpdate):
             sliced,
             parse_item=EmailActivity.from_json,
             deadline=deadline,
+            template="activity/email/",
+            group="GET activity/email",
         )
 
     async def create(
@@ -157,7 +159,8 @@ class ActivitiesEmailsResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "POST",
             "activity/email/",
-            json=body_json(body),
+            group="POST activity/email",
+            body=body,
         )
         return await self._requester.request(
             request, parse=EmailActivity.from_json, deadline=deadline
@@ -176,6 +179,7 @@ class ActivitiesEmailsResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "GET",
             "activity/email/{id}/",
+            group="GET activity/email",
             path_params={"id": id},
         )
         return await self._requester.request(
@@ -201,8 +205,9 @@ class ActivitiesEmailsResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "PUT",
             "activity/email/{id}/",
+            group="PUT activity/email",
             path_params={"id": id},
-            json=body_json(body),
+            body=body,
         )
         return await self._requester.request(
             request, parse=EmailActivity.from_json, deadline=deadline
@@ -221,6 +226,7 @@ class ActivitiesEmailsResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "DELETE",
             "activity/email/{id}/",
+            group="DELETE activity/email",
             path_params={"id": id},
         )
         return await self._requester.request(request, parse=no_content, deadline=deadline)

@@ -8,10 +8,10 @@ import datetime as _dt
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from ..._engine.request import build_request
+from ..._engine.response import no_content
 from ..._types.generated.activities_form_submissions import FormSubmissionActivity
 from ..bulk_verbs import BulkDelete
-from ..generic import build_request
-from ..operation import no_content
 from ..pager import Pager
 from ..slicer import SliceOptions, paginate_or_slice
 
@@ -124,6 +124,8 @@ class ActivitiesFormSubmissionsResource(BulkDelete):
             sliced,
             parse_item=FormSubmissionActivity.from_json,
             deadline=deadline,
+            template="activity/form_submission/",
+            group="GET activity/form_submission",
         )
 
     async def get(
@@ -145,6 +147,7 @@ class ActivitiesFormSubmissionsResource(BulkDelete):
         request = build_request(
             "GET",
             "activity/form_submission/{id}/",
+            group="GET activity/form_submission",
             path_params={"id": id},
             params=params,
         )
@@ -165,6 +168,7 @@ class ActivitiesFormSubmissionsResource(BulkDelete):
         request = build_request(
             "DELETE",
             "activity/form_submission/{id}/",
+            group="DELETE activity/form_submission",
             path_params={"id": id},
         )
         return await self._requester.request(request, parse=no_content, deadline=deadline)

@@ -8,8 +8,8 @@ import datetime as _dt
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from ..._engine.request import build_request
 from ..._types.generated.activities_lead_merges import LeadMergeActivity
-from ..generic import build_request
 from ..pager import Pager
 from ..slicer import SliceOptions, paginate_or_slice
 
@@ -99,6 +99,8 @@ class ActivitiesLeadMergesResource:
             sliced,
             parse_item=LeadMergeActivity.from_json,
             deadline=deadline,
+            template="activity/lead_merge/",
+            group="GET activity/lead_merge",
         )
 
     async def get(
@@ -114,6 +116,7 @@ class ActivitiesLeadMergesResource:
         request = build_request(
             "GET",
             "activity/lead_merge/{id}/",
+            group="GET activity/lead_merge",
             path_params={"id": id},
         )
         return await self._requester.request(

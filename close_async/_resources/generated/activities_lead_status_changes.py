@@ -8,13 +8,13 @@ import datetime as _dt
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..._engine.request import build_request
+from ..._engine.response import no_content
 from ..._types.generated.activities_lead_status_changes import (
     CreateLeadStatusChange,
     LeadStatusChangeActivity,
 )
 from ..bulk_verbs import BulkCreate, BulkDelete
-from ..generic import build_request
-from ..operation import body_json, no_content
 from ..pager import Pager
 from ..slicer import SliceOptions, paginate_or_slice
 
@@ -106,6 +106,8 @@ class ActivitiesLeadStatusChangesResource(BulkCreate, BulkDelete):
             sliced,
             parse_item=LeadStatusChangeActivity.from_json,
             deadline=deadline,
+            template="activity/status_change/lead/",
+            group="GET activity/status_change/lead",
         )
 
     async def create(
@@ -125,7 +127,8 @@ class ActivitiesLeadStatusChangesResource(BulkCreate, BulkDelete):
         request = build_request(
             "POST",
             "activity/status_change/lead/",
-            json=body_json(body),
+            group="POST activity/status_change/lead",
+            body=body,
         )
         return await self._requester.request(
             request, parse=LeadStatusChangeActivity.from_json, deadline=deadline
@@ -144,6 +147,7 @@ class ActivitiesLeadStatusChangesResource(BulkCreate, BulkDelete):
         request = build_request(
             "GET",
             "activity/status_change/lead/{id}/",
+            group="GET activity/status_change/lead",
             path_params={"id": id},
         )
         return await self._requester.request(
@@ -170,6 +174,7 @@ class ActivitiesLeadStatusChangesResource(BulkCreate, BulkDelete):
         request = build_request(
             "DELETE",
             "activity/status_change/lead/{id}/",
+            group="DELETE activity/status_change/lead",
             path_params={"id": id},
         )
         return await self._requester.request(request, parse=no_content, deadline=deadline)

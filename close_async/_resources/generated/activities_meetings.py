@@ -8,10 +8,10 @@ import datetime as _dt
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..._engine.request import build_request
+from ..._engine.response import no_content
 from ..._types.generated.activities_meetings import MeetingActivity, UpdateMeeting
 from ..bulk_verbs import BulkDelete, BulkUpdate
-from ..generic import build_request
-from ..operation import body_json, no_content
 from ..pager import Pager
 from ..slicer import SliceOptions, paginate_or_slice
 
@@ -106,6 +106,8 @@ class ActivitiesMeetingsResource(BulkDelete, BulkUpdate):
             sliced,
             parse_item=MeetingActivity.from_json,
             deadline=deadline,
+            template="activity/meeting/",
+            group="GET activity/meeting",
         )
 
     async def get(
@@ -142,6 +144,7 @@ class ActivitiesMeetingsResource(BulkDelete, BulkUpdate):
         request = build_request(
             "GET",
             "activity/meeting/{id}/",
+            group="GET activity/meeting",
             path_params={"id": id},
             params=params,
         )
@@ -165,8 +168,9 @@ class ActivitiesMeetingsResource(BulkDelete, BulkUpdate):
         request = build_request(
             "PUT",
             "activity/meeting/{id}/",
+            group="PUT activity/meeting",
             path_params={"id": id},
-            json=body_json(body),
+            body=body,
         )
         return await self._requester.request(
             request, parse=MeetingActivity.from_json, deadline=deadline
@@ -185,6 +189,7 @@ class ActivitiesMeetingsResource(BulkDelete, BulkUpdate):
         request = build_request(
             "DELETE",
             "activity/meeting/{id}/",
+            group="DELETE activity/meeting",
             path_params={"id": id},
         )
         return await self._requester.request(request, parse=no_content, deadline=deadline)
@@ -213,7 +218,8 @@ class ActivitiesMeetingsResource(BulkDelete, BulkUpdate):
         request = build_request(
             "POST",
             "activity/meeting/{id}/integration/",
+            group="POST activity/meeting/integration",
             path_params={"id": id},
-            json=body_json(body),
+            body=body,
         )
         return await self._requester.request(request, deadline=deadline)

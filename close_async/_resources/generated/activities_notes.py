@@ -8,14 +8,14 @@ import datetime as _dt
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..._engine.request import build_request
+from ..._engine.response import no_content
 from ..._types.generated.activities_notes import (
     CreateNoteActivity,
     NoteActivity,
     UpdateNoteActivity,
 )
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
-from ..generic import build_request
-from ..operation import body_json, no_content
 from ..pager import Pager
 from ..slicer import SliceOptions, paginate_or_slice
 
@@ -107,6 +107,8 @@ class ActivitiesNotesResource(BulkCreate, BulkDelete, BulkUpdate):
             sliced,
             parse_item=NoteActivity.from_json,
             deadline=deadline,
+            template="activity/note/",
+            group="GET activity/note",
         )
 
     async def create(
@@ -132,7 +134,8 @@ class ActivitiesNotesResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "POST",
             "activity/note/",
-            json=body_json(body),
+            group="POST activity/note",
+            body=body,
         )
         return await self._requester.request(
             request, parse=NoteActivity.from_json, deadline=deadline
@@ -151,6 +154,7 @@ class ActivitiesNotesResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "GET",
             "activity/note/{id}/",
+            group="GET activity/note",
             path_params={"id": id},
         )
         return await self._requester.request(
@@ -177,8 +181,9 @@ class ActivitiesNotesResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "PUT",
             "activity/note/{id}/",
+            group="PUT activity/note",
             path_params={"id": id},
-            json=body_json(body),
+            body=body,
         )
         return await self._requester.request(
             request, parse=NoteActivity.from_json, deadline=deadline
@@ -197,6 +202,7 @@ class ActivitiesNotesResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "DELETE",
             "activity/note/{id}/",
+            group="DELETE activity/note",
             path_params={"id": id},
         )
         return await self._requester.request(request, parse=no_content, deadline=deadline)

@@ -8,13 +8,13 @@ import datetime as _dt
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..._engine.request import build_request
+from ..._engine.response import no_content
 from ..._types.generated.activities_opportunity_status_changes import (
     CreateOpportunityStatusChange,
     OpportunityStatusChangeActivity,
 )
 from ..bulk_verbs import BulkCreate, BulkDelete
-from ..generic import build_request
-from ..operation import body_json, no_content
 from ..pager import Pager
 from ..slicer import SliceOptions, paginate_or_slice
 
@@ -108,6 +108,8 @@ class ActivitiesOpportunityStatusChangesResource(BulkCreate, BulkDelete):
             sliced,
             parse_item=OpportunityStatusChangeActivity.from_json,
             deadline=deadline,
+            template="activity/status_change/opportunity/",
+            group="GET activity/status_change/opportunity",
         )
 
     async def create(
@@ -127,7 +129,8 @@ class ActivitiesOpportunityStatusChangesResource(BulkCreate, BulkDelete):
         request = build_request(
             "POST",
             "activity/status_change/opportunity/",
-            json=body_json(body),
+            group="POST activity/status_change/opportunity",
+            body=body,
         )
         return await self._requester.request(
             request, parse=OpportunityStatusChangeActivity.from_json, deadline=deadline
@@ -146,6 +149,7 @@ class ActivitiesOpportunityStatusChangesResource(BulkCreate, BulkDelete):
         request = build_request(
             "GET",
             "activity/status_change/opportunity/{id}/",
+            group="GET activity/status_change/opportunity",
             path_params={"id": id},
         )
         return await self._requester.request(
@@ -172,6 +176,7 @@ class ActivitiesOpportunityStatusChangesResource(BulkCreate, BulkDelete):
         request = build_request(
             "DELETE",
             "activity/status_change/opportunity/{id}/",
+            group="DELETE activity/status_change/opportunity",
             path_params={"id": id},
         )
         return await self._requester.request(request, parse=no_content, deadline=deadline)

@@ -8,10 +8,10 @@ import datetime as _dt
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..._engine.request import build_request
+from ..._engine.response import no_content
 from ..._types.generated.activities_sms import CreateSMSActivity, SMSActivity, UpdateSMSActivity
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
-from ..generic import build_request
-from ..operation import body_json, no_content
 from ..pager import Pager
 from ..slicer import SliceOptions, paginate_or_slice
 
@@ -113,6 +113,8 @@ class ActivitiesSmsResource(BulkCreate, BulkDelete, BulkUpdate):
             sliced,
             parse_item=SMSActivity.from_json,
             deadline=deadline,
+            template="activity/sms/",
+            group="GET activity/sms",
         )
 
     async def create(
@@ -159,8 +161,9 @@ class ActivitiesSmsResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "POST",
             "activity/sms/",
+            group="POST activity/sms",
             params=params,
-            json=body_json(body),
+            body=body,
         )
         return await self._requester.request(
             request, parse=SMSActivity.from_json, deadline=deadline
@@ -179,6 +182,7 @@ class ActivitiesSmsResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "GET",
             "activity/sms/{id}/",
+            group="GET activity/sms",
             path_params={"id": id},
         )
         return await self._requester.request(
@@ -205,8 +209,9 @@ class ActivitiesSmsResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "PUT",
             "activity/sms/{id}/",
+            group="PUT activity/sms",
             path_params={"id": id},
-            json=body_json(body),
+            body=body,
         )
         return await self._requester.request(
             request, parse=SMSActivity.from_json, deadline=deadline
@@ -225,6 +230,7 @@ class ActivitiesSmsResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "DELETE",
             "activity/sms/{id}/",
+            group="DELETE activity/sms",
             path_params={"id": id},
         )
         return await self._requester.request(request, parse=no_content, deadline=deadline)

@@ -8,10 +8,10 @@ import datetime as _dt
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from ..._engine.request import build_request
+from ..._engine.response import no_content
 from ..._types.generated.activities_task_completions import TaskCompletedActivity
 from ..bulk_verbs import BulkDelete
-from ..generic import build_request
-from ..operation import no_content
 from ..pager import Pager
 from ..slicer import SliceOptions, paginate_or_slice
 
@@ -103,6 +103,8 @@ class ActivitiesTaskCompletionsResource(BulkDelete):
             sliced,
             parse_item=TaskCompletedActivity.from_json,
             deadline=deadline,
+            template="activity/task_completed/",
+            group="GET activity/task_completed",
         )
 
     async def get(
@@ -118,6 +120,7 @@ class ActivitiesTaskCompletionsResource(BulkDelete):
         request = build_request(
             "GET",
             "activity/task_completed/{id}/",
+            group="GET activity/task_completed",
             path_params={"id": id},
         )
         return await self._requester.request(
@@ -137,6 +140,7 @@ class ActivitiesTaskCompletionsResource(BulkDelete):
         request = build_request(
             "DELETE",
             "activity/task_completed/{id}/",
+            group="DELETE activity/task_completed",
             path_params={"id": id},
         )
         return await self._requester.request(request, parse=no_content, deadline=deadline)

@@ -8,14 +8,14 @@ import datetime as _dt
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..._engine.request import build_request
+from ..._engine.response import no_content
 from ..._types.generated.activities_whatsapp_messages import (
     CreateWhatsAppMessage,
     UpdateWhatsAppMessage,
     WhatsAppMessageActivity,
 )
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
-from ..generic import build_request
-from ..operation import body_json, no_content
 from ..pager import Pager
 from ..slicer import SliceOptions, paginate_or_slice
 
@@ -112,6 +112,8 @@ class ActivitiesWhatsappMessagesResource(BulkCreate, BulkDelete, BulkUpdate):
             sliced,
             parse_item=WhatsAppMessageActivity.from_json,
             deadline=deadline,
+            template="activity/whatsapp_message/",
+            group="GET activity/whatsapp_message",
         )
 
     async def create(
@@ -163,8 +165,9 @@ class ActivitiesWhatsappMessagesResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "POST",
             "activity/whatsapp_message/",
+            group="POST activity/whatsapp_message",
             params=params,
-            json=body_json(body),
+            body=body,
         )
         return await self._requester.request(
             request, parse=WhatsAppMessageActivity.from_json, deadline=deadline
@@ -183,6 +186,7 @@ class ActivitiesWhatsappMessagesResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "GET",
             "activity/whatsapp_message/{id}/",
+            group="GET activity/whatsapp_message",
             path_params={"id": id},
         )
         return await self._requester.request(
@@ -203,8 +207,9 @@ class ActivitiesWhatsappMessagesResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "PUT",
             "activity/whatsapp_message/{id}/",
+            group="PUT activity/whatsapp_message",
             path_params={"id": id},
-            json=body_json(body),
+            body=body,
         )
         return await self._requester.request(
             request, parse=WhatsAppMessageActivity.from_json, deadline=deadline
@@ -223,6 +228,7 @@ class ActivitiesWhatsappMessagesResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "DELETE",
             "activity/whatsapp_message/{id}/",
+            group="DELETE activity/whatsapp_message",
             path_params={"id": id},
         )
         return await self._requester.request(request, parse=no_content, deadline=deadline)

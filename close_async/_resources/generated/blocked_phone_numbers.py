@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..._engine.request import build_request
+from ..._engine.response import no_content
 from ..._types.generated.blocked_phone_numbers import (
     BlockedPhoneNumber,
     BlockedPhoneNumberSettings,
@@ -15,8 +17,6 @@ from ..._types.generated.blocked_phone_numbers import (
     UpdateBlockedPhoneNumberSettings,
 )
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
-from ..generic import build_request
-from ..operation import body_json, no_content
 from ..pager import Pager, paginate
 
 if TYPE_CHECKING:
@@ -68,6 +68,8 @@ class BlockedPhoneNumbersResource(BulkCreate, BulkDelete, BulkUpdate):
             params,
             parse_item=BlockedPhoneNumber.from_json,
             deadline=deadline,
+            template="blocked_phone_number/",
+            group="GET blocked_phone_number",
         )
 
     async def create(
@@ -89,7 +91,8 @@ class BlockedPhoneNumbersResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "POST",
             "blocked_phone_number/",
-            json=body_json(body),
+            group="POST blocked_phone_number",
+            body=body,
         )
         return await self._requester.request(
             request, parse=BlockedPhoneNumber.from_json, deadline=deadline
@@ -107,6 +110,7 @@ class BlockedPhoneNumbersResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "GET",
             "blocked_phone_number/settings/",
+            group="GET blocked_phone_number/settings",
         )
         return await self._requester.request(
             request, parse=BlockedPhoneNumberSettings.from_json, deadline=deadline
@@ -125,7 +129,8 @@ class BlockedPhoneNumbersResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "PUT",
             "blocked_phone_number/settings/",
-            json=body_json(body),
+            group="PUT blocked_phone_number/settings",
+            body=body,
         )
         return await self._requester.request(
             request, parse=BlockedPhoneNumberSettings.from_json, deadline=deadline
@@ -150,6 +155,7 @@ class BlockedPhoneNumbersResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "GET",
             "blocked_phone_number/{id}/",
+            group="GET blocked_phone_number",
             path_params={"id": id},
             params=params,
         )
@@ -171,8 +177,9 @@ class BlockedPhoneNumbersResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "PUT",
             "blocked_phone_number/{id}/",
+            group="PUT blocked_phone_number",
             path_params={"id": id},
-            json=body_json(body),
+            body=body,
         )
         return await self._requester.request(
             request, parse=BlockedPhoneNumber.from_json, deadline=deadline
@@ -195,6 +202,7 @@ class BlockedPhoneNumbersResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "DELETE",
             "blocked_phone_number/{id}/",
+            group="DELETE blocked_phone_number",
             path_params={"id": id},
         )
         return await self._requester.request(request, parse=no_content, deadline=deadline)

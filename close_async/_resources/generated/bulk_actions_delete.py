@@ -7,10 +7,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..._engine.request import build_request
 from ..._types.generated.bulk_actions_delete import BulkDeleteAction
 from ..bulk_verbs import BulkCreate
-from ..generic import build_request
-from ..operation import body_json
 from ..pager import Pager, paginate
 
 if TYPE_CHECKING:
@@ -61,6 +60,8 @@ class BulkActionsDeleteResource(BulkCreate):
             params,
             parse_item=BulkDeleteAction.from_json,
             deadline=deadline,
+            template="bulk_action/delete/",
+            group="GET bulk_action/delete",
         )
 
     async def create(
@@ -79,7 +80,8 @@ class BulkActionsDeleteResource(BulkCreate):
         request = build_request(
             "POST",
             "bulk_action/delete/",
-            json=body_json(body),
+            group="POST bulk_action/delete",
+            body=body,
         )
         return await self._requester.request(
             request, parse=BulkDeleteAction.from_json, deadline=deadline
@@ -104,6 +106,7 @@ class BulkActionsDeleteResource(BulkCreate):
         request = build_request(
             "GET",
             "bulk_action/delete/{id}/",
+            group="GET bulk_action/delete",
             path_params={"id": id},
             params=params,
         )

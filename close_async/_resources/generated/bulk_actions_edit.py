@@ -7,10 +7,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..._engine.request import build_request
 from ..._types.generated.bulk_actions_edit import BulkEditAction
 from ..bulk_verbs import BulkCreate
-from ..generic import build_request
-from ..operation import body_json
 from ..pager import Pager, paginate
 
 if TYPE_CHECKING:
@@ -61,6 +60,8 @@ class BulkActionsEditResource(BulkCreate):
             params,
             parse_item=BulkEditAction.from_json,
             deadline=deadline,
+            template="bulk_action/edit/",
+            group="GET bulk_action/edit",
         )
 
     async def create(
@@ -96,7 +97,8 @@ class BulkActionsEditResource(BulkCreate):
         request = build_request(
             "POST",
             "bulk_action/edit/",
-            json=body_json(body),
+            group="POST bulk_action/edit",
+            body=body,
         )
         return await self._requester.request(
             request, parse=BulkEditAction.from_json, deadline=deadline
@@ -121,6 +123,7 @@ class BulkActionsEditResource(BulkCreate):
         request = build_request(
             "GET",
             "bulk_action/edit/{id}/",
+            group="GET bulk_action/edit",
             path_params={"id": id},
             params=params,
         )

@@ -7,10 +7,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..._engine.request import build_request
 from ..._types.generated.bulk_actions_email import BulkEmailAction
 from ..bulk_verbs import BulkCreate
-from ..generic import build_request
-from ..operation import body_json
 from ..pager import Pager, paginate
 
 if TYPE_CHECKING:
@@ -62,6 +61,8 @@ class BulkActionsEmailResource(BulkCreate):
             params,
             parse_item=BulkEmailAction.from_json,
             deadline=deadline,
+            template="bulk_action/email/",
+            group="GET bulk_action/email",
         )
 
     async def create(
@@ -80,7 +81,8 @@ class BulkActionsEmailResource(BulkCreate):
         request = build_request(
             "POST",
             "bulk_action/email/",
-            json=body_json(body),
+            group="POST bulk_action/email",
+            body=body,
         )
         return await self._requester.request(
             request, parse=BulkEmailAction.from_json, deadline=deadline
@@ -105,6 +107,7 @@ class BulkActionsEmailResource(BulkCreate):
         request = build_request(
             "GET",
             "bulk_action/email/{id}/",
+            group="GET bulk_action/email",
             path_params={"id": id},
             params=params,
         )

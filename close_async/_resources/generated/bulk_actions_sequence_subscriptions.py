@@ -7,10 +7,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..._engine.request import build_request
 from ..._types.generated.bulk_actions_sequence_subscriptions import BulkSequenceSubscriptionAction
 from ..bulk_verbs import BulkCreate
-from ..generic import build_request
-from ..operation import body_json
 from ..pager import Pager, paginate
 
 if TYPE_CHECKING:
@@ -61,6 +60,8 @@ class BulkActionsSequenceSubscriptionsResource(BulkCreate):
             params,
             parse_item=BulkSequenceSubscriptionAction.from_json,
             deadline=deadline,
+            template="bulk_action/sequence_subscription/",
+            group="GET bulk_action/sequence_subscription",
         )
 
     async def create(
@@ -95,7 +96,8 @@ class BulkActionsSequenceSubscriptionsResource(BulkCreate):
         request = build_request(
             "POST",
             "bulk_action/sequence_subscription/",
-            json=body_json(body),
+            group="POST bulk_action/sequence_subscription",
+            body=body,
         )
         return await self._requester.request(
             request, parse=BulkSequenceSubscriptionAction.from_json, deadline=deadline
@@ -120,6 +122,7 @@ class BulkActionsSequenceSubscriptionsResource(BulkCreate):
         request = build_request(
             "GET",
             "bulk_action/sequence_subscription/{id}/",
+            group="GET bulk_action/sequence_subscription",
             path_params={"id": id},
             params=params,
         )

@@ -7,10 +7,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..._engine.request import build_request
+from ..._engine.response import no_content
 from ..._types.generated.comments import Comment, CommentThread, CreateComment, UpdateCommentThreads
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
-from ..generic import build_request
-from ..operation import body_json, no_content
 from ..pager import Pager, paginate
 
 if TYPE_CHECKING:
@@ -58,6 +58,8 @@ class CommentsResource(BulkCreate, BulkDelete, BulkUpdate):
             params,
             parse_item=Comment.from_json,
             deadline=deadline,
+            template="comment/",
+            group="GET comment",
         )
 
     async def create(
@@ -77,7 +79,8 @@ class CommentsResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "POST",
             "comment/",
-            json=body_json(body),
+            group="POST comment",
+            body=body,
         )
         return await self._requester.request(request, parse=Comment.from_json, deadline=deadline)
 
@@ -94,6 +97,7 @@ class CommentsResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "GET",
             "comment/{id}/",
+            group="GET comment",
             path_params={"id": id},
         )
         return await self._requester.request(request, parse=Comment.from_json, deadline=deadline)
@@ -115,8 +119,9 @@ class CommentsResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "PUT",
             "comment/{id}/",
+            group="PUT comment",
             path_params={"id": id},
-            json=body_json(body),
+            body=body,
         )
         return await self._requester.request(request, parse=Comment.from_json, deadline=deadline)
 
@@ -141,6 +146,7 @@ class CommentsResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "DELETE",
             "comment/{id}/",
+            group="DELETE comment",
             path_params={"id": id},
         )
         return await self._requester.request(request, parse=no_content, deadline=deadline)
@@ -173,6 +179,8 @@ class CommentsResource(BulkCreate, BulkDelete, BulkUpdate):
             params,
             parse_item=CommentThread.from_json,
             deadline=deadline,
+            template="comment_thread/",
+            group="GET comment_thread",
         )
 
     async def get_thread(
@@ -188,6 +196,7 @@ class CommentsResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "GET",
             "comment_thread/{id}/",
+            group="GET comment_thread",
             path_params={"id": id},
         )
         return await self._requester.request(

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..generic import build_request
+from ..._engine.request import build_request
 from ..pager import Pager, paginate
 
 if TYPE_CHECKING:
@@ -50,6 +50,8 @@ class ConnectedAccountsResource:
             "connected_account/",
             params,
             deadline=deadline,
+            template="connected_account/",
+            group="GET connected_account",
         )
 
     async def get(
@@ -67,6 +69,7 @@ class ConnectedAccountsResource:
         request = build_request(
             "GET",
             "connected_account/{id}/",
+            group="GET connected_account",
             path_params={"id": id},
             params=params,
         )

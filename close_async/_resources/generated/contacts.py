@@ -7,11 +7,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..._engine.request import build_request
+from ..._engine.response import no_content
 from ..._types.generated.contacts import UpdateContact
 from ..._types.generated.shared import Contact, CreateContact
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
-from ..generic import build_request
-from ..operation import body_json, no_content
 from ..pager import Pager, paginate
 
 if TYPE_CHECKING:
@@ -63,6 +63,8 @@ class ContactsResource(BulkCreate, BulkDelete, BulkUpdate):
             params,
             parse_item=Contact.from_json,
             deadline=deadline,
+            template="contact/",
+            group="GET contact",
         )
 
     async def create(
@@ -87,8 +89,9 @@ class ContactsResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "POST",
             "contact/",
+            group="POST contact",
             params=params,
-            json=body_json(body),
+            body=body,
         )
         return await self._requester.request(request, parse=Contact.from_json, deadline=deadline)
 
@@ -111,6 +114,7 @@ class ContactsResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "GET",
             "contact/{id}/",
+            group="GET contact",
             path_params={"id": id},
             params=params,
         )
@@ -144,9 +148,10 @@ class ContactsResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "PUT",
             "contact/{id}/",
+            group="PUT contact",
             path_params={"id": id},
             params=params,
-            json=body_json(body),
+            body=body,
         )
         return await self._requester.request(request, parse=Contact.from_json, deadline=deadline)
 
@@ -163,6 +168,7 @@ class ContactsResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "DELETE",
             "contact/{id}/",
+            group="DELETE contact",
             path_params={"id": id},
         )
         return await self._requester.request(request, parse=no_content, deadline=deadline)

@@ -7,10 +7,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ..._engine.request import build_request
+from ..._engine.response import no_content
 from ..._types.generated.custom_activity_types import CustomActivityType
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
-from ..generic import build_request
-from ..operation import body_json, no_content
 from ..pager import Pager, paginate
 
 if TYPE_CHECKING:
@@ -54,6 +54,8 @@ class CustomActivityTypesResource(BulkCreate, BulkDelete, BulkUpdate):
             None,
             parse_item=CustomActivityType.from_json,
             deadline=deadline,
+            template="custom_activity/",
+            group="GET custom_activity",
         )
 
     async def create(
@@ -71,7 +73,8 @@ class CustomActivityTypesResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "POST",
             "custom_activity/",
-            json=body_json(body),
+            group="POST custom_activity",
+            body=body,
         )
         return await self._requester.request(
             request, parse=CustomActivityType.from_json, deadline=deadline
@@ -92,6 +95,7 @@ class CustomActivityTypesResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "GET",
             "custom_activity/{id}/",
+            group="GET custom_activity",
             path_params={"id": id},
         )
         return await self._requester.request(
@@ -120,8 +124,9 @@ class CustomActivityTypesResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "PUT",
             "custom_activity/{id}/",
+            group="PUT custom_activity",
             path_params={"id": id},
-            json=body_json(body),
+            body=body,
         )
         return await self._requester.request(
             request, parse=CustomActivityType.from_json, deadline=deadline
@@ -140,6 +145,7 @@ class CustomActivityTypesResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "DELETE",
             "custom_activity/{id}/",
+            group="DELETE custom_activity",
             path_params={"id": id},
         )
         return await self._requester.request(request, parse=no_content, deadline=deadline)

@@ -7,9 +7,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ..._engine.request import build_request
 from ..bulk_verbs import BulkUpdate
-from ..generic import build_request
-from ..operation import body_json
 
 if TYPE_CHECKING:
     from ..._engine.requester import Requester
@@ -44,6 +43,7 @@ class CustomFieldSchemasResource(BulkUpdate):
         request = build_request(
             "GET",
             "custom_field_schema/{object_type}/",
+            group="GET custom_field_schema",
             path_params={"object_type": object_type},
         )
         return await self._requester.request(request, deadline=deadline)
@@ -69,7 +69,8 @@ class CustomFieldSchemasResource(BulkUpdate):
         request = build_request(
             "PUT",
             "custom_field_schema/{object_type}/",
+            group="PUT custom_field_schema",
             path_params={"object_type": object_type},
-            json=body_json(body),
+            body=body,
         )
         return await self._requester.request(request, deadline=deadline)

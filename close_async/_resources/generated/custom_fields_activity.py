@@ -7,10 +7,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..._engine.request import build_request
+from ..._engine.response import no_content
 from ..._types.generated.shared import CustomField
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
-from ..generic import build_request
-from ..operation import body_json, no_content
 from ..pager import Pager, paginate
 
 if TYPE_CHECKING:
@@ -63,6 +63,8 @@ class CustomFieldsActivityResource(BulkCreate, BulkDelete, BulkUpdate):
             params,
             parse_item=CustomField.from_json,
             deadline=deadline,
+            template="custom_field/activity/",
+            group="GET custom_field/activity",
         )
 
     async def create(
@@ -84,7 +86,8 @@ class CustomFieldsActivityResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "POST",
             "custom_field/activity/",
-            json=body_json(body),
+            group="POST custom_field/activity",
+            body=body,
         )
         return await self._requester.request(
             request, parse=CustomField.from_json, deadline=deadline
@@ -109,6 +112,7 @@ class CustomFieldsActivityResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "GET",
             "custom_field/activity/{id}/",
+            group="GET custom_field/activity",
             path_params={"id": id},
             params=params,
         )
@@ -138,8 +142,9 @@ class CustomFieldsActivityResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "PUT",
             "custom_field/activity/{id}/",
+            group="PUT custom_field/activity",
             path_params={"id": id},
-            json=body_json(body),
+            body=body,
         )
         return await self._requester.request(
             request, parse=CustomField.from_json, deadline=deadline
@@ -161,6 +166,7 @@ class CustomFieldsActivityResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "DELETE",
             "custom_field/activity/{id}/",
+            group="DELETE custom_field/activity",
             path_params={"id": id},
         )
         return await self._requester.request(request, parse=no_content, deadline=deadline)

@@ -7,10 +7,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..._engine.request import build_request
+from ..._engine.response import no_content
 from ..._types.generated.shared import CustomField
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
-from ..generic import build_request
-from ..operation import body_json, no_content
 from ..pager import Pager, paginate
 
 if TYPE_CHECKING:
@@ -63,6 +63,8 @@ class CustomFieldsContactResource(BulkCreate, BulkDelete, BulkUpdate):
             params,
             parse_item=CustomField.from_json,
             deadline=deadline,
+            template="custom_field/contact/",
+            group="GET custom_field/contact",
         )
 
     async def create(
@@ -78,7 +80,8 @@ class CustomFieldsContactResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "POST",
             "custom_field/contact/",
-            json=body_json(body),
+            group="POST custom_field/contact",
+            body=body,
         )
         return await self._requester.request(
             request, parse=CustomField.from_json, deadline=deadline
@@ -103,6 +106,7 @@ class CustomFieldsContactResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "GET",
             "custom_field/contact/{id}/",
+            group="GET custom_field/contact",
             path_params={"id": id},
             params=params,
         )
@@ -134,8 +138,9 @@ class CustomFieldsContactResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "PUT",
             "custom_field/contact/{id}/",
+            group="PUT custom_field/contact",
             path_params={"id": id},
-            json=body_json(body),
+            body=body,
         )
         return await self._requester.request(
             request, parse=CustomField.from_json, deadline=deadline
@@ -157,6 +162,7 @@ class CustomFieldsContactResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "DELETE",
             "custom_field/contact/{id}/",
+            group="DELETE custom_field/contact",
             path_params={"id": id},
         )
         return await self._requester.request(request, parse=no_content, deadline=deadline)

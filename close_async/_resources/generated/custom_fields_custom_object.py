@@ -7,10 +7,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ..._engine.request import build_request
+from ..._engine.response import no_content
 from ..._types.generated.shared import CustomField
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
-from ..generic import build_request
-from ..operation import body_json, no_content
 from ..pager import Pager, paginate
 
 if TYPE_CHECKING:
@@ -53,6 +53,8 @@ class CustomFieldsCustomObjectResource(BulkCreate, BulkDelete, BulkUpdate):
             None,
             parse_item=CustomField.from_json,
             deadline=deadline,
+            template="custom_field/custom_object_type/",
+            group="GET custom_field/custom_object_type",
         )
 
     async def create(
@@ -74,7 +76,8 @@ class CustomFieldsCustomObjectResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "POST",
             "custom_field/custom_object_type/",
-            json=body_json(body),
+            group="POST custom_field/custom_object_type",
+            body=body,
         )
         return await self._requester.request(
             request, parse=CustomField.from_json, deadline=deadline
@@ -93,6 +96,7 @@ class CustomFieldsCustomObjectResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "GET",
             "custom_field/custom_object_type/{id}/",
+            group="GET custom_field/custom_object_type",
             path_params={"id": id},
         )
         return await self._requester.request(
@@ -121,8 +125,9 @@ class CustomFieldsCustomObjectResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "PUT",
             "custom_field/custom_object_type/{id}/",
+            group="PUT custom_field/custom_object_type",
             path_params={"id": id},
-            json=body_json(body),
+            body=body,
         )
         return await self._requester.request(
             request, parse=CustomField.from_json, deadline=deadline
@@ -145,6 +150,7 @@ class CustomFieldsCustomObjectResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "DELETE",
             "custom_field/custom_object_type/{id}/",
+            group="DELETE custom_field/custom_object_type",
             path_params={"id": id},
         )
         return await self._requester.request(request, parse=no_content, deadline=deadline)

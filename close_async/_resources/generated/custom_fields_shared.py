@@ -7,10 +7,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..._engine.request import build_request
+from ..._engine.response import no_content
 from ..._types.generated.shared import CustomField
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
-from ..generic import build_request
-from ..operation import body_json, no_content
 from ..pager import Pager, paginate
 
 if TYPE_CHECKING:
@@ -61,6 +61,8 @@ class CustomFieldsSharedResource(BulkCreate, BulkDelete, BulkUpdate):
             params,
             parse_item=CustomField.from_json,
             deadline=deadline,
+            template="custom_field/shared/",
+            group="GET custom_field/shared",
         )
 
     async def create(
@@ -76,7 +78,8 @@ class CustomFieldsSharedResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "POST",
             "custom_field/shared/",
-            json=body_json(body),
+            group="POST custom_field/shared",
+            body=body,
         )
         return await self._requester.request(
             request, parse=CustomField.from_json, deadline=deadline
@@ -101,6 +104,7 @@ class CustomFieldsSharedResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "GET",
             "custom_field/shared/{id}/",
+            group="GET custom_field/shared",
             path_params={"id": id},
             params=params,
         )
@@ -128,8 +132,9 @@ class CustomFieldsSharedResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "PUT",
             "custom_field/shared/{id}/",
+            group="PUT custom_field/shared",
             path_params={"id": id},
-            json=body_json(body),
+            body=body,
         )
         return await self._requester.request(
             request, parse=CustomField.from_json, deadline=deadline
@@ -152,6 +157,7 @@ class CustomFieldsSharedResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "DELETE",
             "custom_field/shared/{id}/",
+            group="DELETE custom_field/shared",
             path_params={"id": id},
         )
         return await self._requester.request(request, parse=no_content, deadline=deadline)
@@ -194,8 +200,9 @@ class CustomFieldsSharedResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "POST",
             "custom_field/shared/{scf_id}/association/",
+            group="POST custom_field/shared/association",
             path_params={"scf_id": scf_id},
-            json=body_json(body),
+            body=body,
         )
         return await self._requester.request(request, deadline=deadline)
 
@@ -213,6 +220,7 @@ class CustomFieldsSharedResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "GET",
             "custom_field/shared/{scf_id}/association/{object_type}/",
+            group="GET custom_field/shared/association",
             path_params={"scf_id": scf_id, "object_type": object_type},
         )
         return await self._requester.request(request, deadline=deadline)
@@ -245,8 +253,9 @@ class CustomFieldsSharedResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "PUT",
             "custom_field/shared/{scf_id}/association/{object_type}/",
+            group="PUT custom_field/shared/association",
             path_params={"scf_id": scf_id, "object_type": object_type},
-            json=body_json(body),
+            body=body,
         )
         return await self._requester.request(request, deadline=deadline)
 
@@ -274,6 +283,7 @@ class CustomFieldsSharedResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "DELETE",
             "custom_field/shared/{scf_id}/association/{object_type}/",
+            group="DELETE custom_field/shared/association",
             path_params={"scf_id": scf_id, "object_type": object_type},
         )
         return await self._requester.request(request, parse=no_content, deadline=deadline)

@@ -7,10 +7,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ..._engine.request import build_request
+from ..._engine.response import no_content
 from ..._types.generated.custom_object_types import CustomObjectType
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
-from ..generic import build_request
-from ..operation import body_json, no_content
 from ..pager import Pager, paginate
 
 if TYPE_CHECKING:
@@ -59,6 +59,8 @@ class CustomObjectTypesResource(BulkCreate, BulkDelete, BulkUpdate):
             None,
             parse_item=CustomObjectType.from_json,
             deadline=deadline,
+            template="custom_object_type/",
+            group="GET custom_object_type",
         )
 
     async def create(
@@ -88,7 +90,8 @@ class CustomObjectTypesResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "POST",
             "custom_object_type/",
-            json=body_json(body),
+            group="POST custom_object_type",
+            body=body,
         )
         return await self._requester.request(
             request, parse=CustomObjectType.from_json, deadline=deadline
@@ -110,6 +113,7 @@ class CustomObjectTypesResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "GET",
             "custom_object_type/{id}/",
+            group="GET custom_object_type",
             path_params={"id": id},
         )
         return await self._requester.request(
@@ -139,8 +143,9 @@ class CustomObjectTypesResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "PUT",
             "custom_object_type/{id}/",
+            group="PUT custom_object_type",
             path_params={"id": id},
-            json=body_json(body),
+            body=body,
         )
         return await self._requester.request(
             request, parse=CustomObjectType.from_json, deadline=deadline
@@ -159,6 +164,7 @@ class CustomObjectTypesResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "DELETE",
             "custom_object_type/{id}/",
+            group="DELETE custom_object_type",
             path_params={"id": id},
         )
         return await self._requester.request(request, parse=no_content, deadline=deadline)

@@ -7,10 +7,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ..._engine.request import build_request
+from ..._engine.response import no_content
 from ..._types.generated.custom_objects import CreateCustomObject, CustomObject, UpdateCustomObject
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
-from ..generic import build_request
-from ..operation import body_json, no_content
 from ..pager import Pager, paginate
 
 if TYPE_CHECKING:
@@ -67,6 +67,8 @@ class CustomObjectsResource(BulkCreate, BulkDelete, BulkUpdate):
             params,
             parse_item=CustomObject.from_json,
             deadline=deadline,
+            template="custom_object/",
+            group="GET custom_object",
         )
 
     async def create(
@@ -91,7 +93,8 @@ class CustomObjectsResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "POST",
             "custom_object/",
-            json=body_json(body),
+            group="POST custom_object",
+            body=body,
         )
         return await self._requester.request(
             request, parse=CustomObject.from_json, deadline=deadline
@@ -110,6 +113,7 @@ class CustomObjectsResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "GET",
             "custom_object/{id}/",
+            group="GET custom_object",
             path_params={"id": id},
         )
         return await self._requester.request(
@@ -133,8 +137,9 @@ class CustomObjectsResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "PUT",
             "custom_object/{id}/",
+            group="PUT custom_object",
             path_params={"id": id},
-            json=body_json(body),
+            body=body,
         )
         return await self._requester.request(
             request, parse=CustomObject.from_json, deadline=deadline
@@ -153,6 +158,7 @@ class CustomObjectsResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "DELETE",
             "custom_object/{id}/",
+            group="DELETE custom_object",
             path_params={"id": id},
         )
         return await self._requester.request(request, parse=no_content, deadline=deadline)

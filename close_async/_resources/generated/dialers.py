@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Literal
 
-from ..generic import build_request
+from ..._engine.request import build_request
 from ..pager import Pager, paginate
 
 if TYPE_CHECKING:
@@ -67,6 +67,8 @@ class DialersResource:
             "dialer/",
             params,
             deadline=deadline,
+            template="dialer/",
+            group="GET dialer",
         )
 
     async def get(
@@ -89,6 +91,7 @@ class DialersResource:
         request = build_request(
             "GET",
             "dialer/{id}/",
+            group="GET dialer",
             path_params={"id": id},
             params=params,
         )

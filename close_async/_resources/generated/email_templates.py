@@ -7,10 +7,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
+from ..._engine.request import build_request
+from ..._engine.response import no_content
 from ..._types.generated.email_templates import EmailTemplate
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
-from ..generic import build_request
-from ..operation import body_json, no_content
 from ..pager import Pager, paginate
 
 if TYPE_CHECKING:
@@ -66,6 +66,8 @@ class EmailTemplatesResource(BulkCreate, BulkDelete, BulkUpdate):
             params,
             parse_item=EmailTemplate.from_json,
             deadline=deadline,
+            template="email_template/",
+            group="GET email_template",
         )
 
     async def create(
@@ -87,8 +89,9 @@ class EmailTemplatesResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "POST",
             "email_template/",
+            group="POST email_template",
             params=params,
-            json=body_json(body),
+            body=body,
         )
         return await self._requester.request(
             request, parse=EmailTemplate.from_json, deadline=deadline
@@ -115,6 +118,7 @@ class EmailTemplatesResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "GET",
             "email_template/{id}/",
+            group="GET email_template",
             path_params={"id": id},
             params=params,
         )
@@ -142,9 +146,10 @@ class EmailTemplatesResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "PUT",
             "email_template/{id}/",
+            group="PUT email_template",
             path_params={"id": id},
             params=params,
-            json=body_json(body),
+            body=body,
         )
         return await self._requester.request(
             request, parse=EmailTemplate.from_json, deadline=deadline
@@ -163,6 +168,7 @@ class EmailTemplatesResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "DELETE",
             "email_template/{id}/",
+            group="DELETE email_template",
             path_params={"id": id},
         )
         return await self._requester.request(request, parse=no_content, deadline=deadline)
@@ -222,6 +228,7 @@ class EmailTemplatesResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "GET",
             "email_template/{id}/render/",
+            group="GET email_template/render",
             path_params={"id": id},
             params=params,
         )

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..._engine.request import build_request
 from ..._types.generated.events import Event
-from ..generic import build_request
 from ..pager import Pager, paginate
 
 if TYPE_CHECKING:
@@ -142,6 +142,8 @@ class EventsResource:
             params,
             parse_item=Event.from_json,
             deadline=deadline,
+            template="event/",
+            group="GET event",
         )
 
     async def get(
@@ -160,6 +162,7 @@ class EventsResource:
         request = build_request(
             "GET",
             "event/{id}/",
+            group="GET event",
             path_params={"id": id},
         )
         return await self._requester.request(request, parse=Event.from_json, deadline=deadline)

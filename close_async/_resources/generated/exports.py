@@ -7,10 +7,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..._engine.request import build_request
 from ..._types.generated.exports import CreateExportFlags, Export
 from ..export_verbs import ExportVerbs
-from ..generic import build_request
-from ..operation import body_json
 from ..pager import Pager, paginate
 
 if TYPE_CHECKING:
@@ -61,6 +60,8 @@ class ExportsResource(ExportVerbs):
             params,
             parse_item=Export.from_json,
             deadline=deadline,
+            template="export/",
+            group="GET export",
         )
 
     async def create_lead(
@@ -121,7 +122,8 @@ class ExportsResource(ExportVerbs):
         request = build_request(
             "POST",
             "export/lead/",
-            json=body_json(body),
+            group="POST export/lead",
+            body=body,
         )
         return await self._requester.request(request, parse=Export.from_json, deadline=deadline)
 
@@ -163,7 +165,8 @@ class ExportsResource(ExportVerbs):
         request = build_request(
             "POST",
             "export/opportunity/",
-            json=body_json(body),
+            group="POST export/opportunity",
+            body=body,
         )
         return await self._requester.request(request, parse=Export.from_json, deadline=deadline)
 
@@ -191,6 +194,7 @@ class ExportsResource(ExportVerbs):
         request = build_request(
             "GET",
             "export/{id}/",
+            group="GET export",
             path_params={"id": id},
             params=params,
         )

@@ -7,10 +7,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ..._engine.request import build_request
 from ..._types.generated.field_enrichment import RunFieldEnrichment
 from ..bulk_verbs import BulkCreate
-from ..generic import build_request
-from ..operation import body_json
 
 if TYPE_CHECKING:
     from ..._engine.requester import Requester
@@ -59,6 +58,7 @@ class FieldEnrichmentResource(BulkCreate):
         request = build_request(
             "POST",
             "enrich_field/",
-            json=body_json(body),
+            group="POST enrich_field",
+            body=body,
         )
         return await self._requester.request(request, deadline=deadline)

@@ -7,10 +7,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ..._engine.request import build_request
 from ..._types.generated.files import UploadFile
 from ..bulk_verbs import BulkCreate
-from ..generic import build_request
-from ..operation import body_json
 
 if TYPE_CHECKING:
     from ..._engine.requester import Requester
@@ -47,6 +46,7 @@ class FilesResource(BulkCreate):
         request = build_request(
             "POST",
             "files/upload/",
-            json=body_json(body),
+            group="POST files/upload",
+            body=body,
         )
         return await self._requester.request(request, deadline=deadline)

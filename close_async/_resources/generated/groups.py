@@ -7,10 +7,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..._engine.request import build_request
+from ..._engine.response import no_content
 from ..._types.generated.groups import CreateGroup, CreateGroupMember, Group, GroupMember
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
-from ..generic import build_request
-from ..operation import body_json, no_content
 from ..pager import Pager, paginate
 
 if TYPE_CHECKING:
@@ -61,6 +61,8 @@ class GroupsResource(BulkCreate, BulkDelete, BulkUpdate):
             params,
             parse_item=Group.from_json,
             deadline=deadline,
+            template="group/",
+            group="GET group",
         )
 
     async def create(
@@ -85,8 +87,9 @@ class GroupsResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "POST",
             "group/",
+            group="POST group",
             params=params,
-            json=body_json(body),
+            body=body,
         )
         return await self._requester.request(request, parse=Group.from_json, deadline=deadline)
 
@@ -107,8 +110,9 @@ class GroupsResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "POST",
             "group/{group_id}/member/",
+            group="POST group/member",
             path_params={"group_id": group_id},
-            json=body_json(body),
+            body=body,
         )
         return await self._requester.request(
             request, parse=GroupMember.from_json, deadline=deadline
@@ -130,6 +134,7 @@ class GroupsResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "DELETE",
             "group/{group_id}/member/{user_id}/",
+            group="DELETE group/member",
             path_params={"group_id": group_id, "user_id": user_id},
         )
         return await self._requester.request(request, parse=no_content, deadline=deadline)
@@ -153,6 +158,7 @@ class GroupsResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "GET",
             "group/{id}/",
+            group="GET group",
             path_params={"id": id},
             params=params,
         )
@@ -181,9 +187,10 @@ class GroupsResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "PUT",
             "group/{id}/",
+            group="PUT group",
             path_params={"id": id},
             params=params,
-            json=body_json(body),
+            body=body,
         )
         return await self._requester.request(request, parse=Group.from_json, deadline=deadline)
 
@@ -203,6 +210,7 @@ class GroupsResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "DELETE",
             "group/{id}/",
+            group="DELETE group",
             path_params={"id": id},
         )
         return await self._requester.request(request, parse=no_content, deadline=deadline)

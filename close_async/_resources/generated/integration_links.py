@@ -7,14 +7,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ..._engine.request import build_request
+from ..._engine.response import no_content
 from ..._types.generated.integration_links import (
     CreateIntegrationLink,
     IntegrationLink,
     UpdateIntegrationLink,
 )
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
-from ..generic import build_request
-from ..operation import body_json, no_content
 from ..pager import Pager, paginate
 
 if TYPE_CHECKING:
@@ -55,6 +55,8 @@ class IntegrationLinksResource(BulkCreate, BulkDelete, BulkUpdate):
             None,
             parse_item=IntegrationLink.from_json,
             deadline=deadline,
+            template="integration_link/",
+            group="GET integration_link",
         )
 
     async def create(
@@ -70,7 +72,8 @@ class IntegrationLinksResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "POST",
             "integration_link/",
-            json=body_json(body),
+            group="POST integration_link",
+            body=body,
         )
         return await self._requester.request(
             request, parse=IntegrationLink.from_json, deadline=deadline
@@ -89,6 +92,7 @@ class IntegrationLinksResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "GET",
             "integration_link/{id}/",
+            group="GET integration_link",
             path_params={"id": id},
         )
         return await self._requester.request(
@@ -109,8 +113,9 @@ class IntegrationLinksResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "PUT",
             "integration_link/{id}/",
+            group="PUT integration_link",
             path_params={"id": id},
-            json=body_json(body),
+            body=body,
         )
         return await self._requester.request(
             request, parse=IntegrationLink.from_json, deadline=deadline
@@ -129,6 +134,7 @@ class IntegrationLinksResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "DELETE",
             "integration_link/{id}/",
+            group="DELETE integration_link",
             path_params={"id": id},
         )
         return await self._requester.request(request, parse=no_content, deadline=deadline)

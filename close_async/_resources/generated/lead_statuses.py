@@ -7,10 +7,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ..._engine.request import build_request
+from ..._engine.response import no_content
 from ..._types.generated.shared import LeadStatus
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
-from ..generic import build_request
-from ..operation import body_json, no_content
 from ..pager import Pager, paginate
 
 if TYPE_CHECKING:
@@ -51,6 +51,8 @@ class LeadStatusesResource(BulkCreate, BulkDelete, BulkUpdate):
             None,
             parse_item=LeadStatus.from_json,
             deadline=deadline,
+            template="status/lead/",
+            group="GET status/lead",
         )
 
     async def create(
@@ -66,7 +68,8 @@ class LeadStatusesResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "POST",
             "status/lead/",
-            json=body_json(body),
+            group="POST status/lead",
+            body=body,
         )
         return await self._requester.request(request, parse=LeadStatus.from_json, deadline=deadline)
 
@@ -87,8 +90,9 @@ class LeadStatusesResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "PUT",
             "status/lead/{id}/",
+            group="PUT status/lead",
             path_params={"id": id},
-            json=body_json(body),
+            body=body,
         )
         return await self._requester.request(request, parse=LeadStatus.from_json, deadline=deadline)
 
@@ -107,6 +111,7 @@ class LeadStatusesResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "DELETE",
             "status/lead/{id}/",
+            group="DELETE status/lead",
             path_params={"id": id},
         )
         return await self._requester.request(request, parse=no_content, deadline=deadline)

@@ -7,10 +7,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..._engine.request import build_request
+from ..._engine.response import no_content
 from ..._types.generated.leads import CreateLead, Lead, MergeLeads, UpdateLead
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
-from ..generic import build_request
-from ..operation import body_json, no_content
 from ..pager import Pager, paginate
 
 if TYPE_CHECKING:
@@ -61,6 +61,8 @@ class LeadsResource(BulkCreate, BulkDelete, BulkUpdate):
             params,
             parse_item=Lead.from_json,
             deadline=deadline,
+            template="lead/",
+            group="GET lead",
         )
 
     async def create(
@@ -98,7 +100,8 @@ class LeadsResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "POST",
             "lead/",
-            json=body_json(body),
+            group="POST lead",
+            body=body,
         )
         return await self._requester.request(request, parse=Lead.from_json, deadline=deadline)
 
@@ -118,7 +121,8 @@ class LeadsResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "POST",
             "lead/merge/",
-            json=body_json(body),
+            group="POST lead/merge",
+            body=body,
         )
         return await self._requester.request(request, deadline=deadline)
 
@@ -141,6 +145,7 @@ class LeadsResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "GET",
             "lead/{id}/",
+            group="GET lead",
             path_params={"id": id},
             params=params,
         )
@@ -177,8 +182,9 @@ class LeadsResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "PUT",
             "lead/{id}/",
+            group="PUT lead",
             path_params={"id": id},
-            json=body_json(body),
+            body=body,
         )
         return await self._requester.request(request, parse=Lead.from_json, deadline=deadline)
 
@@ -195,6 +201,7 @@ class LeadsResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "DELETE",
             "lead/{id}/",
+            group="DELETE lead",
             path_params={"id": id},
         )
         return await self._requester.request(request, parse=no_content, deadline=deadline)

@@ -7,10 +7,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ..._engine.request import build_request
 from ..._types.generated.memberships import CreateMembership, SetPinnedSavedView
 from ..bulk_verbs import BulkCreate, BulkUpdate
-from ..generic import build_request
-from ..operation import body_json
 
 if TYPE_CHECKING:
     from ..._engine.requester import Requester
@@ -59,7 +58,8 @@ class MembershipsResource(BulkCreate, BulkUpdate):
         request = build_request(
             "POST",
             "membership/",
-            json=body_json(body),
+            group="POST membership",
+            body=body,
         )
         return await self._requester.request(request, deadline=deadline)
 
@@ -80,7 +80,8 @@ class MembershipsResource(BulkCreate, BulkUpdate):
         request = build_request(
             "PUT",
             "membership/",
-            json=body_json(body),
+            group="PUT membership",
+            body=body,
         )
         return await self._requester.request(request, deadline=deadline)
 
@@ -106,8 +107,9 @@ class MembershipsResource(BulkCreate, BulkUpdate):
         request = build_request(
             "PUT",
             "membership/{id}/",
+            group="PUT membership",
             path_params={"id": id},
-            json=body_json(body),
+            body=body,
         )
         return await self._requester.request(request, deadline=deadline)
 
@@ -126,6 +128,7 @@ class MembershipsResource(BulkCreate, BulkUpdate):
         request = build_request(
             "GET",
             "membership/{id}/pinned_views/",
+            group="GET membership/pinned_views",
             path_params={"id": id},
         )
         return await self._requester.request(request, deadline=deadline)
@@ -147,7 +150,8 @@ class MembershipsResource(BulkCreate, BulkUpdate):
         request = build_request(
             "PUT",
             "membership/{id}/pinned_views/",
+            group="PUT membership/pinned_views",
             path_params={"id": id},
-            json=body_json(body),
+            body=body,
         )
         return await self._requester.request(request, deadline=deadline)

@@ -7,11 +7,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..._engine.request import build_request
+from ..._engine.response import no_content
 from ..._types.generated.opportunities import CreateOpportunity, UpdateOpportunity
 from ..._types.generated.shared import Opportunity
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
-from ..generic import build_request
-from ..operation import body_json, no_content
 from ..pager import Pager
 from ..slicer import SliceOptions, paginate_or_slice
 
@@ -204,6 +204,8 @@ class OpportunitiesResource(BulkCreate, BulkDelete, BulkUpdate):
             sliced,
             parse_item=Opportunity.from_json,
             deadline=deadline,
+            template="opportunity/",
+            group="GET opportunity",
         )
 
     async def create(
@@ -236,7 +238,8 @@ class OpportunitiesResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "POST",
             "opportunity/",
-            json=body_json(body),
+            group="POST opportunity",
+            body=body,
         )
         return await self._requester.request(
             request, parse=Opportunity.from_json, deadline=deadline
@@ -261,6 +264,7 @@ class OpportunitiesResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "GET",
             "opportunity/{id}/",
+            group="GET opportunity",
             path_params={"id": id},
             params=params,
         )
@@ -306,8 +310,9 @@ class OpportunitiesResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "PUT",
             "opportunity/{id}/",
+            group="PUT opportunity",
             path_params={"id": id},
-            json=body_json(body),
+            body=body,
         )
         return await self._requester.request(
             request, parse=Opportunity.from_json, deadline=deadline
@@ -326,6 +331,7 @@ class OpportunitiesResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "DELETE",
             "opportunity/{id}/",
+            group="DELETE opportunity",
             path_params={"id": id},
         )
         return await self._requester.request(request, parse=no_content, deadline=deadline)

@@ -7,10 +7,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..._engine.request import build_request
+from ..._engine.response import no_content
 from ..._types.generated.shared import OpportunityStatus
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
-from ..generic import build_request
-from ..operation import body_json, no_content
 from ..pager import Pager, paginate
 
 if TYPE_CHECKING:
@@ -57,6 +57,8 @@ class OpportunityStatusesResource(BulkCreate, BulkDelete, BulkUpdate):
             params,
             parse_item=OpportunityStatus.from_json,
             deadline=deadline,
+            template="status/opportunity/",
+            group="GET status/opportunity",
         )
 
     async def create(
@@ -81,8 +83,9 @@ class OpportunityStatusesResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "POST",
             "status/opportunity/",
+            group="POST status/opportunity",
             params=params,
-            json=body_json(body),
+            body=body,
         )
         return await self._requester.request(
             request, parse=OpportunityStatus.from_json, deadline=deadline
@@ -108,9 +111,10 @@ class OpportunityStatusesResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "PUT",
             "status/opportunity/{id}/",
+            group="PUT status/opportunity",
             path_params={"id": id},
             params=params,
-            json=body_json(body),
+            body=body,
         )
         return await self._requester.request(
             request, parse=OpportunityStatus.from_json, deadline=deadline
@@ -131,6 +135,7 @@ class OpportunityStatusesResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "DELETE",
             "status/opportunity/{id}/",
+            group="DELETE status/opportunity",
             path_params={"id": id},
         )
         return await self._requester.request(request, parse=no_content, deadline=deadline)

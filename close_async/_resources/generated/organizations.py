@@ -7,10 +7,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ..._engine.request import build_request
 from ..._types.generated.organizations import Organization
 from ..bulk_verbs import BulkUpdate
-from ..generic import build_request
-from ..operation import body_json
 
 if TYPE_CHECKING:
     from ..._engine.requester import Requester
@@ -51,6 +50,7 @@ class OrganizationsResource(BulkUpdate):
         request = build_request(
             "GET",
             "organization/{id}/",
+            group="GET organization",
             path_params={"id": id},
             params=params,
         )
@@ -76,9 +76,10 @@ class OrganizationsResource(BulkUpdate):
         request = build_request(
             "PUT",
             "organization/{id}/",
+            group="PUT organization",
             path_params={"id": id},
             params=params,
-            json=body_json(body),
+            body=body,
         )
         return await self._requester.request(
             request, parse=Organization.from_json, deadline=deadline

@@ -7,10 +7,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..._engine.request import build_request
+from ..._engine.response import no_content
 from ..._types.generated.outcomes import CreateOutcome, Outcome, UpdateOutcome
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
-from ..generic import build_request
-from ..operation import body_json, no_content
 from ..pager import Pager, paginate
 
 if TYPE_CHECKING:
@@ -63,6 +63,8 @@ class OutcomesResource(BulkCreate, BulkDelete, BulkUpdate):
             params,
             parse_item=Outcome.from_json,
             deadline=deadline,
+            template="outcome/",
+            group="GET outcome",
         )
 
     async def create(
@@ -80,7 +82,8 @@ class OutcomesResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "POST",
             "outcome/",
-            json=body_json(body),
+            group="POST outcome",
+            body=body,
         )
         return await self._requester.request(request, parse=Outcome.from_json, deadline=deadline)
 
@@ -103,6 +106,7 @@ class OutcomesResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "GET",
             "outcome/{id}/",
+            group="GET outcome",
             path_params={"id": id},
             params=params,
         )
@@ -124,8 +128,9 @@ class OutcomesResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "PUT",
             "outcome/{id}/",
+            group="PUT outcome",
             path_params={"id": id},
-            json=body_json(body),
+            body=body,
         )
         return await self._requester.request(request, parse=Outcome.from_json, deadline=deadline)
 
@@ -148,6 +153,7 @@ class OutcomesResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "DELETE",
             "outcome/{id}/",
+            group="DELETE outcome",
             path_params={"id": id},
         )
         return await self._requester.request(request, parse=no_content, deadline=deadline)

@@ -7,14 +7,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..._engine.request import build_request
+from ..._engine.response import no_content
 from ..._types.generated.phone_numbers import (
     CreatePhoneNumberRequest,
     PhoneNumber,
     UpdatePhoneNumber,
 )
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
-from ..generic import build_request
-from ..operation import body_json, no_content
 from ..pager import Pager, paginate
 
 if TYPE_CHECKING:
@@ -75,6 +75,8 @@ class PhoneNumbersResource(BulkCreate, BulkDelete, BulkUpdate):
             params,
             parse_item=PhoneNumber.from_json,
             deadline=deadline,
+            template="phone_number/",
+            group="GET phone_number",
         )
 
     async def create(
@@ -106,7 +108,8 @@ class PhoneNumbersResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "POST",
             "phone_number/request/internal/",
-            json=body_json(body),
+            group="POST phone_number/request/internal",
+            body=body,
         )
         return await self._requester.request(request, deadline=deadline)
 
@@ -129,6 +132,7 @@ class PhoneNumbersResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "GET",
             "phone_number/{id}/",
+            group="GET phone_number",
             path_params={"id": id},
             params=params,
         )
@@ -166,8 +170,9 @@ class PhoneNumbersResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "PUT",
             "phone_number/{id}/",
+            group="PUT phone_number",
             path_params={"id": id},
-            json=body_json(body),
+            body=body,
         )
         return await self._requester.request(
             request, parse=PhoneNumber.from_json, deadline=deadline
@@ -189,6 +194,7 @@ class PhoneNumbersResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "DELETE",
             "phone_number/{id}/",
+            group="DELETE phone_number",
             path_params={"id": id},
         )
         return await self._requester.request(request, parse=no_content, deadline=deadline)

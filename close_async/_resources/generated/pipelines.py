@@ -7,10 +7,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ..._engine.request import build_request
+from ..._engine.response import no_content
 from ..._types.generated.pipelines import Pipeline
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
-from ..generic import build_request
-from ..operation import body_json, no_content
 from ..pager import Pager, paginate
 
 if TYPE_CHECKING:
@@ -51,6 +51,8 @@ class PipelinesResource(BulkCreate, BulkDelete, BulkUpdate):
             None,
             parse_item=Pipeline.from_json,
             deadline=deadline,
+            template="pipeline/",
+            group="GET pipeline",
         )
 
     async def create(
@@ -66,7 +68,8 @@ class PipelinesResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "POST",
             "pipeline/",
-            json=body_json(body),
+            group="POST pipeline",
+            body=body,
         )
         return await self._requester.request(request, parse=Pipeline.from_json, deadline=deadline)
 
@@ -92,8 +95,9 @@ class PipelinesResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "PUT",
             "pipeline/{id}/",
+            group="PUT pipeline",
             path_params={"id": id},
-            json=body_json(body),
+            body=body,
         )
         return await self._requester.request(request, parse=Pipeline.from_json, deadline=deadline)
 
@@ -113,6 +117,7 @@ class PipelinesResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "DELETE",
             "pipeline/{id}/",
+            group="DELETE pipeline",
             path_params={"id": id},
         )
         return await self._requester.request(request, parse=no_content, deadline=deadline)

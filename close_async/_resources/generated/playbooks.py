@@ -8,10 +8,10 @@ import datetime as _dt
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ..._engine.request import build_request
+from ..._engine.response import no_content
 from ..._types.generated.playbooks import CreatePlaybook, Playbook, UpdatePlaybook
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
-from ..generic import build_request
-from ..operation import body_json, no_content
 from ..pager import Pager, paginate
 
 if TYPE_CHECKING:
@@ -79,6 +79,8 @@ class PlaybooksResource(BulkCreate, BulkDelete, BulkUpdate):
             params,
             parse_item=Playbook.from_json,
             deadline=deadline,
+            template="playbook/",
+            group="GET playbook",
         )
 
     async def create(
@@ -96,7 +98,8 @@ class PlaybooksResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "POST",
             "playbook/",
-            json=body_json(body),
+            group="POST playbook",
+            body=body,
         )
         return await self._requester.request(request, parse=Playbook.from_json, deadline=deadline)
 
@@ -113,6 +116,7 @@ class PlaybooksResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "GET",
             "playbook/{id}/",
+            group="GET playbook",
             path_params={"id": id},
         )
         return await self._requester.request(request, parse=Playbook.from_json, deadline=deadline)
@@ -133,8 +137,9 @@ class PlaybooksResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "PUT",
             "playbook/{id}/",
+            group="PUT playbook",
             path_params={"id": id},
-            json=body_json(body),
+            body=body,
         )
         return await self._requester.request(request, parse=Playbook.from_json, deadline=deadline)
 
@@ -153,6 +158,7 @@ class PlaybooksResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "DELETE",
             "playbook/{id}/",
+            group="DELETE playbook",
             path_params={"id": id},
         )
         return await self._requester.request(request, parse=no_content, deadline=deadline)
@@ -173,6 +179,7 @@ class PlaybooksResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "POST",
             "playbook/{id}/archive/",
+            group="POST playbook/archive",
             path_params={"id": id},
         )
         return await self._requester.request(request, parse=Playbook.from_json, deadline=deadline)
@@ -192,6 +199,7 @@ class PlaybooksResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "POST",
             "playbook/{id}/unarchive/",
+            group="POST playbook/unarchive",
             path_params={"id": id},
         )
         return await self._requester.request(request, parse=Playbook.from_json, deadline=deadline)

@@ -7,8 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
-from ..generic import build_request
-from ..operation import body_json
+from ..._engine.request import build_request
 from ..pager import Pager, paginate
 
 if TYPE_CHECKING:
@@ -70,7 +69,8 @@ class ReportingResource:
         request = build_request(
             "POST",
             "report/activity/",
-            json=body_json(body),
+            group="POST report/activity",
+            body=body,
         )
         return await self._requester.request(request, deadline=deadline)
 
@@ -93,6 +93,8 @@ class ReportingResource:
             "report/activity/metrics/",
             None,
             deadline=deadline,
+            template="report/activity/metrics/",
+            group="GET report/activity/metrics",
         )
 
     async def get_custom(
@@ -156,6 +158,7 @@ class ReportingResource:
         request = build_request(
             "GET",
             "report/custom/{org_id}/",
+            group="GET report/custom",
             path_params={"org_id": org_id},
             params=params,
         )
@@ -224,7 +227,8 @@ class ReportingResource:
         request = build_request(
             "POST",
             "report/funnel/opportunity/stages/",
-            json=body_json(body),
+            group="POST report/funnel/opportunity/stages",
+            body=body,
         )
         return await self._requester.request(request, deadline=deadline)
 
@@ -291,7 +295,8 @@ class ReportingResource:
         request = build_request(
             "POST",
             "report/funnel/opportunity/totals/",
-            json=body_json(body),
+            group="POST report/funnel/opportunity/totals",
+            body=body,
         )
         return await self._requester.request(request, deadline=deadline)
 
@@ -312,6 +317,7 @@ class ReportingResource:
         request = build_request(
             "GET",
             "report/sent_emails/{org_id}/",
+            group="GET report/sent_emails",
             path_params={"org_id": org_id},
             params=params,
         )
@@ -374,6 +380,7 @@ class ReportingResource:
         request = build_request(
             "GET",
             "report/statuses/lead/{org_id}/",
+            group="GET report/statuses/lead",
             path_params={"org_id": org_id},
             params=params,
         )
@@ -443,6 +450,7 @@ class ReportingResource:
         request = build_request(
             "GET",
             "report/statuses/opportunity/{org_id}/",
+            group="GET report/statuses/opportunity",
             path_params={"org_id": org_id},
             params=params,
         )

@@ -7,10 +7,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ..._engine.request import build_request
+from ..._engine.response import no_content
 from ..._types.generated.roles import Role
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
-from ..generic import build_request
-from ..operation import body_json, no_content
 from ..pager import Pager, paginate
 
 if TYPE_CHECKING:
@@ -51,6 +51,8 @@ class RolesResource(BulkCreate, BulkDelete, BulkUpdate):
             None,
             parse_item=Role.from_json,
             deadline=deadline,
+            template="role/",
+            group="GET role",
         )
 
     async def create(
@@ -79,7 +81,8 @@ class RolesResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "POST",
             "role/",
-            json=body_json(body),
+            group="POST role",
+            body=body,
         )
         return await self._requester.request(request, parse=Role.from_json, deadline=deadline)
 
@@ -96,6 +99,7 @@ class RolesResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "GET",
             "role/{id}/",
+            group="GET role",
             path_params={"id": id},
         )
         return await self._requester.request(request, parse=Role.from_json, deadline=deadline)
@@ -114,8 +118,9 @@ class RolesResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "PUT",
             "role/{id}/",
+            group="PUT role",
             path_params={"id": id},
-            json=body_json(body),
+            body=body,
         )
         return await self._requester.request(request, parse=Role.from_json, deadline=deadline)
 
@@ -135,6 +140,7 @@ class RolesResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "DELETE",
             "role/{id}/",
+            group="DELETE role",
             path_params={"id": id},
         )
         return await self._requester.request(request, parse=no_content, deadline=deadline)

@@ -7,9 +7,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ..._engine.request import build_request
+from ..._engine.response import no_content
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
-from ..generic import build_request
-from ..operation import body_json, no_content
 from ..pager import Pager, paginate
 
 if TYPE_CHECKING:
@@ -52,6 +52,8 @@ class SchedulingLinksResource(BulkCreate, BulkDelete, BulkUpdate):
             "scheduling_link/",
             None,
             deadline=deadline,
+            template="scheduling_link/",
+            group="GET scheduling_link",
         )
 
     async def create(
@@ -67,7 +69,8 @@ class SchedulingLinksResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "POST",
             "scheduling_link/",
-            json=body_json(body),
+            group="POST scheduling_link",
+            body=body,
         )
         return await self._requester.request(request, deadline=deadline)
 
@@ -95,7 +98,8 @@ class SchedulingLinksResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "POST",
             "scheduling_link/integration/",
-            json=body_json(body),
+            group="POST scheduling_link/integration",
+            body=body,
         )
         return await self._requester.request(request, deadline=deadline)
 
@@ -120,6 +124,7 @@ class SchedulingLinksResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "DELETE",
             "scheduling_link/integration/{source_id}/",
+            group="DELETE scheduling_link/integration",
             path_params={"source_id": source_id},
         )
         return await self._requester.request(request, parse=no_content, deadline=deadline)
@@ -137,6 +142,7 @@ class SchedulingLinksResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "GET",
             "scheduling_link/{id}/",
+            group="GET scheduling_link",
             path_params={"id": id},
         )
         return await self._requester.request(request, deadline=deadline)
@@ -155,8 +161,9 @@ class SchedulingLinksResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "PUT",
             "scheduling_link/{id}/",
+            group="PUT scheduling_link",
             path_params={"id": id},
-            json=body_json(body),
+            body=body,
         )
         return await self._requester.request(request, deadline=deadline)
 
@@ -173,6 +180,7 @@ class SchedulingLinksResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "DELETE",
             "scheduling_link/{id}/",
+            group="DELETE scheduling_link",
             path_params={"id": id},
         )
         return await self._requester.request(request, parse=no_content, deadline=deadline)
@@ -194,6 +202,8 @@ class SchedulingLinksResource(BulkCreate, BulkDelete, BulkUpdate):
             "shared_scheduling_link/",
             None,
             deadline=deadline,
+            template="shared_scheduling_link/",
+            group="GET shared_scheduling_link",
         )
 
     async def create_shared(
@@ -209,7 +219,8 @@ class SchedulingLinksResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "POST",
             "shared_scheduling_link/",
-            json=body_json(body),
+            group="POST shared_scheduling_link",
+            body=body,
         )
         return await self._requester.request(request, deadline=deadline)
 
@@ -226,6 +237,7 @@ class SchedulingLinksResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "GET",
             "shared_scheduling_link/{id}/",
+            group="GET shared_scheduling_link",
             path_params={"id": id},
         )
         return await self._requester.request(request, deadline=deadline)
@@ -244,8 +256,9 @@ class SchedulingLinksResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "PUT",
             "shared_scheduling_link/{id}/",
+            group="PUT shared_scheduling_link",
             path_params={"id": id},
-            json=body_json(body),
+            body=body,
         )
         return await self._requester.request(request, deadline=deadline)
 
@@ -262,6 +275,7 @@ class SchedulingLinksResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "DELETE",
             "shared_scheduling_link/{id}/",
+            group="DELETE shared_scheduling_link",
             path_params={"id": id},
         )
         return await self._requester.request(request, parse=no_content, deadline=deadline)
@@ -283,7 +297,8 @@ class SchedulingLinksResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "POST",
             "shared_scheduling_link_association/",
-            json=body_json(body),
+            group="POST shared_scheduling_link_association",
+            body=body,
         )
         return await self._requester.request(request, deadline=deadline)
 
@@ -300,6 +315,7 @@ class SchedulingLinksResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "POST",
             "shared_scheduling_link_association/unmap/",
-            json=body_json(body),
+            group="POST shared_scheduling_link_association/unmap",
+            body=body,
         )
         return await self._requester.request(request, deadline=deadline)

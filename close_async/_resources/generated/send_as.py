@@ -7,9 +7,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ..._engine.request import build_request
+from ..._engine.response import no_content
 from ..bulk_verbs import BulkCreate, BulkDelete
-from ..generic import build_request
-from ..operation import body_json, no_content
 from ..pager import Pager, paginate
 
 if TYPE_CHECKING:
@@ -57,6 +57,8 @@ class SendAsResource(BulkCreate, BulkDelete):
             "send_as/",
             params,
             deadline=deadline,
+            template="send_as/",
+            group="GET send_as",
         )
 
     async def create(
@@ -74,7 +76,8 @@ class SendAsResource(BulkCreate, BulkDelete):
         request = build_request(
             "POST",
             "send_as/",
-            json=body_json(body),
+            group="POST send_as",
+            body=body,
         )
         return await self._requester.request(request, deadline=deadline)
 
@@ -98,6 +101,7 @@ class SendAsResource(BulkCreate, BulkDelete):
         request = build_request(
             "DELETE",
             "send_as/",
+            group="DELETE send_as",
             params=params,
         )
         return await self._requester.request(request, parse=no_content, deadline=deadline)
@@ -121,7 +125,8 @@ class SendAsResource(BulkCreate, BulkDelete):
         request = build_request(
             "POST",
             "send_as/bulk/",
-            json=body_json(body),
+            group="POST send_as/bulk",
+            body=body,
         )
         return await self._requester.request(request, deadline=deadline)
 
@@ -138,6 +143,7 @@ class SendAsResource(BulkCreate, BulkDelete):
         request = build_request(
             "GET",
             "send_as/{id}/",
+            group="GET send_as",
             path_params={"id": id},
         )
         return await self._requester.request(request, deadline=deadline)
@@ -155,6 +161,7 @@ class SendAsResource(BulkCreate, BulkDelete):
         request = build_request(
             "DELETE",
             "send_as/{id}/",
+            group="DELETE send_as",
             path_params={"id": id},
         )
         return await self._requester.request(request, parse=no_content, deadline=deadline)

@@ -7,10 +7,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ..._engine.request import build_request
+from ..._engine.response import no_content
 from ..._types.generated.sequences import SequenceSubscription, Workflow
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
-from ..generic import build_request
-from ..operation import body_json, no_content
 from ..pager import Pager, paginate
 
 if TYPE_CHECKING:
@@ -61,6 +61,8 @@ class SequencesResource(BulkCreate, BulkDelete, BulkUpdate):
             params,
             parse_item=Workflow.from_json,
             deadline=deadline,
+            template="sequence/",
+            group="GET sequence",
         )
 
     async def create(
@@ -76,7 +78,8 @@ class SequencesResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "POST",
             "sequence/",
-            json=body_json(body),
+            group="POST sequence",
+            body=body,
         )
         return await self._requester.request(request, parse=Workflow.from_json, deadline=deadline)
 
@@ -101,6 +104,7 @@ class SequencesResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "GET",
             "sequence/{id}/",
+            group="GET sequence",
             path_params={"id": id},
             params=params,
         )
@@ -123,8 +127,9 @@ class SequencesResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "PUT",
             "sequence/{id}/",
+            group="PUT sequence",
             path_params={"id": id},
-            json=body_json(body),
+            body=body,
         )
         return await self._requester.request(request, parse=Workflow.from_json, deadline=deadline)
 
@@ -141,6 +146,7 @@ class SequencesResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "DELETE",
             "sequence/{id}/",
+            group="DELETE sequence",
             path_params={"id": id},
         )
         return await self._requester.request(request, parse=no_content, deadline=deadline)
@@ -182,6 +188,8 @@ class SequencesResource(BulkCreate, BulkDelete, BulkUpdate):
             params,
             parse_item=SequenceSubscription.from_json,
             deadline=deadline,
+            template="sequence_subscription/",
+            group="GET sequence_subscription",
         )
 
     async def create_subscription(
@@ -197,7 +205,8 @@ class SequencesResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "POST",
             "sequence_subscription/",
-            json=body_json(body),
+            group="POST sequence_subscription",
+            body=body,
         )
         return await self._requester.request(
             request, parse=SequenceSubscription.from_json, deadline=deadline
@@ -216,6 +225,7 @@ class SequencesResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "GET",
             "sequence_subscription/{id}/",
+            group="GET sequence_subscription",
             path_params={"id": id},
         )
         return await self._requester.request(
@@ -236,8 +246,9 @@ class SequencesResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "PUT",
             "sequence_subscription/{id}/",
+            group="PUT sequence_subscription",
             path_params={"id": id},
-            json=body_json(body),
+            body=body,
         )
         return await self._requester.request(
             request, parse=SequenceSubscription.from_json, deadline=deadline

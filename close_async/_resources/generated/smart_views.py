@@ -7,10 +7,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
+from ..._engine.request import build_request
+from ..._engine.response import no_content
 from ..._types.generated.smart_views import SavedSearch
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
-from ..generic import build_request
-from ..operation import body_json, no_content
 from ..pager import Pager, paginate
 
 if TYPE_CHECKING:
@@ -108,6 +108,8 @@ class SmartViewsResource(BulkCreate, BulkDelete, BulkUpdate):
             params,
             parse_item=SavedSearch.from_json,
             deadline=deadline,
+            template="saved_search/",
+            group="GET saved_search",
         )
 
     async def create(
@@ -132,7 +134,8 @@ class SmartViewsResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "POST",
             "saved_search/",
-            json=body_json(body),
+            group="POST saved_search",
+            body=body,
         )
         return await self._requester.request(
             request, parse=SavedSearch.from_json, deadline=deadline
@@ -151,6 +154,7 @@ class SmartViewsResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "GET",
             "saved_search/{id}/",
+            group="GET saved_search",
             path_params={"id": id},
         )
         return await self._requester.request(
@@ -171,8 +175,9 @@ class SmartViewsResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "PUT",
             "saved_search/{id}/",
+            group="PUT saved_search",
             path_params={"id": id},
-            json=body_json(body),
+            body=body,
         )
         return await self._requester.request(
             request, parse=SavedSearch.from_json, deadline=deadline
@@ -191,6 +196,7 @@ class SmartViewsResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "DELETE",
             "saved_search/{id}/",
+            group="DELETE saved_search",
             path_params={"id": id},
         )
         return await self._requester.request(request, parse=no_content, deadline=deadline)

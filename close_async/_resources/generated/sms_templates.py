@@ -7,10 +7,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ..._engine.request import build_request
+from ..._engine.response import no_content
 from ..._types.generated.sms_templates import CreateSMSTemplate, SmsTemplate, UpdateSMSTemplate
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
-from ..generic import build_request
-from ..operation import body_json, no_content
 from ..pager import Pager, paginate
 
 if TYPE_CHECKING:
@@ -59,6 +59,8 @@ class SmsTemplatesResource(BulkCreate, BulkDelete, BulkUpdate):
             params,
             parse_item=SmsTemplate.from_json,
             deadline=deadline,
+            template="sms_template/",
+            group="GET sms_template",
         )
 
     async def create(
@@ -74,7 +76,8 @@ class SmsTemplatesResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "POST",
             "sms_template/",
-            json=body_json(body),
+            group="POST sms_template",
+            body=body,
         )
         return await self._requester.request(request, deadline=deadline)
 
@@ -99,6 +102,7 @@ class SmsTemplatesResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "GET",
             "sms_template/{id}/",
+            group="GET sms_template",
             path_params={"id": id},
             params=params,
         )
@@ -118,8 +122,9 @@ class SmsTemplatesResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "PUT",
             "sms_template/{id}/",
+            group="PUT sms_template",
             path_params={"id": id},
-            json=body_json(body),
+            body=body,
         )
         return await self._requester.request(request, deadline=deadline)
 
@@ -136,6 +141,7 @@ class SmsTemplatesResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "DELETE",
             "sms_template/{id}/",
+            group="DELETE sms_template",
             path_params={"id": id},
         )
         return await self._requester.request(request, parse=no_content, deadline=deadline)

@@ -7,10 +7,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..._engine.request import build_request
+from ..._engine.response import no_content
 from ..._types.generated.tasks import BulkUpdateNotifications, CreateTask, Task, UpdateNotification
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
-from ..generic import build_request
-from ..operation import body_json, no_content
 from ..pager import Pager
 from ..slicer import SliceOptions, paginate_or_slice
 
@@ -145,6 +145,8 @@ class TasksResource(BulkCreate, BulkDelete, BulkUpdate):
             sliced,
             parse_item=Task.from_json,
             deadline=deadline,
+            template="task/",
+            group="GET task",
         )
 
     async def create(
@@ -169,8 +171,9 @@ class TasksResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "POST",
             "task/",
+            group="POST task",
             params=params,
-            json=body_json(body),
+            body=body,
         )
         return await self._requester.request(request, parse=Task.from_json, deadline=deadline)
 
@@ -258,8 +261,9 @@ class TasksResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "PUT",
             "task/",
+            group="PUT task",
             params=params,
-            json=body_json(body),
+            body=body,
         )
         return await self._requester.request(request, deadline=deadline)
 
@@ -282,6 +286,7 @@ class TasksResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "GET",
             "task/{id}/",
+            group="GET task",
             path_params={"id": id},
             params=params,
         )
@@ -311,9 +316,10 @@ class TasksResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "PUT",
             "task/{id}/",
+            group="PUT task",
             path_params={"id": id},
             params=params,
-            json=body_json(body),
+            body=body,
         )
         return await self._requester.request(request, parse=Task.from_json, deadline=deadline)
 
@@ -330,6 +336,7 @@ class TasksResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "DELETE",
             "task/{id}/",
+            group="DELETE task",
             path_params={"id": id},
         )
         return await self._requester.request(request, parse=no_content, deadline=deadline)

@@ -7,10 +7,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ..._engine.request import build_request
+from ..._engine.response import no_content
 from ..._types.generated.unsubscribed_emails import CreateUnsubscribedEmail
 from ..bulk_verbs import BulkCreate, BulkDelete
-from ..generic import build_request
-from ..operation import body_json, no_content
 from ..pager import Pager, paginate
 
 if TYPE_CHECKING:
@@ -52,6 +52,8 @@ class UnsubscribedEmailsResource(BulkCreate, BulkDelete):
             "unsubscribe/email/",
             None,
             deadline=deadline,
+            template="unsubscribe/email/",
+            group="GET unsubscribe/email",
         )
 
     async def create(
@@ -71,7 +73,8 @@ class UnsubscribedEmailsResource(BulkCreate, BulkDelete):
         request = build_request(
             "POST",
             "unsubscribe/email/",
-            json=body_json(body),
+            group="POST unsubscribe/email",
+            body=body,
         )
         return await self._requester.request(request, deadline=deadline)
 
@@ -88,6 +91,7 @@ class UnsubscribedEmailsResource(BulkCreate, BulkDelete):
         request = build_request(
             "DELETE",
             "unsubscribe/email/{email_address}/",
+            group="DELETE unsubscribe/email",
             path_params={"email_address": email_address},
         )
         return await self._requester.request(request, parse=no_content, deadline=deadline)

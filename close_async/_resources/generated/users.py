@@ -7,8 +7,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
+from ..._engine.request import build_request
 from ..._types.generated.users import User
-from ..generic import build_request
 from ..pager import Pager, paginate
 
 if TYPE_CHECKING:
@@ -50,6 +50,7 @@ class UsersResource:
         request = build_request(
             "GET",
             "me/",
+            group="GET me",
             params=params,
         )
         return await self._requester.request(request, parse=User.from_json, deadline=deadline)
@@ -83,6 +84,8 @@ class UsersResource:
             params,
             parse_item=User.from_json,
             deadline=deadline,
+            template="user/",
+            group="GET user",
         )
 
     def list_availabilities(
@@ -109,6 +112,8 @@ class UsersResource:
             "user/availability/",
             params,
             deadline=deadline,
+            template="user/availability/",
+            group="GET user/availability",
         )
 
     async def get(
@@ -133,6 +138,7 @@ class UsersResource:
         request = build_request(
             "GET",
             "user/{id}/",
+            group="GET user",
             path_params={"id": id},
             params=params,
         )

@@ -7,10 +7,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ..._engine.request import build_request
+from ..._engine.response import no_content
 from ..._types.generated.webhooks import CreateWebhook, UpdateWebhook, Webhook
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
-from ..generic import build_request
-from ..operation import body_json, no_content
 from ..pager import Pager, paginate
 
 if TYPE_CHECKING:
@@ -53,6 +53,8 @@ class WebhooksResource(BulkCreate, BulkDelete, BulkUpdate):
             None,
             parse_item=Webhook.from_json,
             deadline=deadline,
+            template="webhook/",
+            group="GET webhook",
         )
 
     async def create(
@@ -84,7 +86,8 @@ class WebhooksResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "POST",
             "webhook/",
-            json=body_json(body),
+            group="POST webhook",
+            body=body,
         )
         return await self._requester.request(request, parse=Webhook.from_json, deadline=deadline)
 
@@ -103,6 +106,7 @@ class WebhooksResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "GET",
             "webhook/{id}/",
+            group="GET webhook",
             path_params={"id": id},
         )
         return await self._requester.request(request, parse=Webhook.from_json, deadline=deadline)
@@ -140,8 +144,9 @@ class WebhooksResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "PUT",
             "webhook/{id}/",
+            group="PUT webhook",
             path_params={"id": id},
-            json=body_json(body),
+            body=body,
         )
         return await self._requester.request(request, parse=Webhook.from_json, deadline=deadline)
 
@@ -158,6 +163,7 @@ class WebhooksResource(BulkCreate, BulkDelete, BulkUpdate):
         request = build_request(
             "DELETE",
             "webhook/{id}/",
+            group="DELETE webhook",
             path_params={"id": id},
         )
         return await self._requester.request(request, parse=no_content, deadline=deadline)
