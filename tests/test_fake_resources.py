@@ -884,5 +884,6 @@ def test_max_skip_is_a_command_line_option() -> None:
     options = options_from_namespace(parser.parse_args(["--max-skip", "250"]))
     assert options["max_skip"] == 250
     options.pop("seed_calls")
+    options.pop("seed_objects")
     assert fake_close_from_options(**options).max_skip == 250
     assert options_from_namespace(parser.parse_args([]))["max_skip"] is None

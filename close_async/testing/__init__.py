@@ -42,13 +42,8 @@ from ._config import (
 )
 from ._ids import fake_call_id, fake_id
 from ._oauth import FakeOAuth, FakeOAuthStats, OAuthGrant
-from ._options import (
-    add_fake_server_arguments,
-    fake_close_from_options,
-    main,
-    options_from_namespace,
-    serve,
-)
+from ._options import add_fake_server_arguments, fake_close_from_options, options_from_namespace
+from ._seeding import SEED_KINDS, parse_seed_counts
 from ._server import (
     API_PREFIX,
     CALLS_PATH,
@@ -57,15 +52,18 @@ from ._server import (
     RecordedRequest,
     key_fingerprint,
 )
+from ._standalone import FAKE_SERVER_DESCRIPTION, main, run_fake_server, serve
 from ._webhook_delivery import WebhookDeliveryConfig, WebhookStats, WebhookSubscription
 from ._webhook_signing import sign_webhook, webhook_delivery
 
 __all__ = [
     "API_PREFIX",
     "CALLS_PATH",
+    "FAKE_SERVER_DESCRIPTION",
     "HEADER_STYLES",
     "RATE_LIMIT_PRESETS",
     "RATE_LIMIT_STYLES",
+    "SEED_KINDS",
     "STYLES_429",
     "FakeClose",
     "FakeFaults",
@@ -87,6 +85,8 @@ __all__ = [
     "key_fingerprint",
     "main",
     "options_from_namespace",
+    "parse_seed_counts",
+    "run_fake_server",
     "serve",
     "sign_webhook",
     "webhook_delivery",

@@ -31,9 +31,11 @@ from typing import Any, Literal
 import attrs
 from aiohttp import web
 
+from ._admin import FakeAdmin
 from ._config import FakeFaults, FakeRateLimit
 from ._events import EventLog, changes
 from ._exports import DOWNLOAD_PREFIX, ExportDesk
+from ._hangups import DroppedAnswer, HangUpLog, hang_up_middleware
 from ._ids import fake_call_id, fake_id
 from ._listing import Filter, date_filters, only_fields, skip_and_limit, skip_page
 from ._oauth import REVOKE_PATH, TOKEN_PATH, FakeOAuth
@@ -159,6 +161,8 @@ class FakeStats:
     ``created`` counts calls created by a POST, or by a first PUT when not ``strict``.
     ``injected_errors``, ``rejected``, ``resets``, ``drops`` and ``slowed`` count the
     faults of :class:`FakeFaults` (5xx pages, 400s, resets, lost answers, slow answers).
+    ``hangups`` counts clients that hung up before their body was read or their answer
+    sent (any path; each of the first few is one line on the ``close_async.testing`` logger).
     """
 
     requests: int = 0
@@ -172,6 +176,7 @@ class FakeStats:
     injected_errors: int = 0
     rejected: int = 0
     slowed: int = 0
+    hangups: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """The counters as JSON-ready data (``by_status`` keys become strings)."""
@@ -292,6 +297,7 @@ class FakeClose(ResourceRoutes):
         self.update_counts: dict[str, int] = {}
         self.requests: list[RecordedRequest] = []
         self.stats = FakeStats()
+        self._hang_up_log = HangUpLog()
         self._next_index = 0
         self._rate_limit: FakeRateLimit | None = None
         self._limiter: WindowLimiter | None = None
@@ -553,12 +559,10 @@ class FakeClose(ResourceRoutes):
     # -- the app -------------------------------------------------------------------------
 
     def _make_app(self) -> web.Application:
-        app = web.Application(client_max_size=8 * 1024 * 1024)
-        app.router.add_route("GET", "/_fake/stats", self._admin_stats)
-        app.router.add_route("GET", "/_fake/calls", self._admin_calls)
-        app.router.add_route("GET", "/_fake/requests", self._admin_requests)
-        app.router.add_route("POST", "/_fake/seed", self._admin_seed)
-        app.router.add_route("POST", "/_fake/reset", self._admin_reset)
+        app = web.Application(
+            client_max_size=8 * 1024 * 1024, middlewares=[hang_up_middleware(self._hung_up)]
+        )
+        FakeAdmin(self).add_routes(app.router)
         app.router.add_route("GET", DOWNLOAD_PREFIX + "{export_id}", self.exports.download)
         app.router.add_route("*", API_PREFIX + "{tail:.*}", self._api)
         self.oauth.add_routes(app.router)
@@ -724,7 +728,11 @@ class FakeClose(ResourceRoutes):
             else:
                 transport.close()
         # aiohttp finds the transport closed and writes nothing of this response.
-        return web.Response(status=204)
+        return DroppedAnswer()
+
+    def _hung_up(self, method: str, path: str, when: str) -> None:
+        self.stats.hangups += 1
+        self._hang_up_log.report(method, path, when)
 
     def _count(
         self, request: web.Request, arrived: float, key: str | None, body: Any, status: int | str
@@ -935,68 +943,6 @@ class FakeClose(ResourceRoutes):
             previous_data=previous,
             changed_fields=changed,
         )
-
-    # -- admin endpoints (no auth, no faults, no rate limit) -----------------------------
-
-    async def _admin_stats(self, request: web.Request) -> web.Response:
-        data = self.stats.to_dict()
-        data["calls"] = len(self.calls)
-        data["objects"] = {kind: len(objs) for kind, objs in self.store.objects.items()}
-        data["events"] = len(self.event_log.events)
-        data["recorded_requests"] = len(self.requests)
-        data["webhooks"] = attrs.asdict(self.webhook_deliverer.stats)
-        return web.json_response(data)
-
-    async def _admin_calls(self, request: web.Request) -> web.Response:
-        id_in = request.query.get("id__in")
-        ids = [i for i in id_in.split(",") if i] if id_in else None
-        if request.query.get("full") in ("1", "true"):
-            chosen: Iterable[str] = self.calls if ids is None else ids
-            calls = [self.calls[i] for i in chosen if i in self.calls]
-            return _json_response({"calls": calls})
-        summary = self.summary(ids)
-        return _json_response({"count": len(summary), "calls": summary})
-
-    async def _admin_requests(self, request: web.Request) -> web.Response:
-        try:
-            last = int(request.query.get("last", "100"))
-        except ValueError:
-            return web.json_response({"error": "last must be an integer"}, status=400)
-        chosen = self.requests[-last:] if last > 0 else []
-        return _json_response({"requests": [attrs.asdict(r) for r in chosen]})
-
-    async def _admin_seed(self, request: web.Request) -> web.Response:
-        try:
-            n = int(request.query.get("n", "1"))
-        except ValueError:
-            return web.json_response({"error": "n must be an integer"}, status=400)
-        fields: Any = {}
-        raw = await request.read()
-        if raw:
-            try:
-                fields = json.loads(raw)
-            except ValueError:
-                fields = None
-        if not isinstance(fields, dict) or n < 0:
-            return web.json_response({"error": "n >= 0 and a JSON object body"}, status=400)
-        kind = request.query.get("kind", "call")
-        if kind == "call":
-            ids = self.seed_calls(n, **fields)
-        elif kind in KINDS:
-            ids = self.seed_objects(kind, n, **fields)
-        else:
-            kinds = ", ".join(("call", *KINDS))
-            return web.json_response({"error": f"kind must be one of: {kinds}"}, status=400)
-        return _json_response({"ids": ids})
-
-    async def _admin_reset(self, request: web.Request) -> web.Response:
-        self.reset_stats()
-        return web.json_response({})
-
-
-def _json_response(value: Any) -> web.Response:
-    """An admin answer in the compact JSON the API answers with."""
-    return web.Response(body=dumps(value), content_type=JSON_TYPE)
 
 
 def _overridden(request: web.Request, override: str, body: Any) -> web.Request | bytes:
