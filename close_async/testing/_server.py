@@ -37,7 +37,7 @@ from ._exports import DOWNLOAD_PREFIX, ExportDesk
 from ._ids import fake_call_id, fake_id
 from ._listing import Filter, date_filters, only_fields, skip_and_limit, skip_page
 from ._oauth import REVOKE_PATH, TOKEN_PATH, FakeOAuth
-from ._objects import KINDS, MANAGED_FIELDS, ObjectKind, ObjectStore
+from ._objects import CALL_KIND, KINDS, MANAGED_FIELDS, ObjectStore, kind_of
 from ._rate_limit import WindowLimiter
 from ._resources import METHOD_OVERRIDE, REQUEST_ID, Operation, ResourceRoutes, now_iso
 from ._responses import (
@@ -264,7 +264,7 @@ class FakeClose(ResourceRoutes):
             token_ttl=oauth_token_ttl,
         )
         self._oauth_credentials: dict[str, _Credential] = {}
-        self.store = ObjectStore(ORGANIZATION_ID, max_skip=max_skip)
+        self.store = ObjectStore(ORGANIZATION_ID, max_skip=max_skip, default_user=_SEED_USERS[0])
         self.exports = ExportDesk()  # tests set .delay and .fail on it
         self.event_log = EventLog(ORGANIZATION_ID)
         self.webhook_subscriptions = WebhookSubscriptions(ORGANIZATION_ID)
@@ -288,7 +288,9 @@ class FakeClose(ResourceRoutes):
         self._requested_port = port
         self._shutdown_timeout = shutdown_timeout
         self.record_requests = record_requests
-        self.calls: dict[str, dict[str, Any]] = {}
+        # Calls and subscriptions live in the store; their own routes serve them (hooks).
+        self.calls: dict[str, dict[str, Any]] = self.store.objects[CALL_KIND.name]
+        self.webhook_subscriptions.items = self.store.objects["webhook"]
         self.update_counts: dict[str, int] = {}
         self.requests: list[RecordedRequest] = []
         self.stats = FakeStats()
@@ -440,7 +442,7 @@ class FakeClose(ResourceRoutes):
         Custom fields are keys like any other: ``fake.add_object("lead", **{"custom.cf_x":
         "v"})``. No event is logged.
         """
-        spec = _kind(kind)
+        spec = kind_of(kind)
         user = _SEED_USERS[0]
         given = {
             k: v for k, v in fields.items() if k not in MANAGED_FIELDS or k in _SEEDABLE_FIELDS
@@ -451,7 +453,7 @@ class FakeClose(ResourceRoutes):
         """Store ``n`` ``kind`` objects, each with ``fields`` (a lead also gets a ``name``
         ``"Fake Lead <i>"`` unless one is given); return their ids in creation order.
         """
-        spec = _kind(kind)
+        spec = kind_of(kind)
         ids: list[str] = []
         for _ in range(n):
             given = dict(fields)
@@ -464,7 +466,7 @@ class FakeClose(ResourceRoutes):
         """The ``kind`` objects by id, in creation order (a copy: changing it changes nothing
         on the server).
         """
-        return {i: dict(o) for i, o in self.store.objects[_kind(kind).name].items()}
+        return {i: dict(o) for i, o in self.store.objects[kind_of(kind).name].items()}
 
     def subscribe_webhook(
         self, url: str, events: Iterable[Mapping[str, str]], *, signature_key: str | None = None
@@ -1048,13 +1050,6 @@ def _invalid_body(body: Any, fields: Any) -> dict[str, Any] | bytes:
 
 
 _SEEDABLE_FIELDS = frozenset({"id", "date_created", "date_updated", "created_by", "updated_by"})
-
-
-def _kind(kind: str) -> ObjectKind:
-    spec = KINDS.get(kind)
-    if spec is None:
-        raise ValueError(f"unknown object kind {kind!r}; one of: {', '.join(KINDS)}")
-    return spec
 
 
 def _derived_note(note_html: str | None) -> str | None:
