@@ -131,10 +131,10 @@ async def test_typed_custom_field_create_then_get(close: CloseClient) -> None:
 def test_the_store_api_is_plain_python(fake: FakeClose) -> None:
     store = fake.store
     assert {"lead", "pipeline", "custom_field.lead", "status.lead", "user"} <= set(store.kinds())
-    made = store.create("role", {"name": "Admin"})
+    made = store.create("role", {"name": "Manager"})
     assert made["id"].startswith("role_")
     assert store.get("role", made["id"]) is made
-    assert store.list("role", {"name": "Admin"}) == [made]
+    assert store.list("role", {"name": "Manager"}) == [made]
     assert store.update("role", made["id"], {"name": "Boss"}) is made
     assert made["name"] == "Boss"
     assert store.delete("role", made["id"]) is made

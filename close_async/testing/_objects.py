@@ -27,7 +27,7 @@ from __future__ import annotations
 import builtins
 import copy
 import itertools
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any
@@ -275,6 +275,13 @@ def _within(name: str, wanted: frozenset[str]) -> Filter:
     return lambda obj: any(_matches(obj.get(name), w) for w in wanted)
 
 
+Hook = Callable[[ObjectKind, dict[str, Any], "ObjectStore"], None]
+"""Fills in what the server sets on a new object (called with the object being made)."""
+
+View = Callable[[ObjectKind, dict[str, Any], "ObjectStore"], dict[str, Any]]
+"""Makes the answer of a stored object (must not change it)."""
+
+
 class ObjectStore:
     """Objects of every :data:`KINDS` collection, by kind name then id, in creation order.
 
@@ -283,10 +290,20 @@ class ObjectStore:
     """
 
     def __init__(
-        self, organization_id: str, *, max_skip: int | None = None, default_user: str = ""
+        self,
+        organization_id: str,
+        *,
+        max_skip: int | None = None,
+        default_user: str = "",
+        fill: Hook | None = None,
+        view: View | None = None,
     ) -> None:
         self.organization_id = organization_id
         self.default_user = default_user
+        # What the server adds to a new object beyond its body, and how an object is answered
+        # (both default to nothing: the object as stored).
+        self.fill = fill
+        self.view = view
         self.max_skip = max_skip
         self.objects: dict[str, dict[str, dict[str, Any]]] = {name: {} for name in KINDS}
         # Per kind, the next index for fake_id; global creation order for searches.
@@ -374,6 +391,8 @@ class ObjectStore:
             obj["activity_at"] = fields.get("date_created") or now
         obj.update(fields)
         obj["id"] = object_id
+        if self.fill is not None:
+            self.fill(kind, obj, self)
         if kind.display_name:
             obj["display_name"] = obj.get("name") or ""
         self.objects[kind.name].pop(object_id, None)
@@ -411,7 +430,15 @@ class ObjectStore:
 
     def list_page(self, kind: ObjectKind, query: Mapping[str, str], strict: bool) -> Outcome:
         """Answer ``GET /<kind>/``: ``{"data": [...], "has_more": bool}`` or a 400."""
-        return self.page(self.objects[kind.name].values(), query, kind.max_limit, strict)
+        rows: Iterable[dict[str, Any]] = self.objects[kind.name].values()
+        if self.view is not None:
+            view = self.view
+            rows = (view(kind, row, self) for row in rows)
+        return self.page(rows, query, kind.max_limit, strict)
+
+    def answer(self, kind: ObjectKind, obj: dict[str, Any]) -> dict[str, Any]:
+        """``obj`` as the API answers it (its view: a pipeline with its statuses, ...)."""
+        return obj if self.view is None else self.view(kind, obj, self)
 
     def page(
         self,

@@ -34,6 +34,7 @@ from ._objects import (
 from ._responses import EMPTY_OBJECT, Outcome, dumps, object_body, validation_body
 from ._schema_check import field_errors
 from ._search import search
+from ._world import me
 
 __all__ = [
     "METHOD_OVERRIDE",
@@ -137,6 +138,8 @@ class ResourceRoutes:
             return {m: item[m] for m in kind.item_methods if m in item}
         if route == "activity":
             return {"GET": self._activities_list}
+        if route == "me":
+            return {"GET": self._me}
         if route == "event":
             return {"GET": self._events_list}
         if head == "event" and object_id:
@@ -222,7 +225,7 @@ class ResourceRoutes:
         clean = {k: v for k, v in fields.items() if k not in MANAGED_FIELDS}
         obj = self.store.create(kind, clean, credential.user_id, now_iso())
         self._log_object(request, credential, kind, obj, "created", data=obj)
-        return kind.create_status, dumps(obj)
+        return kind.create_status, dumps(self.store.answer(kind, obj))
 
     def _object_get(
         self, kind: ObjectKind, object_id: str, request: web.Request, credential: _User, body: Any
@@ -230,7 +233,7 @@ class ResourceRoutes:
         obj = self.store.objects[kind.name].get(object_id)
         if obj is None:
             return 404, kind.not_found
-        return 200, dumps(only_fields(obj, request.query.get("_fields")))
+        return 200, dumps(only_fields(self.store.answer(kind, obj), request.query.get("_fields")))
 
     def _object_update(
         self, kind: ObjectKind, object_id: str, request: web.Request, credential: _User, body: Any
@@ -252,7 +255,7 @@ class ResourceRoutes:
             previous_data=previous,
             changed_fields=changed,
         )
-        return 200, dumps(obj)
+        return 200, dumps(self.store.answer(kind, obj))
 
     def _object_delete(
         self, kind: ObjectKind, object_id: str, request: web.Request, credential: _User, body: Any
@@ -263,6 +266,10 @@ class ResourceRoutes:
         self._log_object(request, credential, kind, obj, "deleted", data=None, previous_data=obj)
         status = kind.delete_status
         return status, b"" if status == 204 else EMPTY_OBJECT
+
+    def _me(self, request: web.Request, credential: _User, body: Any) -> Outcome:
+        user = me(self.store, credential.user_id)
+        return 200, dumps(only_fields(user, request.query.get("_fields")))
 
     def _activities_list(self, request: web.Request, credential: _User, body: Any) -> Outcome:
         # Every activity type, calls included, newest first as Close lists them.
