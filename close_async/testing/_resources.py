@@ -13,7 +13,6 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
-from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from aiohttp import web
@@ -22,15 +21,27 @@ from ._canned import canned_answers
 from ._events import EventLog
 from ._exports import ExportDesk
 from ._listing import only_fields
-from ._objects import ACTIVITY_KINDS, KINDS, KINDS_BY_PATH, MANAGED_FIELDS, ObjectKind, ObjectStore
-from ._responses import EMPTY_OBJECT, Outcome, dumps, object_body
+from ._objects import (
+    ACTIVITY_KINDS,
+    KINDS,
+    KINDS_BY_PATH,
+    LITERAL_ROUTES,
+    MANAGED_FIELDS,
+    ObjectKind,
+    ObjectStore,
+    now_iso,
+)
+from ._responses import EMPTY_OBJECT, Outcome, dumps, object_body, validation_body
+from ._schema_check import field_errors
 from ._search import search
+from ._world import me
 
 __all__ = [
     "METHOD_OVERRIDE",
     "REQUEST_ID",
     "Operation",
     "ResourceRoutes",
+    "checked_body",
     "event_meta",
     "now_iso",
 ]
@@ -57,11 +68,6 @@ Operation = Callable[[web.Request, Any, Any], Outcome]
 """An operation: (request, credential, decoded body) -> (status, JSON body)."""
 
 
-def now_iso() -> str:
-    """The current time, ISO 8601 in UTC."""
-    return datetime.now(UTC).isoformat()
-
-
 def event_meta(request: web.Request) -> dict[str, Any]:
     """The ``meta`` of an event: how the change was asked for."""
     return {"request_method": request.method, "request_path": request.path}
@@ -69,6 +75,17 @@ def event_meta(request: web.Request) -> dict[str, Any]:
 
 _ACTIVITIES_MAX_LIMIT = 100
 _MEETING = KINDS["activity.meeting"]
+
+
+def checked_body(body: Any, schema: Any, *, patch: bool) -> dict[str, Any] | bytes:
+    """The body as a JSON object Close would take under ``schema``, or the 400 to answer."""
+    fields = object_body(body)
+    if isinstance(fields, bytes):
+        return fields
+    errors, by_field = field_errors(schema, fields, patch=patch)
+    if errors or by_field:
+        return validation_body(errors, by_field)
+    return fields
 
 
 def _canned(outcome: Outcome, request: web.Request, credential: Any, body: Any) -> Outcome:
@@ -109,18 +126,20 @@ class ResourceRoutes:
                 "GET": functools.partial(self._objects_list, kind),
                 "POST": functools.partial(self._object_create, kind),
             }
-            return {m: collection[m] for m in kind.collection_methods}
+            return {m: collection[m] for m in kind.collection_methods if m in collection}
         head, _, object_id = route.rpartition("/")
         kind = KINDS_BY_PATH.get(head)
-        if kind is not None and object_id:
+        if kind is not None and object_id and route not in LITERAL_ROUTES:
             item: dict[str, Operation] = {
                 "GET": functools.partial(self._object_get, kind, object_id),
                 "PUT": functools.partial(self._object_update, kind, object_id),
                 "DELETE": functools.partial(self._object_delete, kind, object_id),
             }
-            return {m: item[m] for m in kind.item_methods}
+            return {m: item[m] for m in kind.item_methods if m in item}
         if route == "activity":
             return {"GET": self._activities_list}
+        if route == "me":
+            return {"GET": self._me}
         if route == "event":
             return {"GET": self._events_list}
         if head == "event" and object_id:
@@ -177,7 +196,7 @@ class ResourceRoutes:
         previous_data: Mapping[str, Any] | None = None,
         changed_fields: list[str] | None = None,
     ) -> None:
-        lead_id = obj["id"] if not kind.lead_scoped else obj.get("lead_id")
+        lead_id = obj["id"] if kind.name == "lead" else obj.get("lead_id")
         self._log(
             request,
             credential,
@@ -200,13 +219,13 @@ class ResourceRoutes:
     def _object_create(
         self, kind: ObjectKind, request: web.Request, credential: _User, body: Any
     ) -> Outcome:
-        fields = object_body(body)
+        fields = checked_body(body, kind.create_schema, patch=False)
         if isinstance(fields, bytes):
             return 400, fields
         clean = {k: v for k, v in fields.items() if k not in MANAGED_FIELDS}
         obj = self.store.create(kind, clean, credential.user_id, now_iso())
         self._log_object(request, credential, kind, obj, "created", data=obj)
-        return 200, dumps(obj)
+        return kind.create_status, dumps(self.store.answer(kind, obj))
 
     def _object_get(
         self, kind: ObjectKind, object_id: str, request: web.Request, credential: _User, body: Any
@@ -214,7 +233,7 @@ class ResourceRoutes:
         obj = self.store.objects[kind.name].get(object_id)
         if obj is None:
             return 404, kind.not_found
-        return 200, dumps(only_fields(obj, request.query.get("_fields")))
+        return 200, dumps(only_fields(self.store.answer(kind, obj), request.query.get("_fields")))
 
     def _object_update(
         self, kind: ObjectKind, object_id: str, request: web.Request, credential: _User, body: Any
@@ -222,7 +241,7 @@ class ResourceRoutes:
         obj = self.store.objects[kind.name].get(object_id)
         if obj is None:
             return 404, kind.not_found
-        fields = object_body(body)
+        fields = checked_body(body, kind.update_schema, patch=True)
         if isinstance(fields, bytes):
             return 400, fields
         previous, changed = self.store.patch(kind, obj, fields, credential.user_id, now_iso())
@@ -236,7 +255,7 @@ class ResourceRoutes:
             previous_data=previous,
             changed_fields=changed,
         )
-        return 200, dumps(obj)
+        return 200, dumps(self.store.answer(kind, obj))
 
     def _object_delete(
         self, kind: ObjectKind, object_id: str, request: web.Request, credential: _User, body: Any
@@ -245,7 +264,12 @@ class ResourceRoutes:
         if obj is None:
             return 404, kind.not_found
         self._log_object(request, credential, kind, obj, "deleted", data=None, previous_data=obj)
-        return 200, EMPTY_OBJECT
+        status = kind.delete_status
+        return status, b"" if status == 204 else EMPTY_OBJECT
+
+    def _me(self, request: web.Request, credential: _User, body: Any) -> Outcome:
+        user = me(self.store, credential.user_id)
+        return 200, dumps(only_fields(user, request.query.get("_fields")))
 
     def _activities_list(self, request: web.Request, credential: _User, body: Any) -> Outcome:
         # Every activity type, calls included, newest first as Close lists them.

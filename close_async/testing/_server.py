@@ -24,7 +24,7 @@ import socket
 import struct
 import time
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -39,7 +39,7 @@ from ._hangups import DroppedAnswer, HangUpLog, hang_up_middleware
 from ._ids import fake_call_id, fake_id
 from ._listing import Filter, date_filters, only_fields, skip_and_limit, skip_page
 from ._oauth import REVOKE_PATH, TOKEN_PATH, FakeOAuth
-from ._objects import KINDS, MANAGED_FIELDS, ObjectKind, ObjectStore
+from ._objects import CALL_KIND, KINDS, MANAGED_FIELDS, ObjectStore, kind_of
 from ._rate_limit import WindowLimiter
 from ._resources import METHOD_OVERRIDE, REQUEST_ID, Operation, ResourceRoutes, now_iso
 from ._responses import (
@@ -54,6 +54,16 @@ from ._responses import (
 from ._validation import CREATE_FIELDS, UPDATE_FIELDS, html_from_note, note_from_html, validate_body
 from ._webhook_delivery import WebhookDeliverer, WebhookDeliveryConfig
 from ._webhook_subscriptions import WebhookSubscriptions
+from ._world import (
+    ORGANIZATION_ID,
+    SEED_EPOCH,
+    SEED_USERS,
+    add_user,
+    fill_defaults,
+    seed_world,
+    user_name,
+    view,
+)
 
 __all__ = [
     "API_PREFIX",
@@ -74,10 +84,6 @@ CALL_OBJECT_TYPE = "activity.call"
 JSON_TYPE = "application/json"
 HTML_TYPE = "text/html"
 
-ORGANIZATION_ID = fake_id("orga", 0)
-_SEED_EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
-_SEED_USERS = tuple(fake_id("user", n) for n in range(5))
-_USER_NAMES = {user: f"Fake User {n}" for n, user in enumerate(_SEED_USERS)}
 _SEED_LEADS = tuple(fake_id("lead", n) for n in range(50))
 _SEED_CONTACTS = tuple(fake_id("cont", n) for n in range(200))
 # US cents as decimal strings, the way Close sends cost: "0", "0.5", "1", "1.5", ...
@@ -269,7 +275,14 @@ class FakeClose(ResourceRoutes):
             token_ttl=oauth_token_ttl,
         )
         self._oauth_credentials: dict[str, _Credential] = {}
-        self.store = ObjectStore(ORGANIZATION_ID, max_skip=max_skip)
+        self.store = ObjectStore(
+            ORGANIZATION_ID,
+            max_skip=max_skip,
+            default_user=SEED_USERS[0],
+            fill=fill_defaults,
+            view=view,
+        )
+        seed_world(self.store)
         self.exports = ExportDesk()  # tests set .delay and .fail on it
         self.event_log = EventLog(ORGANIZATION_ID)
         self.webhook_subscriptions = WebhookSubscriptions(ORGANIZATION_ID)
@@ -288,12 +301,16 @@ class FakeClose(ResourceRoutes):
         for secret in forbidden:
             self._basic.setdefault(secret, self._credential(secret, True))
             self._bearer.setdefault(secret, self._credential(secret, True))
+        for credential in (*self._basic.values(), *self._bearer.values()):
+            self._add_user(credential)
         self._auth_cache: dict[str, _Credential] = {}
         self.host = host
         self._requested_port = port
         self._shutdown_timeout = shutdown_timeout
         self.record_requests = record_requests
-        self.calls: dict[str, dict[str, Any]] = {}
+        # Calls and subscriptions live in the store; their own routes serve them (hooks).
+        self.calls: dict[str, dict[str, Any]] = self.store.objects[CALL_KIND.name]
+        self.webhook_subscriptions.items = self.store.objects["webhook"]
         self.update_counts: dict[str, int] = {}
         self.requests: list[RecordedRequest] = []
         self.stats = FakeStats()
@@ -313,6 +330,10 @@ class FakeClose(ResourceRoutes):
     def _credential(secret: str, forbidden: bool) -> _Credential:
         fingerprint = key_fingerprint(secret)
         return _Credential(secret, fingerprint, fake_id("user", "key:" + fingerprint), forbidden)
+
+    def _add_user(self, credential: _Credential) -> None:
+        # Each credential is a user of the organization: me/ answers it, user/ lists it.
+        add_user(self.store, credential.user_id, f"key-{credential.fingerprint}@example.com")
 
     def __repr__(self) -> str:
         where = self.base_url if self._port is not None else "not started"
@@ -446,8 +467,8 @@ class FakeClose(ResourceRoutes):
         Custom fields are keys like any other: ``fake.add_object("lead", **{"custom.cf_x":
         "v"})``. No event is logged.
         """
-        spec = _kind(kind)
-        user = _SEED_USERS[0]
+        spec = kind_of(kind)
+        user = SEED_USERS[0]
         given = {
             k: v for k, v in fields.items() if k not in MANAGED_FIELDS or k in _SEEDABLE_FIELDS
         }
@@ -457,7 +478,7 @@ class FakeClose(ResourceRoutes):
         """Store ``n`` ``kind`` objects, each with ``fields`` (a lead also gets a ``name``
         ``"Fake Lead <i>"`` unless one is given); return their ids in creation order.
         """
-        spec = _kind(kind)
+        spec = kind_of(kind)
         ids: list[str] = []
         for _ in range(n):
             given = dict(fields)
@@ -470,7 +491,7 @@ class FakeClose(ResourceRoutes):
         """The ``kind`` objects by id, in creation order (a copy: changing it changes nothing
         on the server).
         """
-        return {i: dict(o) for i, o in self.store.objects[_kind(kind).name].items()}
+        return {i: dict(o) for i, o in self.store.objects[kind_of(kind).name].items()}
 
     def subscribe_webhook(
         self, url: str, events: Iterable[Mapping[str, str]], *, signature_key: str | None = None
@@ -505,9 +526,9 @@ class FakeClose(ResourceRoutes):
         }
 
     def _seeded_call(self, i: int, fields: dict[str, Any]) -> dict[str, Any]:
-        created = (_SEED_EPOCH + timedelta(minutes=i)).isoformat()
-        user = _SEED_USERS[i % len(_SEED_USERS)]
-        name = _USER_NAMES[user]
+        created = (SEED_EPOCH + timedelta(minutes=i)).isoformat()
+        user = SEED_USERS[i % len(SEED_USERS)]
+        name = user_name(user)
         phone = f"+1650555{i % 10000:04d}"
         call: dict[str, Any] = {
             "_type": "Call",
@@ -602,6 +623,7 @@ class FakeClose(ResourceRoutes):
             # Named by the grant, not the token: a user's rate budget outlives refreshes.
             credential = self._credential("oauth:" + grant.id, False)
             self._oauth_credentials[grant.id] = credential
+            self._add_user(credential)
         return credential
 
     async def _api(self, request: web.Request) -> web.StreamResponse:
@@ -851,7 +873,7 @@ class FakeClose(ResourceRoutes):
         elif "note" in clean:
             fields["note_html"] = _derived_html(clean["note"])
         for role in ("user", "created_by", "updated_by"):
-            fields[f"{role}_name"] = _user_name(fields["user_id" if role == "user" else role])
+            fields[f"{role}_name"] = user_name(fields["user_id" if role == "user" else role])
         call = self._seeded_call(self._next_index, fields)
         self._next_index += 1
         self.calls[call["id"]] = call
@@ -898,12 +920,12 @@ class FakeClose(ResourceRoutes):
         if "phone" in clean:
             clean["remote_phone"] = clean["phone"]
         if "user_id" in clean:
-            clean["user_name"] = _user_name(clean["user_id"])
+            clean["user_name"] = user_name(clean["user_id"])
         before = dict(call)
         call.update(clean)
         call["date_updated"] = now_iso()
         call["updated_by"] = credential.user_id
-        call["updated_by_name"] = _user_name(credential.user_id)
+        call["updated_by_name"] = user_name(credential.user_id)
         self.update_counts[call_id] = self.update_counts.get(call_id, 0) + 1
         self.stats.applied_updates += 1
         self._log_call(request, credential, call, "updated", *changes(before, call))
@@ -996,22 +1018,9 @@ def _invalid_body(body: Any, fields: Any) -> dict[str, Any] | bytes:
 _SEEDABLE_FIELDS = frozenset({"id", "date_created", "date_updated", "created_by", "updated_by"})
 
 
-def _kind(kind: str) -> ObjectKind:
-    spec = KINDS.get(kind)
-    if spec is None:
-        raise ValueError(f"unknown object kind {kind!r}; one of: {', '.join(KINDS)}")
-    return spec
-
-
 def _derived_note(note_html: str | None) -> str | None:
     return None if note_html is None else note_from_html(note_html)
 
 
 def _derived_html(note: str | None) -> str | None:
     return None if note is None else html_from_note(note)
-
-
-def _user_name(user_id: str | None) -> str | None:
-    if user_id is None:
-        return None
-    return _USER_NAMES.get(user_id) or f"Fake User {user_id[-4:]}"
