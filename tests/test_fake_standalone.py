@@ -140,6 +140,20 @@ async def test_a_bad_seed_is_a_usage_error_naming_the_part_before_anything_liste
     assert "calls are seeded twice" in err
 
 
+def test_seeded_objects_of_a_lead_are_spread_over_the_seeded_leads() -> None:
+    from close_async.testing._seeding import seed_counts
+
+    fake = FakeClose()
+    seeded = seed_counts(fake, {"contact": 4, "call": 2, "lead": 2, "pipeline": 1})
+    leads = seeded["lead"]
+    assert list(seeded) == ["lead", "contact", "call", "pipeline"]  # leads first
+    contacts = fake.objects("contact")
+    assert [contacts[i]["lead_id"] for i in seeded["contact"]] == leads * 2
+    assert [fake.calls[i]["lead_id"] for i in seeded["call"]] == leads
+    assert seeded["call"] == [fake_call_id(0), fake_call_id(1)]
+    assert len(fake.objects("pipeline")) == 2  # the organization's, and the one seeded
+
+
 # -- one entry point, the same lines --------------------------------------------------------
 
 
@@ -161,7 +175,8 @@ async def test_both_entry_points_print_the_same_lines() -> None:
     base_url = cli_lines[0]
     assert re.fullmatch(r"http://127\.0\.0\.1:\d+/api/v1/", base_url)
     root = base_url.removesuffix("api/v1/")
-    assert "API key: test_key" in cli_lines
+    assert any(re.fullmatch(r"API key: test_key \(its user: user_\w+\)", x) for x in cli_lines)
+    assert any(line.startswith("organization: orga_") for line in cli_lines)
     assert f"seeded call: 2 ({fake_call_id(0)}, {fake_call_id(1)})" in cli_lines
     (leads,) = [line for line in cli_lines if line.startswith("seeded lead: 4 (lead_")]
     assert leads.endswith(", ...)")  # three ids shown, the rest at /_fake/objects/lead
@@ -212,8 +227,9 @@ async def test_fake_endpoints_show_objects_by_kind_events_requests_and_stats(
 
     counts = await get_json(root + "_fake/objects")
     assert counts["lead"] == 3
-    assert counts["call"] == 2
+    assert counts["activity.call"] == 2
     assert counts["contact"] == 0
+    assert counts["pipeline"] == 1  # the seeded organization's
 
     listed = await get_json(root + "_fake/objects/lead")
     assert listed["kind"] == "lead"
@@ -224,7 +240,8 @@ async def test_fake_endpoints_show_objects_by_kind_events_requests_and_stats(
     assert [o["id"] for o in chosen["data"]] == [leads[1], leads[2]]
     one = await get_json(root + f"_fake/objects/lead/{leads[0]}")
     assert one["name"] == "Renamed"
-    calls = await get_json(root + "_fake/objects/call")
+    calls = await get_json(root + "_fake/objects/call")  # short for activity.call
+    assert calls["kind"] == "activity.call"
     assert [c["id"] for c in calls["data"]] == [fake_call_id(0), fake_call_id(1)]
 
     missing = await get_json(root + "_fake/objects/lead/lead_nope")
@@ -431,3 +448,9 @@ async def test_seeded_standalone_fake_serves_the_cli_and_shows_its_state(tmp_pat
         assert stats["requests"] == len(recorded)
         assert stats["by_status"] == {"200": len(recorded)}
         assert stats["hangups"] == 0
+
+        async with aiohttp.ClientSession(headers={"Authorization": basic(FAKE_KEY)}) as client:
+            _, me, _ = await send(client, "GET", base_url + "me/")
+        # The ids printed are the ones the API answers with.
+        assert f"API key: test_key (its user: {me['id']})" in lines
+        assert f"organization: {me['organizations'][0]['id']} (" in "\n".join(lines)

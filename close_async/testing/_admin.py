@@ -29,7 +29,7 @@ from aiohttp import web
 from ._events import EventLog
 from ._objects import ObjectStore
 from ._responses import dumps
-from ._seeding import CALL_KIND, SEED_KINDS, describe_unknown_kind
+from ._seeding import CALL_ALIAS, SEED_KINDS, canonical_kind, describe_unknown_kind
 from ._webhook_delivery import WebhookDeliverer
 
 __all__ = ["ADMIN_PREFIX", "FakeAdmin"]
@@ -127,8 +127,7 @@ class FakeAdmin:
 
     def _by_id(self, kind: str) -> dict[str, dict[str, Any]]:
         # Live: the handlers only read them (the answer is serialized at once).
-        fake = self.fake
-        return fake.calls if kind == CALL_KIND else fake.store.objects[kind]
+        return self.fake.store.objects[canonical_kind(kind)]
 
     async def index(self, request: web.Request) -> web.Response:
         endpoints = [
@@ -138,7 +137,7 @@ class FakeAdmin:
         return _json({"endpoints": endpoints, "kinds": list(SEED_KINDS)})
 
     async def counts(self, request: web.Request) -> web.Response:
-        return _json({kind: len(self._by_id(kind)) for kind in SEED_KINDS})
+        return _json({kind: len(objects) for kind, objects in self.fake.store.objects.items()})
 
     async def objects(self, request: web.Request) -> web.Response:
         kind = request.match_info["kind"]
@@ -151,7 +150,7 @@ class FakeAdmin:
             chosen = [o for i, o in by_id.items() if i in wanted]
         else:
             chosen = list(by_id.values())
-        return _json({"kind": kind, "count": len(by_id), "data": chosen})
+        return _json({"kind": canonical_kind(kind), "count": len(by_id), "data": chosen})
 
     async def one(self, request: web.Request) -> web.Response:
         kind, object_id = request.match_info["kind"], request.match_info["id"]
@@ -213,10 +212,10 @@ class FakeAdmin:
                 fields = None
         if not isinstance(fields, dict) or n < 0:
             return _error("n >= 0 and a JSON object body")
-        kind = request.query.get("kind", CALL_KIND)
+        kind = canonical_kind(request.query.get("kind", CALL_ALIAS))
         if kind not in SEED_KINDS:
-            return _error(f"kind must be one of: {', '.join(SEED_KINDS)}")
-        if kind == CALL_KIND:
+            return _error(f"unknown kind {kind!r} ({describe_unknown_kind(kind)})")
+        if kind == canonical_kind(CALL_ALIAS):
             ids = fake.seed_calls(n, **fields)
         else:
             ids = fake.seed_objects(kind, n, **fields)

@@ -181,9 +181,10 @@ def add_fake_server_arguments(parser: argparse.ArgumentParser) -> None:
         kinds=SEED_KINDS,
         default=0,
         metavar="KIND=N,...|N",
-        help="objects to seed, e.g. lead=50,contact=20 (repeatable; kinds: "
-        + ", ".join(SEED_KINDS)
-        + "); a bare number N is the fault seed, as --fault-seed N",
+        help="objects to seed, e.g. lead=50,contact=20,call=10: any kind of the store "
+        "(lead, contact, opportunity, task, call, activity.note, pipeline, custom_field.lead, "
+        "...; GET /_fake/ lists them); repeatable. A bare number N is the fault seed, "
+        "as --fault-seed N",
     )
     parser.add_argument(
         "--fault-seed", dest="seed", type=int, metavar="N", help="fault generator seed (0)"

@@ -10,23 +10,33 @@ import argparse
 import difflib
 import re
 from collections.abc import Collection, Mapping, Sequence
+from functools import partial
 from typing import Any, Protocol
 
-from ._objects import KINDS
+from ._objects import CALL_KIND, KINDS
 
 __all__ = [
-    "CALL_KIND",
+    "CALL_ALIAS",
     "SEED_KINDS",
     "SeedAction",
+    "canonical_kind",
     "describe_unknown_kind",
     "parse_seed_counts",
     "seed_counts",
     "seed_plan",
 ]
 
-CALL_KIND = "call"
-SEED_KINDS: tuple[str, ...] = (CALL_KIND, *KINDS)
-"""Every kind ``--seed`` and ``/_fake/seed`` take: calls, then the object store's kinds."""
+CALL_ALIAS = "call"
+"""``call``: the short name of ``activity.call`` (``--seed-calls``, ``/_fake/seed``'s default)."""
+SEED_KINDS: tuple[str, ...] = (*KINDS, CALL_ALIAS)
+"""Every kind ``--seed`` and ``/_fake/`` take: the store's kinds (``lead``, ``contact``,
+``activity.note``, ``pipeline``, ``custom_field.lead``, ...), and ``call``."""
+
+
+def canonical_kind(kind: str) -> str:
+    """The store's name of ``kind`` (``call`` is ``activity.call``)."""
+    return CALL_KIND.name if kind == CALL_ALIAS else kind
+
 
 # A bare whole number is the fault seed, as ``--seed N`` always was; ``KIND=N`` never is one.
 _FAULT_SEED = re.compile(r"[+-]?\d+")
@@ -120,27 +130,26 @@ def seed_counts(fake: _Seedable, counts: Mapping[str, int]) -> dict[str, list[st
     order = sorted(counts, key=lambda kind: kind != "lead")
     seeded: dict[str, list[str]] = {}
     for kind in order:
-        n = counts[kind]
-        if kind == CALL_KIND:
-            seeded[kind] = fake.seed_calls(n)
-            continue
+        n, name = counts[kind], canonical_kind(kind)
+        # Calls have their own seeding: full, varied calls, as Close answers them.
+        seed = fake.seed_calls if name == CALL_KIND.name else partial(fake.seed_objects, name)
         leads = seeded.get("lead", [])
-        if leads and KINDS[kind].lead_scoped:
-            seeded[kind] = [
-                fake.seed_objects(kind, 1, lead_id=leads[i % len(leads)])[0] for i in range(n)
-            ]
+        if leads and KINDS[name].lead_scoped:
+            seeded[kind] = [seed(1, lead_id=leads[i % len(leads)])[0] for i in range(n)]
         else:
-            seeded[kind] = fake.seed_objects(kind, n)
+            seeded[kind] = seed(n)
     return seeded
 
 
 def seed_plan(seed_calls: int, seed_objects: Mapping[str, int] | None) -> dict[str, int]:
     """The counts to seed from ``--seed-calls N`` and ``--seed KIND=N,...`` together."""
     plan = dict(seed_objects or {})
+    if CALL_ALIAS in plan and CALL_KIND.name in plan:
+        raise ValueError(f"calls are seeded twice ({CALL_ALIAS} and {CALL_KIND.name}): give one")
     if seed_calls:
-        if CALL_KIND in plan:
+        if CALL_ALIAS in plan or CALL_KIND.name in plan:
             raise ValueError(
                 "calls are seeded twice (--seed-calls and --seed call=N): give one of them"
             )
-        plan = {CALL_KIND: seed_calls, **plan}
+        plan = {CALL_ALIAS: seed_calls, **plan}
     return plan

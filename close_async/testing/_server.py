@@ -39,7 +39,7 @@ from ._hangups import DroppedAnswer, HangUpLog, hang_up_middleware
 from ._ids import fake_call_id, fake_id
 from ._listing import Filter, date_filters, only_fields, skip_and_limit, skip_page
 from ._oauth import REVOKE_PATH, TOKEN_PATH, FakeOAuth
-from ._objects import CALL_KIND, KINDS, MANAGED_FIELDS, ObjectStore, kind_of
+from ._objects import CALL_KIND, MANAGED_FIELDS, ObjectStore, kind_of
 from ._rate_limit import WindowLimiter
 from ._resources import METHOD_OVERRIDE, REQUEST_ID, Operation, ResourceRoutes, now_iso
 from ._responses import (
@@ -486,6 +486,11 @@ class FakeClose(ResourceRoutes):
                 given["name"] = f"Fake {spec.label} {len(self.store.objects[spec.name])}"
             ids.append(self.add_object(kind, **given)["id"])
         return ids
+
+    def user_of(self, api_key: str) -> str | None:
+        """The id of the user ``me/`` answers for ``api_key`` (``None``: not an accepted key)."""
+        credential = self._basic.get(api_key)
+        return credential.user_id if credential is not None else None
 
     def objects(self, kind: str) -> dict[str, dict[str, Any]]:
         """The ``kind`` objects by id, in creation order (a copy: changing it changes nothing

@@ -6,7 +6,8 @@ processes start):
 
     http://127.0.0.1:8765/api/v1/                     the base URL, always the first line
     fake Close listening; lenient: ...                its mode
-    API key: test_key                                 the key to use (a given key never shows)
+    API key: test_key (its user: user_...)            the key to use (a given key never shows)
+    organization: orga_... (...)                      the seeded organization
     seeded lead: 50 (lead_..., lead_..., lead_..., ...)   one line per seeded kind
     state: http://127.0.0.1:8765/_fake/ (...)         the state, read over HTTP
     try: CLOSE_API_KEY=test_key close-async leads list --base-url http://...
@@ -30,6 +31,7 @@ from ._hangups import LOGGER
 from ._options import add_fake_server_arguments, fake_close_from_options, options_from_namespace
 from ._seeding import seed_counts, seed_plan
 from ._server import FakeClose
+from ._world import ORGANIZATION_ID
 
 __all__ = ["FAKE_SERVER_DESCRIPTION", "banner", "main", "run_fake_server", "serve"]
 
@@ -67,9 +69,14 @@ def banner(
         key_line = f"API key: one of the {keys_given} given with --api-key (not printed)"
         key_value = "<your --api-key>"
     else:
-        key_line = f"API key: {DEFAULT_KEY}"
+        key_line = f"API key: {DEFAULT_KEY} (its user: {fake.user_of(DEFAULT_KEY)})"
         key_value = DEFAULT_KEY
-    lines = [base_url, f"fake Close listening; {mode}", key_line]
+    lines = [
+        base_url,
+        f"fake Close listening; {mode}",
+        key_line,
+        f"organization: {ORGANIZATION_ID} (its users, statuses and pipeline: /_fake/objects)",
+    ]
     for kind, ids in seeded.items():
         shown = ", ".join([*ids[:_IDS_SHOWN], *(["..."] if len(ids) > _IDS_SHOWN else [])])
         lines.append(f"seeded {kind}: {len(ids)}" + (f" ({shown})" if ids else ""))
