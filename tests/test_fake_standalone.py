@@ -154,6 +154,18 @@ def test_seeded_objects_of_a_lead_are_spread_over_the_seeded_leads() -> None:
     assert len(fake.objects("pipeline")) == 2  # the organization's, and the one seeded
 
 
+def test_serve_keywords_are_checked_as_the_flags_are() -> None:
+    from close_async.testing._seeding import seed_plan
+
+    assert seed_plan(2, {"lead": 3}) == {"call": 2, "lead": 3}
+    with pytest.raises(ValueError, match="unknown kind 'leads' \\(did you mean 'lead'"):
+        seed_plan(0, {"leads": 3})
+    with pytest.raises(ValueError, match="lead=-1: the count must be a whole number"):
+        seed_plan(0, {"lead": -1})
+    with pytest.raises(ValueError, match="calls are seeded twice"):
+        seed_plan(0, {"call": 1, "activity.call": 2})
+
+
 # -- one entry point, the same lines --------------------------------------------------------
 
 

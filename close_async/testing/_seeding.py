@@ -142,8 +142,15 @@ def seed_counts(fake: _Seedable, counts: Mapping[str, int]) -> dict[str, list[st
 
 
 def seed_plan(seed_calls: int, seed_objects: Mapping[str, int] | None) -> dict[str, int]:
-    """The counts to seed from ``--seed-calls N`` and ``--seed KIND=N,...`` together."""
+    """The counts to seed from ``--seed-calls N`` and ``--seed KIND=N,...`` together
+    (``ValueError`` for an unknown kind, a negative count, or calls given twice).
+    """
     plan = dict(seed_objects or {})
+    for kind, n in plan.items():
+        if kind not in SEED_KINDS:
+            raise ValueError(f"unknown kind {kind!r} ({describe_unknown_kind(kind)})")
+        if n < 0:
+            raise ValueError(f"{kind}={n}: the count must be a whole number, 0 or more")
     if CALL_ALIAS in plan and CALL_KIND.name in plan:
         raise ValueError(f"calls are seeded twice ({CALL_ALIAS} and {CALL_KIND.name}): give one")
     if seed_calls:
