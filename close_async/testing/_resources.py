@@ -17,6 +17,13 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
+from ._actions import (
+    Log,
+    archive_playbook,
+    bulk_update_tasks,
+    change_group_members,
+    merge_leads,
+)
 from ._canned import canned_answers
 from ._events import EventLog
 from ._exports import ExportDesk
@@ -126,6 +133,8 @@ class ResourceRoutes:
                 "GET": functools.partial(self._objects_list, kind),
                 "POST": functools.partial(self._object_create, kind),
             }
+            if kind.name == "task":
+                collection["PUT"] = self._tasks_bulk_update
             return {m: collection[m] for m in kind.collection_methods if m in collection}
         head, _, object_id = route.rpartition("/")
         kind = KINDS_BY_PATH.get(head)
@@ -140,6 +149,17 @@ class ResourceRoutes:
             return {"GET": self._activities_list}
         if route == "me":
             return {"GET": self._me}
+        if route == "lead/merge":
+            return {"POST": self._lead_merge}
+        parent, _, parent_id = head.rpartition("/")
+        if parent == "playbook" and object_id in ("archive", "unarchive"):
+            archive = object_id == "archive"
+            return {"POST": functools.partial(self._playbook_archive, parent_id, archive)}
+        if parent == "group" and object_id == "member":
+            return {"POST": functools.partial(self._group_members, parent_id, None)}
+        group, _, member = parent.rpartition("/")
+        if group == "group" and parent_id == "member":
+            return {"DELETE": functools.partial(self._group_members, member, object_id)}
         if route == "event":
             return {"GET": self._events_list}
         if head == "event" and object_id:
@@ -266,6 +286,45 @@ class ResourceRoutes:
         self._log_object(request, credential, kind, obj, "deleted", data=None, previous_data=obj)
         status = kind.delete_status
         return status, b"" if status == 204 else EMPTY_OBJECT
+
+    # -- actions (the effect on the store is in ._actions) -------------------------------
+
+    def _logger(self, request: web.Request, credential: _User) -> Log:
+        def log(kind: ObjectKind, obj: Mapping[str, Any], action: str, **details: Any) -> None:
+            self._log_object(request, credential, kind, obj, action, **details)
+
+        return log
+
+    def _lead_merge(self, request: web.Request, credential: _User, body: Any) -> Outcome:
+        log = self._logger(request, credential)
+        return merge_leads(self.store, body, credential.user_id, now_iso(), log)
+
+    def _tasks_bulk_update(self, request: web.Request, credential: _User, body: Any) -> Outcome:
+        log = self._logger(request, credential)
+        return bulk_update_tasks(
+            self.store, request.query, body, credential.user_id, now_iso(), log
+        )
+
+    def _playbook_archive(
+        self, playbook_id: str, archive: bool, request: web.Request, credential: _User, body: Any
+    ) -> Outcome:
+        log = self._logger(request, credential)
+        return archive_playbook(
+            self.store, playbook_id, archive, credential.user_id, now_iso(), log
+        )
+
+    def _group_members(
+        self,
+        group_id: str,
+        user_id: str | None,
+        request: web.Request,
+        credential: _User,
+        body: Any,
+    ) -> Outcome:
+        log = self._logger(request, credential)
+        return change_group_members(
+            self.store, group_id, user_id, body, credential.user_id, now_iso(), log
+        )
 
     def _me(self, request: web.Request, credential: _User, body: Any) -> Outcome:
         user = me(self.store, credential.user_id)
