@@ -40,7 +40,9 @@ from ._config import (
     HeaderStyle,
     Style429,
 )
+from ._core import FakeCore
 from ._ids import fake_call_id, fake_id
+from ._messages import FakeAnswer, FakeRequest
 from ._oauth import FakeOAuth, FakeOAuthStats, OAuthGrant
 from ._options import (
     add_fake_server_arguments,
@@ -67,11 +69,14 @@ __all__ = [
     "RATE_LIMIT_PRESETS",
     "RATE_LIMIT_STYLES",
     "STYLES_429",
+    "FakeAnswer",
     "FakeClose",
+    "FakeCore",
     "FakeFaults",
     "FakeOAuth",
     "FakeOAuthStats",
     "FakeRateLimit",
+    "FakeRequest",
     "FakeStats",
     "HeaderStyle",
     "OAuthGrant",
