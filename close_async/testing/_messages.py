@@ -20,11 +20,15 @@ dropped (closed after the operation was applied)."""
 
 
 def _query(value: Mapping[str, str] | str) -> MultiDictProxy[str]:
+    if isinstance(value, MultiDictProxy):
+        return value  # aiohttp's own, read-only already: no copy on the hot path
     pairs = parse_qsl(value, keep_blank_values=True) if isinstance(value, str) else value.items()
     return MultiDictProxy(MultiDict(pairs))
 
 
 def _headers(value: Mapping[str, str]) -> CIMultiDictProxy[str]:
+    if isinstance(value, CIMultiDictProxy):
+        return value
     return CIMultiDictProxy(CIMultiDict(value))
 
 
