@@ -40,7 +40,9 @@ from ._config import (
     HeaderStyle,
     Style429,
 )
+from ._core import FakeCore
 from ._ids import fake_call_id, fake_id
+from ._messages import FakeAnswer, FakeRequest
 from ._oauth import FakeOAuth, FakeOAuthStats, OAuthGrant
 from ._options import add_fake_server_arguments, fake_close_from_options, options_from_namespace
 from ._seeding import SEED_KINDS, parse_seed_counts
@@ -65,11 +67,14 @@ __all__ = [
     "RATE_LIMIT_STYLES",
     "SEED_KINDS",
     "STYLES_429",
+    "FakeAnswer",
     "FakeClose",
+    "FakeCore",
     "FakeFaults",
     "FakeOAuth",
     "FakeOAuthStats",
     "FakeRateLimit",
+    "FakeRequest",
     "FakeStats",
     "HeaderStyle",
     "OAuthGrant",

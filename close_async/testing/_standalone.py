@@ -65,11 +65,12 @@ def banner(
         else "lenient: a first PUT to an unknown call id creates that call "
         "(--strict: a 404, as in Close)"
     )
-    if keys_given:
+    default = fake.credentials.basic.get(DEFAULT_KEY)
+    if keys_given or default is None:
         key_line = f"API key: one of the {keys_given} given with --api-key (not printed)"
         key_value = "<your --api-key>"
     else:
-        key_line = f"API key: {DEFAULT_KEY} (its user: {fake.user_of(DEFAULT_KEY)})"
+        key_line = f"API key: {DEFAULT_KEY} (its user: {default.user_id})"
         key_value = DEFAULT_KEY
     lines = [
         base_url,
