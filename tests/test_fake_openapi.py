@@ -70,6 +70,9 @@ WEBHOOK_EVENT = {"object_type": "lead", "action": "created"}
 def _path_params(fake: FakeClose, template: str, lead_id: str) -> dict[str, str]:
     """A value for each ``{param}``: an existing object where the route is stateful."""
     names = [p[1:-1] for p in template.strip("/").split("/") if p.startswith("{")]
+    if template == "/webhook/{id}/":
+        hook = fake.webhook_subscriptions.add("https://example.com/h", [WEBHOOK_EVENT])
+        return {"id": hook["id"]}
     kind = _stateful_kind(template)
     if kind is not None:
         fields = {"lead_id": lead_id} if kind.lead_scoped else {}
@@ -86,9 +89,6 @@ def _path_params(fake: FakeClose, template: str, lead_id: str) -> dict[str, str]
         group = fake.add_object("group", name="Sales", members=[{"user_id": "fake_user_id"}])
         params = {"group_id": group["id"], "user_id": "fake_user_id"}
         return {name: params[name] for name in names}
-    if template == "/webhook/{id}/":
-        hook = fake.webhook_subscriptions.add("https://example.com/h", [WEBHOOK_EVENT])
-        return {"id": hook["id"]}
     return {name: f"fake_{name}" for name in names}
 
 

@@ -141,3 +141,22 @@ def test_the_store_api_is_plain_python(fake: FakeClose) -> None:
     assert store.get("role", made["id"]) is None
     with pytest.raises(ValueError, match="unknown object kind 'nope'"):
         store.create("nope", {})
+
+
+async def test_seeding_any_kind_serves_it_like_the_api_would(
+    fake: FakeClose, close: CloseClient
+) -> None:
+    [call_id] = fake.seed_objects("activity.call", 1, note="seeded")
+    call = await close.calls.get(call_id)
+    assert (call.id, call.note) == (call_id, "seeded")
+    hook = fake.add_object(
+        "webhook",
+        url="https://example.com/h",
+        events=[{"object_type": "lead", "action": "created"}],
+    )
+    assert hook["signature_key"]
+    assert fake.webhook_subscriptions.active()[0].url == "https://example.com/h"
+    with pytest.raises(ValueError, match="needs url and events"):
+        fake.add_object("webhook")
+    [pipeline_id] = fake.seed_objects("pipeline", 1, name="Renewals")
+    assert pipeline_id in [p.id async for p in close.pipelines.list()]

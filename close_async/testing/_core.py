@@ -202,9 +202,21 @@ class FakeCore(CallRoutes, ResourceRoutes):
         ``id``, ``date_created`` and ``date_updated`` may be given; otherwise the server sets
         them as for a ``POST``, and a lead or contact gets ``display_name`` from ``name``.
         Custom fields are keys like any other: ``fake.add_object("lead", **{"custom.cf_x":
-        "v"})``. No event is logged.
+        "v"})``. No event is logged. A call is made as :meth:`add_call` makes it, a webhook
+        subscription as :meth:`subscribe_webhook` does (``url`` and ``events`` needed), so
+        they are served as the ones created through the API.
         """
         spec = kind_of(kind)
+        if spec is CALL_KIND:
+            return self.add_call(**fields)
+        if spec.name == "webhook":
+            missing = [name for name in ("url", "events") if name not in fields]
+            if missing:
+                raise ValueError(f"a webhook subscription needs {' and '.join(missing)}")
+            extra = {k: v for k, v in fields.items() if k not in ("url", "events")}
+            item = self.webhook_subscriptions.add(fields["url"], list(fields["events"]))
+            item.update(extra)
+            return item
         given = {
             k: v for k, v in fields.items() if k not in MANAGED_FIELDS or k in _SEEDABLE_FIELDS
         }
