@@ -138,6 +138,11 @@ async def test_a_bad_seed_is_a_usage_error_naming_the_part_before_anything_liste
     code, _, err = await run_cli("fake-server", "--seed-calls", "2", "--seed", "call=3", key="")
     assert code == 2
     assert "calls are seeded twice" in err
+    # A kind that cannot be made from nothing says what it lacks, before anything listens.
+    code, out, err = await run_cli("fake-server", "--port", "0", "--seed", "webhook=1", key="")
+    assert code == 2
+    assert out == ""
+    assert "a webhook subscription needs url and events" in err
 
 
 def test_seeded_objects_of_a_lead_are_spread_over_the_seeded_leads() -> None:
@@ -274,6 +279,12 @@ async def test_fake_endpoints_show_objects_by_kind_events_requests_and_stats(
     assert stats["requests"] == 1
     assert stats["by_status"] == {"200": 1}
     assert stats["objects"]["lead"] == 3
+
+    code, body, _ = await send(session, "POST", root + "_fake/seed?kind=leads&n=1", json={})
+    assert code == 400
+    assert body["error"].startswith("unknown kind 'leads' (did you mean 'lead'?")
+    code, body, _ = await send(session, "POST", root + "_fake/seed?kind=webhook&n=1", json={})
+    assert (code, body) == (400, {"error": "a webhook subscription needs url and events"})
 
     index = await get_json(root + "_fake/")
     assert {"objects", "events", "requests", "stats"} <= {

@@ -97,7 +97,6 @@ class _Fake(Protocol):
     def webhook_deliverer(self) -> WebhookDeliverer: ...
 
     def summary(self, ids: Iterable[str] | None = None) -> dict[str, dict[str, Any]]: ...
-    def seed_calls(self, n: int, **fields: Any) -> list[str]: ...
     def seed_objects(self, kind: str, n: int, **fields: Any) -> list[str]: ...
     def reset_stats(self) -> None: ...
 
@@ -215,10 +214,10 @@ class FakeAdmin:
         kind = canonical_kind(request.query.get("kind", CALL_ALIAS))
         if kind not in SEED_KINDS:
             return _error(f"unknown kind {kind!r} ({describe_unknown_kind(kind)})")
-        if kind == canonical_kind(CALL_ALIAS):
-            ids = fake.seed_calls(n, **fields)
-        else:
+        try:
             ids = fake.seed_objects(kind, n, **fields)
+        except ValueError as exc:  # a kind that needs fields the body did not give
+            return _error(str(exc))
         return _json({"ids": ids})
 
     async def reset(self, request: web.Request) -> web.Response:

@@ -10,7 +10,6 @@ import argparse
 import difflib
 import re
 from collections.abc import Collection, Mapping, Sequence
-from functools import partial
 from typing import Any, Protocol
 
 from ._objects import CALL_KIND, KINDS
@@ -116,8 +115,6 @@ class SeedAction(argparse.Action):
 
 
 class _Seedable(Protocol):
-    def seed_calls(self, n: int, **fields: Any) -> list[str]: ...
-
     def seed_objects(self, kind: str, n: int, **fields: Any) -> list[str]: ...
 
 
@@ -131,13 +128,13 @@ def seed_counts(fake: _Seedable, counts: Mapping[str, int]) -> dict[str, list[st
     seeded: dict[str, list[str]] = {}
     for kind in order:
         n, name = counts[kind], canonical_kind(kind)
-        # Calls have their own seeding: full, varied calls, as Close answers them.
-        seed = fake.seed_calls if name == CALL_KIND.name else partial(fake.seed_objects, name)
         leads = seeded.get("lead", [])
         if leads and KINDS[name].lead_scoped:
-            seeded[kind] = [seed(1, lead_id=leads[i % len(leads)])[0] for i in range(n)]
+            seeded[kind] = [
+                fake.seed_objects(name, 1, lead_id=leads[i % len(leads)])[0] for i in range(n)
+            ]
         else:
-            seeded[kind] = seed(n)
+            seeded[kind] = fake.seed_objects(name, n)
     return seeded
 
 
