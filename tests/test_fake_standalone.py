@@ -421,6 +421,20 @@ async def test_a_standalone_fake_prints_one_line_for_a_hang_up_and_no_traceback(
     assert process.returncode == 0
 
 
+def test_hang_ups_past_the_first_few_are_counted_not_told(log_lines: _Lines) -> None:
+    from close_async.testing._hangups import HangUpLog
+
+    told = HangUpLog(shown=2)
+    for n in range(5):
+        told.report("GET", f"/api/v1/lead/{n}/", "before its answer was sent")
+    assert [r.getMessage() for r in log_lines.lines] == [
+        "a client hung up: GET /api/v1/lead/0/ (before its answer was sent)",
+        "a client hung up: GET /api/v1/lead/1/ (before its answer was sent)",
+        "more clients hung up: counted in /_fake/stats (hangups), not shown",
+    ]
+    assert told.seen == 5
+
+
 # -- the proof: a standalone fake, the CLI against it, its state read from outside ---------
 
 
