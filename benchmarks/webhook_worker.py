@@ -54,7 +54,8 @@ def _spawn(consumer: str, redis_url: str, base_url: str) -> subprocess.Popen[byt
     # The fake limits the key as a whole, so the workers pace every endpoint in one budget.
     command += ["--rate", str(WORKER_RATE), "--one-budget", "--concurrency", "8"]
     command += ["--reclaim-idle-ms", "3000", "--lock-lease-ms", "5000"]
-    env = {**os.environ, "CLOSE_API_KEY": WORKER_KEY}
+    # WARNING: reconnects, takeovers and failures only, not a line per event.
+    env = {**os.environ, "CLOSE_API_KEY": WORKER_KEY, "LOG_LEVEL": "WARNING"}
     return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
 
 
@@ -162,7 +163,7 @@ async def _run(n: int, redis_url: str) -> dict[str, Any]:
             backlog_end = backlog_end or finished
             webhook_stats = await _deliveries_idle(fake, len(event_ids))
             async with CloseClient(api_key=WORKER_KEY, base_url=fake.base_url) as close:
-                caught_up = await catch_up(close, store)
+                caught_up = (await catch_up(close, store)).fed
             done_at = await store.mget([f"done:{e}" for e in event_ids])
         finally:
             for worker in workers:

@@ -159,6 +159,10 @@ async def test_journal_skips_what_landed_in_an_earlier_run(fake: FakeClose, tmp_
     skipped = sorted(r.index for r in second if r.skipped)
     assert skipped == list(range(60))
     assert all(r.ok for r in second)
+    # One state an item: landed in an earlier run is "skipped", landed now is "done".
+    assert [r.state for r in sorted(second, key=lambda r: r.index)] == ["skipped"] * 60 + [
+        "done"
+    ] * 40
     # The first 60 were not sent again; the other 40 were sent once.
     for i, call_id in enumerate(ids):
         expected = puts_before.get(call_id, 0) + (0 if i < 60 else 1)

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from close_async import (
+    BulkProgress,
     BulkResult,
     CallCreate,
     CloseClient,
@@ -159,7 +160,10 @@ async def test_under_faults_settle_ends_every_create_done_once(fake: FakeClose) 
         async with close.leads.create_many(lead_bodies(60), concurrency=8, settle=settle) as run:
             results = await collect(run)
     fake.faults = None
-    assert sorted(r.state for r in results) == ["done"] * 60
+    assert {r.state for r in results} <= {"done", "settled"}
+    # A create applied and then hung up on is found by settle: settled, not sent again.
+    lost = [r for r in fake.requests if r.path.endswith("/lead/") and r.status == "dropped"]
+    assert sum(r.state == "settled" for r in results) == len(lost) > 0
     assert external_ids(fake) == sorted(f"ext-{i}" for i in range(60))  # 0 lost, 0 twice
     stored = fake.objects("lead")
     assert all(r.id in stored for r in results)
@@ -201,8 +205,8 @@ async def test_resume_reports_started_creates_unknown_and_never_resends(
         results = await collect(run)
     by_ext = {r.body[f"custom.{CF}"]: r for r in results}
     assert sorted(e for e, r in by_ext.items() if r.state == "unknown") == in_doubt
-    assert all(by_ext[e].skipped for e in answered)
-    assert all(by_ext[e].state == "done" for e in by_ext if e not in in_doubt)
+    assert all(by_ext[e].skipped and by_ext[e].state == "skipped" for e in answered)
+    assert all(by_ext[e].state in ("done", "skipped") for e in by_ext if e not in in_doubt)
     assert external_ids(fake) == [f"ext-{i}" for i in range(6)]  # none re-sent, none lost
 
     # With settle the resume finds them: every item done, nothing created twice.
@@ -212,7 +216,10 @@ async def test_resume_reports_started_creates_unknown_and_never_resends(
             lead_bodies(6), journal=journal, ordered=True, settle=settle
         ) as run:
             settled = await collect(run)
-    assert [r.state for r in settled] == ["done"] * 6
+    # Those in doubt were found (settled); the others landed in the first run (skipped).
+    assert sorted(r.state for r in settled) == sorted(
+        ["settled"] * len(in_doubt) + ["skipped"] * (6 - len(in_doubt))
+    )
     stored = fake.objects("lead")
     assert all(stored[r.id][f"custom.{CF}"] == f"ext-{r.index}" for r in settled)
     assert external_ids(fake) == [f"ext-{i}" for i in range(6)]
@@ -373,7 +380,50 @@ async def test_a_body_in_doubt_is_settled_before_it_is_sent(fake: FakeClose) -> 
         in_doubt = [InDoubt(b) for b in bodies]
         async with close.leads.create_many(in_doubt, settle=settle, ordered=True) as run:
             settled = await collect(run)
-    assert [r.state for r in settled] == ["done", "done"]
+    assert [r.state for r in settled] == ["settled", "done"]
     assert external_ids(fake) == ["ext-0", "ext-1"]  # the existing one found, not made twice
     creates = [r for r in fake.requests if r.method == "POST" and r.path.endswith("/lead/")]
     assert len(creates) == 1
+
+
+async def test_a_create_found_by_settle_is_settled_not_done(fake: FakeClose) -> None:
+    # Two bodies in doubt, one of them already in Close: the one found is "settled" (ok,
+    # its id, never sent), the absent one is sent and "done"; the progress counts them apart.
+    existing = fake.add_object("lead", name="Lead 0", **{f"custom.{CF}": "ext-0"})
+    seen: list[BulkProgress] = []
+    async with client_for(fake) as close:
+        settle = settle_by_custom_field(close, resource="lead", field=CF)
+        in_doubt = [InDoubt(b) for b in lead_bodies(2)]
+        async with close.leads.create_many(
+            in_doubt, settle=settle, ordered=True, on_progress=seen.append
+        ) as run:
+            results = await collect(run)
+    assert [r.state for r in results] == ["settled", "done"]
+    assert [r.ok for r in results] == [True, True]
+    assert [r.settled for r in results] == [True, False]
+    assert results[0].id == existing["id"]
+    assert results[0].error is None
+    final = seen[-1]
+    assert (final.succeeded, final.settled, final.failed, final.done) == (1, 1, 0, 2)
+    creates = [r for r in fake.requests if r.method == "POST" and r.path.endswith("/lead/")]
+    assert len(creates) == final.succeeded == 1  # settled: not sent
+
+
+async def test_a_settle_search_whose_answer_is_lost_is_sent_again(fake: FakeClose) -> None:
+    # The settle search is a read (POST data/search/): a dropped answer is retried by the
+    # client's one retry policy, like a GET, and the create settles.
+    for i in range(10):
+        fake.add_object("lead", name=f"Lead {i}", **{f"custom.{CF}": f"ext-{i}"})
+    fake.faults = FakeFaults(drop_after_apply_rate=0.5, methods=("POST",), seed=2)
+    async with client_for(fake) as close:
+        settle = settle_by_custom_field(close, resource="lead", field=CF)
+        in_doubt = [InDoubt(b) for b in lead_bodies(10)]
+        async with close.leads.create_many(in_doubt, settle=settle, concurrency=1) as run:
+            results = await collect(run)
+    fake.faults = None
+    searches = [r for r in fake.requests if r.path.endswith("/data/search/")]
+    dropped = [r for r in searches if r.status == "dropped"]
+    assert dropped  # some answers were lost ...
+    assert [r.state for r in results] == ["settled"] * 10  # ... and every search went again
+    assert len(searches) == 10 + len(dropped)
+    assert len(fake.objects("lead")) == 10

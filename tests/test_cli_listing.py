@@ -8,7 +8,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from close_async._cli.listing import model_fields
+from close_async._cli.listing import model_fields, selected_types
 from close_async._cli.main import amain
 from close_async.testing import FakeClose
 from tests.conftest import FAKE_KEY
@@ -96,3 +96,59 @@ async def test_resource_help_lists_model_fields() -> None:
     code, out, _ = await _run(["opportunities", "list", "--help"])
     assert "--filter" in out
     assert "lead_id" in out
+
+
+async def test_search_fetches_the_fields_asked(fake: FakeClose, tmp_path: Path) -> None:
+    ids = [fake.add_object("lead", name=f"Lead {i}")["id"] for i in range(3)]
+    fake.seed_objects("contact", 2)  # not matched by the query: their fields are not asked
+    query = tmp_path / "query.json"
+    query.write_text(
+        json.dumps({"type": "and", "queries": [{"type": "object_type", "object_type": "lead"}]})
+    )
+    argv = ["search", str(query), "--fields", "id,name", "--format", "csv"]
+    code, out, err = await _run([*argv, "--base-url", fake.base_url])
+    assert code == 0, err
+    rows = list(csv.reader(io.StringIO(out)))
+    assert rows == [["id", "name"]] + [[i, f"Lead {n}"] for n, i in enumerate(ids)]
+    (sent,) = [r.body for r in fake.requests if r.path.endswith("/data/search/")]
+    assert sent["_fields"] == {"lead": ["id", "name"]}
+
+    # JSON Lines too; and --fields wins over the file's own "_fields" for the types it names.
+    query.write_text(
+        json.dumps(
+            {
+                "query": {"type": "object_type", "object_type": "lead"},
+                "_fields": {"lead": ["id"], "contact": ["id", "emails"]},
+            }
+        )
+    )
+    code, out, err = await _run(
+        ["search", str(query), "--fields", "name", "--limit", "1", "--base-url", fake.base_url]
+    )
+    assert code == 0, err
+    assert [json.loads(line)["name"] for line in out.splitlines()] == ["Lead 0"]
+    sent = [r.body for r in fake.requests if r.path.endswith("/data/search/")][-1]
+    assert sent["_fields"] == {"lead": ["name"], "contact": ["id", "emails"]}
+
+
+async def test_search_fields_need_an_object_type(fake: FakeClose, tmp_path: Path) -> None:
+    query = tmp_path / "query.json"
+    query.write_text(json.dumps({"type": "text", "value": "acme"}))
+    before = len(fake.requests)
+    argv = ["search", str(query), "--fields", "id,name", "--base-url", fake.base_url]
+    code, _, err = await _run(argv)
+    assert code == 2
+    assert "--fields" in err
+    assert "object_type" in err
+    assert len(fake.requests) == before  # refused before anything is sent
+
+
+def test_the_types_a_search_selects() -> None:
+    lead = {"type": "object_type", "object_type": "lead"}
+    contact = {"type": "object_type", "object_type": "contact"}
+    related = {"type": "has_related", "related_query": contact, "related_object_type": "contact"}
+    assert selected_types(lead) == ["lead"]
+    assert selected_types({"type": "and", "queries": [lead, related]}) == ["lead"]
+    assert selected_types({"type": "or", "queries": [lead, contact, lead]}) == ["lead", "contact"]
+    assert selected_types({"type": "negate", "query": lead}) == []
+    assert selected_types({"type": "text", "value": "x"}) == []

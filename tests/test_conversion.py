@@ -717,10 +717,12 @@ ROW_MESSAGES = {
     "(expected id, an update field, custom_fields or custom.<field_id>)",
     "bare custom prefix": "unknown column 'custom.' "
     "(expected id, an update field, custom_fields or custom.<field_id>)",
-    "duration words": "duration: must be a whole number of seconds, got 'thirty'",
-    "duration negative": "duration: must be a whole number of seconds, got '-5'",
-    "duration fraction": "duration: must be a whole number of seconds, got '3.5'",
-    "duration unicode digits": "duration: must be a whole number of seconds, got '\\u0663'",
+    # One rule for a duration, the model's: the CSV reader only reads a number as one.
+    "duration words": "duration: must be a whole number of seconds from 0 to 604800, got 'thirty'",
+    "duration negative": "duration: must be a whole number of seconds from 0 to 604800, got -5",
+    "duration fraction": "duration: must be a whole number of seconds from 0 to 604800, got '3.5'",
+    "duration unicode digits": "duration: must be a whole number of seconds from 0 to 604800, "
+    "got '\\u0663'",
     "duration too long": "duration: must be a whole number of seconds from 0 to 604800, got 604801",
     "duration text in json": "duration: must be a whole number of seconds from 0 to 604800, "
     "got '30'",

@@ -45,7 +45,7 @@ PUBLIC_NAMES = {
     "DEFAULT_TOKEN_URL", "OAuthError", "OAuthRefresher", "OAuthTokens", "TokenProvider",
     "exchange_code", "revoke_token",
     # bulk for every resource (issue 14)
-    "BulkResult", "UnknownOutcomeError", "settle_by_custom_field",
+    "BulkResult", "BulkState", "UnknownOutcomeError", "settle_by_custom_field",
     # streams past the _skip cap (issue 14)
     "DateSlicer", "slice_by_date_created",
     # typed lists past the _skip cap: close.opportunities.list(sliced=SliceOptions(...))

@@ -54,27 +54,25 @@ def _free_port() -> int:
 
 
 class RedisServer:
-    """One throwaway redis-server process: no persistence, loopback only."""
+    """One throwaway redis-server process on loopback: no persistence, or with ``aof_dir``
+    an append-only file there, fsynced on every write (a restart loses nothing acknowledged).
+    ``stop`` then ``start`` restarts it on the same port."""
 
-    def __init__(self) -> None:
+    def __init__(self, aof_dir: Path | None = None) -> None:
         self.port = _free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.aof_dir = aof_dir
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         assert REDIS_SERVER is not None
+        command = [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
+        persistence = ["--appendonly", "no"]
+        if self.aof_dir is not None:
+            persistence = ["--appendonly", "yes", "--appendfsync", "always"]
+            persistence += ["--dir", str(self.aof_dir)]
         self.proc = subprocess.Popen(
-            [
-                REDIS_SERVER,
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ],
+            [*command, *persistence],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import logging
 from typing import Any
 
@@ -23,6 +24,7 @@ from close_async import (
     TransportError,
     ValidationError,
 )
+from close_async._engine.phase import begin as begin_phase
 from close_async._engine.protocol import Request
 from close_async._engine.retry import deadline_exceeded, make_retrying, retry_reason
 
@@ -331,11 +333,25 @@ def test_default_policy() -> None:
     assert (policy.wait_initial, policy.wait_max, policy.wait_exp_base) == (0.5, 20.0, 2.0)
 
 
-def test_deadline_exceeded_names_the_call_and_its_last_error() -> None:
+def test_deadline_exceeded_names_the_call_its_last_error_and_the_phase() -> None:
     last = fault(503)
-    error = deadline_exceeded(Request("DELETE", "activity/call/acti_2/"), last)
+    request = Request("DELETE", "activity/call/acti_2/")
+
+    def make() -> DeadlineExceededError:
+        begin_phase("retry_wait")
+        return deadline_exceeded(request, last, deadline=2.0)
+
+    error = contextvars.Context().run(make)
     assert isinstance(error, DeadlineExceededError)
     assert (error.method, error.path, error.last_error) == ("DELETE", "activity/call/acti_2/", last)
-    assert str(error) == (
-        "DELETE activity/call/acti_2/: the call's deadline ran out before it could succeed"
+    assert error.phase == "retry_wait"
+    assert (
+        str(error)
+        == "DELETE activity/call/acti_2/: deadline of 2.0 s passed while waiting to retry"
+    )
+    # A task that marked no phase: nothing is made up.
+    unknown = contextvars.Context().run(deadline_exceeded, request, None)
+    assert unknown.phase is None
+    assert str(unknown) == (
+        "DELETE activity/call/acti_2/: the deadline passed before the call could succeed"
     )

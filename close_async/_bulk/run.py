@@ -5,7 +5,8 @@ a :class:`Prepared` (the object id, the body, how to send it) and the verb's ``k
 Creates (POST, not idempotent) differ in one way: an answer lost after sending leaves
 the item *ambiguous* (``state="unknown"``, with its ``body``), and the journal records
 each create before it is sent so a resume never sends a maybe-landed create silently.
-A ``settle`` callable resolves ambiguous creates: found means done, absent means send.
+A ``settle`` callable resolves ambiguous creates: found means settled (in Close, not sent
+again), absent means send.
 
 Shape: ``concurrency`` worker tasks pull items from the input one at a time (never a list,
 never a task per item), send each through the client (so all share its limiter and retry
@@ -67,6 +68,7 @@ __all__ = [
     "BulkProgress",
     "BulkResult",
     "BulkRun",
+    "BulkState",
     "InDoubt",
     "Prepare",
     "Prepared",
@@ -156,16 +158,30 @@ class UpdateInterruptedError(CloseError):
     applied. It is not in the journal, so a rerun sends it again (PUT is idempotent)."""
 
 
+BulkState = Literal["done", "failed", "skipped", "unknown", "interrupted", "settled"]
+"""The one outcome of a bulk item (:attr:`BulkResult.state`)."""
+
+_IN_CLOSE: frozenset[str] = frozenset({"done", "skipped", "settled"})
+
+
 @attrs.frozen(slots=False)
 class BulkResult:
     """The outcome of one input item of ``update_many``, ``create_many`` or ``delete_many``.
 
     ``index`` is the item's 0-based position in the input; ``id`` the object's id (for a
-    create: the new object's, once known). ``state`` is ``"done"`` (landed now, or
-    ``skipped``: landed in an earlier run, per the journal), ``"failed"`` (Close refused
-    it, or ``attempted`` is false: the batch stopped first), ``"unknown"`` (a create whose
-    answer was lost after sending: it may exist; ``body`` says what was sent) or
-    ``"interrupted"`` (stopped before Close answered). ``ok`` is ``state == "done"``.
+    create: the new object's, once known). ``state`` is one of:
+
+    - ``"done"``: sent now, and Close answered that it landed;
+    - ``"skipped"``: landed in an earlier run, per the journal; not sent;
+    - ``"settled"``: a create found in Close by ``settle`` (its answer was lost, or an
+      earlier run sent it): not sent again;
+    - ``"failed"``: Close refused it, it was refused before sending
+      (:class:`InvalidRequestError`), or ``attempted`` is false: the batch stopped first;
+    - ``"unknown"``: a create whose answer was lost after sending: it may exist; ``body``
+      says what was sent;
+    - ``"interrupted"``: stopped before Close answered.
+
+    ``ok`` says the object is in Close now: ``state`` is done, skipped or settled.
     ``object`` is Close's answer as the resource's model, when there is one.
     """
 
@@ -177,14 +193,29 @@ class BulkResult:
     attempted: bool = True
     payload: Any = attrs.field(default=None, repr=False, eq=False)
     state: str = ""
+    """One of :data:`BulkState`; worked out from ``ok``, ``skipped`` and ``error`` when not
+    given."""
     body: dict[str, Any] | None = attrs.field(default=None, repr=False, eq=False)
 
     def __attrs_post_init__(self) -> None:
         if not self.state:
-            # Frozen: the default state follows ok and error once, here.
+            # Frozen: the default state follows ok, skipped and error once, here.
             interrupted = isinstance(self.error, UpdateInterruptedError)
-            state = "done" if self.ok else "interrupted" if interrupted else "failed"
+            state: BulkState = (
+                "skipped"
+                if self.skipped
+                else "done"
+                if self.ok
+                else "interrupted"
+                if interrupted
+                else "failed"
+            )
             object.__setattr__(self, "state", state)
+
+    @property
+    def settled(self) -> bool:
+        """A create found in Close by ``settle``, not sent again (``state == "settled"``)."""
+        return self.state == "settled"
 
     @property
     def object(self) -> Any:
@@ -221,8 +252,11 @@ class UpdateResult(BulkResult):
 class BulkProgress:
     """Counters for a progress display, read through ``BulkRun.progress``.
 
-    ``retries`` and ``rate_limited`` are the client's counts since the batch began (shared
-    with any other work on the same client). ``rate`` is updates landed per second.
+    ``succeeded`` counts items sent now and answered (``"done"``); ``settled`` the creates
+    found in Close by ``settle`` and not sent again; ``unknown`` the creates whose answer
+    was lost. ``retries`` and ``rate_limited`` are the client's counts since the batch
+    began (shared with any other work on the same client). ``rate`` is items landed per
+    second.
     """
 
     pulled: int
@@ -235,15 +269,24 @@ class BulkProgress:
     rate_limited: int
     elapsed: float
     unknown: int = 0
+    settled: int = 0
 
     @property
     def done(self) -> int:
-        """Items with a final result: succeeded, failed, skipped, not attempted or unknown."""
-        return self.succeeded + self.failed + self.skipped + self.not_attempted + self.unknown
+        """Items with a final result: succeeded, settled, failed, skipped, not attempted or
+        unknown."""
+        return (
+            self.succeeded
+            + self.settled
+            + self.failed
+            + self.skipped
+            + self.not_attempted
+            + self.unknown
+        )
 
     @property
     def rate(self) -> float:
-        """Updates landed per second so far."""
+        """Items sent and landed (``succeeded``) per second so far."""
         return self.succeeded / self.elapsed if self.elapsed > 0 else 0.0
 
 
@@ -336,6 +379,7 @@ class BulkRun(AsyncClosing, Generic[_R]):
         self._skipped = 0
         self._not_attempted = 0
         self._unknown = 0
+        self._settled = 0
         self._retries_at_start = 0
         self._throttles_at_start = 0
 
@@ -351,6 +395,7 @@ class BulkRun(AsyncClosing, Generic[_R]):
             in_flight=len(self._in_flight),
             not_attempted=self._not_attempted,
             unknown=self._unknown,
+            settled=self._settled,
             retries=stats.total_retries - self._retries_at_start,
             rate_limited=stats.rate_limited - self._throttles_at_start,
             elapsed=time.monotonic() - self._started_at if self._started_at else 0.0,
@@ -529,6 +574,9 @@ class BulkRun(AsyncClosing, Generic[_R]):
         if result.skipped:
             self._skipped += 1
             outcome = "skipped"
+        elif result.state == "settled":
+            self._settled += 1
+            outcome = "settled"
         elif not result.attempted:
             self._not_attempted += 1
             outcome = "not_attempted"
@@ -634,17 +682,17 @@ class BulkRun(AsyncClosing, Generic[_R]):
         """The result of an ambiguous create, or ``None`` when ``settle`` found it absent
         (the caller sends it)."""
         make = self._result_type
-        unknown = UnknownOutcomeError(
-            f"item {index}: the create may have landed ({cause or 'sent by an earlier run'})"
-        )
+        why = f"item {index}: the create may have landed ({cause or 'sent by an earlier run'})"
         if self._settle is None:
+            unknown = UnknownOutcomeError(why)
             return make(index, "", ok=False, state="unknown", error=unknown, body=body)
         try:
-            # A settler's searches go through the client, whose retries already cover the
-            # network's faults: what escapes here is final.
+            # A settler's searches go through the client, whose one retry policy already
+            # retried them as reads (a search is one): what escapes here is final.
             found = await self._settle(dict(body or {}))
         except CloseError as exc:
             _log.warning("settle failed for item %d: %r", index, exc)
+            unknown = UnknownOutcomeError(f"{why}; looking for it failed: {exc}")
             return make(index, "", ok=False, state="unknown", error=unknown, body=body)
         if found is None:
             return None
@@ -652,7 +700,7 @@ class BulkRun(AsyncClosing, Generic[_R]):
         if self._journal is not None and key is not None:
             self._journal.record(key, found_id)
         payload = None if isinstance(found, str) else found
-        return make(index, found_id, ok=True, payload=payload, body=body)
+        return make(index, found_id, ok=True, state="settled", payload=payload, body=body)
 
     def _call_done(self, call_id: str, done: asyncio.Event) -> None:
         done.set()

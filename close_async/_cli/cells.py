@@ -22,6 +22,10 @@ Other columns (``custom.cf_...`` custom fields, which have no type here, and col
 model does not list) stay text. The empty cell and the null token are handled before any
 of this (:func:`row_body`). A cell that does not convert raises :class:`CellError`,
 naming the column and what was expected.
+
+A field with a rule of its own in the model (``duration``: 0 to 604800 seconds, an E.164
+``phone``; :func:`~close_async._types.model.field_checks`) is judged by that rule, in the
+model's words, whether its cell converted or not: the CLI never states a rule twice.
 """
 
 from __future__ import annotations
@@ -42,7 +46,7 @@ from .._engine.ids import safe_repr
 from .._types.calls import Unset
 from .._types.conversion import parse_datetime
 
-__all__ = ["CellError", "convert_cell", "describe_type", "row_body"]
+__all__ = ["CellError", "Check", "check_fields", "convert_cell", "describe_type", "row_body"]
 
 _INT = re.compile(r"[+-]?\d+")
 _FLOAT = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
@@ -183,21 +187,30 @@ def describe_type(hint: Any) -> str:
     return " or ".join(kind.expected for kind in _kinds(hint))
 
 
+Check = Callable[[Any], None]
+"""A field's rule: raises :class:`InvalidRequestError` (in the model's words) for a bad value."""
+
+
 def row_body(
     cells: Mapping[str, str | None],
     types_by_column: Mapping[str, Any],
     null_token: str,
     *,
     strict: bool = True,
+    checks: Mapping[str, Check] | None = None,
 ) -> dict[str, Any]:
     """The JSON body of a CSV row: empty cells left out (not given), the ``null_token``
     cell as ``None``, the cells of typed columns converted (:func:`convert_cell`), every
-    other cell as text.
+    other cell as text; then each value whose column has a rule in ``checks`` judged by it.
 
-    A cell that does not convert raises :class:`CellError`; with ``strict=False`` it is
-    kept as text instead (the failures file's best account of a refused row).
+    A cell that does not convert raises the column's rule's error (its cell as text is
+    judged by the rule) or else :class:`CellError`; a value its rule refuses raises that
+    rule's :class:`InvalidRequestError`. With ``strict=False`` a cell that does not convert
+    is kept as text instead and no rule is asked (the failures file's best account of a
+    refused row).
     """
     body: dict[str, Any] = {}
+    rules = checks or {}
     for column, cell in cells.items():
         if cell is None or cell == "":
             continue
@@ -211,7 +224,22 @@ def row_body(
         try:
             body[column] = convert_cell(cell, hint)
         except ValueError as exc:
-            if strict:
-                raise CellError(column, cell, str(exc)) from None
-            body[column] = cell
+            if not strict:
+                body[column] = cell
+                continue
+            rule = rules.get(column)
+            if rule is not None:
+                rule(cell)  # the rule's own words, when it has some for this text
+            raise CellError(column, cell, str(exc)) from None
+    if strict:
+        check_fields(body, rules)
     return body
+
+
+def check_fields(body: Mapping[str, Any], checks: Mapping[str, Check]) -> None:
+    """Judge each value of ``body`` whose key has a rule in ``checks``; raises the first
+    rule's :class:`InvalidRequestError`."""
+    for key, value in body.items():
+        rule = checks.get(key)
+        if rule is not None:
+            rule(value)

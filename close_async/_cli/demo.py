@@ -14,6 +14,7 @@ from typing import Any, TextIO
 
 from .._client import CloseClient
 from .input import InputRow
+from .plural import counted
 from .report import Display, print_summary
 from .update import EXIT_FAILED, EXIT_OK, UpdateSettings, run_updates
 
@@ -86,7 +87,8 @@ async def run_demo(
     ids = fake.seed_calls(calls)
     async with fake:
         out.write(
-            f"demo: a fake Close at {fake.base_url} with {calls:,} calls, a limit of {rate}/s "
+            f"demo: a fake Close at {fake.base_url} with {counted(calls, 'call')}, a limit of "
+            f"{rate}/s "
             f"per key, and faults on ({_ERROR_RATE:.0%} 5xx pages, {_RESET_RATE:.0%} "
             f"connection resets, {_DROP_AFTER_APPLY_RATE:.0%} answers lost after applying)\n"
             f"updating every call's note, outcome and two custom fields, "
@@ -109,11 +111,14 @@ async def run_demo(
         )
         resent = stats.applied_updates - landed
         out.write(
-            f"faults met: {stats.injected_errors:,} 5xx pages, {stats.resets:,} resets, "
-            f"{stats.drops:,} answers lost after applying, {stats.rate_limited:,} 429s\n"
-            f"check against the fake's state: {landed:,} of {len(ids):,} calls hold their "
-            f"update ({stats.applied_updates:,} PUTs applied; {max(resent, 0):,} re-sent after "
-            "a lost answer, harmless since PUT is idempotent)\n"
+            f"faults met: {counted(stats.injected_errors, '5xx page')}, "
+            f"{counted(stats.resets, 'reset')}, "
+            f"{counted(stats.drops, 'answer')} lost after applying, "
+            f"{counted(stats.rate_limited, '429')}\n"
+            f"check against the fake's state: {landed:,} of {counted(len(ids), 'call')} "
+            f"{'holds its' if landed == 1 else 'hold their'} update "
+            f"({counted(stats.applied_updates, 'PUT')} applied; {max(resent, 0):,} re-sent "
+            "after a lost answer, harmless since PUT is idempotent)\n"
         )
         ok = landed == len(ids) and outcome.exit_code == EXIT_OK
         out.write("demo: OK, every update landed\n" if ok else "demo: FAILED, see above\n")

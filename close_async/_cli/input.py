@@ -25,6 +25,7 @@ import attrs
 
 from .._types.calls import CallUpdate
 from .._types.conversion import update_from_row
+from .plural import counted
 
 __all__ = [
     "FAILURE_COLUMNS",
@@ -220,7 +221,7 @@ def _read_csv(stream: BinaryIO, need_id: bool = True) -> Iterator[InputRow]:
                 yield InputRow(
                     start,
                     None,
-                    f"expected {width} columns (as in the header), got {len(cells)}",
+                    f"expected {counted(width, 'column')} (as in the header), got {len(cells)}",
                     raw=json.dumps(shown, ensure_ascii=False),
                     cells=cells,
                     header=header,

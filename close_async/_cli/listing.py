@@ -20,6 +20,7 @@ import attrs
 from .._client import CloseClient
 from .._engine.errors import CloseError, ConfigurationError
 from .args import resource_parser
+from .plural import counted
 
 __all__ = ["RESOURCES", "add_listing_commands", "run_listing"]
 
@@ -47,13 +48,18 @@ def model_fields(resource: str) -> list[str]:
     return [field.name for field in attrs.fields(model) if field.name != "extra"]
 
 
-def _output_arguments(parser: argparse.ArgumentParser, base_url: str, key_env: str) -> None:
+def _output_arguments(
+    parser: argparse.ArgumentParser,
+    base_url: str,
+    key_env: str,
+    fields_help: str = "comma-separated fields to fetch (and CSV columns)",
+) -> None:
     parser.add_argument(
         "--format", choices=("jsonl", "csv"), default="jsonl", help="output format (jsonl)"
     )
     parser.add_argument("--output", "-o", metavar="FILE", help="write here (default stdout)")
     parser.add_argument("--limit", type=int, help="stop after this many rows")
-    parser.add_argument("--fields", help="comma-separated fields to fetch (and CSV columns)")
+    parser.add_argument("--fields", help=fields_help)
     parser.add_argument("--base-url", default=base_url, help=f"API base URL (default {base_url})")
     parser.add_argument(
         "--api-key-file", metavar="PATH", help=f"read the API key here (default: ${key_env})"
@@ -73,7 +79,16 @@ def add_listing_commands(commands: Any, *, base_url: str, key_env: str) -> None:
         ),
     )
     search.add_argument("query", metavar="QUERY.json", help="the query file, or - for stdin")
-    _output_arguments(search, base_url, key_env)
+    _output_arguments(
+        search,
+        base_url,
+        key_env,
+        fields_help=(
+            "comma-separated fields to fetch (and CSV columns) for each object type the "
+            'query selects (its object_type queries); they replace the file\'s "_fields" '
+            "for those types"
+        ),
+    )
     search.set_defaults(listing="search")
 
     for resource in RESOURCES:
@@ -131,15 +146,55 @@ def _read_query(path: str, stdin: IO[str] | None) -> dict[str, Any]:
     return body if "query" in body else {"query": body}
 
 
+def _field_names(args: argparse.Namespace) -> list[str]:
+    return [name.strip() for name in (args.fields or "").split(",") if name.strip()]
+
+
+def selected_types(query: Any) -> list[str]:
+    """The object types a search ``query`` selects: its ``object_type`` queries, at the top
+    or under ``and``/``or`` (not those inside a related or negated query, which select
+    nothing returned), in order, once each."""
+    found: list[str] = []
+    pending = [query]
+    while pending:
+        node = pending.pop(0)
+        if not isinstance(node, Mapping):
+            continue
+        kind = node.get("type")
+        if kind == "object_type" and isinstance(node.get("object_type"), str):
+            if node["object_type"] not in found:
+                found.append(node["object_type"])
+        elif kind in ("and", "or") and isinstance(node.get("queries"), list):
+            pending.extend(node["queries"])
+    return found
+
+
+def search_fields(body: Mapping[str, Any], names: list[str]) -> Any:
+    """The search's ``_fields``: ``names`` for each object type the query selects, over
+    the body's own ``_fields`` (Close returns only ``id`` for a type not named there)."""
+    if not names:
+        return body.get("_fields")
+    types = selected_types(body["query"])
+    if not types:
+        raise UsageProblem(
+            "--fields needs the query to select its object type (an object_type query, "
+            'e.g. {"type": "object_type", "object_type": "lead"}), or put "_fields" in the '
+            "query file"
+        )
+    given = body.get("_fields")
+    fields = dict(given) if isinstance(given, Mapping) else {}
+    fields.update((object_type, list(names)) for object_type in types)
+    return fields
+
+
 def _rows(client: CloseClient, args: argparse.Namespace, stdin: IO[str] | None) -> Any:
-    fields = [name for name in (args.fields or "").split(",") if name]
+    fields = _field_names(args)
     if args.listing == "search":
         body = _read_query(args.query, stdin)
         return client.search(
             body["query"],
-            # --fields only picks CSV columns here: a search names its fields per object
-            # type, in the body's "_fields".
-            fields=body.get("_fields"),
+            # A search names its fields per object type: --fields for every type it selects.
+            fields=search_fields(body, fields),
             sort=body.get("sort"),
             limit=args.limit,
         )
@@ -211,7 +266,7 @@ async def run_listing(
     del api_key
     written = 0
     last = time.monotonic()
-    columns = [name for name in (args.fields or "").split(",") if name]
+    columns = _field_names(args)
     async with client:
         rows = _rows(client, args, stdin)
         with _opened(args.output, out) as stream:
@@ -229,11 +284,11 @@ async def run_listing(
                     written += 1
                     if not args.no_progress and time.monotonic() - last >= args.progress_interval:
                         last = time.monotonic()
-                        err.write(f"{written} rows\n")
+                        err.write(f"{counted(written, 'row')}\n")
             except CloseError as exc:
-                err.write(f"stopped after {written} rows: {exc}\n")
+                err.write(f"stopped after {counted(written, 'row')}: {exc}\n")
                 return 1
     if not args.no_progress:
         where = args.output if args.output not in (None, "-") else "stdout"
-        err.write(f"{written} rows written to {where}\n")
+        err.write(f"{counted(written, 'row')} written to {where}\n")
     return 0

@@ -44,6 +44,8 @@ from .input import (
     read_rows,
 )
 from .listing import UsageProblem, add_listing_commands, run_listing
+from .names import respell
+from .plural import counted
 from .report import (
     CALLS_UPDATE_WORDING,
     Display,
@@ -55,7 +57,7 @@ from .report import (
     print_summary,
     write_line,
 )
-from .resources import add_bulk_actions, resource_actions, verb_for
+from .resources import add_bulk_actions, renamed, resource_actions, verb_for
 from .settle_by import add_settle_by
 from .update import (
     CALLS_UPDATE,
@@ -84,7 +86,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(
         prog=_PROG,
-        description="Bulk-update Close call activities fast, through rate limits and faults.",
+        description=(
+            "Create, update, delete, list and search every resource of the Close API in bulk "
+            "(leads, contacts, opportunities, tasks, activities, calls, ...), fast, through "
+            "rate limits and faults. 'close-async RESOURCE --help' lists a resource's actions."
+        ),
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
@@ -153,6 +159,10 @@ async def amain(
     err = stderr if stderr is not None else sys.stderr
     env = environ if environ is not None else os.environ
     parser = build_parser()
+    # An old spelling of a resource (activities.notes) runs as its name now, and says so.
+    argv, notice = respell(sys.argv[1:] if argv is None else argv, renamed())
+    if notice is not None:
+        write_line(err, f"{_PROG}: {notice}")
     try:
         with _argparse_output(out, err):
             args = parser.parse_args(argv)
@@ -333,10 +343,10 @@ def _dry_run(
         if stream is not sys.stdin.buffer:
             stream.close()
     if limiter.hidden:
-        err.write(f"... and {limiter.hidden:,} more invalid rows not shown\n")
+        err.write(f"... and {counted(limiter.hidden, 'more invalid row')} not shown\n")
     err.flush()
     out.write(
-        f"dry run: {valid + invalid:,} rows read: {valid:,} valid, {invalid:,} invalid; "
+        f"dry run: {counted(valid + invalid, 'row')} read: {valid:,} valid, {invalid:,} invalid; "
         "nothing was sent\n"
     )
     if invalid and args.failures:
@@ -349,7 +359,7 @@ def _explain_ending(
 ) -> None:
     counts = outcome.counts
     if outcome.problems_hidden:
-        err.write(f"... and {outcome.problems_hidden:,} more problems not shown\n")
+        err.write(f"... and {counted(outcome.problems_hidden, 'more problem')} not shown\n")
     if (counts.failed or counts.invalid) and settings.failures:
         err.write(
             f"failed and invalid rows are in {settings.failures}: fix them and run it as input\n"
@@ -357,8 +367,10 @@ def _explain_ending(
     elif counts.failed or counts.invalid:
         err.write("pass --failures FILE to keep the failed and invalid rows for a rerun\n")
     if outcome.unknown:
+        one = outcome.unknown == 1
         err.write(
-            f"{outcome.unknown:,} creates were sent but their answer was lost: they may exist "
+            f"{counted(outcome.unknown, 'create')} {'was' if one else 'were'} sent but "
+            f"{'its' if one else 'their'} answer was lost: {'it' if one else 'they'} may exist "
             "in Close. Feed back the failures file (they are marked unknown in it) or rerun "
             "with the same --journal, with --settle-by COLUMN where each row has a unique "
             "external id in a custom field: they are looked up and only those not there are "
@@ -371,11 +383,13 @@ def _explain_ending(
         err.write("check the API key and its permissions; nothing more was sent\n")
     if outcome.interrupted or outcome.aborted is not None:
         left = (
-            f"{counts.not_sent:,} rows were not sent"
+            f"{counted(counts.not_sent, 'row')} {'was' if counts.not_sent == 1 else 'were'} "
+            "not sent"
             if counts.total is not None
             else (
-                f"{counts.not_sent:,} rows in flight were not sent, and the rest of the input "
-                "was not read"
+                f"{counted(counts.not_sent, 'row')} in flight "
+                f"{'was' if counts.not_sent == 1 else 'were'} not sent, and the rest of the "
+                "input was not read"
             )
         )
         if settings.journal:

@@ -16,36 +16,35 @@ from __future__ import annotations
 
 import http
 import time
-from collections.abc import Callable
-from typing import Any, Protocol, TextIO
+from collections.abc import Callable, Iterable
+from typing import Protocol, TextIO
 
 import attrs
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
+from rich.cells import cell_len
+from rich.console import Console, RenderableType
+from rich.progress import BarColumn, Progress, Task, TaskID
+from rich.table import Table
+from rich.text import Text
 
 from .._engine.errors import APIError, CloseError
 from .._engine.text import clean, render
+from .plural import counted
 
 __all__ = [
     "CALLS_UPDATE_WORDING",
     "Counts",
     "Display",
     "MessageLimiter",
+    "Part",
     "PlainDisplay",
     "RichDisplay",
     "SilentDisplay",
     "Wording",
     "error_message",
+    "fit_parts",
     "format_duration",
     "print_summary",
+    "progress_parts",
     "write_line",
 ]
 
@@ -58,8 +57,9 @@ class Counts:
     """Where a run stands: one snapshot for the progress display and the summary.
 
     ``total`` is the number of input rows when known. ``done`` counts rows with an outcome:
-    updated, failed, skipped (landed in an earlier run, per the journal), invalid (refused
-    before sending) and not sent (the run stopped first).
+    updated (sent now and answered: updated, created or deleted), settled (a create found
+    in Close by ``--settle-by``, not sent again), failed, skipped (landed in an earlier run,
+    per the journal), invalid (refused before sending) and not sent (the run stopped first).
     """
 
     total: int | None = None
@@ -68,6 +68,7 @@ class Counts:
     skipped: int = 0
     invalid: int = 0
     not_sent: int = 0
+    settled: int = 0
     in_flight: int = 0
     retries: int = 0
     rate_limited: int = 0
@@ -76,7 +77,9 @@ class Counts:
     @property
     def done(self) -> int:
         """Rows with an outcome."""
-        return self.updated + self.failed + self.skipped + self.invalid + self.not_sent
+        return (
+            self.updated + self.settled + self.failed + self.skipped + self.invalid + self.not_sent
+        )
 
     @property
     def processed(self) -> int:
@@ -85,8 +88,17 @@ class Counts:
 
     @property
     def rate(self) -> float:
-        """Updates landed per second."""
+        """Rows sent and landed per second."""
         return self.updated / self.elapsed if self.elapsed > 0 else 0.0
+
+    @property
+    def eta(self) -> float | None:
+        """Seconds left at the pace of the rows sent so far (skipped, settled and invalid
+        rows cost next to nothing), or ``None`` when there is no telling yet."""
+        if self.total is None or self.rate <= 0:
+            return None
+        left = max(self.total - self.processed, 0)
+        return left / ((self.updated + self.failed) / self.elapsed)
 
 
 @attrs.frozen
@@ -190,76 +202,157 @@ class PlainDisplay(SilentDisplay):
 
 
 def progress_line(counts: Counts, wording: Wording = CALLS_UPDATE_WORDING) -> str:
-    """One line of progress: done of total, the outcomes, the rate and the ETA."""
-    total = f"/{counts.total:,}" if counts.total is not None else ""
+    """One line of progress: done of total, the outcomes, the rate and the ETA (the parts
+    of :func:`progress_parts` that a log line shows)."""
+    shown = (part.text for part in progress_parts(counts, wording) if part.in_line)
+    return "progress: " + ", ".join(shown)
+
+
+@attrs.frozen
+class Part:
+    """One piece of the progress display: its ``text`` and ``style``; ``rank`` (0: the most
+    needed; a narrow terminal drops the highest ranks first); ``before_bar`` (drawn left of
+    the bar); ``in_line`` (also in the plain progress line of a log)."""
+
+    text: str
+    rank: int
+    style: str = ""
+    before_bar: bool = False
+    in_line: bool = True
+
+
+MIN_BAR = 10
+"""The narrowest progress bar worth drawing; below it the bar is left out."""
+MAX_BAR = 40
+"""The widest progress bar drawn, however wide the terminal."""
+
+
+def progress_parts(counts: Counts, wording: Wording = CALLS_UPDATE_WORDING) -> list[Part]:
+    """The pieces of the progress display, in the order shown (pure: no terminal).
+
+    Ranked by need: where the run stands (rows done of total, landed, failed) first, then
+    the rows not sent (skipped, settled, invalid), the ETA, the title, the rate, the time
+    so far; the rich display's bar takes what room is left.
+    """
+    rows = (
+        f"{counts.processed:,}/{counted(counts.total, 'row')}"
+        if counts.total is not None
+        else counted(counts.processed, "row")
+    )
     parts = [
-        f"progress: {counts.processed:,}{total} rows",
-        f"{counts.updated:,} {wording.done}",
-        f"{counts.failed:,} failed",
+        Part(wording.doing, 7, "bold", before_bar=True, in_line=False),
+        Part(rows, 0),
+        Part(f"{counts.updated:,} {wording.done}", 1, "green"),
+        Part(f"{counts.failed:,} failed", 2, "red"),
     ]
     if counts.skipped:
-        parts.append(f"{counts.skipped:,} skipped")
+        parts.append(Part(f"{counts.skipped:,} skipped", 3))
+    if counts.settled:
+        parts.append(Part(f"{counts.settled:,} settled", 4))
     if counts.invalid:
-        parts.append(f"{counts.invalid:,} invalid")
-    parts.append(f"{counts.rate:.1f} {wording.per_second}")
-    if counts.total is not None and counts.rate > 0:
-        left = max(counts.total - counts.processed, 0)
-        throughput = (counts.updated + counts.failed) / max(counts.elapsed, 1e-9)
-        if throughput > 0:
-            parts.append(f"ETA {format_duration(left / throughput)}")
-    return ", ".join(parts)
+        parts.append(Part(f"{counts.invalid:,} invalid", 5, "yellow"))
+    parts.append(Part(f"{counts.rate:.1f} {wording.per_second}", 8))
+    parts.append(Part(format_duration(counts.elapsed), 9, in_line=False))
+    eta = counts.eta
+    if eta is not None:
+        parts.append(Part(f"ETA {format_duration(eta)}", 6))
+    return parts
+
+
+_ESSENTIAL = 2  # ranks up to this one are shown however narrow the terminal
+
+
+def fit_parts(parts: list[Part], width: int) -> tuple[list[Part], int]:
+    """The parts that fit on one line of ``width`` cells (one space between two), in
+    their order, and the bar's width (0: no bar).
+
+    Parts are taken by rank, stopping at the first that does not fit, so a part is never
+    cut short (rich would end it with an ellipsis) and a more needed one never gives way
+    to a less needed one. The bar, least needed, gets the room left (at most ``MAX_BAR``).
+    """
+    kept: set[int] = set()
+    used = -1  # no space before the first part
+    for index, part in sorted(enumerate(parts), key=lambda item: item[1].rank):
+        need = cell_len(part.text) + 1
+        if used + need > width and part.rank > _ESSENTIAL:
+            break
+        kept.add(index)
+        used += need
+    room = width - used - 1
+    bar = min(room, MAX_BAR) if room >= MIN_BAR else 0
+    return [part for index, part in enumerate(parts) if index in kept], bar
+
+
+class _FittedProgress(Progress):
+    """A rich ``Progress`` whose line is built from :func:`progress_parts`, fitted to the
+    console's width each time it is drawn (a resized terminal is followed)."""
+
+    def __init__(self, console: Console) -> None:
+        self._bar = BarColumn()
+        super().__init__(console=console, transient=False, refresh_per_second=8)
+
+    def make_tasks_table(self, tasks: Iterable[Task]) -> Table:
+        table = Table.grid(padding=(0, 1))
+        for task in tasks:
+            if not task.visible:
+                continue
+            parts, bar = fit_parts(task.fields.get("parts", []), self.console.width)
+            cells: list[RenderableType] = [
+                _joined(p for p in parts if p.before_bar),
+                _joined(p for p in parts if not p.before_bar),
+            ]
+            if bar:
+                self._bar.bar_width = bar
+                cells.insert(1, self._bar(task))
+            cells = [cell for cell in cells if not isinstance(cell, Text) or cell.plain]
+            for _ in range(len(cells) - len(table.columns)):
+                table.add_column(no_wrap=True, overflow="fold")
+            table.add_row(*cells)
+        return table
+
+
+def _joined(parts: Iterable[Part]) -> Text:
+    text = Text()
+    for part in parts:
+        if text.plain:
+            text.append(" ")
+        text.append(part.text, style=part.style)
+    return text
 
 
 class RichDisplay:
-    """A rich progress bar on ``console`` (stderr): done of total, failed, rate, ETA."""
+    """A rich progress line on ``console`` (stderr): rows done of total, landed, failed,
+    skipped, settled, invalid, the ETA, a bar; fitted to the terminal's width
+    (:func:`fit_parts`), so nothing is cut short."""
 
     tick = 0.1
 
     def __init__(self, console: Console, *, wording: Wording = CALLS_UPDATE_WORDING) -> None:
         self._console = console
-        self._progress = Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("[green]{task.fields[updated]:,} " + wording.done),
-            TextColumn("[red]{task.fields[failed]:,} failed"),
-            TextColumn("{task.fields[extra]}"),
-            TextColumn("{task.fields[rate]:.1f}/s"),
-            TimeElapsedColumn(),
-            TextColumn("ETA"),
-            TimeRemainingColumn(),
-            console=console,
-            transient=False,
-            refresh_per_second=8,
-        )
+        self._wording = wording
+        self._progress = _FittedProgress(console)
         self._task: TaskID | None = None
-        self._description = wording.doing
+
+    def __rich__(self) -> RenderableType:
+        """What the display shows now (for printing it on another console)."""
+        return self._progress.get_renderable()
 
     def start(self, counts: Counts) -> None:
         """Show the bar."""
         self._progress.start()
         self._task = self._progress.add_task(
-            self._description, total=counts.total, **self._fields(counts)
+            self._wording.doing, total=counts.total, parts=progress_parts(counts, self._wording)
         )
-
-    @staticmethod
-    def _fields(counts: Counts) -> dict[str, Any]:
-        extra = []
-        if counts.skipped:
-            extra.append(f"{counts.skipped:,} skipped")
-        if counts.invalid:
-            extra.append(f"[yellow]{counts.invalid:,} invalid")
-        return {
-            "updated": counts.updated,
-            "failed": counts.failed,
-            "extra": " ".join(extra),
-            "rate": counts.rate,
-        }
 
     def refresh(self, counts: Counts) -> None:
         """Move the bar."""
         if self._task is not None:
-            self._progress.update(self._task, completed=counts.processed, **self._fields(counts))
+            self._progress.update(
+                self._task,
+                total=counts.total,
+                completed=counts.processed,
+                parts=progress_parts(counts, self._wording),
+            )
 
     def message(self, text: str) -> None:
         """Print above the bar."""
@@ -345,8 +438,10 @@ def print_summary(
     wording: Wording = CALLS_UPDATE_WORDING,
 ) -> None:
     """Print the end-of-run summary: one aligned line a counter."""
-    rows: list[tuple[str, str]] = [
-        (wording.done, f"{counts.updated:,}"),
+    rows: list[tuple[str, str]] = [(wording.done, f"{counts.updated:,}")]
+    if counts.settled:
+        rows.append(("settled", f"{counts.settled:,} (found in Close, not sent again)"))
+    rows += [
         ("failed", f"{counts.failed:,}"),
         ("skipped", f"{counts.skipped:,} (already landed, per the journal)"),
         ("invalid rows", f"{counts.invalid:,}"),

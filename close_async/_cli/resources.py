@@ -2,8 +2,9 @@
 
 The resources are found, not listed: each group of the generated client (``leads``,
 ``contacts``, ``activities.notes``, ...) whose class has the bulk mixin of an action gets
-that action, named as the attribute path from the client (nested groups keep their dot).
-All actions run through the one runner of :mod:`.update`, as ``calls update`` does.
+that action, under the group's command-line name (:mod:`.names`: ``notes``; ``main`` reads the old
+dotted spelling as that name). All actions run through the one runner of :mod:`.update`, as
+``calls update`` does.
 
 Rows: for ``update`` an ``id`` plus the fields to set; for ``create`` the fields; for
 ``delete`` only ``id``. CSV columns are fields (``custom.cf_...`` columns are custom
@@ -29,13 +30,15 @@ import attrs
 from .._bulk.run import InDoubt
 from .._engine.auth import API_KEY_ENV
 from .._engine.errors import InvalidRequestError
+from .._engine.paths import path_segment
 from .._resources.bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from .._resources.calls import CallsResource
 from .._resources.generated._root import Resources
-from .._types.model import RequestModel, request_fields
+from .._types.model import RequestModel, field_checks, request_fields
 from .args import add_file_arguments, resource_parser
-from .cells import describe_type, row_body
+from .cells import Check, check_fields, describe_type, row_body
 from .input import InputFormat, InputRow, is_failure_record
+from .names import cli_name, old_spellings
 from .report import Wording
 from .settle_by import add_settle_by, check_settle_value, settler
 from .update import RowVerb
@@ -45,6 +48,8 @@ __all__ = [
     "add_bulk_actions",
     "body_model",
     "bulk_groups",
+    "command_name",
+    "renamed",
     "resource_actions",
     "verb_for",
 ]
@@ -93,6 +98,16 @@ def bulk_groups() -> dict[str, tuple[str, ...]]:
     return {path: actions for path, (_, actions) in _bulk_classes().items()}
 
 
+def command_name(path: str) -> str:
+    """The command-line name of the group at ``path`` (``activities.notes`` -> ``notes``)."""
+    return cli_name(path, _bulk_classes())
+
+
+def renamed() -> dict[str, str]:
+    """Each old command-line spelling of a resource -> its name now."""
+    return old_spellings(_bulk_classes())
+
+
 @functools.cache
 def body_model(path: str, action: str) -> type | None:
     """The request model ``<path>.<action>(body)`` takes (``CreateLead``), from the method's
@@ -116,6 +131,13 @@ def _column_types(path: str, action: str) -> dict[str, Any]:
     return request_fields(model) if model is not None else {}
 
 
+def _column_checks(path: str, action: str) -> dict[str, Check]:
+    # The model's own rules for its fields (calls: duration, phone, ...), asked of the
+    # row's values before anything is sent, so a bad row is refused in the model's words.
+    model = body_model(path, action)
+    return field_checks(model) if model is not None else {}
+
+
 def resource_actions(
     commands: argparse._SubParsersAction,  # type: ignore[type-arg]
 ) -> Callable[[str], argparse._SubParsersAction]:  # type: ignore[type-arg]
@@ -128,13 +150,14 @@ def add_bulk_actions(
 ) -> None:
     """Add ``update``, ``create`` and ``delete`` to each resource that has them."""
     for path, actions in bulk_groups().items():
-        subparsers = actions_for(path)
+        name = command_name(path)
+        subparsers = actions_for(name)
         for action in actions:
             parser = subparsers.add_parser(
                 action,
-                help=f"{action} {path} from a CSV or JSON Lines file",
+                help=f"{action} {name} from a CSV or JSON Lines file",
                 description=(
-                    f"{action.capitalize()} many {path} from INPUT: {_ROWS[action]} "
+                    f"{action.capitalize()} many {name} from INPUT: {_ROWS[action]} "
                     f"The API key is read from ${API_KEY_ENV} or --api-key-file."
                 ),
             )
@@ -171,6 +194,7 @@ def verb_for(path: str, action: str, null_token: str, settle_by: str | None = No
     """The :class:`RowVerb` of ``close-async <path> <action>`` (``settle_by``: the
     ``custom.cf_...`` column of ``create --settle-by``)."""
     types_by_column = _column_types(path, action)
+    checks = _column_checks(path, action)
 
     def body(row: InputRow, fmt: InputFormat, strict: bool = True) -> dict[str, Any]:
         assert row.data is not None
@@ -179,8 +203,11 @@ def verb_for(path: str, action: str, null_token: str, settle_by: str | None = No
             if is_failure_record(data):
                 # A line of a failures file: its row, so the file can be fed back as it is.
                 data = data["row"]
-            return dict(data)
-        return row_body(row.data, types_by_column, null_token, strict=strict)
+            fields = dict(data)
+            if strict:
+                check_fields(fields, checks)
+            return fields
+        return row_body(row.data, types_by_column, null_token, strict=strict, checks=checks)
 
     def output(row: InputRow, fmt: InputFormat) -> dict[str, Any] | None:
         # A refused row for a JSON Lines failures file: as typed as its cells allow.
@@ -190,7 +217,8 @@ def verb_for(path: str, action: str, null_token: str, settle_by: str | None = No
         value = fields.pop("id", None)
         if not isinstance(value, str) or not value.strip():
             raise InvalidRequestError("'id' is missing or not a string", field="id")
-        return value.strip()
+        # The rule of every id put in a path: one refused here is an invalid row, not sent.
+        return path_segment(value.strip(), field="id")
 
     def parse(row: InputRow, fmt: InputFormat) -> tuple[Any, dict[str, Any] | None]:
         fields = body(row, fmt)
@@ -232,5 +260,5 @@ def verb_for(path: str, action: str, null_token: str, settle_by: str | None = No
         start=start,
         needs_id=action != "create",
         output=output,
-        wording=Wording.of(action, path),
+        wording=Wording.of(action, command_name(path)),
     )

@@ -30,6 +30,7 @@ from .._types.conversion import update_to_json
 from .cells import CellError
 from .failures import Failures, failure_record, open_failures
 from .input import InputError, InputFormat, InputRow, parse_row, row_for_output
+from .plural import counted
 from .report import (
     CALLS_UPDATE_WORDING,
     Counts,
@@ -275,6 +276,7 @@ class _State:
     updated: int = 0
     failed: int = 0
     skipped: int = 0
+    settled: int = 0
     not_sent: int = 0
     unknown: int = 0
     stopping: bool = False
@@ -337,6 +339,7 @@ async def run_updates(
             updated=state.updated,
             failed=state.failed,
             skipped=state.skipped,
+            settled=state.settled,
             invalid=invalid.count,
             not_sent=state.not_sent,
             in_flight=progress.in_flight,
@@ -358,9 +361,10 @@ async def run_updates(
             state.stopping = True
             outcome.interrupted = True
             run.stop()
+            in_flight = counted(run.progress.in_flight, "row")
             display.message(
                 f"{name}: stopping; waiting up to {settings.stop_timeout:g} s for "
-                f"{run.progress.in_flight} updates in flight (again to abandon them)"
+                f"{in_flight} in flight (again to abandon them)"
             )
         elif main_task is not None:
             main_task.cancel()
@@ -376,15 +380,21 @@ async def run_updates(
                     line = row.line if row is not None else 0
                     if result.skipped:
                         state.skipped += 1
+                    elif result.state == "settled":
+                        # Found in Close by --settle-by: not sent again, so not "created".
+                        state.settled += 1
                     elif result.ok:
                         state.updated += 1
                     elif not result.attempted or isinstance(result.error, UpdateInterruptedError):
                         state.not_sent += 1
+                    elif isinstance(result.error, InvalidRequestError) and row is not None:
+                        # Refused by the bulk verb's own checks before sending: a bad row.
+                        invalid.report(row, _Problem(str(result.error)))
                     else:
                         state.failed += 1
                         error = result.error
                         assert error is not None
-                        unknown = getattr(result, "state", None) == "unknown"
+                        unknown = result.state == "unknown"
                         if unknown:
                             state.unknown += 1
                         what = "outcome unknown" if unknown else "failed"

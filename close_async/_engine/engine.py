@@ -24,6 +24,7 @@ import attrs
 from .errors import AuthenticationError, CloseError
 from .limiter import RateFeedback, RateLimiter, forget_pause_waited_on, pause_waited_on
 from .options import RequestOptions
+from .phase import begin as begin_phase
 from .protocol import Request, feedback_from_response, interpret_response, with_method_override
 from .response import Response, raw_mode
 from .retry import RetryEvent, deadline_exceeded, make_retrying, retry_reason
@@ -200,11 +201,11 @@ class Engine:
             # The attempt cut short was cancelled; the last attempt that failed says more.
             # A limiter sleeping out Close's pause names it: that is why the time ran out.
             last = pause_waited_on() or (book.last_error if book else None)
-            error = deadline_exceeded(request, last)
+            error = deadline_exceeded(request, last, deadline=deadline)
             raise error from exc
         except CloseError as exc:
             if book is not None and book.deadline_hit:
-                error = deadline_exceeded(request, exc)
+                error = deadline_exceeded(request, exc, deadline=deadline)
                 raise error from exc
             error = exc
             raise
@@ -233,6 +234,7 @@ class Engine:
         # once by one more send with a refreshed token (Close revokes or expires tokens at
         # any time); a second 401 is the caller's, as with an API key.
         assert self._auth is not None
+        begin_phase("authorizing")
         authorization = await self._auth.authorization()
         try:
             return await self._attempt(request, options, raw_parse, trace, authorization)
@@ -258,6 +260,7 @@ class Engine:
                 headers["Authorization"] = authorization
         if trace is not None:
             trace.attempt_starting()
+        begin_phase("rate_limiter")
         await self._limiter.acquire(group)
         if trace is not None:
             trace.attempt_sending()

@@ -35,6 +35,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from .phase import Phase
 from .text import SHORT_LIMIT, TEXT_LIMIT, clean, render
 
 __all__ = [
@@ -168,7 +169,14 @@ class TimeoutError(TransportError):
 class DeadlineExceededError(_RequestError):
     """The overall deadline for one call ran out across its attempts.
 
-    ``last_error`` is the error of the last attempt, if any.
+    ``last_error`` is the error of the last attempt that failed before, if any (``None``
+    when the deadline cut the only attempt). ``phase`` says what the call was doing when
+    the deadline passed, and the message says it in words: ``"rate_limiter"``,
+    ``"authorizing"`` (an OAuth token refresh), ``"connecting"``, ``"waiting"`` (the
+    request was handed to the connection; Close's answer had not begun), ``"reading"`` (the
+    answer) or ``"retry_wait"`` (before the next attempt); ``None`` when it is not known.
+    In the first three the attempt cut short was not sent; in the next two Close may have
+    applied it.
     """
 
     def __init__(
@@ -178,9 +186,14 @@ class DeadlineExceededError(_RequestError):
         method: str | None = None,
         path: str | None = None,
         last_error: BaseException | None = None,
+        phase: Phase | None = None,
     ) -> None:
         super().__init__(message, method=method, path=path)
         self.last_error = last_error
+        self.phase: Phase | None = phase
+
+    def _repr_fields(self) -> list[str]:
+        return [*super()._repr_fields(), f"phase={self.phase!r}"]
 
 
 class DecodingError(_RequestError):

@@ -19,6 +19,7 @@ import yarl
 
 from .auth import is_loopback
 from .errors import ConfigurationError, DecodingError, OAuthError, ServerError
+from .redact import redacted
 
 __all__ = [
     "DEFAULT_REVOKE_URL",
@@ -49,7 +50,8 @@ _REFUSALS = {
 
 @attrs.frozen
 class OAuthTokens:
-    """What Close's token endpoint issued. ``repr`` never shows the tokens.
+    """What Close's token endpoint issued. ``repr`` shows no more of the tokens than their
+    last four characters.
 
     ``expires_at`` is when the access token expires, in seconds since the epoch (from
     ``expires_in``, counted from when the answer arrived), so it can be stored with the
@@ -57,8 +59,8 @@ class OAuthTokens:
     lacks the ``offline_access`` scope.
     """
 
-    access_token: str = attrs.field(repr=False)
-    refresh_token: str | None = attrs.field(repr=False)
+    access_token: str = attrs.field(repr=redacted)
+    refresh_token: str | None = attrs.field(repr=redacted)
     expires_in: float | None
     expires_at: float | None
     scope: str | None = None

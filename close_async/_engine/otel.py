@@ -77,7 +77,7 @@ BULK_OUTCOME = "close.bulk.outcome"
 
 _BULK_OUTCOMES = {
     outcome: {BULK_OUTCOME: outcome}
-    for outcome in ("succeeded", "failed", "skipped", "not_attempted", "unknown")
+    for outcome in ("succeeded", "settled", "failed", "skipped", "not_attempted", "unknown")
 }
 
 

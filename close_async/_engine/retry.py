@@ -47,6 +47,9 @@ from .errors import (
     TransportError,
 )
 from .errors import TimeoutError as CloseTimeoutError
+from .phase import current as current_phase
+from .phase import describe as describe_phase
+from .phase import enter as enter_phase
 from .protocol import Request
 
 __all__ = ["RetryEvent", "RetryPolicy", "retry_reason"]
@@ -225,6 +228,8 @@ class _CallRetries:
             wait = 0.0  # no wait given: the limiter's pause after a 429 is the wait
         else:
             wait = self.policy.fault_wait(self.faults)
+        # Either way the call is now between attempts (what a deadline would cut).
+        enter_phase("retry_wait")
         if self.deadline_at is not None and self.clock() + wait >= self.deadline_at:
             self.deadline_hit = True
             return _Verdict(give_up=True)
@@ -266,13 +271,18 @@ class _FaultState:
     attempt_number: int
 
 
-def deadline_exceeded(request: Request, last: BaseException | None) -> DeadlineExceededError:
-    """The error for a call whose deadline ran out; ``last`` is what its last attempt met."""
+def deadline_exceeded(
+    request: Request, last: BaseException | None, *, deadline: float | None = None
+) -> DeadlineExceededError:
+    """The error for a call whose ``deadline`` (seconds) ran out; ``last`` is what its last
+    attempt met, and the phase the call marked last is what the deadline cut."""
+    phase = current_phase()
     return DeadlineExceededError(
-        "the call's deadline ran out before it could succeed",
+        describe_phase(phase, deadline=deadline, earlier_error=last is not None),
         method=request.method,
         path=request.path,
         last_error=last,
+        phase=phase,
     )
 
 

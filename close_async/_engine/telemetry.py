@@ -62,7 +62,8 @@ class Telemetry(Protocol):
 
     def bulk_item(self, outcome: str, error: BaseException | None) -> None:
         """One item of a bulk run has its result: ``outcome`` is ``"succeeded"``,
-        ``"failed"`` (with ``error``), ``"skipped"`` or ``"not_attempted"``."""
+        ``"settled"``, ``"failed"`` (with ``error``), ``"skipped"``, ``"not_attempted"`` or
+        ``"unknown"``."""
 
 
 def make_telemetry(base_url: str, *, enabled: bool) -> Telemetry | None:

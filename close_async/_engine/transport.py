@@ -30,6 +30,9 @@ import aiohttp
 import attrs
 import yarl
 from aiohttp import hdrs, http_exceptions
+from aiohttp.client_reqrep import ClientRequest
+from aiohttp.connector import Connection
+from aiohttp.tracing import Trace
 
 from .config import DEFAULT_MAX_RESPONSE_SIZE, Timeout
 from .errors import (
@@ -40,6 +43,7 @@ from .errors import (
     TransportError,
 )
 from .errors import TimeoutError as CloseTimeoutError
+from .phase import mark as phase_mark
 from .protocol import Request
 from .text import SHORT_LIMIT, clean
 
@@ -92,7 +96,7 @@ class AiohttpTransport:
         if self._closed:
             raise RuntimeError("this CloseClient is closed")
         if self._session is None:
-            connector = aiohttp.TCPConnector(
+            connector = _PhaseConnector(
                 limit=self._max_connections,
                 # Below the idle timeout of common load balancers (60 s), so a pooled
                 # connection is rarely found dead.
@@ -140,6 +144,11 @@ class AiohttpTransport:
         data = None
         if request.json is not None:
             data = json.dumps(request.json, separators=(",", ":")).encode()
+        # Our own connector marks connecting and then waiting; a session the caller gave
+        # has its own connector, so all that can be said is that the request may be sent.
+        mark = phase_mark()
+        if mark is not None and not self._owns_session:
+            mark.phase = "waiting"
         async with session.request(
             request.method,
             url,
@@ -153,6 +162,8 @@ class AiohttpTransport:
             # them: its ClientResponseError would pass for a parser refusal.
             raise_for_status=False,
         ) as response:
+            if mark is not None:
+                mark.phase = "reading"
             read = config.read
             # aiohttp's sock_read restarts on every byte, so a server sending one byte a
             # second never trips it: the whole body gets one deadline as well.
@@ -256,6 +267,27 @@ class AiohttpTransport:
         if self._session is not None and self._owns_session:
             await self._session.close()
         self._session = None
+
+
+class _PhaseConnector(aiohttp.TCPConnector):
+    """The client's connector: marks the attempt ``connecting`` while it waits for a pooled
+    connection or opens one, and ``waiting`` once it has one (the request is handed to it
+    next). Overriding ``connect`` costs one frame per request; aiohttp's tracing, which
+    could tell sending from waiting, cost 11% more instructions per update."""
+
+    async def connect(
+        self,
+        req: ClientRequest,
+        traces: list[Trace],
+        timeout: aiohttp.ClientTimeout,  # noqa: ASYNC109 - aiohttp's signature
+    ) -> Connection:
+        mark = phase_mark()
+        if mark is not None:
+            mark.phase = "connecting"
+        connection = await super().connect(req, traces, timeout)
+        if mark is not None:
+            mark.phase = "waiting"
+        return connection
 
 
 @functools.lru_cache(maxsize=32)

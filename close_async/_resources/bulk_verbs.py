@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, Unpack
 
 from .._bulk.run import BulkOptions, BulkResult, BulkRun, InDoubt, Prepared, Settle
 from .._engine.errors import InvalidRequestError
+from .._engine.paths import path_segment
 from .operation import body_json
 
 if TYPE_CHECKING:
@@ -41,9 +42,14 @@ def _json_body(body: Any) -> dict[str, Any]:
 
 
 def _checked_id(index: int, object_id: object) -> str:
+    # Checked here, before anything is sent, by the rule every path's id meets: an id
+    # such as "../user" is refused as the item's own problem, never sent.
     if not isinstance(object_id, str) or not object_id:
         raise InvalidRequestError(f"item {index}: the id must be a string", field="id")
-    return object_id
+    try:
+        return path_segment(object_id, field="id")
+    except InvalidRequestError as exc:
+        raise InvalidRequestError(f"item {index}: {exc}", field="id") from None
 
 
 def update_many(

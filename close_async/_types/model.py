@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import enum
+import functools
 import sys
 import types
 import typing
@@ -41,6 +42,7 @@ __all__ = [
     "Model",
     "RequestModel",
     "Unset",
+    "field_checks",
     "model_from_json",
     "request_fields",
     "to_json",
@@ -175,6 +177,30 @@ def request_fields(cls: type[RequestModel]) -> dict[str, Any]:
         for attribute in attrs.fields(cls)
         if attribute.name != "extra"
     }
+
+
+def field_checks(cls: type) -> dict[str, Callable[[Any], None]]:
+    """JSON key -> the rule of that field of the attrs model ``cls``, as a check of one value
+    that raises :class:`InvalidRequestError` in the model's own words (``duration: must be
+    a whole number of seconds from 0 to 604800, got -1``): the field's attrs validator.
+
+    For callers that hold a field's value before the model is built (the CLI's cells), so
+    they judge it by the model's rule instead of stating it a second time. Fields without
+    a validator have no entry.
+    """
+    checks: dict[str, Callable[[Any], None]] = {}
+    for attribute in attrs.fields(cls):
+        validator = attribute.validator
+        if validator is None or attribute.name == "extra":
+            continue
+        key = attribute.metadata.get("json", attribute.name)
+        checks[key] = functools.partial(_validate, validator, attribute)
+    return checks
+
+
+def _validate(validator: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    # The call models' validators read only the attribute and the value, not the instance.
+    validator(None, attribute, value)
 
 
 def _make_plan(cls: type) -> _Plan:

@@ -26,6 +26,8 @@ import redis.asyncio as redis
 
 from close_async import CloseClient
 
+from .store import REDIS_DOWN
+
 OUTCOME_ID = "outcome_enriched"
 """The call outcome the job sets."""
 
@@ -53,10 +55,12 @@ async def _script(result: Awaitable[Any] | Any) -> Any:
 
 async def _keep_lock(store: redis.Redis, key: str, token: str, lease_ms: int) -> None:
     # A live worker keeps its event however long pacing makes the job; a dead one stops
-    # renewing and the lease lapses.
+    # renewing and the lease lapses. While Redis is down there is nothing to renew (the
+    # lease's clock is Redis's): keep trying, and renew once it is back if still ours.
     while True:
         await asyncio.sleep(lease_ms / 3000)
-        await _script(store.eval(_RENEW, 1, key, token, str(lease_ms)))
+        with contextlib.suppress(*REDIS_DOWN):
+            await _script(store.eval(_RENEW, 1, key, token, str(lease_ms)))
 
 
 def task_marker(event_id: str) -> str:
@@ -114,4 +118,7 @@ async def apply_event(
         keeper.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await keeper
-        await _script(store.eval(_RELEASE, 1, lock, token))
+        # Unreleased while Redis is down, the lock lapses with its lease: never worth failing
+        # an event whose effects are done.
+        with contextlib.suppress(*REDIS_DOWN):
+            await _script(store.eval(_RELEASE, 1, lock, token))

@@ -109,7 +109,7 @@ def render(api: API) -> dict[Path, str]:
             dotted=ns.dotted if ns else "",
             models=models,
             imports=sorted(imports.items()),
-            needs={"dt": "_dt." in body},
+            needs={"dt": "_dt." in body, "secret": any(f.secret for m in models for f in m.fields)},
             typing_names=", ".join(sorted(typing_names)),
             base_names=", ".join(sorted(set(bases), key=str.lower)),
         )

@@ -45,6 +45,31 @@ class FieldDef:
     annotation: str
     required: bool
     doc: list[str]
+    secret: bool = False  # see holds_secret: its repr is redacted
+
+
+# ------------------------------------------------------------------------ secrets
+
+SECRET_NAME = re.compile(r"(?:^|_)(?:key|secret|token|password|passphrase)s?$")
+"""A JSON key whose last word names a secret: ``signature_key``, ``client_secret``,
+``access_token``, ``password``, ``api_keys``; not ``api_key_id`` nor ``token_type`` (their
+last word is not a secret's)."""
+
+
+def holds_secret(key: str, schema: dict[str, Any]) -> bool:
+    """Whether a model field holds a secret, so that its ``repr`` and ``str`` hide it.
+
+    The one rule: the schema says so (``format: password``, ``writeOnly: true``, or the
+    overlay's ``x-secret: true``), or the key's last word is a secret's (:data:`SECRET_NAME`).
+    The field then gets ``attrs.field(repr=redacted)`` (``close_async/_engine/redact.py``);
+    its value is read, kept and sent unchanged.
+    """
+    marked = (
+        schema.get("format") == "password"
+        or schema.get("writeOnly") is True
+        or schema.get("x-secret") is True
+    )
+    return marked or bool(SECRET_NAME.search(key))
 
 
 @dataclass
@@ -481,7 +506,8 @@ class _Builder:
                 full = annotation if annotation in ("Any", "None") else f"{annotation} | None"
             is_required = request and key in required
             field_doc = doc_lines(prop.get("description"), 84)
-            model.fields.append(FieldDef(attribute, key, full, is_required, field_doc))
+            secret = holds_secret(key, prop)
+            model.fields.append(FieldDef(attribute, key, full, is_required, field_doc, secret))
         model.required_keys = sorted(required)
         model.deps.discard(name)
         return model

@@ -12,6 +12,7 @@ from typing import Any, ClassVar, Literal
 
 import attrs
 
+from ..._engine.redact import redacted
 from ..model import UNSET, Model, RequestModel, Unset
 
 __all__ = ["CreateWebhook", "UpdateWebhook", "Webhook", "WebhookSubscriptionEvent"]
@@ -50,7 +51,7 @@ class Webhook(Model):
     url: str | None = None
     events: list[WebhookSubscriptionEvent] | None = None
     status: str | None = None
-    signature_key: str | None = None
+    signature_key: str | None = attrs.field(default=None, repr=redacted)
     verify_ssl: bool | None = None
     organization_id: str | None = None
     created_by: str | None = None
