@@ -101,6 +101,7 @@ def test_counted_says_the_singular_for_one(
 
 
 async def test_fake_server_says_1_call_seeded() -> None:
+    # The banner names each seeded kind with its count ("seeded call: 1"), never "1 calls".
     out, err = io.StringIO(), io.StringIO()
     server = asyncio.ensure_future(
         amain(
@@ -111,13 +112,15 @@ async def test_fake_server_says_1_call_seeded() -> None:
             handle_signals=False,
         )
     )
-    while "listening" not in err.getvalue():
+    while "Ctrl-C stops it" not in out.getvalue():
         assert not server.done(), err.getvalue()
         await asyncio.sleep(0.01)
     server.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await server
-    assert "1 call seeded" in err.getvalue()
+    said = out.getvalue() + err.getvalue()
+    assert "seeded call: 1 (acti_" in said
+    assert "1 calls" not in said
 
 
 async def test_a_dry_run_of_one_row_says_row(tmp_path: Path) -> None:

@@ -11,7 +11,9 @@ import pytest
 from close_async import CloseClient, NotFoundError
 from close_async.testing import FakeClose
 from close_async.testing._objects import ACTIVITY_KINDS, ObjectKind
+from close_async.testing._spec_answers import ANSWERS
 from tests.conftest import send
+from tests.fake_bodies import minimal_body
 
 FULL = [k for k in ACTIVITY_KINDS if k.collection_methods == ("GET", "POST")]
 ACTI_ID = re.compile(r"acti_[0-9A-Za-z]{43}")
@@ -23,12 +25,14 @@ async def test_an_activity_round_trip(
 ) -> None:
     path = kind.route + "/"
     lead = await close.post("lead/", json={"name": "Acme"})
-    created = await close.post(path, json={"lead_id": lead["id"], "note": "first"})
+    body = minimal_body("POST", "/" + path, lead_id=lead["id"], note="first")
+    created = await close.post(path, json=body)
     assert ACTI_ID.fullmatch(created["id"])
     assert created["_type"] == kind.label
     assert created["lead_id"] == lead["id"]
     assert created["organization_id"].startswith("orga_")
-    assert created["date_created"] == created["date_updated"] == created["activity_at"]
+    assert created["date_created"] == created["date_updated"]
+    assert created["activity_at"] == body.get("activity_at", created["date_created"])
     assert created["user_id"] == created["created_by"]
     item = kind.route + "/{id}/"
     ids = {"id": created["id"]}
@@ -124,17 +128,20 @@ async def test_methods_an_activity_type_lacks_answer_405(
 
 async def test_the_rest_of_the_api_answers_canned(fake: FakeClose, close: CloseClient) -> None:
     raw = close.with_raw_response
-    # A literal segment wins over a parameter: POST lead/merge/ is the merge, not lead "merge".
-    assert (await raw.post("lead/merge/", json={})).status_code == 200
-    created = await raw.post("group/", json={"name": "Sales"})
-    assert (created.status_code, created.json()) == (
-        201,
-        {"id": "", "name": "", "organization_id": ""},
+    # An operation that keeps no state answers the document's canned body and status.
+    upload = await raw.post(
+        "files/upload/", json={"filename": "a.txt", "content_type": "text/plain"}
     )
-    gone = await raw.delete("comment/{id}/", path_params={"id": "comm_x"})
-    assert (gone.status_code, gone.content) == (204, b"")
+    assert (upload.status_code, upload.json()) == ANSWERS[("POST", "/files/upload/")]
+    # Groups are a stored resource: what was sent comes back with an id of Close's prefix.
+    created = await raw.post("group/", json={"name": "Sales"})
+    assert created.status_code == 201
+    assert created.json()["id"].startswith("group_")
+    assert created.json()["name"] == "Sales"
+    comment = await close.post("comment/", json={"body": "hi", "object_id": "lead_x"})
+    gone = await raw.delete("comment/{id}/", path_params={"id": comment["id"]})
+    assert (gone.status_code, gone.content) == (204, b"")  # as the document declares
     assert gone.parse() == {}
-    assert await close.get("pipeline/") == {"data": [], "has_more": False}
     assert await close.get("task/") == {"data": [], "has_more": False}  # the stateful list
     with pytest.raises(NotFoundError):
         await close.get("no_such_resource/")

@@ -127,10 +127,11 @@ async def test_fake_server_command_prints_seeded_ids_and_takes_updates_to_new_id
         assert server.stdout is not None
         assert server.stderr is not None
         base_url = (await asyncio.wait_for(server.stdout.readline(), 60)).decode().strip()
-        banner = (await asyncio.wait_for(server.stderr.readline(), 60)).decode()
-        assert f"5 calls seeded: {fake_call_id(0)}, {fake_call_id(1)}, {fake_call_id(2)}, ..." in (
-            banner
-        )
+        banner = [base_url]
+        while banner[-1] != "Ctrl-C stops it.":
+            banner.append((await asyncio.wait_for(server.stdout.readline(), 60)).decode().strip())
+        shown = f"{fake_call_id(0)}, {fake_call_id(1)}, {fake_call_id(2)}, ..."
+        assert f"seeded call: 5 ({shown})" in banner
         source = tmp_path / "in.jsonl"
         rows = [{"id": fake_call_id(0), "note": "seeded"}, {"id": NEW_ID, "note": "new"}]
         source.write_text("".join(json.dumps(r) + "\n" for r in rows))

@@ -70,6 +70,9 @@ WEBHOOK_EVENT = {"object_type": "lead", "action": "created"}
 def _path_params(fake: FakeClose, template: str, lead_id: str) -> dict[str, str]:
     """A value for each ``{param}``: an existing object where the route is stateful."""
     names = [p[1:-1] for p in template.strip("/").split("/") if p.startswith("{")]
+    if template == "/webhook/{id}/":
+        hook = fake.webhook_subscriptions.add("https://example.com/h", [WEBHOOK_EVENT])
+        return {"id": hook["id"]}
     kind = _stateful_kind(template)
     if kind is not None:
         fields = {"lead_id": lead_id} if kind.lead_scoped else {}
@@ -80,9 +83,12 @@ def _path_params(fake: FakeClose, template: str, lead_id: str) -> dict[str, str]
         return {"id": fake.add_object("activity.meeting", lead_id=lead_id)["id"]}
     if template == "/event/{id}/":
         return {"id": fake.events[-1]["id"]}
-    if template == "/webhook/{id}/":
-        hook = fake.webhook_subscriptions.add("https://example.com/h", [WEBHOOK_EVENT])
-        return {"id": hook["id"]}
+    if template.startswith("/playbook/{id}/"):  # archive, unarchive
+        return {"id": fake.add_object("playbook", name="Calls")["id"]}
+    if template.startswith("/group/{group_id}/member/"):
+        group = fake.add_object("group", name="Sales", members=[{"user_id": "fake_user_id"}])
+        params = {"group_id": group["id"], "user_id": "fake_user_id"}
+        return {name: params[name] for name in names}
     return {name: f"fake_{name}" for name in names}
 
 
@@ -94,12 +100,17 @@ def _query(operation: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _body(method: str, template: str, operation: dict[str, Any], lead_id: str) -> Any:
+def _body(
+    fake: FakeClose, method: str, template: str, operation: dict[str, Any], lead_id: str
+) -> Any:
     """A minimal valid body, with the parent lead a stateful activity or object needs."""
     declared = operation.get("requestBody")
     if declared is None:
         return None
     body = GENERATOR.instance(declared["content"]["application/json"]["schema"])
+    if template == "/lead/merge/":
+        # The fake merges for real, so it needs two leads that exist.
+        return {"source": fake.add_object("lead", name="Source")["id"], "destination": lead_id}
     kind = KINDS_BY_PATH.get(template.strip("/"))
     if method == "POST" and template == "/webhook/" and isinstance(body, dict):
         # The fake keeps subscriptions, so it needs what Close needs: a URL and events.
@@ -139,7 +150,7 @@ async def test_the_fake_answers_every_operation_as_the_document_declares(
     lead = await close.post("lead/", json={"name": "Parent"})  # logs an event, too
     path_params = _path_params(fake, template, lead["id"])
     query = _query(operation)
-    body = _body(method, template, operation, lead["id"])
+    body = _body(fake, method, template, operation, lead["id"])
 
     response = await close.with_raw_response.request(
         method,

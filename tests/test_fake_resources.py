@@ -26,6 +26,7 @@ from close_async.testing import (
     options_from_namespace,
 )
 from close_async.testing._objects import KINDS as FAKE_KINDS
+from close_async.testing._world import LEAD_STATUSES
 from tests.conftest import CONNECTION_ERRORS, basic, send
 from tests.conftest import FAKE_KEY as KEY
 
@@ -214,8 +215,15 @@ def test_put_is_a_patch(initial: dict[str, Any], patches: list[dict[str, Any]]) 
             aiohttp.ClientSession(headers={"Authorization": basic(KEY)}) as client,
         ):
             _, lead, _ = await send(client, "POST", url(server, "lead/"), json=initial)
-            # A new lead starts from its schema's required fields, then what was sent.
-            model = {**FAKE_KINDS["lead"].initial(), **initial}
+            # A new lead starts from its schema's required fields and the organization's
+            # first lead status, then what was sent.
+            first_status, first_label = LEAD_STATUSES[0]
+            model = {
+                **FAKE_KINDS["lead"].initial(),
+                "status_id": first_status,
+                "status_label": first_label,
+                **initial,
+            }
             for patch in patches:
                 before_model = dict(model)
                 before_display = lead.get("display_name")
@@ -884,5 +892,6 @@ def test_max_skip_is_a_command_line_option() -> None:
     options = options_from_namespace(parser.parse_args(["--max-skip", "250"]))
     assert options["max_skip"] == 250
     options.pop("seed_calls")
+    options.pop("seed_objects")
     assert fake_close_from_options(**options).max_skip == 250
     assert options_from_namespace(parser.parse_args([]))["max_skip"] is None

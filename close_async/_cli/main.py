@@ -5,7 +5,7 @@
                                    [--base-url URL] [--api-key-file PATH] [--no-progress]
     close-async <resource> update|create|delete INPUT [--null-token TEXT] [same options]
     close-async leads|contacts|opportunities create INPUT --settle-by custom.cf_... [...]
-    close-async fake-server [--port 8765] [--seed-calls N] [--strict] [--rate R] ...
+    close-async fake-server [--port 8765] [--seed lead=50,call=10] [--strict] [--rate R] ...
     close-async demo [--calls N] [--concurrency N] [--rate R]
 
 The API key comes from ``CLOSE_API_KEY`` or the first line of ``--api-key-file``; never
@@ -22,7 +22,6 @@ import argparse
 import asyncio
 import contextlib
 import os
-import signal
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TextIO
@@ -75,7 +74,6 @@ from .update import (
 __all__ = ["amain", "build_parser", "main"]
 
 _PROG = "close-async"
-_IDS_SHOWN = 3  # seeded call ids printed by fake-server, to copy into a first input file
 
 
 class _UsageError(Exception):
@@ -84,7 +82,7 @@ class _UsageError(Exception):
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``close-async`` (all subcommands)."""
-    from ..testing import add_fake_server_arguments
+    from ..testing import FAKE_SERVER_DESCRIPTION, add_fake_server_arguments
 
     parser = argparse.ArgumentParser(
         prog=_PROG,
@@ -115,21 +113,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     fake = commands.add_parser(
         "fake-server",
-        help="run the bundled fake Close API on loopback (for trying things out)",
-        description=(
-            "Serve a fake Close API (every resource, search and the event log, on real HTTP) "
-            "until Ctrl-C; prints its base URL. "
-            "Its API keys are test keys for the fake only (default: test_key)."
-        ),
+        help="run the bundled fake Close API on loopback (for tests and trying things out)",
+        description=FAKE_SERVER_DESCRIPTION,
     )
     add_fake_server_arguments(fake)
-    fake.add_argument(
-        "--drop-rate",
-        dest="drop_after_apply_rate",
-        type=float,
-        default=argparse.SUPPRESS,
-        help="same as --drop-after-apply-rate",
-    )
     fake.set_defaults(port=8765)
 
     demo = commands.add_parser(
@@ -420,48 +407,12 @@ def _explain_ending(
 async def _fake_server(
     args: argparse.Namespace, out: TextIO, err: TextIO, handle_signals: bool
 ) -> int:
-    from ..testing import fake_close_from_options, options_from_namespace
+    # The same code as python -m close_async.testing: the same lines, the same state.
+    from ..testing import options_from_namespace, run_fake_server
 
-    options = options_from_namespace(args)
-    seed_calls = int(options.pop("seed_calls") or 0)
     try:
-        fake = fake_close_from_options(**options)
+        options = options_from_namespace(args)
+        await run_fake_server(options, out=out, err=err, handle_signals=handle_signals)
     except ValueError as exc:
         raise _UsageError(str(exc)) from None
-    ids = fake.seed_calls(seed_calls)
-    try:
-        await fake.start()
-    except OSError as exc:
-        raise _UsageError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}") from None
-    try:
-        # The first stdout line is the base URL: scripts that start us read it.
-        out.write(fake.base_url + "\n")
-        out.flush()
-        err.write(f"fake Close listening; {counted(len(ids), 'call')} seeded")
-        if ids:
-            shown = ", ".join(ids[:_IDS_SHOWN]) + (", ..." if len(ids) > _IDS_SHOWN else "")
-            err.write(f": {shown}")
-        err.write(
-            ".\n"
-            + (
-                "Unknown call ids are 404, as in Close (--strict).\n"
-                if fake.strict
-                else "A first update to any id like acti_Test123 creates that call "
-                "(--strict: 404, as in Close).\n"
-            )
-            + "Point the CLI at it:\n"
-            f"  CLOSE_API_KEY=<a key given with --api-key; default test_key> "
-            f"{_PROG} calls update FILE --base-url {fake.base_url}\n"
-            "Ctrl-C stops it.\n"
-        )
-        err.flush()
-        stop = asyncio.Event()
-        if handle_signals:
-            loop = asyncio.get_running_loop()
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                with contextlib.suppress(ValueError, RuntimeError, NotImplementedError):
-                    loop.add_signal_handler(sig, stop.set)
-        await stop.wait()
-    finally:
-        await fake.stop()
     return EXIT_OK

@@ -18,6 +18,7 @@ import attrs
 from aiohttp import web
 
 from ._ids import fake_id
+from ._messages import FakeRequest
 from ._responses import Outcome, dumps, object_body
 
 __all__ = ["DOWNLOAD_PREFIX", "ExportDesk"]
@@ -86,21 +87,21 @@ class ExportDesk:
         self.exports[export.id] = export
         return 200, dumps(self._view(export, None))
 
-    def get(self, export_id: str, request: web.Request) -> Outcome:
+    def get(self, export_id: str, request: FakeRequest) -> Outcome:
         """Answer ``GET /export/{id}/``."""
         export = self.exports.get(export_id)
         if export is None:
             return 404, dumps({"error": "Not found."})
         return 200, dumps(self._view(export, request))
 
-    def _view(self, export: _Export, request: web.Request | None) -> dict[str, Any]:
+    def _view(self, export: _Export, request: FakeRequest | None) -> dict[str, Any]:
         elapsed = time.monotonic() - export.started
         status = "created" if elapsed < self.delay / 2 else "in_progress"
         url = None
         if elapsed >= self.delay:
             status = "failed" if export.failed else "done"
             if not export.failed and request is not None:
-                url = f"{request.url.origin()}{DOWNLOAD_PREFIX}{export.id}"
+                url = f"{request.origin}{DOWNLOAD_PREFIX}{export.id}"
         return {
             "id": export.id,
             "type": export.object_type,

@@ -1,26 +1,21 @@
-"""Building and running the fake server from plain options (the command line, the lead CLI)."""
+"""Building the fake server from plain options: the command line's flags and their keywords."""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
 import inspect
-import signal
-import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import Any
 
 from ._config import HEADER_STYLES, RATE_LIMIT_STYLES, STYLES_429, FakeFaults, FakeRateLimit
+from ._seeding import SEED_KINDS, SeedAction
 from ._server import FakeClose
 from ._webhook_delivery import WebhookDeliveryConfig
 
 __all__ = [
     "add_fake_server_arguments",
     "fake_close_from_options",
-    "main",
     "options_from_namespace",
-    "serve",
 ]
 
 
@@ -116,30 +111,6 @@ def fake_close_from_options(
     )
 
 
-async def _serve(fake: FakeClose, seed_calls: int, print_url: bool) -> None:
-    fake.seed_calls(seed_calls)
-    async with fake:
-        if print_url:
-            # The first stdout line is the contract with processes that start us.
-            sys.stdout.write(fake.base_url + "\n")
-            sys.stdout.flush()
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            # Not every platform lets a loop handle signals; Ctrl-C still ends asyncio.run there.
-            with contextlib.suppress(NotImplementedError, RuntimeError):
-                loop.add_signal_handler(sig, stop.set)
-        await stop.wait()
-
-
-def serve(*, seed_calls: int = 0, print_url: bool = True, **options: Any) -> None:
-    """Run a fake server until SIGINT/SIGTERM (blocking); ``options`` as for
-    :func:`fake_close_from_options`. With ``print_url`` the base URL is the first stdout line.
-    """
-    fake = fake_close_from_options(**options)
-    asyncio.run(_serve(fake, seed_calls, print_url))
-
-
 # The webhook_* keywords of fake_close_from_options, as --webhook-* flags (each flag's type
 # and default are the keyword's).
 _WEBHOOK_FLAGS: tuple[tuple[str, str], ...] = (
@@ -195,12 +166,30 @@ def add_fake_server_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--reset-rate", type=float, default=0.0, help="reset before applying")
     parser.add_argument(
-        "--drop-after-apply-rate", type=float, default=0.0, help="apply, then disconnect"
+        "--drop-after-apply-rate",
+        "--drop-rate",
+        type=float,
+        default=0.0,
+        help="apply, then disconnect",
     )
     parser.add_argument("--slow-rate", type=float, default=0.0, help="slow answer probability")
     parser.add_argument("--slow-seconds", type=float, default=1.0, help="delay of a slow answer")
     parser.add_argument("--latency", type=float, default=0.0, help="delay on every response")
-    parser.add_argument("--seed", type=int, default=0, help="fault generator seed")
+    parser.add_argument(
+        "--seed",
+        action=SeedAction,
+        kinds=SEED_KINDS,
+        default=0,
+        metavar="KIND=N,...|N",
+        help="objects to seed, e.g. lead=50,contact=20,call=10: any kind of the store "
+        "(lead, contact, opportunity, task, call, activity.note, pipeline, custom_field.lead, "
+        "...; GET /_fake/ lists them); repeatable. A bare number N is the fault seed, "
+        "as --fault-seed N",
+    )
+    parser.add_argument(
+        "--fault-seed", dest="seed", type=int, metavar="N", help="fault generator seed (0)"
+    )
+    parser.set_defaults(seed_objects={})
     parser.add_argument(
         "--fault-methods",
         type=lambda text: [m for m in text.split(",") if m],
@@ -208,7 +197,9 @@ def add_fake_server_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="M1,M2",
         help="methods faults apply to (default: all)",
     )
-    parser.add_argument("--seed-calls", type=int, default=0, metavar="N", help="calls to seed")
+    parser.add_argument(
+        "--seed-calls", type=int, default=0, metavar="N", help="calls to seed (as --seed call=N)"
+    )
     parser.add_argument(
         "--strict",
         action="store_true",
@@ -235,27 +226,11 @@ def add_fake_server_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def options_from_namespace(namespace: argparse.Namespace) -> dict[str, Any]:
-    """Keyword options for :func:`serve` from parsed :func:`add_fake_server_arguments`."""
+    """Keyword options for :func:`serve` from parsed :func:`add_fake_server_arguments`:
+    :func:`fake_close_from_options`' keywords, ``seed_calls`` and ``seed_objects``.
+    """
     # The names are serve()'s keywords, so a new option needs no second list here.
-    names = [*inspect.signature(fake_close_from_options).parameters, "seed_calls"]
+    names = [*inspect.signature(fake_close_from_options).parameters, "seed_calls", "seed_objects"]
     options = {name: getattr(namespace, name) for name in names if name != "api_keys"}
     options["api_keys"] = namespace.api_keys or ["test_key"]
     return options
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m close_async.testing``: serve until interrupted; prints the base URL first."""
-    parser = argparse.ArgumentParser(
-        prog="python -m close_async.testing",
-        description="Run a fake Close API (calls, leads, contacts, opportunities, tasks, "
-        "events, search) on loopback for tests and benchmarks.",
-    )
-    add_fake_server_arguments(parser)
-    namespace = parser.parse_args(argv)
-    try:
-        serve(**options_from_namespace(namespace))
-    except ValueError as exc:
-        parser.error(str(exc))
-    except KeyboardInterrupt:  # pragma: no cover - signal handlers normally catch it first
-        pass
-    return 0

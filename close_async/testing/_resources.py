@@ -13,24 +13,41 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
-from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from aiohttp import web
-
+from ._actions import (
+    Log,
+    archive_playbook,
+    bulk_update_tasks,
+    change_group_members,
+    merge_leads,
+)
 from ._canned import canned_answers
 from ._events import EventLog
 from ._exports import ExportDesk
 from ._listing import only_fields
-from ._objects import ACTIVITY_KINDS, KINDS, KINDS_BY_PATH, MANAGED_FIELDS, ObjectKind, ObjectStore
-from ._responses import EMPTY_OBJECT, Outcome, dumps, object_body
+from ._messages import FakeRequest
+from ._objects import (
+    ACTIVITY_KINDS,
+    KINDS,
+    KINDS_BY_PATH,
+    LITERAL_ROUTES,
+    MANAGED_FIELDS,
+    ObjectKind,
+    ObjectStore,
+    now_iso,
+)
+from ._responses import EMPTY_OBJECT, Outcome, dumps, object_body, validation_body
+from ._schema_check import field_errors
 from ._search import search
+from ._world import me
 
 __all__ = [
     "METHOD_OVERRIDE",
     "REQUEST_ID",
     "Operation",
     "ResourceRoutes",
+    "checked_body",
     "event_meta",
     "now_iso",
 ]
@@ -53,16 +70,11 @@ class _User(Protocol):
     def fingerprint(self) -> str: ...
 
 
-Operation = Callable[[web.Request, Any, Any], Outcome]
+Operation = Callable[[FakeRequest, Any, Any], Outcome]
 """An operation: (request, credential, decoded body) -> (status, JSON body)."""
 
 
-def now_iso() -> str:
-    """The current time, ISO 8601 in UTC."""
-    return datetime.now(UTC).isoformat()
-
-
-def event_meta(request: web.Request) -> dict[str, Any]:
+def event_meta(request: FakeRequest) -> dict[str, Any]:
     """The ``meta`` of an event: how the change was asked for."""
     return {"request_method": request.method, "request_path": request.path}
 
@@ -71,7 +83,18 @@ _ACTIVITIES_MAX_LIMIT = 100
 _MEETING = KINDS["activity.meeting"]
 
 
-def _canned(outcome: Outcome, request: web.Request, credential: Any, body: Any) -> Outcome:
+def checked_body(body: Any, schema: Any, *, patch: bool) -> dict[str, Any] | bytes:
+    """The body as a JSON object Close would take under ``schema``, or the 400 to answer."""
+    fields = object_body(body)
+    if isinstance(fields, bytes):
+        return fields
+    errors, by_field = field_errors(schema, fields, patch=patch)
+    if errors or by_field:
+        return validation_body(errors, by_field)
+    return fields
+
+
+def _canned(outcome: Outcome, request: FakeRequest, credential: Any, body: Any) -> Outcome:
     return outcome
 
 
@@ -109,18 +132,33 @@ class ResourceRoutes:
                 "GET": functools.partial(self._objects_list, kind),
                 "POST": functools.partial(self._object_create, kind),
             }
-            return {m: collection[m] for m in kind.collection_methods}
+            if kind.name == "task":
+                collection["PUT"] = self._tasks_bulk_update
+            return {m: collection[m] for m in kind.collection_methods if m in collection}
         head, _, object_id = route.rpartition("/")
         kind = KINDS_BY_PATH.get(head)
-        if kind is not None and object_id:
+        if kind is not None and object_id and route not in LITERAL_ROUTES:
             item: dict[str, Operation] = {
                 "GET": functools.partial(self._object_get, kind, object_id),
                 "PUT": functools.partial(self._object_update, kind, object_id),
                 "DELETE": functools.partial(self._object_delete, kind, object_id),
             }
-            return {m: item[m] for m in kind.item_methods}
+            return {m: item[m] for m in kind.item_methods if m in item}
         if route == "activity":
             return {"GET": self._activities_list}
+        if route == "me":
+            return {"GET": self._me}
+        if route == "lead/merge":
+            return {"POST": self._lead_merge}
+        parent, _, parent_id = head.rpartition("/")
+        if parent == "playbook" and object_id in ("archive", "unarchive"):
+            archive = object_id == "archive"
+            return {"POST": functools.partial(self._playbook_archive, parent_id, archive)}
+        if parent == "group" and object_id == "member":
+            return {"POST": functools.partial(self._group_members, parent_id, None)}
+        group, _, member = parent.rpartition("/")
+        if group == "group" and parent_id == "member":
+            return {"DELETE": functools.partial(self._group_members, member, object_id)}
         if route == "event":
             return {"GET": self._events_list}
         if head == "event" and object_id:
@@ -139,7 +177,7 @@ class ResourceRoutes:
 
     def _log(
         self,
-        request: web.Request,
+        request: FakeRequest,
         credential: _User,
         object_type: str,
         object_id: str,
@@ -167,7 +205,7 @@ class ResourceRoutes:
 
     def _log_object(
         self,
-        request: web.Request,
+        request: FakeRequest,
         credential: _User,
         kind: ObjectKind,
         obj: Mapping[str, Any],
@@ -177,7 +215,7 @@ class ResourceRoutes:
         previous_data: Mapping[str, Any] | None = None,
         changed_fields: list[str] | None = None,
     ) -> None:
-        lead_id = obj["id"] if not kind.lead_scoped else obj.get("lead_id")
+        lead_id = obj["id"] if kind.name == "lead" else obj.get("lead_id")
         self._log(
             request,
             credential,
@@ -193,36 +231,36 @@ class ResourceRoutes:
     # -- objects -------------------------------------------------------------------------
 
     def _objects_list(
-        self, kind: ObjectKind, request: web.Request, credential: _User, body: Any
+        self, kind: ObjectKind, request: FakeRequest, credential: _User, body: Any
     ) -> Outcome:
         return self.store.list_page(kind, request.query, self.strict)
 
     def _object_create(
-        self, kind: ObjectKind, request: web.Request, credential: _User, body: Any
+        self, kind: ObjectKind, request: FakeRequest, credential: _User, body: Any
     ) -> Outcome:
-        fields = object_body(body)
+        fields = checked_body(body, kind.create_schema, patch=False)
         if isinstance(fields, bytes):
             return 400, fields
         clean = {k: v for k, v in fields.items() if k not in MANAGED_FIELDS}
         obj = self.store.create(kind, clean, credential.user_id, now_iso())
         self._log_object(request, credential, kind, obj, "created", data=obj)
-        return 200, dumps(obj)
+        return kind.create_status, dumps(self.store.answer(kind, obj))
 
     def _object_get(
-        self, kind: ObjectKind, object_id: str, request: web.Request, credential: _User, body: Any
+        self, kind: ObjectKind, object_id: str, request: FakeRequest, credential: _User, body: Any
     ) -> Outcome:
         obj = self.store.objects[kind.name].get(object_id)
         if obj is None:
             return 404, kind.not_found
-        return 200, dumps(only_fields(obj, request.query.get("_fields")))
+        return 200, dumps(only_fields(self.store.answer(kind, obj), request.query.get("_fields")))
 
     def _object_update(
-        self, kind: ObjectKind, object_id: str, request: web.Request, credential: _User, body: Any
+        self, kind: ObjectKind, object_id: str, request: FakeRequest, credential: _User, body: Any
     ) -> Outcome:
         obj = self.store.objects[kind.name].get(object_id)
         if obj is None:
             return 404, kind.not_found
-        fields = object_body(body)
+        fields = checked_body(body, kind.update_schema, patch=True)
         if isinstance(fields, bytes):
             return 400, fields
         previous, changed = self.store.patch(kind, obj, fields, credential.user_id, now_iso())
@@ -236,18 +274,62 @@ class ResourceRoutes:
             previous_data=previous,
             changed_fields=changed,
         )
-        return 200, dumps(obj)
+        return 200, dumps(self.store.answer(kind, obj))
 
     def _object_delete(
-        self, kind: ObjectKind, object_id: str, request: web.Request, credential: _User, body: Any
+        self, kind: ObjectKind, object_id: str, request: FakeRequest, credential: _User, body: Any
     ) -> Outcome:
         obj = self.store.delete(kind, object_id)
         if obj is None:
             return 404, kind.not_found
         self._log_object(request, credential, kind, obj, "deleted", data=None, previous_data=obj)
-        return 200, EMPTY_OBJECT
+        status = kind.delete_status
+        return status, b"" if status == 204 else EMPTY_OBJECT
 
-    def _activities_list(self, request: web.Request, credential: _User, body: Any) -> Outcome:
+    # -- actions (the effect on the store is in ._actions) -------------------------------
+
+    def _logger(self, request: FakeRequest, credential: _User) -> Log:
+        def log(kind: ObjectKind, obj: Mapping[str, Any], action: str, **details: Any) -> None:
+            self._log_object(request, credential, kind, obj, action, **details)
+
+        return log
+
+    def _lead_merge(self, request: FakeRequest, credential: _User, body: Any) -> Outcome:
+        log = self._logger(request, credential)
+        return merge_leads(self.store, body, credential.user_id, now_iso(), log)
+
+    def _tasks_bulk_update(self, request: FakeRequest, credential: _User, body: Any) -> Outcome:
+        log = self._logger(request, credential)
+        return bulk_update_tasks(
+            self.store, request.query, body, credential.user_id, now_iso(), log
+        )
+
+    def _playbook_archive(
+        self, playbook_id: str, archive: bool, request: FakeRequest, credential: _User, body: Any
+    ) -> Outcome:
+        log = self._logger(request, credential)
+        return archive_playbook(
+            self.store, playbook_id, archive, credential.user_id, now_iso(), log
+        )
+
+    def _group_members(
+        self,
+        group_id: str,
+        user_id: str | None,
+        request: FakeRequest,
+        credential: _User,
+        body: Any,
+    ) -> Outcome:
+        log = self._logger(request, credential)
+        return change_group_members(
+            self.store, group_id, user_id, body, credential.user_id, now_iso(), log
+        )
+
+    def _me(self, request: FakeRequest, credential: _User, body: Any) -> Outcome:
+        user = me(self.store, credential.user_id)
+        return 200, dumps(only_fields(user, request.query.get("_fields")))
+
+    def _activities_list(self, request: FakeRequest, credential: _User, body: Any) -> Outcome:
         # Every activity type, calls included, newest first as Close lists them.
         rows: list[dict[str, Any]] = list(self.calls.values())
         for kind in ACTIVITY_KINDS:
@@ -256,7 +338,7 @@ class ResourceRoutes:
         return self.store.page(rows, request.query, _ACTIVITIES_MAX_LIMIT, self.strict)
 
     def _meeting_integration(
-        self, meeting_id: str, request: web.Request, credential: _User, body: Any
+        self, meeting_id: str, request: FakeRequest, credential: _User, body: Any
     ) -> Outcome:
         meeting = self.store.objects[_MEETING.name].get(meeting_id)
         if meeting is None:
@@ -290,26 +372,26 @@ class ResourceRoutes:
 
     # -- event log and search ------------------------------------------------------------
 
-    def _events_list(self, request: web.Request, credential: _User, body: Any) -> Outcome:
+    def _events_list(self, request: FakeRequest, credential: _User, body: Any) -> Outcome:
         return self.event_log.page(request.query, self.strict)
 
     def _event_get(
-        self, event_id: str, request: web.Request, credential: _User, body: Any
+        self, event_id: str, request: FakeRequest, credential: _User, body: Any
     ) -> Outcome:
         return self.event_log.get(event_id)
 
     def _export_start(
-        self, object_type: str, request: web.Request, credential: _User, body: Any
+        self, object_type: str, request: FakeRequest, credential: _User, body: Any
     ) -> Outcome:
         rows = [dict(row) for row in self.store.objects[KINDS[object_type].name].values()]
         return self.exports.start(object_type, body, rows)
 
     def _export_get(
-        self, export_id: str, request: web.Request, credential: _User, body: Any
+        self, export_id: str, request: FakeRequest, credential: _User, body: Any
     ) -> Outcome:
         return self.exports.get(export_id, request)
 
-    def _search(self, request: web.Request, credential: _User, body: Any) -> Outcome:
+    def _search(self, request: FakeRequest, credential: _User, body: Any) -> Outcome:
         fields = object_body(body)
         if isinstance(fields, bytes):
             return 400, fields

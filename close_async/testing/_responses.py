@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 __all__ = [
@@ -46,7 +47,7 @@ def error_body(message: str) -> bytes:
     return dumps({"error": message})
 
 
-def validation_body(errors: list[str], field_errors: dict[str, str]) -> bytes:
+def validation_body(errors: list[str], field_errors: Mapping[str, Any]) -> bytes:
     """Close's validation error body: ``{"errors": [...], "field-errors": {...}}``."""
     return dumps({"errors": errors, "field-errors": field_errors})
 
