@@ -57,20 +57,20 @@ from ._engine.errors import (
     ValidationError,
     WebhookVerificationError,
 )
-from ._engine.limiter import RateFeedback, RateLimiter
-from ._engine.local_limiter import LocalRateLimiter
-from ._engine.one_budget import OneBudgetLimiter
-from ._engine.rate_limit_info import RateLimitInfo
-from ._engine.response import Response
+from ._engine.http.response import Response
+from ._engine.ratelimit.info import RateLimitInfo
+from ._engine.ratelimit.limiter import RateFeedback, RateLimiter
+from ._engine.ratelimit.local import LocalRateLimiter
+from ._engine.ratelimit.one_budget import OneBudgetLimiter
 from ._engine.retry import RetryEvent, RetryPolicy
 from ._resources.calls import CallsResource
 from ._resources.pager import Page, Pager
 from ._types.calls import UNSET, Call, CallCreate, CallUpdate, Unset
 
 if TYPE_CHECKING:
-    from ._engine.oauth import OAuthRefresher, TokenProvider, exchange_code, revoke_token
-    from ._engine.oauth_protocol import DEFAULT_TOKEN_URL, OAuthTokens
-    from ._engine.redis_limiter import RedisRateLimiter
+    from ._engine.auth.oauth import OAuthRefresher, TokenProvider, exchange_code, revoke_token
+    from ._engine.auth.oauth_protocol import DEFAULT_TOKEN_URL, OAuthTokens
+    from ._engine.ratelimit.redis import RedisRateLimiter
     from ._resources.export_functions import export_stream, start_export, wait_for_export
     from ._resources.export_stream import ExportError, export_rows
     from ._resources.slicer import DateSlicer, SliceOptions, slice_by_date_created
@@ -120,13 +120,13 @@ _LAZY = {
     "UpdateWebhook": ".models",
     "User": ".models",
     "Webhook": ".models",
-    "DEFAULT_TOKEN_URL": "._engine.oauth_protocol",
-    "OAuthRefresher": "._engine.oauth",
-    "OAuthTokens": "._engine.oauth_protocol",
-    "TokenProvider": "._engine.oauth",
-    "exchange_code": "._engine.oauth",
-    "revoke_token": "._engine.oauth",
-    "RedisRateLimiter": "._engine.redis_limiter",
+    "DEFAULT_TOKEN_URL": "._engine.auth.oauth_protocol",
+    "OAuthRefresher": "._engine.auth.oauth",
+    "OAuthTokens": "._engine.auth.oauth_protocol",
+    "TokenProvider": "._engine.auth.oauth",
+    "exchange_code": "._engine.auth.oauth",
+    "revoke_token": "._engine.auth.oauth",
+    "RedisRateLimiter": "._engine.ratelimit.redis",
     "Model": "._types.model",
     "RequestModel": "._types.model",
     "DateSlicer": "._resources.slicer",

@@ -11,17 +11,17 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from ._engine.auth import Credentials, check_base_url
+from ._engine.auth.credentials import Credentials, check_base_url
 from ._engine.closing import AsyncClosing
 from ._engine.config import DEFAULT_MAX_RESPONSE_SIZE, Timeout
 from ._engine.engine import BoundEngine, ClientStats, Engine
 from ._engine.errors import ConfigurationError
-from ._engine.limiter import RateLimiter
-from ._engine.local_limiter import LocalRateLimiter
 from ._engine.options import RequestOptions, derive_options
+from ._engine.ratelimit.limiter import RateLimiter
+from ._engine.ratelimit.local import LocalRateLimiter
 from ._engine.requester import Requester
 from ._engine.retry import RetryEvent, RetryPolicy
-from ._engine.telemetry import make_telemetry
+from ._engine.telemetry.hooks import make_telemetry
 from ._resources.calls import CallsResource
 from ._resources.generated._root import Resources
 from ._resources.generic import GenericVerbs
@@ -30,7 +30,7 @@ from ._resources.raw import RawNamespace
 if TYPE_CHECKING:
     import aiohttp
 
-    from ._engine.oauth import TokenProvider
+    from ._engine.auth.oauth import TokenProvider
 
 __all__ = ["DEFAULT_BASE_URL", "ClientStats", "CloseClient", "CloseClientView", "RawResponseView"]
 
@@ -208,7 +208,7 @@ class CloseClient(AsyncClosing, _Surface):
         )
         # aiohttp is most of what importing the package would cost (about 90 ms): it is
         # imported when the first client is built, so `import close_async` stays cheap.
-        from ._engine.transport import AiohttpTransport
+        from ._engine.http.aiohttp_transport import AiohttpTransport
 
         transport = AiohttpTransport(
             self._base_url,
@@ -227,7 +227,7 @@ class CloseClient(AsyncClosing, _Surface):
         auth = None
         if token_provider is not None:
             del headers["Authorization"]  # sent per attempt, from the provider
-            from ._engine.oauth import TokenAuth
+            from ._engine.auth.oauth import TokenAuth
 
             auth = TokenAuth(token_provider, transport)
         if tz_offset is not None:
@@ -271,7 +271,7 @@ class CloseClient(AsyncClosing, _Surface):
 
 
 def _provider_name(provider: object) -> str:
-    from ._engine.oauth import OAuthRefresher
+    from ._engine.auth.oauth import OAuthRefresher
 
     if isinstance(provider, OAuthRefresher):
         return "oauth:" + provider.client_id

@@ -6,7 +6,7 @@ import asyncio
 from typing import Any
 
 from close_async._engine.engine import ClientStats
-from close_async._engine.request import Request
+from close_async._engine.http.request import Request
 
 
 class FakeRequester:

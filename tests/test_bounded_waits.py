@@ -23,7 +23,7 @@ from close_async import (
     RateLimitInfo,
     RetryPolicy,
 )
-from close_async._engine.limiter import pause_waited_on
+from close_async._engine.ratelimit.limiter import pause_waited_on
 from tests.conftest import Handler, call_payload, serve_api
 from tests.test_local_limiter import GROUP, FakeClock, ok, send
 

@@ -29,7 +29,7 @@ from close_async import (
     TransportError,
     ValidationError,
 )
-from close_async._engine.protocol import interpret_response
+from close_async._engine.http.interpret import interpret_response
 from close_async._engine.text import TEXT_LIMIT, clean, json_line, render
 from close_async._resources.call_requests import update_call
 

@@ -17,7 +17,7 @@ from close_async import (
     NotFoundError,
     ValidationError,
 )
-from close_async._engine.request import Request, build_request
+from close_async._engine.http.request import Request, build_request
 from close_async._resources.generic import GenericVerbs
 from close_async.testing import FakeClose
 from tests.fake_requester import FakeRequester

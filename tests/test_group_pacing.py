@@ -16,7 +16,7 @@ import pytest
 from aioresponses import aioresponses
 
 from close_async import CloseClient, RateLimitError, RetryPolicy
-from close_async._engine.request import (
+from close_async._engine.http.request import (
     Request,
     build_request,
     template_group,

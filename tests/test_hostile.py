@@ -48,10 +48,10 @@ from close_async import (
     ValidationError,
 )
 from close_async import TimeoutError as CloseTimeoutError
-from close_async._engine.protocol import feedback_from_response, interpret_response
-from close_async._engine.request import Request
+from close_async._engine.http.aiohttp_transport import AiohttpTransport
+from close_async._engine.http.interpret import feedback_from_response, interpret_response
+from close_async._engine.http.request import Request
 from close_async._engine.retry import retry_reason
-from close_async._engine.transport import AiohttpTransport
 from close_async._resources.call_requests import get_call
 from close_async._types.conversion import call_from_json
 from tests.conftest import serve

@@ -224,7 +224,7 @@ async def test_answers_overtaking_each_other_are_not_a_new_window() -> None:
 def test_when_an_answer_dates_a_new_window(
     last: float | None, remaining: float, inflight: int, limit: float | None, began: bool
 ) -> None:
-    from close_async._engine.limiter import new_window_began
+    from close_async._engine.ratelimit.limiter import new_window_began
 
     assert new_window_began(last, remaining, inflight, limit) is began
 
@@ -241,7 +241,7 @@ def test_when_an_answer_dates_a_new_window(
 def test_a_whole_second_reset_is_an_upper_bound(
     reset: float, since: float | None, window: float, expected: object
 ) -> None:
-    from close_async._engine.limiter import sharper_reset
+    from close_async._engine.ratelimit.limiter import sharper_reset
 
     assert sharper_reset(reset, since, window) == expected
 

@@ -9,7 +9,7 @@ import pytest
 import yarl
 
 from close_async import CloseClient, RetryPolicy
-from close_async._engine.request import (
+from close_async._engine.http.request import (
     METHOD_OVERRIDE_HEADER,
     URL_LENGTH_LIMIT,
     Request,

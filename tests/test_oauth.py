@@ -34,7 +34,7 @@ from close_async import (
     revoke_token,
 )
 from close_async import TimeoutError as CloseTimeoutError
-from close_async._engine.transport import AiohttpTransport
+from close_async._engine.http.aiohttp_transport import AiohttpTransport
 from close_async.testing import FakeClose
 from tests.conftest import serve
 from tests.test_hostile import reachable_texts

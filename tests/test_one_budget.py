@@ -11,7 +11,7 @@ from close_async import (
     RateFeedback,
     RateLimiter,
 )
-from close_async._engine.rate_limit_info import RateLimitInfo
+from close_async._engine.ratelimit.info import RateLimitInfo
 
 
 class Recorder:

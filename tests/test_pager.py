@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from close_async import CloseClient, RetryPolicy
 from close_async._engine.errors import InvalidRequestError, NotFoundError, ServerError
-from close_async._engine.request import Request
+from close_async._engine.http.request import Request
 from close_async._resources.pager import Page, fetch_page, paginate, read_list_page
 from tests.conftest import API_KEY
 from tests.fake_requester import FakeRequester

@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from close_async import InvalidRequestError
-from close_async._engine.paths import check_path, path_segment, render_path
+from close_async._engine.http.paths import check_path, path_segment, render_path
 
 ALLOWED = re.compile(r"[A-Za-z0-9_.~:@!$&'()*+,;=-]+")
 SEGMENT_CHARS = string.ascii_letters + string.digits + "_.~:@!$&'()*+,;=-"

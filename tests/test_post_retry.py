@@ -23,7 +23,7 @@ from close_async import (
     TransportError,
 )
 from close_async import TimeoutError as CloseTimeoutError
-from close_async._engine.request import Request, with_method_override
+from close_async._engine.http.request import Request, with_method_override
 from close_async._engine.retry import retry_reason
 from close_async.testing import FakeClose, FakeFaults
 from tests.conftest import API_KEY

@@ -30,14 +30,14 @@ from close_async._engine.errors import (
     ServerError,
     ValidationError,
 )
-from close_async._engine.limiter import RateFeedback
-from close_async._engine.protocol import (
+from close_async._engine.http.interpret import (
     auth_header,
     feedback_from_response,
     interpret_response,
 )
-from close_async._engine.rate_limit_info import RateLimitInfo
-from close_async._engine.request import Request
+from close_async._engine.http.request import Request
+from close_async._engine.ratelimit.info import RateLimitInfo
+from close_async._engine.ratelimit.limiter import RateFeedback
 from close_async._resources.call_requests import (
     CALLS_PATH,
     _calls_group,

@@ -16,7 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from multidict import CIMultiDict, CIMultiDictProxy, istr
 
-from close_async._engine.rate_limit_info import (
+from close_async._engine.ratelimit.info import (
     RateLimitInfo,
     parse_retry_after,
     retry_after_header,

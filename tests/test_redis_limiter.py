@@ -32,9 +32,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from close_async._engine.errors import ConfigurationError, RateLimitError
-from close_async._engine.limiter import RateFeedback, RateLimiter
-from close_async._engine.rate_limit_info import RateLimitInfo
-from close_async._engine.redis_limiter import RedisRateLimiter, _pause_seconds
+from close_async._engine.ratelimit.info import RateLimitInfo
+from close_async._engine.ratelimit.limiter import RateFeedback, RateLimiter
+from close_async._engine.ratelimit.redis import RedisRateLimiter, _pause_seconds
 from tests.test_local_limiter import ok
 
 REDIS_SERVER = shutil.which("redis-server")
@@ -232,7 +232,7 @@ async def test_instances_share_one_rate(
 _CHILD = textwrap.dedent(
     """
     import asyncio, sys, time
-    from close_async._engine.redis_limiter import RedisRateLimiter
+    from close_async._engine.ratelimit.redis import RedisRateLimiter
 
     async def main(url, name, rate, seconds):
         limiter = RedisRateLimiter(url, rate=rate, name=name)
@@ -735,7 +735,7 @@ def test_package_imports_without_redis_installed() -> None:
         sys.modules["redis"] = None  # as if not installed
         import close_async
         from close_async._engine.errors import ConfigurationError, RateLimitError
-        from close_async._engine.redis_limiter import RedisRateLimiter
+        from close_async._engine.ratelimit.redis import RedisRateLimiter
         try:
             RedisRateLimiter(rate=10)
         except ConfigurationError as exc:

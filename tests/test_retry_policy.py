@@ -25,8 +25,8 @@ from close_async import (
     TransportError,
     ValidationError,
 )
+from close_async._engine.http.request import Request
 from close_async._engine.phase import begin as begin_phase
-from close_async._engine.request import Request
 from close_async._engine.retry import deadline_exceeded, make_retrying, retry_reason
 
 

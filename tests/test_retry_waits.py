@@ -22,7 +22,7 @@ from close_async import (
     RetryPolicy,
     ServerError,
 )
-from close_async._engine.limiter import RateFeedback
+from close_async._engine.ratelimit.limiter import RateFeedback
 from tests.conftest import API_KEY, CALL_ID, call_payload
 
 CALL_URL = f"https://api.close.com/api/v1/activity/call/{CALL_ID}/"

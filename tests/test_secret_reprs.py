@@ -15,7 +15,7 @@ import pytest
 
 import close_async.models as models
 from close_async import CloseClient, OAuthRefresher, OAuthTokens
-from close_async._engine.auth import Credentials
+from close_async._engine.auth.credentials import Credentials
 from close_async._engine.redact import REDACTED, SHOWN_FROM, redacted
 from close_async._types.model import UNSET, Model
 from close_async.models import Webhook

@@ -37,9 +37,9 @@ from close_async import (
     Timeout,
     TransportError,
 )
-from close_async._engine.otel import OtelTelemetry
-from close_async._engine.paths import path_template
-from close_async._engine.request import Request, build_request, path_template_of
+from close_async._engine.http.paths import path_template
+from close_async._engine.http.request import Request, build_request, path_template_of
+from close_async._engine.telemetry.otel import OtelTelemetry
 from close_async._resources import call_requests
 from close_async.testing import FakeClose, FakeFaults
 from tests.conftest import FAKE_KEY, serve_api
@@ -487,7 +487,7 @@ def test_a_client_made_before_the_sdk_traces_once_it_is_set_up() -> None:
     from opentelemetry.sdk.trace.export import SimpleSpanProcessor
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
     from close_async import CallUpdate, CloseClient
-    from close_async._engine import otel
+    from close_async._engine.telemetry import otel
     from close_async.testing import FakeClose
 
     otel._RECHECK_TRACING = 0.0  # look at the global provider on every call, not each second

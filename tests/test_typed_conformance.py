@@ -28,7 +28,7 @@ from openapi_core.testing import MockRequest
 
 from close_async import Pager
 from close_async._engine.engine import ClientStats
-from close_async._engine.request import Request
+from close_async._engine.http.request import Request
 from close_async._resources.calls import CallsResource
 from close_async._resources.generated._root import Resources
 from close_async._types.model import Model, RequestModel

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from .._client import DEFAULT_BASE_URL
-from .._engine.auth import API_KEY_ENV
+from .._engine.auth.credentials import API_KEY_ENV
 
 __all__ = ["add_file_arguments", "positive_float", "positive_int"]
 

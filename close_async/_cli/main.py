@@ -29,9 +29,9 @@ from typing import TextIO
 from rich.console import Console
 
 from .._client import DEFAULT_BASE_URL, CloseClient
-from .._engine.auth import API_KEY_ENV
+from .._engine.auth.credentials import API_KEY_ENV
 from .._engine.errors import ConfigurationError
-from .._engine.local_limiter import LocalRateLimiter
+from .._engine.ratelimit.local import LocalRateLimiter
 from .args import add_file_arguments, positive_float, positive_int
 from .failures import open_failures
 from .input import (

@@ -28,9 +28,9 @@ from typing import Any
 import attrs
 
 from .._bulk.run import InDoubt
-from .._engine.auth import API_KEY_ENV
+from .._engine.auth.credentials import API_KEY_ENV
 from .._engine.errors import InvalidRequestError
-from .._engine.paths import path_segment
+from .._engine.http.paths import path_segment
 from .._resources.bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from .._resources.calls import CallsResource
 from .._resources.generated._root import Resources

@@ -4,7 +4,7 @@
         -> limiter.acquire(group) -> transport.send -> limiter.release(group, feedback)
         -> interpret_response (pure): data, or one of our errors
 
-It knows no resource: resources build :class:`~close_async._engine.protocol.Request` values
+It knows no resource: resources build :class:`~close_async._engine.http.interpret.Request` values
 and hand them over. Safe for many concurrent tasks: one connection pool, one limiter, and
 per-call retry state only.
 """
@@ -22,18 +22,18 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 import attrs
 
 from .errors import AuthenticationError, CloseError
-from .limiter import RateFeedback, RateLimiter, forget_pause_waited_on, pause_waited_on
+from .http.interpret import feedback_from_response, interpret_response
+from .http.request import Request, with_method_override
+from .http.response import Response
 from .options import RequestOptions
 from .phase import begin as begin_phase
-from .protocol import feedback_from_response, interpret_response
-from .request import Request, with_method_override
-from .response import Response
+from .ratelimit.limiter import RateFeedback, RateLimiter, forget_pause_waited_on, pause_waited_on
 from .retry import RetryEvent, deadline_exceeded, make_retrying
-from .telemetry import CallTelemetry, Telemetry
+from .telemetry.hooks import CallTelemetry, Telemetry
 
 if TYPE_CHECKING:
-    from .oauth import TokenAuth
-    from .transport import AiohttpTransport
+    from .auth.oauth import TokenAuth
+    from .http.aiohttp_transport import AiohttpTransport
 
 __all__ = ["BoundEngine", "ClientStats", "Engine"]
 
@@ -143,7 +143,7 @@ class Engine:
 
         ``deadline`` (seconds) bounds the whole call, retries included; default the
         options' ``Timeout.deadline``. ``options`` default to the client's; when they say
-        ``raw``, returns a :class:`~close_async._engine.response.Response` instead (its
+        ``raw``, returns a :class:`~close_async._engine.http.response.Response` instead (its
         ``parse()`` gives what ``parse`` makes of the body). Raises a :class:`CloseError`.
         """
         if options is None:

@@ -29,7 +29,7 @@ class RequestOptions:
     """The timeout, retry policy and headers one view sends its requests with.
 
     ``headers`` is the whole set sent, credentials included, so it is never shown.
-    ``raw``: answer each request with a :class:`~close_async._engine.response.Response`
+    ``raw``: answer each request with a :class:`~close_async._engine.http.response.Response`
     (``close.with_raw_response``) rather than its parsed result. An option of the view,
     not of the task running: a helper that sends requests of its own through another view
     gets their parsed results.

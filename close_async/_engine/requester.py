@@ -1,7 +1,7 @@
 """The narrow view of the engine that resources and the bulk engine are typed against.
 
 Resources never see the concrete client: they get something that can send a
-:class:`~close_async._engine.protocol.Request` and show the client's counters. The engine
+:class:`~close_async._engine.http.interpret.Request` and show the client's counters. The engine
 implements it, and so does every options view of it (``close.with_options(...)``).
 """
 
@@ -11,9 +11,9 @@ from collections.abc import Callable
 from typing import Any, Protocol, TypeVar, overload
 
 from .engine import ClientStats
+from .http.request import Request
 from .options import RequestOptions
-from .request import Request
-from .telemetry import Telemetry
+from .telemetry.hooks import Telemetry
 
 __all__ = ["Requester"]
 

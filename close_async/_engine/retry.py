@@ -47,10 +47,10 @@ from .errors import (
     TransportError,
 )
 from .errors import TimeoutError as CloseTimeoutError
+from .http.request import Request
 from .phase import current as current_phase
 from .phase import describe as describe_phase
 from .phase import enter as enter_phase
-from .request import Request
 
 __all__ = ["RetryEvent", "RetryPolicy", "retry_reason"]
 

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any, TypeVar, Unpack
 
 from .._bulk.run import BulkOptions, BulkResult, BulkRun, InDoubt, Prepared, Settle
 from .._engine.errors import InvalidRequestError
-from .._engine.paths import path_segment
-from .._engine.request import JSONBody, encode_body
+from .._engine.http.paths import path_segment
+from .._engine.http.request import JSONBody, encode_body
 
 if TYPE_CHECKING:
     from .._engine.requester import Requester

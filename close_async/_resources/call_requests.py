@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from .._engine.errors import InvalidRequestError
+from .._engine.http.request import Request, encode_body
 from .._engine.ids import validate_call_id
-from .._engine.request import Request, encode_body
 
 __all__ = [
     "CALLS_PATH",
@@ -83,7 +83,7 @@ def get_call(call_id: str) -> Request:
 
 def update_call(call_id: str, body: object) -> Request:
     """``PUT activity/call/{id}/`` with ``body`` as given (absent keys are left unchanged):
-    a mapping, or a :class:`~close_async._engine.request.JSONBody` encoded already.
+    a mapping, or a :class:`~close_async._engine.http.request.JSONBody` encoded already.
 
     Raises :class:`InvalidRequestError` for a bad id or a body that is not a mapping.
     """

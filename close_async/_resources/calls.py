@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any, Unpack
 
 from .._bulk.run import BulkOptions, BulkRun, Settle, UpdateResult
 from .._engine.errors import InvalidRequestError
-from .._engine.request import JSONBody, encode_body
-from .._engine.response import no_content
+from .._engine.http.request import JSONBody, encode_body
+from .._engine.http.response import no_content
 from .._types.calls import Call, CallCreate, CallUpdate
 from .._types.conversion import call_from_json, create_to_json, update_to_json
 from . import bulk_verbs

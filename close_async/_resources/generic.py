@@ -3,7 +3,7 @@
 ``close.get("lead/lead_x/")``, ``close.post("lead/", json={...})``, ``close.put(...)``,
 ``close.delete(...)``, ``close.request(method, path, ...)``: the same limiter, retries,
 errors, timeouts and stats as ``close.calls``. Paths are checked
-(:func:`~close_async._engine.paths.check_path`); ids go in through ``path_params``
+(:func:`~close_async._engine.http.paths.check_path`); ids go in through ``path_params``
 (``close.get("lead/{lead_id}/", path_params={"lead_id": lead_id})``), each checked as one
 path segment, so no caller's value can reach another endpoint.
 """
@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .._engine.paths import check_path, path_template, render_path
-from .._engine.request import build_request
+from .._engine.http.paths import check_path, path_template, render_path
+from .._engine.http.request import build_request
 from .pager import Page, Pager, fetch_page, paginate
 from .search import search
 

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeAlias, TypeVar, overload
 import attrs
 
 from .._engine.errors import InvalidRequestError
-from .._engine.request import Request, encode_params
+from .._engine.http.request import Request, encode_params
 
 if TYPE_CHECKING:
     from .._engine.requester import Requester
@@ -157,7 +157,7 @@ async def fetch_page(
 
     ``path`` must already be validated (relative to the API base, e.g. ``"lead/"``);
     ``template`` and ``group`` are the list's path template and rate-limit group, when the
-    caller knows them (see :class:`~close_async._engine.request.Request`).
+    caller knows them (see :class:`~close_async._engine.http.request.Request`).
     The style is read from the answer (see :func:`read_list_page`). For paging on demand
     (a web app's "next" button), send ``page.next_params`` back here; ``None`` means the
     end. Bad ``params`` raise :class:`InvalidRequestError` before anything is sent; the

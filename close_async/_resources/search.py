@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .._engine.errors import InvalidRequestError
-from .._engine.request import build_request, encode_body
+from .._engine.http.request import build_request, encode_body
 from .pager import Page, Pager, read_cursor_page
 
 if TYPE_CHECKING:

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar, overload
 import attrs
 
 from .._engine.errors import InvalidRequestError
-from .._engine.request import encode_params
+from .._engine.http.request import encode_params
 from .pager import Page, PageFetcher, Pager, fetch_page, paginate
 
 if TYPE_CHECKING:

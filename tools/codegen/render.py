@@ -17,7 +17,7 @@ from pathlib import Path
 
 import jinja2
 
-from close_async._engine.request import template_group
+from close_async._engine.http.request import template_group
 
 from .spec import API, ModelDef, NamespaceDef, OperationDef
 
@@ -183,11 +183,11 @@ def _render_resource(
     if lists:
         runtime.append("from ..pager import Pager, paginate")
         if any(op.path_params for op in lists):
-            runtime.append("from ..._engine.paths import render_path")
+            runtime.append("from ..._engine.http.paths import render_path")
     if singles:
-        runtime.append("from ..._engine.request import build_request")
+        runtime.append("from ..._engine.http.request import build_request")
     if any(op.parse == "no_content" for op in singles):
-        runtime.append("from ..._engine.response import no_content")
+        runtime.append("from ..._engine.http.response import no_content")
     mixins = mixins_of(ns)
     for module in sorted({m.module for m in mixins}):
         classes = ", ".join(sorted(m.name for m in mixins if m.module == module))

@@ -8,7 +8,7 @@ import datetime as _dt
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from ..._engine.request import build_request
+from ..._engine.http.request import build_request
 from ..._types.generated.activities_creations import CreatedActivity
 from ..pager import Pager
 from ..slicer import SliceOptions, paginate_or_slice

@@ -8,8 +8,8 @@ import datetime as _dt
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..._engine.request import build_request
-from ..._engine.response import no_content
+from ..._engine.http.request import build_request
+from ..._engine.http.response import no_content
 from ..._types.generated.activities_meetings import MeetingActivity, UpdateMeeting
 from ..bulk_verbs import BulkDelete, BulkUpdate
 from ..pager import Pager

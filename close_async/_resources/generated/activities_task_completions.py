@@ -8,8 +8,8 @@ import datetime as _dt
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from ..._engine.request import build_request
-from ..._engine.response import no_content
+from ..._engine.http.request import build_request
+from ..._engine.http.response import no_content
 from ..._types.generated.activities_task_completions import TaskCompletedActivity
 from ..bulk_verbs import BulkDelete
 from ..pager import Pager

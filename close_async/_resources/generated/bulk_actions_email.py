@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..._engine.request import build_request
+from ..._engine.http.request import build_request
 from ..._types.generated.bulk_actions_email import BulkEmailAction
 from ..bulk_verbs import BulkCreate
 from ..pager import Pager, paginate

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..._engine.request import build_request
+from ..._engine.http.request import build_request
 from ..pager import Pager, paginate
 
 if TYPE_CHECKING:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..._engine.request import build_request
+from ..._engine.http.request import build_request
 from ..bulk_verbs import BulkUpdate
 
 if TYPE_CHECKING:

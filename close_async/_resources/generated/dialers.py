@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Literal
 
-from ..._engine.request import build_request
+from ..._engine.http.request import build_request
 from ..pager import Pager, paginate
 
 if TYPE_CHECKING:

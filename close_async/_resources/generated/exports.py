@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..._engine.request import build_request
+from ..._engine.http.request import build_request
 from ..._types.generated.exports import CreateExportFlags, Export
 from ..export_verbs import ExportVerbs
 from ..pager import Pager, paginate

@@ -7,8 +7,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
-from ..._engine.request import build_request
-from ..._engine.response import no_content
+from ..._engine.http.request import build_request
+from ..._engine.http.response import no_content
 from ..._types.generated.smart_views import SavedSearch
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager, paginate

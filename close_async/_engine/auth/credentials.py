@@ -13,8 +13,8 @@ import os
 
 import yarl
 
-from .errors import ConfigurationError
-from .protocol import auth_header
+from ..errors import ConfigurationError
+from ..http.interpret import auth_header
 
 __all__ = ["Credentials", "check_base_url", "fingerprint", "is_loopback"]
 

@@ -34,6 +34,7 @@ from collections.abc import Awaitable, Callable
 
 import attrs
 
+from .info import RateLimitInfo
 from .limiter import (
     DEFAULT_MAX_WAIT,
     RateFeedback,
@@ -43,7 +44,6 @@ from .limiter import (
     sharper_reset,
     waiting_on_pause,
 )
-from .rate_limit_info import RateLimitInfo
 
 __all__ = ["LocalRateLimiter"]
 

@@ -24,8 +24,9 @@ from typing import TYPE_CHECKING
 
 import yarl
 
-from .config import Timeout
-from .errors import ConfigurationError
+from ..config import Timeout
+from ..errors import ConfigurationError
+from ..http.interpret import auth_header
 from .oauth_protocol import (
     DEFAULT_REVOKE_URL,
     DEFAULT_TOKEN_URL,
@@ -38,13 +39,12 @@ from .oauth_protocol import (
     revoked,
     tokens_from_answer,
 )
-from .protocol import auth_header
 
 if TYPE_CHECKING:
     # aiohttp is most of what importing the package would cost: loaded with the first client.
     import aiohttp
 
-    from .transport import AiohttpTransport
+    from ..http.aiohttp_transport import AiohttpTransport
 
 __all__ = [
     "DEFAULT_REFRESH_MARGIN",
@@ -397,7 +397,7 @@ async def _post_once(
 ) -> tuple[int, bytes]:
     seconds = _positive("deadline", deadline)
     timeouts = Timeout(connect=min(10.0, seconds), attempt=seconds)
-    from .transport import AiohttpTransport
+    from ..http.aiohttp_transport import AiohttpTransport
 
     transport = AiohttpTransport(url, timeout=timeouts, max_connections=2, session=session)
     try:

@@ -29,8 +29,8 @@ from typing import Protocol, runtime_checkable
 
 import attrs
 
-from .errors import ConfigurationError, RateLimitError
-from .rate_limit_info import RateLimitInfo
+from ..errors import ConfigurationError, RateLimitError
+from .info import RateLimitInfo
 
 __all__ = [
     "DEFAULT_MAX_WAIT",

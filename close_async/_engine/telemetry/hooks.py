@@ -13,7 +13,7 @@ The engine asks :class:`Telemetry` for one :class:`CallTelemetry` per logical ca
 
 The bulk engine reports each finished item to :meth:`Telemetry.bulk_item`.
 
-The one implementation is OpenTelemetry's (:mod:`close_async._engine.otel`), made by
+The one implementation is OpenTelemetry's (:mod:`close_async._engine.telemetry.otel`), made by
 :func:`make_telemetry` only when ``opentelemetry-api`` is installed: without it nothing of
 OpenTelemetry is imported, and the engine holds ``None`` and pays one ``is None`` test per
 hook.
@@ -24,8 +24,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
-from .request import Request
-from .retry import RetryEvent
+from ..http.request import Request
+from ..retry import RetryEvent
 
 __all__ = ["CallTelemetry", "Telemetry", "make_telemetry"]
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, Generic, TypeVar
 
-from .rate_limit_info import RateLimitInfo
+from ..ratelimit.info import RateLimitInfo
 from .request import Request
 
 __all__ = ["Response", "no_content"]

@@ -1,7 +1,7 @@
 """The sans-I/O protocol layer: the credentials header, and what a response means.
 
 Nothing here touches a socket, an event loop or the clock. A resource builds a
-:class:`~close_async._engine.request.Request`; the engine sends it and hands the status,
+:class:`~close_async._engine.http.request.Request`; the engine sends it and hands the status,
 headers and body back to :func:`interpret_response` (the result or the error to raise) and
 :func:`feedback_from_response` (what the rate limiter should learn).
 """
@@ -16,7 +16,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from .errors import (
+from ..errors import (
     APIError,
     AuthenticationError,
     ConfigurationError,
@@ -28,10 +28,10 @@ from .errors import (
     ServerError,
     ValidationError,
 )
-from .limiter import RateFeedback
-from .rate_limit_info import RateLimitInfo, retry_after_header, server_wait
+from ..ratelimit.info import RateLimitInfo, retry_after_header, server_wait
+from ..ratelimit.limiter import RateFeedback
+from ..text import SHORT_LIMIT, clean, render
 from .request import Request
-from .text import SHORT_LIMIT, clean, render
 
 __all__ = ["auth_header", "feedback_from_response", "interpret_response"]
 

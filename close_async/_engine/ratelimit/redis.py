@@ -29,7 +29,7 @@ answer durations ("wait 0.0263 s"), which each process sleeps on its own monoton
 
 When Redis cannot be reached (refused, slower than ``op_timeout``, a script error) the
 limiter paces on a local fallback (by default a
-:class:`~close_async._engine.local_limiter.LocalRateLimiter` at the same rate), logs one
+:class:`~close_async._engine.ratelimit.local.LocalRateLimiter` at the same rate), logs one
 warning per outage on ``close_async.ratelimit``, retries Redis every
 ``retry_interval`` seconds and logs at INFO when it is back. During an outage each
 process paces on its own, so together they may exceed the budget; Close then answers 429,
@@ -51,8 +51,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 import attrs
 
-from .auth import fingerprint
-from .errors import ConfigurationError
+from ..auth.credentials import fingerprint
+from ..errors import ConfigurationError
+from .info import RateLimitInfo
 from .limiter import (
     DEFAULT_MAX_WAIT,
     RateFeedback,
@@ -62,7 +63,6 @@ from .limiter import (
     pause_error,
     waiting_on_pause,
 )
-from .rate_limit_info import RateLimitInfo
 
 if TYPE_CHECKING:
     import redis.asyncio
@@ -333,7 +333,8 @@ class RedisRateLimiter:
     ``client`` is an existing ``redis.asyncio.Redis`` to use (then ``url`` is ignored and the
     client is not closed by :meth:`aclose`). ``fallback`` paces when Redis is unreachable.
     ``op_timeout`` bounds each Redis round trip; ``retry_interval`` is how often Redis is
-    tried again during an outage. Implements :class:`~close_async._engine.limiter.RateLimiter`.
+    tried again during an outage. Implements
+    :class:`~close_async._engine.ratelimit.limiter.RateLimiter`.
 
     ``max_wait`` (seconds, default 120, as ``RetryPolicy.max_server_wait``) is the longest
     shared pause an ``acquire`` waits out; a longer one makes it raise
@@ -705,7 +706,7 @@ class RedisRateLimiter:
     async def _fallback_acquire(self, group: str) -> None:
         if self._fallback is None:
             # Imported here: the local limiter is only needed once Redis fails.
-            from .local_limiter import LocalRateLimiter
+            from .local import LocalRateLimiter
 
             self._fallback = LocalRateLimiter(
                 rate=self._rate, burst=self._burst, max_wait=self._max_wait

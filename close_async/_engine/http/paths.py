@@ -16,8 +16,8 @@ import re
 import string
 from collections.abc import Mapping
 
-from .errors import InvalidRequestError
-from .ids import safe_repr
+from ..errors import InvalidRequestError
+from ..ids import safe_repr
 
 __all__ = ["check_path", "path_segment", "path_template", "render_path"]
 

@@ -1,5 +1,5 @@
 """OpenTelemetry tracing and metrics for the engine (needs ``opentelemetry-api``: the extra
-``[otel]``). Imported only by :func:`~close_async._engine.telemetry.make_telemetry`.
+``[otel]``). Imported only by :func:`~close_async._engine.telemetry.hooks.make_telemetry`.
 
 Spans follow the stable HTTP client semantic conventions:
 
@@ -44,9 +44,9 @@ from opentelemetry import context as otel_context
 from opentelemetry import metrics, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from .errors import APIError
-from .request import Request, path_template_of
-from .retry import RetryEvent
+from ..errors import APIError
+from ..http.request import Request, path_template_of
+from ..retry import RetryEvent
 
 __all__ = ["OtelTelemetry"]
 
@@ -126,7 +126,7 @@ class _Operation:
 
 
 class OtelTelemetry:
-    """The engine's :class:`~close_async._engine.telemetry.Telemetry` on OpenTelemetry.
+    """The engine's :class:`~close_async._engine.telemetry.hooks.Telemetry` on OpenTelemetry.
 
     By default through the global providers (``trace.get_tracer_provider()``,
     ``metrics.get_meter_provider()``), read lazily by the API's proxies, so providers set up

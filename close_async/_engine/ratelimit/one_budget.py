@@ -12,7 +12,7 @@ sharing between processes cover all requests together.
 
 from __future__ import annotations
 
-from .errors import ConfigurationError
+from ..errors import ConfigurationError
 from .limiter import RateFeedback, RateLimiter
 
 __all__ = ["OneBudgetLimiter"]

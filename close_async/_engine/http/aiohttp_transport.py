@@ -33,18 +33,18 @@ from aiohttp.client_reqrep import ClientRequest
 from aiohttp.connector import Connection
 from aiohttp.tracing import Trace
 
-from .config import DEFAULT_MAX_RESPONSE_SIZE, Timeout
-from .errors import (
+from ..config import DEFAULT_MAX_RESPONSE_SIZE, Timeout
+from ..errors import (
     CloseError,
     ConnectError,
     ProtocolError,
     ResponseTooLargeError,
     TransportError,
 )
-from .errors import TimeoutError as CloseTimeoutError
-from .phase import mark as phase_mark
+from ..errors import TimeoutError as CloseTimeoutError
+from ..phase import mark as phase_mark
+from ..text import SHORT_LIMIT, clean
 from .request import Request
-from .text import SHORT_LIMIT, clean
 
 __all__ = ["AiohttpTransport", "RawResponse"]
 

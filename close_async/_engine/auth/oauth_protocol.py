@@ -17,9 +17,9 @@ from typing import Any
 import attrs
 import yarl
 
-from .auth import is_loopback
-from .errors import ConfigurationError, DecodingError, OAuthError, ServerError
-from .redact import redacted
+from ..errors import ConfigurationError, DecodingError, OAuthError, ServerError
+from ..redact import redacted
+from .credentials import is_loopback
 
 __all__ = [
     "DEFAULT_REVOKE_URL",

@@ -24,8 +24,8 @@ from typing import Any
 import attrs
 import yarl
 
-from .errors import InvalidRequestError
-from .ids import safe_repr
+from ..errors import InvalidRequestError
+from ..ids import safe_repr
 from .paths import check_path, path_template, render_path
 
 __all__ = [
