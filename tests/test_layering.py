@@ -31,6 +31,26 @@ LAYERS = [
 ]
 
 
+# The engine's own floors, bottom to top: a module may import its own part and the parts
+# below it only. A part is a module at the engine's top or one of its folders; the small
+# leaves that everything uses (the error tree, text cleaning, phases, how a secret is shown,
+# config values) form the ground floor.
+ENGINE_LAYERS: list[set[str]] = [
+    {"text", "phase", "redact", "config", "closing"},
+    {"errors"},
+    {"ids"},
+    {"ratelimit"},  # what Close's limits say, and the limiters acting on it
+    {"http"},  # requests, what an answer means (which feeds the limiter), the transport
+    {"auth"},  # credentials; OAuth's token endpoint is reached through the transport
+    {"retry"},
+    {"telemetry"},
+    {"options"},
+    {"engine"},
+    {"requester"},
+]
+ENGINE_FOLDERS = {"http", "ratelimit", "auth", "telemetry"}
+
+
 def module_name(path: Path) -> str:
     parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
     if parts[-1] == "__init__":
@@ -106,6 +126,45 @@ def test_layers_import_only_downwards(module: str) -> None:
             assert layer_of(module) == "_cli", f"{module} imports the fake Close"
             continue
         assert LAYERS.index(layer_of(imported)) <= layer, f"{module} imports {imported}"
+
+
+def engine_part(module: str) -> str:
+    """The engine part a module of ``close_async._engine`` belongs to (its folder or name)."""
+    parts = module.split(".")
+    return parts[2] if len(parts) > 2 else "__init__"
+
+
+def engine_floor(module: str) -> int:
+    part = engine_part(module)
+    for floor, parts in enumerate(ENGINE_LAYERS):
+        if part in parts:
+            return floor
+    raise AssertionError(f"{module} is in no floor of ENGINE_LAYERS: give it one")
+
+
+ENGINE_MODULES = sorted(
+    m for m in GRAPH if m.startswith("close_async._engine.") and engine_part(m) != "__init__"
+)
+
+
+def test_every_engine_folder_is_a_floor() -> None:
+    # A folder or module added to the engine must be placed on a floor, and a floor that
+    # names a part the engine no longer has is stale.
+    parts = {engine_part(m) for m in ENGINE_MODULES}
+    assert parts == set().union(*ENGINE_LAYERS)
+    assert parts >= ENGINE_FOLDERS
+    for folder in ENGINE_FOLDERS:
+        assert (PACKAGE / "_engine" / folder / "__init__.py").is_file()
+
+
+@pytest.mark.parametrize("module", ENGINE_MODULES)
+def test_engine_parts_import_only_downwards(module: str) -> None:
+    floor = engine_floor(module)
+    for imported in GRAPH[module]:
+        if not imported.startswith("close_async._engine."):
+            # Above the engine's own floors: the package layers test forbids any of these.
+            continue
+        assert engine_floor(imported) <= floor, f"{module} imports {imported}"
 
 
 def test_the_fake_close_stands_alone() -> None:

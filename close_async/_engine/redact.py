@@ -10,13 +10,17 @@ and the model's JSON keep it.
 - a string of at least :data:`SHOWN_FROM` characters is shown by its last four (``'…1f0c'``),
   enough to tell two keys apart (a rotation) and too little to use;
 - anything else (a short string, a value of an unexpected type) is shown as ``'<redacted>'``.
+
+Where a secret must be named (a log line, a shared rate budget's key in Redis), its
+:func:`fingerprint` stands for it.
 """
 
 from __future__ import annotations
 
 import enum
+import hashlib
 
-__all__ = ["REDACTED", "SHOWN_FROM", "redacted"]
+__all__ = ["REDACTED", "SHOWN_FROM", "fingerprint", "redacted"]
 
 REDACTED = "<redacted>"
 """What stands in for a secret that is not shown at all."""
@@ -32,3 +36,9 @@ def redacted(value: object) -> str:
     if isinstance(value, str) and len(value) >= SHOWN_FROM:
         return repr("…" + value[-4:])
     return repr(REDACTED)
+
+
+def fingerprint(secret: str) -> str:
+    """A short digest of an API key or token: safe to log, and to name a shared rate budget,
+    since it cannot be turned back into the secret."""
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()[:16]

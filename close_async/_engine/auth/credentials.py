@@ -7,7 +7,6 @@ only sent over https, or plain http to this machine (tests, the fake server).
 
 from __future__ import annotations
 
-import hashlib
 import ipaddress
 import os
 
@@ -15,16 +14,11 @@ import yarl
 
 from ..errors import ConfigurationError
 from ..http.interpret import auth_header
+from ..redact import fingerprint
 
-__all__ = ["Credentials", "check_base_url", "fingerprint", "is_loopback"]
+__all__ = ["Credentials", "check_base_url", "is_loopback"]
 
 API_KEY_ENV = "CLOSE_API_KEY"
-
-
-def fingerprint(secret: str) -> str:
-    """A short digest of an API key or token: safe to log, and to name a shared rate budget,
-    since it cannot be turned back into the secret."""
-    return hashlib.sha256(secret.encode("utf-8")).hexdigest()[:16]
 
 
 class Credentials:

@@ -51,8 +51,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import attrs
 
-from ..auth.credentials import fingerprint
 from ..errors import ConfigurationError
+from ..redact import fingerprint
 from .info import RateLimitInfo
 from .limiter import (
     DEFAULT_MAX_WAIT,
