@@ -46,6 +46,7 @@ import collections
 import logging
 import math
 import time
+from importlib import resources
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -89,156 +90,13 @@ _LIMIT_SHARE = 0.97
 # Keys outlive their last reservation by this much, so a key never expires mid-use.
 _EXPIRY_MARGIN_MS = 1000
 
-# Reserve the next slot. KEYS[1]: the group's hash; KEYS[2] (optional): the organization's.
-# ARGV: interval (us; 0 = not known here), burst, expiry margin (ms), max wait (us),
-# the organization's interval and burst, the spacing of probes while no process knows the
-# limit (us). Probes keep their own spacing (``ptat``) and take no slot of the learned pace,
-# so a probe reserved far ahead does not hold back the processes that learned the limit.
-# Returns {wait_us, token, org_token, interval_us, shared_us, pause_left_us}: how long until
-# the slot, the new tats, the group's spacing used (for a refund), the one learned by any
-# process and how long the group is still paused by Close; or
-# {-1, pause_left_us} when the group is paused for longer than max wait (nothing reserved).
-# A pause moves tat to pause + tolerance, so the first slot after it is at the pause and the
-# following ones are spaced one interval apart: no burst fires the moment it ends. Two
-# budgets: the slot is the later of the two GCRA slots, and each tat moves on from it.
-_RESERVE_LUA = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local margin = tonumber(ARGV[3])
-local v = redis.call('HMGET', KEYS[1], 'tat', 'pause', 'ivl', 'ptat')
-local tat = tonumber(v[1]) or now
-local pause = tonumber(v[2]) or 0
-if pause - now > tonumber(ARGV[4]) then return {-1, math.floor(pause - now)} end
-local interval = tonumber(ARGV[1])
-local shared = tonumber(v[3]) or 0
-if shared > interval then interval = shared end
-local probe = interval <= 0
-if probe then interval = 0 end
-local tau = (tonumber(ARGV[2]) - 1) * interval
-if tat < now then tat = now end
-if pause + tau > tat then tat = pause + tau end
-local go = tat - tau
-if go < now then go = now end
-local otat = 0
-local ointerval = 0
-if #KEYS > 1 then
-  ointerval = tonumber(ARGV[5])
-  otat = tonumber(redis.call('HGET', KEYS[2], 'tat')) or now
-  if otat < now then otat = now end
-  local ogo = otat - (tonumber(ARGV[6]) - 1) * ointerval
-  if ogo > go then go = ogo end
-end
-local horizon = 0
-if probe then
-  local ptat = tonumber(v[4]) or now
-  if ptat > go then go = ptat end
-  horizon = go + tonumber(ARGV[7])
-  redis.call('HSET', KEYS[1], 'ptat', string.format('%d', horizon))
-end
-if go > tat then tat = go end
-local new_tat = tat + interval
-local token = string.format('%d', new_tat)
-redis.call('HSET', KEYS[1], 'tat', token)
-if new_tat > horizon then horizon = new_tat end
-if pause > horizon then horizon = pause end
-redis.call('PEXPIRE', KEYS[1], math.floor((horizon - now) / 1000) + margin)
-local otoken = ''
-if #KEYS > 1 then
-  if go > otat then otat = go end
-  otat = otat + ointerval
-  otoken = string.format('%d', otat)
-  redis.call('HSET', KEYS[2], 'tat', otoken)
-  redis.call('PEXPIRE', KEYS[2], math.floor((otat - now) / 1000) + margin)
-end
-return {math.floor(go - now), token, otoken, interval, shared, math.floor(pause - now)}
-"""
+# The Lua scripts that Redis runs atomically, one file each under lua/ (what each takes and
+# returns is written at the top of its file).
+_LUA = resources.files(__name__.rpartition(".")[0]).joinpath("lua")
 
-# How long the group is still paused (us, 0 when not). KEYS[1]: the group's hash.
-_PAUSE_LEFT_LUA = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local pause = tonumber(redis.call('HGET', KEYS[1], 'pause')) or 0
-if pause > now then return math.floor(pause - now) end
-return 0
-"""
 
-# Pause the group for ARGV[1] us from now, keeping the later of this and any pause already set (a
-# short reset must not cut a longer pause another process learned). ARGV[3]: the window (us) when
-# Close's waits are whole seconds, rounded up (else 0): then a wait within one window (a longer one
-# is some other limit's, and stands) ends no later than the shared window start plus the window (the
-# rule of ``_limiter.sharper_reset``, here so that every process reads the same start), and no
-# earlier than ARGV[4] (us). Early in a window (under half of it gone) no paced client has spent it
-# yet: the answer is one from the window before, which overtook the first answer of this one, and
-# says nothing about this window. Past the window's end (but within the next one) the answer spoke
-# of a window already over: no pause, since at worst the next request meets one 429, which costs
-# less than everyone waiting a rounded-up second.
-_PAUSE_LUA = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local v = redis.call('HMGET', KEYS[1], 'tat', 'pause', 'wbegin')
-local tat = tonumber(v[1]) or 0
-local pause = tonumber(v[2]) or 0
-local wait = tonumber(ARGV[1])
-local window = tonumber(ARGV[3])
-local wbegin = tonumber(v[3])
-if window > 0 and wait <= window and wbegin and now - wbegin < 2 * window then
-  if now - wbegin < window / 2 then
-    wait = 0
-  elseif wbegin + window - now < wait then
-    wait = math.max(0, wbegin + window - now)
-  end
-end
-if wait < tonumber(ARGV[4]) then wait = tonumber(ARGV[4]) end
-local wanted = now + wait
-if wanted > pause then
-  pause = wanted
-  redis.call('HSET', KEYS[1], 'pause', string.format('%d', pause))
-end
-local horizon = pause
-if tat > horizon then horizon = tat end
-if horizon > now then
-  redis.call('PEXPIRE', KEYS[1], math.floor((horizon - now) / 1000) + tonumber(ARGV[2]))
-end
-return math.floor(pause - now)
-"""
-
-# Share what one answer taught. KEYS[1]: the group's hash. ARGV: the learned interval (us,
-# 0 = nothing new), the window (us) when this answer was the first of a new window (else
-# 0), the max wait (us) when Close answered normally (else 0: lifts a longer pause), the
-# expiry margin (ms). The first answer of a window keeps the earliest time any process saw.
-_LEARN_LUA = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local interval = tonumber(ARGV[1])
-if interval > 0 then redis.call('HSET', KEYS[1], 'ivl', ARGV[1]) end
-local window = tonumber(ARGV[2])
-if window > 0 then
-  local wbegin = tonumber(redis.call('HGET', KEYS[1], 'wbegin'))
-  if not wbegin or now - wbegin >= window / 2 then
-    redis.call('HSET', KEYS[1], 'wbegin', string.format('%d', now))
-  end
-end
-local lift = tonumber(ARGV[3])
-if lift > 0 then
-  local pause = tonumber(redis.call('HGET', KEYS[1], 'pause')) or 0
-  if pause - now > lift then redis.call('HSET', KEYS[1], 'pause', string.format('%d', now)) end
-end
-if redis.call('PTTL', KEYS[1]) < 0 then
-  redis.call('PEXPIRE', KEYS[1], math.floor(window / 1000) + tonumber(ARGV[4]))
-end
-return 0
-"""
-
-# Give back a reserved slot whose acquire was cancelled, but only when no later reservation
-# was stacked on it (otherwise its slot stays unused: a little slower, never faster).
-_REFUND_LUA = """
-local v = redis.call('HGET', KEYS[1], 'tat')
-if v and v == ARGV[1] then
-  redis.call('HSET', KEYS[1], 'tat', string.format('%d', tonumber(v) - tonumber(ARGV[2])))
-  return 1
-end
-return 0
-"""
+def _lua(name: str) -> str:
+    return _LUA.joinpath(f"{name}.lua").read_text(encoding="utf-8")
 
 
 def _is_rate(value: object) -> bool:
@@ -417,11 +275,11 @@ class RedisRateLimiter:
                 # The message of redis-py's error may quote the URL and its password.
                 raise ConfigurationError(f"not a usable Redis URL: {self._url_shown}") from None
         self._client: Any = client
-        self._reserve = self._client.register_script(_RESERVE_LUA)
-        self._pause_left = self._client.register_script(_PAUSE_LEFT_LUA)
-        self._pause = self._client.register_script(_PAUSE_LUA)
-        self._refund = self._client.register_script(_REFUND_LUA)
-        self._learn = self._client.register_script(_LEARN_LUA)
+        self._reserve = self._client.register_script(_lua("reserve"))
+        self._pause_left = self._client.register_script(_lua("pause_left"))
+        self._pause = self._client.register_script(_lua("pause"))
+        self._refund = self._client.register_script(_lua("refund"))
+        self._learn = self._client.register_script(_lua("learn"))
 
         self._fallback: RateLimiter | None = fallback
         self._owns_fallback = fallback is None
