@@ -20,15 +20,12 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from ._bulk.run import (
-    BatchAbortedError,
     BulkOptions,
     BulkProgress,
     BulkResult,
     BulkRun,
     BulkState,
     InDoubt,
-    UnknownOutcomeError,
-    UpdateInterruptedError,
     UpdateResult,
 )
 from ._bulk.settle import settle_by_custom_field
@@ -38,11 +35,13 @@ from ._engine.engine import ClientStats
 from ._engine.errors import (
     APIError,
     AuthenticationError,
+    BatchAbortedError,
     CloseError,
     ConfigurationError,
     ConnectError,
     DeadlineExceededError,
     DecodingError,
+    ExportError,
     InvalidRequestError,
     NotFoundError,
     OAuthError,
@@ -54,6 +53,8 @@ from ._engine.errors import (
     ServerError,
     TimeoutError,
     TransportError,
+    UnknownOutcomeError,
+    UpdateInterruptedError,
     ValidationError,
     WebhookVerificationError,
 )
@@ -72,7 +73,7 @@ if TYPE_CHECKING:
     from ._engine.auth.oauth_protocol import DEFAULT_TOKEN_URL, OAuthTokens
     from ._engine.ratelimit.redis import RedisRateLimiter
     from ._resources.export_functions import export_stream, start_export, wait_for_export
-    from ._resources.export_stream import ExportError, export_rows
+    from ._resources.export_stream import export_rows
     from ._resources.slicer import DateSlicer, SliceOptions, slice_by_date_created
     from ._types.model import Model, RequestModel
     from .models import (
@@ -131,7 +132,6 @@ _LAZY = {
     "RequestModel": "._types.model",
     "DateSlicer": "._resources.slicer",
     "SliceOptions": "._resources.slicer",
-    "ExportError": "._resources.export_stream",
     "export_rows": "._resources.export_stream",
     "export_stream": "._resources.export_functions",
     "start_export": "._resources.export_functions",

@@ -47,12 +47,15 @@ from .._engine.closing import AsyncClosing
 from .._engine.errors import (
     APIError,
     AuthenticationError,
+    BatchAbortedError,
     CloseError,
     ConnectError,
     InvalidRequestError,
     PaymentRequiredError,
     PermissionDeniedError,
     ServerError,
+    UnknownOutcomeError,
+    UpdateInterruptedError,
 )
 from .._types.calls import Call
 from .._types.conversion import call_from_json
@@ -62,7 +65,6 @@ if TYPE_CHECKING:
     from .._engine.requester import Requester
 
 __all__ = [
-    "BatchAbortedError",
     "BulkKind",
     "BulkOptions",
     "BulkProgress",
@@ -73,8 +75,6 @@ __all__ = [
     "Prepare",
     "Prepared",
     "Settle",
-    "UnknownOutcomeError",
-    "UpdateInterruptedError",
     "UpdateResult",
 ]
 
@@ -138,24 +138,6 @@ Prepare = Callable[[int, Any], Prepared]
 
 # Errors that say the credentials or the account, not the item, are the problem.
 _FATAL = (AuthenticationError, PaymentRequiredError, PermissionDeniedError)
-
-
-class BatchAbortedError(CloseError):
-    """``update_many`` stopped early because of a client-wide failure (``cause``: 401/402/403).
-
-    Raised after the results of the updates that were in flight; items after them were
-    not attempted.
-    """
-
-    def __init__(self, cause: CloseError, *, attempted: int) -> None:
-        super().__init__(f"batch aborted after {attempted} items: {cause}")
-        self.cause = cause
-        self.attempted = attempted
-
-
-class UpdateInterruptedError(CloseError):
-    """The batch was stopped before Close answered this update: it may or may not have
-    applied. It is not in the journal, so a rerun sends it again (PUT is idempotent)."""
 
 
 BulkState = Literal["done", "failed", "skipped", "unknown", "interrupted", "settled"]
@@ -708,11 +690,6 @@ class BulkRun(AsyncClosing, Generic[_R]):
             return  # the next update of this call may go
         if self._last_for_call.get(call_id) is done:
             del self._last_for_call[call_id]
-
-
-class UnknownOutcomeError(CloseError):
-    """A create was sent and its answer lost (5xx, reset, timeout): it may have landed.
-    Reported with ``state="unknown"`` and the ``body``; never sent again silently."""
 
 
 def _ambiguous(error: CloseError) -> bool:

@@ -23,9 +23,9 @@ from typing import Any
 
 import attrs
 
-from .._bulk.run import BatchAbortedError, BulkRun, UpdateInterruptedError
+from .._bulk.run import BulkRun
 from .._client import CloseClient
-from .._engine.errors import InvalidRequestError
+from .._engine.errors import BatchAbortedError, InvalidRequestError, UpdateInterruptedError
 from .._types.conversion import update_to_json
 from .cells import CellError
 from .failures import Failures, failure_record, open_failures

@@ -13,6 +13,10 @@ Its shape answers the question a caller asks first: did the request reach Close?
     ├── DeadlineExceededError       the caller's overall deadline ran out across retries
     ├── DecodingError               Close answered 2xx but the body could not be read
     ├── WebhookVerificationError    a webhook delivery failed verification (``reason``)
+    ├── BatchAbortedError           a bulk run stopped on a client-wide failure (``cause``)
+    ├── UpdateInterruptedError      a bulk item stopped before Close answered it
+    ├── UnknownOutcomeError         a bulk create whose answer was lost: it may have landed
+    ├── ExportError                 an export that failed, or was not done in time
     └── APIError                    Close answered with an error status
         ├── ValidationError         400 (``errors`` and ``field_errors``)
         ├── AuthenticationError     401
@@ -41,11 +45,13 @@ from .text import SHORT_LIMIT, TEXT_LIMIT, clean, render
 __all__ = [
     "APIError",
     "AuthenticationError",
+    "BatchAbortedError",
     "CloseError",
     "ConfigurationError",
     "ConnectError",
     "DeadlineExceededError",
     "DecodingError",
+    "ExportError",
     "InvalidRequestError",
     "NotFoundError",
     "OAuthError",
@@ -57,6 +63,8 @@ __all__ = [
     "ServerError",
     "TimeoutError",
     "TransportError",
+    "UnknownOutcomeError",
+    "UpdateInterruptedError",
     "ValidationError",
     "WebhookVerificationError",
 ]
@@ -335,4 +343,39 @@ class ResponseTooLargeError(TransportError):
         super().__init__(message, method=method, path=path)
         self.size = size
         self.limit = limit
+        self.status = status
+
+
+# --- what runs of many requests report ------------------------------------------------
+
+
+class BatchAbortedError(CloseError):
+    """``update_many`` stopped early because of a client-wide failure (``cause``: 401/402/403).
+
+    Raised after the results of the updates that were in flight; items after them were
+    not attempted.
+    """
+
+    def __init__(self, cause: CloseError, *, attempted: int) -> None:
+        super().__init__(f"batch aborted after {attempted} items: {cause}")
+        self.cause = cause
+        self.attempted = attempted
+
+
+class UpdateInterruptedError(CloseError):
+    """The batch was stopped before Close answered this update: it may or may not have
+    applied. It is not in the journal, so a rerun sends it again (PUT is idempotent)."""
+
+
+class UnknownOutcomeError(CloseError):
+    """A create was sent and its answer lost (5xx, reset, timeout): it may have landed.
+    Reported with ``state="unknown"`` and the ``body``; never sent again silently."""
+
+
+class ExportError(CloseError):
+    """An export that ended ``failed``, or was not done within its timeout."""
+
+    def __init__(self, message: str, *, export_id: str, status: str | None) -> None:
+        super().__init__(message)
+        self.export_id = export_id
         self.status = status

@@ -15,21 +15,12 @@ import zlib
 from collections.abc import AsyncIterator
 from typing import Any
 
-from .._engine.errors import CloseError, InvalidRequestError
+from .._engine.errors import ExportError, InvalidRequestError
 
-__all__ = ["FORMATS", "ExportError", "export_rows"]
+__all__ = ["FORMATS", "export_rows"]
 
 _CHUNK = 64 * 1024
 FORMATS = ("json", "csv")
-
-
-class ExportError(CloseError):
-    """An export that ended ``failed``, or was not done within its timeout."""
-
-    def __init__(self, message: str, *, export_id: str, status: str | None) -> None:
-        super().__init__(message)
-        self.export_id = export_id
-        self.status = status
 
 
 async def _chunks(url: str) -> AsyncIterator[bytes]:

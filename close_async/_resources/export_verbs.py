@@ -16,8 +16,8 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
-from .._engine.errors import DeadlineExceededError, InvalidRequestError
-from .export_stream import FORMATS, ExportError, export_rows
+from .._engine.errors import DeadlineExceededError, ExportError, InvalidRequestError
+from .export_stream import FORMATS, export_rows
 
 if TYPE_CHECKING:
     from .._types.generated.exports import Export
