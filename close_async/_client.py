@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     import aiohttp
 
     from ._engine.auth.oauth import TokenProvider
+    from ._engine.http.transport import Transport
 
 __all__ = ["DEFAULT_BASE_URL", "ClientStats", "CloseClient", "CloseClientView", "RawResponseView"]
 
@@ -210,7 +211,8 @@ class CloseClient(AsyncClosing, _Surface):
         # imported when the first client is built, so `import close_async` stays cheap.
         from ._engine.http.aiohttp_transport import AiohttpTransport
 
-        transport = AiohttpTransport(
+        # The engine and OAuth see the Transport protocol; aiohttp's is the one shipped.
+        transport: Transport = AiohttpTransport(
             self._base_url,
             timeout=self._timeout,
             max_connections=max_connections,

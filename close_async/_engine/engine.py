@@ -25,6 +25,7 @@ from .errors import AuthenticationError, CloseError
 from .http.interpret import feedback_from_response, interpret_response
 from .http.request import Request, with_method_override
 from .http.response import Response
+from .http.transport import Transport
 from .options import RequestOptions
 from .phase import begin as begin_phase
 from .ratelimit.limiter import RateFeedback, RateLimiter, forget_pause_waited_on, pause_waited_on
@@ -33,7 +34,6 @@ from .telemetry.hooks import CallTelemetry, Telemetry
 
 if TYPE_CHECKING:
     from .auth.oauth import TokenAuth
-    from .http.aiohttp_transport import AiohttpTransport
 
 __all__ = ["BoundEngine", "ClientStats", "Engine"]
 
@@ -79,7 +79,7 @@ class Engine:
     def __init__(
         self,
         *,
-        transport: AiohttpTransport,
+        transport: Transport,
         limiter: RateLimiter,
         base_url: str,
         options: RequestOptions,

@@ -27,6 +27,7 @@ import yarl
 from ..config import Timeout
 from ..errors import ConfigurationError
 from ..http.interpret import auth_header
+from ..http.transport import Transport
 from .oauth_protocol import (
     DEFAULT_REVOKE_URL,
     DEFAULT_TOKEN_URL,
@@ -43,8 +44,6 @@ from .oauth_protocol import (
 if TYPE_CHECKING:
     # aiohttp is most of what importing the package would cost: loaded with the first client.
     import aiohttp
-
-    from ..http.aiohttp_transport import AiohttpTransport
 
 __all__ = [
     "DEFAULT_REFRESH_MARGIN",
@@ -129,7 +128,7 @@ class OAuthRefresher:
         self._refresh_at = None if expires_at is None else expires_at - self._margin
         self._unsaved: OAuthTokens | None = None
         self._pending: asyncio.Task[str] | None = None
-        self._transport: AiohttpTransport | None = None
+        self._transport: Transport | None = None
         # Tests swap in a fake clock to move past the token's expiry without waiting.
         self._clock: Callable[[], float] = time.time
         self.refreshes = 0
@@ -239,7 +238,7 @@ class OAuthRefresher:
 
     # -- life cycle ----------------------------------------------------------------------
 
-    def _attach(self, transport: AiohttpTransport) -> None:
+    def _attach(self, transport: Transport) -> None:
         if self._transport is not None:
             raise ConfigurationError(
                 "this OAuthRefresher already serves an open CloseClient: use one refresher "
@@ -270,7 +269,7 @@ class TokenAuth:
 
     __slots__ = ("_call", "_header", "_refresher", "_token")
 
-    def __init__(self, provider: TokenProvider, transport: AiohttpTransport) -> None:
+    def __init__(self, provider: TokenProvider, transport: Transport) -> None:
         self._refresher: OAuthRefresher | None = None
         self._call: Callable[[], Awaitable[str]] | None = None
         if isinstance(provider, OAuthRefresher):

@@ -26,7 +26,6 @@ from collections.abc import Mapping
 from urllib.parse import quote_plus
 
 import aiohttp
-import attrs
 import yarl
 from aiohttp import hdrs, http_exceptions
 from aiohttp.client_reqrep import ClientRequest
@@ -45,8 +44,9 @@ from ..errors import TimeoutError as CloseTimeoutError
 from ..phase import mark as phase_mark
 from ..text import SHORT_LIMIT, clean
 from .request import Request
+from .transport import RawResponse
 
-__all__ = ["AiohttpTransport", "RawResponse"]
+__all__ = ["AiohttpTransport"]
 
 # Credentials are looked for in this much of a message only: aiohttp's messages are short,
 # and a hostile server must not make redaction cost more than reading its answer.
@@ -58,17 +58,9 @@ class _Default(enum.Enum):
     CAP = enum.auto()
 
 
-@attrs.frozen
-class RawResponse:
-    """What came back for one attempt, undecoded."""
-
-    status: int
-    headers: Mapping[str, str]
-    body: bytes
-
-
 class AiohttpTransport:
-    """One ``aiohttp.ClientSession`` (one connection pool) for the client's whole life.
+    """The :class:`~close_async._engine.http.transport.Transport` on aiohttp: one
+    ``aiohttp.ClientSession`` (one connection pool) for the client's whole life.
 
     A session passed in by the caller is used as it is and left open on close.
     """
