@@ -17,6 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from multidict import CIMultiDict, CIMultiDictProxy
 
+from close_async._engine.auth.credentials import auth_header
 from close_async._engine.errors import (
     APIError,
     AuthenticationError,
@@ -31,7 +32,6 @@ from close_async._engine.errors import (
     ValidationError,
 )
 from close_async._engine.http.interpret import (
-    auth_header,
     feedback_from_response,
     interpret_response,
 )

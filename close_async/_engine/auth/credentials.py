@@ -7,18 +7,42 @@ only sent over https, or plain http to this machine (tests, the fake server).
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import os
+import re
 
 import yarl
 
 from ..errors import ConfigurationError
-from ..http.interpret import auth_header
 from ..redact import fingerprint
 
-__all__ = ["Credentials", "check_base_url", "is_loopback"]
+__all__ = ["Credentials", "auth_header", "check_base_url", "is_loopback"]
 
 API_KEY_ENV = "CLOSE_API_KEY"
+
+_VISIBLE_ASCII = re.compile(r"[\x21-\x7e]+")
+
+
+def auth_header(*, api_key: str | None, oauth_token: str | None) -> str:
+    """The ``Authorization`` header value: ``Basic`` for an API key, ``Bearer`` for OAuth.
+
+    Exactly one must be given. Raises :class:`ConfigurationError` otherwise, or when the
+    credential cannot be sent as is; the message never contains the credential.
+    """
+    if (api_key is None) == (oauth_token is None):
+        raise ConfigurationError("give exactly one of api_key and oauth_token")
+    if api_key is not None:
+        # The key is the Basic user name, so a colon would split it; control characters
+        # or spaces mean a copy-paste slip that Close would refuse anyway.
+        if not isinstance(api_key, str) or not _VISIBLE_ASCII.fullmatch(api_key) or ":" in api_key:
+            raise ConfigurationError("api_key is empty or has characters an API key cannot have")
+        encoded = base64.b64encode(f"{api_key}:".encode("ascii")).decode("ascii")
+        return f"Basic {encoded}"
+    if not isinstance(oauth_token, str) or not _VISIBLE_ASCII.fullmatch(oauth_token):
+        # Checked here because a newline in a header value would let it inject headers.
+        raise ConfigurationError("oauth_token is empty or has characters a token cannot have")
+    return f"Bearer {oauth_token}"
 
 
 class Credentials:

@@ -26,8 +26,8 @@ import yarl
 
 from ..config import Timeout
 from ..errors import ConfigurationError
-from ..http.interpret import auth_header
 from ..http.transport import Transport
+from .credentials import auth_header
 from .oauth_protocol import (
     DEFAULT_REVOKE_URL,
     DEFAULT_TOKEN_URL,

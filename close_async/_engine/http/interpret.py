@@ -1,4 +1,4 @@
-"""The sans-I/O protocol layer: the credentials header, and what a response means.
+"""What a response means, sans I/O: the result or the error, and what the limiter learns.
 
 Nothing here touches a socket, an event loop or the clock. A resource builds a
 :class:`~close_async._engine.http.request.Request`; the engine sends it and hands the status,
@@ -8,7 +8,6 @@ headers and body back to :func:`interpret_response` (the result or the error to 
 
 from __future__ import annotations
 
-import base64
 import html
 import http
 import json
@@ -19,7 +18,6 @@ from typing import Any
 from ..errors import (
     APIError,
     AuthenticationError,
-    ConfigurationError,
     DecodingError,
     NotFoundError,
     PaymentRequiredError,
@@ -33,35 +31,7 @@ from ..ratelimit.limiter import RateFeedback
 from ..text import SHORT_LIMIT, clean, render
 from .request import Request
 
-__all__ = ["auth_header", "feedback_from_response", "interpret_response"]
-
-# --- authentication -------------------------------------------------------------------
-
-_VISIBLE_ASCII = re.compile(r"[\x21-\x7e]+")
-
-
-def auth_header(*, api_key: str | None, oauth_token: str | None) -> str:
-    """The ``Authorization`` header value: ``Basic`` for an API key, ``Bearer`` for OAuth.
-
-    Exactly one must be given. Raises :class:`ConfigurationError` otherwise, or when the
-    credential cannot be sent as is; the message never contains the credential.
-    """
-    if (api_key is None) == (oauth_token is None):
-        raise ConfigurationError("give exactly one of api_key and oauth_token")
-    if api_key is not None:
-        # The key is the Basic user name, so a colon would split it; control characters
-        # or spaces mean a copy-paste slip that Close would refuse anyway.
-        if not isinstance(api_key, str) or not _VISIBLE_ASCII.fullmatch(api_key) or ":" in api_key:
-            raise ConfigurationError("api_key is empty or has characters an API key cannot have")
-        encoded = base64.b64encode(f"{api_key}:".encode("ascii")).decode("ascii")
-        return f"Basic {encoded}"
-    if not isinstance(oauth_token, str) or not _VISIBLE_ASCII.fullmatch(oauth_token):
-        # Checked here because a newline in a header value would let it inject headers.
-        raise ConfigurationError("oauth_token is empty or has characters a token cannot have")
-    return f"Bearer {oauth_token}"
-
-
-# --- responses ------------------------------------------------------------------------
+__all__ = ["feedback_from_response", "interpret_response"]
 
 # The one place a status picks an error class. Any other status (405, 415, 3xx, ...)
 # is a plain APIError.
