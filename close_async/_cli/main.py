@@ -360,16 +360,18 @@ def _explain_ending(
     counts = outcome.counts
     if outcome.problems_hidden:
         err.write(f"... and {counted(outcome.problems_hidden, 'more problem')} not shown\n")
-    if (counts.failed or counts.invalid) and settings.failures:
+    # The unknown rows are in the failures file too (marked so): the next lines say more.
+    to_fix = counts.failed or counts.unknown or counts.invalid
+    if to_fix and settings.failures:
         err.write(
             f"failed and invalid rows are in {settings.failures}: fix them and run it as input\n"
         )
-    elif counts.failed or counts.invalid:
+    elif to_fix:
         err.write("pass --failures FILE to keep the failed and invalid rows for a rerun\n")
-    if outcome.unknown:
-        one = outcome.unknown == 1
+    if counts.unknown:
+        one = counts.unknown == 1
         err.write(
-            f"{counted(outcome.unknown, 'create')} {'was' if one else 'were'} sent but "
+            f"{counted(counts.unknown, 'create')} {'was' if one else 'were'} sent but "
             f"{'its' if one else 'their'} answer was lost: {'it' if one else 'they'} may exist "
             "in Close. Feed back the failures file (they are marked unknown in it) or rerun "
             "with the same --journal, with --settle-by COLUMN where each row has a unique "
