@@ -108,6 +108,9 @@ async def test_a_fed_back_failures_file_counts_settled_creates_apart_from_create
         told = re.search(r"([\d,]+) creates? (?:were|was) sent but", err)
         assert told, err
         assert int(told.group(1)) == unknown
+        # Nothing failed: stderr does not ask to fix failed rows, it says where the unknown are.
+        assert "failed and invalid rows" not in err
+        assert f"the unknown rows are in {failures}\n" in err
         # The plain progress lines of a log say the same, the last one with the final counts.
         last = progress_lines(err)[-1]
         assert f"{unknown:,} unknown" in last, last

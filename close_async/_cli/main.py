@@ -360,14 +360,17 @@ def _explain_ending(
     counts = outcome.counts
     if outcome.problems_hidden:
         err.write(f"... and {counted(outcome.problems_hidden, 'more problem')} not shown\n")
-    # The unknown rows are in the failures file too (marked so): the next lines say more.
-    to_fix = counts.failed or counts.unknown or counts.invalid
-    if to_fix and settings.failures:
+    if (counts.failed or counts.invalid) and settings.failures:
         err.write(
             f"failed and invalid rows are in {settings.failures}: fix them and run it as input\n"
         )
-    elif to_fix:
+    elif counts.failed or counts.invalid:
         err.write("pass --failures FILE to keep the failed and invalid rows for a rerun\n")
+    elif counts.unknown and settings.failures:
+        # Nothing to fix, only rows in doubt: the next lines say how to feed them back.
+        err.write(f"the unknown rows are in {settings.failures}\n")
+    elif counts.unknown:
+        err.write("pass --failures FILE to keep the unknown rows for a rerun\n")
     if counts.unknown:
         one = counts.unknown == 1
         err.write(
