@@ -20,6 +20,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from close_async._engine.errors import DecodingError, InvalidRequestError
+from close_async._types.call_rows import update_from_row
 from close_async._types.calls import (
     CALL_DIRECTIONS,
     CALL_SOURCES,
@@ -35,7 +36,6 @@ from close_async._types.conversion import (
     call_to_json,
     create_to_json,
     parse_datetime,
-    update_from_row,
     update_to_json,
 )
 

@@ -1,0 +1,146 @@
+"""The one converter: every model, the call models among them, read and written by the same
+rules (``close_async._types.conversion``'s docstring lists them).
+
+Through ``converter.structure`` / ``converter.unstructure`` themselves, not only the
+helpers around them: a rule that lives outside the converter is a second engine.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import string
+from decimal import Decimal
+from typing import Any
+
+import attrs
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from close_async import CreateLead, Lead, UpdateLead
+from close_async._types.calls import Call, CallUpdate
+from close_async._types.conversion import call_from_json, call_to_json, converter
+from close_async._types.generated.leads import LeadAddress
+from close_async.models import (
+    Contact,
+    OpportunityAdjustCloseDateActionDetails,
+    OpportunityFollowUpEmailActionDetails,
+    OpportunityFollowUpSMSActionDetails,
+    OpportunitySuggestedActionDetails,
+)
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner),
+    max_leaves=6,
+)
+
+
+def json_keys(cls: type) -> list[str]:
+    return [a.metadata.get("json", a.name) for a in attrs.fields(cls) if a.name != "extra"]
+
+
+@pytest.mark.parametrize("cls", [Call, Lead])
+def test_the_converter_itself_keeps_unknown_keys_in_extra(cls: type) -> None:
+    payload = {"id": "acti_1", "_type": "Call", "new_field": {"a": 1}, "extra": 5}
+    read = converter.structure(payload, cls)
+    assert read.extra == {key: value for key, value in payload.items() if key not in json_keys(cls)}
+    assert read.id == "acti_1"
+    assert converter.unstructure(read)["new_field"] == {"a": 1}
+
+
+def test_a_union_read_through_the_converter_takes_the_first_branch_that_fits() -> None:
+    def read(value: object) -> object:
+        return converter.structure(value, OpportunitySuggestedActionDetails)
+
+    sms = read({"contact_id": "cont_x", "message_draft": "Hi"})
+    assert type(sms) is OpportunityFollowUpSMSActionDetails
+    email = read({"contact_id": "cont_x", "message_draft": "Hi", "subject_draft": "Re"})
+    assert type(email) is OpportunityFollowUpEmailActionDetails
+    close_date = read({"close_date": "2026-03-01"})
+    assert type(close_date) is OpportunityAdjustCloseDateActionDetails
+    assert close_date.close_date == dt.date(2026, 3, 1)
+
+
+def test_a_value_no_branch_fits_is_refused_by_the_converter_null_is_read_as_null() -> None:
+    with pytest.raises(ValueError, match="no branch"):
+        converter.structure({"zz": 1}, OpportunitySuggestedActionDetails)
+    assert converter.structure(None, OpportunitySuggestedActionDetails | None) is None
+
+
+def test_a_written_model_leaves_out_the_fields_at_their_default() -> None:
+    # UNSET for request bodies (None is sent, as null), None for an answer's model.
+    assert converter.unstructure(CallUpdate(note=None)) == {"note": None}
+    assert converter.unstructure(UpdateLead(name=None)) == {"name": None}
+    assert converter.unstructure(Lead(name="Acme")) == {"name": "Acme"}
+    assert call_to_json(Call(id="acti_1", type="Call")) == {"id": "acti_1", "_type": "Call"}
+
+
+def test_values_go_out_by_their_runtime_type() -> None:
+    body = converter.unstructure(
+        CreateLead(
+            name="Acme",
+            addresses=(LeadAddress(city="Paris"),),
+            extra={
+                "custom.cf_day": dt.date(2026, 1, 2),
+                "custom.cf_at": dt.datetime(2026, 1, 2, 3, 4, tzinfo=dt.UTC),
+                "custom.cf_amount": Decimal("1.50"),
+                "custom.cf_list": (1, {"deep": dt.date(2026, 1, 3)}),
+                "name": "overwritten by the field",
+            },
+        )
+    )
+    assert body == {
+        "custom.cf_day": "2026-01-02",
+        "custom.cf_at": "2026-01-02T03:04:00+00:00",
+        "custom.cf_amount": "1.50",
+        "custom.cf_list": [1, {"deep": "2026-01-03"}],
+        "name": "Acme",
+        "addresses": [{"city": "Paris"}],
+    }
+
+
+def test_a_string_is_not_read_as_a_list_of_characters() -> None:
+    lead = converter.structure({"contacts": "abc", "tz_ids": "abc"}, Lead)
+    assert lead.contacts == "abc"
+    with pytest.raises(ValueError, match="expected an array"):
+        converter.structure("abc", list[Contact])
+
+
+@st.composite
+def answers(draw: st.DrawFn, cls: type) -> dict[str, Any]:
+    """An object with some of ``cls``'s keys, each holding any JSON value, and unknown keys."""
+    keys = json_keys(cls)
+    payload = draw(st.dictionaries(st.sampled_from(keys), json_values, max_size=len(keys)))
+    unknown = st.text(string.ascii_letters + ".", min_size=1, max_size=8)
+    payload.update(draw(st.dictionaries(unknown.filter(lambda k: k not in keys), json_values)))
+    return payload
+
+
+ANSWER_MODELS = [Lead, Contact, LeadAddress]
+
+
+@pytest.mark.parametrize("cls", ANSWER_MODELS, ids=lambda c: c.__name__)
+@given(data=st.data())
+def test_reading_an_answer_never_fails_and_keeps_what_it_cannot_read(
+    cls: type, data: st.DataObject
+) -> None:
+    payload = data.draw(answers(cls))
+    model = cls.from_json(payload)  # type: ignore[attr-defined]
+    assert model.extra == {k: v for k, v in payload.items() if k not in json_keys(cls)}
+    # What was read goes out again, and reads back as the same model.
+    assert cls.from_json(model.to_json()) == model  # type: ignore[attr-defined]
+
+
+@given(data=st.data())
+def test_a_call_written_reads_back_as_the_same_call(data: st.DataObject) -> None:
+    call = call_from_json(
+        {
+            "id": "acti_" + data.draw(st.text(string.ascii_letters, min_size=1)),
+            "note": data.draw(st.none() | st.text()),
+            "users": data.draw(st.lists(st.text(max_size=5), max_size=2)),
+            "cost": data.draw(st.none() | st.sampled_from(["1.50", "0", "2e3"])),
+            **data.draw(st.dictionaries(st.sampled_from(["x", "y.z"]), json_values)),
+        }
+    )
+    assert call_from_json(call_to_json(call)) == call
