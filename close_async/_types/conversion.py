@@ -60,9 +60,12 @@ __all__ = [
     "call_to_json",
     "converter",
     "create_to_json",
+    "fields_of",
+    "json_key",
     "json_kind",
     "parse_datetime",
     "read",
+    "union_args",
     "update_to_json",
     "write",
 ]
@@ -201,14 +204,15 @@ _FIELD_HOOKS: dict[tuple[type, str], _Hook] = {(Call, "users"): _read_users}
 # ----------------------------------------------------------------------- type questions
 
 
-def _union_args(tp: Any) -> tuple[Any, ...] | None:
+def union_args(tp: Any) -> tuple[Any, ...] | None:
+    """The branches of a union type (``None`` for any other type)."""
     if get_origin(tp) in (Union, types.UnionType):
         return get_args(tp)
     return None
 
 
 def _is_union(tp: Any) -> bool:
-    return _union_args(tp) is not None
+    return union_args(tp) is not None
 
 
 def _is_list(tp: Any) -> bool:
@@ -224,7 +228,7 @@ _SCALARS = (str, int, float, bool, type(None), Unset)
 
 def _is_scalar(tp: Any) -> bool:
     """A JSON scalar type (or a union of them): its values go out as they are."""
-    args = _union_args(tp)
+    args = union_args(tp)
     if args is not None:
         return all(_is_scalar(a) for a in args)
     return tp in _SCALARS or get_origin(tp) is Literal
@@ -238,7 +242,7 @@ def _as_it_comes(tp: Any) -> bool:
     """
     if tp is Any or _is_scalar(tp):
         return True
-    args = _union_args(tp)
+    args = union_args(tp)
     if args is not None:
         return all(_as_it_comes(a) for a in args)
     if _is_list(tp) or _is_mapping(tp):
@@ -250,12 +254,13 @@ def _is_lenient(tp: Any) -> bool:
     return isinstance(tp, type) and getattr(tp, "_lenient", False) is True
 
 
-def _json_key(attribute: attrs.Attribute[Any]) -> str:
+def json_key(attribute: attrs.Attribute[Any]) -> str:
+    """The field's key in JSON (see "Renames" in the module docstring)."""
     key: str = attribute.metadata.get("json", attribute.name)
     return key
 
 
-def _fields(cls: type) -> tuple[attrs.Attribute[Any], ...]:
+def fields_of(cls: type) -> tuple[attrs.Attribute[Any], ...]:
     """``cls``'s attrs fields, their types resolved (once) from the annotations."""
     attrs.resolve_types(cls)
     fields: tuple[attrs.Attribute[Any], ...] = attrs.fields(cls)
@@ -263,7 +268,7 @@ def _fields(cls: type) -> tuple[attrs.Attribute[Any], ...]:
 
 
 def _literal_values(tp: Any) -> frozenset[Any]:
-    args = _union_args(tp)
+    args = union_args(tp)
     if args is not None:
         return frozenset().union(*(_literal_values(a) for a in args))
     if get_origin(tp) is Literal:
@@ -314,7 +319,7 @@ def _fit_test(tp: Any, conv: cattrs.Converter) -> Callable[[Any], bool]:
     if _is_lenient(tp):
         required: frozenset[str] = tp._required
         literals = [
-            (_json_key(a), allowed) for a in _fields(tp) if (allowed := _literal_values(a.type))
+            (json_key(a), allowed) for a in fields_of(tp) if (allowed := _literal_values(a.type))
         ]
 
         def fits_model(value: Any) -> bool:
@@ -372,7 +377,7 @@ def _lenient(tp: Any, conv: cattrs.Converter) -> _Hook:
     if _as_it_comes(tp):
         return _as_is
     # None kept as it came is None: ``T | None`` is read as ``T``, one hook call fewer.
-    args = _union_args(tp)
+    args = union_args(tp)
     if args is not None and type(None) in args:
         tp = Union[tuple(a for a in args if a is not type(None))]  # noqa: UP007
     hook = conv.get_structure_hook(tp)
@@ -395,12 +400,12 @@ def _structure_model(cls: type[T], conv: cattrs.Converter) -> Callable[[Any, Any
     overrides: dict[str, Any] = {}
     known: set[str] = set()
     keeps_extra = False
-    for attribute in _fields(cls):
+    for attribute in fields_of(cls):
         if attribute.name == "extra":
             keeps_extra = True
             overrides["extra"] = override(omit=True)
             continue
-        key = _json_key(attribute)
+        key = json_key(attribute)
         known.add(key)
         hook = (
             _lenient(attribute.type, conv) if lenient else _FIELD_HOOKS.get((cls, attribute.name))
@@ -431,13 +436,13 @@ def _unstructure_model(cls: type, conv: cattrs.Converter) -> Callable[[Any], dic
     """The writing hook of a model class: cattrs' generated function, and ``extra``."""
     overrides: dict[str, Any] = {}
     keeps_extra = False
-    for attribute in _fields(cls):
+    for attribute in fields_of(cls):
         if attribute.name == "extra":
             keeps_extra = True
             overrides["extra"] = override(omit=True)
             continue
         hook = identity if _is_scalar(attribute.type) else _value_writer(conv)
-        overrides[attribute.name] = override(rename=_json_key(attribute), unstruct_hook=hook)
+        overrides[attribute.name] = override(rename=json_key(attribute), unstruct_hook=hook)
     write_fields: Callable[[Any], dict[str, Any]] = make_dict_unstructure_fn(
         cls, conv, _cattrs_omit_if_default=True, **overrides
     )

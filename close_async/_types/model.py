@@ -1,4 +1,4 @@
-"""The bases of the generated models, and how they are read from and written to JSON.
+"""The bases of the generated models, and the checks a request model runs when built.
 
 Two kinds of model, as for calls (``Call`` and ``CallUpdate``):
 
@@ -13,17 +13,16 @@ Two kinds of model, as for calls (``Call`` and ``CallUpdate``):
   bad value raises :class:`~close_async.InvalidRequestError` naming the field before
   anything is sent. Keys the model does not list (``custom.cf_...``) go in ``extra``.
 
-How both are read and written is the package's one cattrs converter (``conversion``);
-this module holds the bases and the checks a request model runs when it is built.
+Both are read and written by the package's one cattrs converter (``conversion``, whose
+docstring lists the rules); :meth:`Model.from_json` and ``to_json`` are its front doors.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
-import types
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
-from typing import Any, ClassVar, Literal, TypeVar, Union, get_args, get_origin
+from typing import Any, ClassVar, Literal, TypeVar, get_args, get_origin
 
 import attrs
 
@@ -31,6 +30,7 @@ from .._engine.errors import InvalidRequestError
 from .._engine.ids import safe_repr
 from . import conversion as _conversion
 from .calls import UNSET, Unset
+from .conversion import fields_of, json_key, union_args
 
 __all__ = [
     "UNSET",
@@ -41,12 +41,6 @@ __all__ = [
 ]
 
 M = TypeVar("M", bound="Model")
-
-_Reader = Callable[[Any], Any]
-
-
-def _identity(value: Any) -> Any:
-    return value
 
 
 @attrs.define(kw_only=True)
@@ -116,18 +110,7 @@ def request_fields(cls: type[RequestModel]) -> dict[str, Any]:
 
 def _typed_fields(cls: type) -> list[tuple[str, str, Any]]:
     """(attribute name, JSON key, type) of each field of ``cls`` but ``extra``."""
-    attrs.resolve_types(cls)
-    return [
-        (a.name, a.metadata.get("json", a.name), a.type)
-        for a in attrs.fields(cls)
-        if a.name != "extra"
-    ]
-
-
-def _union_args(tp: Any) -> tuple[Any, ...] | None:
-    if get_origin(tp) in (Union, types.UnionType):
-        return get_args(tp)
-    return None
+    return [(a.name, json_key(a), a.type) for a in fields_of(cls) if a.name != "extra"]
 
 
 # ---------------------------------------------------------------------------- checking
@@ -150,7 +133,7 @@ def _accepts(tp: Any, value: Any) -> bool:
         return value is None
     if get_origin(tp) is Literal:
         return value in get_args(tp)
-    args = _union_args(tp)
+    args = union_args(tp)
     if args is not None:
         return any(_accepts(a, value) for a in args)
     if tp is bool:
@@ -180,7 +163,7 @@ def _accepts(tp: Any, value: Any) -> bool:
 def _describe(tp: Any) -> str:
     if get_origin(tp) is Literal:
         return "one of " + ", ".join(repr(v) for v in get_args(tp))
-    args = _union_args(tp)
+    args = union_args(tp)
     if args is not None:
         named = [_describe(a) for a in args if a not in (type(None), Unset)]
         return " or ".join(named) + (" (or None to clear it)" if type(None) in args else "")
