@@ -2,10 +2,10 @@
 
 Times (CPU, ``time.process_time``, best of ``--rounds``) reading ``--count`` answers into
 ``Lead`` and ``Call`` and writing ``--count`` request bodies (``CallUpdate`` as
-``calls.update_many`` sends it, ``CreateLead`` as ``leads.create_many`` does). Only public
-entry points are used (``Lead.from_json``, ``CreateLead.to_json``, ````update_to_json``, the body
-of ``calls.update``), so an old and a new converter are measured alike; run it on each and compare
-the microseconds per item.
+``calls.update_many`` sends it, ``CreateLead`` as ``leads.create_many`` does). Only entry
+points every version has are used (``Lead.from_json``, ``CreateLead.to_json``,
+``call_from_json``, ``update_to_json``), so an old and a new converter are measured alike:
+run it on each tree and compare the microseconds per item.
 """
 
 from __future__ import annotations
