@@ -10,17 +10,19 @@ from __future__ import annotations
 import datetime as dt
 import string
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar, Literal
 
 import attrs
 import pytest
+from cattrs.errors import ClassValidationError
 from hypothesis import given
 from hypothesis import strategies as st
 
 from close_async import CreateLead, Lead, UpdateLead
 from close_async._types.calls import Call, CallUpdate
-from close_async._types.conversion import call_from_json, call_to_json, converter
+from close_async._types.conversion import call_from_json, call_to_json, converter, json_kind
 from close_async._types.generated.leads import LeadAddress
+from close_async._types.model import Model
 from close_async.models import (
     Contact,
     OpportunityAdjustCloseDateActionDetails,
@@ -66,6 +68,97 @@ def test_a_value_no_branch_fits_is_refused_by_the_converter_null_is_read_as_null
     with pytest.raises(ValueError, match="no branch"):
         converter.structure({"zz": 1}, OpportunitySuggestedActionDetails)
     assert converter.structure(None, OpportunitySuggestedActionDetails | None) is None
+
+
+@attrs.define(kw_only=True)
+class Dog(Model):
+    _required: ClassVar[frozenset[str]] = frozenset({"name"})
+    kind: Literal["dog"] | None = None
+    name: str | None = None
+
+
+@attrs.define(kw_only=True)
+class Cat(Model):
+    _required: ClassVar[frozenset[str]] = frozenset({"name"})
+    kind: Literal["cat", "kitten"] | None = None
+    name: str | None = None
+
+
+def test_a_model_branch_fits_only_with_its_required_keys_and_allowed_enumerations() -> None:
+    def read(value: object) -> object:
+        return converter.structure(value, Dog | Cat | None)
+
+    assert type(read({"name": "Rex"})) is Dog  # both fit: the first listed wins
+    assert type(read({"name": "Tom", "kind": "kitten"})) is Cat
+    assert type(read({"name": "Rex", "kind": "dog"})) is Dog
+    assert read(None) is None
+    for misfit in ({"kind": "dog"}, {"name": "Cow", "kind": "cow"}, ["name"]):
+        with pytest.raises(ValueError, match="no branch of the union fits"):
+            read(misfit)
+
+
+@pytest.mark.parametrize(
+    ("value", "tp", "expected"),
+    [
+        ("x", str | bool, "x"),
+        (True, str | bool, True),
+        ("2026-01-02", dt.datetime | dt.date, dt.date(2026, 1, 2)),
+        (
+            "2026-01-02T03:04:05Z",
+            dt.datetime | dt.date,
+            dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC),
+        ),
+        (3, float | str, 3),
+        (2.5, float | str, 2.5),
+        ({"a": 1}, dict[str, int] | str, {"a": 1}),
+    ],
+)
+def test_a_plain_branch_fits_a_value_its_hook_reads(value: Any, tp: Any, expected: Any) -> None:
+    read = converter.structure(value, tp)
+    assert read == expected
+    assert type(read) is type(expected)
+
+
+@pytest.mark.parametrize(
+    ("value", "tp", "message"),
+    [
+        (5, str | bool, "no branch of the union fits 5"),
+        ("x", float, "expected a number, got 'x'"),
+        (True, float, "expected a number, got True"),
+        (1, bool, "expected true or false, got 1"),
+        (20260102, dt.date, "expected an ISO 8601 date string, got 20260102"),
+        ([1], dict[str, int], "expected an object, got an array"),
+        ({"a": "1"}, dict[str, int], "expected an integer, got '1'"),
+        ("ab", list[str], "expected an array, got a string"),
+        ({"id": 5}, Call, "expected a string, got 5"),
+        ([], Call, "expected a Call object, got an array"),
+    ],
+)
+def test_a_value_that_breaks_a_rule_is_refused_saying_why(
+    value: Any, tp: Any, message: str
+) -> None:
+    # A strictly read class gathers its fields' errors in cattrs' ClassValidationError.
+    with pytest.raises((ValueError, ClassValidationError)) as info:
+        converter.structure(value, tp)
+    text = str(info.value) + " ".join(str(e) for e in getattr(info.value, "exceptions", ()))
+    assert message in text
+
+
+@pytest.mark.parametrize(
+    ("value", "kind"),
+    [
+        ([], "an array"),
+        ("x", "a string"),
+        (True, "a boolean"),
+        (None, "null"),
+        (1, "a number"),
+        (1.5, "a number"),
+        ({}, "an object"),
+        ((1,), "a tuple"),
+    ],
+)
+def test_json_kind_names_what_came(value: Any, kind: str) -> None:
+    assert json_kind(value) == kind
 
 
 def test_a_written_model_leaves_out_the_fields_at_their_default() -> None:
