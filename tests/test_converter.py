@@ -2,7 +2,9 @@
 rules (``close_async._types.conversion``'s docstring lists them).
 
 Through ``converter.structure`` / ``converter.unstructure`` themselves, not only the
-helpers around them: a rule that lives outside the converter is a second engine.
+helpers around them: a rule that lives outside the converter is a second engine. The
+converter is reached through its module at each use (``conversion.converter``): mutmut's
+runs rebuild it (``tests/conftest.py``), and a name imported once would keep the old one.
 """
 
 from __future__ import annotations
@@ -19,8 +21,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from close_async import CreateLead, Lead, UpdateLead
+from close_async._types import conversion
 from close_async._types.calls import Call, CallUpdate
-from close_async._types.conversion import call_from_json, call_to_json, converter, json_kind
+from close_async._types.conversion import call_from_json, call_to_json, json_kind
 from close_async._types.generated.leads import LeadAddress
 from close_async._types.model import Model
 from close_async.models import (
@@ -45,15 +48,15 @@ def json_keys(cls: type) -> list[str]:
 @pytest.mark.parametrize("cls", [Call, Lead])
 def test_the_converter_itself_keeps_unknown_keys_in_extra(cls: type) -> None:
     payload = {"id": "acti_1", "_type": "Call", "new_field": {"a": 1}, "extra": 5}
-    read = converter.structure(payload, cls)
+    read = conversion.converter.structure(payload, cls)
     assert read.extra == {key: value for key, value in payload.items() if key not in json_keys(cls)}
     assert read.id == "acti_1"
-    assert converter.unstructure(read)["new_field"] == {"a": 1}
+    assert conversion.converter.unstructure(read)["new_field"] == {"a": 1}
 
 
 def test_a_union_read_through_the_converter_takes_the_first_branch_that_fits() -> None:
     def read(value: object) -> object:
-        return converter.structure(value, OpportunitySuggestedActionDetails)
+        return conversion.converter.structure(value, OpportunitySuggestedActionDetails)
 
     sms = read({"contact_id": "cont_x", "message_draft": "Hi"})
     assert type(sms) is OpportunityFollowUpSMSActionDetails
@@ -66,8 +69,8 @@ def test_a_union_read_through_the_converter_takes_the_first_branch_that_fits() -
 
 def test_a_value_no_branch_fits_is_refused_by_the_converter_null_is_read_as_null() -> None:
     with pytest.raises(ValueError, match="no branch"):
-        converter.structure({"zz": 1}, OpportunitySuggestedActionDetails)
-    assert converter.structure(None, OpportunitySuggestedActionDetails | None) is None
+        conversion.converter.structure({"zz": 1}, OpportunitySuggestedActionDetails)
+    assert conversion.converter.structure(None, OpportunitySuggestedActionDetails | None) is None
 
 
 @attrs.define(kw_only=True)
@@ -86,7 +89,7 @@ class Cat(Model):
 
 def test_a_model_branch_fits_only_with_its_required_keys_and_allowed_enumerations() -> None:
     def read(value: object) -> object:
-        return converter.structure(value, Dog | Cat | None)
+        return conversion.converter.structure(value, Dog | Cat | None)
 
     assert type(read({"name": "Rex"})) is Dog  # both fit: the first listed wins
     assert type(read({"name": "Tom", "kind": "kitten"})) is Cat
@@ -114,7 +117,7 @@ def test_a_model_branch_fits_only_with_its_required_keys_and_allowed_enumeration
     ],
 )
 def test_a_plain_branch_fits_a_value_its_hook_reads(value: Any, tp: Any, expected: Any) -> None:
-    read = converter.structure(value, tp)
+    read = conversion.converter.structure(value, tp)
     assert read == expected
     assert type(read) is type(expected)
 
@@ -139,7 +142,7 @@ def test_a_value_that_breaks_a_rule_is_refused_saying_why(
 ) -> None:
     # A strictly read class gathers its fields' errors in cattrs' ClassValidationError.
     with pytest.raises((ValueError, ClassValidationError)) as info:
-        converter.structure(value, tp)
+        conversion.converter.structure(value, tp)
     text = str(info.value) + " ".join(str(e) for e in getattr(info.value, "exceptions", ()))
     assert message in text
 
@@ -163,14 +166,14 @@ def test_json_kind_names_what_came(value: Any, kind: str) -> None:
 
 def test_a_written_model_leaves_out_the_fields_at_their_default() -> None:
     # UNSET for request bodies (None is sent, as null), None for an answer's model.
-    assert converter.unstructure(CallUpdate(note=None)) == {"note": None}
-    assert converter.unstructure(UpdateLead(name=None)) == {"name": None}
-    assert converter.unstructure(Lead(name="Acme")) == {"name": "Acme"}
+    assert conversion.converter.unstructure(CallUpdate(note=None)) == {"note": None}
+    assert conversion.converter.unstructure(UpdateLead(name=None)) == {"name": None}
+    assert conversion.converter.unstructure(Lead(name="Acme")) == {"name": "Acme"}
     assert call_to_json(Call(id="acti_1", type="Call")) == {"id": "acti_1", "_type": "Call"}
 
 
 def test_values_go_out_by_their_runtime_type() -> None:
-    body = converter.unstructure(
+    body = conversion.converter.unstructure(
         CreateLead(
             name="Acme",
             addresses=(LeadAddress(city="Paris"),),
@@ -194,10 +197,10 @@ def test_values_go_out_by_their_runtime_type() -> None:
 
 
 def test_a_string_is_not_read_as_a_list_of_characters() -> None:
-    lead = converter.structure({"contacts": "abc", "tz_ids": "abc"}, Lead)
+    lead = conversion.converter.structure({"contacts": "abc", "tz_ids": "abc"}, Lead)
     assert lead.contacts == "abc"
     with pytest.raises(ValueError, match="expected an array"):
-        converter.structure("abc", list[Contact])
+        conversion.converter.structure("abc", list[Contact])
 
 
 @st.composite
