@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import string
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
@@ -252,6 +253,20 @@ def test_close_datetimes_are_read_aware_whatever_the_zone_notation(
 def test_malformed_datetimes_are_refused(text: Any) -> None:
     with pytest.raises(ValueError, match="date-time"):
         parse_datetime(text)
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (1359680091, "expected an ISO 8601 date-time string, got 1359680091"),
+        (None, "expected an ISO 8601 date-time string, got None"),
+        ("2013-02-01", "not an ISO 8601 date-time: '2013-02-01'"),
+        ("2013-02-30T00:00:00Z", "not a valid date-time: '2013-02-30T00:00:00Z' ("),
+    ],
+)
+def test_a_refused_datetime_is_shown_in_the_message(value: Any, message: str) -> None:
+    with pytest.raises(ValueError, match="^" + re.escape(message)):
+        parse_datetime(value)
 
 
 def test_datetime_without_zone_stays_naive_when_asked() -> None:

@@ -24,6 +24,7 @@ from close_async import CreateLead, Lead, UpdateLead
 from close_async._types import conversion
 from close_async._types.calls import Call, CallUpdate
 from close_async._types.conversion import call_from_json, call_to_json, json_kind
+from close_async._types.generated.activities_meetings import MeetingActivity
 from close_async._types.generated.leads import LeadAddress
 from close_async._types.model import Model
 from close_async.models import (
@@ -194,6 +195,19 @@ def test_values_go_out_by_their_runtime_type() -> None:
         "name": "Acme",
         "addresses": [{"city": "Paris"}],
     }
+
+
+@pytest.mark.parametrize(
+    ("wire", "read"), [(30, 30), (30.0, 30), (30.5, 30.5), (True, True), ("30", "30")]
+)
+def test_an_answer_integer_is_read_as_in_a_call_and_kept_when_it_is_none_at_all(
+    wire: Any, read: Any
+) -> None:
+    # JSON has one number type: 30.0 is the integer 30 in an answer's model as in a Call;
+    # what is no integer at all is kept as it came.
+    duration = MeetingActivity.from_json({"duration": wire}).duration
+    assert duration == read
+    assert type(duration) is type(read)
 
 
 def test_a_string_is_not_read_as_a_list_of_characters() -> None:

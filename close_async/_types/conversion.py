@@ -208,13 +208,17 @@ def _is_scalar(tp: Any) -> bool:
     return tp in _SCALARS or get_origin(tp) is Literal
 
 
+# What reading gives back unchanged whenever it reads it. Not int: 30.0 is read as 30.
+_READ_UNCHANGED = (str, float, bool, type(None), Unset)
+
+
 def _as_it_comes(tp: Any) -> bool:
     """Reading a value as ``tp`` leniently gives the value itself, whatever it is.
 
-    A scalar is read unchanged when it fits and kept as it came when it does not, and so
-    are containers of scalars: such fields are not read at all.
+    Such a value is read unchanged when it fits and kept as it came when it does not, and
+    so are containers of them: such fields are not read at all (a matter of speed only).
     """
-    if tp is Any or _is_scalar(tp):
+    if tp is Any or tp in _READ_UNCHANGED or get_origin(tp) is Literal:
         return True
     args = union_args(tp)
     if args is not None:
