@@ -224,3 +224,17 @@ def test_smoke_lead_scenarios_land_every_item_once(tmp_path: Path) -> None:
     assert "| client | creates | landed | creates/s | CPU ms/create |" in markdown
     assert "| lost | duplicated | reported failed |" in markdown
     assert "| client | updates | landed | updates/s | CPU ms/update |" in markdown
+
+
+def test_model_conversion_times_every_conversion() -> None:
+    from benchmarks.model_conversion import measure
+
+    figures = measure(count=20, rounds=1)
+    assert set(figures) == {
+        "read Lead",
+        "read Call",
+        "write CallUpdate",
+        "write CreateLead",
+        "build CallUpdate",
+    }
+    assert all(micros >= 0 for micros in figures.values())

@@ -10,11 +10,13 @@ from rich.console import Console
 
 from close_async._cli.report import Counts, Part, RichDisplay, Wording, fit_parts
 
-# A resumed run of a large file: most rows skipped (per the journal), some settled.
+# A resumed run of a large file: most rows skipped (per the journal), some settled, some
+# creates whose answer was lost (unknown).
 RESUMED = Counts(
     total=125_000,
     updated=61_234,
     failed=1_234,
+    unknown=31,
     skipped=40_000,
     settled=26,
     invalid=12,
@@ -49,9 +51,11 @@ def test_a_resumed_run_fits_the_terminal_uncut(width: int, wording: Wording) -> 
     assert all(len(line) <= width for line in lines), lines
     assert "…" not in "\n".join(lines), lines
     # The counts that say where the run stands stay in view.
-    assert "102,506/125,000 rows" in last
+    assert "102,537/125,000 rows" in last
     assert f"61,234 {wording.done}" in last
     assert "1,234 failed" in last
+    # Sent, answer lost: its own count, next to failed (which it is not part of).
+    assert "31 unknown" in last
 
 
 def test_at_80_columns_a_resume_still_shows_what_was_skipped() -> None:
@@ -64,9 +68,10 @@ def test_a_wide_terminal_shows_everything() -> None:
     last = screen(200, RESUMED, Wording.of("create", "leads"))[-1]
     for shown in (
         "creating leads",
-        "102,506/125,000 rows",
+        "102,537/125,000 rows",
         "61,234 created",
         "1,234 failed",
+        "31 unknown",
         "40,000 skipped",
         "26 settled",
         "12 invalid",

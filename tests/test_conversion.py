@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import string
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
@@ -20,6 +21,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from close_async._engine.errors import DecodingError, InvalidRequestError
+from close_async._types.call_rows import update_from_row
 from close_async._types.calls import (
     CALL_DIRECTIONS,
     CALL_SOURCES,
@@ -35,7 +37,6 @@ from close_async._types.conversion import (
     call_to_json,
     create_to_json,
     parse_datetime,
-    update_from_row,
     update_to_json,
 )
 
@@ -252,6 +253,20 @@ def test_close_datetimes_are_read_aware_whatever_the_zone_notation(
 def test_malformed_datetimes_are_refused(text: Any) -> None:
     with pytest.raises(ValueError, match="date-time"):
         parse_datetime(text)
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (1359680091, "expected an ISO 8601 date-time string, got 1359680091"),
+        (None, "expected an ISO 8601 date-time string, got None"),
+        ("2013-02-01", "not an ISO 8601 date-time: '2013-02-01'"),
+        ("2013-02-30T00:00:00Z", "not a valid date-time: '2013-02-30T00:00:00Z' ("),
+    ],
+)
+def test_a_refused_datetime_is_shown_in_the_message(value: Any, message: str) -> None:
+    with pytest.raises(ValueError, match="^" + re.escape(message)):
+        parse_datetime(value)
 
 
 def test_datetime_without_zone_stays_naive_when_asked() -> None:

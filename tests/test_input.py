@@ -21,7 +21,7 @@ from close_async._cli.input import (
     read_rows,
     row_for_output,
 )
-from close_async._types.conversion import update_from_row
+from close_async._types.call_rows import update_from_row
 
 CALL_A = "acti_AAAA1111"
 CALL_B = "acti_BBBB2222"

@@ -23,8 +23,8 @@ from typing import Any, BinaryIO, Literal
 
 import attrs
 
+from .._types.call_rows import update_from_row
 from .._types.calls import CallUpdate
-from .._types.conversion import update_from_row
 from .plural import counted
 
 __all__ = [

@@ -366,10 +366,15 @@ def _explain_ending(
         )
     elif counts.failed or counts.invalid:
         err.write("pass --failures FILE to keep the failed and invalid rows for a rerun\n")
-    if outcome.unknown:
-        one = outcome.unknown == 1
+    elif counts.unknown and settings.failures:
+        # Nothing to fix, only rows in doubt: the next lines say how to feed them back.
+        err.write(f"the unknown rows are in {settings.failures}\n")
+    elif counts.unknown:
+        err.write("pass --failures FILE to keep the unknown rows for a rerun\n")
+    if counts.unknown:
+        one = counts.unknown == 1
         err.write(
-            f"{counted(outcome.unknown, 'create')} {'was' if one else 'were'} sent but "
+            f"{counted(counts.unknown, 'create')} {'was' if one else 'were'} sent but "
             f"{'its' if one else 'their'} answer was lost: {'it' if one else 'they'} may exist "
             "in Close. Feed back the failures file (they are marked unknown in it) or rerun "
             "with the same --journal, with --settle-by COLUMN where each row has a unique "

@@ -45,6 +45,7 @@ __all__ = [
     "format_duration",
     "print_summary",
     "progress_parts",
+    "rate_text",
     "write_line",
 ]
 
@@ -58,8 +59,10 @@ class Counts:
 
     ``total`` is the number of input rows when known. ``done`` counts rows with an outcome:
     updated (sent now and answered: updated, created or deleted), settled (a create found
-    in Close by ``--settle-by``, not sent again), failed, skipped (landed in an earlier run,
-    per the journal), invalid (refused before sending) and not sent (the run stopped first).
+    in Close by ``--settle-by``, not sent again), unknown (a create sent whose answer was
+    lost: it may have landed), failed (known not to have landed), skipped (landed in an
+    earlier run, per the journal), invalid (refused before sending) and not sent (the run
+    stopped first).
     """
 
     total: int | None = None
@@ -69,6 +72,7 @@ class Counts:
     invalid: int = 0
     not_sent: int = 0
     settled: int = 0
+    unknown: int = 0
     in_flight: int = 0
     retries: int = 0
     rate_limited: int = 0
@@ -78,7 +82,13 @@ class Counts:
     def done(self) -> int:
         """Rows with an outcome."""
         return (
-            self.updated + self.settled + self.failed + self.skipped + self.invalid + self.not_sent
+            self.updated
+            + self.settled
+            + self.unknown
+            + self.failed
+            + self.skipped
+            + self.invalid
+            + self.not_sent
         )
 
     @property
@@ -87,9 +97,19 @@ class Counts:
         return self.done - self.not_sent
 
     @property
+    def sent(self) -> int:
+        """Rows sent in this run that have an outcome: landed, failed or unknown."""
+        return self.updated + self.failed + self.unknown
+
+    @property
     def rate(self) -> float:
         """Rows sent and landed per second."""
         return self.updated / self.elapsed if self.elapsed > 0 else 0.0
+
+    @property
+    def settle_rate(self) -> float:
+        """Rows found in Close by ``--settle-by`` per second (each cost a search)."""
+        return self.settled / self.elapsed if self.elapsed > 0 else 0.0
 
     @property
     def eta(self) -> float | None:
@@ -98,7 +118,28 @@ class Counts:
         if self.total is None or self.rate <= 0:
             return None
         left = max(self.total - self.processed, 0)
-        return left / ((self.updated + self.failed) / self.elapsed)
+        return left / (self.sent / self.elapsed)
+
+
+def rate_text(counts: Counts, wording: Wording) -> str | None:
+    """How fast the run works, or ``None`` when it did no work to time.
+
+    The landed rate (``created/s`` ...) is shown once something was sent: ``0.0`` then
+    means sent and not landing, which is worth seeing. Rows found by ``--settle-by`` were
+    not sent, so they have their own rate (``settled/s``) instead of counting as sent or
+    pulling the landed rate to ``0.0``. A run that sent and settled nothing (all skipped
+    or invalid) gets no rate: ``0.0 creates/s`` would read like a stall.
+    """
+    rates = []
+    if counts.sent:
+        rates.append(f"{counts.rate:.1f} {wording.per_second}")
+    if counts.settled:
+        rates.append(f"{counts.settle_rate:.1f} settled/s")
+    return ", ".join(rates) or None
+
+
+UNKNOWN_HINT = "sent, answer lost: feed the failures file back with --settle-by"
+"""What the summary says of the ``unknown`` rows (stderr's ending says more)."""
 
 
 @attrs.frozen
@@ -231,8 +272,9 @@ def progress_parts(counts: Counts, wording: Wording = CALLS_UPDATE_WORDING) -> l
     """The pieces of the progress display, in the order shown (pure: no terminal).
 
     Ranked by need: where the run stands (rows done of total, landed, failed) first, then
-    the rows not sent (skipped, settled, invalid), the ETA, the title, the rate, the time
-    so far; the rich display's bar takes what room is left.
+    the creates in doubt (unknown: sent, answer lost), the rows not sent (skipped,
+    settled, invalid), the ETA, the title, the rate, the time so far; the rich display's
+    bar takes what room is left.
     """
     rows = (
         f"{counts.processed:,}/{counted(counts.total, 'row')}"
@@ -240,22 +282,26 @@ def progress_parts(counts: Counts, wording: Wording = CALLS_UPDATE_WORDING) -> l
         else counted(counts.processed, "row")
     )
     parts = [
-        Part(wording.doing, 7, "bold", before_bar=True, in_line=False),
+        Part(wording.doing, 8, "bold", before_bar=True, in_line=False),
         Part(rows, 0),
         Part(f"{counts.updated:,} {wording.done}", 1, "green"),
         Part(f"{counts.failed:,} failed", 2, "red"),
     ]
+    if counts.unknown:
+        parts.append(Part(f"{counts.unknown:,} unknown", 3, "magenta"))
     if counts.skipped:
-        parts.append(Part(f"{counts.skipped:,} skipped", 3))
+        parts.append(Part(f"{counts.skipped:,} skipped", 4))
     if counts.settled:
-        parts.append(Part(f"{counts.settled:,} settled", 4))
+        parts.append(Part(f"{counts.settled:,} settled", 5))
     if counts.invalid:
-        parts.append(Part(f"{counts.invalid:,} invalid", 5, "yellow"))
-    parts.append(Part(f"{counts.rate:.1f} {wording.per_second}", 8))
-    parts.append(Part(format_duration(counts.elapsed), 9, in_line=False))
+        parts.append(Part(f"{counts.invalid:,} invalid", 6, "yellow"))
+    rate = rate_text(counts, wording)
+    if rate is not None:
+        parts.append(Part(rate, 9))
+    parts.append(Part(format_duration(counts.elapsed), 10, in_line=False))
     eta = counts.eta
     if eta is not None:
-        parts.append(Part(f"ETA {format_duration(eta)}", 6))
+        parts.append(Part(f"ETA {format_duration(eta)}", 7))
     return parts
 
 
@@ -322,7 +368,7 @@ def _joined(parts: Iterable[Part]) -> Text:
 
 class RichDisplay:
     """A rich progress line on ``console`` (stderr): rows done of total, landed, failed,
-    skipped, settled, invalid, the ETA, a bar; fitted to the terminal's width
+    unknown, skipped, settled, invalid, the ETA, a bar; fitted to the terminal's width
     (:func:`fit_parts`), so nothing is cut short."""
 
     tick = 0.1
@@ -441,6 +487,8 @@ def print_summary(
     rows: list[tuple[str, str]] = [(wording.done, f"{counts.updated:,}")]
     if counts.settled:
         rows.append(("settled", f"{counts.settled:,} (found in Close, not sent again)"))
+    if counts.unknown:
+        rows.append(("unknown", f"{counts.unknown:,} ({UNKNOWN_HINT})"))
     rows += [
         ("failed", f"{counts.failed:,}"),
         ("skipped", f"{counts.skipped:,} (already landed, per the journal)"),
@@ -452,8 +500,10 @@ def print_summary(
         ("retries", f"{counts.retries:,}"),
         ("429s", f"{counts.rate_limited:,}"),
         ("wall time", format_duration(counts.elapsed)),
-        ("rate", f"{counts.rate:.1f} {wording.per_second}"),
     ]
+    rate = rate_text(counts, wording)
+    if rate is not None:
+        rows.append(("rate", rate))
     width = max(len(name) for name, _ in rows)
     stream.write(f"{title}:\n")
     for name, value in rows:

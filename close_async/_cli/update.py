@@ -56,7 +56,8 @@ __all__ = [
 
 EXIT_OK = 0
 EXIT_FAILED = 1
-"""Some update failed, or some row was invalid."""
+"""Some item failed, some create's outcome is unknown (sent, answer lost), or some row was
+invalid: there is something to look at in the failures file."""
 EXIT_USAGE = 2
 """Bad arguments, missing credentials, an unusable input file."""
 EXIT_ABORTED = 3
@@ -90,20 +91,19 @@ class UpdateOutcome:
     aborted: BatchAbortedError | None = None
     input_error: Exception | None = None
     problems_hidden: int = 0
-    unknown: int = 0
-    """Creates sent whose answer was lost (counted in ``failed`` too)."""
 
     @property
     def exit_code(self) -> int:
         """130 interrupted, 3 aborted (credentials refused), 2 unusable input,
-        1 any failed update or invalid row, else 0."""
+        1 any failed or unknown item or invalid row, else 0 (everything landed, settled
+        or was skipped)."""
         if self.interrupted:
             return EXIT_INTERRUPTED
         if self.aborted is not None:
             return EXIT_ABORTED
         if self.input_error is not None:
             return EXIT_USAGE
-        if self.counts.failed or self.counts.invalid:
+        if self.counts.failed or self.counts.unknown or self.counts.invalid:
             return EXIT_FAILED
         return EXIT_OK
 
@@ -340,6 +340,7 @@ async def run_updates(
             failed=state.failed,
             skipped=state.skipped,
             settled=state.settled,
+            unknown=state.unknown,
             invalid=invalid.count,
             not_sent=state.not_sent,
             in_flight=progress.in_flight,
@@ -391,12 +392,15 @@ async def run_updates(
                         # Refused by the bulk verb's own checks before sending: a bad row.
                         invalid.report(row, _Problem(str(result.error)))
                     else:
-                        state.failed += 1
                         error = result.error
                         assert error is not None
+                        # Sent, answer lost: it may have landed, so not "failed" (known
+                        # not to have landed).
                         unknown = result.state == "unknown"
                         if unknown:
                             state.unknown += 1
+                        else:
+                            state.failed += 1
                         what = "outcome unknown" if unknown else "failed"
                         limiter.report(
                             f"line {line}: {result.id or 'create'}: {what}: "
@@ -439,7 +443,6 @@ async def run_updates(
             counts.not_sent += max(total - counts.done, 0)
         outcome.counts = counts
         outcome.problems_hidden = limiter.hidden
-        outcome.unknown = state.unknown
         display.close(counts)
     return outcome
 

@@ -1,6 +1,6 @@
 """Models of Close call activities: what we send (updates, creates) and what Close returns.
 
-The models hold data and field rules only; JSON lives in ``_conversion``, I/O elsewhere.
+The models hold data and field rules only; JSON lives in ``conversion``, I/O elsewhere.
 
 ``CallUpdate`` and ``CallCreate`` keep "not given" apart from "clear it": every field
 defaults to :data:`UNSET`, which is left out of the request body, while ``None`` is sent as
@@ -304,7 +304,7 @@ class Call:
     """
 
     id: str
-    type: str | None = None
+    type: str | None = attrs.field(default=None, metadata={"json": "_type"})
     """``_type`` in the JSON (``"Call"``)."""
     organization_id: str | None = None
     lead_id: str | None = None

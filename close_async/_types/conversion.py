@@ -1,62 +1,89 @@
-"""The one cattrs converter: models to and from Close's JSON, and CLI rows to updates.
+"""The one cattrs converter: every model to and from Close's JSON.
 
-Rules of the converter (``_CONVERTER``):
+Each rule below is one hook, or one hook factory, on ``converter``; the per-class hooks are
+cattrs' own generated functions (``make_dict_structure_fn`` / ``make_dict_unstructure_fn``)
+with overrides, built once per class on first use.
 
-- **Datetimes** are ISO 8601 both ways. Sent as ``datetime.isoformat()`` of an aware value
-  (the models refuse naive ones: Close needs a zone). Read with a ``Z``, ``+00:00`` or any
-  other offset, with 0 to 9 fraction digits; a response datetime without a zone
-  is taken as UTC (Close stores UTC). The result is always aware.
-- **Decimals** (``cost``, in US cents) are read from a string or a number (a float goes
-  through ``str`` so no binary noise appears) and must be finite; sent as strings.
-- **UNSET** fields are left out of request bodies; ``None`` is sent as ``null``
-  (omit-if-default over fields whose only default is ``UNSET``).
-- **Renames**: the ``_type`` key is the ``type`` attribute of :class:`~close_async.Call`.
-- **Unknown keys** of a response are kept in ``Call.extra``, so new Close fields are not lost.
-- Strings and integers are read strictly: a number is not silently turned into an id, a
-  bool is not an integer. A response that breaks a rule raises
-  :class:`~close_async.DecodingError` with a readable list of what was wrong where.
-
-``update_from_row`` reads the CLI's CSV and JSON Lines rows into ``(call_id, CallUpdate)``.
+- **Datetimes** are ISO 8601 both ways. Sent as ``datetime.isoformat()``. Read with a
+  ``Z``, ``+00:00`` or any other offset, with 0 to 9 fraction digits; an answer's datetime
+  without a zone is taken as UTC (Close stores UTC). The result is always aware.
+  **Dates** are ISO 8601 dates both ways.
+- **Decimals** (a call's ``cost``, in US cents) are read from a string or a number (a float
+  goes through ``str``, so no binary noise appears) and must be finite; sent as strings.
+- **Scalars** are read strictly: a string only from a string, an integer from an integer
+  (or a whole float: JSON has one number type) but not from a bool, a float from a number,
+  a bool only from ``true``/``false``. A list is read only from an array and a mapping only
+  from an object (a string is not a list of characters).
+- **Unions** have no discriminator in Close's document, and their branches overlap, so the
+  first branch that fits wins: a model fits an object that has the model's required keys
+  and whose enumerated fields hold allowed values; another type fits a value its hook
+  reads. ``None`` reads as ``None`` where the union allows it.
+- **Renames**: a field's JSON key is its ``metadata["json"]`` when it has one (the
+  generator writes it for keys that are not Python names; ``Call.type`` is ``_type``).
+- **Unknown keys** of an answer are kept in the model's ``extra`` under their JSON names,
+  and sent back from it (the fields are written over them).
+- **UNSET**: written, a field at its default is left out: :data:`UNSET` for request bodies
+  (so ``None`` is sent as ``null`` and clears the field), ``None`` for an answer's model
+  sent back. A field declared as a JSON scalar is sent as it is; any other value by its
+  runtime type (datetime and date as ISO 8601, Decimal as a string, an enum as its value, a
+  model by its own hook, any mapping as a dict, a list or tuple as a list).
+- **Lenient reading** (one hook factory, for every class that sets ``_lenient``, such as
+  :class:`~close_async.Model` and so every answer's generated model): Close adds
+  fields and its document is not always right, so a missing field is ``None``, an unknown
+  key goes to ``extra``, and a value of an unexpected shape is kept as it came.
+- **Strict reading** (every other attrs class: :class:`~close_async.Call`): a value that
+  breaks a rule fails, and :func:`read` raises :class:`~close_async.DecodingError` listing
+  what was wrong where (``expected an integer, got '153' @ $.duration``).
 """
 
 from __future__ import annotations
 
 import datetime as _dt
-import json
+import functools
 import re
 import types
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
-from typing import Any, Literal, Union, get_args, get_origin
+from typing import Any, Literal, TypeVar, Union, get_args, get_origin
 
 import attrs
 import cattrs
 from cattrs.fns import identity
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
-from .._engine.errors import DecodingError, InvalidRequestError
-from .._engine.ids import safe_repr, validate_call_id
-from .calls import UNSET, Call, CallCreate, CallUpdate, Unset
+from .._engine.errors import DecodingError
+from .._engine.ids import safe_repr
+from .calls import Call, CallCreate, CallUpdate, Unset
 
 __all__ = [
     "call_from_json",
     "call_to_json",
     "converter",
     "create_to_json",
+    "fields_of",
+    "json_key",
+    "json_kind",
     "parse_datetime",
-    "update_from_row",
+    "read",
+    "union_args",
     "update_to_json",
+    "write",
 ]
+
+T = TypeVar("T")
+_Hook = Callable[[Any, Any], Any]
 
 # ------------------------------------------------------------------------------ datetimes
 
 # ISO 8601 as Close writes it, and the common variants (space separator, comma fraction,
-# offset without a colon). Not fromisoformat: it also takes date-only, week and basic
-# forms, which in a date-time field would more likely be a bug than a value.
+# offset without a colon). Not fromisoformat alone: it also takes date-only, week and basic
+# forms, which in a date-time field would more likely be a bug than a value. What the
+# pattern admits, fromisoformat reads (in C: three datetimes are in every Call answer),
+# once a lowercase zone letter is made uppercase.
 _ISO_DATETIME = re.compile(
-    r"([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt ]([0-9]{2}):([0-9]{2})"
-    r"(?::([0-9]{2})(?:[.,]([0-9]{1,9}))?)?"
-    r"(?:([Zz])|([+-])([0-9]{2}):?([0-9]{2}))?"
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}"
+    r"(?::[0-9]{2}(?:[.,][0-9]{1,9})?)?"
+    r"(?:[Zz]|[+-][0-9]{2}:?[0-9]{2})?"
 )
 
 
@@ -72,47 +99,35 @@ def parse_datetime(text: object, *, default_utc: bool = True) -> _dt.datetime:
     m = _ISO_DATETIME.fullmatch(text.strip())
     if m is None:
         raise ValueError(f"not an ISO 8601 date-time: {safe_repr(text)}")
-    year, month, day, hour, minute, second, fraction, zulu, sign, off_h, off_m = m.groups()
-    micro = int((fraction or "0")[:6].ljust(6, "0"))
-    tz: _dt.tzinfo | None
-    if zulu:
-        tz = _dt.UTC
-    elif sign:
-        offset = _dt.timedelta(hours=int(off_h), minutes=int(off_m))
-        if offset >= _dt.timedelta(hours=24):
-            raise ValueError(f"date-time offset out of range: {safe_repr(text)}")
-        tz = _dt.timezone(-offset if sign == "-" else offset)
-    else:
-        tz = _dt.UTC if default_utc else None
     try:
-        return _dt.datetime(
-            int(year),
-            int(month),
-            int(day),
-            int(hour),
-            int(minute),
-            int(second or 0),
-            micro,
-            tzinfo=tz,
-        )
-    except ValueError as exc:
+        parsed = _dt.datetime.fromisoformat(m[0].replace("z", "Z"))
+    except ValueError as exc:  # a day, hour or offset out of range
         raise ValueError(f"not a valid date-time: {safe_repr(text)} ({exc})") from None
+    if parsed.tzinfo is None and default_utc:
+        return parsed.replace(tzinfo=_dt.UTC)
+    return parsed
 
 
-# ----------------------------------------------------------------------------- converter
+# ------------------------------------------------------------------------- scalar hooks
 
 
-def _structure_datetime(value: Any, _: type) -> _dt.datetime:
+def _read_datetime(value: Any, _: Any) -> _dt.datetime:
     return parse_datetime(value)
 
 
-def _structure_str(value: Any, _: type) -> str:
+def _read_date(value: Any, _: Any) -> _dt.date:
+    if not isinstance(value, str):
+        raise ValueError(f"expected an ISO 8601 date string, got {safe_repr(value)}")
+    return _dt.date.fromisoformat(value)
+
+
+def _read_str(value: Any, _: Any) -> str:
     if isinstance(value, str):
         return value
     raise ValueError(f"expected a string, got {safe_repr(value)}")
 
 
-def _structure_int(value: Any, _: type) -> int:
+def _read_int(value: Any, _: Any) -> int:
     if isinstance(value, bool):
         raise ValueError(f"expected an integer, got {value!r}")
     if isinstance(value, int):
@@ -123,7 +138,19 @@ def _structure_int(value: Any, _: type) -> int:
     raise ValueError(f"expected an integer, got {safe_repr(value)}")
 
 
-def _structure_decimal(value: Any, _: type) -> Decimal:
+def _read_float(value: Any, _: Any) -> float:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return value
+    raise ValueError(f"expected a number, got {safe_repr(value)}")
+
+
+def _read_bool(value: Any, _: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    raise ValueError(f"expected true or false, got {safe_repr(value)}")
+
+
+def _read_decimal(value: Any, _: Any) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         raise ValueError(f"expected a decimal string or number, got {safe_repr(value)}")
     try:
@@ -135,130 +162,340 @@ def _structure_decimal(value: Any, _: type) -> Decimal:
     return number
 
 
-def _structure_users(value: Any, _: type) -> tuple[str, ...]:
+def _read_users(value: Any, _: Any) -> tuple[str, ...]:
+    # Call.users: Close sends null for a call nobody was on.
     if value is None:
         return ()
     if not isinstance(value, list):
         raise ValueError(f"expected a list of user ids, got {safe_repr(value)}")
-    return tuple(_structure_str(v, str) for v in value)
+    return tuple(_read_str(v, str) for v in value)
 
 
-def _unstructure_json_value(value: Any) -> Any:
-    """Custom field values: dates and decimals become strings, containers are copied."""
-    if isinstance(value, _dt.datetime):
-        return value.isoformat()
-    if isinstance(value, _dt.date):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, Mapping):
-        return {k: _unstructure_json_value(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_unstructure_json_value(v) for v in value]
+# Per-class overrides the types alone do not say.
+_FIELD_HOOKS: dict[tuple[type, str], _Hook] = {(Call, "users"): _read_users}
+
+
+# ----------------------------------------------------------------------- type questions
+
+
+def union_args(tp: Any) -> tuple[Any, ...] | None:
+    """The branches of a union type (``None`` for any other type)."""
+    if get_origin(tp) in (Union, types.UnionType):
+        return get_args(tp)
+    return None
+
+
+def _is_union(tp: Any) -> bool:
+    return union_args(tp) is not None
+
+
+def _is_list(tp: Any) -> bool:
+    return get_origin(tp) in (list, Sequence)
+
+
+def _is_mapping(tp: Any) -> bool:
+    return get_origin(tp) in (dict, Mapping)
+
+
+_SCALARS = (str, int, float, bool, type(None), Unset)
+
+
+def _is_scalar(tp: Any) -> bool:
+    """A JSON scalar type (or a union of them): its values go out as they are."""
+    args = union_args(tp)
+    if args is not None:
+        return all(_is_scalar(a) for a in args)
+    return tp in _SCALARS or get_origin(tp) is Literal
+
+
+# What reading gives back unchanged whenever it reads it. Not int: 30.0 is read as 30.
+_READ_UNCHANGED = (str, float, bool, type(None), Unset)
+
+
+def _as_it_comes(tp: Any) -> bool:
+    """Reading a value as ``tp`` leniently gives the value itself, whatever it is.
+
+    Such a value is read unchanged when it fits and kept as it came when it does not, and
+    so are containers of them: such fields are not read at all (a matter of speed only).
+    """
+    if tp is Any or tp in _READ_UNCHANGED or get_origin(tp) is Literal:
+        return True
+    args = union_args(tp)
+    if args is not None:
+        return all(_as_it_comes(a) for a in args)
+    if _is_list(tp) or _is_mapping(tp):
+        return all(_as_it_comes(a) for a in get_args(tp))
+    return False
+
+
+def _is_lenient(tp: Any) -> bool:
+    return isinstance(tp, type) and getattr(tp, "_lenient", False) is True
+
+
+def json_key(attribute: attrs.Attribute[Any]) -> str:
+    """The field's key in JSON (see "Renames" in the module docstring)."""
+    key: str = attribute.metadata.get("json", attribute.name)
+    return key
+
+
+def fields_of(cls: type) -> tuple[attrs.Attribute[Any], ...]:
+    """``cls``'s attrs fields, their types resolved (once) from the annotations."""
+    attrs.resolve_types(cls)
+    fields: tuple[attrs.Attribute[Any], ...] = attrs.fields(cls)
+    return fields
+
+
+def _literal_values(tp: Any) -> frozenset[Any]:
+    args = union_args(tp)
+    if args is not None:
+        return frozenset().union(*(_literal_values(a) for a in args))
+    if get_origin(tp) is Literal:
+        return frozenset(get_args(tp))
+    return frozenset()
+
+
+def json_kind(value: Any) -> str:
+    """What a decoded JSON value is, in words (``an array``), for error messages."""
+    names = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}
+    for kind, name in names.items():
+        if isinstance(value, kind):
+            return name
+    if isinstance(value, (int, float)):
+        return "a number"
+    return "an object" if isinstance(value, dict) else f"a {type(value).__name__}"
+
+
+# ------------------------------------------------------------------ container and unions
+
+
+def _list_hook(tp: Any, conv: cattrs.Converter) -> _Hook:
+    (item_type,) = get_args(tp)
+    item = conv.get_structure_hook(item_type)
+
+    def read_list(value: Any, _: Any) -> list[Any]:
+        if not isinstance(value, list):
+            raise ValueError(f"expected an array, got {json_kind(value)}")
+        return [item(v, item_type) for v in value]
+
+    return read_list
+
+
+def _mapping_hook(tp: Any, conv: cattrs.Converter) -> _Hook:
+    _, value_type = get_args(tp)
+    entry = conv.get_structure_hook(value_type)
+
+    def read_mapping(value: Any, _: Any) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise ValueError(f"expected an object, got {json_kind(value)}")
+        return {k: entry(v, value_type) for k, v in value.items()}
+
+    return read_mapping
+
+
+def _fit_test(tp: Any, conv: cattrs.Converter) -> Callable[[Any], bool]:
+    """Whether a value fits ``tp``, as a union branch (see the module docstring)."""
+    if _is_lenient(tp):
+        required: frozenset[str] = tp._required
+        literals = [
+            (json_key(a), allowed) for a in fields_of(tp) if (allowed := _literal_values(a.type))
+        ]
+
+        def fits_model(value: Any) -> bool:
+            return (
+                isinstance(value, dict)
+                and required <= value.keys()
+                and all(value[k] in allowed for k, allowed in literals if k in value)
+            )
+
+        return fits_model
+    hook = conv.get_structure_hook(tp)
+
+    def reads(value: Any) -> bool:
+        try:
+            hook(value, tp)
+        except Exception:
+            return False
+        return True
+
+    return reads
+
+
+def _union_hook(tp: Any, conv: cattrs.Converter) -> _Hook:
+    args = get_args(tp)
+    nullable = type(None) in args
+    if nullable and len(args) == 2:
+        # T | None: one branch, read by T's hook (looked up once here, not per value).
+        (only,) = [a for a in args if a is not type(None)]
+        hook = conv.get_structure_hook(only)
+        return lambda value, _: None if value is None else hook(value, only)
+    branches = [
+        (_fit_test(b, conv), conv.get_structure_hook(b), b) for b in args if b is not type(None)
+    ]
+
+    def read_union(value: Any, _: Any) -> Any:
+        if value is None and nullable:
+            return None
+        for fits, hook, branch in branches:
+            if fits(value):
+                return hook(value, branch)
+        raise ValueError(f"no branch of the union fits {safe_repr(value)}")
+
+    return read_union
+
+
+# ------------------------------------------------------------------------ model classes
+
+
+def _as_is(value: Any, _: Any) -> Any:
     return value
 
 
-def _unstructure_custom_fields(value: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    return None if value is None else _unstructure_json_value(value)
+def _lenient(tp: Any, conv: cattrs.Converter) -> _Hook:
+    """A field hook that keeps a value it cannot read as it came."""
+    if _as_it_comes(tp):
+        return _as_is
+    # None kept as it came is None: ``T | None`` is read as ``T``, one hook call fewer.
+    args = union_args(tp)
+    if args is not None and type(None) in args:
+        tp = Union[tuple(a for a in args if a is not type(None))]  # noqa: UP007
+    hook = conv.get_structure_hook(tp)
+
+    def read_or_keep(value: Any, _: Any) -> Any:
+        try:
+            return hook(value, tp)
+        except Exception:
+            return value
+
+    return read_or_keep
 
 
-def _is_unset_union(tp: Any) -> bool:
-    return get_origin(tp) in (Union, types.UnionType) and Unset in get_args(tp)
+def _structure_model(cls: type[T], conv: cattrs.Converter) -> Callable[[Any, Any], T]:
+    """The reading hook of a model class: cattrs' generated function, and ``extra``.
+
+    Lenient for a class that sets ``_lenient``, strict (with cattrs' detailed errors) else.
+    """
+    lenient = _is_lenient(cls)
+    overrides: dict[str, Any] = {}
+    known: set[str] = set()
+    keeps_extra = False
+    for attribute in fields_of(cls):
+        if attribute.name == "extra":
+            keeps_extra = True
+            overrides["extra"] = override(omit=True)
+            continue
+        key = json_key(attribute)
+        known.add(key)
+        hook = (
+            _lenient(attribute.type, conv) if lenient else _FIELD_HOOKS.get((cls, attribute.name))
+        )
+        overrides[attribute.name] = override(rename=key, struct_hook=hook)
+    read_fields = make_dict_structure_fn(
+        cls, conv, _cattrs_detailed_validation=not lenient, **overrides
+    )
+    known_keys = frozenset(known)
+
+    def structure(value: Any, _: Any) -> T:
+        if not isinstance(value, dict):
+            if lenient:
+                return value  # type: ignore[no-any-return]  # kept as it came
+            raise ValueError(f"expected a {cls.__name__} object, got {json_kind(value)}")
+        model = read_fields(value)
+        if keeps_extra and not known_keys.issuperset(value):
+            extra = {k: v for k, v in value.items() if k not in known_keys}
+            # The model was built a line above and nobody holds it yet; a frozen one
+            # (Call) is set the way attrs sets its own fields.
+            object.__setattr__(model, "extra", extra)
+        return model
+
+    return structure
 
 
-def _unset_union_hook(tp: Any) -> Callable[[Any], Any]:
-    """Unstructure ``T | Unset | None``: UNSET never gets here (omitted), None stays None."""
-    (inner,) = [a for a in get_args(tp) if a not in (Unset, type(None))]
-    if inner is _dt.datetime:
-        return lambda v: None if v is None else v.isoformat()
-    if get_origin(inner) is Mapping:
-        return _unstructure_custom_fields
-    # str, int and the status/direction/source Literals go out as they are; cattrs inlines
-    # its own identity, so these fields cost one attribute read each.
-    return identity
+def _unstructure_model(cls: type, conv: cattrs.Converter) -> Callable[[Any], dict[str, Any]]:
+    """The writing hook of a model class: cattrs' generated function, and ``extra``."""
+    overrides: dict[str, Any] = {}
+    keeps_extra = False
+    for attribute in fields_of(cls):
+        if attribute.name == "extra":
+            keeps_extra = True
+            overrides["extra"] = override(omit=True)
+            continue
+        hook = identity if _is_scalar(attribute.type) else _value_writer(conv)
+        overrides[attribute.name] = override(rename=json_key(attribute), unstruct_hook=hook)
+    write_fields: Callable[[Any], dict[str, Any]] = make_dict_unstructure_fn(
+        cls, conv, _cattrs_omit_if_default=True, **overrides
+    )
+    if not keeps_extra:
+        return write_fields
+    write_extra = _write_mapping(conv)
+
+    def unstructure(model: Any) -> dict[str, Any]:
+        if not model.extra:
+            return write_fields(model)
+        return {**write_extra(model.extra), **write_fields(model)}
+
+    return unstructure
 
 
-def _is_optional(tp: Any) -> bool:
-    args = get_args(tp)
-    return get_origin(tp) in (Union, types.UnionType) and len(args) == 2 and type(None) in args
+_JSON_NATIVE = frozenset({str, int, float, bool, type(None)})
 
 
-def _optional_structure_hook(tp: Any, conv: cattrs.Converter) -> Callable[[Any, Any], Any]:
-    """``T | None`` with T's hook looked up once, not on every value (cattrs' default)."""
-    (inner,) = [a for a in get_args(tp) if a is not type(None)]
-    hook = conv.get_structure_hook(inner)
-    return lambda v, _: None if v is None else hook(v, inner)
+def _value_writer(conv: cattrs.Converter) -> Callable[[Any], Any]:
+    """Write a value by its runtime type; JSON's own scalars skip the converter's dispatch."""
+    dispatch = conv.unstructure
+
+    def write_value(value: Any) -> Any:
+        return value if value.__class__ in _JSON_NATIVE else dispatch(value)
+
+    return write_value
+
+
+def _write_mapping(conv: cattrs.Converter) -> Callable[[Mapping[Any, Any]], dict[Any, Any]]:
+    write = _value_writer(conv)
+    return lambda mapping: {k: write(v) for k, v in mapping.items()}
+
+
+def _write_sequence(conv: cattrs.Converter) -> Callable[[Sequence[Any]], list[Any]]:
+    write = _value_writer(conv)
+    return lambda items: [write(v) for v in items]
+
+
+def _is_class_of(*bases: type) -> Callable[[Any], bool]:
+    return lambda tp: isinstance(tp, type) and issubclass(tp, bases)
+
+
+# ---------------------------------------------------------------------------- converter
 
 
 def _make_converter() -> cattrs.Converter:
     conv = cattrs.Converter()
-    conv.register_structure_hook(_dt.datetime, _structure_datetime)
-    conv.register_structure_hook(str, _structure_str)
-    conv.register_structure_hook(int, _structure_int)
-    conv.register_structure_hook(Decimal, _structure_decimal)
-    conv.register_structure_hook_factory(_is_optional, _optional_structure_hook)
-    conv.register_unstructure_hook(_dt.datetime, lambda v: v.isoformat())
+    for tp, read in (
+        (_dt.datetime, _read_datetime),
+        (_dt.date, _read_date),
+        (str, _read_str),
+        (int, _read_int),
+        (float, _read_float),
+        (bool, _read_bool),
+        (Decimal, _read_decimal),
+    ):
+        conv.register_structure_hook(tp, read)
+    conv.register_structure_hook_factory(_is_list, _list_hook)
+    conv.register_structure_hook_factory(_is_mapping, _mapping_hook)
+    conv.register_structure_hook_factory(_is_union, _union_hook)
+    conv.register_structure_hook_factory(attrs.has, _structure_model)
+
+    conv.register_unstructure_hook(_dt.datetime, _dt.datetime.isoformat)
+    conv.register_unstructure_hook(_dt.date, _dt.date.isoformat)
     conv.register_unstructure_hook(Decimal, str)
-    conv.register_unstructure_hook_factory(_is_unset_union, _unset_union_hook)
-
-    for model in (CallUpdate, CallCreate):
-        # Every field defaults to UNSET, so omit-if-default means "send only what was given".
-        conv.register_unstructure_hook(
-            model, make_dict_unstructure_fn(model, conv, _cattrs_omit_if_default=True)
-        )
-
-    conv.register_structure_hook(
-        Call,
-        make_dict_structure_fn(
-            Call,
-            conv,
-            type=override(rename="_type"),
-            users=override(struct_hook=_structure_users),
-            # Built by call_from_json from the unknown keys; already a plain dict.
-            extra=override(struct_hook=lambda v, _: v),
-        ),
+    conv.register_unstructure_hook_factory(_is_class_of(Mapping), lambda _, c: _write_mapping(c))
+    conv.register_unstructure_hook_factory(
+        _is_class_of(list, tuple), lambda _, c: _write_sequence(c)
     )
-    call_unstructure = make_dict_unstructure_fn(
-        Call,
-        conv,
-        type=override(rename="_type"),
-        users=override(unstruct_hook=list),
-        extra=override(omit=True),
-    )
-    conv.register_unstructure_hook(Call, lambda call: {**call.extra, **call_unstructure(call)})
+    conv.register_unstructure_hook_factory(attrs.has, _unstructure_model)
     return conv
 
 
-_CONVERTER = _make_converter()
-converter = _CONVERTER
-"""The one converter; the generated models' rules are registered on it too (``model.py``)."""
-
-_CALL_KEYS: frozenset[str] = frozenset(
-    "_type" if a.name == "type" else a.name for a in attrs.fields(Call) if a.name != "extra"
-)
-
-_update_unstructure: Callable[[CallUpdate], dict[str, Any]] = _CONVERTER.get_unstructure_hook(
-    CallUpdate
-)
-_create_unstructure: Callable[[CallCreate], dict[str, Any]] = _CONVERTER.get_unstructure_hook(
-    CallCreate
-)
-_call_structure: Callable[[Any, type[Call]], Call] = _CONVERTER.get_structure_hook(Call)
-
-
-def update_to_json(update: CallUpdate) -> dict[str, Any]:
-    """The JSON body of a PUT: exactly the fields the caller gave (``None`` as ``null``)."""
-    return _update_unstructure(update)
-
-
-def create_to_json(create: CallCreate) -> dict[str, Any]:
-    """The JSON body of a POST: exactly the fields the caller gave (``None`` as ``null``)."""
-    return _create_unstructure(create)
-
-
-def call_to_json(call: Call) -> dict[str, Any]:
-    """A Call as Close would send it (``extra`` keys merged back in); for tests and fakes."""
-    return _CONVERTER.unstructure(call)  # type: ignore[no-any-return]
+converter = _make_converter()
+"""The one converter (see the module docstring for its rules)."""
 
 
 def _describe(exc: BaseException) -> str:
@@ -273,186 +510,79 @@ def _describe(exc: BaseException) -> str:
         return str(exc)
 
 
-def call_from_json(payload: Any) -> Call:
-    """Read one Call object from decoded JSON.
+# Each class's hook, looked up in the converter once: a dispatch costs as much as the
+# writing of a small body.
+_READERS: dict[type, _Hook] = {}
+_WRITERS: dict[type, Callable[[Any], dict[str, Any]]] = {}
 
-    Unknown keys go to ``Call.extra``; missing optional keys become ``None``. Raises
-    :class:`~close_async.DecodingError` when ``payload`` is not a Call (not an object,
-    no ``id``, a malformed datetime, a wrongly typed field).
+
+def _reader(cls: type) -> _Hook:
+    hook = _READERS.get(cls)
+    if hook is None:
+        hook = _READERS[cls] = converter.get_structure_hook(cls)
+    return hook
+
+
+def read(payload: Any, cls: type[T]) -> T:
+    """Read ``cls`` from decoded JSON, by the converter's rules.
+
+    Raises :class:`~close_async.DecodingError` when ``payload`` is not a JSON object, and,
+    for a strictly read class, when a value breaks a rule; the message says what was wrong
+    where, and names the object's ``id`` when it has a readable one.
     """
-    read = _read_call(payload)
-    if isinstance(read, Call):
-        return read
+    if not isinstance(payload, dict):
+        message = f"expected a {cls.__name__} object, got {json_kind(payload)}"
+    else:
+        try:
+            model: T = _reader(cls)(payload, cls)
+        except Exception as exc:  # cattrs raises a ClassValidationError group; say it plainly
+            object_id = payload.get("id")
+            which = f" {safe_repr(object_id)}" if isinstance(object_id, str) else ""
+            message = f"could not read {cls.__name__}{which}: {_describe(exc)}"
+        else:
+            return model
     # Raised here, unchained and with the answer dropped: a traceback keeps its frames'
     # locals (and cattrs' errors theirs), so the error would pin the decoded answer (up to
     # max_response_size, and more once decoded) for as long as the caller keeps it.
     del payload
-    raise DecodingError(read)
+    raise DecodingError(message)
 
 
-def _read_call(payload: Any) -> Call | str:
-    """The Call in ``payload``, or what is wrong with it."""
-    if not isinstance(payload, dict):
-        return f"expected a Call object, got {_json_kind(payload)}"
-    known: dict[str, Any] = {}
-    extra: dict[str, Any] = {}
-    for key, value in payload.items():
-        (known if key in _CALL_KEYS else extra)[key] = value
-    known["extra"] = extra
-    try:
-        return _call_structure(known, Call)
-    except Exception as exc:  # cattrs raises a ClassValidationError group; say it plainly
-        call_id = payload.get("id")
-        which = f" {safe_repr(call_id)}" if isinstance(call_id, str) else ""
-        return f"could not read Call{which}: {_describe(exc)}"
+def write(model: Any) -> dict[str, Any]:
+    """``model`` as a JSON object, by the converter's rules."""
+    cls = type(model)
+    write_model = _WRITERS.get(cls)
+    if write_model is None:
+        write_model = _WRITERS[cls] = converter.get_unstructure_hook(cls)
+    body: dict[str, Any] = write_model(model)
+    return body
 
 
-def _json_kind(value: Any) -> str:
-    names = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}
-    for kind, name in names.items():
-        if isinstance(value, kind):
-            return name
-    return "a number" if isinstance(value, (int, float)) else f"a {type(value).__name__}"
+# ------------------------------------------------------------------- the call models
+
+# The call path writes one of these per update: its hooks are built at import, and called
+# without a lookup.
+_write_update: Callable[[CallUpdate], dict[str, Any]] = converter.get_unstructure_hook(CallUpdate)
+_write_create: Callable[[CallCreate], dict[str, Any]] = converter.get_unstructure_hook(CallCreate)
 
 
-# --------------------------------------------------------------------------- CLI rows
+call_from_json: Callable[[Any], Call] = functools.partial(read, cls=Call)
+"""Read one Call object from decoded JSON (strictly; see :func:`read`).
 
-_ROW_FIELDS: frozenset[str] = frozenset(a.name for a in attrs.fields(CallUpdate))
-_WHOLE_NUMBER = re.compile(r"[+-]?[0-9]+", re.ASCII)
-_CUSTOM_PREFIX = "custom."
-
-
-def update_from_row(
-    row: Mapping[str, Any],
-    *,
-    line: int | None = None,
-    kind: Literal["csv", "json"] = "csv",
-) -> tuple[str, CallUpdate]:
-    """Turn one CSV or JSON Lines row into ``(call_id, CallUpdate)``.
-
-    - ``id`` is the call id; every other key is an update field.
-    - ``custom.<field_id>`` keys are gathered into ``custom_fields``, merged with a
-      ``custom_fields`` key (a JSON object, or its JSON text in CSV); a field id given both
-      ways is an error.
-    - ``kind="csv"``: cells are text, so an empty cell means "not given" (skipped),
-      ``duration`` is read from digits and ``activity_at`` from ISO 8601. A CSV cell cannot
-      clear a field; use JSON Lines for that.
-    - ``kind="json"``: values keep their JSON types; ``null`` clears the field.
-
-    Unknown keys and bad values raise :class:`~close_async.InvalidRequestError` naming the
-    field, with ``line N:`` in front when ``line`` is given.
-    """
-    where = f"line {line}: " if line is not None else ""
-
-    def fail(message: str, field: str) -> InvalidRequestError:
-        return InvalidRequestError(f"{where}{message}", field=field)
-
-    if not isinstance(row, Mapping):
-        raise fail(f"expected an object with an 'id', got {_json_kind(row)}", "id")
-    values: dict[str, Any] = {}
-    custom: dict[str, Any] | None = None  # None: no custom_fields key (an empty {} is kept)
-    custom_columns: dict[str, Any] = {}
-    call_id: object = None
-    for raw_key, value in row.items():
-        if raw_key is None:
-            # csv.DictReader files cells beyond the header under the key None.
-            raise fail("the row has more cells than the header has columns", "row")
-        key = raw_key.strip() if isinstance(raw_key, str) else raw_key
-        # csv.DictReader gives None for cells missing from a short row: not given, never
-        # "clear", or a short row would wipe fields.
-        if kind == "csv" and (value is None or value == ""):
-            if key == "id":
-                raise fail("the id is empty", "id")
-            continue
-        if key == "id":
-            call_id = value
-        elif (
-            isinstance(key, str)
-            and key.startswith(_CUSTOM_PREFIX)
-            and len(key) > len(_CUSTOM_PREFIX)
-        ):
-            custom_columns[key[len(_CUSTOM_PREFIX) :]] = value
-        elif key == "custom_fields":
-            custom = _row_custom_fields(value, kind, fail)
-            if custom is None:
-                values["custom_fields"] = None
-        elif key in _ROW_FIELDS:
-            values[key] = _row_value(key, value, kind, fail)
-        else:
-            raise fail(
-                f"unknown column {safe_repr(key)} (expected id, an update field, "
-                "custom_fields or custom.<field_id>)",
-                str(key),
-            )
-
-    if call_id is None:
-        raise fail("the row has no 'id' (the call id)", "id")
-    try:
-        checked_id = validate_call_id(call_id)
-    except InvalidRequestError as exc:
-        raise fail(str(exc).replace("call_id", "id", 1), "id") from exc
-
-    if custom_columns:
-        if values.get("custom_fields", UNSET) is None:
-            raise fail(
-                "custom_fields is null but custom.<field_id> columns are set", "custom_fields"
-            )
-        custom = custom or {}
-        clash = sorted(custom.keys() & custom_columns.keys())
-        if clash:
-            raise fail(
-                f"custom field {safe_repr(clash[0])} is set both in custom_fields and as a "
-                "custom.<field_id> column",
-                f"custom.{clash[0]}",
-            )
-        custom.update(custom_columns)
-    if custom is not None:
-        values["custom_fields"] = custom
-
-    try:
-        return checked_id, CallUpdate(**values)
-    except InvalidRequestError as exc:
-        raise fail(str(exc), exc.field or "row") from exc
+A partial, not a function: a function's frame, kept by the error's traceback, would hold
+the answer it could not read."""
 
 
-def _row_custom_fields(
-    value: Any, kind: str, fail: Callable[[str, str], InvalidRequestError]
-) -> dict[str, Any] | None:
-    if kind == "csv" and isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except ValueError:
-            raise fail("custom_fields must be a JSON object", "custom_fields") from None
-    if value is None:
-        return None
-    if not isinstance(value, Mapping):
-        raise fail(f"custom_fields must be an object, got {_json_kind(value)}", "custom_fields")
-    return dict(value)
+def call_to_json(call: Call) -> dict[str, Any]:
+    """A Call as Close would send it (``extra`` keys merged back in); for tests and fakes."""
+    return write(call)
 
 
-def _row_value(
-    key: str, value: Any, kind: str, fail: Callable[[str, str], InvalidRequestError]
-) -> Any:
-    if not isinstance(value, str):
-        return value
-    # JSON has no datetime type, so activity_at is text in both kinds of row.
-    if key == "activity_at":
-        return _row_datetime(key, value, fail)
-    if key == "duration" and kind == "csv":
-        # A number is read as one; whether it is a duration (0 to MAX_DURATION), and what is
-        # wrong with any other text, the model's rule says: one rule, one message.
-        text = value.strip()
-        return int(text) if _WHOLE_NUMBER.fullmatch(text) else value
-    return value
+def update_to_json(update: CallUpdate) -> dict[str, Any]:
+    """The JSON body of a PUT: exactly the fields the caller gave (``None`` as ``null``)."""
+    return _write_update(update)
 
 
-def _row_datetime(
-    key: str, value: str, fail: Callable[[str, str], InvalidRequestError]
-) -> _dt.datetime:
-    try:
-        parsed = parse_datetime(value, default_utc=False)
-    except ValueError as exc:
-        raise fail(f"{key}: {exc}", key) from None
-    if parsed.tzinfo is None:
-        raise fail(f"{key}: needs a time zone (such as Z or +00:00), got {safe_repr(value)}", key)
-    return parsed
+def create_to_json(create: CallCreate) -> dict[str, Any]:
+    """The JSON body of a POST: exactly the fields the caller gave (``None`` as ``null``)."""
+    return _write_create(create)
