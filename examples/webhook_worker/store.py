@@ -54,7 +54,8 @@ log = logging.getLogger("webhook_worker")
 def connect(redis_url: str, *, retries: int) -> redis.Redis:
     """A client of ``redis_url`` that reconnects and re-sends up to ``retries`` times, with
     jittered backoff from 50 ms up to 1 s, when the server restarts or fails over."""
-    return redis.Redis.from_url(
+    # Annotated: redis 5.0's from_url is untyped (Any), and the lowest-versions CI run checks it.
+    client: redis.Redis = redis.Redis.from_url(
         redis_url,
         decode_responses=True,
         retry=Retry(EqualJitterBackoff(cap=1.0, base=0.05), retries),
@@ -62,6 +63,7 @@ def connect(redis_url: str, *, retries: int) -> redis.Redis:
         socket_connect_timeout=2.0,
         socket_timeout=SOCKET_TIMEOUT,
     )
+    return client
 
 
 async def ride_out(
