@@ -44,7 +44,8 @@ FAKE_SERVER_DESCRIPTION = (
     "every operation of Close's API answers as Close does, with its authentication, "
     "rate limits and (optional) faults; every resource (leads, contacts, opportunities, "
     "tasks, calls and every other activity, pipelines, custom fields, ...) is stored and "
-    "served statefully, with the event log and search. It prints its base URL first, then the API key to use and the seeded ids; "
+    "served statefully, with the event log and search. It prints its base URL first, "
+    "then the API key to use and the seeded ids; "
     "its state is readable over HTTP under /_fake/. Its API keys are test keys for the "
     "fake only (default: test_key)."
 )
