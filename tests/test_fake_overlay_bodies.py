@@ -265,3 +265,19 @@ async def test_the_typed_client_models_make_accepted_bodies(
     assert answer.id is not None
     stored = fake.objects(case.kind)[answer.id]
     _contains(stored, case.stored)
+
+
+async def test_a_lead_read_from_close_may_be_sent_back_as_the_update(
+    fake: FakeClose, close: CloseClient
+) -> None:
+    # The typed update takes a Lead (its unknown keys go out again): every field Close
+    # answered, contacts and server fields included, must pass the UpdateLead check.
+    ids = _ids(fake)
+    await close.contacts.create(
+        CreateContact(lead_id=ids["lead"], emails=[ContactEmail(email="a@b.test", type="office")])
+    )
+    lead = await close.leads.get(ids["lead"])
+    lead.description = "sent back"
+    updated = await close.leads.update(ids["lead"], lead)
+    assert updated.description == "sent back"
+    assert fake.objects("lead")[ids["lead"]]["description"] == "sent back"
