@@ -65,3 +65,78 @@ def test_the_docs_list_what_the_fake_does_with_every_operation() -> None:
     assert "POST /lead/merge/" in found["action"]
     assert "POST /pipeline/" in found["stored"]
     assert fake_catalog.main(["--check"]) == 0, "run `python -m tools.fake_catalog`"
+
+
+def test_the_overlay_types_bodies_the_document_leaves_as_any() -> None:
+    """Where the document says "any type", the table holds the overlay's body schema; the
+    answer schema it borrows fields from keeps its types but not its ``required`` (what
+    Close answers, not what it demands), while the overlay's own ``required`` holds."""
+    email = {
+        "type": "object",
+        "required": ["email", "is_unsubscribed"],
+        "properties": {"email": {"type": "string"}, "is_unsubscribed": {"type": "boolean"}},
+    }
+    doc = {
+        "paths": {
+            "/thing/": {
+                "post": {
+                    "requestBody": {"content": {"application/json": {"schema": {}}}},
+                    "responses": {"200": {"description": "ok"}},
+                }
+            },
+            "/other/": {
+                "post": {
+                    "requestBody": {"content": {"application/json": {"schema": {}}}},
+                    "responses": {"200": {"description": "ok"}},
+                }
+            },
+        },
+        "components": {
+            "schemas": {
+                "Email": email,
+                "Thing": {
+                    "type": "object",
+                    "required": ["name"],
+                    "properties": {
+                        "name": {"type": ["string", "null"]},
+                        "emails": {
+                            "type": "array",
+                            "items": {"$ref": "#/components/schemas/Email"},
+                        },
+                    },
+                },
+            }
+        },
+    }
+    overlay = {
+        "schemas": {
+            "CreateThing": {
+                "request": True,
+                "from": "Thing",
+                "fields": ["name", "emails"],
+                "required": ["name"],
+                "properties": {"size": "int"},
+            }
+        },
+        "operations": {"POST /thing/": {"body": "CreateThing"}},
+    }
+    table = {(m, t): s for m, t, s in fake_kinds.request_schemas(doc, overlay)}
+    assert ("POST", "/other/") not in table  # still "any type": nothing to check
+    assert table[("POST", "/thing/")] == {
+        "type": "object",
+        "properties": {
+            "name": {"type": ["string", "null"]},
+            "emails": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "email": {"type": "string"},
+                        "is_unsubscribed": {"type": "boolean"},
+                    },
+                },
+            },
+            "size": {"type": "integer"},
+        },
+        "required": ["name"],
+    }

@@ -77,6 +77,8 @@ async def search(session: aiohttp.ClientSession, fake: FakeClose, **body: Any) -
 @pytest.mark.parametrize("kind", list(KINDS))
 async def test_crud_round_trip(fake: FakeClose, session: aiohttp.ClientSession, kind: str) -> None:
     sent = {"lead_id": "lead_parent", "status": "open", "custom.cf_size": "large", "n": 3}
+    if kind == "task":
+        sent["text"] = "Call back"  # CreateTask requires it
     code, created, _ = await send(session, "POST", url(fake, f"{kind}/"), json=sent)
     assert code == 200
     assert re.fullmatch(rf"{KINDS[kind]}_[0-9A-Za-z]{{43}}", created["id"])
@@ -200,15 +202,35 @@ async def test_get_and_list_with_fields(fake: FakeClose, session: aiohttp.Client
 
 # -- patch semantics against a dict model ---------------------------------------------------
 
-_KEYS = st.sampled_from(["name", "status", "description", "custom.cf_a", "custom.cf_b"])
-_VALUES = st.none() | st.text(max_size=4) | st.integers(-3, 3) | st.booleans()
-_PATCHES = st.lists(st.dictionaries(_KEYS, _VALUES, max_size=4), min_size=1, max_size=5)
+# Bodies Close takes (UpdateLead's types): names and descriptions are text or null, a status
+# is a label, a custom field takes anything. A refused patch puts a number or a boolean in
+# a text field: Close's 400, and nothing changes.
+_ANY = st.none() | st.text(max_size=4) | st.integers(-3, 3) | st.booleans()
+_FIELDS = st.one_of(
+    st.tuples(st.sampled_from(["name", "description"]), st.none() | st.text(max_size=4)),
+    st.tuples(st.just("status"), st.text(max_size=4)),
+    st.tuples(st.sampled_from(["custom.cf_a", "custom.cf_b"]), _ANY),
+)
+_BODIES = st.lists(_FIELDS, max_size=4).map(dict)
+_REFUSED = st.dictionaries(
+    st.sampled_from(["name", "description", "status"]),
+    st.integers(-3, 3) | st.booleans(),
+    min_size=1,
+    max_size=2,
+)
+_PATCHES = st.lists(
+    _BODIES.map(lambda body: (body, True)) | _REFUSED.map(lambda body: (body, False)),
+    min_size=1,
+    max_size=5,
+)
 _MANAGED = {"id", "organization_id", "date_created", "date_updated", "created_by", "updated_by"}
 
 
 @settings(max_examples=25, deadline=None)
-@given(initial=st.dictionaries(_KEYS, _VALUES, max_size=4), patches=_PATCHES)
-def test_put_is_a_patch(initial: dict[str, Any], patches: list[dict[str, Any]]) -> None:
+@given(initial=_BODIES, patches=_PATCHES)
+def test_put_is_a_patch(
+    initial: dict[str, Any], patches: list[tuple[dict[str, Any], bool]]
+) -> None:
     async def run() -> None:
         async with (
             FakeClose() as server,
@@ -224,9 +246,20 @@ def test_put_is_a_patch(initial: dict[str, Any], patches: list[dict[str, Any]]) 
                 "status_label": first_label,
                 **initial,
             }
-            for patch in patches:
+            for patch, accepted in patches:
                 before_model = dict(model)
                 before_display = lead.get("display_name")
+                if not accepted:
+                    events = len(server.events)
+                    code, refusal, _ = await send(
+                        client, "PUT", url(server, f"lead/{lead['id']}/"), json=patch
+                    )
+                    assert code == 400
+                    assert set(refusal["field-errors"]) == set(patch)
+                    stored = server.objects("lead")[lead["id"]]
+                    assert {k: v for k, v in stored.items() if k in model} == model
+                    assert len(server.events) == events
+                    continue
                 code, lead, _ = await send(
                     client, "PUT", url(server, f"lead/{lead['id']}/"), json=patch
                 )
@@ -433,8 +466,9 @@ async def test_event_list_pages_by_cursor_newest_first(
 async def test_event_list_exact_multiple_ends_with_a_null_cursor(
     fake: FakeClose, session: aiohttp.ClientSession
 ) -> None:
+    [lead_id] = fake.seed_objects("lead", 1)  # seeding logs no event
     for i in range(4):
-        await send(session, "POST", url(fake, "task/"), json={"text": f"t{i}"})
+        await send(session, "POST", url(fake, "task/"), json={"lead_id": lead_id, "text": f"t{i}"})
     _, first = await get_json(session, fake, "event/", _limit=2)
     _, second = await get_json(session, fake, "event/", _limit=2, _cursor=first["cursor_next"])
     assert len(second["data"]) == 2

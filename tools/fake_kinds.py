@@ -9,13 +9,19 @@ the module holds its route, Close's id prefix, the label of its 404 message, the
 document declares on the collection and on an item, and the item path template. Singletons
 (``/organization/{id}/`` has no collection) are resources too, with no collection methods.
 
-It also holds the request-body schema of every operation that declares one (not "any
-type"), compacted: ``$ref`` inlined, only what validation reads (``type``, ``enum``,
-``const``, ``required``, ``properties``, ``items``, ``oneOf``/``anyOf``/``allOf``, bounds).
+It also holds the request-body schema of every operation that declares one, compacted:
+``$ref`` inlined, only what validation reads (``type``, ``enum``, ``const``, ``required``,
+``properties``, ``items``, ``oneOf``/``anyOf``/``allOf``, bounds). Where the document says
+"any type" (lead and contact create and update, task create, opportunity update, ...), the
+schema is the one ``tools/codegen/overlay.yml`` gives (``CreateLead``, ...), read as the
+codegen reads it, so the fake checks the bodies the typed client's models describe. Those
+schemas borrow fields from Close's *answer* schemas (``from: Lead``), whose ``required``
+lists say what Close answers, not what it demands (an email sent without
+``is_unsubscribed`` is taken): in an overlay body only the overlay's own ``required`` holds.
 
-The document has no example ids, so the prefixes come from :data:`PREFIXES`, Close's own
-as seen in its API docs and in recorded answers; a resource missing there gets its first
-four letters (the generator prints which).
+The document has few example ids, so the prefixes come from :data:`PREFIXES`, each marked
+with where it was seen (or "unconfirmed": a guess); a resource missing there gets its
+first four letters.
 
 PyYAML is a development dependency: the package never imports this file.
 """
@@ -32,6 +38,7 @@ from typing import Any
 
 import yaml
 
+from tools.codegen.spec import OVERLAY, merged_schemas, overlay_bodies
 from tools.fake_answers import DEFAULT_SPEC, METHODS, operations
 
 __all__ = ["DEFAULT_OUT", "MODULE_NAME", "PREFIXES", "main", "render", "resources"]
@@ -42,52 +49,59 @@ MODULE_NAME = "_spec_kinds.py"
 COMMAND = "python -m tools.fake_kinds"
 
 PREFIXES: Mapping[str, str] = {
-    # Close's id prefixes, by resource route (from Close's API docs and recorded answers).
-    "lead": "lead",
-    "contact": "cont",
-    "opportunity": "oppo",
-    "task": "task",
-    "custom_object": "custobj",
-    "comment": "comm",
-    "comment_thread": "cmth",
-    "webhook": "whsub",
-    "event": "ev",
-    "saved_search": "save",
-    "sequence": "seq",
-    "sequence_subscription": "sub",
-    "bulk_action/email": "bulkemail",
-    "bulk_action/edit": "bulkedit",
-    "bulk_action/delete": "bulkdel",
-    "bulk_action/sequence_subscription": "bulkseqsub",
-    "export": "expt",
-    "custom_field/lead": "cf",
-    "custom_field/contact": "cf",
-    "custom_field/opportunity": "cf",
-    "custom_field/activity": "cf",
-    "custom_field/custom_object_type": "cf",
-    "custom_field/shared": "cf",
-    "custom_activity": "actitype",
-    "custom_object_type": "cotype",
-    "pipeline": "pipe",
-    "status/lead": "stat",
-    "status/opportunity": "stat",
-    "integration_link": "intlink",
-    "email_template": "tmpl",
-    "sms_template": "smstmpl",
-    "outcome": "outcome",
-    "playbook": "pbk",
-    "scheduling_link": "schedlink",
-    "shared_scheduling_link": "sschedlink",
-    "connected_account": "emailacct",
-    "send_as": "sendas",
-    "phone_number": "phon",
-    "blocked_phone_number": "blkphon",
-    "dialer": "dialer",
-    "user": "user",
-    "organization": "orga",
-    "role": "role",
-    "group": "group",
-    "membership": "memb",
+    # Close's id prefixes, by resource route. Where each comes from:
+    # - "doc": Close's OpenAPI document (spec/close-openapi.yml names `custom.cf_...` keys
+    #   and `actitype_...` ids) or the project's notes on Close's API docs (`acti_` calls,
+    #   `whsub_` webhook subscriptions, `ev_` events);
+    # - "seen": in a whole answer recorded from Close by a public integration's docs (an
+    #   opportunity with its lead, organization, pipeline, status, user and contact ids);
+    # - "unconfirmed": nothing in this repository nor its sources shows one; a plausible
+    #   guess kept stable so seeded ids do not change. Code must not rely on these.
+    "lead": "lead",  # seen
+    "contact": "cont",  # seen
+    "opportunity": "oppo",  # seen
+    "task": "task",  # unconfirmed
+    "custom_object": "custobj",  # unconfirmed
+    "comment": "comm",  # unconfirmed
+    "comment_thread": "cmth",  # unconfirmed
+    "webhook": "whsub",  # doc
+    "event": "ev",  # doc
+    "saved_search": "save",  # unconfirmed
+    "sequence": "seq",  # unconfirmed
+    "sequence_subscription": "sub",  # unconfirmed
+    "bulk_action/email": "bulkemail",  # unconfirmed
+    "bulk_action/edit": "bulkedit",  # unconfirmed
+    "bulk_action/delete": "bulkdel",  # unconfirmed
+    "bulk_action/sequence_subscription": "bulkseqsub",  # unconfirmed
+    "export": "expt",  # unconfirmed
+    "custom_field/lead": "cf",  # doc (every kind of custom field shares `cf_`)
+    "custom_field/contact": "cf",  # doc
+    "custom_field/opportunity": "cf",  # doc
+    "custom_field/activity": "cf",  # doc
+    "custom_field/custom_object_type": "cf",  # doc
+    "custom_field/shared": "cf",  # doc
+    "custom_activity": "actitype",  # doc (a custom activity *type*)
+    "custom_object_type": "cotype",  # unconfirmed
+    "pipeline": "pipe",  # seen
+    "status/lead": "stat",  # seen (lead and opportunity statuses share `stat_`)
+    "status/opportunity": "stat",  # seen
+    "integration_link": "intlink",  # unconfirmed
+    "email_template": "tmpl",  # unconfirmed
+    "sms_template": "smstmpl",  # unconfirmed
+    "outcome": "outcome",  # unconfirmed
+    "playbook": "pbk",  # unconfirmed
+    "scheduling_link": "schedlink",  # unconfirmed
+    "shared_scheduling_link": "sschedlink",  # unconfirmed
+    "connected_account": "emailacct",  # unconfirmed
+    "send_as": "sendas",  # unconfirmed
+    "phone_number": "phon",  # unconfirmed
+    "blocked_phone_number": "blkphon",  # unconfirmed
+    "dialer": "dialer",  # unconfirmed
+    "user": "user",  # seen
+    "organization": "orga",  # seen
+    "role": "role",  # unconfirmed
+    "group": "group",  # unconfirmed
+    "membership": "memb",  # unconfirmed
 }
 """Close's id prefix of each resource (activities all share ``acti``)."""
 
@@ -138,8 +152,10 @@ def resources(doc: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
 
 
 class _Compactor:
-    def __init__(self, doc: Mapping[str, Any]) -> None:
-        self.schemas: Mapping[str, Any] = doc.get("components", {}).get("schemas", {})
+    def __init__(self, schemas: Mapping[str, Any], *, overlay_body: bool = False) -> None:
+        self.schemas = schemas
+        # An overlay body: only the overlay's own schemas' ``required`` holds (see above).
+        self.overlay_body = overlay_body
 
     def compact(self, schema: Any, depth: int = 0) -> Any:
         """``schema`` with refs inlined and only validation keys kept (``{}`` past a depth)."""
@@ -147,6 +163,7 @@ class _Compactor:
             return {}
         while "$ref" in schema:
             schema = self.schemas[schema["$ref"].rsplit("/", 1)[1]]
+        borrowed = self.overlay_body and not schema.get("x-overlay")
         out: dict[str, Any] = {}
         for key, value in schema.items():
             if key in ("oneOf", "anyOf", "allOf"):
@@ -158,17 +175,31 @@ class _Compactor:
             elif key == "additionalProperties":
                 if value is False:
                     out[key] = False
+            elif key == "required" and borrowed:
+                continue
             elif key in _KEEP:
                 out[key] = value
         return out
 
 
-def request_schemas(doc: Mapping[str, Any]) -> Iterator[tuple[str, str, Any]]:
-    """(METHOD, template, compact schema) of each operation declaring a request schema."""
-    compactor = _Compactor(doc)
+def request_schemas(
+    doc: Mapping[str, Any], overlay: Mapping[str, Any] | None = None
+) -> Iterator[tuple[str, str, Any]]:
+    """(METHOD, template, compact schema) of each operation declaring a request schema,
+    the overlay's ``body`` first (the codegen's order: it corrects the document).
+    """
+    overlay = overlay or {}
+    schemas = merged_schemas(dict(doc), dict(overlay))
+    from_document = _Compactor(schemas)
+    from_overlay = _Compactor(schemas, overlay_body=True)
+    bodies = overlay_bodies(dict(overlay))
     for method, template, operation in operations(doc):
-        content = (operation.get("requestBody") or {}).get("content") or {}
-        schema = content.get("application/json", {}).get("schema")
+        schema = bodies.get((method, template))
+        compactor = from_overlay
+        if schema is None:
+            content = (operation.get("requestBody") or {}).get("content") or {}
+            schema = content.get("application/json", {}).get("schema")
+            compactor = from_document
         if schema is None:
             continue
         compact = compactor.compact(schema)
@@ -176,17 +207,23 @@ def request_schemas(doc: Mapping[str, Any]) -> Iterator[tuple[str, str, Any]]:
             yield method, template, compact
 
 
-def render(spec_text: bytes) -> str:
-    """The source of the generated module for the document ``spec_text``."""
+def render(spec_text: bytes, overlay_text: bytes = b"") -> str:
+    """The source of the generated module for the document ``spec_text`` and the codegen's
+    overlay ``overlay_text``.
+    """
     doc = yaml.safe_load(spec_text)
+    overlay = yaml.safe_load(overlay_text) or {}
     digest = hashlib.sha256(spec_text).hexdigest()[:16]
+    overlay_digest = hashlib.sha256(overlay_text).hexdigest()[:16]
     lines = [
-        f"# Generated by `{COMMAND}` from spec/close-openapi.yml (sha256 {digest}): do not edit.",
+        f"# Generated by `{COMMAND}` from spec/close-openapi.yml (sha256 {digest})",
+        f"# and tools/codegen/overlay.yml (sha256 {overlay_digest}): do not edit.",
         '"""The stateful resources of Close\'s OpenAPI document and its request-body schemas.',
         "",
         "``RESOURCES``: name -> (route under ``/api/v1/``, id prefix, 404 label, collection",
         "methods, item methods, item path template). ``REQUEST_SCHEMAS``: (METHOD, template) ->",
-        "the operation's request-body schema, compacted (refs inlined, validation keys only).",
+        "the operation's request-body schema, compacted (refs inlined, validation keys only);",
+        'where the document says "any type", the codegen overlay\'s (``CreateLead``, ...).',
         '"""',
         "",
         "from typing import Any",
@@ -204,7 +241,7 @@ def render(spec_text: bytes) -> str:
     lines.append(f"# {count} resources")
     lines.append("")
     lines.append("REQUEST_SCHEMAS: dict[tuple[str, str], Any] = {")
-    for method, template, schema in request_schemas(doc):
+    for method, template, schema in request_schemas(doc, overlay):
         lines.append(f"    ({method!r}, {template!r}): {schema!r},")
     lines.append("}")
     return "\n".join(lines) + "\n"
@@ -214,10 +251,11 @@ def main(argv: list[str] | None = None) -> int:
     """Write the generated module; ``--out DIR`` writes it into ``DIR`` instead."""
     parser = argparse.ArgumentParser(prog=COMMAND, description=__doc__.splitlines()[0])
     parser.add_argument("--spec", type=Path, default=DEFAULT_SPEC)
+    parser.add_argument("--overlay", type=Path, default=OVERLAY)
     parser.add_argument("--out", type=Path, help="directory to write _spec_kinds.py into")
     args = parser.parse_args(argv)
     target = args.out / MODULE_NAME if args.out else DEFAULT_OUT
-    target.write_text(render(args.spec.read_bytes()), encoding="utf-8")
+    target.write_text(render(args.spec.read_bytes(), args.overlay.read_bytes()), encoding="utf-8")
     print(f"wrote {target}")
     return 0
 

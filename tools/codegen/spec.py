@@ -156,6 +156,25 @@ def load(spec_path: Path = SPEC, overlay_path: Path = OVERLAY) -> API:
     return _Builder(document, overlay).build()
 
 
+def merged_schemas(document: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
+    """The document's schemas with the overlay's added (as JSON schemas, marked
+    ``x-overlay``): the ones the models are made from.
+    """
+    return _Builder(document, overlay).schemas
+
+
+def overlay_bodies(overlay: dict[str, Any]) -> dict[tuple[str, str], Any]:
+    """(METHOD, path template) -> the request-body schema the overlay gives an operation
+    (where the document says "any type"), as a JSON schema (a ``$ref`` to a merged schema).
+    """
+    found: dict[tuple[str, str], Any] = {}
+    for key, fix in (overlay.get("operations") or {}).items():
+        if "body" in fix:
+            method, path = key.split(" ", 1)
+            found[(method, path)] = _expand(fix["body"])
+    return found
+
+
 def doc_lines(text: str | None, width: int = 88) -> list[str]:
     """Wrapped lines of a description, keeping paragraphs and list items apart."""
     if not text:
