@@ -399,7 +399,8 @@ def _structure_model(cls: type[T], conv: cattrs.Converter) -> Callable[[Any, Any
             if lenient:
                 return value  # type: ignore[no-any-return]  # kept as it came
             raise ValueError(f"expected a {cls.__name__} object, got {json_kind(value)}")
-        model = read_fields(value)
+        # The type argument too: cattrs 24.1's generated function has no default for it.
+        model = read_fields(value, cls)
         if keeps_extra and not known_keys.issuperset(value):
             extra = {k: v for k, v in value.items() if k not in known_keys}
             # The model was built a line above and nobody holds it yet; a frozen one
