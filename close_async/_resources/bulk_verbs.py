@@ -38,10 +38,8 @@ run keeps its ``value``, the request sends its bytes."""
 
 
 def _checked_id(index: int, object_id: object) -> str:
-    # Checked here, before anything is sent, by the rule every path's id meets: an id
-    # such as "../user" is refused as the item's own problem, never sent.
-    if not isinstance(object_id, str) or not object_id:
-        raise InvalidRequestError(f"item {index}: the id must be a string", field="id")
+    # Checked here, before anything is sent, by the rule every path's id meets (a string,
+    # not empty, one segment): an id such as "../user" is the item's own problem, never sent.
     try:
         return path_segment(object_id, field="id")
     except InvalidRequestError as exc:
