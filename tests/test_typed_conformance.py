@@ -29,7 +29,6 @@ from openapi_core.testing import MockRequest
 from close_async import Pager
 from close_async._engine.engine import ClientStats
 from close_async._engine.http.request import Request
-from close_async._resources.calls import CallsResource
 from close_async._resources.generated._root import Resources
 from close_async._types.model import Model, RequestModel
 from tests.openapi_document import DOC, requests_validator
@@ -165,7 +164,6 @@ class RecordingRequester:
 class Surface(Resources):
     def __init__(self, requester: RecordingRequester) -> None:
         self._requester = requester  # type: ignore[assignment]
-        self.calls = CallsResource(requester)  # type: ignore[arg-type]
 
 
 def method_of(surface: Surface, dotted: str) -> Any:

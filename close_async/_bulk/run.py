@@ -57,12 +57,11 @@ from .._engine.errors import (
     UnknownOutcomeError,
     UpdateInterruptedError,
 )
-from .._types.calls import Call
-from .._types.conversion import call_from_json
 from .journal import Journal
 
 if TYPE_CHECKING:
     from .._engine.requester import Requester
+    from .._types.generated.activities_calls import Call
 
 __all__ = [
     "BulkKind",
@@ -227,7 +226,12 @@ class UpdateResult(BulkResult):
 
         Raises :class:`DecodingError` if Close's answer was not a call.
         """
-        return call_from_json(self.payload) if self.payload is not None else None
+        if self.payload is None:
+            return None
+        # Imported here: the bulk engine itself loads no resource's models.
+        from .._types.generated.activities_calls import Call
+
+        return Call.from_json(self.payload)
 
 
 @attrs.frozen

@@ -1,24 +1,29 @@
 """``update_many``, ``create_many`` and ``delete_many``: each resource's methods, in bulk.
 
 The generator makes a resource inherit the mixin of each single-object operation it has
-(``create``, ``update``, ``delete``); ``close.calls`` (hand-written) calls the same three
-functions. Each hands the resource's own method to the one bulk engine
-(:class:`~close_async.BulkRun`), so a bulk item is sent, parsed and retried exactly like a
-single call, and checked once, before anything is sent.
+(``create``, ``update``, ``delete``), ``close.calls`` among them. Each hands the resource's
+own method to the one bulk engine (:class:`~close_async.BulkRun`), so a bulk item is sent,
+parsed and retried exactly like a single call, and checked once, before anything is sent.
+
+A group whose ``_bulk_result`` reads Close's answer only when asked (``close.calls``:
+:class:`~close_async.UpdateResult`) sends through the same request builder as its method
+(``_update_request``, ``_create_request``) but leaves the answer unparsed, so a backfill
+that never looks at the answers pays nothing to decode them.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
-from typing import TYPE_CHECKING, Any, TypeVar, Unpack
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, Unpack
 
-from .._bulk.run import BulkOptions, BulkResult, BulkRun, InDoubt, Prepared, Settle
+from .._bulk.run import BulkOptions, BulkResult, BulkRun, InDoubt, Prepared, Settle, UpdateResult
 from .._engine.errors import InvalidRequestError
 from .._engine.http.paths import path_segment
 from .._engine.http.request import JSONBody, encode_body
 
 if TYPE_CHECKING:
+    from .._engine.http.request import Request
     from .._engine.requester import Requester
 
 __all__ = [
@@ -121,29 +126,40 @@ def delete_many(
     )
 
 
-class BulkUpdate:
+class BulkUpdate(Generic[_R]):
     """``update_many`` for a resource with ``update(id, body)``."""
 
     _requester: Requester
+    _bulk_result: type[_R]
     update: Callable[..., Awaitable[Any]]
+    _update_request: Callable[..., Request]
+
+    async def _update_unparsed(self, object_id: str, body: Any) -> Any:
+        return await self._requester.request(self._update_request(object_id, body))
 
     def update_many(
         self,
         items: Iterable[tuple[str, Any]] | AsyncIterable[tuple[str, Any]],
         **options: Unpack[BulkOptions],
-    ) -> BulkRun[BulkResult]:
+    ) -> BulkRun[_R]:
         """Apply many updates concurrently: ``items`` yields ``(id, body)`` (a model or a
         mapping), pulled lazily; one :class:`~close_async.BulkResult` per item. Updates of
         one id go in input order; ``journal`` skips those that landed in an earlier run.
         ``options``: :class:`~close_async.BulkOptions`."""
-        return update_many(self._requester, self.update, items, options, result_type=BulkResult)
+        send = self._update_unparsed if self._bulk_result is UpdateResult else self.update
+        return update_many(self._requester, send, items, options, result_type=self._bulk_result)
 
 
-class BulkCreate:
+class BulkCreate(Generic[_R]):
     """``create_many`` for a resource with ``create(body)``."""
 
     _requester: Requester
+    _bulk_result: type[_R]
     create: Callable[..., Awaitable[Any]]
+    _create_request: Callable[..., Request]
+
+    async def _create_unparsed(self, body: Any) -> Any:
+        return await self._requester.request(self._create_request(body))
 
     def create_many(
         self,
@@ -151,7 +167,7 @@ class BulkCreate:
         *,
         settle: Settle | None = None,
         **options: Unpack[BulkOptions],
-    ) -> BulkRun[BulkResult]:
+    ) -> BulkRun[_R]:
         """Create many objects concurrently: ``bodies`` (models or mappings), pulled lazily.
 
         POST is not idempotent: an answer lost after sending (5xx, reset, timeout) gives
@@ -165,22 +181,26 @@ class BulkCreate:
         ``options``: :class:`~close_async.BulkOptions`. See
         :func:`~close_async.settle_by_custom_field`.
         """
+        send = self._create_unparsed if self._bulk_result is UpdateResult else self.create
         return create_many(
-            self._requester, self.create, bodies, options, settle=settle, result_type=BulkResult
+            self._requester, send, bodies, options, settle=settle, result_type=self._bulk_result
         )
 
 
-class BulkDelete:
+class BulkDelete(Generic[_R]):
     """``delete_many`` for a resource with ``delete(id)``."""
 
     _requester: Requester
+    _bulk_result: type[_R]
     delete: Callable[..., Awaitable[Any]]
 
     def delete_many(
         self,
         ids: Iterable[str] | AsyncIterable[str],
         **options: Unpack[BulkOptions],
-    ) -> BulkRun[BulkResult]:
+    ) -> BulkRun[_R]:
         """Delete many objects by id concurrently, ids pulled lazily; one
         :class:`~close_async.BulkResult` per id. ``options``: :class:`~close_async.BulkOptions`."""
-        return delete_many(self._requester, self.delete, ids, options, result_type=BulkResult)
+        return delete_many(
+            self._requester, self.delete, ids, options, result_type=self._bulk_result
+        )

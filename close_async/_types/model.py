@@ -1,6 +1,6 @@
 """The bases of the generated models, and the checks a request model runs when built.
 
-Two kinds of model, as for calls (``Call`` and ``CallUpdate``):
+Two kinds of model (``Call`` and ``CallUpdate`` among them):
 
 - :class:`Model`, what Close answers. Reading one is lenient, because Close adds fields and
   its document is not always right: a missing field is ``None``, an unknown key is kept in
@@ -12,6 +12,11 @@ Two kinds of model, as for calls (``Call`` and ``CallUpdate``):
   field at Close. Values are checked against the field's type when the model is built, so a
   bad value raises :class:`~close_async.InvalidRequestError` naming the field before
   anything is sent. Keys the model does not list (``custom.cf_...``) go in ``extra``.
+  A field the overlay gives a rule (``rules.py``: an E.164 phone, a call's duration) is
+  checked by that rule, its attrs validator, instead of by its type.
+
+A model the overlay marks ``strict`` (``Call``) is read strictly instead: a value that
+breaks its type fails with a :class:`~close_async.DecodingError` naming it.
 
 Both are read and written by the package's one cattrs converter (``conversion``, whose
 docstring lists the rules); :meth:`Model.from_json` and ``to_json`` are its front doors.
@@ -27,11 +32,11 @@ from typing import Any, ClassVar, Literal, TypeVar, get_args, get_origin
 
 import attrs
 
-from .._engine.errors import InvalidRequestError
+from .._engine.errors import DecodingError, InvalidRequestError
 from .._engine.ids import safe_repr
 from . import conversion as _conversion
-from .calls import UNSET, Unset
 from .conversion import fields_of, json_key, union_args
+from .unset import UNSET, Unset
 
 __all__ = [
     "UNSET",
@@ -66,10 +71,15 @@ class Model:
     def from_json(cls: type[M], payload: Any) -> M:
         """Read this model from decoded JSON; lenient (see the module docstring).
 
-        Raises :class:`~close_async.DecodingError` only when ``payload`` is not a JSON
-        object at all.
+        Raises :class:`~close_async.DecodingError` when ``payload`` is not a JSON object
+        at all, and, for a strict model, when a value breaks its type.
         """
-        return _conversion.read(payload, cls)
+        try:
+            return _conversion.read(payload, cls)
+        except DecodingError:
+            # The error's traceback keeps this frame: it must not pin the answer.
+            del payload
+            raise
 
     def to_json(self) -> dict[str, Any]:
         """This object as JSON: the fields that are not ``None``, and ``extra``'s keys."""
@@ -130,7 +140,7 @@ def field_checks(cls: type) -> dict[str, Callable[[Any], None]]:
 
 
 def _validate(validator: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-    # The call models' validators read only the attribute and the value, not the instance.
+    # The rules' validators (rules.py) read only the attribute and the value, not the instance.
     validator(None, attribute, value)
 
 
@@ -210,15 +220,18 @@ def _check_request_model(model: RequestModel) -> None:
     cls = type(model)
     checks = _CHECKS.get(cls)
     if checks is None:
-        checks = _CHECKS[cls] = tuple((name, hint) for name, _, hint in _typed_fields(cls))
+        # A field with a rule (its attrs validator, which attrs has run already) is
+        # checked by that rule alone.
+        ruled = {a.name for a in attrs.fields(cls) if a.validator is not None}
+        checks = _CHECKS[cls] = tuple(
+            (name, hint) for name, _, hint in _typed_fields(cls) if name not in ruled
+        )
     for name, hint in checks:
         value = getattr(model, name)
         if value is not UNSET and not _accepts(hint, value):
             raise InvalidRequestError(
-                f"{cls.__name__}.{name}: must be {_describe(hint)}, got {safe_repr(value)}",
+                f"{name}: must be {_describe(hint)}, got {safe_repr(value)}",
                 field=name,
             )
     if not isinstance(model.extra, Mapping) or not all(isinstance(k, str) for k in model.extra):
-        raise InvalidRequestError(
-            f"{cls.__name__}.extra: must be a mapping of JSON keys to values", field="extra"
-        )
+        raise InvalidRequestError("extra: must be a mapping of JSON keys to values", field="extra")

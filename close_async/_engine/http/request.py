@@ -302,6 +302,7 @@ def build_request(
     body: object = None,
     body_field: str = "body",
     objects_only: bool = True,
+    body_required: bool = False,
     group: str | None = None,
     idempotent: bool | None = None,
 ) -> Request:
@@ -310,9 +311,10 @@ def build_request(
     ``path`` is relative to the API base; ``path_params`` fill its ``{name}`` placeholders,
     each checked as one path segment. ``params``: the query (:func:`encode_params`).
     ``body``: the JSON body (:func:`encode_body`, its errors naming ``body_field``),
-    ``None`` for none. ``group``: the rate-limit group, when the caller knows it (the
-    generator writes it); else a path with ``path_params`` takes :func:`template_group` of
-    its template. ``idempotent``: see :class:`Request`.
+    ``None`` for none, unless ``body_required`` (an operation that takes a body: there
+    ``None`` is refused, not sent as no body). ``group``: the rate-limit group, when the
+    caller knows it (the generator writes it); else a path with ``path_params`` takes
+    :func:`template_group` of its template. ``idempotent``: see :class:`Request`.
 
     Raises :class:`InvalidRequestError` naming the argument at fault.
     """
@@ -330,7 +332,7 @@ def build_request(
         raise InvalidRequestError("params must be a mapping of names to values", field="params")
     pairs = encode_params(params) if params else ()
     data = None
-    if body is not None:
+    if body is not None or body_required:
         data = encode_body(body, field=body_field, objects_only=objects_only).data
     if group is None and template is not None:
         group = template_group(method, template)

@@ -8,6 +8,7 @@ import datetime as _dt
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..._bulk.run import BulkResult
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
 from ..._types.generated.activities_custom_activities import (
@@ -25,7 +26,9 @@ if TYPE_CHECKING:
 __all__ = ["ActivitiesCustomActivitiesResource"]
 
 
-class ActivitiesCustomActivitiesResource(BulkCreate, BulkDelete, BulkUpdate):
+class ActivitiesCustomActivitiesResource(
+    BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpdate[BulkResult]
+):
     """``close.activities.custom_activities``: Activities custom activities.
 
     Operations: ``list``, ``create``, ``get``, ``update``, ``delete``.
@@ -35,6 +38,8 @@ class ActivitiesCustomActivitiesResource(BulkCreate, BulkDelete, BulkUpdate):
     Every method goes through the client's limiter, retries and error mapping, and takes
     an optional ``deadline`` (seconds, retries included).
     """
+
+    _bulk_result = BulkResult
 
     def __init__(self, requester: Requester) -> None:
         self._requester = requester
@@ -147,6 +152,7 @@ class ActivitiesCustomActivitiesResource(BulkCreate, BulkDelete, BulkUpdate):
             "activity/custom/",
             group="POST activity/custom",
             body=body,
+            body_required=True,
         )
         return await self._requester.request(
             request, parse=CustomActivity.from_json, deadline=deadline
@@ -195,6 +201,7 @@ class ActivitiesCustomActivitiesResource(BulkCreate, BulkDelete, BulkUpdate):
             group="PUT activity/custom",
             path_params={"id": id},
             body=body,
+            body_required=True,
         )
         return await self._requester.request(
             request, parse=CustomActivity.from_json, deadline=deadline

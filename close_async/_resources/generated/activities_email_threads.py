@@ -8,6 +8,7 @@ import datetime as _dt
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from ..._bulk.run import BulkResult
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
 from ..._types.generated.activities_email_threads import EmailThreadActivity
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
 __all__ = ["ActivitiesEmailThreadsResource"]
 
 
-class ActivitiesEmailThreadsResource(BulkDelete):
+class ActivitiesEmailThreadsResource(BulkDelete[BulkResult]):
     """``close.activities.email_threads``: Activities email threads.
 
     Operations: ``list``, ``get``, ``delete``.
@@ -31,6 +32,8 @@ class ActivitiesEmailThreadsResource(BulkDelete):
     Every method goes through the client's limiter, retries and error mapping, and takes
     an optional ``deadline`` (seconds, retries included).
     """
+
+    _bulk_result = BulkResult
 
     def __init__(self, requester: Requester) -> None:
         self._requester = requester

@@ -8,6 +8,7 @@ import datetime as _dt
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..._bulk.run import BulkResult
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
 from ..._types.generated.activities_emails import CreateEmailActivity, UpdateEmailActivity
@@ -22,7 +23,9 @@ if TYPE_CHECKING:
 __all__ = ["ActivitiesEmailsResource"]
 
 
-class ActivitiesEmailsResource(BulkCreate, BulkDelete, BulkUpdate):
+class ActivitiesEmailsResource(
+    BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpdate[BulkResult]
+):
     """``close.activities.emails``: Activities emails.
 
     Operations: ``list``, ``create``, ``get``, ``update``, ``delete``.
@@ -32,6 +35,8 @@ class ActivitiesEmailsResource(BulkCreate, BulkDelete, BulkUpdate):
     Every method goes through the client's limiter, retries and error mapping, and takes
     an optional ``deadline`` (seconds, retries included).
     """
+
+    _bulk_result = BulkResult
 
     def __init__(self, requester: Requester) -> None:
         self._requester = requester
@@ -161,6 +166,7 @@ class ActivitiesEmailsResource(BulkCreate, BulkDelete, BulkUpdate):
             "activity/email/",
             group="POST activity/email",
             body=body,
+            body_required=True,
         )
         return await self._requester.request(
             request, parse=EmailActivity.from_json, deadline=deadline
@@ -208,6 +214,7 @@ class ActivitiesEmailsResource(BulkCreate, BulkDelete, BulkUpdate):
             group="PUT activity/email",
             path_params={"id": id},
             body=body,
+            body_required=True,
         )
         return await self._requester.request(
             request, parse=EmailActivity.from_json, deadline=deadline

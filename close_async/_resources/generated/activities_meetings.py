@@ -8,6 +8,7 @@ import datetime as _dt
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..._bulk.run import BulkResult
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
 from ..._types.generated.activities_meetings import MeetingActivity, UpdateMeeting
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
 __all__ = ["ActivitiesMeetingsResource"]
 
 
-class ActivitiesMeetingsResource(BulkDelete, BulkUpdate):
+class ActivitiesMeetingsResource(BulkDelete[BulkResult], BulkUpdate[BulkResult]):
     """``close.activities.meetings``: Activities meetings.
 
     Operations: ``list``, ``get``, ``update``, ``delete``, ``create_integration``.
@@ -31,6 +32,8 @@ class ActivitiesMeetingsResource(BulkDelete, BulkUpdate):
     Every method goes through the client's limiter, retries and error mapping, and takes
     an optional ``deadline`` (seconds, retries included).
     """
+
+    _bulk_result = BulkResult
 
     def __init__(self, requester: Requester) -> None:
         self._requester = requester
@@ -171,6 +174,7 @@ class ActivitiesMeetingsResource(BulkDelete, BulkUpdate):
             group="PUT activity/meeting",
             path_params={"id": id},
             body=body,
+            body_required=True,
         )
         return await self._requester.request(
             request, parse=MeetingActivity.from_json, deadline=deadline
@@ -221,5 +225,6 @@ class ActivitiesMeetingsResource(BulkDelete, BulkUpdate):
             group="POST activity/meeting/integration",
             path_params={"id": id},
             body=body,
+            body_required=True,
         )
         return await self._requester.request(request, deadline=deadline)

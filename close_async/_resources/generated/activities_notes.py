@@ -8,6 +8,7 @@ import datetime as _dt
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..._bulk.run import BulkResult
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
 from ..._types.generated.activities_notes import (
@@ -25,7 +26,9 @@ if TYPE_CHECKING:
 __all__ = ["ActivitiesNotesResource"]
 
 
-class ActivitiesNotesResource(BulkCreate, BulkDelete, BulkUpdate):
+class ActivitiesNotesResource(
+    BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpdate[BulkResult]
+):
     """``close.activities.notes``: Activities notes.
 
     Operations: ``list``, ``create``, ``get``, ``update``, ``delete``.
@@ -35,6 +38,8 @@ class ActivitiesNotesResource(BulkCreate, BulkDelete, BulkUpdate):
     Every method goes through the client's limiter, retries and error mapping, and takes
     an optional ``deadline`` (seconds, retries included).
     """
+
+    _bulk_result = BulkResult
 
     def __init__(self, requester: Requester) -> None:
         self._requester = requester
@@ -136,6 +141,7 @@ class ActivitiesNotesResource(BulkCreate, BulkDelete, BulkUpdate):
             "activity/note/",
             group="POST activity/note",
             body=body,
+            body_required=True,
         )
         return await self._requester.request(
             request, parse=NoteActivity.from_json, deadline=deadline
@@ -184,6 +190,7 @@ class ActivitiesNotesResource(BulkCreate, BulkDelete, BulkUpdate):
             group="PUT activity/note",
             path_params={"id": id},
             body=body,
+            body_required=True,
         )
         return await self._requester.request(
             request, parse=NoteActivity.from_json, deadline=deadline

@@ -8,6 +8,7 @@ import datetime as _dt
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..._bulk.run import BulkResult
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
 from ..._types.generated.activities_opportunity_status_changes import (
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
 __all__ = ["ActivitiesOpportunityStatusChangesResource"]
 
 
-class ActivitiesOpportunityStatusChangesResource(BulkCreate, BulkDelete):
+class ActivitiesOpportunityStatusChangesResource(BulkCreate[BulkResult], BulkDelete[BulkResult]):
     """``close.activities.opportunity_status_changes``: Activities opportunity status changes.
 
     Operations: ``list``, ``create``, ``get``, ``delete``.
@@ -34,6 +35,8 @@ class ActivitiesOpportunityStatusChangesResource(BulkCreate, BulkDelete):
     Every method goes through the client's limiter, retries and error mapping, and takes
     an optional ``deadline`` (seconds, retries included).
     """
+
+    _bulk_result = BulkResult
 
     def __init__(self, requester: Requester) -> None:
         self._requester = requester
@@ -131,6 +134,7 @@ class ActivitiesOpportunityStatusChangesResource(BulkCreate, BulkDelete):
             "activity/status_change/opportunity/",
             group="POST activity/status_change/opportunity",
             body=body,
+            body_required=True,
         )
         return await self._requester.request(
             request, parse=OpportunityStatusChangeActivity.from_json, deadline=deadline

@@ -8,6 +8,7 @@ import datetime as _dt
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..._bulk.run import BulkResult
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
 from ..._types.generated.activities_sms import CreateSMSActivity, SMSActivity, UpdateSMSActivity
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
 __all__ = ["ActivitiesSmsResource"]
 
 
-class ActivitiesSmsResource(BulkCreate, BulkDelete, BulkUpdate):
+class ActivitiesSmsResource(BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpdate[BulkResult]):
     """``close.activities.sms``: Activities sms.
 
     Operations: ``list``, ``create``, ``get``, ``update``, ``delete``.
@@ -31,6 +32,8 @@ class ActivitiesSmsResource(BulkCreate, BulkDelete, BulkUpdate):
     Every method goes through the client's limiter, retries and error mapping, and takes
     an optional ``deadline`` (seconds, retries included).
     """
+
+    _bulk_result = BulkResult
 
     def __init__(self, requester: Requester) -> None:
         self._requester = requester
@@ -164,6 +167,7 @@ class ActivitiesSmsResource(BulkCreate, BulkDelete, BulkUpdate):
             group="POST activity/sms",
             params=params,
             body=body,
+            body_required=True,
         )
         return await self._requester.request(
             request, parse=SMSActivity.from_json, deadline=deadline
@@ -212,6 +216,7 @@ class ActivitiesSmsResource(BulkCreate, BulkDelete, BulkUpdate):
             group="PUT activity/sms",
             path_params={"id": id},
             body=body,
+            body_required=True,
         )
         return await self._requester.request(
             request, parse=SMSActivity.from_json, deadline=deadline

@@ -8,6 +8,7 @@ import datetime as _dt
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..._bulk.run import BulkResult
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
 from ..._types.generated.activities_whatsapp_messages import (
@@ -25,7 +26,9 @@ if TYPE_CHECKING:
 __all__ = ["ActivitiesWhatsappMessagesResource"]
 
 
-class ActivitiesWhatsappMessagesResource(BulkCreate, BulkDelete, BulkUpdate):
+class ActivitiesWhatsappMessagesResource(
+    BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpdate[BulkResult]
+):
     """``close.activities.whatsapp_messages``: Activities whatsapp messages.
 
     Operations: ``list``, ``create``, ``get``, ``update``, ``delete``.
@@ -35,6 +38,8 @@ class ActivitiesWhatsappMessagesResource(BulkCreate, BulkDelete, BulkUpdate):
     Every method goes through the client's limiter, retries and error mapping, and takes
     an optional ``deadline`` (seconds, retries included).
     """
+
+    _bulk_result = BulkResult
 
     def __init__(self, requester: Requester) -> None:
         self._requester = requester
@@ -168,6 +173,7 @@ class ActivitiesWhatsappMessagesResource(BulkCreate, BulkDelete, BulkUpdate):
             group="POST activity/whatsapp_message",
             params=params,
             body=body,
+            body_required=True,
         )
         return await self._requester.request(
             request, parse=WhatsAppMessageActivity.from_json, deadline=deadline
@@ -210,6 +216,7 @@ class ActivitiesWhatsappMessagesResource(BulkCreate, BulkDelete, BulkUpdate):
             group="PUT activity/whatsapp_message",
             path_params={"id": id},
             body=body,
+            body_required=True,
         )
         return await self._requester.request(
             request, parse=WhatsAppMessageActivity.from_json, deadline=deadline

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..._bulk.run import BulkResult
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
 from ..._types.generated.blocked_phone_numbers import (
@@ -25,7 +26,9 @@ if TYPE_CHECKING:
 __all__ = ["BlockedPhoneNumbersResource"]
 
 
-class BlockedPhoneNumbersResource(BulkCreate, BulkDelete, BulkUpdate):
+class BlockedPhoneNumbersResource(
+    BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpdate[BulkResult]
+):
     """``close.blocked_phone_numbers``: Blocked phone numbers.
 
     Operations: ``list``, ``create``, ``get_settings``, ``update_settings``, ``get``,
@@ -36,6 +39,8 @@ class BlockedPhoneNumbersResource(BulkCreate, BulkDelete, BulkUpdate):
     Every method goes through the client's limiter, retries and error mapping, and takes
     an optional ``deadline`` (seconds, retries included).
     """
+
+    _bulk_result = BulkResult
 
     def __init__(self, requester: Requester) -> None:
         self._requester = requester
@@ -93,6 +98,7 @@ class BlockedPhoneNumbersResource(BulkCreate, BulkDelete, BulkUpdate):
             "blocked_phone_number/",
             group="POST blocked_phone_number",
             body=body,
+            body_required=True,
         )
         return await self._requester.request(
             request, parse=BlockedPhoneNumber.from_json, deadline=deadline
@@ -131,6 +137,7 @@ class BlockedPhoneNumbersResource(BulkCreate, BulkDelete, BulkUpdate):
             "blocked_phone_number/settings/",
             group="PUT blocked_phone_number/settings",
             body=body,
+            body_required=True,
         )
         return await self._requester.request(
             request, parse=BlockedPhoneNumberSettings.from_json, deadline=deadline
@@ -180,6 +187,7 @@ class BlockedPhoneNumbersResource(BulkCreate, BulkDelete, BulkUpdate):
             group="PUT blocked_phone_number",
             path_params={"id": id},
             body=body,
+            body_required=True,
         )
         return await self._requester.request(
             request, parse=BlockedPhoneNumber.from_json, deadline=deadline

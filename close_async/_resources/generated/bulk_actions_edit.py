@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..._bulk.run import BulkResult
 from ..._engine.http.request import build_request
 from ..._types.generated.bulk_actions_edit import BulkEditAction
 from ..bulk_verbs import BulkCreate
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
 __all__ = ["BulkActionsEditResource"]
 
 
-class BulkActionsEditResource(BulkCreate):
+class BulkActionsEditResource(BulkCreate[BulkResult]):
     """``close.bulk_actions.edit``: Bulk actions edit.
 
     Operations: ``list``, ``create``, ``get``.
@@ -28,6 +29,8 @@ class BulkActionsEditResource(BulkCreate):
     Every method goes through the client's limiter, retries and error mapping, and takes
     an optional ``deadline`` (seconds, retries included).
     """
+
+    _bulk_result = BulkResult
 
     def __init__(self, requester: Requester) -> None:
         self._requester = requester
@@ -99,6 +102,7 @@ class BulkActionsEditResource(BulkCreate):
             "bulk_action/edit/",
             group="POST bulk_action/edit",
             body=body,
+            body_required=True,
         )
         return await self._requester.request(
             request, parse=BulkEditAction.from_json, deadline=deadline

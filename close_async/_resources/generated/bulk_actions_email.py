@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..._bulk.run import BulkResult
 from ..._engine.http.request import build_request
 from ..._types.generated.bulk_actions_email import BulkEmailAction
 from ..bulk_verbs import BulkCreate
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
 __all__ = ["BulkActionsEmailResource"]
 
 
-class BulkActionsEmailResource(BulkCreate):
+class BulkActionsEmailResource(BulkCreate[BulkResult]):
     """``close.bulk_actions.email``: Bulk actions email.
 
     Operations: ``list``, ``create``, ``get``.
@@ -28,6 +29,8 @@ class BulkActionsEmailResource(BulkCreate):
     Every method goes through the client's limiter, retries and error mapping, and takes
     an optional ``deadline`` (seconds, retries included).
     """
+
+    _bulk_result = BulkResult
 
     def __init__(self, requester: Requester) -> None:
         self._requester = requester
@@ -83,6 +86,7 @@ class BulkActionsEmailResource(BulkCreate):
             "bulk_action/email/",
             group="POST bulk_action/email",
             body=body,
+            body_required=True,
         )
         return await self._requester.request(
             request, parse=BulkEmailAction.from_json, deadline=deadline

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..._bulk.run import BulkResult
 from ..._engine.http.request import build_request
 from ..._types.generated.bulk_actions_sequence_subscriptions import BulkSequenceSubscriptionAction
 from ..bulk_verbs import BulkCreate
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
 __all__ = ["BulkActionsSequenceSubscriptionsResource"]
 
 
-class BulkActionsSequenceSubscriptionsResource(BulkCreate):
+class BulkActionsSequenceSubscriptionsResource(BulkCreate[BulkResult]):
     """``close.bulk_actions.sequence_subscriptions``: Bulk actions sequence subscriptions.
 
     Operations: ``list``, ``create``, ``get``.
@@ -28,6 +29,8 @@ class BulkActionsSequenceSubscriptionsResource(BulkCreate):
     Every method goes through the client's limiter, retries and error mapping, and takes
     an optional ``deadline`` (seconds, retries included).
     """
+
+    _bulk_result = BulkResult
 
     def __init__(self, requester: Requester) -> None:
         self._requester = requester
@@ -98,6 +101,7 @@ class BulkActionsSequenceSubscriptionsResource(BulkCreate):
             "bulk_action/sequence_subscription/",
             group="POST bulk_action/sequence_subscription",
             body=body,
+            body_required=True,
         )
         return await self._requester.request(
             request, parse=BulkSequenceSubscriptionAction.from_json, deadline=deadline

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..._bulk.run import BulkResult
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
 from ..._types.generated.comments import Comment, CommentThread, CreateComment, UpdateCommentThreads
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
 __all__ = ["CommentsResource"]
 
 
-class CommentsResource(BulkCreate, BulkDelete, BulkUpdate):
+class CommentsResource(BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpdate[BulkResult]):
     """``close.comments``: Comments.
 
     Operations: ``list``, ``create``, ``get``, ``update``, ``delete``, ``list_threads``,
@@ -30,6 +31,8 @@ class CommentsResource(BulkCreate, BulkDelete, BulkUpdate):
     Every method goes through the client's limiter, retries and error mapping, and takes
     an optional ``deadline`` (seconds, retries included).
     """
+
+    _bulk_result = BulkResult
 
     def __init__(self, requester: Requester) -> None:
         self._requester = requester
@@ -81,6 +84,7 @@ class CommentsResource(BulkCreate, BulkDelete, BulkUpdate):
             "comment/",
             group="POST comment",
             body=body,
+            body_required=True,
         )
         return await self._requester.request(request, parse=Comment.from_json, deadline=deadline)
 
@@ -122,6 +126,7 @@ class CommentsResource(BulkCreate, BulkDelete, BulkUpdate):
             group="PUT comment",
             path_params={"id": id},
             body=body,
+            body_required=True,
         )
         return await self._requester.request(request, parse=Comment.from_json, deadline=deadline)
 

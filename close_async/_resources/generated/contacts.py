@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..._bulk.run import BulkResult
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
 from ..._types.generated.contacts import UpdateContact
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
 __all__ = ["ContactsResource"]
 
 
-class ContactsResource(BulkCreate, BulkDelete, BulkUpdate):
+class ContactsResource(BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpdate[BulkResult]):
     """``close.contacts``: Contacts.
 
     Operations: ``list``, ``create``, ``get``, ``update``, ``delete``.
@@ -30,6 +31,8 @@ class ContactsResource(BulkCreate, BulkDelete, BulkUpdate):
     Every method goes through the client's limiter, retries and error mapping, and takes
     an optional ``deadline`` (seconds, retries included).
     """
+
+    _bulk_result = BulkResult
 
     def __init__(self, requester: Requester) -> None:
         self._requester = requester
@@ -92,6 +95,7 @@ class ContactsResource(BulkCreate, BulkDelete, BulkUpdate):
             group="POST contact",
             params=params,
             body=body,
+            body_required=True,
         )
         return await self._requester.request(request, parse=Contact.from_json, deadline=deadline)
 
@@ -152,6 +156,7 @@ class ContactsResource(BulkCreate, BulkDelete, BulkUpdate):
             path_params={"id": id},
             params=params,
             body=body,
+            body_required=True,
         )
         return await self._requester.request(request, parse=Contact.from_json, deadline=deadline)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ..._bulk.run import BulkResult
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
 from ..._types.generated.custom_activity_types import CustomActivityType
@@ -19,7 +20,9 @@ if TYPE_CHECKING:
 __all__ = ["CustomActivityTypesResource"]
 
 
-class CustomActivityTypesResource(BulkCreate, BulkDelete, BulkUpdate):
+class CustomActivityTypesResource(
+    BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpdate[BulkResult]
+):
     """``close.custom_activity_types``: Custom activity types.
 
     Operations: ``list``, ``create``, ``get``, ``update``, ``delete``.
@@ -29,6 +32,8 @@ class CustomActivityTypesResource(BulkCreate, BulkDelete, BulkUpdate):
     Every method goes through the client's limiter, retries and error mapping, and takes
     an optional ``deadline`` (seconds, retries included).
     """
+
+    _bulk_result = BulkResult
 
     def __init__(self, requester: Requester) -> None:
         self._requester = requester
@@ -75,6 +80,7 @@ class CustomActivityTypesResource(BulkCreate, BulkDelete, BulkUpdate):
             "custom_activity/",
             group="POST custom_activity",
             body=body,
+            body_required=True,
         )
         return await self._requester.request(
             request, parse=CustomActivityType.from_json, deadline=deadline
@@ -127,6 +133,7 @@ class CustomActivityTypesResource(BulkCreate, BulkDelete, BulkUpdate):
             group="PUT custom_activity",
             path_params={"id": id},
             body=body,
+            body_required=True,
         )
         return await self._requester.request(
             request, parse=CustomActivityType.from_json, deadline=deadline

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ..._bulk.run import BulkResult
 from ..._engine.http.request import build_request
 from ..bulk_verbs import BulkUpdate
 
@@ -16,7 +17,7 @@ if TYPE_CHECKING:
 __all__ = ["CustomFieldSchemasResource"]
 
 
-class CustomFieldSchemasResource(BulkUpdate):
+class CustomFieldSchemasResource(BulkUpdate[BulkResult]):
     """``close.custom_field_schemas``: Custom field schemas.
 
     Operations: ``get``, ``update``.
@@ -26,6 +27,8 @@ class CustomFieldSchemasResource(BulkUpdate):
     Every method goes through the client's limiter, retries and error mapping, and takes
     an optional ``deadline`` (seconds, retries included).
     """
+
+    _bulk_result = BulkResult
 
     def __init__(self, requester: Requester) -> None:
         self._requester = requester
@@ -72,5 +75,6 @@ class CustomFieldSchemasResource(BulkUpdate):
             group="PUT custom_field_schema",
             path_params={"object_type": object_type},
             body=body,
+            body_required=True,
         )
         return await self._requester.request(request, deadline=deadline)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..._bulk.run import BulkResult
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
 from ..._types.generated.shared import CustomField
@@ -19,7 +20,9 @@ if TYPE_CHECKING:
 __all__ = ["CustomFieldsContactResource"]
 
 
-class CustomFieldsContactResource(BulkCreate, BulkDelete, BulkUpdate):
+class CustomFieldsContactResource(
+    BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpdate[BulkResult]
+):
     """``close.custom_fields.contact``: Custom fields contact.
 
     Operations: ``list``, ``create``, ``get``, ``update``, ``delete``.
@@ -29,6 +32,8 @@ class CustomFieldsContactResource(BulkCreate, BulkDelete, BulkUpdate):
     Every method goes through the client's limiter, retries and error mapping, and takes
     an optional ``deadline`` (seconds, retries included).
     """
+
+    _bulk_result = BulkResult
 
     def __init__(self, requester: Requester) -> None:
         self._requester = requester
@@ -82,6 +87,7 @@ class CustomFieldsContactResource(BulkCreate, BulkDelete, BulkUpdate):
             "custom_field/contact/",
             group="POST custom_field/contact",
             body=body,
+            body_required=True,
         )
         return await self._requester.request(
             request, parse=CustomField.from_json, deadline=deadline
@@ -141,6 +147,7 @@ class CustomFieldsContactResource(BulkCreate, BulkDelete, BulkUpdate):
             group="PUT custom_field/contact",
             path_params={"id": id},
             body=body,
+            body_required=True,
         )
         return await self._requester.request(
             request, parse=CustomField.from_json, deadline=deadline

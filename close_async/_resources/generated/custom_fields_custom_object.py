@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ..._bulk.run import BulkResult
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
 from ..._types.generated.shared import CustomField
@@ -19,7 +20,9 @@ if TYPE_CHECKING:
 __all__ = ["CustomFieldsCustomObjectResource"]
 
 
-class CustomFieldsCustomObjectResource(BulkCreate, BulkDelete, BulkUpdate):
+class CustomFieldsCustomObjectResource(
+    BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpdate[BulkResult]
+):
     """``close.custom_fields.custom_object``: Custom fields custom object.
 
     Operations: ``list``, ``create``, ``get``, ``update``, ``delete``.
@@ -29,6 +32,8 @@ class CustomFieldsCustomObjectResource(BulkCreate, BulkDelete, BulkUpdate):
     Every method goes through the client's limiter, retries and error mapping, and takes
     an optional ``deadline`` (seconds, retries included).
     """
+
+    _bulk_result = BulkResult
 
     def __init__(self, requester: Requester) -> None:
         self._requester = requester
@@ -78,6 +83,7 @@ class CustomFieldsCustomObjectResource(BulkCreate, BulkDelete, BulkUpdate):
             "custom_field/custom_object_type/",
             group="POST custom_field/custom_object_type",
             body=body,
+            body_required=True,
         )
         return await self._requester.request(
             request, parse=CustomField.from_json, deadline=deadline
@@ -128,6 +134,7 @@ class CustomFieldsCustomObjectResource(BulkCreate, BulkDelete, BulkUpdate):
             group="PUT custom_field/custom_object_type",
             path_params={"id": id},
             body=body,
+            body_required=True,
         )
         return await self._requester.request(
             request, parse=CustomField.from_json, deadline=deadline

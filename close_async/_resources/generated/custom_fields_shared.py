@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..._bulk.run import BulkResult
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
 from ..._types.generated.shared import CustomField
@@ -19,7 +20,9 @@ if TYPE_CHECKING:
 __all__ = ["CustomFieldsSharedResource"]
 
 
-class CustomFieldsSharedResource(BulkCreate, BulkDelete, BulkUpdate):
+class CustomFieldsSharedResource(
+    BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpdate[BulkResult]
+):
     """``close.custom_fields.shared``: Custom fields shared.
 
     Operations: ``list``, ``create``, ``get``, ``update``, ``delete``,
@@ -31,6 +34,8 @@ class CustomFieldsSharedResource(BulkCreate, BulkDelete, BulkUpdate):
     Every method goes through the client's limiter, retries and error mapping, and takes
     an optional ``deadline`` (seconds, retries included).
     """
+
+    _bulk_result = BulkResult
 
     def __init__(self, requester: Requester) -> None:
         self._requester = requester
@@ -80,6 +85,7 @@ class CustomFieldsSharedResource(BulkCreate, BulkDelete, BulkUpdate):
             "custom_field/shared/",
             group="POST custom_field/shared",
             body=body,
+            body_required=True,
         )
         return await self._requester.request(
             request, parse=CustomField.from_json, deadline=deadline
@@ -135,6 +141,7 @@ class CustomFieldsSharedResource(BulkCreate, BulkDelete, BulkUpdate):
             group="PUT custom_field/shared",
             path_params={"id": id},
             body=body,
+            body_required=True,
         )
         return await self._requester.request(
             request, parse=CustomField.from_json, deadline=deadline
@@ -203,6 +210,7 @@ class CustomFieldsSharedResource(BulkCreate, BulkDelete, BulkUpdate):
             group="POST custom_field/shared/association",
             path_params={"scf_id": scf_id},
             body=body,
+            body_required=True,
         )
         return await self._requester.request(request, deadline=deadline)
 
@@ -256,6 +264,7 @@ class CustomFieldsSharedResource(BulkCreate, BulkDelete, BulkUpdate):
             group="PUT custom_field/shared/association",
             path_params={"scf_id": scf_id, "object_type": object_type},
             body=body,
+            body_required=True,
         )
         return await self._requester.request(request, deadline=deadline)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ..._bulk.run import BulkResult
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
 from ..._types.generated.custom_object_types import CustomObjectType
@@ -19,7 +20,9 @@ if TYPE_CHECKING:
 __all__ = ["CustomObjectTypesResource"]
 
 
-class CustomObjectTypesResource(BulkCreate, BulkDelete, BulkUpdate):
+class CustomObjectTypesResource(
+    BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpdate[BulkResult]
+):
     """``close.custom_object_types``: Custom object types.
 
     Operations: ``list``, ``create``, ``get``, ``update``, ``delete``.
@@ -29,6 +32,8 @@ class CustomObjectTypesResource(BulkCreate, BulkDelete, BulkUpdate):
     Every method goes through the client's limiter, retries and error mapping, and takes
     an optional ``deadline`` (seconds, retries included).
     """
+
+    _bulk_result = BulkResult
 
     def __init__(self, requester: Requester) -> None:
         self._requester = requester
@@ -92,6 +97,7 @@ class CustomObjectTypesResource(BulkCreate, BulkDelete, BulkUpdate):
             "custom_object_type/",
             group="POST custom_object_type",
             body=body,
+            body_required=True,
         )
         return await self._requester.request(
             request, parse=CustomObjectType.from_json, deadline=deadline
@@ -146,6 +152,7 @@ class CustomObjectTypesResource(BulkCreate, BulkDelete, BulkUpdate):
             group="PUT custom_object_type",
             path_params={"id": id},
             body=body,
+            body_required=True,
         )
         return await self._requester.request(
             request, parse=CustomObjectType.from_json, deadline=deadline

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ..._bulk.run import BulkResult
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
 from ..._types.generated.custom_objects import CreateCustomObject, CustomObject, UpdateCustomObject
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
 __all__ = ["CustomObjectsResource"]
 
 
-class CustomObjectsResource(BulkCreate, BulkDelete, BulkUpdate):
+class CustomObjectsResource(BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpdate[BulkResult]):
     """``close.custom_objects``: Custom objects.
 
     Operations: ``list``, ``create``, ``get``, ``update``, ``delete``.
@@ -29,6 +30,8 @@ class CustomObjectsResource(BulkCreate, BulkDelete, BulkUpdate):
     Every method goes through the client's limiter, retries and error mapping, and takes
     an optional ``deadline`` (seconds, retries included).
     """
+
+    _bulk_result = BulkResult
 
     def __init__(self, requester: Requester) -> None:
         self._requester = requester
@@ -95,6 +98,7 @@ class CustomObjectsResource(BulkCreate, BulkDelete, BulkUpdate):
             "custom_object/",
             group="POST custom_object",
             body=body,
+            body_required=True,
         )
         return await self._requester.request(
             request, parse=CustomObject.from_json, deadline=deadline
@@ -140,6 +144,7 @@ class CustomObjectsResource(BulkCreate, BulkDelete, BulkUpdate):
             group="PUT custom_object",
             path_params={"id": id},
             body=body,
+            body_required=True,
         )
         return await self._requester.request(
             request, parse=CustomObject.from_json, deadline=deadline

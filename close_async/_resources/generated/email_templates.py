@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
+from ..._bulk.run import BulkResult
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
 from ..._types.generated.email_templates import EmailTemplate
@@ -19,7 +20,9 @@ if TYPE_CHECKING:
 __all__ = ["EmailTemplatesResource"]
 
 
-class EmailTemplatesResource(BulkCreate, BulkDelete, BulkUpdate):
+class EmailTemplatesResource(
+    BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpdate[BulkResult]
+):
     """``close.email_templates``: Email templates.
 
     Operations: ``list``, ``create``, ``get``, ``update``, ``delete``, ``render``.
@@ -29,6 +32,8 @@ class EmailTemplatesResource(BulkCreate, BulkDelete, BulkUpdate):
     Every method goes through the client's limiter, retries and error mapping, and takes
     an optional ``deadline`` (seconds, retries included).
     """
+
+    _bulk_result = BulkResult
 
     def __init__(self, requester: Requester) -> None:
         self._requester = requester
@@ -92,6 +97,7 @@ class EmailTemplatesResource(BulkCreate, BulkDelete, BulkUpdate):
             group="POST email_template",
             params=params,
             body=body,
+            body_required=True,
         )
         return await self._requester.request(
             request, parse=EmailTemplate.from_json, deadline=deadline
@@ -150,6 +156,7 @@ class EmailTemplatesResource(BulkCreate, BulkDelete, BulkUpdate):
             path_params={"id": id},
             params=params,
             body=body,
+            body_required=True,
         )
         return await self._requester.request(
             request, parse=EmailTemplate.from_json, deadline=deadline

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ..._bulk.run import BulkResult
 from ..._engine.http.request import build_request
 from ..._types.generated.field_enrichment import RunFieldEnrichment
 from ..bulk_verbs import BulkCreate
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
 __all__ = ["FieldEnrichmentResource"]
 
 
-class FieldEnrichmentResource(BulkCreate):
+class FieldEnrichmentResource(BulkCreate[BulkResult]):
     """``close.field_enrichment``: Field enrichment.
 
     Operations: ``create``.
@@ -27,6 +28,8 @@ class FieldEnrichmentResource(BulkCreate):
     Every method goes through the client's limiter, retries and error mapping, and takes
     an optional ``deadline`` (seconds, retries included).
     """
+
+    _bulk_result = BulkResult
 
     def __init__(self, requester: Requester) -> None:
         self._requester = requester
@@ -60,5 +63,6 @@ class FieldEnrichmentResource(BulkCreate):
             "enrich_field/",
             group="POST enrich_field",
             body=body,
+            body_required=True,
         )
         return await self._requester.request(request, deadline=deadline)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ..._bulk.run import BulkResult
 from ..._engine.http.request import build_request
 from ..._types.generated.files import UploadFile
 from ..bulk_verbs import BulkCreate
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
 __all__ = ["FilesResource"]
 
 
-class FilesResource(BulkCreate):
+class FilesResource(BulkCreate[BulkResult]):
     """``close.files``: Files.
 
     Operations: ``create``.
@@ -27,6 +28,8 @@ class FilesResource(BulkCreate):
     Every method goes through the client's limiter, retries and error mapping, and takes
     an optional ``deadline`` (seconds, retries included).
     """
+
+    _bulk_result = BulkResult
 
     def __init__(self, requester: Requester) -> None:
         self._requester = requester
@@ -48,5 +51,6 @@ class FilesResource(BulkCreate):
             "files/upload/",
             group="POST files/upload",
             body=body,
+            body_required=True,
         )
         return await self._requester.request(request, deadline=deadline)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..._bulk.run import BulkResult
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
 from ..._types.generated.groups import CreateGroup, CreateGroupMember, Group, GroupMember
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
 __all__ = ["GroupsResource"]
 
 
-class GroupsResource(BulkCreate, BulkDelete, BulkUpdate):
+class GroupsResource(BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpdate[BulkResult]):
     """``close.groups``: Groups.
 
     Operations: ``list``, ``create``, ``add_member``, ``remove_member``, ``get``,
@@ -30,6 +31,8 @@ class GroupsResource(BulkCreate, BulkDelete, BulkUpdate):
     Every method goes through the client's limiter, retries and error mapping, and takes
     an optional ``deadline`` (seconds, retries included).
     """
+
+    _bulk_result = BulkResult
 
     def __init__(self, requester: Requester) -> None:
         self._requester = requester
@@ -90,6 +93,7 @@ class GroupsResource(BulkCreate, BulkDelete, BulkUpdate):
             group="POST group",
             params=params,
             body=body,
+            body_required=True,
         )
         return await self._requester.request(request, parse=Group.from_json, deadline=deadline)
 
@@ -113,6 +117,7 @@ class GroupsResource(BulkCreate, BulkDelete, BulkUpdate):
             group="POST group/member",
             path_params={"group_id": group_id},
             body=body,
+            body_required=True,
         )
         return await self._requester.request(
             request, parse=GroupMember.from_json, deadline=deadline
@@ -191,6 +196,7 @@ class GroupsResource(BulkCreate, BulkDelete, BulkUpdate):
             path_params={"id": id},
             params=params,
             body=body,
+            body_required=True,
         )
         return await self._requester.request(request, parse=Group.from_json, deadline=deadline)
 

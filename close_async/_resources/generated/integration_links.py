@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ..._bulk.run import BulkResult
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
 from ..._types.generated.integration_links import (
@@ -23,7 +24,9 @@ if TYPE_CHECKING:
 __all__ = ["IntegrationLinksResource"]
 
 
-class IntegrationLinksResource(BulkCreate, BulkDelete, BulkUpdate):
+class IntegrationLinksResource(
+    BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpdate[BulkResult]
+):
     """``close.integration_links``: Integration links.
 
     Operations: ``list``, ``create``, ``get``, ``update``, ``delete``.
@@ -33,6 +36,8 @@ class IntegrationLinksResource(BulkCreate, BulkDelete, BulkUpdate):
     Every method goes through the client's limiter, retries and error mapping, and takes
     an optional ``deadline`` (seconds, retries included).
     """
+
+    _bulk_result = BulkResult
 
     def __init__(self, requester: Requester) -> None:
         self._requester = requester
@@ -74,6 +79,7 @@ class IntegrationLinksResource(BulkCreate, BulkDelete, BulkUpdate):
             "integration_link/",
             group="POST integration_link",
             body=body,
+            body_required=True,
         )
         return await self._requester.request(
             request, parse=IntegrationLink.from_json, deadline=deadline
@@ -116,6 +122,7 @@ class IntegrationLinksResource(BulkCreate, BulkDelete, BulkUpdate):
             group="PUT integration_link",
             path_params={"id": id},
             body=body,
+            body_required=True,
         )
         return await self._requester.request(
             request, parse=IntegrationLink.from_json, deadline=deadline

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ..._bulk.run import BulkResult
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
 from ..._types.generated.shared import LeadStatus
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
 __all__ = ["LeadStatusesResource"]
 
 
-class LeadStatusesResource(BulkCreate, BulkDelete, BulkUpdate):
+class LeadStatusesResource(BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpdate[BulkResult]):
     """``close.lead_statuses``: Lead statuses.
 
     Operations: ``list``, ``create``, ``update``, ``delete``.
@@ -29,6 +30,8 @@ class LeadStatusesResource(BulkCreate, BulkDelete, BulkUpdate):
     Every method goes through the client's limiter, retries and error mapping, and takes
     an optional ``deadline`` (seconds, retries included).
     """
+
+    _bulk_result = BulkResult
 
     def __init__(self, requester: Requester) -> None:
         self._requester = requester
@@ -70,6 +73,7 @@ class LeadStatusesResource(BulkCreate, BulkDelete, BulkUpdate):
             "status/lead/",
             group="POST status/lead",
             body=body,
+            body_required=True,
         )
         return await self._requester.request(request, parse=LeadStatus.from_json, deadline=deadline)
 
@@ -93,6 +97,7 @@ class LeadStatusesResource(BulkCreate, BulkDelete, BulkUpdate):
             group="PUT status/lead",
             path_params={"id": id},
             body=body,
+            body_required=True,
         )
         return await self._requester.request(request, parse=LeadStatus.from_json, deadline=deadline)
 

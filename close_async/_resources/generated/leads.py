@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..._bulk.run import BulkResult
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
 from ..._types.generated.leads import CreateLead, Lead, MergeLeads, UpdateLead
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
 __all__ = ["LeadsResource"]
 
 
-class LeadsResource(BulkCreate, BulkDelete, BulkUpdate):
+class LeadsResource(BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpdate[BulkResult]):
     """``close.leads``: Leads.
 
     Operations: ``list``, ``create``, ``merge``, ``get``, ``update``, ``delete``.
@@ -29,6 +30,8 @@ class LeadsResource(BulkCreate, BulkDelete, BulkUpdate):
     Every method goes through the client's limiter, retries and error mapping, and takes
     an optional ``deadline`` (seconds, retries included).
     """
+
+    _bulk_result = BulkResult
 
     def __init__(self, requester: Requester) -> None:
         self._requester = requester
@@ -102,6 +105,7 @@ class LeadsResource(BulkCreate, BulkDelete, BulkUpdate):
             "lead/",
             group="POST lead",
             body=body,
+            body_required=True,
         )
         return await self._requester.request(request, parse=Lead.from_json, deadline=deadline)
 
@@ -123,6 +127,7 @@ class LeadsResource(BulkCreate, BulkDelete, BulkUpdate):
             "lead/merge/",
             group="POST lead/merge",
             body=body,
+            body_required=True,
         )
         return await self._requester.request(request, deadline=deadline)
 
@@ -185,6 +190,7 @@ class LeadsResource(BulkCreate, BulkDelete, BulkUpdate):
             group="PUT lead",
             path_params={"id": id},
             body=body,
+            body_required=True,
         )
         return await self._requester.request(request, parse=Lead.from_json, deadline=deadline)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ..._bulk.run import BulkResult
 from ..._engine.http.request import build_request
 from ..._types.generated.memberships import CreateMembership, SetPinnedSavedView
 from ..bulk_verbs import BulkCreate, BulkUpdate
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
 __all__ = ["MembershipsResource"]
 
 
-class MembershipsResource(BulkCreate, BulkUpdate):
+class MembershipsResource(BulkCreate[BulkResult], BulkUpdate[BulkResult]):
     """``close.memberships``: Memberships.
 
     Operations: ``create``, ``bulk_update``, ``update``, ``get_pinned_views``,
@@ -28,6 +29,8 @@ class MembershipsResource(BulkCreate, BulkUpdate):
     Every method goes through the client's limiter, retries and error mapping, and takes
     an optional ``deadline`` (seconds, retries included).
     """
+
+    _bulk_result = BulkResult
 
     def __init__(self, requester: Requester) -> None:
         self._requester = requester
@@ -60,6 +63,7 @@ class MembershipsResource(BulkCreate, BulkUpdate):
             "membership/",
             group="POST membership",
             body=body,
+            body_required=True,
         )
         return await self._requester.request(request, deadline=deadline)
 
@@ -82,6 +86,7 @@ class MembershipsResource(BulkCreate, BulkUpdate):
             "membership/",
             group="PUT membership",
             body=body,
+            body_required=True,
         )
         return await self._requester.request(request, deadline=deadline)
 
@@ -110,6 +115,7 @@ class MembershipsResource(BulkCreate, BulkUpdate):
             group="PUT membership",
             path_params={"id": id},
             body=body,
+            body_required=True,
         )
         return await self._requester.request(request, deadline=deadline)
 
@@ -153,5 +159,6 @@ class MembershipsResource(BulkCreate, BulkUpdate):
             group="PUT membership/pinned_views",
             path_params={"id": id},
             body=body,
+            body_required=True,
         )
         return await self._requester.request(request, deadline=deadline)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..._bulk.run import BulkResult
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
 from ..._types.generated.opportunities import CreateOpportunity, UpdateOpportunity
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
 __all__ = ["OpportunitiesResource"]
 
 
-class OpportunitiesResource(BulkCreate, BulkDelete, BulkUpdate):
+class OpportunitiesResource(BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpdate[BulkResult]):
     """``close.opportunities``: Opportunities.
 
     Operations: ``list``, ``create``, ``get``, ``update``, ``delete``.
@@ -31,6 +32,8 @@ class OpportunitiesResource(BulkCreate, BulkDelete, BulkUpdate):
     Every method goes through the client's limiter, retries and error mapping, and takes
     an optional ``deadline`` (seconds, retries included).
     """
+
+    _bulk_result = BulkResult
 
     def __init__(self, requester: Requester) -> None:
         self._requester = requester
@@ -240,6 +243,7 @@ class OpportunitiesResource(BulkCreate, BulkDelete, BulkUpdate):
             "opportunity/",
             group="POST opportunity",
             body=body,
+            body_required=True,
         )
         return await self._requester.request(
             request, parse=Opportunity.from_json, deadline=deadline
@@ -313,6 +317,7 @@ class OpportunitiesResource(BulkCreate, BulkDelete, BulkUpdate):
             group="PUT opportunity",
             path_params={"id": id},
             body=body,
+            body_required=True,
         )
         return await self._requester.request(
             request, parse=Opportunity.from_json, deadline=deadline

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..._bulk.run import BulkResult
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
 from ..._types.generated.shared import OpportunityStatus
@@ -19,7 +20,9 @@ if TYPE_CHECKING:
 __all__ = ["OpportunityStatusesResource"]
 
 
-class OpportunityStatusesResource(BulkCreate, BulkDelete, BulkUpdate):
+class OpportunityStatusesResource(
+    BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpdate[BulkResult]
+):
     """``close.opportunity_statuses``: Opportunity statuses.
 
     Operations: ``list``, ``create``, ``update``, ``delete``.
@@ -29,6 +32,8 @@ class OpportunityStatusesResource(BulkCreate, BulkDelete, BulkUpdate):
     Every method goes through the client's limiter, retries and error mapping, and takes
     an optional ``deadline`` (seconds, retries included).
     """
+
+    _bulk_result = BulkResult
 
     def __init__(self, requester: Requester) -> None:
         self._requester = requester
@@ -86,6 +91,7 @@ class OpportunityStatusesResource(BulkCreate, BulkDelete, BulkUpdate):
             group="POST status/opportunity",
             params=params,
             body=body,
+            body_required=True,
         )
         return await self._requester.request(
             request, parse=OpportunityStatus.from_json, deadline=deadline
@@ -115,6 +121,7 @@ class OpportunityStatusesResource(BulkCreate, BulkDelete, BulkUpdate):
             path_params={"id": id},
             params=params,
             body=body,
+            body_required=True,
         )
         return await self._requester.request(
             request, parse=OpportunityStatus.from_json, deadline=deadline

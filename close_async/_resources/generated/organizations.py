@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ..._bulk.run import BulkResult
 from ..._engine.http.request import build_request
 from ..._types.generated.organizations import Organization
 from ..bulk_verbs import BulkUpdate
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
 __all__ = ["OrganizationsResource"]
 
 
-class OrganizationsResource(BulkUpdate):
+class OrganizationsResource(BulkUpdate[BulkResult]):
     """``close.organizations``: Organizations.
 
     Operations: ``get``, ``update``.
@@ -27,6 +28,8 @@ class OrganizationsResource(BulkUpdate):
     Every method goes through the client's limiter, retries and error mapping, and takes
     an optional ``deadline`` (seconds, retries included).
     """
+
+    _bulk_result = BulkResult
 
     def __init__(self, requester: Requester) -> None:
         self._requester = requester
@@ -80,6 +83,7 @@ class OrganizationsResource(BulkUpdate):
             path_params={"id": id},
             params=params,
             body=body,
+            body_required=True,
         )
         return await self._requester.request(
             request, parse=Organization.from_json, deadline=deadline

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..._bulk.run import BulkResult
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
 from ..._types.generated.outcomes import CreateOutcome, Outcome, UpdateOutcome
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
 __all__ = ["OutcomesResource"]
 
 
-class OutcomesResource(BulkCreate, BulkDelete, BulkUpdate):
+class OutcomesResource(BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpdate[BulkResult]):
     """``close.outcomes``: Outcomes.
 
     Operations: ``list``, ``create``, ``get``, ``update``, ``delete``.
@@ -29,6 +30,8 @@ class OutcomesResource(BulkCreate, BulkDelete, BulkUpdate):
     Every method goes through the client's limiter, retries and error mapping, and takes
     an optional ``deadline`` (seconds, retries included).
     """
+
+    _bulk_result = BulkResult
 
     def __init__(self, requester: Requester) -> None:
         self._requester = requester
@@ -84,6 +87,7 @@ class OutcomesResource(BulkCreate, BulkDelete, BulkUpdate):
             "outcome/",
             group="POST outcome",
             body=body,
+            body_required=True,
         )
         return await self._requester.request(request, parse=Outcome.from_json, deadline=deadline)
 
@@ -131,6 +135,7 @@ class OutcomesResource(BulkCreate, BulkDelete, BulkUpdate):
             group="PUT outcome",
             path_params={"id": id},
             body=body,
+            body_required=True,
         )
         return await self._requester.request(request, parse=Outcome.from_json, deadline=deadline)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..._bulk.run import BulkResult
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
 from ..._types.generated.phone_numbers import (
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
 __all__ = ["PhoneNumbersResource"]
 
 
-class PhoneNumbersResource(BulkCreate, BulkDelete, BulkUpdate):
+class PhoneNumbersResource(BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpdate[BulkResult]):
     """``close.phone_numbers``: Phone numbers.
 
     Operations: ``list``, ``create``, ``get``, ``update``, ``delete``.
@@ -33,6 +34,8 @@ class PhoneNumbersResource(BulkCreate, BulkDelete, BulkUpdate):
     Every method goes through the client's limiter, retries and error mapping, and takes
     an optional ``deadline`` (seconds, retries included).
     """
+
+    _bulk_result = BulkResult
 
     def __init__(self, requester: Requester) -> None:
         self._requester = requester
@@ -110,6 +113,7 @@ class PhoneNumbersResource(BulkCreate, BulkDelete, BulkUpdate):
             "phone_number/request/internal/",
             group="POST phone_number/request/internal",
             body=body,
+            body_required=True,
         )
         return await self._requester.request(request, deadline=deadline)
 
@@ -173,6 +177,7 @@ class PhoneNumbersResource(BulkCreate, BulkDelete, BulkUpdate):
             group="PUT phone_number",
             path_params={"id": id},
             body=body,
+            body_required=True,
         )
         return await self._requester.request(
             request, parse=PhoneNumber.from_json, deadline=deadline

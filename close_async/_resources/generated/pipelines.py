@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ..._bulk.run import BulkResult
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
 from ..._types.generated.pipelines import Pipeline
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
 __all__ = ["PipelinesResource"]
 
 
-class PipelinesResource(BulkCreate, BulkDelete, BulkUpdate):
+class PipelinesResource(BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpdate[BulkResult]):
     """``close.pipelines``: Pipelines.
 
     Operations: ``list``, ``create``, ``update``, ``delete``.
@@ -29,6 +30,8 @@ class PipelinesResource(BulkCreate, BulkDelete, BulkUpdate):
     Every method goes through the client's limiter, retries and error mapping, and takes
     an optional ``deadline`` (seconds, retries included).
     """
+
+    _bulk_result = BulkResult
 
     def __init__(self, requester: Requester) -> None:
         self._requester = requester
@@ -70,6 +73,7 @@ class PipelinesResource(BulkCreate, BulkDelete, BulkUpdate):
             "pipeline/",
             group="POST pipeline",
             body=body,
+            body_required=True,
         )
         return await self._requester.request(request, parse=Pipeline.from_json, deadline=deadline)
 
@@ -98,6 +102,7 @@ class PipelinesResource(BulkCreate, BulkDelete, BulkUpdate):
             group="PUT pipeline",
             path_params={"id": id},
             body=body,
+            body_required=True,
         )
         return await self._requester.request(request, parse=Pipeline.from_json, deadline=deadline)
 

@@ -8,6 +8,7 @@ import datetime as _dt
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ..._bulk.run import BulkResult
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
 from ..._types.generated.playbooks import CreatePlaybook, Playbook, UpdatePlaybook
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
 __all__ = ["PlaybooksResource"]
 
 
-class PlaybooksResource(BulkCreate, BulkDelete, BulkUpdate):
+class PlaybooksResource(BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpdate[BulkResult]):
     """``close.playbooks``: Playbooks.
 
     Operations: ``list``, ``create``, ``get``, ``update``, ``delete``, ``archive``,
@@ -31,6 +32,8 @@ class PlaybooksResource(BulkCreate, BulkDelete, BulkUpdate):
     Every method goes through the client's limiter, retries and error mapping, and takes
     an optional ``deadline`` (seconds, retries included).
     """
+
+    _bulk_result = BulkResult
 
     def __init__(self, requester: Requester) -> None:
         self._requester = requester
@@ -100,6 +103,7 @@ class PlaybooksResource(BulkCreate, BulkDelete, BulkUpdate):
             "playbook/",
             group="POST playbook",
             body=body,
+            body_required=True,
         )
         return await self._requester.request(request, parse=Playbook.from_json, deadline=deadline)
 
@@ -140,6 +144,7 @@ class PlaybooksResource(BulkCreate, BulkDelete, BulkUpdate):
             group="PUT playbook",
             path_params={"id": id},
             body=body,
+            body_required=True,
         )
         return await self._requester.request(request, parse=Playbook.from_json, deadline=deadline)
 

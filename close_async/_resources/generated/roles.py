@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ..._bulk.run import BulkResult
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
 from ..._types.generated.roles import Role
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
 __all__ = ["RolesResource"]
 
 
-class RolesResource(BulkCreate, BulkDelete, BulkUpdate):
+class RolesResource(BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpdate[BulkResult]):
     """``close.roles``: Roles.
 
     Operations: ``list``, ``create``, ``get``, ``update``, ``delete``.
@@ -29,6 +30,8 @@ class RolesResource(BulkCreate, BulkDelete, BulkUpdate):
     Every method goes through the client's limiter, retries and error mapping, and takes
     an optional ``deadline`` (seconds, retries included).
     """
+
+    _bulk_result = BulkResult
 
     def __init__(self, requester: Requester) -> None:
         self._requester = requester
@@ -83,6 +86,7 @@ class RolesResource(BulkCreate, BulkDelete, BulkUpdate):
             "role/",
             group="POST role",
             body=body,
+            body_required=True,
         )
         return await self._requester.request(request, parse=Role.from_json, deadline=deadline)
 
@@ -121,6 +125,7 @@ class RolesResource(BulkCreate, BulkDelete, BulkUpdate):
             group="PUT role",
             path_params={"id": id},
             body=body,
+            body_required=True,
         )
         return await self._requester.request(request, parse=Role.from_json, deadline=deadline)
 

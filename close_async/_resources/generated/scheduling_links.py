@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ..._bulk.run import BulkResult
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
@@ -18,7 +19,9 @@ if TYPE_CHECKING:
 __all__ = ["SchedulingLinksResource"]
 
 
-class SchedulingLinksResource(BulkCreate, BulkDelete, BulkUpdate):
+class SchedulingLinksResource(
+    BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpdate[BulkResult]
+):
     """``close.scheduling_links``: Scheduling links.
 
     Operations: ``list``, ``create``, ``create_integration``, ``delete_integration``,
@@ -31,6 +34,8 @@ class SchedulingLinksResource(BulkCreate, BulkDelete, BulkUpdate):
     Every method goes through the client's limiter, retries and error mapping, and takes
     an optional ``deadline`` (seconds, retries included).
     """
+
+    _bulk_result = BulkResult
 
     def __init__(self, requester: Requester) -> None:
         self._requester = requester
@@ -71,6 +76,7 @@ class SchedulingLinksResource(BulkCreate, BulkDelete, BulkUpdate):
             "scheduling_link/",
             group="POST scheduling_link",
             body=body,
+            body_required=True,
         )
         return await self._requester.request(request, deadline=deadline)
 
@@ -100,6 +106,7 @@ class SchedulingLinksResource(BulkCreate, BulkDelete, BulkUpdate):
             "scheduling_link/integration/",
             group="POST scheduling_link/integration",
             body=body,
+            body_required=True,
         )
         return await self._requester.request(request, deadline=deadline)
 
@@ -164,6 +171,7 @@ class SchedulingLinksResource(BulkCreate, BulkDelete, BulkUpdate):
             group="PUT scheduling_link",
             path_params={"id": id},
             body=body,
+            body_required=True,
         )
         return await self._requester.request(request, deadline=deadline)
 
@@ -221,6 +229,7 @@ class SchedulingLinksResource(BulkCreate, BulkDelete, BulkUpdate):
             "shared_scheduling_link/",
             group="POST shared_scheduling_link",
             body=body,
+            body_required=True,
         )
         return await self._requester.request(request, deadline=deadline)
 
@@ -259,6 +268,7 @@ class SchedulingLinksResource(BulkCreate, BulkDelete, BulkUpdate):
             group="PUT shared_scheduling_link",
             path_params={"id": id},
             body=body,
+            body_required=True,
         )
         return await self._requester.request(request, deadline=deadline)
 
@@ -299,6 +309,7 @@ class SchedulingLinksResource(BulkCreate, BulkDelete, BulkUpdate):
             "shared_scheduling_link_association/",
             group="POST shared_scheduling_link_association",
             body=body,
+            body_required=True,
         )
         return await self._requester.request(request, deadline=deadline)
 
@@ -317,5 +328,6 @@ class SchedulingLinksResource(BulkCreate, BulkDelete, BulkUpdate):
             "shared_scheduling_link_association/unmap/",
             group="POST shared_scheduling_link_association/unmap",
             body=body,
+            body_required=True,
         )
         return await self._requester.request(request, deadline=deadline)

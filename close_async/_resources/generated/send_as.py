@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ..._bulk.run import BulkResult
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
 from ..bulk_verbs import BulkCreate, BulkDelete
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
 __all__ = ["SendAsResource"]
 
 
-class SendAsResource(BulkCreate, BulkDelete):
+class SendAsResource(BulkCreate[BulkResult], BulkDelete[BulkResult]):
     """``close.send_as``: Send as.
 
     Operations: ``list``, ``create``, ``delete_by_user``, ``bulk_create``, ``get``,
@@ -29,6 +30,8 @@ class SendAsResource(BulkCreate, BulkDelete):
     Every method goes through the client's limiter, retries and error mapping, and takes
     an optional ``deadline`` (seconds, retries included).
     """
+
+    _bulk_result = BulkResult
 
     def __init__(self, requester: Requester) -> None:
         self._requester = requester
@@ -78,6 +81,7 @@ class SendAsResource(BulkCreate, BulkDelete):
             "send_as/",
             group="POST send_as",
             body=body,
+            body_required=True,
         )
         return await self._requester.request(request, deadline=deadline)
 
@@ -127,6 +131,7 @@ class SendAsResource(BulkCreate, BulkDelete):
             "send_as/bulk/",
             group="POST send_as/bulk",
             body=body,
+            body_required=True,
         )
         return await self._requester.request(request, deadline=deadline)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ..._bulk.run import BulkResult
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
 from ..._types.generated.sequences import SequenceSubscription, Workflow
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
 __all__ = ["SequencesResource"]
 
 
-class SequencesResource(BulkCreate, BulkDelete, BulkUpdate):
+class SequencesResource(BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpdate[BulkResult]):
     """``close.sequences``: Sequences.
 
     Operations: ``list``, ``create``, ``get``, ``update``, ``delete``,
@@ -31,6 +32,8 @@ class SequencesResource(BulkCreate, BulkDelete, BulkUpdate):
     Every method goes through the client's limiter, retries and error mapping, and takes
     an optional ``deadline`` (seconds, retries included).
     """
+
+    _bulk_result = BulkResult
 
     def __init__(self, requester: Requester) -> None:
         self._requester = requester
@@ -80,6 +83,7 @@ class SequencesResource(BulkCreate, BulkDelete, BulkUpdate):
             "sequence/",
             group="POST sequence",
             body=body,
+            body_required=True,
         )
         return await self._requester.request(request, parse=Workflow.from_json, deadline=deadline)
 
@@ -130,6 +134,7 @@ class SequencesResource(BulkCreate, BulkDelete, BulkUpdate):
             group="PUT sequence",
             path_params={"id": id},
             body=body,
+            body_required=True,
         )
         return await self._requester.request(request, parse=Workflow.from_json, deadline=deadline)
 
@@ -207,6 +212,7 @@ class SequencesResource(BulkCreate, BulkDelete, BulkUpdate):
             "sequence_subscription/",
             group="POST sequence_subscription",
             body=body,
+            body_required=True,
         )
         return await self._requester.request(
             request, parse=SequenceSubscription.from_json, deadline=deadline
@@ -249,6 +255,7 @@ class SequencesResource(BulkCreate, BulkDelete, BulkUpdate):
             group="PUT sequence_subscription",
             path_params={"id": id},
             body=body,
+            body_required=True,
         )
         return await self._requester.request(
             request, parse=SequenceSubscription.from_json, deadline=deadline

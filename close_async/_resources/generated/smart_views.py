@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
+from ..._bulk.run import BulkResult
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
 from ..._types.generated.smart_views import SavedSearch
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
 __all__ = ["SmartViewsResource"]
 
 
-class SmartViewsResource(BulkCreate, BulkDelete, BulkUpdate):
+class SmartViewsResource(BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpdate[BulkResult]):
     """``close.smart_views``: Smart views.
 
     Operations: ``list``, ``create``, ``get``, ``update``, ``delete``.
@@ -29,6 +30,8 @@ class SmartViewsResource(BulkCreate, BulkDelete, BulkUpdate):
     Every method goes through the client's limiter, retries and error mapping, and takes
     an optional ``deadline`` (seconds, retries included).
     """
+
+    _bulk_result = BulkResult
 
     def __init__(self, requester: Requester) -> None:
         self._requester = requester
@@ -136,6 +139,7 @@ class SmartViewsResource(BulkCreate, BulkDelete, BulkUpdate):
             "saved_search/",
             group="POST saved_search",
             body=body,
+            body_required=True,
         )
         return await self._requester.request(
             request, parse=SavedSearch.from_json, deadline=deadline
@@ -178,6 +182,7 @@ class SmartViewsResource(BulkCreate, BulkDelete, BulkUpdate):
             group="PUT saved_search",
             path_params={"id": id},
             body=body,
+            body_required=True,
         )
         return await self._requester.request(
             request, parse=SavedSearch.from_json, deadline=deadline

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ..._bulk.run import BulkResult
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
 from ..._types.generated.sms_templates import CreateSMSTemplate, SmsTemplate, UpdateSMSTemplate
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
 __all__ = ["SmsTemplatesResource"]
 
 
-class SmsTemplatesResource(BulkCreate, BulkDelete, BulkUpdate):
+class SmsTemplatesResource(BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpdate[BulkResult]):
     """``close.sms_templates``: Sms templates.
 
     Operations: ``list``, ``create``, ``get``, ``update``, ``delete``.
@@ -29,6 +30,8 @@ class SmsTemplatesResource(BulkCreate, BulkDelete, BulkUpdate):
     Every method goes through the client's limiter, retries and error mapping, and takes
     an optional ``deadline`` (seconds, retries included).
     """
+
+    _bulk_result = BulkResult
 
     def __init__(self, requester: Requester) -> None:
         self._requester = requester
@@ -78,6 +81,7 @@ class SmsTemplatesResource(BulkCreate, BulkDelete, BulkUpdate):
             "sms_template/",
             group="POST sms_template",
             body=body,
+            body_required=True,
         )
         return await self._requester.request(request, deadline=deadline)
 
@@ -125,6 +129,7 @@ class SmsTemplatesResource(BulkCreate, BulkDelete, BulkUpdate):
             group="PUT sms_template",
             path_params={"id": id},
             body=body,
+            body_required=True,
         )
         return await self._requester.request(request, deadline=deadline)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..._bulk.run import BulkResult
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
 from ..._types.generated.tasks import BulkUpdateNotifications, CreateTask, Task, UpdateNotification
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
 __all__ = ["TasksResource"]
 
 
-class TasksResource(BulkCreate, BulkDelete, BulkUpdate):
+class TasksResource(BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpdate[BulkResult]):
     """``close.tasks``: Tasks.
 
     Operations: ``list``, ``create``, ``bulk_update``, ``get``, ``update``, ``delete``.
@@ -30,6 +31,8 @@ class TasksResource(BulkCreate, BulkDelete, BulkUpdate):
     Every method goes through the client's limiter, retries and error mapping, and takes
     an optional ``deadline`` (seconds, retries included).
     """
+
+    _bulk_result = BulkResult
 
     def __init__(self, requester: Requester) -> None:
         self._requester = requester
@@ -174,6 +177,7 @@ class TasksResource(BulkCreate, BulkDelete, BulkUpdate):
             group="POST task",
             params=params,
             body=body,
+            body_required=True,
         )
         return await self._requester.request(request, parse=Task.from_json, deadline=deadline)
 
@@ -264,6 +268,7 @@ class TasksResource(BulkCreate, BulkDelete, BulkUpdate):
             group="PUT task",
             params=params,
             body=body,
+            body_required=True,
         )
         return await self._requester.request(request, deadline=deadline)
 
@@ -320,6 +325,7 @@ class TasksResource(BulkCreate, BulkDelete, BulkUpdate):
             path_params={"id": id},
             params=params,
             body=body,
+            body_required=True,
         )
         return await self._requester.request(request, parse=Task.from_json, deadline=deadline)
 

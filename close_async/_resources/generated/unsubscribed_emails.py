@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ..._bulk.run import BulkResult
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
 from ..._types.generated.unsubscribed_emails import CreateUnsubscribedEmail
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
 __all__ = ["UnsubscribedEmailsResource"]
 
 
-class UnsubscribedEmailsResource(BulkCreate, BulkDelete):
+class UnsubscribedEmailsResource(BulkCreate[BulkResult], BulkDelete[BulkResult]):
     """``close.unsubscribed_emails``: Unsubscribed emails.
 
     Operations: ``list``, ``create``, ``delete``.
@@ -29,6 +30,8 @@ class UnsubscribedEmailsResource(BulkCreate, BulkDelete):
     Every method goes through the client's limiter, retries and error mapping, and takes
     an optional ``deadline`` (seconds, retries included).
     """
+
+    _bulk_result = BulkResult
 
     def __init__(self, requester: Requester) -> None:
         self._requester = requester
@@ -75,6 +78,7 @@ class UnsubscribedEmailsResource(BulkCreate, BulkDelete):
             "unsubscribe/email/",
             group="POST unsubscribe/email",
             body=body,
+            body_required=True,
         )
         return await self._requester.request(request, deadline=deadline)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ..._bulk.run import BulkResult
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
 from ..._types.generated.webhooks import CreateWebhook, UpdateWebhook, Webhook
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
 __all__ = ["WebhooksResource"]
 
 
-class WebhooksResource(BulkCreate, BulkDelete, BulkUpdate):
+class WebhooksResource(BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpdate[BulkResult]):
     """``close.webhooks``: Webhooks.
 
     Operations: ``list``, ``create``, ``get``, ``update``, ``delete``.
@@ -29,6 +30,8 @@ class WebhooksResource(BulkCreate, BulkDelete, BulkUpdate):
     Every method goes through the client's limiter, retries and error mapping, and takes
     an optional ``deadline`` (seconds, retries included).
     """
+
+    _bulk_result = BulkResult
 
     def __init__(self, requester: Requester) -> None:
         self._requester = requester
@@ -88,6 +91,7 @@ class WebhooksResource(BulkCreate, BulkDelete, BulkUpdate):
             "webhook/",
             group="POST webhook",
             body=body,
+            body_required=True,
         )
         return await self._requester.request(request, parse=Webhook.from_json, deadline=deadline)
 
@@ -147,6 +151,7 @@ class WebhooksResource(BulkCreate, BulkDelete, BulkUpdate):
             group="PUT webhook",
             path_params={"id": id},
             body=body,
+            body_required=True,
         )
         return await self._requester.request(request, parse=Webhook.from_json, deadline=deadline)
 
