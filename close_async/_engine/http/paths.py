@@ -12,6 +12,7 @@ Values put into a path (ids) go through :func:`path_segment`, which also refuses
 
 from __future__ import annotations
 
+import functools
 import re
 import string
 from collections.abc import Mapping
@@ -92,6 +93,39 @@ def render_path(template: str, values: Mapping[str, object]) -> str:
     ``render_path("lead/{lead_id}/", {"lead_id": "lead_x"})`` gives ``"lead/lead_x/"``.
     Raises :class:`InvalidRequestError` for a missing, unused or unsafe value.
     """
+    plan = _plan(template)
+    if plan is not None and len(values) == len(plan[1]) and all(n in values for n in plan[1]):
+        # The template's own text was checked once; each value is one safe segment (no
+        # '/', never '.' or '..', not empty), so the whole needs no second check.
+        pieces, names = plan
+        parts = [pieces[0]]
+        for name, piece in zip(names, pieces[1:], strict=True):
+            parts += (path_segment(values[name], field=name), piece)
+        rendered = "".join(parts)
+        if len(rendered) <= _MAX_LENGTH + 1:  # check_path's cap, its trailing '/' aside
+            return rendered
+    return _render_checked(template, values)
+
+
+@functools.lru_cache(maxsize=1024)
+def _plan(template: str) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+    """The text around a template's placeholders (the template shaped as :func:`check_path`
+    shapes a path) and their names, once per template; ``None`` when the template is not
+    plain (its text alone would not be a valid path, or a name repeats): such a template
+    is rendered and checked whole, for the same errors."""
+    shaped = template.removeprefix("/").removesuffix("/") + "/"
+    names = tuple(_PLACEHOLDER.findall(shaped))
+    if len(set(names)) != len(names) or not names:
+        return None
+    try:
+        check_path(_PLACEHOLDER.sub("x", shaped))
+    except InvalidRequestError:
+        return None
+    pieces = tuple(_PLACEHOLDER.split(shaped)[::2])
+    return pieces, names
+
+
+def _render_checked(template: str, values: Mapping[str, object]) -> str:
     wanted = _PLACEHOLDER.findall(template)
     missing = [name for name in wanted if name not in values]
     if missing:
