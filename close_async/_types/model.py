@@ -213,25 +213,53 @@ def _describe(tp: Any) -> str:
     return _KIND_NAMES.get(tp, f"a {getattr(tp, '__name__', tp)}")
 
 
-_CHECKS: dict[type, tuple[tuple[str, Any], ...]] = {}
+_CHECKS: dict[type, tuple[tuple[str, Any, frozenset[type]], ...]] = {}
+
+# A value of exactly one of these classes is accepted by a hint that names the class: what
+# lets the common values (a str for ``str | Unset | None``) skip the walk of the hint.
+_PLAIN: dict[Any, frozenset[type]] = {
+    str: frozenset({str}),
+    int: frozenset({int}),
+    float: frozenset({int, float}),
+    bool: frozenset({bool}),
+    type(None): frozenset({type(None)}),
+    Unset: frozenset({Unset}),
+}
+
+
+def _plain_classes(hint: Any) -> frozenset[type]:
+    args = union_args(hint)
+    if args is None:
+        return _PLAIN.get(hint, frozenset())
+    return frozenset().union(*(_plain_classes(a) for a in args))
+
+
+def _checks_of(cls: type) -> tuple[tuple[str, Any, frozenset[type]], ...]:
+    # A field with a rule (its attrs validator, which attrs has run already) is checked
+    # by that rule alone.
+    ruled = {a.name for a in attrs.fields(cls) if a.validator is not None}
+    checks = _CHECKS[cls] = tuple(
+        (name, hint, _plain_classes(hint))
+        for name, _, hint in _typed_fields(cls)
+        if name not in ruled
+    )
+    return checks
 
 
 def _check_request_model(model: RequestModel) -> None:
     cls = type(model)
     checks = _CHECKS.get(cls)
     if checks is None:
-        # A field with a rule (its attrs validator, which attrs has run already) is
-        # checked by that rule alone.
-        ruled = {a.name for a in attrs.fields(cls) if a.validator is not None}
-        checks = _CHECKS[cls] = tuple(
-            (name, hint) for name, _, hint in _typed_fields(cls) if name not in ruled
-        )
-    for name, hint in checks:
+        checks = _checks_of(cls)
+    for name, hint, plain in checks:
         value = getattr(model, name)
-        if value is not UNSET and not _accepts(hint, value):
-            raise InvalidRequestError(
-                f"{name}: must be {_describe(hint)}, got {safe_repr(value)}",
-                field=name,
-            )
-    if not isinstance(model.extra, Mapping) or not all(isinstance(k, str) for k in model.extra):
+        if value.__class__ in plain or value is UNSET or _accepts(hint, value):
+            continue
+        raise InvalidRequestError(
+            f"{name}: must be {_describe(hint)}, got {safe_repr(value)}", field=name
+        )
+    extra = model.extra
+    if extra.__class__ is dict and not extra:
+        return  # the default: nothing to check
+    if not isinstance(extra, Mapping) or not all(isinstance(k, str) for k in extra):
         raise InvalidRequestError("extra: must be a mapping of JSON keys to values", field="extra")
