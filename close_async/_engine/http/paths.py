@@ -12,7 +12,6 @@ Values put into a path (ids) go through :func:`path_segment`, which also refuses
 
 from __future__ import annotations
 
-import functools
 import re
 import string
 from collections.abc import Mapping
@@ -93,36 +92,53 @@ def render_path(template: str, values: Mapping[str, object]) -> str:
     ``render_path("lead/{lead_id}/", {"lead_id": "lead_x"})`` gives ``"lead/lead_x/"``.
     Raises :class:`InvalidRequestError` for a missing, unused or unsafe value.
     """
-    plan = _plan(template)
-    if plan is not None and len(values) == len(plan[1]) and all(n in values for n in plan[1]):
+    plan = _PLANS.get(template)
+    if plan is None and template not in _PLANS:
+        plan = _plan(template)
+    if plan is not None:
         # The template's own text was checked once; each value is one safe segment (no
         # '/', never '.' or '..', not empty), so the whole needs no second check.
         pieces, names = plan
-        parts = [pieces[0]]
-        for name, piece in zip(names, pieces[1:], strict=True):
-            parts += (path_segment(values[name], field=name), piece)
-        rendered = "".join(parts)
-        if len(rendered) <= _MAX_LENGTH + 1:  # check_path's cap, its trailing '/' aside
-            return rendered
+        if len(names) == 1:  # the common case, without the loop
+            name = names[0]
+            if len(values) == 1 and name in values:
+                rendered = pieces[0] + path_segment(values[name], field=name) + pieces[1]
+                if len(rendered) <= _MAX_LENGTH + 1:  # check_path's cap, its '/' aside
+                    return rendered
+        elif len(values) == len(names) and all(n in values for n in names):
+            parts = [pieces[0]]
+            for name, piece in zip(names, pieces[1:], strict=True):
+                parts += (path_segment(values[name], field=name), piece)
+            rendered = "".join(parts)
+            if len(rendered) <= _MAX_LENGTH + 1:
+                return rendered
     return _render_checked(template, values)
 
 
-@functools.lru_cache(maxsize=1024)
-def _plan(template: str) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+_Plan = tuple[tuple[str, ...], tuple[str, ...]]
+_PLANS: dict[str, _Plan | None] = {}
+_MAX_PLANS = 1024  # templates are the generator's (a few hundred) or a caller's
+
+
+def _plan(template: str) -> _Plan | None:
     """The text around a template's placeholders (the template shaped as :func:`check_path`
-    shapes a path) and their names, once per template; ``None`` when the template is not
-    plain (its text alone would not be a valid path, or a name repeats): such a template
-    is rendered and checked whole, for the same errors."""
+    shapes a path) and their names, worked out once per template; ``None`` when the
+    template is not plain (its text alone would not be a valid path, or a name repeats):
+    such a template is rendered and checked whole, for the same errors."""
     shaped = template.removeprefix("/").removesuffix("/") + "/"
     names = tuple(_PLACEHOLDER.findall(shaped))
-    if len(set(names)) != len(names) or not names:
-        return None
-    try:
-        check_path(_PLACEHOLDER.sub("x", shaped))
-    except InvalidRequestError:
-        return None
-    pieces = tuple(_PLACEHOLDER.split(shaped)[::2])
-    return pieces, names
+    plan: _Plan | None = None
+    if names and len(set(names)) == len(names):
+        try:
+            check_path(_PLACEHOLDER.sub("x", shaped))
+        except InvalidRequestError:
+            pass
+        else:
+            plan = (tuple(_PLACEHOLDER.split(shaped)[::2]), names)
+    if len(_PLANS) >= _MAX_PLANS:
+        _PLANS.clear()
+    _PLANS[template] = plan
+    return plan
 
 
 def _render_checked(template: str, values: Mapping[str, object]) -> str:
