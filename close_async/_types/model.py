@@ -28,6 +28,7 @@ import datetime as _dt
 import functools
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
+from types import MappingProxyType
 from typing import Any, ClassVar, Literal, TypeVar, get_args, get_origin
 
 import attrs
@@ -48,6 +49,9 @@ __all__ = [
 ]
 
 M = TypeVar("M", bound="Model")
+
+_NO_EXTRA: Mapping[str, Any] = MappingProxyType({})
+"""A request model's ``extra`` when none is given: empty, shared (it cannot be changed)."""
 
 
 @attrs.define(kw_only=True)
@@ -95,11 +99,30 @@ class RequestModel:
     (``extra={"custom.cf_abc": "Gold"}``).
     """
 
-    extra: Mapping[str, Any] = attrs.field(factory=dict)
+    extra: Mapping[str, Any] = attrs.field(default=_NO_EXTRA)
     """Keys sent as they are, beside the model's fields (custom fields among them)."""
 
     def __attrs_post_init__(self) -> None:
-        _check_request_model(self)
+        # Each field without a rule is checked against its type (a field with a rule: its
+        # attrs validator, which attrs has run already); ``extra`` must hold JSON keys.
+        cls = type(self)
+        checks = _CHECKS.get(cls)
+        if checks is None:
+            checks = _checks_of(cls)
+        for name, hint, plain in checks:
+            value = getattr(self, name)
+            if value.__class__ in plain or value is UNSET or _accepts(hint, value):
+                continue
+            raise InvalidRequestError(
+                f"{name}: must be {_describe(hint)}, got {safe_repr(value)}", field=name
+            )
+        extra = self.extra
+        if extra is _NO_EXTRA:
+            return
+        if not isinstance(extra, Mapping) or not all(isinstance(k, str) for k in extra):
+            raise InvalidRequestError(
+                "extra: must be a mapping of JSON keys to values", field="extra"
+            )
 
     def fields_set(self) -> frozenset[str]:
         """Names of the fields that were given (``None`` counts: it clears the field)."""
@@ -235,8 +258,8 @@ def _plain_classes(hint: Any) -> frozenset[type]:
 
 
 def _checks_of(cls: type) -> tuple[tuple[str, Any, frozenset[type]], ...]:
-    # A field with a rule (its attrs validator, which attrs has run already) is checked
-    # by that rule alone.
+    """(name, type, plain classes) of each field the type check judges, once per class: a
+    field with a rule is checked by that rule alone."""
     ruled = {a.name for a in attrs.fields(cls) if a.validator is not None}
     checks = _CHECKS[cls] = tuple(
         (name, hint, _plain_classes(hint))
@@ -244,22 +267,3 @@ def _checks_of(cls: type) -> tuple[tuple[str, Any, frozenset[type]], ...]:
         if name not in ruled
     )
     return checks
-
-
-def _check_request_model(model: RequestModel) -> None:
-    cls = type(model)
-    checks = _CHECKS.get(cls)
-    if checks is None:
-        checks = _checks_of(cls)
-    for name, hint, plain in checks:
-        value = getattr(model, name)
-        if value.__class__ in plain or value is UNSET or _accepts(hint, value):
-            continue
-        raise InvalidRequestError(
-            f"{name}: must be {_describe(hint)}, got {safe_repr(value)}", field=name
-        )
-    extra = model.extra
-    if extra.__class__ is dict and not extra:
-        return  # the default: nothing to check
-    if not isinstance(extra, Mapping) or not all(isinstance(k, str) for k in extra):
-        raise InvalidRequestError("extra: must be a mapping of JSON keys to values", field="extra")

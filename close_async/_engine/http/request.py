@@ -55,6 +55,7 @@ URL_LENGTH_LIMIT = 2000
 _READ_POST_PREFIXES = ("data/search/", "report/")
 
 _METHOD = re.compile(r"[A-Za-z]+", re.ASCII)
+_KNOWN_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
 _PLACEHOLDER = re.compile(r"\{[A-Za-z_][A-Za-z0-9_]*\}")
 
 # --- groups -----------------------------------------------------------------------------
@@ -266,10 +267,13 @@ def encode_body(body: object, *, field: str = "body", objects_only: bool = True)
     if type(body) is JSONBody:
         return body
     value: Any
-    if isinstance(body, Mapping):
+    # A dict and a model first: the common bodies, without the Mapping ABC's check.
+    if body.__class__ is dict:
         value = dict(body)
     elif callable(getattr(body, "to_json", None)):
         value = body.to_json()  # type: ignore[attr-defined]
+    elif isinstance(body, Mapping):
+        value = dict(body)
     elif objects_only:
         raise InvalidRequestError(
             f"{field} must be a model or a mapping of JSON keys to values, "
@@ -318,7 +322,9 @@ def build_request(
 
     Raises :class:`InvalidRequestError` naming the argument at fault.
     """
-    if not isinstance(method, str) or not _METHOD.fullmatch(method):
+    if not isinstance(method, str) or (
+        method not in _KNOWN_METHODS and not _METHOD.fullmatch(method)
+    ):
         raise InvalidRequestError(
             f"method must be an HTTP method name, got {safe_repr(method)}", field="method"
         )
@@ -336,6 +342,8 @@ def build_request(
         data = encode_body(body, field=body_field, objects_only=objects_only).data
     if group is None and template is not None:
         group = template_group(method, template)
+    if group is not None and idempotent is None:  # every generated operation's call
+        return Request(method, concrete, pairs, data, template=template, group=group)
     extra: dict[str, Any] = {}
     if group is not None:
         extra["group"] = group
