@@ -26,7 +26,7 @@ import yarl
 
 from ..errors import InvalidRequestError
 from ..ids import safe_repr
-from .paths import check_path, path_template, render_path
+from .paths import check_path, render_path_and_template
 
 __all__ = [
     "IDEMPOTENT_METHODS",
@@ -328,9 +328,9 @@ def build_request(
         raise InvalidRequestError(
             f"method must be an HTTP method name, got {safe_repr(method)}", field="method"
         )
+    template: str | None
     if path_params:
-        concrete = render_path(path, path_params)
-        template: str | None = path_template(path)
+        concrete, template = render_path_and_template(path, path_params)
     else:
         concrete = check_path(path)
         template = concrete if group is not None else None
@@ -338,7 +338,9 @@ def build_request(
         raise InvalidRequestError("params must be a mapping of names to values", field="params")
     pairs = encode_params(params) if params else ()
     data = None
-    if body is not None or body_required:
+    if type(body) is JSONBody:  # encoded ahead (a bulk item's): taken as it is
+        data = body.data
+    elif body is not None or body_required:
         data = encode_body(body, field=body_field, objects_only=objects_only).data
     if group is None and template is not None:
         group = template_group(method, template)
