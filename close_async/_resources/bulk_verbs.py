@@ -119,14 +119,9 @@ class BulkUpdate(Generic[M]):
     """``update_many`` for a resource with ``update(id, body)`` answering an ``M``."""
 
     _requester: Requester
-
-    def _update_request(self, id: str, body: Any) -> Request:
-        """The request ``update(id, body)`` sends (the generated resource writes it)."""
-        raise NotImplementedError
-
-    def _update_answer(self, value: Any) -> M:
-        """Close's answer to an update, read as ``M`` (the generated resource writes it)."""
-        raise NotImplementedError
+    # Written by the generated resource: the request its update sends; its answer's reader.
+    _update_request: Callable[[str, Any], Request]
+    _update_answer: Callable[[Any], M]
 
     def update_many(
         self,
@@ -147,14 +142,9 @@ class BulkCreate(Generic[M]):
     """``create_many`` for a resource with ``create(body)`` answering an ``M``."""
 
     _requester: Requester
-
-    def _create_request(self, body: Any) -> Request:
-        """The request ``create(body)`` sends (the generated resource writes it)."""
-        raise NotImplementedError
-
-    def _create_answer(self, value: Any) -> M:
-        """Close's answer to a create, read as ``M`` (the generated resource writes it)."""
-        raise NotImplementedError
+    # Written by the generated resource: the request its create sends; its answer's reader.
+    _create_request: Callable[[Any], Request]
+    _create_answer: Callable[[Any], M]
 
     def create_many(
         self,
@@ -191,10 +181,7 @@ class BulkDelete:
     """``delete_many`` for a resource with ``delete(id)`` (Close answers nothing)."""
 
     _requester: Requester
-
-    def _delete_request(self, id: str) -> Request:
-        """The request ``delete(id)`` sends (the generated resource writes it)."""
-        raise NotImplementedError
+    _delete_request: Callable[[str], Request]  # written by the generated resource
 
     def delete_many(
         self,
