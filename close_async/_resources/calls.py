@@ -7,7 +7,7 @@ from collections.abc import AsyncIterable, Iterable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Unpack
 
-from .._bulk.run import BulkOptions, BulkRun, Settle, UpdateResult
+from .._bulk.run import BulkOptions, BulkRun, Settle
 from .._engine.errors import InvalidRequestError
 from .._engine.http.request import JSONBody, encode_body
 from .._engine.http.response import no_content
@@ -159,8 +159,8 @@ class CallsResource:
         items: Iterable[tuple[str, CallUpdate | Mapping[str, Any]]]
         | AsyncIterable[tuple[str, CallUpdate | Mapping[str, Any]]],
         **options: Unpack[BulkOptions],
-    ) -> BulkRun[UpdateResult]:
-        """Apply many updates concurrently; the run yields one ``UpdateResult`` per item.
+    ) -> BulkRun[Call]:
+        """Apply many updates concurrently; the run yields one ``BulkResult[Call]`` per item.
 
         Streams ``items`` (a sync or async iterable of ``(call_id, CallUpdate)``, or of a
         mapping as :meth:`update` takes), keeps ``concurrency`` updates in flight through
@@ -172,14 +172,14 @@ class CallsResource:
             async with close.calls.update_many(rows, journal="backfill.journal") as run:
                 async for result in run:
                     if not result.ok:
-                        print(result.call_id, result.error)
+                        print(result.id, result.error)
         """
         return bulk_verbs.update_many(
             self._requester,
-            self._update_unparsed,
+            _requests.update_call,
             items,
             options,
-            result_type=UpdateResult,
+            parse=call_from_json,
             to_body=functools.partial(_body, model=CallUpdate, field="update"),
         )
 
@@ -190,9 +190,9 @@ class CallsResource:
         *,
         settle: Settle | None = None,
         **options: Unpack[BulkOptions],
-    ) -> BulkRun[UpdateResult]:
+    ) -> BulkRun[Call]:
         """Log many external calls concurrently, as :meth:`create` does one; the run
-        yields one ``UpdateResult`` per body (``call_id``: the new call's id).
+        yields one ``BulkResult[Call]`` per body (``id``: the new call's id).
 
         A create whose answer was lost after sending is ``state="unknown"`` (with its
         ``body``) unless ``settle`` finds it; see ``create_many`` of the other resources
@@ -200,30 +200,20 @@ class CallsResource:
         """
         return bulk_verbs.create_many(
             self._requester,
-            self._create_unparsed,
+            _requests.create_call,
             bodies,
             options,
+            parse=call_from_json,
             settle=settle,
-            result_type=UpdateResult,
             to_body=functools.partial(_body, model=CallCreate, field="create"),
         )
 
     def delete_many(
         self, ids: Iterable[str] | AsyncIterable[str], **options: Unpack[BulkOptions]
-    ) -> BulkRun[UpdateResult]:
-        """Delete many calls by id concurrently; one ``UpdateResult`` per id.
+    ) -> BulkRun[None]:
+        """Delete many calls by id concurrently; one ``BulkResult`` per id.
         ``options``: :class:`BulkOptions`."""
-        return bulk_verbs.delete_many(
-            self._requester, self.delete, ids, options, result_type=UpdateResult
-        )
-
-    # The bulk paths send through these: an UpdateResult parses its call only when read,
-    # so a backfill that never looks at the answers pays nothing to decode them.
-    async def _update_unparsed(self, call_id: str, body: JSONBody) -> Any:
-        return await self._requester.request(_requests.update_call(call_id, body))
-
-    async def _create_unparsed(self, body: JSONBody) -> Any:
-        return await self._requester.request(_requests.create_call(body))
+        return bulk_verbs.delete_many(self._requester, _requests.delete_call, ids, options)
 
 
 def _body(body: object, model: type[CallUpdate] | type[CallCreate], field: str) -> JSONBody:

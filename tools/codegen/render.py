@@ -189,6 +189,7 @@ def _render_resource(
     if any(op.parse == "no_content" for op in singles):
         runtime.append("from ..._engine.http.response import no_content")
     mixins = mixins_of(ns)
+    hooked = hooked_operations(ns, mixins)
     for module in sorted({m.module for m in mixins}):
         classes = ", ".join(sorted(m.name for m in mixins if m.module == module))
         runtime.append(f"from ..{module} import {classes}")
@@ -199,6 +200,8 @@ def _render_resource(
     handwritten_children = [c for c in children if c.handwritten]
     lazy_children = [c for c in children if not c.handwritten]
     type_imports = ["from ..._engine.requester import Requester"]
+    if hooked:
+        type_imports.append("from ..._engine.http.request import Request")
     type_imports += [f"from .{c.module} import {c.class_name}" for c in lazy_children]
     type_imports += [
         f"from {_relative(c.handwritten['module'])} import {c.handwritten['class']}"
@@ -221,7 +224,17 @@ def _render_resource(
     code = env.get_template("resource.py.j2").render(
         header=HEADER,
         ns=ns,
-        bases=f"({', '.join(m.name for m in mixins)})" if mixins else "",
+        bases=f"({', '.join(_base(m, ns) for m in mixins)})" if mixins else "",
+        hooked=hooked,
+        hook_arguments={
+            op.method: ", ".join(
+                [name for name, _ in op.path_params]
+                + (["body"] if op.body else [])
+                + [f"{p.name}={p.name}" for p in op.query]
+            )
+            for op in ns.operations
+            if op.method in hooked
+        },
         sliced=sliced,
         title=_title(ns),
         class_doc=docstring(class_lines, 4),
@@ -237,7 +250,13 @@ def _render_resource(
         needs={"functools": bool(lazy_children), "dt": "_dt." in signature_text},
         abc_names=", ".join(_used(_ABC_WORDS, signature_text)) or "Mapping",
         typing_names=", ".join(
-            sorted({*_used(("Any", "Literal"), signature_text), "TYPE_CHECKING"})
+            sorted(
+                {
+                    *_used(("Any", "Literal"), signature_text),
+                    *(["Any"] if any(hooked.values()) else []),
+                    "TYPE_CHECKING",
+                }
+            )
         ),
     )
     return code.replace("from collections.abc import \n", "")
@@ -266,7 +285,12 @@ class _Needs:
 
 @dataclass(frozen=True)
 class _Mixin:
-    """A hand-written mixin class, given to every group that has all of its ``needs``."""
+    """A hand-written mixin class, given to every group that has all of its ``needs``.
+
+    ``hook``: the one operation whose request the mixin builds (without sending it) through
+    the generated ``_<method>_request``; ``typed``: the mixin is generic in that operation's
+    answer (``BulkUpdate[Lead]``), read by the generated ``_<method>_answer``.
+    """
 
     module: str  # in close_async/_resources/
     name: str
@@ -274,6 +298,8 @@ class _Mixin:
     family: str  # the line of the class docstring that names its methods
     methods: tuple[str, ...]
     see: str
+    hook: str | None = None
+    typed: bool = False
 
 
 _BULK = "see ``close_async.BulkRun``"
@@ -281,15 +307,15 @@ MIXINS: tuple[_Mixin, ...] = (
     # The one place that decides which groups get which hand-written methods.
     _Mixin(
         "bulk_verbs", "BulkCreate", (_Needs("create", "POST", path_params=0, body=True),),
-        "Bulk", ("create_many",), _BULK,
+        "Bulk", ("create_many",), _BULK, hook="create", typed=True,
     ),
     _Mixin(
         "bulk_verbs", "BulkDelete", (_Needs("delete", "DELETE", path_params=1),),
-        "Bulk", ("delete_many",), _BULK,
+        "Bulk", ("delete_many",), _BULK, hook="delete",
     ),
     _Mixin(
         "bulk_verbs", "BulkUpdate", (_Needs("update", "PUT", path_params=1, body=True),),
-        "Bulk", ("update_many",), _BULK,
+        "Bulk", ("update_many",), _BULK, hook="update", typed=True,
     ),
     _Mixin(
         "export_verbs",
@@ -309,6 +335,19 @@ MIXINS: tuple[_Mixin, ...] = (
 def mixins_of(ns: NamespaceDef) -> list[_Mixin]:
     """The mixins whose every needed operation ``ns`` has, in the table's order."""
     return [m for m in MIXINS if all(any(n.matches(op) for op in ns.operations) for n in m.needs)]
+
+
+def hooked_operations(ns: NamespaceDef, mixins: list[_Mixin]) -> dict[str, bool]:
+    """The operations of ``ns`` a mixin builds requests for, each with whether the mixin
+    also reads its answer (then it is typed by that answer's model)."""
+    return {m.hook: m.typed for m in mixins if m.hook is not None}
+
+
+def _base(mixin: _Mixin, ns: NamespaceDef) -> str:
+    if not mixin.typed:
+        return mixin.name
+    (op,) = [op for op in ns.operations if op.method == mixin.hook and not op.item]
+    return f"{mixin.name}[{op.returns}]"
 
 
 def _mixin_lines(mixins: list[_Mixin]) -> list[str]:

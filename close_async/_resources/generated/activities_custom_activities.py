@@ -20,12 +20,15 @@ from ..pager import Pager
 from ..slicer import SliceOptions, paginate_or_slice
 
 if TYPE_CHECKING:
+    from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
 __all__ = ["ActivitiesCustomActivitiesResource"]
 
 
-class ActivitiesCustomActivitiesResource(BulkCreate, BulkDelete, BulkUpdate):
+class ActivitiesCustomActivitiesResource(
+    BulkCreate[CustomActivity], BulkDelete, BulkUpdate[CustomActivity]
+):
     """``close.activities.custom_activities``: Activities custom activities.
 
     Operations: ``list``, ``create``, ``get``, ``update``, ``delete``.
@@ -142,15 +145,28 @@ class ActivitiesCustomActivitiesResource(BulkCreate, BulkDelete, BulkUpdate):
         A Custom Activity can be pinned or unpinned by setting the `pinned` field to `true` or
         `false` when creating or updating a Custom Activity.
         """
-        request = build_request(
+        request = self._create_request(body)
+        return await self._requester.request(
+            request, parse=CustomActivity.from_json, deadline=deadline
+        )
+
+    def _create_request(
+        self,
+        body: CreateCustomActivity | Mapping[str, Any],
+    ) -> Request:
+        """The request :meth:`create` sends, built and not sent: ``create_many``
+        builds each item's with it."""
+        return build_request(
             "POST",
             "activity/custom/",
             group="POST activity/custom",
             body=body,
         )
-        return await self._requester.request(
-            request, parse=CustomActivity.from_json, deadline=deadline
-        )
+
+    def _create_answer(self, value: Any) -> CustomActivity:
+        """Close's answer to :meth:`create` as its model: ``create_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return CustomActivity.from_json(value)
 
     async def get(
         self,
@@ -189,16 +205,30 @@ class ActivitiesCustomActivitiesResource(BulkCreate, BulkDelete, BulkUpdate):
         A Custom Activity can be pinned or unpinned by setting the `pinned` field to `true` or
         `false` when creating or updating a Custom Activity.
         """
-        request = build_request(
+        request = self._update_request(id, body)
+        return await self._requester.request(
+            request, parse=CustomActivity.from_json, deadline=deadline
+        )
+
+    def _update_request(
+        self,
+        id: str,
+        body: UpdateCustomActivity | CustomActivity | Mapping[str, Any],
+    ) -> Request:
+        """The request :meth:`update` sends, built and not sent: ``update_many``
+        builds each item's with it."""
+        return build_request(
             "PUT",
             "activity/custom/{id}/",
             group="PUT activity/custom",
             path_params={"id": id},
             body=body,
         )
-        return await self._requester.request(
-            request, parse=CustomActivity.from_json, deadline=deadline
-        )
+
+    def _update_answer(self, value: Any) -> CustomActivity:
+        """Close's answer to :meth:`update` as its model: ``update_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return CustomActivity.from_json(value)
 
     async def delete(
         self,
@@ -210,10 +240,18 @@ class ActivitiesCustomActivitiesResource(BulkCreate, BulkDelete, BulkUpdate):
 
         ``DELETE /activity/custom/{id}/``.
         """
-        request = build_request(
+        request = self._delete_request(id)
+        return await self._requester.request(request, parse=no_content, deadline=deadline)
+
+    def _delete_request(
+        self,
+        id: str,
+    ) -> Request:
+        """The request :meth:`delete` sends, built and not sent: ``delete_many``
+        builds each item's with it."""
+        return build_request(
             "DELETE",
             "activity/custom/{id}/",
             group="DELETE activity/custom",
             path_params={"id": id},
         )
-        return await self._requester.request(request, parse=no_content, deadline=deadline)

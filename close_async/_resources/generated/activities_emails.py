@@ -17,12 +17,13 @@ from ..pager import Pager
 from ..slicer import SliceOptions, paginate_or_slice
 
 if TYPE_CHECKING:
+    from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
 __all__ = ["ActivitiesEmailsResource"]
 
 
-class ActivitiesEmailsResource(BulkCreate, BulkDelete, BulkUpdate):
+class ActivitiesEmailsResource(BulkCreate[EmailActivity], BulkDelete, BulkUpdate[EmailActivity]):
     """``close.activities.emails``: Activities emails.
 
     Operations: ``list``, ``create``, ``get``, ``update``, ``delete``.
@@ -156,15 +157,28 @@ class ActivitiesEmailsResource(BulkCreate, BulkDelete, BulkUpdate):
         from the [Files API](https://developer.close.com/api/resources/files). It must begin
         `https://app.close.com/go/file/`.
         """
-        request = build_request(
+        request = self._create_request(body)
+        return await self._requester.request(
+            request, parse=EmailActivity.from_json, deadline=deadline
+        )
+
+    def _create_request(
+        self,
+        body: CreateEmailActivity | Mapping[str, Any],
+    ) -> Request:
+        """The request :meth:`create` sends, built and not sent: ``create_many``
+        builds each item's with it."""
+        return build_request(
             "POST",
             "activity/email/",
             group="POST activity/email",
             body=body,
         )
-        return await self._requester.request(
-            request, parse=EmailActivity.from_json, deadline=deadline
-        )
+
+    def _create_answer(self, value: Any) -> EmailActivity:
+        """Close's answer to :meth:`create` as its model: ``create_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return EmailActivity.from_json(value)
 
     async def get(
         self,
@@ -202,16 +216,30 @@ class ActivitiesEmailsResource(BulkCreate, BulkDelete, BulkUpdate):
         When changing a draft's status to `scheduled` or `outbox`, the `sender` field is
         required if not already set on the email.
         """
-        request = build_request(
+        request = self._update_request(id, body)
+        return await self._requester.request(
+            request, parse=EmailActivity.from_json, deadline=deadline
+        )
+
+    def _update_request(
+        self,
+        id: str,
+        body: UpdateEmailActivity | Mapping[str, Any],
+    ) -> Request:
+        """The request :meth:`update` sends, built and not sent: ``update_many``
+        builds each item's with it."""
+        return build_request(
             "PUT",
             "activity/email/{id}/",
             group="PUT activity/email",
             path_params={"id": id},
             body=body,
         )
-        return await self._requester.request(
-            request, parse=EmailActivity.from_json, deadline=deadline
-        )
+
+    def _update_answer(self, value: Any) -> EmailActivity:
+        """Close's answer to :meth:`update` as its model: ``update_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return EmailActivity.from_json(value)
 
     async def delete(
         self,
@@ -223,10 +251,18 @@ class ActivitiesEmailsResource(BulkCreate, BulkDelete, BulkUpdate):
 
         ``DELETE /activity/email/{id}/``.
         """
-        request = build_request(
+        request = self._delete_request(id)
+        return await self._requester.request(request, parse=no_content, deadline=deadline)
+
+    def _delete_request(
+        self,
+        id: str,
+    ) -> Request:
+        """The request :meth:`delete` sends, built and not sent: ``delete_many``
+        builds each item's with it."""
+        return build_request(
             "DELETE",
             "activity/email/{id}/",
             group="DELETE activity/email",
             path_params={"id": id},
         )
-        return await self._requester.request(request, parse=no_content, deadline=deadline)

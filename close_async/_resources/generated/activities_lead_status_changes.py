@@ -19,12 +19,13 @@ from ..pager import Pager
 from ..slicer import SliceOptions, paginate_or_slice
 
 if TYPE_CHECKING:
+    from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
 __all__ = ["ActivitiesLeadStatusChangesResource"]
 
 
-class ActivitiesLeadStatusChangesResource(BulkCreate, BulkDelete):
+class ActivitiesLeadStatusChangesResource(BulkCreate[LeadStatusChangeActivity], BulkDelete):
     """``close.activities.lead_status_changes``: Activities lead status changes.
 
     Operations: ``list``, ``create``, ``get``, ``delete``.
@@ -124,15 +125,28 @@ class ActivitiesLeadStatusChangesResource(BulkCreate, BulkDelete):
         change event in the lead's activity feed. This should only be used to import historical
         status changes from another system.
         """
-        request = build_request(
+        request = self._create_request(body)
+        return await self._requester.request(
+            request, parse=LeadStatusChangeActivity.from_json, deadline=deadline
+        )
+
+    def _create_request(
+        self,
+        body: CreateLeadStatusChange | Mapping[str, Any],
+    ) -> Request:
+        """The request :meth:`create` sends, built and not sent: ``create_many``
+        builds each item's with it."""
+        return build_request(
             "POST",
             "activity/status_change/lead/",
             group="POST activity/status_change/lead",
             body=body,
         )
-        return await self._requester.request(
-            request, parse=LeadStatusChangeActivity.from_json, deadline=deadline
-        )
+
+    def _create_answer(self, value: Any) -> LeadStatusChangeActivity:
+        """Close's answer to :meth:`create` as its model: ``create_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return LeadStatusChangeActivity.from_json(value)
 
     async def get(
         self,
@@ -171,10 +185,18 @@ class ActivitiesLeadStatusChangesResource(BulkCreate, BulkDelete):
         that has been reverted) and having it in the activity feed is causing integration
         problems with another system.
         """
-        request = build_request(
+        request = self._delete_request(id)
+        return await self._requester.request(request, parse=no_content, deadline=deadline)
+
+    def _delete_request(
+        self,
+        id: str,
+    ) -> Request:
+        """The request :meth:`delete` sends, built and not sent: ``delete_many``
+        builds each item's with it."""
+        return build_request(
             "DELETE",
             "activity/status_change/lead/{id}/",
             group="DELETE activity/status_change/lead",
             path_params={"id": id},
         )
-        return await self._requester.request(request, parse=no_content, deadline=deadline)

@@ -16,12 +16,13 @@ from ..pager import Pager
 from ..slicer import SliceOptions, paginate_or_slice
 
 if TYPE_CHECKING:
+    from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
 __all__ = ["ActivitiesMeetingsResource"]
 
 
-class ActivitiesMeetingsResource(BulkDelete, BulkUpdate):
+class ActivitiesMeetingsResource(BulkDelete, BulkUpdate[MeetingActivity]):
     """``close.activities.meetings``: Activities meetings.
 
     Operations: ``list``, ``get``, ``update``, ``delete``, ``create_integration``.
@@ -165,16 +166,30 @@ class ActivitiesMeetingsResource(BulkDelete, BulkUpdate):
 
         Most commonly this can be used to update a meetings's `user_note_html` or `outcome_id`.
         """
-        request = build_request(
+        request = self._update_request(id, body)
+        return await self._requester.request(
+            request, parse=MeetingActivity.from_json, deadline=deadline
+        )
+
+    def _update_request(
+        self,
+        id: str,
+        body: UpdateMeeting | MeetingActivity | Mapping[str, Any],
+    ) -> Request:
+        """The request :meth:`update` sends, built and not sent: ``update_many``
+        builds each item's with it."""
+        return build_request(
             "PUT",
             "activity/meeting/{id}/",
             group="PUT activity/meeting",
             path_params={"id": id},
             body=body,
         )
-        return await self._requester.request(
-            request, parse=MeetingActivity.from_json, deadline=deadline
-        )
+
+    def _update_answer(self, value: Any) -> MeetingActivity:
+        """Close's answer to :meth:`update` as its model: ``update_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return MeetingActivity.from_json(value)
 
     async def delete(
         self,
@@ -186,13 +201,21 @@ class ActivitiesMeetingsResource(BulkDelete, BulkUpdate):
 
         ``DELETE /activity/meeting/{id}/``.
         """
-        request = build_request(
+        request = self._delete_request(id)
+        return await self._requester.request(request, parse=no_content, deadline=deadline)
+
+    def _delete_request(
+        self,
+        id: str,
+    ) -> Request:
+        """The request :meth:`delete` sends, built and not sent: ``delete_many``
+        builds each item's with it."""
+        return build_request(
             "DELETE",
             "activity/meeting/{id}/",
             group="DELETE activity/meeting",
             path_params={"id": id},
         )
-        return await self._requester.request(request, parse=no_content, deadline=deadline)
 
     async def create_integration(
         self,

@@ -20,12 +20,13 @@ from ..pager import Pager
 from ..slicer import SliceOptions, paginate_or_slice
 
 if TYPE_CHECKING:
+    from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
 __all__ = ["ActivitiesNotesResource"]
 
 
-class ActivitiesNotesResource(BulkCreate, BulkDelete, BulkUpdate):
+class ActivitiesNotesResource(BulkCreate[NoteActivity], BulkDelete, BulkUpdate[NoteActivity]):
     """``close.activities.notes``: Activities notes.
 
     Operations: ``list``, ``create``, ``get``, ``update``, ``delete``.
@@ -131,15 +132,28 @@ class ActivitiesNotesResource(BulkCreate, BulkDelete, BulkUpdate):
         A note can be pinned or unpinned by setting the `pinned` field to `true` or `false` when
         creating or updating a note.
         """
-        request = build_request(
+        request = self._create_request(body)
+        return await self._requester.request(
+            request, parse=NoteActivity.from_json, deadline=deadline
+        )
+
+    def _create_request(
+        self,
+        body: CreateNoteActivity | Mapping[str, Any],
+    ) -> Request:
+        """The request :meth:`create` sends, built and not sent: ``create_many``
+        builds each item's with it."""
+        return build_request(
             "POST",
             "activity/note/",
             group="POST activity/note",
             body=body,
         )
-        return await self._requester.request(
-            request, parse=NoteActivity.from_json, deadline=deadline
-        )
+
+    def _create_answer(self, value: Any) -> NoteActivity:
+        """Close's answer to :meth:`create` as its model: ``create_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return NoteActivity.from_json(value)
 
     async def get(
         self,
@@ -178,16 +192,30 @@ class ActivitiesNotesResource(BulkCreate, BulkDelete, BulkUpdate):
 
         A note can be pinned or unpinned by setting `pinned` to `true` or `false`.
         """
-        request = build_request(
+        request = self._update_request(id, body)
+        return await self._requester.request(
+            request, parse=NoteActivity.from_json, deadline=deadline
+        )
+
+    def _update_request(
+        self,
+        id: str,
+        body: UpdateNoteActivity | NoteActivity | Mapping[str, Any],
+    ) -> Request:
+        """The request :meth:`update` sends, built and not sent: ``update_many``
+        builds each item's with it."""
+        return build_request(
             "PUT",
             "activity/note/{id}/",
             group="PUT activity/note",
             path_params={"id": id},
             body=body,
         )
-        return await self._requester.request(
-            request, parse=NoteActivity.from_json, deadline=deadline
-        )
+
+    def _update_answer(self, value: Any) -> NoteActivity:
+        """Close's answer to :meth:`update` as its model: ``update_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return NoteActivity.from_json(value)
 
     async def delete(
         self,
@@ -199,10 +227,18 @@ class ActivitiesNotesResource(BulkCreate, BulkDelete, BulkUpdate):
 
         ``DELETE /activity/note/{id}/``.
         """
-        request = build_request(
+        request = self._delete_request(id)
+        return await self._requester.request(request, parse=no_content, deadline=deadline)
+
+    def _delete_request(
+        self,
+        id: str,
+    ) -> Request:
+        """The request :meth:`delete` sends, built and not sent: ``delete_many``
+        builds each item's with it."""
+        return build_request(
             "DELETE",
             "activity/note/{id}/",
             group="DELETE activity/note",
             path_params={"id": id},
         )
-        return await self._requester.request(request, parse=no_content, deadline=deadline)

@@ -19,12 +19,15 @@ from ..pager import Pager
 from ..slicer import SliceOptions, paginate_or_slice
 
 if TYPE_CHECKING:
+    from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
 __all__ = ["ActivitiesOpportunityStatusChangesResource"]
 
 
-class ActivitiesOpportunityStatusChangesResource(BulkCreate, BulkDelete):
+class ActivitiesOpportunityStatusChangesResource(
+    BulkCreate[OpportunityStatusChangeActivity], BulkDelete
+):
     """``close.activities.opportunity_status_changes``: Activities opportunity status changes.
 
     Operations: ``list``, ``create``, ``get``, ``delete``.
@@ -126,15 +129,28 @@ class ActivitiesOpportunityStatusChangesResource(BulkCreate, BulkDelete):
         logs the status change event. This should only be used to import historical status
         changes from another system.
         """
-        request = build_request(
+        request = self._create_request(body)
+        return await self._requester.request(
+            request, parse=OpportunityStatusChangeActivity.from_json, deadline=deadline
+        )
+
+    def _create_request(
+        self,
+        body: CreateOpportunityStatusChange | Mapping[str, Any],
+    ) -> Request:
+        """The request :meth:`create` sends, built and not sent: ``create_many``
+        builds each item's with it."""
+        return build_request(
             "POST",
             "activity/status_change/opportunity/",
             group="POST activity/status_change/opportunity",
             body=body,
         )
-        return await self._requester.request(
-            request, parse=OpportunityStatusChangeActivity.from_json, deadline=deadline
-        )
+
+    def _create_answer(self, value: Any) -> OpportunityStatusChangeActivity:
+        """Close's answer to :meth:`create` as its model: ``create_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return OpportunityStatusChangeActivity.from_json(value)
 
     async def get(
         self,
@@ -173,10 +189,18 @@ class ActivitiesOpportunityStatusChangesResource(BulkCreate, BulkDelete):
         that has been reverted) and having it in the activity feed is causing integration
         problems with another system.
         """
-        request = build_request(
+        request = self._delete_request(id)
+        return await self._requester.request(request, parse=no_content, deadline=deadline)
+
+    def _delete_request(
+        self,
+        id: str,
+    ) -> Request:
+        """The request :meth:`delete` sends, built and not sent: ``delete_many``
+        builds each item's with it."""
+        return build_request(
             "DELETE",
             "activity/status_change/opportunity/{id}/",
             group="DELETE activity/status_change/opportunity",
             path_params={"id": id},
         )
-        return await self._requester.request(request, parse=no_content, deadline=deadline)

@@ -16,12 +16,13 @@ from ..pager import Pager
 from ..slicer import SliceOptions, paginate_or_slice
 
 if TYPE_CHECKING:
+    from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
 __all__ = ["ActivitiesSmsResource"]
 
 
-class ActivitiesSmsResource(BulkCreate, BulkDelete, BulkUpdate):
+class ActivitiesSmsResource(BulkCreate[SMSActivity], BulkDelete, BulkUpdate[SMSActivity]):
     """``close.activities.sms``: Activities sms.
 
     Operations: ``list``, ``create``, ``get``, ``update``, ``delete``.
@@ -157,17 +158,32 @@ class ActivitiesSmsResource(BulkCreate, BulkDelete, BulkUpdate):
         `send_to_inbox` with the value of `true`  to create a corresponding Inbox Notification
         for the SMS.
         """
+        request = self._create_request(body, send_to_inbox=send_to_inbox)
+        return await self._requester.request(
+            request, parse=SMSActivity.from_json, deadline=deadline
+        )
+
+    def _create_request(
+        self,
+        body: CreateSMSActivity | Mapping[str, Any],
+        *,
+        send_to_inbox: bool | None = None,
+    ) -> Request:
+        """The request :meth:`create` sends, built and not sent: ``create_many``
+        builds each item's with it."""
         params = {"send_to_inbox": send_to_inbox}
-        request = build_request(
+        return build_request(
             "POST",
             "activity/sms/",
             group="POST activity/sms",
             params=params,
             body=body,
         )
-        return await self._requester.request(
-            request, parse=SMSActivity.from_json, deadline=deadline
-        )
+
+    def _create_answer(self, value: Any) -> SMSActivity:
+        """Close's answer to :meth:`create` as its model: ``create_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return SMSActivity.from_json(value)
 
     async def get(
         self,
@@ -206,16 +222,30 @@ class ActivitiesSmsResource(BulkCreate, BulkDelete, BulkUpdate):
         later time, change the `status` to `scheduled` and provide the desired date & time in
         the `date_scheduled` field.
         """
-        request = build_request(
+        request = self._update_request(id, body)
+        return await self._requester.request(
+            request, parse=SMSActivity.from_json, deadline=deadline
+        )
+
+    def _update_request(
+        self,
+        id: str,
+        body: UpdateSMSActivity | Mapping[str, Any],
+    ) -> Request:
+        """The request :meth:`update` sends, built and not sent: ``update_many``
+        builds each item's with it."""
+        return build_request(
             "PUT",
             "activity/sms/{id}/",
             group="PUT activity/sms",
             path_params={"id": id},
             body=body,
         )
-        return await self._requester.request(
-            request, parse=SMSActivity.from_json, deadline=deadline
-        )
+
+    def _update_answer(self, value: Any) -> SMSActivity:
+        """Close's answer to :meth:`update` as its model: ``update_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return SMSActivity.from_json(value)
 
     async def delete(
         self,
@@ -227,10 +257,18 @@ class ActivitiesSmsResource(BulkCreate, BulkDelete, BulkUpdate):
 
         ``DELETE /activity/sms/{id}/``.
         """
-        request = build_request(
+        request = self._delete_request(id)
+        return await self._requester.request(request, parse=no_content, deadline=deadline)
+
+    def _delete_request(
+        self,
+        id: str,
+    ) -> Request:
+        """The request :meth:`delete` sends, built and not sent: ``delete_many``
+        builds each item's with it."""
+        return build_request(
             "DELETE",
             "activity/sms/{id}/",
             group="DELETE activity/sms",
             path_params={"id": id},
         )
-        return await self._requester.request(request, parse=no_content, deadline=deadline)

@@ -20,12 +20,15 @@ from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager, paginate
 
 if TYPE_CHECKING:
+    from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
 __all__ = ["BlockedPhoneNumbersResource"]
 
 
-class BlockedPhoneNumbersResource(BulkCreate, BulkDelete, BulkUpdate):
+class BlockedPhoneNumbersResource(
+    BulkCreate[BlockedPhoneNumber], BulkDelete, BulkUpdate[BlockedPhoneNumber]
+):
     """``close.blocked_phone_numbers``: Blocked phone numbers.
 
     Operations: ``list``, ``create``, ``get_settings``, ``update_settings``, ``get``,
@@ -88,15 +91,28 @@ class BlockedPhoneNumbersResource(BulkCreate, BulkDelete, BulkUpdate):
         * Nobody in your organization will be able to call that phone number.
         * That phone number will not be able to call anybody in your organization.
         """
-        request = build_request(
+        request = self._create_request(body)
+        return await self._requester.request(
+            request, parse=BlockedPhoneNumber.from_json, deadline=deadline
+        )
+
+    def _create_request(
+        self,
+        body: CreateBlockedPhoneNumber | Mapping[str, Any],
+    ) -> Request:
+        """The request :meth:`create` sends, built and not sent: ``create_many``
+        builds each item's with it."""
+        return build_request(
             "POST",
             "blocked_phone_number/",
             group="POST blocked_phone_number",
             body=body,
         )
-        return await self._requester.request(
-            request, parse=BlockedPhoneNumber.from_json, deadline=deadline
-        )
+
+    def _create_answer(self, value: Any) -> BlockedPhoneNumber:
+        """Close's answer to :meth:`create` as its model: ``create_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return BlockedPhoneNumber.from_json(value)
 
     async def get_settings(
         self,
@@ -174,16 +190,30 @@ class BlockedPhoneNumbersResource(BulkCreate, BulkDelete, BulkUpdate):
 
         ``PUT /blocked_phone_number/{id}/``.
         """
-        request = build_request(
+        request = self._update_request(id, body)
+        return await self._requester.request(
+            request, parse=BlockedPhoneNumber.from_json, deadline=deadline
+        )
+
+    def _update_request(
+        self,
+        id: str,
+        body: UpdateBlockedPhoneNumber | Mapping[str, Any],
+    ) -> Request:
+        """The request :meth:`update` sends, built and not sent: ``update_many``
+        builds each item's with it."""
+        return build_request(
             "PUT",
             "blocked_phone_number/{id}/",
             group="PUT blocked_phone_number",
             path_params={"id": id},
             body=body,
         )
-        return await self._requester.request(
-            request, parse=BlockedPhoneNumber.from_json, deadline=deadline
-        )
+
+    def _update_answer(self, value: Any) -> BlockedPhoneNumber:
+        """Close's answer to :meth:`update` as its model: ``update_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return BlockedPhoneNumber.from_json(value)
 
     async def delete(
         self,
@@ -199,10 +229,18 @@ class BlockedPhoneNumbersResource(BulkCreate, BulkDelete, BulkUpdate):
         will again be able to make calls into your organization " "and you'll be able to make
         calls to it.
         """
-        request = build_request(
+        request = self._delete_request(id)
+        return await self._requester.request(request, parse=no_content, deadline=deadline)
+
+    def _delete_request(
+        self,
+        id: str,
+    ) -> Request:
+        """The request :meth:`delete` sends, built and not sent: ``delete_many``
+        builds each item's with it."""
+        return build_request(
             "DELETE",
             "blocked_phone_number/{id}/",
             group="DELETE blocked_phone_number",
             path_params={"id": id},
         )
-        return await self._requester.request(request, parse=no_content, deadline=deadline)

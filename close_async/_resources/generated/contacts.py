@@ -15,12 +15,13 @@ from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager, paginate
 
 if TYPE_CHECKING:
+    from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
 __all__ = ["ContactsResource"]
 
 
-class ContactsResource(BulkCreate, BulkDelete, BulkUpdate):
+class ContactsResource(BulkCreate[Contact], BulkDelete, BulkUpdate[Contact]):
     """``close.contacts``: Contacts.
 
     Operations: ``list``, ``create``, ``get``, ``update``, ``delete``.
@@ -85,15 +86,30 @@ class ContactsResource(BulkCreate, BulkDelete, BulkUpdate):
 
         - ``fields`` (``_fields``): Comma-separated list of fields to include in the response.
         """
+        request = self._create_request(body, fields=fields)
+        return await self._requester.request(request, parse=Contact.from_json, deadline=deadline)
+
+    def _create_request(
+        self,
+        body: CreateContact | Mapping[str, Any],
+        *,
+        fields: str | Sequence[str] | None = None,
+    ) -> Request:
+        """The request :meth:`create` sends, built and not sent: ``create_many``
+        builds each item's with it."""
         params = {"_fields": fields}
-        request = build_request(
+        return build_request(
             "POST",
             "contact/",
             group="POST contact",
             params=params,
             body=body,
         )
-        return await self._requester.request(request, parse=Contact.from_json, deadline=deadline)
+
+    def _create_answer(self, value: Any) -> Contact:
+        """Close's answer to :meth:`create` as its model: ``create_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return Contact.from_json(value)
 
     async def get(
         self,
@@ -144,8 +160,20 @@ class ContactsResource(BulkCreate, BulkDelete, BulkUpdate):
 
         - ``fields`` (``_fields``): Comma-separated list of fields to include in the response.
         """
+        request = self._update_request(id, body, fields=fields)
+        return await self._requester.request(request, parse=Contact.from_json, deadline=deadline)
+
+    def _update_request(
+        self,
+        id: str,
+        body: UpdateContact | Contact | Mapping[str, Any],
+        *,
+        fields: str | Sequence[str] | None = None,
+    ) -> Request:
+        """The request :meth:`update` sends, built and not sent: ``update_many``
+        builds each item's with it."""
         params = {"_fields": fields}
-        request = build_request(
+        return build_request(
             "PUT",
             "contact/{id}/",
             group="PUT contact",
@@ -153,7 +181,11 @@ class ContactsResource(BulkCreate, BulkDelete, BulkUpdate):
             params=params,
             body=body,
         )
-        return await self._requester.request(request, parse=Contact.from_json, deadline=deadline)
+
+    def _update_answer(self, value: Any) -> Contact:
+        """Close's answer to :meth:`update` as its model: ``update_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return Contact.from_json(value)
 
     async def delete(
         self,
@@ -165,10 +197,18 @@ class ContactsResource(BulkCreate, BulkDelete, BulkUpdate):
 
         ``DELETE /contact/{id}/``.
         """
-        request = build_request(
+        request = self._delete_request(id)
+        return await self._requester.request(request, parse=no_content, deadline=deadline)
+
+    def _delete_request(
+        self,
+        id: str,
+    ) -> Request:
+        """The request :meth:`delete` sends, built and not sent: ``delete_many``
+        builds each item's with it."""
+        return build_request(
             "DELETE",
             "contact/{id}/",
             group="DELETE contact",
             path_params={"id": id},
         )
-        return await self._requester.request(request, parse=no_content, deadline=deadline)

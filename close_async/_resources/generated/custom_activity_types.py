@@ -14,12 +14,15 @@ from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager, paginate
 
 if TYPE_CHECKING:
+    from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
 __all__ = ["CustomActivityTypesResource"]
 
 
-class CustomActivityTypesResource(BulkCreate, BulkDelete, BulkUpdate):
+class CustomActivityTypesResource(
+    BulkCreate[CustomActivityType], BulkDelete, BulkUpdate[CustomActivityType]
+):
     """``close.custom_activity_types``: Custom activity types.
 
     Operations: ``list``, ``create``, ``get``, ``update``, ``delete``.
@@ -70,15 +73,28 @@ class CustomActivityTypesResource(BulkCreate, BulkDelete, BulkUpdate):
 
         The type must be created before activity custom fields can be added.
         """
-        request = build_request(
+        request = self._create_request(body)
+        return await self._requester.request(
+            request, parse=CustomActivityType.from_json, deadline=deadline
+        )
+
+    def _create_request(
+        self,
+        body: Mapping[str, Any],
+    ) -> Request:
+        """The request :meth:`create` sends, built and not sent: ``create_many``
+        builds each item's with it."""
+        return build_request(
             "POST",
             "custom_activity/",
             group="POST custom_activity",
             body=body,
         )
-        return await self._requester.request(
-            request, parse=CustomActivityType.from_json, deadline=deadline
-        )
+
+    def _create_answer(self, value: Any) -> CustomActivityType:
+        """Close's answer to :meth:`create` as its model: ``create_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return CustomActivityType.from_json(value)
 
     async def get(
         self,
@@ -121,16 +137,30 @@ class CustomActivityTypesResource(BulkCreate, BulkDelete, BulkUpdate):
         Activity Type must be done using the Custom Field API. The field order is a display
         property only, and does not affect the request and response for the Custom Activity API.
         """
-        request = build_request(
+        request = self._update_request(id, body)
+        return await self._requester.request(
+            request, parse=CustomActivityType.from_json, deadline=deadline
+        )
+
+    def _update_request(
+        self,
+        id: str,
+        body: Mapping[str, Any],
+    ) -> Request:
+        """The request :meth:`update` sends, built and not sent: ``update_many``
+        builds each item's with it."""
+        return build_request(
             "PUT",
             "custom_activity/{id}/",
             group="PUT custom_activity",
             path_params={"id": id},
             body=body,
         )
-        return await self._requester.request(
-            request, parse=CustomActivityType.from_json, deadline=deadline
-        )
+
+    def _update_answer(self, value: Any) -> CustomActivityType:
+        """Close's answer to :meth:`update` as its model: ``update_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return CustomActivityType.from_json(value)
 
     async def delete(
         self,
@@ -142,10 +172,18 @@ class CustomActivityTypesResource(BulkCreate, BulkDelete, BulkUpdate):
 
         ``DELETE /custom_activity/{id}/``.
         """
-        request = build_request(
+        request = self._delete_request(id)
+        return await self._requester.request(request, parse=no_content, deadline=deadline)
+
+    def _delete_request(
+        self,
+        id: str,
+    ) -> Request:
+        """The request :meth:`delete` sends, built and not sent: ``delete_many``
+        builds each item's with it."""
+        return build_request(
             "DELETE",
             "custom_activity/{id}/",
             group="DELETE custom_activity",
             path_params={"id": id},
         )
-        return await self._requester.request(request, parse=no_content, deadline=deadline)

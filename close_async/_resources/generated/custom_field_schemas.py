@@ -11,12 +11,13 @@ from ..._engine.http.request import build_request
 from ..bulk_verbs import BulkUpdate
 
 if TYPE_CHECKING:
+    from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
 __all__ = ["CustomFieldSchemasResource"]
 
 
-class CustomFieldSchemasResource(BulkUpdate):
+class CustomFieldSchemasResource(BulkUpdate[Any]):
     """``close.custom_field_schemas``: Custom field schemas.
 
     Operations: ``get``, ``update``.
@@ -66,11 +67,25 @@ class CustomFieldSchemasResource(BulkUpdate):
         list. If you want to remove some Fields from the Schema, then delete the Custom Field or
         – in case of Shared Custom Fields – disassociate the Field from the given object.
         """
-        request = build_request(
+        request = self._update_request(object_type, body)
+        return await self._requester.request(request, deadline=deadline)
+
+    def _update_request(
+        self,
+        object_type: str,
+        body: Mapping[str, Any],
+    ) -> Request:
+        """The request :meth:`update` sends, built and not sent: ``update_many``
+        builds each item's with it."""
+        return build_request(
             "PUT",
             "custom_field_schema/{object_type}/",
             group="PUT custom_field_schema",
             path_params={"object_type": object_type},
             body=body,
         )
-        return await self._requester.request(request, deadline=deadline)
+
+    def _update_answer(self, value: Any) -> Any:
+        """Close's answer to :meth:`update` as its model: ``update_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return value

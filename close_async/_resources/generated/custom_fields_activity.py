@@ -14,12 +14,13 @@ from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager, paginate
 
 if TYPE_CHECKING:
+    from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
 __all__ = ["CustomFieldsActivityResource"]
 
 
-class CustomFieldsActivityResource(BulkCreate, BulkDelete, BulkUpdate):
+class CustomFieldsActivityResource(BulkCreate[CustomField], BulkDelete, BulkUpdate[CustomField]):
     """``close.custom_fields.activity``: Custom fields activity.
 
     Operations: ``list``, ``create``, ``get``, ``update``, ``delete``.
@@ -83,15 +84,28 @@ class CustomFieldsActivityResource(BulkCreate, BulkDelete, BulkUpdate):
           belong to.
         - `required` – whether the Field will be required to publish the activity.
         """
-        request = build_request(
+        request = self._create_request(body)
+        return await self._requester.request(
+            request, parse=CustomField.from_json, deadline=deadline
+        )
+
+    def _create_request(
+        self,
+        body: Mapping[str, Any],
+    ) -> Request:
+        """The request :meth:`create` sends, built and not sent: ``create_many``
+        builds each item's with it."""
+        return build_request(
             "POST",
             "custom_field/activity/",
             group="POST custom_field/activity",
             body=body,
         )
-        return await self._requester.request(
-            request, parse=CustomField.from_json, deadline=deadline
-        )
+
+    def _create_answer(self, value: Any) -> CustomField:
+        """Close's answer to :meth:`create` as its model: ``create_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return CustomField.from_json(value)
 
     async def get(
         self,
@@ -139,16 +153,30 @@ class CustomFieldsActivityResource(BulkCreate, BulkDelete, BulkUpdate):
 
         The `custom_activity_type_id` and `type` values cannot be changed.
         """
-        request = build_request(
+        request = self._update_request(id, body)
+        return await self._requester.request(
+            request, parse=CustomField.from_json, deadline=deadline
+        )
+
+    def _update_request(
+        self,
+        id: str,
+        body: Mapping[str, Any],
+    ) -> Request:
+        """The request :meth:`update` sends, built and not sent: ``update_many``
+        builds each item's with it."""
+        return build_request(
             "PUT",
             "custom_field/activity/{id}/",
             group="PUT custom_field/activity",
             path_params={"id": id},
             body=body,
         )
-        return await self._requester.request(
-            request, parse=CustomField.from_json, deadline=deadline
-        )
+
+    def _update_answer(self, value: Any) -> CustomField:
+        """Close's answer to :meth:`update` as its model: ``update_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return CustomField.from_json(value)
 
     async def delete(
         self,
@@ -163,10 +191,18 @@ class CustomFieldsActivityResource(BulkCreate, BulkDelete, BulkUpdate):
         Delete an activity custom field. The field will immediately disappear from API responses
         and values on existing activities will be permanently removed.
         """
-        request = build_request(
+        request = self._delete_request(id)
+        return await self._requester.request(request, parse=no_content, deadline=deadline)
+
+    def _delete_request(
+        self,
+        id: str,
+    ) -> Request:
+        """The request :meth:`delete` sends, built and not sent: ``delete_many``
+        builds each item's with it."""
+        return build_request(
             "DELETE",
             "custom_field/activity/{id}/",
             group="DELETE custom_field/activity",
             path_params={"id": id},
         )
-        return await self._requester.request(request, parse=no_content, deadline=deadline)

@@ -14,12 +14,13 @@ from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager, paginate
 
 if TYPE_CHECKING:
+    from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
 __all__ = ["CustomFieldsSharedResource"]
 
 
-class CustomFieldsSharedResource(BulkCreate, BulkDelete, BulkUpdate):
+class CustomFieldsSharedResource(BulkCreate[CustomField], BulkDelete, BulkUpdate[CustomField]):
     """``close.custom_fields.shared``: Custom fields shared.
 
     Operations: ``list``, ``create``, ``get``, ``update``, ``delete``,
@@ -75,15 +76,28 @@ class CustomFieldsSharedResource(BulkCreate, BulkDelete, BulkUpdate):
 
         ``POST /custom_field/shared/``.
         """
-        request = build_request(
+        request = self._create_request(body)
+        return await self._requester.request(
+            request, parse=CustomField.from_json, deadline=deadline
+        )
+
+    def _create_request(
+        self,
+        body: Mapping[str, Any],
+    ) -> Request:
+        """The request :meth:`create` sends, built and not sent: ``create_many``
+        builds each item's with it."""
+        return build_request(
             "POST",
             "custom_field/shared/",
             group="POST custom_field/shared",
             body=body,
         )
-        return await self._requester.request(
-            request, parse=CustomField.from_json, deadline=deadline
-        )
+
+    def _create_answer(self, value: Any) -> CustomField:
+        """Close's answer to :meth:`create` as its model: ``create_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return CustomField.from_json(value)
 
     async def get(
         self,
@@ -129,16 +143,30 @@ class CustomFieldsSharedResource(BulkCreate, BulkDelete, BulkUpdate):
 
         The `type` value cannot be changed.
         """
-        request = build_request(
+        request = self._update_request(id, body)
+        return await self._requester.request(
+            request, parse=CustomField.from_json, deadline=deadline
+        )
+
+    def _update_request(
+        self,
+        id: str,
+        body: Mapping[str, Any],
+    ) -> Request:
+        """The request :meth:`update` sends, built and not sent: ``update_many``
+        builds each item's with it."""
+        return build_request(
             "PUT",
             "custom_field/shared/{id}/",
             group="PUT custom_field/shared",
             path_params={"id": id},
             body=body,
         )
-        return await self._requester.request(
-            request, parse=CustomField.from_json, deadline=deadline
-        )
+
+    def _update_answer(self, value: Any) -> CustomField:
+        """Close's answer to :meth:`update` as its model: ``update_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return CustomField.from_json(value)
 
     async def delete(
         self,
@@ -154,13 +182,21 @@ class CustomFieldsSharedResource(BulkCreate, BulkDelete, BulkUpdate):
         disappear from API responses and values on all associated object types will be
         permanently removed.
         """
-        request = build_request(
+        request = self._delete_request(id)
+        return await self._requester.request(request, parse=no_content, deadline=deadline)
+
+    def _delete_request(
+        self,
+        id: str,
+    ) -> Request:
+        """The request :meth:`delete` sends, built and not sent: ``delete_many``
+        builds each item's with it."""
+        return build_request(
             "DELETE",
             "custom_field/shared/{id}/",
             group="DELETE custom_field/shared",
             path_params={"id": id},
         )
-        return await self._requester.request(request, parse=no_content, deadline=deadline)
 
     async def create_association(
         self,

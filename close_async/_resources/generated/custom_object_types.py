@@ -14,12 +14,15 @@ from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager, paginate
 
 if TYPE_CHECKING:
+    from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
 __all__ = ["CustomObjectTypesResource"]
 
 
-class CustomObjectTypesResource(BulkCreate, BulkDelete, BulkUpdate):
+class CustomObjectTypesResource(
+    BulkCreate[CustomObjectType], BulkDelete, BulkUpdate[CustomObjectType]
+):
     """``close.custom_object_types``: Custom object types.
 
     Operations: ``list``, ``create``, ``get``, ``update``, ``delete``.
@@ -87,15 +90,28 @@ class CustomObjectTypesResource(BulkCreate, BulkDelete, BulkUpdate):
           type. By default, any user in your organization can make changes to the instances of
           this type.
         """
-        request = build_request(
+        request = self._create_request(body)
+        return await self._requester.request(
+            request, parse=CustomObjectType.from_json, deadline=deadline
+        )
+
+    def _create_request(
+        self,
+        body: Mapping[str, Any],
+    ) -> Request:
+        """The request :meth:`create` sends, built and not sent: ``create_many``
+        builds each item's with it."""
+        return build_request(
             "POST",
             "custom_object_type/",
             group="POST custom_object_type",
             body=body,
         )
-        return await self._requester.request(
-            request, parse=CustomObjectType.from_json, deadline=deadline
-        )
+
+    def _create_answer(self, value: Any) -> CustomObjectType:
+        """Close's answer to :meth:`create` as its model: ``create_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return CustomObjectType.from_json(value)
 
     async def get(
         self,
@@ -140,16 +156,30 @@ class CustomObjectTypesResource(BulkCreate, BulkDelete, BulkUpdate):
         API](https://developer.close.com/api/resources/custom-fields/custom-field-schemas) for
         these features.
         """
-        request = build_request(
+        request = self._update_request(id, body)
+        return await self._requester.request(
+            request, parse=CustomObjectType.from_json, deadline=deadline
+        )
+
+    def _update_request(
+        self,
+        id: str,
+        body: Mapping[str, Any],
+    ) -> Request:
+        """The request :meth:`update` sends, built and not sent: ``update_many``
+        builds each item's with it."""
+        return build_request(
             "PUT",
             "custom_object_type/{id}/",
             group="PUT custom_object_type",
             path_params={"id": id},
             body=body,
         )
-        return await self._requester.request(
-            request, parse=CustomObjectType.from_json, deadline=deadline
-        )
+
+    def _update_answer(self, value: Any) -> CustomObjectType:
+        """Close's answer to :meth:`update` as its model: ``update_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return CustomObjectType.from_json(value)
 
     async def delete(
         self,
@@ -161,10 +191,18 @@ class CustomObjectTypesResource(BulkCreate, BulkDelete, BulkUpdate):
 
         ``DELETE /custom_object_type/{id}/``.
         """
-        request = build_request(
+        request = self._delete_request(id)
+        return await self._requester.request(request, parse=no_content, deadline=deadline)
+
+    def _delete_request(
+        self,
+        id: str,
+    ) -> Request:
+        """The request :meth:`delete` sends, built and not sent: ``delete_many``
+        builds each item's with it."""
+        return build_request(
             "DELETE",
             "custom_object_type/{id}/",
             group="DELETE custom_object_type",
             path_params={"id": id},
         )
-        return await self._requester.request(request, parse=no_content, deadline=deadline)

@@ -14,12 +14,13 @@ from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager, paginate
 
 if TYPE_CHECKING:
+    from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
 __all__ = ["CustomObjectsResource"]
 
 
-class CustomObjectsResource(BulkCreate, BulkDelete, BulkUpdate):
+class CustomObjectsResource(BulkCreate[CustomObject], BulkDelete, BulkUpdate[CustomObject]):
     """``close.custom_objects``: Custom objects.
 
     Operations: ``list``, ``create``, ``get``, ``update``, ``delete``.
@@ -90,15 +91,28 @@ class CustomObjectsResource(BulkCreate, BulkDelete, BulkUpdate):
         - `lead_id`: The Lead that this Custom Object instance will belong to.
         - `name`: Each Custom Object has a name, used for display.
         """
-        request = build_request(
+        request = self._create_request(body)
+        return await self._requester.request(
+            request, parse=CustomObject.from_json, deadline=deadline
+        )
+
+    def _create_request(
+        self,
+        body: CreateCustomObject | Mapping[str, Any],
+    ) -> Request:
+        """The request :meth:`create` sends, built and not sent: ``create_many``
+        builds each item's with it."""
+        return build_request(
             "POST",
             "custom_object/",
             group="POST custom_object",
             body=body,
         )
-        return await self._requester.request(
-            request, parse=CustomObject.from_json, deadline=deadline
-        )
+
+    def _create_answer(self, value: Any) -> CustomObject:
+        """Close's answer to :meth:`create` as its model: ``create_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return CustomObject.from_json(value)
 
     async def get(
         self,
@@ -134,16 +148,30 @@ class CustomObjectsResource(BulkCreate, BulkDelete, BulkUpdate):
         A Custom Object can be updated to add, change or remove any Custom Fields, and to change
         the `name` property.
         """
-        request = build_request(
+        request = self._update_request(id, body)
+        return await self._requester.request(
+            request, parse=CustomObject.from_json, deadline=deadline
+        )
+
+    def _update_request(
+        self,
+        id: str,
+        body: UpdateCustomObject | CustomObject | Mapping[str, Any],
+    ) -> Request:
+        """The request :meth:`update` sends, built and not sent: ``update_many``
+        builds each item's with it."""
+        return build_request(
             "PUT",
             "custom_object/{id}/",
             group="PUT custom_object",
             path_params={"id": id},
             body=body,
         )
-        return await self._requester.request(
-            request, parse=CustomObject.from_json, deadline=deadline
-        )
+
+    def _update_answer(self, value: Any) -> CustomObject:
+        """Close's answer to :meth:`update` as its model: ``update_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return CustomObject.from_json(value)
 
     async def delete(
         self,
@@ -155,10 +183,18 @@ class CustomObjectsResource(BulkCreate, BulkDelete, BulkUpdate):
 
         ``DELETE /custom_object/{id}/``.
         """
-        request = build_request(
+        request = self._delete_request(id)
+        return await self._requester.request(request, parse=no_content, deadline=deadline)
+
+    def _delete_request(
+        self,
+        id: str,
+    ) -> Request:
+        """The request :meth:`delete` sends, built and not sent: ``delete_many``
+        builds each item's with it."""
+        return build_request(
             "DELETE",
             "custom_object/{id}/",
             group="DELETE custom_object",
             path_params={"id": id},
         )
-        return await self._requester.request(request, parse=no_content, deadline=deadline)

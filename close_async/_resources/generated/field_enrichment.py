@@ -12,12 +12,13 @@ from ..._types.generated.field_enrichment import RunFieldEnrichment
 from ..bulk_verbs import BulkCreate
 
 if TYPE_CHECKING:
+    from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
 __all__ = ["FieldEnrichmentResource"]
 
 
-class FieldEnrichmentResource(BulkCreate):
+class FieldEnrichmentResource(BulkCreate[Any]):
     """``close.field_enrichment``: Field enrichment.
 
     Operations: ``create``.
@@ -55,10 +56,23 @@ class FieldEnrichmentResource(BulkCreate):
         - `overwrite_existing_value` (optional): Whether to overwrite existing field values
           (default: false)
         """
-        request = build_request(
+        request = self._create_request(body)
+        return await self._requester.request(request, deadline=deadline)
+
+    def _create_request(
+        self,
+        body: RunFieldEnrichment | Mapping[str, Any],
+    ) -> Request:
+        """The request :meth:`create` sends, built and not sent: ``create_many``
+        builds each item's with it."""
+        return build_request(
             "POST",
             "enrich_field/",
             group="POST enrich_field",
             body=body,
         )
-        return await self._requester.request(request, deadline=deadline)
+
+    def _create_answer(self, value: Any) -> Any:
+        """Close's answer to :meth:`create` as its model: ``create_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return value

@@ -12,12 +12,13 @@ from ..._types.generated.files import UploadFile
 from ..bulk_verbs import BulkCreate
 
 if TYPE_CHECKING:
+    from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
 __all__ = ["FilesResource"]
 
 
-class FilesResource(BulkCreate):
+class FilesResource(BulkCreate[Any]):
     """``close.files``: Files.
 
     Operations: ``create``.
@@ -43,10 +44,23 @@ class FilesResource(BulkCreate):
 
         Get the data needed to make a request to S3 to store your file.
         """
-        request = build_request(
+        request = self._create_request(body)
+        return await self._requester.request(request, deadline=deadline)
+
+    def _create_request(
+        self,
+        body: UploadFile | Mapping[str, Any],
+    ) -> Request:
+        """The request :meth:`create` sends, built and not sent: ``create_many``
+        builds each item's with it."""
+        return build_request(
             "POST",
             "files/upload/",
             group="POST files/upload",
             body=body,
         )
-        return await self._requester.request(request, deadline=deadline)
+
+    def _create_answer(self, value: Any) -> Any:
+        """Close's answer to :meth:`create` as its model: ``create_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return value

@@ -14,12 +14,13 @@ from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager, paginate
 
 if TYPE_CHECKING:
+    from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
 __all__ = ["GroupsResource"]
 
 
-class GroupsResource(BulkCreate, BulkDelete, BulkUpdate):
+class GroupsResource(BulkCreate[Group], BulkDelete, BulkUpdate[Group]):
     """``close.groups``: Groups.
 
     Operations: ``list``, ``create``, ``add_member``, ``remove_member``, ``get``,
@@ -83,15 +84,30 @@ class GroupsResource(BulkCreate, BulkDelete, BulkUpdate):
 
         - ``fields`` (``_fields``): Comma-separated list of fields to include in the response.
         """
+        request = self._create_request(body, fields=fields)
+        return await self._requester.request(request, parse=Group.from_json, deadline=deadline)
+
+    def _create_request(
+        self,
+        body: CreateGroup | Mapping[str, Any],
+        *,
+        fields: str | Sequence[str] | None = None,
+    ) -> Request:
+        """The request :meth:`create` sends, built and not sent: ``create_many``
+        builds each item's with it."""
         params = {"_fields": fields}
-        request = build_request(
+        return build_request(
             "POST",
             "group/",
             group="POST group",
             params=params,
             body=body,
         )
-        return await self._requester.request(request, parse=Group.from_json, deadline=deadline)
+
+    def _create_answer(self, value: Any) -> Group:
+        """Close's answer to :meth:`create` as its model: ``create_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return Group.from_json(value)
 
     async def add_member(
         self,
@@ -183,8 +199,20 @@ class GroupsResource(BulkCreate, BulkDelete, BulkUpdate):
 
         - ``fields`` (``_fields``): Comma-separated list of fields to include in the response.
         """
+        request = self._update_request(id, body, fields=fields)
+        return await self._requester.request(request, parse=Group.from_json, deadline=deadline)
+
+    def _update_request(
+        self,
+        id: str,
+        body: CreateGroup | Mapping[str, Any],
+        *,
+        fields: str | Sequence[str] | None = None,
+    ) -> Request:
+        """The request :meth:`update` sends, built and not sent: ``update_many``
+        builds each item's with it."""
         params = {"_fields": fields}
-        request = build_request(
+        return build_request(
             "PUT",
             "group/{id}/",
             group="PUT group",
@@ -192,7 +220,11 @@ class GroupsResource(BulkCreate, BulkDelete, BulkUpdate):
             params=params,
             body=body,
         )
-        return await self._requester.request(request, parse=Group.from_json, deadline=deadline)
+
+    def _update_answer(self, value: Any) -> Group:
+        """Close's answer to :meth:`update` as its model: ``update_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return Group.from_json(value)
 
     async def delete(
         self,
@@ -207,10 +239,18 @@ class GroupsResource(BulkCreate, BulkDelete, BulkUpdate):
         Delete a group. Members will be removed from the group but not from the organization.
         Deletion is only allowed if the group is not referenced by saved reports or smart views.
         """
-        request = build_request(
+        request = self._delete_request(id)
+        return await self._requester.request(request, parse=no_content, deadline=deadline)
+
+    def _delete_request(
+        self,
+        id: str,
+    ) -> Request:
+        """The request :meth:`delete` sends, built and not sent: ``delete_many``
+        builds each item's with it."""
+        return build_request(
             "DELETE",
             "group/{id}/",
             group="DELETE group",
             path_params={"id": id},
         )
-        return await self._requester.request(request, parse=no_content, deadline=deadline)

@@ -18,12 +18,15 @@ from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager, paginate
 
 if TYPE_CHECKING:
+    from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
 __all__ = ["IntegrationLinksResource"]
 
 
-class IntegrationLinksResource(BulkCreate, BulkDelete, BulkUpdate):
+class IntegrationLinksResource(
+    BulkCreate[IntegrationLink], BulkDelete, BulkUpdate[IntegrationLink]
+):
     """``close.integration_links``: Integration links.
 
     Operations: ``list``, ``create``, ``get``, ``update``, ``delete``.
@@ -69,15 +72,28 @@ class IntegrationLinksResource(BulkCreate, BulkDelete, BulkUpdate):
 
         ``POST /integration_link/``.
         """
-        request = build_request(
+        request = self._create_request(body)
+        return await self._requester.request(
+            request, parse=IntegrationLink.from_json, deadline=deadline
+        )
+
+    def _create_request(
+        self,
+        body: CreateIntegrationLink | Mapping[str, Any],
+    ) -> Request:
+        """The request :meth:`create` sends, built and not sent: ``create_many``
+        builds each item's with it."""
+        return build_request(
             "POST",
             "integration_link/",
             group="POST integration_link",
             body=body,
         )
-        return await self._requester.request(
-            request, parse=IntegrationLink.from_json, deadline=deadline
-        )
+
+    def _create_answer(self, value: Any) -> IntegrationLink:
+        """Close's answer to :meth:`create` as its model: ``create_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return IntegrationLink.from_json(value)
 
     async def get(
         self,
@@ -110,16 +126,30 @@ class IntegrationLinksResource(BulkCreate, BulkDelete, BulkUpdate):
 
         ``PUT /integration_link/{id}/``.
         """
-        request = build_request(
+        request = self._update_request(id, body)
+        return await self._requester.request(
+            request, parse=IntegrationLink.from_json, deadline=deadline
+        )
+
+    def _update_request(
+        self,
+        id: str,
+        body: UpdateIntegrationLink | Mapping[str, Any],
+    ) -> Request:
+        """The request :meth:`update` sends, built and not sent: ``update_many``
+        builds each item's with it."""
+        return build_request(
             "PUT",
             "integration_link/{id}/",
             group="PUT integration_link",
             path_params={"id": id},
             body=body,
         )
-        return await self._requester.request(
-            request, parse=IntegrationLink.from_json, deadline=deadline
-        )
+
+    def _update_answer(self, value: Any) -> IntegrationLink:
+        """Close's answer to :meth:`update` as its model: ``update_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return IntegrationLink.from_json(value)
 
     async def delete(
         self,
@@ -131,10 +161,18 @@ class IntegrationLinksResource(BulkCreate, BulkDelete, BulkUpdate):
 
         ``DELETE /integration_link/{id}/``.
         """
-        request = build_request(
+        request = self._delete_request(id)
+        return await self._requester.request(request, parse=no_content, deadline=deadline)
+
+    def _delete_request(
+        self,
+        id: str,
+    ) -> Request:
+        """The request :meth:`delete` sends, built and not sent: ``delete_many``
+        builds each item's with it."""
+        return build_request(
             "DELETE",
             "integration_link/{id}/",
             group="DELETE integration_link",
             path_params={"id": id},
         )
-        return await self._requester.request(request, parse=no_content, deadline=deadline)

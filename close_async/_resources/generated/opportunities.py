@@ -16,12 +16,13 @@ from ..pager import Pager
 from ..slicer import SliceOptions, paginate_or_slice
 
 if TYPE_CHECKING:
+    from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
 __all__ = ["OpportunitiesResource"]
 
 
-class OpportunitiesResource(BulkCreate, BulkDelete, BulkUpdate):
+class OpportunitiesResource(BulkCreate[Opportunity], BulkDelete, BulkUpdate[Opportunity]):
     """``close.opportunities``: Opportunities.
 
     Operations: ``list``, ``create``, ``get``, ``update``, ``delete``.
@@ -235,15 +236,28 @@ class OpportunitiesResource(BulkCreate, BulkDelete, BulkUpdate):
         custom field IDs) is deprecated and will be removed from the API. See [Custom
         Fields](https://developer.close.com/api/resources/custom-fields) for more details.
         """
-        request = build_request(
+        request = self._create_request(body)
+        return await self._requester.request(
+            request, parse=Opportunity.from_json, deadline=deadline
+        )
+
+    def _create_request(
+        self,
+        body: CreateOpportunity | Mapping[str, Any],
+    ) -> Request:
+        """The request :meth:`create` sends, built and not sent: ``create_many``
+        builds each item's with it."""
+        return build_request(
             "POST",
             "opportunity/",
             group="POST opportunity",
             body=body,
         )
-        return await self._requester.request(
-            request, parse=Opportunity.from_json, deadline=deadline
-        )
+
+    def _create_answer(self, value: Any) -> Opportunity:
+        """Close's answer to :meth:`create` as its model: ``create_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return Opportunity.from_json(value)
 
     async def get(
         self,
@@ -307,16 +321,30 @@ class OpportunitiesResource(BulkCreate, BulkDelete, BulkUpdate):
           single value to/from a list of values, e.g.: ``` {
           "custom.cf_v6S011I6MqcbVvB2FA5Nk8dr5MkL8sWuCiG8cUleO9c.add": "Wednesday" } ```
         """
-        request = build_request(
+        request = self._update_request(id, body)
+        return await self._requester.request(
+            request, parse=Opportunity.from_json, deadline=deadline
+        )
+
+    def _update_request(
+        self,
+        id: str,
+        body: UpdateOpportunity | Opportunity | Mapping[str, Any],
+    ) -> Request:
+        """The request :meth:`update` sends, built and not sent: ``update_many``
+        builds each item's with it."""
+        return build_request(
             "PUT",
             "opportunity/{id}/",
             group="PUT opportunity",
             path_params={"id": id},
             body=body,
         )
-        return await self._requester.request(
-            request, parse=Opportunity.from_json, deadline=deadline
-        )
+
+    def _update_answer(self, value: Any) -> Opportunity:
+        """Close's answer to :meth:`update` as its model: ``update_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return Opportunity.from_json(value)
 
     async def delete(
         self,
@@ -328,10 +356,18 @@ class OpportunitiesResource(BulkCreate, BulkDelete, BulkUpdate):
 
         ``DELETE /opportunity/{id}/``.
         """
-        request = build_request(
+        request = self._delete_request(id)
+        return await self._requester.request(request, parse=no_content, deadline=deadline)
+
+    def _delete_request(
+        self,
+        id: str,
+    ) -> Request:
+        """The request :meth:`delete` sends, built and not sent: ``delete_many``
+        builds each item's with it."""
+        return build_request(
             "DELETE",
             "opportunity/{id}/",
             group="DELETE opportunity",
             path_params={"id": id},
         )
-        return await self._requester.request(request, parse=no_content, deadline=deadline)

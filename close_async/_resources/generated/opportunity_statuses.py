@@ -14,12 +14,15 @@ from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager, paginate
 
 if TYPE_CHECKING:
+    from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
 __all__ = ["OpportunityStatusesResource"]
 
 
-class OpportunityStatusesResource(BulkCreate, BulkDelete, BulkUpdate):
+class OpportunityStatusesResource(
+    BulkCreate[OpportunityStatus], BulkDelete, BulkUpdate[OpportunityStatus]
+):
     """``close.opportunity_statuses``: Opportunity statuses.
 
     Operations: ``list``, ``create``, ``update``, ``delete``.
@@ -79,17 +82,32 @@ class OpportunityStatusesResource(BulkCreate, BulkDelete, BulkUpdate):
 
         - ``fields`` (``_fields``): Comma-separated list of fields to include in the response.
         """
+        request = self._create_request(body, fields=fields)
+        return await self._requester.request(
+            request, parse=OpportunityStatus.from_json, deadline=deadline
+        )
+
+    def _create_request(
+        self,
+        body: Mapping[str, Any],
+        *,
+        fields: str | Sequence[str] | None = None,
+    ) -> Request:
+        """The request :meth:`create` sends, built and not sent: ``create_many``
+        builds each item's with it."""
         params = {"_fields": fields}
-        request = build_request(
+        return build_request(
             "POST",
             "status/opportunity/",
             group="POST status/opportunity",
             params=params,
             body=body,
         )
-        return await self._requester.request(
-            request, parse=OpportunityStatus.from_json, deadline=deadline
-        )
+
+    def _create_answer(self, value: Any) -> OpportunityStatus:
+        """Close's answer to :meth:`create` as its model: ``create_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return OpportunityStatus.from_json(value)
 
     async def update(
         self,
@@ -107,8 +125,22 @@ class OpportunityStatusesResource(BulkCreate, BulkDelete, BulkUpdate):
 
         - ``fields`` (``_fields``): Comma-separated list of fields to include in the response.
         """
+        request = self._update_request(id, body, fields=fields)
+        return await self._requester.request(
+            request, parse=OpportunityStatus.from_json, deadline=deadline
+        )
+
+    def _update_request(
+        self,
+        id: str,
+        body: Mapping[str, Any],
+        *,
+        fields: str | Sequence[str] | None = None,
+    ) -> Request:
+        """The request :meth:`update` sends, built and not sent: ``update_many``
+        builds each item's with it."""
         params = {"_fields": fields}
-        request = build_request(
+        return build_request(
             "PUT",
             "status/opportunity/{id}/",
             group="PUT status/opportunity",
@@ -116,9 +148,11 @@ class OpportunityStatusesResource(BulkCreate, BulkDelete, BulkUpdate):
             params=params,
             body=body,
         )
-        return await self._requester.request(
-            request, parse=OpportunityStatus.from_json, deadline=deadline
-        )
+
+    def _update_answer(self, value: Any) -> OpportunityStatus:
+        """Close's answer to :meth:`update` as its model: ``update_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return OpportunityStatus.from_json(value)
 
     async def delete(
         self,
@@ -132,10 +166,18 @@ class OpportunityStatusesResource(BulkCreate, BulkDelete, BulkUpdate):
 
         You should make sure no opportunities are assigned this status, first.
         """
-        request = build_request(
+        request = self._delete_request(id)
+        return await self._requester.request(request, parse=no_content, deadline=deadline)
+
+    def _delete_request(
+        self,
+        id: str,
+    ) -> Request:
+        """The request :meth:`delete` sends, built and not sent: ``delete_many``
+        builds each item's with it."""
+        return build_request(
             "DELETE",
             "status/opportunity/{id}/",
             group="DELETE status/opportunity",
             path_params={"id": id},
         )
-        return await self._requester.request(request, parse=no_content, deadline=deadline)

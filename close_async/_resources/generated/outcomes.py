@@ -14,12 +14,13 @@ from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager, paginate
 
 if TYPE_CHECKING:
+    from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
 __all__ = ["OutcomesResource"]
 
 
-class OutcomesResource(BulkCreate, BulkDelete, BulkUpdate):
+class OutcomesResource(BulkCreate[Outcome], BulkDelete, BulkUpdate[Outcome]):
     """``close.outcomes``: Outcomes.
 
     Operations: ``list``, ``create``, ``get``, ``update``, ``delete``.
@@ -79,13 +80,26 @@ class OutcomesResource(BulkCreate, BulkDelete, BulkUpdate):
 
         Create a new outcome for the organization.
         """
-        request = build_request(
+        request = self._create_request(body)
+        return await self._requester.request(request, parse=Outcome.from_json, deadline=deadline)
+
+    def _create_request(
+        self,
+        body: CreateOutcome | Mapping[str, Any],
+    ) -> Request:
+        """The request :meth:`create` sends, built and not sent: ``create_many``
+        builds each item's with it."""
+        return build_request(
             "POST",
             "outcome/",
             group="POST outcome",
             body=body,
         )
-        return await self._requester.request(request, parse=Outcome.from_json, deadline=deadline)
+
+    def _create_answer(self, value: Any) -> Outcome:
+        """Close's answer to :meth:`create` as its model: ``create_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return Outcome.from_json(value)
 
     async def get(
         self,
@@ -125,14 +139,28 @@ class OutcomesResource(BulkCreate, BulkDelete, BulkUpdate):
 
         Update an existing outcome.
         """
-        request = build_request(
+        request = self._update_request(id, body)
+        return await self._requester.request(request, parse=Outcome.from_json, deadline=deadline)
+
+    def _update_request(
+        self,
+        id: str,
+        body: UpdateOutcome | Mapping[str, Any],
+    ) -> Request:
+        """The request :meth:`update` sends, built and not sent: ``update_many``
+        builds each item's with it."""
+        return build_request(
             "PUT",
             "outcome/{id}/",
             group="PUT outcome",
             path_params={"id": id},
             body=body,
         )
-        return await self._requester.request(request, parse=Outcome.from_json, deadline=deadline)
+
+    def _update_answer(self, value: Any) -> Outcome:
+        """Close's answer to :meth:`update` as its model: ``update_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return Outcome.from_json(value)
 
     async def delete(
         self,
@@ -150,10 +178,18 @@ class OutcomesResource(BulkCreate, BulkDelete, BulkUpdate):
         reference, but you won't be able to set that outcome on any new calls & meetings nor
         find its definition in the API.
         """
-        request = build_request(
+        request = self._delete_request(id)
+        return await self._requester.request(request, parse=no_content, deadline=deadline)
+
+    def _delete_request(
+        self,
+        id: str,
+    ) -> Request:
+        """The request :meth:`delete` sends, built and not sent: ``delete_many``
+        builds each item's with it."""
+        return build_request(
             "DELETE",
             "outcome/{id}/",
             group="DELETE outcome",
             path_params={"id": id},
         )
-        return await self._requester.request(request, parse=no_content, deadline=deadline)

@@ -14,12 +14,13 @@ from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager, paginate
 
 if TYPE_CHECKING:
+    from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
 __all__ = ["PipelinesResource"]
 
 
-class PipelinesResource(BulkCreate, BulkDelete, BulkUpdate):
+class PipelinesResource(BulkCreate[Pipeline], BulkDelete, BulkUpdate[Pipeline]):
     """``close.pipelines``: Pipelines.
 
     Operations: ``list``, ``create``, ``update``, ``delete``.
@@ -65,13 +66,26 @@ class PipelinesResource(BulkCreate, BulkDelete, BulkUpdate):
 
         ``POST /pipeline/``.
         """
-        request = build_request(
+        request = self._create_request(body)
+        return await self._requester.request(request, parse=Pipeline.from_json, deadline=deadline)
+
+    def _create_request(
+        self,
+        body: Mapping[str, Any],
+    ) -> Request:
+        """The request :meth:`create` sends, built and not sent: ``create_many``
+        builds each item's with it."""
+        return build_request(
             "POST",
             "pipeline/",
             group="POST pipeline",
             body=body,
         )
-        return await self._requester.request(request, parse=Pipeline.from_json, deadline=deadline)
+
+    def _create_answer(self, value: Any) -> Pipeline:
+        """Close's answer to :meth:`create` as its model: ``create_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return Pipeline.from_json(value)
 
     async def update(
         self,
@@ -92,14 +106,28 @@ class PipelinesResource(BulkCreate, BulkDelete, BulkUpdate):
         * To do so, include `{"id": "id_of_the_status_from_another_pipeline"}` in the `statuses`
           list.
         """
-        request = build_request(
+        request = self._update_request(id, body)
+        return await self._requester.request(request, parse=Pipeline.from_json, deadline=deadline)
+
+    def _update_request(
+        self,
+        id: str,
+        body: Mapping[str, Any],
+    ) -> Request:
+        """The request :meth:`update` sends, built and not sent: ``update_many``
+        builds each item's with it."""
+        return build_request(
             "PUT",
             "pipeline/{id}/",
             group="PUT pipeline",
             path_params={"id": id},
             body=body,
         )
-        return await self._requester.request(request, parse=Pipeline.from_json, deadline=deadline)
+
+    def _update_answer(self, value: Any) -> Pipeline:
+        """Close's answer to :meth:`update` as its model: ``update_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return Pipeline.from_json(value)
 
     async def delete(
         self,
@@ -114,10 +142,18 @@ class PipelinesResource(BulkCreate, BulkDelete, BulkUpdate):
         Deletion is only allowed if the Pipeline doesn't contain any Opportunity Statuses.
         Delete all statuses first or move them to another pipeline.
         """
-        request = build_request(
+        request = self._delete_request(id)
+        return await self._requester.request(request, parse=no_content, deadline=deadline)
+
+    def _delete_request(
+        self,
+        id: str,
+    ) -> Request:
+        """The request :meth:`delete` sends, built and not sent: ``delete_many``
+        builds each item's with it."""
+        return build_request(
             "DELETE",
             "pipeline/{id}/",
             group="DELETE pipeline",
             path_params={"id": id},
         )
-        return await self._requester.request(request, parse=no_content, deadline=deadline)

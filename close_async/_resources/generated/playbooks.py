@@ -15,12 +15,13 @@ from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager, paginate
 
 if TYPE_CHECKING:
+    from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
 __all__ = ["PlaybooksResource"]
 
 
-class PlaybooksResource(BulkCreate, BulkDelete, BulkUpdate):
+class PlaybooksResource(BulkCreate[Playbook], BulkDelete, BulkUpdate[Playbook]):
     """``close.playbooks``: Playbooks.
 
     Operations: ``list``, ``create``, ``get``, ``update``, ``delete``, ``archive``,
@@ -95,13 +96,26 @@ class PlaybooksResource(BulkCreate, BulkDelete, BulkUpdate):
 
         Create a new playbook for the organization.
         """
-        request = build_request(
+        request = self._create_request(body)
+        return await self._requester.request(request, parse=Playbook.from_json, deadline=deadline)
+
+    def _create_request(
+        self,
+        body: CreatePlaybook | Mapping[str, Any],
+    ) -> Request:
+        """The request :meth:`create` sends, built and not sent: ``create_many``
+        builds each item's with it."""
+        return build_request(
             "POST",
             "playbook/",
             group="POST playbook",
             body=body,
         )
-        return await self._requester.request(request, parse=Playbook.from_json, deadline=deadline)
+
+    def _create_answer(self, value: Any) -> Playbook:
+        """Close's answer to :meth:`create` as its model: ``create_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return Playbook.from_json(value)
 
     async def get(
         self,
@@ -134,14 +148,28 @@ class PlaybooksResource(BulkCreate, BulkDelete, BulkUpdate):
 
         Update an existing playbook.
         """
-        request = build_request(
+        request = self._update_request(id, body)
+        return await self._requester.request(request, parse=Playbook.from_json, deadline=deadline)
+
+    def _update_request(
+        self,
+        id: str,
+        body: UpdatePlaybook | Mapping[str, Any],
+    ) -> Request:
+        """The request :meth:`update` sends, built and not sent: ``update_many``
+        builds each item's with it."""
+        return build_request(
             "PUT",
             "playbook/{id}/",
             group="PUT playbook",
             path_params={"id": id},
             body=body,
         )
-        return await self._requester.request(request, parse=Playbook.from_json, deadline=deadline)
+
+    def _update_answer(self, value: Any) -> Playbook:
+        """Close's answer to :meth:`update` as its model: ``update_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return Playbook.from_json(value)
 
     async def delete(
         self,
@@ -155,13 +183,21 @@ class PlaybooksResource(BulkCreate, BulkDelete, BulkUpdate):
 
         Delete an existing playbook.
         """
-        request = build_request(
+        request = self._delete_request(id)
+        return await self._requester.request(request, parse=no_content, deadline=deadline)
+
+    def _delete_request(
+        self,
+        id: str,
+    ) -> Request:
+        """The request :meth:`delete` sends, built and not sent: ``delete_many``
+        builds each item's with it."""
+        return build_request(
             "DELETE",
             "playbook/{id}/",
             group="DELETE playbook",
             path_params={"id": id},
         )
-        return await self._requester.request(request, parse=no_content, deadline=deadline)
 
     async def archive(
         self,

@@ -14,12 +14,13 @@ from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager, paginate
 
 if TYPE_CHECKING:
+    from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
 __all__ = ["RolesResource"]
 
 
-class RolesResource(BulkCreate, BulkDelete, BulkUpdate):
+class RolesResource(BulkCreate[Role], BulkDelete, BulkUpdate[Role]):
     """``close.roles``: Roles.
 
     Operations: ``list``, ``create``, ``get``, ``update``, ``delete``.
@@ -78,13 +79,26 @@ class RolesResource(BulkCreate, BulkDelete, BulkUpdate):
         - `require_assignment` - leads without assigned users are not visible to this role
         - `allow_unassigned` - leads without assigned users are visible to this role
         """
-        request = build_request(
+        request = self._create_request(body)
+        return await self._requester.request(request, parse=Role.from_json, deadline=deadline)
+
+    def _create_request(
+        self,
+        body: Mapping[str, Any],
+    ) -> Request:
+        """The request :meth:`create` sends, built and not sent: ``create_many``
+        builds each item's with it."""
+        return build_request(
             "POST",
             "role/",
             group="POST role",
             body=body,
         )
-        return await self._requester.request(request, parse=Role.from_json, deadline=deadline)
+
+    def _create_answer(self, value: Any) -> Role:
+        """Close's answer to :meth:`create` as its model: ``create_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return Role.from_json(value)
 
     async def get(
         self,
@@ -115,14 +129,28 @@ class RolesResource(BulkCreate, BulkDelete, BulkUpdate):
 
         ``PUT /role/{id}/``.
         """
-        request = build_request(
+        request = self._update_request(id, body)
+        return await self._requester.request(request, parse=Role.from_json, deadline=deadline)
+
+    def _update_request(
+        self,
+        id: str,
+        body: Mapping[str, Any],
+    ) -> Request:
+        """The request :meth:`update` sends, built and not sent: ``update_many``
+        builds each item's with it."""
+        return build_request(
             "PUT",
             "role/{id}/",
             group="PUT role",
             path_params={"id": id},
             body=body,
         )
-        return await self._requester.request(request, parse=Role.from_json, deadline=deadline)
+
+    def _update_answer(self, value: Any) -> Role:
+        """Close's answer to :meth:`update` as its model: ``update_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return Role.from_json(value)
 
     async def delete(
         self,
@@ -137,10 +165,18 @@ class RolesResource(BulkCreate, BulkDelete, BulkUpdate):
         Delete a custom role. You must first move all users off this role by reassigning them to
         another role.
         """
-        request = build_request(
+        request = self._delete_request(id)
+        return await self._requester.request(request, parse=no_content, deadline=deadline)
+
+    def _delete_request(
+        self,
+        id: str,
+    ) -> Request:
+        """The request :meth:`delete` sends, built and not sent: ``delete_many``
+        builds each item's with it."""
+        return build_request(
             "DELETE",
             "role/{id}/",
             group="DELETE role",
             path_params={"id": id},
         )
-        return await self._requester.request(request, parse=no_content, deadline=deadline)

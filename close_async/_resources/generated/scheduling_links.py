@@ -13,12 +13,13 @@ from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager, paginate
 
 if TYPE_CHECKING:
+    from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
 __all__ = ["SchedulingLinksResource"]
 
 
-class SchedulingLinksResource(BulkCreate, BulkDelete, BulkUpdate):
+class SchedulingLinksResource(BulkCreate[Any], BulkDelete, BulkUpdate[Any]):
     """``close.scheduling_links``: Scheduling links.
 
     Operations: ``list``, ``create``, ``create_integration``, ``delete_integration``,
@@ -66,13 +67,26 @@ class SchedulingLinksResource(BulkCreate, BulkDelete, BulkUpdate):
 
         ``POST /scheduling_link/``.
         """
-        request = build_request(
+        request = self._create_request(body)
+        return await self._requester.request(request, deadline=deadline)
+
+    def _create_request(
+        self,
+        body: Mapping[str, Any],
+    ) -> Request:
+        """The request :meth:`create` sends, built and not sent: ``create_many``
+        builds each item's with it."""
+        return build_request(
             "POST",
             "scheduling_link/",
             group="POST scheduling_link",
             body=body,
         )
-        return await self._requester.request(request, deadline=deadline)
+
+    def _create_answer(self, value: Any) -> Any:
+        """Close's answer to :meth:`create` as its model: ``create_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return value
 
     async def create_integration(
         self,
@@ -158,14 +172,28 @@ class SchedulingLinksResource(BulkCreate, BulkDelete, BulkUpdate):
 
         ``PUT /scheduling_link/{id}/``.
         """
-        request = build_request(
+        request = self._update_request(id, body)
+        return await self._requester.request(request, deadline=deadline)
+
+    def _update_request(
+        self,
+        id: str,
+        body: Mapping[str, Any],
+    ) -> Request:
+        """The request :meth:`update` sends, built and not sent: ``update_many``
+        builds each item's with it."""
+        return build_request(
             "PUT",
             "scheduling_link/{id}/",
             group="PUT scheduling_link",
             path_params={"id": id},
             body=body,
         )
-        return await self._requester.request(request, deadline=deadline)
+
+    def _update_answer(self, value: Any) -> Any:
+        """Close's answer to :meth:`update` as its model: ``update_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return value
 
     async def delete(
         self,
@@ -177,13 +205,21 @@ class SchedulingLinksResource(BulkCreate, BulkDelete, BulkUpdate):
 
         ``DELETE /scheduling_link/{id}/``.
         """
-        request = build_request(
+        request = self._delete_request(id)
+        return await self._requester.request(request, parse=no_content, deadline=deadline)
+
+    def _delete_request(
+        self,
+        id: str,
+    ) -> Request:
+        """The request :meth:`delete` sends, built and not sent: ``delete_many``
+        builds each item's with it."""
+        return build_request(
             "DELETE",
             "scheduling_link/{id}/",
             group="DELETE scheduling_link",
             path_params={"id": id},
         )
-        return await self._requester.request(request, parse=no_content, deadline=deadline)
 
     def list_shared(
         self,

@@ -13,12 +13,13 @@ from ..bulk_verbs import BulkCreate, BulkDelete
 from ..pager import Pager, paginate
 
 if TYPE_CHECKING:
+    from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
 __all__ = ["SendAsResource"]
 
 
-class SendAsResource(BulkCreate, BulkDelete):
+class SendAsResource(BulkCreate[Any], BulkDelete):
     """``close.send_as``: Send as.
 
     Operations: ``list``, ``create``, ``delete_by_user``, ``bulk_create``, ``get``,
@@ -73,13 +74,26 @@ class SendAsResource(BulkCreate, BulkDelete):
 
         Create a send-as permission. The `allowing_user_id` must be equal to your own user ID.
         """
-        request = build_request(
+        request = self._create_request(body)
+        return await self._requester.request(request, deadline=deadline)
+
+    def _create_request(
+        self,
+        body: Mapping[str, Any],
+    ) -> Request:
+        """The request :meth:`create` sends, built and not sent: ``create_many``
+        builds each item's with it."""
+        return build_request(
             "POST",
             "send_as/",
             group="POST send_as",
             body=body,
         )
-        return await self._requester.request(request, deadline=deadline)
+
+    def _create_answer(self, value: Any) -> Any:
+        """Close's answer to :meth:`create` as its model: ``create_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return value
 
     async def delete_by_user(
         self,
@@ -158,10 +172,18 @@ class SendAsResource(BulkCreate, BulkDelete):
 
         ``DELETE /send_as/{id}/``.
         """
-        request = build_request(
+        request = self._delete_request(id)
+        return await self._requester.request(request, parse=no_content, deadline=deadline)
+
+    def _delete_request(
+        self,
+        id: str,
+    ) -> Request:
+        """The request :meth:`delete` sends, built and not sent: ``delete_many``
+        builds each item's with it."""
+        return build_request(
             "DELETE",
             "send_as/{id}/",
             group="DELETE send_as",
             path_params={"id": id},
         )
-        return await self._requester.request(request, parse=no_content, deadline=deadline)

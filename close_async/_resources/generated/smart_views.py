@@ -14,12 +14,13 @@ from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager, paginate
 
 if TYPE_CHECKING:
+    from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
 __all__ = ["SmartViewsResource"]
 
 
-class SmartViewsResource(BulkCreate, BulkDelete, BulkUpdate):
+class SmartViewsResource(BulkCreate[SavedSearch], BulkDelete, BulkUpdate[SavedSearch]):
     """``close.smart_views``: Smart views.
 
     Operations: ``list``, ``create``, ``get``, ``update``, ``delete``.
@@ -131,15 +132,28 @@ class SmartViewsResource(BulkCreate, BulkDelete, BulkUpdate):
         Filtering](https://developer.close.com/api/resources/advanced-filtering) section. See
         the examples below.
         """
-        request = build_request(
+        request = self._create_request(body)
+        return await self._requester.request(
+            request, parse=SavedSearch.from_json, deadline=deadline
+        )
+
+    def _create_request(
+        self,
+        body: Mapping[str, Any],
+    ) -> Request:
+        """The request :meth:`create` sends, built and not sent: ``create_many``
+        builds each item's with it."""
+        return build_request(
             "POST",
             "saved_search/",
             group="POST saved_search",
             body=body,
         )
-        return await self._requester.request(
-            request, parse=SavedSearch.from_json, deadline=deadline
-        )
+
+    def _create_answer(self, value: Any) -> SavedSearch:
+        """Close's answer to :meth:`create` as its model: ``create_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return SavedSearch.from_json(value)
 
     async def get(
         self,
@@ -172,16 +186,30 @@ class SmartViewsResource(BulkCreate, BulkDelete, BulkUpdate):
 
         ``PUT /saved_search/{id}/``.
         """
-        request = build_request(
+        request = self._update_request(id, body)
+        return await self._requester.request(
+            request, parse=SavedSearch.from_json, deadline=deadline
+        )
+
+    def _update_request(
+        self,
+        id: str,
+        body: Mapping[str, Any],
+    ) -> Request:
+        """The request :meth:`update` sends, built and not sent: ``update_many``
+        builds each item's with it."""
+        return build_request(
             "PUT",
             "saved_search/{id}/",
             group="PUT saved_search",
             path_params={"id": id},
             body=body,
         )
-        return await self._requester.request(
-            request, parse=SavedSearch.from_json, deadline=deadline
-        )
+
+    def _update_answer(self, value: Any) -> SavedSearch:
+        """Close's answer to :meth:`update` as its model: ``update_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return SavedSearch.from_json(value)
 
     async def delete(
         self,
@@ -193,10 +221,18 @@ class SmartViewsResource(BulkCreate, BulkDelete, BulkUpdate):
 
         ``DELETE /saved_search/{id}/``.
         """
-        request = build_request(
+        request = self._delete_request(id)
+        return await self._requester.request(request, parse=no_content, deadline=deadline)
+
+    def _delete_request(
+        self,
+        id: str,
+    ) -> Request:
+        """The request :meth:`delete` sends, built and not sent: ``delete_many``
+        builds each item's with it."""
+        return build_request(
             "DELETE",
             "saved_search/{id}/",
             group="DELETE saved_search",
             path_params={"id": id},
         )
-        return await self._requester.request(request, parse=no_content, deadline=deadline)

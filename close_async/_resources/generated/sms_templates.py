@@ -14,12 +14,13 @@ from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager, paginate
 
 if TYPE_CHECKING:
+    from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
 __all__ = ["SmsTemplatesResource"]
 
 
-class SmsTemplatesResource(BulkCreate, BulkDelete, BulkUpdate):
+class SmsTemplatesResource(BulkCreate[Any], BulkDelete, BulkUpdate[Any]):
     """``close.sms_templates``: Sms templates.
 
     Operations: ``list``, ``create``, ``get``, ``update``, ``delete``.
@@ -73,13 +74,26 @@ class SmsTemplatesResource(BulkCreate, BulkDelete, BulkUpdate):
 
         ``POST /sms_template/``.
         """
-        request = build_request(
+        request = self._create_request(body)
+        return await self._requester.request(request, deadline=deadline)
+
+    def _create_request(
+        self,
+        body: CreateSMSTemplate | Mapping[str, Any],
+    ) -> Request:
+        """The request :meth:`create` sends, built and not sent: ``create_many``
+        builds each item's with it."""
+        return build_request(
             "POST",
             "sms_template/",
             group="POST sms_template",
             body=body,
         )
-        return await self._requester.request(request, deadline=deadline)
+
+    def _create_answer(self, value: Any) -> Any:
+        """Close's answer to :meth:`create` as its model: ``create_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return value
 
     async def get(
         self,
@@ -119,14 +133,28 @@ class SmsTemplatesResource(BulkCreate, BulkDelete, BulkUpdate):
 
         ``PUT /sms_template/{id}/``.
         """
-        request = build_request(
+        request = self._update_request(id, body)
+        return await self._requester.request(request, deadline=deadline)
+
+    def _update_request(
+        self,
+        id: str,
+        body: UpdateSMSTemplate | Mapping[str, Any],
+    ) -> Request:
+        """The request :meth:`update` sends, built and not sent: ``update_many``
+        builds each item's with it."""
+        return build_request(
             "PUT",
             "sms_template/{id}/",
             group="PUT sms_template",
             path_params={"id": id},
             body=body,
         )
-        return await self._requester.request(request, deadline=deadline)
+
+    def _update_answer(self, value: Any) -> Any:
+        """Close's answer to :meth:`update` as its model: ``update_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return value
 
     async def delete(
         self,
@@ -138,10 +166,18 @@ class SmsTemplatesResource(BulkCreate, BulkDelete, BulkUpdate):
 
         ``DELETE /sms_template/{id}/``.
         """
-        request = build_request(
+        request = self._delete_request(id)
+        return await self._requester.request(request, parse=no_content, deadline=deadline)
+
+    def _delete_request(
+        self,
+        id: str,
+    ) -> Request:
+        """The request :meth:`delete` sends, built and not sent: ``delete_many``
+        builds each item's with it."""
+        return build_request(
             "DELETE",
             "sms_template/{id}/",
             group="DELETE sms_template",
             path_params={"id": id},
         )
-        return await self._requester.request(request, parse=no_content, deadline=deadline)

@@ -15,12 +15,13 @@ from ..pager import Pager
 from ..slicer import SliceOptions, paginate_or_slice
 
 if TYPE_CHECKING:
+    from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
 __all__ = ["TasksResource"]
 
 
-class TasksResource(BulkCreate, BulkDelete, BulkUpdate):
+class TasksResource(BulkCreate[Task], BulkDelete, BulkUpdate[Task]):
     """``close.tasks``: Tasks.
 
     Operations: ``list``, ``create``, ``bulk_update``, ``get``, ``update``, ``delete``.
@@ -167,15 +168,30 @@ class TasksResource(BulkCreate, BulkDelete, BulkUpdate):
 
         - ``fields`` (``_fields``): Comma-separated list of fields to include in the response.
         """
+        request = self._create_request(body, fields=fields)
+        return await self._requester.request(request, parse=Task.from_json, deadline=deadline)
+
+    def _create_request(
+        self,
+        body: CreateTask | Mapping[str, Any],
+        *,
+        fields: str | Sequence[str] | None = None,
+    ) -> Request:
+        """The request :meth:`create` sends, built and not sent: ``create_many``
+        builds each item's with it."""
         params = {"_fields": fields}
-        request = build_request(
+        return build_request(
             "POST",
             "task/",
             group="POST task",
             params=params,
             body=body,
         )
-        return await self._requester.request(request, parse=Task.from_json, deadline=deadline)
+
+    def _create_answer(self, value: Any) -> Task:
+        """Close's answer to :meth:`create` as its model: ``create_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return Task.from_json(value)
 
     async def bulk_update(
         self,
@@ -312,8 +328,20 @@ class TasksResource(BulkCreate, BulkDelete, BulkUpdate):
 
         - ``fields`` (``_fields``): Comma-separated list of fields to include in the response.
         """
+        request = self._update_request(id, body, fields=fields)
+        return await self._requester.request(request, parse=Task.from_json, deadline=deadline)
+
+    def _update_request(
+        self,
+        id: str,
+        body: UpdateNotification | Task | Mapping[str, Any],
+        *,
+        fields: str | Sequence[str] | None = None,
+    ) -> Request:
+        """The request :meth:`update` sends, built and not sent: ``update_many``
+        builds each item's with it."""
         params = {"_fields": fields}
-        request = build_request(
+        return build_request(
             "PUT",
             "task/{id}/",
             group="PUT task",
@@ -321,7 +349,11 @@ class TasksResource(BulkCreate, BulkDelete, BulkUpdate):
             params=params,
             body=body,
         )
-        return await self._requester.request(request, parse=Task.from_json, deadline=deadline)
+
+    def _update_answer(self, value: Any) -> Task:
+        """Close's answer to :meth:`update` as its model: ``update_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return Task.from_json(value)
 
     async def delete(
         self,
@@ -333,10 +365,18 @@ class TasksResource(BulkCreate, BulkDelete, BulkUpdate):
 
         ``DELETE /task/{id}/``.
         """
-        request = build_request(
+        request = self._delete_request(id)
+        return await self._requester.request(request, parse=no_content, deadline=deadline)
+
+    def _delete_request(
+        self,
+        id: str,
+    ) -> Request:
+        """The request :meth:`delete` sends, built and not sent: ``delete_many``
+        builds each item's with it."""
+        return build_request(
             "DELETE",
             "task/{id}/",
             group="DELETE task",
             path_params={"id": id},
         )
-        return await self._requester.request(request, parse=no_content, deadline=deadline)

@@ -14,12 +14,13 @@ from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager, paginate
 
 if TYPE_CHECKING:
+    from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
 __all__ = ["WebhooksResource"]
 
 
-class WebhooksResource(BulkCreate, BulkDelete, BulkUpdate):
+class WebhooksResource(BulkCreate[Webhook], BulkDelete, BulkUpdate[Webhook]):
     """``close.webhooks``: Webhooks.
 
     Operations: ``list``, ``create``, ``get``, ``update``, ``delete``.
@@ -83,13 +84,26 @@ class WebhooksResource(BulkCreate, BulkDelete, BulkUpdate):
         - `false` - Disable SSL certificate validation on destination webhook URL. We recommend
           using https to protect your data during delivery.
         """
-        request = build_request(
+        request = self._create_request(body)
+        return await self._requester.request(request, parse=Webhook.from_json, deadline=deadline)
+
+    def _create_request(
+        self,
+        body: CreateWebhook | Mapping[str, Any],
+    ) -> Request:
+        """The request :meth:`create` sends, built and not sent: ``create_many``
+        builds each item's with it."""
+        return build_request(
             "POST",
             "webhook/",
             group="POST webhook",
             body=body,
         )
-        return await self._requester.request(request, parse=Webhook.from_json, deadline=deadline)
+
+    def _create_answer(self, value: Any) -> Webhook:
+        """Close's answer to :meth:`create` as its model: ``create_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return Webhook.from_json(value)
 
     async def get(
         self,
@@ -141,14 +155,28 @@ class WebhooksResource(BulkCreate, BulkDelete, BulkUpdate):
           using https to protect your data during delivery.
         - `true` - Verify SSL certificate of destination webhook URL.
         """
-        request = build_request(
+        request = self._update_request(id, body)
+        return await self._requester.request(request, parse=Webhook.from_json, deadline=deadline)
+
+    def _update_request(
+        self,
+        id: str,
+        body: UpdateWebhook | Mapping[str, Any],
+    ) -> Request:
+        """The request :meth:`update` sends, built and not sent: ``update_many``
+        builds each item's with it."""
+        return build_request(
             "PUT",
             "webhook/{id}/",
             group="PUT webhook",
             path_params={"id": id},
             body=body,
         )
-        return await self._requester.request(request, parse=Webhook.from_json, deadline=deadline)
+
+    def _update_answer(self, value: Any) -> Webhook:
+        """Close's answer to :meth:`update` as its model: ``update_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return Webhook.from_json(value)
 
     async def delete(
         self,
@@ -160,10 +188,18 @@ class WebhooksResource(BulkCreate, BulkDelete, BulkUpdate):
 
         ``DELETE /webhook/{id}/``.
         """
-        request = build_request(
+        request = self._delete_request(id)
+        return await self._requester.request(request, parse=no_content, deadline=deadline)
+
+    def _delete_request(
+        self,
+        id: str,
+    ) -> Request:
+        """The request :meth:`delete` sends, built and not sent: ``delete_many``
+        builds each item's with it."""
+        return build_request(
             "DELETE",
             "webhook/{id}/",
             group="DELETE webhook",
             path_params={"id": id},
         )
-        return await self._requester.request(request, parse=no_content, deadline=deadline)
