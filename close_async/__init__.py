@@ -26,7 +26,6 @@ from ._bulk.run import (
     BulkRun,
     BulkState,
     InDoubt,
-    UpdateResult,
 )
 from ._bulk.settle import settle_by_custom_field
 from ._client import DEFAULT_BASE_URL, CloseClient, CloseClientView, RawResponseView
@@ -237,7 +236,6 @@ __all__ = [
     "UpdateLead",
     "UpdateNoteActivity",
     "UpdateOpportunity",
-    "UpdateResult",
     "UpdateWebhook",
     "User",
     "ValidationError",

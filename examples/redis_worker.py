@@ -51,7 +51,7 @@ async def run_worker(
                 else:
                     # A real worker would send it to a dead-letter queue.
                     error: CloseError | None = result.error
-                    log.warning("update of %s failed: %s", result.call_id, error)
+                    log.warning("update of %s failed: %s", result.id, error)
     return landed
 
 

@@ -11,13 +11,14 @@ import pytest
 from close_async import (
     BatchAbortedError,
     BulkProgress,
+    BulkResult,
+    Call,
     CallUpdate,
     CloseClient,
     InvalidRequestError,
     NotFoundError,
     RetryPolicy,
     UpdateInterruptedError,
-    UpdateResult,
 )
 from close_async.testing import FakeClose, FakeFaults, FakeRateLimit
 
@@ -29,11 +30,11 @@ def updates(ids: list[str], tag: str = "n") -> Iterator[tuple[str, CallUpdate]]:
         yield call_id, CallUpdate(note=f"{tag}-{i}", outcome_id=f"outcome_{i % 7}")
 
 
-async def collect(run: AsyncIterator[UpdateResult]) -> list[UpdateResult]:
+async def collect(run: AsyncIterator[BulkResult[Call]]) -> list[BulkResult[Call]]:
     return [result async for result in run]
 
 
-async def drain_into(seen: list[UpdateResult], run: AsyncIterator[UpdateResult]) -> None:
+async def drain_into(seen: list[BulkResult[Call]], run: AsyncIterator[BulkResult[Call]]) -> None:
     """Consume ``run``, keeping what it yielded even when it ends with an error."""
     async for result in run:
         seen.append(result)
@@ -92,7 +93,7 @@ async def test_ordered_results_follow_the_input(fake: FakeClose) -> None:
     async with client_for(fake) as close:
         results = await collect(close.calls.update_many(updates(ids), concurrency=8, ordered=True))
     assert [r.index for r in results] == list(range(60))
-    assert [r.call_id for r in results] == ids
+    assert [r.id for r in results] == ids
 
 
 async def test_item_failures_are_results_and_the_batch_goes_on(fake: FakeClose) -> None:
@@ -120,8 +121,8 @@ async def test_item_failures_are_results_and_the_batch_goes_on(fake: FakeClose) 
     assert isinstance(results[5].error, InvalidRequestError)
     assert fake.calls[ids[2]]["note"] == "d"
     assert fake.calls[ids[3]]["note"] == "a mapping, sent as it is"
-    assert results[7].call is not None
-    assert results[7].call.id == ids[3]
+    assert results[7].object is not None
+    assert results[7].object.id == ids[3]
 
 
 async def test_a_wrong_key_aborts_the_batch_and_says_what_was_not_attempted(
@@ -136,7 +137,7 @@ async def test_a_wrong_key_aborts_the_batch_and_says_what_was_not_attempted(
             pulled += 1
             yield item
 
-    seen: list[UpdateResult] = []
+    seen: list[BulkResult[Call]] = []
     async with client_for(fake, key="forbidden_key") as close:
         with pytest.raises(BatchAbortedError) as info:
             await drain_into(seen, close.calls.update_many(source(), concurrency=4))
@@ -278,7 +279,7 @@ async def test_a_failing_input_ends_the_batch_with_its_error(fake: FakeClose) ->
         raise ValueError("line 6: broken input")
 
     async with client_for(fake) as close:
-        seen: list[UpdateResult] = []
+        seen: list[BulkResult[Call]] = []
         with pytest.raises(ValueError, match="line 6"):
             await drain_into(seen, close.calls.update_many(source()))
     assert len(seen) == 5

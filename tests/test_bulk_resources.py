@@ -243,15 +243,15 @@ async def test_input_is_pulled_lazily(fake: FakeClose) -> None:
 
 async def test_calls_create_many_and_delete_many(fake: FakeClose) -> None:
     # The hand-written calls resource goes through the same engine as the generated ones,
-    # and keeps its call-shaped results.
+    # and its results read their object as a Call.
     bodies = [CallCreate(lead_id="lead_1", note=f"logged {i}") for i in range(5)]
     bodies.append({"lead_id": "lead_1", "note": "from a mapping"})  # type: ignore[arg-type]
     async with client_for(fake) as close:
         async with close.calls.create_many(bodies, ordered=True) as run:
             created = await collect(run)
         assert [r.state for r in created] == ["done"] * 6
-        ids = [r.call_id for r in created]  # type: ignore[attr-defined]
-        assert all(fake.calls[i]["note"] == created[n].call.note for n, i in enumerate(ids))  # type: ignore[attr-defined]
+        ids = [r.id for r in created]
+        assert all(fake.calls[i]["note"] == created[n].object.note for n, i in enumerate(ids))
         assert fake.calls[ids[5]]["note"] == "from a mapping"
         async with close.calls.delete_many([*ids[:3], "acti_missing1"], ordered=True) as run:
             deleted = await collect(run)

@@ -6,6 +6,7 @@ from typing import Any
 
 from close_async import (
     UNSET,
+    BulkResult,
     Call,
     CallUpdate,
     CloseClient,
@@ -21,7 +22,6 @@ from close_async import (
     RetryEvent,
     RetryPolicy,
     Timeout,
-    UpdateResult,
     exchange_code,
 )
 
@@ -51,7 +51,7 @@ async def backfill(rows: list[tuple[str, str]]) -> int:
         items = ((call_id, CallUpdate(note=note)) for call_id, note in rows)
         async with close.calls.update_many(items, concurrency=16, journal="run.journal") as run:
             async for result in run:
-                checked: UpdateResult = result
+                checked: BulkResult[Call] = result
                 failed += not checked.ok
         print(run.progress.rate)
     return failed

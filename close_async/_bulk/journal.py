@@ -1,12 +1,13 @@
-"""A durable record of updates that landed, so a rerun skips them (SQLite, stdlib).
+"""A durable record of the bulk items that landed, so a rerun skips them (SQLite, stdlib).
 
-Each landed update is committed as it lands. The database runs in WAL mode with
+Each landed item is committed as it lands. The database runs in WAL mode with
 ``synchronous=NORMAL``: a commit survives the process being killed (SIGKILL), which is
-the crash a backfill meets; only an operating-system crash could lose the last commits,
-and those updates would merely be sent again (PUT is idempotent).
+the crash a backfill meets; only an operating-system crash could lose the last commits
+(an update or a delete among them is merely sent again, to the same effect).
 
-An update is keyed by its call id and a digest of its exact body, so a rerun with a
-changed update for the same call sends it again, while an identical one is skipped.
+An item is keyed by its object id (for a create, its place in the input) and a digest of
+its exact body, whatever the resource: a rerun with a changed update for the same object
+sends it again, while an identical one is skipped.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ __all__ = ["Journal"]
 
 
 class Journal:
-    """The landed-updates journal at ``path`` (created if missing)."""
+    """The landed-items journal at ``path`` (created if missing)."""
 
     def __init__(self, path: str | PathLike[str]) -> None:
         self.path = str(path)
@@ -32,8 +33,12 @@ class Journal:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute(
             "CREATE TABLE IF NOT EXISTS landed ("
-            " key TEXT PRIMARY KEY, call_id TEXT NOT NULL, landed_at REAL NOT NULL)"
+            " key TEXT PRIMARY KEY, object_id TEXT NOT NULL, landed_at REAL NOT NULL)"
         )
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(landed)")}
+        if "call_id" in columns:
+            # A journal written before the column was named for any object: the same data.
+            self._db.execute("ALTER TABLE landed RENAME COLUMN call_id TO object_id")
         # Creates are written here before they are sent: a row here and none in landed is
         # a create whose fate is unknown (it may exist in Close).
         self._db.execute(
@@ -44,30 +49,31 @@ class Journal:
         return f"Journal({self.path!r})"
 
     @staticmethod
-    def key(call_id: str, body: dict[str, Any]) -> str:
-        """The journal key of one update: its call id and a digest of its body."""
+    def key(object_id: str, body: dict[str, Any]) -> str:
+        """The journal key of one item: its object id (``create#<index>`` for a create)
+        and a digest of its body."""
         canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
         digest = hashlib.sha256(canonical.encode()).hexdigest()[:32]
-        return f"{call_id}:{digest}"
+        return f"{object_id}:{digest}"
 
     def contains(self, key: str) -> bool:
-        """Whether the update with ``key`` already landed in an earlier run."""
+        """Whether the item with ``key`` already landed in an earlier run."""
         row = self._db.execute("SELECT 1 FROM landed WHERE key = ?", (key,)).fetchone()
         return row is not None
 
     def landed_id(self, key: str) -> str:
         """The object id recorded with the landed item ``key`` ('' if none)."""
-        row = self._db.execute("SELECT call_id FROM landed WHERE key = ?", (key,)).fetchone()
+        row = self._db.execute("SELECT object_id FROM landed WHERE key = ?", (key,)).fetchone()
         return str(row[0]) if row is not None else ""
 
-    def record(self, key: str, call_id: str) -> None:
-        """Record that the update with ``key`` landed (durable when this returns)."""
+    def record(self, key: str, object_id: str) -> None:
+        """Record that the item with ``key`` landed as ``object_id`` (durable on return)."""
         self._db.execute(
-            "INSERT OR IGNORE INTO landed (key, call_id, landed_at) VALUES (?, ?, ?)",
-            (key, call_id, time.time()),
+            "INSERT OR IGNORE INTO landed (key, object_id, landed_at) VALUES (?, ?, ?)",
+            (key, object_id, time.time()),
         )
 
-    def start(self, key: str, object_id: str = "") -> None:
+    def start(self, key: str) -> None:
         """Record that the create with ``key`` is about to be sent (durable on return)."""
         self._db.execute(
             "INSERT OR IGNORE INTO started (key, started_at) VALUES (?, ?)", (key, time.time())
@@ -79,7 +85,7 @@ class Journal:
         return row is not None
 
     def count(self) -> int:
-        """How many landed updates the journal holds."""
+        """How many landed items the journal holds."""
         row = self._db.execute("SELECT COUNT(*) FROM landed").fetchone()
         return int(row[0])
 

@@ -1,7 +1,10 @@
 """The bulk engine behind every ``update_many``, ``create_many`` and ``delete_many``.
 
-One engine, three verbs: a resource hands it a ``prepare`` that turns one input item into
-a :class:`Prepared` (the object id, the body, how to send it) and the verb's ``kind``.
+One engine, three verbs, any resource: a resource hands it a ``prepare`` that turns one
+input item into a :class:`Prepared` (the object id, the body, the request to send), the
+verb's ``kind`` and ``parse``, its reader of Close's answer. The engine sends each request
+unparsed; a :class:`BulkResult` reads its ``object`` with ``parse`` on first access, so a
+run that never looks at the answers decodes none.
 Creates (POST, not idempotent) differ in one way: an answer lost after sending leaves
 the item *ambiguous* (``state="unknown"``, with its ``body``), and the journal records
 each create before it is sent so a resume never sends a maybe-landed create silently.
@@ -14,13 +17,13 @@ policy), and put one :class:`BulkResult` per item on a bounded queue that the ca
 ``async for`` drains. The bounded queue is the backpressure: a slow consumer stops the
 pulling, so memory does not grow with the input.
 
-Updates to the same call never overlap: they go one after another in input order, so
-the last one in the input is the one Close keeps.
+Items for one object never overlap: they go one after another in input order, so the
+last update in the input is the one Close keeps.
 
 Failures of one item are results. A client-wide failure (401, 402, 403) makes going on
 pointless: pulling stops, in-flight items finish, and :class:`BatchAbortedError` is raised
 after their results. ``stop()`` (and cancelling the consumer) stops pulling, lets in-flight
-updates finish within ``stop_timeout``, then reports the rest as interrupted.
+items finish within ``stop_timeout``, then reports the rest as interrupted.
 """
 
 from __future__ import annotations
@@ -60,8 +63,8 @@ from .._engine.errors import (
 from .journal import Journal
 
 if TYPE_CHECKING:
+    from .._engine.http.request import Request
     from .._engine.requester import Requester
-    from .._types.generated.activities_calls import Call
 
 __all__ = [
     "BulkKind",
@@ -74,13 +77,16 @@ __all__ = [
     "Prepare",
     "Prepared",
     "Settle",
-    "UpdateResult",
 ]
 
 _log = logging.getLogger("close_async.bulk")
 
 
 BulkKind = Literal["update", "create", "delete"]
+"""The verb of a run: a create whose answer is lost is in doubt; messages name the verb."""
+
+T_co = TypeVar("T_co", covariant=True)
+M = TypeVar("M")
 
 Settle = Callable[[dict[str, Any]], Awaitable[Any]]
 """Looks for the object an ambiguous create's body would have made: its id, the object
@@ -90,12 +96,13 @@ Settle = Callable[[dict[str, Any]], Awaitable[Any]]
 @attrs.frozen
 class Prepared:
     """One input item made ready: ``id`` ('' for a create), ``body`` (the journal's key
-    with ``id``; ``None`` for a delete), ``send`` (one attempt through the client) and
-    ``in_doubt`` (a create that may exist already: settled before it is sent)."""
+    with ``id``; ``None`` for a delete), ``request`` (sent through the client, as often as
+    a retry needs) and ``in_doubt`` (a create that may exist already: settled before it is
+    sent)."""
 
     id: str
     body: dict[str, Any] | None
-    send: Callable[[], Awaitable[Any]]
+    request: Request
     in_doubt: bool = False
 
 
@@ -145,9 +152,11 @@ BulkState = Literal["done", "failed", "skipped", "unknown", "interrupted", "sett
 _IN_CLOSE: frozenset[str] = frozenset({"done", "skipped", "settled"})
 
 
-@attrs.frozen(slots=False)
-class BulkResult:
-    """The outcome of one input item of ``update_many``, ``create_many`` or ``delete_many``.
+@attrs.frozen(slots=False)  # a __dict__ for the cached object
+class BulkResult(Generic[T_co]):
+    """The outcome of one input item of ``update_many``, ``create_many`` or ``delete_many``,
+    whatever the resource: ``BulkResult[Lead]`` for ``close.leads``, ``BulkResult[Call]``
+    for ``close.calls``.
 
     ``index`` is the item's 0-based position in the input; ``id`` the object's id (for a
     create: the new object's, once known). ``state`` is one of:
@@ -163,75 +172,46 @@ class BulkResult:
     - ``"interrupted"``: stopped before Close answered.
 
     ``ok`` says the object is in Close now: ``state`` is done, skipped or settled.
-    ``object`` is Close's answer as the resource's model, when there is one.
+    ``body`` is what was sent (``None`` for a delete); ``payload`` Close's answer as it
+    came (decoded JSON), or what ``settle`` found.
     """
 
     index: int
     id: str
-    ok: bool
+    state: BulkState
     error: CloseError | None = None
-    skipped: bool = False
     attempted: bool = True
-    payload: Any = attrs.field(default=None, repr=False, eq=False)
-    state: str = ""
-    """One of :data:`BulkState`; worked out from ``ok``, ``skipped`` and ``error`` when not
-    given."""
     body: dict[str, Any] | None = attrs.field(default=None, repr=False, eq=False)
+    payload: Any = attrs.field(default=None, repr=False, eq=False)
+    # The resource's reader of its answer; None: the payload is the object already.
+    _parse: Callable[[Any], T_co] | None = attrs.field(default=None, repr=False, eq=False)
 
-    def __attrs_post_init__(self) -> None:
-        if not self.state:
-            # Frozen: the default state follows ok, skipped and error once, here.
-            interrupted = isinstance(self.error, UpdateInterruptedError)
-            state: BulkState = (
-                "skipped"
-                if self.skipped
-                else "done"
-                if self.ok
-                else "interrupted"
-                if interrupted
-                else "failed"
-            )
-            object.__setattr__(self, "state", state)
+    @property
+    def ok(self) -> bool:
+        """The object is in Close now: ``state`` is done, skipped or settled."""
+        return self.state in _IN_CLOSE
+
+    @property
+    def skipped(self) -> bool:
+        """Landed in an earlier run, per the journal (``state == "skipped"``)."""
+        return self.state == "skipped"
 
     @property
     def settled(self) -> bool:
         """A create found in Close by ``settle``, not sent again (``state == "settled"``)."""
         return self.state == "settled"
 
-    @property
-    def object(self) -> Any:
-        """Close's answer (the resource's model), or ``None``."""
-        return self.payload
-
-
-@attrs.frozen(slots=False)
-class UpdateResult(BulkResult):
-    """The outcome of one input item of ``close.calls.update_many``: a :class:`BulkResult`
-    whose ``call`` is Close's answer read on first access (a backfill that never looks
-    pays nothing for it), and ``call_id`` its ``id``."""
-
-    @property
-    def call_id(self) -> str:
-        """The call's id."""
-        return self.id
-
-    @property
-    def object(self) -> Any:
-        """The same as ``call``."""
-        return self.call
-
     @functools.cached_property
-    def call(self) -> Call | None:
-        """Close's answer as a :class:`Call`, or ``None`` when the update did not land now.
+    def object(self) -> T_co | None:
+        """Close's answer as the resource's model (``None`` when there is none, such as for
+        a delete or an item that did not land now), read on first access: a run that never
+        looks pays nothing to decode it.
 
-        Raises :class:`DecodingError` if Close's answer was not a call.
+        Raises :class:`DecodingError` if Close's answer was not the resource's object.
         """
-        if self.payload is None:
-            return None
-        # Imported here: the bulk engine itself loads no resource's models.
-        from .._types.generated.activities_calls import Call
-
-        return Call.from_json(self.payload)
+        if self.payload is None or self._parse is None:
+            return self.payload  # type: ignore[no-any-return]
+        return self._parse(self.payload)
 
 
 @attrs.frozen
@@ -283,12 +263,10 @@ class _Done:
 _DONE = _Done()
 
 
-_R = TypeVar("_R", bound=BulkResult)
-
-
-class BulkRun(AsyncClosing, Generic[_R]):
+class BulkRun(AsyncClosing, Generic[M]):
     """A running ``update_many``, ``create_many`` or ``delete_many``: an async iterator of
-    :class:`BulkResult` (:class:`UpdateResult` for ``close.calls``).
+    :class:`BulkResult` ``[M]``, ``M`` the resource's model (``BulkRun[Lead]`` from
+    ``close.leads``, ``BulkRun[Call]`` from ``close.calls``; ``BulkRun[None]`` for a delete).
 
     Made by ``close.<resource>.update_many(items, ...)`` (``items``: ``(id, body)`` pairs),
     ``create_many(bodies, settle=...)`` or ``delete_many(ids)``, with the
@@ -307,9 +285,9 @@ class BulkRun(AsyncClosing, Generic[_R]):
         items: Iterable[Any] | AsyncIterable[Any],
         *,
         prepare: Prepare,
-        kind: BulkKind = "update",
+        kind: BulkKind,
+        parse: Callable[[Any], M],
         settle: Settle | None = None,
-        result_type: type[_R] = BulkResult,  # type: ignore[assignment]
         **options: Unpack[BulkOptions],
     ) -> None:
         unknown = options.keys() - BulkOptions.__annotations__.keys()
@@ -326,7 +304,7 @@ class BulkRun(AsyncClosing, Generic[_R]):
         self._policy = requester.options.retry
         self._kind = kind
         self._settle = settle
-        self._result_type = result_type
+        self._parse = parse
         self._prepare = prepare
         self._sync_source: Iterator[Any] | None = None
         self._async_source: AsyncIterator[Any] | None = None
@@ -339,18 +317,18 @@ class BulkRun(AsyncClosing, Generic[_R]):
         self._ordered = options.get("ordered", False)
         self._on_progress = options.get("on_progress")
         self._stop_timeout = options.get("stop_timeout", 30.0)
-        self._results: asyncio.Queue[_R | _Done] = asyncio.Queue(concurrency)
+        self._results: asyncio.Queue[BulkResult[M] | _Done] = asyncio.Queue(concurrency)
         # In input order, results wait here for the ones before them; the window bounds it.
-        self._buffer: dict[int, _R] = {}
+        self._buffer: dict[int, BulkResult[M]] = {}
         self._next_index = 0
         self._window: asyncio.Semaphore | None = (
             asyncio.Semaphore(concurrency * 4) if self._ordered else None
         )
         self._pull_lock = asyncio.Lock()
         self._in_flight: dict[int, str] = {}
-        # Updates to one call go one at a time, in input order, so the last one wins: each
-        # waits for the one before it (a chain per call id, as long as the calls in flight).
-        self._last_for_call: dict[str, asyncio.Event] = {}
+        # Items for one object go one at a time, in input order, so the last one wins: each
+        # waits for the one before it (a chain per object id, as long as the ids in flight).
+        self._last_for_object: dict[str, asyncio.Event] = {}
         self._supervisor: asyncio.Task[None] | None = None
         self._workers: list[asyncio.Task[None]] = []
         self._stop_timer: asyncio.TimerHandle | None = None
@@ -400,7 +378,7 @@ class BulkRun(AsyncClosing, Generic[_R]):
         self._supervisor = asyncio.create_task(self._supervise(), name="close-async-bulk")
 
     def stop(self) -> None:
-        """Stop gracefully: pull no more input; in-flight updates get ``stop_timeout``
+        """Stop gracefully: pull no more input; in-flight items get ``stop_timeout``
         seconds to finish, then are cancelled and reported as interrupted."""
         if not self._pulling:
             return
@@ -417,17 +395,11 @@ class BulkRun(AsyncClosing, Generic[_R]):
         try:
             await asyncio.gather(*self._workers, return_exceptions=True)
             # Workers cancelled by stop()'s timer leave their items here.
-            for index, call_id in sorted(self._in_flight.items()):
-                await self._emit(
-                    self._result_type(
-                        index,
-                        call_id,
-                        ok=False,
-                        error=UpdateInterruptedError(
-                            "the batch stopped before Close answered this update"
-                        ),
-                    )
+            for index, object_id in sorted(self._in_flight.items()):
+                cut = UpdateInterruptedError(
+                    f"the batch stopped before Close answered this {self._kind}"
                 )
+                await self._emit(self._result(index, object_id, "interrupted", error=cut))
             self._in_flight.clear()
         finally:
             if self._stop_timer is not None:
@@ -438,7 +410,7 @@ class BulkRun(AsyncClosing, Generic[_R]):
 
     async def aclose(self) -> None:
         """Stop (gracefully, as ``stop()``) and wait for the workers; results still queued
-        are dropped (their updates are in the journal)."""
+        are dropped (the items that landed are in the journal)."""
         if self._supervisor is None:
             if self._journal is not None:
                 self._journal.close()
@@ -449,10 +421,10 @@ class BulkRun(AsyncClosing, Generic[_R]):
 
     # -- the consumer side --------------------------------------------------------------
 
-    def __aiter__(self) -> AsyncIterator[_R]:
+    def __aiter__(self) -> AsyncIterator[BulkResult[M]]:
         return self
 
-    async def __anext__(self) -> _R:
+    async def __anext__(self) -> BulkResult[M]:
         if self._finished:
             raise StopAsyncIteration
         if self._supervisor is None:
@@ -463,7 +435,7 @@ class BulkRun(AsyncClosing, Generic[_R]):
             try:
                 item = await self._results.get()
             except asyncio.CancelledError:
-                # The consumer was cancelled: stop gracefully, let in-flight updates land
+                # The consumer was cancelled: stop gracefully, let in-flight items land
                 # (and be journaled) within stop_timeout, then let the cancellation go on.
                 await self._stop_and_drain()
                 raise
@@ -473,7 +445,7 @@ class BulkRun(AsyncClosing, Generic[_R]):
                 return self._deliver(item)
             self._buffer[item.index] = item
 
-    def _deliver(self, result: _R) -> _R:
+    def _deliver(self, result: BulkResult[M]) -> BulkResult[M]:
         if self._ordered:
             self._next_index = result.index + 1
             assert self._window is not None
@@ -482,7 +454,7 @@ class BulkRun(AsyncClosing, Generic[_R]):
             self._on_progress(self.progress)
         return result
 
-    def _finish(self) -> _R:
+    def _finish(self) -> BulkResult[M]:
         self._finished = True
         if self._input_error is not None:
             raise self._input_error
@@ -491,8 +463,8 @@ class BulkRun(AsyncClosing, Generic[_R]):
         raise StopAsyncIteration
 
     async def _stop_and_drain(self) -> None:
-        # Stop gracefully and wait for the workers, dropping results (their updates are in
-        # the journal); cancelled meanwhile, stop at once instead of leaving workers behind.
+        # Stop gracefully and wait for the workers, dropping results (the items that landed
+        # are in the journal); cancelled meanwhile, stop at once, leaving no worker behind.
         self.stop()
         try:
             while True:
@@ -552,24 +524,38 @@ class BulkRun(AsyncClosing, Generic[_R]):
         return index, item
 
     def _input_failed(self, exc: Exception) -> None:
-        _log.error("update_many input failed after %d items: %r", self._pulled, exc)
+        _log.error("%s_many input failed after %d items: %r", self._kind, self._pulled, exc)
         self._input_error = exc
         self._pulling = False
 
-    async def _emit(self, result: _R) -> None:
-        if result.skipped:
+    def _result(
+        self,
+        index: int,
+        object_id: str,
+        state: BulkState,
+        *,
+        error: CloseError | None = None,
+        attempted: bool = True,
+        body: dict[str, Any] | None = None,
+        payload: Any = None,
+    ) -> BulkResult[M]:
+        return BulkResult(index, object_id, state, error, attempted, body, payload, self._parse)
+
+    async def _emit(self, result: BulkResult[M]) -> None:
+        state = result.state
+        if state == "skipped":
             self._skipped += 1
             outcome = "skipped"
-        elif result.state == "settled":
+        elif state == "settled":
             self._settled += 1
             outcome = "settled"
         elif not result.attempted:
             self._not_attempted += 1
             outcome = "not_attempted"
-        elif result.ok:
+        elif state == "done":
             self._succeeded += 1
             outcome = "succeeded"
-        elif result.state == "unknown":
+        elif state == "unknown":
             self._unknown += 1
             outcome = "unknown"
         else:
@@ -580,16 +566,14 @@ class BulkRun(AsyncClosing, Generic[_R]):
             telemetry.bulk_item(outcome, result.error if outcome == "failed" else None)
         await self._results.put(result)
 
-    async def _run_one(self, index: int, item: Any) -> _R:
-        make = self._result_type
+    async def _run_one(self, index: int, item: Any) -> BulkResult[M]:
         if self._fatal is not None:
-            return make(
-                index, _shown_id(self._kind, item), ok=False, error=self._fatal, attempted=False
-            )
+            shown = _shown_id(self._kind, item)
+            return self._result(index, shown, "failed", error=self._fatal, attempted=False)
         try:
             prepared = self._prepare(index, item)
         except InvalidRequestError as exc:
-            return make(index, _shown_id(self._kind, item), ok=False, error=exc)
+            return self._result(index, _shown_id(self._kind, item), "failed", error=exc)
         object_id, body = prepared.id, prepared.body
         in_doubt = prepared.in_doubt and self._kind == "create"
         key = None
@@ -600,7 +584,7 @@ class BulkRun(AsyncClosing, Generic[_R]):
             if self._journal.contains(key):
                 # A create's id is known only from the run that made it.
                 landed_id = object_id or self._journal.landed_id(key)
-                return make(index, landed_id, ok=True, skipped=True, body=body)
+                return self._result(index, landed_id, "skipped", body=body)
             if self._kind == "create":
                 # Sent by an earlier run that never heard back: maybe it landed.
                 started = self._journal.started(key)
@@ -610,13 +594,13 @@ class BulkRun(AsyncClosing, Generic[_R]):
             if settled is not None:
                 return settled
         if self._kind == "create" and self._journal is not None and key and not started:
-            self._journal.start(key, object_id)  # recorded before it is sent
-        previous = self._last_for_call.get(object_id) if object_id else None
+            self._journal.start(key)  # recorded before it is sent
+        previous = self._last_for_object.get(object_id) if object_id else None
         done = asyncio.Event()
         if object_id:
-            self._last_for_call[object_id] = done
+            self._last_for_object[object_id] = done
         self._in_flight[index] = object_id
-        result: _R
+        result: BulkResult[M]
         try:
             if previous is not None:
                 await previous.wait()
@@ -624,28 +608,28 @@ class BulkRun(AsyncClosing, Generic[_R]):
         except asyncio.CancelledError:
             # Cancelled by stop()'s timer: the item stays in _in_flight, and the supervisor
             # reports it as interrupted (a create's journal row says it may have landed).
-            self._call_done(object_id, done)
+            self._object_done(object_id, done)
             raise
-        self._call_done(object_id, done)
+        self._object_done(object_id, done)
         del self._in_flight[index]
         return result
 
-    async def _send(self, index: int, prepared: Prepared, key: str | None) -> _R:
-        make = self._result_type
+    async def _send(self, index: int, prepared: Prepared, key: str | None) -> BulkResult[M]:
         object_id, body = prepared.id, prepared.body
         sends = 0
         while True:
             sends += 1
             try:
-                payload = await prepared.send()
+                # Unparsed: the result reads its object only when asked.
+                payload = await self._requester.request(prepared.request)
             except _FATAL as exc:
                 if self._fatal is None:
                     self._fatal = exc
                     self._pulling = False
-                return make(index, object_id, ok=False, error=exc, body=body)
+                return self._result(index, object_id, "failed", error=exc, body=body)
             except CloseError as exc:
                 if self._kind != "create" or not _ambiguous(exc):
-                    return make(index, object_id, ok=False, error=exc, body=body)
+                    return self._result(index, object_id, "failed", error=exc, body=body)
                 settled = await self._settle_or_unknown(index, body, key, exc)
                 if settled is not None:
                     return settled
@@ -653,25 +637,23 @@ class BulkRun(AsyncClosing, Generic[_R]):
                 # retry like any other, within the client's fault budget; past it, the
                 # outcome is known (absent), so the item failed with the last fault.
                 if sends >= self._policy.attempts:
-                    return make(index, object_id, ok=False, error=exc, body=body)
+                    return self._result(index, object_id, "failed", error=exc, body=body)
                 await asyncio.sleep(self._policy.fault_wait(sends))
                 continue
+            object_id = object_id or _object_id(payload)
             if self._journal is not None and key is not None:
-                self._journal.record(key, object_id or _object_id(payload))
-            return make(
-                index, object_id or _object_id(payload), ok=True, payload=payload, body=body
-            )
+                self._journal.record(key, object_id)
+            return self._result(index, object_id, "done", body=body, payload=payload)
 
     async def _settle_or_unknown(
         self, index: int, body: dict[str, Any] | None, key: str | None, cause: CloseError | None
-    ) -> _R | None:
+    ) -> BulkResult[M] | None:
         """The result of an ambiguous create, or ``None`` when ``settle`` found it absent
         (the caller sends it)."""
-        make = self._result_type
         why = f"item {index}: the create may have landed ({cause or 'sent by an earlier run'})"
         if self._settle is None:
             unknown = UnknownOutcomeError(why)
-            return make(index, "", ok=False, state="unknown", error=unknown, body=body)
+            return self._result(index, "", "unknown", error=unknown, body=body)
         try:
             # A settler's searches go through the client, whose one retry policy already
             # retried them as reads (a search is one): what escapes here is final.
@@ -679,21 +661,26 @@ class BulkRun(AsyncClosing, Generic[_R]):
         except CloseError as exc:
             _log.warning("settle failed for item %d: %r", index, exc)
             unknown = UnknownOutcomeError(f"{why}; looking for it failed: {exc}")
-            return make(index, "", ok=False, state="unknown", error=unknown, body=body)
+            return self._result(index, "", "unknown", error=unknown, body=body)
         if found is None:
             return None
         found_id = found if isinstance(found, str) else _object_id(found)
         if self._journal is not None and key is not None:
             self._journal.record(key, found_id)
-        payload = None if isinstance(found, str) else found
-        return make(index, found_id, ok=True, state="settled", payload=payload, body=body)
+        if isinstance(found, str):
+            return self._result(index, found_id, "settled", body=body)
+        if isinstance(found, Mapping):
+            # Close's JSON for the object, as an answer would be: read by the resource.
+            return self._result(index, found_id, "settled", body=body, payload=found)
+        # A model the settler made already: it is the object.
+        return BulkResult(index, found_id, "settled", body=body, payload=found)
 
-    def _call_done(self, call_id: str, done: asyncio.Event) -> None:
+    def _object_done(self, object_id: str, done: asyncio.Event) -> None:
         done.set()
-        if not call_id:
-            return  # the next update of this call may go
-        if self._last_for_call.get(call_id) is done:
-            del self._last_for_call[call_id]
+        if not object_id:
+            return  # the next item for this object may go
+        if self._last_for_object.get(object_id) is done:
+            del self._last_for_object[object_id]
 
 
 def _ambiguous(error: CloseError) -> bool:

@@ -350,9 +350,10 @@ class ResponseTooLargeError(TransportError):
 
 
 class BatchAbortedError(CloseError):
-    """``update_many`` stopped early because of a client-wide failure (``cause``: 401/402/403).
+    """A bulk run (``update_many``, ``create_many``, ``delete_many``) stopped early because
+    of a client-wide failure (``cause``: 401/402/403).
 
-    Raised after the results of the updates that were in flight; items after them were
+    Raised after the results of the items that were in flight; items after them were
     not attempted.
     """
 
@@ -363,8 +364,11 @@ class BatchAbortedError(CloseError):
 
 
 class UpdateInterruptedError(CloseError):
-    """The batch was stopped before Close answered this update: it may or may not have
-    applied. It is not in the journal, so a rerun sends it again (PUT is idempotent)."""
+    """The batch was stopped before Close answered this item (an update, a create or a
+    delete; the message names it): it may or may not have applied. It is not in the
+    journal as landed, so a rerun sends an update or a delete again (sending twice has the
+    effect of once), and reports a create as in doubt (``state="unknown"``) unless
+    ``settle`` finds it."""
 
 
 class UnknownOutcomeError(CloseError):

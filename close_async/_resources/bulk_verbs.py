@@ -1,29 +1,27 @@
 """``update_many``, ``create_many`` and ``delete_many``: each resource's methods, in bulk.
 
 The generator makes a resource inherit the mixin of each single-object operation it has
-(``create``, ``update``, ``delete``), ``close.calls`` among them. Each hands the resource's
-own method to the one bulk engine (:class:`~close_async.BulkRun`), so a bulk item is sent,
-parsed and retried exactly like a single call, and checked once, before anything is sent.
-
-A group whose ``_bulk_result`` reads Close's answer only when asked (``close.calls``:
-:class:`~close_async.UpdateResult`) sends through the same request builder as its method
-(``_update_request``, ``_create_request``) but leaves the answer unparsed, so a backfill
-that never looks at the answers pays nothing to decode them.
+(``create``, ``update``, ``delete``), typed by the model Close answers with
+(``BulkUpdate[Lead]``), and writes two hooks per verb: ``_update_request``, the request its
+``update`` sends, built without sending it, and ``_update_answer``, its reader of Close's
+answer. ``close.calls`` (hand-written) calls the same three functions with its own. Each
+hands them to the one bulk engine (:class:`~close_async.BulkRun`): a bulk item is built
+exactly like a single call, checked once before anything is sent, sent unparsed, and read
+only when its result's ``object`` is asked for.
 """
 
 from __future__ import annotations
 
-import functools
-from collections.abc import AsyncIterable, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterable, Callable, Iterable
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, Unpack
 
-from .._bulk.run import BulkOptions, BulkResult, BulkRun, InDoubt, Prepared, Settle, UpdateResult
+from .._bulk.run import BulkOptions, BulkRun, InDoubt, Prepared, Settle
 from .._engine.errors import InvalidRequestError
 from .._engine.http.paths import path_segment
-from .._engine.http.request import JSONBody, encode_body
+from .._engine.http.request import JSONBody, Request, encode_body
+from .._engine.http.response import no_content
 
 if TYPE_CHECKING:
-    from .._engine.http.request import Request
     from .._engine.requester import Requester
 
 __all__ = [
@@ -35,11 +33,14 @@ __all__ = [
     "update_many",
 ]
 
-_R = TypeVar("_R", bound=BulkResult)
+M = TypeVar("M")
 
 ToBody = Callable[[Any], JSONBody]
 """Checks one item's body (the resource's model or a mapping) and encodes it, once: the
 run keeps its ``value``, the request sends its bytes."""
+
+Parse = Callable[[Any], M]
+"""A resource's reader of Close's answer (decoded JSON) into its model."""
 
 
 def _checked_id(index: int, object_id: object) -> str:
@@ -53,14 +54,14 @@ def _checked_id(index: int, object_id: object) -> str:
 
 def update_many(
     requester: Requester,
-    update: Callable[[str, Any], Awaitable[Any]],
+    build: Callable[[str, JSONBody], Request],
     items: Iterable[Any] | AsyncIterable[Any],
     options: BulkOptions,
     *,
-    result_type: type[_R],
+    parse: Parse[M],
     to_body: ToBody = encode_body,
-) -> BulkRun[_R]:
-    """A :class:`BulkRun` sending ``update(id, body)`` for each ``(id, body)`` of ``items``."""
+) -> BulkRun[M]:
+    """A :class:`BulkRun` sending ``build(id, body)`` for each ``(id, body)`` of ``items``."""
 
     def prepare(index: int, item: Any) -> Prepared:
         try:
@@ -72,94 +73,78 @@ def update_many(
             ) from None
         checked_id = _checked_id(index, object_id)
         sent = to_body(body)
-        return Prepared(checked_id, sent.value, functools.partial(update, checked_id, sent))
+        return Prepared(checked_id, sent.value, build(checked_id, sent))
 
-    return BulkRun(
-        requester, items, prepare=prepare, kind="update", result_type=result_type, **options
-    )
+    return BulkRun(requester, items, prepare=prepare, kind="update", parse=parse, **options)
 
 
 def create_many(
     requester: Requester,
-    create: Callable[[Any], Awaitable[Any]],
+    build: Callable[[JSONBody], Request],
     bodies: Iterable[Any] | AsyncIterable[Any],
     options: BulkOptions,
     *,
+    parse: Parse[M],
     settle: Settle | None,
-    result_type: type[_R],
     to_body: ToBody = encode_body,
-) -> BulkRun[_R]:
-    """A :class:`BulkRun` sending ``create(body)`` for each of ``bodies``."""
+) -> BulkRun[M]:
+    """A :class:`BulkRun` sending ``build(body)`` for each of ``bodies``."""
 
     def prepare(index: int, item: Any) -> Prepared:
         in_doubt = isinstance(item, InDoubt)
         sent = to_body(item.body if in_doubt else item)
-        return Prepared("", sent.value, functools.partial(create, sent), in_doubt=in_doubt)
+        return Prepared("", sent.value, build(sent), in_doubt=in_doubt)
 
     return BulkRun(
-        requester,
-        bodies,
-        prepare=prepare,
-        kind="create",
-        settle=settle,
-        result_type=result_type,
-        **options,
+        requester, bodies, prepare=prepare, kind="create", parse=parse, settle=settle, **options
     )
 
 
 def delete_many(
     requester: Requester,
-    delete: Callable[[str], Awaitable[Any]],
+    build: Callable[[str], Request],
     ids: Iterable[str] | AsyncIterable[str],
     options: BulkOptions,
-    *,
-    result_type: type[_R],
-) -> BulkRun[_R]:
-    """A :class:`BulkRun` sending ``delete(id)`` for each of ``ids``."""
+) -> BulkRun[None]:
+    """A :class:`BulkRun` sending ``build(id)`` for each of ``ids``."""
 
     def prepare(index: int, item: Any) -> Prepared:
         checked_id = _checked_id(index, item)
-        return Prepared(checked_id, None, functools.partial(delete, checked_id))
+        return Prepared(checked_id, None, build(checked_id))
 
-    return BulkRun(
-        requester, ids, prepare=prepare, kind="delete", result_type=result_type, **options
-    )
+    return BulkRun(requester, ids, prepare=prepare, kind="delete", parse=no_content, **options)
 
 
-class BulkUpdate(Generic[_R]):
-    """``update_many`` for a resource with ``update(id, body)``."""
+class BulkUpdate(Generic[M]):
+    """``update_many`` for a resource with ``update(id, body)`` answering an ``M``."""
 
     _requester: Requester
-    _bulk_result: type[_R]
-    update: Callable[..., Awaitable[Any]]
-    _update_request: Callable[..., Request]
-
-    async def _update_unparsed(self, object_id: str, body: Any) -> Any:
-        return await self._requester.request(self._update_request(object_id, body))
+    # Written by the generated resource: the request its update sends; its answer's reader.
+    _update_request: Callable[[str, Any], Request]
+    _update_answer: Callable[[Any], M]
 
     def update_many(
         self,
         items: Iterable[tuple[str, Any]] | AsyncIterable[tuple[str, Any]],
         **options: Unpack[BulkOptions],
-    ) -> BulkRun[_R]:
+    ) -> BulkRun[M]:
         """Apply many updates concurrently: ``items`` yields ``(id, body)`` (a model or a
-        mapping), pulled lazily; one :class:`~close_async.BulkResult` per item. Updates of
-        one id go in input order; ``journal`` skips those that landed in an earlier run.
+        mapping), pulled lazily; one :class:`~close_async.BulkResult` per item, its
+        ``object`` read on first access. Updates of one id go in input order; ``journal``
+        skips those that landed in an earlier run.
         ``options``: :class:`~close_async.BulkOptions`."""
-        send = self._update_unparsed if self._bulk_result is UpdateResult else self.update
-        return update_many(self._requester, send, items, options, result_type=self._bulk_result)
+        return update_many(
+            self._requester, self._update_request, items, options, parse=self._update_answer
+        )
 
 
-class BulkCreate(Generic[_R]):
-    """``create_many`` for a resource with ``create(body)``."""
+class BulkCreate(Generic[M]):
+    """``create_many`` for a resource with ``create(body)`` answering an ``M``."""
 
     _requester: Requester
-    _bulk_result: type[_R]
-    create: Callable[..., Awaitable[Any]]
-    _create_request: Callable[..., Request]
-
-    async def _create_unparsed(self, body: Any) -> Any:
-        return await self._requester.request(self._create_request(body))
+    # Written by the generated resource: the request its create sends; its answer's reader.
+    _create_request: Callable[[Any], Request]
+    _create_answer: Callable[[Any], M]
 
     def create_many(
         self,
@@ -167,8 +152,9 @@ class BulkCreate(Generic[_R]):
         *,
         settle: Settle | None = None,
         **options: Unpack[BulkOptions],
-    ) -> BulkRun[_R]:
-        """Create many objects concurrently: ``bodies`` (models or mappings), pulled lazily.
+    ) -> BulkRun[M]:
+        """Create many objects concurrently: ``bodies`` (models or mappings), pulled lazily;
+        one :class:`~close_async.BulkResult` per body (``id``: the new object's).
 
         POST is not idempotent: an answer lost after sending (5xx, reset, timeout) gives
         ``state="unknown"`` with the ``body``, never a silent second send. ``settle``
@@ -181,26 +167,27 @@ class BulkCreate(Generic[_R]):
         ``options``: :class:`~close_async.BulkOptions`. See
         :func:`~close_async.settle_by_custom_field`.
         """
-        send = self._create_unparsed if self._bulk_result is UpdateResult else self.create
         return create_many(
-            self._requester, send, bodies, options, settle=settle, result_type=self._bulk_result
+            self._requester,
+            self._create_request,
+            bodies,
+            options,
+            parse=self._create_answer,
+            settle=settle,
         )
 
 
-class BulkDelete(Generic[_R]):
-    """``delete_many`` for a resource with ``delete(id)``."""
+class BulkDelete:
+    """``delete_many`` for a resource with ``delete(id)`` (Close answers nothing)."""
 
     _requester: Requester
-    _bulk_result: type[_R]
-    delete: Callable[..., Awaitable[Any]]
+    _delete_request: Callable[[str], Request]  # written by the generated resource
 
     def delete_many(
         self,
         ids: Iterable[str] | AsyncIterable[str],
         **options: Unpack[BulkOptions],
-    ) -> BulkRun[_R]:
+    ) -> BulkRun[None]:
         """Delete many objects by id concurrently, ids pulled lazily; one
         :class:`~close_async.BulkResult` per id. ``options``: :class:`~close_async.BulkOptions`."""
-        return delete_many(
-            self._requester, self.delete, ids, options, result_type=self._bulk_result
-        )
+        return delete_many(self._requester, self._delete_request, ids, options)

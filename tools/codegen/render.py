@@ -197,16 +197,12 @@ def _render_resource(
         runtime.append("from ..._types import rules")
     if any(op.page_size for op in lists):
         runtime.append("from ..slicer import paged_params")
-    mixins = mixins_of(ns)
-    builders = _request_builders(ns) if ns.bulk_result else {}
-    result = ns.bulk_result or "BulkResult"
-    if any(m.module == "bulk_verbs" for m in mixins):
-        runtime.append(f"from ..._bulk.run import {result}")
     if singles:
-        request_names = "Request, build_request" if builders else "build_request"
-        runtime.append(f"from ..._engine.http.request import {request_names}")
+        runtime.append("from ..._engine.http.request import build_request")
     if any(op.parse == "no_content" for op in singles):
         runtime.append("from ..._engine.http.response import no_content")
+    mixins = mixins_of(ns)
+    hooked = hooked_operations(ns, mixins)
     for module in sorted({m.module for m in mixins}):
         classes = ", ".join(sorted(m.name for m in mixins if m.module == module))
         runtime.append(f"from ..{module} import {classes}")
@@ -215,6 +211,8 @@ def _render_resource(
         runtime.append("from ..slicer import SliceOptions, paginate_or_slice")
     lazy_children = [api.namespaces[(*ns.path, c)] for c in ns.children]
     type_imports = ["from ..._engine.requester import Requester"]
+    if hooked:
+        type_imports.append("from ..._engine.http.request import Request")
     type_imports += [f"from .{c.module} import {c.class_name}" for c in lazy_children]
     signature_text = " ".join(_signature_words(op) for op in ns.operations)
     class_lines = [f"``{ns.dotted}``: {_title(ns)}."]
@@ -233,8 +231,17 @@ def _render_resource(
     code = env.get_template("resource.py.j2").render(
         header=HEADER,
         ns=ns,
-        bases=f"({', '.join(_base(m, result) for m in mixins)})" if mixins else "",
-        bulk_result=result if any(m.module == "bulk_verbs" for m in mixins) else None,
+        bases=f"({', '.join(_base(m, ns) for m in mixins)})" if mixins else "",
+        hooked=hooked,
+        hook_arguments={
+            op.method: ", ".join(
+                [name for name, _ in op.path_params]
+                + (["body"] if op.body else [])
+                + [f"{p.name}={p.name}" for p in op.query]
+            )
+            for op in ns.operations
+            if op.method in hooked
+        },
         sliced=sliced,
         title=_title(ns),
         class_doc=docstring(class_lines, 4),
@@ -246,21 +253,21 @@ def _render_resource(
         runtime_imports=runtime,
         type_imports=sorted(type_imports),
         lazy_children=lazy_children,
-        builders=builders,
         path_values={op.method: _path_values(op) for op in ns.operations},
         param_values={op.method: _param_values(op) for op in ns.operations},
         needs={"functools": bool(lazy_children), "dt": "_dt." in signature_text},
         abc_names=", ".join(_used(_ABC_WORDS, signature_text)) or "Mapping",
         typing_names=", ".join(
-            sorted({*_used(("Any", "Literal"), signature_text), "TYPE_CHECKING"})
+            sorted(
+                {
+                    *_used(("Any", "Literal"), signature_text),
+                    *(["Any"] if any(hooked.values()) else []),
+                    "TYPE_CHECKING",
+                }
+            )
         ),
     )
     return code.replace("from collections.abc import \n", "")
-
-
-def _base(mixin: _Mixin, result: str) -> str:
-    # The bulk mixins are generic in their result class.
-    return f"{mixin.name}[{result}]" if mixin.module == "bulk_verbs" else mixin.name
 
 
 def _path_values(op: OperationDef) -> str:
@@ -280,17 +287,6 @@ def _param_values(op: OperationDef) -> str:
         for p in op.query
     ]
     return "{" + ", ".join(values) + "}"
-
-
-def _request_builders(ns: NamespaceDef) -> dict[str, str]:
-    """Operation -> the name of its request builder, for the operations a bulk mixin sends
-    unparsed (a group whose bulk results read Close's answer only when asked)."""
-    return {
-        op.method: f"_{op.method}_request"
-        for op in ns.operations
-        for mixin in mixins_of(ns)
-        if mixin.module == "bulk_verbs" and op.body and any(n.matches(op) for n in mixin.needs)
-    }
 
 
 @dataclass(frozen=True)
@@ -316,7 +312,12 @@ class _Needs:
 
 @dataclass(frozen=True)
 class _Mixin:
-    """A hand-written mixin class, given to every group that has all of its ``needs``."""
+    """A hand-written mixin class, given to every group that has all of its ``needs``.
+
+    ``hook``: the one operation whose request the mixin builds (without sending it) through
+    the generated ``_<method>_request``; ``typed``: the mixin is generic in that operation's
+    answer (``BulkUpdate[Lead]``), read by the generated ``_<method>_answer``.
+    """
 
     module: str  # in close_async/_resources/
     name: str
@@ -324,6 +325,8 @@ class _Mixin:
     family: str  # the line of the class docstring that names its methods
     methods: tuple[str, ...]
     see: str
+    hook: str | None = None
+    typed: bool = False
 
 
 _BULK = "see ``close_async.BulkRun``"
@@ -331,15 +334,15 @@ MIXINS: tuple[_Mixin, ...] = (
     # The one place that decides which groups get which hand-written methods.
     _Mixin(
         "bulk_verbs", "BulkCreate", (_Needs("create", "POST", path_params=0, body=True),),
-        "Bulk", ("create_many",), _BULK,
+        "Bulk", ("create_many",), _BULK, hook="create", typed=True,
     ),
     _Mixin(
         "bulk_verbs", "BulkDelete", (_Needs("delete", "DELETE", path_params=1),),
-        "Bulk", ("delete_many",), _BULK,
+        "Bulk", ("delete_many",), _BULK, hook="delete",
     ),
     _Mixin(
         "bulk_verbs", "BulkUpdate", (_Needs("update", "PUT", path_params=1, body=True),),
-        "Bulk", ("update_many",), _BULK,
+        "Bulk", ("update_many",), _BULK, hook="update", typed=True,
     ),
     _Mixin(
         "export_verbs",
@@ -359,6 +362,19 @@ MIXINS: tuple[_Mixin, ...] = (
 def mixins_of(ns: NamespaceDef) -> list[_Mixin]:
     """The mixins whose every needed operation ``ns`` has, in the table's order."""
     return [m for m in MIXINS if all(any(n.matches(op) for op in ns.operations) for n in m.needs)]
+
+
+def hooked_operations(ns: NamespaceDef, mixins: list[_Mixin]) -> dict[str, bool]:
+    """The operations of ``ns`` a mixin builds requests for, each with whether the mixin
+    also reads its answer (then it is typed by that answer's model)."""
+    return {m.hook: m.typed for m in mixins if m.hook is not None}
+
+
+def _base(mixin: _Mixin, ns: NamespaceDef) -> str:
+    if not mixin.typed:
+        return mixin.name
+    (op,) = [op for op in ns.operations if op.method == mixin.hook and not op.item]
+    return f"{mixin.name}[{op.returns}]"
 
 
 def _mixin_lines(mixins: list[_Mixin]) -> list[str]:

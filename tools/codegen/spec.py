@@ -133,9 +133,6 @@ class NamespaceDef:
     path: tuple[str, ...]
     operations: list[OperationDef] = field(default_factory=list)
     children: list[str] = field(default_factory=list)
-    # The overlay's ``bulk_result``: the result class of its bulk verbs, when not
-    # BulkResult (one that reads Close's answer only when asked).
-    bulk_result: str | None = None
     description: str = ""
 
     @property
@@ -680,6 +677,4 @@ class _Builder:
         for path in namespaces:
             if len(path) > 1 and path[-1] not in namespaces[path[:-1]].children:
                 namespaces[path[:-1]].children.append(path[-1])
-        for dotted, options in (self.overlay.get("groups") or {}).items():
-            namespaces[tuple(dotted.split("."))].bulk_result = options.get("bulk_result")
         return dict(sorted(namespaces.items()))

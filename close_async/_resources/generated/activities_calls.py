@@ -8,8 +8,7 @@ import datetime as _dt
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..._bulk.run import UpdateResult
-from ..._engine.http.request import Request, build_request
+from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
 from ..._types import rules
 from ..._types.generated.activities_calls import Call, CallCreate, CallUpdate
@@ -18,14 +17,13 @@ from ..pager import Pager
 from ..slicer import SliceOptions, paged_params, paginate_or_slice
 
 if TYPE_CHECKING:
+    from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
 __all__ = ["ActivitiesCallsResource"]
 
 
-class ActivitiesCallsResource(
-    BulkCreate[UpdateResult], BulkDelete[UpdateResult], BulkUpdate[UpdateResult]
-):
+class ActivitiesCallsResource(BulkCreate[Call], BulkDelete, BulkUpdate[Call]):
     """``close.activities.calls``: Activities calls.
 
     Operations: ``list``, ``create``, ``get``, ``update``, ``delete``.
@@ -35,10 +33,6 @@ class ActivitiesCallsResource(
     Every method goes through the client's limiter, retries and error mapping, and takes
     an optional ``deadline`` (seconds, retries included).
     """
-
-    # Its bulk results read Close's answer only when asked: the bulk verbs send through
-    # the request builders below, unparsed.
-    _bulk_result = UpdateResult
 
     def __init__(self, requester: Requester) -> None:
         self._requester = requester
@@ -139,7 +133,12 @@ class ActivitiesCallsResource(
         request = self._create_request(body)
         return await self._requester.request(request, parse=Call.from_json, deadline=deadline)
 
-    def _create_request(self, body: CallCreate | Mapping[str, Any]) -> Request:
+    def _create_request(
+        self,
+        body: CallCreate | Mapping[str, Any],
+    ) -> Request:
+        """The request :meth:`create` sends, built and not sent: ``create_many``
+        builds each item's with it."""
         return build_request(
             "POST",
             "activity/call/",
@@ -147,6 +146,11 @@ class ActivitiesCallsResource(
             body=body,
             body_required=True,
         )
+
+    def _create_answer(self, value: Any) -> Call:
+        """Close's answer to :meth:`create` as its model: ``create_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return Call.from_json(value)
 
     async def get(
         self,
@@ -188,7 +192,13 @@ class ActivitiesCallsResource(
         request = self._update_request(id, body)
         return await self._requester.request(request, parse=Call.from_json, deadline=deadline)
 
-    def _update_request(self, id: str, body: CallUpdate | Mapping[str, Any]) -> Request:
+    def _update_request(
+        self,
+        id: str,
+        body: CallUpdate | Mapping[str, Any],
+    ) -> Request:
+        """The request :meth:`update` sends, built and not sent: ``update_many``
+        builds each item's with it."""
         return build_request(
             "PUT",
             "activity/call/{id}/",
@@ -197,6 +207,11 @@ class ActivitiesCallsResource(
             body=body,
             body_required=True,
         )
+
+    def _update_answer(self, value: Any) -> Call:
+        """Close's answer to :meth:`update` as its model: ``update_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return Call.from_json(value)
 
     async def delete(
         self,
@@ -208,10 +223,18 @@ class ActivitiesCallsResource(
 
         ``DELETE /activity/call/{id}/``.
         """
-        request = build_request(
+        request = self._delete_request(id)
+        return await self._requester.request(request, parse=no_content, deadline=deadline)
+
+    def _delete_request(
+        self,
+        id: str,
+    ) -> Request:
+        """The request :meth:`delete` sends, built and not sent: ``delete_many``
+        builds each item's with it."""
+        return build_request(
             "DELETE",
             "activity/call/{id}/",
             group="DELETE activity/call",
             path_params={"id": rules.call_id(id)},
         )
-        return await self._requester.request(request, parse=no_content, deadline=deadline)

@@ -8,7 +8,6 @@ import datetime as _dt
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..._bulk.run import BulkResult
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
 from ..._types.generated.activities_custom_activities import (
@@ -21,13 +20,14 @@ from ..pager import Pager
 from ..slicer import SliceOptions, paginate_or_slice
 
 if TYPE_CHECKING:
+    from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
 __all__ = ["ActivitiesCustomActivitiesResource"]
 
 
 class ActivitiesCustomActivitiesResource(
-    BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpdate[BulkResult]
+    BulkCreate[CustomActivity], BulkDelete, BulkUpdate[CustomActivity]
 ):
     """``close.activities.custom_activities``: Activities custom activities.
 
@@ -38,8 +38,6 @@ class ActivitiesCustomActivitiesResource(
     Every method goes through the client's limiter, retries and error mapping, and takes
     an optional ``deadline`` (seconds, retries included).
     """
-
-    _bulk_result = BulkResult
 
     def __init__(self, requester: Requester) -> None:
         self._requester = requester
@@ -147,16 +145,29 @@ class ActivitiesCustomActivitiesResource(
         A Custom Activity can be pinned or unpinned by setting the `pinned` field to `true` or
         `false` when creating or updating a Custom Activity.
         """
-        request = build_request(
+        request = self._create_request(body)
+        return await self._requester.request(
+            request, parse=CustomActivity.from_json, deadline=deadline
+        )
+
+    def _create_request(
+        self,
+        body: CreateCustomActivity | Mapping[str, Any],
+    ) -> Request:
+        """The request :meth:`create` sends, built and not sent: ``create_many``
+        builds each item's with it."""
+        return build_request(
             "POST",
             "activity/custom/",
             group="POST activity/custom",
             body=body,
             body_required=True,
         )
-        return await self._requester.request(
-            request, parse=CustomActivity.from_json, deadline=deadline
-        )
+
+    def _create_answer(self, value: Any) -> CustomActivity:
+        """Close's answer to :meth:`create` as its model: ``create_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return CustomActivity.from_json(value)
 
     async def get(
         self,
@@ -195,7 +206,19 @@ class ActivitiesCustomActivitiesResource(
         A Custom Activity can be pinned or unpinned by setting the `pinned` field to `true` or
         `false` when creating or updating a Custom Activity.
         """
-        request = build_request(
+        request = self._update_request(id, body)
+        return await self._requester.request(
+            request, parse=CustomActivity.from_json, deadline=deadline
+        )
+
+    def _update_request(
+        self,
+        id: str,
+        body: UpdateCustomActivity | CustomActivity | Mapping[str, Any],
+    ) -> Request:
+        """The request :meth:`update` sends, built and not sent: ``update_many``
+        builds each item's with it."""
+        return build_request(
             "PUT",
             "activity/custom/{id}/",
             group="PUT activity/custom",
@@ -203,9 +226,11 @@ class ActivitiesCustomActivitiesResource(
             body=body,
             body_required=True,
         )
-        return await self._requester.request(
-            request, parse=CustomActivity.from_json, deadline=deadline
-        )
+
+    def _update_answer(self, value: Any) -> CustomActivity:
+        """Close's answer to :meth:`update` as its model: ``update_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return CustomActivity.from_json(value)
 
     async def delete(
         self,
@@ -217,10 +242,18 @@ class ActivitiesCustomActivitiesResource(
 
         ``DELETE /activity/custom/{id}/``.
         """
-        request = build_request(
+        request = self._delete_request(id)
+        return await self._requester.request(request, parse=no_content, deadline=deadline)
+
+    def _delete_request(
+        self,
+        id: str,
+    ) -> Request:
+        """The request :meth:`delete` sends, built and not sent: ``delete_many``
+        builds each item's with it."""
+        return build_request(
             "DELETE",
             "activity/custom/{id}/",
             group="DELETE activity/custom",
             path_params={"id": id},
         )
-        return await self._requester.request(request, parse=no_content, deadline=deadline)

@@ -8,7 +8,6 @@ import datetime as _dt
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from ..._bulk.run import BulkResult
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
 from ..._types.generated.activities_email_threads import EmailThreadActivity
@@ -17,12 +16,13 @@ from ..pager import Pager
 from ..slicer import SliceOptions, paginate_or_slice
 
 if TYPE_CHECKING:
+    from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
 __all__ = ["ActivitiesEmailThreadsResource"]
 
 
-class ActivitiesEmailThreadsResource(BulkDelete[BulkResult]):
+class ActivitiesEmailThreadsResource(BulkDelete):
     """``close.activities.email_threads``: Activities email threads.
 
     Operations: ``list``, ``get``, ``delete``.
@@ -32,8 +32,6 @@ class ActivitiesEmailThreadsResource(BulkDelete[BulkResult]):
     Every method goes through the client's limiter, retries and error mapping, and takes
     an optional ``deadline`` (seconds, retries included).
     """
-
-    _bulk_result = BulkResult
 
     def __init__(self, requester: Requester) -> None:
         self._requester = requester
@@ -144,10 +142,18 @@ class ActivitiesEmailThreadsResource(BulkDelete[BulkResult]):
 
         This will also delete all the email activities belonging to this thread.
         """
-        request = build_request(
+        request = self._delete_request(id)
+        return await self._requester.request(request, parse=no_content, deadline=deadline)
+
+    def _delete_request(
+        self,
+        id: str,
+    ) -> Request:
+        """The request :meth:`delete` sends, built and not sent: ``delete_many``
+        builds each item's with it."""
+        return build_request(
             "DELETE",
             "activity/emailthread/{id}/",
             group="DELETE activity/emailthread",
             path_params={"id": id},
         )
-        return await self._requester.request(request, parse=no_content, deadline=deadline)

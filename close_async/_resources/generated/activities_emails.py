@@ -8,7 +8,6 @@ import datetime as _dt
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..._bulk.run import BulkResult
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
 from ..._types.generated.activities_emails import CreateEmailActivity, UpdateEmailActivity
@@ -18,14 +17,13 @@ from ..pager import Pager
 from ..slicer import SliceOptions, paginate_or_slice
 
 if TYPE_CHECKING:
+    from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
 __all__ = ["ActivitiesEmailsResource"]
 
 
-class ActivitiesEmailsResource(
-    BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpdate[BulkResult]
-):
+class ActivitiesEmailsResource(BulkCreate[EmailActivity], BulkDelete, BulkUpdate[EmailActivity]):
     """``close.activities.emails``: Activities emails.
 
     Operations: ``list``, ``create``, ``get``, ``update``, ``delete``.
@@ -35,8 +33,6 @@ class ActivitiesEmailsResource(
     Every method goes through the client's limiter, retries and error mapping, and takes
     an optional ``deadline`` (seconds, retries included).
     """
-
-    _bulk_result = BulkResult
 
     def __init__(self, requester: Requester) -> None:
         self._requester = requester
@@ -161,16 +157,29 @@ class ActivitiesEmailsResource(
         from the [Files API](https://developer.close.com/api/resources/files). It must begin
         `https://app.close.com/go/file/`.
         """
-        request = build_request(
+        request = self._create_request(body)
+        return await self._requester.request(
+            request, parse=EmailActivity.from_json, deadline=deadline
+        )
+
+    def _create_request(
+        self,
+        body: CreateEmailActivity | Mapping[str, Any],
+    ) -> Request:
+        """The request :meth:`create` sends, built and not sent: ``create_many``
+        builds each item's with it."""
+        return build_request(
             "POST",
             "activity/email/",
             group="POST activity/email",
             body=body,
             body_required=True,
         )
-        return await self._requester.request(
-            request, parse=EmailActivity.from_json, deadline=deadline
-        )
+
+    def _create_answer(self, value: Any) -> EmailActivity:
+        """Close's answer to :meth:`create` as its model: ``create_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return EmailActivity.from_json(value)
 
     async def get(
         self,
@@ -208,7 +217,19 @@ class ActivitiesEmailsResource(
         When changing a draft's status to `scheduled` or `outbox`, the `sender` field is
         required if not already set on the email.
         """
-        request = build_request(
+        request = self._update_request(id, body)
+        return await self._requester.request(
+            request, parse=EmailActivity.from_json, deadline=deadline
+        )
+
+    def _update_request(
+        self,
+        id: str,
+        body: UpdateEmailActivity | Mapping[str, Any],
+    ) -> Request:
+        """The request :meth:`update` sends, built and not sent: ``update_many``
+        builds each item's with it."""
+        return build_request(
             "PUT",
             "activity/email/{id}/",
             group="PUT activity/email",
@@ -216,9 +237,11 @@ class ActivitiesEmailsResource(
             body=body,
             body_required=True,
         )
-        return await self._requester.request(
-            request, parse=EmailActivity.from_json, deadline=deadline
-        )
+
+    def _update_answer(self, value: Any) -> EmailActivity:
+        """Close's answer to :meth:`update` as its model: ``update_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return EmailActivity.from_json(value)
 
     async def delete(
         self,
@@ -230,10 +253,18 @@ class ActivitiesEmailsResource(
 
         ``DELETE /activity/email/{id}/``.
         """
-        request = build_request(
+        request = self._delete_request(id)
+        return await self._requester.request(request, parse=no_content, deadline=deadline)
+
+    def _delete_request(
+        self,
+        id: str,
+    ) -> Request:
+        """The request :meth:`delete` sends, built and not sent: ``delete_many``
+        builds each item's with it."""
+        return build_request(
             "DELETE",
             "activity/email/{id}/",
             group="DELETE activity/email",
             path_params={"id": id},
         )
-        return await self._requester.request(request, parse=no_content, deadline=deadline)

@@ -8,7 +8,6 @@ import datetime as _dt
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from ..._bulk.run import BulkResult
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
 from ..._types.generated.activities_form_submissions import FormSubmissionActivity
@@ -17,12 +16,13 @@ from ..pager import Pager
 from ..slicer import SliceOptions, paginate_or_slice
 
 if TYPE_CHECKING:
+    from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
 __all__ = ["ActivitiesFormSubmissionsResource"]
 
 
-class ActivitiesFormSubmissionsResource(BulkDelete[BulkResult]):
+class ActivitiesFormSubmissionsResource(BulkDelete):
     """``close.activities.form_submissions``: Activities form submissions.
 
     Operations: ``list``, ``get``, ``delete``.
@@ -32,8 +32,6 @@ class ActivitiesFormSubmissionsResource(BulkDelete[BulkResult]):
     Every method goes through the client's limiter, retries and error mapping, and takes
     an optional ``deadline`` (seconds, retries included).
     """
-
-    _bulk_result = BulkResult
 
     def __init__(self, requester: Requester) -> None:
         self._requester = requester
@@ -168,10 +166,18 @@ class ActivitiesFormSubmissionsResource(BulkDelete[BulkResult]):
 
         ``DELETE /activity/form_submission/{id}/``.
         """
-        request = build_request(
+        request = self._delete_request(id)
+        return await self._requester.request(request, parse=no_content, deadline=deadline)
+
+    def _delete_request(
+        self,
+        id: str,
+    ) -> Request:
+        """The request :meth:`delete` sends, built and not sent: ``delete_many``
+        builds each item's with it."""
+        return build_request(
             "DELETE",
             "activity/form_submission/{id}/",
             group="DELETE activity/form_submission",
             path_params={"id": id},
         )
-        return await self._requester.request(request, parse=no_content, deadline=deadline)

@@ -8,7 +8,6 @@ import datetime as _dt
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..._bulk.run import BulkResult
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
 from ..._types.generated.activities_meetings import MeetingActivity, UpdateMeeting
@@ -17,12 +16,13 @@ from ..pager import Pager
 from ..slicer import SliceOptions, paginate_or_slice
 
 if TYPE_CHECKING:
+    from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
 __all__ = ["ActivitiesMeetingsResource"]
 
 
-class ActivitiesMeetingsResource(BulkDelete[BulkResult], BulkUpdate[BulkResult]):
+class ActivitiesMeetingsResource(BulkDelete, BulkUpdate[MeetingActivity]):
     """``close.activities.meetings``: Activities meetings.
 
     Operations: ``list``, ``get``, ``update``, ``delete``, ``create_integration``.
@@ -32,8 +32,6 @@ class ActivitiesMeetingsResource(BulkDelete[BulkResult], BulkUpdate[BulkResult])
     Every method goes through the client's limiter, retries and error mapping, and takes
     an optional ``deadline`` (seconds, retries included).
     """
-
-    _bulk_result = BulkResult
 
     def __init__(self, requester: Requester) -> None:
         self._requester = requester
@@ -168,7 +166,19 @@ class ActivitiesMeetingsResource(BulkDelete[BulkResult], BulkUpdate[BulkResult])
 
         Most commonly this can be used to update a meetings's `user_note_html` or `outcome_id`.
         """
-        request = build_request(
+        request = self._update_request(id, body)
+        return await self._requester.request(
+            request, parse=MeetingActivity.from_json, deadline=deadline
+        )
+
+    def _update_request(
+        self,
+        id: str,
+        body: UpdateMeeting | MeetingActivity | Mapping[str, Any],
+    ) -> Request:
+        """The request :meth:`update` sends, built and not sent: ``update_many``
+        builds each item's with it."""
+        return build_request(
             "PUT",
             "activity/meeting/{id}/",
             group="PUT activity/meeting",
@@ -176,9 +186,11 @@ class ActivitiesMeetingsResource(BulkDelete[BulkResult], BulkUpdate[BulkResult])
             body=body,
             body_required=True,
         )
-        return await self._requester.request(
-            request, parse=MeetingActivity.from_json, deadline=deadline
-        )
+
+    def _update_answer(self, value: Any) -> MeetingActivity:
+        """Close's answer to :meth:`update` as its model: ``update_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return MeetingActivity.from_json(value)
 
     async def delete(
         self,
@@ -190,13 +202,21 @@ class ActivitiesMeetingsResource(BulkDelete[BulkResult], BulkUpdate[BulkResult])
 
         ``DELETE /activity/meeting/{id}/``.
         """
-        request = build_request(
+        request = self._delete_request(id)
+        return await self._requester.request(request, parse=no_content, deadline=deadline)
+
+    def _delete_request(
+        self,
+        id: str,
+    ) -> Request:
+        """The request :meth:`delete` sends, built and not sent: ``delete_many``
+        builds each item's with it."""
+        return build_request(
             "DELETE",
             "activity/meeting/{id}/",
             group="DELETE activity/meeting",
             path_params={"id": id},
         )
-        return await self._requester.request(request, parse=no_content, deadline=deadline)
 
     async def create_integration(
         self,

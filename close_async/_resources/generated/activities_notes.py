@@ -8,7 +8,6 @@ import datetime as _dt
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..._bulk.run import BulkResult
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
 from ..._types.generated.activities_notes import (
@@ -21,14 +20,13 @@ from ..pager import Pager
 from ..slicer import SliceOptions, paginate_or_slice
 
 if TYPE_CHECKING:
+    from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
 __all__ = ["ActivitiesNotesResource"]
 
 
-class ActivitiesNotesResource(
-    BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpdate[BulkResult]
-):
+class ActivitiesNotesResource(BulkCreate[NoteActivity], BulkDelete, BulkUpdate[NoteActivity]):
     """``close.activities.notes``: Activities notes.
 
     Operations: ``list``, ``create``, ``get``, ``update``, ``delete``.
@@ -38,8 +36,6 @@ class ActivitiesNotesResource(
     Every method goes through the client's limiter, retries and error mapping, and takes
     an optional ``deadline`` (seconds, retries included).
     """
-
-    _bulk_result = BulkResult
 
     def __init__(self, requester: Requester) -> None:
         self._requester = requester
@@ -136,16 +132,29 @@ class ActivitiesNotesResource(
         A note can be pinned or unpinned by setting the `pinned` field to `true` or `false` when
         creating or updating a note.
         """
-        request = build_request(
+        request = self._create_request(body)
+        return await self._requester.request(
+            request, parse=NoteActivity.from_json, deadline=deadline
+        )
+
+    def _create_request(
+        self,
+        body: CreateNoteActivity | Mapping[str, Any],
+    ) -> Request:
+        """The request :meth:`create` sends, built and not sent: ``create_many``
+        builds each item's with it."""
+        return build_request(
             "POST",
             "activity/note/",
             group="POST activity/note",
             body=body,
             body_required=True,
         )
-        return await self._requester.request(
-            request, parse=NoteActivity.from_json, deadline=deadline
-        )
+
+    def _create_answer(self, value: Any) -> NoteActivity:
+        """Close's answer to :meth:`create` as its model: ``create_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return NoteActivity.from_json(value)
 
     async def get(
         self,
@@ -184,7 +193,19 @@ class ActivitiesNotesResource(
 
         A note can be pinned or unpinned by setting `pinned` to `true` or `false`.
         """
-        request = build_request(
+        request = self._update_request(id, body)
+        return await self._requester.request(
+            request, parse=NoteActivity.from_json, deadline=deadline
+        )
+
+    def _update_request(
+        self,
+        id: str,
+        body: UpdateNoteActivity | NoteActivity | Mapping[str, Any],
+    ) -> Request:
+        """The request :meth:`update` sends, built and not sent: ``update_many``
+        builds each item's with it."""
+        return build_request(
             "PUT",
             "activity/note/{id}/",
             group="PUT activity/note",
@@ -192,9 +213,11 @@ class ActivitiesNotesResource(
             body=body,
             body_required=True,
         )
-        return await self._requester.request(
-            request, parse=NoteActivity.from_json, deadline=deadline
-        )
+
+    def _update_answer(self, value: Any) -> NoteActivity:
+        """Close's answer to :meth:`update` as its model: ``update_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return NoteActivity.from_json(value)
 
     async def delete(
         self,
@@ -206,10 +229,18 @@ class ActivitiesNotesResource(
 
         ``DELETE /activity/note/{id}/``.
         """
-        request = build_request(
+        request = self._delete_request(id)
+        return await self._requester.request(request, parse=no_content, deadline=deadline)
+
+    def _delete_request(
+        self,
+        id: str,
+    ) -> Request:
+        """The request :meth:`delete` sends, built and not sent: ``delete_many``
+        builds each item's with it."""
+        return build_request(
             "DELETE",
             "activity/note/{id}/",
             group="DELETE activity/note",
             path_params={"id": id},
         )
-        return await self._requester.request(request, parse=no_content, deadline=deadline)

@@ -8,7 +8,6 @@ import datetime as _dt
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..._bulk.run import BulkResult
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
 from ..._types.generated.activities_opportunity_status_changes import (
@@ -20,12 +19,15 @@ from ..pager import Pager
 from ..slicer import SliceOptions, paginate_or_slice
 
 if TYPE_CHECKING:
+    from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
 __all__ = ["ActivitiesOpportunityStatusChangesResource"]
 
 
-class ActivitiesOpportunityStatusChangesResource(BulkCreate[BulkResult], BulkDelete[BulkResult]):
+class ActivitiesOpportunityStatusChangesResource(
+    BulkCreate[OpportunityStatusChangeActivity], BulkDelete
+):
     """``close.activities.opportunity_status_changes``: Activities opportunity status changes.
 
     Operations: ``list``, ``create``, ``get``, ``delete``.
@@ -35,8 +37,6 @@ class ActivitiesOpportunityStatusChangesResource(BulkCreate[BulkResult], BulkDel
     Every method goes through the client's limiter, retries and error mapping, and takes
     an optional ``deadline`` (seconds, retries included).
     """
-
-    _bulk_result = BulkResult
 
     def __init__(self, requester: Requester) -> None:
         self._requester = requester
@@ -129,16 +129,29 @@ class ActivitiesOpportunityStatusChangesResource(BulkCreate[BulkResult], BulkDel
         logs the status change event. This should only be used to import historical status
         changes from another system.
         """
-        request = build_request(
+        request = self._create_request(body)
+        return await self._requester.request(
+            request, parse=OpportunityStatusChangeActivity.from_json, deadline=deadline
+        )
+
+    def _create_request(
+        self,
+        body: CreateOpportunityStatusChange | Mapping[str, Any],
+    ) -> Request:
+        """The request :meth:`create` sends, built and not sent: ``create_many``
+        builds each item's with it."""
+        return build_request(
             "POST",
             "activity/status_change/opportunity/",
             group="POST activity/status_change/opportunity",
             body=body,
             body_required=True,
         )
-        return await self._requester.request(
-            request, parse=OpportunityStatusChangeActivity.from_json, deadline=deadline
-        )
+
+    def _create_answer(self, value: Any) -> OpportunityStatusChangeActivity:
+        """Close's answer to :meth:`create` as its model: ``create_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return OpportunityStatusChangeActivity.from_json(value)
 
     async def get(
         self,
@@ -177,10 +190,18 @@ class ActivitiesOpportunityStatusChangesResource(BulkCreate[BulkResult], BulkDel
         that has been reverted) and having it in the activity feed is causing integration
         problems with another system.
         """
-        request = build_request(
+        request = self._delete_request(id)
+        return await self._requester.request(request, parse=no_content, deadline=deadline)
+
+    def _delete_request(
+        self,
+        id: str,
+    ) -> Request:
+        """The request :meth:`delete` sends, built and not sent: ``delete_many``
+        builds each item's with it."""
+        return build_request(
             "DELETE",
             "activity/status_change/opportunity/{id}/",
             group="DELETE activity/status_change/opportunity",
             path_params={"id": id},
         )
-        return await self._requester.request(request, parse=no_content, deadline=deadline)

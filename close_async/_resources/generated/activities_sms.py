@@ -8,7 +8,6 @@ import datetime as _dt
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..._bulk.run import BulkResult
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
 from ..._types.generated.activities_sms import CreateSMSActivity, SMSActivity, UpdateSMSActivity
@@ -17,12 +16,13 @@ from ..pager import Pager
 from ..slicer import SliceOptions, paginate_or_slice
 
 if TYPE_CHECKING:
+    from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
 __all__ = ["ActivitiesSmsResource"]
 
 
-class ActivitiesSmsResource(BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpdate[BulkResult]):
+class ActivitiesSmsResource(BulkCreate[SMSActivity], BulkDelete, BulkUpdate[SMSActivity]):
     """``close.activities.sms``: Activities sms.
 
     Operations: ``list``, ``create``, ``get``, ``update``, ``delete``.
@@ -32,8 +32,6 @@ class ActivitiesSmsResource(BulkCreate[BulkResult], BulkDelete[BulkResult], Bulk
     Every method goes through the client's limiter, retries and error mapping, and takes
     an optional ``deadline`` (seconds, retries included).
     """
-
-    _bulk_result = BulkResult
 
     def __init__(self, requester: Requester) -> None:
         self._requester = requester
@@ -160,8 +158,21 @@ class ActivitiesSmsResource(BulkCreate[BulkResult], BulkDelete[BulkResult], Bulk
         `send_to_inbox` with the value of `true`  to create a corresponding Inbox Notification
         for the SMS.
         """
+        request = self._create_request(body, send_to_inbox=send_to_inbox)
+        return await self._requester.request(
+            request, parse=SMSActivity.from_json, deadline=deadline
+        )
+
+    def _create_request(
+        self,
+        body: CreateSMSActivity | Mapping[str, Any],
+        *,
+        send_to_inbox: bool | None = None,
+    ) -> Request:
+        """The request :meth:`create` sends, built and not sent: ``create_many``
+        builds each item's with it."""
         params = {"send_to_inbox": send_to_inbox}
-        request = build_request(
+        return build_request(
             "POST",
             "activity/sms/",
             group="POST activity/sms",
@@ -169,9 +180,11 @@ class ActivitiesSmsResource(BulkCreate[BulkResult], BulkDelete[BulkResult], Bulk
             body=body,
             body_required=True,
         )
-        return await self._requester.request(
-            request, parse=SMSActivity.from_json, deadline=deadline
-        )
+
+    def _create_answer(self, value: Any) -> SMSActivity:
+        """Close's answer to :meth:`create` as its model: ``create_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return SMSActivity.from_json(value)
 
     async def get(
         self,
@@ -210,7 +223,19 @@ class ActivitiesSmsResource(BulkCreate[BulkResult], BulkDelete[BulkResult], Bulk
         later time, change the `status` to `scheduled` and provide the desired date & time in
         the `date_scheduled` field.
         """
-        request = build_request(
+        request = self._update_request(id, body)
+        return await self._requester.request(
+            request, parse=SMSActivity.from_json, deadline=deadline
+        )
+
+    def _update_request(
+        self,
+        id: str,
+        body: UpdateSMSActivity | Mapping[str, Any],
+    ) -> Request:
+        """The request :meth:`update` sends, built and not sent: ``update_many``
+        builds each item's with it."""
+        return build_request(
             "PUT",
             "activity/sms/{id}/",
             group="PUT activity/sms",
@@ -218,9 +243,11 @@ class ActivitiesSmsResource(BulkCreate[BulkResult], BulkDelete[BulkResult], Bulk
             body=body,
             body_required=True,
         )
-        return await self._requester.request(
-            request, parse=SMSActivity.from_json, deadline=deadline
-        )
+
+    def _update_answer(self, value: Any) -> SMSActivity:
+        """Close's answer to :meth:`update` as its model: ``update_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return SMSActivity.from_json(value)
 
     async def delete(
         self,
@@ -232,10 +259,18 @@ class ActivitiesSmsResource(BulkCreate[BulkResult], BulkDelete[BulkResult], Bulk
 
         ``DELETE /activity/sms/{id}/``.
         """
-        request = build_request(
+        request = self._delete_request(id)
+        return await self._requester.request(request, parse=no_content, deadline=deadline)
+
+    def _delete_request(
+        self,
+        id: str,
+    ) -> Request:
+        """The request :meth:`delete` sends, built and not sent: ``delete_many``
+        builds each item's with it."""
+        return build_request(
             "DELETE",
             "activity/sms/{id}/",
             group="DELETE activity/sms",
             path_params={"id": id},
         )
-        return await self._requester.request(request, parse=no_content, deadline=deadline)

@@ -8,7 +8,6 @@ import datetime as _dt
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from ..._bulk.run import BulkResult
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
 from ..._types.generated.activities_task_completions import TaskCompletedActivity
@@ -17,12 +16,13 @@ from ..pager import Pager
 from ..slicer import SliceOptions, paginate_or_slice
 
 if TYPE_CHECKING:
+    from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
 __all__ = ["ActivitiesTaskCompletionsResource"]
 
 
-class ActivitiesTaskCompletionsResource(BulkDelete[BulkResult]):
+class ActivitiesTaskCompletionsResource(BulkDelete):
     """``close.activities.task_completions``: Activities task completions.
 
     Operations: ``list``, ``get``, ``delete``.
@@ -32,8 +32,6 @@ class ActivitiesTaskCompletionsResource(BulkDelete[BulkResult]):
     Every method goes through the client's limiter, retries and error mapping, and takes
     an optional ``deadline`` (seconds, retries included).
     """
-
-    _bulk_result = BulkResult
 
     def __init__(self, requester: Requester) -> None:
         self._requester = requester
@@ -140,10 +138,18 @@ class ActivitiesTaskCompletionsResource(BulkDelete[BulkResult]):
 
         ``DELETE /activity/task_completed/{id}/``.
         """
-        request = build_request(
+        request = self._delete_request(id)
+        return await self._requester.request(request, parse=no_content, deadline=deadline)
+
+    def _delete_request(
+        self,
+        id: str,
+    ) -> Request:
+        """The request :meth:`delete` sends, built and not sent: ``delete_many``
+        builds each item's with it."""
+        return build_request(
             "DELETE",
             "activity/task_completed/{id}/",
             group="DELETE activity/task_completed",
             path_params={"id": id},
         )
-        return await self._requester.request(request, parse=no_content, deadline=deadline)

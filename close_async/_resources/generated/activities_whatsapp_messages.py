@@ -8,7 +8,6 @@ import datetime as _dt
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..._bulk.run import BulkResult
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
 from ..._types.generated.activities_whatsapp_messages import (
@@ -21,13 +20,14 @@ from ..pager import Pager
 from ..slicer import SliceOptions, paginate_or_slice
 
 if TYPE_CHECKING:
+    from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
 __all__ = ["ActivitiesWhatsappMessagesResource"]
 
 
 class ActivitiesWhatsappMessagesResource(
-    BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpdate[BulkResult]
+    BulkCreate[WhatsAppMessageActivity], BulkDelete, BulkUpdate[WhatsAppMessageActivity]
 ):
     """``close.activities.whatsapp_messages``: Activities whatsapp messages.
 
@@ -38,8 +38,6 @@ class ActivitiesWhatsappMessagesResource(
     Every method goes through the client's limiter, retries and error mapping, and takes
     an optional ``deadline`` (seconds, retries included).
     """
-
-    _bulk_result = BulkResult
 
     def __init__(self, requester: Requester) -> None:
         self._requester = requester
@@ -166,8 +164,21 @@ class ActivitiesWhatsappMessagesResource(
         the query parameter `send_to_inbox` with the value of `true` to create a corresponding
         Inbox Notification for the message.
         """
+        request = self._create_request(body, send_to_inbox=send_to_inbox)
+        return await self._requester.request(
+            request, parse=WhatsAppMessageActivity.from_json, deadline=deadline
+        )
+
+    def _create_request(
+        self,
+        body: CreateWhatsAppMessage | Mapping[str, Any],
+        *,
+        send_to_inbox: bool | None = None,
+    ) -> Request:
+        """The request :meth:`create` sends, built and not sent: ``create_many``
+        builds each item's with it."""
         params = {"send_to_inbox": send_to_inbox}
-        request = build_request(
+        return build_request(
             "POST",
             "activity/whatsapp_message/",
             group="POST activity/whatsapp_message",
@@ -175,9 +186,11 @@ class ActivitiesWhatsappMessagesResource(
             body=body,
             body_required=True,
         )
-        return await self._requester.request(
-            request, parse=WhatsAppMessageActivity.from_json, deadline=deadline
-        )
+
+    def _create_answer(self, value: Any) -> WhatsAppMessageActivity:
+        """Close's answer to :meth:`create` as its model: ``create_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return WhatsAppMessageActivity.from_json(value)
 
     async def get(
         self,
@@ -210,7 +223,19 @@ class ActivitiesWhatsappMessagesResource(
 
         ``PUT /activity/whatsapp_message/{id}/``.
         """
-        request = build_request(
+        request = self._update_request(id, body)
+        return await self._requester.request(
+            request, parse=WhatsAppMessageActivity.from_json, deadline=deadline
+        )
+
+    def _update_request(
+        self,
+        id: str,
+        body: UpdateWhatsAppMessage | Mapping[str, Any],
+    ) -> Request:
+        """The request :meth:`update` sends, built and not sent: ``update_many``
+        builds each item's with it."""
+        return build_request(
             "PUT",
             "activity/whatsapp_message/{id}/",
             group="PUT activity/whatsapp_message",
@@ -218,9 +243,11 @@ class ActivitiesWhatsappMessagesResource(
             body=body,
             body_required=True,
         )
-        return await self._requester.request(
-            request, parse=WhatsAppMessageActivity.from_json, deadline=deadline
-        )
+
+    def _update_answer(self, value: Any) -> WhatsAppMessageActivity:
+        """Close's answer to :meth:`update` as its model: ``update_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return WhatsAppMessageActivity.from_json(value)
 
     async def delete(
         self,
@@ -232,10 +259,18 @@ class ActivitiesWhatsappMessagesResource(
 
         ``DELETE /activity/whatsapp_message/{id}/``.
         """
-        request = build_request(
+        request = self._delete_request(id)
+        return await self._requester.request(request, parse=no_content, deadline=deadline)
+
+    def _delete_request(
+        self,
+        id: str,
+    ) -> Request:
+        """The request :meth:`delete` sends, built and not sent: ``delete_many``
+        builds each item's with it."""
+        return build_request(
             "DELETE",
             "activity/whatsapp_message/{id}/",
             group="DELETE activity/whatsapp_message",
             path_params={"id": id},
         )
-        return await self._requester.request(request, parse=no_content, deadline=deadline)

@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..._bulk.run import BulkResult
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
 from ..._types.generated.blocked_phone_numbers import (
@@ -21,13 +20,14 @@ from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager, paginate
 
 if TYPE_CHECKING:
+    from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
 __all__ = ["BlockedPhoneNumbersResource"]
 
 
 class BlockedPhoneNumbersResource(
-    BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpdate[BulkResult]
+    BulkCreate[BlockedPhoneNumber], BulkDelete, BulkUpdate[BlockedPhoneNumber]
 ):
     """``close.blocked_phone_numbers``: Blocked phone numbers.
 
@@ -39,8 +39,6 @@ class BlockedPhoneNumbersResource(
     Every method goes through the client's limiter, retries and error mapping, and takes
     an optional ``deadline`` (seconds, retries included).
     """
-
-    _bulk_result = BulkResult
 
     def __init__(self, requester: Requester) -> None:
         self._requester = requester
@@ -93,16 +91,29 @@ class BlockedPhoneNumbersResource(
         * Nobody in your organization will be able to call that phone number.
         * That phone number will not be able to call anybody in your organization.
         """
-        request = build_request(
+        request = self._create_request(body)
+        return await self._requester.request(
+            request, parse=BlockedPhoneNumber.from_json, deadline=deadline
+        )
+
+    def _create_request(
+        self,
+        body: CreateBlockedPhoneNumber | Mapping[str, Any],
+    ) -> Request:
+        """The request :meth:`create` sends, built and not sent: ``create_many``
+        builds each item's with it."""
+        return build_request(
             "POST",
             "blocked_phone_number/",
             group="POST blocked_phone_number",
             body=body,
             body_required=True,
         )
-        return await self._requester.request(
-            request, parse=BlockedPhoneNumber.from_json, deadline=deadline
-        )
+
+    def _create_answer(self, value: Any) -> BlockedPhoneNumber:
+        """Close's answer to :meth:`create` as its model: ``create_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return BlockedPhoneNumber.from_json(value)
 
     async def get_settings(
         self,
@@ -181,7 +192,19 @@ class BlockedPhoneNumbersResource(
 
         ``PUT /blocked_phone_number/{id}/``.
         """
-        request = build_request(
+        request = self._update_request(id, body)
+        return await self._requester.request(
+            request, parse=BlockedPhoneNumber.from_json, deadline=deadline
+        )
+
+    def _update_request(
+        self,
+        id: str,
+        body: UpdateBlockedPhoneNumber | Mapping[str, Any],
+    ) -> Request:
+        """The request :meth:`update` sends, built and not sent: ``update_many``
+        builds each item's with it."""
+        return build_request(
             "PUT",
             "blocked_phone_number/{id}/",
             group="PUT blocked_phone_number",
@@ -189,9 +212,11 @@ class BlockedPhoneNumbersResource(
             body=body,
             body_required=True,
         )
-        return await self._requester.request(
-            request, parse=BlockedPhoneNumber.from_json, deadline=deadline
-        )
+
+    def _update_answer(self, value: Any) -> BlockedPhoneNumber:
+        """Close's answer to :meth:`update` as its model: ``update_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return BlockedPhoneNumber.from_json(value)
 
     async def delete(
         self,
@@ -207,10 +232,18 @@ class BlockedPhoneNumbersResource(
         will again be able to make calls into your organization " "and you'll be able to make
         calls to it.
         """
-        request = build_request(
+        request = self._delete_request(id)
+        return await self._requester.request(request, parse=no_content, deadline=deadline)
+
+    def _delete_request(
+        self,
+        id: str,
+    ) -> Request:
+        """The request :meth:`delete` sends, built and not sent: ``delete_many``
+        builds each item's with it."""
+        return build_request(
             "DELETE",
             "blocked_phone_number/{id}/",
             group="DELETE blocked_phone_number",
             path_params={"id": id},
         )
-        return await self._requester.request(request, parse=no_content, deadline=deadline)

@@ -7,19 +7,19 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..._bulk.run import BulkResult
 from ..._engine.http.request import build_request
 from ..._types.generated.bulk_actions_edit import BulkEditAction
 from ..bulk_verbs import BulkCreate
 from ..pager import Pager, paginate
 
 if TYPE_CHECKING:
+    from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
 __all__ = ["BulkActionsEditResource"]
 
 
-class BulkActionsEditResource(BulkCreate[BulkResult]):
+class BulkActionsEditResource(BulkCreate[BulkEditAction]):
     """``close.bulk_actions.edit``: Bulk actions edit.
 
     Operations: ``list``, ``create``, ``get``.
@@ -29,8 +29,6 @@ class BulkActionsEditResource(BulkCreate[BulkResult]):
     Every method goes through the client's limiter, retries and error mapping, and takes
     an optional ``deadline`` (seconds, retries included).
     """
-
-    _bulk_result = BulkResult
 
     def __init__(self, requester: Requester) -> None:
         self._requester = requester
@@ -97,16 +95,29 @@ class BulkActionsEditResource(BulkCreate[BulkResult]):
         Use `"send_done_email": false` if you don't want to get a confirmation email after the
         bulk action is done.
         """
-        request = build_request(
+        request = self._create_request(body)
+        return await self._requester.request(
+            request, parse=BulkEditAction.from_json, deadline=deadline
+        )
+
+    def _create_request(
+        self,
+        body: Mapping[str, Any],
+    ) -> Request:
+        """The request :meth:`create` sends, built and not sent: ``create_many``
+        builds each item's with it."""
+        return build_request(
             "POST",
             "bulk_action/edit/",
             group="POST bulk_action/edit",
             body=body,
             body_required=True,
         )
-        return await self._requester.request(
-            request, parse=BulkEditAction.from_json, deadline=deadline
-        )
+
+    def _create_answer(self, value: Any) -> BulkEditAction:
+        """Close's answer to :meth:`create` as its model: ``create_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return BulkEditAction.from_json(value)
 
     async def get(
         self,

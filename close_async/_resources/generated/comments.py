@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..._bulk.run import BulkResult
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
 from ..._types.generated.comments import Comment, CommentThread, CreateComment, UpdateCommentThreads
@@ -15,12 +14,13 @@ from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager, paginate
 
 if TYPE_CHECKING:
+    from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
 __all__ = ["CommentsResource"]
 
 
-class CommentsResource(BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpdate[BulkResult]):
+class CommentsResource(BulkCreate[Comment], BulkDelete, BulkUpdate[Comment]):
     """``close.comments``: Comments.
 
     Operations: ``list``, ``create``, ``get``, ``update``, ``delete``, ``list_threads``,
@@ -31,8 +31,6 @@ class CommentsResource(BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpdat
     Every method goes through the client's limiter, retries and error mapping, and takes
     an optional ``deadline`` (seconds, retries included).
     """
-
-    _bulk_result = BulkResult
 
     def __init__(self, requester: Requester) -> None:
         self._requester = requester
@@ -79,14 +77,27 @@ class CommentsResource(BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpdat
         comment is added to the existing thread. If no thread exists yet, one is created
         automatically.
         """
-        request = build_request(
+        request = self._create_request(body)
+        return await self._requester.request(request, parse=Comment.from_json, deadline=deadline)
+
+    def _create_request(
+        self,
+        body: CreateComment | Mapping[str, Any],
+    ) -> Request:
+        """The request :meth:`create` sends, built and not sent: ``create_many``
+        builds each item's with it."""
+        return build_request(
             "POST",
             "comment/",
             group="POST comment",
             body=body,
             body_required=True,
         )
-        return await self._requester.request(request, parse=Comment.from_json, deadline=deadline)
+
+    def _create_answer(self, value: Any) -> Comment:
+        """Close's answer to :meth:`create` as its model: ``create_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return Comment.from_json(value)
 
     async def get(
         self,
@@ -120,7 +131,17 @@ class CommentsResource(BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpdat
         You can use this endpoint to edit a comment body. Note that users may only update their
         own comments.
         """
-        request = build_request(
+        request = self._update_request(id, body)
+        return await self._requester.request(request, parse=Comment.from_json, deadline=deadline)
+
+    def _update_request(
+        self,
+        id: str,
+        body: UpdateCommentThreads | Mapping[str, Any],
+    ) -> Request:
+        """The request :meth:`update` sends, built and not sent: ``update_many``
+        builds each item's with it."""
+        return build_request(
             "PUT",
             "comment/{id}/",
             group="PUT comment",
@@ -128,7 +149,11 @@ class CommentsResource(BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpdat
             body=body,
             body_required=True,
         )
-        return await self._requester.request(request, parse=Comment.from_json, deadline=deadline)
+
+    def _update_answer(self, value: Any) -> Comment:
+        """Close's answer to :meth:`update` as its model: ``update_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return Comment.from_json(value)
 
     async def delete(
         self,
@@ -148,13 +173,21 @@ class CommentsResource(BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpdat
         Permissions around removing comments inherit from the users permission to delete their
         own or other users' activities.
         """
-        request = build_request(
+        request = self._delete_request(id)
+        return await self._requester.request(request, parse=no_content, deadline=deadline)
+
+    def _delete_request(
+        self,
+        id: str,
+    ) -> Request:
+        """The request :meth:`delete` sends, built and not sent: ``delete_many``
+        builds each item's with it."""
+        return build_request(
             "DELETE",
             "comment/{id}/",
             group="DELETE comment",
             path_params={"id": id},
         )
-        return await self._requester.request(request, parse=no_content, deadline=deadline)
 
     def list_threads(
         self,

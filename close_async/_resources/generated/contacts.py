@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..._bulk.run import BulkResult
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
 from ..._types.generated.contacts import UpdateContact
@@ -16,12 +15,13 @@ from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager, paginate
 
 if TYPE_CHECKING:
+    from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
 __all__ = ["ContactsResource"]
 
 
-class ContactsResource(BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpdate[BulkResult]):
+class ContactsResource(BulkCreate[Contact], BulkDelete, BulkUpdate[Contact]):
     """``close.contacts``: Contacts.
 
     Operations: ``list``, ``create``, ``get``, ``update``, ``delete``.
@@ -31,8 +31,6 @@ class ContactsResource(BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpdat
     Every method goes through the client's limiter, retries and error mapping, and takes
     an optional ``deadline`` (seconds, retries included).
     """
-
-    _bulk_result = BulkResult
 
     def __init__(self, requester: Requester) -> None:
         self._requester = requester
@@ -88,8 +86,19 @@ class ContactsResource(BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpdat
 
         - ``fields`` (``_fields``): Comma-separated list of fields to include in the response.
         """
+        request = self._create_request(body, fields=fields)
+        return await self._requester.request(request, parse=Contact.from_json, deadline=deadline)
+
+    def _create_request(
+        self,
+        body: CreateContact | Mapping[str, Any],
+        *,
+        fields: str | Sequence[str] | None = None,
+    ) -> Request:
+        """The request :meth:`create` sends, built and not sent: ``create_many``
+        builds each item's with it."""
         params = {"_fields": fields}
-        request = build_request(
+        return build_request(
             "POST",
             "contact/",
             group="POST contact",
@@ -97,7 +106,11 @@ class ContactsResource(BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpdat
             body=body,
             body_required=True,
         )
-        return await self._requester.request(request, parse=Contact.from_json, deadline=deadline)
+
+    def _create_answer(self, value: Any) -> Contact:
+        """Close's answer to :meth:`create` as its model: ``create_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return Contact.from_json(value)
 
     async def get(
         self,
@@ -148,8 +161,20 @@ class ContactsResource(BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpdat
 
         - ``fields`` (``_fields``): Comma-separated list of fields to include in the response.
         """
+        request = self._update_request(id, body, fields=fields)
+        return await self._requester.request(request, parse=Contact.from_json, deadline=deadline)
+
+    def _update_request(
+        self,
+        id: str,
+        body: UpdateContact | Contact | Mapping[str, Any],
+        *,
+        fields: str | Sequence[str] | None = None,
+    ) -> Request:
+        """The request :meth:`update` sends, built and not sent: ``update_many``
+        builds each item's with it."""
         params = {"_fields": fields}
-        request = build_request(
+        return build_request(
             "PUT",
             "contact/{id}/",
             group="PUT contact",
@@ -158,7 +183,11 @@ class ContactsResource(BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpdat
             body=body,
             body_required=True,
         )
-        return await self._requester.request(request, parse=Contact.from_json, deadline=deadline)
+
+    def _update_answer(self, value: Any) -> Contact:
+        """Close's answer to :meth:`update` as its model: ``update_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return Contact.from_json(value)
 
     async def delete(
         self,
@@ -170,10 +199,18 @@ class ContactsResource(BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpdat
 
         ``DELETE /contact/{id}/``.
         """
-        request = build_request(
+        request = self._delete_request(id)
+        return await self._requester.request(request, parse=no_content, deadline=deadline)
+
+    def _delete_request(
+        self,
+        id: str,
+    ) -> Request:
+        """The request :meth:`delete` sends, built and not sent: ``delete_many``
+        builds each item's with it."""
+        return build_request(
             "DELETE",
             "contact/{id}/",
             group="DELETE contact",
             path_params={"id": id},
         )
-        return await self._requester.request(request, parse=no_content, deadline=deadline)

@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..._bulk.run import BulkResult
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
 from ..._types.generated.custom_activity_types import CustomActivityType
@@ -15,13 +14,14 @@ from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager, paginate
 
 if TYPE_CHECKING:
+    from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
 __all__ = ["CustomActivityTypesResource"]
 
 
 class CustomActivityTypesResource(
-    BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpdate[BulkResult]
+    BulkCreate[CustomActivityType], BulkDelete, BulkUpdate[CustomActivityType]
 ):
     """``close.custom_activity_types``: Custom activity types.
 
@@ -32,8 +32,6 @@ class CustomActivityTypesResource(
     Every method goes through the client's limiter, retries and error mapping, and takes
     an optional ``deadline`` (seconds, retries included).
     """
-
-    _bulk_result = BulkResult
 
     def __init__(self, requester: Requester) -> None:
         self._requester = requester
@@ -75,16 +73,29 @@ class CustomActivityTypesResource(
 
         The type must be created before activity custom fields can be added.
         """
-        request = build_request(
+        request = self._create_request(body)
+        return await self._requester.request(
+            request, parse=CustomActivityType.from_json, deadline=deadline
+        )
+
+    def _create_request(
+        self,
+        body: Mapping[str, Any],
+    ) -> Request:
+        """The request :meth:`create` sends, built and not sent: ``create_many``
+        builds each item's with it."""
+        return build_request(
             "POST",
             "custom_activity/",
             group="POST custom_activity",
             body=body,
             body_required=True,
         )
-        return await self._requester.request(
-            request, parse=CustomActivityType.from_json, deadline=deadline
-        )
+
+    def _create_answer(self, value: Any) -> CustomActivityType:
+        """Close's answer to :meth:`create` as its model: ``create_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return CustomActivityType.from_json(value)
 
     async def get(
         self,
@@ -127,7 +138,19 @@ class CustomActivityTypesResource(
         Activity Type must be done using the Custom Field API. The field order is a display
         property only, and does not affect the request and response for the Custom Activity API.
         """
-        request = build_request(
+        request = self._update_request(id, body)
+        return await self._requester.request(
+            request, parse=CustomActivityType.from_json, deadline=deadline
+        )
+
+    def _update_request(
+        self,
+        id: str,
+        body: Mapping[str, Any],
+    ) -> Request:
+        """The request :meth:`update` sends, built and not sent: ``update_many``
+        builds each item's with it."""
+        return build_request(
             "PUT",
             "custom_activity/{id}/",
             group="PUT custom_activity",
@@ -135,9 +158,11 @@ class CustomActivityTypesResource(
             body=body,
             body_required=True,
         )
-        return await self._requester.request(
-            request, parse=CustomActivityType.from_json, deadline=deadline
-        )
+
+    def _update_answer(self, value: Any) -> CustomActivityType:
+        """Close's answer to :meth:`update` as its model: ``update_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return CustomActivityType.from_json(value)
 
     async def delete(
         self,
@@ -149,10 +174,18 @@ class CustomActivityTypesResource(
 
         ``DELETE /custom_activity/{id}/``.
         """
-        request = build_request(
+        request = self._delete_request(id)
+        return await self._requester.request(request, parse=no_content, deadline=deadline)
+
+    def _delete_request(
+        self,
+        id: str,
+    ) -> Request:
+        """The request :meth:`delete` sends, built and not sent: ``delete_many``
+        builds each item's with it."""
+        return build_request(
             "DELETE",
             "custom_activity/{id}/",
             group="DELETE custom_activity",
             path_params={"id": id},
         )
-        return await self._requester.request(request, parse=no_content, deadline=deadline)

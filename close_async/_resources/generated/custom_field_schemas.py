@@ -7,17 +7,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..._bulk.run import BulkResult
 from ..._engine.http.request import build_request
 from ..bulk_verbs import BulkUpdate
 
 if TYPE_CHECKING:
+    from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
 __all__ = ["CustomFieldSchemasResource"]
 
 
-class CustomFieldSchemasResource(BulkUpdate[BulkResult]):
+class CustomFieldSchemasResource(BulkUpdate[Any]):
     """``close.custom_field_schemas``: Custom field schemas.
 
     Operations: ``get``, ``update``.
@@ -27,8 +27,6 @@ class CustomFieldSchemasResource(BulkUpdate[BulkResult]):
     Every method goes through the client's limiter, retries and error mapping, and takes
     an optional ``deadline`` (seconds, retries included).
     """
-
-    _bulk_result = BulkResult
 
     def __init__(self, requester: Requester) -> None:
         self._requester = requester
@@ -69,7 +67,17 @@ class CustomFieldSchemasResource(BulkUpdate[BulkResult]):
         list. If you want to remove some Fields from the Schema, then delete the Custom Field or
         – in case of Shared Custom Fields – disassociate the Field from the given object.
         """
-        request = build_request(
+        request = self._update_request(object_type, body)
+        return await self._requester.request(request, deadline=deadline)
+
+    def _update_request(
+        self,
+        object_type: str,
+        body: Mapping[str, Any],
+    ) -> Request:
+        """The request :meth:`update` sends, built and not sent: ``update_many``
+        builds each item's with it."""
+        return build_request(
             "PUT",
             "custom_field_schema/{object_type}/",
             group="PUT custom_field_schema",
@@ -77,4 +85,8 @@ class CustomFieldSchemasResource(BulkUpdate[BulkResult]):
             body=body,
             body_required=True,
         )
-        return await self._requester.request(request, deadline=deadline)
+
+    def _update_answer(self, value: Any) -> Any:
+        """Close's answer to :meth:`update` as its model: ``update_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return value

@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..._bulk.run import BulkResult
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
 from ..._types.generated.shared import CustomField
@@ -15,14 +14,13 @@ from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager, paginate
 
 if TYPE_CHECKING:
+    from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
 __all__ = ["CustomFieldsActivityResource"]
 
 
-class CustomFieldsActivityResource(
-    BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpdate[BulkResult]
-):
+class CustomFieldsActivityResource(BulkCreate[CustomField], BulkDelete, BulkUpdate[CustomField]):
     """``close.custom_fields.activity``: Custom fields activity.
 
     Operations: ``list``, ``create``, ``get``, ``update``, ``delete``.
@@ -32,8 +30,6 @@ class CustomFieldsActivityResource(
     Every method goes through the client's limiter, retries and error mapping, and takes
     an optional ``deadline`` (seconds, retries included).
     """
-
-    _bulk_result = BulkResult
 
     def __init__(self, requester: Requester) -> None:
         self._requester = requester
@@ -88,16 +84,29 @@ class CustomFieldsActivityResource(
           belong to.
         - `required` – whether the Field will be required to publish the activity.
         """
-        request = build_request(
+        request = self._create_request(body)
+        return await self._requester.request(
+            request, parse=CustomField.from_json, deadline=deadline
+        )
+
+    def _create_request(
+        self,
+        body: Mapping[str, Any],
+    ) -> Request:
+        """The request :meth:`create` sends, built and not sent: ``create_many``
+        builds each item's with it."""
+        return build_request(
             "POST",
             "custom_field/activity/",
             group="POST custom_field/activity",
             body=body,
             body_required=True,
         )
-        return await self._requester.request(
-            request, parse=CustomField.from_json, deadline=deadline
-        )
+
+    def _create_answer(self, value: Any) -> CustomField:
+        """Close's answer to :meth:`create` as its model: ``create_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return CustomField.from_json(value)
 
     async def get(
         self,
@@ -145,7 +154,19 @@ class CustomFieldsActivityResource(
 
         The `custom_activity_type_id` and `type` values cannot be changed.
         """
-        request = build_request(
+        request = self._update_request(id, body)
+        return await self._requester.request(
+            request, parse=CustomField.from_json, deadline=deadline
+        )
+
+    def _update_request(
+        self,
+        id: str,
+        body: Mapping[str, Any],
+    ) -> Request:
+        """The request :meth:`update` sends, built and not sent: ``update_many``
+        builds each item's with it."""
+        return build_request(
             "PUT",
             "custom_field/activity/{id}/",
             group="PUT custom_field/activity",
@@ -153,9 +174,11 @@ class CustomFieldsActivityResource(
             body=body,
             body_required=True,
         )
-        return await self._requester.request(
-            request, parse=CustomField.from_json, deadline=deadline
-        )
+
+    def _update_answer(self, value: Any) -> CustomField:
+        """Close's answer to :meth:`update` as its model: ``update_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return CustomField.from_json(value)
 
     async def delete(
         self,
@@ -170,10 +193,18 @@ class CustomFieldsActivityResource(
         Delete an activity custom field. The field will immediately disappear from API responses
         and values on existing activities will be permanently removed.
         """
-        request = build_request(
+        request = self._delete_request(id)
+        return await self._requester.request(request, parse=no_content, deadline=deadline)
+
+    def _delete_request(
+        self,
+        id: str,
+    ) -> Request:
+        """The request :meth:`delete` sends, built and not sent: ``delete_many``
+        builds each item's with it."""
+        return build_request(
             "DELETE",
             "custom_field/activity/{id}/",
             group="DELETE custom_field/activity",
             path_params={"id": id},
         )
-        return await self._requester.request(request, parse=no_content, deadline=deadline)

@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..._bulk.run import BulkResult
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
 from ..._types.generated.shared import CustomField
@@ -15,13 +14,14 @@ from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager, paginate
 
 if TYPE_CHECKING:
+    from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
 __all__ = ["CustomFieldsCustomObjectResource"]
 
 
 class CustomFieldsCustomObjectResource(
-    BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpdate[BulkResult]
+    BulkCreate[CustomField], BulkDelete, BulkUpdate[CustomField]
 ):
     """``close.custom_fields.custom_object``: Custom fields custom object.
 
@@ -32,8 +32,6 @@ class CustomFieldsCustomObjectResource(
     Every method goes through the client's limiter, retries and error mapping, and takes
     an optional ``deadline`` (seconds, retries included).
     """
-
-    _bulk_result = BulkResult
 
     def __init__(self, requester: Requester) -> None:
         self._requester = requester
@@ -78,16 +76,29 @@ class CustomFieldsCustomObjectResource(
           to.
         - `required` – whether the Field will be required to save the object.
         """
-        request = build_request(
+        request = self._create_request(body)
+        return await self._requester.request(
+            request, parse=CustomField.from_json, deadline=deadline
+        )
+
+    def _create_request(
+        self,
+        body: Mapping[str, Any],
+    ) -> Request:
+        """The request :meth:`create` sends, built and not sent: ``create_many``
+        builds each item's with it."""
+        return build_request(
             "POST",
             "custom_field/custom_object_type/",
             group="POST custom_field/custom_object_type",
             body=body,
             body_required=True,
         )
-        return await self._requester.request(
-            request, parse=CustomField.from_json, deadline=deadline
-        )
+
+    def _create_answer(self, value: Any) -> CustomField:
+        """Close's answer to :meth:`create` as its model: ``create_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return CustomField.from_json(value)
 
     async def get(
         self,
@@ -128,7 +139,19 @@ class CustomFieldsCustomObjectResource(
 
         The `custom_object_type_id` and `type` values cannot be changed.
         """
-        request = build_request(
+        request = self._update_request(id, body)
+        return await self._requester.request(
+            request, parse=CustomField.from_json, deadline=deadline
+        )
+
+    def _update_request(
+        self,
+        id: str,
+        body: Mapping[str, Any],
+    ) -> Request:
+        """The request :meth:`update` sends, built and not sent: ``update_many``
+        builds each item's with it."""
+        return build_request(
             "PUT",
             "custom_field/custom_object_type/{id}/",
             group="PUT custom_field/custom_object_type",
@@ -136,9 +159,11 @@ class CustomFieldsCustomObjectResource(
             body=body,
             body_required=True,
         )
-        return await self._requester.request(
-            request, parse=CustomField.from_json, deadline=deadline
-        )
+
+    def _update_answer(self, value: Any) -> CustomField:
+        """Close's answer to :meth:`update` as its model: ``update_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return CustomField.from_json(value)
 
     async def delete(
         self,
@@ -154,10 +179,18 @@ class CustomFieldsCustomObjectResource(
         from API responses and values on existing custom object instances will be permanently
         removed.
         """
-        request = build_request(
+        request = self._delete_request(id)
+        return await self._requester.request(request, parse=no_content, deadline=deadline)
+
+    def _delete_request(
+        self,
+        id: str,
+    ) -> Request:
+        """The request :meth:`delete` sends, built and not sent: ``delete_many``
+        builds each item's with it."""
+        return build_request(
             "DELETE",
             "custom_field/custom_object_type/{id}/",
             group="DELETE custom_field/custom_object_type",
             path_params={"id": id},
         )
-        return await self._requester.request(request, parse=no_content, deadline=deadline)

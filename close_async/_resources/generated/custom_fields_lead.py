@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..._bulk.run import BulkResult
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
 from ..._types.generated.shared import CustomField
@@ -15,14 +14,13 @@ from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager, paginate
 
 if TYPE_CHECKING:
+    from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
 __all__ = ["CustomFieldsLeadResource"]
 
 
-class CustomFieldsLeadResource(
-    BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpdate[BulkResult]
-):
+class CustomFieldsLeadResource(BulkCreate[CustomField], BulkDelete, BulkUpdate[CustomField]):
     """``close.custom_fields.lead``: Custom fields lead.
 
     Operations: ``list``, ``create``, ``get``, ``update``, ``delete``.
@@ -32,8 +30,6 @@ class CustomFieldsLeadResource(
     Every method goes through the client's limiter, retries and error mapping, and takes
     an optional ``deadline`` (seconds, retries included).
     """
-
-    _bulk_result = BulkResult
 
     def __init__(self, requester: Requester) -> None:
         self._requester = requester
@@ -82,16 +78,29 @@ class CustomFieldsLeadResource(
 
         ``POST /custom_field/lead/``.
         """
-        request = build_request(
+        request = self._create_request(body)
+        return await self._requester.request(
+            request, parse=CustomField.from_json, deadline=deadline
+        )
+
+    def _create_request(
+        self,
+        body: Mapping[str, Any],
+    ) -> Request:
+        """The request :meth:`create` sends, built and not sent: ``create_many``
+        builds each item's with it."""
+        return build_request(
             "POST",
             "custom_field/lead/",
             group="POST custom_field/lead",
             body=body,
             body_required=True,
         )
-        return await self._requester.request(
-            request, parse=CustomField.from_json, deadline=deadline
-        )
+
+    def _create_answer(self, value: Any) -> CustomField:
+        """Close's answer to :meth:`create` as its model: ``create_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return CustomField.from_json(value)
 
     async def get(
         self,
@@ -141,7 +150,19 @@ class CustomFieldsLeadResource(
         `converting_to_type` field. When the conversion is done, `converting_to_type` will no
         longer be returned.
         """
-        request = build_request(
+        request = self._update_request(id, body)
+        return await self._requester.request(
+            request, parse=CustomField.from_json, deadline=deadline
+        )
+
+    def _update_request(
+        self,
+        id: str,
+        body: Mapping[str, Any],
+    ) -> Request:
+        """The request :meth:`update` sends, built and not sent: ``update_many``
+        builds each item's with it."""
+        return build_request(
             "PUT",
             "custom_field/lead/{id}/",
             group="PUT custom_field/lead",
@@ -149,9 +170,11 @@ class CustomFieldsLeadResource(
             body=body,
             body_required=True,
         )
-        return await self._requester.request(
-            request, parse=CustomField.from_json, deadline=deadline
-        )
+
+    def _update_answer(self, value: Any) -> CustomField:
+        """Close's answer to :meth:`update` as its model: ``update_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return CustomField.from_json(value)
 
     async def delete(
         self,
@@ -166,10 +189,18 @@ class CustomFieldsLeadResource(
         Delete a lead custom field. The field will immediately disappear from API responses and
         values on existing leads will be permanently removed.
         """
-        request = build_request(
+        request = self._delete_request(id)
+        return await self._requester.request(request, parse=no_content, deadline=deadline)
+
+    def _delete_request(
+        self,
+        id: str,
+    ) -> Request:
+        """The request :meth:`delete` sends, built and not sent: ``delete_many``
+        builds each item's with it."""
+        return build_request(
             "DELETE",
             "custom_field/lead/{id}/",
             group="DELETE custom_field/lead",
             path_params={"id": id},
         )
-        return await self._requester.request(request, parse=no_content, deadline=deadline)

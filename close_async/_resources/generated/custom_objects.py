@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..._bulk.run import BulkResult
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
 from ..._types.generated.custom_objects import CreateCustomObject, CustomObject, UpdateCustomObject
@@ -15,12 +14,13 @@ from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager, paginate
 
 if TYPE_CHECKING:
+    from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
 __all__ = ["CustomObjectsResource"]
 
 
-class CustomObjectsResource(BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpdate[BulkResult]):
+class CustomObjectsResource(BulkCreate[CustomObject], BulkDelete, BulkUpdate[CustomObject]):
     """``close.custom_objects``: Custom objects.
 
     Operations: ``list``, ``create``, ``get``, ``update``, ``delete``.
@@ -30,8 +30,6 @@ class CustomObjectsResource(BulkCreate[BulkResult], BulkDelete[BulkResult], Bulk
     Every method goes through the client's limiter, retries and error mapping, and takes
     an optional ``deadline`` (seconds, retries included).
     """
-
-    _bulk_result = BulkResult
 
     def __init__(self, requester: Requester) -> None:
         self._requester = requester
@@ -93,16 +91,29 @@ class CustomObjectsResource(BulkCreate[BulkResult], BulkDelete[BulkResult], Bulk
         - `lead_id`: The Lead that this Custom Object instance will belong to.
         - `name`: Each Custom Object has a name, used for display.
         """
-        request = build_request(
+        request = self._create_request(body)
+        return await self._requester.request(
+            request, parse=CustomObject.from_json, deadline=deadline
+        )
+
+    def _create_request(
+        self,
+        body: CreateCustomObject | Mapping[str, Any],
+    ) -> Request:
+        """The request :meth:`create` sends, built and not sent: ``create_many``
+        builds each item's with it."""
+        return build_request(
             "POST",
             "custom_object/",
             group="POST custom_object",
             body=body,
             body_required=True,
         )
-        return await self._requester.request(
-            request, parse=CustomObject.from_json, deadline=deadline
-        )
+
+    def _create_answer(self, value: Any) -> CustomObject:
+        """Close's answer to :meth:`create` as its model: ``create_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return CustomObject.from_json(value)
 
     async def get(
         self,
@@ -138,7 +149,19 @@ class CustomObjectsResource(BulkCreate[BulkResult], BulkDelete[BulkResult], Bulk
         A Custom Object can be updated to add, change or remove any Custom Fields, and to change
         the `name` property.
         """
-        request = build_request(
+        request = self._update_request(id, body)
+        return await self._requester.request(
+            request, parse=CustomObject.from_json, deadline=deadline
+        )
+
+    def _update_request(
+        self,
+        id: str,
+        body: UpdateCustomObject | CustomObject | Mapping[str, Any],
+    ) -> Request:
+        """The request :meth:`update` sends, built and not sent: ``update_many``
+        builds each item's with it."""
+        return build_request(
             "PUT",
             "custom_object/{id}/",
             group="PUT custom_object",
@@ -146,9 +169,11 @@ class CustomObjectsResource(BulkCreate[BulkResult], BulkDelete[BulkResult], Bulk
             body=body,
             body_required=True,
         )
-        return await self._requester.request(
-            request, parse=CustomObject.from_json, deadline=deadline
-        )
+
+    def _update_answer(self, value: Any) -> CustomObject:
+        """Close's answer to :meth:`update` as its model: ``update_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return CustomObject.from_json(value)
 
     async def delete(
         self,
@@ -160,10 +185,18 @@ class CustomObjectsResource(BulkCreate[BulkResult], BulkDelete[BulkResult], Bulk
 
         ``DELETE /custom_object/{id}/``.
         """
-        request = build_request(
+        request = self._delete_request(id)
+        return await self._requester.request(request, parse=no_content, deadline=deadline)
+
+    def _delete_request(
+        self,
+        id: str,
+    ) -> Request:
+        """The request :meth:`delete` sends, built and not sent: ``delete_many``
+        builds each item's with it."""
+        return build_request(
             "DELETE",
             "custom_object/{id}/",
             group="DELETE custom_object",
             path_params={"id": id},
         )
-        return await self._requester.request(request, parse=no_content, deadline=deadline)

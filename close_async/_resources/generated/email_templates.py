@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
-from ..._bulk.run import BulkResult
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
 from ..._types.generated.email_templates import EmailTemplate
@@ -15,14 +14,13 @@ from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager, paginate
 
 if TYPE_CHECKING:
+    from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
 __all__ = ["EmailTemplatesResource"]
 
 
-class EmailTemplatesResource(
-    BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpdate[BulkResult]
-):
+class EmailTemplatesResource(BulkCreate[EmailTemplate], BulkDelete, BulkUpdate[EmailTemplate]):
     """``close.email_templates``: Email templates.
 
     Operations: ``list``, ``create``, ``get``, ``update``, ``delete``, ``render``.
@@ -32,8 +30,6 @@ class EmailTemplatesResource(
     Every method goes through the client's limiter, retries and error mapping, and takes
     an optional ``deadline`` (seconds, retries included).
     """
-
-    _bulk_result = BulkResult
 
     def __init__(self, requester: Requester) -> None:
         self._requester = requester
@@ -90,8 +86,21 @@ class EmailTemplatesResource(
 
         - ``fields`` (``_fields``): Comma-separated list of fields to include in the response.
         """
+        request = self._create_request(body, fields=fields)
+        return await self._requester.request(
+            request, parse=EmailTemplate.from_json, deadline=deadline
+        )
+
+    def _create_request(
+        self,
+        body: Mapping[str, Any],
+        *,
+        fields: str | Sequence[str] | None = None,
+    ) -> Request:
+        """The request :meth:`create` sends, built and not sent: ``create_many``
+        builds each item's with it."""
         params = {"_fields": fields}
-        request = build_request(
+        return build_request(
             "POST",
             "email_template/",
             group="POST email_template",
@@ -99,9 +108,11 @@ class EmailTemplatesResource(
             body=body,
             body_required=True,
         )
-        return await self._requester.request(
-            request, parse=EmailTemplate.from_json, deadline=deadline
-        )
+
+    def _create_answer(self, value: Any) -> EmailTemplate:
+        """Close's answer to :meth:`create` as its model: ``create_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return EmailTemplate.from_json(value)
 
     async def get(
         self,
@@ -148,8 +159,22 @@ class EmailTemplatesResource(
 
         - ``fields`` (``_fields``): Comma-separated list of fields to include in the response.
         """
+        request = self._update_request(id, body, fields=fields)
+        return await self._requester.request(
+            request, parse=EmailTemplate.from_json, deadline=deadline
+        )
+
+    def _update_request(
+        self,
+        id: str,
+        body: Mapping[str, Any],
+        *,
+        fields: str | Sequence[str] | None = None,
+    ) -> Request:
+        """The request :meth:`update` sends, built and not sent: ``update_many``
+        builds each item's with it."""
         params = {"_fields": fields}
-        request = build_request(
+        return build_request(
             "PUT",
             "email_template/{id}/",
             group="PUT email_template",
@@ -158,9 +183,11 @@ class EmailTemplatesResource(
             body=body,
             body_required=True,
         )
-        return await self._requester.request(
-            request, parse=EmailTemplate.from_json, deadline=deadline
-        )
+
+    def _update_answer(self, value: Any) -> EmailTemplate:
+        """Close's answer to :meth:`update` as its model: ``update_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return EmailTemplate.from_json(value)
 
     async def delete(
         self,
@@ -172,13 +199,21 @@ class EmailTemplatesResource(
 
         ``DELETE /email_template/{id}/``.
         """
-        request = build_request(
+        request = self._delete_request(id)
+        return await self._requester.request(request, parse=no_content, deadline=deadline)
+
+    def _delete_request(
+        self,
+        id: str,
+    ) -> Request:
+        """The request :meth:`delete` sends, built and not sent: ``delete_many``
+        builds each item's with it."""
+        return build_request(
             "DELETE",
             "email_template/{id}/",
             group="DELETE email_template",
             path_params={"id": id},
         )
-        return await self._requester.request(request, parse=no_content, deadline=deadline)
 
     async def render(
         self,

@@ -7,18 +7,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..._bulk.run import BulkResult
 from ..._engine.http.request import build_request
 from ..._types.generated.field_enrichment import RunFieldEnrichment
 from ..bulk_verbs import BulkCreate
 
 if TYPE_CHECKING:
+    from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
 __all__ = ["FieldEnrichmentResource"]
 
 
-class FieldEnrichmentResource(BulkCreate[BulkResult]):
+class FieldEnrichmentResource(BulkCreate[Any]):
     """``close.field_enrichment``: Field enrichment.
 
     Operations: ``create``.
@@ -28,8 +28,6 @@ class FieldEnrichmentResource(BulkCreate[BulkResult]):
     Every method goes through the client's limiter, retries and error mapping, and takes
     an optional ``deadline`` (seconds, retries included).
     """
-
-    _bulk_result = BulkResult
 
     def __init__(self, requester: Requester) -> None:
         self._requester = requester
@@ -58,11 +56,24 @@ class FieldEnrichmentResource(BulkCreate[BulkResult]):
         - `overwrite_existing_value` (optional): Whether to overwrite existing field values
           (default: false)
         """
-        request = build_request(
+        request = self._create_request(body)
+        return await self._requester.request(request, deadline=deadline)
+
+    def _create_request(
+        self,
+        body: RunFieldEnrichment | Mapping[str, Any],
+    ) -> Request:
+        """The request :meth:`create` sends, built and not sent: ``create_many``
+        builds each item's with it."""
+        return build_request(
             "POST",
             "enrich_field/",
             group="POST enrich_field",
             body=body,
             body_required=True,
         )
-        return await self._requester.request(request, deadline=deadline)
+
+    def _create_answer(self, value: Any) -> Any:
+        """Close's answer to :meth:`create` as its model: ``create_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return value

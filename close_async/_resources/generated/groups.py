@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..._bulk.run import BulkResult
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
 from ..._types.generated.groups import CreateGroup, CreateGroupMember, Group, GroupMember
@@ -15,12 +14,13 @@ from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager, paginate
 
 if TYPE_CHECKING:
+    from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
 __all__ = ["GroupsResource"]
 
 
-class GroupsResource(BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpdate[BulkResult]):
+class GroupsResource(BulkCreate[Group], BulkDelete, BulkUpdate[Group]):
     """``close.groups``: Groups.
 
     Operations: ``list``, ``create``, ``add_member``, ``remove_member``, ``get``,
@@ -31,8 +31,6 @@ class GroupsResource(BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpdate[
     Every method goes through the client's limiter, retries and error mapping, and takes
     an optional ``deadline`` (seconds, retries included).
     """
-
-    _bulk_result = BulkResult
 
     def __init__(self, requester: Requester) -> None:
         self._requester = requester
@@ -86,8 +84,19 @@ class GroupsResource(BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpdate[
 
         - ``fields`` (``_fields``): Comma-separated list of fields to include in the response.
         """
+        request = self._create_request(body, fields=fields)
+        return await self._requester.request(request, parse=Group.from_json, deadline=deadline)
+
+    def _create_request(
+        self,
+        body: CreateGroup | Mapping[str, Any],
+        *,
+        fields: str | Sequence[str] | None = None,
+    ) -> Request:
+        """The request :meth:`create` sends, built and not sent: ``create_many``
+        builds each item's with it."""
         params = {"_fields": fields}
-        request = build_request(
+        return build_request(
             "POST",
             "group/",
             group="POST group",
@@ -95,7 +104,11 @@ class GroupsResource(BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpdate[
             body=body,
             body_required=True,
         )
-        return await self._requester.request(request, parse=Group.from_json, deadline=deadline)
+
+    def _create_answer(self, value: Any) -> Group:
+        """Close's answer to :meth:`create` as its model: ``create_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return Group.from_json(value)
 
     async def add_member(
         self,
@@ -188,8 +201,20 @@ class GroupsResource(BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpdate[
 
         - ``fields`` (``_fields``): Comma-separated list of fields to include in the response.
         """
+        request = self._update_request(id, body, fields=fields)
+        return await self._requester.request(request, parse=Group.from_json, deadline=deadline)
+
+    def _update_request(
+        self,
+        id: str,
+        body: CreateGroup | Mapping[str, Any],
+        *,
+        fields: str | Sequence[str] | None = None,
+    ) -> Request:
+        """The request :meth:`update` sends, built and not sent: ``update_many``
+        builds each item's with it."""
         params = {"_fields": fields}
-        request = build_request(
+        return build_request(
             "PUT",
             "group/{id}/",
             group="PUT group",
@@ -198,7 +223,11 @@ class GroupsResource(BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpdate[
             body=body,
             body_required=True,
         )
-        return await self._requester.request(request, parse=Group.from_json, deadline=deadline)
+
+    def _update_answer(self, value: Any) -> Group:
+        """Close's answer to :meth:`update` as its model: ``update_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return Group.from_json(value)
 
     async def delete(
         self,
@@ -213,10 +242,18 @@ class GroupsResource(BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpdate[
         Delete a group. Members will be removed from the group but not from the organization.
         Deletion is only allowed if the group is not referenced by saved reports or smart views.
         """
-        request = build_request(
+        request = self._delete_request(id)
+        return await self._requester.request(request, parse=no_content, deadline=deadline)
+
+    def _delete_request(
+        self,
+        id: str,
+    ) -> Request:
+        """The request :meth:`delete` sends, built and not sent: ``delete_many``
+        builds each item's with it."""
+        return build_request(
             "DELETE",
             "group/{id}/",
             group="DELETE group",
             path_params={"id": id},
         )
-        return await self._requester.request(request, parse=no_content, deadline=deadline)

@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..._bulk.run import BulkResult
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
 from ..._types.generated.integration_links import (
@@ -19,13 +18,14 @@ from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager, paginate
 
 if TYPE_CHECKING:
+    from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
 __all__ = ["IntegrationLinksResource"]
 
 
 class IntegrationLinksResource(
-    BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpdate[BulkResult]
+    BulkCreate[IntegrationLink], BulkDelete, BulkUpdate[IntegrationLink]
 ):
     """``close.integration_links``: Integration links.
 
@@ -36,8 +36,6 @@ class IntegrationLinksResource(
     Every method goes through the client's limiter, retries and error mapping, and takes
     an optional ``deadline`` (seconds, retries included).
     """
-
-    _bulk_result = BulkResult
 
     def __init__(self, requester: Requester) -> None:
         self._requester = requester
@@ -74,16 +72,29 @@ class IntegrationLinksResource(
 
         ``POST /integration_link/``.
         """
-        request = build_request(
+        request = self._create_request(body)
+        return await self._requester.request(
+            request, parse=IntegrationLink.from_json, deadline=deadline
+        )
+
+    def _create_request(
+        self,
+        body: CreateIntegrationLink | Mapping[str, Any],
+    ) -> Request:
+        """The request :meth:`create` sends, built and not sent: ``create_many``
+        builds each item's with it."""
+        return build_request(
             "POST",
             "integration_link/",
             group="POST integration_link",
             body=body,
             body_required=True,
         )
-        return await self._requester.request(
-            request, parse=IntegrationLink.from_json, deadline=deadline
-        )
+
+    def _create_answer(self, value: Any) -> IntegrationLink:
+        """Close's answer to :meth:`create` as its model: ``create_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return IntegrationLink.from_json(value)
 
     async def get(
         self,
@@ -116,7 +127,19 @@ class IntegrationLinksResource(
 
         ``PUT /integration_link/{id}/``.
         """
-        request = build_request(
+        request = self._update_request(id, body)
+        return await self._requester.request(
+            request, parse=IntegrationLink.from_json, deadline=deadline
+        )
+
+    def _update_request(
+        self,
+        id: str,
+        body: UpdateIntegrationLink | Mapping[str, Any],
+    ) -> Request:
+        """The request :meth:`update` sends, built and not sent: ``update_many``
+        builds each item's with it."""
+        return build_request(
             "PUT",
             "integration_link/{id}/",
             group="PUT integration_link",
@@ -124,9 +147,11 @@ class IntegrationLinksResource(
             body=body,
             body_required=True,
         )
-        return await self._requester.request(
-            request, parse=IntegrationLink.from_json, deadline=deadline
-        )
+
+    def _update_answer(self, value: Any) -> IntegrationLink:
+        """Close's answer to :meth:`update` as its model: ``update_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return IntegrationLink.from_json(value)
 
     async def delete(
         self,
@@ -138,10 +163,18 @@ class IntegrationLinksResource(
 
         ``DELETE /integration_link/{id}/``.
         """
-        request = build_request(
+        request = self._delete_request(id)
+        return await self._requester.request(request, parse=no_content, deadline=deadline)
+
+    def _delete_request(
+        self,
+        id: str,
+    ) -> Request:
+        """The request :meth:`delete` sends, built and not sent: ``delete_many``
+        builds each item's with it."""
+        return build_request(
             "DELETE",
             "integration_link/{id}/",
             group="DELETE integration_link",
             path_params={"id": id},
         )
-        return await self._requester.request(request, parse=no_content, deadline=deadline)

@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..._bulk.run import BulkResult
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
 from ..._types.generated.shared import LeadStatus
@@ -15,12 +14,13 @@ from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager, paginate
 
 if TYPE_CHECKING:
+    from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
 __all__ = ["LeadStatusesResource"]
 
 
-class LeadStatusesResource(BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpdate[BulkResult]):
+class LeadStatusesResource(BulkCreate[LeadStatus], BulkDelete, BulkUpdate[LeadStatus]):
     """``close.lead_statuses``: Lead statuses.
 
     Operations: ``list``, ``create``, ``update``, ``delete``.
@@ -30,8 +30,6 @@ class LeadStatusesResource(BulkCreate[BulkResult], BulkDelete[BulkResult], BulkU
     Every method goes through the client's limiter, retries and error mapping, and takes
     an optional ``deadline`` (seconds, retries included).
     """
-
-    _bulk_result = BulkResult
 
     def __init__(self, requester: Requester) -> None:
         self._requester = requester
@@ -68,14 +66,27 @@ class LeadStatusesResource(BulkCreate[BulkResult], BulkDelete[BulkResult], BulkU
 
         ``POST /status/lead/``.
         """
-        request = build_request(
+        request = self._create_request(body)
+        return await self._requester.request(request, parse=LeadStatus.from_json, deadline=deadline)
+
+    def _create_request(
+        self,
+        body: Mapping[str, Any],
+    ) -> Request:
+        """The request :meth:`create` sends, built and not sent: ``create_many``
+        builds each item's with it."""
+        return build_request(
             "POST",
             "status/lead/",
             group="POST status/lead",
             body=body,
             body_required=True,
         )
-        return await self._requester.request(request, parse=LeadStatus.from_json, deadline=deadline)
+
+    def _create_answer(self, value: Any) -> LeadStatus:
+        """Close's answer to :meth:`create` as its model: ``create_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return LeadStatus.from_json(value)
 
     async def update(
         self,
@@ -91,7 +102,17 @@ class LeadStatusesResource(BulkCreate[BulkResult], BulkDelete[BulkResult], BulkU
         Update a lead status. The `label` and `color` can be changed. To update the status of a
         particular lead, see PUT `/lead/{lead_id}/`.
         """
-        request = build_request(
+        request = self._update_request(id, body)
+        return await self._requester.request(request, parse=LeadStatus.from_json, deadline=deadline)
+
+    def _update_request(
+        self,
+        id: str,
+        body: Mapping[str, Any],
+    ) -> Request:
+        """The request :meth:`update` sends, built and not sent: ``update_many``
+        builds each item's with it."""
+        return build_request(
             "PUT",
             "status/lead/{id}/",
             group="PUT status/lead",
@@ -99,7 +120,11 @@ class LeadStatusesResource(BulkCreate[BulkResult], BulkDelete[BulkResult], BulkU
             body=body,
             body_required=True,
         )
-        return await self._requester.request(request, parse=LeadStatus.from_json, deadline=deadline)
+
+    def _update_answer(self, value: Any) -> LeadStatus:
+        """Close's answer to :meth:`update` as its model: ``update_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return LeadStatus.from_json(value)
 
     async def delete(
         self,
@@ -113,10 +138,18 @@ class LeadStatusesResource(BulkCreate[BulkResult], BulkDelete[BulkResult], BulkU
 
         You should make sure no leads are assigned this status, first.
         """
-        request = build_request(
+        request = self._delete_request(id)
+        return await self._requester.request(request, parse=no_content, deadline=deadline)
+
+    def _delete_request(
+        self,
+        id: str,
+    ) -> Request:
+        """The request :meth:`delete` sends, built and not sent: ``delete_many``
+        builds each item's with it."""
+        return build_request(
             "DELETE",
             "status/lead/{id}/",
             group="DELETE status/lead",
             path_params={"id": id},
         )
-        return await self._requester.request(request, parse=no_content, deadline=deadline)

@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..._bulk.run import BulkResult
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
 from ..._types.generated.leads import CreateLead, Lead, MergeLeads, UpdateLead
@@ -15,12 +14,13 @@ from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager, paginate
 
 if TYPE_CHECKING:
+    from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
 __all__ = ["LeadsResource"]
 
 
-class LeadsResource(BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpdate[BulkResult]):
+class LeadsResource(BulkCreate[Lead], BulkDelete, BulkUpdate[Lead]):
     """``close.leads``: Leads.
 
     Operations: ``list``, ``create``, ``merge``, ``get``, ``update``, ``delete``.
@@ -30,8 +30,6 @@ class LeadsResource(BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpdate[B
     Every method goes through the client's limiter, retries and error mapping, and takes
     an optional ``deadline`` (seconds, retries included).
     """
-
-    _bulk_result = BulkResult
 
     def __init__(self, requester: Requester) -> None:
         self._requester = requester
@@ -100,14 +98,27 @@ class LeadsResource(BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpdate[B
         custom field IDs) is deprecated and will be removed from the API. See [Custom
         Fields](https://developer.close.com/api/resources/custom-fields) for more details.
         """
-        request = build_request(
+        request = self._create_request(body)
+        return await self._requester.request(request, parse=Lead.from_json, deadline=deadline)
+
+    def _create_request(
+        self,
+        body: CreateLead | Mapping[str, Any],
+    ) -> Request:
+        """The request :meth:`create` sends, built and not sent: ``create_many``
+        builds each item's with it."""
+        return build_request(
             "POST",
             "lead/",
             group="POST lead",
             body=body,
             body_required=True,
         )
-        return await self._requester.request(request, parse=Lead.from_json, deadline=deadline)
+
+    def _create_answer(self, value: Any) -> Lead:
+        """Close's answer to :meth:`create` as its model: ``create_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return Lead.from_json(value)
 
     async def merge(
         self,
@@ -184,7 +195,17 @@ class LeadsResource(BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpdate[B
 
         adds "Wednesday" to the list of values which already exist on the given lead.
         """
-        request = build_request(
+        request = self._update_request(id, body)
+        return await self._requester.request(request, parse=Lead.from_json, deadline=deadline)
+
+    def _update_request(
+        self,
+        id: str,
+        body: UpdateLead | Lead | Mapping[str, Any],
+    ) -> Request:
+        """The request :meth:`update` sends, built and not sent: ``update_many``
+        builds each item's with it."""
+        return build_request(
             "PUT",
             "lead/{id}/",
             group="PUT lead",
@@ -192,7 +213,11 @@ class LeadsResource(BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpdate[B
             body=body,
             body_required=True,
         )
-        return await self._requester.request(request, parse=Lead.from_json, deadline=deadline)
+
+    def _update_answer(self, value: Any) -> Lead:
+        """Close's answer to :meth:`update` as its model: ``update_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return Lead.from_json(value)
 
     async def delete(
         self,
@@ -204,10 +229,18 @@ class LeadsResource(BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpdate[B
 
         ``DELETE /lead/{id}/``.
         """
-        request = build_request(
+        request = self._delete_request(id)
+        return await self._requester.request(request, parse=no_content, deadline=deadline)
+
+    def _delete_request(
+        self,
+        id: str,
+    ) -> Request:
+        """The request :meth:`delete` sends, built and not sent: ``delete_many``
+        builds each item's with it."""
+        return build_request(
             "DELETE",
             "lead/{id}/",
             group="DELETE lead",
             path_params={"id": id},
         )
-        return await self._requester.request(request, parse=no_content, deadline=deadline)

@@ -7,18 +7,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..._bulk.run import BulkResult
 from ..._engine.http.request import build_request
 from ..._types.generated.memberships import CreateMembership, SetPinnedSavedView
 from ..bulk_verbs import BulkCreate, BulkUpdate
 
 if TYPE_CHECKING:
+    from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
 __all__ = ["MembershipsResource"]
 
 
-class MembershipsResource(BulkCreate[BulkResult], BulkUpdate[BulkResult]):
+class MembershipsResource(BulkCreate[Any], BulkUpdate[Any]):
     """``close.memberships``: Memberships.
 
     Operations: ``create``, ``bulk_update``, ``update``, ``get_pinned_views``,
@@ -29,8 +29,6 @@ class MembershipsResource(BulkCreate[BulkResult], BulkUpdate[BulkResult]):
     Every method goes through the client's limiter, retries and error mapping, and takes
     an optional ``deadline`` (seconds, retries included).
     """
-
-    _bulk_result = BulkResult
 
     def __init__(self, requester: Requester) -> None:
         self._requester = requester
@@ -58,14 +56,27 @@ class MembershipsResource(BulkCreate[BulkResult], BulkUpdate[BulkResult]):
 
         API access to this endpoint is supported via OAuth only.
         """
-        request = build_request(
+        request = self._create_request(body)
+        return await self._requester.request(request, deadline=deadline)
+
+    def _create_request(
+        self,
+        body: CreateMembership | Mapping[str, Any],
+    ) -> Request:
+        """The request :meth:`create` sends, built and not sent: ``create_many``
+        builds each item's with it."""
+        return build_request(
             "POST",
             "membership/",
             group="POST membership",
             body=body,
             body_required=True,
         )
-        return await self._requester.request(request, deadline=deadline)
+
+    def _create_answer(self, value: Any) -> Any:
+        """Close's answer to :meth:`create` as its model: ``create_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return value
 
     async def bulk_update(
         self,
@@ -109,7 +120,17 @@ class MembershipsResource(BulkCreate[BulkResult], BulkUpdate[BulkResult]):
         recorded. The initial value for a membership is `'unset'`. It can be updated to
         `'disabled'`, or `'enabled'`.
         """
-        request = build_request(
+        request = self._update_request(id, body)
+        return await self._requester.request(request, deadline=deadline)
+
+    def _update_request(
+        self,
+        id: str,
+        body: Mapping[str, Any],
+    ) -> Request:
+        """The request :meth:`update` sends, built and not sent: ``update_many``
+        builds each item's with it."""
+        return build_request(
             "PUT",
             "membership/{id}/",
             group="PUT membership",
@@ -117,7 +138,11 @@ class MembershipsResource(BulkCreate[BulkResult], BulkUpdate[BulkResult]):
             body=body,
             body_required=True,
         )
-        return await self._requester.request(request, deadline=deadline)
+
+    def _update_answer(self, value: Any) -> Any:
+        """Close's answer to :meth:`update` as its model: ``update_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return value
 
     async def get_pinned_views(
         self,

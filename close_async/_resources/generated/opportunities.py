@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..._bulk.run import BulkResult
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
 from ..._types.generated.opportunities import CreateOpportunity, UpdateOpportunity
@@ -17,12 +16,13 @@ from ..pager import Pager
 from ..slicer import SliceOptions, paginate_or_slice
 
 if TYPE_CHECKING:
+    from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
 __all__ = ["OpportunitiesResource"]
 
 
-class OpportunitiesResource(BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpdate[BulkResult]):
+class OpportunitiesResource(BulkCreate[Opportunity], BulkDelete, BulkUpdate[Opportunity]):
     """``close.opportunities``: Opportunities.
 
     Operations: ``list``, ``create``, ``get``, ``update``, ``delete``.
@@ -32,8 +32,6 @@ class OpportunitiesResource(BulkCreate[BulkResult], BulkDelete[BulkResult], Bulk
     Every method goes through the client's limiter, retries and error mapping, and takes
     an optional ``deadline`` (seconds, retries included).
     """
-
-    _bulk_result = BulkResult
 
     def __init__(self, requester: Requester) -> None:
         self._requester = requester
@@ -238,16 +236,29 @@ class OpportunitiesResource(BulkCreate[BulkResult], BulkDelete[BulkResult], Bulk
         custom field IDs) is deprecated and will be removed from the API. See [Custom
         Fields](https://developer.close.com/api/resources/custom-fields) for more details.
         """
-        request = build_request(
+        request = self._create_request(body)
+        return await self._requester.request(
+            request, parse=Opportunity.from_json, deadline=deadline
+        )
+
+    def _create_request(
+        self,
+        body: CreateOpportunity | Mapping[str, Any],
+    ) -> Request:
+        """The request :meth:`create` sends, built and not sent: ``create_many``
+        builds each item's with it."""
+        return build_request(
             "POST",
             "opportunity/",
             group="POST opportunity",
             body=body,
             body_required=True,
         )
-        return await self._requester.request(
-            request, parse=Opportunity.from_json, deadline=deadline
-        )
+
+    def _create_answer(self, value: Any) -> Opportunity:
+        """Close's answer to :meth:`create` as its model: ``create_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return Opportunity.from_json(value)
 
     async def get(
         self,
@@ -311,7 +322,19 @@ class OpportunitiesResource(BulkCreate[BulkResult], BulkDelete[BulkResult], Bulk
           single value to/from a list of values, e.g.: ``` {
           "custom.cf_v6S011I6MqcbVvB2FA5Nk8dr5MkL8sWuCiG8cUleO9c.add": "Wednesday" } ```
         """
-        request = build_request(
+        request = self._update_request(id, body)
+        return await self._requester.request(
+            request, parse=Opportunity.from_json, deadline=deadline
+        )
+
+    def _update_request(
+        self,
+        id: str,
+        body: UpdateOpportunity | Opportunity | Mapping[str, Any],
+    ) -> Request:
+        """The request :meth:`update` sends, built and not sent: ``update_many``
+        builds each item's with it."""
+        return build_request(
             "PUT",
             "opportunity/{id}/",
             group="PUT opportunity",
@@ -319,9 +342,11 @@ class OpportunitiesResource(BulkCreate[BulkResult], BulkDelete[BulkResult], Bulk
             body=body,
             body_required=True,
         )
-        return await self._requester.request(
-            request, parse=Opportunity.from_json, deadline=deadline
-        )
+
+    def _update_answer(self, value: Any) -> Opportunity:
+        """Close's answer to :meth:`update` as its model: ``update_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return Opportunity.from_json(value)
 
     async def delete(
         self,
@@ -333,10 +358,18 @@ class OpportunitiesResource(BulkCreate[BulkResult], BulkDelete[BulkResult], Bulk
 
         ``DELETE /opportunity/{id}/``.
         """
-        request = build_request(
+        request = self._delete_request(id)
+        return await self._requester.request(request, parse=no_content, deadline=deadline)
+
+    def _delete_request(
+        self,
+        id: str,
+    ) -> Request:
+        """The request :meth:`delete` sends, built and not sent: ``delete_many``
+        builds each item's with it."""
+        return build_request(
             "DELETE",
             "opportunity/{id}/",
             group="DELETE opportunity",
             path_params={"id": id},
         )
-        return await self._requester.request(request, parse=no_content, deadline=deadline)

@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..._bulk.run import BulkResult
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
 from ..._types.generated.shared import OpportunityStatus
@@ -15,13 +14,14 @@ from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager, paginate
 
 if TYPE_CHECKING:
+    from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
 __all__ = ["OpportunityStatusesResource"]
 
 
 class OpportunityStatusesResource(
-    BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpdate[BulkResult]
+    BulkCreate[OpportunityStatus], BulkDelete, BulkUpdate[OpportunityStatus]
 ):
     """``close.opportunity_statuses``: Opportunity statuses.
 
@@ -32,8 +32,6 @@ class OpportunityStatusesResource(
     Every method goes through the client's limiter, retries and error mapping, and takes
     an optional ``deadline`` (seconds, retries included).
     """
-
-    _bulk_result = BulkResult
 
     def __init__(self, requester: Requester) -> None:
         self._requester = requester
@@ -84,8 +82,21 @@ class OpportunityStatusesResource(
 
         - ``fields`` (``_fields``): Comma-separated list of fields to include in the response.
         """
+        request = self._create_request(body, fields=fields)
+        return await self._requester.request(
+            request, parse=OpportunityStatus.from_json, deadline=deadline
+        )
+
+    def _create_request(
+        self,
+        body: Mapping[str, Any],
+        *,
+        fields: str | Sequence[str] | None = None,
+    ) -> Request:
+        """The request :meth:`create` sends, built and not sent: ``create_many``
+        builds each item's with it."""
         params = {"_fields": fields}
-        request = build_request(
+        return build_request(
             "POST",
             "status/opportunity/",
             group="POST status/opportunity",
@@ -93,9 +104,11 @@ class OpportunityStatusesResource(
             body=body,
             body_required=True,
         )
-        return await self._requester.request(
-            request, parse=OpportunityStatus.from_json, deadline=deadline
-        )
+
+    def _create_answer(self, value: Any) -> OpportunityStatus:
+        """Close's answer to :meth:`create` as its model: ``create_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return OpportunityStatus.from_json(value)
 
     async def update(
         self,
@@ -113,8 +126,22 @@ class OpportunityStatusesResource(
 
         - ``fields`` (``_fields``): Comma-separated list of fields to include in the response.
         """
+        request = self._update_request(id, body, fields=fields)
+        return await self._requester.request(
+            request, parse=OpportunityStatus.from_json, deadline=deadline
+        )
+
+    def _update_request(
+        self,
+        id: str,
+        body: Mapping[str, Any],
+        *,
+        fields: str | Sequence[str] | None = None,
+    ) -> Request:
+        """The request :meth:`update` sends, built and not sent: ``update_many``
+        builds each item's with it."""
         params = {"_fields": fields}
-        request = build_request(
+        return build_request(
             "PUT",
             "status/opportunity/{id}/",
             group="PUT status/opportunity",
@@ -123,9 +150,11 @@ class OpportunityStatusesResource(
             body=body,
             body_required=True,
         )
-        return await self._requester.request(
-            request, parse=OpportunityStatus.from_json, deadline=deadline
-        )
+
+    def _update_answer(self, value: Any) -> OpportunityStatus:
+        """Close's answer to :meth:`update` as its model: ``update_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return OpportunityStatus.from_json(value)
 
     async def delete(
         self,
@@ -139,10 +168,18 @@ class OpportunityStatusesResource(
 
         You should make sure no opportunities are assigned this status, first.
         """
-        request = build_request(
+        request = self._delete_request(id)
+        return await self._requester.request(request, parse=no_content, deadline=deadline)
+
+    def _delete_request(
+        self,
+        id: str,
+    ) -> Request:
+        """The request :meth:`delete` sends, built and not sent: ``delete_many``
+        builds each item's with it."""
+        return build_request(
             "DELETE",
             "status/opportunity/{id}/",
             group="DELETE status/opportunity",
             path_params={"id": id},
         )
-        return await self._requester.request(request, parse=no_content, deadline=deadline)

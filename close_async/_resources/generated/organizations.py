@@ -7,18 +7,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..._bulk.run import BulkResult
 from ..._engine.http.request import build_request
 from ..._types.generated.organizations import Organization
 from ..bulk_verbs import BulkUpdate
 
 if TYPE_CHECKING:
+    from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
 __all__ = ["OrganizationsResource"]
 
 
-class OrganizationsResource(BulkUpdate[BulkResult]):
+class OrganizationsResource(BulkUpdate[Organization]):
     """``close.organizations``: Organizations.
 
     Operations: ``get``, ``update``.
@@ -28,8 +28,6 @@ class OrganizationsResource(BulkUpdate[BulkResult]):
     Every method goes through the client's limiter, retries and error mapping, and takes
     an optional ``deadline`` (seconds, retries included).
     """
-
-    _bulk_result = BulkResult
 
     def __init__(self, requester: Requester) -> None:
         self._requester = requester
@@ -75,8 +73,22 @@ class OrganizationsResource(BulkUpdate[BulkResult]):
 
         Update an organization's `name`, `currency`, and reorder existing `lead_statuses`.
         """
+        request = self._update_request(id, body, expand=expand)
+        return await self._requester.request(
+            request, parse=Organization.from_json, deadline=deadline
+        )
+
+    def _update_request(
+        self,
+        id: str,
+        body: Mapping[str, Any],
+        *,
+        expand: str | None = None,
+    ) -> Request:
+        """The request :meth:`update` sends, built and not sent: ``update_many``
+        builds each item's with it."""
         params = {"_expand": expand}
-        request = build_request(
+        return build_request(
             "PUT",
             "organization/{id}/",
             group="PUT organization",
@@ -85,6 +97,8 @@ class OrganizationsResource(BulkUpdate[BulkResult]):
             body=body,
             body_required=True,
         )
-        return await self._requester.request(
-            request, parse=Organization.from_json, deadline=deadline
-        )
+
+    def _update_answer(self, value: Any) -> Organization:
+        """Close's answer to :meth:`update` as its model: ``update_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return Organization.from_json(value)

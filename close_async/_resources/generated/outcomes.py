@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..._bulk.run import BulkResult
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
 from ..._types.generated.outcomes import CreateOutcome, Outcome, UpdateOutcome
@@ -15,12 +14,13 @@ from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager, paginate
 
 if TYPE_CHECKING:
+    from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
 __all__ = ["OutcomesResource"]
 
 
-class OutcomesResource(BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpdate[BulkResult]):
+class OutcomesResource(BulkCreate[Outcome], BulkDelete, BulkUpdate[Outcome]):
     """``close.outcomes``: Outcomes.
 
     Operations: ``list``, ``create``, ``get``, ``update``, ``delete``.
@@ -30,8 +30,6 @@ class OutcomesResource(BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpdat
     Every method goes through the client's limiter, retries and error mapping, and takes
     an optional ``deadline`` (seconds, retries included).
     """
-
-    _bulk_result = BulkResult
 
     def __init__(self, requester: Requester) -> None:
         self._requester = requester
@@ -82,14 +80,27 @@ class OutcomesResource(BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpdat
 
         Create a new outcome for the organization.
         """
-        request = build_request(
+        request = self._create_request(body)
+        return await self._requester.request(request, parse=Outcome.from_json, deadline=deadline)
+
+    def _create_request(
+        self,
+        body: CreateOutcome | Mapping[str, Any],
+    ) -> Request:
+        """The request :meth:`create` sends, built and not sent: ``create_many``
+        builds each item's with it."""
+        return build_request(
             "POST",
             "outcome/",
             group="POST outcome",
             body=body,
             body_required=True,
         )
-        return await self._requester.request(request, parse=Outcome.from_json, deadline=deadline)
+
+    def _create_answer(self, value: Any) -> Outcome:
+        """Close's answer to :meth:`create` as its model: ``create_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return Outcome.from_json(value)
 
     async def get(
         self,
@@ -129,7 +140,17 @@ class OutcomesResource(BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpdat
 
         Update an existing outcome.
         """
-        request = build_request(
+        request = self._update_request(id, body)
+        return await self._requester.request(request, parse=Outcome.from_json, deadline=deadline)
+
+    def _update_request(
+        self,
+        id: str,
+        body: UpdateOutcome | Mapping[str, Any],
+    ) -> Request:
+        """The request :meth:`update` sends, built and not sent: ``update_many``
+        builds each item's with it."""
+        return build_request(
             "PUT",
             "outcome/{id}/",
             group="PUT outcome",
@@ -137,7 +158,11 @@ class OutcomesResource(BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpdat
             body=body,
             body_required=True,
         )
-        return await self._requester.request(request, parse=Outcome.from_json, deadline=deadline)
+
+    def _update_answer(self, value: Any) -> Outcome:
+        """Close's answer to :meth:`update` as its model: ``update_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return Outcome.from_json(value)
 
     async def delete(
         self,
@@ -155,10 +180,18 @@ class OutcomesResource(BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpdat
         reference, but you won't be able to set that outcome on any new calls & meetings nor
         find its definition in the API.
         """
-        request = build_request(
+        request = self._delete_request(id)
+        return await self._requester.request(request, parse=no_content, deadline=deadline)
+
+    def _delete_request(
+        self,
+        id: str,
+    ) -> Request:
+        """The request :meth:`delete` sends, built and not sent: ``delete_many``
+        builds each item's with it."""
+        return build_request(
             "DELETE",
             "outcome/{id}/",
             group="DELETE outcome",
             path_params={"id": id},
         )
-        return await self._requester.request(request, parse=no_content, deadline=deadline)

@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..._bulk.run import BulkResult
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
 from ..._types.generated.phone_numbers import (
@@ -19,12 +18,13 @@ from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager, paginate
 
 if TYPE_CHECKING:
+    from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
 __all__ = ["PhoneNumbersResource"]
 
 
-class PhoneNumbersResource(BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpdate[BulkResult]):
+class PhoneNumbersResource(BulkCreate[Any], BulkDelete, BulkUpdate[PhoneNumber]):
     """``close.phone_numbers``: Phone numbers.
 
     Operations: ``list``, ``create``, ``get``, ``update``, ``delete``.
@@ -34,8 +34,6 @@ class PhoneNumbersResource(BulkCreate[BulkResult], BulkDelete[BulkResult], BulkU
     Every method goes through the client's limiter, retries and error mapping, and takes
     an optional ``deadline`` (seconds, retries included).
     """
-
-    _bulk_result = BulkResult
 
     def __init__(self, requester: Requester) -> None:
         self._requester = requester
@@ -108,14 +106,27 @@ class PhoneNumbersResource(BulkCreate[BulkResult], BulkDelete[BulkResult], BulkU
         * `error`: An error has occurred while renting this number. A human-readable message is
           returned in the `error` field.
         """
-        request = build_request(
+        request = self._create_request(body)
+        return await self._requester.request(request, deadline=deadline)
+
+    def _create_request(
+        self,
+        body: CreatePhoneNumberRequest | Mapping[str, Any],
+    ) -> Request:
+        """The request :meth:`create` sends, built and not sent: ``create_many``
+        builds each item's with it."""
+        return build_request(
             "POST",
             "phone_number/request/internal/",
             group="POST phone_number/request/internal",
             body=body,
             body_required=True,
         )
-        return await self._requester.request(request, deadline=deadline)
+
+    def _create_answer(self, value: Any) -> Any:
+        """Close's answer to :meth:`create` as its model: ``create_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return value
 
     async def get(
         self,
@@ -171,7 +182,19 @@ class PhoneNumbersResource(BulkCreate[BulkResult], BulkDelete[BulkResult], BulkU
           This should be a list of phone numbers in E.164 international format, e.g.
           "+16503334444".
         """
-        request = build_request(
+        request = self._update_request(id, body)
+        return await self._requester.request(
+            request, parse=PhoneNumber.from_json, deadline=deadline
+        )
+
+    def _update_request(
+        self,
+        id: str,
+        body: UpdatePhoneNumber | Mapping[str, Any],
+    ) -> Request:
+        """The request :meth:`update` sends, built and not sent: ``update_many``
+        builds each item's with it."""
+        return build_request(
             "PUT",
             "phone_number/{id}/",
             group="PUT phone_number",
@@ -179,9 +202,11 @@ class PhoneNumbersResource(BulkCreate[BulkResult], BulkDelete[BulkResult], BulkU
             body=body,
             body_required=True,
         )
-        return await self._requester.request(
-            request, parse=PhoneNumber.from_json, deadline=deadline
-        )
+
+    def _update_answer(self, value: Any) -> PhoneNumber:
+        """Close's answer to :meth:`update` as its model: ``update_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return PhoneNumber.from_json(value)
 
     async def delete(
         self,
@@ -196,10 +221,18 @@ class PhoneNumbersResource(BulkCreate[BulkResult], BulkDelete[BulkResult], BulkU
         You need the "Manage Group Phone Numbers" permission to delete a group number. You can
         only delete your own personal numbers.
         """
-        request = build_request(
+        request = self._delete_request(id)
+        return await self._requester.request(request, parse=no_content, deadline=deadline)
+
+    def _delete_request(
+        self,
+        id: str,
+    ) -> Request:
+        """The request :meth:`delete` sends, built and not sent: ``delete_many``
+        builds each item's with it."""
+        return build_request(
             "DELETE",
             "phone_number/{id}/",
             group="DELETE phone_number",
             path_params={"id": id},
         )
-        return await self._requester.request(request, parse=no_content, deadline=deadline)

@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..._bulk.run import BulkResult
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
 from ..._types.generated.pipelines import Pipeline
@@ -15,12 +14,13 @@ from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager, paginate
 
 if TYPE_CHECKING:
+    from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
 __all__ = ["PipelinesResource"]
 
 
-class PipelinesResource(BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpdate[BulkResult]):
+class PipelinesResource(BulkCreate[Pipeline], BulkDelete, BulkUpdate[Pipeline]):
     """``close.pipelines``: Pipelines.
 
     Operations: ``list``, ``create``, ``update``, ``delete``.
@@ -30,8 +30,6 @@ class PipelinesResource(BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpda
     Every method goes through the client's limiter, retries and error mapping, and takes
     an optional ``deadline`` (seconds, retries included).
     """
-
-    _bulk_result = BulkResult
 
     def __init__(self, requester: Requester) -> None:
         self._requester = requester
@@ -68,14 +66,27 @@ class PipelinesResource(BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpda
 
         ``POST /pipeline/``.
         """
-        request = build_request(
+        request = self._create_request(body)
+        return await self._requester.request(request, parse=Pipeline.from_json, deadline=deadline)
+
+    def _create_request(
+        self,
+        body: Mapping[str, Any],
+    ) -> Request:
+        """The request :meth:`create` sends, built and not sent: ``create_many``
+        builds each item's with it."""
+        return build_request(
             "POST",
             "pipeline/",
             group="POST pipeline",
             body=body,
             body_required=True,
         )
-        return await self._requester.request(request, parse=Pipeline.from_json, deadline=deadline)
+
+    def _create_answer(self, value: Any) -> Pipeline:
+        """Close's answer to :meth:`create` as its model: ``create_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return Pipeline.from_json(value)
 
     async def update(
         self,
@@ -96,7 +107,17 @@ class PipelinesResource(BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpda
         * To do so, include `{"id": "id_of_the_status_from_another_pipeline"}` in the `statuses`
           list.
         """
-        request = build_request(
+        request = self._update_request(id, body)
+        return await self._requester.request(request, parse=Pipeline.from_json, deadline=deadline)
+
+    def _update_request(
+        self,
+        id: str,
+        body: Mapping[str, Any],
+    ) -> Request:
+        """The request :meth:`update` sends, built and not sent: ``update_many``
+        builds each item's with it."""
+        return build_request(
             "PUT",
             "pipeline/{id}/",
             group="PUT pipeline",
@@ -104,7 +125,11 @@ class PipelinesResource(BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpda
             body=body,
             body_required=True,
         )
-        return await self._requester.request(request, parse=Pipeline.from_json, deadline=deadline)
+
+    def _update_answer(self, value: Any) -> Pipeline:
+        """Close's answer to :meth:`update` as its model: ``update_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return Pipeline.from_json(value)
 
     async def delete(
         self,
@@ -119,10 +144,18 @@ class PipelinesResource(BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpda
         Deletion is only allowed if the Pipeline doesn't contain any Opportunity Statuses.
         Delete all statuses first or move them to another pipeline.
         """
-        request = build_request(
+        request = self._delete_request(id)
+        return await self._requester.request(request, parse=no_content, deadline=deadline)
+
+    def _delete_request(
+        self,
+        id: str,
+    ) -> Request:
+        """The request :meth:`delete` sends, built and not sent: ``delete_many``
+        builds each item's with it."""
+        return build_request(
             "DELETE",
             "pipeline/{id}/",
             group="DELETE pipeline",
             path_params={"id": id},
         )
-        return await self._requester.request(request, parse=no_content, deadline=deadline)

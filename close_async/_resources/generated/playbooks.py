@@ -8,7 +8,6 @@ import datetime as _dt
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..._bulk.run import BulkResult
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
 from ..._types.generated.playbooks import CreatePlaybook, Playbook, UpdatePlaybook
@@ -16,12 +15,13 @@ from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager, paginate
 
 if TYPE_CHECKING:
+    from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
 __all__ = ["PlaybooksResource"]
 
 
-class PlaybooksResource(BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpdate[BulkResult]):
+class PlaybooksResource(BulkCreate[Playbook], BulkDelete, BulkUpdate[Playbook]):
     """``close.playbooks``: Playbooks.
 
     Operations: ``list``, ``create``, ``get``, ``update``, ``delete``, ``archive``,
@@ -32,8 +32,6 @@ class PlaybooksResource(BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpda
     Every method goes through the client's limiter, retries and error mapping, and takes
     an optional ``deadline`` (seconds, retries included).
     """
-
-    _bulk_result = BulkResult
 
     def __init__(self, requester: Requester) -> None:
         self._requester = requester
@@ -98,14 +96,27 @@ class PlaybooksResource(BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpda
 
         Create a new playbook for the organization.
         """
-        request = build_request(
+        request = self._create_request(body)
+        return await self._requester.request(request, parse=Playbook.from_json, deadline=deadline)
+
+    def _create_request(
+        self,
+        body: CreatePlaybook | Mapping[str, Any],
+    ) -> Request:
+        """The request :meth:`create` sends, built and not sent: ``create_many``
+        builds each item's with it."""
+        return build_request(
             "POST",
             "playbook/",
             group="POST playbook",
             body=body,
             body_required=True,
         )
-        return await self._requester.request(request, parse=Playbook.from_json, deadline=deadline)
+
+    def _create_answer(self, value: Any) -> Playbook:
+        """Close's answer to :meth:`create` as its model: ``create_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return Playbook.from_json(value)
 
     async def get(
         self,
@@ -138,7 +149,17 @@ class PlaybooksResource(BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpda
 
         Update an existing playbook.
         """
-        request = build_request(
+        request = self._update_request(id, body)
+        return await self._requester.request(request, parse=Playbook.from_json, deadline=deadline)
+
+    def _update_request(
+        self,
+        id: str,
+        body: UpdatePlaybook | Mapping[str, Any],
+    ) -> Request:
+        """The request :meth:`update` sends, built and not sent: ``update_many``
+        builds each item's with it."""
+        return build_request(
             "PUT",
             "playbook/{id}/",
             group="PUT playbook",
@@ -146,7 +167,11 @@ class PlaybooksResource(BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpda
             body=body,
             body_required=True,
         )
-        return await self._requester.request(request, parse=Playbook.from_json, deadline=deadline)
+
+    def _update_answer(self, value: Any) -> Playbook:
+        """Close's answer to :meth:`update` as its model: ``update_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return Playbook.from_json(value)
 
     async def delete(
         self,
@@ -160,13 +185,21 @@ class PlaybooksResource(BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpda
 
         Delete an existing playbook.
         """
-        request = build_request(
+        request = self._delete_request(id)
+        return await self._requester.request(request, parse=no_content, deadline=deadline)
+
+    def _delete_request(
+        self,
+        id: str,
+    ) -> Request:
+        """The request :meth:`delete` sends, built and not sent: ``delete_many``
+        builds each item's with it."""
+        return build_request(
             "DELETE",
             "playbook/{id}/",
             group="DELETE playbook",
             path_params={"id": id},
         )
-        return await self._requester.request(request, parse=no_content, deadline=deadline)
 
     async def archive(
         self,

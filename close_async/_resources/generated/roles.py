@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..._bulk.run import BulkResult
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
 from ..._types.generated.roles import Role
@@ -15,12 +14,13 @@ from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager, paginate
 
 if TYPE_CHECKING:
+    from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
 __all__ = ["RolesResource"]
 
 
-class RolesResource(BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpdate[BulkResult]):
+class RolesResource(BulkCreate[Role], BulkDelete, BulkUpdate[Role]):
     """``close.roles``: Roles.
 
     Operations: ``list``, ``create``, ``get``, ``update``, ``delete``.
@@ -30,8 +30,6 @@ class RolesResource(BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpdate[B
     Every method goes through the client's limiter, retries and error mapping, and takes
     an optional ``deadline`` (seconds, retries included).
     """
-
-    _bulk_result = BulkResult
 
     def __init__(self, requester: Requester) -> None:
         self._requester = requester
@@ -81,14 +79,27 @@ class RolesResource(BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpdate[B
         - `require_assignment` - leads without assigned users are not visible to this role
         - `allow_unassigned` - leads without assigned users are visible to this role
         """
-        request = build_request(
+        request = self._create_request(body)
+        return await self._requester.request(request, parse=Role.from_json, deadline=deadline)
+
+    def _create_request(
+        self,
+        body: Mapping[str, Any],
+    ) -> Request:
+        """The request :meth:`create` sends, built and not sent: ``create_many``
+        builds each item's with it."""
+        return build_request(
             "POST",
             "role/",
             group="POST role",
             body=body,
             body_required=True,
         )
-        return await self._requester.request(request, parse=Role.from_json, deadline=deadline)
+
+    def _create_answer(self, value: Any) -> Role:
+        """Close's answer to :meth:`create` as its model: ``create_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return Role.from_json(value)
 
     async def get(
         self,
@@ -119,7 +130,17 @@ class RolesResource(BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpdate[B
 
         ``PUT /role/{id}/``.
         """
-        request = build_request(
+        request = self._update_request(id, body)
+        return await self._requester.request(request, parse=Role.from_json, deadline=deadline)
+
+    def _update_request(
+        self,
+        id: str,
+        body: Mapping[str, Any],
+    ) -> Request:
+        """The request :meth:`update` sends, built and not sent: ``update_many``
+        builds each item's with it."""
+        return build_request(
             "PUT",
             "role/{id}/",
             group="PUT role",
@@ -127,7 +148,11 @@ class RolesResource(BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpdate[B
             body=body,
             body_required=True,
         )
-        return await self._requester.request(request, parse=Role.from_json, deadline=deadline)
+
+    def _update_answer(self, value: Any) -> Role:
+        """Close's answer to :meth:`update` as its model: ``update_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return Role.from_json(value)
 
     async def delete(
         self,
@@ -142,10 +167,18 @@ class RolesResource(BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpdate[B
         Delete a custom role. You must first move all users off this role by reassigning them to
         another role.
         """
-        request = build_request(
+        request = self._delete_request(id)
+        return await self._requester.request(request, parse=no_content, deadline=deadline)
+
+    def _delete_request(
+        self,
+        id: str,
+    ) -> Request:
+        """The request :meth:`delete` sends, built and not sent: ``delete_many``
+        builds each item's with it."""
+        return build_request(
             "DELETE",
             "role/{id}/",
             group="DELETE role",
             path_params={"id": id},
         )
-        return await self._requester.request(request, parse=no_content, deadline=deadline)

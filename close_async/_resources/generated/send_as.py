@@ -7,19 +7,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..._bulk.run import BulkResult
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
 from ..bulk_verbs import BulkCreate, BulkDelete
 from ..pager import Pager, paginate
 
 if TYPE_CHECKING:
+    from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
 __all__ = ["SendAsResource"]
 
 
-class SendAsResource(BulkCreate[BulkResult], BulkDelete[BulkResult]):
+class SendAsResource(BulkCreate[Any], BulkDelete):
     """``close.send_as``: Send as.
 
     Operations: ``list``, ``create``, ``delete_by_user``, ``bulk_create``, ``get``,
@@ -30,8 +30,6 @@ class SendAsResource(BulkCreate[BulkResult], BulkDelete[BulkResult]):
     Every method goes through the client's limiter, retries and error mapping, and takes
     an optional ``deadline`` (seconds, retries included).
     """
-
-    _bulk_result = BulkResult
 
     def __init__(self, requester: Requester) -> None:
         self._requester = requester
@@ -76,14 +74,27 @@ class SendAsResource(BulkCreate[BulkResult], BulkDelete[BulkResult]):
 
         Create a send-as permission. The `allowing_user_id` must be equal to your own user ID.
         """
-        request = build_request(
+        request = self._create_request(body)
+        return await self._requester.request(request, deadline=deadline)
+
+    def _create_request(
+        self,
+        body: Mapping[str, Any],
+    ) -> Request:
+        """The request :meth:`create` sends, built and not sent: ``create_many``
+        builds each item's with it."""
+        return build_request(
             "POST",
             "send_as/",
             group="POST send_as",
             body=body,
             body_required=True,
         )
-        return await self._requester.request(request, deadline=deadline)
+
+    def _create_answer(self, value: Any) -> Any:
+        """Close's answer to :meth:`create` as its model: ``create_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return value
 
     async def delete_by_user(
         self,
@@ -163,10 +174,18 @@ class SendAsResource(BulkCreate[BulkResult], BulkDelete[BulkResult]):
 
         ``DELETE /send_as/{id}/``.
         """
-        request = build_request(
+        request = self._delete_request(id)
+        return await self._requester.request(request, parse=no_content, deadline=deadline)
+
+    def _delete_request(
+        self,
+        id: str,
+    ) -> Request:
+        """The request :meth:`delete` sends, built and not sent: ``delete_many``
+        builds each item's with it."""
+        return build_request(
             "DELETE",
             "send_as/{id}/",
             group="DELETE send_as",
             path_params={"id": id},
         )
-        return await self._requester.request(request, parse=no_content, deadline=deadline)

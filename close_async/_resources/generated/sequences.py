@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..._bulk.run import BulkResult
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
 from ..._types.generated.sequences import SequenceSubscription, Workflow
@@ -15,12 +14,13 @@ from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager, paginate
 
 if TYPE_CHECKING:
+    from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
 __all__ = ["SequencesResource"]
 
 
-class SequencesResource(BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpdate[BulkResult]):
+class SequencesResource(BulkCreate[Workflow], BulkDelete, BulkUpdate[Workflow]):
     """``close.sequences``: Sequences.
 
     Operations: ``list``, ``create``, ``get``, ``update``, ``delete``,
@@ -32,8 +32,6 @@ class SequencesResource(BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpda
     Every method goes through the client's limiter, retries and error mapping, and takes
     an optional ``deadline`` (seconds, retries included).
     """
-
-    _bulk_result = BulkResult
 
     def __init__(self, requester: Requester) -> None:
         self._requester = requester
@@ -78,14 +76,27 @@ class SequencesResource(BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpda
 
         ``POST /sequence/``.
         """
-        request = build_request(
+        request = self._create_request(body)
+        return await self._requester.request(request, parse=Workflow.from_json, deadline=deadline)
+
+    def _create_request(
+        self,
+        body: Mapping[str, Any],
+    ) -> Request:
+        """The request :meth:`create` sends, built and not sent: ``create_many``
+        builds each item's with it."""
+        return build_request(
             "POST",
             "sequence/",
             group="POST sequence",
             body=body,
             body_required=True,
         )
-        return await self._requester.request(request, parse=Workflow.from_json, deadline=deadline)
+
+    def _create_answer(self, value: Any) -> Workflow:
+        """Close's answer to :meth:`create` as its model: ``create_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return Workflow.from_json(value)
 
     async def get(
         self,
@@ -128,7 +139,17 @@ class SequencesResource(BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpda
         **Note**: If you include `steps` in the payload and exclude some of the existing steps
         in your sequence, it will remove those steps from the sequence entirely.
         """
-        request = build_request(
+        request = self._update_request(id, body)
+        return await self._requester.request(request, parse=Workflow.from_json, deadline=deadline)
+
+    def _update_request(
+        self,
+        id: str,
+        body: Mapping[str, Any],
+    ) -> Request:
+        """The request :meth:`update` sends, built and not sent: ``update_many``
+        builds each item's with it."""
+        return build_request(
             "PUT",
             "sequence/{id}/",
             group="PUT sequence",
@@ -136,7 +157,11 @@ class SequencesResource(BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpda
             body=body,
             body_required=True,
         )
-        return await self._requester.request(request, parse=Workflow.from_json, deadline=deadline)
+
+    def _update_answer(self, value: Any) -> Workflow:
+        """Close's answer to :meth:`update` as its model: ``update_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return Workflow.from_json(value)
 
     async def delete(
         self,
@@ -148,13 +173,21 @@ class SequencesResource(BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpda
 
         ``DELETE /sequence/{id}/``.
         """
-        request = build_request(
+        request = self._delete_request(id)
+        return await self._requester.request(request, parse=no_content, deadline=deadline)
+
+    def _delete_request(
+        self,
+        id: str,
+    ) -> Request:
+        """The request :meth:`delete` sends, built and not sent: ``delete_many``
+        builds each item's with it."""
+        return build_request(
             "DELETE",
             "sequence/{id}/",
             group="DELETE sequence",
             path_params={"id": id},
         )
-        return await self._requester.request(request, parse=no_content, deadline=deadline)
 
     def list_subscriptions(
         self,

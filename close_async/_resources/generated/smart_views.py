@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
-from ..._bulk.run import BulkResult
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
 from ..._types.generated.smart_views import SavedSearch
@@ -15,12 +14,13 @@ from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager, paginate
 
 if TYPE_CHECKING:
+    from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
 __all__ = ["SmartViewsResource"]
 
 
-class SmartViewsResource(BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpdate[BulkResult]):
+class SmartViewsResource(BulkCreate[SavedSearch], BulkDelete, BulkUpdate[SavedSearch]):
     """``close.smart_views``: Smart views.
 
     Operations: ``list``, ``create``, ``get``, ``update``, ``delete``.
@@ -30,8 +30,6 @@ class SmartViewsResource(BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpd
     Every method goes through the client's limiter, retries and error mapping, and takes
     an optional ``deadline`` (seconds, retries included).
     """
-
-    _bulk_result = BulkResult
 
     def __init__(self, requester: Requester) -> None:
         self._requester = requester
@@ -134,16 +132,29 @@ class SmartViewsResource(BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpd
         Filtering](https://developer.close.com/api/resources/advanced-filtering) section. See
         the examples below.
         """
-        request = build_request(
+        request = self._create_request(body)
+        return await self._requester.request(
+            request, parse=SavedSearch.from_json, deadline=deadline
+        )
+
+    def _create_request(
+        self,
+        body: Mapping[str, Any],
+    ) -> Request:
+        """The request :meth:`create` sends, built and not sent: ``create_many``
+        builds each item's with it."""
+        return build_request(
             "POST",
             "saved_search/",
             group="POST saved_search",
             body=body,
             body_required=True,
         )
-        return await self._requester.request(
-            request, parse=SavedSearch.from_json, deadline=deadline
-        )
+
+    def _create_answer(self, value: Any) -> SavedSearch:
+        """Close's answer to :meth:`create` as its model: ``create_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return SavedSearch.from_json(value)
 
     async def get(
         self,
@@ -176,7 +187,19 @@ class SmartViewsResource(BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpd
 
         ``PUT /saved_search/{id}/``.
         """
-        request = build_request(
+        request = self._update_request(id, body)
+        return await self._requester.request(
+            request, parse=SavedSearch.from_json, deadline=deadline
+        )
+
+    def _update_request(
+        self,
+        id: str,
+        body: Mapping[str, Any],
+    ) -> Request:
+        """The request :meth:`update` sends, built and not sent: ``update_many``
+        builds each item's with it."""
+        return build_request(
             "PUT",
             "saved_search/{id}/",
             group="PUT saved_search",
@@ -184,9 +207,11 @@ class SmartViewsResource(BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpd
             body=body,
             body_required=True,
         )
-        return await self._requester.request(
-            request, parse=SavedSearch.from_json, deadline=deadline
-        )
+
+    def _update_answer(self, value: Any) -> SavedSearch:
+        """Close's answer to :meth:`update` as its model: ``update_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return SavedSearch.from_json(value)
 
     async def delete(
         self,
@@ -198,10 +223,18 @@ class SmartViewsResource(BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpd
 
         ``DELETE /saved_search/{id}/``.
         """
-        request = build_request(
+        request = self._delete_request(id)
+        return await self._requester.request(request, parse=no_content, deadline=deadline)
+
+    def _delete_request(
+        self,
+        id: str,
+    ) -> Request:
+        """The request :meth:`delete` sends, built and not sent: ``delete_many``
+        builds each item's with it."""
+        return build_request(
             "DELETE",
             "saved_search/{id}/",
             group="DELETE saved_search",
             path_params={"id": id},
         )
-        return await self._requester.request(request, parse=no_content, deadline=deadline)

@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..._bulk.run import BulkResult
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
 from ..._types.generated.sms_templates import CreateSMSTemplate, SmsTemplate, UpdateSMSTemplate
@@ -15,12 +14,13 @@ from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager, paginate
 
 if TYPE_CHECKING:
+    from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
 __all__ = ["SmsTemplatesResource"]
 
 
-class SmsTemplatesResource(BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpdate[BulkResult]):
+class SmsTemplatesResource(BulkCreate[Any], BulkDelete, BulkUpdate[Any]):
     """``close.sms_templates``: Sms templates.
 
     Operations: ``list``, ``create``, ``get``, ``update``, ``delete``.
@@ -30,8 +30,6 @@ class SmsTemplatesResource(BulkCreate[BulkResult], BulkDelete[BulkResult], BulkU
     Every method goes through the client's limiter, retries and error mapping, and takes
     an optional ``deadline`` (seconds, retries included).
     """
-
-    _bulk_result = BulkResult
 
     def __init__(self, requester: Requester) -> None:
         self._requester = requester
@@ -76,14 +74,27 @@ class SmsTemplatesResource(BulkCreate[BulkResult], BulkDelete[BulkResult], BulkU
 
         ``POST /sms_template/``.
         """
-        request = build_request(
+        request = self._create_request(body)
+        return await self._requester.request(request, deadline=deadline)
+
+    def _create_request(
+        self,
+        body: CreateSMSTemplate | Mapping[str, Any],
+    ) -> Request:
+        """The request :meth:`create` sends, built and not sent: ``create_many``
+        builds each item's with it."""
+        return build_request(
             "POST",
             "sms_template/",
             group="POST sms_template",
             body=body,
             body_required=True,
         )
-        return await self._requester.request(request, deadline=deadline)
+
+    def _create_answer(self, value: Any) -> Any:
+        """Close's answer to :meth:`create` as its model: ``create_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return value
 
     async def get(
         self,
@@ -123,7 +134,17 @@ class SmsTemplatesResource(BulkCreate[BulkResult], BulkDelete[BulkResult], BulkU
 
         ``PUT /sms_template/{id}/``.
         """
-        request = build_request(
+        request = self._update_request(id, body)
+        return await self._requester.request(request, deadline=deadline)
+
+    def _update_request(
+        self,
+        id: str,
+        body: UpdateSMSTemplate | Mapping[str, Any],
+    ) -> Request:
+        """The request :meth:`update` sends, built and not sent: ``update_many``
+        builds each item's with it."""
+        return build_request(
             "PUT",
             "sms_template/{id}/",
             group="PUT sms_template",
@@ -131,7 +152,11 @@ class SmsTemplatesResource(BulkCreate[BulkResult], BulkDelete[BulkResult], BulkU
             body=body,
             body_required=True,
         )
-        return await self._requester.request(request, deadline=deadline)
+
+    def _update_answer(self, value: Any) -> Any:
+        """Close's answer to :meth:`update` as its model: ``update_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return value
 
     async def delete(
         self,
@@ -143,10 +168,18 @@ class SmsTemplatesResource(BulkCreate[BulkResult], BulkDelete[BulkResult], BulkU
 
         ``DELETE /sms_template/{id}/``.
         """
-        request = build_request(
+        request = self._delete_request(id)
+        return await self._requester.request(request, parse=no_content, deadline=deadline)
+
+    def _delete_request(
+        self,
+        id: str,
+    ) -> Request:
+        """The request :meth:`delete` sends, built and not sent: ``delete_many``
+        builds each item's with it."""
+        return build_request(
             "DELETE",
             "sms_template/{id}/",
             group="DELETE sms_template",
             path_params={"id": id},
         )
-        return await self._requester.request(request, parse=no_content, deadline=deadline)

@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..._bulk.run import BulkResult
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
 from ..._types.generated.tasks import BulkUpdateNotifications, CreateTask, Task, UpdateNotification
@@ -16,12 +15,13 @@ from ..pager import Pager
 from ..slicer import SliceOptions, paginate_or_slice
 
 if TYPE_CHECKING:
+    from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
 __all__ = ["TasksResource"]
 
 
-class TasksResource(BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpdate[BulkResult]):
+class TasksResource(BulkCreate[Task], BulkDelete, BulkUpdate[Task]):
     """``close.tasks``: Tasks.
 
     Operations: ``list``, ``create``, ``bulk_update``, ``get``, ``update``, ``delete``.
@@ -31,8 +31,6 @@ class TasksResource(BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpdate[B
     Every method goes through the client's limiter, retries and error mapping, and takes
     an optional ``deadline`` (seconds, retries included).
     """
-
-    _bulk_result = BulkResult
 
     def __init__(self, requester: Requester) -> None:
         self._requester = requester
@@ -170,8 +168,19 @@ class TasksResource(BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpdate[B
 
         - ``fields`` (``_fields``): Comma-separated list of fields to include in the response.
         """
+        request = self._create_request(body, fields=fields)
+        return await self._requester.request(request, parse=Task.from_json, deadline=deadline)
+
+    def _create_request(
+        self,
+        body: CreateTask | Mapping[str, Any],
+        *,
+        fields: str | Sequence[str] | None = None,
+    ) -> Request:
+        """The request :meth:`create` sends, built and not sent: ``create_many``
+        builds each item's with it."""
         params = {"_fields": fields}
-        request = build_request(
+        return build_request(
             "POST",
             "task/",
             group="POST task",
@@ -179,7 +188,11 @@ class TasksResource(BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpdate[B
             body=body,
             body_required=True,
         )
-        return await self._requester.request(request, parse=Task.from_json, deadline=deadline)
+
+    def _create_answer(self, value: Any) -> Task:
+        """Close's answer to :meth:`create` as its model: ``create_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return Task.from_json(value)
 
     async def bulk_update(
         self,
@@ -317,8 +330,20 @@ class TasksResource(BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpdate[B
 
         - ``fields`` (``_fields``): Comma-separated list of fields to include in the response.
         """
+        request = self._update_request(id, body, fields=fields)
+        return await self._requester.request(request, parse=Task.from_json, deadline=deadline)
+
+    def _update_request(
+        self,
+        id: str,
+        body: UpdateNotification | Task | Mapping[str, Any],
+        *,
+        fields: str | Sequence[str] | None = None,
+    ) -> Request:
+        """The request :meth:`update` sends, built and not sent: ``update_many``
+        builds each item's with it."""
         params = {"_fields": fields}
-        request = build_request(
+        return build_request(
             "PUT",
             "task/{id}/",
             group="PUT task",
@@ -327,7 +352,11 @@ class TasksResource(BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpdate[B
             body=body,
             body_required=True,
         )
-        return await self._requester.request(request, parse=Task.from_json, deadline=deadline)
+
+    def _update_answer(self, value: Any) -> Task:
+        """Close's answer to :meth:`update` as its model: ``update_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return Task.from_json(value)
 
     async def delete(
         self,
@@ -339,10 +368,18 @@ class TasksResource(BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpdate[B
 
         ``DELETE /task/{id}/``.
         """
-        request = build_request(
+        request = self._delete_request(id)
+        return await self._requester.request(request, parse=no_content, deadline=deadline)
+
+    def _delete_request(
+        self,
+        id: str,
+    ) -> Request:
+        """The request :meth:`delete` sends, built and not sent: ``delete_many``
+        builds each item's with it."""
+        return build_request(
             "DELETE",
             "task/{id}/",
             group="DELETE task",
             path_params={"id": id},
         )
-        return await self._requester.request(request, parse=no_content, deadline=deadline)

@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..._bulk.run import BulkResult
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
 from ..._types.generated.unsubscribed_emails import CreateUnsubscribedEmail
@@ -15,12 +14,13 @@ from ..bulk_verbs import BulkCreate, BulkDelete
 from ..pager import Pager, paginate
 
 if TYPE_CHECKING:
+    from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
 __all__ = ["UnsubscribedEmailsResource"]
 
 
-class UnsubscribedEmailsResource(BulkCreate[BulkResult], BulkDelete[BulkResult]):
+class UnsubscribedEmailsResource(BulkCreate[Any], BulkDelete):
     """``close.unsubscribed_emails``: Unsubscribed emails.
 
     Operations: ``list``, ``create``, ``delete``.
@@ -30,8 +30,6 @@ class UnsubscribedEmailsResource(BulkCreate[BulkResult], BulkDelete[BulkResult])
     Every method goes through the client's limiter, retries and error mapping, and takes
     an optional ``deadline`` (seconds, retries included).
     """
-
-    _bulk_result = BulkResult
 
     def __init__(self, requester: Requester) -> None:
         self._requester = requester
@@ -73,14 +71,27 @@ class UnsubscribedEmailsResource(BulkCreate[BulkResult], BulkDelete[BulkResult])
         context (like a mailing list) and you want to unsubscribe them from messages from Close
         as well.
         """
-        request = build_request(
+        request = self._create_request(body)
+        return await self._requester.request(request, deadline=deadline)
+
+    def _create_request(
+        self,
+        body: CreateUnsubscribedEmail | Mapping[str, Any],
+    ) -> Request:
+        """The request :meth:`create` sends, built and not sent: ``create_many``
+        builds each item's with it."""
+        return build_request(
             "POST",
             "unsubscribe/email/",
             group="POST unsubscribe/email",
             body=body,
             body_required=True,
         )
-        return await self._requester.request(request, deadline=deadline)
+
+    def _create_answer(self, value: Any) -> Any:
+        """Close's answer to :meth:`create` as its model: ``create_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return value
 
     async def delete(
         self,
@@ -92,10 +103,18 @@ class UnsubscribedEmailsResource(BulkCreate[BulkResult], BulkDelete[BulkResult])
 
         ``DELETE /unsubscribe/email/{email_address}/``.
         """
-        request = build_request(
+        request = self._delete_request(email_address)
+        return await self._requester.request(request, parse=no_content, deadline=deadline)
+
+    def _delete_request(
+        self,
+        email_address: str,
+    ) -> Request:
+        """The request :meth:`delete` sends, built and not sent: ``delete_many``
+        builds each item's with it."""
+        return build_request(
             "DELETE",
             "unsubscribe/email/{email_address}/",
             group="DELETE unsubscribe/email",
             path_params={"email_address": email_address},
         )
-        return await self._requester.request(request, parse=no_content, deadline=deadline)

@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..._bulk.run import BulkResult
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
 from ..._types.generated.webhooks import CreateWebhook, UpdateWebhook, Webhook
@@ -15,12 +14,13 @@ from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager, paginate
 
 if TYPE_CHECKING:
+    from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
 __all__ = ["WebhooksResource"]
 
 
-class WebhooksResource(BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpdate[BulkResult]):
+class WebhooksResource(BulkCreate[Webhook], BulkDelete, BulkUpdate[Webhook]):
     """``close.webhooks``: Webhooks.
 
     Operations: ``list``, ``create``, ``get``, ``update``, ``delete``.
@@ -30,8 +30,6 @@ class WebhooksResource(BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpdat
     Every method goes through the client's limiter, retries and error mapping, and takes
     an optional ``deadline`` (seconds, retries included).
     """
-
-    _bulk_result = BulkResult
 
     def __init__(self, requester: Requester) -> None:
         self._requester = requester
@@ -86,14 +84,27 @@ class WebhooksResource(BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpdat
         - `false` - Disable SSL certificate validation on destination webhook URL. We recommend
           using https to protect your data during delivery.
         """
-        request = build_request(
+        request = self._create_request(body)
+        return await self._requester.request(request, parse=Webhook.from_json, deadline=deadline)
+
+    def _create_request(
+        self,
+        body: CreateWebhook | Mapping[str, Any],
+    ) -> Request:
+        """The request :meth:`create` sends, built and not sent: ``create_many``
+        builds each item's with it."""
+        return build_request(
             "POST",
             "webhook/",
             group="POST webhook",
             body=body,
             body_required=True,
         )
-        return await self._requester.request(request, parse=Webhook.from_json, deadline=deadline)
+
+    def _create_answer(self, value: Any) -> Webhook:
+        """Close's answer to :meth:`create` as its model: ``create_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return Webhook.from_json(value)
 
     async def get(
         self,
@@ -145,7 +156,17 @@ class WebhooksResource(BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpdat
           using https to protect your data during delivery.
         - `true` - Verify SSL certificate of destination webhook URL.
         """
-        request = build_request(
+        request = self._update_request(id, body)
+        return await self._requester.request(request, parse=Webhook.from_json, deadline=deadline)
+
+    def _update_request(
+        self,
+        id: str,
+        body: UpdateWebhook | Mapping[str, Any],
+    ) -> Request:
+        """The request :meth:`update` sends, built and not sent: ``update_many``
+        builds each item's with it."""
+        return build_request(
             "PUT",
             "webhook/{id}/",
             group="PUT webhook",
@@ -153,7 +174,11 @@ class WebhooksResource(BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpdat
             body=body,
             body_required=True,
         )
-        return await self._requester.request(request, parse=Webhook.from_json, deadline=deadline)
+
+    def _update_answer(self, value: Any) -> Webhook:
+        """Close's answer to :meth:`update` as its model: ``update_many``
+        reads each item's with it, when its ``object`` is first asked for."""
+        return Webhook.from_json(value)
 
     async def delete(
         self,
@@ -165,10 +190,18 @@ class WebhooksResource(BulkCreate[BulkResult], BulkDelete[BulkResult], BulkUpdat
 
         ``DELETE /webhook/{id}/``.
         """
-        request = build_request(
+        request = self._delete_request(id)
+        return await self._requester.request(request, parse=no_content, deadline=deadline)
+
+    def _delete_request(
+        self,
+        id: str,
+    ) -> Request:
+        """The request :meth:`delete` sends, built and not sent: ``delete_many``
+        builds each item's with it."""
+        return build_request(
             "DELETE",
             "webhook/{id}/",
             group="DELETE webhook",
             path_params={"id": id},
         )
-        return await self._requester.request(request, parse=no_content, deadline=deadline)
