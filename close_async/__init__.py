@@ -63,9 +63,8 @@ from ._engine.ratelimit.limiter import RateFeedback, RateLimiter
 from ._engine.ratelimit.local import LocalRateLimiter
 from ._engine.ratelimit.one_budget import OneBudgetLimiter
 from ._engine.retry import RetryEvent, RetryPolicy
-from ._resources.calls import CallsResource
 from ._resources.pager import Page, Pager
-from ._types.calls import UNSET, Call, CallCreate, CallUpdate, Unset
+from ._types.unset import UNSET, Unset
 
 if TYPE_CHECKING:
     from ._engine.auth.oauth import OAuthRefresher, TokenProvider, exchange_code, revoke_token
@@ -73,9 +72,15 @@ if TYPE_CHECKING:
     from ._engine.ratelimit.redis import RedisRateLimiter
     from ._resources.export_functions import export_stream, start_export, wait_for_export
     from ._resources.export_stream import export_rows
+    from ._resources.generated.activities_calls import (
+        ActivitiesCallsResource as CallsResource,
+    )
     from ._resources.slicer import DateSlicer, SliceOptions, slice_by_date_created
     from ._types.model import Model, RequestModel
     from .models import (
+        Call,
+        CallCreate,
+        CallUpdate,
         Contact,
         CreateContact,
         CreateLead,
@@ -101,6 +106,10 @@ if TYPE_CHECKING:
 # importing the package does not import every model), OAuth (only OAuth apps need it), the
 # Redis limiter (and the redis client it may import) and the model bases.
 _LAZY = {
+    "Call": ".models",
+    "CallCreate": ".models",
+    "CallUpdate": ".models",
+    "CallsResource": "._resources.generated.activities_calls:ActivitiesCallsResource",
     "Contact": ".models",
     "CreateContact": ".models",
     "CreateLead": ".models",
@@ -140,10 +149,11 @@ _LAZY = {
 
 
 def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
+    where = _LAZY.get(name)
+    if where is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module, __name__), name)
+    module, _, attribute = where.partition(":")  # "module:attribute" for another name
+    value = getattr(importlib.import_module(module, __name__), attribute or name)
     globals()[name] = value
     return value
 

@@ -22,7 +22,6 @@ from ._engine.ratelimit.local import LocalRateLimiter
 from ._engine.requester import Requester
 from ._engine.retry import RetryEvent, RetryPolicy
 from ._engine.telemetry.hooks import make_telemetry
-from ._resources.calls import CallsResource
 from ._resources.generated._root import Resources
 from ._resources.generic import GenericVerbs
 from ._resources.raw import RawNamespace
@@ -51,7 +50,6 @@ class _Surface(GenericVerbs, Resources):
         super().__init__(requester)
         self._options = options
         self._engine = engine
-        self.calls = CallsResource(requester)
 
     @property
     def stats(self) -> ClientStats:

@@ -17,9 +17,10 @@ from hypothesis import strategies as st
 from close_async._cli.cells import CellError, convert_cell, describe_type, row_body
 from close_async._cli.main import build_parser
 from close_async._cli.resources import body_model, bulk_groups
-from close_async._types.calls import CallCreate, Unset
+from close_async._types.generated.activities_calls import CallCreate
 from close_async._types.generated.leads import CreateLead, LeadAddress
 from close_async._types.model import RequestModel, request_fields
+from close_async._types.unset import Unset
 from close_async.testing import FakeClose
 from tests.cli_runner import run_cli
 

@@ -71,8 +71,8 @@ def test_names_follow_the_contracts_rule() -> None:
 def test_the_readme_lists_every_resource_group_and_method() -> None:
     import inspect
 
-    from close_async._resources.calls import CallsResource
     from close_async._resources.generated._root import RESOURCE_GROUPS
+    from close_async._resources.generated.activities_calls import ActivitiesCallsResource
     from tests.test_typed_conformance import ROWS
 
     readme = (ROOT / "README.md").read_text()
@@ -84,4 +84,4 @@ def test_the_readme_lists_every_resource_group_and_method() -> None:
     with_methods = {"close." + d.rpartition(".")[0] for d, _, _ in ROWS}
     assert with_methods <= set(RESOURCE_GROUPS)
     assert with_methods <= {k.split("`")[1] for k in rows}
-    assert inspect.isfunction(CallsResource.update_many)
+    assert inspect.isfunction(ActivitiesCallsResource.update_many)

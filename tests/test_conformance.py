@@ -30,8 +30,7 @@ from test_conversion import (  # shared strategies, see test_conversion.py
     update_kwargs,
 )
 
-from close_async._types.calls import Call, CallCreate, CallUpdate
-from close_async._types.conversion import call_from_json, create_to_json, update_to_json
+from close_async import Call, CallCreate, CallUpdate
 
 SPEC_PATH = Path(__file__).parent / "data" / "close-calls-openapi.yml"
 SPEC: dict[str, Any] = yaml.safe_load(SPEC_PATH.read_text(encoding="utf-8"))
@@ -100,25 +99,19 @@ def test_schema_checker_enforces_date_time_format() -> None:
 
 @given(update_kwargs)
 def test_every_update_body_validates_against_update_call_activity(kwargs: dict[str, Any]) -> None:
-    UPDATE_SCHEMA.validate(update_to_json(CallUpdate(**kwargs)))
+    UPDATE_SCHEMA.validate(CallUpdate(**kwargs).to_json())
 
 
 @given(create_kwargs)
 def test_every_create_body_validates_against_create_call_activity(kwargs: dict[str, Any]) -> None:
-    CREATE_SCHEMA.validate(create_to_json(CallCreate(**kwargs)))
+    CREATE_SCHEMA.validate(CallCreate(**kwargs).to_json())
 
 
 def test_update_model_has_every_field_of_the_schema_and_no_other() -> None:
-    body = update_to_json(
-        CallUpdate(
-            **{
-                name: None
-                for name in SCHEMAS["UpdateCallActivity"]["properties"]
-                if name != "status"
-            },
-            status="completed",
-        )
-    )
+    body = CallUpdate(
+        **{name: None for name in SCHEMAS["UpdateCallActivity"]["properties"] if name != "status"},
+        status="completed",
+    ).to_json()
     assert set(body) == set(SCHEMAS["UpdateCallActivity"]["properties"])
 
 
@@ -126,12 +119,12 @@ def test_create_model_has_every_field_of_the_schema_and_no_other() -> None:
     enums: dict[str, Any] = {"status": "completed", "direction": "inbound", "source": "External"}
     names = SCHEMAS["CreateCallActivity"]["properties"]
     kwargs: dict[str, Any] = {n: enums.get(n) for n in names}
-    body = create_to_json(CallCreate(**kwargs))
+    body = CallCreate(**kwargs).to_json()
     assert set(body) == set(names)
 
 
 def test_update_status_enum_matches_the_schema() -> None:
-    from close_async._types.calls import UPDATE_STATUSES
+    from close_async._types.rules import UPDATE_STATUSES
 
     assert set(SCHEMAS["UpdateCallActivityStatus"]["enum"]) == UPDATE_STATUSES
     assert set(SCHEMAS["CreateCallActivityStatus"]["enum"]) == UPDATE_STATUSES
@@ -199,7 +192,7 @@ def call_activities(draw: st.DrawFn) -> dict[str, Any]:
 @given(call_activities())
 def test_calls_generated_from_the_schema_parse(payload: dict[str, Any]) -> None:
     CALL_SCHEMA.validate(payload)  # the generator itself follows the schema
-    call = call_from_json(payload)
+    call = Call.from_json(payload)
     assert call.id == payload["id"]
     assert call.type == payload["_type"]
     assert call.users == tuple(payload["users"])
@@ -223,4 +216,4 @@ def test_every_call_activity_property_is_a_call_field() -> None:
     """No documented property lands in ``extra``: each has its own attribute."""
     payload: dict[str, Any] = {name: None for name in SCHEMAS["CallActivity"]["properties"]}
     payload.update(id="acti_1", users=[])
-    assert call_from_json(payload).extra == {}
+    assert Call.from_json(payload).extra == {}

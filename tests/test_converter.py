@@ -20,10 +20,9 @@ from cattrs.errors import ClassValidationError
 from hypothesis import given
 from hypothesis import strategies as st
 
-from close_async import CreateLead, Lead, UpdateLead
+from close_async import Call, CallUpdate, CreateLead, Lead, UpdateLead
 from close_async._types import conversion
-from close_async._types.calls import Call, CallUpdate
-from close_async._types.conversion import call_from_json, call_to_json, json_kind
+from close_async._types.conversion import json_kind
 from close_async._types.generated.activities_meetings import MeetingActivity
 from close_async._types.generated.leads import LeadAddress
 from close_async._types.model import Model
@@ -170,7 +169,7 @@ def test_a_written_model_leaves_out_the_fields_at_their_default() -> None:
     assert conversion.converter.unstructure(CallUpdate(note=None)) == {"note": None}
     assert conversion.converter.unstructure(UpdateLead(name=None)) == {"name": None}
     assert conversion.converter.unstructure(Lead(name="Acme")) == {"name": "Acme"}
-    assert call_to_json(Call(id="acti_1", type="Call")) == {"id": "acti_1", "_type": "Call"}
+    assert Call(id="acti_1", type="Call").to_json() == {"id": "acti_1", "_type": "Call"}
 
 
 def test_values_go_out_by_their_runtime_type() -> None:
@@ -244,7 +243,7 @@ def test_reading_an_answer_never_fails_and_keeps_what_it_cannot_read(
 
 @given(data=st.data())
 def test_a_call_written_reads_back_as_the_same_call(data: st.DataObject) -> None:
-    call = call_from_json(
+    call = Call.from_json(
         {
             "id": "acti_" + data.draw(st.text(string.ascii_letters, min_size=1)),
             "note": data.draw(st.none() | st.text()),
@@ -253,4 +252,4 @@ def test_a_call_written_reads_back_as_the_same_call(data: st.DataObject) -> None
             **data.draw(st.dictionaries(st.sampled_from(["x", "y.z"]), json_values)),
         }
     )
-    assert call_from_json(call_to_json(call)) == call
+    assert Call.from_json(call.to_json()) == call

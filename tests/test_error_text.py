@@ -31,7 +31,7 @@ from close_async import (
 )
 from close_async._engine.http.interpret import interpret_response
 from close_async._engine.text import TEXT_LIMIT, clean, json_line, render
-from close_async._resources.call_requests import update_call
+from tests.call_requests import update_call
 
 PUT = update_call("acti_3fKQ1nK8zqg7PbZ0", {"note": "x"})
 HOSTILE = "\x1b]0;pwned\x07\x1b[2J boom\rFAKE LINE"

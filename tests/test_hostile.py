@@ -52,8 +52,7 @@ from close_async._engine.http.aiohttp_transport import AiohttpTransport
 from close_async._engine.http.interpret import feedback_from_response, interpret_response
 from close_async._engine.http.request import Request
 from close_async._engine.retry import retry_reason
-from close_async._resources.call_requests import get_call
-from close_async._types.conversion import call_from_json
+from tests.call_requests import get_call
 from tests.conftest import serve
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -570,7 +569,7 @@ async def test_a_callers_session_that_raises_for_status_still_gives_our_errors(
 def _not_a_call(size: int) -> DecodingError:
     try:
         # No local of this frame (which the traceback keeps) holds the answer.
-        call_from_json(
+        Call.from_json(
             json.loads(f'{{"id": "{CALL_ID}", "duration": "bad", "pad": "{"x" * size}"}}')
         )
     except DecodingError as error:

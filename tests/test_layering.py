@@ -93,9 +93,10 @@ def layer_of(module: str) -> str:
 def test_the_graph_sees_the_imports_it_should() -> None:
     # The checks below are only as good as the parser: the client must be seen to import
     # the engine, and the call resource to import the requester only under TYPE_CHECKING.
+    calls = "close_async._resources.generated.activities_calls"
     assert "close_async._engine.engine" in GRAPH["close_async._client"]
-    assert "close_async._engine.requester" in GRAPH["close_async._resources.calls"]
-    assert "close_async._resources.call_requests" in GRAPH["close_async._resources.calls"]
+    assert "close_async._engine.requester" in GRAPH[calls]
+    assert "close_async._resources.bulk_verbs" in GRAPH[calls]
 
 
 def test_no_import_loops() -> None:

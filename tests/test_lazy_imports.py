@@ -40,5 +40,5 @@ def test_the_import_time_benchmark_reports_the_import(capsys: pytest.CaptureFixt
     out = capsys.readouterr().out
     assert re.search(r"^min \d+\.\d ms, median \d+\.\d ms", out, re.MULTILINE)
     # close_async's own modules are found beneath the statement's top-level import
-    assert re.search(r"^  close_async\._types\.conversion +\d+\.\d$", out, re.MULTILINE)
+    assert re.search(r"^  close_async\._bulk\.run +\d+\.\d$", out, re.MULTILINE)
     assert "aiohttp" not in out

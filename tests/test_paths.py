@@ -305,3 +305,36 @@ def test_check_path_says_what_is_wrong(path: object, message: str) -> None:
     with pytest.raises(InvalidRequestError) as info:
         check_path(path)
     assert str(info.value) == message
+
+
+# --- render_path's plan per template (one check of a template's own text) -----------------
+
+_piece_text = st.text(alphabet="abz_/.:%?{} ", max_size=6)
+_names = st.sampled_from(["id", "lead_id", "x"])
+_value = st.one_of(
+    st.text(alphabet="abZ09_.-/%?: ", max_size=6), st.none(), st.integers(), st.just("..")
+)
+
+
+@given(
+    pieces=st.lists(st.tuples(_piece_text, _names), max_size=3),
+    tail=_piece_text,
+    values=st.dictionaries(_names, _value, max_size=3),
+)
+def test_render_path_answers_as_rendering_then_checking_the_whole_would(
+    pieces: list[tuple[str, str]], tail: str, values: dict[str, object]
+) -> None:
+    # The planned path (each template's text checked once, then each value as a segment)
+    # gives the same path, or the same error, as rendering and checking the whole path.
+    from close_async._engine.http.paths import _render_checked
+
+    template = "".join(f"{text}{{{name}}}" for text, name in pieces) + tail
+    try:
+        expected: object = _render_checked(template, values)
+    except InvalidRequestError as error:
+        expected = (str(error), error.field)
+    try:
+        got: object = render_path(template, values)
+    except InvalidRequestError as error:
+        got = (str(error), error.field)
+    assert got == expected

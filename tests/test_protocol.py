@@ -38,16 +38,16 @@ from close_async._engine.http.interpret import (
 from close_async._engine.http.request import Request
 from close_async._engine.ratelimit.info import RateLimitInfo
 from close_async._engine.ratelimit.limiter import RateFeedback
-from close_async._resources.call_requests import (
+from close_async._resources.pager import Pager, paginate
+from tests.call_requests import (
     CALLS_PATH,
-    _calls_group,
     call_filters,
+    calls_group,
     create_call,
     delete_call,
     get_call,
     update_call,
 )
-from close_async._resources.pager import Pager, paginate
 from tests.fake_requester import FakeRequester
 
 CALL_ID = "acti_3fXh0mYvKZTrXMbmVSdVbLrnOBFGnJQ0IvyA0MYFwGy"
@@ -705,4 +705,4 @@ def test_a_success_body_that_is_not_json_is_quoted_in_the_error() -> None:
 
 @pytest.mark.parametrize("method", ["GET", "PUT", "POST", "DELETE"])
 def test_the_call_groups_are_method_and_collection(method: str) -> None:
-    assert _calls_group(method) == f"{method} activity/call"
+    assert calls_group(method) == f"{method} activity/call"

@@ -40,8 +40,8 @@ from close_async import (
 from close_async._engine.http.paths import path_template
 from close_async._engine.http.request import Request, build_request, path_template_of
 from close_async._engine.telemetry.otel import OtelTelemetry
-from close_async._resources import call_requests
 from close_async.testing import FakeClose, FakeFaults
+from tests import call_requests
 from tests.conftest import FAKE_KEY, serve_api
 
 CALL_TEMPLATE = "/activity/call/{id}/"

@@ -28,8 +28,8 @@ from openapi_core.testing import MockRequest
 
 from close_async import Pager
 from close_async._engine.engine import ClientStats
+from close_async._engine.errors import InvalidRequestError
 from close_async._engine.http.request import Request
-from close_async._resources.calls import CallsResource
 from close_async._resources.generated._root import Resources
 from close_async._types.model import Model, RequestModel
 from tests.openapi_document import DOC, requests_validator
@@ -165,7 +165,6 @@ class RecordingRequester:
 class Surface(Resources):
     def __init__(self, requester: RecordingRequester) -> None:
         self._requester = requester  # type: ignore[assignment]
-        self.calls = CallsResource(requester)  # type: ignore[arg-type]
 
 
 def method_of(surface: Surface, dotted: str) -> Any:
@@ -192,6 +191,20 @@ def build_model(cls: type[RequestModel], body: dict[str, Any]) -> RequestModel:
     known = {by_key[k]: v for k, v in body.items() if by_key.get(k, "extra") != "extra"}
     extra = {k: v for k, v in body.items() if by_key.get(k, "extra") == "extra"}
     return cls(**known, extra=extra)
+
+
+def model_or_body(cls: type[RequestModel], body: dict[str, Any]) -> Any:
+    """The model holding ``body``, or ``body`` itself (which the operation takes too) when a
+    field rule of the overlay refuses a drawn value: the rules (an E.164 phone, a call's
+    duration) are stricter than the document, whose bodies are drawn here. A value the
+    model's type check refuses still fails the test."""
+    try:
+        return build_model(cls, body)
+    except InvalidRequestError as error:
+        ruled = {a.name for a in attrs.fields(cls) if a.validator is not None}
+        if error.field not in ruled:
+            raise
+        return body
 
 
 _PLACEHOLDERS: dict[Any, Any] = {str: "x1", int: 1, float: 1.5, bool: True}
@@ -274,7 +287,7 @@ async def test_every_operation_sends_what_the_document_says_and_parses_its_answe
             args.append(minimal_model(model) if model is not None else body)
         else:
             body = data.draw(strategy(json.dumps(body_schema)), label="body")
-            args.append(build_model(model, body) if model is not None else body)
+            args.append(body if model is None else model_or_body(model, body))
     query = {
         p["name"]: query_value(p["name"], p["schema"])
         for p in op.get("parameters", [])

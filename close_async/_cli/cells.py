@@ -43,8 +43,8 @@ import attrs
 
 from .._engine.errors import InvalidRequestError
 from .._engine.ids import safe_repr
-from .._types.calls import Unset
 from .._types.conversion import parse_datetime
+from .._types.unset import Unset
 
 __all__ = ["CellError", "Check", "check_fields", "convert_cell", "describe_type", "row_body"]
 

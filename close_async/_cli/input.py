@@ -24,7 +24,7 @@ from typing import Any, BinaryIO, Literal
 import attrs
 
 from .._types.call_rows import update_from_row
-from .._types.calls import CallUpdate
+from .._types.generated.activities_calls import CallUpdate
 from .plural import counted
 
 __all__ = [

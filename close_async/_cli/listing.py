@@ -31,7 +31,7 @@ _MODEL_NAMES: Mapping[str, tuple[str, str, str]] = {
     "opportunities": ("opportunity/", "close_async.models", "Opportunity"),
     "tasks": ("task/", "close_async.models", "Task"),
     "notes": ("activity/note/", "close_async.models", "NoteActivity"),
-    "calls": ("activity/call/", "close_async._types.calls", "Call"),
+    "calls": ("activity/call/", "close_async.models", "Call"),
 }
 RESOURCES = tuple(_MODEL_NAMES)
 """The resources ``close-async <resource> list`` knows."""

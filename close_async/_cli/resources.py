@@ -32,7 +32,6 @@ from .._engine.auth.credentials import API_KEY_ENV
 from .._engine.errors import InvalidRequestError
 from .._engine.http.paths import path_segment
 from .._resources.bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
-from .._resources.calls import CallsResource
 from .._resources.generated._root import Resources
 from .._types.model import RequestModel, field_checks, request_fields
 from .args import add_file_arguments, resource_parser
@@ -58,8 +57,10 @@ DEFAULT_NULL_TOKEN = "\\N"  # noqa: S105 (a CSV cell, not a secret)
 """The CSV cell that means null (PostgreSQL's ``COPY`` spelling)."""
 
 _ACTIONS: dict[str, type] = {"update": BulkUpdate, "create": BulkCreate, "delete": BulkDelete}
-# ``close.calls`` is hand-written (not a generated group); ``calls update`` has its own
-# typed parser in main, its create and delete go through the same verbs as every group.
+# ``close.calls`` (the group ``activities.calls`` under its own name): ``calls update`` has
+# its own typed parser in main, its create and delete go through the same verbs as every
+# group.
+_CALLS = "activities.calls"
 _CALLS_ACTIONS = ("create", "delete")
 
 
@@ -82,14 +83,14 @@ def _bulk_classes() -> dict[str, tuple[type, tuple[str, ...]]]:
         # Groups are built lazily on a requester they never use here.
         def __init__(self) -> None:
             self._requester = None  # type: ignore[assignment]
-            self.calls = None  # type: ignore[assignment]
 
     found: dict[str, tuple[type, tuple[str, ...]]] = {}
     for path, group in _groups(_Probe(), ""):
         actions = tuple(a for a, mixin in _ACTIONS.items() if isinstance(group, mixin))
         if actions:
             found[path] = (type(group), actions)
-    found["calls"] = (CallsResource, _CALLS_ACTIONS)
+    calls, _ = found.pop(_CALLS)
+    found["calls"] = (calls, _CALLS_ACTIONS)
     return found
 
 

@@ -26,7 +26,6 @@ import attrs
 from .._bulk.run import BulkRun
 from .._client import CloseClient
 from .._engine.errors import BatchAbortedError, InvalidRequestError, UpdateInterruptedError
-from .._types.conversion import update_to_json
 from .cells import CellError
 from .failures import Failures, failure_record, open_failures
 from .input import InputError, InputFormat, InputRow, parse_row, row_for_output
@@ -133,7 +132,7 @@ def _parse_call_update(row: InputRow, fmt: InputFormat) -> tuple[Any, dict[str, 
     output = row_for_output(row, fmt)
     if fmt == "csv":
         # Typed JSON, so the failures file is valid JSON Lines input as it stands.
-        output = {"id": call_id, **update_to_json(update)}
+        output = {"id": call_id, **update.to_json()}
     return (call_id, update), output
 
 

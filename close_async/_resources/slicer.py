@@ -38,6 +38,7 @@ __all__ = [
     "DateSlicer",
     "PageSource",
     "SliceOptions",
+    "paged_params",
     "paginate_or_slice",
     "slice_by_date_created",
 ]
@@ -327,6 +328,29 @@ def _options(sliced: object) -> SliceOptions:
         f"sliced must be True, False or a SliceOptions, not {type(sliced).__name__}",
         field="sliced",
     )
+
+
+def paged_params(
+    params: Mapping[str, Any], page_size: int, *, cap: int, sliced: bool | SliceOptions
+) -> dict[str, Any]:
+    """The query of a list whose page size has a cap (the overlay's ``page_size:``), such
+    as ``close.calls.list``: its ``_limit`` is ``limit`` (another name for it) or else
+    ``page_size``, from 1 to ``cap`` (Close answers 400 to more). A plain walk starts at
+    ``_skip`` (0 when not given); a sliced one pages by the slice's own page size when it
+    has one. Raises :class:`InvalidRequestError`, before the caller starts iterating."""
+    limit = params.get("_limit")
+    if limit is not None:
+        page_size = limit
+    if isinstance(page_size, bool) or not isinstance(page_size, int) or not 1 <= page_size <= cap:
+        raise InvalidRequestError(
+            f"page_size must be 1..{cap}, got {page_size!r}", field="page_size"
+        )
+    query = {k: v for k, v in params.items() if k not in ("_skip", "_limit")}
+    skip = params.get("_skip")
+    if sliced is False:
+        return {**query, "_skip": skip or 0, "_limit": page_size}
+    own_size = isinstance(sliced, SliceOptions) and sliced.page_size is not None
+    return {**query, "_skip": skip, "_limit": None if own_size else page_size}
 
 
 @overload

@@ -12,12 +12,13 @@ import attrs
 
 from .._engine.errors import InvalidRequestError
 from .._engine.ids import safe_repr, validate_call_id
-from .calls import UNSET, CallUpdate
 from .conversion import json_kind, parse_datetime
+from .generated.activities_calls import CallUpdate
+from .unset import UNSET
 
 __all__ = ["update_from_row"]
 
-_ROW_FIELDS: frozenset[str] = frozenset(a.name for a in attrs.fields(CallUpdate))
+_ROW_FIELDS: frozenset[str] = frozenset(a.name for a in attrs.fields(CallUpdate)) - {"extra"}
 _WHOLE_NUMBER = re.compile(r"[+-]?[0-9]+", re.ASCII)
 _CUSTOM_PREFIX = "custom."
 

@@ -20,6 +20,8 @@ with overrides, built once per class on first use.
   reads. ``None`` reads as ``None`` where the union allows it.
 - **Renames**: a field's JSON key is its ``metadata["json"]`` when it has one (the
   generator writes it for keys that are not Python names; ``Call.type`` is ``_type``).
+- **Reading hooks**: a field whose ``metadata["read"]`` holds a hook (the overlay's
+  ``read:``, from ``rules.py``) is read by it (``Call.users``: ``null`` is no users).
 - **Unknown keys** of an answer are kept in the model's ``extra`` under their JSON names,
   and sent back from it (the fields are written over them).
 - **UNSET**: written, a field at its default is left out: :data:`UNSET` for request bodies
@@ -31,7 +33,8 @@ with overrides, built once per class on first use.
   :class:`~close_async.Model` and so every answer's generated model): Close adds
   fields and its document is not always right, so a missing field is ``None``, an unknown
   key goes to ``extra``, and a value of an unexpected shape is kept as it came.
-- **Strict reading** (every other attrs class: :class:`~close_async.Call`): a value that
+- **Strict reading** (every other attrs class, and a model the overlay marks ``strict``,
+  such as :class:`~close_async.Call`): a value that
   breaks a rule fails, and :func:`read` raises :class:`~close_async.DecodingError` listing
   what was wrong where (``expected an integer, got '153' @ $.duration``).
 """
@@ -39,7 +42,6 @@ with overrides, built once per class on first use.
 from __future__ import annotations
 
 import datetime as _dt
-import functools
 import re
 import types
 from collections.abc import Callable, Mapping, Sequence
@@ -53,20 +55,16 @@ from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, overrid
 
 from .._engine.errors import DecodingError
 from .._engine.ids import safe_repr
-from .calls import Call, CallCreate, CallUpdate, Unset
+from .unset import Unset
 
 __all__ = [
-    "call_from_json",
-    "call_to_json",
     "converter",
-    "create_to_json",
     "fields_of",
     "json_key",
     "json_kind",
     "parse_datetime",
     "read",
     "union_args",
-    "update_to_json",
     "write",
 ]
 
@@ -160,19 +158,6 @@ def _read_decimal(value: Any, _: Any) -> Decimal:
     if not number.is_finite():
         raise ValueError(f"expected a finite decimal, got {safe_repr(value)}")
     return number
-
-
-def _read_users(value: Any, _: Any) -> tuple[str, ...]:
-    # Call.users: Close sends null for a call nobody was on.
-    if value is None:
-        return ()
-    if not isinstance(value, list):
-        raise ValueError(f"expected a list of user ids, got {safe_repr(value)}")
-    return tuple(_read_str(v, str) for v in value)
-
-
-# Per-class overrides the types alone do not say.
-_FIELD_HOOKS: dict[tuple[type, str], _Hook] = {(Call, "users"): _read_users}
 
 
 # ----------------------------------------------------------------------- type questions
@@ -385,9 +370,9 @@ def _structure_model(cls: type[T], conv: cattrs.Converter) -> Callable[[Any, Any
             continue
         key = json_key(attribute)
         known.add(key)
-        hook = (
-            _lenient(attribute.type, conv) if lenient else _FIELD_HOOKS.get((cls, attribute.name))
-        )
+        hook = attribute.metadata.get("read")
+        if hook is None and lenient:
+            hook = _lenient(attribute.type, conv)
         overrides[attribute.name] = override(rename=key, struct_hook=hook)
     read_fields = make_dict_structure_fn(
         cls, conv, _cattrs_detailed_validation=not lenient, **overrides
@@ -557,33 +542,3 @@ def write(model: Any) -> dict[str, Any]:
         write_model = _WRITERS[cls] = converter.get_unstructure_hook(cls)
     body: dict[str, Any] = write_model(model)
     return body
-
-
-# ------------------------------------------------------------------- the call models
-
-# The call path writes one of these per update: its hooks are built at import, and called
-# without a lookup.
-_write_update: Callable[[CallUpdate], dict[str, Any]] = converter.get_unstructure_hook(CallUpdate)
-_write_create: Callable[[CallCreate], dict[str, Any]] = converter.get_unstructure_hook(CallCreate)
-
-
-call_from_json: Callable[[Any], Call] = functools.partial(read, cls=Call)
-"""Read one Call object from decoded JSON (strictly; see :func:`read`).
-
-A partial, not a function: a function's frame, kept by the error's traceback, would hold
-the answer it could not read."""
-
-
-def call_to_json(call: Call) -> dict[str, Any]:
-    """A Call as Close would send it (``extra`` keys merged back in); for tests and fakes."""
-    return write(call)
-
-
-def update_to_json(update: CallUpdate) -> dict[str, Any]:
-    """The JSON body of a PUT: exactly the fields the caller gave (``None`` as ``null``)."""
-    return _write_update(update)
-
-
-def create_to_json(create: CallCreate) -> dict[str, Any]:
-    """The JSON body of a POST: exactly the fields the caller gave (``None`` as ``null``)."""
-    return _write_create(create)

@@ -1,6 +1,6 @@
 """The bases of the generated models, and the checks a request model runs when built.
 
-Two kinds of model, as for calls (``Call`` and ``CallUpdate``):
+Two kinds of model (``Call`` and ``CallUpdate`` among them):
 
 - :class:`Model`, what Close answers. Reading one is lenient, because Close adds fields and
   its document is not always right: a missing field is ``None``, an unknown key is kept in
@@ -12,6 +12,11 @@ Two kinds of model, as for calls (``Call`` and ``CallUpdate``):
   field at Close. Values are checked against the field's type when the model is built, so a
   bad value raises :class:`~close_async.InvalidRequestError` naming the field before
   anything is sent. Keys the model does not list (``custom.cf_...``) go in ``extra``.
+  A field the overlay gives a rule (``rules.py``: an E.164 phone, a call's duration) is
+  checked by that rule, its attrs validator, instead of by its type.
+
+A model the overlay marks ``strict`` (``Call``) is read strictly instead: a value that
+breaks its type fails with a :class:`~close_async.DecodingError` naming it.
 
 Both are read and written by the package's one cattrs converter (``conversion``, whose
 docstring lists the rules); :meth:`Model.from_json` and ``to_json`` are its front doors.
@@ -23,15 +28,16 @@ import datetime as _dt
 import functools
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
+from types import MappingProxyType
 from typing import Any, ClassVar, Literal, TypeVar, get_args, get_origin
 
 import attrs
 
-from .._engine.errors import InvalidRequestError
+from .._engine.errors import DecodingError, InvalidRequestError
 from .._engine.ids import safe_repr
 from . import conversion as _conversion
-from .calls import UNSET, Unset
 from .conversion import fields_of, json_key, union_args
+from .unset import UNSET, Unset
 
 __all__ = [
     "UNSET",
@@ -43,6 +49,9 @@ __all__ = [
 ]
 
 M = TypeVar("M", bound="Model")
+
+_NO_EXTRA: Mapping[str, Any] = MappingProxyType({})
+"""A request model's ``extra`` when none is given: empty, shared (it cannot be changed)."""
 
 
 @attrs.define(kw_only=True)
@@ -66,10 +75,15 @@ class Model:
     def from_json(cls: type[M], payload: Any) -> M:
         """Read this model from decoded JSON; lenient (see the module docstring).
 
-        Raises :class:`~close_async.DecodingError` only when ``payload`` is not a JSON
-        object at all.
+        Raises :class:`~close_async.DecodingError` when ``payload`` is not a JSON object
+        at all, and, for a strict model, when a value breaks its type.
         """
-        return _conversion.read(payload, cls)
+        try:
+            return _conversion.read(payload, cls)
+        except DecodingError:
+            # The error's traceback keeps this frame: it must not pin the answer.
+            del payload
+            raise
 
     def to_json(self) -> dict[str, Any]:
         """This object as JSON: the fields that are not ``None``, and ``extra``'s keys."""
@@ -85,11 +99,30 @@ class RequestModel:
     (``extra={"custom.cf_abc": "Gold"}``).
     """
 
-    extra: Mapping[str, Any] = attrs.field(factory=dict)
+    extra: Mapping[str, Any] = attrs.field(default=_NO_EXTRA)
     """Keys sent as they are, beside the model's fields (custom fields among them)."""
 
     def __attrs_post_init__(self) -> None:
-        _check_request_model(self)
+        # Each field without a rule is checked against its type (a field with a rule: its
+        # attrs validator, which attrs has run already); ``extra`` must hold JSON keys.
+        cls = type(self)
+        checks = _CHECKS.get(cls)
+        if checks is None:
+            checks = _checks_of(cls)
+        for name, hint, plain in checks:
+            value = getattr(self, name)
+            if value.__class__ in plain or value is UNSET or _accepts(hint, value):
+                continue
+            raise InvalidRequestError(
+                f"{name}: must be {_describe(hint)}, got {safe_repr(value)}", field=name
+            )
+        extra = self.extra
+        if extra is _NO_EXTRA:
+            return
+        if not isinstance(extra, Mapping) or not all(isinstance(k, str) for k in extra):
+            raise InvalidRequestError(
+                "extra: must be a mapping of JSON keys to values", field="extra"
+            )
 
     def fields_set(self) -> frozenset[str]:
         """Names of the fields that were given (``None`` counts: it clears the field)."""
@@ -130,7 +163,7 @@ def field_checks(cls: type) -> dict[str, Callable[[Any], None]]:
 
 
 def _validate(validator: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-    # The call models' validators read only the attribute and the value, not the instance.
+    # The rules' validators (rules.py) read only the attribute and the value, not the instance.
     validator(None, attribute, value)
 
 
@@ -203,22 +236,34 @@ def _describe(tp: Any) -> str:
     return _KIND_NAMES.get(tp, f"a {getattr(tp, '__name__', tp)}")
 
 
-_CHECKS: dict[type, tuple[tuple[str, Any], ...]] = {}
+_CHECKS: dict[type, tuple[tuple[str, Any, frozenset[type]], ...]] = {}
+
+# A value of exactly one of these classes is accepted by a hint that names the class: what
+# lets the common values (a str for ``str | Unset | None``) skip the walk of the hint.
+_PLAIN: dict[Any, frozenset[type]] = {
+    str: frozenset({str}),
+    int: frozenset({int}),
+    float: frozenset({int, float}),
+    bool: frozenset({bool}),
+    type(None): frozenset({type(None)}),
+    Unset: frozenset({Unset}),
+}
 
 
-def _check_request_model(model: RequestModel) -> None:
-    cls = type(model)
-    checks = _CHECKS.get(cls)
-    if checks is None:
-        checks = _CHECKS[cls] = tuple((name, hint) for name, _, hint in _typed_fields(cls))
-    for name, hint in checks:
-        value = getattr(model, name)
-        if value is not UNSET and not _accepts(hint, value):
-            raise InvalidRequestError(
-                f"{cls.__name__}.{name}: must be {_describe(hint)}, got {safe_repr(value)}",
-                field=name,
-            )
-    if not isinstance(model.extra, Mapping) or not all(isinstance(k, str) for k in model.extra):
-        raise InvalidRequestError(
-            f"{cls.__name__}.extra: must be a mapping of JSON keys to values", field="extra"
-        )
+def _plain_classes(hint: Any) -> frozenset[type]:
+    args = union_args(hint)
+    if args is None:
+        return _PLAIN.get(hint, frozenset())
+    return frozenset().union(*(_plain_classes(a) for a in args))
+
+
+def _checks_of(cls: type) -> tuple[tuple[str, Any, frozenset[type]], ...]:
+    """(name, type, plain classes) of each field the type check judges, once per class: a
+    field with a rule is checked by that rule alone."""
+    ruled = {a.name for a in attrs.fields(cls) if a.validator is not None}
+    checks = _CHECKS[cls] = tuple(
+        (name, hint, _plain_classes(hint))
+        for name, _, hint in _typed_fields(cls)
+        if name not in ruled
+    )
+    return checks

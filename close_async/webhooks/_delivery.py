@@ -21,9 +21,8 @@ _TIMESTAMP = re.compile(r"[0-9]{1,12}")
 _HASH = re.compile(r"[0-9a-fA-F]{64}")
 
 # object_type -> (module, name): read lazily, so that parsing never imports every model.
-# The call is the one hand-written model; it has its own reader.
 _MODELS: dict[str, tuple[str, str]] = {
-    "activity.call": ("close_async._types.conversion", "call_from_json"),
+    "activity.call": ("close_async.models", "Call"),
     "activity.note": ("close_async.models", "NoteActivity"),
     "activity.email": ("close_async.models", "EmailActivity"),
     "activity.sms": ("close_async.models", "SMSActivity"),

@@ -19,7 +19,7 @@ import jinja2
 
 from close_async._engine.http.request import template_group
 
-from .spec import API, ModelDef, NamespaceDef, OperationDef
+from .spec import API, FieldDef, ModelDef, NamespaceDef, OperationDef
 
 TEMPLATES = Path(__file__).with_name("templates")
 COMMAND = "python -m tools.codegen"
@@ -37,7 +37,7 @@ _ABC_WORDS = ("Mapping", "Sequence")
 
 
 def _environment() -> jinja2.Environment:
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
@@ -45,6 +45,33 @@ def _environment() -> jinja2.Environment:
         lstrip_blocks=False,
         autoescape=False,  # noqa: S701 - Python source, not HTML
     )
+    env.globals["field_value"] = field_value
+    return env
+
+
+def field_value(model: ModelDef, f: FieldDef) -> str:
+    """What follows a field's annotation: `` = default`` or `` = attrs.field(...)``, with
+    the overlay's rule as the field's validator, converter or reading hook."""
+    default = f.default or ("UNSET" if model.request else "None")
+    options = [] if f.required else [f"default={default}"]
+    if f.secret:
+        options.append("repr=redacted")
+    if f.converter:
+        options.append(f"converter=rules.{f.converter}")
+    if f.validator:
+        options.append(f"validator=rules.{f.validator}")
+    metadata = []
+    if f.key != f.name:
+        metadata.append(f'"json": "{f.key}"')
+    if f.reader:
+        metadata.append(f'"read": rules.{f.reader}')
+    if metadata:
+        options.append("metadata={" + ", ".join(metadata) + "}")
+    if not options:
+        return ""
+    if options == [f"default={default}"]:
+        return f" = {default}"
+    return f" = attrs.field({', '.join(options)})"
 
 
 def _used(words: tuple[str, ...], text: str) -> list[str]:
@@ -98,7 +125,7 @@ def render(api: API) -> dict[Path, str]:
             bases.append("UNSET")
         if any(m.request for m in classes):
             bases.append("Unset")
-        needs_classvar = any(m.required_keys and not m.request for m in classes)
+        needs_classvar = any((m.required_keys and not m.request) or m.strict for m in classes)
         typing_names = _used(("Any", "Literal"), body)
         if needs_classvar:
             typing_names.append("ClassVar")
@@ -111,34 +138,32 @@ def render(api: API) -> dict[Path, str]:
             dotted=ns.dotted if ns else "",
             models=models,
             imports=sorted(imports.items()),
-            needs={"dt": "_dt." in body, "secret": any(f.secret for m in models for f in m.fields)},
+            needs={
+                "dt": "_dt." in body,
+                "secret": any(f.secret for m in models for f in m.fields),
+                "rules": any(f.ruled for m in models for f in m.fields),
+                "mapping": "Mapping[" in body,
+                "decimal": "Decimal" in body,
+            },
             typing_names=", ".join(sorted(typing_names)),
             base_names=", ".join(sorted(set(bases), key=str.lower)),
         )
         files[MODELS_DIR / f"{module}.py"] = code
 
     for ns in api.namespaces.values():
-        # A hand-written group (close.calls) serves its operations: no generated twin.
-        if not ns.handwritten:
-            files[RESOURCES_DIR / f"{ns.module}.py"] = _render_resource(env, api, ns, module_of)
+        files[RESOURCES_DIR / f"{ns.module}.py"] = _render_resource(env, api, ns, module_of)
 
     top = [ns for ns in api.namespaces.values() if len(ns.path) == 1]
-    handwritten = [ns for ns in api.namespaces.values() if ns.handwritten]
+    aliases = {alias: api.namespaces[target] for alias, target in api.aliases.items()}
     type_imports = [f"from .{ns.module} import {ns.class_name}" for ns in top]
-    type_imports += [
-        f"from {_relative(ns.handwritten['module'])} import {ns.handwritten['class']}"
-        for ns in handwritten
-    ]
+    type_imports += [f"from .{ns.module} import {ns.class_name}" for ns in aliases.values()]
     files[RESOURCES_DIR / "_root.py"] = env.get_template("root.py.j2").render(
         header=HEADER,
         namespaces=list(api.namespaces.values()),
         top=top,
         titles={ns.path: _title(ns) for ns in api.namespaces.values()},
-        handwritten=[_Handwritten(ns) for ns in handwritten],
-        ns_handwritten={
-            ns.path: [_Handwritten(c) for c in handwritten if c.path[:-1] == ns.path] for ns in top
-        },
-        type_imports=sorted(type_imports),
+        aliases=sorted(aliases.items()),
+        type_imports=sorted(set(type_imports)),
     )
     files[RESOURCES_DIR / "__init__.py"] = (
         f'{HEADER}\n"""The generated resource groups, one module each (see ``_root``)."""\n'
@@ -148,22 +173,6 @@ def render(api: API) -> dict[Path, str]:
     )
     files[MODELS_INDEX] = _render_index(api, module_of)
     return {path: _ruff(code, str(path)) for path, code in files.items()}
-
-
-class _Handwritten:
-    """A group served by a hand-written class: its attribute on the parent group, its class,
-    and the client attribute that already holds it (``close.calls``)."""
-
-    def __init__(self, ns: NamespaceDef) -> None:
-        assert ns.handwritten is not None
-        self.attribute = ns.attribute
-        self.class_name = ns.handwritten["class"]
-        self.surface_attribute = ns.handwritten.get("attribute", ns.attribute)
-
-
-def _relative(module: str) -> str:
-    # Hand-written resources live in close_async/_resources/, one level above the output.
-    return f"..{module}"
 
 
 def _render_resource(
@@ -184,6 +193,10 @@ def _render_resource(
         runtime.append("from ..pager import Pager, paginate")
         if any(op.path_params for op in lists):
             runtime.append("from ..._engine.http.paths import render_path")
+    if any(op.path_rules or op.param_rules for op in ns.operations):
+        runtime.append("from ..._types import rules")
+    if any(op.page_size for op in lists):
+        runtime.append("from ..slicer import paged_params")
     if singles:
         runtime.append("from ..._engine.http.request import build_request")
     if any(op.parse == "no_content" for op in singles):
@@ -196,17 +209,11 @@ def _render_resource(
     sliced = {op.method for op in lists if sliceable(op)}
     if sliced:
         runtime.append("from ..slicer import SliceOptions, paginate_or_slice")
-    children = [api.namespaces[(*ns.path, c)] for c in ns.children]
-    handwritten_children = [c for c in children if c.handwritten]
-    lazy_children = [c for c in children if not c.handwritten]
+    lazy_children = [api.namespaces[(*ns.path, c)] for c in ns.children]
     type_imports = ["from ..._engine.requester import Requester"]
     if hooked:
         type_imports.append("from ..._engine.http.request import Request")
     type_imports += [f"from .{c.module} import {c.class_name}" for c in lazy_children]
-    type_imports += [
-        f"from {_relative(c.handwritten['module'])} import {c.handwritten['class']}"
-        for c in handwritten_children
-    ]
     signature_text = " ".join(_signature_words(op) for op in ns.operations)
     class_lines = [f"``{ns.dotted}``: {_title(ns)}."]
     if ns.operations:
@@ -245,8 +252,9 @@ def _render_resource(
         groups={op.method: template_group(op.http, op.template) for op in ns.operations},
         runtime_imports=runtime,
         type_imports=sorted(type_imports),
-        handwritten_children=[_Handwritten(c) for c in handwritten_children],
         lazy_children=lazy_children,
+        path_values={op.method: _path_values(op) for op in ns.operations},
+        param_values={op.method: _param_values(op) for op in ns.operations},
         needs={"functools": bool(lazy_children), "dt": "_dt." in signature_text},
         abc_names=", ".join(_used(_ABC_WORDS, signature_text)) or "Mapping",
         typing_names=", ".join(
@@ -260,6 +268,25 @@ def _render_resource(
         ),
     )
     return code.replace("from collections.abc import \n", "")
+
+
+def _path_values(op: OperationDef) -> str:
+    """The ``path_params`` mapping of an operation's call, each value through its rule."""
+    values = [
+        f'"{key}": ' + (f"rules.{op.path_rules[key]}({name})" if key in op.path_rules else name)
+        for name, key in op.path_params
+    ]
+    return "{" + ", ".join(values) + "}"
+
+
+def _param_values(op: OperationDef) -> str:
+    """The query mapping of an operation's call, each value through its rule."""
+    values = [
+        f'"{p.key}": '
+        + (f"rules.{op.param_rules[p.key]}({p.name})" if p.key in op.param_rules else p.name)
+        for p in op.query
+    ]
+    return "{" + ", ".join(values) + "}"
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,16 @@ class FieldDef:
     required: bool
     doc: list[str]
     secret: bool = False  # see holds_secret: its repr is redacted
+    # The overlay's rule of the field (names in close_async/_types/rules.py): its attrs
+    # validator, converter and reading hook.
+    validator: str | None = None
+    converter: str | None = None
+    reader: str | None = None
+    default: str | None = None  # when not the model kind's (UNSET or None)
+
+    @property
+    def ruled(self) -> bool:
+        return bool(self.validator or self.converter or self.reader)
 
 
 # ------------------------------------------------------------------------ secrets
@@ -79,6 +89,7 @@ class ModelDef:
     kind: str  # "class", "literal" or "union"
     doc: list[str]
     request: bool = False
+    strict: bool = False  # an answer read strictly (the overlay's ``strict: true``)
     fields: list[FieldDef] = field(default_factory=list)
     required_keys: list[str] = field(default_factory=list)
     expression: str = ""
@@ -111,6 +122,10 @@ class OperationDef:
     parse: str | None = None  # a model name, "no_content", or None (the decoded JSON)
     item: str | None = None  # for lists: the item model, or "Any"
     deps: set[str] = field(default_factory=set)
+    # The overlay's rules (close_async/_types/rules.py) of path and query values, by name.
+    path_rules: dict[str, str] = field(default_factory=dict)
+    param_rules: dict[str, str] = field(default_factory=dict)
+    page_size: int | None = None  # a list with a page_size= argument, and its cap
 
 
 @dataclass
@@ -118,7 +133,6 @@ class NamespaceDef:
     path: tuple[str, ...]
     operations: list[OperationDef] = field(default_factory=list)
     children: list[str] = field(default_factory=list)
-    handwritten: dict[str, str] | None = None
     description: str = ""
 
     @property
@@ -145,6 +159,7 @@ class API:
     operations: list[OperationDef]
     schema_names: dict[str, str]  # schema -> model name
     skipped_schemas: dict[str, str]  # schema -> why no model was made
+    aliases: dict[str, tuple[str, ...]] = field(default_factory=dict)  # close.calls
 
 
 # ------------------------------------------------------------------------ reading
@@ -213,9 +228,10 @@ def doc_lines(text: str | None, width: int = 88) -> list[str]:
 def _expand(short: Any) -> Any:
     """The overlay's short type notation as a JSON schema.
 
-    ``str``, ``int``, ``float``, ``bool``, ``datetime``, ``date``, ``any``, ``object``,
-    ``[T]`` (a list), ``Name`` (a schema), ``one_of:a|b`` (an enum); a trailing ``?``
-    makes it nullable. A dict is already a schema.
+    ``str``, ``int``, ``float``, ``bool``, ``datetime``, ``date``, ``decimal`` (a decimal
+    string, read as ``Decimal``), ``any``, ``object``, ``[T]`` (a list), ``(T)`` (a list
+    read as a tuple, empty by default), ``Name`` (a schema), ``one_of:a|b`` (an enum); a
+    trailing ``?`` makes it nullable. A dict is already a schema.
     """
     if isinstance(short, dict):
         return short
@@ -229,6 +245,7 @@ def _expand(short: Any) -> Any:
         "bool": {"type": "boolean"},
         "datetime": {"type": "string", "format": "date-time"},
         "date": {"type": "string", "format": "date"},
+        "decimal": {"type": "string", "format": "decimal"},
         "object": {"type": "object", "additionalProperties": {"description": "Any type"}},
         "any": {"description": "Any type"},
     }
@@ -236,6 +253,8 @@ def _expand(short: Any) -> Any:
         schema = dict(simple[text])
     elif text.startswith("[") and text.endswith("]"):
         schema = {"type": "array", "items": _expand(text[1:-1])}
+    elif text.startswith("(") and text.endswith(")"):
+        schema = {"type": "array", "items": _expand(text[1:-1]), "x-tuple": True}
     elif text.startswith("one_of:"):
         schema = {"type": "string", "enum": text.removeprefix("one_of:").split("|")}
     else:
@@ -282,6 +301,8 @@ class _Builder:
             schema["required"] = list(definition["required"])
         if definition.get("request"):
             schema["x-request"] = True
+        if definition.get("strict"):
+            schema["x-strict"] = True
         return schema
 
     # --- schemas
@@ -355,6 +376,8 @@ class _Builder:
                 return "_dt.datetime | str" if param else "_dt.datetime"
             if fmt == "date":
                 return "_dt.date | str" if param else "_dt.date"
+            if fmt == "decimal":
+                return "Decimal"
             return "str"
         if kinds == "integer":
             return "int"
@@ -366,6 +389,8 @@ class _Builder:
             return "None"
         if kinds == "array":
             item = self.annotation(schema.get("items") or {}, deps, param=param)
+            if schema.get("x-tuple") and not param:
+                return f"tuple[{item}, ...]"
             return f"Sequence[{item}]" if param else f"list[{item}]"
         if kinds == "object":
             extra = schema.get("additionalProperties")
@@ -437,7 +462,14 @@ class _Builder:
 
         operations = [self._operation(plan) for plan in plans]
         namespaces = self._namespaces(operations)
-        return API(models, namespaces, operations, dict(self.names), dict(self.skipped))
+        aliases = {
+            alias: tuple(target.split("."))
+            for alias, target in (self.overlay.get("aliases") or {}).items()
+        }
+        for alias, target in aliases.items():
+            if target not in namespaces or (alias,) in namespaces:
+                raise ValueError(f"overlay alias {alias}: {'.'.join(target)} is not a group")
+        return API(models, namespaces, operations, dict(self.names), dict(self.skipped), aliases)
 
     def _plan_operation(
         self, path: str, http: str, op: dict[str, Any], fix: dict[str, Any]
@@ -504,8 +536,13 @@ class _Builder:
             deps = set()
             expression = self.annotation(schema, deps)
             return ModelDef(name, schema_name, "union", doc, expression=expression, deps=deps)
-        model = ModelDef(name, schema_name, "class", doc, request=request)
+        strict = bool(schema.get("x-strict"))
+        model = ModelDef(name, schema_name, "class", doc, request=request, strict=strict)
         required = set(schema.get("required") or [])
+        rules = (self.overlay.get("rules") or {}).get(schema_name) or {}
+        unknown = set(rules) - set(schema.get("properties") or {})
+        if unknown:
+            raise ValueError(f"overlay rules of {schema_name} name no field: {sorted(unknown)}")
         taken: set[str] = set()
         for key, prop in (schema.get("properties") or {}).items():
             attribute = identifier(key, reserved=RESERVED_FIELDS)
@@ -521,12 +558,29 @@ class _Builder:
                 else:
                     none = " | None" if self.nullable(prop) else ""
                     full = f"{annotation} | Unset{none}"
+            elif strict and key in required and not self.nullable(prop):
+                full = annotation
+            elif prop.get("x-tuple"):
+                full = annotation  # empty, not None, when absent or null
             else:
                 full = annotation if annotation in ("Any", "None") else f"{annotation} | None"
-            is_required = request and key in required
+            is_required = (request or strict) and key in required
             field_doc = doc_lines(prop.get("description"), 84)
             secret = holds_secret(key, prop)
-            model.fields.append(FieldDef(attribute, key, full, is_required, field_doc, secret))
+            definition = FieldDef(attribute, key, full, is_required, field_doc, secret)
+            rule = rules.get(key)
+            if isinstance(rule, str):
+                definition.validator = rule
+            elif rule:
+                definition.validator = rule.get("check")
+                definition.converter = rule.get("convert")
+                definition.reader = rule.get("read")
+            if definition.converter and full.startswith("dict["):
+                # A converter's copy is read-only: the field holds some Mapping.
+                definition.annotation = "Mapping[" + full.removeprefix("dict[")
+            if prop.get("x-tuple"):
+                definition.default = "()"
+            model.fields.append(definition)
         model.required_keys = sorted(required)
         model.deps.discard(name)
         return model
@@ -562,6 +616,11 @@ class _Builder:
             doc = doc_lines(parameter.get("description"), 80)
             query.append(ParamDef(attribute, parameter["name"], annotation, doc))
 
+        names = {p.key: p.name for p in query} | {key: name for name, key in path_params}
+        rules = {**(fix.get("path_rules") or {}), **(fix.get("param_rules") or {})}
+        unknown = set(rules) - set(names)
+        if unknown:
+            raise ValueError(f"overlay rules of {plan['http']} {path} name nothing: {unknown}")
         operation = OperationDef(
             namespace=plan["namespace"],
             method=method_of(op["operationId"]),
@@ -572,6 +631,9 @@ class _Builder:
             doc=doc_lines(op.get("description")),
             path_params=path_params,
             query=query,
+            path_rules=dict(fix.get("path_rules") or {}),
+            param_rules=dict(fix.get("param_rules") or {}),
+            page_size=fix.get("page_size"),
         )
         if plan["body_schema"] is not None:
             body_deps: set[str] = set()
@@ -615,7 +677,4 @@ class _Builder:
         for path in namespaces:
             if len(path) > 1 and path[-1] not in namespaces[path[:-1]].children:
                 namespaces[path[:-1]].children.append(path[-1])
-        handwritten = self.overlay.get("handwritten") or {}
-        for dotted, target in handwritten.items():
-            namespaces[tuple(dotted.split("."))].handwritten = target
         return dict(sorted(namespaces.items()))

@@ -19,7 +19,13 @@ from collections.abc import Mapping
 from ..errors import InvalidRequestError
 from ..ids import safe_repr
 
-__all__ = ["check_path", "path_segment", "path_template", "render_path"]
+__all__ = [
+    "check_path",
+    "path_segment",
+    "path_template",
+    "render_path",
+    "render_path_and_template",
+]
 
 # RFC 3986 unreserved characters plus a few sub-delimiters seen in Close's paths; the
 # characters that would re-route a request (/ ? # % \ and whitespace) are not among them.
@@ -92,6 +98,63 @@ def render_path(template: str, values: Mapping[str, object]) -> str:
     ``render_path("lead/{lead_id}/", {"lead_id": "lead_x"})`` gives ``"lead/lead_x/"``.
     Raises :class:`InvalidRequestError` for a missing, unused or unsafe value.
     """
+    return render_path_and_template(template, values)[0]
+
+
+def render_path_and_template(template: str, values: Mapping[str, object]) -> tuple[str, str]:
+    """:func:`render_path` and :func:`path_template` of ``template`` at once (what a request
+    builder needs: the path sent, and the template tracing and limits name it by)."""
+    plan = _PLANS.get(template)
+    if plan is None and template not in _PLANS:
+        plan = _plan(template)
+    if plan is not None:
+        # The template's own text was checked once; each value is one safe segment (no
+        # '/', never '.' or '..', not empty), so the whole needs no second check.
+        pieces, names, shaped = plan
+        if len(names) == 1:  # the common case, without the loop
+            name = names[0]
+            if len(values) == 1 and name in values:
+                rendered = pieces[0] + path_segment(values[name], field=name) + pieces[1]
+                if len(rendered) <= _MAX_LENGTH + 1:  # check_path's cap, its '/' aside
+                    return rendered, shaped
+        elif len(values) == len(names) and all(n in values for n in names):
+            parts = [pieces[0]]
+            for name, piece in zip(names, pieces[1:], strict=True):
+                parts += (path_segment(values[name], field=name), piece)
+            rendered = "".join(parts)
+            if len(rendered) <= _MAX_LENGTH + 1:
+                return rendered, shaped
+    return _render_checked(template, values), path_template(template)
+
+
+_Plan = tuple[tuple[str, ...], tuple[str, ...], str]
+_PLANS: dict[str, _Plan | None] = {}
+_MAX_PLANS = 1024  # templates are the generator's (a few hundred) or a caller's
+
+
+def _plan(template: str) -> _Plan | None:
+    """The text around a template's placeholders (the template shaped as :func:`check_path`
+    shapes a path), their names and the shaped template, worked out once per template;
+    ``None`` when the
+    template is not plain (its text alone would not be a valid path, or a name repeats):
+    such a template is rendered and checked whole, for the same errors."""
+    shaped = template.removeprefix("/").removesuffix("/") + "/"
+    names = tuple(_PLACEHOLDER.findall(shaped))
+    plan: _Plan | None = None
+    if names and len(set(names)) == len(names):
+        try:
+            check_path(_PLACEHOLDER.sub("x", shaped))
+        except InvalidRequestError:
+            pass
+        else:
+            plan = (tuple(_PLACEHOLDER.split(shaped)[::2]), names, shaped)
+    if len(_PLANS) >= _MAX_PLANS:
+        _PLANS.clear()
+    _PLANS[template] = plan
+    return plan
+
+
+def _render_checked(template: str, values: Mapping[str, object]) -> str:
     wanted = _PLACEHOLDER.findall(template)
     missing = [name for name in wanted if name not in values]
     if missing:

@@ -26,7 +26,7 @@ import yarl
 
 from ..errors import InvalidRequestError
 from ..ids import safe_repr
-from .paths import check_path, path_template, render_path
+from .paths import check_path, render_path_and_template
 
 __all__ = [
     "IDEMPOTENT_METHODS",
@@ -55,6 +55,7 @@ URL_LENGTH_LIMIT = 2000
 _READ_POST_PREFIXES = ("data/search/", "report/")
 
 _METHOD = re.compile(r"[A-Za-z]+", re.ASCII)
+_KNOWN_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
 _PLACEHOLDER = re.compile(r"\{[A-Za-z_][A-Za-z0-9_]*\}")
 
 # --- groups -----------------------------------------------------------------------------
@@ -266,10 +267,13 @@ def encode_body(body: object, *, field: str = "body", objects_only: bool = True)
     if type(body) is JSONBody:
         return body
     value: Any
-    if isinstance(body, Mapping):
+    # A dict and a model first: the common bodies, without the Mapping ABC's check.
+    if body.__class__ is dict:
         value = dict(body)
     elif callable(getattr(body, "to_json", None)):
         value = body.to_json()  # type: ignore[attr-defined]
+    elif isinstance(body, Mapping):
+        value = dict(body)
     elif objects_only:
         raise InvalidRequestError(
             f"{field} must be a model or a mapping of JSON keys to values, "
@@ -302,6 +306,7 @@ def build_request(
     body: object = None,
     body_field: str = "body",
     objects_only: bool = True,
+    body_required: bool = False,
     group: str | None = None,
     idempotent: bool | None = None,
 ) -> Request:
@@ -310,19 +315,22 @@ def build_request(
     ``path`` is relative to the API base; ``path_params`` fill its ``{name}`` placeholders,
     each checked as one path segment. ``params``: the query (:func:`encode_params`).
     ``body``: the JSON body (:func:`encode_body`, its errors naming ``body_field``),
-    ``None`` for none. ``group``: the rate-limit group, when the caller knows it (the
-    generator writes it); else a path with ``path_params`` takes :func:`template_group` of
-    its template. ``idempotent``: see :class:`Request`.
+    ``None`` for none, unless ``body_required`` (an operation that takes a body: there
+    ``None`` is refused, not sent as no body). ``group``: the rate-limit group, when the
+    caller knows it (the generator writes it); else a path with ``path_params`` takes
+    :func:`template_group` of its template. ``idempotent``: see :class:`Request`.
 
     Raises :class:`InvalidRequestError` naming the argument at fault.
     """
-    if not isinstance(method, str) or not _METHOD.fullmatch(method):
+    if not isinstance(method, str) or (
+        method not in _KNOWN_METHODS and not _METHOD.fullmatch(method)
+    ):
         raise InvalidRequestError(
             f"method must be an HTTP method name, got {safe_repr(method)}", field="method"
         )
+    template: str | None
     if path_params:
-        concrete = render_path(path, path_params)
-        template: str | None = path_template(path)
+        concrete, template = render_path_and_template(path, path_params)
     else:
         concrete = check_path(path)
         template = concrete if group is not None else None
@@ -330,10 +338,14 @@ def build_request(
         raise InvalidRequestError("params must be a mapping of names to values", field="params")
     pairs = encode_params(params) if params else ()
     data = None
-    if body is not None:
+    if type(body) is JSONBody:  # encoded ahead (a bulk item's): taken as it is
+        data = body.data
+    elif body is not None or body_required:
         data = encode_body(body, field=body_field, objects_only=objects_only).data
     if group is None and template is not None:
         group = template_group(method, template)
+    if group is not None and idempotent is None:  # every generated operation's call
+        return Request(method, concrete, pairs, data, template=template, group=group)
     extra: dict[str, Any] = {}
     if group is not None:
         extra["group"] = group

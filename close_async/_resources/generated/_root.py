@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ..._engine.requester import Requester
-    from ..calls import CallsResource
     from .activities import ActivitiesResource
+    from .activities_calls import ActivitiesCallsResource
     from .blocked_phone_numbers import BlockedPhoneNumbersResource
     from .bulk_actions import BulkActionsResource
     from .comments import CommentsResource
@@ -130,14 +130,13 @@ class Resources:
     """The resource groups of the client and of each of its views."""
 
     _requester: Requester
-    calls: CallsResource
 
     @functools.cached_property
     def activities(self) -> ActivitiesResource:
         """``close.activities``: Activities."""
         from .activities import ActivitiesResource
 
-        return ActivitiesResource(self._requester, calls=self.calls)
+        return ActivitiesResource(self._requester)
 
     @functools.cached_property
     def blocked_phone_numbers(self) -> BlockedPhoneNumbersResource:
@@ -411,3 +410,8 @@ class Resources:
         from .webhooks import WebhooksResource
 
         return WebhooksResource(self._requester)
+
+    @property
+    def calls(self) -> ActivitiesCallsResource:
+        """``close.activities.calls``, the same object."""
+        return self.activities.calls

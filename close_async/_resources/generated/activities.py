@@ -15,7 +15,7 @@ from ..slicer import SliceOptions, paginate_or_slice
 
 if TYPE_CHECKING:
     from ..._engine.requester import Requester
-    from ..calls import CallsResource
+    from .activities_calls import ActivitiesCallsResource
     from .activities_creations import ActivitiesCreationsResource
     from .activities_custom_activities import ActivitiesCustomActivitiesResource
     from .activities_email_threads import ActivitiesEmailThreadsResource
@@ -47,9 +47,8 @@ class ActivitiesResource:
     an optional ``deadline`` (seconds, retries included).
     """
 
-    def __init__(self, requester: Requester, *, calls: CallsResource) -> None:
+    def __init__(self, requester: Requester) -> None:
         self._requester = requester
-        self.calls = calls
 
     @functools.cached_property
     def notes(self) -> ActivitiesNotesResource:
@@ -57,6 +56,13 @@ class ActivitiesResource:
         from .activities_notes import ActivitiesNotesResource
 
         return ActivitiesNotesResource(self._requester)
+
+    @functools.cached_property
+    def calls(self) -> ActivitiesCallsResource:
+        """``close.activities.calls``."""
+        from .activities_calls import ActivitiesCallsResource
+
+        return ActivitiesCallsResource(self._requester)
 
     @functools.cached_property
     def emails(self) -> ActivitiesEmailsResource:

@@ -161,6 +161,7 @@ class ActivitiesCustomActivitiesResource(
             "activity/custom/",
             group="POST activity/custom",
             body=body,
+            body_required=True,
         )
 
     def _create_answer(self, value: Any) -> CustomActivity:
@@ -223,6 +224,7 @@ class ActivitiesCustomActivitiesResource(
             group="PUT activity/custom",
             path_params={"id": id},
             body=body,
+            body_required=True,
         )
 
     def _update_answer(self, value: Any) -> CustomActivity:

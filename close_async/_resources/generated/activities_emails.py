@@ -173,6 +173,7 @@ class ActivitiesEmailsResource(BulkCreate[EmailActivity], BulkDelete, BulkUpdate
             "activity/email/",
             group="POST activity/email",
             body=body,
+            body_required=True,
         )
 
     def _create_answer(self, value: Any) -> EmailActivity:
@@ -234,6 +235,7 @@ class ActivitiesEmailsResource(BulkCreate[EmailActivity], BulkDelete, BulkUpdate
             group="PUT activity/email",
             path_params={"id": id},
             body=body,
+            body_required=True,
         )
 
     def _update_answer(self, value: Any) -> EmailActivity:

@@ -141,6 +141,7 @@ class ActivitiesLeadStatusChangesResource(BulkCreate[LeadStatusChangeActivity], 
             "activity/status_change/lead/",
             group="POST activity/status_change/lead",
             body=body,
+            body_required=True,
         )
 
     def _create_answer(self, value: Any) -> LeadStatusChangeActivity:

@@ -184,6 +184,7 @@ class ActivitiesMeetingsResource(BulkDelete, BulkUpdate[MeetingActivity]):
             group="PUT activity/meeting",
             path_params={"id": id},
             body=body,
+            body_required=True,
         )
 
     def _update_answer(self, value: Any) -> MeetingActivity:
@@ -244,5 +245,6 @@ class ActivitiesMeetingsResource(BulkDelete, BulkUpdate[MeetingActivity]):
             group="POST activity/meeting/integration",
             path_params={"id": id},
             body=body,
+            body_required=True,
         )
         return await self._requester.request(request, deadline=deadline)

@@ -148,6 +148,7 @@ class ActivitiesNotesResource(BulkCreate[NoteActivity], BulkDelete, BulkUpdate[N
             "activity/note/",
             group="POST activity/note",
             body=body,
+            body_required=True,
         )
 
     def _create_answer(self, value: Any) -> NoteActivity:
@@ -210,6 +211,7 @@ class ActivitiesNotesResource(BulkCreate[NoteActivity], BulkDelete, BulkUpdate[N
             group="PUT activity/note",
             path_params={"id": id},
             body=body,
+            body_required=True,
         )
 
     def _update_answer(self, value: Any) -> NoteActivity:

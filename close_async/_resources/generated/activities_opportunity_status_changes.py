@@ -145,6 +145,7 @@ class ActivitiesOpportunityStatusChangesResource(
             "activity/status_change/opportunity/",
             group="POST activity/status_change/opportunity",
             body=body,
+            body_required=True,
         )
 
     def _create_answer(self, value: Any) -> OpportunityStatusChangeActivity:

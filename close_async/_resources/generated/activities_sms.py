@@ -178,6 +178,7 @@ class ActivitiesSmsResource(BulkCreate[SMSActivity], BulkDelete, BulkUpdate[SMSA
             group="POST activity/sms",
             params=params,
             body=body,
+            body_required=True,
         )
 
     def _create_answer(self, value: Any) -> SMSActivity:
@@ -240,6 +241,7 @@ class ActivitiesSmsResource(BulkCreate[SMSActivity], BulkDelete, BulkUpdate[SMSA
             group="PUT activity/sms",
             path_params={"id": id},
             body=body,
+            body_required=True,
         )
 
     def _update_answer(self, value: Any) -> SMSActivity:

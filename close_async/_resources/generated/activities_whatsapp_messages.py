@@ -184,6 +184,7 @@ class ActivitiesWhatsappMessagesResource(
             group="POST activity/whatsapp_message",
             params=params,
             body=body,
+            body_required=True,
         )
 
     def _create_answer(self, value: Any) -> WhatsAppMessageActivity:
@@ -240,6 +241,7 @@ class ActivitiesWhatsappMessagesResource(
             group="PUT activity/whatsapp_message",
             path_params={"id": id},
             body=body,
+            body_required=True,
         )
 
     def _update_answer(self, value: Any) -> WhatsAppMessageActivity:

@@ -107,6 +107,7 @@ class BlockedPhoneNumbersResource(
             "blocked_phone_number/",
             group="POST blocked_phone_number",
             body=body,
+            body_required=True,
         )
 
     def _create_answer(self, value: Any) -> BlockedPhoneNumber:
@@ -147,6 +148,7 @@ class BlockedPhoneNumbersResource(
             "blocked_phone_number/settings/",
             group="PUT blocked_phone_number/settings",
             body=body,
+            body_required=True,
         )
         return await self._requester.request(
             request, parse=BlockedPhoneNumberSettings.from_json, deadline=deadline
@@ -208,6 +210,7 @@ class BlockedPhoneNumbersResource(
             group="PUT blocked_phone_number",
             path_params={"id": id},
             body=body,
+            body_required=True,
         )
 
     def _update_answer(self, value: Any) -> BlockedPhoneNumber:

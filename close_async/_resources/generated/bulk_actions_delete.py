@@ -94,6 +94,7 @@ class BulkActionsDeleteResource(BulkCreate[BulkDeleteAction]):
             "bulk_action/delete/",
             group="POST bulk_action/delete",
             body=body,
+            body_required=True,
         )
 
     def _create_answer(self, value: Any) -> BulkDeleteAction:

@@ -111,6 +111,7 @@ class BulkActionsEditResource(BulkCreate[BulkEditAction]):
             "bulk_action/edit/",
             group="POST bulk_action/edit",
             body=body,
+            body_required=True,
         )
 
     def _create_answer(self, value: Any) -> BulkEditAction:

@@ -95,6 +95,7 @@ class BulkActionsEmailResource(BulkCreate[BulkEmailAction]):
             "bulk_action/email/",
             group="POST bulk_action/email",
             body=body,
+            body_required=True,
         )
 
     def _create_answer(self, value: Any) -> BulkEmailAction:

@@ -110,6 +110,7 @@ class BulkActionsSequenceSubscriptionsResource(BulkCreate[BulkSequenceSubscripti
             "bulk_action/sequence_subscription/",
             group="POST bulk_action/sequence_subscription",
             body=body,
+            body_required=True,
         )
 
     def _create_answer(self, value: Any) -> BulkSequenceSubscriptionAction:

@@ -91,6 +91,7 @@ class CommentsResource(BulkCreate[Comment], BulkDelete, BulkUpdate[Comment]):
             "comment/",
             group="POST comment",
             body=body,
+            body_required=True,
         )
 
     def _create_answer(self, value: Any) -> Comment:
@@ -146,6 +147,7 @@ class CommentsResource(BulkCreate[Comment], BulkDelete, BulkUpdate[Comment]):
             group="PUT comment",
             path_params={"id": id},
             body=body,
+            body_required=True,
         )
 
     def _update_answer(self, value: Any) -> Comment:

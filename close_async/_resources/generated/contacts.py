@@ -104,6 +104,7 @@ class ContactsResource(BulkCreate[Contact], BulkDelete, BulkUpdate[Contact]):
             group="POST contact",
             params=params,
             body=body,
+            body_required=True,
         )
 
     def _create_answer(self, value: Any) -> Contact:
@@ -180,6 +181,7 @@ class ContactsResource(BulkCreate[Contact], BulkDelete, BulkUpdate[Contact]):
             path_params={"id": id},
             params=params,
             body=body,
+            body_required=True,
         )
 
     def _update_answer(self, value: Any) -> Contact:

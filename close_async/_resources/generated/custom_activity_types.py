@@ -89,6 +89,7 @@ class CustomActivityTypesResource(
             "custom_activity/",
             group="POST custom_activity",
             body=body,
+            body_required=True,
         )
 
     def _create_answer(self, value: Any) -> CustomActivityType:
@@ -155,6 +156,7 @@ class CustomActivityTypesResource(
             group="PUT custom_activity",
             path_params={"id": id},
             body=body,
+            body_required=True,
         )
 
     def _update_answer(self, value: Any) -> CustomActivityType:

@@ -83,6 +83,7 @@ class CustomFieldSchemasResource(BulkUpdate[Any]):
             group="PUT custom_field_schema",
             path_params={"object_type": object_type},
             body=body,
+            body_required=True,
         )
 
     def _update_answer(self, value: Any) -> Any:

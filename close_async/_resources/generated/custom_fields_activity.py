@@ -100,6 +100,7 @@ class CustomFieldsActivityResource(BulkCreate[CustomField], BulkDelete, BulkUpda
             "custom_field/activity/",
             group="POST custom_field/activity",
             body=body,
+            body_required=True,
         )
 
     def _create_answer(self, value: Any) -> CustomField:
@@ -171,6 +172,7 @@ class CustomFieldsActivityResource(BulkCreate[CustomField], BulkDelete, BulkUpda
             group="PUT custom_field/activity",
             path_params={"id": id},
             body=body,
+            body_required=True,
         )
 
     def _update_answer(self, value: Any) -> CustomField:

@@ -94,6 +94,7 @@ class CustomFieldsContactResource(BulkCreate[CustomField], BulkDelete, BulkUpdat
             "custom_field/contact/",
             group="POST custom_field/contact",
             body=body,
+            body_required=True,
         )
 
     def _create_answer(self, value: Any) -> CustomField:
@@ -167,6 +168,7 @@ class CustomFieldsContactResource(BulkCreate[CustomField], BulkDelete, BulkUpdat
             group="PUT custom_field/contact",
             path_params={"id": id},
             body=body,
+            body_required=True,
         )
 
     def _update_answer(self, value: Any) -> CustomField:

@@ -92,6 +92,7 @@ class CustomFieldsCustomObjectResource(
             "custom_field/custom_object_type/",
             group="POST custom_field/custom_object_type",
             body=body,
+            body_required=True,
         )
 
     def _create_answer(self, value: Any) -> CustomField:
@@ -156,6 +157,7 @@ class CustomFieldsCustomObjectResource(
             group="PUT custom_field/custom_object_type",
             path_params={"id": id},
             body=body,
+            body_required=True,
         )
 
     def _update_answer(self, value: Any) -> CustomField:

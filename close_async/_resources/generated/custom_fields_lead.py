@@ -94,6 +94,7 @@ class CustomFieldsLeadResource(BulkCreate[CustomField], BulkDelete, BulkUpdate[C
             "custom_field/lead/",
             group="POST custom_field/lead",
             body=body,
+            body_required=True,
         )
 
     def _create_answer(self, value: Any) -> CustomField:
@@ -167,6 +168,7 @@ class CustomFieldsLeadResource(BulkCreate[CustomField], BulkDelete, BulkUpdate[C
             group="PUT custom_field/lead",
             path_params={"id": id},
             body=body,
+            body_required=True,
         )
 
     def _update_answer(self, value: Any) -> CustomField:

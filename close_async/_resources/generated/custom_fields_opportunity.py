@@ -94,6 +94,7 @@ class CustomFieldsOpportunityResource(BulkCreate[CustomField], BulkDelete, BulkU
             "custom_field/opportunity/",
             group="POST custom_field/opportunity",
             body=body,
+            body_required=True,
         )
 
     def _create_answer(self, value: Any) -> CustomField:
@@ -167,6 +168,7 @@ class CustomFieldsOpportunityResource(BulkCreate[CustomField], BulkDelete, BulkU
             group="PUT custom_field/opportunity",
             path_params={"id": id},
             body=body,
+            body_required=True,
         )
 
     def _update_answer(self, value: Any) -> CustomField:

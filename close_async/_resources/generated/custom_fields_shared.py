@@ -92,6 +92,7 @@ class CustomFieldsSharedResource(BulkCreate[CustomField], BulkDelete, BulkUpdate
             "custom_field/shared/",
             group="POST custom_field/shared",
             body=body,
+            body_required=True,
         )
 
     def _create_answer(self, value: Any) -> CustomField:
@@ -161,6 +162,7 @@ class CustomFieldsSharedResource(BulkCreate[CustomField], BulkDelete, BulkUpdate
             group="PUT custom_field/shared",
             path_params={"id": id},
             body=body,
+            body_required=True,
         )
 
     def _update_answer(self, value: Any) -> CustomField:
@@ -239,6 +241,7 @@ class CustomFieldsSharedResource(BulkCreate[CustomField], BulkDelete, BulkUpdate
             group="POST custom_field/shared/association",
             path_params={"scf_id": scf_id},
             body=body,
+            body_required=True,
         )
         return await self._requester.request(request, deadline=deadline)
 
@@ -292,6 +295,7 @@ class CustomFieldsSharedResource(BulkCreate[CustomField], BulkDelete, BulkUpdate
             group="PUT custom_field/shared/association",
             path_params={"scf_id": scf_id, "object_type": object_type},
             body=body,
+            body_required=True,
         )
         return await self._requester.request(request, deadline=deadline)
 

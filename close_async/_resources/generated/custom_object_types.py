@@ -106,6 +106,7 @@ class CustomObjectTypesResource(
             "custom_object_type/",
             group="POST custom_object_type",
             body=body,
+            body_required=True,
         )
 
     def _create_answer(self, value: Any) -> CustomObjectType:
@@ -174,6 +175,7 @@ class CustomObjectTypesResource(
             group="PUT custom_object_type",
             path_params={"id": id},
             body=body,
+            body_required=True,
         )
 
     def _update_answer(self, value: Any) -> CustomObjectType:

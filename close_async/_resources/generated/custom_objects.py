@@ -107,6 +107,7 @@ class CustomObjectsResource(BulkCreate[CustomObject], BulkDelete, BulkUpdate[Cus
             "custom_object/",
             group="POST custom_object",
             body=body,
+            body_required=True,
         )
 
     def _create_answer(self, value: Any) -> CustomObject:
@@ -166,6 +167,7 @@ class CustomObjectsResource(BulkCreate[CustomObject], BulkDelete, BulkUpdate[Cus
             group="PUT custom_object",
             path_params={"id": id},
             body=body,
+            body_required=True,
         )
 
     def _update_answer(self, value: Any) -> CustomObject:

@@ -106,6 +106,7 @@ class EmailTemplatesResource(BulkCreate[EmailTemplate], BulkDelete, BulkUpdate[E
             group="POST email_template",
             params=params,
             body=body,
+            body_required=True,
         )
 
     def _create_answer(self, value: Any) -> EmailTemplate:
@@ -180,6 +181,7 @@ class EmailTemplatesResource(BulkCreate[EmailTemplate], BulkDelete, BulkUpdate[E
             path_params={"id": id},
             params=params,
             body=body,
+            body_required=True,
         )
 
     def _update_answer(self, value: Any) -> EmailTemplate:

@@ -124,6 +124,7 @@ class ExportsResource(ExportVerbs):
             "export/lead/",
             group="POST export/lead",
             body=body,
+            body_required=True,
         )
         return await self._requester.request(request, parse=Export.from_json, deadline=deadline)
 
@@ -167,6 +168,7 @@ class ExportsResource(ExportVerbs):
             "export/opportunity/",
             group="POST export/opportunity",
             body=body,
+            body_required=True,
         )
         return await self._requester.request(request, parse=Export.from_json, deadline=deadline)
 

@@ -70,6 +70,7 @@ class FieldEnrichmentResource(BulkCreate[Any]):
             "enrich_field/",
             group="POST enrich_field",
             body=body,
+            body_required=True,
         )
 
     def _create_answer(self, value: Any) -> Any:

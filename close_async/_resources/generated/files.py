@@ -58,6 +58,7 @@ class FilesResource(BulkCreate[Any]):
             "files/upload/",
             group="POST files/upload",
             body=body,
+            body_required=True,
         )
 
     def _create_answer(self, value: Any) -> Any:

@@ -102,6 +102,7 @@ class GroupsResource(BulkCreate[Group], BulkDelete, BulkUpdate[Group]):
             group="POST group",
             params=params,
             body=body,
+            body_required=True,
         )
 
     def _create_answer(self, value: Any) -> Group:
@@ -129,6 +130,7 @@ class GroupsResource(BulkCreate[Group], BulkDelete, BulkUpdate[Group]):
             group="POST group/member",
             path_params={"group_id": group_id},
             body=body,
+            body_required=True,
         )
         return await self._requester.request(
             request, parse=GroupMember.from_json, deadline=deadline
@@ -219,6 +221,7 @@ class GroupsResource(BulkCreate[Group], BulkDelete, BulkUpdate[Group]):
             path_params={"id": id},
             params=params,
             body=body,
+            body_required=True,
         )
 
     def _update_answer(self, value: Any) -> Group:

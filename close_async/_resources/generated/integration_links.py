@@ -88,6 +88,7 @@ class IntegrationLinksResource(
             "integration_link/",
             group="POST integration_link",
             body=body,
+            body_required=True,
         )
 
     def _create_answer(self, value: Any) -> IntegrationLink:
@@ -144,6 +145,7 @@ class IntegrationLinksResource(
             group="PUT integration_link",
             path_params={"id": id},
             body=body,
+            body_required=True,
         )
 
     def _update_answer(self, value: Any) -> IntegrationLink:

@@ -80,6 +80,7 @@ class LeadStatusesResource(BulkCreate[LeadStatus], BulkDelete, BulkUpdate[LeadSt
             "status/lead/",
             group="POST status/lead",
             body=body,
+            body_required=True,
         )
 
     def _create_answer(self, value: Any) -> LeadStatus:
@@ -117,6 +118,7 @@ class LeadStatusesResource(BulkCreate[LeadStatus], BulkDelete, BulkUpdate[LeadSt
             group="PUT status/lead",
             path_params={"id": id},
             body=body,
+            body_required=True,
         )
 
     def _update_answer(self, value: Any) -> LeadStatus:

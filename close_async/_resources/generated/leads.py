@@ -112,6 +112,7 @@ class LeadsResource(BulkCreate[Lead], BulkDelete, BulkUpdate[Lead]):
             "lead/",
             group="POST lead",
             body=body,
+            body_required=True,
         )
 
     def _create_answer(self, value: Any) -> Lead:
@@ -137,6 +138,7 @@ class LeadsResource(BulkCreate[Lead], BulkDelete, BulkUpdate[Lead]):
             "lead/merge/",
             group="POST lead/merge",
             body=body,
+            body_required=True,
         )
         return await self._requester.request(request, deadline=deadline)
 
@@ -209,6 +211,7 @@ class LeadsResource(BulkCreate[Lead], BulkDelete, BulkUpdate[Lead]):
             group="PUT lead",
             path_params={"id": id},
             body=body,
+            body_required=True,
         )
 
     def _update_answer(self, value: Any) -> Lead:

@@ -70,6 +70,7 @@ class MembershipsResource(BulkCreate[Any], BulkUpdate[Any]):
             "membership/",
             group="POST membership",
             body=body,
+            body_required=True,
         )
 
     def _create_answer(self, value: Any) -> Any:
@@ -96,6 +97,7 @@ class MembershipsResource(BulkCreate[Any], BulkUpdate[Any]):
             "membership/",
             group="PUT membership",
             body=body,
+            body_required=True,
         )
         return await self._requester.request(request, deadline=deadline)
 
@@ -134,6 +136,7 @@ class MembershipsResource(BulkCreate[Any], BulkUpdate[Any]):
             group="PUT membership",
             path_params={"id": id},
             body=body,
+            body_required=True,
         )
 
     def _update_answer(self, value: Any) -> Any:
@@ -181,5 +184,6 @@ class MembershipsResource(BulkCreate[Any], BulkUpdate[Any]):
             group="PUT membership/pinned_views",
             path_params={"id": id},
             body=body,
+            body_required=True,
         )
         return await self._requester.request(request, deadline=deadline)

@@ -252,6 +252,7 @@ class OpportunitiesResource(BulkCreate[Opportunity], BulkDelete, BulkUpdate[Oppo
             "opportunity/",
             group="POST opportunity",
             body=body,
+            body_required=True,
         )
 
     def _create_answer(self, value: Any) -> Opportunity:
@@ -339,6 +340,7 @@ class OpportunitiesResource(BulkCreate[Opportunity], BulkDelete, BulkUpdate[Oppo
             group="PUT opportunity",
             path_params={"id": id},
             body=body,
+            body_required=True,
         )
 
     def _update_answer(self, value: Any) -> Opportunity:

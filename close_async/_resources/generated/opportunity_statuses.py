@@ -102,6 +102,7 @@ class OpportunityStatusesResource(
             group="POST status/opportunity",
             params=params,
             body=body,
+            body_required=True,
         )
 
     def _create_answer(self, value: Any) -> OpportunityStatus:
@@ -147,6 +148,7 @@ class OpportunityStatusesResource(
             path_params={"id": id},
             params=params,
             body=body,
+            body_required=True,
         )
 
     def _update_answer(self, value: Any) -> OpportunityStatus:

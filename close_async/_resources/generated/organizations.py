@@ -95,6 +95,7 @@ class OrganizationsResource(BulkUpdate[Organization]):
             path_params={"id": id},
             params=params,
             body=body,
+            body_required=True,
         )
 
     def _update_answer(self, value: Any) -> Organization:

@@ -94,6 +94,7 @@ class OutcomesResource(BulkCreate[Outcome], BulkDelete, BulkUpdate[Outcome]):
             "outcome/",
             group="POST outcome",
             body=body,
+            body_required=True,
         )
 
     def _create_answer(self, value: Any) -> Outcome:
@@ -155,6 +156,7 @@ class OutcomesResource(BulkCreate[Outcome], BulkDelete, BulkUpdate[Outcome]):
             group="PUT outcome",
             path_params={"id": id},
             body=body,
+            body_required=True,
         )
 
     def _update_answer(self, value: Any) -> Outcome:

@@ -120,6 +120,7 @@ class PhoneNumbersResource(BulkCreate[Any], BulkDelete, BulkUpdate[PhoneNumber])
             "phone_number/request/internal/",
             group="POST phone_number/request/internal",
             body=body,
+            body_required=True,
         )
 
     def _create_answer(self, value: Any) -> Any:
@@ -199,6 +200,7 @@ class PhoneNumbersResource(BulkCreate[Any], BulkDelete, BulkUpdate[PhoneNumber])
             group="PUT phone_number",
             path_params={"id": id},
             body=body,
+            body_required=True,
         )
 
     def _update_answer(self, value: Any) -> PhoneNumber:

@@ -80,6 +80,7 @@ class PipelinesResource(BulkCreate[Pipeline], BulkDelete, BulkUpdate[Pipeline]):
             "pipeline/",
             group="POST pipeline",
             body=body,
+            body_required=True,
         )
 
     def _create_answer(self, value: Any) -> Pipeline:
@@ -122,6 +123,7 @@ class PipelinesResource(BulkCreate[Pipeline], BulkDelete, BulkUpdate[Pipeline]):
             group="PUT pipeline",
             path_params={"id": id},
             body=body,
+            body_required=True,
         )
 
     def _update_answer(self, value: Any) -> Pipeline:

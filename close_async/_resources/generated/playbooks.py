@@ -110,6 +110,7 @@ class PlaybooksResource(BulkCreate[Playbook], BulkDelete, BulkUpdate[Playbook]):
             "playbook/",
             group="POST playbook",
             body=body,
+            body_required=True,
         )
 
     def _create_answer(self, value: Any) -> Playbook:
@@ -164,6 +165,7 @@ class PlaybooksResource(BulkCreate[Playbook], BulkDelete, BulkUpdate[Playbook]):
             group="PUT playbook",
             path_params={"id": id},
             body=body,
+            body_required=True,
         )
 
     def _update_answer(self, value: Any) -> Playbook:

@@ -71,6 +71,7 @@ class ReportingResource:
             "report/activity/",
             group="POST report/activity",
             body=body,
+            body_required=True,
         )
         return await self._requester.request(request, deadline=deadline)
 
@@ -229,6 +230,7 @@ class ReportingResource:
             "report/funnel/opportunity/stages/",
             group="POST report/funnel/opportunity/stages",
             body=body,
+            body_required=True,
         )
         return await self._requester.request(request, deadline=deadline)
 
@@ -297,6 +299,7 @@ class ReportingResource:
             "report/funnel/opportunity/totals/",
             group="POST report/funnel/opportunity/totals",
             body=body,
+            body_required=True,
         )
         return await self._requester.request(request, deadline=deadline)
 

@@ -93,6 +93,7 @@ class RolesResource(BulkCreate[Role], BulkDelete, BulkUpdate[Role]):
             "role/",
             group="POST role",
             body=body,
+            body_required=True,
         )
 
     def _create_answer(self, value: Any) -> Role:
@@ -145,6 +146,7 @@ class RolesResource(BulkCreate[Role], BulkDelete, BulkUpdate[Role]):
             group="PUT role",
             path_params={"id": id},
             body=body,
+            body_required=True,
         )
 
     def _update_answer(self, value: Any) -> Role:

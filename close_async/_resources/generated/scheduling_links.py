@@ -81,6 +81,7 @@ class SchedulingLinksResource(BulkCreate[Any], BulkDelete, BulkUpdate[Any]):
             "scheduling_link/",
             group="POST scheduling_link",
             body=body,
+            body_required=True,
         )
 
     def _create_answer(self, value: Any) -> Any:
@@ -114,6 +115,7 @@ class SchedulingLinksResource(BulkCreate[Any], BulkDelete, BulkUpdate[Any]):
             "scheduling_link/integration/",
             group="POST scheduling_link/integration",
             body=body,
+            body_required=True,
         )
         return await self._requester.request(request, deadline=deadline)
 
@@ -188,6 +190,7 @@ class SchedulingLinksResource(BulkCreate[Any], BulkDelete, BulkUpdate[Any]):
             group="PUT scheduling_link",
             path_params={"id": id},
             body=body,
+            body_required=True,
         )
 
     def _update_answer(self, value: Any) -> Any:
@@ -257,6 +260,7 @@ class SchedulingLinksResource(BulkCreate[Any], BulkDelete, BulkUpdate[Any]):
             "shared_scheduling_link/",
             group="POST shared_scheduling_link",
             body=body,
+            body_required=True,
         )
         return await self._requester.request(request, deadline=deadline)
 
@@ -295,6 +299,7 @@ class SchedulingLinksResource(BulkCreate[Any], BulkDelete, BulkUpdate[Any]):
             group="PUT shared_scheduling_link",
             path_params={"id": id},
             body=body,
+            body_required=True,
         )
         return await self._requester.request(request, deadline=deadline)
 
@@ -335,6 +340,7 @@ class SchedulingLinksResource(BulkCreate[Any], BulkDelete, BulkUpdate[Any]):
             "shared_scheduling_link_association/",
             group="POST shared_scheduling_link_association",
             body=body,
+            body_required=True,
         )
         return await self._requester.request(request, deadline=deadline)
 
@@ -353,5 +359,6 @@ class SchedulingLinksResource(BulkCreate[Any], BulkDelete, BulkUpdate[Any]):
             "shared_scheduling_link_association/unmap/",
             group="POST shared_scheduling_link_association/unmap",
             body=body,
+            body_required=True,
         )
         return await self._requester.request(request, deadline=deadline)

@@ -88,6 +88,7 @@ class SendAsResource(BulkCreate[Any], BulkDelete):
             "send_as/",
             group="POST send_as",
             body=body,
+            body_required=True,
         )
 
     def _create_answer(self, value: Any) -> Any:
@@ -141,6 +142,7 @@ class SendAsResource(BulkCreate[Any], BulkDelete):
             "send_as/bulk/",
             group="POST send_as/bulk",
             body=body,
+            body_required=True,
         )
         return await self._requester.request(request, deadline=deadline)
 

@@ -90,6 +90,7 @@ class SequencesResource(BulkCreate[Workflow], BulkDelete, BulkUpdate[Workflow]):
             "sequence/",
             group="POST sequence",
             body=body,
+            body_required=True,
         )
 
     def _create_answer(self, value: Any) -> Workflow:
@@ -154,6 +155,7 @@ class SequencesResource(BulkCreate[Workflow], BulkDelete, BulkUpdate[Workflow]):
             group="PUT sequence",
             path_params={"id": id},
             body=body,
+            body_required=True,
         )
 
     def _update_answer(self, value: Any) -> Workflow:
@@ -243,6 +245,7 @@ class SequencesResource(BulkCreate[Workflow], BulkDelete, BulkUpdate[Workflow]):
             "sequence_subscription/",
             group="POST sequence_subscription",
             body=body,
+            body_required=True,
         )
         return await self._requester.request(
             request, parse=SequenceSubscription.from_json, deadline=deadline
@@ -285,6 +288,7 @@ class SequencesResource(BulkCreate[Workflow], BulkDelete, BulkUpdate[Workflow]):
             group="PUT sequence_subscription",
             path_params={"id": id},
             body=body,
+            body_required=True,
         )
         return await self._requester.request(
             request, parse=SequenceSubscription.from_json, deadline=deadline

@@ -148,6 +148,7 @@ class SmartViewsResource(BulkCreate[SavedSearch], BulkDelete, BulkUpdate[SavedSe
             "saved_search/",
             group="POST saved_search",
             body=body,
+            body_required=True,
         )
 
     def _create_answer(self, value: Any) -> SavedSearch:
@@ -204,6 +205,7 @@ class SmartViewsResource(BulkCreate[SavedSearch], BulkDelete, BulkUpdate[SavedSe
             group="PUT saved_search",
             path_params={"id": id},
             body=body,
+            body_required=True,
         )
 
     def _update_answer(self, value: Any) -> SavedSearch:

@@ -88,6 +88,7 @@ class SmsTemplatesResource(BulkCreate[Any], BulkDelete, BulkUpdate[Any]):
             "sms_template/",
             group="POST sms_template",
             body=body,
+            body_required=True,
         )
 
     def _create_answer(self, value: Any) -> Any:
@@ -149,6 +150,7 @@ class SmsTemplatesResource(BulkCreate[Any], BulkDelete, BulkUpdate[Any]):
             group="PUT sms_template",
             path_params={"id": id},
             body=body,
+            body_required=True,
         )
 
     def _update_answer(self, value: Any) -> Any:

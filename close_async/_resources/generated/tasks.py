@@ -186,6 +186,7 @@ class TasksResource(BulkCreate[Task], BulkDelete, BulkUpdate[Task]):
             group="POST task",
             params=params,
             body=body,
+            body_required=True,
         )
 
     def _create_answer(self, value: Any) -> Task:
@@ -280,6 +281,7 @@ class TasksResource(BulkCreate[Task], BulkDelete, BulkUpdate[Task]):
             group="PUT task",
             params=params,
             body=body,
+            body_required=True,
         )
         return await self._requester.request(request, deadline=deadline)
 
@@ -348,6 +350,7 @@ class TasksResource(BulkCreate[Task], BulkDelete, BulkUpdate[Task]):
             path_params={"id": id},
             params=params,
             body=body,
+            body_required=True,
         )
 
     def _update_answer(self, value: Any) -> Task:

@@ -85,6 +85,7 @@ class UnsubscribedEmailsResource(BulkCreate[Any], BulkDelete):
             "unsubscribe/email/",
             group="POST unsubscribe/email",
             body=body,
+            body_required=True,
         )
 
     def _create_answer(self, value: Any) -> Any:

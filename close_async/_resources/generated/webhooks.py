@@ -98,6 +98,7 @@ class WebhooksResource(BulkCreate[Webhook], BulkDelete, BulkUpdate[Webhook]):
             "webhook/",
             group="POST webhook",
             body=body,
+            body_required=True,
         )
 
     def _create_answer(self, value: Any) -> Webhook:
@@ -171,6 +172,7 @@ class WebhooksResource(BulkCreate[Webhook], BulkDelete, BulkUpdate[Webhook]):
             group="PUT webhook",
             path_params={"id": id},
             body=body,
+            body_required=True,
         )
 
     def _update_answer(self, value: Any) -> Webhook:

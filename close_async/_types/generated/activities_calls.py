@@ -8,20 +8,22 @@ Those it shares with other groups are in ``shared``."""
 from __future__ import annotations
 
 import datetime as _dt
+from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any, ClassVar, Literal, TypeAlias
 
 import attrs
 
+from .. import rules
 from ..model import UNSET, Model, RequestModel, Unset
-from .shared import CallStatus, PhoneActivitySource
 
 __all__ = [
-    "CallActivity",
-    "CreateCallActivity",
+    "Call",
+    "CallCreate",
+    "CallUpdate",
     "CreateCallActivityDirection",
     "CreateCallActivitySource",
     "CreateCallActivityStatus",
-    "UpdateCallActivity",
     "UpdateCallActivityStatus",
 ]
 
@@ -42,101 +44,154 @@ UpdateCallActivityStatus: TypeAlias = Literal[
 """Schema ``UpdateCallActivityStatus`` of Close's OpenAPI document."""
 
 
-@attrs.define(kw_only=True)
-class CallActivity(Model):
-    """Schema ``CallActivity`` of Close's OpenAPI document."""
+@attrs.frozen(kw_only=True)
+class Call(Model):
+    """A call activity as Close returns it.
 
-    _required: ClassVar[frozenset[str]] = frozenset(
-        {
-            "_type",
-            "activity_at",
-            "contact_id",
-            "created_by",
-            "date_created",
-            "date_updated",
-            "id",
-            "lead_id",
-            "organization_id",
-            "outcome_id",
-            "source",
-            "status",
-            "updated_by",
-            "user_id",
-            "users",
-        }
-    )
+    Read it with ``Call.from_json(payload)``, which is strict: a value of the wrong type
+    raises :class:`~close_async.DecodingError` naming it. Every field but ``id`` may be
+    ``None`` (absent or null in the response). Enumerated fields (``status``, ``direction``,
+    ``disposition``, ``source``, ``call_method``) are plain strings: Close may send values
+    newer than this SDK (compare with the ``CALL_*`` constants or the ``Call*`` literal
+    types). Fields Close adds later are kept in ``extra``:
+    ``call.extra.get("recording_transcript")``.
 
+    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
+
+    _required: ClassVar[frozenset[str]] = frozenset({"id"})
+
+    _lenient: ClassVar[bool] = False
+
+    id: str
     type: str | None = attrs.field(default=None, metadata={"json": "_type"})
-    activity_at: _dt.datetime | None = None
+    organization_id: str | None = None
+    lead_id: str | None = None
     contact_id: str | None = None
+    user_id: str | None = None
+    user_name: str | None = None
+    users: tuple[str, ...] = attrs.field(default=(), metadata={"read": rules.user_ids})
     created_by: str | None = None
     created_by_name: str | None = None
+    updated_by: str | None = None
+    updated_by_name: str | None = None
     date_created: _dt.datetime | None = None
     date_updated: _dt.datetime | None = None
-    id: str | None = None
-    lead_id: str | None = None
-    organization_id: str | None = None
+    activity_at: _dt.datetime | None = None
     outcome_id: str | None = None
+    source: str | None = None
+    status: str | None = None
+    direction: str | None = None
+    disposition: str | None = None
+    call_method: str | None = None
+    duration: int | None = None
+    """Length of the call in seconds."""
+
+    cost: Decimal | None = None
+    """What the call cost, in US cents (Close sends a decimal string)."""
+
+    note: str | None = None
+    note_html: str | None = None
+    phone: str | None = None
+    local_phone: str | None = None
+    local_phone_formatted: str | None = None
+    remote_phone: str | None = None
+    remote_phone_formatted: str | None = None
+    recording_url: str | None = None
+    voicemail_url: str | None = None
+    voicemail_duration: int | None = None
     sequence_id: str | None = None
     sequence_name: str | None = None
     sequence_subscription_id: str | None = None
-    source: PhoneActivitySource | None = None
-    status: CallStatus | None = None
-    updated_by: str | None = None
-    updated_by_name: str | None = None
-    user_id: str | None = None
-    user_name: str | None = None
-    users: list[str] | None = None
 
 
 @attrs.frozen(kw_only=True)
-class CreateCallActivity(RequestModel):
-    """Schema ``CreateCallActivity`` of Close's OpenAPI document."""
+class CallCreate(RequestModel):
+    """The body of ``POST /activity/call/``, which logs an external call.
 
-    activity_at: _dt.datetime | Unset | None = UNSET
-    contact_id: str | Unset | None = UNSET
-    conversation_type_id: str | Unset | None = UNSET
-    created_by_id: str | Unset | None = UNSET
-    custom_fields: dict[str, Any] | Unset | None = UNSET
-    date_created: _dt.datetime | Unset | None = UNSET
-    direction: CreateCallActivityDirection | Unset = UNSET
-    duration: int | Unset | None = UNSET
-    lead_id: str | Unset | None = UNSET
+    Same fields and checks as :class:`CallUpdate`, plus ``direction``, ``source``,
+    ``created_by_id``, ``date_created`` and ``organization_id``. Close sets ``status`` to
+    ``completed`` when it is not given. A POST is not idempotent: a retried create may log
+    the call twice.
+
+    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
+
+    activity_at: _dt.datetime | Unset | None = attrs.field(
+        default=UNSET, validator=rules.aware_datetime
+    )
+    contact_id: str | Unset | None = attrs.field(default=UNSET, validator=rules.object_id)
+    conversation_type_id: str | Unset | None = attrs.field(default=UNSET, validator=rules.object_id)
+    created_by_id: str | Unset | None = attrs.field(default=UNSET, validator=rules.object_id)
+    custom_fields: Mapping[str, Any] | Unset | None = attrs.field(
+        default=UNSET, converter=rules.read_only_mapping, validator=rules.custom_fields
+    )
+    date_created: _dt.datetime | Unset | None = attrs.field(
+        default=UNSET, validator=rules.aware_datetime
+    )
+    direction: CreateCallActivityDirection | Unset = attrs.field(
+        default=UNSET, validator=rules.call_direction
+    )
+    duration: int | Unset | None = attrs.field(default=UNSET, validator=rules.call_duration)
+    lead_id: str | Unset | None = attrs.field(default=UNSET, validator=rules.object_id)
     note: str | Unset | None = UNSET
     note_html: str | Unset | None = UNSET
-    organization_id: str | Unset | None = UNSET
-    outcome_id: str | Unset | None = UNSET
-    phone: str | Unset | None = UNSET
+    organization_id: str | Unset | None = attrs.field(default=UNSET, validator=rules.object_id)
+    outcome_id: str | Unset | None = attrs.field(default=UNSET, validator=rules.object_id)
+    phone: str | Unset | None = attrs.field(default=UNSET, validator=rules.e164_phone)
     """Phone number in E.164 format"""
 
-    playbook_id: str | Unset | None = UNSET
+    playbook_id: str | Unset | None = attrs.field(default=UNSET, validator=rules.object_id)
     quality_info: str | Unset | None = UNSET
-    recording_url: str | Unset | None = UNSET
-    source: CreateCallActivitySource | Unset = UNSET
-    status: CreateCallActivityStatus | Unset = UNSET
-    user_id: str | Unset | None = UNSET
-    voicemail_url: str | Unset | None = UNSET
+    recording_url: str | Unset | None = attrs.field(default=UNSET, validator=rules.http_url)
+    source: CreateCallActivitySource | Unset = attrs.field(
+        default=UNSET, validator=rules.call_source
+    )
+    status: CreateCallActivityStatus | Unset = attrs.field(
+        default=UNSET, validator=rules.call_status
+    )
+    user_id: str | Unset | None = attrs.field(default=UNSET, validator=rules.object_id)
+    voicemail_url: str | Unset | None = attrs.field(default=UNSET, validator=rules.http_url)
 
 
 @attrs.frozen(kw_only=True)
-class UpdateCallActivity(RequestModel):
-    """Schema ``UpdateCallActivity`` of Close's OpenAPI document."""
+class CallUpdate(RequestModel):
+    """The body of ``PUT /activity/call/{id}/``: only the fields you give are sent.
 
-    activity_at: _dt.datetime | Unset | None = UNSET
-    contact_id: str | Unset | None = UNSET
-    conversation_type_id: str | Unset | None = UNSET
-    custom_fields: dict[str, Any] | Unset | None = UNSET
-    duration: int | Unset | None = UNSET
-    lead_id: str | Unset | None = UNSET
+    A field left out stays as it is at Close; a field given as ``None`` is cleared (except
+    ``status``, which Close's schema does not let be null). Values are checked here, so a
+    bad value raises :class:`~close_async.InvalidRequestError` (naming the field) before any
+    request.
+
+    ``CallUpdate(note="Left a voicemail", outcome_id=None)`` sends ``note`` and clears
+    ``outcome_id``; its ``fields_set()`` names the two.
+
+    Close's rules worth knowing: ``note`` and ``note_html`` overwrite each other (if both
+    are sent, ``note_html`` wins); ``status``, ``duration`` and ``direction`` cannot be
+    changed on calls made through Close (source ``Close.io``); changing or clearing
+    ``recording_url``/``voicemail_url`` of such a call deletes the recording for good.
+
+    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
+
+    activity_at: _dt.datetime | Unset | None = attrs.field(
+        default=UNSET, validator=rules.aware_datetime
+    )
+    contact_id: str | Unset | None = attrs.field(default=UNSET, validator=rules.object_id)
+    conversation_type_id: str | Unset | None = attrs.field(default=UNSET, validator=rules.object_id)
+    custom_fields: Mapping[str, Any] | Unset | None = attrs.field(
+        default=UNSET, converter=rules.read_only_mapping, validator=rules.custom_fields
+    )
+    duration: int | Unset | None = attrs.field(default=UNSET, validator=rules.call_duration)
+    lead_id: str | Unset | None = attrs.field(default=UNSET, validator=rules.object_id)
     note: str | Unset | None = UNSET
     note_html: str | Unset | None = UNSET
-    outcome_id: str | Unset | None = UNSET
-    phone: str | Unset | None = UNSET
+    outcome_id: str | Unset | None = attrs.field(default=UNSET, validator=rules.object_id)
+    phone: str | Unset | None = attrs.field(default=UNSET, validator=rules.e164_phone)
     """Phone number in E.164 format"""
 
-    playbook_id: str | Unset | None = UNSET
+    playbook_id: str | Unset | None = attrs.field(default=UNSET, validator=rules.object_id)
     quality_info: str | Unset | None = UNSET
-    recording_url: str | Unset | None = UNSET
-    status: UpdateCallActivityStatus | Unset = UNSET
-    user_id: str | Unset | None = UNSET
-    voicemail_url: str | Unset | None = UNSET
+    recording_url: str | Unset | None = attrs.field(default=UNSET, validator=rules.http_url)
+    status: UpdateCallActivityStatus | Unset = attrs.field(
+        default=UNSET, validator=rules.call_status
+    )
+    user_id: str | Unset | None = attrs.field(default=UNSET, validator=rules.object_id)
+    voicemail_url: str | Unset | None = attrs.field(default=UNSET, validator=rules.http_url)

@@ -13,7 +13,7 @@ from typing import ClassVar, Literal, TypeAlias
 import attrs
 
 from ..model import UNSET, Model, RequestModel, Unset
-from .shared import MessageStatus, PhoneActivitySource
+from .shared import MessageStatus
 
 __all__ = [
     "CreateSMSActivity",
@@ -23,6 +23,7 @@ __all__ = [
     "CreateSmsActivitySource",
     "CreateSmsActivityStatus",
     "PhoneActivityDirection",
+    "PhoneActivitySource",
     "SMSActivity",
     "UpdateSMSActivity",
     "UpdateSmsActivityAttachmentsItems",
@@ -89,6 +90,13 @@ PhoneActivityDirection: TypeAlias = Literal["inbound", "outbound"]
 """Direction of a phone activity, such as a call or an SMS message.
 
 Schema ``PhoneActivityDirection`` of Close's OpenAPI document."""
+
+PhoneActivitySource: TypeAlias = Literal["Close.io", "External"]
+"""Source of a phone activity. Describes whether the phone activity (such as a call or an
+SMS) was handled by Close's telephony provider or handled externally by a 3rd party and
+is merely logged in Close.
+
+Schema ``PhoneActivitySource`` of Close's OpenAPI document."""
 
 UpdateSmsActivityAttachmentsItemsContentType: TypeAlias = Literal[
     "application/pdf",

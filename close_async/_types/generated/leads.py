@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 
 import attrs
 
+from .. import rules
 from ..model import UNSET, Model, RequestModel, Unset
 from .shared import (
     Contact,
@@ -118,8 +119,8 @@ class MergeLeads(RequestModel):
 
     Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
 
-    source: str
-    destination: str
+    source: str = attrs.field(validator=rules.object_id)
+    destination: str = attrs.field(validator=rules.object_id)
 
 
 @attrs.frozen(kw_only=True)

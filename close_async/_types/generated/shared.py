@@ -42,7 +42,6 @@ __all__ = [
     "OpportunitySuggestedAction",
     "OpportunitySuggestedActionDetails",
     "OpportunityValuePeriod",
-    "PhoneActivitySource",
     "RenderedIntegrationLink",
     "StalledOpportunityActionItems",
     "StalledOpportunityActionTypeV1",
@@ -81,13 +80,6 @@ OpportunityStatusType: TypeAlias = Literal["won", "lost", "active"]
 
 OpportunityValuePeriod: TypeAlias = Literal["one_time", "monthly", "annual"]
 """Schema ``OpportunityValuePeriod`` of Close's OpenAPI document."""
-
-PhoneActivitySource: TypeAlias = Literal["Close.io", "External"]
-"""Source of a phone activity. Describes whether the phone activity (such as a call or an
-SMS) was handled by Close's telephony provider or handled externally by a 3rd party and
-is merely logged in Close.
-
-Schema ``PhoneActivitySource`` of Close's OpenAPI document."""
 
 StalledOpportunityActionTypeV1: TypeAlias = Literal[
     "mark_as_lost",
