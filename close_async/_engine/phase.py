@@ -17,10 +17,7 @@ its parent's, mark included.
 from __future__ import annotations
 
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Literal, get_args
-
-if TYPE_CHECKING:
-    from .errors import RateLimitError
+from typing import Literal, get_args
 
 __all__ = ["PHASES", "Phase", "PhaseMark", "begin", "current", "describe", "enter", "mark"]
 
@@ -56,14 +53,15 @@ _MAY_HAVE_LANDED: frozenset[Phase] = frozenset({"waiting", "reading"})
 class PhaseMark:
     """The phase of one attempt (mutable, so that every task of the attempt moves it), and
     the pause Close asked for that its limiter is sleeping out, if any (``pause``: the
-    error a call cut there names; left in place when the sleep is cancelled, since that is
-    when it is read)."""
+    ``RateLimitError`` a call cut there names; left in place when the sleep is cancelled,
+    since that is when it is read). Typed as any exception: the errors module imports this
+    one."""
 
     __slots__ = ("pause", "phase")
 
     def __init__(self, phase: Phase) -> None:
         self.phase: Phase = phase
-        self.pause: RateLimitError | None = None
+        self.pause: Exception | None = None
 
 
 _MARK: ContextVar[PhaseMark | None] = ContextVar("close_async_call_phase", default=None)
