@@ -8,7 +8,7 @@ instead of hanging the suite.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 
 import pytest
 from aiohttp import web
@@ -23,7 +23,7 @@ from close_async import (
     RateLimitInfo,
     RetryPolicy,
 )
-from close_async._engine.ratelimit.limiter import pause_waited_on
+from close_async._engine.phase import begin as begin_attempt
 from tests.conftest import Handler, call_payload, serve_api
 from tests.test_local_limiter import GROUP, FakeClock, ok, send
 
@@ -148,10 +148,11 @@ async def test_a_cancelled_wait_on_a_pause_names_it() -> None:
     await send(limiter, throttled(60.0))
 
     async def waiter() -> RateLimitError | None:
+        attempt = begin_attempt("rate_limiter")  # as the engine does before acquire
         try:
             await limiter.acquire(GROUP)
         except asyncio.CancelledError:
-            return pause_waited_on()
+            return attempt.pause
         return None
 
     task = asyncio.create_task(waiter())
@@ -242,3 +243,45 @@ async def test_a_deadline_ending_in_the_limiter_names_the_pause() -> None:
     assert isinstance(last, RateLimitError)
     assert "paused" in str(last)
     assert 50 < (last.retry_after or 0) <= 60
+
+
+class _HoldsLeads(LocalRateLimiter):
+    """Close's pauses as usual; the lead group held by someone else, without any pause."""
+
+    async def acquire(self, group: str) -> None:
+        if group == "GET lead":
+            await asyncio.Event().wait()
+        await super().acquire(group)
+
+
+async def _cut(call: Awaitable[object]) -> DeadlineExceededError:
+    with pytest.raises(DeadlineExceededError) as caught:
+        await call
+    return caught.value
+
+
+async def test_a_pause_waited_on_is_named_by_the_call_that_waited_on_it_only() -> None:
+    lead = "lead/lead_3fKQ1nK8zqg7PbZ0LeAd/"
+    async with (
+        serve_api(_nothing_left(60, [])) as url,
+        CloseClient("api_key_x", base_url=url, rate_limiter=_HoldsLeads()) as close,
+        asyncio.timeout(30),
+    ):
+        await close.calls.get(CALL_ID)  # Close: nothing left for 60 s
+        # This task sleeps out the pause and is cut there: the pause is this call's word.
+        first = await _cut(close.calls.get(CALL_ID, deadline=0.05))
+        # Then two calls at once, each in a task started from this one: only the call that
+        # waits on the pause names it; the other waits on a group held without a pause.
+        paused, held = await asyncio.gather(
+            _cut(close.calls.get(CALL_ID, deadline=0.05)),
+            _cut(close.get(lead, deadline=0.05)),
+        )
+        # And a later call of this task, held without a pause, names none either.
+        later = await _cut(close.get(lead, deadline=0.05))
+    for named in (first, paused):
+        assert isinstance(named.last_error, RateLimitError)
+        assert "paused" in str(named.last_error)
+    for call in (held, later):
+        assert call.phase == "rate_limiter"
+        assert call.last_error is None
+        assert "(no attempt was sent)" in str(call)

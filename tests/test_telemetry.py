@@ -508,3 +508,61 @@ def test_a_client_made_before_the_sdk_traces_once_it_is_set_up() -> None:
     """
     )
     assert result == {"spans": ["PUT /activity/call/{id}/ attempt", "PUT /activity/call/{id}/"]}
+
+
+def test_with_no_sdk_set_up_a_call_gets_no_hooks_at_all() -> None:
+    # OpenTelemetry installed but unused (the API's proxies for both providers): each call
+    # would only feed no-op spans and instruments, so it gets nothing to call.
+    result = run_python(
+        """
+    import json
+    from close_async._engine.http.request import Request
+    from close_async._engine.telemetry.otel import OtelTelemetry
+
+    telemetry = OtelTelemetry("https://api.close.com/api/v1/")
+    hooks = telemetry.start_call(Request("GET", "lead/"))
+    print(json.dumps({"hooks": repr(hooks)}))
+    """
+    )
+    assert result == {"hooks": "None"}
+
+
+def test_a_client_made_before_the_sdk_measures_once_metrics_are_set_up() -> None:
+    result = run_python(
+        """
+    import asyncio, json
+    from opentelemetry import metrics
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+    from close_async import CallUpdate, CloseClient
+    from close_async._engine.telemetry import otel
+    from close_async.testing import FakeClose
+
+    otel._RECHECK_TRACING = 0.0  # look at the global providers on every call
+
+    def durations(reader):
+        data = reader.get_metrics_data()
+        return sum(
+            point.count
+            for resource in (data.resource_metrics if data else ())
+            for scope in resource.scope_metrics
+            for metric in scope.metrics
+            if metric.name == "http.client.request.duration"
+            for point in metric.data.data_points
+        )
+
+    async def main():
+        reader = InMemoryMetricReader()
+        async with FakeClose(api_keys=("k",)) as fake:
+            (call_id,) = fake.seed_calls(1)
+            async with CloseClient("k", base_url=fake.base_url) as close:
+                await close.calls.update(call_id, CallUpdate(note="before"))
+                metrics.set_meter_provider(MeterProvider(metric_readers=[reader]))
+                await close.calls.update(call_id, CallUpdate(note="after"))
+                await close.calls.update(call_id, CallUpdate(note="again"))
+        return durations(reader)
+
+    print(json.dumps({"durations": asyncio.run(main())}))
+    """
+    )
+    assert result == {"durations": 2}  # the two calls made after the provider was set

@@ -28,7 +28,8 @@ from .http.response import Response
 from .http.transport import Transport
 from .options import RequestOptions
 from .phase import begin as begin_phase
-from .ratelimit.limiter import RateFeedback, RateLimiter, forget_pause_waited_on, pause_waited_on
+from .phase import mark as attempt_mark
+from .ratelimit.limiter import RateFeedback, RateLimiter
 from .retry import RetryEvent, deadline_exceeded, make_retrying
 from .telemetry.hooks import CallTelemetry, Telemetry
 
@@ -160,7 +161,6 @@ class Engine:
         loop = asyncio.get_running_loop()
         deadline_at = loop.time() + deadline if deadline is not None else None
         book = None
-        forget_pause_waited_on()  # nothing left over from an earlier, cancelled call
         # One frame for the whole call (no helper coroutine): this runs once per update.
         trace = None if self.telemetry is None else self.telemetry.start_call(asked)
         error: BaseException | None = None
@@ -203,8 +203,11 @@ class Engine:
         except builtins.TimeoutError as exc:
             # Only asyncio.timeout_at raises the builtin: the transport raises ours.
             # The attempt cut short was cancelled; the last attempt that failed says more.
-            # A limiter sleeping out Close's pause names it: that is why the time ran out.
-            last = pause_waited_on() or (book.last_error if book else None)
+            # A limiter sleeping out Close's pause names it on the attempt's mark: that is
+            # why the time ran out. The mark is this call's last attempt's, never another's.
+            mark = attempt_mark()
+            pause = mark.pause if mark is not None else None
+            last = pause or (book.last_error if book else None)
             error = deadline_exceeded(request, last, deadline=deadline)
             raise error from exc
         except CloseError as exc:

@@ -2,8 +2,11 @@
 
 Each attempt starts a fresh :class:`PhaseMark` (:func:`begin`, kept in a context variable of
 the attempt's task); the engine, the transport's connector and the retry loop move it on as
-the attempt goes (:func:`enter`, or the mark itself). When a deadline ends the call,
-:func:`current` is what it was doing and :func:`describe` the words for it.
+the attempt goes (:func:`enter`, or the mark itself). A limiter sleeping out a pause Close
+asked for records that pause on the mark (:attr:`PhaseMark.pause`). When a deadline ends the
+call, :func:`current` is what it was doing, :func:`describe` the words for it, and the
+mark's pause why it was still waiting. The mark is the attempt's: nothing on it outlives
+the attempt or reaches another call.
 
 A mark is never cleared when the deadline cancels the awaited step: that is the point. A
 fresh mark per attempt, rather than one per task, keeps calls apart that run in tasks
@@ -48,12 +51,17 @@ _MAY_HAVE_LANDED: frozenset[Phase] = frozenset({"waiting", "reading"})
 
 
 class PhaseMark:
-    """The phase of one attempt (mutable, so that every task of the attempt moves it)."""
+    """The phase of one attempt (mutable, so that every task of the attempt moves it), and
+    the pause Close asked for that its limiter is sleeping out, if any (``pause``: the
+    ``RateLimitError`` a call cut there names; left in place when the sleep is cancelled,
+    since that is when it is read). Typed as any exception: the errors module imports this
+    one."""
 
-    __slots__ = ("phase",)
+    __slots__ = ("pause", "phase")
 
     def __init__(self, phase: Phase) -> None:
         self.phase: Phase = phase
+        self.pause: Exception | None = None
 
 
 _MARK: ContextVar[PhaseMark | None] = ContextVar("close_async_call_phase", default=None)

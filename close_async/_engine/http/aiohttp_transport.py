@@ -19,10 +19,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import contextlib
 import enum
 import functools
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from urllib.parse import quote_plus
 
 import aiohttp
@@ -82,6 +81,9 @@ class AiohttpTransport:
         self._session = session
         self._owns_session = session is None
         self._closed = False
+        # The last header set's credentials: (headers, needles, every form), see _redact.
+        self._credentials: tuple[Mapping[str, str], tuple[bytes, ...], tuple[bytes, ...]] | None
+        self._credentials = None
 
     def _ensure_session(self) -> aiohttp.ClientSession:
         if self._closed:
@@ -110,64 +112,78 @@ class AiohttpTransport:
         ``max_size`` overrides the client's cap; ``None`` lifts it, for a caller that
         streams a big download to disk rather than holding it.
         """
-        session = self._ensure_session()
+        # One coroutine for the whole exchange: this runs once per attempt.
+        session = self._session
+        if session is None or self._closed:
+            session = self._ensure_session()
         limit = self._max_response_size if max_size is _Default.CAP else max_size
-        where = {"method": request.method, "path": request.path}
         config = self._timeout_config if timeouts is None else timeouts
-        try:
-            return await self._exchange(session, request, headers, limit, where, config)
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            error = self._translate(exc, headers, where, config)
-        # Raised outside the except block, so the aiohttp exception (and the request
-        # headers in it) is neither the __cause__ nor the __context__ of ours.
-        raise error
-
-    async def _exchange(
-        self,
-        session: aiohttp.ClientSession,
-        request: Request,
-        headers: Mapping[str, str],
-        limit: int | None,
-        where: dict[str, str],
-        config: Timeout,
-    ) -> RawResponse:
         url = yarl.URL(self._base + request.path, encoded=True)
         # Our own connector marks connecting and then waiting; a session the caller gave
         # has its own connector, so all that can be said is that the request may be sent.
         mark = phase_mark()
         if mark is not None and not self._owns_session:
             mark.phase = "waiting"
-        async with session.request(
-            request.method,
-            url,
-            params=request.params or None,
-            data=request.body,  # encoded once, when the request was built
-            headers=headers,
-            timeout=self._timeout if config is self._timeout_config else _client_timeout(config),
-            # Redirects are never followed, so credentials never travel to another host.
-            allow_redirects=False,
-            # Statuses are ours to read, even through a caller's session that raises for
-            # them: its ClientResponseError would pass for a parser refusal.
-            raise_for_status=False,
-        ) as response:
-            if mark is not None:
-                mark.phase = "reading"
-            read = config.read
-            # aiohttp's sock_read restarts on every byte, so a server sending one byte a
-            # second never trips it: the whole body gets one deadline as well.
-            body_deadline = asyncio.timeout(read) if read is not None else None
-            try:
-                async with body_deadline or contextlib.nullcontext():
-                    body = await _read_body(response, limit, where)
-            except TimeoutError:
-                if body_deadline is None or not body_deadline.expired():
-                    raise
-            else:
-                return RawResponse(response.status, response.headers, _redact(body, headers))
-            response.close()
-        raise CloseTimeoutError(
-            f"Close's answer was not read whole within Timeout.read ({_seconds(read)})", **where
-        )
+        read = config.read
+        timeout = self._timeout if config is self._timeout_config else _client_timeout(config)
+        try:
+            async with session.request(
+                request.method,
+                url,
+                params=request.params or None,
+                data=request.body,  # encoded once, when the request was built
+                headers=headers,
+                timeout=timeout,
+                # Redirects are never followed, so credentials never travel to another host.
+                allow_redirects=False,
+                # Statuses are ours to read, even through a caller's session that raises for
+                # them: its ClientResponseError would pass for a parser refusal.
+                raise_for_status=False,
+            ) as response:
+                if mark is not None:
+                    mark.phase = "reading"
+                if read is None:
+                    body = await _read_body(response, limit, request)
+                    return RawResponse(
+                        response.status, response.headers, self._redact(body, headers)
+                    )
+                # aiohttp's sock_read restarts on every byte, so a server sending one byte a
+                # second never trips it: the whole body gets one deadline as well.
+                body_deadline = asyncio.timeout(read)
+                try:
+                    async with body_deadline:
+                        body = await _read_body(response, limit, request)
+                except TimeoutError:
+                    if not body_deadline.expired():
+                        raise
+                else:
+                    return RawResponse(
+                        response.status, response.headers, self._redact(body, headers)
+                    )
+                response.close()
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            error = self._translate(exc, headers, _where(request), config)
+        else:
+            error = CloseTimeoutError(
+                f"Close's answer was not read whole within Timeout.read ({_seconds(read)})",
+                **_where(request),
+            )
+        # Raised outside the except block, so the aiohttp exception (and the request
+        # headers in it) is neither the __cause__ nor the __context__ of ours.
+        raise error
+
+    def _redact(self, body: bytes, headers: Mapping[str, str]) -> bytes:
+        """``body`` with any credential in ``headers`` replaced; the same object when there
+        is none (the check every answer pays)."""
+        known = self._credentials
+        if known is None or known[0] is not headers:
+            # Worked out once per header set: the engine sends one mapping per view for
+            # every attempt (a fresh one only with per-request headers or OAuth tokens).
+            known = self._credentials = (headers, *_encoded(_secrets(headers)))
+        for needle in known[1]:
+            if needle in body:
+                return _replace_all(body, known[2])
+        return body
 
     async def post_form(
         self,
@@ -293,17 +309,30 @@ _BROKEN_ENCODINGS = frozenset(
 )
 
 
-async def _read_body(
-    response: aiohttp.ClientResponse, limit: int | None, where: dict[str, str]
-) -> bytes:
+def _where(request: Request) -> dict[str, str]:
+    """The method and path an error names (built only when one is)."""
+    return {"method": request.method, "path": request.path}
+
+
+def _read_body(
+    response: aiohttp.ClientResponse, limit: int | None, source: Request | dict[str, str]
+) -> Awaitable[bytes]:
+    """What reads the answer under the cap. A plain function, so that the common case
+    awaits aiohttp's read with no coroutine of ours around it."""
     declared = response.content_length
     if limit is not None and declared is not None and declared > limit:
         response.close()
-        raise _too_large(declared, limit, response.status, where, declared=True)
+        raise _too_large(declared, limit, response.status, source, declared=True)
     if declared is not None and hdrs.CONTENT_ENCODING not in response.headers:
         # The parser stops at Content-Length, and nothing is unpacked: already bounded,
         # and aiohttp's own read is the cheaper path for the small answers Close sends.
-        return await response.read()
+        return response.read()
+    return _read_streamed(response, limit, source)
+
+
+async def _read_streamed(
+    response: aiohttp.ClientResponse, limit: int | None, source: Request | dict[str, str]
+) -> bytes:
     chunks: list[bytes] = []
     size = 0
     # response.content yields decoded bytes, so this counts what a gzip or brotli bomb
@@ -316,14 +345,15 @@ async def _read_body(
             response.close()
             # The error's traceback keeps this frame, and so these chunks, alive.
             chunks.clear()
-            raise _too_large(size, limit, response.status, where, declared=False)
+            raise _too_large(size, limit, response.status, source, declared=False)
         chunks.append(chunk)
     return b"".join(chunks)
 
 
 def _too_large(
-    size: int, limit: int, status: int, where: dict[str, str], *, declared: bool
+    size: int, limit: int, status: int, source: Request | dict[str, str], *, declared: bool
 ) -> ResponseTooLargeError:
+    where = _where(source) if isinstance(source, Request) else source
     said = f"declared {size:,} bytes" if declared else f"passed {limit:,} bytes after decoding"
     return ResponseTooLargeError(
         f"Close's answer (HTTP {status}) is too large: it {said}, over the cap of "
@@ -384,11 +414,7 @@ def _forms(value: str) -> tuple[str, ...]:
     return tuple(found)
 
 
-def _redact(body: bytes, headers: Mapping[str, str]) -> bytes:
-    """``body`` with any credential in it replaced; the same object when there is none."""
-    needles, secrets = _encoded(_secrets(headers))
-    if not any(needle in body for needle in needles):  # the cost on every answer
-        return body
+def _replace_all(body: bytes, secrets: tuple[bytes, ...]) -> bytes:
     for secret in secrets:
         body = body.replace(secret, _REDACTED.encode())
     return body

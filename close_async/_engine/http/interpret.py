@@ -72,11 +72,19 @@ def _excerpt(text: str) -> str:
 
 def _decode(body: bytes) -> Any:
     """The JSON in ``body``, or ``_NO_BODY`` when it is not JSON."""
-    if body[:_SNIFF].lstrip()[:1] == b"<":
+    text: bytes | str = body
+    if body[:1] == b"{" and body[1:2] != b"\0":
+        # Close's answer: an object, so UTF-8 (json.loads would pick UTF-8 too, from the
+        # same two bytes, but only after sniffing for BOMs in Python on every answer).
+        try:
+            text = body.decode("utf-8", "surrogatepass")  # the decoding json.loads applies
+        except UnicodeDecodeError:
+            return _NO_BODY
+    elif body[:_SNIFF].lstrip()[:1] == b"<":
         # A proxy's HTML page: json.loads would first copy all of it into a str.
         return _NO_BODY
     try:
-        return json.loads(body)
+        return json.loads(text)
     except (ValueError, RecursionError):  # includes bad UTF-8
         return _NO_BODY
 
@@ -132,7 +140,7 @@ def interpret_response(
     status and body, never credentials.
     """
     if 200 <= status < 300:
-        if not body.strip():
+        if not body or body.isspace():  # as body.strip() would say, without copying it
             return {}
         decoded = _decode(body)
         if decoded is _NO_BODY:

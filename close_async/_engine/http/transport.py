@@ -13,9 +13,7 @@ either.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Protocol
-
-import attrs
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from ..config import Timeout
 from .request import Request
@@ -26,9 +24,9 @@ if TYPE_CHECKING:
 __all__ = ["RawResponse", "Transport"]
 
 
-@attrs.frozen
-class RawResponse:
-    """What came back for one attempt, undecoded."""
+class RawResponse(NamedTuple):
+    """What came back for one attempt, undecoded. A tuple: one is made per attempt, and
+    the engine takes it apart at once."""
 
     status: int
     headers: Mapping[str, str]

@@ -17,19 +17,20 @@ Waits are bounded: a pause Close asked for that is longer than the limiter's ``m
 (default :data:`DEFAULT_MAX_WAIT`, the :class:`RetryPolicy` default of ``max_server_wait``)
 is never waited out silently: ``acquire`` raises :class:`RateLimitError` at once, with
 ``retry_after`` the time left, until the pause ends or a later answer from Close lifts it.
-While ``acquire`` sleeps out a shorter pause, :func:`pause_waited_on` tells the client what
-it is waiting for, so a call whose deadline ends there can say why.
+While ``acquire`` sleeps out a shorter pause, :func:`waiting_on_pause` records it on the
+attempt's :class:`~close_async._engine.phase.PhaseMark`, so a call whose deadline ends
+there can say why.
 """
 
 from __future__ import annotations
 
 import math
-from contextvars import ContextVar
 from typing import Protocol, runtime_checkable
 
 import attrs
 
 from ..errors import ConfigurationError, RateLimitError
+from ..phase import mark as attempt_mark
 from .info import RateLimitInfo
 
 __all__ = [
@@ -37,23 +38,14 @@ __all__ = [
     "RateFeedback",
     "RateLimiter",
     "check_max_wait",
-    "forget_pause_waited_on",
     "new_window_began",
     "pause_error",
-    "pause_waited_on",
     "sharper_reset",
     "waiting_on_pause",
 ]
 
 DEFAULT_MAX_WAIT = 120.0
 """The longest pause a limiter sleeps through (``RetryPolicy().max_server_wait``)."""
-
-# The pause the current task is sleeping out in a limiter, if any. Set before the sleep and
-# cleared after it, but deliberately not when the sleep is cancelled: a deadline cancels it,
-# and the client reads this afterwards to say what the call was waiting for.
-_PAUSE_WAITED_ON: ContextVar[RateLimitError | None] = ContextVar(
-    "close_async_pause_waited_on", default=None
-)
 
 
 def check_max_wait(max_wait: float) -> float:
@@ -107,19 +99,17 @@ def pause_error(group: str, left: float, max_wait: float | None = None) -> RateL
 
 
 def waiting_on_pause(group: str, left: float) -> None:
-    """Record that this task now sleeps ``left`` seconds on ``group``'s pause (or, with
-    ``left <= 0``, that it no longer does)."""
-    _PAUSE_WAITED_ON.set(pause_error(group, left) if left > 0 else None)
+    """Record on the current attempt's mark that it now sleeps ``left`` seconds on
+    ``group``'s pause (or, with ``left <= 0``, that it no longer does).
 
-
-def forget_pause_waited_on() -> None:
-    """Clear what an earlier, cancelled wait of this task left behind."""
-    _PAUSE_WAITED_ON.set(None)
-
-
-def pause_waited_on() -> RateLimitError | None:
-    """The pause this task was sleeping out in a limiter when it was cancelled, if any."""
-    return _PAUSE_WAITED_ON.get()
+    Set before the sleep and cleared after it, but deliberately not when the sleep is
+    cancelled: a deadline cancels it, and the engine reads the attempt's mark afterwards to
+    say what the call was waiting for. Outside an attempt (a limiter used on its own) there
+    is no mark and nothing to record.
+    """
+    mark = attempt_mark()
+    if mark is not None:
+        mark.pause = pause_error(group, left) if left > 0 else None
 
 
 @attrs.frozen

@@ -16,7 +16,7 @@ The bulk engine reports each finished item to :meth:`Telemetry.bulk_item`.
 The one implementation is OpenTelemetry's (:mod:`close_async._engine.telemetry.otel`), made by
 :func:`make_telemetry` only when ``opentelemetry-api`` is installed: without it nothing of
 OpenTelemetry is imported, and the engine holds ``None`` and pays one ``is None`` test per
-hook.
+hook; with it installed but no SDK set up, each call gets ``None`` for its hooks.
 """
 
 from __future__ import annotations
@@ -56,8 +56,9 @@ class CallTelemetry(Protocol):
 class Telemetry(Protocol):
     """Makes one :class:`CallTelemetry` per call; counts bulk items."""
 
-    def start_call(self, request: Request) -> CallTelemetry:
-        """A call of ``request`` begins (before any method override rewrites it)."""
+    def start_call(self, request: Request) -> CallTelemetry | None:
+        """A call of ``request`` begins (before any method override rewrites it); ``None``
+        when there is nothing to report it to (no tracing or metrics set up right now)."""
         ...
 
     def bulk_item(self, outcome: str, error: BaseException | None) -> None:

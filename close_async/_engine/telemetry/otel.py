@@ -26,8 +26,10 @@ group, e.g. ``PUT activity/call``), ``close.client.limiter.wait`` (s, by group),
 ``error.type``).
 
 While the global tracer provider is the API's proxy (no SDK set up) no span is started at
-all; the metrics go to the API's proxy instruments. Spans that do not record (sampled out)
-get no attributes set and no attempt children.
+all; while the global meter provider is too, nothing is measured. With neither set up a
+call gets no hooks at all (:meth:`OtelTelemetry.start_call` gives ``None``), so an
+installed but unused OpenTelemetry costs a call one clock read. Spans that do not record
+(sampled out) get no attributes set and no attempt children.
 """
 
 from __future__ import annotations
@@ -47,6 +49,13 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from ..errors import APIError
 from ..http.request import Request, path_template_of
 from ..retry import RetryEvent
+
+try:
+    # The API's stand-in until an SDK's provider is set. Private to the API, hence the
+    # guard: an API without it has metrics taken as set up (measured as before).
+    from opentelemetry.metrics._internal import _ProxyMeterProvider as _UnsetMeterProvider
+except ImportError:  # pragma: no cover - every API release since 1.12 has it
+    _UnsetMeterProvider = ()  # type: ignore[assignment,misc]
 
 __all__ = ["OtelTelemetry"]
 
@@ -186,9 +195,13 @@ class OtelTelemetry:
             description="Items of bulk runs that failed, by error type.",
         )
         self._operations: dict[tuple[str, str], _Operation] = {}
-        # A provider passed in is used as it is; the global one is checked (_check_tracing).
-        self._tracing = tracer_provider is not None
-        self._recheck_at = math.inf if self._tracing else -math.inf
+        # A provider passed in is used as it is; the global ones are checked
+        # (_check_providers).
+        self._tracer_given = tracer_provider is not None
+        self._meter_given = meter_provider is not None
+        self._tracing = self._tracer_given
+        self._metering = self._meter_given
+        self._recheck_at = math.inf if self._tracing and self._metering else -math.inf
 
     def __repr__(self) -> str:
         return f"OtelTelemetry(server={self._server[SERVER_ADDRESS]!r})"
@@ -217,12 +230,15 @@ class OtelTelemetry:
             if count:
                 yield metrics.Observation(count, _BULK_OUTCOMES[outcome])
 
-    def start_call(self, request: Request) -> _CallTrace:
-        """Open the call's span (see the module docstring)."""
-        op = self._operation(request)
+    def start_call(self, request: Request) -> _CallTrace | None:
+        """Open the call's span (see the module docstring); ``None`` while neither tracing
+        nor metrics are set up: the call has nothing to report to."""
         now = _now()
         if now >= self._recheck_at:
-            self._check_tracing(now)
+            self._check_providers(now)
+        if not self._metering and not self._tracing:
+            return None
+        op = self._operation(request)
         if self._tracing:
             span = self.tracer.start_span(op.name, kind=SpanKind.CLIENT, attributes=op.attributes)
             if span.is_recording():
@@ -230,13 +246,20 @@ class OtelTelemetry:
             return _CallTrace(self, op, now, span)
         return _CallTrace(self, op, now, None)
 
-    def _check_tracing(self, now: float) -> None:
-        # Until an SDK is set up the global provider is the API's proxy, whose spans are
-        # no-ops that still cost a tenth of a call's work; asking the API which provider is
-        # set costs as much, so it is asked at most once a second, and never again once a
-        # real one is set (the API sets the global provider once).
-        self._tracing = not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
-        self._recheck_at = math.inf if self._tracing else now + _RECHECK_TRACING
+    def _check_providers(self, now: float) -> None:
+        # Until an SDK is set up the global providers are the API's proxies, whose spans are
+        # no-ops and whose instruments drop what they are given, yet cost a tenth of a
+        # call's work; asking the API which provider is set costs as much, so it is asked
+        # at most once a second, and never again once both are real (the API sets each
+        # global provider once).
+        if not self._tracer_given:
+            provider = trace.get_tracer_provider()
+            self._tracing = not isinstance(provider, trace.ProxyTracerProvider)
+        if not self._meter_given:
+            meters = metrics.get_meter_provider()
+            self._metering = not isinstance(meters, _UnsetMeterProvider)
+        both = self._tracing and self._metering
+        self._recheck_at = math.inf if both else now + _RECHECK_TRACING
 
     def bulk_item(self, outcome: str, error: BaseException | None) -> None:
         """Count one bulk item's result."""
