@@ -179,8 +179,10 @@ class _CallRetries:
     def retry(self, state: tenacity.RetryCallState) -> bool:
         """Whether the failed attempt is worth another (the allow-list); counts it."""
         error = _failure(state)
-        if error is None:
-            return False  # it succeeded
+        if not isinstance(error, Exception):
+            # It succeeded, or it was cancelled (a deadline, the caller): the cut attempt did
+            # not fail, so the last one that did stays the call's last error.
+            return False
         self.last_error = error
         reason = retry_reason(self.request, error)
         if reason is None:
