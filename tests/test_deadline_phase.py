@@ -157,6 +157,47 @@ async def test_an_earlier_error_stays_the_last_error_and_the_phase_is_the_retry_
     assert "no attempt was sent" not in str(error)
 
 
+class HeldAfterOne(LocalRateLimiter):
+    """A limiter that lets one attempt go, then is held by someone else."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._let_go = 0
+
+    async def acquire(self, group: str) -> None:
+        self._let_go += 1
+        if self._let_go > 1:
+            await asyncio.Event().wait()
+        await super().acquire(group)
+
+
+async def test_a_retry_cut_in_the_rate_limiter_says_this_attempt_was_not_sent() -> None:
+    # The first attempt was sent and failed, so "no attempt was sent" would be false.
+    requests: list[str] = []
+
+    async def unavailable(request: web.Request) -> web.StreamResponse:
+        requests.append(request.path)
+        return web.Response(status=503, text="down")
+
+    async with (
+        serve_api(unavailable) as url,
+        CloseClient(
+            "api_key_x",
+            base_url=url,
+            rate_limiter=HeldAfterOne(),
+            retry=RetryPolicy.no_wait(attempts=3),
+        ) as close,
+    ):
+        error = await cut(close)
+    assert len(requests) == 1
+    assert isinstance(error.last_error, ServerError)
+    assert error.phase == "rate_limiter"
+    assert (
+        "deadline of 0.05 s passed while waiting for the rate limiter (this attempt was not sent)"
+        in str(error)
+    )
+
+
 async def test_a_caller_session_cannot_tell_connecting_from_waiting() -> None:
     # Without the client's own connector, connecting is not marked: the phase says only
     # what is sure (the attempt left the limiter; it may have been sent).

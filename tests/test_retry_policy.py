@@ -220,6 +220,15 @@ async def test_a_5xx_without_retry_after_backs_off_exponentially(top_of_jitter: 
     assert [e.wait for e in run.events] == run.slept
 
 
+async def test_a_long_run_of_faults_backs_off_at_wait_max(top_of_jitter: None) -> None:
+    # 10.0 ** 309 overflows a float: from the 310th fault on, the cap alone bounds the wait.
+    policy = RetryPolicy(attempts=320, wait_initial=1.0, wait_exp_base=10.0, wait_max=20.0)
+    run = await drive(policy, [fault()] * 319 + ["ok"])
+    assert run.outcome == "ok"
+    assert run.slept[:3] == [1.0, 10.0, 20.0]
+    assert run.slept[305:] == [20.0] * 14
+
+
 async def test_backoff_counts_faults_only(top_of_jitter: None) -> None:
     policy = RetryPolicy(wait_initial=1.0, wait_exp_base=2.0)
     run = await drive(policy, [fault(), throttled(5.0), fault(), fault(503, 7.0), fault(), "ok"])

@@ -173,20 +173,21 @@ class _CallRetries:
         self.faults = 0
         self.throttles = 0
         self.protocol_errors = 0
-        self.reason: str | None = None
         self.deadline_hit = False
         self.last_error: BaseException | None = None
 
     def retry(self, state: tenacity.RetryCallState) -> bool:
         """Whether the failed attempt is worth another (the allow-list); counts it."""
         error = _failure(state)
-        if error is None:
-            return False  # it succeeded
-        self.last_error = error
-        self.reason = retry_reason(self.request, error)
-        if self.reason is None:
+        if not isinstance(error, Exception):
+            # It succeeded, or it was cancelled (a deadline, the caller): the cut attempt did
+            # not fail, so the last one that did stays the call's last error.
             return False
-        if self.reason == "protocol_error":
+        self.last_error = error
+        reason = retry_reason(self.request, error)
+        if reason is None:
+            return False
+        if reason == "protocol_error":
             self.protocol_errors += 1
             if self.protocol_errors > _PROTOCOL_ERROR_RETRIES:
                 return False
@@ -234,13 +235,15 @@ class _CallRetries:
     def before_sleep(self, state: tenacity.RetryCallState) -> None:
         """Report the retry about to happen: one event, one debug line."""
         error = _failure(state)
-        assert error is not None  # only failed attempts are retried
+        assert error is not None  # only failed attempts are retried,
+        reason = retry_reason(self.request, error)
+        assert reason is not None  # and only those the allow-list names
         event = RetryEvent(
             method=self.request.method,
             path=self.request.path,
             attempt=state.attempt_number,
             wait=state.upcoming_sleep,
-            reason=self.reason or "unknown",
+            reason=reason,
             error=error,
         )
         _log.debug(
@@ -256,8 +259,12 @@ class _CallRetries:
 
 
 def _failure(state: tenacity.RetryCallState) -> BaseException | None:
+    """What the attempt raised, ``None`` if it succeeded. Tenacity calls the hooks only once
+    an attempt has ended, so there is always an outcome; a future that holds a result
+    answers ``exception()`` with ``None``."""
     outcome = state.outcome
-    return outcome.exception() if outcome is not None and outcome.failed else None
+    assert outcome is not None
+    return outcome.exception()
 
 
 def _server_wait(error: BaseException | None) -> float | None:
