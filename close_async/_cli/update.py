@@ -399,7 +399,7 @@ async def run_updates(
                             line=row.origin_line if row is not None else 0,
                             row=output,
                             error=error,
-                            call_id=result.id or None,
+                            object_id=result.id or None,
                         )
                         if unknown:
                             # Sent, answer lost: it may exist now; fed back, it is looked up first.

@@ -278,7 +278,7 @@ class PermissionDeniedError(APIError):
 
 
 class NotFoundError(APIError):
-    """404: no such call activity (or no access to it)."""
+    """404: no such object (or no access to it)."""
 
 
 class _WaitAsked(APIError):
