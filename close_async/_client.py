@@ -7,7 +7,7 @@ resources on it; every request goes through :class:`~close_async._engine.engine.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import attrs
 
@@ -96,31 +96,27 @@ class _Surface(GenericVerbs, Resources):
         return RawResponseView(raw, self)
 
 
-class RawResponseView:
+class RawResponseView(RawNamespace):
     """``close.with_raw_response``: every verb and operation, answering with a :class:`Response`.
 
     Errors are raised as by the plain call; only a success comes back raw. ``raw`` is a
     view of the client whose options say so; lists, search and the helpers that send
     several requests (``exports.wait``, the bulk verbs) answer as on the plain client.
+    Resource groups are read as :class:`RawNamespace` reads them.
     """
 
     def __init__(self, raw: _Surface, plain: _Surface) -> None:
+        super().__init__(raw, plain)
         self.request = raw.request
         self.get = raw.get
         self.post = raw.post
         self.put = raw.put
         self.delete = raw.delete
-        self._raw = raw
-        self._plain = plain
 
-    def __getattr__(self, name: str) -> Any:
-        # Every resource group, e.g. ``close.with_raw_response.leads.get(lead_id)``.
-        if name.startswith("_"):
-            raise AttributeError(name)
-        plain = getattr(self._plain, name)
-        if callable(plain):
-            return plain  # paginate, search, get_page, with_options: as on the client
-        return RawNamespace(getattr(self._raw, name), plain)
+    def _one_request(self, name: str) -> bool:
+        # The verbs above are the client's one-request calls; its other methods (paginate,
+        # search, get_page, with_options, aclose) answer as on the client.
+        return False
 
     def __repr__(self) -> str:
         return "RawResponseView()"

@@ -152,3 +152,16 @@ def test_the_types_a_search_selects() -> None:
     assert selected_types({"type": "or", "queries": [lead, contact, lead]}) == ["lead", "contact"]
     assert selected_types({"type": "negate", "query": lead}) == []
     assert selected_types({"type": "text", "value": "x"}) == []
+
+
+async def test_list_takes_the_connection_and_progress_options_as_update_does(
+    fake: FakeClose,
+) -> None:
+    # One definition of --progress-interval for every command: a listing refuses a
+    # non-positive interval as `calls update` does, before anything is sent.
+    for command in (["leads", "list"], ["search", "-"], ["calls", "update", "in.jsonl"]):
+        argv = [*command, "--base-url", fake.base_url, "--progress-interval", "0"]
+        code, _, err = await _run(argv)
+        assert code == 2, command
+        assert "--progress-interval" in err
+    assert fake.stats.requests == 0

@@ -246,6 +246,12 @@ def test_repr_names_class_status_method_path_and_a_short_message() -> None:
     )
     limited = RateLimitError("slow down", status=429, method="GET", path="p/", retry_after=1.5)
     assert repr(limited).endswith("retry_after=1.5)")
+    failed = ServerError("unavailable", status=503, method="GET", path="p/", retry_after=2.0)
+    assert repr(failed) == (
+        "ServerError('unavailable', status=503, method='GET', path='p/', retry_after=2.0)"
+    )
+    assert isinstance(failed, APIError)
+    assert not isinstance(failed, RateLimitError)
     assert repr(InvalidRequestError("bad duration", field="duration")) == (
         "InvalidRequestError('bad duration', field='duration')"
     )

@@ -74,3 +74,14 @@ async def test_rows_are_parsed_across_any_chunk_boundary() -> None:
             {"id": "a", "note": 'one\r\ntwo "q"'},
             {"id": "b", "note": "plain"},
         ]
+
+
+async def test_a_csv_files_last_record_without_a_newline_is_a_row_too() -> None:
+    # The records left in the buffer at the end are read by the same rule as the others.
+    table = b'\xef\xbb\xbfid,note\r\na,"x\r\ny"\r\nb,last'
+    for size in (1, 4, 1000):
+        assert [r async for r in _csv_rows(_chunks_of(table, size))] == [
+            {"id": "a", "note": "x\r\ny"},
+            {"id": "b", "note": "last"},
+        ]
+    assert [r async for r in _csv_rows(_chunks_of(b"id,note", 3))] == []

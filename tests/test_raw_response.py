@@ -181,3 +181,12 @@ async def test_raw_mode_does_not_leak_into_a_helpers_nested_calls(
     response = await close.with_raw_response.exports.get(started.id or "")
     assert isinstance(response, Response)
     assert response.parse().status == "done"
+
+
+async def test_the_raw_view_reads_the_clients_plain_values_as_its_groups_do(
+    close: CloseClient,
+) -> None:
+    # One reader for the raw view and its groups: a plain value (not a group, not a call)
+    # is the client's own, on the view as inside any group.
+    assert close.with_raw_response.base_url == close.base_url
+    assert close.with_raw_response.credentials_fingerprint == close.credentials_fingerprint

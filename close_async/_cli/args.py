@@ -7,7 +7,13 @@ import argparse
 from .._client import DEFAULT_BASE_URL
 from .._engine.auth.credentials import API_KEY_ENV
 
-__all__ = ["add_file_arguments", "positive_float", "positive_int"]
+__all__ = [
+    "add_connection_arguments",
+    "add_file_arguments",
+    "add_progress_arguments",
+    "positive_float",
+    "positive_int",
+]
 
 
 def positive_int(text: str) -> int:
@@ -60,6 +66,12 @@ def add_file_arguments(parser: argparse.ArgumentParser) -> None:
         ),
     )
     parser.add_argument("--dry-run", action="store_true", help="check every row; send nothing")
+    add_connection_arguments(parser)
+    add_progress_arguments(parser, "no progress bar (plain progress lines)")
+
+
+def add_connection_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--base-url`` and ``--api-key-file``: where to send, and the key to send with."""
     parser.add_argument(
         "--base-url", default=DEFAULT_BASE_URL, help=f"API base URL (default {DEFAULT_BASE_URL})"
     )
@@ -68,14 +80,14 @@ def add_file_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="PATH",
         help=f"read the API key from the first line of PATH (default: ${API_KEY_ENV})",
     )
+
+
+def add_progress_arguments(parser: argparse.ArgumentParser, no_progress_help: str) -> None:
+    """``--no-progress`` (what it turns off is the command's own) and the hidden
+    ``--progress-interval``, seconds between plain progress lines."""
+    parser.add_argument("--no-progress", action="store_true", help=no_progress_help)
     parser.add_argument(
-        "--no-progress", action="store_true", help="no progress bar (plain progress lines)"
-    )
-    parser.add_argument(
-        "--progress-interval",
-        type=positive_float,
-        default=5.0,
-        help=argparse.SUPPRESS,  # seconds between plain progress lines
+        "--progress-interval", type=positive_float, default=5.0, help=argparse.SUPPRESS
     )
 
 

@@ -60,7 +60,7 @@ def failure_record(
     row: dict[str, Any] | None,
     error: BaseException | str,
     raw: str | None = None,
-    call_id: str | None = None,
+    object_id: str | None = None,
 ) -> dict[str, Any]:
     """One line of the failures file: the row as read, and why it did not land.
 
@@ -71,8 +71,8 @@ def failure_record(
     record: dict[str, Any] = {"line": line, "row": row}
     if raw is not None:
         record["raw"] = raw
-    if call_id is not None and (row is None or row.get("id") != call_id):
-        record["id"] = call_id
+    if object_id is not None and (row is None or row.get("id") != object_id):
+        record["id"] = object_id
     if isinstance(error, str):
         record.update(error="InvalidRow", status=None, message=error)
         return record
@@ -109,13 +109,27 @@ def failure_text(record: dict[str, Any]) -> str:
 _SERVER_DATA = ("close_error", "field_errors", "errors")
 
 
-class FailuresFile:
+class _FailuresStream:
+    """What both failures files share: the path, the count written, closing the file."""
+
+    path: str | None
+    written: int
+    _stream: TextIO | None
+
+    def close(self) -> None:
+        """Close the file (an empty one when nothing failed)."""
+        if self._stream is not None:
+            self._stream.close()
+            self._stream = None
+
+
+class FailuresFile(_FailuresStream):
     """The JSON Lines failures file, written as failures happen (flushed each line)."""
 
     def __init__(self, path: str | None) -> None:
         self.path = path
         self.written = 0
-        self._stream: TextIO | None = open(path, "w", encoding="utf-8") if path else None  # noqa: SIM115
+        self._stream = open(path, "w", encoding="utf-8") if path else None  # noqa: SIM115
 
     def write(self, record: dict[str, Any], row: InputRow | None = None) -> None:
         """Append one failure record (``row`` is not needed: the record holds it)."""
@@ -132,14 +146,8 @@ class FailuresFile:
             self._stream.write(line + "\n")
             self._stream.flush()
 
-    def close(self) -> None:
-        """Close the file."""
-        if self._stream is not None:
-            self._stream.close()
-            self._stream = None
 
-
-class CsvFailuresFile:
+class CsvFailuresFile(_FailuresStream):
     """The CSV failures file: the input's header and cells, then the line and the error.
 
     The header is written with the first failure (it is the rows' own ``header``); a row
@@ -150,7 +158,7 @@ class CsvFailuresFile:
         self.path: str | None = path
         self.written = 0
         # Close's messages may hold lone surrogates (valid in JSON, not in UTF-8).
-        self._stream: TextIO | None = open(  # noqa: SIM115
+        self._stream = open(  # noqa: SIM115
             path, "w", encoding="utf-8", errors="backslashreplace", newline=""
         )
         self._writer: Any = csv.writer(self._stream)
@@ -167,9 +175,3 @@ class CsvFailuresFile:
         cells = row.cells if row.cells is not None else ("",) * self._width
         self._writer.writerow([*cells, str(row.origin_line), failure_text(record)])
         self._stream.flush()
-
-    def close(self) -> None:
-        """Close the file (an empty one when nothing failed)."""
-        if self._stream is not None:
-            self._stream.close()
-            self._stream = None

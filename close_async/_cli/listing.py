@@ -19,7 +19,7 @@ import attrs
 
 from .._client import CloseClient
 from .._engine.errors import CloseError, ConfigurationError
-from .args import resource_parser
+from .args import add_connection_arguments, add_progress_arguments, resource_parser
 from .plural import counted
 
 __all__ = ["RESOURCES", "add_listing_commands", "run_listing"]
@@ -50,8 +50,6 @@ def model_fields(resource: str) -> list[str]:
 
 def _output_arguments(
     parser: argparse.ArgumentParser,
-    base_url: str,
-    key_env: str,
     fields_help: str = "comma-separated fields to fetch (and CSV columns)",
 ) -> None:
     parser.add_argument(
@@ -60,15 +58,11 @@ def _output_arguments(
     parser.add_argument("--output", "-o", metavar="FILE", help="write here (default stdout)")
     parser.add_argument("--limit", type=int, help="stop after this many rows")
     parser.add_argument("--fields", help=fields_help)
-    parser.add_argument("--base-url", default=base_url, help=f"API base URL (default {base_url})")
-    parser.add_argument(
-        "--api-key-file", metavar="PATH", help=f"read the API key here (default: ${key_env})"
-    )
-    parser.add_argument("--no-progress", action="store_true", help="no progress on stderr")
-    parser.add_argument("--progress-interval", type=float, default=5.0, help=argparse.SUPPRESS)
+    add_connection_arguments(parser)
+    add_progress_arguments(parser, "no progress on stderr")
 
 
-def add_listing_commands(commands: Any, *, base_url: str, key_env: str) -> None:
+def add_listing_commands(commands: Any) -> None:
     """Add ``search`` and ``<resource> list`` to the ``close-async`` subcommands."""
     search = commands.add_parser(
         "search",
@@ -81,8 +75,6 @@ def add_listing_commands(commands: Any, *, base_url: str, key_env: str) -> None:
     search.add_argument("query", metavar="QUERY.json", help="the query file, or - for stdin")
     _output_arguments(
         search,
-        base_url,
-        key_env,
         fields_help=(
             "comma-separated fields to fetch (and CSV columns) for each object type the "
             'query selects (its object_type queries); they replace the file\'s "_fields" '
@@ -113,7 +105,7 @@ def add_listing_commands(commands: Any, *, base_url: str, key_env: str) -> None:
             type=int,
             help="the list's _skip cap: walk by date_created windows to get past it",
         )
-        _output_arguments(listing, base_url, key_env)
+        _output_arguments(listing)
         listing.set_defaults(listing=resource)
 
 

@@ -28,11 +28,11 @@ from typing import TextIO
 
 from rich.console import Console
 
-from .._client import DEFAULT_BASE_URL, CloseClient
+from .._client import CloseClient
 from .._engine.auth.credentials import API_KEY_ENV
 from .._engine.errors import ConfigurationError
 from .._engine.ratelimit.local import LocalRateLimiter
-from .args import add_file_arguments, positive_float, positive_int
+from .args import add_file_arguments, add_progress_arguments, positive_int
 from .failures import open_failures
 from .input import (
     InputError,
@@ -109,7 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_settle_by(update, "calls", "update")
     add_bulk_actions(resource_actions(commands))
 
-    add_listing_commands(commands, base_url=DEFAULT_BASE_URL, key_env=API_KEY_ENV)
+    add_listing_commands(commands)
 
     fake = commands.add_parser(
         "fake-server",
@@ -129,10 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--rate", type=positive_int, default=100, help="the fake's limit, requests/s per key"
     )
     demo.add_argument("--seed", type=int, default=1, help="seed of the injected faults")
-    demo.add_argument("--no-progress", action="store_true", help="plain progress lines")
-    demo.add_argument(
-        "--progress-interval", type=positive_float, default=5.0, help=argparse.SUPPRESS
-    )
+    add_progress_arguments(demo, "plain progress lines")
     return parser
 
 

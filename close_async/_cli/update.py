@@ -271,13 +271,9 @@ def validate_rows(
 
 @attrs.define
 class _State:
+    counts: Counts
+    """The outcomes tallied so far; a snapshot adds what the run and the reader know."""
     started: float = attrs.field(factory=time.monotonic)
-    updated: int = 0
-    failed: int = 0
-    skipped: int = 0
-    settled: int = 0
-    not_sent: int = 0
-    unknown: int = 0
     stopping: bool = False
 
 
@@ -301,7 +297,7 @@ async def run_updates(
     limiter = MessageLimiter(display)
     failures = open_failures(settings.failures, fmt)
     invalid = _Invalid(fmt, limiter, failures, verb)
-    state = _State()
+    state = _State(Counts(total=total))
     # index (update_many's 0-based position) -> (the row read, its JSON for the failures file)
     pending: dict[int, tuple[InputRow | None, dict[str, Any] | None]] = {}
 
@@ -333,15 +329,9 @@ async def run_updates(
 
     def snapshot() -> Counts:
         progress = run.progress
-        return Counts(
-            total=total,
-            updated=state.updated,
-            failed=state.failed,
-            skipped=state.skipped,
-            settled=state.settled,
-            unknown=state.unknown,
+        return attrs.evolve(
+            state.counts,
             invalid=invalid.count,
-            not_sent=state.not_sent,
             in_flight=progress.in_flight,
             retries=progress.retries,
             rate_limited=progress.rate_limited,
@@ -379,14 +369,14 @@ async def run_updates(
                     row, output = pending.pop(result.index, (None, None))
                     line = row.line if row is not None else 0
                     if result.skipped:
-                        state.skipped += 1
+                        state.counts.skipped += 1
                     elif result.state == "settled":
                         # Found in Close by --settle-by: not sent again, so not "created".
-                        state.settled += 1
+                        state.counts.settled += 1
                     elif result.ok:
-                        state.updated += 1
+                        state.counts.updated += 1
                     elif not result.attempted or isinstance(result.error, UpdateInterruptedError):
-                        state.not_sent += 1
+                        state.counts.not_sent += 1
                     elif isinstance(result.error, InvalidRequestError) and row is not None:
                         # Refused by the bulk verb's own checks before sending: a bad row.
                         invalid.report(row, _Problem(str(result.error)))
@@ -397,9 +387,9 @@ async def run_updates(
                         # not to have landed).
                         unknown = result.state == "unknown"
                         if unknown:
-                            state.unknown += 1
+                            state.counts.unknown += 1
                         else:
-                            state.failed += 1
+                            state.counts.failed += 1
                         what = "outcome unknown" if unknown else "failed"
                         limiter.report(
                             f"line {line}: {result.id or 'create'}: {what}: "
@@ -409,7 +399,7 @@ async def run_updates(
                             line=row.origin_line if row is not None else 0,
                             row=output,
                             error=error,
-                            call_id=result.id or None,
+                            object_id=result.id or None,
                         )
                         if unknown:
                             # Sent, answer lost: it may exist now; fed back, it is looked up first.

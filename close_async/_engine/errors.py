@@ -278,11 +278,11 @@ class PermissionDeniedError(APIError):
 
 
 class NotFoundError(APIError):
-    """404: no such call activity (or no access to it)."""
+    """404: no such object (or no access to it)."""
 
 
-class RateLimitError(APIError):
-    """429: Close's rate limit was hit. ``retry_after`` is the wait Close asked for, in seconds."""
+class _WaitAsked(APIError):
+    """An answer that may ask for a wait: ``retry_after``, in seconds, or ``None``."""
 
     def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
@@ -292,18 +292,15 @@ class RateLimitError(APIError):
         return [*super()._repr_fields(), f"retry_after={self.retry_after!r}"]
 
 
-class ServerError(APIError):
+class RateLimitError(_WaitAsked):
+    """429: Close's rate limit was hit. ``retry_after`` is the wait Close asked for, in seconds."""
+
+
+class ServerError(_WaitAsked):
     """5xx: Close (or a proxy in front of it) failed.
 
     ``retry_after`` is the wait a 503 asked for (its ``Retry-After``), in seconds, or ``None``.
     """
-
-    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
-        super().__init__(message, **kwargs)
-        self.retry_after = retry_after
-
-    def _repr_fields(self) -> list[str]:
-        return [*super()._repr_fields(), f"retry_after={self.retry_after!r}"]
 
 
 class ProtocolError(TransportError):

@@ -62,10 +62,10 @@ async def _json_rows(chunks: AsyncIterator[bytes]) -> AsyncIterator[Any]:
         raise ExportError("the export file ends mid-value", export_id="", status="done")
 
 
-async def _csv_rows(chunks: AsyncIterator[bytes]) -> AsyncIterator[dict[str, str]]:
+async def _csv_records(chunks: AsyncIterator[bytes]) -> AsyncIterator[list[str]]:
+    # CSV records read from a rolling buffer, each once it is whole.
     text = codecs.getincrementaldecoder("utf-8-sig")()
     buffer = ""
-    header: list[str] | None = None
     async for chunk in chunks:
         buffer += text.decode(chunk)
         cut = buffer.rfind("\n") + 1
@@ -76,12 +76,14 @@ async def _csv_rows(chunks: AsyncIterator[bytes]) -> AsyncIterator[dict[str, str
             continue
         ready, buffer = buffer[:cut], buffer[cut:]
         for record in csv.reader(io.StringIO(ready)):
-            if header is None:
-                header = record
-            elif record:
-                yield dict(zip(header, record, strict=False))
-    buffer += text.decode(b"", final=True)
-    for record in csv.reader(io.StringIO(buffer)):
+            yield record
+    for record in csv.reader(io.StringIO(buffer + text.decode(b"", final=True))):
+        yield record
+
+
+async def _csv_rows(chunks: AsyncIterator[bytes]) -> AsyncIterator[dict[str, str]]:
+    header: list[str] | None = None
+    async for record in _csv_records(chunks):
         if header is None:
             header = record
         elif record:

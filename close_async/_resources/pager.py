@@ -341,14 +341,33 @@ def paginate(
     validated; ``template`` and ``group`` go with each page's request (:func:`fetch_page`).
     Bad ``params`` raise :class:`InvalidRequestError` here, before anything is sent.
     """
+    fetch = page_fetcher(requester, path, deadline=deadline, template=template, group=group)
+    return Pager(fetch, first_params(params), parse_item=parse_item)
+
+
+def first_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A walk's first parameters: a checked copy of ``params``, refused here (before the
+    caller iterates) if they cannot be sent."""
     checked = _checked_params(params)
-    # Encoded once now only to refuse, before the caller iterates, what cannot be sent (an
-    # empty list); each page encodes its own parameters when it is fetched.
+    # Encoded once now only to refuse what cannot be sent (an empty list); each page
+    # encodes its own parameters when it is fetched.
     encode_params(checked)
+    return checked
+
+
+def page_fetcher(
+    requester: Requester,
+    path: str,
+    *,
+    deadline: float | None = None,
+    template: str | None = None,
+    group: str | None = None,
+) -> PageFetcher:
+    """:func:`fetch_page` bound to one list: what a :class:`Pager` or a slicer fetches with."""
 
     async def fetch(page_params: dict[str, Any]) -> Page:
         return await fetch_page(
             requester, path, page_params, deadline=deadline, template=template, group=group
         )
 
-    return Pager(fetch, checked, parse_item=parse_item)
+    return fetch

@@ -33,11 +33,15 @@ class RawNamespace:
         if name.startswith("_"):
             raise AttributeError(name)
         plain = getattr(self._plain, name)
-        if _own_operation(self._plain, name):
+        if self._one_request(name):
             return getattr(self._raw, name)
         if callable(plain) or isinstance(plain, (str, int, float, tuple)):
             return plain
         return RawNamespace(getattr(self._raw, name), plain)
+
+    def _one_request(self, name: str) -> bool:
+        """Whether ``name`` sends one request, so answers raw (the group's own operations)."""
+        return _own_operation(self._plain, name)
 
     def __repr__(self) -> str:
         return f"RawNamespace({type(self._plain).__name__})"

@@ -28,7 +28,7 @@ import attrs
 
 from .._engine.errors import InvalidRequestError
 from .._engine.http.request import encode_params
-from .pager import Page, PageFetcher, Pager, fetch_page, paginate
+from .pager import Page, PageFetcher, Pager, first_params, page_fetcher
 
 if TYPE_CHECKING:
     from .._engine.requester import Requester
@@ -394,26 +394,9 @@ def paginate_or_slice(
     """A typed list's pager: :func:`~close_async._resources.pager.paginate`, or with
     ``sliced`` (``True`` or a :class:`SliceOptions`) a :class:`DateSlicer` over the same
     list and filters. Checked here, before anything is sent."""
+    fetch = page_fetcher(requester, path, deadline=deadline, template=template, group=group)
     if sliced is False:
-        if parse_item is None:
-            return paginate(
-                requester, path, params, deadline=deadline, template=template, group=group
-            )
-        return paginate(
-            requester,
-            path,
-            params,
-            parse_item=parse_item,
-            deadline=deadline,
-            template=template,
-            group=group,
-        )
-
-    async def fetch(page_params: dict[str, Any]) -> Page:
-        return await fetch_page(
-            requester, path, page_params, deadline=deadline, template=template, group=group
-        )
-
+        return Pager(fetch, first_params(params), parse_item=parse_item)
     return DateSlicer(fetch, _options(sliced), params=params, parse_item=parse_item)
 
 
