@@ -227,6 +227,16 @@ def test_a_users_model_reads_its_non_optional_fields_by_their_types() -> None:
     assert (kept.count, kept.counts, kept.names) == ("30", ["1"], [1])
 
 
+@attrs.frozen
+class Plain:
+    # An attrs class that is no Model: it has no ``extra`` to keep unknown keys in.
+    name: str
+
+
+def test_a_plain_attrs_class_is_read_leaving_out_the_keys_it_has_no_field_for() -> None:
+    assert conversion.read({"name": "x", "unknown": 1}, Plain) == Plain(name="x")
+
+
 def test_a_string_is_not_read_as_a_list_of_characters() -> None:
     lead = conversion.converter.structure({"contacts": "abc", "tz_ids": "abc"}, Lead)
     assert lead.contacts == "abc"
