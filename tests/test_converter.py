@@ -233,8 +233,9 @@ class Plain:
     name: str
 
 
-def test_a_plain_attrs_class_is_read_leaving_out_the_keys_it_has_no_field_for() -> None:
+def test_a_plain_attrs_class_is_read_leaving_out_unknown_keys_and_written_back() -> None:
     assert conversion.read({"name": "x", "unknown": 1}, Plain) == Plain(name="x")
+    assert conversion.write(Plain(name="x")) == {"name": "x"}
 
 
 def test_a_string_is_not_read_as_a_list_of_characters() -> None:
