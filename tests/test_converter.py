@@ -209,6 +209,35 @@ def test_an_answer_integer_is_read_as_in_a_call_and_kept_when_it_is_none_at_all(
     assert type(duration) is type(read)
 
 
+@attrs.define(kw_only=True)
+class Tally(Model):
+    # A user's own answer model, its fields not optional (the generated ones all are).
+    count: int = 0
+    counts: list[int] = attrs.Factory(list)
+    names: list[str] = attrs.Factory(list)
+
+
+def test_a_users_model_reads_its_non_optional_fields_by_their_types() -> None:
+    tally = Tally.from_json({"count": 30.0, "counts": [1.0, 2], "names": ["a"]})
+    assert (tally.count, tally.counts, tally.names) == (30, [1, 2], ["a"])
+    assert type(tally.count) is int
+    assert [type(c) for c in tally.counts] == [int, int]
+    # What is no integer at all is kept as it came, as in every answer's model.
+    kept = Tally.from_json({"count": "30", "counts": ["1"], "names": [1]})
+    assert (kept.count, kept.counts, kept.names) == ("30", ["1"], [1])
+
+
+@attrs.frozen
+class Plain:
+    # An attrs class that is no Model: it has no ``extra`` to keep unknown keys in.
+    name: str
+
+
+def test_a_plain_attrs_class_is_read_leaving_out_unknown_keys_and_written_back() -> None:
+    assert conversion.read({"name": "x", "unknown": 1}, Plain) == Plain(name="x")
+    assert conversion.write(Plain(name="x")) == {"name": "x"}
+
+
 def test_a_string_is_not_read_as_a_list_of_characters() -> None:
     lead = conversion.converter.structure({"contacts": "abc", "tz_ids": "abc"}, Lead)
     assert lead.contacts == "abc"

@@ -315,6 +315,85 @@ def test_cyclic_custom_fields_are_refused_not_recursed_forever() -> None:
     assert info.value.field == "custom_fields"
 
 
+# What a refused value's error says, one case per rule: the field, what the rule wants, and
+# the value as given (the words a user reads to fix their input).
+MESSAGES: list[tuple[type, str, Any, str]] = [
+    (CallUpdate, "lead_id", "", "a non-empty id string (None clears the field), got ''"),
+    (
+        CallUpdate,
+        "activity_at",
+        NAIVE,
+        "a datetime with a time zone (Close needs one; use datetime.timezone.utc), got a datetime",
+    ),
+    (
+        CallUpdate,
+        "custom_fields",
+        "cf_a=1",
+        "a mapping of custom field ids (strings) to JSON values, got 'cf_a=1'",
+    ),
+    (
+        CallUpdate,
+        "status",
+        "done",
+        "one of busy, cancel, completed, created, failed, in-progress, no-answer, timeout,"
+        " got 'done'",
+    ),
+    (CallCreate, "source", "external", "one of Close.io, External, got 'external'"),
+    (CallCreate, "direction", None, "not None: it cannot be cleared, got None"),
+    (CallUpdate, "duration", 30.0, "a whole number of seconds from 0 to 604800, got 30.0"),
+    (CallUpdate, "phone", "555", "an E.164 phone number such as '+16503334444', got '555'"),
+    (
+        CallUpdate,
+        "recording_url",
+        "ftp://x/a",
+        "an absolute http:// or https:// URL, got 'ftp://x/a'",
+    ),
+]
+
+
+@pytest.mark.parametrize(("model", "field", "value", "says"), MESSAGES, ids=lambda v: str(v))
+def test_a_refused_value_is_named_with_what_the_rule_wants(
+    model: type[CallUpdate | CallCreate], field: str, value: Any, says: str
+) -> None:
+    with pytest.raises(InvalidRequestError) as info:
+        model(**{field: value})
+    assert str(info.value) == f"{field}: must be {says}"
+    assert info.value.field == field
+
+
+def _nested_objects(containers: int) -> dict[str, Any]:
+    value: dict[str, Any] = {"cf_a": "x"}
+    for _ in range(containers - 1):
+        value = {"cf_a": value}
+    return value
+
+
+def _nested_arrays(containers: int) -> dict[str, Any]:
+    value: Any = "x"
+    for _ in range(containers - 1):
+        value = [value]
+    return {"cf_a": value}
+
+
+# custom_fields may nest 33 containers deep, counting the mapping itself; the bound is what
+# stops a cyclic structure, and is far beyond any custom field value Close holds.
+@pytest.mark.parametrize("nested", [_nested_objects, _nested_arrays])
+def test_custom_fields_nest_at_most_33_containers_deep(nested: Any) -> None:
+    deepest = nested(33)
+    assert CallUpdate(custom_fields=deepest).custom_fields == deepest
+    with pytest.raises(InvalidRequestError) as info:
+        CallUpdate(custom_fields=nested(34))
+    assert info.value.field == "custom_fields"
+
+
+def test_a_mapping_that_holds_itself_is_refused_not_recursed_forever() -> None:
+    loop: dict[str, Any] = {}
+    loop["cf_a"] = loop
+    with pytest.raises(InvalidRequestError) as info:
+        CallUpdate(custom_fields=loop)
+    assert info.value.field == "custom_fields"
+
+
 # --- properties -----------------------------------------------------------------------------
 
 E164 = re.compile(r"\+[1-9][0-9]{1,14}")

@@ -213,6 +213,11 @@ async def list_request(params: Mapping[str, Any]) -> Request:
         ({"_fields": ["id", None, "note"]}, (("_fields", "id,note"),)),
         ({"id__in": ["acti_a", "acti_B2"]}, (("id__in", "acti_a,acti_B2"),)),
         ({"id__in": "acti_a, acti_b"}, (("id__in", "acti_a,acti_b"),)),
+        # A set has no order: its ids are sent sorted, so one filter is always one URL.
+        (
+            {"id__in": {f"acti_{c}" for c in "hgfedcba"}},
+            (("id__in", ",".join(f"acti_{c}" for c in "abcdefgh")),),
+        ),
         (
             {"date_created__gte": datetime(2024, 3, 1, 12, 30, tzinfo=UTC)},
             (("date_created__gte", "2024-03-01T12:30:00+00:00"),),
