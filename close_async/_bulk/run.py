@@ -151,6 +151,17 @@ BulkState = Literal["done", "failed", "skipped", "unknown", "interrupted", "sett
 
 _IN_CLOSE: frozenset[str] = frozenset({"done", "skipped", "settled"})
 
+# The BulkProgress counter (and telemetry outcome) of each state of an attempted item.
+_OUTCOME: dict[str, str] = {
+    "done": "succeeded",
+    "failed": "failed",
+    "skipped": "skipped",
+    "unknown": "unknown",
+    "interrupted": "failed",
+    "settled": "settled",
+}
+_OUTCOMES = ("succeeded", "failed", "skipped", "not_attempted", "unknown", "settled")
+
 
 @attrs.frozen(slots=False)  # a __dict__ for the cached object
 class BulkResult(Generic[T_co]):
@@ -338,12 +349,8 @@ class BulkRun(AsyncClosing, Generic[M]):
         self._input_error: BaseException | None = None
         self._started_at = 0.0
         self._pulled = 0
-        self._succeeded = 0
-        self._failed = 0
-        self._skipped = 0
-        self._not_attempted = 0
-        self._unknown = 0
-        self._settled = 0
+        # Items by outcome (a BulkProgress counter's name): one count, one place.
+        self._counts: dict[str, int] = dict.fromkeys(_OUTCOMES, 0)
         self._retries_at_start = 0
         self._throttles_at_start = 0
 
@@ -353,13 +360,8 @@ class BulkRun(AsyncClosing, Generic[M]):
         stats = self._requester.stats
         return BulkProgress(
             pulled=self._pulled,
-            succeeded=self._succeeded,
-            failed=self._failed,
-            skipped=self._skipped,
             in_flight=len(self._in_flight),
-            not_attempted=self._not_attempted,
-            unknown=self._unknown,
-            settled=self._settled,
+            **self._counts,
             retries=stats.total_retries - self._retries_at_start,
             rate_limited=stats.rate_limited - self._throttles_at_start,
             elapsed=time.monotonic() - self._started_at if self._started_at else 0.0,
@@ -542,25 +544,9 @@ class BulkRun(AsyncClosing, Generic[M]):
         return BulkResult(index, object_id, state, error, attempted, body, payload, self._parse)
 
     async def _emit(self, result: BulkResult[M]) -> None:
-        state = result.state
-        if state == "skipped":
-            self._skipped += 1
-            outcome = "skipped"
-        elif state == "settled":
-            self._settled += 1
-            outcome = "settled"
-        elif not result.attempted:
-            self._not_attempted += 1
-            outcome = "not_attempted"
-        elif state == "done":
-            self._succeeded += 1
-            outcome = "succeeded"
-        elif state == "unknown":
-            self._unknown += 1
-            outcome = "unknown"
-        else:
-            self._failed += 1
-            outcome = "failed"
+        # Only a failed state can be unattempted (the batch stopped before it was sent).
+        outcome = _OUTCOME[result.state] if result.attempted else "not_attempted"
+        self._counts[outcome] += 1
         telemetry = self._requester.telemetry
         if telemetry is not None:
             telemetry.bulk_item(outcome, result.error if outcome == "failed" else None)
