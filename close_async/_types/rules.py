@@ -208,10 +208,6 @@ call_source: Final = _rule(_one_of(CALL_SOURCES), nullable=False)
 def read_only_mapping(value: Any) -> Any:
     """A private read-only copy of a mapping (the caller may reuse its dict for the next
     row); any other value as it is, for the field's validator to judge."""
-    # A field not given (UNSET) or cleared (None), the common case, skips the Mapping
-    # ABC's isinstance check, the costly part of this converter (it runs on every build).
-    if value is UNSET or value is None:
-        return value
     if isinstance(value, Mapping):
         return MappingProxyType(dict(value))
     return value
