@@ -254,6 +254,11 @@ class JSONBody:
     data: bytes = attrs.field(repr=False)
 
 
+# One encoder for every body: json.dumps with any argument builds a JSONEncoder per call,
+# which costs more than encoding a small body (encode() keeps no state between calls).
+_ENCODE = _json.JSONEncoder(allow_nan=False, separators=(",", ":")).encode
+
+
 def encode_body(body: object, *, field: str = "body", objects_only: bool = True) -> JSONBody:
     """``body`` checked and encoded as JSON, once; raises :class:`InvalidRequestError`
     naming ``field`` when it cannot be sent.
@@ -285,7 +290,7 @@ def encode_body(body: object, *, field: str = "body", objects_only: bool = True)
     try:
         # Refused here, before anything is sent: failing inside the send would surface as
         # a bare TypeError from the JSON encoder, without saying which argument was wrong.
-        text = _json.dumps(value, allow_nan=False, separators=(",", ":"))
+        text = _ENCODE(value)
     except (TypeError, ValueError, RecursionError) as exc:
         raise InvalidRequestError(
             f"{field} must be JSON-serialisable (dicts, lists, str, numbers, bools, None): {exc}",
