@@ -1,20 +1,21 @@
-"""``python -m benchmarks.cpu_per_update``: the client's instructions per update, by callgrind.
+"""``python -m benchmarks.cpu_per_update``: instructions per item of one client, by callgrind.
 
 Wall-clock figures on a shared 2-core machine move by ±25% from run to run; instruction
 counts do not. One fake Close process (no limit, no latency, ``--no-record``) serves two
-client runs, each under ``valgrind --tool=callgrind``: ``--small`` and then ``--large``
-updates of seeded calls (distinct calls and notes) through
-``calls.update_many(concurrency=32)``. Imports and start-up cost the same in both runs, so
-(large - small) / (large - small updates) is the client's cost of one update.
+runs of ``python -m benchmarks._client_run`` (the wall-clock benchmark's own client runs),
+each under ``valgrind --tool=callgrind``: ``--small`` and then ``--large`` items. Imports and
+start-up cost the same in both runs, so (large - small) / (large - small items) is the
+client's cost of one item.
 
-The client run uses only the public API (``CloseClient``, ``CallUpdate``), so this script
-measures an old and a new package layout alike. Needs ``valgrind``; takes a few minutes.
+``--client``: ``close-async`` (``calls.update_many`` / ``leads.create_many``,
+``concurrency=32``) or ``bare`` (the bare aiohttp loop, the floor). ``--workload``:
+``call-update`` (a note and an outcome on distinct seeded calls) or ``lead-create``. Run
+both clients for a ratio. Needs ``valgrind``; takes a few minutes.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import platform
@@ -29,42 +30,24 @@ from typing import Any
 __all__ = ["main"]
 
 API_KEY = "test_key"  # the fake's default key
-CONCURRENCY = 32
+CLIENTS = ("close-async", "bare")
+WORKLOADS = ("call-update", "lead-create")
 _TOTAL_RE = re.compile(r"^(?:summary|totals):\s+(\d+)", re.MULTILINE)
 
 
-async def _client(spec: dict[str, Any]) -> dict[str, int]:
-    from close_async import CallUpdate, CloseClient
-
-    items = [
-        (call_id, CallUpdate(note=f"cpu-per-update {spec['tag']} #{i}"))
-        for i, call_id in enumerate(spec["ids"])
-    ]
-    ok = failed = 0
-    async with (
-        CloseClient(api_key=API_KEY, base_url=spec["base_url"]) as close,
-        close.calls.update_many(items, concurrency=CONCURRENCY) as run,
-    ):
-        async for result in run:
-            if result.ok:
-                ok += 1
-            else:
-                failed += 1
-    return {"ok": ok, "failed": failed}
-
-
-def _instructions(base_url: str, ids: list[str], tag: str, workdir: Path) -> int:
-    """Run one client under callgrind; return its total instruction count."""
-    spec = workdir / f"{tag}.json"
-    spec.write_text(json.dumps({"base_url": base_url, "tag": tag, "ids": ids}))
+def _instructions(
+    base_url: str, client: str, workload: str, start: int, count: int, workdir: Path
+) -> int:
+    """Run one client over ``count`` items under callgrind; return its instruction count."""
+    tag = f"cpu-{client}-{workload}-{start}-{count}"
     out = workdir / f"callgrind.{tag}.out"
+    run = (
+        *(sys.executable, "-m", "benchmarks._client_run"),
+        *("--client", client, "--workload", workload, "--base-url", base_url),
+        *("--api-key", API_KEY, "--start", str(start), "--count", str(count), "--tag", tag),
+    )
     done = subprocess.run(
-        [
-            "valgrind",
-            "--tool=callgrind",
-            f"--callgrind-out-file={out}",
-            *(sys.executable, "-m", "benchmarks.cpu_per_update", "--client", str(spec)),
-        ],
+        ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", *run],
         capture_output=True,
         text=True,
         env={**os.environ, "PYTHONHASHSEED": "0"},
@@ -73,64 +56,59 @@ def _instructions(base_url: str, ids: list[str], tag: str, workdir: Path) -> int
     if done.returncode != 0:
         raise RuntimeError(f"the client run failed ({done.returncode}): {done.stderr[-3000:]}")
     report = json.loads(done.stdout.strip().splitlines()[-1])
-    if report != {"ok": len(ids), "failed": 0}:
-        raise RuntimeError(f"not every update of the {tag} run succeeded: {report}")
+    if report["ok"] != count or report["failed"] or report["not_attempted"]:
+        raise RuntimeError(f"not every item of the {tag} run succeeded: {report['errors']}")
     totals = _TOTAL_RE.findall(out.read_text())
     if not totals:
         raise RuntimeError(f"no summary or totals line in {out}")
     return int(totals[0])
 
 
-def measure(small: int, large: int) -> dict[str, Any]:
-    """Instructions of a ``small`` and a ``large`` run, and per update between them."""
-    # Imported here, not in the measured client process, which imports only close_async.
+def measure(client: str, workload: str, small: int, large: int) -> dict[str, Any]:
+    """Instructions of a ``small`` and a ``large`` run, and per item between them."""
     from benchmarks._fake_process import FakeProcess
-    from close_async.testing import fake_call_id
 
+    seed = ["--seed-calls", str(small + large)] if workload == "call-update" else []
     with (
         tempfile.TemporaryDirectory() as tmp,
-        FakeProcess(["--seed-calls", str(small + large), "--no-record"]) as fake,
+        FakeProcess([*seed, "--no-record"]) as fake,
     ):
         counts = {
-            size: _instructions(
-                fake.base_url,
-                [fake_call_id(start + i) for i in range(size)],
-                f"n{size}",
-                Path(tmp),
-            )
+            size: _instructions(fake.base_url, client, workload, start, size, Path(tmp))
             for start, size in ((0, small), (small, large))
         }
     version = subprocess.run(["valgrind", "--version"], capture_output=True, text=True)
     return {
+        "client": client,
+        "workload": workload,
         "small": small,
         "large": large,
         "instructions_small": counts[small],
         "instructions_large": counts[large],
-        "instructions_per_update": round((counts[large] - counts[small]) / (large - small)),
+        "instructions_per_item": round((counts[large] - counts[small]) / (large - small)),
         "python": platform.python_version(),
         "valgrind": version.stdout.strip(),
     }
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Measure and print the instructions at both sizes and per update."""
+    """Measure and print the instructions at both sizes and per item."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.cpu_per_update")
-    parser.add_argument("--small", type=int, default=400, help="updates of the small run")
-    parser.add_argument("--large", type=int, default=1400, help="updates of the large run")
+    parser.add_argument("--client", choices=CLIENTS, default="close-async")
+    parser.add_argument("--workload", choices=WORKLOADS, default="call-update")
+    parser.add_argument("--small", type=int, default=400, help="items of the small run")
+    parser.add_argument("--large", type=int, default=1400, help="items of the large run")
     parser.add_argument("--json", metavar="PATH", help="also write the figures as JSON")
-    parser.add_argument("--client", metavar="SPEC", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.client:
-        print(json.dumps(asyncio.run(_client(json.loads(Path(args.client).read_text())))))
-        return
     if not 0 < args.small < args.large:
         parser.error("need 0 < --small < --large")
     if shutil.which("valgrind") is None:
         parser.error("valgrind is not installed")
-    figures = measure(args.small, args.large)
-    print(f"instructions at {figures['small']:,} updates: {figures['instructions_small']:,}")
-    print(f"instructions at {figures['large']:,} updates: {figures['instructions_large']:,}")
-    print(f"instructions per update: {figures['instructions_per_update']:,}")
+    figures = measure(args.client, args.workload, args.small, args.large)
+    what = f"{figures['client']} {figures['workload']}"
+    print(f"{what}: instructions at {figures['small']:,} items: {figures['instructions_small']:,}")
+    print(f"{what}: instructions at {figures['large']:,} items: {figures['instructions_large']:,}")
+    print(f"{what}: instructions per item: {figures['instructions_per_item']:,}")
     if args.json:
         Path(args.json).write_text(json.dumps(figures, indent=2) + "\n")
 

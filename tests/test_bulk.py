@@ -96,6 +96,24 @@ async def test_ordered_results_follow_the_input(fake: FakeClose) -> None:
     assert [r.id for r in results] == ids
 
 
+async def test_a_bad_id_is_refused_by_the_operations_own_rule_naming_the_item(
+    fake: FakeClose,
+) -> None:
+    # The id is checked once, by the call endpoint's rule as the request is built: the
+    # refusal is that rule's (field "call_id"), names the item, and nothing is sent.
+    ids = fake.seed_calls(1)
+    items = [(ids[0], CallUpdate(note="a")), ("lead_notacall", CallUpdate(note="b"))]
+    async with client_for(fake) as close:
+        results = await collect(close.calls.update_many(items, ordered=True))
+        sent = close.stats.requests
+    assert [r.ok for r in results] == [True, False]
+    error = results[1].error
+    assert isinstance(error, InvalidRequestError)
+    assert error.field == "call_id"
+    assert str(error).startswith("item 1: call_id must be 'acti_'")
+    assert sent == 1
+
+
 async def test_item_failures_are_results_and_the_batch_goes_on(fake: FakeClose) -> None:
     ids = fake.seed_calls(4)
     internal = fake.add_call(source="Close.io")["id"]

@@ -151,6 +151,17 @@ BulkState = Literal["done", "failed", "skipped", "unknown", "interrupted", "sett
 
 _IN_CLOSE: frozenset[str] = frozenset({"done", "skipped", "settled"})
 
+# The BulkProgress counter (and telemetry outcome) of each state of an attempted item.
+_OUTCOME: dict[str, str] = {
+    "done": "succeeded",
+    "failed": "failed",
+    "skipped": "skipped",
+    "unknown": "unknown",
+    "interrupted": "failed",
+    "settled": "settled",
+}
+_OUTCOMES = ("succeeded", "failed", "skipped", "not_attempted", "unknown", "settled")
+
 
 @attrs.frozen(slots=False)  # a __dict__ for the cached object
 class BulkResult(Generic[T_co]):
@@ -256,6 +267,10 @@ class BulkProgress:
         return self.succeeded / self.elapsed if self.elapsed > 0 else 0.0
 
 
+_Link = list["asyncio.Future[None] | None"]
+"""An item's place in its object's chain: the future the next item for it waits on."""
+
+
 class _Done:
     """End of results."""
 
@@ -328,7 +343,10 @@ class BulkRun(AsyncClosing, Generic[M]):
         self._in_flight: dict[int, str] = {}
         # Items for one object go one at a time, in input order, so the last one wins: each
         # waits for the one before it (a chain per object id, as long as the ids in flight).
-        self._last_for_object: dict[str, asyncio.Event] = {}
+        # An item's link is a one-slot list where the next item for its object puts the
+        # future it waits on: most objects have one item in flight, so no item pays for a
+        # waitable object unless another item waits on it.
+        self._last_for_object: dict[str, _Link] = {}
         self._supervisor: asyncio.Task[None] | None = None
         self._workers: list[asyncio.Task[None]] = []
         self._stop_timer: asyncio.TimerHandle | None = None
@@ -338,12 +356,8 @@ class BulkRun(AsyncClosing, Generic[M]):
         self._input_error: BaseException | None = None
         self._started_at = 0.0
         self._pulled = 0
-        self._succeeded = 0
-        self._failed = 0
-        self._skipped = 0
-        self._not_attempted = 0
-        self._unknown = 0
-        self._settled = 0
+        # Items by outcome (a BulkProgress counter's name): one count, one place.
+        self._counts: dict[str, int] = dict.fromkeys(_OUTCOMES, 0)
         self._retries_at_start = 0
         self._throttles_at_start = 0
 
@@ -353,13 +367,8 @@ class BulkRun(AsyncClosing, Generic[M]):
         stats = self._requester.stats
         return BulkProgress(
             pulled=self._pulled,
-            succeeded=self._succeeded,
-            failed=self._failed,
-            skipped=self._skipped,
             in_flight=len(self._in_flight),
-            not_attempted=self._not_attempted,
-            unknown=self._unknown,
-            settled=self._settled,
+            **self._counts,
             retries=stats.total_retries - self._retries_at_start,
             rate_limited=stats.rate_limited - self._throttles_at_start,
             elapsed=time.monotonic() - self._started_at if self._started_at else 0.0,
@@ -542,25 +551,9 @@ class BulkRun(AsyncClosing, Generic[M]):
         return BulkResult(index, object_id, state, error, attempted, body, payload, self._parse)
 
     async def _emit(self, result: BulkResult[M]) -> None:
-        state = result.state
-        if state == "skipped":
-            self._skipped += 1
-            outcome = "skipped"
-        elif state == "settled":
-            self._settled += 1
-            outcome = "settled"
-        elif not result.attempted:
-            self._not_attempted += 1
-            outcome = "not_attempted"
-        elif state == "done":
-            self._succeeded += 1
-            outcome = "succeeded"
-        elif state == "unknown":
-            self._unknown += 1
-            outcome = "unknown"
-        else:
-            self._failed += 1
-            outcome = "failed"
+        # Only a failed state can be unattempted (the batch stopped before it was sent).
+        outcome = _OUTCOME[result.state] if result.attempted else "not_attempted"
+        self._counts[outcome] += 1
         telemetry = self._requester.telemetry
         if telemetry is not None:
             telemetry.bulk_item(outcome, result.error if outcome == "failed" else None)
@@ -595,22 +588,25 @@ class BulkRun(AsyncClosing, Generic[M]):
                 return settled
         if self._kind == "create" and self._journal is not None and key and not started:
             self._journal.start(key)  # recorded before it is sent
-        previous = self._last_for_object.get(object_id) if object_id else None
-        done = asyncio.Event()
+        link: _Link = [None]
+        previous = None
         if object_id:
-            self._last_for_object[object_id] = done
+            previous = self._last_for_object.get(object_id)
+            self._last_for_object[object_id] = link
         self._in_flight[index] = object_id
         result: BulkResult[M]
         try:
             if previous is not None:
-                await previous.wait()
+                turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+                previous[0] = turn  # set when the item before this one is done
+                await turn
             result = await self._send(index, prepared, key)
         except asyncio.CancelledError:
             # Cancelled by stop()'s timer: the item stays in _in_flight, and the supervisor
             # reports it as interrupted (a create's journal row says it may have landed).
-            self._object_done(object_id, done)
+            self._object_done(object_id, link)
             raise
-        self._object_done(object_id, done)
+        self._object_done(object_id, link)
         del self._in_flight[index]
         return result
 
@@ -675,11 +671,12 @@ class BulkRun(AsyncClosing, Generic[M]):
         # A model the settler made already: it is the object.
         return BulkResult(index, found_id, "settled", body=body, payload=found)
 
-    def _object_done(self, object_id: str, done: asyncio.Event) -> None:
-        done.set()
-        if not object_id:
-            return  # the next item for this object may go
-        if self._last_for_object.get(object_id) is done:
+    def _object_done(self, object_id: str, link: _Link) -> None:
+        # The next item for this object, if one waits, may go.
+        turn = link[0]
+        if turn is not None and not turn.done():
+            turn.set_result(None)
+        if object_id and self._last_for_object.get(object_id) is link:
             del self._last_for_object[object_id]
 
 

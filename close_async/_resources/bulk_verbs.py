@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, Unpack
 
 from .._bulk.run import BulkOptions, BulkRun, InDoubt, Prepared, Settle
 from .._engine.errors import InvalidRequestError
-from .._engine.http.paths import path_segment
 from .._engine.http.request import JSONBody, Request, encode_body
 from .._engine.http.response import no_content
 
@@ -43,13 +42,12 @@ Parse = Callable[[Any], M]
 """A resource's reader of Close's answer (decoded JSON) into its model."""
 
 
-def _checked_id(index: int, object_id: object) -> str:
-    # Checked here, before anything is sent, by the rule every path's id meets (a string,
-    # not empty, one segment): an id such as "../user" is the item's own problem, never sent.
-    try:
-        return path_segment(object_id, field="id")
-    except InvalidRequestError as exc:
-        raise InvalidRequestError(f"item {index}: {exc}", field="id") from None
+def _item_error(index: int, exc: InvalidRequestError) -> InvalidRequestError:
+    # An item's id is checked once, where its request's builder puts it into the path (the
+    # operation's rule, such as a call id's, or else the one-segment rule of every path's
+    # id), before anything is sent: an id such as "../user" is the item's own problem. So a
+    # request built is an id checked; a refusal names the item.
+    return InvalidRequestError(f"item {index}: {exc}", field=exc.field)
 
 
 def update_many(
@@ -71,9 +69,12 @@ def update_many(
                 f"item {index}: expected an (id, body) pair, got {type(item).__name__}",
                 field="item",
             ) from None
-        checked_id = _checked_id(index, object_id)
         sent = to_body(body)
-        return Prepared(checked_id, sent.value, build(checked_id, sent))
+        try:
+            request = build(object_id, sent)
+        except InvalidRequestError as exc:
+            raise _item_error(index, exc) from None
+        return Prepared(object_id, sent.value, request)
 
     return BulkRun(requester, items, prepare=prepare, kind="update", parse=parse, **options)
 
@@ -109,8 +110,11 @@ def delete_many(
     """A :class:`BulkRun` sending ``build(id)`` for each of ``ids``."""
 
     def prepare(index: int, item: Any) -> Prepared:
-        checked_id = _checked_id(index, item)
-        return Prepared(checked_id, None, build(checked_id))
+        try:
+            request = build(item)
+        except InvalidRequestError as exc:
+            raise _item_error(index, exc) from None
+        return Prepared(item, None, request)
 
     return BulkRun(requester, ids, prepare=prepare, kind="delete", parse=no_content, **options)
 

@@ -254,6 +254,11 @@ class JSONBody:
     data: bytes = attrs.field(repr=False)
 
 
+# One encoder for every body: json.dumps with any argument builds a JSONEncoder per call,
+# which costs more than encoding a small body (encode() keeps no state between calls).
+_ENCODE = _json.JSONEncoder(allow_nan=False, separators=(",", ":")).encode
+
+
 def encode_body(body: object, *, field: str = "body", objects_only: bool = True) -> JSONBody:
     """``body`` checked and encoded as JSON, once; raises :class:`InvalidRequestError`
     naming ``field`` when it cannot be sent.
@@ -285,7 +290,7 @@ def encode_body(body: object, *, field: str = "body", objects_only: bool = True)
     try:
         # Refused here, before anything is sent: failing inside the send would surface as
         # a bare TypeError from the JSON encoder, without saying which argument was wrong.
-        text = _json.dumps(value, allow_nan=False, separators=(",", ":"))
+        text = _ENCODE(value)
     except (TypeError, ValueError, RecursionError) as exc:
         raise InvalidRequestError(
             f"{field} must be JSON-serialisable (dicts, lists, str, numbers, bools, None): {exc}",
@@ -295,6 +300,23 @@ def encode_body(body: object, *, field: str = "body", objects_only: bool = True)
 
 
 # --- the builder -------------------------------------------------------------------------
+
+_LITERAL_PATHS: dict[str, str] = {}
+_MAX_LITERAL_PATHS = 1024  # the generator's paths without ids (a few hundred)
+
+
+def _literal_path(path: object) -> str:
+    """:func:`check_path` of ``path``, remembered for a path given with its ``group`` (what
+    the generator writes for an operation whose path has no placeholder)."""
+    if path.__class__ is not str:
+        return check_path(path)
+    checked = _LITERAL_PATHS.get(path)
+    if checked is None:
+        checked = check_path(path)  # raises for a bad path: nothing remembered
+        if len(_LITERAL_PATHS) >= _MAX_LITERAL_PATHS:
+            _LITERAL_PATHS.clear()
+        _LITERAL_PATHS[path] = checked
+    return checked
 
 
 def build_request(
@@ -331,9 +353,13 @@ def build_request(
     template: str | None
     if path_params:
         concrete, template = render_path_and_template(path, path_params)
+    elif group is not None:
+        # A generated operation's literal path ("lead/"): checked once, not on every build.
+        concrete = _literal_path(path)
+        template = concrete
     else:
         concrete = check_path(path)
-        template = concrete if group is not None else None
+        template = None
     if params is not None and not isinstance(params, Mapping):
         raise InvalidRequestError("params must be a mapping of names to values", field="params")
     pairs = encode_params(params) if params else ()
