@@ -301,23 +301,6 @@ def encode_body(body: object, *, field: str = "body", objects_only: bool = True)
 
 # --- the builder -------------------------------------------------------------------------
 
-_LITERAL_PATHS: dict[str, str] = {}
-_MAX_LITERAL_PATHS = 1024  # the generator's paths without ids (a few hundred)
-
-
-def _literal_path(path: object) -> str:
-    """:func:`check_path` of ``path``, remembered for a path given with its ``group`` (what
-    the generator writes for an operation whose path has no placeholder)."""
-    if path.__class__ is not str:
-        return check_path(path)
-    checked = _LITERAL_PATHS.get(path)
-    if checked is None:
-        checked = check_path(path)  # raises for a bad path: nothing remembered
-        if len(_LITERAL_PATHS) >= _MAX_LITERAL_PATHS:
-            _LITERAL_PATHS.clear()
-        _LITERAL_PATHS[path] = checked
-    return checked
-
 
 def build_request(
     method: str,
@@ -353,13 +336,9 @@ def build_request(
     template: str | None
     if path_params:
         concrete, template = render_path_and_template(path, path_params)
-    elif group is not None:
-        # A generated operation's literal path ("lead/"): checked once, not on every build.
-        concrete = _literal_path(path)
-        template = concrete
     else:
         concrete = check_path(path)
-        template = None
+        template = concrete if group is not None else None
     if params is not None and not isinstance(params, Mapping):
         raise InvalidRequestError("params must be a mapping of names to values", field="params")
     pairs = encode_params(params) if params else ()
