@@ -4,10 +4,9 @@ The generator makes a resource inherit the mixin of each single-object operation
 (``create``, ``update``, ``delete``), typed by the model Close answers with
 (``BulkUpdate[Lead]``), and writes two hooks per verb: ``_update_request``, the request its
 ``update`` sends, built without sending it, and ``_update_answer``, its reader of Close's
-answer. ``close.calls`` (hand-written) calls the same three functions with its own. Each
-hands them to the one bulk engine (:class:`~close_async.BulkRun`): a bulk item is built
-exactly like a single call, checked once before anything is sent, sent unparsed, and read
-only when its result's ``object`` is asked for.
+answer. Each mixin hands them to the one bulk engine (:class:`~close_async.BulkRun`): a
+bulk item is built exactly like a single call, checked once before anything is sent, sent
+unparsed, and read only when its result's ``object`` is asked for.
 """
 
 from __future__ import annotations
@@ -34,10 +33,6 @@ __all__ = [
 
 M = TypeVar("M")
 
-ToBody = Callable[[Any], JSONBody]
-"""Checks one item's body (the resource's model or a mapping) and encodes it, once: the
-run keeps its ``value``, the request sends its bytes."""
-
 Parse = Callable[[Any], M]
 """A resource's reader of Close's answer (decoded JSON) into its model."""
 
@@ -57,7 +52,6 @@ def update_many(
     options: BulkOptions,
     *,
     parse: Parse[M],
-    to_body: ToBody = encode_body,
 ) -> BulkRun[M]:
     """A :class:`BulkRun` sending ``build(id, body)`` for each ``(id, body)`` of ``items``."""
 
@@ -69,7 +63,8 @@ def update_many(
                 f"item {index}: expected an (id, body) pair, got {type(item).__name__}",
                 field="item",
             ) from None
-        sent = to_body(body)
+        # Checked and encoded once: the run keeps its value, the request sends its bytes.
+        sent = encode_body(body)
         try:
             request = build(object_id, sent)
         except InvalidRequestError as exc:
@@ -87,13 +82,12 @@ def create_many(
     *,
     parse: Parse[M],
     settle: Settle | None,
-    to_body: ToBody = encode_body,
 ) -> BulkRun[M]:
     """A :class:`BulkRun` sending ``build(body)`` for each of ``bodies``."""
 
     def prepare(index: int, item: Any) -> Prepared:
         in_doubt = isinstance(item, InDoubt)
-        sent = to_body(item.body if in_doubt else item)
+        sent = encode_body(item.body if in_doubt else item)
         return Prepared("", sent.value, build(sent), in_doubt=in_doubt)
 
     return BulkRun(
