@@ -267,7 +267,32 @@ def _render_resource(
             )
         ),
     )
-    return code.replace("from collections.abc import \n", "")
+    return _abc_aside(code.replace("from collections.abc import \n", ""), deps)
+
+
+def _abc_aside(code: str, models: set[str]) -> str:
+    """A resource module that imports a model named like an abstract base class
+    (``Sequence``, the sequences' model) takes the class from ``collections.abc`` under
+    another name (``AbcSequence``), so the two never shadow each other."""
+    for word in _ABC_WORDS:
+        if word in models:
+            code = re.sub(rf"\b{word}\[", f"Abc{word}[", code)
+            uses = f"Abc{word}[" in code
+            code = re.sub(
+                rf"^from collections\.abc import (.*)$",
+                lambda line, w=word, u=uses: _abc_import(line[1], w, u),
+                code,
+                count=1,
+                flags=re.MULTILINE,
+            )
+    return code
+
+
+def _abc_import(names: str, word: str, uses: bool) -> str:
+    kept = [n for n in names.split(", ") if n != word]
+    if uses:
+        kept.append(f"{word} as Abc{word}")
+    return f"from collections.abc import {', '.join(kept)}" if kept else ""
 
 
 def _path_values(op: OperationDef) -> str:

@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Any
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
 from ..._types.generated.activities_custom_activities import (
-    CreateCustomActivity,
     CustomActivity,
-    UpdateCustomActivity,
+    CustomActivityCreate,
+    CustomActivityUpdate,
 )
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager
@@ -130,7 +130,7 @@ class ActivitiesCustomActivitiesResource(
 
     async def create(
         self,
-        body: CreateCustomActivity | Mapping[str, Any],
+        body: CustomActivityCreate | Mapping[str, Any],
         *,
         deadline: float | None = None,
     ) -> CustomActivity:
@@ -152,7 +152,7 @@ class ActivitiesCustomActivitiesResource(
 
     def _create_request(
         self,
-        body: CreateCustomActivity | Mapping[str, Any],
+        body: CustomActivityCreate | Mapping[str, Any],
     ) -> Request:
         """The request :meth:`create` sends, built and not sent: ``create_many``
         builds each item's with it."""
@@ -192,7 +192,7 @@ class ActivitiesCustomActivitiesResource(
     async def update(
         self,
         id: str,
-        body: UpdateCustomActivity | CustomActivity | Mapping[str, Any],
+        body: CustomActivityUpdate | CustomActivity | Mapping[str, Any],
         *,
         deadline: float | None = None,
     ) -> CustomActivity:
@@ -214,7 +214,7 @@ class ActivitiesCustomActivitiesResource(
     def _update_request(
         self,
         id: str,
-        body: UpdateCustomActivity | CustomActivity | Mapping[str, Any],
+        body: CustomActivityUpdate | CustomActivity | Mapping[str, Any],
     ) -> Request:
         """The request :meth:`update` sends, built and not sent: ``update_many``
         builds each item's with it."""
