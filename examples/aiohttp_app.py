@@ -18,13 +18,13 @@ from aiohttp import web
 
 from close_async import (
     DEFAULT_BASE_URL,
-    CallUpdate,
     CloseClient,
     CloseClientView,
     CloseError,
     InvalidRequestError,
     NotFoundError,
 )
+from close_async.models import CallUpdate
 
 CLIENT = web.AppKey("close", CloseClient)
 FAST = web.AppKey("close_fast", CloseClientView)

@@ -7,8 +7,6 @@ from typing import Any
 from close_async import (
     UNSET,
     BulkResult,
-    Call,
-    CallUpdate,
     CloseClient,
     CloseClientView,
     CloseError,
@@ -24,6 +22,7 @@ from close_async import (
     Timeout,
     exchange_code,
 )
+from close_async.models import Call, CallUpdate
 
 
 def log_retry(event: RetryEvent) -> None:

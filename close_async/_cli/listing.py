@@ -30,7 +30,7 @@ _MODEL_NAMES: Mapping[str, tuple[str, str, str]] = {
     "contacts": ("contact/", "close_async.models", "Contact"),
     "opportunities": ("opportunity/", "close_async.models", "Opportunity"),
     "tasks": ("task/", "close_async.models", "Task"),
-    "notes": ("activity/note/", "close_async.models", "NoteActivity"),
+    "notes": ("activity/note/", "close_async.models", "Note"),
     "calls": ("activity/call/", "close_async.models", "Call"),
 }
 RESOURCES = tuple(_MODEL_NAMES)
