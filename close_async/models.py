@@ -218,6 +218,7 @@ if TYPE_CHECKING:
     )
 
 __all__ = [
+    "SMS",
     "ActionItem",
     "ActivityBase",
     "Attachment",
@@ -356,7 +357,6 @@ __all__ = [
     "PlaybookUpdate",
     "RenderedIntegrationLink",
     "Role",
-    "SMS",
     "SMSCreate",
     "SMSCreateAttachment",
     "SMSCreateAttachmentContentType",

@@ -80,7 +80,7 @@ def _used(words: tuple[str, ...], text: str) -> list[str]:
 
 def _ruff(code: str, filename: str) -> str:
     ruff = shutil.which("ruff", path=str(Path(sys.executable).parent)) or "ruff"
-    for args in (["check", "--fix", "--select", "I,F401,UP037", "--quiet"], ["format"]):
+    for args in (["check", "--fix", "--select", "I,F401,UP037,RUF022", "--quiet"], ["format"]):
         done = subprocess.run(  # noqa: S603 - our own ruff on our own output
             [ruff, *args, "--stdin-filename", filename, "-"],
             input=code,
@@ -279,7 +279,7 @@ def _abc_aside(code: str, models: set[str]) -> str:
             code = re.sub(rf"\b{word}\[", f"Abc{word}[", code)
             uses = f"Abc{word}[" in code
             code = re.sub(
-                rf"^from collections\.abc import (.*)$",
+                r"^from collections\.abc import (.*)$",
                 lambda line, w=word, u=uses: _abc_import(line[1], w, u),
                 code,
                 count=1,
@@ -444,7 +444,7 @@ def _operation_doc(op: OperationDef, sliced: bool = False) -> list[str]:
             "",
             "``sliced=True`` (or a :class:`~close_async.SliceOptions`) walks past Close's",
             "``_skip`` cap by ``date_created`` windows, each object once (bounded by",
-            "``date_created__gte`` / ``__lt`` when given; see :class:`~close_async.DateSlicer`).",
+            "``date_created__gte`` / ``__lt`` when given; see ``SliceOptions``).",
         ]
     if op.doc:
         lines += ["", *op.doc]

@@ -75,7 +75,7 @@ class ActivitiesCustomActivitiesResource(
 
         ``sliced=True`` (or a :class:`~close_async.SliceOptions`) walks past Close's
         ``_skip`` cap by ``date_created`` windows, each object once (bounded by
-        ``date_created__gte`` / ``__lt`` when given; see :class:`~close_async.DateSlicer`).
+        ``date_created__gte`` / ``__lt`` when given; see ``SliceOptions``).
 
         Custom Fields appear in the format: `custom.{custom_field_id}`. See [Custom
         Fields](https://developer.close.com/api/resources/custom-fields/custom-fields-activity).

@@ -68,7 +68,7 @@ class ActivitiesEmailsResource(BulkCreate[Email], BulkDelete, BulkUpdate[Email])
 
         ``sliced=True`` (or a :class:`~close_async.SliceOptions`) walks past Close's
         ``_skip`` cap by ``date_created`` windows, each object once (bounded by
-        ``date_created__gte`` / ``__lt`` when given; see :class:`~close_async.DateSlicer`).
+        ``date_created__gte`` / ``__lt`` when given; see ``SliceOptions``).
 
         You'll get one object per email message.
 

@@ -74,7 +74,7 @@ class ActivitiesFormSubmissionsResource(BulkDelete):
 
         ``sliced=True`` (or a :class:`~close_async.SliceOptions`) walks past Close's
         ``_skip`` cap by ``date_created`` windows, each object once (bounded by
-        ``date_created__gte`` / ``__lt`` when given; see :class:`~close_async.DateSlicer`).
+        ``date_created__gte`` / ``__lt`` when given; see ``SliceOptions``).
 
         Get a list of matching FormSubmission activities. In addition to standard Activity
         filtering parameters, you can filter by specific form(s) using the `form_id` or

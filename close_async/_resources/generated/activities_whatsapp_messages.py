@@ -74,7 +74,7 @@ class ActivitiesWhatsappMessagesResource(
 
         ``sliced=True`` (or a :class:`~close_async.SliceOptions`) walks past Close's
         ``_skip`` cap by ``date_created`` windows, each object once (bounded by
-        ``date_created__gte`` / ``__lt`` when given; see :class:`~close_async.DateSlicer`).
+        ``date_created__gte`` / ``__lt`` when given; see ``SliceOptions``).
 
         Filter by `external_whatsapp_message_id` to find messages to update or delete based on
         changes in WhatsApp.

@@ -89,7 +89,7 @@ class OpportunitiesResource(BulkCreate[Opportunity], BulkDelete, BulkUpdate[Oppo
 
         ``sliced=True`` (or a :class:`~close_async.SliceOptions`) walks past Close's
         ``_skip`` cap by ``date_created`` windows, each object once (bounded by
-        ``date_created__gte`` / ``__lt`` when given; see :class:`~close_async.DateSlicer`).
+        ``date_created__gte`` / ``__lt`` when given; see ``SliceOptions``).
 
         * All opportunity list responses contain the following aggregate values about all the
           matching objects (regardless of pagination / limits):

@@ -82,7 +82,7 @@ class TasksResource(BulkCreate[Task], BulkDelete, BulkUpdate[Task]):
 
         ``sliced=True`` (or a :class:`~close_async.SliceOptions`) walks past Close's
         ``_skip`` cap by ``date_created`` windows, each object once (bounded by
-        ``date_created__gte`` / ``__lt`` when given; see :class:`~close_async.DateSlicer`).
+        ``date_created__gte`` / ``__lt`` when given; see ``SliceOptions``).
 
         The `view` parameter can be used to conveniently access the different task views. It
         accepts one of the following values:

@@ -16,9 +16,9 @@ from ..model import UNSET, Model, RequestModel, Unset
 from .shared import MessageStatus
 
 __all__ = [
+    "SMS",
     "PhoneActivityDirection",
     "PhoneActivitySource",
-    "SMS",
     "SMSCreate",
     "SMSCreateAttachment",
     "SMSCreateAttachmentContentType",
