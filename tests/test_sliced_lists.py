@@ -11,7 +11,6 @@ import pytest
 
 from close_async import (
     CloseClient,
-    DateSlicer,
     InvalidRequestError,
     Page,
     RetryPolicy,
@@ -20,6 +19,7 @@ from close_async import (
 )
 from close_async._resources.generated.leads import LeadsResource
 from close_async._resources.generated.opportunities import OpportunitiesResource
+from close_async._resources.slicer import DateSlicer
 from close_async.models import Note, Opportunity
 from close_async.testing import FakeClose
 from tests.conftest import FAKE_KEY

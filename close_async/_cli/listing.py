@@ -195,14 +195,12 @@ def _rows(client: CloseClient, args: argparse.Namespace, stdin: IO[str] | None) 
     if fields:
         params["_fields"] = ",".join(fields)
     if args.max_skip is not None:
-        from .._resources.slicer import slice_by_date_created
+        from .._resources.slicer import SliceOptions
 
         start = _bound(params.pop("date_created__gte", None), _EPOCH)
         end = _bound(params.pop("date_created__lt", None), datetime.now(UTC))
-        return _limited(
-            slice_by_date_created(client, path, start, end, max_skip=args.max_skip, params=params),
-            args.limit,
-        )
+        options = SliceOptions(start=start, end=end, max_skip=args.max_skip)
+        return _limited(client.paginate(path, params=params, sliced=options), args.limit)
     return _limited(client.paginate(path, params=params), args.limit)
 
 
