@@ -135,7 +135,8 @@ class _Tally:
 
 
 async def _run_close_async(args: argparse.Namespace, tally: _Tally) -> dict[str, Any]:
-    from close_async import CallUpdate, CloseClient
+    from close_async import CloseClient
+    from close_async.models import CallUpdate
 
     async with CloseClient(api_key=args.api_key, base_url=args.base_url) as client:
         items = _items(args)

@@ -2,7 +2,7 @@
 
 Times (CPU, ``time.process_time``, best of ``--rounds``) reading ``--count`` answers into
 ``Lead`` and ``Call`` and writing ``--count`` request bodies (``CallUpdate`` as
-``calls.update_many`` sends it, ``CreateLead`` as ``leads.create_many`` does), through the
+``calls.update_many`` sends it, ``LeadCreate`` as ``leads.create_many`` does), through the
 one converter's front doors (``Model.from_json``, ``to_json``). A tree from before the call
 models were generated reads and writes calls with ``call_from_json`` and
 ``update_to_json`` instead, so an old and a new converter are measured alike: run it on
@@ -86,7 +86,7 @@ def _best(rounds: int, count: int, run: Callable[[], object]) -> float:
 
 def measure(count: int, rounds: int) -> dict[str, float]:
     """Microseconds per item of each conversion."""
-    from close_async import Call, CallUpdate, CreateLead, Lead
+    from close_async.models import Call, CallUpdate, Lead, LeadCreate
 
     read_call: Callable[[Any], Any] = Call.from_json
     write_update: Callable[[Any], Any] = CallUpdate.to_json
@@ -100,13 +100,13 @@ def measure(count: int, rounds: int) -> dict[str, float]:
     calls = [dict(CALL, id=f"acti_{i}") for i in range(count)]
     updates = [CallUpdate(note=f"note #{i}", outcome_id="outcome_1") for i in range(count)]
     creates = [
-        CreateLead(name=f"Lead #{i}", extra={"custom.cf_tier": "Gold"}) for i in range(count)
+        LeadCreate(name=f"Lead #{i}", extra={"custom.cf_tier": "Gold"}) for i in range(count)
     ]
     return {
         "read Lead": _best(rounds, count, lambda: [Lead.from_json(p) for p in leads]),
         "read Call": _best(rounds, count, lambda: [read_call(p) for p in calls]),
         "write CallUpdate": _best(rounds, count, lambda: [write_update(u) for u in updates]),
-        "write CreateLead": _best(rounds, count, lambda: [c.to_json() for c in creates]),
+        "write LeadCreate": _best(rounds, count, lambda: [c.to_json() for c in creates]),
         "build CallUpdate": _best(
             rounds, count, lambda: [CallUpdate(note="n", outcome_id="o") for _ in range(count)]
         ),

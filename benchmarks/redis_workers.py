@@ -176,7 +176,8 @@ def _worker(
 
 
 async def _work(spec: _WorkerSpec, barrier: multiprocessing.synchronize.Barrier) -> dict[str, Any]:
-    from close_async import CallUpdate, CloseClient, LocalRateLimiter, RateLimiter
+    from close_async import CloseClient, LocalRateLimiter, RateLimiter
+    from close_async.models import CallUpdate
     from close_async.testing import fake_call_id
 
     limiter: RateLimiter

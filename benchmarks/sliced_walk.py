@@ -35,7 +35,8 @@ def _minutes(spread: str, rng: random.Random) -> float:
 
 
 async def _run(cap: int, spread: str) -> dict[str, Any]:
-    from close_async import CloseClient, DateSlicer, RetryPolicy, SliceOptions
+    from close_async import CloseClient, RetryPolicy, SliceOptions
+    from close_async._resources.slicer import DateSlicer
     from close_async.testing import FakeClose
 
     rng = random.Random(7)

@@ -3,17 +3,20 @@
 Its first job: push call notes and outcomes into Close fast, in parallel, through Close's
 rate limits and the network's faults, without losing an update::
 
-    from close_async import CloseClient, CallUpdate
+    from close_async import CloseClient
+    from close_async.models import CallUpdate
 
     async with CloseClient(api_key="api_...") as close:
         call = await close.calls.update("acti_...", CallUpdate(note="Left a voicemail"))
 
 Every resource group of Close's API hangs on the client (``close.leads``,
 ``close.activities.notes``, ...), generated from Close's OpenAPI document; every model is
-in :mod:`close_async.models`, and the common ones are importable from here too.
+in :mod:`close_async.models` (imported from there only).
 
-Everything public is importable from this package (models also from ``close_async.models``);
-its other modules are private. Resources and models load on first use.
+This package exports the client, its options, every error, the core types, the limiters and
+OAuth; :mod:`close_async.models`, :mod:`close_async.webhooks` and :mod:`close_async.testing`
+are the other public modules, every other module is private. Resources and models load on
+first use.
 """
 
 import importlib
@@ -28,7 +31,7 @@ from ._bulk.run import (
     InDoubt,
 )
 from ._bulk.settle import settle_by_custom_field
-from ._client import DEFAULT_BASE_URL, CloseClient, CloseClientView, RawResponseView
+from ._client import DEFAULT_BASE_URL, CloseClient
 from ._engine.config import Timeout
 from ._engine.engine import ClientStats
 from ._engine.errors import (
@@ -70,65 +73,12 @@ if TYPE_CHECKING:
     from ._engine.auth.oauth import OAuthRefresher, TokenProvider, exchange_code, revoke_token
     from ._engine.auth.oauth_protocol import DEFAULT_TOKEN_URL, OAuthTokens
     from ._engine.ratelimit.redis import RedisRateLimiter
-    from ._resources.export_functions import export_stream, start_export, wait_for_export
-    from ._resources.export_stream import export_rows
-    from ._resources.generated.activities_calls import (
-        ActivitiesCallsResource as CallsResource,
-    )
-    from ._resources.slicer import DateSlicer, SliceOptions, slice_by_date_created
+    from ._resources.slicer import SliceOptions
     from ._types.model import Model, RequestModel
-    from .models import (
-        Call,
-        CallCreate,
-        CallUpdate,
-        Contact,
-        CreateContact,
-        CreateLead,
-        CreateNoteActivity,
-        CreateOpportunity,
-        CreateTask,
-        CreateWebhook,
-        Event,
-        Lead,
-        NoteActivity,
-        Opportunity,
-        Task,
-        UpdateContact,
-        UpdateLead,
-        UpdateNoteActivity,
-        UpdateOpportunity,
-        UpdateWebhook,
-        User,
-        Webhook,
-    )
 
-# Names loaded when first read, by the module that holds them: the common models (so that
-# importing the package does not import every model), OAuth (only OAuth apps need it), the
-# Redis limiter (and the redis client it may import) and the model bases.
+# Names loaded when first read, by the module that holds them: OAuth (only OAuth apps need
+# it), the Redis limiter (and the redis client it may import) and the model bases.
 _LAZY = {
-    "Call": ".models",
-    "CallCreate": ".models",
-    "CallUpdate": ".models",
-    "CallsResource": "._resources.generated.activities_calls:ActivitiesCallsResource",
-    "Contact": ".models",
-    "CreateContact": ".models",
-    "CreateLead": ".models",
-    "CreateNoteActivity": ".models",
-    "CreateOpportunity": ".models",
-    "CreateTask": ".models",
-    "CreateWebhook": ".models",
-    "Event": ".models",
-    "Lead": ".models",
-    "NoteActivity": ".models",
-    "Opportunity": ".models",
-    "Task": ".models",
-    "UpdateContact": ".models",
-    "UpdateLead": ".models",
-    "UpdateNoteActivity": ".models",
-    "UpdateOpportunity": ".models",
-    "UpdateWebhook": ".models",
-    "User": ".models",
-    "Webhook": ".models",
     "DEFAULT_TOKEN_URL": "._engine.auth.oauth_protocol",
     "OAuthRefresher": "._engine.auth.oauth",
     "OAuthTokens": "._engine.auth.oauth_protocol",
@@ -138,13 +88,8 @@ _LAZY = {
     "RedisRateLimiter": "._engine.ratelimit.redis",
     "Model": "._types.model",
     "RequestModel": "._types.model",
-    "DateSlicer": "._resources.slicer",
+    # The settings of a sliced walk (``sliced=SliceOptions(max_skip=...)``): an option.
     "SliceOptions": "._resources.slicer",
-    "export_rows": "._resources.export_stream",
-    "export_stream": "._resources.export_functions",
-    "start_export": "._resources.export_functions",
-    "wait_for_export": "._resources.export_functions",
-    "slice_by_date_created": "._resources.slicer",
 }
 
 
@@ -172,40 +117,23 @@ __all__ = [
     "BulkResult",
     "BulkRun",
     "BulkState",
-    "Call",
-    "CallCreate",
-    "CallUpdate",
-    "CallsResource",
     "ClientStats",
     "CloseClient",
-    "CloseClientView",
     "CloseError",
     "ConfigurationError",
     "ConnectError",
-    "Contact",
-    "CreateContact",
-    "CreateLead",
-    "CreateNoteActivity",
-    "CreateOpportunity",
-    "CreateTask",
-    "CreateWebhook",
-    "DateSlicer",
     "DeadlineExceededError",
     "DecodingError",
-    "Event",
     "ExportError",
     "InDoubt",
     "InvalidRequestError",
-    "Lead",
     "LocalRateLimiter",
     "Model",
     "NotFoundError",
-    "NoteActivity",
     "OAuthError",
     "OAuthRefresher",
     "OAuthTokens",
     "OneBudgetLimiter",
-    "Opportunity",
     "Page",
     "Pager",
     "PaymentRequiredError",
@@ -215,7 +143,6 @@ __all__ = [
     "RateLimitError",
     "RateLimitInfo",
     "RateLimiter",
-    "RawResponseView",
     "RedisRateLimiter",
     "RequestModel",
     "Response",
@@ -224,30 +151,17 @@ __all__ = [
     "RetryPolicy",
     "ServerError",
     "SliceOptions",
-    "Task",
     "Timeout",
     "TimeoutError",
     "TokenProvider",
     "TransportError",
     "UnknownOutcomeError",
     "Unset",
-    "UpdateContact",
     "UpdateInterruptedError",
-    "UpdateLead",
-    "UpdateNoteActivity",
-    "UpdateOpportunity",
-    "UpdateWebhook",
-    "User",
     "ValidationError",
-    "Webhook",
     "WebhookVerificationError",
     "__version__",
     "exchange_code",
-    "export_rows",
-    "export_stream",
     "revoke_token",
     "settle_by_custom_field",
-    "slice_by_date_created",
-    "start_export",
-    "wait_for_export",
 ]

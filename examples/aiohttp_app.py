@@ -18,24 +18,20 @@ from aiohttp import web
 
 from close_async import (
     DEFAULT_BASE_URL,
-    CallUpdate,
     CloseClient,
-    CloseClientView,
     CloseError,
     InvalidRequestError,
     NotFoundError,
 )
+from close_async.models import CallUpdate
 
 CLIENT = web.AppKey("close", CloseClient)
-FAST = web.AppKey("close_fast", CloseClientView)
 
 
 async def close_client(app: web.Application) -> AsyncIterator[None]:
     # One client for the whole app: one connection pool, one rate limiter.
     async with CloseClient(base_url=os.environ.get("CLOSE_BASE_URL", DEFAULT_BASE_URL)) as close:
         app[CLIENT] = close
-        # A view for reads a page waits on: short, one retry. Same pool, limiter and stats.
-        app[FAST] = close.with_options(timeout=2.0, max_retries=1)
         yield
 
 
@@ -63,7 +59,8 @@ async def record_outcome(request: web.Request) -> web.Response:
 
 
 async def lead_with_contacts(request: web.Request) -> web.Response:
-    fast = request.app[FAST]
+    # A view for reads a page waits on: short, one retry. Same pool, limiter and stats.
+    fast = request.app[CLIENT].with_options(timeout=2.0, max_retries=1)
     lead_id = request.match_info["lead_id"]
     try:
         # path_params checks the id as one path segment: "../user" never reaches Close.

@@ -23,7 +23,8 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SimpleSpanProcessor
 
-from close_async import CallUpdate, CloseClient
+from close_async import CloseClient
+from close_async.models import CallUpdate
 from close_async.testing import FakeClose, FakeFaults
 
 

@@ -14,13 +14,8 @@ import logging
 import os
 from collections.abc import AsyncIterator
 
-from close_async import (
-    DEFAULT_BASE_URL,
-    CallUpdate,
-    CloseClient,
-    CloseError,
-    RedisRateLimiter,
-)
+from close_async import DEFAULT_BASE_URL, CloseClient, CloseError, RedisRateLimiter
+from close_async.models import CallUpdate
 
 log = logging.getLogger("worker")
 

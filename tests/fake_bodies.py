@@ -11,7 +11,7 @@ from tests.openapi_document import DOC
 from tools.codegen.spec import OVERLAY, merged_schemas, overlay_bodies
 from tools.fake_answers import Generator
 
-# The fake checks the overlay's body where the document says "any type" (CreateTask, ...),
+# The fake checks the overlay's body where the document says "any type" (TaskCreate, ...),
 # as the codegen reads it: its schemas live beside the document's.
 _OVERLAY = yaml.safe_load(OVERLAY.read_text())
 _OVERLAY_BODIES = overlay_bodies(_OVERLAY)

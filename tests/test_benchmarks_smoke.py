@@ -234,7 +234,7 @@ def test_model_conversion_times_every_conversion() -> None:
         "read Lead",
         "read Call",
         "write CallUpdate",
-        "write CreateLead",
+        "write LeadCreate",
         "build CallUpdate",
     }
     assert all(micros >= 0 for micros in figures.values())

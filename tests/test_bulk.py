@@ -12,14 +12,13 @@ from close_async import (
     BatchAbortedError,
     BulkProgress,
     BulkResult,
-    Call,
-    CallUpdate,
     CloseClient,
     InvalidRequestError,
     NotFoundError,
     RetryPolicy,
     UpdateInterruptedError,
 )
+from close_async.models import Call, CallUpdate
 from close_async.testing import FakeClose, FakeFaults, FakeRateLimit
 
 KEY = "test_key"

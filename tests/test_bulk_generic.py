@@ -15,18 +15,16 @@ import pytest
 from close_async import (
     BulkResult,
     BulkRun,
-    Call,
-    CallUpdate,
     CloseClient,
     DecodingError,
     InDoubt,
-    Lead,
     RetryPolicy,
     UpdateInterruptedError,
 )
 from close_async._bulk.journal import Journal
 from close_async._engine.http.request import Request
 from close_async._resources.generated.leads import LeadsResource
+from close_async.models import Call, CallUpdate, Lead
 from close_async.testing import FakeClose
 
 KEY = "test_key"

@@ -13,14 +13,9 @@ import pytest
 from close_async import (
     BulkProgress,
     BulkResult,
-    CallCreate,
     CloseClient,
     ConnectError,
-    Contact,
-    CreateLead,
     InDoubt,
-    Lead,
-    Opportunity,
     RateLimitError,
     RetryPolicy,
     ServerError,
@@ -30,6 +25,7 @@ from close_async import (
     settle_by_custom_field,
 )
 from close_async._bulk.run import _ambiguous
+from close_async.models import CallCreate, Contact, Lead, LeadCreate, Opportunity
 from close_async.testing import FakeClose, FakeFaults
 
 KEY = "test_key"
@@ -61,7 +57,7 @@ def external_ids(fake: FakeClose) -> list[str]:
 
 async def test_leads_create_update_delete(fake: FakeClose) -> None:
     async with client_for(fake) as close:
-        bodies = [CreateLead(name=f"Acme {i}") for i in range(25)]
+        bodies = [LeadCreate(name=f"Acme {i}") for i in range(25)]
         async with close.leads.create_many(bodies, concurrency=5, ordered=True) as run:
             created = await collect(run)
         assert [r.index for r in created] == list(range(25))

@@ -18,7 +18,7 @@ from close_async._cli.cells import CellError, convert_cell, describe_type, row_b
 from close_async._cli.main import build_parser
 from close_async._cli.resources import body_model, bulk_groups
 from close_async._types.generated.activities_calls import CallCreate
-from close_async._types.generated.leads import CreateLead, LeadAddress
+from close_async._types.generated.leads import LeadAddress, LeadCreate
 from close_async._types.model import RequestModel, request_fields
 from close_async._types.unset import Unset
 from close_async.testing import FakeClose
@@ -136,7 +136,7 @@ def test_row_body_names_the_column_of_a_bad_cell() -> None:
 
 
 def test_models_come_from_the_generated_methods() -> None:
-    assert body_model("leads", "create") is CreateLead
+    assert body_model("leads", "create") is LeadCreate
     assert body_model("leads", "delete") is None
     typed = 0
     for path, actions in bulk_groups().items():
@@ -150,7 +150,7 @@ def test_models_come_from_the_generated_methods() -> None:
             for hint in request_fields(model).values():
                 assert describe_type(hint)  # every field type has a reading
     assert typed >= 20
-    assert request_fields(CreateLead)["contacts"] is not None
+    assert request_fields(LeadCreate)["contacts"] is not None
     assert body_model("calls", "create") is CallCreate
 
 

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from close_async import CallCreate, CallUpdate, InvalidRequestError
+from close_async import InvalidRequestError
 from close_async._cli.main import amain, build_parser
+from close_async.models import CallCreate, CallUpdate
 from close_async.testing import FakeClose
 from tests.cli_runner import run_cli
 

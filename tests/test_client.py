@@ -17,8 +17,6 @@ from close_async import (
     UNSET,
     APIError,
     AuthenticationError,
-    CallCreate,
-    CallUpdate,
     CloseClient,
     ConfigurationError,
     DeadlineExceededError,
@@ -32,6 +30,7 @@ from close_async import (
     TransportError,
     ValidationError,
 )
+from close_async.models import CallCreate, CallUpdate
 from tests.conftest import API_KEY, CALL_ID, call_payload
 
 BASE = "https://api.close.com/api/v1/"

@@ -12,8 +12,6 @@ import pytest
 
 from close_async import (
     AuthenticationError,
-    CallCreate,
-    CallUpdate,
     CloseClient,
     DeadlineExceededError,
     LocalRateLimiter,
@@ -24,6 +22,7 @@ from close_async import (
     ValidationError,
 )
 from close_async import TimeoutError as CloseTimeoutError
+from close_async.models import CallCreate, CallUpdate
 from close_async.testing import RATE_LIMIT_STYLES, FakeClose, FakeFaults, FakeRateLimit
 
 KEY = "test_key"

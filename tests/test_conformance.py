@@ -30,7 +30,7 @@ from test_conversion import (  # shared strategies, see test_conversion.py
     update_kwargs,
 )
 
-from close_async import Call, CallCreate, CallUpdate
+from close_async.models import Call, CallCreate, CallUpdate
 
 SPEC_PATH = Path(__file__).parent / "data" / "close-calls-openapi.yml"
 SPEC: dict[str, Any] = yaml.safe_load(SPEC_PATH.read_text(encoding="utf-8"))

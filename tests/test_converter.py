@@ -20,14 +20,18 @@ from cattrs.errors import ClassValidationError
 from hypothesis import given
 from hypothesis import strategies as st
 
-from close_async import Call, CallUpdate, CreateLead, Lead, UpdateLead
 from close_async._types import conversion
 from close_async._types.conversion import json_kind
-from close_async._types.generated.activities_meetings import MeetingActivity
+from close_async._types.generated.activities_meetings import Meeting
 from close_async._types.generated.leads import LeadAddress
 from close_async._types.model import Model
 from close_async.models import (
+    Call,
+    CallUpdate,
     Contact,
+    Lead,
+    LeadCreate,
+    LeadUpdate,
     OpportunityAdjustCloseDateActionDetails,
     OpportunityFollowUpEmailActionDetails,
     OpportunityFollowUpSMSActionDetails,
@@ -167,14 +171,14 @@ def test_json_kind_names_what_came(value: Any, kind: str) -> None:
 def test_a_written_model_leaves_out_the_fields_at_their_default() -> None:
     # UNSET for request bodies (None is sent, as null), None for an answer's model.
     assert conversion.converter.unstructure(CallUpdate(note=None)) == {"note": None}
-    assert conversion.converter.unstructure(UpdateLead(name=None)) == {"name": None}
+    assert conversion.converter.unstructure(LeadUpdate(name=None)) == {"name": None}
     assert conversion.converter.unstructure(Lead(name="Acme")) == {"name": "Acme"}
     assert Call(id="acti_1", type="Call").to_json() == {"id": "acti_1", "_type": "Call"}
 
 
 def test_values_go_out_by_their_runtime_type() -> None:
     body = conversion.converter.unstructure(
-        CreateLead(
+        LeadCreate(
             name="Acme",
             addresses=(LeadAddress(city="Paris"),),
             extra={
@@ -204,7 +208,7 @@ def test_an_answer_integer_is_read_as_in_a_call_and_kept_when_it_is_none_at_all(
 ) -> None:
     # JSON has one number type: 30.0 is the integer 30 in an answer's model as in a Call;
     # what is no integer at all is kept as it came.
-    duration = MeetingActivity.from_json({"duration": wire}).duration
+    duration = Meeting.from_json({"duration": wire}).duration
     assert duration == read
     assert type(duration) is type(read)
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from close_async import CloseClient, ExportError, export_stream, start_export, wait_for_export
+from close_async import CloseClient, ExportError
 from close_async._resources.export_stream import _csv_rows, _json_rows
 from close_async.testing import FakeClose
 
@@ -14,21 +14,21 @@ from close_async.testing import FakeClose
 async def test_lead_export_streams_json_rows(fake: FakeClose, close: CloseClient) -> None:
     fake.exports.delay = 0.05
     ids = fake.seed_objects("lead", 25)
-    rows = [row async for row in export_stream(close, "lead", first_wait=0.01)]
+    rows = [row async for row in close.exports.stream("lead", first_wait=0.01)]
     assert [row["id"] for row in rows] == ids
 
 
 async def test_opportunity_export_streams_csv_rows(fake: FakeClose, close: CloseClient) -> None:
     fake.exports.delay = 0.05
     ids = fake.seed_objects("opportunity", 4, note='a "quoted"\nnote, two lines')
-    rows = [r async for r in export_stream(close, "opportunity", format="csv", first_wait=0.01)]
+    rows = [r async for r in close.exports.stream("opportunity", format="csv", first_wait=0.01)]
     assert [row["id"] for row in rows] == ids
     assert rows[0]["note"] == 'a "quoted"\nnote, two lines'
 
 
 async def test_wait_backs_off_and_stops_at_the_timeout(fake: FakeClose, close: CloseClient) -> None:
     fake.exports.delay = 3600
-    started = await start_export(close, "lead")
+    started = await close.exports.start("lead")
     waits: list[float] = []
     now = [0.0]
 
@@ -37,10 +37,9 @@ async def test_wait_backs_off_and_stops_at_the_timeout(fake: FakeClose, close: C
         now[0] += seconds
 
     with pytest.raises(ExportError, match="not done within 10") as caught:
-        await wait_for_export(
-            close,
-            started["id"],
-            timeout=10,
+        await close.exports.wait(
+            started.id,
+            deadline=10,
             first_wait=1,
             max_wait=4,
             sleep=sleep,
@@ -54,7 +53,7 @@ async def test_failed_export_raises(fake: FakeClose, close: CloseClient) -> None
     fake.exports.delay = 0
     fake.exports.fail = True
     with pytest.raises(ExportError, match="ended failed"):
-        _ = [row async for row in export_stream(close, "lead", first_wait=0.01)]
+        _ = [row async for row in close.exports.stream("lead", first_wait=0.01)]
 
 
 async def _chunks_of(data: bytes, size: int) -> Any:

@@ -1,6 +1,6 @@
 """The fake checks the bodies Close's document leaves as "any type" (lead and contact create
 and update, task create, opportunity update) against the codegen overlay's schemas
-(``CreateLead``, ...): a body Close would refuse gets its 400 ``field-errors`` and changes
+(``LeadCreate``, ...): a body Close would refuse gets its 400 ``field-errors`` and changes
 nothing; a body it takes (unknown keys and ``custom.cf_...`` keys included) is stored.
 Each case runs over raw HTTP and through the typed client.
 """
@@ -16,15 +16,15 @@ import pytest
 
 from close_async import CloseClient, ValidationError
 from close_async.models import (
+    ContactCreate,
     ContactEmail,
     ContactPhone,
-    CreateContact,
-    CreateLead,
-    CreateTask,
+    ContactUpdate,
     LeadAddress,
-    UpdateContact,
-    UpdateLead,
-    UpdateOpportunity,
+    LeadCreate,
+    LeadUpdate,
+    OpportunityUpdate,
+    TaskCreate,
 )
 from close_async.testing import FakeClose
 from tests.conftest import send
@@ -69,12 +69,12 @@ CASES = {
         errors={"name": "Not a valid string."},
         accepted=_lead_body,
         typed_accepted=lambda close, ids: close.leads.create(
-            CreateLead(
+            LeadCreate(
                 name="Acme",
                 status_id=ids["status"],
                 addresses=[LeadAddress(city="Paris")],
                 contacts=[
-                    CreateContact(
+                    ContactCreate(
                         name="Bo", emails=[ContactEmail(email="bo@acme.test", type="office")]
                     )
                 ],
@@ -92,7 +92,7 @@ CASES = {
         errors={"status": "Not a valid string."},
         accepted=lambda ids: {"name": "Acme", "status": "Potential"},
         typed_accepted=lambda close, ids: close.leads.create(
-            CreateLead(name="Acme", status="Potential")
+            LeadCreate(name="Acme", status="Potential")
         ),
         typed_refused=lambda close, ids, body: close.leads.create(body),
         stored={"name": "Acme"},
@@ -105,7 +105,7 @@ CASES = {
         errors={"contacts": {"0": {"emails": "Not a valid list."}}},
         accepted=_lead_body,
         typed_accepted=lambda close, ids: close.leads.create(
-            CreateLead(name="Acme", contacts=[CreateContact(name="Bo")])
+            LeadCreate(name="Acme", contacts=[ContactCreate(name="Bo")])
         ),
         typed_refused=lambda close, ids, body: close.leads.create(body),
         stored={"name": "Acme"},
@@ -118,7 +118,7 @@ CASES = {
         errors={"description": "Not a valid string.", "addresses": "Not a valid list."},
         accepted=lambda ids: {"description": "big", "custom.cf_size": "small", "other": 2},
         typed_accepted=lambda close, ids: close.leads.update(
-            ids["lead"], UpdateLead(description="big", extra={"custom.cf_size": "small"})
+            ids["lead"], LeadUpdate(description="big", extra={"custom.cf_size": "small"})
         ),
         typed_refused=lambda close, ids, body: close.leads.update(ids["lead"], body),
         stored={"description": "big", "custom.cf_size": "small"},
@@ -136,7 +136,7 @@ CASES = {
             "custom.cf_role": "buyer",
         },
         typed_accepted=lambda close, ids: close.contacts.create(
-            CreateContact(
+            ContactCreate(
                 lead_id=ids["lead"],
                 name="Bo",
                 emails=[ContactEmail(email="bo@acme.test", type="office")],
@@ -155,7 +155,7 @@ CASES = {
         accepted=lambda ids: {"title": "CEO", "phones": [{"phone": "+15550100", "type": "m"}]},
         typed_accepted=lambda close, ids: close.contacts.update(
             ids["contact"],
-            UpdateContact(title="CEO", phones=[ContactPhone(phone="+15550100", type="m")]),
+            ContactUpdate(title="CEO", phones=[ContactPhone(phone="+15550100", type="m")]),
         ),
         typed_refused=lambda close, ids, body: close.contacts.update(ids["contact"], body),
         stored={"title": "CEO", "phones": [{"phone": "+15550100", "type": "m"}]},
@@ -168,7 +168,7 @@ CASES = {
         errors={"text": "Missing data for required field.", "is_complete": "Not a valid boolean."},
         accepted=lambda ids: {"lead_id": ids["lead"], "text": "Call back", "extra_key": True},
         typed_accepted=lambda close, ids: close.tasks.create(
-            CreateTask(lead_id=ids["lead"], text="Call back")
+            TaskCreate(lead_id=ids["lead"], text="Call back")
         ),
         typed_refused=lambda close, ids, body: close.tasks.create(body),
         stored={"text": "Call back"},
@@ -182,7 +182,7 @@ CASES = {
         accepted=lambda ids: {"value": 500, "value_period": "monthly", "custom.cf_x": 1},
         typed_accepted=lambda close, ids: close.opportunities.update(
             ids["opportunity"],
-            UpdateOpportunity(value=500, value_period="monthly", extra={"custom.cf_x": 1}),
+            OpportunityUpdate(value=500, value_period="monthly", extra={"custom.cf_x": 1}),
         ),
         typed_refused=lambda close, ids, body: close.opportunities.update(ids["opportunity"], body),
         stored={"value": 500, "value_period": "monthly", "custom.cf_x": 1},
@@ -271,10 +271,10 @@ async def test_a_lead_read_from_close_may_be_sent_back_as_the_update(
     fake: FakeClose, close: CloseClient
 ) -> None:
     # The typed update takes a Lead (its unknown keys go out again): every field Close
-    # answered, contacts and server fields included, must pass the UpdateLead check.
+    # answered, contacts and server fields included, must pass the LeadUpdate check.
     ids = _ids(fake)
     await close.contacts.create(
-        CreateContact(lead_id=ids["lead"], emails=[ContactEmail(email="a@b.test", type="office")])
+        ContactCreate(lead_id=ids["lead"], emails=[ContactEmail(email="a@b.test", type="office")])
     )
     lead = await close.leads.get(ids["lead"])
     lead.description = "sent back"

@@ -78,7 +78,7 @@ async def search(session: aiohttp.ClientSession, fake: FakeClose, **body: Any) -
 async def test_crud_round_trip(fake: FakeClose, session: aiohttp.ClientSession, kind: str) -> None:
     sent = {"lead_id": "lead_parent", "status": "open", "custom.cf_size": "large", "n": 3}
     if kind == "task":
-        sent["text"] = "Call back"  # CreateTask requires it
+        sent["text"] = "Call back"  # TaskCreate requires it
     code, created, _ = await send(session, "POST", url(fake, f"{kind}/"), json=sent)
     assert code == 200
     assert re.fullmatch(rf"{KINDS[kind]}_[0-9A-Za-z]{{43}}", created["id"])
@@ -202,7 +202,7 @@ async def test_get_and_list_with_fields(fake: FakeClose, session: aiohttp.Client
 
 # -- patch semantics against a dict model ---------------------------------------------------
 
-# Bodies Close takes (UpdateLead's types): names and descriptions are text or null, a status
+# Bodies Close takes (LeadUpdate's types): names and descriptions are text or null, a status
 # is a label, a custom field takes anything. A refused patch puts a number or a boolean in
 # a text field: Close's 400, and nothing changes.
 _ANY = st.none() | st.text(max_size=4) | st.integers(-3, 3) | st.booleans()

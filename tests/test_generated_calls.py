@@ -11,10 +11,11 @@ import attrs
 import pytest
 
 import close_async
-from close_async import Call, CallCreate, CallUpdate, CloseClient, InvalidRequestError
+from close_async import CloseClient, InvalidRequestError
 from close_async._engine.errors import InvalidRequestError as EngineInvalidRequestError
 from close_async._types import rules
 from close_async._types.model import UNSET, field_checks
+from close_async.models import Call, CallCreate, CallUpdate
 
 
 async def test_close_calls_is_the_generated_activities_calls_group() -> None:
@@ -64,11 +65,11 @@ def test_field_checks_read_the_generated_validators() -> None:
 
 
 def test_a_rule_set_in_the_overlay_on_a_lead_model_is_enforced_the_same_way() -> None:
-    from close_async.models import MergeLeads
+    from close_async.models import LeadMergeRequest
 
-    assert attrs.fields_dict(MergeLeads)["source"].validator is rules.object_id
+    assert attrs.fields_dict(LeadMergeRequest)["source"].validator is rules.object_id
     with pytest.raises(EngineInvalidRequestError) as info:
-        MergeLeads(source=" ", destination="lead_b")
+        LeadMergeRequest(source=" ", destination="lead_b")
     assert info.value.field == "source"
     assert "source: must be a non-empty id string" in str(info.value)
 

@@ -26,9 +26,6 @@ from close_async import (
     APIError,
     AuthenticationError,
     BatchAbortedError,
-    Call,
-    CallCreate,
-    CallUpdate,
     CloseClient,
     CloseError,
     ConfigurationError,
@@ -52,6 +49,7 @@ from close_async._engine.http.aiohttp_transport import AiohttpTransport
 from close_async._engine.http.interpret import feedback_from_response, interpret_response
 from close_async._engine.http.request import Request
 from close_async._engine.retry import retry_reason
+from close_async.models import Call, CallCreate, CallUpdate
 from tests.call_requests import get_call
 from tests.conftest import serve
 

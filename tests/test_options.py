@@ -14,7 +14,6 @@ from yarl import URL
 
 from close_async import (
     CloseClient,
-    CloseClientView,
     ConfigurationError,
     DeadlineExceededError,
     RateFeedback,
@@ -23,6 +22,7 @@ from close_async import (
     ServerError,
     Timeout,
 )
+from close_async._client import CloseClientView
 from close_async.testing import FakeClose, FakeFaults
 from tests.conftest import API_KEY, CALL_ID, call_payload
 from tests.echo_server import EchoServer, echo_server

@@ -21,36 +21,47 @@ def test_all_is_sorted_and_complete() -> None:
         assert hasattr(close_async, name), name
 
 
-# Every public name, as users import it (`from close_async import ...`). A name may join;
-# one that leaves (or moves to a private module only) breaks users' imports.
-PUBLIC_NAMES = {
-    "DEFAULT_BASE_URL", "UNSET", "APIError", "AuthenticationError", "BatchAbortedError",
-    "BulkOptions", "BulkProgress", "BulkRun", "InDoubt", "Call", "CallCreate", "CallUpdate",
-    "CallsResource",
-    "ClientStats", "CloseClient", "CloseClientView", "CloseError", "ConfigurationError",
-    "ConnectError", "DeadlineExceededError", "DecodingError", "InvalidRequestError",
-    "LocalRateLimiter", "NotFoundError", "OneBudgetLimiter", "Page", "Pager",
-    "PaymentRequiredError",
-    "PermissionDeniedError", "ProtocolError", "RateFeedback", "RateLimitError",
-    "RateLimitInfo", "RateLimiter", "RawResponseView", "RedisRateLimiter", "Response",
-    "ResponseTooLargeError", "RetryEvent", "RetryPolicy", "ServerError", "Timeout",
-    "TimeoutError", "TransportError", "Unset", "UpdateInterruptedError",
-    "ValidationError", "WebhookVerificationError", "__version__",
-    # the typed API (issue 13): the bases and the common models
-    "Model", "RequestModel", "Contact", "CreateContact", "CreateLead", "CreateNoteActivity",
-    "CreateOpportunity", "CreateTask", "CreateWebhook", "Event", "Lead", "NoteActivity",
-    "Opportunity", "Task", "UpdateContact", "UpdateLead", "UpdateNoteActivity",
-    "UpdateOpportunity", "UpdateWebhook", "User", "Webhook",
+# The root's names (issue 28, NAMES_28.md "Root exports"): the client, options, every
+# error, the core types, the limiters, OAuth. Models are imported from close_async.models
+# only; internals and the legacy free functions are not here. A name may not join or leave
+# without this list changing with it.
+ROOT_NAMES = {
+    # the client
+    "CloseClient", "DEFAULT_BASE_URL",
+    # options (SliceOptions too: NAMES_28.md moves it off the root, but sliced=SliceOptions(
+    # max_skip=...) is the only way to give a list's _skip cap, so it stays an option)
+    "Timeout", "RetryPolicy", "RetryEvent", "BulkOptions", "SliceOptions",
+    # the core types
+    "Page", "Pager", "Response", "UNSET", "Unset", "BulkResult", "BulkRun", "BulkState",
+    "BulkProgress", "InDoubt", "ClientStats", "Model", "RequestModel",
+    # the limiters
+    "RateLimiter", "LocalRateLimiter", "OneBudgetLimiter", "RedisRateLimiter",
+    "RateLimitInfo", "RateFeedback",
     # OAuth apps
-    "DEFAULT_TOKEN_URL", "OAuthError", "OAuthRefresher", "OAuthTokens", "TokenProvider",
-    "exchange_code", "revoke_token",
-    # bulk for every resource (issue 14)
-    "BulkResult", "BulkState", "UnknownOutcomeError", "settle_by_custom_field",
-    # streams past the _skip cap (issue 14)
-    "DateSlicer", "slice_by_date_created",
-    # typed lists past the _skip cap: close.opportunities.list(sliced=SliceOptions(...))
-    "SliceOptions",
-    "ExportError", "export_rows", "export_stream", "start_export", "wait_for_export",
+    "OAuthRefresher", "TokenProvider", "OAuthTokens", "exchange_code", "revoke_token",
+    "DEFAULT_TOKEN_URL",
+    "settle_by_custom_field", "__version__",
+}  # fmt: skip
+
+
+def error_names() -> set[str]:
+    """Every error class of the one errors module: all of them are exported at the root."""
+    from close_async._engine import errors
+
+    return {
+        name
+        for name in errors.__all__
+        if isinstance(getattr(errors, name), type)
+        and issubclass(getattr(errors, name), BaseException)
+    }
+
+
+# Names 0.x exported at the root that are gone from it (models: close_async.models).
+NOT_AT_ROOT = {
+    "CallsResource", "CloseClientView", "RawResponseView", "DateSlicer",
+    "start_export", "wait_for_export", "export_stream", "export_rows", "slice_by_date_created",
+    "Call", "CallCreate", "CallUpdate", "Lead", "Contact", "Event", "User", "Webhook", "Task",
+    "Opportunity", "CreateLead", "UpdateLead", "NoteActivity",
 }  # fmt: skip
 
 
@@ -68,14 +79,44 @@ def test_webhooks_names_are_exported() -> None:
     assert issubclass(close_async.WebhookVerificationError, close_async.CloseError)
 
 
-def test_contract_names_are_exported() -> None:
-    missing = PUBLIC_NAMES - set(close_async.__all__)
-    assert missing == set()
+def test_root_exports_exactly_the_planned_names() -> None:
+    assert set(close_async.__all__) == ROOT_NAMES | error_names()
+    assert len(close_async.__all__) == len(set(close_async.__all__))
+
+
+def test_models_internals_and_legacy_functions_are_not_at_the_root() -> None:
+    import close_async.models
+
+    for name in NOT_AT_ROOT | set(close_async.models.__all__):
+        assert not hasattr(close_async, name), name
+    # one public module for every model
+    assert close_async.models.Lead.__module__.startswith("close_async._types.generated.")
+
+
+def test_internals_stay_importable_from_their_private_modules() -> None:
+    from close_async._client import CloseClientView, RawResponseView
+    from close_async._resources.generated.activities_calls import ActivitiesCallsResource
+    from close_async._resources.slicer import DateSlicer
+
+    for internal in (CloseClientView, RawResponseView, ActivitiesCallsResource, DateSlicer):
+        assert internal.__module__.startswith("close_async._"), internal
+
+
+def test_what_the_legacy_functions_did_is_a_method() -> None:
+    # start_export, wait_for_export, export_stream, export_rows: close.exports.*;
+    # slice_by_date_created: a sliced list (close.<group>.list(sliced=True)) or
+    # close.paginate(..., sliced=True).
+    from close_async._resources.generated.exports import ExportsResource
+
+    for verb in ("start", "wait", "stream", "rows"):
+        assert callable(getattr(ExportsResource, verb)), verb
+    assert "sliced" in inspect.signature(close_async.CloseClient.paginate).parameters
 
 
 def test_public_names_are_the_objects_the_package_documents() -> None:
     # The client's surface that tests outside the project call.
-    from close_async import CloseClient, CloseClientView, Page, Pager, Response
+    from close_async import CloseClient, Page, Pager, Response
+    from close_async._client import CloseClientView
 
     for verb in ("get", "post", "put", "delete", "request", "paginate", "get_page", "search"):
         assert callable(getattr(CloseClient, verb)), verb

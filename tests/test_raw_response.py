@@ -8,16 +8,8 @@ import json
 
 import pytest
 
-from close_async import (
-    Call,
-    CallUpdate,
-    CloseClient,
-    NotFoundError,
-    RateLimitInfo,
-    Response,
-    ValidationError,
-)
-from close_async.models import Export
+from close_async import CloseClient, NotFoundError, RateLimitInfo, Response, ValidationError
+from close_async.models import Call, CallUpdate, Export
 from close_async.testing import FakeClose, FakeRateLimit
 from tests.echo_server import echo_server
 

@@ -14,15 +14,9 @@ import pytest
 from aioresponses import aioresponses
 from yarl import URL
 
-from close_async import (
-    CallUpdate,
-    CloseClient,
-    RateLimitError,
-    RetryEvent,
-    RetryPolicy,
-    ServerError,
-)
+from close_async import CloseClient, RateLimitError, RetryEvent, RetryPolicy, ServerError
 from close_async._engine.ratelimit.limiter import RateFeedback
+from close_async.models import CallUpdate
 from tests.conftest import API_KEY, CALL_ID, call_payload
 
 CALL_URL = f"https://api.close.com/api/v1/activity/call/{CALL_ID}/"

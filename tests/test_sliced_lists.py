@@ -11,7 +11,6 @@ import pytest
 
 from close_async import (
     CloseClient,
-    DateSlicer,
     InvalidRequestError,
     Page,
     RetryPolicy,
@@ -20,7 +19,8 @@ from close_async import (
 )
 from close_async._resources.generated.leads import LeadsResource
 from close_async._resources.generated.opportunities import OpportunitiesResource
-from close_async.models import NoteActivity, Opportunity
+from close_async._resources.slicer import DateSlicer
+from close_async.models import Note, Opportunity
 from close_async.testing import FakeClose
 from tests.conftest import FAKE_KEY
 
@@ -91,7 +91,7 @@ async def test_the_lists_own_filters_bound_and_narrow_the_walk(
         sliced=SliceOptions(max_skip=CAP, page_size=4),
     )
     got = [note async for note in notes]
-    assert all(isinstance(note, NoteActivity) for note in got)
+    assert all(isinstance(note, Note) for note in got)
     assert sorted(note.id for note in got if note.id) == sorted(inside)
 
 

@@ -11,9 +11,10 @@ from close_async import (
     CloseClient,
     InvalidRequestError,
     RetryPolicy,
+    SliceOptions,
     ValidationError,
-    slice_by_date_created,
 )
+from close_async._resources.slicer import DateSlicer
 from close_async.testing import FakeClose
 from tests.conftest import FAKE_KEY
 
@@ -41,9 +42,9 @@ async def test_every_lead_once_past_the_skip_cap(capped: tuple[FakeClose, CloseC
     # Uneven spread: a dense hour forces repeated splits, sparse days need none.
     ids = _seed(fake, [i % 60 for i in range(90)] + [60 * 24 * d for d in range(1, 8)])
     ids += _seed(fake, [59] * 5)  # on a split's edge when halves meet at minute 59
-    walk = slice_by_date_created(
-        client, "lead/", START, START + timedelta(days=30), max_skip=10, page_size=7
-    )
+    options = SliceOptions(start=START, end=START + timedelta(days=30), max_skip=10, page_size=7)
+    walk = client.paginate("lead/", sliced=options)
+    assert isinstance(walk, DateSlicer)
     got = [lead["id"] async for lead in walk]
     assert len(got) == len(set(got))
     assert sorted(got) == sorted(ids)
@@ -57,24 +58,16 @@ async def test_window_bounds_and_extra_filters(capped: tuple[FakeClose, CloseCli
     fake, client = capped
     inside = _seed(fake, [0, 5, 9])
     _seed(fake, [10, -1])  # end is exclusive, start inclusive
-    walk = slice_by_date_created(
-        client,
-        "lead/",
-        START,
-        START + timedelta(minutes=10),
-        max_skip=10,
-        params={"_fields": "id"},
-        parse_item=lambda lead: lead["id"],
-    )
-    assert sorted([i async for i in walk]) == sorted(inside)
+    options = SliceOptions(start=START, end=START + timedelta(minutes=10), max_skip=10)
+    walk = client.paginate("lead/", params={"_fields": "id"}, sliced=options)
+    assert sorted([lead["id"] async for lead in walk]) == sorted(inside)
 
 
 async def test_too_dense_a_window_is_an_error(capped: tuple[FakeClose, CloseClient]) -> None:
     fake, client = capped
     _seed(fake, [0] * 20)  # twenty in one instant, more than _skip 10 reaches
-    walk = slice_by_date_created(
-        client, "lead/", START, START + timedelta(hours=1), max_skip=10, page_size=5
-    )
+    options = SliceOptions(start=START, end=START + timedelta(hours=1), max_skip=10, page_size=5)
+    walk = client.paginate("lead/", sliced=options)
     with pytest.raises(InvalidRequestError, match="cannot be sliced further"):
         _ = [lead async for lead in walk]
 
@@ -82,7 +75,9 @@ async def test_too_dense_a_window_is_an_error(capped: tuple[FakeClose, CloseClie
 async def test_arguments_are_checked_before_sending(capped: tuple[FakeClose, CloseClient]) -> None:
     fake, client = capped
     with pytest.raises(InvalidRequestError, match="end must be after start"):
-        slice_by_date_created(client, "lead/", START, START, max_skip=10)
+        client.paginate("lead/", sliced=SliceOptions(start=START, end=START, max_skip=10))
     with pytest.raises(InvalidRequestError, match="max_skip"):
-        slice_by_date_created(client, "lead/", START, START + timedelta(1), max_skip=0)
+        client.paginate("lead/", sliced=SliceOptions(start=START, max_skip=0))
+    with pytest.raises(InvalidRequestError, match="sliced"):
+        client.paginate("lead/", sliced="yes")  # type: ignore[arg-type]
     assert fake.stats.requests == 0

@@ -28,7 +28,6 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind, StatusCode
 
 from close_async import (
-    CallUpdate,
     CloseClient,
     DeadlineExceededError,
     NotFoundError,
@@ -40,6 +39,7 @@ from close_async import (
 from close_async._engine.http.paths import path_template
 from close_async._engine.http.request import Request, build_request, path_template_of
 from close_async._engine.telemetry.otel import OtelTelemetry
+from close_async.models import CallUpdate
 from close_async.testing import FakeClose, FakeFaults
 from tests import call_requests
 from tests.conftest import FAKE_KEY, serve_api
@@ -367,7 +367,8 @@ def run_python(code: str) -> dict[str, Any]:
 
 CALL_TWICE = """
     import asyncio, json, sys
-    from close_async import CallUpdate, CloseClient
+    from close_async import CloseClient
+    from close_async.models import CallUpdate
     from close_async.testing import FakeClose
 
     async def calls(telemetry):
@@ -486,7 +487,8 @@ def test_a_client_made_before_the_sdk_traces_once_it_is_set_up() -> None:
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import SimpleSpanProcessor
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-    from close_async import CallUpdate, CloseClient
+    from close_async import CloseClient
+    from close_async.models import CallUpdate
     from close_async._engine.telemetry import otel
     from close_async.testing import FakeClose
 
@@ -534,7 +536,8 @@ def test_a_client_made_before_the_sdk_measures_once_metrics_are_set_up() -> None
     from opentelemetry import metrics
     from opentelemetry.sdk.metrics import MeterProvider
     from opentelemetry.sdk.metrics.export import InMemoryMetricReader
-    from close_async import CallUpdate, CloseClient
+    from close_async import CloseClient
+    from close_async.models import CallUpdate
     from close_async._engine.telemetry import otel
     from close_async.testing import FakeClose
 

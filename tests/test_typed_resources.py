@@ -9,21 +9,9 @@ import sys
 
 import pytest
 
-from close_async import (
-    UNSET,
-    CloseClient,
-    CreateLead,
-    CreateTask,
-    InvalidRequestError,
-    Lead,
-    Page,
-    Response,
-    Task,
-    UpdateContact,
-    UpdateLead,
-)
+from close_async import UNSET, CloseClient, InvalidRequestError, Page, Response
 from close_async._types.generated.leads import LeadAddress
-from close_async.models import Event
+from close_async.models import ContactUpdate, Event, Lead, LeadCreate, LeadUpdate, Task, TaskCreate
 from close_async.testing import FakeClose
 
 
@@ -35,19 +23,19 @@ async def test_update_sends_only_the_fields_given_and_none_clears(
     fake: FakeClose, close: CloseClient
 ) -> None:
     lead = await close.leads.create(
-        CreateLead(name="Acme", description="Anvils", url="https://acme.example")
+        LeadCreate(name="Acme", description="Anvils", url="https://acme.example")
     )
     assert isinstance(lead, Lead)
     assert lead.id is not None
 
-    updated = await close.leads.update(lead.id, UpdateLead(description=None))
+    updated = await close.leads.update(lead.id, LeadUpdate(description=None))
 
     assert last_body(fake, "PUT") == {"description": None}
     assert updated.description is None
     assert updated.name == "Acme"
     assert updated.url == "https://acme.example"
-    assert UpdateLead().fields_set() == frozenset()
-    assert UpdateLead(name=UNSET).to_json() == {}
+    assert LeadUpdate().fields_set() == frozenset()
+    assert LeadUpdate(name=UNSET).to_json() == {}
 
 
 async def test_contact_patch_leaves_what_is_not_given(fake: FakeClose, close: CloseClient) -> None:
@@ -55,7 +43,7 @@ async def test_contact_patch_leaves_what_is_not_given(fake: FakeClose, close: Cl
         {"name": "Ada", "title": "Engineer", "lead_id": fake.add_object("lead", name="L")["id"]}
     )
     assert contact.id is not None
-    updated = await close.contacts.update(contact.id, UpdateContact(title=None))
+    updated = await close.contacts.update(contact.id, ContactUpdate(title=None))
     assert last_body(fake, "PUT") == {"title": None}
     assert (updated.name, updated.title) == ("Ada", None)
 
@@ -64,7 +52,7 @@ async def test_a_model_read_changed_and_sent_back_keeps_the_keys_it_does_not_kno
     fake: FakeClose, close: CloseClient
 ) -> None:
     created = await close.leads.create(
-        CreateLead(name="Acme", extra={"custom.cf_tier": "Gold", "custom.cf_seats": 12})
+        LeadCreate(name="Acme", extra={"custom.cf_tier": "Gold", "custom.cf_seats": 12})
     )
     assert created.id is not None
     lead = await close.leads.get(created.id)
@@ -116,16 +104,16 @@ async def test_bad_arguments_are_refused_before_anything_is_sent(
     fake: FakeClose, close: CloseClient
 ) -> None:
     with pytest.raises(InvalidRequestError) as error:
-        UpdateLead(name=5)  # type: ignore[arg-type]
+        LeadUpdate(name=5)  # type: ignore[arg-type]
     assert error.value.field == "name"
     with pytest.raises(InvalidRequestError) as error:
-        UpdateLead(addresses=["not an address"])  # type: ignore[list-item]
+        LeadUpdate(addresses=["not an address"])  # type: ignore[list-item]
     assert error.value.field == "addresses"
     with pytest.raises(InvalidRequestError) as error:
-        CreateTask(lead_id="lead_x", text="t", is_complete="yes")  # type: ignore[arg-type]
+        TaskCreate(lead_id="lead_x", text="t", is_complete="yes")  # type: ignore[arg-type]
     assert error.value.field == "is_complete"
     with pytest.raises(TypeError, match="lead_id"):
-        CreateTask(text="t")  # type: ignore[call-arg]
+        TaskCreate(text="t")  # type: ignore[call-arg]
     for hostile in ("../user/x", "lead_x?_fields=id", "lead%2F..", " ", ""):
         with pytest.raises(InvalidRequestError) as error:
             await close.leads.get(hostile)

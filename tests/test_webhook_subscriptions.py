@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from close_async import CloseClient, Webhook
+from close_async import CloseClient
+from close_async.models import Webhook
 from close_async.testing import FakeClose, webhook_delivery
 from close_async.webhooks import ensure_subscription, parse
 

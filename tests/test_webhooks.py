@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from multidict import CIMultiDict
 
-from close_async import Call, CloseError, Lead, WebhookVerificationError, webhooks
+from close_async import CloseError, WebhookVerificationError, webhooks
+from close_async.models import Call, Lead
 from close_async.testing import sign_webhook, webhook_delivery
 
 KEY = "5e0b" * 16

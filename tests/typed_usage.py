@@ -7,10 +7,7 @@ from typing import Any
 from close_async import (
     UNSET,
     BulkResult,
-    Call,
-    CallUpdate,
     CloseClient,
-    CloseClientView,
     CloseError,
     LocalRateLimiter,
     OAuthError,
@@ -24,6 +21,7 @@ from close_async import (
     Timeout,
     exchange_code,
 )
+from close_async.models import Call, CallUpdate
 
 
 def log_retry(event: RetryEvent) -> None:
@@ -60,7 +58,7 @@ async def backfill(rows: list[tuple[str, str]]) -> int:
 async def whole_api(close: CloseClient, lead_id: str) -> list[str]:
     lead: Any = await close.get("lead/{id}/", path_params={"id": lead_id})
     await close.put("lead/{id}/", path_params={"id": lead_id}, json={"name": lead["name"]})
-    fast: CloseClientView = close.with_options(timeout=2.0, max_retries=1, headers={"X-A": "1"})
+    fast = close.with_options(timeout=2.0, max_retries=1, headers={"X-A": "1"})
     ids = [item["id"] async for item in fast.paginate("event/", params={"_limit": 50})]
     page: Page = await close.get_page("lead/", params={"_limit": 10})
     if page.has_more and page.next_params is not None:

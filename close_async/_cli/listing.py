@@ -30,7 +30,7 @@ _MODEL_NAMES: Mapping[str, tuple[str, str, str]] = {
     "contacts": ("contact/", "close_async.models", "Contact"),
     "opportunities": ("opportunity/", "close_async.models", "Opportunity"),
     "tasks": ("task/", "close_async.models", "Task"),
-    "notes": ("activity/note/", "close_async.models", "NoteActivity"),
+    "notes": ("activity/note/", "close_async.models", "Note"),
     "calls": ("activity/call/", "close_async.models", "Call"),
 }
 RESOURCES = tuple(_MODEL_NAMES)
@@ -195,14 +195,12 @@ def _rows(client: CloseClient, args: argparse.Namespace, stdin: IO[str] | None) 
     if fields:
         params["_fields"] = ",".join(fields)
     if args.max_skip is not None:
-        from .._resources.slicer import slice_by_date_created
+        from .._resources.slicer import SliceOptions
 
         start = _bound(params.pop("date_created__gte", None), _EPOCH)
         end = _bound(params.pop("date_created__lt", None), datetime.now(UTC))
-        return _limited(
-            slice_by_date_created(client, path, start, end, max_skip=args.max_skip, params=params),
-            args.limit,
-        )
+        options = SliceOptions(start=start, end=end, max_skip=args.max_skip)
+        return _limited(client.paginate(path, params=params, sliced=options), args.limit)
     return _limited(client.paginate(path, params=params), args.limit)
 
 

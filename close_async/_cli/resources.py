@@ -111,7 +111,7 @@ def renamed() -> dict[str, str]:
 
 @functools.cache
 def body_model(path: str, action: str) -> type | None:
-    """The request model ``<path>.<action>(body)`` takes (``CreateLead``), from the method's
+    """The request model ``<path>.<action>(body)`` takes (``LeadCreate``), from the method's
     type hints; ``None`` when the body is an untyped mapping (or there is no body)."""
     group, actions = _bulk_classes()[path]
     if action not in actions or action == "delete":

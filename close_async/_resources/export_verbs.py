@@ -4,9 +4,7 @@ The generator gives this mixin to the group that has ``create_lead`` (``POST
 export/lead/``), ``create_opportunity`` and ``get`` (``GET export/{id}/``); see ``MIXINS``
 in tools/codegen/render.py. Each method builds on those generated operations, so every
 request goes through the client's limiter, retries, error mapping and deadlines. The
-file's rows are read by :func:`~close_async.export_rows` (gzip streamed in flat memory);
-the top-level ``start_export`` / ``wait_for_export`` / ``export_stream`` are thin wrappers
-over these methods.
+file's rows are read by ``export_rows`` (gzip streamed in flat memory).
 """
 
 from __future__ import annotations
@@ -153,7 +151,7 @@ class ExportVerbs:
             wait = min(wait * 2, max_wait)
 
     def rows(self, export: Export, *, format: str | None = None) -> AsyncIterator[Any]:
-        """The rows of a done export's file (see :func:`~close_async.export_rows`), in its
+        """The rows of a done export's file (see ``export_stream.export_rows``), in its
         own ``format`` unless ``format`` says otherwise.
 
         Use with ``contextlib.aclosing`` when breaking out early, so the download closes now.

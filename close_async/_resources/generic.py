@@ -20,6 +20,7 @@ from .search import search
 
 if TYPE_CHECKING:
     from .._engine.requester import Requester
+    from .slicer import SliceOptions
 
 __all__ = ["GenericVerbs"]
 
@@ -153,6 +154,7 @@ class GenericVerbs:
         params: Mapping[str, Any] | None = None,
         path_params: Mapping[str, object] | None = None,
         deadline: float | None = None,
+        sliced: bool | SliceOptions = False,
     ) -> Pager[Any]:
         """Every item of the list at ``path``, page by page: ``async for item in ...``.
 
@@ -162,12 +164,22 @@ class GenericVerbs:
         out leaves nothing in flight. A page without ``data`` ends the walk quietly.
         ``deadline`` bounds each page's request.
 
+        ``sliced=True`` (or a ``SliceOptions``) walks a ``_skip``-paged list past Close's
+        ``_skip`` cap by ``date_created`` windows, as a typed list's ``sliced=`` does, for
+        any path (the lead list has no ``date_created`` filters in Close's document).
+
         Example::
 
             async for event in close.paginate("event/", params={"object_type": "lead"}):
                 ...
         """
         checked, template = _checked_path(path, path_params)
+        if sliced is not False:
+            from .slicer import paginate_or_slice  # loaded when a walk is sliced
+
+            return paginate_or_slice(
+                self._requester, checked, params, sliced, deadline=deadline, template=template
+            )
         return paginate(self._requester, checked, params, deadline=deadline, template=template)
 
     async def get_page(

@@ -220,7 +220,7 @@ class Pager(Generic[T]):
     """Async iterator over the items of a list, across pages: ``async for x in pager``.
 
     Built by :func:`paginate` (GET lists), ``search`` (Advanced Filtering) or a sliced
-    walk (:class:`~close_async.DateSlicer`, a subclass). Pages are fetched lazily, one at
+    walk (``DateSlicer``, a subclass). Pages are fetched lazily, one at
     a time, when the next item is needed; breaking out early leaves nothing in flight.
     Iterating the pager itself is one walk; :meth:`pages` and :meth:`first_page` start
     again from the first page. Items are the decoded JSON objects, or what ``parse_item``

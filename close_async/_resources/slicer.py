@@ -12,8 +12,8 @@ the split window are remembered (by id) only until both halves are done, so memo
 bounded by the cap times the depth of splitting, never by the size of the list.
 
 :class:`SliceOptions` holds the walk's settings, checked once when built; the typed lists
-that can be sliced take it as ``sliced=`` (:func:`paginate_or_slice`), and
-:func:`slice_by_date_created` builds it for any path.
+that can be sliced take it as ``sliced=`` (:func:`paginate_or_slice`), and so does
+``close.paginate`` for any path.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import datetime as _dt
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar, overload
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 import attrs
 
@@ -36,11 +36,9 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_MAX_SKIP",
     "DateSlicer",
-    "PageSource",
     "SliceOptions",
     "paged_params",
     "paginate_or_slice",
-    "slice_by_date_created",
 ]
 
 T = TypeVar("T")
@@ -61,21 +59,6 @@ _PAGE_SIZE = 100
 _BOUNDS = {"start": "date_created__gte", "end": "date_created__lt"}
 # ...and these cannot be combined with windows of its own.
 _OWNED = ("date_created", "date_created__gt", "date_created__lte", "_skip")
-
-
-class PageSource(Protocol):
-    """What the slicer fetches pages through: a client's ``get_page`` (``CloseClient``)."""
-
-    async def get_page(
-        self,
-        path: str,
-        *,
-        params: Mapping[str, Any] | None = ...,
-        path_params: Mapping[str, object] | None = ...,
-        deadline: float | None = ...,
-    ) -> Page:
-        """One page of the list at ``path``."""
-        ...
 
 
 def _when(value: object, name: str) -> datetime:
@@ -291,7 +274,7 @@ class DateSlicer(Pager[T]):
     """A :class:`~close_async.Pager` over every object of a list, walked by ``date_created``
     windows past the ``_skip`` cap (see the module docstring).
 
-    Built by :func:`slice_by_date_created` or a typed list's ``sliced=``. Each object is
+    Built by a typed list's ``sliced=`` or ``close.paginate(..., sliced=)``. Each object is
     given once; windows are walked oldest first, pages lazily, one request at a time.
     ``pages()`` gives the walk's pages (their ``next_params`` are ``None``: a sliced walk
     goes on through ``pages()``, not by sending one page's parameters back).
@@ -398,75 +381,3 @@ def paginate_or_slice(
     if sliced is False:
         return Pager(fetch, first_params(params), parse_item=parse_item)
     return DateSlicer(fetch, _options(sliced), params=params, parse_item=parse_item)
-
-
-@overload
-def slice_by_date_created(
-    source: PageSource,
-    path: str,
-    start: datetime,
-    end: datetime,
-    *,
-    max_skip: int,
-    params: Mapping[str, Any] | None = ...,
-    page_size: int = ...,
-    deadline: float | None = ...,
-) -> DateSlicer[Any]: ...
-
-
-@overload
-def slice_by_date_created(
-    source: PageSource,
-    path: str,
-    start: datetime,
-    end: datetime,
-    *,
-    max_skip: int,
-    params: Mapping[str, Any] | None = ...,
-    page_size: int = ...,
-    parse_item: Callable[[Any], T],
-    deadline: float | None = ...,
-) -> DateSlicer[T]: ...
-
-
-def slice_by_date_created(
-    source: PageSource,
-    path: str,
-    start: datetime,
-    end: datetime,
-    *,
-    max_skip: int,
-    params: Mapping[str, Any] | None = None,
-    page_size: int = _PAGE_SIZE,
-    parse_item: Callable[[Any], Any] | None = None,
-    deadline: float | None = None,
-) -> DateSlicer[Any]:
-    """Every object of the ``_skip``-paged list at ``path`` created in ``[start, end)``.
-
-    ``source`` is the client (``CloseClient`` or a view); ``max_skip`` is the largest
-    ``_skip`` the list accepts. Windows of ``date_created`` are walked oldest first and a
-    window whose walk would pass ``max_skip`` is split in halves, so "all leads" works at
-    any size. Objects are deduplicated by id across a split; ``params`` are sent with every
-    page (other filters, ``_fields``; not ``_skip``, ``_limit`` or ``date_created``
-    filters, which the walk sets). A naive datetime is UTC. Arguments are checked here
-    (:class:`InvalidRequestError`); a window narrower than a millisecond that still holds
-    more than ``max_skip`` objects raises it too. The typed lists take the same walk as
-    ``sliced=SliceOptions(...)``.
-
-    Example::
-
-        leads = close_async.slice_by_date_created(
-            close, "lead/", datetime(2015, 1, 1), datetime.now(UTC), max_skip=10_000
-        )
-        async for lead in leads:
-            ...
-    """
-    for name, value in (("start", start), ("end", end)):
-        if not isinstance(value, datetime):
-            raise InvalidRequestError(f"{name} must be a datetime", field=name)
-    options = SliceOptions(start=start, end=end, max_skip=max_skip, page_size=page_size)
-
-    async def fetch(page_params: dict[str, Any]) -> Page:
-        return await source.get_page(path, params=page_params, deadline=deadline)
-
-    return DateSlicer(fetch, options, params=params, parse_item=parse_item)

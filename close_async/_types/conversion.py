@@ -34,7 +34,7 @@ with overrides, built once per class on first use.
   fields and its document is not always right, so a missing field is ``None``, an unknown
   key goes to ``extra``, and a value of an unexpected shape is kept as it came.
 - **Strict reading** (every other attrs class, and a model the overlay marks ``strict``,
-  such as :class:`~close_async.Call`): a value that
+  such as :class:`~close_async.models.Call`): a value that
   breaks a rule fails, and :func:`read` raises :class:`~close_async.DecodingError` listing
   what was wrong where (``expected an integer, got '153' @ $.duration``).
 """

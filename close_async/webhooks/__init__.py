@@ -4,7 +4,7 @@
 
     delivery = webhooks.parse(raw_body, request_headers, signature_key)
     if delivery.event.name == "activity.call.created":
-        call = delivery.event.data_as_model()  # a close_async.Call
+        call = delivery.event.data_as_model()  # a close_async.models.Call
 
 :func:`parse` refuses every bad delivery with :class:`~close_async.WebhookVerificationError`.
 :func:`aiohttp_handler` and :func:`handle_webhook` make a receiver a few lines;

@@ -23,10 +23,10 @@ _HASH = re.compile(r"[0-9a-fA-F]{64}")
 # object_type -> (module, name): read lazily, so that parsing never imports every model.
 _MODELS: dict[str, tuple[str, str]] = {
     "activity.call": ("close_async.models", "Call"),
-    "activity.note": ("close_async.models", "NoteActivity"),
-    "activity.email": ("close_async.models", "EmailActivity"),
-    "activity.sms": ("close_async.models", "SMSActivity"),
-    "activity.meeting": ("close_async.models", "MeetingActivity"),
+    "activity.note": ("close_async.models", "Note"),
+    "activity.email": ("close_async.models", "Email"),
+    "activity.sms": ("close_async.models", "SMS"),
+    "activity.meeting": ("close_async.models", "Meeting"),
     "lead": ("close_async.models", "Lead"),
     "contact": ("close_async.models", "Contact"),
     "opportunity": ("close_async.models", "Opportunity"),
@@ -66,8 +66,8 @@ class WebhookEvent:
         return f"{self.object_type}.{self.action}"
 
     def data_as_model(self) -> Any:
-        """``data`` as the resource's model: a :class:`~close_async.Call` for
-        ``activity.call``, a :class:`~close_async.Lead` for ``lead``, and so on.
+        """``data`` as the resource's model: a :class:`~close_async.models.Call` for
+        ``activity.call``, a :class:`~close_async.models.Lead` for ``lead``, and so on.
 
         Raises :class:`LookupError` for an object type without a model here, and
         :class:`~close_async.DecodingError` when ``data`` is missing or not such an object.

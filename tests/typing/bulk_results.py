@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from typing import assert_type
 
-from close_async import BulkResult, BulkRun, Call, CallUpdate, CloseClient, CreateLead, Lead
+from close_async import BulkResult, BulkRun, CloseClient
+from close_async.models import Call, CallUpdate, Lead, LeadCreate
 
 
 async def leads(close: CloseClient) -> None:
@@ -16,7 +17,7 @@ async def leads(close: CloseClient) -> None:
         assert_type(result, BulkResult[Lead])
         assert_type(result.object, Lead | None)
         assert_type(result.id, str)
-    creates = close.leads.create_many([CreateLead(name="Acme")])
+    creates = close.leads.create_many([LeadCreate(name="Acme")])
     assert_type(creates, BulkRun[Lead])
     async for created in creates:
         assert_type(created.object, Lead | None)

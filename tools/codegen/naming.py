@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import keyword
 import re
+from collections.abc import Mapping
 
 # Tags whose operations nest one level down (``activitiesNotes`` -> ``activities.notes``).
 NESTING_PREFIXES = ("activities", "custom_fields", "bulk_actions")
@@ -52,10 +53,81 @@ def identifier(name: str, *, reserved: frozenset[str] = frozenset()) -> str:
     return text
 
 
-def model_name(schema_name: str) -> str:
-    """A class name for a schema: the document's ``<group>_<op>_Response_200`` titles become
-    ``<Group><Op>Response`` (``users_getMe_Response_200`` -> ``UsersGetMeResponse``)."""
+def document_name(schema_name: str) -> str:
+    """A class name for a schema as the document spells it (0.x's model names): the
+    document's ``<group>_<op>_Response_200`` titles become ``<Group><Op>Response``
+    (``users_getMe_Response_200`` -> ``UsersGetMeResponse``). :func:`model_name` applies the
+    naming scheme on top."""
     match = re.fullmatch(r"(.+)_([A-Za-z]+)_Response_[0-9]{3}", schema_name)
     if match:
         return camel(match[1]) + camel(match[2]) + "Response"
     return camel(schema_name) if not schema_name[:1].isupper() else schema_name
+
+
+# ------------------------------------------------------------------ the models' scheme
+#
+# One scheme for every model (issue 28): the thing itself ``<Thing>``; the bodies that make
+# or change it ``<Thing>Create`` / ``<Thing>Update``; other bodies ``<Thing><Verb>``;
+# activities without the ``Activity`` suffix (``NoteActivity`` -> ``Note``, as ``Call``);
+# a schema nested in another (a field's own object, enum or union, or a list's items)
+# ``<Parent><Field>`` with the parent's new name and a list's field in the singular
+# (``CreateNoteActivityAttachmentsItems`` -> ``NoteCreateAttachment``). The overlay's
+# ``names:`` gives the exceptions (``Workflow`` -> ``Sequence``). A name already in the
+# scheme (``CallUpdate``, ``PipelineCreate``) is left as it is.
+
+_VERB_FIRST = re.compile(r"(Create|Update)([A-Z][A-Za-z0-9]*)")
+_ACTIVITY = re.compile(r"([A-Z][A-Za-z0-9]*?)Activity")
+
+
+def thing_name(name: str, names: Mapping[str, str]) -> str:
+    """The name of a thing in the scheme: the overlay's, else without ``Activity``."""
+    if name in names:
+        return names[name]
+    match = _ACTIVITY.fullmatch(name)
+    return match[1] if match else name
+
+
+def _singular(word: str) -> str:
+    return word[:-1] if word.endswith("s") and not word.endswith("ss") else word
+
+
+def model_name(
+    schema_name: str,
+    names: Mapping[str, str] | None = None,
+    parents: Mapping[str, str] | None = None,
+) -> str:
+    """A schema's model name in the scheme (see above).
+
+    ``names``: the overlay's exceptions, by schema name. ``parents``: the schema each
+    nested schema belongs to (its name a prefix of the nested one's, see
+    :func:`nested_parents`).
+    """
+    names = names or {}
+    parents = parents or {}
+    if schema_name in names:
+        return names[schema_name]
+    parent = parents.get(schema_name)
+    if parent is not None:
+        rest = schema_name[len(parent) :]
+        field = _singular(rest.removesuffix("Items")) if rest.endswith("Items") else rest
+        return model_name(parent, names, parents) + field
+    base = document_name(schema_name)
+    verb_first = _VERB_FIRST.fullmatch(base)
+    if verb_first:
+        return thing_name(verb_first[2], names) + verb_first[1]
+    return thing_name(base, names)
+
+
+def nested_parents(references: Mapping[str, set[str]]) -> dict[str, str]:
+    """Each nested schema's parent: the longest other schema whose name begins its name
+    (case aside: ``CreateSmsActivity...`` belongs to ``CreateSMSActivity``) and that
+    refers to it. ``references``: every schema's name -> the schemas it refers to."""
+    parents: dict[str, str] = {}
+    lowered = {name.lower(): name for name in references}
+    for name in references:
+        for end in range(len(name) - 1, 0, -1):
+            parent = lowered.get(name[:end].lower())
+            if parent is not None and name[end].isupper() and name in references[parent]:
+                parents[name] = parent
+                break
+    return parents

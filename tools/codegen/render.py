@@ -80,7 +80,7 @@ def _used(words: tuple[str, ...], text: str) -> list[str]:
 
 def _ruff(code: str, filename: str) -> str:
     ruff = shutil.which("ruff", path=str(Path(sys.executable).parent)) or "ruff"
-    for args in (["check", "--fix", "--select", "I,F401,UP037", "--quiet"], ["format"]):
+    for args in (["check", "--fix", "--select", "I,F401,UP037,RUF022", "--quiet"], ["format"]):
         done = subprocess.run(  # noqa: S603 - our own ruff on our own output
             [ruff, *args, "--stdin-filename", filename, "-"],
             input=code,
@@ -267,7 +267,32 @@ def _render_resource(
             )
         ),
     )
-    return code.replace("from collections.abc import \n", "")
+    return _abc_aside(code.replace("from collections.abc import \n", ""), deps)
+
+
+def _abc_aside(code: str, models: set[str]) -> str:
+    """A resource module that imports a model named like an abstract base class
+    (``Sequence``, the sequences' model) takes the class from ``collections.abc`` under
+    another name (``AbcSequence``), so the two never shadow each other."""
+    for word in _ABC_WORDS:
+        if word in models:
+            code = re.sub(rf"\b{word}\[", f"Abc{word}[", code)
+            uses = f"Abc{word}[" in code
+            code = re.sub(
+                r"^from collections\.abc import (.*)$",
+                lambda line, w=word, u=uses: _abc_import(line[1], w, u),
+                code,
+                count=1,
+                flags=re.MULTILINE,
+            )
+    return code
+
+
+def _abc_import(names: str, word: str, uses: bool) -> str:
+    kept = [n for n in names.split(", ") if n != word]
+    if uses:
+        kept.append(f"{word} as Abc{word}")
+    return f"from collections.abc import {', '.join(kept)}" if kept else ""
 
 
 def _path_values(op: OperationDef) -> str:
@@ -419,7 +444,7 @@ def _operation_doc(op: OperationDef, sliced: bool = False) -> list[str]:
             "",
             "``sliced=True`` (or a :class:`~close_async.SliceOptions`) walks past Close's",
             "``_skip`` cap by ``date_created`` windows, each object once (bounded by",
-            "``date_created__gte`` / ``__lt`` when given; see :class:`~close_async.DateSlicer`).",
+            "``date_created__gte`` / ``__lt`` when given; see ``SliceOptions``).",
         ]
     if op.doc:
         lines += ["", *op.doc]

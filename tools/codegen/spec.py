@@ -24,6 +24,7 @@ from .naming import (
     method_of,
     model_name,
     namespace_of,
+    nested_parents,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -447,11 +448,20 @@ class _Builder:
                 )
             elif self.is_empty({"$ref": f"#/components/schemas/{schema_name}"}):
                 self.skipped[schema_name] = EMPTY_ANSWER.lower() + " (nothing to type)"
+        renames = dict(self.overlay.get("names") or {})
+        unknown = set(renames) - set(self.schemas)
+        if unknown:
+            raise ValueError(f"overlay names: no such schema: {sorted(unknown)}")
+        parents = nested_parents({n: self.refs(s) for n, s in self.schemas.items()})
         for schema_name in usage:
             if schema_name not in self.skipped:
-                self.names[schema_name] = model_name(schema_name)
+                self.names[schema_name] = model_name(schema_name, renames, parents)
         if len(set(self.names.values())) != len(self.names):
-            raise ValueError("two schemas give the same model name")
+            seen: dict[str, str] = {}
+            for schema_name, name in self.names.items():
+                if name in seen:
+                    raise ValueError(f"{seen[name]} and {schema_name} are both named {name}")
+                seen[name] = schema_name
 
         models: dict[str, ModelDef] = {}
         for schema_name, name in self.names.items():

@@ -187,7 +187,7 @@ class ActivitiesResource:
 
         ``sliced=True`` (or a :class:`~close_async.SliceOptions`) walks past Close's
         ``_skip`` cap by ``date_created`` windows, each object once (bounded by
-        ``date_created__gte`` / ``__lt`` when given; see :class:`~close_async.DateSlicer`).
+        ``date_created__gte`` / ``__lt`` when given; see ``SliceOptions``).
 
         To list only a specific activity type (e.g., only `Call` or `LeadStatusChange`), use the
         other resources listed separately. When querying activities for a single lead (using the

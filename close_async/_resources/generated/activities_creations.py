@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from ..._engine.http.request import build_request
-from ..._types.generated.activities_creations import CreatedActivity
+from ..._types.generated.activities_creations import Creation
 from ..pager import Pager
 from ..slicer import SliceOptions, paginate_or_slice
 
@@ -52,7 +52,7 @@ class ActivitiesCreationsResource:
         activity_at__lt: _dt.datetime | str | _dt.date | str | None = None,
         sliced: bool | SliceOptions = False,
         deadline: float | None = None,
-    ) -> Pager[CreatedActivity]:
+    ) -> Pager[Creation]:
         """List or filter all Created activities.
 
         ``GET /activity/created/``.
@@ -62,7 +62,7 @@ class ActivitiesCreationsResource:
 
         ``sliced=True`` (or a :class:`~close_async.SliceOptions`) walks past Close's
         ``_skip`` cap by ``date_created`` windows, each object once (bounded by
-        ``date_created__gte`` / ``__lt`` when given; see :class:`~close_async.DateSlicer`).
+        ``date_created__gte`` / ``__lt`` when given; see ``SliceOptions``).
 
         Query parameters:
 
@@ -97,7 +97,7 @@ class ActivitiesCreationsResource:
             "activity/created/",
             params,
             sliced,
-            parse_item=CreatedActivity.from_json,
+            parse_item=Creation.from_json,
             deadline=deadline,
             template="activity/created/",
             group="GET activity/created",
@@ -108,7 +108,7 @@ class ActivitiesCreationsResource:
         id: str,
         *,
         deadline: float | None = None,
-    ) -> CreatedActivity:
+    ) -> Creation:
         """Get a single Created activity.
 
         ``GET /activity/created/{id}/``.
@@ -119,6 +119,4 @@ class ActivitiesCreationsResource:
             group="GET activity/created",
             path_params={"id": id},
         )
-        return await self._requester.request(
-            request, parse=CreatedActivity.from_json, deadline=deadline
-        )
+        return await self._requester.request(request, parse=Creation.from_json, deadline=deadline)

@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Any
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
 from ..._types.generated.activities_custom_activities import (
-    CreateCustomActivity,
     CustomActivity,
-    UpdateCustomActivity,
+    CustomActivityCreate,
+    CustomActivityUpdate,
 )
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager
@@ -75,7 +75,7 @@ class ActivitiesCustomActivitiesResource(
 
         ``sliced=True`` (or a :class:`~close_async.SliceOptions`) walks past Close's
         ``_skip`` cap by ``date_created`` windows, each object once (bounded by
-        ``date_created__gte`` / ``__lt`` when given; see :class:`~close_async.DateSlicer`).
+        ``date_created__gte`` / ``__lt`` when given; see ``SliceOptions``).
 
         Custom Fields appear in the format: `custom.{custom_field_id}`. See [Custom
         Fields](https://developer.close.com/api/resources/custom-fields/custom-fields-activity).
@@ -130,7 +130,7 @@ class ActivitiesCustomActivitiesResource(
 
     async def create(
         self,
-        body: CreateCustomActivity | Mapping[str, Any],
+        body: CustomActivityCreate | Mapping[str, Any],
         *,
         deadline: float | None = None,
     ) -> CustomActivity:
@@ -152,7 +152,7 @@ class ActivitiesCustomActivitiesResource(
 
     def _create_request(
         self,
-        body: CreateCustomActivity | Mapping[str, Any],
+        body: CustomActivityCreate | Mapping[str, Any],
     ) -> Request:
         """The request :meth:`create` sends, built and not sent: ``create_many``
         builds each item's with it."""
@@ -192,7 +192,7 @@ class ActivitiesCustomActivitiesResource(
     async def update(
         self,
         id: str,
-        body: UpdateCustomActivity | CustomActivity | Mapping[str, Any],
+        body: CustomActivityUpdate | CustomActivity | Mapping[str, Any],
         *,
         deadline: float | None = None,
     ) -> CustomActivity:
@@ -214,7 +214,7 @@ class ActivitiesCustomActivitiesResource(
     def _update_request(
         self,
         id: str,
-        body: UpdateCustomActivity | CustomActivity | Mapping[str, Any],
+        body: CustomActivityUpdate | CustomActivity | Mapping[str, Any],
     ) -> Request:
         """The request :meth:`update` sends, built and not sent: ``update_many``
         builds each item's with it."""

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
-from ..._types.generated.activities_email_threads import EmailThreadActivity
+from ..._types.generated.activities_email_threads import EmailThread
 from ..bulk_verbs import BulkDelete
 from ..pager import Pager
 from ..slicer import SliceOptions, paginate_or_slice
@@ -57,7 +57,7 @@ class ActivitiesEmailThreadsResource(BulkDelete):
         activity_at__lt: _dt.datetime | str | _dt.date | str | None = None,
         sliced: bool | SliceOptions = False,
         deadline: float | None = None,
-    ) -> Pager[EmailThreadActivity]:
+    ) -> Pager[EmailThread]:
         """List or filter all EmailThread activities.
 
         ``GET /activity/emailthread/``.
@@ -67,7 +67,7 @@ class ActivitiesEmailThreadsResource(BulkDelete):
 
         ``sliced=True`` (or a :class:`~close_async.SliceOptions`) walks past Close's
         ``_skip`` cap by ``date_created`` windows, each object once (bounded by
-        ``date_created__gte`` / ``__lt`` when given; see :class:`~close_async.DateSlicer`).
+        ``date_created__gte`` / ``__lt`` when given; see ``SliceOptions``).
 
         You'll get one object per email conversation (generally grouped by subject).
 
@@ -104,7 +104,7 @@ class ActivitiesEmailThreadsResource(BulkDelete):
             "activity/emailthread/",
             params,
             sliced,
-            parse_item=EmailThreadActivity.from_json,
+            parse_item=EmailThread.from_json,
             deadline=deadline,
             template="activity/emailthread/",
             group="GET activity/emailthread",
@@ -115,7 +115,7 @@ class ActivitiesEmailThreadsResource(BulkDelete):
         id: str,
         *,
         deadline: float | None = None,
-    ) -> EmailThreadActivity:
+    ) -> EmailThread:
         """Get a single EmailThread activity.
 
         ``GET /activity/emailthread/{id}/``.
@@ -127,7 +127,7 @@ class ActivitiesEmailThreadsResource(BulkDelete):
             path_params={"id": id},
         )
         return await self._requester.request(
-            request, parse=EmailThreadActivity.from_json, deadline=deadline
+            request, parse=EmailThread.from_json, deadline=deadline
         )
 
     async def delete(

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
-from ..._types.generated.activities_emails import CreateEmailActivity, UpdateEmailActivity
-from ..._types.generated.shared import EmailActivity
+from ..._types.generated.activities_emails import EmailCreate, EmailUpdate
+from ..._types.generated.shared import Email
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager
 from ..slicer import SliceOptions, paginate_or_slice
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 __all__ = ["ActivitiesEmailsResource"]
 
 
-class ActivitiesEmailsResource(BulkCreate[EmailActivity], BulkDelete, BulkUpdate[EmailActivity]):
+class ActivitiesEmailsResource(BulkCreate[Email], BulkDelete, BulkUpdate[Email]):
     """``close.activities.emails``: Activities emails.
 
     Operations: ``list``, ``create``, ``get``, ``update``, ``delete``.
@@ -58,7 +58,7 @@ class ActivitiesEmailsResource(BulkCreate[EmailActivity], BulkDelete, BulkUpdate
         activity_at__lt: _dt.datetime | str | _dt.date | str | None = None,
         sliced: bool | SliceOptions = False,
         deadline: float | None = None,
-    ) -> Pager[EmailActivity]:
+    ) -> Pager[Email]:
         """List or filter all Email activities.
 
         ``GET /activity/email/``.
@@ -68,7 +68,7 @@ class ActivitiesEmailsResource(BulkCreate[EmailActivity], BulkDelete, BulkUpdate
 
         ``sliced=True`` (or a :class:`~close_async.SliceOptions`) walks past Close's
         ``_skip`` cap by ``date_created`` windows, each object once (bounded by
-        ``date_created__gte`` / ``__lt`` when given; see :class:`~close_async.DateSlicer`).
+        ``date_created__gte`` / ``__lt`` when given; see ``SliceOptions``).
 
         You'll get one object per email message.
 
@@ -105,7 +105,7 @@ class ActivitiesEmailsResource(BulkCreate[EmailActivity], BulkDelete, BulkUpdate
             "activity/email/",
             params,
             sliced,
-            parse_item=EmailActivity.from_json,
+            parse_item=Email.from_json,
             deadline=deadline,
             template="activity/email/",
             group="GET activity/email",
@@ -113,10 +113,10 @@ class ActivitiesEmailsResource(BulkCreate[EmailActivity], BulkDelete, BulkUpdate
 
     async def create(
         self,
-        body: CreateEmailActivity | Mapping[str, Any],
+        body: EmailCreate | Mapping[str, Any],
         *,
         deadline: float | None = None,
-    ) -> EmailActivity:
+    ) -> Email:
         """Create an Email activity.
 
         ``POST /activity/email/``.
@@ -158,13 +158,11 @@ class ActivitiesEmailsResource(BulkCreate[EmailActivity], BulkDelete, BulkUpdate
         `https://app.close.com/go/file/`.
         """
         request = self._create_request(body)
-        return await self._requester.request(
-            request, parse=EmailActivity.from_json, deadline=deadline
-        )
+        return await self._requester.request(request, parse=Email.from_json, deadline=deadline)
 
     def _create_request(
         self,
-        body: CreateEmailActivity | Mapping[str, Any],
+        body: EmailCreate | Mapping[str, Any],
     ) -> Request:
         """The request :meth:`create` sends, built and not sent: ``create_many``
         builds each item's with it."""
@@ -176,17 +174,17 @@ class ActivitiesEmailsResource(BulkCreate[EmailActivity], BulkDelete, BulkUpdate
             body_required=True,
         )
 
-    def _create_answer(self, value: Any) -> EmailActivity:
+    def _create_answer(self, value: Any) -> Email:
         """Close's answer to :meth:`create` as its model: ``create_many``
         reads each item's with it, when its ``object`` is first asked for."""
-        return EmailActivity.from_json(value)
+        return Email.from_json(value)
 
     async def get(
         self,
         id: str,
         *,
         deadline: float | None = None,
-    ) -> EmailActivity:
+    ) -> Email:
         """Get a single Email activity.
 
         ``GET /activity/email/{id}/``.
@@ -197,17 +195,15 @@ class ActivitiesEmailsResource(BulkCreate[EmailActivity], BulkDelete, BulkUpdate
             group="GET activity/email",
             path_params={"id": id},
         )
-        return await self._requester.request(
-            request, parse=EmailActivity.from_json, deadline=deadline
-        )
+        return await self._requester.request(request, parse=Email.from_json, deadline=deadline)
 
     async def update(
         self,
         id: str,
-        body: UpdateEmailActivity | Mapping[str, Any],
+        body: EmailUpdate | Mapping[str, Any],
         *,
         deadline: float | None = None,
-    ) -> EmailActivity:
+    ) -> Email:
         """Update an Email activity.
 
         ``PUT /activity/email/{id}/``.
@@ -218,14 +214,12 @@ class ActivitiesEmailsResource(BulkCreate[EmailActivity], BulkDelete, BulkUpdate
         required if not already set on the email.
         """
         request = self._update_request(id, body)
-        return await self._requester.request(
-            request, parse=EmailActivity.from_json, deadline=deadline
-        )
+        return await self._requester.request(request, parse=Email.from_json, deadline=deadline)
 
     def _update_request(
         self,
         id: str,
-        body: UpdateEmailActivity | Mapping[str, Any],
+        body: EmailUpdate | Mapping[str, Any],
     ) -> Request:
         """The request :meth:`update` sends, built and not sent: ``update_many``
         builds each item's with it."""
@@ -238,10 +232,10 @@ class ActivitiesEmailsResource(BulkCreate[EmailActivity], BulkDelete, BulkUpdate
             body_required=True,
         )
 
-    def _update_answer(self, value: Any) -> EmailActivity:
+    def _update_answer(self, value: Any) -> Email:
         """Close's answer to :meth:`update` as its model: ``update_many``
         reads each item's with it, when its ``object`` is first asked for."""
-        return EmailActivity.from_json(value)
+        return Email.from_json(value)
 
     async def delete(
         self,

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
-from ..._types.generated.activities_form_submissions import FormSubmissionActivity
+from ..._types.generated.activities_form_submissions import FormSubmission
 from ..bulk_verbs import BulkDelete
 from ..pager import Pager
 from ..slicer import SliceOptions, paginate_or_slice
@@ -64,7 +64,7 @@ class ActivitiesFormSubmissionsResource(BulkDelete):
         fields: str | Sequence[str] | None = None,
         sliced: bool | SliceOptions = False,
         deadline: float | None = None,
-    ) -> Pager[FormSubmissionActivity]:
+    ) -> Pager[FormSubmission]:
         """List or filter all FormSubmission activities.
 
         ``GET /activity/form_submission/``.
@@ -74,7 +74,7 @@ class ActivitiesFormSubmissionsResource(BulkDelete):
 
         ``sliced=True`` (or a :class:`~close_async.SliceOptions`) walks past Close's
         ``_skip`` cap by ``date_created`` windows, each object once (bounded by
-        ``date_created__gte`` / ``__lt`` when given; see :class:`~close_async.DateSlicer`).
+        ``date_created__gte`` / ``__lt`` when given; see ``SliceOptions``).
 
         Get a list of matching FormSubmission activities. In addition to standard Activity
         filtering parameters, you can filter by specific form(s) using the `form_id` or
@@ -123,7 +123,7 @@ class ActivitiesFormSubmissionsResource(BulkDelete):
             "activity/form_submission/",
             params,
             sliced,
-            parse_item=FormSubmissionActivity.from_json,
+            parse_item=FormSubmission.from_json,
             deadline=deadline,
             template="activity/form_submission/",
             group="GET activity/form_submission",
@@ -135,7 +135,7 @@ class ActivitiesFormSubmissionsResource(BulkDelete):
         *,
         fields: str | Sequence[str] | None = None,
         deadline: float | None = None,
-    ) -> FormSubmissionActivity:
+    ) -> FormSubmission:
         """Get a single FormSubmission activity.
 
         ``GET /activity/form_submission/{id}/``.
@@ -153,7 +153,7 @@ class ActivitiesFormSubmissionsResource(BulkDelete):
             params=params,
         )
         return await self._requester.request(
-            request, parse=FormSubmissionActivity.from_json, deadline=deadline
+            request, parse=FormSubmission.from_json, deadline=deadline
         )
 
     async def delete(

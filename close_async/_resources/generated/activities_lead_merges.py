@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from ..._engine.http.request import build_request
-from ..._types.generated.activities_lead_merges import LeadMergeActivity
+from ..._types.generated.activities_lead_merges import LeadMerge
 from ..pager import Pager
 from ..slicer import SliceOptions, paginate_or_slice
 
@@ -52,7 +52,7 @@ class ActivitiesLeadMergesResource:
         activity_at__lt: _dt.datetime | str | _dt.date | str | None = None,
         sliced: bool | SliceOptions = False,
         deadline: float | None = None,
-    ) -> Pager[LeadMergeActivity]:
+    ) -> Pager[LeadMerge]:
         """List or filter all LeadMerge activities.
 
         ``GET /activity/lead_merge/``.
@@ -62,7 +62,7 @@ class ActivitiesLeadMergesResource:
 
         ``sliced=True`` (or a :class:`~close_async.SliceOptions`) walks past Close's
         ``_skip`` cap by ``date_created`` windows, each object once (bounded by
-        ``date_created__gte`` / ``__lt`` when given; see :class:`~close_async.DateSlicer`).
+        ``date_created__gte`` / ``__lt`` when given; see ``SliceOptions``).
 
         Query parameters:
 
@@ -97,7 +97,7 @@ class ActivitiesLeadMergesResource:
             "activity/lead_merge/",
             params,
             sliced,
-            parse_item=LeadMergeActivity.from_json,
+            parse_item=LeadMerge.from_json,
             deadline=deadline,
             template="activity/lead_merge/",
             group="GET activity/lead_merge",
@@ -108,7 +108,7 @@ class ActivitiesLeadMergesResource:
         id: str,
         *,
         deadline: float | None = None,
-    ) -> LeadMergeActivity:
+    ) -> LeadMerge:
         """Get a single LeadMerge activity.
 
         ``GET /activity/lead_merge/{id}/``.
@@ -119,6 +119,4 @@ class ActivitiesLeadMergesResource:
             group="GET activity/lead_merge",
             path_params={"id": id},
         )
-        return await self._requester.request(
-            request, parse=LeadMergeActivity.from_json, deadline=deadline
-        )
+        return await self._requester.request(request, parse=LeadMerge.from_json, deadline=deadline)

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
 from ..._types.generated.activities_lead_status_changes import (
-    CreateLeadStatusChange,
-    LeadStatusChangeActivity,
+    LeadStatusChange,
+    LeadStatusChangeCreate,
 )
 from ..bulk_verbs import BulkCreate, BulkDelete
 from ..pager import Pager
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 __all__ = ["ActivitiesLeadStatusChangesResource"]
 
 
-class ActivitiesLeadStatusChangesResource(BulkCreate[LeadStatusChangeActivity], BulkDelete):
+class ActivitiesLeadStatusChangesResource(BulkCreate[LeadStatusChange], BulkDelete):
     """``close.activities.lead_status_changes``: Activities lead status changes.
 
     Operations: ``list``, ``create``, ``get``, ``delete``.
@@ -60,7 +60,7 @@ class ActivitiesLeadStatusChangesResource(BulkCreate[LeadStatusChangeActivity], 
         activity_at__lt: _dt.datetime | str | _dt.date | str | None = None,
         sliced: bool | SliceOptions = False,
         deadline: float | None = None,
-    ) -> Pager[LeadStatusChangeActivity]:
+    ) -> Pager[LeadStatusChange]:
         """List or filter all LeadStatusChange activities.
 
         ``GET /activity/status_change/lead/``.
@@ -70,7 +70,7 @@ class ActivitiesLeadStatusChangesResource(BulkCreate[LeadStatusChangeActivity], 
 
         ``sliced=True`` (or a :class:`~close_async.SliceOptions`) walks past Close's
         ``_skip`` cap by ``date_created`` windows, each object once (bounded by
-        ``date_created__gte`` / ``__lt`` when given; see :class:`~close_async.DateSlicer`).
+        ``date_created__gte`` / ``__lt`` when given; see ``SliceOptions``).
 
         Query parameters:
 
@@ -105,7 +105,7 @@ class ActivitiesLeadStatusChangesResource(BulkCreate[LeadStatusChangeActivity], 
             "activity/status_change/lead/",
             params,
             sliced,
-            parse_item=LeadStatusChangeActivity.from_json,
+            parse_item=LeadStatusChange.from_json,
             deadline=deadline,
             template="activity/status_change/lead/",
             group="GET activity/status_change/lead",
@@ -113,10 +113,10 @@ class ActivitiesLeadStatusChangesResource(BulkCreate[LeadStatusChangeActivity], 
 
     async def create(
         self,
-        body: CreateLeadStatusChange | Mapping[str, Any],
+        body: LeadStatusChangeCreate | Mapping[str, Any],
         *,
         deadline: float | None = None,
-    ) -> LeadStatusChangeActivity:
+    ) -> LeadStatusChange:
         """Create a new LeadStatusChange activity.
 
         ``POST /activity/status_change/lead/``.
@@ -127,12 +127,12 @@ class ActivitiesLeadStatusChangesResource(BulkCreate[LeadStatusChangeActivity], 
         """
         request = self._create_request(body)
         return await self._requester.request(
-            request, parse=LeadStatusChangeActivity.from_json, deadline=deadline
+            request, parse=LeadStatusChange.from_json, deadline=deadline
         )
 
     def _create_request(
         self,
-        body: CreateLeadStatusChange | Mapping[str, Any],
+        body: LeadStatusChangeCreate | Mapping[str, Any],
     ) -> Request:
         """The request :meth:`create` sends, built and not sent: ``create_many``
         builds each item's with it."""
@@ -144,17 +144,17 @@ class ActivitiesLeadStatusChangesResource(BulkCreate[LeadStatusChangeActivity], 
             body_required=True,
         )
 
-    def _create_answer(self, value: Any) -> LeadStatusChangeActivity:
+    def _create_answer(self, value: Any) -> LeadStatusChange:
         """Close's answer to :meth:`create` as its model: ``create_many``
         reads each item's with it, when its ``object`` is first asked for."""
-        return LeadStatusChangeActivity.from_json(value)
+        return LeadStatusChange.from_json(value)
 
     async def get(
         self,
         id: str,
         *,
         deadline: float | None = None,
-    ) -> LeadStatusChangeActivity:
+    ) -> LeadStatusChange:
         """Get a single LeadStatusChange activity.
 
         ``GET /activity/status_change/lead/{id}/``.
@@ -166,7 +166,7 @@ class ActivitiesLeadStatusChangesResource(BulkCreate[LeadStatusChangeActivity], 
             path_params={"id": id},
         )
         return await self._requester.request(
-            request, parse=LeadStatusChangeActivity.from_json, deadline=deadline
+            request, parse=LeadStatusChange.from_json, deadline=deadline
         )
 
     async def delete(

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
-from ..._types.generated.activities_meetings import MeetingActivity, UpdateMeeting
+from ..._types.generated.activities_meetings import Meeting, MeetingUpdate
 from ..bulk_verbs import BulkDelete, BulkUpdate
 from ..pager import Pager
 from ..slicer import SliceOptions, paginate_or_slice
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 __all__ = ["ActivitiesMeetingsResource"]
 
 
-class ActivitiesMeetingsResource(BulkDelete, BulkUpdate[MeetingActivity]):
+class ActivitiesMeetingsResource(BulkDelete, BulkUpdate[Meeting]):
     """``close.activities.meetings``: Activities meetings.
 
     Operations: ``list``, ``get``, ``update``, ``delete``, ``create_integration``.
@@ -58,7 +58,7 @@ class ActivitiesMeetingsResource(BulkDelete, BulkUpdate[MeetingActivity]):
         fields: str | Sequence[str] | None = None,
         sliced: bool | SliceOptions = False,
         deadline: float | None = None,
-    ) -> Pager[MeetingActivity]:
+    ) -> Pager[Meeting]:
         """List or filter all Meeting activities.
 
         ``GET /activity/meeting/``.
@@ -68,7 +68,7 @@ class ActivitiesMeetingsResource(BulkDelete, BulkUpdate[MeetingActivity]):
 
         ``sliced=True`` (or a :class:`~close_async.SliceOptions`) walks past Close's
         ``_skip`` cap by ``date_created`` windows, each object once (bounded by
-        ``date_created__gte`` / ``__lt`` when given; see :class:`~close_async.DateSlicer`).
+        ``date_created__gte`` / ``__lt`` when given; see ``SliceOptions``).
 
         Query parameters:
 
@@ -105,7 +105,7 @@ class ActivitiesMeetingsResource(BulkDelete, BulkUpdate[MeetingActivity]):
             "activity/meeting/",
             params,
             sliced,
-            parse_item=MeetingActivity.from_json,
+            parse_item=Meeting.from_json,
             deadline=deadline,
             template="activity/meeting/",
             group="GET activity/meeting",
@@ -117,7 +117,7 @@ class ActivitiesMeetingsResource(BulkDelete, BulkUpdate[MeetingActivity]):
         *,
         fields: str | Sequence[str] | None = None,
         deadline: float | None = None,
-    ) -> MeetingActivity:
+    ) -> Meeting:
         """Get a single Meeting activity.
 
         ``GET /activity/meeting/{id}/``.
@@ -149,17 +149,15 @@ class ActivitiesMeetingsResource(BulkDelete, BulkUpdate[MeetingActivity]):
             path_params={"id": id},
             params=params,
         )
-        return await self._requester.request(
-            request, parse=MeetingActivity.from_json, deadline=deadline
-        )
+        return await self._requester.request(request, parse=Meeting.from_json, deadline=deadline)
 
     async def update(
         self,
         id: str,
-        body: UpdateMeeting | MeetingActivity | Mapping[str, Any],
+        body: MeetingUpdate | Meeting | Mapping[str, Any],
         *,
         deadline: float | None = None,
-    ) -> MeetingActivity:
+    ) -> Meeting:
         """Update a Meeting activity.
 
         ``PUT /activity/meeting/{id}/``.
@@ -167,14 +165,12 @@ class ActivitiesMeetingsResource(BulkDelete, BulkUpdate[MeetingActivity]):
         Most commonly this can be used to update a meetings's `user_note_html` or `outcome_id`.
         """
         request = self._update_request(id, body)
-        return await self._requester.request(
-            request, parse=MeetingActivity.from_json, deadline=deadline
-        )
+        return await self._requester.request(request, parse=Meeting.from_json, deadline=deadline)
 
     def _update_request(
         self,
         id: str,
-        body: UpdateMeeting | MeetingActivity | Mapping[str, Any],
+        body: MeetingUpdate | Meeting | Mapping[str, Any],
     ) -> Request:
         """The request :meth:`update` sends, built and not sent: ``update_many``
         builds each item's with it."""
@@ -187,10 +183,10 @@ class ActivitiesMeetingsResource(BulkDelete, BulkUpdate[MeetingActivity]):
             body_required=True,
         )
 
-    def _update_answer(self, value: Any) -> MeetingActivity:
+    def _update_answer(self, value: Any) -> Meeting:
         """Close's answer to :meth:`update` as its model: ``update_many``
         reads each item's with it, when its ``object`` is first asked for."""
-        return MeetingActivity.from_json(value)
+        return Meeting.from_json(value)
 
     async def delete(
         self,

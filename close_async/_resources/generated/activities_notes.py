@@ -10,11 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
-from ..._types.generated.activities_notes import (
-    CreateNoteActivity,
-    NoteActivity,
-    UpdateNoteActivity,
-)
+from ..._types.generated.activities_notes import Note, NoteCreate, NoteUpdate
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager
 from ..slicer import SliceOptions, paginate_or_slice
@@ -26,7 +22,7 @@ if TYPE_CHECKING:
 __all__ = ["ActivitiesNotesResource"]
 
 
-class ActivitiesNotesResource(BulkCreate[NoteActivity], BulkDelete, BulkUpdate[NoteActivity]):
+class ActivitiesNotesResource(BulkCreate[Note], BulkDelete, BulkUpdate[Note]):
     """``close.activities.notes``: Activities notes.
 
     Operations: ``list``, ``create``, ``get``, ``update``, ``delete``.
@@ -61,7 +57,7 @@ class ActivitiesNotesResource(BulkCreate[NoteActivity], BulkDelete, BulkUpdate[N
         activity_at__lt: _dt.datetime | str | _dt.date | str | None = None,
         sliced: bool | SliceOptions = False,
         deadline: float | None = None,
-    ) -> Pager[NoteActivity]:
+    ) -> Pager[Note]:
         """List or filter all Note activities.
 
         ``GET /activity/note/``.
@@ -71,7 +67,7 @@ class ActivitiesNotesResource(BulkCreate[NoteActivity], BulkDelete, BulkUpdate[N
 
         ``sliced=True`` (or a :class:`~close_async.SliceOptions`) walks past Close's
         ``_skip`` cap by ``date_created`` windows, each object once (bounded by
-        ``date_created__gte`` / ``__lt`` when given; see :class:`~close_async.DateSlicer`).
+        ``date_created__gte`` / ``__lt`` when given; see ``SliceOptions``).
 
         Query parameters:
 
@@ -106,7 +102,7 @@ class ActivitiesNotesResource(BulkCreate[NoteActivity], BulkDelete, BulkUpdate[N
             "activity/note/",
             params,
             sliced,
-            parse_item=NoteActivity.from_json,
+            parse_item=Note.from_json,
             deadline=deadline,
             template="activity/note/",
             group="GET activity/note",
@@ -114,10 +110,10 @@ class ActivitiesNotesResource(BulkCreate[NoteActivity], BulkDelete, BulkUpdate[N
 
     async def create(
         self,
-        body: CreateNoteActivity | Mapping[str, Any],
+        body: NoteCreate | Mapping[str, Any],
         *,
         deadline: float | None = None,
-    ) -> NoteActivity:
+    ) -> Note:
         """Create a Note activity.
 
         ``POST /activity/note/``.
@@ -133,13 +129,11 @@ class ActivitiesNotesResource(BulkCreate[NoteActivity], BulkDelete, BulkUpdate[N
         creating or updating a note.
         """
         request = self._create_request(body)
-        return await self._requester.request(
-            request, parse=NoteActivity.from_json, deadline=deadline
-        )
+        return await self._requester.request(request, parse=Note.from_json, deadline=deadline)
 
     def _create_request(
         self,
-        body: CreateNoteActivity | Mapping[str, Any],
+        body: NoteCreate | Mapping[str, Any],
     ) -> Request:
         """The request :meth:`create` sends, built and not sent: ``create_many``
         builds each item's with it."""
@@ -151,17 +145,17 @@ class ActivitiesNotesResource(BulkCreate[NoteActivity], BulkDelete, BulkUpdate[N
             body_required=True,
         )
 
-    def _create_answer(self, value: Any) -> NoteActivity:
+    def _create_answer(self, value: Any) -> Note:
         """Close's answer to :meth:`create` as its model: ``create_many``
         reads each item's with it, when its ``object`` is first asked for."""
-        return NoteActivity.from_json(value)
+        return Note.from_json(value)
 
     async def get(
         self,
         id: str,
         *,
         deadline: float | None = None,
-    ) -> NoteActivity:
+    ) -> Note:
         """Get a single Note activity.
 
         ``GET /activity/note/{id}/``.
@@ -172,17 +166,15 @@ class ActivitiesNotesResource(BulkCreate[NoteActivity], BulkDelete, BulkUpdate[N
             group="GET activity/note",
             path_params={"id": id},
         )
-        return await self._requester.request(
-            request, parse=NoteActivity.from_json, deadline=deadline
-        )
+        return await self._requester.request(request, parse=Note.from_json, deadline=deadline)
 
     async def update(
         self,
         id: str,
-        body: UpdateNoteActivity | NoteActivity | Mapping[str, Any],
+        body: NoteUpdate | Note | Mapping[str, Any],
         *,
         deadline: float | None = None,
-    ) -> NoteActivity:
+    ) -> Note:
         """Update a Note activity.
 
         ``PUT /activity/note/{id}/``.
@@ -194,14 +186,12 @@ class ActivitiesNotesResource(BulkCreate[NoteActivity], BulkDelete, BulkUpdate[N
         A note can be pinned or unpinned by setting `pinned` to `true` or `false`.
         """
         request = self._update_request(id, body)
-        return await self._requester.request(
-            request, parse=NoteActivity.from_json, deadline=deadline
-        )
+        return await self._requester.request(request, parse=Note.from_json, deadline=deadline)
 
     def _update_request(
         self,
         id: str,
-        body: UpdateNoteActivity | NoteActivity | Mapping[str, Any],
+        body: NoteUpdate | Note | Mapping[str, Any],
     ) -> Request:
         """The request :meth:`update` sends, built and not sent: ``update_many``
         builds each item's with it."""
@@ -214,10 +204,10 @@ class ActivitiesNotesResource(BulkCreate[NoteActivity], BulkDelete, BulkUpdate[N
             body_required=True,
         )
 
-    def _update_answer(self, value: Any) -> NoteActivity:
+    def _update_answer(self, value: Any) -> Note:
         """Close's answer to :meth:`update` as its model: ``update_many``
         reads each item's with it, when its ``object`` is first asked for."""
-        return NoteActivity.from_json(value)
+        return Note.from_json(value)
 
     async def delete(
         self,

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
 from ..._types.generated.activities_opportunity_status_changes import (
-    CreateOpportunityStatusChange,
-    OpportunityStatusChangeActivity,
+    OpportunityStatusChange,
+    OpportunityStatusChangeCreate,
 )
 from ..bulk_verbs import BulkCreate, BulkDelete
 from ..pager import Pager
@@ -25,9 +25,7 @@ if TYPE_CHECKING:
 __all__ = ["ActivitiesOpportunityStatusChangesResource"]
 
 
-class ActivitiesOpportunityStatusChangesResource(
-    BulkCreate[OpportunityStatusChangeActivity], BulkDelete
-):
+class ActivitiesOpportunityStatusChangesResource(BulkCreate[OpportunityStatusChange], BulkDelete):
     """``close.activities.opportunity_status_changes``: Activities opportunity status changes.
 
     Operations: ``list``, ``create``, ``get``, ``delete``.
@@ -63,7 +61,7 @@ class ActivitiesOpportunityStatusChangesResource(
         opportunity_id: str | None = None,
         sliced: bool | SliceOptions = False,
         deadline: float | None = None,
-    ) -> Pager[OpportunityStatusChangeActivity]:
+    ) -> Pager[OpportunityStatusChange]:
         """List or filter all OpportunityStatusChange activities.
 
         ``GET /activity/status_change/opportunity/``.
@@ -73,7 +71,7 @@ class ActivitiesOpportunityStatusChangesResource(
 
         ``sliced=True`` (or a :class:`~close_async.SliceOptions`) walks past Close's
         ``_skip`` cap by ``date_created`` windows, each object once (bounded by
-        ``date_created__gte`` / ``__lt`` when given; see :class:`~close_async.DateSlicer`).
+        ``date_created__gte`` / ``__lt`` when given; see ``SliceOptions``).
 
         Query parameters:
 
@@ -109,7 +107,7 @@ class ActivitiesOpportunityStatusChangesResource(
             "activity/status_change/opportunity/",
             params,
             sliced,
-            parse_item=OpportunityStatusChangeActivity.from_json,
+            parse_item=OpportunityStatusChange.from_json,
             deadline=deadline,
             template="activity/status_change/opportunity/",
             group="GET activity/status_change/opportunity",
@@ -117,10 +115,10 @@ class ActivitiesOpportunityStatusChangesResource(
 
     async def create(
         self,
-        body: CreateOpportunityStatusChange | Mapping[str, Any],
+        body: OpportunityStatusChangeCreate | Mapping[str, Any],
         *,
         deadline: float | None = None,
-    ) -> OpportunityStatusChangeActivity:
+    ) -> OpportunityStatusChange:
         """Create a new OpportunityStatusChange activity.
 
         ``POST /activity/status_change/opportunity/``.
@@ -131,12 +129,12 @@ class ActivitiesOpportunityStatusChangesResource(
         """
         request = self._create_request(body)
         return await self._requester.request(
-            request, parse=OpportunityStatusChangeActivity.from_json, deadline=deadline
+            request, parse=OpportunityStatusChange.from_json, deadline=deadline
         )
 
     def _create_request(
         self,
-        body: CreateOpportunityStatusChange | Mapping[str, Any],
+        body: OpportunityStatusChangeCreate | Mapping[str, Any],
     ) -> Request:
         """The request :meth:`create` sends, built and not sent: ``create_many``
         builds each item's with it."""
@@ -148,17 +146,17 @@ class ActivitiesOpportunityStatusChangesResource(
             body_required=True,
         )
 
-    def _create_answer(self, value: Any) -> OpportunityStatusChangeActivity:
+    def _create_answer(self, value: Any) -> OpportunityStatusChange:
         """Close's answer to :meth:`create` as its model: ``create_many``
         reads each item's with it, when its ``object`` is first asked for."""
-        return OpportunityStatusChangeActivity.from_json(value)
+        return OpportunityStatusChange.from_json(value)
 
     async def get(
         self,
         id: str,
         *,
         deadline: float | None = None,
-    ) -> OpportunityStatusChangeActivity:
+    ) -> OpportunityStatusChange:
         """Get a single OpportunityStatusChange activity.
 
         ``GET /activity/status_change/opportunity/{id}/``.
@@ -170,7 +168,7 @@ class ActivitiesOpportunityStatusChangesResource(
             path_params={"id": id},
         )
         return await self._requester.request(
-            request, parse=OpportunityStatusChangeActivity.from_json, deadline=deadline
+            request, parse=OpportunityStatusChange.from_json, deadline=deadline
         )
 
     async def delete(

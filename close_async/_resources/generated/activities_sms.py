@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
-from ..._types.generated.activities_sms import CreateSMSActivity, SMSActivity, UpdateSMSActivity
+from ..._types.generated.activities_sms import SMS, SMSCreate, SMSUpdate
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager
 from ..slicer import SliceOptions, paginate_or_slice
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 __all__ = ["ActivitiesSmsResource"]
 
 
-class ActivitiesSmsResource(BulkCreate[SMSActivity], BulkDelete, BulkUpdate[SMSActivity]):
+class ActivitiesSmsResource(BulkCreate[SMS], BulkDelete, BulkUpdate[SMS]):
     """``close.activities.sms``: Activities sms.
 
     Operations: ``list``, ``create``, ``get``, ``update``, ``delete``.
@@ -57,7 +57,7 @@ class ActivitiesSmsResource(BulkCreate[SMSActivity], BulkDelete, BulkUpdate[SMSA
         activity_at__lt: _dt.datetime | str | _dt.date | str | None = None,
         sliced: bool | SliceOptions = False,
         deadline: float | None = None,
-    ) -> Pager[SMSActivity]:
+    ) -> Pager[SMS]:
         """List or filter all SMS activities.
 
         ``GET /activity/sms/``.
@@ -67,7 +67,7 @@ class ActivitiesSmsResource(BulkCreate[SMSActivity], BulkDelete, BulkUpdate[SMSA
 
         ``sliced=True`` (or a :class:`~close_async.SliceOptions`) walks past Close's
         ``_skip`` cap by ``date_created`` windows, each object once (bounded by
-        ``date_created__gte`` / ``__lt`` when given; see :class:`~close_async.DateSlicer`).
+        ``date_created__gte`` / ``__lt`` when given; see ``SliceOptions``).
 
         Get a list of matching SMS activities.
 
@@ -112,7 +112,7 @@ class ActivitiesSmsResource(BulkCreate[SMSActivity], BulkDelete, BulkUpdate[SMSA
             "activity/sms/",
             params,
             sliced,
-            parse_item=SMSActivity.from_json,
+            parse_item=SMS.from_json,
             deadline=deadline,
             template="activity/sms/",
             group="GET activity/sms",
@@ -120,11 +120,11 @@ class ActivitiesSmsResource(BulkCreate[SMSActivity], BulkDelete, BulkUpdate[SMSA
 
     async def create(
         self,
-        body: CreateSMSActivity | Mapping[str, Any],
+        body: SMSCreate | Mapping[str, Any],
         *,
         send_to_inbox: bool | None = None,
         deadline: float | None = None,
-    ) -> SMSActivity:
+    ) -> SMS:
         """Create an SMS activity.
 
         ``POST /activity/sms/``.
@@ -159,13 +159,11 @@ class ActivitiesSmsResource(BulkCreate[SMSActivity], BulkDelete, BulkUpdate[SMSA
         for the SMS.
         """
         request = self._create_request(body, send_to_inbox=send_to_inbox)
-        return await self._requester.request(
-            request, parse=SMSActivity.from_json, deadline=deadline
-        )
+        return await self._requester.request(request, parse=SMS.from_json, deadline=deadline)
 
     def _create_request(
         self,
-        body: CreateSMSActivity | Mapping[str, Any],
+        body: SMSCreate | Mapping[str, Any],
         *,
         send_to_inbox: bool | None = None,
     ) -> Request:
@@ -181,17 +179,17 @@ class ActivitiesSmsResource(BulkCreate[SMSActivity], BulkDelete, BulkUpdate[SMSA
             body_required=True,
         )
 
-    def _create_answer(self, value: Any) -> SMSActivity:
+    def _create_answer(self, value: Any) -> SMS:
         """Close's answer to :meth:`create` as its model: ``create_many``
         reads each item's with it, when its ``object`` is first asked for."""
-        return SMSActivity.from_json(value)
+        return SMS.from_json(value)
 
     async def get(
         self,
         id: str,
         *,
         deadline: float | None = None,
-    ) -> SMSActivity:
+    ) -> SMS:
         """Get a single SMS activity.
 
         ``GET /activity/sms/{id}/``.
@@ -202,17 +200,15 @@ class ActivitiesSmsResource(BulkCreate[SMSActivity], BulkDelete, BulkUpdate[SMSA
             group="GET activity/sms",
             path_params={"id": id},
         )
-        return await self._requester.request(
-            request, parse=SMSActivity.from_json, deadline=deadline
-        )
+        return await self._requester.request(request, parse=SMS.from_json, deadline=deadline)
 
     async def update(
         self,
         id: str,
-        body: UpdateSMSActivity | Mapping[str, Any],
+        body: SMSUpdate | Mapping[str, Any],
         *,
         deadline: float | None = None,
-    ) -> SMSActivity:
+    ) -> SMS:
         """Update an SMS activity.
 
         ``PUT /activity/sms/{id}/``.
@@ -224,14 +220,12 @@ class ActivitiesSmsResource(BulkCreate[SMSActivity], BulkDelete, BulkUpdate[SMSA
         the `date_scheduled` field.
         """
         request = self._update_request(id, body)
-        return await self._requester.request(
-            request, parse=SMSActivity.from_json, deadline=deadline
-        )
+        return await self._requester.request(request, parse=SMS.from_json, deadline=deadline)
 
     def _update_request(
         self,
         id: str,
-        body: UpdateSMSActivity | Mapping[str, Any],
+        body: SMSUpdate | Mapping[str, Any],
     ) -> Request:
         """The request :meth:`update` sends, built and not sent: ``update_many``
         builds each item's with it."""
@@ -244,10 +238,10 @@ class ActivitiesSmsResource(BulkCreate[SMSActivity], BulkDelete, BulkUpdate[SMSA
             body_required=True,
         )
 
-    def _update_answer(self, value: Any) -> SMSActivity:
+    def _update_answer(self, value: Any) -> SMS:
         """Close's answer to :meth:`update` as its model: ``update_many``
         reads each item's with it, when its ``object`` is first asked for."""
-        return SMSActivity.from_json(value)
+        return SMS.from_json(value)
 
     async def delete(
         self,

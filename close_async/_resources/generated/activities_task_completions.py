@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
-from ..._types.generated.activities_task_completions import TaskCompletedActivity
+from ..._types.generated.activities_task_completions import TaskCompletion
 from ..bulk_verbs import BulkDelete
 from ..pager import Pager
 from ..slicer import SliceOptions, paginate_or_slice
@@ -57,7 +57,7 @@ class ActivitiesTaskCompletionsResource(BulkDelete):
         activity_at__lt: _dt.datetime | str | _dt.date | str | None = None,
         sliced: bool | SliceOptions = False,
         deadline: float | None = None,
-    ) -> Pager[TaskCompletedActivity]:
+    ) -> Pager[TaskCompletion]:
         """List or filter all TaskCompleted activities.
 
         ``GET /activity/task_completed/``.
@@ -67,7 +67,7 @@ class ActivitiesTaskCompletionsResource(BulkDelete):
 
         ``sliced=True`` (or a :class:`~close_async.SliceOptions`) walks past Close's
         ``_skip`` cap by ``date_created`` windows, each object once (bounded by
-        ``date_created__gte`` / ``__lt`` when given; see :class:`~close_async.DateSlicer`).
+        ``date_created__gte`` / ``__lt`` when given; see ``SliceOptions``).
 
         Query parameters:
 
@@ -102,7 +102,7 @@ class ActivitiesTaskCompletionsResource(BulkDelete):
             "activity/task_completed/",
             params,
             sliced,
-            parse_item=TaskCompletedActivity.from_json,
+            parse_item=TaskCompletion.from_json,
             deadline=deadline,
             template="activity/task_completed/",
             group="GET activity/task_completed",
@@ -113,7 +113,7 @@ class ActivitiesTaskCompletionsResource(BulkDelete):
         id: str,
         *,
         deadline: float | None = None,
-    ) -> TaskCompletedActivity:
+    ) -> TaskCompletion:
         """Get a single TaskCompleted activity.
 
         ``GET /activity/task_completed/{id}/``.
@@ -125,7 +125,7 @@ class ActivitiesTaskCompletionsResource(BulkDelete):
             path_params={"id": id},
         )
         return await self._requester.request(
-            request, parse=TaskCompletedActivity.from_json, deadline=deadline
+            request, parse=TaskCompletion.from_json, deadline=deadline
         )
 
     async def delete(

@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Any
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
 from ..._types.generated.activities_whatsapp_messages import (
-    CreateWhatsAppMessage,
-    UpdateWhatsAppMessage,
-    WhatsAppMessageActivity,
+    WhatsAppMessage,
+    WhatsAppMessageCreate,
+    WhatsAppMessageUpdate,
 )
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager
@@ -27,7 +27,7 @@ __all__ = ["ActivitiesWhatsappMessagesResource"]
 
 
 class ActivitiesWhatsappMessagesResource(
-    BulkCreate[WhatsAppMessageActivity], BulkDelete, BulkUpdate[WhatsAppMessageActivity]
+    BulkCreate[WhatsAppMessage], BulkDelete, BulkUpdate[WhatsAppMessage]
 ):
     """``close.activities.whatsapp_messages``: Activities whatsapp messages.
 
@@ -64,7 +64,7 @@ class ActivitiesWhatsappMessagesResource(
         external_whatsapp_message_id: str | None = None,
         sliced: bool | SliceOptions = False,
         deadline: float | None = None,
-    ) -> Pager[WhatsAppMessageActivity]:
+    ) -> Pager[WhatsAppMessage]:
         """List or filter all WhatsAppMessage activities.
 
         ``GET /activity/whatsapp_message/``.
@@ -74,7 +74,7 @@ class ActivitiesWhatsappMessagesResource(
 
         ``sliced=True`` (or a :class:`~close_async.SliceOptions`) walks past Close's
         ``_skip`` cap by ``date_created`` windows, each object once (bounded by
-        ``date_created__gte`` / ``__lt`` when given; see :class:`~close_async.DateSlicer`).
+        ``date_created__gte`` / ``__lt`` when given; see ``SliceOptions``).
 
         Filter by `external_whatsapp_message_id` to find messages to update or delete based on
         changes in WhatsApp.
@@ -113,7 +113,7 @@ class ActivitiesWhatsappMessagesResource(
             "activity/whatsapp_message/",
             params,
             sliced,
-            parse_item=WhatsAppMessageActivity.from_json,
+            parse_item=WhatsAppMessage.from_json,
             deadline=deadline,
             template="activity/whatsapp_message/",
             group="GET activity/whatsapp_message",
@@ -121,11 +121,11 @@ class ActivitiesWhatsappMessagesResource(
 
     async def create(
         self,
-        body: CreateWhatsAppMessage | Mapping[str, Any],
+        body: WhatsAppMessageCreate | Mapping[str, Any],
         *,
         send_to_inbox: bool | None = None,
         deadline: float | None = None,
-    ) -> WhatsAppMessageActivity:
+    ) -> WhatsAppMessage:
         """Create a WhatsAppMessage activity.
 
         ``POST /activity/whatsapp_message/``.
@@ -166,12 +166,12 @@ class ActivitiesWhatsappMessagesResource(
         """
         request = self._create_request(body, send_to_inbox=send_to_inbox)
         return await self._requester.request(
-            request, parse=WhatsAppMessageActivity.from_json, deadline=deadline
+            request, parse=WhatsAppMessage.from_json, deadline=deadline
         )
 
     def _create_request(
         self,
-        body: CreateWhatsAppMessage | Mapping[str, Any],
+        body: WhatsAppMessageCreate | Mapping[str, Any],
         *,
         send_to_inbox: bool | None = None,
     ) -> Request:
@@ -187,17 +187,17 @@ class ActivitiesWhatsappMessagesResource(
             body_required=True,
         )
 
-    def _create_answer(self, value: Any) -> WhatsAppMessageActivity:
+    def _create_answer(self, value: Any) -> WhatsAppMessage:
         """Close's answer to :meth:`create` as its model: ``create_many``
         reads each item's with it, when its ``object`` is first asked for."""
-        return WhatsAppMessageActivity.from_json(value)
+        return WhatsAppMessage.from_json(value)
 
     async def get(
         self,
         id: str,
         *,
         deadline: float | None = None,
-    ) -> WhatsAppMessageActivity:
+    ) -> WhatsAppMessage:
         """Get a single WhatsAppMessage activity.
 
         ``GET /activity/whatsapp_message/{id}/``.
@@ -209,29 +209,29 @@ class ActivitiesWhatsappMessagesResource(
             path_params={"id": id},
         )
         return await self._requester.request(
-            request, parse=WhatsAppMessageActivity.from_json, deadline=deadline
+            request, parse=WhatsAppMessage.from_json, deadline=deadline
         )
 
     async def update(
         self,
         id: str,
-        body: UpdateWhatsAppMessage | Mapping[str, Any],
+        body: WhatsAppMessageUpdate | Mapping[str, Any],
         *,
         deadline: float | None = None,
-    ) -> WhatsAppMessageActivity:
+    ) -> WhatsAppMessage:
         """Update a WhatsAppMessage activity.
 
         ``PUT /activity/whatsapp_message/{id}/``.
         """
         request = self._update_request(id, body)
         return await self._requester.request(
-            request, parse=WhatsAppMessageActivity.from_json, deadline=deadline
+            request, parse=WhatsAppMessage.from_json, deadline=deadline
         )
 
     def _update_request(
         self,
         id: str,
-        body: UpdateWhatsAppMessage | Mapping[str, Any],
+        body: WhatsAppMessageUpdate | Mapping[str, Any],
     ) -> Request:
         """The request :meth:`update` sends, built and not sent: ``update_many``
         builds each item's with it."""
@@ -244,10 +244,10 @@ class ActivitiesWhatsappMessagesResource(
             body_required=True,
         )
 
-    def _update_answer(self, value: Any) -> WhatsAppMessageActivity:
+    def _update_answer(self, value: Any) -> WhatsAppMessage:
         """Close's answer to :meth:`update` as its model: ``update_many``
         reads each item's with it, when its ``object`` is first asked for."""
-        return WhatsAppMessageActivity.from_json(value)
+        return WhatsAppMessage.from_json(value)
 
     async def delete(
         self,

@@ -11,10 +11,10 @@ from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
 from ..._types.generated.blocked_phone_numbers import (
     BlockedPhoneNumber,
+    BlockedPhoneNumberCreate,
     BlockedPhoneNumberSettings,
-    CreateBlockedPhoneNumber,
-    UpdateBlockedPhoneNumber,
-    UpdateBlockedPhoneNumberSettings,
+    BlockedPhoneNumberSettingsUpdate,
+    BlockedPhoneNumberUpdate,
 )
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager, paginate
@@ -77,7 +77,7 @@ class BlockedPhoneNumbersResource(
 
     async def create(
         self,
-        body: CreateBlockedPhoneNumber | Mapping[str, Any],
+        body: BlockedPhoneNumberCreate | Mapping[str, Any],
         *,
         deadline: float | None = None,
     ) -> BlockedPhoneNumber:
@@ -98,7 +98,7 @@ class BlockedPhoneNumbersResource(
 
     def _create_request(
         self,
-        body: CreateBlockedPhoneNumber | Mapping[str, Any],
+        body: BlockedPhoneNumberCreate | Mapping[str, Any],
     ) -> Request:
         """The request :meth:`create` sends, built and not sent: ``create_many``
         builds each item's with it."""
@@ -135,7 +135,7 @@ class BlockedPhoneNumbersResource(
 
     async def update_settings(
         self,
-        body: UpdateBlockedPhoneNumberSettings | Mapping[str, Any],
+        body: BlockedPhoneNumberSettingsUpdate | Mapping[str, Any],
         *,
         deadline: float | None = None,
     ) -> BlockedPhoneNumberSettings:
@@ -184,7 +184,7 @@ class BlockedPhoneNumbersResource(
     async def update(
         self,
         id: str,
-        body: UpdateBlockedPhoneNumber | Mapping[str, Any],
+        body: BlockedPhoneNumberUpdate | Mapping[str, Any],
         *,
         deadline: float | None = None,
     ) -> BlockedPhoneNumber:
@@ -200,7 +200,7 @@ class BlockedPhoneNumbersResource(
     def _update_request(
         self,
         id: str,
-        body: UpdateBlockedPhoneNumber | Mapping[str, Any],
+        body: BlockedPhoneNumberUpdate | Mapping[str, Any],
     ) -> Request:
         """The request :meth:`update` sends, built and not sent: ``update_many``
         builds each item's with it."""

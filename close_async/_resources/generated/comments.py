@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
-from ..._types.generated.comments import Comment, CommentThread, CreateComment, UpdateCommentThreads
+from ..._types.generated.comments import Comment, CommentCreate, CommentThread, CommentUpdate
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager, paginate
 
@@ -65,7 +65,7 @@ class CommentsResource(BulkCreate[Comment], BulkDelete, BulkUpdate[Comment]):
 
     async def create(
         self,
-        body: CreateComment | Mapping[str, Any],
+        body: CommentCreate | Mapping[str, Any],
         *,
         deadline: float | None = None,
     ) -> Comment:
@@ -82,7 +82,7 @@ class CommentsResource(BulkCreate[Comment], BulkDelete, BulkUpdate[Comment]):
 
     def _create_request(
         self,
-        body: CreateComment | Mapping[str, Any],
+        body: CommentCreate | Mapping[str, Any],
     ) -> Request:
         """The request :meth:`create` sends, built and not sent: ``create_many``
         builds each item's with it."""
@@ -120,7 +120,7 @@ class CommentsResource(BulkCreate[Comment], BulkDelete, BulkUpdate[Comment]):
     async def update(
         self,
         id: str,
-        body: UpdateCommentThreads | Mapping[str, Any],
+        body: CommentUpdate | Mapping[str, Any],
         *,
         deadline: float | None = None,
     ) -> Comment:
@@ -137,7 +137,7 @@ class CommentsResource(BulkCreate[Comment], BulkDelete, BulkUpdate[Comment]):
     def _update_request(
         self,
         id: str,
-        body: UpdateCommentThreads | Mapping[str, Any],
+        body: CommentUpdate | Mapping[str, Any],
     ) -> Request:
         """The request :meth:`update` sends, built and not sent: ``update_many``
         builds each item's with it."""

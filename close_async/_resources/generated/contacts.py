@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
-from ..._types.generated.contacts import UpdateContact
-from ..._types.generated.shared import Contact, CreateContact
+from ..._types.generated.contacts import ContactUpdate
+from ..._types.generated.shared import Contact, ContactCreate
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager, paginate
 
@@ -70,7 +70,7 @@ class ContactsResource(BulkCreate[Contact], BulkDelete, BulkUpdate[Contact]):
 
     async def create(
         self,
-        body: CreateContact | Mapping[str, Any],
+        body: ContactCreate | Mapping[str, Any],
         *,
         fields: str | Sequence[str] | None = None,
         deadline: float | None = None,
@@ -91,7 +91,7 @@ class ContactsResource(BulkCreate[Contact], BulkDelete, BulkUpdate[Contact]):
 
     def _create_request(
         self,
-        body: CreateContact | Mapping[str, Any],
+        body: ContactCreate | Mapping[str, Any],
         *,
         fields: str | Sequence[str] | None = None,
     ) -> Request:
@@ -140,7 +140,7 @@ class ContactsResource(BulkCreate[Contact], BulkDelete, BulkUpdate[Contact]):
     async def update(
         self,
         id: str,
-        body: UpdateContact | Contact | Mapping[str, Any],
+        body: ContactUpdate | Contact | Mapping[str, Any],
         *,
         fields: str | Sequence[str] | None = None,
         deadline: float | None = None,
@@ -167,7 +167,7 @@ class ContactsResource(BulkCreate[Contact], BulkDelete, BulkUpdate[Contact]):
     def _update_request(
         self,
         id: str,
-        body: UpdateContact | Contact | Mapping[str, Any],
+        body: ContactUpdate | Contact | Mapping[str, Any],
         *,
         fields: str | Sequence[str] | None = None,
     ) -> Request:

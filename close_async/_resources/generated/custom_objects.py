@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
-from ..._types.generated.custom_objects import CreateCustomObject, CustomObject, UpdateCustomObject
+from ..._types.generated.custom_objects import CustomObject, CustomObjectCreate, CustomObjectUpdate
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager, paginate
 
@@ -74,7 +74,7 @@ class CustomObjectsResource(BulkCreate[CustomObject], BulkDelete, BulkUpdate[Cus
 
     async def create(
         self,
-        body: CreateCustomObject | Mapping[str, Any],
+        body: CustomObjectCreate | Mapping[str, Any],
         *,
         deadline: float | None = None,
     ) -> CustomObject:
@@ -98,7 +98,7 @@ class CustomObjectsResource(BulkCreate[CustomObject], BulkDelete, BulkUpdate[Cus
 
     def _create_request(
         self,
-        body: CreateCustomObject | Mapping[str, Any],
+        body: CustomObjectCreate | Mapping[str, Any],
     ) -> Request:
         """The request :meth:`create` sends, built and not sent: ``create_many``
         builds each item's with it."""
@@ -138,7 +138,7 @@ class CustomObjectsResource(BulkCreate[CustomObject], BulkDelete, BulkUpdate[Cus
     async def update(
         self,
         id: str,
-        body: UpdateCustomObject | CustomObject | Mapping[str, Any],
+        body: CustomObjectUpdate | CustomObject | Mapping[str, Any],
         *,
         deadline: float | None = None,
     ) -> CustomObject:
@@ -157,7 +157,7 @@ class CustomObjectsResource(BulkCreate[CustomObject], BulkDelete, BulkUpdate[Cus
     def _update_request(
         self,
         id: str,
-        body: UpdateCustomObject | CustomObject | Mapping[str, Any],
+        body: CustomObjectUpdate | CustomObject | Mapping[str, Any],
     ) -> Request:
         """The request :meth:`update` sends, built and not sent: ``update_many``
         builds each item's with it."""

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..._engine.http.request import build_request
-from ..._types.generated.exports import CreateExportFlags, Export
+from ..._types.generated.exports import Export, ExportCreate
 from ..export_verbs import ExportVerbs
 from ..pager import Pager, paginate
 
@@ -66,7 +66,7 @@ class ExportsResource(ExportVerbs):
 
     async def create_lead(
         self,
-        body: CreateExportFlags | Mapping[str, Any],
+        body: ExportCreate | Mapping[str, Any],
         *,
         deadline: float | None = None,
     ) -> Export:
@@ -130,7 +130,7 @@ class ExportsResource(ExportVerbs):
 
     async def create_opportunity(
         self,
-        body: CreateExportFlags | Mapping[str, Any],
+        body: ExportCreate | Mapping[str, Any],
         *,
         deadline: float | None = None,
     ) -> Export:

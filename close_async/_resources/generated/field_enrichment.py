@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..._engine.http.request import build_request
-from ..._types.generated.field_enrichment import RunFieldEnrichment
+from ..._types.generated.field_enrichment import FieldEnrichmentRun
 from ..bulk_verbs import BulkCreate
 
 if TYPE_CHECKING:
@@ -34,7 +34,7 @@ class FieldEnrichmentResource(BulkCreate[Any]):
 
     async def create(
         self,
-        body: RunFieldEnrichment | Mapping[str, Any],
+        body: FieldEnrichmentRun | Mapping[str, Any],
         *,
         deadline: float | None = None,
     ) -> Any:
@@ -61,7 +61,7 @@ class FieldEnrichmentResource(BulkCreate[Any]):
 
     def _create_request(
         self,
-        body: RunFieldEnrichment | Mapping[str, Any],
+        body: FieldEnrichmentRun | Mapping[str, Any],
     ) -> Request:
         """The request :meth:`create` sends, built and not sent: ``create_many``
         builds each item's with it."""

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..._engine.http.request import build_request
-from ..._types.generated.files import UploadFile
+from ..._types.generated.files import FileUpload
 from ..bulk_verbs import BulkCreate
 
 if TYPE_CHECKING:
@@ -34,7 +34,7 @@ class FilesResource(BulkCreate[Any]):
 
     async def create(
         self,
-        body: UploadFile | Mapping[str, Any],
+        body: FileUpload | Mapping[str, Any],
         *,
         deadline: float | None = None,
     ) -> Any:
@@ -49,7 +49,7 @@ class FilesResource(BulkCreate[Any]):
 
     def _create_request(
         self,
-        body: UploadFile | Mapping[str, Any],
+        body: FileUpload | Mapping[str, Any],
     ) -> Request:
         """The request :meth:`create` sends, built and not sent: ``create_many``
         builds each item's with it."""

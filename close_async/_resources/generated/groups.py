@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
-from ..._types.generated.groups import CreateGroup, CreateGroupMember, Group, GroupMember
+from ..._types.generated.groups import Group, GroupCreate, GroupMember, GroupMemberCreate
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager, paginate
 
@@ -68,7 +68,7 @@ class GroupsResource(BulkCreate[Group], BulkDelete, BulkUpdate[Group]):
 
     async def create(
         self,
-        body: CreateGroup | Mapping[str, Any],
+        body: GroupCreate | Mapping[str, Any],
         *,
         fields: str | Sequence[str] | None = None,
         deadline: float | None = None,
@@ -89,7 +89,7 @@ class GroupsResource(BulkCreate[Group], BulkDelete, BulkUpdate[Group]):
 
     def _create_request(
         self,
-        body: CreateGroup | Mapping[str, Any],
+        body: GroupCreate | Mapping[str, Any],
         *,
         fields: str | Sequence[str] | None = None,
     ) -> Request:
@@ -113,7 +113,7 @@ class GroupsResource(BulkCreate[Group], BulkDelete, BulkUpdate[Group]):
     async def add_member(
         self,
         group_id: str,
-        body: CreateGroupMember | Mapping[str, Any],
+        body: GroupMemberCreate | Mapping[str, Any],
         *,
         deadline: float | None = None,
     ) -> GroupMember:
@@ -185,7 +185,7 @@ class GroupsResource(BulkCreate[Group], BulkDelete, BulkUpdate[Group]):
     async def update(
         self,
         id: str,
-        body: CreateGroup | Mapping[str, Any],
+        body: GroupCreate | Mapping[str, Any],
         *,
         fields: str | Sequence[str] | None = None,
         deadline: float | None = None,
@@ -207,7 +207,7 @@ class GroupsResource(BulkCreate[Group], BulkDelete, BulkUpdate[Group]):
     def _update_request(
         self,
         id: str,
-        body: CreateGroup | Mapping[str, Any],
+        body: GroupCreate | Mapping[str, Any],
         *,
         fields: str | Sequence[str] | None = None,
     ) -> Request:

@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING, Any
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
 from ..._types.generated.integration_links import (
-    CreateIntegrationLink,
     IntegrationLink,
-    UpdateIntegrationLink,
+    IntegrationLinkCreate,
+    IntegrationLinkUpdate,
 )
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager, paginate
@@ -64,7 +64,7 @@ class IntegrationLinksResource(
 
     async def create(
         self,
-        body: CreateIntegrationLink | Mapping[str, Any],
+        body: IntegrationLinkCreate | Mapping[str, Any],
         *,
         deadline: float | None = None,
     ) -> IntegrationLink:
@@ -79,7 +79,7 @@ class IntegrationLinksResource(
 
     def _create_request(
         self,
-        body: CreateIntegrationLink | Mapping[str, Any],
+        body: IntegrationLinkCreate | Mapping[str, Any],
     ) -> Request:
         """The request :meth:`create` sends, built and not sent: ``create_many``
         builds each item's with it."""
@@ -119,7 +119,7 @@ class IntegrationLinksResource(
     async def update(
         self,
         id: str,
-        body: UpdateIntegrationLink | Mapping[str, Any],
+        body: IntegrationLinkUpdate | Mapping[str, Any],
         *,
         deadline: float | None = None,
     ) -> IntegrationLink:
@@ -135,7 +135,7 @@ class IntegrationLinksResource(
     def _update_request(
         self,
         id: str,
-        body: UpdateIntegrationLink | Mapping[str, Any],
+        body: IntegrationLinkUpdate | Mapping[str, Any],
     ) -> Request:
         """The request :meth:`update` sends, built and not sent: ``update_many``
         builds each item's with it."""

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
-from ..._types.generated.leads import CreateLead, Lead, MergeLeads, UpdateLead
+from ..._types.generated.leads import Lead, LeadCreate, LeadMergeRequest, LeadUpdate
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager, paginate
 
@@ -68,7 +68,7 @@ class LeadsResource(BulkCreate[Lead], BulkDelete, BulkUpdate[Lead]):
 
     async def create(
         self,
-        body: CreateLead | Mapping[str, Any],
+        body: LeadCreate | Mapping[str, Any],
         *,
         deadline: float | None = None,
     ) -> Lead:
@@ -103,7 +103,7 @@ class LeadsResource(BulkCreate[Lead], BulkDelete, BulkUpdate[Lead]):
 
     def _create_request(
         self,
-        body: CreateLead | Mapping[str, Any],
+        body: LeadCreate | Mapping[str, Any],
     ) -> Request:
         """The request :meth:`create` sends, built and not sent: ``create_many``
         builds each item's with it."""
@@ -122,7 +122,7 @@ class LeadsResource(BulkCreate[Lead], BulkDelete, BulkUpdate[Lead]):
 
     async def merge(
         self,
-        body: MergeLeads | Mapping[str, Any],
+        body: LeadMergeRequest | Mapping[str, Any],
         *,
         deadline: float | None = None,
     ) -> Any:
@@ -170,7 +170,7 @@ class LeadsResource(BulkCreate[Lead], BulkDelete, BulkUpdate[Lead]):
     async def update(
         self,
         id: str,
-        body: UpdateLead | Lead | Mapping[str, Any],
+        body: LeadUpdate | Lead | Mapping[str, Any],
         *,
         deadline: float | None = None,
     ) -> Lead:
@@ -201,7 +201,7 @@ class LeadsResource(BulkCreate[Lead], BulkDelete, BulkUpdate[Lead]):
     def _update_request(
         self,
         id: str,
-        body: UpdateLead | Lead | Mapping[str, Any],
+        body: LeadUpdate | Lead | Mapping[str, Any],
     ) -> Request:
         """The request :meth:`update` sends, built and not sent: ``update_many``
         builds each item's with it."""

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..._engine.http.request import build_request
-from ..._types.generated.memberships import CreateMembership, SetPinnedSavedView
+from ..._types.generated.memberships import MembershipCreate, MembershipPinnedViewsUpdate
 from ..bulk_verbs import BulkCreate, BulkUpdate
 
 if TYPE_CHECKING:
@@ -35,7 +35,7 @@ class MembershipsResource(BulkCreate[Any], BulkUpdate[Any]):
 
     async def create(
         self,
-        body: CreateMembership | Mapping[str, Any],
+        body: MembershipCreate | Mapping[str, Any],
         *,
         deadline: float | None = None,
     ) -> Any:
@@ -61,7 +61,7 @@ class MembershipsResource(BulkCreate[Any], BulkUpdate[Any]):
 
     def _create_request(
         self,
-        body: CreateMembership | Mapping[str, Any],
+        body: MembershipCreate | Mapping[str, Any],
     ) -> Request:
         """The request :meth:`create` sends, built and not sent: ``create_many``
         builds each item's with it."""
@@ -167,7 +167,7 @@ class MembershipsResource(BulkCreate[Any], BulkUpdate[Any]):
     async def update_pinned_views(
         self,
         id: str,
-        body: SetPinnedSavedView | Mapping[str, Any],
+        body: MembershipPinnedViewsUpdate | Mapping[str, Any],
         *,
         deadline: float | None = None,
     ) -> Any:

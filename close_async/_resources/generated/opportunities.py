@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
-from ..._types.generated.opportunities import CreateOpportunity, UpdateOpportunity
+from ..._types.generated.opportunities import OpportunityCreate, OpportunityUpdate
 from ..._types.generated.shared import Opportunity
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager
@@ -89,7 +89,7 @@ class OpportunitiesResource(BulkCreate[Opportunity], BulkDelete, BulkUpdate[Oppo
 
         ``sliced=True`` (or a :class:`~close_async.SliceOptions`) walks past Close's
         ``_skip`` cap by ``date_created`` windows, each object once (bounded by
-        ``date_created__gte`` / ``__lt`` when given; see :class:`~close_async.DateSlicer`).
+        ``date_created__gte`` / ``__lt`` when given; see ``SliceOptions``).
 
         * All opportunity list responses contain the following aggregate values about all the
           matching objects (regardless of pagination / limits):
@@ -211,7 +211,7 @@ class OpportunitiesResource(BulkCreate[Opportunity], BulkDelete, BulkUpdate[Oppo
 
     async def create(
         self,
-        body: CreateOpportunity | Mapping[str, Any],
+        body: OpportunityCreate | Mapping[str, Any],
         *,
         deadline: float | None = None,
     ) -> Opportunity:
@@ -243,7 +243,7 @@ class OpportunitiesResource(BulkCreate[Opportunity], BulkDelete, BulkUpdate[Oppo
 
     def _create_request(
         self,
-        body: CreateOpportunity | Mapping[str, Any],
+        body: OpportunityCreate | Mapping[str, Any],
     ) -> Request:
         """The request :meth:`create` sends, built and not sent: ``create_many``
         builds each item's with it."""
@@ -290,7 +290,7 @@ class OpportunitiesResource(BulkCreate[Opportunity], BulkDelete, BulkUpdate[Oppo
     async def update(
         self,
         id: str,
-        body: UpdateOpportunity | Opportunity | Mapping[str, Any],
+        body: OpportunityUpdate | Opportunity | Mapping[str, Any],
         *,
         deadline: float | None = None,
     ) -> Opportunity:
@@ -330,7 +330,7 @@ class OpportunitiesResource(BulkCreate[Opportunity], BulkDelete, BulkUpdate[Oppo
     def _update_request(
         self,
         id: str,
-        body: UpdateOpportunity | Opportunity | Mapping[str, Any],
+        body: OpportunityUpdate | Opportunity | Mapping[str, Any],
     ) -> Request:
         """The request :meth:`update` sends, built and not sent: ``update_many``
         builds each item's with it."""

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
-from ..._types.generated.outcomes import CreateOutcome, Outcome, UpdateOutcome
+from ..._types.generated.outcomes import Outcome, OutcomeCreate, OutcomeUpdate
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager, paginate
 
@@ -70,7 +70,7 @@ class OutcomesResource(BulkCreate[Outcome], BulkDelete, BulkUpdate[Outcome]):
 
     async def create(
         self,
-        body: CreateOutcome | Mapping[str, Any],
+        body: OutcomeCreate | Mapping[str, Any],
         *,
         deadline: float | None = None,
     ) -> Outcome:
@@ -85,7 +85,7 @@ class OutcomesResource(BulkCreate[Outcome], BulkDelete, BulkUpdate[Outcome]):
 
     def _create_request(
         self,
-        body: CreateOutcome | Mapping[str, Any],
+        body: OutcomeCreate | Mapping[str, Any],
     ) -> Request:
         """The request :meth:`create` sends, built and not sent: ``create_many``
         builds each item's with it."""
@@ -130,7 +130,7 @@ class OutcomesResource(BulkCreate[Outcome], BulkDelete, BulkUpdate[Outcome]):
     async def update(
         self,
         id: str,
-        body: UpdateOutcome | Mapping[str, Any],
+        body: OutcomeUpdate | Mapping[str, Any],
         *,
         deadline: float | None = None,
     ) -> Outcome:
@@ -146,7 +146,7 @@ class OutcomesResource(BulkCreate[Outcome], BulkDelete, BulkUpdate[Outcome]):
     def _update_request(
         self,
         id: str,
-        body: UpdateOutcome | Mapping[str, Any],
+        body: OutcomeUpdate | Mapping[str, Any],
     ) -> Request:
         """The request :meth:`update` sends, built and not sent: ``update_many``
         builds each item's with it."""

@@ -9,11 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
-from ..._types.generated.phone_numbers import (
-    CreatePhoneNumberRequest,
-    PhoneNumber,
-    UpdatePhoneNumber,
-)
+from ..._types.generated.phone_numbers import PhoneNumber, PhoneNumberCreate, PhoneNumberUpdate
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager, paginate
 
@@ -82,7 +78,7 @@ class PhoneNumbersResource(BulkCreate[Any], BulkDelete, BulkUpdate[PhoneNumber])
 
     async def create(
         self,
-        body: CreatePhoneNumberRequest | Mapping[str, Any],
+        body: PhoneNumberCreate | Mapping[str, Any],
         *,
         deadline: float | None = None,
     ) -> Any:
@@ -111,7 +107,7 @@ class PhoneNumbersResource(BulkCreate[Any], BulkDelete, BulkUpdate[PhoneNumber])
 
     def _create_request(
         self,
-        body: CreatePhoneNumberRequest | Mapping[str, Any],
+        body: PhoneNumberCreate | Mapping[str, Any],
     ) -> Request:
         """The request :meth:`create` sends, built and not sent: ``create_many``
         builds each item's with it."""
@@ -158,7 +154,7 @@ class PhoneNumbersResource(BulkCreate[Any], BulkDelete, BulkUpdate[PhoneNumber])
     async def update(
         self,
         id: str,
-        body: UpdatePhoneNumber | Mapping[str, Any],
+        body: PhoneNumberUpdate | Mapping[str, Any],
         *,
         deadline: float | None = None,
     ) -> PhoneNumber:
@@ -190,7 +186,7 @@ class PhoneNumbersResource(BulkCreate[Any], BulkDelete, BulkUpdate[PhoneNumber])
     def _update_request(
         self,
         id: str,
-        body: UpdatePhoneNumber | Mapping[str, Any],
+        body: PhoneNumberUpdate | Mapping[str, Any],
     ) -> Request:
         """The request :meth:`update` sends, built and not sent: ``update_many``
         builds each item's with it."""

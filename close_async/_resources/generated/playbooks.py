@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
-from ..._types.generated.playbooks import CreatePlaybook, Playbook, UpdatePlaybook
+from ..._types.generated.playbooks import Playbook, PlaybookCreate, PlaybookUpdate
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager, paginate
 
@@ -86,7 +86,7 @@ class PlaybooksResource(BulkCreate[Playbook], BulkDelete, BulkUpdate[Playbook]):
 
     async def create(
         self,
-        body: CreatePlaybook | Mapping[str, Any],
+        body: PlaybookCreate | Mapping[str, Any],
         *,
         deadline: float | None = None,
     ) -> Playbook:
@@ -101,7 +101,7 @@ class PlaybooksResource(BulkCreate[Playbook], BulkDelete, BulkUpdate[Playbook]):
 
     def _create_request(
         self,
-        body: CreatePlaybook | Mapping[str, Any],
+        body: PlaybookCreate | Mapping[str, Any],
     ) -> Request:
         """The request :meth:`create` sends, built and not sent: ``create_many``
         builds each item's with it."""
@@ -139,7 +139,7 @@ class PlaybooksResource(BulkCreate[Playbook], BulkDelete, BulkUpdate[Playbook]):
     async def update(
         self,
         id: str,
-        body: UpdatePlaybook | Mapping[str, Any],
+        body: PlaybookUpdate | Mapping[str, Any],
         *,
         deadline: float | None = None,
     ) -> Playbook:
@@ -155,7 +155,7 @@ class PlaybooksResource(BulkCreate[Playbook], BulkDelete, BulkUpdate[Playbook]):
     def _update_request(
         self,
         id: str,
-        body: UpdatePlaybook | Mapping[str, Any],
+        body: PlaybookUpdate | Mapping[str, Any],
     ) -> Request:
         """The request :meth:`update` sends, built and not sent: ``update_many``
         builds each item's with it."""

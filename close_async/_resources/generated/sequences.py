@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
-from ..._types.generated.sequences import SequenceSubscription, Workflow
+from ..._types.generated.sequences import Sequence, SequenceSubscription
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager, paginate
 
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 __all__ = ["SequencesResource"]
 
 
-class SequencesResource(BulkCreate[Workflow], BulkDelete, BulkUpdate[Workflow]):
+class SequencesResource(BulkCreate[Sequence], BulkDelete, BulkUpdate[Sequence]):
     """``close.sequences``: Sequences.
 
     Operations: ``list``, ``create``, ``get``, ``update``, ``delete``,
@@ -42,7 +42,7 @@ class SequencesResource(BulkCreate[Workflow], BulkDelete, BulkUpdate[Workflow]):
         limit: int | None = None,
         skip: int | None = None,
         deadline: float | None = None,
-    ) -> Pager[Workflow]:
+    ) -> Pager[Sequence]:
         """List Sequences.
 
         ``GET /sequence/``.
@@ -60,7 +60,7 @@ class SequencesResource(BulkCreate[Workflow], BulkDelete, BulkUpdate[Workflow]):
             self._requester,
             "sequence/",
             params,
-            parse_item=Workflow.from_json,
+            parse_item=Sequence.from_json,
             deadline=deadline,
             template="sequence/",
             group="GET sequence",
@@ -71,13 +71,13 @@ class SequencesResource(BulkCreate[Workflow], BulkDelete, BulkUpdate[Workflow]):
         body: Mapping[str, Any],
         *,
         deadline: float | None = None,
-    ) -> Workflow:
+    ) -> Sequence:
         """Create a Sequence.
 
         ``POST /sequence/``.
         """
         request = self._create_request(body)
-        return await self._requester.request(request, parse=Workflow.from_json, deadline=deadline)
+        return await self._requester.request(request, parse=Sequence.from_json, deadline=deadline)
 
     def _create_request(
         self,
@@ -93,10 +93,10 @@ class SequencesResource(BulkCreate[Workflow], BulkDelete, BulkUpdate[Workflow]):
             body_required=True,
         )
 
-    def _create_answer(self, value: Any) -> Workflow:
+    def _create_answer(self, value: Any) -> Sequence:
         """Close's answer to :meth:`create` as its model: ``create_many``
         reads each item's with it, when its ``object`` is first asked for."""
-        return Workflow.from_json(value)
+        return Sequence.from_json(value)
 
     async def get(
         self,
@@ -105,7 +105,7 @@ class SequencesResource(BulkCreate[Workflow], BulkDelete, BulkUpdate[Workflow]):
         limit: int | None = None,
         skip: int | None = None,
         deadline: float | None = None,
-    ) -> Workflow:
+    ) -> Sequence:
         """Fetch a Sequence.
 
         ``GET /sequence/{id}/``.
@@ -123,7 +123,7 @@ class SequencesResource(BulkCreate[Workflow], BulkDelete, BulkUpdate[Workflow]):
             path_params={"id": id},
             params=params,
         )
-        return await self._requester.request(request, parse=Workflow.from_json, deadline=deadline)
+        return await self._requester.request(request, parse=Sequence.from_json, deadline=deadline)
 
     async def update(
         self,
@@ -131,7 +131,7 @@ class SequencesResource(BulkCreate[Workflow], BulkDelete, BulkUpdate[Workflow]):
         body: Mapping[str, Any],
         *,
         deadline: float | None = None,
-    ) -> Workflow:
+    ) -> Sequence:
         """Update a Sequence.
 
         ``PUT /sequence/{id}/``.
@@ -140,7 +140,7 @@ class SequencesResource(BulkCreate[Workflow], BulkDelete, BulkUpdate[Workflow]):
         in your sequence, it will remove those steps from the sequence entirely.
         """
         request = self._update_request(id, body)
-        return await self._requester.request(request, parse=Workflow.from_json, deadline=deadline)
+        return await self._requester.request(request, parse=Sequence.from_json, deadline=deadline)
 
     def _update_request(
         self,
@@ -158,10 +158,10 @@ class SequencesResource(BulkCreate[Workflow], BulkDelete, BulkUpdate[Workflow]):
             body_required=True,
         )
 
-    def _update_answer(self, value: Any) -> Workflow:
+    def _update_answer(self, value: Any) -> Sequence:
         """Close's answer to :meth:`update` as its model: ``update_many``
         reads each item's with it, when its ``object`` is first asked for."""
-        return Workflow.from_json(value)
+        return Sequence.from_json(value)
 
     async def delete(
         self,

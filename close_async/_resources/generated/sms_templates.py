@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
-from ..._types.generated.sms_templates import CreateSMSTemplate, SmsTemplate, UpdateSMSTemplate
+from ..._types.generated.sms_templates import SMSTemplate, SMSTemplateCreate, SMSTemplateUpdate
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager, paginate
 
@@ -40,7 +40,7 @@ class SmsTemplatesResource(BulkCreate[Any], BulkDelete, BulkUpdate[Any]):
         limit: int | None = None,
         skip: int | None = None,
         deadline: float | None = None,
-    ) -> Pager[SmsTemplate]:
+    ) -> Pager[SMSTemplate]:
         """List SMS templates.
 
         ``GET /sms_template/``.
@@ -58,7 +58,7 @@ class SmsTemplatesResource(BulkCreate[Any], BulkDelete, BulkUpdate[Any]):
             self._requester,
             "sms_template/",
             params,
-            parse_item=SmsTemplate.from_json,
+            parse_item=SMSTemplate.from_json,
             deadline=deadline,
             template="sms_template/",
             group="GET sms_template",
@@ -66,7 +66,7 @@ class SmsTemplatesResource(BulkCreate[Any], BulkDelete, BulkUpdate[Any]):
 
     async def create(
         self,
-        body: CreateSMSTemplate | Mapping[str, Any],
+        body: SMSTemplateCreate | Mapping[str, Any],
         *,
         deadline: float | None = None,
     ) -> Any:
@@ -79,7 +79,7 @@ class SmsTemplatesResource(BulkCreate[Any], BulkDelete, BulkUpdate[Any]):
 
     def _create_request(
         self,
-        body: CreateSMSTemplate | Mapping[str, Any],
+        body: SMSTemplateCreate | Mapping[str, Any],
     ) -> Request:
         """The request :meth:`create` sends, built and not sent: ``create_many``
         builds each item's with it."""
@@ -126,7 +126,7 @@ class SmsTemplatesResource(BulkCreate[Any], BulkDelete, BulkUpdate[Any]):
     async def update(
         self,
         id: str,
-        body: UpdateSMSTemplate | Mapping[str, Any],
+        body: SMSTemplateUpdate | Mapping[str, Any],
         *,
         deadline: float | None = None,
     ) -> Any:
@@ -140,7 +140,7 @@ class SmsTemplatesResource(BulkCreate[Any], BulkDelete, BulkUpdate[Any]):
     def _update_request(
         self,
         id: str,
-        body: UpdateSMSTemplate | Mapping[str, Any],
+        body: SMSTemplateUpdate | Mapping[str, Any],
     ) -> Request:
         """The request :meth:`update` sends, built and not sent: ``update_many``
         builds each item's with it."""

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
-from ..._types.generated.tasks import BulkUpdateNotifications, CreateTask, Task, UpdateNotification
+from ..._types.generated.tasks import Task, TaskBulkUpdate, TaskCreate, TaskUpdate
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager
 from ..slicer import SliceOptions, paginate_or_slice
@@ -82,7 +82,7 @@ class TasksResource(BulkCreate[Task], BulkDelete, BulkUpdate[Task]):
 
         ``sliced=True`` (or a :class:`~close_async.SliceOptions`) walks past Close's
         ``_skip`` cap by ``date_created`` windows, each object once (bounded by
-        ``date_created__gte`` / ``__lt`` when given; see :class:`~close_async.DateSlicer`).
+        ``date_created__gte`` / ``__lt`` when given; see ``SliceOptions``).
 
         The `view` parameter can be used to conveniently access the different task views. It
         accepts one of the following values:
@@ -152,7 +152,7 @@ class TasksResource(BulkCreate[Task], BulkDelete, BulkUpdate[Task]):
 
     async def create(
         self,
-        body: CreateTask | Mapping[str, Any],
+        body: TaskCreate | Mapping[str, Any],
         *,
         fields: str | Sequence[str] | None = None,
         deadline: float | None = None,
@@ -173,7 +173,7 @@ class TasksResource(BulkCreate[Task], BulkDelete, BulkUpdate[Task]):
 
     def _create_request(
         self,
-        body: CreateTask | Mapping[str, Any],
+        body: TaskCreate | Mapping[str, Any],
         *,
         fields: str | Sequence[str] | None = None,
     ) -> Request:
@@ -196,7 +196,7 @@ class TasksResource(BulkCreate[Task], BulkDelete, BulkUpdate[Task]):
 
     async def bulk_update(
         self,
-        body: BulkUpdateNotifications | Mapping[str, Any],
+        body: TaskBulkUpdate | Mapping[str, Any],
         *,
         assigned_to: str | None = None,
         format: str | None = None,
@@ -313,7 +313,7 @@ class TasksResource(BulkCreate[Task], BulkDelete, BulkUpdate[Task]):
     async def update(
         self,
         id: str,
-        body: UpdateNotification | Task | Mapping[str, Any],
+        body: TaskUpdate | Task | Mapping[str, Any],
         *,
         fields: str | Sequence[str] | None = None,
         deadline: float | None = None,
@@ -336,7 +336,7 @@ class TasksResource(BulkCreate[Task], BulkDelete, BulkUpdate[Task]):
     def _update_request(
         self,
         id: str,
-        body: UpdateNotification | Task | Mapping[str, Any],
+        body: TaskUpdate | Task | Mapping[str, Any],
         *,
         fields: str | Sequence[str] | None = None,
     ) -> Request:

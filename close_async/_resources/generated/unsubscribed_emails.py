@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
-from ..._types.generated.unsubscribed_emails import CreateUnsubscribedEmail
+from ..._types.generated.unsubscribed_emails import UnsubscribedEmailCreate
 from ..bulk_verbs import BulkCreate, BulkDelete
 from ..pager import Pager, paginate
 
@@ -59,7 +59,7 @@ class UnsubscribedEmailsResource(BulkCreate[Any], BulkDelete):
 
     async def create(
         self,
-        body: CreateUnsubscribedEmail | Mapping[str, Any],
+        body: UnsubscribedEmailCreate | Mapping[str, Any],
         *,
         deadline: float | None = None,
     ) -> Any:
@@ -76,7 +76,7 @@ class UnsubscribedEmailsResource(BulkCreate[Any], BulkDelete):
 
     def _create_request(
         self,
-        body: CreateUnsubscribedEmail | Mapping[str, Any],
+        body: UnsubscribedEmailCreate | Mapping[str, Any],
     ) -> Request:
         """The request :meth:`create` sends, built and not sent: ``create_many``
         builds each item's with it."""

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
-from ..._types.generated.webhooks import CreateWebhook, UpdateWebhook, Webhook
+from ..._types.generated.webhooks import Webhook, WebhookCreate, WebhookUpdate
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager, paginate
 
@@ -60,7 +60,7 @@ class WebhooksResource(BulkCreate[Webhook], BulkDelete, BulkUpdate[Webhook]):
 
     async def create(
         self,
-        body: CreateWebhook | Mapping[str, Any],
+        body: WebhookCreate | Mapping[str, Any],
         *,
         deadline: float | None = None,
     ) -> Webhook:
@@ -89,7 +89,7 @@ class WebhooksResource(BulkCreate[Webhook], BulkDelete, BulkUpdate[Webhook]):
 
     def _create_request(
         self,
-        body: CreateWebhook | Mapping[str, Any],
+        body: WebhookCreate | Mapping[str, Any],
     ) -> Request:
         """The request :meth:`create` sends, built and not sent: ``create_many``
         builds each item's with it."""
@@ -129,7 +129,7 @@ class WebhooksResource(BulkCreate[Webhook], BulkDelete, BulkUpdate[Webhook]):
     async def update(
         self,
         id: str,
-        body: UpdateWebhook | Mapping[str, Any],
+        body: WebhookUpdate | Mapping[str, Any],
         *,
         deadline: float | None = None,
     ) -> Webhook:
@@ -162,7 +162,7 @@ class WebhooksResource(BulkCreate[Webhook], BulkDelete, BulkUpdate[Webhook]):
     def _update_request(
         self,
         id: str,
-        body: UpdateWebhook | Mapping[str, Any],
+        body: WebhookUpdate | Mapping[str, Any],
     ) -> Request:
         """The request :meth:`update` sends, built and not sent: ``update_many``
         builds each item's with it."""

@@ -20,25 +20,25 @@ from ..model import UNSET, Model, RequestModel, Unset
 __all__ = [
     "Call",
     "CallCreate",
+    "CallCreateDirection",
+    "CallCreateSource",
+    "CallCreateStatus",
     "CallUpdate",
-    "CreateCallActivityDirection",
-    "CreateCallActivitySource",
-    "CreateCallActivityStatus",
-    "UpdateCallActivityStatus",
+    "CallUpdateStatus",
 ]
 
-CreateCallActivityDirection: TypeAlias = Literal["inbound", "outbound"]
+CallCreateDirection: TypeAlias = Literal["inbound", "outbound"]
 """Schema ``CreateCallActivityDirection`` of Close's OpenAPI document."""
 
-CreateCallActivitySource: TypeAlias = Literal["Close.io", "External"]
+CallCreateSource: TypeAlias = Literal["Close.io", "External"]
 """Schema ``CreateCallActivitySource`` of Close's OpenAPI document."""
 
-CreateCallActivityStatus: TypeAlias = Literal[
+CallCreateStatus: TypeAlias = Literal[
     "created", "in-progress", "completed", "cancel", "no-answer", "busy", "failed", "timeout"
 ]
 """Schema ``CreateCallActivityStatus`` of Close's OpenAPI document."""
 
-UpdateCallActivityStatus: TypeAlias = Literal[
+CallUpdateStatus: TypeAlias = Literal[
     "created", "in-progress", "completed", "cancel", "no-answer", "busy", "failed", "timeout"
 ]
 """Schema ``UpdateCallActivityStatus`` of Close's OpenAPI document."""
@@ -127,7 +127,7 @@ class CallCreate(RequestModel):
     date_created: _dt.datetime | Unset | None = attrs.field(
         default=UNSET, validator=rules.aware_datetime
     )
-    direction: CreateCallActivityDirection | Unset = attrs.field(
+    direction: CallCreateDirection | Unset = attrs.field(
         default=UNSET, validator=rules.call_direction
     )
     duration: int | Unset | None = attrs.field(default=UNSET, validator=rules.call_duration)
@@ -142,12 +142,8 @@ class CallCreate(RequestModel):
     playbook_id: str | Unset | None = attrs.field(default=UNSET, validator=rules.object_id)
     quality_info: str | Unset | None = UNSET
     recording_url: str | Unset | None = attrs.field(default=UNSET, validator=rules.http_url)
-    source: CreateCallActivitySource | Unset = attrs.field(
-        default=UNSET, validator=rules.call_source
-    )
-    status: CreateCallActivityStatus | Unset = attrs.field(
-        default=UNSET, validator=rules.call_status
-    )
+    source: CallCreateSource | Unset = attrs.field(default=UNSET, validator=rules.call_source)
+    status: CallCreateStatus | Unset = attrs.field(default=UNSET, validator=rules.call_status)
     user_id: str | Unset | None = attrs.field(default=UNSET, validator=rules.object_id)
     voicemail_url: str | Unset | None = attrs.field(default=UNSET, validator=rules.http_url)
 
@@ -190,8 +186,6 @@ class CallUpdate(RequestModel):
     playbook_id: str | Unset | None = attrs.field(default=UNSET, validator=rules.object_id)
     quality_info: str | Unset | None = UNSET
     recording_url: str | Unset | None = attrs.field(default=UNSET, validator=rules.http_url)
-    status: UpdateCallActivityStatus | Unset = attrs.field(
-        default=UNSET, validator=rules.call_status
-    )
+    status: CallUpdateStatus | Unset = attrs.field(default=UNSET, validator=rules.call_status)
     user_id: str | Unset | None = attrs.field(default=UNSET, validator=rules.object_id)
     voicemail_url: str | Unset | None = attrs.field(default=UNSET, validator=rules.http_url)

@@ -13,11 +13,11 @@ import attrs
 
 from ..model import Model
 
-__all__ = ["CreatedActivity"]
+__all__ = ["Creation"]
 
 
 @attrs.define(kw_only=True)
-class CreatedActivity(Model):
+class Creation(Model):
     """The "created" activity Close records when a lead or contact is made.
 
     Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""

@@ -15,35 +15,18 @@ import attrs
 from ..model import UNSET, Model, RequestModel, Unset
 
 __all__ = [
-    "CreateCustomActivity",
-    "CreateCustomActivityStatus",
     "CustomActivity",
-    "UpdateCustomActivity",
-    "UpdateCustomActivityStatus",
+    "CustomActivityCreate",
+    "CustomActivityCreateStatus",
+    "CustomActivityUpdate",
+    "CustomActivityUpdateStatus",
 ]
 
-CreateCustomActivityStatus: TypeAlias = Literal["draft", "published"]
+CustomActivityCreateStatus: TypeAlias = Literal["draft", "published"]
 """Schema ``CreateCustomActivityStatus`` of Close's OpenAPI document."""
 
-UpdateCustomActivityStatus: TypeAlias = Literal["draft", "published"]
+CustomActivityUpdateStatus: TypeAlias = Literal["draft", "published"]
 """Schema ``UpdateCustomActivityStatus`` of Close's OpenAPI document."""
-
-
-@attrs.frozen(kw_only=True)
-class CreateCustomActivity(RequestModel):
-    """Schema ``CreateCustomActivity`` of Close's OpenAPI document."""
-
-    activity_at: _dt.datetime | Unset | None = UNSET
-    contact_id: str | Unset | None = UNSET
-    created_by_id: str | Unset | None = UNSET
-    custom_activity_type_id: str
-    custom_fields: dict[str, Any] | Unset | None = UNSET
-    date_created: _dt.datetime | Unset | None = UNSET
-    lead_id: str
-    organization_id: str | Unset | None = UNSET
-    pinned: bool | Unset | None = UNSET
-    status: CreateCustomActivityStatus | Unset = UNSET
-    user_id: str | Unset | None = UNSET
 
 
 @attrs.define(kw_only=True)
@@ -74,11 +57,28 @@ class CustomActivity(Model):
 
 
 @attrs.frozen(kw_only=True)
-class UpdateCustomActivity(RequestModel):
+class CustomActivityCreate(RequestModel):
+    """Schema ``CreateCustomActivity`` of Close's OpenAPI document."""
+
+    activity_at: _dt.datetime | Unset | None = UNSET
+    contact_id: str | Unset | None = UNSET
+    created_by_id: str | Unset | None = UNSET
+    custom_activity_type_id: str
+    custom_fields: dict[str, Any] | Unset | None = UNSET
+    date_created: _dt.datetime | Unset | None = UNSET
+    lead_id: str
+    organization_id: str | Unset | None = UNSET
+    pinned: bool | Unset | None = UNSET
+    status: CustomActivityCreateStatus | Unset = UNSET
+    user_id: str | Unset | None = UNSET
+
+
+@attrs.frozen(kw_only=True)
+class CustomActivityUpdate(RequestModel):
     """Schema ``UpdateCustomActivity`` of Close's OpenAPI document."""
 
     activity_at: _dt.datetime | Unset | None = UNSET
     contact_id: str | Unset | None = UNSET
     custom_fields: dict[str, Any] | Unset | None = UNSET
     pinned: bool | Unset | None = UNSET
-    status: UpdateCustomActivityStatus | Unset = UNSET
+    status: CustomActivityUpdateStatus | Unset = UNSET

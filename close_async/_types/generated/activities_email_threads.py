@@ -13,13 +13,13 @@ from typing import Any
 import attrs
 
 from ..model import Model
-from .shared import EmailActivity
+from .shared import Email
 
-__all__ = ["EmailThreadActivity"]
+__all__ = ["EmailThread"]
 
 
 @attrs.define(kw_only=True)
-class EmailThreadActivity(Model):
+class EmailThread(Model):
     """An email thread: the emails of one conversation.
 
     Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
@@ -42,5 +42,5 @@ class EmailThreadActivity(Model):
     subject: str | None = None
     latest_normalized_subject: str | None = None
     n_emails: int | None = None
-    emails: list[EmailActivity] | None = None
+    emails: list[Email] | None = None
     participants: list[dict[str, Any]] | None = None

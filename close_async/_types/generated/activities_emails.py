@@ -15,34 +15,30 @@ import attrs
 from ..model import UNSET, RequestModel, Unset
 
 __all__ = [
-    "CreateEmailActivity",
-    "CreateEmailActivityAttachmentsItems",
-    "CreateEmailActivityOpensItems",
-    "CreateEmailActivityStatus",
-    "UpdateEmailActivity",
-    "UpdateEmailActivityAttachmentsItems",
-    "UpdateEmailActivityOpensItems",
-    "UpdateEmailActivityStatus",
+    "EmailCreate",
+    "EmailCreateAttachment",
+    "EmailCreateOpen",
+    "EmailCreateStatus",
+    "EmailUpdate",
+    "EmailUpdateAttachment",
+    "EmailUpdateOpen",
+    "EmailUpdateStatus",
 ]
 
-CreateEmailActivityStatus: TypeAlias = Literal[
-    "inbox", "draft", "scheduled", "outbox", "sent", "error"
-]
+EmailCreateStatus: TypeAlias = Literal["inbox", "draft", "scheduled", "outbox", "sent", "error"]
 """Schema ``CreateEmailActivityStatus`` of Close's OpenAPI document."""
 
-UpdateEmailActivityStatus: TypeAlias = Literal[
-    "inbox", "draft", "scheduled", "outbox", "sent", "error"
-]
+EmailUpdateStatus: TypeAlias = Literal["inbox", "draft", "scheduled", "outbox", "sent", "error"]
 """Schema ``UpdateEmailActivityStatus`` of Close's OpenAPI document."""
 
 
 @attrs.frozen(kw_only=True)
-class CreateEmailActivity(RequestModel):
+class EmailCreate(RequestModel):
     """Schema ``CreateEmailActivity`` of Close's OpenAPI document."""
 
     account_id: str | Unset | None = UNSET
     activity_at: _dt.datetime | Unset | None = UNSET
-    attachments: list[CreateEmailActivityAttachmentsItems] | Unset | None = UNSET
+    attachments: list[EmailCreateAttachment] | Unset | None = UNSET
     bcc: list[str] | Unset | None = UNSET
     body_html: str | Unset | None = UNSET
     body_text: str | Unset | None = UNSET
@@ -56,10 +52,10 @@ class CreateEmailActivity(RequestModel):
     followup_sequence_id: str | Unset | None = UNSET
     in_reply_to_id: str | Unset | None = UNSET
     lead_id: str
-    opens: list[CreateEmailActivityOpensItems] | Unset | None = UNSET
+    opens: list[EmailCreateOpen] | Unset | None = UNSET
     organization_id: str | Unset | None = UNSET
     sender: str | Unset | None = UNSET
-    status: CreateEmailActivityStatus
+    status: EmailCreateStatus
     subject: str | Unset | None = UNSET
     template_id: str | Unset | None = UNSET
     to: list[str] | Unset | None = UNSET
@@ -67,7 +63,7 @@ class CreateEmailActivity(RequestModel):
 
 
 @attrs.frozen(kw_only=True)
-class CreateEmailActivityAttachmentsItems(RequestModel):
+class EmailCreateAttachment(RequestModel):
     """Schema ``CreateEmailActivityAttachmentsItems`` of Close's OpenAPI document."""
 
     content_id: str | Unset | None = UNSET
@@ -79,19 +75,19 @@ class CreateEmailActivityAttachmentsItems(RequestModel):
 
 
 @attrs.frozen(kw_only=True)
-class CreateEmailActivityOpensItems(RequestModel):
+class EmailCreateOpen(RequestModel):
     """Schema ``CreateEmailActivityOpensItems`` of Close's OpenAPI document."""
 
     opened_at: _dt.datetime
 
 
 @attrs.frozen(kw_only=True)
-class UpdateEmailActivity(RequestModel):
+class EmailUpdate(RequestModel):
     """Schema ``UpdateEmailActivity`` of Close's OpenAPI document."""
 
     account_id: str | Unset | None = UNSET
     activity_at: _dt.datetime | Unset | None = UNSET
-    attachments: list[UpdateEmailActivityAttachmentsItems] | Unset | None = UNSET
+    attachments: list[EmailUpdateAttachment] | Unset | None = UNSET
     bcc: list[str] | Unset | None = UNSET
     body_html: str | Unset | None = UNSET
     body_text: str | Unset | None = UNSET
@@ -102,9 +98,9 @@ class UpdateEmailActivity(RequestModel):
     followup_sequence_delay: int | Unset | None = UNSET
     followup_sequence_id: str | Unset | None = UNSET
     in_reply_to_id: str | Unset | None = UNSET
-    opens: list[UpdateEmailActivityOpensItems] | Unset | None = UNSET
+    opens: list[EmailUpdateOpen] | Unset | None = UNSET
     sender: str | Unset | None = UNSET
-    status: UpdateEmailActivityStatus | Unset = UNSET
+    status: EmailUpdateStatus | Unset = UNSET
     subject: str | Unset | None = UNSET
     template_id: str | Unset | None = UNSET
     to: list[str] | Unset | None = UNSET
@@ -112,7 +108,7 @@ class UpdateEmailActivity(RequestModel):
 
 
 @attrs.frozen(kw_only=True)
-class UpdateEmailActivityAttachmentsItems(RequestModel):
+class EmailUpdateAttachment(RequestModel):
     """Schema ``UpdateEmailActivityAttachmentsItems`` of Close's OpenAPI document."""
 
     content_id: str | Unset | None = UNSET
@@ -124,7 +120,7 @@ class UpdateEmailActivityAttachmentsItems(RequestModel):
 
 
 @attrs.frozen(kw_only=True)
-class UpdateEmailActivityOpensItems(RequestModel):
+class EmailUpdateOpen(RequestModel):
     """Schema ``UpdateEmailActivityOpensItems`` of Close's OpenAPI document."""
 
     opened_at: _dt.datetime

@@ -14,15 +14,11 @@ import attrs
 
 from ..model import Model
 
-__all__ = [
-    "FormSubmissionActivity",
-    "FormSubmissionActivityValues",
-    "FormSubmissionActivityValuesByName",
-]
+__all__ = ["FormSubmission", "FormSubmissionValues", "FormSubmissionValuesByName"]
 
 
 @attrs.define(kw_only=True)
-class FormSubmissionActivity(Model):
+class FormSubmission(Model):
     """Schema ``FormSubmissionActivity`` of Close's OpenAPI document."""
 
     _required: ClassVar[frozenset[str]] = frozenset(
@@ -72,12 +68,12 @@ class FormSubmissionActivity(Model):
     user_id: str | None = None
     user_name: str | None = None
     users: list[str] | None = None
-    values: dict[str, FormSubmissionActivityValues] | None = None
-    values_by_name: dict[str, FormSubmissionActivityValuesByName] | None = None
+    values: dict[str, FormSubmissionValues] | None = None
+    values_by_name: dict[str, FormSubmissionValuesByName] | None = None
 
 
-FormSubmissionActivityValues: TypeAlias = str | bool
+FormSubmissionValues: TypeAlias = str | bool
 """Schema ``FormSubmissionActivityValues`` of Close's OpenAPI document."""
 
-FormSubmissionActivityValuesByName: TypeAlias = str | bool
+FormSubmissionValuesByName: TypeAlias = str | bool
 """Schema ``FormSubmissionActivityValuesByName`` of Close's OpenAPI document."""

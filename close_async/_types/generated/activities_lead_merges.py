@@ -13,11 +13,11 @@ import attrs
 
 from ..model import Model
 
-__all__ = ["LeadMergeActivity"]
+__all__ = ["LeadMerge"]
 
 
 @attrs.define(kw_only=True)
-class LeadMergeActivity(Model):
+class LeadMerge(Model):
     """The record of a lead merged into this one.
 
     Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""

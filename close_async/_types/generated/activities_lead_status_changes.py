@@ -13,24 +13,11 @@ import attrs
 
 from ..model import UNSET, Model, RequestModel, Unset
 
-__all__ = ["CreateLeadStatusChange", "LeadStatusChangeActivity"]
-
-
-@attrs.frozen(kw_only=True)
-class CreateLeadStatusChange(RequestModel):
-    """The body of ``POST /activity/status_change/lead/``: records a change that happened
-    elsewhere (it does not change the lead's status).
-
-    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
-
-    lead_id: str
-    old_status_id: str | Unset | None = UNSET
-    new_status_id: str
-    activity_at: _dt.datetime | Unset | None = UNSET
+__all__ = ["LeadStatusChange", "LeadStatusChangeCreate"]
 
 
 @attrs.define(kw_only=True)
-class LeadStatusChangeActivity(Model):
+class LeadStatusChange(Model):
     """A change of a lead's status.
 
     Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
@@ -54,3 +41,16 @@ class LeadStatusChangeActivity(Model):
     old_status_label: str | None = None
     new_status_id: str | None = None
     new_status_label: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class LeadStatusChangeCreate(RequestModel):
+    """The body of ``POST /activity/status_change/lead/``: records a change that happened
+    elsewhere (it does not change the lead's status).
+
+    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
+
+    lead_id: str
+    old_status_id: str | Unset | None = UNSET
+    new_status_id: str
+    activity_at: _dt.datetime | Unset | None = UNSET

@@ -14,11 +14,11 @@ import attrs
 
 from ..model import UNSET, Model, RequestModel, Unset
 
-__all__ = ["MeetingActivity", "UpdateMeeting"]
+__all__ = ["Meeting", "MeetingUpdate"]
 
 
 @attrs.define(kw_only=True)
-class MeetingActivity(Model):
+class Meeting(Model):
     """A meeting activity (synced from a calendar).
 
     Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
@@ -53,7 +53,7 @@ class MeetingActivity(Model):
 
 
 @attrs.frozen(kw_only=True)
-class UpdateMeeting(RequestModel):
+class MeetingUpdate(RequestModel):
     """The body of ``PUT /activity/meeting/{id}/`` (a patch).
 
     Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""

@@ -14,44 +14,11 @@ import attrs
 
 from ..model import UNSET, Model, RequestModel, Unset
 
-__all__ = [
-    "CreateNoteActivity",
-    "CreateNoteActivityAttachmentsItems",
-    "NoteActivity",
-    "UpdateNoteActivity",
-    "UpdateNoteActivityAttachmentsItems",
-]
-
-
-@attrs.frozen(kw_only=True)
-class CreateNoteActivity(RequestModel):
-    """Schema ``CreateNoteActivity`` of Close's OpenAPI document."""
-
-    activity_at: _dt.datetime | Unset | None = UNSET
-    attachments: list[CreateNoteActivityAttachmentsItems] | Unset | None = UNSET
-    contact_id: str | Unset | None = UNSET
-    created_by_id: str | Unset | None = UNSET
-    date_created: _dt.datetime | Unset | None = UNSET
-    lead_id: str
-    note: str | Unset | None = UNSET
-    note_html: str | Unset | None = UNSET
-    organization_id: str | Unset | None = UNSET
-    pinned: bool | Unset | None = UNSET
-    title: str | Unset | None = UNSET
-    user_id: str | Unset | None = UNSET
-
-
-@attrs.frozen(kw_only=True)
-class CreateNoteActivityAttachmentsItems(RequestModel):
-    """Schema ``CreateNoteActivityAttachmentsItems`` of Close's OpenAPI document."""
-
-    content_type: str | Unset | None = UNSET
-    filename: str
-    url: str
+__all__ = ["Note", "NoteCreate", "NoteCreateAttachment", "NoteUpdate", "NoteUpdateAttachment"]
 
 
 @attrs.define(kw_only=True)
-class NoteActivity(Model):
+class Note(Model):
     """A note activity.
 
     Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
@@ -79,11 +46,38 @@ class NoteActivity(Model):
 
 
 @attrs.frozen(kw_only=True)
-class UpdateNoteActivity(RequestModel):
+class NoteCreate(RequestModel):
+    """Schema ``CreateNoteActivity`` of Close's OpenAPI document."""
+
+    activity_at: _dt.datetime | Unset | None = UNSET
+    attachments: list[NoteCreateAttachment] | Unset | None = UNSET
+    contact_id: str | Unset | None = UNSET
+    created_by_id: str | Unset | None = UNSET
+    date_created: _dt.datetime | Unset | None = UNSET
+    lead_id: str
+    note: str | Unset | None = UNSET
+    note_html: str | Unset | None = UNSET
+    organization_id: str | Unset | None = UNSET
+    pinned: bool | Unset | None = UNSET
+    title: str | Unset | None = UNSET
+    user_id: str | Unset | None = UNSET
+
+
+@attrs.frozen(kw_only=True)
+class NoteCreateAttachment(RequestModel):
+    """Schema ``CreateNoteActivityAttachmentsItems`` of Close's OpenAPI document."""
+
+    content_type: str | Unset | None = UNSET
+    filename: str
+    url: str
+
+
+@attrs.frozen(kw_only=True)
+class NoteUpdate(RequestModel):
     """Schema ``UpdateNoteActivity`` of Close's OpenAPI document."""
 
     activity_at: _dt.datetime | Unset | None = UNSET
-    attachments: list[UpdateNoteActivityAttachmentsItems] | Unset | None = UNSET
+    attachments: list[NoteUpdateAttachment] | Unset | None = UNSET
     contact_id: str | Unset | None = UNSET
     note: str | Unset | None = UNSET
     note_html: str | Unset | None = UNSET
@@ -92,7 +86,7 @@ class UpdateNoteActivity(RequestModel):
 
 
 @attrs.frozen(kw_only=True)
-class UpdateNoteActivityAttachmentsItems(RequestModel):
+class NoteUpdateAttachment(RequestModel):
     """Schema ``UpdateNoteActivityAttachmentsItems`` of Close's OpenAPI document."""
 
     content_type: str | Unset | None = UNSET

@@ -13,24 +13,11 @@ import attrs
 
 from ..model import UNSET, Model, RequestModel, Unset
 
-__all__ = ["CreateOpportunityStatusChange", "OpportunityStatusChangeActivity"]
-
-
-@attrs.frozen(kw_only=True)
-class CreateOpportunityStatusChange(RequestModel):
-    """The body of ``POST /activity/status_change/opportunity/``: records a change that
-    happened elsewhere.
-
-    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
-
-    opportunity_id: str
-    old_status_id: str | Unset | None = UNSET
-    new_status_id: str
-    activity_at: _dt.datetime | Unset | None = UNSET
+__all__ = ["OpportunityStatusChange", "OpportunityStatusChangeCreate"]
 
 
 @attrs.define(kw_only=True)
-class OpportunityStatusChangeActivity(Model):
+class OpportunityStatusChange(Model):
     """A change of an opportunity's status.
 
     Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
@@ -60,3 +47,16 @@ class OpportunityStatusChangeActivity(Model):
     opportunity_value: int | None = None
     opportunity_value_period: str | None = None
     opportunity_value_currency: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class OpportunityStatusChangeCreate(RequestModel):
+    """The body of ``POST /activity/status_change/opportunity/``: records a change that
+    happened elsewhere.
+
+    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
+
+    opportunity_id: str
+    old_status_id: str | Unset | None = UNSET
+    new_status_id: str
+    activity_at: _dt.datetime | Unset | None = UNSET

@@ -16,22 +16,34 @@ from ..model import UNSET, Model, RequestModel, Unset
 from .shared import MessageStatus
 
 __all__ = [
-    "CreateSMSActivity",
-    "CreateSmsActivityAttachmentsItems",
-    "CreateSmsActivityAttachmentsItemsContentType",
-    "CreateSmsActivityDirection",
-    "CreateSmsActivitySource",
-    "CreateSmsActivityStatus",
+    "SMS",
     "PhoneActivityDirection",
     "PhoneActivitySource",
-    "SMSActivity",
-    "UpdateSMSActivity",
-    "UpdateSmsActivityAttachmentsItems",
-    "UpdateSmsActivityAttachmentsItemsContentType",
-    "UpdateSmsActivityStatus",
+    "SMSCreate",
+    "SMSCreateAttachment",
+    "SMSCreateAttachmentContentType",
+    "SMSCreateDirection",
+    "SMSCreateSource",
+    "SMSCreateStatus",
+    "SMSUpdate",
+    "SMSUpdateAttachment",
+    "SMSUpdateAttachmentContentType",
+    "SMSUpdateStatus",
 ]
 
-CreateSmsActivityAttachmentsItemsContentType: TypeAlias = Literal[
+PhoneActivityDirection: TypeAlias = Literal["inbound", "outbound"]
+"""Direction of a phone activity, such as a call or an SMS message.
+
+Schema ``PhoneActivityDirection`` of Close's OpenAPI document."""
+
+PhoneActivitySource: TypeAlias = Literal["Close.io", "External"]
+"""Source of a phone activity. Describes whether the phone activity (such as a call or an
+SMS) was handled by Close's telephony provider or handled externally by a 3rd party and
+is merely logged in Close.
+
+Schema ``PhoneActivitySource`` of Close's OpenAPI document."""
+
+SMSCreateAttachmentContentType: TypeAlias = Literal[
     "application/pdf",
     "application/vcard",
     "audio/3gpp",
@@ -75,30 +87,16 @@ CreateSmsActivityAttachmentsItemsContentType: TypeAlias = Literal[
 ]
 """Schema ``CreateSmsActivityAttachmentsItemsContentType`` of Close's OpenAPI document."""
 
-CreateSmsActivityDirection: TypeAlias = Literal["inbound", "outbound"]
+SMSCreateDirection: TypeAlias = Literal["inbound", "outbound"]
 """Schema ``CreateSmsActivityDirection`` of Close's OpenAPI document."""
 
-CreateSmsActivitySource: TypeAlias = Literal["Close.io", "External"]
+SMSCreateSource: TypeAlias = Literal["Close.io", "External"]
 """Schema ``CreateSmsActivitySource`` of Close's OpenAPI document."""
 
-CreateSmsActivityStatus: TypeAlias = Literal[
-    "inbox", "draft", "scheduled", "outbox", "sent", "error"
-]
+SMSCreateStatus: TypeAlias = Literal["inbox", "draft", "scheduled", "outbox", "sent", "error"]
 """Schema ``CreateSmsActivityStatus`` of Close's OpenAPI document."""
 
-PhoneActivityDirection: TypeAlias = Literal["inbound", "outbound"]
-"""Direction of a phone activity, such as a call or an SMS message.
-
-Schema ``PhoneActivityDirection`` of Close's OpenAPI document."""
-
-PhoneActivitySource: TypeAlias = Literal["Close.io", "External"]
-"""Source of a phone activity. Describes whether the phone activity (such as a call or an
-SMS) was handled by Close's telephony provider or handled externally by a 3rd party and
-is merely logged in Close.
-
-Schema ``PhoneActivitySource`` of Close's OpenAPI document."""
-
-UpdateSmsActivityAttachmentsItemsContentType: TypeAlias = Literal[
+SMSUpdateAttachmentContentType: TypeAlias = Literal[
     "application/pdf",
     "application/vcard",
     "audio/3gpp",
@@ -142,48 +140,12 @@ UpdateSmsActivityAttachmentsItemsContentType: TypeAlias = Literal[
 ]
 """Schema ``UpdateSmsActivityAttachmentsItemsContentType`` of Close's OpenAPI document."""
 
-UpdateSmsActivityStatus: TypeAlias = Literal[
-    "inbox", "draft", "scheduled", "outbox", "sent", "error"
-]
+SMSUpdateStatus: TypeAlias = Literal["inbox", "draft", "scheduled", "outbox", "sent", "error"]
 """Schema ``UpdateSmsActivityStatus`` of Close's OpenAPI document."""
 
 
-@attrs.frozen(kw_only=True)
-class CreateSMSActivity(RequestModel):
-    """Schema ``CreateSMSActivity`` of Close's OpenAPI document."""
-
-    activity_at: _dt.datetime | Unset | None = UNSET
-    attachments: list[CreateSmsActivityAttachmentsItems] | Unset | None = UNSET
-    contact_id: str | Unset | None = UNSET
-    created_by_id: str | Unset | None = UNSET
-    date_created: _dt.datetime | Unset | None = UNSET
-    direction: CreateSmsActivityDirection | Unset = UNSET
-    lead_id: str | Unset | None = UNSET
-    local_phone: str | Unset | None = UNSET
-    """Phone number in E.164 format"""
-
-    organization_id: str | Unset | None = UNSET
-    remote_phone: str | Unset | None = UNSET
-    """Phone number in E.164 format"""
-
-    source: CreateSmsActivitySource | Unset = UNSET
-    status: CreateSmsActivityStatus
-    template_id: str | Unset | None = UNSET
-    text: str | Unset | None = UNSET
-    user_id: str | Unset | None = UNSET
-
-
-@attrs.frozen(kw_only=True)
-class CreateSmsActivityAttachmentsItems(RequestModel):
-    """Schema ``CreateSmsActivityAttachmentsItems`` of Close's OpenAPI document."""
-
-    content_type: CreateSmsActivityAttachmentsItemsContentType
-    filename: str
-    url: str
-
-
 @attrs.define(kw_only=True)
-class SMSActivity(Model):
+class SMS(Model):
     """Schema ``SMSActivity`` of Close's OpenAPI document."""
 
     _required: ClassVar[frozenset[str]] = frozenset(
@@ -256,11 +218,45 @@ class SMSActivity(Model):
 
 
 @attrs.frozen(kw_only=True)
-class UpdateSMSActivity(RequestModel):
+class SMSCreate(RequestModel):
+    """Schema ``CreateSMSActivity`` of Close's OpenAPI document."""
+
+    activity_at: _dt.datetime | Unset | None = UNSET
+    attachments: list[SMSCreateAttachment] | Unset | None = UNSET
+    contact_id: str | Unset | None = UNSET
+    created_by_id: str | Unset | None = UNSET
+    date_created: _dt.datetime | Unset | None = UNSET
+    direction: SMSCreateDirection | Unset = UNSET
+    lead_id: str | Unset | None = UNSET
+    local_phone: str | Unset | None = UNSET
+    """Phone number in E.164 format"""
+
+    organization_id: str | Unset | None = UNSET
+    remote_phone: str | Unset | None = UNSET
+    """Phone number in E.164 format"""
+
+    source: SMSCreateSource | Unset = UNSET
+    status: SMSCreateStatus
+    template_id: str | Unset | None = UNSET
+    text: str | Unset | None = UNSET
+    user_id: str | Unset | None = UNSET
+
+
+@attrs.frozen(kw_only=True)
+class SMSCreateAttachment(RequestModel):
+    """Schema ``CreateSmsActivityAttachmentsItems`` of Close's OpenAPI document."""
+
+    content_type: SMSCreateAttachmentContentType
+    filename: str
+    url: str
+
+
+@attrs.frozen(kw_only=True)
+class SMSUpdate(RequestModel):
     """Schema ``UpdateSMSActivity`` of Close's OpenAPI document."""
 
     activity_at: _dt.datetime | Unset | None = UNSET
-    attachments: list[UpdateSmsActivityAttachmentsItems] | Unset | None = UNSET
+    attachments: list[SMSUpdateAttachment] | Unset | None = UNSET
     contact_id: str | Unset | None = UNSET
     lead_id: str | Unset | None = UNSET
     local_phone: str | Unset | None = UNSET
@@ -269,16 +265,16 @@ class UpdateSMSActivity(RequestModel):
     remote_phone: str | Unset | None = UNSET
     """Phone number in E.164 format"""
 
-    status: UpdateSmsActivityStatus | Unset = UNSET
+    status: SMSUpdateStatus | Unset = UNSET
     template_id: str | Unset | None = UNSET
     text: str | Unset | None = UNSET
     user_id: str | Unset | None = UNSET
 
 
 @attrs.frozen(kw_only=True)
-class UpdateSmsActivityAttachmentsItems(RequestModel):
+class SMSUpdateAttachment(RequestModel):
     """Schema ``UpdateSmsActivityAttachmentsItems`` of Close's OpenAPI document."""
 
-    content_type: UpdateSmsActivityAttachmentsItemsContentType
+    content_type: SMSUpdateAttachmentContentType
     filename: str
     url: str

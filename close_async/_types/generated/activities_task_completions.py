@@ -13,11 +13,11 @@ import attrs
 
 from ..model import Model
 
-__all__ = ["TaskCompletedActivity"]
+__all__ = ["TaskCompletion"]
 
 
 @attrs.define(kw_only=True)
-class TaskCompletedActivity(Model):
+class TaskCompletion(Model):
     """The record of a task completed.
 
     Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""

@@ -16,11 +16,11 @@ from ..model import UNSET, Model, RequestModel, Unset
 from .shared import Attachment, CommunicationDirection
 
 __all__ = [
-    "CreateWhatsAppMessage",
     "CreationSource",
-    "UpdateWhatsAppMessage",
     "WhatsAppAttachmentData",
-    "WhatsAppMessageActivity",
+    "WhatsAppMessage",
+    "WhatsAppMessageCreate",
+    "WhatsAppMessageUpdate",
 ]
 
 CreationSource: TypeAlias = Literal[
@@ -41,40 +41,6 @@ CreationSource: TypeAlias = Literal[
 
 
 @attrs.frozen(kw_only=True)
-class CreateWhatsAppMessage(RequestModel):
-    """Schema ``CreateWhatsAppMessage`` of Close's OpenAPI document."""
-
-    activity_at: _dt.datetime
-    attachments: list[WhatsAppAttachmentData] | Unset = UNSET
-    contact_id: str
-    direction: CommunicationDirection
-    external_whatsapp_message_id: str
-    integration_link: str | Unset | None = UNSET
-    lead_id: str
-    local_phone: str
-    message_markdown: str
-    remote_phone: str
-    response_to_id: str | Unset | None = UNSET
-    user_id: str | Unset | None = UNSET
-
-
-@attrs.frozen(kw_only=True)
-class UpdateWhatsAppMessage(RequestModel):
-    """Schema ``UpdateWhatsAppMessage`` of Close's OpenAPI document."""
-
-    activity_at: _dt.datetime | Unset = UNSET
-    attachments: list[WhatsAppAttachmentData] | Unset = UNSET
-    contact_id: str | Unset = UNSET
-    direction: CommunicationDirection | Unset = UNSET
-    integration_link: str | Unset | None = UNSET
-    local_phone: str | Unset = UNSET
-    message_markdown: str | Unset = UNSET
-    remote_phone: str | Unset = UNSET
-    response_to_id: str | Unset | None = UNSET
-    user_id: str | Unset = UNSET
-
-
-@attrs.frozen(kw_only=True)
 class WhatsAppAttachmentData(RequestModel):
     """Schema ``WhatsAppAttachmentData`` of Close's OpenAPI document."""
 
@@ -84,7 +50,7 @@ class WhatsAppAttachmentData(RequestModel):
 
 
 @attrs.define(kw_only=True)
-class WhatsAppMessageActivity(Model):
+class WhatsAppMessage(Model):
     """Schema ``WhatsAppMessageActivity`` of Close's OpenAPI document."""
 
     _required: ClassVar[frozenset[str]] = frozenset(
@@ -149,3 +115,37 @@ class WhatsAppMessageActivity(Model):
     user_id: str | None = None
     user_name: str | None = None
     users: list[str] | None = None
+
+
+@attrs.frozen(kw_only=True)
+class WhatsAppMessageCreate(RequestModel):
+    """Schema ``CreateWhatsAppMessage`` of Close's OpenAPI document."""
+
+    activity_at: _dt.datetime
+    attachments: list[WhatsAppAttachmentData] | Unset = UNSET
+    contact_id: str
+    direction: CommunicationDirection
+    external_whatsapp_message_id: str
+    integration_link: str | Unset | None = UNSET
+    lead_id: str
+    local_phone: str
+    message_markdown: str
+    remote_phone: str
+    response_to_id: str | Unset | None = UNSET
+    user_id: str | Unset | None = UNSET
+
+
+@attrs.frozen(kw_only=True)
+class WhatsAppMessageUpdate(RequestModel):
+    """Schema ``UpdateWhatsAppMessage`` of Close's OpenAPI document."""
+
+    activity_at: _dt.datetime | Unset = UNSET
+    attachments: list[WhatsAppAttachmentData] | Unset = UNSET
+    contact_id: str | Unset = UNSET
+    direction: CommunicationDirection | Unset = UNSET
+    integration_link: str | Unset | None = UNSET
+    local_phone: str | Unset = UNSET
+    message_markdown: str | Unset = UNSET
+    remote_phone: str | Unset = UNSET
+    response_to_id: str | Unset | None = UNSET
+    user_id: str | Unset = UNSET

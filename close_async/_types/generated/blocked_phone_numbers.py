@@ -16,10 +16,10 @@ from ..model import Model, RequestModel
 
 __all__ = [
     "BlockedPhoneNumber",
+    "BlockedPhoneNumberCreate",
     "BlockedPhoneNumberSettings",
-    "CreateBlockedPhoneNumber",
-    "UpdateBlockedPhoneNumber",
-    "UpdateBlockedPhoneNumberSettings",
+    "BlockedPhoneNumberSettingsUpdate",
+    "BlockedPhoneNumberUpdate",
 ]
 
 
@@ -61,6 +61,17 @@ class BlockedPhoneNumber(Model):
     """User who most recently updated this Blocked Number."""
 
 
+@attrs.frozen(kw_only=True)
+class BlockedPhoneNumberCreate(RequestModel):
+    """Schema ``CreateBlockedPhoneNumber`` of Close's OpenAPI document."""
+
+    phone: str
+    """The phone number (in E.164 format) that you wish to block."""
+
+    reason: str
+    """The reason why you wish to block a given phone number."""
+
+
 @attrs.define(kw_only=True)
 class BlockedPhoneNumberSettings(Model):
     """Schema ``BlockedPhoneNumberSettings`` of Close's OpenAPI document."""
@@ -71,26 +82,15 @@ class BlockedPhoneNumberSettings(Model):
 
 
 @attrs.frozen(kw_only=True)
-class CreateBlockedPhoneNumber(RequestModel):
-    """Schema ``CreateBlockedPhoneNumber`` of Close's OpenAPI document."""
+class BlockedPhoneNumberSettingsUpdate(RequestModel):
+    """Schema ``UpdateBlockedPhoneNumberSettings`` of Close's OpenAPI document."""
 
-    phone: str
-    """The phone number (in E.164 format) that you wish to block."""
-
-    reason: str
-    """The reason why you wish to block a given phone number."""
+    reject_anonymous_inbound_calls: bool
 
 
 @attrs.frozen(kw_only=True)
-class UpdateBlockedPhoneNumber(RequestModel):
+class BlockedPhoneNumberUpdate(RequestModel):
     """Schema ``UpdateBlockedPhoneNumber`` of Close's OpenAPI document."""
 
     reason: str
     """The updated reason for blocking the given phone number."""
-
-
-@attrs.frozen(kw_only=True)
-class UpdateBlockedPhoneNumberSettings(RequestModel):
-    """Schema ``UpdateBlockedPhoneNumberSettings`` of Close's OpenAPI document."""
-
-    reject_anonymous_inbound_calls: bool

@@ -13,7 +13,7 @@ import attrs
 
 from ..model import Model, RequestModel
 
-__all__ = ["Comment", "CommentThread", "CreateComment", "UpdateCommentThreads"]
+__all__ = ["Comment", "CommentCreate", "CommentThread", "CommentUpdate"]
 
 
 @attrs.define(kw_only=True)
@@ -32,6 +32,14 @@ class Comment(Model):
     date_updated: _dt.datetime | None = None
 
 
+@attrs.frozen(kw_only=True)
+class CommentCreate(RequestModel):
+    """Schema ``CreateComment`` of Close's OpenAPI document."""
+
+    body: str
+    object_id: str
+
+
 @attrs.define(kw_only=True)
 class CommentThread(Model):
     """The comments on one object.
@@ -48,15 +56,7 @@ class CommentThread(Model):
 
 
 @attrs.frozen(kw_only=True)
-class CreateComment(RequestModel):
-    """Schema ``CreateComment`` of Close's OpenAPI document."""
-
-    body: str
-    object_id: str
-
-
-@attrs.frozen(kw_only=True)
-class UpdateCommentThreads(RequestModel):
+class CommentUpdate(RequestModel):
     """Schema ``UpdateCommentThreads`` of Close's OpenAPI document."""
 
     body: str

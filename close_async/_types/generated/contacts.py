@@ -12,11 +12,11 @@ import attrs
 from ..model import UNSET, RequestModel, Unset
 from .shared import ContactEmail, ContactPhone, ContactUrl
 
-__all__ = ["UpdateContact"]
+__all__ = ["ContactUpdate"]
 
 
 @attrs.frozen(kw_only=True)
-class UpdateContact(RequestModel):
+class ContactUpdate(RequestModel):
     """The body of ``PUT /contact/{id}/`` (a patch). Note that ``emails``, ``phones`` and
     ``urls`` replace the lists they name.
 

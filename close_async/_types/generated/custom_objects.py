@@ -13,18 +13,7 @@ import attrs
 
 from ..model import UNSET, Model, RequestModel, Unset
 
-__all__ = ["CreateCustomObject", "CustomObject", "UpdateCustomObject"]
-
-
-@attrs.frozen(kw_only=True)
-class CreateCustomObject(RequestModel):
-    """The body of ``POST /custom_object/``; its fields go in ``extra`` (``custom.cf_...``).
-
-    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
-
-    custom_object_type_id: str
-    lead_id: str
-    name: str
+__all__ = ["CustomObject", "CustomObjectCreate", "CustomObjectUpdate"]
 
 
 @attrs.define(kw_only=True)
@@ -45,7 +34,18 @@ class CustomObject(Model):
 
 
 @attrs.frozen(kw_only=True)
-class UpdateCustomObject(RequestModel):
+class CustomObjectCreate(RequestModel):
+    """The body of ``POST /custom_object/``; its fields go in ``extra`` (``custom.cf_...``).
+
+    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
+
+    custom_object_type_id: str
+    lead_id: str
+    name: str
+
+
+@attrs.frozen(kw_only=True)
+class CustomObjectUpdate(RequestModel):
     """The body of ``PUT /custom_object/{id}/`` (a patch).
 
     Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""

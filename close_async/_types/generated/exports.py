@@ -13,17 +13,7 @@ import attrs
 
 from ..model import UNSET, Model, RequestModel, Unset
 
-__all__ = ["CreateExportFlags", "Export"]
-
-
-@attrs.frozen(kw_only=True)
-class CreateExportFlags(RequestModel):
-    """Schema ``CreateExportFlags`` of Close's OpenAPI document."""
-
-    include_activities: bool | Unset = UNSET
-    include_addresses: bool | Unset = UNSET
-    include_custom_objects: bool | Unset = UNSET
-    include_smart_fields: bool | Unset = UNSET
+__all__ = ["Export", "ExportCreate"]
 
 
 @attrs.define(kw_only=True)
@@ -41,3 +31,13 @@ class Export(Model):
     organization_id: str | None = None
     date_created: _dt.datetime | None = None
     date_updated: _dt.datetime | None = None
+
+
+@attrs.frozen(kw_only=True)
+class ExportCreate(RequestModel):
+    """Schema ``CreateExportFlags`` of Close's OpenAPI document."""
+
+    include_activities: bool | Unset = UNSET
+    include_addresses: bool | Unset = UNSET
+    include_custom_objects: bool | Unset = UNSET
+    include_smart_fields: bool | Unset = UNSET

@@ -13,19 +13,19 @@ import attrs
 
 from ..model import UNSET, RequestModel, Unset
 
-__all__ = ["RunFieldEnrichment", "RunFieldEnrichmentObjectType"]
+__all__ = ["FieldEnrichmentRun", "FieldEnrichmentRunObjectType"]
 
-RunFieldEnrichmentObjectType: TypeAlias = Literal["lead", "contact"]
+FieldEnrichmentRunObjectType: TypeAlias = Literal["lead", "contact"]
 """Schema ``RunFieldEnrichmentObjectType`` of Close's OpenAPI document."""
 
 
 @attrs.frozen(kw_only=True)
-class RunFieldEnrichment(RequestModel):
+class FieldEnrichmentRun(RequestModel):
     """Schema ``RunFieldEnrichment`` of Close's OpenAPI document."""
 
     field_id: str
     object_id: str
-    object_type: RunFieldEnrichmentObjectType
+    object_type: FieldEnrichmentRunObjectType
     organization_id: str
     overwrite_existing_value: bool | Unset = UNSET
     set_new_value: bool | Unset = UNSET

@@ -11,11 +11,11 @@ import attrs
 
 from ..model import RequestModel
 
-__all__ = ["UploadFile"]
+__all__ = ["FileUpload"]
 
 
 @attrs.frozen(kw_only=True)
-class UploadFile(RequestModel):
+class FileUpload(RequestModel):
     """Schema ``UploadFile`` of Close's OpenAPI document."""
 
     content_type: str

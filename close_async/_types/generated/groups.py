@@ -13,21 +13,7 @@ import attrs
 
 from ..model import Model, RequestModel
 
-__all__ = ["CreateGroup", "CreateGroupMember", "Group", "GroupMember"]
-
-
-@attrs.frozen(kw_only=True)
-class CreateGroup(RequestModel):
-    """Schema ``CreateGroup`` of Close's OpenAPI document."""
-
-    name: str
-
-
-@attrs.frozen(kw_only=True)
-class CreateGroupMember(RequestModel):
-    """Schema ``CreateGroupMember`` of Close's OpenAPI document."""
-
-    user_id: str
+__all__ = ["Group", "GroupCreate", "GroupMember", "GroupMemberCreate"]
 
 
 @attrs.define(kw_only=True)
@@ -42,6 +28,13 @@ class Group(Model):
     organization_id: str | None = None
 
 
+@attrs.frozen(kw_only=True)
+class GroupCreate(RequestModel):
+    """Schema ``CreateGroup`` of Close's OpenAPI document."""
+
+    name: str
+
+
 @attrs.define(kw_only=True)
 class GroupMember(Model):
     """Schema ``GroupMember`` of Close's OpenAPI document."""
@@ -49,3 +42,10 @@ class GroupMember(Model):
     _required: ClassVar[frozenset[str]] = frozenset({"user_id"})
 
     user_id: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class GroupMemberCreate(RequestModel):
+    """Schema ``CreateGroupMember`` of Close's OpenAPI document."""
+
+    user_id: str

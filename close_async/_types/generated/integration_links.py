@@ -15,23 +15,14 @@ import attrs
 from ..model import UNSET, Model, RequestModel, Unset
 
 __all__ = [
-    "CreateIntegrationLink",
     "IntegrationLink",
+    "IntegrationLinkCreate",
     "IntegrationLinkType",
-    "UpdateIntegrationLink",
+    "IntegrationLinkUpdate",
 ]
 
 IntegrationLinkType: TypeAlias = Literal["lead", "contact", "opportunity"]
 """Schema ``IntegrationLinkType`` of Close's OpenAPI document."""
-
-
-@attrs.frozen(kw_only=True)
-class CreateIntegrationLink(RequestModel):
-    """Schema ``CreateIntegrationLink`` of Close's OpenAPI document."""
-
-    name: str
-    type: IntegrationLinkType
-    url: str
 
 
 @attrs.define(kw_only=True)
@@ -64,7 +55,16 @@ class IntegrationLink(Model):
 
 
 @attrs.frozen(kw_only=True)
-class UpdateIntegrationLink(RequestModel):
+class IntegrationLinkCreate(RequestModel):
+    """Schema ``CreateIntegrationLink`` of Close's OpenAPI document."""
+
+    name: str
+    type: IntegrationLinkType
+    url: str
+
+
+@attrs.frozen(kw_only=True)
+class IntegrationLinkUpdate(RequestModel):
     """Schema ``UpdateIntegrationLink`` of Close's OpenAPI document."""
 
     name: str | Unset | None = UNSET

@@ -16,31 +16,14 @@ from .. import rules
 from ..model import UNSET, Model, RequestModel, Unset
 from .shared import (
     Contact,
+    ContactCreate,
     ContactEmail,
     ContactPhone,
-    CreateContact,
     Opportunity,
     RenderedIntegrationLink,
 )
 
-__all__ = ["CreateLead", "Lead", "LeadAddress", "MergeLeads", "UpdateLead"]
-
-
-@attrs.frozen(kw_only=True)
-class CreateLead(RequestModel):
-    """The body of ``POST /lead/``: a new lead, with its contacts and addresses nested. Custom
-    fields go in ``extra`` as ``{"custom.cf_...": value}``. Give ``status_id`` or ``status``
-    (a label), not both; with neither, Close uses the first status.
-
-    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
-
-    name: str | Unset | None = UNSET
-    description: str | Unset | None = UNSET
-    url: str | Unset | None = UNSET
-    status_id: str | Unset = UNSET
-    addresses: list[LeadAddress] | Unset = UNSET
-    status: str | Unset = UNSET
-    contacts: list[CreateContact] | Unset = UNSET
+__all__ = ["Lead", "LeadAddress", "LeadCreate", "LeadMergeRequest", "LeadUpdate"]
 
 
 @attrs.define(kw_only=True)
@@ -114,7 +97,24 @@ class LeadAddress(Model):
 
 
 @attrs.frozen(kw_only=True)
-class MergeLeads(RequestModel):
+class LeadCreate(RequestModel):
+    """The body of ``POST /lead/``: a new lead, with its contacts and addresses nested. Custom
+    fields go in ``extra`` as ``{"custom.cf_...": value}``. Give ``status_id`` or ``status``
+    (a label), not both; with neither, Close uses the first status.
+
+    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
+
+    name: str | Unset | None = UNSET
+    description: str | Unset | None = UNSET
+    url: str | Unset | None = UNSET
+    status_id: str | Unset = UNSET
+    addresses: list[LeadAddress] | Unset = UNSET
+    status: str | Unset = UNSET
+    contacts: list[ContactCreate] | Unset = UNSET
+
+
+@attrs.frozen(kw_only=True)
+class LeadMergeRequest(RequestModel):
     """The body of ``POST /lead/merge/``: ``source`` is merged into ``destination``.
 
     Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
@@ -124,7 +124,7 @@ class MergeLeads(RequestModel):
 
 
 @attrs.frozen(kw_only=True)
-class UpdateLead(RequestModel):
+class LeadUpdate(RequestModel):
     """The body of ``PUT /lead/{id}/`` (a patch): only the fields given change; ``None`` clears
     one. Custom fields go in ``extra`` as ``{"custom.cf_...": value}`` (``None`` clears
     one).

@@ -11,11 +11,11 @@ import attrs
 
 from ..model import RequestModel
 
-__all__ = ["CreateMembership", "SetPinnedSavedView"]
+__all__ = ["MembershipCreate", "MembershipPinnedViewsUpdate"]
 
 
 @attrs.frozen(kw_only=True)
-class CreateMembership(RequestModel):
+class MembershipCreate(RequestModel):
     """Schema ``CreateMembership`` of Close's OpenAPI document."""
 
     email: str
@@ -23,7 +23,7 @@ class CreateMembership(RequestModel):
 
 
 @attrs.frozen(kw_only=True)
-class SetPinnedSavedView(RequestModel):
+class MembershipPinnedViewsUpdate(RequestModel):
     """Schema ``SetPinnedSavedView`` of Close's OpenAPI document."""
 
     saved_view_ids: list[str]

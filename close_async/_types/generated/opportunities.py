@@ -15,7 +15,7 @@ import attrs
 from ..model import UNSET, RequestModel, Unset
 from .shared import OpportunityValuePeriod
 
-__all__ = ["AttachmentIn", "CreateOpportunity", "UpdateOpportunity"]
+__all__ = ["AttachmentIn", "OpportunityCreate", "OpportunityUpdate"]
 
 
 @attrs.frozen(kw_only=True)
@@ -28,7 +28,7 @@ class AttachmentIn(RequestModel):
 
 
 @attrs.frozen(kw_only=True)
-class CreateOpportunity(RequestModel):
+class OpportunityCreate(RequestModel):
     """Schema ``CreateOpportunity`` of Close's OpenAPI document."""
 
     attachments: list[AttachmentIn] | Unset | None = UNSET
@@ -60,7 +60,7 @@ class CreateOpportunity(RequestModel):
 
 
 @attrs.frozen(kw_only=True)
-class UpdateOpportunity(RequestModel):
+class OpportunityUpdate(RequestModel):
     """The body of ``PUT /opportunity/{id}/`` (a patch); custom fields in ``extra``.
 
     Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""

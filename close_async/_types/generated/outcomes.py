@@ -14,33 +14,13 @@ import attrs
 
 from ..model import UNSET, Model, RequestModel, Unset
 
-__all__ = ["CreateOutcome", "Outcome", "OutcomeAppliesTo", "OutcomeType", "UpdateOutcome"]
+__all__ = ["Outcome", "OutcomeAppliesTo", "OutcomeCreate", "OutcomeType", "OutcomeUpdate"]
 
 OutcomeAppliesTo: TypeAlias = Literal["calls", "meetings"]
 """Schema ``OutcomeAppliesTo`` of Close's OpenAPI document."""
 
 OutcomeType: TypeAlias = Literal["vm-dropped", "custom"]
 """Schema ``OutcomeType`` of Close's OpenAPI document."""
-
-
-@attrs.frozen(kw_only=True)
-class CreateOutcome(RequestModel):
-    """Schema ``CreateOutcome`` of Close's OpenAPI document."""
-
-    applies_to: list[OutcomeAppliesTo] | Unset | None = UNSET
-    """Deprecated. This field will be derived from `type` in a future update: `custom`
-    applies to calls and meetings, `vm-dropped` applies to calls only."""
-
-    description: str | Unset | None = UNSET
-    """Explain what the outcome means and when it should be used."""
-
-    name: str
-    """Displayed to users wherever outcomes can be selected."""
-
-    type: OutcomeType | Unset = UNSET
-    """Set to `vm-dropped` if this outcome should be automatically set on calls whenever a
-    team member performs a Voicemail Drop. Otherwise, leave empty or explicitly set to
-    `custom` (default)."""
 
 
 @attrs.define(kw_only=True)
@@ -75,7 +55,27 @@ class Outcome(Model):
 
 
 @attrs.frozen(kw_only=True)
-class UpdateOutcome(RequestModel):
+class OutcomeCreate(RequestModel):
+    """Schema ``CreateOutcome`` of Close's OpenAPI document."""
+
+    applies_to: list[OutcomeAppliesTo] | Unset | None = UNSET
+    """Deprecated. This field will be derived from `type` in a future update: `custom`
+    applies to calls and meetings, `vm-dropped` applies to calls only."""
+
+    description: str | Unset | None = UNSET
+    """Explain what the outcome means and when it should be used."""
+
+    name: str
+    """Displayed to users wherever outcomes can be selected."""
+
+    type: OutcomeType | Unset = UNSET
+    """Set to `vm-dropped` if this outcome should be automatically set on calls whenever a
+    team member performs a Voicemail Drop. Otherwise, leave empty or explicitly set to
+    `custom` (default)."""
+
+
+@attrs.frozen(kw_only=True)
+class OutcomeUpdate(RequestModel):
     """Schema ``UpdateOutcome`` of Close's OpenAPI document."""
 
     applies_to: list[OutcomeAppliesTo] | Unset | None = UNSET

@@ -16,19 +16,19 @@ from ..model import UNSET, Model, RequestModel, Unset
 
 __all__ = [
     "CarrierNumberType",
-    "CreatePhoneNumberRequest",
-    "CreatePhoneNumberRequestCarrierType",
     "PhoneNumber",
+    "PhoneNumberCreate",
+    "PhoneNumberCreateCarrierType",
     "PhoneNumberSharing",
     "PhoneNumberType",
+    "PhoneNumberUpdate",
     "UnderlyingCarrier",
-    "UpdatePhoneNumber",
 ]
 
 CarrierNumberType: TypeAlias = Literal["local", "national", "mobile", "tollfree", "shortcode"]
 """Schema ``CarrierNumberType`` of Close's OpenAPI document."""
 
-CreatePhoneNumberRequestCarrierType: TypeAlias = Literal["local", "national", "mobile", "tollfree"]
+PhoneNumberCreateCarrierType: TypeAlias = Literal["local", "national", "mobile", "tollfree"]
 """Schema ``CreatePhoneNumberRequestCarrierType`` of Close's OpenAPI document."""
 
 PhoneNumberSharing: TypeAlias = Literal["personal", "group"]
@@ -39,37 +39,6 @@ PhoneNumberType: TypeAlias = Literal["internal", "external", "virtual"]
 
 UnderlyingCarrier: TypeAlias = Literal["twilio", "plivo"]
 """Schema ``UnderlyingCarrier`` of Close's OpenAPI document."""
-
-
-@attrs.frozen(kw_only=True)
-class CreatePhoneNumberRequest(RequestModel):
-    """Schema ``CreatePhoneNumberRequest`` of Close's OpenAPI document."""
-
-    bundle_id: str | Unset | None = UNSET
-    carrier_type: CreatePhoneNumberRequestCarrierType | Unset | None = UNSET
-    country: str
-    """A two letter ISO country code (e.g. `US` for United States)."""
-
-    prefix: str | Unset = UNSET
-    """A string with the phone number prefix or area code, not including the country code."""
-
-    sharing: PhoneNumberSharing
-    """`personal` for a number that belongs to an individual user, or `group` for a group
-    number."""
-
-    with_mms: bool | Unset | None = UNSET
-    """By default, MMS-capable numbers are rented if Close supports MMS for the given
-    country. Renting an MMS-capable number can be forced by setting this flag to `true`.
-    If set to `false`, certain prefixes that don't support MMS can be rented in
-    countries where Close supports MMS. In most scenarios, this flag should not be
-    passed. When you request an MMS number, you must set `with_sms` to `true` as well."""
-
-    with_sms: bool | Unset | None = UNSET
-    """By default, SMS-capable numbers are rented if Close supports SMS for the given
-    country. Renting an SMS-capable number can be forced by setting this flag to `true`.
-    If set to `false`, certain prefixes that don't support SMS can be rented in
-    countries where Close supports SMS. In most scenarios, this flag should not be
-    passed unless a `has-voice-only` error status is received."""
 
 
 @attrs.define(kw_only=True)
@@ -139,7 +108,38 @@ class PhoneNumber(Model):
 
 
 @attrs.frozen(kw_only=True)
-class UpdatePhoneNumber(RequestModel):
+class PhoneNumberCreate(RequestModel):
+    """Schema ``CreatePhoneNumberRequest`` of Close's OpenAPI document."""
+
+    bundle_id: str | Unset | None = UNSET
+    carrier_type: PhoneNumberCreateCarrierType | Unset | None = UNSET
+    country: str
+    """A two letter ISO country code (e.g. `US` for United States)."""
+
+    prefix: str | Unset = UNSET
+    """A string with the phone number prefix or area code, not including the country code."""
+
+    sharing: PhoneNumberSharing
+    """`personal` for a number that belongs to an individual user, or `group` for a group
+    number."""
+
+    with_mms: bool | Unset | None = UNSET
+    """By default, MMS-capable numbers are rented if Close supports MMS for the given
+    country. Renting an MMS-capable number can be forced by setting this flag to `true`.
+    If set to `false`, certain prefixes that don't support MMS can be rented in
+    countries where Close supports MMS. In most scenarios, this flag should not be
+    passed. When you request an MMS number, you must set `with_sms` to `true` as well."""
+
+    with_sms: bool | Unset | None = UNSET
+    """By default, SMS-capable numbers are rented if Close supports SMS for the given
+    country. Renting an SMS-capable number can be forced by setting this flag to `true`.
+    If set to `false`, certain prefixes that don't support SMS can be rented in
+    countries where Close supports SMS. In most scenarios, this flag should not be
+    passed unless a `has-voice-only` error status is received."""
+
+
+@attrs.frozen(kw_only=True)
+class PhoneNumberUpdate(RequestModel):
     """Schema ``UpdatePhoneNumber`` of Close's OpenAPI document."""
 
     forward_to: str | Unset = UNSET

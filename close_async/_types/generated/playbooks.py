@@ -14,28 +14,7 @@ import attrs
 
 from ..model import UNSET, Model, RequestModel, Unset
 
-__all__ = ["CreatePlaybook", "Playbook", "UpdatePlaybook"]
-
-
-@attrs.frozen(kw_only=True)
-class CreatePlaybook(RequestModel):
-    """Schema ``CreatePlaybook`` of Close's OpenAPI document."""
-
-    custom_field_ids: list[str] | Unset = UNSET
-    """IDs of [Shared Custom
-    Fields](https://developer.close.com/api/resources/custom-fields/custom-fields-shared)
-    to associate with this Playbook."""
-
-    description: str | Unset | None = UNSET
-    """Description of the playbook."""
-
-    name: str
-    outcome_ids: list[str] | Unset = UNSET
-    """IDs of [Outcomes](https://developer.close.com/api/resources/outcomes/) that should
-    be associated with this Playbook."""
-
-    summary_guidance: str | Unset | None = UNSET
-    """Guidance for AI summaries of calls and meetings associated with this Playbook."""
+__all__ = ["Playbook", "PlaybookCreate", "PlaybookUpdate"]
 
 
 @attrs.define(kw_only=True)
@@ -78,7 +57,28 @@ class Playbook(Model):
 
 
 @attrs.frozen(kw_only=True)
-class UpdatePlaybook(RequestModel):
+class PlaybookCreate(RequestModel):
+    """Schema ``CreatePlaybook`` of Close's OpenAPI document."""
+
+    custom_field_ids: list[str] | Unset = UNSET
+    """IDs of [Shared Custom
+    Fields](https://developer.close.com/api/resources/custom-fields/custom-fields-shared)
+    to associate with this Playbook."""
+
+    description: str | Unset | None = UNSET
+    """Description of the playbook."""
+
+    name: str
+    outcome_ids: list[str] | Unset = UNSET
+    """IDs of [Outcomes](https://developer.close.com/api/resources/outcomes/) that should
+    be associated with this Playbook."""
+
+    summary_guidance: str | Unset | None = UNSET
+    """Guidance for AI summaries of calls and meetings associated with this Playbook."""
+
+
+@attrs.frozen(kw_only=True)
+class PlaybookUpdate(RequestModel):
     """Schema ``UpdatePlaybook`` of Close's OpenAPI document."""
 
     custom_field_ids: list[str] | Unset = UNSET

@@ -14,7 +14,25 @@ import attrs
 
 from ..model import Model
 
-__all__ = ["SequenceSubscription", "Workflow"]
+__all__ = ["Sequence", "SequenceSubscription"]
+
+
+@attrs.define(kw_only=True)
+class Sequence(Model):
+    """A workflow (sequence) of steps.
+
+    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
+
+    id: str | None = None
+    name: str | None = None
+    status: str | None = None
+    steps: list[dict[str, Any]] | None = None
+    schedule: dict[str, Any] | None = None
+    timezone: str | None = None
+    organization_id: str | None = None
+    created_by_id: str | None = None
+    date_created: _dt.datetime | None = None
+    date_updated: _dt.datetime | None = None
 
 
 @attrs.define(kw_only=True)
@@ -32,23 +50,5 @@ class SequenceSubscription(Model):
     sender_email: str | None = None
     status: str | None = None
     organization_id: str | None = None
-    date_created: _dt.datetime | None = None
-    date_updated: _dt.datetime | None = None
-
-
-@attrs.define(kw_only=True)
-class Workflow(Model):
-    """A workflow (sequence) of steps.
-
-    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
-
-    id: str | None = None
-    name: str | None = None
-    status: str | None = None
-    steps: list[dict[str, Any]] | None = None
-    schedule: dict[str, Any] | None = None
-    timezone: str | None = None
-    organization_id: str | None = None
-    created_by_id: str | None = None
     date_created: _dt.datetime | None = None
     date_updated: _dt.datetime | None = None

@@ -22,13 +22,13 @@ __all__ = [
     "CommentSummary",
     "CommunicationDirection",
     "Contact",
+    "ContactCreate",
     "ContactEmail",
     "ContactPhone",
     "ContactRecentCall",
     "ContactUrl",
-    "CreateContact",
     "CustomField",
-    "EmailActivity",
+    "Email",
     "LeadStatus",
     "MessageStatus",
     "Opportunity",
@@ -43,13 +43,13 @@ __all__ = [
     "OpportunitySuggestedActionDetails",
     "OpportunityValuePeriod",
     "RenderedIntegrationLink",
+    "SequenceStatus",
+    "SequenceSubscriptionStatus",
     "StalledOpportunityActionItems",
     "StalledOpportunityActionTypeV1",
     "StalledOpportunityActionTypeV2",
     "StalledOpportunityCommunicationIssue",
     "StatusReason",
-    "WorkflowRunStatus",
-    "WorkflowStatus",
 ]
 
 BulkActionStatus: TypeAlias = Literal[
@@ -80,6 +80,12 @@ OpportunityStatusType: TypeAlias = Literal["won", "lost", "active"]
 
 OpportunityValuePeriod: TypeAlias = Literal["one_time", "monthly", "annual"]
 """Schema ``OpportunityValuePeriod`` of Close's OpenAPI document."""
+
+SequenceStatus: TypeAlias = Literal["active", "paused", "draft"]
+"""Schema ``WorkflowStatus`` of Close's OpenAPI document."""
+
+SequenceSubscriptionStatus: TypeAlias = Literal["active", "paused", "finished", "goal", "error"]
+"""Schema ``WorkflowRunStatus`` of Close's OpenAPI document."""
 
 StalledOpportunityActionTypeV1: TypeAlias = Literal[
     "mark_as_lost",
@@ -138,12 +144,6 @@ StatusReason: TypeAlias = Literal[
 
 Schema ``StatusReason`` of Close's OpenAPI document."""
 
-WorkflowRunStatus: TypeAlias = Literal["active", "paused", "finished", "goal", "error"]
-"""Schema ``WorkflowRunStatus`` of Close's OpenAPI document."""
-
-WorkflowStatus: TypeAlias = Literal["active", "paused", "draft"]
-"""Schema ``WorkflowStatus`` of Close's OpenAPI document."""
-
 
 @attrs.define(kw_only=True)
 class ActionItem(Model):
@@ -196,10 +196,10 @@ class BasicSubscriptionInfoForContact(Model):
     initial_email_id: str | None = None
     sequence_id: str | None = None
     sequence_name: str | None = None
-    sequence_status: WorkflowStatus | None = None
+    sequence_status: SequenceStatus | None = None
     start_date: _dt.datetime | None = None
     subscription_id: str | None = None
-    subscription_status: WorkflowRunStatus | None = None
+    subscription_status: SequenceSubscriptionStatus | None = None
     subscription_status_reason: StatusReason | None = None
 
 
@@ -252,6 +252,21 @@ class Contact(Model):
     urls: list[ContactUrl] | None = None
 
 
+@attrs.frozen(kw_only=True)
+class ContactCreate(RequestModel):
+    """The body of ``POST /contact/`` (and a contact nested in a new lead). Without ``lead_id``
+    Close creates a lead for the contact.
+
+    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
+
+    lead_id: str | Unset | None = UNSET
+    name: str | Unset | None = UNSET
+    title: str | Unset | None = UNSET
+    emails: list[ContactEmail] | Unset = UNSET
+    phones: list[ContactPhone] | Unset = UNSET
+    urls: list[ContactUrl] | Unset = UNSET
+
+
 @attrs.define(kw_only=True)
 class ContactEmail(Model):
     """Schema ``ContactEmail`` of Close's OpenAPI document."""
@@ -302,21 +317,6 @@ class ContactUrl(Model):
     url: str | None = None
 
 
-@attrs.frozen(kw_only=True)
-class CreateContact(RequestModel):
-    """The body of ``POST /contact/`` (and a contact nested in a new lead). Without ``lead_id``
-    Close creates a lead for the contact.
-
-    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
-
-    lead_id: str | Unset | None = UNSET
-    name: str | Unset | None = UNSET
-    title: str | Unset | None = UNSET
-    emails: list[ContactEmail] | Unset = UNSET
-    phones: list[ContactPhone] | Unset = UNSET
-    urls: list[ContactUrl] | Unset = UNSET
-
-
 @attrs.define(kw_only=True)
 class CustomField(Model):
     """A custom field definition (of leads, contacts, opportunities, activities or custom
@@ -344,7 +344,7 @@ class CustomField(Model):
 
 
 @attrs.define(kw_only=True)
-class EmailActivity(Model):
+class Email(Model):
     """Schema ``EmailActivity`` of Close's OpenAPI document."""
 
     _required: ClassVar[frozenset[str]] = frozenset(

@@ -15,39 +15,20 @@ import attrs
 from ..model import UNSET, Model, RequestModel, Unset
 
 __all__ = [
-    "CreateSMSTemplate",
-    "CreateSMSTemplateAttachment",
+    "SMSTemplate",
+    "SMSTemplateCreate",
+    "SMSTemplateCreateAttachment",
     "SMSTemplateStatus",
-    "SmsTemplate",
-    "UpdateSMSTemplate",
-    "UpdateSMSTemplateAttachment",
+    "SMSTemplateUpdate",
+    "SMSTemplateUpdateAttachment",
 ]
 
 SMSTemplateStatus: TypeAlias = Literal["active", "archived"]
 """Schema ``SMSTemplateStatus`` of Close's OpenAPI document."""
 
 
-@attrs.frozen(kw_only=True)
-class CreateSMSTemplate(RequestModel):
-    """Schema ``CreateSMSTemplate`` of Close's OpenAPI document."""
-
-    attachments: list[CreateSMSTemplateAttachment] | Unset = UNSET
-    is_shared: bool | Unset = UNSET
-    name: str
-    text: str | Unset = UNSET
-
-
-@attrs.frozen(kw_only=True)
-class CreateSMSTemplateAttachment(RequestModel):
-    """Schema ``CreateSMSTemplateAttachment`` of Close's OpenAPI document."""
-
-    content_type: str
-    filename: str
-    url: str
-
-
 @attrs.define(kw_only=True)
-class SmsTemplate(Model):
+class SMSTemplate(Model):
     """An SMS template.
 
     Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
@@ -63,10 +44,29 @@ class SmsTemplate(Model):
 
 
 @attrs.frozen(kw_only=True)
-class UpdateSMSTemplate(RequestModel):
+class SMSTemplateCreate(RequestModel):
+    """Schema ``CreateSMSTemplate`` of Close's OpenAPI document."""
+
+    attachments: list[SMSTemplateCreateAttachment] | Unset = UNSET
+    is_shared: bool | Unset = UNSET
+    name: str
+    text: str | Unset = UNSET
+
+
+@attrs.frozen(kw_only=True)
+class SMSTemplateCreateAttachment(RequestModel):
+    """Schema ``CreateSMSTemplateAttachment`` of Close's OpenAPI document."""
+
+    content_type: str
+    filename: str
+    url: str
+
+
+@attrs.frozen(kw_only=True)
+class SMSTemplateUpdate(RequestModel):
     """Schema ``UpdateSMSTemplate`` of Close's OpenAPI document."""
 
-    attachments: list[UpdateSMSTemplateAttachment] | Unset = UNSET
+    attachments: list[SMSTemplateUpdateAttachment] | Unset = UNSET
     is_shared: bool | Unset = UNSET
     name: str | Unset = UNSET
     status: SMSTemplateStatus | Unset = UNSET
@@ -74,7 +74,7 @@ class UpdateSMSTemplate(RequestModel):
 
 
 @attrs.frozen(kw_only=True)
-class UpdateSMSTemplateAttachment(RequestModel):
+class SMSTemplateUpdateAttachment(RequestModel):
     """Schema ``UpdateSMSTemplateAttachment`` of Close's OpenAPI document."""
 
     content_type: str

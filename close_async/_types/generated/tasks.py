@@ -15,15 +15,15 @@ import attrs
 from ..model import UNSET, Model, RequestModel, Unset
 
 __all__ = [
-    "BulkUpdateNotifications",
-    "BulkUpdateNotificationsDate",
-    "CreateTask",
     "NotificationResolution",
     "Task",
+    "TaskBulkUpdate",
+    "TaskBulkUpdateDate",
+    "TaskCreate",
     "TaskPriority",
-    "UpdateNotification",
-    "UpdateNotificationDate",
-    "UpdateNotificationDueDate",
+    "TaskUpdate",
+    "TaskUpdateDate",
+    "TaskUpdateDueDate",
 ]
 
 NotificationResolution: TypeAlias = Literal["abandoned", "skipped"]
@@ -31,34 +31,6 @@ NotificationResolution: TypeAlias = Literal["abandoned", "skipped"]
 
 TaskPriority: TypeAlias = Literal["high", "medium"]
 """Schema ``TaskPriority`` of Close's OpenAPI document."""
-
-
-@attrs.frozen(kw_only=True)
-class BulkUpdateNotifications(RequestModel):
-    """Schema ``BulkUpdateNotifications`` of Close's OpenAPI document."""
-
-    assigned_to: str | Unset = UNSET
-    date: BulkUpdateNotificationsDate | Unset = UNSET
-    is_complete: bool | Unset = UNSET
-    organization_id: str | Unset = UNSET
-    priority: TaskPriority | Unset = UNSET
-    resolution: NotificationResolution | Unset | None = UNSET
-    text: str | Unset = UNSET
-
-
-@attrs.frozen(kw_only=True)
-class CreateTask(RequestModel):
-    """The body of ``POST /task/``: a lead task (``_type`` ``lead``). ``date`` is when it is
-    due: a date, or a datetime for a task due at a time.
-
-    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
-
-    lead_id: str
-    text: str
-    assigned_to: str | Unset | None = UNSET
-    contact_id: str | Unset | None = UNSET
-    date: str | Unset | None = UNSET
-    is_complete: bool | Unset = UNSET
 
 
 @attrs.define(kw_only=True)
@@ -93,15 +65,43 @@ class Task(Model):
 
 
 @attrs.frozen(kw_only=True)
-class UpdateNotification(RequestModel):
+class TaskBulkUpdate(RequestModel):
+    """Schema ``BulkUpdateNotifications`` of Close's OpenAPI document."""
+
+    assigned_to: str | Unset = UNSET
+    date: TaskBulkUpdateDate | Unset = UNSET
+    is_complete: bool | Unset = UNSET
+    organization_id: str | Unset = UNSET
+    priority: TaskPriority | Unset = UNSET
+    resolution: NotificationResolution | Unset | None = UNSET
+    text: str | Unset = UNSET
+
+
+@attrs.frozen(kw_only=True)
+class TaskCreate(RequestModel):
+    """The body of ``POST /task/``: a lead task (``_type`` ``lead``). ``date`` is when it is
+    due: a date, or a datetime for a task due at a time.
+
+    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
+
+    lead_id: str
+    text: str
+    assigned_to: str | Unset | None = UNSET
+    contact_id: str | Unset | None = UNSET
+    date: str | Unset | None = UNSET
+    is_complete: bool | Unset = UNSET
+
+
+@attrs.frozen(kw_only=True)
+class TaskUpdate(RequestModel):
     """Schema ``UpdateNotification`` of Close's OpenAPI document."""
 
     agent_config_id: str | Unset | None = UNSET
     assigned_to: str | Unset = UNSET
     contact_id: str | Unset | None = UNSET
     created_by: str | Unset = UNSET
-    date: UpdateNotificationDate | Unset = UNSET
-    due_date: UpdateNotificationDueDate | Unset = UNSET
+    date: TaskUpdateDate | Unset = UNSET
+    due_date: TaskUpdateDueDate | Unset = UNSET
     is_complete: bool | Unset = UNSET
     is_dateless: bool | Unset = UNSET
     lead_id: str | Unset = UNSET
@@ -111,11 +111,11 @@ class UpdateNotification(RequestModel):
     text: str | Unset = UNSET
 
 
-BulkUpdateNotificationsDate: TypeAlias = _dt.datetime | _dt.date
+TaskBulkUpdateDate: TypeAlias = _dt.datetime | _dt.date
 """Schema ``BulkUpdateNotificationsDate`` of Close's OpenAPI document."""
 
-UpdateNotificationDate: TypeAlias = _dt.datetime | _dt.date
+TaskUpdateDate: TypeAlias = _dt.datetime | _dt.date
 """Schema ``UpdateNotificationDate`` of Close's OpenAPI document."""
 
-UpdateNotificationDueDate: TypeAlias = _dt.datetime | _dt.date
+TaskUpdateDueDate: TypeAlias = _dt.datetime | _dt.date
 """Schema ``UpdateNotificationDueDate`` of Close's OpenAPI document."""

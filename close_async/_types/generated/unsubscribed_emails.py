@@ -11,11 +11,11 @@ import attrs
 
 from ..model import RequestModel
 
-__all__ = ["CreateUnsubscribedEmail"]
+__all__ = ["UnsubscribedEmailCreate"]
 
 
 @attrs.frozen(kw_only=True)
-class CreateUnsubscribedEmail(RequestModel):
+class UnsubscribedEmailCreate(RequestModel):
     """Schema ``CreateUnsubscribedEmail`` of Close's OpenAPI document."""
 
     email: str

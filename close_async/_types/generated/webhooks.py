@@ -15,30 +15,7 @@ import attrs
 from ..._engine.redact import redacted
 from ..model import UNSET, Model, RequestModel, Unset
 
-__all__ = ["CreateWebhook", "UpdateWebhook", "Webhook", "WebhookSubscriptionEvent"]
-
-
-@attrs.frozen(kw_only=True)
-class CreateWebhook(RequestModel):
-    """Schema ``CreateWebhook`` of Close's OpenAPI document."""
-
-    event_filter: dict[str, Any] | Unset | None = UNSET
-    events: list[WebhookSubscriptionEvent]
-    url: str
-    verify_ssl: bool | Unset = UNSET
-
-
-@attrs.frozen(kw_only=True)
-class UpdateWebhook(RequestModel):
-    """The body of ``PUT /webhook/{id}/``: ``status`` ``"paused"`` stops deliveries,
-    ``"active"`` resumes them.
-
-    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
-
-    url: str | Unset = UNSET
-    events: list[WebhookSubscriptionEvent] | Unset = UNSET
-    status: Literal["active", "paused"] | Unset = UNSET
-    verify_ssl: bool | Unset = UNSET
+__all__ = ["Webhook", "WebhookCreate", "WebhookSubscriptionEvent", "WebhookUpdate"]
 
 
 @attrs.define(kw_only=True)
@@ -60,6 +37,16 @@ class Webhook(Model):
     date_updated: _dt.datetime | None = None
 
 
+@attrs.frozen(kw_only=True)
+class WebhookCreate(RequestModel):
+    """Schema ``CreateWebhook`` of Close's OpenAPI document."""
+
+    event_filter: dict[str, Any] | Unset | None = UNSET
+    events: list[WebhookSubscriptionEvent]
+    url: str
+    verify_ssl: bool | Unset = UNSET
+
+
 @attrs.define(kw_only=True)
 class WebhookSubscriptionEvent(Model):
     """Schema ``WebhookSubscriptionEvent`` of Close's OpenAPI document."""
@@ -69,3 +56,16 @@ class WebhookSubscriptionEvent(Model):
     action: str | None = None
     extra_filter: dict[str, Any] | None = None
     object_type: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class WebhookUpdate(RequestModel):
+    """The body of ``PUT /webhook/{id}/``: ``status`` ``"paused"`` stops deliveries,
+    ``"active"`` resumes them.
+
+    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
+
+    url: str | Unset = UNSET
+    events: list[WebhookSubscriptionEvent] | Unset = UNSET
+    status: Literal["active", "paused"] | Unset = UNSET
+    verify_ssl: bool | Unset = UNSET
