@@ -69,7 +69,7 @@ def field_value(model: ModelDef, f: FieldDef) -> str:
         options.append("metadata={" + ", ".join(metadata) + "}")
     if not options:
         return ""
-    if options == [f"default={default}"]:
+    if options == [f"default={default}"] and not f.missing_is_none:
         return f" = {default}"
     return f" = attrs.field({', '.join(options)})"
 

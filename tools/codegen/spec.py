@@ -52,6 +52,9 @@ class FieldDef:
     converter: str | None = None
     reader: str | None = None
     default: str | None = None  # when not the model kind's (UNSET or None)
+    # An answer's required field typed without None, None only when Close leaves it out
+    # (``Model.missing_fields`` names them): its default is written ``attrs.field(default=None)``.
+    missing_is_none: bool = False
 
     @property
     def ruled(self) -> bool:
@@ -274,6 +277,9 @@ class _Builder:
         self.schemas: dict[str, Any] = dict(document["components"]["schemas"])
         self.names: dict[str, str] = {}
         self.skipped: dict[str, str] = {}
+        # The overlay's ``required``: keys Close always answers that the document does not
+        # list as required (answers only; a request's required keys are the document's).
+        self.answer_required: dict[str, list[str]] = dict(overlay.get("required") or {})
         for name, definition in (overlay.get("schemas") or {}).items():
             if name in self.schemas:
                 raise ValueError(f"overlay schema {name} already exists in the document")
@@ -539,10 +545,17 @@ class _Builder:
         strict = bool(schema.get("x-strict"))
         model = ModelDef(name, schema_name, "class", doc, request=request, strict=strict)
         required = set(schema.get("required") or [])
+        if not request:
+            required |= set(self.answer_required.get(schema_name) or [])
         rules = (self.overlay.get("rules") or {}).get(schema_name) or {}
         unknown = set(rules) - set(schema.get("properties") or {})
         if unknown:
             raise ValueError(f"overlay rules of {schema_name} name no field: {sorted(unknown)}")
+        unknown = set(self.answer_required.get(schema_name) or []) - set(
+            schema.get("properties") or {}
+        )
+        if unknown:
+            raise ValueError(f"overlay required of {schema_name} names no field: {sorted(unknown)}")
         taken: set[str] = set()
         for key, prop in (schema.get("properties") or {}).items():
             attribute = identifier(key, reserved=RESERVED_FIELDS)
@@ -558,16 +571,27 @@ class _Builder:
                 else:
                     none = " | None" if self.nullable(prop) else ""
                     full = f"{annotation} | Unset{none}"
-            elif strict and key in required and not self.nullable(prop):
-                full = annotation
             elif prop.get("x-tuple"):
                 full = annotation  # empty, not None, when absent or null
+            elif annotation in ("Any", "None"):
+                full = annotation
+            elif key in required and not self.nullable(prop):
+                # Required means required: typed without None. Read strictly, a missing key
+                # is a DecodingError; read leniently, the field holds None and
+                # ``missing_fields()`` names it.
+                full = annotation
             else:
-                full = annotation if annotation in ("Any", "None") else f"{annotation} | None"
+                full = f"{annotation} | None"
             is_required = (request or strict) and key in required
             field_doc = doc_lines(prop.get("description"), 84)
             secret = holds_secret(key, prop)
             definition = FieldDef(attribute, key, full, is_required, field_doc, secret)
+            definition.missing_is_none = (
+                not request
+                and not is_required
+                and full == annotation not in ("Any", "None")
+                and not prop.get("x-tuple")
+            )
             rule = rules.get(key)
             if isinstance(rule, str):
                 definition.validator = rule

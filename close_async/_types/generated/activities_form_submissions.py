@@ -50,20 +50,20 @@ class FormSubmissionActivity(Model):
         }
     )
 
-    type: str | None = attrs.field(default=None, metadata={"json": "_type"})
+    type: str = attrs.field(default=None, metadata={"json": "_type"})
     activity_at: _dt.datetime | None = None
     contact_id: str | None = None
     created_by: str | None = None
     created_by_name: str | None = None
-    date_created: _dt.datetime | None = None
-    date_updated: _dt.datetime | None = None
-    form_configuration_id: str | None = None
-    form_id: str | None = None
+    date_created: _dt.datetime = attrs.field(default=None)
+    date_updated: _dt.datetime = attrs.field(default=None)
+    form_configuration_id: str = attrs.field(default=None)
+    form_id: str = attrs.field(default=None)
     form_name: str | None = None
-    id: str | None = None
+    id: str = attrs.field(default=None)
     ip_address: str | None = None
     lead_id: str | None = None
-    organization_id: str | None = None
+    organization_id: str = attrs.field(default=None)
     origin: str | None = None
     source_url: str | None = None
     source_url_normalized: str | None = None
@@ -71,9 +71,9 @@ class FormSubmissionActivity(Model):
     updated_by_name: str | None = None
     user_id: str | None = None
     user_name: str | None = None
-    users: list[str] | None = None
-    values: dict[str, FormSubmissionActivityValues] | None = None
-    values_by_name: dict[str, FormSubmissionActivityValuesByName] | None = None
+    users: list[str] = attrs.field(default=None)
+    values: dict[str, FormSubmissionActivityValues] = attrs.field(default=None)
+    values_by_name: dict[str, FormSubmissionActivityValuesByName] = attrs.field(default=None)
 
 
 FormSubmissionActivityValues: TypeAlias = str | bool

@@ -218,7 +218,7 @@ class SMSActivity(Model):
         }
     )
 
-    type: str | None = attrs.field(default=None, metadata={"json": "_type"})
+    type: str = attrs.field(default=None, metadata={"json": "_type"})
     activity_at: _dt.datetime | None = None
     agent_action_reason: str | None = None
     agent_config_id: str | None = None
@@ -226,33 +226,33 @@ class SMSActivity(Model):
     cost: str | None = None
     created_by: str | None = None
     created_by_name: str | None = None
-    date_created: _dt.datetime | None = None
+    date_created: _dt.datetime = attrs.field(default=None)
     date_scheduled: _dt.datetime | None = None
     date_sent: _dt.datetime | None = None
-    date_updated: _dt.datetime | None = None
-    direction: PhoneActivityDirection | None = None
+    date_updated: _dt.datetime = attrs.field(default=None)
+    direction: PhoneActivityDirection = attrs.field(default=None)
     error_message: str | None = None
-    id: str | None = None
+    id: str = attrs.field(default=None)
     lead_id: str | None = None
     local_country_iso: str | None = None
     local_phone: str | None = None
     local_phone_formatted: str | None = None
-    organization_id: str | None = None
+    organization_id: str = attrs.field(default=None)
     remote_country_iso: str | None = None
     remote_phone: str | None = None
     remote_phone_formatted: str | None = None
     sequence_id: str | None = None
     sequence_name: str | None = None
     sequence_subscription_id: str | None = None
-    source: PhoneActivitySource | None = None
-    status: MessageStatus | None = None
+    source: PhoneActivitySource = attrs.field(default=None)
+    status: MessageStatus = attrs.field(default=None)
     template_id: str | None = None
     text: str | None = None
     updated_by: str | None = None
     updated_by_name: str | None = None
     user_id: str | None = None
     user_name: str | None = None
-    users: list[str] | None = None
+    users: list[str] = attrs.field(default=None)
 
 
 @attrs.frozen(kw_only=True)

@@ -40,24 +40,24 @@ class BlockedPhoneNumber(Model):
         }
     )
 
-    created_by: str | None = None
+    created_by: str = attrs.field(default=None)
     """User who created this Blocked Number initially."""
 
-    date_created: _dt.datetime | None = None
+    date_created: _dt.datetime = attrs.field(default=None)
     """When this Blocked Number was created."""
 
-    date_updated: _dt.datetime | None = None
+    date_updated: _dt.datetime = attrs.field(default=None)
     """When this Blocked Number was last updated."""
 
-    id: str | None = None
-    organization_id: str | None = None
-    phone: str | None = None
+    id: str = attrs.field(default=None)
+    organization_id: str = attrs.field(default=None)
+    phone: str = attrs.field(default=None)
     """The phone number (in E.164 format) to block."""
 
-    reason: str | None = None
+    reason: str = attrs.field(default=None)
     """The reason for blocking the given phone number."""
 
-    updated_by: str | None = None
+    updated_by: str = attrs.field(default=None)
     """User who most recently updated this Blocked Number."""
 
 
@@ -67,7 +67,7 @@ class BlockedPhoneNumberSettings(Model):
 
     _required: ClassVar[frozenset[str]] = frozenset({"reject_anonymous_inbound_calls"})
 
-    reject_anonymous_inbound_calls: bool | None = None
+    reject_anonymous_inbound_calls: bool = attrs.field(default=None)
 
 
 @attrs.frozen(kw_only=True)

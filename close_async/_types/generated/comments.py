@@ -8,6 +8,7 @@ Those it shares with other groups are in ``shared``."""
 from __future__ import annotations
 
 import datetime as _dt
+from typing import ClassVar
 
 import attrs
 
@@ -22,7 +23,9 @@ class Comment(Model):
 
     Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
 
-    id: str | None = None
+    _required: ClassVar[frozenset[str]] = frozenset({"date_created", "date_updated", "id"})
+
+    id: str = attrs.field(default=None)
     thread_id: str | None = None
     object_id: str | None = None
     body: str | None = None
@@ -38,7 +41,9 @@ class CommentThread(Model):
 
     Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
 
-    id: str | None = None
+    _required: ClassVar[frozenset[str]] = frozenset({"date_created", "date_updated", "id"})
+
+    id: str = attrs.field(default=None)
     object_id: str | None = None
     lead_id: str | None = None
     comments: list[Comment] | None = None

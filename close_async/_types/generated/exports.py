@@ -8,6 +8,7 @@ Those it shares with other groups are in ``shared``."""
 from __future__ import annotations
 
 import datetime as _dt
+from typing import ClassVar
 
 import attrs
 
@@ -32,7 +33,9 @@ class Export(Model):
 
     Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
 
-    id: str | None = None
+    _required: ClassVar[frozenset[str]] = frozenset({"date_created", "date_updated", "id"})
+
+    id: str = attrs.field(default=None)
     status: str | None = None
     format: str | None = None
     type: str | None = None

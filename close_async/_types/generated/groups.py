@@ -36,10 +36,10 @@ class Group(Model):
 
     _required: ClassVar[frozenset[str]] = frozenset({"id", "name", "organization_id"})
 
-    id: str | None = None
+    id: str = attrs.field(default=None)
     members: list[GroupMember] | None = None
-    name: str | None = None
-    organization_id: str | None = None
+    name: str = attrs.field(default=None)
+    organization_id: str = attrs.field(default=None)
 
 
 @attrs.define(kw_only=True)
@@ -48,4 +48,4 @@ class GroupMember(Model):
 
     _required: ClassVar[frozenset[str]] = frozenset({"user_id"})
 
-    user_id: str | None = None
+    user_id: str = attrs.field(default=None)

@@ -55,12 +55,12 @@ class IntegrationLink(Model):
     created_by: str | None = None
     date_created: _dt.datetime | None = None
     date_updated: _dt.datetime | None = None
-    id: str | None = None
-    name: str | None = None
-    organization_id: str | None = None
-    type: IntegrationLinkType | None = None
+    id: str = attrs.field(default=None)
+    name: str = attrs.field(default=None)
+    organization_id: str = attrs.field(default=None)
+    type: IntegrationLinkType = attrs.field(default=None)
     updated_by: str | None = None
-    url: str | None = None
+    url: str = attrs.field(default=None)
 
 
 @attrs.frozen(kw_only=True)

@@ -65,28 +65,28 @@ class Lead(Model):
     )
 
     addresses: list[LeadAddress] | None = None
-    contact_ids: list[str] | None = None
+    contact_ids: list[str] = attrs.field(default=None)
     contacts: list[Contact] | None = None
     contacts_summary: str | None = None
     created_by: str | None = None
     created_by_name: str | None = None
-    date_created: _dt.datetime | None = None
-    date_updated: _dt.datetime | None = None
+    date_created: _dt.datetime = attrs.field(default=None)
+    date_updated: _dt.datetime = attrs.field(default=None)
     description: str | None = None
     display_name: str | None = None
-    html_url: str | None = None
-    id: str | None = None
+    html_url: str = attrs.field(default=None)
+    id: str = attrs.field(default=None)
     integration_links: list[RenderedIntegrationLink] | None = None
     localtime: _dt.datetime | None = None
     name: str | None = None
     opportunities: list[Opportunity] | None = None
-    organization_id: str | None = None
+    organization_id: str = attrs.field(default=None)
     primary_address_summary: str | None = None
     primary_email: ContactEmail | None = None
     primary_phone: ContactPhone | None = None
     recent_calls: list[dict[str, Any]] | None = None
     source: str | None = None
-    status_id: str | None = None
+    status_id: str = attrs.field(default=None)
     status_label: str | None = None
     summaries: list[dict[str, Any]] | None = None
     tasks: list[dict[str, Any]] | None = None

@@ -62,15 +62,15 @@ class Outcome(Model):
         }
     )
 
-    applies_to: list[OutcomeAppliesTo] | None = None
+    applies_to: list[OutcomeAppliesTo] = attrs.field(default=None)
     created_by: str | None = None
-    date_created: _dt.datetime | None = None
-    date_updated: _dt.datetime | None = None
+    date_created: _dt.datetime = attrs.field(default=None)
+    date_updated: _dt.datetime = attrs.field(default=None)
     description: str | None = None
-    id: str | None = None
-    name: str | None = None
-    organization_id: str | None = None
-    type: OutcomeType | None = None
+    id: str = attrs.field(default=None)
+    name: str = attrs.field(default=None)
+    organization_id: str = attrs.field(default=None)
+    type: OutcomeType = attrs.field(default=None)
     updated_by: str | None = None
 
 

@@ -63,18 +63,18 @@ class Playbook(Model):
 
     archived_at: _dt.datetime | None = None
     archived_by_id: str | None = None
-    created_at: _dt.datetime | None = None
-    created_by_id: str | None = None
-    custom_field_ids: list[str] | None = None
+    created_at: _dt.datetime = attrs.field(default=None)
+    created_by_id: str = attrs.field(default=None)
+    custom_field_ids: list[str] = attrs.field(default=None)
     description: str | None = None
-    id: str | None = None
-    name: str | None = None
-    organization_id: str | None = None
-    outcome_ids: list[str] | None = None
+    id: str = attrs.field(default=None)
+    name: str = attrs.field(default=None)
+    organization_id: str = attrs.field(default=None)
+    outcome_ids: list[str] = attrs.field(default=None)
     position: int | None = None
     summary_guidance: str | None = None
-    updated_at: _dt.datetime | None = None
-    updated_by_id: str | None = None
+    updated_at: _dt.datetime = attrs.field(default=None)
+    updated_by_id: str = attrs.field(default=None)
 
 
 @attrs.frozen(kw_only=True)

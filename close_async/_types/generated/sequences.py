@@ -8,7 +8,7 @@ Those it shares with other groups are in ``shared``."""
 from __future__ import annotations
 
 import datetime as _dt
-from typing import Any
+from typing import Any, ClassVar
 
 import attrs
 
@@ -23,7 +23,9 @@ class SequenceSubscription(Model):
 
     Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
 
-    id: str | None = None
+    _required: ClassVar[frozenset[str]] = frozenset({"date_created", "date_updated", "id"})
+
+    id: str = attrs.field(default=None)
     sequence_id: str | None = None
     contact_id: str | None = None
     lead_id: str | None = None
@@ -42,7 +44,9 @@ class Workflow(Model):
 
     Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
 
-    id: str | None = None
+    _required: ClassVar[frozenset[str]] = frozenset({"date_created", "date_updated", "id"})
+
+    id: str = attrs.field(default=None)
     name: str | None = None
     status: str | None = None
     steps: list[dict[str, Any]] | None = None

@@ -151,10 +151,10 @@ class ActionItem(Model):
 
     _required: ClassVar[frozenset[str]] = frozenset({"action", "justification"})
 
-    action: StalledOpportunityActionTypeV1 | None = None
+    action: StalledOpportunityActionTypeV1 = attrs.field(default=None)
     """The recommended next step to progress or resolve the stalled opportunity"""
 
-    justification: str | None = None
+    justification: str = attrs.field(default=None)
     """A short justification for the recommended action in the sales pipeline. Maximum 2
     sentences."""
 
@@ -169,7 +169,7 @@ class Attachment(Model):
     filename: str | None = None
     size: int | None = None
     thumbnail_url: str | None = None
-    url: str | None = None
+    url: str = attrs.field(default=None)
 
 
 @attrs.define(kw_only=True)
@@ -192,14 +192,14 @@ class BasicSubscriptionInfoForContact(Model):
     )
 
     contact_email: str | None = None
-    date_created: _dt.datetime | None = None
+    date_created: _dt.datetime = attrs.field(default=None)
     initial_email_id: str | None = None
-    sequence_id: str | None = None
-    sequence_name: str | None = None
-    sequence_status: WorkflowStatus | None = None
+    sequence_id: str = attrs.field(default=None)
+    sequence_name: str = attrs.field(default=None)
+    sequence_status: WorkflowStatus = attrs.field(default=None)
     start_date: _dt.datetime | None = None
-    subscription_id: str | None = None
-    subscription_status: WorkflowRunStatus | None = None
+    subscription_id: str = attrs.field(default=None)
+    subscription_status: WorkflowRunStatus = attrs.field(default=None)
     subscription_status_reason: StatusReason | None = None
 
 
@@ -209,8 +209,8 @@ class CommentSummary(Model):
 
     _required: ClassVar[frozenset[str]] = frozenset({"comment_count", "thread_id"})
 
-    comment_count: int | None = None
-    thread_id: str | None = None
+    comment_count: int = attrs.field(default=None)
+    thread_id: str = attrs.field(default=None)
 
 
 @attrs.define(kw_only=True)
@@ -232,16 +232,16 @@ class Contact(Model):
     )
 
     created_by: str | None = None
-    date_created: _dt.datetime | None = None
-    date_updated: _dt.datetime | None = None
-    display_name: str | None = None
+    date_created: _dt.datetime = attrs.field(default=None)
+    date_updated: _dt.datetime = attrs.field(default=None)
+    display_name: str = attrs.field(default=None)
     emails: list[ContactEmail] | None = None
-    id: str | None = None
+    id: str = attrs.field(default=None)
     integration_links: list[RenderedIntegrationLink] | None = None
     lead_id: str | None = None
     lead_suggestions_operation_id: str | None = None
     name: str | None = None
-    organization_id: str | None = None
+    organization_id: str = attrs.field(default=None)
     phones: list[ContactPhone] | None = None
     recent_calls: list[ContactRecentCall] | None = None
     subscriptions: list[BasicSubscriptionInfoForContact] | None = None
@@ -258,9 +258,9 @@ class ContactEmail(Model):
 
     _required: ClassVar[frozenset[str]] = frozenset({"email", "is_unsubscribed", "type"})
 
-    email: str | None = None
-    is_unsubscribed: bool | None = None
-    type: str | None = None
+    email: str = attrs.field(default=None)
+    is_unsubscribed: bool = attrs.field(default=None)
+    type: str = attrs.field(default=None)
 
 
 @attrs.define(kw_only=True)
@@ -271,9 +271,9 @@ class ContactPhone(Model):
 
     country: str | None = None
     outbound_sms_blocked: bool | None = None
-    phone: str | None = None
+    phone: str = attrs.field(default=None)
     phone_formatted: str | None = None
-    type: str | None = None
+    type: str = attrs.field(default=None)
     tz_ids: list[str] | None = None
 
 
@@ -286,10 +286,10 @@ class ContactRecentCall(Model):
     )
 
     dialer_id: str | None = None
-    duration: int | None = None
-    finish_timestamp: _dt.datetime | None = None
-    id: str | None = None
-    status: CallStatus | None = None
+    duration: int = attrs.field(default=None)
+    finish_timestamp: _dt.datetime = attrs.field(default=None)
+    id: str = attrs.field(default=None)
+    status: CallStatus = attrs.field(default=None)
 
 
 @attrs.define(kw_only=True)
@@ -298,8 +298,8 @@ class ContactUrl(Model):
 
     _required: ClassVar[frozenset[str]] = frozenset({"type", "url"})
 
-    type: str | None = None
-    url: str | None = None
+    type: str = attrs.field(default=None)
+    url: str = attrs.field(default=None)
 
 
 @attrs.frozen(kw_only=True)
@@ -324,7 +324,9 @@ class CustomField(Model):
 
     Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
 
-    id: str | None = None
+    _required: ClassVar[frozenset[str]] = frozenset({"date_created", "date_updated", "id"})
+
+    id: str = attrs.field(default=None)
     name: str | None = None
     description: str | None = None
     type: str | None = None
@@ -387,57 +389,57 @@ class EmailActivity(Model):
         }
     )
 
-    type: str | None = attrs.field(default=None, metadata={"json": "_type"})
+    type: str = attrs.field(default=None, metadata={"json": "_type"})
     activity_at: _dt.datetime | None = None
     agent_action_reason: str | None = None
     agent_config_id: str | None = None
     attachments: list[Attachment] | None = None
-    bcc: list[str] | None = None
+    bcc: list[str] = attrs.field(default=None)
     body_html: str | None = None
     body_preview: str | None = None
     body_text: str | None = None
     bulk_email_action_id: str | None = None
-    cc: list[str] | None = None
+    cc: list[str] = attrs.field(default=None)
     contact_id: str | None = None
     created_by: str | None = None
     created_by_name: str | None = None
-    date_created: _dt.datetime | None = None
+    date_created: _dt.datetime = attrs.field(default=None)
     date_scheduled: _dt.datetime | None = None
     date_sent: _dt.datetime | None = None
-    date_updated: _dt.datetime | None = None
+    date_updated: _dt.datetime = attrs.field(default=None)
     direction: CommunicationDirection | None = None
     email_account_id: str | None = None
     envelope: dict[str, Any] | None = None
-    followup_sequence_add_cc_bcc: bool | None = None
+    followup_sequence_add_cc_bcc: bool = attrs.field(default=None)
     followup_sequence_delay: int | None = None
     followup_sequence_id: str | None = None
-    has_reply: bool | None = None
-    id: str | None = None
+    has_reply: bool = attrs.field(default=None)
+    id: str = attrs.field(default=None)
     in_reply_to_id: str | None = None
     lead_id: str | None = None
-    message_ids: list[str] | None = None
-    need_smtp_credentials: bool | None = None
+    message_ids: list[str] = attrs.field(default=None)
+    need_smtp_credentials: bool = attrs.field(default=None)
     opens: list[dict[str, str]] | None = None
     opens_summary: str | None = None
-    organization_id: str | None = None
-    references: list[str] | None = None
+    organization_id: str = attrs.field(default=None)
+    references: list[str] = attrs.field(default=None)
     send_as_id: str | None = None
     send_attempts: list[dict[str, str]] | None = None
     sender: str | None = None
     sequence_id: str | None = None
     sequence_name: str | None = None
     sequence_subscription_id: str | None = None
-    status: MessageStatus | None = None
+    status: MessageStatus = attrs.field(default=None)
     subject: str | None = None
     template_id: str | None = None
     template_name: str | None = None
     thread_id: str | None = None
-    to: list[str] | None = None
+    to: list[str] = attrs.field(default=None)
     updated_by: str | None = None
     updated_by_name: str | None = None
     user_id: str | None = None
     user_name: str | None = None
-    users: list[str] | None = None
+    users: list[str] = attrs.field(default=None)
 
 
 @attrs.define(kw_only=True)
@@ -446,7 +448,9 @@ class LeadStatus(Model):
 
     Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
 
-    id: str | None = None
+    _required: ClassVar[frozenset[str]] = frozenset({"id"})
+
+    id: str = attrs.field(default=None)
     label: str | None = None
     organization_id: str | None = None
 
@@ -483,41 +487,41 @@ class Opportunity(Model):
     annualized_value: int | None = None
     attachments: list[Attachment] | None = None
     comment_summary: CommentSummary | None = None
-    confidence: int | None = None
+    confidence: int = attrs.field(default=None)
     contact_id: str | None = None
     contact_name: str | None = None
     created_by: str | None = None
     created_by_name: str | None = None
-    date_created: _dt.datetime | None = None
+    date_created: _dt.datetime = attrs.field(default=None)
     date_lost: _dt.datetime | None = None
-    date_updated: _dt.datetime | None = None
+    date_updated: _dt.datetime = attrs.field(default=None)
     date_won: _dt.date | None = None
     expected_value: int | None = None
-    id: str | None = None
+    id: str = attrs.field(default=None)
     integration_links: list[RenderedIntegrationLink] | None = None
     is_stalled: bool | None = None
-    lead_id: str | None = None
+    lead_id: str = attrs.field(default=None)
     lead_name: str | None = None
     lead_primary_email: ContactEmail | None = None
     lead_primary_phone: list[ContactPhone] | None = None
     note: str | None = None
-    organization_id: str | None = None
+    organization_id: str = attrs.field(default=None)
     pipeline_id: str | None = None
     pipeline_name: str | None = None
     stall_status: StalledOpportunityActionItems | None = None
     status_display_name: str | None = None
-    status_id: str | None = None
+    status_id: str = attrs.field(default=None)
     status_label: str | None = None
     status_type: OpportunityStatusType | None = None
     suggested_action: OpportunitySuggestedAction | None = None
     updated_by: str | None = None
     updated_by_name: str | None = None
-    user_id: str | None = None
+    user_id: str = attrs.field(default=None)
     user_name: str | None = None
     value: int | None = None
     value_currency: str | None = None
     value_formatted: str | None = None
-    value_period: OpportunityValuePeriod | None = None
+    value_period: OpportunityValuePeriod = attrs.field(default=None)
 
 
 @attrs.define(kw_only=True)
@@ -526,7 +530,7 @@ class OpportunityAdjustCloseDateActionDetails(Model):
 
     _required: ClassVar[frozenset[str]] = frozenset({"close_date"})
 
-    close_date: _dt.date | None = None
+    close_date: _dt.date = attrs.field(default=None)
 
 
 @attrs.define(kw_only=True)
@@ -535,7 +539,7 @@ class OpportunityChangeStatusActionDetails(Model):
 
     _required: ClassVar[frozenset[str]] = frozenset({"status_id"})
 
-    status_id: str | None = None
+    status_id: str = attrs.field(default=None)
 
 
 @attrs.define(kw_only=True)
@@ -544,8 +548,8 @@ class OpportunityFollowUpCallActionDetails(Model):
 
     _required: ClassVar[frozenset[str]] = frozenset({"call_plan", "contact_id"})
 
-    call_plan: str | None = None
-    contact_id: str | None = None
+    call_plan: str = attrs.field(default=None)
+    contact_id: str = attrs.field(default=None)
 
 
 @attrs.define(kw_only=True)
@@ -556,9 +560,9 @@ class OpportunityFollowUpEmailActionDetails(Model):
         {"contact_id", "message_draft", "subject_draft"}
     )
 
-    contact_id: str | None = None
-    message_draft: str | None = None
-    subject_draft: str | None = None
+    contact_id: str = attrs.field(default=None)
+    message_draft: str = attrs.field(default=None)
+    subject_draft: str = attrs.field(default=None)
 
 
 @attrs.define(kw_only=True)
@@ -567,8 +571,8 @@ class OpportunityFollowUpSMSActionDetails(Model):
 
     _required: ClassVar[frozenset[str]] = frozenset({"contact_id", "message_draft"})
 
-    contact_id: str | None = None
-    message_draft: str | None = None
+    contact_id: str = attrs.field(default=None)
+    message_draft: str = attrs.field(default=None)
 
 
 @attrs.define(kw_only=True)
@@ -577,7 +581,9 @@ class OpportunityStatus(Model):
 
     Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
 
-    id: str | None = None
+    _required: ClassVar[frozenset[str]] = frozenset({"id"})
+
+    id: str = attrs.field(default=None)
     label: str | None = None
     status_type: str | None = None
     pipeline_id: str | None = None
@@ -590,9 +596,9 @@ class OpportunitySuggestedAction(Model):
 
     _required: ClassVar[frozenset[str]] = frozenset({"action", "details", "justification"})
 
-    action: StalledOpportunityActionTypeV2 | None = None
+    action: StalledOpportunityActionTypeV2 = attrs.field(default=None)
     details: OpportunitySuggestedActionDetails | None = None
-    justification: str | None = None
+    justification: str = attrs.field(default=None)
 
 
 @attrs.define(kw_only=True)
@@ -601,8 +607,8 @@ class RenderedIntegrationLink(Model):
 
     _required: ClassVar[frozenset[str]] = frozenset({"name", "url"})
 
-    name: str | None = None
-    url: str | None = None
+    name: str = attrs.field(default=None)
+    url: str = attrs.field(default=None)
 
 
 @attrs.define(kw_only=True)
@@ -611,11 +617,11 @@ class StalledOpportunityActionItems(Model):
 
     _required: ClassVar[frozenset[str]] = frozenset({"communication_issue", "next_action"})
 
-    communication_issue: StalledOpportunityCommunicationIssue | None = None
+    communication_issue: StalledOpportunityCommunicationIssue = attrs.field(default=None)
     """The communication issue that is causing the stalled opportunity. If there is no
     issue, set to NoIssue."""
 
-    next_action: ActionItem | None = None
+    next_action: ActionItem = attrs.field(default=None)
     """An action item recommended to progress or resolve the stalled opportunity."""
 
 

@@ -8,7 +8,7 @@ Those it shares with other groups are in ``shared``."""
 from __future__ import annotations
 
 import datetime as _dt
-from typing import Literal, TypeAlias
+from typing import ClassVar, Literal, TypeAlias
 
 import attrs
 
@@ -52,7 +52,9 @@ class SmsTemplate(Model):
 
     Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
 
-    id: str | None = None
+    _required: ClassVar[frozenset[str]] = frozenset({"date_created", "date_updated", "id"})
+
+    id: str = attrs.field(default=None)
     name: str | None = None
     text: str | None = None
     is_shared: bool | None = None

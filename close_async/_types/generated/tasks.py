@@ -8,7 +8,7 @@ Those it shares with other groups are in ``shared``."""
 from __future__ import annotations
 
 import datetime as _dt
-from typing import Literal, TypeAlias
+from typing import ClassVar, Literal, TypeAlias
 
 import attrs
 
@@ -67,7 +67,9 @@ class Task(Model):
 
     Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
 
-    id: str | None = None
+    _required: ClassVar[frozenset[str]] = frozenset({"date_created", "date_updated", "id"})
+
+    id: str = attrs.field(default=None)
     type: str | None = attrs.field(default=None, metadata={"json": "_type"})
     organization_id: str | None = None
     lead_id: str | None = None
@@ -88,8 +90,8 @@ class Task(Model):
     created_by_name: str | None = None
     updated_by: str | None = None
     updated_by_name: str | None = None
-    date_created: _dt.datetime | None = None
-    date_updated: _dt.datetime | None = None
+    date_created: _dt.datetime = attrs.field(default=None)
+    date_updated: _dt.datetime = attrs.field(default=None)
 
 
 @attrs.frozen(kw_only=True)

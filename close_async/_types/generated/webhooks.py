@@ -47,7 +47,9 @@ class Webhook(Model):
 
     Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
 
-    id: str | None = None
+    _required: ClassVar[frozenset[str]] = frozenset({"date_created", "date_updated", "id"})
+
+    id: str = attrs.field(default=None)
     url: str | None = None
     events: list[WebhookSubscriptionEvent] | None = None
     status: str | None = None
@@ -66,6 +68,6 @@ class WebhookSubscriptionEvent(Model):
 
     _required: ClassVar[frozenset[str]] = frozenset({"action", "object_type"})
 
-    action: str | None = None
+    action: str = attrs.field(default=None)
     extra_filter: dict[str, Any] | None = None
-    object_type: str | None = None
+    object_type: str = attrs.field(default=None)
