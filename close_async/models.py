@@ -69,8 +69,6 @@ if TYPE_CHECKING:
         CreateSmsActivityDirection,
         CreateSmsActivitySource,
         CreateSmsActivityStatus,
-        PhoneActivityDirection,
-        PhoneActivitySource,
         SMSActivity,
         UpdateSMSActivity,
         UpdateSmsActivityAttachmentsItems,
@@ -127,6 +125,12 @@ if TYPE_CHECKING:
         UpdateIntegrationLink,
     )
     from ._types.generated.leads import CreateLead, Lead, LeadAddress, MergeLeads, UpdateLead
+    from ._types.generated.literals import (
+        CallStatus,
+        MessageStatus,
+        PhoneActivityDirection,
+        PhoneActivitySource,
+    )
     from ._types.generated.memberships import CreateMembership, SetPinnedSavedView
     from ._types.generated.opportunities import AttachmentIn, CreateOpportunity, UpdateOpportunity
     from ._types.generated.organizations import Organization
@@ -156,7 +160,6 @@ if TYPE_CHECKING:
         Attachment,
         BasicSubscriptionInfoForContact,
         BulkActionStatus,
-        CallStatus,
         CommentSummary,
         CommunicationDirection,
         Contact,
@@ -168,7 +171,6 @@ if TYPE_CHECKING:
         CustomField,
         EmailActivity,
         LeadStatus,
-        MessageStatus,
         Opportunity,
         OpportunityAdjustCloseDateActionDetails,
         OpportunityChangeStatusActionDetails,
@@ -434,7 +436,7 @@ _MODULES: dict[str, str] = {
     "BulkUpdateNotificationsDate": "tasks",
     "Call": "activities_calls",
     "CallCreate": "activities_calls",
-    "CallStatus": "shared",
+    "CallStatus": "literals",
     "CallUpdate": "activities_calls",
     "CarrierNumberType": "phone_numbers",
     "Comment": "comments",
@@ -512,7 +514,7 @@ _MODULES: dict[str, str] = {
     "LeadStatusChangeActivity": "activities_lead_status_changes",
     "MeetingActivity": "activities_meetings",
     "MergeLeads": "leads",
-    "MessageStatus": "shared",
+    "MessageStatus": "literals",
     "NoteActivity": "activities_notes",
     "NotificationResolution": "tasks",
     "Opportunity": "shared",
@@ -531,8 +533,8 @@ _MODULES: dict[str, str] = {
     "Outcome": "outcomes",
     "OutcomeAppliesTo": "outcomes",
     "OutcomeType": "outcomes",
-    "PhoneActivityDirection": "activities_sms",
-    "PhoneActivitySource": "activities_sms",
+    "PhoneActivityDirection": "literals",
+    "PhoneActivitySource": "literals",
     "PhoneNumber": "phone_numbers",
     "PhoneNumberSharing": "phone_numbers",
     "PhoneNumberType": "phone_numbers",

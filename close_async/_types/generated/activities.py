@@ -19,7 +19,7 @@ __all__ = ["ActivityBase"]
 
 @attrs.define(kw_only=True)
 class ActivityBase(Model):
-    """Schema ``ActivityBase`` of Close's OpenAPI document."""
+    """Returned by ``close.activities``: ``list``."""
 
     _required: ClassVar[frozenset[str]] = frozenset(
         {

@@ -21,7 +21,7 @@ __all__ = ["CreatedActivity"]
 class CreatedActivity(Model):
     """The "created" activity Close records when a lead or contact is made.
 
-    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
+    Returned by ``close.activities.creations``: ``list``, ``get``."""
 
     _required: ClassVar[frozenset[str]] = frozenset({"date_created", "date_updated", "id"})
 

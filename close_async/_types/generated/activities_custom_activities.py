@@ -23,15 +23,17 @@ __all__ = [
 ]
 
 CreateCustomActivityStatus: TypeAlias = Literal["draft", "published"]
-"""Schema ``CreateCustomActivityStatus`` of Close's OpenAPI document."""
+"""Part of ``CreateCustomActivity``."""
 
-UpdateCustomActivityStatus: TypeAlias = Literal["draft", "published"]
-"""Schema ``UpdateCustomActivityStatus`` of Close's OpenAPI document."""
+UpdateCustomActivityStatus: TypeAlias = CreateCustomActivityStatus
+"""The same values as :data:`CreateCustomActivityStatus` (an alias of it).
+
+Part of ``UpdateCustomActivity``."""
 
 
 @attrs.frozen(kw_only=True)
 class CreateCustomActivity(RequestModel):
-    """Schema ``CreateCustomActivity`` of Close's OpenAPI document."""
+    """The body of ``close.activities.custom_activities``: ``create``."""
 
     activity_at: _dt.datetime | Unset | None = UNSET
     contact_id: str | Unset | None = UNSET
@@ -51,7 +53,8 @@ class CustomActivity(Model):
     """A custom activity (an instance of a custom activity type); its fields are
     ``custom.cf_...`` keys in ``extra``.
 
-    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
+    Returned by ``close.activities.custom_activities``: ``list``, ``create``, ``get``,
+    ``update``."""
 
     _required: ClassVar[frozenset[str]] = frozenset({"date_created", "date_updated", "id"})
 
@@ -77,10 +80,10 @@ class CustomActivity(Model):
 
 @attrs.frozen(kw_only=True)
 class UpdateCustomActivity(RequestModel):
-    """Schema ``UpdateCustomActivity`` of Close's OpenAPI document."""
+    """The body of ``close.activities.custom_activities``: ``update``."""
 
     activity_at: _dt.datetime | Unset | None = UNSET
     contact_id: str | Unset | None = UNSET
     custom_fields: dict[str, Any] | Unset | None = UNSET
     pinned: bool | Unset | None = UNSET
-    status: UpdateCustomActivityStatus | Unset = UNSET
+    status: CreateCustomActivityStatus | Unset = UNSET

@@ -22,7 +22,7 @@ __all__ = ["EmailThreadActivity"]
 class EmailThreadActivity(Model):
     """An email thread: the emails of one conversation.
 
-    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
+    Returned by ``close.activities.email_threads``: ``list``, ``get``."""
 
     _required: ClassVar[frozenset[str]] = frozenset({"date_created", "date_updated", "id"})
 

@@ -8,11 +8,12 @@ Those it shares with other groups are in ``shared``."""
 from __future__ import annotations
 
 import datetime as _dt
-from typing import Literal, TypeAlias
+from typing import TypeAlias
 
 import attrs
 
 from ..model import UNSET, RequestModel, Unset
+from .literals import MessageStatus
 
 __all__ = [
     "CreateEmailActivity",
@@ -25,20 +26,20 @@ __all__ = [
     "UpdateEmailActivityStatus",
 ]
 
-CreateEmailActivityStatus: TypeAlias = Literal[
-    "inbox", "draft", "scheduled", "outbox", "sent", "error"
-]
-"""Schema ``CreateEmailActivityStatus`` of Close's OpenAPI document."""
+CreateEmailActivityStatus: TypeAlias = MessageStatus
+"""The same values as :data:`MessageStatus` (an alias of it).
 
-UpdateEmailActivityStatus: TypeAlias = Literal[
-    "inbox", "draft", "scheduled", "outbox", "sent", "error"
-]
-"""Schema ``UpdateEmailActivityStatus`` of Close's OpenAPI document."""
+Part of ``CreateEmailActivity``."""
+
+UpdateEmailActivityStatus: TypeAlias = MessageStatus
+"""The same values as :data:`MessageStatus` (an alias of it).
+
+Part of ``UpdateEmailActivity``."""
 
 
 @attrs.frozen(kw_only=True)
 class CreateEmailActivity(RequestModel):
-    """Schema ``CreateEmailActivity`` of Close's OpenAPI document."""
+    """The body of ``close.activities.emails``: ``create``."""
 
     account_id: str | Unset | None = UNSET
     activity_at: _dt.datetime | Unset | None = UNSET
@@ -59,7 +60,7 @@ class CreateEmailActivity(RequestModel):
     opens: list[CreateEmailActivityOpensItems] | Unset | None = UNSET
     organization_id: str | Unset | None = UNSET
     sender: str | Unset | None = UNSET
-    status: CreateEmailActivityStatus
+    status: MessageStatus
     subject: str | Unset | None = UNSET
     template_id: str | Unset | None = UNSET
     to: list[str] | Unset | None = UNSET
@@ -68,7 +69,7 @@ class CreateEmailActivity(RequestModel):
 
 @attrs.frozen(kw_only=True)
 class CreateEmailActivityAttachmentsItems(RequestModel):
-    """Schema ``CreateEmailActivityAttachmentsItems`` of Close's OpenAPI document."""
+    """Part of ``CreateEmailActivity``."""
 
     content_id: str | Unset | None = UNSET
     content_type: str | Unset | None = UNSET
@@ -80,14 +81,14 @@ class CreateEmailActivityAttachmentsItems(RequestModel):
 
 @attrs.frozen(kw_only=True)
 class CreateEmailActivityOpensItems(RequestModel):
-    """Schema ``CreateEmailActivityOpensItems`` of Close's OpenAPI document."""
+    """Part of ``CreateEmailActivity``."""
 
     opened_at: _dt.datetime
 
 
 @attrs.frozen(kw_only=True)
 class UpdateEmailActivity(RequestModel):
-    """Schema ``UpdateEmailActivity`` of Close's OpenAPI document."""
+    """The body of ``close.activities.emails``: ``update``."""
 
     account_id: str | Unset | None = UNSET
     activity_at: _dt.datetime | Unset | None = UNSET
@@ -104,7 +105,7 @@ class UpdateEmailActivity(RequestModel):
     in_reply_to_id: str | Unset | None = UNSET
     opens: list[UpdateEmailActivityOpensItems] | Unset | None = UNSET
     sender: str | Unset | None = UNSET
-    status: UpdateEmailActivityStatus | Unset = UNSET
+    status: MessageStatus | Unset = UNSET
     subject: str | Unset | None = UNSET
     template_id: str | Unset | None = UNSET
     to: list[str] | Unset | None = UNSET
@@ -113,7 +114,7 @@ class UpdateEmailActivity(RequestModel):
 
 @attrs.frozen(kw_only=True)
 class UpdateEmailActivityAttachmentsItems(RequestModel):
-    """Schema ``UpdateEmailActivityAttachmentsItems`` of Close's OpenAPI document."""
+    """Part of ``UpdateEmailActivity``."""
 
     content_id: str | Unset | None = UNSET
     content_type: str | Unset | None = UNSET
@@ -125,6 +126,6 @@ class UpdateEmailActivityAttachmentsItems(RequestModel):
 
 @attrs.frozen(kw_only=True)
 class UpdateEmailActivityOpensItems(RequestModel):
-    """Schema ``UpdateEmailActivityOpensItems`` of Close's OpenAPI document."""
+    """Part of ``UpdateEmailActivity``."""
 
     opened_at: _dt.datetime

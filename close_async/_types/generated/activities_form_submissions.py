@@ -23,7 +23,7 @@ __all__ = [
 
 @attrs.define(kw_only=True)
 class FormSubmissionActivity(Model):
-    """Schema ``FormSubmissionActivity`` of Close's OpenAPI document."""
+    """Returned by ``close.activities.form_submissions``: ``list``, ``get``."""
 
     _required: ClassVar[frozenset[str]] = frozenset(
         {
@@ -77,7 +77,7 @@ class FormSubmissionActivity(Model):
 
 
 FormSubmissionActivityValues: TypeAlias = str | bool
-"""Schema ``FormSubmissionActivityValues`` of Close's OpenAPI document."""
+"""Part of ``FormSubmissionActivity``."""
 
 FormSubmissionActivityValuesByName: TypeAlias = str | bool
-"""Schema ``FormSubmissionActivityValuesByName`` of Close's OpenAPI document."""
+"""Part of ``FormSubmissionActivity``."""

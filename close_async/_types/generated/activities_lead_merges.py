@@ -21,7 +21,7 @@ __all__ = ["LeadMergeActivity"]
 class LeadMergeActivity(Model):
     """The record of a lead merged into this one.
 
-    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
+    Returned by ``close.activities.lead_merges``: ``list``, ``get``."""
 
     _required: ClassVar[frozenset[str]] = frozenset({"date_created", "date_updated", "id"})
 

@@ -22,7 +22,7 @@ class CreateLeadStatusChange(RequestModel):
     """The body of ``POST /activity/status_change/lead/``: records a change that happened
     elsewhere (it does not change the lead's status).
 
-    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
+    The body of ``close.activities.lead_status_changes``: ``create``."""
 
     lead_id: str
     old_status_id: str | Unset | None = UNSET
@@ -34,7 +34,7 @@ class CreateLeadStatusChange(RequestModel):
 class LeadStatusChangeActivity(Model):
     """A change of a lead's status.
 
-    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
+    Returned by ``close.activities.lead_status_changes``: ``list``, ``create``, ``get``."""
 
     _required: ClassVar[frozenset[str]] = frozenset({"date_created", "date_updated", "id"})
 

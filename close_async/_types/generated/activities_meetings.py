@@ -21,7 +21,7 @@ __all__ = ["MeetingActivity", "UpdateMeeting"]
 class MeetingActivity(Model):
     """A meeting activity (synced from a calendar).
 
-    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
+    Returned by ``close.activities.meetings``: ``list``, ``get``, ``update``."""
 
     _required: ClassVar[frozenset[str]] = frozenset({"date_created", "date_updated", "id"})
 
@@ -58,7 +58,7 @@ class MeetingActivity(Model):
 class UpdateMeeting(RequestModel):
     """The body of ``PUT /activity/meeting/{id}/`` (a patch).
 
-    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
+    The body of ``close.activities.meetings``: ``update``."""
 
     user_note_html: str | Unset | None = UNSET
     outcome_id: str | Unset | None = UNSET

@@ -25,7 +25,7 @@ __all__ = [
 
 @attrs.frozen(kw_only=True)
 class CreateNoteActivity(RequestModel):
-    """Schema ``CreateNoteActivity`` of Close's OpenAPI document."""
+    """The body of ``close.activities.notes``: ``create``."""
 
     activity_at: _dt.datetime | Unset | None = UNSET
     attachments: list[CreateNoteActivityAttachmentsItems] | Unset | None = UNSET
@@ -43,7 +43,7 @@ class CreateNoteActivity(RequestModel):
 
 @attrs.frozen(kw_only=True)
 class CreateNoteActivityAttachmentsItems(RequestModel):
-    """Schema ``CreateNoteActivityAttachmentsItems`` of Close's OpenAPI document."""
+    """Part of ``CreateNoteActivity``."""
 
     content_type: str | Unset | None = UNSET
     filename: str
@@ -54,7 +54,7 @@ class CreateNoteActivityAttachmentsItems(RequestModel):
 class NoteActivity(Model):
     """A note activity.
 
-    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
+    Returned by ``close.activities.notes``: ``list``, ``create``, ``get``, ``update``."""
 
     _required: ClassVar[frozenset[str]] = frozenset({"date_created", "date_updated", "id"})
 
@@ -82,7 +82,7 @@ class NoteActivity(Model):
 
 @attrs.frozen(kw_only=True)
 class UpdateNoteActivity(RequestModel):
-    """Schema ``UpdateNoteActivity`` of Close's OpenAPI document."""
+    """The body of ``close.activities.notes``: ``update``."""
 
     activity_at: _dt.datetime | Unset | None = UNSET
     attachments: list[UpdateNoteActivityAttachmentsItems] | Unset | None = UNSET
@@ -95,7 +95,7 @@ class UpdateNoteActivity(RequestModel):
 
 @attrs.frozen(kw_only=True)
 class UpdateNoteActivityAttachmentsItems(RequestModel):
-    """Schema ``UpdateNoteActivityAttachmentsItems`` of Close's OpenAPI document."""
+    """Part of ``UpdateNoteActivity``."""
 
     content_type: str | Unset | None = UNSET
     filename: str

@@ -22,7 +22,7 @@ class CreateOpportunityStatusChange(RequestModel):
     """The body of ``POST /activity/status_change/opportunity/``: records a change that
     happened elsewhere.
 
-    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
+    The body of ``close.activities.opportunity_status_changes``: ``create``."""
 
     opportunity_id: str
     old_status_id: str | Unset | None = UNSET
@@ -34,7 +34,8 @@ class CreateOpportunityStatusChange(RequestModel):
 class OpportunityStatusChangeActivity(Model):
     """A change of an opportunity's status.
 
-    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
+    Returned by ``close.activities.opportunity_status_changes``: ``list``, ``create``,
+    ``get``."""
 
     _required: ClassVar[frozenset[str]] = frozenset({"date_created", "date_updated", "id"})
 

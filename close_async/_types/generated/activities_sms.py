@@ -13,7 +13,7 @@ from typing import ClassVar, Literal, TypeAlias
 import attrs
 
 from ..model import UNSET, Model, RequestModel, Unset
-from .shared import MessageStatus
+from .literals import MessageStatus, PhoneActivityDirection, PhoneActivitySource
 
 __all__ = [
     "CreateSMSActivity",
@@ -22,8 +22,6 @@ __all__ = [
     "CreateSmsActivityDirection",
     "CreateSmsActivitySource",
     "CreateSmsActivityStatus",
-    "PhoneActivityDirection",
-    "PhoneActivitySource",
     "SMSActivity",
     "UpdateSMSActivity",
     "UpdateSmsActivityAttachmentsItems",
@@ -73,91 +71,46 @@ CreateSmsActivityAttachmentsItemsContentType: TypeAlias = Literal[
     "video/quicktime",
     "video/webm",
 ]
-"""Schema ``CreateSmsActivityAttachmentsItemsContentType`` of Close's OpenAPI document."""
+"""Part of ``CreateSmsActivityAttachmentsItems``."""
 
-CreateSmsActivityDirection: TypeAlias = Literal["inbound", "outbound"]
-"""Schema ``CreateSmsActivityDirection`` of Close's OpenAPI document."""
+CreateSmsActivityDirection: TypeAlias = PhoneActivityDirection
+"""The same values as :data:`PhoneActivityDirection` (an alias of it).
 
-CreateSmsActivitySource: TypeAlias = Literal["Close.io", "External"]
-"""Schema ``CreateSmsActivitySource`` of Close's OpenAPI document."""
+Part of ``CreateSMSActivity``."""
 
-CreateSmsActivityStatus: TypeAlias = Literal[
-    "inbox", "draft", "scheduled", "outbox", "sent", "error"
-]
-"""Schema ``CreateSmsActivityStatus`` of Close's OpenAPI document."""
+CreateSmsActivitySource: TypeAlias = PhoneActivitySource
+"""The same values as :data:`PhoneActivitySource` (an alias of it).
 
-PhoneActivityDirection: TypeAlias = Literal["inbound", "outbound"]
-"""Direction of a phone activity, such as a call or an SMS message.
+Part of ``CreateSMSActivity``."""
 
-Schema ``PhoneActivityDirection`` of Close's OpenAPI document."""
+CreateSmsActivityStatus: TypeAlias = MessageStatus
+"""The same values as :data:`MessageStatus` (an alias of it).
 
-PhoneActivitySource: TypeAlias = Literal["Close.io", "External"]
-"""Source of a phone activity. Describes whether the phone activity (such as a call or an
-SMS) was handled by Close's telephony provider or handled externally by a 3rd party and
-is merely logged in Close.
+Part of ``CreateSMSActivity``."""
 
-Schema ``PhoneActivitySource`` of Close's OpenAPI document."""
+UpdateSmsActivityStatus: TypeAlias = MessageStatus
+"""The same values as :data:`MessageStatus` (an alias of it).
 
-UpdateSmsActivityAttachmentsItemsContentType: TypeAlias = Literal[
-    "application/pdf",
-    "application/vcard",
-    "audio/3gpp",
-    "audio/3gpp2",
-    "audio/L24",
-    "audio/ac3",
-    "audio/amr",
-    "audio/amr-nb",
-    "audio/basic",
-    "audio/mp4",
-    "audio/mpeg",
-    "audio/ogg",
-    "audio/vnd.rn-realaudio",
-    "audio/vnd.wave",
-    "audio/webm",
-    "image/bmp",
-    "image/gif",
-    "image/jpeg",
-    "image/jpg",
-    "image/png",
-    "image/tiff",
-    "text/calendar",
-    "text/csv",
-    "text/directory",
-    "text/richtext",
-    "text/rtf",
-    "text/vcard",
-    "text/x-vcard",
-    "video/3gpp",
-    "video/3gpp-tt",
-    "video/3gpp2",
-    "video/H261",
-    "video/H263",
-    "video/H263-1998",
-    "video/H263-2000",
-    "video/H264",
-    "video/mp4",
-    "video/mpeg",
-    "video/quicktime",
-    "video/webm",
-]
-"""Schema ``UpdateSmsActivityAttachmentsItemsContentType`` of Close's OpenAPI document."""
+Part of ``UpdateSMSActivity``."""
 
-UpdateSmsActivityStatus: TypeAlias = Literal[
-    "inbox", "draft", "scheduled", "outbox", "sent", "error"
-]
-"""Schema ``UpdateSmsActivityStatus`` of Close's OpenAPI document."""
+UpdateSmsActivityAttachmentsItemsContentType: TypeAlias = (
+    CreateSmsActivityAttachmentsItemsContentType
+)
+"""The same values as :data:`CreateSmsActivityAttachmentsItemsContentType` (an alias of it).
+
+Part of ``UpdateSmsActivityAttachmentsItems``."""
 
 
 @attrs.frozen(kw_only=True)
 class CreateSMSActivity(RequestModel):
-    """Schema ``CreateSMSActivity`` of Close's OpenAPI document."""
+    """The body of ``close.activities.sms``: ``create``."""
 
     activity_at: _dt.datetime | Unset | None = UNSET
     attachments: list[CreateSmsActivityAttachmentsItems] | Unset | None = UNSET
     contact_id: str | Unset | None = UNSET
     created_by_id: str | Unset | None = UNSET
     date_created: _dt.datetime | Unset | None = UNSET
-    direction: CreateSmsActivityDirection | Unset = UNSET
+    direction: PhoneActivityDirection | Unset = UNSET
     lead_id: str | Unset | None = UNSET
     local_phone: str | Unset | None = UNSET
     """Phone number in E.164 format"""
@@ -166,8 +119,8 @@ class CreateSMSActivity(RequestModel):
     remote_phone: str | Unset | None = UNSET
     """Phone number in E.164 format"""
 
-    source: CreateSmsActivitySource | Unset = UNSET
-    status: CreateSmsActivityStatus
+    source: PhoneActivitySource | Unset = UNSET
+    status: MessageStatus
     template_id: str | Unset | None = UNSET
     text: str | Unset | None = UNSET
     user_id: str | Unset | None = UNSET
@@ -175,7 +128,7 @@ class CreateSMSActivity(RequestModel):
 
 @attrs.frozen(kw_only=True)
 class CreateSmsActivityAttachmentsItems(RequestModel):
-    """Schema ``CreateSmsActivityAttachmentsItems`` of Close's OpenAPI document."""
+    """Part of ``CreateSMSActivity``."""
 
     content_type: CreateSmsActivityAttachmentsItemsContentType
     filename: str
@@ -184,7 +137,7 @@ class CreateSmsActivityAttachmentsItems(RequestModel):
 
 @attrs.define(kw_only=True)
 class SMSActivity(Model):
-    """Schema ``SMSActivity`` of Close's OpenAPI document."""
+    """Returned by ``close.activities.sms``: ``list``, ``create``, ``get``, ``update``."""
 
     _required: ClassVar[frozenset[str]] = frozenset(
         {
@@ -257,7 +210,7 @@ class SMSActivity(Model):
 
 @attrs.frozen(kw_only=True)
 class UpdateSMSActivity(RequestModel):
-    """Schema ``UpdateSMSActivity`` of Close's OpenAPI document."""
+    """The body of ``close.activities.sms``: ``update``."""
 
     activity_at: _dt.datetime | Unset | None = UNSET
     attachments: list[UpdateSmsActivityAttachmentsItems] | Unset | None = UNSET
@@ -269,7 +222,7 @@ class UpdateSMSActivity(RequestModel):
     remote_phone: str | Unset | None = UNSET
     """Phone number in E.164 format"""
 
-    status: UpdateSmsActivityStatus | Unset = UNSET
+    status: MessageStatus | Unset = UNSET
     template_id: str | Unset | None = UNSET
     text: str | Unset | None = UNSET
     user_id: str | Unset | None = UNSET
@@ -277,8 +230,8 @@ class UpdateSMSActivity(RequestModel):
 
 @attrs.frozen(kw_only=True)
 class UpdateSmsActivityAttachmentsItems(RequestModel):
-    """Schema ``UpdateSmsActivityAttachmentsItems`` of Close's OpenAPI document."""
+    """Part of ``UpdateSMSActivity``."""
 
-    content_type: UpdateSmsActivityAttachmentsItemsContentType
+    content_type: CreateSmsActivityAttachmentsItemsContentType
     filename: str
     url: str

@@ -37,12 +37,12 @@ CreationSource: TypeAlias = Literal[
     "whatsapp",
     "webform",
 ]
-"""Schema ``CreationSource`` of Close's OpenAPI document."""
+"""Part of ``WhatsAppMessageActivity``."""
 
 
 @attrs.frozen(kw_only=True)
 class CreateWhatsAppMessage(RequestModel):
-    """Schema ``CreateWhatsAppMessage`` of Close's OpenAPI document."""
+    """The body of ``close.activities.whatsapp_messages``: ``create``."""
 
     activity_at: _dt.datetime
     attachments: list[WhatsAppAttachmentData] | Unset = UNSET
@@ -60,7 +60,7 @@ class CreateWhatsAppMessage(RequestModel):
 
 @attrs.frozen(kw_only=True)
 class UpdateWhatsAppMessage(RequestModel):
-    """Schema ``UpdateWhatsAppMessage`` of Close's OpenAPI document."""
+    """The body of ``close.activities.whatsapp_messages``: ``update``."""
 
     activity_at: _dt.datetime | Unset = UNSET
     attachments: list[WhatsAppAttachmentData] | Unset = UNSET
@@ -76,7 +76,7 @@ class UpdateWhatsAppMessage(RequestModel):
 
 @attrs.frozen(kw_only=True)
 class WhatsAppAttachmentData(RequestModel):
-    """Schema ``WhatsAppAttachmentData`` of Close's OpenAPI document."""
+    """Part of ``CreateWhatsAppMessage``, ``UpdateWhatsAppMessage``."""
 
     content_type: str
     filename: str
@@ -85,7 +85,8 @@ class WhatsAppAttachmentData(RequestModel):
 
 @attrs.define(kw_only=True)
 class WhatsAppMessageActivity(Model):
-    """Schema ``WhatsAppMessageActivity`` of Close's OpenAPI document."""
+    """Returned by ``close.activities.whatsapp_messages``: ``list``, ``create``, ``get``,
+    ``update``."""
 
     _required: ClassVar[frozenset[str]] = frozenset(
         {

@@ -25,7 +25,7 @@ __all__ = [
 
 @attrs.define(kw_only=True)
 class BlockedPhoneNumber(Model):
-    """Schema ``BlockedPhoneNumber`` of Close's OpenAPI document."""
+    """Returned by ``close.blocked_phone_numbers``: ``list``, ``create``, ``get``, ``update``."""
 
     _required: ClassVar[frozenset[str]] = frozenset(
         {
@@ -63,7 +63,7 @@ class BlockedPhoneNumber(Model):
 
 @attrs.define(kw_only=True)
 class BlockedPhoneNumberSettings(Model):
-    """Schema ``BlockedPhoneNumberSettings`` of Close's OpenAPI document."""
+    """Returned by ``close.blocked_phone_numbers``: ``get_settings``, ``update_settings``."""
 
     _required: ClassVar[frozenset[str]] = frozenset({"reject_anonymous_inbound_calls"})
 
@@ -72,7 +72,7 @@ class BlockedPhoneNumberSettings(Model):
 
 @attrs.frozen(kw_only=True)
 class CreateBlockedPhoneNumber(RequestModel):
-    """Schema ``CreateBlockedPhoneNumber`` of Close's OpenAPI document."""
+    """The body of ``close.blocked_phone_numbers``: ``create``."""
 
     phone: str
     """The phone number (in E.164 format) that you wish to block."""
@@ -83,7 +83,7 @@ class CreateBlockedPhoneNumber(RequestModel):
 
 @attrs.frozen(kw_only=True)
 class UpdateBlockedPhoneNumber(RequestModel):
-    """Schema ``UpdateBlockedPhoneNumber`` of Close's OpenAPI document."""
+    """The body of ``close.blocked_phone_numbers``: ``update``."""
 
     reason: str
     """The updated reason for blocking the given phone number."""
@@ -91,6 +91,6 @@ class UpdateBlockedPhoneNumber(RequestModel):
 
 @attrs.frozen(kw_only=True)
 class UpdateBlockedPhoneNumberSettings(RequestModel):
-    """Schema ``UpdateBlockedPhoneNumberSettings`` of Close's OpenAPI document."""
+    """The body of ``close.blocked_phone_numbers``: ``update_settings``."""
 
     reject_anonymous_inbound_calls: bool

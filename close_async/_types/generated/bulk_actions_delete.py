@@ -20,12 +20,12 @@ __all__ = ["BulkActionObjectType", "BulkDeleteAction"]
 BulkActionObjectType: TypeAlias = Literal[
     "lead", "contact", "call", "custom_activity", "form_submission"
 ]
-"""Schema ``BulkActionObjectType`` of Close's OpenAPI document."""
+"""Part of ``BulkDeleteAction``."""
 
 
 @attrs.define(kw_only=True)
 class BulkDeleteAction(Model):
-    """Schema ``BulkDeleteAction`` of Close's OpenAPI document."""
+    """Returned by ``close.bulk_actions.delete``: ``list``, ``create``, ``get``."""
 
     _required: ClassVar[frozenset[str]] = frozenset(
         {

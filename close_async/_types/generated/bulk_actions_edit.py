@@ -32,12 +32,12 @@ BulkEditActionType: TypeAlias = Literal[
     "set_custom_object_custom_field",
     "clear_custom_object_custom_field",
 ]
-"""Schema ``BulkEditActionType`` of Close's OpenAPI document."""
+"""Part of ``BulkEditAction``."""
 
 
 @attrs.define(kw_only=True)
 class BulkEditAction(Model):
-    """Schema ``BulkEditAction`` of Close's OpenAPI document."""
+    """Returned by ``close.bulk_actions.edit``: ``list``, ``create``, ``get``."""
 
     _required: ClassVar[frozenset[str]] = frozenset(
         {

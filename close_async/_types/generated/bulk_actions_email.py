@@ -18,12 +18,12 @@ from .shared import BulkActionStatus
 __all__ = ["BulkEmailAction", "BulkEmailContactPreference"]
 
 BulkEmailContactPreference: TypeAlias = Literal["lead", "contact", "all"]
-"""Schema ``BulkEmailContactPreference`` of Close's OpenAPI document."""
+"""Part of ``BulkEmailAction``."""
 
 
 @attrs.define(kw_only=True)
 class BulkEmailAction(Model):
-    """Schema ``BulkEmailAction`` of Close's OpenAPI document."""
+    """Returned by ``close.bulk_actions.email``: ``list``, ``create``, ``get``."""
 
     _required: ClassVar[frozenset[str]] = frozenset(
         {

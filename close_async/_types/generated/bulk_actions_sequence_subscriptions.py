@@ -24,15 +24,16 @@ __all__ = [
 BulkSequenceSubscriptionActionType: TypeAlias = Literal[
     "subscribe", "resume", "resume_finished", "pause", "reassign"
 ]
-"""Schema ``BulkSequenceSubscriptionActionType`` of Close's OpenAPI document."""
+"""Part of ``BulkSequenceSubscriptionAction``."""
 
 BulkSequenceSubscriptionContactPreference: TypeAlias = Literal["lead", "contact"]
-"""Schema ``BulkSequenceSubscriptionContactPreference`` of Close's OpenAPI document."""
+"""Part of ``BulkSequenceSubscriptionAction``."""
 
 
 @attrs.define(kw_only=True)
 class BulkSequenceSubscriptionAction(Model):
-    """Schema ``BulkSequenceSubscriptionAction`` of Close's OpenAPI document."""
+    """Returned by ``close.bulk_actions.sequence_subscriptions``: ``list``, ``create``,
+    ``get``."""
 
     _required: ClassVar[frozenset[str]] = frozenset(
         {

@@ -21,7 +21,7 @@ __all__ = ["Comment", "CommentThread", "CreateComment", "UpdateCommentThreads"]
 class Comment(Model):
     """A comment on an object (in a comment thread).
 
-    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
+    Returned by ``close.comments``: ``list``, ``create``, ``get``, ``update``."""
 
     _required: ClassVar[frozenset[str]] = frozenset({"date_created", "date_updated", "id"})
 
@@ -39,7 +39,7 @@ class Comment(Model):
 class CommentThread(Model):
     """The comments on one object.
 
-    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
+    Returned by ``close.comments``: ``list_threads``, ``get_thread``."""
 
     _required: ClassVar[frozenset[str]] = frozenset({"date_created", "date_updated", "id"})
 
@@ -54,7 +54,7 @@ class CommentThread(Model):
 
 @attrs.frozen(kw_only=True)
 class CreateComment(RequestModel):
-    """Schema ``CreateComment`` of Close's OpenAPI document."""
+    """The body of ``close.comments``: ``create``."""
 
     body: str
     object_id: str
@@ -62,6 +62,6 @@ class CreateComment(RequestModel):
 
 @attrs.frozen(kw_only=True)
 class UpdateCommentThreads(RequestModel):
-    """Schema ``UpdateCommentThreads`` of Close's OpenAPI document."""
+    """The body of ``close.comments``: ``update``."""
 
     body: str

@@ -21,7 +21,7 @@ __all__ = ["CustomObjectType"]
 class CustomObjectType(Model):
     """A custom object type.
 
-    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
+    Returned by ``close.custom_object_types``: ``list``, ``create``, ``get``, ``update``."""
 
     _required: ClassVar[frozenset[str]] = frozenset({"date_created", "date_updated", "id"})
 

@@ -21,7 +21,7 @@ __all__ = ["CreateCustomObject", "CustomObject", "UpdateCustomObject"]
 class CreateCustomObject(RequestModel):
     """The body of ``POST /custom_object/``; its fields go in ``extra`` (``custom.cf_...``).
 
-    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
+    The body of ``close.custom_objects``: ``create``."""
 
     custom_object_type_id: str
     lead_id: str
@@ -32,7 +32,7 @@ class CreateCustomObject(RequestModel):
 class CustomObject(Model):
     """A custom object; its fields are ``custom.cf_...`` keys in ``extra``.
 
-    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
+    Returned by ``close.custom_objects``: ``list``, ``create``, ``get``, ``update``."""
 
     _required: ClassVar[frozenset[str]] = frozenset({"date_created", "date_updated", "id"})
 
@@ -51,6 +51,6 @@ class CustomObject(Model):
 class UpdateCustomObject(RequestModel):
     """The body of ``PUT /custom_object/{id}/`` (a patch).
 
-    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
+    The body of ``close.custom_objects``: ``update``."""
 
     name: str | Unset = UNSET

@@ -21,7 +21,7 @@ __all__ = ["EmailTemplate"]
 class EmailTemplate(Model):
     """An email template.
 
-    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
+    Returned by ``close.email_templates``: ``list``, ``create``, ``get``, ``update``."""
 
     _required: ClassVar[frozenset[str]] = frozenset({"date_created", "date_updated", "id"})
 

@@ -22,7 +22,7 @@ class Event(Model):
     """One entry of the event log: what changed on which object. ``data`` is the object after
     the change, ``previous_data`` the changed fields before it.
 
-    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
+    Returned by ``close.events``: ``list``, ``get``."""
 
     _required: ClassVar[frozenset[str]] = frozenset({"date_created", "date_updated", "id"})
 

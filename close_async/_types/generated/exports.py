@@ -19,7 +19,7 @@ __all__ = ["CreateExportFlags", "Export"]
 
 @attrs.frozen(kw_only=True)
 class CreateExportFlags(RequestModel):
-    """Schema ``CreateExportFlags`` of Close's OpenAPI document."""
+    """The body of ``close.exports``: ``create_lead``, ``create_opportunity``."""
 
     include_activities: bool | Unset = UNSET
     include_addresses: bool | Unset = UNSET
@@ -31,7 +31,8 @@ class CreateExportFlags(RequestModel):
 class Export(Model):
     """A lead or opportunity export; ``download_url`` is set once ``status`` is ``done``.
 
-    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
+    Returned by ``close.exports``: ``list``, ``create_lead``, ``create_opportunity``,
+    ``get``."""
 
     _required: ClassVar[frozenset[str]] = frozenset({"date_created", "date_updated", "id"})
 

@@ -16,7 +16,7 @@ __all__ = ["UploadFile"]
 
 @attrs.frozen(kw_only=True)
 class UploadFile(RequestModel):
-    """Schema ``UploadFile`` of Close's OpenAPI document."""
+    """The body of ``close.files``: ``create``."""
 
     content_type: str
     filename: str

@@ -18,21 +18,21 @@ __all__ = ["CreateGroup", "CreateGroupMember", "Group", "GroupMember"]
 
 @attrs.frozen(kw_only=True)
 class CreateGroup(RequestModel):
-    """Schema ``CreateGroup`` of Close's OpenAPI document."""
+    """The body of ``close.groups``: ``create``, ``update``."""
 
     name: str
 
 
 @attrs.frozen(kw_only=True)
 class CreateGroupMember(RequestModel):
-    """Schema ``CreateGroupMember`` of Close's OpenAPI document."""
+    """The body of ``close.groups``: ``add_member``."""
 
     user_id: str
 
 
 @attrs.define(kw_only=True)
 class Group(Model):
-    """Schema ``Group`` of Close's OpenAPI document."""
+    """Returned by ``close.groups``: ``list``, ``create``, ``get``, ``update``."""
 
     _required: ClassVar[frozenset[str]] = frozenset({"id", "name", "organization_id"})
 
@@ -44,7 +44,7 @@ class Group(Model):
 
 @attrs.define(kw_only=True)
 class GroupMember(Model):
-    """Schema ``GroupMember`` of Close's OpenAPI document."""
+    """Returned by ``close.groups``: ``add_member``."""
 
     _required: ClassVar[frozenset[str]] = frozenset({"user_id"})
 

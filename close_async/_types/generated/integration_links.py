@@ -22,12 +22,12 @@ __all__ = [
 ]
 
 IntegrationLinkType: TypeAlias = Literal["lead", "contact", "opportunity"]
-"""Schema ``IntegrationLinkType`` of Close's OpenAPI document."""
+"""Part of ``CreateIntegrationLink``, ``IntegrationLink``, ``UpdateIntegrationLink``."""
 
 
 @attrs.frozen(kw_only=True)
 class CreateIntegrationLink(RequestModel):
-    """Schema ``CreateIntegrationLink`` of Close's OpenAPI document."""
+    """The body of ``close.integration_links``: ``create``."""
 
     name: str
     type: IntegrationLinkType
@@ -36,7 +36,7 @@ class CreateIntegrationLink(RequestModel):
 
 @attrs.define(kw_only=True)
 class IntegrationLink(Model):
-    """Schema ``IntegrationLink`` of Close's OpenAPI document."""
+    """Returned by ``close.integration_links``: ``list``, ``create``, ``get``, ``update``."""
 
     _required: ClassVar[frozenset[str]] = frozenset(
         {
@@ -65,7 +65,7 @@ class IntegrationLink(Model):
 
 @attrs.frozen(kw_only=True)
 class UpdateIntegrationLink(RequestModel):
-    """Schema ``UpdateIntegrationLink`` of Close's OpenAPI document."""
+    """The body of ``close.integration_links``: ``update``."""
 
     name: str | Unset | None = UNSET
     type: IntegrationLinkType | Unset | None = UNSET

@@ -32,7 +32,7 @@ class CreateLead(RequestModel):
     fields go in ``extra`` as ``{"custom.cf_...": value}``. Give ``status_id`` or ``status``
     (a label), not both; with neither, Close uses the first status.
 
-    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
+    The body of ``close.leads``: ``create``."""
 
     name: str | Unset | None = UNSET
     description: str | Unset | None = UNSET
@@ -45,7 +45,7 @@ class CreateLead(RequestModel):
 
 @attrs.define(kw_only=True)
 class Lead(Model):
-    """Schema ``Lead`` of Close's OpenAPI document."""
+    """Returned by ``close.leads``: ``list``, ``create``, ``get``, ``update``."""
 
     _required: ClassVar[frozenset[str]] = frozenset(
         {
@@ -97,7 +97,7 @@ class Lead(Model):
 
 @attrs.define(kw_only=True)
 class LeadAddress(Model):
-    """Schema ``LeadAddress`` of Close's OpenAPI document."""
+    """Part of ``CreateLead``, ``Lead``, ``UpdateLead``."""
 
     _required: ClassVar[frozenset[str]] = frozenset(
         {"address_1", "address_2", "city", "country", "label", "state", "zipcode"}
@@ -117,7 +117,7 @@ class LeadAddress(Model):
 class MergeLeads(RequestModel):
     """The body of ``POST /lead/merge/``: ``source`` is merged into ``destination``.
 
-    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
+    The body of ``close.leads``: ``merge``."""
 
     source: str = attrs.field(validator=rules.object_id)
     destination: str = attrs.field(validator=rules.object_id)
@@ -129,7 +129,7 @@ class UpdateLead(RequestModel):
     one. Custom fields go in ``extra`` as ``{"custom.cf_...": value}`` (``None`` clears
     one).
 
-    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
+    The body of ``close.leads``: ``update``."""
 
     name: str | Unset | None = UNSET
     description: str | Unset | None = UNSET

@@ -22,7 +22,7 @@ __all__ = ["Organization"]
 class Organization(Model):
     """The organization (the Close account).
 
-    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
+    Returned by ``close.organizations``: ``get``, ``update``."""
 
     _required: ClassVar[frozenset[str]] = frozenset({"date_created", "date_updated", "id"})
 

@@ -17,15 +17,15 @@ from ..model import UNSET, Model, RequestModel, Unset
 __all__ = ["CreateOutcome", "Outcome", "OutcomeAppliesTo", "OutcomeType", "UpdateOutcome"]
 
 OutcomeAppliesTo: TypeAlias = Literal["calls", "meetings"]
-"""Schema ``OutcomeAppliesTo`` of Close's OpenAPI document."""
+"""Part of ``CreateOutcome``, ``Outcome``, ``UpdateOutcome``."""
 
 OutcomeType: TypeAlias = Literal["vm-dropped", "custom"]
-"""Schema ``OutcomeType`` of Close's OpenAPI document."""
+"""Part of ``CreateOutcome``, ``Outcome``, ``UpdateOutcome``."""
 
 
 @attrs.frozen(kw_only=True)
 class CreateOutcome(RequestModel):
-    """Schema ``CreateOutcome`` of Close's OpenAPI document."""
+    """The body of ``close.outcomes``: ``create``."""
 
     applies_to: list[OutcomeAppliesTo] | Unset | None = UNSET
     """Deprecated. This field will be derived from `type` in a future update: `custom`
@@ -45,7 +45,7 @@ class CreateOutcome(RequestModel):
 
 @attrs.define(kw_only=True)
 class Outcome(Model):
-    """Schema ``Outcome`` of Close's OpenAPI document."""
+    """Returned by ``close.outcomes``: ``list``, ``create``, ``get``, ``update``."""
 
     _required: ClassVar[frozenset[str]] = frozenset(
         {
@@ -76,7 +76,7 @@ class Outcome(Model):
 
 @attrs.frozen(kw_only=True)
 class UpdateOutcome(RequestModel):
-    """Schema ``UpdateOutcome`` of Close's OpenAPI document."""
+    """The body of ``close.outcomes``: ``update``."""
 
     applies_to: list[OutcomeAppliesTo] | Unset | None = UNSET
     """Deprecated. This field will be derived from `type` in a future update: `custom`

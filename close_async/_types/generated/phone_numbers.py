@@ -26,24 +26,24 @@ __all__ = [
 ]
 
 CarrierNumberType: TypeAlias = Literal["local", "national", "mobile", "tollfree", "shortcode"]
-"""Schema ``CarrierNumberType`` of Close's OpenAPI document."""
+"""Part of ``PhoneNumber``."""
 
 CreatePhoneNumberRequestCarrierType: TypeAlias = Literal["local", "national", "mobile", "tollfree"]
-"""Schema ``CreatePhoneNumberRequestCarrierType`` of Close's OpenAPI document."""
+"""Part of ``CreatePhoneNumberRequest``."""
 
 PhoneNumberSharing: TypeAlias = Literal["personal", "group"]
-"""Schema ``PhoneNumberSharing`` of Close's OpenAPI document."""
+"""Part of ``CreatePhoneNumberRequest``."""
 
 PhoneNumberType: TypeAlias = Literal["internal", "external", "virtual"]
-"""Schema ``PhoneNumberType`` of Close's OpenAPI document."""
+"""Part of ``PhoneNumber``."""
 
 UnderlyingCarrier: TypeAlias = Literal["twilio", "plivo"]
-"""Schema ``UnderlyingCarrier`` of Close's OpenAPI document."""
+"""Part of ``PhoneNumber``."""
 
 
 @attrs.frozen(kw_only=True)
 class CreatePhoneNumberRequest(RequestModel):
-    """Schema ``CreatePhoneNumberRequest`` of Close's OpenAPI document."""
+    """The body of ``close.phone_numbers``: ``create``."""
 
     bundle_id: str | Unset | None = UNSET
     carrier_type: CreatePhoneNumberRequestCarrierType | Unset | None = UNSET
@@ -74,7 +74,7 @@ class CreatePhoneNumberRequest(RequestModel):
 
 @attrs.define(kw_only=True)
 class PhoneNumber(Model):
-    """Schema ``PhoneNumber`` of Close's OpenAPI document."""
+    """Returned by ``close.phone_numbers``: ``list``, ``get``, ``update``."""
 
     _required: ClassVar[frozenset[str]] = frozenset(
         {
@@ -140,7 +140,7 @@ class PhoneNumber(Model):
 
 @attrs.frozen(kw_only=True)
 class UpdatePhoneNumber(RequestModel):
-    """Schema ``UpdatePhoneNumber`` of Close's OpenAPI document."""
+    """The body of ``close.phone_numbers``: ``update``."""
 
     forward_to: str | Unset = UNSET
     forward_to_enabled: bool | Unset = UNSET

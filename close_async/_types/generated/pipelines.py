@@ -22,7 +22,7 @@ __all__ = ["Pipeline"]
 class Pipeline(Model):
     """An opportunity pipeline and its statuses.
 
-    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
+    Returned by ``close.pipelines``: ``list``, ``create``, ``update``."""
 
     _required: ClassVar[frozenset[str]] = frozenset({"date_created", "date_updated", "id"})
 

@@ -19,7 +19,7 @@ __all__ = ["CreatePlaybook", "Playbook", "UpdatePlaybook"]
 
 @attrs.frozen(kw_only=True)
 class CreatePlaybook(RequestModel):
-    """Schema ``CreatePlaybook`` of Close's OpenAPI document."""
+    """The body of ``close.playbooks``: ``create``."""
 
     custom_field_ids: list[str] | Unset = UNSET
     """IDs of [Shared Custom
@@ -40,7 +40,8 @@ class CreatePlaybook(RequestModel):
 
 @attrs.define(kw_only=True)
 class Playbook(Model):
-    """Schema ``Playbook`` of Close's OpenAPI document."""
+    """Returned by ``close.playbooks``: ``list``, ``create``, ``get``, ``update``, ``archive``,
+    ``unarchive``."""
 
     _required: ClassVar[frozenset[str]] = frozenset(
         {
@@ -79,7 +80,7 @@ class Playbook(Model):
 
 @attrs.frozen(kw_only=True)
 class UpdatePlaybook(RequestModel):
-    """Schema ``UpdatePlaybook`` of Close's OpenAPI document."""
+    """The body of ``close.playbooks``: ``update``."""
 
     custom_field_ids: list[str] | Unset = UNSET
     """IDs of [Shared Custom

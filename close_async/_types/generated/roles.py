@@ -20,7 +20,7 @@ __all__ = ["Role"]
 class Role(Model):
     """A role and its permissions.
 
-    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
+    Returned by ``close.roles``: ``list``, ``create``, ``get``, ``update``."""
 
     _required: ClassVar[frozenset[str]] = frozenset({"id"})
 

@@ -21,7 +21,8 @@ __all__ = ["SequenceSubscription", "Workflow"]
 class SequenceSubscription(Model):
     """A contact subscribed to a sequence.
 
-    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
+    Returned by ``close.sequences``: ``list_subscriptions``, ``create_subscription``,
+    ``get_subscription``, ``update_subscription``."""
 
     _required: ClassVar[frozenset[str]] = frozenset({"date_created", "date_updated", "id"})
 
@@ -42,7 +43,7 @@ class SequenceSubscription(Model):
 class Workflow(Model):
     """A workflow (sequence) of steps.
 
-    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
+    Returned by ``close.sequences``: ``list``, ``create``, ``get``, ``update``."""
 
     _required: ClassVar[frozenset[str]] = frozenset({"date_created", "date_updated", "id"})
 

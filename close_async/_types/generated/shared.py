@@ -12,13 +12,13 @@ from typing import Any, ClassVar, Literal, TypeAlias
 import attrs
 
 from ..model import UNSET, Model, RequestModel, Unset
+from .literals import CallStatus, MessageStatus
 
 __all__ = [
     "ActionItem",
     "Attachment",
     "BasicSubscriptionInfoForContact",
     "BulkActionStatus",
-    "CallStatus",
     "CommentSummary",
     "CommunicationDirection",
     "Contact",
@@ -30,7 +30,6 @@ __all__ = [
     "CustomField",
     "EmailActivity",
     "LeadStatus",
-    "MessageStatus",
     "Opportunity",
     "OpportunityAdjustCloseDateActionDetails",
     "OpportunityChangeStatusActionDetails",
@@ -55,31 +54,21 @@ __all__ = [
 BulkActionStatus: TypeAlias = Literal[
     "created", "loading", "processing", "done", "paused", "resuming", "error"
 ]
-"""Schema ``BulkActionStatus`` of Close's OpenAPI document."""
-
-CallStatus: TypeAlias = Literal[
-    "created", "in-progress", "completed", "cancel", "no-answer", "busy", "failed", "timeout"
-]
-"""Current status of the call.
-
-Schema ``CallStatus`` of Close's OpenAPI document."""
+"""Part of ``BulkDeleteAction``, ``BulkEditAction``, ``BulkEmailAction``,
+``BulkSequenceSubscriptionAction``."""
 
 CommunicationDirection: TypeAlias = Literal["incoming", "outgoing"]
 """Direction of communication. Outgoing means the communication flowing from the user to
 the lead/contact. Inbound means the opposite.
 
-Schema ``CommunicationDirection`` of Close's OpenAPI document."""
-
-MessageStatus: TypeAlias = Literal["inbox", "draft", "scheduled", "outbox", "sent", "error"]
-"""Status of a message, such as Email or SMS.
-
-Schema ``MessageStatus`` of Close's OpenAPI document."""
+Part of ``CreateWhatsAppMessage``, ``EmailActivity``, ``UpdateWhatsAppMessage``,
+``WhatsAppMessageActivity``."""
 
 OpportunityStatusType: TypeAlias = Literal["won", "lost", "active"]
-"""Schema ``OpportunityStatusType`` of Close's OpenAPI document."""
+"""Part of ``Opportunity``."""
 
 OpportunityValuePeriod: TypeAlias = Literal["one_time", "monthly", "annual"]
-"""Schema ``OpportunityValuePeriod`` of Close's OpenAPI document."""
+"""Part of ``CreateOpportunity``, ``Opportunity``, ``UpdateOpportunity``."""
 
 StalledOpportunityActionTypeV1: TypeAlias = Literal[
     "mark_as_lost",
@@ -89,17 +78,17 @@ StalledOpportunityActionTypeV1: TypeAlias = Literal[
     "ask_someone_else_to_reach_out",
     "change_communication_method",
 ]
-"""Schema ``StalledOpportunityActionTypeV1`` of Close's OpenAPI document."""
+"""Part of ``ActionItem``."""
 
 StalledOpportunityActionTypeV2: TypeAlias = Literal[
     "change_status", "adjust_close_date", "follow_up_email", "follow_up_call", "follow_up_sms"
 ]
-"""Schema ``StalledOpportunityActionTypeV2`` of Close's OpenAPI document."""
+"""Part of ``OpportunitySuggestedAction``."""
 
 StalledOpportunityCommunicationIssue: TypeAlias = Literal[
     "no_issue", "cant_get_in_touch", "no_communication_attempts"
 ]
-"""Schema ``StalledOpportunityCommunicationIssue`` of Close's OpenAPI document."""
+"""Part of ``StalledOpportunityActionItems``."""
 
 StatusReason: TypeAlias = Literal[
     "manual",
@@ -136,18 +125,18 @@ StatusReason: TypeAlias = Literal[
 ]
 """Reason for each higher level status on a Workflow run.
 
-Schema ``StatusReason`` of Close's OpenAPI document."""
+Part of ``BasicSubscriptionInfoForContact``."""
 
 WorkflowRunStatus: TypeAlias = Literal["active", "paused", "finished", "goal", "error"]
-"""Schema ``WorkflowRunStatus`` of Close's OpenAPI document."""
+"""Part of ``BasicSubscriptionInfoForContact``."""
 
 WorkflowStatus: TypeAlias = Literal["active", "paused", "draft"]
-"""Schema ``WorkflowStatus`` of Close's OpenAPI document."""
+"""Part of ``BasicSubscriptionInfoForContact``."""
 
 
 @attrs.define(kw_only=True)
 class ActionItem(Model):
-    """Schema ``ActionItem`` of Close's OpenAPI document."""
+    """Part of ``StalledOpportunityActionItems``."""
 
     _required: ClassVar[frozenset[str]] = frozenset({"action", "justification"})
 
@@ -161,7 +150,7 @@ class ActionItem(Model):
 
 @attrs.define(kw_only=True)
 class Attachment(Model):
-    """Schema ``Attachment`` of Close's OpenAPI document."""
+    """Part of ``EmailActivity``, ``Opportunity``, ``WhatsAppMessageActivity``."""
 
     _required: ClassVar[frozenset[str]] = frozenset({"content_type", "filename", "size", "url"})
 
@@ -174,7 +163,7 @@ class Attachment(Model):
 
 @attrs.define(kw_only=True)
 class BasicSubscriptionInfoForContact(Model):
-    """Schema ``BasicSubscriptionInfoForContact`` of Close's OpenAPI document."""
+    """Part of ``Contact``."""
 
     _required: ClassVar[frozenset[str]] = frozenset(
         {
@@ -205,7 +194,7 @@ class BasicSubscriptionInfoForContact(Model):
 
 @attrs.define(kw_only=True)
 class CommentSummary(Model):
-    """Schema ``CommentSummary`` of Close's OpenAPI document."""
+    """Part of ``Opportunity``."""
 
     _required: ClassVar[frozenset[str]] = frozenset({"comment_count", "thread_id"})
 
@@ -215,7 +204,7 @@ class CommentSummary(Model):
 
 @attrs.define(kw_only=True)
 class Contact(Model):
-    """Schema ``Contact`` of Close's OpenAPI document."""
+    """Returned by ``close.contacts``: ``list``, ``create``, ``get``, ``update``."""
 
     _required: ClassVar[frozenset[str]] = frozenset(
         {
@@ -254,7 +243,7 @@ class Contact(Model):
 
 @attrs.define(kw_only=True)
 class ContactEmail(Model):
-    """Schema ``ContactEmail`` of Close's OpenAPI document."""
+    """Part of ``Contact``, ``CreateContact``, ``Lead``, ``Opportunity`` and 1 more."""
 
     _required: ClassVar[frozenset[str]] = frozenset({"email", "is_unsubscribed", "type"})
 
@@ -265,7 +254,7 @@ class ContactEmail(Model):
 
 @attrs.define(kw_only=True)
 class ContactPhone(Model):
-    """Schema ``ContactPhone`` of Close's OpenAPI document."""
+    """Part of ``Contact``, ``CreateContact``, ``Lead``, ``Opportunity`` and 1 more."""
 
     _required: ClassVar[frozenset[str]] = frozenset({"phone", "type"})
 
@@ -279,7 +268,7 @@ class ContactPhone(Model):
 
 @attrs.define(kw_only=True)
 class ContactRecentCall(Model):
-    """Schema ``ContactRecentCall`` of Close's OpenAPI document."""
+    """Part of ``Contact``."""
 
     _required: ClassVar[frozenset[str]] = frozenset(
         {"dialer_id", "duration", "finish_timestamp", "id", "status"}
@@ -294,7 +283,7 @@ class ContactRecentCall(Model):
 
 @attrs.define(kw_only=True)
 class ContactUrl(Model):
-    """Schema ``ContactUrl`` of Close's OpenAPI document."""
+    """Part of ``Contact``, ``CreateContact``, ``UpdateContact``."""
 
     _required: ClassVar[frozenset[str]] = frozenset({"type", "url"})
 
@@ -307,7 +296,7 @@ class CreateContact(RequestModel):
     """The body of ``POST /contact/`` (and a contact nested in a new lead). Without ``lead_id``
     Close creates a lead for the contact.
 
-    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
+    The body of ``close.contacts``: ``create``."""
 
     lead_id: str | Unset | None = UNSET
     name: str | Unset | None = UNSET
@@ -322,7 +311,12 @@ class CustomField(Model):
     """A custom field definition (of leads, contacts, opportunities, activities or custom
     objects).
 
-    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
+    Returned by ``close.custom_fields.lead``: ``list``, ``create``, ``get``, ``update``;
+    ``close.custom_fields.contact``: ``list``, ``create``, ``get``, ``update``;
+    ``close.custom_fields.opportunity``: ``list``, ``create``, ``get``, ``update``;
+    ``close.custom_fields.activity``: ``list``, ``create``, ``get``, ``update``;
+    ``close.custom_fields.custom_object``: ``list``, ``create``, ``get``, ``update``;
+    ``close.custom_fields.shared``: ``list``, ``create``, ``get``, ``update``."""
 
     _required: ClassVar[frozenset[str]] = frozenset({"date_created", "date_updated", "id"})
 
@@ -347,7 +341,7 @@ class CustomField(Model):
 
 @attrs.define(kw_only=True)
 class EmailActivity(Model):
-    """Schema ``EmailActivity`` of Close's OpenAPI document."""
+    """Returned by ``close.activities.emails``: ``list``, ``create``, ``get``, ``update``."""
 
     _required: ClassVar[frozenset[str]] = frozenset(
         {
@@ -446,7 +440,7 @@ class EmailActivity(Model):
 class LeadStatus(Model):
     """A lead status.
 
-    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
+    Returned by ``close.lead_statuses``: ``list``, ``create``, ``update``."""
 
     _required: ClassVar[frozenset[str]] = frozenset({"id"})
 
@@ -457,7 +451,7 @@ class LeadStatus(Model):
 
 @attrs.define(kw_only=True)
 class Opportunity(Model):
-    """Schema ``Opportunity`` of Close's OpenAPI document."""
+    """Returned by ``close.opportunities``: ``list``, ``create``, ``get``, ``update``."""
 
     _required: ClassVar[frozenset[str]] = frozenset(
         {
@@ -526,7 +520,7 @@ class Opportunity(Model):
 
 @attrs.define(kw_only=True)
 class OpportunityAdjustCloseDateActionDetails(Model):
-    """Schema ``OpportunityAdjustCloseDateActionDetails`` of Close's OpenAPI document."""
+    """Part of ``OpportunitySuggestedActionDetails``."""
 
     _required: ClassVar[frozenset[str]] = frozenset({"close_date"})
 
@@ -535,7 +529,7 @@ class OpportunityAdjustCloseDateActionDetails(Model):
 
 @attrs.define(kw_only=True)
 class OpportunityChangeStatusActionDetails(Model):
-    """Schema ``OpportunityChangeStatusActionDetails`` of Close's OpenAPI document."""
+    """Part of ``OpportunitySuggestedActionDetails``."""
 
     _required: ClassVar[frozenset[str]] = frozenset({"status_id"})
 
@@ -544,7 +538,7 @@ class OpportunityChangeStatusActionDetails(Model):
 
 @attrs.define(kw_only=True)
 class OpportunityFollowUpCallActionDetails(Model):
-    """Schema ``OpportunityFollowUpCallActionDetails`` of Close's OpenAPI document."""
+    """Part of ``OpportunitySuggestedActionDetails``."""
 
     _required: ClassVar[frozenset[str]] = frozenset({"call_plan", "contact_id"})
 
@@ -554,7 +548,7 @@ class OpportunityFollowUpCallActionDetails(Model):
 
 @attrs.define(kw_only=True)
 class OpportunityFollowUpEmailActionDetails(Model):
-    """Schema ``OpportunityFollowUpEmailActionDetails`` of Close's OpenAPI document."""
+    """Part of ``OpportunitySuggestedActionDetails``."""
 
     _required: ClassVar[frozenset[str]] = frozenset(
         {"contact_id", "message_draft", "subject_draft"}
@@ -567,7 +561,7 @@ class OpportunityFollowUpEmailActionDetails(Model):
 
 @attrs.define(kw_only=True)
 class OpportunityFollowUpSMSActionDetails(Model):
-    """Schema ``OpportunityFollowUpSMSActionDetails`` of Close's OpenAPI document."""
+    """Part of ``OpportunitySuggestedActionDetails``."""
 
     _required: ClassVar[frozenset[str]] = frozenset({"contact_id", "message_draft"})
 
@@ -579,7 +573,7 @@ class OpportunityFollowUpSMSActionDetails(Model):
 class OpportunityStatus(Model):
     """An opportunity status; ``status_type`` is ``active``, ``won`` or ``lost``.
 
-    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
+    Returned by ``close.opportunity_statuses``: ``list``, ``create``, ``update``."""
 
     _required: ClassVar[frozenset[str]] = frozenset({"id"})
 
@@ -592,7 +586,7 @@ class OpportunityStatus(Model):
 
 @attrs.define(kw_only=True)
 class OpportunitySuggestedAction(Model):
-    """Schema ``OpportunitySuggestedAction`` of Close's OpenAPI document."""
+    """Part of ``Opportunity``."""
 
     _required: ClassVar[frozenset[str]] = frozenset({"action", "details", "justification"})
 
@@ -603,7 +597,7 @@ class OpportunitySuggestedAction(Model):
 
 @attrs.define(kw_only=True)
 class RenderedIntegrationLink(Model):
-    """Schema ``RenderedIntegrationLink`` of Close's OpenAPI document."""
+    """Part of ``Contact``, ``Lead``, ``Opportunity``."""
 
     _required: ClassVar[frozenset[str]] = frozenset({"name", "url"})
 
@@ -613,7 +607,7 @@ class RenderedIntegrationLink(Model):
 
 @attrs.define(kw_only=True)
 class StalledOpportunityActionItems(Model):
-    """Schema ``StalledOpportunityActionItems`` of Close's OpenAPI document."""
+    """Part of ``Opportunity``."""
 
     _required: ClassVar[frozenset[str]] = frozenset({"communication_issue", "next_action"})
 
@@ -632,4 +626,4 @@ OpportunitySuggestedActionDetails: TypeAlias = (
     | OpportunityFollowUpCallActionDetails
     | OpportunityAdjustCloseDateActionDetails
 )
-"""Schema ``OpportunitySuggestedActionDetails`` of Close's OpenAPI document."""
+"""Part of ``OpportunitySuggestedAction``."""

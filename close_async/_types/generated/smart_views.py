@@ -29,12 +29,12 @@ SavedSearchType: TypeAlias = Literal[
     "custom_activity",
     "form_submission",
 ]
-"""Schema ``SavedSearchType`` of Close's OpenAPI document."""
+"""Part of ``SavedSearch``."""
 
 
 @attrs.define(kw_only=True)
 class SavedSearch(Model):
-    """Schema ``SavedSearch`` of Close's OpenAPI document."""
+    """Returned by ``close.smart_views``: ``list``, ``create``, ``get``, ``update``."""
 
     _required: ClassVar[frozenset[str]] = frozenset(
         {
@@ -72,7 +72,7 @@ class SavedSearch(Model):
 
 @attrs.define(kw_only=True)
 class SharingSettingsEmbeddedResponse(Model):
-    """Schema ``SharingSettingsEmbeddedResponse`` of Close's OpenAPI document."""
+    """Part of ``SavedSearch``."""
 
     _required: ClassVar[frozenset[str]] = frozenset(
         {

@@ -24,12 +24,12 @@ __all__ = [
 ]
 
 SMSTemplateStatus: TypeAlias = Literal["active", "archived"]
-"""Schema ``SMSTemplateStatus`` of Close's OpenAPI document."""
+"""Part of ``UpdateSMSTemplate``."""
 
 
 @attrs.frozen(kw_only=True)
 class CreateSMSTemplate(RequestModel):
-    """Schema ``CreateSMSTemplate`` of Close's OpenAPI document."""
+    """The body of ``close.sms_templates``: ``create``."""
 
     attachments: list[CreateSMSTemplateAttachment] | Unset = UNSET
     is_shared: bool | Unset = UNSET
@@ -39,7 +39,7 @@ class CreateSMSTemplate(RequestModel):
 
 @attrs.frozen(kw_only=True)
 class CreateSMSTemplateAttachment(RequestModel):
-    """Schema ``CreateSMSTemplateAttachment`` of Close's OpenAPI document."""
+    """Part of ``CreateSMSTemplate``."""
 
     content_type: str
     filename: str
@@ -50,7 +50,7 @@ class CreateSMSTemplateAttachment(RequestModel):
 class SmsTemplate(Model):
     """An SMS template.
 
-    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
+    Returned by ``close.sms_templates``: ``list``."""
 
     _required: ClassVar[frozenset[str]] = frozenset({"date_created", "date_updated", "id"})
 
@@ -66,7 +66,7 @@ class SmsTemplate(Model):
 
 @attrs.frozen(kw_only=True)
 class UpdateSMSTemplate(RequestModel):
-    """Schema ``UpdateSMSTemplate`` of Close's OpenAPI document."""
+    """The body of ``close.sms_templates``: ``update``."""
 
     attachments: list[UpdateSMSTemplateAttachment] | Unset = UNSET
     is_shared: bool | Unset = UNSET
@@ -77,7 +77,7 @@ class UpdateSMSTemplate(RequestModel):
 
 @attrs.frozen(kw_only=True)
 class UpdateSMSTemplateAttachment(RequestModel):
-    """Schema ``UpdateSMSTemplateAttachment`` of Close's OpenAPI document."""
+    """Part of ``UpdateSMSTemplate``."""
 
     content_type: str
     filename: str

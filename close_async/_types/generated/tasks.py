@@ -27,15 +27,15 @@ __all__ = [
 ]
 
 NotificationResolution: TypeAlias = Literal["abandoned", "skipped"]
-"""Schema ``NotificationResolution`` of Close's OpenAPI document."""
+"""Part of ``BulkUpdateNotifications``, ``UpdateNotification``."""
 
 TaskPriority: TypeAlias = Literal["high", "medium"]
-"""Schema ``TaskPriority`` of Close's OpenAPI document."""
+"""Part of ``BulkUpdateNotifications``, ``UpdateNotification``."""
 
 
 @attrs.frozen(kw_only=True)
 class BulkUpdateNotifications(RequestModel):
-    """Schema ``BulkUpdateNotifications`` of Close's OpenAPI document."""
+    """The body of ``close.tasks``: ``bulk_update``."""
 
     assigned_to: str | Unset = UNSET
     date: BulkUpdateNotificationsDate | Unset = UNSET
@@ -51,7 +51,7 @@ class CreateTask(RequestModel):
     """The body of ``POST /task/``: a lead task (``_type`` ``lead``). ``date`` is when it is
     due: a date, or a datetime for a task due at a time.
 
-    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
+    The body of ``close.tasks``: ``create``."""
 
     lead_id: str
     text: str
@@ -65,7 +65,7 @@ class CreateTask(RequestModel):
 class Task(Model):
     """A task, as Close answers it (``_type`` is ``lead`` for lead tasks).
 
-    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
+    Returned by ``close.tasks``: ``list``, ``create``, ``get``, ``update``."""
 
     _required: ClassVar[frozenset[str]] = frozenset({"date_created", "date_updated", "id"})
 
@@ -96,7 +96,7 @@ class Task(Model):
 
 @attrs.frozen(kw_only=True)
 class UpdateNotification(RequestModel):
-    """Schema ``UpdateNotification`` of Close's OpenAPI document."""
+    """The body of ``close.tasks``: ``update``."""
 
     agent_config_id: str | Unset | None = UNSET
     assigned_to: str | Unset = UNSET
@@ -114,10 +114,10 @@ class UpdateNotification(RequestModel):
 
 
 BulkUpdateNotificationsDate: TypeAlias = _dt.datetime | _dt.date
-"""Schema ``BulkUpdateNotificationsDate`` of Close's OpenAPI document."""
+"""Part of ``BulkUpdateNotifications``."""
 
 UpdateNotificationDate: TypeAlias = _dt.datetime | _dt.date
-"""Schema ``UpdateNotificationDate`` of Close's OpenAPI document."""
+"""Part of ``UpdateNotification``."""
 
 UpdateNotificationDueDate: TypeAlias = _dt.datetime | _dt.date
-"""Schema ``UpdateNotificationDueDate`` of Close's OpenAPI document."""
+"""Part of ``UpdateNotification``."""

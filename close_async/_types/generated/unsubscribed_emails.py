@@ -16,6 +16,6 @@ __all__ = ["CreateUnsubscribedEmail"]
 
 @attrs.frozen(kw_only=True)
 class CreateUnsubscribedEmail(RequestModel):
-    """Schema ``CreateUnsubscribedEmail`` of Close's OpenAPI document."""
+    """The body of ``close.unsubscribed_emails``: ``create``."""
 
     email: str

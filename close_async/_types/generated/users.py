@@ -21,7 +21,7 @@ __all__ = ["User"]
 class User(Model):
     """A user of Close (``close.users.get_me()`` answers the API key's own).
 
-    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
+    Returned by ``close.users``: ``get_me``, ``list``, ``get``."""
 
     _required: ClassVar[frozenset[str]] = frozenset({"date_created", "date_updated", "id"})
 

@@ -20,7 +20,7 @@ __all__ = ["CreateWebhook", "UpdateWebhook", "Webhook", "WebhookSubscriptionEven
 
 @attrs.frozen(kw_only=True)
 class CreateWebhook(RequestModel):
-    """Schema ``CreateWebhook`` of Close's OpenAPI document."""
+    """The body of ``close.webhooks``: ``create``."""
 
     event_filter: dict[str, Any] | Unset | None = UNSET
     events: list[WebhookSubscriptionEvent]
@@ -33,7 +33,7 @@ class UpdateWebhook(RequestModel):
     """The body of ``PUT /webhook/{id}/``: ``status`` ``"paused"`` stops deliveries,
     ``"active"`` resumes them.
 
-    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
+    The body of ``close.webhooks``: ``update``."""
 
     url: str | Unset = UNSET
     events: list[WebhookSubscriptionEvent] | Unset = UNSET
@@ -45,7 +45,7 @@ class UpdateWebhook(RequestModel):
 class Webhook(Model):
     """A webhook subscription. ``signature_key`` (hex) verifies its deliveries.
 
-    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
+    Returned by ``close.webhooks``: ``list``, ``create``, ``get``, ``update``."""
 
     _required: ClassVar[frozenset[str]] = frozenset({"date_created", "date_updated", "id"})
 
@@ -64,7 +64,7 @@ class Webhook(Model):
 
 @attrs.define(kw_only=True)
 class WebhookSubscriptionEvent(Model):
-    """Schema ``WebhookSubscriptionEvent`` of Close's OpenAPI document."""
+    """Part of ``CreateWebhook``, ``UpdateWebhook``, ``Webhook``."""
 
     _required: ClassVar[frozenset[str]] = frozenset({"action", "object_type"})
 
