@@ -64,8 +64,6 @@ if TYPE_CHECKING:
     )
     from ._types.generated.activities_sms import (
         SMS,
-        PhoneActivityDirection,
-        PhoneActivitySource,
         SMSCreate,
         SMSCreateAttachment,
         SMSCreateAttachmentContentType,
@@ -122,6 +120,12 @@ if TYPE_CHECKING:
         IntegrationLinkUpdate,
     )
     from ._types.generated.leads import Lead, LeadAddress, LeadCreate, LeadMergeRequest, LeadUpdate
+    from ._types.generated.literals import (
+        CallStatus,
+        MessageStatus,
+        PhoneActivityDirection,
+        PhoneActivitySource,
+    )
     from ._types.generated.memberships import MembershipCreate, MembershipPinnedViewsUpdate
     from ._types.generated.opportunities import AttachmentIn, OpportunityCreate, OpportunityUpdate
     from ._types.generated.organizations import Organization
@@ -151,7 +155,6 @@ if TYPE_CHECKING:
         Attachment,
         BasicSubscriptionInfoForContact,
         BulkActionStatus,
-        CallStatus,
         CommentSummary,
         CommunicationDirection,
         Contact,
@@ -163,7 +166,6 @@ if TYPE_CHECKING:
         CustomField,
         Email,
         LeadStatus,
-        MessageStatus,
         Opportunity,
         OpportunityAdjustCloseDateActionDetails,
         OpportunityChangeStatusActionDetails,
@@ -433,7 +435,7 @@ _MODULES: dict[str, str] = {
     "CallCreateDirection": "activities_calls",
     "CallCreateSource": "activities_calls",
     "CallCreateStatus": "activities_calls",
-    "CallStatus": "shared",
+    "CallStatus": "literals",
     "CallUpdate": "activities_calls",
     "CallUpdateStatus": "activities_calls",
     "CarrierNumberType": "phone_numbers",
@@ -504,7 +506,7 @@ _MODULES: dict[str, str] = {
     "MeetingUpdate": "activities_meetings",
     "MembershipCreate": "memberships",
     "MembershipPinnedViewsUpdate": "memberships",
-    "MessageStatus": "shared",
+    "MessageStatus": "literals",
     "Note": "activities_notes",
     "NoteCreate": "activities_notes",
     "NoteCreateAttachment": "activities_notes",
@@ -532,8 +534,8 @@ _MODULES: dict[str, str] = {
     "OutcomeCreate": "outcomes",
     "OutcomeType": "outcomes",
     "OutcomeUpdate": "outcomes",
-    "PhoneActivityDirection": "activities_sms",
-    "PhoneActivitySource": "activities_sms",
+    "PhoneActivityDirection": "literals",
+    "PhoneActivitySource": "literals",
     "PhoneNumber": "phone_numbers",
     "PhoneNumberCreate": "phone_numbers",
     "PhoneNumberCreateCarrierType": "phone_numbers",

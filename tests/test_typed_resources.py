@@ -209,6 +209,8 @@ def test_a_client_that_only_updates_calls_loads_no_other_resource() -> None:
         "    'close_async._resources.generated.activities_calls',\n"
         "    'close_async._types.generated.activities',\n"
         "    'close_async._types.generated.activities_calls',\n"
+        # The call's Literal unions, written once for every group (not ``shared``).
+        "    'close_async._types.generated.literals',\n"
         "], loaded()\n"
         "client.leads\n"
         "assert 'close_async._resources.generated.leads' in loaded(), loaded()\n"

@@ -99,7 +99,7 @@ class Engine:
         self._on_retry = on_retry
         # Tests swap in a sleep that advances a fake clock, to check what each retry slept.
         self._retry_sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
-        self.stats = ClientStats()
+        self.stats: ClientStats = ClientStats()
         self.telemetry = telemetry
 
     def __repr__(self) -> str:

@@ -2,8 +2,11 @@
 
 Two kinds of model (``Call`` and ``CallUpdate`` among them):
 
-- :class:`Model`, what Close answers. Reading one is lenient, because Close adds fields and
-  its document is not always right: a missing field is ``None``, an unknown key is kept in
+- :class:`Model`, what Close answers. A field the document (or the overlay) requires, and
+  does not allow to be null, is typed without ``None`` (``Lead.id: str``); the others are
+  ``X | None``. Reading one is lenient, because Close adds fields and its document is not
+  always right: a missing field is ``None`` (a required one too: then
+  :meth:`Model.missing_fields` names it, and nothing is raised), an unknown key is kept in
   ``extra`` (custom fields arrive as ``custom.cf_...`` keys), and a value of an unexpected
   shape is kept as it came rather than refused. A model read, changed and sent back keeps
   the keys it did not know: they go out again from ``extra``.
@@ -58,9 +61,11 @@ _NO_EXTRA: Mapping[str, Any] = MappingProxyType({})
 class Model:
     """A Close object as Close answers it (the base of every generated response model).
 
-    Build one from decoded JSON with :meth:`from_json`. Every field may be ``None``
-    (absent or null in the answer). ``extra`` holds the keys this SDK does not model, under
-    their JSON names: ``lead.extra["custom.cf_abc"]``.
+    Build one from decoded JSON with :meth:`from_json`. A field typed ``X | None`` is
+    ``None`` when the answer leaves it out or sends null. A required field (typed without
+    ``None``, such as ``lead.id: str``) holds ``None`` only if Close left it out, which
+    :meth:`missing_fields` tells: reading never raises for it. ``extra`` holds the keys this
+    SDK does not model, under their JSON names: ``lead.extra["custom.cf_abc"]``.
     """
 
     extra: dict[str, Any] = attrs.field(factory=dict)
@@ -88,6 +93,19 @@ class Model:
     def to_json(self) -> dict[str, Any]:
         """This object as JSON: the fields that are not ``None``, and ``extra``'s keys."""
         return _conversion.write(self)
+
+    def missing_fields(self) -> frozenset[str]:
+        """Names of the required fields that hold ``None``: the ones Close left out of
+        the answer (or sent as null although the document says it never does).
+
+        Such a field is typed without ``None`` (``lead.id: str``) because Close always
+        sends it; reading stays lenient, so an answer without it is still read, and this
+        is how to ask. Empty for every answer that matches the document.
+        """
+        names = _NEVER_NONE.get(type(self))
+        if names is None:
+            names = _never_none(type(self))
+        return frozenset(name for name in names if getattr(self, name) is None)
 
 
 @attrs.frozen(kw_only=True)
@@ -170,6 +188,25 @@ def _validate(validator: Any, attribute: attrs.Attribute[Any], value: Any) -> No
 def _typed_fields(cls: type) -> list[tuple[str, str, Any]]:
     """(attribute name, JSON key, type) of each field of ``cls`` but ``extra``."""
     return [(a.name, json_key(a), a.type) for a in fields_of(cls) if a.name != "extra"]
+
+
+_NEVER_NONE: dict[type, tuple[str, ...]] = {}
+
+
+def _never_none(cls: type) -> tuple[str, ...]:
+    """The fields of the answer model ``cls`` whose type does not admit ``None`` (the
+    generator types required fields so), once per class."""
+    names = _NEVER_NONE[cls] = tuple(
+        a.name
+        for a in fields_of(cls)
+        if a.name != "extra" and a.type is not Any and not _admits_none(a.type)
+    )
+    return names
+
+
+def _admits_none(tp: Any) -> bool:
+    args = union_args(tp)
+    return tp is type(None) or (args is not None and type(None) in args)
 
 
 # ---------------------------------------------------------------------------- checking

@@ -109,11 +109,11 @@ class FakeCore(CallRoutes, ResourceRoutes):
     ) -> None:
         self.strict = strict
         self.clock = clock
-        self.oauth = FakeOAuth(
+        self.oauth: FakeOAuth = FakeOAuth(
             {"test_client": "test_secret"} if oauth_clients is None else oauth_clients,
             token_ttl=oauth_token_ttl,
         )
-        self.store = ObjectStore(
+        self.store: ObjectStore = ObjectStore(
             ORGANIZATION_ID,
             max_skip=max_skip,
             default_user=SEED_USERS[0],
@@ -121,16 +121,16 @@ class FakeCore(CallRoutes, ResourceRoutes):
             view=view,
         )
         seed_world(self.store)
-        self.credentials = Credentials(
+        self.credentials: Credentials = Credentials(
             self.oauth,
             api_keys=api_keys,
             oauth_tokens=oauth_tokens,
             forbidden_keys=forbidden_keys,
             on_new=self._add_user,
         )
-        self.exports = ExportDesk()  # tests set .delay and .fail on it
-        self.event_log = EventLog(ORGANIZATION_ID)
-        self.webhook_subscriptions = WebhookSubscriptions(ORGANIZATION_ID)
+        self.exports: ExportDesk = ExportDesk()  # tests set .delay and .fail on it
+        self.event_log: EventLog = EventLog(ORGANIZATION_ID)
+        self.webhook_subscriptions: WebhookSubscriptions = WebhookSubscriptions(ORGANIZATION_ID)
         # Calls and subscriptions live in the store; their own routes serve them (hooks).
         self.calls: dict[str, dict[str, Any]] = self.store.objects[CALL_KIND.name]
         self.webhook_subscriptions.items = self.store.objects["webhook"]
@@ -138,7 +138,7 @@ class FakeCore(CallRoutes, ResourceRoutes):
         self.record_requests = record_requests
         self.update_counts: dict[str, int] = {}
         self.requests: list[RecordedRequest] = []
-        self.stats = FakeStats()
+        self.stats: FakeStats = FakeStats()
         self._next_index = 0
         self._rate_limit: FakeRateLimit | None = None
         self._limiter: WindowLimiter | None = None

@@ -76,7 +76,7 @@ class FakeOAuth:
         self._access: dict[str, _Access] = {}
         self._refresh: dict[str, OAuthGrant] = {}
         self._grant_numbers = itertools.count()
-        self.stats = FakeOAuthStats()
+        self.stats: FakeOAuthStats = FakeOAuthStats()
 
     def __repr__(self) -> str:
         return f"<FakeOAuth clients={len(self._clients)} access_tokens={len(self._access)}>"

@@ -131,7 +131,7 @@ class FakeClose(FakeCore):
             oauth_clients=oauth_clients,
             oauth_token_ttl=oauth_token_ttl,
         )
-        self.webhook_deliverer = WebhookDeliverer(
+        self.webhook_deliverer: WebhookDeliverer = WebhookDeliverer(
             self.webhook_subscriptions.active, webhook_delivery
         )
         self.event_log.listeners.append(self.webhook_deliverer.publish)
@@ -141,7 +141,7 @@ class FakeClose(FakeCore):
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
         self._hang_up_log = HangUpLog()
-        self.app = self._make_app()
+        self.app: web.Application = self._make_app()
 
     def __repr__(self) -> str:
         where = self.base_url if self._port is not None else "not started"

@@ -108,8 +108,8 @@ class WebhookDeliverer:
         # at each event means a subscription made, paused or deleted through the API counts
         # from the next change on.
         self._subscriptions = subscriptions
-        self.stats = WebhookStats()
-        self.config = config or WebhookDeliveryConfig()
+        self.stats: WebhookStats = WebhookStats()
+        self.config: WebhookDeliveryConfig = config or WebhookDeliveryConfig()
         self._rng = random.Random(self.config.seed)
         self._backlog: list[tuple[WebhookSubscription, dict[str, Any]]] = []
         self._tasks: set[asyncio.Task[None]] = set()

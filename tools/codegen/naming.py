@@ -11,7 +11,7 @@ NESTING_PREFIXES = ("activities", "custom_fields", "bulk_actions")
 
 # Names a generated field or argument may not take: the models' own members and builtins
 # that a method body uses.
-RESERVED_FIELDS = frozenset({"extra", "to_json", "from_json", "fields_set"})
+RESERVED_FIELDS = frozenset({"extra", "to_json", "from_json", "fields_set", "missing_fields"})
 RESERVED_ARGUMENTS = frozenset({"self", "body", "deadline", "request"})
 
 

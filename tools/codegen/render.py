@@ -69,7 +69,7 @@ def field_value(model: ModelDef, f: FieldDef) -> str:
         options.append("metadata={" + ", ".join(metadata) + "}")
     if not options:
         return ""
-    if options == [f"default={default}"]:
+    if options == [f"default={default}"] and not f.missing_is_none:
         return f" = {default}"
     return f" = attrs.field({', '.join(options)})"
 
@@ -120,6 +120,7 @@ def render(api: API) -> dict[Path, str]:
             " ".join([m.expression, *(f.annotation for f in m.fields)]) for m in models
         )
         classes = [m for m in models if m.kind == "class"]
+        names = {m.name for m in models}
         bases = sorted({"RequestModel" if m.request else "Model" for m in classes})
         if any(m.request and any(not f.required for f in m.fields) for m in classes):
             bases.append("UNSET")
@@ -137,6 +138,10 @@ def render(api: API) -> dict[Path, str]:
             title=f"``{ns.dotted}``" if ns else "Close's API, shared by several resource groups",
             dotted=ns.dotted if ns else "",
             models=models,
+            # An alias of another literal of the module comes after it (it is evaluated).
+            literals=sorted(
+                (m for m in models if m.kind == "literal"), key=lambda m: bool(m.deps & names)
+            ),
             imports=sorted(imports.items()),
             needs={
                 "dt": "_dt." in body,

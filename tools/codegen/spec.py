@@ -7,6 +7,7 @@ what it lacks (typed bodies where it says "any", models for answers it leaves em
 
 from __future__ import annotations
 
+import json
 import re
 import textwrap
 from collections import defaultdict
@@ -33,6 +34,9 @@ OVERLAY = Path(__file__).with_name("overlay.yml")
 
 HTTP_METHODS = ("get", "post", "put", "patch", "delete")
 SHARED_MODULE = "shared"
+# The Literal unions written once for several groups: a small module, so that a group that
+# needs one does not import ``shared`` (the call path loads only its own group's models).
+LITERALS_MODULE = "literals"
 EMPTY_ANSWER = "Empty response body"
 
 
@@ -53,6 +57,9 @@ class FieldDef:
     converter: str | None = None
     reader: str | None = None
     default: str | None = None  # when not the model kind's (UNSET or None)
+    # An answer's required field typed without None, None only when Close leaves it out
+    # (``Model.missing_fields`` names them): its default is written ``attrs.field(default=None)``.
+    missing_is_none: bool = False
 
     @property
     def ruled(self) -> bool:
@@ -192,38 +199,92 @@ def overlay_bodies(overlay: dict[str, Any]) -> dict[tuple[str, str], Any]:
 
 
 def doc_lines(text: str | None, width: int = 88) -> list[str]:
-    """Wrapped lines of a description, keeping paragraphs and list items apart."""
+    """Wrapped lines of a description, keeping paragraphs and list items apart, and code
+    blocks (fenced with three backticks) as they are: fenced, dedented, never reflowed."""
     if not text:
         return []
     text = text.replace("\\", "\\\\").replace('"""', "'''").strip()
     # The document links to pages of Close's developer site by path alone.
     text = text.replace("](/", "](https://developer.close.com/")
     lines: list[str] = []
-    for paragraph in re.split(r"\n\s*\n", text):
-        items: list[str] = []
-        for line in paragraph.splitlines():
-            stripped = line.strip()
-            if not stripped:
-                continue
-            if re.match(r"([-*]|[0-9]+\.) ", stripped) or not items:
-                items.append(stripped)
-            else:
-                items[-1] += " " + stripped
-        for item in items:
-            indent = "  " if re.match(r"([-*]|[0-9]+\.) ", item) else ""
-            lines.extend(
-                textwrap.wrap(
-                    item,
-                    width,
-                    subsequent_indent=indent,
-                    break_long_words=False,
-                    break_on_hyphens=False,
-                )
-            )
-        lines.append("")
+    for kind, chunk in _prose_and_code(text):
+        if kind == "code":
+            lines += [*chunk, ""]
+            continue
+        for paragraph in re.split(r"\n\s*\n", "\n".join(chunk)):
+            lines += _wrapped_paragraph(paragraph, width)
     while lines and not lines[-1]:
         lines.pop()
     return [line.rstrip() for line in lines]
+
+
+_FENCE = re.compile(r"\s*```")
+_CODE_WIDTH = 80  # a JSON example longer than this on one line is laid out on several
+
+
+def _prose_and_code(text: str) -> list[tuple[str, list[str]]]:
+    """The description cut into ("prose", lines) and ("code", fenced lines) parts; a code
+    block's blank first and last lines are dropped and its body dedented."""
+    parts: list[tuple[str, list[str]]] = [("prose", [])]
+    code: list[str] | None = None
+    for line in text.splitlines():
+        if _FENCE.match(line):
+            if code is None:
+                code = [line.strip()]
+                continue
+            body = _code_body(textwrap.dedent("\n".join(code[1:])).strip("\n"))
+            parts += [("code", [code[0], *body, "```"]), ("prose", [])]
+            code = None
+        elif code is not None:
+            code.append(line)
+        else:
+            parts[-1][1].append(line)
+    if code is not None:  # an unclosed fence: kept as prose
+        parts[-1][1].extend(code)
+    return [(kind, chunk) for kind, chunk in parts if kind == "code" or any(chunk)]
+
+
+def _code_body(code: str) -> list[str]:
+    """A code block's lines. The document's YAML folds a JSON example onto one line: JSON
+    is laid out again, two spaces a level, so that it reads (and fits the line length)."""
+    try:
+        # Backslashes were doubled for the docstring: undone to parse, redone after.
+        value = json.loads(code.replace("\\\\", "\\"))
+    except ValueError:
+        return code.splitlines()
+    if not isinstance(value, dict | list):
+        return code.splitlines()
+    text = json.dumps(value, ensure_ascii=False)
+    if len(text) > _CODE_WIDTH:
+        text = json.dumps(value, indent=2, ensure_ascii=False)
+    return text.replace("\\", "\\\\").splitlines()
+
+
+def _wrapped_paragraph(paragraph: str, width: int) -> list[str]:
+    items: list[str] = []
+    for line in paragraph.splitlines():
+        stripped = line.strip()
+        if not stripped:
+            continue
+        if re.match(r"([-*]|[0-9]+\.) ", stripped) or not items:
+            items.append(stripped)
+        else:
+            items[-1] += " " + stripped
+    lines: list[str] = []
+    for item in items:
+        indent = "  " if re.match(r"([-*]|[0-9]+\.) ", item) else ""
+        lines.extend(
+            textwrap.wrap(
+                item,
+                width,
+                subsequent_indent=indent,
+                break_long_words=False,
+                break_on_hyphens=False,
+            )
+        )
+    if lines:
+        lines.append("")
+    return lines
 
 
 def _expand(short: Any) -> Any:
@@ -275,6 +336,17 @@ class _Builder:
         self.schemas: dict[str, Any] = dict(document["components"]["schemas"])
         self.names: dict[str, str] = {}
         self.skipped: dict[str, str] = {}
+        # Where each schema is used, for its model's docstring: the operations that send it
+        # as their body or return it, and the models that hold it.
+        self.sent_by: dict[str, list[str]] = {}
+        self.returned_by: dict[str, list[str]] = {}
+        self.parents: dict[str, set[str]] = {}
+        # An enum schema -> the one of its identical siblings whose Literal it reuses.
+        self.same_literal: dict[str, str] = {}
+        self.shared_literals: set[str] = set()  # the ones reused
+        # The overlay's ``required``: keys Close always answers that the document does not
+        # list as required (answers only; a request's required keys are the document's).
+        self.answer_required: dict[str, list[str]] = dict(overlay.get("required") or {})
         for name, definition in (overlay.get("schemas") or {}).items():
             if name in self.schemas:
                 raise ValueError(f"overlay schema {name} already exists in the document")
@@ -350,10 +422,13 @@ class _Builder:
         """The Python type of a schema (without the ``| None`` of a nullable field)."""
         name, target = self.resolve(schema)
         if name is not None:
-            if param or target.get("x-param-only"):
+            # A named enum keeps its name in a signature too (its Literal is written once).
+            named_enum = "enum" in target and name in self.names
+            if (param and not named_enum) or target.get("x-param-only"):
                 return self.annotation(target, deps, param=param)
             if name in self.skipped:
                 return "Any"
+            name = self.same_literal.get(name, name)
             deps.add(self.names[name])
             return self.names[name]
         branches = schema.get("oneOf") or schema.get("anyOf")
@@ -408,6 +483,52 @@ class _Builder:
         branches = schema.get("oneOf") or schema.get("anyOf") or []
         return any(b.get("type") == "null" for b in branches)
 
+    def _share_literals(self, usage: dict[str, set[str]], answered: set[str]) -> None:
+        """Enum schemas with the same values (``CallStatus``, ``CreateCallActivityStatus``,
+        ``UpdateCallActivityStatus``) write their Literal once: the first of them (one an
+        answer uses, then the shortest name) holds it, the others are its aliases and every
+        field of theirs is annotated with its name. Kept in ``literals`` when the siblings
+        are used by more than one group."""
+        groups: dict[str, list[str]] = defaultdict(list)
+        for schema_name in self.names:
+            schema = self.schemas[schema_name]
+            if "enum" in schema:
+                # Same values and the same last word (``...Status``): the same idea.
+                last = re.findall(r"[A-Z][a-z0-9]*", self.names[schema_name])[-1:]
+                groups[self.annotation(schema, set()) + str(last)].append(schema_name)
+        for members in groups.values():
+            if len(members) < 2:
+                continue
+            members.sort(key=lambda n: (n not in answered, len(self.names[n]), self.names[n]))
+            first, *others = members
+            self.shared_literals.add(first)
+            for other in others:
+                self.same_literal[other] = first
+                usage[first] |= usage[other]
+
+    def _used_where(self, schema_name: str) -> list[str]:
+        """Lines saying where a model is used: the methods that send it as their body or
+        return it (grouped by resource group), else the models holding it."""
+
+        def methods(wheres: list[str]) -> str:
+            groups: dict[str, list[str]] = {}
+            for where in dict.fromkeys(wheres):
+                group, method = where.rsplit(".", 1)
+                groups.setdefault(group, []).append(f"``{method}``")
+            return "; ".join(f"``{g}``: {', '.join(ms)}" for g, ms in groups.items())
+
+        if schema_name in self.sent_by:
+            text = f"The body of {methods(self.sent_by[schema_name])}."
+        elif schema_name in self.returned_by:
+            text = f"Returned by {methods(self.returned_by[schema_name])}."
+        elif schema_name in self.parents:
+            holders = [f"``{n}``" for n in sorted(self.parents[schema_name])]
+            more = f" and {len(holders) - 4} more" if len(holders) > 4 else ""
+            text = f"Part of {', '.join(holders[:4])}{more}."
+        else:
+            return []
+        return textwrap.wrap(text, 88, break_long_words=False, break_on_hyphens=False)
+
     # --- operations
 
     def build(self) -> API:
@@ -429,12 +550,15 @@ class _Builder:
             plan = self._plan_operation(path, http, op, fix)
             plans.append(plan)
             module = "_".join(plan["namespace"])
+            where = ".".join(("close", *plan["namespace"], method_of(op["operationId"])))
             for name in plan["body_schemas"]:
                 request_roots.add(name)
+                self.sent_by.setdefault(name, []).append(where)
                 for needed in self.closure({name}):
                     usage[needed].add(module)
             for name in plan["answer_schemas"]:
                 answer_roots.add(name)
+                self.returned_by.setdefault(name, []).append(where)
                 for needed in self.closure({name}):
                     usage[needed].add(module)
 
@@ -462,12 +586,18 @@ class _Builder:
                 if name in seen:
                     raise ValueError(f"{seen[name]} and {schema_name} are both named {name}")
                 seen[name] = schema_name
+        for schema_name in self.names:
+            for child in self.refs(self.schemas[schema_name]) - {schema_name}:
+                self.parents.setdefault(child, set()).add(self.names[schema_name])
+        self._share_literals(usage, answered)
 
         models: dict[str, ModelDef] = {}
         for schema_name, name in self.names.items():
             modules = usage[schema_name]
             model = self._model(schema_name, request=schema_name not in answered)
             model.module = next(iter(modules)) if len(modules) == 1 else SHARED_MODULE
+            if schema_name in self.shared_literals and len(modules) > 1:
+                model.module = LITERALS_MODULE
             models[name] = model
 
         operations = [self._operation(plan) for plan in plans]
@@ -532,14 +662,16 @@ class _Builder:
         schema = self.schemas[schema_name]
         name = self.names[schema_name]
         doc = doc_lines(schema.get("description"))
-        if not schema.get("x-overlay"):
-            origin = f"Schema ``{schema_name}`` of Close's OpenAPI document."
-        else:
-            origin = "Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."
-        doc = [*doc, "", origin] if doc else [origin]
+        where = self._used_where(schema_name)
+        doc = [*doc, "", *where] if doc and where else doc or where or [f"``{name}``."]
         request = request or bool(schema.get("x-request"))
         if "enum" in schema:
             deps: set[str] = set()
+            first = self.same_literal.get(schema_name)
+            if first is not None:
+                alias = self.names[first]
+                doc = [f"The same values as :data:`{alias}` (an alias of it).", "", *doc]
+                return ModelDef(name, schema_name, "literal", doc, expression=alias, deps={alias})
             expression = self.annotation(schema, deps)
             return ModelDef(name, schema_name, "literal", doc, expression=expression)
         if "oneOf" in schema or "anyOf" in schema:
@@ -549,10 +681,17 @@ class _Builder:
         strict = bool(schema.get("x-strict"))
         model = ModelDef(name, schema_name, "class", doc, request=request, strict=strict)
         required = set(schema.get("required") or [])
+        if not request:
+            required |= set(self.answer_required.get(schema_name) or [])
         rules = (self.overlay.get("rules") or {}).get(schema_name) or {}
         unknown = set(rules) - set(schema.get("properties") or {})
         if unknown:
             raise ValueError(f"overlay rules of {schema_name} name no field: {sorted(unknown)}")
+        unknown = set(self.answer_required.get(schema_name) or []) - set(
+            schema.get("properties") or {}
+        )
+        if unknown:
+            raise ValueError(f"overlay required of {schema_name} names no field: {sorted(unknown)}")
         taken: set[str] = set()
         for key, prop in (schema.get("properties") or {}).items():
             attribute = identifier(key, reserved=RESERVED_FIELDS)
@@ -568,16 +707,27 @@ class _Builder:
                 else:
                     none = " | None" if self.nullable(prop) else ""
                     full = f"{annotation} | Unset{none}"
-            elif strict and key in required and not self.nullable(prop):
-                full = annotation
             elif prop.get("x-tuple"):
                 full = annotation  # empty, not None, when absent or null
+            elif annotation in ("Any", "None"):
+                full = annotation
+            elif key in required and not self.nullable(prop):
+                # Required means required: typed without None. Read strictly, a missing key
+                # is a DecodingError; read leniently, the field holds None and
+                # ``missing_fields()`` names it.
+                full = annotation
             else:
-                full = annotation if annotation in ("Any", "None") else f"{annotation} | None"
+                full = f"{annotation} | None"
             is_required = (request or strict) and key in required
             field_doc = doc_lines(prop.get("description"), 84)
             secret = holds_secret(key, prop)
             definition = FieldDef(attribute, key, full, is_required, field_doc, secret)
+            definition.missing_is_none = (
+                not request
+                and not is_required
+                and full == annotation not in ("Any", "None")
+                and not prop.get("x-tuple")
+            )
             rule = rules.get(key)
             if isinstance(rule, str):
                 definition.validator = rule
@@ -615,7 +765,7 @@ class _Builder:
                 attribute += "_"
             taken.add(attribute)
             schema = parameter.get("schema") or {}
-            annotation = self.annotation(schema, set(), param=True)
+            annotation = self.annotation(schema, deps, param=True)
             if annotation.startswith("Sequence[") or parameter["name"] == "_fields":
                 item = annotation.removeprefix("Sequence[").removesuffix("]")
                 annotation = (

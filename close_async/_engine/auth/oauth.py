@@ -105,7 +105,7 @@ class OAuthRefresher:
         refresh_margin: float = DEFAULT_REFRESH_MARGIN,
         timeout: float = _DEFAULT_TOKEN_TIMEOUT,
     ) -> None:
-        self.client_id = check_secret("client_id", client_id)
+        self.client_id: str = check_secret("client_id", client_id)
         self._client_secret = check_secret("client_secret", client_secret)
         self._refresh_token = check_secret("refresh_token", refresh_token)
         if not callable(on_refresh_token):
@@ -120,7 +120,7 @@ class OAuthRefresher:
         ):
             raise ConfigurationError("expires_at must be seconds since the epoch, or None")
         self._endpoint = check_endpoint("token_url", token_url)
-        self.token_url = str(self._endpoint)
+        self.token_url: str = str(self._endpoint)
         self._margin = _positive("refresh_margin", refresh_margin, zero_ok=True)
         self._timeout = Timeout(
             connect=min(10.0, _positive("timeout", timeout)), attempt=float(timeout)
@@ -131,7 +131,7 @@ class OAuthRefresher:
         self._transport: Transport | None = None
         # Tests swap in a fake clock to move past the token's expiry without waiting.
         self._clock: Callable[[], float] = time.time
-        self.refreshes = 0
+        self.refreshes: int = 0
 
     @classmethod
     def from_tokens(

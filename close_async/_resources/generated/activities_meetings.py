@@ -131,11 +131,32 @@ class ActivitiesMeetingsResource(BulkDelete, BulkUpdate[Meeting]):
 
         Example transcripts in response:
 
-        ```json { "transcripts": [ { "utterances": [ { "speaker_label": "John Lead",
-        "speaker_side": "contact", "start": 0.1, "end": 1.2, "text": "Hey, what's up? How is it
-        going?" }, { "speaker_label": "Jane User", "speaker_side": "close-user", "start": 1.3,
-        "end": 2.4, "text": "Hey John, I'm doing great. How about you?" } ], "summary_text":
-        "Summary text", "summary_html": "<p>Summary text</p>" } ] } ```
+        ```json
+        {
+          "transcripts": [
+            {
+              "utterances": [
+                {
+                  "speaker_label": "John Lead",
+                  "speaker_side": "contact",
+                  "start": 0.1,
+                  "end": 1.2,
+                  "text": "Hey, what's up? How is it going?"
+                },
+                {
+                  "speaker_label": "Jane User",
+                  "speaker_side": "close-user",
+                  "start": 1.3,
+                  "end": 2.4,
+                  "text": "Hey John, I'm doing great. How about you?"
+                }
+              ],
+              "summary_text": "Summary text",
+              "summary_html": "<p>Summary text</p>"
+            }
+          ]
+        }
+        ```
 
         Query parameters:
 

@@ -153,7 +153,9 @@ class ContactsResource(BulkCreate[Contact], BulkDelete, BulkUpdate[Contact]):
         custom field accepts multiple values, you can specify `.add` or `.remove` as part of the
         field key to add/remove a single value to/from a list of values, e.g.:
 
-        ```json { "custom.cf_v6S011I6MqcbVvB2FA5Nk8dr5MkL8sWuCiG8cUleO9c.add": "Wednesday" } ```
+        ```json
+        {"custom.cf_v6S011I6MqcbVvB2FA5Nk8dr5MkL8sWuCiG8cUleO9c.add": "Wednesday"}
+        ```
 
         adds "Wednesday" to the list of values which already exist on the given contact.
 

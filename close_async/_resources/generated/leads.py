@@ -87,8 +87,12 @@ class LeadsResource(BulkCreate[Lead], BulkDelete, BulkUpdate[Lead]):
         **custom.FIELD_ID** (optional): Set custom fields by setting `custom.FIELD_ID` to the
         field value, where FIELD_ID is the ID of the custom field, e.g.:
 
-        ```json { "custom.cf_v6S011I6MqcbVvB2FA5Nk8dr5MkL8sWuCiG8cUleO9c": "value",
-        "custom.cf_8wtBWsdRU2Fur7GDnEeXQ7ra2Vu7R4hG1SNYdiEhh0F": "other value" } ```
+        ```json
+        {
+          "custom.cf_v6S011I6MqcbVvB2FA5Nk8dr5MkL8sWuCiG8cUleO9c": "value",
+          "custom.cf_8wtBWsdRU2Fur7GDnEeXQ7ra2Vu7R4hG1SNYdiEhh0F": "other value"
+        }
+        ```
 
         If a custom field has `accepts_multiple_values: true`, the entire value will be
         replaced. For example, given a Lead has a Custom Choice Field with value `["A", "B"]`,
@@ -186,12 +190,16 @@ class LeadsResource(BulkCreate[Lead], BulkDelete, BulkUpdate[Lead]):
         **custom.FIELD_ID** (optional): See `custom.FIELD_ID` guidance on the create endpoint.
         You can also unset a single field, e.g.:
 
-        ```json { "custom.cf_v6S011I6MqcbVvB2FA5Nk8dr5MkL8sWuCiG8cUleO9c": null } ```
+        ```json
+        {"custom.cf_v6S011I6MqcbVvB2FA5Nk8dr5MkL8sWuCiG8cUleO9c": null}
+        ```
 
         If the custom field accepts multiple values, you can specify `.add` or `.remove` as part
         of the field key to add/remove a single value to/from a list of values, e.g.:
 
-        ```json { "custom.cf_v6S011I6MqcbVvB2FA5Nk8dr5MkL8sWuCiG8cUleO9c.add": "Wednesday" } ```
+        ```json
+        {"custom.cf_v6S011I6MqcbVvB2FA5Nk8dr5MkL8sWuCiG8cUleO9c.add": "Wednesday"}
+        ```
 
         adds "Wednesday" to the list of values which already exist on the given lead.
         """

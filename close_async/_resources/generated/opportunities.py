@@ -225,8 +225,12 @@ class OpportunitiesResource(BulkCreate[Opportunity], BulkDelete, BulkUpdate[Oppo
         **custom.FIELD_ID** (optional): Set custom fields by setting `custom.FIELD_ID` to the
         field value, where FIELD_ID is the ID of the custom field, e.g.:
 
-        ```json { "custom.cf_v6S011I6MqcbVvB2FA5Nk8dr5MkL8sWuCiG8cUleO9c": "value",
-        "custom.cf_8wtBWsdRU2Fur7GDnEeXQ7ra2Vu7R4hG1SNYdiEhh0F": "other value" } ```
+        ```json
+        {
+          "custom.cf_v6S011I6MqcbVvB2FA5Nk8dr5MkL8sWuCiG8cUleO9c": "value",
+          "custom.cf_8wtBWsdRU2Fur7GDnEeXQ7ra2Vu7R4hG1SNYdiEhh0F": "other value"
+        }
+        ```
 
         If a custom field has `accepts_multiple_values: true`, the entire value will be
         replaced. For example, given an Opportunity has a Custom Choice Field with value `["A",
@@ -316,11 +320,19 @@ class OpportunitiesResource(BulkCreate[Opportunity], BulkDelete, BulkUpdate[Oppo
 
         - See description for `custom.FIELD_ID` in `POST /opportunity/` above.
         - Additionally, you can unset a single field by using `{ "custom.FIELD_ID": null }`,
-          e.g.: ``` { "custom.cf_v6S011I6MqcbVvB2FA5Nk8dr5MkL8sWuCiG8cUleO9c": null } ``` If
-          you're trying to update a custom field and that custom field accepts multiple values,
-          you can also specify `.add` or `.remove` as part of the field key to add/remove a
-          single value to/from a list of values, e.g.: ``` {
-          "custom.cf_v6S011I6MqcbVvB2FA5Nk8dr5MkL8sWuCiG8cUleO9c.add": "Wednesday" } ```
+          e.g.:
+
+        ```
+        {"custom.cf_v6S011I6MqcbVvB2FA5Nk8dr5MkL8sWuCiG8cUleO9c": null}
+        ```
+
+        If you're trying to update a custom field and that custom field accepts multiple values,
+        you can also specify `.add` or `.remove` as part of the field key to add/remove a single
+        value to/from a list of values, e.g.:
+
+        ```
+        {"custom.cf_v6S011I6MqcbVvB2FA5Nk8dr5MkL8sWuCiG8cUleO9c.add": "Wednesday"}
+        ```
         """
         request = self._update_request(id, body)
         return await self._requester.request(

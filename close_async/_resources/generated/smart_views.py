@@ -5,11 +5,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
-from ..._types.generated.smart_views import SavedSearch
+from ..._types.generated.smart_views import SavedSearch, SavedSearchType
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager, paginate
 
@@ -39,49 +39,8 @@ class SmartViewsResource(BulkCreate[SavedSearch], BulkDelete, BulkUpdate[SavedSe
         *,
         limit: int | None = None,
         skip: int | None = None,
-        type: Literal[
-            "lead",
-            "contact",
-            "opportunity",
-            "call",
-            "email",
-            "sms",
-            "meeting",
-            "note",
-            "whatsapp_message",
-            "custom_activity",
-            "form_submission",
-        ]
-        | None = None,
-        type__in: Literal[
-            "lead",
-            "contact",
-            "opportunity",
-            "call",
-            "email",
-            "sms",
-            "meeting",
-            "note",
-            "whatsapp_message",
-            "custom_activity",
-            "form_submission",
-        ]
-        | Sequence[
-            Literal[
-                "lead",
-                "contact",
-                "opportunity",
-                "call",
-                "email",
-                "sms",
-                "meeting",
-                "note",
-                "whatsapp_message",
-                "custom_activity",
-                "form_submission",
-            ]
-        ]
-        | None = None,
+        type: SavedSearchType | None = None,
+        type__in: SavedSearchType | Sequence[SavedSearchType] | None = None,
         deadline: float | None = None,
     ) -> Pager[SavedSearch]:
         """List Smart Views.

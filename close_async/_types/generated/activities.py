@@ -19,7 +19,7 @@ __all__ = ["ActivityBase"]
 
 @attrs.define(kw_only=True)
 class ActivityBase(Model):
-    """Schema ``ActivityBase`` of Close's OpenAPI document."""
+    """Returned by ``close.activities``: ``list``."""
 
     _required: ClassVar[frozenset[str]] = frozenset(
         {
@@ -38,18 +38,18 @@ class ActivityBase(Model):
         }
     )
 
-    type: str | None = attrs.field(default=None, metadata={"json": "_type"})
+    type: str = attrs.field(default=None, metadata={"json": "_type"})
     activity_at: _dt.datetime | None = None
     contact_id: str | None = None
     created_by: str | None = None
     created_by_name: str | None = None
-    date_created: _dt.datetime | None = None
-    date_updated: _dt.datetime | None = None
-    id: str | None = None
+    date_created: _dt.datetime = attrs.field(default=None)
+    date_updated: _dt.datetime = attrs.field(default=None)
+    id: str = attrs.field(default=None)
     lead_id: str | None = None
-    organization_id: str | None = None
+    organization_id: str = attrs.field(default=None)
     updated_by: str | None = None
     updated_by_name: str | None = None
     user_id: str | None = None
     user_name: str | None = None
-    users: list[str] | None = None
+    users: list[str] = attrs.field(default=None)

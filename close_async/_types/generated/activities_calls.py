@@ -10,12 +10,13 @@ from __future__ import annotations
 import datetime as _dt
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any, ClassVar, Literal, TypeAlias
+from typing import Any, ClassVar, TypeAlias
 
 import attrs
 
 from .. import rules
 from ..model import UNSET, Model, RequestModel, Unset
+from .literals import CallStatus, PhoneActivityDirection, PhoneActivitySource
 
 __all__ = [
     "Call",
@@ -27,21 +28,25 @@ __all__ = [
     "CallUpdateStatus",
 ]
 
-CallCreateDirection: TypeAlias = Literal["inbound", "outbound"]
-"""Schema ``CreateCallActivityDirection`` of Close's OpenAPI document."""
+CallCreateDirection: TypeAlias = PhoneActivityDirection
+"""The same values as :data:`PhoneActivityDirection` (an alias of it).
 
-CallCreateSource: TypeAlias = Literal["Close.io", "External"]
-"""Schema ``CreateCallActivitySource`` of Close's OpenAPI document."""
+Part of ``CallCreate``."""
 
-CallCreateStatus: TypeAlias = Literal[
-    "created", "in-progress", "completed", "cancel", "no-answer", "busy", "failed", "timeout"
-]
-"""Schema ``CreateCallActivityStatus`` of Close's OpenAPI document."""
+CallCreateSource: TypeAlias = PhoneActivitySource
+"""The same values as :data:`PhoneActivitySource` (an alias of it).
 
-CallUpdateStatus: TypeAlias = Literal[
-    "created", "in-progress", "completed", "cancel", "no-answer", "busy", "failed", "timeout"
-]
-"""Schema ``UpdateCallActivityStatus`` of Close's OpenAPI document."""
+Part of ``CallCreate``."""
+
+CallCreateStatus: TypeAlias = CallStatus
+"""The same values as :data:`CallStatus` (an alias of it).
+
+Part of ``CallCreate``."""
+
+CallUpdateStatus: TypeAlias = CallStatus
+"""The same values as :data:`CallStatus` (an alias of it).
+
+Part of ``CallUpdate``."""
 
 
 @attrs.frozen(kw_only=True)
@@ -56,7 +61,7 @@ class Call(Model):
     types). Fields Close adds later are kept in ``extra``:
     ``call.extra.get("recording_transcript")``.
 
-    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
+    Returned by ``close.activities.calls``: ``list``, ``create``, ``get``, ``update``."""
 
     _required: ClassVar[frozenset[str]] = frozenset({"id"})
 
@@ -113,7 +118,7 @@ class CallCreate(RequestModel):
     ``completed`` when it is not given. A POST is not idempotent: a retried create may log
     the call twice.
 
-    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
+    The body of ``close.activities.calls``: ``create``."""
 
     activity_at: _dt.datetime | Unset | None = attrs.field(
         default=UNSET, validator=rules.aware_datetime
@@ -127,7 +132,7 @@ class CallCreate(RequestModel):
     date_created: _dt.datetime | Unset | None = attrs.field(
         default=UNSET, validator=rules.aware_datetime
     )
-    direction: CallCreateDirection | Unset = attrs.field(
+    direction: PhoneActivityDirection | Unset = attrs.field(
         default=UNSET, validator=rules.call_direction
     )
     duration: int | Unset | None = attrs.field(default=UNSET, validator=rules.call_duration)
@@ -142,8 +147,8 @@ class CallCreate(RequestModel):
     playbook_id: str | Unset | None = attrs.field(default=UNSET, validator=rules.object_id)
     quality_info: str | Unset | None = UNSET
     recording_url: str | Unset | None = attrs.field(default=UNSET, validator=rules.http_url)
-    source: CallCreateSource | Unset = attrs.field(default=UNSET, validator=rules.call_source)
-    status: CallCreateStatus | Unset = attrs.field(default=UNSET, validator=rules.call_status)
+    source: PhoneActivitySource | Unset = attrs.field(default=UNSET, validator=rules.call_source)
+    status: CallStatus | Unset = attrs.field(default=UNSET, validator=rules.call_status)
     user_id: str | Unset | None = attrs.field(default=UNSET, validator=rules.object_id)
     voicemail_url: str | Unset | None = attrs.field(default=UNSET, validator=rules.http_url)
 
@@ -165,7 +170,7 @@ class CallUpdate(RequestModel):
     changed on calls made through Close (source ``Close.io``); changing or clearing
     ``recording_url``/``voicemail_url`` of such a call deletes the recording for good.
 
-    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
+    The body of ``close.activities.calls``: ``update``."""
 
     activity_at: _dt.datetime | Unset | None = attrs.field(
         default=UNSET, validator=rules.aware_datetime
@@ -186,6 +191,6 @@ class CallUpdate(RequestModel):
     playbook_id: str | Unset | None = attrs.field(default=UNSET, validator=rules.object_id)
     quality_info: str | Unset | None = UNSET
     recording_url: str | Unset | None = attrs.field(default=UNSET, validator=rules.http_url)
-    status: CallUpdateStatus | Unset = attrs.field(default=UNSET, validator=rules.call_status)
+    status: CallStatus | Unset = attrs.field(default=UNSET, validator=rules.call_status)
     user_id: str | Unset | None = attrs.field(default=UNSET, validator=rules.object_id)
     voicemail_url: str | Unset | None = attrs.field(default=UNSET, validator=rules.http_url)

@@ -8,6 +8,7 @@ Those it shares with other groups are in ``shared``."""
 from __future__ import annotations
 
 import datetime as _dt
+from typing import ClassVar
 
 import attrs
 
@@ -20,16 +21,18 @@ __all__ = ["Creation"]
 class Creation(Model):
     """The "created" activity Close records when a lead or contact is made.
 
-    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
+    Returned by ``close.activities.creations``: ``list``, ``get``."""
+
+    _required: ClassVar[frozenset[str]] = frozenset({"date_created", "date_updated", "id"})
 
     type: str | None = attrs.field(default=None, metadata={"json": "_type"})
     activity_at: _dt.datetime | None = None
     contact_id: str | None = None
     created_by: str | None = None
     created_by_name: str | None = None
-    date_created: _dt.datetime | None = None
-    date_updated: _dt.datetime | None = None
-    id: str | None = None
+    date_created: _dt.datetime = attrs.field(default=None)
+    date_updated: _dt.datetime = attrs.field(default=None)
+    id: str = attrs.field(default=None)
     lead_id: str | None = None
     organization_id: str | None = None
     updated_by: str | None = None

@@ -8,7 +8,7 @@ Those it shares with other groups are in ``shared``."""
 from __future__ import annotations
 
 import datetime as _dt
-from typing import Any, Literal, TypeAlias
+from typing import Any, ClassVar, Literal, TypeAlias
 
 import attrs
 
@@ -23,10 +23,12 @@ __all__ = [
 ]
 
 CustomActivityCreateStatus: TypeAlias = Literal["draft", "published"]
-"""Schema ``CreateCustomActivityStatus`` of Close's OpenAPI document."""
+"""Part of ``CustomActivityCreate``."""
 
-CustomActivityUpdateStatus: TypeAlias = Literal["draft", "published"]
-"""Schema ``UpdateCustomActivityStatus`` of Close's OpenAPI document."""
+CustomActivityUpdateStatus: TypeAlias = CustomActivityCreateStatus
+"""The same values as :data:`CustomActivityCreateStatus` (an alias of it).
+
+Part of ``CustomActivityUpdate``."""
 
 
 @attrs.define(kw_only=True)
@@ -34,16 +36,19 @@ class CustomActivity(Model):
     """A custom activity (an instance of a custom activity type); its fields are
     ``custom.cf_...`` keys in ``extra``.
 
-    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
+    Returned by ``close.activities.custom_activities``: ``list``, ``create``, ``get``,
+    ``update``."""
+
+    _required: ClassVar[frozenset[str]] = frozenset({"date_created", "date_updated", "id"})
 
     type: str | None = attrs.field(default=None, metadata={"json": "_type"})
     activity_at: _dt.datetime | None = None
     contact_id: str | None = None
     created_by: str | None = None
     created_by_name: str | None = None
-    date_created: _dt.datetime | None = None
-    date_updated: _dt.datetime | None = None
-    id: str | None = None
+    date_created: _dt.datetime = attrs.field(default=None)
+    date_updated: _dt.datetime = attrs.field(default=None)
+    id: str = attrs.field(default=None)
     lead_id: str | None = None
     organization_id: str | None = None
     updated_by: str | None = None
@@ -58,7 +63,7 @@ class CustomActivity(Model):
 
 @attrs.frozen(kw_only=True)
 class CustomActivityCreate(RequestModel):
-    """Schema ``CreateCustomActivity`` of Close's OpenAPI document."""
+    """The body of ``close.activities.custom_activities``: ``create``."""
 
     activity_at: _dt.datetime | Unset | None = UNSET
     contact_id: str | Unset | None = UNSET
@@ -75,10 +80,10 @@ class CustomActivityCreate(RequestModel):
 
 @attrs.frozen(kw_only=True)
 class CustomActivityUpdate(RequestModel):
-    """Schema ``UpdateCustomActivity`` of Close's OpenAPI document."""
+    """The body of ``close.activities.custom_activities``: ``update``."""
 
     activity_at: _dt.datetime | Unset | None = UNSET
     contact_id: str | Unset | None = UNSET
     custom_fields: dict[str, Any] | Unset | None = UNSET
     pinned: bool | Unset | None = UNSET
-    status: CustomActivityUpdateStatus | Unset = UNSET
+    status: CustomActivityCreateStatus | Unset = UNSET

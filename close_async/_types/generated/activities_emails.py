@@ -8,11 +8,12 @@ Those it shares with other groups are in ``shared``."""
 from __future__ import annotations
 
 import datetime as _dt
-from typing import Literal, TypeAlias
+from typing import TypeAlias
 
 import attrs
 
 from ..model import UNSET, RequestModel, Unset
+from .literals import MessageStatus
 
 __all__ = [
     "EmailCreate",
@@ -25,16 +26,20 @@ __all__ = [
     "EmailUpdateStatus",
 ]
 
-EmailCreateStatus: TypeAlias = Literal["inbox", "draft", "scheduled", "outbox", "sent", "error"]
-"""Schema ``CreateEmailActivityStatus`` of Close's OpenAPI document."""
+EmailCreateStatus: TypeAlias = MessageStatus
+"""The same values as :data:`MessageStatus` (an alias of it).
 
-EmailUpdateStatus: TypeAlias = Literal["inbox", "draft", "scheduled", "outbox", "sent", "error"]
-"""Schema ``UpdateEmailActivityStatus`` of Close's OpenAPI document."""
+Part of ``EmailCreate``."""
+
+EmailUpdateStatus: TypeAlias = MessageStatus
+"""The same values as :data:`MessageStatus` (an alias of it).
+
+Part of ``EmailUpdate``."""
 
 
 @attrs.frozen(kw_only=True)
 class EmailCreate(RequestModel):
-    """Schema ``CreateEmailActivity`` of Close's OpenAPI document."""
+    """The body of ``close.activities.emails``: ``create``."""
 
     account_id: str | Unset | None = UNSET
     activity_at: _dt.datetime | Unset | None = UNSET
@@ -55,7 +60,7 @@ class EmailCreate(RequestModel):
     opens: list[EmailCreateOpen] | Unset | None = UNSET
     organization_id: str | Unset | None = UNSET
     sender: str | Unset | None = UNSET
-    status: EmailCreateStatus
+    status: MessageStatus
     subject: str | Unset | None = UNSET
     template_id: str | Unset | None = UNSET
     to: list[str] | Unset | None = UNSET
@@ -64,7 +69,7 @@ class EmailCreate(RequestModel):
 
 @attrs.frozen(kw_only=True)
 class EmailCreateAttachment(RequestModel):
-    """Schema ``CreateEmailActivityAttachmentsItems`` of Close's OpenAPI document."""
+    """Part of ``EmailCreate``."""
 
     content_id: str | Unset | None = UNSET
     content_type: str | Unset | None = UNSET
@@ -76,14 +81,14 @@ class EmailCreateAttachment(RequestModel):
 
 @attrs.frozen(kw_only=True)
 class EmailCreateOpen(RequestModel):
-    """Schema ``CreateEmailActivityOpensItems`` of Close's OpenAPI document."""
+    """Part of ``EmailCreate``."""
 
     opened_at: _dt.datetime
 
 
 @attrs.frozen(kw_only=True)
 class EmailUpdate(RequestModel):
-    """Schema ``UpdateEmailActivity`` of Close's OpenAPI document."""
+    """The body of ``close.activities.emails``: ``update``."""
 
     account_id: str | Unset | None = UNSET
     activity_at: _dt.datetime | Unset | None = UNSET
@@ -100,7 +105,7 @@ class EmailUpdate(RequestModel):
     in_reply_to_id: str | Unset | None = UNSET
     opens: list[EmailUpdateOpen] | Unset | None = UNSET
     sender: str | Unset | None = UNSET
-    status: EmailUpdateStatus | Unset = UNSET
+    status: MessageStatus | Unset = UNSET
     subject: str | Unset | None = UNSET
     template_id: str | Unset | None = UNSET
     to: list[str] | Unset | None = UNSET
@@ -109,7 +114,7 @@ class EmailUpdate(RequestModel):
 
 @attrs.frozen(kw_only=True)
 class EmailUpdateAttachment(RequestModel):
-    """Schema ``UpdateEmailActivityAttachmentsItems`` of Close's OpenAPI document."""
+    """Part of ``EmailUpdate``."""
 
     content_id: str | Unset | None = UNSET
     content_type: str | Unset | None = UNSET
@@ -121,6 +126,6 @@ class EmailUpdateAttachment(RequestModel):
 
 @attrs.frozen(kw_only=True)
 class EmailUpdateOpen(RequestModel):
-    """Schema ``UpdateEmailActivityOpensItems`` of Close's OpenAPI document."""
+    """Part of ``EmailUpdate``."""
 
     opened_at: _dt.datetime

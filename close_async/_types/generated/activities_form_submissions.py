@@ -19,7 +19,7 @@ __all__ = ["FormSubmission", "FormSubmissionValues", "FormSubmissionValuesByName
 
 @attrs.define(kw_only=True)
 class FormSubmission(Model):
-    """Schema ``FormSubmissionActivity`` of Close's OpenAPI document."""
+    """Returned by ``close.activities.form_submissions``: ``list``, ``get``."""
 
     _required: ClassVar[frozenset[str]] = frozenset(
         {
@@ -46,20 +46,20 @@ class FormSubmission(Model):
         }
     )
 
-    type: str | None = attrs.field(default=None, metadata={"json": "_type"})
+    type: str = attrs.field(default=None, metadata={"json": "_type"})
     activity_at: _dt.datetime | None = None
     contact_id: str | None = None
     created_by: str | None = None
     created_by_name: str | None = None
-    date_created: _dt.datetime | None = None
-    date_updated: _dt.datetime | None = None
-    form_configuration_id: str | None = None
-    form_id: str | None = None
+    date_created: _dt.datetime = attrs.field(default=None)
+    date_updated: _dt.datetime = attrs.field(default=None)
+    form_configuration_id: str = attrs.field(default=None)
+    form_id: str = attrs.field(default=None)
     form_name: str | None = None
-    id: str | None = None
+    id: str = attrs.field(default=None)
     ip_address: str | None = None
     lead_id: str | None = None
-    organization_id: str | None = None
+    organization_id: str = attrs.field(default=None)
     origin: str | None = None
     source_url: str | None = None
     source_url_normalized: str | None = None
@@ -67,13 +67,13 @@ class FormSubmission(Model):
     updated_by_name: str | None = None
     user_id: str | None = None
     user_name: str | None = None
-    users: list[str] | None = None
-    values: dict[str, FormSubmissionValues] | None = None
-    values_by_name: dict[str, FormSubmissionValuesByName] | None = None
+    users: list[str] = attrs.field(default=None)
+    values: dict[str, FormSubmissionValues] = attrs.field(default=None)
+    values_by_name: dict[str, FormSubmissionValuesByName] = attrs.field(default=None)
 
 
 FormSubmissionValues: TypeAlias = str | bool
-"""Schema ``FormSubmissionActivityValues`` of Close's OpenAPI document."""
+"""Part of ``FormSubmission``."""
 
 FormSubmissionValuesByName: TypeAlias = str | bool
-"""Schema ``FormSubmissionActivityValuesByName`` of Close's OpenAPI document."""
+"""Part of ``FormSubmission``."""

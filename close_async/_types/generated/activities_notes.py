@@ -8,7 +8,7 @@ Those it shares with other groups are in ``shared``."""
 from __future__ import annotations
 
 import datetime as _dt
-from typing import Any
+from typing import Any, ClassVar
 
 import attrs
 
@@ -21,16 +21,18 @@ __all__ = ["Note", "NoteCreate", "NoteCreateAttachment", "NoteUpdate", "NoteUpda
 class Note(Model):
     """A note activity.
 
-    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
+    Returned by ``close.activities.notes``: ``list``, ``create``, ``get``, ``update``."""
+
+    _required: ClassVar[frozenset[str]] = frozenset({"date_created", "date_updated", "id"})
 
     type: str | None = attrs.field(default=None, metadata={"json": "_type"})
     activity_at: _dt.datetime | None = None
     contact_id: str | None = None
     created_by: str | None = None
     created_by_name: str | None = None
-    date_created: _dt.datetime | None = None
-    date_updated: _dt.datetime | None = None
-    id: str | None = None
+    date_created: _dt.datetime = attrs.field(default=None)
+    date_updated: _dt.datetime = attrs.field(default=None)
+    id: str = attrs.field(default=None)
     lead_id: str | None = None
     organization_id: str | None = None
     updated_by: str | None = None
@@ -47,7 +49,7 @@ class Note(Model):
 
 @attrs.frozen(kw_only=True)
 class NoteCreate(RequestModel):
-    """Schema ``CreateNoteActivity`` of Close's OpenAPI document."""
+    """The body of ``close.activities.notes``: ``create``."""
 
     activity_at: _dt.datetime | Unset | None = UNSET
     attachments: list[NoteCreateAttachment] | Unset | None = UNSET
@@ -65,7 +67,7 @@ class NoteCreate(RequestModel):
 
 @attrs.frozen(kw_only=True)
 class NoteCreateAttachment(RequestModel):
-    """Schema ``CreateNoteActivityAttachmentsItems`` of Close's OpenAPI document."""
+    """Part of ``NoteCreate``."""
 
     content_type: str | Unset | None = UNSET
     filename: str
@@ -74,7 +76,7 @@ class NoteCreateAttachment(RequestModel):
 
 @attrs.frozen(kw_only=True)
 class NoteUpdate(RequestModel):
-    """Schema ``UpdateNoteActivity`` of Close's OpenAPI document."""
+    """The body of ``close.activities.notes``: ``update``."""
 
     activity_at: _dt.datetime | Unset | None = UNSET
     attachments: list[NoteUpdateAttachment] | Unset | None = UNSET
@@ -87,7 +89,7 @@ class NoteUpdate(RequestModel):
 
 @attrs.frozen(kw_only=True)
 class NoteUpdateAttachment(RequestModel):
-    """Schema ``UpdateNoteActivityAttachmentsItems`` of Close's OpenAPI document."""
+    """Part of ``NoteUpdate``."""
 
     content_type: str | Unset | None = UNSET
     filename: str

@@ -13,12 +13,10 @@ from typing import ClassVar, Literal, TypeAlias
 import attrs
 
 from ..model import UNSET, Model, RequestModel, Unset
-from .shared import MessageStatus
+from .literals import MessageStatus, PhoneActivityDirection, PhoneActivitySource
 
 __all__ = [
     "SMS",
-    "PhoneActivityDirection",
-    "PhoneActivitySource",
     "SMSCreate",
     "SMSCreateAttachment",
     "SMSCreateAttachmentContentType",
@@ -30,18 +28,6 @@ __all__ = [
     "SMSUpdateAttachmentContentType",
     "SMSUpdateStatus",
 ]
-
-PhoneActivityDirection: TypeAlias = Literal["inbound", "outbound"]
-"""Direction of a phone activity, such as a call or an SMS message.
-
-Schema ``PhoneActivityDirection`` of Close's OpenAPI document."""
-
-PhoneActivitySource: TypeAlias = Literal["Close.io", "External"]
-"""Source of a phone activity. Describes whether the phone activity (such as a call or an
-SMS) was handled by Close's telephony provider or handled externally by a 3rd party and
-is merely logged in Close.
-
-Schema ``PhoneActivitySource`` of Close's OpenAPI document."""
 
 SMSCreateAttachmentContentType: TypeAlias = Literal[
     "application/pdf",
@@ -85,68 +71,37 @@ SMSCreateAttachmentContentType: TypeAlias = Literal[
     "video/quicktime",
     "video/webm",
 ]
-"""Schema ``CreateSmsActivityAttachmentsItemsContentType`` of Close's OpenAPI document."""
+"""Part of ``SMSCreateAttachment``."""
 
-SMSCreateDirection: TypeAlias = Literal["inbound", "outbound"]
-"""Schema ``CreateSmsActivityDirection`` of Close's OpenAPI document."""
+SMSCreateDirection: TypeAlias = PhoneActivityDirection
+"""The same values as :data:`PhoneActivityDirection` (an alias of it).
 
-SMSCreateSource: TypeAlias = Literal["Close.io", "External"]
-"""Schema ``CreateSmsActivitySource`` of Close's OpenAPI document."""
+Part of ``SMSCreate``."""
 
-SMSCreateStatus: TypeAlias = Literal["inbox", "draft", "scheduled", "outbox", "sent", "error"]
-"""Schema ``CreateSmsActivityStatus`` of Close's OpenAPI document."""
+SMSCreateSource: TypeAlias = PhoneActivitySource
+"""The same values as :data:`PhoneActivitySource` (an alias of it).
 
-SMSUpdateAttachmentContentType: TypeAlias = Literal[
-    "application/pdf",
-    "application/vcard",
-    "audio/3gpp",
-    "audio/3gpp2",
-    "audio/L24",
-    "audio/ac3",
-    "audio/amr",
-    "audio/amr-nb",
-    "audio/basic",
-    "audio/mp4",
-    "audio/mpeg",
-    "audio/ogg",
-    "audio/vnd.rn-realaudio",
-    "audio/vnd.wave",
-    "audio/webm",
-    "image/bmp",
-    "image/gif",
-    "image/jpeg",
-    "image/jpg",
-    "image/png",
-    "image/tiff",
-    "text/calendar",
-    "text/csv",
-    "text/directory",
-    "text/richtext",
-    "text/rtf",
-    "text/vcard",
-    "text/x-vcard",
-    "video/3gpp",
-    "video/3gpp-tt",
-    "video/3gpp2",
-    "video/H261",
-    "video/H263",
-    "video/H263-1998",
-    "video/H263-2000",
-    "video/H264",
-    "video/mp4",
-    "video/mpeg",
-    "video/quicktime",
-    "video/webm",
-]
-"""Schema ``UpdateSmsActivityAttachmentsItemsContentType`` of Close's OpenAPI document."""
+Part of ``SMSCreate``."""
 
-SMSUpdateStatus: TypeAlias = Literal["inbox", "draft", "scheduled", "outbox", "sent", "error"]
-"""Schema ``UpdateSmsActivityStatus`` of Close's OpenAPI document."""
+SMSCreateStatus: TypeAlias = MessageStatus
+"""The same values as :data:`MessageStatus` (an alias of it).
+
+Part of ``SMSCreate``."""
+
+SMSUpdateStatus: TypeAlias = MessageStatus
+"""The same values as :data:`MessageStatus` (an alias of it).
+
+Part of ``SMSUpdate``."""
+
+SMSUpdateAttachmentContentType: TypeAlias = SMSCreateAttachmentContentType
+"""The same values as :data:`SMSCreateAttachmentContentType` (an alias of it).
+
+Part of ``SMSUpdateAttachment``."""
 
 
 @attrs.define(kw_only=True)
 class SMS(Model):
-    """Schema ``SMSActivity`` of Close's OpenAPI document."""
+    """Returned by ``close.activities.sms``: ``list``, ``create``, ``get``, ``update``."""
 
     _required: ClassVar[frozenset[str]] = frozenset(
         {
@@ -180,7 +135,7 @@ class SMS(Model):
         }
     )
 
-    type: str | None = attrs.field(default=None, metadata={"json": "_type"})
+    type: str = attrs.field(default=None, metadata={"json": "_type"})
     activity_at: _dt.datetime | None = None
     agent_action_reason: str | None = None
     agent_config_id: str | None = None
@@ -188,45 +143,45 @@ class SMS(Model):
     cost: str | None = None
     created_by: str | None = None
     created_by_name: str | None = None
-    date_created: _dt.datetime | None = None
+    date_created: _dt.datetime = attrs.field(default=None)
     date_scheduled: _dt.datetime | None = None
     date_sent: _dt.datetime | None = None
-    date_updated: _dt.datetime | None = None
-    direction: PhoneActivityDirection | None = None
+    date_updated: _dt.datetime = attrs.field(default=None)
+    direction: PhoneActivityDirection = attrs.field(default=None)
     error_message: str | None = None
-    id: str | None = None
+    id: str = attrs.field(default=None)
     lead_id: str | None = None
     local_country_iso: str | None = None
     local_phone: str | None = None
     local_phone_formatted: str | None = None
-    organization_id: str | None = None
+    organization_id: str = attrs.field(default=None)
     remote_country_iso: str | None = None
     remote_phone: str | None = None
     remote_phone_formatted: str | None = None
     sequence_id: str | None = None
     sequence_name: str | None = None
     sequence_subscription_id: str | None = None
-    source: PhoneActivitySource | None = None
-    status: MessageStatus | None = None
+    source: PhoneActivitySource = attrs.field(default=None)
+    status: MessageStatus = attrs.field(default=None)
     template_id: str | None = None
     text: str | None = None
     updated_by: str | None = None
     updated_by_name: str | None = None
     user_id: str | None = None
     user_name: str | None = None
-    users: list[str] | None = None
+    users: list[str] = attrs.field(default=None)
 
 
 @attrs.frozen(kw_only=True)
 class SMSCreate(RequestModel):
-    """Schema ``CreateSMSActivity`` of Close's OpenAPI document."""
+    """The body of ``close.activities.sms``: ``create``."""
 
     activity_at: _dt.datetime | Unset | None = UNSET
     attachments: list[SMSCreateAttachment] | Unset | None = UNSET
     contact_id: str | Unset | None = UNSET
     created_by_id: str | Unset | None = UNSET
     date_created: _dt.datetime | Unset | None = UNSET
-    direction: SMSCreateDirection | Unset = UNSET
+    direction: PhoneActivityDirection | Unset = UNSET
     lead_id: str | Unset | None = UNSET
     local_phone: str | Unset | None = UNSET
     """Phone number in E.164 format"""
@@ -235,8 +190,8 @@ class SMSCreate(RequestModel):
     remote_phone: str | Unset | None = UNSET
     """Phone number in E.164 format"""
 
-    source: SMSCreateSource | Unset = UNSET
-    status: SMSCreateStatus
+    source: PhoneActivitySource | Unset = UNSET
+    status: MessageStatus
     template_id: str | Unset | None = UNSET
     text: str | Unset | None = UNSET
     user_id: str | Unset | None = UNSET
@@ -244,7 +199,7 @@ class SMSCreate(RequestModel):
 
 @attrs.frozen(kw_only=True)
 class SMSCreateAttachment(RequestModel):
-    """Schema ``CreateSmsActivityAttachmentsItems`` of Close's OpenAPI document."""
+    """Part of ``SMSCreate``."""
 
     content_type: SMSCreateAttachmentContentType
     filename: str
@@ -253,7 +208,7 @@ class SMSCreateAttachment(RequestModel):
 
 @attrs.frozen(kw_only=True)
 class SMSUpdate(RequestModel):
-    """Schema ``UpdateSMSActivity`` of Close's OpenAPI document."""
+    """The body of ``close.activities.sms``: ``update``."""
 
     activity_at: _dt.datetime | Unset | None = UNSET
     attachments: list[SMSUpdateAttachment] | Unset | None = UNSET
@@ -265,7 +220,7 @@ class SMSUpdate(RequestModel):
     remote_phone: str | Unset | None = UNSET
     """Phone number in E.164 format"""
 
-    status: SMSUpdateStatus | Unset = UNSET
+    status: MessageStatus | Unset = UNSET
     template_id: str | Unset | None = UNSET
     text: str | Unset | None = UNSET
     user_id: str | Unset | None = UNSET
@@ -273,8 +228,8 @@ class SMSUpdate(RequestModel):
 
 @attrs.frozen(kw_only=True)
 class SMSUpdateAttachment(RequestModel):
-    """Schema ``UpdateSmsActivityAttachmentsItems`` of Close's OpenAPI document."""
+    """Part of ``SMSUpdate``."""
 
-    content_type: SMSUpdateAttachmentContentType
+    content_type: SMSCreateAttachmentContentType
     filename: str
     url: str

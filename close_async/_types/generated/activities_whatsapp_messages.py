@@ -37,12 +37,12 @@ CreationSource: TypeAlias = Literal[
     "whatsapp",
     "webform",
 ]
-"""Schema ``CreationSource`` of Close's OpenAPI document."""
+"""Part of ``WhatsAppMessage``."""
 
 
 @attrs.frozen(kw_only=True)
 class WhatsAppAttachmentData(RequestModel):
-    """Schema ``WhatsAppAttachmentData`` of Close's OpenAPI document."""
+    """Part of ``WhatsAppMessageCreate``, ``WhatsAppMessageUpdate``."""
 
     content_type: str
     filename: str
@@ -51,7 +51,8 @@ class WhatsAppAttachmentData(RequestModel):
 
 @attrs.define(kw_only=True)
 class WhatsAppMessage(Model):
-    """Schema ``WhatsAppMessageActivity`` of Close's OpenAPI document."""
+    """Returned by ``close.activities.whatsapp_messages``: ``list``, ``create``, ``get``,
+    ``update``."""
 
     _required: ClassVar[frozenset[str]] = frozenset(
         {
@@ -83,43 +84,43 @@ class WhatsAppMessage(Model):
         }
     )
 
-    type: str | None = attrs.field(default=None, metadata={"json": "_type"})
+    type: str = attrs.field(default=None, metadata={"json": "_type"})
     activity_at: _dt.datetime | None = None
     attachments: list[Attachment] | None = None
     contact_id: str | None = None
     created_by: str | None = None
     created_by_name: str | None = None
-    date_created: _dt.datetime | None = None
-    date_updated: _dt.datetime | None = None
-    direction: CommunicationDirection | None = None
-    external_whatsapp_message_id: str | None = None
-    id: str | None = None
+    date_created: _dt.datetime = attrs.field(default=None)
+    date_updated: _dt.datetime = attrs.field(default=None)
+    direction: CommunicationDirection = attrs.field(default=None)
+    external_whatsapp_message_id: str = attrs.field(default=None)
+    id: str = attrs.field(default=None)
     integration_link: str | None = None
     integration_name: str | None = None
     lead_id: str | None = None
-    local_phone: str | None = None
-    local_phone_formatted: str | None = None
-    message_html: str | None = None
-    message_markdown: str | None = None
-    organization_id: str | None = None
-    remote_phone: str | None = None
-    remote_phone_formatted: str | None = None
+    local_phone: str = attrs.field(default=None)
+    local_phone_formatted: str = attrs.field(default=None)
+    message_html: str = attrs.field(default=None)
+    message_markdown: str = attrs.field(default=None)
+    organization_id: str = attrs.field(default=None)
+    remote_phone: str = attrs.field(default=None)
+    remote_phone_formatted: str = attrs.field(default=None)
     response_to_id: str | None = None
     sequence_id: str | None = None
     sequence_name: str | None = None
     sequence_subscription_id: str | None = None
-    source: CreationSource | None = None
-    text: str | None = None
+    source: CreationSource = attrs.field(default=None)
+    text: str = attrs.field(default=None)
     updated_by: str | None = None
     updated_by_name: str | None = None
     user_id: str | None = None
     user_name: str | None = None
-    users: list[str] | None = None
+    users: list[str] = attrs.field(default=None)
 
 
 @attrs.frozen(kw_only=True)
 class WhatsAppMessageCreate(RequestModel):
-    """Schema ``CreateWhatsAppMessage`` of Close's OpenAPI document."""
+    """The body of ``close.activities.whatsapp_messages``: ``create``."""
 
     activity_at: _dt.datetime
     attachments: list[WhatsAppAttachmentData] | Unset = UNSET
@@ -137,7 +138,7 @@ class WhatsAppMessageCreate(RequestModel):
 
 @attrs.frozen(kw_only=True)
 class WhatsAppMessageUpdate(RequestModel):
-    """Schema ``UpdateWhatsAppMessage`` of Close's OpenAPI document."""
+    """The body of ``close.activities.whatsapp_messages``: ``update``."""
 
     activity_at: _dt.datetime | Unset = UNSET
     attachments: list[WhatsAppAttachmentData] | Unset = UNSET

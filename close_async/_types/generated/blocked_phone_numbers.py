@@ -25,7 +25,7 @@ __all__ = [
 
 @attrs.define(kw_only=True)
 class BlockedPhoneNumber(Model):
-    """Schema ``BlockedPhoneNumber`` of Close's OpenAPI document."""
+    """Returned by ``close.blocked_phone_numbers``: ``list``, ``create``, ``get``, ``update``."""
 
     _required: ClassVar[frozenset[str]] = frozenset(
         {
@@ -40,30 +40,30 @@ class BlockedPhoneNumber(Model):
         }
     )
 
-    created_by: str | None = None
+    created_by: str = attrs.field(default=None)
     """User who created this Blocked Number initially."""
 
-    date_created: _dt.datetime | None = None
+    date_created: _dt.datetime = attrs.field(default=None)
     """When this Blocked Number was created."""
 
-    date_updated: _dt.datetime | None = None
+    date_updated: _dt.datetime = attrs.field(default=None)
     """When this Blocked Number was last updated."""
 
-    id: str | None = None
-    organization_id: str | None = None
-    phone: str | None = None
+    id: str = attrs.field(default=None)
+    organization_id: str = attrs.field(default=None)
+    phone: str = attrs.field(default=None)
     """The phone number (in E.164 format) to block."""
 
-    reason: str | None = None
+    reason: str = attrs.field(default=None)
     """The reason for blocking the given phone number."""
 
-    updated_by: str | None = None
+    updated_by: str = attrs.field(default=None)
     """User who most recently updated this Blocked Number."""
 
 
 @attrs.frozen(kw_only=True)
 class BlockedPhoneNumberCreate(RequestModel):
-    """Schema ``CreateBlockedPhoneNumber`` of Close's OpenAPI document."""
+    """The body of ``close.blocked_phone_numbers``: ``create``."""
 
     phone: str
     """The phone number (in E.164 format) that you wish to block."""
@@ -74,23 +74,23 @@ class BlockedPhoneNumberCreate(RequestModel):
 
 @attrs.define(kw_only=True)
 class BlockedPhoneNumberSettings(Model):
-    """Schema ``BlockedPhoneNumberSettings`` of Close's OpenAPI document."""
+    """Returned by ``close.blocked_phone_numbers``: ``get_settings``, ``update_settings``."""
 
     _required: ClassVar[frozenset[str]] = frozenset({"reject_anonymous_inbound_calls"})
 
-    reject_anonymous_inbound_calls: bool | None = None
+    reject_anonymous_inbound_calls: bool = attrs.field(default=None)
 
 
 @attrs.frozen(kw_only=True)
 class BlockedPhoneNumberSettingsUpdate(RequestModel):
-    """Schema ``UpdateBlockedPhoneNumberSettings`` of Close's OpenAPI document."""
+    """The body of ``close.blocked_phone_numbers``: ``update_settings``."""
 
     reject_anonymous_inbound_calls: bool
 
 
 @attrs.frozen(kw_only=True)
 class BlockedPhoneNumberUpdate(RequestModel):
-    """Schema ``UpdateBlockedPhoneNumber`` of Close's OpenAPI document."""
+    """The body of ``close.blocked_phone_numbers``: ``update``."""
 
     reason: str
     """The updated reason for blocking the given phone number."""

@@ -20,12 +20,12 @@ __all__ = ["BulkActionObjectType", "BulkDeleteAction"]
 BulkActionObjectType: TypeAlias = Literal[
     "lead", "contact", "call", "custom_activity", "form_submission"
 ]
-"""Schema ``BulkActionObjectType`` of Close's OpenAPI document."""
+"""Part of ``BulkDeleteAction``."""
 
 
 @attrs.define(kw_only=True)
 class BulkDeleteAction(Model):
-    """Schema ``BulkDeleteAction`` of Close's OpenAPI document."""
+    """Returned by ``close.bulk_actions.delete``: ``list``, ``create``, ``get``."""
 
     _required: ClassVar[frozenset[str]] = frozenset(
         {
@@ -49,20 +49,20 @@ class BulkDeleteAction(Model):
         }
     )
 
-    bulk_object_type: BulkActionObjectType | None = None
+    bulk_object_type: BulkActionObjectType = attrs.field(default=None)
     created_by: str | None = None
     date_created: _dt.datetime | None = None
     date_updated: _dt.datetime | None = None
-    id: str | None = None
+    id: str = attrs.field(default=None)
     n_leads: int | None = None
-    n_leads_processed: int | None = None
+    n_leads_processed: int = attrs.field(default=None)
     n_objects: int | None = None
-    n_objects_processed: int | None = None
-    organization_id: str | None = None
+    n_objects_processed: int = attrs.field(default=None)
+    organization_id: str = attrs.field(default=None)
     query: str | None = None
     results_limit: int | None = None
-    s_query: dict[str, Any] | None = None
-    send_done_email: bool | None = None
-    sort: list[dict[str, Any]] | None = None
+    s_query: dict[str, Any] = attrs.field(default=None)
+    send_done_email: bool = attrs.field(default=None)
+    sort: list[dict[str, Any]] = attrs.field(default=None)
     status: BulkActionStatus | None = None
     updated_by: str | None = None

@@ -32,12 +32,12 @@ BulkEditActionType: TypeAlias = Literal[
     "set_custom_object_custom_field",
     "clear_custom_object_custom_field",
 ]
-"""Schema ``BulkEditActionType`` of Close's OpenAPI document."""
+"""Part of ``BulkEditAction``."""
 
 
 @attrs.define(kw_only=True)
 class BulkEditAction(Model):
-    """Schema ``BulkEditAction`` of Close's OpenAPI document."""
+    """Returned by ``close.bulk_actions.edit``: ``list``, ``create``, ``get``."""
 
     _required: ClassVar[frozenset[str]] = frozenset(
         {
@@ -69,18 +69,18 @@ class BulkEditAction(Model):
     custom_field_value: str | None = None
     date_created: _dt.datetime | None = None
     date_updated: _dt.datetime | None = None
-    id: str | None = None
+    id: str = attrs.field(default=None)
     lead_status_id: str | None = None
     n_leads: int | None = None
-    n_leads_processed: int | None = None
+    n_leads_processed: int = attrs.field(default=None)
     n_objects: int | None = None
-    n_objects_processed: int | None = None
-    organization_id: str | None = None
+    n_objects_processed: int = attrs.field(default=None)
+    organization_id: str = attrs.field(default=None)
     query: str | None = None
     results_limit: int | None = None
-    s_query: dict[str, Any] | None = None
-    send_done_email: bool | None = None
-    sort: list[dict[str, Any]] | None = None
+    s_query: dict[str, Any] = attrs.field(default=None)
+    send_done_email: bool = attrs.field(default=None)
+    sort: list[dict[str, Any]] = attrs.field(default=None)
     status: BulkActionStatus | None = None
-    type: BulkEditActionType | None = None
+    type: BulkEditActionType = attrs.field(default=None)
     updated_by: str | None = None

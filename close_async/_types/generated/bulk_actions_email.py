@@ -18,12 +18,12 @@ from .shared import BulkActionStatus
 __all__ = ["BulkEmailAction", "BulkEmailContactPreference"]
 
 BulkEmailContactPreference: TypeAlias = Literal["lead", "contact", "all"]
-"""Schema ``BulkEmailContactPreference`` of Close's OpenAPI document."""
+"""Part of ``BulkEmailAction``."""
 
 
 @attrs.define(kw_only=True)
 class BulkEmailAction(Model):
-    """Schema ``BulkEmailAction`` of Close's OpenAPI document."""
+    """Returned by ``close.bulk_actions.email``: ``list``, ``create``, ``get``."""
 
     _required: ClassVar[frozenset[str]] = frozenset(
         {
@@ -55,18 +55,18 @@ class BulkEmailAction(Model):
     date_created: _dt.datetime | None = None
     date_updated: _dt.datetime | None = None
     email_account_id: str | None = None
-    id: str | None = None
+    id: str = attrs.field(default=None)
     n_leads: int | None = None
-    n_leads_processed: int | None = None
+    n_leads_processed: int = attrs.field(default=None)
     n_objects: int | None = None
-    n_objects_processed: int | None = None
-    organization_id: str | None = None
+    n_objects_processed: int = attrs.field(default=None)
+    organization_id: str = attrs.field(default=None)
     query: str | None = None
     results_limit: int | None = None
-    s_query: dict[str, Any] | None = None
-    send_done_email: bool | None = None
+    s_query: dict[str, Any] = attrs.field(default=None)
+    send_done_email: bool = attrs.field(default=None)
     sender: str | None = None
-    sort: list[dict[str, Any]] | None = None
+    sort: list[dict[str, Any]] = attrs.field(default=None)
     status: BulkActionStatus | None = None
     template_id: str | None = None
     updated_by: str | None = None

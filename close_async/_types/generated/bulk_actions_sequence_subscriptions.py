@@ -24,15 +24,16 @@ __all__ = [
 BulkSequenceSubscriptionActionType: TypeAlias = Literal[
     "subscribe", "resume", "resume_finished", "pause", "reassign"
 ]
-"""Schema ``BulkSequenceSubscriptionActionType`` of Close's OpenAPI document."""
+"""Part of ``BulkSequenceSubscriptionAction``."""
 
 BulkSequenceSubscriptionContactPreference: TypeAlias = Literal["lead", "contact"]
-"""Schema ``BulkSequenceSubscriptionContactPreference`` of Close's OpenAPI document."""
+"""Part of ``BulkSequenceSubscriptionAction``."""
 
 
 @attrs.define(kw_only=True)
 class BulkSequenceSubscriptionAction(Model):
-    """Schema ``BulkSequenceSubscriptionAction`` of Close's OpenAPI document."""
+    """Returned by ``close.bulk_actions.sequence_subscriptions``: ``list``, ``create``,
+    ``get``."""
 
     _required: ClassVar[frozenset[str]] = frozenset(
         {
@@ -63,27 +64,27 @@ class BulkSequenceSubscriptionAction(Model):
         }
     )
 
-    action_type: BulkSequenceSubscriptionActionType | None = None
+    action_type: BulkSequenceSubscriptionActionType = attrs.field(default=None)
     calls_assigned_to: list[str] | None = None
     contact_preference: BulkSequenceSubscriptionContactPreference | None = None
     created_by: str | None = None
     date_created: _dt.datetime | None = None
     date_updated: _dt.datetime | None = None
     from_phone_number_id: str | None = None
-    id: str | None = None
+    id: str = attrs.field(default=None)
     n_leads: int | None = None
-    n_leads_processed: int | None = None
+    n_leads_processed: int = attrs.field(default=None)
     n_objects: int | None = None
-    n_objects_processed: int | None = None
-    organization_id: str | None = None
+    n_objects_processed: int = attrs.field(default=None)
+    organization_id: str = attrs.field(default=None)
     query: str | None = None
     results_limit: int | None = None
-    s_query: dict[str, Any] | None = None
-    send_done_email: bool | None = None
+    s_query: dict[str, Any] = attrs.field(default=None)
+    send_done_email: bool = attrs.field(default=None)
     sender_account_id: str | None = None
     sender_email: str | None = None
     sender_name: str | None = None
     sequence_id: str | None = None
-    sort: list[dict[str, Any]] | None = None
+    sort: list[dict[str, Any]] = attrs.field(default=None)
     status: BulkActionStatus | None = None
     updated_by: str | None = None

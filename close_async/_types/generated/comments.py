@@ -8,6 +8,7 @@ Those it shares with other groups are in ``shared``."""
 from __future__ import annotations
 
 import datetime as _dt
+from typing import ClassVar
 
 import attrs
 
@@ -20,9 +21,11 @@ __all__ = ["Comment", "CommentCreate", "CommentThread", "CommentUpdate"]
 class Comment(Model):
     """A comment on an object (in a comment thread).
 
-    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
+    Returned by ``close.comments``: ``list``, ``create``, ``get``, ``update``."""
 
-    id: str | None = None
+    _required: ClassVar[frozenset[str]] = frozenset({"date_created", "date_updated", "id"})
+
+    id: str = attrs.field(default=None)
     thread_id: str | None = None
     object_id: str | None = None
     body: str | None = None
@@ -34,7 +37,7 @@ class Comment(Model):
 
 @attrs.frozen(kw_only=True)
 class CommentCreate(RequestModel):
-    """Schema ``CreateComment`` of Close's OpenAPI document."""
+    """The body of ``close.comments``: ``create``."""
 
     body: str
     object_id: str
@@ -44,9 +47,11 @@ class CommentCreate(RequestModel):
 class CommentThread(Model):
     """The comments on one object.
 
-    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
+    Returned by ``close.comments``: ``list_threads``, ``get_thread``."""
 
-    id: str | None = None
+    _required: ClassVar[frozenset[str]] = frozenset({"date_created", "date_updated", "id"})
+
+    id: str = attrs.field(default=None)
     object_id: str | None = None
     lead_id: str | None = None
     comments: list[Comment] | None = None
@@ -57,6 +62,6 @@ class CommentThread(Model):
 
 @attrs.frozen(kw_only=True)
 class CommentUpdate(RequestModel):
-    """Schema ``UpdateCommentThreads`` of Close's OpenAPI document."""
+    """The body of ``close.comments``: ``update``."""
 
     body: str

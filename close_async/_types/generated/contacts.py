@@ -20,7 +20,7 @@ class ContactUpdate(RequestModel):
     """The body of ``PUT /contact/{id}/`` (a patch). Note that ``emails``, ``phones`` and
     ``urls`` replace the lists they name.
 
-    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
+    The body of ``close.contacts``: ``update``."""
 
     name: str | Unset | None = UNSET
     title: str | Unset | None = UNSET

@@ -8,6 +8,7 @@ Those it shares with other groups are in ``shared``."""
 from __future__ import annotations
 
 import datetime as _dt
+from typing import ClassVar
 
 import attrs
 
@@ -20,9 +21,11 @@ __all__ = ["CustomObject", "CustomObjectCreate", "CustomObjectUpdate"]
 class CustomObject(Model):
     """A custom object; its fields are ``custom.cf_...`` keys in ``extra``.
 
-    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
+    Returned by ``close.custom_objects``: ``list``, ``create``, ``get``, ``update``."""
 
-    id: str | None = None
+    _required: ClassVar[frozenset[str]] = frozenset({"date_created", "date_updated", "id"})
+
+    id: str = attrs.field(default=None)
     name: str | None = None
     custom_object_type_id: str | None = None
     lead_id: str | None = None
@@ -37,7 +40,7 @@ class CustomObject(Model):
 class CustomObjectCreate(RequestModel):
     """The body of ``POST /custom_object/``; its fields go in ``extra`` (``custom.cf_...``).
 
-    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
+    The body of ``close.custom_objects``: ``create``."""
 
     custom_object_type_id: str
     lead_id: str
@@ -48,6 +51,6 @@ class CustomObjectCreate(RequestModel):
 class CustomObjectUpdate(RequestModel):
     """The body of ``PUT /custom_object/{id}/`` (a patch).
 
-    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
+    The body of ``close.custom_objects``: ``update``."""
 
     name: str | Unset = UNSET

@@ -8,7 +8,7 @@ Those it shares with other groups are in ``shared``."""
 from __future__ import annotations
 
 import datetime as _dt
-from typing import Any
+from typing import Any, ClassVar
 
 import attrs
 
@@ -22,9 +22,11 @@ class Event(Model):
     """One entry of the event log: what changed on which object. ``data`` is the object after
     the change, ``previous_data`` the changed fields before it.
 
-    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
+    Returned by ``close.events``: ``list``, ``get``."""
 
-    id: str | None = None
+    _required: ClassVar[frozenset[str]] = frozenset({"date_created", "date_updated", "id"})
+
+    id: str = attrs.field(default=None)
     object_type: str | None = None
     object_id: str | None = None
     action: str | None = None
@@ -35,7 +37,7 @@ class Event(Model):
     api_key_id: str | None = None
     oauth_client_id: str | None = None
     oauth_scope: str | None = None
-    date_created: _dt.datetime | None = None
+    date_created: _dt.datetime = attrs.field(default=None)
     date_updated: _dt.datetime | None = None
     changed_fields: list[str] | None = None
     data: dict[str, Any] | None = None

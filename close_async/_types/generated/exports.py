@@ -8,6 +8,7 @@ Those it shares with other groups are in ``shared``."""
 from __future__ import annotations
 
 import datetime as _dt
+from typing import ClassVar
 
 import attrs
 
@@ -20,9 +21,12 @@ __all__ = ["Export", "ExportCreate"]
 class Export(Model):
     """A lead or opportunity export; ``download_url`` is set once ``status`` is ``done``.
 
-    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
+    Returned by ``close.exports``: ``list``, ``create_lead``, ``create_opportunity``,
+    ``get``."""
 
-    id: str | None = None
+    _required: ClassVar[frozenset[str]] = frozenset({"date_created", "date_updated", "id"})
+
+    id: str = attrs.field(default=None)
     status: str | None = None
     format: str | None = None
     type: str | None = None
@@ -35,7 +39,7 @@ class Export(Model):
 
 @attrs.frozen(kw_only=True)
 class ExportCreate(RequestModel):
-    """Schema ``CreateExportFlags`` of Close's OpenAPI document."""
+    """The body of ``close.exports``: ``create_lead``, ``create_opportunity``."""
 
     include_activities: bool | Unset = UNSET
     include_addresses: bool | Unset = UNSET

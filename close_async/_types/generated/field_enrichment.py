@@ -16,12 +16,12 @@ from ..model import UNSET, RequestModel, Unset
 __all__ = ["FieldEnrichmentRun", "FieldEnrichmentRunObjectType"]
 
 FieldEnrichmentRunObjectType: TypeAlias = Literal["lead", "contact"]
-"""Schema ``RunFieldEnrichmentObjectType`` of Close's OpenAPI document."""
+"""Part of ``FieldEnrichmentRun``."""
 
 
 @attrs.frozen(kw_only=True)
 class FieldEnrichmentRun(RequestModel):
-    """Schema ``RunFieldEnrichment`` of Close's OpenAPI document."""
+    """The body of ``close.field_enrichment``: ``create``."""
 
     field_id: str
     object_id: str

@@ -16,7 +16,7 @@ __all__ = ["FileUpload"]
 
 @attrs.frozen(kw_only=True)
 class FileUpload(RequestModel):
-    """Schema ``UploadFile`` of Close's OpenAPI document."""
+    """The body of ``close.files``: ``create``."""
 
     content_type: str
     filename: str

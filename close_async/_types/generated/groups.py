@@ -18,34 +18,34 @@ __all__ = ["Group", "GroupCreate", "GroupMember", "GroupMemberCreate"]
 
 @attrs.define(kw_only=True)
 class Group(Model):
-    """Schema ``Group`` of Close's OpenAPI document."""
+    """Returned by ``close.groups``: ``list``, ``create``, ``get``, ``update``."""
 
     _required: ClassVar[frozenset[str]] = frozenset({"id", "name", "organization_id"})
 
-    id: str | None = None
+    id: str = attrs.field(default=None)
     members: list[GroupMember] | None = None
-    name: str | None = None
-    organization_id: str | None = None
+    name: str = attrs.field(default=None)
+    organization_id: str = attrs.field(default=None)
 
 
 @attrs.frozen(kw_only=True)
 class GroupCreate(RequestModel):
-    """Schema ``CreateGroup`` of Close's OpenAPI document."""
+    """The body of ``close.groups``: ``create``, ``update``."""
 
     name: str
 
 
 @attrs.define(kw_only=True)
 class GroupMember(Model):
-    """Schema ``GroupMember`` of Close's OpenAPI document."""
+    """Returned by ``close.groups``: ``add_member``."""
 
     _required: ClassVar[frozenset[str]] = frozenset({"user_id"})
 
-    user_id: str | None = None
+    user_id: str = attrs.field(default=None)
 
 
 @attrs.frozen(kw_only=True)
 class GroupMemberCreate(RequestModel):
-    """Schema ``CreateGroupMember`` of Close's OpenAPI document."""
+    """The body of ``close.groups``: ``add_member``."""
 
     user_id: str

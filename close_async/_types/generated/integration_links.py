@@ -22,12 +22,12 @@ __all__ = [
 ]
 
 IntegrationLinkType: TypeAlias = Literal["lead", "contact", "opportunity"]
-"""Schema ``IntegrationLinkType`` of Close's OpenAPI document."""
+"""Part of ``IntegrationLink``, ``IntegrationLinkCreate``, ``IntegrationLinkUpdate``."""
 
 
 @attrs.define(kw_only=True)
 class IntegrationLink(Model):
-    """Schema ``IntegrationLink`` of Close's OpenAPI document."""
+    """Returned by ``close.integration_links``: ``list``, ``create``, ``get``, ``update``."""
 
     _required: ClassVar[frozenset[str]] = frozenset(
         {
@@ -46,17 +46,17 @@ class IntegrationLink(Model):
     created_by: str | None = None
     date_created: _dt.datetime | None = None
     date_updated: _dt.datetime | None = None
-    id: str | None = None
-    name: str | None = None
-    organization_id: str | None = None
-    type: IntegrationLinkType | None = None
+    id: str = attrs.field(default=None)
+    name: str = attrs.field(default=None)
+    organization_id: str = attrs.field(default=None)
+    type: IntegrationLinkType = attrs.field(default=None)
     updated_by: str | None = None
-    url: str | None = None
+    url: str = attrs.field(default=None)
 
 
 @attrs.frozen(kw_only=True)
 class IntegrationLinkCreate(RequestModel):
-    """Schema ``CreateIntegrationLink`` of Close's OpenAPI document."""
+    """The body of ``close.integration_links``: ``create``."""
 
     name: str
     type: IntegrationLinkType
@@ -65,7 +65,7 @@ class IntegrationLinkCreate(RequestModel):
 
 @attrs.frozen(kw_only=True)
 class IntegrationLinkUpdate(RequestModel):
-    """Schema ``UpdateIntegrationLink`` of Close's OpenAPI document."""
+    """The body of ``close.integration_links``: ``update``."""
 
     name: str | Unset | None = UNSET
     type: IntegrationLinkType | Unset | None = UNSET

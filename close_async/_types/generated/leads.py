@@ -28,7 +28,7 @@ __all__ = ["Lead", "LeadAddress", "LeadCreate", "LeadMergeRequest", "LeadUpdate"
 
 @attrs.define(kw_only=True)
 class Lead(Model):
-    """Schema ``Lead`` of Close's OpenAPI document."""
+    """Returned by ``close.leads``: ``list``, ``create``, ``get``, ``update``."""
 
     _required: ClassVar[frozenset[str]] = frozenset(
         {
@@ -48,28 +48,28 @@ class Lead(Model):
     )
 
     addresses: list[LeadAddress] | None = None
-    contact_ids: list[str] | None = None
+    contact_ids: list[str] = attrs.field(default=None)
     contacts: list[Contact] | None = None
     contacts_summary: str | None = None
     created_by: str | None = None
     created_by_name: str | None = None
-    date_created: _dt.datetime | None = None
-    date_updated: _dt.datetime | None = None
+    date_created: _dt.datetime = attrs.field(default=None)
+    date_updated: _dt.datetime = attrs.field(default=None)
     description: str | None = None
     display_name: str | None = None
-    html_url: str | None = None
-    id: str | None = None
+    html_url: str = attrs.field(default=None)
+    id: str = attrs.field(default=None)
     integration_links: list[RenderedIntegrationLink] | None = None
     localtime: _dt.datetime | None = None
     name: str | None = None
     opportunities: list[Opportunity] | None = None
-    organization_id: str | None = None
+    organization_id: str = attrs.field(default=None)
     primary_address_summary: str | None = None
     primary_email: ContactEmail | None = None
     primary_phone: ContactPhone | None = None
     recent_calls: list[dict[str, Any]] | None = None
     source: str | None = None
-    status_id: str | None = None
+    status_id: str = attrs.field(default=None)
     status_label: str | None = None
     summaries: list[dict[str, Any]] | None = None
     tasks: list[dict[str, Any]] | None = None
@@ -80,7 +80,7 @@ class Lead(Model):
 
 @attrs.define(kw_only=True)
 class LeadAddress(Model):
-    """Schema ``LeadAddress`` of Close's OpenAPI document."""
+    """Part of ``Lead``, ``LeadCreate``, ``LeadUpdate``."""
 
     _required: ClassVar[frozenset[str]] = frozenset(
         {"address_1", "address_2", "city", "country", "label", "state", "zipcode"}
@@ -102,7 +102,7 @@ class LeadCreate(RequestModel):
     fields go in ``extra`` as ``{"custom.cf_...": value}``. Give ``status_id`` or ``status``
     (a label), not both; with neither, Close uses the first status.
 
-    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
+    The body of ``close.leads``: ``create``."""
 
     name: str | Unset | None = UNSET
     description: str | Unset | None = UNSET
@@ -117,7 +117,7 @@ class LeadCreate(RequestModel):
 class LeadMergeRequest(RequestModel):
     """The body of ``POST /lead/merge/``: ``source`` is merged into ``destination``.
 
-    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
+    The body of ``close.leads``: ``merge``."""
 
     source: str = attrs.field(validator=rules.object_id)
     destination: str = attrs.field(validator=rules.object_id)
@@ -129,7 +129,7 @@ class LeadUpdate(RequestModel):
     one. Custom fields go in ``extra`` as ``{"custom.cf_...": value}`` (``None`` clears
     one).
 
-    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
+    The body of ``close.leads``: ``update``."""
 
     name: str | Unset | None = UNSET
     description: str | Unset | None = UNSET

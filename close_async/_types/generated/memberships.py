@@ -16,7 +16,7 @@ __all__ = ["MembershipCreate", "MembershipPinnedViewsUpdate"]
 
 @attrs.frozen(kw_only=True)
 class MembershipCreate(RequestModel):
-    """Schema ``CreateMembership`` of Close's OpenAPI document."""
+    """The body of ``close.memberships``: ``create``."""
 
     email: str
     role_id: str
@@ -24,6 +24,6 @@ class MembershipCreate(RequestModel):
 
 @attrs.frozen(kw_only=True)
 class MembershipPinnedViewsUpdate(RequestModel):
-    """Schema ``SetPinnedSavedView`` of Close's OpenAPI document."""
+    """The body of ``close.memberships``: ``update_pinned_views``."""
 
     saved_view_ids: list[str]

@@ -20,7 +20,7 @@ __all__ = ["AttachmentIn", "OpportunityCreate", "OpportunityUpdate"]
 
 @attrs.frozen(kw_only=True)
 class AttachmentIn(RequestModel):
-    """Schema ``AttachmentIn`` of Close's OpenAPI document."""
+    """Part of ``OpportunityCreate``."""
 
     content_type: str | Unset = UNSET
     filename: str
@@ -29,7 +29,7 @@ class AttachmentIn(RequestModel):
 
 @attrs.frozen(kw_only=True)
 class OpportunityCreate(RequestModel):
-    """Schema ``CreateOpportunity`` of Close's OpenAPI document."""
+    """The body of ``close.opportunities``: ``create``."""
 
     attachments: list[AttachmentIn] | Unset | None = UNSET
     confidence: int | Unset | None = UNSET
@@ -63,7 +63,7 @@ class OpportunityCreate(RequestModel):
 class OpportunityUpdate(RequestModel):
     """The body of ``PUT /opportunity/{id}/`` (a patch); custom fields in ``extra``.
 
-    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
+    The body of ``close.opportunities``: ``update``."""
 
     confidence: int | Unset | None = UNSET
     contact_id: str | Unset | None = UNSET

@@ -8,7 +8,7 @@ Those it shares with other groups are in ``shared``."""
 from __future__ import annotations
 
 import datetime as _dt
-from typing import Any
+from typing import Any, ClassVar
 
 import attrs
 
@@ -22,9 +22,11 @@ __all__ = ["Organization"]
 class Organization(Model):
     """The organization (the Close account).
 
-    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
+    Returned by ``close.organizations``: ``get``, ``update``."""
 
-    id: str | None = None
+    _required: ClassVar[frozenset[str]] = frozenset({"date_created", "date_updated", "id"})
+
+    id: str = attrs.field(default=None)
     name: str | None = None
     currency: str | None = None
     currency_symbol: str | None = None

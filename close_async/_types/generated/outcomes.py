@@ -17,15 +17,15 @@ from ..model import UNSET, Model, RequestModel, Unset
 __all__ = ["Outcome", "OutcomeAppliesTo", "OutcomeCreate", "OutcomeType", "OutcomeUpdate"]
 
 OutcomeAppliesTo: TypeAlias = Literal["calls", "meetings"]
-"""Schema ``OutcomeAppliesTo`` of Close's OpenAPI document."""
+"""Part of ``Outcome``, ``OutcomeCreate``, ``OutcomeUpdate``."""
 
 OutcomeType: TypeAlias = Literal["vm-dropped", "custom"]
-"""Schema ``OutcomeType`` of Close's OpenAPI document."""
+"""Part of ``Outcome``, ``OutcomeCreate``, ``OutcomeUpdate``."""
 
 
 @attrs.define(kw_only=True)
 class Outcome(Model):
-    """Schema ``Outcome`` of Close's OpenAPI document."""
+    """Returned by ``close.outcomes``: ``list``, ``create``, ``get``, ``update``."""
 
     _required: ClassVar[frozenset[str]] = frozenset(
         {
@@ -42,21 +42,21 @@ class Outcome(Model):
         }
     )
 
-    applies_to: list[OutcomeAppliesTo] | None = None
+    applies_to: list[OutcomeAppliesTo] = attrs.field(default=None)
     created_by: str | None = None
-    date_created: _dt.datetime | None = None
-    date_updated: _dt.datetime | None = None
+    date_created: _dt.datetime = attrs.field(default=None)
+    date_updated: _dt.datetime = attrs.field(default=None)
     description: str | None = None
-    id: str | None = None
-    name: str | None = None
-    organization_id: str | None = None
-    type: OutcomeType | None = None
+    id: str = attrs.field(default=None)
+    name: str = attrs.field(default=None)
+    organization_id: str = attrs.field(default=None)
+    type: OutcomeType = attrs.field(default=None)
     updated_by: str | None = None
 
 
 @attrs.frozen(kw_only=True)
 class OutcomeCreate(RequestModel):
-    """Schema ``CreateOutcome`` of Close's OpenAPI document."""
+    """The body of ``close.outcomes``: ``create``."""
 
     applies_to: list[OutcomeAppliesTo] | Unset | None = UNSET
     """Deprecated. This field will be derived from `type` in a future update: `custom`
@@ -76,7 +76,7 @@ class OutcomeCreate(RequestModel):
 
 @attrs.frozen(kw_only=True)
 class OutcomeUpdate(RequestModel):
-    """Schema ``UpdateOutcome`` of Close's OpenAPI document."""
+    """The body of ``close.outcomes``: ``update``."""
 
     applies_to: list[OutcomeAppliesTo] | Unset | None = UNSET
     """Deprecated. This field will be derived from `type` in a future update: `custom`

@@ -26,24 +26,24 @@ __all__ = [
 ]
 
 CarrierNumberType: TypeAlias = Literal["local", "national", "mobile", "tollfree", "shortcode"]
-"""Schema ``CarrierNumberType`` of Close's OpenAPI document."""
+"""Part of ``PhoneNumber``."""
 
 PhoneNumberCreateCarrierType: TypeAlias = Literal["local", "national", "mobile", "tollfree"]
-"""Schema ``CreatePhoneNumberRequestCarrierType`` of Close's OpenAPI document."""
+"""Part of ``PhoneNumberCreate``."""
 
 PhoneNumberSharing: TypeAlias = Literal["personal", "group"]
-"""Schema ``PhoneNumberSharing`` of Close's OpenAPI document."""
+"""Part of ``PhoneNumberCreate``."""
 
 PhoneNumberType: TypeAlias = Literal["internal", "external", "virtual"]
-"""Schema ``PhoneNumberType`` of Close's OpenAPI document."""
+"""Part of ``PhoneNumber``."""
 
 UnderlyingCarrier: TypeAlias = Literal["twilio", "plivo"]
-"""Schema ``UnderlyingCarrier`` of Close's OpenAPI document."""
+"""Part of ``PhoneNumber``."""
 
 
 @attrs.define(kw_only=True)
 class PhoneNumber(Model):
-    """Schema ``PhoneNumber`` of Close's OpenAPI document."""
+    """Returned by ``close.phone_numbers``: ``list``, ``get``, ``update``."""
 
     _required: ClassVar[frozenset[str]] = frozenset(
         {
@@ -78,30 +78,30 @@ class PhoneNumber(Model):
     carrier: UnderlyingCarrier | None = None
     carrier_type: CarrierNumberType | None = None
     country: str | None = None
-    date_created: _dt.datetime | None = None
-    date_updated: _dt.datetime | None = None
+    date_created: _dt.datetime = attrs.field(default=None)
+    date_updated: _dt.datetime = attrs.field(default=None)
     forward_to: str | None = None
     forward_to_enabled: bool | None = None
     forward_to_formatted: str | None = None
-    id: str | None = None
-    is_group_number: bool | None = None
-    is_premium: bool | None = None
-    is_verified: bool | None = None
-    label: str | None = None
+    id: str = attrs.field(default=None)
+    is_group_number: bool = attrs.field(default=None)
+    is_premium: bool = attrs.field(default=None)
+    is_verified: bool = attrs.field(default=None)
+    label: str = attrs.field(default=None)
     last_billed_price: float | None = None
-    mms_enabled: bool | None = None
+    mms_enabled: bool = attrs.field(default=None)
     next_billing_on: _dt.datetime | None = None
-    number: str | None = None
-    number_formatted: str | None = None
-    organization_id: str | None = None
+    number: str = attrs.field(default=None)
+    number_formatted: str = attrs.field(default=None)
+    organization_id: str = attrs.field(default=None)
     participants: list[str] | None = None
     phone_numbers: list[str] | None = None
     phone_numbers_formatted: list[str] | None = None
     press_1_to_accept: bool | None = None
-    sms_enabled: bool | None = None
-    supports_mms_to_countries: list[str] | None = None
-    supports_sms_to_countries: list[str] | None = None
-    type: PhoneNumberType | None = None
+    sms_enabled: bool = attrs.field(default=None)
+    supports_mms_to_countries: list[str] = attrs.field(default=None)
+    supports_sms_to_countries: list[str] = attrs.field(default=None)
+    type: PhoneNumberType = attrs.field(default=None)
     user_id: str | None = None
     voicemail_greeting_url: str | None = None
     was_ported: bool | None = None
@@ -109,7 +109,7 @@ class PhoneNumber(Model):
 
 @attrs.frozen(kw_only=True)
 class PhoneNumberCreate(RequestModel):
-    """Schema ``CreatePhoneNumberRequest`` of Close's OpenAPI document."""
+    """The body of ``close.phone_numbers``: ``create``."""
 
     bundle_id: str | Unset | None = UNSET
     carrier_type: PhoneNumberCreateCarrierType | Unset | None = UNSET
@@ -140,7 +140,7 @@ class PhoneNumberCreate(RequestModel):
 
 @attrs.frozen(kw_only=True)
 class PhoneNumberUpdate(RequestModel):
-    """Schema ``UpdatePhoneNumber`` of Close's OpenAPI document."""
+    """The body of ``close.phone_numbers``: ``update``."""
 
     forward_to: str | Unset = UNSET
     forward_to_enabled: bool | Unset = UNSET

@@ -8,6 +8,7 @@ Those it shares with other groups are in ``shared``."""
 from __future__ import annotations
 
 import datetime as _dt
+from typing import ClassVar
 
 import attrs
 
@@ -21,9 +22,11 @@ __all__ = ["Pipeline"]
 class Pipeline(Model):
     """An opportunity pipeline and its statuses.
 
-    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
+    Returned by ``close.pipelines``: ``list``, ``create``, ``update``."""
 
-    id: str | None = None
+    _required: ClassVar[frozenset[str]] = frozenset({"date_created", "date_updated", "id"})
+
+    id: str = attrs.field(default=None)
     name: str | None = None
     organization_id: str | None = None
     statuses: list[OpportunityStatus] | None = None

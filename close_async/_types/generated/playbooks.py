@@ -19,7 +19,8 @@ __all__ = ["Playbook", "PlaybookCreate", "PlaybookUpdate"]
 
 @attrs.define(kw_only=True)
 class Playbook(Model):
-    """Schema ``Playbook`` of Close's OpenAPI document."""
+    """Returned by ``close.playbooks``: ``list``, ``create``, ``get``, ``update``, ``archive``,
+    ``unarchive``."""
 
     _required: ClassVar[frozenset[str]] = frozenset(
         {
@@ -42,23 +43,23 @@ class Playbook(Model):
 
     archived_at: _dt.datetime | None = None
     archived_by_id: str | None = None
-    created_at: _dt.datetime | None = None
-    created_by_id: str | None = None
-    custom_field_ids: list[str] | None = None
+    created_at: _dt.datetime = attrs.field(default=None)
+    created_by_id: str = attrs.field(default=None)
+    custom_field_ids: list[str] = attrs.field(default=None)
     description: str | None = None
-    id: str | None = None
-    name: str | None = None
-    organization_id: str | None = None
-    outcome_ids: list[str] | None = None
+    id: str = attrs.field(default=None)
+    name: str = attrs.field(default=None)
+    organization_id: str = attrs.field(default=None)
+    outcome_ids: list[str] = attrs.field(default=None)
     position: int | None = None
     summary_guidance: str | None = None
-    updated_at: _dt.datetime | None = None
-    updated_by_id: str | None = None
+    updated_at: _dt.datetime = attrs.field(default=None)
+    updated_by_id: str = attrs.field(default=None)
 
 
 @attrs.frozen(kw_only=True)
 class PlaybookCreate(RequestModel):
-    """Schema ``CreatePlaybook`` of Close's OpenAPI document."""
+    """The body of ``close.playbooks``: ``create``."""
 
     custom_field_ids: list[str] | Unset = UNSET
     """IDs of [Shared Custom
@@ -79,7 +80,7 @@ class PlaybookCreate(RequestModel):
 
 @attrs.frozen(kw_only=True)
 class PlaybookUpdate(RequestModel):
-    """Schema ``UpdatePlaybook`` of Close's OpenAPI document."""
+    """The body of ``close.playbooks``: ``update``."""
 
     custom_field_ids: list[str] | Unset = UNSET
     """IDs of [Shared Custom

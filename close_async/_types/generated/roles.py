@@ -7,6 +7,8 @@ Those it shares with other groups are in ``shared``."""
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import attrs
 
 from ..model import Model
@@ -18,9 +20,11 @@ __all__ = ["Role"]
 class Role(Model):
     """A role and its permissions.
 
-    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
+    Returned by ``close.roles``: ``list``, ``create``, ``get``, ``update``."""
 
-    id: str | None = None
+    _required: ClassVar[frozenset[str]] = frozenset({"id"})
+
+    id: str = attrs.field(default=None)
     name: str | None = None
     visibility_user_lcf_ids: list[str] | None = None
     permissions: list[str] | None = None

@@ -8,7 +8,7 @@ Those it shares with other groups are in ``shared``."""
 from __future__ import annotations
 
 import datetime as _dt
-from typing import Any
+from typing import Any, ClassVar
 
 import attrs
 
@@ -21,9 +21,11 @@ __all__ = ["Sequence", "SequenceSubscription"]
 class Sequence(Model):
     """A workflow (sequence) of steps.
 
-    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
+    Returned by ``close.sequences``: ``list``, ``create``, ``get``, ``update``."""
 
-    id: str | None = None
+    _required: ClassVar[frozenset[str]] = frozenset({"date_created", "date_updated", "id"})
+
+    id: str = attrs.field(default=None)
     name: str | None = None
     status: str | None = None
     steps: list[dict[str, Any]] | None = None
@@ -39,9 +41,12 @@ class Sequence(Model):
 class SequenceSubscription(Model):
     """A contact subscribed to a sequence.
 
-    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
+    Returned by ``close.sequences``: ``list_subscriptions``, ``create_subscription``,
+    ``get_subscription``, ``update_subscription``."""
 
-    id: str | None = None
+    _required: ClassVar[frozenset[str]] = frozenset({"date_created", "date_updated", "id"})
+
+    id: str = attrs.field(default=None)
     sequence_id: str | None = None
     contact_id: str | None = None
     lead_id: str | None = None

@@ -12,13 +12,13 @@ from typing import Any, ClassVar, Literal, TypeAlias
 import attrs
 
 from ..model import UNSET, Model, RequestModel, Unset
+from .literals import CallStatus, MessageStatus
 
 __all__ = [
     "ActionItem",
     "Attachment",
     "BasicSubscriptionInfoForContact",
     "BulkActionStatus",
-    "CallStatus",
     "CommentSummary",
     "CommunicationDirection",
     "Contact",
@@ -30,7 +30,6 @@ __all__ = [
     "CustomField",
     "Email",
     "LeadStatus",
-    "MessageStatus",
     "Opportunity",
     "OpportunityAdjustCloseDateActionDetails",
     "OpportunityChangeStatusActionDetails",
@@ -55,37 +54,27 @@ __all__ = [
 BulkActionStatus: TypeAlias = Literal[
     "created", "loading", "processing", "done", "paused", "resuming", "error"
 ]
-"""Schema ``BulkActionStatus`` of Close's OpenAPI document."""
-
-CallStatus: TypeAlias = Literal[
-    "created", "in-progress", "completed", "cancel", "no-answer", "busy", "failed", "timeout"
-]
-"""Current status of the call.
-
-Schema ``CallStatus`` of Close's OpenAPI document."""
+"""Part of ``BulkDeleteAction``, ``BulkEditAction``, ``BulkEmailAction``,
+``BulkSequenceSubscriptionAction``."""
 
 CommunicationDirection: TypeAlias = Literal["incoming", "outgoing"]
 """Direction of communication. Outgoing means the communication flowing from the user to
 the lead/contact. Inbound means the opposite.
 
-Schema ``CommunicationDirection`` of Close's OpenAPI document."""
-
-MessageStatus: TypeAlias = Literal["inbox", "draft", "scheduled", "outbox", "sent", "error"]
-"""Status of a message, such as Email or SMS.
-
-Schema ``MessageStatus`` of Close's OpenAPI document."""
+Part of ``Email``, ``WhatsAppMessage``, ``WhatsAppMessageCreate``,
+``WhatsAppMessageUpdate``."""
 
 OpportunityStatusType: TypeAlias = Literal["won", "lost", "active"]
-"""Schema ``OpportunityStatusType`` of Close's OpenAPI document."""
+"""Part of ``Opportunity``."""
 
 OpportunityValuePeriod: TypeAlias = Literal["one_time", "monthly", "annual"]
-"""Schema ``OpportunityValuePeriod`` of Close's OpenAPI document."""
+"""Part of ``Opportunity``, ``OpportunityCreate``, ``OpportunityUpdate``."""
 
 SequenceStatus: TypeAlias = Literal["active", "paused", "draft"]
-"""Schema ``WorkflowStatus`` of Close's OpenAPI document."""
+"""Part of ``BasicSubscriptionInfoForContact``."""
 
 SequenceSubscriptionStatus: TypeAlias = Literal["active", "paused", "finished", "goal", "error"]
-"""Schema ``WorkflowRunStatus`` of Close's OpenAPI document."""
+"""Part of ``BasicSubscriptionInfoForContact``."""
 
 StalledOpportunityActionTypeV1: TypeAlias = Literal[
     "mark_as_lost",
@@ -95,17 +84,17 @@ StalledOpportunityActionTypeV1: TypeAlias = Literal[
     "ask_someone_else_to_reach_out",
     "change_communication_method",
 ]
-"""Schema ``StalledOpportunityActionTypeV1`` of Close's OpenAPI document."""
+"""Part of ``ActionItem``."""
 
 StalledOpportunityActionTypeV2: TypeAlias = Literal[
     "change_status", "adjust_close_date", "follow_up_email", "follow_up_call", "follow_up_sms"
 ]
-"""Schema ``StalledOpportunityActionTypeV2`` of Close's OpenAPI document."""
+"""Part of ``OpportunitySuggestedAction``."""
 
 StalledOpportunityCommunicationIssue: TypeAlias = Literal[
     "no_issue", "cant_get_in_touch", "no_communication_attempts"
 ]
-"""Schema ``StalledOpportunityCommunicationIssue`` of Close's OpenAPI document."""
+"""Part of ``StalledOpportunityActionItems``."""
 
 StatusReason: TypeAlias = Literal[
     "manual",
@@ -142,26 +131,26 @@ StatusReason: TypeAlias = Literal[
 ]
 """Reason for each higher level status on a Workflow run.
 
-Schema ``StatusReason`` of Close's OpenAPI document."""
+Part of ``BasicSubscriptionInfoForContact``."""
 
 
 @attrs.define(kw_only=True)
 class ActionItem(Model):
-    """Schema ``ActionItem`` of Close's OpenAPI document."""
+    """Part of ``StalledOpportunityActionItems``."""
 
     _required: ClassVar[frozenset[str]] = frozenset({"action", "justification"})
 
-    action: StalledOpportunityActionTypeV1 | None = None
+    action: StalledOpportunityActionTypeV1 = attrs.field(default=None)
     """The recommended next step to progress or resolve the stalled opportunity"""
 
-    justification: str | None = None
+    justification: str = attrs.field(default=None)
     """A short justification for the recommended action in the sales pipeline. Maximum 2
     sentences."""
 
 
 @attrs.define(kw_only=True)
 class Attachment(Model):
-    """Schema ``Attachment`` of Close's OpenAPI document."""
+    """Part of ``Email``, ``Opportunity``, ``WhatsAppMessage``."""
 
     _required: ClassVar[frozenset[str]] = frozenset({"content_type", "filename", "size", "url"})
 
@@ -169,12 +158,12 @@ class Attachment(Model):
     filename: str | None = None
     size: int | None = None
     thumbnail_url: str | None = None
-    url: str | None = None
+    url: str = attrs.field(default=None)
 
 
 @attrs.define(kw_only=True)
 class BasicSubscriptionInfoForContact(Model):
-    """Schema ``BasicSubscriptionInfoForContact`` of Close's OpenAPI document."""
+    """Part of ``Contact``."""
 
     _required: ClassVar[frozenset[str]] = frozenset(
         {
@@ -192,30 +181,30 @@ class BasicSubscriptionInfoForContact(Model):
     )
 
     contact_email: str | None = None
-    date_created: _dt.datetime | None = None
+    date_created: _dt.datetime = attrs.field(default=None)
     initial_email_id: str | None = None
-    sequence_id: str | None = None
-    sequence_name: str | None = None
-    sequence_status: SequenceStatus | None = None
+    sequence_id: str = attrs.field(default=None)
+    sequence_name: str = attrs.field(default=None)
+    sequence_status: SequenceStatus = attrs.field(default=None)
     start_date: _dt.datetime | None = None
-    subscription_id: str | None = None
-    subscription_status: SequenceSubscriptionStatus | None = None
+    subscription_id: str = attrs.field(default=None)
+    subscription_status: SequenceSubscriptionStatus = attrs.field(default=None)
     subscription_status_reason: StatusReason | None = None
 
 
 @attrs.define(kw_only=True)
 class CommentSummary(Model):
-    """Schema ``CommentSummary`` of Close's OpenAPI document."""
+    """Part of ``Opportunity``."""
 
     _required: ClassVar[frozenset[str]] = frozenset({"comment_count", "thread_id"})
 
-    comment_count: int | None = None
-    thread_id: str | None = None
+    comment_count: int = attrs.field(default=None)
+    thread_id: str = attrs.field(default=None)
 
 
 @attrs.define(kw_only=True)
 class Contact(Model):
-    """Schema ``Contact`` of Close's OpenAPI document."""
+    """Returned by ``close.contacts``: ``list``, ``create``, ``get``, ``update``."""
 
     _required: ClassVar[frozenset[str]] = frozenset(
         {
@@ -232,16 +221,16 @@ class Contact(Model):
     )
 
     created_by: str | None = None
-    date_created: _dt.datetime | None = None
-    date_updated: _dt.datetime | None = None
-    display_name: str | None = None
+    date_created: _dt.datetime = attrs.field(default=None)
+    date_updated: _dt.datetime = attrs.field(default=None)
+    display_name: str = attrs.field(default=None)
     emails: list[ContactEmail] | None = None
-    id: str | None = None
+    id: str = attrs.field(default=None)
     integration_links: list[RenderedIntegrationLink] | None = None
     lead_id: str | None = None
     lead_suggestions_operation_id: str | None = None
     name: str | None = None
-    organization_id: str | None = None
+    organization_id: str = attrs.field(default=None)
     phones: list[ContactPhone] | None = None
     recent_calls: list[ContactRecentCall] | None = None
     subscriptions: list[BasicSubscriptionInfoForContact] | None = None
@@ -257,7 +246,7 @@ class ContactCreate(RequestModel):
     """The body of ``POST /contact/`` (and a contact nested in a new lead). Without ``lead_id``
     Close creates a lead for the contact.
 
-    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
+    The body of ``close.contacts``: ``create``."""
 
     lead_id: str | Unset | None = UNSET
     name: str | Unset | None = UNSET
@@ -269,52 +258,52 @@ class ContactCreate(RequestModel):
 
 @attrs.define(kw_only=True)
 class ContactEmail(Model):
-    """Schema ``ContactEmail`` of Close's OpenAPI document."""
+    """Part of ``Contact``, ``ContactCreate``, ``ContactUpdate``, ``Lead`` and 1 more."""
 
     _required: ClassVar[frozenset[str]] = frozenset({"email", "is_unsubscribed", "type"})
 
-    email: str | None = None
-    is_unsubscribed: bool | None = None
-    type: str | None = None
+    email: str = attrs.field(default=None)
+    is_unsubscribed: bool = attrs.field(default=None)
+    type: str = attrs.field(default=None)
 
 
 @attrs.define(kw_only=True)
 class ContactPhone(Model):
-    """Schema ``ContactPhone`` of Close's OpenAPI document."""
+    """Part of ``Contact``, ``ContactCreate``, ``ContactUpdate``, ``Lead`` and 1 more."""
 
     _required: ClassVar[frozenset[str]] = frozenset({"phone", "type"})
 
     country: str | None = None
     outbound_sms_blocked: bool | None = None
-    phone: str | None = None
+    phone: str = attrs.field(default=None)
     phone_formatted: str | None = None
-    type: str | None = None
+    type: str = attrs.field(default=None)
     tz_ids: list[str] | None = None
 
 
 @attrs.define(kw_only=True)
 class ContactRecentCall(Model):
-    """Schema ``ContactRecentCall`` of Close's OpenAPI document."""
+    """Part of ``Contact``."""
 
     _required: ClassVar[frozenset[str]] = frozenset(
         {"dialer_id", "duration", "finish_timestamp", "id", "status"}
     )
 
     dialer_id: str | None = None
-    duration: int | None = None
-    finish_timestamp: _dt.datetime | None = None
-    id: str | None = None
-    status: CallStatus | None = None
+    duration: int = attrs.field(default=None)
+    finish_timestamp: _dt.datetime = attrs.field(default=None)
+    id: str = attrs.field(default=None)
+    status: CallStatus = attrs.field(default=None)
 
 
 @attrs.define(kw_only=True)
 class ContactUrl(Model):
-    """Schema ``ContactUrl`` of Close's OpenAPI document."""
+    """Part of ``Contact``, ``ContactCreate``, ``ContactUpdate``."""
 
     _required: ClassVar[frozenset[str]] = frozenset({"type", "url"})
 
-    type: str | None = None
-    url: str | None = None
+    type: str = attrs.field(default=None)
+    url: str = attrs.field(default=None)
 
 
 @attrs.define(kw_only=True)
@@ -322,9 +311,16 @@ class CustomField(Model):
     """A custom field definition (of leads, contacts, opportunities, activities or custom
     objects).
 
-    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
+    Returned by ``close.custom_fields.lead``: ``list``, ``create``, ``get``, ``update``;
+    ``close.custom_fields.contact``: ``list``, ``create``, ``get``, ``update``;
+    ``close.custom_fields.opportunity``: ``list``, ``create``, ``get``, ``update``;
+    ``close.custom_fields.activity``: ``list``, ``create``, ``get``, ``update``;
+    ``close.custom_fields.custom_object``: ``list``, ``create``, ``get``, ``update``;
+    ``close.custom_fields.shared``: ``list``, ``create``, ``get``, ``update``."""
 
-    id: str | None = None
+    _required: ClassVar[frozenset[str]] = frozenset({"date_created", "date_updated", "id"})
+
+    id: str = attrs.field(default=None)
     name: str | None = None
     description: str | None = None
     type: str | None = None
@@ -345,7 +341,7 @@ class CustomField(Model):
 
 @attrs.define(kw_only=True)
 class Email(Model):
-    """Schema ``EmailActivity`` of Close's OpenAPI document."""
+    """Returned by ``close.activities.emails``: ``list``, ``create``, ``get``, ``update``."""
 
     _required: ClassVar[frozenset[str]] = frozenset(
         {
@@ -387,73 +383,75 @@ class Email(Model):
         }
     )
 
-    type: str | None = attrs.field(default=None, metadata={"json": "_type"})
+    type: str = attrs.field(default=None, metadata={"json": "_type"})
     activity_at: _dt.datetime | None = None
     agent_action_reason: str | None = None
     agent_config_id: str | None = None
     attachments: list[Attachment] | None = None
-    bcc: list[str] | None = None
+    bcc: list[str] = attrs.field(default=None)
     body_html: str | None = None
     body_preview: str | None = None
     body_text: str | None = None
     bulk_email_action_id: str | None = None
-    cc: list[str] | None = None
+    cc: list[str] = attrs.field(default=None)
     contact_id: str | None = None
     created_by: str | None = None
     created_by_name: str | None = None
-    date_created: _dt.datetime | None = None
+    date_created: _dt.datetime = attrs.field(default=None)
     date_scheduled: _dt.datetime | None = None
     date_sent: _dt.datetime | None = None
-    date_updated: _dt.datetime | None = None
+    date_updated: _dt.datetime = attrs.field(default=None)
     direction: CommunicationDirection | None = None
     email_account_id: str | None = None
     envelope: dict[str, Any] | None = None
-    followup_sequence_add_cc_bcc: bool | None = None
+    followup_sequence_add_cc_bcc: bool = attrs.field(default=None)
     followup_sequence_delay: int | None = None
     followup_sequence_id: str | None = None
-    has_reply: bool | None = None
-    id: str | None = None
+    has_reply: bool = attrs.field(default=None)
+    id: str = attrs.field(default=None)
     in_reply_to_id: str | None = None
     lead_id: str | None = None
-    message_ids: list[str] | None = None
-    need_smtp_credentials: bool | None = None
+    message_ids: list[str] = attrs.field(default=None)
+    need_smtp_credentials: bool = attrs.field(default=None)
     opens: list[dict[str, str]] | None = None
     opens_summary: str | None = None
-    organization_id: str | None = None
-    references: list[str] | None = None
+    organization_id: str = attrs.field(default=None)
+    references: list[str] = attrs.field(default=None)
     send_as_id: str | None = None
     send_attempts: list[dict[str, str]] | None = None
     sender: str | None = None
     sequence_id: str | None = None
     sequence_name: str | None = None
     sequence_subscription_id: str | None = None
-    status: MessageStatus | None = None
+    status: MessageStatus = attrs.field(default=None)
     subject: str | None = None
     template_id: str | None = None
     template_name: str | None = None
     thread_id: str | None = None
-    to: list[str] | None = None
+    to: list[str] = attrs.field(default=None)
     updated_by: str | None = None
     updated_by_name: str | None = None
     user_id: str | None = None
     user_name: str | None = None
-    users: list[str] | None = None
+    users: list[str] = attrs.field(default=None)
 
 
 @attrs.define(kw_only=True)
 class LeadStatus(Model):
     """A lead status.
 
-    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
+    Returned by ``close.lead_statuses``: ``list``, ``create``, ``update``."""
 
-    id: str | None = None
+    _required: ClassVar[frozenset[str]] = frozenset({"id"})
+
+    id: str = attrs.field(default=None)
     label: str | None = None
     organization_id: str | None = None
 
 
 @attrs.define(kw_only=True)
 class Opportunity(Model):
-    """Schema ``Opportunity`` of Close's OpenAPI document."""
+    """Returned by ``close.opportunities``: ``list``, ``create``, ``get``, ``update``."""
 
     _required: ClassVar[frozenset[str]] = frozenset(
         {
@@ -483,101 +481,103 @@ class Opportunity(Model):
     annualized_value: int | None = None
     attachments: list[Attachment] | None = None
     comment_summary: CommentSummary | None = None
-    confidence: int | None = None
+    confidence: int = attrs.field(default=None)
     contact_id: str | None = None
     contact_name: str | None = None
     created_by: str | None = None
     created_by_name: str | None = None
-    date_created: _dt.datetime | None = None
+    date_created: _dt.datetime = attrs.field(default=None)
     date_lost: _dt.datetime | None = None
-    date_updated: _dt.datetime | None = None
+    date_updated: _dt.datetime = attrs.field(default=None)
     date_won: _dt.date | None = None
     expected_value: int | None = None
-    id: str | None = None
+    id: str = attrs.field(default=None)
     integration_links: list[RenderedIntegrationLink] | None = None
     is_stalled: bool | None = None
-    lead_id: str | None = None
+    lead_id: str = attrs.field(default=None)
     lead_name: str | None = None
     lead_primary_email: ContactEmail | None = None
     lead_primary_phone: list[ContactPhone] | None = None
     note: str | None = None
-    organization_id: str | None = None
+    organization_id: str = attrs.field(default=None)
     pipeline_id: str | None = None
     pipeline_name: str | None = None
     stall_status: StalledOpportunityActionItems | None = None
     status_display_name: str | None = None
-    status_id: str | None = None
+    status_id: str = attrs.field(default=None)
     status_label: str | None = None
     status_type: OpportunityStatusType | None = None
     suggested_action: OpportunitySuggestedAction | None = None
     updated_by: str | None = None
     updated_by_name: str | None = None
-    user_id: str | None = None
+    user_id: str = attrs.field(default=None)
     user_name: str | None = None
     value: int | None = None
     value_currency: str | None = None
     value_formatted: str | None = None
-    value_period: OpportunityValuePeriod | None = None
+    value_period: OpportunityValuePeriod = attrs.field(default=None)
 
 
 @attrs.define(kw_only=True)
 class OpportunityAdjustCloseDateActionDetails(Model):
-    """Schema ``OpportunityAdjustCloseDateActionDetails`` of Close's OpenAPI document."""
+    """Part of ``OpportunitySuggestedActionDetails``."""
 
     _required: ClassVar[frozenset[str]] = frozenset({"close_date"})
 
-    close_date: _dt.date | None = None
+    close_date: _dt.date = attrs.field(default=None)
 
 
 @attrs.define(kw_only=True)
 class OpportunityChangeStatusActionDetails(Model):
-    """Schema ``OpportunityChangeStatusActionDetails`` of Close's OpenAPI document."""
+    """Part of ``OpportunitySuggestedActionDetails``."""
 
     _required: ClassVar[frozenset[str]] = frozenset({"status_id"})
 
-    status_id: str | None = None
+    status_id: str = attrs.field(default=None)
 
 
 @attrs.define(kw_only=True)
 class OpportunityFollowUpCallActionDetails(Model):
-    """Schema ``OpportunityFollowUpCallActionDetails`` of Close's OpenAPI document."""
+    """Part of ``OpportunitySuggestedActionDetails``."""
 
     _required: ClassVar[frozenset[str]] = frozenset({"call_plan", "contact_id"})
 
-    call_plan: str | None = None
-    contact_id: str | None = None
+    call_plan: str = attrs.field(default=None)
+    contact_id: str = attrs.field(default=None)
 
 
 @attrs.define(kw_only=True)
 class OpportunityFollowUpEmailActionDetails(Model):
-    """Schema ``OpportunityFollowUpEmailActionDetails`` of Close's OpenAPI document."""
+    """Part of ``OpportunitySuggestedActionDetails``."""
 
     _required: ClassVar[frozenset[str]] = frozenset(
         {"contact_id", "message_draft", "subject_draft"}
     )
 
-    contact_id: str | None = None
-    message_draft: str | None = None
-    subject_draft: str | None = None
+    contact_id: str = attrs.field(default=None)
+    message_draft: str = attrs.field(default=None)
+    subject_draft: str = attrs.field(default=None)
 
 
 @attrs.define(kw_only=True)
 class OpportunityFollowUpSMSActionDetails(Model):
-    """Schema ``OpportunityFollowUpSMSActionDetails`` of Close's OpenAPI document."""
+    """Part of ``OpportunitySuggestedActionDetails``."""
 
     _required: ClassVar[frozenset[str]] = frozenset({"contact_id", "message_draft"})
 
-    contact_id: str | None = None
-    message_draft: str | None = None
+    contact_id: str = attrs.field(default=None)
+    message_draft: str = attrs.field(default=None)
 
 
 @attrs.define(kw_only=True)
 class OpportunityStatus(Model):
     """An opportunity status; ``status_type`` is ``active``, ``won`` or ``lost``.
 
-    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
+    Returned by ``close.opportunity_statuses``: ``list``, ``create``, ``update``."""
 
-    id: str | None = None
+    _required: ClassVar[frozenset[str]] = frozenset({"id"})
+
+    id: str = attrs.field(default=None)
     label: str | None = None
     status_type: str | None = None
     pipeline_id: str | None = None
@@ -586,36 +586,36 @@ class OpportunityStatus(Model):
 
 @attrs.define(kw_only=True)
 class OpportunitySuggestedAction(Model):
-    """Schema ``OpportunitySuggestedAction`` of Close's OpenAPI document."""
+    """Part of ``Opportunity``."""
 
     _required: ClassVar[frozenset[str]] = frozenset({"action", "details", "justification"})
 
-    action: StalledOpportunityActionTypeV2 | None = None
+    action: StalledOpportunityActionTypeV2 = attrs.field(default=None)
     details: OpportunitySuggestedActionDetails | None = None
-    justification: str | None = None
+    justification: str = attrs.field(default=None)
 
 
 @attrs.define(kw_only=True)
 class RenderedIntegrationLink(Model):
-    """Schema ``RenderedIntegrationLink`` of Close's OpenAPI document."""
+    """Part of ``Contact``, ``Lead``, ``Opportunity``."""
 
     _required: ClassVar[frozenset[str]] = frozenset({"name", "url"})
 
-    name: str | None = None
-    url: str | None = None
+    name: str = attrs.field(default=None)
+    url: str = attrs.field(default=None)
 
 
 @attrs.define(kw_only=True)
 class StalledOpportunityActionItems(Model):
-    """Schema ``StalledOpportunityActionItems`` of Close's OpenAPI document."""
+    """Part of ``Opportunity``."""
 
     _required: ClassVar[frozenset[str]] = frozenset({"communication_issue", "next_action"})
 
-    communication_issue: StalledOpportunityCommunicationIssue | None = None
+    communication_issue: StalledOpportunityCommunicationIssue = attrs.field(default=None)
     """The communication issue that is causing the stalled opportunity. If there is no
     issue, set to NoIssue."""
 
-    next_action: ActionItem | None = None
+    next_action: ActionItem = attrs.field(default=None)
     """An action item recommended to progress or resolve the stalled opportunity."""
 
 
@@ -626,4 +626,4 @@ OpportunitySuggestedActionDetails: TypeAlias = (
     | OpportunityFollowUpCallActionDetails
     | OpportunityAdjustCloseDateActionDetails
 )
-"""Schema ``OpportunitySuggestedActionDetails`` of Close's OpenAPI document."""
+"""Part of ``OpportunitySuggestedAction``."""

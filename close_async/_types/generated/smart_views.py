@@ -29,12 +29,12 @@ SavedSearchType: TypeAlias = Literal[
     "custom_activity",
     "form_submission",
 ]
-"""Schema ``SavedSearchType`` of Close's OpenAPI document."""
+"""Part of ``SavedSearch``."""
 
 
 @attrs.define(kw_only=True)
 class SavedSearch(Model):
-    """Schema ``SavedSearch`` of Close's OpenAPI document."""
+    """Returned by ``close.smart_views``: ``list``, ``create``, ``get``, ``update``."""
 
     _required: ClassVar[frozenset[str]] = frozenset(
         {
@@ -53,26 +53,26 @@ class SavedSearch(Model):
         }
     )
 
-    date_created: _dt.datetime | None = None
-    date_updated: _dt.datetime | None = None
+    date_created: _dt.datetime = attrs.field(default=None)
+    date_updated: _dt.datetime = attrs.field(default=None)
     description: str | None = None
-    id: str | None = None
-    is_shared: bool | None = None
+    id: str = attrs.field(default=None)
+    is_shared: bool = attrs.field(default=None)
     is_user_dependent: bool | None = None
-    name: str | None = None
-    organization_id: str | None = None
+    name: str = attrs.field(default=None)
+    organization_id: str = attrs.field(default=None)
     query: str | None = None
     s_query: dict[str, Any] | None = None
     selected_fields: list[dict[str, Any]] | None = None
     shared_with: list[str] | None = None
     sharing_settings: SharingSettingsEmbeddedResponse | None = None
-    type: SavedSearchType | None = None
+    type: SavedSearchType = attrs.field(default=None)
     user_id: str | None = None
 
 
 @attrs.define(kw_only=True)
 class SharingSettingsEmbeddedResponse(Model):
-    """Schema ``SharingSettingsEmbeddedResponse`` of Close's OpenAPI document."""
+    """Part of ``SavedSearch``."""
 
     _required: ClassVar[frozenset[str]] = frozenset(
         {
@@ -88,8 +88,8 @@ class SharingSettingsEmbeddedResponse(Model):
 
     created_at: _dt.datetime | None = None
     created_by_id: str | None = None
-    group_ids: list[str] | None = None
+    group_ids: list[str] = attrs.field(default=None)
     updated_at: _dt.datetime | None = None
     updated_by_id: str | None = None
-    user_ids: list[str] | None = None
-    whole_org: bool | None = None
+    user_ids: list[str] = attrs.field(default=None)
+    whole_org: bool = attrs.field(default=None)

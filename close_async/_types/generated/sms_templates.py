@@ -8,7 +8,7 @@ Those it shares with other groups are in ``shared``."""
 from __future__ import annotations
 
 import datetime as _dt
-from typing import Literal, TypeAlias
+from typing import ClassVar, Literal, TypeAlias
 
 import attrs
 
@@ -24,16 +24,18 @@ __all__ = [
 ]
 
 SMSTemplateStatus: TypeAlias = Literal["active", "archived"]
-"""Schema ``SMSTemplateStatus`` of Close's OpenAPI document."""
+"""Part of ``SMSTemplateUpdate``."""
 
 
 @attrs.define(kw_only=True)
 class SMSTemplate(Model):
     """An SMS template.
 
-    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
+    Returned by ``close.sms_templates``: ``list``."""
 
-    id: str | None = None
+    _required: ClassVar[frozenset[str]] = frozenset({"date_created", "date_updated", "id"})
+
+    id: str = attrs.field(default=None)
     name: str | None = None
     text: str | None = None
     is_shared: bool | None = None
@@ -45,7 +47,7 @@ class SMSTemplate(Model):
 
 @attrs.frozen(kw_only=True)
 class SMSTemplateCreate(RequestModel):
-    """Schema ``CreateSMSTemplate`` of Close's OpenAPI document."""
+    """The body of ``close.sms_templates``: ``create``."""
 
     attachments: list[SMSTemplateCreateAttachment] | Unset = UNSET
     is_shared: bool | Unset = UNSET
@@ -55,7 +57,7 @@ class SMSTemplateCreate(RequestModel):
 
 @attrs.frozen(kw_only=True)
 class SMSTemplateCreateAttachment(RequestModel):
-    """Schema ``CreateSMSTemplateAttachment`` of Close's OpenAPI document."""
+    """Part of ``SMSTemplateCreate``."""
 
     content_type: str
     filename: str
@@ -64,7 +66,7 @@ class SMSTemplateCreateAttachment(RequestModel):
 
 @attrs.frozen(kw_only=True)
 class SMSTemplateUpdate(RequestModel):
-    """Schema ``UpdateSMSTemplate`` of Close's OpenAPI document."""
+    """The body of ``close.sms_templates``: ``update``."""
 
     attachments: list[SMSTemplateUpdateAttachment] | Unset = UNSET
     is_shared: bool | Unset = UNSET
@@ -75,7 +77,7 @@ class SMSTemplateUpdate(RequestModel):
 
 @attrs.frozen(kw_only=True)
 class SMSTemplateUpdateAttachment(RequestModel):
-    """Schema ``UpdateSMSTemplateAttachment`` of Close's OpenAPI document."""
+    """Part of ``SMSTemplateUpdate``."""
 
     content_type: str
     filename: str

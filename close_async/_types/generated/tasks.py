@@ -8,7 +8,7 @@ Those it shares with other groups are in ``shared``."""
 from __future__ import annotations
 
 import datetime as _dt
-from typing import Literal, TypeAlias
+from typing import ClassVar, Literal, TypeAlias
 
 import attrs
 
@@ -27,19 +27,21 @@ __all__ = [
 ]
 
 NotificationResolution: TypeAlias = Literal["abandoned", "skipped"]
-"""Schema ``NotificationResolution`` of Close's OpenAPI document."""
+"""Part of ``TaskBulkUpdate``, ``TaskUpdate``."""
 
 TaskPriority: TypeAlias = Literal["high", "medium"]
-"""Schema ``TaskPriority`` of Close's OpenAPI document."""
+"""Part of ``TaskBulkUpdate``, ``TaskUpdate``."""
 
 
 @attrs.define(kw_only=True)
 class Task(Model):
     """A task, as Close answers it (``_type`` is ``lead`` for lead tasks).
 
-    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
+    Returned by ``close.tasks``: ``list``, ``create``, ``get``, ``update``."""
 
-    id: str | None = None
+    _required: ClassVar[frozenset[str]] = frozenset({"date_created", "date_updated", "id"})
+
+    id: str = attrs.field(default=None)
     type: str | None = attrs.field(default=None, metadata={"json": "_type"})
     organization_id: str | None = None
     lead_id: str | None = None
@@ -60,13 +62,13 @@ class Task(Model):
     created_by_name: str | None = None
     updated_by: str | None = None
     updated_by_name: str | None = None
-    date_created: _dt.datetime | None = None
-    date_updated: _dt.datetime | None = None
+    date_created: _dt.datetime = attrs.field(default=None)
+    date_updated: _dt.datetime = attrs.field(default=None)
 
 
 @attrs.frozen(kw_only=True)
 class TaskBulkUpdate(RequestModel):
-    """Schema ``BulkUpdateNotifications`` of Close's OpenAPI document."""
+    """The body of ``close.tasks``: ``bulk_update``."""
 
     assigned_to: str | Unset = UNSET
     date: TaskBulkUpdateDate | Unset = UNSET
@@ -82,7 +84,7 @@ class TaskCreate(RequestModel):
     """The body of ``POST /task/``: a lead task (``_type`` ``lead``). ``date`` is when it is
     due: a date, or a datetime for a task due at a time.
 
-    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
+    The body of ``close.tasks``: ``create``."""
 
     lead_id: str
     text: str
@@ -94,7 +96,7 @@ class TaskCreate(RequestModel):
 
 @attrs.frozen(kw_only=True)
 class TaskUpdate(RequestModel):
-    """Schema ``UpdateNotification`` of Close's OpenAPI document."""
+    """The body of ``close.tasks``: ``update``."""
 
     agent_config_id: str | Unset | None = UNSET
     assigned_to: str | Unset = UNSET
@@ -112,10 +114,10 @@ class TaskUpdate(RequestModel):
 
 
 TaskBulkUpdateDate: TypeAlias = _dt.datetime | _dt.date
-"""Schema ``BulkUpdateNotificationsDate`` of Close's OpenAPI document."""
+"""Part of ``TaskBulkUpdate``."""
 
 TaskUpdateDate: TypeAlias = _dt.datetime | _dt.date
-"""Schema ``UpdateNotificationDate`` of Close's OpenAPI document."""
+"""Part of ``TaskUpdate``."""
 
 TaskUpdateDueDate: TypeAlias = _dt.datetime | _dt.date
-"""Schema ``UpdateNotificationDueDate`` of Close's OpenAPI document."""
+"""Part of ``TaskUpdate``."""

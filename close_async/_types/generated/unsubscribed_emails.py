@@ -16,6 +16,6 @@ __all__ = ["UnsubscribedEmailCreate"]
 
 @attrs.frozen(kw_only=True)
 class UnsubscribedEmailCreate(RequestModel):
-    """Schema ``CreateUnsubscribedEmail`` of Close's OpenAPI document."""
+    """The body of ``close.unsubscribed_emails``: ``create``."""
 
     email: str

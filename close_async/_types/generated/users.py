@@ -8,7 +8,7 @@ Those it shares with other groups are in ``shared``."""
 from __future__ import annotations
 
 import datetime as _dt
-from typing import Any
+from typing import Any, ClassVar
 
 import attrs
 
@@ -21,9 +21,11 @@ __all__ = ["User"]
 class User(Model):
     """A user of Close (``close.users.get_me()`` answers the API key's own).
 
-    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
+    Returned by ``close.users``: ``get_me``, ``list``, ``get``."""
 
-    id: str | None = None
+    _required: ClassVar[frozenset[str]] = frozenset({"date_created", "date_updated", "id"})
+
+    id: str = attrs.field(default=None)
     first_name: str | None = None
     last_name: str | None = None
     email: str | None = None

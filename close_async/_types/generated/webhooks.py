@@ -22,9 +22,11 @@ __all__ = ["Webhook", "WebhookCreate", "WebhookSubscriptionEvent", "WebhookUpdat
 class Webhook(Model):
     """A webhook subscription. ``signature_key`` (hex) verifies its deliveries.
 
-    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
+    Returned by ``close.webhooks``: ``list``, ``create``, ``get``, ``update``."""
 
-    id: str | None = None
+    _required: ClassVar[frozenset[str]] = frozenset({"date_created", "date_updated", "id"})
+
+    id: str = attrs.field(default=None)
     url: str | None = None
     events: list[WebhookSubscriptionEvent] | None = None
     status: str | None = None
@@ -39,7 +41,7 @@ class Webhook(Model):
 
 @attrs.frozen(kw_only=True)
 class WebhookCreate(RequestModel):
-    """Schema ``CreateWebhook`` of Close's OpenAPI document."""
+    """The body of ``close.webhooks``: ``create``."""
 
     event_filter: dict[str, Any] | Unset | None = UNSET
     events: list[WebhookSubscriptionEvent]
@@ -49,13 +51,13 @@ class WebhookCreate(RequestModel):
 
 @attrs.define(kw_only=True)
 class WebhookSubscriptionEvent(Model):
-    """Schema ``WebhookSubscriptionEvent`` of Close's OpenAPI document."""
+    """Part of ``Webhook``, ``WebhookCreate``, ``WebhookUpdate``."""
 
     _required: ClassVar[frozenset[str]] = frozenset({"action", "object_type"})
 
-    action: str | None = None
+    action: str = attrs.field(default=None)
     extra_filter: dict[str, Any] | None = None
-    object_type: str | None = None
+    object_type: str = attrs.field(default=None)
 
 
 @attrs.frozen(kw_only=True)
@@ -63,7 +65,7 @@ class WebhookUpdate(RequestModel):
     """The body of ``PUT /webhook/{id}/``: ``status`` ``"paused"`` stops deliveries,
     ``"active"`` resumes them.
 
-    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
+    The body of ``close.webhooks``: ``update``."""
 
     url: str | Unset = UNSET
     events: list[WebhookSubscriptionEvent] | Unset = UNSET
