@@ -80,10 +80,20 @@ def test_the_readme_examples_are_python() -> None:
 
 
 def test_the_readme_speaks_1_0() -> None:
-    # One word for one idea: the examples use timeout=, never the 0.x deadline=.
+    # One word for one idea: the examples use timeout=, never the 0.x deadline=, and no
+    # name the migration guide lists as renamed or removed.
     assert "deadline" not in README
-    for old in ("InvalidRequestError", "DeadlineExceededError", "TransportError", "UpdateLead"):
-        assert old not in README, old
+    renamed = {
+        name
+        for section in ("Errors", "Root exports", "Legacy functions", "Models")
+        for old, new in migration_rows(section)
+        for name in old
+        # APIError stays, as the wider base; TimeoutError is now the builtin's name.
+        if name not in new and name not in ("APIError", "TimeoutError")
+    }
+    assert len(renamed) > 30
+    for name in sorted(renamed):
+        assert re.search(rf"(?<![\w.]){name}\b", README) is None, name
 
 
 def imported_names() -> list[tuple[str, str]]:
@@ -198,18 +208,20 @@ def test_the_migration_guide_has_a_row_for_every_kind_of_change() -> None:
     assert migration_rows("Legacy functions")
     assert migration_rows("Models")
     olds = {name for old, _ in migration_rows("Errors") for name in old}
-    # Every error class 0.x exported at the root has its row.
+    # Every error class 0.x exported at the root has its row. The names are split in two
+    # on purpose: issue 28's rename scripts (tools/rename28/) rewrite these words wherever
+    # they stand whole, and here they must stay the 0.x names.
     assert olds >= {
-        "InvalidRequestError",
-        "TransportError",
-        "DeadlineExceededError",
-        "TimeoutError",
-        "DecodingError",
-        "APIError",
-        "ValidationError",
-        "ServerError",
-        "BatchAbortedError",
-        "UpdateInterruptedError",
+        "Invalid" + "RequestError",
+        "Transport" + "Error",
+        "DeadlineExceeded" + "Error",
+        "Timeout" + "Error",
+        "Decoding" + "Error",
+        "API" + "Error",
+        "Validation" + "Error",
+        "Server" + "Error",
+        "BatchAborted" + "Error",
+        "UpdateInterrupted" + "Error",
     }
 
 
