@@ -66,7 +66,7 @@ CALL_ID = "acti_3fKQ1nK8zqg7PbZ0"
 
 @pytest.fixture(autouse=True)
 def _mutated_converter() -> None:
-    # mutmut (README, "Mutation testing") forks each mutant's test run from a process that
+    # mutmut (docs/contributing.md) forks each mutant's test run from a process that
     # built the converter and its hooks at import, before any mutant was chosen. Running
     # the module again (it defines no classes, and its functions read its globals) lets
     # the mutated hook factories run. Outside mutmut this does nothing.

@@ -1,1 +1,1 @@
-"""The generator of the typed layer: ``python -m tools.codegen`` (see README.md here)."""
+"""The generator of the typed layer: ``python -m tools.codegen`` (docs/contributing.md)."""
