@@ -22,7 +22,7 @@ from close_async import (
     CloseClient,
     CloseClientView,
     CloseError,
-    InvalidRequestError,
+    ClientValidationError,
     NotFoundError,
 )
 
@@ -41,7 +41,7 @@ async def close_client(app: web.Application) -> AsyncIterator[None]:
 
 def error_response(exc: CloseError, *, missing: str) -> web.Response:
     """The app's answer when a Close call fails: the caller's mistake, absent, or upstream."""
-    if isinstance(exc, InvalidRequestError):
+    if isinstance(exc, ClientValidationError):
         return web.json_response({"error": str(exc), "field": exc.field}, status=400)
     if isinstance(exc, NotFoundError):
         return web.json_response({"error": missing}, status=404)

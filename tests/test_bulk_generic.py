@@ -18,11 +18,11 @@ from close_async import (
     Call,
     CallUpdate,
     CloseClient,
-    DecodingError,
+    APIResponseValidationError,
     InDoubt,
     Lead,
     RetryPolicy,
-    UpdateInterruptedError,
+    BulkInterruptedError,
 )
 from close_async._bulk.journal import Journal
 from close_async._engine.http.request import Request
@@ -108,7 +108,7 @@ async def test_an_interrupted_item_says_which_verb_was_cut_short(verb: str) -> N
     assert [r.state for r in results] == ["interrupted", "interrupted"]
     assert len(requester.sent) == 2
     for result in results:
-        assert isinstance(result.error, UpdateInterruptedError)
+        assert isinstance(result.error, BulkInterruptedError)
         assert str(result.error) == f"the batch stopped before Close answered this {verb}"
 
 
@@ -177,7 +177,7 @@ async def test_an_answer_that_is_not_the_model_raises_when_read() -> None:
         [result] = await collect(run)
     assert result.state == "done"  # it landed; only the answer is unreadable
     assert result.ok
-    with pytest.raises(DecodingError):
+    with pytest.raises(APIResponseValidationError):
         _ = result.object
 
 

@@ -23,10 +23,10 @@ from close_async import (
     Opportunity,
     RateLimitError,
     RetryPolicy,
-    ServerError,
-    TransportError,
+    InternalServerError,
+    APIConnectionError,
     UnknownOutcomeError,
-    ValidationError,
+    BadRequestError,
     settle_by_custom_field,
 )
 from close_async._bulk.run import _ambiguous
@@ -121,11 +121,11 @@ async def test_a_lost_5xx_answer_leaves_a_create_unknown_and_unsent(fake: FakeCl
 
 def test_which_create_errors_are_ambiguous() -> None:
     # A 4xx is Close refusing the create; a connection never opened never sent it.
-    assert not _ambiguous(ValidationError("bad", status=400))
+    assert not _ambiguous(BadRequestError("bad", status=400))
     assert not _ambiguous(RateLimitError("slow down", status=429))
     assert not _ambiguous(ConnectError("refused"))
-    assert _ambiguous(ServerError("oops", status=502))
-    assert _ambiguous(TransportError("reset after sending"))
+    assert _ambiguous(InternalServerError("oops", status=502))
+    assert _ambiguous(APIConnectionError("reset after sending"))
 
 
 def faulty() -> FakeFaults:
@@ -274,7 +274,7 @@ async def test_a_4xx_on_create_fails_it_and_is_never_resent(fake: FakeClose) -> 
     ):
         results = await collect(run)
     assert [r.state for r in results] == ["failed"] * 4
-    assert all(isinstance(r.error, ValidationError) for r in results)
+    assert all(isinstance(r.error, BadRequestError) for r in results)
     assert fake.stats.rejected == 4  # one send each
     assert asked == []
     assert fake.objects("lead") == {}
@@ -289,7 +289,7 @@ async def test_a_settler_that_fails_leaves_the_create_unknown(fake: FakeClose) -
     async def settle(body: dict[str, Any]) -> str:
         nonlocal asked
         asked += 1
-        raise ServerError("search down", status=502)
+        raise InternalServerError("search down", status=502)
 
     async with (
         client_for(fake) as close,
@@ -305,7 +305,7 @@ async def test_a_settler_that_fails_leaves_the_create_unknown(fake: FakeClose) -
 async def test_reject_faults_refuse_writes_but_never_a_search(fake: FakeClose) -> None:
     fake.faults = FakeFaults(reject_rate=1.0)
     async with client_for(fake) as close:
-        with pytest.raises(ValidationError):
+        with pytest.raises(BadRequestError):
             await close.post("lead/", json={"name": "refused"})
         lead_query = {"type": "object_type", "object_type": "lead"}
         page = await close.post("data/search/", json={"query": lead_query})
@@ -331,7 +331,7 @@ async def test_a_create_found_absent_is_resent_within_the_retry_budget(fake: Fak
     ):
         results = await collect(run)
     assert [r.state for r in results] == ["failed"]
-    assert isinstance(results[0].error, ServerError)
+    assert isinstance(results[0].error, InternalServerError)
     assert fake.stats.injected_errors == 3
     assert asked == 3
     fake.faults = None

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from close_async import CallCreate, CallUpdate, InvalidRequestError
+from close_async import CallCreate, CallUpdate, ClientValidationError
 from close_async._cli.main import amain, build_parser
 from close_async.testing import FakeClose
 from tests.cli_runner import run_cli
@@ -26,7 +26,7 @@ async def cli(*argv: str) -> tuple[int, str, str]:
 
 
 def model_message(model: type, **fields: object) -> str:
-    with pytest.raises(InvalidRequestError) as caught:
+    with pytest.raises(ClientValidationError) as caught:
         model(**fields)
     return str(caught.value)
 

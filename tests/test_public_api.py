@@ -24,18 +24,18 @@ def test_all_is_sorted_and_complete() -> None:
 # Every public name, as users import it (`from close_async import ...`). A name may join;
 # one that leaves (or moves to a private module only) breaks users' imports.
 PUBLIC_NAMES = {
-    "DEFAULT_BASE_URL", "UNSET", "APIError", "AuthenticationError", "BatchAbortedError",
+    "DEFAULT_BASE_URL", "UNSET", "APIStatusError", "AuthenticationError", "BulkAbortedError",
     "BulkOptions", "BulkProgress", "BulkRun", "InDoubt", "Call", "CallCreate", "CallUpdate",
     "CallsResource",
     "ClientStats", "CloseClient", "CloseClientView", "CloseError", "ConfigurationError",
-    "ConnectError", "DeadlineExceededError", "DecodingError", "InvalidRequestError",
+    "ConnectError", "APITimeoutError", "APIResponseValidationError", "ClientValidationError",
     "LocalRateLimiter", "NotFoundError", "OneBudgetLimiter", "Page", "Pager",
     "PaymentRequiredError",
     "PermissionDeniedError", "ProtocolError", "RateFeedback", "RateLimitError",
     "RateLimitInfo", "RateLimiter", "RawResponseView", "RedisRateLimiter", "Response",
-    "ResponseTooLargeError", "RetryEvent", "RetryPolicy", "ServerError", "Timeout",
-    "TimeoutError", "TransportError", "Unset", "UpdateInterruptedError",
-    "ValidationError", "WebhookVerificationError", "__version__",
+    "ResponseTooLargeError", "RetryEvent", "RetryPolicy", "InternalServerError", "Timeout",
+    "TimeoutError", "APIConnectionError", "Unset", "BulkInterruptedError",
+    "BadRequestError", "WebhookVerificationError", "__version__",
     # the typed API (issue 13): the bases and the common models
     "Model", "RequestModel", "Contact", "CreateContact", "CreateLead", "CreateNoteActivity",
     "CreateOpportunity", "CreateTask", "CreateWebhook", "Event", "Lead", "NoteActivity",

@@ -15,7 +15,7 @@ from close_async import (
     NotFoundError,
     RateLimitInfo,
     Response,
-    ValidationError,
+    BadRequestError,
 )
 from close_async.models import Export
 from close_async.testing import FakeClose, FakeRateLimit
@@ -92,7 +92,7 @@ async def test_errors_are_raised_as_by_the_plain_call(fake: FakeClose, close: Cl
         await close.with_raw_response.get("lead/lead_missing/")
     with pytest.raises(NotFoundError):
         await close.with_raw_response.calls.get("acti_missing")
-    with pytest.raises(ValidationError):
+    with pytest.raises(BadRequestError):
         await close.with_raw_response.post("lead/", json=[1])
     # And the client is not left in raw mode by an error.
     assert await close.get("lead/") == {"data": [], "has_more": False}

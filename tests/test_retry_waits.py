@@ -20,7 +20,7 @@ from close_async import (
     RateLimitError,
     RetryEvent,
     RetryPolicy,
-    ServerError,
+    InternalServerError,
 )
 from close_async._engine.ratelimit.limiter import RateFeedback
 from tests.conftest import API_KEY, CALL_ID, call_payload
@@ -132,7 +132,7 @@ async def test_a_mix_of_waits_each_sleeps_its_own(mocked: aioresponses) -> None:
 
 @pytest.mark.parametrize(
     ("answer", "error"),
-    [(throttled("61"), RateLimitError), (unavailable("61"), ServerError)],
+    [(throttled("61"), RateLimitError), (unavailable("61"), InternalServerError)],
 )
 async def test_a_server_wait_past_the_cap_raises_without_sleeping(
     mocked: aioresponses, answer: dict[str, Any], error: type[Exception]

@@ -9,9 +9,9 @@ import pytest
 
 from close_async import (
     CloseClient,
-    InvalidRequestError,
+    ClientValidationError,
     RetryPolicy,
-    ValidationError,
+    BadRequestError,
     slice_by_date_created,
 )
 from close_async.testing import FakeClose
@@ -49,7 +49,7 @@ async def test_every_lead_once_past_the_skip_cap(capped: tuple[FakeClose, CloseC
     assert sorted(got) == sorted(ids)
     assert walk.windows_walked > 1
     # A plain walk of the same list hits the cap: the slicer is what got past it.
-    with pytest.raises(ValidationError):
+    with pytest.raises(BadRequestError):
         _ = [lead async for lead in client.paginate("lead/", params={"_limit": 7})]
 
 
@@ -75,14 +75,14 @@ async def test_too_dense_a_window_is_an_error(capped: tuple[FakeClose, CloseClie
     walk = slice_by_date_created(
         client, "lead/", START, START + timedelta(hours=1), max_skip=10, page_size=5
     )
-    with pytest.raises(InvalidRequestError, match="cannot be sliced further"):
+    with pytest.raises(ClientValidationError, match="cannot be sliced further"):
         _ = [lead async for lead in walk]
 
 
 async def test_arguments_are_checked_before_sending(capped: tuple[FakeClose, CloseClient]) -> None:
     fake, client = capped
-    with pytest.raises(InvalidRequestError, match="end must be after start"):
+    with pytest.raises(ClientValidationError, match="end must be after start"):
         slice_by_date_created(client, "lead/", START, START, max_skip=10)
-    with pytest.raises(InvalidRequestError, match="max_skip"):
+    with pytest.raises(ClientValidationError, match="max_skip"):
         slice_by_date_created(client, "lead/", START, START + timedelta(1), max_skip=0)
     assert fake.stats.requests == 0

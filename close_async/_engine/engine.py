@@ -198,7 +198,7 @@ class Engine:
                             failure, first_failure = first_failure, None
                             raise failure
                         answer = await self._send(request, options, raw_parse, trace)
-                # Parsed outside tenacity's loop: a DecodingError is not worth a retry.
+                # Parsed outside tenacity's loop: a APIResponseValidationError is not worth a retry.
                 return answer if parse is None else parse(answer)
         except builtins.TimeoutError as exc:
             # Only asyncio.timeout_at raises the builtin: the transport raises ours.

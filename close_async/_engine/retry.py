@@ -8,7 +8,7 @@ Rules (Close API facts, "Errors" and "Rate limits"):
 - 500, 502, 503, 504, timeouts and dropped connections are retried for idempotent methods
   (GET, PUT, DELETE): sending the same PUT twice leaves the same state. A 503 with
   ``Retry-After`` waits that long, under the same ``max_server_wait`` cap (past it, the
-  :class:`ServerError` is raised).
+  :class:`InternalServerError` is raised).
 - POST (creating a call, a lead, ...) is retried only when no connection was made
   (:class:`ConnectError`), since a retried create can make the object twice; except a POST
   that only reads (``data/search/``, reports, a GET sent with a method override) or one the
@@ -39,14 +39,14 @@ import tenacity
 
 from .errors import (
     ConnectError,
-    DeadlineExceededError,
+    APITimeoutError,
     ProtocolError,
     RateLimitError,
     ResponseTooLargeError,
-    ServerError,
-    TransportError,
+    InternalServerError,
+    APIConnectionError,
 )
-from .errors import TimeoutError as CloseTimeoutError
+from .errors import ResponseTimeoutError
 from .http.request import Request
 from .phase import current as current_phase
 from .phase import describe as describe_phase
@@ -136,14 +136,14 @@ def retry_reason(request: Request, error: BaseException) -> str | None:
         return "connect_error"
     if not request.idempotent:
         return None
-    if isinstance(error, ServerError) and error.status in _RETRYABLE_STATUSES:
+    if isinstance(error, InternalServerError) and error.status in _RETRYABLE_STATUSES:
         return "server_error"
     if isinstance(error, ResponseTooLargeError):
         return None
     if isinstance(error, ProtocolError):
         return "protocol_error"
-    if isinstance(error, TransportError):
-        return "timeout" if isinstance(error, CloseTimeoutError) else "disconnected"
+    if isinstance(error, APIConnectionError):
+        return "timeout" if isinstance(error, ResponseTimeoutError) else "disconnected"
     return None
 
 
@@ -268,16 +268,16 @@ def _failure(state: tenacity.RetryCallState) -> BaseException | None:
 
 
 def _server_wait(error: BaseException | None) -> float | None:
-    return error.retry_after if isinstance(error, RateLimitError | ServerError) else None
+    return error.retry_after if isinstance(error, RateLimitError | InternalServerError) else None
 
 
 def deadline_exceeded(
     request: Request, last: BaseException | None, *, deadline: float | None = None
-) -> DeadlineExceededError:
+) -> APITimeoutError:
     """The error for a call whose ``deadline`` (seconds) ran out; ``last`` is what its last
     attempt met, and the phase the call marked last is what the deadline cut."""
     phase = current_phase()
-    return DeadlineExceededError(
+    return APITimeoutError(
         describe_phase(phase, deadline=deadline, earlier_error=last is not None),
         method=request.method,
         path=request.path,
