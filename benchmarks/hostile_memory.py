@@ -78,7 +78,7 @@ def _peak_rss_mb() -> float:
 
 
 async def _client(port: int, name: str, cap: int) -> dict[str, Any]:
-    from close_async import CloseClient, CloseError, RetryPolicy, InternalServerError
+    from close_async import CloseClient, CloseError, InternalServerError, RetryPolicy
 
     behaviour, _, in_flight, attempts, _ = SCENARIOS[name]
     behaviour = behaviour.format(three_quarters_cap=cap * 3 // 4)

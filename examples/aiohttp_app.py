@@ -19,10 +19,10 @@ from aiohttp import web
 from close_async import (
     DEFAULT_BASE_URL,
     CallUpdate,
+    ClientValidationError,
     CloseClient,
     CloseClientView,
     CloseError,
-    ClientValidationError,
     NotFoundError,
 )
 

@@ -14,9 +14,9 @@ import pytest
 from aiohttp import web
 
 from close_async import (
+    APITimeoutError,
     CloseClient,
     ConfigurationError,
-    APITimeoutError,
     LocalRateLimiter,
     RateFeedback,
     RateLimitError,

@@ -10,15 +10,15 @@ import pytest
 
 from close_async import (
     BulkAbortedError,
+    BulkInterruptedError,
     BulkProgress,
     BulkResult,
     Call,
     CallUpdate,
-    CloseClient,
     ClientValidationError,
+    CloseClient,
     NotFoundError,
     RetryPolicy,
-    BulkInterruptedError,
 )
 from close_async.testing import FakeClose, FakeFaults, FakeRateLimit
 

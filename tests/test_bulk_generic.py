@@ -13,16 +13,16 @@ from typing import Any
 import pytest
 
 from close_async import (
+    APIResponseValidationError,
+    BulkInterruptedError,
     BulkResult,
     BulkRun,
     Call,
     CallUpdate,
     CloseClient,
-    APIResponseValidationError,
     InDoubt,
     Lead,
     RetryPolicy,
-    BulkInterruptedError,
 )
 from close_async._bulk.journal import Journal
 from close_async._engine.http.request import Request

@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 
 from close_async import (
+    APIConnectionError,
+    BadRequestError,
     BulkProgress,
     BulkResult,
     CallCreate,
@@ -19,14 +21,12 @@ from close_async import (
     Contact,
     CreateLead,
     InDoubt,
+    InternalServerError,
     Lead,
     Opportunity,
     RateLimitError,
     RetryPolicy,
-    InternalServerError,
-    APIConnectionError,
     UnknownOutcomeError,
-    BadRequestError,
     settle_by_custom_field,
 )
 from close_async._bulk.run import _ambiguous

@@ -19,7 +19,7 @@ from rich.console import Console
 from close_async._cli.failures import FailuresFile, failure_record
 from close_async._cli.main import amain
 from close_async._cli.report import RichDisplay, describe_failure
-from close_async._engine.errors import NotFoundError, BadRequestError
+from close_async._engine.errors import BadRequestError, NotFoundError
 from close_async.testing import fake_call_id
 from tests.conftest import serve
 

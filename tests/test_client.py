@@ -15,22 +15,22 @@ from aioresponses import aioresponses
 
 from close_async import (
     UNSET,
+    APIConnectionError,
     APIStatusError,
+    APITimeoutError,
     AuthenticationError,
+    BadRequestError,
     CallCreate,
     CallUpdate,
+    ClientValidationError,
     CloseClient,
     ConfigurationError,
-    APITimeoutError,
-    ClientValidationError,
+    InternalServerError,
     NotFoundError,
     RateLimitError,
     RetryEvent,
     RetryPolicy,
-    InternalServerError,
     Timeout,
-    APIConnectionError,
-    BadRequestError,
 )
 from tests.conftest import API_KEY, CALL_ID, call_payload
 

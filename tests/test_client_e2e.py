@@ -11,19 +11,19 @@ import aiohttp
 import pytest
 
 from close_async import (
+    APITimeoutError,
     AuthenticationError,
+    BadRequestError,
     CallCreate,
     CallUpdate,
     CloseClient,
-    APITimeoutError,
     LocalRateLimiter,
     NotFoundError,
     RedisRateLimiter,
+    ResponseTimeoutError,
     RetryPolicy,
     Timeout,
-    BadRequestError,
 )
-from close_async import ResponseTimeoutError
 from close_async.testing import RATE_LIMIT_STYLES, FakeClose, FakeFaults, FakeRateLimit
 
 KEY = "test_key"

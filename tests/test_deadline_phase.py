@@ -19,11 +19,11 @@ import pytest
 from aiohttp import web
 
 from close_async import (
-    CloseClient,
     APITimeoutError,
+    CloseClient,
+    InternalServerError,
     LocalRateLimiter,
     RetryPolicy,
-    InternalServerError,
 )
 from close_async._engine.phase import PHASES, describe
 from tests.conftest import call_payload, serve_api

@@ -12,22 +12,22 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from close_async import (
+    APIConnectionError,
+    APIResponseValidationError,
     APIStatusError,
+    APITimeoutError,
     AuthenticationError,
+    BadRequestError,
+    ClientValidationError,
     CloseError,
     ConfigurationError,
     ConnectError,
-    APITimeoutError,
-    APIResponseValidationError,
-    ClientValidationError,
+    InternalServerError,
     NotFoundError,
     PaymentRequiredError,
     PermissionDeniedError,
     RateLimitError,
-    InternalServerError,
     ResponseTimeoutError,
-    APIConnectionError,
-    BadRequestError,
 )
 from close_async._engine.http.interpret import interpret_response
 from close_async._engine.text import TEXT_LIMIT, clean, json_line, render
@@ -46,7 +46,13 @@ API_CLASSES = [
     RateLimitError,
     InternalServerError,
 ]
-REQUEST_CLASSES = [APIConnectionError, ConnectError, ResponseTimeoutError, APITimeoutError, APIResponseValidationError]
+REQUEST_CLASSES = [
+    APIConnectionError,
+    ConnectError,
+    ResponseTimeoutError,
+    APITimeoutError,
+    APIResponseValidationError,
+]
 PLAIN_CLASSES = [CloseError, ConfigurationError, ClientValidationError]
 ALL_CLASSES: list[type[CloseError]] = [*API_CLASSES, *REQUEST_CLASSES, *PLAIN_CLASSES]
 
@@ -246,7 +252,9 @@ def test_repr_names_class_status_method_path_and_a_short_message() -> None:
     )
     limited = RateLimitError("slow down", status=429, method="GET", path="p/", retry_after=1.5)
     assert repr(limited).endswith("retry_after=1.5)")
-    failed = InternalServerError("unavailable", status=503, method="GET", path="p/", retry_after=2.0)
+    failed = InternalServerError(
+        "unavailable", status=503, method="GET", path="p/", retry_after=2.0
+    )
     assert repr(failed) == (
         "InternalServerError('unavailable', status=503, method='GET', path='p/', retry_after=2.0)"
     )

@@ -8,10 +8,10 @@ import pytest
 from aioresponses import aioresponses
 
 from close_async import (
-    CloseClient,
     APITimeoutError,
-    ExportError,
     ClientValidationError,
+    CloseClient,
+    ExportError,
     RetryPolicy,
 )
 from close_async._resources.export_verbs import ExportVerbs

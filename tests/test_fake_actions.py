@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from close_async import CloseClient, NotFoundError, BadRequestError
+from close_async import BadRequestError, CloseClient, NotFoundError
 from close_async.testing import FakeClose
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from close_async import CloseClient, BadRequestError
+from close_async import BadRequestError, CloseClient
 from close_async.models import (
     ContactEmail,
     ContactPhone,

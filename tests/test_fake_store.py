@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from close_async import CloseClient, NotFoundError, BadRequestError
+from close_async import BadRequestError, CloseClient, NotFoundError
 from close_async.testing import FakeClose
 from tests.fake_bodies import minimal_body
 from tests.openapi_document import DOC

@@ -11,7 +11,7 @@ import attrs
 import pytest
 
 import close_async
-from close_async import Call, CallCreate, CallUpdate, CloseClient, ClientValidationError
+from close_async import Call, CallCreate, CallUpdate, ClientValidationError, CloseClient
 from close_async._engine.errors import ClientValidationError as EngineInvalidRequestError
 from close_async._types import rules
 from close_async._types.model import UNSET, field_checks

@@ -12,10 +12,10 @@ from urllib.parse import parse_qs
 import pytest
 
 from close_async import (
-    CloseClient,
-    ClientValidationError,
-    NotFoundError,
     BadRequestError,
+    ClientValidationError,
+    CloseClient,
+    NotFoundError,
 )
 from close_async._engine.http.request import Request, build_request
 from close_async._resources.generic import GenericVerbs

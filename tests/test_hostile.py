@@ -23,8 +23,12 @@ from aiohttp import web
 
 from benchmarks._hostile import HostileServer
 from close_async import (
+    APIConnectionError,
+    APIResponseValidationError,
     APIStatusError,
+    APITimeoutError,
     AuthenticationError,
+    BadRequestError,
     BulkAbortedError,
     Call,
     CallCreate,
@@ -33,21 +37,17 @@ from close_async import (
     CloseError,
     ConfigurationError,
     ConnectError,
-    APITimeoutError,
-    APIResponseValidationError,
+    InternalServerError,
     NotFoundError,
     PaymentRequiredError,
     PermissionDeniedError,
     ProtocolError,
     RateLimitError,
+    ResponseTimeoutError,
     ResponseTooLargeError,
     RetryPolicy,
-    InternalServerError,
     Timeout,
-    APIConnectionError,
-    BadRequestError,
 )
-from close_async import ResponseTimeoutError
 from close_async._engine.http.aiohttp_transport import AiohttpTransport
 from close_async._engine.http.interpret import feedback_from_response, interpret_response
 from close_async._engine.http.request import Request
@@ -180,7 +180,10 @@ ERROR_KINDS: dict[str, tuple[Scenario, type[CloseError]]] = {
     "connect": (_connect_refused, ConnectError),
     "attempt_timeout": (_get("silent", timeout=Timeout(attempt=0.2)), ResponseTimeoutError),
     "read_gap_timeout": (_get("silent", timeout=Timeout(read=0.2)), ResponseTimeoutError),
-    "read_trickle_timeout": (_get("trickle-5000-20", timeout=Timeout(read=0.2)), ResponseTimeoutError),
+    "read_trickle_timeout": (
+        _get("trickle-5000-20", timeout=Timeout(read=0.2)),
+        ResponseTimeoutError,
+    ),
     "disconnected": (_get("hangup"), APIConnectionError),
     "garbage_status": (_get("garbage"), ProtocolError),
     "echoed_credentials": (_get("echo"), ProtocolError),
@@ -519,7 +522,9 @@ async def test_credentials_echoed_in_a_body_are_redacted_from_the_error(
         with pytest.raises(CloseError) as info:
             await close.calls.get(CALL_ID)
     assert leaked(info.value) == []
-    if isinstance(info.value, APIStatusError):  # a APIResponseValidationError keeps only a tag-free excerpt
+    if isinstance(
+        info.value, APIStatusError
+    ):  # an APIResponseValidationError keeps only a tag-free excerpt
         assert "<redacted>" in str(info.value.body)
 
 

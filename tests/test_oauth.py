@@ -17,23 +17,23 @@ from aiohttp import web
 
 from close_async import (
     DEFAULT_TOKEN_URL,
+    APIResponseValidationError,
     AuthenticationError,
     CloseClient,
     CloseError,
     ConfigurationError,
-    APIResponseValidationError,
+    InternalServerError,
     LocalRateLimiter,
     OAuthError,
     OAuthRefresher,
     OAuthTokens,
     RateFeedback,
+    ResponseTimeoutError,
     RetryPolicy,
-    InternalServerError,
     Timeout,
     exchange_code,
     revoke_token,
 )
-from close_async import ResponseTimeoutError
 from close_async._engine.http.aiohttp_transport import AiohttpTransport
 from close_async.testing import FakeClose
 from tests.conftest import serve

@@ -13,14 +13,14 @@ from aioresponses import aioresponses
 from yarl import URL
 
 from close_async import (
+    APITimeoutError,
     CloseClient,
     CloseClientView,
     ConfigurationError,
-    APITimeoutError,
+    InternalServerError,
     RateFeedback,
     RateLimitError,
     RetryPolicy,
-    InternalServerError,
     Timeout,
 )
 from close_async.testing import FakeClose, FakeFaults

@@ -18,7 +18,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from close_async import CloseClient, RetryPolicy
-from close_async._engine.errors import ClientValidationError, NotFoundError, InternalServerError
+from close_async._engine.errors import ClientValidationError, InternalServerError, NotFoundError
 from close_async._engine.http.request import Request
 from close_async._resources.pager import Page, fetch_page, paginate, read_list_page
 from tests.conftest import API_KEY

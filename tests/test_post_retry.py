@@ -14,15 +14,15 @@ from aioresponses import aioresponses
 from yarl import URL
 
 from close_async import (
+    APIConnectionError,
     CloseClient,
     ConnectError,
+    InternalServerError,
     RateLimitError,
+    ResponseTimeoutError,
     RetryEvent,
     RetryPolicy,
-    InternalServerError,
-    APIConnectionError,
 )
-from close_async import ResponseTimeoutError
 from close_async._engine.http.request import Request, with_method_override
 from close_async._engine.retry import retry_reason
 from close_async.testing import FakeClose, FakeFaults

@@ -19,17 +19,17 @@ from multidict import CIMultiDict, CIMultiDictProxy
 
 from close_async._engine.auth.credentials import auth_header
 from close_async._engine.errors import (
+    APIResponseValidationError,
     APIStatusError,
     AuthenticationError,
-    ConfigurationError,
-    APIResponseValidationError,
+    BadRequestError,
     ClientValidationError,
+    ConfigurationError,
+    InternalServerError,
     NotFoundError,
     PaymentRequiredError,
     PermissionDeniedError,
     RateLimitError,
-    InternalServerError,
-    BadRequestError,
 )
 from close_async._engine.http.interpret import (
     feedback_from_response,
@@ -402,7 +402,9 @@ def test_interpret_response_maps_json_errors(
     ("status", "error_class"),
     [pytest.param(status, error_class, id=str(status)) for status, error_class, *_ in STATUS_CASES],
 )
-def test_interpret_response_maps_html_errors(status: int, error_class: type[APIStatusError]) -> None:
+def test_interpret_response_maps_html_errors(
+    status: int, error_class: type[APIStatusError]
+) -> None:
     with pytest.raises(APIStatusError) as caught:
         interpret_response(PUT_REQUEST, status, {}, HTML_PAGE)
     error = caught.value
@@ -613,9 +615,12 @@ def test_success_is_exactly_the_2xx_range(status: int, ok: bool) -> None:
 
 
 @pytest.mark.parametrize(
-    ("status", "error_class"), [(499, APIStatusError), (500, InternalServerError), (599, InternalServerError)]
+    ("status", "error_class"),
+    [(499, APIStatusError), (500, InternalServerError), (599, InternalServerError)],
 )
-def test_server_errors_are_exactly_the_5xx_range(status: int, error_class: type[APIStatusError]) -> None:
+def test_server_errors_are_exactly_the_5xx_range(
+    status: int, error_class: type[APIStatusError]
+) -> None:
     with pytest.raises(APIStatusError) as caught:
         interpret_response(PUT_REQUEST, status, {}, b"")
     assert type(caught.value) is error_class

@@ -34,7 +34,9 @@ PUBLIC_NAMES = {
     "PermissionDeniedError", "ProtocolError", "RateFeedback", "RateLimitError",
     "RateLimitInfo", "RateLimiter", "RawResponseView", "RedisRateLimiter", "Response",
     "ResponseTooLargeError", "RetryEvent", "RetryPolicy", "InternalServerError", "Timeout",
-    "TimeoutError", "APIConnectionError", "Unset", "BulkInterruptedError",
+    "ResponseTimeoutError", "APIConnectionError", "Unset", "BulkInterruptedError",
+    # issue 28: the public base of request errors, and the connect timeout
+    "APIError", "ConnectTimeoutError",
     "BadRequestError", "WebhookVerificationError", "__version__",
     # the typed API (issue 13): the bases and the common models
     "Model", "RequestModel", "Contact", "CreateContact", "CreateLead", "CreateNoteActivity",

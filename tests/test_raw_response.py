@@ -9,13 +9,13 @@ import json
 import pytest
 
 from close_async import (
+    BadRequestError,
     Call,
     CallUpdate,
     CloseClient,
     NotFoundError,
     RateLimitInfo,
     Response,
-    BadRequestError,
 )
 from close_async.models import Export
 from close_async.testing import FakeClose, FakeRateLimit

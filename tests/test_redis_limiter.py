@@ -1223,7 +1223,7 @@ async def test_workers_sharing_redis_raise_promptly_after_a_pause_of_ages(
 async def test_a_deadline_ending_in_the_shared_pause_names_it(
     redis_server: RedisServer, make_limiter: MakeLimiter
 ) -> None:
-    from close_async import CloseClient, APITimeoutError
+    from close_async import APITimeoutError, CloseClient
 
     headers = {"ratelimit": "limit=40, remaining=0, reset=60"}
     async with _hostile_server(headers, 200) as url:

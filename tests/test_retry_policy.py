@@ -12,18 +12,18 @@ import pytest
 import tenacity
 
 from close_async import (
+    APIConnectionError,
     APIStatusError,
-    AuthenticationError,
-    ConnectError,
     APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    ConnectError,
+    InternalServerError,
     NotFoundError,
     RateLimitError,
+    ResponseTimeoutError,
     RetryEvent,
     RetryPolicy,
-    InternalServerError,
-    ResponseTimeoutError,
-    APIConnectionError,
-    BadRequestError,
 )
 from close_async._engine.http.request import Request
 from close_async._engine.phase import begin as begin_phase

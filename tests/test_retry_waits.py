@@ -17,10 +17,10 @@ from yarl import URL
 from close_async import (
     CallUpdate,
     CloseClient,
+    InternalServerError,
     RateLimitError,
     RetryEvent,
     RetryPolicy,
-    InternalServerError,
 )
 from close_async._engine.ratelimit.limiter import RateFeedback
 from tests.conftest import API_KEY, CALL_ID, call_payload

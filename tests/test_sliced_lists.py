@@ -10,13 +10,13 @@ from typing import Any
 import pytest
 
 from close_async import (
+    BadRequestError,
+    ClientValidationError,
     CloseClient,
     DateSlicer,
-    ClientValidationError,
     Page,
     RetryPolicy,
     SliceOptions,
-    BadRequestError,
 )
 from close_async._resources.generated.leads import LeadsResource
 from close_async._resources.generated.opportunities import OpportunitiesResource

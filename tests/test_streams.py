@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from close_async import (
-    CloseClient,
-    ClientValidationError,
-    RetryPolicy,
     BadRequestError,
+    ClientValidationError,
+    CloseClient,
+    RetryPolicy,
     slice_by_date_created,
 )
 from close_async.testing import FakeClose

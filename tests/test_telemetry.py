@@ -28,14 +28,14 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind, StatusCode
 
 from close_async import (
+    APIConnectionError,
+    APITimeoutError,
     CallUpdate,
     CloseClient,
-    APITimeoutError,
+    InternalServerError,
     NotFoundError,
     RetryPolicy,
-    InternalServerError,
     Timeout,
-    APIConnectionError,
 )
 from close_async._engine.http.paths import path_template
 from close_async._engine.http.request import Request, build_request, path_template_of

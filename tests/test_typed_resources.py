@@ -11,10 +11,10 @@ import pytest
 
 from close_async import (
     UNSET,
+    ClientValidationError,
     CloseClient,
     CreateLead,
     CreateTask,
-    ClientValidationError,
     Lead,
     Page,
     Response,

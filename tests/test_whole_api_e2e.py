@@ -11,7 +11,7 @@ import warnings
 
 import pytest
 
-from close_async import CloseClient, ClientValidationError, Page
+from close_async import ClientValidationError, CloseClient, Page
 from close_async.testing import FakeClose
 
 

@@ -51,14 +51,14 @@ from .._engine.errors import (
     APIStatusError,
     AuthenticationError,
     BulkAbortedError,
+    BulkInterruptedError,
+    ClientValidationError,
     CloseError,
     ConnectError,
-    ClientValidationError,
+    InternalServerError,
     PaymentRequiredError,
     PermissionDeniedError,
-    InternalServerError,
     UnknownOutcomeError,
-    BulkInterruptedError,
 )
 from .journal import Journal
 

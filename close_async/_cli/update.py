@@ -25,7 +25,12 @@ import attrs
 
 from .._bulk.run import BulkRun
 from .._client import CloseClient
-from .._engine.errors import BulkAbortedError, ClientValidationError, BulkInterruptedError
+from .._engine.errors import (
+    BulkAbortedError,
+    BulkInterruptedError,
+    ClientValidationError,
+    CloseError,
+)
 from .cells import CellError
 from .failures import Failures, failure_record, open_failures
 from .input import InputError, InputFormat, InputRow, parse_row, row_for_output
@@ -412,6 +417,8 @@ async def run_updates(
                 if main_task is None or not state.stopping:
                     raise
                 main_task.uncancel()
+            except CloseError:
+                raise  # every timeout of ours is an OSError too: never the input's trouble
             except (InputError, OSError) as exc:
                 # update_many re-raises what the input raised (an unreadable file).
                 outcome.input_error = exc

@@ -38,15 +38,15 @@ import attrs
 import tenacity
 
 from .errors import (
-    ConnectError,
+    APIConnectionError,
     APITimeoutError,
+    ConnectError,
+    InternalServerError,
     ProtocolError,
     RateLimitError,
+    ResponseTimeoutError,
     ResponseTooLargeError,
-    InternalServerError,
-    APIConnectionError,
 )
-from .errors import ResponseTimeoutError
 from .http.request import Request
 from .phase import current as current_phase
 from .phase import describe as describe_phase

@@ -15,7 +15,7 @@ import zlib
 from collections.abc import AsyncIterator
 from typing import Any
 
-from .._engine.errors import ExportError, ClientValidationError
+from .._engine.errors import ClientValidationError, ExportError
 
 __all__ = ["FORMATS", "export_rows"]
 

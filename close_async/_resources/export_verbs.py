@@ -16,7 +16,12 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
-from .._engine.errors import APITimeoutError, ExportError, ClientValidationError
+from .._engine.errors import (
+    APIConnectionError,
+    APITimeoutError,
+    ClientValidationError,
+    ExportError,
+)
 from .export_stream import FORMATS, export_rows
 
 if TYPE_CHECKING:
@@ -56,7 +61,9 @@ def _body(
     if isinstance(fields, str):
         raise ClientValidationError("fields must be a list of field names", field="fields")
     if not isinstance(send_done_email, bool):
-        raise ClientValidationError("send_done_email must be true or false", field="send_done_email")
+        raise ClientValidationError(
+            "send_done_email must be true or false", field="send_done_email"
+        )
     # Close emails the user when an export is done unless told not to: one email per
     # export a program starts and waits for itself is noise, so off unless asked.
     body: dict[str, Any] = {"format": format, "send_done_email": send_done_email}
@@ -138,6 +145,8 @@ class ExportVerbs:
             try:
                 seen = await self.get(export_id, deadline=max(ends - clock(), 0.0))
             except APITimeoutError as exc:
+                if isinstance(exc, APIConnectionError):
+                    raise  # one attempt's timeout, retries spent: not this wait running out
                 raise late(status) from exc
             status = seen.status
             if status == "done" and seen.download_url:

@@ -170,7 +170,9 @@ def _plan(options: SliceOptions, params: Mapping[str, Any] | None) -> _Plan:
             bounds[name] = given
     limit = rest.pop("_limit", None)
     if limit is not None and options.page_size is not None:
-        raise ClientValidationError("give _limit or the slice's page_size, not both", field="_limit")
+        raise ClientValidationError(
+            "give _limit or the slice's page_size, not both", field="_limit"
+        )
     if limit is not None:
         _check_positive(limit, "_limit")
     page_size = options.page_size if limit is None else limit

@@ -35,8 +35,9 @@ with overrides, built once per class on first use.
   key goes to ``extra``, and a value of an unexpected shape is kept as it came.
 - **Strict reading** (every other attrs class, and a model the overlay marks ``strict``,
   such as :class:`~close_async.Call`): a value that
-  breaks a rule fails, and :func:`read` raises :class:`~close_async.APIResponseValidationError` listing
-  what was wrong where (``expected an integer, got '153' @ $.duration``).
+  breaks a rule fails, and :func:`read` raises
+  :class:`~close_async.APIResponseValidationError` listing what was wrong where
+  (``expected an integer, got '153' @ $.duration``).
 """
 
 from __future__ import annotations
@@ -512,9 +513,9 @@ def _reader(cls: type) -> _Hook:
 def read(payload: Any, cls: type[T]) -> T:
     """Read ``cls`` from decoded JSON, by the converter's rules.
 
-    Raises :class:`~close_async.APIResponseValidationError` when ``payload`` is not a JSON object, and,
-    for a strictly read class, when a value breaks a rule; the message says what was wrong
-    where, and names the object's ``id`` when it has a readable one.
+    Raises :class:`~close_async.APIResponseValidationError` when ``payload`` is not a JSON
+    object, and, for a strictly read class, when a value breaks a rule; the message says what
+    was wrong where, and names the object's ``id`` when it has a readable one.
     """
     if not isinstance(payload, dict):
         message = f"expected a {cls.__name__} object, got {json_kind(payload)}"

@@ -16,7 +16,7 @@ Two kinds of model (``Call`` and ``CallUpdate`` among them):
   checked by that rule, its attrs validator, instead of by its type.
 
 A model the overlay marks ``strict`` (``Call``) is read strictly instead: a value that
-breaks its type fails with a :class:`~close_async.APIResponseValidationError` naming it.
+breaks its type fails with an :class:`~close_async.APIResponseValidationError` naming it.
 
 Both are read and written by the package's one cattrs converter (``conversion``, whose
 docstring lists the rules); :meth:`Model.from_json` and ``to_json`` are its front doors.
@@ -75,8 +75,8 @@ class Model:
     def from_json(cls: type[M], payload: Any) -> M:
         """Read this model from decoded JSON; lenient (see the module docstring).
 
-        Raises :class:`~close_async.APIResponseValidationError` when ``payload`` is not a JSON object
-        at all, and, for a strict model, when a value breaks its type.
+        Raises :class:`~close_async.APIResponseValidationError` when ``payload`` is not a JSON
+        object at all, and, for a strict model, when a value breaks its type.
         """
         try:
             return _conversion.read(payload, cls)

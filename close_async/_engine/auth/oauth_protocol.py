@@ -17,7 +17,7 @@ from typing import Any
 import attrs
 import yarl
 
-from ..errors import ConfigurationError, APIResponseValidationError, OAuthError, InternalServerError
+from ..errors import APIResponseValidationError, ConfigurationError, InternalServerError, OAuthError
 from ..redact import redacted
 from .credentials import is_loopback
 
@@ -135,7 +135,9 @@ def tokens_from_answer(status: int, body: bytes, *, path: str, now: float) -> OA
     data = _json_object(body)
     where = {"method": "POST", "path": path}
     if data is None:
-        raise APIResponseValidationError("Close's token endpoint answered 200 without a JSON object", **where)
+        raise APIResponseValidationError(
+            "Close's token endpoint answered 200 without a JSON object", **where
+        )
     access = data.get("access_token")
     if not isinstance(access, str) or not _VISIBLE_ASCII.fullmatch(access):
         raise APIResponseValidationError(
@@ -143,7 +145,9 @@ def tokens_from_answer(status: int, body: bytes, *, path: str, now: float) -> OA
         )
     refresh = data.get("refresh_token")
     if refresh is not None and not (isinstance(refresh, str) and _VISIBLE_ASCII.fullmatch(refresh)):
-        raise APIResponseValidationError("Close's token endpoint sent an unusable refresh_token", **where)
+        raise APIResponseValidationError(
+            "Close's token endpoint sent an unusable refresh_token", **where
+        )
     lifetime = data.get("expires_in")
     expires_in: float | None = None
     if (

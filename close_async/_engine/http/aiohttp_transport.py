@@ -33,13 +33,14 @@ from aiohttp.tracing import Trace
 
 from ..config import DEFAULT_MAX_RESPONSE_SIZE, Timeout
 from ..errors import (
+    APIConnectionError,
     CloseError,
     ConnectError,
+    ConnectTimeoutError,
     ProtocolError,
+    ResponseTimeoutError,
     ResponseTooLargeError,
-    APIConnectionError,
 )
-from ..errors import ResponseTimeoutError
 from ..phase import mark as phase_mark
 from ..text import SHORT_LIMIT, clean
 from .request import Request
@@ -226,7 +227,7 @@ class AiohttpTransport:
     ) -> CloseError:
         """Our error for an aiohttp failure: its class name and a scrubbed message only."""
         if isinstance(exc, aiohttp.ConnectionTimeoutError):
-            return ConnectError(
+            return ConnectTimeoutError(
                 f"timed out connecting to Close (Timeout.connect, {_seconds(timeout.connect)})",
                 **where,
             )

@@ -16,15 +16,15 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..errors import (
+    APIResponseValidationError,
     APIStatusError,
     AuthenticationError,
-    APIResponseValidationError,
+    BadRequestError,
+    InternalServerError,
     NotFoundError,
     PaymentRequiredError,
     PermissionDeniedError,
     RateLimitError,
-    InternalServerError,
-    BadRequestError,
 )
 from ..ratelimit.info import RateLimitInfo, retry_after_header, server_wait
 from ..ratelimit.limiter import RateFeedback
@@ -153,7 +153,9 @@ def interpret_response(
     raise _api_error(request, status, headers, body)
 
 
-def _api_error(request: Request, status: int, headers: Mapping[str, str], body: bytes) -> APIStatusError:
+def _api_error(
+    request: Request, status: int, headers: Mapping[str, str], body: bytes
+) -> APIStatusError:
     decoded = _decode_error(body)
     if decoded is _NO_BODY:
         text = body[:_BODY_EXCERPT].decode("utf-8", "replace")
