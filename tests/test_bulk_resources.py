@@ -17,6 +17,7 @@ from close_async import (
     BulkResult,
     CallCreate,
     CloseClient,
+    ConfigurationError,
     ConnectError,
     Contact,
     CreateLead,
@@ -361,9 +362,10 @@ async def test_a_settler_that_refuses_the_body_leaves_the_create_unknown(
 
 def test_bulk_options_are_checked_by_name() -> None:
     close = CloseClient(KEY, base_url="http://127.0.0.1:9")
-    with pytest.raises(TypeError, match="concurency"):
+    # A bad option is a ConfigurationError (issue 28), a ValueError like every bad option.
+    with pytest.raises(ConfigurationError, match="concurency"):
         close.leads.update_many([], concurency=4)  # type: ignore[call-arg]
-    with pytest.raises(ValueError, match="concurrency"):
+    with pytest.raises(ConfigurationError, match="concurrency"):
         close.leads.delete_many([], concurrency=0)
 
 

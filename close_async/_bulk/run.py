@@ -54,6 +54,7 @@ from .._engine.errors import (
     BulkInterruptedError,
     ClientValidationError,
     CloseError,
+    ConfigurationError,
     ConnectError,
     InternalServerError,
     PaymentRequiredError,
@@ -307,13 +308,13 @@ class BulkRun(AsyncClosing, Generic[M]):
     ) -> None:
         unknown = options.keys() - BulkOptions.__annotations__.keys()
         if unknown:
-            raise TypeError(f"unknown bulk option(s): {', '.join(sorted(unknown))}")
+            raise ConfigurationError(f"unknown bulk option(s): {', '.join(sorted(unknown))}")
         concurrency = options.get("concurrency", 32)
         journal = options.get("journal")
         if not isinstance(concurrency, int) or concurrency < 1:
-            raise ValueError("concurrency must be at least 1")
+            raise ConfigurationError("concurrency must be at least 1")
         if settle is not None and kind != "create":
-            raise ValueError("settle is for creates only")
+            raise ConfigurationError("settle is for creates only")
         self._requester = requester
         # A create found absent by settle is sent again under the client's own budget.
         self._policy = requester.options.retry

@@ -33,6 +33,7 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import attrs
 import tenacity
@@ -40,6 +41,7 @@ import tenacity
 from .errors import (
     APIConnectionError,
     APITimeoutError,
+    ConfigurationError,
     ConnectError,
     InternalServerError,
     ProtocolError,
@@ -77,6 +79,19 @@ class RetryEvent:
     error: BaseException
 
 
+def _at_least(bound: float) -> Callable[[object, attrs.Attribute[Any], Any], None]:
+    """An attrs validator: a number ``>= bound``, else :class:`ConfigurationError`."""
+
+    def check(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        if not (number and value >= bound):  # NaN is not >= anything either
+            raise ConfigurationError(
+                f"RetryPolicy.{attribute.name} must be a number >= {bound}, got {value!r}"
+            )
+
+    return check
+
+
 @attrs.frozen
 class RetryPolicy:
     """How close-async retries (the defaults suit production).
@@ -92,12 +107,12 @@ class RetryPolicy:
     ``RetryPolicy.no_wait()`` keeps the rules but never sleeps between faults (for tests).
     """
 
-    attempts: int = attrs.field(default=5, validator=attrs.validators.ge(1))
-    rate_limit_attempts: int = attrs.field(default=20, validator=attrs.validators.ge(0))
-    wait_initial: float = attrs.field(default=0.5, validator=attrs.validators.ge(0))
-    wait_max: float = attrs.field(default=20.0, validator=attrs.validators.ge(0))
-    wait_exp_base: float = attrs.field(default=2.0, validator=attrs.validators.ge(1))
-    max_server_wait: float = attrs.field(default=120.0, validator=attrs.validators.ge(0))
+    attempts: int = attrs.field(default=5, validator=_at_least(1))
+    rate_limit_attempts: int = attrs.field(default=20, validator=_at_least(0))
+    wait_initial: float = attrs.field(default=0.5, validator=_at_least(0))
+    wait_max: float = attrs.field(default=20.0, validator=_at_least(0))
+    wait_exp_base: float = attrs.field(default=2.0, validator=_at_least(1))
+    max_server_wait: float = attrs.field(default=120.0, validator=_at_least(0))
 
     def fault_wait(self, faults: int) -> float:
         """The backoff after the ``faults``-th fault in a row (1-based): full jitter below
