@@ -257,6 +257,8 @@ class _HoldsLeads(LocalRateLimiter):
 async def _cut(call: Awaitable[object]) -> APITimeoutError:
     with pytest.raises(APITimeoutError) as caught:
         await call
+    # The whole call's timeout itself, not an attempt's (both are APITimeoutErrors).
+    assert type(caught.value) is APITimeoutError
     return caught.value
 
 

@@ -44,6 +44,8 @@ async def cut(close: CloseClient) -> APITimeoutError:
     async with asyncio.timeout(GUARD):
         with pytest.raises(APITimeoutError) as caught:
             await close.calls.get(CALL_ID, deadline=DEADLINE)
+    # The whole call's timeout itself, not an attempt's (both are APITimeoutErrors).
+    assert type(caught.value) is APITimeoutError
     return caught.value
 
 

@@ -12,6 +12,7 @@ from close_async import (
     ClientValidationError,
     CloseClient,
     ExportError,
+    ResponseTimeoutError,
     RetryPolicy,
 )
 from close_async._resources.export_verbs import ExportVerbs
@@ -100,7 +101,7 @@ async def test_a_deadline_spent_before_a_poll_is_an_export_error(
     # it, and the caller still sees one error for "not done in time".
     with pytest.raises(ExportError, match="not done within 0") as caught:
         await close.exports.wait(started, deadline=0)
-    assert isinstance(caught.value.__cause__, APITimeoutError)
+    assert type(caught.value.__cause__) is APITimeoutError  # the call's, not an attempt's
 
 
 async def test_polls_go_through_the_engine_retries(mocked: aioresponses) -> None:
@@ -111,6 +112,18 @@ async def test_polls_go_through_the_engine_retries(mocked: aioresponses) -> None
         done = await close.exports.wait("expt_1", first_wait=0.01)
     assert done.download_url == "https://x/f"
     assert sum(len(calls) for calls in mocked.requests.values()) == 2
+
+
+async def test_an_attempts_timeout_while_polling_is_not_the_waits_end(
+    mocked: aioresponses,
+) -> None:
+    # Both are APITimeoutErrors now (builtins.TimeoutError); only the wait's own time running
+    # out is an ExportError "not done within": a poll that got no answer stays what it was.
+    url = re.compile(r"^https://api\.close\.com/api/v1/export/expt_1/(\?.*)?$")
+    mocked.get(url, exception=TimeoutError())
+    async with CloseClient(api_key=API_KEY, retry=RetryPolicy.no_wait(attempts=1)) as close:
+        with pytest.raises(ResponseTimeoutError):
+            await close.exports.wait("expt_1", deadline=30.0, first_wait=0.01)
 
 
 @pytest.mark.parametrize(
