@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 __all__ = ["main", "rewrite"]
@@ -58,7 +58,14 @@ SKIP = {
     Path("benchmarks/RESULTS.md"),  # measured output, kept as it was printed
 }
 
-_WORD = re.compile(r"\b(" + "|".join(UNAMBIGUOUS) + r")\b")
+# A word not reached through another module (``jsonschema.ValidationError`` is not ours);
+# ``close_async.X`` and ``errors.X`` are.
+_WORD = re.compile(r"(?<![\w.])(" + "|".join(UNAMBIGUOUS) + r")\b")
+_OURS_QUALIFIED = re.compile(r"\b((?:close_async|errors)\.)(" + "|".join(UNAMBIGUOUS) + r")\b")
+# ``from <another package> import ...``: its names are that package's, left as they are.
+_FOREIGN_IMPORT = re.compile(
+    r"^from\s+(?!close_async\b|\.)[\w.]+\s+import\s+(?:\([^)]*\)|[^\n]*)", re.MULTILINE
+)
 _ALIASED = re.compile(r"\bTimeoutError as (?:CloseTimeoutError|ResponseTimeoutError)\b")
 _QUALIFIED = re.compile(r"\b(close_async|errors)\.TimeoutError\b")
 _TREE = re.compile(r"(── )TimeoutError\b")
@@ -88,9 +95,34 @@ def rewrite(text: str, *, python: bool) -> str:
     text = _ALIASED.sub("ResponseTimeoutError", text)
     text = _QUALIFIED.sub(r"\1.ResponseTimeoutError", text)
     text = _TREE.sub(r"\1ResponseTimeoutError", text)
+    # Another package's name, imported bare, stays that package's throughout the file.
+    foreign = {
+        name
+        for statement in _FOREIGN_IMPORT.findall(text)
+        for name in re.findall(r"(?<![\w.])(\w+)\b(?!\s+as\b)", statement.split("import", 1)[1])
+    }
+
+    def ours(match: re.Match[str]) -> str:
+        name = match.group(1)
+        return match.group(0) if name in foreign else UNAMBIGUOUS[name]
+
+    pieces = []
+    last = 0
+    for statement in _FOREIGN_IMPORT.finditer(text):
+        pieces.append(_ours(text[last : statement.start()], migrated, ours))
+        pieces.append(statement.group(0))
+        last = statement.end()
+    pieces.append(_ours(text[last:], migrated, ours))
+    return "".join(pieces)
+
+
+def _ours(text: str, migrated: bool, ours: Callable[[re.Match[str]], str]) -> str:
+    """The renames of names that are close_async's, in text outside foreign imports."""
     if not migrated:
-        text = re.sub(r"\bAPIError\b", "APIStatusError", text)
-    return _WORD.sub(lambda m: UNAMBIGUOUS[m.group(1)], text)
+        text = re.sub(r"(?<![\w.])APIError\b", "APIStatusError", text)
+        text = re.sub(r"\b(close_async\.)APIError\b", r"\1APIStatusError", text)
+    text = _OURS_QUALIFIED.sub(lambda m: m.group(1) + UNAMBIGUOUS[m.group(2)], text)
+    return _WORD.sub(ours, text)
 
 
 def _files(root: Path) -> Iterator[Path]:
