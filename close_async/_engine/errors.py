@@ -226,8 +226,7 @@ class APITimeoutError(APIError, builtins.TimeoutError):
         self.last_error = last_error
         self.phase: Phase | None = phase
 
-    # The call's phase is the whole call's to tell: an attempt's timeout leaves it out.
-    _shows_phase = True
+    _shows_phase = True  # in the repr; an attempt's timeout has no phase of the call to show
 
     def _repr_fields(self) -> list[str]:
         fields = super()._repr_fields()
@@ -237,8 +236,8 @@ class APITimeoutError(APIError, builtins.TimeoutError):
 class _AttemptTimeout(APITimeoutError, APIConnectionError):
     """One attempt's timeout: no answer came in time, so it is a connection error as well."""
 
-    # The call's phase and last error are the whole call's to tell: an attempt's leaves them
-    # out (and its repr is its message's, method's and path's).
+    # The phase and the last error are the whole call's to tell: an attempt's has neither, and
+    # its repr is its message's, method's and path's, as before it was an APITimeoutError.
     _shows_phase = False
 
     def __init__(self, message: str, *, method: str | None = None, path: str | None = None) -> None:
