@@ -60,7 +60,7 @@ SCENARIOS: dict[str, tuple[str, str, int, int, str]] = {
         "500 with an HTML body of 3/4 of the cap, 5 attempts (each read, the error kept)",
         1,
         5,
-        "ServerError",
+        "InternalServerError",
     ),
     "8x-body-300MB": (
         f"big-{300 * MB}",
@@ -78,7 +78,7 @@ def _peak_rss_mb() -> float:
 
 
 async def _client(port: int, name: str, cap: int) -> dict[str, Any]:
-    from close_async import CloseClient, CloseError, RetryPolicy, ServerError
+    from close_async import CloseClient, CloseError, InternalServerError, RetryPolicy
 
     behaviour, _, in_flight, attempts, _ = SCENARIOS[name]
     behaviour = behaviour.format(three_quarters_cap=cap * 3 // 4)
@@ -98,7 +98,7 @@ async def _client(port: int, name: str, cap: int) -> dict[str, Any]:
         peak = _peak_rss_mb()
         requests = close.stats.requests - 1
     kinds = sorted({type(o).__name__ for o in outcomes})
-    body_kept = max((len(e.body) for e in kept if isinstance(e, ServerError)), default=None)
+    body_kept = max((len(e.body) for e in kept if isinstance(e, InternalServerError)), default=None)
     return {
         "name": name,
         "outcome": ",".join(kinds),

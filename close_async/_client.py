@@ -191,7 +191,7 @@ class CloseClient(AsyncClosing, _Surface):
         )
         self._base_url = check_base_url(base_url)
         if max_connections < 1:
-            raise ValueError("max_connections must be at least 1")
+            raise ConfigurationError("max_connections must be at least 1")
         if isinstance(max_response_size, bool) or not isinstance(max_response_size, int):
             raise ConfigurationError("max_response_size must be a whole number of bytes")
         if max_response_size < 1:

@@ -18,9 +18,9 @@ from aiohttp import web
 
 from close_async import (
     DEFAULT_BASE_URL,
+    ClientValidationError,
     CloseClient,
     CloseError,
-    InvalidRequestError,
     NotFoundError,
 )
 from close_async.models import CallUpdate
@@ -37,7 +37,7 @@ async def close_client(app: web.Application) -> AsyncIterator[None]:
 
 def error_response(exc: CloseError, *, missing: str) -> web.Response:
     """The app's answer when a Close call fails: the caller's mistake, absent, or upstream."""
-    if isinstance(exc, InvalidRequestError):
+    if isinstance(exc, ClientValidationError):
         return web.json_response({"error": str(exc), "field": exc.field}, status=400)
     if isinstance(exc, NotFoundError):
         return web.json_response({"error": missing}, status=404)

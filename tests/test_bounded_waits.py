@@ -14,9 +14,9 @@ import pytest
 from aiohttp import web
 
 from close_async import (
+    APITimeoutError,
     CloseClient,
     ConfigurationError,
-    DeadlineExceededError,
     LocalRateLimiter,
     RateFeedback,
     RateLimitError,
@@ -237,7 +237,7 @@ async def test_a_deadline_ending_in_the_limiter_names_the_pause() -> None:
         asyncio.timeout(30),
     ):
         await close.calls.get(CALL_ID)
-        with pytest.raises(DeadlineExceededError) as caught:
+        with pytest.raises(APITimeoutError) as caught:
             await close.calls.get(CALL_ID, deadline=0.05)
     last = caught.value.last_error
     assert isinstance(last, RateLimitError)
@@ -254,9 +254,11 @@ class _HoldsLeads(LocalRateLimiter):
         await super().acquire(group)
 
 
-async def _cut(call: Awaitable[object]) -> DeadlineExceededError:
-    with pytest.raises(DeadlineExceededError) as caught:
+async def _cut(call: Awaitable[object]) -> APITimeoutError:
+    with pytest.raises(APITimeoutError) as caught:
         await call
+    # The whole call's timeout itself, not an attempt's (both are APITimeoutErrors).
+    assert type(caught.value) is APITimeoutError
     return caught.value
 
 

@@ -9,14 +9,14 @@ from pathlib import Path
 import pytest
 
 from close_async import (
-    BatchAbortedError,
+    BulkAbortedError,
+    BulkInterruptedError,
     BulkProgress,
     BulkResult,
+    ClientValidationError,
     CloseClient,
-    InvalidRequestError,
     NotFoundError,
     RetryPolicy,
-    UpdateInterruptedError,
 )
 from close_async.models import Call, CallUpdate
 from close_async.testing import FakeClose, FakeFaults, FakeRateLimit
@@ -107,7 +107,7 @@ async def test_a_bad_id_is_refused_by_the_operations_own_rule_naming_the_item(
         sent = close.stats.requests
     assert [r.ok for r in results] == [True, False]
     error = results[1].error
-    assert isinstance(error, InvalidRequestError)
+    assert isinstance(error, ClientValidationError)
     assert error.field == "call_id"
     assert str(error).startswith("item 1: call_id must be 'acti_'")
     assert sent == 1
@@ -131,11 +131,11 @@ async def test_item_failures_are_results_and_the_batch_goes_on(fake: FakeClose) 
     ok = [r.ok for r in results]
     assert ok == [True, False, False, False, False, False, True, True]
     assert isinstance(results[1].error, NotFoundError)
-    assert isinstance(results[2].error, InvalidRequestError)
+    assert isinstance(results[2].error, ClientValidationError)
     assert results[3].error is not None
     assert getattr(results[3].error, "status", None) == 400
-    assert isinstance(results[4].error, InvalidRequestError)
-    assert isinstance(results[5].error, InvalidRequestError)
+    assert isinstance(results[4].error, ClientValidationError)
+    assert isinstance(results[5].error, ClientValidationError)
     assert fake.calls[ids[2]]["note"] == "d"
     assert fake.calls[ids[3]]["note"] == "a mapping, sent as it is"
     assert results[7].object is not None
@@ -156,7 +156,7 @@ async def test_a_wrong_key_aborts_the_batch_and_says_what_was_not_attempted(
 
     seen: list[BulkResult[Call]] = []
     async with client_for(fake, key="forbidden_key") as close:
-        with pytest.raises(BatchAbortedError) as info:
+        with pytest.raises(BulkAbortedError) as info:
             await drain_into(seen, close.calls.update_many(source(), concurrency=4))
     assert info.value.cause.status == 403  # type: ignore[attr-defined]
     assert pulled < 50  # stopped pulling: the rest was never attempted
@@ -228,7 +228,7 @@ async def test_stop_timeout_reports_unfinished_updates_as_interrupted(fake: Fake
         run.stop()
         results = await asyncio.wait_for(consumer, 3)
     assert len(results) == 4
-    assert all(isinstance(r.error, UpdateInterruptedError) for r in results)
+    assert all(isinstance(r.error, BulkInterruptedError) for r in results)
 
 
 async def test_cancelling_the_consumer_leaves_no_task_behind(

@@ -13,13 +13,13 @@ from typing import Any
 import pytest
 
 from close_async import (
+    APIResponseValidationError,
+    BulkInterruptedError,
     BulkResult,
     BulkRun,
     CloseClient,
-    DecodingError,
     InDoubt,
     RetryPolicy,
-    UpdateInterruptedError,
 )
 from close_async._bulk.journal import Journal
 from close_async._engine.http.request import Request
@@ -106,7 +106,7 @@ async def test_an_interrupted_item_says_which_verb_was_cut_short(verb: str) -> N
     assert [r.state for r in results] == ["interrupted", "interrupted"]
     assert len(requester.sent) == 2
     for result in results:
-        assert isinstance(result.error, UpdateInterruptedError)
+        assert isinstance(result.error, BulkInterruptedError)
         assert str(result.error) == f"the batch stopped before Close answered this {verb}"
 
 
@@ -175,7 +175,7 @@ async def test_an_answer_that_is_not_the_model_raises_when_read() -> None:
         [result] = await collect(run)
     assert result.state == "done"  # it landed; only the answer is unreadable
     assert result.ok
-    with pytest.raises(DecodingError):
+    with pytest.raises(APIResponseValidationError):
         _ = result.object
 
 

@@ -11,17 +11,18 @@ from typing import Any
 import pytest
 
 from close_async import (
+    APIConnectionError,
+    BadRequestError,
     BulkProgress,
     BulkResult,
     CloseClient,
+    ConfigurationError,
     ConnectError,
     InDoubt,
+    InternalServerError,
     RateLimitError,
     RetryPolicy,
-    ServerError,
-    TransportError,
     UnknownOutcomeError,
-    ValidationError,
     settle_by_custom_field,
 )
 from close_async._bulk.run import _ambiguous
@@ -117,11 +118,11 @@ async def test_a_lost_5xx_answer_leaves_a_create_unknown_and_unsent(fake: FakeCl
 
 def test_which_create_errors_are_ambiguous() -> None:
     # A 4xx is Close refusing the create; a connection never opened never sent it.
-    assert not _ambiguous(ValidationError("bad", status=400))
+    assert not _ambiguous(BadRequestError("bad", status=400))
     assert not _ambiguous(RateLimitError("slow down", status=429))
     assert not _ambiguous(ConnectError("refused"))
-    assert _ambiguous(ServerError("oops", status=502))
-    assert _ambiguous(TransportError("reset after sending"))
+    assert _ambiguous(InternalServerError("oops", status=502))
+    assert _ambiguous(APIConnectionError("reset after sending"))
 
 
 def faulty() -> FakeFaults:
@@ -270,7 +271,7 @@ async def test_a_4xx_on_create_fails_it_and_is_never_resent(fake: FakeClose) -> 
     ):
         results = await collect(run)
     assert [r.state for r in results] == ["failed"] * 4
-    assert all(isinstance(r.error, ValidationError) for r in results)
+    assert all(isinstance(r.error, BadRequestError) for r in results)
     assert fake.stats.rejected == 4  # one send each
     assert asked == []
     assert fake.objects("lead") == {}
@@ -285,7 +286,7 @@ async def test_a_settler_that_fails_leaves_the_create_unknown(fake: FakeClose) -
     async def settle(body: dict[str, Any]) -> str:
         nonlocal asked
         asked += 1
-        raise ServerError("search down", status=502)
+        raise InternalServerError("search down", status=502)
 
     async with (
         client_for(fake) as close,
@@ -301,7 +302,7 @@ async def test_a_settler_that_fails_leaves_the_create_unknown(fake: FakeClose) -
 async def test_reject_faults_refuse_writes_but_never_a_search(fake: FakeClose) -> None:
     fake.faults = FakeFaults(reject_rate=1.0)
     async with client_for(fake) as close:
-        with pytest.raises(ValidationError):
+        with pytest.raises(BadRequestError):
             await close.post("lead/", json={"name": "refused"})
         lead_query = {"type": "object_type", "object_type": "lead"}
         page = await close.post("data/search/", json={"query": lead_query})
@@ -327,7 +328,7 @@ async def test_a_create_found_absent_is_resent_within_the_retry_budget(fake: Fak
     ):
         results = await collect(run)
     assert [r.state for r in results] == ["failed"]
-    assert isinstance(results[0].error, ServerError)
+    assert isinstance(results[0].error, InternalServerError)
     assert fake.stats.injected_errors == 3
     assert asked == 3
     fake.faults = None
@@ -357,9 +358,10 @@ async def test_a_settler_that_refuses_the_body_leaves_the_create_unknown(
 
 def test_bulk_options_are_checked_by_name() -> None:
     close = CloseClient(KEY, base_url="http://127.0.0.1:9")
-    with pytest.raises(TypeError, match="concurency"):
+    # A bad option is a ConfigurationError (issue 28), a ValueError like every bad option.
+    with pytest.raises(ConfigurationError, match="concurency"):
         close.leads.update_many([], concurency=4)  # type: ignore[call-arg]
-    with pytest.raises(ValueError, match="concurrency"):
+    with pytest.raises(ConfigurationError, match="concurrency"):
         close.leads.delete_many([], concurrency=0)
 
 

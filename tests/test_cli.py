@@ -235,7 +235,7 @@ async def test_failed_updates_go_to_failures_file_and_it_feeds_back_in(
     assert "line 3:" in err
     assert "line 4:" in err
     records = {r["line"]: r for r in read_jsonl(failures)}
-    assert records[3]["error"] == "ValidationError"
+    assert records[3]["error"] == "BadRequestError"
     assert records[3]["status"] == 400
     assert "status" in records[3]["field_errors"]
     assert records[3]["row"] == {

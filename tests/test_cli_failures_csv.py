@@ -218,14 +218,14 @@ def test_the_failures_format_follows_the_input_unless_named_json_lines() -> None
 
 def test_failure_text_says_what_close_said() -> None:
     record = {
-        "error": "ValidationError",
+        "error": "BadRequestError",
         "status": 400,
         "message": "Not allowed",
         "field_errors": {"value": "too big"},
         "unknown": False,
     }
     assert failure_text(record) == (
-        "ValidationError (HTTP 400): Not allowed: field errors: value: too big"
+        "BadRequestError (HTTP 400): Not allowed: field errors: value: too big"
     )
     lost = {"error": "UnknownOutcomeError", "status": None, "message": "m", "unknown": True}
     assert failure_text(lost).startswith("outcome unknown (it may exist in Close")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from close_async import InvalidRequestError
+from close_async import ClientValidationError
 from close_async._cli.main import amain, build_parser
 from close_async.models import CallCreate, CallUpdate
 from close_async.testing import FakeClose
@@ -27,7 +27,7 @@ async def cli(*argv: str) -> tuple[int, str, str]:
 
 
 def model_message(model: type, **fields: object) -> str:
-    with pytest.raises(InvalidRequestError) as caught:
+    with pytest.raises(ClientValidationError) as caught:
         model(**fields)
     return str(caught.value)
 

@@ -19,7 +19,7 @@ from rich.console import Console
 from close_async._cli.failures import FailuresFile, failure_record
 from close_async._cli.main import amain
 from close_async._cli.report import RichDisplay, describe_failure
-from close_async._engine.errors import NotFoundError, ValidationError
+from close_async._engine.errors import BadRequestError, NotFoundError
 from close_async.testing import fake_call_id
 from tests.conftest import serve
 
@@ -76,7 +76,7 @@ async def test_hostile_error_text_reaches_the_terminal_inert_and_the_failures_fi
     assert_terminal_safe(err.getvalue())
     [problem] = [x for x in err.getvalue().splitlines() if x.startswith("line 1:")]
     # Close's message and its field error, both, with the escapes gone.
-    assert "ValidationError (HTTP 400): boom FAKE LINE; field errors: note: red" in problem
+    assert "BadRequestError (HTTP 400): boom FAKE LINE; field errors: note: red" in problem
     assert "pwned" not in err.getvalue()
 
     text = failures.read_text(encoding="utf-8")
@@ -92,7 +92,7 @@ def test_rich_display_messages_are_cleaned_too() -> None:
     stream = io.StringIO()
     console = Console(file=stream, force_terminal=True, width=200, color_system=None)
     display = RichDisplay(console)
-    error = ValidationError(
+    error = BadRequestError(
         HOSTILE_MESSAGE, status=400, field_errors=HOSTILE_FIELD_ERRORS, body=HOSTILE_BODY
     )
     display.message(f"line 1: failed: {describe_failure(error)}")
@@ -106,12 +106,12 @@ def test_rich_display_messages_are_cleaned_too() -> None:
     ("error", "shown"),
     [
         (
-            ValidationError("Bad Request", status=400, field_errors={"duration": "too long"}),
-            "ValidationError (HTTP 400): field errors: duration: too long",
+            BadRequestError("Bad Request", status=400, field_errors={"duration": "too long"}),
+            "BadRequestError (HTTP 400): field errors: duration: too long",
         ),
         (
-            ValidationError("Not allowed", status=400, field_errors={"a": {"b": "c"}}),
-            "ValidationError (HTTP 400): Not allowed; field errors: a.b: c",
+            BadRequestError("Not allowed", status=400, field_errors={"a": {"b": "c"}}),
+            "BadRequestError (HTTP 400): Not allowed; field errors: a.b: c",
         ),
         (NotFoundError("Not Found", status=404), "NotFoundError (HTTP 404)"),
         (
@@ -121,7 +121,7 @@ def test_rich_display_messages_are_cleaned_too() -> None:
     ],
 )
 def test_describe_failure_shows_close_words_and_field_errors(
-    error: ValidationError, shown: str
+    error: BadRequestError, shown: str
 ) -> None:
     assert describe_failure(error) == shown
 
@@ -172,7 +172,7 @@ def test_failures_file_keeps_text_no_utf8_stream_could_write(tmp_path: Path) -> 
     # whole record was lost to a UnicodeEncodeError.
     path = tmp_path / "failures.jsonl"
     failures = FailuresFile(str(path))
-    error = ValidationError("bad", status=400, field_errors={"note": "a\ud800b\u202ec"})
+    error = BadRequestError("bad", status=400, field_errors={"note": "a\ud800b\u202ec"})
     failures.write(failure_record(line=1, row={"id": fake_call_id(0)}, error=error))
     failures.close()
     text = path.read_text(encoding="utf-8")

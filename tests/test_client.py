@@ -15,20 +15,20 @@ from aioresponses import aioresponses
 
 from close_async import (
     UNSET,
-    APIError,
+    APIConnectionError,
+    APIStatusError,
+    APITimeoutError,
     AuthenticationError,
+    BadRequestError,
+    ClientValidationError,
     CloseClient,
     ConfigurationError,
-    DeadlineExceededError,
-    InvalidRequestError,
+    InternalServerError,
     NotFoundError,
     RateLimitError,
     RetryEvent,
     RetryPolicy,
-    ServerError,
     Timeout,
-    TransportError,
-    ValidationError,
 )
 from close_async.models import CallCreate, CallUpdate
 from tests.conftest import API_KEY, CALL_ID, call_payload
@@ -142,7 +142,7 @@ async def test_secret_never_in_repr_or_errors(mocked: aioresponses, client: Clos
 async def test_bad_call_ids_are_refused_before_sending(
     mocked: aioresponses, client: CloseClient, bad_id: str
 ) -> None:
-    with pytest.raises(InvalidRequestError) as info:
+    with pytest.raises(ClientValidationError) as info:
         await client.calls.update(bad_id, CallUpdate(note="x"))
     assert info.value.field == "call_id"
     assert mocked.requests == {}
@@ -165,7 +165,7 @@ async def test_server_errors_are_not_retried_for_post(
 ) -> None:
     url = f"{BASE}activity/call/"
     mocked.post(url, status=500, body="<html>oops</html>", content_type="text/html")
-    with pytest.raises(ServerError) as info:
+    with pytest.raises(InternalServerError) as info:
         await client.calls.create(CallCreate(lead_id="lead_1", direction="outbound"))
     assert info.value.status == 500
     assert len(sent(mocked, "POST", url)) == 1
@@ -189,7 +189,7 @@ async def test_dropped_connection_is_retried_for_put_not_post(
     await client.calls.update(CALL_ID, CallUpdate(note="x"))
     url = f"{BASE}activity/call/"
     mocked.post(url, exception=aiohttp.ServerDisconnectedError())
-    with pytest.raises(TransportError):
+    with pytest.raises(APIConnectionError):
         await client.calls.create(CallCreate(lead_id="lead_1"))
 
 
@@ -197,7 +197,7 @@ async def test_faults_give_up_after_the_attempts(mocked: aioresponses) -> None:
     async with CloseClient(API_KEY, retry=RetryPolicy.no_wait(attempts=3)) as close:
         for _ in range(5):
             mocked.put(CALL_URL, status=503, body="down")
-        with pytest.raises(ServerError):
+        with pytest.raises(InternalServerError):
             await close.calls.update(CALL_ID, CallUpdate(note="x"))
     assert len(sent(mocked)) == 3
 
@@ -208,7 +208,7 @@ async def test_client_errors_are_never_retried(
 ) -> None:
     mocked.put(CALL_URL, status=status, payload={"error": "no", "field-errors": {"x": "bad"}})
     mocked.put(CALL_URL, payload=call_payload())
-    with pytest.raises(APIError) as info:
+    with pytest.raises(APIStatusError) as info:
         await client.calls.update(CALL_ID, CallUpdate(note="x"))
     assert info.value.status == status
     assert len(sent(mocked)) == 1
@@ -222,7 +222,7 @@ async def test_validation_error_carries_field_errors(
         status=400,
         payload={"errors": [], "field-errors": {"custom_fields": {"cf_1": "bad choice"}}},
     )
-    with pytest.raises(ValidationError) as info:
+    with pytest.raises(BadRequestError) as info:
         await client.calls.update(CALL_ID, CallUpdate(custom_fields={"cf_1": "x"}))
     assert info.value.field_errors == {"custom_fields": {"cf_1": "bad choice"}}
 
@@ -267,9 +267,9 @@ async def test_deadline_bounds_the_whole_call(mocked: aioresponses) -> None:
     async with CloseClient(API_KEY, retry=policy, timeout=Timeout(deadline=0.3)) as close:
         for _ in range(10):
             mocked.put(CALL_URL, status=503, body="down")
-        with pytest.raises(DeadlineExceededError) as info:
+        with pytest.raises(APITimeoutError) as info:
             await close.calls.update(CALL_ID, CallUpdate(note="x"))
-    assert isinstance(info.value.last_error, ServerError)
+    assert isinstance(info.value.last_error, InternalServerError)
     assert len(sent(mocked)) < 10
 
 
@@ -306,7 +306,7 @@ async def test_redirects_are_not_followed_so_credentials_stay_home(
 ) -> None:
     mocked.get(CALL_URL, status=302, headers={"Location": "https://evil.example/steal"}, body="")
     mocked.get("https://evil.example/steal", payload=call_payload())
-    with pytest.raises(APIError) as info:
+    with pytest.raises(APIStatusError) as info:
         await client.calls.get(CALL_ID)
     assert info.value.status == 302
     assert sent(mocked, "GET", "https://evil.example/steal") == []

@@ -11,17 +11,17 @@ import aiohttp
 import pytest
 
 from close_async import (
+    APITimeoutError,
     AuthenticationError,
+    BadRequestError,
     CloseClient,
-    DeadlineExceededError,
     LocalRateLimiter,
     NotFoundError,
     RedisRateLimiter,
+    ResponseTimeoutError,
     RetryPolicy,
     Timeout,
-    ValidationError,
 )
-from close_async import TimeoutError as CloseTimeoutError
 from close_async.models import CallCreate, CallUpdate
 from close_async.testing import RATE_LIMIT_STYLES, FakeClose, FakeFaults, FakeRateLimit
 
@@ -69,7 +69,7 @@ async def test_oauth_and_bad_credentials(fake: FakeClose) -> None:
 async def test_server_side_validation_errors_name_the_field(fake: FakeClose) -> None:
     internal = fake.add_call(source="Close.io")["id"]
     async with CloseClient(KEY, base_url=fake.base_url) as close:
-        with pytest.raises(ValidationError) as info:
+        with pytest.raises(BadRequestError) as info:
             await close.calls.update(internal, CallUpdate(duration=10))
     assert "duration" in info.value.field_errors
 
@@ -106,7 +106,7 @@ async def test_deadline_cuts_a_slow_call(fake: FakeClose) -> None:
     async with CloseClient(KEY, base_url=fake.base_url) as close:
         loop = asyncio.get_running_loop()
         start = loop.time()
-        with pytest.raises(DeadlineExceededError):
+        with pytest.raises(APITimeoutError):
             await close.calls.update(call_id, CallUpdate(note="x"), deadline=0.2)
         assert loop.time() - start < 1.0
 
@@ -164,7 +164,7 @@ async def test_each_attempt_is_bounded_and_a_timeout_is_retried(fake: FakeClose)
     async with CloseClient(
         KEY, base_url=fake.base_url, timeout=Timeout(attempt=0.2), retry=retry
     ) as close:
-        with pytest.raises(CloseTimeoutError):
+        with pytest.raises(ResponseTimeoutError):
             await close.calls.update(call_id, CallUpdate(note="x"))
         assert close.stats.retries["timeout"] == 1
 

@@ -20,7 +20,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from close_async._engine.errors import DecodingError, InvalidRequestError
+from close_async._engine.errors import APIResponseValidationError, ClientValidationError
 from close_async._types.call_rows import update_from_row
 from close_async._types.conversion import parse_datetime
 from close_async._types.generated.activities_calls import Call, CallCreate, CallUpdate
@@ -372,7 +372,7 @@ def test_cost_is_read_as_an_exact_decimal(wire: Any, expected: Decimal | None) -
 
 @pytest.mark.parametrize("wire", ["abc", "", "NaN", "Infinity", True, [1], {"usd": 1}])
 def test_bad_cost_is_a_decoding_error_naming_cost(wire: Any) -> None:
-    with pytest.raises(DecodingError, match=r"\$\.cost"):
+    with pytest.raises(APIResponseValidationError, match=r"\$\.cost"):
         Call.from_json({"id": "acti_1", "cost": wire})
 
 
@@ -398,12 +398,12 @@ def test_bad_cost_is_a_decoding_error_naming_cost(wire: Any) -> None:
     ],
 )
 def test_payloads_that_are_not_calls_raise_decoding_error(payload: Any, fragment: str) -> None:
-    with pytest.raises(DecodingError, match=fragment):
+    with pytest.raises(APIResponseValidationError, match=fragment):
         Call.from_json(payload)
 
 
 def test_decoding_error_names_the_call_and_every_bad_field() -> None:
-    with pytest.raises(DecodingError) as info:
+    with pytest.raises(APIResponseValidationError) as info:
         Call.from_json({"id": "acti_9", "duration": "x", "date_updated": "y"})
     text = str(info.value)
     assert "'acti_9'" in text
@@ -663,20 +663,20 @@ ROW_ERRORS: list[tuple[str, Any, str, str]] = [
     ("row", "kind", "field"), [c[1:] for c in ROW_ERRORS], ids=[c[0] for c in ROW_ERRORS]
 )
 def test_bad_rows_name_the_field_and_the_line(row: Any, kind: Any, field: str) -> None:
-    with pytest.raises(InvalidRequestError) as info:
+    with pytest.raises(ClientValidationError) as info:
         update_from_row(row, line=42, kind=kind)
     assert info.value.field == field
     assert str(info.value).startswith("line 42: ")
 
 
 def test_row_errors_without_a_line_have_no_line_prefix() -> None:
-    with pytest.raises(InvalidRequestError) as info:
+    with pytest.raises(ClientValidationError) as info:
         update_from_row({"id": "acti_1", "duration": "x"})
     assert str(info.value).startswith("duration: ")
 
 
 def test_unknown_column_error_names_the_column() -> None:
-    with pytest.raises(InvalidRequestError, match="unknown column 'durration'"):
+    with pytest.raises(ClientValidationError, match="unknown column 'durration'"):
         update_from_row({"id": "acti_1", "durration": "3"}, line=7)
 
 
@@ -688,7 +688,7 @@ def test_csv_reader_rows_are_read_with_their_line_numbers() -> None:
         "acti_1",
         CallUpdate(duration=30, custom_fields={"cf_a": "x"}),
     )
-    with pytest.raises(InvalidRequestError, match=r"^line 3: duration: ") as info:
+    with pytest.raises(ClientValidationError, match=r"^line 3: duration: ") as info:
         update_from_row(next(reader), line=reader.line_num)
     assert info.value.field == "duration"
 
@@ -754,7 +754,7 @@ ROW_MESSAGES = {
     ("name", "row", "kind"), [c[:3] for c in ROW_ERRORS], ids=[c[0] for c in ROW_ERRORS]
 )
 def test_bad_rows_say_what_is_wrong(name: str, row: Any, kind: Any) -> None:
-    with pytest.raises(InvalidRequestError) as info:
+    with pytest.raises(ClientValidationError) as info:
         update_from_row(row, line=42, kind=kind)
     assert str(info.value) == f"line 42: {ROW_MESSAGES[name]}"
 
@@ -776,7 +776,7 @@ def test_bad_rows_say_what_is_wrong(name: str, row: Any, kind: Any) -> None:
     ],
 )
 def test_decoding_errors_say_what_was_expected(payload: Any, message: str) -> None:
-    with pytest.raises(DecodingError) as info:
+    with pytest.raises(APIResponseValidationError) as info:
         Call.from_json(payload)
     assert str(info.value) == f"could not read Call 'acti_1': {message}"
 
@@ -794,13 +794,13 @@ def test_decoding_errors_say_what_was_expected(payload: Any, message: str) -> No
     ],
 )
 def test_decoding_errors_without_a_call_id_say_what_came(payload: Any, message: str) -> None:
-    with pytest.raises(DecodingError) as info:
+    with pytest.raises(APIResponseValidationError) as info:
         Call.from_json(payload)
     assert str(info.value) == message
 
 
 def test_every_bad_field_is_named_in_one_message() -> None:
-    with pytest.raises(DecodingError) as info:
+    with pytest.raises(APIResponseValidationError) as info:
         Call.from_json({"id": "acti_9", "duration": "x", "date_updated": "y"})
     assert str(info.value) == (
         "could not read Call 'acti_9': not an ISO 8601 date-time: 'y' @ $.date_updated; "

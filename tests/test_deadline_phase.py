@@ -1,4 +1,4 @@
-"""A deadline that cuts a call says what the call was doing: ``DeadlineExceededError.phase``
+"""A deadline that cuts a call says what the call was doing: ``APITimeoutError.phase``
 and its message, for every place a deadline can end an attempt.
 
 Each test holds the call in one phase until the deadline has passed (a limiter that never
@@ -19,11 +19,11 @@ import pytest
 from aiohttp import web
 
 from close_async import (
+    APITimeoutError,
     CloseClient,
-    DeadlineExceededError,
+    InternalServerError,
     LocalRateLimiter,
     RetryPolicy,
-    ServerError,
 )
 from close_async._engine.phase import PHASES, describe
 from tests.conftest import call_payload, serve_api
@@ -40,10 +40,12 @@ class HeldLimiter(LocalRateLimiter):
         await asyncio.Event().wait()
 
 
-async def cut(close: CloseClient) -> DeadlineExceededError:
+async def cut(close: CloseClient) -> APITimeoutError:
     async with asyncio.timeout(GUARD):
-        with pytest.raises(DeadlineExceededError) as caught:
+        with pytest.raises(APITimeoutError) as caught:
             await close.calls.get(CALL_ID, deadline=DEADLINE)
+    # The whole call's timeout itself, not an attempt's (both are APITimeoutErrors).
+    assert type(caught.value) is APITimeoutError
     return caught.value
 
 
@@ -151,7 +153,7 @@ async def test_an_earlier_error_stays_the_last_error_and_the_phase_is_the_retry_
         CloseClient("api_key_x", base_url=url, retry=RetryPolicy(attempts=3)) as close,
     ):
         error = await cut(close)
-    assert isinstance(error.last_error, ServerError)
+    assert isinstance(error.last_error, InternalServerError)
     assert error.phase == "retry_wait"
     assert "while waiting to retry" in str(error)
     assert "no attempt was sent" not in str(error)
@@ -190,7 +192,7 @@ async def test_a_retry_cut_in_the_rate_limiter_says_this_attempt_was_not_sent() 
     ):
         error = await cut(close)
     assert len(requests) == 1
-    assert isinstance(error.last_error, ServerError)
+    assert isinstance(error.last_error, InternalServerError)
     assert error.phase == "rate_limiter"
     assert (
         "deadline of 0.05 s passed while waiting for the rate limiter (this attempt was not sent)"

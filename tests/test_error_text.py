@@ -12,22 +12,22 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from close_async import (
-    APIError,
+    APIConnectionError,
+    APIResponseValidationError,
+    APIStatusError,
+    APITimeoutError,
     AuthenticationError,
+    BadRequestError,
+    ClientValidationError,
     CloseError,
     ConfigurationError,
     ConnectError,
-    DeadlineExceededError,
-    DecodingError,
-    InvalidRequestError,
+    InternalServerError,
     NotFoundError,
     PaymentRequiredError,
     PermissionDeniedError,
     RateLimitError,
-    ServerError,
-    TimeoutError,
-    TransportError,
-    ValidationError,
+    ResponseTimeoutError,
 )
 from close_async._engine.http.interpret import interpret_response
 from close_async._engine.text import TEXT_LIMIT, clean, json_line, render
@@ -37,17 +37,23 @@ PUT = update_call("acti_3fKQ1nK8zqg7PbZ0", {"note": "x"})
 HOSTILE = "\x1b]0;pwned\x07\x1b[2J boom\rFAKE LINE"
 
 API_CLASSES = [
-    APIError,
-    ValidationError,
+    APIStatusError,
+    BadRequestError,
     AuthenticationError,
     PaymentRequiredError,
     PermissionDeniedError,
     NotFoundError,
     RateLimitError,
-    ServerError,
+    InternalServerError,
 ]
-REQUEST_CLASSES = [TransportError, ConnectError, TimeoutError, DeadlineExceededError, DecodingError]
-PLAIN_CLASSES = [CloseError, ConfigurationError, InvalidRequestError]
+REQUEST_CLASSES = [
+    APIConnectionError,
+    ConnectError,
+    ResponseTimeoutError,
+    APITimeoutError,
+    APIResponseValidationError,
+]
+PLAIN_CLASSES = [CloseError, ConfigurationError, ClientValidationError]
 ALL_CLASSES: list[type[CloseError]] = [*API_CLASSES, *REQUEST_CLASSES, *PLAIN_CLASSES]
 
 
@@ -103,9 +109,9 @@ def at_stack_depth(headroom: int, call: Callable[[Any], Any], arg: Any) -> Any:
     return down(frames_left() - headroom)
 
 
-def deep_validation_error() -> ValidationError:
+def deep_validation_error() -> BadRequestError:
     body = json.dumps({"error": "bad", "field-errors": {"note": nested(900)}})
-    with pytest.raises(ValidationError) as caught:
+    with pytest.raises(BadRequestError) as caught:
         interpret_response(PUT, 400, {}, body.encode())
     return caught.value
 
@@ -153,7 +159,7 @@ def test_a_huge_message_gives_a_bounded_text(cls: type[CloseError]) -> None:
 def test_a_huge_field_error_gives_a_bounded_text_and_the_data_is_kept() -> None:
     huge = "x" * 5_000_000
     body = json.dumps({"field-errors": {"note": huge, "duration": "too long"}}).encode()
-    with pytest.raises(ValidationError) as caught:
+    with pytest.raises(BadRequestError) as caught:
         interpret_response(PUT, 400, {}, body)
     error = caught.value
     assert len(str(error)) <= TEXT_LIMIT
@@ -163,7 +169,7 @@ def test_a_huge_field_error_gives_a_bounded_text_and_the_data_is_kept() -> None:
 
 
 def test_many_field_errors_are_cut_with_a_mark() -> None:
-    error = ValidationError(
+    error = BadRequestError(
         "Bad Request",
         status=400,
         field_errors={f"field_{i}": "wrong" for i in range(100_000)},
@@ -211,14 +217,14 @@ def test_str_and_repr_of_any_error_are_bounded_safe_and_keep_the_data(
     for text in (str(error), repr(error)):
         assert len(text) <= TEXT_LIMIT
         assert is_terminal_safe(text)
-    if isinstance(error, APIError):
+    if isinstance(error, APIStatusError):
         assert error.field_errors == field_errors
         assert error.errors == errors
 
 
 @given(body=json_values, status=st.integers(400, 599))
 def test_any_json_error_body_gives_a_bounded_safe_text(body: Any, status: int) -> None:
-    with pytest.raises(APIError) as caught:
+    with pytest.raises(APIStatusError) as caught:
         interpret_response(PUT, status, {}, json.dumps(body).encode())
     assert caught.value.body == body
     for text in (str(caught.value), repr(caught.value)):
@@ -228,7 +234,7 @@ def test_any_json_error_body_gives_a_bounded_safe_text(body: Any, status: int) -
 
 def test_an_errors_list_is_flattened_like_field_errors() -> None:
     body = json.dumps({"error": "refused", "errors": ["first", nested(900)]}).encode()
-    with pytest.raises(ServerError) as caught:
+    with pytest.raises(InternalServerError) as caught:
         interpret_response(PUT, 500, {}, body)
     error = caught.value
     assert error.message.startswith("refused; first; a.a.a.a")  # both of Close's texts
@@ -240,20 +246,22 @@ def test_an_errors_list_is_flattened_like_field_errors() -> None:
 
 
 def test_repr_names_class_status_method_path_and_a_short_message() -> None:
-    error = ValidationError("Bad Request", status=400, method="PUT", path="activity/call/acti_x/")
+    error = BadRequestError("Bad Request", status=400, method="PUT", path="activity/call/acti_x/")
     assert repr(error) == (
-        "ValidationError('Bad Request', status=400, method='PUT', path='activity/call/acti_x/')"
+        "BadRequestError('Bad Request', status=400, method='PUT', path='activity/call/acti_x/')"
     )
     limited = RateLimitError("slow down", status=429, method="GET", path="p/", retry_after=1.5)
     assert repr(limited).endswith("retry_after=1.5)")
-    failed = ServerError("unavailable", status=503, method="GET", path="p/", retry_after=2.0)
-    assert repr(failed) == (
-        "ServerError('unavailable', status=503, method='GET', path='p/', retry_after=2.0)"
+    failed = InternalServerError(
+        "unavailable", status=503, method="GET", path="p/", retry_after=2.0
     )
-    assert isinstance(failed, APIError)
+    assert repr(failed) == (
+        "InternalServerError('unavailable', status=503, method='GET', path='p/', retry_after=2.0)"
+    )
+    assert isinstance(failed, APIStatusError)
     assert not isinstance(failed, RateLimitError)
-    assert repr(InvalidRequestError("bad duration", field="duration")) == (
-        "InvalidRequestError('bad duration', field='duration')"
+    assert repr(ClientValidationError("bad duration", field="duration")) == (
+        "ClientValidationError('bad duration', field='duration')"
     )
     long = repr(NotFoundError("n" * 5000, status=404, method="GET", path="p/"))
     assert len(long) < 400

@@ -8,10 +8,11 @@ import pytest
 from aioresponses import aioresponses
 
 from close_async import (
+    APITimeoutError,
+    ClientValidationError,
     CloseClient,
-    DeadlineExceededError,
     ExportError,
-    InvalidRequestError,
+    ResponseTimeoutError,
     RetryPolicy,
 )
 from close_async._resources.export_verbs import ExportVerbs
@@ -49,7 +50,7 @@ async def test_start_wait_rows_one_by_one_read_the_format_from_the_export(
     assert isinstance(started, Export)
     assert started.status == "created"
     assert started.download_url is None
-    with pytest.raises(InvalidRequestError, match="wait for it first"):
+    with pytest.raises(ClientValidationError, match="wait for it first"):
         close.exports.rows(started)
     done = await close.exports.wait(started, first_wait=0.01)
     assert done.status == "done"
@@ -100,7 +101,7 @@ async def test_a_deadline_spent_before_a_poll_is_an_export_error(
     # it, and the caller still sees one error for "not done in time".
     with pytest.raises(ExportError, match="not done within 0") as caught:
         await close.exports.wait(started, deadline=0)
-    assert isinstance(caught.value.__cause__, DeadlineExceededError)
+    assert type(caught.value.__cause__) is APITimeoutError  # the call's, not an attempt's
 
 
 async def test_polls_go_through_the_engine_retries(mocked: aioresponses) -> None:
@@ -111,6 +112,18 @@ async def test_polls_go_through_the_engine_retries(mocked: aioresponses) -> None
         done = await close.exports.wait("expt_1", first_wait=0.01)
     assert done.download_url == "https://x/f"
     assert sum(len(calls) for calls in mocked.requests.values()) == 2
+
+
+async def test_an_attempts_timeout_while_polling_is_not_the_waits_end(
+    mocked: aioresponses,
+) -> None:
+    # Both are APITimeoutErrors now (builtins.TimeoutError); only the wait's own time running
+    # out is an ExportError "not done within": a poll that got no answer stays what it was.
+    url = re.compile(r"^https://api\.close\.com/api/v1/export/expt_1/(\?.*)?$")
+    mocked.get(url, exception=TimeoutError())
+    async with CloseClient(api_key=API_KEY, retry=RetryPolicy.no_wait(attempts=1)) as close:
+        with pytest.raises(ResponseTimeoutError):
+            await close.exports.wait("expt_1", deadline=30.0, first_wait=0.01)
 
 
 @pytest.mark.parametrize(
@@ -126,7 +139,7 @@ async def test_polls_go_through_the_engine_retries(mocked: aioresponses) -> None
 async def test_bad_arguments_are_refused_before_sending(
     fake: FakeClose, close: CloseClient, kind: str, options: dict[str, object], field: str
 ) -> None:
-    with pytest.raises(InvalidRequestError) as caught:
+    with pytest.raises(ClientValidationError) as caught:
         await close.exports.start(kind, **options)  # type: ignore[arg-type]
     assert caught.value.field == field
     assert fake.stats.requests == 0
@@ -145,7 +158,7 @@ async def test_the_lead_body_asks_for_one_row_a_lead(fake: FakeClose, close: Clo
     await close.exports.start("opportunity", send_done_email=True)
     (asked,) = [r.body for r in fake.requests if r.path.endswith("/export/opportunity/")]
     assert asked["send_done_email"] is True
-    with pytest.raises(InvalidRequestError, match="send_done_email"):
+    with pytest.raises(ClientValidationError, match="send_done_email"):
         await close.exports.start("lead", send_done_email="no")  # type: ignore[arg-type]
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from close_async import CloseClient, NotFoundError, ValidationError
+from close_async import BadRequestError, CloseClient, NotFoundError
 from close_async.testing import FakeClose
 
 
@@ -44,7 +44,7 @@ async def test_a_lead_merge_moves_everything_and_deletes_the_source(
 
 async def test_a_merge_of_unknown_leads_is_refused(fake: FakeClose, close: CloseClient) -> None:
     lead = await close.post("lead/", json={"name": "Only"})
-    with pytest.raises(ValidationError) as caught:
+    with pytest.raises(BadRequestError) as caught:
         await close.leads.merge({"source": "lead_nope", "destination": lead["id"]})
     assert caught.value.field_errors == {"source": "Lead matching query does not exist."}
     assert lead["id"] in fake.objects("lead")

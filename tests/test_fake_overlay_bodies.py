@@ -14,7 +14,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from close_async import CloseClient, ValidationError
+from close_async import BadRequestError, CloseClient
 from close_async.models import (
     ContactCreate,
     ContactEmail,
@@ -249,7 +249,7 @@ async def test_the_typed_client_sees_the_refusal_as_a_validation_error(
 ) -> None:
     ids = _ids(fake)
     before = fake.objects(case.kind)
-    with pytest.raises(ValidationError) as caught:
+    with pytest.raises(BadRequestError) as caught:
         await case.typed_refused(close, ids, case.refused(ids))
     assert caught.value.status == 400
     assert caught.value.field_errors == case.errors

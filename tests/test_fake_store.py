@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from close_async import CloseClient, NotFoundError, ValidationError
+from close_async import BadRequestError, CloseClient, NotFoundError
 from close_async.testing import FakeClose
 from tests.fake_bodies import minimal_body
 from tests.openapi_document import DOC
@@ -89,10 +89,10 @@ async def test_an_unknown_id_is_closes_404(close: CloseClient) -> None:
 async def test_a_body_close_would_refuse_gets_field_errors(
     fake: FakeClose, close: CloseClient
 ) -> None:
-    with pytest.raises(ValidationError) as missing:
+    with pytest.raises(BadRequestError) as missing:
         await close.post("group/", json={})
     assert missing.value.field_errors == {"name": "Missing data for required field."}
-    with pytest.raises(ValidationError) as wrong:
+    with pytest.raises(BadRequestError) as wrong:
         await close.post("outcome/", json={"name": 5, "type": "nope"})
     assert wrong.value.field_errors == {
         "name": "Not a valid string.",
@@ -104,7 +104,7 @@ async def test_a_body_close_would_refuse_gets_field_errors(
 
 async def test_an_update_is_a_patch_and_checked_too(close: CloseClient) -> None:
     group = await close.post("group/", json={"name": "Sales"})
-    with pytest.raises(ValidationError) as wrong:
+    with pytest.raises(BadRequestError) as wrong:
         await close.put("group/{id}/", path_params={"id": group["id"]}, json={"name": None})
     assert wrong.value.field_errors == {"name": "Field may not be null."}
 

@@ -11,8 +11,8 @@ import attrs
 import pytest
 
 import close_async
-from close_async import CloseClient, InvalidRequestError
-from close_async._engine.errors import InvalidRequestError as EngineInvalidRequestError
+from close_async import ClientValidationError, CloseClient
+from close_async._engine.errors import ClientValidationError as EngineInvalidRequestError
 from close_async._types import rules
 from close_async._types.model import UNSET, field_checks
 from close_async.models import Call, CallCreate, CallUpdate
@@ -57,7 +57,7 @@ def test_the_generated_call_models_carry_the_overlay_rules(
 
 def test_field_checks_read_the_generated_validators() -> None:
     check = field_checks(CallUpdate)["duration"]
-    with pytest.raises(InvalidRequestError) as info:
+    with pytest.raises(ClientValidationError) as info:
         check(-1)
     assert str(info.value) == (
         "duration: must be a whole number of seconds from 0 to 604800, got -1"
@@ -77,7 +77,7 @@ def test_a_rule_set_in_the_overlay_on_a_lead_model_is_enforced_the_same_way() ->
 def test_a_field_with_a_rule_is_checked_once_by_its_rule() -> None:
     # The generic type check leaves a field with a rule to that rule: one message, the
     # rule's, and not the generic "CallUpdate.duration: must be an integer".
-    with pytest.raises(InvalidRequestError) as info:
+    with pytest.raises(ClientValidationError) as info:
         CallUpdate(duration="12")  # type: ignore[arg-type]
     assert str(info.value).startswith("duration: must be a whole number of seconds")
 

@@ -12,10 +12,10 @@ from urllib.parse import parse_qs
 import pytest
 
 from close_async import (
+    BadRequestError,
+    ClientValidationError,
     CloseClient,
-    InvalidRequestError,
     NotFoundError,
-    ValidationError,
 )
 from close_async._engine.http.request import Request, build_request
 from close_async._resources.generic import GenericVerbs
@@ -101,10 +101,10 @@ async def test_errors_map_to_their_classes(fake: FakeClose, close: CloseClient) 
     assert missing.value.status == 404
     assert missing.value.path == "lead/lead_missing/"
     assert missing.value.method == "GET"
-    with pytest.raises(ValidationError) as bad_body:
+    with pytest.raises(BadRequestError) as bad_body:
         await close.post("lead/", json=[1, 2])
     assert bad_body.value.status == 400
-    with pytest.raises(ValidationError) as bad_query:
+    with pytest.raises(BadRequestError) as bad_query:
         await close.get("lead/", params={"_limit": 500})
     assert "_limit" in bad_query.value.field_errors
     assert fake.objects("lead") == {}
@@ -132,12 +132,12 @@ async def test_hostile_path_params_never_reach_the_server(
     fake: FakeClose, close: CloseClient, hostile: object
 ) -> None:
     for verb in (close.get, close.delete):
-        with pytest.raises(InvalidRequestError) as info:
+        with pytest.raises(ClientValidationError) as info:
             await verb("lead/{id}/", path_params={"id": hostile})
         assert info.value.field == "id"
-    with pytest.raises(InvalidRequestError):
+    with pytest.raises(ClientValidationError):
         await close.put("lead/{id}/", json={"name": "x"}, path_params={"id": hostile})
-    with pytest.raises(InvalidRequestError):
+    with pytest.raises(ClientValidationError):
         await close.post("lead/{id}/", json={}, path_params={"id": hostile})
     assert fake.requests == []
     assert close.stats.requests == 0
@@ -149,7 +149,7 @@ async def test_hostile_path_params_never_reach_the_server(
 async def test_hostile_paths_never_reach_the_server(
     fake: FakeClose, close: CloseClient, path: str
 ) -> None:
-    with pytest.raises(InvalidRequestError) as info:
+    with pytest.raises(ClientValidationError) as info:
         await close.get(path)
     assert info.value.field == "path"
     assert fake.requests == []
@@ -162,7 +162,7 @@ async def test_hostile_paths_never_reach_the_server(
 async def test_json_not_serialisable_is_refused(
     fake: FakeClose, close: CloseClient, body: Any
 ) -> None:
-    with pytest.raises(InvalidRequestError) as info:
+    with pytest.raises(ClientValidationError) as info:
         await close.post("lead/", json=body)
     assert info.value.field == "json"
     assert fake.requests == []
@@ -170,17 +170,17 @@ async def test_json_not_serialisable_is_refused(
 
 @pytest.mark.parametrize("method", ["", "GE T", "GET\r\nX-Evil: 1", "GET/", "G3T", 5, None])
 async def test_bad_method_is_refused(fake: FakeClose, close: CloseClient, method: Any) -> None:
-    with pytest.raises(InvalidRequestError) as info:
+    with pytest.raises(ClientValidationError) as info:
         await close.request(method, "lead/")
     assert info.value.field == "method"
     assert fake.requests == []
 
 
 async def test_params_must_be_a_mapping(fake: FakeClose, close: CloseClient) -> None:
-    with pytest.raises(InvalidRequestError) as info:
+    with pytest.raises(ClientValidationError) as info:
         await close.get("lead/", params=[("a", "b")])  # type: ignore[arg-type]
     assert info.value.field == "params"
-    with pytest.raises(InvalidRequestError) as empty:
+    with pytest.raises(ClientValidationError) as empty:
         await close.get("lead/", params={"id__in": []})
     assert empty.value.field == "id__in"
     assert fake.requests == []
@@ -216,7 +216,7 @@ def test_build_request_group_leaves_ids_out() -> None:
 async def test_a_nested_or_binary_query_value_is_refused_before_sending(
     fake: FakeClose, close: CloseClient, value: object
 ) -> None:
-    with pytest.raises(InvalidRequestError) as caught:
+    with pytest.raises(ClientValidationError) as caught:
         await close.get("lead/", params={"query": value})
     assert caught.value.field == "query"
     assert fake.requests == []
@@ -244,7 +244,7 @@ JSON_RULE = "json must be JSON-serialisable (dicts, lists, str, numbers, bools, 
 )
 def test_build_request_says_what_is_wrong(kwargs: dict[str, Any], message: str) -> None:
     arguments: dict[str, Any] = {"method": "POST", "path": "lead/", **kwargs}
-    with pytest.raises(InvalidRequestError) as info:
+    with pytest.raises(ClientValidationError) as info:
         build_request(**arguments)
     assert str(info.value) == message
 

@@ -23,28 +23,28 @@ from aiohttp import web
 
 from benchmarks._hostile import HostileServer
 from close_async import (
-    APIError,
+    APIConnectionError,
+    APIResponseValidationError,
+    APIStatusError,
+    APITimeoutError,
     AuthenticationError,
-    BatchAbortedError,
+    BadRequestError,
+    BulkAbortedError,
     CloseClient,
     CloseError,
     ConfigurationError,
     ConnectError,
-    DeadlineExceededError,
-    DecodingError,
+    InternalServerError,
     NotFoundError,
     PaymentRequiredError,
     PermissionDeniedError,
     ProtocolError,
     RateLimitError,
+    ResponseTimeoutError,
     ResponseTooLargeError,
     RetryPolicy,
-    ServerError,
     Timeout,
-    TransportError,
-    ValidationError,
 )
-from close_async import TimeoutError as CloseTimeoutError
 from close_async._engine.http.aiohttp_transport import AiohttpTransport
 from close_async._engine.http.interpret import feedback_from_response, interpret_response
 from close_async._engine.http.request import Request
@@ -125,7 +125,7 @@ def test_the_walker_finds_the_key_in_an_aiohttp_exception() -> None:
         yarl.URL("https://api.close.com/"),
     )
     inner = aiohttp.ClientResponseError(info, (), status=400, message="Bad status line")
-    outer = TransportError("x")
+    outer = APIConnectionError("x")
     outer.__context__ = inner
     assert leaked(outer) == [BASIC]
 
@@ -176,33 +176,36 @@ async def _bulk_abort(server: HostileServer, creds: dict[str, Any]) -> object:
 
 ERROR_KINDS: dict[str, tuple[Scenario, type[CloseError]]] = {
     "connect": (_connect_refused, ConnectError),
-    "attempt_timeout": (_get("silent", timeout=Timeout(attempt=0.2)), CloseTimeoutError),
-    "read_gap_timeout": (_get("silent", timeout=Timeout(read=0.2)), CloseTimeoutError),
-    "read_trickle_timeout": (_get("trickle-5000-20", timeout=Timeout(read=0.2)), CloseTimeoutError),
-    "disconnected": (_get("hangup"), TransportError),
+    "attempt_timeout": (_get("silent", timeout=Timeout(attempt=0.2)), ResponseTimeoutError),
+    "read_gap_timeout": (_get("silent", timeout=Timeout(read=0.2)), ResponseTimeoutError),
+    "read_trickle_timeout": (
+        _get("trickle-5000-20", timeout=Timeout(read=0.2)),
+        ResponseTimeoutError,
+    ),
+    "disconnected": (_get("hangup"), APIConnectionError),
     "garbage_status": (_get("garbage"), ProtocolError),
     "echoed_credentials": (_get("echo"), ProtocolError),
     "header_too_long": (_get("longheader"), ProtocolError),
     "too_many_headers": (_get("manyheaders"), ProtocolError),
     "bad_chunk_size": (_get("badchunk"), ProtocolError),
     "bad_gzip": (_get("badgzip"), ProtocolError),
-    "truncated_body": (_get("truncated"), TransportError),
+    "truncated_body": (_get("truncated"), APIConnectionError),
     "too_large_streamed": (_get(f"big-{64 * MIB}", max_response_size=MIB), ResponseTooLargeError),
     "too_large_declared": (_get(f"declared-{64 * MIB}"), ResponseTooLargeError),
     "gzip_bomb": (_get(f"gzip-{1024 * MIB}", max_response_size=MIB), ResponseTooLargeError),
-    "400": (_get("status-400"), ValidationError),
+    "400": (_get("status-400"), BadRequestError),
     "401": (_get("status-401"), AuthenticationError),
     "402": (_get("status-402"), PaymentRequiredError),
     "403": (_get("status-403"), PermissionDeniedError),
     "404": (_get("status-404"), NotFoundError),
-    "405": (_get("status-405"), APIError),
+    "405": (_get("status-405"), APIStatusError),
     "429": (_get("status-429"), RateLimitError),
-    "500_html": (_get("html-500-100000"), ServerError),
-    "not_json": (_get("notjson"), DecodingError),
-    "not_a_call": (_get("badcall"), DecodingError),
-    "deadline": (_deadline, DeadlineExceededError),
-    "deadline_before_a_retry": (_deadline_before_a_retry, DeadlineExceededError),
-    "bulk_abort": (_bulk_abort, BatchAbortedError),
+    "500_html": (_get("html-500-100000"), InternalServerError),
+    "not_json": (_get("notjson"), APIResponseValidationError),
+    "not_a_call": (_get("badcall"), APIResponseValidationError),
+    "deadline": (_deadline, APITimeoutError),
+    "deadline_before_a_retry": (_deadline_before_a_retry, APITimeoutError),
+    "bulk_abort": (_bulk_abort, BulkAbortedError),
 }
 
 
@@ -361,7 +364,7 @@ async def test_an_error_status_past_the_cap_is_not_retried(server: HostileServer
 
 async def test_an_error_keeps_only_an_excerpt_of_a_page_body(server: HostileServer) -> None:
     behaviour = f"html-502-{2 * MIB}"
-    with pytest.raises(ServerError) as info:
+    with pytest.raises(InternalServerError) as info:
         await _get(behaviour, retry=RetryPolicy.no_wait(attempts=3))(server, {"api_key": API_KEY})
     assert server.requests[behaviour] == 3  # retried as a 502, each answer read whole
     assert isinstance(info.value.body, str)
@@ -371,7 +374,7 @@ async def test_an_error_keeps_only_an_excerpt_of_a_page_body(server: HostileServ
 
 @pytest.mark.parametrize(
     ("behaviour", "expected"),
-    [(f"html-502-{8 * MIB}", ServerError), (f"big-{64 * MIB}", ResponseTooLargeError)],
+    [(f"html-502-{8 * MIB}", InternalServerError), (f"big-{64 * MIB}", ResponseTooLargeError)],
 )
 async def test_a_caught_error_does_not_pin_the_body_it_read(
     server: HostileServer, behaviour: str, expected: type[CloseError]
@@ -390,7 +393,7 @@ async def test_a_caught_error_does_not_pin_the_body_it_read(
 
 
 async def test_a_json_error_body_is_kept_decoded(server: HostileServer) -> None:
-    with pytest.raises(ValidationError) as info:
+    with pytest.raises(BadRequestError) as info:
         await _get("status-400")(server, {"api_key": API_KEY})
     assert info.value.body == {"error": "hostile 400"}
 
@@ -431,7 +434,7 @@ async def test_read_bounds_a_trickling_answer_as_a_whole(server: HostileServer) 
     # all 2,000 bytes (40 s, under attempt's 60 s); the whole-body bound cuts it early.
     behaviour = "trickle-2000-20"
     timeout = Timeout(read=0.2, attempt=60)
-    with pytest.raises(CloseTimeoutError) as info:
+    with pytest.raises(ResponseTimeoutError) as info:
         await _get(behaviour, timeout=timeout, retry=RetryPolicy.disabled())(
             server, {"api_key": API_KEY}
         )
@@ -450,7 +453,7 @@ async def test_read_bounds_a_trickling_answer_as_a_whole(server: HostileServer) 
 async def test_a_timeout_error_names_the_timeout_that_fired(
     server: HostileServer, settings: Timeout, named: str
 ) -> None:
-    with pytest.raises(CloseTimeoutError) as info:
+    with pytest.raises(ResponseTimeoutError) as info:
         await _get("silent", timeout=settings, retry=RetryPolicy.disabled())(
             server, {"api_key": API_KEY}
         )
@@ -517,7 +520,9 @@ async def test_credentials_echoed_in_a_body_are_redacted_from_the_error(
         with pytest.raises(CloseError) as info:
             await close.calls.get(CALL_ID)
     assert leaked(info.value) == []
-    if isinstance(info.value, APIError):  # a DecodingError keeps only a tag-free excerpt
+    if isinstance(
+        info.value, APIStatusError
+    ):  # a APIResponseValidationError keeps only a tag-free excerpt
         assert "<redacted>" in str(info.value.body)
 
 
@@ -528,7 +533,7 @@ def test_a_huge_json_error_body_is_kept_as_an_excerpt_not_decoded(status: int) -
     body = b'{"error": "huge", "errors": [' + b"{}," * (MIB // 3) + b"{}]}"
     tracemalloc.start()
     try:
-        with pytest.raises(APIError) as info:
+        with pytest.raises(APIStatusError) as info:
             interpret_response(get_call(CALL_ID), status, {"Retry-After": "0"}, body)
         feedback_from_response(status, {}, body)
         held, peak = tracemalloc.get_traced_memory()
@@ -546,7 +551,7 @@ def test_a_huge_json_error_body_is_kept_as_an_excerpt_not_decoded(status: int) -
     [
         ("status-401", AuthenticationError),
         ("status-429", RateLimitError),
-        ("html-503-100", ServerError),
+        ("html-503-100", InternalServerError),
     ],
 )
 async def test_a_callers_session_that_raises_for_status_still_gives_our_errors(
@@ -564,13 +569,13 @@ async def test_a_callers_session_that_raises_for_status_still_gives_our_errors(
     assert type(info.value) is expected
 
 
-def _not_a_call(size: int) -> DecodingError:
+def _not_a_call(size: int) -> APIResponseValidationError:
     try:
         # No local of this frame (which the traceback keeps) holds the answer.
         Call.from_json(
             json.loads(f'{{"id": "{CALL_ID}", "duration": "bad", "pad": "{"x" * size}"}}')
         )
-    except DecodingError as error:
+    except APIResponseValidationError as error:
         return error
     raise AssertionError("a Call was read")
 
@@ -625,7 +630,7 @@ async def test_a_decoding_error_while_listing_does_not_pin_the_page(page_server:
         tracemalloc.start()
         try:
             seen: list[str | None] = []
-            with pytest.raises(DecodingError) as info:
+            with pytest.raises(APIResponseValidationError) as info:
                 await _collect_ids(listing, seen)
             gc.collect()
             held, _ = tracemalloc.get_traced_memory()

@@ -34,10 +34,11 @@ LAYERS = [
 # The engine's own floors, bottom to top: a module may import its own part and the parts
 # below it only. A part is a module at the engine's top or one of its folders; the small
 # leaves that everything uses (the error tree, text cleaning, phases, how a secret is shown,
-# config values) form the ground floor.
+# config values) form the ground floor. Config values refuse a bad option with the tree's
+# ConfigurationError, so they stand beside the errors.
 ENGINE_LAYERS: list[set[str]] = [
-    {"text", "phase", "redact", "config", "closing"},
-    {"errors"},
+    {"text", "phase", "redact", "closing"},
+    {"errors", "config"},
     {"ids"},
     {"ratelimit"},  # what Close's limits say, and the limiters acting on it
     {"http"},  # requests, what an answer means (which feeds the limiter), the transport

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from close_async._engine.errors import InvalidRequestError
+from close_async._engine.errors import ClientValidationError
 from close_async._engine.ids import CALL_ID_MAX_LENGTH, safe_repr, validate_call_id
 from close_async._types.generated.activities_calls import Call, CallCreate, CallUpdate
 from close_async._types.rules import MAX_DURATION, UPDATE_STATUSES
@@ -215,7 +215,7 @@ def test_valid_values_are_accepted(
 def test_invalid_values_are_refused_naming_the_field(
     model: type[CallUpdate | CallCreate], field: str, value: Any
 ) -> None:
-    with pytest.raises(InvalidRequestError) as info:
+    with pytest.raises(ClientValidationError) as info:
         model(**{field: value})
     assert info.value.field == field
     assert str(info.value).startswith(f"{field}: ")
@@ -248,7 +248,7 @@ def test_create_only_fields_accept_valid_values(field: str, value: Any) -> None:
 
 @pytest.mark.parametrize(("field", "value"), CREATE_INVALID)
 def test_create_only_fields_refuse_invalid_values(field: str, value: Any) -> None:
-    with pytest.raises(InvalidRequestError) as info:
+    with pytest.raises(ClientValidationError) as info:
         CallCreate(**{field: value})
     assert info.value.field == field
 
@@ -263,7 +263,7 @@ def test_none_is_accepted_by_every_nullable_field_to_clear_it(field: str) -> Non
 
 @pytest.mark.parametrize("field", sorted(NOT_NULLABLE))
 def test_none_is_refused_where_close_schema_has_no_null(field: str) -> None:
-    with pytest.raises(InvalidRequestError, match="cannot be cleared") as info:
+    with pytest.raises(ClientValidationError, match="cannot be cleared") as info:
         CallCreate(**dict[str, Any]({field: None}))
     assert info.value.field == field
 
@@ -274,7 +274,7 @@ def test_invalid_request_error_is_a_value_error() -> None:
 
 
 def test_error_text_cuts_and_escapes_a_long_or_hostile_value() -> None:
-    with pytest.raises(InvalidRequestError) as info:
+    with pytest.raises(ClientValidationError) as info:
         CallUpdate(phone="+1\n" + "9" * 500)
     text = str(info.value)
     assert "\n" not in text
@@ -286,7 +286,7 @@ def test_error_text_does_not_repr_arbitrary_objects() -> None:
         def __repr__(self) -> str:
             return "sk_live_SECRET"
 
-    with pytest.raises(InvalidRequestError) as info:
+    with pytest.raises(ClientValidationError) as info:
         CallUpdate(note=Secretive())  # type: ignore[arg-type]
     assert "SECRET" not in str(info.value)
     assert "Secretive" in str(info.value)
@@ -310,7 +310,7 @@ def test_custom_fields_cannot_be_changed_through_the_model() -> None:
 def test_cyclic_custom_fields_are_refused_not_recursed_forever() -> None:
     loop: list[Any] = []
     loop.append(loop)
-    with pytest.raises(InvalidRequestError) as info:
+    with pytest.raises(ClientValidationError) as info:
         CallUpdate(custom_fields={"cf_a": loop})
     assert info.value.field == "custom_fields"
 
@@ -355,7 +355,7 @@ MESSAGES: list[tuple[type, str, Any, str]] = [
 def test_a_refused_value_is_named_with_what_the_rule_wants(
     model: type[CallUpdate | CallCreate], field: str, value: Any, says: str
 ) -> None:
-    with pytest.raises(InvalidRequestError) as info:
+    with pytest.raises(ClientValidationError) as info:
         model(**{field: value})
     assert str(info.value) == f"{field}: must be {says}"
     assert info.value.field == field
@@ -381,7 +381,7 @@ def _nested_arrays(containers: int) -> dict[str, Any]:
 def test_custom_fields_nest_at_most_33_containers_deep(nested: Any) -> None:
     deepest = nested(33)
     assert CallUpdate(custom_fields=deepest).custom_fields == deepest
-    with pytest.raises(InvalidRequestError) as info:
+    with pytest.raises(ClientValidationError) as info:
         CallUpdate(custom_fields=nested(34))
     assert info.value.field == "custom_fields"
 
@@ -389,7 +389,7 @@ def test_custom_fields_nest_at_most_33_containers_deep(nested: Any) -> None:
 def test_a_mapping_that_holds_itself_is_refused_not_recursed_forever() -> None:
     loop: dict[str, Any] = {}
     loop["cf_a"] = loop
-    with pytest.raises(InvalidRequestError) as info:
+    with pytest.raises(ClientValidationError) as info:
         CallUpdate(custom_fields=loop)
     assert info.value.field == "custom_fields"
 
@@ -406,7 +406,7 @@ def test_any_e164_number_is_accepted(phone: str) -> None:
 
 @given(st.text(max_size=20).filter(lambda s: E164.fullmatch(s) is None))
 def test_any_non_e164_text_is_refused(phone: str) -> None:
-    with pytest.raises(InvalidRequestError) as info:
+    with pytest.raises(ClientValidationError) as info:
         CallUpdate(phone=phone)
     assert info.value.field == "phone"
 
@@ -416,7 +416,7 @@ def test_duration_is_accepted_exactly_within_zero_to_a_week(seconds: int) -> Non
     if 0 <= seconds <= MAX_DURATION:
         assert CallUpdate(duration=seconds).duration == seconds
     else:
-        with pytest.raises(InvalidRequestError) as info:
+        with pytest.raises(ClientValidationError) as info:
             CallUpdate(duration=seconds)
         assert info.value.field == "duration"
 
@@ -486,7 +486,7 @@ def test_well_formed_call_ids_are_returned_unchanged(value: str) -> None:
 
 @pytest.mark.parametrize("value", BAD_IDS, ids=repr)
 def test_malformed_call_ids_are_refused(value: Any) -> None:
-    with pytest.raises(InvalidRequestError) as info:
+    with pytest.raises(ClientValidationError) as info:
         validate_call_id(value)
     assert info.value.field == "call_id"
     text = str(info.value)
@@ -495,7 +495,7 @@ def test_malformed_call_ids_are_refused(value: Any) -> None:
 
 
 def test_call_id_error_shows_the_value_escaped() -> None:
-    with pytest.raises(InvalidRequestError, match=re.escape(r"'acti_abc\n'")):
+    with pytest.raises(ClientValidationError, match=re.escape(r"'acti_abc\n'")):
         validate_call_id("acti_abc\n")
 
 
@@ -503,7 +503,7 @@ def test_call_id_error_shows_the_value_escaped() -> None:
 def test_any_accepted_call_id_is_safe_in_a_url_path(value: str) -> None:
     try:
         validate_call_id(value)
-    except InvalidRequestError:
+    except ClientValidationError:
         return
     assert value.startswith("acti_")
     assert value.isascii()

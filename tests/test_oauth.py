@@ -17,23 +17,23 @@ from aiohttp import web
 
 from close_async import (
     DEFAULT_TOKEN_URL,
+    APIResponseValidationError,
     AuthenticationError,
     CloseClient,
     CloseError,
     ConfigurationError,
-    DecodingError,
+    InternalServerError,
     LocalRateLimiter,
     OAuthError,
     OAuthRefresher,
     OAuthTokens,
     RateFeedback,
+    ResponseTimeoutError,
     RetryPolicy,
-    ServerError,
     Timeout,
     exchange_code,
     revoke_token,
 )
-from close_async import TimeoutError as CloseTimeoutError
 from close_async._engine.http.aiohttp_transport import AiohttpTransport
 from close_async.testing import FakeClose
 from tests.conftest import serve
@@ -494,11 +494,11 @@ async def hostile_tokens() -> AsyncIterator[str]:
 
 
 SCENARIOS: dict[str, tuple[str, type[CloseError]]] = {
-    "echo-200": ("echo-200/", DecodingError),
+    "echo-200": ("echo-200/", APIResponseValidationError),
     "echo-400": ("echo-400/", OAuthError),
     "echo-401": ("echo-401/", OAuthError),
-    "echo-500": ("echo-500/", ServerError),
-    "silent": ("silent/", CloseTimeoutError),
+    "echo-500": ("echo-500/", InternalServerError),
+    "silent": ("silent/", ResponseTimeoutError),
 }
 
 

@@ -13,13 +13,13 @@ from aioresponses import aioresponses
 from yarl import URL
 
 from close_async import (
+    APITimeoutError,
     CloseClient,
     ConfigurationError,
-    DeadlineExceededError,
+    InternalServerError,
     RateFeedback,
     RateLimitError,
     RetryPolicy,
-    ServerError,
     Timeout,
 )
 from close_async._client import CloseClientView
@@ -186,7 +186,7 @@ async def test_max_retries_zero_fails_after_one_request(mocked: aioresponses) ->
         view = close.with_options(max_retries=0)
         mocked.get(BASE + "lead/lead_1/", status=503, body="down")
         mocked.get(BASE + "lead/lead_1/", payload={"id": "lead_1"})
-        with pytest.raises(ServerError):
+        with pytest.raises(InternalServerError):
             await view.get("lead/lead_1/")
         assert len(sent(mocked, "GET", "lead/lead_1/")) == 1
         # The client keeps its own policy.
@@ -217,7 +217,7 @@ async def test_max_retries_two_means_three_requests_at_most(mocked: aioresponses
         view = close.with_options(max_retries=2)
         for _ in range(6):
             mocked.get(BASE + "lead/", status=503, body="down")
-        with pytest.raises(ServerError):
+        with pytest.raises(InternalServerError):
             await view.get("lead/")
         assert len(sent(mocked, "GET", "lead/")) == 3
         assert close.stats.retries == {"server_error": 2}
@@ -227,7 +227,7 @@ async def test_a_whole_retry_policy_can_be_given(mocked: aioresponses) -> None:
     async with CloseClient(API_KEY, retry=RetryPolicy.no_wait()) as close:
         view = close.with_options(retry=RetryPolicy.disabled())
         mocked.get(BASE + "lead/", status=503, body="down")
-        with pytest.raises(ServerError):
+        with pytest.raises(InternalServerError):
             await view.get("lead/")
         assert len(sent(mocked, "GET", "lead/")) == 1
         with pytest.raises(ConfigurationError):
@@ -259,10 +259,10 @@ async def test_timeout_seconds_set_the_calls_deadline() -> None:
         lead = fake.add_object("lead", name="A")
         async with CloseClient(KEY, base_url=fake.base_url, timeout=Timeout(deadline=60)) as close:
             view = close.with_options(timeout=0.2)
-            with pytest.raises(DeadlineExceededError):
+            with pytest.raises(APITimeoutError):
                 await view.get("lead/{id}/", path_params={"id": lead["id"]})
             # A whole Timeout works too.
-            with pytest.raises(DeadlineExceededError):
+            with pytest.raises(APITimeoutError):
                 await close.with_options(timeout=Timeout(deadline=0.2)).get("lead/")
 
 
@@ -290,7 +290,7 @@ async def test_views_chain_keeping_earlier_options(mocked: aioresponses) -> None
         assert isinstance(second, CloseClientView)
         for _ in range(4):
             mocked.get(BASE + "lead/", status=503, body="down")
-        with pytest.raises(ServerError):
+        with pytest.raises(InternalServerError):
             await second.get("lead/")
         requests = sent(mocked, "GET", "lead/")
         assert len(requests) == 2  # max_retries=1 from the first view
@@ -316,7 +316,7 @@ async def test_view_calls_use_the_views_options(mocked: aioresponses) -> None:
         assert request.kwargs["headers"]["X-Test"] == "a"
         mocked.get(url, status=503, body="down")
         mocked.get(url, payload=call_payload())
-        with pytest.raises(ServerError):
+        with pytest.raises(InternalServerError):
             await view.calls.get(CALL_ID)
         assert len(mocked.requests[("GET", URL(url))]) == 2
         assert close.stats.requests == 2

@@ -18,7 +18,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from close_async import CloseClient, RetryPolicy
-from close_async._engine.errors import InvalidRequestError, NotFoundError, ServerError
+from close_async._engine.errors import ClientValidationError, InternalServerError, NotFoundError
 from close_async._engine.http.request import Request
 from close_async._resources.pager import Page, fetch_page, paginate, read_list_page
 from tests.conftest import API_KEY
@@ -299,11 +299,11 @@ async def test_breaking_out_early_leaves_no_request_and_no_warning(walk: str) ->
 
 
 async def test_errors_propagate_unchanged_and_asking_again_retries_the_page() -> None:
-    error = ServerError("down", status=503, method="GET", path="lead/")
+    error = InternalServerError("down", status=503, method="GET", path="lead/")
     fake = FakeRequester({"data": [1], "has_more": True}, error, {"data": [2], "has_more": False})
     pager = paginate(fake, "lead/")
     assert await anext(pager) == 1
-    with pytest.raises(ServerError) as info:
+    with pytest.raises(InternalServerError) as info:
         await anext(pager)
     assert info.value is error
     assert await collect(pager) == [2]
@@ -358,10 +358,10 @@ async def test_changing_the_callers_params_later_changes_nothing() -> None:
 )
 async def test_bad_params_are_refused_before_any_request(params: Any, field: str) -> None:
     fake = FakeRequester()
-    with pytest.raises(InvalidRequestError) as info:
+    with pytest.raises(ClientValidationError) as info:
         paginate(fake, "lead/", params)
     assert info.value.field == field
-    with pytest.raises(InvalidRequestError):
+    with pytest.raises(ClientValidationError):
         await fetch_page(fake, "lead/", params)
     assert fake.requests == []
 
@@ -498,6 +498,6 @@ async def test_an_item_that_cannot_be_parsed_raises_its_error_and_ends_the_walk(
     ],
 )
 def test_bad_params_say_what_is_wrong(params: Any, message: str) -> None:
-    with pytest.raises(InvalidRequestError) as info:
+    with pytest.raises(ClientValidationError) as info:
         paginate(FakeRequester(), "lead/", params)
     assert str(info.value) == message

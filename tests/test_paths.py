@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from close_async import InvalidRequestError
+from close_async import ClientValidationError
 from close_async._engine.http.paths import check_path, path_segment, render_path
 
 ALLOWED = re.compile(r"[A-Za-z0-9_.~:@!$&'()*+,;=-]+")
@@ -81,14 +81,14 @@ def test_check_path_keeps_ordinary_paths(path: str, expected: str) -> None:
     ],
 )
 def test_check_path_refuses(path: str) -> None:
-    with pytest.raises(InvalidRequestError) as info:
+    with pytest.raises(ClientValidationError) as info:
         check_path(path)
     assert info.value.field == "path"
 
 
 @pytest.mark.parametrize("path", [None, 1, b"lead/", ["lead"], ("lead",)])
 def test_check_path_refuses_non_strings(path: object) -> None:
-    with pytest.raises(InvalidRequestError) as info:
+    with pytest.raises(ClientValidationError) as info:
         check_path(path)
     assert info.value.field == "path"
 
@@ -98,22 +98,22 @@ def test_check_path_accepts_up_to_the_length_limit() -> None:
 
 
 def test_check_path_message_shows_no_raw_control_characters() -> None:
-    with pytest.raises(InvalidRequestError) as info:
+    with pytest.raises(ClientValidationError) as info:
         check_path("lead/\x1b[2J/")
     assert "\x1b" not in str(info.value)
 
 
-def outcome(check: Callable[[object], str], value: object) -> str | InvalidRequestError:
+def outcome(check: Callable[[object], str], value: object) -> str | ClientValidationError:
     try:
         return check(value)
-    except InvalidRequestError as exc:
+    except ClientValidationError as exc:
         return exc
 
 
 @given(st.text())
 def test_check_path_accepts_only_safe_paths(text: str) -> None:
     path = outcome(check_path, text)
-    if isinstance(path, InvalidRequestError):
+    if isinstance(path, ClientValidationError):
         assert path.field == "path"
         return
     assert path.endswith("/")
@@ -139,7 +139,7 @@ def test_check_path_accepts_every_path_of_safe_segments(
     segments: list[str], leading: bool, trailing: bool
 ) -> None:
     if any(s in (".", "..") for s in segments):
-        with pytest.raises(InvalidRequestError):
+        with pytest.raises(ClientValidationError):
             check_path("/".join(segments))
         return
     text = ("/" if leading else "") + "/".join(segments) + ("/" if trailing else "")
@@ -182,7 +182,7 @@ def test_path_segment_accepts_ids(value: str) -> None:
     ],
 )
 def test_path_segment_refuses(value: str) -> None:
-    with pytest.raises(InvalidRequestError) as info:
+    with pytest.raises(ClientValidationError) as info:
         path_segment(value, field="lead_id")
     assert info.value.field == "lead_id"
     assert "lead_id" in str(info.value)
@@ -190,7 +190,7 @@ def test_path_segment_refuses(value: str) -> None:
 
 @pytest.mark.parametrize("value", [None, 5, 5.0, b"lead_x", ["lead_x"], object()])
 def test_path_segment_refuses_non_strings(value: object) -> None:
-    with pytest.raises(InvalidRequestError) as info:
+    with pytest.raises(ClientValidationError) as info:
         path_segment(value)
     assert info.value.field == "id"
 
@@ -198,7 +198,7 @@ def test_path_segment_refuses_non_strings(value: object) -> None:
 @given(st.text())
 def test_path_segment_accepts_only_one_segment(text: str) -> None:
     value = outcome(path_segment, text)
-    if isinstance(value, InvalidRequestError):
+    if isinstance(value, ClientValidationError):
         assert value.field == "id"
         return
     assert value == text
@@ -222,14 +222,14 @@ def test_render_path_fills_placeholders() -> None:
 
 
 def test_render_path_missing_value_names_the_key() -> None:
-    with pytest.raises(InvalidRequestError) as info:
+    with pytest.raises(ClientValidationError) as info:
         render_path("lead/{lead_id}/", {"other": "x"})
     assert info.value.field == "lead_id"
     assert "lead_id" in str(info.value)
 
 
 def test_render_path_unused_value_names_the_key() -> None:
-    with pytest.raises(InvalidRequestError) as info:
+    with pytest.raises(ClientValidationError) as info:
         render_path("lead/{lead_id}/", {"lead_id": "lead_x", "extra": "y"})
     assert info.value.field == "extra"
     assert "extra" in str(info.value)
@@ -237,16 +237,16 @@ def test_render_path_unused_value_names_the_key() -> None:
 
 @pytest.mark.parametrize("hostile", ["../user", "a/b", "x?y=1", "%2F", "..", "", "{b}", 7, None])
 def test_render_path_checks_each_value_as_one_segment(hostile: object) -> None:
-    with pytest.raises(InvalidRequestError) as info:
+    with pytest.raises(ClientValidationError) as info:
         render_path("lead/{lead_id}/", {"lead_id": hostile})
     assert info.value.field == "lead_id"
 
 
 def test_render_path_checks_the_template_too() -> None:
-    with pytest.raises(InvalidRequestError) as info:
+    with pytest.raises(ClientValidationError) as info:
         render_path("../{lead_id}/", {"lead_id": "lead_x"})
     assert info.value.field == "path"
-    with pytest.raises(InvalidRequestError) as info:
+    with pytest.raises(ClientValidationError) as info:
         render_path("https://evil/{lead_id}/", {"lead_id": "lead_x"})
     assert info.value.field == "path"
 
@@ -273,7 +273,7 @@ SEGMENT_RULE = (
     ],
 )
 def test_path_segment_says_what_is_wrong(value: object, message: str) -> None:
-    with pytest.raises(InvalidRequestError) as info:
+    with pytest.raises(ClientValidationError) as info:
         path_segment(value, field="lead_id")
     assert str(info.value) == message
 
@@ -302,7 +302,7 @@ PARAMS_HINT = "give query parameters as params="
     ],
 )
 def test_check_path_says_what_is_wrong(path: object, message: str) -> None:
-    with pytest.raises(InvalidRequestError) as info:
+    with pytest.raises(ClientValidationError) as info:
         check_path(path)
     assert str(info.value) == message
 
@@ -331,10 +331,10 @@ def test_render_path_answers_as_rendering_then_checking_the_whole_would(
     template = "".join(f"{text}{{{name}}}" for text, name in pieces) + tail
     try:
         expected: object = _render_checked(template, values)
-    except InvalidRequestError as error:
+    except ClientValidationError as error:
         expected = (str(error), error.field)
     try:
         got: object = render_path(template, values)
-    except InvalidRequestError as error:
+    except ClientValidationError as error:
         got = (str(error), error.field)
     assert got == expected

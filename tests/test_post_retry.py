@@ -14,15 +14,15 @@ from aioresponses import aioresponses
 from yarl import URL
 
 from close_async import (
+    APIConnectionError,
     CloseClient,
     ConnectError,
+    InternalServerError,
     RateLimitError,
+    ResponseTimeoutError,
     RetryEvent,
     RetryPolicy,
-    ServerError,
-    TransportError,
 )
-from close_async import TimeoutError as CloseTimeoutError
 from close_async._engine.http.request import Request, with_method_override
 from close_async._engine.retry import retry_reason
 from close_async.testing import FakeClose, FakeFaults
@@ -54,8 +54,8 @@ def reasons(close: CloseClient) -> list[str]:
 # -- retry_reason, as values ---------------------------------------------------------------
 
 
-def server_error(status: int = 503) -> ServerError:
-    return ServerError("down", status=status)
+def server_error(status: int = 503) -> InternalServerError:
+    return InternalServerError("down", status=status)
 
 
 @pytest.mark.parametrize(
@@ -63,14 +63,14 @@ def server_error(status: int = 503) -> ServerError:
     [
         (Request("POST", "lead/"), server_error(), None),
         (Request("POST", "lead/"), server_error(500), None),
-        (Request("POST", "lead/"), TransportError("dropped"), None),
-        (Request("POST", "lead/"), CloseTimeoutError("slow"), None),
+        (Request("POST", "lead/"), APIConnectionError("dropped"), None),
+        (Request("POST", "lead/"), ResponseTimeoutError("slow"), None),
         (Request("POST", "lead/", idempotent=True), server_error(), "server_error"),
-        (Request("POST", "lead/", idempotent=True), TransportError("dropped"), "disconnected"),
-        (Request("POST", "lead/", idempotent=True), CloseTimeoutError("slow"), "timeout"),
+        (Request("POST", "lead/", idempotent=True), APIConnectionError("dropped"), "disconnected"),
+        (Request("POST", "lead/", idempotent=True), ResponseTimeoutError("slow"), "timeout"),
         (Request("GET", "lead/", idempotent=False), server_error(), None),
         (Request("POST", "data/search/"), server_error(), "server_error"),
-        (Request("POST", "data/search/"), TransportError("dropped"), "disconnected"),
+        (Request("POST", "data/search/"), APIConnectionError("dropped"), "disconnected"),
         (Request("POST", "report/activity/"), server_error(), "server_error"),
         (Request("POST", "report/funnel/opportunity/stages/"), server_error(502), "server_error"),
         (Request("POST", "lead/data/search/"), server_error(), None),  # not the search endpoint
@@ -94,7 +94,7 @@ def test_retry_reason_for_a_method_override() -> None:
     override = with_method_override(get, BASE)
     assert override.method == "POST"
     assert retry_reason(override, server_error()) == "server_error"
-    assert retry_reason(override, TransportError("dropped")) == "disconnected"
+    assert retry_reason(override, APIConnectionError("dropped")) == "disconnected"
 
 
 def test_read_posts_are_idempotent_by_default() -> None:
@@ -112,7 +112,7 @@ async def test_a_create_answered_503_is_not_retried(
 ) -> None:
     mocked.post(BASE + "lead/", status=503, body="down")
     mocked.post(BASE + "lead/", payload=LEAD)
-    with pytest.raises(ServerError) as info:
+    with pytest.raises(InternalServerError) as info:
         await client.post("lead/", json={"name": "A"})
     assert info.value.status == 503
     assert len(sent(mocked, "POST", "lead/")) == 1
@@ -124,7 +124,7 @@ async def test_a_create_whose_connection_dropped_is_not_retried(
 ) -> None:
     mocked.post(BASE + "lead/", exception=aiohttp.ServerDisconnectedError())
     mocked.post(BASE + "lead/", payload=LEAD)
-    with pytest.raises(TransportError):
+    with pytest.raises(APIConnectionError):
         await client.post("lead/", json={"name": "A"})
     assert len(sent(mocked, "POST", "lead/")) == 1
 
@@ -155,7 +155,7 @@ async def test_a_read_post_declared_not_idempotent_is_not_retried(
     mocked: aioresponses, client: CloseClient
 ) -> None:
     mocked.post(BASE + "data/search/", status=503, body="down")
-    with pytest.raises(ServerError):
+    with pytest.raises(InternalServerError):
         await client.post("data/search/", json={}, idempotent=False)
     assert len(sent(mocked, "POST", "data/search/")) == 1
 
@@ -209,12 +209,12 @@ async def test_fake_drop_after_apply_on_a_create_is_not_retried() -> None:
         FakeClose(api_keys=(KEY,), faults=faults) as fake,
         CloseClient(KEY, base_url=fake.base_url, retry=RetryPolicy.no_wait(attempts=3)) as close,
     ):
-        with pytest.raises(TransportError):
+        with pytest.raises(APIConnectionError):
             await close.post("lead/", json={"name": "A"})
         assert [r.status for r in fake.requests] == ["dropped"]
         assert len(fake.objects("lead")) == 1  # it was applied: a retry would duplicate
 
-        with pytest.raises(TransportError):
+        with pytest.raises(APIConnectionError):
             await close.post("lead/", json={"name": "B"}, idempotent=True)
         assert [r.status for r in fake.requests] == ["dropped"] * 4
         assert close.stats.retries == {"disconnected": 2}
@@ -226,10 +226,10 @@ async def test_fake_503_on_a_create_is_not_retried_but_on_a_search_is() -> None:
         FakeClose(api_keys=(KEY,), faults=faults) as fake,
         CloseClient(KEY, base_url=fake.base_url, retry=RetryPolicy.no_wait(attempts=3)) as close,
     ):
-        with pytest.raises(ServerError):
+        with pytest.raises(InternalServerError):
             await close.post("lead/", json={"name": "A"})
         assert len(fake.requests) == 1
-        with pytest.raises(ServerError):
+        with pytest.raises(InternalServerError):
             await close.post("data/search/", json={"query": {"type": "and", "queries": []}})
         assert [r.path for r in fake.requests[1:]] == ["/api/v1/data/search/"] * 3
         assert fake.objects("lead") == {}

@@ -19,17 +19,17 @@ from multidict import CIMultiDict, CIMultiDictProxy
 
 from close_async._engine.auth.credentials import auth_header
 from close_async._engine.errors import (
-    APIError,
+    APIResponseValidationError,
+    APIStatusError,
     AuthenticationError,
+    BadRequestError,
+    ClientValidationError,
     ConfigurationError,
-    DecodingError,
-    InvalidRequestError,
+    InternalServerError,
     NotFoundError,
     PaymentRequiredError,
     PermissionDeniedError,
     RateLimitError,
-    ServerError,
-    ValidationError,
 )
 from close_async._engine.http.interpret import (
     feedback_from_response,
@@ -159,7 +159,7 @@ def test_create_call_builds_a_post_on_the_collection() -> None:
 @pytest.mark.parametrize("body", [None, ["note"], "note=x"])
 def test_body_builders_refuse_a_body_that_is_not_a_mapping(builder: Any, body: Any) -> None:
     with pytest.raises(
-        InvalidRequestError, match=r"^body must be a model or a mapping of JSON keys to values"
+        ClientValidationError, match=r"^body must be a model or a mapping of JSON keys to values"
     ) as caught:
         builder(body)
     assert caught.value.field == "body"
@@ -182,7 +182,7 @@ BAD_CALL_IDS = [
 @pytest.mark.parametrize("builder", [get_call, delete_call, lambda c: update_call(c, {})])
 @pytest.mark.parametrize("call_id", BAD_CALL_IDS)
 def test_call_builders_refuse_bad_ids(builder: Any, call_id: Any) -> None:
-    with pytest.raises(InvalidRequestError) as caught:
+    with pytest.raises(ClientValidationError) as caught:
         builder(call_id)
     assert caught.value.field == "call_id"
 
@@ -238,21 +238,21 @@ async def test_list_calls_encodes_filters(
 
 @pytest.mark.parametrize("empty", [[], (), set(), [None]])
 def test_list_calls_refuses_an_empty_list_filter(empty: Any) -> None:
-    with pytest.raises(InvalidRequestError, match=r"^id__in must not be empty$") as caught:
+    with pytest.raises(ClientValidationError, match=r"^id__in must not be empty$") as caught:
         list_pager({"id__in": empty})
     assert caught.value.field == "id__in"
 
 
 @pytest.mark.parametrize("value", [["acti_a", "../lead"], "acti_a,lead_b", "acti_x?x=1", ""])
 def test_list_calls_checks_ids_in_id_filter(value: Any) -> None:
-    with pytest.raises(InvalidRequestError, match=r"^call_id must be ") as caught:
+    with pytest.raises(ClientValidationError, match=r"^call_id must be ") as caught:
         list_pager({"id__in": value})
     assert caught.value.field == "id__in"
 
 
 @pytest.mark.parametrize(("value", "shown"), [(123, "123"), (4.5, "4.5")])
 def test_list_calls_refuses_a_single_id_filter_that_is_not_text(value: Any, shown: str) -> None:
-    with pytest.raises(InvalidRequestError, match=r"^call_id must be a string") as caught:
+    with pytest.raises(ClientValidationError, match=r"^call_id must be a string") as caught:
         list_pager({"id__in": value})
     assert caught.value.field == "id__in"
     assert str(caught.value).endswith(f"got {shown}")
@@ -327,7 +327,7 @@ def test_interpret_response_decodes_success(status: int, body: bytes, expected: 
     "body", [b"<html>OK</html>", b'{"id": "acti_x"', b"\xff\xfe", b"not json at all"]
 )
 def test_interpret_response_refuses_a_success_body_that_is_not_json(body: bytes) -> None:
-    with pytest.raises(DecodingError) as caught:
+    with pytest.raises(APIResponseValidationError) as caught:
         interpret_response(PUT_REQUEST, 200, {}, body)
     assert caught.value.method == "PUT"
     assert caught.value.path == PUT_REQUEST.path
@@ -343,10 +343,10 @@ HTML_PAGE = (
 )
 
 # Every status the README lists, with its recorded JSON body.
-STATUS_CASES: list[tuple[int, type[APIError], bytes, str]] = [
+STATUS_CASES: list[tuple[int, type[APIStatusError], bytes, str]] = [
     (
         400,
-        ValidationError,
+        BadRequestError,
         b'{"errors": ["Invalid duration"], "field-errors": {"duration": "too large"}}',
         "Invalid duration",
     ),
@@ -364,8 +364,8 @@ STATUS_CASES: list[tuple[int, type[APIError], bytes, str]] = [
         b'{"error": "Empty query: Call matching query does not exist."}',
         "does not exist",
     ),
-    (405, APIError, b'{"error": "Method not allowed"}', "Method not allowed"),
-    (415, APIError, b'{"error": "Unsupported format"}', "Unsupported format"),
+    (405, APIStatusError, b'{"error": "Method not allowed"}', "Method not allowed"),
+    (415, APIStatusError, b'{"error": "Unsupported format"}', "Unsupported format"),
     (
         429,
         RateLimitError,
@@ -373,10 +373,10 @@ STATUS_CASES: list[tuple[int, type[APIError], bytes, str]] = [
         b'"rate_limit": 40, "rate_window": 1, "rate_limit_type": "key"}}',
         "API call count exceeded",
     ),
-    (500, ServerError, b'{"error": "Internal error"}', "Internal error"),
-    (502, ServerError, b'{"error": "Bad gateway"}', "Bad gateway"),
-    (503, ServerError, b'{"error": "Unavailable"}', "Unavailable"),
-    (504, ServerError, b'{"error": "Timed out"}', "Timed out"),
+    (500, InternalServerError, b'{"error": "Internal error"}', "Internal error"),
+    (502, InternalServerError, b'{"error": "Bad gateway"}', "Bad gateway"),
+    (503, InternalServerError, b'{"error": "Unavailable"}', "Unavailable"),
+    (504, InternalServerError, b'{"error": "Timed out"}', "Timed out"),
 ]
 
 
@@ -385,9 +385,9 @@ STATUS_CASES: list[tuple[int, type[APIError], bytes, str]] = [
     [pytest.param(*case, id=str(case[0])) for case in STATUS_CASES],
 )
 def test_interpret_response_maps_json_errors(
-    status: int, error_class: type[APIError], body: bytes, message: str
+    status: int, error_class: type[APIStatusError], body: bytes, message: str
 ) -> None:
-    with pytest.raises(APIError) as caught:
+    with pytest.raises(APIStatusError) as caught:
         interpret_response(PUT_REQUEST, status, {}, body)
     error = caught.value
     assert type(error) is error_class
@@ -402,8 +402,10 @@ def test_interpret_response_maps_json_errors(
     ("status", "error_class"),
     [pytest.param(status, error_class, id=str(status)) for status, error_class, *_ in STATUS_CASES],
 )
-def test_interpret_response_maps_html_errors(status: int, error_class: type[APIError]) -> None:
-    with pytest.raises(APIError) as caught:
+def test_interpret_response_maps_html_errors(
+    status: int, error_class: type[APIStatusError]
+) -> None:
+    with pytest.raises(APIStatusError) as caught:
         interpret_response(PUT_REQUEST, status, {}, HTML_PAGE)
     error = caught.value
     assert type(error) is error_class
@@ -417,18 +419,18 @@ def test_interpret_response_maps_html_errors(status: int, error_class: type[APIE
 @pytest.mark.parametrize(
     ("status", "error_class"),
     [
-        (418, APIError),
-        (422, APIError),
-        (302, APIError),
-        (501, ServerError),
-        (599, ServerError),
-        (600, APIError),
+        (418, APIStatusError),
+        (422, APIStatusError),
+        (302, APIStatusError),
+        (501, InternalServerError),
+        (599, InternalServerError),
+        (600, APIStatusError),
     ],
 )
 def test_interpret_response_maps_other_statuses_by_class(
-    status: int, error_class: type[APIError]
+    status: int, error_class: type[APIStatusError]
 ) -> None:
-    with pytest.raises(APIError) as caught:
+    with pytest.raises(APIStatusError) as caught:
         interpret_response(PUT_REQUEST, status, {}, b"")
     assert type(caught.value) is error_class
 
@@ -441,7 +443,7 @@ def test_validation_error_keeps_nested_field_errors() -> None:
             "custom_fields": {"cf_abc": "Not a valid choice.", "cf_def": {"0": "Bad item"}},
         },
     }
-    with pytest.raises(ValidationError) as caught:
+    with pytest.raises(BadRequestError) as caught:
         interpret_response(PUT_REQUEST, 400, {}, json.dumps(body).encode())
     error = caught.value
     assert error.field_errors == body["field-errors"]
@@ -471,14 +473,14 @@ def test_validation_error_keeps_nested_field_errors() -> None:
     ],
 )
 def test_error_message_is_close_words_or_a_safe_excerpt(body: bytes, message: str) -> None:
-    with pytest.raises(APIError) as caught:
+    with pytest.raises(APIStatusError) as caught:
         interpret_response(PUT_REQUEST, 409, {}, body)
     assert caught.value.message == message
 
 
 def test_error_message_from_a_huge_page_is_capped() -> None:
     page = b"<html><body>" + b"<p>Something went wrong.</p>\n" * 5000 + b"</body></html>"
-    with pytest.raises(ServerError) as caught:
+    with pytest.raises(InternalServerError) as caught:
         interpret_response(PUT_REQUEST, 503, {}, page)
     message = caught.value.message
     assert message.startswith("Something went wrong. Something went wrong.")
@@ -490,7 +492,7 @@ def test_error_message_from_a_huge_page_is_capped() -> None:
 def test_interpret_response_always_raises_an_api_error_for_error_statuses(
     body: bytes, status: int
 ) -> None:
-    with pytest.raises(APIError) as caught:
+    with pytest.raises(APIStatusError) as caught:
         interpret_response(PUT_REQUEST, status, {}, body)
     assert caught.value.status == status
     assert len(caught.value.message) <= 200
@@ -606,17 +608,20 @@ def test_success_is_exactly_the_2xx_range(status: int, ok: bool) -> None:
     if ok:
         assert interpret_response(PUT_REQUEST, status, {}, b'{"a": 1}') == {"a": 1}
     else:
-        with pytest.raises(APIError) as caught:
+        with pytest.raises(APIStatusError) as caught:
             interpret_response(PUT_REQUEST, status, {}, b'{"a": 1}')
-        assert type(caught.value) is APIError
+        assert type(caught.value) is APIStatusError
         assert caught.value.status == status
 
 
 @pytest.mark.parametrize(
-    ("status", "error_class"), [(499, APIError), (500, ServerError), (599, ServerError)]
+    ("status", "error_class"),
+    [(499, APIStatusError), (500, InternalServerError), (599, InternalServerError)],
 )
-def test_server_errors_are_exactly_the_5xx_range(status: int, error_class: type[APIError]) -> None:
-    with pytest.raises(APIError) as caught:
+def test_server_errors_are_exactly_the_5xx_range(
+    status: int, error_class: type[APIStatusError]
+) -> None:
+    with pytest.raises(APIStatusError) as caught:
         interpret_response(PUT_REQUEST, status, {}, b"")
     assert type(caught.value) is error_class
 
@@ -626,7 +631,7 @@ def test_server_errors_are_exactly_the_5xx_range(status: int, error_class: type[
     [(409, "Conflict"), (503, "Service Unavailable"), (799, "Unexpected status")],
 )
 def test_an_empty_error_body_gives_the_status_phrase(status: int, reason: str) -> None:
-    with pytest.raises(APIError) as caught:
+    with pytest.raises(APIStatusError) as caught:
         interpret_response(PUT_REQUEST, status, {}, b"")
     assert caught.value.message == reason
 
@@ -634,27 +639,27 @@ def test_an_empty_error_body_gives_the_status_phrase(status: int, reason: str) -
 @pytest.mark.parametrize("length", [199, 200])
 def test_a_message_up_to_the_cap_is_kept_whole(length: int) -> None:
     text = "x" * length
-    with pytest.raises(APIError) as caught:
+    with pytest.raises(APIStatusError) as caught:
         interpret_response(PUT_REQUEST, 409, {}, json.dumps({"error": text}).encode())
     assert caught.value.message == text
 
 
 def test_a_message_past_the_cap_is_cut_to_it_with_an_ellipsis() -> None:
-    with pytest.raises(APIError) as caught:
+    with pytest.raises(APIStatusError) as caught:
         interpret_response(PUT_REQUEST, 409, {}, json.dumps({"error": "y" * 201}).encode())
     assert caught.value.message == "y" * 199 + "…"
 
 
 def test_a_cut_message_does_not_end_in_a_space_before_the_ellipsis() -> None:
     text = "a" * 198 + " " + "b" * 10  # the cut at 199 characters ends on the space
-    with pytest.raises(APIError) as caught:
+    with pytest.raises(APIStatusError) as caught:
         interpret_response(PUT_REQUEST, 409, {}, text.encode())
     assert caught.value.message == "a" * 198 + "…"
 
 
 def test_validation_error_carries_close_errors_and_field_errors() -> None:
     body = {"errors": ["Invalid duration", "Bad phone"], "field-errors": {"duration": "too large"}}
-    with pytest.raises(ValidationError) as caught:
+    with pytest.raises(BadRequestError) as caught:
         interpret_response(PUT_REQUEST, 400, {}, json.dumps(body).encode())
     error = caught.value
     assert error.errors == ["Invalid duration", "Bad phone"]
@@ -668,7 +673,7 @@ def test_validation_error_carries_close_errors_and_field_errors() -> None:
 
 def test_errors_and_field_errors_of_the_wrong_shape_are_left_out() -> None:
     body = {"error": "bad", "errors": "not a list", "field-errors": ["not", "a", "mapping"]}
-    with pytest.raises(ValidationError) as caught:
+    with pytest.raises(BadRequestError) as caught:
         interpret_response(PUT_REQUEST, 400, {}, json.dumps(body).encode())
     assert (caught.value.errors, caught.value.field_errors) == ([], {})
     assert caught.value.message == "bad"
@@ -688,7 +693,7 @@ def test_errors_and_field_errors_of_the_wrong_shape_are_left_out() -> None:
 def test_a_503_carries_its_retry_after(
     status: int, headers: dict[str, str], retry_after: float | None
 ) -> None:
-    with pytest.raises(ServerError) as caught:
+    with pytest.raises(InternalServerError) as caught:
         interpret_response(PUT_REQUEST, status, headers, b"<html>down</html>")
     assert caught.value.retry_after == retry_after
     assert caught.value.status == status
@@ -696,14 +701,14 @@ def test_a_503_carries_its_retry_after(
 
 
 def test_a_non_list_errors_field_is_not_read_as_a_message() -> None:
-    with pytest.raises(APIError) as caught:
+    with pytest.raises(APIStatusError) as caught:
         interpret_response(PUT_REQUEST, 409, {}, b'{"errors": "oops"}')
     assert caught.value.message == "Conflict"
     assert caught.value.errors == []
 
 
 def test_a_success_body_that_is_not_json_is_quoted_in_the_error() -> None:
-    with pytest.raises(DecodingError) as caught:
+    with pytest.raises(APIResponseValidationError) as caught:
         interpret_response(PUT_REQUEST, 200, {}, b"<b>fine</b>")
     assert caught.value.message == "HTTP 200 body is not JSON: 'fine'"
 

@@ -196,7 +196,16 @@ def test_typed_usage_and_examples_pass_mypy_strict() -> None:
 def test_typing_assertions_hold_under_mypy_strict() -> None:
     # tests/typing/: assert_type checks of what users' editors show (never run).
     result = subprocess.run(
-        [sys.executable, "-m", "mypy", "--strict", "tests/typing"],
+        # fail/ holds the wrong uses that must fail: tests/test_typing_fail.py checks them.
+        [
+            sys.executable,
+            "-m",
+            "mypy",
+            "--strict",
+            "tests/typing",
+            "--exclude",
+            "tests/typing/fail/",
+        ],
         capture_output=True,
         text=True,
         cwd=ROOT,

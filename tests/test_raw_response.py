@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from close_async import CloseClient, NotFoundError, RateLimitInfo, Response, ValidationError
+from close_async import BadRequestError, CloseClient, NotFoundError, RateLimitInfo, Response
 from close_async.models import Call, CallUpdate, Export
 from close_async.testing import FakeClose, FakeRateLimit
 from tests.echo_server import echo_server
@@ -84,7 +84,7 @@ async def test_errors_are_raised_as_by_the_plain_call(fake: FakeClose, close: Cl
         await close.with_raw_response.get("lead/lead_missing/")
     with pytest.raises(NotFoundError):
         await close.with_raw_response.calls.get("acti_missing")
-    with pytest.raises(ValidationError):
+    with pytest.raises(BadRequestError):
         await close.with_raw_response.post("lead/", json=[1])
     # And the client is not left in raw mode by an error.
     assert await close.get("lead/") == {"data": [], "has_more": False}

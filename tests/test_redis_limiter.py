@@ -1223,14 +1223,14 @@ async def test_workers_sharing_redis_raise_promptly_after_a_pause_of_ages(
 async def test_a_deadline_ending_in_the_shared_pause_names_it(
     redis_server: RedisServer, make_limiter: MakeLimiter
 ) -> None:
-    from close_async import CloseClient, DeadlineExceededError
+    from close_async import APITimeoutError, CloseClient
 
     headers = {"ratelimit": "limit=40, remaining=0, reset=60"}
     async with _hostile_server(headers, 200) as url:
         limiter = make_limiter(redis_server.url)
         async with CloseClient("api_k", base_url=url, rate_limiter=limiter) as close:
             await close.calls.get("acti_3fKQ1nK8zqg7PbZ0")
-            with pytest.raises(DeadlineExceededError) as caught:
+            with pytest.raises(APITimeoutError) as caught:
                 await asyncio.wait_for(close.calls.get("acti_3fKQ1nK8zqg7PbZ0", deadline=0.1), 30)
     last = caught.value.last_error
     assert isinstance(last, RateLimitError)

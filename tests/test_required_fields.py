@@ -19,7 +19,7 @@ import attrs
 import pytest
 import yaml
 
-from close_async import CloseClient, DecodingError
+from close_async import APIResponseValidationError, CloseClient
 from close_async._types.model import Model, RequestModel
 from close_async.models import Call, Contact, Lead, Opportunity, Task
 from close_async.testing import FakeClose
@@ -101,7 +101,7 @@ def test_a_model_built_by_hand_without_its_required_fields_says_so() -> None:
 
 
 def test_a_strict_answer_refuses_an_answer_without_its_required_field() -> None:
-    with pytest.raises(DecodingError, match="id"):
+    with pytest.raises(APIResponseValidationError, match="id"):
         Call.from_json({"note": "no id"})
     assert Call.from_json({"id": "acti_1"}).missing_fields() == frozenset()
 

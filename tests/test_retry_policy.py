@@ -12,25 +12,25 @@ import pytest
 import tenacity
 
 from close_async import (
-    APIError,
+    APIConnectionError,
+    APIStatusError,
+    APITimeoutError,
     AuthenticationError,
+    BadRequestError,
     ConnectError,
-    DeadlineExceededError,
+    InternalServerError,
     NotFoundError,
     RateLimitError,
+    ResponseTimeoutError,
     RetryEvent,
     RetryPolicy,
-    ServerError,
-    TimeoutError,
-    TransportError,
-    ValidationError,
 )
 from close_async._engine.http.request import Request
 from close_async._engine.phase import begin as begin_phase
 from close_async._engine.retry import deadline_exceeded, make_retrying, retry_reason
 
 
-def api(cls: type[APIError], status: int) -> APIError:
+def api(cls: type[APIStatusError], status: int) -> APIStatusError:
     return cls("x", status=status, method="PUT", path="activity/call/acti_1/")
 
 
@@ -39,24 +39,24 @@ def api(cls: type[APIError], status: int) -> APIError:
     [
         ("PUT", api(RateLimitError, 429), "rate_limited"),
         ("POST", api(RateLimitError, 429), "rate_limited"),
-        ("PUT", api(ServerError, 500), "server_error"),
-        ("put", api(ServerError, 500), "server_error"),
-        ("delete", TimeoutError("slow"), "timeout"),
-        ("PUT", api(ServerError, 502), "server_error"),
-        ("PUT", api(ServerError, 503), "server_error"),
-        ("PUT", api(ServerError, 504), "server_error"),
-        ("GET", api(ServerError, 500), "server_error"),
-        ("DELETE", api(ServerError, 504), "server_error"),
-        ("PUT", api(ServerError, 501), None),
-        ("POST", api(ServerError, 500), None),
-        ("POST", api(ServerError, 503), None),
+        ("PUT", api(InternalServerError, 500), "server_error"),
+        ("put", api(InternalServerError, 500), "server_error"),
+        ("delete", ResponseTimeoutError("slow"), "timeout"),
+        ("PUT", api(InternalServerError, 502), "server_error"),
+        ("PUT", api(InternalServerError, 503), "server_error"),
+        ("PUT", api(InternalServerError, 504), "server_error"),
+        ("GET", api(InternalServerError, 500), "server_error"),
+        ("DELETE", api(InternalServerError, 504), "server_error"),
+        ("PUT", api(InternalServerError, 501), None),
+        ("POST", api(InternalServerError, 500), None),
+        ("POST", api(InternalServerError, 503), None),
         ("PUT", ConnectError("refused"), "connect_error"),
         ("POST", ConnectError("refused"), "connect_error"),
-        ("PUT", TimeoutError("slow"), "timeout"),
-        ("POST", TimeoutError("slow"), None),
-        ("PUT", TransportError("dropped"), "disconnected"),
-        ("POST", TransportError("dropped"), None),
-        ("PUT", api(ValidationError, 400), None),
+        ("PUT", ResponseTimeoutError("slow"), "timeout"),
+        ("POST", ResponseTimeoutError("slow"), None),
+        ("PUT", APIConnectionError("dropped"), "disconnected"),
+        ("POST", APIConnectionError("dropped"), None),
+        ("PUT", api(BadRequestError, 400), None),
         ("PUT", api(AuthenticationError, 401), None),
         ("PUT", api(NotFoundError, 404), None),
         ("PUT", ValueError("not ours"), None),
@@ -147,8 +147,8 @@ def throttled(retry_after: float | None = None) -> RateLimitError:
     return RateLimitError("slow down", status=429, retry_after=retry_after)
 
 
-def fault(status: int = 500, retry_after: float | None = None) -> ServerError:
-    return ServerError("oops", status=status, retry_after=retry_after)
+def fault(status: int = 500, retry_after: float | None = None) -> InternalServerError:
+    return InternalServerError("oops", status=status, retry_after=retry_after)
 
 
 @pytest.fixture
@@ -161,7 +161,7 @@ def top_of_jitter(monkeypatch: pytest.MonkeyPatch) -> None:
 async def test_faults_give_up_after_exactly_attempts(attempts: int) -> None:
     failing = await drive(RetryPolicy.no_wait(attempts=attempts), [fault()] * 5)
     assert failing.attempts == attempts
-    assert isinstance(failing.error, ServerError)
+    assert isinstance(failing.error, InternalServerError)
     assert len(failing.events) == attempts - 1
     passing = await drive(
         RetryPolicy.no_wait(attempts=attempts), [fault()] * (attempts - 1) + ["ok"]
@@ -187,13 +187,13 @@ async def test_faults_and_429s_have_separate_budgets() -> None:
     assert [e.reason for e in run.events] == ["rate_limited", "server_error", "rate_limited"]
     assert (run.book.faults, run.book.throttles) == (1, 2)
     one_fault_too_many = await drive(policy, [throttled(), fault(), throttled(), fault(), "ok"])
-    assert isinstance(one_fault_too_many.error, ServerError)
+    assert isinstance(one_fault_too_many.error, InternalServerError)
     assert one_fault_too_many.attempts == 4
 
 
 @pytest.mark.parametrize(
     ("error", "kind"),
-    [(throttled, RateLimitError), (lambda wait: fault(503, retry_after=wait), ServerError)],
+    [(throttled, RateLimitError), (lambda wait: fault(503, retry_after=wait), InternalServerError)],
 )
 async def test_a_server_wait_up_to_max_server_wait_is_slept_past_it_raises(
     error: Any, kind: type[Exception]
@@ -340,12 +340,12 @@ def test_deadline_exceeded_names_the_call_its_last_error_and_the_phase() -> None
     last = fault(503)
     request = Request("DELETE", "activity/call/acti_2/")
 
-    def make() -> DeadlineExceededError:
+    def make() -> APITimeoutError:
         begin_phase("retry_wait")
         return deadline_exceeded(request, last, deadline=2.0)
 
     error = contextvars.Context().run(make)
-    assert isinstance(error, DeadlineExceededError)
+    assert isinstance(error, APITimeoutError)
     assert (error.method, error.path, error.last_error) == ("DELETE", "activity/call/acti_2/", last)
     assert error.phase == "retry_wait"
     assert (

@@ -14,7 +14,7 @@ import pytest
 from aioresponses import aioresponses
 from yarl import URL
 
-from close_async import CloseClient, RateLimitError, RetryEvent, RetryPolicy, ServerError
+from close_async import CloseClient, InternalServerError, RateLimitError, RetryEvent, RetryPolicy
 from close_async._engine.ratelimit.limiter import RateFeedback
 from close_async.models import CallUpdate
 from tests.conftest import API_KEY, CALL_ID, call_payload
@@ -126,7 +126,7 @@ async def test_a_mix_of_waits_each_sleeps_its_own(mocked: aioresponses) -> None:
 
 @pytest.mark.parametrize(
     ("answer", "error"),
-    [(throttled("61"), RateLimitError), (unavailable("61"), ServerError)],
+    [(throttled("61"), RateLimitError), (unavailable("61"), InternalServerError)],
 )
 async def test_a_server_wait_past_the_cap_raises_without_sleeping(
     mocked: aioresponses, answer: dict[str, Any], error: type[Exception]

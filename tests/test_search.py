@@ -10,7 +10,7 @@ import pytest
 from aioresponses import aioresponses
 
 from close_async import CloseClient, RetryPolicy
-from close_async._engine.errors import InvalidRequestError, ServerError
+from close_async._engine.errors import ClientValidationError, InternalServerError
 from close_async._resources.pager import Page
 from close_async._resources.search import fetch_search_page, search
 from tests.conftest import API_KEY
@@ -101,11 +101,11 @@ async def test_a_repeated_cursor_ends_the_search() -> None:
 
 
 async def test_errors_propagate_unchanged() -> None:
-    error = ServerError("down", status=502, method="POST", path="data/search/")
+    error = InternalServerError("down", status=502, method="POST", path="data/search/")
     fake = FakeRequester({"data": [1], "cursor": "c1"}, error)
     pager = search(fake, QUERY)
     assert await anext(pager) == 1
-    with pytest.raises(ServerError) as info:
+    with pytest.raises(InternalServerError) as info:
         await anext(pager)
     assert info.value is error
 
@@ -169,7 +169,7 @@ async def test_page_size_200_is_allowed() -> None:
 def test_bad_arguments_are_refused_before_any_request(kwargs: dict[str, Any], field: str) -> None:
     fake = FakeRequester()
     arguments = {"query": QUERY, **kwargs}
-    with pytest.raises(InvalidRequestError) as info:
+    with pytest.raises(ClientValidationError) as info:
         search(fake, **arguments)
     assert info.value.field == field
     assert fake.requests == []
@@ -227,6 +227,6 @@ SORT_RULE = 'sort must be a list of sort objects ({"field": ..., "direction": ..
     ],
 )
 def test_a_refused_argument_says_what_is_wrong(kwargs: dict[str, Any], message: str) -> None:
-    with pytest.raises(InvalidRequestError) as info:
+    with pytest.raises(ClientValidationError) as info:
         search(FakeRequester(), **{"query": QUERY, **kwargs})
     assert str(info.value) == message

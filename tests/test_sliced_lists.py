@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 
 from close_async import (
+    BadRequestError,
+    ClientValidationError,
     CloseClient,
-    InvalidRequestError,
     Page,
     RetryPolicy,
     SliceOptions,
-    ValidationError,
 )
 from close_async._resources.generated.leads import LeadsResource
 from close_async._resources.generated.opportunities import OpportunitiesResource
@@ -56,7 +56,7 @@ async def test_a_plain_list_stops_at_the_cap_and_a_sliced_one_gets_every_object_
     # _skip 0 and 7 answer; the plain walk then asks _skip 14, past the cap, and is refused.
     pages = client.opportunities.list(limit=7).pages()
     assert [len((await anext(pages)).data) for _ in range(2)] == [7, 7]
-    with pytest.raises(ValidationError):
+    with pytest.raises(BadRequestError):
         await anext(pages)
     walk = client.opportunities.list(
         limit=7, sliced=SliceOptions(start=START, end=START + timedelta(days=30), max_skip=CAP)
@@ -122,7 +122,7 @@ async def test_bad_slices_are_refused_before_sending(
     fake: FakeClose, close: CloseClient, options: dict[str, Any], field: str
 ) -> None:
     options = {"sliced": True, **options}
-    with pytest.raises(InvalidRequestError) as caught:
+    with pytest.raises(ClientValidationError) as caught:
         close.opportunities.list(**options)
     assert caught.value.field == field
     assert fake.stats.requests == 0
@@ -138,7 +138,7 @@ async def test_bad_slices_are_refused_before_sending(
     ],
 )
 def test_slice_options_are_checked_when_built(options: dict[str, Any], field: str) -> None:
-    with pytest.raises(InvalidRequestError) as caught:
+    with pytest.raises(ClientValidationError) as caught:
         SliceOptions(**options)
     assert caught.value.field == field
 
@@ -203,12 +203,12 @@ async def test_calls_list_slices_past_the_cap_too(capped: tuple[FakeClose, Close
     ]
     pages = client.calls.list(page_size=7).pages()
     assert [len((await anext(pages)).data) for _ in range(2)] == [7, 7]
-    with pytest.raises(ValidationError):
+    with pytest.raises(BadRequestError):
         await anext(pages)
     capped_walk = SliceOptions(max_skip=CAP)
     sliced = [c.id async for c in client.calls.list(page_size=7, sliced=capped_walk)]
     assert sorted(sliced) == sorted(ids)
     options = SliceOptions(start=START, max_skip=CAP, page_size=5)
     assert sorted([c.id async for c in client.calls.list(sliced=options)]) == sorted(ids)
-    with pytest.raises(InvalidRequestError, match="_skip"):
+    with pytest.raises(ClientValidationError, match="_skip"):
         client.calls.list(skip=5, sliced=True)

@@ -8,11 +8,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from close_async import (
+    BadRequestError,
+    ClientValidationError,
     CloseClient,
-    InvalidRequestError,
     RetryPolicy,
     SliceOptions,
-    ValidationError,
 )
 from close_async._resources.slicer import DateSlicer
 from close_async.testing import FakeClose
@@ -50,7 +50,7 @@ async def test_every_lead_once_past_the_skip_cap(capped: tuple[FakeClose, CloseC
     assert sorted(got) == sorted(ids)
     assert walk.windows_walked > 1
     # A plain walk of the same list hits the cap: the slicer is what got past it.
-    with pytest.raises(ValidationError):
+    with pytest.raises(BadRequestError):
         _ = [lead async for lead in client.paginate("lead/", params={"_limit": 7})]
 
 
@@ -68,16 +68,16 @@ async def test_too_dense_a_window_is_an_error(capped: tuple[FakeClose, CloseClie
     _seed(fake, [0] * 20)  # twenty in one instant, more than _skip 10 reaches
     options = SliceOptions(start=START, end=START + timedelta(hours=1), max_skip=10, page_size=5)
     walk = client.paginate("lead/", sliced=options)
-    with pytest.raises(InvalidRequestError, match="cannot be sliced further"):
+    with pytest.raises(ClientValidationError, match="cannot be sliced further"):
         _ = [lead async for lead in walk]
 
 
 async def test_arguments_are_checked_before_sending(capped: tuple[FakeClose, CloseClient]) -> None:
     fake, client = capped
-    with pytest.raises(InvalidRequestError, match="end must be after start"):
+    with pytest.raises(ClientValidationError, match="end must be after start"):
         client.paginate("lead/", sliced=SliceOptions(start=START, end=START, max_skip=10))
-    with pytest.raises(InvalidRequestError, match="max_skip"):
+    with pytest.raises(ClientValidationError, match="max_skip"):
         client.paginate("lead/", sliced=SliceOptions(start=START, max_skip=0))
-    with pytest.raises(InvalidRequestError, match="sliced"):
+    with pytest.raises(ClientValidationError, match="sliced"):
         client.paginate("lead/", sliced="yes")  # type: ignore[arg-type]
     assert fake.stats.requests == 0

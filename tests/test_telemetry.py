@@ -28,13 +28,13 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind, StatusCode
 
 from close_async import (
+    APIConnectionError,
+    APITimeoutError,
     CloseClient,
-    DeadlineExceededError,
+    InternalServerError,
     NotFoundError,
     RetryPolicy,
-    ServerError,
     Timeout,
-    TransportError,
 )
 from close_async._engine.http.paths import path_template
 from close_async._engine.http.request import Request, build_request, path_template_of
@@ -199,7 +199,7 @@ async def test_retries_are_attempt_spans_and_a_resend_count(
 ) -> None:
     (call_id,) = fake.seed_calls(1)
     fake.faults = FakeFaults(error_rate=1.0, error_statuses=(503,))
-    with pytest.raises(ServerError):
+    with pytest.raises(InternalServerError):
         await close.calls.update(call_id, CallUpdate(note="x"))
     (call,) = otel.calls()
     assert call.attributes is not None
@@ -260,11 +260,11 @@ async def test_a_dropped_connection_is_named_by_its_error_class(
 ) -> None:
     (call_id,) = fake.seed_calls(1)
     fake.faults = FakeFaults(reset_rate=1.0)
-    with pytest.raises(TransportError):
+    with pytest.raises(APIConnectionError):
         await close.calls.update(call_id, CallUpdate(note="x"))
     (call,) = otel.calls()
     assert call.attributes is not None
-    assert call.attributes["error.type"] == "TransportError"
+    assert call.attributes["error.type"] == "APIConnectionError"
     assert "http.response.status_code" not in call.attributes
     attempts = otel.attempts(call)
     assert [a.attributes.get("close.retry.reason") for a in attempts] == [  # type: ignore[union-attr]
@@ -290,10 +290,10 @@ async def test_a_deadline_ends_the_span_with_its_error(fake: FakeClose, otel: Ot
     async with CloseClient(
         FAKE_KEY, base_url=fake.base_url, timeout=Timeout(deadline=0.05)
     ) as client:
-        with pytest.raises(DeadlineExceededError):
+        with pytest.raises(APITimeoutError):
             await traced(client, otel).calls.update(call_id, CallUpdate(note="x"))
     (call,) = otel.calls()
-    assert call.attributes["error.type"] == "DeadlineExceededError"  # type: ignore[index]
+    assert call.attributes["error.type"] == "APITimeoutError"  # type: ignore[index]
     (attempt,) = otel.attempts(call)
     assert attempt.end_time is not None
     # The attempt cut short left the wire: nothing stays counted in flight.
@@ -307,7 +307,7 @@ async def test_the_key_bodies_ids_and_queries_are_never_exported(
     await close.calls.update(call_ids[0], CallUpdate(note="secret note text"))
     await close.get("activity/call/", params={"lead_id": "lead_QueryValue42"})
     fake.faults = FakeFaults(error_rate=1.0, error_statuses=(500,))
-    with pytest.raises(ServerError):
+    with pytest.raises(InternalServerError):
         await close.calls.update(call_ids[1], CallUpdate(note="other secret"))
     exported = otel.everything_exported()
     assert otel.spans()

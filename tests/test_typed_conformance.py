@@ -28,7 +28,7 @@ from openapi_core.testing import MockRequest
 
 from close_async import Pager
 from close_async._engine.engine import ClientStats
-from close_async._engine.errors import InvalidRequestError
+from close_async._engine.errors import ClientValidationError
 from close_async._engine.http.request import Request
 from close_async._resources.generated._root import Resources
 from close_async._types.model import Model, RequestModel
@@ -200,7 +200,7 @@ def model_or_body(cls: type[RequestModel], body: dict[str, Any]) -> Any:
     model's type check refuses still fails the test."""
     try:
         return build_model(cls, body)
-    except InvalidRequestError as error:
+    except ClientValidationError as error:
         ruled = {a.name for a in attrs.fields(cls) if a.validator is not None}
         if error.field not in ruled:
             raise

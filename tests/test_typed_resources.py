@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from close_async import UNSET, CloseClient, InvalidRequestError, Page, Response
+from close_async import UNSET, ClientValidationError, CloseClient, Page, Response
 from close_async._types.generated.leads import LeadAddress
 from close_async.models import ContactUpdate, Event, Lead, LeadCreate, LeadUpdate, Task, TaskCreate
 from close_async.testing import FakeClose
@@ -103,29 +103,29 @@ async def test_event_log_pages_by_cursor_into_events(fake: FakeClose, close: Clo
 async def test_bad_arguments_are_refused_before_anything_is_sent(
     fake: FakeClose, close: CloseClient
 ) -> None:
-    with pytest.raises(InvalidRequestError) as error:
+    with pytest.raises(ClientValidationError) as error:
         LeadUpdate(name=5)  # type: ignore[arg-type]
     assert error.value.field == "name"
-    with pytest.raises(InvalidRequestError) as error:
+    with pytest.raises(ClientValidationError) as error:
         LeadUpdate(addresses=["not an address"])  # type: ignore[list-item]
     assert error.value.field == "addresses"
-    with pytest.raises(InvalidRequestError) as error:
+    with pytest.raises(ClientValidationError) as error:
         TaskCreate(lead_id="lead_x", text="t", is_complete="yes")  # type: ignore[arg-type]
     assert error.value.field == "is_complete"
     with pytest.raises(TypeError, match="lead_id"):
         TaskCreate(text="t")  # type: ignore[call-arg]
     for hostile in ("../user/x", "lead_x?_fields=id", "lead%2F..", " ", ""):
-        with pytest.raises(InvalidRequestError) as error:
+        with pytest.raises(ClientValidationError) as error:
             await close.leads.get(hostile)
         assert error.value.field == "id"
-    with pytest.raises(InvalidRequestError) as error:
+    with pytest.raises(ClientValidationError) as error:
         await close.leads.update("lead_x", ["not", "a", "body"])  # type: ignore[arg-type]
     assert error.value.field == "body"
-    with pytest.raises(InvalidRequestError) as error:
+    with pytest.raises(ClientValidationError) as error:
         await close.leads.create({"name": object()})
     assert error.value.field == "body"
     # Call ids stay checked strictly: only acti_ ids reach the call endpoints.
-    with pytest.raises(InvalidRequestError) as error:
+    with pytest.raises(ClientValidationError) as error:
         await close.activities.calls.get("lead_x")
     assert error.value.field == "call_id"
     assert fake.requests == []

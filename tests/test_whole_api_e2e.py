@@ -11,7 +11,7 @@ import warnings
 
 import pytest
 
-from close_async import CloseClient, InvalidRequestError, Page
+from close_async import ClientValidationError, CloseClient, Page
 from close_async.testing import FakeClose
 
 
@@ -111,10 +111,10 @@ async def test_breaking_out_early_leaves_no_request_and_no_warning(
 
 async def test_a_hostile_id_never_reaches_close(fake: FakeClose, close: CloseClient) -> None:
     for hostile in ("../user", "lead_x?_fields=id", "lead_x#", "lead_x%2F..", "a b", ""):
-        with pytest.raises(InvalidRequestError) as caught:
+        with pytest.raises(ClientValidationError) as caught:
             await close.get("lead/{id}/", path_params={"id": hostile})
         assert caught.value.field == "id"
-    with pytest.raises(InvalidRequestError):
+    with pytest.raises(ClientValidationError):
         close.paginate("lead/../user/")
     assert fake.requests == []
 

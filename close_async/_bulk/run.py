@@ -21,7 +21,7 @@ Items for one object never overlap: they go one after another in input order, so
 last update in the input is the one Close keeps.
 
 Failures of one item are results. A client-wide failure (401, 402, 403) makes going on
-pointless: pulling stops, in-flight items finish, and :class:`BatchAbortedError` is raised
+pointless: pulling stops, in-flight items finish, and :class:`BulkAbortedError` is raised
 after their results. ``stop()`` (and cancelling the consumer) stops pulling, lets in-flight
 items finish within ``stop_timeout``, then reports the rest as interrupted.
 """
@@ -48,17 +48,18 @@ import attrs
 
 from .._engine.closing import AsyncClosing
 from .._engine.errors import (
-    APIError,
+    APIStatusError,
     AuthenticationError,
-    BatchAbortedError,
+    BulkAbortedError,
+    BulkInterruptedError,
+    ClientValidationError,
     CloseError,
+    ConfigurationError,
     ConnectError,
-    InvalidRequestError,
+    InternalServerError,
     PaymentRequiredError,
     PermissionDeniedError,
-    ServerError,
     UnknownOutcomeError,
-    UpdateInterruptedError,
 )
 from .journal import Journal
 
@@ -140,7 +141,7 @@ class BulkOptions(TypedDict, total=False):
 
 Prepare = Callable[[int, Any], Prepared]
 """How a resource turns item ``index`` into a :class:`Prepared`; raises
-:class:`InvalidRequestError` for a bad item."""
+:class:`ClientValidationError` for a bad item."""
 
 # Errors that say the credentials or the account, not the item, are the problem.
 _FATAL = (AuthenticationError, PaymentRequiredError, PermissionDeniedError)
@@ -177,7 +178,7 @@ class BulkResult(Generic[T_co]):
     - ``"settled"``: a create found in Close by ``settle`` (its answer was lost, or an
       earlier run sent it): not sent again;
     - ``"failed"``: Close refused it, it was refused before sending
-      (:class:`InvalidRequestError`), or ``attempted`` is false: the batch stopped first;
+      (:class:`ClientValidationError`), or ``attempted`` is false: the batch stopped first;
     - ``"unknown"``: a create whose answer was lost after sending: it may exist; ``body``
       says what was sent;
     - ``"interrupted"``: stopped before Close answered.
@@ -218,7 +219,7 @@ class BulkResult(Generic[T_co]):
         a delete or an item that did not land now), read on first access: a run that never
         looks pays nothing to decode it.
 
-        Raises :class:`DecodingError` if Close's answer was not the resource's object.
+        Raises :class:`APIResponseValidationError` if Close's answer was not the resource's object.
         """
         if self.payload is None or self._parse is None:
             return self.payload  # type: ignore[no-any-return]
@@ -307,13 +308,13 @@ class BulkRun(AsyncClosing, Generic[M]):
     ) -> None:
         unknown = options.keys() - BulkOptions.__annotations__.keys()
         if unknown:
-            raise TypeError(f"unknown bulk option(s): {', '.join(sorted(unknown))}")
+            raise ConfigurationError(f"unknown bulk option(s): {', '.join(sorted(unknown))}")
         concurrency = options.get("concurrency", 32)
         journal = options.get("journal")
         if not isinstance(concurrency, int) or concurrency < 1:
-            raise ValueError("concurrency must be at least 1")
+            raise ConfigurationError("concurrency must be at least 1")
         if settle is not None and kind != "create":
-            raise ValueError("settle is for creates only")
+            raise ConfigurationError("settle is for creates only")
         self._requester = requester
         # A create found absent by settle is sent again under the client's own budget.
         self._policy = requester.options.retry
@@ -405,7 +406,7 @@ class BulkRun(AsyncClosing, Generic[M]):
             await asyncio.gather(*self._workers, return_exceptions=True)
             # Workers cancelled by stop()'s timer leave their items here.
             for index, object_id in sorted(self._in_flight.items()):
-                cut = UpdateInterruptedError(
+                cut = BulkInterruptedError(
                     f"the batch stopped before Close answered this {self._kind}"
                 )
                 await self._emit(self._result(index, object_id, "interrupted", error=cut))
@@ -468,7 +469,7 @@ class BulkRun(AsyncClosing, Generic[M]):
         if self._input_error is not None:
             raise self._input_error
         if self._fatal is not None:
-            raise BatchAbortedError(self._fatal, attempted=self._pulled) from self._fatal
+            raise BulkAbortedError(self._fatal, attempted=self._pulled) from self._fatal
         raise StopAsyncIteration
 
     async def _stop_and_drain(self) -> None:
@@ -565,7 +566,7 @@ class BulkRun(AsyncClosing, Generic[M]):
             return self._result(index, shown, "failed", error=self._fatal, attempted=False)
         try:
             prepared = self._prepare(index, item)
-        except InvalidRequestError as exc:
+        except ClientValidationError as exc:
             return self._result(index, _shown_id(self._kind, item), "failed", error=exc)
         object_id, body = prepared.id, prepared.body
         in_doubt = prepared.in_doubt and self._kind == "create"
@@ -684,8 +685,8 @@ def _ambiguous(error: CloseError) -> bool:
     # A 4xx answer means Close refused it; a connection never opened means it never left.
     if isinstance(error, ConnectError):
         return False
-    if isinstance(error, APIError):
-        return isinstance(error, ServerError)
+    if isinstance(error, APIStatusError):
+        return isinstance(error, InternalServerError)
     return True
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from .._engine.errors import InvalidRequestError
+from .._engine.errors import ClientValidationError
 from .run import Settle
 
 __all__ = ["settle_by_custom_field"]
@@ -29,10 +29,10 @@ def settle_by_custom_field(close: _Searcher, *, resource: str, field: str) -> Se
     (``field``: ``"cf_..."``): it searches for an object of that type with exactly that
     value and answers its id, or ``None`` when there is none.
 
-    A body without the key raises :class:`InvalidRequestError` (the item stays unknown).
+    A body without the key raises :class:`ClientValidationError` (the item stays unknown).
     """
     if resource not in _RESOURCES:
-        raise InvalidRequestError(f"resource must be one of {_RESOURCES}", field="resource")
+        raise ClientValidationError(f"resource must be one of {_RESOURCES}", field="resource")
     field_id = field.removeprefix("custom.")
     key = f"custom.{field_id}"
 
@@ -41,7 +41,7 @@ def settle_by_custom_field(close: _Searcher, *, resource: str, field: str) -> Se
         if value is None and isinstance(body.get("custom"), dict):
             value = body["custom"].get(field_id)
         if not isinstance(value, str) or not value:
-            raise InvalidRequestError(f"the body has no {key} to settle by", field=key)
+            raise ClientValidationError(f"the body has no {key} to settle by", field=key)
         query = {
             "type": "and",
             "queries": [

@@ -41,7 +41,7 @@ from typing import Any, Literal, Union, get_args, get_origin
 
 import attrs
 
-from .._engine.errors import InvalidRequestError
+from .._engine.errors import ClientValidationError
 from .._engine.ids import safe_repr
 from .._types.conversion import parse_datetime
 from .._types.unset import Unset
@@ -54,7 +54,7 @@ _TRUE = frozenset({"true", "1", "yes"})
 _FALSE = frozenset({"false", "0", "no"})
 
 
-class CellError(InvalidRequestError):
+class CellError(ClientValidationError):
     """A CSV cell that is not of its column's type: ``column 'value': expected ...``."""
 
     def __init__(self, column: str, cell: str, expected: str) -> None:
@@ -188,7 +188,7 @@ def describe_type(hint: Any) -> str:
 
 
 Check = Callable[[Any], None]
-"""A field's rule: raises :class:`InvalidRequestError` (in the model's words) for a bad value."""
+"""A field's rule: raises :class:`ClientValidationError` (in the model's words) for a bad value."""
 
 
 def row_body(
@@ -205,7 +205,7 @@ def row_body(
 
     A cell that does not convert raises the column's rule's error (its cell as text is
     judged by the rule) or else :class:`CellError`; a value its rule refuses raises that
-    rule's :class:`InvalidRequestError`. With ``strict=False`` a cell that does not convert
+    rule's :class:`ClientValidationError`. With ``strict=False`` a cell that does not convert
     is kept as text instead and no rule is asked (the failures file's best account of a
     refused row).
     """
@@ -238,7 +238,7 @@ def row_body(
 
 def check_fields(body: Mapping[str, Any], checks: Mapping[str, Check]) -> None:
     """Judge each value of ``body`` whose key has a rule in ``checks``; raises the first
-    rule's :class:`InvalidRequestError`."""
+    rule's :class:`ClientValidationError`."""
     for key, value in body.items():
         rule = checks.get(key)
         if rule is not None:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import csv
 from typing import Any, Protocol, TextIO
 
-from .._engine.errors import APIError, InvalidRequestError
+from .._engine.errors import APIStatusError, ClientValidationError
 from .._engine.text import json_line, render
 from .input import FAILURE_COLUMNS, UNKNOWN_OUTCOME, InputFormat, InputRow, failures_format
 from .report import error_message
@@ -77,9 +77,9 @@ def failure_record(
         record.update(error="InvalidRow", status=None, message=error)
         return record
     record["error"] = type(error).__name__
-    record["status"] = error.status if isinstance(error, APIError) else None
+    record["status"] = error.status if isinstance(error, APIStatusError) else None
     record["message"] = error_message(error)
-    if isinstance(error, APIError):
+    if isinstance(error, APIStatusError):
         close_error = error.body.get("error") if isinstance(error.body, dict) else None
         if close_error is not None:
             record["close_error"] = close_error
@@ -87,7 +87,7 @@ def failure_record(
             record["field_errors"] = error.field_errors
         if error.errors:
             record["errors"] = error.errors
-    elif isinstance(error, InvalidRequestError) and error.field:
+    elif isinstance(error, ClientValidationError) and error.field:
         record["field"] = error.field
     return record
 

@@ -282,7 +282,7 @@ def _csv_header(reader: Any, need_id: bool = True) -> list[str] | None:
 def parse_row(row: InputRow, fmt: InputFormat) -> tuple[str, CallUpdate]:
     """The call id and update of a readable row (CSV cells are text to be coerced).
 
-    Raises :class:`~close_async.InvalidRequestError` naming the bad field; the message has
+    Raises :class:`~close_async.ClientValidationError` naming the bad field; the message has
     no line number (the caller adds it).
     """
     if row.data is None:

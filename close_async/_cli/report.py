@@ -26,7 +26,7 @@ from rich.progress import BarColumn, Progress, Task, TaskID
 from rich.table import Table
 from rich.text import Text
 
-from .._engine.errors import APIError, CloseError
+from .._engine.errors import APIStatusError, CloseError
 from .._engine.text import clean, render
 from .plural import counted
 
@@ -442,7 +442,7 @@ def error_message(error: BaseException) -> str:
     return message if isinstance(message, str) and message else str(error)
 
 
-def _said_nothing(error: APIError, message: str) -> bool:
+def _said_nothing(error: APIStatusError, message: str) -> bool:
     # The protocol puts the status's reason phrase where Close gave no words of its own.
     try:
         return message == http.HTTPStatus(error.status).phrase
@@ -453,7 +453,7 @@ def _said_nothing(error: APIError, message: str) -> bool:
 def describe_failure(error: CloseError) -> str:
     """A short one-line description of why an update failed: Close's message and its field
     errors, both when Close sent both."""
-    if isinstance(error, APIError):
+    if isinstance(error, APIStatusError):
         text = f"{type(error).__name__} (HTTP {error.status})"
         parts = []
         detail = error_message(error)

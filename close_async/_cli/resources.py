@@ -29,7 +29,7 @@ import attrs
 
 from .._bulk.run import InDoubt
 from .._engine.auth.credentials import API_KEY_ENV
-from .._engine.errors import InvalidRequestError
+from .._engine.errors import ClientValidationError
 from .._engine.http.paths import path_segment
 from .._resources.bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from .._resources.generated._root import Resources
@@ -217,7 +217,7 @@ def verb_for(path: str, action: str, null_token: str, settle_by: str | None = No
     def object_id(fields: dict[str, Any]) -> str:
         value = fields.pop("id", None)
         if not isinstance(value, str) or not value.strip():
-            raise InvalidRequestError("'id' is missing or not a string", field="id")
+            raise ClientValidationError("'id' is missing or not a string", field="id")
         # The rule of every id put in a path: one refused here is an invalid row, not sent.
         return path_segment(value.strip(), field="id")
 
@@ -226,9 +226,9 @@ def verb_for(path: str, action: str, null_token: str, settle_by: str | None = No
         output = dict(fields)
         if action == "create":
             if "id" in fields:
-                raise InvalidRequestError("a row to create has no 'id'", field="id")
+                raise ClientValidationError("a row to create has no 'id'", field="id")
             if not fields:
-                raise InvalidRequestError("no fields to create with", field="row")
+                raise ClientValidationError("no fields to create with", field="row")
             if settle_by is not None:
                 check_settle_value(fields, settle_by)
             if row.in_doubt:
@@ -239,13 +239,13 @@ def verb_for(path: str, action: str, null_token: str, settle_by: str | None = No
         object_id_ = object_id(fields)
         if action == "delete":
             if fields:
-                raise InvalidRequestError(
+                raise ClientValidationError(
                     f"a row to delete has only 'id' (got {', '.join(sorted(fields))})",
                     field="row",
                 )
             return object_id_, output
         if not fields:
-            raise InvalidRequestError("no fields to update", field="row")
+            raise ClientValidationError("no fields to update", field="row")
         return (object_id_, fields), output
 
     def start(client: Any, items: AsyncIterable[Any], options: dict[str, Any]) -> Any:

@@ -14,7 +14,7 @@ from typing import Any
 
 from .._bulk.run import Settle
 from .._bulk.settle import settle_by_custom_field
-from .._engine.errors import InvalidRequestError
+from .._engine.errors import ClientValidationError
 
 __all__ = ["SETTLE_RESOURCES", "add_settle_by", "check_settle_value", "settler"]
 
@@ -76,6 +76,6 @@ def check_settle_value(fields: dict[str, Any], column: str) -> None:
     if value is None and isinstance(nested, dict):
         value = nested.get(column.removeprefix("custom."))
     if not isinstance(value, str) or not value:
-        raise InvalidRequestError(
+        raise ClientValidationError(
             f"--settle-by {column}: the row has no {column} value to settle by", field=column
         )

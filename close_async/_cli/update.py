@@ -25,7 +25,12 @@ import attrs
 
 from .._bulk.run import BulkRun
 from .._client import CloseClient
-from .._engine.errors import BatchAbortedError, InvalidRequestError, UpdateInterruptedError
+from .._engine.errors import (
+    BulkAbortedError,
+    BulkInterruptedError,
+    ClientValidationError,
+    CloseError,
+)
 from .cells import CellError
 from .failures import Failures, failure_record, open_failures
 from .input import InputError, InputFormat, InputRow, parse_row, row_for_output
@@ -87,7 +92,7 @@ class UpdateOutcome:
 
     counts: Counts
     interrupted: bool = False
-    aborted: BatchAbortedError | None = None
+    aborted: BulkAbortedError | None = None
     input_error: Exception | None = None
     problems_hidden: int = 0
 
@@ -113,7 +118,7 @@ class RowVerb:
 
     ``parse(row, fmt)`` turns a readable row into ``(item, output)``: the item handed to the
     bulk verb, and the row as JSON for the failures file (it can be fed back as input);
-    it raises :class:`~close_async.InvalidRequestError` for a bad row. ``start(client,
+    it raises :class:`~close_async.ClientValidationError` for a bad row. ``start(client,
     items, options)`` starts the bulk run (``update_many``, ``create_many``, ``delete_many``).
     """
 
@@ -224,7 +229,7 @@ def _row_problem(
         return verb.parse(row, fmt)
     except CellError as exc:
         return _Problem(str(exc), cell=True)
-    except InvalidRequestError as exc:
+    except ClientValidationError as exc:
         return _Problem(str(exc))
 
 
@@ -375,9 +380,9 @@ async def run_updates(
                         state.counts.settled += 1
                     elif result.ok:
                         state.counts.updated += 1
-                    elif not result.attempted or isinstance(result.error, UpdateInterruptedError):
+                    elif not result.attempted or isinstance(result.error, BulkInterruptedError):
                         state.counts.not_sent += 1
-                    elif isinstance(result.error, InvalidRequestError) and row is not None:
+                    elif isinstance(result.error, ClientValidationError) and row is not None:
                         # Refused by the bulk verb's own checks before sending: a bad row.
                         invalid.report(row, _Problem(str(result.error)))
                     else:
@@ -406,12 +411,14 @@ async def run_updates(
                             record["unknown"] = True
                         failures.write(record, row)
                     display.refresh(snapshot())
-            except BatchAbortedError as exc:
+            except BulkAbortedError as exc:
                 outcome.aborted = exc
             except asyncio.CancelledError:
                 if main_task is None or not state.stopping:
                     raise
                 main_task.uncancel()
+            except CloseError:
+                raise  # every timeout of ours is an OSError too: never the input's trouble
             except (InputError, OSError) as exc:
                 # update_many re-raises what the input raised (an unreadable file).
                 outcome.input_error = exc

@@ -6,6 +6,8 @@ from typing import Any
 
 import attrs
 
+from .errors import ConfigurationError
+
 __all__ = ["DEFAULT_MAX_RESPONSE_SIZE", "Timeout"]
 
 DEFAULT_MAX_RESPONSE_SIZE = 32 * 1024 * 1024
@@ -16,8 +18,9 @@ a few hundred KB at most, so anything near this is a broken or hostile server.""
 def _positive_or_none(
     instance: object, attribute: attrs.Attribute[Any], value: float | None
 ) -> None:
-    if value is not None and not value > 0:  # NaN is not positive either
-        raise ValueError(
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    if value is not None and not (number and value > 0):  # NaN is not positive either
+        raise ConfigurationError(
             f"Timeout.{attribute.name} must be positive seconds or None, got {value!r}"
         )
 

@@ -198,10 +198,17 @@ class Engine:
                             failure, first_failure = first_failure, None
                             raise failure
                         answer = await self._send(request, options, raw_parse, trace)
-                # Parsed outside tenacity's loop: a DecodingError is not worth a retry.
+                # Parsed outside tenacity's loop: a body not as documented is not worth a retry.
                 return answer if parse is None else parse(answer)
+        except CloseError as exc:
+            # Before the builtin below: every timeout of ours is a builtins.TimeoutError too.
+            if book is not None and book.deadline_hit:
+                error = deadline_exceeded(request, exc, deadline=deadline)
+                raise error from exc
+            error = exc
+            raise
         except builtins.TimeoutError as exc:
-            # Only asyncio.timeout_at raises the builtin: the transport raises ours.
+            # Only asyncio.timeout_at raises the bare builtin: the transport raises ours.
             # The attempt cut short was cancelled; the last attempt that failed says more.
             # A limiter sleeping out Close's pause names it on the attempt's mark: that is
             # why the time ran out. The mark is this call's last attempt's, never another's.
@@ -210,12 +217,6 @@ class Engine:
             last = pause or (book.last_error if book else None)
             error = deadline_exceeded(request, last, deadline=deadline)
             raise error from exc
-        except CloseError as exc:
-            if book is not None and book.deadline_hit:
-                error = deadline_exceeded(request, exc, deadline=deadline)
-                raise error from exc
-            error = exc
-            raise
         except BaseException as exc:  # cancelled, or a parse that raised its own
             error = exc
             raise

@@ -1,31 +1,44 @@
-"""The one exception tree of close-async.
+"""The one exception tree of close-async, named as the Python ecosystem names it.
 
 Its shape answers the question a caller asks first: did the request reach Close?
 
-    CloseError                      root: catch this to catch everything of ours
-    ├── ConfigurationError          bad client settings (no key, plain http to a remote host)
-    ├── InvalidRequestError         refused before sending: a bad field or call id (ValueError too)
-    ├── TransportError              the request may never have reached Close
-    │   ├── ConnectError            no connection was made: nothing was sent
-    │   ├── TimeoutError            no answer in time (the update may or may not have applied)
-    │   ├── ProtocolError           an answer the HTTP parser refused (garbage status, headers)
-    │   └── ResponseTooLargeError   an answer past ``max_response_size``: dropped, not retried
-    ├── DeadlineExceededError       the caller's overall deadline ran out across retries
-    ├── DecodingError               Close answered 2xx but the body could not be read
-    ├── WebhookVerificationError    a webhook delivery failed verification (``reason``)
-    ├── BatchAbortedError           a bulk run stopped on a client-wide failure (``cause``)
-    ├── UpdateInterruptedError      a bulk item stopped before Close answered it
-    ├── UnknownOutcomeError         a bulk create whose answer was lost: it may have landed
-    ├── ExportError                 an export that failed, or was not done in time
-    └── APIError                    Close answered with an error status
-        ├── ValidationError         400 (``errors`` and ``field_errors``)
-        ├── AuthenticationError     401
-        │   └── OAuthError          the token endpoint refused a grant (a revoked refresh token)
-        ├── PaymentRequiredError    402
-        ├── PermissionDeniedError   403
-        ├── NotFoundError           404
-        ├── RateLimitError          429 (``retry_after``: the wait Close asked for)
-        └── ServerError             5xx (often an HTML page from a proxy)
+    CloseError                        root: catch this to catch everything of ours
+    ├── ConfigurationError            a bad option (client, view, call, limiter, Timeout,
+    │                                 RetryPolicy, BulkOptions; a ValueError too)
+    ├── ClientValidationError         bad input refused before sending; ``field`` names it
+    │                                 (a ValueError too)
+    ├── APIError                      tied to one request: ``method``, ``path``
+    │   ├── APIConnectionError        no usable answer: the request may never have reached Close
+    │   │   ├── ConnectError          no connection was made: nothing was sent
+    │   │   │   └── ConnectTimeoutError   ... because connecting took too long (a TimeoutError)
+    │   │   ├── ResponseTimeoutError  an attempt got no answer in time (a TimeoutError; the
+    │   │   │                         update may or may not have applied; retried as before)
+    │   │   ├── ProtocolError         an answer the HTTP parser refused (garbage status, headers)
+    │   │   └── ResponseTooLargeError an answer past ``max_response_size``: dropped, not retried
+    │   ├── APITimeoutError           the whole call's timeout ran out across its attempts
+    │   │                             (``phase``, ``last_error``); a builtins.TimeoutError, and
+    │   │                             the base of every timeout close-async raises
+    │   ├── APIResponseValidationError Close answered 2xx but not with the documented body
+    │   └── APIStatusError            Close answered with an error status (``status``)
+    │       ├── BadRequestError       400 (``errors`` and ``field_errors``)
+    │       ├── AuthenticationError   401
+    │       │   └── OAuthError        the token endpoint refused a grant (a revoked refresh token)
+    │       ├── PaymentRequiredError  402
+    │       ├── PermissionDeniedError 403
+    │       ├── NotFoundError         404
+    │       ├── RateLimitError        429 (``retry_after``: the wait Close asked for)
+    │       └── InternalServerError   5xx (often an HTML page from a proxy)
+    ├── WebhookVerificationError      a webhook delivery failed verification (``reason``)
+    ├── BulkAbortedError              a bulk run stopped on a client-wide failure (``cause``)
+    ├── BulkInterruptedError          a bulk item stopped before Close answered it
+    ├── UnknownOutcomeError           a bulk create whose answer was lost: it may have landed
+    └── ExportError                   an export that failed, or was not done in time
+
+Every timeout is an :class:`APITimeoutError`, so a builtin :class:`TimeoutError`: ``except
+TimeoutError`` around a call catches the whole call's timeout, an attempt's read timeout and
+a connect timeout alike. An attempt's timeouts are also :class:`APIConnectionError`; the whole
+call's is not (``isinstance(error, APIConnectionError)`` tells them apart). No class here is
+named like a builtin unless it subclasses it.
 
 Errors carry the method, the URL path and the status, never credentials. Their ``str()`` and
 ``repr()`` are one clean line of at most :data:`~close_async._engine.text.TEXT_LIMIT` characters and
@@ -36,6 +49,7 @@ as data (``errors``, ``field_errors``, ``body``).
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Mapping
 from typing import Any
 
@@ -43,29 +57,31 @@ from .phase import Phase
 from .text import SHORT_LIMIT, TEXT_LIMIT, clean, render
 
 __all__ = [
+    "APIConnectionError",
     "APIError",
+    "APIResponseValidationError",
+    "APIStatusError",
+    "APITimeoutError",
     "AuthenticationError",
-    "BatchAbortedError",
+    "BadRequestError",
+    "BulkAbortedError",
+    "BulkInterruptedError",
+    "ClientValidationError",
     "CloseError",
     "ConfigurationError",
     "ConnectError",
-    "DeadlineExceededError",
-    "DecodingError",
+    "ConnectTimeoutError",
     "ExportError",
-    "InvalidRequestError",
+    "InternalServerError",
     "NotFoundError",
     "OAuthError",
     "PaymentRequiredError",
     "PermissionDeniedError",
     "ProtocolError",
     "RateLimitError",
+    "ResponseTimeoutError",
     "ResponseTooLargeError",
-    "ServerError",
-    "TimeoutError",
-    "TransportError",
     "UnknownOutcomeError",
-    "UpdateInterruptedError",
-    "ValidationError",
     "WebhookVerificationError",
 ]
 
@@ -108,7 +124,9 @@ def _short(text: str) -> str:
 
 
 class ConfigurationError(CloseError, ValueError):
-    """The client was set up wrongly (missing credentials, insecure base URL, ...)."""
+    """A bad option: the client set up wrongly (missing credentials, an insecure base URL),
+    or a bad value for a view's, a call's, a limiter's, a :class:`Timeout`'s, a
+    :class:`RetryPolicy`'s or :class:`BulkOptions`' option. A :class:`ValueError` too."""
 
 
 class WebhookVerificationError(CloseError):
@@ -123,8 +141,8 @@ class WebhookVerificationError(CloseError):
         self.reason = reason
 
 
-class InvalidRequestError(CloseError, ValueError):
-    """Input was refused before anything was sent.
+class ClientValidationError(CloseError, ValueError):
+    """Input was refused on our side, before anything was sent (a :class:`ValueError` too).
 
     ``field`` names the offending field (``"duration"``, ``"call_id"``, ...).
     """
@@ -137,8 +155,14 @@ class InvalidRequestError(CloseError, ValueError):
         return f"{type(self).__name__}({_short(self._text())!r}, field={self.field!r})"
 
 
-class _RequestError(CloseError):
-    """An error tied to one request: knows the method and the URL path (never credentials)."""
+class APIError(CloseError):
+    """An error tied to one request: knows the method and the URL path (never credentials).
+
+    The base of every error a request to Close can end in: no usable answer
+    (:class:`APIConnectionError`), the call's timeout (:class:`APITimeoutError`), a body not
+    as documented (:class:`APIResponseValidationError`), an error status
+    (:class:`APIStatusError`).
+    """
 
     def __init__(self, message: str, *, method: str | None = None, path: str | None = None) -> None:
         super().__init__(message)
@@ -162,29 +186,31 @@ class _RequestError(CloseError):
         return f"{type(self).__name__}({fields})"
 
 
-class TransportError(_RequestError):
-    """The request failed below HTTP: it may never have reached Close."""
+class APIConnectionError(APIError):
+    """No usable answer came: the request may never have reached Close (or Close's answer
+    was lost, cut or refused by the HTTP parser)."""
 
 
-class ConnectError(TransportError):
+class ConnectError(APIConnectionError):
     """No connection could be made, so nothing was sent (safe to retry any method)."""
 
 
-class TimeoutError(TransportError):
-    """Close did not answer in time. The request may have been applied."""
+class APITimeoutError(APIError, builtins.TimeoutError):
+    """A timeout: the base of every timeout close-async raises, and a builtin
+    :class:`TimeoutError`, so ``except TimeoutError`` around a call catches them all.
 
-
-class DeadlineExceededError(_RequestError):
-    """The overall deadline for one call ran out across its attempts.
-
-    ``last_error`` is the error of the last attempt that failed before, if any (``None``
-    when the deadline cut the only attempt). ``phase`` says what the call was doing when
-    the deadline passed, and the message says it in words: ``"rate_limiter"``,
+    Raised as such (not a subclass) when the whole call's timeout ran out across its
+    attempts. ``last_error`` is then the error of the last attempt that failed before, if any
+    (``None`` when the timeout cut the only attempt). ``phase`` says what the call was doing
+    when the time ran out, and the message says it in words: ``"rate_limiter"``,
     ``"authorizing"`` (an OAuth token refresh), ``"connecting"``, ``"waiting"`` (the
     request was handed to the connection; Close's answer had not begun), ``"reading"`` (the
     answer) or ``"retry_wait"`` (before the next attempt); ``None`` when it is not known.
     In the first three the attempt cut short was not sent; in the next two Close may have
     applied it.
+
+    One attempt's timeouts are its subclasses :class:`ResponseTimeoutError` and
+    :class:`ConnectTimeoutError`, which are also :class:`APIConnectionError`.
     """
 
     def __init__(
@@ -200,15 +226,39 @@ class DeadlineExceededError(_RequestError):
         self.last_error = last_error
         self.phase: Phase | None = phase
 
+    _shows_phase = True  # in the repr; an attempt's timeout has no phase of the call to show
+
     def _repr_fields(self) -> list[str]:
-        return [*super()._repr_fields(), f"phase={self.phase!r}"]
+        fields = super()._repr_fields()
+        return [*fields, f"phase={self.phase!r}"] if self._shows_phase else fields
 
 
-class DecodingError(_RequestError):
+class _AttemptTimeout(APITimeoutError, APIConnectionError):
+    """One attempt's timeout: no answer came in time, so it is a connection error as well."""
+
+    # The phase and the last error are the whole call's to tell: an attempt's has neither, and
+    # its repr is its message's, method's and path's, as before it was an APITimeoutError.
+    _shows_phase = False
+
+    def __init__(self, message: str, *, method: str | None = None, path: str | None = None) -> None:
+        super().__init__(message, method=method, path=path)
+
+
+class ResponseTimeoutError(_AttemptTimeout):
+    """One attempt got no answer in time (``Timeout.attempt`` or ``Timeout.read``). The
+    request may have been applied; it is retried for idempotent methods only."""
+
+
+class ConnectTimeoutError(ConnectError, _AttemptTimeout):
+    """No connection was made within ``Timeout.connect``: nothing was sent, so it is retried
+    for any method, as every :class:`ConnectError` is."""
+
+
+class APIResponseValidationError(APIError):
     """Close answered with success, but the body was not what the API documents."""
 
 
-class APIError(_RequestError):
+class APIStatusError(APIError):
     """Close answered with an error status.
 
     Attributes: ``status``, ``method``, ``path``, ``errors`` (Close's ``errors`` list),
@@ -244,11 +294,11 @@ class APIError(_RequestError):
         return [f"status={self.status!r}", *super()._repr_fields()]
 
 
-class ValidationError(APIError):
+class BadRequestError(APIStatusError):
     """400: Close refused the request body; see ``field_errors``."""
 
 
-class AuthenticationError(APIError):
+class AuthenticationError(APIStatusError):
     """401: the API key or OAuth token was not accepted."""
 
 
@@ -269,19 +319,19 @@ class OAuthError(AuthenticationError):
         return [*super()._repr_fields(), f"error={self.error!r}"]
 
 
-class PaymentRequiredError(APIError):
+class PaymentRequiredError(APIStatusError):
     """402: the organization's plan does not allow this."""
 
 
-class PermissionDeniedError(APIError):
+class PermissionDeniedError(APIStatusError):
     """403: the credentials are valid but not allowed to do this."""
 
 
-class NotFoundError(APIError):
+class NotFoundError(APIStatusError):
     """404: no such object (or no access to it)."""
 
 
-class _WaitAsked(APIError):
+class _WaitAsked(APIStatusError):
     """An answer that may ask for a wait: ``retry_after``, in seconds, or ``None``."""
 
     def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
@@ -296,14 +346,14 @@ class RateLimitError(_WaitAsked):
     """429: Close's rate limit was hit. ``retry_after`` is the wait Close asked for, in seconds."""
 
 
-class ServerError(_WaitAsked):
+class InternalServerError(_WaitAsked):
     """5xx: Close (or a proxy in front of it) failed.
 
     ``retry_after`` is the wait a 503 asked for (its ``Retry-After``), in seconds, or ``None``.
     """
 
 
-class ProtocolError(TransportError):
+class ProtocolError(APIConnectionError):
     """Close's answer was not valid HTTP (a garbage status line, a header past the parser's
     limits, too many headers, a broken body encoding). The request did reach a server, so
     it may have applied; retried at most once, for idempotent methods only.
@@ -318,7 +368,7 @@ class ProtocolError(TransportError):
         self.kind = kind
 
 
-class ResponseTooLargeError(TransportError):
+class ResponseTooLargeError(APIConnectionError):
     """The answer was bigger than ``max_response_size``, so reading stopped there and the
     connection was dropped. Never retried: the same request would get the same answer.
 
@@ -346,7 +396,7 @@ class ResponseTooLargeError(TransportError):
 # --- what runs of many requests report ------------------------------------------------
 
 
-class BatchAbortedError(CloseError):
+class BulkAbortedError(CloseError):
     """A bulk run (``update_many``, ``create_many``, ``delete_many``) stopped early because
     of a client-wide failure (``cause``: 401/402/403).
 
@@ -360,7 +410,7 @@ class BatchAbortedError(CloseError):
         self.attempted = attempted
 
 
-class UpdateInterruptedError(CloseError):
+class BulkInterruptedError(CloseError):
     """The batch was stopped before Close answered this item (an update, a create or a
     delete; the message names it): it may or may not have applied. It is not in the
     journal as landed, so a rerun sends an update or a delete again (sending twice has the

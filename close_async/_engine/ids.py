@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from .errors import InvalidRequestError
+from .errors import ClientValidationError
 
 __all__ = ["CALL_ID_MAX_LENGTH", "safe_repr", "validate_call_id"]
 
@@ -44,17 +44,17 @@ def safe_repr(value: object, limit: int = _REPR_LIMIT) -> str:
 def validate_call_id(value: object) -> str:
     """Return ``value`` if it is a well-formed Close call id, else raise.
 
-    Raises :class:`~close_async.InvalidRequestError` with ``field="call_id"``.
+    Raises :class:`~close_async.ClientValidationError` with ``field="call_id"``.
 
     >>> validate_call_id("acti_3fXh0mYvKZTrXMbmVSdVbLrnOBFGnJQ0IvyA0MYFwGy")
     'acti_3fXh0mYvKZTrXMbmVSdVbLrnOBFGnJQ0IvyA0MYFwGy'
     """
     if not isinstance(value, str):
-        raise InvalidRequestError(
+        raise ClientValidationError(
             f"call_id must be a string like 'acti_...', got {safe_repr(value)}", field="call_id"
         )
     if len(value) > CALL_ID_MAX_LENGTH or _CALL_ID.fullmatch(value) is None:
-        raise InvalidRequestError(
+        raise ClientValidationError(
             "call_id must be 'acti_' followed by letters and digits "
             f"(at most {CALL_ID_MAX_LENGTH} characters), got {safe_repr(value)}",
             field="call_id",

@@ -8,7 +8,7 @@ Rules (Close API facts, "Errors" and "Rate limits"):
 - 500, 502, 503, 504, timeouts and dropped connections are retried for idempotent methods
   (GET, PUT, DELETE): sending the same PUT twice leaves the same state. A 503 with
   ``Retry-After`` waits that long, under the same ``max_server_wait`` cap (past it, the
-  :class:`ServerError` is raised).
+  :class:`InternalServerError` is raised).
 - POST (creating a call, a lead, ...) is retried only when no connection was made
   (:class:`ConnectError`), since a retried create can make the object twice; except a POST
   that only reads (``data/search/``, reports, a GET sent with a method override) or one the
@@ -33,20 +33,22 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import attrs
 import tenacity
 
 from .errors import (
+    APIConnectionError,
+    APITimeoutError,
+    ConfigurationError,
     ConnectError,
-    DeadlineExceededError,
+    InternalServerError,
     ProtocolError,
     RateLimitError,
+    ResponseTimeoutError,
     ResponseTooLargeError,
-    ServerError,
-    TransportError,
 )
-from .errors import TimeoutError as CloseTimeoutError
 from .http.request import Request
 from .phase import current as current_phase
 from .phase import describe as describe_phase
@@ -77,6 +79,19 @@ class RetryEvent:
     error: BaseException
 
 
+def _at_least(bound: float) -> Callable[[object, attrs.Attribute[Any], Any], None]:
+    """An attrs validator: a number ``>= bound``, else :class:`ConfigurationError`."""
+
+    def check(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        if not (number and value >= bound):  # NaN is not >= anything either
+            raise ConfigurationError(
+                f"RetryPolicy.{attribute.name} must be a number >= {bound}, got {value!r}"
+            )
+
+    return check
+
+
 @attrs.frozen
 class RetryPolicy:
     """How close-async retries (the defaults suit production).
@@ -92,12 +107,12 @@ class RetryPolicy:
     ``RetryPolicy.no_wait()`` keeps the rules but never sleeps between faults (for tests).
     """
 
-    attempts: int = attrs.field(default=5, validator=attrs.validators.ge(1))
-    rate_limit_attempts: int = attrs.field(default=20, validator=attrs.validators.ge(0))
-    wait_initial: float = attrs.field(default=0.5, validator=attrs.validators.ge(0))
-    wait_max: float = attrs.field(default=20.0, validator=attrs.validators.ge(0))
-    wait_exp_base: float = attrs.field(default=2.0, validator=attrs.validators.ge(1))
-    max_server_wait: float = attrs.field(default=120.0, validator=attrs.validators.ge(0))
+    attempts: int = attrs.field(default=5, validator=_at_least(1))
+    rate_limit_attempts: int = attrs.field(default=20, validator=_at_least(0))
+    wait_initial: float = attrs.field(default=0.5, validator=_at_least(0))
+    wait_max: float = attrs.field(default=20.0, validator=_at_least(0))
+    wait_exp_base: float = attrs.field(default=2.0, validator=_at_least(1))
+    max_server_wait: float = attrs.field(default=120.0, validator=_at_least(0))
 
     def fault_wait(self, faults: int) -> float:
         """The backoff after the ``faults``-th fault in a row (1-based): full jitter below
@@ -136,14 +151,14 @@ def retry_reason(request: Request, error: BaseException) -> str | None:
         return "connect_error"
     if not request.idempotent:
         return None
-    if isinstance(error, ServerError) and error.status in _RETRYABLE_STATUSES:
+    if isinstance(error, InternalServerError) and error.status in _RETRYABLE_STATUSES:
         return "server_error"
     if isinstance(error, ResponseTooLargeError):
         return None
     if isinstance(error, ProtocolError):
         return "protocol_error"
-    if isinstance(error, TransportError):
-        return "timeout" if isinstance(error, CloseTimeoutError) else "disconnected"
+    if isinstance(error, APIConnectionError):
+        return "timeout" if isinstance(error, ResponseTimeoutError) else "disconnected"
     return None
 
 
@@ -268,16 +283,16 @@ def _failure(state: tenacity.RetryCallState) -> BaseException | None:
 
 
 def _server_wait(error: BaseException | None) -> float | None:
-    return error.retry_after if isinstance(error, RateLimitError | ServerError) else None
+    return error.retry_after if isinstance(error, RateLimitError | InternalServerError) else None
 
 
 def deadline_exceeded(
     request: Request, last: BaseException | None, *, deadline: float | None = None
-) -> DeadlineExceededError:
+) -> APITimeoutError:
     """The error for a call whose ``deadline`` (seconds) ran out; ``last`` is what its last
     attempt met, and the phase the call marked last is what the deadline cut."""
     phase = current_phase()
-    return DeadlineExceededError(
+    return APITimeoutError(
         describe_phase(phase, deadline=deadline, earlier_error=last is not None),
         method=request.method,
         path=request.path,

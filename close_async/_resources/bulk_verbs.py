@@ -15,7 +15,7 @@ from collections.abc import AsyncIterable, Callable, Iterable
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, Unpack
 
 from .._bulk.run import BulkOptions, BulkRun, InDoubt, Prepared, Settle
-from .._engine.errors import InvalidRequestError
+from .._engine.errors import ClientValidationError
 from .._engine.http.request import JSONBody, Request, encode_body
 from .._engine.http.response import no_content
 
@@ -37,12 +37,12 @@ Parse = Callable[[Any], M]
 """A resource's reader of Close's answer (decoded JSON) into its model."""
 
 
-def _item_error(index: int, exc: InvalidRequestError) -> InvalidRequestError:
+def _item_error(index: int, exc: ClientValidationError) -> ClientValidationError:
     # An item's id is checked once, where its request's builder puts it into the path (the
     # operation's rule, such as a call id's, or else the one-segment rule of every path's
     # id), before anything is sent: an id such as "../user" is the item's own problem. So a
     # request built is an id checked; a refusal names the item.
-    return InvalidRequestError(f"item {index}: {exc}", field=exc.field)
+    return ClientValidationError(f"item {index}: {exc}", field=exc.field)
 
 
 def update_many(
@@ -59,7 +59,7 @@ def update_many(
         try:
             object_id, body = item
         except (TypeError, ValueError):
-            raise InvalidRequestError(
+            raise ClientValidationError(
                 f"item {index}: expected an (id, body) pair, got {type(item).__name__}",
                 field="item",
             ) from None
@@ -67,7 +67,7 @@ def update_many(
         sent = encode_body(body)
         try:
             request = build(object_id, sent)
-        except InvalidRequestError as exc:
+        except ClientValidationError as exc:
             raise _item_error(index, exc) from None
         return Prepared(object_id, sent.value, request)
 
@@ -106,7 +106,7 @@ def delete_many(
     def prepare(index: int, item: Any) -> Prepared:
         try:
             request = build(item)
-        except InvalidRequestError as exc:
+        except ClientValidationError as exc:
             raise _item_error(index, exc) from None
         return Prepared(item, None, request)
 

@@ -15,7 +15,7 @@ import zlib
 from collections.abc import AsyncIterator
 from typing import Any
 
-from .._engine.errors import ExportError, InvalidRequestError
+from .._engine.errors import ClientValidationError, ExportError
 
 __all__ = ["FORMATS", "export_rows"]
 
@@ -96,6 +96,6 @@ def export_rows(download_url: str, format: str) -> AsyncIterator[Any]:
     Use with ``contextlib.aclosing`` when breaking out early, so the download closes now.
     """
     if format not in FORMATS:
-        raise InvalidRequestError('format must be "json" or "csv"', field="format")
+        raise ClientValidationError('format must be "json" or "csv"', field="format")
     chunks = _chunks(download_url)
     return _json_rows(chunks) if format == "json" else _csv_rows(chunks)

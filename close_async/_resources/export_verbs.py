@@ -14,7 +14,12 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
-from .._engine.errors import DeadlineExceededError, ExportError, InvalidRequestError
+from .._engine.errors import (
+    APIConnectionError,
+    APITimeoutError,
+    ClientValidationError,
+    ExportError,
+)
 from .export_stream import FORMATS, export_rows
 
 if TYPE_CHECKING:
@@ -36,25 +41,27 @@ def _body(
     send_done_email: bool = False,
 ) -> dict[str, Any]:
     if kind not in ("lead", "opportunity"):
-        raise InvalidRequestError('the kind must be "lead" or "opportunity"', field="kind")
+        raise ClientValidationError('the kind must be "lead" or "opportunity"', field="kind")
     if format not in FORMATS:
-        raise InvalidRequestError('format must be "json" or "csv"', field="format")
+        raise ClientValidationError('format must be "json" or "csv"', field="format")
     # Close filters each kind its own way; a filter it would ignore must not silently
     # widen the export to every object.
     if kind == "opportunity" and query is not None:
-        raise InvalidRequestError(
+        raise ClientValidationError(
             "an opportunity export is filtered by params (the opportunity list's filters), "
             "not query",
             field="query",
         )
     if kind == "lead" and params is not None:
-        raise InvalidRequestError(
+        raise ClientValidationError(
             "a lead export is filtered by query (a search query), not params", field="params"
         )
     if isinstance(fields, str):
-        raise InvalidRequestError("fields must be a list of field names", field="fields")
+        raise ClientValidationError("fields must be a list of field names", field="fields")
     if not isinstance(send_done_email, bool):
-        raise InvalidRequestError("send_done_email must be true or false", field="send_done_email")
+        raise ClientValidationError(
+            "send_done_email must be true or false", field="send_done_email"
+        )
     # Close emails the user when an export is done unless told not to: one email per
     # export a program starts and waits for itself is noise, so off unless asked.
     body: dict[str, Any] = {"format": format, "send_done_email": send_done_email}
@@ -93,7 +100,7 @@ class ExportVerbs:
         opportunities by ``params`` (the opportunity list's filters); ``format`` is
         ``"json"`` or ``"csv"``; ``fields`` limits the columns; ``send_done_email``
         (default false) asks Close to email the user when it is done. Checked before
-        sending (:class:`~close_async.InvalidRequestError` naming the argument).
+        sending (:class:`~close_async.ClientValidationError` naming the argument).
         """
         body = _body(kind, query, params, format, fields, send_done_email)
         create = self.create_lead if kind == "lead" else self.create_opportunity
@@ -120,7 +127,7 @@ class ExportVerbs:
         """
         export_id = export if isinstance(export, str) else export.id
         if not isinstance(export_id, str) or not export_id:
-            raise InvalidRequestError("the export has no id", field="export")
+            raise ClientValidationError("the export has no id", field="export")
         ends = clock() + deadline
         wait = first_wait
         status: str | None = None
@@ -135,7 +142,9 @@ class ExportVerbs:
         while True:
             try:
                 seen = await self.get(export_id, deadline=max(ends - clock(), 0.0))
-            except DeadlineExceededError as exc:
+            except APITimeoutError as exc:
+                if isinstance(exc, APIConnectionError):
+                    raise  # one attempt's timeout, retries spent: not this wait running out
                 raise late(status) from exc
             status = seen.status
             if status == "done" and seen.download_url:
@@ -157,12 +166,12 @@ class ExportVerbs:
         Use with ``contextlib.aclosing`` when breaking out early, so the download closes now.
         """
         if not export.download_url:
-            raise InvalidRequestError(
+            raise ClientValidationError(
                 f"export {export.id} has no download_url yet: wait for it first", field="export"
             )
         chosen = format or export.format
         if chosen is None:
-            raise InvalidRequestError("the export does not say its format", field="format")
+            raise ClientValidationError("the export does not say its format", field="format")
         return export_rows(export.download_url, chosen)
 
     async def stream(

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeAlias, TypeVar, overload
 
 import attrs
 
-from .._engine.errors import InvalidRequestError
+from .._engine.errors import ClientValidationError
 from .._engine.http.request import Request, encode_params
 
 if TYPE_CHECKING:
@@ -122,12 +122,12 @@ def _skip_of(params: Mapping[str, Any]) -> int:
         # A web app may hand back next_params read from its own query string.
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidRequestError(
+        raise ClientValidationError(
             f"_skip must be a whole number of at least 0, not {type(value).__name__}",
             field="_skip",
         )
     if value < 0:
-        raise InvalidRequestError(
+        raise ClientValidationError(
             f"_skip must be a whole number of at least 0, got {value}", field="_skip"
         )
     return value
@@ -137,7 +137,7 @@ def _checked_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
     if params is None:
         return {}
     if not isinstance(params, Mapping):
-        raise InvalidRequestError("params must be a mapping", field="params")
+        raise ClientValidationError("params must be a mapping", field="params")
     # A copy: a caller changing its dict mid-walk must not change the pages fetched.
     copied = dict(params)
     _skip_of(copied)
@@ -160,7 +160,7 @@ async def fetch_page(
     caller knows them (see :class:`~close_async._engine.http.request.Request`).
     The style is read from the answer (see :func:`read_list_page`). For paging on demand
     (a web app's "next" button), send ``page.next_params`` back here; ``None`` means the
-    end. Bad ``params`` raise :class:`InvalidRequestError` before anything is sent; the
+    end. Bad ``params`` raise :class:`ClientValidationError` before anything is sent; the
     requester's errors propagate unchanged.
     """
     sent = _checked_params(params)
@@ -339,7 +339,7 @@ def paginate(
     refuses it); later ones follow each page's ``next_params``. ``deadline`` bounds each
     page's request; ``parse_item`` turns each item into a model. ``path`` must already be
     validated; ``template`` and ``group`` go with each page's request (:func:`fetch_page`).
-    Bad ``params`` raise :class:`InvalidRequestError` here, before anything is sent.
+    Bad ``params`` raise :class:`ClientValidationError` here, before anything is sent.
     """
     fetch = page_fetcher(requester, path, deadline=deadline, template=template, group=group)
     return Pager(fetch, first_params(params), parse_item=parse_item)

@@ -12,7 +12,7 @@ import copy
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .._engine.errors import InvalidRequestError
+from .._engine.errors import ClientValidationError
 from .._engine.http.request import build_request, encode_body
 from .pager import Page, Pager, read_cursor_page
 
@@ -32,15 +32,15 @@ def _count(value: int | None, name: str, maximum: int | None = None) -> int | No
         return None
     # bool is an int to Python, but True is no page size.
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InvalidRequestError(f"{name} must be a positive whole number", field=name)
+        raise ClientValidationError(f"{name} must be a positive whole number", field=name)
     if maximum is not None and value > maximum:
-        raise InvalidRequestError(f"{name} must be at most {maximum}, got {value}", field=name)
+        raise ClientValidationError(f"{name} must be at most {maximum}, got {value}", field=name)
     return value
 
 
 def _query(query: Mapping[str, Any]) -> dict[str, Any]:
     if not isinstance(query, Mapping):
-        raise InvalidRequestError(
+        raise ClientValidationError(
             f"query must be a mapping, not {type(query).__name__}", field="query"
         )
     # A deep copy: the caller changing its query mid-walk must not change later pages.
@@ -51,7 +51,7 @@ def _fields(fields: Mapping[str, Sequence[str]] | None) -> dict[str, list[str]] 
     if fields is None:
         return None
     if not isinstance(fields, Mapping):
-        raise InvalidRequestError(
+        raise ClientValidationError(
             "fields must map an object type to a list of field names", field="fields"
         )
     checked: dict[str, list[str]] = {}
@@ -63,7 +63,7 @@ def _fields(fields: Mapping[str, Sequence[str]] | None) -> dict[str, list[str]] 
             or not isinstance(names, Sequence)
             or not all(isinstance(name, str) and name for name in names)
         ):
-            raise InvalidRequestError(
+            raise ClientValidationError(
                 "fields must map an object type to a list of field names", field="fields"
             )
         checked[object_type] = list(names)
@@ -78,7 +78,7 @@ def _sort(sort: Sequence[Mapping[str, Any]] | None) -> list[dict[str, Any]] | No
         or not isinstance(sort, Sequence)
         or not all(isinstance(item, Mapping) for item in sort)
     ):
-        raise InvalidRequestError(
+        raise ClientValidationError(
             'sort must be a list of sort objects ({"field": ..., "direction": ...})',
             field="sort",
         )
@@ -116,7 +116,7 @@ def search(
     all (also sent as ``results_limit``, and enforced even if Close sends more);
     ``page_size`` is each page's ``_limit`` (1..200). ``deadline`` bounds each page's
     request. Arguments are checked here, before anything is sent
-    (:class:`InvalidRequestError` naming the field).
+    (:class:`ClientValidationError` naming the field).
     """
     body = {
         "query": _query(query),

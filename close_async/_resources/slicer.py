@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 import attrs
 
-from .._engine.errors import InvalidRequestError
+from .._engine.errors import ClientValidationError
 from .._engine.http.request import encode_params
 from .pager import Page, PageFetcher, Pager, first_params, page_fetcher
 
@@ -68,13 +68,13 @@ def _when(value: object, name: str) -> datetime:
         try:
             value = datetime.fromisoformat(value)
         except ValueError:
-            raise InvalidRequestError(
+            raise ClientValidationError(
                 f"{name} must be a datetime or an ISO 8601 string, got {value!r}", field=name
             ) from None
     if isinstance(value, _dt.date) and not isinstance(value, datetime):
         value = datetime(value.year, value.month, value.day)
     if not isinstance(value, datetime):
-        raise InvalidRequestError(f"{name} must be a datetime", field=name)
+        raise ClientValidationError(f"{name} must be a datetime", field=name)
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
@@ -88,7 +88,7 @@ def _end(value: object) -> datetime | None:
 
 def _check_positive(value: object, name: str) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InvalidRequestError(f"{name} must be a positive whole number", field=name)
+        raise ClientValidationError(f"{name} must be a positive whole number", field=name)
 
 
 def _positive(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
@@ -106,7 +106,7 @@ class SliceOptions:
     UTC. ``max_skip``: the largest ``_skip`` the list accepts (default
     :data:`DEFAULT_MAX_SKIP`; Close's caps vary by list and are not published).
     ``page_size``: items a page (``_limit``), when not given the list's ``limit``, else 100.
-    Bad values raise :class:`~close_async.InvalidRequestError` naming the field, here.
+    Bad values raise :class:`~close_async.ClientValidationError` naming the field, here.
     """
 
     start: datetime | None = attrs.field(default=None, converter=_start)
@@ -116,7 +116,7 @@ class SliceOptions:
 
     def __attrs_post_init__(self) -> None:
         if self.start is not None and self.end is not None and self.end <= self.start:
-            raise InvalidRequestError("end must be after start", field="end")
+            raise ClientValidationError("end must be after start", field="end")
 
 
 @attrs.frozen
@@ -136,7 +136,7 @@ def _plan(options: SliceOptions, params: Mapping[str, Any] | None) -> _Plan:
     for key in _OWNED:
         if key in rest:
             what = "_skip" if key == "_skip" else "date_created windows"
-            raise InvalidRequestError(
+            raise ClientValidationError(
                 f"{key} cannot be combined with a sliced walk, which sets its own {what} "
                 "(bound it with date_created__gte / __lt)",
                 field=key,
@@ -146,21 +146,23 @@ def _plan(options: SliceOptions, params: Mapping[str, Any] | None) -> _Plan:
         given = getattr(options, name)
         filtered = rest.pop(key, None)
         if given is not None and filtered is not None:
-            raise InvalidRequestError(f"give {key} or the slice's {name}, not both", field=key)
+            raise ClientValidationError(f"give {key} or the slice's {name}, not both", field=key)
         if filtered is not None:
             given = _when(filtered, key)
         if given is not None:
             bounds[name] = given
     limit = rest.pop("_limit", None)
     if limit is not None and options.page_size is not None:
-        raise InvalidRequestError("give _limit or the slice's page_size, not both", field="_limit")
+        raise ClientValidationError(
+            "give _limit or the slice's page_size, not both", field="_limit"
+        )
     if limit is not None:
         _check_positive(limit, "_limit")
     page_size = options.page_size if limit is None else limit
     start = bounds.get("start", _EARLIEST)
     end = bounds.get("end") or datetime.now(UTC)
     if end <= start:
-        raise InvalidRequestError("end must be after start", field="end")
+        raise ClientValidationError("end must be after start", field="end")
     # Encoded once now only to refuse, before the caller iterates, what cannot be sent.
     encode_params(rest)
     return _Plan(start, end, options.max_skip, page_size or _PAGE_SIZE, rest)
@@ -256,7 +258,7 @@ class _SliceWalk:
 
     def _split(self, window: _Window) -> None:
         if window.end - window.start <= _SMALLEST:
-            raise InvalidRequestError(
+            raise ClientValidationError(
                 f"more than {self._plan.max_skip} objects were created in one "
                 f"{_SMALLEST.total_seconds()}s window at {_stamp(window.start)}: "
                 "it cannot be sliced further",
@@ -307,7 +309,7 @@ def _options(sliced: object) -> SliceOptions:
         return SliceOptions()
     if isinstance(sliced, SliceOptions):
         return sliced
-    raise InvalidRequestError(
+    raise ClientValidationError(
         f"sliced must be True, False or a SliceOptions, not {type(sliced).__name__}",
         field="sliced",
     )
@@ -320,12 +322,12 @@ def paged_params(
     as ``close.calls.list``: its ``_limit`` is ``limit`` (another name for it) or else
     ``page_size``, from 1 to ``cap`` (Close answers 400 to more). A plain walk starts at
     ``_skip`` (0 when not given); a sliced one pages by the slice's own page size when it
-    has one. Raises :class:`InvalidRequestError`, before the caller starts iterating."""
+    has one. Raises :class:`ClientValidationError`, before the caller starts iterating."""
     limit = params.get("_limit")
     if limit is not None:
         page_size = limit
     if isinstance(page_size, bool) or not isinstance(page_size, int) or not 1 <= page_size <= cap:
-        raise InvalidRequestError(
+        raise ClientValidationError(
             f"page_size must be 1..{cap}, got {page_size!r}", field="page_size"
         )
     query = {k: v for k, v in params.items() if k not in ("_skip", "_limit")}

@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 import attrs
 
-from .._engine.errors import InvalidRequestError
+from .._engine.errors import ClientValidationError
 from .._engine.ids import safe_repr, validate_call_id
 from .conversion import json_kind, parse_datetime
 from .generated.activities_calls import CallUpdate
@@ -40,13 +40,13 @@ def update_from_row(
       clear a field; use JSON Lines for that.
     - ``kind="json"``: values keep their JSON types; ``null`` clears the field.
 
-    Unknown keys and bad values raise :class:`~close_async.InvalidRequestError` naming the
+    Unknown keys and bad values raise :class:`~close_async.ClientValidationError` naming the
     field, with ``line N:`` in front when ``line`` is given.
     """
     where = f"line {line}: " if line is not None else ""
 
-    def fail(message: str, field: str) -> InvalidRequestError:
-        return InvalidRequestError(f"{where}{message}", field=field)
+    def fail(message: str, field: str) -> ClientValidationError:
+        return ClientValidationError(f"{where}{message}", field=field)
 
     if not isinstance(row, Mapping):
         raise fail(f"expected an object with an 'id', got {json_kind(row)}", "id")
@@ -90,7 +90,7 @@ def update_from_row(
         raise fail("the row has no 'id' (the call id)", "id")
     try:
         checked_id = validate_call_id(call_id)
-    except InvalidRequestError as exc:
+    except ClientValidationError as exc:
         raise fail(str(exc).replace("call_id", "id", 1), "id") from exc
 
     if custom_columns:
@@ -112,12 +112,12 @@ def update_from_row(
 
     try:
         return checked_id, CallUpdate(**values)
-    except InvalidRequestError as exc:
+    except ClientValidationError as exc:
         raise fail(str(exc), exc.field or "row") from exc
 
 
 def _row_custom_fields(
-    value: Any, kind: str, fail: Callable[[str, str], InvalidRequestError]
+    value: Any, kind: str, fail: Callable[[str, str], ClientValidationError]
 ) -> dict[str, Any] | None:
     if kind == "csv" and isinstance(value, str):
         try:
@@ -132,7 +132,7 @@ def _row_custom_fields(
 
 
 def _row_value(
-    key: str, value: Any, kind: str, fail: Callable[[str, str], InvalidRequestError]
+    key: str, value: Any, kind: str, fail: Callable[[str, str], ClientValidationError]
 ) -> Any:
     if not isinstance(value, str):
         return value
@@ -148,7 +148,7 @@ def _row_value(
 
 
 def _row_datetime(
-    key: str, value: str, fail: Callable[[str, str], InvalidRequestError]
+    key: str, value: str, fail: Callable[[str, str], ClientValidationError]
 ) -> _dt.datetime:
     try:
         parsed = parse_datetime(value, default_utc=False)

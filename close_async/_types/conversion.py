@@ -35,8 +35,9 @@ with overrides, built once per class on first use.
   key goes to ``extra``, and a value of an unexpected shape is kept as it came.
 - **Strict reading** (every other attrs class, and a model the overlay marks ``strict``,
   such as :class:`~close_async.models.Call`): a value that
-  breaks a rule fails, and :func:`read` raises :class:`~close_async.DecodingError` listing
-  what was wrong where (``expected an integer, got '153' @ $.duration``).
+  breaks a rule fails, and :func:`read` raises
+  :class:`~close_async.APIResponseValidationError` listing what was wrong where
+  (``expected an integer, got '153' @ $.duration``).
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ import cattrs
 from cattrs.fns import identity
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
-from .._engine.errors import DecodingError
+from .._engine.errors import APIResponseValidationError
 from .._engine.ids import safe_repr
 from .unset import Unset
 
@@ -512,9 +513,9 @@ def _reader(cls: type) -> _Hook:
 def read(payload: Any, cls: type[T]) -> T:
     """Read ``cls`` from decoded JSON, by the converter's rules.
 
-    Raises :class:`~close_async.DecodingError` when ``payload`` is not a JSON object, and,
-    for a strictly read class, when a value breaks a rule; the message says what was wrong
-    where, and names the object's ``id`` when it has a readable one.
+    Raises :class:`~close_async.APIResponseValidationError` when ``payload`` is not a JSON
+    object, and, for a strictly read class, when a value breaks a rule; the message says what
+    was wrong where, and names the object's ``id`` when it has a readable one.
     """
     if not isinstance(payload, dict):
         message = f"expected a {cls.__name__} object, got {json_kind(payload)}"
@@ -531,7 +532,7 @@ def read(payload: Any, cls: type[T]) -> T:
     # locals (and cattrs' errors theirs), so the error would pin the decoded answer (up to
     # max_response_size, and more once decoded) for as long as the caller keeps it.
     del payload
-    raise DecodingError(message)
+    raise APIResponseValidationError(message)
 
 
 def write(model: Any) -> dict[str, Any]:

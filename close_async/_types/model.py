@@ -13,13 +13,13 @@ Two kinds of model (``Call`` and ``CallUpdate`` among them):
 - :class:`RequestModel`, what is sent (create and update bodies). Every field defaults to
   :data:`UNSET` and is left out of the body; ``None`` is sent as ``null`` and clears the
   field at Close. Values are checked against the field's type when the model is built, so a
-  bad value raises :class:`~close_async.InvalidRequestError` naming the field before
+  bad value raises :class:`~close_async.ClientValidationError` naming the field before
   anything is sent. Keys the model does not list (``custom.cf_...``) go in ``extra``.
   A field the overlay gives a rule (``rules.py``: an E.164 phone, a call's duration) is
   checked by that rule, its attrs validator, instead of by its type.
 
 A model the overlay marks ``strict`` (``Call``) is read strictly instead: a value that
-breaks its type fails with a :class:`~close_async.DecodingError` naming it.
+breaks its type fails with an :class:`~close_async.APIResponseValidationError` naming it.
 
 Both are read and written by the package's one cattrs converter (``conversion``, whose
 docstring lists the rules); :meth:`Model.from_json` and ``to_json`` are its front doors.
@@ -36,7 +36,7 @@ from typing import Any, ClassVar, Literal, TypeVar, get_args, get_origin
 
 import attrs
 
-from .._engine.errors import DecodingError, InvalidRequestError
+from .._engine.errors import APIResponseValidationError, ClientValidationError
 from .._engine.ids import safe_repr
 from . import conversion as _conversion
 from .conversion import fields_of, json_key, union_args
@@ -80,12 +80,12 @@ class Model:
     def from_json(cls: type[M], payload: Any) -> M:
         """Read this model from decoded JSON; lenient (see the module docstring).
 
-        Raises :class:`~close_async.DecodingError` when ``payload`` is not a JSON object
-        at all, and, for a strict model, when a value breaks its type.
+        Raises :class:`~close_async.APIResponseValidationError` when ``payload`` is not a JSON
+        object at all, and, for a strict model, when a value breaks its type.
         """
         try:
             return _conversion.read(payload, cls)
-        except DecodingError:
+        except APIResponseValidationError:
             # The error's traceback keeps this frame: it must not pin the answer.
             del payload
             raise
@@ -131,14 +131,14 @@ class RequestModel:
             value = getattr(self, name)
             if value.__class__ in plain or value is UNSET or _accepts(hint, value):
                 continue
-            raise InvalidRequestError(
+            raise ClientValidationError(
                 f"{name}: must be {_describe(hint)}, got {safe_repr(value)}", field=name
             )
         extra = self.extra
         if extra is _NO_EXTRA:
             return
         if not isinstance(extra, Mapping) or not all(isinstance(k, str) for k in extra):
-            raise InvalidRequestError(
+            raise ClientValidationError(
                 "extra: must be a mapping of JSON keys to values", field="extra"
             )
 
@@ -163,7 +163,7 @@ def request_fields(cls: type[RequestModel]) -> dict[str, Any]:
 
 def field_checks(cls: type) -> dict[str, Callable[[Any], None]]:
     """JSON key -> the rule of that field of the attrs model ``cls``, as a check of one value
-    that raises :class:`InvalidRequestError` in the model's own words (``duration: must be
+    that raises :class:`ClientValidationError` in the model's own words (``duration: must be
     a whole number of seconds from 0 to 604800, got -1``): the field's attrs validator.
 
     For callers that hold a field's value before the model is built (the CLI's cells), so

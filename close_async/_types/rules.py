@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 
 import attrs
 
-from .._engine.errors import InvalidRequestError
+from .._engine.errors import ClientValidationError
 from .._engine.ids import safe_repr, validate_call_id
 from .unset import UNSET
 
@@ -101,7 +101,7 @@ def _rule(check: _Check, *, nullable: bool = True) -> Validator:
             return
         expected = "not None: it cannot be cleared" if value is None else check(value)
         if expected is not None:
-            raise InvalidRequestError(
+            raise ClientValidationError(
                 f"{attribute.name}: must be {expected}, got {safe_repr(value)}",
                 field=attribute.name,
             )
@@ -238,8 +238,8 @@ call_id: Final = validate_call_id
 def _filter_call_id(key: str, value: object) -> str:
     try:
         return validate_call_id(value)
-    except InvalidRequestError as error:
-        raise InvalidRequestError(str(error), field=key) from None
+    except ClientValidationError as error:
+        raise ClientValidationError(str(error), field=key) from None
 
 
 def call_ids(value: Any, *, key: str = "id__in") -> Any:

@@ -70,7 +70,8 @@ class WebhookEvent:
         ``activity.call``, a :class:`~close_async.models.Lead` for ``lead``, and so on.
 
         Raises :class:`LookupError` for an object type without a model here, and
-        :class:`~close_async.DecodingError` when ``data`` is missing or not such an object.
+        :class:`~close_async.APIResponseValidationError` when ``data`` is missing or not such an
+        object.
         """
         where = _MODELS.get(self.object_type)
         if where is None:

@@ -344,7 +344,8 @@ async def exchange_code(
     Give ``redirect_uri`` if the authorization request had one. ``session``: an aiohttp
     session to send through (left open); by default one is opened for this call. Raises
     :class:`OAuthError` if Close refuses (``error="invalid_grant"``: the code was used or
-    has expired), a :class:`TransportError` if it cannot be reached within ``deadline`` seconds.
+    has expired), an :class:`APIConnectionError` if it cannot be reached within ``deadline``
+    seconds.
 
     Example, in the redirect URI's handler::
 

@@ -17,7 +17,7 @@ from typing import Any
 import attrs
 import yarl
 
-from ..errors import ConfigurationError, DecodingError, OAuthError, ServerError
+from ..errors import APIResponseValidationError, ConfigurationError, InternalServerError, OAuthError
 from ..redact import redacted
 from .credentials import is_loopback
 
@@ -127,23 +127,27 @@ def tokens_from_answer(status: int, body: bytes, *, path: str, now: float) -> OA
     """The tokens in a token endpoint's answer, or the error it amounts to.
 
     ``now`` (seconds since the epoch) is when the answer arrived. Raises
-    :class:`OAuthError` for a refusal (4xx), :class:`ServerError` for a 5xx and
-    :class:`DecodingError` for a 200 without a usable access token. No message quotes
+    :class:`OAuthError` for a refusal (4xx), :class:`InternalServerError` for a 5xx and
+    :class:`APIResponseValidationError` for a 200 without a usable access token. No message quotes
     the body: it could hold a token.
     """
     _raise_for_status(status, body, path)
     data = _json_object(body)
     where = {"method": "POST", "path": path}
     if data is None:
-        raise DecodingError("Close's token endpoint answered 200 without a JSON object", **where)
+        raise APIResponseValidationError(
+            "Close's token endpoint answered 200 without a JSON object", **where
+        )
     access = data.get("access_token")
     if not isinstance(access, str) or not _VISIBLE_ASCII.fullmatch(access):
-        raise DecodingError(
+        raise APIResponseValidationError(
             "Close's token endpoint answered 200 without a usable access_token", **where
         )
     refresh = data.get("refresh_token")
     if refresh is not None and not (isinstance(refresh, str) and _VISIBLE_ASCII.fullmatch(refresh)):
-        raise DecodingError("Close's token endpoint sent an unusable refresh_token", **where)
+        raise APIResponseValidationError(
+            "Close's token endpoint sent an unusable refresh_token", **where
+        )
     lifetime = data.get("expires_in")
     expires_in: float | None = None
     if (
@@ -175,7 +179,7 @@ def _raise_for_status(status: int, body: bytes, path: str) -> None:
         return
     if status >= 500:
         message = f"Close's token endpoint failed (HTTP {status})"
-        raise ServerError(message, status=status, method="POST", path=path)
+        raise InternalServerError(message, status=status, method="POST", path=path)
     data = _json_object(body) or {}
     code = data.get("error")
     error = code if isinstance(code, str) and _ERROR_CODE.fullmatch(code) else None

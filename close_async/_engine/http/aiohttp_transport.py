@@ -33,13 +33,14 @@ from aiohttp.tracing import Trace
 
 from ..config import DEFAULT_MAX_RESPONSE_SIZE, Timeout
 from ..errors import (
+    APIConnectionError,
     CloseError,
     ConnectError,
+    ConnectTimeoutError,
     ProtocolError,
+    ResponseTimeoutError,
     ResponseTooLargeError,
-    TransportError,
 )
-from ..errors import TimeoutError as CloseTimeoutError
 from ..phase import mark as phase_mark
 from ..text import SHORT_LIMIT, clean
 from .request import Request
@@ -164,7 +165,7 @@ class AiohttpTransport:
         except (aiohttp.ClientError, TimeoutError) as exc:
             error = self._translate(exc, headers, _where(request), config)
         else:
-            error = CloseTimeoutError(
+            error = ResponseTimeoutError(
                 f"Close's answer was not read whole within Timeout.read ({_seconds(read)})",
                 **_where(request),
             )
@@ -226,7 +227,7 @@ class AiohttpTransport:
     ) -> CloseError:
         """Our error for an aiohttp failure: its class name and a scrubbed message only."""
         if isinstance(exc, aiohttp.ConnectionTimeoutError):
-            return ConnectError(
+            return ConnectTimeoutError(
                 f"timed out connecting to Close (Timeout.connect, {_seconds(timeout.connect)})",
                 **where,
             )
@@ -234,16 +235,16 @@ class AiohttpTransport:
             reason = _safe_text(str(exc.os_error), headers, extra_secrets)
             return ConnectError(f"could not connect to Close: {reason}", **where)
         if isinstance(exc, aiohttp.SocketTimeoutError):
-            return CloseTimeoutError(
+            return ResponseTimeoutError(
                 f"Close sent nothing for Timeout.read ({_seconds(timeout.read)})", **where
             )
         if isinstance(exc, TimeoutError):
-            return CloseTimeoutError(
+            return ResponseTimeoutError(
                 f"Close did not answer within Timeout.attempt ({_seconds(timeout.attempt)})",
                 **where,
             )
         if isinstance(exc, aiohttp.ServerDisconnectedError):
-            return TransportError("Close closed the connection without answering", **where)
+            return APIConnectionError("Close closed the connection without answering", **where)
         if isinstance(exc, aiohttp.ClientResponseError):
             # Raised by aiohttp's parser only (raise_for_status is off): the status line
             # or the headers were refused.
@@ -261,9 +262,9 @@ class AiohttpTransport:
                     kind=kind,
                     **where,
                 )
-            return TransportError("the connection broke while reading Close's answer", **where)
+            return APIConnectionError("the connection broke while reading Close's answer", **where)
         message = _safe_text(str(exc), headers, extra_secrets)
-        return TransportError(f"{type(exc).__name__}: {message}", **where)
+        return APIConnectionError(f"{type(exc).__name__}: {message}", **where)
 
     async def aclose(self) -> None:
         """Close the session if this transport made it."""

@@ -16,15 +16,15 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..errors import (
-    APIError,
+    APIResponseValidationError,
+    APIStatusError,
     AuthenticationError,
-    DecodingError,
+    BadRequestError,
+    InternalServerError,
     NotFoundError,
     PaymentRequiredError,
     PermissionDeniedError,
     RateLimitError,
-    ServerError,
-    ValidationError,
 )
 from ..ratelimit.info import RateLimitInfo, retry_after_header, server_wait
 from ..ratelimit.limiter import RateFeedback
@@ -34,10 +34,10 @@ from .request import Request
 __all__ = ["feedback_from_response", "interpret_response"]
 
 # The one place a status picks an error class. Any other status (405, 415, 3xx, ...)
-# is a plain APIError.
-_ERROR_CLASSES: Mapping[int, type[APIError]] = {
-    **dict.fromkeys(range(500, 600), ServerError),
-    400: ValidationError,
+# is a plain APIStatusError.
+_ERROR_CLASSES: Mapping[int, type[APIStatusError]] = {
+    **dict.fromkeys(range(500, 600), InternalServerError),
+    400: BadRequestError,
     401: AuthenticationError,
     402: PaymentRequiredError,
     403: PermissionDeniedError,
@@ -130,13 +130,13 @@ def _reason(status: int) -> str:
 def interpret_response(
     request: Request, status: int, headers: Mapping[str, str], body: bytes
 ) -> Any:
-    """The decoded result of a 2xx response, or the :class:`APIError` subclass to raise.
+    """The decoded result of a 2xx response, or the :class:`APIStatusError` subclass to raise.
 
     A 2xx with an empty body gives ``{}``; one that is not JSON raises
-    :class:`DecodingError`. Any other status raises the error mapped to it (400
-    :class:`ValidationError`, 401, 402, 403, 404, 429 :class:`RateLimitError` with the wait
-    Close asked for, 5xx :class:`ServerError`, a 503's with its ``Retry-After``, else
-    :class:`APIError`), also when the body is an HTML page. Errors carry the method, path,
+    :class:`APIResponseValidationError`. Any other status raises the error mapped to it (400
+    :class:`BadRequestError`, 401, 402, 403, 404, 429 :class:`RateLimitError` with the wait
+    Close asked for, 5xx :class:`InternalServerError`, a 503's with its ``Retry-After``, else
+    :class:`APIStatusError`), also when the body is an HTML page. Errors carry the method, path,
     status and body, never credentials.
     """
     if 200 <= status < 300:
@@ -144,7 +144,7 @@ def interpret_response(
             return {}
         decoded = _decode(body)
         if decoded is _NO_BODY:
-            raise DecodingError(
+            raise APIResponseValidationError(
                 f"HTTP {status} body is not JSON: {_excerpt(_head_text(body))!r}",
                 method=request.method,
                 path=request.path,
@@ -153,7 +153,9 @@ def interpret_response(
     raise _api_error(request, status, headers, body)
 
 
-def _api_error(request: Request, status: int, headers: Mapping[str, str], body: bytes) -> APIError:
+def _api_error(
+    request: Request, status: int, headers: Mapping[str, str], body: bytes
+) -> APIStatusError:
     decoded = _decode_error(body)
     if decoded is _NO_BODY:
         text = body[:_BODY_EXCERPT].decode("utf-8", "replace")
@@ -172,12 +174,12 @@ def _api_error(request: Request, status: int, headers: Mapping[str, str], body: 
         "field_errors": field_errors if isinstance(field_errors, Mapping) else None,
         "body": payload,
     }
-    error_class = _ERROR_CLASSES.get(status, APIError)
+    error_class = _ERROR_CLASSES.get(status, APIStatusError)
     if error_class is RateLimitError:
         return RateLimitError(message, retry_after=server_wait(headers, payload), **common)
     if status == 503:
         # Retry-After is defined for 503 ("come back later"); on another 5xx it means nothing.
-        return ServerError(message, retry_after=retry_after_header(headers), **common)
+        return InternalServerError(message, retry_after=retry_after_header(headers), **common)
     return error_class(message, **common)
 
 

@@ -16,7 +16,7 @@ import re
 import string
 from collections.abc import Mapping
 
-from ..errors import InvalidRequestError
+from ..errors import ClientValidationError
 from ..ids import safe_repr
 
 __all__ = [
@@ -34,8 +34,8 @@ _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _MAX_LENGTH = 1000
 
 
-def _refuse(what: str, value: object, field: str) -> InvalidRequestError:
-    return InvalidRequestError(f"{field} {what}, got {safe_repr(value)}", field=field)
+def _refuse(what: str, value: object, field: str) -> ClientValidationError:
+    return ClientValidationError(f"{field} {what}, got {safe_repr(value)}", field=field)
 
 
 def path_segment(value: object, *, field: str = "id") -> str:
@@ -43,7 +43,7 @@ def path_segment(value: object, *, field: str = "id") -> str:
 
     Refused: anything but a non-empty string, ``.`` and ``..``, and any character outside
     letters, digits and ``_ . ~ : @ ! $ & ' ( ) * + , ; = -`` (so ``/``, ``?``, ``#``,
-    ``%``, backslashes and whitespace). Raises :class:`InvalidRequestError` naming ``field``.
+    ``%``, backslashes and whitespace). Raises :class:`ClientValidationError` naming ``field``.
     """
     if not isinstance(value, str):
         raise _refuse("must be a string", value, field)
@@ -65,7 +65,7 @@ def check_path(path: object) -> str:
 
     ``"/lead/lead_x/"``, ``"lead/lead_x/"`` and ``"lead/lead_x"`` all give
     ``"lead/lead_x/"`` (Close requires the trailing slash). Raises
-    :class:`InvalidRequestError` (``field="path"``) for anything that could change where
+    :class:`ClientValidationError` (``field="path"``) for anything that could change where
     the request goes: see the module docstring.
     """
     if not isinstance(path, str):
@@ -96,7 +96,7 @@ def render_path(template: str, values: Mapping[str, object]) -> str:
     :func:`path_segment` (named after its placeholder), then the whole by :func:`check_path`.
 
     ``render_path("lead/{lead_id}/", {"lead_id": "lead_x"})`` gives ``"lead/lead_x/"``.
-    Raises :class:`InvalidRequestError` for a missing, unused or unsafe value.
+    Raises :class:`ClientValidationError` for a missing, unused or unsafe value.
     """
     return render_path_and_template(template, values)[0]
 
@@ -144,7 +144,7 @@ def _plan(template: str) -> _Plan | None:
     if names and len(set(names)) == len(names):
         try:
             check_path(_PLACEHOLDER.sub("x", shaped))
-        except InvalidRequestError:
+        except ClientValidationError:
             pass
         else:
             plan = (tuple(_PLACEHOLDER.split(shaped)[::2]), names, shaped)
@@ -158,10 +158,10 @@ def _render_checked(template: str, values: Mapping[str, object]) -> str:
     wanted = _PLACEHOLDER.findall(template)
     missing = [name for name in wanted if name not in values]
     if missing:
-        raise InvalidRequestError(f"path_params lacks {missing[0]!r}", field=missing[0])
+        raise ClientValidationError(f"path_params lacks {missing[0]!r}", field=missing[0])
     unused = sorted(set(values) - set(wanted))
     if unused:
-        raise InvalidRequestError(
+        raise ClientValidationError(
             f"path_params has {unused[0]!r}, which the path does not use", field=unused[0]
         )
     rendered = _PLACEHOLDER.sub(lambda m: path_segment(values[m[1]], field=m[1]), template)

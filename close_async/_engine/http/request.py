@@ -2,7 +2,7 @@
 
 Every request the SDK sends is made here. :func:`build_request` checks each argument (the
 method, the path and the values put into it, the query, the body) and refuses a bad one
-with an :class:`InvalidRequestError` naming it, before anything is sent. The body is
+with an :class:`ClientValidationError` naming it, before anything is sent. The body is
 checked and encoded to JSON bytes once, by :func:`encode_body`; the transport sends those
 bytes as they are.
 
@@ -24,7 +24,7 @@ from typing import Any
 import attrs
 import yarl
 
-from ..errors import InvalidRequestError
+from ..errors import ClientValidationError
 from ..ids import safe_repr
 from .paths import check_path, render_path_and_template
 
@@ -201,7 +201,7 @@ _LISTS = (list, tuple, set, frozenset)
 def _flat_text(key: str, value: object) -> str:
     if isinstance(value, (Mapping, bytes, bytearray, *_LISTS)):
         # str() would send "{'a': 1}" or "b'x'": never what Close reads. A query is flat.
-        raise InvalidRequestError(
+        raise ClientValidationError(
             f"{key} must be text, a number, a date, a boolean or a list of those, "
             f"not {type(value).__name__}",
             field=key,
@@ -215,7 +215,7 @@ def _param_value(key: str, value: object) -> str:
         if not items:
             # Sending "id__in=" would be read as no filter at all and list everything,
             # the opposite of what an empty filter means.
-            raise InvalidRequestError(f"{key} must not be empty", field=key)
+            raise ClientValidationError(f"{key} must not be empty", field=key)
         texts = [_flat_text(key, item) for item in items]
         if isinstance(value, (set, frozenset)):
             texts.sort()  # sets have no order; keep the URL stable
@@ -228,7 +228,7 @@ def encode_params(params: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
 
     ``None`` values are left out; lists, tuples and sets become comma-separated; dates and
     datetimes are written in ISO 8601; booleans as ``true``/``false``. An empty list is
-    refused (:class:`InvalidRequestError`) rather than sent as "no filter".
+    refused (:class:`ClientValidationError`) rather than sent as "no filter".
     """
     return tuple(
         (str(key), _param_value(str(key), value))
@@ -260,7 +260,7 @@ _ENCODE = _json.JSONEncoder(allow_nan=False, separators=(",", ":")).encode
 
 
 def encode_body(body: object, *, field: str = "body", objects_only: bool = True) -> JSONBody:
-    """``body`` checked and encoded as JSON, once; raises :class:`InvalidRequestError`
+    """``body`` checked and encoded as JSON, once; raises :class:`ClientValidationError`
     naming ``field`` when it cannot be sent.
 
     A :class:`JSONBody` is returned as it is; a model (anything with ``to_json()``) gives
@@ -280,7 +280,7 @@ def encode_body(body: object, *, field: str = "body", objects_only: bool = True)
     elif isinstance(body, Mapping):
         value = dict(body)
     elif objects_only:
-        raise InvalidRequestError(
+        raise ClientValidationError(
             f"{field} must be a model or a mapping of JSON keys to values, "
             f"not {type(body).__name__}",
             field=field,
@@ -292,7 +292,7 @@ def encode_body(body: object, *, field: str = "body", objects_only: bool = True)
         # a bare TypeError from the JSON encoder, without saying which argument was wrong.
         text = _ENCODE(value)
     except (TypeError, ValueError, RecursionError) as exc:
-        raise InvalidRequestError(
+        raise ClientValidationError(
             f"{field} must be JSON-serialisable (dicts, lists, str, numbers, bools, None): {exc}",
             field=field,
         ) from None
@@ -325,12 +325,12 @@ def build_request(
     caller knows it (the generator writes it); else a path with ``path_params`` takes
     :func:`template_group` of its template. ``idempotent``: see :class:`Request`.
 
-    Raises :class:`InvalidRequestError` naming the argument at fault.
+    Raises :class:`ClientValidationError` naming the argument at fault.
     """
     if not isinstance(method, str) or (
         method not in _KNOWN_METHODS and not _METHOD.fullmatch(method)
     ):
-        raise InvalidRequestError(
+        raise ClientValidationError(
             f"method must be an HTTP method name, got {safe_repr(method)}", field="method"
         )
     template: str | None
@@ -340,7 +340,7 @@ def build_request(
         concrete = check_path(path)
         template = concrete if group is not None else None
     if params is not None and not isinstance(params, Mapping):
-        raise InvalidRequestError("params must be a mapping of names to values", field="params")
+        raise ClientValidationError("params must be a mapping of names to values", field="params")
     pairs = encode_params(params) if params else ()
     data = None
     if type(body) is JSONBody:  # encoded ahead (a bulk item's): taken as it is

@@ -3,7 +3,7 @@
 The engine, and OAuth's token renewal, are typed against this protocol only: they hand a
 transport a :class:`~close_async._engine.http.request.Request` (or a form, for OAuth's
 token endpoint) and get a :class:`RawResponse` back, or one of our
-:class:`~close_async._engine.errors.TransportError` family when no answer came. How the
+:class:`~close_async._engine.errors.APIConnectionError` family when no answer came. How the
 bytes move is the transport's business. The one implementation shipped is aiohttp's
 (:class:`~close_async._engine.http.aiohttp_transport.AiohttpTransport`), which the client
 imports when it is built; this module imports no HTTP library, so the engine does not

@@ -34,6 +34,7 @@ from collections.abc import Awaitable, Callable
 
 import attrs
 
+from ..errors import ConfigurationError
 from .info import RateLimitInfo
 from .limiter import (
     DEFAULT_MAX_WAIT,
@@ -131,9 +132,9 @@ class LocalRateLimiter:
         max_wait: float = DEFAULT_MAX_WAIT,
     ) -> None:
         if rate is not None and rate <= 0:
-            raise ValueError("rate must be positive (requests per second) or None")
+            raise ConfigurationError("rate must be positive (requests per second) or None")
         if burst is not None and burst < 1:
-            raise ValueError("burst must be at least 1")
+            raise ConfigurationError("burst must be at least 1")
         self._interval = 1.0 / rate if rate else 0.0
         self._burst = burst or 1
         self._clock = clock

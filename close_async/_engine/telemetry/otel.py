@@ -46,7 +46,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import metrics, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from ..errors import APIError
+from ..errors import APIStatusError
 from ..http.request import Request, path_template_of
 from ..retry import RetryEvent
 
@@ -92,7 +92,7 @@ _BULK_OUTCOMES = {
 
 def error_type(error: BaseException) -> str:
     """``error.type``: an answer's status as text, else the exception's class name."""
-    if isinstance(error, APIError) and error.status:
+    if isinstance(error, APIStatusError) and error.status:
         return str(error.status)
     return type(error).__qualname__
 

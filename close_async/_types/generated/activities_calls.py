@@ -54,11 +54,11 @@ class Call(Model):
     """A call activity as Close returns it.
 
     Read it with ``Call.from_json(payload)``, which is strict: a value of the wrong type
-    raises :class:`~close_async.DecodingError` naming it. Every field but ``id`` may be
-    ``None`` (absent or null in the response). Enumerated fields (``status``, ``direction``,
-    ``disposition``, ``source``, ``call_method``) are plain strings: Close may send values
-    newer than this SDK (compare with the ``CALL_*`` constants or the ``Call*`` literal
-    types). Fields Close adds later are kept in ``extra``:
+    raises :class:`~close_async.APIResponseValidationError` naming it. Every field but
+    ``id`` may be ``None`` (absent or null in the response). Enumerated fields (``status``,
+    ``direction``, ``disposition``, ``source``, ``call_method``) are plain strings: Close
+    may send values newer than this SDK (compare with the ``CALL_*`` constants or the
+    ``Call*`` literal types). Fields Close adds later are kept in ``extra``:
     ``call.extra.get("recording_transcript")``.
 
     Returned by ``close.activities.calls``: ``list``, ``create``, ``get``, ``update``."""
@@ -159,8 +159,8 @@ class CallUpdate(RequestModel):
 
     A field left out stays as it is at Close; a field given as ``None`` is cleared (except
     ``status``, which Close's schema does not let be null). Values are checked here, so a
-    bad value raises :class:`~close_async.InvalidRequestError` (naming the field) before any
-    request.
+    bad value raises :class:`~close_async.ClientValidationError` (naming the field) before
+    any request.
 
     ``CallUpdate(note="Left a voicemail", outcome_id=None)`` sends ``note`` and clears
     ``outcome_id``; its ``fields_set()`` names the two.
