@@ -31,7 +31,7 @@ async def start_export(
     query: str | None = None,
     format: str = "json",
     fields: list[str] | None = None,
-    deadline: float | None = None,
+    timeout: float | None = None,
 ) -> dict[str, Any]:
     """Start a ``"lead"`` or ``"opportunity"`` export; return Close's answer (with ``id``)
     as JSON (null keys left out). ``close.exports.start`` gives it as a model."""
@@ -40,7 +40,7 @@ async def start_export(
         query=query,
         format=format,
         fields=fields,
-        deadline=deadline,
+        timeout=timeout,
     )
     return started.to_json()
 
@@ -49,7 +49,7 @@ async def wait_for_export(
     close: _Client,
     export_id: str,
     *,
-    timeout: float = 900.0,  # noqa: ASYNC109 (bounds polling, not one awaited call)
+    timeout: float = 900.0,
     first_wait: float = 1.0,
     max_wait: float = 30.0,
     sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
@@ -57,14 +57,14 @@ async def wait_for_export(
 ) -> dict[str, Any]:
     """Poll ``GET export/{id}/`` until it is ``done``; return it (with ``download_url``).
 
-    ``close.exports.wait`` with ``deadline=timeout``, the answer as JSON: waits
+    ``close.exports.wait`` with the same ``timeout``, the answer as JSON: waits
     ``first_wait`` seconds, doubling up to ``max_wait``, never past ``timeout`` seconds in
     all. Raises :class:`ExportError` when it ends ``failed`` or the timeout passes first
     (with the last status seen).
     """
     done = await close.exports.wait(
         export_id,
-        deadline=timeout,
+        timeout=timeout,
         first_wait=first_wait,
         max_wait=max_wait,
         sleep=sleep,
@@ -80,12 +80,12 @@ async def export_stream(
     query: str | None = None,
     format: str = "json",
     fields: list[str] | None = None,
-    timeout: float = 900.0,  # noqa: ASYNC109 (bounds polling, not one awaited call)
+    timeout: float = 900.0,
     first_wait: float = 1.0,
     max_wait: float = 30.0,
 ) -> AsyncIterator[Any]:
     """Start an export, wait for it and yield its rows: ``close.exports.stream`` with
-    ``deadline=timeout``.
+    the same ``timeout``.
 
     ``close`` is the client. Example::
 
@@ -97,7 +97,7 @@ async def export_stream(
         query=query,
         format=format,
         fields=fields,
-        deadline=timeout,
+        timeout=timeout,
         first_wait=first_wait,
         max_wait=max_wait,
     )

@@ -31,6 +31,8 @@ from .._engine.http.request import encode_params
 from .pager import Page, PageFetcher, Pager, first_params, page_fetcher
 
 if TYPE_CHECKING:
+    from .._engine.config import Timeout
+    from .._engine.options import RequestOptions
     from .._engine.requester import Requester
 
 __all__ = [
@@ -72,7 +74,7 @@ class PageSource(Protocol):
         *,
         params: Mapping[str, Any] | None = ...,
         path_params: Mapping[str, object] | None = ...,
-        deadline: float | None = ...,
+        timeout: float | Timeout | None = ...,
     ) -> Page:
         """One page of the list at ``path``."""
         ...
@@ -360,7 +362,7 @@ def paginate_or_slice(
     params: Mapping[str, Any] | None,
     sliced: bool | SliceOptions,
     *,
-    deadline: float | None = ...,
+    options: RequestOptions | None = ...,
     template: str | None = ...,
     group: str | None = ...,
 ) -> Pager[Any]: ...
@@ -374,7 +376,7 @@ def paginate_or_slice(
     sliced: bool | SliceOptions,
     *,
     parse_item: Callable[[Any], T],
-    deadline: float | None = ...,
+    options: RequestOptions | None = ...,
     template: str | None = ...,
     group: str | None = ...,
 ) -> Pager[T]: ...
@@ -387,14 +389,15 @@ def paginate_or_slice(
     sliced: bool | SliceOptions,
     *,
     parse_item: Callable[[Any], Any] | None = None,
-    deadline: float | None = None,
+    options: RequestOptions | None = None,
     template: str | None = None,
     group: str | None = None,
 ) -> Pager[Any]:
     """A typed list's pager: :func:`~close_async._resources.pager.paginate`, or with
     ``sliced`` (``True`` or a :class:`SliceOptions`) a :class:`DateSlicer` over the same
-    list and filters. Checked here, before anything is sent."""
-    fetch = page_fetcher(requester, path, deadline=deadline, template=template, group=group)
+    list and filters; ``options`` (the call's own) go with each page's request. Checked
+    here, before anything is sent."""
+    fetch = page_fetcher(requester, path, options=options, template=template, group=group)
     if sliced is False:
         return Pager(fetch, first_params(params), parse_item=parse_item)
     return DateSlicer(fetch, _options(sliced), params=params, parse_item=parse_item)
@@ -410,7 +413,7 @@ def slice_by_date_created(
     max_skip: int,
     params: Mapping[str, Any] | None = ...,
     page_size: int = ...,
-    deadline: float | None = ...,
+    timeout: float | Timeout | None = ...,
 ) -> DateSlicer[Any]: ...
 
 
@@ -425,7 +428,7 @@ def slice_by_date_created(
     params: Mapping[str, Any] | None = ...,
     page_size: int = ...,
     parse_item: Callable[[Any], T],
-    deadline: float | None = ...,
+    timeout: float | Timeout | None = ...,
 ) -> DateSlicer[T]: ...
 
 
@@ -439,7 +442,7 @@ def slice_by_date_created(
     params: Mapping[str, Any] | None = None,
     page_size: int = _PAGE_SIZE,
     parse_item: Callable[[Any], Any] | None = None,
-    deadline: float | None = None,
+    timeout: float | Timeout | None = None,
 ) -> DateSlicer[Any]:
     """Every object of the ``_skip``-paged list at ``path`` created in ``[start, end)``.
 
@@ -451,7 +454,8 @@ def slice_by_date_created(
     filters, which the walk sets). A naive datetime is UTC. Arguments are checked here
     (:class:`InvalidRequestError`); a window narrower than a millisecond that still holds
     more than ``max_skip`` objects raises it too. The typed lists take the same walk as
-    ``sliced=SliceOptions(...)``.
+    ``sliced=SliceOptions(...)``. ``timeout`` bounds each page's request (seconds, or a
+    :class:`~close_async.Timeout`).
 
     Example::
 
@@ -467,6 +471,6 @@ def slice_by_date_created(
     options = SliceOptions(start=start, end=end, max_skip=max_skip, page_size=page_size)
 
     async def fetch(page_params: dict[str, Any]) -> Page:
-        return await source.get_page(path, params=page_params, deadline=deadline)
+        return await source.get_page(path, params=page_params, timeout=timeout)
 
     return DateSlicer(fetch, options, params=params, parse_item=parse_item)

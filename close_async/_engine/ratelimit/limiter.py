@@ -18,7 +18,7 @@ Waits are bounded: a pause Close asked for that is longer than the limiter's ``m
 is never waited out silently: ``acquire`` raises :class:`RateLimitError` at once, with
 ``retry_after`` the time left, until the pause ends or a later answer from Close lifts it.
 While ``acquire`` sleeps out a shorter pause, :func:`waiting_on_pause` records it on the
-attempt's :class:`~close_async._engine.phase.PhaseMark`, so a call whose deadline ends
+attempt's :class:`~close_async._engine.phase.PhaseMark`, so a call whose timeout ends
 there can say why.
 """
 

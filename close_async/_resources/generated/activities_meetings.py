@@ -10,12 +10,14 @@ from typing import TYPE_CHECKING, Any
 
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
+from ..._engine.options import call_options
 from ..._types.generated.activities_meetings import MeetingActivity, UpdateMeeting
 from ..bulk_verbs import BulkDelete, BulkUpdate
 from ..pager import Pager
 from ..slicer import SliceOptions, paginate_or_slice
 
 if TYPE_CHECKING:
+    from ..._engine.config import Timeout
     from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
@@ -30,7 +32,11 @@ class ActivitiesMeetingsResource(BulkDelete, BulkUpdate[MeetingActivity]):
     Bulk: ``delete_many``, ``update_many`` (see ``close_async.BulkRun``).
 
     Every method goes through the client's limiter, retries and error mapping, and takes
-    an optional ``deadline`` (seconds, retries included).
+    this call's own options (keywords): ``timeout`` (seconds for the whole call, retries
+    and rate-limiter waits included; or a ``Timeout`` for its phases too),
+    ``extra_headers`` (added to those sent; ``None`` removes one) and ``extra_query``
+    (merged into the query, winning over the method's own; ``None`` leaves one out). A
+    list's options go with each page's request; a bulk verb's with each item's.
     """
 
     def __init__(self, requester: Requester) -> None:
@@ -57,7 +63,9 @@ class ActivitiesMeetingsResource(BulkDelete, BulkUpdate[MeetingActivity]):
         activity_at__lt: _dt.datetime | str | _dt.date | str | None = None,
         fields: str | Sequence[str] | None = None,
         sliced: bool | SliceOptions = False,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> Pager[MeetingActivity]:
         """List or filter all Meeting activities.
 
@@ -80,6 +88,9 @@ class ActivitiesMeetingsResource(BulkDelete, BulkUpdate[MeetingActivity]):
         - ``user_id``: Filter by user IDs (comma-separated)
         - ``type`` (``_type``): Filter by activity type, e.g. Call (comma-separated)
         - ``fields`` (``_fields``): Comma-separated list of fields to include in the response.
+
+        Options for each page's request: ``timeout``, ``extra_headers``, ``extra_query`` (see
+        the class).
         """
         params = {
             "_limit": limit,
@@ -106,7 +117,7 @@ class ActivitiesMeetingsResource(BulkDelete, BulkUpdate[MeetingActivity]):
             params,
             sliced,
             parse_item=MeetingActivity.from_json,
-            deadline=deadline,
+            options=call_options(self._requester.options, timeout, extra_headers, extra_query),
             template="activity/meeting/",
             group="GET activity/meeting",
         )
@@ -116,7 +127,9 @@ class ActivitiesMeetingsResource(BulkDelete, BulkUpdate[MeetingActivity]):
         id: str,
         *,
         fields: str | Sequence[str] | None = None,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> MeetingActivity:
         """Get a single Meeting activity.
 
@@ -140,6 +153,8 @@ class ActivitiesMeetingsResource(BulkDelete, BulkUpdate[MeetingActivity]):
         Query parameters:
 
         - ``fields`` (``_fields``): Comma-separated list of fields to include in the response.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         params = {"_fields": fields}
         request = build_request(
@@ -149,8 +164,9 @@ class ActivitiesMeetingsResource(BulkDelete, BulkUpdate[MeetingActivity]):
             path_params={"id": id},
             params=params,
         )
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
         return await self._requester.request(
-            request, parse=MeetingActivity.from_json, deadline=deadline
+            request, parse=MeetingActivity.from_json, options=options
         )
 
     async def update(
@@ -158,17 +174,22 @@ class ActivitiesMeetingsResource(BulkDelete, BulkUpdate[MeetingActivity]):
         id: str,
         body: UpdateMeeting | MeetingActivity | Mapping[str, Any],
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> MeetingActivity:
         """Update a Meeting activity.
 
         ``PUT /activity/meeting/{id}/``.
 
         Most commonly this can be used to update a meetings's `user_note_html` or `outcome_id`.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = self._update_request(id, body)
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
         return await self._requester.request(
-            request, parse=MeetingActivity.from_json, deadline=deadline
+            request, parse=MeetingActivity.from_json, options=options
         )
 
     def _update_request(
@@ -196,14 +217,19 @@ class ActivitiesMeetingsResource(BulkDelete, BulkUpdate[MeetingActivity]):
         self,
         id: str,
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> None:
         """Delete a Meeting activity.
 
         ``DELETE /activity/meeting/{id}/``.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = self._delete_request(id)
-        return await self._requester.request(request, parse=no_content, deadline=deadline)
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
+        return await self._requester.request(request, parse=no_content, options=options)
 
     def _delete_request(
         self,
@@ -223,7 +249,9 @@ class ActivitiesMeetingsResource(BulkDelete, BulkUpdate[MeetingActivity]):
         id: str,
         body: Mapping[str, Any],
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> Any:
         """Create or update third-party Meeting integration.
 
@@ -238,6 +266,8 @@ class ActivitiesMeetingsResource(BulkDelete, BulkUpdate[MeetingActivity]):
         activity feed. When invoked for the first time with a given OAuth app a new integration
         is created, subsequent calls with the same OAuth app will update an existing
         integration. Submitting an empty JSON body does nothing.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = build_request(
             "POST",
@@ -247,4 +277,5 @@ class ActivitiesMeetingsResource(BulkDelete, BulkUpdate[MeetingActivity]):
             body=body,
             body_required=True,
         )
-        return await self._requester.request(request, deadline=deadline)
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
+        return await self._requester.request(request, options=options)

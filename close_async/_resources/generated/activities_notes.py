@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
+from ..._engine.options import call_options
 from ..._types.generated.activities_notes import (
     CreateNoteActivity,
     NoteActivity,
@@ -20,6 +21,7 @@ from ..pager import Pager
 from ..slicer import SliceOptions, paginate_or_slice
 
 if TYPE_CHECKING:
+    from ..._engine.config import Timeout
     from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
@@ -34,7 +36,11 @@ class ActivitiesNotesResource(BulkCreate[NoteActivity], BulkDelete, BulkUpdate[N
     Bulk: ``create_many``, ``delete_many``, ``update_many`` (see ``close_async.BulkRun``).
 
     Every method goes through the client's limiter, retries and error mapping, and takes
-    an optional ``deadline`` (seconds, retries included).
+    this call's own options (keywords): ``timeout`` (seconds for the whole call, retries
+    and rate-limiter waits included; or a ``Timeout`` for its phases too),
+    ``extra_headers`` (added to those sent; ``None`` removes one) and ``extra_query``
+    (merged into the query, winning over the method's own; ``None`` leaves one out). A
+    list's options go with each page's request; a bulk verb's with each item's.
     """
 
     def __init__(self, requester: Requester) -> None:
@@ -60,7 +66,9 @@ class ActivitiesNotesResource(BulkCreate[NoteActivity], BulkDelete, BulkUpdate[N
         activity_at__gt: _dt.datetime | str | _dt.date | str | None = None,
         activity_at__lt: _dt.datetime | str | _dt.date | str | None = None,
         sliced: bool | SliceOptions = False,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> Pager[NoteActivity]:
         """List or filter all Note activities.
 
@@ -82,6 +90,9 @@ class ActivitiesNotesResource(BulkCreate[NoteActivity], BulkDelete, BulkUpdate[N
         - ``contact_id``: Filter by contact IDs (comma-separated)
         - ``user_id``: Filter by user IDs (comma-separated)
         - ``type`` (``_type``): Filter by activity type, e.g. Call (comma-separated)
+
+        Options for each page's request: ``timeout``, ``extra_headers``, ``extra_query`` (see
+        the class).
         """
         params = {
             "_limit": limit,
@@ -107,7 +118,7 @@ class ActivitiesNotesResource(BulkCreate[NoteActivity], BulkDelete, BulkUpdate[N
             params,
             sliced,
             parse_item=NoteActivity.from_json,
-            deadline=deadline,
+            options=call_options(self._requester.options, timeout, extra_headers, extra_query),
             template="activity/note/",
             group="GET activity/note",
         )
@@ -116,7 +127,9 @@ class ActivitiesNotesResource(BulkCreate[NoteActivity], BulkDelete, BulkUpdate[N
         self,
         body: CreateNoteActivity | Mapping[str, Any],
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> NoteActivity:
         """Create a Note activity.
 
@@ -131,11 +144,12 @@ class ActivitiesNotesResource(BulkCreate[NoteActivity], BulkDelete, BulkUpdate[N
 
         A note can be pinned or unpinned by setting the `pinned` field to `true` or `false` when
         creating or updating a note.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = self._create_request(body)
-        return await self._requester.request(
-            request, parse=NoteActivity.from_json, deadline=deadline
-        )
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
+        return await self._requester.request(request, parse=NoteActivity.from_json, options=options)
 
     def _create_request(
         self,
@@ -160,11 +174,15 @@ class ActivitiesNotesResource(BulkCreate[NoteActivity], BulkDelete, BulkUpdate[N
         self,
         id: str,
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> NoteActivity:
         """Get a single Note activity.
 
         ``GET /activity/note/{id}/``.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = build_request(
             "GET",
@@ -172,16 +190,17 @@ class ActivitiesNotesResource(BulkCreate[NoteActivity], BulkDelete, BulkUpdate[N
             group="GET activity/note",
             path_params={"id": id},
         )
-        return await self._requester.request(
-            request, parse=NoteActivity.from_json, deadline=deadline
-        )
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
+        return await self._requester.request(request, parse=NoteActivity.from_json, options=options)
 
     async def update(
         self,
         id: str,
         body: UpdateNoteActivity | NoteActivity | Mapping[str, Any],
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> NoteActivity:
         """Update a Note activity.
 
@@ -192,11 +211,12 @@ class ActivitiesNotesResource(BulkCreate[NoteActivity], BulkDelete, BulkUpdate[N
         only.
 
         A note can be pinned or unpinned by setting `pinned` to `true` or `false`.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = self._update_request(id, body)
-        return await self._requester.request(
-            request, parse=NoteActivity.from_json, deadline=deadline
-        )
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
+        return await self._requester.request(request, parse=NoteActivity.from_json, options=options)
 
     def _update_request(
         self,
@@ -223,14 +243,19 @@ class ActivitiesNotesResource(BulkCreate[NoteActivity], BulkDelete, BulkUpdate[N
         self,
         id: str,
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> None:
         """Delete a Note activity.
 
         ``DELETE /activity/note/{id}/``.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = self._delete_request(id)
-        return await self._requester.request(request, parse=no_content, deadline=deadline)
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
+        return await self._requester.request(request, parse=no_content, options=options)
 
     def _delete_request(
         self,

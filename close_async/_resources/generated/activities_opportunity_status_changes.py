@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
+from ..._engine.options import call_options
 from ..._types.generated.activities_opportunity_status_changes import (
     CreateOpportunityStatusChange,
     OpportunityStatusChangeActivity,
@@ -19,6 +20,7 @@ from ..pager import Pager
 from ..slicer import SliceOptions, paginate_or_slice
 
 if TYPE_CHECKING:
+    from ..._engine.config import Timeout
     from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
@@ -35,7 +37,11 @@ class ActivitiesOpportunityStatusChangesResource(
     Bulk: ``create_many``, ``delete_many`` (see ``close_async.BulkRun``).
 
     Every method goes through the client's limiter, retries and error mapping, and takes
-    an optional ``deadline`` (seconds, retries included).
+    this call's own options (keywords): ``timeout`` (seconds for the whole call, retries
+    and rate-limiter waits included; or a ``Timeout`` for its phases too),
+    ``extra_headers`` (added to those sent; ``None`` removes one) and ``extra_query``
+    (merged into the query, winning over the method's own; ``None`` leaves one out). A
+    list's options go with each page's request; a bulk verb's with each item's.
     """
 
     def __init__(self, requester: Requester) -> None:
@@ -62,7 +68,9 @@ class ActivitiesOpportunityStatusChangesResource(
         activity_at__lt: _dt.datetime | str | _dt.date | str | None = None,
         opportunity_id: str | None = None,
         sliced: bool | SliceOptions = False,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> Pager[OpportunityStatusChangeActivity]:
         """List or filter all OpportunityStatusChange activities.
 
@@ -84,6 +92,9 @@ class ActivitiesOpportunityStatusChangesResource(
         - ``contact_id``: Filter by contact IDs (comma-separated)
         - ``user_id``: Filter by user IDs (comma-separated)
         - ``type`` (``_type``): Filter by activity type, e.g. Call (comma-separated)
+
+        Options for each page's request: ``timeout``, ``extra_headers``, ``extra_query`` (see
+        the class).
         """
         params = {
             "_limit": limit,
@@ -110,7 +121,7 @@ class ActivitiesOpportunityStatusChangesResource(
             params,
             sliced,
             parse_item=OpportunityStatusChangeActivity.from_json,
-            deadline=deadline,
+            options=call_options(self._requester.options, timeout, extra_headers, extra_query),
             template="activity/status_change/opportunity/",
             group="GET activity/status_change/opportunity",
         )
@@ -119,7 +130,9 @@ class ActivitiesOpportunityStatusChangesResource(
         self,
         body: CreateOpportunityStatusChange | Mapping[str, Any],
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> OpportunityStatusChangeActivity:
         """Create a new OpportunityStatusChange activity.
 
@@ -128,10 +141,13 @@ class ActivitiesOpportunityStatusChangesResource(
         Creating an opportunity status change does not change the opportunity's status. It only
         logs the status change event. This should only be used to import historical status
         changes from another system.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = self._create_request(body)
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
         return await self._requester.request(
-            request, parse=OpportunityStatusChangeActivity.from_json, deadline=deadline
+            request, parse=OpportunityStatusChangeActivity.from_json, options=options
         )
 
     def _create_request(
@@ -157,11 +173,15 @@ class ActivitiesOpportunityStatusChangesResource(
         self,
         id: str,
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> OpportunityStatusChangeActivity:
         """Get a single OpportunityStatusChange activity.
 
         ``GET /activity/status_change/opportunity/{id}/``.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = build_request(
             "GET",
@@ -169,15 +189,18 @@ class ActivitiesOpportunityStatusChangesResource(
             group="GET activity/status_change/opportunity",
             path_params={"id": id},
         )
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
         return await self._requester.request(
-            request, parse=OpportunityStatusChangeActivity.from_json, deadline=deadline
+            request, parse=OpportunityStatusChangeActivity.from_json, options=options
         )
 
     async def delete(
         self,
         id: str,
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> None:
         """Delete a single OpportunityStatusChange activity.
 
@@ -189,9 +212,12 @@ class ActivitiesOpportunityStatusChangesResource(
         It should only be used if the status change is irrelevant (such as records for a change
         that has been reverted) and having it in the activity feed is causing integration
         problems with another system.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = self._delete_request(id)
-        return await self._requester.request(request, parse=no_content, deadline=deadline)
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
+        return await self._requester.request(request, parse=no_content, options=options)
 
     def _delete_request(
         self,
