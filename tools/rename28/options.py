@@ -1,0 +1,98 @@
+"""``python -m tools.rename28.options``: issue 28's per-call option words, rewritten in place.
+
+Run from the repository root; idempotent (a second run changes nothing). It rewrites, in
+``close_async/`` (not ``generated/``, which the generator writes), ``tests/``, ``docs/``,
+``benchmarks/``, ``examples/`` and ``README.md``:
+
+- ``Timeout(..., deadline=...)`` -> ``Timeout(..., total=...)``; ``Timeout.deadline`` and
+  ``.timeout.deadline`` -> ``.total`` (the field bounding a whole call);
+- ``deadline_exceeded(..., deadline=...)`` and ``describe(..., deadline=...)`` (the engine's
+  timeout error and its words) -> ``seconds=``;
+- every other ``deadline=`` keyword (a call's whole-call bound) -> ``timeout=``, except in
+  hypothesis ``settings(...)`` / ``register_profile(...)``, whose ``deadline`` is theirs;
+- ``with_options(..., headers=...)`` -> ``with_options(..., extra_headers=...)``.
+
+Stdlib only. Prose (docstrings and docs saying "deadline") is changed by hand.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+ROOTS = ("close_async", "tests", "docs", "benchmarks", "examples", "README.md")
+SUFFIXES = (".py", ".md")
+
+# A keyword inside one call's parentheses: what precedes it within the call, no nesting.
+_IN_TIMEOUT = re.compile(r"(\bTimeout\([^()]*?)\bdeadline=")
+_IN_SECONDS = re.compile(r"(\b(?:deadline_exceeded|describe)\([^()]*?)\bdeadline=")
+_FIELD = re.compile(r"\b(Timeout|\.timeout)\.deadline\b")
+_KEYWORD = re.compile(r"\bdeadline=(?!=)")
+_HYPOTHESIS = re.compile(r"\b(?:settings|register_profile)\(")
+_WITH_OPTIONS = re.compile(r"(\bwith_options\([^()]*?)\bheaders=")
+
+
+def _until_stable(pattern: re.Pattern[str], replacement: str, text: str) -> str:
+    # A call with two such keywords needs two passes: each match ends at the first one.
+    while True:
+        changed = pattern.sub(replacement, text)
+        if changed == text:
+            return text
+        text = changed
+
+
+def _keyword_line(line: str) -> str:
+    if _HYPOTHESIS.search(line):
+        return line
+    return _KEYWORD.sub("timeout=", line)
+
+
+RULES: tuple[Callable[[str], str], ...] = (
+    lambda text: _until_stable(_IN_TIMEOUT, r"\1total=", text),
+    lambda text: _until_stable(_IN_SECONDS, r"\1seconds=", text),
+    lambda text: _FIELD.sub(r"\1.total", text),
+    lambda text: "".join(_keyword_line(line) for line in text.splitlines(keepends=True)),
+    lambda text: _until_stable(_WITH_OPTIONS, r"\1extra_headers=", text),
+)
+
+
+def rewrite(text: str) -> str:
+    """``text`` with every rule applied."""
+    for rule in RULES:
+        text = rule(text)
+    return text
+
+
+def files(root: Path) -> Iterator[Path]:
+    """The files the rules apply to, under ``root``."""
+    for name in ROOTS:
+        top = root / name
+        if top.is_file():
+            yield top
+            continue
+        for path in sorted(top.rglob("*")):
+            if (
+                path.is_file()
+                and path.suffix in SUFFIXES
+                and "generated" not in path.parts
+                and "rename28" not in path.parts
+            ):
+                yield path
+
+
+def main(root: Path | None = None) -> int:
+    """Rewrite the files under ``root`` (the current directory); print those changed."""
+    base = Path.cwd() if root is None else root
+    for path in files(base):
+        text = path.read_text(encoding="utf-8")
+        new = rewrite(text)
+        if new != text:
+            path.write_text(new, encoding="utf-8")
+            print(path.relative_to(base))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
