@@ -43,7 +43,7 @@ class HeldLimiter(LocalRateLimiter):
 async def cut(close: CloseClient) -> DeadlineExceededError:
     async with asyncio.timeout(GUARD):
         with pytest.raises(DeadlineExceededError) as caught:
-            await close.calls.get(CALL_ID, deadline=DEADLINE)
+            await close.calls.get(CALL_ID, timeout=DEADLINE)
     return caught.value
 
 
@@ -216,11 +216,11 @@ async def test_a_caller_session_cannot_tell_connecting_from_waiting() -> None:
 
 def test_every_phase_has_its_words() -> None:
     for phase in PHASES:
-        text = describe(phase, deadline=2.0, earlier_error=False)
+        text = describe(phase, seconds=2.0, earlier_error=False)
         assert text.startswith("deadline of 2.0 s passed while ")
-    assert describe("waiting", deadline=None, earlier_error=True) == (
+    assert describe("waiting", seconds=None, earlier_error=True) == (
         "the deadline passed while waiting for Close's answer (it may have been applied)"
     )
-    assert describe("connecting", deadline=0.5, earlier_error=True) == (
+    assert describe("connecting", seconds=0.5, earlier_error=True) == (
         "deadline of 0.5 s passed while connecting to Close (this attempt was not sent)"
     )

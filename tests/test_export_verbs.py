@@ -85,7 +85,7 @@ async def test_wait_backs_off_and_stops_at_the_deadline(
 
     with pytest.raises(ExportError, match="not done within 10") as caught:
         await close.exports.wait(
-            started, deadline=10, first_wait=1, max_wait=4, sleep=sleep, clock=lambda: now[0]
+            started, timeout=10, first_wait=1, max_wait=4, sleep=sleep, clock=lambda: now[0]
         )
     assert waits == [1, 2, 4, 3]  # doubling, capped, the last cut to the deadline
     assert caught.value.status in ("created", "in_progress")
@@ -99,7 +99,7 @@ async def test_a_deadline_spent_before_a_poll_is_an_export_error(
     # The poll's request gets what is left of the deadline: nothing, so the engine refuses
     # it, and the caller still sees one error for "not done in time".
     with pytest.raises(ExportError, match="not done within 0") as caught:
-        await close.exports.wait(started, deadline=0)
+        await close.exports.wait(started, timeout=0)
     assert isinstance(caught.value.__cause__, DeadlineExceededError)
 
 

@@ -330,7 +330,7 @@ async def test_two_fetches_at_once_are_refused() -> None:
 
 async def test_the_deadline_bounds_each_page() -> None:
     fake = FakeRequester({"data": [1], "has_more": True}, {"data": [2], "has_more": False})
-    await collect(paginate(fake, "lead/", deadline=7.5))
+    await collect(paginate(fake, "lead/", timeout=7.5))
     assert fake.deadlines == [7.5, 7.5]
 
 

@@ -342,7 +342,7 @@ def test_deadline_exceeded_names_the_call_its_last_error_and_the_phase() -> None
 
     def make() -> DeadlineExceededError:
         begin_phase("retry_wait")
-        return deadline_exceeded(request, last, deadline=2.0)
+        return deadline_exceeded(request, last, seconds=2.0)
 
     error = contextvars.Context().run(make)
     assert isinstance(error, DeadlineExceededError)

@@ -31,7 +31,7 @@ async def test_the_body_carries_every_argument_given() -> None:
     fake = FakeRequester({"data": [1], "cursor": None})
     fields = {"lead": ["id", "display_name"]}
     sort = [{"direction": "desc", "field": {"type": "regular_field", "field_name": "date"}}]
-    pager = search(fake, QUERY, fields=fields, sort=sort, limit=10, page_size=5, deadline=3.0)
+    pager = search(fake, QUERY, fields=fields, sort=sort, limit=10, page_size=5, timeout=3.0)
     assert await collect(pager) == [1]
     (request,) = fake.requests
     assert (request.method, request.path) == ("POST", "data/search/")

@@ -288,7 +288,7 @@ async def test_a_deadline_ends_the_span_with_its_error(fake: FakeClose, otel: Ot
     (call_id,) = fake.seed_calls(1)
     fake.faults = FakeFaults(latency=5.0)
     async with CloseClient(
-        FAKE_KEY, base_url=fake.base_url, timeout=Timeout(deadline=0.05)
+        FAKE_KEY, base_url=fake.base_url, timeout=Timeout(total=0.05)
     ) as client:
         with pytest.raises(DeadlineExceededError):
             await traced(client, otel).calls.update(call_id, CallUpdate(note="x"))
