@@ -249,7 +249,7 @@ def test_the_contract_lists_every_operation_of_the_document() -> None:
 @pytest.mark.parametrize(("dotted", "http", "path"), ROWS, ids=[r[0] for r in ROWS])
 @settings(
     max_examples=3,
-    timeout=None,
+    deadline=None,
     # A failure is reported as drawn: shrinking a drawn Lead (contacts, opportunities, ...)
     # takes minutes and the failing operation is already named.
     phases=[Phase.explicit, Phase.reuse, Phase.generate],

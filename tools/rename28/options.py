@@ -30,7 +30,7 @@ _IN_TIMEOUT = re.compile(r"(\bTimeout\([^()]*?)\bdeadline=")
 _IN_SECONDS = re.compile(r"(\b(?:deadline_exceeded|describe)\([^()]*?)\bdeadline=")
 _FIELD = re.compile(r"\b(Timeout|\.timeout)\.deadline\b")
 _KEYWORD = re.compile(r"\bdeadline=(?!=)")
-_HYPOTHESIS = re.compile(r"\b(?:settings|register_profile)\(")
+_HYPOTHESIS = frozenset({"settings", "register_profile"})
 _WITH_OPTIONS = re.compile(r"(\bwith_options\([^()]*?)\bheaders=")
 
 
@@ -43,17 +43,35 @@ def _until_stable(pattern: re.Pattern[str], replacement: str, text: str) -> str:
         text = changed
 
 
-def _keyword_line(line: str) -> str:
-    if _HYPOTHESIS.search(line):
-        return line
-    return _KEYWORD.sub("timeout=", line)
+def _callee(text: str, at: int) -> str:
+    """The name of the call whose parentheses enclose position ``at`` (``""``: none)."""
+    depth = 0
+    for index in range(at - 1, -1, -1):
+        char = text[index]
+        if char == ")":
+            depth += 1
+        elif char == "(":
+            if depth == 0:
+                name = re.search(r"[\w.]*$", text[:index])
+                return name.group(0).rsplit(".", 1)[-1] if name else ""
+            depth -= 1
+    return ""
+
+
+def _keywords(text: str) -> str:
+    def one(match: re.Match[str]) -> str:
+        if _callee(text, match.start()) in _HYPOTHESIS:
+            return match.group(0)
+        return "timeout="
+
+    return _KEYWORD.sub(one, text)
 
 
 RULES: tuple[Callable[[str], str], ...] = (
     lambda text: _until_stable(_IN_TIMEOUT, r"\1total=", text),
     lambda text: _until_stable(_IN_SECONDS, r"\1seconds=", text),
     lambda text: _FIELD.sub(r"\1.total", text),
-    lambda text: "".join(_keyword_line(line) for line in text.splitlines(keepends=True)),
+    _keywords,
     lambda text: _until_stable(_WITH_OPTIONS, r"\1extra_headers=", text),
 )
 
