@@ -1,4 +1,4 @@
-"""A web app that records call outcomes in Close: one shared client, a deadline per update.
+"""A web app that records call outcomes in Close: one shared client, a timeout per update.
 
 Run it against the fake Close:
 

@@ -102,7 +102,7 @@ async def test_a_deadline_in_the_rate_limiter_says_no_attempt_was_sent() -> None
     assert error.phase == "rate_limiter"
     assert error.last_error is None
     assert (
-        "deadline of 0.05 s passed while waiting for the rate limiter (no attempt was sent)"
+        "timeout of 0.05 s ran out while waiting for the rate limiter (no attempt was sent)"
         in str(error)
     )
 
@@ -193,7 +193,7 @@ async def test_a_retry_cut_in_the_rate_limiter_says_this_attempt_was_not_sent() 
     assert isinstance(error.last_error, ServerError)
     assert error.phase == "rate_limiter"
     assert (
-        "deadline of 0.05 s passed while waiting for the rate limiter (this attempt was not sent)"
+        "timeout of 0.05 s ran out while waiting for the rate limiter (this attempt was not sent)"
         in str(error)
     )
 
@@ -217,10 +217,10 @@ async def test_a_caller_session_cannot_tell_connecting_from_waiting() -> None:
 def test_every_phase_has_its_words() -> None:
     for phase in PHASES:
         text = describe(phase, seconds=2.0, earlier_error=False)
-        assert text.startswith("deadline of 2.0 s passed while ")
+        assert text.startswith("timeout of 2.0 s ran out while ")
     assert describe("waiting", seconds=None, earlier_error=True) == (
-        "the deadline passed while waiting for Close's answer (it may have been applied)"
+        "the timeout ran out while waiting for Close's answer (it may have been applied)"
     )
     assert describe("connecting", seconds=0.5, earlier_error=True) == (
-        "deadline of 0.5 s passed while connecting to Close (this attempt was not sent)"
+        "timeout of 0.5 s ran out while connecting to Close (this attempt was not sent)"
     )

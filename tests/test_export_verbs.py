@@ -9,6 +9,7 @@ from aioresponses import aioresponses
 
 from close_async import (
     CloseClient,
+    ConfigurationError,
     DeadlineExceededError,
     ExportError,
     InvalidRequestError,
@@ -91,16 +92,39 @@ async def test_wait_backs_off_and_stops_at_the_deadline(
     assert caught.value.status in ("created", "in_progress")
 
 
-async def test_a_deadline_spent_before_a_poll_is_an_export_error(
+async def test_a_timeout_spent_before_a_poll_is_an_export_error(
     fake: FakeClose, close: CloseClient
 ) -> None:
     fake.exports.delay = 3600
     started = await close.exports.start("lead")
-    # The poll's request gets what is left of the deadline: nothing, so the engine refuses
-    # it, and the caller still sees one error for "not done in time".
-    with pytest.raises(ExportError, match="not done within 0") as caught:
-        await close.exports.wait(started, timeout=0)
+    # The clock has passed the end before the first poll: no poll is sent, and the caller
+    # sees one error for "not done in time", with the status it last knew.
+    times = iter([0.0, 11.0])
+    with pytest.raises(ExportError, match="not done within 10") as caught:
+        await close.exports.wait(started, timeout=10, clock=lambda: next(times))
+    assert caught.value.status == started.status
+    assert caught.value.__cause__ is None
+
+
+async def test_a_poll_cut_by_the_timeout_is_an_export_error(
+    fake: FakeClose, close: CloseClient
+) -> None:
+    fake.exports.delay = 3600
+    started = await close.exports.start("lead")
+    # Each poll gets what is left of the wait as its timeout: here so little that the
+    # engine's whole-call timeout ends it, and the caller still sees one ExportError.
+    times = iter([0.0, 10.0 - 1e-9])
+    with pytest.raises(ExportError, match="not done within 10") as caught:
+        await close.exports.wait(started, timeout=10, clock=lambda: next(times))
     assert isinstance(caught.value.__cause__, DeadlineExceededError)
+
+
+@pytest.mark.parametrize("timeout", [0, -1, float("nan"), True])
+async def test_a_bad_wait_timeout_is_refused_before_any_poll(
+    close: CloseClient, timeout: float
+) -> None:
+    with pytest.raises(ConfigurationError, match="timeout must be"):
+        await close.exports.wait("expt_1", timeout=timeout)
 
 
 async def test_polls_go_through_the_engine_retries(mocked: aioresponses) -> None:

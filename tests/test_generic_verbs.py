@@ -278,13 +278,13 @@ async def test_each_verb_sends_its_params_path_params_and_deadline(
     assert answer == {"ok": 1}
     assert fake.requests == [expected]
     assert fake.requests[0].idempotent is expected.idempotent
-    assert fake.deadlines == [2.5]
+    assert fake.timeouts == [2.5]
 
 
 async def test_request_sends_its_deadline() -> None:
     fake = FakeRequester({})
     await GenericVerbs(fake).request("GET", "lead/", timeout=4.0)
-    assert fake.deadlines == [4.0]
+    assert fake.timeouts == [4.0]
 
 
 async def test_get_page_and_paginate_send_their_params_path_params_and_deadline() -> None:
@@ -300,7 +300,7 @@ async def test_get_page_and_paginate_send_their_params_path_params_and_deadline(
     assert [item async for item in pager] == [1, 2]
     assert [r.path for r in fake.requests] == ["lead/lead_1/"] * 3
     assert fake.params == [{"_limit": "1"}, {"_limit": "1"}, {"_limit": "1", "_skip": "1"}]
-    assert fake.deadlines == [3.0] * 3
+    assert fake.timeouts == [3.0] * 3
 
 
 async def test_search_sends_its_sort_and_deadline() -> None:
@@ -318,4 +318,4 @@ async def test_search_sends_its_sort_and_deadline() -> None:
         "_limit": 2,
         "results_limit": 5,
     }
-    assert fake.deadlines == [6.0]
+    assert fake.timeouts == [6.0]

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterable, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, Unpack
 
 from .._bulk.run import BulkOptions, BulkRun, InDoubt, Prepared, Settle
+from .._engine.config import Timeout
 from .._engine.errors import InvalidRequestError
 from .._engine.http.request import JSONBody, Request, encode_body
 from .._engine.http.response import no_content
@@ -22,7 +23,6 @@ from .._engine.options import call_options
 from .._engine.requester import with_call_options
 
 if TYPE_CHECKING:
-    from .._engine.config import Timeout
     from .._engine.requester import Requester
 
 __all__ = [

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from .._engine.config import Timeout
 from .._engine.http.paths import check_path, path_template, render_path
 from .._engine.http.request import build_request
 from .._engine.options import call_options
@@ -20,7 +21,6 @@ from .pager import Page, Pager, fetch_page, paginate
 from .search import search
 
 if TYPE_CHECKING:
-    from .._engine.config import Timeout
     from .._engine.requester import Requester
 
 __all__ = ["GenericVerbs"]

@@ -26,12 +26,12 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar, overload
 
 import attrs
 
+from .._engine.config import Timeout
 from .._engine.errors import InvalidRequestError
 from .._engine.http.request import encode_params
 from .pager import Page, PageFetcher, Pager, first_params, page_fetcher
 
 if TYPE_CHECKING:
-    from .._engine.config import Timeout
     from .._engine.options import RequestOptions
     from .._engine.requester import Requester
 

@@ -220,10 +220,10 @@ def _render_resource(
         runtime.append("from ..slicer import SliceOptions, paginate_or_slice")
     lazy_children = [api.namespaces[(*ns.path, c)] for c in ns.children]
     if ns.operations:
+        # Timeout at run time: typing.get_type_hints on a method (the CLI reads them) needs it.
+        runtime.append("from ..._engine.config import Timeout")
         runtime.append("from ..._engine.options import call_options")
     type_imports = ["from ..._engine.requester import Requester"]
-    if ns.operations:
-        type_imports.append("from ..._engine.config import Timeout")
     if hooked:
         type_imports.append("from ..._engine.http.request import Request")
     type_imports += [f"from .{c.module} import {c.class_name}" for c in lazy_children]

@@ -9,13 +9,13 @@ import functools
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
+from ..._engine.config import Timeout
 from ..._engine.options import call_options
 from ..._types.generated.activities import ActivityBase
 from ..pager import Pager
 from ..slicer import SliceOptions, paginate_or_slice
 
 if TYPE_CHECKING:
-    from ..._engine.config import Timeout
     from ..._engine.requester import Requester
     from .activities_calls import ActivitiesCallsResource
     from .activities_creations import ActivitiesCreationsResource

@@ -8,6 +8,7 @@ import datetime as _dt
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
+from ..._engine.config import Timeout
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
 from ..._engine.options import call_options
@@ -17,7 +18,6 @@ from ..pager import Pager
 from ..slicer import SliceOptions, paginate_or_slice
 
 if TYPE_CHECKING:
-    from ..._engine.config import Timeout
     from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 

@@ -7,13 +7,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from ..._engine.config import Timeout
 from ..._engine.http.request import build_request
 from ..._engine.options import call_options
 from ..._types.generated.events import Event
 from ..pager import Pager, paginate
 
 if TYPE_CHECKING:
-    from ..._engine.config import Timeout
     from ..._engine.requester import Requester
 
 __all__ = ["EventsResource"]

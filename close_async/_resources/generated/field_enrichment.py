@@ -7,13 +7,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ..._engine.config import Timeout
 from ..._engine.http.request import build_request
 from ..._engine.options import call_options
 from ..._types.generated.field_enrichment import RunFieldEnrichment
 from ..bulk_verbs import BulkCreate
 
 if TYPE_CHECKING:
-    from ..._engine.config import Timeout
     from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 

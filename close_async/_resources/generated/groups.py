@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..._engine.config import Timeout
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
 from ..._engine.options import call_options
@@ -15,7 +16,6 @@ from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager, paginate
 
 if TYPE_CHECKING:
-    from ..._engine.config import Timeout
     from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
