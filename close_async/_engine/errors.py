@@ -175,11 +175,11 @@ class TimeoutError(TransportError):
 
 
 class DeadlineExceededError(_RequestError):
-    """The overall deadline for one call ran out across its attempts.
+    """The whole call's ``timeout=`` ran out across its attempts.
 
     ``last_error`` is the error of the last attempt that failed before, if any (``None``
-    when the deadline cut the only attempt). ``phase`` says what the call was doing when
-    the deadline passed, and the message says it in words: ``"rate_limiter"``,
+    when the timeout cut the only attempt). ``phase`` says what the call was doing when
+    the time ran out, and the message says it in words: ``"rate_limiter"``,
     ``"authorizing"`` (an OAuth token refresh), ``"connecting"``, ``"waiting"`` (the
     request was handed to the connection; Close's answer had not begun), ``"reading"`` (the
     answer) or ``"retry_wait"`` (before the next attempt); ``None`` when it is not known.

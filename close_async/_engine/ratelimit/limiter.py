@@ -103,7 +103,7 @@ def waiting_on_pause(group: str, left: float) -> None:
     ``group``'s pause (or, with ``left <= 0``, that it no longer does).
 
     Set before the sleep and cleared after it, but deliberately not when the sleep is
-    cancelled: a deadline cancels it, and the engine reads the attempt's mark afterwards to
+    cancelled: a timeout cancels it, and the engine reads the attempt's mark afterwards to
     say what the call was waiting for. Outside an attempt (a limiter used on its own) there
     is no mark and nothing to record.
     """
