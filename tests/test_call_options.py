@@ -8,6 +8,7 @@ the phase it names.
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import AsyncIterator
 from typing import Any
@@ -19,6 +20,7 @@ from close_async import (
     CloseClient,
     ConfigurationError,
     DeadlineExceededError,
+    RateFeedback,
     RetryPolicy,
     Timeout,
 )
@@ -179,6 +181,27 @@ async def test_timeout_seconds_bound_the_whole_call(
         await echo_close.get("echo/", timeout=0.05)
     assert caught.value.phase == "waiting"
     assert "timeout of 0.05 s ran out while waiting for Close's answer" in str(caught.value)
+
+
+class _ClosedGate:
+    """A limiter that never lets a request go."""
+
+    async def acquire(self, group: str) -> None:
+        await asyncio.Event().wait()
+
+    async def release(self, group: str, feedback: RateFeedback | None) -> None:
+        raise AssertionError("nothing was acquired")
+
+    async def aclose(self) -> None:
+        pass
+
+
+async def test_timeout_seconds_include_the_rate_limiters_wait(echo: EchoServer) -> None:
+    async with CloseClient(FAKE_KEY, base_url=echo.base_url, rate_limiter=_ClosedGate()) as close:
+        with pytest.raises(DeadlineExceededError) as caught:
+            await close.leads.get("lead_1", timeout=0.05)
+    assert caught.value.phase == "rate_limiter"
+    assert echo.seen == []
 
 
 async def test_timeout_seconds_bound_a_generated_operation(
