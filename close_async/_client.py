@@ -60,20 +60,29 @@ class _Surface(GenericVerbs, Resources):
     def with_options(
         self,
         *,
-        timeout: Timeout | float | None = None,
+        timeout: float | Timeout | None = None,
         max_retries: int | None = None,
         retry: RetryPolicy | None = None,
-        headers: Mapping[str, str | None] | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> CloseClientView:
         """A view of this client whose requests use these options; nothing else changes.
 
         The view shares the session, limiter and stats, and has the same verbs and
         resources (``view.calls``, ``view.get``, ...); making one costs no connection.
-        ``timeout``: a :class:`Timeout`, or seconds for each whole call (its deadline).
-        ``max_retries``: retries after the first attempt, for faults and 429s alike
-        (``0`` fails at once). ``retry``: a whole :class:`RetryPolicy` instead.
-        ``headers``: added to those sent (a name given ``None`` is removed); never shared
-        with another view. ``Authorization`` cannot be set here.
+        The words are those every method takes for one call, plus two:
+
+        - ``timeout``: seconds for each whole call (retries and rate-limiter waits
+          included), or a :class:`Timeout` for its phases too (its ``total`` the whole call).
+        - ``extra_headers``: added to those sent (a name given ``None`` is removed); never
+          shared with another view. ``Authorization`` and framing headers cannot be set.
+        - ``extra_query``: merged into every request's query (this value wins over the
+          method's own; ``None`` leaves the parameter out).
+        - ``max_retries``: retries after the first attempt, for faults and 429s alike
+          (``0`` fails at once). ``retry``: a whole :class:`RetryPolicy` instead.
+
+        A call's own options apply on top of the view's. Bad values raise
+        :class:`ConfigurationError` here.
 
         Example, in a web handler::
 
@@ -81,7 +90,12 @@ class _Surface(GenericVerbs, Resources):
             lead = await fast.get("lead/{id}/", path_params={"id": lead_id})
         """
         options = derive_options(
-            self._options, timeout=timeout, max_retries=max_retries, retry=retry, headers=headers
+            self._options,
+            timeout=timeout,
+            max_retries=max_retries,
+            retry=retry,
+            extra_headers=extra_headers,
+            extra_query=extra_query,
         )
         return CloseClientView(self._engine, options)
 

@@ -1,4 +1,4 @@
-"""A web app that records call outcomes in Close: one shared client, a deadline per update.
+"""A web app that records call outcomes in Close: one shared client, a timeout per update.
 
 Run it against the fake Close:
 
@@ -51,7 +51,7 @@ async def record_outcome(request: web.Request) -> web.Response:
         # The handler's budget: retries and rate-limit waits included. If the client hangs
         # up, aiohttp cancels this task, and the update leaks nothing.
         call = await request.app[CLIENT].calls.update(
-            request.match_info["call_id"], update, deadline=3.0
+            request.match_info["call_id"], update, timeout=3.0
         )
     except CloseError as exc:
         return error_response(exc, missing="no such call")

@@ -14,6 +14,7 @@ from typing import Any
 from close_async._engine.http.request import Request, template_group
 from close_async._resources.generated.activities_calls import ActivitiesCallsResource
 from close_async._types import rules
+from tests.fake_requester import DEFAULT_OPTIONS
 
 __all__ = [
     "CALLS_PATH",
@@ -30,6 +31,8 @@ CALLS_PATH = "activity/call/"
 
 class _HandBack:
     """A requester whose ``request`` returns the request it was given, unsent."""
+
+    options = DEFAULT_OPTIONS
 
     async def request(self, request: Request, **_: Any) -> Request:
         return request

@@ -5,20 +5,27 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from close_async._engine.config import Timeout
 from close_async._engine.engine import ClientStats
 from close_async._engine.http.request import Request
+from close_async._engine.options import RequestOptions
+from close_async._engine.retry import RetryPolicy
+
+DEFAULT_OPTIONS = RequestOptions(timeout=Timeout(), retry=RetryPolicy(), headers={})
 
 
 class FakeRequester:
     """Answers each request with the next scripted answer (an exception is raised).
 
-    Records every request and its deadline; a request past the script fails the test.
+    Records every request and the options it came with (``None``: the requester's own);
+    a request past the script fails the test.
     """
 
     def __init__(self, *answers: Any) -> None:
         self.answers = list(answers)
         self.requests: list[Request] = []
-        self.deadlines: list[float | None] = []
+        self.sent_options: list[RequestOptions | None] = []
+        self.options = DEFAULT_OPTIONS
         self._stats = ClientStats()
 
     @property
@@ -29,9 +36,9 @@ class FakeRequester:
     def telemetry(self) -> None:
         return None
 
-    async def request(self, request: Request, *, deadline: float | None = None) -> Any:
+    async def request(self, request: Request, *, options: RequestOptions | None = None) -> Any:
         self.requests.append(request)
-        self.deadlines.append(deadline)
+        self.sent_options.append(options)
         # Give way once, as a real request would, so overlapping fetches can be seen.
         await asyncio.sleep(0)
         if not self.answers:
@@ -40,6 +47,11 @@ class FakeRequester:
         if isinstance(answer, BaseException):
             raise answer
         return answer
+
+    @property
+    def timeouts(self) -> list[float | None]:
+        """Each request's whole-call timeout (seconds), ``None`` where it had none."""
+        return [None if o is None else o.timeout.total for o in self.sent_options]
 
     @property
     def params(self) -> list[dict[str, str]]:

@@ -238,7 +238,7 @@ async def test_a_deadline_ending_in_the_limiter_names_the_pause() -> None:
     ):
         await close.calls.get(CALL_ID)
         with pytest.raises(APITimeoutError) as caught:
-            await close.calls.get(CALL_ID, deadline=0.05)
+            await close.calls.get(CALL_ID, timeout=0.05)
     last = caught.value.last_error
     assert isinstance(last, RateLimitError)
     assert "paused" in str(last)
@@ -271,15 +271,15 @@ async def test_a_pause_waited_on_is_named_by_the_call_that_waited_on_it_only() -
     ):
         await close.calls.get(CALL_ID)  # Close: nothing left for 60 s
         # This task sleeps out the pause and is cut there: the pause is this call's word.
-        first = await _cut(close.calls.get(CALL_ID, deadline=0.05))
+        first = await _cut(close.calls.get(CALL_ID, timeout=0.05))
         # Then two calls at once, each in a task started from this one: only the call that
         # waits on the pause names it; the other waits on a group held without a pause.
         paused, held = await asyncio.gather(
-            _cut(close.calls.get(CALL_ID, deadline=0.05)),
-            _cut(close.get(lead, deadline=0.05)),
+            _cut(close.calls.get(CALL_ID, timeout=0.05)),
+            _cut(close.get(lead, timeout=0.05)),
         )
         # And a later call of this task, held without a pause, names none either.
-        later = await _cut(close.get(lead, deadline=0.05))
+        later = await _cut(close.get(lead, timeout=0.05))
     for named in (first, paused):
         assert isinstance(named.last_error, RateLimitError)
         assert "paused" in str(named.last_error)

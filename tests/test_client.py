@@ -264,7 +264,7 @@ async def test_404_is_not_found(mocked: aioresponses, client: CloseClient) -> No
 
 async def test_deadline_bounds_the_whole_call(mocked: aioresponses) -> None:
     policy = RetryPolicy(attempts=10, wait_initial=0.2, wait_max=0.2)
-    async with CloseClient(API_KEY, retry=policy, timeout=Timeout(deadline=0.3)) as close:
+    async with CloseClient(API_KEY, retry=policy, timeout=Timeout(total=0.3)) as close:
         for _ in range(10):
             mocked.put(CALL_URL, status=503, body="down")
         with pytest.raises(APITimeoutError) as info:

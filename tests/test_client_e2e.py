@@ -107,7 +107,7 @@ async def test_deadline_cuts_a_slow_call(fake: FakeClose) -> None:
         loop = asyncio.get_running_loop()
         start = loop.time()
         with pytest.raises(APITimeoutError):
-            await close.calls.update(call_id, CallUpdate(note="x"), deadline=0.2)
+            await close.calls.update(call_id, CallUpdate(note="x"), timeout=0.2)
         assert loop.time() - start < 1.0
 
 

@@ -43,7 +43,7 @@ class HeldLimiter(LocalRateLimiter):
 async def cut(close: CloseClient) -> APITimeoutError:
     async with asyncio.timeout(GUARD):
         with pytest.raises(APITimeoutError) as caught:
-            await close.calls.get(CALL_ID, deadline=DEADLINE)
+            await close.calls.get(CALL_ID, timeout=DEADLINE)
     # The whole call's timeout itself, not an attempt's (both are APITimeoutErrors).
     assert type(caught.value) is APITimeoutError
     return caught.value
@@ -104,7 +104,7 @@ async def test_a_deadline_in_the_rate_limiter_says_no_attempt_was_sent() -> None
     assert error.phase == "rate_limiter"
     assert error.last_error is None
     assert (
-        "deadline of 0.05 s passed while waiting for the rate limiter (no attempt was sent)"
+        "timeout of 0.05 s ran out while waiting for the rate limiter (no attempt was sent)"
         in str(error)
     )
 
@@ -195,7 +195,7 @@ async def test_a_retry_cut_in_the_rate_limiter_says_this_attempt_was_not_sent() 
     assert isinstance(error.last_error, InternalServerError)
     assert error.phase == "rate_limiter"
     assert (
-        "deadline of 0.05 s passed while waiting for the rate limiter (this attempt was not sent)"
+        "timeout of 0.05 s ran out while waiting for the rate limiter (this attempt was not sent)"
         in str(error)
     )
 
@@ -218,11 +218,11 @@ async def test_a_caller_session_cannot_tell_connecting_from_waiting() -> None:
 
 def test_every_phase_has_its_words() -> None:
     for phase in PHASES:
-        text = describe(phase, deadline=2.0, earlier_error=False)
-        assert text.startswith("deadline of 2.0 s passed while ")
-    assert describe("waiting", deadline=None, earlier_error=True) == (
-        "the deadline passed while waiting for Close's answer (it may have been applied)"
+        text = describe(phase, seconds=2.0, earlier_error=False)
+        assert text.startswith("timeout of 2.0 s ran out while ")
+    assert describe("waiting", seconds=None, earlier_error=True) == (
+        "the timeout ran out while waiting for Close's answer (it may have been applied)"
     )
-    assert describe("connecting", deadline=0.5, earlier_error=True) == (
-        "deadline of 0.5 s passed while connecting to Close (this attempt was not sent)"
+    assert describe("connecting", seconds=0.5, earlier_error=True) == (
+        "timeout of 0.5 s ran out while connecting to Close (this attempt was not sent)"
     )

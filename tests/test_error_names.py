@@ -129,7 +129,7 @@ async def test_the_whole_calls_timeout_is_caught_by_except_timeout_error(
     caught: BaseException | None = None
     async with CloseClient(KEY, base_url=fake.base_url) as close:
         try:
-            await close.calls.get(call_id, deadline=0.2)
+            await close.calls.get(call_id, timeout=0.2)
         except TimeoutError as exc:
             caught = exc
     assert type(caught) is APITimeoutError
@@ -166,7 +166,7 @@ async def test_a_posts_attempt_timeout_stays_the_attempts_not_the_calls(
     # although it is a builtins.TimeoutError now.
     fake.faults = FakeFaults(slow_rate=1.0, slow_seconds=2.0)
     async with CloseClient(
-        KEY, base_url=fake.base_url, timeout=Timeout(attempt=0.2, deadline=30.0)
+        KEY, base_url=fake.base_url, timeout=Timeout(attempt=0.2, total=30.0)
     ) as close:
         with pytest.raises(ResponseTimeoutError) as caught:
             await close.calls.create(CallCreate(lead_id="lead_1", direction="outbound"))
@@ -229,7 +229,7 @@ async def test_a_5xx_is_an_internal_server_error(fake: FakeClose) -> None:
 BAD_OPTIONS: dict[str, Callable[[], Any]] = {
     "client max_connections": lambda: CloseClient(KEY, max_connections=0),
     "Timeout.connect": lambda: Timeout(connect=0),
-    "Timeout.deadline": lambda: Timeout(deadline=-1.0),
+    "Timeout.total": lambda: Timeout(total=-1.0),
     "Timeout.read not a number": lambda: Timeout(read="5"),  # type: ignore[arg-type]
     "RetryPolicy.attempts": lambda: RetryPolicy(attempts=0),
     "RetryPolicy.wait_max": lambda: RetryPolicy(wait_max=-1.0),

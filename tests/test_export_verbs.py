@@ -11,6 +11,7 @@ from close_async import (
     APITimeoutError,
     ClientValidationError,
     CloseClient,
+    ConfigurationError,
     ExportError,
     ResponseTimeoutError,
     RetryPolicy,
@@ -86,22 +87,45 @@ async def test_wait_backs_off_and_stops_at_the_deadline(
 
     with pytest.raises(ExportError, match="not done within 10") as caught:
         await close.exports.wait(
-            started, deadline=10, first_wait=1, max_wait=4, sleep=sleep, clock=lambda: now[0]
+            started, timeout=10, first_wait=1, max_wait=4, sleep=sleep, clock=lambda: now[0]
         )
     assert waits == [1, 2, 4, 3]  # doubling, capped, the last cut to the deadline
     assert caught.value.status in ("created", "in_progress")
 
 
-async def test_a_deadline_spent_before_a_poll_is_an_export_error(
+async def test_a_timeout_spent_before_a_poll_is_an_export_error(
     fake: FakeClose, close: CloseClient
 ) -> None:
     fake.exports.delay = 3600
     started = await close.exports.start("lead")
-    # The poll's request gets what is left of the deadline: nothing, so the engine refuses
-    # it, and the caller still sees one error for "not done in time".
-    with pytest.raises(ExportError, match="not done within 0") as caught:
-        await close.exports.wait(started, deadline=0)
+    # The clock has passed the end before the first poll: no poll is sent, and the caller
+    # sees one error for "not done in time", with the status it last knew.
+    times = iter([0.0, 11.0])
+    with pytest.raises(ExportError, match="not done within 10") as caught:
+        await close.exports.wait(started, timeout=10, clock=lambda: next(times))
+    assert caught.value.status == started.status
+    assert caught.value.__cause__ is None
+
+
+async def test_a_poll_cut_by_the_timeout_is_an_export_error(
+    fake: FakeClose, close: CloseClient
+) -> None:
+    fake.exports.delay = 3600
+    started = await close.exports.start("lead")
+    # Each poll gets what is left of the wait as its timeout: here so little that the
+    # engine's whole-call timeout ends it, and the caller still sees one ExportError.
+    times = iter([0.0, 10.0 - 1e-9])
+    with pytest.raises(ExportError, match="not done within 10") as caught:
+        await close.exports.wait(started, timeout=10, clock=lambda: next(times))
     assert type(caught.value.__cause__) is APITimeoutError  # the call's, not an attempt's
+
+
+@pytest.mark.parametrize("timeout", [0, -1, float("nan"), True])
+async def test_a_bad_wait_timeout_is_refused_before_any_poll(
+    close: CloseClient, timeout: float
+) -> None:
+    with pytest.raises(ConfigurationError, match="timeout must be"):
+        await close.exports.wait("expt_1", timeout=timeout)
 
 
 async def test_polls_go_through_the_engine_retries(mocked: aioresponses) -> None:
@@ -123,7 +147,7 @@ async def test_an_attempts_timeout_while_polling_is_not_the_waits_end(
     mocked.get(url, exception=TimeoutError())
     async with CloseClient(api_key=API_KEY, retry=RetryPolicy.no_wait(attempts=1)) as close:
         with pytest.raises(ResponseTimeoutError):
-            await close.exports.wait("expt_1", deadline=30.0, first_wait=0.01)
+            await close.exports.wait("expt_1", timeout=30.0, first_wait=0.01)
 
 
 @pytest.mark.parametrize(

@@ -39,7 +39,7 @@ async def test_wait_backs_off_and_stops_at_the_timeout(fake: FakeClose, close: C
     with pytest.raises(ExportError, match="not done within 10") as caught:
         await close.exports.wait(
             started.id,
-            deadline=10,
+            timeout=10,
             first_wait=1,
             max_wait=4,
             sleep=sleep,

@@ -274,17 +274,17 @@ async def test_each_verb_sends_its_params_path_params_and_deadline(
 ) -> None:
     fake = FakeRequester({"ok": 1})
     send = getattr(GenericVerbs(fake), verb)
-    answer = await send(PATH, params={"a": 1}, path_params=PATH_PARAMS, deadline=2.5, **kwargs)
+    answer = await send(PATH, params={"a": 1}, path_params=PATH_PARAMS, timeout=2.5, **kwargs)
     assert answer == {"ok": 1}
     assert fake.requests == [expected]
     assert fake.requests[0].idempotent is expected.idempotent
-    assert fake.deadlines == [2.5]
+    assert fake.timeouts == [2.5]
 
 
 async def test_request_sends_its_deadline() -> None:
     fake = FakeRequester({})
-    await GenericVerbs(fake).request("GET", "lead/", deadline=4.0)
-    assert fake.deadlines == [4.0]
+    await GenericVerbs(fake).request("GET", "lead/", timeout=4.0)
+    assert fake.timeouts == [4.0]
 
 
 async def test_get_page_and_paginate_send_their_params_path_params_and_deadline() -> None:
@@ -294,13 +294,13 @@ async def test_get_page_and_paginate_send_their_params_path_params_and_deadline(
         {"data": [2], "has_more": False},
     )
     verbs = GenericVerbs(fake)
-    page = await verbs.get_page(PATH, params={"_limit": 1}, path_params=PATH_PARAMS, deadline=3.0)
+    page = await verbs.get_page(PATH, params={"_limit": 1}, path_params=PATH_PARAMS, timeout=3.0)
     assert (page.data, page.next_params) == ([1], {"_limit": 1, "_skip": 1})
-    pager = verbs.paginate(PATH, params={"_limit": 1}, path_params=PATH_PARAMS, deadline=3.0)
+    pager = verbs.paginate(PATH, params={"_limit": 1}, path_params=PATH_PARAMS, timeout=3.0)
     assert [item async for item in pager] == [1, 2]
     assert [r.path for r in fake.requests] == ["lead/lead_1/"] * 3
     assert fake.params == [{"_limit": "1"}, {"_limit": "1"}, {"_limit": "1", "_skip": "1"}]
-    assert fake.deadlines == [3.0] * 3
+    assert fake.timeouts == [3.0] * 3
 
 
 async def test_search_sends_its_sort_and_deadline() -> None:
@@ -308,7 +308,7 @@ async def test_search_sends_its_sort_and_deadline() -> None:
     sort = [{"direction": "asc", "field": {"type": "regular_field", "field_name": "name"}}]
     query = {"type": "object_type", "object_type": "lead"}
     pager = GenericVerbs(fake).search(
-        query, fields={"lead": ["id"]}, sort=sort, limit=5, page_size=2, deadline=6.0
+        query, fields={"lead": ["id"]}, sort=sort, limit=5, page_size=2, timeout=6.0
     )
     assert [item async for item in pager] == [1]
     assert json.loads(fake.requests[0].body or b"") == {
@@ -318,4 +318,4 @@ async def test_search_sends_its_sort_and_deadline() -> None:
         "_limit": 2,
         "results_limit": 5,
     }
-    assert fake.deadlines == [6.0]
+    assert fake.timeouts == [6.0]

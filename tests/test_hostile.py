@@ -160,13 +160,13 @@ async def _connect_refused(server: HostileServer, creds: dict[str, Any]) -> obje
 
 async def _deadline(server: HostileServer, creds: dict[str, Any]) -> object:
     async with _client(server.base_url("silent"), creds) as close:
-        return await close.calls.get(CALL_ID, deadline=0.2)
+        return await close.calls.get(CALL_ID, timeout=0.2)
 
 
 async def _deadline_before_a_retry(server: HostileServer, creds: dict[str, Any]) -> object:
     retry = RetryPolicy(wait_initial=100.0, wait_max=100.0)
     async with _client(server.base_url("status-503"), creds, retry=retry) as close:
-        return await close.calls.get(CALL_ID, deadline=5.0)
+        return await close.calls.get(CALL_ID, timeout=5.0)
 
 
 async def _bulk_abort(server: HostileServer, creds: dict[str, Any]) -> object:

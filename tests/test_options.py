@@ -77,8 +77,8 @@ def sent(mocked: aioresponses, method: str, path: str) -> list[Any]:
 async def test_a_views_headers_go_with_its_requests_only(
     close: CloseClient, echo: EchoServer
 ) -> None:
-    a = close.with_options(headers={"X-Test": "a"})
-    b = close.with_options(headers={"X-Test": "b"})
+    a = close.with_options(extra_headers={"X-Test": "a"})
+    b = close.with_options(extra_headers={"X-Test": "b"})
     assert (await a.get("echo/"))["headers"]["x-test"] == "a"
     assert (await b.get("echo/"))["headers"]["x-test"] == "b"
     plain = (await close.get("echo/"))["headers"]
@@ -94,8 +94,8 @@ async def test_a_views_headers_go_with_its_requests_only(
 
 
 async def test_headers_stay_apart_under_concurrency(close: CloseClient, echo: EchoServer) -> None:
-    a = close.with_options(headers={"X-Test": "a"})
-    b = close.with_options(headers={"X-Test": "b"})
+    a = close.with_options(extra_headers={"X-Test": "a"})
+    b = close.with_options(extra_headers={"X-Test": "b"})
     senders: dict[str, Any] = {"a": a, "b": b, "none": close}
     order = ["a", "b", "none"] * 10
     echo.hold = len(order)  # every request waits until all are in flight at once
@@ -116,7 +116,7 @@ async def test_headers_stay_apart_under_concurrency(close: CloseClient, echo: Ec
 
 async def test_none_removes_a_default_header(close: CloseClient, echo: EchoServer) -> None:
     assert (await close.get("echo/"))["headers"]["x-tz-offset"] == "-4"
-    view = close.with_options(headers={"x-tz-offset": None})
+    view = close.with_options(extra_headers={"x-tz-offset": None})
     seen = (await view.get("echo/"))["headers"]
     assert "x-tz-offset" not in seen
     assert "x-tz-offset" not in echo.seen[-1].headers
@@ -126,7 +126,7 @@ async def test_none_removes_a_default_header(close: CloseClient, echo: EchoServe
 
 
 async def test_a_header_replaces_a_default_whatever_its_case(close: CloseClient) -> None:
-    view = close.with_options(headers={"x-tz-offset": "2", "user-agent": "mine/1"})
+    view = close.with_options(extra_headers={"x-tz-offset": "2", "user-agent": "mine/1"})
     seen = (await view.get("echo/"))["headers"]
     assert seen["x-tz-offset"] == "2"
     assert seen["user-agent"] == "mine/1"
@@ -147,16 +147,16 @@ async def test_a_header_replaces_a_default_whatever_its_case(close: CloseClient)
 def test_reserved_headers_are_refused(name: str) -> None:
     close = CloseClient(API_KEY)
     with pytest.raises(ConfigurationError):
-        close.with_options(headers={name: "Basic c2VjcmV0"})
+        close.with_options(extra_headers={name: "Basic c2VjcmV0"})
     with pytest.raises(ConfigurationError):
-        close.with_options(headers={name: None})
+        close.with_options(extra_headers={name: None})
 
 
 @pytest.mark.parametrize("name", ["", "X Test", "X-Test:", "X-Tést", "X\r\nEvil", "(x)", 5])
 def test_bad_header_names_are_refused(name: Any) -> None:
     close = CloseClient(API_KEY)
     with pytest.raises(ConfigurationError):
-        close.with_options(headers={name: "v"})
+        close.with_options(extra_headers={name: "v"})
 
 
 @pytest.mark.parametrize(
@@ -166,7 +166,7 @@ def test_bad_header_names_are_refused(name: Any) -> None:
 def test_bad_header_values_are_refused_without_showing_them(value: Any) -> None:
     close = CloseClient(API_KEY)
     with pytest.raises(ConfigurationError) as info:
-        close.with_options(headers={"X-Test": value})
+        close.with_options(extra_headers={"X-Test": value})
     text = str(info.value) + repr(info.value)
     assert "sekrit" not in text
     assert "X-Test" in text
@@ -175,7 +175,7 @@ def test_bad_header_values_are_refused_without_showing_them(value: Any) -> None:
 def test_headers_must_be_a_mapping() -> None:
     close = CloseClient(API_KEY)
     with pytest.raises(ConfigurationError):
-        close.with_options(headers=[("X-Test", "a")])  # type: ignore[arg-type]
+        close.with_options(extra_headers=[("X-Test", "a")])  # type: ignore[arg-type]
 
 
 # -- retries and timeout ---------------------------------------------------------------------
@@ -246,7 +246,7 @@ def test_bad_timeout_is_refused(bad: Any) -> None:
         CloseClient(API_KEY).with_options(timeout=bad)
 
 
-@pytest.mark.parametrize("field", ["connect", "read", "attempt", "deadline"])
+@pytest.mark.parametrize("field", ["connect", "read", "attempt", "total"])
 def test_a_timeout_of_nan_seconds_is_refused(field: str) -> None:
     # NaN is neither <= 0 nor > 0: it must not slip through as "no limit".
     with pytest.raises(ValueError, match=field):
@@ -257,13 +257,13 @@ async def test_timeout_seconds_set_the_calls_deadline() -> None:
     faults = FakeFaults(slow_rate=1.0, slow_seconds=3.0)
     async with FakeClose(api_keys=(KEY,), faults=faults) as fake:
         lead = fake.add_object("lead", name="A")
-        async with CloseClient(KEY, base_url=fake.base_url, timeout=Timeout(deadline=60)) as close:
+        async with CloseClient(KEY, base_url=fake.base_url, timeout=Timeout(total=60)) as close:
             view = close.with_options(timeout=0.2)
             with pytest.raises(APITimeoutError):
                 await view.get("lead/{id}/", path_params={"id": lead["id"]})
             # A whole Timeout works too.
             with pytest.raises(APITimeoutError):
-                await close.with_options(timeout=Timeout(deadline=0.2)).get("lead/")
+                await close.with_options(timeout=Timeout(total=0.2)).get("lead/")
 
 
 # -- what views share -------------------------------------------------------------------------
@@ -272,7 +272,7 @@ async def test_timeout_seconds_set_the_calls_deadline() -> None:
 async def test_views_share_stats_and_limiter(close: CloseClient) -> None:
     limiter = close.rate_limiter
     assert isinstance(limiter, RecordingLimiter)
-    view = close.with_options(headers={"X-Test": "a"}, max_retries=1)
+    view = close.with_options(extra_headers={"X-Test": "a"}, max_retries=1)
     assert view.stats is close.stats
     await view.get("echo/")
     await view.post("echo/", json={})
@@ -285,8 +285,8 @@ async def test_views_share_stats_and_limiter(close: CloseClient) -> None:
 
 async def test_views_chain_keeping_earlier_options(mocked: aioresponses) -> None:
     async with CloseClient(API_KEY, retry=RetryPolicy.no_wait(attempts=10), tz_offset=1) as close:
-        first = close.with_options(max_retries=1, headers={"X-A": "1", "X-Tz-Offset": None})
-        second = first.with_options(headers={"X-B": "2"})
+        first = close.with_options(max_retries=1, extra_headers={"X-A": "1", "X-Tz-Offset": None})
+        second = first.with_options(extra_headers={"X-B": "2"})
         assert isinstance(second, CloseClientView)
         for _ in range(4):
             mocked.get(BASE + "lead/", status=503, body="down")
@@ -308,7 +308,7 @@ async def test_views_chain_keeping_earlier_options(mocked: aioresponses) -> None
 async def test_view_calls_use_the_views_options(mocked: aioresponses) -> None:
     url = f"{BASE}activity/call/{CALL_ID}/"
     async with CloseClient(API_KEY, retry=RetryPolicy.no_wait()) as close:
-        view = close.with_options(headers={"X-Test": "a"}, max_retries=0)
+        view = close.with_options(extra_headers={"X-Test": "a"}, max_retries=0)
         mocked.get(url, payload=call_payload())
         call = await view.calls.get(CALL_ID)
         assert call.id == CALL_ID
@@ -324,8 +324,8 @@ async def test_view_calls_use_the_views_options(mocked: aioresponses) -> None:
 
 def test_a_views_repr_shows_no_secrets() -> None:
     close = CloseClient(API_KEY, tz_offset=3)
-    view = close.with_options(headers={"X-Secret": "hush-hush-value"}, timeout=5.0)
-    chained = view.with_options(headers={"X-Other": "other-secret-value"})
+    view = close.with_options(extra_headers={"X-Secret": "hush-hush-value"}, timeout=5.0)
+    chained = view.with_options(extra_headers={"X-Other": "other-secret-value"})
     for shown in (repr(view), repr(chained), str(view), repr(view.with_raw_response)):
         assert API_KEY not in shown
         assert AUTH.split()[1] not in shown
@@ -345,11 +345,14 @@ RESERVED_HINT = (
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"headers": [("X-Test", "a")]}, "headers must be a mapping of header names to values"),
-        ({"headers": {"X Test": "a"}}, "header name 'X Test' is not a valid HTTP token"),
-        ({"headers": {"Host": "a"}}, f"header 'Host' {RESERVED_HINT}"),
         (
-            {"headers": {"X-Test": "a\n"}},
+            {"extra_headers": [("X-Test", "a")]},
+            "extra_headers must be a mapping of header names to values",
+        ),
+        ({"extra_headers": {"X Test": "a"}}, "header name 'X Test' is not a valid HTTP token"),
+        ({"extra_headers": {"Host": "a"}}, f"header 'Host' {RESERVED_HINT}"),
+        (
+            {"extra_headers": {"X-Test": "a\n"}},
             "header 'X-Test' must be printable ASCII text without line breaks, or None",
         ),
         ({"timeout": 0}, "timeout must be a Timeout or positive seconds, got 0"),

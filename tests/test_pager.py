@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from close_async import CloseClient, RetryPolicy
 from close_async._engine.errors import ClientValidationError, InternalServerError, NotFoundError
 from close_async._engine.http.request import Request
+from close_async._engine.options import derive_options
 from close_async._resources.pager import Page, fetch_page, paginate, read_list_page
 from tests.conftest import API_KEY
 from tests.fake_requester import FakeRequester
@@ -328,10 +329,10 @@ async def test_two_fetches_at_once_are_refused() -> None:
     assert len(fake.requests) == 1
 
 
-async def test_the_deadline_bounds_each_page() -> None:
+async def test_the_options_go_with_each_page() -> None:
     fake = FakeRequester({"data": [1], "has_more": True}, {"data": [2], "has_more": False})
-    await collect(paginate(fake, "lead/", deadline=7.5))
-    assert fake.deadlines == [7.5, 7.5]
+    await collect(paginate(fake, "lead/", options=derive_options(fake.options, timeout=7.5)))
+    assert fake.timeouts == [7.5, 7.5]
 
 
 async def test_changing_the_callers_params_later_changes_nothing() -> None:
@@ -376,7 +377,7 @@ class SkipServer:
         self.sizes = sizes
         self.requests = 0
 
-    async def request(self, request: Request, *, deadline: float | None = None) -> Any:
+    async def request(self, request: Request, *, options: Any = None) -> Any:
         self.requests += 1
         skip = int(dict(request.params).get("_skip", "0"))
         starts = [sum(self.sizes[:i]) for i in range(len(self.sizes))]
@@ -392,7 +393,7 @@ class CursorServer:
         self.sizes = sizes
         self.requests = 0
 
-    async def request(self, request: Request, *, deadline: float | None = None) -> Any:
+    async def request(self, request: Request, *, options: Any = None) -> Any:
         self.requests += 1
         params = dict(request.params)
         assert "_skip" not in params

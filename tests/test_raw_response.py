@@ -139,11 +139,11 @@ async def test_raw_mode_does_not_leak_into_concurrent_calls(
 
 async def test_raw_views_of_option_views_carry_the_options() -> None:
     async with echo_server() as echo, CloseClient(KEY, base_url=echo.base_url) as close:
-        view = close.with_options(headers={"X-Test": "a"})
+        view = close.with_options(extra_headers={"X-Test": "a"})
         response = await view.with_raw_response.get("echo/")
         assert isinstance(response, Response)
         assert response.parse()["headers"]["x-test"] == "a"
-        other = await close.with_options(headers={"X-Test": "b"}).with_raw_response.post(
+        other = await close.with_options(extra_headers={"X-Test": "b"}).with_raw_response.post(
             "echo/", json={}
         )
         assert other.parse()["headers"]["x-test"] == "b"

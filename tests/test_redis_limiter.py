@@ -1231,7 +1231,7 @@ async def test_a_deadline_ending_in_the_shared_pause_names_it(
         async with CloseClient("api_k", base_url=url, rate_limiter=limiter) as close:
             await close.calls.get("acti_3fKQ1nK8zqg7PbZ0")
             with pytest.raises(APITimeoutError) as caught:
-                await asyncio.wait_for(close.calls.get("acti_3fKQ1nK8zqg7PbZ0", deadline=0.1), 30)
+                await asyncio.wait_for(close.calls.get("acti_3fKQ1nK8zqg7PbZ0", timeout=0.1), 30)
     last = caught.value.last_error
     assert isinstance(last, RateLimitError)
     assert "paused" in str(last)

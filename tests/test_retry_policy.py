@@ -342,7 +342,7 @@ def test_deadline_exceeded_names_the_call_its_last_error_and_the_phase() -> None
 
     def make() -> APITimeoutError:
         begin_phase("retry_wait")
-        return deadline_exceeded(request, last, deadline=2.0)
+        return deadline_exceeded(request, last, seconds=2.0)
 
     error = contextvars.Context().run(make)
     assert isinstance(error, APITimeoutError)
@@ -350,11 +350,11 @@ def test_deadline_exceeded_names_the_call_its_last_error_and_the_phase() -> None
     assert error.phase == "retry_wait"
     assert (
         str(error)
-        == "DELETE activity/call/acti_2/: deadline of 2.0 s passed while waiting to retry"
+        == "DELETE activity/call/acti_2/: timeout of 2.0 s ran out while waiting to retry"
     )
     # A task that marked no phase: nothing is made up.
     unknown = contextvars.Context().run(deadline_exceeded, request, None)
     assert unknown.phase is None
     assert str(unknown) == (
-        "DELETE activity/call/acti_2/: the deadline passed before the call could succeed"
+        "DELETE activity/call/acti_2/: the timeout ran out before the call could succeed"
     )

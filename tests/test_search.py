@@ -11,6 +11,7 @@ from aioresponses import aioresponses
 
 from close_async import CloseClient, RetryPolicy
 from close_async._engine.errors import ClientValidationError, InternalServerError
+from close_async._engine.options import derive_options
 from close_async._resources.pager import Page
 from close_async._resources.search import fetch_search_page, search
 from tests.conftest import API_KEY
@@ -31,7 +32,8 @@ async def test_the_body_carries_every_argument_given() -> None:
     fake = FakeRequester({"data": [1], "cursor": None})
     fields = {"lead": ["id", "display_name"]}
     sort = [{"direction": "desc", "field": {"type": "regular_field", "field_name": "date"}}]
-    pager = search(fake, QUERY, fields=fields, sort=sort, limit=10, page_size=5, deadline=3.0)
+    options = derive_options(fake.options, timeout=3.0)
+    pager = search(fake, QUERY, fields=fields, sort=sort, limit=10, page_size=5, options=options)
     assert await collect(pager) == [1]
     (request,) = fake.requests
     assert (request.method, request.path) == ("POST", "data/search/")
@@ -42,7 +44,7 @@ async def test_the_body_carries_every_argument_given() -> None:
         "_limit": 5,
         "results_limit": 10,
     }
-    assert fake.deadlines == [3.0]
+    assert fake.timeouts == [3.0]
 
 
 async def test_arguments_not_given_are_left_out_of_the_body() -> None:

@@ -287,9 +287,7 @@ async def test_an_error_not_retried_is_one_attempt(close: CloseClient, otel: Ote
 async def test_a_deadline_ends_the_span_with_its_error(fake: FakeClose, otel: Otel) -> None:
     (call_id,) = fake.seed_calls(1)
     fake.faults = FakeFaults(latency=5.0)
-    async with CloseClient(
-        FAKE_KEY, base_url=fake.base_url, timeout=Timeout(deadline=0.05)
-    ) as client:
+    async with CloseClient(FAKE_KEY, base_url=fake.base_url, timeout=Timeout(total=0.05)) as client:
         with pytest.raises(APITimeoutError):
             await traced(client, otel).calls.update(call_id, CallUpdate(note="x"))
     (call,) = otel.calls()

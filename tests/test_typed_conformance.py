@@ -32,6 +32,7 @@ from close_async._engine.errors import ClientValidationError
 from close_async._engine.http.request import Request
 from close_async._resources.generated._root import Resources
 from close_async._types.model import Model, RequestModel
+from tests.fake_requester import DEFAULT_OPTIONS
 from tests.openapi_document import DOC, requests_validator
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -142,6 +143,7 @@ class RecordingRequester:
     """Records the requests; answers each with ``answer`` (through ``parse``, like the engine)."""
 
     telemetry = None
+    options = DEFAULT_OPTIONS
 
     def __init__(self, answer: Any) -> None:
         self.answer = answer
@@ -153,9 +155,7 @@ class RecordingRequester:
     def stats(self) -> ClientStats:
         return self._stats
 
-    async def request(
-        self, request: Request, *, parse: Any = None, deadline: float | None = None
-    ) -> Any:
+    async def request(self, request: Request, *, parse: Any = None, options: Any = None) -> Any:
         self.requests.append(request)
         result = self.answer if parse is None else parse(self.answer)
         self.parsed.append(result)

@@ -123,7 +123,7 @@ async def test_views_page_and_search_through_their_options(
     fake: FakeClose, close: CloseClient
 ) -> None:
     fake.seed_objects("lead", 3)
-    view = close.with_options(headers={"X-Trace": "one"}, max_retries=0)
+    view = close.with_options(extra_headers={"X-Trace": "one"}, max_retries=0)
     got = [lead async for lead in view.paginate("lead/")]
     assert len(got) == 3
     assert close.stats.requests == 1  # a view counts in the client's stats

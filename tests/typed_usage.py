@@ -31,7 +31,7 @@ def log_retry(event: RetryEvent) -> None:
 async def handler(close: CloseClient, call_id: str, note: str | None) -> Call | None:
     update = CallUpdate(note_html=note if note is not None else UNSET, outcome_id=None)
     try:
-        return await close.calls.update(call_id, update, deadline=2.0)
+        return await close.calls.update(call_id, update, timeout=2.0)
     except CloseError:
         return None
 
@@ -40,7 +40,7 @@ async def backfill(rows: list[tuple[str, str]]) -> int:
     failed = 0
     async with CloseClient(
         api_key="api_x",
-        timeout=Timeout(connect=5, read=20, deadline=None),
+        timeout=Timeout(connect=5, read=20, total=None),
         retry=RetryPolicy(attempts=6),
         rate_limiter=LocalRateLimiter(rate=15),
         on_retry=log_retry,
@@ -58,7 +58,7 @@ async def backfill(rows: list[tuple[str, str]]) -> int:
 async def whole_api(close: CloseClient, lead_id: str) -> list[str]:
     lead: Any = await close.get("lead/{id}/", path_params={"id": lead_id})
     await close.put("lead/{id}/", path_params={"id": lead_id}, json={"name": lead["name"]})
-    fast = close.with_options(timeout=2.0, max_retries=1, headers={"X-A": "1"})
+    fast = close.with_options(timeout=2.0, max_retries=1, extra_headers={"X-A": "1"})
     ids = [item["id"] async for item in fast.paginate("event/", params={"_limit": 50})]
     page: Page = await close.get_page("lead/", params={"_limit": 10})
     if page.has_more and page.next_params is not None:

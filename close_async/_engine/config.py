@@ -38,9 +38,9 @@ class Timeout:
       timer costs about 10% of throughput at thousands of updates per second (measured
       against the fake Close). The status line and headers are bounded by the gap rule and
       by ``attempt`` only.
-    - ``deadline``: for a whole call across all its retries and rate-limit waits; ``None``
+    - ``total``: for a whole call across all its retries and rate-limit waits; ``None``
       means bounded by the retry policy alone. A web handler should set it, per client or
-      per call (``await close.calls.update(..., deadline=2.0)``).
+      per call (``await close.calls.update(..., timeout=2.0)`` sets just this).
 
     Unlike aiohttp's default (300 s total) and the official client's (none at all), every
     attempt is bounded by default.
@@ -49,4 +49,4 @@ class Timeout:
     connect: float | None = attrs.field(default=10.0, validator=_positive_or_none)
     read: float | None = attrs.field(default=None, validator=_positive_or_none)
     attempt: float | None = attrs.field(default=30.0, validator=_positive_or_none)
-    deadline: float | None = attrs.field(default=None, validator=_positive_or_none)
+    total: float | None = attrs.field(default=None, validator=_positive_or_none)

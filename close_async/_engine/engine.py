@@ -23,7 +23,7 @@ import attrs
 
 from .errors import AuthenticationError, CloseError
 from .http.interpret import feedback_from_response, interpret_response
-from .http.request import Request, with_method_override
+from .http.request import Request, with_method_override, with_query
 from .http.response import Response
 from .http.transport import Transport
 from .options import RequestOptions
@@ -113,13 +113,7 @@ class Engine:
         await self._limiter.aclose()
 
     @overload
-    async def request(
-        self,
-        request: Request,
-        *,
-        deadline: float | None = ...,
-        options: RequestOptions | None = ...,
-    ) -> Any: ...
+    async def request(self, request: Request, *, options: RequestOptions | None = ...) -> Any: ...
 
     @overload
     async def request(
@@ -127,7 +121,6 @@ class Engine:
         request: Request,
         *,
         parse: Callable[[Any], T],
-        deadline: float | None = ...,
         options: RequestOptions | None = ...,
     ) -> T: ...
 
@@ -136,19 +129,21 @@ class Engine:
         request: Request,
         *,
         parse: Callable[[Any], Any] | None = None,
-        deadline: float | None = None,
         options: RequestOptions | None = None,
     ) -> Any:
         """Send ``request`` with retries and pacing; return the decoded JSON body, or what
         ``parse`` makes of it.
 
-        ``deadline`` (seconds) bounds the whole call, retries included; default the
-        options' ``Timeout.deadline``. ``options`` default to the client's; when they say
-        ``raw``, returns a :class:`~close_async._engine.http.response.Response` instead (its
-        ``parse()`` gives what ``parse`` makes of the body). Raises a :class:`CloseError`.
+        ``options`` default to the client's: their ``Timeout.total`` (seconds) bounds the
+        whole call, retries and limiter waits included; their ``query`` is merged into the
+        request's. When they say ``raw``, returns a
+        :class:`~close_async._engine.http.response.Response` instead (its ``parse()`` gives
+        what ``parse`` makes of the body). Raises a :class:`CloseError`.
         """
         if options is None:
             options = self.options
+        if options.query:
+            request = with_query(request, options.query)
         asked = request  # what tracing names, even when sent as a POST with an override
         if request.method == "GET" and request.params:
             request = with_method_override(request, self._base_url)
@@ -156,8 +151,7 @@ class Engine:
         raw_parse = (parse or _as_is) if options.raw else None
         if raw_parse is not None:
             parse = None
-        if deadline is None:
-            deadline = options.timeout.deadline
+        deadline = options.timeout.total
         loop = asyncio.get_running_loop()
         deadline_at = loop.time() + deadline if deadline is not None else None
         book = None
@@ -203,7 +197,7 @@ class Engine:
         except CloseError as exc:
             # Before the builtin below: every timeout of ours is a builtins.TimeoutError too.
             if book is not None and book.deadline_hit:
-                error = deadline_exceeded(request, exc, deadline=deadline)
+                error = deadline_exceeded(request, exc, seconds=deadline)
                 raise error from exc
             error = exc
             raise
@@ -215,7 +209,7 @@ class Engine:
             mark = attempt_mark()
             pause = mark.pause if mark is not None else None
             last = pause or (book.last_error if book else None)
-            error = deadline_exceeded(request, last, deadline=deadline)
+            error = deadline_exceeded(request, last, seconds=deadline)
             raise error from exc
         except BaseException as exc:  # cancelled, or a parse that raised its own
             error = exc
@@ -337,11 +331,15 @@ class BoundEngine:
         return self._engine.telemetry
 
     @overload
-    async def request(self, request: Request, *, deadline: float | None = ...) -> Any: ...
+    async def request(self, request: Request, *, options: RequestOptions | None = ...) -> Any: ...
 
     @overload
     async def request(
-        self, request: Request, *, parse: Callable[[Any], T], deadline: float | None = ...
+        self,
+        request: Request,
+        *,
+        parse: Callable[[Any], T],
+        options: RequestOptions | None = ...,
     ) -> T: ...
 
     async def request(
@@ -349,11 +347,12 @@ class BoundEngine:
         request: Request,
         *,
         parse: Callable[[Any], Any] | None = None,
-        deadline: float | None = None,
+        options: RequestOptions | None = None,
     ) -> Any:
-        """:meth:`Engine.request` with this view's options."""
+        """:meth:`Engine.request` with this view's options, or a call's own (worked out
+        from this view's by :func:`~close_async._engine.options.call_options`)."""
         return await self._engine.request(
-            request, parse=parse or _as_is, deadline=deadline, options=self.options
+            request, parse=parse or _as_is, options=options or self.options
         )
 
 

@@ -1,14 +1,14 @@
-"""What a call is doing right now, so that a deadline cutting it can say what it cut.
+"""What a call is doing right now, so that a timeout cutting it can say what it cut.
 
 Each attempt starts a fresh :class:`PhaseMark` (:func:`begin`, kept in a context variable of
 the attempt's task); the engine, the transport's connector and the retry loop move it on as
 the attempt goes (:func:`enter`, or the mark itself). A limiter sleeping out a pause Close
-asked for records that pause on the mark (:attr:`PhaseMark.pause`). When a deadline ends the
+asked for records that pause on the mark (:attr:`PhaseMark.pause`). When a timeout ends the
 call, :func:`current` is what it was doing, :func:`describe` the words for it, and the
 mark's pause why it was still waiting. The mark is the attempt's: nothing on it outlives
 the attempt or reaches another call.
 
-A mark is never cleared when the deadline cancels the awaited step: that is the point. A
+A mark is never cleared when the timeout cancels the awaited step: that is the point. A
 fresh mark per attempt, rather than one per task, keeps calls apart that run in tasks
 spawned from one another (``asyncio.gather``): a child task's context starts as a copy of
 its parent's, mark included.
@@ -22,7 +22,7 @@ from typing import Literal, get_args
 __all__ = ["PHASES", "Phase", "PhaseMark", "begin", "current", "describe", "enter", "mark"]
 
 Phase = Literal["rate_limiter", "authorizing", "connecting", "waiting", "reading", "retry_wait"]
-"""Where a call was when its deadline passed:
+"""Where a call was when its whole-call timeout ran out:
 
 - ``rate_limiter``: waiting for the rate limiter to let the attempt go;
 - ``authorizing``: waiting for an OAuth access token (a refresh);
@@ -32,7 +32,7 @@ Phase = Literal["rate_limiter", "authorizing", "connecting", "waiting", "reading
   as waiting: only the client's own connector marks it;
 - ``reading``: Close's answer had begun and was being read;
 - ``retry_wait``: waiting before the next attempt, or the next attempt's wait would have
-  passed the deadline.
+  outlasted the timeout.
 """
 
 PHASES: tuple[Phase, ...] = get_args(Phase)
@@ -94,13 +94,14 @@ def current() -> Phase | None:
     return None if found is None else found.phase
 
 
-def describe(phase: Phase | None, *, deadline: float | None, earlier_error: bool) -> str:
-    """The message of a deadline that passed in ``phase``; ``earlier_error`` says whether an
-    attempt before failed (then "no attempt was sent" would not be true)."""
-    when = f"deadline of {float(deadline)!r} s" if deadline is not None else "the deadline"
+def describe(phase: Phase | None, *, seconds: float | None, earlier_error: bool) -> str:
+    """The message of a whole-call timeout (``seconds``) that ran out in ``phase``;
+    ``earlier_error`` says whether an attempt before failed (then "no attempt was sent"
+    would not be true)."""
+    when = f"timeout of {float(seconds)!r} s" if seconds is not None else "the timeout"
     if phase is None:
-        return f"{when} passed before the call could succeed"
-    text = f"{when} passed while {_DOING[phase]}"
+        return f"{when} ran out before the call could succeed"
+    text = f"{when} ran out while {_DOING[phase]}"
     if phase in _NOT_SENT:
         text += " (this attempt was not sent)" if earlier_error else " (no attempt was sent)"
     elif phase in _MAY_HAVE_LANDED:

@@ -15,7 +15,7 @@ from .http.request import Request
 from .options import RequestOptions
 from .telemetry.hooks import Telemetry
 
-__all__ = ["Requester"]
+__all__ = ["OptionsRequester", "Requester", "with_call_options"]
 
 T = TypeVar("T")
 
@@ -30,7 +30,7 @@ class Requester(Protocol):
 
     @property
     def options(self) -> RequestOptions:
-        """The timeout, retry policy and headers this requester sends with."""
+        """The timeout, retry policy, headers and extra query this requester sends with."""
         ...
 
     @property
@@ -39,11 +39,15 @@ class Requester(Protocol):
         ...
 
     @overload
-    async def request(self, request: Request, *, deadline: float | None = ...) -> Any: ...
+    async def request(self, request: Request, *, options: RequestOptions | None = ...) -> Any: ...
 
     @overload
     async def request(
-        self, request: Request, *, parse: Callable[[Any], T], deadline: float | None = ...
+        self,
+        request: Request,
+        *,
+        parse: Callable[[Any], T],
+        options: RequestOptions | None = ...,
     ) -> T: ...
 
     async def request(
@@ -51,8 +55,63 @@ class Requester(Protocol):
         request: Request,
         *,
         parse: Callable[[Any], Any] | None = None,
-        deadline: float | None = None,
+        options: RequestOptions | None = None,
     ) -> Any:
-        """Send ``request``; return the decoded JSON body (or what ``parse`` makes of it),
-        or raise a ``CloseError``."""
+        """Send ``request`` with ``options`` (default :attr:`options`: a call's own, worked
+        out from them); return the decoded JSON body (or what ``parse`` makes of it), or
+        raise a ``CloseError``."""
         ...
+
+
+class OptionsRequester:
+    """A requester sending every request with ``options`` (one call's, worked out from the
+    requester's by :func:`~close_async._engine.options.call_options`): how a bulk run gives
+    the options of ``update_many(..., timeout=...)`` to each item's request."""
+
+    __slots__ = ("_requester", "options")
+
+    def __init__(self, requester: Requester, options: RequestOptions) -> None:
+        self._requester = requester
+        self.options = options
+
+    def __repr__(self) -> str:
+        return f"OptionsRequester({self.options!r})"
+
+    @property
+    def stats(self) -> ClientStats:
+        """The wrapped requester's counters."""
+        return self._requester.stats
+
+    @property
+    def telemetry(self) -> Telemetry | None:
+        """The wrapped requester's tracing and metrics."""
+        return self._requester.telemetry
+
+    @overload
+    async def request(self, request: Request, *, options: RequestOptions | None = ...) -> Any: ...
+
+    @overload
+    async def request(
+        self,
+        request: Request,
+        *,
+        parse: Callable[[Any], T],
+        options: RequestOptions | None = ...,
+    ) -> T: ...
+
+    async def request(
+        self,
+        request: Request,
+        *,
+        parse: Callable[[Any], Any] | None = None,
+        options: RequestOptions | None = None,
+    ) -> Any:
+        """The wrapped requester's :meth:`Requester.request` with these options."""
+        if parse is None:
+            return await self._requester.request(request, options=options or self.options)
+        return await self._requester.request(request, parse=parse, options=options or self.options)
+
+
+def with_call_options(requester: Requester, options: RequestOptions | None) -> Requester:
+    """``requester`` itself when ``options`` is ``None``, else one sending with them."""
+    return requester if options is None else OptionsRequester(requester, options)

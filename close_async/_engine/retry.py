@@ -287,13 +287,13 @@ def _server_wait(error: BaseException | None) -> float | None:
 
 
 def deadline_exceeded(
-    request: Request, last: BaseException | None, *, deadline: float | None = None
+    request: Request, last: BaseException | None, *, seconds: float | None = None
 ) -> APITimeoutError:
-    """The error for a call whose ``deadline`` (seconds) ran out; ``last`` is what its last
-    attempt met, and the phase the call marked last is what the deadline cut."""
+    """The error for a call whose whole-call ``timeout`` (``seconds``) ran out; ``last`` is
+    what its last attempt met, and the phase the call marked last is what the time cut."""
     phase = current_phase()
     return APITimeoutError(
-        describe_phase(phase, deadline=deadline, earlier_error=last is not None),
+        describe_phase(phase, seconds=seconds, earlier_error=last is not None),
         method=request.method,
         path=request.path,
         last_error=last,

@@ -11,13 +11,16 @@ unparsed, and read only when its result's ``object`` is asked for.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, Callable, Iterable
+from collections.abc import AsyncIterable, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, Unpack
 
 from .._bulk.run import BulkOptions, BulkRun, InDoubt, Prepared, Settle
+from .._engine.config import Timeout
 from .._engine.errors import ClientValidationError
 from .._engine.http.request import JSONBody, Request, encode_body
 from .._engine.http.response import no_content
+from .._engine.options import call_options
+from .._engine.requester import with_call_options
 
 if TYPE_CHECKING:
     from .._engine.requester import Requester
@@ -35,6 +38,17 @@ M = TypeVar("M")
 
 Parse = Callable[[Any], M]
 """A resource's reader of Close's answer (decoded JSON) into its model."""
+
+
+def _item_requester(
+    requester: Requester,
+    timeout: float | Timeout | None,
+    extra_headers: Mapping[str, str | None] | None,
+    extra_query: Mapping[str, object] | None,
+) -> Requester:
+    # Worked out once per run (checked before anything is sent), then given to every item.
+    options = call_options(requester.options, timeout, extra_headers, extra_query)
+    return with_call_options(requester, options)
 
 
 def _item_error(index: int, exc: ClientValidationError) -> ClientValidationError:
@@ -124,15 +138,22 @@ class BulkUpdate(Generic[M]):
     def update_many(
         self,
         items: Iterable[tuple[str, Any]] | AsyncIterable[tuple[str, Any]],
+        *,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
         **options: Unpack[BulkOptions],
     ) -> BulkRun[M]:
         """Apply many updates concurrently: ``items`` yields ``(id, body)`` (a model or a
         mapping), pulled lazily; one :class:`~close_async.BulkResult` per item, its
         ``object`` read on first access. Updates of one id go in input order; ``journal``
         skips those that landed in an earlier run.
+        ``timeout``, ``extra_headers``, ``extra_query``: the options of each item's
+        request, as on a single call (``timeout`` bounds each item's call, not the run);
         ``options``: :class:`~close_async.BulkOptions`."""
+        requester = _item_requester(self._requester, timeout, extra_headers, extra_query)
         return update_many(
-            self._requester, self._update_request, items, options, parse=self._update_answer
+            requester, self._update_request, items, options, parse=self._update_answer
         )
 
 
@@ -149,6 +170,9 @@ class BulkCreate(Generic[M]):
         bodies: Iterable[Any] | AsyncIterable[Any],
         *,
         settle: Settle | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
         **options: Unpack[BulkOptions],
     ) -> BulkRun[M]:
         """Create many objects concurrently: ``bodies`` (models or mappings), pulled lazily;
@@ -162,11 +186,13 @@ class BulkCreate(Generic[M]):
         same input, in the same order) skips landed ones and reports, or settles, the rest.
         A body wrapped in :class:`~close_async.InDoubt` (an earlier run's unknown create)
         is settled before it is sent, never sent on a guess.
+        ``timeout``, ``extra_headers``, ``extra_query``: the options of each item's
+        request, as on a single call (``timeout`` bounds each item's call, not the run);
         ``options``: :class:`~close_async.BulkOptions`. See
         :func:`~close_async.settle_by_custom_field`.
         """
         return create_many(
-            self._requester,
+            _item_requester(self._requester, timeout, extra_headers, extra_query),
             self._create_request,
             bodies,
             options,
@@ -184,8 +210,16 @@ class BulkDelete:
     def delete_many(
         self,
         ids: Iterable[str] | AsyncIterable[str],
+        *,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
         **options: Unpack[BulkOptions],
     ) -> BulkRun[None]:
         """Delete many objects by id concurrently, ids pulled lazily; one
-        :class:`~close_async.BulkResult` per id. ``options``: :class:`~close_async.BulkOptions`."""
-        return delete_many(self._requester, self._delete_request, ids, options)
+        :class:`~close_async.BulkResult` per id. ``timeout``, ``extra_headers``,
+        ``extra_query``: the options of each item's request, as on a single call
+        (``timeout`` bounds each item's call, not the run);
+        ``options``: :class:`~close_async.BulkOptions`."""
+        requester = _item_requester(self._requester, timeout, extra_headers, extra_query)
+        return delete_many(requester, self._delete_request, ids, options)

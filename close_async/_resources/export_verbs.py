@@ -3,7 +3,7 @@
 The generator gives this mixin to the group that has ``create_lead`` (``POST
 export/lead/``), ``create_opportunity`` and ``get`` (``GET export/{id}/``); see ``MIXINS``
 in tools/codegen/render.py. Each method builds on those generated operations, so every
-request goes through the client's limiter, retries, error mapping and deadlines. The
+request goes through the client's limiter, retries, error mapping and timeouts. The
 file's rows are read by ``export_rows`` (gzip streamed in flat memory).
 """
 
@@ -14,10 +14,14 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
+import attrs
+
+from .._engine.config import Timeout
 from .._engine.errors import (
     APIConnectionError,
     APITimeoutError,
     ClientValidationError,
+    ConfigurationError,
     ExportError,
 )
 from .export_stream import FORMATS, export_rows
@@ -30,6 +34,7 @@ __all__ = ["ExportKind", "ExportVerbs"]
 ExportKind = Literal["lead", "opportunity"]
 
 _ENDED = ("failed", "error", "canceled")
+_WAIT_SECONDS = 900.0  # how long a wait lasts when its Timeout sets no total
 
 
 def _body(
@@ -76,6 +81,15 @@ def _body(
     return body
 
 
+def _wait_timeout(timeout: float | Timeout) -> tuple[Timeout | None, float]:
+    """A wait's ``timeout`` as (the phases of each poll, if given; the whole wait's seconds)."""
+    if isinstance(timeout, Timeout):
+        return timeout, timeout.total if timeout.total is not None else _WAIT_SECONDS
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0:
+        raise ConfigurationError(f"timeout must be a Timeout or positive seconds, got {timeout!r}")
+    return None, float(timeout)
+
+
 class ExportVerbs:
     """Start an export, wait for it, stream its rows: methods of ``close.exports``."""
 
@@ -92,7 +106,9 @@ class ExportVerbs:
         format: str = "json",
         fields: Sequence[str] | None = None,
         send_done_email: bool = False,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> Export:
         """Start a ``"lead"`` or ``"opportunity"`` export; Close's answer carries its ``id``.
 
@@ -101,16 +117,22 @@ class ExportVerbs:
         ``"json"`` or ``"csv"``; ``fields`` limits the columns; ``send_done_email``
         (default false) asks Close to email the user when it is done. Checked before
         sending (:class:`~close_async.ClientValidationError` naming the argument).
+        ``timeout``, ``extra_headers``, ``extra_query``: this call's options, as on every
+        method.
         """
         body = _body(kind, query, params, format, fields, send_done_email)
         create = self.create_lead if kind == "lead" else self.create_opportunity
-        return await create(body, deadline=deadline)
+        return await create(
+            body, timeout=timeout, extra_headers=extra_headers, extra_query=extra_query
+        )
 
     async def wait(
         self,
         export: str | Export,
         *,
-        deadline: float = 900.0,
+        timeout: float | Timeout = 900.0,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
         first_wait: float = 1.0,
         max_wait: float = 30.0,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
@@ -119,29 +141,66 @@ class ExportVerbs:
         """Poll ``GET export/{id}/`` until it is ``done``; return it (with ``download_url``).
 
         ``export`` is the id or the started :class:`~close_async.models.Export`. Waits
-        ``first_wait`` seconds, doubling up to ``max_wait``; ``deadline`` bounds the whole
-        wait, each poll's request (and its retries) included. Raises
-        :class:`~close_async.ExportError` (``.export_id``, the last ``.status``) when it
-        ends ``failed``/``error``/``canceled`` or the deadline passes first. ``sleep`` and
-        ``clock`` are for tests.
+        ``first_wait`` seconds, doubling up to ``max_wait``; ``timeout`` (seconds, default
+        900) bounds the whole wait, each poll's request (and its retries) included; a
+        :class:`~close_async.Timeout` gives each poll its phases too, its ``total`` (900 s
+        if unset) bounding the whole wait. ``extra_headers`` and ``extra_query`` go with
+        each poll. Raises :class:`~close_async.ExportError` (``.export_id``, the last
+        ``.status``) when it ends ``failed``/``error``/``canceled`` or the time runs out
+        first. ``sleep`` and ``clock`` are for tests.
         """
+        phases, seconds = _wait_timeout(timeout)
+        return await self._wait(
+            export,
+            phases,
+            seconds,
+            extra_headers=extra_headers,
+            extra_query=extra_query,
+            first_wait=first_wait,
+            max_wait=max_wait,
+            sleep=sleep,
+            clock=clock,
+        )
+
+    async def _wait(
+        self,
+        export: str | Export,
+        phases: Timeout | None,
+        seconds: float,
+        *,
+        extra_headers: Mapping[str, str | None] | None,
+        extra_query: Mapping[str, object] | None,
+        first_wait: float,
+        max_wait: float,
+        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> Export:
+        # ``seconds`` may be spent already (a stream's start took it all): then no poll.
         export_id = export if isinstance(export, str) else export.id
         if not isinstance(export_id, str) or not export_id:
             raise ClientValidationError("the export has no id", field="export")
-        ends = clock() + deadline
+        ends = clock() + seconds
         wait = first_wait
-        status: str | None = None
+        status: str | None = None if isinstance(export, str) else export.status
 
         def late(status: str | None) -> ExportError:
             return ExportError(
-                f"export {export_id} was not done within {deadline}s (last status {status!r})",
+                f"export {export_id} was not done within {seconds}s (last status {status!r})",
                 export_id=export_id,
                 status=status,
             )
 
         while True:
+            left = ends - clock()
+            if left <= 0:
+                raise late(status)
             try:
-                seen = await self.get(export_id, deadline=max(ends - clock(), 0.0))
+                seen = await self.get(
+                    export_id,
+                    timeout=left if phases is None else attrs.evolve(phases, total=left),
+                    extra_headers=extra_headers,
+                    extra_query=extra_query,
+                )
             except APITimeoutError as exc:
                 if isinstance(exc, APIConnectionError):
                     raise  # one attempt's timeout, retries spent: not this wait running out
@@ -183,18 +242,22 @@ class ExportVerbs:
         format: str = "json",
         fields: Sequence[str] | None = None,
         send_done_email: bool = False,
-        deadline: float = 900.0,
+        timeout: float | Timeout = 900.0,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
         first_wait: float = 1.0,
         max_wait: float = 30.0,
     ) -> AsyncIterator[Any]:
         """:meth:`start` an export, :meth:`wait` for it and yield its rows.
 
-        ``deadline`` bounds starting and waiting (the download then runs as long as the
-        file is). Example::
+        ``timeout`` (seconds or a :class:`~close_async.Timeout`, as for :meth:`wait`)
+        bounds starting and waiting (the download then runs as long as the file is);
+        ``extra_headers`` and ``extra_query`` go with each of those requests. Example::
 
             async for lead in close.exports.stream("lead", query="status:Trial"):
                 ...
         """
+        phases, seconds = _wait_timeout(timeout)
         started_at = time.monotonic()
         started = await self.start(
             kind,
@@ -203,9 +266,18 @@ class ExportVerbs:
             format=format,
             fields=fields,
             send_done_email=send_done_email,
-            deadline=deadline,
+            timeout=seconds if phases is None else attrs.evolve(phases, total=seconds),
+            extra_headers=extra_headers,
+            extra_query=extra_query,
         )
-        left = deadline - (time.monotonic() - started_at)
-        done = await self.wait(started, deadline=left, first_wait=first_wait, max_wait=max_wait)
+        done = await self._wait(
+            started,
+            phases,
+            seconds - (time.monotonic() - started_at),
+            extra_headers=extra_headers,
+            extra_query=extra_query,
+            first_wait=first_wait,
+            max_wait=max_wait,
+        )
         async for row in self.rows(done, format=format):
             yield row

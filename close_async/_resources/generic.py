@@ -13,8 +13,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from .._engine.config import Timeout
 from .._engine.http.paths import check_path, path_template, render_path
 from .._engine.http.request import build_request
+from .._engine.options import call_options
 from .pager import Page, Pager, fetch_page, paginate
 from .search import search
 
@@ -38,6 +40,14 @@ class GenericVerbs:
 
     Each returns the decoded JSON of Close's answer (``{}`` for an empty body) and raises a
     :class:`~close_async.CloseError` as the typed methods do.
+
+    Each also takes this call's own options, as every method of the client does:
+    ``timeout`` (seconds for the whole call, retries and rate-limiter waits included; or a
+    :class:`~close_async.Timeout` for its phases too), ``extra_headers`` (added to those
+    sent; a ``None`` value removes one; ``Authorization`` and framing headers refused) and
+    ``extra_query`` (merged into the query; a name the method sets too takes this value,
+    ``None`` leaves it out). Bad values raise :class:`~close_async.ConfigurationError`
+    before anything is sent.
     """
 
     def __init__(self, requester: Requester) -> None:
@@ -52,7 +62,9 @@ class GenericVerbs:
         json: Any = None,
         path_params: Mapping[str, object] | None = None,
         idempotent: bool | None = None,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> Any:
         """Send ``method path`` through the engine; return the decoded JSON.
 
@@ -64,7 +76,8 @@ class GenericVerbs:
         which decides retries on 5xx and dropped connections; by default true for GET, PUT
         and DELETE and the POSTs that only read (``data/search/``, reports), false for other
         POSTs, which are then retried only when they cannot have reached Close.
-        ``deadline`` bounds the whole call, retries included.
+        ``timeout``, ``extra_headers``, ``extra_query``: this call's options (see
+        :class:`GenericVerbs`).
         """
         built = build_request(
             method,
@@ -76,7 +89,8 @@ class GenericVerbs:
             objects_only=False,
             idempotent=idempotent,
         )
-        return await self._requester.request(built, deadline=deadline)
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
+        return await self._requester.request(built, options=options)
 
     async def get(
         self,
@@ -84,7 +98,9 @@ class GenericVerbs:
         *,
         params: Mapping[str, Any] | None = None,
         path_params: Mapping[str, object] | None = None,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> Any:
         """``GET path``; return the decoded JSON. A URL past 2,000 characters (a long
         ``id__in``) is sent as a ``POST`` with ``X-HTTP-Method-Override: GET``, by itself.
@@ -92,7 +108,13 @@ class GenericVerbs:
         Example: ``lead = await close.get("lead/{id}/", path_params={"id": lead_id})``.
         """
         return await self.request(
-            "GET", path, params=params, path_params=path_params, deadline=deadline
+            "GET",
+            path,
+            params=params,
+            path_params=path_params,
+            timeout=timeout,
+            extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def post(
@@ -103,7 +125,9 @@ class GenericVerbs:
         params: Mapping[str, Any] | None = None,
         path_params: Mapping[str, object] | None = None,
         idempotent: bool | None = None,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> Any:
         """``POST path`` with ``json``; return the decoded JSON.
 
@@ -117,7 +141,9 @@ class GenericVerbs:
             json=json,
             path_params=path_params,
             idempotent=idempotent,
-            deadline=deadline,
+            timeout=timeout,
+            extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def put(
@@ -127,11 +153,20 @@ class GenericVerbs:
         json: Any = None,
         params: Mapping[str, Any] | None = None,
         path_params: Mapping[str, object] | None = None,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> Any:
         """``PUT path`` with ``json`` (Close reads a PUT as a patch); return the decoded JSON."""
         return await self.request(
-            "PUT", path, params=params, json=json, path_params=path_params, deadline=deadline
+            "PUT",
+            path,
+            params=params,
+            json=json,
+            path_params=path_params,
+            timeout=timeout,
+            extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     async def delete(
@@ -140,11 +175,19 @@ class GenericVerbs:
         *,
         params: Mapping[str, Any] | None = None,
         path_params: Mapping[str, object] | None = None,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> Any:
         """``DELETE path``; return the decoded JSON (Close answers ``{}``)."""
         return await self.request(
-            "DELETE", path, params=params, path_params=path_params, deadline=deadline
+            "DELETE",
+            path,
+            params=params,
+            path_params=path_params,
+            timeout=timeout,
+            extra_headers=extra_headers,
+            extra_query=extra_query,
         )
 
     def paginate(
@@ -153,8 +196,10 @@ class GenericVerbs:
         *,
         params: Mapping[str, Any] | None = None,
         path_params: Mapping[str, object] | None = None,
-        deadline: float | None = None,
         sliced: bool | SliceOptions = False,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> Pager[Any]:
         """Every item of the list at ``path``, page by page: ``async for item in ...``.
 
@@ -162,7 +207,7 @@ class GenericVerbs:
         ``has_more`` (most lists), or the event log's ``_cursor`` with ``cursor_next``.
         The first request sends exactly ``params``; pages are fetched lazily, so breaking
         out leaves nothing in flight. A page without ``data`` ends the walk quietly.
-        ``deadline`` bounds each page's request.
+        ``timeout``, ``extra_headers``, ``extra_query`` apply to each page's request.
 
         ``sliced=True`` (or a ``SliceOptions``) walks a ``_skip``-paged list past Close's
         ``_skip`` cap by ``date_created`` windows, as a typed list's ``sliced=`` does, for
@@ -174,13 +219,14 @@ class GenericVerbs:
                 ...
         """
         checked, template = _checked_path(path, path_params)
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
         if sliced is not False:
             from .slicer import paginate_or_slice  # loaded when a walk is sliced
 
             return paginate_or_slice(
-                self._requester, checked, params, sliced, deadline=deadline, template=template
+                self._requester, checked, params, sliced, options=options, template=template
             )
-        return paginate(self._requester, checked, params, deadline=deadline, template=template)
+        return paginate(self._requester, checked, params, options=options, template=template)
 
     async def get_page(
         self,
@@ -188,16 +234,20 @@ class GenericVerbs:
         *,
         params: Mapping[str, Any] | None = None,
         path_params: Mapping[str, object] | None = None,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> Page:
         """One page of the list at ``path``, for paging on demand.
 
         The :class:`Page` has ``data``, ``has_more``, ``cursor`` and ``next_params``: pass
         ``next_params`` as ``params`` to get the next page (``None`` at the end).
+        ``timeout``, ``extra_headers``, ``extra_query``: this call's options.
         """
         checked, template = _checked_path(path, path_params)
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
         return await fetch_page(
-            self._requester, checked, params or {}, deadline=deadline, template=template
+            self._requester, checked, params or {}, options=options, template=template
         )
 
     def search(
@@ -208,7 +258,9 @@ class GenericVerbs:
         sort: Sequence[Mapping[str, Any]] | None = None,
         limit: int | None = None,
         page_size: int | None = None,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> Pager[Any]:
         """Every object an Advanced Filtering ``query`` matches (``POST data/search/``).
 
@@ -216,8 +268,10 @@ class GenericVerbs:
         type to the fields wanted (``{"lead": ["id", "display_name"]}``); ``sort`` is a
         list of Close sort objects; ``limit`` stops after that many results (sent as
         ``results_limit``); ``page_size`` is each page's ``_limit`` (at most 200). A read:
-        retried like a GET. Arguments are checked before anything is sent.
+        retried like a GET. ``timeout``, ``extra_headers``, ``extra_query`` apply to each
+        page's request. Arguments are checked before anything is sent.
         """
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
         return search(
             self._requester,
             query,
@@ -225,5 +279,5 @@ class GenericVerbs:
             sort=sort,
             limit=limit,
             page_size=page_size,
-            deadline=deadline,
+            options=options,
         )

@@ -23,6 +23,7 @@ from .._engine.errors import ClientValidationError
 from .._engine.http.request import Request, encode_params
 
 if TYPE_CHECKING:
+    from .._engine.options import RequestOptions
     from .._engine.requester import Requester
 
 __all__ = [
@@ -149,7 +150,7 @@ async def fetch_page(
     path: str,
     params: Mapping[str, Any],
     *,
-    deadline: float | None = None,
+    options: RequestOptions | None = None,
     template: str | None = None,
     group: str | None = None,
 ) -> Page:
@@ -157,7 +158,8 @@ async def fetch_page(
 
     ``path`` must already be validated (relative to the API base, e.g. ``"lead/"``);
     ``template`` and ``group`` are the list's path template and rate-limit group, when the
-    caller knows them (see :class:`~close_async._engine.http.request.Request`).
+    caller knows them (see :class:`~close_async._engine.http.request.Request`); ``options``,
+    the call's own (default the requester's).
     The style is read from the answer (see :func:`read_list_page`). For paging on demand
     (a web app's "next" button), send ``page.next_params`` back here; ``None`` means the
     end. Bad ``params`` raise :class:`ClientValidationError` before anything is sent; the
@@ -169,7 +171,7 @@ async def fetch_page(
         request = Request("GET", path, pairs, template=template)
     else:
         request = Request("GET", path, pairs, template=template, group=group)
-    return read_list_page(await requester.request(request, deadline=deadline), sent)
+    return read_list_page(await requester.request(request, options=options), sent)
 
 
 class PageIterator:
@@ -304,7 +306,7 @@ def paginate(
     path: str,
     params: Mapping[str, Any] | None = ...,
     *,
-    deadline: float | None = ...,
+    options: RequestOptions | None = ...,
     template: str | None = ...,
     group: str | None = ...,
 ) -> Pager[Any]: ...
@@ -317,7 +319,7 @@ def paginate(
     params: Mapping[str, Any] | None = ...,
     *,
     parse_item: Callable[[Any], T],
-    deadline: float | None = ...,
+    options: RequestOptions | None = ...,
     template: str | None = ...,
     group: str | None = ...,
 ) -> Pager[T]: ...
@@ -329,19 +331,20 @@ def paginate(
     params: Mapping[str, Any] | None = None,
     *,
     parse_item: Callable[[Any], Any] | None = None,
-    deadline: float | None = None,
+    options: RequestOptions | None = None,
     template: str | None = None,
     group: str | None = None,
 ) -> Pager[Any]:
     """A :class:`Pager` over the items of the GET list at ``path`` (any paging style).
 
     The first request sends exactly ``params`` (no ``_skip`` is added: the event log
-    refuses it); later ones follow each page's ``next_params``. ``deadline`` bounds each
-    page's request; ``parse_item`` turns each item into a model. ``path`` must already be
+    refuses it); later ones follow each page's ``next_params``. ``options`` (one call's:
+    its timeout, headers, query) go with each page's request; ``parse_item`` turns each
+    item into a model. ``path`` must already be
     validated; ``template`` and ``group`` go with each page's request (:func:`fetch_page`).
     Bad ``params`` raise :class:`ClientValidationError` here, before anything is sent.
     """
-    fetch = page_fetcher(requester, path, deadline=deadline, template=template, group=group)
+    fetch = page_fetcher(requester, path, options=options, template=template, group=group)
     return Pager(fetch, first_params(params), parse_item=parse_item)
 
 
@@ -359,7 +362,7 @@ def page_fetcher(
     requester: Requester,
     path: str,
     *,
-    deadline: float | None = None,
+    options: RequestOptions | None = None,
     template: str | None = None,
     group: str | None = None,
 ) -> PageFetcher:
@@ -367,7 +370,7 @@ def page_fetcher(
 
     async def fetch(page_params: dict[str, Any]) -> Page:
         return await fetch_page(
-            requester, path, page_params, deadline=deadline, template=template, group=group
+            requester, path, page_params, options=options, template=template, group=group
         )
 
     return fetch

@@ -17,6 +17,7 @@ from .._engine.http.request import build_request, encode_body
 from .pager import Page, Pager, read_cursor_page
 
 if TYPE_CHECKING:
+    from .._engine.options import RequestOptions
     from .._engine.requester import Requester
 
 __all__ = ["PAGE_SIZE_MAX", "SEARCH_PATH", "fetch_search_page", "search"]
@@ -86,7 +87,7 @@ def _sort(sort: Sequence[Mapping[str, Any]] | None) -> list[dict[str, Any]] | No
 
 
 async def fetch_search_page(
-    requester: Requester, body: Mapping[str, Any], *, deadline: float | None = None
+    requester: Requester, body: Mapping[str, Any], *, options: RequestOptions | None = None
 ) -> Page:
     """POST one search page with ``body``, read as a :class:`Page`.
 
@@ -95,7 +96,7 @@ async def fetch_search_page(
     """
     encoded = encode_body(body)
     request = build_request("POST", SEARCH_PATH, body=encoded, group=_SEARCH_GROUP)
-    raw = await requester.request(request, deadline=deadline)
+    raw = await requester.request(request, options=options)
     return read_cursor_page(raw, encoded.value, answer_key="cursor", param_key="cursor")
 
 
@@ -107,15 +108,15 @@ def search(
     sort: Sequence[Mapping[str, Any]] | None = None,
     limit: int | None = None,
     page_size: int | None = None,
-    deadline: float | None = None,
+    options: RequestOptions | None = None,
 ) -> Pager[Any]:
     """A :class:`Pager` over the objects an Advanced Filtering ``query`` matches.
 
     ``fields`` maps an object type to the fields to return (``{"lead": ["id", "name"]}``);
     ``sort`` is a list of Close sort objects; ``limit`` stops after that many results in
     all (also sent as ``results_limit``, and enforced even if Close sends more);
-    ``page_size`` is each page's ``_limit`` (1..200). ``deadline`` bounds each page's
-    request. Arguments are checked here, before anything is sent
+    ``page_size`` is each page's ``_limit`` (1..200). ``options`` (the call's timeout,
+    headers, query) go with each page's request. Arguments are checked here, before anything is sent
     (:class:`ClientValidationError` naming the field).
     """
     body = {
@@ -127,7 +128,7 @@ def search(
     }
 
     async def fetch(page_body: dict[str, Any]) -> Page:
-        return await fetch_search_page(requester, page_body, deadline=deadline)
+        return await fetch_search_page(requester, page_body, options=options)
 
     return Pager(
         fetch, {key: value for key, value in body.items() if value is not None}, limit=limit

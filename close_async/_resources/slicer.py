@@ -31,6 +31,7 @@ from .._engine.http.request import encode_params
 from .pager import Page, PageFetcher, Pager, first_params, page_fetcher
 
 if TYPE_CHECKING:
+    from .._engine.options import RequestOptions
     from .._engine.requester import Requester
 
 __all__ = [
@@ -345,7 +346,7 @@ def paginate_or_slice(
     params: Mapping[str, Any] | None,
     sliced: bool | SliceOptions,
     *,
-    deadline: float | None = ...,
+    options: RequestOptions | None = ...,
     template: str | None = ...,
     group: str | None = ...,
 ) -> Pager[Any]: ...
@@ -359,7 +360,7 @@ def paginate_or_slice(
     sliced: bool | SliceOptions,
     *,
     parse_item: Callable[[Any], T],
-    deadline: float | None = ...,
+    options: RequestOptions | None = ...,
     template: str | None = ...,
     group: str | None = ...,
 ) -> Pager[T]: ...
@@ -372,14 +373,15 @@ def paginate_or_slice(
     sliced: bool | SliceOptions,
     *,
     parse_item: Callable[[Any], Any] | None = None,
-    deadline: float | None = None,
+    options: RequestOptions | None = None,
     template: str | None = None,
     group: str | None = None,
 ) -> Pager[Any]:
     """A typed list's pager: :func:`~close_async._resources.pager.paginate`, or with
     ``sliced`` (``True`` or a :class:`SliceOptions`) a :class:`DateSlicer` over the same
-    list and filters. Checked here, before anything is sent."""
-    fetch = page_fetcher(requester, path, deadline=deadline, template=template, group=group)
+    list and filters; ``options`` (the call's own) go with each page's request. Checked
+    here, before anything is sent."""
+    fetch = page_fetcher(requester, path, options=options, template=template, group=group)
     if sliced is False:
         return Pager(fetch, first_params(params), parse_item=parse_item)
     return DateSlicer(fetch, _options(sliced), params=params, parse_item=parse_item)

@@ -10,9 +10,13 @@ from collections.abc import Mapping
 NESTING_PREFIXES = ("activities", "custom_fields", "bulk_actions")
 
 # Names a generated field or argument may not take: the models' own members and builtins
-# that a method body uses.
+# that a method body uses. Arguments: every method's per-call options (``timeout``,
+# ``extra_headers``, ``extra_query``) and the locals its body sets (``request``,
+# ``options``); a query or path parameter of such a name would get a ``_`` appended.
 RESERVED_FIELDS = frozenset({"extra", "to_json", "from_json", "fields_set", "missing_fields"})
-RESERVED_ARGUMENTS = frozenset({"self", "body", "deadline", "request"})
+RESERVED_ARGUMENTS = frozenset(
+    {"self", "body", "request", "options", "timeout", "extra_headers", "extra_query"}
+)
 
 
 def snake(name: str) -> str:

@@ -34,6 +34,15 @@ MODELS_INDEX = Path("close_async/models.py")
 
 _TYPING_WORDS = ("Any", "ClassVar", "Literal", "TypeAlias", "TYPE_CHECKING")
 _ABC_WORDS = ("Mapping", "Sequence")
+CALL_OPTIONS_DOC = (
+    "Every method goes through the client's limiter, retries and error mapping, and takes",
+    "this call's own options (keywords): ``timeout`` (seconds for the whole call, retries",
+    "and rate-limiter waits included; or a ``Timeout`` for its phases too),",
+    "``extra_headers`` (added to those sent; ``None`` removes one) and ``extra_query``",
+    "(merged into the query, winning over the method's own; ``None`` leaves one out). A",
+    "list's options go with each page's request; a bulk verb's with each item's.",
+)
+"""The class docstring's paragraph on every method's per-call options."""
 
 
 def _environment() -> jinja2.Environment:
@@ -215,6 +224,10 @@ def _render_resource(
     if sliced:
         runtime.append("from ..slicer import SliceOptions, paginate_or_slice")
     lazy_children = [api.namespaces[(*ns.path, c)] for c in ns.children]
+    if ns.operations:
+        # Timeout at run time: typing.get_type_hints on a method (the CLI reads them) needs it.
+        runtime.append("from ..._engine.config import Timeout")
+        runtime.append("from ..._engine.options import call_options")
     type_imports = ["from ..._engine.requester import Requester"]
     if hooked:
         type_imports.append("from ..._engine.http.request import Request")
@@ -228,11 +241,7 @@ def _render_resource(
     if ns.children:
         names = ", ".join(f"``{c}``" for c in ns.children)
         class_lines += ["", *textwrap.wrap(f"Groups: {names} (each built on first use).", 88)]
-    class_lines += [
-        "",
-        "Every method goes through the client's limiter, retries and error mapping, and takes",
-        "an optional ``deadline`` (seconds, retries included).",
-    ]
+    class_lines += ["", *CALL_OPTIONS_DOC]
     code = env.get_template("resource.py.j2").render(
         header=HEADER,
         ns=ns,
@@ -261,7 +270,8 @@ def _render_resource(
         path_values={op.method: _path_values(op) for op in ns.operations},
         param_values={op.method: _param_values(op) for op in ns.operations},
         needs={"functools": bool(lazy_children), "dt": "_dt." in signature_text},
-        abc_names=", ".join(_used(_ABC_WORDS, signature_text)) or "Mapping",
+        # Mapping always: every method's extra_headers and extra_query are mappings.
+        abc_names=", ".join(sorted({"Mapping", *_used(_ABC_WORDS, signature_text)})),
         typing_names=", ".join(
             sorted(
                 {
@@ -462,6 +472,16 @@ def _operation_doc(op: OperationDef, sliced: bool = False) -> list[str]:
             lines += textwrap.wrap(
                 f"- {name}: {text}", 88, subsequent_indent="  ", break_long_words=False
             )
+    # The same words on every method, so help() on any one of them names its options.
+    where = "each page's request" if op.item else "this call"
+    lines += [
+        "",
+        *textwrap.wrap(
+            f"Options for {where}: ``timeout``, ``extra_headers``, ``extra_query`` "
+            "(see the class).",
+            88,
+        ),
+    ]
     return lines
 
 

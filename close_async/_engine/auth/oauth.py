@@ -192,7 +192,7 @@ class OAuthRefresher:
             task = asyncio.get_running_loop().create_task(self._refresh())
             self._pending = task
             task.add_done_callback(self._refresh_done)
-        # Shielded: a waiter's deadline must not cancel a refresh that others wait for, nor
+        # Shielded: a waiter's timeout must not cancel a refresh that others wait for, nor
         # lose a refresh token Close has just rotated.
         return await asyncio.shield(task)
 
@@ -337,14 +337,14 @@ async def exchange_code(
     redirect_uri: str | None = None,
     token_url: str = DEFAULT_TOKEN_URL,
     session: aiohttp.ClientSession | None = None,
-    deadline: float = _DEFAULT_TOKEN_TIMEOUT,
+    timeout: float = _DEFAULT_TOKEN_TIMEOUT,
 ) -> OAuthTokens:
     """Exchange the authorization ``code`` Close sent to the app's redirect URI for tokens.
 
     Give ``redirect_uri`` if the authorization request had one. ``session``: an aiohttp
     session to send through (left open); by default one is opened for this call. Raises
     :class:`OAuthError` if Close refuses (``error="invalid_grant"``: the code was used or
-    has expired), an :class:`APIConnectionError` if it cannot be reached within ``deadline``
+    has expired), an :class:`APIConnectionError` if it cannot be reached within ``timeout``
     seconds.
 
     Example, in the redirect URI's handler::
@@ -359,7 +359,7 @@ async def exchange_code(
         redirect_uri,
     )
     url = check_endpoint("token_url", token_url)
-    status, body = await _post_once(url, form, (client_secret, code), session, deadline)
+    status, body = await _post_once(url, form, (client_secret, code), session, timeout)
     return tokens_from_answer(status, body, path=url.path, now=time.time())
 
 
@@ -370,13 +370,13 @@ async def revoke_token(
     *,
     revoke_url: str = DEFAULT_REVOKE_URL,
     session: aiohttp.ClientSession | None = None,
-    deadline: float = _DEFAULT_TOKEN_TIMEOUT,
+    timeout: float = _DEFAULT_TOKEN_TIMEOUT,
 ) -> None:
     """Revoke an access token or a refresh token (a user disconnecting the app).
 
     Revoking a refresh token ends the whole grant, its access tokens too. A token already
     invalid is no error (RFC 7009). Raises :class:`OAuthError` if Close refuses (a wrong
-    client id or secret). ``session`` and ``deadline`` as for :func:`exchange_code`.
+    client id or secret). ``session`` and ``timeout`` as for :func:`exchange_code`.
     """
     form = revoke_form(
         check_secret("client_id", client_id),
@@ -384,7 +384,7 @@ async def revoke_token(
         check_secret("token", token),
     )
     url = check_endpoint("revoke_url", revoke_url)
-    status, body = await _post_once(url, form, (client_secret, token), session, deadline)
+    status, body = await _post_once(url, form, (client_secret, token), session, timeout)
     revoked(status, body, path=url.path)
 
 
@@ -393,9 +393,9 @@ async def _post_once(
     form: dict[str, str],
     secrets: tuple[str, ...],
     session: aiohttp.ClientSession | None,
-    deadline: float,
+    timeout: float,
 ) -> tuple[int, bytes]:
-    seconds = _positive("deadline", deadline)
+    seconds = _positive("timeout", timeout)
     timeouts = Timeout(connect=min(10.0, seconds), attempt=seconds)
     from ..http.aiohttp_transport import AiohttpTransport
 

@@ -284,7 +284,7 @@ class _PhaseConnector(aiohttp.TCPConnector):
         self,
         req: ClientRequest,
         traces: list[Trace],
-        timeout: aiohttp.ClientTimeout,  # noqa: ASYNC109 - aiohttp's signature
+        timeout: aiohttp.ClientTimeout,
     ) -> Connection:
         mark = phase_mark()
         if mark is not None:

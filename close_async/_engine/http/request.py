@@ -38,8 +38,10 @@ __all__ = [
     "encode_body",
     "encode_params",
     "path_template_of",
+    "query_value",
     "template_group",
     "with_method_override",
+    "with_query",
 ]
 
 IDEMPOTENT_METHODS = frozenset({"GET", "PUT", "DELETE", "HEAD", "OPTIONS"})
@@ -221,6 +223,23 @@ def _param_value(key: str, value: object) -> str:
             texts.sort()  # sets have no order; keep the URL stable
         return ",".join(texts)
     return _flat_text(key, value)
+
+
+def query_value(key: str, value: object) -> str:
+    """One query parameter's value as Close reads it (see :func:`encode_params`); raises
+    :class:`ClientValidationError` naming ``key``."""
+    return _param_value(key, value)
+
+
+def with_query(request: Request, query: tuple[tuple[str, str | None], ...]) -> Request:
+    """``request`` with ``query`` (encoded ``extra_query``) merged into its parameters:
+    a name in ``query`` replaces the request's own of that name; ``None`` leaves it out."""
+    names = {name for name, _ in query}
+    params = (
+        *(pair for pair in request.params if pair[0] not in names),
+        *((name, value) for name, value in query if value is not None),
+    )
+    return attrs.evolve(request, params=params)
 
 
 def encode_params(params: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:

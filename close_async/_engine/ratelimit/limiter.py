@@ -18,7 +18,7 @@ Waits are bounded: a pause Close asked for that is longer than the limiter's ``m
 is never waited out silently: ``acquire`` raises :class:`RateLimitError` at once, with
 ``retry_after`` the time left, until the pause ends or a later answer from Close lifts it.
 While ``acquire`` sleeps out a shorter pause, :func:`waiting_on_pause` records it on the
-attempt's :class:`~close_async._engine.phase.PhaseMark`, so a call whose deadline ends
+attempt's :class:`~close_async._engine.phase.PhaseMark`, so a call whose timeout ends
 there can say why.
 """
 
@@ -103,7 +103,7 @@ def waiting_on_pause(group: str, left: float) -> None:
     ``group``'s pause (or, with ``left <= 0``, that it no longer does).
 
     Set before the sleep and cleared after it, but deliberately not when the sleep is
-    cancelled: a deadline cancels it, and the engine reads the attempt's mark afterwards to
+    cancelled: a timeout cancels it, and the engine reads the attempt's mark afterwards to
     say what the call was waiting for. Outside an attempt (a limiter used on its own) there
     is no mark and nothing to record.
     """

@@ -202,7 +202,7 @@ class LocalRateLimiter:
 
     def _check_pause(self, group: str, g: _Group, now: float) -> bool:
         """Raise when Close holds ``group`` longer than ``max_wait``; True when it holds it
-        at all (the wait is then recorded for a deadline's error)."""
+        at all (the wait is then recorded for a timeout's error)."""
         held = self._held_by_close(g, now)
         if held > self._max_wait:
             raise pause_error(group, held, self._max_wait)

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import datetime as _dt
 import functools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
+from ..._engine.config import Timeout
+from ..._engine.options import call_options
 from ..._types.generated.activities import ActivityBase
 from ..pager import Pager
 from ..slicer import SliceOptions, paginate_or_slice
@@ -44,7 +46,11 @@ class ActivitiesResource:
     ``lead_merges``, ``task_completions`` (each built on first use).
 
     Every method goes through the client's limiter, retries and error mapping, and takes
-    an optional ``deadline`` (seconds, retries included).
+    this call's own options (keywords): ``timeout`` (seconds for the whole call, retries
+    and rate-limiter waits included; or a ``Timeout`` for its phases too),
+    ``extra_headers`` (added to those sent; ``None`` removes one) and ``extra_query``
+    (merged into the query, winning over the method's own; ``None`` leaves one out). A
+    list's options go with each page's request; a bulk verb's with each item's.
     """
 
     def __init__(self, requester: Requester) -> None:
@@ -176,7 +182,9 @@ class ActivitiesResource:
         fields: str | Sequence[str] | None = None,
         order_by: str | None = None,
         sliced: bool | SliceOptions = False,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> Pager[ActivityBase]:
         """List or filter all activity types.
 
@@ -236,6 +244,9 @@ class ActivitiesResource:
         - ``user_id``: Filter by user IDs (comma-separated)
         - ``type`` (``_type``): Filter by activity type, e.g. Call (comma-separated)
         - ``fields`` (``_fields``): Comma-separated list of fields to include in the response.
+
+        Options for each page's request: ``timeout``, ``extra_headers``, ``extra_query`` (see
+        the class).
         """
         params = {
             "_limit": limit,
@@ -267,7 +278,7 @@ class ActivitiesResource:
             params,
             sliced,
             parse_item=ActivityBase.from_json,
-            deadline=deadline,
+            options=call_options(self._requester.options, timeout, extra_headers, extra_query),
             template="activity/",
             group="GET activity",
         )

@@ -8,8 +8,10 @@ import datetime as _dt
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..._engine.config import Timeout
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
+from ..._engine.options import call_options
 from ..._types.generated.activities_custom_activities import (
     CustomActivity,
     CustomActivityCreate,
@@ -36,7 +38,11 @@ class ActivitiesCustomActivitiesResource(
     Bulk: ``create_many``, ``delete_many``, ``update_many`` (see ``close_async.BulkRun``).
 
     Every method goes through the client's limiter, retries and error mapping, and takes
-    an optional ``deadline`` (seconds, retries included).
+    this call's own options (keywords): ``timeout`` (seconds for the whole call, retries
+    and rate-limiter waits included; or a ``Timeout`` for its phases too),
+    ``extra_headers`` (added to those sent; ``None`` removes one) and ``extra_query``
+    (merged into the query, winning over the method's own; ``None`` leaves one out). A
+    list's options go with each page's request; a bulk verb's with each item's.
     """
 
     def __init__(self, requester: Requester) -> None:
@@ -64,7 +70,9 @@ class ActivitiesCustomActivitiesResource(
         custom_activity_type_id: str | Sequence[str] | None = None,
         custom_activity_type_id__in: str | None = None,
         sliced: bool | SliceOptions = False,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> Pager[CustomActivity]:
         """List or filter all Custom Activity instances.
 
@@ -96,6 +104,9 @@ class ActivitiesCustomActivitiesResource(
         - ``contact_id``: Filter by contact IDs (comma-separated)
         - ``user_id``: Filter by user IDs (comma-separated)
         - ``type`` (``_type``): Filter by activity type, e.g. Call (comma-separated)
+
+        Options for each page's request: ``timeout``, ``extra_headers``, ``extra_query`` (see
+        the class).
         """
         params = {
             "_limit": limit,
@@ -123,7 +134,7 @@ class ActivitiesCustomActivitiesResource(
             params,
             sliced,
             parse_item=CustomActivity.from_json,
-            deadline=deadline,
+            options=call_options(self._requester.options, timeout, extra_headers, extra_query),
             template="activity/custom/",
             group="GET activity/custom",
         )
@@ -132,7 +143,9 @@ class ActivitiesCustomActivitiesResource(
         self,
         body: CustomActivityCreate | Mapping[str, Any],
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> CustomActivity:
         """Create a new Custom Activity instance.
 
@@ -144,10 +157,13 @@ class ActivitiesCustomActivitiesResource(
 
         A Custom Activity can be pinned or unpinned by setting the `pinned` field to `true` or
         `false` when creating or updating a Custom Activity.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = self._create_request(body)
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
         return await self._requester.request(
-            request, parse=CustomActivity.from_json, deadline=deadline
+            request, parse=CustomActivity.from_json, options=options
         )
 
     def _create_request(
@@ -173,11 +189,15 @@ class ActivitiesCustomActivitiesResource(
         self,
         id: str,
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> CustomActivity:
         """Get a single Custom Activity instance.
 
         ``GET /activity/custom/{id}/``.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = build_request(
             "GET",
@@ -185,8 +205,9 @@ class ActivitiesCustomActivitiesResource(
             group="GET activity/custom",
             path_params={"id": id},
         )
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
         return await self._requester.request(
-            request, parse=CustomActivity.from_json, deadline=deadline
+            request, parse=CustomActivity.from_json, options=options
         )
 
     async def update(
@@ -194,7 +215,9 @@ class ActivitiesCustomActivitiesResource(
         id: str,
         body: CustomActivityUpdate | CustomActivity | Mapping[str, Any],
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> CustomActivity:
         """Updating a Custom Activity instance.
 
@@ -205,10 +228,13 @@ class ActivitiesCustomActivitiesResource(
 
         A Custom Activity can be pinned or unpinned by setting the `pinned` field to `true` or
         `false` when creating or updating a Custom Activity.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = self._update_request(id, body)
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
         return await self._requester.request(
-            request, parse=CustomActivity.from_json, deadline=deadline
+            request, parse=CustomActivity.from_json, options=options
         )
 
     def _update_request(
@@ -236,14 +262,19 @@ class ActivitiesCustomActivitiesResource(
         self,
         id: str,
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> None:
         """Delete a Custom Activity instance.
 
         ``DELETE /activity/custom/{id}/``.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = self._delete_request(id)
-        return await self._requester.request(request, parse=no_content, deadline=deadline)
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
+        return await self._requester.request(request, parse=no_content, options=options)
 
     def _delete_request(
         self,

@@ -8,8 +8,10 @@ import datetime as _dt
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..._engine.config import Timeout
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
+from ..._engine.options import call_options
 from ..._types.generated.activities_emails import EmailCreate, EmailUpdate
 from ..._types.generated.shared import Email
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
@@ -31,7 +33,11 @@ class ActivitiesEmailsResource(BulkCreate[Email], BulkDelete, BulkUpdate[Email])
     Bulk: ``create_many``, ``delete_many``, ``update_many`` (see ``close_async.BulkRun``).
 
     Every method goes through the client's limiter, retries and error mapping, and takes
-    an optional ``deadline`` (seconds, retries included).
+    this call's own options (keywords): ``timeout`` (seconds for the whole call, retries
+    and rate-limiter waits included; or a ``Timeout`` for its phases too),
+    ``extra_headers`` (added to those sent; ``None`` removes one) and ``extra_query``
+    (merged into the query, winning over the method's own; ``None`` leaves one out). A
+    list's options go with each page's request; a bulk verb's with each item's.
     """
 
     def __init__(self, requester: Requester) -> None:
@@ -57,7 +63,9 @@ class ActivitiesEmailsResource(BulkCreate[Email], BulkDelete, BulkUpdate[Email])
         activity_at__gt: _dt.datetime | str | _dt.date | str | None = None,
         activity_at__lt: _dt.datetime | str | _dt.date | str | None = None,
         sliced: bool | SliceOptions = False,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> Pager[Email]:
         """List or filter all Email activities.
 
@@ -81,6 +89,9 @@ class ActivitiesEmailsResource(BulkCreate[Email], BulkDelete, BulkUpdate[Email])
         - ``contact_id``: Filter by contact IDs (comma-separated)
         - ``user_id``: Filter by user IDs (comma-separated)
         - ``type`` (``_type``): Filter by activity type, e.g. Call (comma-separated)
+
+        Options for each page's request: ``timeout``, ``extra_headers``, ``extra_query`` (see
+        the class).
         """
         params = {
             "_limit": limit,
@@ -106,7 +117,7 @@ class ActivitiesEmailsResource(BulkCreate[Email], BulkDelete, BulkUpdate[Email])
             params,
             sliced,
             parse_item=Email.from_json,
-            deadline=deadline,
+            options=call_options(self._requester.options, timeout, extra_headers, extra_query),
             template="activity/email/",
             group="GET activity/email",
         )
@@ -115,7 +126,9 @@ class ActivitiesEmailsResource(BulkCreate[Email], BulkDelete, BulkUpdate[Email])
         self,
         body: EmailCreate | Mapping[str, Any],
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> Email:
         """Create an Email activity.
 
@@ -156,9 +169,12 @@ class ActivitiesEmailsResource(BulkCreate[Email], BulkDelete, BulkUpdate[Email])
         `size`. The `url` should be the URL provided in the `download.url` field of the response
         from the [Files API](https://developer.close.com/api/resources/files). It must begin
         `https://app.close.com/go/file/`.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = self._create_request(body)
-        return await self._requester.request(request, parse=Email.from_json, deadline=deadline)
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
+        return await self._requester.request(request, parse=Email.from_json, options=options)
 
     def _create_request(
         self,
@@ -183,11 +199,15 @@ class ActivitiesEmailsResource(BulkCreate[Email], BulkDelete, BulkUpdate[Email])
         self,
         id: str,
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> Email:
         """Get a single Email activity.
 
         ``GET /activity/email/{id}/``.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = build_request(
             "GET",
@@ -195,14 +215,17 @@ class ActivitiesEmailsResource(BulkCreate[Email], BulkDelete, BulkUpdate[Email])
             group="GET activity/email",
             path_params={"id": id},
         )
-        return await self._requester.request(request, parse=Email.from_json, deadline=deadline)
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
+        return await self._requester.request(request, parse=Email.from_json, options=options)
 
     async def update(
         self,
         id: str,
         body: EmailUpdate | Mapping[str, Any],
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> Email:
         """Update an Email activity.
 
@@ -212,9 +235,12 @@ class ActivitiesEmailsResource(BulkCreate[Email], BulkDelete, BulkUpdate[Email])
 
         When changing a draft's status to `scheduled` or `outbox`, the `sender` field is
         required if not already set on the email.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = self._update_request(id, body)
-        return await self._requester.request(request, parse=Email.from_json, deadline=deadline)
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
+        return await self._requester.request(request, parse=Email.from_json, options=options)
 
     def _update_request(
         self,
@@ -241,14 +267,19 @@ class ActivitiesEmailsResource(BulkCreate[Email], BulkDelete, BulkUpdate[Email])
         self,
         id: str,
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> None:
         """Delete an Email activity.
 
         ``DELETE /activity/email/{id}/``.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = self._delete_request(id)
-        return await self._requester.request(request, parse=no_content, deadline=deadline)
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
+        return await self._requester.request(request, parse=no_content, options=options)
 
     def _delete_request(
         self,

@@ -5,11 +5,13 @@
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
+from ..._engine.config import Timeout
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
+from ..._engine.options import call_options
 from ..._types.generated.activities_form_submissions import FormSubmission
 from ..bulk_verbs import BulkDelete
 from ..pager import Pager
@@ -30,7 +32,11 @@ class ActivitiesFormSubmissionsResource(BulkDelete):
     Bulk: ``delete_many`` (see ``close_async.BulkRun``).
 
     Every method goes through the client's limiter, retries and error mapping, and takes
-    an optional ``deadline`` (seconds, retries included).
+    this call's own options (keywords): ``timeout`` (seconds for the whole call, retries
+    and rate-limiter waits included; or a ``Timeout`` for its phases too),
+    ``extra_headers`` (added to those sent; ``None`` removes one) and ``extra_query``
+    (merged into the query, winning over the method's own; ``None`` leaves one out). A
+    list's options go with each page's request; a bulk verb's with each item's.
     """
 
     def __init__(self, requester: Requester) -> None:
@@ -63,7 +69,9 @@ class ActivitiesFormSubmissionsResource(BulkDelete):
         form_id__in: str | None = None,
         fields: str | Sequence[str] | None = None,
         sliced: bool | SliceOptions = False,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> Pager[FormSubmission]:
         """List or filter all FormSubmission activities.
 
@@ -92,6 +100,9 @@ class ActivitiesFormSubmissionsResource(BulkDelete):
         - ``form_id``: Filter by a specific form ID.
         - ``form_id__in``: Filter by multiple form IDs (comma-separated).
         - ``fields`` (``_fields``): Comma-separated list of fields to include in the response.
+
+        Options for each page's request: ``timeout``, ``extra_headers``, ``extra_query`` (see
+        the class).
         """
         params = {
             "_limit": limit,
@@ -124,7 +135,7 @@ class ActivitiesFormSubmissionsResource(BulkDelete):
             params,
             sliced,
             parse_item=FormSubmission.from_json,
-            deadline=deadline,
+            options=call_options(self._requester.options, timeout, extra_headers, extra_query),
             template="activity/form_submission/",
             group="GET activity/form_submission",
         )
@@ -134,7 +145,9 @@ class ActivitiesFormSubmissionsResource(BulkDelete):
         id: str,
         *,
         fields: str | Sequence[str] | None = None,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> FormSubmission:
         """Get a single FormSubmission activity.
 
@@ -143,6 +156,8 @@ class ActivitiesFormSubmissionsResource(BulkDelete):
         Query parameters:
 
         - ``fields`` (``_fields``): Comma-separated list of fields to include in the response.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         params = {"_fields": fields}
         request = build_request(
@@ -152,22 +167,28 @@ class ActivitiesFormSubmissionsResource(BulkDelete):
             path_params={"id": id},
             params=params,
         )
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
         return await self._requester.request(
-            request, parse=FormSubmission.from_json, deadline=deadline
+            request, parse=FormSubmission.from_json, options=options
         )
 
     async def delete(
         self,
         id: str,
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> None:
         """Delete a FormSubmission activity.
 
         ``DELETE /activity/form_submission/{id}/``.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = self._delete_request(id)
-        return await self._requester.request(request, parse=no_content, deadline=deadline)
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
+        return await self._requester.request(request, parse=no_content, options=options)
 
     def _delete_request(
         self,

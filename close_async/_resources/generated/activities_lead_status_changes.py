@@ -8,8 +8,10 @@ import datetime as _dt
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..._engine.config import Timeout
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
+from ..._engine.options import call_options
 from ..._types.generated.activities_lead_status_changes import (
     LeadStatusChange,
     LeadStatusChangeCreate,
@@ -33,7 +35,11 @@ class ActivitiesLeadStatusChangesResource(BulkCreate[LeadStatusChange], BulkDele
     Bulk: ``create_many``, ``delete_many`` (see ``close_async.BulkRun``).
 
     Every method goes through the client's limiter, retries and error mapping, and takes
-    an optional ``deadline`` (seconds, retries included).
+    this call's own options (keywords): ``timeout`` (seconds for the whole call, retries
+    and rate-limiter waits included; or a ``Timeout`` for its phases too),
+    ``extra_headers`` (added to those sent; ``None`` removes one) and ``extra_query``
+    (merged into the query, winning over the method's own; ``None`` leaves one out). A
+    list's options go with each page's request; a bulk verb's with each item's.
     """
 
     def __init__(self, requester: Requester) -> None:
@@ -59,7 +65,9 @@ class ActivitiesLeadStatusChangesResource(BulkCreate[LeadStatusChange], BulkDele
         activity_at__gt: _dt.datetime | str | _dt.date | str | None = None,
         activity_at__lt: _dt.datetime | str | _dt.date | str | None = None,
         sliced: bool | SliceOptions = False,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> Pager[LeadStatusChange]:
         """List or filter all LeadStatusChange activities.
 
@@ -81,6 +89,9 @@ class ActivitiesLeadStatusChangesResource(BulkCreate[LeadStatusChange], BulkDele
         - ``contact_id``: Filter by contact IDs (comma-separated)
         - ``user_id``: Filter by user IDs (comma-separated)
         - ``type`` (``_type``): Filter by activity type, e.g. Call (comma-separated)
+
+        Options for each page's request: ``timeout``, ``extra_headers``, ``extra_query`` (see
+        the class).
         """
         params = {
             "_limit": limit,
@@ -106,7 +117,7 @@ class ActivitiesLeadStatusChangesResource(BulkCreate[LeadStatusChange], BulkDele
             params,
             sliced,
             parse_item=LeadStatusChange.from_json,
-            deadline=deadline,
+            options=call_options(self._requester.options, timeout, extra_headers, extra_query),
             template="activity/status_change/lead/",
             group="GET activity/status_change/lead",
         )
@@ -115,7 +126,9 @@ class ActivitiesLeadStatusChangesResource(BulkCreate[LeadStatusChange], BulkDele
         self,
         body: LeadStatusChangeCreate | Mapping[str, Any],
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> LeadStatusChange:
         """Create a new LeadStatusChange activity.
 
@@ -124,10 +137,13 @@ class ActivitiesLeadStatusChangesResource(BulkCreate[LeadStatusChange], BulkDele
         Creating a lead status change does not change the lead's status. It only logs the status
         change event in the lead's activity feed. This should only be used to import historical
         status changes from another system.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = self._create_request(body)
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
         return await self._requester.request(
-            request, parse=LeadStatusChange.from_json, deadline=deadline
+            request, parse=LeadStatusChange.from_json, options=options
         )
 
     def _create_request(
@@ -153,11 +169,15 @@ class ActivitiesLeadStatusChangesResource(BulkCreate[LeadStatusChange], BulkDele
         self,
         id: str,
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> LeadStatusChange:
         """Get a single LeadStatusChange activity.
 
         ``GET /activity/status_change/lead/{id}/``.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = build_request(
             "GET",
@@ -165,15 +185,18 @@ class ActivitiesLeadStatusChangesResource(BulkCreate[LeadStatusChange], BulkDele
             group="GET activity/status_change/lead",
             path_params={"id": id},
         )
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
         return await self._requester.request(
-            request, parse=LeadStatusChange.from_json, deadline=deadline
+            request, parse=LeadStatusChange.from_json, options=options
         )
 
     async def delete(
         self,
         id: str,
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> None:
         """Delete a single LeadStatusChange activity.
 
@@ -185,9 +208,12 @@ class ActivitiesLeadStatusChangesResource(BulkCreate[LeadStatusChange], BulkDele
         It should only be used if the status change is irrelevant (such as records for a change
         that has been reverted) and having it in the activity feed is causing integration
         problems with another system.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = self._delete_request(id)
-        return await self._requester.request(request, parse=no_content, deadline=deadline)
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
+        return await self._requester.request(request, parse=no_content, options=options)
 
     def _delete_request(
         self,

@@ -8,8 +8,10 @@ import datetime as _dt
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..._engine.config import Timeout
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
+from ..._engine.options import call_options
 from ..._types.generated.activities_meetings import Meeting, MeetingUpdate
 from ..bulk_verbs import BulkDelete, BulkUpdate
 from ..pager import Pager
@@ -30,7 +32,11 @@ class ActivitiesMeetingsResource(BulkDelete, BulkUpdate[Meeting]):
     Bulk: ``delete_many``, ``update_many`` (see ``close_async.BulkRun``).
 
     Every method goes through the client's limiter, retries and error mapping, and takes
-    an optional ``deadline`` (seconds, retries included).
+    this call's own options (keywords): ``timeout`` (seconds for the whole call, retries
+    and rate-limiter waits included; or a ``Timeout`` for its phases too),
+    ``extra_headers`` (added to those sent; ``None`` removes one) and ``extra_query``
+    (merged into the query, winning over the method's own; ``None`` leaves one out). A
+    list's options go with each page's request; a bulk verb's with each item's.
     """
 
     def __init__(self, requester: Requester) -> None:
@@ -57,7 +63,9 @@ class ActivitiesMeetingsResource(BulkDelete, BulkUpdate[Meeting]):
         activity_at__lt: _dt.datetime | str | _dt.date | str | None = None,
         fields: str | Sequence[str] | None = None,
         sliced: bool | SliceOptions = False,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> Pager[Meeting]:
         """List or filter all Meeting activities.
 
@@ -80,6 +88,9 @@ class ActivitiesMeetingsResource(BulkDelete, BulkUpdate[Meeting]):
         - ``user_id``: Filter by user IDs (comma-separated)
         - ``type`` (``_type``): Filter by activity type, e.g. Call (comma-separated)
         - ``fields`` (``_fields``): Comma-separated list of fields to include in the response.
+
+        Options for each page's request: ``timeout``, ``extra_headers``, ``extra_query`` (see
+        the class).
         """
         params = {
             "_limit": limit,
@@ -106,7 +117,7 @@ class ActivitiesMeetingsResource(BulkDelete, BulkUpdate[Meeting]):
             params,
             sliced,
             parse_item=Meeting.from_json,
-            deadline=deadline,
+            options=call_options(self._requester.options, timeout, extra_headers, extra_query),
             template="activity/meeting/",
             group="GET activity/meeting",
         )
@@ -116,7 +127,9 @@ class ActivitiesMeetingsResource(BulkDelete, BulkUpdate[Meeting]):
         id: str,
         *,
         fields: str | Sequence[str] | None = None,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> Meeting:
         """Get a single Meeting activity.
 
@@ -161,6 +174,8 @@ class ActivitiesMeetingsResource(BulkDelete, BulkUpdate[Meeting]):
         Query parameters:
 
         - ``fields`` (``_fields``): Comma-separated list of fields to include in the response.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         params = {"_fields": fields}
         request = build_request(
@@ -170,23 +185,29 @@ class ActivitiesMeetingsResource(BulkDelete, BulkUpdate[Meeting]):
             path_params={"id": id},
             params=params,
         )
-        return await self._requester.request(request, parse=Meeting.from_json, deadline=deadline)
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
+        return await self._requester.request(request, parse=Meeting.from_json, options=options)
 
     async def update(
         self,
         id: str,
         body: MeetingUpdate | Meeting | Mapping[str, Any],
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> Meeting:
         """Update a Meeting activity.
 
         ``PUT /activity/meeting/{id}/``.
 
         Most commonly this can be used to update a meetings's `user_note_html` or `outcome_id`.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = self._update_request(id, body)
-        return await self._requester.request(request, parse=Meeting.from_json, deadline=deadline)
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
+        return await self._requester.request(request, parse=Meeting.from_json, options=options)
 
     def _update_request(
         self,
@@ -213,14 +234,19 @@ class ActivitiesMeetingsResource(BulkDelete, BulkUpdate[Meeting]):
         self,
         id: str,
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> None:
         """Delete a Meeting activity.
 
         ``DELETE /activity/meeting/{id}/``.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = self._delete_request(id)
-        return await self._requester.request(request, parse=no_content, deadline=deadline)
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
+        return await self._requester.request(request, parse=no_content, options=options)
 
     def _delete_request(
         self,
@@ -240,7 +266,9 @@ class ActivitiesMeetingsResource(BulkDelete, BulkUpdate[Meeting]):
         id: str,
         body: Mapping[str, Any],
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> Any:
         """Create or update third-party Meeting integration.
 
@@ -255,6 +283,8 @@ class ActivitiesMeetingsResource(BulkDelete, BulkUpdate[Meeting]):
         activity feed. When invoked for the first time with a given OAuth app a new integration
         is created, subsequent calls with the same OAuth app will update an existing
         integration. Submitting an empty JSON body does nothing.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = build_request(
             "POST",
@@ -264,4 +294,5 @@ class ActivitiesMeetingsResource(BulkDelete, BulkUpdate[Meeting]):
             body=body,
             body_required=True,
         )
-        return await self._requester.request(request, deadline=deadline)
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
+        return await self._requester.request(request, options=options)

@@ -8,8 +8,10 @@ import datetime as _dt
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..._engine.config import Timeout
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
+from ..._engine.options import call_options
 from ..._types.generated.activities_notes import Note, NoteCreate, NoteUpdate
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager
@@ -30,7 +32,11 @@ class ActivitiesNotesResource(BulkCreate[Note], BulkDelete, BulkUpdate[Note]):
     Bulk: ``create_many``, ``delete_many``, ``update_many`` (see ``close_async.BulkRun``).
 
     Every method goes through the client's limiter, retries and error mapping, and takes
-    an optional ``deadline`` (seconds, retries included).
+    this call's own options (keywords): ``timeout`` (seconds for the whole call, retries
+    and rate-limiter waits included; or a ``Timeout`` for its phases too),
+    ``extra_headers`` (added to those sent; ``None`` removes one) and ``extra_query``
+    (merged into the query, winning over the method's own; ``None`` leaves one out). A
+    list's options go with each page's request; a bulk verb's with each item's.
     """
 
     def __init__(self, requester: Requester) -> None:
@@ -56,7 +62,9 @@ class ActivitiesNotesResource(BulkCreate[Note], BulkDelete, BulkUpdate[Note]):
         activity_at__gt: _dt.datetime | str | _dt.date | str | None = None,
         activity_at__lt: _dt.datetime | str | _dt.date | str | None = None,
         sliced: bool | SliceOptions = False,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> Pager[Note]:
         """List or filter all Note activities.
 
@@ -78,6 +86,9 @@ class ActivitiesNotesResource(BulkCreate[Note], BulkDelete, BulkUpdate[Note]):
         - ``contact_id``: Filter by contact IDs (comma-separated)
         - ``user_id``: Filter by user IDs (comma-separated)
         - ``type`` (``_type``): Filter by activity type, e.g. Call (comma-separated)
+
+        Options for each page's request: ``timeout``, ``extra_headers``, ``extra_query`` (see
+        the class).
         """
         params = {
             "_limit": limit,
@@ -103,7 +114,7 @@ class ActivitiesNotesResource(BulkCreate[Note], BulkDelete, BulkUpdate[Note]):
             params,
             sliced,
             parse_item=Note.from_json,
-            deadline=deadline,
+            options=call_options(self._requester.options, timeout, extra_headers, extra_query),
             template="activity/note/",
             group="GET activity/note",
         )
@@ -112,7 +123,9 @@ class ActivitiesNotesResource(BulkCreate[Note], BulkDelete, BulkUpdate[Note]):
         self,
         body: NoteCreate | Mapping[str, Any],
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> Note:
         """Create a Note activity.
 
@@ -127,9 +140,12 @@ class ActivitiesNotesResource(BulkCreate[Note], BulkDelete, BulkUpdate[Note]):
 
         A note can be pinned or unpinned by setting the `pinned` field to `true` or `false` when
         creating or updating a note.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = self._create_request(body)
-        return await self._requester.request(request, parse=Note.from_json, deadline=deadline)
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
+        return await self._requester.request(request, parse=Note.from_json, options=options)
 
     def _create_request(
         self,
@@ -154,11 +170,15 @@ class ActivitiesNotesResource(BulkCreate[Note], BulkDelete, BulkUpdate[Note]):
         self,
         id: str,
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> Note:
         """Get a single Note activity.
 
         ``GET /activity/note/{id}/``.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = build_request(
             "GET",
@@ -166,14 +186,17 @@ class ActivitiesNotesResource(BulkCreate[Note], BulkDelete, BulkUpdate[Note]):
             group="GET activity/note",
             path_params={"id": id},
         )
-        return await self._requester.request(request, parse=Note.from_json, deadline=deadline)
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
+        return await self._requester.request(request, parse=Note.from_json, options=options)
 
     async def update(
         self,
         id: str,
         body: NoteUpdate | Note | Mapping[str, Any],
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> Note:
         """Update a Note activity.
 
@@ -184,9 +207,12 @@ class ActivitiesNotesResource(BulkCreate[Note], BulkDelete, BulkUpdate[Note]):
         only.
 
         A note can be pinned or unpinned by setting `pinned` to `true` or `false`.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = self._update_request(id, body)
-        return await self._requester.request(request, parse=Note.from_json, deadline=deadline)
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
+        return await self._requester.request(request, parse=Note.from_json, options=options)
 
     def _update_request(
         self,
@@ -213,14 +239,19 @@ class ActivitiesNotesResource(BulkCreate[Note], BulkDelete, BulkUpdate[Note]):
         self,
         id: str,
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> None:
         """Delete a Note activity.
 
         ``DELETE /activity/note/{id}/``.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = self._delete_request(id)
-        return await self._requester.request(request, parse=no_content, deadline=deadline)
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
+        return await self._requester.request(request, parse=no_content, options=options)
 
     def _delete_request(
         self,

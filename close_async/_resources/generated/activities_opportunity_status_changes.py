@@ -8,8 +8,10 @@ import datetime as _dt
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..._engine.config import Timeout
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
+from ..._engine.options import call_options
 from ..._types.generated.activities_opportunity_status_changes import (
     OpportunityStatusChange,
     OpportunityStatusChangeCreate,
@@ -33,7 +35,11 @@ class ActivitiesOpportunityStatusChangesResource(BulkCreate[OpportunityStatusCha
     Bulk: ``create_many``, ``delete_many`` (see ``close_async.BulkRun``).
 
     Every method goes through the client's limiter, retries and error mapping, and takes
-    an optional ``deadline`` (seconds, retries included).
+    this call's own options (keywords): ``timeout`` (seconds for the whole call, retries
+    and rate-limiter waits included; or a ``Timeout`` for its phases too),
+    ``extra_headers`` (added to those sent; ``None`` removes one) and ``extra_query``
+    (merged into the query, winning over the method's own; ``None`` leaves one out). A
+    list's options go with each page's request; a bulk verb's with each item's.
     """
 
     def __init__(self, requester: Requester) -> None:
@@ -60,7 +66,9 @@ class ActivitiesOpportunityStatusChangesResource(BulkCreate[OpportunityStatusCha
         activity_at__lt: _dt.datetime | str | _dt.date | str | None = None,
         opportunity_id: str | None = None,
         sliced: bool | SliceOptions = False,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> Pager[OpportunityStatusChange]:
         """List or filter all OpportunityStatusChange activities.
 
@@ -82,6 +90,9 @@ class ActivitiesOpportunityStatusChangesResource(BulkCreate[OpportunityStatusCha
         - ``contact_id``: Filter by contact IDs (comma-separated)
         - ``user_id``: Filter by user IDs (comma-separated)
         - ``type`` (``_type``): Filter by activity type, e.g. Call (comma-separated)
+
+        Options for each page's request: ``timeout``, ``extra_headers``, ``extra_query`` (see
+        the class).
         """
         params = {
             "_limit": limit,
@@ -108,7 +119,7 @@ class ActivitiesOpportunityStatusChangesResource(BulkCreate[OpportunityStatusCha
             params,
             sliced,
             parse_item=OpportunityStatusChange.from_json,
-            deadline=deadline,
+            options=call_options(self._requester.options, timeout, extra_headers, extra_query),
             template="activity/status_change/opportunity/",
             group="GET activity/status_change/opportunity",
         )
@@ -117,7 +128,9 @@ class ActivitiesOpportunityStatusChangesResource(BulkCreate[OpportunityStatusCha
         self,
         body: OpportunityStatusChangeCreate | Mapping[str, Any],
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> OpportunityStatusChange:
         """Create a new OpportunityStatusChange activity.
 
@@ -126,10 +139,13 @@ class ActivitiesOpportunityStatusChangesResource(BulkCreate[OpportunityStatusCha
         Creating an opportunity status change does not change the opportunity's status. It only
         logs the status change event. This should only be used to import historical status
         changes from another system.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = self._create_request(body)
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
         return await self._requester.request(
-            request, parse=OpportunityStatusChange.from_json, deadline=deadline
+            request, parse=OpportunityStatusChange.from_json, options=options
         )
 
     def _create_request(
@@ -155,11 +171,15 @@ class ActivitiesOpportunityStatusChangesResource(BulkCreate[OpportunityStatusCha
         self,
         id: str,
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> OpportunityStatusChange:
         """Get a single OpportunityStatusChange activity.
 
         ``GET /activity/status_change/opportunity/{id}/``.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = build_request(
             "GET",
@@ -167,15 +187,18 @@ class ActivitiesOpportunityStatusChangesResource(BulkCreate[OpportunityStatusCha
             group="GET activity/status_change/opportunity",
             path_params={"id": id},
         )
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
         return await self._requester.request(
-            request, parse=OpportunityStatusChange.from_json, deadline=deadline
+            request, parse=OpportunityStatusChange.from_json, options=options
         )
 
     async def delete(
         self,
         id: str,
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> None:
         """Delete a single OpportunityStatusChange activity.
 
@@ -187,9 +210,12 @@ class ActivitiesOpportunityStatusChangesResource(BulkCreate[OpportunityStatusCha
         It should only be used if the status change is irrelevant (such as records for a change
         that has been reverted) and having it in the activity feed is causing integration
         problems with another system.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = self._delete_request(id)
-        return await self._requester.request(request, parse=no_content, deadline=deadline)
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
+        return await self._requester.request(request, parse=no_content, options=options)
 
     def _delete_request(
         self,

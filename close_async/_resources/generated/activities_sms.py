@@ -8,8 +8,10 @@ import datetime as _dt
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..._engine.config import Timeout
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
+from ..._engine.options import call_options
 from ..._types.generated.activities_sms import SMS, SMSCreate, SMSUpdate
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager
@@ -30,7 +32,11 @@ class ActivitiesSmsResource(BulkCreate[SMS], BulkDelete, BulkUpdate[SMS]):
     Bulk: ``create_many``, ``delete_many``, ``update_many`` (see ``close_async.BulkRun``).
 
     Every method goes through the client's limiter, retries and error mapping, and takes
-    an optional ``deadline`` (seconds, retries included).
+    this call's own options (keywords): ``timeout`` (seconds for the whole call, retries
+    and rate-limiter waits included; or a ``Timeout`` for its phases too),
+    ``extra_headers`` (added to those sent; ``None`` removes one) and ``extra_query``
+    (merged into the query, winning over the method's own; ``None`` leaves one out). A
+    list's options go with each page's request; a bulk verb's with each item's.
     """
 
     def __init__(self, requester: Requester) -> None:
@@ -56,7 +62,9 @@ class ActivitiesSmsResource(BulkCreate[SMS], BulkDelete, BulkUpdate[SMS]):
         activity_at__gt: _dt.datetime | str | _dt.date | str | None = None,
         activity_at__lt: _dt.datetime | str | _dt.date | str | None = None,
         sliced: bool | SliceOptions = False,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> Pager[SMS]:
         """List or filter all SMS activities.
 
@@ -88,6 +96,9 @@ class ActivitiesSmsResource(BulkCreate[SMS], BulkDelete, BulkUpdate[SMS]):
         - ``contact_id``: Filter by contact IDs (comma-separated)
         - ``user_id``: Filter by user IDs (comma-separated)
         - ``type`` (``_type``): Filter by activity type, e.g. Call (comma-separated)
+
+        Options for each page's request: ``timeout``, ``extra_headers``, ``extra_query`` (see
+        the class).
         """
         params = {
             "_limit": limit,
@@ -113,7 +124,7 @@ class ActivitiesSmsResource(BulkCreate[SMS], BulkDelete, BulkUpdate[SMS]):
             params,
             sliced,
             parse_item=SMS.from_json,
-            deadline=deadline,
+            options=call_options(self._requester.options, timeout, extra_headers, extra_query),
             template="activity/sms/",
             group="GET activity/sms",
         )
@@ -123,7 +134,9 @@ class ActivitiesSmsResource(BulkCreate[SMS], BulkDelete, BulkUpdate[SMS]):
         body: SMSCreate | Mapping[str, Any],
         *,
         send_to_inbox: bool | None = None,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> SMS:
         """Create an SMS activity.
 
@@ -157,9 +170,12 @@ class ActivitiesSmsResource(BulkCreate[SMS], BulkDelete, BulkUpdate[SMS]):
         When creating a new SMS with the status set to `inbox`, you can pass the query parameter
         `send_to_inbox` with the value of `true`  to create a corresponding Inbox Notification
         for the SMS.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = self._create_request(body, send_to_inbox=send_to_inbox)
-        return await self._requester.request(request, parse=SMS.from_json, deadline=deadline)
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
+        return await self._requester.request(request, parse=SMS.from_json, options=options)
 
     def _create_request(
         self,
@@ -188,11 +204,15 @@ class ActivitiesSmsResource(BulkCreate[SMS], BulkDelete, BulkUpdate[SMS]):
         self,
         id: str,
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> SMS:
         """Get a single SMS activity.
 
         ``GET /activity/sms/{id}/``.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = build_request(
             "GET",
@@ -200,14 +220,17 @@ class ActivitiesSmsResource(BulkCreate[SMS], BulkDelete, BulkUpdate[SMS]):
             group="GET activity/sms",
             path_params={"id": id},
         )
-        return await self._requester.request(request, parse=SMS.from_json, deadline=deadline)
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
+        return await self._requester.request(request, parse=SMS.from_json, options=options)
 
     async def update(
         self,
         id: str,
         body: SMSUpdate | Mapping[str, Any],
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> SMS:
         """Update an SMS activity.
 
@@ -218,9 +241,12 @@ class ActivitiesSmsResource(BulkCreate[SMS], BulkDelete, BulkUpdate[SMS]):
         To send an SMS immediately, you can update its `status` to `outbox`. To send it at a
         later time, change the `status` to `scheduled` and provide the desired date & time in
         the `date_scheduled` field.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = self._update_request(id, body)
-        return await self._requester.request(request, parse=SMS.from_json, deadline=deadline)
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
+        return await self._requester.request(request, parse=SMS.from_json, options=options)
 
     def _update_request(
         self,
@@ -247,14 +273,19 @@ class ActivitiesSmsResource(BulkCreate[SMS], BulkDelete, BulkUpdate[SMS]):
         self,
         id: str,
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> None:
         """Delete an SMS activity.
 
         ``DELETE /activity/sms/{id}/``.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = self._delete_request(id)
-        return await self._requester.request(request, parse=no_content, deadline=deadline)
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
+        return await self._requester.request(request, parse=no_content, options=options)
 
     def _delete_request(
         self,

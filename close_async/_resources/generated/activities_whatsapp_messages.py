@@ -8,8 +8,10 @@ import datetime as _dt
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..._engine.config import Timeout
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
+from ..._engine.options import call_options
 from ..._types.generated.activities_whatsapp_messages import (
     WhatsAppMessage,
     WhatsAppMessageCreate,
@@ -36,7 +38,11 @@ class ActivitiesWhatsappMessagesResource(
     Bulk: ``create_many``, ``delete_many``, ``update_many`` (see ``close_async.BulkRun``).
 
     Every method goes through the client's limiter, retries and error mapping, and takes
-    an optional ``deadline`` (seconds, retries included).
+    this call's own options (keywords): ``timeout`` (seconds for the whole call, retries
+    and rate-limiter waits included; or a ``Timeout`` for its phases too),
+    ``extra_headers`` (added to those sent; ``None`` removes one) and ``extra_query``
+    (merged into the query, winning over the method's own; ``None`` leaves one out). A
+    list's options go with each page's request; a bulk verb's with each item's.
     """
 
     def __init__(self, requester: Requester) -> None:
@@ -63,7 +69,9 @@ class ActivitiesWhatsappMessagesResource(
         activity_at__lt: _dt.datetime | str | _dt.date | str | None = None,
         external_whatsapp_message_id: str | None = None,
         sliced: bool | SliceOptions = False,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> Pager[WhatsAppMessage]:
         """List or filter all WhatsAppMessage activities.
 
@@ -88,6 +96,9 @@ class ActivitiesWhatsappMessagesResource(
         - ``contact_id``: Filter by contact IDs (comma-separated)
         - ``user_id``: Filter by user IDs (comma-separated)
         - ``type`` (``_type``): Filter by activity type, e.g. Call (comma-separated)
+
+        Options for each page's request: ``timeout``, ``extra_headers``, ``extra_query`` (see
+        the class).
         """
         params = {
             "_limit": limit,
@@ -114,7 +125,7 @@ class ActivitiesWhatsappMessagesResource(
             params,
             sliced,
             parse_item=WhatsAppMessage.from_json,
-            deadline=deadline,
+            options=call_options(self._requester.options, timeout, extra_headers, extra_query),
             template="activity/whatsapp_message/",
             group="GET activity/whatsapp_message",
         )
@@ -124,7 +135,9 @@ class ActivitiesWhatsappMessagesResource(
         body: WhatsAppMessageCreate | Mapping[str, Any],
         *,
         send_to_inbox: bool | None = None,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> WhatsAppMessage:
         """Create a WhatsAppMessage activity.
 
@@ -163,10 +176,13 @@ class ActivitiesWhatsappMessagesResource(
         When creating a new WhatsApp message with the direction set to `incoming`, you can pass
         the query parameter `send_to_inbox` with the value of `true` to create a corresponding
         Inbox Notification for the message.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = self._create_request(body, send_to_inbox=send_to_inbox)
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
         return await self._requester.request(
-            request, parse=WhatsAppMessage.from_json, deadline=deadline
+            request, parse=WhatsAppMessage.from_json, options=options
         )
 
     def _create_request(
@@ -196,11 +212,15 @@ class ActivitiesWhatsappMessagesResource(
         self,
         id: str,
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> WhatsAppMessage:
         """Get a single WhatsAppMessage activity.
 
         ``GET /activity/whatsapp_message/{id}/``.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = build_request(
             "GET",
@@ -208,8 +228,9 @@ class ActivitiesWhatsappMessagesResource(
             group="GET activity/whatsapp_message",
             path_params={"id": id},
         )
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
         return await self._requester.request(
-            request, parse=WhatsAppMessage.from_json, deadline=deadline
+            request, parse=WhatsAppMessage.from_json, options=options
         )
 
     async def update(
@@ -217,15 +238,20 @@ class ActivitiesWhatsappMessagesResource(
         id: str,
         body: WhatsAppMessageUpdate | Mapping[str, Any],
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> WhatsAppMessage:
         """Update a WhatsAppMessage activity.
 
         ``PUT /activity/whatsapp_message/{id}/``.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = self._update_request(id, body)
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
         return await self._requester.request(
-            request, parse=WhatsAppMessage.from_json, deadline=deadline
+            request, parse=WhatsAppMessage.from_json, options=options
         )
 
     def _update_request(
@@ -253,14 +279,19 @@ class ActivitiesWhatsappMessagesResource(
         self,
         id: str,
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> None:
         """Delete a WhatsAppMessage activity.
 
         ``DELETE /activity/whatsapp_message/{id}/``.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = self._delete_request(id)
-        return await self._requester.request(request, parse=no_content, deadline=deadline)
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
+        return await self._requester.request(request, parse=no_content, options=options)
 
     def _delete_request(
         self,

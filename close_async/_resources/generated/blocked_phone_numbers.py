@@ -7,8 +7,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..._engine.config import Timeout
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
+from ..._engine.options import call_options
 from ..._types.generated.blocked_phone_numbers import (
     BlockedPhoneNumber,
     BlockedPhoneNumberCreate,
@@ -37,7 +39,11 @@ class BlockedPhoneNumbersResource(
     Bulk: ``create_many``, ``delete_many``, ``update_many`` (see ``close_async.BulkRun``).
 
     Every method goes through the client's limiter, retries and error mapping, and takes
-    an optional ``deadline`` (seconds, retries included).
+    this call's own options (keywords): ``timeout`` (seconds for the whole call, retries
+    and rate-limiter waits included; or a ``Timeout`` for its phases too),
+    ``extra_headers`` (added to those sent; ``None`` removes one) and ``extra_query``
+    (merged into the query, winning over the method's own; ``None`` leaves one out). A
+    list's options go with each page's request; a bulk verb's with each item's.
     """
 
     def __init__(self, requester: Requester) -> None:
@@ -49,7 +55,9 @@ class BlockedPhoneNumbersResource(
         limit: int | None = None,
         skip: int | None = None,
         fields: str | Sequence[str] | None = None,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> Pager[BlockedPhoneNumber]:
         """List Blocked Phone Numbers.
 
@@ -63,6 +71,9 @@ class BlockedPhoneNumbersResource(
         - ``limit`` (``_limit``): Number of results to return.
         - ``skip`` (``_skip``): Number of results to skip before returning, for pagination.
         - ``fields`` (``_fields``): Comma-separated list of fields to include in the response.
+
+        Options for each page's request: ``timeout``, ``extra_headers``, ``extra_query`` (see
+        the class).
         """
         params = {"_limit": limit, "_skip": skip, "_fields": fields}
         return paginate(
@@ -70,7 +81,7 @@ class BlockedPhoneNumbersResource(
             "blocked_phone_number/",
             params,
             parse_item=BlockedPhoneNumber.from_json,
-            deadline=deadline,
+            options=call_options(self._requester.options, timeout, extra_headers, extra_query),
             template="blocked_phone_number/",
             group="GET blocked_phone_number",
         )
@@ -79,7 +90,9 @@ class BlockedPhoneNumbersResource(
         self,
         body: BlockedPhoneNumberCreate | Mapping[str, Any],
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> BlockedPhoneNumber:
         """Create a Blocked Phone Number.
 
@@ -90,10 +103,13 @@ class BlockedPhoneNumbersResource(
 
         * Nobody in your organization will be able to call that phone number.
         * That phone number will not be able to call anybody in your organization.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = self._create_request(body)
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
         return await self._requester.request(
-            request, parse=BlockedPhoneNumber.from_json, deadline=deadline
+            request, parse=BlockedPhoneNumber.from_json, options=options
         )
 
     def _create_request(
@@ -118,30 +134,39 @@ class BlockedPhoneNumbersResource(
     async def get_settings(
         self,
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> BlockedPhoneNumberSettings:
         """Retrieve Blocked Phone Number settings.
 
         ``GET /blocked_phone_number/settings/``.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = build_request(
             "GET",
             "blocked_phone_number/settings/",
             group="GET blocked_phone_number/settings",
         )
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
         return await self._requester.request(
-            request, parse=BlockedPhoneNumberSettings.from_json, deadline=deadline
+            request, parse=BlockedPhoneNumberSettings.from_json, options=options
         )
 
     async def update_settings(
         self,
         body: BlockedPhoneNumberSettingsUpdate | Mapping[str, Any],
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> BlockedPhoneNumberSettings:
         """Update Blocked Phone Number settings.
 
         ``PUT /blocked_phone_number/settings/``.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = build_request(
             "PUT",
@@ -150,8 +175,9 @@ class BlockedPhoneNumbersResource(
             body=body,
             body_required=True,
         )
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
         return await self._requester.request(
-            request, parse=BlockedPhoneNumberSettings.from_json, deadline=deadline
+            request, parse=BlockedPhoneNumberSettings.from_json, options=options
         )
 
     async def get(
@@ -159,7 +185,9 @@ class BlockedPhoneNumbersResource(
         id: str,
         *,
         fields: str | Sequence[str] | None = None,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> BlockedPhoneNumber:
         """Retrieve a single Blocked Phone Number.
 
@@ -168,6 +196,8 @@ class BlockedPhoneNumbersResource(
         Query parameters:
 
         - ``fields`` (``_fields``): Comma-separated list of fields to include in the response.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         params = {"_fields": fields}
         request = build_request(
@@ -177,8 +207,9 @@ class BlockedPhoneNumbersResource(
             path_params={"id": id},
             params=params,
         )
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
         return await self._requester.request(
-            request, parse=BlockedPhoneNumber.from_json, deadline=deadline
+            request, parse=BlockedPhoneNumber.from_json, options=options
         )
 
     async def update(
@@ -186,15 +217,20 @@ class BlockedPhoneNumbersResource(
         id: str,
         body: BlockedPhoneNumberUpdate | Mapping[str, Any],
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> BlockedPhoneNumber:
         """Update a Blocked Phone Number.
 
         ``PUT /blocked_phone_number/{id}/``.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = self._update_request(id, body)
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
         return await self._requester.request(
-            request, parse=BlockedPhoneNumber.from_json, deadline=deadline
+            request, parse=BlockedPhoneNumber.from_json, options=options
         )
 
     def _update_request(
@@ -222,7 +258,9 @@ class BlockedPhoneNumbersResource(
         self,
         id: str,
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> None:
         """Delete a Blocked Phone Number.
 
@@ -231,9 +269,12 @@ class BlockedPhoneNumbersResource(
         Once the given Blocked Phone Number record is deleted, the specified " "phone number
         will again be able to make calls into your organization " "and you'll be able to make
         calls to it.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = self._delete_request(id)
-        return await self._requester.request(request, parse=no_content, deadline=deadline)
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
+        return await self._requester.request(request, parse=no_content, options=options)
 
     def _delete_request(
         self,

@@ -7,7 +7,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..._engine.config import Timeout
 from ..._engine.http.request import build_request
+from ..._engine.options import call_options
 from ..._types.generated.bulk_actions_delete import BulkDeleteAction
 from ..bulk_verbs import BulkCreate
 from ..pager import Pager, paginate
@@ -27,7 +29,11 @@ class BulkActionsDeleteResource(BulkCreate[BulkDeleteAction]):
     Bulk: ``create_many`` (see ``close_async.BulkRun``).
 
     Every method goes through the client's limiter, retries and error mapping, and takes
-    an optional ``deadline`` (seconds, retries included).
+    this call's own options (keywords): ``timeout`` (seconds for the whole call, retries
+    and rate-limiter waits included; or a ``Timeout`` for its phases too),
+    ``extra_headers`` (added to those sent; ``None`` removes one) and ``extra_query``
+    (merged into the query, winning over the method's own; ``None`` leaves one out). A
+    list's options go with each page's request; a bulk verb's with each item's.
     """
 
     def __init__(self, requester: Requester) -> None:
@@ -39,7 +45,9 @@ class BulkActionsDeleteResource(BulkCreate[BulkDeleteAction]):
         limit: int | None = None,
         skip: int | None = None,
         fields: str | Sequence[str] | None = None,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> Pager[BulkDeleteAction]:
         """List bulk deletes.
 
@@ -53,6 +61,9 @@ class BulkActionsDeleteResource(BulkCreate[BulkDeleteAction]):
         - ``limit`` (``_limit``): Number of results to return.
         - ``skip`` (``_skip``): Number of results to skip before returning, for pagination.
         - ``fields`` (``_fields``): Comma-separated list of fields to include in the response.
+
+        Options for each page's request: ``timeout``, ``extra_headers``, ``extra_query`` (see
+        the class).
         """
         params = {"_limit": limit, "_skip": skip, "_fields": fields}
         return paginate(
@@ -60,7 +71,7 @@ class BulkActionsDeleteResource(BulkCreate[BulkDeleteAction]):
             "bulk_action/delete/",
             params,
             parse_item=BulkDeleteAction.from_json,
-            deadline=deadline,
+            options=call_options(self._requester.options, timeout, extra_headers, extra_query),
             template="bulk_action/delete/",
             group="GET bulk_action/delete",
         )
@@ -69,7 +80,9 @@ class BulkActionsDeleteResource(BulkCreate[BulkDeleteAction]):
         self,
         body: Mapping[str, Any],
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> BulkDeleteAction:
         """Initiate a new bulk delete.
 
@@ -77,10 +90,13 @@ class BulkActionsDeleteResource(BulkCreate[BulkDeleteAction]):
 
         Use `"send_done_email": false` if you don't want to get a confirmation email after the
         bulk action is done.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = self._create_request(body)
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
         return await self._requester.request(
-            request, parse=BulkDeleteAction.from_json, deadline=deadline
+            request, parse=BulkDeleteAction.from_json, options=options
         )
 
     def _create_request(
@@ -107,7 +123,9 @@ class BulkActionsDeleteResource(BulkCreate[BulkDeleteAction]):
         id: str,
         *,
         fields: str | Sequence[str] | None = None,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> BulkDeleteAction:
         """Fetch a single bulk delete object.
 
@@ -116,6 +134,8 @@ class BulkActionsDeleteResource(BulkCreate[BulkDeleteAction]):
         Query parameters:
 
         - ``fields`` (``_fields``): Comma-separated list of fields to include in the response.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         params = {"_fields": fields}
         request = build_request(
@@ -125,6 +145,7 @@ class BulkActionsDeleteResource(BulkCreate[BulkDeleteAction]):
             path_params={"id": id},
             params=params,
         )
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
         return await self._requester.request(
-            request, parse=BulkDeleteAction.from_json, deadline=deadline
+            request, parse=BulkDeleteAction.from_json, options=options
         )

@@ -7,7 +7,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..._engine.config import Timeout
 from ..._engine.http.request import build_request
+from ..._engine.options import call_options
 from ..._types.generated.bulk_actions_edit import BulkEditAction
 from ..bulk_verbs import BulkCreate
 from ..pager import Pager, paginate
@@ -27,7 +29,11 @@ class BulkActionsEditResource(BulkCreate[BulkEditAction]):
     Bulk: ``create_many`` (see ``close_async.BulkRun``).
 
     Every method goes through the client's limiter, retries and error mapping, and takes
-    an optional ``deadline`` (seconds, retries included).
+    this call's own options (keywords): ``timeout`` (seconds for the whole call, retries
+    and rate-limiter waits included; or a ``Timeout`` for its phases too),
+    ``extra_headers`` (added to those sent; ``None`` removes one) and ``extra_query``
+    (merged into the query, winning over the method's own; ``None`` leaves one out). A
+    list's options go with each page's request; a bulk verb's with each item's.
     """
 
     def __init__(self, requester: Requester) -> None:
@@ -39,7 +45,9 @@ class BulkActionsEditResource(BulkCreate[BulkEditAction]):
         limit: int | None = None,
         skip: int | None = None,
         fields: str | Sequence[str] | None = None,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> Pager[BulkEditAction]:
         """List bulk edits.
 
@@ -53,6 +61,9 @@ class BulkActionsEditResource(BulkCreate[BulkEditAction]):
         - ``limit`` (``_limit``): Number of results to return.
         - ``skip`` (``_skip``): Number of results to skip before returning, for pagination.
         - ``fields`` (``_fields``): Comma-separated list of fields to include in the response.
+
+        Options for each page's request: ``timeout``, ``extra_headers``, ``extra_query`` (see
+        the class).
         """
         params = {"_limit": limit, "_skip": skip, "_fields": fields}
         return paginate(
@@ -60,7 +71,7 @@ class BulkActionsEditResource(BulkCreate[BulkEditAction]):
             "bulk_action/edit/",
             params,
             parse_item=BulkEditAction.from_json,
-            deadline=deadline,
+            options=call_options(self._requester.options, timeout, extra_headers, extra_query),
             template="bulk_action/edit/",
             group="GET bulk_action/edit",
         )
@@ -69,7 +80,9 @@ class BulkActionsEditResource(BulkCreate[BulkEditAction]):
         self,
         body: Mapping[str, Any],
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> BulkEditAction:
         """Initiate a new bulk edit.
 
@@ -94,10 +107,13 @@ class BulkActionsEditResource(BulkCreate[BulkEditAction]):
 
         Use `"send_done_email": false` if you don't want to get a confirmation email after the
         bulk action is done.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = self._create_request(body)
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
         return await self._requester.request(
-            request, parse=BulkEditAction.from_json, deadline=deadline
+            request, parse=BulkEditAction.from_json, options=options
         )
 
     def _create_request(
@@ -124,7 +140,9 @@ class BulkActionsEditResource(BulkCreate[BulkEditAction]):
         id: str,
         *,
         fields: str | Sequence[str] | None = None,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> BulkEditAction:
         """Fetch a single bulk edit object.
 
@@ -133,6 +151,8 @@ class BulkActionsEditResource(BulkCreate[BulkEditAction]):
         Query parameters:
 
         - ``fields`` (``_fields``): Comma-separated list of fields to include in the response.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         params = {"_fields": fields}
         request = build_request(
@@ -142,6 +162,7 @@ class BulkActionsEditResource(BulkCreate[BulkEditAction]):
             path_params={"id": id},
             params=params,
         )
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
         return await self._requester.request(
-            request, parse=BulkEditAction.from_json, deadline=deadline
+            request, parse=BulkEditAction.from_json, options=options
         )

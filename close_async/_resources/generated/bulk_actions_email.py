@@ -7,7 +7,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..._engine.config import Timeout
 from ..._engine.http.request import build_request
+from ..._engine.options import call_options
 from ..._types.generated.bulk_actions_email import BulkEmailAction
 from ..bulk_verbs import BulkCreate
 from ..pager import Pager, paginate
@@ -27,7 +29,11 @@ class BulkActionsEmailResource(BulkCreate[BulkEmailAction]):
     Bulk: ``create_many`` (see ``close_async.BulkRun``).
 
     Every method goes through the client's limiter, retries and error mapping, and takes
-    an optional ``deadline`` (seconds, retries included).
+    this call's own options (keywords): ``timeout`` (seconds for the whole call, retries
+    and rate-limiter waits included; or a ``Timeout`` for its phases too),
+    ``extra_headers`` (added to those sent; ``None`` removes one) and ``extra_query``
+    (merged into the query, winning over the method's own; ``None`` leaves one out). A
+    list's options go with each page's request; a bulk verb's with each item's.
     """
 
     def __init__(self, requester: Requester) -> None:
@@ -40,7 +46,9 @@ class BulkActionsEmailResource(BulkCreate[BulkEmailAction]):
         skip: int | None = None,
         fields: str | Sequence[str] | None = None,
         template_id: str | None = None,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> Pager[BulkEmailAction]:
         """List bulk emails.
 
@@ -54,6 +62,9 @@ class BulkActionsEmailResource(BulkCreate[BulkEmailAction]):
         - ``limit`` (``_limit``): Number of results to return.
         - ``skip`` (``_skip``): Number of results to skip before returning, for pagination.
         - ``fields`` (``_fields``): Comma-separated list of fields to include in the response.
+
+        Options for each page's request: ``timeout``, ``extra_headers``, ``extra_query`` (see
+        the class).
         """
         params = {"_limit": limit, "_skip": skip, "_fields": fields, "template_id": template_id}
         return paginate(
@@ -61,7 +72,7 @@ class BulkActionsEmailResource(BulkCreate[BulkEmailAction]):
             "bulk_action/email/",
             params,
             parse_item=BulkEmailAction.from_json,
-            deadline=deadline,
+            options=call_options(self._requester.options, timeout, extra_headers, extra_query),
             template="bulk_action/email/",
             group="GET bulk_action/email",
         )
@@ -70,7 +81,9 @@ class BulkActionsEmailResource(BulkCreate[BulkEmailAction]):
         self,
         body: Mapping[str, Any],
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> BulkEmailAction:
         """Initiate a new bulk email.
 
@@ -78,10 +91,13 @@ class BulkActionsEmailResource(BulkCreate[BulkEmailAction]):
 
         `contact_preference` can be set to `lead` (only email the primary/first contact email of
         the lead) or `contact` (email the first contact email of each contact of the lead).
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = self._create_request(body)
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
         return await self._requester.request(
-            request, parse=BulkEmailAction.from_json, deadline=deadline
+            request, parse=BulkEmailAction.from_json, options=options
         )
 
     def _create_request(
@@ -108,7 +124,9 @@ class BulkActionsEmailResource(BulkCreate[BulkEmailAction]):
         id: str,
         *,
         fields: str | Sequence[str] | None = None,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> BulkEmailAction:
         """Fetch a single bulk email object.
 
@@ -117,6 +135,8 @@ class BulkActionsEmailResource(BulkCreate[BulkEmailAction]):
         Query parameters:
 
         - ``fields`` (``_fields``): Comma-separated list of fields to include in the response.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         params = {"_fields": fields}
         request = build_request(
@@ -126,6 +146,7 @@ class BulkActionsEmailResource(BulkCreate[BulkEmailAction]):
             path_params={"id": id},
             params=params,
         )
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
         return await self._requester.request(
-            request, parse=BulkEmailAction.from_json, deadline=deadline
+            request, parse=BulkEmailAction.from_json, options=options
         )

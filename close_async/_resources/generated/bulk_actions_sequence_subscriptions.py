@@ -7,7 +7,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..._engine.config import Timeout
 from ..._engine.http.request import build_request
+from ..._engine.options import call_options
 from ..._types.generated.bulk_actions_sequence_subscriptions import BulkSequenceSubscriptionAction
 from ..bulk_verbs import BulkCreate
 from ..pager import Pager, paginate
@@ -27,7 +29,11 @@ class BulkActionsSequenceSubscriptionsResource(BulkCreate[BulkSequenceSubscripti
     Bulk: ``create_many`` (see ``close_async.BulkRun``).
 
     Every method goes through the client's limiter, retries and error mapping, and takes
-    an optional ``deadline`` (seconds, retries included).
+    this call's own options (keywords): ``timeout`` (seconds for the whole call, retries
+    and rate-limiter waits included; or a ``Timeout`` for its phases too),
+    ``extra_headers`` (added to those sent; ``None`` removes one) and ``extra_query``
+    (merged into the query, winning over the method's own; ``None`` leaves one out). A
+    list's options go with each page's request; a bulk verb's with each item's.
     """
 
     def __init__(self, requester: Requester) -> None:
@@ -39,7 +45,9 @@ class BulkActionsSequenceSubscriptionsResource(BulkCreate[BulkSequenceSubscripti
         limit: int | None = None,
         skip: int | None = None,
         fields: str | Sequence[str] | None = None,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> Pager[BulkSequenceSubscriptionAction]:
         """List bulk sequence subscriptions.
 
@@ -53,6 +61,9 @@ class BulkActionsSequenceSubscriptionsResource(BulkCreate[BulkSequenceSubscripti
         - ``limit`` (``_limit``): Number of results to return.
         - ``skip`` (``_skip``): Number of results to skip before returning, for pagination.
         - ``fields`` (``_fields``): Comma-separated list of fields to include in the response.
+
+        Options for each page's request: ``timeout``, ``extra_headers``, ``extra_query`` (see
+        the class).
         """
         params = {"_limit": limit, "_skip": skip, "_fields": fields}
         return paginate(
@@ -60,7 +71,7 @@ class BulkActionsSequenceSubscriptionsResource(BulkCreate[BulkSequenceSubscripti
             "bulk_action/sequence_subscription/",
             params,
             parse_item=BulkSequenceSubscriptionAction.from_json,
-            deadline=deadline,
+            options=call_options(self._requester.options, timeout, extra_headers, extra_query),
             template="bulk_action/sequence_subscription/",
             group="GET bulk_action/sequence_subscription",
         )
@@ -69,7 +80,9 @@ class BulkActionsSequenceSubscriptionsResource(BulkCreate[BulkSequenceSubscripti
         self,
         body: Mapping[str, Any],
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> BulkSequenceSubscriptionAction:
         """Initiate a new bulk sequence subscription.
 
@@ -93,10 +106,13 @@ class BulkActionsSequenceSubscriptionsResource(BulkCreate[BulkSequenceSubscripti
 
         - `lead` to only subscribe the primary/first contact email of the lead.
         - `contact` to subscribe the primary email of each contact of the lead.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = self._create_request(body)
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
         return await self._requester.request(
-            request, parse=BulkSequenceSubscriptionAction.from_json, deadline=deadline
+            request, parse=BulkSequenceSubscriptionAction.from_json, options=options
         )
 
     def _create_request(
@@ -123,7 +139,9 @@ class BulkActionsSequenceSubscriptionsResource(BulkCreate[BulkSequenceSubscripti
         id: str,
         *,
         fields: str | Sequence[str] | None = None,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> BulkSequenceSubscriptionAction:
         """Fetch a single bulk sequence subscription object.
 
@@ -132,6 +150,8 @@ class BulkActionsSequenceSubscriptionsResource(BulkCreate[BulkSequenceSubscripti
         Query parameters:
 
         - ``fields`` (``_fields``): Comma-separated list of fields to include in the response.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         params = {"_fields": fields}
         request = build_request(
@@ -141,6 +161,7 @@ class BulkActionsSequenceSubscriptionsResource(BulkCreate[BulkSequenceSubscripti
             path_params={"id": id},
             params=params,
         )
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
         return await self._requester.request(
-            request, parse=BulkSequenceSubscriptionAction.from_json, deadline=deadline
+            request, parse=BulkSequenceSubscriptionAction.from_json, options=options
         )

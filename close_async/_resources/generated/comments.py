@@ -7,8 +7,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..._engine.config import Timeout
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
+from ..._engine.options import call_options
 from ..._types.generated.comments import Comment, CommentCreate, CommentThread, CommentUpdate
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager, paginate
@@ -29,7 +31,11 @@ class CommentsResource(BulkCreate[Comment], BulkDelete, BulkUpdate[Comment]):
     Bulk: ``create_many``, ``delete_many``, ``update_many`` (see ``close_async.BulkRun``).
 
     Every method goes through the client's limiter, retries and error mapping, and takes
-    an optional ``deadline`` (seconds, retries included).
+    this call's own options (keywords): ``timeout`` (seconds for the whole call, retries
+    and rate-limiter waits included; or a ``Timeout`` for its phases too),
+    ``extra_headers`` (added to those sent; ``None`` removes one) and ``extra_query``
+    (merged into the query, winning over the method's own; ``None`` leaves one out). A
+    list's options go with each page's request; a bulk verb's with each item's.
     """
 
     def __init__(self, requester: Requester) -> None:
@@ -40,7 +46,9 @@ class CommentsResource(BulkCreate[Comment], BulkDelete, BulkUpdate[Comment]):
         *,
         thread_id: str | None = None,
         object_id: str | None = None,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> Pager[Comment]:
         """Fetch multiple comments.
 
@@ -51,6 +59,9 @@ class CommentsResource(BulkCreate[Comment], BulkDelete, BulkUpdate[Comment]):
 
         Comments may be fetched by `object_id` (the object that was commented on) or by
         `thread_id`. Exactly one of those filters must be provided.
+
+        Options for each page's request: ``timeout``, ``extra_headers``, ``extra_query`` (see
+        the class).
         """
         params = {"thread_id": thread_id, "object_id": object_id}
         return paginate(
@@ -58,7 +69,7 @@ class CommentsResource(BulkCreate[Comment], BulkDelete, BulkUpdate[Comment]):
             "comment/",
             params,
             parse_item=Comment.from_json,
-            deadline=deadline,
+            options=call_options(self._requester.options, timeout, extra_headers, extra_query),
             template="comment/",
             group="GET comment",
         )
@@ -67,7 +78,9 @@ class CommentsResource(BulkCreate[Comment], BulkDelete, BulkUpdate[Comment]):
         self,
         body: CommentCreate | Mapping[str, Any],
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> Comment:
         """Create a Comment.
 
@@ -76,9 +89,12 @@ class CommentsResource(BulkCreate[Comment], BulkDelete, BulkUpdate[Comment]):
         Create a comment on an object. If a comment thread already exists on that object, a new
         comment is added to the existing thread. If no thread exists yet, one is created
         automatically.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = self._create_request(body)
-        return await self._requester.request(request, parse=Comment.from_json, deadline=deadline)
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
+        return await self._requester.request(request, parse=Comment.from_json, options=options)
 
     def _create_request(
         self,
@@ -103,11 +119,15 @@ class CommentsResource(BulkCreate[Comment], BulkDelete, BulkUpdate[Comment]):
         self,
         id: str,
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> Comment:
         """Fetch an individual comment.
 
         ``GET /comment/{id}/``.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = build_request(
             "GET",
@@ -115,14 +135,17 @@ class CommentsResource(BulkCreate[Comment], BulkDelete, BulkUpdate[Comment]):
             group="GET comment",
             path_params={"id": id},
         )
-        return await self._requester.request(request, parse=Comment.from_json, deadline=deadline)
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
+        return await self._requester.request(request, parse=Comment.from_json, options=options)
 
     async def update(
         self,
         id: str,
         body: CommentUpdate | Mapping[str, Any],
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> Comment:
         """Update a Comment.
 
@@ -130,9 +153,12 @@ class CommentsResource(BulkCreate[Comment], BulkDelete, BulkUpdate[Comment]):
 
         You can use this endpoint to edit a comment body. Note that users may only update their
         own comments.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = self._update_request(id, body)
-        return await self._requester.request(request, parse=Comment.from_json, deadline=deadline)
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
+        return await self._requester.request(request, parse=Comment.from_json, options=options)
 
     def _update_request(
         self,
@@ -159,7 +185,9 @@ class CommentsResource(BulkCreate[Comment], BulkDelete, BulkUpdate[Comment]):
         self,
         id: str,
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> None:
         """Remove a comment.
 
@@ -172,9 +200,12 @@ class CommentsResource(BulkCreate[Comment], BulkDelete, BulkUpdate[Comment]):
 
         Permissions around removing comments inherit from the users permission to delete their
         own or other users' activities.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = self._delete_request(id)
-        return await self._requester.request(request, parse=no_content, deadline=deadline)
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
+        return await self._requester.request(request, parse=no_content, options=options)
 
     def _delete_request(
         self,
@@ -196,7 +227,9 @@ class CommentsResource(BulkCreate[Comment], BulkDelete, BulkUpdate[Comment]):
         skip: int | None = None,
         ids: str | Sequence[str] | None = None,
         object_ids: str | Sequence[str] | None = None,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> Pager[CommentThread]:
         """Fetch multiple comment threads.
 
@@ -209,6 +242,9 @@ class CommentsResource(BulkCreate[Comment], BulkDelete, BulkUpdate[Comment]):
 
         - ``limit`` (``_limit``): Number of results to return.
         - ``skip`` (``_skip``): Number of results to skip before returning, for pagination.
+
+        Options for each page's request: ``timeout``, ``extra_headers``, ``extra_query`` (see
+        the class).
         """
         params = {"_limit": limit, "_skip": skip, "ids": ids, "object_ids": object_ids}
         return paginate(
@@ -216,7 +252,7 @@ class CommentsResource(BulkCreate[Comment], BulkDelete, BulkUpdate[Comment]):
             "comment_thread/",
             params,
             parse_item=CommentThread.from_json,
-            deadline=deadline,
+            options=call_options(self._requester.options, timeout, extra_headers, extra_query),
             template="comment_thread/",
             group="GET comment_thread",
         )
@@ -225,11 +261,15 @@ class CommentsResource(BulkCreate[Comment], BulkDelete, BulkUpdate[Comment]):
         self,
         id: str,
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> CommentThread:
         """Fetch an individual comment thread.
 
         ``GET /comment_thread/{id}/``.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = build_request(
             "GET",
@@ -237,6 +277,7 @@ class CommentsResource(BulkCreate[Comment], BulkDelete, BulkUpdate[Comment]):
             group="GET comment_thread",
             path_params={"id": id},
         )
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
         return await self._requester.request(
-            request, parse=CommentThread.from_json, deadline=deadline
+            request, parse=CommentThread.from_json, options=options
         )

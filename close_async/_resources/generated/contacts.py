@@ -7,8 +7,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..._engine.config import Timeout
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
+from ..._engine.options import call_options
 from ..._types.generated.contacts import ContactUpdate
 from ..._types.generated.shared import Contact, ContactCreate
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
@@ -29,7 +31,11 @@ class ContactsResource(BulkCreate[Contact], BulkDelete, BulkUpdate[Contact]):
     Bulk: ``create_many``, ``delete_many``, ``update_many`` (see ``close_async.BulkRun``).
 
     Every method goes through the client's limiter, retries and error mapping, and takes
-    an optional ``deadline`` (seconds, retries included).
+    this call's own options (keywords): ``timeout`` (seconds for the whole call, retries
+    and rate-limiter waits included; or a ``Timeout`` for its phases too),
+    ``extra_headers`` (added to those sent; ``None`` removes one) and ``extra_query``
+    (merged into the query, winning over the method's own; ``None`` leaves one out). A
+    list's options go with each page's request; a bulk verb's with each item's.
     """
 
     def __init__(self, requester: Requester) -> None:
@@ -42,7 +48,9 @@ class ContactsResource(BulkCreate[Contact], BulkDelete, BulkUpdate[Contact]):
         skip: int | None = None,
         fields: str | Sequence[str] | None = None,
         lead_id: str | None = None,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> Pager[Contact]:
         """List contacts.
 
@@ -56,6 +64,9 @@ class ContactsResource(BulkCreate[Contact], BulkDelete, BulkUpdate[Contact]):
         - ``limit`` (``_limit``): Number of results to return.
         - ``skip`` (``_skip``): Number of results to skip before returning, for pagination.
         - ``fields`` (``_fields``): Comma-separated list of fields to include in the response.
+
+        Options for each page's request: ``timeout``, ``extra_headers``, ``extra_query`` (see
+        the class).
         """
         params = {"_limit": limit, "_skip": skip, "_fields": fields, "lead_id": lead_id}
         return paginate(
@@ -63,7 +74,7 @@ class ContactsResource(BulkCreate[Contact], BulkDelete, BulkUpdate[Contact]):
             "contact/",
             params,
             parse_item=Contact.from_json,
-            deadline=deadline,
+            options=call_options(self._requester.options, timeout, extra_headers, extra_query),
             template="contact/",
             group="GET contact",
         )
@@ -73,7 +84,9 @@ class ContactsResource(BulkCreate[Contact], BulkDelete, BulkUpdate[Contact]):
         body: ContactCreate | Mapping[str, Any],
         *,
         fields: str | Sequence[str] | None = None,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> Contact:
         """Create a new contact.
 
@@ -85,9 +98,12 @@ class ContactsResource(BulkCreate[Contact], BulkDelete, BulkUpdate[Contact]):
         Query parameters:
 
         - ``fields`` (``_fields``): Comma-separated list of fields to include in the response.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = self._create_request(body, fields=fields)
-        return await self._requester.request(request, parse=Contact.from_json, deadline=deadline)
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
+        return await self._requester.request(request, parse=Contact.from_json, options=options)
 
     def _create_request(
         self,
@@ -117,7 +133,9 @@ class ContactsResource(BulkCreate[Contact], BulkDelete, BulkUpdate[Contact]):
         id: str,
         *,
         fields: str | Sequence[str] | None = None,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> Contact:
         """Fetch a single contact.
 
@@ -126,6 +144,8 @@ class ContactsResource(BulkCreate[Contact], BulkDelete, BulkUpdate[Contact]):
         Query parameters:
 
         - ``fields`` (``_fields``): Comma-separated list of fields to include in the response.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         params = {"_fields": fields}
         request = build_request(
@@ -135,7 +155,8 @@ class ContactsResource(BulkCreate[Contact], BulkDelete, BulkUpdate[Contact]):
             path_params={"id": id},
             params=params,
         )
-        return await self._requester.request(request, parse=Contact.from_json, deadline=deadline)
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
+        return await self._requester.request(request, parse=Contact.from_json, options=options)
 
     async def update(
         self,
@@ -143,7 +164,9 @@ class ContactsResource(BulkCreate[Contact], BulkDelete, BulkUpdate[Contact]):
         body: ContactUpdate | Contact | Mapping[str, Any],
         *,
         fields: str | Sequence[str] | None = None,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> Contact:
         """Update an existing contact.
 
@@ -162,9 +185,12 @@ class ContactsResource(BulkCreate[Contact], BulkDelete, BulkUpdate[Contact]):
         Query parameters:
 
         - ``fields`` (``_fields``): Comma-separated list of fields to include in the response.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = self._update_request(id, body, fields=fields)
-        return await self._requester.request(request, parse=Contact.from_json, deadline=deadline)
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
+        return await self._requester.request(request, parse=Contact.from_json, options=options)
 
     def _update_request(
         self,
@@ -195,14 +221,19 @@ class ContactsResource(BulkCreate[Contact], BulkDelete, BulkUpdate[Contact]):
         self,
         id: str,
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> None:
         """Delete a contact.
 
         ``DELETE /contact/{id}/``.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = self._delete_request(id)
-        return await self._requester.request(request, parse=no_content, deadline=deadline)
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
+        return await self._requester.request(request, parse=no_content, options=options)
 
     def _delete_request(
         self,

@@ -7,8 +7,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ..._engine.config import Timeout
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
+from ..._engine.options import call_options
 from ..._types.generated.custom_activity_types import CustomActivityType
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager, paginate
@@ -30,7 +32,11 @@ class CustomActivityTypesResource(
     Bulk: ``create_many``, ``delete_many``, ``update_many`` (see ``close_async.BulkRun``).
 
     Every method goes through the client's limiter, retries and error mapping, and takes
-    an optional ``deadline`` (seconds, retries included).
+    this call's own options (keywords): ``timeout`` (seconds for the whole call, retries
+    and rate-limiter waits included; or a ``Timeout`` for its phases too),
+    ``extra_headers`` (added to those sent; ``None`` removes one) and ``extra_query``
+    (merged into the query, winning over the method's own; ``None`` leaves one out). A
+    list's options go with each page's request; a bulk verb's with each item's.
     """
 
     def __init__(self, requester: Requester) -> None:
@@ -39,7 +45,9 @@ class CustomActivityTypesResource(
     def list(
         self,
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> Pager[CustomActivityType]:
         """List Custom Activity Types.
 
@@ -50,13 +58,16 @@ class CustomActivityTypesResource(
 
         List all custom activity types defined in the organization. The response includes all
         Custom Activity Types, including their Custom Field metadata.
+
+        Options for each page's request: ``timeout``, ``extra_headers``, ``extra_query`` (see
+        the class).
         """
         return paginate(
             self._requester,
             "custom_activity/",
             None,
             parse_item=CustomActivityType.from_json,
-            deadline=deadline,
+            options=call_options(self._requester.options, timeout, extra_headers, extra_query),
             template="custom_activity/",
             group="GET custom_activity",
         )
@@ -65,17 +76,22 @@ class CustomActivityTypesResource(
         self,
         body: Mapping[str, Any],
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> CustomActivityType:
         """Create new Custom Activity Type.
 
         ``POST /custom_activity/``.
 
         The type must be created before activity custom fields can be added.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = self._create_request(body)
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
         return await self._requester.request(
-            request, parse=CustomActivityType.from_json, deadline=deadline
+            request, parse=CustomActivityType.from_json, options=options
         )
 
     def _create_request(
@@ -101,13 +117,17 @@ class CustomActivityTypesResource(
         self,
         id: str,
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> CustomActivityType:
         """Retrieve a single Custom Activity Type.
 
         ``GET /custom_activity/{id}/``.
 
         The response contains the Custom Activity Type including most Custom Field metadata.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = build_request(
             "GET",
@@ -115,8 +135,9 @@ class CustomActivityTypesResource(
             group="GET custom_activity",
             path_params={"id": id},
         )
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
         return await self._requester.request(
-            request, parse=CustomActivityType.from_json, deadline=deadline
+            request, parse=CustomActivityType.from_json, options=options
         )
 
     async def update(
@@ -124,7 +145,9 @@ class CustomActivityTypesResource(
         id: str,
         body: Mapping[str, Any],
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> CustomActivityType:
         """Update existing Custom Activity Type.
 
@@ -137,10 +160,13 @@ class CustomActivityTypesResource(
         Field order can be set here, but adding, modifying or removing fields from a Custom
         Activity Type must be done using the Custom Field API. The field order is a display
         property only, and does not affect the request and response for the Custom Activity API.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = self._update_request(id, body)
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
         return await self._requester.request(
-            request, parse=CustomActivityType.from_json, deadline=deadline
+            request, parse=CustomActivityType.from_json, options=options
         )
 
     def _update_request(
@@ -168,14 +194,19 @@ class CustomActivityTypesResource(
         self,
         id: str,
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> None:
         """Delete a Custom Activity Type.
 
         ``DELETE /custom_activity/{id}/``.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = self._delete_request(id)
-        return await self._requester.request(request, parse=no_content, deadline=deadline)
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
+        return await self._requester.request(request, parse=no_content, options=options)
 
     def _delete_request(
         self,

@@ -7,7 +7,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ..._engine.config import Timeout
 from ..._engine.http.request import build_request
+from ..._engine.options import call_options
 from ..bulk_verbs import BulkUpdate
 
 if TYPE_CHECKING:
@@ -25,7 +27,11 @@ class CustomFieldSchemasResource(BulkUpdate[Any]):
     Bulk: ``update_many`` (see ``close_async.BulkRun``).
 
     Every method goes through the client's limiter, retries and error mapping, and takes
-    an optional ``deadline`` (seconds, retries included).
+    this call's own options (keywords): ``timeout`` (seconds for the whole call, retries
+    and rate-limiter waits included; or a ``Timeout`` for its phases too),
+    ``extra_headers`` (added to those sent; ``None`` removes one) and ``extra_query``
+    (merged into the query, winning over the method's own; ``None`` leaves one out). A
+    list's options go with each page's request; a bulk verb's with each item's.
     """
 
     def __init__(self, requester: Requester) -> None:
@@ -35,11 +41,15 @@ class CustomFieldSchemasResource(BulkUpdate[Any]):
         self,
         object_type: str,
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> Any:
         """Retrieve a custom field schema.
 
         ``GET /custom_field_schema/{object_type}/``.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = build_request(
             "GET",
@@ -47,14 +57,17 @@ class CustomFieldSchemasResource(BulkUpdate[Any]):
             group="GET custom_field_schema",
             path_params={"object_type": object_type},
         )
-        return await self._requester.request(request, deadline=deadline)
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
+        return await self._requester.request(request, options=options)
 
     async def update(
         self,
         object_type: str,
         body: Mapping[str, Any],
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> Any:
         """Update a custom field schema.
 
@@ -66,9 +79,12 @@ class CustomFieldSchemasResource(BulkUpdate[Any]):
         any IDs that are omitted from the list with be automatically appended to the end of the
         list. If you want to remove some Fields from the Schema, then delete the Custom Field or
         – in case of Shared Custom Fields – disassociate the Field from the given object.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = self._update_request(object_type, body)
-        return await self._requester.request(request, deadline=deadline)
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
+        return await self._requester.request(request, options=options)
 
     def _update_request(
         self,

@@ -7,8 +7,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..._engine.config import Timeout
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
+from ..._engine.options import call_options
 from ..._types.generated.shared import CustomField
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager, paginate
@@ -28,7 +30,11 @@ class CustomFieldsContactResource(BulkCreate[CustomField], BulkDelete, BulkUpdat
     Bulk: ``create_many``, ``delete_many``, ``update_many`` (see ``close_async.BulkRun``).
 
     Every method goes through the client's limiter, retries and error mapping, and takes
-    an optional ``deadline`` (seconds, retries included).
+    this call's own options (keywords): ``timeout`` (seconds for the whole call, retries
+    and rate-limiter waits included; or a ``Timeout`` for its phases too),
+    ``extra_headers`` (added to those sent; ``None`` removes one) and ``extra_query``
+    (merged into the query, winning over the method's own; ``None`` leaves one out). A
+    list's options go with each page's request; a bulk verb's with each item's.
     """
 
     def __init__(self, requester: Requester) -> None:
@@ -40,7 +46,9 @@ class CustomFieldsContactResource(BulkCreate[CustomField], BulkDelete, BulkUpdat
         limit: int | None = None,
         skip: int | None = None,
         fields: str | Sequence[str] | None = None,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> Pager[CustomField]:
         """List Contact Custom Fields.
 
@@ -56,6 +64,9 @@ class CustomFieldsContactResource(BulkCreate[CustomField], BulkDelete, BulkUpdat
         - ``limit`` (``_limit``): Number of results to return.
         - ``skip`` (``_skip``): Number of results to skip before returning, for pagination.
         - ``fields`` (``_fields``): Comma-separated list of fields to include in the response.
+
+        Options for each page's request: ``timeout``, ``extra_headers``, ``extra_query`` (see
+        the class).
         """
         params = {"_limit": limit, "_skip": skip, "_fields": fields}
         return paginate(
@@ -63,7 +74,7 @@ class CustomFieldsContactResource(BulkCreate[CustomField], BulkDelete, BulkUpdat
             "custom_field/contact/",
             params,
             parse_item=CustomField.from_json,
-            deadline=deadline,
+            options=call_options(self._requester.options, timeout, extra_headers, extra_query),
             template="custom_field/contact/",
             group="GET custom_field/contact",
         )
@@ -72,16 +83,19 @@ class CustomFieldsContactResource(BulkCreate[CustomField], BulkDelete, BulkUpdat
         self,
         body: Mapping[str, Any],
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> CustomField:
         """Create a new Contact Custom Field.
 
         ``POST /custom_field/contact/``.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = self._create_request(body)
-        return await self._requester.request(
-            request, parse=CustomField.from_json, deadline=deadline
-        )
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
+        return await self._requester.request(request, parse=CustomField.from_json, options=options)
 
     def _create_request(
         self,
@@ -107,7 +121,9 @@ class CustomFieldsContactResource(BulkCreate[CustomField], BulkDelete, BulkUpdat
         id: str,
         *,
         fields: str | Sequence[str] | None = None,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> CustomField:
         """Fetch Contact Custom Field's details.
 
@@ -116,6 +132,8 @@ class CustomFieldsContactResource(BulkCreate[CustomField], BulkDelete, BulkUpdat
         Query parameters:
 
         - ``fields`` (``_fields``): Comma-separated list of fields to include in the response.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         params = {"_fields": fields}
         request = build_request(
@@ -125,16 +143,17 @@ class CustomFieldsContactResource(BulkCreate[CustomField], BulkDelete, BulkUpdat
             path_params={"id": id},
             params=params,
         )
-        return await self._requester.request(
-            request, parse=CustomField.from_json, deadline=deadline
-        )
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
+        return await self._requester.request(request, parse=CustomField.from_json, options=options)
 
     async def update(
         self,
         id: str,
         body: Mapping[str, Any],
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> CustomField:
         """Update a Contact Custom Field.
 
@@ -149,11 +168,12 @@ class CustomFieldsContactResource(BulkCreate[CustomField], BulkDelete, BulkUpdat
         Field to the new type. When this is required, the response will include an additional
         `converting_to_type` field. When the conversion is done, `converting_to_type` will no
         longer be returned.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = self._update_request(id, body)
-        return await self._requester.request(
-            request, parse=CustomField.from_json, deadline=deadline
-        )
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
+        return await self._requester.request(request, parse=CustomField.from_json, options=options)
 
     def _update_request(
         self,
@@ -180,7 +200,9 @@ class CustomFieldsContactResource(BulkCreate[CustomField], BulkDelete, BulkUpdat
         self,
         id: str,
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> None:
         """Delete a Contact Custom Field.
 
@@ -188,9 +210,12 @@ class CustomFieldsContactResource(BulkCreate[CustomField], BulkDelete, BulkUpdat
 
         Delete a contact custom field. The field will immediately disappear from API responses
         and values on existing contacts will be permanently removed.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = self._delete_request(id)
-        return await self._requester.request(request, parse=no_content, deadline=deadline)
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
+        return await self._requester.request(request, parse=no_content, options=options)
 
     def _delete_request(
         self,

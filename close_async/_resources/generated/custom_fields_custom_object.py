@@ -7,8 +7,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ..._engine.config import Timeout
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
+from ..._engine.options import call_options
 from ..._types.generated.shared import CustomField
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager, paginate
@@ -30,7 +32,11 @@ class CustomFieldsCustomObjectResource(
     Bulk: ``create_many``, ``delete_many``, ``update_many`` (see ``close_async.BulkRun``).
 
     Every method goes through the client's limiter, retries and error mapping, and takes
-    an optional ``deadline`` (seconds, retries included).
+    this call's own options (keywords): ``timeout`` (seconds for the whole call, retries
+    and rate-limiter waits included; or a ``Timeout`` for its phases too),
+    ``extra_headers`` (added to those sent; ``None`` removes one) and ``extra_query``
+    (merged into the query, winning over the method's own; ``None`` leaves one out). A
+    list's options go with each page's request; a bulk verb's with each item's.
     """
 
     def __init__(self, requester: Requester) -> None:
@@ -39,7 +45,9 @@ class CustomFieldsCustomObjectResource(
     def list(
         self,
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> Pager[CustomField]:
         """List Custom Object Custom Fields.
 
@@ -49,13 +57,16 @@ class CustomFieldsCustomObjectResource(
         you iterate; ``.first_page()`` gives one page with its ``has_more``.
 
         List all the custom object custom fields for your organization.
+
+        Options for each page's request: ``timeout``, ``extra_headers``, ``extra_query`` (see
+        the class).
         """
         return paginate(
             self._requester,
             "custom_field/custom_object_type/",
             None,
             parse_item=CustomField.from_json,
-            deadline=deadline,
+            options=call_options(self._requester.options, timeout, extra_headers, extra_query),
             template="custom_field/custom_object_type/",
             group="GET custom_field/custom_object_type",
         )
@@ -64,7 +75,9 @@ class CustomFieldsCustomObjectResource(
         self,
         body: Mapping[str, Any],
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> CustomField:
         """Create a new Custom Object Custom Field.
 
@@ -75,11 +88,12 @@ class CustomFieldsCustomObjectResource(
         - `custom_object_type_id` – the ID of the Custom Object Type this Field should belong
           to.
         - `required` – whether the Field will be required to save the object.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = self._create_request(body)
-        return await self._requester.request(
-            request, parse=CustomField.from_json, deadline=deadline
-        )
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
+        return await self._requester.request(request, parse=CustomField.from_json, options=options)
 
     def _create_request(
         self,
@@ -104,11 +118,15 @@ class CustomFieldsCustomObjectResource(
         self,
         id: str,
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> CustomField:
         """Fetch Custom Object Custom Field's details.
 
         ``GET /custom_field/custom_object_type/{id}/``.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = build_request(
             "GET",
@@ -116,16 +134,17 @@ class CustomFieldsCustomObjectResource(
             group="GET custom_field/custom_object_type",
             path_params={"id": id},
         )
-        return await self._requester.request(
-            request, parse=CustomField.from_json, deadline=deadline
-        )
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
+        return await self._requester.request(request, parse=CustomField.from_json, options=options)
 
     async def update(
         self,
         id: str,
         body: Mapping[str, Any],
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> CustomField:
         """Update a Custom Object Custom Field.
 
@@ -138,11 +157,12 @@ class CustomFieldsCustomObjectResource(
         Custom Object API.
 
         The `custom_object_type_id` and `type` values cannot be changed.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = self._update_request(id, body)
-        return await self._requester.request(
-            request, parse=CustomField.from_json, deadline=deadline
-        )
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
+        return await self._requester.request(request, parse=CustomField.from_json, options=options)
 
     def _update_request(
         self,
@@ -169,7 +189,9 @@ class CustomFieldsCustomObjectResource(
         self,
         id: str,
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> None:
         """Delete a Custom Object Custom Field.
 
@@ -178,9 +200,12 @@ class CustomFieldsCustomObjectResource(
         Delete a custom field from a custom object type. The field will immediately disappear
         from API responses and values on existing custom object instances will be permanently
         removed.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = self._delete_request(id)
-        return await self._requester.request(request, parse=no_content, deadline=deadline)
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
+        return await self._requester.request(request, parse=no_content, options=options)
 
     def _delete_request(
         self,

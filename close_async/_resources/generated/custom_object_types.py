@@ -7,8 +7,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ..._engine.config import Timeout
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
+from ..._engine.options import call_options
 from ..._types.generated.custom_object_types import CustomObjectType
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager, paginate
@@ -30,7 +32,11 @@ class CustomObjectTypesResource(
     Bulk: ``create_many``, ``delete_many``, ``update_many`` (see ``close_async.BulkRun``).
 
     Every method goes through the client's limiter, retries and error mapping, and takes
-    an optional ``deadline`` (seconds, retries included).
+    this call's own options (keywords): ``timeout`` (seconds for the whole call, retries
+    and rate-limiter waits included; or a ``Timeout`` for its phases too),
+    ``extra_headers`` (added to those sent; ``None`` removes one) and ``extra_query``
+    (merged into the query, winning over the method's own; ``None`` leaves one out). A
+    list's options go with each page's request; a bulk verb's with each item's.
     """
 
     def __init__(self, requester: Requester) -> None:
@@ -39,7 +45,9 @@ class CustomObjectTypesResource(
     def list(
         self,
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> Pager[CustomObjectType]:
         """List Custom Object Types.
 
@@ -55,13 +63,16 @@ class CustomObjectTypesResource(
         the list of fields that belong to the Custom Object Type. The `back_reference_fields`
         property contains the list of any objects (Leads, Contacts, Opportunities, Custom
         Activities, Custom Objects) that reference the Custom Object Type.
+
+        Options for each page's request: ``timeout``, ``extra_headers``, ``extra_query`` (see
+        the class).
         """
         return paginate(
             self._requester,
             "custom_object_type/",
             None,
             parse_item=CustomObjectType.from_json,
-            deadline=deadline,
+            options=call_options(self._requester.options, timeout, extra_headers, extra_query),
             template="custom_object_type/",
             group="GET custom_object_type",
         )
@@ -70,7 +81,9 @@ class CustomObjectTypesResource(
         self,
         body: Mapping[str, Any],
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> CustomObjectType:
         """Create new Custom Object Type.
 
@@ -89,10 +102,13 @@ class CustomObjectTypesResource(
         - `editable_with_roles`: Only users with the given roles can edit instances of this
           type. By default, any user in your organization can make changes to the instances of
           this type.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = self._create_request(body)
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
         return await self._requester.request(
-            request, parse=CustomObjectType.from_json, deadline=deadline
+            request, parse=CustomObjectType.from_json, options=options
         )
 
     def _create_request(
@@ -118,7 +134,9 @@ class CustomObjectTypesResource(
         self,
         id: str,
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> CustomObjectType:
         """Retrieve a single Custom Object Type.
 
@@ -126,6 +144,8 @@ class CustomObjectTypesResource(
 
         Retrieve a single custom object type by ID. The response contains the Custom Object Type
         including most Custom Field metadata.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = build_request(
             "GET",
@@ -133,8 +153,9 @@ class CustomObjectTypesResource(
             group="GET custom_object_type",
             path_params={"id": id},
         )
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
         return await self._requester.request(
-            request, parse=CustomObjectType.from_json, deadline=deadline
+            request, parse=CustomObjectType.from_json, options=options
         )
 
     async def update(
@@ -142,7 +163,9 @@ class CustomObjectTypesResource(
         id: str,
         body: Mapping[str, Any],
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> CustomObjectType:
         """Update existing Custom Object Type.
 
@@ -156,10 +179,13 @@ class CustomObjectTypesResource(
         and [Custom Field Schema
         API](https://developer.close.com/api/resources/custom-fields/custom-field-schemas) for
         these features.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = self._update_request(id, body)
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
         return await self._requester.request(
-            request, parse=CustomObjectType.from_json, deadline=deadline
+            request, parse=CustomObjectType.from_json, options=options
         )
 
     def _update_request(
@@ -187,14 +213,19 @@ class CustomObjectTypesResource(
         self,
         id: str,
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> None:
         """Delete a Custom Object Type.
 
         ``DELETE /custom_object_type/{id}/``.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = self._delete_request(id)
-        return await self._requester.request(request, parse=no_content, deadline=deadline)
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
+        return await self._requester.request(request, parse=no_content, options=options)
 
     def _delete_request(
         self,

@@ -4,9 +4,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
+from ..._engine.config import Timeout
 from ..._engine.http.request import build_request
+from ..._engine.options import call_options
 from ..pager import Pager, paginate
 
 if TYPE_CHECKING:
@@ -21,7 +24,11 @@ class DialersResource:
     Operations: ``list``, ``get``.
 
     Every method goes through the client's limiter, retries and error mapping, and takes
-    an optional ``deadline`` (seconds, retries included).
+    this call's own options (keywords): ``timeout`` (seconds for the whole call, retries
+    and rate-limiter waits included; or a ``Timeout`` for its phases too),
+    ``extra_headers`` (added to those sent; ``None`` removes one) and ``extra_query``
+    (merged into the query, winning over the method's own; ``None`` leaves one out). A
+    list's options go with each page's request; a bulk verb's with each item's.
     """
 
     def __init__(self, requester: Requester) -> None:
@@ -38,7 +45,9 @@ class DialersResource:
         user_id: str | None = None,
         limit: int | None = None,
         skip: int | None = None,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> Pager[Any]:
         """List or filter all dialer sessions.
 
@@ -51,6 +60,9 @@ class DialersResource:
 
         - ``limit`` (``_limit``): Number of results to return.
         - ``skip`` (``_skip``): Number of results to skip before returning, for pagination.
+
+        Options for each page's request: ``timeout``, ``extra_headers``, ``extra_query`` (see
+        the class).
         """
         params = {
             "organization_id": organization_id,
@@ -66,7 +78,7 @@ class DialersResource:
             self._requester,
             "dialer/",
             params,
-            deadline=deadline,
+            options=call_options(self._requester.options, timeout, extra_headers, extra_query),
             template="dialer/",
             group="GET dialer",
         )
@@ -76,7 +88,9 @@ class DialersResource:
         id: str,
         *,
         organization_id: str | None = None,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> Any:
         """Get a single dialer session.
 
@@ -86,6 +100,8 @@ class DialersResource:
         can use the [saved_search
         endpoint](https://developer.close.com/api/resources/smart-views/get) to find out more
         information about the Smart View being used.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         params = {"organization_id": organization_id}
         request = build_request(
@@ -95,4 +111,5 @@ class DialersResource:
             path_params={"id": id},
             params=params,
         )
-        return await self._requester.request(request, deadline=deadline)
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
+        return await self._requester.request(request, options=options)

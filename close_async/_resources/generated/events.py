@@ -4,9 +4,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from ..._engine.config import Timeout
 from ..._engine.http.request import build_request
+from ..._engine.options import call_options
 from ..._types.generated.events import Event
 from ..pager import Pager, paginate
 
@@ -22,7 +25,11 @@ class EventsResource:
     Operations: ``list``, ``get``.
 
     Every method goes through the client's limiter, retries and error mapping, and takes
-    an optional ``deadline`` (seconds, retries included).
+    this call's own options (keywords): ``timeout`` (seconds for the whole call, retries
+    and rate-limiter waits included; or a ``Timeout`` for its phases too),
+    ``extra_headers`` (added to those sent; ``None`` removes one) and ``extra_query``
+    (merged into the query, winning over the method's own; ``None`` leaves one out). A
+    list's options go with each page's request; a bulk verb's with each item's.
     """
 
     def __init__(self, requester: Requester) -> None:
@@ -42,7 +49,9 @@ class EventsResource:
         date_updated__lt: str | None = None,
         date_updated__lte: str | None = None,
         cursor: str | None = None,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> Pager[Event]:
         """Retrieve a list of events.
 
@@ -122,6 +131,9 @@ class EventsResource:
         Query parameters:
 
         - ``limit`` (``_limit``): Number of results to return.
+
+        Options for each page's request: ``timeout``, ``extra_headers``, ``extra_query`` (see
+        the class).
         """
         params = {
             "_limit": limit,
@@ -141,7 +153,7 @@ class EventsResource:
             "event/",
             params,
             parse_item=Event.from_json,
-            deadline=deadline,
+            options=call_options(self._requester.options, timeout, extra_headers, extra_query),
             template="event/",
             group="GET event",
         )
@@ -150,7 +162,9 @@ class EventsResource:
         self,
         id: str,
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> Event:
         """Retrieve a single event by ID.
 
@@ -158,6 +172,8 @@ class EventsResource:
 
         The response contains a dictionary with a single event, using the format outlined in
         “Event format”.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = build_request(
             "GET",
@@ -165,4 +181,5 @@ class EventsResource:
             group="GET event",
             path_params={"id": id},
         )
-        return await self._requester.request(request, parse=Event.from_json, deadline=deadline)
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
+        return await self._requester.request(request, parse=Event.from_json, options=options)

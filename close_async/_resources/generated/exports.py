@@ -7,7 +7,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..._engine.config import Timeout
 from ..._engine.http.request import build_request
+from ..._engine.options import call_options
 from ..._types.generated.exports import Export, ExportCreate
 from ..export_verbs import ExportVerbs
 from ..pager import Pager, paginate
@@ -26,7 +28,11 @@ class ExportsResource(ExportVerbs):
     Export: ``start``, ``wait``, ``rows``, ``stream`` (see ``close_async.ExportError``).
 
     Every method goes through the client's limiter, retries and error mapping, and takes
-    an optional ``deadline`` (seconds, retries included).
+    this call's own options (keywords): ``timeout`` (seconds for the whole call, retries
+    and rate-limiter waits included; or a ``Timeout`` for its phases too),
+    ``extra_headers`` (added to those sent; ``None`` removes one) and ``extra_query``
+    (merged into the query, winning over the method's own; ``None`` leaves one out). A
+    list's options go with each page's request; a bulk verb's with each item's.
     """
 
     def __init__(self, requester: Requester) -> None:
@@ -38,7 +44,9 @@ class ExportsResource(ExportVerbs):
         limit: int | None = None,
         skip: int | None = None,
         fields: str | Sequence[str] | None = None,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> Pager[Export]:
         """List all the exports.
 
@@ -52,6 +60,9 @@ class ExportsResource(ExportVerbs):
         - ``limit`` (``_limit``): Number of results to return.
         - ``skip`` (``_skip``): Number of results to skip before returning, for pagination.
         - ``fields`` (``_fields``): Comma-separated list of fields to include in the response.
+
+        Options for each page's request: ``timeout``, ``extra_headers``, ``extra_query`` (see
+        the class).
         """
         params = {"_limit": limit, "_skip": skip, "_fields": fields}
         return paginate(
@@ -59,7 +70,7 @@ class ExportsResource(ExportVerbs):
             "export/",
             params,
             parse_item=Export.from_json,
-            deadline=deadline,
+            options=call_options(self._requester.options, timeout, extra_headers, extra_query),
             template="export/",
             group="GET export",
         )
@@ -68,7 +79,9 @@ class ExportsResource(ExportVerbs):
         self,
         body: ExportCreate | Mapping[str, Any],
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> Export:
         """Export leads based on a search query.
 
@@ -118,6 +131,8 @@ class ExportsResource(ExportVerbs):
           as `csv`. Smart fields are calculated fields, like number of emails on a lead.
         - `send_done_email` - Set to `false` if you don't want to get a confirmation email after
           the bulk action is done.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = build_request(
             "POST",
@@ -126,13 +141,16 @@ class ExportsResource(ExportVerbs):
             body=body,
             body_required=True,
         )
-        return await self._requester.request(request, parse=Export.from_json, deadline=deadline)
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
+        return await self._requester.request(request, parse=Export.from_json, options=options)
 
     async def create_opportunity(
         self,
         body: ExportCreate | Mapping[str, Any],
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> Export:
         """Export opportunities, based on opportunity filters.
 
@@ -162,6 +180,8 @@ class ExportsResource(ExportVerbs):
           exports.
         - `send_done_email` - Set to `false` if you don't want to get a confirmation email after
           the bulk action is done.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = build_request(
             "POST",
@@ -170,14 +190,17 @@ class ExportsResource(ExportVerbs):
             body=body,
             body_required=True,
         )
-        return await self._requester.request(request, parse=Export.from_json, deadline=deadline)
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
+        return await self._requester.request(request, parse=Export.from_json, options=options)
 
     async def get(
         self,
         id: str,
         *,
         fields: str | Sequence[str] | None = None,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> Export:
         """Get a single Export.
 
@@ -191,6 +214,8 @@ class ExportsResource(ExportVerbs):
         Query parameters:
 
         - ``fields`` (``_fields``): Comma-separated list of fields to include in the response.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         params = {"_fields": fields}
         request = build_request(
@@ -200,4 +225,5 @@ class ExportsResource(ExportVerbs):
             path_params={"id": id},
             params=params,
         )
-        return await self._requester.request(request, parse=Export.from_json, deadline=deadline)
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
+        return await self._requester.request(request, parse=Export.from_json, options=options)

@@ -7,7 +7,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ..._engine.config import Timeout
 from ..._engine.http.request import build_request
+from ..._engine.options import call_options
 from ..._types.generated.field_enrichment import FieldEnrichmentRun
 from ..bulk_verbs import BulkCreate
 
@@ -26,7 +28,11 @@ class FieldEnrichmentResource(BulkCreate[Any]):
     Bulk: ``create_many`` (see ``close_async.BulkRun``).
 
     Every method goes through the client's limiter, retries and error mapping, and takes
-    an optional ``deadline`` (seconds, retries included).
+    this call's own options (keywords): ``timeout`` (seconds for the whole call, retries
+    and rate-limiter waits included; or a ``Timeout`` for its phases too),
+    ``extra_headers`` (added to those sent; ``None`` removes one) and ``extra_query``
+    (merged into the query, winning over the method's own; ``None`` leaves one out). A
+    list's options go with each page's request; a bulk verb's with each item's.
     """
 
     def __init__(self, requester: Requester) -> None:
@@ -36,7 +42,9 @@ class FieldEnrichmentResource(BulkCreate[Any]):
         self,
         body: FieldEnrichmentRun | Mapping[str, Any],
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> Any:
         """Enrich a specific field on a lead or contact using AI.
 
@@ -55,9 +63,12 @@ class FieldEnrichmentResource(BulkCreate[Any]):
           (default: true)
         - `overwrite_existing_value` (optional): Whether to overwrite existing field values
           (default: false)
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = self._create_request(body)
-        return await self._requester.request(request, deadline=deadline)
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
+        return await self._requester.request(request, options=options)
 
     def _create_request(
         self,

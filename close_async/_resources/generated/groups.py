@@ -7,8 +7,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..._engine.config import Timeout
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
+from ..._engine.options import call_options
 from ..._types.generated.groups import Group, GroupCreate, GroupMember, GroupMemberCreate
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager, paginate
@@ -29,7 +31,11 @@ class GroupsResource(BulkCreate[Group], BulkDelete, BulkUpdate[Group]):
     Bulk: ``create_many``, ``delete_many``, ``update_many`` (see ``close_async.BulkRun``).
 
     Every method goes through the client's limiter, retries and error mapping, and takes
-    an optional ``deadline`` (seconds, retries included).
+    this call's own options (keywords): ``timeout`` (seconds for the whole call, retries
+    and rate-limiter waits included; or a ``Timeout`` for its phases too),
+    ``extra_headers`` (added to those sent; ``None`` removes one) and ``extra_query``
+    (merged into the query, winning over the method's own; ``None`` leaves one out). A
+    list's options go with each page's request; a bulk verb's with each item's.
     """
 
     def __init__(self, requester: Requester) -> None:
@@ -39,7 +45,9 @@ class GroupsResource(BulkCreate[Group], BulkDelete, BulkUpdate[Group]):
         self,
         *,
         fields: str | Sequence[str] | None = None,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> Pager[Group]:
         """List Groups for your organization.
 
@@ -54,6 +62,9 @@ class GroupsResource(BulkCreate[Group], BulkDelete, BulkUpdate[Group]):
         Query parameters:
 
         - ``fields`` (``_fields``): Comma-separated list of fields to include in the response.
+
+        Options for each page's request: ``timeout``, ``extra_headers``, ``extra_query`` (see
+        the class).
         """
         params = {"_fields": fields}
         return paginate(
@@ -61,7 +72,7 @@ class GroupsResource(BulkCreate[Group], BulkDelete, BulkUpdate[Group]):
             "group/",
             params,
             parse_item=Group.from_json,
-            deadline=deadline,
+            options=call_options(self._requester.options, timeout, extra_headers, extra_query),
             template="group/",
             group="GET group",
         )
@@ -71,7 +82,9 @@ class GroupsResource(BulkCreate[Group], BulkDelete, BulkUpdate[Group]):
         body: GroupCreate | Mapping[str, Any],
         *,
         fields: str | Sequence[str] | None = None,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> Group:
         """Create a Group.
 
@@ -83,9 +96,12 @@ class GroupsResource(BulkCreate[Group], BulkDelete, BulkUpdate[Group]):
         Query parameters:
 
         - ``fields`` (``_fields``): Comma-separated list of fields to include in the response.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = self._create_request(body, fields=fields)
-        return await self._requester.request(request, parse=Group.from_json, deadline=deadline)
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
+        return await self._requester.request(request, parse=Group.from_json, options=options)
 
     def _create_request(
         self,
@@ -115,7 +131,9 @@ class GroupsResource(BulkCreate[Group], BulkDelete, BulkUpdate[Group]):
         group_id: str,
         body: GroupMemberCreate | Mapping[str, Any],
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> GroupMember:
         """Add a User to a Group.
 
@@ -123,6 +141,8 @@ class GroupsResource(BulkCreate[Group], BulkDelete, BulkUpdate[Group]):
 
         Add a user to a group by providing the `user_id`. If the user is already a member,
         nothing changes.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = build_request(
             "POST",
@@ -132,22 +152,25 @@ class GroupsResource(BulkCreate[Group], BulkDelete, BulkUpdate[Group]):
             body=body,
             body_required=True,
         )
-        return await self._requester.request(
-            request, parse=GroupMember.from_json, deadline=deadline
-        )
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
+        return await self._requester.request(request, parse=GroupMember.from_json, options=options)
 
     async def remove_member(
         self,
         group_id: str,
         user_id: str,
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> None:
         """Remove a User from a Group.
 
         ``DELETE /group/{group_id}/member/{user_id}/``.
 
         If the user is not a member of the group, nothing changes.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = build_request(
             "DELETE",
@@ -155,14 +178,17 @@ class GroupsResource(BulkCreate[Group], BulkDelete, BulkUpdate[Group]):
             group="DELETE group/member",
             path_params={"group_id": group_id, "user_id": user_id},
         )
-        return await self._requester.request(request, parse=no_content, deadline=deadline)
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
+        return await self._requester.request(request, parse=no_content, options=options)
 
     async def get(
         self,
         id: str,
         *,
         fields: str | Sequence[str] | None = None,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> Group:
         """Fetch an individual Group.
 
@@ -171,6 +197,8 @@ class GroupsResource(BulkCreate[Group], BulkDelete, BulkUpdate[Group]):
         Query parameters:
 
         - ``fields`` (``_fields``): Comma-separated list of fields to include in the response.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         params = {"_fields": fields}
         request = build_request(
@@ -180,7 +208,8 @@ class GroupsResource(BulkCreate[Group], BulkDelete, BulkUpdate[Group]):
             path_params={"id": id},
             params=params,
         )
-        return await self._requester.request(request, parse=Group.from_json, deadline=deadline)
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
+        return await self._requester.request(request, parse=Group.from_json, options=options)
 
     async def update(
         self,
@@ -188,7 +217,9 @@ class GroupsResource(BulkCreate[Group], BulkDelete, BulkUpdate[Group]):
         body: GroupCreate | Mapping[str, Any],
         *,
         fields: str | Sequence[str] | None = None,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> Group:
         """Update a Group.
 
@@ -200,9 +231,12 @@ class GroupsResource(BulkCreate[Group], BulkDelete, BulkUpdate[Group]):
         Query parameters:
 
         - ``fields`` (``_fields``): Comma-separated list of fields to include in the response.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = self._update_request(id, body, fields=fields)
-        return await self._requester.request(request, parse=Group.from_json, deadline=deadline)
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
+        return await self._requester.request(request, parse=Group.from_json, options=options)
 
     def _update_request(
         self,
@@ -233,7 +267,9 @@ class GroupsResource(BulkCreate[Group], BulkDelete, BulkUpdate[Group]):
         self,
         id: str,
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> None:
         """Delete a Group.
 
@@ -241,9 +277,12 @@ class GroupsResource(BulkCreate[Group], BulkDelete, BulkUpdate[Group]):
 
         Delete a group. Members will be removed from the group but not from the organization.
         Deletion is only allowed if the group is not referenced by saved reports or smart views.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = self._delete_request(id)
-        return await self._requester.request(request, parse=no_content, deadline=deadline)
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
+        return await self._requester.request(request, parse=no_content, options=options)
 
     def _delete_request(
         self,

@@ -7,8 +7,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ..._engine.config import Timeout
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
+from ..._engine.options import call_options
 from ..._types.generated.integration_links import (
     IntegrationLink,
     IntegrationLinkCreate,
@@ -34,7 +36,11 @@ class IntegrationLinksResource(
     Bulk: ``create_many``, ``delete_many``, ``update_many`` (see ``close_async.BulkRun``).
 
     Every method goes through the client's limiter, retries and error mapping, and takes
-    an optional ``deadline`` (seconds, retries included).
+    this call's own options (keywords): ``timeout`` (seconds for the whole call, retries
+    and rate-limiter waits included; or a ``Timeout`` for its phases too),
+    ``extra_headers`` (added to those sent; ``None`` removes one) and ``extra_query``
+    (merged into the query, winning over the method's own; ``None`` leaves one out). A
+    list's options go with each page's request; a bulk verb's with each item's.
     """
 
     def __init__(self, requester: Requester) -> None:
@@ -43,7 +49,9 @@ class IntegrationLinksResource(
     def list(
         self,
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> Pager[IntegrationLink]:
         """Get all integration links for your organization.
 
@@ -51,13 +59,16 @@ class IntegrationLinksResource(
 
         Returns a :class:`~close_async.Pager` over every item, fetched page by page as
         you iterate; ``.first_page()`` gives one page with its ``has_more``.
+
+        Options for each page's request: ``timeout``, ``extra_headers``, ``extra_query`` (see
+        the class).
         """
         return paginate(
             self._requester,
             "integration_link/",
             None,
             parse_item=IntegrationLink.from_json,
-            deadline=deadline,
+            options=call_options(self._requester.options, timeout, extra_headers, extra_query),
             template="integration_link/",
             group="GET integration_link",
         )
@@ -66,15 +77,20 @@ class IntegrationLinksResource(
         self,
         body: IntegrationLinkCreate | Mapping[str, Any],
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> IntegrationLink:
         """Create an integration link.
 
         ``POST /integration_link/``.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = self._create_request(body)
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
         return await self._requester.request(
-            request, parse=IntegrationLink.from_json, deadline=deadline
+            request, parse=IntegrationLink.from_json, options=options
         )
 
     def _create_request(
@@ -100,11 +116,15 @@ class IntegrationLinksResource(
         self,
         id: str,
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> IntegrationLink:
         """Get a single integration link.
 
         ``GET /integration_link/{id}/``.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = build_request(
             "GET",
@@ -112,8 +132,9 @@ class IntegrationLinksResource(
             group="GET integration_link",
             path_params={"id": id},
         )
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
         return await self._requester.request(
-            request, parse=IntegrationLink.from_json, deadline=deadline
+            request, parse=IntegrationLink.from_json, options=options
         )
 
     async def update(
@@ -121,15 +142,20 @@ class IntegrationLinksResource(
         id: str,
         body: IntegrationLinkUpdate | Mapping[str, Any],
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> IntegrationLink:
         """Update an integration link.
 
         ``PUT /integration_link/{id}/``.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = self._update_request(id, body)
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
         return await self._requester.request(
-            request, parse=IntegrationLink.from_json, deadline=deadline
+            request, parse=IntegrationLink.from_json, options=options
         )
 
     def _update_request(
@@ -157,14 +183,19 @@ class IntegrationLinksResource(
         self,
         id: str,
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> None:
         """Delete an integration link.
 
         ``DELETE /integration_link/{id}/``.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = self._delete_request(id)
-        return await self._requester.request(request, parse=no_content, deadline=deadline)
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
+        return await self._requester.request(request, parse=no_content, options=options)
 
     def _delete_request(
         self,

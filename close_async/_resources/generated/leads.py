@@ -7,8 +7,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..._engine.config import Timeout
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
+from ..._engine.options import call_options
 from ..._types.generated.leads import Lead, LeadCreate, LeadMergeRequest, LeadUpdate
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager, paginate
@@ -28,7 +30,11 @@ class LeadsResource(BulkCreate[Lead], BulkDelete, BulkUpdate[Lead]):
     Bulk: ``create_many``, ``delete_many``, ``update_many`` (see ``close_async.BulkRun``).
 
     Every method goes through the client's limiter, retries and error mapping, and takes
-    an optional ``deadline`` (seconds, retries included).
+    this call's own options (keywords): ``timeout`` (seconds for the whole call, retries
+    and rate-limiter waits included; or a ``Timeout`` for its phases too),
+    ``extra_headers`` (added to those sent; ``None`` removes one) and ``extra_query``
+    (merged into the query, winning over the method's own; ``None`` leaves one out). A
+    list's options go with each page's request; a bulk verb's with each item's.
     """
 
     def __init__(self, requester: Requester) -> None:
@@ -40,7 +46,9 @@ class LeadsResource(BulkCreate[Lead], BulkDelete, BulkUpdate[Lead]):
         limit: int | None = None,
         skip: int | None = None,
         fields: str | Sequence[str] | None = None,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> Pager[Lead]:
         """List Leads.
 
@@ -54,6 +62,9 @@ class LeadsResource(BulkCreate[Lead], BulkDelete, BulkUpdate[Lead]):
         - ``limit`` (``_limit``): Number of results to return.
         - ``skip`` (``_skip``): Number of results to skip before returning, for pagination.
         - ``fields`` (``_fields``): Comma-separated list of fields to include in the response.
+
+        Options for each page's request: ``timeout``, ``extra_headers``, ``extra_query`` (see
+        the class).
         """
         params = {"_limit": limit, "_skip": skip, "_fields": fields}
         return paginate(
@@ -61,7 +72,7 @@ class LeadsResource(BulkCreate[Lead], BulkDelete, BulkUpdate[Lead]):
             "lead/",
             params,
             parse_item=Lead.from_json,
-            deadline=deadline,
+            options=call_options(self._requester.options, timeout, extra_headers, extra_query),
             template="lead/",
             group="GET lead",
         )
@@ -70,7 +81,9 @@ class LeadsResource(BulkCreate[Lead], BulkDelete, BulkUpdate[Lead]):
         self,
         body: LeadCreate | Mapping[str, Any],
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> Lead:
         """Create a new lead.
 
@@ -101,9 +114,12 @@ class LeadsResource(BulkCreate[Lead], BulkDelete, BulkUpdate[Lead]):
         Note that using the `custom` field dict or the `custom.FIELD_NAME` syntax (instead of
         custom field IDs) is deprecated and will be removed from the API. See [Custom
         Fields](https://developer.close.com/api/resources/custom-fields) for more details.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = self._create_request(body)
-        return await self._requester.request(request, parse=Lead.from_json, deadline=deadline)
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
+        return await self._requester.request(request, parse=Lead.from_json, options=options)
 
     def _create_request(
         self,
@@ -128,7 +144,9 @@ class LeadsResource(BulkCreate[Lead], BulkDelete, BulkUpdate[Lead]):
         self,
         body: LeadMergeRequest | Mapping[str, Any],
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> Any:
         """Merge two leads.
 
@@ -136,6 +154,8 @@ class LeadsResource(BulkCreate[Lead], BulkDelete, BulkUpdate[Lead]):
 
         For details and definitions of 'source' and 'destination', see the Merge Leads feature
         in the UI.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = build_request(
             "POST",
@@ -144,14 +164,17 @@ class LeadsResource(BulkCreate[Lead], BulkDelete, BulkUpdate[Lead]):
             body=body,
             body_required=True,
         )
-        return await self._requester.request(request, deadline=deadline)
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
+        return await self._requester.request(request, options=options)
 
     async def get(
         self,
         id: str,
         *,
         fields: str | Sequence[str] | None = None,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> Lead:
         """Get a single Lead.
 
@@ -160,6 +183,8 @@ class LeadsResource(BulkCreate[Lead], BulkDelete, BulkUpdate[Lead]):
         Query parameters:
 
         - ``fields`` (``_fields``): Comma-separated list of fields to include in the response.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         params = {"_fields": fields}
         request = build_request(
@@ -169,14 +194,17 @@ class LeadsResource(BulkCreate[Lead], BulkDelete, BulkUpdate[Lead]):
             path_params={"id": id},
             params=params,
         )
-        return await self._requester.request(request, parse=Lead.from_json, deadline=deadline)
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
+        return await self._requester.request(request, parse=Lead.from_json, options=options)
 
     async def update(
         self,
         id: str,
         body: LeadUpdate | Lead | Mapping[str, Any],
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> Lead:
         """Update an existing lead.
 
@@ -202,9 +230,12 @@ class LeadsResource(BulkCreate[Lead], BulkDelete, BulkUpdate[Lead]):
         ```
 
         adds "Wednesday" to the list of values which already exist on the given lead.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = self._update_request(id, body)
-        return await self._requester.request(request, parse=Lead.from_json, deadline=deadline)
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
+        return await self._requester.request(request, parse=Lead.from_json, options=options)
 
     def _update_request(
         self,
@@ -231,14 +262,19 @@ class LeadsResource(BulkCreate[Lead], BulkDelete, BulkUpdate[Lead]):
         self,
         id: str,
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> None:
         """Delete a lead.
 
         ``DELETE /lead/{id}/``.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = self._delete_request(id)
-        return await self._requester.request(request, parse=no_content, deadline=deadline)
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
+        return await self._requester.request(request, parse=no_content, options=options)
 
     def _delete_request(
         self,

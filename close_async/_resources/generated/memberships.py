@@ -7,7 +7,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ..._engine.config import Timeout
 from ..._engine.http.request import build_request
+from ..._engine.options import call_options
 from ..._types.generated.memberships import MembershipCreate, MembershipPinnedViewsUpdate
 from ..bulk_verbs import BulkCreate, BulkUpdate
 
@@ -27,7 +29,11 @@ class MembershipsResource(BulkCreate[Any], BulkUpdate[Any]):
     Bulk: ``create_many``, ``update_many`` (see ``close_async.BulkRun``).
 
     Every method goes through the client's limiter, retries and error mapping, and takes
-    an optional ``deadline`` (seconds, retries included).
+    this call's own options (keywords): ``timeout`` (seconds for the whole call, retries
+    and rate-limiter waits included; or a ``Timeout`` for its phases too),
+    ``extra_headers`` (added to those sent; ``None`` removes one) and ``extra_query``
+    (merged into the query, winning over the method's own; ``None`` leaves one out). A
+    list's options go with each page's request; a bulk verb's with each item's.
     """
 
     def __init__(self, requester: Requester) -> None:
@@ -37,7 +43,9 @@ class MembershipsResource(BulkCreate[Any], BulkUpdate[Any]):
         self,
         body: MembershipCreate | Mapping[str, Any],
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> Any:
         """Create a membership.
 
@@ -55,9 +63,12 @@ class MembershipsResource(BulkCreate[Any], BulkUpdate[Any]):
         This request requires "Manage Organization" permissions.
 
         API access to this endpoint is supported via OAuth only.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = self._create_request(body)
-        return await self._requester.request(request, deadline=deadline)
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
+        return await self._requester.request(request, options=options)
 
     def _create_request(
         self,
@@ -82,7 +93,9 @@ class MembershipsResource(BulkCreate[Any], BulkUpdate[Any]):
         self,
         body: Mapping[str, Any],
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> Any:
         """Bulk update memberships.
 
@@ -91,6 +104,8 @@ class MembershipsResource(BulkCreate[Any], BulkUpdate[Any]):
         Any field that can be updated on a membership individually can also be used to bulk
         update multiple memberships. To issue a bulk update, pass their comma separated ids into
         `id__in` in `_params` as shown in the example below.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = build_request(
             "PUT",
@@ -99,14 +114,17 @@ class MembershipsResource(BulkCreate[Any], BulkUpdate[Any]):
             body=body,
             body_required=True,
         )
-        return await self._requester.request(request, deadline=deadline)
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
+        return await self._requester.request(request, options=options)
 
     async def update(
         self,
         id: str,
         body: Mapping[str, Any],
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> Any:
         """Update a membership.
 
@@ -119,9 +137,12 @@ class MembershipsResource(BulkCreate[Any], BulkUpdate[Any]):
         The field `auto_record_calls` is used to manage whether or not calls are automatically
         recorded. The initial value for a membership is `'unset'`. It can be updated to
         `'disabled'`, or `'enabled'`.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = self._update_request(id, body)
-        return await self._requester.request(request, deadline=deadline)
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
+        return await self._requester.request(request, options=options)
 
     def _update_request(
         self,
@@ -148,13 +169,17 @@ class MembershipsResource(BulkCreate[Any], BulkUpdate[Any]):
         self,
         id: str,
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> Any:
         """Get pinned views for a membership.
 
         ``GET /membership/{id}/pinned_views/``.
 
         Get the ordered list of pinned views for the given membership.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = build_request(
             "GET",
@@ -162,14 +187,17 @@ class MembershipsResource(BulkCreate[Any], BulkUpdate[Any]):
             group="GET membership/pinned_views",
             path_params={"id": id},
         )
-        return await self._requester.request(request, deadline=deadline)
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
+        return await self._requester.request(request, options=options)
 
     async def update_pinned_views(
         self,
         id: str,
         body: MembershipPinnedViewsUpdate | Mapping[str, Any],
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> Any:
         """Update pinned views for a membership.
 
@@ -177,6 +205,8 @@ class MembershipsResource(BulkCreate[Any], BulkUpdate[Any]):
 
         Set the pinned views for the given membership. Provide an ordered list that will
         overwrite the entire current list.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = build_request(
             "PUT",
@@ -186,4 +216,5 @@ class MembershipsResource(BulkCreate[Any], BulkUpdate[Any]):
             body=body,
             body_required=True,
         )
-        return await self._requester.request(request, deadline=deadline)
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
+        return await self._requester.request(request, options=options)

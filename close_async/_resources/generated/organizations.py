@@ -7,7 +7,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ..._engine.config import Timeout
 from ..._engine.http.request import build_request
+from ..._engine.options import call_options
 from ..._types.generated.organizations import Organization
 from ..bulk_verbs import BulkUpdate
 
@@ -26,7 +28,11 @@ class OrganizationsResource(BulkUpdate[Organization]):
     Bulk: ``update_many`` (see ``close_async.BulkRun``).
 
     Every method goes through the client's limiter, retries and error mapping, and takes
-    an optional ``deadline`` (seconds, retries included).
+    this call's own options (keywords): ``timeout`` (seconds for the whole call, retries
+    and rate-limiter waits included; or a ``Timeout`` for its phases too),
+    ``extra_headers`` (added to those sent; ``None`` removes one) and ``extra_query``
+    (merged into the query, winning over the method's own; ``None`` leaves one out). A
+    list's options go with each page's request; a bulk verb's with each item's.
     """
 
     def __init__(self, requester: Requester) -> None:
@@ -37,7 +43,9 @@ class OrganizationsResource(BulkUpdate[Organization]):
         id: str,
         *,
         expand: str | None = None,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> Organization:
         """Get an organization's details.
 
@@ -46,6 +54,8 @@ class OrganizationsResource(BulkUpdate[Organization]):
         By default, `memberships` and `inactive_memberships` are populated with user data
         prefixed with `user_`. If you'd rather have a nested `user` field, use a query string
         like `?_expand=memberships__user,inactive_memberships__user`.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         params = {"_expand": expand}
         request = build_request(
@@ -55,9 +65,8 @@ class OrganizationsResource(BulkUpdate[Organization]):
             path_params={"id": id},
             params=params,
         )
-        return await self._requester.request(
-            request, parse=Organization.from_json, deadline=deadline
-        )
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
+        return await self._requester.request(request, parse=Organization.from_json, options=options)
 
     async def update(
         self,
@@ -65,18 +74,21 @@ class OrganizationsResource(BulkUpdate[Organization]):
         body: Mapping[str, Any],
         *,
         expand: str | None = None,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> Organization:
         """Update an organization.
 
         ``PUT /organization/{id}/``.
 
         Update an organization's `name`, `currency`, and reorder existing `lead_statuses`.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = self._update_request(id, body, expand=expand)
-        return await self._requester.request(
-            request, parse=Organization.from_json, deadline=deadline
-        )
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
+        return await self._requester.request(request, parse=Organization.from_json, options=options)
 
     def _update_request(
         self,

@@ -7,8 +7,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..._engine.config import Timeout
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
+from ..._engine.options import call_options
 from ..._types.generated.outcomes import Outcome, OutcomeCreate, OutcomeUpdate
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager, paginate
@@ -28,7 +30,11 @@ class OutcomesResource(BulkCreate[Outcome], BulkDelete, BulkUpdate[Outcome]):
     Bulk: ``create_many``, ``delete_many``, ``update_many`` (see ``close_async.BulkRun``).
 
     Every method goes through the client's limiter, retries and error mapping, and takes
-    an optional ``deadline`` (seconds, retries included).
+    this call's own options (keywords): ``timeout`` (seconds for the whole call, retries
+    and rate-limiter waits included; or a ``Timeout`` for its phases too),
+    ``extra_headers`` (added to those sent; ``None`` removes one) and ``extra_query``
+    (merged into the query, winning over the method's own; ``None`` leaves one out). A
+    list's options go with each page's request; a bulk verb's with each item's.
     """
 
     def __init__(self, requester: Requester) -> None:
@@ -40,7 +46,9 @@ class OutcomesResource(BulkCreate[Outcome], BulkDelete, BulkUpdate[Outcome]):
         limit: int | None = None,
         skip: int | None = None,
         fields: str | Sequence[str] | None = None,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> Pager[Outcome]:
         """List or filter outcomes.
 
@@ -56,6 +64,9 @@ class OutcomesResource(BulkCreate[Outcome], BulkDelete, BulkUpdate[Outcome]):
         - ``limit`` (``_limit``): Number of results to return.
         - ``skip`` (``_skip``): Number of results to skip before returning, for pagination.
         - ``fields`` (``_fields``): Comma-separated list of fields to include in the response.
+
+        Options for each page's request: ``timeout``, ``extra_headers``, ``extra_query`` (see
+        the class).
         """
         params = {"_limit": limit, "_skip": skip, "_fields": fields}
         return paginate(
@@ -63,7 +74,7 @@ class OutcomesResource(BulkCreate[Outcome], BulkDelete, BulkUpdate[Outcome]):
             "outcome/",
             params,
             parse_item=Outcome.from_json,
-            deadline=deadline,
+            options=call_options(self._requester.options, timeout, extra_headers, extra_query),
             template="outcome/",
             group="GET outcome",
         )
@@ -72,16 +83,21 @@ class OutcomesResource(BulkCreate[Outcome], BulkDelete, BulkUpdate[Outcome]):
         self,
         body: OutcomeCreate | Mapping[str, Any],
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> Outcome:
         """Create an outcome.
 
         ``POST /outcome/``.
 
         Create a new outcome for the organization.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = self._create_request(body)
-        return await self._requester.request(request, parse=Outcome.from_json, deadline=deadline)
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
+        return await self._requester.request(request, parse=Outcome.from_json, options=options)
 
     def _create_request(
         self,
@@ -107,7 +123,9 @@ class OutcomesResource(BulkCreate[Outcome], BulkDelete, BulkUpdate[Outcome]):
         id: str,
         *,
         fields: str | Sequence[str] | None = None,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> Outcome:
         """Fetch a single outcome.
 
@@ -116,6 +134,8 @@ class OutcomesResource(BulkCreate[Outcome], BulkDelete, BulkUpdate[Outcome]):
         Query parameters:
 
         - ``fields`` (``_fields``): Comma-separated list of fields to include in the response.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         params = {"_fields": fields}
         request = build_request(
@@ -125,23 +145,29 @@ class OutcomesResource(BulkCreate[Outcome], BulkDelete, BulkUpdate[Outcome]):
             path_params={"id": id},
             params=params,
         )
-        return await self._requester.request(request, parse=Outcome.from_json, deadline=deadline)
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
+        return await self._requester.request(request, parse=Outcome.from_json, options=options)
 
     async def update(
         self,
         id: str,
         body: OutcomeUpdate | Mapping[str, Any],
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> Outcome:
         """Update an outcome.
 
         ``PUT /outcome/{id}/``.
 
         Update an existing outcome.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = self._update_request(id, body)
-        return await self._requester.request(request, parse=Outcome.from_json, deadline=deadline)
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
+        return await self._requester.request(request, parse=Outcome.from_json, options=options)
 
     def _update_request(
         self,
@@ -168,7 +194,9 @@ class OutcomesResource(BulkCreate[Outcome], BulkDelete, BulkUpdate[Outcome]):
         self,
         id: str,
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> None:
         """Delete an outcome.
 
@@ -179,9 +207,12 @@ class OutcomesResource(BulkCreate[Outcome], BulkDelete, BulkUpdate[Outcome]):
         All of the calls and/or meetings associated with this outcome will still retain that
         reference, but you won't be able to set that outcome on any new calls & meetings nor
         find its definition in the API.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = self._delete_request(id)
-        return await self._requester.request(request, parse=no_content, deadline=deadline)
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
+        return await self._requester.request(request, parse=no_content, options=options)
 
     def _delete_request(
         self,

@@ -7,7 +7,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
+from ..._engine.config import Timeout
 from ..._engine.http.request import build_request
+from ..._engine.options import call_options
 from ..pager import Pager, paginate
 
 if TYPE_CHECKING:
@@ -24,7 +26,11 @@ class ReportingResource:
     ``get_lead_statuses``, ``get_opportunity_statuses``.
 
     Every method goes through the client's limiter, retries and error mapping, and takes
-    an optional ``deadline`` (seconds, retries included).
+    this call's own options (keywords): ``timeout`` (seconds for the whole call, retries
+    and rate-limiter waits included; or a ``Timeout`` for its phases too),
+    ``extra_headers`` (added to those sent; ``None`` removes one) and ``extra_query``
+    (merged into the query, winning over the method's own; ``None`` leaves one out). A
+    list's options go with each page's request; a bulk verb's with each item's.
     """
 
     def __init__(self, requester: Requester) -> None:
@@ -34,7 +40,9 @@ class ReportingResource:
         self,
         body: Mapping[str, Any],
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> Any:
         """Get an activity report.
 
@@ -65,6 +73,8 @@ class ReportingResource:
 
         The report can be requested either in a JSON format or in a CSV file. The format can be
         specified with the `accept` header.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = build_request(
             "POST",
@@ -73,12 +83,15 @@ class ReportingResource:
             body=body,
             body_required=True,
         )
-        return await self._requester.request(request, deadline=deadline)
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
+        return await self._requester.request(request, options=options)
 
     def list_activity_metrics(
         self,
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> Pager[Any]:
         """List the predefined metrics used in activity reports.
 
@@ -88,12 +101,15 @@ class ReportingResource:
         you iterate; ``.first_page()`` gives one page with its ``has_more``.
 
         List available metrics that can be used in activity reports.
+
+        Options for each page's request: ``timeout``, ``extra_headers``, ``extra_query`` (see
+        the class).
         """
         return paginate(
             self._requester,
             "report/activity/metrics/",
             None,
-            deadline=deadline,
+            options=call_options(self._requester.options, timeout, extra_headers, extra_query),
             template="report/activity/metrics/",
             group="GET report/activity/metrics",
         )
@@ -110,7 +126,9 @@ class ReportingResource:
         interval: str | None = None,
         start: str | None = None,
         end: str | None = None,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> Any:
         """Get custom report (Explorer).
 
@@ -145,6 +163,8 @@ class ReportingResource:
 
         To get a full list of fields that can be used, do a GET to `/report/custom/fields/`.
         Only the `number` data type can be used for the `y` parameter.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         params = {
             "query": query,
@@ -163,13 +183,16 @@ class ReportingResource:
             path_params={"org_id": org_id},
             params=params,
         )
-        return await self._requester.request(request, deadline=deadline)
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
+        return await self._requester.request(request, options=options)
 
     async def get_funnel_stages(
         self,
         body: Mapping[str, Any],
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> Any:
         """Get a funnel report (stages).
 
@@ -224,6 +247,8 @@ class ReportingResource:
 
         When `compared_datetime_range`, `compared_relative_range`, or `compared_custom_range`
         are used, the report returned is the compared one, not the base one.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = build_request(
             "POST",
@@ -232,13 +257,16 @@ class ReportingResource:
             body=body,
             body_required=True,
         )
-        return await self._requester.request(request, deadline=deadline)
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
+        return await self._requester.request(request, options=options)
 
     async def get_funnel_totals(
         self,
         body: Mapping[str, Any],
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> Any:
         """Get a funnel report (totals).
 
@@ -293,6 +321,8 @@ class ReportingResource:
 
         When `compared_datetime_range`, `compared_relative_range`, or `compared_custom_range`
         are used, the report returned is the compared one, not the base one.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = build_request(
             "POST",
@@ -301,7 +331,8 @@ class ReportingResource:
             body=body,
             body_required=True,
         )
-        return await self._requester.request(request, deadline=deadline)
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
+        return await self._requester.request(request, options=options)
 
     async def get_sent_emails(
         self,
@@ -310,11 +341,15 @@ class ReportingResource:
         date_start: str | None = None,
         date_end: str | None = None,
         user_id: str | None = None,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> Any:
         """Get sent emails report.
 
         ``GET /report/sent_emails/{org_id}/``.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         params = {"date_start": date_start, "date_end": date_end, "user_id": user_id}
         request = build_request(
@@ -324,7 +359,8 @@ class ReportingResource:
             path_params={"org_id": org_id},
             params=params,
         )
-        return await self._requester.request(request, deadline=deadline)
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
+        return await self._requester.request(request, options=options)
 
     async def get_lead_statuses(
         self,
@@ -334,7 +370,9 @@ class ReportingResource:
         date_end: str | None = None,
         query: str | None = None,
         smart_view_id: str | None = None,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> Any:
         """Get lead status change report.
 
@@ -373,6 +411,8 @@ class ReportingResource:
         * `_leads_page_url`: Path to the search UI page.
         * `status_transitions_summary`: Status transitions summarized for the period. E.g. a
           lead that went A→B→C is counted as A→C.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         params = {
             "date_start": date_start,
@@ -387,7 +427,8 @@ class ReportingResource:
             path_params={"org_id": org_id},
             params=params,
         )
-        return await self._requester.request(request, deadline=deadline)
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
+        return await self._requester.request(request, options=options)
 
     async def get_opportunity_statuses(
         self,
@@ -398,7 +439,9 @@ class ReportingResource:
         query: str | None = None,
         smart_view_id: str | None = None,
         user_id: str | None = None,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> Any:
         """Get opportunity status change report.
 
@@ -442,6 +485,8 @@ class ReportingResource:
         * `_opportunities_page_url`: Path to the opportunity UI page.
         * `status_transitions_summary`: Status transitions summarized for the period. E.g. an
           opportunity that went A→B→C is counted as A→C.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         params = {
             "date_start": date_start,
@@ -457,4 +502,5 @@ class ReportingResource:
             path_params={"org_id": org_id},
             params=params,
         )
-        return await self._requester.request(request, deadline=deadline)
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
+        return await self._requester.request(request, options=options)

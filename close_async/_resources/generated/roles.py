@@ -7,8 +7,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ..._engine.config import Timeout
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
+from ..._engine.options import call_options
 from ..._types.generated.roles import Role
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager, paginate
@@ -28,7 +30,11 @@ class RolesResource(BulkCreate[Role], BulkDelete, BulkUpdate[Role]):
     Bulk: ``create_many``, ``delete_many``, ``update_many`` (see ``close_async.BulkRun``).
 
     Every method goes through the client's limiter, retries and error mapping, and takes
-    an optional ``deadline`` (seconds, retries included).
+    this call's own options (keywords): ``timeout`` (seconds for the whole call, retries
+    and rate-limiter waits included; or a ``Timeout`` for its phases too),
+    ``extra_headers`` (added to those sent; ``None`` removes one) and ``extra_query``
+    (merged into the query, winning over the method's own; ``None`` leaves one out). A
+    list's options go with each page's request; a bulk verb's with each item's.
     """
 
     def __init__(self, requester: Requester) -> None:
@@ -37,7 +43,9 @@ class RolesResource(BulkCreate[Role], BulkDelete, BulkUpdate[Role]):
     def list(
         self,
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> Pager[Role]:
         """List all the roles defined for your organization.
 
@@ -45,13 +53,16 @@ class RolesResource(BulkCreate[Role], BulkDelete, BulkUpdate[Role]):
 
         Returns a :class:`~close_async.Pager` over every item, fetched page by page as
         you iterate; ``.first_page()`` gives one page with its ``has_more``.
+
+        Options for each page's request: ``timeout``, ``extra_headers``, ``extra_query`` (see
+        the class).
         """
         return paginate(
             self._requester,
             "role/",
             None,
             parse_item=Role.from_json,
-            deadline=deadline,
+            options=call_options(self._requester.options, timeout, extra_headers, extra_query),
             template="role/",
             group="GET role",
         )
@@ -60,7 +71,9 @@ class RolesResource(BulkCreate[Role], BulkDelete, BulkUpdate[Role]):
         self,
         body: Mapping[str, Any],
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> Role:
         """Create a new role.
 
@@ -78,9 +91,12 @@ class RolesResource(BulkCreate[Role], BulkDelete, BulkUpdate[Role]):
 
         - `require_assignment` - leads without assigned users are not visible to this role
         - `allow_unassigned` - leads without assigned users are visible to this role
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = self._create_request(body)
-        return await self._requester.request(request, parse=Role.from_json, deadline=deadline)
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
+        return await self._requester.request(request, parse=Role.from_json, options=options)
 
     def _create_request(
         self,
@@ -105,11 +121,15 @@ class RolesResource(BulkCreate[Role], BulkDelete, BulkUpdate[Role]):
         self,
         id: str,
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> Role:
         """Fetch a single role.
 
         ``GET /role/{id}/``.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = build_request(
             "GET",
@@ -117,21 +137,27 @@ class RolesResource(BulkCreate[Role], BulkDelete, BulkUpdate[Role]):
             group="GET role",
             path_params={"id": id},
         )
-        return await self._requester.request(request, parse=Role.from_json, deadline=deadline)
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
+        return await self._requester.request(request, parse=Role.from_json, options=options)
 
     async def update(
         self,
         id: str,
         body: Mapping[str, Any],
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> Role:
         """Update existing role.
 
         ``PUT /role/{id}/``.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = self._update_request(id, body)
-        return await self._requester.request(request, parse=Role.from_json, deadline=deadline)
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
+        return await self._requester.request(request, parse=Role.from_json, options=options)
 
     def _update_request(
         self,
@@ -158,7 +184,9 @@ class RolesResource(BulkCreate[Role], BulkDelete, BulkUpdate[Role]):
         self,
         id: str,
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> None:
         """Delete a role.
 
@@ -166,9 +194,12 @@ class RolesResource(BulkCreate[Role], BulkDelete, BulkUpdate[Role]):
 
         Delete a custom role. You must first move all users off this role by reassigning them to
         another role.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = self._delete_request(id)
-        return await self._requester.request(request, parse=no_content, deadline=deadline)
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
+        return await self._requester.request(request, parse=no_content, options=options)
 
     def _delete_request(
         self,

@@ -7,8 +7,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ..._engine.config import Timeout
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
+from ..._engine.options import call_options
 from ..bulk_verbs import BulkCreate, BulkDelete
 from ..pager import Pager, paginate
 
@@ -28,7 +30,11 @@ class SendAsResource(BulkCreate[Any], BulkDelete):
     Bulk: ``create_many``, ``delete_many`` (see ``close_async.BulkRun``).
 
     Every method goes through the client's limiter, retries and error mapping, and takes
-    an optional ``deadline`` (seconds, retries included).
+    this call's own options (keywords): ``timeout`` (seconds for the whole call, retries
+    and rate-limiter waits included; or a ``Timeout`` for its phases too),
+    ``extra_headers`` (added to those sent; ``None`` removes one) and ``extra_query``
+    (merged into the query, winning over the method's own; ``None`` leaves one out). A
+    list's options go with each page's request; a bulk verb's with each item's.
     """
 
     def __init__(self, requester: Requester) -> None:
@@ -39,7 +45,9 @@ class SendAsResource(BulkCreate[Any], BulkDelete):
         *,
         allowed_user_id: str | None = None,
         allowing_user_id: str | None = None,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> Pager[Any]:
         """List Send As Associations.
 
@@ -51,13 +59,16 @@ class SendAsResource(BulkCreate[Any], BulkDelete):
         A user only has access to associations they are involved in. This means that when using
         this endpoint, `allowing_user_id` or `allowed_user_id` must be equal to your user ID. If
         neither filter is provided, `allowing_user_id` is assumed by default.
+
+        Options for each page's request: ``timeout``, ``extra_headers``, ``extra_query`` (see
+        the class).
         """
         params = {"allowed_user_id": allowed_user_id, "allowing_user_id": allowing_user_id}
         return paginate(
             self._requester,
             "send_as/",
             params,
-            deadline=deadline,
+            options=call_options(self._requester.options, timeout, extra_headers, extra_query),
             template="send_as/",
             group="GET send_as",
         )
@@ -66,16 +77,21 @@ class SendAsResource(BulkCreate[Any], BulkDelete):
         self,
         body: Mapping[str, Any],
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> Any:
         """Create a Send As Association.
 
         ``POST /send_as/``.
 
         Create a send-as permission. The `allowing_user_id` must be equal to your own user ID.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = self._create_request(body)
-        return await self._requester.request(request, deadline=deadline)
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
+        return await self._requester.request(request, options=options)
 
     def _create_request(
         self,
@@ -101,7 +117,9 @@ class SendAsResource(BulkCreate[Any], BulkDelete):
         *,
         allowed_user_id: str | None = None,
         allowing_user_id: str | None = None,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> None:
         """Delete a Send As Association by allowed user.
 
@@ -111,6 +129,8 @@ class SendAsResource(BulkCreate[Any], BulkDelete):
 
         Supply both the `allowing_user_id` and the `allowed_user_id` to delete an association by
         those users.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         params = {"allowed_user_id": allowed_user_id, "allowing_user_id": allowing_user_id}
         request = build_request(
@@ -119,13 +139,16 @@ class SendAsResource(BulkCreate[Any], BulkDelete):
             group="DELETE send_as",
             params=params,
         )
-        return await self._requester.request(request, parse=no_content, deadline=deadline)
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
+        return await self._requester.request(request, parse=no_content, options=options)
 
     async def bulk_create(
         self,
         body: Mapping[str, Any],
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> Any:
         """Edit Send As Associations in bulk.
 
@@ -136,6 +159,8 @@ class SendAsResource(BulkCreate[Any], BulkDelete):
 
         Once completed, this endpoint returns all existing associations where your user is the
         allowing user.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = build_request(
             "POST",
@@ -144,17 +169,22 @@ class SendAsResource(BulkCreate[Any], BulkDelete):
             body=body,
             body_required=True,
         )
-        return await self._requester.request(request, deadline=deadline)
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
+        return await self._requester.request(request, options=options)
 
     async def get(
         self,
         id: str,
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> Any:
         """Retrieve a single Send As Association.
 
         ``GET /send_as/{id}/``.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = build_request(
             "GET",
@@ -162,20 +192,26 @@ class SendAsResource(BulkCreate[Any], BulkDelete):
             group="GET send_as",
             path_params={"id": id},
         )
-        return await self._requester.request(request, deadline=deadline)
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
+        return await self._requester.request(request, options=options)
 
     async def delete(
         self,
         id: str,
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> None:
         """Delete a Send As Association by ID.
 
         ``DELETE /send_as/{id}/``.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = self._delete_request(id)
-        return await self._requester.request(request, parse=no_content, deadline=deadline)
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
+        return await self._requester.request(request, parse=no_content, options=options)
 
     def _delete_request(
         self,

@@ -7,8 +7,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ..._engine.config import Timeout
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
+from ..._engine.options import call_options
 from ..._types.generated.sequences import Sequence, SequenceSubscription
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager, paginate
@@ -30,7 +32,11 @@ class SequencesResource(BulkCreate[Sequence], BulkDelete, BulkUpdate[Sequence]):
     Bulk: ``create_many``, ``delete_many``, ``update_many`` (see ``close_async.BulkRun``).
 
     Every method goes through the client's limiter, retries and error mapping, and takes
-    an optional ``deadline`` (seconds, retries included).
+    this call's own options (keywords): ``timeout`` (seconds for the whole call, retries
+    and rate-limiter waits included; or a ``Timeout`` for its phases too),
+    ``extra_headers`` (added to those sent; ``None`` removes one) and ``extra_query``
+    (merged into the query, winning over the method's own; ``None`` leaves one out). A
+    list's options go with each page's request; a bulk verb's with each item's.
     """
 
     def __init__(self, requester: Requester) -> None:
@@ -41,7 +47,9 @@ class SequencesResource(BulkCreate[Sequence], BulkDelete, BulkUpdate[Sequence]):
         *,
         limit: int | None = None,
         skip: int | None = None,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> Pager[Sequence]:
         """List Sequences.
 
@@ -54,6 +62,9 @@ class SequencesResource(BulkCreate[Sequence], BulkDelete, BulkUpdate[Sequence]):
 
         - ``limit`` (``_limit``): Number of results to return.
         - ``skip`` (``_skip``): Number of results to skip before returning, for pagination.
+
+        Options for each page's request: ``timeout``, ``extra_headers``, ``extra_query`` (see
+        the class).
         """
         params = {"_limit": limit, "_skip": skip}
         return paginate(
@@ -61,7 +72,7 @@ class SequencesResource(BulkCreate[Sequence], BulkDelete, BulkUpdate[Sequence]):
             "sequence/",
             params,
             parse_item=Sequence.from_json,
-            deadline=deadline,
+            options=call_options(self._requester.options, timeout, extra_headers, extra_query),
             template="sequence/",
             group="GET sequence",
         )
@@ -70,14 +81,19 @@ class SequencesResource(BulkCreate[Sequence], BulkDelete, BulkUpdate[Sequence]):
         self,
         body: Mapping[str, Any],
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> Sequence:
         """Create a Sequence.
 
         ``POST /sequence/``.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = self._create_request(body)
-        return await self._requester.request(request, parse=Sequence.from_json, deadline=deadline)
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
+        return await self._requester.request(request, parse=Sequence.from_json, options=options)
 
     def _create_request(
         self,
@@ -104,7 +120,9 @@ class SequencesResource(BulkCreate[Sequence], BulkDelete, BulkUpdate[Sequence]):
         *,
         limit: int | None = None,
         skip: int | None = None,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> Sequence:
         """Fetch a Sequence.
 
@@ -114,6 +132,8 @@ class SequencesResource(BulkCreate[Sequence], BulkDelete, BulkUpdate[Sequence]):
 
         - ``limit`` (``_limit``): Number of results to return.
         - ``skip`` (``_skip``): Number of results to skip before returning, for pagination.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         params = {"_limit": limit, "_skip": skip}
         request = build_request(
@@ -123,14 +143,17 @@ class SequencesResource(BulkCreate[Sequence], BulkDelete, BulkUpdate[Sequence]):
             path_params={"id": id},
             params=params,
         )
-        return await self._requester.request(request, parse=Sequence.from_json, deadline=deadline)
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
+        return await self._requester.request(request, parse=Sequence.from_json, options=options)
 
     async def update(
         self,
         id: str,
         body: Mapping[str, Any],
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> Sequence:
         """Update a Sequence.
 
@@ -138,9 +161,12 @@ class SequencesResource(BulkCreate[Sequence], BulkDelete, BulkUpdate[Sequence]):
 
         **Note**: If you include `steps` in the payload and exclude some of the existing steps
         in your sequence, it will remove those steps from the sequence entirely.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = self._update_request(id, body)
-        return await self._requester.request(request, parse=Sequence.from_json, deadline=deadline)
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
+        return await self._requester.request(request, parse=Sequence.from_json, options=options)
 
     def _update_request(
         self,
@@ -167,14 +193,19 @@ class SequencesResource(BulkCreate[Sequence], BulkDelete, BulkUpdate[Sequence]):
         self,
         id: str,
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> None:
         """Delete a Sequence.
 
         ``DELETE /sequence/{id}/``.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = self._delete_request(id)
-        return await self._requester.request(request, parse=no_content, deadline=deadline)
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
+        return await self._requester.request(request, parse=no_content, options=options)
 
     def _delete_request(
         self,
@@ -197,7 +228,9 @@ class SequencesResource(BulkCreate[Sequence], BulkDelete, BulkUpdate[Sequence]):
         contact_id: str | None = None,
         lead_id: str | None = None,
         sequence_id: str | None = None,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> Pager[SequenceSubscription]:
         """List Sequence Subscriptions.
 
@@ -212,6 +245,9 @@ class SequencesResource(BulkCreate[Sequence], BulkDelete, BulkUpdate[Sequence]):
 
         - ``limit`` (``_limit``): Number of results to return.
         - ``skip`` (``_skip``): Number of results to skip before returning, for pagination.
+
+        Options for each page's request: ``timeout``, ``extra_headers``, ``extra_query`` (see
+        the class).
         """
         params = {
             "_limit": limit,
@@ -225,7 +261,7 @@ class SequencesResource(BulkCreate[Sequence], BulkDelete, BulkUpdate[Sequence]):
             "sequence_subscription/",
             params,
             parse_item=SequenceSubscription.from_json,
-            deadline=deadline,
+            options=call_options(self._requester.options, timeout, extra_headers, extra_query),
             template="sequence_subscription/",
             group="GET sequence_subscription",
         )
@@ -234,11 +270,15 @@ class SequencesResource(BulkCreate[Sequence], BulkDelete, BulkUpdate[Sequence]):
         self,
         body: Mapping[str, Any],
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> SequenceSubscription:
         """Subscribe a Contact to a Sequence.
 
         ``POST /sequence_subscription/``.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = build_request(
             "POST",
@@ -247,19 +287,24 @@ class SequencesResource(BulkCreate[Sequence], BulkDelete, BulkUpdate[Sequence]):
             body=body,
             body_required=True,
         )
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
         return await self._requester.request(
-            request, parse=SequenceSubscription.from_json, deadline=deadline
+            request, parse=SequenceSubscription.from_json, options=options
         )
 
     async def get_subscription(
         self,
         id: str,
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> SequenceSubscription:
         """Fetch a single Sequence Subscription.
 
         ``GET /sequence_subscription/{id}/``.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = build_request(
             "GET",
@@ -267,8 +312,9 @@ class SequencesResource(BulkCreate[Sequence], BulkDelete, BulkUpdate[Sequence]):
             group="GET sequence_subscription",
             path_params={"id": id},
         )
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
         return await self._requester.request(
-            request, parse=SequenceSubscription.from_json, deadline=deadline
+            request, parse=SequenceSubscription.from_json, options=options
         )
 
     async def update_subscription(
@@ -276,11 +322,15 @@ class SequencesResource(BulkCreate[Sequence], BulkDelete, BulkUpdate[Sequence]):
         id: str,
         body: Mapping[str, Any],
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> SequenceSubscription:
         """Update a specific Subscription.
 
         ``PUT /sequence_subscription/{id}/``.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = build_request(
             "PUT",
@@ -290,6 +340,7 @@ class SequencesResource(BulkCreate[Sequence], BulkDelete, BulkUpdate[Sequence]):
             body=body,
             body_required=True,
         )
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
         return await self._requester.request(
-            request, parse=SequenceSubscription.from_json, deadline=deadline
+            request, parse=SequenceSubscription.from_json, options=options
         )

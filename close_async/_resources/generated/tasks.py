@@ -7,8 +7,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..._engine.config import Timeout
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
+from ..._engine.options import call_options
 from ..._types.generated.tasks import Task, TaskBulkUpdate, TaskCreate, TaskUpdate
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager
@@ -29,7 +31,11 @@ class TasksResource(BulkCreate[Task], BulkDelete, BulkUpdate[Task]):
     Bulk: ``create_many``, ``delete_many``, ``update_many`` (see ``close_async.BulkRun``).
 
     Every method goes through the client's limiter, retries and error mapping, and takes
-    an optional ``deadline`` (seconds, retries included).
+    this call's own options (keywords): ``timeout`` (seconds for the whole call, retries
+    and rate-limiter waits included; or a ``Timeout`` for its phases too),
+    ``extra_headers`` (added to those sent; ``None`` removes one) and ``extra_query``
+    (merged into the query, winning over the method's own; ``None`` leaves one out). A
+    list's options go with each page's request; a bulk verb's with each item's.
     """
 
     def __init__(self, requester: Requester) -> None:
@@ -71,7 +77,9 @@ class TasksResource(BulkCreate[Task], BulkDelete, BulkUpdate[Task]):
         date_updated__gte: str | None = None,
         fields: str | Sequence[str] | None = None,
         sliced: bool | SliceOptions = False,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> Pager[Task]:
         """List or filter tasks.
 
@@ -104,6 +112,9 @@ class TasksResource(BulkCreate[Task], BulkDelete, BulkUpdate[Task]):
         - ``limit`` (``_limit``): Number of results to return.
         - ``skip`` (``_skip``): Number of results to skip before returning, for pagination.
         - ``fields`` (``_fields``): Comma-separated list of fields to include in the response.
+
+        Options for each page's request: ``timeout``, ``extra_headers``, ``extra_query`` (see
+        the class).
         """
         params = {
             "_limit": limit,
@@ -145,7 +156,7 @@ class TasksResource(BulkCreate[Task], BulkDelete, BulkUpdate[Task]):
             params,
             sliced,
             parse_item=Task.from_json,
-            deadline=deadline,
+            options=call_options(self._requester.options, timeout, extra_headers, extra_query),
             template="task/",
             group="GET task",
         )
@@ -155,7 +166,9 @@ class TasksResource(BulkCreate[Task], BulkDelete, BulkUpdate[Task]):
         body: TaskCreate | Mapping[str, Any],
         *,
         fields: str | Sequence[str] | None = None,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> Task:
         """Create a task.
 
@@ -167,9 +180,12 @@ class TasksResource(BulkCreate[Task], BulkDelete, BulkUpdate[Task]):
         Query parameters:
 
         - ``fields`` (``_fields``): Comma-separated list of fields to include in the response.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = self._create_request(body, fields=fields)
-        return await self._requester.request(request, parse=Task.from_json, deadline=deadline)
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
+        return await self._requester.request(request, parse=Task.from_json, options=options)
 
     def _create_request(
         self,
@@ -228,7 +244,9 @@ class TasksResource(BulkCreate[Task], BulkDelete, BulkUpdate[Task]):
         date_updated__gt: str | None = None,
         date_updated__gte: str | None = None,
         fields: str | Sequence[str] | None = None,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> Any:
         """Bulk-update tasks.
 
@@ -242,6 +260,8 @@ class TasksResource(BulkCreate[Task], BulkDelete, BulkUpdate[Task]):
         Query parameters:
 
         - ``fields`` (``_fields``): Comma-separated list of fields to include in the response.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         params = {
             "assigned_to": assigned_to,
@@ -283,14 +303,17 @@ class TasksResource(BulkCreate[Task], BulkDelete, BulkUpdate[Task]):
             body=body,
             body_required=True,
         )
-        return await self._requester.request(request, deadline=deadline)
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
+        return await self._requester.request(request, options=options)
 
     async def get(
         self,
         id: str,
         *,
         fields: str | Sequence[str] | None = None,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> Task:
         """Fetch a task's details.
 
@@ -299,6 +322,8 @@ class TasksResource(BulkCreate[Task], BulkDelete, BulkUpdate[Task]):
         Query parameters:
 
         - ``fields`` (``_fields``): Comma-separated list of fields to include in the response.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         params = {"_fields": fields}
         request = build_request(
@@ -308,7 +333,8 @@ class TasksResource(BulkCreate[Task], BulkDelete, BulkUpdate[Task]):
             path_params={"id": id},
             params=params,
         )
-        return await self._requester.request(request, parse=Task.from_json, deadline=deadline)
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
+        return await self._requester.request(request, parse=Task.from_json, options=options)
 
     async def update(
         self,
@@ -316,7 +342,9 @@ class TasksResource(BulkCreate[Task], BulkDelete, BulkUpdate[Task]):
         body: TaskUpdate | Task | Mapping[str, Any],
         *,
         fields: str | Sequence[str] | None = None,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> Task:
         """Update a task.
 
@@ -329,9 +357,12 @@ class TasksResource(BulkCreate[Task], BulkDelete, BulkUpdate[Task]):
         Query parameters:
 
         - ``fields`` (``_fields``): Comma-separated list of fields to include in the response.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = self._update_request(id, body, fields=fields)
-        return await self._requester.request(request, parse=Task.from_json, deadline=deadline)
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
+        return await self._requester.request(request, parse=Task.from_json, options=options)
 
     def _update_request(
         self,
@@ -362,14 +393,19 @@ class TasksResource(BulkCreate[Task], BulkDelete, BulkUpdate[Task]):
         self,
         id: str,
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> None:
         """Delete a task.
 
         ``DELETE /task/{id}/``.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = self._delete_request(id)
-        return await self._requester.request(request, parse=no_content, deadline=deadline)
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
+        return await self._requester.request(request, parse=no_content, options=options)
 
     def _delete_request(
         self,

@@ -7,8 +7,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from ..._engine.config import Timeout
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
+from ..._engine.options import call_options
 from ..._types.generated.unsubscribed_emails import UnsubscribedEmailCreate
 from ..bulk_verbs import BulkCreate, BulkDelete
 from ..pager import Pager, paginate
@@ -28,7 +30,11 @@ class UnsubscribedEmailsResource(BulkCreate[Any], BulkDelete):
     Bulk: ``create_many``, ``delete_many`` (see ``close_async.BulkRun``).
 
     Every method goes through the client's limiter, retries and error mapping, and takes
-    an optional ``deadline`` (seconds, retries included).
+    this call's own options (keywords): ``timeout`` (seconds for the whole call, retries
+    and rate-limiter waits included; or a ``Timeout`` for its phases too),
+    ``extra_headers`` (added to those sent; ``None`` removes one) and ``extra_query``
+    (merged into the query, winning over the method's own; ``None`` leaves one out). A
+    list's options go with each page's request; a bulk verb's with each item's.
     """
 
     def __init__(self, requester: Requester) -> None:
@@ -37,7 +43,9 @@ class UnsubscribedEmailsResource(BulkCreate[Any], BulkDelete):
     def list(
         self,
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> Pager[Any]:
         """List all unsubscribed emails.
 
@@ -47,12 +55,15 @@ class UnsubscribedEmailsResource(BulkCreate[Any], BulkDelete):
         you iterate; ``.first_page()`` gives one page with its ``has_more``.
 
         Get a list of unsubscribed email addresses.
+
+        Options for each page's request: ``timeout``, ``extra_headers``, ``extra_query`` (see
+        the class).
         """
         return paginate(
             self._requester,
             "unsubscribe/email/",
             None,
-            deadline=deadline,
+            options=call_options(self._requester.options, timeout, extra_headers, extra_query),
             template="unsubscribe/email/",
             group="GET unsubscribe/email",
         )
@@ -61,7 +72,9 @@ class UnsubscribedEmailsResource(BulkCreate[Any], BulkDelete):
         self,
         body: UnsubscribedEmailCreate | Mapping[str, Any],
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> Any:
         """Unsubscribe an email address.
 
@@ -70,9 +83,12 @@ class UnsubscribedEmailsResource(BulkCreate[Any], BulkDelete):
         This is useful for when you have an email address that has unsubscribed in another
         context (like a mailing list) and you want to unsubscribe them from messages from Close
         as well.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = self._create_request(body)
-        return await self._requester.request(request, deadline=deadline)
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
+        return await self._requester.request(request, options=options)
 
     def _create_request(
         self,
@@ -97,14 +113,19 @@ class UnsubscribedEmailsResource(BulkCreate[Any], BulkDelete):
         self,
         email_address: str,
         *,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> None:
         """Resubscribe an email address.
 
         ``DELETE /unsubscribe/email/{email_address}/``.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         request = self._delete_request(email_address)
-        return await self._requester.request(request, parse=no_content, deadline=deadline)
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
+        return await self._requester.request(request, parse=no_content, options=options)
 
     def _delete_request(
         self,

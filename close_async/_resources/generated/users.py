@@ -4,10 +4,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
+from ..._engine.config import Timeout
 from ..._engine.http.request import build_request
+from ..._engine.options import call_options
 from ..._types.generated.users import User
 from ..pager import Pager, paginate
 
@@ -23,7 +25,11 @@ class UsersResource:
     Operations: ``get_me``, ``list``, ``list_availabilities``, ``get``.
 
     Every method goes through the client's limiter, retries and error mapping, and takes
-    an optional ``deadline`` (seconds, retries included).
+    this call's own options (keywords): ``timeout`` (seconds for the whole call, retries
+    and rate-limiter waits included; or a ``Timeout`` for its phases too),
+    ``extra_headers`` (added to those sent; ``None`` removes one) and ``extra_query``
+    (merged into the query, winning over the method's own; ``None`` leaves one out). A
+    list's options go with each page's request; a bulk verb's with each item's.
     """
 
     def __init__(self, requester: Requester) -> None:
@@ -33,7 +39,9 @@ class UsersResource:
         self,
         *,
         fields: str | Sequence[str] | None = None,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> User:
         """Fetch information about yourself.
 
@@ -45,6 +53,8 @@ class UsersResource:
         Query parameters:
 
         - ``fields`` (``_fields``): Comma-separated list of fields to include in the response.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         params = {"_fields": fields}
         request = build_request(
@@ -53,7 +63,8 @@ class UsersResource:
             group="GET me",
             params=params,
         )
-        return await self._requester.request(request, parse=User.from_json, deadline=deadline)
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
+        return await self._requester.request(request, parse=User.from_json, options=options)
 
     def list(
         self,
@@ -61,7 +72,9 @@ class UsersResource:
         order_by: Literal["last_name,first_name", "first_name,last_name"] | None = None,
         limit: int | None = None,
         skip: int | None = None,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> Pager[User]:
         """List users in your organization.
 
@@ -76,6 +89,9 @@ class UsersResource:
 
         - ``limit`` (``_limit``): Number of results to return.
         - ``skip`` (``_skip``): Number of results to skip before returning, for pagination.
+
+        Options for each page's request: ``timeout``, ``extra_headers``, ``extra_query`` (see
+        the class).
         """
         params = {"_order_by": order_by, "_limit": limit, "_skip": skip}
         return paginate(
@@ -83,7 +99,7 @@ class UsersResource:
             "user/",
             params,
             parse_item=User.from_json,
-            deadline=deadline,
+            options=call_options(self._requester.options, timeout, extra_headers, extra_query),
             template="user/",
             group="GET user",
         )
@@ -92,7 +108,9 @@ class UsersResource:
         self,
         *,
         organization_id: str | None = None,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> Pager[Any]:
         """List user availability statuses.
 
@@ -105,13 +123,16 @@ class UsersResource:
 
         The `active_calls` field is an array of call metadata for calls that the user is
         currently participating in.
+
+        Options for each page's request: ``timeout``, ``extra_headers``, ``extra_query`` (see
+        the class).
         """
         params = {"organization_id": organization_id}
         return paginate(
             self._requester,
             "user/availability/",
             params,
-            deadline=deadline,
+            options=call_options(self._requester.options, timeout, extra_headers, extra_query),
             template="user/availability/",
             group="GET user/availability",
         )
@@ -123,7 +144,9 @@ class UsersResource:
         order_by: Literal["last_name,first_name", "first_name,last_name"] | None = None,
         limit: int | None = None,
         skip: int | None = None,
-        deadline: float | None = None,
+        timeout: float | Timeout | None = None,
+        extra_headers: Mapping[str, str | None] | None = None,
+        extra_query: Mapping[str, object] | None = None,
     ) -> User:
         """Fetch a single user.
 
@@ -133,6 +156,8 @@ class UsersResource:
 
         - ``limit`` (``_limit``): Number of results to return.
         - ``skip`` (``_skip``): Number of results to skip before returning, for pagination.
+
+        Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
         """
         params = {"_order_by": order_by, "_limit": limit, "_skip": skip}
         request = build_request(
@@ -142,4 +167,5 @@ class UsersResource:
             path_params={"id": id},
             params=params,
         )
-        return await self._requester.request(request, parse=User.from_json, deadline=deadline)
+        options = call_options(self._requester.options, timeout, extra_headers, extra_query)
+        return await self._requester.request(request, parse=User.from_json, options=options)
