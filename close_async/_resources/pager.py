@@ -29,8 +29,13 @@ __all__ = [
     "Page",
     "PageFetcher",
     "PageIterator",
+    "PageSizing",
     "Pager",
+    "checked_limit",
+    "checked_page_size",
     "fetch_page",
+    "list_pager",
+    "page_words",
     "paginate",
     "read_cursor_page",
     "read_list_page",
@@ -68,6 +73,56 @@ class Page(Generic[T]):
 
 PageFetcher: TypeAlias = Callable[[dict[str, Any]], Awaitable["Page[Any]"]]
 """Fetches the page that a set of parameters names (``fetch_page`` bound to a path, ...)."""
+
+
+def checked_limit(limit: object) -> int | None:
+    """A walk's ``limit`` (the most items it yields in all; ``None``: every item), refused
+    with :class:`InvalidRequestError` naming ``limit`` unless a positive whole number."""
+    if limit is None:
+        return None
+    # bool is an int to Python, but True is no count.
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise InvalidRequestError("limit must be a positive whole number", field="limit")
+    return limit
+
+
+def checked_page_size(page_size: object, maximum: int) -> int | None:
+    """A walk's ``page_size`` (what each request asks for; ``None``: Close's default),
+    refused with :class:`InvalidRequestError` naming ``page_size`` unless a whole number
+    from 1 to the endpoint's ``maximum`` (Close answers 400 to more)."""
+    if page_size is None:
+        return None
+    if isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < 1:
+        raise InvalidRequestError("page_size must be a positive whole number", field="page_size")
+    if page_size > maximum:
+        raise InvalidRequestError(
+            f"page_size must be at most {maximum}, got {page_size}", field="page_size"
+        )
+    return page_size
+
+
+@attrs.frozen
+class PageSizing:
+    """How a walk sizes each request: ``key`` carries the size (``_limit``), ``page_size``
+    is the caller's (``None``: not sent, Close's default), ``maximum`` the endpoint's.
+
+    With a ``limit``, no request asks for more than the items still wanted: a limit of 3
+    sends ``_limit=3`` whatever the page size.
+    """
+
+    key: str
+    page_size: int | None
+    maximum: int
+
+    def sized(self, params: dict[str, Any], remaining: int | None) -> dict[str, Any]:
+        """``params`` with the size the next request asks for, given the items still wanted."""
+        size = self.page_size
+        if remaining is not None and remaining < (size or self.maximum):
+            size = remaining
+        # A page read back carries the size it was fetched with: replaced, or not sent.
+        rest = {k: v for k, v in params.items() if k != self.key}
+        # The size goes first, where the document lists `_limit`.
+        return rest if size is None else {self.key: size, **rest}
 
 
 def _data_of(raw: Any) -> list[Any] | None:
@@ -181,16 +236,23 @@ class PageIterator:
     fetched one at a time.
 
     Each page is fetched only when asked for; the walk ends after a page with no
-    ``next_params``, or once ``limit`` items were given (the last page cut to fit). If a
-    fetch raises, asking again retries that same page.
+    ``next_params``, or once ``limit`` items were given (the last page cut to fit, and
+    with ``sizing`` asked for no more than it needs). If a fetch raises, asking again
+    retries that same page.
     """
 
     def __init__(
-        self, fetch: PageFetcher, params: Mapping[str, Any], *, limit: int | None = None
+        self,
+        fetch: PageFetcher,
+        params: Mapping[str, Any],
+        *,
+        limit: int | None = None,
+        sizing: PageSizing | None = None,
     ) -> None:
         self._fetch = fetch
         self._params: dict[str, Any] | None = dict(params)  # None once the walk is over
         self._remaining = limit
+        self._sizing = sizing
         self._fetching = False
 
     def __aiter__(self) -> PageIterator:
@@ -205,9 +267,12 @@ class PageIterator:
         if self._fetching:
             # Two concurrent fetches would both get the same page: every item twice.
             raise RuntimeError("this pager is already fetching a page")
+        params = self._params
+        if self._sizing is not None:
+            params = self._sizing.sized(params, self._remaining)
         self._fetching = True
         try:
-            page = await self._fetch(self._params)
+            page = await self._fetch(params)
         finally:
             self._fetching = False
         if self._remaining is not None:
@@ -240,11 +305,13 @@ class Pager(Generic[T]):
         params: Mapping[str, Any],
         *,
         limit: int | None = None,
+        sizing: PageSizing | None = None,
         parse_item: Callable[[Any], T] | None = None,
     ) -> None:
         self._fetch = fetch
         self._params = dict(params)
         self._limit = limit
+        self._sizing = sizing
         self._parse_item = parse_item
         self._walk: AsyncIterator[Page[Any]] | None = None
         self._over = False
@@ -280,7 +347,7 @@ class Pager(Generic[T]):
 
     def _page_walk(self) -> AsyncIterator[Page[Any]]:
         # The walk's pages as read (items unparsed); a sliced walk has its own.
-        return PageIterator(self._fetch, self._params, limit=self._limit)
+        return PageIterator(self._fetch, self._params, limit=self._limit, sizing=self._sizing)
 
     def pages(self) -> AsyncIterator[Page[T]]:
         """The walk's pages instead of its items, from the first page (``async for``).
@@ -369,6 +436,9 @@ def paginate(
     path: str,
     params: Mapping[str, Any] | None = ...,
     *,
+    limit: int | None = ...,
+    page_size: int | None = ...,
+    maximum: int | None = ...,
     deadline: float | None = ...,
     template: str | None = ...,
     group: str | None = ...,
@@ -382,6 +452,9 @@ def paginate(
     params: Mapping[str, Any] | None = ...,
     *,
     parse_item: Callable[[Any], T],
+    limit: int | None = ...,
+    page_size: int | None = ...,
+    maximum: int | None = ...,
     deadline: float | None = ...,
     template: str | None = ...,
     group: str | None = ...,
@@ -394,20 +467,78 @@ def paginate(
     params: Mapping[str, Any] | None = None,
     *,
     parse_item: Callable[[Any], Any] | None = None,
+    limit: int | None = None,
+    page_size: int | None = None,
+    maximum: int | None = None,
     deadline: float | None = None,
     template: str | None = None,
     group: str | None = None,
 ) -> Pager[Any]:
     """A :class:`Pager` over the items of the GET list at ``path`` (any paging style).
 
-    The first request sends exactly ``params`` (no ``_skip`` is added: the event log
-    refuses it); later ones follow each page's ``next_params``. ``deadline`` bounds each
-    page's request; ``parse_item`` turns each item into a model. ``path`` must already be
-    validated; ``template`` and ``group`` go with each page's request (:func:`fetch_page`).
-    Bad ``params`` raise :class:`InvalidRequestError` here, before anything is sent.
+    ``limit``: the most items yielded in all (``None``: every one). ``page_size``: each
+    request's ``_limit``, from 1 to ``maximum`` (the list's cap, when known; a ``_limit``
+    in ``params`` is then taken as the page size; without one ``params`` go as given). The first
+    request sends ``params`` (no ``_skip`` is added: the event log refuses it) with that
+    size; later ones follow each page's ``next_params``, none asking for more items than
+    ``limit`` still needs. ``deadline`` bounds each page's request; ``parse_item`` turns
+    each item into a model. ``path`` must already be validated; ``template`` and
+    ``group`` go with each page's request (:func:`fetch_page`). Bad arguments raise
+    :class:`InvalidRequestError` here, before anything is sent.
     """
+    return list_pager(
+        requester,
+        path,
+        params,
+        parse_item=parse_item,
+        limit=limit,
+        page_size=page_size,
+        maximum=maximum,
+        deadline=deadline,
+        template=template,
+        group=group,
+    )
+
+
+def list_pager(
+    requester: Requester,
+    path: str,
+    params: Mapping[str, Any] | None,
+    *,
+    parse_item: Callable[[Any], Any] | None,
+    limit: int | None,
+    page_size: int | None,
+    maximum: int | None,
+    deadline: float | None,
+    template: str | None,
+    group: str | None,
+) -> Pager[Any]:
+    """:func:`paginate` for a caller whose ``parse_item`` may be ``None`` (no overloads)."""
+    first = first_params(params)
+    total, sizing = page_words(first, limit, page_size, maximum)
     fetch = page_fetcher(requester, path, deadline=deadline, template=template, group=group)
-    return Pager(fetch, first_params(params), parse_item=parse_item)
+    return Pager(fetch, first, limit=total, sizing=sizing, parse_item=parse_item)
+
+
+def page_words(
+    params: dict[str, Any], limit: object, page_size: object, maximum: int | None
+) -> tuple[int | None, PageSizing | None]:
+    """The checked ``limit`` and the :class:`PageSizing` of a GET list's walk (``None``
+    without a ``maximum``: no page size then). With one, a ``_limit`` in ``params`` is
+    taken out of them as the page size (giving both is an error). Raises
+    :class:`InvalidRequestError`."""
+    checked = checked_limit(limit)
+    if maximum is None:
+        # Sent as given: a list with no known cap (its _limit, if any, is the caller's).
+        if page_size is not None:
+            raise InvalidRequestError("this list takes no page_size", field="page_size")
+        return checked, None
+    given = params.pop("_limit", None)
+    if given is not None:
+        if page_size is not None:
+            raise InvalidRequestError("give _limit or page_size, not both", field="page_size")
+        page_size = given
+    return checked, PageSizing("_limit", checked_page_size(page_size, maximum), maximum)
 
 
 def first_params(params: Mapping[str, Any] | None) -> dict[str, Any]:

@@ -28,7 +28,15 @@ import attrs
 
 from .._engine.errors import InvalidRequestError
 from .._engine.http.request import encode_params
-from .pager import Page, PageFetcher, Pager, first_params, page_fetcher
+from .pager import (
+    Page,
+    PageFetcher,
+    Pager,
+    checked_limit,
+    checked_page_size,
+    list_pager,
+    page_fetcher,
+)
 
 if TYPE_CHECKING:
     from .._engine.requester import Requester
@@ -38,7 +46,6 @@ __all__ = [
     "DateSlicer",
     "PageSource",
     "SliceOptions",
-    "paged_params",
     "paginate_or_slice",
     "slice_by_date_created",
 ]
@@ -147,7 +154,12 @@ class _Plan:
     params: dict[str, Any]
 
 
-def _plan(options: SliceOptions, params: Mapping[str, Any] | None) -> _Plan:
+def _plan(
+    options: SliceOptions,
+    params: Mapping[str, Any] | None,
+    page_size: int | None = None,
+    maximum: int | None = None,
+) -> _Plan:
     # One rule for every bound: the option, else the list's filter, else the default.
     rest = {k: v for k, v in dict(params or {}).items() if v is not None}
     for key in _OWNED:
@@ -169,11 +181,16 @@ def _plan(options: SliceOptions, params: Mapping[str, Any] | None) -> _Plan:
         if given is not None:
             bounds[name] = given
     limit = rest.pop("_limit", None)
-    if limit is not None and options.page_size is not None:
-        raise InvalidRequestError("give _limit or the slice's page_size, not both", field="_limit")
     if limit is not None:
         _check_positive(limit, "_limit")
-    page_size = options.page_size if limit is None else limit
+        page_size = limit if page_size is None else page_size
+    if page_size is not None and options.page_size is not None:
+        raise InvalidRequestError(
+            "give the list's page_size or the slice's, not both", field="page_size"
+        )
+    page_size = options.page_size if page_size is None else page_size
+    if maximum is not None:
+        checked_page_size(page_size, maximum)
     start = bounds.get("start", _EARLIEST)
     end = bounds.get("end") or datetime.now(UTC)
     if end <= start:
@@ -198,9 +215,10 @@ def _stamp(when: datetime) -> str:
 class _SliceWalk:
     """The pages of one sliced walk, oldest window first, each with only unseen items."""
 
-    def __init__(self, fetch: PageFetcher, plan: _Plan) -> None:
+    def __init__(self, fetch: PageFetcher, plan: _Plan, limit: int | None = None) -> None:
         self._fetch = fetch
         self._plan = plan
+        self._remaining = limit  # items still wanted (None: every one)
         self._windows: deque[_Window] = deque([_Window(plan.start, plan.end)])
         self._current: _Window | None = None
         self._given: set[str] = set()  # ids handed out from the current window
@@ -245,7 +263,11 @@ class _SliceWalk:
 
     async def _next_page(self, window: _Window) -> Page[Any]:
         plan = self._plan
-        page = await self._fetch(self._query(window, self._skip, plan.page_size))
+        size = plan.page_size
+        if self._remaining is not None:
+            # No request asks for more than the limit still needs.
+            size = min(size, self._remaining)
+        page = await self._fetch(self._query(window, self._skip, size))
         following = self._skip + len(page.data)
         more_here = page.has_more and bool(page.data)
         # Probed before any id is recorded: if the probe fails, asking again refetches
@@ -261,7 +283,13 @@ class _SliceWalk:
             if object_id is not None:
                 self._given.add(object_id)
             fresh.append(item)
-        if not more_here:
+        if self._remaining is not None:
+            fresh = fresh[: self._remaining]
+            self._remaining -= len(fresh)
+        if self._remaining == 0:
+            self._current = None
+            self._windows.clear()
+        elif not more_here:
             self._current = None
         elif split:
             self._split(window)
@@ -291,8 +319,9 @@ class DateSlicer(Pager[T]):
     """A :class:`~close_async.Pager` over every object of a list, walked by ``date_created``
     windows past the ``_skip`` cap (see the module docstring).
 
-    Built by :func:`slice_by_date_created` or a typed list's ``sliced=``. Each object is
-    given once; windows are walked oldest first, pages lazily, one request at a time.
+    Built by :func:`slice_by_date_created` or a typed list's ``sliced=`` (its ``limit``
+    and ``page_size`` hold here too). Each object is given once; windows are walked oldest
+    first, pages lazily, one request at a time.
     ``pages()`` gives the walk's pages (their ``next_params`` are ``None``: a sliced walk
     goes on through ``pages()``, not by sending one page's parameters back, so
     :meth:`fetch_page` is refused).
@@ -305,13 +334,18 @@ class DateSlicer(Pager[T]):
         *,
         params: Mapping[str, Any] | None = None,
         parse_item: Callable[[Any], T] | None = None,
+        limit: int | None = None,
+        page_size: int | None = None,
+        maximum: int | None = None,
     ) -> None:
-        self._plan = _plan(options, params)
-        super().__init__(fetch, self._plan.params, parse_item=parse_item)
+        self._plan = _plan(options, params, page_size, maximum)
+        super().__init__(
+            fetch, self._plan.params, limit=checked_limit(limit), parse_item=parse_item
+        )
 
     def _page_walk(self) -> AsyncIterator[Page[Any]]:
         # The windows' pages, from the first window.
-        return _SliceWalk(self._fetch, self._plan)
+        return _SliceWalk(self._fetch, self._plan, self._limit)
 
     async def fetch_page(self, params: Mapping[str, Any]) -> Page[T]:
         """Refused: a sliced walk's state is its windows, which no parameters name."""
@@ -335,29 +369,6 @@ def _options(sliced: object) -> SliceOptions:
     )
 
 
-def paged_params(
-    params: Mapping[str, Any], page_size: int, *, cap: int, sliced: bool | SliceOptions
-) -> dict[str, Any]:
-    """The query of a list whose page size has a cap (the overlay's ``page_size:``), such
-    as ``close.calls.list``: its ``_limit`` is ``limit`` (another name for it) or else
-    ``page_size``, from 1 to ``cap`` (Close answers 400 to more). A plain walk starts at
-    ``_skip`` (0 when not given); a sliced one pages by the slice's own page size when it
-    has one. Raises :class:`InvalidRequestError`, before the caller starts iterating."""
-    limit = params.get("_limit")
-    if limit is not None:
-        page_size = limit
-    if isinstance(page_size, bool) or not isinstance(page_size, int) or not 1 <= page_size <= cap:
-        raise InvalidRequestError(
-            f"page_size must be 1..{cap}, got {page_size!r}", field="page_size"
-        )
-    query = {k: v for k, v in params.items() if k not in ("_skip", "_limit")}
-    skip = params.get("_skip")
-    if sliced is False:
-        return {**query, "_skip": skip or 0, "_limit": page_size}
-    own_size = isinstance(sliced, SliceOptions) and sliced.page_size is not None
-    return {**query, "_skip": skip, "_limit": None if own_size else page_size}
-
-
 @overload
 def paginate_or_slice(
     requester: Requester,
@@ -365,6 +376,9 @@ def paginate_or_slice(
     params: Mapping[str, Any] | None,
     sliced: bool | SliceOptions,
     *,
+    limit: int | None = ...,
+    page_size: int | None = ...,
+    maximum: int | None = ...,
     deadline: float | None = ...,
     template: str | None = ...,
     group: str | None = ...,
@@ -379,6 +393,9 @@ def paginate_or_slice(
     sliced: bool | SliceOptions,
     *,
     parse_item: Callable[[Any], T],
+    limit: int | None = ...,
+    page_size: int | None = ...,
+    maximum: int | None = ...,
     deadline: float | None = ...,
     template: str | None = ...,
     group: str | None = ...,
@@ -392,17 +409,41 @@ def paginate_or_slice(
     sliced: bool | SliceOptions,
     *,
     parse_item: Callable[[Any], Any] | None = None,
+    limit: int | None = None,
+    page_size: int | None = None,
+    maximum: int | None = None,
     deadline: float | None = None,
     template: str | None = None,
     group: str | None = None,
 ) -> Pager[Any]:
     """A typed list's pager: :func:`~close_async._resources.pager.paginate`, or with
     ``sliced`` (``True`` or a :class:`SliceOptions`) a :class:`DateSlicer` over the same
-    list and filters. Checked here, before anything is sent."""
-    fetch = page_fetcher(requester, path, deadline=deadline, template=template, group=group)
+    list and filters, with the same ``limit`` and ``page_size``. Checked here, before
+    anything is sent."""
     if sliced is False:
-        return Pager(fetch, first_params(params), parse_item=parse_item)
-    return DateSlicer(fetch, _options(sliced), params=params, parse_item=parse_item)
+        return list_pager(
+            requester,
+            path,
+            params,
+            parse_item=parse_item,
+            limit=limit,
+            page_size=page_size,
+            maximum=maximum,
+            deadline=deadline,
+            template=template,
+            group=group,
+        )
+    options = _options(sliced)
+    fetch = page_fetcher(requester, path, deadline=deadline, template=template, group=group)
+    return DateSlicer(
+        fetch,
+        options,
+        params=params,
+        parse_item=parse_item,
+        limit=limit,
+        page_size=page_size,
+        maximum=maximum,
+    )
 
 
 @overload

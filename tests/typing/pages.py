@@ -22,3 +22,13 @@ async def pages(close: CloseClient) -> None:
             assert_type(lead, Lead)
     if first.next_params is not None:
         assert_type(await pager.fetch_page(first.next_params), Page[Lead])
+
+
+async def paging_words(close: CloseClient) -> None:
+    from close_async.models import Event
+
+    events = close.events.list(limit=3, page_size=50)
+    assert_type(events, Pager[Event])
+    assert_type(await events.first_page(), Page[Event])
+    assert_type(close.search({"type": "object_type"}, limit=3, page_size=200), Pager[Any])
+    assert_type(close.paginate("lead/", limit=3, page_size=100), Pager[Any])

@@ -153,7 +153,6 @@ class ActivitiesResource:
     def list(
         self,
         *,
-        limit: int | None = None,
         skip: int | None = None,
         id__in: str | Sequence[str] | None = None,
         lead_id: str | Sequence[str] | None = None,
@@ -175,6 +174,8 @@ class ActivitiesResource:
         type__in: str | None = None,
         fields: str | Sequence[str] | None = None,
         order_by: str | None = None,
+        limit: int | None = None,
+        page_size: int | None = None,
         sliced: bool | SliceOptions = False,
         deadline: float | None = None,
     ) -> Pager[ActivityBase]:
@@ -184,6 +185,11 @@ class ActivitiesResource:
 
         Returns a :class:`~close_async.Pager` over every item, fetched page by page as
         you iterate; ``.first_page()`` gives one page with its ``has_more``.
+
+        - ``limit``: the most items to yield in all (``None``: every one); no request
+          asks for more than it still needs.
+        - ``page_size``: the items each request asks for (``_limit``), 1 to 100;
+          ``None``: Close's default. Refused above that before anything is sent.
 
         ``sliced=True`` (or a :class:`~close_async.SliceOptions`) walks past Close's
         ``_skip`` cap by ``date_created`` windows, each object once (bounded by
@@ -228,7 +234,6 @@ class ActivitiesResource:
 
         Query parameters:
 
-        - ``limit`` (``_limit``): Number of results to return.
         - ``skip`` (``_skip``): Number of results to skip before returning, for pagination.
         - ``id__in``: Filter by activity IDs (comma-separated)
         - ``lead_id``: Filter by lead IDs (comma-separated)
@@ -238,7 +243,6 @@ class ActivitiesResource:
         - ``fields`` (``_fields``): Comma-separated list of fields to include in the response.
         """
         params = {
-            "_limit": limit,
             "_skip": skip,
             "id__in": id__in,
             "lead_id": lead_id,
@@ -267,6 +271,9 @@ class ActivitiesResource:
             params,
             sliced,
             parse_item=ActivityBase.from_json,
+            limit=limit,
+            page_size=page_size,
+            maximum=100,
             deadline=deadline,
             template="activity/",
             group="GET activity",

@@ -45,7 +45,6 @@ class ActivitiesCustomActivitiesResource(
     def list(
         self,
         *,
-        limit: int | None = None,
         skip: int | None = None,
         id__in: str | Sequence[str] | None = None,
         lead_id: str | Sequence[str] | None = None,
@@ -63,6 +62,8 @@ class ActivitiesCustomActivitiesResource(
         activity_at__lt: _dt.datetime | str | _dt.date | str | None = None,
         custom_activity_type_id: str | Sequence[str] | None = None,
         custom_activity_type_id__in: str | None = None,
+        limit: int | None = None,
+        page_size: int | None = None,
         sliced: bool | SliceOptions = False,
         deadline: float | None = None,
     ) -> Pager[CustomActivity]:
@@ -72,6 +73,11 @@ class ActivitiesCustomActivitiesResource(
 
         Returns a :class:`~close_async.Pager` over every item, fetched page by page as
         you iterate; ``.first_page()`` gives one page with its ``has_more``.
+
+        - ``limit``: the most items to yield in all (``None``: every one); no request
+          asks for more than it still needs.
+        - ``page_size``: the items each request asks for (``_limit``), 1 to 100;
+          ``None``: Close's default. Refused above that before anything is sent.
 
         ``sliced=True`` (or a :class:`~close_async.SliceOptions`) walks past Close's
         ``_skip`` cap by ``date_created`` windows, each object once (bounded by
@@ -89,7 +95,6 @@ class ActivitiesCustomActivitiesResource(
 
         Query parameters:
 
-        - ``limit`` (``_limit``): Number of results to return.
         - ``skip`` (``_skip``): Number of results to skip before returning, for pagination.
         - ``id__in``: Filter by activity IDs (comma-separated)
         - ``lead_id``: Filter by lead IDs (comma-separated)
@@ -98,7 +103,6 @@ class ActivitiesCustomActivitiesResource(
         - ``type`` (``_type``): Filter by activity type, e.g. Call (comma-separated)
         """
         params = {
-            "_limit": limit,
             "_skip": skip,
             "id__in": id__in,
             "lead_id": lead_id,
@@ -123,6 +127,9 @@ class ActivitiesCustomActivitiesResource(
             params,
             sliced,
             parse_item=CustomActivity.from_json,
+            limit=limit,
+            page_size=page_size,
+            maximum=100,
             deadline=deadline,
             template="activity/custom/",
             group="GET activity/custom",

@@ -33,6 +33,7 @@ class ConnectedAccountsResource:
         *,
         fields: str | Sequence[str] | None = None,
         user_id: str | None = None,
+        limit: int | None = None,
         deadline: float | None = None,
     ) -> Pager[Any]:
         """List connected accounts.
@@ -42,6 +43,9 @@ class ConnectedAccountsResource:
         Returns a :class:`~close_async.Pager` over every item, fetched page by page as
         you iterate; ``.first_page()`` gives one page with its ``has_more``.
 
+        - ``limit``: the most items to yield in all (``None``: every one); no request
+          asks for more than it still needs.
+
         You can filter down to a specific user by passing the `?user_id` query parameter.
         """
         params = {"_fields": fields, "user_id": user_id}
@@ -49,6 +53,7 @@ class ConnectedAccountsResource:
             self._requester,
             "connected_account/",
             params,
+            limit=limit,
             deadline=deadline,
             template="connected_account/",
             group="GET connected_account",

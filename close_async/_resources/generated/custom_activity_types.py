@@ -39,6 +39,7 @@ class CustomActivityTypesResource(
     def list(
         self,
         *,
+        limit: int | None = None,
         deadline: float | None = None,
     ) -> Pager[CustomActivityType]:
         """List Custom Activity Types.
@@ -48,6 +49,9 @@ class CustomActivityTypesResource(
         Returns a :class:`~close_async.Pager` over every item, fetched page by page as
         you iterate; ``.first_page()`` gives one page with its ``has_more``.
 
+        - ``limit``: the most items to yield in all (``None``: every one); no request
+          asks for more than it still needs.
+
         List all custom activity types defined in the organization. The response includes all
         Custom Activity Types, including their Custom Field metadata.
         """
@@ -56,6 +60,7 @@ class CustomActivityTypesResource(
             "custom_activity/",
             None,
             parse_item=CustomActivityType.from_json,
+            limit=limit,
             deadline=deadline,
             template="custom_activity/",
             group="GET custom_activity",

@@ -39,6 +39,7 @@ class CustomFieldsCustomObjectResource(
     def list(
         self,
         *,
+        limit: int | None = None,
         deadline: float | None = None,
     ) -> Pager[CustomField]:
         """List Custom Object Custom Fields.
@@ -48,6 +49,9 @@ class CustomFieldsCustomObjectResource(
         Returns a :class:`~close_async.Pager` over every item, fetched page by page as
         you iterate; ``.first_page()`` gives one page with its ``has_more``.
 
+        - ``limit``: the most items to yield in all (``None``: every one); no request
+          asks for more than it still needs.
+
         List all the custom object custom fields for your organization.
         """
         return paginate(
@@ -55,6 +59,7 @@ class CustomFieldsCustomObjectResource(
             "custom_field/custom_object_type/",
             None,
             parse_item=CustomField.from_json,
+            limit=limit,
             deadline=deadline,
             template="custom_field/custom_object_type/",
             group="GET custom_field/custom_object_type",

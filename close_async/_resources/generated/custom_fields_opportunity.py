@@ -37,9 +37,10 @@ class CustomFieldsOpportunityResource(BulkCreate[CustomField], BulkDelete, BulkU
     def list(
         self,
         *,
-        limit: int | None = None,
         skip: int | None = None,
         fields: str | Sequence[str] | None = None,
+        limit: int | None = None,
+        page_size: int | None = None,
         deadline: float | None = None,
     ) -> Pager[CustomField]:
         """List Opportunity Custom Fields.
@@ -49,20 +50,27 @@ class CustomFieldsOpportunityResource(BulkCreate[CustomField], BulkDelete, BulkU
         Returns a :class:`~close_async.Pager` over every item, fetched page by page as
         you iterate; ``.first_page()`` gives one page with its ``has_more``.
 
+        - ``limit``: the most items to yield in all (``None``: every one); no request
+          asks for more than it still needs.
+        - ``page_size``: the items each request asks for (``_limit``), 1 to 100;
+          ``None``: Close's default. Refused above that before anything is sent.
+
         List all the opportunity custom fields for your organization.
 
         Query parameters:
 
-        - ``limit`` (``_limit``): Number of results to return.
         - ``skip`` (``_skip``): Number of results to skip before returning, for pagination.
         - ``fields`` (``_fields``): Comma-separated list of fields to include in the response.
         """
-        params = {"_limit": limit, "_skip": skip, "_fields": fields}
+        params = {"_skip": skip, "_fields": fields}
         return paginate(
             self._requester,
             "custom_field/opportunity/",
             params,
             parse_item=CustomField.from_json,
+            limit=limit,
+            page_size=page_size,
+            maximum=100,
             deadline=deadline,
             template="custom_field/opportunity/",
             group="GET custom_field/opportunity",

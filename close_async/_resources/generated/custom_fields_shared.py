@@ -40,6 +40,7 @@ class CustomFieldsSharedResource(BulkCreate[CustomField], BulkDelete, BulkUpdate
         self,
         *,
         fields: str | Sequence[str] | None = None,
+        limit: int | None = None,
         deadline: float | None = None,
     ) -> Pager[CustomField]:
         """List Shared Custom Fields.
@@ -48,6 +49,9 @@ class CustomFieldsSharedResource(BulkCreate[CustomField], BulkDelete, BulkUpdate
 
         Returns a :class:`~close_async.Pager` over every item, fetched page by page as
         you iterate; ``.first_page()`` gives one page with its ``has_more``.
+
+        - ``limit``: the most items to yield in all (``None``: every one); no request
+          asks for more than it still needs.
 
         List all the shared custom fields for your organization.
 
@@ -61,6 +65,7 @@ class CustomFieldsSharedResource(BulkCreate[CustomField], BulkDelete, BulkUpdate
             "custom_field/shared/",
             params,
             parse_item=CustomField.from_json,
+            limit=limit,
             deadline=deadline,
             template="custom_field/shared/",
             group="GET custom_field/shared",

@@ -39,6 +39,7 @@ class CustomObjectTypesResource(
     def list(
         self,
         *,
+        limit: int | None = None,
         deadline: float | None = None,
     ) -> Pager[CustomObjectType]:
         """List Custom Object Types.
@@ -47,6 +48,9 @@ class CustomObjectTypesResource(
 
         Returns a :class:`~close_async.Pager` over every item, fetched page by page as
         you iterate; ``.first_page()`` gives one page with its ``has_more``.
+
+        - ``limit``: the most items to yield in all (``None``: every one); no request
+          asks for more than it still needs.
 
         The response will include all Custom Object Types, including Custom Field metadata for
         your organization.
@@ -61,6 +65,7 @@ class CustomObjectTypesResource(
             "custom_object_type/",
             None,
             parse_item=CustomObjectType.from_json,
+            limit=limit,
             deadline=deadline,
             template="custom_object_type/",
             group="GET custom_object_type",

@@ -39,6 +39,7 @@ class CustomObjectsResource(BulkCreate[CustomObject], BulkDelete, BulkUpdate[Cus
         *,
         lead_id: str | None = None,
         custom_object_type_id: str | None = None,
+        limit: int | None = None,
         deadline: float | None = None,
     ) -> Pager[CustomObject]:
         """List Custom Object instances.
@@ -47,6 +48,9 @@ class CustomObjectsResource(BulkCreate[CustomObject], BulkDelete, BulkUpdate[Cus
 
         Returns a :class:`~close_async.Pager` over every item, fetched page by page as
         you iterate; ``.first_page()`` gives one page with its ``has_more``.
+
+        - ``limit``: the most items to yield in all (``None``: every one); no request
+          asks for more than it still needs.
 
         The `lead_id` parameter is required. If you want to retrieve all Custom Object instances
         regardless of the lead, you will need to use [Advanced
@@ -67,6 +71,7 @@ class CustomObjectsResource(BulkCreate[CustomObject], BulkDelete, BulkUpdate[Cus
             "custom_object/",
             params,
             parse_item=CustomObject.from_json,
+            limit=limit,
             deadline=deadline,
             template="custom_object/",
             group="GET custom_object",

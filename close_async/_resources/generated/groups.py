@@ -39,6 +39,7 @@ class GroupsResource(BulkCreate[Group], BulkDelete, BulkUpdate[Group]):
         self,
         *,
         fields: str | Sequence[str] | None = None,
+        limit: int | None = None,
         deadline: float | None = None,
     ) -> Pager[Group]:
         """List Groups for your organization.
@@ -47,6 +48,9 @@ class GroupsResource(BulkCreate[Group], BulkDelete, BulkUpdate[Group]):
 
         Returns a :class:`~close_async.Pager` over every item, fetched page by page as
         you iterate; ``.first_page()`` gives one page with its ``has_more``.
+
+        - ``limit``: the most items to yield in all (``None``: every one); no request
+          asks for more than it still needs.
 
         Note that list endpoint does not support retrieving members for all groups. Use
         individual group endpoint instead.
@@ -61,6 +65,7 @@ class GroupsResource(BulkCreate[Group], BulkDelete, BulkUpdate[Group]):
             "group/",
             params,
             parse_item=Group.from_json,
+            limit=limit,
             deadline=deadline,
             template="group/",
             group="GET group",

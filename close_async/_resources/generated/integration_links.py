@@ -43,6 +43,7 @@ class IntegrationLinksResource(
     def list(
         self,
         *,
+        limit: int | None = None,
         deadline: float | None = None,
     ) -> Pager[IntegrationLink]:
         """Get all integration links for your organization.
@@ -51,12 +52,16 @@ class IntegrationLinksResource(
 
         Returns a :class:`~close_async.Pager` over every item, fetched page by page as
         you iterate; ``.first_page()`` gives one page with its ``has_more``.
+
+        - ``limit``: the most items to yield in all (``None``: every one); no request
+          asks for more than it still needs.
         """
         return paginate(
             self._requester,
             "integration_link/",
             None,
             parse_item=IntegrationLink.from_json,
+            limit=limit,
             deadline=deadline,
             template="integration_link/",
             group="GET integration_link",

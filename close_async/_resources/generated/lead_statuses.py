@@ -37,6 +37,7 @@ class LeadStatusesResource(BulkCreate[LeadStatus], BulkDelete, BulkUpdate[LeadSt
     def list(
         self,
         *,
+        limit: int | None = None,
         deadline: float | None = None,
     ) -> Pager[LeadStatus]:
         """List lead statuses for your organization.
@@ -45,12 +46,16 @@ class LeadStatusesResource(BulkCreate[LeadStatus], BulkDelete, BulkUpdate[LeadSt
 
         Returns a :class:`~close_async.Pager` over every item, fetched page by page as
         you iterate; ``.first_page()`` gives one page with its ``has_more``.
+
+        - ``limit``: the most items to yield in all (``None``: every one); no request
+          asks for more than it still needs.
         """
         return paginate(
             self._requester,
             "status/lead/",
             None,
             parse_item=LeadStatus.from_json,
+            limit=limit,
             deadline=deadline,
             template="status/lead/",
             group="GET status/lead",

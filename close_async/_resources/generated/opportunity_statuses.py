@@ -40,6 +40,7 @@ class OpportunityStatusesResource(
         self,
         *,
         fields: str | Sequence[str] | None = None,
+        limit: int | None = None,
         deadline: float | None = None,
     ) -> Pager[OpportunityStatus]:
         """List opportunity statuses for your organization.
@@ -48,6 +49,9 @@ class OpportunityStatusesResource(
 
         Returns a :class:`~close_async.Pager` over every item, fetched page by page as
         you iterate; ``.first_page()`` gives one page with its ``has_more``.
+
+        - ``limit``: the most items to yield in all (``None``: every one); no request
+          asks for more than it still needs.
 
         Query parameters:
 
@@ -59,6 +63,7 @@ class OpportunityStatusesResource(
             "status/opportunity/",
             params,
             parse_item=OpportunityStatus.from_json,
+            limit=limit,
             deadline=deadline,
             template="status/opportunity/",
             group="GET status/opportunity",

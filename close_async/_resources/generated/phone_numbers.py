@@ -41,12 +41,13 @@ class PhoneNumbersResource(BulkCreate[Any], BulkDelete, BulkUpdate[PhoneNumber])
     def list(
         self,
         *,
-        limit: int | None = None,
         skip: int | None = None,
         fields: str | Sequence[str] | None = None,
         number: str | None = None,
         user_id: str | None = None,
         is_group_number: bool | None = None,
+        limit: int | None = None,
+        page_size: int | None = None,
         deadline: float | None = None,
     ) -> Pager[PhoneNumber]:
         """List or search for phone numbers.
@@ -56,14 +57,17 @@ class PhoneNumbersResource(BulkCreate[Any], BulkDelete, BulkUpdate[PhoneNumber])
         Returns a :class:`~close_async.Pager` over every item, fetched page by page as
         you iterate; ``.first_page()`` gives one page with its ``has_more``.
 
+        - ``limit``: the most items to yield in all (``None``: every one); no request
+          asks for more than it still needs.
+        - ``page_size``: the items each request asks for (``_limit``), 1 to 100;
+          ``None``: Close's default. Refused above that before anything is sent.
+
         Query parameters:
 
-        - ``limit`` (``_limit``): Number of results to return.
         - ``skip`` (``_skip``): Number of results to skip before returning, for pagination.
         - ``fields`` (``_fields``): Comma-separated list of fields to include in the response.
         """
         params = {
-            "_limit": limit,
             "_skip": skip,
             "_fields": fields,
             "number": number,
@@ -75,6 +79,9 @@ class PhoneNumbersResource(BulkCreate[Any], BulkDelete, BulkUpdate[PhoneNumber])
             "phone_number/",
             params,
             parse_item=PhoneNumber.from_json,
+            limit=limit,
+            page_size=page_size,
+            maximum=100,
             deadline=deadline,
             template="phone_number/",
             group="GET phone_number",

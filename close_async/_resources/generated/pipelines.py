@@ -37,6 +37,7 @@ class PipelinesResource(BulkCreate[Pipeline], BulkDelete, BulkUpdate[Pipeline]):
     def list(
         self,
         *,
+        limit: int | None = None,
         deadline: float | None = None,
     ) -> Pager[Pipeline]:
         """List Pipelines for your organization.
@@ -45,12 +46,16 @@ class PipelinesResource(BulkCreate[Pipeline], BulkDelete, BulkUpdate[Pipeline]):
 
         Returns a :class:`~close_async.Pager` over every item, fetched page by page as
         you iterate; ``.first_page()`` gives one page with its ``has_more``.
+
+        - ``limit``: the most items to yield in all (``None``: every one); no request
+          asks for more than it still needs.
         """
         return paginate(
             self._requester,
             "pipeline/",
             None,
             parse_item=Pipeline.from_json,
+            limit=limit,
             deadline=deadline,
             template="pipeline/",
             group="GET pipeline",

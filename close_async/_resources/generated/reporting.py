@@ -78,6 +78,7 @@ class ReportingResource:
     def list_activity_metrics(
         self,
         *,
+        limit: int | None = None,
         deadline: float | None = None,
     ) -> Pager[Any]:
         """List the predefined metrics used in activity reports.
@@ -87,12 +88,16 @@ class ReportingResource:
         Returns a :class:`~close_async.Pager` over every item, fetched page by page as
         you iterate; ``.first_page()`` gives one page with its ``has_more``.
 
+        - ``limit``: the most items to yield in all (``None``: every one); no request
+          asks for more than it still needs.
+
         List available metrics that can be used in activity reports.
         """
         return paginate(
             self._requester,
             "report/activity/metrics/",
             None,
+            limit=limit,
             deadline=deadline,
             template="report/activity/metrics/",
             group="GET report/activity/metrics",

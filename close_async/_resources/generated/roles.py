@@ -37,6 +37,7 @@ class RolesResource(BulkCreate[Role], BulkDelete, BulkUpdate[Role]):
     def list(
         self,
         *,
+        limit: int | None = None,
         deadline: float | None = None,
     ) -> Pager[Role]:
         """List all the roles defined for your organization.
@@ -45,12 +46,16 @@ class RolesResource(BulkCreate[Role], BulkDelete, BulkUpdate[Role]):
 
         Returns a :class:`~close_async.Pager` over every item, fetched page by page as
         you iterate; ``.first_page()`` gives one page with its ``has_more``.
+
+        - ``limit``: the most items to yield in all (``None``: every one); no request
+          asks for more than it still needs.
         """
         return paginate(
             self._requester,
             "role/",
             None,
             parse_item=Role.from_json,
+            limit=limit,
             deadline=deadline,
             template="role/",
             group="GET role",

@@ -39,6 +39,7 @@ class SchedulingLinksResource(BulkCreate[Any], BulkDelete, BulkUpdate[Any]):
     def list(
         self,
         *,
+        limit: int | None = None,
         deadline: float | None = None,
     ) -> Pager[Any]:
         """List User Scheduling Links.
@@ -47,11 +48,15 @@ class SchedulingLinksResource(BulkCreate[Any], BulkDelete, BulkUpdate[Any]):
 
         Returns a :class:`~close_async.Pager` over every item, fetched page by page as
         you iterate; ``.first_page()`` gives one page with its ``has_more``.
+
+        - ``limit``: the most items to yield in all (``None``: every one); no request
+          asks for more than it still needs.
         """
         return paginate(
             self._requester,
             "scheduling_link/",
             None,
+            limit=limit,
             deadline=deadline,
             template="scheduling_link/",
             group="GET scheduling_link",
@@ -227,6 +232,7 @@ class SchedulingLinksResource(BulkCreate[Any], BulkDelete, BulkUpdate[Any]):
     def list_shared(
         self,
         *,
+        limit: int | None = None,
         deadline: float | None = None,
     ) -> Pager[Any]:
         """List Shared Scheduling Links.
@@ -235,11 +241,15 @@ class SchedulingLinksResource(BulkCreate[Any], BulkDelete, BulkUpdate[Any]):
 
         Returns a :class:`~close_async.Pager` over every item, fetched page by page as
         you iterate; ``.first_page()`` gives one page with its ``has_more``.
+
+        - ``limit``: the most items to yield in all (``None``: every one); no request
+          asks for more than it still needs.
         """
         return paginate(
             self._requester,
             "shared_scheduling_link/",
             None,
+            limit=limit,
             deadline=deadline,
             template="shared_scheduling_link/",
             group="GET shared_scheduling_link",

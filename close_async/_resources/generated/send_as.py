@@ -39,6 +39,7 @@ class SendAsResource(BulkCreate[Any], BulkDelete):
         *,
         allowed_user_id: str | None = None,
         allowing_user_id: str | None = None,
+        limit: int | None = None,
         deadline: float | None = None,
     ) -> Pager[Any]:
         """List Send As Associations.
@@ -47,6 +48,9 @@ class SendAsResource(BulkCreate[Any], BulkDelete):
 
         Returns a :class:`~close_async.Pager` over every item, fetched page by page as
         you iterate; ``.first_page()`` gives one page with its ``has_more``.
+
+        - ``limit``: the most items to yield in all (``None``: every one); no request
+          asks for more than it still needs.
 
         A user only has access to associations they are involved in. This means that when using
         this endpoint, `allowing_user_id` or `allowed_user_id` must be equal to your user ID. If
@@ -57,6 +61,7 @@ class SendAsResource(BulkCreate[Any], BulkDelete):
             self._requester,
             "send_as/",
             params,
+            limit=limit,
             deadline=deadline,
             template="send_as/",
             group="GET send_as",

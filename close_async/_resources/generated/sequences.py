@@ -39,8 +39,9 @@ class SequencesResource(BulkCreate[Workflow], BulkDelete, BulkUpdate[Workflow]):
     def list(
         self,
         *,
-        limit: int | None = None,
         skip: int | None = None,
+        limit: int | None = None,
+        page_size: int | None = None,
         deadline: float | None = None,
     ) -> Pager[Workflow]:
         """List Sequences.
@@ -50,17 +51,24 @@ class SequencesResource(BulkCreate[Workflow], BulkDelete, BulkUpdate[Workflow]):
         Returns a :class:`~close_async.Pager` over every item, fetched page by page as
         you iterate; ``.first_page()`` gives one page with its ``has_more``.
 
+        - ``limit``: the most items to yield in all (``None``: every one); no request
+          asks for more than it still needs.
+        - ``page_size``: the items each request asks for (``_limit``), 1 to 100;
+          ``None``: Close's default. Refused above that before anything is sent.
+
         Query parameters:
 
-        - ``limit`` (``_limit``): Number of results to return.
         - ``skip`` (``_skip``): Number of results to skip before returning, for pagination.
         """
-        params = {"_limit": limit, "_skip": skip}
+        params = {"_skip": skip}
         return paginate(
             self._requester,
             "sequence/",
             params,
             parse_item=Workflow.from_json,
+            limit=limit,
+            page_size=page_size,
+            maximum=100,
             deadline=deadline,
             template="sequence/",
             group="GET sequence",
@@ -192,11 +200,12 @@ class SequencesResource(BulkCreate[Workflow], BulkDelete, BulkUpdate[Workflow]):
     def list_subscriptions(
         self,
         *,
-        limit: int | None = None,
         skip: int | None = None,
         contact_id: str | None = None,
         lead_id: str | None = None,
         sequence_id: str | None = None,
+        limit: int | None = None,
+        page_size: int | None = None,
         deadline: float | None = None,
     ) -> Pager[SequenceSubscription]:
         """List Sequence Subscriptions.
@@ -206,15 +215,18 @@ class SequencesResource(BulkCreate[Workflow], BulkDelete, BulkUpdate[Workflow]):
         Returns a :class:`~close_async.Pager` over every item, fetched page by page as
         you iterate; ``.first_page()`` gives one page with its ``has_more``.
 
+        - ``limit``: the most items to yield in all (``None``: every one); no request
+          asks for more than it still needs.
+        - ``page_size``: the items each request asks for (``_limit``), 1 to 100;
+          ``None``: Close's default. Refused above that before anything is sent.
+
         At least one of `sequence_id`, `contact_id`, and `lead_id` is required.
 
         Query parameters:
 
-        - ``limit`` (``_limit``): Number of results to return.
         - ``skip`` (``_skip``): Number of results to skip before returning, for pagination.
         """
         params = {
-            "_limit": limit,
             "_skip": skip,
             "contact_id": contact_id,
             "lead_id": lead_id,
@@ -225,6 +237,9 @@ class SequencesResource(BulkCreate[Workflow], BulkDelete, BulkUpdate[Workflow]):
             "sequence_subscription/",
             params,
             parse_item=SequenceSubscription.from_json,
+            limit=limit,
+            page_size=page_size,
+            maximum=100,
             deadline=deadline,
             template="sequence_subscription/",
             group="GET sequence_subscription",

@@ -37,6 +37,7 @@ class UnsubscribedEmailsResource(BulkCreate[Any], BulkDelete):
     def list(
         self,
         *,
+        limit: int | None = None,
         deadline: float | None = None,
     ) -> Pager[Any]:
         """List all unsubscribed emails.
@@ -46,12 +47,16 @@ class UnsubscribedEmailsResource(BulkCreate[Any], BulkDelete):
         Returns a :class:`~close_async.Pager` over every item, fetched page by page as
         you iterate; ``.first_page()`` gives one page with its ``has_more``.
 
+        - ``limit``: the most items to yield in all (``None``: every one); no request
+          asks for more than it still needs.
+
         Get a list of unsubscribed email addresses.
         """
         return paginate(
             self._requester,
             "unsubscribe/email/",
             None,
+            limit=limit,
             deadline=deadline,
             template="unsubscribe/email/",
             group="GET unsubscribe/email",

@@ -59,8 +59,9 @@ class UsersResource:
         self,
         *,
         order_by: Literal["last_name,first_name", "first_name,last_name"] | None = None,
-        limit: int | None = None,
         skip: int | None = None,
+        limit: int | None = None,
+        page_size: int | None = None,
         deadline: float | None = None,
     ) -> Pager[User]:
         """List users in your organization.
@@ -70,19 +71,26 @@ class UsersResource:
         Returns a :class:`~close_async.Pager` over every item, fetched page by page as
         you iterate; ``.first_page()`` gives one page with its ``has_more``.
 
+        - ``limit``: the most items to yield in all (``None``: every one); no request
+          asks for more than it still needs.
+        - ``page_size``: the items each request asks for (``_limit``), 1 to 100;
+          ``None``: Close's default. Refused above that before anything is sent.
+
         List all the users who are members of the same organizations as you are.
 
         Query parameters:
 
-        - ``limit`` (``_limit``): Number of results to return.
         - ``skip`` (``_skip``): Number of results to skip before returning, for pagination.
         """
-        params = {"_order_by": order_by, "_limit": limit, "_skip": skip}
+        params = {"_order_by": order_by, "_skip": skip}
         return paginate(
             self._requester,
             "user/",
             params,
             parse_item=User.from_json,
+            limit=limit,
+            page_size=page_size,
+            maximum=100,
             deadline=deadline,
             template="user/",
             group="GET user",
@@ -92,6 +100,7 @@ class UsersResource:
         self,
         *,
         organization_id: str | None = None,
+        limit: int | None = None,
         deadline: float | None = None,
     ) -> Pager[Any]:
         """List user availability statuses.
@@ -100,6 +109,9 @@ class UsersResource:
 
         Returns a :class:`~close_async.Pager` over every item, fetched page by page as
         you iterate; ``.first_page()`` gives one page with its ``has_more``.
+
+        - ``limit``: the most items to yield in all (``None``: every one); no request
+          asks for more than it still needs.
 
         List user availability statuses for all users in an organization.
 
@@ -111,6 +123,7 @@ class UsersResource:
             self._requester,
             "user/availability/",
             params,
+            limit=limit,
             deadline=deadline,
             template="user/availability/",
             group="GET user/availability",

@@ -37,6 +37,7 @@ class WebhooksResource(BulkCreate[Webhook], BulkDelete, BulkUpdate[Webhook]):
     def list(
         self,
         *,
+        limit: int | None = None,
         deadline: float | None = None,
     ) -> Pager[Webhook]:
         """List Webhook subscriptions.
@@ -46,6 +47,9 @@ class WebhooksResource(BulkCreate[Webhook], BulkDelete, BulkUpdate[Webhook]):
         Returns a :class:`~close_async.Pager` over every item, fetched page by page as
         you iterate; ``.first_page()`` gives one page with its ``has_more``.
 
+        - ``limit``: the most items to yield in all (``None``: every one); no request
+          asks for more than it still needs.
+
         List all webhook subscriptions for the organization.
         """
         return paginate(
@@ -53,6 +57,7 @@ class WebhooksResource(BulkCreate[Webhook], BulkDelete, BulkUpdate[Webhook]):
             "webhook/",
             None,
             parse_item=Webhook.from_json,
+            limit=limit,
             deadline=deadline,
             template="webhook/",
             group="GET webhook",
