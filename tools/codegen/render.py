@@ -414,15 +414,17 @@ def _operation_doc(op: OperationDef, sliced: bool = False) -> list[str]:
             "Returns a :class:`~close_async.Pager` over every item, fetched page by page as",
             "you iterate; ``.first_page()`` gives one page with its ``has_more``.",
             "",
-            "- ``limit``: the most items to yield in all (``None``: every one); no request",
-            "  asks for more than it still needs.",
         ]
         if op.page_size:
             lines += [
+                "- ``limit``: the most items to yield in all (``None``: every one); no request",
+                "  asks for more than it still needs.",
                 f"- ``page_size``: the items each request asks for (``_limit``), 1 to"
                 f" {op.page_size};",
                 "  ``None``: Close's default. Refused above that before anything is sent.",
             ]
+        else:
+            lines.append("- ``limit``: the most items to yield in all (``None``: every one).")
     if sliced:
         lines += [
             "",

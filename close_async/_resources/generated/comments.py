@@ -50,8 +50,7 @@ class CommentsResource(BulkCreate[Comment], BulkDelete, BulkUpdate[Comment]):
         Returns a :class:`~close_async.Pager` over every item, fetched page by page as
         you iterate; ``.first_page()`` gives one page with its ``has_more``.
 
-        - ``limit``: the most items to yield in all (``None``: every one); no request
-          asks for more than it still needs.
+        - ``limit``: the most items to yield in all (``None``: every one).
 
         Comments may be fetched by `object_id` (the object that was commented on) or by
         `thread_id`. Exactly one of those filters must be provided.

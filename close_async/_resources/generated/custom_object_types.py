@@ -49,8 +49,7 @@ class CustomObjectTypesResource(
         Returns a :class:`~close_async.Pager` over every item, fetched page by page as
         you iterate; ``.first_page()`` gives one page with its ``has_more``.
 
-        - ``limit``: the most items to yield in all (``None``: every one); no request
-          asks for more than it still needs.
+        - ``limit``: the most items to yield in all (``None``: every one).
 
         The response will include all Custom Object Types, including Custom Field metadata for
         your organization.

@@ -49,8 +49,7 @@ class CustomObjectsResource(BulkCreate[CustomObject], BulkDelete, BulkUpdate[Cus
         Returns a :class:`~close_async.Pager` over every item, fetched page by page as
         you iterate; ``.first_page()`` gives one page with its ``has_more``.
 
-        - ``limit``: the most items to yield in all (``None``: every one); no request
-          asks for more than it still needs.
+        - ``limit``: the most items to yield in all (``None``: every one).
 
         The `lead_id` parameter is required. If you want to retrieve all Custom Object instances
         regardless of the lead, you will need to use [Advanced

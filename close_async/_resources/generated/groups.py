@@ -49,8 +49,7 @@ class GroupsResource(BulkCreate[Group], BulkDelete, BulkUpdate[Group]):
         Returns a :class:`~close_async.Pager` over every item, fetched page by page as
         you iterate; ``.first_page()`` gives one page with its ``has_more``.
 
-        - ``limit``: the most items to yield in all (``None``: every one); no request
-          asks for more than it still needs.
+        - ``limit``: the most items to yield in all (``None``: every one).
 
         Note that list endpoint does not support retrieving members for all groups. Use
         individual group endpoint instead.

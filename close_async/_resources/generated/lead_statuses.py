@@ -47,8 +47,7 @@ class LeadStatusesResource(BulkCreate[LeadStatus], BulkDelete, BulkUpdate[LeadSt
         Returns a :class:`~close_async.Pager` over every item, fetched page by page as
         you iterate; ``.first_page()`` gives one page with its ``has_more``.
 
-        - ``limit``: the most items to yield in all (``None``: every one); no request
-          asks for more than it still needs.
+        - ``limit``: the most items to yield in all (``None``: every one).
         """
         return paginate(
             self._requester,

@@ -49,8 +49,7 @@ class SendAsResource(BulkCreate[Any], BulkDelete):
         Returns a :class:`~close_async.Pager` over every item, fetched page by page as
         you iterate; ``.first_page()`` gives one page with its ``has_more``.
 
-        - ``limit``: the most items to yield in all (``None``: every one); no request
-          asks for more than it still needs.
+        - ``limit``: the most items to yield in all (``None``: every one).
 
         A user only has access to associations they are involved in. This means that when using
         this endpoint, `allowing_user_id` or `allowed_user_id` must be equal to your user ID. If

@@ -110,8 +110,7 @@ class UsersResource:
         Returns a :class:`~close_async.Pager` over every item, fetched page by page as
         you iterate; ``.first_page()`` gives one page with its ``has_more``.
 
-        - ``limit``: the most items to yield in all (``None``: every one); no request
-          asks for more than it still needs.
+        - ``limit``: the most items to yield in all (``None``: every one).
 
         List user availability statuses for all users in an organization.
 
