@@ -101,7 +101,6 @@ def checked_page_size(page_size: object, maximum: int) -> int | None:
     return page_size
 
 
-@attrs.frozen
 class PageSizing:
     """How a walk sizes each request: ``key`` carries the size (``_limit``), ``page_size``
     is the caller's (``None``: not sent, Close's default), ``maximum`` the endpoint's.
@@ -110,9 +109,13 @@ class PageSizing:
     sends ``_limit=3`` whatever the page size.
     """
 
-    key: str
-    page_size: int | None
-    maximum: int
+    # A plain class, not attrs: attrs generates (and compiles) methods when the module loads.
+    __slots__ = ("key", "maximum", "page_size")
+
+    def __init__(self, key: str, page_size: int | None, maximum: int) -> None:
+        self.key = key
+        self.page_size = page_size
+        self.maximum = maximum
 
     def sized(self, params: dict[str, Any], remaining: int | None) -> dict[str, Any]:
         """``params`` with the size the next request asks for, given the items still wanted."""
