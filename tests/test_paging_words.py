@@ -130,6 +130,14 @@ async def test_a_sliced_walk_keeps_the_limit_too(fake: FakeClose, close: CloseCl
     fake.seed_objects("opportunity", 6, lead_id=fake.add_object("lead", name="L")["id"])
     got = [o async for o in close.opportunities.list(limit=4, page_size=3, sliced=True)]
     assert len(got) == 4
+    sizes = [
+        (params["_limit"], params["_skip"])
+        for params in (
+            dict(p.split("=", 1) for p in q.split("&")) for q in queries(fake, "/opportunity/")
+        )
+    ]
+    # Pages of 3, then just the 1 still wanted; ("1", "10000") is the cap probe.
+    assert [size for size in sizes if size[1] != "10000"] == [("3", "0"), ("1", "3")]
 
 
 def test_list_docstrings_say_what_limit_and_page_size_mean(close: CloseClient) -> None:
