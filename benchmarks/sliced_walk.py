@@ -1,7 +1,7 @@
 """``python -m benchmarks.sliced_walk``: what a sliced walk costs in requests.
 
 A fake Close capped at ``max_skip`` holds 10,000 opportunities over a year, spread evenly or
-with 80% of them on one day; ``close.opportunities.list(limit=100, sliced=...)`` walks them
+with 80% of them on one day; ``close.opportunities.list(page_size=100, sliced=...)`` walks them
 all. The figure is requests per page of a walk with no cap (``ceil(n / 100)``): the pages a
 split re-reads (the first half of a window starts again from ``_skip=0``, skipping the ids
 already given) are the overhead. Counts, not timings: the same seed gives the same figures.
@@ -48,7 +48,7 @@ async def _run(cap: int, spread: str) -> dict[str, Any]:
             when = START + timedelta(minutes=_minutes(spread, rng))
             fake.add_object("opportunity", date_created=when.isoformat())
         options = SliceOptions(start=START, end=START + timedelta(days=366), max_skip=cap)
-        walk = close.opportunities.list(limit=PAGE, sliced=options)
+        walk = close.opportunities.list(page_size=PAGE, sliced=options)
         assert isinstance(walk, DateSlicer)  # typed as the Pager the list returns
         ids = [opportunity.id async for opportunity in walk]
         if len(ids) != N or len(set(ids)) != N:
@@ -69,7 +69,7 @@ def _markdown(rows: list[dict[str, Any]]) -> str:
         "## Sliced walks past the `_skip` cap",
         "",
         f"`python -m benchmarks.sliced_walk`: {N:,} opportunities over a year in a fake Close "
-        f"capped at `max_skip`, walked with `close.opportunities.list(limit={PAGE}, "
+        f"capped at `max_skip`, walked with `close.opportunities.list(page_size={PAGE}, "
         "sliced=SliceOptions(...))`; each object came back exactly once in every run. The "
         f"ratio is requests over the {-(-N // PAGE)} pages a walk without a cap would take.",
         "",

@@ -54,12 +54,13 @@ async def test_a_plain_list_stops_at_the_cap_and_a_sliced_one_gets_every_object_
     ids = _seed(fake, "opportunity", [i % 60 for i in range(60)] + [1440 * d for d in (1, 3, 9)])
     ids += _seed(fake, "opportunity", [59] * 5)
     # _skip 0 and 7 answer; the plain walk then asks _skip 14, past the cap, and is refused.
-    pages = client.opportunities.list(limit=7).pages()
+    pages = client.opportunities.list(page_size=7).pages()
     assert [len((await anext(pages)).data) for _ in range(2)] == [7, 7]
     with pytest.raises(BadRequestError):
         await anext(pages)
     walk = client.opportunities.list(
-        limit=7, sliced=SliceOptions(start=START, end=START + timedelta(days=30), max_skip=CAP)
+        page_size=7,
+        sliced=SliceOptions(start=START, end=START + timedelta(days=30), max_skip=CAP),
     )
     assert isinstance(walk, DateSlicer)
     got = [o async for o in walk]
@@ -111,8 +112,10 @@ async def test_sliced_true_walks_from_2000_to_now(fake: FakeClose, close: CloseC
         ({"date_created": START}, "date_created"),
         ({"skip": 10}, "_skip"),
         ({"date_created__gte": START, "sliced": SliceOptions(start=START)}, "date_created__gte"),
-        ({"limit": 5, "sliced": SliceOptions(page_size=5)}, "_limit"),
-        ({"limit": 0}, "_limit"),
+        ({"page_size": 5, "sliced": SliceOptions(page_size=5)}, "page_size"),
+        ({"page_size": 0}, "page_size"),
+        ({"page_size": 101}, "page_size"),
+        ({"limit": 0}, "limit"),
         ({"date_created__lt": "yesterday"}, "date_created__lt"),
         ({"date_created__gte": START, "date_created__lt": START}, "end"),
         ({"sliced": "yes"}, "sliced"),
@@ -155,7 +158,7 @@ async def test_a_window_that_grows_past_the_cap_mid_walk_is_split_then(
     fake, client = capped
     ids = _seed(fake, "opportunity", list(range(9)))  # fits: the probe at _skip=10 is empty
     window = SliceOptions(start=START, end=START + timedelta(hours=1), max_skip=CAP)
-    walk = client.opportunities.list(limit=4, sliced=window)
+    walk = client.opportunities.list(page_size=4, sliced=window)
     got = [opp.id async for opp in _take(walk, 4)]
     _seed(fake, "opportunity", [30] * 6)  # now 15: the walk reaches _skip 12, past the cap
     got += [opp.id async for opp in walk]

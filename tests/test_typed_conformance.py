@@ -295,7 +295,11 @@ async def test_every_operation_sends_what_the_document_says_and_parses_its_answe
         and not (path == "/event/" and p["name"] == "_skip")
         and not carries_objects(p["schema"])
     }
-    kwargs = {python_name(name): value for name, value in query.items()}
+    # A list's `_limit` is its page_size= (its limit= is the most items in all, not sent).
+    kwargs = {
+        "page_size" if is_list and name == "_limit" else python_name(name): value
+        for name, value in query.items()
+    }
 
     result = method(*args, **kwargs)
     if is_list:

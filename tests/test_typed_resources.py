@@ -74,7 +74,7 @@ async def test_typed_pager_walks_every_page_to_the_end(fake: FakeClose, close: C
     lead_id = fake.add_object("lead", name="L")["id"]
     ids = fake.seed_objects("task", 7, lead_id=lead_id, text="call back")
 
-    tasks = [task async for task in close.tasks.list(limit=3)]
+    tasks = [task async for task in close.tasks.list(page_size=3)]
 
     assert [t.id for t in tasks] == ids
     assert all(isinstance(t, Task) and t.text == "call back" for t in tasks)
@@ -83,7 +83,7 @@ async def test_typed_pager_walks_every_page_to_the_end(fake: FakeClose, close: C
         "_limit=3&_skip=3",
         "_limit=3&_skip=6",
     ]
-    first = await close.tasks.list(limit=3).first_page()
+    first = await close.tasks.list(page_size=3).first_page()
     assert isinstance(first, Page)
     assert first.has_more is True
     assert len(first.data) == 3
@@ -92,7 +92,7 @@ async def test_typed_pager_walks_every_page_to_the_end(fake: FakeClose, close: C
 async def test_event_log_pages_by_cursor_into_events(fake: FakeClose, close: CloseClient) -> None:
     for n in range(5):
         await close.leads.create({"name": f"L{n}"})
-    events = [event async for event in close.events.list(limit=2, object_type="lead")]
+    events = [event async for event in close.events.list(page_size=2, object_type="lead")]
     assert len(events) == 5
     assert all(isinstance(e, Event) and e.object_type == "lead" for e in events)
     queries = [r.query for r in fake.requests if r.path.endswith("/event/")]

@@ -196,6 +196,8 @@ class GenericVerbs:
         *,
         params: Mapping[str, Any] | None = None,
         path_params: Mapping[str, object] | None = None,
+        limit: int | None = None,
+        page_size: int | None = None,
         sliced: bool | SliceOptions = False,
         timeout: float | Timeout | None = None,
         extra_headers: Mapping[str, str | None] | None = None,
@@ -205,7 +207,11 @@ class GenericVerbs:
 
         The paging style is read from the first answer: ``_skip``/``_limit`` with
         ``has_more`` (most lists), or the event log's ``_cursor`` with ``cursor_next``.
-        The first request sends exactly ``params``; pages are fetched lazily, so breaking
+        ``limit``: the most items to yield in all (``None``: every one). ``page_size``:
+        the items each request asks for (``_limit``; a ``_limit`` in ``params`` is taken
+        as it), at most the list's cap (100, the event log's 50), refused above it before
+        anything is sent; no request asks for more than ``limit`` still needs. The first
+        request sends ``params`` with that size; pages are fetched lazily, so breaking
         out leaves nothing in flight. A page without ``data`` ends the walk quietly.
         ``timeout``, ``extra_headers``, ``extra_query`` apply to each page's request.
 
@@ -218,15 +224,36 @@ class GenericVerbs:
             async for event in close.paginate("event/", params={"object_type": "lead"}):
                 ...
         """
+        # Imported here: importing the client loads no generated module.
+        from .generated.page_sizes import DEFAULT_PAGE_SIZE_MAX, PAGE_SIZE_MAX
+
         checked, template = _checked_path(path, path_params)
         options = call_options(self._requester.options, timeout, extra_headers, extra_query)
+        maximum = PAGE_SIZE_MAX.get(template or checked, DEFAULT_PAGE_SIZE_MAX)
         if sliced is not False:
             from .slicer import paginate_or_slice  # loaded when a walk is sliced
 
             return paginate_or_slice(
-                self._requester, checked, params, sliced, options=options, template=template
+                self._requester,
+                checked,
+                params,
+                sliced,
+                limit=limit,
+                page_size=page_size,
+                maximum=maximum,
+                options=options,
+                template=template,
             )
-        return paginate(self._requester, checked, params, options=options, template=template)
+        return paginate(
+            self._requester,
+            checked,
+            params,
+            limit=limit,
+            page_size=page_size,
+            maximum=maximum,
+            options=options,
+            template=template,
+        )
 
     async def get_page(
         self,
@@ -237,7 +264,7 @@ class GenericVerbs:
         timeout: float | Timeout | None = None,
         extra_headers: Mapping[str, str | None] | None = None,
         extra_query: Mapping[str, object] | None = None,
-    ) -> Page:
+    ) -> Page[Any]:
         """One page of the list at ``path``, for paging on demand.
 
         The :class:`Page` has ``data``, ``has_more``, ``cursor`` and ``next_params``: pass
@@ -266,10 +293,11 @@ class GenericVerbs:
 
         Follows the ``cursor`` in each answer until it is null. ``fields`` maps an object
         type to the fields wanted (``{"lead": ["id", "display_name"]}``); ``sort`` is a
-        list of Close sort objects; ``limit`` stops after that many results (sent as
-        ``results_limit``); ``page_size`` is each page's ``_limit`` (at most 200). A read:
-        retried like a GET. ``timeout``, ``extra_headers``, ``extra_query`` apply to each
-        page's request. Arguments are checked before anything is sent.
+        list of Close sort objects; ``limit`` is the most results to yield in all (also
+        sent as ``results_limit``); ``page_size`` is each page's ``_limit`` (at most 200;
+        no page asks for more than ``limit`` still needs). A read: retried like a GET.
+        ``timeout``, ``extra_headers``, ``extra_query`` apply to each page's request.
+        Arguments are checked before anything is sent.
         """
         options = call_options(self._requester.options, timeout, extra_headers, extra_query)
         return search(

@@ -30,8 +30,13 @@ __all__ = [
     "Page",
     "PageFetcher",
     "PageIterator",
+    "PageSizing",
     "Pager",
+    "checked_limit",
+    "checked_page_size",
     "fetch_page",
+    "list_pager",
+    "page_words",
     "paginate",
     "read_cursor_page",
     "read_list_page",
@@ -47,26 +52,81 @@ def _items_repr(data: list[Any]) -> str:
 
 
 @attrs.frozen
-class Page:
+class Page(Generic[T]):
     """One page of a list, in whichever style Close paged it.
 
-    ``data``: the items. ``has_more``: whether another page can be fetched (false at the
-    end, and when the walk would loop: a repeated cursor, or ``has_more`` with no items).
+    ``data``: the items, the same objects iterating the pager yields (``Lead`` s from
+    ``close.leads.list()``; decoded JSON from an untyped list). ``has_more``: whether
+    another page can be fetched (false at the end, and when the walk would loop: a
+    repeated cursor, or ``has_more`` with no items).
     ``cursor``: the event log's ``cursor_next`` or search's ``cursor``, else ``None``.
     ``next_params``: the parameters that fetch the next page (the query for a GET list, the
     body for a search), ``None`` at the end. ``raw``: the decoded answer as Close sent it
     (for keys such as ``total_results``).
     """
 
-    data: list[Any] = attrs.field(repr=_items_repr)
+    data: list[T] = attrs.field(repr=_items_repr)
     has_more: bool
     cursor: str | None = None
     next_params: dict[str, Any] | None = None
     raw: Any = attrs.field(default=None, repr=False)
 
 
-PageFetcher: TypeAlias = Callable[[dict[str, Any]], Awaitable[Page]]
+PageFetcher: TypeAlias = Callable[[dict[str, Any]], Awaitable["Page[Any]"]]
 """Fetches the page that a set of parameters names (``fetch_page`` bound to a path, ...)."""
+
+
+def checked_limit(limit: object) -> int | None:
+    """A walk's ``limit`` (the most items it yields in all; ``None``: every item), refused
+    with :class:`ClientValidationError` naming ``limit`` unless a positive whole number."""
+    if limit is None:
+        return None
+    # bool is an int to Python, but True is no count.
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise ClientValidationError("limit must be a positive whole number", field="limit")
+    return limit
+
+
+def checked_page_size(page_size: object, maximum: int) -> int | None:
+    """A walk's ``page_size`` (what each request asks for; ``None``: Close's default),
+    refused with :class:`ClientValidationError` naming ``page_size`` unless a whole number
+    from 1 to the endpoint's ``maximum`` (Close answers 400 to more)."""
+    if page_size is None:
+        return None
+    if isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < 1:
+        raise ClientValidationError("page_size must be a positive whole number", field="page_size")
+    if page_size > maximum:
+        raise ClientValidationError(
+            f"page_size must be at most {maximum}, got {page_size}", field="page_size"
+        )
+    return page_size
+
+
+class PageSizing:
+    """How a walk sizes each request: ``key`` carries the size (``_limit``), ``page_size``
+    is the caller's (``None``: not sent, Close's default), ``maximum`` the endpoint's.
+
+    With a ``limit``, no request asks for more than the items still wanted: a limit of 3
+    sends ``_limit=3`` whatever the page size.
+    """
+
+    # A plain class, not attrs: attrs generates (and compiles) methods when the module loads.
+    __slots__ = ("key", "maximum", "page_size")
+
+    def __init__(self, key: str, page_size: int | None, maximum: int) -> None:
+        self.key = key
+        self.page_size = page_size
+        self.maximum = maximum
+
+    def sized(self, params: dict[str, Any], remaining: int | None) -> dict[str, Any]:
+        """``params`` with the size the next request asks for, given the items still wanted."""
+        size = self.page_size
+        if remaining is not None and remaining < (size or self.maximum):
+            size = remaining
+        # A page read back carries the size it was fetched with: replaced, or not sent.
+        rest = {k: v for k, v in params.items() if k != self.key}
+        # The size goes first, where the document lists `_limit`.
+        return rest if size is None else {self.key: size, **rest}
 
 
 def _data_of(raw: Any) -> list[Any] | None:
@@ -74,7 +134,9 @@ def _data_of(raw: Any) -> list[Any] | None:
     return data if isinstance(data, list) else None
 
 
-def read_cursor_page(raw: Any, sent: Mapping[str, Any], *, answer_key: str, param_key: str) -> Page:
+def read_cursor_page(
+    raw: Any, sent: Mapping[str, Any], *, answer_key: str, param_key: str
+) -> Page[Any]:
     """Read a cursor-paged answer: the cursor under ``answer_key`` goes in ``param_key``.
 
     ``sent`` are the parameters that fetched ``raw``. An answer without a ``data`` list
@@ -96,7 +158,7 @@ def read_cursor_page(raw: Any, sent: Mapping[str, Any], *, answer_key: str, para
     return Page(data, True, cursor=cursor, next_params=following, raw=raw)
 
 
-def read_list_page(raw: Any, sent: Mapping[str, Any]) -> Page:
+def read_list_page(raw: Any, sent: Mapping[str, Any]) -> Page[Any]:
     """Read the answer to a GET list, in the style the answer itself shows.
 
     A ``cursor_next`` key means cursor paging (the event log); otherwise ``_skip`` paging,
@@ -153,7 +215,7 @@ async def fetch_page(
     options: RequestOptions | None = None,
     template: str | None = None,
     group: str | None = None,
-) -> Page:
+) -> Page[Any]:
     """GET one page of the list at ``path`` with query ``params``, read as a :class:`Page`.
 
     ``path`` must already be validated (relative to the API base, e.g. ``"lead/"``);
@@ -175,26 +237,34 @@ async def fetch_page(
 
 
 class PageIterator:
-    """Async iterator over the :class:`Page` s of one walk, fetched one at a time.
+    """Async iterator over the :class:`Page` s of one walk (as read, items unparsed),
+    fetched one at a time.
 
     Each page is fetched only when asked for; the walk ends after a page with no
-    ``next_params``, or once ``limit`` items were given (the last page cut to fit). If a
-    fetch raises, asking again retries that same page.
+    ``next_params``, or once ``limit`` items were given (the last page cut to fit, and
+    with ``sizing`` asked for no more than it needs). If a fetch raises, asking again
+    retries that same page.
     """
 
     def __init__(
-        self, fetch: PageFetcher, params: Mapping[str, Any], *, limit: int | None = None
+        self,
+        fetch: PageFetcher,
+        params: Mapping[str, Any],
+        *,
+        limit: int | None = None,
+        sizing: PageSizing | None = None,
     ) -> None:
         self._fetch = fetch
         self._params: dict[str, Any] | None = dict(params)  # None once the walk is over
         self._remaining = limit
+        self._sizing = sizing
         self._fetching = False
 
     def __aiter__(self) -> PageIterator:
         """The iterator itself (one walk)."""
         return self
 
-    async def __anext__(self) -> Page:
+    async def __anext__(self) -> Page[Any]:
         """The next page; ``StopAsyncIteration`` at the end, with no request sent."""
         # A limit reached also ends here: the page that reached it lost its next_params.
         if self._params is None:
@@ -202,9 +272,12 @@ class PageIterator:
         if self._fetching:
             # Two concurrent fetches would both get the same page: every item twice.
             raise RuntimeError("this pager is already fetching a page")
+        params = self._params
+        if self._sizing is not None:
+            params = self._sizing.sized(params, self._remaining)
         self._fetching = True
         try:
-            page = await self._fetch(self._params)
+            page = await self._fetch(params)
         finally:
             self._fetching = False
         if self._remaining is not None:
@@ -225,9 +298,10 @@ class Pager(Generic[T]):
     walk (``DateSlicer``, a subclass). Pages are fetched lazily, one at
     a time, when the next item is needed; breaking out early leaves nothing in flight.
     Iterating the pager itself is one walk; :meth:`pages` and :meth:`first_page` start
-    again from the first page. Items are the decoded JSON objects, or what ``parse_item``
-    makes of each (``close.calls.list`` yields ``Call`` s); an item
-    it cannot parse raises its error and ends the walk.
+    again from the first page and give :class:`Page` s holding the same objects. Items are
+    the decoded JSON objects, or what ``parse_item`` makes of each (``close.calls.list``
+    yields ``Call`` s); an item it cannot parse raises its error and ends the walk (the
+    items before it are yielded first; a page holding it raises instead).
     """
 
     def __init__(
@@ -236,13 +310,15 @@ class Pager(Generic[T]):
         params: Mapping[str, Any],
         *,
         limit: int | None = None,
+        sizing: PageSizing | None = None,
         parse_item: Callable[[Any], T] | None = None,
     ) -> None:
         self._fetch = fetch
         self._params = dict(params)
         self._limit = limit
+        self._sizing = sizing
         self._parse_item = parse_item
-        self._walk: AsyncIterator[Page] | None = None
+        self._walk: AsyncIterator[Page[Any]] | None = None
         self._over = False
         # A deque, so each item is let go of as soon as it is handed out.
         self._items: deque[Any] = deque()
@@ -257,12 +333,14 @@ class Pager(Generic[T]):
             if self._over:
                 raise StopAsyncIteration
             if self._walk is None:
-                self._walk = self.pages()
+                self._walk = self._page_walk()
             # Empty pages that still have a next page are skipped, not taken for the end.
             self._items.extend((await anext(self._walk)).data)
         if self._parse_item is None:
             item: T = self._items.popleft()
             return item
+        # Items are parsed one at a time, as handed out: those before one that cannot be
+        # parsed are still yielded.
         parsed = _parsed(self._parse_item, self._items.popleft())
         if isinstance(parsed, _Unparsable):
             # A traceback keeps its frames' locals, this pager among them: with the rest of
@@ -272,18 +350,75 @@ class Pager(Generic[T]):
             raise parsed.error
         return parsed
 
-    def pages(self) -> AsyncIterator[Page]:
-        """The walk's pages instead of its items, from the first page (``async for``)."""
-        return PageIterator(self._fetch, self._params, limit=self._limit)
+    def _page_walk(self) -> AsyncIterator[Page[Any]]:
+        # The walk's pages as read (items unparsed); a sliced walk has its own.
+        return PageIterator(self._fetch, self._params, limit=self._limit, sizing=self._sizing)
 
-    async def first_page(self) -> Page:
-        """Fetch just the first page, for paging on demand.
+    def pages(self) -> AsyncIterator[Page[T]]:
+        """The walk's pages instead of its items, from the first page (``async for``).
 
-        Continue with ``page.next_params`` (``fetch_page(requester, path, page.next_params)``
-        for a GET list, ``fetch_search_page(requester, page.next_params)`` for a search)
-        while it is not ``None``.
+        Each page's ``data`` holds the objects iteration yields; a page holding an item
+        that cannot be parsed raises that item's error, and the walk ends there.
+        """
+        return _TypedPages(self._page_walk(), self._parse_item)
+
+    async def first_page(self) -> Page[T]:
+        """Fetch just the first page, for paging on demand (a web app's "next" button).
+
+        Continue with ``await pager.fetch_page(page.next_params)`` while ``next_params``
+        is not ``None`` (it can be kept between requests: it is plain JSON-ready data), or
+        walk every page with :meth:`pages`.
         """
         return await anext(self.pages())
+
+    async def fetch_page(self, params: Mapping[str, Any]) -> Page[T]:
+        """The page that ``params`` names, typed like :meth:`first_page`: a page's
+        ``next_params``, perhaps read back from your own query string.
+
+        Exactly one request, with exactly ``params`` (the list's other arguments are in
+        them already). Bad ``params`` are refused before anything is sent.
+        """
+        return _typed(await self._fetch(dict(params)), self._parse_item)
+
+
+class _TypedPages(Generic[T]):
+    """The pages of a walk with each item parsed (a class, as :class:`PageIterator` is)."""
+
+    def __init__(
+        self, walk: AsyncIterator[Page[Any]], parse_item: Callable[[Any], T] | None
+    ) -> None:
+        self._walk = walk
+        self._parse_item = parse_item
+        self._over = False
+
+    def __aiter__(self) -> _TypedPages[T]:
+        return self
+
+    async def __anext__(self) -> Page[T]:
+        if self._over:
+            raise StopAsyncIteration
+        page = await anext(self._walk)
+        try:
+            return _typed(page, self._parse_item)
+        except BaseException:
+            # As item iteration does: an item that cannot be parsed ends the walk.
+            self._over = True
+            raise
+
+
+def _typed(page: Page[Any], parse_item: Callable[[Any], T] | None) -> Page[T]:
+    if parse_item is None:
+        return page
+    data: list[T] = []
+    for item in page.data:
+        parsed = _parsed(parse_item, item)
+        if isinstance(parsed, _Unparsable):
+            error = parsed.error
+            # The traceback keeps this frame: let go of the page before raising.
+            del page, data, item, parsed
+            raise error
+        data.append(parsed)
+    return attrs.evolve(page, data=data)
 
 
 @attrs.frozen
@@ -306,6 +441,9 @@ def paginate(
     path: str,
     params: Mapping[str, Any] | None = ...,
     *,
+    limit: int | None = ...,
+    page_size: int | None = ...,
+    maximum: int | None = ...,
     options: RequestOptions | None = ...,
     template: str | None = ...,
     group: str | None = ...,
@@ -319,6 +457,9 @@ def paginate(
     params: Mapping[str, Any] | None = ...,
     *,
     parse_item: Callable[[Any], T],
+    limit: int | None = ...,
+    page_size: int | None = ...,
+    maximum: int | None = ...,
     options: RequestOptions | None = ...,
     template: str | None = ...,
     group: str | None = ...,
@@ -331,21 +472,79 @@ def paginate(
     params: Mapping[str, Any] | None = None,
     *,
     parse_item: Callable[[Any], Any] | None = None,
+    limit: int | None = None,
+    page_size: int | None = None,
+    maximum: int | None = None,
     options: RequestOptions | None = None,
     template: str | None = None,
     group: str | None = None,
 ) -> Pager[Any]:
     """A :class:`Pager` over the items of the GET list at ``path`` (any paging style).
 
-    The first request sends exactly ``params`` (no ``_skip`` is added: the event log
-    refuses it); later ones follow each page's ``next_params``. ``options`` (one call's:
-    its timeout, headers, query) go with each page's request; ``parse_item`` turns each
-    item into a model. ``path`` must already be
-    validated; ``template`` and ``group`` go with each page's request (:func:`fetch_page`).
-    Bad ``params`` raise :class:`ClientValidationError` here, before anything is sent.
+    ``limit``: the most items yielded in all (``None``: every one). ``page_size``: each
+    request's ``_limit``, from 1 to ``maximum`` (the list's cap, when known; a ``_limit``
+    in ``params`` is then taken as the page size; without one ``params`` go as given). The first
+    request sends ``params`` (no ``_skip`` is added: the event log refuses it) with that
+    size; later ones follow each page's ``next_params``, none asking for more items than
+    ``limit`` still needs. ``options`` (one call's: its timeout, headers, query) go with
+    each page's request; ``parse_item`` turns each item into a model. ``path`` must
+    already be validated; ``template`` and ``group`` go with each page's request
+    (:func:`fetch_page`). Bad arguments raise
+    :class:`ClientValidationError` here, before anything is sent.
     """
+    return list_pager(
+        requester,
+        path,
+        params,
+        parse_item=parse_item,
+        limit=limit,
+        page_size=page_size,
+        maximum=maximum,
+        options=options,
+        template=template,
+        group=group,
+    )
+
+
+def list_pager(
+    requester: Requester,
+    path: str,
+    params: Mapping[str, Any] | None,
+    *,
+    parse_item: Callable[[Any], Any] | None,
+    limit: int | None,
+    page_size: int | None,
+    maximum: int | None,
+    options: RequestOptions | None,
+    template: str | None,
+    group: str | None,
+) -> Pager[Any]:
+    """:func:`paginate` for a caller whose ``parse_item`` may be ``None`` (no overloads)."""
+    first = first_params(params)
+    total, sizing = page_words(first, limit, page_size, maximum)
     fetch = page_fetcher(requester, path, options=options, template=template, group=group)
-    return Pager(fetch, first_params(params), parse_item=parse_item)
+    return Pager(fetch, first, limit=total, sizing=sizing, parse_item=parse_item)
+
+
+def page_words(
+    params: dict[str, Any], limit: object, page_size: object, maximum: int | None
+) -> tuple[int | None, PageSizing | None]:
+    """The checked ``limit`` and the :class:`PageSizing` of a GET list's walk (``None``
+    without a ``maximum``: no page size then). With one, a ``_limit`` in ``params`` is
+    taken out of them as the page size (giving both is an error). Raises
+    :class:`ClientValidationError`."""
+    checked = checked_limit(limit)
+    if maximum is None:
+        # Sent as given: a list with no known cap (its _limit, if any, is the caller's).
+        if page_size is not None:
+            raise ClientValidationError("this list takes no page_size", field="page_size")
+        return checked, None
+    given = params.pop("_limit", None)
+    if given is not None:
+        if page_size is not None:
+            raise ClientValidationError("give _limit or page_size, not both", field="page_size")
+        page_size = given
+    return checked, PageSizing("_limit", checked_page_size(page_size, maximum), maximum)
 
 
 def first_params(params: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -368,7 +567,7 @@ def page_fetcher(
 ) -> PageFetcher:
     """:func:`fetch_page` bound to one list: what a :class:`Pager` or a slicer fetches with."""
 
-    async def fetch(page_params: dict[str, Any]) -> Page:
+    async def fetch(page_params: dict[str, Any]) -> Page[Any]:
         return await fetch_page(
             requester, path, page_params, options=options, template=template, group=group
         )

@@ -14,7 +14,14 @@ from typing import TYPE_CHECKING, Any
 
 from .._engine.errors import ClientValidationError
 from .._engine.http.request import build_request, encode_body
-from .pager import Page, Pager, read_cursor_page
+from .pager import (
+    Page,
+    Pager,
+    PageSizing,
+    checked_limit,
+    checked_page_size,
+    read_cursor_page,
+)
 
 if TYPE_CHECKING:
     from .._engine.options import RequestOptions
@@ -26,17 +33,6 @@ SEARCH_PATH = "data/search/"
 _SEARCH_GROUP = "POST data/search"  # one endpoint, one group
 PAGE_SIZE_MAX = 200
 """Close caps a search page's ``_limit`` at 200 and answers 400 above it."""
-
-
-def _count(value: int | None, name: str, maximum: int | None = None) -> int | None:
-    if value is None:
-        return None
-    # bool is an int to Python, but True is no page size.
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ClientValidationError(f"{name} must be a positive whole number", field=name)
-    if maximum is not None and value > maximum:
-        raise ClientValidationError(f"{name} must be at most {maximum}, got {value}", field=name)
-    return value
 
 
 def _query(query: Mapping[str, Any]) -> dict[str, Any]:
@@ -88,7 +84,7 @@ def _sort(sort: Sequence[Mapping[str, Any]] | None) -> list[dict[str, Any]] | No
 
 async def fetch_search_page(
     requester: Requester, body: Mapping[str, Any], *, options: RequestOptions | None = None
-) -> Page:
+) -> Page[Any]:
     """POST one search page with ``body``, read as a :class:`Page`.
 
     For paging on demand, send ``page.next_params`` (the next body) back here while it is
@@ -113,23 +109,28 @@ def search(
     """A :class:`Pager` over the objects an Advanced Filtering ``query`` matches.
 
     ``fields`` maps an object type to the fields to return (``{"lead": ["id", "name"]}``);
-    ``sort`` is a list of Close sort objects; ``limit`` stops after that many results in
-    all (also sent as ``results_limit``, and enforced even if Close sends more);
-    ``page_size`` is each page's ``_limit`` (1..200). ``options`` (the call's timeout,
-    headers, query) go with each page's request. Arguments are checked here, before anything is sent
+    ``sort`` is a list of Close sort objects; ``limit`` is the most results yielded in all
+    (also sent as ``results_limit``, and enforced even if Close sends more);
+    ``page_size`` is each page's ``_limit`` (1..200; a page never asks for more than
+    ``limit`` still needs). ``options`` (the call's timeout, headers, query) go with each
+    page's request. Arguments are checked here, before anything is sent
     (:class:`ClientValidationError` naming the field).
     """
+    total = checked_limit(limit)
     body = {
         "query": _query(query),
         "_fields": _fields(fields),
         "sort": _sort(sort),
-        "_limit": _count(page_size, "page_size", PAGE_SIZE_MAX),
-        "results_limit": _count(limit, "limit"),
+        "results_limit": total,
     }
+    sizing = PageSizing("_limit", checked_page_size(page_size, PAGE_SIZE_MAX), PAGE_SIZE_MAX)
 
-    async def fetch(page_body: dict[str, Any]) -> Page:
+    async def fetch(page_body: dict[str, Any]) -> Page[Any]:
         return await fetch_search_page(requester, page_body, options=options)
 
     return Pager(
-        fetch, {key: value for key, value in body.items() if value is not None}, limit=limit
+        fetch,
+        {key: value for key, value in body.items() if value is not None},
+        limit=total,
+        sizing=sizing,
     )

@@ -28,7 +28,15 @@ import attrs
 
 from .._engine.errors import ClientValidationError
 from .._engine.http.request import encode_params
-from .pager import Page, PageFetcher, Pager, first_params, page_fetcher
+from .pager import (
+    Page,
+    PageFetcher,
+    Pager,
+    checked_limit,
+    checked_page_size,
+    list_pager,
+    page_fetcher,
+)
 
 if TYPE_CHECKING:
     from .._engine.options import RequestOptions
@@ -38,7 +46,6 @@ __all__ = [
     "DEFAULT_MAX_SKIP",
     "DateSlicer",
     "SliceOptions",
-    "paged_params",
     "paginate_or_slice",
 ]
 
@@ -131,7 +138,12 @@ class _Plan:
     params: dict[str, Any]
 
 
-def _plan(options: SliceOptions, params: Mapping[str, Any] | None) -> _Plan:
+def _plan(
+    options: SliceOptions,
+    params: Mapping[str, Any] | None,
+    page_size: int | None = None,
+    maximum: int | None = None,
+) -> _Plan:
     # One rule for every bound: the option, else the list's filter, else the default.
     rest = {k: v for k, v in dict(params or {}).items() if v is not None}
     for key in _OWNED:
@@ -153,13 +165,16 @@ def _plan(options: SliceOptions, params: Mapping[str, Any] | None) -> _Plan:
         if given is not None:
             bounds[name] = given
     limit = rest.pop("_limit", None)
-    if limit is not None and options.page_size is not None:
-        raise ClientValidationError(
-            "give _limit or the slice's page_size, not both", field="_limit"
-        )
     if limit is not None:
         _check_positive(limit, "_limit")
-    page_size = options.page_size if limit is None else limit
+        page_size = limit if page_size is None else page_size
+    if page_size is not None and options.page_size is not None:
+        raise ClientValidationError(
+            "give the list's page_size or the slice's, not both", field="page_size"
+        )
+    page_size = options.page_size if page_size is None else page_size
+    if maximum is not None:
+        checked_page_size(page_size, maximum)
     start = bounds.get("start", _EARLIEST)
     end = bounds.get("end") or datetime.now(UTC)
     if end <= start:
@@ -184,9 +199,10 @@ def _stamp(when: datetime) -> str:
 class _SliceWalk:
     """The pages of one sliced walk, oldest window first, each with only unseen items."""
 
-    def __init__(self, fetch: PageFetcher, plan: _Plan) -> None:
+    def __init__(self, fetch: PageFetcher, plan: _Plan, limit: int | None = None) -> None:
         self._fetch = fetch
         self._plan = plan
+        self._remaining = limit  # items still wanted (None: every one)
         self._windows: deque[_Window] = deque([_Window(plan.start, plan.end)])
         self._current: _Window | None = None
         self._given: set[str] = set()  # ids handed out from the current window
@@ -197,7 +213,7 @@ class _SliceWalk:
     def __aiter__(self) -> _SliceWalk:
         return self
 
-    async def __anext__(self) -> Page:
+    async def __anext__(self) -> Page[Any]:
         if self._current is None:
             if not self._windows:
                 raise StopAsyncIteration
@@ -229,9 +245,13 @@ class _SliceWalk:
         probe = await self._fetch(self._query(window, self._plan.max_skip, 1))
         return bool(probe.data)
 
-    async def _next_page(self, window: _Window) -> Page:
+    async def _next_page(self, window: _Window) -> Page[Any]:
         plan = self._plan
-        page = await self._fetch(self._query(window, self._skip, plan.page_size))
+        size = plan.page_size
+        if self._remaining is not None:
+            # No request asks for more than the limit still needs.
+            size = min(size, self._remaining)
+        page = await self._fetch(self._query(window, self._skip, size))
         following = self._skip + len(page.data)
         more_here = page.has_more and bool(page.data)
         # Probed before any id is recorded: if the probe fails, asking again refetches
@@ -247,7 +267,13 @@ class _SliceWalk:
             if object_id is not None:
                 self._given.add(object_id)
             fresh.append(item)
-        if not more_here:
+        if self._remaining is not None:
+            fresh = fresh[: self._remaining]
+            self._remaining -= len(fresh)
+        if self._remaining == 0:
+            self._current = None
+            self._windows.clear()
+        elif not more_here:
             self._current = None
         elif split:
             self._split(window)
@@ -277,10 +303,12 @@ class DateSlicer(Pager[T]):
     """A :class:`~close_async.Pager` over every object of a list, walked by ``date_created``
     windows past the ``_skip`` cap (see the module docstring).
 
-    Built by a typed list's ``sliced=`` or ``close.paginate(..., sliced=)``. Each object is
-    given once; windows are walked oldest first, pages lazily, one request at a time.
+    Built by a typed list's ``sliced=`` or ``close.paginate(..., sliced=)`` (their
+    ``limit`` and ``page_size`` hold here too). Each object is given once; windows are walked oldest
+    first, pages lazily, one request at a time.
     ``pages()`` gives the walk's pages (their ``next_params`` are ``None``: a sliced walk
-    goes on through ``pages()``, not by sending one page's parameters back).
+    goes on through ``pages()``, not by sending one page's parameters back, so
+    :meth:`fetch_page` is refused).
     """
 
     def __init__(
@@ -290,13 +318,22 @@ class DateSlicer(Pager[T]):
         *,
         params: Mapping[str, Any] | None = None,
         parse_item: Callable[[Any], T] | None = None,
+        limit: int | None = None,
+        page_size: int | None = None,
+        maximum: int | None = None,
     ) -> None:
-        self._plan = _plan(options, params)
-        super().__init__(fetch, self._plan.params, parse_item=parse_item)
+        self._plan = _plan(options, params, page_size, maximum)
+        super().__init__(
+            fetch, self._plan.params, limit=checked_limit(limit), parse_item=parse_item
+        )
 
-    def pages(self) -> AsyncIterator[Page]:
-        """The walk's pages, from the first window (``async for``)."""
-        return _SliceWalk(self._fetch, self._plan)
+    def _page_walk(self) -> AsyncIterator[Page[Any]]:
+        # The windows' pages, from the first window.
+        return _SliceWalk(self._fetch, self._plan, self._limit)
+
+    async def fetch_page(self, params: Mapping[str, Any]) -> Page[T]:
+        """Refused: a sliced walk's state is its windows, which no parameters name."""
+        raise TypeError("a sliced walk goes on through pages(), not by fetching one page")
 
     @property
     def windows_walked(self) -> int:
@@ -316,29 +353,6 @@ def _options(sliced: object) -> SliceOptions:
     )
 
 
-def paged_params(
-    params: Mapping[str, Any], page_size: int, *, cap: int, sliced: bool | SliceOptions
-) -> dict[str, Any]:
-    """The query of a list whose page size has a cap (the overlay's ``page_size:``), such
-    as ``close.calls.list``: its ``_limit`` is ``limit`` (another name for it) or else
-    ``page_size``, from 1 to ``cap`` (Close answers 400 to more). A plain walk starts at
-    ``_skip`` (0 when not given); a sliced one pages by the slice's own page size when it
-    has one. Raises :class:`ClientValidationError`, before the caller starts iterating."""
-    limit = params.get("_limit")
-    if limit is not None:
-        page_size = limit
-    if isinstance(page_size, bool) or not isinstance(page_size, int) or not 1 <= page_size <= cap:
-        raise ClientValidationError(
-            f"page_size must be 1..{cap}, got {page_size!r}", field="page_size"
-        )
-    query = {k: v for k, v in params.items() if k not in ("_skip", "_limit")}
-    skip = params.get("_skip")
-    if sliced is False:
-        return {**query, "_skip": skip or 0, "_limit": page_size}
-    own_size = isinstance(sliced, SliceOptions) and sliced.page_size is not None
-    return {**query, "_skip": skip, "_limit": None if own_size else page_size}
-
-
 @overload
 def paginate_or_slice(
     requester: Requester,
@@ -346,6 +360,9 @@ def paginate_or_slice(
     params: Mapping[str, Any] | None,
     sliced: bool | SliceOptions,
     *,
+    limit: int | None = ...,
+    page_size: int | None = ...,
+    maximum: int | None = ...,
     options: RequestOptions | None = ...,
     template: str | None = ...,
     group: str | None = ...,
@@ -360,6 +377,9 @@ def paginate_or_slice(
     sliced: bool | SliceOptions,
     *,
     parse_item: Callable[[Any], T],
+    limit: int | None = ...,
+    page_size: int | None = ...,
+    maximum: int | None = ...,
     options: RequestOptions | None = ...,
     template: str | None = ...,
     group: str | None = ...,
@@ -373,15 +393,37 @@ def paginate_or_slice(
     sliced: bool | SliceOptions,
     *,
     parse_item: Callable[[Any], Any] | None = None,
+    limit: int | None = None,
+    page_size: int | None = None,
+    maximum: int | None = None,
     options: RequestOptions | None = None,
     template: str | None = None,
     group: str | None = None,
 ) -> Pager[Any]:
     """A typed list's pager: :func:`~close_async._resources.pager.paginate`, or with
     ``sliced`` (``True`` or a :class:`SliceOptions`) a :class:`DateSlicer` over the same
-    list and filters; ``options`` (the call's own) go with each page's request. Checked
-    here, before anything is sent."""
-    fetch = page_fetcher(requester, path, options=options, template=template, group=group)
+    list and filters, with the same ``limit`` and ``page_size``; ``options`` (the call's
+    own) go with each page's request. Checked here, before anything is sent."""
     if sliced is False:
-        return Pager(fetch, first_params(params), parse_item=parse_item)
-    return DateSlicer(fetch, _options(sliced), params=params, parse_item=parse_item)
+        return list_pager(
+            requester,
+            path,
+            params,
+            parse_item=parse_item,
+            limit=limit,
+            page_size=page_size,
+            maximum=maximum,
+            options=options,
+            template=template,
+            group=group,
+        )
+    fetch = page_fetcher(requester, path, options=options, template=template, group=group)
+    return DateSlicer(
+        fetch,
+        _options(sliced),
+        params=params,
+        parse_item=parse_item,
+        limit=limit,
+        page_size=page_size,
+        maximum=maximum,
+    )

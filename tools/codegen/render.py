@@ -186,6 +186,7 @@ def render(api: API) -> dict[Path, str]:
         f'{HEADER}\n"""The generated models, one module per resource group plus ``shared``."""\n'
     )
     files[MODELS_INDEX] = _render_index(api, module_of)
+    files[RESOURCES_DIR / "page_sizes.py"] = _render_page_sizes(api)
     return {path: _ruff(code, str(path)) for path, code in files.items()}
 
 
@@ -209,8 +210,6 @@ def _render_resource(
             runtime.append("from ..._engine.http.paths import render_path")
     if any(op.path_rules or op.param_rules for op in ns.operations):
         runtime.append("from ..._types import rules")
-    if any(op.page_size for op in lists):
-        runtime.append("from ..slicer import paged_params")
     if singles:
         runtime.append("from ..._engine.http.request import build_request")
     if any(op.parse == "no_content" for op in singles):
@@ -428,13 +427,14 @@ def _mixin_lines(mixins: list[_Mixin]) -> list[str]:
     return lines
 
 
-SLICE_FILTERS = ("_skip", "_limit", "date_created__gte", "date_created__lt")
+SLICE_FILTERS = ("_skip", "date_created__gte", "date_created__lt")
 
 
 def sliceable(op: OperationDef) -> bool:
     """A ``_skip``-paged list with ``date_created`` range filters: it takes ``sliced=``."""
     keys = {p.key for p in op.query}
-    return bool(op.item) and keys.issuperset(SLICE_FILTERS)
+    # page_size: the list takes `_limit` (no argument of its own, see spec.py).
+    return bool(op.item and op.page_size) and keys.issuperset(SLICE_FILTERS)
 
 
 def docstring(lines: list[str], indent: int) -> str:
@@ -453,7 +453,18 @@ def _operation_doc(op: OperationDef, sliced: bool = False) -> list[str]:
             "",
             "Returns a :class:`~close_async.Pager` over every item, fetched page by page as",
             "you iterate; ``.first_page()`` gives one page with its ``has_more``.",
+            "",
         ]
+        if op.page_size:
+            lines += [
+                "- ``limit``: the most items to yield in all (``None``: every one); no request",
+                "  asks for more than it still needs.",
+                f"- ``page_size``: the items each request asks for (``_limit``), 1 to"
+                f" {op.page_size};",
+                "  ``None``: Close's default. Refused above that before anything is sent.",
+            ]
+        else:
+            lines.append("- ``limit``: the most items to yield in all (``None``: every one).")
     if sliced:
         lines += [
             "",
@@ -487,6 +498,30 @@ def _operation_doc(op: OperationDef, sliced: bool = False) -> list[str]:
 
 def _signature_words(op: OperationDef) -> str:
     return " ".join([op.body or "", op.returns, *(p.annotation for p in op.query)])
+
+
+def _render_page_sizes(api: API) -> str:
+    # The generic close.paginate(path) checks page_size= against the list's own cap.
+    caps = {
+        op.template: op.page_size
+        for op in api.operations
+        if op.page_size and op.page_size != api.page_size
+    }
+    lines = [
+        HEADER,
+        '"""The most items a page of a list may hold (its ``_limit`` cap), for the generic',
+        '``close.paginate``; the typed lists carry their own."""',
+        "",
+        f"DEFAULT_PAGE_SIZE_MAX = {api.page_size}",
+        '"""The cap of every list not named in :data:`PAGE_SIZE_MAX`."""',
+        "",
+        "PAGE_SIZE_MAX: dict[str, int] = {",
+        *(f'    "{template}": {cap},' for template, cap in sorted(caps.items())),
+        "}",
+        '"""The lists whose cap is another, by path template."""',
+        "",
+    ]
+    return "\n".join(lines)
 
 
 def _render_index(api: API, module_of: dict[str, str]) -> str:

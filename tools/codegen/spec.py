@@ -133,7 +133,7 @@ class OperationDef:
     # The overlay's rules (close_async/_types/rules.py) of path and query values, by name.
     path_rules: dict[str, str] = field(default_factory=dict)
     param_rules: dict[str, str] = field(default_factory=dict)
-    page_size: int | None = None  # a list with a page_size= argument, and its cap
+    page_size: int | None = None  # a list with a page_size= argument (`_limit`): its cap
 
 
 @dataclass
@@ -168,6 +168,7 @@ class API:
     schema_names: dict[str, str]  # schema -> model name
     skipped_schemas: dict[str, str]  # schema -> why no model was made
     aliases: dict[str, tuple[str, ...]] = field(default_factory=dict)  # close.calls
+    page_size: int = 100  # the overlay's cap of a list's page_size= where it names none
 
 
 # ------------------------------------------------------------------------ reading
@@ -609,7 +610,15 @@ class _Builder:
         for alias, target in aliases.items():
             if target not in namespaces or (alias,) in namespaces:
                 raise ValueError(f"overlay alias {alias}: {'.'.join(target)} is not a group")
-        return API(models, namespaces, operations, dict(self.names), dict(self.skipped), aliases)
+        return API(
+            models,
+            namespaces,
+            operations,
+            dict(self.names),
+            dict(self.skipped),
+            aliases,
+            page_size=self.overlay["page_size"],
+        )
 
     def _plan_operation(
         self, path: str, http: str, op: dict[str, Any], fix: dict[str, Any]
@@ -776,6 +785,12 @@ class _Builder:
             doc = doc_lines(parameter.get("description"), 80)
             query.append(ParamDef(attribute, parameter["name"], annotation, doc))
 
+        page_size = fix.get("page_size")
+        if plan["is_list"] and any(p.key == "_limit" for p in query):
+            # `_limit` is no argument of its own: `page_size=` sends it (capped at the
+            # overlay's maximum), `limit=` is the most items yielded in all.
+            query = [p for p in query if p.key != "_limit"]
+            page_size = page_size or self.overlay["page_size"]
         names = {p.key: p.name for p in query} | {key: name for name, key in path_params}
         rules = {**(fix.get("path_rules") or {}), **(fix.get("param_rules") or {})}
         unknown = set(rules) - set(names)
@@ -793,7 +808,7 @@ class _Builder:
             query=query,
             path_rules=dict(fix.get("path_rules") or {}),
             param_rules=dict(fix.get("param_rules") or {}),
-            page_size=fix.get("page_size"),
+            page_size=page_size,
         )
         if plan["body_schema"] is not None:
             body_deps: set[str] = set()

@@ -16,7 +16,7 @@ from ..._types import rules
 from ..._types.generated.activities_calls import Call, CallCreate, CallUpdate
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager
-from ..slicer import SliceOptions, paged_params, paginate_or_slice
+from ..slicer import SliceOptions, paginate_or_slice
 
 if TYPE_CHECKING:
     from ..._engine.http.request import Request
@@ -46,7 +46,6 @@ class ActivitiesCallsResource(BulkCreate[Call], BulkDelete, BulkUpdate[Call]):
     def list(
         self,
         *,
-        limit: int | None = None,
         skip: int | None = None,
         id__in: str | Sequence[str] | None = None,
         lead_id: str | Sequence[str] | None = None,
@@ -62,7 +61,8 @@ class ActivitiesCallsResource(BulkCreate[Call], BulkDelete, BulkUpdate[Call]):
         activity_at__lte: _dt.datetime | str | _dt.date | str | None = None,
         activity_at__gt: _dt.datetime | str | _dt.date | str | None = None,
         activity_at__lt: _dt.datetime | str | _dt.date | str | None = None,
-        page_size: int = 100,
+        limit: int | None = None,
+        page_size: int | None = None,
         sliced: bool | SliceOptions = False,
         timeout: float | Timeout | None = None,
         extra_headers: Mapping[str, str | None] | None = None,
@@ -75,13 +75,17 @@ class ActivitiesCallsResource(BulkCreate[Call], BulkDelete, BulkUpdate[Call]):
         Returns a :class:`~close_async.Pager` over every item, fetched page by page as
         you iterate; ``.first_page()`` gives one page with its ``has_more``.
 
+        - ``limit``: the most items to yield in all (``None``: every one); no request
+          asks for more than it still needs.
+        - ``page_size``: the items each request asks for (``_limit``), 1 to 100;
+          ``None``: Close's default. Refused above that before anything is sent.
+
         ``sliced=True`` (or a :class:`~close_async.SliceOptions`) walks past Close's
         ``_skip`` cap by ``date_created`` windows, each object once (bounded by
         ``date_created__gte`` / ``__lt`` when given; see ``SliceOptions``).
 
         Query parameters:
 
-        - ``limit`` (``_limit``): Number of results to return.
         - ``skip`` (``_skip``): Number of results to skip before returning, for pagination.
         - ``id__in``: Filter by activity IDs (comma-separated)
         - ``lead_id``: Filter by lead IDs (comma-separated)
@@ -93,7 +97,6 @@ class ActivitiesCallsResource(BulkCreate[Call], BulkDelete, BulkUpdate[Call]):
         the class).
         """
         params = {
-            "_limit": limit,
             "_skip": skip,
             "id__in": rules.call_ids(id__in),
             "lead_id": lead_id,
@@ -110,13 +113,15 @@ class ActivitiesCallsResource(BulkCreate[Call], BulkDelete, BulkUpdate[Call]):
             "activity_at__gt": activity_at__gt,
             "activity_at__lt": activity_at__lt,
         }
-        params = paged_params(params, page_size, cap=100, sliced=sliced)
         return paginate_or_slice(
             self._requester,
             "activity/call/",
             params,
             sliced,
             parse_item=Call.from_json,
+            limit=limit,
+            page_size=page_size,
+            maximum=100,
             options=call_options(self._requester.options, timeout, extra_headers, extra_query),
             template="activity/call/",
             group="GET activity/call",

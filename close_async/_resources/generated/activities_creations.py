@@ -40,7 +40,6 @@ class ActivitiesCreationsResource:
     def list(
         self,
         *,
-        limit: int | None = None,
         skip: int | None = None,
         id__in: str | Sequence[str] | None = None,
         lead_id: str | Sequence[str] | None = None,
@@ -56,6 +55,8 @@ class ActivitiesCreationsResource:
         activity_at__lte: _dt.datetime | str | _dt.date | str | None = None,
         activity_at__gt: _dt.datetime | str | _dt.date | str | None = None,
         activity_at__lt: _dt.datetime | str | _dt.date | str | None = None,
+        limit: int | None = None,
+        page_size: int | None = None,
         sliced: bool | SliceOptions = False,
         timeout: float | Timeout | None = None,
         extra_headers: Mapping[str, str | None] | None = None,
@@ -68,13 +69,17 @@ class ActivitiesCreationsResource:
         Returns a :class:`~close_async.Pager` over every item, fetched page by page as
         you iterate; ``.first_page()`` gives one page with its ``has_more``.
 
+        - ``limit``: the most items to yield in all (``None``: every one); no request
+          asks for more than it still needs.
+        - ``page_size``: the items each request asks for (``_limit``), 1 to 100;
+          ``None``: Close's default. Refused above that before anything is sent.
+
         ``sliced=True`` (or a :class:`~close_async.SliceOptions`) walks past Close's
         ``_skip`` cap by ``date_created`` windows, each object once (bounded by
         ``date_created__gte`` / ``__lt`` when given; see ``SliceOptions``).
 
         Query parameters:
 
-        - ``limit`` (``_limit``): Number of results to return.
         - ``skip`` (``_skip``): Number of results to skip before returning, for pagination.
         - ``id__in``: Filter by activity IDs (comma-separated)
         - ``lead_id``: Filter by lead IDs (comma-separated)
@@ -86,7 +91,6 @@ class ActivitiesCreationsResource:
         the class).
         """
         params = {
-            "_limit": limit,
             "_skip": skip,
             "id__in": id__in,
             "lead_id": lead_id,
@@ -109,6 +113,9 @@ class ActivitiesCreationsResource:
             params,
             sliced,
             parse_item=Creation.from_json,
+            limit=limit,
+            page_size=page_size,
+            maximum=100,
             options=call_options(self._requester.options, timeout, extra_headers, extra_query),
             template="activity/created/",
             group="GET activity/created",

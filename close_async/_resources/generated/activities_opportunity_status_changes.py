@@ -48,7 +48,6 @@ class ActivitiesOpportunityStatusChangesResource(BulkCreate[OpportunityStatusCha
     def list(
         self,
         *,
-        limit: int | None = None,
         skip: int | None = None,
         id__in: str | Sequence[str] | None = None,
         lead_id: str | Sequence[str] | None = None,
@@ -65,6 +64,8 @@ class ActivitiesOpportunityStatusChangesResource(BulkCreate[OpportunityStatusCha
         activity_at__gt: _dt.datetime | str | _dt.date | str | None = None,
         activity_at__lt: _dt.datetime | str | _dt.date | str | None = None,
         opportunity_id: str | None = None,
+        limit: int | None = None,
+        page_size: int | None = None,
         sliced: bool | SliceOptions = False,
         timeout: float | Timeout | None = None,
         extra_headers: Mapping[str, str | None] | None = None,
@@ -77,13 +78,17 @@ class ActivitiesOpportunityStatusChangesResource(BulkCreate[OpportunityStatusCha
         Returns a :class:`~close_async.Pager` over every item, fetched page by page as
         you iterate; ``.first_page()`` gives one page with its ``has_more``.
 
+        - ``limit``: the most items to yield in all (``None``: every one); no request
+          asks for more than it still needs.
+        - ``page_size``: the items each request asks for (``_limit``), 1 to 100;
+          ``None``: Close's default. Refused above that before anything is sent.
+
         ``sliced=True`` (or a :class:`~close_async.SliceOptions`) walks past Close's
         ``_skip`` cap by ``date_created`` windows, each object once (bounded by
         ``date_created__gte`` / ``__lt`` when given; see ``SliceOptions``).
 
         Query parameters:
 
-        - ``limit`` (``_limit``): Number of results to return.
         - ``skip`` (``_skip``): Number of results to skip before returning, for pagination.
         - ``id__in``: Filter by activity IDs (comma-separated)
         - ``lead_id``: Filter by lead IDs (comma-separated)
@@ -95,7 +100,6 @@ class ActivitiesOpportunityStatusChangesResource(BulkCreate[OpportunityStatusCha
         the class).
         """
         params = {
-            "_limit": limit,
             "_skip": skip,
             "id__in": id__in,
             "lead_id": lead_id,
@@ -119,6 +123,9 @@ class ActivitiesOpportunityStatusChangesResource(BulkCreate[OpportunityStatusCha
             params,
             sliced,
             parse_item=OpportunityStatusChange.from_json,
+            limit=limit,
+            page_size=page_size,
+            maximum=100,
             options=call_options(self._requester.options, timeout, extra_headers, extra_query),
             template="activity/status_change/opportunity/",
             group="GET activity/status_change/opportunity",

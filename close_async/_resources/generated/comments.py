@@ -46,6 +46,7 @@ class CommentsResource(BulkCreate[Comment], BulkDelete, BulkUpdate[Comment]):
         *,
         thread_id: str | None = None,
         object_id: str | None = None,
+        limit: int | None = None,
         timeout: float | Timeout | None = None,
         extra_headers: Mapping[str, str | None] | None = None,
         extra_query: Mapping[str, object] | None = None,
@@ -56,6 +57,8 @@ class CommentsResource(BulkCreate[Comment], BulkDelete, BulkUpdate[Comment]):
 
         Returns a :class:`~close_async.Pager` over every item, fetched page by page as
         you iterate; ``.first_page()`` gives one page with its ``has_more``.
+
+        - ``limit``: the most items to yield in all (``None``: every one).
 
         Comments may be fetched by `object_id` (the object that was commented on) or by
         `thread_id`. Exactly one of those filters must be provided.
@@ -69,6 +72,7 @@ class CommentsResource(BulkCreate[Comment], BulkDelete, BulkUpdate[Comment]):
             "comment/",
             params,
             parse_item=Comment.from_json,
+            limit=limit,
             options=call_options(self._requester.options, timeout, extra_headers, extra_query),
             template="comment/",
             group="GET comment",
@@ -223,10 +227,11 @@ class CommentsResource(BulkCreate[Comment], BulkDelete, BulkUpdate[Comment]):
     def list_threads(
         self,
         *,
-        limit: int | None = None,
         skip: int | None = None,
         ids: str | Sequence[str] | None = None,
         object_ids: str | Sequence[str] | None = None,
+        limit: int | None = None,
+        page_size: int | None = None,
         timeout: float | Timeout | None = None,
         extra_headers: Mapping[str, str | None] | None = None,
         extra_query: Mapping[str, object] | None = None,
@@ -238,20 +243,27 @@ class CommentsResource(BulkCreate[Comment], BulkDelete, BulkUpdate[Comment]):
         Returns a :class:`~close_async.Pager` over every item, fetched page by page as
         you iterate; ``.first_page()`` gives one page with its ``has_more``.
 
+        - ``limit``: the most items to yield in all (``None``: every one); no request
+          asks for more than it still needs.
+        - ``page_size``: the items each request asks for (``_limit``), 1 to 100;
+          ``None``: Close's default. Refused above that before anything is sent.
+
         Query parameters:
 
-        - ``limit`` (``_limit``): Number of results to return.
         - ``skip`` (``_skip``): Number of results to skip before returning, for pagination.
 
         Options for each page's request: ``timeout``, ``extra_headers``, ``extra_query`` (see
         the class).
         """
-        params = {"_limit": limit, "_skip": skip, "ids": ids, "object_ids": object_ids}
+        params = {"_skip": skip, "ids": ids, "object_ids": object_ids}
         return paginate(
             self._requester,
             "comment_thread/",
             params,
             parse_item=CommentThread.from_json,
+            limit=limit,
+            page_size=page_size,
+            maximum=100,
             options=call_options(self._requester.options, timeout, extra_headers, extra_query),
             template="comment_thread/",
             group="GET comment_thread",

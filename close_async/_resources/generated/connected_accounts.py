@@ -39,6 +39,7 @@ class ConnectedAccountsResource:
         *,
         fields: str | Sequence[str] | None = None,
         user_id: str | None = None,
+        limit: int | None = None,
         timeout: float | Timeout | None = None,
         extra_headers: Mapping[str, str | None] | None = None,
         extra_query: Mapping[str, object] | None = None,
@@ -50,6 +51,8 @@ class ConnectedAccountsResource:
         Returns a :class:`~close_async.Pager` over every item, fetched page by page as
         you iterate; ``.first_page()`` gives one page with its ``has_more``.
 
+        - ``limit``: the most items to yield in all (``None``: every one).
+
         You can filter down to a specific user by passing the `?user_id` query parameter.
 
         Options for each page's request: ``timeout``, ``extra_headers``, ``extra_query`` (see
@@ -60,6 +63,7 @@ class ConnectedAccountsResource:
             self._requester,
             "connected_account/",
             params,
+            limit=limit,
             options=call_options(self._requester.options, timeout, extra_headers, extra_query),
             template="connected_account/",
             group="GET connected_account",

@@ -45,6 +45,7 @@ class CustomActivityTypesResource(
     def list(
         self,
         *,
+        limit: int | None = None,
         timeout: float | Timeout | None = None,
         extra_headers: Mapping[str, str | None] | None = None,
         extra_query: Mapping[str, object] | None = None,
@@ -55,6 +56,8 @@ class CustomActivityTypesResource(
 
         Returns a :class:`~close_async.Pager` over every item, fetched page by page as
         you iterate; ``.first_page()`` gives one page with its ``has_more``.
+
+        - ``limit``: the most items to yield in all (``None``: every one).
 
         List all custom activity types defined in the organization. The response includes all
         Custom Activity Types, including their Custom Field metadata.
@@ -67,6 +70,7 @@ class CustomActivityTypesResource(
             "custom_activity/",
             None,
             parse_item=CustomActivityType.from_json,
+            limit=limit,
             options=call_options(self._requester.options, timeout, extra_headers, extra_query),
             template="custom_activity/",
             group="GET custom_activity",

@@ -43,9 +43,10 @@ class CustomFieldsContactResource(BulkCreate[CustomField], BulkDelete, BulkUpdat
     def list(
         self,
         *,
-        limit: int | None = None,
         skip: int | None = None,
         fields: str | Sequence[str] | None = None,
+        limit: int | None = None,
+        page_size: int | None = None,
         timeout: float | Timeout | None = None,
         extra_headers: Mapping[str, str | None] | None = None,
         extra_query: Mapping[str, object] | None = None,
@@ -57,23 +58,30 @@ class CustomFieldsContactResource(BulkCreate[CustomField], BulkDelete, BulkUpdat
         Returns a :class:`~close_async.Pager` over every item, fetched page by page as
         you iterate; ``.first_page()`` gives one page with its ``has_more``.
 
+        - ``limit``: the most items to yield in all (``None``: every one); no request
+          asks for more than it still needs.
+        - ``page_size``: the items each request asks for (``_limit``), 1 to 100;
+          ``None``: Close's default. Refused above that before anything is sent.
+
         List all the contact custom fields for your organization.
 
         Query parameters:
 
-        - ``limit`` (``_limit``): Number of results to return.
         - ``skip`` (``_skip``): Number of results to skip before returning, for pagination.
         - ``fields`` (``_fields``): Comma-separated list of fields to include in the response.
 
         Options for each page's request: ``timeout``, ``extra_headers``, ``extra_query`` (see
         the class).
         """
-        params = {"_limit": limit, "_skip": skip, "_fields": fields}
+        params = {"_skip": skip, "_fields": fields}
         return paginate(
             self._requester,
             "custom_field/contact/",
             params,
             parse_item=CustomField.from_json,
+            limit=limit,
+            page_size=page_size,
+            maximum=100,
             options=call_options(self._requester.options, timeout, extra_headers, extra_query),
             template="custom_field/contact/",
             group="GET custom_field/contact",

@@ -45,6 +45,7 @@ class CustomFieldsCustomObjectResource(
     def list(
         self,
         *,
+        limit: int | None = None,
         timeout: float | Timeout | None = None,
         extra_headers: Mapping[str, str | None] | None = None,
         extra_query: Mapping[str, object] | None = None,
@@ -56,6 +57,8 @@ class CustomFieldsCustomObjectResource(
         Returns a :class:`~close_async.Pager` over every item, fetched page by page as
         you iterate; ``.first_page()`` gives one page with its ``has_more``.
 
+        - ``limit``: the most items to yield in all (``None``: every one).
+
         List all the custom object custom fields for your organization.
 
         Options for each page's request: ``timeout``, ``extra_headers``, ``extra_query`` (see
@@ -66,6 +69,7 @@ class CustomFieldsCustomObjectResource(
             "custom_field/custom_object_type/",
             None,
             parse_item=CustomField.from_json,
+            limit=limit,
             options=call_options(self._requester.options, timeout, extra_headers, extra_query),
             template="custom_field/custom_object_type/",
             group="GET custom_field/custom_object_type",

@@ -46,6 +46,7 @@ class CustomFieldsSharedResource(BulkCreate[CustomField], BulkDelete, BulkUpdate
         self,
         *,
         fields: str | Sequence[str] | None = None,
+        limit: int | None = None,
         timeout: float | Timeout | None = None,
         extra_headers: Mapping[str, str | None] | None = None,
         extra_query: Mapping[str, object] | None = None,
@@ -56,6 +57,8 @@ class CustomFieldsSharedResource(BulkCreate[CustomField], BulkDelete, BulkUpdate
 
         Returns a :class:`~close_async.Pager` over every item, fetched page by page as
         you iterate; ``.first_page()`` gives one page with its ``has_more``.
+
+        - ``limit``: the most items to yield in all (``None``: every one).
 
         List all the shared custom fields for your organization.
 
@@ -72,6 +75,7 @@ class CustomFieldsSharedResource(BulkCreate[CustomField], BulkDelete, BulkUpdate
             "custom_field/shared/",
             params,
             parse_item=CustomField.from_json,
+            limit=limit,
             options=call_options(self._requester.options, timeout, extra_headers, extra_query),
             template="custom_field/shared/",
             group="GET custom_field/shared",

@@ -45,6 +45,7 @@ class CustomObjectTypesResource(
     def list(
         self,
         *,
+        limit: int | None = None,
         timeout: float | Timeout | None = None,
         extra_headers: Mapping[str, str | None] | None = None,
         extra_query: Mapping[str, object] | None = None,
@@ -55,6 +56,8 @@ class CustomObjectTypesResource(
 
         Returns a :class:`~close_async.Pager` over every item, fetched page by page as
         you iterate; ``.first_page()`` gives one page with its ``has_more``.
+
+        - ``limit``: the most items to yield in all (``None``: every one).
 
         The response will include all Custom Object Types, including Custom Field metadata for
         your organization.
@@ -72,6 +75,7 @@ class CustomObjectTypesResource(
             "custom_object_type/",
             None,
             parse_item=CustomObjectType.from_json,
+            limit=limit,
             options=call_options(self._requester.options, timeout, extra_headers, extra_query),
             template="custom_object_type/",
             group="GET custom_object_type",

@@ -45,6 +45,7 @@ class CustomObjectsResource(BulkCreate[CustomObject], BulkDelete, BulkUpdate[Cus
         *,
         lead_id: str | None = None,
         custom_object_type_id: str | None = None,
+        limit: int | None = None,
         timeout: float | Timeout | None = None,
         extra_headers: Mapping[str, str | None] | None = None,
         extra_query: Mapping[str, object] | None = None,
@@ -55,6 +56,8 @@ class CustomObjectsResource(BulkCreate[CustomObject], BulkDelete, BulkUpdate[Cus
 
         Returns a :class:`~close_async.Pager` over every item, fetched page by page as
         you iterate; ``.first_page()`` gives one page with its ``has_more``.
+
+        - ``limit``: the most items to yield in all (``None``: every one).
 
         The `lead_id` parameter is required. If you want to retrieve all Custom Object instances
         regardless of the lead, you will need to use [Advanced
@@ -78,6 +81,7 @@ class CustomObjectsResource(BulkCreate[CustomObject], BulkDelete, BulkUpdate[Cus
             "custom_object/",
             params,
             parse_item=CustomObject.from_json,
+            limit=limit,
             options=call_options(self._requester.options, timeout, extra_headers, extra_query),
             template="custom_object/",
             group="GET custom_object",

@@ -43,8 +43,9 @@ class DialersResource:
         status: str | None = None,
         status__in: str | None = None,
         user_id: str | None = None,
-        limit: int | None = None,
         skip: int | None = None,
+        limit: int | None = None,
+        page_size: int | None = None,
         timeout: float | Timeout | None = None,
         extra_headers: Mapping[str, str | None] | None = None,
         extra_query: Mapping[str, object] | None = None,
@@ -56,9 +57,13 @@ class DialersResource:
         Returns a :class:`~close_async.Pager` over every item, fetched page by page as
         you iterate; ``.first_page()`` gives one page with its ``has_more``.
 
+        - ``limit``: the most items to yield in all (``None``: every one); no request
+          asks for more than it still needs.
+        - ``page_size``: the items each request asks for (``_limit``), 1 to 100;
+          ``None``: Close's default. Refused above that before anything is sent.
+
         Query parameters:
 
-        - ``limit`` (``_limit``): Number of results to return.
         - ``skip`` (``_skip``): Number of results to skip before returning, for pagination.
 
         Options for each page's request: ``timeout``, ``extra_headers``, ``extra_query`` (see
@@ -71,13 +76,15 @@ class DialersResource:
             "status": status,
             "status__in": status__in,
             "user_id": user_id,
-            "_limit": limit,
             "_skip": skip,
         }
         return paginate(
             self._requester,
             "dialer/",
             params,
+            limit=limit,
+            page_size=page_size,
+            maximum=100,
             options=call_options(self._requester.options, timeout, extra_headers, extra_query),
             template="dialer/",
             group="GET dialer",

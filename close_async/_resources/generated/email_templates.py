@@ -43,10 +43,11 @@ class EmailTemplatesResource(BulkCreate[EmailTemplate], BulkDelete, BulkUpdate[E
     def list(
         self,
         *,
-        limit: int | None = None,
         skip: int | None = None,
         is_archived: bool | None = None,
         is_shared: bool | None = None,
+        limit: int | None = None,
+        page_size: int | None = None,
         timeout: float | Timeout | None = None,
         extra_headers: Mapping[str, str | None] | None = None,
         extra_query: Mapping[str, object] | None = None,
@@ -58,25 +59,27 @@ class EmailTemplatesResource(BulkCreate[EmailTemplate], BulkDelete, BulkUpdate[E
         Returns a :class:`~close_async.Pager` over every item, fetched page by page as
         you iterate; ``.first_page()`` gives one page with its ``has_more``.
 
+        - ``limit``: the most items to yield in all (``None``: every one); no request
+          asks for more than it still needs.
+        - ``page_size``: the items each request asks for (``_limit``), 1 to 100;
+          ``None``: Close's default. Refused above that before anything is sent.
+
         Query parameters:
 
-        - ``limit`` (``_limit``): Number of results to return.
         - ``skip`` (``_skip``): Number of results to skip before returning, for pagination.
 
         Options for each page's request: ``timeout``, ``extra_headers``, ``extra_query`` (see
         the class).
         """
-        params = {
-            "_limit": limit,
-            "_skip": skip,
-            "is_archived": is_archived,
-            "is_shared": is_shared,
-        }
+        params = {"_skip": skip, "is_archived": is_archived, "is_shared": is_shared}
         return paginate(
             self._requester,
             "email_template/",
             params,
             parse_item=EmailTemplate.from_json,
+            limit=limit,
+            page_size=page_size,
+            maximum=100,
             options=call_options(self._requester.options, timeout, extra_headers, extra_query),
             template="email_template/",
             group="GET email_template",

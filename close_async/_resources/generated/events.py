@@ -38,7 +38,6 @@ class EventsResource:
     def list(
         self,
         *,
-        limit: int | None = None,
         object_type: str | None = None,
         object_id: str | None = None,
         lead_id: str | None = None,
@@ -49,6 +48,8 @@ class EventsResource:
         date_updated__lt: str | None = None,
         date_updated__lte: str | None = None,
         cursor: str | None = None,
+        limit: int | None = None,
+        page_size: int | None = None,
         timeout: float | Timeout | None = None,
         extra_headers: Mapping[str, str | None] | None = None,
         extra_query: Mapping[str, object] | None = None,
@@ -59,6 +60,11 @@ class EventsResource:
 
         Returns a :class:`~close_async.Pager` over every item, fetched page by page as
         you iterate; ``.first_page()`` gives one page with its ``has_more``.
+
+        - ``limit``: the most items to yield in all (``None``: every one); no request
+          asks for more than it still needs.
+        - ``page_size``: the items each request asks for (``_limit``), 1 to 50;
+          ``None``: Close's default. Refused above that before anything is sent.
 
         The list of available object types and actions is available
         [here](https://developer.close.com/api/resources/events/list-of-event-types). The event
@@ -128,15 +134,10 @@ class EventsResource:
         In the example response, to retrieve the next older batch of events, specify
         `_cursor=cursor2`.
 
-        Query parameters:
-
-        - ``limit`` (``_limit``): Number of results to return.
-
         Options for each page's request: ``timeout``, ``extra_headers``, ``extra_query`` (see
         the class).
         """
         params = {
-            "_limit": limit,
             "object_type": object_type,
             "object_id": object_id,
             "lead_id": lead_id,
@@ -153,6 +154,9 @@ class EventsResource:
             "event/",
             params,
             parse_item=Event.from_json,
+            limit=limit,
+            page_size=page_size,
+            maximum=50,
             options=call_options(self._requester.options, timeout, extra_headers, extra_query),
             template="event/",
             group="GET event",

@@ -45,6 +45,7 @@ class GroupsResource(BulkCreate[Group], BulkDelete, BulkUpdate[Group]):
         self,
         *,
         fields: str | Sequence[str] | None = None,
+        limit: int | None = None,
         timeout: float | Timeout | None = None,
         extra_headers: Mapping[str, str | None] | None = None,
         extra_query: Mapping[str, object] | None = None,
@@ -55,6 +56,8 @@ class GroupsResource(BulkCreate[Group], BulkDelete, BulkUpdate[Group]):
 
         Returns a :class:`~close_async.Pager` over every item, fetched page by page as
         you iterate; ``.first_page()`` gives one page with its ``has_more``.
+
+        - ``limit``: the most items to yield in all (``None``: every one).
 
         Note that list endpoint does not support retrieving members for all groups. Use
         individual group endpoint instead.
@@ -72,6 +75,7 @@ class GroupsResource(BulkCreate[Group], BulkDelete, BulkUpdate[Group]):
             "group/",
             params,
             parse_item=Group.from_json,
+            limit=limit,
             options=call_options(self._requester.options, timeout, extra_headers, extra_query),
             template="group/",
             group="GET group",

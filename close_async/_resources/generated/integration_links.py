@@ -49,6 +49,7 @@ class IntegrationLinksResource(
     def list(
         self,
         *,
+        limit: int | None = None,
         timeout: float | Timeout | None = None,
         extra_headers: Mapping[str, str | None] | None = None,
         extra_query: Mapping[str, object] | None = None,
@@ -60,6 +61,8 @@ class IntegrationLinksResource(
         Returns a :class:`~close_async.Pager` over every item, fetched page by page as
         you iterate; ``.first_page()`` gives one page with its ``has_more``.
 
+        - ``limit``: the most items to yield in all (``None``: every one).
+
         Options for each page's request: ``timeout``, ``extra_headers``, ``extra_query`` (see
         the class).
         """
@@ -68,6 +71,7 @@ class IntegrationLinksResource(
             "integration_link/",
             None,
             parse_item=IntegrationLink.from_json,
+            limit=limit,
             options=call_options(self._requester.options, timeout, extra_headers, extra_query),
             template="integration_link/",
             group="GET integration_link",

@@ -43,6 +43,7 @@ class LeadStatusesResource(BulkCreate[LeadStatus], BulkDelete, BulkUpdate[LeadSt
     def list(
         self,
         *,
+        limit: int | None = None,
         timeout: float | Timeout | None = None,
         extra_headers: Mapping[str, str | None] | None = None,
         extra_query: Mapping[str, object] | None = None,
@@ -54,6 +55,8 @@ class LeadStatusesResource(BulkCreate[LeadStatus], BulkDelete, BulkUpdate[LeadSt
         Returns a :class:`~close_async.Pager` over every item, fetched page by page as
         you iterate; ``.first_page()`` gives one page with its ``has_more``.
 
+        - ``limit``: the most items to yield in all (``None``: every one).
+
         Options for each page's request: ``timeout``, ``extra_headers``, ``extra_query`` (see
         the class).
         """
@@ -62,6 +65,7 @@ class LeadStatusesResource(BulkCreate[LeadStatus], BulkDelete, BulkUpdate[LeadSt
             "status/lead/",
             None,
             parse_item=LeadStatus.from_json,
+            limit=limit,
             options=call_options(self._requester.options, timeout, extra_headers, extra_query),
             template="status/lead/",
             group="GET status/lead",

@@ -45,7 +45,6 @@ class OpportunitiesResource(BulkCreate[Opportunity], BulkDelete, BulkUpdate[Oppo
     def list(
         self,
         *,
-        limit: int | None = None,
         skip: int | None = None,
         fields: str | Sequence[str] | None = None,
         lead_id: str | None = None,
@@ -83,6 +82,8 @@ class OpportunitiesResource(BulkCreate[Opportunity], BulkDelete, BulkUpdate[Oppo
         is_stalled: str | None = None,
         order_by: str | None = None,
         group_by: str | None = None,
+        limit: int | None = None,
+        page_size: int | None = None,
         sliced: bool | SliceOptions = False,
         timeout: float | Timeout | None = None,
         extra_headers: Mapping[str, str | None] | None = None,
@@ -94,6 +95,11 @@ class OpportunitiesResource(BulkCreate[Opportunity], BulkDelete, BulkUpdate[Oppo
 
         Returns a :class:`~close_async.Pager` over every item, fetched page by page as
         you iterate; ``.first_page()`` gives one page with its ``has_more``.
+
+        - ``limit``: the most items to yield in all (``None``: every one); no request
+          asks for more than it still needs.
+        - ``page_size``: the items each request asks for (``_limit``), 1 to 100;
+          ``None``: Close's default. Refused above that before anything is sent.
 
         ``sliced=True`` (or a :class:`~close_async.SliceOptions`) walks past Close's
         ``_skip`` cap by ``date_created`` windows, each object once (bounded by
@@ -162,7 +168,6 @@ class OpportunitiesResource(BulkCreate[Opportunity], BulkDelete, BulkUpdate[Oppo
 
         Query parameters:
 
-        - ``limit`` (``_limit``): Number of results to return.
         - ``skip`` (``_skip``): Number of results to skip before returning, for pagination.
         - ``fields`` (``_fields``): Comma-separated list of fields to include in the response.
 
@@ -170,7 +175,6 @@ class OpportunitiesResource(BulkCreate[Opportunity], BulkDelete, BulkUpdate[Oppo
         the class).
         """
         params = {
-            "_limit": limit,
             "_skip": skip,
             "_fields": fields,
             "lead_id": lead_id,
@@ -215,6 +219,9 @@ class OpportunitiesResource(BulkCreate[Opportunity], BulkDelete, BulkUpdate[Oppo
             params,
             sliced,
             parse_item=Opportunity.from_json,
+            limit=limit,
+            page_size=page_size,
+            maximum=100,
             options=call_options(self._requester.options, timeout, extra_headers, extra_query),
             template="opportunity/",
             group="GET opportunity",

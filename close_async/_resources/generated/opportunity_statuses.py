@@ -46,6 +46,7 @@ class OpportunityStatusesResource(
         self,
         *,
         fields: str | Sequence[str] | None = None,
+        limit: int | None = None,
         timeout: float | Timeout | None = None,
         extra_headers: Mapping[str, str | None] | None = None,
         extra_query: Mapping[str, object] | None = None,
@@ -56,6 +57,8 @@ class OpportunityStatusesResource(
 
         Returns a :class:`~close_async.Pager` over every item, fetched page by page as
         you iterate; ``.first_page()`` gives one page with its ``has_more``.
+
+        - ``limit``: the most items to yield in all (``None``: every one).
 
         Query parameters:
 
@@ -70,6 +73,7 @@ class OpportunityStatusesResource(
             "status/opportunity/",
             params,
             parse_item=OpportunityStatus.from_json,
+            limit=limit,
             options=call_options(self._requester.options, timeout, extra_headers, extra_query),
             template="status/opportunity/",
             group="GET status/opportunity",

@@ -45,11 +45,12 @@ class PlaybooksResource(BulkCreate[Playbook], BulkDelete, BulkUpdate[Playbook]):
     def list(
         self,
         *,
-        limit: int | None = None,
         skip: int | None = None,
         is_archived: bool | None = None,
         position__gt: int | None = None,
         created_at__lt: _dt.datetime | str | None = None,
+        limit: int | None = None,
+        page_size: int | None = None,
         timeout: float | Timeout | None = None,
         extra_headers: Mapping[str, str | None] | None = None,
         extra_query: Mapping[str, object] | None = None,
@@ -61,12 +62,16 @@ class PlaybooksResource(BulkCreate[Playbook], BulkDelete, BulkUpdate[Playbook]):
         Returns a :class:`~close_async.Pager` over every item, fetched page by page as
         you iterate; ``.first_page()`` gives one page with its ``has_more``.
 
+        - ``limit``: the most items to yield in all (``None``: every one); no request
+          asks for more than it still needs.
+        - ``page_size``: the items each request asks for (``_limit``), 1 to 100;
+          ``None``: Close's default. Refused above that before anything is sent.
+
         Fetch a list of playbooks for the organization. Results are sorted by position
         ascending.
 
         Query parameters:
 
-        - ``limit`` (``_limit``): Number of results to return.
         - ``skip`` (``_skip``): Number of results to skip before returning, for pagination.
         - ``is_archived``: Filter for archived or not-archived playbooks. When not provided,
           both archived and not-archived playbooks will be returned.
@@ -79,7 +84,6 @@ class PlaybooksResource(BulkCreate[Playbook], BulkDelete, BulkUpdate[Playbook]):
         the class).
         """
         params = {
-            "_limit": limit,
             "_skip": skip,
             "is_archived": is_archived,
             "position__gt": position__gt,
@@ -90,6 +94,9 @@ class PlaybooksResource(BulkCreate[Playbook], BulkDelete, BulkUpdate[Playbook]):
             "playbook/",
             params,
             parse_item=Playbook.from_json,
+            limit=limit,
+            page_size=page_size,
+            maximum=100,
             options=call_options(self._requester.options, timeout, extra_headers, extra_query),
             template="playbook/",
             group="GET playbook",

@@ -89,6 +89,7 @@ class ReportingResource:
     def list_activity_metrics(
         self,
         *,
+        limit: int | None = None,
         timeout: float | Timeout | None = None,
         extra_headers: Mapping[str, str | None] | None = None,
         extra_query: Mapping[str, object] | None = None,
@@ -100,6 +101,8 @@ class ReportingResource:
         Returns a :class:`~close_async.Pager` over every item, fetched page by page as
         you iterate; ``.first_page()`` gives one page with its ``has_more``.
 
+        - ``limit``: the most items to yield in all (``None``: every one).
+
         List available metrics that can be used in activity reports.
 
         Options for each page's request: ``timeout``, ``extra_headers``, ``extra_query`` (see
@@ -109,6 +112,7 @@ class ReportingResource:
             self._requester,
             "report/activity/metrics/",
             None,
+            limit=limit,
             options=call_options(self._requester.options, timeout, extra_headers, extra_query),
             template="report/activity/metrics/",
             group="GET report/activity/metrics",

@@ -43,6 +43,7 @@ class RolesResource(BulkCreate[Role], BulkDelete, BulkUpdate[Role]):
     def list(
         self,
         *,
+        limit: int | None = None,
         timeout: float | Timeout | None = None,
         extra_headers: Mapping[str, str | None] | None = None,
         extra_query: Mapping[str, object] | None = None,
@@ -54,6 +55,8 @@ class RolesResource(BulkCreate[Role], BulkDelete, BulkUpdate[Role]):
         Returns a :class:`~close_async.Pager` over every item, fetched page by page as
         you iterate; ``.first_page()`` gives one page with its ``has_more``.
 
+        - ``limit``: the most items to yield in all (``None``: every one).
+
         Options for each page's request: ``timeout``, ``extra_headers``, ``extra_query`` (see
         the class).
         """
@@ -62,6 +65,7 @@ class RolesResource(BulkCreate[Role], BulkDelete, BulkUpdate[Role]):
             "role/",
             None,
             parse_item=Role.from_json,
+            limit=limit,
             options=call_options(self._requester.options, timeout, extra_headers, extra_query),
             template="role/",
             group="GET role",

@@ -45,6 +45,7 @@ class SchedulingLinksResource(BulkCreate[Any], BulkDelete, BulkUpdate[Any]):
     def list(
         self,
         *,
+        limit: int | None = None,
         timeout: float | Timeout | None = None,
         extra_headers: Mapping[str, str | None] | None = None,
         extra_query: Mapping[str, object] | None = None,
@@ -56,6 +57,8 @@ class SchedulingLinksResource(BulkCreate[Any], BulkDelete, BulkUpdate[Any]):
         Returns a :class:`~close_async.Pager` over every item, fetched page by page as
         you iterate; ``.first_page()`` gives one page with its ``has_more``.
 
+        - ``limit``: the most items to yield in all (``None``: every one).
+
         Options for each page's request: ``timeout``, ``extra_headers``, ``extra_query`` (see
         the class).
         """
@@ -63,6 +66,7 @@ class SchedulingLinksResource(BulkCreate[Any], BulkDelete, BulkUpdate[Any]):
             self._requester,
             "scheduling_link/",
             None,
+            limit=limit,
             options=call_options(self._requester.options, timeout, extra_headers, extra_query),
             template="scheduling_link/",
             group="GET scheduling_link",
@@ -268,6 +272,7 @@ class SchedulingLinksResource(BulkCreate[Any], BulkDelete, BulkUpdate[Any]):
     def list_shared(
         self,
         *,
+        limit: int | None = None,
         timeout: float | Timeout | None = None,
         extra_headers: Mapping[str, str | None] | None = None,
         extra_query: Mapping[str, object] | None = None,
@@ -279,6 +284,8 @@ class SchedulingLinksResource(BulkCreate[Any], BulkDelete, BulkUpdate[Any]):
         Returns a :class:`~close_async.Pager` over every item, fetched page by page as
         you iterate; ``.first_page()`` gives one page with its ``has_more``.
 
+        - ``limit``: the most items to yield in all (``None``: every one).
+
         Options for each page's request: ``timeout``, ``extra_headers``, ``extra_query`` (see
         the class).
         """
@@ -286,6 +293,7 @@ class SchedulingLinksResource(BulkCreate[Any], BulkDelete, BulkUpdate[Any]):
             self._requester,
             "shared_scheduling_link/",
             None,
+            limit=limit,
             options=call_options(self._requester.options, timeout, extra_headers, extra_query),
             template="shared_scheduling_link/",
             group="GET shared_scheduling_link",

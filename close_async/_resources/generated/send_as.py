@@ -45,6 +45,7 @@ class SendAsResource(BulkCreate[Any], BulkDelete):
         *,
         allowed_user_id: str | None = None,
         allowing_user_id: str | None = None,
+        limit: int | None = None,
         timeout: float | Timeout | None = None,
         extra_headers: Mapping[str, str | None] | None = None,
         extra_query: Mapping[str, object] | None = None,
@@ -55,6 +56,8 @@ class SendAsResource(BulkCreate[Any], BulkDelete):
 
         Returns a :class:`~close_async.Pager` over every item, fetched page by page as
         you iterate; ``.first_page()`` gives one page with its ``has_more``.
+
+        - ``limit``: the most items to yield in all (``None``: every one).
 
         A user only has access to associations they are involved in. This means that when using
         this endpoint, `allowing_user_id` or `allowed_user_id` must be equal to your user ID. If
@@ -68,6 +71,7 @@ class SendAsResource(BulkCreate[Any], BulkDelete):
             self._requester,
             "send_as/",
             params,
+            limit=limit,
             options=call_options(self._requester.options, timeout, extra_headers, extra_query),
             template="send_as/",
             group="GET send_as",

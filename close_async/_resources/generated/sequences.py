@@ -45,8 +45,9 @@ class SequencesResource(BulkCreate[Sequence], BulkDelete, BulkUpdate[Sequence]):
     def list(
         self,
         *,
-        limit: int | None = None,
         skip: int | None = None,
+        limit: int | None = None,
+        page_size: int | None = None,
         timeout: float | Timeout | None = None,
         extra_headers: Mapping[str, str | None] | None = None,
         extra_query: Mapping[str, object] | None = None,
@@ -58,20 +59,27 @@ class SequencesResource(BulkCreate[Sequence], BulkDelete, BulkUpdate[Sequence]):
         Returns a :class:`~close_async.Pager` over every item, fetched page by page as
         you iterate; ``.first_page()`` gives one page with its ``has_more``.
 
+        - ``limit``: the most items to yield in all (``None``: every one); no request
+          asks for more than it still needs.
+        - ``page_size``: the items each request asks for (``_limit``), 1 to 100;
+          ``None``: Close's default. Refused above that before anything is sent.
+
         Query parameters:
 
-        - ``limit`` (``_limit``): Number of results to return.
         - ``skip`` (``_skip``): Number of results to skip before returning, for pagination.
 
         Options for each page's request: ``timeout``, ``extra_headers``, ``extra_query`` (see
         the class).
         """
-        params = {"_limit": limit, "_skip": skip}
+        params = {"_skip": skip}
         return paginate(
             self._requester,
             "sequence/",
             params,
             parse_item=Sequence.from_json,
+            limit=limit,
+            page_size=page_size,
+            maximum=100,
             options=call_options(self._requester.options, timeout, extra_headers, extra_query),
             template="sequence/",
             group="GET sequence",
@@ -223,11 +231,12 @@ class SequencesResource(BulkCreate[Sequence], BulkDelete, BulkUpdate[Sequence]):
     def list_subscriptions(
         self,
         *,
-        limit: int | None = None,
         skip: int | None = None,
         contact_id: str | None = None,
         lead_id: str | None = None,
         sequence_id: str | None = None,
+        limit: int | None = None,
+        page_size: int | None = None,
         timeout: float | Timeout | None = None,
         extra_headers: Mapping[str, str | None] | None = None,
         extra_query: Mapping[str, object] | None = None,
@@ -239,18 +248,21 @@ class SequencesResource(BulkCreate[Sequence], BulkDelete, BulkUpdate[Sequence]):
         Returns a :class:`~close_async.Pager` over every item, fetched page by page as
         you iterate; ``.first_page()`` gives one page with its ``has_more``.
 
+        - ``limit``: the most items to yield in all (``None``: every one); no request
+          asks for more than it still needs.
+        - ``page_size``: the items each request asks for (``_limit``), 1 to 100;
+          ``None``: Close's default. Refused above that before anything is sent.
+
         At least one of `sequence_id`, `contact_id`, and `lead_id` is required.
 
         Query parameters:
 
-        - ``limit`` (``_limit``): Number of results to return.
         - ``skip`` (``_skip``): Number of results to skip before returning, for pagination.
 
         Options for each page's request: ``timeout``, ``extra_headers``, ``extra_query`` (see
         the class).
         """
         params = {
-            "_limit": limit,
             "_skip": skip,
             "contact_id": contact_id,
             "lead_id": lead_id,
@@ -261,6 +273,9 @@ class SequencesResource(BulkCreate[Sequence], BulkDelete, BulkUpdate[Sequence]):
             "sequence_subscription/",
             params,
             parse_item=SequenceSubscription.from_json,
+            limit=limit,
+            page_size=page_size,
+            maximum=100,
             options=call_options(self._requester.options, timeout, extra_headers, extra_query),
             template="sequence_subscription/",
             group="GET sequence_subscription",

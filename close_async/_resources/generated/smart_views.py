@@ -43,10 +43,11 @@ class SmartViewsResource(BulkCreate[SavedSearch], BulkDelete, BulkUpdate[SavedSe
     def list(
         self,
         *,
-        limit: int | None = None,
         skip: int | None = None,
         type: SavedSearchType | None = None,
         type__in: SavedSearchType | Sequence[SavedSearchType] | None = None,
+        limit: int | None = None,
+        page_size: int | None = None,
         timeout: float | Timeout | None = None,
         extra_headers: Mapping[str, str | None] | None = None,
         extra_query: Mapping[str, object] | None = None,
@@ -58,6 +59,11 @@ class SmartViewsResource(BulkCreate[SavedSearch], BulkDelete, BulkUpdate[SavedSe
         Returns a :class:`~close_async.Pager` over every item, fetched page by page as
         you iterate; ``.first_page()`` gives one page with its ``has_more``.
 
+        - ``limit``: the most items to yield in all (``None``: every one); no request
+          asks for more than it still needs.
+        - ``page_size``: the items each request asks for (``_limit``), 1 to 100;
+          ``None``: Close's default. Refused above that before anything is sent.
+
         Accepts:
 
         - A `type` filter that accepts either `lead` or `contact`. Defaults to `lead`.
@@ -66,18 +72,20 @@ class SmartViewsResource(BulkCreate[SavedSearch], BulkDelete, BulkUpdate[SavedSe
 
         Query parameters:
 
-        - ``limit`` (``_limit``): Number of results to return.
         - ``skip`` (``_skip``): Number of results to skip before returning, for pagination.
 
         Options for each page's request: ``timeout``, ``extra_headers``, ``extra_query`` (see
         the class).
         """
-        params = {"_limit": limit, "_skip": skip, "type": type, "type__in": type__in}
+        params = {"_skip": skip, "type": type, "type__in": type__in}
         return paginate(
             self._requester,
             "saved_search/",
             params,
             parse_item=SavedSearch.from_json,
+            limit=limit,
+            page_size=page_size,
+            maximum=100,
             options=call_options(self._requester.options, timeout, extra_headers, extra_query),
             template="saved_search/",
             group="GET saved_search",

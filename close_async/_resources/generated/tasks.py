@@ -44,7 +44,6 @@ class TasksResource(BulkCreate[Task], BulkDelete, BulkUpdate[Task]):
     def list(
         self,
         *,
-        limit: int | None = None,
         skip: int | None = None,
         assigned_to: str | None = None,
         format: str | None = None,
@@ -76,6 +75,8 @@ class TasksResource(BulkCreate[Task], BulkDelete, BulkUpdate[Task]):
         date_updated__gt: str | None = None,
         date_updated__gte: str | None = None,
         fields: str | Sequence[str] | None = None,
+        limit: int | None = None,
+        page_size: int | None = None,
         sliced: bool | SliceOptions = False,
         timeout: float | Timeout | None = None,
         extra_headers: Mapping[str, str | None] | None = None,
@@ -87,6 +88,11 @@ class TasksResource(BulkCreate[Task], BulkDelete, BulkUpdate[Task]):
 
         Returns a :class:`~close_async.Pager` over every item, fetched page by page as
         you iterate; ``.first_page()`` gives one page with its ``has_more``.
+
+        - ``limit``: the most items to yield in all (``None``: every one); no request
+          asks for more than it still needs.
+        - ``page_size``: the items each request asks for (``_limit``), 1 to 100;
+          ``None``: Close's default. Refused above that before anything is sent.
 
         ``sliced=True`` (or a :class:`~close_async.SliceOptions`) walks past Close's
         ``_skip`` cap by ``date_created`` windows, each object once (bounded by
@@ -109,7 +115,6 @@ class TasksResource(BulkCreate[Task], BulkDelete, BulkUpdate[Task]):
 
         Query parameters:
 
-        - ``limit`` (``_limit``): Number of results to return.
         - ``skip`` (``_skip``): Number of results to skip before returning, for pagination.
         - ``fields`` (``_fields``): Comma-separated list of fields to include in the response.
 
@@ -117,7 +122,6 @@ class TasksResource(BulkCreate[Task], BulkDelete, BulkUpdate[Task]):
         the class).
         """
         params = {
-            "_limit": limit,
             "_skip": skip,
             "assigned_to": assigned_to,
             "format": format,
@@ -156,6 +160,9 @@ class TasksResource(BulkCreate[Task], BulkDelete, BulkUpdate[Task]):
             params,
             sliced,
             parse_item=Task.from_json,
+            limit=limit,
+            page_size=page_size,
+            maximum=100,
             options=call_options(self._requester.options, timeout, extra_headers, extra_query),
             template="task/",
             group="GET task",

@@ -43,6 +43,7 @@ class UnsubscribedEmailsResource(BulkCreate[Any], BulkDelete):
     def list(
         self,
         *,
+        limit: int | None = None,
         timeout: float | Timeout | None = None,
         extra_headers: Mapping[str, str | None] | None = None,
         extra_query: Mapping[str, object] | None = None,
@@ -54,6 +55,8 @@ class UnsubscribedEmailsResource(BulkCreate[Any], BulkDelete):
         Returns a :class:`~close_async.Pager` over every item, fetched page by page as
         you iterate; ``.first_page()`` gives one page with its ``has_more``.
 
+        - ``limit``: the most items to yield in all (``None``: every one).
+
         Get a list of unsubscribed email addresses.
 
         Options for each page's request: ``timeout``, ``extra_headers``, ``extra_query`` (see
@@ -63,6 +66,7 @@ class UnsubscribedEmailsResource(BulkCreate[Any], BulkDelete):
             self._requester,
             "unsubscribe/email/",
             None,
+            limit=limit,
             options=call_options(self._requester.options, timeout, extra_headers, extra_query),
             template="unsubscribe/email/",
             group="GET unsubscribe/email",

@@ -70,8 +70,9 @@ class UsersResource:
         self,
         *,
         order_by: Literal["last_name,first_name", "first_name,last_name"] | None = None,
-        limit: int | None = None,
         skip: int | None = None,
+        limit: int | None = None,
+        page_size: int | None = None,
         timeout: float | Timeout | None = None,
         extra_headers: Mapping[str, str | None] | None = None,
         extra_query: Mapping[str, object] | None = None,
@@ -83,22 +84,29 @@ class UsersResource:
         Returns a :class:`~close_async.Pager` over every item, fetched page by page as
         you iterate; ``.first_page()`` gives one page with its ``has_more``.
 
+        - ``limit``: the most items to yield in all (``None``: every one); no request
+          asks for more than it still needs.
+        - ``page_size``: the items each request asks for (``_limit``), 1 to 100;
+          ``None``: Close's default. Refused above that before anything is sent.
+
         List all the users who are members of the same organizations as you are.
 
         Query parameters:
 
-        - ``limit`` (``_limit``): Number of results to return.
         - ``skip`` (``_skip``): Number of results to skip before returning, for pagination.
 
         Options for each page's request: ``timeout``, ``extra_headers``, ``extra_query`` (see
         the class).
         """
-        params = {"_order_by": order_by, "_limit": limit, "_skip": skip}
+        params = {"_order_by": order_by, "_skip": skip}
         return paginate(
             self._requester,
             "user/",
             params,
             parse_item=User.from_json,
+            limit=limit,
+            page_size=page_size,
+            maximum=100,
             options=call_options(self._requester.options, timeout, extra_headers, extra_query),
             template="user/",
             group="GET user",
@@ -108,6 +116,7 @@ class UsersResource:
         self,
         *,
         organization_id: str | None = None,
+        limit: int | None = None,
         timeout: float | Timeout | None = None,
         extra_headers: Mapping[str, str | None] | None = None,
         extra_query: Mapping[str, object] | None = None,
@@ -118,6 +127,8 @@ class UsersResource:
 
         Returns a :class:`~close_async.Pager` over every item, fetched page by page as
         you iterate; ``.first_page()`` gives one page with its ``has_more``.
+
+        - ``limit``: the most items to yield in all (``None``: every one).
 
         List user availability statuses for all users in an organization.
 
@@ -132,6 +143,7 @@ class UsersResource:
             self._requester,
             "user/availability/",
             params,
+            limit=limit,
             options=call_options(self._requester.options, timeout, extra_headers, extra_query),
             template="user/availability/",
             group="GET user/availability",

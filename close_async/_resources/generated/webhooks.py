@@ -43,6 +43,7 @@ class WebhooksResource(BulkCreate[Webhook], BulkDelete, BulkUpdate[Webhook]):
     def list(
         self,
         *,
+        limit: int | None = None,
         timeout: float | Timeout | None = None,
         extra_headers: Mapping[str, str | None] | None = None,
         extra_query: Mapping[str, object] | None = None,
@@ -54,6 +55,8 @@ class WebhooksResource(BulkCreate[Webhook], BulkDelete, BulkUpdate[Webhook]):
         Returns a :class:`~close_async.Pager` over every item, fetched page by page as
         you iterate; ``.first_page()`` gives one page with its ``has_more``.
 
+        - ``limit``: the most items to yield in all (``None``: every one).
+
         List all webhook subscriptions for the organization.
 
         Options for each page's request: ``timeout``, ``extra_headers``, ``extra_query`` (see
@@ -64,6 +67,7 @@ class WebhooksResource(BulkCreate[Webhook], BulkDelete, BulkUpdate[Webhook]):
             "webhook/",
             None,
             parse_item=Webhook.from_json,
+            limit=limit,
             options=call_options(self._requester.options, timeout, extra_headers, extra_query),
             template="webhook/",
             group="GET webhook",
