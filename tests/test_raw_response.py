@@ -12,7 +12,9 @@ from close_async import (
     Call,
     CallUpdate,
     CloseClient,
+    Lead,
     NotFoundError,
+    Page,
     RateLimitInfo,
     Response,
     ValidationError,
@@ -190,3 +192,118 @@ async def test_the_raw_view_reads_the_clients_plain_values_as_its_groups_do(
     # is the client's own, on the view as inside any group.
     assert close.with_raw_response.base_url == close.base_url
     assert close.with_raw_response.credentials_fingerprint == close.credentials_fingerprint
+
+
+# --- The typed raw view (issue 28, point 3): every kind of operation, generated. ---
+
+
+async def test_a_raw_typed_get_parses_to_the_model(fake: FakeClose, close: CloseClient) -> None:
+    lead_id = fake.add_object("lead", name="Acme")["id"]
+    response = await close.with_raw_response.leads.get(lead_id)
+    assert isinstance(response, Response)
+    assert (response.status_code, response.method, response.path) == (
+        200,
+        "GET",
+        f"lead/{lead_id}/",
+    )
+    lead = response.parse()
+    assert isinstance(lead, Lead)
+    assert (lead.id, lead.name) == (lead_id, "Acme")
+    assert response.json()["name"] == "Acme"
+
+
+async def test_a_raw_update_sends_the_body_and_parses_the_answer(
+    fake: FakeClose, close: CloseClient
+) -> None:
+    lead_id = fake.add_object("lead", name="Acme")["id"]
+    response = await close.with_raw_response.leads.update(lead_id, {"name": "Beta"})
+    assert (response.status_code, response.method) == (200, "PUT")
+    assert isinstance(response.parse(), Lead)
+    assert response.parse().name == "Beta"
+    assert fake.objects("lead")[lead_id]["name"] == "Beta"
+
+
+async def test_a_raw_delete_parses_to_none(fake: FakeClose, close: CloseClient) -> None:
+    lead_id = fake.add_object("lead", name="Acme")["id"]
+    response = await close.with_raw_response.leads.delete(lead_id)
+    assert (response.status_code, response.method) == (200, "DELETE")
+    assert response.parse() is None
+    assert fake.objects("lead") == {}
+
+
+async def test_a_raw_paged_list_is_its_first_pages_response(
+    fake: FakeClose, close: CloseClient
+) -> None:
+    fake.seed_objects("lead", 3)
+    before = len(fake.requests)
+    response = await close.with_raw_response.leads.list(limit=2)
+    # One request: the first page's, never a walk.
+    assert len(fake.requests) == before + 1
+    assert isinstance(response, Response)
+    assert (response.status_code, response.method, response.path) == (200, "GET", "lead/")
+    assert "_limit=2" in fake.requests[-1].query
+    page = response.parse()
+    assert isinstance(page, Page)
+    assert page.has_more is True
+    assert [type(item) for item in page.data] == [Lead, Lead]
+    # The same objects the plain pager's first page holds, and the body as Close sent it.
+    plain = await close.leads.list(limit=2).first_page()
+    assert [lead.id for lead in page.data] == [item["id"] for item in response.json()["data"]]
+    assert [lead.id for lead in page.data] == [_id_of(item) for item in plain.data]
+    assert page.next_params == plain.next_params
+
+
+def _id_of(item: object) -> object:
+    # The plain first page holds models once pages are typed, dicts before.
+    return item["id"] if isinstance(item, dict) else item.id
+
+
+async def test_a_raw_nested_group(fake: FakeClose, close: CloseClient) -> None:
+    (call_id,) = fake.seed_calls(1)
+    response = await close.with_raw_response.activities.calls.get(call_id)
+    assert isinstance(response, Response)
+    assert isinstance(response.parse(), Call)
+    assert response.parse().id == call_id
+    # close.calls is close.activities.calls: the raw view has the same alias.
+    assert (await close.with_raw_response.calls.get(call_id)).parse() == response.parse()
+
+
+async def test_a_raw_generic_verb(fake: FakeClose, close: CloseClient) -> None:
+    lead_id = fake.add_object("lead", name="Acme")["id"]
+    response = await close.with_raw_response.request(
+        "GET", "lead/{id}/", path_params={"id": lead_id}
+    )
+    assert isinstance(response, Response)
+    assert response.parse()["name"] == "Acme"
+
+
+@pytest.mark.parametrize(
+    ("group", "helper"),
+    [
+        ("leads", "update_many"),
+        ("leads", "create_many"),
+        ("leads", "delete_many"),
+        ("calls", "update_many"),
+        ("exports", "wait"),
+        ("exports", "stream"),
+        ("exports", "rows"),
+        ("exports", "start"),
+    ],
+)
+def test_composite_helpers_are_not_on_the_raw_view(
+    close: CloseClient, group: str, helper: str
+) -> None:
+    # Each sends several requests (or is a hand-written helper over an operation that is
+    # there itself): none has one response to return.
+    assert callable(getattr(getattr(close, group), helper))
+    with pytest.raises(AttributeError):
+        getattr(getattr(close.with_raw_response, group), helper)
+
+
+def test_the_raw_view_offers_only_one_request_calls(close: CloseClient) -> None:
+    raw = close.with_raw_response
+    for name in ("paginate", "get_page", "search", "with_options", "base_url", "aclose"):
+        with pytest.raises(AttributeError):
+            getattr(raw, name)
+    assert raw is close.with_raw_response
+    assert raw.leads is raw.leads
