@@ -177,7 +177,7 @@ class GenericVerbs:
         params: Mapping[str, Any] | None = None,
         path_params: Mapping[str, object] | None = None,
         deadline: float | None = None,
-    ) -> Page:
+    ) -> Page[Any]:
         """One page of the list at ``path``, for paging on demand.
 
         The :class:`Page` has ``data``, ``has_more``, ``cursor`` and ``next_params``: pass

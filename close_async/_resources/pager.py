@@ -46,25 +46,27 @@ def _items_repr(data: list[Any]) -> str:
 
 
 @attrs.frozen
-class Page:
+class Page(Generic[T]):
     """One page of a list, in whichever style Close paged it.
 
-    ``data``: the items. ``has_more``: whether another page can be fetched (false at the
-    end, and when the walk would loop: a repeated cursor, or ``has_more`` with no items).
+    ``data``: the items, the same objects iterating the pager yields (``Lead`` s from
+    ``close.leads.list()``; decoded JSON from an untyped list). ``has_more``: whether
+    another page can be fetched (false at the end, and when the walk would loop: a
+    repeated cursor, or ``has_more`` with no items).
     ``cursor``: the event log's ``cursor_next`` or search's ``cursor``, else ``None``.
     ``next_params``: the parameters that fetch the next page (the query for a GET list, the
     body for a search), ``None`` at the end. ``raw``: the decoded answer as Close sent it
     (for keys such as ``total_results``).
     """
 
-    data: list[Any] = attrs.field(repr=_items_repr)
+    data: list[T] = attrs.field(repr=_items_repr)
     has_more: bool
     cursor: str | None = None
     next_params: dict[str, Any] | None = None
     raw: Any = attrs.field(default=None, repr=False)
 
 
-PageFetcher: TypeAlias = Callable[[dict[str, Any]], Awaitable[Page]]
+PageFetcher: TypeAlias = Callable[[dict[str, Any]], Awaitable["Page[Any]"]]
 """Fetches the page that a set of parameters names (``fetch_page`` bound to a path, ...)."""
 
 
@@ -73,7 +75,9 @@ def _data_of(raw: Any) -> list[Any] | None:
     return data if isinstance(data, list) else None
 
 
-def read_cursor_page(raw: Any, sent: Mapping[str, Any], *, answer_key: str, param_key: str) -> Page:
+def read_cursor_page(
+    raw: Any, sent: Mapping[str, Any], *, answer_key: str, param_key: str
+) -> Page[Any]:
     """Read a cursor-paged answer: the cursor under ``answer_key`` goes in ``param_key``.
 
     ``sent`` are the parameters that fetched ``raw``. An answer without a ``data`` list
@@ -95,7 +99,7 @@ def read_cursor_page(raw: Any, sent: Mapping[str, Any], *, answer_key: str, para
     return Page(data, True, cursor=cursor, next_params=following, raw=raw)
 
 
-def read_list_page(raw: Any, sent: Mapping[str, Any]) -> Page:
+def read_list_page(raw: Any, sent: Mapping[str, Any]) -> Page[Any]:
     """Read the answer to a GET list, in the style the answer itself shows.
 
     A ``cursor_next`` key means cursor paging (the event log); otherwise ``_skip`` paging,
@@ -152,7 +156,7 @@ async def fetch_page(
     deadline: float | None = None,
     template: str | None = None,
     group: str | None = None,
-) -> Page:
+) -> Page[Any]:
     """GET one page of the list at ``path`` with query ``params``, read as a :class:`Page`.
 
     ``path`` must already be validated (relative to the API base, e.g. ``"lead/"``);
@@ -173,7 +177,8 @@ async def fetch_page(
 
 
 class PageIterator:
-    """Async iterator over the :class:`Page` s of one walk, fetched one at a time.
+    """Async iterator over the :class:`Page` s of one walk (as read, items unparsed),
+    fetched one at a time.
 
     Each page is fetched only when asked for; the walk ends after a page with no
     ``next_params``, or once ``limit`` items were given (the last page cut to fit). If a
@@ -192,7 +197,7 @@ class PageIterator:
         """The iterator itself (one walk)."""
         return self
 
-    async def __anext__(self) -> Page:
+    async def __anext__(self) -> Page[Any]:
         """The next page; ``StopAsyncIteration`` at the end, with no request sent."""
         # A limit reached also ends here: the page that reached it lost its next_params.
         if self._params is None:
@@ -223,9 +228,10 @@ class Pager(Generic[T]):
     walk (:class:`~close_async.DateSlicer`, a subclass). Pages are fetched lazily, one at
     a time, when the next item is needed; breaking out early leaves nothing in flight.
     Iterating the pager itself is one walk; :meth:`pages` and :meth:`first_page` start
-    again from the first page. Items are the decoded JSON objects, or what ``parse_item``
-    makes of each (``close.calls.list`` yields ``Call`` s); an item
-    it cannot parse raises its error and ends the walk.
+    again from the first page and give :class:`Page` s holding the same objects. Items are
+    the decoded JSON objects, or what ``parse_item`` makes of each (``close.calls.list``
+    yields ``Call`` s); an item it cannot parse raises its error and ends the walk (the
+    items before it are yielded first; a page holding it raises instead).
     """
 
     def __init__(
@@ -240,7 +246,7 @@ class Pager(Generic[T]):
         self._params = dict(params)
         self._limit = limit
         self._parse_item = parse_item
-        self._walk: AsyncIterator[Page] | None = None
+        self._walk: AsyncIterator[Page[Any]] | None = None
         self._over = False
         # A deque, so each item is let go of as soon as it is handed out.
         self._items: deque[Any] = deque()
@@ -255,12 +261,14 @@ class Pager(Generic[T]):
             if self._over:
                 raise StopAsyncIteration
             if self._walk is None:
-                self._walk = self.pages()
+                self._walk = self._page_walk()
             # Empty pages that still have a next page are skipped, not taken for the end.
             self._items.extend((await anext(self._walk)).data)
         if self._parse_item is None:
             item: T = self._items.popleft()
             return item
+        # Items are parsed one at a time, as handed out: those before one that cannot be
+        # parsed are still yielded.
         parsed = _parsed(self._parse_item, self._items.popleft())
         if isinstance(parsed, _Unparsable):
             # A traceback keeps its frames' locals, this pager among them: with the rest of
@@ -270,18 +278,75 @@ class Pager(Generic[T]):
             raise parsed.error
         return parsed
 
-    def pages(self) -> AsyncIterator[Page]:
-        """The walk's pages instead of its items, from the first page (``async for``)."""
+    def _page_walk(self) -> AsyncIterator[Page[Any]]:
+        # The walk's pages as read (items unparsed); a sliced walk has its own.
         return PageIterator(self._fetch, self._params, limit=self._limit)
 
-    async def first_page(self) -> Page:
-        """Fetch just the first page, for paging on demand.
+    def pages(self) -> AsyncIterator[Page[T]]:
+        """The walk's pages instead of its items, from the first page (``async for``).
 
-        Continue with ``page.next_params`` (``fetch_page(requester, path, page.next_params)``
-        for a GET list, ``fetch_search_page(requester, page.next_params)`` for a search)
-        while it is not ``None``.
+        Each page's ``data`` holds the objects iteration yields; a page holding an item
+        that cannot be parsed raises that item's error, and the walk ends there.
+        """
+        return _TypedPages(self._page_walk(), self._parse_item)
+
+    async def first_page(self) -> Page[T]:
+        """Fetch just the first page, for paging on demand (a web app's "next" button).
+
+        Continue with ``await pager.fetch_page(page.next_params)`` while ``next_params``
+        is not ``None`` (it can be kept between requests: it is plain JSON-ready data), or
+        walk every page with :meth:`pages`.
         """
         return await anext(self.pages())
+
+    async def fetch_page(self, params: Mapping[str, Any]) -> Page[T]:
+        """The page that ``params`` names, typed like :meth:`first_page`: a page's
+        ``next_params``, perhaps read back from your own query string.
+
+        Exactly one request, with exactly ``params`` (the list's other arguments are in
+        them already). Bad ``params`` are refused before anything is sent.
+        """
+        return _typed(await self._fetch(dict(params)), self._parse_item)
+
+
+class _TypedPages(Generic[T]):
+    """The pages of a walk with each item parsed (a class, as :class:`PageIterator` is)."""
+
+    def __init__(
+        self, walk: AsyncIterator[Page[Any]], parse_item: Callable[[Any], T] | None
+    ) -> None:
+        self._walk = walk
+        self._parse_item = parse_item
+        self._over = False
+
+    def __aiter__(self) -> _TypedPages[T]:
+        return self
+
+    async def __anext__(self) -> Page[T]:
+        if self._over:
+            raise StopAsyncIteration
+        page = await anext(self._walk)
+        try:
+            return _typed(page, self._parse_item)
+        except BaseException:
+            # As item iteration does: an item that cannot be parsed ends the walk.
+            self._over = True
+            raise
+
+
+def _typed(page: Page[Any], parse_item: Callable[[Any], T] | None) -> Page[T]:
+    if parse_item is None:
+        return page
+    data: list[T] = []
+    for item in page.data:
+        parsed = _parsed(parse_item, item)
+        if isinstance(parsed, _Unparsable):
+            error = parsed.error
+            # The traceback keeps this frame: let go of the page before raising.
+            del page, data, item, parsed
+            raise error
+        data.append(parsed)
+    return attrs.evolve(page, data=data)
 
 
 @attrs.frozen
@@ -365,7 +430,7 @@ def page_fetcher(
 ) -> PageFetcher:
     """:func:`fetch_page` bound to one list: what a :class:`Pager` or a slicer fetches with."""
 
-    async def fetch(page_params: dict[str, Any]) -> Page:
+    async def fetch(page_params: dict[str, Any]) -> Page[Any]:
         return await fetch_page(
             requester, path, page_params, deadline=deadline, template=template, group=group
         )

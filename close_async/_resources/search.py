@@ -87,7 +87,7 @@ def _sort(sort: Sequence[Mapping[str, Any]] | None) -> list[dict[str, Any]] | No
 
 async def fetch_search_page(
     requester: Requester, body: Mapping[str, Any], *, deadline: float | None = None
-) -> Page:
+) -> Page[Any]:
     """POST one search page with ``body``, read as a :class:`Page`.
 
     For paging on demand, send ``page.next_params`` (the next body) back here while it is
@@ -126,7 +126,7 @@ def search(
         "results_limit": _count(limit, "limit"),
     }
 
-    async def fetch(page_body: dict[str, Any]) -> Page:
+    async def fetch(page_body: dict[str, Any]) -> Page[Any]:
         return await fetch_search_page(requester, page_body, deadline=deadline)
 
     return Pager(

@@ -73,7 +73,7 @@ class PageSource(Protocol):
         params: Mapping[str, Any] | None = ...,
         path_params: Mapping[str, object] | None = ...,
         deadline: float | None = ...,
-    ) -> Page:
+    ) -> Page[Any]:
         """One page of the list at ``path``."""
         ...
 
@@ -211,7 +211,7 @@ class _SliceWalk:
     def __aiter__(self) -> _SliceWalk:
         return self
 
-    async def __anext__(self) -> Page:
+    async def __anext__(self) -> Page[Any]:
         if self._current is None:
             if not self._windows:
                 raise StopAsyncIteration
@@ -243,7 +243,7 @@ class _SliceWalk:
         probe = await self._fetch(self._query(window, self._plan.max_skip, 1))
         return bool(probe.data)
 
-    async def _next_page(self, window: _Window) -> Page:
+    async def _next_page(self, window: _Window) -> Page[Any]:
         plan = self._plan
         page = await self._fetch(self._query(window, self._skip, plan.page_size))
         following = self._skip + len(page.data)
@@ -294,7 +294,8 @@ class DateSlicer(Pager[T]):
     Built by :func:`slice_by_date_created` or a typed list's ``sliced=``. Each object is
     given once; windows are walked oldest first, pages lazily, one request at a time.
     ``pages()`` gives the walk's pages (their ``next_params`` are ``None``: a sliced walk
-    goes on through ``pages()``, not by sending one page's parameters back).
+    goes on through ``pages()``, not by sending one page's parameters back, so
+    :meth:`fetch_page` is refused).
     """
 
     def __init__(
@@ -308,9 +309,13 @@ class DateSlicer(Pager[T]):
         self._plan = _plan(options, params)
         super().__init__(fetch, self._plan.params, parse_item=parse_item)
 
-    def pages(self) -> AsyncIterator[Page]:
-        """The walk's pages, from the first window (``async for``)."""
+    def _page_walk(self) -> AsyncIterator[Page[Any]]:
+        # The windows' pages, from the first window.
         return _SliceWalk(self._fetch, self._plan)
+
+    async def fetch_page(self, params: Mapping[str, Any]) -> Page[T]:
+        """Refused: a sliced walk's state is its windows, which no parameters name."""
+        raise TypeError("a sliced walk goes on through pages(), not by fetching one page")
 
     @property
     def windows_walked(self) -> int:
@@ -466,7 +471,7 @@ def slice_by_date_created(
             raise InvalidRequestError(f"{name} must be a datetime", field=name)
     options = SliceOptions(start=start, end=end, max_skip=max_skip, page_size=page_size)
 
-    async def fetch(page_params: dict[str, Any]) -> Page:
+    async def fetch(page_params: dict[str, Any]) -> Page[Any]:
         return await source.get_page(path, params=page_params, deadline=deadline)
 
     return DateSlicer(fetch, options, params=params, parse_item=parse_item)
