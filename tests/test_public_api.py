@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
 import inspect
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -76,14 +78,14 @@ def test_contract_names_are_exported() -> None:
 def test_public_names_are_the_objects_the_package_documents() -> None:
     # The client's surface that tests outside the project call.
     from close_async import CloseClient, CloseClientView, Page, Pager, Response
+    from close_async._client import _Surface
 
     for verb in ("get", "post", "put", "delete", "request", "paginate", "get_page", "search"):
         assert callable(getattr(CloseClient, verb)), verb
         assert callable(getattr(CloseClientView, verb)), verb
     assert callable(CloseClient.with_options)
-    assert isinstance(
-        vars(CloseClient).get("with_raw_response") or CloseClient.with_raw_response, property
-    )
+    # Built once per client or view: the same raw view each time it is read.
+    assert isinstance(vars(_Surface)["with_raw_response"], functools.cached_property)
     for attribute in ("data", "has_more", "cursor", "next_params"):
         assert attribute in attrs_fields(Page)
     assert hasattr(Pager, "__anext__")
@@ -153,15 +155,52 @@ def test_typed_usage_and_examples_pass_mypy_strict() -> None:
 
 
 def test_typing_assertions_hold_under_mypy_strict() -> None:
-    # tests/typing/: assert_type checks of what users' editors show (never run).
+    # tests/typing/: assert_type checks of what users' editors show (never run); the wrong
+    # uses in tests/typing/fail/ are checked apart, below.
     result = subprocess.run(
-        [sys.executable, "-m", "mypy", "--strict", "tests/typing"],
+        [sys.executable, "-m", "mypy", "--strict", "tests/typing", "--exclude", "/fail/"],
         capture_output=True,
         text=True,
         cwd=ROOT,
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+_EXPECTED_ERROR = re.compile(r"#\s*E:\s*(.+?)\s*$")
+_MYPY_ERROR = re.compile(r"^(?P<file>[^:\n]+):(?P<line>\d+): error: (?P<message>.*)$", re.M)
+
+
+def test_wrong_uses_fail_mypy_strict_as_marked() -> None:
+    # tests/typing/fail/: wrong uses a user's mypy must refuse. Each line marked
+    # "# E: <text>" must fail with a message holding that text, and no other line may fail:
+    # a type that grew too loose (Any) lets the marked lines pass, and fails this.
+    folder = ROOT / "tests" / "typing" / "fail"
+    expected: dict[tuple[str, int], str] = {}
+    for path in sorted(folder.glob("*.py")):
+        for number, line in enumerate(path.read_text().splitlines(), start=1):
+            marked = _EXPECTED_ERROR.search(line)
+            if marked:
+                expected[(path.name, number)] = marked.group(1)
+    assert expected, "no wrong uses marked in tests/typing/fail"
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--no-error-summary", str(folder)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+    )
+    found: dict[tuple[str, int], list[str]] = {}
+    for error in _MYPY_ERROR.finditer(result.stdout):
+        place = (Path(error["file"]).name, int(error["line"]))
+        found.setdefault(place, []).append(error["message"])
+    missing = {
+        place: text
+        for place, text in expected.items()
+        if not any(text in message for message in found.get(place, []))
+    }
+    unexpected = {place: found[place] for place in found.keys() - expected.keys()}
+    assert (missing, unexpected) == ({}, {}), result.stdout + result.stderr
 
 
 def test_testing_module_imports_standalone() -> None:

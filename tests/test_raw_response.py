@@ -166,8 +166,9 @@ async def test_raw_views_of_option_views_carry_the_options() -> None:
 async def test_raw_mode_does_not_leak_into_a_helpers_nested_calls(
     fake: FakeClose, close: CloseClient
 ) -> None:
-    # exports.wait polls exports.get: on the raw view its polls must still read Exports
-    # (a raw flag reaching them made wait read .status off a Response).
+    # exports.wait polls exports.get: its polls must read Exports while the raw view's
+    # exports.get answers raw at the same time (a raw flag reaching the polls made wait
+    # read .status off a Response). wait itself is not on the raw view (many requests).
     fake.exports.delay = 0.0
     fake.seed_objects("lead", 2)
     started = await close.exports.start("lead")
@@ -176,22 +177,26 @@ async def test_raw_mode_does_not_leak_into_a_helpers_nested_calls(
     async def no_sleep(seconds: float) -> None:
         slept.append(seconds)
 
-    done = await close.with_raw_response.exports.wait(started.id or "", sleep=no_sleep)
+    raw = close.with_raw_response
+    done, response = await asyncio.gather(
+        close.exports.wait(started.id or "", sleep=no_sleep), raw.exports.get(started.id or "")
+    )
     assert isinstance(done, Export)
     assert (done.id, done.status) == (started.id, "done")
-    # The group's own operations still answer raw on the same view.
-    response = await close.with_raw_response.exports.get(started.id or "")
     assert isinstance(response, Response)
-    assert response.parse().status == "done"
+    assert response.parse().id == started.id
+    assert (await raw.exports.get(started.id or "")).parse().status == "done"
 
 
-async def test_the_raw_view_reads_the_clients_plain_values_as_its_groups_do(
+def test_the_clients_plain_values_are_read_off_the_client_not_the_raw_view(
     close: CloseClient,
 ) -> None:
-    # One reader for the raw view and its groups: a plain value (not a group, not a call)
-    # is the client's own, on the view as inside any group.
-    assert close.with_raw_response.base_url == close.base_url
-    assert close.with_raw_response.credentials_fingerprint == close.credentials_fingerprint
+    # The raw view holds one-request calls only (typed): a plain value of the client is not
+    # a call, so it is the client's alone (the untyped proxy used to pass it through).
+    for name in ("base_url", "credentials_fingerprint", "stats", "rate_limiter"):
+        assert getattr(close, name) is not None
+        with pytest.raises(AttributeError):
+            getattr(close.with_raw_response, name)
 
 
 # --- The typed raw view (issue 28, point 3): every kind of operation, generated. ---

@@ -62,7 +62,7 @@ async def whole_api(close: CloseClient, lead_id: str) -> list[str]:
     await close.put("lead/{id}/", path_params={"id": lead_id}, json={"name": lead["name"]})
     fast: CloseClientView = close.with_options(timeout=2.0, max_retries=1, headers={"X-A": "1"})
     ids = [item["id"] async for item in fast.paginate("event/", params={"_limit": 50})]
-    page: Page = await close.get_page("lead/", params={"_limit": 10})
+    page: Page[Any] = await close.get_page("lead/", params={"_limit": 10})
     if page.has_more and page.next_params is not None:
         ids += [o["id"] for o in (await close.get_page("lead/", params=page.next_params)).data]
     query = {"type": "object_type", "object_type": "lead"}

@@ -13,6 +13,7 @@ the event loop shuts down.
 
 from __future__ import annotations
 
+import functools
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, Generic, TypeAlias, TypeVar, overload
@@ -21,6 +22,7 @@ import attrs
 
 from .._engine.errors import InvalidRequestError
 from .._engine.http.request import Request, encode_params
+from .._engine.http.response import Response, parsed_with
 
 if TYPE_CHECKING:
     from .._engine.requester import Requester
@@ -165,7 +167,9 @@ async def fetch_page(
     The style is read from the answer (see :func:`read_list_page`). For paging on demand
     (a web app's "next" button), send ``page.next_params`` back here; ``None`` means the
     end. Bad ``params`` raise :class:`InvalidRequestError` before anything is sent; the
-    requester's errors propagate unchanged.
+    requester's errors propagate unchanged. On a raw view's requester
+    (``close.with_raw_response``) the answer is the :class:`Response`, whose ``parse()``
+    reads this page (see :meth:`Pager.first_page_response`).
     """
     sent = _checked_params(params)
     pairs = encode_params(sent)
@@ -173,7 +177,9 @@ async def fetch_page(
         request = Request("GET", path, pairs, template=template)
     else:
         request = Request("GET", path, pairs, template=template, group=group)
-    return read_list_page(await requester.request(request, deadline=deadline), sent)
+    return await requester.request(
+        request, parse=functools.partial(read_list_page, sent=sent), deadline=deadline
+    )
 
 
 class PageIterator:
@@ -211,14 +217,19 @@ class PageIterator:
         finally:
             self._fetching = False
         if self._remaining is not None:
-            if len(page.data) >= self._remaining:
-                # The server may send more than asked; the caller's limit still holds.
-                page = attrs.evolve(
-                    page, data=page.data[: self._remaining], has_more=False, next_params=None
-                )
+            page = _within(page, self._remaining)
             self._remaining -= len(page.data)
         self._params = page.next_params
         return page
+
+
+def _within(page: Page[Any], limit: int | None) -> Page[Any]:
+    """``page`` cut to the ``limit`` items a walk has left (``None``: no limit); a page that
+    reaches it is the walk's last."""
+    if limit is None or len(page.data) < limit:
+        return page
+    # The server may send more than asked; the caller's limit still holds.
+    return attrs.evolve(page, data=page.data[:limit], has_more=False, next_params=None)
 
 
 class Pager(Generic[T]):
@@ -307,6 +318,17 @@ class Pager(Generic[T]):
         them already). Bad ``params`` are refused before anything is sent.
         """
         return _typed(await self._fetch(dict(params)), self._parse_item)
+
+    async def first_page_response(self) -> Response[Page[T]]:
+        """The first page's request, answered raw, on the pager of a raw view's group
+        (``close.with_raw_response.leads.list()`` returns it): ``.parse()`` gives the
+        page :meth:`first_page` gives. Exactly one request.
+        """
+        answer: object = await self._fetch(self._params)
+        if not isinstance(answer, Response):
+            raise TypeError("first_page_response() is for a group of close.with_raw_response")
+        limit, parse_item = self._limit, self._parse_item
+        return parsed_with(answer, lambda page: _typed(_within(page, limit), parse_item))
 
 
 class _TypedPages(Generic[T]):

@@ -9,11 +9,12 @@ from typing import TYPE_CHECKING, Any
 
 from ..._engine.http.request import build_request
 from ..pager import Pager, paginate
+from ..raw import raw_first_page, raw_operation
 
 if TYPE_CHECKING:
     from ..._engine.requester import Requester
 
-__all__ = ["ConnectedAccountsResource"]
+__all__ = ["ConnectedAccountsResource", "ConnectedAccountsResourceWithRawResponse"]
 
 
 class ConnectedAccountsResource:
@@ -74,3 +75,18 @@ class ConnectedAccountsResource:
             params=params,
         )
         return await self._requester.request(request, deadline=deadline)
+
+
+class ConnectedAccountsResourceWithRawResponse:
+    """``close.with_raw_response.connected_accounts``.
+
+    Each operation of :class:`ConnectedAccountsResource`
+    with its parameters, returning a :class:`~close_async.Response` whose ``.parse()``
+    gives what it returns there; a list returns its first page's response (``.parse()``
+    gives the ``Page``). The helpers that send several requests are not here.
+    """
+
+    def __init__(self, resource: ConnectedAccountsResource) -> None:
+        self._resource = resource
+        self.list = raw_first_page(resource.list)
+        self.get = raw_operation(resource.get)

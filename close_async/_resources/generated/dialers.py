@@ -8,11 +8,12 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ..._engine.http.request import build_request
 from ..pager import Pager, paginate
+from ..raw import raw_first_page, raw_operation
 
 if TYPE_CHECKING:
     from ..._engine.requester import Requester
 
-__all__ = ["DialersResource"]
+__all__ = ["DialersResource", "DialersResourceWithRawResponse"]
 
 
 class DialersResource:
@@ -96,3 +97,18 @@ class DialersResource:
             params=params,
         )
         return await self._requester.request(request, deadline=deadline)
+
+
+class DialersResourceWithRawResponse:
+    """``close.with_raw_response.dialers``.
+
+    Each operation of :class:`DialersResource`
+    with its parameters, returning a :class:`~close_async.Response` whose ``.parse()``
+    gives what it returns there; a list returns its first page's response (``.parse()``
+    gives the ``Page``). The helpers that send several requests are not here.
+    """
+
+    def __init__(self, resource: DialersResource) -> None:
+        self._resource = resource
+        self.list = raw_first_page(resource.list)
+        self.get = raw_operation(resource.get)

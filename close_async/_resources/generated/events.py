@@ -9,11 +9,12 @@ from typing import TYPE_CHECKING
 from ..._engine.http.request import build_request
 from ..._types.generated.events import Event
 from ..pager import Pager, paginate
+from ..raw import raw_first_page, raw_operation
 
 if TYPE_CHECKING:
     from ..._engine.requester import Requester
 
-__all__ = ["EventsResource"]
+__all__ = ["EventsResource", "EventsResourceWithRawResponse"]
 
 
 class EventsResource:
@@ -166,3 +167,18 @@ class EventsResource:
             path_params={"id": id},
         )
         return await self._requester.request(request, parse=Event.from_json, deadline=deadline)
+
+
+class EventsResourceWithRawResponse:
+    """``close.with_raw_response.events``.
+
+    Each operation of :class:`EventsResource`
+    with its parameters, returning a :class:`~close_async.Response` whose ``.parse()``
+    gives what it returns there; a list returns its first page's response (``.parse()``
+    gives the ``Page``). The helpers that send several requests are not here.
+    """
+
+    def __init__(self, resource: EventsResource) -> None:
+        self._resource = resource
+        self.list = raw_first_page(resource.list)
+        self.get = raw_operation(resource.get)

@@ -11,11 +11,12 @@ from ..._engine.http.request import build_request
 from ..._types.generated.exports import CreateExportFlags, Export
 from ..export_verbs import ExportVerbs
 from ..pager import Pager, paginate
+from ..raw import raw_first_page, raw_operation
 
 if TYPE_CHECKING:
     from ..._engine.requester import Requester
 
-__all__ = ["ExportsResource"]
+__all__ = ["ExportsResource", "ExportsResourceWithRawResponse"]
 
 
 class ExportsResource(ExportVerbs):
@@ -201,3 +202,20 @@ class ExportsResource(ExportVerbs):
             params=params,
         )
         return await self._requester.request(request, parse=Export.from_json, deadline=deadline)
+
+
+class ExportsResourceWithRawResponse:
+    """``close.with_raw_response.exports``.
+
+    Each operation of :class:`ExportsResource`
+    with its parameters, returning a :class:`~close_async.Response` whose ``.parse()``
+    gives what it returns there; a list returns its first page's response (``.parse()``
+    gives the ``Page``). The helpers that send several requests are not here.
+    """
+
+    def __init__(self, resource: ExportsResource) -> None:
+        self._resource = resource
+        self.list = raw_first_page(resource.list)
+        self.create_lead = raw_operation(resource.create_lead)
+        self.create_opportunity = raw_operation(resource.create_opportunity)
+        self.get = raw_operation(resource.get)

@@ -10,12 +10,13 @@ from typing import TYPE_CHECKING, Any
 from ..._engine.http.request import build_request
 from ..._types.generated.memberships import CreateMembership, SetPinnedSavedView
 from ..bulk_verbs import BulkCreate, BulkUpdate
+from ..raw import raw_operation
 
 if TYPE_CHECKING:
     from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
-__all__ = ["MembershipsResource"]
+__all__ = ["MembershipsResource", "MembershipsResourceWithRawResponse"]
 
 
 class MembershipsResource(BulkCreate[Any], BulkUpdate[Any]):
@@ -187,3 +188,21 @@ class MembershipsResource(BulkCreate[Any], BulkUpdate[Any]):
             body_required=True,
         )
         return await self._requester.request(request, deadline=deadline)
+
+
+class MembershipsResourceWithRawResponse:
+    """``close.with_raw_response.memberships``.
+
+    Each operation of :class:`MembershipsResource`
+    with its parameters, returning a :class:`~close_async.Response` whose ``.parse()``
+    gives what it returns there; a list returns its first page's response (``.parse()``
+    gives the ``Page``). The helpers that send several requests are not here.
+    """
+
+    def __init__(self, resource: MembershipsResource) -> None:
+        self._resource = resource
+        self.create = raw_operation(resource.create)
+        self.bulk_update = raw_operation(resource.bulk_update)
+        self.update = raw_operation(resource.update)
+        self.get_pinned_views = raw_operation(resource.get_pinned_views)
+        self.update_pinned_views = raw_operation(resource.update_pinned_views)

@@ -12,12 +12,13 @@ from ..._engine.http.response import no_content
 from ..._types.generated.sequences import SequenceSubscription, Workflow
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager, paginate
+from ..raw import raw_first_page, raw_operation
 
 if TYPE_CHECKING:
     from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
-__all__ = ["SequencesResource"]
+__all__ = ["SequencesResource", "SequencesResourceWithRawResponse"]
 
 
 class SequencesResource(BulkCreate[Workflow], BulkDelete, BulkUpdate[Workflow]):
@@ -293,3 +294,25 @@ class SequencesResource(BulkCreate[Workflow], BulkDelete, BulkUpdate[Workflow]):
         return await self._requester.request(
             request, parse=SequenceSubscription.from_json, deadline=deadline
         )
+
+
+class SequencesResourceWithRawResponse:
+    """``close.with_raw_response.sequences``.
+
+    Each operation of :class:`SequencesResource`
+    with its parameters, returning a :class:`~close_async.Response` whose ``.parse()``
+    gives what it returns there; a list returns its first page's response (``.parse()``
+    gives the ``Page``). The helpers that send several requests are not here.
+    """
+
+    def __init__(self, resource: SequencesResource) -> None:
+        self._resource = resource
+        self.list = raw_first_page(resource.list)
+        self.create = raw_operation(resource.create)
+        self.get = raw_operation(resource.get)
+        self.update = raw_operation(resource.update)
+        self.delete = raw_operation(resource.delete)
+        self.list_subscriptions = raw_first_page(resource.list_subscriptions)
+        self.create_subscription = raw_operation(resource.create_subscription)
+        self.get_subscription = raw_operation(resource.get_subscription)
+        self.update_subscription = raw_operation(resource.update_subscription)

@@ -10,11 +10,12 @@ from typing import TYPE_CHECKING, Any, Literal
 from ..._engine.http.request import build_request
 from ..._types.generated.users import User
 from ..pager import Pager, paginate
+from ..raw import raw_first_page, raw_operation
 
 if TYPE_CHECKING:
     from ..._engine.requester import Requester
 
-__all__ = ["UsersResource"]
+__all__ = ["UsersResource", "UsersResourceWithRawResponse"]
 
 
 class UsersResource:
@@ -143,3 +144,20 @@ class UsersResource:
             params=params,
         )
         return await self._requester.request(request, parse=User.from_json, deadline=deadline)
+
+
+class UsersResourceWithRawResponse:
+    """``close.with_raw_response.users``.
+
+    Each operation of :class:`UsersResource`
+    with its parameters, returning a :class:`~close_async.Response` whose ``.parse()``
+    gives what it returns there; a list returns its first page's response (``.parse()``
+    gives the ``Page``). The helpers that send several requests are not here.
+    """
+
+    def __init__(self, resource: UsersResource) -> None:
+        self._resource = resource
+        self.get_me = raw_operation(resource.get_me)
+        self.list = raw_first_page(resource.list)
+        self.list_availabilities = raw_first_page(resource.list_availabilities)
+        self.get = raw_operation(resource.get)

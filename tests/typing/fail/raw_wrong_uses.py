@@ -1,6 +1,6 @@
-"""Wrong uses of ``close.with_raw_response`` that mypy must refuse: each line marked
-``# E: <part of mypy's message>`` must fail with that message, and no other line may
-(tests/test_public_api.py runs mypy on this folder and compares)."""
+"""Wrong uses of ``close.with_raw_response`` that mypy must refuse: each line whose comment
+names an error (E, then part of mypy's message) must fail with that message, and no other
+line may (tests/test_public_api.py runs mypy on this folder and compares)."""
 
 from __future__ import annotations
 
