@@ -12,6 +12,7 @@ from close_async import (
     Call,
     CallUpdate,
     CloseClient,
+    InvalidRequestError,
     Lead,
     NotFoundError,
     Page,
@@ -312,3 +313,18 @@ def test_the_raw_view_offers_only_one_request_calls(close: CloseClient) -> None:
             getattr(raw, name)
     assert raw is close.with_raw_response
     assert raw.leads is raw.leads
+
+
+async def test_a_raw_sliced_list_is_refused_before_sending(
+    fake: FakeClose, close: CloseClient
+) -> None:
+    # A sliced walk fetches windows of its own: no one request answers its arguments.
+    before = len(fake.requests)
+    with pytest.raises(InvalidRequestError) as caught:
+        await close.with_raw_response.activities.calls.list(sliced=True)
+    assert caught.value.field == "sliced"
+    assert len(fake.requests) == before
+    # Without sliced= the same list answers its first page.
+    (call_id,) = fake.seed_calls(1)
+    page = (await close.with_raw_response.activities.calls.list()).parse()
+    assert [call.id for call in page.data] == [call_id]

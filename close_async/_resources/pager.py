@@ -169,7 +169,7 @@ async def fetch_page(
     end. Bad ``params`` raise :class:`InvalidRequestError` before anything is sent; the
     requester's errors propagate unchanged. On a raw view's requester
     (``close.with_raw_response``) the answer is the :class:`Response`, whose ``parse()``
-    reads this page (see :meth:`Pager.first_page_response`).
+    reads this page (see :meth:`Pager._first_page_response`).
     """
     sent = _checked_params(params)
     pairs = encode_params(sent)
@@ -319,14 +319,16 @@ class Pager(Generic[T]):
         """
         return _typed(await self._fetch(dict(params)), self._parse_item)
 
-    async def first_page_response(self) -> Response[Page[T]]:
-        """The first page's request, answered raw, on the pager of a raw view's group
-        (``close.with_raw_response.leads.list()`` returns it): ``.parse()`` gives the
-        page :meth:`first_page` gives. Exactly one request.
+    async def _first_page_response(self) -> Response[Page[T]]:
+        """The first page's request, answered raw, on the pager of a raw view's group:
+        ``.parse()`` gives the page :meth:`first_page` gives. Exactly one request.
+
+        What ``close.with_raw_response.leads.list()`` returns (``raw.raw_first_page``);
+        private, since on any other pager there is no raw answer to return.
         """
         answer: object = await self._fetch(self._params)
         if not isinstance(answer, Response):
-            raise TypeError("first_page_response() is for a group of close.with_raw_response")
+            raise TypeError("only a list of close.with_raw_response answers raw")
         limit, parse_item = self._limit, self._parse_item
         return parsed_with(answer, lambda page: _typed(_within(page, limit), parse_item))
 

@@ -45,7 +45,7 @@ def raw_first_page(
     :class:`~close_async.Page` that ``first_page()`` gives on the plain group."""
 
     async def first_page(*args: P.args, **kwargs: P.kwargs) -> Response[Page[T]]:
-        return await operation(*args, **kwargs).first_page_response()
+        return await operation(*args, **kwargs)._first_page_response()
 
     first_page.__name__ = first_page.__qualname__ = getattr(operation, "__name__", "list")
     first_page.__doc__ = operation.__doc__

@@ -318,7 +318,7 @@ class DateSlicer(Pager[T]):
         """Refused: a sliced walk's state is its windows, which no parameters name."""
         raise TypeError("a sliced walk goes on through pages(), not by fetching one page")
 
-    async def first_page_response(self) -> Response[Page[T]]:
+    async def _first_page_response(self) -> Response[Page[T]]:
         """Refused: a sliced walk's first page is not one request's answer to its arguments
         (it fetches a window of its own), so a raw view's list takes no ``sliced=``."""
         raise InvalidRequestError(
