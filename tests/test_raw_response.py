@@ -4,6 +4,7 @@ plain result one parse() away; the raw mode never leaks into plain calls."""
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 
 import pytest
@@ -20,6 +21,7 @@ from close_async import (
     Response,
     ValidationError,
 )
+from close_async._resources.generated._root import RESOURCE_GROUPS
 from close_async.models import Export
 from close_async.testing import FakeClose, FakeRateLimit
 from tests.echo_server import echo_server
@@ -328,3 +330,20 @@ async def test_a_raw_sliced_list_is_refused_before_sending(
     (call_id,) = fake.seed_calls(1)
     page = (await close.with_raw_response.activities.calls.list()).parse()
     assert [call.id for call in page.data] == [call_id]
+
+
+def test_every_group_has_exactly_its_own_operations_on_the_raw_view(close: CloseClient) -> None:
+    # Generated: every group of the client is on the raw view, with each of the group's own
+    # operations (what its generated class defines) and nothing else (no mixed-in helper).
+    for dotted in RESOURCE_GROUPS:
+        plain: object = close
+        raw: object = close.with_raw_response
+        for part in dotted.split(".")[1:]:
+            plain, raw = getattr(plain, part), getattr(raw, part)
+        own = {
+            name
+            for name, value in vars(type(plain)).items()
+            if inspect.isfunction(value) and not name.startswith("_")
+        }
+        offered = {name for name in vars(raw) if not name.startswith("_")}
+        assert offered == own, dotted
