@@ -6,6 +6,7 @@ resources on it; every request goes through :class:`~close_async._engine.engine.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
@@ -22,9 +23,9 @@ from ._engine.ratelimit.local import LocalRateLimiter
 from ._engine.requester import Requester
 from ._engine.retry import RetryEvent, RetryPolicy
 from ._engine.telemetry.hooks import make_telemetry
-from ._resources.generated._root import Resources
+from ._resources.generated._root import Resources, ResourcesWithRawResponse
 from ._resources.generic import GenericVerbs
-from ._resources.raw import RawNamespace
+from ._resources.raw import raw_operation
 
 if TYPE_CHECKING:
     import aiohttp
@@ -99,38 +100,37 @@ class _Surface(GenericVerbs, Resources):
         )
         return CloseClientView(self._engine, options)
 
-    @property
+    @functools.cached_property
     def with_raw_response(self) -> RawResponseView:
         """The same calls, returning a :class:`Response` (status, headers, rate-limit info,
-        and ``.parse()`` for the usual result) instead of the parsed result.
+        and ``.parse()`` for the usual result, typed) instead of the parsed result.
+
+        Every operation of every group (``close.with_raw_response.leads.get(...)`` is a
+        ``Response[Lead]``), a list giving its first page's (``Response[Page[Lead]]``), and
+        the generic verbs (``Response[Any]``). The helpers that send several requests (bulk
+        verbs, ``exports.wait``, ...), paging and search are not on it.
 
         Example: ``response = await close.with_raw_response.get("me/")``.
         """
-        raw = CloseClientView(self._engine, attrs.evolve(self._options, raw=True))
-        return RawResponseView(raw, self)
+        return RawResponseView(CloseClientView(self._engine, attrs.evolve(self._options, raw=True)))
 
 
-class RawResponseView(RawNamespace):
-    """``close.with_raw_response``: every verb and operation, answering with a :class:`Response`.
+class RawResponseView(ResourcesWithRawResponse):
+    """``close.with_raw_response``: every one-request call, answering with a :class:`Response`.
 
-    Errors are raised as by the plain call; only a success comes back raw. ``raw`` is a
-    view of the client whose options say so; lists, search and the helpers that send
-    several requests (``exports.wait``, the bulk verbs) answer as on the plain client.
-    Resource groups are read as :class:`RawNamespace` reads them.
+    ``raw`` is a view of the client whose options say so: each of its requests is answered
+    raw (the engine's switch), and only its requests, so no other call, concurrent or
+    nested, sees it. Errors are raised as by the plain call; only a success comes back raw.
+    The groups are generated (:class:`ResourcesWithRawResponse`); the verbs are the view's.
     """
 
-    def __init__(self, raw: _Surface, plain: _Surface) -> None:
-        super().__init__(raw, plain)
-        self.request = raw.request
-        self.get = raw.get
-        self.post = raw.post
-        self.put = raw.put
-        self.delete = raw.delete
-
-    def _one_request(self, name: str) -> bool:
-        # The verbs above are the client's one-request calls; its other methods (paginate,
-        # search, get_page, with_options, aclose) answer as on the client.
-        return False
+    def __init__(self, raw: _Surface) -> None:
+        self._resources = raw
+        self.request = raw_operation(raw.request)
+        self.get = raw_operation(raw.get)
+        self.post = raw_operation(raw.post)
+        self.put = raw_operation(raw.put)
+        self.delete = raw_operation(raw.delete)
 
     def __repr__(self) -> str:
         return "RawResponseView()"

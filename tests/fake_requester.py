@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 from close_async._engine.config import Timeout
@@ -36,7 +37,13 @@ class FakeRequester:
     def telemetry(self) -> None:
         return None
 
-    async def request(self, request: Request, *, options: RequestOptions | None = None) -> Any:
+    async def request(
+        self,
+        request: Request,
+        *,
+        parse: Callable[[Any], Any] | None = None,
+        options: RequestOptions | None = None,
+    ) -> Any:
         self.requests.append(request)
         self.sent_options.append(options)
         # Give way once, as a real request would, so overlapping fetches can be seen.
@@ -46,7 +53,8 @@ class FakeRequester:
         answer = self.answers.pop(0)
         if isinstance(answer, BaseException):
             raise answer
-        return answer
+        # As the engine does: what ``parse`` makes of the answer (a list's page reader).
+        return answer if parse is None else parse(answer)
 
     @property
     def timeouts(self) -> list[float | None]:

@@ -8,7 +8,7 @@ import gc
 import re
 import sys
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import attrs
@@ -377,13 +377,20 @@ class SkipServer:
         self.sizes = sizes
         self.requests = 0
 
-    async def request(self, request: Request, *, options: Any = None) -> Any:
+    async def request(
+        self,
+        request: Request,
+        *,
+        parse: Callable[[Any], Any] | None = None,
+        options: Any = None,
+    ) -> Any:
         self.requests += 1
         skip = int(dict(request.params).get("_skip", "0"))
         starts = [sum(self.sizes[:i]) for i in range(len(self.sizes))]
         index = starts.index(skip)  # the walk must ask for a page start
         data = list(range(skip, skip + self.sizes[index]))
-        return {"data": data, "has_more": index < len(self.sizes) - 1}
+        answer = {"data": data, "has_more": index < len(self.sizes) - 1}
+        return answer if parse is None else parse(answer)
 
 
 class CursorServer:
@@ -393,17 +400,24 @@ class CursorServer:
         self.sizes = sizes
         self.requests = 0
 
-    async def request(self, request: Request, *, options: Any = None) -> Any:
+    async def request(
+        self,
+        request: Request,
+        *,
+        parse: Callable[[Any], Any] | None = None,
+        options: Any = None,
+    ) -> Any:
         self.requests += 1
         params = dict(request.params)
         assert "_skip" not in params
         index = int(params.get("_cursor", "c0")[1:])
         start = sum(self.sizes[:index])
         last = index == len(self.sizes) - 1
-        return {
+        answer = {
             "data": list(range(start, start + self.sizes[index])),
             "cursor_next": None if last else f"c{index + 1}",
         }
+        return answer if parse is None else parse(answer)
 
 
 # A skip walk ends at an empty page (by design), so only the last page may be empty there.

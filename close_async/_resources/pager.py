@@ -13,6 +13,7 @@ the event loop shuts down.
 
 from __future__ import annotations
 
+import functools
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, Generic, TypeAlias, TypeVar, overload
@@ -21,6 +22,7 @@ import attrs
 
 from .._engine.errors import ClientValidationError
 from .._engine.http.request import Request, encode_params
+from .._engine.http.response import Response, parsed_with
 
 if TYPE_CHECKING:
     from .._engine.options import RequestOptions
@@ -225,7 +227,9 @@ async def fetch_page(
     The style is read from the answer (see :func:`read_list_page`). For paging on demand
     (a web app's "next" button), send ``page.next_params`` back here; ``None`` means the
     end. Bad ``params`` raise :class:`ClientValidationError` before anything is sent; the
-    requester's errors propagate unchanged.
+    requester's errors propagate unchanged. On a raw view's requester
+    (``close.with_raw_response``) the answer is the :class:`Response`, whose ``parse()``
+    reads this page (see :meth:`Pager._first_page_response`).
     """
     sent = _checked_params(params)
     pairs = encode_params(sent)
@@ -233,7 +237,9 @@ async def fetch_page(
         request = Request("GET", path, pairs, template=template)
     else:
         request = Request("GET", path, pairs, template=template, group=group)
-    return read_list_page(await requester.request(request, options=options), sent)
+    return await requester.request(
+        request, parse=functools.partial(read_list_page, sent=sent), options=options
+    )
 
 
 class PageIterator:
@@ -281,14 +287,19 @@ class PageIterator:
         finally:
             self._fetching = False
         if self._remaining is not None:
-            if len(page.data) >= self._remaining:
-                # The server may send more than asked; the caller's limit still holds.
-                page = attrs.evolve(
-                    page, data=page.data[: self._remaining], has_more=False, next_params=None
-                )
+            page = _within(page, self._remaining)
             self._remaining -= len(page.data)
         self._params = page.next_params
         return page
+
+
+def _within(page: Page[Any], limit: int | None) -> Page[Any]:
+    """``page`` cut to the ``limit`` items a walk has left (``None``: no limit); a page that
+    reaches it is the walk's last."""
+    if limit is None or len(page.data) < limit:
+        return page
+    # The server may send more than asked; the caller's limit still holds.
+    return attrs.evolve(page, data=page.data[:limit], has_more=False, next_params=None)
 
 
 class Pager(Generic[T]):
@@ -379,6 +390,22 @@ class Pager(Generic[T]):
         them already). Bad ``params`` are refused before anything is sent.
         """
         return _typed(await self._fetch(dict(params)), self._parse_item)
+
+    async def _first_page_response(self) -> Response[Page[T]]:
+        """The first page's request, answered raw, on the pager of a raw view's group:
+        ``.parse()`` gives the page :meth:`first_page` gives. Exactly one request.
+
+        What ``close.with_raw_response.leads.list()`` returns (``raw.raw_first_page``);
+        private, since on any other pager there is no raw answer to return.
+        """
+        params = self._params
+        if self._sizing is not None:
+            params = self._sizing.sized(params, self._limit)
+        answer: object = await self._fetch(params)
+        if not isinstance(answer, Response):
+            raise TypeError("only a list of close.with_raw_response answers raw")
+        limit, parse_item = self._limit, self._parse_item
+        return parsed_with(answer, lambda page: _typed(_within(page, limit), parse_item))
 
 
 class _TypedPages(Generic[T]):

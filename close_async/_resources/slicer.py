@@ -28,6 +28,7 @@ import attrs
 
 from .._engine.errors import ClientValidationError
 from .._engine.http.request import encode_params
+from .._engine.http.response import Response
 from .pager import (
     Page,
     PageFetcher,
@@ -334,6 +335,15 @@ class DateSlicer(Pager[T]):
     async def fetch_page(self, params: Mapping[str, Any]) -> Page[T]:
         """Refused: a sliced walk's state is its windows, which no parameters name."""
         raise TypeError("a sliced walk goes on through pages(), not by fetching one page")
+
+    async def _first_page_response(self) -> Response[Page[T]]:
+        """Refused: a sliced walk's first page is not one request's answer to its arguments
+        (it fetches a window of its own), so a raw view's list takes no ``sliced=``."""
+        raise ClientValidationError(
+            "sliced= walks date windows, not one request: "
+            "close.with_raw_response lists answer their first page without it",
+            field="sliced",
+        )
 
     @property
     def windows_walked(self) -> int:

@@ -171,6 +171,7 @@ def render(api: API) -> dict[Path, str]:
     aliases = {alias: api.namespaces[target] for alias, target in api.aliases.items()}
     type_imports = [f"from .{ns.module} import {ns.class_name}" for ns in top]
     type_imports += [f"from .{ns.module} import {ns.class_name}" for ns in aliases.values()]
+    type_imports += [f"{line}WithRawResponse" for line in type_imports]
     files[RESOURCES_DIR / "_root.py"] = env.get_template("root.py.j2").render(
         header=HEADER,
         namespaces=list(api.namespaces.values()),
@@ -214,6 +215,11 @@ def _render_resource(
         runtime.append("from ..._engine.http.request import build_request")
     if any(op.parse == "no_content" for op in singles):
         runtime.append("from ..._engine.http.response import no_content")
+    wrappers = [
+        name for name, ops in (("raw_first_page", lists), ("raw_operation", singles)) if ops
+    ]
+    if wrappers:
+        runtime.append(f"from ..raw import {', '.join(wrappers)}")
     mixins = mixins_of(ns)
     hooked = hooked_operations(ns, mixins)
     for module in sorted({m.module for m in mixins}):
@@ -231,6 +237,9 @@ def _render_resource(
     if hooked:
         type_imports.append("from ..._engine.http.request import Request")
     type_imports += [f"from .{c.module} import {c.class_name}" for c in lazy_children]
+    type_imports += [
+        f"from .{c.module} import {c.class_name}WithRawResponse" for c in lazy_children
+    ]
     signature_text = " ".join(_signature_words(op) for op in ns.operations)
     class_lines = [f"``{ns.dotted}``: {_title(ns)}."]
     if ns.operations:

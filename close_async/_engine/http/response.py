@@ -9,24 +9,29 @@ or nested, ever sees it.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Mapping
 from typing import Any, Generic, TypeVar
 
 from ..ratelimit.info import RateLimitInfo
 from .request import Request
 
-__all__ = ["Response", "no_content"]
+__all__ = ["Response", "no_content", "parsed_with"]
 
 T = TypeVar("T")
+U = TypeVar("U")
 
 
 class Response(Generic[T]):
     """One answer from Close, as it came, with the parsed result one call away.
 
+    ``close.with_raw_response.leads.get(lead_id)`` gives a ``Response[Lead]``; a list
+    (``close.with_raw_response.leads.list()``) its first page's, a ``Response[Page[Lead]]``.
     ``status_code``; ``headers`` (a case-insensitive mapping); ``rate_limit``, what Close
     said about the budget (:class:`RateLimitInfo`, or ``None`` when it said nothing);
     ``content`` (the body's bytes) and ``text``; ``method`` and ``path`` of the request.
-    :meth:`parse` returns what the plain call returns (a ``Call``, the decoded JSON, ...).
+    :meth:`parse` returns what the plain call returns (a ``Call``, the decoded JSON, a
+    ``Page``, ...), typed ``T``.
     """
 
     __slots__ = (
@@ -80,3 +85,12 @@ class Response(Generic[T]):
 def no_content(value: Any) -> None:
     """The parse of an operation that returns nothing (204, or ``{}`` for a delete)."""
     return None
+
+
+def parsed_with(response: Response[T], then: Callable[[T], U]) -> Response[U]:
+    """``response`` whose :meth:`~Response.parse` goes on with ``then`` (still on demand):
+    a list's first page read into a typed :class:`~close_async.Page`."""
+    first = response._parse
+    shaped: Response[Any] = copy.copy(response)
+    shaped._parse = lambda decoded: then(first(decoded))
+    return shaped

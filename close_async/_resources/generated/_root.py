@@ -13,49 +13,70 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ..._engine.requester import Requester
-    from .activities import ActivitiesResource
-    from .activities_calls import ActivitiesCallsResource
-    from .blocked_phone_numbers import BlockedPhoneNumbersResource
-    from .bulk_actions import BulkActionsResource
-    from .comments import CommentsResource
-    from .connected_accounts import ConnectedAccountsResource
-    from .contacts import ContactsResource
-    from .custom_activity_types import CustomActivityTypesResource
-    from .custom_field_schemas import CustomFieldSchemasResource
-    from .custom_fields import CustomFieldsResource
-    from .custom_object_types import CustomObjectTypesResource
-    from .custom_objects import CustomObjectsResource
-    from .dialers import DialersResource
-    from .email_templates import EmailTemplatesResource
-    from .events import EventsResource
-    from .exports import ExportsResource
-    from .field_enrichment import FieldEnrichmentResource
-    from .files import FilesResource
-    from .groups import GroupsResource
-    from .integration_links import IntegrationLinksResource
-    from .lead_statuses import LeadStatusesResource
-    from .leads import LeadsResource
-    from .memberships import MembershipsResource
-    from .opportunities import OpportunitiesResource
-    from .opportunity_statuses import OpportunityStatusesResource
-    from .organizations import OrganizationsResource
-    from .outcomes import OutcomesResource
-    from .phone_numbers import PhoneNumbersResource
-    from .pipelines import PipelinesResource
-    from .playbooks import PlaybooksResource
-    from .reporting import ReportingResource
-    from .roles import RolesResource
-    from .scheduling_links import SchedulingLinksResource
-    from .send_as import SendAsResource
-    from .sequences import SequencesResource
-    from .smart_views import SmartViewsResource
-    from .sms_templates import SmsTemplatesResource
-    from .tasks import TasksResource
-    from .unsubscribed_emails import UnsubscribedEmailsResource
-    from .users import UsersResource
-    from .webhooks import WebhooksResource
+    from .activities import ActivitiesResource, ActivitiesResourceWithRawResponse
+    from .activities_calls import ActivitiesCallsResource, ActivitiesCallsResourceWithRawResponse
+    from .blocked_phone_numbers import (
+        BlockedPhoneNumbersResource,
+        BlockedPhoneNumbersResourceWithRawResponse,
+    )
+    from .bulk_actions import BulkActionsResource, BulkActionsResourceWithRawResponse
+    from .comments import CommentsResource, CommentsResourceWithRawResponse
+    from .connected_accounts import (
+        ConnectedAccountsResource,
+        ConnectedAccountsResourceWithRawResponse,
+    )
+    from .contacts import ContactsResource, ContactsResourceWithRawResponse
+    from .custom_activity_types import (
+        CustomActivityTypesResource,
+        CustomActivityTypesResourceWithRawResponse,
+    )
+    from .custom_field_schemas import (
+        CustomFieldSchemasResource,
+        CustomFieldSchemasResourceWithRawResponse,
+    )
+    from .custom_fields import CustomFieldsResource, CustomFieldsResourceWithRawResponse
+    from .custom_object_types import (
+        CustomObjectTypesResource,
+        CustomObjectTypesResourceWithRawResponse,
+    )
+    from .custom_objects import CustomObjectsResource, CustomObjectsResourceWithRawResponse
+    from .dialers import DialersResource, DialersResourceWithRawResponse
+    from .email_templates import EmailTemplatesResource, EmailTemplatesResourceWithRawResponse
+    from .events import EventsResource, EventsResourceWithRawResponse
+    from .exports import ExportsResource, ExportsResourceWithRawResponse
+    from .field_enrichment import FieldEnrichmentResource, FieldEnrichmentResourceWithRawResponse
+    from .files import FilesResource, FilesResourceWithRawResponse
+    from .groups import GroupsResource, GroupsResourceWithRawResponse
+    from .integration_links import IntegrationLinksResource, IntegrationLinksResourceWithRawResponse
+    from .lead_statuses import LeadStatusesResource, LeadStatusesResourceWithRawResponse
+    from .leads import LeadsResource, LeadsResourceWithRawResponse
+    from .memberships import MembershipsResource, MembershipsResourceWithRawResponse
+    from .opportunities import OpportunitiesResource, OpportunitiesResourceWithRawResponse
+    from .opportunity_statuses import (
+        OpportunityStatusesResource,
+        OpportunityStatusesResourceWithRawResponse,
+    )
+    from .organizations import OrganizationsResource, OrganizationsResourceWithRawResponse
+    from .outcomes import OutcomesResource, OutcomesResourceWithRawResponse
+    from .phone_numbers import PhoneNumbersResource, PhoneNumbersResourceWithRawResponse
+    from .pipelines import PipelinesResource, PipelinesResourceWithRawResponse
+    from .playbooks import PlaybooksResource, PlaybooksResourceWithRawResponse
+    from .reporting import ReportingResource, ReportingResourceWithRawResponse
+    from .roles import RolesResource, RolesResourceWithRawResponse
+    from .scheduling_links import SchedulingLinksResource, SchedulingLinksResourceWithRawResponse
+    from .send_as import SendAsResource, SendAsResourceWithRawResponse
+    from .sequences import SequencesResource, SequencesResourceWithRawResponse
+    from .smart_views import SmartViewsResource, SmartViewsResourceWithRawResponse
+    from .sms_templates import SmsTemplatesResource, SmsTemplatesResourceWithRawResponse
+    from .tasks import TasksResource, TasksResourceWithRawResponse
+    from .unsubscribed_emails import (
+        UnsubscribedEmailsResource,
+        UnsubscribedEmailsResourceWithRawResponse,
+    )
+    from .users import UsersResource, UsersResourceWithRawResponse
+    from .webhooks import WebhooksResource, WebhooksResourceWithRawResponse
 
-__all__ = ["RESOURCE_GROUPS", "Resources"]
+__all__ = ["RESOURCE_GROUPS", "Resources", "ResourcesWithRawResponse"]
 
 RESOURCE_GROUPS: tuple[str, ...] = (
     "close.activities",
@@ -414,4 +435,296 @@ class Resources:
     @property
     def calls(self) -> ActivitiesCallsResource:
         """``close.activities.calls``, the same object."""
+        return self.activities.calls
+
+
+class ResourcesWithRawResponse:
+    """The resource groups of ``close.with_raw_response``, each built on first use over
+    the same group of a raw view (``_resources``), its operations returning a ``Response``."""
+
+    _resources: Resources
+
+    @functools.cached_property
+    def activities(self) -> ActivitiesResourceWithRawResponse:
+        """``close.with_raw_response.activities``: Activities."""
+        from .activities import ActivitiesResourceWithRawResponse
+
+        return ActivitiesResourceWithRawResponse(self._resources.activities)
+
+    @functools.cached_property
+    def blocked_phone_numbers(self) -> BlockedPhoneNumbersResourceWithRawResponse:
+        """``close.with_raw_response.blocked_phone_numbers``: Blocked phone numbers."""
+        from .blocked_phone_numbers import BlockedPhoneNumbersResourceWithRawResponse
+
+        return BlockedPhoneNumbersResourceWithRawResponse(self._resources.blocked_phone_numbers)
+
+    @functools.cached_property
+    def bulk_actions(self) -> BulkActionsResourceWithRawResponse:
+        """``close.with_raw_response.bulk_actions``: Bulk actions."""
+        from .bulk_actions import BulkActionsResourceWithRawResponse
+
+        return BulkActionsResourceWithRawResponse(self._resources.bulk_actions)
+
+    @functools.cached_property
+    def comments(self) -> CommentsResourceWithRawResponse:
+        """``close.with_raw_response.comments``: Comments."""
+        from .comments import CommentsResourceWithRawResponse
+
+        return CommentsResourceWithRawResponse(self._resources.comments)
+
+    @functools.cached_property
+    def connected_accounts(self) -> ConnectedAccountsResourceWithRawResponse:
+        """``close.with_raw_response.connected_accounts``: Connected accounts."""
+        from .connected_accounts import ConnectedAccountsResourceWithRawResponse
+
+        return ConnectedAccountsResourceWithRawResponse(self._resources.connected_accounts)
+
+    @functools.cached_property
+    def contacts(self) -> ContactsResourceWithRawResponse:
+        """``close.with_raw_response.contacts``: Contacts."""
+        from .contacts import ContactsResourceWithRawResponse
+
+        return ContactsResourceWithRawResponse(self._resources.contacts)
+
+    @functools.cached_property
+    def custom_activity_types(self) -> CustomActivityTypesResourceWithRawResponse:
+        """``close.with_raw_response.custom_activity_types``: Custom activity types."""
+        from .custom_activity_types import CustomActivityTypesResourceWithRawResponse
+
+        return CustomActivityTypesResourceWithRawResponse(self._resources.custom_activity_types)
+
+    @functools.cached_property
+    def custom_field_schemas(self) -> CustomFieldSchemasResourceWithRawResponse:
+        """``close.with_raw_response.custom_field_schemas``: Custom field schemas."""
+        from .custom_field_schemas import CustomFieldSchemasResourceWithRawResponse
+
+        return CustomFieldSchemasResourceWithRawResponse(self._resources.custom_field_schemas)
+
+    @functools.cached_property
+    def custom_fields(self) -> CustomFieldsResourceWithRawResponse:
+        """``close.with_raw_response.custom_fields``: Custom fields."""
+        from .custom_fields import CustomFieldsResourceWithRawResponse
+
+        return CustomFieldsResourceWithRawResponse(self._resources.custom_fields)
+
+    @functools.cached_property
+    def custom_object_types(self) -> CustomObjectTypesResourceWithRawResponse:
+        """``close.with_raw_response.custom_object_types``: Custom object types."""
+        from .custom_object_types import CustomObjectTypesResourceWithRawResponse
+
+        return CustomObjectTypesResourceWithRawResponse(self._resources.custom_object_types)
+
+    @functools.cached_property
+    def custom_objects(self) -> CustomObjectsResourceWithRawResponse:
+        """``close.with_raw_response.custom_objects``: Custom objects."""
+        from .custom_objects import CustomObjectsResourceWithRawResponse
+
+        return CustomObjectsResourceWithRawResponse(self._resources.custom_objects)
+
+    @functools.cached_property
+    def dialers(self) -> DialersResourceWithRawResponse:
+        """``close.with_raw_response.dialers``: Dialers."""
+        from .dialers import DialersResourceWithRawResponse
+
+        return DialersResourceWithRawResponse(self._resources.dialers)
+
+    @functools.cached_property
+    def email_templates(self) -> EmailTemplatesResourceWithRawResponse:
+        """``close.with_raw_response.email_templates``: Email templates."""
+        from .email_templates import EmailTemplatesResourceWithRawResponse
+
+        return EmailTemplatesResourceWithRawResponse(self._resources.email_templates)
+
+    @functools.cached_property
+    def events(self) -> EventsResourceWithRawResponse:
+        """``close.with_raw_response.events``: Events."""
+        from .events import EventsResourceWithRawResponse
+
+        return EventsResourceWithRawResponse(self._resources.events)
+
+    @functools.cached_property
+    def exports(self) -> ExportsResourceWithRawResponse:
+        """``close.with_raw_response.exports``: Exports."""
+        from .exports import ExportsResourceWithRawResponse
+
+        return ExportsResourceWithRawResponse(self._resources.exports)
+
+    @functools.cached_property
+    def field_enrichment(self) -> FieldEnrichmentResourceWithRawResponse:
+        """``close.with_raw_response.field_enrichment``: Field enrichment."""
+        from .field_enrichment import FieldEnrichmentResourceWithRawResponse
+
+        return FieldEnrichmentResourceWithRawResponse(self._resources.field_enrichment)
+
+    @functools.cached_property
+    def files(self) -> FilesResourceWithRawResponse:
+        """``close.with_raw_response.files``: Files."""
+        from .files import FilesResourceWithRawResponse
+
+        return FilesResourceWithRawResponse(self._resources.files)
+
+    @functools.cached_property
+    def groups(self) -> GroupsResourceWithRawResponse:
+        """``close.with_raw_response.groups``: Groups."""
+        from .groups import GroupsResourceWithRawResponse
+
+        return GroupsResourceWithRawResponse(self._resources.groups)
+
+    @functools.cached_property
+    def integration_links(self) -> IntegrationLinksResourceWithRawResponse:
+        """``close.with_raw_response.integration_links``: Integration links."""
+        from .integration_links import IntegrationLinksResourceWithRawResponse
+
+        return IntegrationLinksResourceWithRawResponse(self._resources.integration_links)
+
+    @functools.cached_property
+    def lead_statuses(self) -> LeadStatusesResourceWithRawResponse:
+        """``close.with_raw_response.lead_statuses``: Lead statuses."""
+        from .lead_statuses import LeadStatusesResourceWithRawResponse
+
+        return LeadStatusesResourceWithRawResponse(self._resources.lead_statuses)
+
+    @functools.cached_property
+    def leads(self) -> LeadsResourceWithRawResponse:
+        """``close.with_raw_response.leads``: Leads."""
+        from .leads import LeadsResourceWithRawResponse
+
+        return LeadsResourceWithRawResponse(self._resources.leads)
+
+    @functools.cached_property
+    def memberships(self) -> MembershipsResourceWithRawResponse:
+        """``close.with_raw_response.memberships``: Memberships."""
+        from .memberships import MembershipsResourceWithRawResponse
+
+        return MembershipsResourceWithRawResponse(self._resources.memberships)
+
+    @functools.cached_property
+    def opportunities(self) -> OpportunitiesResourceWithRawResponse:
+        """``close.with_raw_response.opportunities``: Opportunities."""
+        from .opportunities import OpportunitiesResourceWithRawResponse
+
+        return OpportunitiesResourceWithRawResponse(self._resources.opportunities)
+
+    @functools.cached_property
+    def opportunity_statuses(self) -> OpportunityStatusesResourceWithRawResponse:
+        """``close.with_raw_response.opportunity_statuses``: Opportunity statuses."""
+        from .opportunity_statuses import OpportunityStatusesResourceWithRawResponse
+
+        return OpportunityStatusesResourceWithRawResponse(self._resources.opportunity_statuses)
+
+    @functools.cached_property
+    def organizations(self) -> OrganizationsResourceWithRawResponse:
+        """``close.with_raw_response.organizations``: Organizations."""
+        from .organizations import OrganizationsResourceWithRawResponse
+
+        return OrganizationsResourceWithRawResponse(self._resources.organizations)
+
+    @functools.cached_property
+    def outcomes(self) -> OutcomesResourceWithRawResponse:
+        """``close.with_raw_response.outcomes``: Outcomes."""
+        from .outcomes import OutcomesResourceWithRawResponse
+
+        return OutcomesResourceWithRawResponse(self._resources.outcomes)
+
+    @functools.cached_property
+    def phone_numbers(self) -> PhoneNumbersResourceWithRawResponse:
+        """``close.with_raw_response.phone_numbers``: Phone numbers."""
+        from .phone_numbers import PhoneNumbersResourceWithRawResponse
+
+        return PhoneNumbersResourceWithRawResponse(self._resources.phone_numbers)
+
+    @functools.cached_property
+    def pipelines(self) -> PipelinesResourceWithRawResponse:
+        """``close.with_raw_response.pipelines``: Pipelines."""
+        from .pipelines import PipelinesResourceWithRawResponse
+
+        return PipelinesResourceWithRawResponse(self._resources.pipelines)
+
+    @functools.cached_property
+    def playbooks(self) -> PlaybooksResourceWithRawResponse:
+        """``close.with_raw_response.playbooks``: Playbooks."""
+        from .playbooks import PlaybooksResourceWithRawResponse
+
+        return PlaybooksResourceWithRawResponse(self._resources.playbooks)
+
+    @functools.cached_property
+    def reporting(self) -> ReportingResourceWithRawResponse:
+        """``close.with_raw_response.reporting``: Reporting."""
+        from .reporting import ReportingResourceWithRawResponse
+
+        return ReportingResourceWithRawResponse(self._resources.reporting)
+
+    @functools.cached_property
+    def roles(self) -> RolesResourceWithRawResponse:
+        """``close.with_raw_response.roles``: Roles."""
+        from .roles import RolesResourceWithRawResponse
+
+        return RolesResourceWithRawResponse(self._resources.roles)
+
+    @functools.cached_property
+    def scheduling_links(self) -> SchedulingLinksResourceWithRawResponse:
+        """``close.with_raw_response.scheduling_links``: Scheduling links."""
+        from .scheduling_links import SchedulingLinksResourceWithRawResponse
+
+        return SchedulingLinksResourceWithRawResponse(self._resources.scheduling_links)
+
+    @functools.cached_property
+    def send_as(self) -> SendAsResourceWithRawResponse:
+        """``close.with_raw_response.send_as``: Send as."""
+        from .send_as import SendAsResourceWithRawResponse
+
+        return SendAsResourceWithRawResponse(self._resources.send_as)
+
+    @functools.cached_property
+    def sequences(self) -> SequencesResourceWithRawResponse:
+        """``close.with_raw_response.sequences``: Sequences."""
+        from .sequences import SequencesResourceWithRawResponse
+
+        return SequencesResourceWithRawResponse(self._resources.sequences)
+
+    @functools.cached_property
+    def smart_views(self) -> SmartViewsResourceWithRawResponse:
+        """``close.with_raw_response.smart_views``: Smart views."""
+        from .smart_views import SmartViewsResourceWithRawResponse
+
+        return SmartViewsResourceWithRawResponse(self._resources.smart_views)
+
+    @functools.cached_property
+    def sms_templates(self) -> SmsTemplatesResourceWithRawResponse:
+        """``close.with_raw_response.sms_templates``: Sms templates."""
+        from .sms_templates import SmsTemplatesResourceWithRawResponse
+
+        return SmsTemplatesResourceWithRawResponse(self._resources.sms_templates)
+
+    @functools.cached_property
+    def tasks(self) -> TasksResourceWithRawResponse:
+        """``close.with_raw_response.tasks``: Tasks."""
+        from .tasks import TasksResourceWithRawResponse
+
+        return TasksResourceWithRawResponse(self._resources.tasks)
+
+    @functools.cached_property
+    def unsubscribed_emails(self) -> UnsubscribedEmailsResourceWithRawResponse:
+        """``close.with_raw_response.unsubscribed_emails``: Unsubscribed emails."""
+        from .unsubscribed_emails import UnsubscribedEmailsResourceWithRawResponse
+
+        return UnsubscribedEmailsResourceWithRawResponse(self._resources.unsubscribed_emails)
+
+    @functools.cached_property
+    def users(self) -> UsersResourceWithRawResponse:
+        """``close.with_raw_response.users``: Users."""
+        from .users import UsersResourceWithRawResponse
+
+        return UsersResourceWithRawResponse(self._resources.users)
+
+    @functools.cached_property
+    def webhooks(self) -> WebhooksResourceWithRawResponse:
+        """``close.with_raw_response.webhooks``: Webhooks."""
+        from .webhooks import WebhooksResourceWithRawResponse
+
+        return WebhooksResourceWithRawResponse(self._resources.webhooks)
+
+    @property
+    def calls(self) -> ActivitiesCallsResourceWithRawResponse:
+        """``close.with_raw_response.activities.calls``, the same object."""
         return self.activities.calls

@@ -13,26 +13,57 @@ from ..._engine.config import Timeout
 from ..._engine.options import call_options
 from ..._types.generated.activities import ActivityBase
 from ..pager import Pager
+from ..raw import raw_first_page
 from ..slicer import SliceOptions, paginate_or_slice
 
 if TYPE_CHECKING:
     from ..._engine.requester import Requester
-    from .activities_calls import ActivitiesCallsResource
-    from .activities_creations import ActivitiesCreationsResource
-    from .activities_custom_activities import ActivitiesCustomActivitiesResource
-    from .activities_email_threads import ActivitiesEmailThreadsResource
-    from .activities_emails import ActivitiesEmailsResource
-    from .activities_form_submissions import ActivitiesFormSubmissionsResource
-    from .activities_lead_merges import ActivitiesLeadMergesResource
-    from .activities_lead_status_changes import ActivitiesLeadStatusChangesResource
-    from .activities_meetings import ActivitiesMeetingsResource
-    from .activities_notes import ActivitiesNotesResource
-    from .activities_opportunity_status_changes import ActivitiesOpportunityStatusChangesResource
-    from .activities_sms import ActivitiesSmsResource
-    from .activities_task_completions import ActivitiesTaskCompletionsResource
-    from .activities_whatsapp_messages import ActivitiesWhatsappMessagesResource
+    from .activities_calls import ActivitiesCallsResource, ActivitiesCallsResourceWithRawResponse
+    from .activities_creations import (
+        ActivitiesCreationsResource,
+        ActivitiesCreationsResourceWithRawResponse,
+    )
+    from .activities_custom_activities import (
+        ActivitiesCustomActivitiesResource,
+        ActivitiesCustomActivitiesResourceWithRawResponse,
+    )
+    from .activities_email_threads import (
+        ActivitiesEmailThreadsResource,
+        ActivitiesEmailThreadsResourceWithRawResponse,
+    )
+    from .activities_emails import ActivitiesEmailsResource, ActivitiesEmailsResourceWithRawResponse
+    from .activities_form_submissions import (
+        ActivitiesFormSubmissionsResource,
+        ActivitiesFormSubmissionsResourceWithRawResponse,
+    )
+    from .activities_lead_merges import (
+        ActivitiesLeadMergesResource,
+        ActivitiesLeadMergesResourceWithRawResponse,
+    )
+    from .activities_lead_status_changes import (
+        ActivitiesLeadStatusChangesResource,
+        ActivitiesLeadStatusChangesResourceWithRawResponse,
+    )
+    from .activities_meetings import (
+        ActivitiesMeetingsResource,
+        ActivitiesMeetingsResourceWithRawResponse,
+    )
+    from .activities_notes import ActivitiesNotesResource, ActivitiesNotesResourceWithRawResponse
+    from .activities_opportunity_status_changes import (
+        ActivitiesOpportunityStatusChangesResource,
+        ActivitiesOpportunityStatusChangesResourceWithRawResponse,
+    )
+    from .activities_sms import ActivitiesSmsResource, ActivitiesSmsResourceWithRawResponse
+    from .activities_task_completions import (
+        ActivitiesTaskCompletionsResource,
+        ActivitiesTaskCompletionsResourceWithRawResponse,
+    )
+    from .activities_whatsapp_messages import (
+        ActivitiesWhatsappMessagesResource,
+        ActivitiesWhatsappMessagesResourceWithRawResponse,
+    )
 
-__all__ = ["ActivitiesResource"]
+__all__ = ["ActivitiesResource", "ActivitiesResourceWithRawResponse"]
 
 
 class ActivitiesResource:
@@ -289,3 +320,125 @@ class ActivitiesResource:
             template="activity/",
             group="GET activity",
         )
+
+
+class ActivitiesResourceWithRawResponse:
+    """``close.with_raw_response.activities``.
+
+    Each operation of :class:`ActivitiesResource`
+    with its parameters, returning a :class:`~close_async.Response` whose ``.parse()``
+    gives what it returns there; a list returns its first page's response (``.parse()``
+    gives the ``Page``). The helpers that send several requests are not here.
+    """
+
+    def __init__(self, resource: ActivitiesResource) -> None:
+        self._resource = resource
+        self.list = raw_first_page(resource.list)
+
+    @functools.cached_property
+    def notes(self) -> ActivitiesNotesResourceWithRawResponse:
+        """``close.with_raw_response.activities.notes``."""
+        from .activities_notes import ActivitiesNotesResourceWithRawResponse
+
+        return ActivitiesNotesResourceWithRawResponse(self._resource.notes)
+
+    @functools.cached_property
+    def calls(self) -> ActivitiesCallsResourceWithRawResponse:
+        """``close.with_raw_response.activities.calls``."""
+        from .activities_calls import ActivitiesCallsResourceWithRawResponse
+
+        return ActivitiesCallsResourceWithRawResponse(self._resource.calls)
+
+    @functools.cached_property
+    def emails(self) -> ActivitiesEmailsResourceWithRawResponse:
+        """``close.with_raw_response.activities.emails``."""
+        from .activities_emails import ActivitiesEmailsResourceWithRawResponse
+
+        return ActivitiesEmailsResourceWithRawResponse(self._resource.emails)
+
+    @functools.cached_property
+    def email_threads(self) -> ActivitiesEmailThreadsResourceWithRawResponse:
+        """``close.with_raw_response.activities.email_threads``."""
+        from .activities_email_threads import ActivitiesEmailThreadsResourceWithRawResponse
+
+        return ActivitiesEmailThreadsResourceWithRawResponse(self._resource.email_threads)
+
+    @functools.cached_property
+    def sms(self) -> ActivitiesSmsResourceWithRawResponse:
+        """``close.with_raw_response.activities.sms``."""
+        from .activities_sms import ActivitiesSmsResourceWithRawResponse
+
+        return ActivitiesSmsResourceWithRawResponse(self._resource.sms)
+
+    @functools.cached_property
+    def whatsapp_messages(self) -> ActivitiesWhatsappMessagesResourceWithRawResponse:
+        """``close.with_raw_response.activities.whatsapp_messages``."""
+        from .activities_whatsapp_messages import ActivitiesWhatsappMessagesResourceWithRawResponse
+
+        return ActivitiesWhatsappMessagesResourceWithRawResponse(self._resource.whatsapp_messages)
+
+    @functools.cached_property
+    def meetings(self) -> ActivitiesMeetingsResourceWithRawResponse:
+        """``close.with_raw_response.activities.meetings``."""
+        from .activities_meetings import ActivitiesMeetingsResourceWithRawResponse
+
+        return ActivitiesMeetingsResourceWithRawResponse(self._resource.meetings)
+
+    @functools.cached_property
+    def custom_activities(self) -> ActivitiesCustomActivitiesResourceWithRawResponse:
+        """``close.with_raw_response.activities.custom_activities``."""
+        from .activities_custom_activities import ActivitiesCustomActivitiesResourceWithRawResponse
+
+        return ActivitiesCustomActivitiesResourceWithRawResponse(self._resource.custom_activities)
+
+    @functools.cached_property
+    def creations(self) -> ActivitiesCreationsResourceWithRawResponse:
+        """``close.with_raw_response.activities.creations``."""
+        from .activities_creations import ActivitiesCreationsResourceWithRawResponse
+
+        return ActivitiesCreationsResourceWithRawResponse(self._resource.creations)
+
+    @functools.cached_property
+    def form_submissions(self) -> ActivitiesFormSubmissionsResourceWithRawResponse:
+        """``close.with_raw_response.activities.form_submissions``."""
+        from .activities_form_submissions import ActivitiesFormSubmissionsResourceWithRawResponse
+
+        return ActivitiesFormSubmissionsResourceWithRawResponse(self._resource.form_submissions)
+
+    @functools.cached_property
+    def lead_status_changes(self) -> ActivitiesLeadStatusChangesResourceWithRawResponse:
+        """``close.with_raw_response.activities.lead_status_changes``."""
+        from .activities_lead_status_changes import (
+            ActivitiesLeadStatusChangesResourceWithRawResponse,
+        )
+
+        return ActivitiesLeadStatusChangesResourceWithRawResponse(
+            self._resource.lead_status_changes
+        )
+
+    @functools.cached_property
+    def opportunity_status_changes(
+        self,
+    ) -> ActivitiesOpportunityStatusChangesResourceWithRawResponse:
+        """``close.with_raw_response.activities.opportunity_status_changes``."""
+        from .activities_opportunity_status_changes import (
+            ActivitiesOpportunityStatusChangesResourceWithRawResponse,
+        )
+
+        return ActivitiesOpportunityStatusChangesResourceWithRawResponse(
+            self._resource.opportunity_status_changes
+        )
+
+    @functools.cached_property
+    def lead_merges(self) -> ActivitiesLeadMergesResourceWithRawResponse:
+        """``close.with_raw_response.activities.lead_merges``."""
+        from .activities_lead_merges import ActivitiesLeadMergesResourceWithRawResponse
+
+        return ActivitiesLeadMergesResourceWithRawResponse(self._resource.lead_merges)
+
+    @functools.cached_property
+    def task_completions(self) -> ActivitiesTaskCompletionsResourceWithRawResponse:
+        """``close.with_raw_response.activities.task_completions``."""
+        from .activities_task_completions import ActivitiesTaskCompletionsResourceWithRawResponse
+
+        return ActivitiesTaskCompletionsResourceWithRawResponse(self._resource.task_completions)

@@ -16,13 +16,14 @@ from ..._types import rules
 from ..._types.generated.activities_calls import Call, CallCreate, CallUpdate
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager
+from ..raw import raw_first_page, raw_operation
 from ..slicer import SliceOptions, paginate_or_slice
 
 if TYPE_CHECKING:
     from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
-__all__ = ["ActivitiesCallsResource"]
+__all__ = ["ActivitiesCallsResource", "ActivitiesCallsResourceWithRawResponse"]
 
 
 class ActivitiesCallsResource(BulkCreate[Call], BulkDelete, BulkUpdate[Call]):
@@ -274,3 +275,21 @@ class ActivitiesCallsResource(BulkCreate[Call], BulkDelete, BulkUpdate[Call]):
             group="DELETE activity/call",
             path_params={"id": rules.call_id(id)},
         )
+
+
+class ActivitiesCallsResourceWithRawResponse:
+    """``close.with_raw_response.activities.calls``.
+
+    Each operation of :class:`ActivitiesCallsResource`
+    with its parameters, returning a :class:`~close_async.Response` whose ``.parse()``
+    gives what it returns there; a list returns its first page's response (``.parse()``
+    gives the ``Page``). The helpers that send several requests are not here.
+    """
+
+    def __init__(self, resource: ActivitiesCallsResource) -> None:
+        self._resource = resource
+        self.list = raw_first_page(resource.list)
+        self.create = raw_operation(resource.create)
+        self.get = raw_operation(resource.get)
+        self.update = raw_operation(resource.update)
+        self.delete = raw_operation(resource.delete)

@@ -19,13 +19,17 @@ from ..._types.generated.activities_custom_activities import (
 )
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager
+from ..raw import raw_first_page, raw_operation
 from ..slicer import SliceOptions, paginate_or_slice
 
 if TYPE_CHECKING:
     from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
-__all__ = ["ActivitiesCustomActivitiesResource"]
+__all__ = [
+    "ActivitiesCustomActivitiesResource",
+    "ActivitiesCustomActivitiesResourceWithRawResponse",
+]
 
 
 class ActivitiesCustomActivitiesResource(
@@ -295,3 +299,21 @@ class ActivitiesCustomActivitiesResource(
             group="DELETE activity/custom",
             path_params={"id": id},
         )
+
+
+class ActivitiesCustomActivitiesResourceWithRawResponse:
+    """``close.with_raw_response.activities.custom_activities``.
+
+    Each operation of :class:`ActivitiesCustomActivitiesResource`
+    with its parameters, returning a :class:`~close_async.Response` whose ``.parse()``
+    gives what it returns there; a list returns its first page's response (``.parse()``
+    gives the ``Page``). The helpers that send several requests are not here.
+    """
+
+    def __init__(self, resource: ActivitiesCustomActivitiesResource) -> None:
+        self._resource = resource
+        self.list = raw_first_page(resource.list)
+        self.create = raw_operation(resource.create)
+        self.get = raw_operation(resource.get)
+        self.update = raw_operation(resource.update)
+        self.delete = raw_operation(resource.delete)

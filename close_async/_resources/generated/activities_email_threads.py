@@ -15,13 +15,14 @@ from ..._engine.options import call_options
 from ..._types.generated.activities_email_threads import EmailThread
 from ..bulk_verbs import BulkDelete
 from ..pager import Pager
+from ..raw import raw_first_page, raw_operation
 from ..slicer import SliceOptions, paginate_or_slice
 
 if TYPE_CHECKING:
     from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
-__all__ = ["ActivitiesEmailThreadsResource"]
+__all__ = ["ActivitiesEmailThreadsResource", "ActivitiesEmailThreadsResourceWithRawResponse"]
 
 
 class ActivitiesEmailThreadsResource(BulkDelete):
@@ -183,3 +184,19 @@ class ActivitiesEmailThreadsResource(BulkDelete):
             group="DELETE activity/emailthread",
             path_params={"id": id},
         )
+
+
+class ActivitiesEmailThreadsResourceWithRawResponse:
+    """``close.with_raw_response.activities.email_threads``.
+
+    Each operation of :class:`ActivitiesEmailThreadsResource`
+    with its parameters, returning a :class:`~close_async.Response` whose ``.parse()``
+    gives what it returns there; a list returns its first page's response (``.parse()``
+    gives the ``Page``). The helpers that send several requests are not here.
+    """
+
+    def __init__(self, resource: ActivitiesEmailThreadsResource) -> None:
+        self._resource = resource
+        self.list = raw_first_page(resource.list)
+        self.get = raw_operation(resource.get)
+        self.delete = raw_operation(resource.delete)

@@ -16,13 +16,14 @@ from ..._types.generated.activities_emails import EmailCreate, EmailUpdate
 from ..._types.generated.shared import Email
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager
+from ..raw import raw_first_page, raw_operation
 from ..slicer import SliceOptions, paginate_or_slice
 
 if TYPE_CHECKING:
     from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
-__all__ = ["ActivitiesEmailsResource"]
+__all__ = ["ActivitiesEmailsResource", "ActivitiesEmailsResourceWithRawResponse"]
 
 
 class ActivitiesEmailsResource(BulkCreate[Email], BulkDelete, BulkUpdate[Email]):
@@ -300,3 +301,21 @@ class ActivitiesEmailsResource(BulkCreate[Email], BulkDelete, BulkUpdate[Email])
             group="DELETE activity/email",
             path_params={"id": id},
         )
+
+
+class ActivitiesEmailsResourceWithRawResponse:
+    """``close.with_raw_response.activities.emails``.
+
+    Each operation of :class:`ActivitiesEmailsResource`
+    with its parameters, returning a :class:`~close_async.Response` whose ``.parse()``
+    gives what it returns there; a list returns its first page's response (``.parse()``
+    gives the ``Page``). The helpers that send several requests are not here.
+    """
+
+    def __init__(self, resource: ActivitiesEmailsResource) -> None:
+        self._resource = resource
+        self.list = raw_first_page(resource.list)
+        self.create = raw_operation(resource.create)
+        self.get = raw_operation(resource.get)
+        self.update = raw_operation(resource.update)
+        self.delete = raw_operation(resource.delete)

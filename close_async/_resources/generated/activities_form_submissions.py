@@ -15,13 +15,14 @@ from ..._engine.options import call_options
 from ..._types.generated.activities_form_submissions import FormSubmission
 from ..bulk_verbs import BulkDelete
 from ..pager import Pager
+from ..raw import raw_first_page, raw_operation
 from ..slicer import SliceOptions, paginate_or_slice
 
 if TYPE_CHECKING:
     from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
-__all__ = ["ActivitiesFormSubmissionsResource"]
+__all__ = ["ActivitiesFormSubmissionsResource", "ActivitiesFormSubmissionsResourceWithRawResponse"]
 
 
 class ActivitiesFormSubmissionsResource(BulkDelete):
@@ -209,3 +210,19 @@ class ActivitiesFormSubmissionsResource(BulkDelete):
             group="DELETE activity/form_submission",
             path_params={"id": id},
         )
+
+
+class ActivitiesFormSubmissionsResourceWithRawResponse:
+    """``close.with_raw_response.activities.form_submissions``.
+
+    Each operation of :class:`ActivitiesFormSubmissionsResource`
+    with its parameters, returning a :class:`~close_async.Response` whose ``.parse()``
+    gives what it returns there; a list returns its first page's response (``.parse()``
+    gives the ``Page``). The helpers that send several requests are not here.
+    """
+
+    def __init__(self, resource: ActivitiesFormSubmissionsResource) -> None:
+        self._resource = resource
+        self.list = raw_first_page(resource.list)
+        self.get = raw_operation(resource.get)
+        self.delete = raw_operation(resource.delete)

@@ -13,12 +13,13 @@ from ..._engine.http.request import build_request
 from ..._engine.options import call_options
 from ..._types.generated.activities_lead_merges import LeadMerge
 from ..pager import Pager
+from ..raw import raw_first_page, raw_operation
 from ..slicer import SliceOptions, paginate_or_slice
 
 if TYPE_CHECKING:
     from ..._engine.requester import Requester
 
-__all__ = ["ActivitiesLeadMergesResource"]
+__all__ = ["ActivitiesLeadMergesResource", "ActivitiesLeadMergesResourceWithRawResponse"]
 
 
 class ActivitiesLeadMergesResource:
@@ -143,3 +144,18 @@ class ActivitiesLeadMergesResource:
         )
         options = call_options(self._requester.options, timeout, extra_headers, extra_query)
         return await self._requester.request(request, parse=LeadMerge.from_json, options=options)
+
+
+class ActivitiesLeadMergesResourceWithRawResponse:
+    """``close.with_raw_response.activities.lead_merges``.
+
+    Each operation of :class:`ActivitiesLeadMergesResource`
+    with its parameters, returning a :class:`~close_async.Response` whose ``.parse()``
+    gives what it returns there; a list returns its first page's response (``.parse()``
+    gives the ``Page``). The helpers that send several requests are not here.
+    """
+
+    def __init__(self, resource: ActivitiesLeadMergesResource) -> None:
+        self._resource = resource
+        self.list = raw_first_page(resource.list)
+        self.get = raw_operation(resource.get)

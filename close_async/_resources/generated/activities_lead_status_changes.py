@@ -18,13 +18,17 @@ from ..._types.generated.activities_lead_status_changes import (
 )
 from ..bulk_verbs import BulkCreate, BulkDelete
 from ..pager import Pager
+from ..raw import raw_first_page, raw_operation
 from ..slicer import SliceOptions, paginate_or_slice
 
 if TYPE_CHECKING:
     from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
-__all__ = ["ActivitiesLeadStatusChangesResource"]
+__all__ = [
+    "ActivitiesLeadStatusChangesResource",
+    "ActivitiesLeadStatusChangesResourceWithRawResponse",
+]
 
 
 class ActivitiesLeadStatusChangesResource(BulkCreate[LeadStatusChange], BulkDelete):
@@ -234,3 +238,20 @@ class ActivitiesLeadStatusChangesResource(BulkCreate[LeadStatusChange], BulkDele
             group="DELETE activity/status_change/lead",
             path_params={"id": id},
         )
+
+
+class ActivitiesLeadStatusChangesResourceWithRawResponse:
+    """``close.with_raw_response.activities.lead_status_changes``.
+
+    Each operation of :class:`ActivitiesLeadStatusChangesResource`
+    with its parameters, returning a :class:`~close_async.Response` whose ``.parse()``
+    gives what it returns there; a list returns its first page's response (``.parse()``
+    gives the ``Page``). The helpers that send several requests are not here.
+    """
+
+    def __init__(self, resource: ActivitiesLeadStatusChangesResource) -> None:
+        self._resource = resource
+        self.list = raw_first_page(resource.list)
+        self.create = raw_operation(resource.create)
+        self.get = raw_operation(resource.get)
+        self.delete = raw_operation(resource.delete)

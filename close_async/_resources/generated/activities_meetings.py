@@ -15,13 +15,14 @@ from ..._engine.options import call_options
 from ..._types.generated.activities_meetings import Meeting, MeetingUpdate
 from ..bulk_verbs import BulkDelete, BulkUpdate
 from ..pager import Pager
+from ..raw import raw_first_page, raw_operation
 from ..slicer import SliceOptions, paginate_or_slice
 
 if TYPE_CHECKING:
     from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
-__all__ = ["ActivitiesMeetingsResource"]
+__all__ = ["ActivitiesMeetingsResource", "ActivitiesMeetingsResourceWithRawResponse"]
 
 
 class ActivitiesMeetingsResource(BulkDelete, BulkUpdate[Meeting]):
@@ -303,3 +304,21 @@ class ActivitiesMeetingsResource(BulkDelete, BulkUpdate[Meeting]):
         )
         options = call_options(self._requester.options, timeout, extra_headers, extra_query)
         return await self._requester.request(request, options=options)
+
+
+class ActivitiesMeetingsResourceWithRawResponse:
+    """``close.with_raw_response.activities.meetings``.
+
+    Each operation of :class:`ActivitiesMeetingsResource`
+    with its parameters, returning a :class:`~close_async.Response` whose ``.parse()``
+    gives what it returns there; a list returns its first page's response (``.parse()``
+    gives the ``Page``). The helpers that send several requests are not here.
+    """
+
+    def __init__(self, resource: ActivitiesMeetingsResource) -> None:
+        self._resource = resource
+        self.list = raw_first_page(resource.list)
+        self.get = raw_operation(resource.get)
+        self.update = raw_operation(resource.update)
+        self.delete = raw_operation(resource.delete)
+        self.create_integration = raw_operation(resource.create_integration)

@@ -15,13 +15,14 @@ from ..._engine.options import call_options
 from ..._types.generated.activities_notes import Note, NoteCreate, NoteUpdate
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager
+from ..raw import raw_first_page, raw_operation
 from ..slicer import SliceOptions, paginate_or_slice
 
 if TYPE_CHECKING:
     from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
-__all__ = ["ActivitiesNotesResource"]
+__all__ = ["ActivitiesNotesResource", "ActivitiesNotesResourceWithRawResponse"]
 
 
 class ActivitiesNotesResource(BulkCreate[Note], BulkDelete, BulkUpdate[Note]):
@@ -272,3 +273,21 @@ class ActivitiesNotesResource(BulkCreate[Note], BulkDelete, BulkUpdate[Note]):
             group="DELETE activity/note",
             path_params={"id": id},
         )
+
+
+class ActivitiesNotesResourceWithRawResponse:
+    """``close.with_raw_response.activities.notes``.
+
+    Each operation of :class:`ActivitiesNotesResource`
+    with its parameters, returning a :class:`~close_async.Response` whose ``.parse()``
+    gives what it returns there; a list returns its first page's response (``.parse()``
+    gives the ``Page``). The helpers that send several requests are not here.
+    """
+
+    def __init__(self, resource: ActivitiesNotesResource) -> None:
+        self._resource = resource
+        self.list = raw_first_page(resource.list)
+        self.create = raw_operation(resource.create)
+        self.get = raw_operation(resource.get)
+        self.update = raw_operation(resource.update)
+        self.delete = raw_operation(resource.delete)

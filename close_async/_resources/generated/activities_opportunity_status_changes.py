@@ -18,13 +18,17 @@ from ..._types.generated.activities_opportunity_status_changes import (
 )
 from ..bulk_verbs import BulkCreate, BulkDelete
 from ..pager import Pager
+from ..raw import raw_first_page, raw_operation
 from ..slicer import SliceOptions, paginate_or_slice
 
 if TYPE_CHECKING:
     from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
-__all__ = ["ActivitiesOpportunityStatusChangesResource"]
+__all__ = [
+    "ActivitiesOpportunityStatusChangesResource",
+    "ActivitiesOpportunityStatusChangesResourceWithRawResponse",
+]
 
 
 class ActivitiesOpportunityStatusChangesResource(BulkCreate[OpportunityStatusChange], BulkDelete):
@@ -236,3 +240,20 @@ class ActivitiesOpportunityStatusChangesResource(BulkCreate[OpportunityStatusCha
             group="DELETE activity/status_change/opportunity",
             path_params={"id": id},
         )
+
+
+class ActivitiesOpportunityStatusChangesResourceWithRawResponse:
+    """``close.with_raw_response.activities.opportunity_status_changes``.
+
+    Each operation of :class:`ActivitiesOpportunityStatusChangesResource`
+    with its parameters, returning a :class:`~close_async.Response` whose ``.parse()``
+    gives what it returns there; a list returns its first page's response (``.parse()``
+    gives the ``Page``). The helpers that send several requests are not here.
+    """
+
+    def __init__(self, resource: ActivitiesOpportunityStatusChangesResource) -> None:
+        self._resource = resource
+        self.list = raw_first_page(resource.list)
+        self.create = raw_operation(resource.create)
+        self.get = raw_operation(resource.get)
+        self.delete = raw_operation(resource.delete)

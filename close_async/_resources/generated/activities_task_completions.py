@@ -15,13 +15,14 @@ from ..._engine.options import call_options
 from ..._types.generated.activities_task_completions import TaskCompletion
 from ..bulk_verbs import BulkDelete
 from ..pager import Pager
+from ..raw import raw_first_page, raw_operation
 from ..slicer import SliceOptions, paginate_or_slice
 
 if TYPE_CHECKING:
     from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
-__all__ = ["ActivitiesTaskCompletionsResource"]
+__all__ = ["ActivitiesTaskCompletionsResource", "ActivitiesTaskCompletionsResourceWithRawResponse"]
 
 
 class ActivitiesTaskCompletionsResource(BulkDelete):
@@ -181,3 +182,19 @@ class ActivitiesTaskCompletionsResource(BulkDelete):
             group="DELETE activity/task_completed",
             path_params={"id": id},
         )
+
+
+class ActivitiesTaskCompletionsResourceWithRawResponse:
+    """``close.with_raw_response.activities.task_completions``.
+
+    Each operation of :class:`ActivitiesTaskCompletionsResource`
+    with its parameters, returning a :class:`~close_async.Response` whose ``.parse()``
+    gives what it returns there; a list returns its first page's response (``.parse()``
+    gives the ``Page``). The helpers that send several requests are not here.
+    """
+
+    def __init__(self, resource: ActivitiesTaskCompletionsResource) -> None:
+        self._resource = resource
+        self.list = raw_first_page(resource.list)
+        self.get = raw_operation(resource.get)
+        self.delete = raw_operation(resource.delete)

@@ -19,13 +19,17 @@ from ..._types.generated.activities_whatsapp_messages import (
 )
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager
+from ..raw import raw_first_page, raw_operation
 from ..slicer import SliceOptions, paginate_or_slice
 
 if TYPE_CHECKING:
     from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
-__all__ = ["ActivitiesWhatsappMessagesResource"]
+__all__ = [
+    "ActivitiesWhatsappMessagesResource",
+    "ActivitiesWhatsappMessagesResourceWithRawResponse",
+]
 
 
 class ActivitiesWhatsappMessagesResource(
@@ -312,3 +316,21 @@ class ActivitiesWhatsappMessagesResource(
             group="DELETE activity/whatsapp_message",
             path_params={"id": id},
         )
+
+
+class ActivitiesWhatsappMessagesResourceWithRawResponse:
+    """``close.with_raw_response.activities.whatsapp_messages``.
+
+    Each operation of :class:`ActivitiesWhatsappMessagesResource`
+    with its parameters, returning a :class:`~close_async.Response` whose ``.parse()``
+    gives what it returns there; a list returns its first page's response (``.parse()``
+    gives the ``Page``). The helpers that send several requests are not here.
+    """
+
+    def __init__(self, resource: ActivitiesWhatsappMessagesResource) -> None:
+        self._resource = resource
+        self.list = raw_first_page(resource.list)
+        self.create = raw_operation(resource.create)
+        self.get = raw_operation(resource.get)
+        self.update = raw_operation(resource.update)
+        self.delete = raw_operation(resource.delete)

@@ -20,12 +20,13 @@ from ..._types.generated.blocked_phone_numbers import (
 )
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager, paginate
+from ..raw import raw_first_page, raw_operation
 
 if TYPE_CHECKING:
     from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
-__all__ = ["BlockedPhoneNumbersResource"]
+__all__ = ["BlockedPhoneNumbersResource", "BlockedPhoneNumbersResourceWithRawResponse"]
 
 
 class BlockedPhoneNumbersResource(
@@ -296,3 +297,23 @@ class BlockedPhoneNumbersResource(
             group="DELETE blocked_phone_number",
             path_params={"id": id},
         )
+
+
+class BlockedPhoneNumbersResourceWithRawResponse:
+    """``close.with_raw_response.blocked_phone_numbers``.
+
+    Each operation of :class:`BlockedPhoneNumbersResource`
+    with its parameters, returning a :class:`~close_async.Response` whose ``.parse()``
+    gives what it returns there; a list returns its first page's response (``.parse()``
+    gives the ``Page``). The helpers that send several requests are not here.
+    """
+
+    def __init__(self, resource: BlockedPhoneNumbersResource) -> None:
+        self._resource = resource
+        self.list = raw_first_page(resource.list)
+        self.create = raw_operation(resource.create)
+        self.get_settings = raw_operation(resource.get_settings)
+        self.update_settings = raw_operation(resource.update_settings)
+        self.get = raw_operation(resource.get)
+        self.update = raw_operation(resource.update)
+        self.delete = raw_operation(resource.delete)

@@ -9,12 +9,21 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ..._engine.requester import Requester
-    from .bulk_actions_delete import BulkActionsDeleteResource
-    from .bulk_actions_edit import BulkActionsEditResource
-    from .bulk_actions_email import BulkActionsEmailResource
-    from .bulk_actions_sequence_subscriptions import BulkActionsSequenceSubscriptionsResource
+    from .bulk_actions_delete import (
+        BulkActionsDeleteResource,
+        BulkActionsDeleteResourceWithRawResponse,
+    )
+    from .bulk_actions_edit import BulkActionsEditResource, BulkActionsEditResourceWithRawResponse
+    from .bulk_actions_email import (
+        BulkActionsEmailResource,
+        BulkActionsEmailResourceWithRawResponse,
+    )
+    from .bulk_actions_sequence_subscriptions import (
+        BulkActionsSequenceSubscriptionsResource,
+        BulkActionsSequenceSubscriptionsResourceWithRawResponse,
+    )
 
-__all__ = ["BulkActionsResource"]
+__all__ = ["BulkActionsResource", "BulkActionsResourceWithRawResponse"]
 
 
 class BulkActionsResource:
@@ -61,3 +70,48 @@ class BulkActionsResource:
         from .bulk_actions_sequence_subscriptions import BulkActionsSequenceSubscriptionsResource
 
         return BulkActionsSequenceSubscriptionsResource(self._requester)
+
+
+class BulkActionsResourceWithRawResponse:
+    """``close.with_raw_response.bulk_actions``.
+
+    Each operation of :class:`BulkActionsResource`
+    with its parameters, returning a :class:`~close_async.Response` whose ``.parse()``
+    gives what it returns there; a list returns its first page's response (``.parse()``
+    gives the ``Page``). The helpers that send several requests are not here.
+    """
+
+    def __init__(self, resource: BulkActionsResource) -> None:
+        self._resource = resource
+
+    @functools.cached_property
+    def email(self) -> BulkActionsEmailResourceWithRawResponse:
+        """``close.with_raw_response.bulk_actions.email``."""
+        from .bulk_actions_email import BulkActionsEmailResourceWithRawResponse
+
+        return BulkActionsEmailResourceWithRawResponse(self._resource.email)
+
+    @functools.cached_property
+    def edit(self) -> BulkActionsEditResourceWithRawResponse:
+        """``close.with_raw_response.bulk_actions.edit``."""
+        from .bulk_actions_edit import BulkActionsEditResourceWithRawResponse
+
+        return BulkActionsEditResourceWithRawResponse(self._resource.edit)
+
+    @functools.cached_property
+    def delete(self) -> BulkActionsDeleteResourceWithRawResponse:
+        """``close.with_raw_response.bulk_actions.delete``."""
+        from .bulk_actions_delete import BulkActionsDeleteResourceWithRawResponse
+
+        return BulkActionsDeleteResourceWithRawResponse(self._resource.delete)
+
+    @functools.cached_property
+    def sequence_subscriptions(self) -> BulkActionsSequenceSubscriptionsResourceWithRawResponse:
+        """``close.with_raw_response.bulk_actions.sequence_subscriptions``."""
+        from .bulk_actions_sequence_subscriptions import (
+            BulkActionsSequenceSubscriptionsResourceWithRawResponse,
+        )
+
+        return BulkActionsSequenceSubscriptionsResourceWithRawResponse(
+            self._resource.sequence_subscriptions
+        )

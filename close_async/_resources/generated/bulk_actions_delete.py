@@ -13,12 +13,13 @@ from ..._engine.options import call_options
 from ..._types.generated.bulk_actions_delete import BulkDeleteAction
 from ..bulk_verbs import BulkCreate
 from ..pager import Pager, paginate
+from ..raw import raw_first_page, raw_operation
 
 if TYPE_CHECKING:
     from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
-__all__ = ["BulkActionsDeleteResource"]
+__all__ = ["BulkActionsDeleteResource", "BulkActionsDeleteResourceWithRawResponse"]
 
 
 class BulkActionsDeleteResource(BulkCreate[BulkDeleteAction]):
@@ -157,3 +158,19 @@ class BulkActionsDeleteResource(BulkCreate[BulkDeleteAction]):
         return await self._requester.request(
             request, parse=BulkDeleteAction.from_json, options=options
         )
+
+
+class BulkActionsDeleteResourceWithRawResponse:
+    """``close.with_raw_response.bulk_actions.delete``.
+
+    Each operation of :class:`BulkActionsDeleteResource`
+    with its parameters, returning a :class:`~close_async.Response` whose ``.parse()``
+    gives what it returns there; a list returns its first page's response (``.parse()``
+    gives the ``Page``). The helpers that send several requests are not here.
+    """
+
+    def __init__(self, resource: BulkActionsDeleteResource) -> None:
+        self._resource = resource
+        self.list = raw_first_page(resource.list)
+        self.create = raw_operation(resource.create)
+        self.get = raw_operation(resource.get)

@@ -13,12 +13,13 @@ from ..._engine.options import call_options
 from ..._types.generated.bulk_actions_edit import BulkEditAction
 from ..bulk_verbs import BulkCreate
 from ..pager import Pager, paginate
+from ..raw import raw_first_page, raw_operation
 
 if TYPE_CHECKING:
     from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
-__all__ = ["BulkActionsEditResource"]
+__all__ = ["BulkActionsEditResource", "BulkActionsEditResourceWithRawResponse"]
 
 
 class BulkActionsEditResource(BulkCreate[BulkEditAction]):
@@ -174,3 +175,19 @@ class BulkActionsEditResource(BulkCreate[BulkEditAction]):
         return await self._requester.request(
             request, parse=BulkEditAction.from_json, options=options
         )
+
+
+class BulkActionsEditResourceWithRawResponse:
+    """``close.with_raw_response.bulk_actions.edit``.
+
+    Each operation of :class:`BulkActionsEditResource`
+    with its parameters, returning a :class:`~close_async.Response` whose ``.parse()``
+    gives what it returns there; a list returns its first page's response (``.parse()``
+    gives the ``Page``). The helpers that send several requests are not here.
+    """
+
+    def __init__(self, resource: BulkActionsEditResource) -> None:
+        self._resource = resource
+        self.list = raw_first_page(resource.list)
+        self.create = raw_operation(resource.create)
+        self.get = raw_operation(resource.get)

@@ -13,12 +13,13 @@ from ..._engine.options import call_options
 from ..._types.generated.bulk_actions_email import BulkEmailAction
 from ..bulk_verbs import BulkCreate
 from ..pager import Pager, paginate
+from ..raw import raw_first_page, raw_operation
 
 if TYPE_CHECKING:
     from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
-__all__ = ["BulkActionsEmailResource"]
+__all__ = ["BulkActionsEmailResource", "BulkActionsEmailResourceWithRawResponse"]
 
 
 class BulkActionsEmailResource(BulkCreate[BulkEmailAction]):
@@ -158,3 +159,19 @@ class BulkActionsEmailResource(BulkCreate[BulkEmailAction]):
         return await self._requester.request(
             request, parse=BulkEmailAction.from_json, options=options
         )
+
+
+class BulkActionsEmailResourceWithRawResponse:
+    """``close.with_raw_response.bulk_actions.email``.
+
+    Each operation of :class:`BulkActionsEmailResource`
+    with its parameters, returning a :class:`~close_async.Response` whose ``.parse()``
+    gives what it returns there; a list returns its first page's response (``.parse()``
+    gives the ``Page``). The helpers that send several requests are not here.
+    """
+
+    def __init__(self, resource: BulkActionsEmailResource) -> None:
+        self._resource = resource
+        self.list = raw_first_page(resource.list)
+        self.create = raw_operation(resource.create)
+        self.get = raw_operation(resource.get)

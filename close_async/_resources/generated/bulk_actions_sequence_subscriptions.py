@@ -13,12 +13,16 @@ from ..._engine.options import call_options
 from ..._types.generated.bulk_actions_sequence_subscriptions import BulkSequenceSubscriptionAction
 from ..bulk_verbs import BulkCreate
 from ..pager import Pager, paginate
+from ..raw import raw_first_page, raw_operation
 
 if TYPE_CHECKING:
     from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
-__all__ = ["BulkActionsSequenceSubscriptionsResource"]
+__all__ = [
+    "BulkActionsSequenceSubscriptionsResource",
+    "BulkActionsSequenceSubscriptionsResourceWithRawResponse",
+]
 
 
 class BulkActionsSequenceSubscriptionsResource(BulkCreate[BulkSequenceSubscriptionAction]):
@@ -173,3 +177,19 @@ class BulkActionsSequenceSubscriptionsResource(BulkCreate[BulkSequenceSubscripti
         return await self._requester.request(
             request, parse=BulkSequenceSubscriptionAction.from_json, options=options
         )
+
+
+class BulkActionsSequenceSubscriptionsResourceWithRawResponse:
+    """``close.with_raw_response.bulk_actions.sequence_subscriptions``.
+
+    Each operation of :class:`BulkActionsSequenceSubscriptionsResource`
+    with its parameters, returning a :class:`~close_async.Response` whose ``.parse()``
+    gives what it returns there; a list returns its first page's response (``.parse()``
+    gives the ``Page``). The helpers that send several requests are not here.
+    """
+
+    def __init__(self, resource: BulkActionsSequenceSubscriptionsResource) -> None:
+        self._resource = resource
+        self.list = raw_first_page(resource.list)
+        self.create = raw_operation(resource.create)
+        self.get = raw_operation(resource.get)

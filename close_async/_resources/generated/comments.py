@@ -14,12 +14,13 @@ from ..._engine.options import call_options
 from ..._types.generated.comments import Comment, CommentCreate, CommentThread, CommentUpdate
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager, paginate
+from ..raw import raw_first_page, raw_operation
 
 if TYPE_CHECKING:
     from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
-__all__ = ["CommentsResource"]
+__all__ = ["CommentsResource", "CommentsResourceWithRawResponse"]
 
 
 class CommentsResource(BulkCreate[Comment], BulkDelete, BulkUpdate[Comment]):
@@ -293,3 +294,23 @@ class CommentsResource(BulkCreate[Comment], BulkDelete, BulkUpdate[Comment]):
         return await self._requester.request(
             request, parse=CommentThread.from_json, options=options
         )
+
+
+class CommentsResourceWithRawResponse:
+    """``close.with_raw_response.comments``.
+
+    Each operation of :class:`CommentsResource`
+    with its parameters, returning a :class:`~close_async.Response` whose ``.parse()``
+    gives what it returns there; a list returns its first page's response (``.parse()``
+    gives the ``Page``). The helpers that send several requests are not here.
+    """
+
+    def __init__(self, resource: CommentsResource) -> None:
+        self._resource = resource
+        self.list = raw_first_page(resource.list)
+        self.create = raw_operation(resource.create)
+        self.get = raw_operation(resource.get)
+        self.update = raw_operation(resource.update)
+        self.delete = raw_operation(resource.delete)
+        self.list_threads = raw_first_page(resource.list_threads)
+        self.get_thread = raw_operation(resource.get_thread)

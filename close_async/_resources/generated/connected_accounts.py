@@ -11,11 +11,12 @@ from ..._engine.config import Timeout
 from ..._engine.http.request import build_request
 from ..._engine.options import call_options
 from ..pager import Pager, paginate
+from ..raw import raw_first_page, raw_operation
 
 if TYPE_CHECKING:
     from ..._engine.requester import Requester
 
-__all__ = ["ConnectedAccountsResource"]
+__all__ = ["ConnectedAccountsResource", "ConnectedAccountsResourceWithRawResponse"]
 
 
 class ConnectedAccountsResource:
@@ -94,3 +95,18 @@ class ConnectedAccountsResource:
         )
         options = call_options(self._requester.options, timeout, extra_headers, extra_query)
         return await self._requester.request(request, options=options)
+
+
+class ConnectedAccountsResourceWithRawResponse:
+    """``close.with_raw_response.connected_accounts``.
+
+    Each operation of :class:`ConnectedAccountsResource`
+    with its parameters, returning a :class:`~close_async.Response` whose ``.parse()``
+    gives what it returns there; a list returns its first page's response (``.parse()``
+    gives the ``Page``). The helpers that send several requests are not here.
+    """
+
+    def __init__(self, resource: ConnectedAccountsResource) -> None:
+        self._resource = resource
+        self.list = raw_first_page(resource.list)
+        self.get = raw_operation(resource.get)

@@ -15,12 +15,13 @@ from ..._types.generated.contacts import ContactUpdate
 from ..._types.generated.shared import Contact, ContactCreate
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager, paginate
+from ..raw import raw_first_page, raw_operation
 
 if TYPE_CHECKING:
     from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
-__all__ = ["ContactsResource"]
+__all__ = ["ContactsResource", "ContactsResourceWithRawResponse"]
 
 
 class ContactsResource(BulkCreate[Contact], BulkDelete, BulkUpdate[Contact]):
@@ -255,3 +256,21 @@ class ContactsResource(BulkCreate[Contact], BulkDelete, BulkUpdate[Contact]):
             group="DELETE contact",
             path_params={"id": id},
         )
+
+
+class ContactsResourceWithRawResponse:
+    """``close.with_raw_response.contacts``.
+
+    Each operation of :class:`ContactsResource`
+    with its parameters, returning a :class:`~close_async.Response` whose ``.parse()``
+    gives what it returns there; a list returns its first page's response (``.parse()``
+    gives the ``Page``). The helpers that send several requests are not here.
+    """
+
+    def __init__(self, resource: ContactsResource) -> None:
+        self._resource = resource
+        self.list = raw_first_page(resource.list)
+        self.create = raw_operation(resource.create)
+        self.get = raw_operation(resource.get)
+        self.update = raw_operation(resource.update)
+        self.delete = raw_operation(resource.delete)

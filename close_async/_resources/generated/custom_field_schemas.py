@@ -11,12 +11,13 @@ from ..._engine.config import Timeout
 from ..._engine.http.request import build_request
 from ..._engine.options import call_options
 from ..bulk_verbs import BulkUpdate
+from ..raw import raw_operation
 
 if TYPE_CHECKING:
     from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
-__all__ = ["CustomFieldSchemasResource"]
+__all__ = ["CustomFieldSchemasResource", "CustomFieldSchemasResourceWithRawResponse"]
 
 
 class CustomFieldSchemasResource(BulkUpdate[Any]):
@@ -106,3 +107,18 @@ class CustomFieldSchemasResource(BulkUpdate[Any]):
         """Close's answer to :meth:`update` as its model: ``update_many``
         reads each item's with it, when its ``object`` is first asked for."""
         return value
+
+
+class CustomFieldSchemasResourceWithRawResponse:
+    """``close.with_raw_response.custom_field_schemas``.
+
+    Each operation of :class:`CustomFieldSchemasResource`
+    with its parameters, returning a :class:`~close_async.Response` whose ``.parse()``
+    gives what it returns there; a list returns its first page's response (``.parse()``
+    gives the ``Page``). The helpers that send several requests are not here.
+    """
+
+    def __init__(self, resource: CustomFieldSchemasResource) -> None:
+        self._resource = resource
+        self.get = raw_operation(resource.get)
+        self.update = raw_operation(resource.update)

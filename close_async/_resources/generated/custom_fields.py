@@ -9,14 +9,32 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ..._engine.requester import Requester
-    from .custom_fields_activity import CustomFieldsActivityResource
-    from .custom_fields_contact import CustomFieldsContactResource
-    from .custom_fields_custom_object import CustomFieldsCustomObjectResource
-    from .custom_fields_lead import CustomFieldsLeadResource
-    from .custom_fields_opportunity import CustomFieldsOpportunityResource
-    from .custom_fields_shared import CustomFieldsSharedResource
+    from .custom_fields_activity import (
+        CustomFieldsActivityResource,
+        CustomFieldsActivityResourceWithRawResponse,
+    )
+    from .custom_fields_contact import (
+        CustomFieldsContactResource,
+        CustomFieldsContactResourceWithRawResponse,
+    )
+    from .custom_fields_custom_object import (
+        CustomFieldsCustomObjectResource,
+        CustomFieldsCustomObjectResourceWithRawResponse,
+    )
+    from .custom_fields_lead import (
+        CustomFieldsLeadResource,
+        CustomFieldsLeadResourceWithRawResponse,
+    )
+    from .custom_fields_opportunity import (
+        CustomFieldsOpportunityResource,
+        CustomFieldsOpportunityResourceWithRawResponse,
+    )
+    from .custom_fields_shared import (
+        CustomFieldsSharedResource,
+        CustomFieldsSharedResourceWithRawResponse,
+    )
 
-__all__ = ["CustomFieldsResource"]
+__all__ = ["CustomFieldsResource", "CustomFieldsResourceWithRawResponse"]
 
 
 class CustomFieldsResource:
@@ -77,3 +95,58 @@ class CustomFieldsResource:
         from .custom_fields_shared import CustomFieldsSharedResource
 
         return CustomFieldsSharedResource(self._requester)
+
+
+class CustomFieldsResourceWithRawResponse:
+    """``close.with_raw_response.custom_fields``.
+
+    Each operation of :class:`CustomFieldsResource`
+    with its parameters, returning a :class:`~close_async.Response` whose ``.parse()``
+    gives what it returns there; a list returns its first page's response (``.parse()``
+    gives the ``Page``). The helpers that send several requests are not here.
+    """
+
+    def __init__(self, resource: CustomFieldsResource) -> None:
+        self._resource = resource
+
+    @functools.cached_property
+    def lead(self) -> CustomFieldsLeadResourceWithRawResponse:
+        """``close.with_raw_response.custom_fields.lead``."""
+        from .custom_fields_lead import CustomFieldsLeadResourceWithRawResponse
+
+        return CustomFieldsLeadResourceWithRawResponse(self._resource.lead)
+
+    @functools.cached_property
+    def contact(self) -> CustomFieldsContactResourceWithRawResponse:
+        """``close.with_raw_response.custom_fields.contact``."""
+        from .custom_fields_contact import CustomFieldsContactResourceWithRawResponse
+
+        return CustomFieldsContactResourceWithRawResponse(self._resource.contact)
+
+    @functools.cached_property
+    def opportunity(self) -> CustomFieldsOpportunityResourceWithRawResponse:
+        """``close.with_raw_response.custom_fields.opportunity``."""
+        from .custom_fields_opportunity import CustomFieldsOpportunityResourceWithRawResponse
+
+        return CustomFieldsOpportunityResourceWithRawResponse(self._resource.opportunity)
+
+    @functools.cached_property
+    def activity(self) -> CustomFieldsActivityResourceWithRawResponse:
+        """``close.with_raw_response.custom_fields.activity``."""
+        from .custom_fields_activity import CustomFieldsActivityResourceWithRawResponse
+
+        return CustomFieldsActivityResourceWithRawResponse(self._resource.activity)
+
+    @functools.cached_property
+    def custom_object(self) -> CustomFieldsCustomObjectResourceWithRawResponse:
+        """``close.with_raw_response.custom_fields.custom_object``."""
+        from .custom_fields_custom_object import CustomFieldsCustomObjectResourceWithRawResponse
+
+        return CustomFieldsCustomObjectResourceWithRawResponse(self._resource.custom_object)
+
+    @functools.cached_property
+    def shared(self) -> CustomFieldsSharedResourceWithRawResponse:
+        """``close.with_raw_response.custom_fields.shared``."""
+        from .custom_fields_shared import CustomFieldsSharedResourceWithRawResponse
+
+        return CustomFieldsSharedResourceWithRawResponse(self._resource.shared)

@@ -14,12 +14,13 @@ from ..._engine.options import call_options
 from ..._types.generated.shared import CustomField
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager, paginate
+from ..raw import raw_first_page, raw_operation
 
 if TYPE_CHECKING:
     from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
-__all__ = ["CustomFieldsSharedResource"]
+__all__ = ["CustomFieldsSharedResource", "CustomFieldsSharedResourceWithRawResponse"]
 
 
 class CustomFieldsSharedResource(BulkCreate[CustomField], BulkDelete, BulkUpdate[CustomField]):
@@ -376,3 +377,25 @@ class CustomFieldsSharedResource(BulkCreate[CustomField], BulkDelete, BulkUpdate
         )
         options = call_options(self._requester.options, timeout, extra_headers, extra_query)
         return await self._requester.request(request, parse=no_content, options=options)
+
+
+class CustomFieldsSharedResourceWithRawResponse:
+    """``close.with_raw_response.custom_fields.shared``.
+
+    Each operation of :class:`CustomFieldsSharedResource`
+    with its parameters, returning a :class:`~close_async.Response` whose ``.parse()``
+    gives what it returns there; a list returns its first page's response (``.parse()``
+    gives the ``Page``). The helpers that send several requests are not here.
+    """
+
+    def __init__(self, resource: CustomFieldsSharedResource) -> None:
+        self._resource = resource
+        self.list = raw_first_page(resource.list)
+        self.create = raw_operation(resource.create)
+        self.get = raw_operation(resource.get)
+        self.update = raw_operation(resource.update)
+        self.delete = raw_operation(resource.delete)
+        self.create_association = raw_operation(resource.create_association)
+        self.get_association = raw_operation(resource.get_association)
+        self.update_association = raw_operation(resource.update_association)
+        self.delete_association = raw_operation(resource.delete_association)

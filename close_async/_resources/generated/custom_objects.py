@@ -14,12 +14,13 @@ from ..._engine.options import call_options
 from ..._types.generated.custom_objects import CustomObject, CustomObjectCreate, CustomObjectUpdate
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager, paginate
+from ..raw import raw_first_page, raw_operation
 
 if TYPE_CHECKING:
     from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
-__all__ = ["CustomObjectsResource"]
+__all__ = ["CustomObjectsResource", "CustomObjectsResourceWithRawResponse"]
 
 
 class CustomObjectsResource(BulkCreate[CustomObject], BulkDelete, BulkUpdate[CustomObject]):
@@ -229,3 +230,21 @@ class CustomObjectsResource(BulkCreate[CustomObject], BulkDelete, BulkUpdate[Cus
             group="DELETE custom_object",
             path_params={"id": id},
         )
+
+
+class CustomObjectsResourceWithRawResponse:
+    """``close.with_raw_response.custom_objects``.
+
+    Each operation of :class:`CustomObjectsResource`
+    with its parameters, returning a :class:`~close_async.Response` whose ``.parse()``
+    gives what it returns there; a list returns its first page's response (``.parse()``
+    gives the ``Page``). The helpers that send several requests are not here.
+    """
+
+    def __init__(self, resource: CustomObjectsResource) -> None:
+        self._resource = resource
+        self.list = raw_first_page(resource.list)
+        self.create = raw_operation(resource.create)
+        self.get = raw_operation(resource.get)
+        self.update = raw_operation(resource.update)
+        self.delete = raw_operation(resource.delete)

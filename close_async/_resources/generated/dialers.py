@@ -11,11 +11,12 @@ from ..._engine.config import Timeout
 from ..._engine.http.request import build_request
 from ..._engine.options import call_options
 from ..pager import Pager, paginate
+from ..raw import raw_first_page, raw_operation
 
 if TYPE_CHECKING:
     from ..._engine.requester import Requester
 
-__all__ = ["DialersResource"]
+__all__ = ["DialersResource", "DialersResourceWithRawResponse"]
 
 
 class DialersResource:
@@ -120,3 +121,18 @@ class DialersResource:
         )
         options = call_options(self._requester.options, timeout, extra_headers, extra_query)
         return await self._requester.request(request, options=options)
+
+
+class DialersResourceWithRawResponse:
+    """``close.with_raw_response.dialers``.
+
+    Each operation of :class:`DialersResource`
+    with its parameters, returning a :class:`~close_async.Response` whose ``.parse()``
+    gives what it returns there; a list returns its first page's response (``.parse()``
+    gives the ``Page``). The helpers that send several requests are not here.
+    """
+
+    def __init__(self, resource: DialersResource) -> None:
+        self._resource = resource
+        self.list = raw_first_page(resource.list)
+        self.get = raw_operation(resource.get)

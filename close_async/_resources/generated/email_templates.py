@@ -14,12 +14,13 @@ from ..._engine.options import call_options
 from ..._types.generated.email_templates import EmailTemplate
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager, paginate
+from ..raw import raw_first_page, raw_operation
 
 if TYPE_CHECKING:
     from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
-__all__ = ["EmailTemplatesResource"]
+__all__ = ["EmailTemplatesResource", "EmailTemplatesResourceWithRawResponse"]
 
 
 class EmailTemplatesResource(BulkCreate[EmailTemplate], BulkDelete, BulkUpdate[EmailTemplate]):
@@ -314,3 +315,22 @@ class EmailTemplatesResource(BulkCreate[EmailTemplate], BulkDelete, BulkUpdate[E
         )
         options = call_options(self._requester.options, timeout, extra_headers, extra_query)
         return await self._requester.request(request, options=options)
+
+
+class EmailTemplatesResourceWithRawResponse:
+    """``close.with_raw_response.email_templates``.
+
+    Each operation of :class:`EmailTemplatesResource`
+    with its parameters, returning a :class:`~close_async.Response` whose ``.parse()``
+    gives what it returns there; a list returns its first page's response (``.parse()``
+    gives the ``Page``). The helpers that send several requests are not here.
+    """
+
+    def __init__(self, resource: EmailTemplatesResource) -> None:
+        self._resource = resource
+        self.list = raw_first_page(resource.list)
+        self.create = raw_operation(resource.create)
+        self.get = raw_operation(resource.get)
+        self.update = raw_operation(resource.update)
+        self.delete = raw_operation(resource.delete)
+        self.render = raw_operation(resource.render)

@@ -12,11 +12,12 @@ from ..._engine.http.request import build_request
 from ..._engine.options import call_options
 from ..._types.generated.events import Event
 from ..pager import Pager, paginate
+from ..raw import raw_first_page, raw_operation
 
 if TYPE_CHECKING:
     from ..._engine.requester import Requester
 
-__all__ = ["EventsResource"]
+__all__ = ["EventsResource", "EventsResourceWithRawResponse"]
 
 
 class EventsResource:
@@ -187,3 +188,18 @@ class EventsResource:
         )
         options = call_options(self._requester.options, timeout, extra_headers, extra_query)
         return await self._requester.request(request, parse=Event.from_json, options=options)
+
+
+class EventsResourceWithRawResponse:
+    """``close.with_raw_response.events``.
+
+    Each operation of :class:`EventsResource`
+    with its parameters, returning a :class:`~close_async.Response` whose ``.parse()``
+    gives what it returns there; a list returns its first page's response (``.parse()``
+    gives the ``Page``). The helpers that send several requests are not here.
+    """
+
+    def __init__(self, resource: EventsResource) -> None:
+        self._resource = resource
+        self.list = raw_first_page(resource.list)
+        self.get = raw_operation(resource.get)

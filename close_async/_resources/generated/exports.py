@@ -13,11 +13,12 @@ from ..._engine.options import call_options
 from ..._types.generated.exports import Export, ExportCreate
 from ..export_verbs import ExportVerbs
 from ..pager import Pager, paginate
+from ..raw import raw_first_page, raw_operation
 
 if TYPE_CHECKING:
     from ..._engine.requester import Requester
 
-__all__ = ["ExportsResource"]
+__all__ = ["ExportsResource", "ExportsResourceWithRawResponse"]
 
 
 class ExportsResource(ExportVerbs):
@@ -235,3 +236,20 @@ class ExportsResource(ExportVerbs):
         )
         options = call_options(self._requester.options, timeout, extra_headers, extra_query)
         return await self._requester.request(request, parse=Export.from_json, options=options)
+
+
+class ExportsResourceWithRawResponse:
+    """``close.with_raw_response.exports``.
+
+    Each operation of :class:`ExportsResource`
+    with its parameters, returning a :class:`~close_async.Response` whose ``.parse()``
+    gives what it returns there; a list returns its first page's response (``.parse()``
+    gives the ``Page``). The helpers that send several requests are not here.
+    """
+
+    def __init__(self, resource: ExportsResource) -> None:
+        self._resource = resource
+        self.list = raw_first_page(resource.list)
+        self.create_lead = raw_operation(resource.create_lead)
+        self.create_opportunity = raw_operation(resource.create_opportunity)
+        self.get = raw_operation(resource.get)

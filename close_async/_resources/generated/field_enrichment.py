@@ -12,12 +12,13 @@ from ..._engine.http.request import build_request
 from ..._engine.options import call_options
 from ..._types.generated.field_enrichment import FieldEnrichmentRun
 from ..bulk_verbs import BulkCreate
+from ..raw import raw_operation
 
 if TYPE_CHECKING:
     from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
-__all__ = ["FieldEnrichmentResource"]
+__all__ = ["FieldEnrichmentResource", "FieldEnrichmentResourceWithRawResponse"]
 
 
 class FieldEnrichmentResource(BulkCreate[Any]):
@@ -88,3 +89,17 @@ class FieldEnrichmentResource(BulkCreate[Any]):
         """Close's answer to :meth:`create` as its model: ``create_many``
         reads each item's with it, when its ``object`` is first asked for."""
         return value
+
+
+class FieldEnrichmentResourceWithRawResponse:
+    """``close.with_raw_response.field_enrichment``.
+
+    Each operation of :class:`FieldEnrichmentResource`
+    with its parameters, returning a :class:`~close_async.Response` whose ``.parse()``
+    gives what it returns there; a list returns its first page's response (``.parse()``
+    gives the ``Page``). The helpers that send several requests are not here.
+    """
+
+    def __init__(self, resource: FieldEnrichmentResource) -> None:
+        self._resource = resource
+        self.create = raw_operation(resource.create)

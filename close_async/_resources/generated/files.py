@@ -12,12 +12,13 @@ from ..._engine.http.request import build_request
 from ..._engine.options import call_options
 from ..._types.generated.files import FileUpload
 from ..bulk_verbs import BulkCreate
+from ..raw import raw_operation
 
 if TYPE_CHECKING:
     from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
-__all__ = ["FilesResource"]
+__all__ = ["FilesResource", "FilesResourceWithRawResponse"]
 
 
 class FilesResource(BulkCreate[Any]):
@@ -76,3 +77,17 @@ class FilesResource(BulkCreate[Any]):
         """Close's answer to :meth:`create` as its model: ``create_many``
         reads each item's with it, when its ``object`` is first asked for."""
         return value
+
+
+class FilesResourceWithRawResponse:
+    """``close.with_raw_response.files``.
+
+    Each operation of :class:`FilesResource`
+    with its parameters, returning a :class:`~close_async.Response` whose ``.parse()``
+    gives what it returns there; a list returns its first page's response (``.parse()``
+    gives the ``Page``). The helpers that send several requests are not here.
+    """
+
+    def __init__(self, resource: FilesResource) -> None:
+        self._resource = resource
+        self.create = raw_operation(resource.create)

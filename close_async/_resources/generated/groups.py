@@ -14,12 +14,13 @@ from ..._engine.options import call_options
 from ..._types.generated.groups import Group, GroupCreate, GroupMember, GroupMemberCreate
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager, paginate
+from ..raw import raw_first_page, raw_operation
 
 if TYPE_CHECKING:
     from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
-__all__ = ["GroupsResource"]
+__all__ = ["GroupsResource", "GroupsResourceWithRawResponse"]
 
 
 class GroupsResource(BulkCreate[Group], BulkDelete, BulkUpdate[Group]):
@@ -300,3 +301,23 @@ class GroupsResource(BulkCreate[Group], BulkDelete, BulkUpdate[Group]):
             group="DELETE group",
             path_params={"id": id},
         )
+
+
+class GroupsResourceWithRawResponse:
+    """``close.with_raw_response.groups``.
+
+    Each operation of :class:`GroupsResource`
+    with its parameters, returning a :class:`~close_async.Response` whose ``.parse()``
+    gives what it returns there; a list returns its first page's response (``.parse()``
+    gives the ``Page``). The helpers that send several requests are not here.
+    """
+
+    def __init__(self, resource: GroupsResource) -> None:
+        self._resource = resource
+        self.list = raw_first_page(resource.list)
+        self.create = raw_operation(resource.create)
+        self.add_member = raw_operation(resource.add_member)
+        self.remove_member = raw_operation(resource.remove_member)
+        self.get = raw_operation(resource.get)
+        self.update = raw_operation(resource.update)
+        self.delete = raw_operation(resource.delete)

@@ -18,12 +18,13 @@ from ..._types.generated.integration_links import (
 )
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager, paginate
+from ..raw import raw_first_page, raw_operation
 
 if TYPE_CHECKING:
     from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
-__all__ = ["IntegrationLinksResource"]
+__all__ = ["IntegrationLinksResource", "IntegrationLinksResourceWithRawResponse"]
 
 
 class IntegrationLinksResource(
@@ -213,3 +214,21 @@ class IntegrationLinksResource(
             group="DELETE integration_link",
             path_params={"id": id},
         )
+
+
+class IntegrationLinksResourceWithRawResponse:
+    """``close.with_raw_response.integration_links``.
+
+    Each operation of :class:`IntegrationLinksResource`
+    with its parameters, returning a :class:`~close_async.Response` whose ``.parse()``
+    gives what it returns there; a list returns its first page's response (``.parse()``
+    gives the ``Page``). The helpers that send several requests are not here.
+    """
+
+    def __init__(self, resource: IntegrationLinksResource) -> None:
+        self._resource = resource
+        self.list = raw_first_page(resource.list)
+        self.create = raw_operation(resource.create)
+        self.get = raw_operation(resource.get)
+        self.update = raw_operation(resource.update)
+        self.delete = raw_operation(resource.delete)

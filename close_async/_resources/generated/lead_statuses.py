@@ -14,12 +14,13 @@ from ..._engine.options import call_options
 from ..._types.generated.shared import LeadStatus
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager, paginate
+from ..raw import raw_first_page, raw_operation
 
 if TYPE_CHECKING:
     from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
-__all__ = ["LeadStatusesResource"]
+__all__ = ["LeadStatusesResource", "LeadStatusesResourceWithRawResponse"]
 
 
 class LeadStatusesResource(BulkCreate[LeadStatus], BulkDelete, BulkUpdate[LeadStatus]):
@@ -183,3 +184,20 @@ class LeadStatusesResource(BulkCreate[LeadStatus], BulkDelete, BulkUpdate[LeadSt
             group="DELETE status/lead",
             path_params={"id": id},
         )
+
+
+class LeadStatusesResourceWithRawResponse:
+    """``close.with_raw_response.lead_statuses``.
+
+    Each operation of :class:`LeadStatusesResource`
+    with its parameters, returning a :class:`~close_async.Response` whose ``.parse()``
+    gives what it returns there; a list returns its first page's response (``.parse()``
+    gives the ``Page``). The helpers that send several requests are not here.
+    """
+
+    def __init__(self, resource: LeadStatusesResource) -> None:
+        self._resource = resource
+        self.list = raw_first_page(resource.list)
+        self.create = raw_operation(resource.create)
+        self.update = raw_operation(resource.update)
+        self.delete = raw_operation(resource.delete)

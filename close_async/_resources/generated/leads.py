@@ -14,12 +14,13 @@ from ..._engine.options import call_options
 from ..._types.generated.leads import Lead, LeadCreate, LeadMergeRequest, LeadUpdate
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager, paginate
+from ..raw import raw_first_page, raw_operation
 
 if TYPE_CHECKING:
     from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
-__all__ = ["LeadsResource"]
+__all__ = ["LeadsResource", "LeadsResourceWithRawResponse"]
 
 
 class LeadsResource(BulkCreate[Lead], BulkDelete, BulkUpdate[Lead]):
@@ -296,3 +297,22 @@ class LeadsResource(BulkCreate[Lead], BulkDelete, BulkUpdate[Lead]):
             group="DELETE lead",
             path_params={"id": id},
         )
+
+
+class LeadsResourceWithRawResponse:
+    """``close.with_raw_response.leads``.
+
+    Each operation of :class:`LeadsResource`
+    with its parameters, returning a :class:`~close_async.Response` whose ``.parse()``
+    gives what it returns there; a list returns its first page's response (``.parse()``
+    gives the ``Page``). The helpers that send several requests are not here.
+    """
+
+    def __init__(self, resource: LeadsResource) -> None:
+        self._resource = resource
+        self.list = raw_first_page(resource.list)
+        self.create = raw_operation(resource.create)
+        self.merge = raw_operation(resource.merge)
+        self.get = raw_operation(resource.get)
+        self.update = raw_operation(resource.update)
+        self.delete = raw_operation(resource.delete)

@@ -12,12 +12,13 @@ from ..._engine.http.request import build_request
 from ..._engine.options import call_options
 from ..._types.generated.memberships import MembershipCreate, MembershipPinnedViewsUpdate
 from ..bulk_verbs import BulkCreate, BulkUpdate
+from ..raw import raw_operation
 
 if TYPE_CHECKING:
     from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
-__all__ = ["MembershipsResource"]
+__all__ = ["MembershipsResource", "MembershipsResourceWithRawResponse"]
 
 
 class MembershipsResource(BulkCreate[Any], BulkUpdate[Any]):
@@ -218,3 +219,21 @@ class MembershipsResource(BulkCreate[Any], BulkUpdate[Any]):
         )
         options = call_options(self._requester.options, timeout, extra_headers, extra_query)
         return await self._requester.request(request, options=options)
+
+
+class MembershipsResourceWithRawResponse:
+    """``close.with_raw_response.memberships``.
+
+    Each operation of :class:`MembershipsResource`
+    with its parameters, returning a :class:`~close_async.Response` whose ``.parse()``
+    gives what it returns there; a list returns its first page's response (``.parse()``
+    gives the ``Page``). The helpers that send several requests are not here.
+    """
+
+    def __init__(self, resource: MembershipsResource) -> None:
+        self._resource = resource
+        self.create = raw_operation(resource.create)
+        self.bulk_update = raw_operation(resource.bulk_update)
+        self.update = raw_operation(resource.update)
+        self.get_pinned_views = raw_operation(resource.get_pinned_views)
+        self.update_pinned_views = raw_operation(resource.update_pinned_views)

@@ -15,13 +15,14 @@ from ..._types.generated.opportunities import OpportunityCreate, OpportunityUpda
 from ..._types.generated.shared import Opportunity
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager
+from ..raw import raw_first_page, raw_operation
 from ..slicer import SliceOptions, paginate_or_slice
 
 if TYPE_CHECKING:
     from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
-__all__ = ["OpportunitiesResource"]
+__all__ = ["OpportunitiesResource", "OpportunitiesResourceWithRawResponse"]
 
 
 class OpportunitiesResource(BulkCreate[Opportunity], BulkDelete, BulkUpdate[Opportunity]):
@@ -417,3 +418,21 @@ class OpportunitiesResource(BulkCreate[Opportunity], BulkDelete, BulkUpdate[Oppo
             group="DELETE opportunity",
             path_params={"id": id},
         )
+
+
+class OpportunitiesResourceWithRawResponse:
+    """``close.with_raw_response.opportunities``.
+
+    Each operation of :class:`OpportunitiesResource`
+    with its parameters, returning a :class:`~close_async.Response` whose ``.parse()``
+    gives what it returns there; a list returns its first page's response (``.parse()``
+    gives the ``Page``). The helpers that send several requests are not here.
+    """
+
+    def __init__(self, resource: OpportunitiesResource) -> None:
+        self._resource = resource
+        self.list = raw_first_page(resource.list)
+        self.create = raw_operation(resource.create)
+        self.get = raw_operation(resource.get)
+        self.update = raw_operation(resource.update)
+        self.delete = raw_operation(resource.delete)

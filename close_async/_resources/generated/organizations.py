@@ -12,12 +12,13 @@ from ..._engine.http.request import build_request
 from ..._engine.options import call_options
 from ..._types.generated.organizations import Organization
 from ..bulk_verbs import BulkUpdate
+from ..raw import raw_operation
 
 if TYPE_CHECKING:
     from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
-__all__ = ["OrganizationsResource"]
+__all__ = ["OrganizationsResource", "OrganizationsResourceWithRawResponse"]
 
 
 class OrganizationsResource(BulkUpdate[Organization]):
@@ -114,3 +115,18 @@ class OrganizationsResource(BulkUpdate[Organization]):
         """Close's answer to :meth:`update` as its model: ``update_many``
         reads each item's with it, when its ``object`` is first asked for."""
         return Organization.from_json(value)
+
+
+class OrganizationsResourceWithRawResponse:
+    """``close.with_raw_response.organizations``.
+
+    Each operation of :class:`OrganizationsResource`
+    with its parameters, returning a :class:`~close_async.Response` whose ``.parse()``
+    gives what it returns there; a list returns its first page's response (``.parse()``
+    gives the ``Page``). The helpers that send several requests are not here.
+    """
+
+    def __init__(self, resource: OrganizationsResource) -> None:
+        self._resource = resource
+        self.get = raw_operation(resource.get)
+        self.update = raw_operation(resource.update)

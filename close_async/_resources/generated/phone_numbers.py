@@ -14,12 +14,13 @@ from ..._engine.options import call_options
 from ..._types.generated.phone_numbers import PhoneNumber, PhoneNumberCreate, PhoneNumberUpdate
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager, paginate
+from ..raw import raw_first_page, raw_operation
 
 if TYPE_CHECKING:
     from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
-__all__ = ["PhoneNumbersResource"]
+__all__ = ["PhoneNumbersResource", "PhoneNumbersResourceWithRawResponse"]
 
 
 class PhoneNumbersResource(BulkCreate[Any], BulkDelete, BulkUpdate[PhoneNumber]):
@@ -266,3 +267,21 @@ class PhoneNumbersResource(BulkCreate[Any], BulkDelete, BulkUpdate[PhoneNumber])
             group="DELETE phone_number",
             path_params={"id": id},
         )
+
+
+class PhoneNumbersResourceWithRawResponse:
+    """``close.with_raw_response.phone_numbers``.
+
+    Each operation of :class:`PhoneNumbersResource`
+    with its parameters, returning a :class:`~close_async.Response` whose ``.parse()``
+    gives what it returns there; a list returns its first page's response (``.parse()``
+    gives the ``Page``). The helpers that send several requests are not here.
+    """
+
+    def __init__(self, resource: PhoneNumbersResource) -> None:
+        self._resource = resource
+        self.list = raw_first_page(resource.list)
+        self.create = raw_operation(resource.create)
+        self.get = raw_operation(resource.get)
+        self.update = raw_operation(resource.update)
+        self.delete = raw_operation(resource.delete)

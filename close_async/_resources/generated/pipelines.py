@@ -14,12 +14,13 @@ from ..._engine.options import call_options
 from ..._types.generated.pipelines import Pipeline
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager, paginate
+from ..raw import raw_first_page, raw_operation
 
 if TYPE_CHECKING:
     from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
-__all__ = ["PipelinesResource"]
+__all__ = ["PipelinesResource", "PipelinesResourceWithRawResponse"]
 
 
 class PipelinesResource(BulkCreate[Pipeline], BulkDelete, BulkUpdate[Pipeline]):
@@ -189,3 +190,20 @@ class PipelinesResource(BulkCreate[Pipeline], BulkDelete, BulkUpdate[Pipeline]):
             group="DELETE pipeline",
             path_params={"id": id},
         )
+
+
+class PipelinesResourceWithRawResponse:
+    """``close.with_raw_response.pipelines``.
+
+    Each operation of :class:`PipelinesResource`
+    with its parameters, returning a :class:`~close_async.Response` whose ``.parse()``
+    gives what it returns there; a list returns its first page's response (``.parse()``
+    gives the ``Page``). The helpers that send several requests are not here.
+    """
+
+    def __init__(self, resource: PipelinesResource) -> None:
+        self._resource = resource
+        self.list = raw_first_page(resource.list)
+        self.create = raw_operation(resource.create)
+        self.update = raw_operation(resource.update)
+        self.delete = raw_operation(resource.delete)

@@ -15,12 +15,13 @@ from ..._engine.options import call_options
 from ..._types.generated.playbooks import Playbook, PlaybookCreate, PlaybookUpdate
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager, paginate
+from ..raw import raw_first_page, raw_operation
 
 if TYPE_CHECKING:
     from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
-__all__ = ["PlaybooksResource"]
+__all__ = ["PlaybooksResource", "PlaybooksResourceWithRawResponse"]
 
 
 class PlaybooksResource(BulkCreate[Playbook], BulkDelete, BulkUpdate[Playbook]):
@@ -289,3 +290,23 @@ class PlaybooksResource(BulkCreate[Playbook], BulkDelete, BulkUpdate[Playbook]):
         )
         options = call_options(self._requester.options, timeout, extra_headers, extra_query)
         return await self._requester.request(request, parse=Playbook.from_json, options=options)
+
+
+class PlaybooksResourceWithRawResponse:
+    """``close.with_raw_response.playbooks``.
+
+    Each operation of :class:`PlaybooksResource`
+    with its parameters, returning a :class:`~close_async.Response` whose ``.parse()``
+    gives what it returns there; a list returns its first page's response (``.parse()``
+    gives the ``Page``). The helpers that send several requests are not here.
+    """
+
+    def __init__(self, resource: PlaybooksResource) -> None:
+        self._resource = resource
+        self.list = raw_first_page(resource.list)
+        self.create = raw_operation(resource.create)
+        self.get = raw_operation(resource.get)
+        self.update = raw_operation(resource.update)
+        self.delete = raw_operation(resource.delete)
+        self.archive = raw_operation(resource.archive)
+        self.unarchive = raw_operation(resource.unarchive)

@@ -11,11 +11,12 @@ from ..._engine.config import Timeout
 from ..._engine.http.request import build_request
 from ..._engine.options import call_options
 from ..pager import Pager, paginate
+from ..raw import raw_first_page, raw_operation
 
 if TYPE_CHECKING:
     from ..._engine.requester import Requester
 
-__all__ = ["ReportingResource"]
+__all__ = ["ReportingResource", "ReportingResourceWithRawResponse"]
 
 
 class ReportingResource:
@@ -508,3 +509,24 @@ class ReportingResource:
         )
         options = call_options(self._requester.options, timeout, extra_headers, extra_query)
         return await self._requester.request(request, options=options)
+
+
+class ReportingResourceWithRawResponse:
+    """``close.with_raw_response.reporting``.
+
+    Each operation of :class:`ReportingResource`
+    with its parameters, returning a :class:`~close_async.Response` whose ``.parse()``
+    gives what it returns there; a list returns its first page's response (``.parse()``
+    gives the ``Page``). The helpers that send several requests are not here.
+    """
+
+    def __init__(self, resource: ReportingResource) -> None:
+        self._resource = resource
+        self.get_activity = raw_operation(resource.get_activity)
+        self.list_activity_metrics = raw_first_page(resource.list_activity_metrics)
+        self.get_custom = raw_operation(resource.get_custom)
+        self.get_funnel_stages = raw_operation(resource.get_funnel_stages)
+        self.get_funnel_totals = raw_operation(resource.get_funnel_totals)
+        self.get_sent_emails = raw_operation(resource.get_sent_emails)
+        self.get_lead_statuses = raw_operation(resource.get_lead_statuses)
+        self.get_opportunity_statuses = raw_operation(resource.get_opportunity_statuses)

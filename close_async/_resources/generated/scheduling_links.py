@@ -13,12 +13,13 @@ from ..._engine.http.response import no_content
 from ..._engine.options import call_options
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager, paginate
+from ..raw import raw_first_page, raw_operation
 
 if TYPE_CHECKING:
     from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
-__all__ = ["SchedulingLinksResource"]
+__all__ = ["SchedulingLinksResource", "SchedulingLinksResourceWithRawResponse"]
 
 
 class SchedulingLinksResource(BulkCreate[Any], BulkDelete, BulkUpdate[Any]):
@@ -446,3 +447,30 @@ class SchedulingLinksResource(BulkCreate[Any], BulkDelete, BulkUpdate[Any]):
         )
         options = call_options(self._requester.options, timeout, extra_headers, extra_query)
         return await self._requester.request(request, options=options)
+
+
+class SchedulingLinksResourceWithRawResponse:
+    """``close.with_raw_response.scheduling_links``.
+
+    Each operation of :class:`SchedulingLinksResource`
+    with its parameters, returning a :class:`~close_async.Response` whose ``.parse()``
+    gives what it returns there; a list returns its first page's response (``.parse()``
+    gives the ``Page``). The helpers that send several requests are not here.
+    """
+
+    def __init__(self, resource: SchedulingLinksResource) -> None:
+        self._resource = resource
+        self.list = raw_first_page(resource.list)
+        self.create = raw_operation(resource.create)
+        self.create_integration = raw_operation(resource.create_integration)
+        self.delete_integration = raw_operation(resource.delete_integration)
+        self.get = raw_operation(resource.get)
+        self.update = raw_operation(resource.update)
+        self.delete = raw_operation(resource.delete)
+        self.list_shared = raw_first_page(resource.list_shared)
+        self.create_shared = raw_operation(resource.create_shared)
+        self.get_shared = raw_operation(resource.get_shared)
+        self.update_shared = raw_operation(resource.update_shared)
+        self.delete_shared = raw_operation(resource.delete_shared)
+        self.create_shared_association = raw_operation(resource.create_shared_association)
+        self.delete_shared_association = raw_operation(resource.delete_shared_association)

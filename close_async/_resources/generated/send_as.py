@@ -13,12 +13,13 @@ from ..._engine.http.response import no_content
 from ..._engine.options import call_options
 from ..bulk_verbs import BulkCreate, BulkDelete
 from ..pager import Pager, paginate
+from ..raw import raw_first_page, raw_operation
 
 if TYPE_CHECKING:
     from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
-__all__ = ["SendAsResource"]
+__all__ = ["SendAsResource", "SendAsResourceWithRawResponse"]
 
 
 class SendAsResource(BulkCreate[Any], BulkDelete):
@@ -229,3 +230,22 @@ class SendAsResource(BulkCreate[Any], BulkDelete):
             group="DELETE send_as",
             path_params={"id": id},
         )
+
+
+class SendAsResourceWithRawResponse:
+    """``close.with_raw_response.send_as``.
+
+    Each operation of :class:`SendAsResource`
+    with its parameters, returning a :class:`~close_async.Response` whose ``.parse()``
+    gives what it returns there; a list returns its first page's response (``.parse()``
+    gives the ``Page``). The helpers that send several requests are not here.
+    """
+
+    def __init__(self, resource: SendAsResource) -> None:
+        self._resource = resource
+        self.list = raw_first_page(resource.list)
+        self.create = raw_operation(resource.create)
+        self.delete_by_user = raw_operation(resource.delete_by_user)
+        self.bulk_create = raw_operation(resource.bulk_create)
+        self.get = raw_operation(resource.get)
+        self.delete = raw_operation(resource.delete)

@@ -14,12 +14,13 @@ from ..._engine.options import call_options
 from ..._types.generated.sequences import Sequence, SequenceSubscription
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager, paginate
+from ..raw import raw_first_page, raw_operation
 
 if TYPE_CHECKING:
     from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
-__all__ = ["SequencesResource"]
+__all__ = ["SequencesResource", "SequencesResourceWithRawResponse"]
 
 
 class SequencesResource(BulkCreate[Sequence], BulkDelete, BulkUpdate[Sequence]):
@@ -359,3 +360,25 @@ class SequencesResource(BulkCreate[Sequence], BulkDelete, BulkUpdate[Sequence]):
         return await self._requester.request(
             request, parse=SequenceSubscription.from_json, options=options
         )
+
+
+class SequencesResourceWithRawResponse:
+    """``close.with_raw_response.sequences``.
+
+    Each operation of :class:`SequencesResource`
+    with its parameters, returning a :class:`~close_async.Response` whose ``.parse()``
+    gives what it returns there; a list returns its first page's response (``.parse()``
+    gives the ``Page``). The helpers that send several requests are not here.
+    """
+
+    def __init__(self, resource: SequencesResource) -> None:
+        self._resource = resource
+        self.list = raw_first_page(resource.list)
+        self.create = raw_operation(resource.create)
+        self.get = raw_operation(resource.get)
+        self.update = raw_operation(resource.update)
+        self.delete = raw_operation(resource.delete)
+        self.list_subscriptions = raw_first_page(resource.list_subscriptions)
+        self.create_subscription = raw_operation(resource.create_subscription)
+        self.get_subscription = raw_operation(resource.get_subscription)
+        self.update_subscription = raw_operation(resource.update_subscription)

@@ -14,12 +14,13 @@ from ..._engine.options import call_options
 from ..._types.generated.smart_views import SavedSearch, SavedSearchType
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager, paginate
+from ..raw import raw_first_page, raw_operation
 
 if TYPE_CHECKING:
     from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
-__all__ = ["SmartViewsResource"]
+__all__ = ["SmartViewsResource", "SmartViewsResourceWithRawResponse"]
 
 
 class SmartViewsResource(BulkCreate[SavedSearch], BulkDelete, BulkUpdate[SavedSearch]):
@@ -230,3 +231,21 @@ class SmartViewsResource(BulkCreate[SavedSearch], BulkDelete, BulkUpdate[SavedSe
             group="DELETE saved_search",
             path_params={"id": id},
         )
+
+
+class SmartViewsResourceWithRawResponse:
+    """``close.with_raw_response.smart_views``.
+
+    Each operation of :class:`SmartViewsResource`
+    with its parameters, returning a :class:`~close_async.Response` whose ``.parse()``
+    gives what it returns there; a list returns its first page's response (``.parse()``
+    gives the ``Page``). The helpers that send several requests are not here.
+    """
+
+    def __init__(self, resource: SmartViewsResource) -> None:
+        self._resource = resource
+        self.list = raw_first_page(resource.list)
+        self.create = raw_operation(resource.create)
+        self.get = raw_operation(resource.get)
+        self.update = raw_operation(resource.update)
+        self.delete = raw_operation(resource.delete)

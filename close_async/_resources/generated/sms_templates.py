@@ -14,12 +14,13 @@ from ..._engine.options import call_options
 from ..._types.generated.sms_templates import SMSTemplate, SMSTemplateCreate, SMSTemplateUpdate
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager, paginate
+from ..raw import raw_first_page, raw_operation
 
 if TYPE_CHECKING:
     from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
-__all__ = ["SmsTemplatesResource"]
+__all__ = ["SmsTemplatesResource", "SmsTemplatesResourceWithRawResponse"]
 
 
 class SmsTemplatesResource(BulkCreate[Any], BulkDelete, BulkUpdate[Any]):
@@ -222,3 +223,21 @@ class SmsTemplatesResource(BulkCreate[Any], BulkDelete, BulkUpdate[Any]):
             group="DELETE sms_template",
             path_params={"id": id},
         )
+
+
+class SmsTemplatesResourceWithRawResponse:
+    """``close.with_raw_response.sms_templates``.
+
+    Each operation of :class:`SmsTemplatesResource`
+    with its parameters, returning a :class:`~close_async.Response` whose ``.parse()``
+    gives what it returns there; a list returns its first page's response (``.parse()``
+    gives the ``Page``). The helpers that send several requests are not here.
+    """
+
+    def __init__(self, resource: SmsTemplatesResource) -> None:
+        self._resource = resource
+        self.list = raw_first_page(resource.list)
+        self.create = raw_operation(resource.create)
+        self.get = raw_operation(resource.get)
+        self.update = raw_operation(resource.update)
+        self.delete = raw_operation(resource.delete)

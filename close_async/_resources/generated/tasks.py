@@ -14,13 +14,14 @@ from ..._engine.options import call_options
 from ..._types.generated.tasks import Task, TaskBulkUpdate, TaskCreate, TaskUpdate
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager
+from ..raw import raw_first_page, raw_operation
 from ..slicer import SliceOptions, paginate_or_slice
 
 if TYPE_CHECKING:
     from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
-__all__ = ["TasksResource"]
+__all__ = ["TasksResource", "TasksResourceWithRawResponse"]
 
 
 class TasksResource(BulkCreate[Task], BulkDelete, BulkUpdate[Task]):
@@ -426,3 +427,22 @@ class TasksResource(BulkCreate[Task], BulkDelete, BulkUpdate[Task]):
             group="DELETE task",
             path_params={"id": id},
         )
+
+
+class TasksResourceWithRawResponse:
+    """``close.with_raw_response.tasks``.
+
+    Each operation of :class:`TasksResource`
+    with its parameters, returning a :class:`~close_async.Response` whose ``.parse()``
+    gives what it returns there; a list returns its first page's response (``.parse()``
+    gives the ``Page``). The helpers that send several requests are not here.
+    """
+
+    def __init__(self, resource: TasksResource) -> None:
+        self._resource = resource
+        self.list = raw_first_page(resource.list)
+        self.create = raw_operation(resource.create)
+        self.bulk_update = raw_operation(resource.bulk_update)
+        self.get = raw_operation(resource.get)
+        self.update = raw_operation(resource.update)
+        self.delete = raw_operation(resource.delete)

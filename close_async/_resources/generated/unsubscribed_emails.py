@@ -14,12 +14,13 @@ from ..._engine.options import call_options
 from ..._types.generated.unsubscribed_emails import UnsubscribedEmailCreate
 from ..bulk_verbs import BulkCreate, BulkDelete
 from ..pager import Pager, paginate
+from ..raw import raw_first_page, raw_operation
 
 if TYPE_CHECKING:
     from ..._engine.http.request import Request
     from ..._engine.requester import Requester
 
-__all__ = ["UnsubscribedEmailsResource"]
+__all__ = ["UnsubscribedEmailsResource", "UnsubscribedEmailsResourceWithRawResponse"]
 
 
 class UnsubscribedEmailsResource(BulkCreate[Any], BulkDelete):
@@ -143,3 +144,19 @@ class UnsubscribedEmailsResource(BulkCreate[Any], BulkDelete):
             group="DELETE unsubscribe/email",
             path_params={"email_address": email_address},
         )
+
+
+class UnsubscribedEmailsResourceWithRawResponse:
+    """``close.with_raw_response.unsubscribed_emails``.
+
+    Each operation of :class:`UnsubscribedEmailsResource`
+    with its parameters, returning a :class:`~close_async.Response` whose ``.parse()``
+    gives what it returns there; a list returns its first page's response (``.parse()``
+    gives the ``Page``). The helpers that send several requests are not here.
+    """
+
+    def __init__(self, resource: UnsubscribedEmailsResource) -> None:
+        self._resource = resource
+        self.list = raw_first_page(resource.list)
+        self.create = raw_operation(resource.create)
+        self.delete = raw_operation(resource.delete)

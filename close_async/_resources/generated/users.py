@@ -12,11 +12,12 @@ from ..._engine.http.request import build_request
 from ..._engine.options import call_options
 from ..._types.generated.users import User
 from ..pager import Pager, paginate
+from ..raw import raw_first_page, raw_operation
 
 if TYPE_CHECKING:
     from ..._engine.requester import Requester
 
-__all__ = ["UsersResource"]
+__all__ = ["UsersResource", "UsersResourceWithRawResponse"]
 
 
 class UsersResource:
@@ -181,3 +182,20 @@ class UsersResource:
         )
         options = call_options(self._requester.options, timeout, extra_headers, extra_query)
         return await self._requester.request(request, parse=User.from_json, options=options)
+
+
+class UsersResourceWithRawResponse:
+    """``close.with_raw_response.users``.
+
+    Each operation of :class:`UsersResource`
+    with its parameters, returning a :class:`~close_async.Response` whose ``.parse()``
+    gives what it returns there; a list returns its first page's response (``.parse()``
+    gives the ``Page``). The helpers that send several requests are not here.
+    """
+
+    def __init__(self, resource: UsersResource) -> None:
+        self._resource = resource
+        self.get_me = raw_operation(resource.get_me)
+        self.list = raw_first_page(resource.list)
+        self.list_availabilities = raw_first_page(resource.list_availabilities)
+        self.get = raw_operation(resource.get)
