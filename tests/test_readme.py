@@ -28,13 +28,6 @@ INSTALL = 'pip install -e ".[dev]"'
 DEMO_COMMAND = f"{INSTALL} && close-async demo"
 TEST_COMMAND = f"{INSTALL} && pytest"
 
-# Merged with the other issue-28 branches, the 1.0 names exist and this passes; strict, so
-# that the merge which makes it pass also fails until the mark is removed.
-NAMES_1_0 = pytest.mark.xfail(
-    strict=True, reason="the 1.0 names (issue 28) land with the other helpers' branches"
-)
-
-
 def blocks(kind: str) -> list[str]:
     return [code for lang, code in _FENCE.findall(README) if lang == kind]
 
@@ -110,7 +103,6 @@ def test_the_readme_imports_from_the_package() -> None:
     assert modules == {"close_async", "close_async.models"}  # models from close_async.models
 
 
-@NAMES_1_0
 def test_every_name_the_readme_imports_exists() -> None:
     missing = [
         f"{module}.{name}" for module, name in imported_names() if not importable(module, name)
@@ -236,7 +228,6 @@ def test_the_migration_guide_has_a_row_for_every_kind_of_change() -> None:
     }
 
 
-@NAMES_1_0
 def test_the_migration_guide_matches_the_package() -> None:
     import close_async
     import close_async.models

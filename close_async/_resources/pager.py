@@ -116,9 +116,9 @@ class PageSizing:
     __slots__ = ("key", "maximum", "page_size")
 
     def __init__(self, key: str, page_size: int | None, maximum: int) -> None:
-        self.key = key
-        self.page_size = page_size
-        self.maximum = maximum
+        self.key: str = key
+        self.page_size: int | None = page_size
+        self.maximum: int = maximum
 
     def sized(self, params: dict[str, Any], remaining: int | None) -> dict[str, Any]:
         """``params`` with the size the next request asks for, given the items still wanted."""

@@ -56,12 +56,12 @@ class Response(Generic[T]):
         decoded: Any,
         parse: Callable[[Any], T],
     ) -> None:
-        self.method = request.method
-        self.path = request.path
-        self.status_code = status_code
-        self.headers = headers
-        self.rate_limit = rate_limit
-        self.content = content
+        self.method: str = request.method
+        self.path: str = request.path
+        self.status_code: int = status_code
+        self.headers: Mapping[str, str] = headers
+        self.rate_limit: RateLimitInfo | None = rate_limit
+        self.content: bytes = content
         self._decoded = decoded
         self._parse = parse
 
