@@ -92,11 +92,24 @@ if TYPE_CHECKING:
         UpdateBlockedPhoneNumber,
         UpdateBlockedPhoneNumberSettings,
     )
-    from ._types.generated.bulk_actions_delete import BulkActionObjectType, BulkDeleteAction
-    from ._types.generated.bulk_actions_edit import BulkEditAction, BulkEditActionType
-    from ._types.generated.bulk_actions_email import BulkEmailAction, BulkEmailContactPreference
+    from ._types.generated.bulk_actions_delete import (
+        BulkActionObjectType,
+        BulkDeleteAction,
+        BulkDeleteActionCreate,
+    )
+    from ._types.generated.bulk_actions_edit import (
+        BulkEditAction,
+        BulkEditActionCreate,
+        BulkEditActionType,
+    )
+    from ._types.generated.bulk_actions_email import (
+        BulkEmailAction,
+        BulkEmailActionCreate,
+        BulkEmailContactPreference,
+    )
     from ._types.generated.bulk_actions_sequence_subscriptions import (
         BulkSequenceSubscriptionAction,
+        BulkSequenceSubscriptionActionCreate,
         BulkSequenceSubscriptionActionType,
         BulkSequenceSubscriptionContactPreference,
     )
@@ -107,14 +120,39 @@ if TYPE_CHECKING:
         UpdateCommentThreads,
     )
     from ._types.generated.contacts import UpdateContact
-    from ._types.generated.custom_activity_types import CustomActivityType
-    from ._types.generated.custom_object_types import CustomObjectType
+    from ._types.generated.custom_activity_types import (
+        CustomActivityType,
+        CustomActivityTypeCreate,
+        CustomActivityTypeUpdate,
+    )
+    from ._types.generated.custom_field_schemas import CustomFieldSchemaUpdate
+    from ._types.generated.custom_fields_activity import (
+        ActivityCustomFieldCreate,
+        ActivityCustomFieldUpdate,
+    )
+    from ._types.generated.custom_fields_custom_object import (
+        CustomObjectCustomFieldCreate,
+        CustomObjectCustomFieldUpdate,
+    )
+    from ._types.generated.custom_fields_shared import (
+        SharedCustomFieldAssociationCreate,
+        SharedCustomFieldAssociationUpdate,
+    )
+    from ._types.generated.custom_object_types import (
+        CustomObjectType,
+        CustomObjectTypeCreate,
+        CustomObjectTypeUpdate,
+    )
     from ._types.generated.custom_objects import (
         CreateCustomObject,
         CustomObject,
         UpdateCustomObject,
     )
-    from ._types.generated.email_templates import EmailTemplate
+    from ._types.generated.email_templates import (
+        EmailTemplate,
+        EmailTemplateCreate,
+        EmailTemplateUpdate,
+    )
     from ._types.generated.events import Event
     from ._types.generated.exports import CreateExportFlags, Export
     from ._types.generated.field_enrichment import RunFieldEnrichment, RunFieldEnrichmentObjectType
@@ -126,10 +164,20 @@ if TYPE_CHECKING:
         IntegrationLinkType,
         UpdateIntegrationLink,
     )
+    from ._types.generated.lead_statuses import LeadStatusCreate, LeadStatusUpdate
     from ._types.generated.leads import CreateLead, Lead, LeadAddress, MergeLeads, UpdateLead
-    from ._types.generated.memberships import CreateMembership, SetPinnedSavedView
+    from ._types.generated.memberships import (
+        CreateMembership,
+        MembershipBulkUpdate,
+        MembershipUpdate,
+        SetPinnedSavedView,
+    )
     from ._types.generated.opportunities import AttachmentIn, CreateOpportunity, UpdateOpportunity
-    from ._types.generated.organizations import Organization
+    from ._types.generated.opportunity_statuses import (
+        OpportunityStatusCreate,
+        OpportunityStatusUpdate,
+    )
+    from ._types.generated.organizations import Organization, OrganizationUpdate
     from ._types.generated.outcomes import (
         CreateOutcome,
         Outcome,
@@ -147,10 +195,28 @@ if TYPE_CHECKING:
         UnderlyingCarrier,
         UpdatePhoneNumber,
     )
-    from ._types.generated.pipelines import Pipeline
+    from ._types.generated.pipelines import Pipeline, PipelineCreate, PipelineUpdate
     from ._types.generated.playbooks import CreatePlaybook, Playbook, UpdatePlaybook
-    from ._types.generated.roles import Role
-    from ._types.generated.sequences import SequenceSubscription, Workflow
+    from ._types.generated.reporting import ActivityReportQuery, FunnelReportQuery
+    from ._types.generated.roles import Role, RoleCreate, RoleUpdate
+    from ._types.generated.scheduling_links import (
+        SchedulingLink,
+        SchedulingLinkCreate,
+        SchedulingLinkIntegrationCreate,
+        SchedulingLinkUpdate,
+        SharedSchedulingLink,
+        SharedSchedulingLinkCreate,
+        SharedSchedulingLinkUpdate,
+    )
+    from ._types.generated.send_as import SendAs, SendAsBulkCreate, SendAsCreate, SendAsList
+    from ._types.generated.sequences import (
+        SequenceCreate,
+        SequenceSubscription,
+        SequenceSubscriptionCreate,
+        SequenceSubscriptionUpdate,
+        SequenceUpdate,
+        Workflow,
+    )
     from ._types.generated.shared import (
         ActionItem,
         Attachment,
@@ -166,6 +232,8 @@ if TYPE_CHECKING:
         ContactUrl,
         CreateContact,
         CustomField,
+        CustomFieldCreate,
+        CustomFieldUpdate,
         EmailActivity,
         LeadStatus,
         MessageStatus,
@@ -191,7 +259,9 @@ if TYPE_CHECKING:
     )
     from ._types.generated.smart_views import (
         SavedSearch,
+        SavedSearchCreate,
         SavedSearchType,
+        SavedSearchUpdate,
         SharingSettingsEmbeddedResponse,
     )
     from ._types.generated.sms_templates import (
@@ -213,7 +283,7 @@ if TYPE_CHECKING:
         UpdateNotificationDate,
         UpdateNotificationDueDate,
     )
-    from ._types.generated.unsubscribed_emails import CreateUnsubscribedEmail
+    from ._types.generated.unsubscribed_emails import CreateUnsubscribedEmail, UnsubscribedEmail
     from ._types.generated.users import User
     from ._types.generated.webhooks import (
         CreateWebhook,
@@ -225,6 +295,9 @@ if TYPE_CHECKING:
 __all__ = [
     "ActionItem",
     "ActivityBase",
+    "ActivityCustomFieldCreate",
+    "ActivityCustomFieldUpdate",
+    "ActivityReportQuery",
     "Attachment",
     "AttachmentIn",
     "BasicSubscriptionInfoForContact",
@@ -233,11 +306,15 @@ __all__ = [
     "BulkActionObjectType",
     "BulkActionStatus",
     "BulkDeleteAction",
+    "BulkDeleteActionCreate",
     "BulkEditAction",
+    "BulkEditActionCreate",
     "BulkEditActionType",
     "BulkEmailAction",
+    "BulkEmailActionCreate",
     "BulkEmailContactPreference",
     "BulkSequenceSubscriptionAction",
+    "BulkSequenceSubscriptionActionCreate",
     "BulkSequenceSubscriptionActionType",
     "BulkSequenceSubscriptionContactPreference",
     "BulkUpdateNotifications",
@@ -300,17 +377,29 @@ __all__ = [
     "CreationSource",
     "CustomActivity",
     "CustomActivityType",
+    "CustomActivityTypeCreate",
+    "CustomActivityTypeUpdate",
     "CustomField",
+    "CustomFieldCreate",
+    "CustomFieldSchemaUpdate",
+    "CustomFieldUpdate",
     "CustomObject",
+    "CustomObjectCustomFieldCreate",
+    "CustomObjectCustomFieldUpdate",
     "CustomObjectType",
+    "CustomObjectTypeCreate",
+    "CustomObjectTypeUpdate",
     "EmailActivity",
     "EmailTemplate",
+    "EmailTemplateCreate",
+    "EmailTemplateUpdate",
     "EmailThreadActivity",
     "Event",
     "Export",
     "FormSubmissionActivity",
     "FormSubmissionActivityValues",
     "FormSubmissionActivityValuesByName",
+    "FunnelReportQuery",
     "Group",
     "GroupMember",
     "IntegrationLink",
@@ -320,7 +409,11 @@ __all__ = [
     "LeadMergeActivity",
     "LeadStatus",
     "LeadStatusChangeActivity",
+    "LeadStatusCreate",
+    "LeadStatusUpdate",
     "MeetingActivity",
+    "MembershipBulkUpdate",
+    "MembershipUpdate",
     "MergeLeads",
     "MessageStatus",
     "NoteActivity",
@@ -333,11 +426,14 @@ __all__ = [
     "OpportunityFollowUpSMSActionDetails",
     "OpportunityStatus",
     "OpportunityStatusChangeActivity",
+    "OpportunityStatusCreate",
     "OpportunityStatusType",
+    "OpportunityStatusUpdate",
     "OpportunitySuggestedAction",
     "OpportunitySuggestedActionDetails",
     "OpportunityValuePeriod",
     "Organization",
+    "OrganizationUpdate",
     "Outcome",
     "OutcomeAppliesTo",
     "OutcomeType",
@@ -347,17 +443,40 @@ __all__ = [
     "PhoneNumberSharing",
     "PhoneNumberType",
     "Pipeline",
+    "PipelineCreate",
+    "PipelineUpdate",
     "Playbook",
     "RenderedIntegrationLink",
     "Role",
+    "RoleCreate",
+    "RoleUpdate",
     "RunFieldEnrichment",
     "RunFieldEnrichmentObjectType",
     "SMSActivity",
     "SMSTemplateStatus",
     "SavedSearch",
+    "SavedSearchCreate",
     "SavedSearchType",
+    "SavedSearchUpdate",
+    "SchedulingLink",
+    "SchedulingLinkCreate",
+    "SchedulingLinkIntegrationCreate",
+    "SchedulingLinkUpdate",
+    "SendAs",
+    "SendAsBulkCreate",
+    "SendAsCreate",
+    "SendAsList",
+    "SequenceCreate",
     "SequenceSubscription",
+    "SequenceSubscriptionCreate",
+    "SequenceSubscriptionUpdate",
+    "SequenceUpdate",
     "SetPinnedSavedView",
+    "SharedCustomFieldAssociationCreate",
+    "SharedCustomFieldAssociationUpdate",
+    "SharedSchedulingLink",
+    "SharedSchedulingLinkCreate",
+    "SharedSchedulingLinkUpdate",
     "SharingSettingsEmbeddedResponse",
     "SmsTemplate",
     "StalledOpportunityActionItems",
@@ -369,6 +488,7 @@ __all__ = [
     "TaskCompletedActivity",
     "TaskPriority",
     "UnderlyingCarrier",
+    "UnsubscribedEmail",
     "UpdateBlockedPhoneNumber",
     "UpdateBlockedPhoneNumberSettings",
     "UpdateCallActivityStatus",
@@ -415,6 +535,9 @@ __all__ = [
 _MODULES: dict[str, str] = {
     "ActionItem": "shared",
     "ActivityBase": "activities",
+    "ActivityCustomFieldCreate": "custom_fields_activity",
+    "ActivityCustomFieldUpdate": "custom_fields_activity",
+    "ActivityReportQuery": "reporting",
     "Attachment": "shared",
     "AttachmentIn": "opportunities",
     "BasicSubscriptionInfoForContact": "shared",
@@ -423,11 +546,15 @@ _MODULES: dict[str, str] = {
     "BulkActionObjectType": "bulk_actions_delete",
     "BulkActionStatus": "shared",
     "BulkDeleteAction": "bulk_actions_delete",
+    "BulkDeleteActionCreate": "bulk_actions_delete",
     "BulkEditAction": "bulk_actions_edit",
+    "BulkEditActionCreate": "bulk_actions_edit",
     "BulkEditActionType": "bulk_actions_edit",
     "BulkEmailAction": "bulk_actions_email",
+    "BulkEmailActionCreate": "bulk_actions_email",
     "BulkEmailContactPreference": "bulk_actions_email",
     "BulkSequenceSubscriptionAction": "bulk_actions_sequence_subscriptions",
+    "BulkSequenceSubscriptionActionCreate": "bulk_actions_sequence_subscriptions",
     "BulkSequenceSubscriptionActionType": "bulk_actions_sequence_subscriptions",
     "BulkSequenceSubscriptionContactPreference": "bulk_actions_sequence_subscriptions",
     "BulkUpdateNotifications": "tasks",
@@ -490,17 +617,29 @@ _MODULES: dict[str, str] = {
     "CreationSource": "activities_whatsapp_messages",
     "CustomActivity": "activities_custom_activities",
     "CustomActivityType": "custom_activity_types",
+    "CustomActivityTypeCreate": "custom_activity_types",
+    "CustomActivityTypeUpdate": "custom_activity_types",
     "CustomField": "shared",
+    "CustomFieldCreate": "shared",
+    "CustomFieldSchemaUpdate": "custom_field_schemas",
+    "CustomFieldUpdate": "shared",
     "CustomObject": "custom_objects",
+    "CustomObjectCustomFieldCreate": "custom_fields_custom_object",
+    "CustomObjectCustomFieldUpdate": "custom_fields_custom_object",
     "CustomObjectType": "custom_object_types",
+    "CustomObjectTypeCreate": "custom_object_types",
+    "CustomObjectTypeUpdate": "custom_object_types",
     "EmailActivity": "shared",
     "EmailTemplate": "email_templates",
+    "EmailTemplateCreate": "email_templates",
+    "EmailTemplateUpdate": "email_templates",
     "EmailThreadActivity": "activities_email_threads",
     "Event": "events",
     "Export": "exports",
     "FormSubmissionActivity": "activities_form_submissions",
     "FormSubmissionActivityValues": "activities_form_submissions",
     "FormSubmissionActivityValuesByName": "activities_form_submissions",
+    "FunnelReportQuery": "reporting",
     "Group": "groups",
     "GroupMember": "groups",
     "IntegrationLink": "integration_links",
@@ -510,7 +649,11 @@ _MODULES: dict[str, str] = {
     "LeadMergeActivity": "activities_lead_merges",
     "LeadStatus": "shared",
     "LeadStatusChangeActivity": "activities_lead_status_changes",
+    "LeadStatusCreate": "lead_statuses",
+    "LeadStatusUpdate": "lead_statuses",
     "MeetingActivity": "activities_meetings",
+    "MembershipBulkUpdate": "memberships",
+    "MembershipUpdate": "memberships",
     "MergeLeads": "leads",
     "MessageStatus": "shared",
     "NoteActivity": "activities_notes",
@@ -523,11 +666,14 @@ _MODULES: dict[str, str] = {
     "OpportunityFollowUpSMSActionDetails": "shared",
     "OpportunityStatus": "shared",
     "OpportunityStatusChangeActivity": "activities_opportunity_status_changes",
+    "OpportunityStatusCreate": "opportunity_statuses",
     "OpportunityStatusType": "shared",
+    "OpportunityStatusUpdate": "opportunity_statuses",
     "OpportunitySuggestedAction": "shared",
     "OpportunitySuggestedActionDetails": "shared",
     "OpportunityValuePeriod": "shared",
     "Organization": "organizations",
+    "OrganizationUpdate": "organizations",
     "Outcome": "outcomes",
     "OutcomeAppliesTo": "outcomes",
     "OutcomeType": "outcomes",
@@ -537,17 +683,40 @@ _MODULES: dict[str, str] = {
     "PhoneNumberSharing": "phone_numbers",
     "PhoneNumberType": "phone_numbers",
     "Pipeline": "pipelines",
+    "PipelineCreate": "pipelines",
+    "PipelineUpdate": "pipelines",
     "Playbook": "playbooks",
     "RenderedIntegrationLink": "shared",
     "Role": "roles",
+    "RoleCreate": "roles",
+    "RoleUpdate": "roles",
     "RunFieldEnrichment": "field_enrichment",
     "RunFieldEnrichmentObjectType": "field_enrichment",
     "SMSActivity": "activities_sms",
     "SMSTemplateStatus": "sms_templates",
     "SavedSearch": "smart_views",
+    "SavedSearchCreate": "smart_views",
     "SavedSearchType": "smart_views",
+    "SavedSearchUpdate": "smart_views",
+    "SchedulingLink": "scheduling_links",
+    "SchedulingLinkCreate": "scheduling_links",
+    "SchedulingLinkIntegrationCreate": "scheduling_links",
+    "SchedulingLinkUpdate": "scheduling_links",
+    "SendAs": "send_as",
+    "SendAsBulkCreate": "send_as",
+    "SendAsCreate": "send_as",
+    "SendAsList": "send_as",
+    "SequenceCreate": "sequences",
     "SequenceSubscription": "sequences",
+    "SequenceSubscriptionCreate": "sequences",
+    "SequenceSubscriptionUpdate": "sequences",
+    "SequenceUpdate": "sequences",
     "SetPinnedSavedView": "memberships",
+    "SharedCustomFieldAssociationCreate": "custom_fields_shared",
+    "SharedCustomFieldAssociationUpdate": "custom_fields_shared",
+    "SharedSchedulingLink": "scheduling_links",
+    "SharedSchedulingLinkCreate": "scheduling_links",
+    "SharedSchedulingLinkUpdate": "scheduling_links",
     "SharingSettingsEmbeddedResponse": "smart_views",
     "SmsTemplate": "sms_templates",
     "StalledOpportunityActionItems": "shared",
@@ -559,6 +728,7 @@ _MODULES: dict[str, str] = {
     "TaskCompletedActivity": "activities_task_completions",
     "TaskPriority": "tasks",
     "UnderlyingCarrier": "phone_numbers",
+    "UnsubscribedEmail": "unsubscribed_emails",
     "UpdateBlockedPhoneNumber": "blocked_phone_numbers",
     "UpdateBlockedPhoneNumberSettings": "blocked_phone_numbers",
     "UpdateCallActivityStatus": "activities_calls",

@@ -129,6 +129,30 @@ class ActivitiesCallsResource(BulkCreate[Call], BulkDelete, BulkUpdate[Call]):
 
         *recording_url*: you can post a URL pointing to the MP3 recording of your call. For
         security reasons, we require the URL to be secure (i.e. starting with https://)
+
+        Body fields (:class:`~close_async.models.CallCreate`, or a mapping of these keys):
+
+        - ``activity_at`` (``datetime | None``).
+        - ``contact_id`` (``str | None``).
+        - ``conversation_type_id`` (``str | None``).
+        - ``created_by_id`` (``str | None``).
+        - ``custom_fields`` (``Mapping[str, Any] | None``).
+        - ``date_created`` (``datetime | None``).
+        - ``direction`` (``CreateCallActivityDirection``).
+        - ``duration`` (``int | None``).
+        - ``lead_id`` (``str | None``).
+        - ``note`` (``str | None``).
+        - ``note_html`` (``str | None``).
+        - ``organization_id`` (``str | None``).
+        - ``outcome_id`` (``str | None``).
+        - ``phone`` (``str | None``): Phone number in E.164 format.
+        - ``playbook_id`` (``str | None``).
+        - ``quality_info`` (``str | None``).
+        - ``recording_url`` (``str | None``).
+        - ``source`` (``CreateCallActivitySource``).
+        - ``status`` (``CreateCallActivityStatus``).
+        - ``user_id`` (``str | None``).
+        - ``voicemail_url`` (``str | None``).
         """
         request = self._create_request(body)
         return await self._requester.request(request, parse=Call.from_json, deadline=deadline)
@@ -188,6 +212,25 @@ class ActivitiesCallsResource(BulkCreate[Call], BulkDelete, BulkUpdate[Call]):
         **`note_html` and `note`**: setting one overwrites the other. If both are provided,
         `note_html` takes precedence. `note_html` supports rich-text HTML; `note` is plaintext
         only.
+
+        Body fields (:class:`~close_async.models.CallUpdate`, or a mapping of these keys):
+
+        - ``activity_at`` (``datetime | None``).
+        - ``contact_id`` (``str | None``).
+        - ``conversation_type_id`` (``str | None``).
+        - ``custom_fields`` (``Mapping[str, Any] | None``).
+        - ``duration`` (``int | None``).
+        - ``lead_id`` (``str | None``).
+        - ``note`` (``str | None``).
+        - ``note_html`` (``str | None``).
+        - ``outcome_id`` (``str | None``).
+        - ``phone`` (``str | None``): Phone number in E.164 format.
+        - ``playbook_id`` (``str | None``).
+        - ``quality_info`` (``str | None``).
+        - ``recording_url`` (``str | None``).
+        - ``status`` (``UpdateCallActivityStatus``).
+        - ``user_id`` (``str | None``).
+        - ``voicemail_url`` (``str | None``).
         """
         request = self._update_request(id, body)
         return await self._requester.request(request, parse=Call.from_json, deadline=deadline)

@@ -144,6 +144,21 @@ class ActivitiesCustomActivitiesResource(
 
         A Custom Activity can be pinned or unpinned by setting the `pinned` field to `true` or
         `false` when creating or updating a Custom Activity.
+
+        Body fields (:class:`~close_async.models.CreateCustomActivity`, or a mapping of these
+        keys):
+
+        - ``activity_at`` (``datetime | None``).
+        - ``contact_id`` (``str | None``).
+        - ``created_by_id`` (``str | None``).
+        - ``custom_activity_type_id`` (``str``, required).
+        - ``custom_fields`` (``dict[str, Any] | None``).
+        - ``date_created`` (``datetime | None``).
+        - ``lead_id`` (``str``, required).
+        - ``organization_id`` (``str | None``).
+        - ``pinned`` (``bool | None``).
+        - ``status`` (``CreateCustomActivityStatus``).
+        - ``user_id`` (``str | None``).
         """
         request = self._create_request(body)
         return await self._requester.request(
@@ -205,6 +220,15 @@ class ActivitiesCustomActivitiesResource(
 
         A Custom Activity can be pinned or unpinned by setting the `pinned` field to `true` or
         `false` when creating or updating a Custom Activity.
+
+        Body fields (:class:`~close_async.models.UpdateCustomActivity`, or a mapping of these
+        keys):
+
+        - ``activity_at`` (``datetime | None``).
+        - ``contact_id`` (``str | None``).
+        - ``custom_fields`` (``dict[str, Any] | None``).
+        - ``pinned`` (``bool | None``).
+        - ``status`` (``UpdateCustomActivityStatus``).
         """
         request = self._update_request(id, body)
         return await self._requester.request(

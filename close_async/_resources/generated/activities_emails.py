@@ -156,6 +156,34 @@ class ActivitiesEmailsResource(BulkCreate[EmailActivity], BulkDelete, BulkUpdate
         `size`. The `url` should be the URL provided in the `download.url` field of the response
         from the [Files API](https://developer.close.com/api/resources/files). It must begin
         `https://app.close.com/go/file/`.
+
+        Body fields (:class:`~close_async.models.CreateEmailActivity`, or a mapping of these
+        keys):
+
+        - ``account_id`` (``str | None``).
+        - ``activity_at`` (``datetime | None``).
+        - ``attachments`` (``list[CreateEmailActivityAttachmentsItems] | None``).
+        - ``bcc`` (``list[str] | None``).
+        - ``body_html`` (``str | None``).
+        - ``body_text`` (``str | None``).
+        - ``cc`` (``list[str] | None``).
+        - ``contact_id`` (``str | None``).
+        - ``created_by_id`` (``str | None``).
+        - ``date_created`` (``datetime | None``).
+        - ``followup_date`` (``datetime | None``).
+        - ``followup_sequence_add_cc_bcc`` (``bool | None``).
+        - ``followup_sequence_delay`` (``int | None``).
+        - ``followup_sequence_id`` (``str | None``).
+        - ``in_reply_to_id`` (``str | None``).
+        - ``lead_id`` (``str``, required).
+        - ``opens`` (``list[CreateEmailActivityOpensItems] | None``).
+        - ``organization_id`` (``str | None``).
+        - ``sender`` (``str | None``).
+        - ``status`` (``CreateEmailActivityStatus``, required).
+        - ``subject`` (``str | None``).
+        - ``template_id`` (``str | None``).
+        - ``to`` (``list[str] | None``).
+        - ``user_id`` (``str | None``).
         """
         request = self._create_request(body)
         return await self._requester.request(
@@ -216,6 +244,30 @@ class ActivitiesEmailsResource(BulkCreate[EmailActivity], BulkDelete, BulkUpdate
 
         When changing a draft's status to `scheduled` or `outbox`, the `sender` field is
         required if not already set on the email.
+
+        Body fields (:class:`~close_async.models.UpdateEmailActivity`, or a mapping of these
+        keys):
+
+        - ``account_id`` (``str | None``).
+        - ``activity_at`` (``datetime | None``).
+        - ``attachments`` (``list[UpdateEmailActivityAttachmentsItems] | None``).
+        - ``bcc`` (``list[str] | None``).
+        - ``body_html`` (``str | None``).
+        - ``body_text`` (``str | None``).
+        - ``cc`` (``list[str] | None``).
+        - ``contact_id`` (``str | None``).
+        - ``followup_date`` (``datetime | None``).
+        - ``followup_sequence_add_cc_bcc`` (``bool | None``).
+        - ``followup_sequence_delay`` (``int | None``).
+        - ``followup_sequence_id`` (``str | None``).
+        - ``in_reply_to_id`` (``str | None``).
+        - ``opens`` (``list[UpdateEmailActivityOpensItems] | None``).
+        - ``sender`` (``str | None``).
+        - ``status`` (``UpdateEmailActivityStatus``).
+        - ``subject`` (``str | None``).
+        - ``template_id`` (``str | None``).
+        - ``to`` (``list[str] | None``).
+        - ``user_id`` (``str | None``).
         """
         request = self._update_request(id, body)
         return await self._requester.request(

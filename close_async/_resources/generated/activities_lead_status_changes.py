@@ -124,6 +124,14 @@ class ActivitiesLeadStatusChangesResource(BulkCreate[LeadStatusChangeActivity], 
         Creating a lead status change does not change the lead's status. It only logs the status
         change event in the lead's activity feed. This should only be used to import historical
         status changes from another system.
+
+        Body fields (:class:`~close_async.models.CreateLeadStatusChange`, or a mapping of these
+        keys):
+
+        - ``lead_id`` (``str``, required).
+        - ``old_status_id`` (``str | None``).
+        - ``new_status_id`` (``str``, required).
+        - ``activity_at`` (``datetime | None``).
         """
         request = self._create_request(body)
         return await self._requester.request(

@@ -165,6 +165,12 @@ class ActivitiesMeetingsResource(BulkDelete, BulkUpdate[MeetingActivity]):
         ``PUT /activity/meeting/{id}/``.
 
         Most commonly this can be used to update a meetings's `user_note_html` or `outcome_id`.
+
+        Body fields (:class:`~close_async.models.UpdateMeeting`, or a mapping of these keys):
+
+        - ``user_note_html`` (``str | None``).
+        - ``outcome_id`` (``str | None``).
+        - ``title`` (``str | None``).
         """
         request = self._update_request(id, body)
         return await self._requester.request(

@@ -131,6 +131,22 @@ class ActivitiesNotesResource(BulkCreate[NoteActivity], BulkDelete, BulkUpdate[N
 
         A note can be pinned or unpinned by setting the `pinned` field to `true` or `false` when
         creating or updating a note.
+
+        Body fields (:class:`~close_async.models.CreateNoteActivity`, or a mapping of these
+        keys):
+
+        - ``activity_at`` (``datetime | None``).
+        - ``attachments`` (``list[CreateNoteActivityAttachmentsItems] | None``).
+        - ``contact_id`` (``str | None``).
+        - ``created_by_id`` (``str | None``).
+        - ``date_created`` (``datetime | None``).
+        - ``lead_id`` (``str``, required).
+        - ``note`` (``str | None``).
+        - ``note_html`` (``str | None``).
+        - ``organization_id`` (``str | None``).
+        - ``pinned`` (``bool | None``).
+        - ``title`` (``str | None``).
+        - ``user_id`` (``str | None``).
         """
         request = self._create_request(body)
         return await self._requester.request(
@@ -192,6 +208,17 @@ class ActivitiesNotesResource(BulkCreate[NoteActivity], BulkDelete, BulkUpdate[N
         only.
 
         A note can be pinned or unpinned by setting `pinned` to `true` or `false`.
+
+        Body fields (:class:`~close_async.models.UpdateNoteActivity`, or a mapping of these
+        keys):
+
+        - ``activity_at`` (``datetime | None``).
+        - ``attachments`` (``list[UpdateNoteActivityAttachmentsItems] | None``).
+        - ``contact_id`` (``str | None``).
+        - ``note`` (``str | None``).
+        - ``note_html`` (``str | None``).
+        - ``pinned`` (``bool | None``).
+        - ``title`` (``str | None``).
         """
         request = self._update_request(id, body)
         return await self._requester.request(

@@ -128,6 +128,14 @@ class ActivitiesOpportunityStatusChangesResource(
         Creating an opportunity status change does not change the opportunity's status. It only
         logs the status change event. This should only be used to import historical status
         changes from another system.
+
+        Body fields (:class:`~close_async.models.CreateOpportunityStatusChange`, or a mapping of
+        these keys):
+
+        - ``opportunity_id`` (``str``, required).
+        - ``old_status_id`` (``str | None``).
+        - ``new_status_id`` (``str``, required).
+        - ``activity_at`` (``datetime | None``).
         """
         request = self._create_request(body)
         return await self._requester.request(

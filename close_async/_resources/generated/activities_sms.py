@@ -157,6 +157,25 @@ class ActivitiesSmsResource(BulkCreate[SMSActivity], BulkDelete, BulkUpdate[SMSA
         When creating a new SMS with the status set to `inbox`, you can pass the query parameter
         `send_to_inbox` with the value of `true`  to create a corresponding Inbox Notification
         for the SMS.
+
+        Body fields (:class:`~close_async.models.CreateSMSActivity`, or a mapping of these
+        keys):
+
+        - ``activity_at`` (``datetime | None``).
+        - ``attachments`` (``list[CreateSmsActivityAttachmentsItems] | None``).
+        - ``contact_id`` (``str | None``).
+        - ``created_by_id`` (``str | None``).
+        - ``date_created`` (``datetime | None``).
+        - ``direction`` (``CreateSmsActivityDirection``).
+        - ``lead_id`` (``str | None``).
+        - ``local_phone`` (``str | None``): Phone number in E.164 format.
+        - ``organization_id`` (``str | None``).
+        - ``remote_phone`` (``str | None``): Phone number in E.164 format.
+        - ``source`` (``CreateSmsActivitySource``).
+        - ``status`` (``CreateSmsActivityStatus``, required).
+        - ``template_id`` (``str | None``).
+        - ``text`` (``str | None``).
+        - ``user_id`` (``str | None``).
         """
         request = self._create_request(body, send_to_inbox=send_to_inbox)
         return await self._requester.request(
@@ -222,6 +241,20 @@ class ActivitiesSmsResource(BulkCreate[SMSActivity], BulkDelete, BulkUpdate[SMSA
         To send an SMS immediately, you can update its `status` to `outbox`. To send it at a
         later time, change the `status` to `scheduled` and provide the desired date & time in
         the `date_scheduled` field.
+
+        Body fields (:class:`~close_async.models.UpdateSMSActivity`, or a mapping of these
+        keys):
+
+        - ``activity_at`` (``datetime | None``).
+        - ``attachments`` (``list[UpdateSmsActivityAttachmentsItems] | None``).
+        - ``contact_id`` (``str | None``).
+        - ``lead_id`` (``str | None``).
+        - ``local_phone`` (``str | None``): Phone number in E.164 format.
+        - ``remote_phone`` (``str | None``): Phone number in E.164 format.
+        - ``status`` (``UpdateSmsActivityStatus``).
+        - ``template_id`` (``str | None``).
+        - ``text`` (``str | None``).
+        - ``user_id`` (``str | None``).
         """
         request = self._update_request(id, body)
         return await self._requester.request(

@@ -163,6 +163,22 @@ class ActivitiesWhatsappMessagesResource(
         When creating a new WhatsApp message with the direction set to `incoming`, you can pass
         the query parameter `send_to_inbox` with the value of `true` to create a corresponding
         Inbox Notification for the message.
+
+        Body fields (:class:`~close_async.models.CreateWhatsAppMessage`, or a mapping of these
+        keys):
+
+        - ``activity_at`` (``datetime``, required).
+        - ``attachments`` (``list[WhatsAppAttachmentData]``).
+        - ``contact_id`` (``str``, required).
+        - ``direction`` (``CommunicationDirection``, required).
+        - ``external_whatsapp_message_id`` (``str``, required).
+        - ``integration_link`` (``str | None``).
+        - ``lead_id`` (``str``, required).
+        - ``local_phone`` (``str``, required).
+        - ``message_markdown`` (``str``, required).
+        - ``remote_phone`` (``str``, required).
+        - ``response_to_id`` (``str | None``).
+        - ``user_id`` (``str | None``).
         """
         request = self._create_request(body, send_to_inbox=send_to_inbox)
         return await self._requester.request(
@@ -222,6 +238,20 @@ class ActivitiesWhatsappMessagesResource(
         """Update a WhatsAppMessage activity.
 
         ``PUT /activity/whatsapp_message/{id}/``.
+
+        Body fields (:class:`~close_async.models.UpdateWhatsAppMessage`, or a mapping of these
+        keys):
+
+        - ``activity_at`` (``datetime``).
+        - ``attachments`` (``list[WhatsAppAttachmentData]``).
+        - ``contact_id`` (``str``).
+        - ``direction`` (``CommunicationDirection``).
+        - ``integration_link`` (``str | None``).
+        - ``local_phone`` (``str``).
+        - ``message_markdown`` (``str``).
+        - ``remote_phone`` (``str``).
+        - ``response_to_id`` (``str | None``).
+        - ``user_id`` (``str``).
         """
         request = self._update_request(id, body)
         return await self._requester.request(

@@ -90,6 +90,13 @@ class BlockedPhoneNumbersResource(
 
         * Nobody in your organization will be able to call that phone number.
         * That phone number will not be able to call anybody in your organization.
+
+        Body fields (:class:`~close_async.models.CreateBlockedPhoneNumber`, or a mapping of
+        these keys):
+
+        - ``phone`` (``str``, required): The phone number (in E.164 format) that you wish to
+          block.
+        - ``reason`` (``str``, required): The reason why you wish to block a given phone number.
         """
         request = self._create_request(body)
         return await self._requester.request(
@@ -142,6 +149,11 @@ class BlockedPhoneNumbersResource(
         """Update Blocked Phone Number settings.
 
         ``PUT /blocked_phone_number/settings/``.
+
+        Body fields (:class:`~close_async.models.UpdateBlockedPhoneNumberSettings`, or a mapping
+        of these keys):
+
+        - ``reject_anonymous_inbound_calls`` (``bool``, required).
         """
         request = build_request(
             "PUT",
@@ -191,6 +203,12 @@ class BlockedPhoneNumbersResource(
         """Update a Blocked Phone Number.
 
         ``PUT /blocked_phone_number/{id}/``.
+
+        Body fields (:class:`~close_async.models.UpdateBlockedPhoneNumber`, or a mapping of
+        these keys):
+
+        - ``reason`` (``str``, required): The updated reason for blocking the given phone
+          number.
         """
         request = self._update_request(id, body)
         return await self._requester.request(

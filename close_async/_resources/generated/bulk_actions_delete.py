@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..._engine.http.request import build_request
-from ..._types.generated.bulk_actions_delete import BulkDeleteAction
+from ..._types.generated.bulk_actions_delete import BulkDeleteAction, BulkDeleteActionCreate
 from ..bulk_verbs import BulkCreate
 from ..pager import Pager, paginate
 
@@ -67,7 +67,7 @@ class BulkActionsDeleteResource(BulkCreate[BulkDeleteAction]):
 
     async def create(
         self,
-        body: Mapping[str, Any],
+        body: BulkDeleteActionCreate | Mapping[str, Any],
         *,
         deadline: float | None = None,
     ) -> BulkDeleteAction:
@@ -77,6 +77,16 @@ class BulkActionsDeleteResource(BulkCreate[BulkDeleteAction]):
 
         Use `"send_done_email": false` if you don't want to get a confirmation email after the
         bulk action is done.
+
+        Body fields (:class:`~close_async.models.BulkDeleteActionCreate`, or a mapping of these
+        keys):
+
+        - ``s_query`` (``dict[str, Any]``).
+        - ``query`` (``str | None``).
+        - ``results_limit`` (``int | None``).
+        - ``sort`` (``list[dict[str, Any]]``).
+        - ``bulk_object_type`` (``BulkActionObjectType``).
+        - ``send_done_email`` (``bool``).
         """
         request = self._create_request(body)
         return await self._requester.request(
@@ -85,7 +95,7 @@ class BulkActionsDeleteResource(BulkCreate[BulkDeleteAction]):
 
     def _create_request(
         self,
-        body: Mapping[str, Any],
+        body: BulkDeleteActionCreate | Mapping[str, Any],
     ) -> Request:
         """The request :meth:`create` sends, built and not sent: ``create_many``
         builds each item's with it."""

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..._engine.http.request import build_request
-from ..._types.generated.bulk_actions_edit import BulkEditAction
+from ..._types.generated.bulk_actions_edit import BulkEditAction, BulkEditActionCreate
 from ..bulk_verbs import BulkCreate
 from ..pager import Pager, paginate
 
@@ -67,7 +67,7 @@ class BulkActionsEditResource(BulkCreate[BulkEditAction]):
 
     async def create(
         self,
-        body: Mapping[str, Any],
+        body: BulkEditActionCreate | Mapping[str, Any],
         *,
         deadline: float | None = None,
     ) -> BulkEditAction:
@@ -94,6 +94,24 @@ class BulkActionsEditResource(BulkCreate[BulkEditAction]):
 
         Use `"send_done_email": false` if you don't want to get a confirmation email after the
         bulk action is done.
+
+        Body fields (:class:`~close_async.models.BulkEditActionCreate`, or a mapping of these
+        keys):
+
+        - ``type`` (``BulkEditActionType``, required).
+        - ``s_query`` (``dict[str, Any]``).
+        - ``query`` (``str | None``).
+        - ``results_limit`` (``int | None``).
+        - ``sort`` (``list[dict[str, Any]]``).
+        - ``lead_status_id`` (``str | None``).
+        - ``custom_field_name`` (``str | None``).
+        - ``custom_field_value`` (``str | None``).
+        - ``send_done_email`` (``bool``).
+        - ``custom_field_id`` (``str``): The custom field to set or clear.
+        - ``custom_field_values`` (``list[Any]``): Several values, for a field that accepts
+          them.
+        - ``custom_field_operation`` (``Literal['replace', 'add', 'remove']``): For a multi-
+          value field (default replace).
         """
         request = self._create_request(body)
         return await self._requester.request(
@@ -102,7 +120,7 @@ class BulkActionsEditResource(BulkCreate[BulkEditAction]):
 
     def _create_request(
         self,
-        body: Mapping[str, Any],
+        body: BulkEditActionCreate | Mapping[str, Any],
     ) -> Request:
         """The request :meth:`create` sends, built and not sent: ``create_many``
         builds each item's with it."""

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..._engine.http.request import build_request
-from ..._types.generated.bulk_actions_email import BulkEmailAction
+from ..._types.generated.bulk_actions_email import BulkEmailAction, BulkEmailActionCreate
 from ..bulk_verbs import BulkCreate
 from ..pager import Pager, paginate
 
@@ -68,7 +68,7 @@ class BulkActionsEmailResource(BulkCreate[BulkEmailAction]):
 
     async def create(
         self,
-        body: Mapping[str, Any],
+        body: BulkEmailActionCreate | Mapping[str, Any],
         *,
         deadline: float | None = None,
     ) -> BulkEmailAction:
@@ -78,6 +78,19 @@ class BulkActionsEmailResource(BulkCreate[BulkEmailAction]):
 
         `contact_preference` can be set to `lead` (only email the primary/first contact email of
         the lead) or `contact` (email the first contact email of each contact of the lead).
+
+        Body fields (:class:`~close_async.models.BulkEmailActionCreate`, or a mapping of these
+        keys):
+
+        - ``s_query`` (``dict[str, Any]``).
+        - ``query`` (``str | None``).
+        - ``results_limit`` (``int | None``).
+        - ``sort`` (``list[dict[str, Any]]``).
+        - ``template_id`` (``str | None``).
+        - ``email_account_id`` (``str | None``).
+        - ``sender`` (``str | None``).
+        - ``contact_preference`` (``BulkEmailContactPreference | None``).
+        - ``send_done_email`` (``bool``).
         """
         request = self._create_request(body)
         return await self._requester.request(
@@ -86,7 +99,7 @@ class BulkActionsEmailResource(BulkCreate[BulkEmailAction]):
 
     def _create_request(
         self,
-        body: Mapping[str, Any],
+        body: BulkEmailActionCreate | Mapping[str, Any],
     ) -> Request:
         """The request :meth:`create` sends, built and not sent: ``create_many``
         builds each item's with it."""

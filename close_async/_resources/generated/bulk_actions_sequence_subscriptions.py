@@ -8,7 +8,10 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..._engine.http.request import build_request
-from ..._types.generated.bulk_actions_sequence_subscriptions import BulkSequenceSubscriptionAction
+from ..._types.generated.bulk_actions_sequence_subscriptions import (
+    BulkSequenceSubscriptionAction,
+    BulkSequenceSubscriptionActionCreate,
+)
 from ..bulk_verbs import BulkCreate
 from ..pager import Pager, paginate
 
@@ -67,7 +70,7 @@ class BulkActionsSequenceSubscriptionsResource(BulkCreate[BulkSequenceSubscripti
 
     async def create(
         self,
-        body: Mapping[str, Any],
+        body: BulkSequenceSubscriptionActionCreate | Mapping[str, Any],
         *,
         deadline: float | None = None,
     ) -> BulkSequenceSubscriptionAction:
@@ -93,6 +96,23 @@ class BulkActionsSequenceSubscriptionsResource(BulkCreate[BulkSequenceSubscripti
 
         - `lead` to only subscribe the primary/first contact email of the lead.
         - `contact` to subscribe the primary email of each contact of the lead.
+
+        Body fields (:class:`~close_async.models.BulkSequenceSubscriptionActionCreate`, or a
+        mapping of these keys):
+
+        - ``action_type`` (``BulkSequenceSubscriptionActionType``, required).
+        - ``s_query`` (``dict[str, Any]``).
+        - ``query`` (``str | None``).
+        - ``results_limit`` (``int | None``).
+        - ``sort`` (``list[dict[str, Any]]``).
+        - ``sequence_id`` (``str | None``).
+        - ``sender_account_id`` (``str | None``).
+        - ``sender_name`` (``str | None``).
+        - ``sender_email`` (``str | None``).
+        - ``contact_preference`` (``BulkSequenceSubscriptionContactPreference | None``).
+        - ``calls_assigned_to`` (``list[str] | None``).
+        - ``from_phone_number_id`` (``str | None``).
+        - ``send_done_email`` (``bool``).
         """
         request = self._create_request(body)
         return await self._requester.request(
@@ -101,7 +121,7 @@ class BulkActionsSequenceSubscriptionsResource(BulkCreate[BulkSequenceSubscripti
 
     def _create_request(
         self,
-        body: Mapping[str, Any],
+        body: BulkSequenceSubscriptionActionCreate | Mapping[str, Any],
     ) -> Request:
         """The request :meth:`create` sends, built and not sent: ``create_many``
         builds each item's with it."""

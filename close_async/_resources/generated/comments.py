@@ -76,6 +76,11 @@ class CommentsResource(BulkCreate[Comment], BulkDelete, BulkUpdate[Comment]):
         Create a comment on an object. If a comment thread already exists on that object, a new
         comment is added to the existing thread. If no thread exists yet, one is created
         automatically.
+
+        Body fields (:class:`~close_async.models.CreateComment`, or a mapping of these keys):
+
+        - ``body`` (``str``, required).
+        - ``object_id`` (``str``, required).
         """
         request = self._create_request(body)
         return await self._requester.request(request, parse=Comment.from_json, deadline=deadline)
@@ -130,6 +135,11 @@ class CommentsResource(BulkCreate[Comment], BulkDelete, BulkUpdate[Comment]):
 
         You can use this endpoint to edit a comment body. Note that users may only update their
         own comments.
+
+        Body fields (:class:`~close_async.models.UpdateCommentThreads`, or a mapping of these
+        keys):
+
+        - ``body`` (``str``, required).
         """
         request = self._update_request(id, body)
         return await self._requester.request(request, parse=Comment.from_json, deadline=deadline)

@@ -85,6 +85,15 @@ class ContactsResource(BulkCreate[Contact], BulkDelete, BulkUpdate[Contact]):
         Query parameters:
 
         - ``fields`` (``_fields``): Comma-separated list of fields to include in the response.
+
+        Body fields (:class:`~close_async.models.CreateContact`, or a mapping of these keys):
+
+        - ``lead_id`` (``str | None``).
+        - ``name`` (``str | None``).
+        - ``title`` (``str | None``).
+        - ``emails`` (``list[ContactEmail]``).
+        - ``phones`` (``list[ContactPhone]``).
+        - ``urls`` (``list[ContactUrl]``).
         """
         request = self._create_request(body, fields=fields)
         return await self._requester.request(request, parse=Contact.from_json, deadline=deadline)
@@ -160,6 +169,14 @@ class ContactsResource(BulkCreate[Contact], BulkDelete, BulkUpdate[Contact]):
         Query parameters:
 
         - ``fields`` (``_fields``): Comma-separated list of fields to include in the response.
+
+        Body fields (:class:`~close_async.models.UpdateContact`, or a mapping of these keys):
+
+        - ``name`` (``str | None``).
+        - ``title`` (``str | None``).
+        - ``emails`` (``list[ContactEmail]``).
+        - ``phones`` (``list[ContactPhone]``).
+        - ``urls`` (``list[ContactUrl]``).
         """
         request = self._update_request(id, body, fields=fields)
         return await self._requester.request(request, parse=Contact.from_json, deadline=deadline)

@@ -9,7 +9,11 @@ from typing import TYPE_CHECKING, Any
 
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
-from ..._types.generated.custom_activity_types import CustomActivityType
+from ..._types.generated.custom_activity_types import (
+    CustomActivityType,
+    CustomActivityTypeCreate,
+    CustomActivityTypeUpdate,
+)
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager, paginate
 
@@ -63,7 +67,7 @@ class CustomActivityTypesResource(
 
     async def create(
         self,
-        body: Mapping[str, Any],
+        body: CustomActivityTypeCreate | Mapping[str, Any],
         *,
         deadline: float | None = None,
     ) -> CustomActivityType:
@@ -72,6 +76,15 @@ class CustomActivityTypesResource(
         ``POST /custom_activity/``.
 
         The type must be created before activity custom fields can be added.
+
+        Body fields (:class:`~close_async.models.CustomActivityTypeCreate`, or a mapping of
+        these keys):
+
+        - ``name`` (``str``, required): The type's name.
+        - ``description`` (``str | None``): A longer description.
+        - ``api_create_only`` (``bool``): Whether only API clients may create its activities.
+        - ``editable_with_roles`` (``list[str]``): Only users with these roles may edit its
+          activities.
         """
         request = self._create_request(body)
         return await self._requester.request(
@@ -80,7 +93,7 @@ class CustomActivityTypesResource(
 
     def _create_request(
         self,
-        body: Mapping[str, Any],
+        body: CustomActivityTypeCreate | Mapping[str, Any],
     ) -> Request:
         """The request :meth:`create` sends, built and not sent: ``create_many``
         builds each item's with it."""
@@ -122,7 +135,7 @@ class CustomActivityTypesResource(
     async def update(
         self,
         id: str,
-        body: Mapping[str, Any],
+        body: CustomActivityTypeUpdate | Mapping[str, Any],
         *,
         deadline: float | None = None,
     ) -> CustomActivityType:
@@ -137,6 +150,18 @@ class CustomActivityTypesResource(
         Field order can be set here, but adding, modifying or removing fields from a Custom
         Activity Type must be done using the Custom Field API. The field order is a display
         property only, and does not affect the request and response for the Custom Activity API.
+
+        Body fields (:class:`~close_async.models.CustomActivityTypeUpdate`, or a mapping of
+        these keys):
+
+        - ``name`` (``str``): The type's name.
+        - ``description`` (``str | None``): A longer description.
+        - ``api_create_only`` (``bool``): Whether only API clients may create its activities.
+        - ``editable_with_roles`` (``list[str]``): Only users with these roles may edit its
+          activities.
+        - ``is_archived`` (``bool``): Whether the type is archived.
+        - ``fields`` (``list[dict[str, Any]]``): Its fields in display order, as {"id": ...}
+          items.
         """
         request = self._update_request(id, body)
         return await self._requester.request(
@@ -146,7 +171,7 @@ class CustomActivityTypesResource(
     def _update_request(
         self,
         id: str,
-        body: Mapping[str, Any],
+        body: CustomActivityTypeUpdate | Mapping[str, Any],
     ) -> Request:
         """The request :meth:`update` sends, built and not sent: ``update_many``
         builds each item's with it."""

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..._engine.http.request import build_request
+from ..._types.generated.custom_field_schemas import CustomFieldSchemaUpdate
 from ..bulk_verbs import BulkUpdate
 
 if TYPE_CHECKING:
@@ -52,7 +53,7 @@ class CustomFieldSchemasResource(BulkUpdate[Any]):
     async def update(
         self,
         object_type: str,
-        body: Mapping[str, Any],
+        body: CustomFieldSchemaUpdate | Mapping[str, Any],
         *,
         deadline: float | None = None,
     ) -> Any:
@@ -66,6 +67,12 @@ class CustomFieldSchemasResource(BulkUpdate[Any]):
         any IDs that are omitted from the list with be automatically appended to the end of the
         list. If you want to remove some Fields from the Schema, then delete the Custom Field or
         – in case of Shared Custom Fields – disassociate the Field from the given object.
+
+        Body fields (:class:`~close_async.models.CustomFieldSchemaUpdate`, or a mapping of these
+        keys):
+
+        - ``fields`` (``list[dict[str, Any]]``, required): The fields in display order, as
+          {"id": ...} items.
         """
         request = self._update_request(object_type, body)
         return await self._requester.request(request, deadline=deadline)
@@ -73,7 +80,7 @@ class CustomFieldSchemasResource(BulkUpdate[Any]):
     def _update_request(
         self,
         object_type: str,
-        body: Mapping[str, Any],
+        body: CustomFieldSchemaUpdate | Mapping[str, Any],
     ) -> Request:
         """The request :meth:`update` sends, built and not sent: ``update_many``
         builds each item's with it."""

@@ -9,6 +9,10 @@ from typing import TYPE_CHECKING, Any
 
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
+from ..._types.generated.custom_fields_activity import (
+    ActivityCustomFieldCreate,
+    ActivityCustomFieldUpdate,
+)
 from ..._types.generated.shared import CustomField
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager, paginate
@@ -70,7 +74,7 @@ class CustomFieldsActivityResource(BulkCreate[CustomField], BulkDelete, BulkUpda
 
     async def create(
         self,
-        body: Mapping[str, Any],
+        body: ActivityCustomFieldCreate | Mapping[str, Any],
         *,
         deadline: float | None = None,
     ) -> CustomField:
@@ -83,6 +87,21 @@ class CustomFieldsActivityResource(BulkCreate[CustomField], BulkDelete, BulkUpda
         - `custom_activity_type_id` – the ID of the Custom Activity Type this Field should
           belong to.
         - `required` – whether the Field will be required to publish the activity.
+
+        Body fields (:class:`~close_async.models.ActivityCustomFieldCreate`, or a mapping of
+        these keys):
+
+        - ``name`` (``str``, required): The user-readable name of the field.
+        - ``type`` (``str``, required): The type of its values (text, number, date, datetime,
+          choices, user, contact, ...).
+        - ``description`` (``str | None``): A longer description shown to users.
+        - ``choices`` (``list[str]``): The options of a choices field.
+        - ``accepts_multiple_values`` (``bool``): Whether it holds a list of values.
+        - ``editable_with_roles`` (``list[str]``): Only users with these roles may edit its
+          values.
+        - ``custom_activity_type_id`` (``str``, required): The custom activity type this field
+          belongs to.
+        - ``required`` (``bool``): Whether the field must be set to publish the activity.
         """
         request = self._create_request(body)
         return await self._requester.request(
@@ -91,7 +110,7 @@ class CustomFieldsActivityResource(BulkCreate[CustomField], BulkDelete, BulkUpda
 
     def _create_request(
         self,
-        body: Mapping[str, Any],
+        body: ActivityCustomFieldCreate | Mapping[str, Any],
     ) -> Request:
         """The request :meth:`create` sends, built and not sent: ``create_many``
         builds each item's with it."""
@@ -138,7 +157,7 @@ class CustomFieldsActivityResource(BulkCreate[CustomField], BulkDelete, BulkUpda
     async def update(
         self,
         id: str,
-        body: Mapping[str, Any],
+        body: ActivityCustomFieldUpdate | Mapping[str, Any],
         *,
         deadline: float | None = None,
     ) -> CustomField:
@@ -153,6 +172,17 @@ class CustomFieldsActivityResource(BulkCreate[CustomField], BulkDelete, BulkUpda
         Custom Activity API.
 
         The `custom_activity_type_id` and `type` values cannot be changed.
+
+        Body fields (:class:`~close_async.models.ActivityCustomFieldUpdate`, or a mapping of
+        these keys):
+
+        - ``name`` (``str``): The field's new name.
+        - ``description`` (``str | None``): A longer description shown to users.
+        - ``choices`` (``list[str]``): The options of a choices field.
+        - ``accepts_multiple_values`` (``bool``): Whether it holds a list of values.
+        - ``editable_with_roles`` (``list[str]``): Only users with these roles may edit its
+          values.
+        - ``required`` (``bool``): Whether the field must be set to publish the activity.
         """
         request = self._update_request(id, body)
         return await self._requester.request(
@@ -162,7 +192,7 @@ class CustomFieldsActivityResource(BulkCreate[CustomField], BulkDelete, BulkUpda
     def _update_request(
         self,
         id: str,
-        body: Mapping[str, Any],
+        body: ActivityCustomFieldUpdate | Mapping[str, Any],
     ) -> Request:
         """The request :meth:`update` sends, built and not sent: ``update_many``
         builds each item's with it."""

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
-from ..._types.generated.shared import CustomField
+from ..._types.generated.shared import CustomField, CustomFieldCreate, CustomFieldUpdate
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager, paginate
 
@@ -70,13 +70,25 @@ class CustomFieldsLeadResource(BulkCreate[CustomField], BulkDelete, BulkUpdate[C
 
     async def create(
         self,
-        body: Mapping[str, Any],
+        body: CustomFieldCreate | Mapping[str, Any],
         *,
         deadline: float | None = None,
     ) -> CustomField:
         """Create a new Lead Custom Field.
 
         ``POST /custom_field/lead/``.
+
+        Body fields (:class:`~close_async.models.CustomFieldCreate`, or a mapping of these
+        keys):
+
+        - ``name`` (``str``, required): The user-readable name of the field.
+        - ``type`` (``str``, required): The type of its values (text, number, date, datetime,
+          choices, user, contact, ...).
+        - ``description`` (``str | None``): A longer description shown to users.
+        - ``choices`` (``list[str]``): The options of a choices field.
+        - ``accepts_multiple_values`` (``bool``): Whether it holds a list of values.
+        - ``editable_with_roles`` (``list[str]``): Only users with these roles may edit its
+          values.
         """
         request = self._create_request(body)
         return await self._requester.request(
@@ -85,7 +97,7 @@ class CustomFieldsLeadResource(BulkCreate[CustomField], BulkDelete, BulkUpdate[C
 
     def _create_request(
         self,
-        body: Mapping[str, Any],
+        body: CustomFieldCreate | Mapping[str, Any],
     ) -> Request:
         """The request :meth:`create` sends, built and not sent: ``create_many``
         builds each item's with it."""
@@ -132,7 +144,7 @@ class CustomFieldsLeadResource(BulkCreate[CustomField], BulkDelete, BulkUpdate[C
     async def update(
         self,
         id: str,
-        body: Mapping[str, Any],
+        body: CustomFieldUpdate | Mapping[str, Any],
         *,
         deadline: float | None = None,
     ) -> CustomField:
@@ -149,6 +161,17 @@ class CustomFieldsLeadResource(BulkCreate[CustomField], BulkDelete, BulkUpdate[C
         Field to the new type. When this is required, the response will include an additional
         `converting_to_type` field. When the conversion is done, `converting_to_type` will no
         longer be returned.
+
+        Body fields (:class:`~close_async.models.CustomFieldUpdate`, or a mapping of these
+        keys):
+
+        - ``name`` (``str``): The field's new name.
+        - ``type`` (``str``): Its new type (not for shared fields).
+        - ``description`` (``str | None``): A longer description shown to users.
+        - ``choices`` (``list[str]``): The options of a choices field.
+        - ``accepts_multiple_values`` (``bool``): Whether it holds a list of values.
+        - ``editable_with_roles`` (``list[str]``): Only users with these roles may edit its
+          values.
         """
         request = self._update_request(id, body)
         return await self._requester.request(
@@ -158,7 +181,7 @@ class CustomFieldsLeadResource(BulkCreate[CustomField], BulkDelete, BulkUpdate[C
     def _update_request(
         self,
         id: str,
-        body: Mapping[str, Any],
+        body: CustomFieldUpdate | Mapping[str, Any],
     ) -> Request:
         """The request :meth:`update` sends, built and not sent: ``update_many``
         builds each item's with it."""

@@ -9,7 +9,11 @@ from typing import TYPE_CHECKING, Any
 
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
-from ..._types.generated.shared import CustomField
+from ..._types.generated.custom_fields_shared import (
+    SharedCustomFieldAssociationCreate,
+    SharedCustomFieldAssociationUpdate,
+)
+from ..._types.generated.shared import CustomField, CustomFieldCreate, CustomFieldUpdate
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager, paginate
 
@@ -68,13 +72,25 @@ class CustomFieldsSharedResource(BulkCreate[CustomField], BulkDelete, BulkUpdate
 
     async def create(
         self,
-        body: Mapping[str, Any],
+        body: CustomFieldCreate | Mapping[str, Any],
         *,
         deadline: float | None = None,
     ) -> CustomField:
         """Create a new Shared Custom Field.
 
         ``POST /custom_field/shared/``.
+
+        Body fields (:class:`~close_async.models.CustomFieldCreate`, or a mapping of these
+        keys):
+
+        - ``name`` (``str``, required): The user-readable name of the field.
+        - ``type`` (``str``, required): The type of its values (text, number, date, datetime,
+          choices, user, contact, ...).
+        - ``description`` (``str | None``): A longer description shown to users.
+        - ``choices`` (``list[str]``): The options of a choices field.
+        - ``accepts_multiple_values`` (``bool``): Whether it holds a list of values.
+        - ``editable_with_roles`` (``list[str]``): Only users with these roles may edit its
+          values.
         """
         request = self._create_request(body)
         return await self._requester.request(
@@ -83,7 +99,7 @@ class CustomFieldsSharedResource(BulkCreate[CustomField], BulkDelete, BulkUpdate
 
     def _create_request(
         self,
-        body: Mapping[str, Any],
+        body: CustomFieldCreate | Mapping[str, Any],
     ) -> Request:
         """The request :meth:`create` sends, built and not sent: ``create_many``
         builds each item's with it."""
@@ -130,7 +146,7 @@ class CustomFieldsSharedResource(BulkCreate[CustomField], BulkDelete, BulkUpdate
     async def update(
         self,
         id: str,
-        body: Mapping[str, Any],
+        body: CustomFieldUpdate | Mapping[str, Any],
         *,
         deadline: float | None = None,
     ) -> CustomField:
@@ -143,6 +159,17 @@ class CustomFieldsSharedResource(BulkCreate[CustomField], BulkDelete, BulkUpdate
         will be returned by the Lead/Contact/Custom Activity APIs.
 
         The `type` value cannot be changed.
+
+        Body fields (:class:`~close_async.models.CustomFieldUpdate`, or a mapping of these
+        keys):
+
+        - ``name`` (``str``): The field's new name.
+        - ``type`` (``str``): Its new type (not for shared fields).
+        - ``description`` (``str | None``): A longer description shown to users.
+        - ``choices`` (``list[str]``): The options of a choices field.
+        - ``accepts_multiple_values`` (``bool``): Whether it holds a list of values.
+        - ``editable_with_roles`` (``list[str]``): Only users with these roles may edit its
+          values.
         """
         request = self._update_request(id, body)
         return await self._requester.request(
@@ -152,7 +179,7 @@ class CustomFieldsSharedResource(BulkCreate[CustomField], BulkDelete, BulkUpdate
     def _update_request(
         self,
         id: str,
-        body: Mapping[str, Any],
+        body: CustomFieldUpdate | Mapping[str, Any],
     ) -> Request:
         """The request :meth:`update` sends, built and not sent: ``update_many``
         builds each item's with it."""
@@ -203,7 +230,7 @@ class CustomFieldsSharedResource(BulkCreate[CustomField], BulkDelete, BulkUpdate
     async def create_association(
         self,
         scf_id: str,
-        body: Mapping[str, Any],
+        body: SharedCustomFieldAssociationCreate | Mapping[str, Any],
         *,
         deadline: float | None = None,
     ) -> Any:
@@ -234,6 +261,19 @@ class CustomFieldsSharedResource(BulkCreate[CustomField], BulkDelete, BulkUpdate
           Only relevant if you chose the `object_type` of `custom_activity_type` or
           `custom_object_type`. Note that this is a per-association setting, meaning that this
           Shared Custom Field can be required on one object and not required on another.
+
+        Body fields (:class:`~close_async.models.SharedCustomFieldAssociationCreate`, or a
+        mapping of these keys):
+
+        - ``object_type`` (``Literal['lead', 'contact', 'opportunity', 'custom_activity_type',
+          'custom_object_type']``, required): The kind of object the field is set on.
+        - ``custom_activity_type_id`` (``str``): With object_type custom_activity_type, which
+          one.
+        - ``custom_object_type_id`` (``str``): With object_type custom_object_type, which one.
+        - ``editable_with_roles`` (``list[str]``): Only users with these roles may edit its
+          values on this object.
+        - ``required`` (``bool``): Whether a value must be given on this object (custom activity
+          and object types only).
         """
         request = build_request(
             "POST",
@@ -268,7 +308,7 @@ class CustomFieldsSharedResource(BulkCreate[CustomField], BulkDelete, BulkUpdate
         self,
         scf_id: str,
         object_type: str,
-        body: Mapping[str, Any],
+        body: SharedCustomFieldAssociationUpdate | Mapping[str, Any],
         *,
         deadline: float | None = None,
     ) -> Any:
@@ -288,6 +328,13 @@ class CustomFieldsSharedResource(BulkCreate[CustomField], BulkDelete, BulkUpdate
           Activity Type.
         - `custom_object_type/<cotype_id>` when editing the association with a specific Custom
           Object Type.
+
+        Body fields (:class:`~close_async.models.SharedCustomFieldAssociationUpdate`, or a
+        mapping of these keys):
+
+        - ``editable_with_roles`` (``list[str]``): Only users with these roles may edit its
+          values on this object.
+        - ``required`` (``bool``): Whether a value must be given on this object.
         """
         request = build_request(
             "PUT",

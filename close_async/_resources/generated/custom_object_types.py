@@ -9,7 +9,11 @@ from typing import TYPE_CHECKING, Any
 
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
-from ..._types.generated.custom_object_types import CustomObjectType
+from ..._types.generated.custom_object_types import (
+    CustomObjectType,
+    CustomObjectTypeCreate,
+    CustomObjectTypeUpdate,
+)
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager, paginate
 
@@ -68,7 +72,7 @@ class CustomObjectTypesResource(
 
     async def create(
         self,
-        body: Mapping[str, Any],
+        body: CustomObjectTypeCreate | Mapping[str, Any],
         *,
         deadline: float | None = None,
     ) -> CustomObjectType:
@@ -89,6 +93,17 @@ class CustomObjectTypesResource(
         - `editable_with_roles`: Only users with the given roles can edit instances of this
           type. By default, any user in your organization can make changes to the instances of
           this type.
+
+        Body fields (:class:`~close_async.models.CustomObjectTypeCreate`, or a mapping of these
+        keys):
+
+        - ``name`` (``str``, required): The type's name.
+        - ``name_plural`` (``str``, required): Its plural, for Close's interface.
+        - ``description`` (``str | None``): A longer description.
+        - ``api_create_only`` (``bool``): Whether only API clients may create its objects
+          (default false).
+        - ``editable_with_roles`` (``list[str]``): Only users with these roles may edit its
+          objects.
         """
         request = self._create_request(body)
         return await self._requester.request(
@@ -97,7 +112,7 @@ class CustomObjectTypesResource(
 
     def _create_request(
         self,
-        body: Mapping[str, Any],
+        body: CustomObjectTypeCreate | Mapping[str, Any],
     ) -> Request:
         """The request :meth:`create` sends, built and not sent: ``create_many``
         builds each item's with it."""
@@ -140,7 +155,7 @@ class CustomObjectTypesResource(
     async def update(
         self,
         id: str,
-        body: Mapping[str, Any],
+        body: CustomObjectTypeUpdate | Mapping[str, Any],
         *,
         deadline: float | None = None,
     ) -> CustomObjectType:
@@ -156,6 +171,17 @@ class CustomObjectTypesResource(
         and [Custom Field Schema
         API](https://developer.close.com/api/resources/custom-fields/custom-field-schemas) for
         these features.
+
+        Body fields (:class:`~close_async.models.CustomObjectTypeUpdate`, or a mapping of these
+        keys):
+
+        - ``name`` (``str``): The type's name.
+        - ``name_plural`` (``str``): Its plural, for Close's interface.
+        - ``description`` (``str | None``): A longer description.
+        - ``api_create_only`` (``bool``): Whether only API clients may create its objects
+          (default false).
+        - ``editable_with_roles`` (``list[str]``): Only users with these roles may edit its
+          objects.
         """
         request = self._update_request(id, body)
         return await self._requester.request(
@@ -165,7 +191,7 @@ class CustomObjectTypesResource(
     def _update_request(
         self,
         id: str,
-        body: Mapping[str, Any],
+        body: CustomObjectTypeUpdate | Mapping[str, Any],
     ) -> Request:
         """The request :meth:`update` sends, built and not sent: ``update_many``
         builds each item's with it."""

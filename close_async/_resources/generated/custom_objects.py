@@ -90,6 +90,13 @@ class CustomObjectsResource(BulkCreate[CustomObject], BulkDelete, BulkUpdate[Cus
           Custom Fields that can be used.
         - `lead_id`: The Lead that this Custom Object instance will belong to.
         - `name`: Each Custom Object has a name, used for display.
+
+        Body fields (:class:`~close_async.models.CreateCustomObject`, or a mapping of these
+        keys):
+
+        - ``custom_object_type_id`` (``str``, required).
+        - ``lead_id`` (``str``, required).
+        - ``name`` (``str``, required).
         """
         request = self._create_request(body)
         return await self._requester.request(
@@ -148,6 +155,11 @@ class CustomObjectsResource(BulkCreate[CustomObject], BulkDelete, BulkUpdate[Cus
 
         A Custom Object can be updated to add, change or remove any Custom Fields, and to change
         the `name` property.
+
+        Body fields (:class:`~close_async.models.UpdateCustomObject`, or a mapping of these
+        keys):
+
+        - ``name`` (``str``).
         """
         request = self._update_request(id, body)
         return await self._requester.request(

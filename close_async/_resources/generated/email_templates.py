@@ -9,7 +9,11 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
-from ..._types.generated.email_templates import EmailTemplate
+from ..._types.generated.email_templates import (
+    EmailTemplate,
+    EmailTemplateCreate,
+    EmailTemplateUpdate,
+)
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager, paginate
 
@@ -73,7 +77,7 @@ class EmailTemplatesResource(BulkCreate[EmailTemplate], BulkDelete, BulkUpdate[E
 
     async def create(
         self,
-        body: Mapping[str, Any],
+        body: EmailTemplateCreate | Mapping[str, Any],
         *,
         fields: str | Sequence[str] | None = None,
         deadline: float | None = None,
@@ -85,6 +89,16 @@ class EmailTemplatesResource(BulkCreate[EmailTemplate], BulkDelete, BulkUpdate[E
         Query parameters:
 
         - ``fields`` (``_fields``): Comma-separated list of fields to include in the response.
+
+        Body fields (:class:`~close_async.models.EmailTemplateCreate`, or a mapping of these
+        keys):
+
+        - ``name`` (``str``, required): The template's name.
+        - ``subject`` (``str``): The subject line (may hold template tags).
+        - ``body`` (``str``): The HTML body (may hold template tags).
+        - ``is_shared`` (``bool``): Whether the whole organization may use it.
+        - ``is_archived`` (``bool``): Whether it is archived.
+        - ``attachments`` (``list[dict[str, Any]]``): Files attached to emails sent with it.
         """
         request = self._create_request(body, fields=fields)
         return await self._requester.request(
@@ -93,7 +107,7 @@ class EmailTemplatesResource(BulkCreate[EmailTemplate], BulkDelete, BulkUpdate[E
 
     def _create_request(
         self,
-        body: Mapping[str, Any],
+        body: EmailTemplateCreate | Mapping[str, Any],
         *,
         fields: str | Sequence[str] | None = None,
     ) -> Request:
@@ -146,7 +160,7 @@ class EmailTemplatesResource(BulkCreate[EmailTemplate], BulkDelete, BulkUpdate[E
     async def update(
         self,
         id: str,
-        body: Mapping[str, Any],
+        body: EmailTemplateUpdate | Mapping[str, Any],
         *,
         fields: str | Sequence[str] | None = None,
         deadline: float | None = None,
@@ -158,6 +172,16 @@ class EmailTemplatesResource(BulkCreate[EmailTemplate], BulkDelete, BulkUpdate[E
         Query parameters:
 
         - ``fields`` (``_fields``): Comma-separated list of fields to include in the response.
+
+        Body fields (:class:`~close_async.models.EmailTemplateUpdate`, or a mapping of these
+        keys):
+
+        - ``name`` (``str``): The template's name.
+        - ``subject`` (``str``): The subject line (may hold template tags).
+        - ``body`` (``str``): The HTML body (may hold template tags).
+        - ``is_shared`` (``bool``): Whether the whole organization may use it.
+        - ``is_archived`` (``bool``): Whether it is archived.
+        - ``attachments`` (``list[dict[str, Any]]``): Files attached to emails sent with it.
         """
         request = self._update_request(id, body, fields=fields)
         return await self._requester.request(
@@ -167,7 +191,7 @@ class EmailTemplatesResource(BulkCreate[EmailTemplate], BulkDelete, BulkUpdate[E
     def _update_request(
         self,
         id: str,
-        body: Mapping[str, Any],
+        body: EmailTemplateUpdate | Mapping[str, Any],
         *,
         fields: str | Sequence[str] | None = None,
     ) -> Request:

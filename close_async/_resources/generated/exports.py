@@ -118,6 +118,14 @@ class ExportsResource(ExportVerbs):
           as `csv`. Smart fields are calculated fields, like number of emails on a lead.
         - `send_done_email` - Set to `false` if you don't want to get a confirmation email after
           the bulk action is done.
+
+        Body fields (:class:`~close_async.models.CreateExportFlags`, or a mapping of these
+        keys):
+
+        - ``include_activities`` (``bool``).
+        - ``include_addresses`` (``bool``).
+        - ``include_custom_objects`` (``bool``).
+        - ``include_smart_fields`` (``bool``).
         """
         request = build_request(
             "POST",
@@ -162,6 +170,14 @@ class ExportsResource(ExportVerbs):
           exports.
         - `send_done_email` - Set to `false` if you don't want to get a confirmation email after
           the bulk action is done.
+
+        Body fields (:class:`~close_async.models.CreateExportFlags`, or a mapping of these
+        keys):
+
+        - ``include_activities`` (``bool``).
+        - ``include_addresses`` (``bool``).
+        - ``include_custom_objects`` (``bool``).
+        - ``include_smart_fields`` (``bool``).
         """
         request = build_request(
             "POST",

@@ -55,6 +55,16 @@ class FieldEnrichmentResource(BulkCreate[Any]):
           (default: true)
         - `overwrite_existing_value` (optional): Whether to overwrite existing field values
           (default: false)
+
+        Body fields (:class:`~close_async.models.RunFieldEnrichment`, or a mapping of these
+        keys):
+
+        - ``field_id`` (``str``, required).
+        - ``object_id`` (``str``, required).
+        - ``object_type`` (``RunFieldEnrichmentObjectType``, required).
+        - ``organization_id`` (``str``, required).
+        - ``overwrite_existing_value`` (``bool``).
+        - ``set_new_value`` (``bool``).
         """
         request = self._create_request(body)
         return await self._requester.request(request, deadline=deadline)

@@ -43,6 +43,11 @@ class FilesResource(BulkCreate[Any]):
         ``POST /files/upload/``.
 
         Get the data needed to make a request to S3 to store your file.
+
+        Body fields (:class:`~close_async.models.UploadFile`, or a mapping of these keys):
+
+        - ``content_type`` (``str``, required).
+        - ``filename`` (``str``, required).
         """
         request = self._create_request(body)
         return await self._requester.request(request, deadline=deadline)

@@ -83,6 +83,10 @@ class GroupsResource(BulkCreate[Group], BulkDelete, BulkUpdate[Group]):
         Query parameters:
 
         - ``fields`` (``_fields``): Comma-separated list of fields to include in the response.
+
+        Body fields (:class:`~close_async.models.CreateGroup`, or a mapping of these keys):
+
+        - ``name`` (``str``, required).
         """
         request = self._create_request(body, fields=fields)
         return await self._requester.request(request, parse=Group.from_json, deadline=deadline)
@@ -123,6 +127,11 @@ class GroupsResource(BulkCreate[Group], BulkDelete, BulkUpdate[Group]):
 
         Add a user to a group by providing the `user_id`. If the user is already a member,
         nothing changes.
+
+        Body fields (:class:`~close_async.models.CreateGroupMember`, or a mapping of these
+        keys):
+
+        - ``user_id`` (``str``, required).
         """
         request = build_request(
             "POST",
@@ -200,6 +209,10 @@ class GroupsResource(BulkCreate[Group], BulkDelete, BulkUpdate[Group]):
         Query parameters:
 
         - ``fields`` (``_fields``): Comma-separated list of fields to include in the response.
+
+        Body fields (:class:`~close_async.models.CreateGroup`, or a mapping of these keys):
+
+        - ``name`` (``str``, required).
         """
         request = self._update_request(id, body, fields=fields)
         return await self._requester.request(request, parse=Group.from_json, deadline=deadline)

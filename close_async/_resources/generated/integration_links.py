@@ -71,6 +71,13 @@ class IntegrationLinksResource(
         """Create an integration link.
 
         ``POST /integration_link/``.
+
+        Body fields (:class:`~close_async.models.CreateIntegrationLink`, or a mapping of these
+        keys):
+
+        - ``name`` (``str``, required).
+        - ``type`` (``IntegrationLinkType``, required).
+        - ``url`` (``str``, required).
         """
         request = self._create_request(body)
         return await self._requester.request(
@@ -126,6 +133,13 @@ class IntegrationLinksResource(
         """Update an integration link.
 
         ``PUT /integration_link/{id}/``.
+
+        Body fields (:class:`~close_async.models.UpdateIntegrationLink`, or a mapping of these
+        keys):
+
+        - ``name`` (``str | None``).
+        - ``type`` (``IntegrationLinkType | None``).
+        - ``url`` (``str | None``).
         """
         request = self._update_request(id, body)
         return await self._requester.request(

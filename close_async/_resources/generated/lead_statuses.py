@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
+from ..._types.generated.lead_statuses import LeadStatusCreate, LeadStatusUpdate
 from ..._types.generated.shared import LeadStatus
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager, paginate
@@ -58,20 +59,25 @@ class LeadStatusesResource(BulkCreate[LeadStatus], BulkDelete, BulkUpdate[LeadSt
 
     async def create(
         self,
-        body: Mapping[str, Any],
+        body: LeadStatusCreate | Mapping[str, Any],
         *,
         deadline: float | None = None,
     ) -> LeadStatus:
         """Create a new status that can be applied to leads.
 
         ``POST /status/lead/``.
+
+        Body fields (:class:`~close_async.models.LeadStatusCreate`, or a mapping of these keys):
+
+        - ``label`` (``str``, required): The status's name.
+        - ``color`` (``str``): Its color in Close's interface.
         """
         request = self._create_request(body)
         return await self._requester.request(request, parse=LeadStatus.from_json, deadline=deadline)
 
     def _create_request(
         self,
-        body: Mapping[str, Any],
+        body: LeadStatusCreate | Mapping[str, Any],
     ) -> Request:
         """The request :meth:`create` sends, built and not sent: ``create_many``
         builds each item's with it."""
@@ -91,7 +97,7 @@ class LeadStatusesResource(BulkCreate[LeadStatus], BulkDelete, BulkUpdate[LeadSt
     async def update(
         self,
         id: str,
-        body: Mapping[str, Any],
+        body: LeadStatusUpdate | Mapping[str, Any],
         *,
         deadline: float | None = None,
     ) -> LeadStatus:
@@ -101,6 +107,11 @@ class LeadStatusesResource(BulkCreate[LeadStatus], BulkDelete, BulkUpdate[LeadSt
 
         Update a lead status. The `label` and `color` can be changed. To update the status of a
         particular lead, see PUT `/lead/{lead_id}/`.
+
+        Body fields (:class:`~close_async.models.LeadStatusUpdate`, or a mapping of these keys):
+
+        - ``label`` (``str``): The status's new name.
+        - ``color`` (``str``): Its color in Close's interface.
         """
         request = self._update_request(id, body)
         return await self._requester.request(request, parse=LeadStatus.from_json, deadline=deadline)
@@ -108,7 +119,7 @@ class LeadStatusesResource(BulkCreate[LeadStatus], BulkDelete, BulkUpdate[LeadSt
     def _update_request(
         self,
         id: str,
-        body: Mapping[str, Any],
+        body: LeadStatusUpdate | Mapping[str, Any],
     ) -> Request:
         """The request :meth:`update` sends, built and not sent: ``update_many``
         builds each item's with it."""

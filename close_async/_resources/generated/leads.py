@@ -97,6 +97,16 @@ class LeadsResource(BulkCreate[Lead], BulkDelete, BulkUpdate[Lead]):
         Note that using the `custom` field dict or the `custom.FIELD_NAME` syntax (instead of
         custom field IDs) is deprecated and will be removed from the API. See [Custom
         Fields](https://developer.close.com/api/resources/custom-fields) for more details.
+
+        Body fields (:class:`~close_async.models.CreateLead`, or a mapping of these keys):
+
+        - ``name`` (``str | None``).
+        - ``description`` (``str | None``).
+        - ``url`` (``str | None``).
+        - ``status_id`` (``str``).
+        - ``addresses`` (``list[LeadAddress]``).
+        - ``status`` (``str``).
+        - ``contacts`` (``list[CreateContact]``).
         """
         request = self._create_request(body)
         return await self._requester.request(request, parse=Lead.from_json, deadline=deadline)
@@ -132,6 +142,11 @@ class LeadsResource(BulkCreate[Lead], BulkDelete, BulkUpdate[Lead]):
 
         For details and definitions of 'source' and 'destination', see the Merge Leads feature
         in the UI.
+
+        Body fields (:class:`~close_async.models.MergeLeads`, or a mapping of these keys):
+
+        - ``source`` (``str``, required).
+        - ``destination`` (``str``, required).
         """
         request = build_request(
             "POST",
@@ -194,6 +209,15 @@ class LeadsResource(BulkCreate[Lead], BulkDelete, BulkUpdate[Lead]):
         ```json { "custom.cf_v6S011I6MqcbVvB2FA5Nk8dr5MkL8sWuCiG8cUleO9c.add": "Wednesday" } ```
 
         adds "Wednesday" to the list of values which already exist on the given lead.
+
+        Body fields (:class:`~close_async.models.UpdateLead`, or a mapping of these keys):
+
+        - ``name`` (``str | None``).
+        - ``description`` (``str | None``).
+        - ``url`` (``str | None``).
+        - ``status_id`` (``str``).
+        - ``addresses`` (``list[LeadAddress]``).
+        - ``status`` (``str``).
         """
         request = self._update_request(id, body)
         return await self._requester.request(request, parse=Lead.from_json, deadline=deadline)

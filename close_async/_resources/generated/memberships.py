@@ -8,7 +8,12 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..._engine.http.request import build_request
-from ..._types.generated.memberships import CreateMembership, SetPinnedSavedView
+from ..._types.generated.memberships import (
+    CreateMembership,
+    MembershipBulkUpdate,
+    MembershipUpdate,
+    SetPinnedSavedView,
+)
 from ..bulk_verbs import BulkCreate, BulkUpdate
 
 if TYPE_CHECKING:
@@ -55,6 +60,11 @@ class MembershipsResource(BulkCreate[Any], BulkUpdate[Any]):
         This request requires "Manage Organization" permissions.
 
         API access to this endpoint is supported via OAuth only.
+
+        Body fields (:class:`~close_async.models.CreateMembership`, or a mapping of these keys):
+
+        - ``email`` (``str``, required).
+        - ``role_id`` (``str``, required).
         """
         request = self._create_request(body)
         return await self._requester.request(request, deadline=deadline)
@@ -80,7 +90,7 @@ class MembershipsResource(BulkCreate[Any], BulkUpdate[Any]):
 
     async def bulk_update(
         self,
-        body: Mapping[str, Any],
+        body: MembershipBulkUpdate | Mapping[str, Any],
         *,
         deadline: float | None = None,
     ) -> Any:
@@ -91,6 +101,14 @@ class MembershipsResource(BulkCreate[Any], BulkUpdate[Any]):
         Any field that can be updated on a membership individually can also be used to bulk
         update multiple memberships. To issue a bulk update, pass their comma separated ids into
         `id__in` in `_params` as shown in the example below.
+
+        Body fields (:class:`~close_async.models.MembershipBulkUpdate`, or a mapping of these
+        keys):
+
+        - ``role_id`` (``str``): admin, superuser, user, restricteduser, or a role's id.
+        - ``auto_record_calls`` (``Literal['unset', 'disabled', 'enabled']``): Whether its calls
+          are recorded.
+        - ``_params`` (``dict[str, Any]``): Which memberships, as {"id__in": "id1,id2"}.
         """
         request = build_request(
             "PUT",
@@ -104,7 +122,7 @@ class MembershipsResource(BulkCreate[Any], BulkUpdate[Any]):
     async def update(
         self,
         id: str,
-        body: Mapping[str, Any],
+        body: MembershipUpdate | Mapping[str, Any],
         *,
         deadline: float | None = None,
     ) -> Any:
@@ -119,6 +137,12 @@ class MembershipsResource(BulkCreate[Any], BulkUpdate[Any]):
         The field `auto_record_calls` is used to manage whether or not calls are automatically
         recorded. The initial value for a membership is `'unset'`. It can be updated to
         `'disabled'`, or `'enabled'`.
+
+        Body fields (:class:`~close_async.models.MembershipUpdate`, or a mapping of these keys):
+
+        - ``role_id`` (``str``): admin, superuser, user, restricteduser, or a role's id.
+        - ``auto_record_calls`` (``Literal['unset', 'disabled', 'enabled']``): Whether its calls
+          are recorded.
         """
         request = self._update_request(id, body)
         return await self._requester.request(request, deadline=deadline)
@@ -126,7 +150,7 @@ class MembershipsResource(BulkCreate[Any], BulkUpdate[Any]):
     def _update_request(
         self,
         id: str,
-        body: Mapping[str, Any],
+        body: MembershipUpdate | Mapping[str, Any],
     ) -> Request:
         """The request :meth:`update` sends, built and not sent: ``update_many``
         builds each item's with it."""
@@ -177,6 +201,11 @@ class MembershipsResource(BulkCreate[Any], BulkUpdate[Any]):
 
         Set the pinned views for the given membership. Provide an ordered list that will
         overwrite the entire current list.
+
+        Body fields (:class:`~close_async.models.SetPinnedSavedView`, or a mapping of these
+        keys):
+
+        - ``saved_view_ids`` (``list[str]``, required).
         """
         request = build_request(
             "PUT",

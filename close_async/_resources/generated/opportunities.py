@@ -235,6 +235,26 @@ class OpportunitiesResource(BulkCreate[Opportunity], BulkDelete, BulkUpdate[Oppo
         Note that using the `custom` field dict or the `custom.FIELD_NAME` syntax (instead of
         custom field IDs) is deprecated and will be removed from the API. See [Custom
         Fields](https://developer.close.com/api/resources/custom-fields) for more details.
+
+        Body fields (:class:`~close_async.models.CreateOpportunity`, or a mapping of these
+        keys):
+
+        - ``attachments`` (``list[AttachmentIn] | None``).
+        - ``confidence`` (``int | None``).
+        - ``contact_id`` (``str | None``).
+        - ``created_by`` (``str | None``).
+        - ``custom_fields`` (``dict[str, Any] | None``).
+        - ``date_created`` (``datetime | None``).
+        - ``date_won`` (``datetime | None``).
+        - ``lead_id`` (``str | None``).
+        - ``note`` (``str | None``).
+        - ``pipeline_id`` (``str | None``): Specify which pipeline this opportunity should
+          belong to.
+        - ``status_id`` (``str | None``): Post a `status_id` to create an opportunity with a
+          specific status.
+        - ``user_id`` (``str | None``).
+        - ``value`` (``int | None``).
+        - ``value_period`` (``OpportunityValuePeriod | None``).
         """
         request = self._create_request(body)
         return await self._requester.request(
@@ -321,6 +341,21 @@ class OpportunitiesResource(BulkCreate[Opportunity], BulkDelete, BulkUpdate[Oppo
           you can also specify `.add` or `.remove` as part of the field key to add/remove a
           single value to/from a list of values, e.g.: ``` {
           "custom.cf_v6S011I6MqcbVvB2FA5Nk8dr5MkL8sWuCiG8cUleO9c.add": "Wednesday" } ```
+
+        Body fields (:class:`~close_async.models.UpdateOpportunity`, or a mapping of these
+        keys):
+
+        - ``confidence`` (``int | None``).
+        - ``contact_id`` (``str | None``).
+        - ``date_won`` (``datetime | None``).
+        - ``note`` (``str | None``).
+        - ``pipeline_id`` (``str | None``): Specify which pipeline this opportunity should
+          belong to.
+        - ``status_id`` (``str | None``): Post a `status_id` to create an opportunity with a
+          specific status.
+        - ``user_id`` (``str | None``).
+        - ``value`` (``int | None``).
+        - ``value_period`` (``OpportunityValuePeriod | None``).
         """
         request = self._update_request(id, body)
         return await self._requester.request(

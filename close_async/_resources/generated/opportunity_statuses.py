@@ -9,6 +9,10 @@ from typing import TYPE_CHECKING, Any
 
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
+from ..._types.generated.opportunity_statuses import (
+    OpportunityStatusCreate,
+    OpportunityStatusUpdate,
+)
 from ..._types.generated.shared import OpportunityStatus
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager, paginate
@@ -66,7 +70,7 @@ class OpportunityStatusesResource(
 
     async def create(
         self,
-        body: Mapping[str, Any],
+        body: OpportunityStatusCreate | Mapping[str, Any],
         *,
         fields: str | Sequence[str] | None = None,
         deadline: float | None = None,
@@ -81,6 +85,13 @@ class OpportunityStatusesResource(
         Query parameters:
 
         - ``fields`` (``_fields``): Comma-separated list of fields to include in the response.
+
+        Body fields (:class:`~close_async.models.OpportunityStatusCreate`, or a mapping of these
+        keys):
+
+        - ``label`` (``str``, required): The status's name.
+        - ``type`` (``Literal['active', 'won', 'lost']``, required): The kind of status.
+        - ``pipeline_id`` (``str``): The pipeline it belongs to.
         """
         request = self._create_request(body, fields=fields)
         return await self._requester.request(
@@ -89,7 +100,7 @@ class OpportunityStatusesResource(
 
     def _create_request(
         self,
-        body: Mapping[str, Any],
+        body: OpportunityStatusCreate | Mapping[str, Any],
         *,
         fields: str | Sequence[str] | None = None,
     ) -> Request:
@@ -113,7 +124,7 @@ class OpportunityStatusesResource(
     async def update(
         self,
         id: str,
-        body: Mapping[str, Any],
+        body: OpportunityStatusUpdate | Mapping[str, Any],
         *,
         fields: str | Sequence[str] | None = None,
         deadline: float | None = None,
@@ -125,6 +136,11 @@ class OpportunityStatusesResource(
         Query parameters:
 
         - ``fields`` (``_fields``): Comma-separated list of fields to include in the response.
+
+        Body fields (:class:`~close_async.models.OpportunityStatusUpdate`, or a mapping of these
+        keys):
+
+        - ``label`` (``str``): The status's new name.
         """
         request = self._update_request(id, body, fields=fields)
         return await self._requester.request(
@@ -134,7 +150,7 @@ class OpportunityStatusesResource(
     def _update_request(
         self,
         id: str,
-        body: Mapping[str, Any],
+        body: OpportunityStatusUpdate | Mapping[str, Any],
         *,
         fields: str | Sequence[str] | None = None,
     ) -> Request:

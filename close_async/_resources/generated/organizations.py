@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..._engine.http.request import build_request
-from ..._types.generated.organizations import Organization
+from ..._types.generated.organizations import Organization, OrganizationUpdate
 from ..bulk_verbs import BulkUpdate
 
 if TYPE_CHECKING:
@@ -62,7 +62,7 @@ class OrganizationsResource(BulkUpdate[Organization]):
     async def update(
         self,
         id: str,
-        body: Mapping[str, Any],
+        body: OrganizationUpdate | Mapping[str, Any],
         *,
         expand: str | None = None,
         deadline: float | None = None,
@@ -72,6 +72,14 @@ class OrganizationsResource(BulkUpdate[Organization]):
         ``PUT /organization/{id}/``.
 
         Update an organization's `name`, `currency`, and reorder existing `lead_statuses`.
+
+        Body fields (:class:`~close_async.models.OrganizationUpdate`, or a mapping of these
+        keys):
+
+        - ``name`` (``str``): The organization's name.
+        - ``currency`` (``str``): Its currency code (USD, EUR, ...).
+        - ``lead_statuses`` (``list[dict[str, Any]]``): Its lead statuses in order, as {"id":
+          ...} items.
         """
         request = self._update_request(id, body, expand=expand)
         return await self._requester.request(
@@ -81,7 +89,7 @@ class OrganizationsResource(BulkUpdate[Organization]):
     def _update_request(
         self,
         id: str,
-        body: Mapping[str, Any],
+        body: OrganizationUpdate | Mapping[str, Any],
         *,
         expand: str | None = None,
     ) -> Request:

@@ -79,6 +79,15 @@ class OutcomesResource(BulkCreate[Outcome], BulkDelete, BulkUpdate[Outcome]):
         ``POST /outcome/``.
 
         Create a new outcome for the organization.
+
+        Body fields (:class:`~close_async.models.CreateOutcome`, or a mapping of these keys):
+
+        - ``applies_to`` (``list[OutcomeAppliesTo] | None``): Deprecated.
+        - ``description`` (``str | None``): Explain what the outcome means and when it should be
+          used.
+        - ``name`` (``str``, required): Displayed to users wherever outcomes can be selected.
+        - ``type`` (``OutcomeType``): Set to `vm-dropped` if this outcome should be
+          automatically set on calls whenever a team member performs a Voicemail Drop.
         """
         request = self._create_request(body)
         return await self._requester.request(request, parse=Outcome.from_json, deadline=deadline)
@@ -139,6 +148,15 @@ class OutcomesResource(BulkCreate[Outcome], BulkDelete, BulkUpdate[Outcome]):
         ``PUT /outcome/{id}/``.
 
         Update an existing outcome.
+
+        Body fields (:class:`~close_async.models.UpdateOutcome`, or a mapping of these keys):
+
+        - ``applies_to`` (``list[OutcomeAppliesTo] | None``): Deprecated.
+        - ``description`` (``str | None``): Explain what the outcome means and when it should be
+          used.
+        - ``name`` (``str | None``): Displayed to users wherever outcomes can be selected.
+        - ``type`` (``OutcomeType | None``): Set to `vm-dropped` if this outcome should be
+          automatically set on calls whenever a team member performs a Voicemail Drop.
         """
         request = self._update_request(id, body)
         return await self._requester.request(request, parse=Outcome.from_json, deadline=deadline)

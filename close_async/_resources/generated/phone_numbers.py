@@ -105,6 +105,21 @@ class PhoneNumbersResource(BulkCreate[Any], BulkDelete, BulkUpdate[PhoneNumber])
           budget has been reached, or there are not enough funds and recharging failed.
         * `error`: An error has occurred while renting this number. A human-readable message is
           returned in the `error` field.
+
+        Body fields (:class:`~close_async.models.CreatePhoneNumberRequest`, or a mapping of
+        these keys):
+
+        - ``bundle_id`` (``str | None``).
+        - ``carrier_type`` (``CreatePhoneNumberRequestCarrierType | None``).
+        - ``country`` (``str``, required): A two letter ISO country code (e.g.
+        - ``prefix`` (``str``): A string with the phone number prefix or area code, not
+          including the country code.
+        - ``sharing`` (``PhoneNumberSharing``, required): `personal` for a number that belongs
+          to an individual user, or `group` for a group number.
+        - ``with_mms`` (``bool | None``): By default, MMS-capable numbers are rented if Close
+          supports MMS for the given country.
+        - ``with_sms`` (``bool | None``): By default, SMS-capable numbers are rented if Close
+          supports SMS for the given country.
         """
         request = self._create_request(body)
         return await self._requester.request(request, deadline=deadline)
@@ -181,6 +196,17 @@ class PhoneNumbersResource(BulkCreate[Any], BulkDelete, BulkUpdate[PhoneNumber])
         - Modify which external phone numbers are part of a group number via `phone_numbers`.
           This should be a list of phone numbers in E.164 international format, e.g.
           "+16503334444".
+
+        Body fields (:class:`~close_async.models.UpdatePhoneNumber`, or a mapping of these
+        keys):
+
+        - ``forward_to`` (``str``).
+        - ``forward_to_enabled`` (``bool``).
+        - ``label`` (``str``).
+        - ``participants`` (``list[str]``).
+        - ``phone_numbers`` (``list[str]``).
+        - ``press_1_to_accept`` (``bool``).
+        - ``voicemail_greeting_url`` (``str | None``).
         """
         request = self._update_request(id, body)
         return await self._requester.request(

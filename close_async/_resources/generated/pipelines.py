@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
-from ..._types.generated.pipelines import Pipeline
+from ..._types.generated.pipelines import Pipeline, PipelineCreate, PipelineUpdate
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager, paginate
 
@@ -58,20 +58,24 @@ class PipelinesResource(BulkCreate[Pipeline], BulkDelete, BulkUpdate[Pipeline]):
 
     async def create(
         self,
-        body: Mapping[str, Any],
+        body: PipelineCreate | Mapping[str, Any],
         *,
         deadline: float | None = None,
     ) -> Pipeline:
         """Create a Pipeline.
 
         ``POST /pipeline/``.
+
+        Body fields (:class:`~close_async.models.PipelineCreate`, or a mapping of these keys):
+
+        - ``name`` (``str``, required): The pipeline's name.
         """
         request = self._create_request(body)
         return await self._requester.request(request, parse=Pipeline.from_json, deadline=deadline)
 
     def _create_request(
         self,
-        body: Mapping[str, Any],
+        body: PipelineCreate | Mapping[str, Any],
     ) -> Request:
         """The request :meth:`create` sends, built and not sent: ``create_many``
         builds each item's with it."""
@@ -91,7 +95,7 @@ class PipelinesResource(BulkCreate[Pipeline], BulkDelete, BulkUpdate[Pipeline]):
     async def update(
         self,
         id: str,
-        body: Mapping[str, Any],
+        body: PipelineUpdate | Mapping[str, Any],
         *,
         deadline: float | None = None,
     ) -> Pipeline:
@@ -106,6 +110,12 @@ class PipelinesResource(BulkCreate[Pipeline], BulkDelete, BulkUpdate[Pipeline]):
         * Move an Opportunity Status from a different Pipeline into this one.
         * To do so, include `{"id": "id_of_the_status_from_another_pipeline"}` in the `statuses`
           list.
+
+        Body fields (:class:`~close_async.models.PipelineUpdate`, or a mapping of these keys):
+
+        - ``name`` (``str``): The pipeline's new name.
+        - ``statuses`` (``list[dict[str, Any]]``): Its opportunity statuses in order, as {"id":
+          ...} items (an id from another pipeline moves that status here).
         """
         request = self._update_request(id, body)
         return await self._requester.request(request, parse=Pipeline.from_json, deadline=deadline)
@@ -113,7 +123,7 @@ class PipelinesResource(BulkCreate[Pipeline], BulkDelete, BulkUpdate[Pipeline]):
     def _update_request(
         self,
         id: str,
-        body: Mapping[str, Any],
+        body: PipelineUpdate | Mapping[str, Any],
     ) -> Request:
         """The request :meth:`update` sends, built and not sent: ``update_many``
         builds each item's with it."""

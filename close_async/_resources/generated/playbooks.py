@@ -95,6 +95,19 @@ class PlaybooksResource(BulkCreate[Playbook], BulkDelete, BulkUpdate[Playbook]):
         ``POST /playbook/``.
 
         Create a new playbook for the organization.
+
+        Body fields (:class:`~close_async.models.CreatePlaybook`, or a mapping of these keys):
+
+        - ``custom_field_ids`` (``list[str]``): IDs of [Shared Custom
+          Fields](https://developer.close.com/api/resources/custom-fields/custom-fields-shared)
+          to associate with this Playbook.
+        - ``description`` (``str | None``): Description of the playbook.
+        - ``name`` (``str``, required).
+        - ``outcome_ids`` (``list[str]``): IDs of
+          [Outcomes](https://developer.close.com/api/resources/outcomes/) that should be
+          associated with this Playbook.
+        - ``summary_guidance`` (``str | None``): Guidance for AI summaries of calls and meetings
+          associated with this Playbook.
         """
         request = self._create_request(body)
         return await self._requester.request(request, parse=Playbook.from_json, deadline=deadline)
@@ -148,6 +161,19 @@ class PlaybooksResource(BulkCreate[Playbook], BulkDelete, BulkUpdate[Playbook]):
         ``PUT /playbook/{id}/``.
 
         Update an existing playbook.
+
+        Body fields (:class:`~close_async.models.UpdatePlaybook`, or a mapping of these keys):
+
+        - ``custom_field_ids`` (``list[str]``): IDs of [Shared Custom
+          Fields](https://developer.close.com/api/resources/custom-fields/custom-fields-shared)
+          to associate with this Playbook.
+        - ``description`` (``str | None``): Description of the playbook.
+        - ``name`` (``str``).
+        - ``outcome_ids`` (``list[str]``): IDs of
+          [Outcomes](https://developer.close.com/api/resources/outcomes/) that should be
+          associated with this Playbook.
+        - ``summary_guidance`` (``str | None``): Guidance for AI summaries of calls and meetings
+          associated with this Playbook.
         """
         request = self._update_request(id, body)
         return await self._requester.request(request, parse=Playbook.from_json, deadline=deadline)

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
 from ..._engine.http.request import build_request
+from ..._types.generated.reporting import ActivityReportQuery, FunnelReportQuery
 from ..pager import Pager, paginate
 
 if TYPE_CHECKING:
@@ -32,7 +33,7 @@ class ReportingResource:
 
     async def get_activity(
         self,
-        body: Mapping[str, Any],
+        body: ActivityReportQuery | Mapping[str, Any],
         *,
         deadline: float | None = None,
     ) -> Any:
@@ -65,6 +66,20 @@ class ReportingResource:
 
         The report can be requested either in a JSON format or in a CSV file. The format can be
         specified with the `accept` header.
+
+        Body fields (:class:`~close_async.models.ActivityReportQuery`, or a mapping of these
+        keys):
+
+        - ``type`` (``Literal['overview', 'comparison']``, required): Per time period (overview)
+          or per user (comparison).
+        - ``metrics`` (``list[str]``, required): The metrics to fetch
+          (close.reporting.list_activity_metrics()).
+        - ``datetime_range`` (``dict[str, Any]``): The time range (this or relative_range).
+        - ``relative_range`` (``str``): today, this-week, ..., all-time (this or
+          datetime_range).
+        - ``query`` (``dict[str, Any]``): A filter, {"type": "saved_search", "saved_search_id":
+          ...}.
+        - ``users`` (``list[str]``): Only these users.
         """
         request = build_request(
             "POST",
@@ -167,7 +182,7 @@ class ReportingResource:
 
     async def get_funnel_stages(
         self,
-        body: Mapping[str, Any],
+        body: FunnelReportQuery | Mapping[str, Any],
         *,
         deadline: float | None = None,
     ) -> Any:
@@ -224,6 +239,24 @@ class ReportingResource:
 
         When `compared_datetime_range`, `compared_relative_range`, or `compared_custom_range`
         are used, the report returned is the compared one, not the base one.
+
+        Body fields (:class:`~close_async.models.FunnelReportQuery`, or a mapping of these
+        keys):
+
+        - ``pipeline`` (``str``): The pipeline whose statuses make the funnel.
+        - ``type`` (``Literal['created-cohort', 'active-stage-cohort']``): The kind of report.
+        - ``report_relative_range`` (``str``): today, this-week, ..., all-time.
+        - ``report_datetime_range`` (``dict[str, Any]``): The time range.
+        - ``cohort_relative_range`` (``str``): The cohort of opportunities, by creation date.
+        - ``cohort_datetime_range`` (``dict[str, Any]``): The cohort of opportunities, by
+          creation date.
+        - ``compared_relative_range`` (``str``): A range to compare with.
+        - ``compared_datetime_range`` (``str``): same-days-last-week, ... (with a datetime
+          range).
+        - ``compared_custom_range`` (``dict[str, Any]``): A range to compare with.
+        - ``query`` (``dict[str, Any]``): A filter, {"type": "saved_search", "saved_search_id":
+          ...}.
+        - ``users`` (``list[str]``): Only these users or groups.
         """
         request = build_request(
             "POST",
@@ -236,7 +269,7 @@ class ReportingResource:
 
     async def get_funnel_totals(
         self,
-        body: Mapping[str, Any],
+        body: FunnelReportQuery | Mapping[str, Any],
         *,
         deadline: float | None = None,
     ) -> Any:
@@ -293,6 +326,24 @@ class ReportingResource:
 
         When `compared_datetime_range`, `compared_relative_range`, or `compared_custom_range`
         are used, the report returned is the compared one, not the base one.
+
+        Body fields (:class:`~close_async.models.FunnelReportQuery`, or a mapping of these
+        keys):
+
+        - ``pipeline`` (``str``): The pipeline whose statuses make the funnel.
+        - ``type`` (``Literal['created-cohort', 'active-stage-cohort']``): The kind of report.
+        - ``report_relative_range`` (``str``): today, this-week, ..., all-time.
+        - ``report_datetime_range`` (``dict[str, Any]``): The time range.
+        - ``cohort_relative_range`` (``str``): The cohort of opportunities, by creation date.
+        - ``cohort_datetime_range`` (``dict[str, Any]``): The cohort of opportunities, by
+          creation date.
+        - ``compared_relative_range`` (``str``): A range to compare with.
+        - ``compared_datetime_range`` (``str``): same-days-last-week, ... (with a datetime
+          range).
+        - ``compared_custom_range`` (``dict[str, Any]``): A range to compare with.
+        - ``query`` (``dict[str, Any]``): A filter, {"type": "saved_search", "saved_search_id":
+          ...}.
+        - ``users`` (``list[str]``): Only these users or groups.
         """
         request = build_request(
             "POST",

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
-from ..._types.generated.roles import Role
+from ..._types.generated.roles import Role, RoleCreate, RoleUpdate
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager, paginate
 
@@ -58,7 +58,7 @@ class RolesResource(BulkCreate[Role], BulkDelete, BulkUpdate[Role]):
 
     async def create(
         self,
-        body: Mapping[str, Any],
+        body: RoleCreate | Mapping[str, Any],
         *,
         deadline: float | None = None,
     ) -> Role:
@@ -78,13 +78,22 @@ class RolesResource(BulkCreate[Role], BulkDelete, BulkUpdate[Role]):
 
         - `require_assignment` - leads without assigned users are not visible to this role
         - `allow_unassigned` - leads without assigned users are visible to this role
+
+        Body fields (:class:`~close_async.models.RoleCreate`, or a mapping of these keys):
+
+        - ``name`` (``str``, required): The role's name.
+        - ``permissions`` (``list[str]``): The permissions it grants.
+        - ``visibility_user_lcf_ids`` (``list[str]``): Lead custom field ids deciding which
+          leads it sees (empty with view_all_leads).
+        - ``visibility_user_lcf_behavior`` (``Literal['require_assignment',
+          'allow_unassigned']``): Whether leads without assigned users are visible.
         """
         request = self._create_request(body)
         return await self._requester.request(request, parse=Role.from_json, deadline=deadline)
 
     def _create_request(
         self,
-        body: Mapping[str, Any],
+        body: RoleCreate | Mapping[str, Any],
     ) -> Request:
         """The request :meth:`create` sends, built and not sent: ``create_many``
         builds each item's with it."""
@@ -122,13 +131,22 @@ class RolesResource(BulkCreate[Role], BulkDelete, BulkUpdate[Role]):
     async def update(
         self,
         id: str,
-        body: Mapping[str, Any],
+        body: RoleUpdate | Mapping[str, Any],
         *,
         deadline: float | None = None,
     ) -> Role:
         """Update existing role.
 
         ``PUT /role/{id}/``.
+
+        Body fields (:class:`~close_async.models.RoleUpdate`, or a mapping of these keys):
+
+        - ``name`` (``str``): The role's name.
+        - ``permissions`` (``list[str]``): The permissions it grants.
+        - ``visibility_user_lcf_ids`` (``list[str]``): Lead custom field ids deciding which
+          leads it sees (empty with view_all_leads).
+        - ``visibility_user_lcf_behavior`` (``Literal['require_assignment',
+          'allow_unassigned']``): Whether leads without assigned users are visible.
         """
         request = self._update_request(id, body)
         return await self._requester.request(request, parse=Role.from_json, deadline=deadline)
@@ -136,7 +154,7 @@ class RolesResource(BulkCreate[Role], BulkDelete, BulkUpdate[Role]):
     def _update_request(
         self,
         id: str,
-        body: Mapping[str, Any],
+        body: RoleUpdate | Mapping[str, Any],
     ) -> Request:
         """The request :meth:`update` sends, built and not sent: ``update_many``
         builds each item's with it."""

@@ -9,6 +9,15 @@ from typing import TYPE_CHECKING, Any
 
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
+from ..._types.generated.scheduling_links import (
+    SchedulingLink,
+    SchedulingLinkCreate,
+    SchedulingLinkIntegrationCreate,
+    SchedulingLinkUpdate,
+    SharedSchedulingLink,
+    SharedSchedulingLinkCreate,
+    SharedSchedulingLinkUpdate,
+)
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager, paginate
 
@@ -19,7 +28,7 @@ if TYPE_CHECKING:
 __all__ = ["SchedulingLinksResource"]
 
 
-class SchedulingLinksResource(BulkCreate[Any], BulkDelete, BulkUpdate[Any]):
+class SchedulingLinksResource(BulkCreate[SchedulingLink], BulkDelete, BulkUpdate[SchedulingLink]):
     """``close.scheduling_links``: Scheduling links.
 
     Operations: ``list``, ``create``, ``create_integration``, ``delete_integration``,
@@ -40,7 +49,7 @@ class SchedulingLinksResource(BulkCreate[Any], BulkDelete, BulkUpdate[Any]):
         self,
         *,
         deadline: float | None = None,
-    ) -> Pager[Any]:
+    ) -> Pager[SchedulingLink]:
         """List User Scheduling Links.
 
         ``GET /scheduling_link/``.
@@ -52,6 +61,7 @@ class SchedulingLinksResource(BulkCreate[Any], BulkDelete, BulkUpdate[Any]):
             self._requester,
             "scheduling_link/",
             None,
+            parse_item=SchedulingLink.from_json,
             deadline=deadline,
             template="scheduling_link/",
             group="GET scheduling_link",
@@ -59,20 +69,29 @@ class SchedulingLinksResource(BulkCreate[Any], BulkDelete, BulkUpdate[Any]):
 
     async def create(
         self,
-        body: Mapping[str, Any],
+        body: SchedulingLinkCreate | Mapping[str, Any],
         *,
         deadline: float | None = None,
-    ) -> Any:
+    ) -> SchedulingLink:
         """Create a User Scheduling Link.
 
         ``POST /scheduling_link/``.
+
+        Body fields (:class:`~close_async.models.SchedulingLinkCreate`, or a mapping of these
+        keys):
+
+        - ``name`` (``str``): Its name, displayed in Close.
+        - ``url`` (``str``): The external URL of the scheduling link.
+        - ``description`` (``str | None``): A description, displayed in Close.
         """
         request = self._create_request(body)
-        return await self._requester.request(request, deadline=deadline)
+        return await self._requester.request(
+            request, parse=SchedulingLink.from_json, deadline=deadline
+        )
 
     def _create_request(
         self,
-        body: Mapping[str, Any],
+        body: SchedulingLinkCreate | Mapping[str, Any],
     ) -> Request:
         """The request :meth:`create` sends, built and not sent: ``create_many``
         builds each item's with it."""
@@ -84,17 +103,17 @@ class SchedulingLinksResource(BulkCreate[Any], BulkDelete, BulkUpdate[Any]):
             body_required=True,
         )
 
-    def _create_answer(self, value: Any) -> Any:
+    def _create_answer(self, value: Any) -> SchedulingLink:
         """Close's answer to :meth:`create` as its model: ``create_many``
         reads each item's with it, when its ``object`` is first asked for."""
-        return value
+        return SchedulingLink.from_json(value)
 
     async def create_integration(
         self,
-        body: Mapping[str, Any],
+        body: SchedulingLinkIntegrationCreate | Mapping[str, Any],
         *,
         deadline: float | None = None,
-    ) -> Any:
+    ) -> SchedulingLink:
         """Create or update a Scheduling Link via OAuth.
 
         ``POST /scheduling_link/integration/``.
@@ -109,6 +128,16 @@ class SchedulingLinksResource(BulkCreate[Any], BulkDelete, BulkUpdate[Any]):
         by the same OAuth Application. If a scheduling link created by your OAuth application
         with the specified `source_id` does not exist, a new one will be created. Otherwise, the
         scheduling link resource will be updated. Requires authentication via OAuth.
+
+        Body fields (:class:`~close_async.models.SchedulingLinkIntegrationCreate`, or a mapping
+        of these keys):
+
+        - ``name`` (``str``): Its name, displayed in Close.
+        - ``url`` (``str``): The external URL of the scheduling link.
+        - ``description`` (``str | None``): A description, displayed in Close.
+        - ``source_id`` (``str``, required): Your application's id of the link.
+        - ``source_type`` (``str``): A short descriptor of its kind, displayed in Close.
+        - ``duration_in_minutes`` (``int``): The length of meetings booked with it.
         """
         request = build_request(
             "POST",
@@ -117,7 +146,9 @@ class SchedulingLinksResource(BulkCreate[Any], BulkDelete, BulkUpdate[Any]):
             body=body,
             body_required=True,
         )
-        return await self._requester.request(request, deadline=deadline)
+        return await self._requester.request(
+            request, parse=SchedulingLink.from_json, deadline=deadline
+        )
 
     async def delete_integration(
         self,
@@ -150,7 +181,7 @@ class SchedulingLinksResource(BulkCreate[Any], BulkDelete, BulkUpdate[Any]):
         id: str,
         *,
         deadline: float | None = None,
-    ) -> Any:
+    ) -> SchedulingLink:
         """Fetch a User Scheduling Link.
 
         ``GET /scheduling_link/{id}/``.
@@ -161,26 +192,37 @@ class SchedulingLinksResource(BulkCreate[Any], BulkDelete, BulkUpdate[Any]):
             group="GET scheduling_link",
             path_params={"id": id},
         )
-        return await self._requester.request(request, deadline=deadline)
+        return await self._requester.request(
+            request, parse=SchedulingLink.from_json, deadline=deadline
+        )
 
     async def update(
         self,
         id: str,
-        body: Mapping[str, Any],
+        body: SchedulingLinkUpdate | Mapping[str, Any],
         *,
         deadline: float | None = None,
-    ) -> Any:
+    ) -> SchedulingLink:
         """Update a User Scheduling Link.
 
         ``PUT /scheduling_link/{id}/``.
+
+        Body fields (:class:`~close_async.models.SchedulingLinkUpdate`, or a mapping of these
+        keys):
+
+        - ``name`` (``str``): Its name, displayed in Close.
+        - ``url`` (``str``): The external URL of the scheduling link.
+        - ``description`` (``str | None``): A description, displayed in Close.
         """
         request = self._update_request(id, body)
-        return await self._requester.request(request, deadline=deadline)
+        return await self._requester.request(
+            request, parse=SchedulingLink.from_json, deadline=deadline
+        )
 
     def _update_request(
         self,
         id: str,
-        body: Mapping[str, Any],
+        body: SchedulingLinkUpdate | Mapping[str, Any],
     ) -> Request:
         """The request :meth:`update` sends, built and not sent: ``update_many``
         builds each item's with it."""
@@ -193,10 +235,10 @@ class SchedulingLinksResource(BulkCreate[Any], BulkDelete, BulkUpdate[Any]):
             body_required=True,
         )
 
-    def _update_answer(self, value: Any) -> Any:
+    def _update_answer(self, value: Any) -> SchedulingLink:
         """Close's answer to :meth:`update` as its model: ``update_many``
         reads each item's with it, when its ``object`` is first asked for."""
-        return value
+        return SchedulingLink.from_json(value)
 
     async def delete(
         self,
@@ -228,7 +270,7 @@ class SchedulingLinksResource(BulkCreate[Any], BulkDelete, BulkUpdate[Any]):
         self,
         *,
         deadline: float | None = None,
-    ) -> Pager[Any]:
+    ) -> Pager[SharedSchedulingLink]:
         """List Shared Scheduling Links.
 
         ``GET /shared_scheduling_link/``.
@@ -240,6 +282,7 @@ class SchedulingLinksResource(BulkCreate[Any], BulkDelete, BulkUpdate[Any]):
             self._requester,
             "shared_scheduling_link/",
             None,
+            parse_item=SharedSchedulingLink.from_json,
             deadline=deadline,
             template="shared_scheduling_link/",
             group="GET shared_scheduling_link",
@@ -247,13 +290,19 @@ class SchedulingLinksResource(BulkCreate[Any], BulkDelete, BulkUpdate[Any]):
 
     async def create_shared(
         self,
-        body: Mapping[str, Any],
+        body: SharedSchedulingLinkCreate | Mapping[str, Any],
         *,
         deadline: float | None = None,
-    ) -> Any:
+    ) -> SharedSchedulingLink:
         """Create a Shared Scheduling Link.
 
         ``POST /shared_scheduling_link/``.
+
+        Body fields (:class:`~close_async.models.SharedSchedulingLinkCreate`, or a mapping of
+        these keys):
+
+        - ``name`` (``str``): Its name, displayed in Close (and its template tag).
+        - ``description`` (``str | None``): A description, displayed in Close.
         """
         request = build_request(
             "POST",
@@ -262,14 +311,16 @@ class SchedulingLinksResource(BulkCreate[Any], BulkDelete, BulkUpdate[Any]):
             body=body,
             body_required=True,
         )
-        return await self._requester.request(request, deadline=deadline)
+        return await self._requester.request(
+            request, parse=SharedSchedulingLink.from_json, deadline=deadline
+        )
 
     async def get_shared(
         self,
         id: str,
         *,
         deadline: float | None = None,
-    ) -> Any:
+    ) -> SharedSchedulingLink:
         """Fetch a Shared Scheduling Link.
 
         ``GET /shared_scheduling_link/{id}/``.
@@ -280,18 +331,26 @@ class SchedulingLinksResource(BulkCreate[Any], BulkDelete, BulkUpdate[Any]):
             group="GET shared_scheduling_link",
             path_params={"id": id},
         )
-        return await self._requester.request(request, deadline=deadline)
+        return await self._requester.request(
+            request, parse=SharedSchedulingLink.from_json, deadline=deadline
+        )
 
     async def update_shared(
         self,
         id: str,
-        body: Mapping[str, Any],
+        body: SharedSchedulingLinkUpdate | Mapping[str, Any],
         *,
         deadline: float | None = None,
-    ) -> Any:
+    ) -> SharedSchedulingLink:
         """Update a Shared Scheduling Link.
 
         ``PUT /shared_scheduling_link/{id}/``.
+
+        Body fields (:class:`~close_async.models.SharedSchedulingLinkUpdate`, or a mapping of
+        these keys):
+
+        - ``name`` (``str``): Its name, displayed in Close (and its template tag).
+        - ``description`` (``str | None``): A description, displayed in Close.
         """
         request = build_request(
             "PUT",
@@ -301,7 +360,9 @@ class SchedulingLinksResource(BulkCreate[Any], BulkDelete, BulkUpdate[Any]):
             body=body,
             body_required=True,
         )
-        return await self._requester.request(request, deadline=deadline)
+        return await self._requester.request(
+            request, parse=SharedSchedulingLink.from_json, deadline=deadline
+        )
 
     async def delete_shared(
         self,

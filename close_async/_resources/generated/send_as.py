@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
+from ..._types.generated.send_as import SendAs, SendAsBulkCreate, SendAsCreate, SendAsList
 from ..bulk_verbs import BulkCreate, BulkDelete
 from ..pager import Pager, paginate
 
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
 __all__ = ["SendAsResource"]
 
 
-class SendAsResource(BulkCreate[Any], BulkDelete):
+class SendAsResource(BulkCreate[SendAs], BulkDelete):
     """``close.send_as``: Send as.
 
     Operations: ``list``, ``create``, ``delete_by_user``, ``bulk_create``, ``get``,
@@ -40,7 +41,7 @@ class SendAsResource(BulkCreate[Any], BulkDelete):
         allowed_user_id: str | None = None,
         allowing_user_id: str | None = None,
         deadline: float | None = None,
-    ) -> Pager[Any]:
+    ) -> Pager[SendAs]:
         """List Send As Associations.
 
         ``GET /send_as/``.
@@ -57,6 +58,7 @@ class SendAsResource(BulkCreate[Any], BulkDelete):
             self._requester,
             "send_as/",
             params,
+            parse_item=SendAs.from_json,
             deadline=deadline,
             template="send_as/",
             group="GET send_as",
@@ -64,22 +66,27 @@ class SendAsResource(BulkCreate[Any], BulkDelete):
 
     async def create(
         self,
-        body: Mapping[str, Any],
+        body: SendAsCreate | Mapping[str, Any],
         *,
         deadline: float | None = None,
-    ) -> Any:
+    ) -> SendAs:
         """Create a Send As Association.
 
         ``POST /send_as/``.
 
         Create a send-as permission. The `allowing_user_id` must be equal to your own user ID.
+
+        Body fields (:class:`~close_async.models.SendAsCreate`, or a mapping of these keys):
+
+        - ``allowing_user_id`` (``str``, required): Your user id.
+        - ``allowed_user_id`` (``str``, required): The user who may send as you.
         """
         request = self._create_request(body)
-        return await self._requester.request(request, deadline=deadline)
+        return await self._requester.request(request, parse=SendAs.from_json, deadline=deadline)
 
     def _create_request(
         self,
-        body: Mapping[str, Any],
+        body: SendAsCreate | Mapping[str, Any],
     ) -> Request:
         """The request :meth:`create` sends, built and not sent: ``create_many``
         builds each item's with it."""
@@ -91,10 +98,10 @@ class SendAsResource(BulkCreate[Any], BulkDelete):
             body_required=True,
         )
 
-    def _create_answer(self, value: Any) -> Any:
+    def _create_answer(self, value: Any) -> SendAs:
         """Close's answer to :meth:`create` as its model: ``create_many``
         reads each item's with it, when its ``object`` is first asked for."""
-        return value
+        return SendAs.from_json(value)
 
     async def delete_by_user(
         self,
@@ -123,10 +130,10 @@ class SendAsResource(BulkCreate[Any], BulkDelete):
 
     async def bulk_create(
         self,
-        body: Mapping[str, Any],
+        body: SendAsBulkCreate | Mapping[str, Any],
         *,
         deadline: float | None = None,
-    ) -> Any:
+    ) -> SendAsList:
         """Edit Send As Associations in bulk.
 
         ``POST /send_as/bulk/``.
@@ -136,6 +143,11 @@ class SendAsResource(BulkCreate[Any], BulkDelete):
 
         Once completed, this endpoint returns all existing associations where your user is the
         allowing user.
+
+        Body fields (:class:`~close_async.models.SendAsBulkCreate`, or a mapping of these keys):
+
+        - ``allowed_user_ids`` (``list[str]``): Users who may send as you from now on.
+        - ``disallowed_user_ids`` (``list[str]``): Users who may no longer send as you.
         """
         request = build_request(
             "POST",
@@ -144,14 +156,14 @@ class SendAsResource(BulkCreate[Any], BulkDelete):
             body=body,
             body_required=True,
         )
-        return await self._requester.request(request, deadline=deadline)
+        return await self._requester.request(request, parse=SendAsList.from_json, deadline=deadline)
 
     async def get(
         self,
         id: str,
         *,
         deadline: float | None = None,
-    ) -> Any:
+    ) -> SendAs:
         """Retrieve a single Send As Association.
 
         ``GET /send_as/{id}/``.
@@ -162,7 +174,7 @@ class SendAsResource(BulkCreate[Any], BulkDelete):
             group="GET send_as",
             path_params={"id": id},
         )
-        return await self._requester.request(request, deadline=deadline)
+        return await self._requester.request(request, parse=SendAs.from_json, deadline=deadline)
 
     async def delete(
         self,

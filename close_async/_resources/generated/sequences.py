@@ -9,7 +9,14 @@ from typing import TYPE_CHECKING, Any
 
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
-from ..._types.generated.sequences import SequenceSubscription, Workflow
+from ..._types.generated.sequences import (
+    SequenceCreate,
+    SequenceSubscription,
+    SequenceSubscriptionCreate,
+    SequenceSubscriptionUpdate,
+    SequenceUpdate,
+    Workflow,
+)
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager, paginate
 
@@ -68,20 +75,28 @@ class SequencesResource(BulkCreate[Workflow], BulkDelete, BulkUpdate[Workflow]):
 
     async def create(
         self,
-        body: Mapping[str, Any],
+        body: SequenceCreate | Mapping[str, Any],
         *,
         deadline: float | None = None,
     ) -> Workflow:
         """Create a Sequence.
 
         ``POST /sequence/``.
+
+        Body fields (:class:`~close_async.models.SequenceCreate`, or a mapping of these keys):
+
+        - ``name`` (``str``, required): The sequence's name.
+        - ``status`` (``str``): active or paused.
+        - ``timezone`` (``str``): The timezone its schedule is read in.
+        - ``schedule`` (``dict[str, Any]``): When its steps may run.
+        - ``steps`` (``list[dict[str, Any]]``): Its steps in order.
         """
         request = self._create_request(body)
         return await self._requester.request(request, parse=Workflow.from_json, deadline=deadline)
 
     def _create_request(
         self,
-        body: Mapping[str, Any],
+        body: SequenceCreate | Mapping[str, Any],
     ) -> Request:
         """The request :meth:`create` sends, built and not sent: ``create_many``
         builds each item's with it."""
@@ -128,7 +143,7 @@ class SequencesResource(BulkCreate[Workflow], BulkDelete, BulkUpdate[Workflow]):
     async def update(
         self,
         id: str,
-        body: Mapping[str, Any],
+        body: SequenceUpdate | Mapping[str, Any],
         *,
         deadline: float | None = None,
     ) -> Workflow:
@@ -138,6 +153,14 @@ class SequencesResource(BulkCreate[Workflow], BulkDelete, BulkUpdate[Workflow]):
 
         **Note**: If you include `steps` in the payload and exclude some of the existing steps
         in your sequence, it will remove those steps from the sequence entirely.
+
+        Body fields (:class:`~close_async.models.SequenceUpdate`, or a mapping of these keys):
+
+        - ``name`` (``str``): The sequence's name.
+        - ``status`` (``str``): active or paused.
+        - ``timezone`` (``str``): The timezone its schedule is read in.
+        - ``schedule`` (``dict[str, Any]``): When its steps may run.
+        - ``steps`` (``list[dict[str, Any]]``): Its steps in order.
         """
         request = self._update_request(id, body)
         return await self._requester.request(request, parse=Workflow.from_json, deadline=deadline)
@@ -145,7 +168,7 @@ class SequencesResource(BulkCreate[Workflow], BulkDelete, BulkUpdate[Workflow]):
     def _update_request(
         self,
         id: str,
-        body: Mapping[str, Any],
+        body: SequenceUpdate | Mapping[str, Any],
     ) -> Request:
         """The request :meth:`update` sends, built and not sent: ``update_many``
         builds each item's with it."""
@@ -232,13 +255,24 @@ class SequencesResource(BulkCreate[Workflow], BulkDelete, BulkUpdate[Workflow]):
 
     async def create_subscription(
         self,
-        body: Mapping[str, Any],
+        body: SequenceSubscriptionCreate | Mapping[str, Any],
         *,
         deadline: float | None = None,
     ) -> SequenceSubscription:
         """Subscribe a Contact to a Sequence.
 
         ``POST /sequence_subscription/``.
+
+        Body fields (:class:`~close_async.models.SequenceSubscriptionCreate`, or a mapping of
+        these keys):
+
+        - ``sequence_id`` (``str``, required): The sequence.
+        - ``contact_id`` (``str``, required): The contact subscribed.
+        - ``sender_account_id`` (``str``): The connected account its emails go out from.
+        - ``sender_name`` (``str``): The sender's name on its emails.
+        - ``sender_email`` (``str``): The sender's address on its emails.
+        - ``calls_assigned_to`` (``list[str]``): Users its call steps are assigned to.
+        - ``from_phone_number_id`` (``str``): The number its SMS steps go out from.
         """
         request = build_request(
             "POST",
@@ -274,13 +308,21 @@ class SequencesResource(BulkCreate[Workflow], BulkDelete, BulkUpdate[Workflow]):
     async def update_subscription(
         self,
         id: str,
-        body: Mapping[str, Any],
+        body: SequenceSubscriptionUpdate | Mapping[str, Any],
         *,
         deadline: float | None = None,
     ) -> SequenceSubscription:
         """Update a specific Subscription.
 
         ``PUT /sequence_subscription/{id}/``.
+
+        Body fields (:class:`~close_async.models.SequenceSubscriptionUpdate`, or a mapping of
+        these keys):
+
+        - ``status`` (``str``): active, paused, ...
+        - ``sender_account_id`` (``str``): The connected account its emails go out from.
+        - ``sender_name`` (``str``): The sender's name on its emails.
+        - ``sender_email`` (``str``): The sender's address on its emails.
         """
         request = build_request(
             "PUT",

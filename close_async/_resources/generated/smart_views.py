@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
-from ..._types.generated.smart_views import SavedSearch
+from ..._types.generated.smart_views import SavedSearch, SavedSearchCreate, SavedSearchUpdate
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager, paginate
 
@@ -115,7 +115,7 @@ class SmartViewsResource(BulkCreate[SavedSearch], BulkDelete, BulkUpdate[SavedSe
 
     async def create(
         self,
-        body: Mapping[str, Any],
+        body: SavedSearchCreate | Mapping[str, Any],
         *,
         deadline: float | None = None,
     ) -> SavedSearch:
@@ -131,6 +131,18 @@ class SmartViewsResource(BulkCreate[SavedSearch], BulkDelete, BulkUpdate[SavedSe
         appropriate type via an `object_type` clause as per the [Advanced
         Filtering](https://developer.close.com/api/resources/advanced-filtering) section. See
         the examples below.
+
+        Body fields (:class:`~close_async.models.SavedSearchCreate`, or a mapping of these
+        keys):
+
+        - ``name`` (``str``, required).
+        - ``type`` (``SavedSearchType``).
+        - ``s_query`` (``dict[str, Any] | None``).
+        - ``query`` (``str | None``).
+        - ``description`` (``str | None``).
+        - ``is_shared`` (``bool``).
+        - ``shared_with`` (``list[str] | None``).
+        - ``selected_fields`` (``list[dict[str, Any]] | None``).
         """
         request = self._create_request(body)
         return await self._requester.request(
@@ -139,7 +151,7 @@ class SmartViewsResource(BulkCreate[SavedSearch], BulkDelete, BulkUpdate[SavedSe
 
     def _create_request(
         self,
-        body: Mapping[str, Any],
+        body: SavedSearchCreate | Mapping[str, Any],
     ) -> Request:
         """The request :meth:`create` sends, built and not sent: ``create_many``
         builds each item's with it."""
@@ -179,13 +191,25 @@ class SmartViewsResource(BulkCreate[SavedSearch], BulkDelete, BulkUpdate[SavedSe
     async def update(
         self,
         id: str,
-        body: Mapping[str, Any],
+        body: SavedSearchUpdate | Mapping[str, Any],
         *,
         deadline: float | None = None,
     ) -> SavedSearch:
         """Update a Smart View.
 
         ``PUT /saved_search/{id}/``.
+
+        Body fields (:class:`~close_async.models.SavedSearchUpdate`, or a mapping of these
+        keys):
+
+        - ``name`` (``str``).
+        - ``type`` (``SavedSearchType``).
+        - ``s_query`` (``dict[str, Any] | None``).
+        - ``query`` (``str | None``).
+        - ``description`` (``str | None``).
+        - ``is_shared`` (``bool``).
+        - ``shared_with`` (``list[str] | None``).
+        - ``selected_fields`` (``list[dict[str, Any]] | None``).
         """
         request = self._update_request(id, body)
         return await self._requester.request(
@@ -195,7 +219,7 @@ class SmartViewsResource(BulkCreate[SavedSearch], BulkDelete, BulkUpdate[SavedSe
     def _update_request(
         self,
         id: str,
-        body: Mapping[str, Any],
+        body: SavedSearchUpdate | Mapping[str, Any],
     ) -> Request:
         """The request :meth:`update` sends, built and not sent: ``update_many``
         builds each item's with it."""

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 __all__ = ["SmsTemplatesResource"]
 
 
-class SmsTemplatesResource(BulkCreate[Any], BulkDelete, BulkUpdate[Any]):
+class SmsTemplatesResource(BulkCreate[SmsTemplate], BulkDelete, BulkUpdate[SmsTemplate]):
     """``close.sms_templates``: Sms templates.
 
     Operations: ``list``, ``create``, ``get``, ``update``, ``delete``.
@@ -69,13 +69,23 @@ class SmsTemplatesResource(BulkCreate[Any], BulkDelete, BulkUpdate[Any]):
         body: CreateSMSTemplate | Mapping[str, Any],
         *,
         deadline: float | None = None,
-    ) -> Any:
+    ) -> SmsTemplate:
         """Create an SMS template.
 
         ``POST /sms_template/``.
+
+        Body fields (:class:`~close_async.models.CreateSMSTemplate`, or a mapping of these
+        keys):
+
+        - ``attachments`` (``list[CreateSMSTemplateAttachment]``).
+        - ``is_shared`` (``bool``).
+        - ``name`` (``str``, required).
+        - ``text`` (``str``).
         """
         request = self._create_request(body)
-        return await self._requester.request(request, deadline=deadline)
+        return await self._requester.request(
+            request, parse=SmsTemplate.from_json, deadline=deadline
+        )
 
     def _create_request(
         self,
@@ -91,10 +101,10 @@ class SmsTemplatesResource(BulkCreate[Any], BulkDelete, BulkUpdate[Any]):
             body_required=True,
         )
 
-    def _create_answer(self, value: Any) -> Any:
+    def _create_answer(self, value: Any) -> SmsTemplate:
         """Close's answer to :meth:`create` as its model: ``create_many``
         reads each item's with it, when its ``object`` is first asked for."""
-        return value
+        return SmsTemplate.from_json(value)
 
     async def get(
         self,
@@ -103,7 +113,7 @@ class SmsTemplatesResource(BulkCreate[Any], BulkDelete, BulkUpdate[Any]):
         include_attachments: bool | None = None,
         include_embedded: bool | None = None,
         deadline: float | None = None,
-    ) -> Any:
+    ) -> SmsTemplate:
         """Fetch an SMS template.
 
         ``GET /sms_template/{id}/``.
@@ -121,7 +131,9 @@ class SmsTemplatesResource(BulkCreate[Any], BulkDelete, BulkUpdate[Any]):
             path_params={"id": id},
             params=params,
         )
-        return await self._requester.request(request, deadline=deadline)
+        return await self._requester.request(
+            request, parse=SmsTemplate.from_json, deadline=deadline
+        )
 
     async def update(
         self,
@@ -129,13 +141,24 @@ class SmsTemplatesResource(BulkCreate[Any], BulkDelete, BulkUpdate[Any]):
         body: UpdateSMSTemplate | Mapping[str, Any],
         *,
         deadline: float | None = None,
-    ) -> Any:
+    ) -> SmsTemplate:
         """Update an SMS template.
 
         ``PUT /sms_template/{id}/``.
+
+        Body fields (:class:`~close_async.models.UpdateSMSTemplate`, or a mapping of these
+        keys):
+
+        - ``attachments`` (``list[UpdateSMSTemplateAttachment]``).
+        - ``is_shared`` (``bool``).
+        - ``name`` (``str``).
+        - ``status`` (``SMSTemplateStatus``).
+        - ``text`` (``str``).
         """
         request = self._update_request(id, body)
-        return await self._requester.request(request, deadline=deadline)
+        return await self._requester.request(
+            request, parse=SmsTemplate.from_json, deadline=deadline
+        )
 
     def _update_request(
         self,
@@ -153,10 +176,10 @@ class SmsTemplatesResource(BulkCreate[Any], BulkDelete, BulkUpdate[Any]):
             body_required=True,
         )
 
-    def _update_answer(self, value: Any) -> Any:
+    def _update_answer(self, value: Any) -> SmsTemplate:
         """Close's answer to :meth:`update` as its model: ``update_many``
         reads each item's with it, when its ``object`` is first asked for."""
-        return value
+        return SmsTemplate.from_json(value)
 
     async def delete(
         self,

@@ -167,6 +167,15 @@ class TasksResource(BulkCreate[Task], BulkDelete, BulkUpdate[Task]):
         Query parameters:
 
         - ``fields`` (``_fields``): Comma-separated list of fields to include in the response.
+
+        Body fields (:class:`~close_async.models.CreateTask`, or a mapping of these keys):
+
+        - ``lead_id`` (``str``, required).
+        - ``text`` (``str``, required).
+        - ``assigned_to`` (``str | None``).
+        - ``contact_id`` (``str | None``).
+        - ``date`` (``str | None``).
+        - ``is_complete`` (``bool``).
         """
         request = self._create_request(body, fields=fields)
         return await self._requester.request(request, parse=Task.from_json, deadline=deadline)
@@ -242,6 +251,17 @@ class TasksResource(BulkCreate[Task], BulkDelete, BulkUpdate[Task]):
         Query parameters:
 
         - ``fields`` (``_fields``): Comma-separated list of fields to include in the response.
+
+        Body fields (:class:`~close_async.models.BulkUpdateNotifications`, or a mapping of these
+        keys):
+
+        - ``assigned_to`` (``str``).
+        - ``date`` (``BulkUpdateNotificationsDate``).
+        - ``is_complete`` (``bool``).
+        - ``organization_id`` (``str``).
+        - ``priority`` (``TaskPriority``).
+        - ``resolution`` (``NotificationResolution | None``).
+        - ``text`` (``str``).
         """
         params = {
             "assigned_to": assigned_to,
@@ -329,6 +349,23 @@ class TasksResource(BulkCreate[Task], BulkDelete, BulkUpdate[Task]):
         Query parameters:
 
         - ``fields`` (``_fields``): Comma-separated list of fields to include in the response.
+
+        Body fields (:class:`~close_async.models.UpdateNotification`, or a mapping of these
+        keys):
+
+        - ``agent_config_id`` (``str | None``).
+        - ``assigned_to`` (``str``).
+        - ``contact_id`` (``str | None``).
+        - ``created_by`` (``str``).
+        - ``date`` (``UpdateNotificationDate``).
+        - ``due_date`` (``UpdateNotificationDueDate``).
+        - ``is_complete`` (``bool``).
+        - ``is_dateless`` (``bool``).
+        - ``lead_id`` (``str``).
+        - ``organization_id`` (``str``).
+        - ``priority`` (``TaskPriority``).
+        - ``resolution`` (``NotificationResolution | None``).
+        - ``text`` (``str``).
         """
         request = self._update_request(id, body, fields=fields)
         return await self._requester.request(request, parse=Task.from_json, deadline=deadline)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
-from ..._types.generated.unsubscribed_emails import CreateUnsubscribedEmail
+from ..._types.generated.unsubscribed_emails import CreateUnsubscribedEmail, UnsubscribedEmail
 from ..bulk_verbs import BulkCreate, BulkDelete
 from ..pager import Pager, paginate
 
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 __all__ = ["UnsubscribedEmailsResource"]
 
 
-class UnsubscribedEmailsResource(BulkCreate[Any], BulkDelete):
+class UnsubscribedEmailsResource(BulkCreate[UnsubscribedEmail], BulkDelete):
     """``close.unsubscribed_emails``: Unsubscribed emails.
 
     Operations: ``list``, ``create``, ``delete``.
@@ -38,7 +38,7 @@ class UnsubscribedEmailsResource(BulkCreate[Any], BulkDelete):
         self,
         *,
         deadline: float | None = None,
-    ) -> Pager[Any]:
+    ) -> Pager[UnsubscribedEmail]:
         """List all unsubscribed emails.
 
         ``GET /unsubscribe/email/``.
@@ -52,6 +52,7 @@ class UnsubscribedEmailsResource(BulkCreate[Any], BulkDelete):
             self._requester,
             "unsubscribe/email/",
             None,
+            parse_item=UnsubscribedEmail.from_json,
             deadline=deadline,
             template="unsubscribe/email/",
             group="GET unsubscribe/email",
@@ -62,7 +63,7 @@ class UnsubscribedEmailsResource(BulkCreate[Any], BulkDelete):
         body: CreateUnsubscribedEmail | Mapping[str, Any],
         *,
         deadline: float | None = None,
-    ) -> Any:
+    ) -> UnsubscribedEmail:
         """Unsubscribe an email address.
 
         ``POST /unsubscribe/email/``.
@@ -70,9 +71,16 @@ class UnsubscribedEmailsResource(BulkCreate[Any], BulkDelete):
         This is useful for when you have an email address that has unsubscribed in another
         context (like a mailing list) and you want to unsubscribe them from messages from Close
         as well.
+
+        Body fields (:class:`~close_async.models.CreateUnsubscribedEmail`, or a mapping of these
+        keys):
+
+        - ``email`` (``str``, required).
         """
         request = self._create_request(body)
-        return await self._requester.request(request, deadline=deadline)
+        return await self._requester.request(
+            request, parse=UnsubscribedEmail.from_json, deadline=deadline
+        )
 
     def _create_request(
         self,
@@ -88,10 +96,10 @@ class UnsubscribedEmailsResource(BulkCreate[Any], BulkDelete):
             body_required=True,
         )
 
-    def _create_answer(self, value: Any) -> Any:
+    def _create_answer(self, value: Any) -> UnsubscribedEmail:
         """Close's answer to :meth:`create` as its model: ``create_many``
         reads each item's with it, when its ``object`` is first asked for."""
-        return value
+        return UnsubscribedEmail.from_json(value)
 
     async def delete(
         self,

@@ -83,6 +83,13 @@ class WebhooksResource(BulkCreate[Webhook], BulkDelete, BulkUpdate[Webhook]):
         - `true` (default) - Verify SSL certificate of destination webhook URL.
         - `false` - Disable SSL certificate validation on destination webhook URL. We recommend
           using https to protect your data during delivery.
+
+        Body fields (:class:`~close_async.models.CreateWebhook`, or a mapping of these keys):
+
+        - ``event_filter`` (``dict[str, Any] | None``).
+        - ``events`` (``list[WebhookSubscriptionEvent]``, required).
+        - ``url`` (``str``, required).
+        - ``verify_ssl`` (``bool``).
         """
         request = self._create_request(body)
         return await self._requester.request(request, parse=Webhook.from_json, deadline=deadline)
@@ -155,6 +162,13 @@ class WebhooksResource(BulkCreate[Webhook], BulkDelete, BulkUpdate[Webhook]):
         - `false` - Disable SSL certificate validation on destination webhook URL. We recommend
           using https to protect your data during delivery.
         - `true` - Verify SSL certificate of destination webhook URL.
+
+        Body fields (:class:`~close_async.models.UpdateWebhook`, or a mapping of these keys):
+
+        - ``url`` (``str``).
+        - ``events`` (``list[WebhookSubscriptionEvent]``).
+        - ``status`` (``Literal['active', 'paused']``).
+        - ``verify_ssl`` (``bool``).
         """
         request = self._update_request(id, body)
         return await self._requester.request(request, parse=Webhook.from_json, deadline=deadline)

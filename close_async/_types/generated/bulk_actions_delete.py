@@ -12,10 +12,10 @@ from typing import Any, ClassVar, Literal, TypeAlias
 
 import attrs
 
-from ..model import Model
+from ..model import UNSET, Model, RequestModel, Unset
 from .shared import BulkActionStatus
 
-__all__ = ["BulkActionObjectType", "BulkDeleteAction"]
+__all__ = ["BulkActionObjectType", "BulkDeleteAction", "BulkDeleteActionCreate"]
 
 BulkActionObjectType: TypeAlias = Literal[
     "lead", "contact", "call", "custom_activity", "form_submission"
@@ -66,3 +66,17 @@ class BulkDeleteAction(Model):
     sort: list[dict[str, Any]] | None = None
     status: BulkActionStatus | None = None
     updated_by: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class BulkDeleteActionCreate(RequestModel):
+    """The body of ``POST /bulk_action/delete/``: delete the objects a query finds.
+
+    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
+
+    s_query: dict[str, Any] | Unset = UNSET
+    query: str | Unset | None = UNSET
+    results_limit: int | Unset | None = UNSET
+    sort: list[dict[str, Any]] | Unset = UNSET
+    bulk_object_type: BulkActionObjectType | Unset = UNSET
+    send_done_email: bool | Unset = UNSET

@@ -12,11 +12,12 @@ from typing import Any, ClassVar, Literal, TypeAlias
 
 import attrs
 
-from ..model import Model
+from ..model import UNSET, Model, RequestModel, Unset
 from .shared import BulkActionStatus
 
 __all__ = [
     "BulkSequenceSubscriptionAction",
+    "BulkSequenceSubscriptionActionCreate",
     "BulkSequenceSubscriptionActionType",
     "BulkSequenceSubscriptionContactPreference",
 ]
@@ -87,3 +88,26 @@ class BulkSequenceSubscriptionAction(Model):
     sort: list[dict[str, Any]] | None = None
     status: BulkActionStatus | None = None
     updated_by: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class BulkSequenceSubscriptionActionCreate(RequestModel):
+    """The body of ``POST /bulk_action/sequence_subscription/``: ``subscribe`` needs
+    ``sequence_id``, ``sender_account_id``, ``sender_name``, ``sender_email`` and
+    ``contact_preference`` (the document's description of the operation).
+
+    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
+
+    action_type: BulkSequenceSubscriptionActionType
+    s_query: dict[str, Any] | Unset = UNSET
+    query: str | Unset | None = UNSET
+    results_limit: int | Unset | None = UNSET
+    sort: list[dict[str, Any]] | Unset = UNSET
+    sequence_id: str | Unset | None = UNSET
+    sender_account_id: str | Unset | None = UNSET
+    sender_name: str | Unset | None = UNSET
+    sender_email: str | Unset | None = UNSET
+    contact_preference: BulkSequenceSubscriptionContactPreference | Unset | None = UNSET
+    calls_assigned_to: list[str] | Unset | None = UNSET
+    from_phone_number_id: str | Unset | None = UNSET
+    send_done_email: bool | Unset = UNSET

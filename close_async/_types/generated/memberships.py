@@ -7,11 +7,13 @@ Those it shares with other groups are in ``shared``."""
 
 from __future__ import annotations
 
+from typing import Any, Literal
+
 import attrs
 
-from ..model import RequestModel
+from ..model import UNSET, RequestModel, Unset
 
-__all__ = ["CreateMembership", "SetPinnedSavedView"]
+__all__ = ["CreateMembership", "MembershipBulkUpdate", "MembershipUpdate", "SetPinnedSavedView"]
 
 
 @attrs.frozen(kw_only=True)
@@ -20,6 +22,37 @@ class CreateMembership(RequestModel):
 
     email: str
     role_id: str
+
+
+@attrs.frozen(kw_only=True)
+class MembershipBulkUpdate(RequestModel):
+    """The body of ``PUT /membership/``: a membership's fields, for the memberships whose
+    comma-separated ids go in ``_params`` as ``{"id__in": "..."}``.
+
+    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
+
+    role_id: str | Unset = UNSET
+    """admin, superuser, user, restricteduser, or a role's id"""
+
+    auto_record_calls: Literal["unset", "disabled", "enabled"] | Unset = UNSET
+    """Whether its calls are recorded"""
+
+    params: dict[str, Any] | Unset = attrs.field(default=UNSET, metadata={"json": "_params"})
+    """Which memberships, as {"id__in": "id1,id2"}"""
+
+
+@attrs.frozen(kw_only=True)
+class MembershipUpdate(RequestModel):
+    """The body of ``PUT /membership/{id}/`` (fields as the document's description of the
+    operation names them).
+
+    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
+
+    role_id: str | Unset = UNSET
+    """admin, superuser, user, restricteduser, or a role's id"""
+
+    auto_record_calls: Literal["unset", "disabled", "enabled"] | Unset = UNSET
+    """Whether its calls are recorded"""
 
 
 @attrs.frozen(kw_only=True)

@@ -7,11 +7,13 @@ Those it shares with other groups are in ``shared``."""
 
 from __future__ import annotations
 
+from typing import Literal
+
 import attrs
 
-from ..model import Model
+from ..model import UNSET, Model, RequestModel, Unset
 
-__all__ = ["Role"]
+__all__ = ["Role", "RoleCreate", "RoleUpdate"]
 
 
 @attrs.define(kw_only=True)
@@ -25,3 +27,42 @@ class Role(Model):
     visibility_user_lcf_ids: list[str] | None = None
     permissions: list[str] | None = None
     organization_id: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class RoleCreate(RequestModel):
+    """The body of ``POST /role/``: a new role (``visibility_user_lcf_*`` as the document's
+    description of the operation says).
+
+    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
+
+    name: str
+    """The role's name"""
+
+    permissions: list[str] | Unset = UNSET
+    """The permissions it grants"""
+
+    visibility_user_lcf_ids: list[str] | Unset = UNSET
+    """Lead custom field ids deciding which leads it sees (empty with view_all_leads)"""
+
+    visibility_user_lcf_behavior: Literal["require_assignment", "allow_unassigned"] | Unset = UNSET
+    """Whether leads without assigned users are visible"""
+
+
+@attrs.frozen(kw_only=True)
+class RoleUpdate(RequestModel):
+    """The body of ``PUT /role/{id}/`` (a patch).
+
+    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
+
+    name: str | Unset = UNSET
+    """The role's name"""
+
+    permissions: list[str] | Unset = UNSET
+    """The permissions it grants"""
+
+    visibility_user_lcf_ids: list[str] | Unset = UNSET
+    """Lead custom field ids deciding which leads it sees (empty with view_all_leads)"""
+
+    visibility_user_lcf_behavior: Literal["require_assignment", "allow_unassigned"] | Unset = UNSET
+    """Whether leads without assigned users are visible"""

@@ -28,6 +28,8 @@ __all__ = [
     "ContactUrl",
     "CreateContact",
     "CustomField",
+    "CustomFieldCreate",
+    "CustomFieldUpdate",
     "EmailActivity",
     "LeadStatus",
     "MessageStatus",
@@ -341,6 +343,61 @@ class CustomField(Model):
     updated_by: str | None = None
     date_created: _dt.datetime | None = None
     date_updated: _dt.datetime | None = None
+
+
+@attrs.frozen(kw_only=True)
+class CustomFieldCreate(RequestModel):
+    """The body of ``POST /custom_field/lead/``, ``/custom_field/contact/``,
+    ``/custom_field/opportunity/`` and ``/custom_field/shared/``: a new custom field
+    (Close's API reference, Custom Fields: its attributes).
+
+    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
+
+    name: str
+    """The user-readable name of the field"""
+
+    type: str
+    """The type of its values (text, number, date, datetime, choices, user, contact, ...)"""
+
+    description: str | Unset | None = UNSET
+    """A longer description shown to users"""
+
+    choices: list[str] | Unset = UNSET
+    """The options of a choices field"""
+
+    accepts_multiple_values: bool | Unset = UNSET
+    """Whether it holds a list of values"""
+
+    editable_with_roles: list[str] | Unset = UNSET
+    """Only users with these roles may edit its values"""
+
+
+@attrs.frozen(kw_only=True)
+class CustomFieldUpdate(RequestModel):
+    """The body of ``PUT /custom_field/{lead,contact,opportunity,shared}/{id}/`` (a patch):
+    rename it, change its type, whether it accepts multiple values, who may edit it, or the
+    options of a choices field (the document's description of the operation; a shared
+    field's ``type`` cannot be changed).
+
+    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
+
+    name: str | Unset = UNSET
+    """The field's new name"""
+
+    type: str | Unset = UNSET
+    """Its new type (not for shared fields)"""
+
+    description: str | Unset | None = UNSET
+    """A longer description shown to users"""
+
+    choices: list[str] | Unset = UNSET
+    """The options of a choices field"""
+
+    accepts_multiple_values: bool | Unset = UNSET
+    """Whether it holds a list of values"""
+
+    editable_with_roles: list[str] | Unset = UNSET
+    """Only users with these roles may edit its values"""
 
 
 @attrs.define(kw_only=True)

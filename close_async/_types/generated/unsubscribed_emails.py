@@ -7,11 +7,13 @@ Those it shares with other groups are in ``shared``."""
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import attrs
 
-from ..model import RequestModel
+from ..model import Model, RequestModel
 
-__all__ = ["CreateUnsubscribedEmail"]
+__all__ = ["CreateUnsubscribedEmail", "UnsubscribedEmail"]
 
 
 @attrs.frozen(kw_only=True)
@@ -19,3 +21,15 @@ class CreateUnsubscribedEmail(RequestModel):
     """Schema ``CreateUnsubscribedEmail`` of Close's OpenAPI document."""
 
     email: str
+
+
+@attrs.define(kw_only=True)
+class UnsubscribedEmail(Model):
+    """An email address unsubscribed from Close's messages (Close's API reference, its example
+    answer).
+
+    Not in Close's document; typed from Close's docs (tools/codegen/overlay.yml)."""
+
+    _required: ClassVar[frozenset[str]] = frozenset({"email"})
+
+    email: str | None = None
