@@ -90,7 +90,7 @@ class OpportunityStatusesResource(
         keys):
 
         - ``label`` (``str``, required): The status's name.
-        - ``type`` (``Literal['active', 'won', 'lost']``, required): The kind of status.
+        - ``type`` (``Literal['active', 'won', 'lost']``): The kind of status.
         - ``pipeline_id`` (``str``): The pipeline it belongs to.
         """
         request = self._create_request(body, fields=fields)

@@ -27,7 +27,7 @@ class OpportunityStatusCreate(RequestModel):
     label: str
     """The status's name"""
 
-    type: Literal["active", "won", "lost"]
+    type: Literal["active", "won", "lost"] | Unset = UNSET
     """The kind of status"""
 
     pipeline_id: str | Unset = UNSET
