@@ -90,24 +90,62 @@ if TYPE_CHECKING:
         BlockedPhoneNumberSettingsUpdate,
         BlockedPhoneNumberUpdate,
     )
-    from ._types.generated.bulk_actions_delete import BulkActionObjectType, BulkDeleteAction
-    from ._types.generated.bulk_actions_edit import BulkEditAction, BulkEditActionType
-    from ._types.generated.bulk_actions_email import BulkEmailAction, BulkEmailContactPreference
+    from ._types.generated.bulk_actions_delete import (
+        BulkActionObjectType,
+        BulkDeleteAction,
+        BulkDeleteActionCreate,
+    )
+    from ._types.generated.bulk_actions_edit import (
+        BulkEditAction,
+        BulkEditActionCreate,
+        BulkEditActionType,
+    )
+    from ._types.generated.bulk_actions_email import (
+        BulkEmailAction,
+        BulkEmailActionCreate,
+        BulkEmailContactPreference,
+    )
     from ._types.generated.bulk_actions_sequence_subscriptions import (
         BulkSequenceSubscriptionAction,
+        BulkSequenceSubscriptionActionCreate,
         BulkSequenceSubscriptionActionType,
         BulkSequenceSubscriptionContactPreference,
     )
     from ._types.generated.comments import Comment, CommentCreate, CommentThread, CommentUpdate
     from ._types.generated.contacts import ContactUpdate
-    from ._types.generated.custom_activity_types import CustomActivityType
-    from ._types.generated.custom_object_types import CustomObjectType
+    from ._types.generated.custom_activity_types import (
+        CustomActivityType,
+        CustomActivityTypeCreate,
+        CustomActivityTypeUpdate,
+    )
+    from ._types.generated.custom_field_schemas import CustomFieldSchemaUpdate
+    from ._types.generated.custom_fields_activity import (
+        ActivityCustomFieldCreate,
+        ActivityCustomFieldUpdate,
+    )
+    from ._types.generated.custom_fields_custom_object import (
+        CustomObjectCustomFieldCreate,
+        CustomObjectCustomFieldUpdate,
+    )
+    from ._types.generated.custom_fields_shared import (
+        SharedCustomFieldAssociationCreate,
+        SharedCustomFieldAssociationUpdate,
+    )
+    from ._types.generated.custom_object_types import (
+        CustomObjectType,
+        CustomObjectTypeCreate,
+        CustomObjectTypeUpdate,
+    )
     from ._types.generated.custom_objects import (
         CustomObject,
         CustomObjectCreate,
         CustomObjectUpdate,
     )
-    from ._types.generated.email_templates import EmailTemplate
+    from ._types.generated.email_templates import (
+        EmailTemplate,
+        EmailTemplateCreate,
+        EmailTemplateUpdate,
+    )
     from ._types.generated.events import Event
     from ._types.generated.exports import Export, ExportCreate
     from ._types.generated.field_enrichment import FieldEnrichmentRun, FieldEnrichmentRunObjectType
@@ -119,6 +157,7 @@ if TYPE_CHECKING:
         IntegrationLinkType,
         IntegrationLinkUpdate,
     )
+    from ._types.generated.lead_statuses import LeadStatusCreate, LeadStatusUpdate
     from ._types.generated.leads import Lead, LeadAddress, LeadCreate, LeadMergeRequest, LeadUpdate
     from ._types.generated.literals import (
         CallStatus,
@@ -126,9 +165,19 @@ if TYPE_CHECKING:
         PhoneActivityDirection,
         PhoneActivitySource,
     )
-    from ._types.generated.memberships import MembershipCreate, MembershipPinnedViewsUpdate
+    from ._types.generated.memberships import (
+        CallRecording,
+        MembershipBulkUpdate,
+        MembershipCreate,
+        MembershipPinnedViewsUpdate,
+        MembershipUpdate,
+    )
     from ._types.generated.opportunities import AttachmentIn, OpportunityCreate, OpportunityUpdate
-    from ._types.generated.organizations import Organization
+    from ._types.generated.opportunity_statuses import (
+        OpportunityStatusCreate,
+        OpportunityStatusUpdate,
+    )
+    from ._types.generated.organizations import Organization, OrganizationUpdate
     from ._types.generated.outcomes import (
         Outcome,
         OutcomeAppliesTo,
@@ -146,10 +195,28 @@ if TYPE_CHECKING:
         PhoneNumberUpdate,
         UnderlyingCarrier,
     )
-    from ._types.generated.pipelines import Pipeline
+    from ._types.generated.pipelines import Pipeline, PipelineCreate, PipelineUpdate
     from ._types.generated.playbooks import Playbook, PlaybookCreate, PlaybookUpdate
-    from ._types.generated.roles import Role
-    from ._types.generated.sequences import Sequence, SequenceSubscription
+    from ._types.generated.reporting import ActivityReportQuery, FunnelReportQuery
+    from ._types.generated.roles import Role, RoleCreate, RoleUnassignedLeads, RoleUpdate
+    from ._types.generated.scheduling_links import (
+        SchedulingLink,
+        SchedulingLinkCreate,
+        SchedulingLinkIntegrationCreate,
+        SchedulingLinkUpdate,
+        SharedSchedulingLink,
+        SharedSchedulingLinkCreate,
+        SharedSchedulingLinkUpdate,
+    )
+    from ._types.generated.send_as import SendAs, SendAsBulkCreate, SendAsCreate, SendAsList
+    from ._types.generated.sequences import (
+        Sequence,
+        SequenceCreate,
+        SequenceSubscription,
+        SequenceSubscriptionCreate,
+        SequenceSubscriptionUpdate,
+        SequenceUpdate,
+    )
     from ._types.generated.shared import (
         ActionItem,
         Attachment,
@@ -164,6 +231,8 @@ if TYPE_CHECKING:
         ContactRecentCall,
         ContactUrl,
         CustomField,
+        CustomFieldCreate,
+        CustomFieldUpdate,
         Email,
         LeadStatus,
         Opportunity,
@@ -188,7 +257,9 @@ if TYPE_CHECKING:
     )
     from ._types.generated.smart_views import (
         SavedSearch,
+        SavedSearchCreate,
         SavedSearchType,
+        SavedSearchUpdate,
         SharingSettingsEmbeddedResponse,
     )
     from ._types.generated.sms_templates import (
@@ -210,7 +281,7 @@ if TYPE_CHECKING:
         TaskUpdateDate,
         TaskUpdateDueDate,
     )
-    from ._types.generated.unsubscribed_emails import UnsubscribedEmailCreate
+    from ._types.generated.unsubscribed_emails import UnsubscribedEmail, UnsubscribedEmailCreate
     from ._types.generated.users import User
     from ._types.generated.webhooks import (
         Webhook,
@@ -223,6 +294,9 @@ __all__ = [
     "SMS",
     "ActionItem",
     "ActivityBase",
+    "ActivityCustomFieldCreate",
+    "ActivityCustomFieldUpdate",
+    "ActivityReportQuery",
     "Attachment",
     "AttachmentIn",
     "BasicSubscriptionInfoForContact",
@@ -234,11 +308,15 @@ __all__ = [
     "BulkActionObjectType",
     "BulkActionStatus",
     "BulkDeleteAction",
+    "BulkDeleteActionCreate",
     "BulkEditAction",
+    "BulkEditActionCreate",
     "BulkEditActionType",
     "BulkEmailAction",
+    "BulkEmailActionCreate",
     "BulkEmailContactPreference",
     "BulkSequenceSubscriptionAction",
+    "BulkSequenceSubscriptionActionCreate",
     "BulkSequenceSubscriptionActionType",
     "BulkSequenceSubscriptionContactPreference",
     "Call",
@@ -246,6 +324,7 @@ __all__ = [
     "CallCreateDirection",
     "CallCreateSource",
     "CallCreateStatus",
+    "CallRecording",
     "CallStatus",
     "CallUpdate",
     "CallUpdateStatus",
@@ -269,12 +348,21 @@ __all__ = [
     "CustomActivityCreate",
     "CustomActivityCreateStatus",
     "CustomActivityType",
+    "CustomActivityTypeCreate",
+    "CustomActivityTypeUpdate",
     "CustomActivityUpdate",
     "CustomActivityUpdateStatus",
     "CustomField",
+    "CustomFieldCreate",
+    "CustomFieldSchemaUpdate",
+    "CustomFieldUpdate",
     "CustomObject",
     "CustomObjectCreate",
+    "CustomObjectCustomFieldCreate",
+    "CustomObjectCustomFieldUpdate",
     "CustomObjectType",
+    "CustomObjectTypeCreate",
+    "CustomObjectTypeUpdate",
     "CustomObjectUpdate",
     "Email",
     "EmailCreate",
@@ -282,6 +370,8 @@ __all__ = [
     "EmailCreateOpen",
     "EmailCreateStatus",
     "EmailTemplate",
+    "EmailTemplateCreate",
+    "EmailTemplateUpdate",
     "EmailThread",
     "EmailUpdate",
     "EmailUpdateAttachment",
@@ -296,6 +386,7 @@ __all__ = [
     "FormSubmission",
     "FormSubmissionValues",
     "FormSubmissionValuesByName",
+    "FunnelReportQuery",
     "Group",
     "GroupCreate",
     "GroupMember",
@@ -312,11 +403,15 @@ __all__ = [
     "LeadStatus",
     "LeadStatusChange",
     "LeadStatusChangeCreate",
+    "LeadStatusCreate",
+    "LeadStatusUpdate",
     "LeadUpdate",
     "Meeting",
     "MeetingUpdate",
+    "MembershipBulkUpdate",
     "MembershipCreate",
     "MembershipPinnedViewsUpdate",
+    "MembershipUpdate",
     "MessageStatus",
     "Note",
     "NoteCreate",
@@ -334,12 +429,15 @@ __all__ = [
     "OpportunityStatus",
     "OpportunityStatusChange",
     "OpportunityStatusChangeCreate",
+    "OpportunityStatusCreate",
     "OpportunityStatusType",
+    "OpportunityStatusUpdate",
     "OpportunitySuggestedAction",
     "OpportunitySuggestedActionDetails",
     "OpportunityUpdate",
     "OpportunityValuePeriod",
     "Organization",
+    "OrganizationUpdate",
     "Outcome",
     "OutcomeAppliesTo",
     "OutcomeCreate",
@@ -354,11 +452,16 @@ __all__ = [
     "PhoneNumberType",
     "PhoneNumberUpdate",
     "Pipeline",
+    "PipelineCreate",
+    "PipelineUpdate",
     "Playbook",
     "PlaybookCreate",
     "PlaybookUpdate",
     "RenderedIntegrationLink",
     "Role",
+    "RoleCreate",
+    "RoleUnassignedLeads",
+    "RoleUpdate",
     "SMSCreate",
     "SMSCreateAttachment",
     "SMSCreateAttachmentContentType",
@@ -376,11 +479,30 @@ __all__ = [
     "SMSUpdateAttachmentContentType",
     "SMSUpdateStatus",
     "SavedSearch",
+    "SavedSearchCreate",
     "SavedSearchType",
+    "SavedSearchUpdate",
+    "SchedulingLink",
+    "SchedulingLinkCreate",
+    "SchedulingLinkIntegrationCreate",
+    "SchedulingLinkUpdate",
+    "SendAs",
+    "SendAsBulkCreate",
+    "SendAsCreate",
+    "SendAsList",
     "Sequence",
+    "SequenceCreate",
     "SequenceStatus",
     "SequenceSubscription",
+    "SequenceSubscriptionCreate",
     "SequenceSubscriptionStatus",
+    "SequenceSubscriptionUpdate",
+    "SequenceUpdate",
+    "SharedCustomFieldAssociationCreate",
+    "SharedCustomFieldAssociationUpdate",
+    "SharedSchedulingLink",
+    "SharedSchedulingLinkCreate",
+    "SharedSchedulingLinkUpdate",
     "SharingSettingsEmbeddedResponse",
     "StalledOpportunityActionItems",
     "StalledOpportunityActionTypeV1",
@@ -397,6 +519,7 @@ __all__ = [
     "TaskUpdateDate",
     "TaskUpdateDueDate",
     "UnderlyingCarrier",
+    "UnsubscribedEmail",
     "UnsubscribedEmailCreate",
     "User",
     "Webhook",
@@ -412,6 +535,9 @@ __all__ = [
 _MODULES: dict[str, str] = {
     "ActionItem": "shared",
     "ActivityBase": "activities",
+    "ActivityCustomFieldCreate": "custom_fields_activity",
+    "ActivityCustomFieldUpdate": "custom_fields_activity",
+    "ActivityReportQuery": "reporting",
     "Attachment": "shared",
     "AttachmentIn": "opportunities",
     "BasicSubscriptionInfoForContact": "shared",
@@ -423,11 +549,15 @@ _MODULES: dict[str, str] = {
     "BulkActionObjectType": "bulk_actions_delete",
     "BulkActionStatus": "shared",
     "BulkDeleteAction": "bulk_actions_delete",
+    "BulkDeleteActionCreate": "bulk_actions_delete",
     "BulkEditAction": "bulk_actions_edit",
+    "BulkEditActionCreate": "bulk_actions_edit",
     "BulkEditActionType": "bulk_actions_edit",
     "BulkEmailAction": "bulk_actions_email",
+    "BulkEmailActionCreate": "bulk_actions_email",
     "BulkEmailContactPreference": "bulk_actions_email",
     "BulkSequenceSubscriptionAction": "bulk_actions_sequence_subscriptions",
+    "BulkSequenceSubscriptionActionCreate": "bulk_actions_sequence_subscriptions",
     "BulkSequenceSubscriptionActionType": "bulk_actions_sequence_subscriptions",
     "BulkSequenceSubscriptionContactPreference": "bulk_actions_sequence_subscriptions",
     "Call": "activities_calls",
@@ -435,6 +565,7 @@ _MODULES: dict[str, str] = {
     "CallCreateDirection": "activities_calls",
     "CallCreateSource": "activities_calls",
     "CallCreateStatus": "activities_calls",
+    "CallRecording": "memberships",
     "CallStatus": "literals",
     "CallUpdate": "activities_calls",
     "CallUpdateStatus": "activities_calls",
@@ -458,12 +589,21 @@ _MODULES: dict[str, str] = {
     "CustomActivityCreate": "activities_custom_activities",
     "CustomActivityCreateStatus": "activities_custom_activities",
     "CustomActivityType": "custom_activity_types",
+    "CustomActivityTypeCreate": "custom_activity_types",
+    "CustomActivityTypeUpdate": "custom_activity_types",
     "CustomActivityUpdate": "activities_custom_activities",
     "CustomActivityUpdateStatus": "activities_custom_activities",
     "CustomField": "shared",
+    "CustomFieldCreate": "shared",
+    "CustomFieldSchemaUpdate": "custom_field_schemas",
+    "CustomFieldUpdate": "shared",
     "CustomObject": "custom_objects",
     "CustomObjectCreate": "custom_objects",
+    "CustomObjectCustomFieldCreate": "custom_fields_custom_object",
+    "CustomObjectCustomFieldUpdate": "custom_fields_custom_object",
     "CustomObjectType": "custom_object_types",
+    "CustomObjectTypeCreate": "custom_object_types",
+    "CustomObjectTypeUpdate": "custom_object_types",
     "CustomObjectUpdate": "custom_objects",
     "Email": "shared",
     "EmailCreate": "activities_emails",
@@ -471,6 +611,8 @@ _MODULES: dict[str, str] = {
     "EmailCreateOpen": "activities_emails",
     "EmailCreateStatus": "activities_emails",
     "EmailTemplate": "email_templates",
+    "EmailTemplateCreate": "email_templates",
+    "EmailTemplateUpdate": "email_templates",
     "EmailThread": "activities_email_threads",
     "EmailUpdate": "activities_emails",
     "EmailUpdateAttachment": "activities_emails",
@@ -485,6 +627,7 @@ _MODULES: dict[str, str] = {
     "FormSubmission": "activities_form_submissions",
     "FormSubmissionValues": "activities_form_submissions",
     "FormSubmissionValuesByName": "activities_form_submissions",
+    "FunnelReportQuery": "reporting",
     "Group": "groups",
     "GroupCreate": "groups",
     "GroupMember": "groups",
@@ -501,11 +644,15 @@ _MODULES: dict[str, str] = {
     "LeadStatus": "shared",
     "LeadStatusChange": "activities_lead_status_changes",
     "LeadStatusChangeCreate": "activities_lead_status_changes",
+    "LeadStatusCreate": "lead_statuses",
+    "LeadStatusUpdate": "lead_statuses",
     "LeadUpdate": "leads",
     "Meeting": "activities_meetings",
     "MeetingUpdate": "activities_meetings",
+    "MembershipBulkUpdate": "memberships",
     "MembershipCreate": "memberships",
     "MembershipPinnedViewsUpdate": "memberships",
+    "MembershipUpdate": "memberships",
     "MessageStatus": "literals",
     "Note": "activities_notes",
     "NoteCreate": "activities_notes",
@@ -523,12 +670,15 @@ _MODULES: dict[str, str] = {
     "OpportunityStatus": "shared",
     "OpportunityStatusChange": "activities_opportunity_status_changes",
     "OpportunityStatusChangeCreate": "activities_opportunity_status_changes",
+    "OpportunityStatusCreate": "opportunity_statuses",
     "OpportunityStatusType": "shared",
+    "OpportunityStatusUpdate": "opportunity_statuses",
     "OpportunitySuggestedAction": "shared",
     "OpportunitySuggestedActionDetails": "shared",
     "OpportunityUpdate": "opportunities",
     "OpportunityValuePeriod": "shared",
     "Organization": "organizations",
+    "OrganizationUpdate": "organizations",
     "Outcome": "outcomes",
     "OutcomeAppliesTo": "outcomes",
     "OutcomeCreate": "outcomes",
@@ -543,11 +693,16 @@ _MODULES: dict[str, str] = {
     "PhoneNumberType": "phone_numbers",
     "PhoneNumberUpdate": "phone_numbers",
     "Pipeline": "pipelines",
+    "PipelineCreate": "pipelines",
+    "PipelineUpdate": "pipelines",
     "Playbook": "playbooks",
     "PlaybookCreate": "playbooks",
     "PlaybookUpdate": "playbooks",
     "RenderedIntegrationLink": "shared",
     "Role": "roles",
+    "RoleCreate": "roles",
+    "RoleUnassignedLeads": "roles",
+    "RoleUpdate": "roles",
     "SMS": "activities_sms",
     "SMSCreate": "activities_sms",
     "SMSCreateAttachment": "activities_sms",
@@ -566,11 +721,30 @@ _MODULES: dict[str, str] = {
     "SMSUpdateAttachmentContentType": "activities_sms",
     "SMSUpdateStatus": "activities_sms",
     "SavedSearch": "smart_views",
+    "SavedSearchCreate": "smart_views",
     "SavedSearchType": "smart_views",
+    "SavedSearchUpdate": "smart_views",
+    "SchedulingLink": "scheduling_links",
+    "SchedulingLinkCreate": "scheduling_links",
+    "SchedulingLinkIntegrationCreate": "scheduling_links",
+    "SchedulingLinkUpdate": "scheduling_links",
+    "SendAs": "send_as",
+    "SendAsBulkCreate": "send_as",
+    "SendAsCreate": "send_as",
+    "SendAsList": "send_as",
     "Sequence": "sequences",
+    "SequenceCreate": "sequences",
     "SequenceStatus": "shared",
     "SequenceSubscription": "sequences",
+    "SequenceSubscriptionCreate": "sequences",
     "SequenceSubscriptionStatus": "shared",
+    "SequenceSubscriptionUpdate": "sequences",
+    "SequenceUpdate": "sequences",
+    "SharedCustomFieldAssociationCreate": "custom_fields_shared",
+    "SharedCustomFieldAssociationUpdate": "custom_fields_shared",
+    "SharedSchedulingLink": "scheduling_links",
+    "SharedSchedulingLinkCreate": "scheduling_links",
+    "SharedSchedulingLinkUpdate": "scheduling_links",
     "SharingSettingsEmbeddedResponse": "smart_views",
     "StalledOpportunityActionItems": "shared",
     "StalledOpportunityActionTypeV1": "shared",
@@ -587,6 +761,7 @@ _MODULES: dict[str, str] = {
     "TaskUpdateDate": "tasks",
     "TaskUpdateDueDate": "tasks",
     "UnderlyingCarrier": "phone_numbers",
+    "UnsubscribedEmail": "unsubscribed_emails",
     "UnsubscribedEmailCreate": "unsubscribed_emails",
     "User": "users",
     "Webhook": "webhooks",

@@ -28,6 +28,7 @@ INSTALL = 'pip install -e ".[dev]"'
 DEMO_COMMAND = f"{INSTALL} && close-async demo"
 TEST_COMMAND = f"{INSTALL} && pytest"
 
+
 def blocks(kind: str) -> list[str]:
     return [code for lang, code in _FENCE.findall(README) if lang == kind]
 

@@ -210,14 +210,25 @@ def model_or_body(cls: type[RequestModel], body: dict[str, Any]) -> Any:
 _PLACEHOLDERS: dict[Any, Any] = {str: "x1", int: 1, float: 1.5, bool: True}
 
 
+def placeholder(hint: Any) -> Any:
+    """A value of a required field's type: a scalar, a literal's first value, an empty list."""
+    if typing.get_origin(hint) is typing.Literal:
+        return typing.get_args(hint)[0]
+    if typing.get_origin(hint) is list:
+        return []
+    options = typing.get_args(hint) or (hint,)
+    if any(o in _PLACEHOLDERS for o in options):
+        return next(_PLACEHOLDERS[o] for o in options if o in _PLACEHOLDERS)
+    return next(placeholder(o) for o in options if o is not type(None))
+
+
 def minimal_model(cls: type[RequestModel]) -> RequestModel:
     """The model with its required fields only, for a body the document types as "any"."""
     hints = typing.get_type_hints(cls)
     values = {}
     for field in attrs.fields(cls):
         if field.default is attrs.NOTHING:
-            options = typing.get_args(hints[field.name]) or (hints[field.name],)
-            values[field.name] = next(_PLACEHOLDERS[o] for o in options if o in _PLACEHOLDERS)
+            values[field.name] = placeholder(hints[field.name])
     return cls(**values)
 
 

@@ -268,7 +268,12 @@ def _render_resource(
         title=_title(ns),
         class_doc=docstring(class_lines, 4),
         docstrings={
-            op.method: docstring(_operation_doc(op, op.method in sliced), 8) for op in ns.operations
+            op.method: docstring(
+                _operation_doc(op, op.method in sliced)
+                + _body_fields_doc(api.models.get(op.body_model or "")),
+                8,
+            )
+            for op in ns.operations
         },
         # Each operation's rate-limit group, written as a literal: never worked out per call.
         groups={op.method: template_group(op.http, op.template) for op in ns.operations},
@@ -502,6 +507,25 @@ def _operation_doc(op: OperationDef, sliced: bool = False) -> list[str]:
             88,
         ),
     ]
+    return lines
+
+
+def _body_fields_doc(model: ModelDef | None) -> list[str]:
+    """The lines listing a body model's fields (JSON key, type, required, the first sentence
+    of its description), so ``help()`` on the method shows what the body takes."""
+    if model is None or model.kind != "class" or not model.fields:
+        return []
+    head = f"Body fields (:class:`~close_async.models.{model.name}`, or a mapping of these keys):"
+    lines = ["", *textwrap.wrap(head, 88, break_long_words=False), ""]
+    for f in model.fields:
+        kind = f.annotation.replace(" | Unset", "").replace("_dt.", "")
+        need = ", required" if f.required else ""
+        text = " ".join(line for line in f.doc if line)
+        first = re.split(r"(?<=[a-z0-9)`])\. ", text)[0].strip()
+        if first and not first.endswith("."):
+            first += "."
+        item = f"- ``{f.key}`` (``{kind}``{need})" + (f": {first}" if first else ".")
+        lines += textwrap.wrap(item, 88, subsequent_indent="  ", break_long_words=False)
     return lines
 
 

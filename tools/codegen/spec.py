@@ -126,6 +126,7 @@ class OperationDef:
     query: list[ParamDef]
     body: str | None = None
     body_required: bool = True
+    body_model: str | None = None  # the body's model class, whose fields the docstring lists
     returns: str = "Any"
     parse: str | None = None  # a model name, "no_content", or None (the decoded JSON)
     item: str | None = None  # for lists: the item model, or "Any"
@@ -356,14 +357,25 @@ class _Builder:
     # --- overlay schemas
 
     def _overlay_schema(self, name: str, definition: dict[str, Any]) -> dict[str, Any]:
+        if "one_of" in definition:
+            # A named enum, for values two bodies share: their Literal is written once.
+            enum = {"type": "string", "enum": [str(v) for v in definition["one_of"]]}
+            return {**enum, "title": name, "description": definition.get("description", "")}
         properties: dict[str, Any] = {}
         base = definition.get("from")
         if base:
-            source = self.document["components"]["schemas"][base]["properties"]
+            # A document schema, or an overlay schema written above this one.
+            source = self.schemas[base]["properties"]
             for key in definition.get("fields") or list(source):
                 properties[key] = source[key]
         for key, short in (definition.get("properties") or {}).items():
+            # ``type -- text``: the short notation with the field's one-line description.
+            text = ""
+            if isinstance(short, str):
+                short, _, text = short.partition(" -- ")
             properties[key] = _expand(short)
+            if text:
+                properties[key] = {**properties[key], "description": text.strip()}
         schema: dict[str, Any] = {
             "type": "object",
             "title": name,
@@ -816,6 +828,8 @@ class _Builder:
             if body in ("Any", "dict[str, Any]"):
                 operation.body = "Mapping[str, Any]"
             else:
+                if body in self.names.values():
+                    operation.body_model = body
                 # A model read from Close may be sent back (its unknown keys too).
                 sent_back = fix.get("accepts")
                 if sent_back:

@@ -150,6 +150,30 @@ class ActivitiesCallsResource(BulkCreate[Call], BulkDelete, BulkUpdate[Call]):
         security reasons, we require the URL to be secure (i.e. starting with https://)
 
         Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
+
+        Body fields (:class:`~close_async.models.CallCreate`, or a mapping of these keys):
+
+        - ``activity_at`` (``datetime | None``).
+        - ``contact_id`` (``str | None``).
+        - ``conversation_type_id`` (``str | None``).
+        - ``created_by_id`` (``str | None``).
+        - ``custom_fields`` (``Mapping[str, Any] | None``).
+        - ``date_created`` (``datetime | None``).
+        - ``direction`` (``PhoneActivityDirection``).
+        - ``duration`` (``int | None``).
+        - ``lead_id`` (``str | None``).
+        - ``note`` (``str | None``).
+        - ``note_html`` (``str | None``).
+        - ``organization_id`` (``str | None``).
+        - ``outcome_id`` (``str | None``).
+        - ``phone`` (``str | None``): Phone number in E.164 format.
+        - ``playbook_id`` (``str | None``).
+        - ``quality_info`` (``str | None``).
+        - ``recording_url`` (``str | None``).
+        - ``source`` (``PhoneActivitySource``).
+        - ``status`` (``CallStatus``).
+        - ``user_id`` (``str | None``).
+        - ``voicemail_url`` (``str | None``).
         """
         request = self._create_request(body)
         options = call_options(self._requester.options, timeout, extra_headers, extra_query)
@@ -219,6 +243,25 @@ class ActivitiesCallsResource(BulkCreate[Call], BulkDelete, BulkUpdate[Call]):
         only.
 
         Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
+
+        Body fields (:class:`~close_async.models.CallUpdate`, or a mapping of these keys):
+
+        - ``activity_at`` (``datetime | None``).
+        - ``contact_id`` (``str | None``).
+        - ``conversation_type_id`` (``str | None``).
+        - ``custom_fields`` (``Mapping[str, Any] | None``).
+        - ``duration`` (``int | None``).
+        - ``lead_id`` (``str | None``).
+        - ``note`` (``str | None``).
+        - ``note_html`` (``str | None``).
+        - ``outcome_id`` (``str | None``).
+        - ``phone`` (``str | None``): Phone number in E.164 format.
+        - ``playbook_id`` (``str | None``).
+        - ``quality_info`` (``str | None``).
+        - ``recording_url`` (``str | None``).
+        - ``status`` (``CallStatus``).
+        - ``user_id`` (``str | None``).
+        - ``voicemail_url`` (``str | None``).
         """
         request = self._update_request(id, body)
         options = call_options(self._requester.options, timeout, extra_headers, extra_query)

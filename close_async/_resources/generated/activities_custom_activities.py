@@ -170,6 +170,21 @@ class ActivitiesCustomActivitiesResource(
         `false` when creating or updating a Custom Activity.
 
         Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
+
+        Body fields (:class:`~close_async.models.CustomActivityCreate`, or a mapping of these
+        keys):
+
+        - ``activity_at`` (``datetime | None``).
+        - ``contact_id`` (``str | None``).
+        - ``created_by_id`` (``str | None``).
+        - ``custom_activity_type_id`` (``str``, required).
+        - ``custom_fields`` (``dict[str, Any] | None``).
+        - ``date_created`` (``datetime | None``).
+        - ``lead_id`` (``str``, required).
+        - ``organization_id`` (``str | None``).
+        - ``pinned`` (``bool | None``).
+        - ``status`` (``CustomActivityCreateStatus``).
+        - ``user_id`` (``str | None``).
         """
         request = self._create_request(body)
         options = call_options(self._requester.options, timeout, extra_headers, extra_query)
@@ -241,6 +256,15 @@ class ActivitiesCustomActivitiesResource(
         `false` when creating or updating a Custom Activity.
 
         Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
+
+        Body fields (:class:`~close_async.models.CustomActivityUpdate`, or a mapping of these
+        keys):
+
+        - ``activity_at`` (``datetime | None``).
+        - ``contact_id`` (``str | None``).
+        - ``custom_fields`` (``dict[str, Any] | None``).
+        - ``pinned`` (``bool | None``).
+        - ``status`` (``CustomActivityCreateStatus``).
         """
         request = self._update_request(id, body)
         options = call_options(self._requester.options, timeout, extra_headers, extra_query)

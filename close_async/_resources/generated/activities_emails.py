@@ -179,6 +179,33 @@ class ActivitiesEmailsResource(BulkCreate[Email], BulkDelete, BulkUpdate[Email])
         `https://app.close.com/go/file/`.
 
         Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
+
+        Body fields (:class:`~close_async.models.EmailCreate`, or a mapping of these keys):
+
+        - ``account_id`` (``str | None``).
+        - ``activity_at`` (``datetime | None``).
+        - ``attachments`` (``list[EmailCreateAttachment] | None``).
+        - ``bcc`` (``list[str] | None``).
+        - ``body_html`` (``str | None``).
+        - ``body_text`` (``str | None``).
+        - ``cc`` (``list[str] | None``).
+        - ``contact_id`` (``str | None``).
+        - ``created_by_id`` (``str | None``).
+        - ``date_created`` (``datetime | None``).
+        - ``followup_date`` (``datetime | None``).
+        - ``followup_sequence_add_cc_bcc`` (``bool | None``).
+        - ``followup_sequence_delay`` (``int | None``).
+        - ``followup_sequence_id`` (``str | None``).
+        - ``in_reply_to_id`` (``str | None``).
+        - ``lead_id`` (``str``, required).
+        - ``opens`` (``list[EmailCreateOpen] | None``).
+        - ``organization_id`` (``str | None``).
+        - ``sender`` (``str | None``).
+        - ``status`` (``MessageStatus``, required).
+        - ``subject`` (``str | None``).
+        - ``template_id`` (``str | None``).
+        - ``to`` (``list[str] | None``).
+        - ``user_id`` (``str | None``).
         """
         request = self._create_request(body)
         options = call_options(self._requester.options, timeout, extra_headers, extra_query)
@@ -245,6 +272,29 @@ class ActivitiesEmailsResource(BulkCreate[Email], BulkDelete, BulkUpdate[Email])
         required if not already set on the email.
 
         Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
+
+        Body fields (:class:`~close_async.models.EmailUpdate`, or a mapping of these keys):
+
+        - ``account_id`` (``str | None``).
+        - ``activity_at`` (``datetime | None``).
+        - ``attachments`` (``list[EmailUpdateAttachment] | None``).
+        - ``bcc`` (``list[str] | None``).
+        - ``body_html`` (``str | None``).
+        - ``body_text`` (``str | None``).
+        - ``cc`` (``list[str] | None``).
+        - ``contact_id`` (``str | None``).
+        - ``followup_date`` (``datetime | None``).
+        - ``followup_sequence_add_cc_bcc`` (``bool | None``).
+        - ``followup_sequence_delay`` (``int | None``).
+        - ``followup_sequence_id`` (``str | None``).
+        - ``in_reply_to_id`` (``str | None``).
+        - ``opens`` (``list[EmailUpdateOpen] | None``).
+        - ``sender`` (``str | None``).
+        - ``status`` (``MessageStatus``).
+        - ``subject`` (``str | None``).
+        - ``template_id`` (``str | None``).
+        - ``to`` (``list[str] | None``).
+        - ``user_id`` (``str | None``).
         """
         request = self._update_request(id, body)
         options = call_options(self._requester.options, timeout, extra_headers, extra_query)

@@ -150,6 +150,14 @@ class ActivitiesLeadStatusChangesResource(BulkCreate[LeadStatusChange], BulkDele
         status changes from another system.
 
         Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
+
+        Body fields (:class:`~close_async.models.LeadStatusChangeCreate`, or a mapping of these
+        keys):
+
+        - ``lead_id`` (``str``, required).
+        - ``old_status_id`` (``str | None``).
+        - ``new_status_id`` (``str``, required).
+        - ``activity_at`` (``datetime | None``).
         """
         request = self._create_request(body)
         options = call_options(self._requester.options, timeout, extra_headers, extra_query)

@@ -212,6 +212,12 @@ class ActivitiesMeetingsResource(BulkDelete, BulkUpdate[Meeting]):
         Most commonly this can be used to update a meetings's `user_note_html` or `outcome_id`.
 
         Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
+
+        Body fields (:class:`~close_async.models.MeetingUpdate`, or a mapping of these keys):
+
+        - ``user_note_html`` (``str | None``).
+        - ``outcome_id`` (``str | None``).
+        - ``title`` (``str | None``).
         """
         request = self._update_request(id, body)
         options = call_options(self._requester.options, timeout, extra_headers, extra_query)

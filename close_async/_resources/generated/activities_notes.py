@@ -150,6 +150,21 @@ class ActivitiesNotesResource(BulkCreate[Note], BulkDelete, BulkUpdate[Note]):
         creating or updating a note.
 
         Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
+
+        Body fields (:class:`~close_async.models.NoteCreate`, or a mapping of these keys):
+
+        - ``activity_at`` (``datetime | None``).
+        - ``attachments`` (``list[NoteCreateAttachment] | None``).
+        - ``contact_id`` (``str | None``).
+        - ``created_by_id`` (``str | None``).
+        - ``date_created`` (``datetime | None``).
+        - ``lead_id`` (``str``, required).
+        - ``note`` (``str | None``).
+        - ``note_html`` (``str | None``).
+        - ``organization_id`` (``str | None``).
+        - ``pinned`` (``bool | None``).
+        - ``title`` (``str | None``).
+        - ``user_id`` (``str | None``).
         """
         request = self._create_request(body)
         options = call_options(self._requester.options, timeout, extra_headers, extra_query)
@@ -217,6 +232,16 @@ class ActivitiesNotesResource(BulkCreate[Note], BulkDelete, BulkUpdate[Note]):
         A note can be pinned or unpinned by setting `pinned` to `true` or `false`.
 
         Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
+
+        Body fields (:class:`~close_async.models.NoteUpdate`, or a mapping of these keys):
+
+        - ``activity_at`` (``datetime | None``).
+        - ``attachments`` (``list[NoteUpdateAttachment] | None``).
+        - ``contact_id`` (``str | None``).
+        - ``note`` (``str | None``).
+        - ``note_html`` (``str | None``).
+        - ``pinned`` (``bool | None``).
+        - ``title`` (``str | None``).
         """
         request = self._update_request(id, body)
         options = call_options(self._requester.options, timeout, extra_headers, extra_query)

@@ -152,6 +152,14 @@ class ActivitiesOpportunityStatusChangesResource(BulkCreate[OpportunityStatusCha
         changes from another system.
 
         Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
+
+        Body fields (:class:`~close_async.models.OpportunityStatusChangeCreate`, or a mapping of
+        these keys):
+
+        - ``opportunity_id`` (``str``, required).
+        - ``old_status_id`` (``str | None``).
+        - ``new_status_id`` (``str``, required).
+        - ``activity_at`` (``datetime | None``).
         """
         request = self._create_request(body)
         options = call_options(self._requester.options, timeout, extra_headers, extra_query)

@@ -180,6 +180,24 @@ class ActivitiesSmsResource(BulkCreate[SMS], BulkDelete, BulkUpdate[SMS]):
         for the SMS.
 
         Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
+
+        Body fields (:class:`~close_async.models.SMSCreate`, or a mapping of these keys):
+
+        - ``activity_at`` (``datetime | None``).
+        - ``attachments`` (``list[SMSCreateAttachment] | None``).
+        - ``contact_id`` (``str | None``).
+        - ``created_by_id`` (``str | None``).
+        - ``date_created`` (``datetime | None``).
+        - ``direction`` (``PhoneActivityDirection``).
+        - ``lead_id`` (``str | None``).
+        - ``local_phone`` (``str | None``): Phone number in E.164 format.
+        - ``organization_id`` (``str | None``).
+        - ``remote_phone`` (``str | None``): Phone number in E.164 format.
+        - ``source`` (``PhoneActivitySource``).
+        - ``status`` (``MessageStatus``, required).
+        - ``template_id`` (``str | None``).
+        - ``text`` (``str | None``).
+        - ``user_id`` (``str | None``).
         """
         request = self._create_request(body, send_to_inbox=send_to_inbox)
         options = call_options(self._requester.options, timeout, extra_headers, extra_query)
@@ -251,6 +269,19 @@ class ActivitiesSmsResource(BulkCreate[SMS], BulkDelete, BulkUpdate[SMS]):
         the `date_scheduled` field.
 
         Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
+
+        Body fields (:class:`~close_async.models.SMSUpdate`, or a mapping of these keys):
+
+        - ``activity_at`` (``datetime | None``).
+        - ``attachments`` (``list[SMSUpdateAttachment] | None``).
+        - ``contact_id`` (``str | None``).
+        - ``lead_id`` (``str | None``).
+        - ``local_phone`` (``str | None``): Phone number in E.164 format.
+        - ``remote_phone`` (``str | None``): Phone number in E.164 format.
+        - ``status`` (``MessageStatus``).
+        - ``template_id`` (``str | None``).
+        - ``text`` (``str | None``).
+        - ``user_id`` (``str | None``).
         """
         request = self._update_request(id, body)
         options = call_options(self._requester.options, timeout, extra_headers, extra_query)

@@ -189,6 +189,22 @@ class ActivitiesWhatsappMessagesResource(
         Inbox Notification for the message.
 
         Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
+
+        Body fields (:class:`~close_async.models.WhatsAppMessageCreate`, or a mapping of these
+        keys):
+
+        - ``activity_at`` (``datetime``, required).
+        - ``attachments`` (``list[WhatsAppAttachmentData]``).
+        - ``contact_id`` (``str``, required).
+        - ``direction`` (``CommunicationDirection``, required).
+        - ``external_whatsapp_message_id`` (``str``, required).
+        - ``integration_link`` (``str | None``).
+        - ``lead_id`` (``str``, required).
+        - ``local_phone`` (``str``, required).
+        - ``message_markdown`` (``str``, required).
+        - ``remote_phone`` (``str``, required).
+        - ``response_to_id`` (``str | None``).
+        - ``user_id`` (``str | None``).
         """
         request = self._create_request(body, send_to_inbox=send_to_inbox)
         options = call_options(self._requester.options, timeout, extra_headers, extra_query)
@@ -258,6 +274,20 @@ class ActivitiesWhatsappMessagesResource(
         ``PUT /activity/whatsapp_message/{id}/``.
 
         Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
+
+        Body fields (:class:`~close_async.models.WhatsAppMessageUpdate`, or a mapping of these
+        keys):
+
+        - ``activity_at`` (``datetime``).
+        - ``attachments`` (``list[WhatsAppAttachmentData]``).
+        - ``contact_id`` (``str``).
+        - ``direction`` (``CommunicationDirection``).
+        - ``integration_link`` (``str | None``).
+        - ``local_phone`` (``str``).
+        - ``message_markdown`` (``str``).
+        - ``remote_phone`` (``str``).
+        - ``response_to_id`` (``str | None``).
+        - ``user_id`` (``str``).
         """
         request = self._update_request(id, body)
         options = call_options(self._requester.options, timeout, extra_headers, extra_query)

@@ -114,6 +114,13 @@ class BlockedPhoneNumbersResource(
         * That phone number will not be able to call anybody in your organization.
 
         Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
+
+        Body fields (:class:`~close_async.models.BlockedPhoneNumberCreate`, or a mapping of
+        these keys):
+
+        - ``phone`` (``str``, required): The phone number (in E.164 format) that you wish to
+          block.
+        - ``reason`` (``str``, required): The reason why you wish to block a given phone number.
         """
         request = self._create_request(body)
         options = call_options(self._requester.options, timeout, extra_headers, extra_query)
@@ -176,6 +183,11 @@ class BlockedPhoneNumbersResource(
         ``PUT /blocked_phone_number/settings/``.
 
         Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
+
+        Body fields (:class:`~close_async.models.BlockedPhoneNumberSettingsUpdate`, or a mapping
+        of these keys):
+
+        - ``reject_anonymous_inbound_calls`` (``bool``, required).
         """
         request = build_request(
             "PUT",
@@ -235,6 +247,12 @@ class BlockedPhoneNumbersResource(
         ``PUT /blocked_phone_number/{id}/``.
 
         Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
+
+        Body fields (:class:`~close_async.models.BlockedPhoneNumberUpdate`, or a mapping of
+        these keys):
+
+        - ``reason`` (``str``, required): The updated reason for blocking the given phone
+          number.
         """
         request = self._update_request(id, body)
         options = call_options(self._requester.options, timeout, extra_headers, extra_query)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from ..._engine.config import Timeout
 from ..._engine.http.request import build_request
 from ..._engine.options import call_options
-from ..._types.generated.bulk_actions_delete import BulkDeleteAction
+from ..._types.generated.bulk_actions_delete import BulkDeleteAction, BulkDeleteActionCreate
 from ..bulk_verbs import BulkCreate
 from ..pager import Pager, paginate
 from ..raw import raw_first_page, raw_operation
@@ -87,7 +87,7 @@ class BulkActionsDeleteResource(BulkCreate[BulkDeleteAction]):
 
     async def create(
         self,
-        body: Mapping[str, Any],
+        body: BulkDeleteActionCreate | Mapping[str, Any],
         *,
         timeout: float | Timeout | None = None,
         extra_headers: Mapping[str, str | None] | None = None,
@@ -101,6 +101,16 @@ class BulkActionsDeleteResource(BulkCreate[BulkDeleteAction]):
         bulk action is done.
 
         Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
+
+        Body fields (:class:`~close_async.models.BulkDeleteActionCreate`, or a mapping of these
+        keys):
+
+        - ``s_query`` (``dict[str, Any]``).
+        - ``query`` (``str | None``).
+        - ``results_limit`` (``int | None``).
+        - ``sort`` (``list[dict[str, Any]]``).
+        - ``bulk_object_type`` (``BulkActionObjectType``).
+        - ``send_done_email`` (``bool``).
         """
         request = self._create_request(body)
         options = call_options(self._requester.options, timeout, extra_headers, extra_query)
@@ -110,7 +120,7 @@ class BulkActionsDeleteResource(BulkCreate[BulkDeleteAction]):
 
     def _create_request(
         self,
-        body: Mapping[str, Any],
+        body: BulkDeleteActionCreate | Mapping[str, Any],
     ) -> Request:
         """The request :meth:`create` sends, built and not sent: ``create_many``
         builds each item's with it."""

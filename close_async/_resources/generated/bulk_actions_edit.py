@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from ..._engine.config import Timeout
 from ..._engine.http.request import build_request
 from ..._engine.options import call_options
-from ..._types.generated.bulk_actions_edit import BulkEditAction
+from ..._types.generated.bulk_actions_edit import BulkEditAction, BulkEditActionCreate
 from ..bulk_verbs import BulkCreate
 from ..pager import Pager, paginate
 from ..raw import raw_first_page, raw_operation
@@ -87,7 +87,7 @@ class BulkActionsEditResource(BulkCreate[BulkEditAction]):
 
     async def create(
         self,
-        body: Mapping[str, Any],
+        body: BulkEditActionCreate | Mapping[str, Any],
         *,
         timeout: float | Timeout | None = None,
         extra_headers: Mapping[str, str | None] | None = None,
@@ -118,6 +118,24 @@ class BulkActionsEditResource(BulkCreate[BulkEditAction]):
         bulk action is done.
 
         Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
+
+        Body fields (:class:`~close_async.models.BulkEditActionCreate`, or a mapping of these
+        keys):
+
+        - ``type`` (``BulkEditActionType``, required).
+        - ``s_query`` (``dict[str, Any]``).
+        - ``query`` (``str | None``).
+        - ``results_limit`` (``int | None``).
+        - ``sort`` (``list[dict[str, Any]]``).
+        - ``lead_status_id`` (``str | None``).
+        - ``custom_field_name`` (``str | None``).
+        - ``custom_field_value`` (``str | None``).
+        - ``send_done_email`` (``bool``).
+        - ``custom_field_id`` (``str``): The custom field to set or clear.
+        - ``custom_field_values`` (``list[Any]``): Several values, for a field that accepts
+          them.
+        - ``custom_field_operation`` (``Literal['replace', 'add', 'remove']``): For a multi-
+          value field (default replace).
         """
         request = self._create_request(body)
         options = call_options(self._requester.options, timeout, extra_headers, extra_query)
@@ -127,7 +145,7 @@ class BulkActionsEditResource(BulkCreate[BulkEditAction]):
 
     def _create_request(
         self,
-        body: Mapping[str, Any],
+        body: BulkEditActionCreate | Mapping[str, Any],
     ) -> Request:
         """The request :meth:`create` sends, built and not sent: ``create_many``
         builds each item's with it."""

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from ..._engine.config import Timeout
 from ..._engine.http.request import build_request
 from ..._engine.options import call_options
-from ..._types.generated.bulk_actions_email import BulkEmailAction
+from ..._types.generated.bulk_actions_email import BulkEmailAction, BulkEmailActionCreate
 from ..bulk_verbs import BulkCreate
 from ..pager import Pager, paginate
 from ..raw import raw_first_page, raw_operation
@@ -88,7 +88,7 @@ class BulkActionsEmailResource(BulkCreate[BulkEmailAction]):
 
     async def create(
         self,
-        body: Mapping[str, Any],
+        body: BulkEmailActionCreate | Mapping[str, Any],
         *,
         timeout: float | Timeout | None = None,
         extra_headers: Mapping[str, str | None] | None = None,
@@ -102,6 +102,19 @@ class BulkActionsEmailResource(BulkCreate[BulkEmailAction]):
         the lead) or `contact` (email the first contact email of each contact of the lead).
 
         Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
+
+        Body fields (:class:`~close_async.models.BulkEmailActionCreate`, or a mapping of these
+        keys):
+
+        - ``s_query`` (``dict[str, Any]``).
+        - ``query`` (``str | None``).
+        - ``results_limit`` (``int | None``).
+        - ``sort`` (``list[dict[str, Any]]``).
+        - ``template_id`` (``str | None``).
+        - ``email_account_id`` (``str | None``).
+        - ``sender`` (``str | None``).
+        - ``contact_preference`` (``BulkEmailContactPreference | None``).
+        - ``send_done_email`` (``bool``).
         """
         request = self._create_request(body)
         options = call_options(self._requester.options, timeout, extra_headers, extra_query)
@@ -111,7 +124,7 @@ class BulkActionsEmailResource(BulkCreate[BulkEmailAction]):
 
     def _create_request(
         self,
-        body: Mapping[str, Any],
+        body: BulkEmailActionCreate | Mapping[str, Any],
     ) -> Request:
         """The request :meth:`create` sends, built and not sent: ``create_many``
         builds each item's with it."""

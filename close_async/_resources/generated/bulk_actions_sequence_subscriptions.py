@@ -10,7 +10,10 @@ from typing import TYPE_CHECKING, Any
 from ..._engine.config import Timeout
 from ..._engine.http.request import build_request
 from ..._engine.options import call_options
-from ..._types.generated.bulk_actions_sequence_subscriptions import BulkSequenceSubscriptionAction
+from ..._types.generated.bulk_actions_sequence_subscriptions import (
+    BulkSequenceSubscriptionAction,
+    BulkSequenceSubscriptionActionCreate,
+)
 from ..bulk_verbs import BulkCreate
 from ..pager import Pager, paginate
 from ..raw import raw_first_page, raw_operation
@@ -90,7 +93,7 @@ class BulkActionsSequenceSubscriptionsResource(BulkCreate[BulkSequenceSubscripti
 
     async def create(
         self,
-        body: Mapping[str, Any],
+        body: BulkSequenceSubscriptionActionCreate | Mapping[str, Any],
         *,
         timeout: float | Timeout | None = None,
         extra_headers: Mapping[str, str | None] | None = None,
@@ -120,6 +123,23 @@ class BulkActionsSequenceSubscriptionsResource(BulkCreate[BulkSequenceSubscripti
         - `contact` to subscribe the primary email of each contact of the lead.
 
         Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
+
+        Body fields (:class:`~close_async.models.BulkSequenceSubscriptionActionCreate`, or a
+        mapping of these keys):
+
+        - ``action_type`` (``BulkSequenceSubscriptionActionType``, required).
+        - ``s_query`` (``dict[str, Any]``).
+        - ``query`` (``str | None``).
+        - ``results_limit`` (``int | None``).
+        - ``sort`` (``list[dict[str, Any]]``).
+        - ``sequence_id`` (``str | None``).
+        - ``sender_account_id`` (``str | None``).
+        - ``sender_name`` (``str | None``).
+        - ``sender_email`` (``str | None``).
+        - ``contact_preference`` (``BulkSequenceSubscriptionContactPreference | None``).
+        - ``calls_assigned_to`` (``list[str] | None``).
+        - ``from_phone_number_id`` (``str | None``).
+        - ``send_done_email`` (``bool``).
         """
         request = self._create_request(body)
         options = call_options(self._requester.options, timeout, extra_headers, extra_query)
@@ -129,7 +149,7 @@ class BulkActionsSequenceSubscriptionsResource(BulkCreate[BulkSequenceSubscripti
 
     def _create_request(
         self,
-        body: Mapping[str, Any],
+        body: BulkSequenceSubscriptionActionCreate | Mapping[str, Any],
     ) -> Request:
         """The request :meth:`create` sends, built and not sent: ``create_many``
         builds each item's with it."""

@@ -96,6 +96,11 @@ class CommentsResource(BulkCreate[Comment], BulkDelete, BulkUpdate[Comment]):
         automatically.
 
         Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
+
+        Body fields (:class:`~close_async.models.CommentCreate`, or a mapping of these keys):
+
+        - ``body`` (``str``, required).
+        - ``object_id`` (``str``, required).
         """
         request = self._create_request(body)
         options = call_options(self._requester.options, timeout, extra_headers, extra_query)
@@ -160,6 +165,10 @@ class CommentsResource(BulkCreate[Comment], BulkDelete, BulkUpdate[Comment]):
         own comments.
 
         Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
+
+        Body fields (:class:`~close_async.models.CommentUpdate`, or a mapping of these keys):
+
+        - ``body`` (``str``, required).
         """
         request = self._update_request(id, body)
         options = call_options(self._requester.options, timeout, extra_headers, extra_query)

@@ -109,6 +109,15 @@ class ContactsResource(BulkCreate[Contact], BulkDelete, BulkUpdate[Contact]):
         - ``fields`` (``_fields``): Comma-separated list of fields to include in the response.
 
         Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
+
+        Body fields (:class:`~close_async.models.ContactCreate`, or a mapping of these keys):
+
+        - ``lead_id`` (``str | None``).
+        - ``name`` (``str | None``).
+        - ``title`` (``str | None``).
+        - ``emails`` (``list[ContactEmail]``).
+        - ``phones`` (``list[ContactPhone]``).
+        - ``urls`` (``list[ContactUrl]``).
         """
         request = self._create_request(body, fields=fields)
         options = call_options(self._requester.options, timeout, extra_headers, extra_query)
@@ -196,6 +205,14 @@ class ContactsResource(BulkCreate[Contact], BulkDelete, BulkUpdate[Contact]):
         - ``fields`` (``_fields``): Comma-separated list of fields to include in the response.
 
         Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
+
+        Body fields (:class:`~close_async.models.ContactUpdate`, or a mapping of these keys):
+
+        - ``name`` (``str | None``).
+        - ``title`` (``str | None``).
+        - ``emails`` (``list[ContactEmail]``).
+        - ``phones`` (``list[ContactPhone]``).
+        - ``urls`` (``list[ContactUrl]``).
         """
         request = self._update_request(id, body, fields=fields)
         options = call_options(self._requester.options, timeout, extra_headers, extra_query)

@@ -11,7 +11,11 @@ from ..._engine.config import Timeout
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
 from ..._engine.options import call_options
-from ..._types.generated.custom_activity_types import CustomActivityType
+from ..._types.generated.custom_activity_types import (
+    CustomActivityType,
+    CustomActivityTypeCreate,
+    CustomActivityTypeUpdate,
+)
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager, paginate
 from ..raw import raw_first_page, raw_operation
@@ -79,7 +83,7 @@ class CustomActivityTypesResource(
 
     async def create(
         self,
-        body: Mapping[str, Any],
+        body: CustomActivityTypeCreate | Mapping[str, Any],
         *,
         timeout: float | Timeout | None = None,
         extra_headers: Mapping[str, str | None] | None = None,
@@ -92,6 +96,15 @@ class CustomActivityTypesResource(
         The type must be created before activity custom fields can be added.
 
         Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
+
+        Body fields (:class:`~close_async.models.CustomActivityTypeCreate`, or a mapping of
+        these keys):
+
+        - ``name`` (``str``, required): The type's name.
+        - ``description`` (``str | None``): A longer description.
+        - ``api_create_only`` (``bool``): Whether only API clients may create its activities.
+        - ``editable_with_roles`` (``list[str]``): Only users with these roles may edit its
+          activities.
         """
         request = self._create_request(body)
         options = call_options(self._requester.options, timeout, extra_headers, extra_query)
@@ -101,7 +114,7 @@ class CustomActivityTypesResource(
 
     def _create_request(
         self,
-        body: Mapping[str, Any],
+        body: CustomActivityTypeCreate | Mapping[str, Any],
     ) -> Request:
         """The request :meth:`create` sends, built and not sent: ``create_many``
         builds each item's with it."""
@@ -148,7 +161,7 @@ class CustomActivityTypesResource(
     async def update(
         self,
         id: str,
-        body: Mapping[str, Any],
+        body: CustomActivityTypeUpdate | Mapping[str, Any],
         *,
         timeout: float | Timeout | None = None,
         extra_headers: Mapping[str, str | None] | None = None,
@@ -167,6 +180,18 @@ class CustomActivityTypesResource(
         property only, and does not affect the request and response for the Custom Activity API.
 
         Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
+
+        Body fields (:class:`~close_async.models.CustomActivityTypeUpdate`, or a mapping of
+        these keys):
+
+        - ``name`` (``str``): The type's name.
+        - ``description`` (``str | None``): A longer description.
+        - ``api_create_only`` (``bool``): Whether only API clients may create its activities.
+        - ``editable_with_roles`` (``list[str]``): Only users with these roles may edit its
+          activities.
+        - ``is_archived`` (``bool``): Whether the type is archived.
+        - ``fields`` (``list[dict[str, Any]]``): Its fields in display order, as {"id": ...}
+          items.
         """
         request = self._update_request(id, body)
         options = call_options(self._requester.options, timeout, extra_headers, extra_query)
@@ -177,7 +202,7 @@ class CustomActivityTypesResource(
     def _update_request(
         self,
         id: str,
-        body: Mapping[str, Any],
+        body: CustomActivityTypeUpdate | Mapping[str, Any],
     ) -> Request:
         """The request :meth:`update` sends, built and not sent: ``update_many``
         builds each item's with it."""

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from ..._engine.config import Timeout
 from ..._engine.http.request import build_request
 from ..._engine.options import call_options
+from ..._types.generated.custom_field_schemas import CustomFieldSchemaUpdate
 from ..bulk_verbs import BulkUpdate
 from ..raw import raw_operation
 
@@ -64,7 +65,7 @@ class CustomFieldSchemasResource(BulkUpdate[Any]):
     async def update(
         self,
         object_type: str,
-        body: Mapping[str, Any],
+        body: CustomFieldSchemaUpdate | Mapping[str, Any],
         *,
         timeout: float | Timeout | None = None,
         extra_headers: Mapping[str, str | None] | None = None,
@@ -82,6 +83,12 @@ class CustomFieldSchemasResource(BulkUpdate[Any]):
         – in case of Shared Custom Fields – disassociate the Field from the given object.
 
         Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
+
+        Body fields (:class:`~close_async.models.CustomFieldSchemaUpdate`, or a mapping of these
+        keys):
+
+        - ``fields`` (``list[dict[str, Any]]``, required): The fields in display order, as
+          {"id": ...} items.
         """
         request = self._update_request(object_type, body)
         options = call_options(self._requester.options, timeout, extra_headers, extra_query)
@@ -90,7 +97,7 @@ class CustomFieldSchemasResource(BulkUpdate[Any]):
     def _update_request(
         self,
         object_type: str,
-        body: Mapping[str, Any],
+        body: CustomFieldSchemaUpdate | Mapping[str, Any],
     ) -> Request:
         """The request :meth:`update` sends, built and not sent: ``update_many``
         builds each item's with it."""

@@ -11,6 +11,10 @@ from ..._engine.config import Timeout
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
 from ..._engine.options import call_options
+from ..._types.generated.custom_fields_activity import (
+    ActivityCustomFieldCreate,
+    ActivityCustomFieldUpdate,
+)
 from ..._types.generated.shared import CustomField
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager, paginate
@@ -90,7 +94,7 @@ class CustomFieldsActivityResource(BulkCreate[CustomField], BulkDelete, BulkUpda
 
     async def create(
         self,
-        body: Mapping[str, Any],
+        body: ActivityCustomFieldCreate | Mapping[str, Any],
         *,
         timeout: float | Timeout | None = None,
         extra_headers: Mapping[str, str | None] | None = None,
@@ -107,6 +111,21 @@ class CustomFieldsActivityResource(BulkCreate[CustomField], BulkDelete, BulkUpda
         - `required` – whether the Field will be required to publish the activity.
 
         Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
+
+        Body fields (:class:`~close_async.models.ActivityCustomFieldCreate`, or a mapping of
+        these keys):
+
+        - ``name`` (``str``, required): The user-readable name of the field.
+        - ``type`` (``str``, required): The type of its values (text, number, date, datetime,
+          choices, user, contact, ...).
+        - ``description`` (``str | None``): A longer description shown to users.
+        - ``choices`` (``list[str]``): The options of a choices field.
+        - ``accepts_multiple_values`` (``bool``): Whether it holds a list of values.
+        - ``editable_with_roles`` (``list[str]``): Only users with these roles may edit its
+          values.
+        - ``custom_activity_type_id`` (``str``, required): The custom activity type this field
+          belongs to.
+        - ``required`` (``bool``): Whether the field must be set to publish the activity.
         """
         request = self._create_request(body)
         options = call_options(self._requester.options, timeout, extra_headers, extra_query)
@@ -114,7 +133,7 @@ class CustomFieldsActivityResource(BulkCreate[CustomField], BulkDelete, BulkUpda
 
     def _create_request(
         self,
-        body: Mapping[str, Any],
+        body: ActivityCustomFieldCreate | Mapping[str, Any],
     ) -> Request:
         """The request :meth:`create` sends, built and not sent: ``create_many``
         builds each item's with it."""
@@ -164,7 +183,7 @@ class CustomFieldsActivityResource(BulkCreate[CustomField], BulkDelete, BulkUpda
     async def update(
         self,
         id: str,
-        body: Mapping[str, Any],
+        body: ActivityCustomFieldUpdate | Mapping[str, Any],
         *,
         timeout: float | Timeout | None = None,
         extra_headers: Mapping[str, str | None] | None = None,
@@ -183,6 +202,17 @@ class CustomFieldsActivityResource(BulkCreate[CustomField], BulkDelete, BulkUpda
         The `custom_activity_type_id` and `type` values cannot be changed.
 
         Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
+
+        Body fields (:class:`~close_async.models.ActivityCustomFieldUpdate`, or a mapping of
+        these keys):
+
+        - ``name`` (``str``): The field's new name.
+        - ``description`` (``str | None``): A longer description shown to users.
+        - ``choices`` (``list[str]``): The options of a choices field.
+        - ``accepts_multiple_values`` (``bool``): Whether it holds a list of values.
+        - ``editable_with_roles`` (``list[str]``): Only users with these roles may edit its
+          values.
+        - ``required`` (``bool``): Whether the field must be set to publish the activity.
         """
         request = self._update_request(id, body)
         options = call_options(self._requester.options, timeout, extra_headers, extra_query)
@@ -191,7 +221,7 @@ class CustomFieldsActivityResource(BulkCreate[CustomField], BulkDelete, BulkUpda
     def _update_request(
         self,
         id: str,
-        body: Mapping[str, Any],
+        body: ActivityCustomFieldUpdate | Mapping[str, Any],
     ) -> Request:
         """The request :meth:`update` sends, built and not sent: ``update_many``
         builds each item's with it."""

@@ -11,7 +11,7 @@ from ..._engine.config import Timeout
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
 from ..._engine.options import call_options
-from ..._types.generated.shared import CustomField
+from ..._types.generated.shared import CustomField, CustomFieldCreate, CustomFieldUpdate
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager, paginate
 from ..raw import raw_first_page, raw_operation
@@ -90,7 +90,7 @@ class CustomFieldsLeadResource(BulkCreate[CustomField], BulkDelete, BulkUpdate[C
 
     async def create(
         self,
-        body: Mapping[str, Any],
+        body: CustomFieldCreate | Mapping[str, Any],
         *,
         timeout: float | Timeout | None = None,
         extra_headers: Mapping[str, str | None] | None = None,
@@ -101,6 +101,18 @@ class CustomFieldsLeadResource(BulkCreate[CustomField], BulkDelete, BulkUpdate[C
         ``POST /custom_field/lead/``.
 
         Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
+
+        Body fields (:class:`~close_async.models.CustomFieldCreate`, or a mapping of these
+        keys):
+
+        - ``name`` (``str``, required): The user-readable name of the field.
+        - ``type`` (``str``, required): The type of its values (text, number, date, datetime,
+          choices, user, contact, ...).
+        - ``description`` (``str | None``): A longer description shown to users.
+        - ``choices`` (``list[str]``): The options of a choices field.
+        - ``accepts_multiple_values`` (``bool``): Whether it holds a list of values.
+        - ``editable_with_roles`` (``list[str]``): Only users with these roles may edit its
+          values.
         """
         request = self._create_request(body)
         options = call_options(self._requester.options, timeout, extra_headers, extra_query)
@@ -108,7 +120,7 @@ class CustomFieldsLeadResource(BulkCreate[CustomField], BulkDelete, BulkUpdate[C
 
     def _create_request(
         self,
-        body: Mapping[str, Any],
+        body: CustomFieldCreate | Mapping[str, Any],
     ) -> Request:
         """The request :meth:`create` sends, built and not sent: ``create_many``
         builds each item's with it."""
@@ -158,7 +170,7 @@ class CustomFieldsLeadResource(BulkCreate[CustomField], BulkDelete, BulkUpdate[C
     async def update(
         self,
         id: str,
-        body: Mapping[str, Any],
+        body: CustomFieldUpdate | Mapping[str, Any],
         *,
         timeout: float | Timeout | None = None,
         extra_headers: Mapping[str, str | None] | None = None,
@@ -179,6 +191,17 @@ class CustomFieldsLeadResource(BulkCreate[CustomField], BulkDelete, BulkUpdate[C
         longer be returned.
 
         Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
+
+        Body fields (:class:`~close_async.models.CustomFieldUpdate`, or a mapping of these
+        keys):
+
+        - ``name`` (``str``): The field's new name.
+        - ``type`` (``str``): Its new type (not for shared fields).
+        - ``description`` (``str | None``): A longer description shown to users.
+        - ``choices`` (``list[str]``): The options of a choices field.
+        - ``accepts_multiple_values`` (``bool``): Whether it holds a list of values.
+        - ``editable_with_roles`` (``list[str]``): Only users with these roles may edit its
+          values.
         """
         request = self._update_request(id, body)
         options = call_options(self._requester.options, timeout, extra_headers, extra_query)
@@ -187,7 +210,7 @@ class CustomFieldsLeadResource(BulkCreate[CustomField], BulkDelete, BulkUpdate[C
     def _update_request(
         self,
         id: str,
-        body: Mapping[str, Any],
+        body: CustomFieldUpdate | Mapping[str, Any],
     ) -> Request:
         """The request :meth:`update` sends, built and not sent: ``update_many``
         builds each item's with it."""

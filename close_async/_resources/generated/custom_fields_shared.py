@@ -11,7 +11,11 @@ from ..._engine.config import Timeout
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
 from ..._engine.options import call_options
-from ..._types.generated.shared import CustomField
+from ..._types.generated.custom_fields_shared import (
+    SharedCustomFieldAssociationCreate,
+    SharedCustomFieldAssociationUpdate,
+)
+from ..._types.generated.shared import CustomField, CustomFieldCreate, CustomFieldUpdate
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager, paginate
 from ..raw import raw_first_page, raw_operation
@@ -84,7 +88,7 @@ class CustomFieldsSharedResource(BulkCreate[CustomField], BulkDelete, BulkUpdate
 
     async def create(
         self,
-        body: Mapping[str, Any],
+        body: CustomFieldCreate | Mapping[str, Any],
         *,
         timeout: float | Timeout | None = None,
         extra_headers: Mapping[str, str | None] | None = None,
@@ -95,6 +99,18 @@ class CustomFieldsSharedResource(BulkCreate[CustomField], BulkDelete, BulkUpdate
         ``POST /custom_field/shared/``.
 
         Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
+
+        Body fields (:class:`~close_async.models.CustomFieldCreate`, or a mapping of these
+        keys):
+
+        - ``name`` (``str``, required): The user-readable name of the field.
+        - ``type`` (``str``, required): The type of its values (text, number, date, datetime,
+          choices, user, contact, ...).
+        - ``description`` (``str | None``): A longer description shown to users.
+        - ``choices`` (``list[str]``): The options of a choices field.
+        - ``accepts_multiple_values`` (``bool``): Whether it holds a list of values.
+        - ``editable_with_roles`` (``list[str]``): Only users with these roles may edit its
+          values.
         """
         request = self._create_request(body)
         options = call_options(self._requester.options, timeout, extra_headers, extra_query)
@@ -102,7 +118,7 @@ class CustomFieldsSharedResource(BulkCreate[CustomField], BulkDelete, BulkUpdate
 
     def _create_request(
         self,
-        body: Mapping[str, Any],
+        body: CustomFieldCreate | Mapping[str, Any],
     ) -> Request:
         """The request :meth:`create` sends, built and not sent: ``create_many``
         builds each item's with it."""
@@ -152,7 +168,7 @@ class CustomFieldsSharedResource(BulkCreate[CustomField], BulkDelete, BulkUpdate
     async def update(
         self,
         id: str,
-        body: Mapping[str, Any],
+        body: CustomFieldUpdate | Mapping[str, Any],
         *,
         timeout: float | Timeout | None = None,
         extra_headers: Mapping[str, str | None] | None = None,
@@ -169,6 +185,17 @@ class CustomFieldsSharedResource(BulkCreate[CustomField], BulkDelete, BulkUpdate
         The `type` value cannot be changed.
 
         Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
+
+        Body fields (:class:`~close_async.models.CustomFieldUpdate`, or a mapping of these
+        keys):
+
+        - ``name`` (``str``): The field's new name.
+        - ``type`` (``str``): Its new type (not for shared fields).
+        - ``description`` (``str | None``): A longer description shown to users.
+        - ``choices`` (``list[str]``): The options of a choices field.
+        - ``accepts_multiple_values`` (``bool``): Whether it holds a list of values.
+        - ``editable_with_roles`` (``list[str]``): Only users with these roles may edit its
+          values.
         """
         request = self._update_request(id, body)
         options = call_options(self._requester.options, timeout, extra_headers, extra_query)
@@ -177,7 +204,7 @@ class CustomFieldsSharedResource(BulkCreate[CustomField], BulkDelete, BulkUpdate
     def _update_request(
         self,
         id: str,
-        body: Mapping[str, Any],
+        body: CustomFieldUpdate | Mapping[str, Any],
     ) -> Request:
         """The request :meth:`update` sends, built and not sent: ``update_many``
         builds each item's with it."""
@@ -233,7 +260,7 @@ class CustomFieldsSharedResource(BulkCreate[CustomField], BulkDelete, BulkUpdate
     async def create_association(
         self,
         scf_id: str,
-        body: Mapping[str, Any],
+        body: SharedCustomFieldAssociationCreate | Mapping[str, Any],
         *,
         timeout: float | Timeout | None = None,
         extra_headers: Mapping[str, str | None] | None = None,
@@ -268,6 +295,19 @@ class CustomFieldsSharedResource(BulkCreate[CustomField], BulkDelete, BulkUpdate
           Shared Custom Field can be required on one object and not required on another.
 
         Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
+
+        Body fields (:class:`~close_async.models.SharedCustomFieldAssociationCreate`, or a
+        mapping of these keys):
+
+        - ``object_type`` (``Literal['lead', 'contact', 'opportunity', 'custom_activity_type',
+          'custom_object_type']``, required): The kind of object the field is set on.
+        - ``custom_activity_type_id`` (``str``): With object_type custom_activity_type, which
+          one.
+        - ``custom_object_type_id`` (``str``): With object_type custom_object_type, which one.
+        - ``editable_with_roles`` (``list[str]``): Only users with these roles may edit its
+          values on this object.
+        - ``required`` (``bool``): Whether a value must be given on this object (custom activity
+          and object types only).
         """
         request = build_request(
             "POST",
@@ -308,7 +348,7 @@ class CustomFieldsSharedResource(BulkCreate[CustomField], BulkDelete, BulkUpdate
         self,
         scf_id: str,
         object_type: str,
-        body: Mapping[str, Any],
+        body: SharedCustomFieldAssociationUpdate | Mapping[str, Any],
         *,
         timeout: float | Timeout | None = None,
         extra_headers: Mapping[str, str | None] | None = None,
@@ -332,6 +372,13 @@ class CustomFieldsSharedResource(BulkCreate[CustomField], BulkDelete, BulkUpdate
           Object Type.
 
         Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
+
+        Body fields (:class:`~close_async.models.SharedCustomFieldAssociationUpdate`, or a
+        mapping of these keys):
+
+        - ``editable_with_roles`` (``list[str]``): Only users with these roles may edit its
+          values on this object.
+        - ``required`` (``bool``): Whether a value must be given on this object.
         """
         request = build_request(
             "PUT",

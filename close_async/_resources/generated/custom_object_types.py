@@ -11,7 +11,11 @@ from ..._engine.config import Timeout
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
 from ..._engine.options import call_options
-from ..._types.generated.custom_object_types import CustomObjectType
+from ..._types.generated.custom_object_types import (
+    CustomObjectType,
+    CustomObjectTypeCreate,
+    CustomObjectTypeUpdate,
+)
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager, paginate
 from ..raw import raw_first_page, raw_operation
@@ -84,7 +88,7 @@ class CustomObjectTypesResource(
 
     async def create(
         self,
-        body: Mapping[str, Any],
+        body: CustomObjectTypeCreate | Mapping[str, Any],
         *,
         timeout: float | Timeout | None = None,
         extra_headers: Mapping[str, str | None] | None = None,
@@ -109,6 +113,17 @@ class CustomObjectTypesResource(
           this type.
 
         Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
+
+        Body fields (:class:`~close_async.models.CustomObjectTypeCreate`, or a mapping of these
+        keys):
+
+        - ``name`` (``str``, required): The type's name.
+        - ``name_plural`` (``str``, required): Its plural, for Close's interface.
+        - ``description`` (``str | None``): A longer description.
+        - ``api_create_only`` (``bool``): Whether only API clients may create its objects
+          (default false).
+        - ``editable_with_roles`` (``list[str]``): Only users with these roles may edit its
+          objects.
         """
         request = self._create_request(body)
         options = call_options(self._requester.options, timeout, extra_headers, extra_query)
@@ -118,7 +133,7 @@ class CustomObjectTypesResource(
 
     def _create_request(
         self,
-        body: Mapping[str, Any],
+        body: CustomObjectTypeCreate | Mapping[str, Any],
     ) -> Request:
         """The request :meth:`create` sends, built and not sent: ``create_many``
         builds each item's with it."""
@@ -166,7 +181,7 @@ class CustomObjectTypesResource(
     async def update(
         self,
         id: str,
-        body: Mapping[str, Any],
+        body: CustomObjectTypeUpdate | Mapping[str, Any],
         *,
         timeout: float | Timeout | None = None,
         extra_headers: Mapping[str, str | None] | None = None,
@@ -186,6 +201,17 @@ class CustomObjectTypesResource(
         these features.
 
         Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
+
+        Body fields (:class:`~close_async.models.CustomObjectTypeUpdate`, or a mapping of these
+        keys):
+
+        - ``name`` (``str``): The type's name.
+        - ``name_plural`` (``str``): Its plural, for Close's interface.
+        - ``description`` (``str | None``): A longer description.
+        - ``api_create_only`` (``bool``): Whether only API clients may create its objects
+          (default false).
+        - ``editable_with_roles`` (``list[str]``): Only users with these roles may edit its
+          objects.
         """
         request = self._update_request(id, body)
         options = call_options(self._requester.options, timeout, extra_headers, extra_query)
@@ -196,7 +222,7 @@ class CustomObjectTypesResource(
     def _update_request(
         self,
         id: str,
-        body: Mapping[str, Any],
+        body: CustomObjectTypeUpdate | Mapping[str, Any],
     ) -> Request:
         """The request :meth:`update` sends, built and not sent: ``update_many``
         builds each item's with it."""

@@ -110,6 +110,13 @@ class CustomObjectsResource(BulkCreate[CustomObject], BulkDelete, BulkUpdate[Cus
         - `name`: Each Custom Object has a name, used for display.
 
         Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
+
+        Body fields (:class:`~close_async.models.CustomObjectCreate`, or a mapping of these
+        keys):
+
+        - ``custom_object_type_id`` (``str``, required).
+        - ``lead_id`` (``str``, required).
+        - ``name`` (``str``, required).
         """
         request = self._create_request(body)
         options = call_options(self._requester.options, timeout, extra_headers, extra_query)
@@ -174,6 +181,11 @@ class CustomObjectsResource(BulkCreate[CustomObject], BulkDelete, BulkUpdate[Cus
         the `name` property.
 
         Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
+
+        Body fields (:class:`~close_async.models.CustomObjectUpdate`, or a mapping of these
+        keys):
+
+        - ``name`` (``str``).
         """
         request = self._update_request(id, body)
         options = call_options(self._requester.options, timeout, extra_headers, extra_query)

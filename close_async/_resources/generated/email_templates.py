@@ -11,7 +11,11 @@ from ..._engine.config import Timeout
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
 from ..._engine.options import call_options
-from ..._types.generated.email_templates import EmailTemplate
+from ..._types.generated.email_templates import (
+    EmailTemplate,
+    EmailTemplateCreate,
+    EmailTemplateUpdate,
+)
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager, paginate
 from ..raw import raw_first_page, raw_operation
@@ -88,7 +92,7 @@ class EmailTemplatesResource(BulkCreate[EmailTemplate], BulkDelete, BulkUpdate[E
 
     async def create(
         self,
-        body: Mapping[str, Any],
+        body: EmailTemplateCreate | Mapping[str, Any],
         *,
         fields: str | Sequence[str] | None = None,
         timeout: float | Timeout | None = None,
@@ -104,6 +108,16 @@ class EmailTemplatesResource(BulkCreate[EmailTemplate], BulkDelete, BulkUpdate[E
         - ``fields`` (``_fields``): Comma-separated list of fields to include in the response.
 
         Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
+
+        Body fields (:class:`~close_async.models.EmailTemplateCreate`, or a mapping of these
+        keys):
+
+        - ``name`` (``str``, required): The template's name.
+        - ``subject`` (``str``): The subject line (may hold template tags).
+        - ``body`` (``str``): The HTML body (may hold template tags).
+        - ``is_shared`` (``bool``): Whether the whole organization may use it.
+        - ``is_archived`` (``bool``): Whether it is archived.
+        - ``attachments`` (``list[dict[str, Any]]``): Files attached to emails sent with it.
         """
         request = self._create_request(body, fields=fields)
         options = call_options(self._requester.options, timeout, extra_headers, extra_query)
@@ -113,7 +127,7 @@ class EmailTemplatesResource(BulkCreate[EmailTemplate], BulkDelete, BulkUpdate[E
 
     def _create_request(
         self,
-        body: Mapping[str, Any],
+        body: EmailTemplateCreate | Mapping[str, Any],
         *,
         fields: str | Sequence[str] | None = None,
     ) -> Request:
@@ -171,7 +185,7 @@ class EmailTemplatesResource(BulkCreate[EmailTemplate], BulkDelete, BulkUpdate[E
     async def update(
         self,
         id: str,
-        body: Mapping[str, Any],
+        body: EmailTemplateUpdate | Mapping[str, Any],
         *,
         fields: str | Sequence[str] | None = None,
         timeout: float | Timeout | None = None,
@@ -187,6 +201,16 @@ class EmailTemplatesResource(BulkCreate[EmailTemplate], BulkDelete, BulkUpdate[E
         - ``fields`` (``_fields``): Comma-separated list of fields to include in the response.
 
         Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
+
+        Body fields (:class:`~close_async.models.EmailTemplateUpdate`, or a mapping of these
+        keys):
+
+        - ``name`` (``str``): The template's name.
+        - ``subject`` (``str``): The subject line (may hold template tags).
+        - ``body`` (``str``): The HTML body (may hold template tags).
+        - ``is_shared`` (``bool``): Whether the whole organization may use it.
+        - ``is_archived`` (``bool``): Whether it is archived.
+        - ``attachments`` (``list[dict[str, Any]]``): Files attached to emails sent with it.
         """
         request = self._update_request(id, body, fields=fields)
         options = call_options(self._requester.options, timeout, extra_headers, extra_query)
@@ -197,7 +221,7 @@ class EmailTemplatesResource(BulkCreate[EmailTemplate], BulkDelete, BulkUpdate[E
     def _update_request(
         self,
         id: str,
-        body: Mapping[str, Any],
+        body: EmailTemplateUpdate | Mapping[str, Any],
         *,
         fields: str | Sequence[str] | None = None,
     ) -> Request:

@@ -142,6 +142,13 @@ class ExportsResource(ExportVerbs):
           the bulk action is done.
 
         Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
+
+        Body fields (:class:`~close_async.models.ExportCreate`, or a mapping of these keys):
+
+        - ``include_activities`` (``bool``).
+        - ``include_addresses`` (``bool``).
+        - ``include_custom_objects`` (``bool``).
+        - ``include_smart_fields`` (``bool``).
         """
         request = build_request(
             "POST",
@@ -191,6 +198,13 @@ class ExportsResource(ExportVerbs):
           the bulk action is done.
 
         Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
+
+        Body fields (:class:`~close_async.models.ExportCreate`, or a mapping of these keys):
+
+        - ``include_activities`` (``bool``).
+        - ``include_addresses`` (``bool``).
+        - ``include_custom_objects`` (``bool``).
+        - ``include_smart_fields`` (``bool``).
         """
         request = build_request(
             "POST",

@@ -66,6 +66,16 @@ class FieldEnrichmentResource(BulkCreate[Any]):
           (default: false)
 
         Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
+
+        Body fields (:class:`~close_async.models.FieldEnrichmentRun`, or a mapping of these
+        keys):
+
+        - ``field_id`` (``str``, required).
+        - ``object_id`` (``str``, required).
+        - ``object_type`` (``FieldEnrichmentRunObjectType``, required).
+        - ``organization_id`` (``str``, required).
+        - ``overwrite_existing_value`` (``bool``).
+        - ``set_new_value`` (``bool``).
         """
         request = self._create_request(body)
         options = call_options(self._requester.options, timeout, extra_headers, extra_query)

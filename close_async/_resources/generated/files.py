@@ -54,6 +54,11 @@ class FilesResource(BulkCreate[Any]):
         Get the data needed to make a request to S3 to store your file.
 
         Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
+
+        Body fields (:class:`~close_async.models.FileUpload`, or a mapping of these keys):
+
+        - ``content_type`` (``str``, required).
+        - ``filename`` (``str``, required).
         """
         request = self._create_request(body)
         options = call_options(self._requester.options, timeout, extra_headers, extra_query)

@@ -103,6 +103,10 @@ class GroupsResource(BulkCreate[Group], BulkDelete, BulkUpdate[Group]):
         - ``fields`` (``_fields``): Comma-separated list of fields to include in the response.
 
         Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
+
+        Body fields (:class:`~close_async.models.GroupCreate`, or a mapping of these keys):
+
+        - ``name`` (``str``, required).
         """
         request = self._create_request(body, fields=fields)
         options = call_options(self._requester.options, timeout, extra_headers, extra_query)
@@ -148,6 +152,11 @@ class GroupsResource(BulkCreate[Group], BulkDelete, BulkUpdate[Group]):
         nothing changes.
 
         Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
+
+        Body fields (:class:`~close_async.models.GroupMemberCreate`, or a mapping of these
+        keys):
+
+        - ``user_id`` (``str``, required).
         """
         request = build_request(
             "POST",
@@ -238,6 +247,10 @@ class GroupsResource(BulkCreate[Group], BulkDelete, BulkUpdate[Group]):
         - ``fields`` (``_fields``): Comma-separated list of fields to include in the response.
 
         Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
+
+        Body fields (:class:`~close_async.models.GroupCreate`, or a mapping of these keys):
+
+        - ``name`` (``str``, required).
         """
         request = self._update_request(id, body, fields=fields)
         options = call_options(self._requester.options, timeout, extra_headers, extra_query)

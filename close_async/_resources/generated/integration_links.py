@@ -91,6 +91,13 @@ class IntegrationLinksResource(
         ``POST /integration_link/``.
 
         Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
+
+        Body fields (:class:`~close_async.models.IntegrationLinkCreate`, or a mapping of these
+        keys):
+
+        - ``name`` (``str``, required).
+        - ``type`` (``IntegrationLinkType``, required).
+        - ``url`` (``str``, required).
         """
         request = self._create_request(body)
         options = call_options(self._requester.options, timeout, extra_headers, extra_query)
@@ -156,6 +163,13 @@ class IntegrationLinksResource(
         ``PUT /integration_link/{id}/``.
 
         Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
+
+        Body fields (:class:`~close_async.models.IntegrationLinkUpdate`, or a mapping of these
+        keys):
+
+        - ``name`` (``str | None``).
+        - ``type`` (``IntegrationLinkType | None``).
+        - ``url`` (``str | None``).
         """
         request = self._update_request(id, body)
         options = call_options(self._requester.options, timeout, extra_headers, extra_query)

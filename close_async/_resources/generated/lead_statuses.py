@@ -11,6 +11,7 @@ from ..._engine.config import Timeout
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
 from ..._engine.options import call_options
+from ..._types.generated.lead_statuses import LeadStatusCreate, LeadStatusUpdate
 from ..._types.generated.shared import LeadStatus
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager, paginate
@@ -74,7 +75,7 @@ class LeadStatusesResource(BulkCreate[LeadStatus], BulkDelete, BulkUpdate[LeadSt
 
     async def create(
         self,
-        body: Mapping[str, Any],
+        body: LeadStatusCreate | Mapping[str, Any],
         *,
         timeout: float | Timeout | None = None,
         extra_headers: Mapping[str, str | None] | None = None,
@@ -85,6 +86,11 @@ class LeadStatusesResource(BulkCreate[LeadStatus], BulkDelete, BulkUpdate[LeadSt
         ``POST /status/lead/``.
 
         Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
+
+        Body fields (:class:`~close_async.models.LeadStatusCreate`, or a mapping of these keys):
+
+        - ``label`` (``str``, required): The status's name.
+        - ``color`` (``str``): Its color in Close's interface.
         """
         request = self._create_request(body)
         options = call_options(self._requester.options, timeout, extra_headers, extra_query)
@@ -92,7 +98,7 @@ class LeadStatusesResource(BulkCreate[LeadStatus], BulkDelete, BulkUpdate[LeadSt
 
     def _create_request(
         self,
-        body: Mapping[str, Any],
+        body: LeadStatusCreate | Mapping[str, Any],
     ) -> Request:
         """The request :meth:`create` sends, built and not sent: ``create_many``
         builds each item's with it."""
@@ -112,7 +118,7 @@ class LeadStatusesResource(BulkCreate[LeadStatus], BulkDelete, BulkUpdate[LeadSt
     async def update(
         self,
         id: str,
-        body: Mapping[str, Any],
+        body: LeadStatusUpdate | Mapping[str, Any],
         *,
         timeout: float | Timeout | None = None,
         extra_headers: Mapping[str, str | None] | None = None,
@@ -126,6 +132,11 @@ class LeadStatusesResource(BulkCreate[LeadStatus], BulkDelete, BulkUpdate[LeadSt
         particular lead, see PUT `/lead/{lead_id}/`.
 
         Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
+
+        Body fields (:class:`~close_async.models.LeadStatusUpdate`, or a mapping of these keys):
+
+        - ``label`` (``str``): The status's new name.
+        - ``color`` (``str``): Its color in Close's interface.
         """
         request = self._update_request(id, body)
         options = call_options(self._requester.options, timeout, extra_headers, extra_query)
@@ -134,7 +145,7 @@ class LeadStatusesResource(BulkCreate[LeadStatus], BulkDelete, BulkUpdate[LeadSt
     def _update_request(
         self,
         id: str,
-        body: Mapping[str, Any],
+        body: LeadStatusUpdate | Mapping[str, Any],
     ) -> Request:
         """The request :meth:`update` sends, built and not sent: ``update_many``
         builds each item's with it."""

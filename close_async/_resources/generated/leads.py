@@ -125,6 +125,16 @@ class LeadsResource(BulkCreate[Lead], BulkDelete, BulkUpdate[Lead]):
         Fields](https://developer.close.com/api/resources/custom-fields) for more details.
 
         Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
+
+        Body fields (:class:`~close_async.models.LeadCreate`, or a mapping of these keys):
+
+        - ``name`` (``str | None``).
+        - ``description`` (``str | None``).
+        - ``url`` (``str | None``).
+        - ``status_id`` (``str``).
+        - ``addresses`` (``list[LeadAddress]``).
+        - ``status`` (``str``).
+        - ``contacts`` (``list[ContactCreate]``).
         """
         request = self._create_request(body)
         options = call_options(self._requester.options, timeout, extra_headers, extra_query)
@@ -165,6 +175,11 @@ class LeadsResource(BulkCreate[Lead], BulkDelete, BulkUpdate[Lead]):
         in the UI.
 
         Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
+
+        Body fields (:class:`~close_async.models.LeadMergeRequest`, or a mapping of these keys):
+
+        - ``source`` (``str``, required).
+        - ``destination`` (``str``, required).
         """
         request = build_request(
             "POST",
@@ -241,6 +256,15 @@ class LeadsResource(BulkCreate[Lead], BulkDelete, BulkUpdate[Lead]):
         adds "Wednesday" to the list of values which already exist on the given lead.
 
         Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
+
+        Body fields (:class:`~close_async.models.LeadUpdate`, or a mapping of these keys):
+
+        - ``name`` (``str | None``).
+        - ``description`` (``str | None``).
+        - ``url`` (``str | None``).
+        - ``status_id`` (``str``).
+        - ``addresses`` (``list[LeadAddress]``).
+        - ``status`` (``str``).
         """
         request = self._update_request(id, body)
         options = call_options(self._requester.options, timeout, extra_headers, extra_query)

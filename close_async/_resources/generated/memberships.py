@@ -10,7 +10,12 @@ from typing import TYPE_CHECKING, Any
 from ..._engine.config import Timeout
 from ..._engine.http.request import build_request
 from ..._engine.options import call_options
-from ..._types.generated.memberships import MembershipCreate, MembershipPinnedViewsUpdate
+from ..._types.generated.memberships import (
+    MembershipBulkUpdate,
+    MembershipCreate,
+    MembershipPinnedViewsUpdate,
+    MembershipUpdate,
+)
 from ..bulk_verbs import BulkCreate, BulkUpdate
 from ..raw import raw_operation
 
@@ -66,6 +71,11 @@ class MembershipsResource(BulkCreate[Any], BulkUpdate[Any]):
         API access to this endpoint is supported via OAuth only.
 
         Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
+
+        Body fields (:class:`~close_async.models.MembershipCreate`, or a mapping of these keys):
+
+        - ``email`` (``str``, required).
+        - ``role_id`` (``str``, required).
         """
         request = self._create_request(body)
         options = call_options(self._requester.options, timeout, extra_headers, extra_query)
@@ -92,7 +102,7 @@ class MembershipsResource(BulkCreate[Any], BulkUpdate[Any]):
 
     async def bulk_update(
         self,
-        body: Mapping[str, Any],
+        body: MembershipBulkUpdate | Mapping[str, Any],
         *,
         timeout: float | Timeout | None = None,
         extra_headers: Mapping[str, str | None] | None = None,
@@ -107,6 +117,13 @@ class MembershipsResource(BulkCreate[Any], BulkUpdate[Any]):
         `id__in` in `_params` as shown in the example below.
 
         Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
+
+        Body fields (:class:`~close_async.models.MembershipBulkUpdate`, or a mapping of these
+        keys):
+
+        - ``role_id`` (``str``): admin, superuser, user, restricteduser, or a role's id.
+        - ``auto_record_calls`` (``CallRecording``): Whether its calls are recorded.
+        - ``_params`` (``dict[str, Any]``): Which memberships, as {"id__in": "id1,id2"}.
         """
         request = build_request(
             "PUT",
@@ -121,7 +138,7 @@ class MembershipsResource(BulkCreate[Any], BulkUpdate[Any]):
     async def update(
         self,
         id: str,
-        body: Mapping[str, Any],
+        body: MembershipUpdate | Mapping[str, Any],
         *,
         timeout: float | Timeout | None = None,
         extra_headers: Mapping[str, str | None] | None = None,
@@ -140,6 +157,11 @@ class MembershipsResource(BulkCreate[Any], BulkUpdate[Any]):
         `'disabled'`, or `'enabled'`.
 
         Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
+
+        Body fields (:class:`~close_async.models.MembershipUpdate`, or a mapping of these keys):
+
+        - ``role_id`` (``str``): admin, superuser, user, restricteduser, or a role's id.
+        - ``auto_record_calls`` (``CallRecording``): Whether its calls are recorded.
         """
         request = self._update_request(id, body)
         options = call_options(self._requester.options, timeout, extra_headers, extra_query)
@@ -148,7 +170,7 @@ class MembershipsResource(BulkCreate[Any], BulkUpdate[Any]):
     def _update_request(
         self,
         id: str,
-        body: Mapping[str, Any],
+        body: MembershipUpdate | Mapping[str, Any],
     ) -> Request:
         """The request :meth:`update` sends, built and not sent: ``update_many``
         builds each item's with it."""
@@ -208,6 +230,11 @@ class MembershipsResource(BulkCreate[Any], BulkUpdate[Any]):
         overwrite the entire current list.
 
         Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
+
+        Body fields (:class:`~close_async.models.MembershipPinnedViewsUpdate`, or a mapping of
+        these keys):
+
+        - ``saved_view_ids`` (``list[str]``, required).
         """
         request = build_request(
             "PUT",

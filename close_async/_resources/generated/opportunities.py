@@ -262,6 +262,26 @@ class OpportunitiesResource(BulkCreate[Opportunity], BulkDelete, BulkUpdate[Oppo
         Fields](https://developer.close.com/api/resources/custom-fields) for more details.
 
         Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
+
+        Body fields (:class:`~close_async.models.OpportunityCreate`, or a mapping of these
+        keys):
+
+        - ``attachments`` (``list[AttachmentIn] | None``).
+        - ``confidence`` (``int | None``).
+        - ``contact_id`` (``str | None``).
+        - ``created_by`` (``str | None``).
+        - ``custom_fields`` (``dict[str, Any] | None``).
+        - ``date_created`` (``datetime | None``).
+        - ``date_won`` (``datetime | None``).
+        - ``lead_id`` (``str | None``).
+        - ``note`` (``str | None``).
+        - ``pipeline_id`` (``str | None``): Specify which pipeline this opportunity should
+          belong to.
+        - ``status_id`` (``str | None``): Post a `status_id` to create an opportunity with a
+          specific status.
+        - ``user_id`` (``str | None``).
+        - ``value`` (``int | None``).
+        - ``value_period`` (``OpportunityValuePeriod | None``).
         """
         request = self._create_request(body)
         options = call_options(self._requester.options, timeout, extra_headers, extra_query)
@@ -362,6 +382,21 @@ class OpportunitiesResource(BulkCreate[Opportunity], BulkDelete, BulkUpdate[Oppo
         ```
 
         Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
+
+        Body fields (:class:`~close_async.models.OpportunityUpdate`, or a mapping of these
+        keys):
+
+        - ``confidence`` (``int | None``).
+        - ``contact_id`` (``str | None``).
+        - ``date_won`` (``datetime | None``).
+        - ``note`` (``str | None``).
+        - ``pipeline_id`` (``str | None``): Specify which pipeline this opportunity should
+          belong to.
+        - ``status_id`` (``str | None``): Post a `status_id` to create an opportunity with a
+          specific status.
+        - ``user_id`` (``str | None``).
+        - ``value`` (``int | None``).
+        - ``value_period`` (``OpportunityValuePeriod | None``).
         """
         request = self._update_request(id, body)
         options = call_options(self._requester.options, timeout, extra_headers, extra_query)

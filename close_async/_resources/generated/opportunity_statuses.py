@@ -11,6 +11,10 @@ from ..._engine.config import Timeout
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
 from ..._engine.options import call_options
+from ..._types.generated.opportunity_statuses import (
+    OpportunityStatusCreate,
+    OpportunityStatusUpdate,
+)
 from ..._types.generated.shared import OpportunityStatus
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager, paginate
@@ -82,7 +86,7 @@ class OpportunityStatusesResource(
 
     async def create(
         self,
-        body: Mapping[str, Any],
+        body: OpportunityStatusCreate | Mapping[str, Any],
         *,
         fields: str | Sequence[str] | None = None,
         timeout: float | Timeout | None = None,
@@ -101,6 +105,13 @@ class OpportunityStatusesResource(
         - ``fields`` (``_fields``): Comma-separated list of fields to include in the response.
 
         Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
+
+        Body fields (:class:`~close_async.models.OpportunityStatusCreate`, or a mapping of these
+        keys):
+
+        - ``label`` (``str``, required): The status's name.
+        - ``type`` (``OpportunityStatusType``): The kind of status.
+        - ``pipeline_id`` (``str``): The pipeline it belongs to.
         """
         request = self._create_request(body, fields=fields)
         options = call_options(self._requester.options, timeout, extra_headers, extra_query)
@@ -110,7 +121,7 @@ class OpportunityStatusesResource(
 
     def _create_request(
         self,
-        body: Mapping[str, Any],
+        body: OpportunityStatusCreate | Mapping[str, Any],
         *,
         fields: str | Sequence[str] | None = None,
     ) -> Request:
@@ -134,7 +145,7 @@ class OpportunityStatusesResource(
     async def update(
         self,
         id: str,
-        body: Mapping[str, Any],
+        body: OpportunityStatusUpdate | Mapping[str, Any],
         *,
         fields: str | Sequence[str] | None = None,
         timeout: float | Timeout | None = None,
@@ -150,6 +161,11 @@ class OpportunityStatusesResource(
         - ``fields`` (``_fields``): Comma-separated list of fields to include in the response.
 
         Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
+
+        Body fields (:class:`~close_async.models.OpportunityStatusUpdate`, or a mapping of these
+        keys):
+
+        - ``label`` (``str``): The status's new name.
         """
         request = self._update_request(id, body, fields=fields)
         options = call_options(self._requester.options, timeout, extra_headers, extra_query)
@@ -160,7 +176,7 @@ class OpportunityStatusesResource(
     def _update_request(
         self,
         id: str,
-        body: Mapping[str, Any],
+        body: OpportunityStatusUpdate | Mapping[str, Any],
         *,
         fields: str | Sequence[str] | None = None,
     ) -> Request:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from ..._engine.config import Timeout
 from ..._engine.http.request import build_request
 from ..._engine.options import call_options
-from ..._types.generated.organizations import Organization
+from ..._types.generated.organizations import Organization, OrganizationUpdate
 from ..bulk_verbs import BulkUpdate
 from ..raw import raw_operation
 
@@ -72,7 +72,7 @@ class OrganizationsResource(BulkUpdate[Organization]):
     async def update(
         self,
         id: str,
-        body: Mapping[str, Any],
+        body: OrganizationUpdate | Mapping[str, Any],
         *,
         expand: str | None = None,
         timeout: float | Timeout | None = None,
@@ -86,6 +86,14 @@ class OrganizationsResource(BulkUpdate[Organization]):
         Update an organization's `name`, `currency`, and reorder existing `lead_statuses`.
 
         Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
+
+        Body fields (:class:`~close_async.models.OrganizationUpdate`, or a mapping of these
+        keys):
+
+        - ``name`` (``str``): The organization's name.
+        - ``currency`` (``str``): Its currency code (USD, EUR, ...).
+        - ``lead_statuses`` (``list[dict[str, Any]]``): Its lead statuses in order, as {"id":
+          ...} items.
         """
         request = self._update_request(id, body, expand=expand)
         options = call_options(self._requester.options, timeout, extra_headers, extra_query)
@@ -94,7 +102,7 @@ class OrganizationsResource(BulkUpdate[Organization]):
     def _update_request(
         self,
         id: str,
-        body: Mapping[str, Any],
+        body: OrganizationUpdate | Mapping[str, Any],
         *,
         expand: str | None = None,
     ) -> Request:

@@ -103,6 +103,15 @@ class OutcomesResource(BulkCreate[Outcome], BulkDelete, BulkUpdate[Outcome]):
         Create a new outcome for the organization.
 
         Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
+
+        Body fields (:class:`~close_async.models.OutcomeCreate`, or a mapping of these keys):
+
+        - ``applies_to`` (``list[OutcomeAppliesTo] | None``): Deprecated.
+        - ``description`` (``str | None``): Explain what the outcome means and when it should be
+          used.
+        - ``name`` (``str``, required): Displayed to users wherever outcomes can be selected.
+        - ``type`` (``OutcomeType``): Set to `vm-dropped` if this outcome should be
+          automatically set on calls whenever a team member performs a Voicemail Drop.
         """
         request = self._create_request(body)
         options = call_options(self._requester.options, timeout, extra_headers, extra_query)
@@ -173,6 +182,15 @@ class OutcomesResource(BulkCreate[Outcome], BulkDelete, BulkUpdate[Outcome]):
         Update an existing outcome.
 
         Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
+
+        Body fields (:class:`~close_async.models.OutcomeUpdate`, or a mapping of these keys):
+
+        - ``applies_to`` (``list[OutcomeAppliesTo] | None``): Deprecated.
+        - ``description`` (``str | None``): Explain what the outcome means and when it should be
+          used.
+        - ``name`` (``str | None``): Displayed to users wherever outcomes can be selected.
+        - ``type`` (``OutcomeType | None``): Set to `vm-dropped` if this outcome should be
+          automatically set on calls whenever a team member performs a Voicemail Drop.
         """
         request = self._update_request(id, body)
         options = call_options(self._requester.options, timeout, extra_headers, extra_query)

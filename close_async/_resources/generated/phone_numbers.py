@@ -124,6 +124,21 @@ class PhoneNumbersResource(BulkCreate[Any], BulkDelete, BulkUpdate[PhoneNumber])
           returned in the `error` field.
 
         Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
+
+        Body fields (:class:`~close_async.models.PhoneNumberCreate`, or a mapping of these
+        keys):
+
+        - ``bundle_id`` (``str | None``).
+        - ``carrier_type`` (``PhoneNumberCreateCarrierType | None``).
+        - ``country`` (``str``, required): A two letter ISO country code (e.g.
+        - ``prefix`` (``str``): A string with the phone number prefix or area code, not
+          including the country code.
+        - ``sharing`` (``PhoneNumberSharing``, required): `personal` for a number that belongs
+          to an individual user, or `group` for a group number.
+        - ``with_mms`` (``bool | None``): By default, MMS-capable numbers are rented if Close
+          supports MMS for the given country.
+        - ``with_sms`` (``bool | None``): By default, SMS-capable numbers are rented if Close
+          supports SMS for the given country.
         """
         request = self._create_request(body)
         options = call_options(self._requester.options, timeout, extra_headers, extra_query)
@@ -208,6 +223,17 @@ class PhoneNumbersResource(BulkCreate[Any], BulkDelete, BulkUpdate[PhoneNumber])
           "+16503334444".
 
         Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
+
+        Body fields (:class:`~close_async.models.PhoneNumberUpdate`, or a mapping of these
+        keys):
+
+        - ``forward_to`` (``str``).
+        - ``forward_to_enabled`` (``bool``).
+        - ``label`` (``str``).
+        - ``participants`` (``list[str]``).
+        - ``phone_numbers`` (``list[str]``).
+        - ``press_1_to_accept`` (``bool``).
+        - ``voicemail_greeting_url`` (``str | None``).
         """
         request = self._update_request(id, body)
         options = call_options(self._requester.options, timeout, extra_headers, extra_query)

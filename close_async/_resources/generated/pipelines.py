@@ -11,7 +11,7 @@ from ..._engine.config import Timeout
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
 from ..._engine.options import call_options
-from ..._types.generated.pipelines import Pipeline
+from ..._types.generated.pipelines import Pipeline, PipelineCreate, PipelineUpdate
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager, paginate
 from ..raw import raw_first_page, raw_operation
@@ -74,7 +74,7 @@ class PipelinesResource(BulkCreate[Pipeline], BulkDelete, BulkUpdate[Pipeline]):
 
     async def create(
         self,
-        body: Mapping[str, Any],
+        body: PipelineCreate | Mapping[str, Any],
         *,
         timeout: float | Timeout | None = None,
         extra_headers: Mapping[str, str | None] | None = None,
@@ -85,6 +85,10 @@ class PipelinesResource(BulkCreate[Pipeline], BulkDelete, BulkUpdate[Pipeline]):
         ``POST /pipeline/``.
 
         Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
+
+        Body fields (:class:`~close_async.models.PipelineCreate`, or a mapping of these keys):
+
+        - ``name`` (``str``, required): The pipeline's name.
         """
         request = self._create_request(body)
         options = call_options(self._requester.options, timeout, extra_headers, extra_query)
@@ -92,7 +96,7 @@ class PipelinesResource(BulkCreate[Pipeline], BulkDelete, BulkUpdate[Pipeline]):
 
     def _create_request(
         self,
-        body: Mapping[str, Any],
+        body: PipelineCreate | Mapping[str, Any],
     ) -> Request:
         """The request :meth:`create` sends, built and not sent: ``create_many``
         builds each item's with it."""
@@ -112,7 +116,7 @@ class PipelinesResource(BulkCreate[Pipeline], BulkDelete, BulkUpdate[Pipeline]):
     async def update(
         self,
         id: str,
-        body: Mapping[str, Any],
+        body: PipelineUpdate | Mapping[str, Any],
         *,
         timeout: float | Timeout | None = None,
         extra_headers: Mapping[str, str | None] | None = None,
@@ -131,6 +135,12 @@ class PipelinesResource(BulkCreate[Pipeline], BulkDelete, BulkUpdate[Pipeline]):
           list.
 
         Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
+
+        Body fields (:class:`~close_async.models.PipelineUpdate`, or a mapping of these keys):
+
+        - ``name`` (``str``): The pipeline's new name.
+        - ``statuses`` (``list[dict[str, Any]]``): Its opportunity statuses in order, as {"id":
+          ...} items (an id from another pipeline moves that status here).
         """
         request = self._update_request(id, body)
         options = call_options(self._requester.options, timeout, extra_headers, extra_query)
@@ -139,7 +149,7 @@ class PipelinesResource(BulkCreate[Pipeline], BulkDelete, BulkUpdate[Pipeline]):
     def _update_request(
         self,
         id: str,
-        body: Mapping[str, Any],
+        body: PipelineUpdate | Mapping[str, Any],
     ) -> Request:
         """The request :meth:`update` sends, built and not sent: ``update_many``
         builds each item's with it."""

@@ -118,6 +118,19 @@ class PlaybooksResource(BulkCreate[Playbook], BulkDelete, BulkUpdate[Playbook]):
         Create a new playbook for the organization.
 
         Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
+
+        Body fields (:class:`~close_async.models.PlaybookCreate`, or a mapping of these keys):
+
+        - ``custom_field_ids`` (``list[str]``): IDs of [Shared Custom
+          Fields](https://developer.close.com/api/resources/custom-fields/custom-fields-shared)
+          to associate with this Playbook.
+        - ``description`` (``str | None``): Description of the playbook.
+        - ``name`` (``str``, required).
+        - ``outcome_ids`` (``list[str]``): IDs of
+          [Outcomes](https://developer.close.com/api/resources/outcomes/) that should be
+          associated with this Playbook.
+        - ``summary_guidance`` (``str | None``): Guidance for AI summaries of calls and meetings
+          associated with this Playbook.
         """
         request = self._create_request(body)
         options = call_options(self._requester.options, timeout, extra_headers, extra_query)
@@ -181,6 +194,19 @@ class PlaybooksResource(BulkCreate[Playbook], BulkDelete, BulkUpdate[Playbook]):
         Update an existing playbook.
 
         Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
+
+        Body fields (:class:`~close_async.models.PlaybookUpdate`, or a mapping of these keys):
+
+        - ``custom_field_ids`` (``list[str]``): IDs of [Shared Custom
+          Fields](https://developer.close.com/api/resources/custom-fields/custom-fields-shared)
+          to associate with this Playbook.
+        - ``description`` (``str | None``): Description of the playbook.
+        - ``name`` (``str``).
+        - ``outcome_ids`` (``list[str]``): IDs of
+          [Outcomes](https://developer.close.com/api/resources/outcomes/) that should be
+          associated with this Playbook.
+        - ``summary_guidance`` (``str | None``): Guidance for AI summaries of calls and meetings
+          associated with this Playbook.
         """
         request = self._update_request(id, body)
         options = call_options(self._requester.options, timeout, extra_headers, extra_query)

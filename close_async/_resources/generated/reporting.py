@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from ..._engine.config import Timeout
 from ..._engine.http.request import build_request
 from ..._engine.options import call_options
+from ..._types.generated.reporting import ActivityReportQuery, FunnelReportQuery
 from ..pager import Pager, paginate
 from ..raw import raw_first_page, raw_operation
 
@@ -39,7 +40,7 @@ class ReportingResource:
 
     async def get_activity(
         self,
-        body: Mapping[str, Any],
+        body: ActivityReportQuery | Mapping[str, Any],
         *,
         timeout: float | Timeout | None = None,
         extra_headers: Mapping[str, str | None] | None = None,
@@ -76,6 +77,20 @@ class ReportingResource:
         specified with the `accept` header.
 
         Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
+
+        Body fields (:class:`~close_async.models.ActivityReportQuery`, or a mapping of these
+        keys):
+
+        - ``type`` (``Literal['overview', 'comparison']``, required): Per time period (overview)
+          or per user (comparison).
+        - ``metrics`` (``list[str]``, required): The metrics to fetch
+          (close.reporting.list_activity_metrics()).
+        - ``datetime_range`` (``dict[str, Any]``): The time range (this or relative_range).
+        - ``relative_range`` (``str``): today, this-week, ..., all-time (this or
+          datetime_range).
+        - ``query`` (``dict[str, Any]``): A filter, {"type": "saved_search", "saved_search_id":
+          ...}.
+        - ``users`` (``list[str]``): Only these users.
         """
         request = build_request(
             "POST",
@@ -193,7 +208,7 @@ class ReportingResource:
 
     async def get_funnel_stages(
         self,
-        body: Mapping[str, Any],
+        body: FunnelReportQuery | Mapping[str, Any],
         *,
         timeout: float | Timeout | None = None,
         extra_headers: Mapping[str, str | None] | None = None,
@@ -254,6 +269,24 @@ class ReportingResource:
         are used, the report returned is the compared one, not the base one.
 
         Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
+
+        Body fields (:class:`~close_async.models.FunnelReportQuery`, or a mapping of these
+        keys):
+
+        - ``pipeline`` (``str``): The pipeline whose statuses make the funnel.
+        - ``type`` (``Literal['created-cohort', 'active-stage-cohort']``): The kind of report.
+        - ``report_relative_range`` (``str``): today, this-week, ..., all-time.
+        - ``report_datetime_range`` (``dict[str, Any]``): The time range.
+        - ``cohort_relative_range`` (``str``): The cohort of opportunities, by creation date.
+        - ``cohort_datetime_range`` (``dict[str, Any]``): The cohort of opportunities, by
+          creation date.
+        - ``compared_relative_range`` (``str``): A range to compare with.
+        - ``compared_datetime_range`` (``str``): same-days-last-week, ... (with a datetime
+          range).
+        - ``compared_custom_range`` (``dict[str, Any]``): A range to compare with.
+        - ``query`` (``dict[str, Any]``): A filter, {"type": "saved_search", "saved_search_id":
+          ...}.
+        - ``users`` (``list[str]``): Only these users or groups.
         """
         request = build_request(
             "POST",
@@ -267,7 +300,7 @@ class ReportingResource:
 
     async def get_funnel_totals(
         self,
-        body: Mapping[str, Any],
+        body: FunnelReportQuery | Mapping[str, Any],
         *,
         timeout: float | Timeout | None = None,
         extra_headers: Mapping[str, str | None] | None = None,
@@ -328,6 +361,24 @@ class ReportingResource:
         are used, the report returned is the compared one, not the base one.
 
         Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
+
+        Body fields (:class:`~close_async.models.FunnelReportQuery`, or a mapping of these
+        keys):
+
+        - ``pipeline`` (``str``): The pipeline whose statuses make the funnel.
+        - ``type`` (``Literal['created-cohort', 'active-stage-cohort']``): The kind of report.
+        - ``report_relative_range`` (``str``): today, this-week, ..., all-time.
+        - ``report_datetime_range`` (``dict[str, Any]``): The time range.
+        - ``cohort_relative_range`` (``str``): The cohort of opportunities, by creation date.
+        - ``cohort_datetime_range`` (``dict[str, Any]``): The cohort of opportunities, by
+          creation date.
+        - ``compared_relative_range`` (``str``): A range to compare with.
+        - ``compared_datetime_range`` (``str``): same-days-last-week, ... (with a datetime
+          range).
+        - ``compared_custom_range`` (``dict[str, Any]``): A range to compare with.
+        - ``query`` (``dict[str, Any]``): A filter, {"type": "saved_search", "saved_search_id":
+          ...}.
+        - ``users`` (``list[str]``): Only these users or groups.
         """
         request = build_request(
             "POST",

@@ -11,7 +11,7 @@ from ..._engine.config import Timeout
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
 from ..._engine.options import call_options
-from ..._types.generated.roles import Role
+from ..._types.generated.roles import Role, RoleCreate, RoleUpdate
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager, paginate
 from ..raw import raw_first_page, raw_operation
@@ -74,7 +74,7 @@ class RolesResource(BulkCreate[Role], BulkDelete, BulkUpdate[Role]):
 
     async def create(
         self,
-        body: Mapping[str, Any],
+        body: RoleCreate | Mapping[str, Any],
         *,
         timeout: float | Timeout | None = None,
         extra_headers: Mapping[str, str | None] | None = None,
@@ -98,6 +98,15 @@ class RolesResource(BulkCreate[Role], BulkDelete, BulkUpdate[Role]):
         - `allow_unassigned` - leads without assigned users are visible to this role
 
         Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
+
+        Body fields (:class:`~close_async.models.RoleCreate`, or a mapping of these keys):
+
+        - ``name`` (``str``, required): The role's name.
+        - ``permissions`` (``list[str]``): The permissions it grants.
+        - ``visibility_user_lcf_ids`` (``list[str]``): Lead custom field ids deciding which
+          leads it sees (empty with view_all_leads).
+        - ``visibility_user_lcf_behavior`` (``RoleUnassignedLeads``): Whether leads without
+          assigned users are visible.
         """
         request = self._create_request(body)
         options = call_options(self._requester.options, timeout, extra_headers, extra_query)
@@ -105,7 +114,7 @@ class RolesResource(BulkCreate[Role], BulkDelete, BulkUpdate[Role]):
 
     def _create_request(
         self,
-        body: Mapping[str, Any],
+        body: RoleCreate | Mapping[str, Any],
     ) -> Request:
         """The request :meth:`create` sends, built and not sent: ``create_many``
         builds each item's with it."""
@@ -148,7 +157,7 @@ class RolesResource(BulkCreate[Role], BulkDelete, BulkUpdate[Role]):
     async def update(
         self,
         id: str,
-        body: Mapping[str, Any],
+        body: RoleUpdate | Mapping[str, Any],
         *,
         timeout: float | Timeout | None = None,
         extra_headers: Mapping[str, str | None] | None = None,
@@ -159,6 +168,15 @@ class RolesResource(BulkCreate[Role], BulkDelete, BulkUpdate[Role]):
         ``PUT /role/{id}/``.
 
         Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
+
+        Body fields (:class:`~close_async.models.RoleUpdate`, or a mapping of these keys):
+
+        - ``name`` (``str``): The role's name.
+        - ``permissions`` (``list[str]``): The permissions it grants.
+        - ``visibility_user_lcf_ids`` (``list[str]``): Lead custom field ids deciding which
+          leads it sees (empty with view_all_leads).
+        - ``visibility_user_lcf_behavior`` (``RoleUnassignedLeads``): Whether leads without
+          assigned users are visible.
         """
         request = self._update_request(id, body)
         options = call_options(self._requester.options, timeout, extra_headers, extra_query)
@@ -167,7 +185,7 @@ class RolesResource(BulkCreate[Role], BulkDelete, BulkUpdate[Role]):
     def _update_request(
         self,
         id: str,
-        body: Mapping[str, Any],
+        body: RoleUpdate | Mapping[str, Any],
     ) -> Request:
         """The request :meth:`update` sends, built and not sent: ``update_many``
         builds each item's with it."""

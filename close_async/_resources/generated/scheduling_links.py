@@ -11,6 +11,15 @@ from ..._engine.config import Timeout
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
 from ..._engine.options import call_options
+from ..._types.generated.scheduling_links import (
+    SchedulingLink,
+    SchedulingLinkCreate,
+    SchedulingLinkIntegrationCreate,
+    SchedulingLinkUpdate,
+    SharedSchedulingLink,
+    SharedSchedulingLinkCreate,
+    SharedSchedulingLinkUpdate,
+)
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager, paginate
 from ..raw import raw_first_page, raw_operation
@@ -22,7 +31,7 @@ if TYPE_CHECKING:
 __all__ = ["SchedulingLinksResource", "SchedulingLinksResourceWithRawResponse"]
 
 
-class SchedulingLinksResource(BulkCreate[Any], BulkDelete, BulkUpdate[Any]):
+class SchedulingLinksResource(BulkCreate[SchedulingLink], BulkDelete, BulkUpdate[SchedulingLink]):
     """``close.scheduling_links``: Scheduling links.
 
     Operations: ``list``, ``create``, ``create_integration``, ``delete_integration``,
@@ -50,7 +59,7 @@ class SchedulingLinksResource(BulkCreate[Any], BulkDelete, BulkUpdate[Any]):
         timeout: float | Timeout | None = None,
         extra_headers: Mapping[str, str | None] | None = None,
         extra_query: Mapping[str, object] | None = None,
-    ) -> Pager[Any]:
+    ) -> Pager[SchedulingLink]:
         """List User Scheduling Links.
 
         ``GET /scheduling_link/``.
@@ -67,6 +76,7 @@ class SchedulingLinksResource(BulkCreate[Any], BulkDelete, BulkUpdate[Any]):
             self._requester,
             "scheduling_link/",
             None,
+            parse_item=SchedulingLink.from_json,
             limit=limit,
             options=call_options(self._requester.options, timeout, extra_headers, extra_query),
             template="scheduling_link/",
@@ -75,25 +85,34 @@ class SchedulingLinksResource(BulkCreate[Any], BulkDelete, BulkUpdate[Any]):
 
     async def create(
         self,
-        body: Mapping[str, Any],
+        body: SchedulingLinkCreate | Mapping[str, Any],
         *,
         timeout: float | Timeout | None = None,
         extra_headers: Mapping[str, str | None] | None = None,
         extra_query: Mapping[str, object] | None = None,
-    ) -> Any:
+    ) -> SchedulingLink:
         """Create a User Scheduling Link.
 
         ``POST /scheduling_link/``.
 
         Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
+
+        Body fields (:class:`~close_async.models.SchedulingLinkCreate`, or a mapping of these
+        keys):
+
+        - ``name`` (``str``): Its name, displayed in Close.
+        - ``url`` (``str``): The external URL of the scheduling link.
+        - ``description`` (``str | None``): A description, displayed in Close.
         """
         request = self._create_request(body)
         options = call_options(self._requester.options, timeout, extra_headers, extra_query)
-        return await self._requester.request(request, options=options)
+        return await self._requester.request(
+            request, parse=SchedulingLink.from_json, options=options
+        )
 
     def _create_request(
         self,
-        body: Mapping[str, Any],
+        body: SchedulingLinkCreate | Mapping[str, Any],
     ) -> Request:
         """The request :meth:`create` sends, built and not sent: ``create_many``
         builds each item's with it."""
@@ -105,19 +124,19 @@ class SchedulingLinksResource(BulkCreate[Any], BulkDelete, BulkUpdate[Any]):
             body_required=True,
         )
 
-    def _create_answer(self, value: Any) -> Any:
+    def _create_answer(self, value: Any) -> SchedulingLink:
         """Close's answer to :meth:`create` as its model: ``create_many``
         reads each item's with it, when its ``object`` is first asked for."""
-        return value
+        return SchedulingLink.from_json(value)
 
     async def create_integration(
         self,
-        body: Mapping[str, Any],
+        body: SchedulingLinkIntegrationCreate | Mapping[str, Any],
         *,
         timeout: float | Timeout | None = None,
         extra_headers: Mapping[str, str | None] | None = None,
         extra_query: Mapping[str, object] | None = None,
-    ) -> Any:
+    ) -> SchedulingLink:
         """Create or update a Scheduling Link via OAuth.
 
         ``POST /scheduling_link/integration/``.
@@ -134,6 +153,16 @@ class SchedulingLinksResource(BulkCreate[Any], BulkDelete, BulkUpdate[Any]):
         scheduling link resource will be updated. Requires authentication via OAuth.
 
         Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
+
+        Body fields (:class:`~close_async.models.SchedulingLinkIntegrationCreate`, or a mapping
+        of these keys):
+
+        - ``name`` (``str``): Its name, displayed in Close.
+        - ``url`` (``str``): The external URL of the scheduling link.
+        - ``description`` (``str | None``): A description, displayed in Close.
+        - ``source_id`` (``str``, required): Your application's id of the link.
+        - ``source_type`` (``str``): A short descriptor of its kind, displayed in Close.
+        - ``duration_in_minutes`` (``int``): The length of meetings booked with it.
         """
         request = build_request(
             "POST",
@@ -143,7 +172,9 @@ class SchedulingLinksResource(BulkCreate[Any], BulkDelete, BulkUpdate[Any]):
             body_required=True,
         )
         options = call_options(self._requester.options, timeout, extra_headers, extra_query)
-        return await self._requester.request(request, options=options)
+        return await self._requester.request(
+            request, parse=SchedulingLink.from_json, options=options
+        )
 
     async def delete_integration(
         self,
@@ -183,7 +214,7 @@ class SchedulingLinksResource(BulkCreate[Any], BulkDelete, BulkUpdate[Any]):
         timeout: float | Timeout | None = None,
         extra_headers: Mapping[str, str | None] | None = None,
         extra_query: Mapping[str, object] | None = None,
-    ) -> Any:
+    ) -> SchedulingLink:
         """Fetch a User Scheduling Link.
 
         ``GET /scheduling_link/{id}/``.
@@ -197,31 +228,42 @@ class SchedulingLinksResource(BulkCreate[Any], BulkDelete, BulkUpdate[Any]):
             path_params={"id": id},
         )
         options = call_options(self._requester.options, timeout, extra_headers, extra_query)
-        return await self._requester.request(request, options=options)
+        return await self._requester.request(
+            request, parse=SchedulingLink.from_json, options=options
+        )
 
     async def update(
         self,
         id: str,
-        body: Mapping[str, Any],
+        body: SchedulingLinkUpdate | Mapping[str, Any],
         *,
         timeout: float | Timeout | None = None,
         extra_headers: Mapping[str, str | None] | None = None,
         extra_query: Mapping[str, object] | None = None,
-    ) -> Any:
+    ) -> SchedulingLink:
         """Update a User Scheduling Link.
 
         ``PUT /scheduling_link/{id}/``.
 
         Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
+
+        Body fields (:class:`~close_async.models.SchedulingLinkUpdate`, or a mapping of these
+        keys):
+
+        - ``name`` (``str``): Its name, displayed in Close.
+        - ``url`` (``str``): The external URL of the scheduling link.
+        - ``description`` (``str | None``): A description, displayed in Close.
         """
         request = self._update_request(id, body)
         options = call_options(self._requester.options, timeout, extra_headers, extra_query)
-        return await self._requester.request(request, options=options)
+        return await self._requester.request(
+            request, parse=SchedulingLink.from_json, options=options
+        )
 
     def _update_request(
         self,
         id: str,
-        body: Mapping[str, Any],
+        body: SchedulingLinkUpdate | Mapping[str, Any],
     ) -> Request:
         """The request :meth:`update` sends, built and not sent: ``update_many``
         builds each item's with it."""
@@ -234,10 +276,10 @@ class SchedulingLinksResource(BulkCreate[Any], BulkDelete, BulkUpdate[Any]):
             body_required=True,
         )
 
-    def _update_answer(self, value: Any) -> Any:
+    def _update_answer(self, value: Any) -> SchedulingLink:
         """Close's answer to :meth:`update` as its model: ``update_many``
         reads each item's with it, when its ``object`` is first asked for."""
-        return value
+        return SchedulingLink.from_json(value)
 
     async def delete(
         self,
@@ -277,7 +319,7 @@ class SchedulingLinksResource(BulkCreate[Any], BulkDelete, BulkUpdate[Any]):
         timeout: float | Timeout | None = None,
         extra_headers: Mapping[str, str | None] | None = None,
         extra_query: Mapping[str, object] | None = None,
-    ) -> Pager[Any]:
+    ) -> Pager[SharedSchedulingLink]:
         """List Shared Scheduling Links.
 
         ``GET /shared_scheduling_link/``.
@@ -294,6 +336,7 @@ class SchedulingLinksResource(BulkCreate[Any], BulkDelete, BulkUpdate[Any]):
             self._requester,
             "shared_scheduling_link/",
             None,
+            parse_item=SharedSchedulingLink.from_json,
             limit=limit,
             options=call_options(self._requester.options, timeout, extra_headers, extra_query),
             template="shared_scheduling_link/",
@@ -302,17 +345,23 @@ class SchedulingLinksResource(BulkCreate[Any], BulkDelete, BulkUpdate[Any]):
 
     async def create_shared(
         self,
-        body: Mapping[str, Any],
+        body: SharedSchedulingLinkCreate | Mapping[str, Any],
         *,
         timeout: float | Timeout | None = None,
         extra_headers: Mapping[str, str | None] | None = None,
         extra_query: Mapping[str, object] | None = None,
-    ) -> Any:
+    ) -> SharedSchedulingLink:
         """Create a Shared Scheduling Link.
 
         ``POST /shared_scheduling_link/``.
 
         Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
+
+        Body fields (:class:`~close_async.models.SharedSchedulingLinkCreate`, or a mapping of
+        these keys):
+
+        - ``name`` (``str``): Its name, displayed in Close (and its template tag).
+        - ``description`` (``str | None``): A description, displayed in Close.
         """
         request = build_request(
             "POST",
@@ -322,7 +371,9 @@ class SchedulingLinksResource(BulkCreate[Any], BulkDelete, BulkUpdate[Any]):
             body_required=True,
         )
         options = call_options(self._requester.options, timeout, extra_headers, extra_query)
-        return await self._requester.request(request, options=options)
+        return await self._requester.request(
+            request, parse=SharedSchedulingLink.from_json, options=options
+        )
 
     async def get_shared(
         self,
@@ -331,7 +382,7 @@ class SchedulingLinksResource(BulkCreate[Any], BulkDelete, BulkUpdate[Any]):
         timeout: float | Timeout | None = None,
         extra_headers: Mapping[str, str | None] | None = None,
         extra_query: Mapping[str, object] | None = None,
-    ) -> Any:
+    ) -> SharedSchedulingLink:
         """Fetch a Shared Scheduling Link.
 
         ``GET /shared_scheduling_link/{id}/``.
@@ -345,22 +396,30 @@ class SchedulingLinksResource(BulkCreate[Any], BulkDelete, BulkUpdate[Any]):
             path_params={"id": id},
         )
         options = call_options(self._requester.options, timeout, extra_headers, extra_query)
-        return await self._requester.request(request, options=options)
+        return await self._requester.request(
+            request, parse=SharedSchedulingLink.from_json, options=options
+        )
 
     async def update_shared(
         self,
         id: str,
-        body: Mapping[str, Any],
+        body: SharedSchedulingLinkUpdate | Mapping[str, Any],
         *,
         timeout: float | Timeout | None = None,
         extra_headers: Mapping[str, str | None] | None = None,
         extra_query: Mapping[str, object] | None = None,
-    ) -> Any:
+    ) -> SharedSchedulingLink:
         """Update a Shared Scheduling Link.
 
         ``PUT /shared_scheduling_link/{id}/``.
 
         Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
+
+        Body fields (:class:`~close_async.models.SharedSchedulingLinkUpdate`, or a mapping of
+        these keys):
+
+        - ``name`` (``str``): Its name, displayed in Close (and its template tag).
+        - ``description`` (``str | None``): A description, displayed in Close.
         """
         request = build_request(
             "PUT",
@@ -371,7 +430,9 @@ class SchedulingLinksResource(BulkCreate[Any], BulkDelete, BulkUpdate[Any]):
             body_required=True,
         )
         options = call_options(self._requester.options, timeout, extra_headers, extra_query)
-        return await self._requester.request(request, options=options)
+        return await self._requester.request(
+            request, parse=SharedSchedulingLink.from_json, options=options
+        )
 
     async def delete_shared(
         self,

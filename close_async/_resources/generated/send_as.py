@@ -11,6 +11,7 @@ from ..._engine.config import Timeout
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
 from ..._engine.options import call_options
+from ..._types.generated.send_as import SendAs, SendAsBulkCreate, SendAsCreate, SendAsList
 from ..bulk_verbs import BulkCreate, BulkDelete
 from ..pager import Pager, paginate
 from ..raw import raw_first_page, raw_operation
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
 __all__ = ["SendAsResource", "SendAsResourceWithRawResponse"]
 
 
-class SendAsResource(BulkCreate[Any], BulkDelete):
+class SendAsResource(BulkCreate[SendAs], BulkDelete):
     """``close.send_as``: Send as.
 
     Operations: ``list``, ``create``, ``delete_by_user``, ``bulk_create``, ``get``,
@@ -50,7 +51,7 @@ class SendAsResource(BulkCreate[Any], BulkDelete):
         timeout: float | Timeout | None = None,
         extra_headers: Mapping[str, str | None] | None = None,
         extra_query: Mapping[str, object] | None = None,
-    ) -> Pager[Any]:
+    ) -> Pager[SendAs]:
         """List Send As Associations.
 
         ``GET /send_as/``.
@@ -72,6 +73,7 @@ class SendAsResource(BulkCreate[Any], BulkDelete):
             self._requester,
             "send_as/",
             params,
+            parse_item=SendAs.from_json,
             limit=limit,
             options=call_options(self._requester.options, timeout, extra_headers, extra_query),
             template="send_as/",
@@ -80,12 +82,12 @@ class SendAsResource(BulkCreate[Any], BulkDelete):
 
     async def create(
         self,
-        body: Mapping[str, Any],
+        body: SendAsCreate | Mapping[str, Any],
         *,
         timeout: float | Timeout | None = None,
         extra_headers: Mapping[str, str | None] | None = None,
         extra_query: Mapping[str, object] | None = None,
-    ) -> Any:
+    ) -> SendAs:
         """Create a Send As Association.
 
         ``POST /send_as/``.
@@ -93,14 +95,19 @@ class SendAsResource(BulkCreate[Any], BulkDelete):
         Create a send-as permission. The `allowing_user_id` must be equal to your own user ID.
 
         Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
+
+        Body fields (:class:`~close_async.models.SendAsCreate`, or a mapping of these keys):
+
+        - ``allowing_user_id`` (``str``, required): Your user id.
+        - ``allowed_user_id`` (``str``, required): The user who may send as you.
         """
         request = self._create_request(body)
         options = call_options(self._requester.options, timeout, extra_headers, extra_query)
-        return await self._requester.request(request, options=options)
+        return await self._requester.request(request, parse=SendAs.from_json, options=options)
 
     def _create_request(
         self,
-        body: Mapping[str, Any],
+        body: SendAsCreate | Mapping[str, Any],
     ) -> Request:
         """The request :meth:`create` sends, built and not sent: ``create_many``
         builds each item's with it."""
@@ -112,10 +119,10 @@ class SendAsResource(BulkCreate[Any], BulkDelete):
             body_required=True,
         )
 
-    def _create_answer(self, value: Any) -> Any:
+    def _create_answer(self, value: Any) -> SendAs:
         """Close's answer to :meth:`create` as its model: ``create_many``
         reads each item's with it, when its ``object`` is first asked for."""
-        return value
+        return SendAs.from_json(value)
 
     async def delete_by_user(
         self,
@@ -149,12 +156,12 @@ class SendAsResource(BulkCreate[Any], BulkDelete):
 
     async def bulk_create(
         self,
-        body: Mapping[str, Any],
+        body: SendAsBulkCreate | Mapping[str, Any],
         *,
         timeout: float | Timeout | None = None,
         extra_headers: Mapping[str, str | None] | None = None,
         extra_query: Mapping[str, object] | None = None,
-    ) -> Any:
+    ) -> SendAsList:
         """Edit Send As Associations in bulk.
 
         ``POST /send_as/bulk/``.
@@ -166,6 +173,11 @@ class SendAsResource(BulkCreate[Any], BulkDelete):
         allowing user.
 
         Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
+
+        Body fields (:class:`~close_async.models.SendAsBulkCreate`, or a mapping of these keys):
+
+        - ``allowed_user_ids`` (``list[str]``): Users who may send as you from now on.
+        - ``disallowed_user_ids`` (``list[str]``): Users who may no longer send as you.
         """
         request = build_request(
             "POST",
@@ -175,7 +187,7 @@ class SendAsResource(BulkCreate[Any], BulkDelete):
             body_required=True,
         )
         options = call_options(self._requester.options, timeout, extra_headers, extra_query)
-        return await self._requester.request(request, options=options)
+        return await self._requester.request(request, parse=SendAsList.from_json, options=options)
 
     async def get(
         self,
@@ -184,7 +196,7 @@ class SendAsResource(BulkCreate[Any], BulkDelete):
         timeout: float | Timeout | None = None,
         extra_headers: Mapping[str, str | None] | None = None,
         extra_query: Mapping[str, object] | None = None,
-    ) -> Any:
+    ) -> SendAs:
         """Retrieve a single Send As Association.
 
         ``GET /send_as/{id}/``.
@@ -198,7 +210,7 @@ class SendAsResource(BulkCreate[Any], BulkDelete):
             path_params={"id": id},
         )
         options = call_options(self._requester.options, timeout, extra_headers, extra_query)
-        return await self._requester.request(request, options=options)
+        return await self._requester.request(request, parse=SendAs.from_json, options=options)
 
     async def delete(
         self,

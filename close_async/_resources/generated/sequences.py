@@ -11,7 +11,14 @@ from ..._engine.config import Timeout
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
 from ..._engine.options import call_options
-from ..._types.generated.sequences import Sequence, SequenceSubscription
+from ..._types.generated.sequences import (
+    Sequence,
+    SequenceCreate,
+    SequenceSubscription,
+    SequenceSubscriptionCreate,
+    SequenceSubscriptionUpdate,
+    SequenceUpdate,
+)
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager, paginate
 from ..raw import raw_first_page, raw_operation
@@ -88,7 +95,7 @@ class SequencesResource(BulkCreate[Sequence], BulkDelete, BulkUpdate[Sequence]):
 
     async def create(
         self,
-        body: Mapping[str, Any],
+        body: SequenceCreate | Mapping[str, Any],
         *,
         timeout: float | Timeout | None = None,
         extra_headers: Mapping[str, str | None] | None = None,
@@ -99,6 +106,14 @@ class SequencesResource(BulkCreate[Sequence], BulkDelete, BulkUpdate[Sequence]):
         ``POST /sequence/``.
 
         Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
+
+        Body fields (:class:`~close_async.models.SequenceCreate`, or a mapping of these keys):
+
+        - ``name`` (``str``, required): The sequence's name.
+        - ``status`` (``str``): active or paused.
+        - ``timezone`` (``str``): The timezone its schedule is read in.
+        - ``schedule`` (``dict[str, Any]``): When its steps may run.
+        - ``steps`` (``list[dict[str, Any]]``): Its steps in order.
         """
         request = self._create_request(body)
         options = call_options(self._requester.options, timeout, extra_headers, extra_query)
@@ -106,7 +121,7 @@ class SequencesResource(BulkCreate[Sequence], BulkDelete, BulkUpdate[Sequence]):
 
     def _create_request(
         self,
-        body: Mapping[str, Any],
+        body: SequenceCreate | Mapping[str, Any],
     ) -> Request:
         """The request :meth:`create` sends, built and not sent: ``create_many``
         builds each item's with it."""
@@ -158,7 +173,7 @@ class SequencesResource(BulkCreate[Sequence], BulkDelete, BulkUpdate[Sequence]):
     async def update(
         self,
         id: str,
-        body: Mapping[str, Any],
+        body: SequenceUpdate | Mapping[str, Any],
         *,
         timeout: float | Timeout | None = None,
         extra_headers: Mapping[str, str | None] | None = None,
@@ -172,6 +187,14 @@ class SequencesResource(BulkCreate[Sequence], BulkDelete, BulkUpdate[Sequence]):
         in your sequence, it will remove those steps from the sequence entirely.
 
         Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
+
+        Body fields (:class:`~close_async.models.SequenceUpdate`, or a mapping of these keys):
+
+        - ``name`` (``str``): The sequence's name.
+        - ``status`` (``str``): active or paused.
+        - ``timezone`` (``str``): The timezone its schedule is read in.
+        - ``schedule`` (``dict[str, Any]``): When its steps may run.
+        - ``steps`` (``list[dict[str, Any]]``): Its steps in order.
         """
         request = self._update_request(id, body)
         options = call_options(self._requester.options, timeout, extra_headers, extra_query)
@@ -180,7 +203,7 @@ class SequencesResource(BulkCreate[Sequence], BulkDelete, BulkUpdate[Sequence]):
     def _update_request(
         self,
         id: str,
-        body: Mapping[str, Any],
+        body: SequenceUpdate | Mapping[str, Any],
     ) -> Request:
         """The request :meth:`update` sends, built and not sent: ``update_many``
         builds each item's with it."""
@@ -284,7 +307,7 @@ class SequencesResource(BulkCreate[Sequence], BulkDelete, BulkUpdate[Sequence]):
 
     async def create_subscription(
         self,
-        body: Mapping[str, Any],
+        body: SequenceSubscriptionCreate | Mapping[str, Any],
         *,
         timeout: float | Timeout | None = None,
         extra_headers: Mapping[str, str | None] | None = None,
@@ -295,6 +318,17 @@ class SequencesResource(BulkCreate[Sequence], BulkDelete, BulkUpdate[Sequence]):
         ``POST /sequence_subscription/``.
 
         Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
+
+        Body fields (:class:`~close_async.models.SequenceSubscriptionCreate`, or a mapping of
+        these keys):
+
+        - ``sequence_id`` (``str``, required): The sequence.
+        - ``contact_id`` (``str``, required): The contact subscribed.
+        - ``sender_account_id`` (``str``): The connected account its emails go out from.
+        - ``sender_name`` (``str``): The sender's name on its emails.
+        - ``sender_email`` (``str``): The sender's address on its emails.
+        - ``calls_assigned_to`` (``list[str]``): Users its call steps are assigned to.
+        - ``from_phone_number_id`` (``str``): The number its SMS steps go out from.
         """
         request = build_request(
             "POST",
@@ -336,7 +370,7 @@ class SequencesResource(BulkCreate[Sequence], BulkDelete, BulkUpdate[Sequence]):
     async def update_subscription(
         self,
         id: str,
-        body: Mapping[str, Any],
+        body: SequenceSubscriptionUpdate | Mapping[str, Any],
         *,
         timeout: float | Timeout | None = None,
         extra_headers: Mapping[str, str | None] | None = None,
@@ -347,6 +381,14 @@ class SequencesResource(BulkCreate[Sequence], BulkDelete, BulkUpdate[Sequence]):
         ``PUT /sequence_subscription/{id}/``.
 
         Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
+
+        Body fields (:class:`~close_async.models.SequenceSubscriptionUpdate`, or a mapping of
+        these keys):
+
+        - ``status`` (``str``): active, paused, ...
+        - ``sender_account_id`` (``str``): The connected account its emails go out from.
+        - ``sender_name`` (``str``): The sender's name on its emails.
+        - ``sender_email`` (``str``): The sender's address on its emails.
         """
         request = build_request(
             "PUT",

@@ -11,7 +11,12 @@ from ..._engine.config import Timeout
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
 from ..._engine.options import call_options
-from ..._types.generated.smart_views import SavedSearch, SavedSearchType
+from ..._types.generated.smart_views import (
+    SavedSearch,
+    SavedSearchCreate,
+    SavedSearchType,
+    SavedSearchUpdate,
+)
 from ..bulk_verbs import BulkCreate, BulkDelete, BulkUpdate
 from ..pager import Pager, paginate
 from ..raw import raw_first_page, raw_operation
@@ -94,7 +99,7 @@ class SmartViewsResource(BulkCreate[SavedSearch], BulkDelete, BulkUpdate[SavedSe
 
     async def create(
         self,
-        body: Mapping[str, Any],
+        body: SavedSearchCreate | Mapping[str, Any],
         *,
         timeout: float | Timeout | None = None,
         extra_headers: Mapping[str, str | None] | None = None,
@@ -114,6 +119,18 @@ class SmartViewsResource(BulkCreate[SavedSearch], BulkDelete, BulkUpdate[SavedSe
         the examples below.
 
         Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
+
+        Body fields (:class:`~close_async.models.SavedSearchCreate`, or a mapping of these
+        keys):
+
+        - ``name`` (``str``, required).
+        - ``type`` (``SavedSearchType``).
+        - ``s_query`` (``dict[str, Any] | None``).
+        - ``query`` (``str | None``).
+        - ``description`` (``str | None``).
+        - ``is_shared`` (``bool``).
+        - ``shared_with`` (``list[str] | None``).
+        - ``selected_fields`` (``list[dict[str, Any]] | None``).
         """
         request = self._create_request(body)
         options = call_options(self._requester.options, timeout, extra_headers, extra_query)
@@ -121,7 +138,7 @@ class SmartViewsResource(BulkCreate[SavedSearch], BulkDelete, BulkUpdate[SavedSe
 
     def _create_request(
         self,
-        body: Mapping[str, Any],
+        body: SavedSearchCreate | Mapping[str, Any],
     ) -> Request:
         """The request :meth:`create` sends, built and not sent: ``create_many``
         builds each item's with it."""
@@ -164,7 +181,7 @@ class SmartViewsResource(BulkCreate[SavedSearch], BulkDelete, BulkUpdate[SavedSe
     async def update(
         self,
         id: str,
-        body: Mapping[str, Any],
+        body: SavedSearchUpdate | Mapping[str, Any],
         *,
         timeout: float | Timeout | None = None,
         extra_headers: Mapping[str, str | None] | None = None,
@@ -175,6 +192,18 @@ class SmartViewsResource(BulkCreate[SavedSearch], BulkDelete, BulkUpdate[SavedSe
         ``PUT /saved_search/{id}/``.
 
         Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
+
+        Body fields (:class:`~close_async.models.SavedSearchUpdate`, or a mapping of these
+        keys):
+
+        - ``name`` (``str``).
+        - ``type`` (``SavedSearchType``).
+        - ``s_query`` (``dict[str, Any] | None``).
+        - ``query`` (``str | None``).
+        - ``description`` (``str | None``).
+        - ``is_shared`` (``bool``).
+        - ``shared_with`` (``list[str] | None``).
+        - ``selected_fields`` (``list[dict[str, Any]] | None``).
         """
         request = self._update_request(id, body)
         options = call_options(self._requester.options, timeout, extra_headers, extra_query)
@@ -183,7 +212,7 @@ class SmartViewsResource(BulkCreate[SavedSearch], BulkDelete, BulkUpdate[SavedSe
     def _update_request(
         self,
         id: str,
-        body: Mapping[str, Any],
+        body: SavedSearchUpdate | Mapping[str, Any],
     ) -> Request:
         """The request :meth:`update` sends, built and not sent: ``update_many``
         builds each item's with it."""

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 __all__ = ["SmsTemplatesResource", "SmsTemplatesResourceWithRawResponse"]
 
 
-class SmsTemplatesResource(BulkCreate[Any], BulkDelete, BulkUpdate[Any]):
+class SmsTemplatesResource(BulkCreate[SMSTemplate], BulkDelete, BulkUpdate[SMSTemplate]):
     """``close.sms_templates``: Sms templates.
 
     Operations: ``list``, ``create``, ``get``, ``update``, ``delete``.
@@ -91,16 +91,24 @@ class SmsTemplatesResource(BulkCreate[Any], BulkDelete, BulkUpdate[Any]):
         timeout: float | Timeout | None = None,
         extra_headers: Mapping[str, str | None] | None = None,
         extra_query: Mapping[str, object] | None = None,
-    ) -> Any:
+    ) -> SMSTemplate:
         """Create an SMS template.
 
         ``POST /sms_template/``.
 
         Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
+
+        Body fields (:class:`~close_async.models.SMSTemplateCreate`, or a mapping of these
+        keys):
+
+        - ``attachments`` (``list[SMSTemplateCreateAttachment]``).
+        - ``is_shared`` (``bool``).
+        - ``name`` (``str``, required).
+        - ``text`` (``str``).
         """
         request = self._create_request(body)
         options = call_options(self._requester.options, timeout, extra_headers, extra_query)
-        return await self._requester.request(request, options=options)
+        return await self._requester.request(request, parse=SMSTemplate.from_json, options=options)
 
     def _create_request(
         self,
@@ -116,10 +124,10 @@ class SmsTemplatesResource(BulkCreate[Any], BulkDelete, BulkUpdate[Any]):
             body_required=True,
         )
 
-    def _create_answer(self, value: Any) -> Any:
+    def _create_answer(self, value: Any) -> SMSTemplate:
         """Close's answer to :meth:`create` as its model: ``create_many``
         reads each item's with it, when its ``object`` is first asked for."""
-        return value
+        return SMSTemplate.from_json(value)
 
     async def get(
         self,
@@ -130,7 +138,7 @@ class SmsTemplatesResource(BulkCreate[Any], BulkDelete, BulkUpdate[Any]):
         timeout: float | Timeout | None = None,
         extra_headers: Mapping[str, str | None] | None = None,
         extra_query: Mapping[str, object] | None = None,
-    ) -> Any:
+    ) -> SMSTemplate:
         """Fetch an SMS template.
 
         ``GET /sms_template/{id}/``.
@@ -151,7 +159,7 @@ class SmsTemplatesResource(BulkCreate[Any], BulkDelete, BulkUpdate[Any]):
             params=params,
         )
         options = call_options(self._requester.options, timeout, extra_headers, extra_query)
-        return await self._requester.request(request, options=options)
+        return await self._requester.request(request, parse=SMSTemplate.from_json, options=options)
 
     async def update(
         self,
@@ -161,16 +169,25 @@ class SmsTemplatesResource(BulkCreate[Any], BulkDelete, BulkUpdate[Any]):
         timeout: float | Timeout | None = None,
         extra_headers: Mapping[str, str | None] | None = None,
         extra_query: Mapping[str, object] | None = None,
-    ) -> Any:
+    ) -> SMSTemplate:
         """Update an SMS template.
 
         ``PUT /sms_template/{id}/``.
 
         Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
+
+        Body fields (:class:`~close_async.models.SMSTemplateUpdate`, or a mapping of these
+        keys):
+
+        - ``attachments`` (``list[SMSTemplateUpdateAttachment]``).
+        - ``is_shared`` (``bool``).
+        - ``name`` (``str``).
+        - ``status`` (``SMSTemplateStatus``).
+        - ``text`` (``str``).
         """
         request = self._update_request(id, body)
         options = call_options(self._requester.options, timeout, extra_headers, extra_query)
-        return await self._requester.request(request, options=options)
+        return await self._requester.request(request, parse=SMSTemplate.from_json, options=options)
 
     def _update_request(
         self,
@@ -188,10 +205,10 @@ class SmsTemplatesResource(BulkCreate[Any], BulkDelete, BulkUpdate[Any]):
             body_required=True,
         )
 
-    def _update_answer(self, value: Any) -> Any:
+    def _update_answer(self, value: Any) -> SMSTemplate:
         """Close's answer to :meth:`update` as its model: ``update_many``
         reads each item's with it, when its ``object`` is first asked for."""
-        return value
+        return SMSTemplate.from_json(value)
 
     async def delete(
         self,

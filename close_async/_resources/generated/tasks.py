@@ -190,6 +190,15 @@ class TasksResource(BulkCreate[Task], BulkDelete, BulkUpdate[Task]):
         - ``fields`` (``_fields``): Comma-separated list of fields to include in the response.
 
         Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
+
+        Body fields (:class:`~close_async.models.TaskCreate`, or a mapping of these keys):
+
+        - ``lead_id`` (``str``, required).
+        - ``text`` (``str``, required).
+        - ``assigned_to`` (``str | None``).
+        - ``contact_id`` (``str | None``).
+        - ``date`` (``str | None``).
+        - ``is_complete`` (``bool``).
         """
         request = self._create_request(body, fields=fields)
         options = call_options(self._requester.options, timeout, extra_headers, extra_query)
@@ -270,6 +279,16 @@ class TasksResource(BulkCreate[Task], BulkDelete, BulkUpdate[Task]):
         - ``fields`` (``_fields``): Comma-separated list of fields to include in the response.
 
         Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
+
+        Body fields (:class:`~close_async.models.TaskBulkUpdate`, or a mapping of these keys):
+
+        - ``assigned_to`` (``str``).
+        - ``date`` (``TaskBulkUpdateDate``).
+        - ``is_complete`` (``bool``).
+        - ``organization_id`` (``str``).
+        - ``priority`` (``TaskPriority``).
+        - ``resolution`` (``NotificationResolution | None``).
+        - ``text`` (``str``).
         """
         params = {
             "assigned_to": assigned_to,
@@ -367,6 +386,22 @@ class TasksResource(BulkCreate[Task], BulkDelete, BulkUpdate[Task]):
         - ``fields`` (``_fields``): Comma-separated list of fields to include in the response.
 
         Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
+
+        Body fields (:class:`~close_async.models.TaskUpdate`, or a mapping of these keys):
+
+        - ``agent_config_id`` (``str | None``).
+        - ``assigned_to`` (``str``).
+        - ``contact_id`` (``str | None``).
+        - ``created_by`` (``str``).
+        - ``date`` (``TaskUpdateDate``).
+        - ``due_date`` (``TaskUpdateDueDate``).
+        - ``is_complete`` (``bool``).
+        - ``is_dateless`` (``bool``).
+        - ``lead_id`` (``str``).
+        - ``organization_id`` (``str``).
+        - ``priority`` (``TaskPriority``).
+        - ``resolution`` (``NotificationResolution | None``).
+        - ``text`` (``str``).
         """
         request = self._update_request(id, body, fields=fields)
         options = call_options(self._requester.options, timeout, extra_headers, extra_query)

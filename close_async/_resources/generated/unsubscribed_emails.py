@@ -11,7 +11,7 @@ from ..._engine.config import Timeout
 from ..._engine.http.request import build_request
 from ..._engine.http.response import no_content
 from ..._engine.options import call_options
-from ..._types.generated.unsubscribed_emails import UnsubscribedEmailCreate
+from ..._types.generated.unsubscribed_emails import UnsubscribedEmail, UnsubscribedEmailCreate
 from ..bulk_verbs import BulkCreate, BulkDelete
 from ..pager import Pager, paginate
 from ..raw import raw_first_page, raw_operation
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 __all__ = ["UnsubscribedEmailsResource", "UnsubscribedEmailsResourceWithRawResponse"]
 
 
-class UnsubscribedEmailsResource(BulkCreate[Any], BulkDelete):
+class UnsubscribedEmailsResource(BulkCreate[UnsubscribedEmail], BulkDelete):
     """``close.unsubscribed_emails``: Unsubscribed emails.
 
     Operations: ``list``, ``create``, ``delete``.
@@ -48,7 +48,7 @@ class UnsubscribedEmailsResource(BulkCreate[Any], BulkDelete):
         timeout: float | Timeout | None = None,
         extra_headers: Mapping[str, str | None] | None = None,
         extra_query: Mapping[str, object] | None = None,
-    ) -> Pager[Any]:
+    ) -> Pager[UnsubscribedEmail]:
         """List all unsubscribed emails.
 
         ``GET /unsubscribe/email/``.
@@ -67,6 +67,7 @@ class UnsubscribedEmailsResource(BulkCreate[Any], BulkDelete):
             self._requester,
             "unsubscribe/email/",
             None,
+            parse_item=UnsubscribedEmail.from_json,
             limit=limit,
             options=call_options(self._requester.options, timeout, extra_headers, extra_query),
             template="unsubscribe/email/",
@@ -80,7 +81,7 @@ class UnsubscribedEmailsResource(BulkCreate[Any], BulkDelete):
         timeout: float | Timeout | None = None,
         extra_headers: Mapping[str, str | None] | None = None,
         extra_query: Mapping[str, object] | None = None,
-    ) -> Any:
+    ) -> UnsubscribedEmail:
         """Unsubscribe an email address.
 
         ``POST /unsubscribe/email/``.
@@ -90,10 +91,17 @@ class UnsubscribedEmailsResource(BulkCreate[Any], BulkDelete):
         as well.
 
         Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
+
+        Body fields (:class:`~close_async.models.UnsubscribedEmailCreate`, or a mapping of these
+        keys):
+
+        - ``email`` (``str``, required).
         """
         request = self._create_request(body)
         options = call_options(self._requester.options, timeout, extra_headers, extra_query)
-        return await self._requester.request(request, options=options)
+        return await self._requester.request(
+            request, parse=UnsubscribedEmail.from_json, options=options
+        )
 
     def _create_request(
         self,
@@ -109,10 +117,10 @@ class UnsubscribedEmailsResource(BulkCreate[Any], BulkDelete):
             body_required=True,
         )
 
-    def _create_answer(self, value: Any) -> Any:
+    def _create_answer(self, value: Any) -> UnsubscribedEmail:
         """Close's answer to :meth:`create` as its model: ``create_many``
         reads each item's with it, when its ``object`` is first asked for."""
-        return value
+        return UnsubscribedEmail.from_json(value)
 
     async def delete(
         self,

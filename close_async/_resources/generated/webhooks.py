@@ -103,6 +103,13 @@ class WebhooksResource(BulkCreate[Webhook], BulkDelete, BulkUpdate[Webhook]):
           using https to protect your data during delivery.
 
         Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
+
+        Body fields (:class:`~close_async.models.WebhookCreate`, or a mapping of these keys):
+
+        - ``event_filter`` (``dict[str, Any] | None``).
+        - ``events`` (``list[WebhookSubscriptionEvent]``, required).
+        - ``url`` (``str``, required).
+        - ``verify_ssl`` (``bool``).
         """
         request = self._create_request(body)
         options = call_options(self._requester.options, timeout, extra_headers, extra_query)
@@ -185,6 +192,13 @@ class WebhooksResource(BulkCreate[Webhook], BulkDelete, BulkUpdate[Webhook]):
         - `true` - Verify SSL certificate of destination webhook URL.
 
         Options for this call: ``timeout``, ``extra_headers``, ``extra_query`` (see the class).
+
+        Body fields (:class:`~close_async.models.WebhookUpdate`, or a mapping of these keys):
+
+        - ``url`` (``str``).
+        - ``events`` (``list[WebhookSubscriptionEvent]``).
+        - ``status`` (``Literal['active', 'paused']``).
+        - ``verify_ssl`` (``bool``).
         """
         request = self._update_request(id, body)
         options = call_options(self._requester.options, timeout, extra_headers, extra_query)

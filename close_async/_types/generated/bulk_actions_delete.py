@@ -12,15 +12,15 @@ from typing import Any, ClassVar, Literal, TypeAlias
 
 import attrs
 
-from ..model import Model
+from ..model import UNSET, Model, RequestModel, Unset
 from .shared import BulkActionStatus
 
-__all__ = ["BulkActionObjectType", "BulkDeleteAction"]
+__all__ = ["BulkActionObjectType", "BulkDeleteAction", "BulkDeleteActionCreate"]
 
 BulkActionObjectType: TypeAlias = Literal[
     "lead", "contact", "call", "custom_activity", "form_submission"
 ]
-"""Part of ``BulkDeleteAction``."""
+"""Part of ``BulkDeleteAction``, ``BulkDeleteActionCreate``."""
 
 
 @attrs.define(kw_only=True)
@@ -66,3 +66,17 @@ class BulkDeleteAction(Model):
     sort: list[dict[str, Any]] = attrs.field(default=None)
     status: BulkActionStatus | None = None
     updated_by: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class BulkDeleteActionCreate(RequestModel):
+    """The body of ``POST /bulk_action/delete/``: delete the objects a query finds.
+
+    The body of ``close.bulk_actions.delete``: ``create``."""
+
+    s_query: dict[str, Any] | Unset = UNSET
+    query: str | Unset | None = UNSET
+    results_limit: int | Unset | None = UNSET
+    sort: list[dict[str, Any]] | Unset = UNSET
+    bulk_object_type: BulkActionObjectType | Unset = UNSET
+    send_done_email: bool | Unset = UNSET

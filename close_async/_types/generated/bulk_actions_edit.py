@@ -12,10 +12,10 @@ from typing import Any, ClassVar, Literal, TypeAlias
 
 import attrs
 
-from ..model import Model
+from ..model import UNSET, Model, RequestModel, Unset
 from .shared import BulkActionStatus
 
-__all__ = ["BulkEditAction", "BulkEditActionType"]
+__all__ = ["BulkEditAction", "BulkEditActionCreate", "BulkEditActionType"]
 
 BulkEditActionType: TypeAlias = Literal[
     "set_custom_field",
@@ -32,7 +32,7 @@ BulkEditActionType: TypeAlias = Literal[
     "set_custom_object_custom_field",
     "clear_custom_object_custom_field",
 ]
-"""Part of ``BulkEditAction``."""
+"""Part of ``BulkEditAction``, ``BulkEditActionCreate``."""
 
 
 @attrs.define(kw_only=True)
@@ -84,3 +84,31 @@ class BulkEditAction(Model):
     status: BulkActionStatus | None = None
     type: BulkEditActionType = attrs.field(default=None)
     updated_by: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class BulkEditActionCreate(RequestModel):
+    """The body of ``POST /bulk_action/edit/``: with ``type`` ``set_lead_status`` give
+    ``lead_status_id``; with ``clear_custom_field`` a ``custom_field_id`` (or name); with
+    ``set_custom_field`` also ``custom_field_value`` (or ``custom_field_values``) and
+    ``custom_field_operation`` (the document's description of the operation).
+
+    The body of ``close.bulk_actions.edit``: ``create``."""
+
+    type: BulkEditActionType
+    s_query: dict[str, Any] | Unset = UNSET
+    query: str | Unset | None = UNSET
+    results_limit: int | Unset | None = UNSET
+    sort: list[dict[str, Any]] | Unset = UNSET
+    lead_status_id: str | Unset | None = UNSET
+    custom_field_name: str | Unset | None = UNSET
+    custom_field_value: str | Unset | None = UNSET
+    send_done_email: bool | Unset = UNSET
+    custom_field_id: str | Unset = UNSET
+    """The custom field to set or clear"""
+
+    custom_field_values: list[Any] | Unset = UNSET
+    """Several values, for a field that accepts them"""
+
+    custom_field_operation: Literal["replace", "add", "remove"] | Unset = UNSET
+    """For a multi-value field (default replace)"""

@@ -12,13 +12,13 @@ from typing import Any, ClassVar, Literal, TypeAlias
 
 import attrs
 
-from ..model import Model
+from ..model import UNSET, Model, RequestModel, Unset
 from .shared import BulkActionStatus
 
-__all__ = ["BulkEmailAction", "BulkEmailContactPreference"]
+__all__ = ["BulkEmailAction", "BulkEmailActionCreate", "BulkEmailContactPreference"]
 
 BulkEmailContactPreference: TypeAlias = Literal["lead", "contact", "all"]
-"""Part of ``BulkEmailAction``."""
+"""Part of ``BulkEmailAction``, ``BulkEmailActionCreate``."""
 
 
 @attrs.define(kw_only=True)
@@ -70,3 +70,20 @@ class BulkEmailAction(Model):
     status: BulkActionStatus | None = None
     template_id: str | None = None
     updated_by: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class BulkEmailActionCreate(RequestModel):
+    """The body of ``POST /bulk_action/email/``: email the leads a query finds.
+
+    The body of ``close.bulk_actions.email``: ``create``."""
+
+    s_query: dict[str, Any] | Unset = UNSET
+    query: str | Unset | None = UNSET
+    results_limit: int | Unset | None = UNSET
+    sort: list[dict[str, Any]] | Unset = UNSET
+    template_id: str | Unset | None = UNSET
+    email_account_id: str | Unset | None = UNSET
+    sender: str | Unset | None = UNSET
+    contact_preference: BulkEmailContactPreference | Unset | None = UNSET
+    send_done_email: bool | Unset = UNSET

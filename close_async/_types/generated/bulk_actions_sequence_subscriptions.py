@@ -12,11 +12,12 @@ from typing import Any, ClassVar, Literal, TypeAlias
 
 import attrs
 
-from ..model import Model
+from ..model import UNSET, Model, RequestModel, Unset
 from .shared import BulkActionStatus
 
 __all__ = [
     "BulkSequenceSubscriptionAction",
+    "BulkSequenceSubscriptionActionCreate",
     "BulkSequenceSubscriptionActionType",
     "BulkSequenceSubscriptionContactPreference",
 ]
@@ -24,10 +25,10 @@ __all__ = [
 BulkSequenceSubscriptionActionType: TypeAlias = Literal[
     "subscribe", "resume", "resume_finished", "pause", "reassign"
 ]
-"""Part of ``BulkSequenceSubscriptionAction``."""
+"""Part of ``BulkSequenceSubscriptionAction``, ``BulkSequenceSubscriptionActionCreate``."""
 
 BulkSequenceSubscriptionContactPreference: TypeAlias = Literal["lead", "contact"]
-"""Part of ``BulkSequenceSubscriptionAction``."""
+"""Part of ``BulkSequenceSubscriptionAction``, ``BulkSequenceSubscriptionActionCreate``."""
 
 
 @attrs.define(kw_only=True)
@@ -88,3 +89,26 @@ class BulkSequenceSubscriptionAction(Model):
     sort: list[dict[str, Any]] = attrs.field(default=None)
     status: BulkActionStatus | None = None
     updated_by: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class BulkSequenceSubscriptionActionCreate(RequestModel):
+    """The body of ``POST /bulk_action/sequence_subscription/``: ``subscribe`` needs
+    ``sequence_id``, ``sender_account_id``, ``sender_name``, ``sender_email`` and
+    ``contact_preference`` (the document's description of the operation).
+
+    The body of ``close.bulk_actions.sequence_subscriptions``: ``create``."""
+
+    action_type: BulkSequenceSubscriptionActionType
+    s_query: dict[str, Any] | Unset = UNSET
+    query: str | Unset | None = UNSET
+    results_limit: int | Unset | None = UNSET
+    sort: list[dict[str, Any]] | Unset = UNSET
+    sequence_id: str | Unset | None = UNSET
+    sender_account_id: str | Unset | None = UNSET
+    sender_name: str | Unset | None = UNSET
+    sender_email: str | Unset | None = UNSET
+    contact_preference: BulkSequenceSubscriptionContactPreference | Unset | None = UNSET
+    calls_assigned_to: list[str] | Unset | None = UNSET
+    from_phone_number_id: str | Unset | None = UNSET
+    send_done_email: bool | Unset = UNSET

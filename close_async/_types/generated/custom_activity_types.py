@@ -12,9 +12,9 @@ from typing import Any, ClassVar
 
 import attrs
 
-from ..model import Model
+from ..model import UNSET, Model, RequestModel, Unset
 
-__all__ = ["CustomActivityType"]
+__all__ = ["CustomActivityType", "CustomActivityTypeCreate", "CustomActivityTypeUpdate"]
 
 
 @attrs.define(kw_only=True)
@@ -34,3 +34,50 @@ class CustomActivityType(Model):
     organization_id: str | None = None
     date_created: _dt.datetime | None = None
     date_updated: _dt.datetime | None = None
+
+
+@attrs.frozen(kw_only=True)
+class CustomActivityTypeCreate(RequestModel):
+    """The body of ``POST /custom_activity/``: a new custom activity type (add its fields with
+    ``close.custom_fields.activity``).
+
+    The body of ``close.custom_activity_types``: ``create``."""
+
+    name: str
+    """The type's name"""
+
+    description: str | Unset | None = UNSET
+    """A longer description"""
+
+    api_create_only: bool | Unset = UNSET
+    """Whether only API clients may create its activities"""
+
+    editable_with_roles: list[str] | Unset = UNSET
+    """Only users with these roles may edit its activities"""
+
+
+@attrs.frozen(kw_only=True)
+class CustomActivityTypeUpdate(RequestModel):
+    """The body of ``PUT /custom_activity/{id}/`` (a patch): ``name``, ``description``,
+    ``api_create_only``, ``editable_with_roles``, ``is_archived`` and the fields' order (the
+    document's description of the operation).
+
+    The body of ``close.custom_activity_types``: ``update``."""
+
+    name: str | Unset = UNSET
+    """The type's name"""
+
+    description: str | Unset | None = UNSET
+    """A longer description"""
+
+    api_create_only: bool | Unset = UNSET
+    """Whether only API clients may create its activities"""
+
+    editable_with_roles: list[str] | Unset = UNSET
+    """Only users with these roles may edit its activities"""
+
+    is_archived: bool | Unset = UNSET
+    """Whether the type is archived"""
+
+    fields: list[dict[str, Any]] | Unset = UNSET
+    """Its fields in display order, as {"id": ...} items"""

@@ -12,9 +12,9 @@ from typing import Any, ClassVar
 
 import attrs
 
-from ..model import Model
+from ..model import UNSET, Model, RequestModel, Unset
 
-__all__ = ["CustomObjectType"]
+__all__ = ["CustomObjectType", "CustomObjectTypeCreate", "CustomObjectTypeUpdate"]
 
 
 @attrs.define(kw_only=True)
@@ -35,3 +35,48 @@ class CustomObjectType(Model):
     organization_id: str | None = None
     date_created: _dt.datetime | None = None
     date_updated: _dt.datetime | None = None
+
+
+@attrs.frozen(kw_only=True)
+class CustomObjectTypeCreate(RequestModel):
+    """The body of ``POST /custom_object_type/`` (fields as listed by the document's
+    description of the operation).
+
+    The body of ``close.custom_object_types``: ``create``."""
+
+    name: str
+    """The type's name"""
+
+    name_plural: str
+    """Its plural, for Close's interface"""
+
+    description: str | Unset | None = UNSET
+    """A longer description"""
+
+    api_create_only: bool | Unset = UNSET
+    """Whether only API clients may create its objects (default false)"""
+
+    editable_with_roles: list[str] | Unset = UNSET
+    """Only users with these roles may edit its objects"""
+
+
+@attrs.frozen(kw_only=True)
+class CustomObjectTypeUpdate(RequestModel):
+    """The body of ``PUT /custom_object_type/{id}/`` (a patch).
+
+    The body of ``close.custom_object_types``: ``update``."""
+
+    name: str | Unset = UNSET
+    """The type's name"""
+
+    name_plural: str | Unset = UNSET
+    """Its plural, for Close's interface"""
+
+    description: str | Unset | None = UNSET
+    """A longer description"""
+
+    api_create_only: bool | Unset = UNSET
+    """Whether only API clients may create its objects (default false)"""
+
+    editable_with_roles: list[str] | Unset = UNSET
+    """Only users with these roles may edit its objects"""

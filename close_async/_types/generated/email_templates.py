@@ -12,9 +12,9 @@ from typing import Any, ClassVar
 
 import attrs
 
-from ..model import Model
+from ..model import UNSET, Model, RequestModel, Unset
 
-__all__ = ["EmailTemplate"]
+__all__ = ["EmailTemplate", "EmailTemplateCreate", "EmailTemplateUpdate"]
 
 
 @attrs.define(kw_only=True)
@@ -37,3 +37,54 @@ class EmailTemplate(Model):
     updated_by: str | None = None
     date_created: _dt.datetime | None = None
     date_updated: _dt.datetime | None = None
+
+
+@attrs.frozen(kw_only=True)
+class EmailTemplateCreate(RequestModel):
+    """The body of ``POST /email_template/``: a new email template (fields of Close's email
+    template object).
+
+    The body of ``close.email_templates``: ``create``."""
+
+    name: str
+    """The template's name"""
+
+    subject: str | Unset = UNSET
+    """The subject line (may hold template tags)"""
+
+    body: str | Unset = UNSET
+    """The HTML body (may hold template tags)"""
+
+    is_shared: bool | Unset = UNSET
+    """Whether the whole organization may use it"""
+
+    is_archived: bool | Unset = UNSET
+    """Whether it is archived"""
+
+    attachments: list[dict[str, Any]] | Unset = UNSET
+    """Files attached to emails sent with it"""
+
+
+@attrs.frozen(kw_only=True)
+class EmailTemplateUpdate(RequestModel):
+    """The body of ``PUT /email_template/{id}/`` (a patch).
+
+    The body of ``close.email_templates``: ``update``."""
+
+    name: str | Unset = UNSET
+    """The template's name"""
+
+    subject: str | Unset = UNSET
+    """The subject line (may hold template tags)"""
+
+    body: str | Unset = UNSET
+    """The HTML body (may hold template tags)"""
+
+    is_shared: bool | Unset = UNSET
+    """Whether the whole organization may use it"""
+
+    is_archived: bool | Unset = UNSET
+    """Whether it is archived"""
+
+    attachments: list[dict[str, Any]] | Unset = UNSET
+    """Files attached to emails sent with it"""

@@ -7,11 +7,41 @@ Those it shares with other groups are in ``shared``."""
 
 from __future__ import annotations
 
+from typing import Any, Literal, TypeAlias
+
 import attrs
 
-from ..model import RequestModel
+from ..model import UNSET, RequestModel, Unset
 
-__all__ = ["MembershipCreate", "MembershipPinnedViewsUpdate"]
+__all__ = [
+    "CallRecording",
+    "MembershipBulkUpdate",
+    "MembershipCreate",
+    "MembershipPinnedViewsUpdate",
+    "MembershipUpdate",
+]
+
+CallRecording: TypeAlias = Literal["unset", "disabled", "enabled"]
+"""Whether a membership's calls are recorded (``unset``: the organization's default).
+
+Part of ``MembershipBulkUpdate``, ``MembershipUpdate``."""
+
+
+@attrs.frozen(kw_only=True)
+class MembershipBulkUpdate(RequestModel):
+    """The body of ``PUT /membership/``: a membership's fields, for the memberships whose
+    comma-separated ids go in ``_params`` as ``{"id__in": "..."}``.
+
+    The body of ``close.memberships``: ``bulk_update``."""
+
+    role_id: str | Unset = UNSET
+    """admin, superuser, user, restricteduser, or a role's id"""
+
+    auto_record_calls: CallRecording | Unset = UNSET
+    """Whether its calls are recorded"""
+
+    params: dict[str, Any] | Unset = attrs.field(default=UNSET, metadata={"json": "_params"})
+    """Which memberships, as {"id__in": "id1,id2"}"""
 
 
 @attrs.frozen(kw_only=True)
@@ -27,3 +57,17 @@ class MembershipPinnedViewsUpdate(RequestModel):
     """The body of ``close.memberships``: ``update_pinned_views``."""
 
     saved_view_ids: list[str]
+
+
+@attrs.frozen(kw_only=True)
+class MembershipUpdate(RequestModel):
+    """The body of ``PUT /membership/{id}/`` (fields as the document's description of the
+    operation names them).
+
+    The body of ``close.memberships``: ``update``."""
+
+    role_id: str | Unset = UNSET
+    """admin, superuser, user, restricteduser, or a role's id"""
+
+    auto_record_calls: CallRecording | Unset = UNSET
+    """Whether its calls are recorded"""

@@ -12,10 +12,10 @@ from typing import Any, ClassVar
 
 import attrs
 
-from ..model import Model
+from ..model import UNSET, Model, RequestModel, Unset
 from .shared import LeadStatus, OpportunityStatus
 
-__all__ = ["Organization"]
+__all__ = ["Organization", "OrganizationUpdate"]
 
 
 @attrs.define(kw_only=True)
@@ -36,3 +36,20 @@ class Organization(Model):
     inactive_memberships: list[dict[str, Any]] | None = None
     date_created: _dt.datetime | None = None
     date_updated: _dt.datetime | None = None
+
+
+@attrs.frozen(kw_only=True)
+class OrganizationUpdate(RequestModel):
+    """The body of ``PUT /organization/{id}/``: the ``name``, the ``currency``, and the order
+    of the existing ``lead_statuses``.
+
+    The body of ``close.organizations``: ``update``."""
+
+    name: str | Unset = UNSET
+    """The organization's name"""
+
+    currency: str | Unset = UNSET
+    """Its currency code (USD, EUR, ...)"""
+
+    lead_statuses: list[dict[str, Any]] | Unset = UNSET
+    """Its lead statuses in order, as {"id": ...} items"""

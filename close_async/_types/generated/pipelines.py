@@ -8,14 +8,14 @@ Those it shares with other groups are in ``shared``."""
 from __future__ import annotations
 
 import datetime as _dt
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import attrs
 
-from ..model import Model
+from ..model import UNSET, Model, RequestModel, Unset
 from .shared import OpportunityStatus
 
-__all__ = ["Pipeline"]
+__all__ = ["Pipeline", "PipelineCreate", "PipelineUpdate"]
 
 
 @attrs.define(kw_only=True)
@@ -32,3 +32,28 @@ class Pipeline(Model):
     statuses: list[OpportunityStatus] | None = None
     date_created: _dt.datetime | None = None
     date_updated: _dt.datetime | None = None
+
+
+@attrs.frozen(kw_only=True)
+class PipelineCreate(RequestModel):
+    """The body of ``POST /pipeline/``: a new pipeline (Close's API reference, Pipelines).
+
+    The body of ``close.pipelines``: ``create``."""
+
+    name: str
+    """The pipeline's name"""
+
+
+@attrs.frozen(kw_only=True)
+class PipelineUpdate(RequestModel):
+    """The body of ``PUT /pipeline/{id}/``: rename a pipeline, reorder its statuses, or move a
+    status from another pipeline into it (the document's description of the operation).
+
+    The body of ``close.pipelines``: ``update``."""
+
+    name: str | Unset = UNSET
+    """The pipeline's new name"""
+
+    statuses: list[dict[str, Any]] | Unset = UNSET
+    """Its opportunity statuses in order, as {"id": ...} items (an id from another pipeline
+    moves that status here)"""

@@ -7,13 +7,18 @@ Those it shares with other groups are in ``shared``."""
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Literal, TypeAlias
 
 import attrs
 
-from ..model import Model
+from ..model import UNSET, Model, RequestModel, Unset
 
-__all__ = ["Role"]
+__all__ = ["Role", "RoleCreate", "RoleUnassignedLeads", "RoleUpdate"]
+
+RoleUnassignedLeads: TypeAlias = Literal["require_assignment", "allow_unassigned"]
+"""Whether a role with ``visibility_user_lcf_ids`` sees leads no user is assigned to.
+
+Part of ``RoleCreate``, ``RoleUpdate``."""
 
 
 @attrs.define(kw_only=True)
@@ -29,3 +34,42 @@ class Role(Model):
     visibility_user_lcf_ids: list[str] | None = None
     permissions: list[str] | None = None
     organization_id: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class RoleCreate(RequestModel):
+    """The body of ``POST /role/``: a new role (``visibility_user_lcf_*`` as the document's
+    description of the operation says).
+
+    The body of ``close.roles``: ``create``."""
+
+    name: str
+    """The role's name"""
+
+    permissions: list[str] | Unset = UNSET
+    """The permissions it grants"""
+
+    visibility_user_lcf_ids: list[str] | Unset = UNSET
+    """Lead custom field ids deciding which leads it sees (empty with view_all_leads)"""
+
+    visibility_user_lcf_behavior: RoleUnassignedLeads | Unset = UNSET
+    """Whether leads without assigned users are visible"""
+
+
+@attrs.frozen(kw_only=True)
+class RoleUpdate(RequestModel):
+    """The body of ``PUT /role/{id}/`` (a patch).
+
+    The body of ``close.roles``: ``update``."""
+
+    name: str | Unset = UNSET
+    """The role's name"""
+
+    permissions: list[str] | Unset = UNSET
+    """The permissions it grants"""
+
+    visibility_user_lcf_ids: list[str] | Unset = UNSET
+    """Lead custom field ids deciding which leads it sees (empty with view_all_leads)"""
+
+    visibility_user_lcf_behavior: RoleUnassignedLeads | Unset = UNSET
+    """Whether leads without assigned users are visible"""

@@ -12,9 +12,16 @@ from typing import Any, ClassVar
 
 import attrs
 
-from ..model import Model
+from ..model import UNSET, Model, RequestModel, Unset
 
-__all__ = ["Sequence", "SequenceSubscription"]
+__all__ = [
+    "Sequence",
+    "SequenceCreate",
+    "SequenceSubscription",
+    "SequenceSubscriptionCreate",
+    "SequenceSubscriptionUpdate",
+    "SequenceUpdate",
+]
 
 
 @attrs.define(kw_only=True)
@@ -37,6 +44,28 @@ class Sequence(Model):
     date_updated: _dt.datetime | None = None
 
 
+@attrs.frozen(kw_only=True)
+class SequenceCreate(RequestModel):
+    """The body of ``POST /sequence/``: a new sequence (the fields of Close's sequence object).
+
+    The body of ``close.sequences``: ``create``."""
+
+    name: str
+    """The sequence's name"""
+
+    status: str | Unset = UNSET
+    """active or paused"""
+
+    timezone: str | Unset = UNSET
+    """The timezone its schedule is read in"""
+
+    schedule: dict[str, Any] | Unset = UNSET
+    """When its steps may run"""
+
+    steps: list[dict[str, Any]] | Unset = UNSET
+    """Its steps in order"""
+
+
 @attrs.define(kw_only=True)
 class SequenceSubscription(Model):
     """A contact subscribed to a sequence.
@@ -57,3 +86,73 @@ class SequenceSubscription(Model):
     organization_id: str | None = None
     date_created: _dt.datetime | None = None
     date_updated: _dt.datetime | None = None
+
+
+@attrs.frozen(kw_only=True)
+class SequenceSubscriptionCreate(RequestModel):
+    """The body of ``POST /sequence_subscription/``: subscribes a contact to a sequence.
+
+    The body of ``close.sequences``: ``create_subscription``."""
+
+    sequence_id: str
+    """The sequence"""
+
+    contact_id: str
+    """The contact subscribed"""
+
+    sender_account_id: str | Unset = UNSET
+    """The connected account its emails go out from"""
+
+    sender_name: str | Unset = UNSET
+    """The sender's name on its emails"""
+
+    sender_email: str | Unset = UNSET
+    """The sender's address on its emails"""
+
+    calls_assigned_to: list[str] | Unset = UNSET
+    """Users its call steps are assigned to"""
+
+    from_phone_number_id: str | Unset = UNSET
+    """The number its SMS steps go out from"""
+
+
+@attrs.frozen(kw_only=True)
+class SequenceSubscriptionUpdate(RequestModel):
+    """The body of ``PUT /sequence_subscription/{id}/`` (a patch), e.g. to pause or resume it.
+
+    The body of ``close.sequences``: ``update_subscription``."""
+
+    status: str | Unset = UNSET
+    """active, paused, ..."""
+
+    sender_account_id: str | Unset = UNSET
+    """The connected account its emails go out from"""
+
+    sender_name: str | Unset = UNSET
+    """The sender's name on its emails"""
+
+    sender_email: str | Unset = UNSET
+    """The sender's address on its emails"""
+
+
+@attrs.frozen(kw_only=True)
+class SequenceUpdate(RequestModel):
+    """The body of ``PUT /sequence/{id}/`` (a patch). If ``steps`` is given, steps left out of
+    it are removed from the sequence (the document's description of the operation).
+
+    The body of ``close.sequences``: ``update``."""
+
+    name: str | Unset = UNSET
+    """The sequence's name"""
+
+    status: str | Unset = UNSET
+    """active or paused"""
+
+    timezone: str | Unset = UNSET
+    """The timezone its schedule is read in"""
+
+    schedule: dict[str, Any] | Unset = UNSET
+    """When its steps may run"""
+
+    steps: list[dict[str, Any]] | Unset = UNSET
+    """Its steps in order"""

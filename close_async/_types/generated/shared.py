@@ -28,6 +28,8 @@ __all__ = [
     "ContactRecentCall",
     "ContactUrl",
     "CustomField",
+    "CustomFieldCreate",
+    "CustomFieldUpdate",
     "Email",
     "LeadStatus",
     "Opportunity",
@@ -65,7 +67,7 @@ Part of ``Email``, ``WhatsAppMessage``, ``WhatsAppMessageCreate``,
 ``WhatsAppMessageUpdate``."""
 
 OpportunityStatusType: TypeAlias = Literal["won", "lost", "active"]
-"""Part of ``Opportunity``."""
+"""Part of ``Opportunity``, ``OpportunityStatusCreate``."""
 
 OpportunityValuePeriod: TypeAlias = Literal["one_time", "monthly", "annual"]
 """Part of ``Opportunity``, ``OpportunityCreate``, ``OpportunityUpdate``."""
@@ -337,6 +339,65 @@ class CustomField(Model):
     updated_by: str | None = None
     date_created: _dt.datetime | None = None
     date_updated: _dt.datetime | None = None
+
+
+@attrs.frozen(kw_only=True)
+class CustomFieldCreate(RequestModel):
+    """The body of ``POST /custom_field/lead/``, ``/custom_field/contact/``,
+    ``/custom_field/opportunity/`` and ``/custom_field/shared/``: a new custom field
+    (Close's API reference, Custom Fields: its attributes).
+
+    The body of ``close.custom_fields.lead``: ``create``; ``close.custom_fields.contact``:
+    ``create``; ``close.custom_fields.opportunity``: ``create``;
+    ``close.custom_fields.shared``: ``create``."""
+
+    name: str
+    """The user-readable name of the field"""
+
+    type: str
+    """The type of its values (text, number, date, datetime, choices, user, contact, ...)"""
+
+    description: str | Unset | None = UNSET
+    """A longer description shown to users"""
+
+    choices: list[str] | Unset = UNSET
+    """The options of a choices field"""
+
+    accepts_multiple_values: bool | Unset = UNSET
+    """Whether it holds a list of values"""
+
+    editable_with_roles: list[str] | Unset = UNSET
+    """Only users with these roles may edit its values"""
+
+
+@attrs.frozen(kw_only=True)
+class CustomFieldUpdate(RequestModel):
+    """The body of ``PUT /custom_field/{lead,contact,opportunity,shared}/{id}/`` (a patch):
+    rename it, change its type, whether it accepts multiple values, who may edit it, or the
+    options of a choices field (the document's description of the operation; a shared
+    field's ``type`` cannot be changed).
+
+    The body of ``close.custom_fields.lead``: ``update``; ``close.custom_fields.contact``:
+    ``update``; ``close.custom_fields.opportunity``: ``update``;
+    ``close.custom_fields.shared``: ``update``."""
+
+    name: str | Unset = UNSET
+    """The field's new name"""
+
+    type: str | Unset = UNSET
+    """Its new type (not for shared fields)"""
+
+    description: str | Unset | None = UNSET
+    """A longer description shown to users"""
+
+    choices: list[str] | Unset = UNSET
+    """The options of a choices field"""
+
+    accepts_multiple_values: bool | Unset = UNSET
+    """Whether it holds a list of values"""
+
+    editable_with_roles: list[str] | Unset = UNSET
+    """Only users with these roles may edit its values"""
 
 
 @attrs.define(kw_only=True)

@@ -12,9 +12,15 @@ from typing import Any, ClassVar, Literal, TypeAlias
 
 import attrs
 
-from ..model import Model
+from ..model import UNSET, Model, RequestModel, Unset
 
-__all__ = ["SavedSearch", "SavedSearchType", "SharingSettingsEmbeddedResponse"]
+__all__ = [
+    "SavedSearch",
+    "SavedSearchCreate",
+    "SavedSearchType",
+    "SavedSearchUpdate",
+    "SharingSettingsEmbeddedResponse",
+]
 
 SavedSearchType: TypeAlias = Literal[
     "lead",
@@ -29,7 +35,7 @@ SavedSearchType: TypeAlias = Literal[
     "custom_activity",
     "form_submission",
 ]
-"""Part of ``SavedSearch``."""
+"""Part of ``SavedSearch``, ``SavedSearchCreate``, ``SavedSearchUpdate``."""
 
 
 @attrs.define(kw_only=True)
@@ -68,6 +74,39 @@ class SavedSearch(Model):
     sharing_settings: SharingSettingsEmbeddedResponse | None = None
     type: SavedSearchType = attrs.field(default=None)
     user_id: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class SavedSearchCreate(RequestModel):
+    """The body of ``POST /saved_search/``: a lead or contact smart view; its ``s_query`` must
+    hold an ``object_type`` clause (the document's description of the operation).
+
+    The body of ``close.smart_views``: ``create``."""
+
+    name: str
+    type: SavedSearchType | Unset = UNSET
+    s_query: dict[str, Any] | Unset | None = UNSET
+    query: str | Unset | None = UNSET
+    description: str | Unset | None = UNSET
+    is_shared: bool | Unset = UNSET
+    shared_with: list[str] | Unset | None = UNSET
+    selected_fields: list[dict[str, Any]] | Unset | None = UNSET
+
+
+@attrs.frozen(kw_only=True)
+class SavedSearchUpdate(RequestModel):
+    """The body of ``PUT /saved_search/{id}/`` (a patch).
+
+    The body of ``close.smart_views``: ``update``."""
+
+    name: str | Unset = UNSET
+    type: SavedSearchType | Unset = UNSET
+    s_query: dict[str, Any] | Unset | None = UNSET
+    query: str | Unset | None = UNSET
+    description: str | Unset | None = UNSET
+    is_shared: bool | Unset = UNSET
+    shared_with: list[str] | Unset | None = UNSET
+    selected_fields: list[dict[str, Any]] | Unset | None = UNSET
 
 
 @attrs.define(kw_only=True)

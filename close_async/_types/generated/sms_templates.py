@@ -31,7 +31,7 @@ SMSTemplateStatus: TypeAlias = Literal["active", "archived"]
 class SMSTemplate(Model):
     """An SMS template.
 
-    Returned by ``close.sms_templates``: ``list``."""
+    Returned by ``close.sms_templates``: ``list``, ``create``, ``get``, ``update``."""
 
     _required: ClassVar[frozenset[str]] = frozenset({"date_created", "date_updated", "id"})
 

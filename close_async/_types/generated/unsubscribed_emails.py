@@ -7,11 +7,25 @@ Those it shares with other groups are in ``shared``."""
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import attrs
 
-from ..model import RequestModel
+from ..model import Model, RequestModel
 
-__all__ = ["UnsubscribedEmailCreate"]
+__all__ = ["UnsubscribedEmail", "UnsubscribedEmailCreate"]
+
+
+@attrs.define(kw_only=True)
+class UnsubscribedEmail(Model):
+    """An email address unsubscribed from Close's messages (Close's API reference, its example
+    answer).
+
+    Returned by ``close.unsubscribed_emails``: ``list``, ``create``."""
+
+    _required: ClassVar[frozenset[str]] = frozenset({"email"})
+
+    email: str = attrs.field(default=None)
 
 
 @attrs.frozen(kw_only=True)
