@@ -15,12 +15,12 @@ import attrs
 from ._engine.auth.credentials import Credentials, check_base_url
 from ._engine.closing import AsyncClosing
 from ._engine.config import DEFAULT_MAX_RESPONSE_SIZE, Timeout
-from ._engine.engine import BoundEngine, ClientStats, Engine
+from ._engine.engine import ClientStats, Engine
 from ._engine.errors import ConfigurationError
 from ._engine.options import RequestOptions, derive_options
 from ._engine.ratelimit.limiter import RateLimiter
 from ._engine.ratelimit.local import LocalRateLimiter
-from ._engine.requester import Requester
+from ._engine.requester import OptionsRequester, Requester
 from ._engine.retry import RetryEvent, RetryPolicy
 from ._engine.telemetry.hooks import make_telemetry
 from ._resources.generated._root import Resources, ResourcesWithRawResponse
@@ -143,7 +143,7 @@ class CloseClientView(_Surface):
     """
 
     def __init__(self, engine: Engine, options: RequestOptions) -> None:
-        super().__init__(BoundEngine(engine, options), options, engine)
+        super().__init__(OptionsRequester(engine, options), options, engine)
 
     def __repr__(self) -> str:
         return f"CloseClientView({self._options!r})"

@@ -36,7 +36,7 @@ from .telemetry.hooks import CallTelemetry, Telemetry
 if TYPE_CHECKING:
     from .auth.oauth import TokenAuth
 
-__all__ = ["BoundEngine", "ClientStats", "Engine"]
+__all__ = ["ClientStats", "Engine"]
 
 _NO_DEADLINE = contextlib.nullcontext()
 T = TypeVar("T")
@@ -302,57 +302,6 @@ class Engine:
             content=body,
             decoded=decoded,
             parse=raw_parse,
-        )
-
-
-class BoundEngine:
-    """The engine with a view's options: what ``close.with_options(...)`` sends through.
-
-    Shares the engine's session, limiter and stats; only the options differ.
-    """
-
-    __slots__ = ("_engine", "options")
-
-    def __init__(self, engine: Engine, options: RequestOptions) -> None:
-        self._engine = engine
-        self.options = options
-
-    def __repr__(self) -> str:
-        return f"BoundEngine({self.options!r})"
-
-    @property
-    def stats(self) -> ClientStats:
-        """The engine's counters, shared by every view."""
-        return self._engine.stats
-
-    @property
-    def telemetry(self) -> Telemetry | None:
-        """The engine's tracing and metrics, shared by every view."""
-        return self._engine.telemetry
-
-    @overload
-    async def request(self, request: Request, *, options: RequestOptions | None = ...) -> Any: ...
-
-    @overload
-    async def request(
-        self,
-        request: Request,
-        *,
-        parse: Callable[[Any], T],
-        options: RequestOptions | None = ...,
-    ) -> T: ...
-
-    async def request(
-        self,
-        request: Request,
-        *,
-        parse: Callable[[Any], Any] | None = None,
-        options: RequestOptions | None = None,
-    ) -> Any:
-        """:meth:`Engine.request` with this view's options, or a call's own (worked out
-        from this view's by :func:`~close_async._engine.options.call_options`)."""
-        return await self._engine.request(
-            request, parse=parse or _as_is, options=options or self.options
         )
 
 

@@ -64,9 +64,12 @@ class Requester(Protocol):
 
 
 class OptionsRequester:
-    """A requester sending every request with ``options`` (one call's, worked out from the
-    requester's by :func:`~close_async._engine.options.call_options`): how a bulk run gives
-    the options of ``update_many(..., timeout=...)`` to each item's request."""
+    """A requester (the engine, or another view) sending every request with ``options``.
+
+    What ``close.with_options(...)`` sends through (over the engine: its session, limiter
+    and stats shared, only the options differ), and how a bulk run gives the options of
+    ``update_many(..., timeout=...)`` to each item's request (options worked out once by
+    :func:`~close_async._engine.options.call_options`)."""
 
     __slots__ = ("_requester", "options")
 
@@ -79,7 +82,7 @@ class OptionsRequester:
 
     @property
     def stats(self) -> ClientStats:
-        """The wrapped requester's counters."""
+        """The wrapped requester's counters (shared by every view of one client)."""
         return self._requester.stats
 
     @property
@@ -106,7 +109,8 @@ class OptionsRequester:
         parse: Callable[[Any], Any] | None = None,
         options: RequestOptions | None = None,
     ) -> Any:
-        """The wrapped requester's :meth:`Requester.request` with these options."""
+        """The wrapped requester's :meth:`Requester.request` with these options, or a
+        call's own (worked out from these)."""
         if parse is None:
             return await self._requester.request(request, options=options or self.options)
         return await self._requester.request(request, parse=parse, options=options or self.options)
