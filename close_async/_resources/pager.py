@@ -78,15 +78,21 @@ PageFetcher: TypeAlias = Callable[[dict[str, Any]], Awaitable["Page[Any]"]]
 """Fetches the page that a set of parameters names (``fetch_page`` bound to a path, ...)."""
 
 
+def check_positive(value: object, name: str) -> int:
+    """``value`` when a whole number of at least 1, else :class:`ClientValidationError`
+    naming ``name`` (a count or a size: ``limit``, ``page_size``, ``max_skip``)."""
+    # bool is an int to Python, but True is no count.
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ClientValidationError(f"{name} must be a positive whole number", field=name)
+    return value
+
+
 def checked_limit(limit: object) -> int | None:
     """A walk's ``limit`` (the most items it yields in all; ``None``: every item), refused
     with :class:`ClientValidationError` naming ``limit`` unless a positive whole number."""
     if limit is None:
         return None
-    # bool is an int to Python, but True is no count.
-    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-        raise ClientValidationError("limit must be a positive whole number", field="limit")
-    return limit
+    return check_positive(limit, "limit")
 
 
 def checked_page_size(page_size: object, maximum: int) -> int | None:
@@ -95,8 +101,7 @@ def checked_page_size(page_size: object, maximum: int) -> int | None:
     from 1 to the endpoint's ``maximum`` (Close answers 400 to more)."""
     if page_size is None:
         return None
-    if isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < 1:
-        raise ClientValidationError("page_size must be a positive whole number", field="page_size")
+    page_size = check_positive(page_size, "page_size")
     if page_size > maximum:
         raise ClientValidationError(
             f"page_size must be at most {maximum}, got {page_size}", field="page_size"

@@ -33,6 +33,7 @@ from .pager import (
     Page,
     PageFetcher,
     Pager,
+    check_positive,
     checked_limit,
     checked_page_size,
     list_pager,
@@ -95,14 +96,9 @@ def _end(value: object) -> datetime | None:
     return None if value is None else _when(value, "end")
 
 
-def _check_positive(value: object, name: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ClientValidationError(f"{name} must be a positive whole number", field=name)
-
-
 def _positive(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
     if value is not None or attribute.name != "page_size":  # page_size may be left out
-        _check_positive(value, attribute.name)
+        check_positive(value, attribute.name)
 
 
 @attrs.frozen(kw_only=True)
@@ -167,7 +163,7 @@ def _plan(
             bounds[name] = given
     limit = rest.pop("_limit", None)
     if limit is not None:
-        _check_positive(limit, "_limit")
+        check_positive(limit, "_limit")
         page_size = limit if page_size is None else page_size
     if page_size is not None and options.page_size is not None:
         raise ClientValidationError(
