@@ -28,6 +28,8 @@ import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from . import NAMED_ON_PURPOSE
+
 __all__ = ["main", "rewrite"]
 
 UNAMBIGUOUS = {
@@ -55,11 +57,7 @@ ROOTS = (
 SUFFIXES = {".py", ".md", ".pyi", ".j2", ".txt", ".yml", ".yaml", ".toml", ".cfg", ".ini"}
 SKIP = {
     Path("close_async/_engine/errors.py"),  # defines the tree: hand-written
-    Path("benchmarks/RESULTS.md"),  # measured output, kept as it was printed
-    # name 0.x's names on purpose: the migration guides and the test that checks them
-    Path("docs/migrating.md"),
-    Path("docs/migrating-models.md"),
-    Path("tests/test_readme.py"),
+    *NAMED_ON_PURPOSE,
 }
 
 # A word not reached through another module (``jsonschema.ValidationError`` is not ours);

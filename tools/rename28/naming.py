@@ -27,6 +27,8 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+from . import NAMED_ON_PURPOSE
+
 __all__ = ["RENAMES", "main", "rewrite", "table"]
 
 # 0.x's model name -> 1.0's (the generator's scheme: tools/codegen/naming.py and the
@@ -137,10 +139,7 @@ SKIP = {
     Path("close_async/models.py"),  # generated
     Path("close_async/testing/_spec_kinds.py"),  # generated (tools.fake_kinds): Close's labels
     Path("close_async/__init__.py"),  # the root's exports: by hand (they drop the models)
-    Path("benchmarks/RESULTS.md"),  # measured output, kept as it was printed
-    Path("docs/migrating-models.md"),  # the old -> new table itself
-    Path("docs/migrating.md"),  # the migration guide names 0.x's names on purpose
-    Path("tests/test_readme.py"),  # checks the guide against the package
+    *NAMED_ON_PURPOSE,  # measured output, the migration guides and their test
     # name 0.x's names on purpose: the table's and the old root's tests
     Path("tests/test_model_names.py"),
     Path("tests/test_public_api.py"),

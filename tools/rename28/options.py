@@ -23,18 +23,10 @@ import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from . import NAMED_ON_PURPOSE
+
 ROOTS = ("close_async", "tests", "docs", "benchmarks", "examples", "README.md")
 SUFFIXES = (".py", ".md")
-# Files that name 0.x's words on purpose: measured output, the migration guides and the
-# test that checks them.
-SKIP = frozenset(
-    {
-        "benchmarks/RESULTS.md",
-        "docs/migrating.md",
-        "docs/migrating-models.md",
-        "tests/test_readme.py",
-    }
-)
 
 # A keyword inside one call's parentheses: what precedes it within the call, no nesting.
 _IN_TIMEOUT = re.compile(r"(\bTimeout\([^()]*?)\bdeadline=")
@@ -118,7 +110,7 @@ def files(root: Path) -> Iterator[Path]:
                 and path.suffix in SUFFIXES
                 and "generated" not in path.parts
                 and "rename28" not in path.parts
-                and path.relative_to(root).as_posix() not in SKIP
+                and path.relative_to(root) not in NAMED_ON_PURPOSE
             ):
                 yield path
 
