@@ -283,9 +283,7 @@ class PageIterator:
         if self._fetching:
             # Two concurrent fetches would both get the same page: every item twice.
             raise RuntimeError("this pager is already fetching a page")
-        params = self._params
-        if self._sizing is not None:
-            params = self._sizing.sized(params, self._remaining)
+        params = _sized(self._params, self._sizing, self._remaining)
         self._fetching = True
         try:
             page = await self._fetch(params)
@@ -296,6 +294,14 @@ class PageIterator:
             self._remaining -= len(page.data)
         self._params = page.next_params
         return page
+
+
+def _sized(
+    params: dict[str, Any], sizing: PageSizing | None, remaining: int | None
+) -> dict[str, Any]:
+    """A request's ``params``, sized by ``sizing`` (when the list has one) for the
+    ``remaining`` items a walk still wants."""
+    return params if sizing is None else sizing.sized(params, remaining)
 
 
 def _within(page: Page[Any], limit: int | None) -> Page[Any]:
@@ -403,10 +409,8 @@ class Pager(Generic[T]):
         What ``close.with_raw_response.leads.list()`` returns (``raw.raw_first_page``);
         private, since on any other pager there is no raw answer to return.
         """
-        params = self._params
-        if self._sizing is not None:
-            params = self._sizing.sized(params, self._limit)
-        answer: object = await self._fetch(params)
+        # Sized as a walk's first request is: the same page first_page() fetches.
+        answer: object = await self._fetch(_sized(self._params, self._sizing, self._limit))
         if not isinstance(answer, Response):
             raise TypeError("only a list of close.with_raw_response answers raw")
         limit, parse_item = self._limit, self._parse_item
