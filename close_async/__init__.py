@@ -72,6 +72,9 @@ from ._resources.pager import Page, Pager
 from ._types.unset import UNSET, Unset
 
 if TYPE_CHECKING:
+    from ._blocking.bulk import BlockingBulkRun
+    from ._blocking.client import BlockingCloseClient
+    from ._blocking.pager import BlockingPager
     from ._engine.auth.oauth import OAuthRefresher, TokenProvider, exchange_code, revoke_token
     from ._engine.auth.oauth_protocol import DEFAULT_TOKEN_URL, OAuthTokens
     from ._engine.ratelimit.redis import RedisRateLimiter
@@ -81,6 +84,10 @@ if TYPE_CHECKING:
 # Names loaded when first read, by the module that holds them: OAuth (only OAuth apps need
 # it), the Redis limiter (and the redis client it may import) and the model bases.
 _LAZY = {
+    # The blocking client (sync code) and what its methods return: loaded by sync code only.
+    "BlockingBulkRun": "._blocking.bulk",
+    "BlockingCloseClient": "._blocking.client",
+    "BlockingPager": "._blocking.pager",
     "DEFAULT_TOKEN_URL": "._engine.auth.oauth_protocol",
     "OAuthRefresher": "._engine.auth.oauth",
     "OAuthTokens": "._engine.auth.oauth_protocol",
@@ -118,6 +125,9 @@ __all__ = [
     "APITimeoutError",
     "AuthenticationError",
     "BadRequestError",
+    "BlockingBulkRun",
+    "BlockingCloseClient",
+    "BlockingPager",
     "BulkAbortedError",
     "BulkInterruptedError",
     "BulkOptions",

@@ -124,6 +124,8 @@ class RawResponseView(ResourcesWithRawResponse):
     The groups are generated (:class:`ResourcesWithRawResponse`); the verbs are the view's.
     """
 
+    _resources: _Surface
+
     def __init__(self, raw: _Surface) -> None:
         self._resources = raw
         self.request = raw_operation(raw.request)

@@ -24,6 +24,7 @@ LAYERS = [
     "_bulk",
     "_resources",
     "_client",
+    "_blocking",  # the async client, run on a loop thread for sync code
     "webhooks",
     "_cli",
     "__init__",

@@ -27,14 +27,16 @@ def test_all_is_sorted_and_complete() -> None:
 # only; internals and the legacy free functions are not here. A name may not join or leave
 # without this list changing with it.
 ROOT_NAMES = {
-    # the client
-    "CloseClient", "DEFAULT_BASE_URL",
+    # the clients
+    "CloseClient", "DEFAULT_BASE_URL", "BlockingCloseClient",
     # options (SliceOptions too: NAMES_28.md moves it off the root, but sliced=SliceOptions(
     # max_skip=...) is the only way to give a list's _skip cap, so it stays an option)
     "Timeout", "RetryPolicy", "RetryEvent", "BulkOptions", "SliceOptions",
     # the core types
     "Page", "Pager", "Response", "UNSET", "Unset", "BulkResult", "BulkRun", "BulkState",
     "BulkProgress", "InDoubt", "ClientStats", "Model", "RequestModel",
+    # what the blocking client's lists and bulk verbs return
+    "BlockingPager", "BlockingBulkRun",
     # the limiters
     "RateLimiter", "LocalRateLimiter", "OneBudgetLimiter", "RedisRateLimiter",
     "RateLimitInfo", "RateFeedback",

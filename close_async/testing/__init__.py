@@ -56,6 +56,7 @@ from ._server import (
     key_fingerprint,
 )
 from ._standalone import FAKE_SERVER_DESCRIPTION, main, run_fake_server, serve
+from ._threaded import fake_close_in_thread
 from ._webhook_delivery import WebhookDeliveryConfig, WebhookStats, WebhookSubscription
 from ._webhook_signing import sign_webhook, webhook_delivery
 
@@ -87,6 +88,7 @@ __all__ = [
     "add_fake_server_arguments",
     "fake_call_id",
     "fake_close_from_options",
+    "fake_close_in_thread",
     "fake_id",
     "key_fingerprint",
     "main",

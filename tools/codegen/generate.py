@@ -5,12 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from .render import render
+from .render_blocking import render_blocking
 from .spec import load
 
 
 def generate() -> dict[Path, str]:
     """Every generated file's text, by its path relative to the repository root."""
-    return render(load())
+    api = load()
+    return render(api) | render_blocking(api)
 
 
 def stale_files(files: dict[Path, str], root: Path) -> list[Path]:
