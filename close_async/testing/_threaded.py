@@ -33,7 +33,7 @@ def fake_close_in_thread(**options: Any) -> Iterator[FakeClose]:
         try:
             yield fake
         finally:
-            asyncio.run_coroutine_threadsafe(fake.stop(), loop).result()
+            asyncio.run_coroutine_threadsafe(_stopped(fake), loop).result()
     finally:
         loop.call_soon_threadsafe(loop.stop)
         thread.join()
@@ -44,3 +44,14 @@ async def _started(options: dict[str, Any]) -> FakeClose:
     fake = FakeClose(**options)
     await fake.start()
     return fake
+
+
+async def _stopped(fake: FakeClose) -> None:
+    await fake.stop()
+    # Answers still being written (a slowed one outlasting the shutdown timeout) end now,
+    # so the loop closes with no task pending.
+    current = asyncio.current_task()
+    pending = [task for task in asyncio.all_tasks() if task is not current]
+    for task in pending:
+        task.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)
