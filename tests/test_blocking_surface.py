@@ -172,9 +172,7 @@ def test_the_client_has_every_property_and_method_of_the_async_client() -> None:
             for name in dir(async_cls)
             if not name.startswith("_") or name in ("__aenter__", "__aexit__")
         }
-        missing = {
-            name for name in names if not hasattr(blocking_cls, _RENAMED.get(name, name))
-        }
+        missing = {name for name in names if not hasattr(blocking_cls, _RENAMED.get(name, name))}
         assert missing == set(), blocking_cls.__name__
         for name in names:
             value = inspect.getattr_static(async_cls, name)
