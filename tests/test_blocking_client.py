@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from contextlib import AbstractAsyncContextManager
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl
@@ -30,7 +30,7 @@ from close_async import (
 )
 from close_async._resources.pager import paginate
 from close_async.models import Call, CallUpdate, Export, Lead, LeadUpdate
-from close_async.testing import FakeClose, FakeFaults, fake_call_id, fake_close_in_thread
+from close_async.testing import FakeClose, FakeFaults, fake_close_in_thread
 from tests.echo_server import EchoServer, echo_server
 from tests.fake_requester import FakeRequester
 
@@ -118,9 +118,7 @@ def test_a_list_walks_every_page_lazily_as_sync_code_iterates(
     leads = list(pager)
     assert all(isinstance(lead, Lead) for lead in leads)
     assert [lead.id for lead in leads] == ids
-    assert [
-        dict(q)["_skip"] if "_skip" in dict(q) else "0" for q in queries(fake, "GET", "lead/")
-    ] == [
+    assert [dict(q).get("_skip", "0") for q in queries(fake, "GET", "lead/")] == [
         "0",
         "3",
         "6",
@@ -287,9 +285,11 @@ def test_errors_are_the_async_clients_classes(fake: FakeClose, close: BlockingCl
 
 
 def test_a_bad_key_raises_authentication_error(fake: FakeClose) -> None:
-    with BlockingCloseClient("wrong_key", base_url=fake.base_url) as close:
-        with pytest.raises(AuthenticationError) as caught:
-            close.leads.list().first_page()
+    with (
+        BlockingCloseClient("wrong_key", base_url=fake.base_url) as close,
+        pytest.raises(AuthenticationError) as caught,
+    ):
+        close.leads.list().first_page()
     assert isinstance(caught.value, APIStatusError)
     assert caught.value.status == 401
     assert "wrong_key" not in str(caught.value)
@@ -437,7 +437,3 @@ def test_leaving_a_run_early_stops_it(fake: FakeClose, close: BlockingCloseClien
     landed = sum(1 for call_id in ids if fake.update_counts.get(call_id))
     assert landed < 300
     assert run.progress.in_flight == 0
-
-
-async def _unused() -> AsyncIterator[None]:  # pragma: no cover - keeps AsyncIterator imported
-    yield None

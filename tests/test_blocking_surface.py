@@ -99,7 +99,8 @@ def _signature_mismatches(
     ]:
         yield f"{where}: parameters {got} differ from {wanted} (seams left out: {seams})"
     if got.return_annotation != blocking_return(wanted.return_annotation):
-        yield f"{where}: returns {got.return_annotation!r}, not the twin of {wanted.return_annotation!r}"
+        wanted_return = wanted.return_annotation
+        yield f"{where}: returns {got.return_annotation!r}, not the twin of {wanted_return!r}"
     if inspect.iscoroutinefunction(twin) or inspect.isasyncgenfunction(twin):
         yield f"{where}: is async"
 
