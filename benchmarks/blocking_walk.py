@@ -24,27 +24,27 @@ N = 5_000
 PAGE = 100
 
 
-def _best(rounds: int, *walks: Callable[[], int]) -> list[float]:
+def _best(rounds: int, n: int, *walks: Callable[[], int]) -> list[float]:
     """Items per second of the fastest of ``rounds`` runs of each walk, taken in turns so a
     busy moment of the machine weighs on each alike."""
     best = [float("inf")] * len(walks)
     for _ in range(rounds):
-        for n, walk in enumerate(walks):
+        for which, walk in enumerate(walks):
             started = time.perf_counter()
             count = walk()
-            best[n] = min(best[n], time.perf_counter() - started)
-            if count != N:
-                raise AssertionError(f"walked {count} items, not {N}")
-    return [N / seconds for seconds in best]
+            best[which] = min(best[which], time.perf_counter() - started)
+            if count != n:
+                raise AssertionError(f"walked {count} items, not {n}")
+    return [n / seconds for seconds in best]
 
 
-def measure(rounds: int = 5) -> dict[str, Any]:
+def measure(rounds: int = 5, n: int = N) -> dict[str, Any]:
     """The figures (items/s) for the list walk and the export stream, async and blocking."""
     from close_async import BlockingCloseClient, CloseClient
     from close_async.testing import fake_close_in_thread
 
     with fake_close_in_thread(record_requests=False) as fake:
-        fake.seed_objects("lead", N)
+        fake.seed_objects("lead", n)
         fake.exports.delay = 0.0
         base_url = fake.base_url
 
@@ -58,14 +58,16 @@ def measure(rounds: int = 5) -> dict[str, Any]:
                 return len([row async for row in rows])
 
         with BlockingCloseClient("test_key", base_url=base_url) as close:
-            figures: dict[str, Any] = {"items": N}
+            figures: dict[str, Any] = {"items": n}
             figures["list_async"], figures["list_blocking"] = _best(
                 rounds,
+                n,
                 lambda: asyncio.run(async_list()),
                 lambda: sum(1 for _ in close.leads.list(page_size=PAGE)),
             )
             figures["stream_async"], figures["stream_blocking"] = _best(
                 rounds,
+                n,
                 lambda: asyncio.run(async_stream()),
                 lambda: sum(1 for _ in close.exports.stream("lead", first_wait=0.001)),
             )
@@ -77,13 +79,14 @@ def measure(rounds: int = 5) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.blocking_walk")
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--count", type=int, default=N)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
-    figures = measure(args.rounds)
+    figures = measure(args.rounds, args.count)
     if args.json:
         print(json.dumps(figures, indent=2))
         return 0
-    print(f"{N:,} leads, best of {args.rounds} (items/s; ratio = async / blocking):")
+    print(f"{args.count:,} leads, best of {args.rounds} (items/s; ratio = async / blocking):")
     for walk, label in (("list", "leads.list(page_size=100)"), ("stream", "exports.stream")):
         print(
             f"  {label:28} async {figures[f'{walk}_async']:>10,.0f}  "

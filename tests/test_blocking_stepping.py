@@ -103,3 +103,15 @@ def test_leaving_early_closes_the_source_on_the_loop(portal: CountingPortal) -> 
     assert next(steps) == 0
     steps.close()  # type: ignore[attr-defined]
     assert closed == [True]
+
+
+def test_the_walk_benchmark_runs_and_walks_every_item() -> None:
+    from benchmarks.blocking_walk import measure
+
+    figures = measure(rounds=1, n=150)
+    assert figures["items"] == 150
+    assert all(
+        figures[f"{walk}_{client}"] > 0
+        for walk in ("list", "stream")
+        for client in ("async", "blocking")
+    )
