@@ -24,7 +24,8 @@ def _download_read_on() -> bool:
 
 class BlockingExportVerbs:
     """Start an export, wait for it, stream its rows: the async ``close.exports`` verbs,
-    blocking; rows come one at a time as the download is read."""
+    blocking; rows are read from the download as the caller iterates (those already read
+    handed over together, a few hundred at most), and leaving early closes it."""
 
     _portal: Portal
     _resource: Callable[[], ExportVerbs]
