@@ -68,8 +68,11 @@ def in_thread(manager: AbstractAsyncContextManager[T]) -> Iterator[T]:
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
     try:
-        yield asyncio.run_coroutine_threadsafe(manager.__aenter__(), loop).result()
-        asyncio.run_coroutine_threadsafe(manager.__aexit__(None, None, None), loop).result()
+        entered = asyncio.run_coroutine_threadsafe(manager.__aenter__(), loop).result()
+        try:
+            yield entered
+        finally:
+            asyncio.run_coroutine_threadsafe(manager.__aexit__(None, None, None), loop).result()
     finally:
         loop.call_soon_threadsafe(loop.stop)
         thread.join()
