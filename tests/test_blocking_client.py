@@ -74,9 +74,18 @@ def in_thread(manager: AbstractAsyncContextManager[T]) -> Iterator[T]:
         finally:
             asyncio.run_coroutine_threadsafe(manager.__aexit__(None, None, None), loop).result()
     finally:
+        asyncio.run_coroutine_threadsafe(_cancel_the_rest(), loop).result()
         loop.call_soon_threadsafe(loop.stop)
         thread.join()
         loop.close()
+
+
+async def _cancel_the_rest() -> None:
+    # A request the server still holds (a test of timeouts) ends here, not at the loop's close.
+    tasks = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 @pytest.fixture
