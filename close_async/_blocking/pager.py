@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from .stepping import iterate
+from .stepping import Stepper, iterate
 
 if TYPE_CHECKING:
     from .._engine.http.response import Response
@@ -29,10 +29,15 @@ class BlockingPager(Generic[T]):
     def __init__(self, portal: Portal, pager: Pager[T]) -> None:
         self._portal = portal
         self._pager = pager
+        # The items of a fetched page are handed over together: one loop round trip per
+        # page, not per item. Each still comes from the async pager's own __anext__ (its
+        # limit, its parsing one item at a time), and only while the page lasts: the next
+        # page is fetched when the caller asks for an item past it.
+        self._items = Stepper(portal, pager, ready=lambda: bool(pager._items))
 
     def __iter__(self) -> Iterator[T]:
         """The items (iterating twice continues the same walk, as the async pager does)."""
-        return iterate(self._portal, self._pager)
+        return self._items
 
     def pages(self) -> Iterator[Page[T]]:
         """The walk's pages instead of its items, from the first page."""
