@@ -21,9 +21,10 @@ class BlockingGenericVerbs:
     """``request``, ``get``, ``post``, ``put``, ``delete``, ``paginate``, ``get_page`` and
     ``search``: those of :class:`~close_async.CloseClient`, blocking until Close answers.
 
-    Each returns the decoded JSON of Close's answer and raises the same
-    :class:`~close_async.CloseError` s, and takes the same per-call options (``timeout``,
-    ``extra_headers``, ``extra_query``).
+    The verbs return the decoded JSON of Close's answer, ``paginate`` and ``search`` a
+    :class:`~close_async.BlockingPager`, ``get_page`` a :class:`~close_async.Page`; each
+    raises the same :class:`~close_async.CloseError` s and takes the same per-call options
+    (``timeout``, ``extra_headers``, ``extra_query``).
     """
 
     _portal: Portal

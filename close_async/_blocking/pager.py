@@ -33,7 +33,7 @@ class BlockingPager(Generic[T]):
         # page, not per item. Each still comes from the async pager's own __anext__ (its
         # limit, its parsing one item at a time), and only while the page lasts: the next
         # page is fetched when the caller asks for an item past it.
-        self._items = Stepper(portal, pager, ready=lambda: bool(pager._items))
+        self._items = Stepper(portal, pager, ready=pager._has_buffered)
 
     def __iter__(self) -> Iterator[T]:
         """The items (iterating twice continues the same walk, as the async pager does)."""

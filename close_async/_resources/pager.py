@@ -372,6 +372,11 @@ class Pager(Generic[T]):
             raise parsed.error
         return parsed
 
+    def _has_buffered(self) -> bool:
+        # Whether the next item is at hand without a request: the blocking pager takes a
+        # fetched page's items in one loop round trip while this holds.
+        return bool(self._items)
+
     def _page_walk(self) -> AsyncIterator[Page[Any]]:
         # The walk's pages as read (items unparsed); a sliced walk has its own.
         return PageIterator(self._fetch, self._params, limit=self._limit, sizing=self._sizing)

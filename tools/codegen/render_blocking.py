@@ -46,7 +46,7 @@ _BLOCKING_WORDS = (
 
 BLOCKING_DOC = (
     "Each method waits, in the calling thread, for the same method of the async client's",
-    "group on the client's loop thread: the same requests, limiter, retries and errors.",
+    "group, run on the client's loop thread.",
 )
 
 

@@ -33,7 +33,7 @@ class BlockingCustomFieldsContactResource(
     Bulk: ``create_many``, ``delete_many``, ``update_many`` (see ``close_async.BlockingBulkRun``).
 
     Each method waits, in the calling thread, for the same method of the async client's
-    group on the client's loop thread: the same requests, limiter, retries and errors.
+    group, run on the client's loop thread.
 
     Every method goes through the client's limiter, retries and error mapping, and takes
     this call's own options (keywords): ``timeout`` (seconds for the whole call, retries
