@@ -23,6 +23,10 @@ Clients:
 - ``official``: ``closeio_api.Client`` pointed at the fake, shared by a ``ThreadPoolExecutor``
   of 32 workers fed with ``executor.map``, the way its users run it (``api.put`` or
   ``api.post``).
+- ``blocking``: one ``BlockingCloseClient`` with its defaults, shared by the same pool fed
+  the same way (:func:`_pooled`), one blocking call per item (``close.calls.update``,
+  ``close.leads.create`` or ``close.leads.update``): the official client's set-up with
+  only the client swapped.
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ import resource
 import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -54,7 +58,7 @@ __all__ = [
     "peak_rss_mb",
 ]
 
-CLIENTS = ("close-async", "bare", "official")
+CLIENTS = ("close-async", "bare", "official", "blocking")
 """The client names this module can run, in report order."""
 
 WORKLOADS = ("call-update", "lead-create", "lead-update")
@@ -246,22 +250,19 @@ async def _run_bare(args: argparse.Namespace, tally: _Tally) -> dict[str, Any]:
 # -- the official closeio client ----------------------------------------------------------------
 
 
-def _run_official(args: argparse.Namespace, tally: _Tally) -> dict[str, Any]:
-    from closeio_api import Client
-
-    api = Client(api_key=args.api_key)
-    # closeio builds every URL as base_url + endpoint: point it at the fake.
-    api.base_url = args.base_url
+def _pooled(
+    args: argparse.Namespace, tally: _Tally, send: Callable[[str, dict[str, Any]], object]
+) -> None:
+    """``send(target, body)`` for each item from a ``ThreadPoolExecutor`` of 32 fed through
+    ``executor.map``: how the thread clients (official, blocking) run, the same for both."""
     deadline = time.monotonic() + args.cap
-    method, path = _REQUESTS[args.workload]
-    send = api.post if method == "POST" else api.put
 
     def one(item: Item) -> None:
         index, target, body = item
         if time.monotonic() > deadline:
             return
         try:
-            send(path.format(target).rstrip("/"), data=body)
+            send(target, body)
         except Exception as exc:
             response = getattr(exc, "response", None)
             status = getattr(response, "status_code", None)
@@ -272,7 +273,48 @@ def _run_official(args: argparse.Namespace, tally: _Tally) -> dict[str, Any]:
     with ThreadPoolExecutor(max_workers=CONCURRENCY) as pool:
         for _ in pool.map(one, _items(args)):
             pass
+
+
+def _run_official(args: argparse.Namespace, tally: _Tally) -> dict[str, Any]:
+    from closeio_api import Client
+
+    api = Client(api_key=args.api_key)
+    # closeio builds every URL as base_url + endpoint: point it at the fake.
+    api.base_url = args.base_url
+    method, path = _REQUESTS[args.workload]
+    verb = api.post if method == "POST" else api.put
+
+    def send(target: str, body: dict[str, Any]) -> object:
+        return verb(path.format(target).rstrip("/"), data=body)
+
+    _pooled(args, tally, send)
     return {}
+
+
+# -- the blocking client (one BlockingCloseClient shared by the pool) -------------------------
+
+
+def _run_blocking(args: argparse.Namespace, tally: _Tally) -> dict[str, Any]:
+    from close_async import BlockingCloseClient
+    from close_async.models import CallUpdate
+
+    with BlockingCloseClient(api_key=args.api_key, base_url=args.base_url) as close:
+        send: Callable[[str, dict[str, Any]], object]
+        if args.workload == "call-update":
+
+            def send(target: str, body: dict[str, Any]) -> object:
+                # The typed body, as the close-async run sends it.
+                return close.calls.update(target, CallUpdate(**body))
+
+        elif args.workload == "lead-create":
+
+            def send(target: str, body: dict[str, Any]) -> object:
+                return close.leads.create(body)
+
+        else:
+            send = close.leads.update
+        _pooled(args, tally, send)
+        return {"client_requests": close.stats.requests, "client_429s": close.stats.rate_limited}
 
 
 # -- the report -------------------------------------------------------------------------------
@@ -355,14 +397,18 @@ def main(argv: list[str] | None = None) -> int:
     if args.client == "official":
         # Imports are not the update loop's cost (close-async and aiohttp are in already).
         importlib.import_module("closeio_api")
+    elif args.client == "blocking":
+        importlib.import_module("close_async._blocking.client")
     cpu0 = _cpu_seconds()
     t0 = time.monotonic()
     if args.client == "close-async":
         extra = asyncio.run(_run_close_async(args, tally))
     elif args.client == "bare":
         extra = asyncio.run(_run_bare(args, tally))
-    else:
+    elif args.client == "official":
         extra = _run_official(args, tally)
+    else:
+        extra = _run_blocking(args, tally)
     wall = time.monotonic() - t0
     cpu = _cpu_seconds() - cpu0
     sys.stdout.write(json.dumps(_report(args, tally, t0, wall, cpu, extra)) + "\n")

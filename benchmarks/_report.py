@@ -164,6 +164,27 @@ def _ratio_lines(s: ScenarioResult) -> list[str]:
             f"CPU per {noun} "
             f"{_fmt(_ratio(ours.cpu_ms_per_update, official.cpu_ms_per_update), 2)}"
         )
+    blocking = s.run("blocking")
+    if blocking and official:
+        # The same thread pool and feeding on both sides: the ratios are the clients'.
+        lines.append(
+            f"- blocking / official: {noun}s/s "
+            f"{_fmt(_ratio(blocking.updates_per_s, official.updates_per_s), 2)}, "
+            f"CPU per {noun} "
+            f"{_fmt(_ratio(blocking.cpu_ms_per_update, official.cpu_ms_per_update), 2)}"
+        )
+        lines.append(
+            f"- blocking vs official: 429s {blocking.rate_limited:,} vs "
+            f"{official.rate_limited:,}, lost {blocking.lost:,} vs {official.lost:,} "
+            f"(of {blocking.count:,} and {official.count:,})"
+        )
+    if blocking and ours:
+        lines.append(
+            f"- blocking / close-async: {noun}s/s "
+            f"{_fmt(_ratio(blocking.updates_per_s, ours.updates_per_s), 2)}, "
+            f"CPU per {noun} "
+            f"{_fmt(_ratio(blocking.cpu_ms_per_update, ours.cpu_ms_per_update), 2)}"
+        )
     if official and official.landed:
         extra = (official.requests_per_landed or 1.0) - 1.0
         lines.append(
@@ -318,7 +339,8 @@ def render_markdown(
         "while the client reported success; `not attempted`: never sent before the client's "
         "wall time cap. updates/s counts updates that landed. In the `leads-*` scenarios "
         "the lead's name (creates) or description (updates) is checked instead, and "
-        "`duplicated` counts leads created twice. All clients run 32 requests at once. "
+        "`duplicated` counts leads created twice. All clients run 32 requests at once "
+        "(`official` and `blocking` from 32 threads sharing one client). "
         "See `benchmarks/README.md`.",
         "",
         "## The bars",
@@ -358,7 +380,12 @@ def write_plot(results: Sequence[ScenarioResult], path: Path) -> bool:
     import matplotlib.pyplot as plt
 
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 7), sharex=True)
-    colors = {"close-async": "tab:blue", "bare": "tab:green", "official": "tab:red"}
+    colors = {
+        "close-async": "tab:blue",
+        "bare": "tab:green",
+        "official": "tab:red",
+        "blocking": "tab:purple",
+    }
     for r in scenario.runs:
         if r.error:
             continue

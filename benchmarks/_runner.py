@@ -226,8 +226,8 @@ def _available_clients(wanted: Sequence[str]) -> list[str]:
 def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks",
-        description="close-async vs a bare aiohttp loop vs the official closeio client, "
-        "against the fake Close on loopback.",
+        description="close-async vs a bare aiohttp loop vs the official closeio client vs "
+        "the blocking client, against the fake Close on loopback.",
     )
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--quick", action="store_true", help="small workloads (about 1.5 min)")
@@ -242,7 +242,7 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--clients",
         default=",".join(CLIENTS),
-        help="comma-separated clients to run (default: all three)",
+        help="comma-separated clients to run (default: all of them)",
     )
     parser.add_argument(
         "--out",

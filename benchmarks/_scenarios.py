@@ -42,6 +42,9 @@ WHOLE_SECOND_SCENARIO = "whole-second-1-process"
 # Generous for a run that should finish: it only stops a client that hangs.
 _NO_CAP = 300.0
 
+# The clients run from a ThreadPoolExecutor of 32 (benchmarks._client_run._pooled).
+_THREAD_CLIENTS = ("official", "blocking")
+
 
 @attrs.frozen
 class Run:
@@ -144,13 +147,14 @@ def _three(
     repeats: int = 1,
     repeat_official: bool = False,
 ) -> tuple[Run, ...]:
-    """One run per client; with ``repeats``, close-async and the bare loop run that many
-    times, interleaved, so a noisy neighbour on the machine hits both alike (the report
-    shows the median run). The official client, far slower on 20,000 calls, runs once
-    unless ``repeat_official``."""
+    """One run per client; with ``repeats``, close-async, the bare loop and the blocking
+    client run that many times, interleaved, so a noisy neighbour on the machine hits them
+    alike (the report shows the median run). The official client, far slower on 20,000
+    calls, runs once unless ``repeat_official``. The blocking client is cut off when the
+    official one is: the two run the same thread pool, only the client differs."""
 
     def cap(client: str) -> float:
-        return official_cap if client == "official" else _NO_CAP
+        return official_cap if client in _THREAD_CLIENTS else _NO_CAP
 
     runs = [Run(client, client, count, cap(client)) for client in clients]
     for _ in range(repeats - 1):
@@ -163,7 +167,7 @@ def _lead_scenarios(size: Size, clients: Sequence[str]) -> list[Scenario]:
     client ``size.leads_repeats`` times, interleaved."""
     found = []
     limited = ("--rate", "40", "--style", "ratelimit", "--reset-integer")
-    # The official client at 40/s with 32 threads: give it three times the ideal time.
+    # The thread clients at 40/s with 32 threads: give them three times the ideal time.
     official_cap = max(10.0, 3 * size.leads_limited / 40)
     repeats = (
         f", every client {size.leads_repeats} times, interleaved (median shown)"
@@ -194,8 +198,8 @@ def _lead_scenarios(size: Size, clients: Sequence[str]) -> list[Scenario]:
                 f"leads-{verb}-limit-40",
                 f"{what}, 40 requests/s per key (fixed 1 s window), 429s in the `ratelimit` "
                 f"style, resets and Retry-After rounded up to whole seconds as Close does. "
-                f"{size.leads_limited:,} items{repeats}; the official client is cut off "
-                f"after {official_cap:g} s.",
+                f"{size.leads_limited:,} items{repeats}; the official and blocking clients "
+                f"are cut off after {official_cap:g} s.",
                 limited,
                 _three(
                     size.leads_limited,
@@ -211,13 +215,13 @@ def _lead_scenarios(size: Size, clients: Sequence[str]) -> list[Scenario]:
 
 
 def scenarios(size: Size, clients: Sequence[str]) -> list[Scenario]:
-    """Every scenario at ``size``, running only ``clients`` (a subset of the three)."""
+    """Every scenario at ``size``, running only ``clients`` (a subset of ``CLIENTS``)."""
     found = [
         Scenario(
             "no-limit",
             f"No server limit, no latency: pure client cost. {size.no_limit:,} updates"
             + (
-                f", close-async and the bare loop {size.repeats} times each"
+                f", every client but the official one {size.repeats} times each"
                 if size.repeats > 1
                 else ""
             )
@@ -240,8 +244,8 @@ def scenarios(size: Size, clients: Sequence[str]) -> list[Scenario]:
                 f"limit-40-{style}",
                 f"40 requests/s per key (fixed 1 s window), 429s in the `{style}` style, "
                 f"resets and Retry-After rounded up to whole seconds as Close does. "
-                f"{size.limited:,} updates; the official client is cut off after "
-                f"{size.official_cap_limited:g} s.",
+                f"{size.limited:,} updates; the official and blocking clients are cut off "
+                f"after {size.official_cap_limited:g} s.",
                 ("--rate", "40", "--style", style, "--reset-integer"),
                 _three(size.limited, clients, size.official_cap_limited),
                 timeline=True,  # 429s over time: the plot, and start-up burst vs steady state

@@ -78,7 +78,7 @@ def _runs(results: dict[str, Any], scenario: str) -> dict[str, dict[str, Any]]:
 def test_smoke_reports_every_client_in_each_scenario(smoke: tuple[dict[str, Any], str]) -> None:
     results, _ = smoke
     assert [s["name"] for s in results["scenarios"]] == ["no-limit", "faults"]
-    expected = {"close-async", "bare"} | ({"official"} if HAS_CLOSEIO else set())
+    expected = {"close-async", "bare", "blocking"} | ({"official"} if HAS_CLOSEIO else set())
     for scenario in ("no-limit", "faults"):
         runs = _runs(results, scenario)
         assert set(runs) == expected
@@ -90,12 +90,15 @@ def test_smoke_reports_every_client_in_each_scenario(smoke: tuple[dict[str, Any]
             assert run["peak_rss_mb"] > 0
 
 
+@pytest.mark.parametrize("client", ["close-async", "blocking"])
 @pytest.mark.parametrize("scenario", ["no-limit", "faults"])
 def test_smoke_close_async_loses_no_update(
-    smoke: tuple[dict[str, Any], str], scenario: str
+    smoke: tuple[dict[str, Any], str], scenario: str, client: str
 ) -> None:
+    # The blocking client is the async one on a loop thread: under faults it retries the
+    # same way, so it loses nothing either.
     results, _ = smoke
-    ours = _runs(results, scenario)["close-async"]
+    ours = _runs(results, scenario)[client]
     assert ours["landed"] == ours["count"] == 50
     assert ours["lost"] == ours["reported_failed"] == ours["silent_lost"] == 0
     assert ours["not_attempted"] == 0
@@ -122,6 +125,58 @@ def test_smoke_results_markdown_has_bars_tables_and_machine(
     assert "- Python " in markdown
     # Bars whose scenarios did not run say so instead of passing.
     assert "| not measured |" in markdown
+
+
+def test_smoke_markdown_compares_the_blocking_client_with_the_official(
+    smoke: tuple[dict[str, Any], str],
+) -> None:
+    if not HAS_CLOSEIO:
+        pytest.skip("closeio is not installed: no official client to compare with")
+    _, markdown = smoke
+    for scenario in ("no-limit", "faults"):
+        section = markdown.split(f"## {scenario}\n", 1)[1].split("\n## ", 1)[0]
+        assert "| blocking | 50 | 50 |" in section
+        assert "- blocking / official: updates/s " in section
+        assert ", CPU per update " in section
+        assert "- blocking vs official: 429s " in section
+
+
+def test_blocking_latency_times_both_clients_against_one_fake(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [
+            *(sys.executable, "-m", "benchmarks.blocking_latency"),
+            *("--count", "30", "--warmup", "5", "--rounds", "2"),
+            *("--json", str(tmp_path / "latency.json")),
+        ],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads((tmp_path / "latency.json").read_text())
+    assert report["count"] == 30
+    assert report["target_ms"] == 0.2
+    # The verdict is the median over rounds of the added median, against the target.
+    added = sorted(
+        one["blocking"]["median_ms"] - one["async"]["median_ms"] for one in report["rounds"]
+    )
+    assert report["added_median_ms"] == pytest.approx((added[0] + added[1]) / 2)
+    assert report["verdict"] == ("pass" if report["added_median_ms"] < 0.2 else "fail")
+    assert len(report["rounds"]) == 2
+    for one in report["rounds"]:
+        assert set(one) >= {"async", "blocking", "added_median_ms", "added_mean_ms"}
+        for client in ("async", "blocking"):
+            figures = one[client]
+            # Every timed call and every warm-up call reached the fake, and none failed.
+            assert figures["calls"] == 30
+            assert figures["server_requests"] == 35
+            assert figures["median_ms"] > 0
+            assert figures["mean_ms"] > 0
+    for line in ("async CloseClient", "BlockingCloseClient", "added per call", "target"):
+        assert line in done.stdout
+    assert ("PASS" in done.stdout) != ("FAIL" in done.stdout)
 
 
 @pytest.mark.parametrize(
@@ -210,7 +265,7 @@ def test_smoke_lead_scenarios_land_every_item_once(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr[-3000:]
     results = json.loads((tmp_path / "results.json").read_text())
-    expected = {"close-async", "bare"} | ({"official"} if HAS_CLOSEIO else set())
+    expected = {"close-async", "bare", "blocking"} | ({"official"} if HAS_CLOSEIO else set())
     for scenario in ("leads-create-no-limit", "leads-update-limit-40"):
         runs = _runs(results, scenario)
         assert set(runs) == expected
