@@ -130,13 +130,14 @@ def test_smoke_results_markdown_has_bars_tables_and_machine(
 def test_smoke_markdown_compares_the_blocking_client_with_the_official(
     smoke: tuple[dict[str, Any], str],
 ) -> None:
-    if not HAS_CLOSEIO:
-        pytest.skip("closeio is not installed: no official client to compare with")
     _, markdown = smoke
     for scenario in ("no-limit", "faults"):
         section = markdown.split(f"## {scenario}\n", 1)[1].split("\n## ", 1)[0]
         assert "| blocking | 50 | 50 |" in section
-        assert "- blocking / official: updates/s " in section
+        assert "- blocking / close-async: updates/s " in section
+        # CI installs the [dev] extra only (closeio is in [bench]): the official client's
+        # ratio is checked where closeio is installed, and is absent where it is not.
+        assert ("- blocking / official: updates/s " in section) == HAS_CLOSEIO
         assert ", CPU per update " in section
         assert "- blocking vs official: 429s " in section
 
