@@ -38,6 +38,7 @@ __all__ = ["Portal"]
 T = TypeVar("T")
 
 _LOOP_THREAD = "close-async-loop"
+_CLOSED = "this BlockingCloseClient is closed"
 
 # The loops a fork's parent left behind: the child keeps them referenced so that collecting
 # them (an unclosed loop, an unclosed aiohttp session) prints no warning; they are never run.
@@ -85,22 +86,37 @@ class Portal:
         _portals.add(self)
 
     def client(self) -> CloseClient:
-        """This process's async client (its loop thread started on first use)."""
+        """This process's async client (its loop thread started on first use).
+
+        Once the blocking client is closed, this is still the client it ran (what it counted
+        stays readable); only calls are refused.
+        """
+        runtime = self._runtime
+        if runtime is not None and runtime.pid == os.getpid():
+            return runtime.client
+        first = self._first_client
+        if first is not None and self._closed:
+            return first  # closed before its first call: no loop to start just to read it
+        return self._start().client
+
+    def _here(self) -> _Runtime:
+        """This process's runtime, started on first use (raises once closed)."""
         runtime = self._runtime
         if runtime is None or runtime.pid != os.getpid():
             runtime = self._start()
-        return runtime.client
+        return runtime
 
     def _start(self) -> _Runtime:
         with self._lock:
-            if self._closed:
-                raise RuntimeError("this BlockingCloseClient is closed")
             runtime = self._runtime
             if runtime is not None and runtime.pid == os.getpid():
                 return runtime  # another thread started it while this one waited
+            if self._closed:
+                raise RuntimeError(_CLOSED)
             if runtime is not None:
-                _left_by_parent.append(runtime)  # forked: the parent's, not ours to touch
+                # Forked: the parent's runtime is not ours to touch.
                 client = self._make_client()
+                _left_by_parent.append(runtime)
             else:
                 client = self._first_client or self._make_client()
             self._first_client = None
@@ -113,19 +129,40 @@ class Portal:
         Interrupted while waiting (Ctrl-C), it cancels the call on the loop, waits for the
         cancellation to finish, and lets the interrupt go on.
         """
-        runtime = self._runtime
-        if runtime is None or runtime.pid != os.getpid():
-            runtime = self._start()
+        try:
+            runtime = self._here()
+        except BaseException:
+            _discard(awaitable)
+            raise
         if threading.current_thread() is runtime.thread:
-            if asyncio.iscoroutine(awaitable):
-                awaitable.close()
+            _discard(awaitable)
             raise RuntimeError(
                 "a BlockingCloseClient was called from its own event loop's thread (from a "
                 "callback such as on_retry or on_progress?): that call would wait for itself "
                 "forever. Inside the loop, await the async client instead."
             )
+        handed = self._hand_over(runtime, awaitable)
+        if handed is None:
+            raise RuntimeError(_CLOSED)
+        return self._wait(*handed)
+
+    def _hand_over(
+        self, runtime: _Runtime, awaitable: Awaitable[T]
+    ) -> tuple[concurrent.futures.Future[T], threading.Event] | None:
+        """``awaitable`` handed to the loop: its future, and an event set once it has ended
+        there. ``None`` (and ``awaitable`` discarded) once the client is closed."""
         finished = threading.Event()
-        future = asyncio.run_coroutine_threadsafe(_tracked(awaitable, finished), runtime.loop)
+        with self._lock:
+            # The lock close() holds while it shuts the loop down: a call that read the
+            # runtime just before close() began must not land on a stopped loop, where
+            # nothing would ever answer it.
+            if self._closed:
+                _discard(awaitable)
+                return None
+            future = asyncio.run_coroutine_threadsafe(_tracked(awaitable, finished), runtime.loop)
+        return future, finished
+
+    def _wait(self, future: concurrent.futures.Future[T], finished: threading.Event) -> T:
         try:
             return future.result()
         except concurrent.futures.CancelledError:
@@ -146,52 +183,78 @@ class Portal:
         """
         runtime = self._runtime
         if self._closed or runtime is None or runtime.pid != os.getpid():
-            if asyncio.iscoroutine(awaitable):
-                awaitable.close()
+            _discard(awaitable)
             return
         if threading.current_thread() is runtime.thread:
-            runtime.loop.create_task(_tracked(awaitable, threading.Event()))
+            runtime.loop.create_task(_tracked(awaitable, None))
             return
-        self.run(awaitable)
+        handed = self._hand_over(runtime, awaitable)
+        if handed is None:
+            return
+        try:
+            self._wait(*handed)
+        except RuntimeError:
+            if not self._closed:
+                raise  # closed meanwhile: close() ended the walk, nothing is left to report
 
     def close(self) -> None:
-        """Close the async client, cancel what is still running, and end the loop thread.
+        """Cancel the calls still running, close the async client, and end the loop thread.
 
-        Safe to call twice; calls made afterwards raise ``RuntimeError``.
+        Safe to call twice (and from several threads: each returns once the loop thread has
+        ended); calls made afterwards raise ``RuntimeError``. Called from the loop thread
+        itself (a callback), it raises ``RuntimeError`` and changes nothing.
         """
+        runtime = self._runtime
+        if runtime is not None and threading.current_thread() is runtime.thread:
+            # Checked before anything changes: refused here, the client still works, and
+            # closes for real when called from another thread.
+            raise RuntimeError("a BlockingCloseClient cannot be closed from its own loop thread")
         with self._lock:
             if self._closed:
                 return
             self._closed = True
-            runtime, self._runtime = self._runtime, None
-        if runtime is None or runtime.pid != os.getpid():
-            return
-        if threading.current_thread() is runtime.thread:
-            raise RuntimeError("a BlockingCloseClient cannot be closed from its own loop thread")
-        try:
-            asyncio.run_coroutine_threadsafe(_shut_down(runtime.client), runtime.loop).result()
-        finally:
-            runtime.loop.call_soon_threadsafe(runtime.loop.stop)
-            runtime.thread.join()
+            runtime = self._runtime
+            if runtime is None or runtime.pid != os.getpid():
+                return
+            # Held until the loop thread has ended: calls handed over before this point are
+            # all on the loop (and get cancelled there); later ones see the client closed.
+            try:
+                asyncio.run_coroutine_threadsafe(_shut_down(runtime.client), runtime.loop).result()
+            finally:
+                runtime.loop.call_soon_threadsafe(runtime.loop.stop)
+                runtime.thread.join()
 
 
-async def _tracked(awaitable: Awaitable[T], finished: threading.Event) -> T:
+def _discard(awaitable: Awaitable[object]) -> None:
+    # A coroutine that will never run is closed, so it is not reported as never awaited.
+    if asyncio.iscoroutine(awaitable):
+        awaitable.close()
+
+
+async def _tracked(awaitable: Awaitable[T], finished: threading.Event | None) -> T:
     try:
         return await awaitable
     finally:
-        finished.set()
+        if finished is not None:
+            finished.set()
 
 
 async def _shut_down(client: CloseClient) -> None:
+    # Calls still running in other threads end first, cancelled (instead of never): each
+    # lets go of its connection and limiter slot while the pool and the limiter are open.
+    await _cancel_others()
     try:
         await client.aclose()
     finally:
-        # Calls still running in other threads end now, cancelled, instead of never.
-        current = asyncio.current_task()
-        others = [task for task in asyncio.all_tasks() if task is not current]
-        for task in others:
-            task.cancel()
-        await asyncio.gather(*others, return_exceptions=True)
+        await _cancel_others()  # anything closing started
+
+
+async def _cancel_others() -> None:
+    current = asyncio.current_task()
+    others = [task for task in asyncio.all_tasks() if task is not current]
+    for task in others:
+        task.cancel()
+    await asyncio.gather(*others, return_exceptions=True)
 
 
 def _close_left_open() -> None:
