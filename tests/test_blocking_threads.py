@@ -41,9 +41,13 @@ BOUND = 20.0
 T = TypeVar("T")
 
 
-def in_thread(call: Callable[[], T], name: str = "caller") -> tuple[T | None, BaseException | None]:
+def in_thread(
+    call: Callable[[], T], *, client: BlockingCloseClient, name: str = "caller"
+) -> tuple[T | None, BaseException | None]:
     """Run ``call`` in a thread of its own; return its result or what it raised. Fails the
-    test when the call has not ended within :data:`BOUND` seconds (a hang)."""
+    test when the call has not ended within :data:`BOUND` seconds (a hang): ``client``,
+    whose loop may then be stuck for good, is marked closed first, so neither the test's
+    ``close()`` nor the exit hook waits on it (the suite fails instead of hanging)."""
     outcome: dict[str, Any] = {}
 
     def run() -> None:
@@ -55,7 +59,9 @@ def in_thread(call: Callable[[], T], name: str = "caller") -> tuple[T | None, Ba
     thread = threading.Thread(target=run, name=name, daemon=True)
     thread.start()
     thread.join(BOUND)
-    assert not thread.is_alive(), f"{name}: the call did not end (deadlock?)"
+    if thread.is_alive():
+        client._portal._closed = True
+        pytest.fail(f"{name}: the call did not end (deadlock?)")
     return outcome.get("result"), outcome.get("error")
 
 
@@ -190,10 +196,10 @@ def test_a_call_from_an_on_retry_callback_raises_instead_of_deadlocking() -> Non
                 raise
 
         with BlockingCloseClient(KEY, base_url=fake.base_url, on_retry=on_retry) as close:
-            _, error = in_thread(lambda: close.calls.get(fake_call_id(0)))
+            _, error = in_thread(lambda: close.calls.get(fake_call_id(0)), client=close)
             requests_seen = fake.stats.requests
             fake.faults = None
-            after, _ = in_thread(lambda: close.calls.get(fake_call_id(0)))
+            after, _ = in_thread(lambda: close.calls.get(fake_call_id(0)), client=close)
 
     # The callback's call raised at once, and the engine let that error end the outer call.
     assert len(raised_inside) == 1
@@ -221,10 +227,10 @@ def test_close_from_the_loop_thread_raises_and_leaves_the_client_closable() -> N
                 raise
 
         close = BlockingCloseClient(KEY, base_url=fake.base_url, on_retry=on_retry)
-        _, error = in_thread(lambda: close.calls.get(fake_call_id(0)))
+        _, error = in_thread(lambda: close.calls.get(fake_call_id(0)), client=close)
         fake.faults = None
         # The refused close() changed nothing: the client still works, and closes for real.
-        after, _ = in_thread(lambda: close.calls.get(fake_call_id(0)))
+        after, _ = in_thread(lambda: close.calls.get(fake_call_id(0)), client=close)
         close.close()
     assert error is closing_inside[0]
     assert "its own loop thread" in str(error)
@@ -305,7 +311,7 @@ def test_close_while_another_thread_waits_ends_that_call() -> None:
         caller.start()
         assert arrived.wait(BOUND)
         thread = close._portal._runtime.thread  # type: ignore[union-attr]
-        _, close_error = in_thread(close.close, name="closer")
+        _, close_error = in_thread(close.close, name="closer", client=close)
         caller.join(BOUND)
         assert not caller.is_alive()
     assert close_error is None
@@ -332,7 +338,7 @@ def test_a_call_racing_close_raises_the_closed_error(monkeypatch: pytest.MonkeyP
             # Read by the call right after it found the loop: the close lands there.
             if threading.current_thread() is racing and not closed:
                 closed.append(True)
-                in_thread(close.close, name="closer")
+                in_thread(close.close, name="closer", client=close)
             return os.getpid()
 
         # The portal's own view of os only.
@@ -357,7 +363,7 @@ def test_breaking_out_of_a_list_leaves_nothing_in_flight() -> None:
                     return lead.id
                 raise AssertionError("no lead")
 
-            first, _ = in_thread(first_lead, name="walker")
+            first, _ = in_thread(first_lead, name="walker", client=close)
             requests = fake.stats.requests
             in_use = pool_in_use(close)
     assert first is not None
@@ -366,7 +372,7 @@ def test_breaking_out_of_a_list_leaves_nothing_in_flight() -> None:
     assert in_use == 0
 
 
-def test_breaking_out_of_an_export_closes_the_download_from_any_thread() -> None:
+def test_breaking_out_of_an_export_closes_the_walk_from_any_thread() -> None:
     with fake_close_in_thread(api_keys=(KEY,), strict=False) as fake:
         fake.exports.delay = 0
         ids = fake.seed_objects("lead", 25)
@@ -374,14 +380,39 @@ def test_breaking_out_of_an_export_closes_the_download_from_any_thread() -> None
             export = close.exports.wait(close.exports.start("lead"), first_wait=0.01)
             rows = close.exports.rows(export)
             # Started in one thread, let go of in another: the walk's aclose runs on the
-            # client's loop either way.
-            first, _ = in_thread(lambda: next(rows), name="reader")
-            download = inspect.getgeneratorlocals(rows)["source"]  # type: ignore[arg-type]
-            assert download.ag_frame is not None  # suspended mid-download
-            _, error = in_thread(rows.close, name="closer")  # type: ignore[attr-defined]
+            # client's loop either way, before close() returns.
+            first, _ = in_thread(lambda: next(rows), name="reader", client=close)
+            walk = inspect.getgeneratorlocals(rows)["source"]  # type: ignore[arg-type]
+            assert walk.ag_frame is not None  # suspended mid-download
+            _, error = in_thread(rows.close, name="closer", client=close)  # type: ignore[attr-defined]
+            # Checked before the client closes (closing its loop finalizes every walk).
+            closed_at_once = walk.ag_frame is None
             again = [row["id"] for row in close.exports.rows(export)]
     assert error is None
     assert first is not None
     assert first["id"] == ids[0]
-    assert download.ag_frame is None  # closed: its session and connection let go
+    assert closed_at_once
     assert again == ids
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="export_rows (close_async/_resources/export_stream.py) does not close its download "
+    "(_chunks: an aiohttp session and connection) when the row walk is closed early; it "
+    "closes only when garbage collection reaches it, on the loop, after close() returned",
+)
+def test_breaking_out_of_an_export_closes_its_download_at_once() -> None:
+    with fake_close_in_thread(api_keys=(KEY,), strict=False) as fake:
+        fake.exports.delay = 0
+        fake.seed_objects("lead", 25)
+        with BlockingCloseClient(KEY, base_url=fake.base_url) as close:
+            export = close.exports.wait(close.exports.start("lead"), first_wait=0.01)
+            rows = close.exports.rows(export)
+            next(rows)
+            walk = inspect.getgeneratorlocals(rows)["source"]  # type: ignore[arg-type]
+            download = walk.ag_frame.f_locals["chunks"]
+            assert download.ag_frame is not None  # reading the file
+            rows.close()  # type: ignore[attr-defined]
+            closed_at_once = download.ag_frame is None
+            del download  # let garbage collection close it (the loop finalizes it)
+    assert closed_at_once
