@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import inspect
 import os
 import threading
@@ -277,6 +278,23 @@ def test_what_a_client_counted_stays_readable_after_close() -> None:
         with pytest.raises(RuntimeError, match="this BlockingCloseClient is closed"):
             never_used.calls.get(fake_call_id(0))
         assert not never_used._portal._runtime  # closed before any call: no loop started
+
+
+def test_a_client_let_go_of_without_close_ends_its_loop_thread() -> None:
+    """A Django view that builds a client per request and never closes it: each client,
+    once garbage, ends its loop thread (a thread per request would pile up for ever)."""
+    with fake_close_in_thread(api_keys=(KEY,), strict=False) as fake:
+        fake.add_call()
+        close = BlockingCloseClient(KEY, base_url=fake.base_url)
+        close.calls.get(fake_call_id(0))
+        runtime = close._portal._runtime
+        assert runtime is not None
+        thread, session = runtime.thread, runtime.client._engine._transport._session  # type: ignore[attr-defined]
+        del close, runtime
+        gc.collect()
+        thread.join(BOUND)
+        assert not thread.is_alive()
+        assert session.closed  # its pool closed on the way
 
 
 class RecordingLimiter:

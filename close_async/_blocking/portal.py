@@ -121,6 +121,9 @@ class Portal:
                 client = self._first_client or self._make_client()
             self._first_client = None
             runtime = self._runtime = _Runtime(client)
+            # Let go of unclosed (a client built per request and dropped), the portal takes
+            # its loop thread with it instead of leaving it to serve nobody for ever.
+            weakref.finalize(self, _let_go, runtime).atexit = False
             return runtime
 
     def run(self, awaitable: Awaitable[T]) -> T:
@@ -255,6 +258,19 @@ async def _cancel_others() -> None:
     for task in others:
         task.cancel()
     await asyncio.gather(*others, return_exceptions=True)
+
+
+def _let_go(runtime: _Runtime) -> None:
+    # Called when a portal is garbage (from whichever thread collected it, the loop's own
+    # included): nothing may be waited for here, so the shutdown is only started; the loop
+    # stops itself once it is done. A closed runtime's loop is closed: nothing to do.
+    if runtime.pid != os.getpid() or runtime.loop.is_closed():
+        return
+    try:
+        done = asyncio.run_coroutine_threadsafe(_shut_down(runtime.client), runtime.loop)
+    except RuntimeError:  # closed meanwhile
+        return
+    done.add_done_callback(lambda _: runtime.loop.call_soon_threadsafe(runtime.loop.stop))
 
 
 def _close_left_open() -> None:
