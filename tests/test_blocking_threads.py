@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from close_async import BlockingCloseClient, RateFeedback, RetryEvent
+from close_async import BlockingCloseClient, LocalRateLimiter, RateFeedback, RetryEvent
 from close_async._blocking import portal as portal_module
 from close_async.models import CallUpdate
 from close_async.testing import (
@@ -366,6 +366,39 @@ def test_a_call_racing_close_raises_the_closed_error(monkeypatch: pytest.MonkeyP
         monkeypatch.undo()
         assert closed
         assert fake.stats.requests == 1
+
+
+def test_an_interrupt_landing_during_the_hand_over_still_cancels_the_call(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Ctrl-C can land while the caller is still handing its call over (the loop has it,
+    the caller has not reached its wait): the call is cancelled all the same, and holds no
+    connection or limiter slot once the interrupt goes on."""
+    with hanging_fake() as (fake, arrived):
+        close = BlockingCloseClient(KEY, base_url=fake.base_url)
+        real = asyncio.run_coroutine_threadsafe
+
+        def interrupted_hand_over(coro: Any, loop: asyncio.AbstractEventLoop) -> Any:
+            real(coro, loop)
+            assert arrived.wait(BOUND)  # the request is on its way, and hangs
+            raise KeyboardInterrupt  # the signal, at the worst moment
+
+        patched = types.SimpleNamespace(**vars(asyncio))
+        patched.run_coroutine_threadsafe = interrupted_hand_over
+        monkeypatch.setattr(portal_module, "asyncio", patched)
+        with pytest.raises(KeyboardInterrupt):
+            close.calls.update(fake_call_id(0), CallUpdate(note="hangs"))
+        monkeypatch.undo()
+        in_use = pool_in_use(close)
+        limiter = close.rate_limiter
+        assert isinstance(limiter, LocalRateLimiter)
+        inflight = [limiter.snapshot(name).inflight for name in limiter._groups]
+        after, _ = in_thread(lambda: close.calls.get(fake_call_id(0)), client=close)
+        close.close()
+    assert in_use == 0
+    assert inflight == [0]
+    assert after is not None
+    assert after.note == "hangs"  # applied before the answer hung
 
 
 # --- sync iterators let go of early -----------------------------------------------------------

@@ -27,8 +27,8 @@ import contextlib
 import os
 import threading
 import weakref
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, TypeVar
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from .._client import CloseClient
@@ -144,40 +144,51 @@ class Portal:
                 "callback such as on_retry or on_progress?): that call would wait for itself "
                 "forever. Inside the loop, await the async client instead."
             )
-        handed = self._hand_over(runtime, awaitable)
-        if handed is None:
-            raise RuntimeError(_CLOSED)
-        return self._wait(*handed)
+        return self._call(runtime, _as_coroutine(awaitable))
 
-    def _hand_over(
-        self, runtime: _Runtime, awaitable: Awaitable[T]
-    ) -> tuple[concurrent.futures.Future[T], threading.Event] | None:
-        """``awaitable`` handed to the loop: its future, and an event set once it has ended
-        there. ``None`` (and ``awaitable`` discarded) once the client is closed."""
-        finished = threading.Event()
-        with self._lock:
-            # The lock close() holds while it shuts the loop down: a call that read the
-            # runtime just before close() began must not land on a stopped loop, where
-            # nothing would ever answer it.
-            if self._closed:
-                _discard(awaitable)
-                return None
-            future = asyncio.run_coroutine_threadsafe(_tracked(awaitable, finished), runtime.loop)
-        return future, finished
-
-    def _wait(self, future: concurrent.futures.Future[T], finished: threading.Event) -> T:
+    def _call(self, runtime: _Runtime, coro: Coroutine[Any, Any, T]) -> T:
+        """Hand ``coro`` to the loop and wait for its answer."""
         try:
+            future = self._hand_over(runtime, coro)
             return future.result()
+        except _Refused:
+            raise RuntimeError(_CLOSED) from None
         except concurrent.futures.CancelledError:
             if self._closed:
                 raise RuntimeError("the BlockingCloseClient was closed during this call") from None
             raise
         except BaseException:
-            if future.cancel():
-                # Cancelled on the loop: wait until the call has let go of its connection
-                # and limiter slot (a second Ctrl-C stops this wait too).
-                finished.wait()
+            # Interrupted (Ctrl-C), perhaps before the future was even returned: the call
+            # may be on the loop all the same. It is cancelled there, and this waits until
+            # it has let go of its connection and limiter slot.
+            self._abandon(runtime, coro)
             raise
+
+    def _hand_over(
+        self, runtime: _Runtime, coro: Coroutine[Any, Any, T]
+    ) -> concurrent.futures.Future[T]:
+        """``coro`` handed to the loop; :class:`_Refused` (``coro`` discarded) once the
+        client is closed."""
+        with self._lock:
+            # The lock close() holds while it shuts the loop down: a call that read the
+            # runtime just before close() began must not land on a stopped loop, where
+            # nothing would ever answer it.
+            if self._closed:
+                coro.close()
+                raise _Refused
+            return asyncio.run_coroutine_threadsafe(coro, runtime.loop)
+
+    def _abandon(self, runtime: _Runtime, coro: Coroutine[Any, Any, object]) -> None:
+        """Cancel ``coro``'s call on the loop, wherever the hand-over got to, and wait until
+        it has ended there (a second Ctrl-C stops the wait)."""
+        if self._closed:
+            return  # close() cancels what is on the loop
+        ended = threading.Event()
+        try:
+            runtime.loop.call_soon_threadsafe(_cancel_call, coro, ended)
+        except RuntimeError:  # the loop is closed: nothing runs there any more
+            return
+        ended.wait()
 
     def finish(self, awaitable: Awaitable[object]) -> None:
         """Run ``awaitable`` (an async iterator's ``aclose()``) as :meth:`run` does, from
@@ -188,14 +199,12 @@ class Portal:
         if self._closed or runtime is None or runtime.pid != os.getpid():
             _discard(awaitable)
             return
+        coro = _as_coroutine(awaitable)
         if threading.current_thread() is runtime.thread:
-            runtime.loop.create_task(_tracked(awaitable, None))
-            return
-        handed = self._hand_over(runtime, awaitable)
-        if handed is None:
+            runtime.loop.create_task(coro)
             return
         try:
-            self._wait(*handed)
+            self._call(runtime, coro)
         except RuntimeError:
             if not self._closed:
                 raise  # closed meanwhile: close() ended the walk, nothing is left to report
@@ -234,12 +243,31 @@ def _discard(awaitable: Awaitable[object]) -> None:
         awaitable.close()
 
 
-async def _tracked(awaitable: Awaitable[T], finished: threading.Event | None) -> T:
-    try:
-        return await awaitable
-    finally:
-        if finished is not None:
-            finished.set()
+class _Refused(Exception):
+    """A call handed over after close(): never sent."""
+
+
+def _as_coroutine(awaitable: Awaitable[T]) -> Coroutine[Any, Any, T]:
+    # run_coroutine_threadsafe takes coroutines only; an async generator's aclose() is not one.
+    if asyncio.iscoroutine(awaitable):
+        return awaitable
+    return _awaited(awaitable)
+
+
+async def _awaited(awaitable: Awaitable[T]) -> T:
+    return await awaitable
+
+
+def _cancel_call(coro: Coroutine[Any, Any, object], ended: threading.Event) -> None:
+    # On the loop, after the hand-over's own callback if there was one (the loop runs
+    # callbacks in the order they came): the call's task exists by now, or never will.
+    for task in asyncio.all_tasks():
+        if task.get_coro() is coro:
+            task.add_done_callback(lambda _: ended.set())
+            task.cancel()
+            return
+    _discard(coro)  # never handed over (or already done: then this changes nothing)
+    ended.set()
 
 
 async def _shut_down(client: CloseClient) -> None:
