@@ -21,7 +21,13 @@ from typing import Any, TypeVar
 
 import pytest
 
-from close_async import BlockingCloseClient, LocalRateLimiter, RateFeedback, RetryEvent
+from close_async import (
+    BlockingCloseClient,
+    LocalRateLimiter,
+    NotFoundError,
+    RateFeedback,
+    RetryEvent,
+)
 from close_async._blocking import portal as portal_module
 from close_async.models import CallUpdate
 from close_async.testing import (
@@ -399,6 +405,20 @@ def test_an_interrupt_landing_during_the_hand_over_still_cancels_the_call(
     assert inflight == [0]
     assert after is not None
     assert after.note == "hangs"  # applied before the answer hung
+
+
+def test_a_calls_own_error_is_raised_without_a_cancellation_round(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    cancels: list[object] = []
+    monkeypatch.setattr(portal_module, "_cancel_call", lambda *args: cancels.append(args))
+    with (
+        fake_close_in_thread(api_keys=(KEY,)) as fake,
+        BlockingCloseClient(KEY, base_url=fake.base_url) as close,
+        pytest.raises(NotFoundError),
+    ):
+        close.calls.get(fake_call_id(99))
+    assert cancels == []
 
 
 # --- sync iterators let go of early -----------------------------------------------------------

@@ -148,6 +148,7 @@ class Portal:
 
     def _call(self, runtime: _Runtime, coro: Coroutine[Any, Any, T]) -> T:
         """Hand ``coro`` to the loop and wait for its answer."""
+        future: concurrent.futures.Future[T] | None = None
         try:
             future = self._hand_over(runtime, coro)
             return future.result()
@@ -160,8 +161,10 @@ class Portal:
         except BaseException:
             # Interrupted (Ctrl-C), perhaps before the future was even returned: the call
             # may be on the loop all the same. It is cancelled there, and this waits until
-            # it has let go of its connection and limiter slot.
-            self._abandon(runtime, coro)
+            # it has let go of its connection and limiter slot. (A call's own error comes
+            # with its future done: nothing is left on the loop.)
+            if future is None or not future.done():
+                self._abandon(runtime, coro)
             raise
 
     def _hand_over(
