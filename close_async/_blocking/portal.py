@@ -151,9 +151,9 @@ class Portal:
         future: concurrent.futures.Future[T] | None = None
         try:
             future = self._hand_over(runtime, coro)
+            if future is None:
+                raise RuntimeError(_CLOSED)  # (_abandon has nothing to do once closed)
             return future.result()
-        except _Refused:
-            raise RuntimeError(_CLOSED) from None
         except concurrent.futures.CancelledError:
             if self._closed:
                 raise RuntimeError("the BlockingCloseClient was closed during this call") from None
@@ -169,16 +169,16 @@ class Portal:
 
     def _hand_over(
         self, runtime: _Runtime, coro: Coroutine[Any, Any, T]
-    ) -> concurrent.futures.Future[T]:
-        """``coro`` handed to the loop; :class:`_Refused` (``coro`` discarded) once the
-        client is closed."""
+    ) -> concurrent.futures.Future[T] | None:
+        """``coro`` handed to the loop; ``None`` (``coro`` discarded) once the client is
+        closed."""
         with self._lock:
             # The lock close() holds while it shuts the loop down: a call that read the
             # runtime just before close() began must not land on a stopped loop, where
             # nothing would ever answer it.
             if self._closed:
                 coro.close()
-                raise _Refused
+                return None
             return asyncio.run_coroutine_threadsafe(coro, runtime.loop)
 
     def _abandon(self, runtime: _Runtime, coro: Coroutine[Any, Any, object]) -> None:
@@ -244,10 +244,6 @@ def _discard(awaitable: Awaitable[object]) -> None:
     # A coroutine that will never run is closed, so it is not reported as never awaited.
     if asyncio.iscoroutine(awaitable):
         awaitable.close()
-
-
-class _Refused(Exception):
-    """A call handed over after close(): never sent."""
 
 
 def _as_coroutine(awaitable: Awaitable[T]) -> Coroutine[Any, Any, T]:
