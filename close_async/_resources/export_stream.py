@@ -8,6 +8,7 @@ decompressed as it comes, so a file of any size streams in flat memory.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import io
 import json
@@ -45,18 +46,20 @@ async def _json_rows(chunks: AsyncIterator[bytes]) -> AsyncIterator[Any]:
     decoder = json.JSONDecoder()
     text = codecs.getincrementaldecoder("utf-8")()
     buffer = ""
-    async for chunk in chunks:
-        buffer += text.decode(chunk)
-        while True:
-            buffer = buffer.lstrip(" \t\r\n[,]")
-            if not buffer:
-                break
-            try:
-                value, end = decoder.raw_decode(buffer)
-            except json.JSONDecodeError:
-                break  # the value is not all here yet
-            buffer = buffer[end:]
-            yield value
+    # Closed with the rows: a walk left early closes its download now, not when collected.
+    async with contextlib.aclosing(chunks):
+        async for chunk in chunks:
+            buffer += text.decode(chunk)
+            while True:
+                buffer = buffer.lstrip(" \t\r\n[,]")
+                if not buffer:
+                    break
+                try:
+                    value, end = decoder.raw_decode(buffer)
+                except json.JSONDecodeError:
+                    break  # the value is not all here yet
+                buffer = buffer[end:]
+                yield value
     buffer = (buffer + text.decode(b"", final=True)).strip(" \t\r\n[,]")
     if buffer:
         raise ExportError("the export file ends mid-value", export_id="", status="done")
@@ -66,34 +69,37 @@ async def _csv_records(chunks: AsyncIterator[bytes]) -> AsyncIterator[list[str]]
     # CSV records read from a rolling buffer, each once it is whole.
     text = codecs.getincrementaldecoder("utf-8-sig")()
     buffer = ""
-    async for chunk in chunks:
-        buffer += text.decode(chunk)
-        cut = buffer.rfind("\n") + 1
-        # A record is whole once the quotes before its newline pair up.
-        while cut and buffer[:cut].count('"') % 2:
-            cut = buffer.rfind("\n", 0, cut - 1) + 1
-        if not cut:
-            continue
-        ready, buffer = buffer[:cut], buffer[cut:]
-        for record in csv.reader(io.StringIO(ready)):
-            yield record
+    async with contextlib.aclosing(chunks):
+        async for chunk in chunks:
+            buffer += text.decode(chunk)
+            cut = buffer.rfind("\n") + 1
+            # A record is whole once the quotes before its newline pair up.
+            while cut and buffer[:cut].count('"') % 2:
+                cut = buffer.rfind("\n", 0, cut - 1) + 1
+            if not cut:
+                continue
+            ready, buffer = buffer[:cut], buffer[cut:]
+            for record in csv.reader(io.StringIO(ready)):
+                yield record
     for record in csv.reader(io.StringIO(buffer + text.decode(b"", final=True))):
         yield record
 
 
 async def _csv_rows(chunks: AsyncIterator[bytes]) -> AsyncIterator[dict[str, str]]:
     header: list[str] | None = None
-    async for record in _csv_records(chunks):
-        if header is None:
-            header = record
-        elif record:
-            yield dict(zip(header, record, strict=False))
+    async with contextlib.aclosing(_csv_records(chunks)) as records:
+        async for record in records:
+            if header is None:
+                header = record
+            elif record:
+                yield dict(zip(header, record, strict=False))
 
 
 def export_rows(download_url: str, format: str) -> AsyncIterator[Any]:
     """The rows of a done export's file: dicts (CSV rows by header), streamed.
 
-    Use with ``contextlib.aclosing`` when breaking out early, so the download closes now.
+    Use with ``contextlib.aclosing`` when breaking out early: closing the rows closes the
+    download now.
     """
     if format not in FORMATS:
         raise ClientValidationError('format must be "json" or "csv"', field="format")
