@@ -13,7 +13,7 @@ import csv
 import io
 import json
 import zlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 from .._engine.errors import ClientValidationError, ExportError
@@ -24,7 +24,7 @@ _CHUNK = 64 * 1024
 FORMATS = ("json", "csv")
 
 
-async def _chunks(url: str) -> AsyncIterator[bytes]:
+async def _chunks(url: str) -> AsyncGenerator[bytes, None]:
     import aiohttp
 
     # A session of its own: the download URL is pre-signed elsewhere, and the API key must
@@ -41,7 +41,7 @@ async def _chunks(url: str) -> AsyncIterator[bytes]:
             yield tail
 
 
-async def _json_rows(chunks: AsyncIterator[bytes]) -> AsyncIterator[Any]:
+async def _json_rows(chunks: AsyncGenerator[bytes, None]) -> AsyncIterator[Any]:
     # A JSON array (or JSON Lines) read value by value from a rolling buffer.
     decoder = json.JSONDecoder()
     text = codecs.getincrementaldecoder("utf-8")()
@@ -65,7 +65,7 @@ async def _json_rows(chunks: AsyncIterator[bytes]) -> AsyncIterator[Any]:
         raise ExportError("the export file ends mid-value", export_id="", status="done")
 
 
-async def _csv_records(chunks: AsyncIterator[bytes]) -> AsyncIterator[list[str]]:
+async def _csv_records(chunks: AsyncGenerator[bytes, None]) -> AsyncGenerator[list[str], None]:
     # CSV records read from a rolling buffer, each once it is whole.
     text = codecs.getincrementaldecoder("utf-8-sig")()
     buffer = ""
@@ -85,7 +85,7 @@ async def _csv_records(chunks: AsyncIterator[bytes]) -> AsyncIterator[list[str]]
         yield record
 
 
-async def _csv_rows(chunks: AsyncIterator[bytes]) -> AsyncIterator[dict[str, str]]:
+async def _csv_rows(chunks: AsyncGenerator[bytes, None]) -> AsyncIterator[dict[str, str]]:
     header: list[str] | None = None
     async with contextlib.aclosing(_csv_records(chunks)) as records:
         async for record in records:
