@@ -49,6 +49,16 @@ _SCRIPT = textwrap.dedent(
         built = BlockingCloseClient("test_key", base_url=fake.base_url, rate_limiter=factory)
         # Built at import, first used in the children (Celery's prefork pool).
         unused = BlockingCloseClient("test_key", base_url=fake.base_url)
+        lazy_made = []
+
+        def lazy_factory():
+            lazy_made.append(os.getpid())
+            return LocalRateLimiter()
+
+        lazy = BlockingCloseClient("test_key", base_url=fake.base_url, rate_limiter=lazy_factory)
+        unused_instance = BlockingCloseClient(
+            "test_key", base_url=fake.base_url, rate_limiter=LocalRateLimiter()
+        )
         for close in (used, instance, built):
             close.leads.get(lead_ids[0])
         parents = {name: runtime(c) for name, c in (("used", used), ("built", built))}
@@ -82,7 +92,10 @@ _SCRIPT = textwrap.dedent(
                 child["built_own_loop"] = runtime(built).loop is not parents["built"].loop
                 child["unused"] = unused.leads.get(lead_ids[1]).id
                 child["made_in_child"] = made.count(os.getpid())
-                for close in (used, instance, built, unused):
+                child["lazy"] = lazy.leads.get(lead_ids[1]).id
+                child["lazy_made_in_child"] = lazy_made.count(os.getpid())
+                child["unused_instance"] = unused_instance.leads.get(lead_ids[1]).id
+                for close in (used, instance, built, unused, lazy, unused_instance):
                     close.close()
             except BaseException as exc:
                 child = {"error": repr(exc)}
@@ -103,7 +116,7 @@ _SCRIPT = textwrap.dedent(
             "made_in_parent": made.count(parent_pid),
         }
         report["ids"] = lead_ids
-        for close in (used, instance, built, unused):
+        for close in (used, instance, built, unused, lazy, unused_instance):
             close.close()
     print(json.dumps(report), flush=True)
     """
@@ -161,3 +174,16 @@ def test_a_limiter_object_cannot_follow_a_fork_but_a_factory_can(report: dict[st
     assert parent["instance"] == ids[0]
     assert parent["built"] == ids[0]
     assert parent["made_in_parent"] == 1
+
+
+def test_a_factory_is_called_in_each_process_that_calls_even_before_the_parent_did(
+    report: dict[str, Any],
+) -> None:
+    child, ids = report["child"], report["ids"]
+    assert "error" not in child, child["error"]
+    # Built in the parent (which called the factory once), first called in the child: the
+    # child's limiter is its own, from the factory, not the parent's never-started one.
+    assert child["lazy"] == ids[1]
+    assert child["lazy_made_in_child"] == 1
+    # A limiter object the parent never used is a copy nothing started: it may follow.
+    assert child["unused_instance"] == ids[1]

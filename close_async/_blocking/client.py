@@ -114,8 +114,10 @@ class _BlockingSurface(BlockingGenericVerbs, BlockingResources):
         rate-limit info, and ``.parse()`` for the usual result, typed) instead of the parsed
         result: ``close.with_raw_response.leads.get(lead_id)`` is a ``Response[Lead]``.
 
-        As on the async client, the helpers that send several requests (bulk verbs,
-        ``exports.wait``, ...), paging and search are not on it.
+        A list (``close.with_raw_response.leads.list()``) returns its first page's response
+        (``Response[Page[Lead]]``). As on the async client, the helpers that send several
+        requests (bulk verbs, ``exports.wait``, ...), ``paginate``, ``get_page`` and
+        ``search`` are not on it.
         """
         surface = self._surface
         raw = BlockingCloseClientView(self._portal, lambda: surface().with_raw_response._resources)
@@ -164,11 +166,13 @@ class BlockingCloseClient(_BlockingSurface):
     rate limiter shared by every thread (safe from many threads at once). Ctrl-C during a
     call cancels it on the loop, leaking no connection and no limiter slot. After
     ``os.fork()`` (Celery's prefork pool), the child builds its own loop and client on
-    first use; ``rate_limiter`` may therefore be a factory (``lambda:
-    RedisRateLimiter(...)``), called once in each process, and must be one when the client
-    is used in a forked child. Callbacks (``on_retry``, a bulk run's ``on_progress``,
-    ``settle``) run on the loop thread: calling the blocking client from one raises
-    ``RuntimeError`` instead of waiting for itself.
+    first use. ``rate_limiter`` may therefore be a factory (``lambda:
+    RedisRateLimiter(...)``), called once in each process that makes calls; a limiter
+    object is refused (:class:`~close_async.ConfigurationError`) in a child forked after
+    the parent made calls, since its state belongs to the parent's loop. Callbacks
+    (``on_retry``, a bulk run's ``on_progress``, ``settle``) run on the loop thread:
+    calling the blocking client from one raises ``RuntimeError`` instead of waiting for
+    itself.
 
     Example::
 
@@ -222,7 +226,7 @@ class BlockingCloseClient(_BlockingSurface):
         # Built now, in the caller's thread: bad settings raise here, as CloseClient's do.
         first = make_client(forked=False)
         self._repr = repr(first).replace("CloseClient(", "BlockingCloseClient(", 1)
-        portal = Portal(first, lambda: make_client(forked=True))
+        portal = Portal(first, make_client)
         super().__init__(portal, portal.client)
 
     def __repr__(self) -> str:

@@ -73,12 +73,15 @@ class _Runtime:
 class Portal:
     """Runs coroutines on the process's loop thread and waits for them (see the module).
 
-    ``client``: the async client of the process that builds the portal; ``make_client``
-    builds another in a forked child, the first time the child uses the portal.
+    ``client``: the async client of the process that builds the portal, run on its first
+    call there; ``make_client(forked)`` builds another in any other process (a forked child),
+    the first time that process uses the portal; ``forked``: whether the parent had started
+    its own (so its objects, such as a limiter, belong to the parent's loop).
     """
 
-    def __init__(self, client: CloseClient, make_client: Callable[[], CloseClient]) -> None:
+    def __init__(self, client: CloseClient, make_client: Callable[[bool], CloseClient]) -> None:
         self._first_client: CloseClient | None = client
+        self._first_pid = os.getpid()
         self._make_client = make_client
         self._lock = threading.Lock()
         self._runtime: _Runtime | None = None
@@ -115,10 +118,14 @@ class Portal:
                 raise RuntimeError(_CLOSED)
             if runtime is not None:
                 # Forked: the parent's runtime is not ours to touch.
-                client = self._make_client()
+                client = self._make_client(True)
                 _left_by_parent.append(runtime)
+            elif self._first_client is not None and self._first_pid == os.getpid():
+                client = self._first_client
             else:
-                client = self._first_client or self._make_client()
+                # Forked before the parent's first call: this process builds its own all the
+                # same (a limiter factory is called once in each process that calls).
+                client = self._make_client(False)
             self._first_client = None
             runtime = self._runtime = _Runtime(client)
             # Let go of unclosed (a client built per request and dropped), the portal takes
