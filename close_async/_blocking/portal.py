@@ -39,6 +39,7 @@ T = TypeVar("T")
 
 _LOOP_THREAD = "close-async-loop"
 _CLOSED = "this BlockingCloseClient is closed"
+_EXIT_WAIT = 5.0  # seconds the interpreter's exit waits for each client left open
 
 # The loops a fork's parent left behind: the child keeps them referenced so that collecting
 # them (an unclosed loop, an unclosed aiohttp session) prints no warning; they are never run.
@@ -219,12 +220,14 @@ class Portal:
             if not self._closed:
                 raise  # closed meanwhile: close() ended the walk, nothing is left to report
 
-    def close(self) -> None:
+    def close(self, wait: float | None = None) -> None:
         """Cancel the calls still running, close the async client, and end the loop thread.
 
         Safe to call twice (and from several threads: each returns once the loop thread has
         ended); calls made afterwards raise ``RuntimeError``. Called from the loop thread
-        itself (a callback), it raises ``RuntimeError`` and changes nothing.
+        itself (a callback), it raises ``RuntimeError`` and changes nothing. ``wait``: the
+        most seconds to wait for the shutdown (``None``: as long as it takes); past it, a
+        loop thread that does not answer (stuck in a callback) is left to the process's end.
         """
         runtime = self._runtime
         if runtime is not None and threading.current_thread() is runtime.thread:
@@ -240,11 +243,15 @@ class Portal:
                 return
             # Held until the loop thread has ended: calls handed over before this point are
             # all on the loop (and get cancelled there); later ones see the client closed.
+            shutdown = asyncio.run_coroutine_threadsafe(_shut_down(runtime.client), runtime.loop)
             try:
-                asyncio.run_coroutine_threadsafe(_shut_down(runtime.client), runtime.loop).result()
+                shutdown.result(wait)
+            except TimeoutError:
+                return  # stuck: a daemon thread, it ends with the process
             finally:
-                runtime.loop.call_soon_threadsafe(runtime.loop.stop)
-                runtime.thread.join()
+                if shutdown.done():
+                    runtime.loop.call_soon_threadsafe(runtime.loop.stop)
+                    runtime.thread.join()
 
 
 def _discard(awaitable: Awaitable[object]) -> None:
@@ -311,9 +318,10 @@ def _close_left_open() -> None:
     # At exit, a client nobody closed still gets its pool closed (no "Unclosed client
     # session" noise, no half-written request left in a socket).
     for portal in list(_portals):
-        # The process is ending: a close that fails has no one left to report to.
+        # The process is ending: a close that fails has no one left to report to, and one
+        # whose loop thread is stuck (a callback that never returns) must not hold it up.
         with contextlib.suppress(Exception):
-            portal.close()
+            portal.close(wait=_EXIT_WAIT)
 
 
 atexit.register(_close_left_open)
