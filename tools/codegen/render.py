@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -194,15 +195,8 @@ def render(api: API) -> dict[Path, str]:
 def _render_resource(
     env: jinja2.Environment, api: API, ns: NamespaceDef, module_of: dict[str, str]
 ) -> str:
-    deps: set[str] = set()
-    for op in ns.operations:
-        deps |= op.deps
-    runtime: list[str] = []
-    by_module: dict[str, list[str]] = {}
-    for dep in sorted(deps):
-        by_module.setdefault(module_of[dep], []).append(dep)
-    for module, names in sorted(by_module.items()):
-        runtime.append(f"from ..._types.generated.{module} import {', '.join(names)}")
+    deps = operation_models(ns)
+    runtime = model_imports(deps, module_of)
     lists = [op for op in ns.operations if op.item]
     singles = [op for op in ns.operations if not op.item]
     if lists:
@@ -241,15 +235,7 @@ def _render_resource(
         f"from .{c.module} import {c.class_name}WithRawResponse" for c in lazy_children
     ]
     signature_text = " ".join(_signature_words(op) for op in ns.operations)
-    class_lines = [f"``{ns.dotted}``: {_title(ns)}."]
-    if ns.operations:
-        names = ", ".join(f"``{op.method}``" for op in ns.operations)
-        class_lines += ["", *textwrap.wrap(f"Operations: {names}.", 88)]
-    class_lines += _mixin_lines(mixins)
-    if ns.children:
-        names = ", ".join(f"``{c}``" for c in ns.children)
-        class_lines += ["", *textwrap.wrap(f"Groups: {names} (each built on first use).", 88)]
-    class_lines += ["", *CALL_OPTIONS_DOC]
+    class_lines = class_doc_lines(ns, mixins, f"``{ns.dotted}``: {_title(ns)}.")
     code = env.get_template("resource.py.j2").render(
         header=HEADER,
         ns=ns,
@@ -267,14 +253,7 @@ def _render_resource(
         sliced=sliced,
         title=_title(ns),
         class_doc=docstring(class_lines, 4),
-        docstrings={
-            op.method: docstring(
-                _operation_doc(op, op.method in sliced)
-                + _body_fields_doc(api.models.get(op.body_model or "")),
-                8,
-            )
-            for op in ns.operations
-        },
+        docstrings=operation_docstrings(api, ns, sliced),
         # Each operation's rate-limit group, written as a literal: never worked out per call.
         groups={op.method: template_group(op.http, op.template) for op in ns.operations},
         runtime_imports=runtime,
@@ -296,6 +275,57 @@ def _render_resource(
         ),
     )
     return _abc_aside(code.replace("from collections.abc import \n", ""), deps)
+
+
+def operation_models(ns: NamespaceDef) -> set[str]:
+    """The models the operations of ``ns`` take or answer with."""
+    deps: set[str] = set()
+    for op in ns.operations:
+        deps |= op.deps
+    return deps
+
+
+def model_imports(deps: set[str], module_of: dict[str, str]) -> list[str]:
+    """The lines importing the models ``deps`` from the generated model modules, one line
+    per module (a resource module of either client imports them alike)."""
+    by_module: dict[str, list[str]] = {}
+    for dep in sorted(deps):
+        by_module.setdefault(module_of[dep], []).append(dep)
+    return [
+        f"from ..._types.generated.{module} import {', '.join(names)}"
+        for module, names in sorted(by_module.items())
+    ]
+
+
+def class_doc_lines(
+    ns: NamespaceDef, mixins: list[_Mixin], head: str, about: Sequence[str] = ()
+) -> list[str]:
+    """The lines of a group class's docstring: ``head``, its operations, its hand-written
+    verbs, its child groups, then the ``about`` paragraph and the per-call options."""
+    lines = textwrap.wrap(head, 88)
+    if ns.operations:
+        names = ", ".join(f"``{op.method}``" for op in ns.operations)
+        lines += ["", *textwrap.wrap(f"Operations: {names}.", 88)]
+    lines += _mixin_lines(mixins)
+    if ns.children:
+        names = ", ".join(f"``{c}``" for c in ns.children)
+        lines += ["", *textwrap.wrap(f"Groups: {names} (each built on first use).", 88)]
+    if about:
+        lines += ["", *about]
+    return [*lines, "", *CALL_OPTIONS_DOC]
+
+
+def operation_docstrings(api: API, ns: NamespaceDef, sliced: set[str]) -> dict[str, str]:
+    """Each operation's method docstring, by method name (``sliced``: the lists that take
+    ``sliced=``)."""
+    return {
+        op.method: docstring(
+            _operation_doc(op, op.method in sliced)
+            + _body_fields_doc(api.models.get(op.body_model or "")),
+            8,
+        )
+        for op in ns.operations
+    }
 
 
 def _abc_aside(code: str, models: set[str]) -> str:

@@ -13,20 +13,20 @@ from pathlib import Path
 import jinja2
 
 from .render import (
-    CALL_OPTIONS_DOC,
     HEADER,
     _abc_aside,
     _base,
-    _body_fields_doc,
     _environment,
-    _mixin_lines,
-    _operation_doc,
     _ruff,
     _signature_words,
     _title,
     _used,
+    class_doc_lines,
     docstring,
     mixins_of,
+    model_imports,
+    operation_docstrings,
+    operation_models,
     sliceable,
 )
 from .spec import API, NamespaceDef
@@ -85,15 +85,8 @@ def render_blocking(api: API) -> dict[Path, str]:
 def _render_group(
     env: jinja2.Environment, api: API, ns: NamespaceDef, module_of: dict[str, str]
 ) -> str:
-    deps: set[str] = set()
-    for op in ns.operations:
-        deps |= op.deps
-    runtime: list[str] = []
-    by_module: dict[str, list[str]] = {}
-    for dep in sorted(deps):
-        by_module.setdefault(module_of[dep], []).append(dep)
-    for module, names in sorted(by_module.items()):
-        runtime.append(f"from ..._types.generated.{module} import {', '.join(names)}")
+    deps = operation_models(ns)
+    runtime = model_imports(deps, module_of)
     lists = [op for op in ns.operations if op.item]
     singles = [op for op in ns.operations if not op.item]
     if lists:
@@ -122,15 +115,8 @@ def _render_group(
         *(f"from .{c.module} import Blocking{c.class_name}WithRawResponse" for c in lazy_children),
     ]
     signature_text = " ".join(_signature_words(op) for op in ns.operations)
-    class_lines = [f"``{ns.dotted}`` on the blocking client: {_title(ns)}."]
-    if ns.operations:
-        names = ", ".join(f"``{op.method}``" for op in ns.operations)
-        class_lines += ["", f"Operations: {names}."]
-    class_lines += _mixin_lines(mixins)
-    if ns.children:
-        names = ", ".join(f"``{c}``" for c in ns.children)
-        class_lines += ["", f"Groups: {names} (each built on first use)."]
-    class_lines += ["", *BLOCKING_DOC, "", *CALL_OPTIONS_DOC]
+    head = f"``{ns.dotted}`` on the blocking client: {_title(ns)}."
+    class_lines = class_doc_lines(ns, mixins, head, about=BLOCKING_DOC)
     bases = [f"Blocking{_base(m, ns)}" for m in mixins]
     code = env.get_template("blocking_resource.py.j2").render(
         header=HEADER,
@@ -139,16 +125,10 @@ def _render_group(
         bases=f"({', '.join(bases)})" if bases else "",
         sliced=sliced,
         title=_title(ns),
-        class_doc=_blocking_words(docstring(_wrapped(class_lines), 4)),
+        class_doc=_blocking_words(docstring(class_lines, 4)),
         docstrings={
-            op.method: _blocking_words(
-                docstring(
-                    _operation_doc(op, op.method in sliced)
-                    + _body_fields_doc(api.models.get(op.body_model or "")),
-                    8,
-                )
-            )
-            for op in ns.operations
+            method: _blocking_words(text)
+            for method, text in operation_docstrings(api, ns, sliced).items()
         },
         runtime_imports=runtime,
         type_imports=sorted(type_imports),
@@ -160,12 +140,3 @@ def _render_group(
         ),
     )
     return _abc_aside(code, deps)
-
-
-def _wrapped(lines: list[str]) -> list[str]:
-    import textwrap
-
-    out: list[str] = []
-    for line in lines:
-        out += textwrap.wrap(line, 88) if len(line) > 88 else [line]
-    return out
