@@ -41,14 +41,13 @@ class BlockingBulkRun(Generic[M]):
     def __init__(self, portal: Portal, run: BulkRun[M]) -> None:
         self._portal = portal
         self._run = run
-        self._results: Iterator[BulkResult[M]] | None = None
+        # A generator: nothing runs (nothing is sent) until the first result is asked for.
+        self._results = iterate(portal, run)
 
     def __iter__(self) -> Iterator[BulkResult[M]]:
         return self
 
     def __next__(self) -> BulkResult[M]:
-        if self._results is None:
-            self._results = iterate(self._portal, self._run)
         return next(self._results)
 
     @property
